@@ -1,0 +1,216 @@
+"""The NumPy/CuPy switch: the only module that names either array library.
+
+Devices are ``"cpu"`` (NumPy) and ``"cuda"`` (CuPy).  Everything else gets its array
+module from the data it is given::
+
+    xp = get_array_module(x)      # numpy or cupy, like chainer.backend.get_array_module
+
+CuPy is optional (extras ``cuda12`` / ``cuda13``).  Helpers whose spelling differs between
+the two libraries (scatter-add, strided windows, host transfer, random generators) live here.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy
+
+_CUPY_HINT = ("install CuPy with pip install 'tinygrad_cv[cuda12]' (CUDA 12) or "
+              "'tinygrad_cv[cuda13]' (CUDA 13)")
+
+_cupy = None
+_cupy_checked = False
+
+DEVICES = ("cpu", "cuda")
+
+
+def _load_cupy():
+    """Import CuPy once, lazily; None when it is missing or has no usable GPU."""
+    global _cupy, _cupy_checked
+    if not _cupy_checked:
+        _cupy_checked = True
+        try:
+            import cupy  # noqa: WPS433 (the one place that names it)
+            if cupy.cuda.runtime.getDeviceCount() > 0:
+                _cupy = cupy
+        except Exception:  # ImportError, or a CUDA runtime without a device
+            _cupy = None
+    return _cupy
+
+
+def cuda_available() -> bool:
+    """True when CuPy imports and sees at least one GPU."""
+    return _load_cupy() is not None
+
+
+def _require_cupy():
+    cp = _load_cupy()
+    if cp is None:
+        raise RuntimeError(f"device 'cuda' is not available: no working CuPy/GPU; {_CUPY_HINT}")
+    return cp
+
+
+def normalize_device(device) -> str:
+    """Map ``None``/``"cpu"``/``"cuda"``/``"cuda:0"`` to ``"cpu"`` or ``"cuda"``."""
+    if device is None:
+        return get_default_device()
+    if not isinstance(device, str):
+        device = str(device)
+    name = device.split(":")[0].lower()
+    if name not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; expected one of {DEVICES}")
+    return name
+
+
+def _validate_device(device) -> str:
+    name = normalize_device(device)
+    if name == "cuda":
+        _require_cupy()
+    return name
+
+
+_default_device = "cpu"
+
+
+def set_default_device(device) -> None:
+    """Set the device new tensors are created on (``"cpu"`` or ``"cuda"``)."""
+    global _default_device
+    _default_device = _validate_device(device if device is not None else "cpu")
+
+
+def get_default_device() -> str:
+    return _default_device
+
+
+def module_for_device(device):
+    """numpy for ``"cpu"``, cupy for ``"cuda"`` (raising with install hints if missing)."""
+    return _require_cupy() if normalize_device(device) == "cuda" else numpy
+
+
+def _is_cupy_array(a) -> bool:
+    return type(a).__module__.partition(".")[0] == "cupy"
+
+
+def get_array_module(*args):
+    """numpy or cupy, chosen from the arrays or Tensors given (numpy when none is on the GPU)."""
+    for a in args:
+        a = a.data if hasattr(a, "_tensor_marker") else a
+        if isinstance(a, numpy.ndarray):
+            continue
+        if _is_cupy_array(a):
+            return _require_cupy()
+    return numpy
+
+
+def device_of(array) -> str:
+    """``"cuda"`` for a cupy array (or a Tensor on the GPU), else ``"cpu"``."""
+    array = array.data if hasattr(array, "_tensor_marker") else array
+    return "cuda" if _is_cupy_array(array) else "cpu"
+
+
+def is_array(obj) -> bool:
+    return isinstance(obj, numpy.ndarray) or (_is_cupy_array(obj) and hasattr(obj, "shape"))
+
+
+def as_array(data, dtype=None, device=None, copy=False):
+    """Build an array of ``data`` on ``device`` (an existing array moves across devices)."""
+    device = _validate_device(device)
+    if device == "cuda":
+        cp = _require_cupy()
+        return cp.array(data, dtype=dtype, copy=copy) if copy else cp.asarray(data, dtype=dtype)
+    if device_of(data) == "cuda":
+        data = data.get()
+    return numpy.array(data, dtype=dtype, copy=True) if copy else numpy.asarray(data, dtype=dtype)
+
+
+def to_device(array, device):
+    """The same values on ``device`` (no copy when already there)."""
+    device = _validate_device(device)
+    if device_of(array) == device:
+        return array
+    return as_array(array, device=device)
+
+
+def to_numpy(array):
+    """A host (NumPy) array of ``array`` (a copy from the GPU; the same array on the CPU)."""
+    return array.get() if device_of(array) == "cuda" else numpy.asarray(array)
+
+
+def dtype(name):
+    """The dtype object for a name such as ``"float32"`` (the same for both libraries)."""
+    return numpy.dtype(name)
+
+
+def is_floating(dt) -> bool:
+    return numpy.issubdtype(numpy.dtype(dt), numpy.floating)
+
+
+def is_integer_or_bool(dt) -> bool:
+    dt = numpy.dtype(dt)
+    return numpy.issubdtype(dt, numpy.integer) or dt == numpy.bool_
+
+
+def scatter_add(target, indices, values):
+    """``target[indices] += values`` with repeated indices accumulated (in place)."""
+    if device_of(target) == "cuda":
+        import cupyx  # only on the GPU path
+        cupyx.scatter_add(target, indices, values)
+    else:
+        numpy.add.at(target, indices, values)
+    return target
+
+
+def sliding_window_view(x, window_shape, axis=None):
+    """Read-only strided view of every window (numpy's ``sliding_window_view``)."""
+    xp = get_array_module(x)
+    return xp.lib.stride_tricks.sliding_window_view(x, window_shape, axis=axis)
+
+
+def as_strided(x, shape, strides):
+    xp = get_array_module(x)
+    return xp.lib.stride_tricks.as_strided(x, shape=shape, strides=strides)
+
+
+# ---- random sources -------------------------------------------------------------------------
+_rngs: dict = {}
+
+
+def manual_seed(seed: int) -> None:
+    """Seed every random source: NumPy's generator and, when present, CuPy's."""
+    _rngs["cpu"] = numpy.random.default_rng(seed)
+    cp = _load_cupy()
+    if cp is not None:
+        _rngs["cuda"] = cp.random.default_rng(seed)
+        cp.random.seed(seed)
+    _rngs["seed"] = seed
+
+
+def get_rng(device=None):
+    """The seeded generator of ``device`` (numpy/cupy ``Generator``)."""
+    device = _validate_device(device)
+    rng = _rngs.get(device)
+    if rng is None:
+        seed = _rngs.get("seed")
+        rng = (numpy.random.default_rng(seed) if device == "cpu"
+               else _require_cupy().random.default_rng(seed))
+        _rngs[device] = rng
+    return rng
+
+
+def from_dlpack(obj):
+    """An array from any object with ``__dlpack__`` (placed on the producer's device)."""
+    dev = getattr(obj, "__dlpack_device__", None)
+    kind = dev()[0] if dev is not None else 1
+    if kind == 1:  # kDLCPU
+        return numpy.from_dlpack(obj)
+    return _require_cupy().from_dlpack(obj)
+
+
+def synchronize(device=None) -> None:
+    """Wait for queued GPU work (a no-op on the CPU); used by benchmarks."""
+    if normalize_device(device) == "cuda":
+        _require_cupy().cuda.Stream.null.synchronize()
+
+
+_env_device = os.environ.get("TINYGRAD_CV_DEVICE")
+if _env_device:
+    set_default_device(_env_device)
