@@ -214,3 +214,10 @@ def synchronize(device=None) -> None:
 _env_device = os.environ.get("TINYGRAD_CV_DEVICE")
 if _env_device:
     set_default_device(_env_device)
+
+
+def ensure_array(value):
+    """``value`` as an ndarray of its own library (NumPy reductions return scalars)."""
+    if type(value) is numpy.ndarray or _is_cupy_array(value):
+        return value
+    return numpy.asarray(value)

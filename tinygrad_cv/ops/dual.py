@@ -1,0 +1,79 @@
+"""Operations that accept raw arrays or Tensors alike.
+
+Primitive backward formulas are written once with these helpers (and Python operators), so the
+same code runs on raw arrays in the fast first-order path and on Tensors -- recording a
+differentiable graph -- when the engine runs with ``create_graph=True``.
+"""
+from __future__ import annotations
+
+from .. import backend
+from ..autograd import function as _fn
+
+
+def is_tensor(x) -> bool:
+    return isinstance(x, _fn.Tensor)
+
+
+def raw(x):
+    """The underlying array of a Tensor (other values unchanged)."""
+    return x.data if isinstance(x, _fn.Tensor) else x
+
+
+def _unary(name):
+    def op(x):
+        if isinstance(x, _fn.Tensor):
+            return getattr(x, name)()
+        return getattr(backend.get_array_module(x), name)(x)
+    op.__name__ = name
+    op.__doc__ = f"Elementwise ``{name}`` of an array or Tensor."
+    return op
+
+
+exp = _unary("exp")
+log = _unary("log")
+sqrt = _unary("sqrt")
+sin = _unary("sin")
+cos = _unary("cos")
+tanh = _unary("tanh")
+
+
+def zeros(shape, dtype, like=None):
+    xp = backend.get_array_module(like) if like is not None else backend.module_for_device("cpu")
+    return xp.zeros(shape, dtype=dtype)
+
+
+def astype(x, dtype):
+    return x.to(dtype) if isinstance(x, _fn.Tensor) else x.astype(dtype, copy=False)
+
+
+def broadcast_to(x, shape):
+    if tuple(x.shape) == tuple(shape):
+        return x
+    if isinstance(x, _fn.Tensor):
+        return x.expand(*shape)
+    return backend.get_array_module(x).broadcast_to(x, shape)
+
+
+def permute(x, axes):
+    return x.permute(*axes) if isinstance(x, _fn.Tensor) else x.transpose(axes)
+
+
+def swap_last(x):
+    """Swap the last two axes (the matrix transpose of a batch)."""
+    return x.transpose(-1, -2) if isinstance(x, _fn.Tensor) else x.swapaxes(-1, -2)
+
+
+def sum_to(x, shape):
+    """Sum ``x`` over the axes that broadcasting added or stretched, giving ``shape``.
+
+    If ``y = broadcast_to(a, S)`` then ``dL/da = sum_to(dL/dy, a.shape)``.
+    """
+    shape = tuple(shape)
+    if tuple(x.shape) == shape:
+        return x
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, s in enumerate(shape) if s == 1 and x.shape[lead + i] != 1)
+    if axes:
+        x = x.sum(axis=axes, keepdims=True)
+    return x.reshape(shape)

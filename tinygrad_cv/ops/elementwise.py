@@ -1,0 +1,343 @@
+"""Elementwise primitives (broadcasting; the engine sums gradients back to input shapes).
+
+Each backward is written with operators and ``dual`` helpers so it runs on arrays or Tensors.
+"""
+from __future__ import annotations
+
+from .. import backend
+from ..autograd.function import Function
+from . import dual
+
+
+class _Primitive(Function):
+    higher_order = True
+
+
+class Add(_Primitive):
+    """z = a + b;  dz/da = 1, dz/db = 1."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a + b
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, g
+
+
+class Sub(_Primitive):
+    """z = a - b;  dz/da = 1, dz/db = -1."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a - b
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, (-g if ctx.needs_input_grad[1] else None)
+
+
+class Mul(_Primitive):
+    """z = a * b;  dz/da = b, dz/db = a."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        na, nb = ctx.needs_input_grad
+        return (g * b if na else None), (g * a if nb else None)
+
+
+class Div(_Primitive):
+    """z = a / b;  dz/da = 1/b, dz/db = -a/b^2 = -z/b."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        out = a / b
+        ctx.save_for_backward(b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        b, out = ctx.saved_tensors
+        na, nb = ctx.needs_input_grad
+        ga = g / b if na else None
+        gb = -(g * out) / b if nb else None
+        return ga, gb
+
+
+class Pow(_Primitive):
+    """z = a ** b;  dz/da = b a^(b-1), dz/db = z log a."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        out = a ** b
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, out = ctx.saved_tensors
+        na, nb = ctx.needs_input_grad
+        ga = g * b * a ** (b - 1) if na else None
+        gb = g * out * dual.log(a) if nb else None
+        return ga, gb
+
+
+class Neg(_Primitive):
+    @staticmethod
+    def forward(ctx, a):
+        return -a
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g
+
+
+class Abs(_Primitive):
+    """|a|;  d/da = sign(a) (0 at 0, as torch)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return abs(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        xa = dual.raw(a)
+        return g * backend.get_array_module(xa).sign(xa)
+
+
+class Exp(_Primitive):
+    """e^a;  d/da = e^a (the output)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        out = backend.get_array_module(a).exp(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * out
+
+
+class Log(_Primitive):
+    """ln a;  d/da = 1/a."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return backend.get_array_module(a).log(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g / a
+
+
+class Sqrt(_Primitive):
+    """sqrt(a);  d/da = 1 / (2 sqrt(a))."""
+
+    @staticmethod
+    def forward(ctx, a):
+        out = backend.get_array_module(a).sqrt(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g / (out * 2)
+
+
+class Sin(_Primitive):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return backend.get_array_module(a).sin(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g * dual.cos(a)
+
+
+class Cos(_Primitive):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return backend.get_array_module(a).cos(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return -(g * dual.sin(a))
+
+
+class Tanh(_Primitive):
+    """tanh a;  d/da = 1 - tanh^2 a."""
+
+    @staticmethod
+    def forward(ctx, a):
+        out = backend.get_array_module(a).tanh(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * (1 - out * out)
+
+
+class Sigmoid(_Primitive):
+    """s = 1 / (1 + e^-a) = (1 + tanh(a/2)) / 2 (overflow-free);  ds/da = s (1 - s)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        xp = backend.get_array_module(a)
+        out = xp.tanh(a * 0.5)
+        out *= 0.5
+        out += 0.5
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * (out * (1 - out))
+
+
+class ReLU(_Primitive):
+    """max(a, 0);  d/da = [a > 0] (a mask multiply, no boolean-indexed writes)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        out = backend.get_array_module(a).maximum(a, 0)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * (dual.raw(out) > 0)
+
+
+class Clamp(_Primitive):
+    """clip(a, lo, hi);  d/da = [lo <= a <= hi] (torch's convention at the bounds)."""
+
+    @staticmethod
+    def forward(ctx, a, lo=None, hi=None):
+        ctx.save_for_backward(a)
+        ctx.bounds = (lo, hi)
+        xp = backend.get_array_module(a)
+        if lo is None:
+            return xp.minimum(a, hi)
+        if hi is None:
+            return xp.maximum(a, lo)
+        return xp.clip(a, lo, hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        lo, hi = ctx.bounds
+        xa = dual.raw(a)
+        mask = True
+        if lo is not None:
+            mask = xa >= lo
+        if hi is not None:
+            mask = (xa <= hi) & mask
+        return g * mask
+
+
+class _Extremum2(_Primitive):
+    """Elementwise max/min of two tensors; ties split the gradient in half (as torch)."""
+
+    pick = None
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return getattr(backend.get_array_module(a, b), cls.pick)(a, b)
+
+    @classmethod
+    def backward(cls, ctx, g):
+        a, b = ctx.saved_tensors
+        xa, xb = dual.raw(a), dual.raw(b)
+        tie = (xa == xb) * 0.5
+        na, nb = ctx.needs_input_grad
+        a_wins = (xa > xb) if cls.pick == "maximum" else (xa < xb)
+        b_wins = (xb > xa) if cls.pick == "maximum" else (xb < xa)
+        ga = g * (a_wins + tie) if na else None
+        gb = g * (b_wins + tie) if nb else None
+        return ga, gb
+
+
+class Maximum(_Extremum2):
+    pick = "maximum"
+
+
+class Minimum(_Extremum2):
+    pick = "minimum"
+
+
+class Where(_Primitive):
+    """where(c, a, b);  d/da = [c], d/db = [not c] (c is not differentiable)."""
+
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        ctx.save_for_backward(cond)
+        return backend.get_array_module(cond, a, b).where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        (cond,) = ctx.saved_tensors
+        c = dual.raw(cond)
+        _, na, nb = ctx.needs_input_grad
+        return None, (g * c if na else None), (g * ~c if nb else None)
+
+
+class Cast(_Primitive):
+    """The same values in another dtype; the gradient is cast back."""
+
+    @staticmethod
+    def forward(ctx, a, dtype=None):
+        ctx.src = a.dtype
+        return a.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return dual.astype(g, ctx.src)
+
+
+class ToDevice(_Primitive):
+    """The same values on another device; the gradient moves back."""
+
+    @staticmethod
+    def forward(ctx, a, device=None):
+        ctx.src = backend.device_of(a)
+        return backend.to_device(a, device)
+
+    @staticmethod
+    def backward(ctx, g):
+        if dual.is_tensor(g):
+            return g.to(ctx.src)
+        return backend.to_device(g, ctx.src)
+
+
+class Copy(_Primitive):
+    """A new array with the same values (``clone``)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        return a.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        return g

@@ -1,0 +1,143 @@
+"""Shape and indexing primitives: reshape, permute, expand, getitem/index-add, cat, pad."""
+from __future__ import annotations
+
+from .. import backend
+from .elementwise import _Primitive
+from . import dual
+
+
+class Reshape(_Primitive):
+    @staticmethod
+    def forward(ctx, a, shape=None):
+        ctx.in_shape = a.shape
+        return a.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(ctx.in_shape)
+
+
+class Permute(_Primitive):
+    """Reorder axes; the gradient is permuted by the inverse permutation."""
+
+    @staticmethod
+    def forward(ctx, a, axes=None):
+        ctx.axes = axes
+        return a.transpose(axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        inverse = [0] * len(ctx.axes)
+        for i, ax in enumerate(ctx.axes):
+            inverse[ax] = i
+        return dual.permute(g, tuple(inverse))
+
+
+class Expand(_Primitive):
+    """Broadcast to ``shape`` (a view); the gradient is summed back (``sum_to``)."""
+
+    @staticmethod
+    def forward(ctx, a, shape=None):
+        ctx.in_shape = a.shape
+        return backend.get_array_module(a).broadcast_to(a, shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return dual.sum_to(g, ctx.in_shape)
+
+
+def is_basic_index(index) -> bool:
+    """True when ``index`` uses only ints, slices, None and Ellipsis (no element repeats)."""
+    items = index if isinstance(index, tuple) else (index,)
+    return all(i is None or i is Ellipsis or isinstance(i, (int, slice)) for i in items)
+
+
+class GetItem(_Primitive):
+    """y = a[index] (basic or advanced);  dL/da = zeros with dL/dy added at ``index``."""
+
+    @staticmethod
+    def forward(ctx, a, index=None):
+        ctx.in_shape = a.shape
+        ctx.index = index
+        return a[index]
+
+    @staticmethod
+    def backward(ctx, g):
+        if dual.is_tensor(g):
+            return IndexAdd.apply(g, index=ctx.index, shape=ctx.in_shape)
+        return _index_add(g, ctx.index, ctx.in_shape)
+
+
+def _index_add(g, index, shape):
+    xp = backend.get_array_module(g)
+    out = xp.zeros(shape, dtype=g.dtype)
+    if is_basic_index(index):
+        out[index] = g
+    else:
+        backend.scatter_add(out, index, g)
+    return out
+
+
+class IndexAdd(_Primitive):
+    """y = zeros(shape) with g added at ``index`` (repeats accumulate);  dL/dg = dL/dy[index]."""
+
+    @staticmethod
+    def forward(ctx, g, index=None, shape=None):
+        ctx.index = index
+        return _index_add(g, index, shape)
+
+    @staticmethod
+    def backward(ctx, gg):
+        if dual.is_tensor(gg):
+            return GetItem.apply(gg, index=ctx.index)
+        return gg[ctx.index]
+
+
+class Cat(_Primitive):
+    """Concatenate along ``axis``; each input's gradient is its slice of dL/dy."""
+
+    @staticmethod
+    def forward(ctx, *arrays, axis=0):
+        ctx.axis = axis
+        ctx.sizes = [a.shape[axis] for a in arrays]
+        return backend.get_array_module(*arrays).concatenate(arrays, axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        grads = []
+        start = 0
+        lead = (slice(None),) * ctx.axis
+        for size, need in zip(ctx.sizes, ctx.needs_input_grad):
+            grads.append(g[lead + (slice(start, start + size),)] if need else None)
+            start += size
+        return tuple(grads)
+
+
+class ConstantPad(_Primitive):
+    """Pad with a constant; ``widths`` is numpy's ((before, after), ...) per axis.
+
+    Negative widths crop.  The gradient is the un-padded slice of dL/dy.
+    """
+
+    @staticmethod
+    def forward(ctx, a, widths=None, value=0.0):
+        xp = backend.get_array_module(a)
+        grow = tuple((max(b, 0), max(e, 0)) for b, e in widths)
+        out = xp.pad(a, grow, mode="constant", constant_values=value) if any(
+            b or e for b, e in grow) else a
+        crop = tuple(slice(max(-b, 0), out.shape[i] - max(-e, 0)) for i, (b, e) in enumerate(widths))
+        ctx.inner = tuple(slice(max(b, 0), max(b, 0) + s) for (b, _), s in zip(widths, a.shape))
+        ctx.crop = crop
+        ctx.padded_shape = out.shape
+        ctx.in_shape = a.shape
+        return out[crop]
+
+    @staticmethod
+    def backward(ctx, g):
+        if any(s.start or s.stop != n for s, n in zip(ctx.crop, ctx.padded_shape)):
+            # some axes were cropped: put g back into the padded frame first
+            if dual.is_tensor(g):
+                g = IndexAdd.apply(g, index=ctx.crop, shape=ctx.padded_shape)
+            else:
+                g = _index_add(g, ctx.crop, ctx.padded_shape)
+        return g[ctx.inner]

@@ -1,0 +1,1043 @@
+"""The Tensor: an array (numpy or cupy) plus its place on the autograd tape.
+
+``Tensor(data, requires_grad=False, dtype=None, device=None)``.  Python floats become
+float32 and Python ints int64; arrays keep their dtype.  Every op is a ``Function`` from
+``tinygrad_cv.ops``; broadcasting follows NumPy and gradients are summed back to each
+input's shape.
+"""
+from __future__ import annotations
+
+import collections
+import numbers
+
+from . import backend
+from .autograd import function as _fn
+from .autograd.function import is_grad_enabled
+
+_FLOAT32 = backend.dtype("float32")
+_INT64 = backend.dtype("int64")
+
+ReductionResult = collections.namedtuple("ReductionResult", ["values", "indices"])
+
+
+def _infer_dtype(data):
+    """float32 for Python floats, int64 for ints, bool for bools (nested lists included)."""
+    probe = data
+    while isinstance(probe, (list, tuple)) and probe:
+        probe = probe[0]
+    if isinstance(probe, bool):
+        return backend.dtype("bool")
+    if isinstance(probe, numbers.Integral):
+        return _INT64
+    if isinstance(probe, (numbers.Real, list, tuple)):
+        return _FLOAT32
+    return None
+
+
+def _resolve_dtype(dtype):
+    if dtype is None:
+        return None
+    if isinstance(dtype, str):
+        return backend.dtype(dtype)
+    return backend.dtype(dtype)
+
+
+def _check_requires_grad(dtype, requires_grad):
+    if requires_grad and not backend.is_floating(dtype):
+        raise RuntimeError(f"only floating-point tensors can require gradients (got dtype {dtype})")
+
+
+class Tensor:
+    """An n-dimensional array on the CPU (NumPy) or GPU (CuPy) that records its gradient graph."""
+
+    __slots__ = ("data", "requires_grad", "grad", "creator", "out_index", "hooks",
+                 "retains_grad", "name", "__weakref__")
+    _tensor_marker = True
+    __array_ufunc__ = None  # numpy defers to our reflected operators (ndarray * Tensor)
+
+    def __init__(self, data, requires_grad=False, dtype=None, device=None):
+        dtype = _resolve_dtype(dtype)
+        if isinstance(data, Tensor):
+            data = data.data
+        if backend.is_array(data):
+            arr = data if device is None else backend.to_device(data, device)
+            if dtype is not None and arr.dtype != dtype:
+                arr = arr.astype(dtype)
+        else:
+            dtype = dtype or _infer_dtype(data)
+            arr = backend.as_array(data, dtype=dtype, device=device)
+        _check_requires_grad(arr.dtype, requires_grad)
+        self.data = arr
+        self.requires_grad = bool(requires_grad)
+        self.grad = None
+        self.creator = None
+        self.out_index = 0
+        self.hooks = ()
+        self.retains_grad = False
+        self.name = None
+
+    @classmethod
+    def _wrap(cls, array):
+        """A Tensor around ``array`` without copies or checks (internal fast path)."""
+        t = object.__new__(cls)
+        t.data = array
+        t.requires_grad = False
+        t.grad = None
+        t.creator = None
+        t.out_index = 0
+        t.hooks = ()
+        t.retains_grad = False
+        t.name = None
+        return t
+
+    # ---- attributes --------------------------------------------------------------------------
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def device(self):
+        return backend.device_of(self.data)
+
+    @property
+    def is_leaf(self):
+        return self.creator is None
+
+    @property
+    def grad_fn(self):
+        return self.creator
+
+    def size(self, dim=None):
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def numel(self):
+        return int(self.data.size)
+
+    def dim(self):
+        return self.data.ndim
+
+    def __len__(self):
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __hash__(self):
+        return id(self)
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"the truth value of a tensor with {self.data.size} elements is ambiguous")
+        return bool(self.data.reshape(()))
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if backend.is_floating(self.dtype):
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __repr__(self):
+        body = repr(backend.to_numpy(self.data)).replace("array(", "tensor(", 1)
+        extras = []
+        if self.device != "cpu":
+            extras.append(f"device='{self.device}'")
+        if self.creator is not None:
+            extras.append(f"grad_fn=<{type(self.creator).__name__}Backward>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        if extras:
+            body = body[:-1] + ", " + ", ".join(extras) + ")"
+        return body
+
+    # ---- conversions -------------------------------------------------------------------------
+    def numpy(self):
+        """A host NumPy array (shares memory on the CPU, as torch does)."""
+        if self.requires_grad:
+            raise RuntimeError("Can't call numpy() on a tensor that requires grad; "
+                               "use tensor.detach().numpy() instead")
+        return backend.to_numpy(self.data)
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item(): only one-element tensors can be converted to Python "
+                             f"scalars, this one has shape {self.shape}")
+        return backend.to_numpy(self.data).reshape(()).item()
+
+    def tolist(self):
+        return backend.to_numpy(self.data).tolist()
+
+    def detach(self):
+        """A tensor sharing the same data, cut from the graph."""
+        return Tensor._wrap(self.data)
+
+    def detach_(self):
+        self.creator = None
+        self.requires_grad = False
+        return self
+
+    def requires_grad_(self, requires_grad=True):
+        if self.creator is not None and not requires_grad:
+            raise RuntimeError("requires_grad_(False) is only allowed on leaf tensors; use detach()")
+        _check_requires_grad(self.dtype, requires_grad)
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self):
+        """Keep ``.grad`` of this non-leaf tensor after backward."""
+        if self.creator is not None:
+            self.retains_grad = True
+        return self
+
+    def register_hook(self, hook):
+        """Call ``hook(grad) -> Tensor | None`` with this tensor's gradient; returns a handle."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that does not require grad")
+        self.hooks = tuple(self.hooks) + (hook,)
+        tensor = self
+
+        class _Handle:
+            def remove(self_inner):
+                tensor.hooks = tuple(h for h in tensor.hooks if h is not hook)
+
+        return _Handle()
+
+    def to(self, *args, **kwargs):
+        """``to(device)``, ``to(dtype)`` or ``to(device, dtype)`` (differentiable)."""
+        device = kwargs.pop("device", None)
+        dtype = kwargs.pop("dtype", None)
+        if kwargs:
+            raise TypeError(f"to() got unexpected arguments {sorted(kwargs)}")
+        for a in args:
+            if isinstance(a, str) and a.split(":")[0] in backend.DEVICES:
+                device = a
+            elif isinstance(a, Tensor):
+                device, dtype = a.device, a.dtype
+            else:
+                dtype = a
+        out = self
+        if device is not None and backend.normalize_device(device) != self.device:
+            out = _ops().ToDevice.apply(out, device=backend.normalize_device(device))
+        if dtype is not None:
+            dtype = _resolve_dtype(dtype)
+            if dtype != out.dtype:
+                if out.requires_grad and not backend.is_floating(dtype):
+                    out = out.detach()
+                out = _ops().Cast.apply(out, dtype=dtype)
+        return out
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self):
+        return self.to("cuda")
+
+    def float(self):
+        return self.to(_FLOAT32)
+
+    def double(self):
+        return self.to(backend.dtype("float64"))
+
+    def long(self):
+        return self.to(_INT64)
+
+    def bool(self):
+        return self.to(backend.dtype("bool"))
+
+    def type_as(self, other):
+        return self.to(other.dtype)
+
+    def clone(self):
+        return _ops().Copy.apply(self)
+
+    def __dlpack__(self, *args, **kwargs):
+        return self.data.__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self):
+        return self.data.__dlpack_device__()
+
+    # ---- autograd ----------------------------------------------------------------------------
+    def backward(self, grad=None, retain_graph=False, create_graph=False):
+        """Accumulate d(self)/d(leaf) * grad into every leaf's ``.grad``."""
+        from .autograd.engine import run_backward
+
+        if not self.requires_grad:
+            raise RuntimeError("backward(): this tensor does not require grad and has no graph "
+                               "(did you create it under no_grad, or from inputs without "
+                               "requires_grad=True?)")
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(f"backward(): grad can be implicitly created only for scalar "
+                                   f"outputs; this tensor has shape {self.shape}, pass grad=")
+            grad = backend.get_array_module(self.data).ones(self.shape, dtype=self.dtype)
+        else:
+            grad = grad if isinstance(grad, Tensor) else Tensor(grad, dtype=self.dtype,
+                                                               device=self.device)
+            if grad.shape != self.shape:
+                raise RuntimeError(f"backward(): grad has shape {grad.shape} but the tensor has "
+                                   f"shape {self.shape}")
+            grad = grad if create_graph else grad.data
+        run_backward([self], [grad], retain_graph=retain_graph or create_graph,
+                     create_graph=create_graph)
+
+    def zero_(self):
+        self.data[...] = 0
+        return self
+
+    # ---- in-place writes (for tensors outside the graph) ---------------------------------------
+    def __setitem__(self, index, value):
+        if self.requires_grad and is_grad_enabled():
+            raise RuntimeError("in-place assignment to a tensor that requires grad is not "
+                               "supported; build a new tensor (e.g. with where or cat)")
+        self.data[_raw_index(index, self.device)] = value.data if isinstance(value, Tensor) else value
+
+    # ---- arithmetic --------------------------------------------------------------------------
+    def __add__(self, other):
+        return _ops().Add.apply(*_binary(self, other))
+
+    def __radd__(self, other):
+        return _ops().Add.apply(*_binary(self, other, reflected=True))
+
+    def __sub__(self, other):
+        return _ops().Sub.apply(*_binary(self, other))
+
+    def __rsub__(self, other):
+        return _ops().Sub.apply(*_binary(self, other, reflected=True))
+
+    def __mul__(self, other):
+        return _ops().Mul.apply(*_binary(self, other))
+
+    def __rmul__(self, other):
+        return _ops().Mul.apply(*_binary(self, other, reflected=True))
+
+    def __truediv__(self, other):
+        a, b = _binary(self, other)
+        if not _is_float(a) and not _is_float(b):
+            a = a.float() if isinstance(a, Tensor) else a
+        return _ops().Div.apply(a, b)
+
+    def __rtruediv__(self, other):
+        a, b = _binary(self, other, reflected=True)
+        if not _is_float(b):
+            b = b.float()
+        return _ops().Div.apply(a, b)
+
+    def __pow__(self, other):
+        return _ops().Pow.apply(*_binary(self, other))
+
+    def __rpow__(self, other):
+        return _ops().Pow.apply(*_binary(self, other, reflected=True))
+
+    def __matmul__(self, other):
+        return matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return matmul(_as_tensor(other, like=self), self)
+
+    def __neg__(self):
+        return _ops().Neg.apply(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _ops().Abs.apply(self)
+
+    def neg(self):
+        return _ops().Neg.apply(self)
+
+    def abs(self):
+        return _ops().Abs.apply(self)
+
+    def add(self, other):
+        return self + other
+
+    def sub(self, other):
+        return self - other
+
+    def mul(self, other):
+        return self * other
+
+    def div(self, other):
+        return self / other
+
+    def pow(self, other):
+        return self ** other
+
+    def square(self):
+        return _ops().Mul.apply(self, self)
+
+    # comparisons: elementwise, not differentiable, bool result
+    def _compare(self, other, op):
+        other = other.data if isinstance(other, Tensor) else other
+        return Tensor._wrap(backend.ensure_array(op(self.data, other)))
+
+    def __eq__(self, other):
+        return self._compare(other, lambda a, b: a == b)
+
+    def __ne__(self, other):
+        return self._compare(other, lambda a, b: a != b)
+
+    def __lt__(self, other):
+        return self._compare(other, lambda a, b: a < b)
+
+    def __le__(self, other):
+        return self._compare(other, lambda a, b: a <= b)
+
+    def __gt__(self, other):
+        return self._compare(other, lambda a, b: a > b)
+
+    def __ge__(self, other):
+        return self._compare(other, lambda a, b: a >= b)
+
+    def __invert__(self):
+        return Tensor._wrap(~self.data)
+
+    def __and__(self, other):
+        return self._compare(other, lambda a, b: a & b)
+
+    def __or__(self, other):
+        return self._compare(other, lambda a, b: a | b)
+
+    def __xor__(self, other):
+        return self._compare(other, lambda a, b: a ^ b)
+
+    eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
+
+    def logical_not(self):
+        return Tensor._wrap(~self.data.astype(bool))
+
+    def isnan(self):
+        return Tensor._wrap(backend.get_array_module(self.data).isnan(self.data))
+
+    def isfinite(self):
+        return Tensor._wrap(backend.get_array_module(self.data).isfinite(self.data))
+
+    # ---- elementwise functions ---------------------------------------------------------------
+    def exp(self):
+        return _ops().Exp.apply(_floating(self))
+
+    def log(self):
+        return _ops().Log.apply(_floating(self))
+
+    def sqrt(self):
+        return _ops().Sqrt.apply(_floating(self))
+
+    def rsqrt(self):
+        return 1.0 / self.sqrt()
+
+    def sin(self):
+        return _ops().Sin.apply(_floating(self))
+
+    def cos(self):
+        return _ops().Cos.apply(_floating(self))
+
+    def tanh(self):
+        return _ops().Tanh.apply(_floating(self))
+
+    def sigmoid(self):
+        return _ops().Sigmoid.apply(_floating(self))
+
+    def relu(self):
+        return _ops().ReLU.apply(self)
+
+    def clamp(self, min=None, max=None):
+        if min is None and max is None:
+            raise ValueError("clamp(): at least one of min and max must be given")
+        return _ops().Clamp.apply(self, lo=_scalar(min), hi=_scalar(max))
+
+    clip = clamp
+
+    def maximum(self, other):
+        return maximum(self, other)
+
+    def minimum(self, other):
+        return minimum(self, other)
+
+    def where(self, condition, other):
+        return where(condition, self, other)
+
+    def sign(self):
+        return Tensor._wrap(backend.get_array_module(self.data).sign(self.data))
+
+    # ---- reductions --------------------------------------------------------------------------
+    def sum(self, dim=None, keepdim=False, dtype=None, *, axis=None, keepdims=None):
+        dim, keepdim = _dim_args(dim, keepdim, axis, keepdims)
+        x = self if dtype is None else self.to(dtype)
+        if not backend.is_floating(x.dtype) and x.dtype != _INT64:
+            x = x.to(_INT64)
+        return _ops().Sum.apply(x, axes=_axes(dim, self.ndim), keepdims=keepdim)
+
+    def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
+        dim, keepdim = _dim_args(dim, keepdim, axis, keepdims)
+        x = self if dtype is None else self.to(dtype)
+        if not backend.is_floating(x.dtype):
+            raise RuntimeError(f"mean(): expected a floating-point tensor, got {x.dtype} "
+                               "(pass dtype= or call .float() first)")
+        return _ops().Mean.apply(x, axes=_axes(dim, self.ndim), keepdims=keepdim)
+
+    def _extremum(self, pick, dim, keepdim, axis, keepdims):
+        if isinstance(dim, Tensor):
+            return maximum(self, dim) if pick == "max" else minimum(self, dim)
+        dim, keepdim = _dim_args(dim, keepdim, axis, keepdims)
+        if dim is None or isinstance(dim, (tuple, list)):
+            return _ops().Extremum.apply(self, axes=_axes(dim, self.ndim), keepdims=keepdim,
+                                         pick=pick)
+        axis = _axes(dim, self.ndim)[0] if self.ndim else 0
+        values, indices = _ops().ExtremumDim.apply(self, axis=axis, keepdims=keepdim, pick=pick)
+        return ReductionResult(values, indices)
+
+    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """``max()`` -> scalar; ``max(dim=d)`` -> (values, indices); ``max(other)`` -> maximum."""
+        return self._extremum("max", dim, keepdim, axis, keepdims)
+
+    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return self._extremum("min", dim, keepdim, axis, keepdims)
+
+    def amax(self, dim=None, keepdim=False):
+        return _ops().Extremum.apply(self, axes=_axes(dim, self.ndim), keepdims=keepdim, pick="max")
+
+    def amin(self, dim=None, keepdim=False):
+        return _ops().Extremum.apply(self, axes=_axes(dim, self.ndim), keepdims=keepdim, pick="min")
+
+    def argmax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        dim, keepdim = _dim_args(dim, keepdim, axis, keepdims)
+        return _arg_extremum(self, dim, keepdim, "argmax")
+
+    def argmin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        dim, keepdim = _dim_args(dim, keepdim, axis, keepdims)
+        return _arg_extremum(self, dim, keepdim, "argmin")
+
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None,
+            keepdims=None, ddof=None):
+        """Variance sum((x - mean)^2) / (N - correction); unbiased (correction=1) by default."""
+        dim, keepdim = _dim_args(dim, keepdim, axis, keepdims)
+        if isinstance(unbiased, int) and not isinstance(unbiased, bool) and dim is None:
+            dim, unbiased = unbiased, None  # var(0) means dim 0 (torch's positional form)
+        corr = _correction(unbiased, correction, ddof)
+        axes = _axes(dim, self.ndim)
+        n = 1
+        for a in axes:
+            n *= self.shape[a]
+        centred = self - self.mean(dim=axes, keepdim=True)
+        return (centred * centred).sum(dim=axes, keepdim=keepdim) / max(n - corr, 0)
+
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None,
+            keepdims=None, ddof=None):
+        return self.var(dim, unbiased, keepdim, correction=correction, axis=axis,
+                        keepdims=keepdims, ddof=ddof).sqrt()
+
+    def logsumexp(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """log sum exp(x) = m + log sum exp(x - m), m = max x (held constant)."""
+        dim, keepdim = _dim_args(dim, keepdim, axis, keepdims)
+        axes = _axes(dim, self.ndim)
+        m = self.detach().amax(dim=axes, keepdim=True)
+        xp = backend.get_array_module(m.data)
+        m.data = xp.where(xp.isfinite(m.data), m.data, 0).astype(m.dtype)
+        out = (self - m).exp().sum(dim=axes, keepdim=True).log() + m
+        return out if keepdim else out.reshape(tuple(
+            s for i, s in enumerate(self.shape) if i not in axes))
+
+    def softmax(self, dim=-1):
+        return _ops().Softmax.apply(_floating(self), axis=_axes(dim, self.ndim)[0])
+
+    def log_softmax(self, dim=-1):
+        return _ops().LogSoftmax.apply(_floating(self), axis=_axes(dim, self.ndim)[0])
+
+    # ---- shape -------------------------------------------------------------------------------
+    def reshape(self, *shape):
+        shape = _shape_arg(shape)
+        if shape == self.shape:
+            return self
+        try:
+            return _ops().Reshape.apply(self, shape=shape)
+        except ValueError:
+            raise RuntimeError(f"reshape: shape {tuple(shape)} is invalid for a tensor of shape "
+                               f"{self.shape} ({self.numel()} elements)") from None
+
+    view = reshape
+
+    def view_as(self, other):
+        return self.reshape(other.shape)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        if self.ndim == 0:
+            return self.reshape(1)
+        s = start_dim % self.ndim
+        e = end_dim % self.ndim
+        n = 1
+        for d in self.shape[s:e + 1]:
+            n *= d
+        return self.reshape(self.shape[:s] + (n,) + self.shape[e + 1:])
+
+    def squeeze(self, dim=None):
+        if dim is None:
+            return self.reshape(tuple(s for s in self.shape if s != 1))
+        dims = _axes(dim, self.ndim)
+        return self.reshape(tuple(s for i, s in enumerate(self.shape) if not (i in dims and s == 1)))
+
+    def unsqueeze(self, dim):
+        dim = dim % (self.ndim + 1)
+        return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
+
+    def permute(self, *dims):
+        dims = tuple(_shape_arg(dims))
+        if sorted(d % max(self.ndim, 1) for d in dims) != list(range(self.ndim)):
+            raise RuntimeError(f"permute: {dims} is not a permutation of the {self.ndim} dims "
+                               f"of a tensor of shape {self.shape}")
+        return _ops().Permute.apply(self, axes=tuple(d % self.ndim for d in dims))
+
+    def transpose(self, dim0=-2, dim1=-1):
+        if self.ndim < 2:
+            return self
+        axes = list(range(self.ndim))
+        d0, d1 = dim0 % self.ndim, dim1 % self.ndim
+        axes[d0], axes[d1] = axes[d1], axes[d0]
+        return _ops().Permute.apply(self, axes=tuple(axes))
+
+    swapaxes = transpose
+
+    @property
+    def T(self):
+        return self if self.ndim < 2 else _ops().Permute.apply(
+            self, axes=tuple(reversed(range(self.ndim))))
+
+    @property
+    def mT(self):
+        return self.transpose(-2, -1)
+
+    def expand(self, *shape):
+        shape = _shape_arg(shape)
+        lead = len(shape) - self.ndim
+        if lead < 0:
+            raise RuntimeError(f"expand: cannot expand shape {self.shape} to {shape}")
+        full = tuple(self.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
+        if full == self.shape:
+            return self
+        for i, s in enumerate(self.shape):
+            if s != 1 and s != full[i + lead]:
+                raise RuntimeError(f"expand: cannot expand shape {self.shape} to {full}")
+        return _ops().Expand.apply(self, shape=full)
+
+    def broadcast_to(self, shape):
+        return self.expand(*shape)
+
+    def expand_as(self, other):
+        return self.expand(*other.shape)
+
+    def __getitem__(self, index):
+        return _ops().GetItem.apply(self, index=_raw_index(index, self.device))
+
+    def split(self, split_size_or_sections, dim=0):
+        return split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks, dim=0):
+        return chunk(self, chunks, dim)
+
+    def pad(self, pad, mode="constant", value=0.0):
+        return globals()["pad"](self, pad, mode=mode, value=value)
+
+    def matmul(self, other):
+        return matmul(self, other)
+
+    def repeat(self, *sizes):
+        """Tile along each dim (torch's ``repeat``), by expand + reshape (differentiable)."""
+        sizes = _shape_arg(sizes)
+        x = self.reshape((1,) * (len(sizes) - self.ndim) + self.shape)
+        interleaved = []
+        target = []
+        for r, s in zip(sizes, x.shape):
+            interleaved += [1, s]
+            target += [r, s]
+        out = x.reshape(tuple(interleaved)).expand(*target)
+        return out.reshape(tuple(r * s for r, s in zip(sizes, x.shape)))
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+_OPS = None
+
+
+def _ops():
+    """The namespace of primitive Functions (one object; imported once)."""
+    return _OPS
+
+
+class _OpsNamespace:
+    def __init__(self):
+        from .ops import elementwise, linalg, reduction, shape, softmax
+        for mod in (elementwise, linalg, reduction, shape, softmax):
+            for k, v in vars(mod).items():
+                if isinstance(v, type) and issubclass(v, _fn.Function):
+                    setattr(self, k, v)
+
+
+def _is_float(x):
+    if isinstance(x, Tensor):
+        return backend.is_floating(x.dtype)
+    if hasattr(x, "dtype"):
+        return backend.is_floating(x.dtype)
+    return isinstance(x, float)
+
+
+def _floating(t):
+    return t if backend.is_floating(t.dtype) else t.float()
+
+
+def _scalar(v):
+    return v.item() if isinstance(v, Tensor) else v
+
+
+def _binary(self, other, reflected=False):
+    """Operands for a binary op: Python scalars stay weak (keep the tensor's dtype)."""
+    if isinstance(other, Tensor):
+        pass
+    elif isinstance(other, (bool, int, float)):
+        if isinstance(other, float) and not backend.is_floating(self.dtype):
+            self = self.float()
+    else:
+        other = _as_tensor(other, like=self)
+    return (other, self) if reflected else (self, other)
+
+
+def _as_tensor(value, like=None):
+    if isinstance(value, Tensor):
+        return value
+    if backend.is_array(value):
+        return Tensor._wrap(value if like is None else backend.to_device(value, like.device))
+    dtype = _infer_dtype(value)
+    if like is not None and backend.is_floating(like.dtype) and dtype is not None and \
+            backend.is_floating(dtype):
+        dtype = like.dtype
+    return Tensor(value, dtype=dtype, device=None if like is None else like.device)
+
+
+def _raw_index(index, device):
+    """An index with Tensors and lists replaced by arrays on ``device``."""
+    if isinstance(index, tuple):
+        return tuple(_raw_index(i, device) for i in index)
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, list):
+        return backend.as_array(index, device=device)
+    return index
+
+
+def _shape_arg(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    return tuple(int(s) for s in shape)
+
+
+def _dim_args(dim, keepdim, axis, keepdims):
+    if axis is not None:
+        dim = axis
+    if keepdims is not None:
+        keepdim = keepdims
+    if isinstance(dim, list):
+        dim = tuple(dim)
+    return dim, bool(keepdim)
+
+
+def _axes(dim, ndim):
+    from .ops.reduction import normalize_axes
+    return normalize_axes(dim, ndim)
+
+
+def _correction(unbiased, correction, ddof):
+    if correction is not None:
+        return correction
+    if ddof is not None:
+        return ddof
+    if unbiased is None:
+        return 1
+    return 1 if unbiased else 0
+
+
+def _arg_extremum(t, dim, keepdim, name):
+    data = t.data
+    if dim is None:
+        out = getattr(data.reshape(-1), name)()
+        if keepdim:
+            out = backend.ensure_array(out).reshape((1,) * t.ndim)
+    else:
+        axis = _axes(dim, t.ndim)[0]
+        out = getattr(data, name)(axis=axis, keepdims=keepdim)
+    return Tensor._wrap(backend.ensure_array(out).astype(_INT64, copy=False))
+
+
+# ---- module-level functions (torch's twins) ---------------------------------------------------
+def matmul(a, b):
+    a = _as_tensor(a)
+    b = _as_tensor(b, like=a)
+    return _OPS.MatMul.apply(a, b)
+
+
+def maximum(a, b):
+    a = _as_tensor(a)
+    return _OPS.Maximum.apply(a, _as_tensor(b, like=a))
+
+
+def minimum(a, b):
+    a = _as_tensor(a)
+    return _OPS.Minimum.apply(a, _as_tensor(b, like=a))
+
+
+def where(condition, a, b):
+    """Elementwise ``a`` where ``condition`` else ``b`` (differentiable in a and b)."""
+    cond = condition.data if isinstance(condition, Tensor) else condition
+    ref = a if isinstance(a, Tensor) else (b if isinstance(b, Tensor) else None)
+    if ref is None:
+        ref = Tensor(a)
+    a = a if isinstance(a, Tensor) else _as_tensor(a, like=ref)
+    b = b if isinstance(b, Tensor) else _as_tensor(b, like=ref)
+    return _OPS.Where.apply(cond.astype(bool, copy=False), a, b)
+
+
+def cat(tensors, dim=0, *, axis=None):
+    """Concatenate along an existing dim."""
+    tensors = [_as_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("cat(): expected a non-empty sequence of tensors")
+    dim = axis if axis is not None else dim
+    ndim = tensors[0].ndim
+    for t in tensors[1:]:
+        if t.ndim != ndim:
+            raise RuntimeError(f"cat(): tensors must have the same number of dimensions, got "
+                               f"shapes {tensors[0].shape} and {t.shape}")
+        for d in range(ndim):
+            if d != dim % ndim and t.shape[d] != tensors[0].shape[d]:
+                raise RuntimeError(f"cat(): sizes must match except in dim {dim}, got shapes "
+                                   f"{tensors[0].shape} and {t.shape}")
+    return _OPS.Cat.apply(*tensors, axis=dim % ndim)
+
+
+concatenate = cat
+
+
+def stack(tensors, dim=0, *, axis=None):
+    """Join along a new dim."""
+    tensors = [_as_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("stack(): expected a non-empty sequence of tensors")
+    dim = axis if axis is not None else dim
+    for t in tensors[1:]:
+        if t.shape != tensors[0].shape:
+            raise RuntimeError(f"stack(): all tensors must have the same shape, got "
+                               f"{tensors[0].shape} and {t.shape}")
+    dim = dim % (tensors[0].ndim + 1)
+    return cat([t.unsqueeze(dim) for t in tensors], dim=dim)
+
+
+def split(tensor, split_size_or_sections, dim=0):
+    """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or the given sizes."""
+    n = tensor.shape[dim]
+    dim = dim % tensor.ndim
+    if isinstance(split_size_or_sections, int):
+        size = split_size_or_sections
+        if size <= 0:
+            raise ValueError(f"split(): split_size must be positive, got {size}")
+        sizes = [size] * (n // size) + ([n % size] if n % size else [])
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != n:
+            raise ValueError(f"split(): sizes {sizes} do not add up to {n} (dim {dim} of shape "
+                             f"{tensor.shape})")
+    out = []
+    start = 0
+    lead = (slice(None),) * dim
+    for s in sizes:
+        out.append(tensor[lead + (slice(start, start + s),)])
+        start += s
+    return tuple(out)
+
+
+def chunk(tensor, chunks, dim=0):
+    n = tensor.shape[dim]
+    size = -(-n // chunks)
+    return split(tensor, size, dim)
+
+
+def pad(tensor, pad, mode="constant", value=0.0):
+    """torch.nn.functional.pad: ``pad`` = (left, right, top, bottom, ...) from the last dim.
+
+    Modes: 'constant' (with ``value``), 'reflect', 'replicate', 'circular' (the last three by
+    index gathering, so their gradient scatters back).
+    """
+    if len(pad) % 2 or len(pad) // 2 > tensor.ndim:
+        raise ValueError(f"pad(): padding {tuple(pad)} needs pairs for at most {tensor.ndim} dims")
+    widths = [(0, 0)] * tensor.ndim
+    for i in range(len(pad) // 2):
+        widths[tensor.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
+    if mode == "constant":
+        return _OPS.ConstantPad.apply(tensor, widths=tuple(widths), value=value)
+    if mode not in ("reflect", "replicate", "circular"):
+        raise ValueError(f"pad(): unknown mode {mode!r}; expected constant, reflect, replicate "
+                         "or circular")
+    xp = backend.get_array_module(tensor.data)
+    out = tensor
+    for axis, (before, after) in enumerate(widths):
+        if not before and not after:
+            continue
+        n = tensor.shape[axis]
+        pos = xp.arange(-before, n + after)
+        if mode == "reflect":
+            if before >= n or after >= n:
+                raise ValueError(f"pad(): reflect padding {before, after} must be smaller than "
+                                 f"the size {n} of dim {axis}")
+            period = 2 * (n - 1)
+            pos = xp.abs(pos) % period if period else pos * 0
+            pos = xp.where(pos >= n, period - pos, pos)
+        elif mode == "replicate":
+            pos = xp.clip(pos, 0, n - 1)
+        else:
+            pos = pos % n
+        out = out[(slice(None),) * axis + (pos,)]
+    return out
+
+
+def _unary_fn(name):
+    def fn(x, *args, **kwargs):
+        return getattr(_as_tensor(x), name)(*args, **kwargs)
+    fn.__name__ = name
+    fn.__doc__ = f"Module-level form of ``Tensor.{name}``."
+    return fn
+
+
+_MODULE_FUNCS = ("exp log sqrt sin cos tanh sigmoid relu clamp clip abs neg sum mean max min "
+                 "var std logsumexp argmax argmin reshape flatten squeeze unsqueeze permute "
+                 "transpose softmax log_softmax amax amin square expand broadcast_to").split()
+for _name in _MODULE_FUNCS:
+    globals()[_name] = _unary_fn(_name)
+del _name
+
+
+# ---- factories -------------------------------------------------------------------------------
+def _factory_dtype(dtype, default=_FLOAT32):
+    return _resolve_dtype(dtype) if dtype is not None else default
+
+
+def _finish(arr, requires_grad):
+    _check_requires_grad(arr.dtype, requires_grad)
+    t = Tensor._wrap(arr)
+    t.requires_grad = bool(requires_grad)
+    return t
+
+
+def tensor(data, requires_grad=False, dtype=None, device=None):
+    """Build a Tensor from data (alias of ``Tensor(...)``)."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
+
+
+def _xp(device):
+    return backend.module_for_device(backend.normalize_device(device))
+
+
+def zeros(*shape, dtype=None, device=None, requires_grad=False):
+    return _finish(_xp(device).zeros(_shape_arg(shape), dtype=_factory_dtype(dtype)), requires_grad)
+
+
+def ones(*shape, dtype=None, device=None, requires_grad=False):
+    return _finish(_xp(device).ones(_shape_arg(shape), dtype=_factory_dtype(dtype)), requires_grad)
+
+
+def empty(*shape, dtype=None, device=None, requires_grad=False):
+    return _finish(_xp(device).empty(_shape_arg(shape), dtype=_factory_dtype(dtype)), requires_grad)
+
+
+def full(shape, fill_value, dtype=None, device=None, requires_grad=False):
+    if dtype is None:
+        dtype = _infer_dtype(fill_value)
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    return _finish(_xp(device).full(shape, fill_value, dtype=_factory_dtype(dtype)), requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        dtype = _INT64 if all(isinstance(v, int) for v in (start, end, step)) else _FLOAT32
+    return _finish(_xp(device).arange(start, end, step, dtype=_resolve_dtype(dtype)), requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    return _finish(_xp(device).linspace(start, end, steps, dtype=_factory_dtype(dtype)),
+                   requires_grad)
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    return _finish(_xp(device).eye(n, m, dtype=_factory_dtype(dtype)), requires_grad)
+
+
+def rand(*shape, dtype=None, device=None, requires_grad=False):
+    """Uniform [0, 1) samples from the seeded generator of ``device``."""
+    dt = _factory_dtype(dtype)
+    arr = backend.get_rng(device).random(_shape_arg(shape), dtype=dt)
+    return _finish(arr, requires_grad)
+
+
+def randn(*shape, dtype=None, device=None, requires_grad=False):
+    """Standard normal samples from the seeded generator of ``device``."""
+    dt = _factory_dtype(dtype)
+    arr = backend.get_rng(device).standard_normal(_shape_arg(shape), dtype=dt)
+    return _finish(arr, requires_grad)
+
+
+def randint(low, high=None, size=(), dtype=None, device=None, requires_grad=False):
+    if high is None:
+        low, high = 0, low
+    size = (size,) if isinstance(size, int) else tuple(size)
+    arr = backend.get_rng(device).integers(low, high, size=size)
+    return _finish(arr.astype(_factory_dtype(dtype, _INT64)), requires_grad)
+
+
+def zeros_like(t, dtype=None, device=None, requires_grad=False):
+    return zeros(*t.shape, dtype=dtype or t.dtype, device=device or t.device,
+                 requires_grad=requires_grad)
+
+
+def ones_like(t, dtype=None, device=None, requires_grad=False):
+    return ones(*t.shape, dtype=dtype or t.dtype, device=device or t.device,
+                requires_grad=requires_grad)
+
+
+def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
+    return full(t.shape, fill_value, dtype=dtype or t.dtype, device=device or t.device,
+                requires_grad=requires_grad)
+
+
+def randn_like(t, dtype=None, device=None, requires_grad=False):
+    return randn(*t.shape, dtype=dtype or t.dtype, device=device or t.device,
+                 requires_grad=requires_grad)
+
+
+def rand_like(t, dtype=None, device=None, requires_grad=False):
+    return rand(*t.shape, dtype=dtype or t.dtype, device=device or t.device,
+                requires_grad=requires_grad)
+
+
+def from_dlpack(obj):
+    """A Tensor sharing memory with any DLPack producer (torch, numpy, cupy...)."""
+    return Tensor._wrap(backend.from_dlpack(obj))
+
+
+def from_numpy(array):
+    return Tensor._wrap(backend.as_array(array, device="cpu"))
+
+
+_fn.Tensor = Tensor
+_OPS = _OpsNamespace()
