@@ -190,19 +190,25 @@ class Module:
 
     # ---- device / dtype ----------------------------------------------------------------------
     def to(self, *args, **kwargs):
-        """Move (and/or cast floating) parameters and buffers in place; returns self."""
+        """Move parameters and buffers to a device and/or cast the floating ones, in place."""
+        device, dtype = kwargs.get("device"), kwargs.get("dtype")
+        for a in args:
+            if isinstance(a, str) and a.split(":")[0] in backend.DEVICES:
+                device = a
+            else:
+                dtype = a
         for m in self.modules():
             for store in (m._parameters, m._buffers):
-                for name, t in store.items():
+                for t in store.values():
                     if t is None:
                         continue
-                    moved = t.detach().to(*args, **kwargs)
-                    if not backend.is_floating(t.dtype):
-                        moved = t.detach().to(*[a for a in args if isinstance(a, str)],
-                                              **{k: v for k, v in kwargs.items() if k == "device"})
-                    t.data = moved.data
-                    if t.grad is not None:
-                        t.grad = t.grad.to(*args, **kwargs)
+                    for holder in (t, t.grad):
+                        if holder is None:
+                            continue
+                        arr = holder.data if device is None else backend.to_device(holder.data, device)
+                        if dtype is not None and backend.is_floating(arr.dtype):
+                            arr = arr.astype(dtype, copy=False)
+                        holder.data = arr
         return self
 
     def cpu(self):
