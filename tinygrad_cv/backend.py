@@ -141,7 +141,9 @@ def dtype(name):
 
 
 def is_floating(dt) -> bool:
-    return numpy.issubdtype(numpy.dtype(dt), numpy.floating)
+    """True for float16/32/64 dtypes (``dt`` a dtype or a name)."""
+    kind = getattr(dt, "kind", None)
+    return (kind if kind is not None else numpy.dtype(dt).kind) == "f"
 
 
 def is_integer_or_bool(dt) -> bool:

@@ -187,10 +187,10 @@ class Function:
             results.append(wrap(o))
         if record:
             ctx.inputs = inputs
-            ctx.outputs = tuple(weakref.ref(t) for t in results)
-            ctx.out_meta = tuple((t.data.shape, t.data.dtype) for t in results)
+            ctx.outputs = [weakref.ref(t) for t in results]
+            ctx.out_meta = [(t.data.shape, t.data.dtype) for t in results]
             for i, t in enumerate(results):
-                if backend.is_floating(t.data.dtype) and (nd is None or id(t.data) not in nd):
+                if t.data.dtype.kind == "f" and (nd is None or id(t.data) not in nd):
                     t.requires_grad = True
                     t.creator = ctx
                     t.out_index = i
