@@ -7,6 +7,7 @@ input's shape.
 """
 from __future__ import annotations
 
+import builtins
 import collections
 import numbers
 
@@ -535,7 +536,7 @@ class Tensor:
         for a in axes:
             n *= self.shape[a]
         centred = self - self.mean(dim=axes, keepdim=True)
-        return (centred * centred).sum(dim=axes, keepdim=keepdim) / max(n - corr, 0)
+        return (centred * centred).sum(dim=axes, keepdim=keepdim) / builtins.max(n - corr, 0)
 
     def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None,
             keepdims=None, ddof=None):
@@ -597,7 +598,7 @@ class Tensor:
 
     def permute(self, *dims):
         dims = tuple(_shape_arg(dims))
-        if sorted(d % max(self.ndim, 1) for d in dims) != list(range(self.ndim)):
+        if sorted(d % builtins.max(self.ndim, 1) for d in dims) != list(range(self.ndim)):
             raise RuntimeError(f"permute: {dims} is not a permutation of the {self.ndim} dims "
                                f"of a tensor of shape {self.shape}")
         return _ops().Permute.apply(self, axes=tuple(d % self.ndim for d in dims))
@@ -854,7 +855,7 @@ def split(tensor, split_size_or_sections, dim=0):
         sizes = [size] * (n // size) + ([n % size] if n % size else [])
     else:
         sizes = list(split_size_or_sections)
-        if sum(sizes) != n:
+        if builtins.sum(sizes) != n:
             raise ValueError(f"split(): sizes {sizes} do not add up to {n} (dim {dim} of shape "
                              f"{tensor.shape})")
     out = []
