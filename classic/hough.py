@@ -1,7 +1,7 @@
 """Straight-line Hough transform in polar form (the notes' r = x cos(theta) + y sin(theta)).
 
 Every edge pixel (x = column, y = row) votes, for each theta, in the bin of
-rho = round(x cos(theta) + y sin(theta)) (nearest integer).  The accumulator has
+rho = round(x cos(theta) + y sin(theta)) (rounded half away from zero).  The accumulator has
 (2 * diag + 1) rho bins from -diag to diag, diag = ceil(sqrt(H^2 + W^2)), and one column per
 theta (default 180 angles in [-pi/2, pi/2)).  The votes are counted with one ``bincount``.
 """
@@ -43,20 +43,24 @@ def hough_line(edges, theta=None):
     pixels = xp.flatnonzero(edges)
     if pixels.size == 0:
         return xp.zeros((n_rho, n_theta), dtype=xp.uint64), thetas, rhos
-    # bin = floor(x cos + y sin + diag + 1/2) + theta_index * n_rho: the flat index of a
-    # (theta, rho) accumulator, so one bincount counts all votes.  The x and y terms come
-    # from small per-column / per-row tables; pixels go in cache-sized chunks on the CPU.
-    offset = diag + 0.5 + xp.arange(n_theta, dtype=xp.float64) * n_rho
-    x_term = xp.arange(w, dtype=xp.float64)[:, None] * xp.cos(thetas)[None, :] + offset
+    # rho = x cos + y sin from small per-column / per-row tables, rounded half away from
+    # zero (trunc(rho + copysign(1/2, rho))), then shifted to the flat index
+    # theta_index * n_rho + rho + diag of a (theta, rho) array: one bincount counts all
+    # votes.  Pixels go in cache-sized chunks on the CPU.
+    x_term = xp.arange(w, dtype=xp.float64)[:, None] * xp.cos(thetas)[None, :]
     y_term = xp.arange(h, dtype=xp.float64)[:, None] * xp.sin(thetas)[None, :]
+    offset = diag + xp.arange(n_theta, dtype=xp.int64) * n_rho
     ys, xs = pixels // w, pixels % w
     n = int(pixels.shape[0])
     chunk = n if device_of(edges) == "cuda" else max(1, _CPU_CHUNK_VOTES // n_theta)
     counts = None
     for start in range(0, n, chunk):
-        votes = x_term[xs[start:start + chunk]]
-        votes += y_term[ys[start:start + chunk]]
-        part = xp.bincount(xp.floor(votes).astype(xp.int64).ravel(), minlength=n_rho * n_theta)
+        rho = x_term[xs[start:start + chunk]]
+        rho += y_term[ys[start:start + chunk]]
+        rho += xp.copysign(0.5, rho)
+        index = rho.astype(xp.int64)
+        index += offset
+        part = xp.bincount(index.ravel(), minlength=n_rho * n_theta)
         counts = part if counts is None else counts + part
     counts = counts.reshape(n_theta, n_rho).T
     return xp.ascontiguousarray(counts).astype(xp.uint64), thetas, rhos
@@ -153,6 +157,6 @@ def hough_line_peaks(hspace, angles, dists, min_distance=9, min_angle=10, thresh
     kept = _greedy_keep(value > thr, direct | wrapped)
     votes, pr, pc = value[kept], cy[kept], cx[kept]
     if math.isfinite(num_peaks) and num_peaks < votes.shape[0]:
-        top = xp.argsort(votes, kind="stable")[::-1][:int(num_peaks)]
+        top = xp.argsort(votes)[::-1][:int(num_peaks)]   # equal votes: any order
         votes, pr, pc = votes[top], pr[top], pc[top]
     return votes.astype(hspace.dtype), angles[pc], dists[pr]
