@@ -218,7 +218,8 @@ def ransac(data, model_class, min_samples, residual_threshold, max_trials=100,
     is < ``residual_threshold``, and keeps the model with most inliers (ties: smaller sum
     of inlier residuals).  Trials stop at ``max_trials`` or once the trial count reaches
     ``required_trials(stop_probability, best_inliers / N, min_samples)``.  The returned
-    model is refitted on all inliers of the best trial.  ``rng``: seed or Generator (same
+    model is refitted on all inliers of the best trial; the returned inliers are those of
+    the refitted model (then refitted once more on them) unless that would lose inliers.  ``rng``: seed or Generator (same
     seed, same result).  When no trial gives a valid model with inliers, returns
     ``(None, None)``.
     """
@@ -272,4 +273,10 @@ def ransac(data, model_class, min_samples, residual_threshold, max_trials=100,
     model = model_class()
     if not model.estimate(*[a[best_inliers] for a in arrays]):
         return None, None
-    return model, best_inliers
+    # inliers of the refitted model (a superset in practice: the refit is more accurate)
+    inliers = model.residuals(*arrays) < residual_threshold
+    if int(inliers.sum()) < best_count or not model.estimate(*[a[inliers] for a in arrays]):
+        model = model_class()
+        model.estimate(*[a[best_inliers] for a in arrays])
+        inliers = best_inliers
+    return model, inliers
