@@ -1,3 +1,12 @@
 """Neural-network layers with torch.nn's names, parameter names, shapes and initialisation."""
 from .module import (Module, ModuleDict, ModuleList, Parameter, Sequential)  # noqa: F401
 from . import functional  # noqa: F401
+from . import init  # noqa: F401
+from . import utils  # noqa: F401
+from .layers.linear import Identity, Linear, Flatten  # noqa: F401
+from .layers.activation import (ReLU, LeakyReLU, Sigmoid, Tanh, GELU, SiLU, Softmax,  # noqa: F401
+                                LogSoftmax)
+from .layers.dropout import Dropout  # noqa: F401
+from .layers.embedding import Embedding  # noqa: F401
+from .layers.loss import (CrossEntropyLoss, NLLLoss, MultiMarginLoss, BCEWithLogitsLoss,  # noqa: F401
+                          BCELoss, MSELoss, L1Loss, SmoothL1Loss)

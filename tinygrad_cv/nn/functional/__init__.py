@@ -1,1 +1,10 @@
 """Functional forms of the layers, the losses and attention (``import tinygrad_cv.nn.functional as F``)."""
+from .special import erf  # noqa: F401
+from .activation import (relu, leaky_relu, sigmoid, tanh, gelu, silu, softmax,  # noqa: F401
+                         log_softmax)
+from .linear import linear  # noqa: F401
+from .dropout import dropout  # noqa: F401
+from .embedding import embedding, one_hot  # noqa: F401
+from .loss import (cross_entropy, nll_loss, multi_margin_loss,  # noqa: F401
+                   binary_cross_entropy_with_logits, binary_cross_entropy, mse_loss, l1_loss,
+                   smooth_l1_loss, nt_xent_loss)

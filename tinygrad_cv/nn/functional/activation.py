@@ -1,0 +1,154 @@
+"""Activations: relu, leaky_relu, sigmoid, tanh, gelu (erf / tanh), silu, softmax, log_softmax.
+
+Shapes: any input shape; the output has the same shape (softmax/log_softmax along ``dim``).
+Fused activations write their backward with operators and ``ops.dual`` helpers, so it runs
+on raw arrays (first order) and on Tensors (``create_graph=True``) alike.
+"""
+from __future__ import annotations
+
+import math
+
+from ... import backend
+from ...autograd.function import Function
+from ...ops import dual
+from .special import erf_array, erf_dual
+
+_SQRT_HALF = math.sqrt(0.5)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_GELU_CUBIC = 0.044715
+
+
+def _sigmoid_dual(x):
+    """sigmoid(x) = (1 + tanh(x/2)) / 2 on an array or a recording Tensor."""
+    if dual.is_tensor(x):
+        return x.sigmoid()
+    xp = backend.get_array_module(x)
+    return xp.tanh(x * 0.5) * 0.5 + 0.5
+
+
+def relu(x, inplace=False):
+    """max(x, 0);  gradient [x > 0]."""
+    return x.relu()
+
+
+class LeakyReLUFn(Function):
+    """y = x if x > 0 else slope * x;  dy/dx = 1 if x > 0 else slope."""
+
+    higher_order = True
+
+    @staticmethod
+    def forward(ctx, x, negative_slope=0.01):
+        xp = backend.get_array_module(x)
+        positive = x > 0
+        ctx.save_for_backward(positive)
+        ctx.slope = negative_slope
+        return xp.where(positive, x, x * x.dtype.type(negative_slope))
+
+    @staticmethod
+    def backward(ctx, g):
+        (positive,) = ctx.saved_tensors
+        positive = dual.raw(positive)
+        factor = positive + (~positive) * ctx.slope
+        return g * factor.astype(dual.raw(g).dtype, copy=False)
+
+
+def leaky_relu(x, negative_slope=0.01, inplace=False):
+    return LeakyReLUFn.apply(x, negative_slope=float(negative_slope))
+
+
+def sigmoid(x):
+    """1 / (1 + exp(-x));  gradient s (1 - s)."""
+    return x.sigmoid()
+
+
+def tanh(x):
+    return x.tanh()
+
+
+class GELUFn(Function):
+    """Gaussian error linear unit.
+
+    exact:  y = x Phi(x),  Phi(x) = (1 + erf(x / sqrt 2)) / 2,  dy/dx = Phi(x) + x phi(x),
+            phi(x) = exp(-x^2/2) / sqrt(2 pi).
+    'tanh': y = x/2 (1 + tanh(u)),  u = sqrt(2/pi) (x + 0.044715 x^3),
+            dy/dx = (1 + t)/2 + x/2 (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2),  t = tanh(u).
+    """
+
+    higher_order = True
+
+    @staticmethod
+    def forward(ctx, x, approximate="none"):
+        xp = backend.get_array_module(x)
+        ctx.approximate = approximate
+        ctx.save_for_backward(x)
+        if approximate == "tanh":
+            t = xp.tanh((x + x * x * x * _GELU_CUBIC) * _SQRT_2_OVER_PI)
+            return x * (t + 1) * 0.5
+        return x * (erf_array(x * _SQRT_HALF) + 1) * 0.5
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        if ctx.approximate == "tanh":
+            t = dual.tanh((x + x * x * x * _GELU_CUBIC) * _SQRT_2_OVER_PI)
+            slope = (t + 1) * 0.5 + x * (1 - t * t) * (
+                (x * x * (3 * _GELU_CUBIC) + 1) * (0.5 * _SQRT_2_OVER_PI))
+            return g * slope
+        cdf = (erf_dual(x * _SQRT_HALF) + 1) * 0.5
+        pdf = dual.exp(x * x * -0.5) * _INV_SQRT_2PI
+        return g * (cdf + x * pdf)
+
+
+def gelu(x, approximate="none"):
+    """GELU, exact (``approximate='none'``, via erf) or the tanh approximation."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return GELUFn.apply(x, approximate=approximate)
+
+
+class SiLUFn(Function):
+    """y = x sigmoid(x);  dy/dx = s (1 + x (1 - s)),  s = sigmoid(x)."""
+
+    higher_order = True
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * _sigmoid_dual(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        s = _sigmoid_dual(x)
+        return g * (s * (x * (1 - s) + 1))
+
+
+def silu(x, inplace=False):
+    return SiLUFn.apply(x)
+
+
+def _softmax_dim(x, dim, name):
+    if dim is None:
+        # torch's legacy implicit choice: dim 0 for 0/1/3-D inputs, 1 otherwise
+        dim = 0 if x.ndim in (0, 1, 3) else 1
+    if not -max(x.ndim, 1) <= dim < max(x.ndim, 1):
+        raise IndexError(f"{name}: dim {dim} is out of range for an input of shape {tuple(x.shape)}")
+    return dim
+
+
+def softmax(x, dim=None, dtype=None):
+    """exp(x_i) / sum_j exp(x_j) along ``dim`` (stable: the maximum is subtracted first)."""
+    if dtype is not None:
+        x = x.to(dtype)
+    return x.softmax(_softmax_dim(x, dim, "softmax"))
+
+
+def log_softmax(x, dim=None, dtype=None):
+    """x_i - logsumexp_j x_j along ``dim``."""
+    if dtype is not None:
+        x = x.to(dtype)
+    return x.log_softmax(_softmax_dim(x, dim, "log_softmax"))
+
+
+__all__ = ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "silu", "softmax", "log_softmax"]

@@ -1,0 +1,23 @@
+"""Inverted dropout: y = x * m / (1 - p), m_i ~ Bernoulli(1 - p), identity when not training."""
+from __future__ import annotations
+
+from ... import backend
+from ...tensor import Tensor
+
+
+def dropout(x, p=0.5, training=True, inplace=False):
+    """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (E[y] = x).
+
+    The mask comes from the seeded generator of x's device (``tinygrad_cv.manual_seed``).
+    ``p = 1`` gives zeros; ``training=False`` or ``p = 0`` returns x unchanged.
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * 0.0
+    rng = backend.get_rng(x.device)
+    keep = rng.random(x.shape, dtype=backend.dtype("float32")) >= p
+    scale = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
+    return x * Tensor._wrap(scale)

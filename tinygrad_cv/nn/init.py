@@ -1,0 +1,165 @@
+"""In-place parameter initialisers with torch.nn.init's names, fan modes and gains.
+
+Each function fills ``tensor.data`` in place (the array object is kept, so views and optimizers
+stay attached) from the seeded generator of the tensor's device and returns the tensor.
+Fans of a weight of shape (out, in, *k): fan_in = in * prod(k), fan_out = out * prod(k).
+"""
+from __future__ import annotations
+
+import math
+
+from .. import backend
+
+_FLOAT32 = backend.dtype("float32")
+_FLOAT64 = backend.dtype("float64")
+
+
+def calculate_gain(nonlinearity, param=None):
+    """The recommended gain for a nonlinearity: 1 (linear, conv, sigmoid), 5/3 (tanh),
+    sqrt(2) (relu), sqrt(2 / (1 + slope^2)) (leaky_relu, slope ``param`` or 0.01), 3/4 (selu)."""
+    linear_like = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
+                   "conv_transpose2d", "conv_transpose3d", "sigmoid")
+    if nonlinearity in linear_like:
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3.0
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        if param is None:
+            slope = 0.01
+        elif isinstance(param, (int, float)) and not isinstance(param, bool):
+            slope = float(param)
+        else:
+            raise ValueError(f"calculate_gain: negative_slope {param!r} is not a valid number")
+        return math.sqrt(2.0 / (1.0 + slope ** 2))
+    if nonlinearity == "selu":
+        return 3.0 / 4.0
+    raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
+
+
+def _calculate_fan_in_and_fan_out(tensor):
+    """(fan_in, fan_out) of a weight with at least 2 dims."""
+    shape = tuple(tensor.shape)
+    if len(shape) < 2:
+        raise ValueError("Fan in and fan out can not be computed for a tensor with fewer than 2 "
+                         f"dimensions (shape {shape})")
+    receptive = 1
+    for s in shape[2:]:
+        receptive *= s
+    return shape[1] * receptive, shape[0] * receptive
+
+
+def _calculate_correct_fan(tensor, mode):
+    mode = mode.lower()
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"mode {mode!r} is not supported, use 'fan_in' or 'fan_out'")
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    return fan_in if mode == "fan_in" else fan_out
+
+
+def _fill(tensor, values):
+    """Write ``values`` into ``tensor.data`` in place (cast to its dtype)."""
+    data = tensor.data
+    if data.ndim == 0:
+        tensor.data = values.astype(data.dtype).reshape(())
+    else:
+        data[...] = values
+    return tensor
+
+
+def _sample_dtype(tensor):
+    return _FLOAT64 if tensor.dtype == _FLOAT64 else _FLOAT32
+
+
+def uniform_(tensor, a=0.0, b=1.0, generator=None):
+    """Fill with U(a, b)."""
+    rng = generator or backend.get_rng(tensor.device)
+    u = rng.random(tuple(tensor.shape), dtype=_sample_dtype(tensor))
+    return _fill(tensor, u * (b - a) + a)
+
+
+def normal_(tensor, mean=0.0, std=1.0, generator=None):
+    """Fill with N(mean, std^2)."""
+    rng = generator or backend.get_rng(tensor.device)
+    n = rng.standard_normal(tuple(tensor.shape), dtype=_sample_dtype(tensor))
+    return _fill(tensor, n * std + mean)
+
+
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
+    """Fill with N(mean, std^2) restricted to [a, b] (out-of-range draws are redrawn)."""
+    rng = generator or backend.get_rng(tensor.device)
+    xp = backend.module_for_device(tensor.device)
+    shape = tuple(tensor.shape)
+    out = rng.standard_normal(shape, dtype=_sample_dtype(tensor)) * std + mean
+    bad = (out < a) | (out > b)
+    for _ in range(1000):
+        if not bool(bad.any()):
+            break
+        redraw = rng.standard_normal(shape, dtype=_sample_dtype(tensor)) * std + mean
+        out = xp.where(bad, redraw, out)
+        bad = (out < a) | (out > b)
+    return _fill(tensor, xp.clip(out, a, b))
+
+
+def constant_(tensor, val):
+    data = tensor.data
+    if data.ndim == 0:
+        tensor.data = backend.get_array_module(data).asarray(val, dtype=data.dtype)
+    else:
+        data[...] = val
+    return tensor
+
+
+def zeros_(tensor):
+    return constant_(tensor, 0)
+
+
+def ones_(tensor):
+    return constant_(tensor, 1)
+
+
+def xavier_uniform_(tensor, gain=1.0, generator=None):
+    """U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out))  (Glorot & Bengio)."""
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    bound = gain * math.sqrt(6.0 / float(fan_in + fan_out))
+    return uniform_(tensor, -bound, bound, generator)
+
+
+def xavier_normal_(tensor, gain=1.0, generator=None):
+    """N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out))."""
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    return normal_(tensor, 0.0, std, generator)
+
+
+def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
+    """U(-bound, bound), bound = gain * sqrt(3 / fan), gain = calculate_gain(nonlinearity, a)
+    (He et al.); ``mode`` picks fan_in (forward variance) or fan_out (backward)."""
+    fan = _calculate_correct_fan(tensor, mode)
+    if fan == 0:
+        return tensor
+    bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / fan)
+    return uniform_(tensor, -bound, bound, generator)
+
+
+def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
+    """N(0, std^2), std = gain / sqrt(fan)."""
+    fan = _calculate_correct_fan(tensor, mode)
+    if fan == 0:
+        return tensor
+    std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
+    return normal_(tensor, 0.0, std, generator)
+
+
+def eye_(tensor):
+    """The identity matrix (2-D tensors)."""
+    if tensor.ndim != 2:
+        raise ValueError(f"eye_: only 2-D tensors are supported, got shape {tuple(tensor.shape)}")
+    xp = backend.module_for_device(tensor.device)
+    return _fill(tensor, xp.eye(*tensor.shape, dtype=tensor.dtype))
+
+
+__all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "zeros_",
+           "ones_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
+           "eye_"]

@@ -1,0 +1,1 @@
+"""Layer modules, one small file per family (re-exported by ``tinygrad_cv.nn``)."""

@@ -1,0 +1,22 @@
+"""Dropout layer (inverted; the identity in eval mode)."""
+from __future__ import annotations
+
+from ..functional.dropout import dropout
+from ..module import Module
+
+
+class Dropout(Module):
+    """Zero elements with probability p in training and scale the rest by 1/(1-p)."""
+
+    def __init__(self, p=0.5, inplace=False):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: probability has to be between 0 and 1, but got {p}")
+        self.p = p
+        self.inplace = inplace
+
+    def forward(self, x):
+        return dropout(x, self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}, inplace={self.inplace}"

@@ -1,0 +1,76 @@
+"""Linear, Identity and Flatten layers."""
+from __future__ import annotations
+
+import math
+
+from ...tensor import empty
+from .. import init
+from ..functional.linear import linear
+from ..module import Module, Parameter
+
+
+class Identity(Module):
+    """y = x (any arguments accepted and ignored, as torch)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, x):
+        return x
+
+
+class Linear(Module):
+    """y = x W^T + b.  x (*, in_features) -> y (*, out_features).
+
+    Parameters (torch's names and init): ``weight`` (out_features, in_features) ~
+    kaiming_uniform(a=sqrt(5)) = U(-1/sqrt(in), 1/sqrt(in)); ``bias`` (out_features,) ~
+    U(-1/sqrt(in), 1/sqrt(in)).
+    """
+
+    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
+        super().__init__()
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        self.weight = Parameter(empty(self.out_features, self.in_features, dtype=dtype,
+                                              device=device))
+        if bias:
+            self.bias = Parameter(empty(self.out_features, dtype=dtype, device=device))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in = self.in_features
+            bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x):
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(f"Linear: expected input of shape (*, {self.in_features}) "
+                             f"(in_features={self.in_features}), got shape {tuple(x.shape)}")
+        return linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class Flatten(Module):
+    """Merge dims start_dim..end_dim into one (default: all but the batch dim)."""
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        self.start_dim = start_dim
+        self.end_dim = end_dim
+
+    def forward(self, x):
+        for d in (self.start_dim, self.end_dim):
+            if not -max(x.ndim, 1) <= d < max(x.ndim, 1):
+                raise ValueError(f"Flatten: dim {d} is out of range for input of shape "
+                                 f"{tuple(x.shape)}")
+        return x.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
