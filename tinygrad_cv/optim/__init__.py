@@ -1,0 +1,7 @@
+"""Optimizers with torch's update rules, learning-rate schedules and weight averaging."""
+from .optimizer import Optimizer  # noqa: F401
+from .sgd import SGD  # noqa: F401
+from .rmsprop import RMSprop  # noqa: F401
+from .adam import Adam, AdamW  # noqa: F401
+from .ema import EMA  # noqa: F401
+from . import lr_scheduler  # noqa: F401

@@ -1,0 +1,86 @@
+"""Adam and AdamW.
+
+With g the gradient (negated when ``maximize``), t the step count, m and v the first and
+second moment estimates::
+
+    g <- g + weight_decay * p                      (Adam: L2 penalty in the gradient)
+    p <- p * (1 - lr * weight_decay)               (AdamW: decoupled weight decay)
+    m <- lerp(m, g, 1 - beta1)      = beta1 * m + (1 - beta1) * g
+    v <- beta2 * v + (1 - beta2) * g^2
+    v_max <- max(v_max, v)                         (amsgrad; v_max replaces v below)
+    bc1 = 1 - beta1^t,  bc2 = 1 - beta2^t
+    p <- p - (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps)
+"""
+from __future__ import annotations
+
+import math
+
+from .. import backend
+from .optimizer import Optimizer, check_beta, check_nonnegative
+from .rmsprop import lerp_
+
+
+class Adam(Optimizer):
+    """``Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False,
+    maximize=False)`` with torch's update rule (state: ``step, exp_avg, exp_avg_sq,
+    max_exp_avg_sq``)."""
+
+    decoupled_weight_decay = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                 amsgrad=False, maximize=False):
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"Invalid betas value: {betas!r} (expected a pair (beta1, beta2))")
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        amsgrad=bool(amsgrad), maximize=bool(maximize))
+        super().__init__(params, defaults)
+
+    def _validate_group(self, group):
+        super()._validate_group(group)
+        check_nonnegative("epsilon", group["eps"])
+        betas = group["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"Invalid betas value: {betas!r} (expected a pair (beta1, beta2))")
+        check_beta("beta parameter at index 0", betas[0])
+        check_beta("beta parameter at index 1", betas[1])
+        check_nonnegative("weight_decay", group["weight_decay"])
+
+    def _update(self, param, grad, state, group):
+        lr, eps, weight_decay = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
+        beta1, beta2 = (float(b) for b in group["betas"])
+        p = param.data
+        xp = backend.get_array_module(p)
+        step = state["step"] = state.get("step", 0) + 1
+        exp_avg = self._state_buffer(state, "exp_avg", param)
+        exp_avg_sq = self._state_buffer(state, "exp_avg_sq", param)
+        g = -grad if group["maximize"] else grad
+        if weight_decay != 0:
+            if self.decoupled_weight_decay:
+                p *= 1.0 - lr * weight_decay
+            else:
+                g = g + weight_decay * p
+        lerp_(exp_avg, g, 1.0 - beta1)
+        exp_avg_sq *= beta2
+        exp_avg_sq += (1.0 - beta2) * g * g
+        bias_correction1 = 1.0 - beta1 ** step
+        bias_correction2_sqrt = math.sqrt(1.0 - beta2 ** step)
+        second = exp_avg_sq
+        if group["amsgrad"]:
+            second = self._state_buffer(state, "max_exp_avg_sq", param)
+            xp.maximum(second, exp_avg_sq, out=second)
+        denom = xp.sqrt(second) / bias_correction2_sqrt
+        denom += eps
+        p += (-(lr / bias_correction1) * exp_avg) / denom
+
+
+class AdamW(Adam):
+    """``AdamW(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+    amsgrad=False, maximize=False)``: Adam with decoupled weight decay
+    ``p <- p * (1 - lr * weight_decay)`` before the Adam step."""
+
+    decoupled_weight_decay = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+                 amsgrad=False, maximize=False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                         amsgrad=amsgrad, maximize=maximize)

@@ -1,0 +1,258 @@
+"""The ``Optimizer`` base class: parameter groups, per-parameter state, state_dict.
+
+Subclasses implement ``_update(param, grad, state, group)``, which changes ``param.data``
+in place from the raw gradient array ``grad`` (vectorised over the whole array) using the
+hyper-parameters of ``group``.  ``step()`` calls it for every parameter whose ``.grad`` is
+set; no autograd graph is recorded.
+
+``state_dict()`` has torch's layout::
+
+    {'state': {index: {'step': 3, 'exp_avg': Tensor, ...}},
+     'param_groups': [{'lr': 0.1, ..., 'params': [0, 1, 2]}, ...]}
+
+where ``index`` numbers the parameters across the groups in order.
+"""
+from __future__ import annotations
+
+import copy
+import numbers
+
+from .. import backend
+from ..autograd import enable_grad
+from ..tensor import Tensor
+
+
+class _Required:
+    """Marks a hyper-parameter with no default (it must be given)."""
+
+    def __repr__(self):
+        return "<required parameter>"
+
+
+required = _Required()
+
+
+def check_nonnegative(name, value):
+    """Raise ``ValueError`` naming ``name`` unless ``value`` is a number >= 0."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not value >= 0.0:
+        raise ValueError(f"Invalid {name} value: {value!r} (expected a number >= 0)")
+
+
+def check_beta(name, value):
+    """Raise ``ValueError`` naming ``name`` unless 0 <= ``value`` < 1."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not 0.0 <= value < 1.0:
+        raise ValueError(f"Invalid {name} value: {value!r} (expected 0 <= {name} < 1)")
+
+
+def _to_array(value, like):
+    """A fresh array of ``value`` (Tensor, array or torch tensor) with ``like``'s dtype/device."""
+    arr = value.data if isinstance(value, Tensor) else value
+    if not backend.is_array(arr) and hasattr(arr, "detach") and hasattr(arr, "cpu"):
+        arr = arr.detach().cpu().numpy()  # a torch tensor
+    arr = backend.as_array(arr, device=backend.device_of(like))
+    return arr.astype(like.dtype, copy=True)
+
+
+def _is_tensor_like(value):
+    return (isinstance(value, Tensor) or backend.is_array(value)
+            or (hasattr(value, "detach") and hasattr(value, "shape")))
+
+
+class Optimizer:
+    """Base class of the optimizers.
+
+    ``params`` is an iterable of Tensors or of dicts (parameter groups) with a ``'params'``
+    entry and per-group hyper-parameters that override ``defaults``.
+    """
+
+    def __init__(self, params, defaults):
+        self.defaults = dict(defaults)
+        self.state = {}
+        self.param_groups = []
+        if isinstance(params, Tensor):
+            raise TypeError("params must be an iterable of Tensors or dicts, got a single "
+                            "Tensor; pass [tensor] or model.parameters()")
+        groups = list(params)
+        if not groups:
+            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for key in sorted(k for k in group if k != "params"):
+                lines.append(f"    {key}: {group[key]}")
+        return "\n".join(lines) + "\n)"
+
+    # ---- groups ------------------------------------------------------------------------------
+    def add_param_group(self, param_group):
+        """Append a group (dict with ``'params'``); missing hyper-parameters take defaults."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, got {type(param_group).__name__}")
+        group = dict(param_group)
+        params = group.get("params")
+        if params is None:
+            raise ValueError("a parameter group needs a 'params' entry")
+        params = [params] if isinstance(params, Tensor) else list(params)
+        for i, p in enumerate(params):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{type(self).__name__} can only optimize Tensors, but parameter "
+                                f"{i} of the group is a {type(p).__name__}")
+            if not p.is_leaf:
+                raise ValueError(f"{type(self).__name__} can't optimize a non-leaf Tensor "
+                                 f"(parameter {i} of the group has a grad_fn)")
+            if not backend.is_floating(p.dtype):
+                raise ValueError(f"{type(self).__name__} can only optimize floating-point "
+                                 f"Tensors; parameter {i} has dtype {p.dtype}")
+        if len({id(p) for p in params}) != len(params):
+            raise ValueError(f"{type(self).__name__}: a parameter group contains the same "
+                             "parameter more than once")
+        group["params"] = params
+        for name, default in self.defaults.items():
+            if default is required and name not in group:
+                raise ValueError(f"parameter group didn't specify a value of required "
+                                 f"optimization parameter {name}")
+            group.setdefault(name, default)
+        self._validate_group(group)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if any(id(p) in seen for p in params):
+            raise ValueError(f"{type(self).__name__}: some parameters appear in more than one "
+                             "parameter group")
+        self.param_groups.append(group)
+
+    def _validate_group(self, group):
+        """Raise ``ValueError`` for an invalid hyper-parameter (subclasses extend)."""
+        check_nonnegative("learning rate", group["lr"])
+
+    # ---- stepping ----------------------------------------------------------------------------
+    def zero_grad(self, set_to_none=True):
+        """Clear every parameter's gradient (``None``, or zeros in place)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    p.grad.data[...] = 0
+
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient.
+
+        ``closure`` (optional) re-evaluates the model and returns the loss; it runs with
+        gradients enabled before the update and its value is returned.
+        """
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                grad = p.grad.data
+                if grad.shape != p.data.shape:
+                    raise RuntimeError(f"{type(self).__name__}.step: gradient of shape "
+                                       f"{grad.shape} for a parameter of shape {p.data.shape}")
+                self._update(p, grad, self.state.setdefault(p, {}), group)
+        return loss
+
+    def _update(self, param, grad, state, group):
+        raise NotImplementedError
+
+    @staticmethod
+    def _state_buffer(state, name, param):
+        """The state array ``name`` (zeros like ``param`` on first use), as a raw array."""
+        t = state.get(name)
+        if t is None:
+            xp = backend.get_array_module(param.data)
+            t = state[name] = Tensor._wrap(xp.zeros_like(param.data))
+        return t.data
+
+    # ---- state dict --------------------------------------------------------------------------
+    def state_dict(self):
+        """``{'state': {index: {...}}, 'param_groups': [{..., 'params': [indices]}]}``.
+
+        State tensors are shared with the optimizer (like torch); ``tinygrad_cv.save``
+        writes them out and ``load_state_dict`` copies.
+        """
+        index = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            ids = []
+            for p in group["params"]:
+                index.setdefault(id(p), len(index))
+                ids.append(index[id(p)])
+            packed["params"] = ids
+            groups.append(packed)
+        state = {}
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p in self.state and self.state[p]:
+                    state[index[id(p)]] = dict(self.state[p])
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Restore hyper-parameters and state from ``state_dict`` (copies; validated first).
+
+        Group sizes, state indices and state shapes are all checked before anything is
+        written, so a mismatching dict raises ``ValueError`` and changes nothing.
+        """
+        name = type(self).__name__
+        if not isinstance(state_dict, dict) or "state" not in state_dict \
+                or "param_groups" not in state_dict:
+            raise ValueError(f"{name}.load_state_dict: expected a dict with 'state' and "
+                             "'param_groups'")
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"{name}.load_state_dict: loaded state dict has {len(saved_groups)} "
+                             f"parameter groups, the optimizer has {len(self.param_groups)}")
+        by_index = {}
+        for gi, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(f"{name}.load_state_dict: parameter group {gi} has "
+                                 f"{len(saved['params'])} parameters in the loaded state dict "
+                                 f"but {len(group['params'])} in the optimizer")
+            for idx, p in zip(saved["params"], group["params"]):
+                by_index[int(idx)] = p
+        new_state = {}
+        for key, pstate in state_dict["state"].items():
+            try:
+                idx = int(key)
+            except (TypeError, ValueError):
+                raise ValueError(f"{name}.load_state_dict: state key {key!r} is not a "
+                                 "parameter index") from None
+            if idx not in by_index:
+                raise ValueError(f"{name}.load_state_dict: state for parameter index {idx}, "
+                                 "which no parameter group lists")
+            p = by_index[idx]
+            converted = {}
+            for k, v in pstate.items():
+                if k == "step":
+                    converted[k] = int(round(float(v.item() if hasattr(v, "item") else v)))
+                elif _is_tensor_like(v):
+                    if tuple(v.shape) != tuple(p.shape):
+                        raise ValueError(f"{name}.load_state_dict: state '{k}' of parameter "
+                                         f"{idx} has shape {tuple(v.shape)}, the parameter has "
+                                         f"shape {tuple(p.shape)}")
+                    converted[k] = Tensor._wrap(_to_array(v, p.data))
+                else:
+                    converted[k] = copy.deepcopy(v)
+            new_state[p] = converted
+        new_groups = []
+        for group, saved in zip(self.param_groups, saved_groups):
+            g = {k: v for k, v in group.items() if k != "params"}
+            g.update({k: copy.deepcopy(v) for k, v in saved.items() if k != "params"})
+            if isinstance(group.get("betas"), tuple) and isinstance(g.get("betas"), list):
+                g["betas"] = tuple(g["betas"])
+            g["params"] = group["params"]
+            new_groups.append(g)
+        for g in new_groups:
+            self._validate_group(g)
+        self.state = new_state
+        self.param_groups[:] = new_groups
