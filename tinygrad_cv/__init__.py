@@ -27,3 +27,4 @@ long = int64
 double = float64
 
 __version__ = "0.1.0"
+from .io import save, load  # noqa: E402,F401
