@@ -510,10 +510,12 @@ class Tensor:
     def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         return self._extremum("min", dim, keepdim, axis, keepdims)
 
-    def amax(self, dim=None, keepdim=False):
+    def amax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        dim, keepdim = _dim_args(dim, keepdim, axis, keepdims)
         return _ops().Extremum.apply(self, axes=_axes(dim, self.ndim), keepdims=keepdim, pick="max")
 
-    def amin(self, dim=None, keepdim=False):
+    def amin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        dim, keepdim = _dim_args(dim, keepdim, axis, keepdims)
         return _ops().Extremum.apply(self, axes=_axes(dim, self.ndim), keepdims=keepdim, pick="min")
 
     def argmax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
