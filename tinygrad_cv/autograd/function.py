@@ -174,7 +174,12 @@ class Function:
                 needs.append(False)
         record = any_needs and _modes.grad_enabled
         ctx.needs_input_grad = tuple(needs) if record else (False,) * len(needs)
-        out = cls.forward(ctx, *arrays, **kwargs)
+        try:
+            out = cls.forward(ctx, *arrays, **kwargs)
+        except ValueError as e:
+            if "broadcast" in str(e):
+                _raise_broadcast(cls, arrays, e)
+            raise
         multi = isinstance(out, tuple)
         outs = out if multi else (out,)
         wrap = Tensor._wrap
@@ -197,6 +202,15 @@ class Function:
         else:
             ctx.saved = ()
         return tuple(results) if multi else results[0]
+
+
+class ShapeError(RuntimeError, ValueError):
+    """Operands of an op have shapes that do not fit together (names the op and the shapes)."""
+
+
+def _raise_broadcast(cls, arrays, err):
+    shapes = " and ".join(str(tuple(a.shape)) for a in arrays if backend.is_array(a))
+    raise ShapeError(f"{cls.__name__}: shapes {shapes} cannot be broadcast together") from err
 
 
 def _raise_device_mix(cls, a, b):
