@@ -1,0 +1,66 @@
+"""Stitching two overlapping crops of a real photo back together."""
+import numpy as np
+import pytest
+from skimage import data
+
+from classic import stitching
+from tinygrad_cv.backend import to_device, to_numpy
+
+
+@pytest.fixture(scope="module")
+def photo():
+    return data.astronaut()[::2, ::2].astype(np.float32) / 255    # 256 x 256 x 3
+
+
+def test_two_crops_reproduce_the_original(photo, device):
+    left = photo[0:200, 0:160]
+    right = photo[20:220, 90:256]                   # overlap: rows 20..200, cols 90..160
+    pano, Hs, (x0, y0) = stitching.stitch([to_device(left, device), to_device(right, device)],
+                                          return_homographies=True)
+    pano = to_numpy(pano)
+    H = to_numpy(Hs[1])
+    # right's (x, y) maps to left's frame by a translation of (90, 20)
+    np.testing.assert_allclose(H @ [10, 10, 1] / (H[2] @ [10, 10, 1]), [100, 30, 1], atol=0.5)
+    assert (x0, y0) == (0.0, 0.0)
+    assert abs(pano.shape[0] - 220) <= 1 and abs(pano.shape[1] - 256) <= 1
+    overlap_pano = pano[25:195, 95:155]
+    overlap_true = photo[25:195, 95:155]
+    assert np.abs(overlap_pano - overlap_true).mean() < 0.01
+    # and the whole panorama where covered
+    h, w = min(pano.shape[0], 220), min(pano.shape[1], 256)
+    covered = np.zeros((h, w), bool)
+    covered[0:200, 0:160] = True
+    covered[20:220, 90:256] = True
+    covered[:, -2:] = covered[-2:, :] = False
+    assert np.abs(pano[:h, :w][covered] - photo[:h, :w][covered]).mean() < 0.01
+
+
+def test_warp_bilinear_identity_and_shift(device):
+    img = to_device(np.arange(20, dtype=np.float64).reshape(4, 5), device)
+    out, wt = stitching.warp_bilinear(img, np.eye(3), (4, 5))
+    np.testing.assert_allclose(to_numpy(out), to_numpy(img))
+    shift = np.array([[1, 0, 0.5], [0, 1, 0], [0, 0, 1.0]])       # sample half a pixel right
+    out, wt = stitching.warp_bilinear(img, shift, (4, 5))
+    np.testing.assert_allclose(to_numpy(out)[:, :4], to_numpy(img)[:, :4] + 0.5)
+    assert to_numpy(wt)[0, 4] == 0
+
+
+def test_harris_features_stitch(photo):
+    pytest.importorskip("classic.corners")
+    left, right = photo[0:200, 0:170], photo[0:200, 80:256]
+    pano = stitching.stitch([left, right], method="harris")
+    assert np.abs(pano[10:190, 90:160] - photo[10:190, 90:160]).mean() < 0.02
+
+
+def test_too_few_matches_raises():
+    rng = np.random.default_rng(0)
+    a = data.camera()[:128, :128]
+    b = np.zeros((128, 128))
+    b[40:60, 40:60] = 1.0
+    with pytest.raises(ValueError, match="at least 4"):
+        stitching.stitch([a, b])
+    with pytest.raises(ValueError, match="at least 2"):
+        stitching.stitch([a])
+    with pytest.raises(ValueError, match="method"):
+        stitching.stitch([a, a], method="orb")
+    del rng
