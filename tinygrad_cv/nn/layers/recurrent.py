@@ -1,0 +1,363 @@
+"""Recurrent layers with torch.nn's names, shapes, parameter names and initialisation.
+
+Cells (one time step): ``RNNCell``, ``LSTMCell``, ``GRUCell`` with parameters ``weight_ih``
+(G*H, I), ``weight_hh`` (G*H, H), ``bias_ih``, ``bias_hh`` (G*H,), G = 1, 4 (i, f, g, o), 3
+(r, z, n).  Sequence layers ``RNN``, ``LSTM``, ``GRU`` stack ``num_layers`` recurrences
+(``weight_ih_l{k}``, ``weight_hh_l{k}``, ``bias_ih_l{k}``, ``bias_hh_l{k}`` and the
+``_reverse`` twins when bidirectional); each layer/direction is one fused sequence Function
+(see ``nn.functional.recurrent``).  Every weight starts as U(-1/sqrt(H), 1/sqrt(H)).
+
+Shapes (D = 2 if bidirectional else 1)::
+
+    input  (L, N, I), or (N, L, I) with batch_first, or unbatched (L, I)
+    h_0    (D * num_layers, N, H) (unbatched: (D * num_layers, H)); zeros when not given
+    output (L, N, D * H) (batch_first: (N, L, D * H)),  h_n like h_0 (and c_n for LSTM)
+"""
+from __future__ import annotations
+
+import math
+
+from ... import backend
+from .. import init
+from ..functional import dropout as _dropout
+from ..functional.recurrent import GRUSequence, LSTMSequence, RNNSequence
+from ..module import Module, Parameter
+from ...tensor import Tensor, cat, stack
+
+__all__ = ["RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU"]
+
+_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+def _new_parameter(shape, device, dtype):
+    xp = backend.module_for_device(device)
+    return Parameter(xp.empty(shape, dtype=backend.dtype(dtype or "float32")))
+
+
+def _zeros_like_state(x, shape):
+    xp = backend.get_array_module(x.data)
+    return Tensor._wrap(xp.zeros(shape, dtype=x.dtype))
+
+
+def _shape_error(layer, what, expected, actual):
+    return ValueError(f"{type(layer).__name__}: expected {what} of shape {tuple(expected)}, "
+                      f"got {tuple(actual)}")
+
+
+def _check_features(layer, x, size, what="input"):
+    if x.shape[-1] != size:
+        expected = tuple(x.shape[:-1]) + (size,)
+        raise _shape_error(layer, what, expected, x.shape)
+
+
+def _run_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse):
+    """One layer and direction over x (T, N, I): (output, h_T) or (output, h_T, c_T)."""
+    if mode == "LSTM":
+        return LSTMSequence.apply(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=reverse)
+    if mode == "GRU":
+        return GRUSequence.apply(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=reverse)
+    return RNNSequence.apply(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=reverse,
+                             nonlinearity="relu" if mode == "RNN_RELU" else "tanh")
+
+
+# ---- cells ----------------------------------------------------------------------------------
+class _CellBase(Module):
+    mode = "RNN_TANH"
+
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__()
+        self.input_size = int(input_size)
+        self.hidden_size = int(hidden_size)
+        self.bias = bool(bias)
+        g = _GATES[self.mode] * self.hidden_size
+        self.weight_ih = _new_parameter((g, self.input_size), device, dtype)
+        self.weight_hh = _new_parameter((g, self.hidden_size), device, dtype)
+        if self.bias:
+            self.bias_ih = _new_parameter((g,), device, dtype)
+            self.bias_hh = _new_parameter((g,), device, dtype)
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """Every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H)) (torch's default)."""
+        k = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0.0
+        for p in self.parameters():
+            init.uniform_(p, -k, k)
+
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        if not self.bias:
+            s += ", bias=False"
+        if self.mode == "RNN_RELU":
+            s += ", nonlinearity='relu'"
+        return s
+
+    def _prepare(self, x, hx):
+        """(batched input (N, I), batched states, was the input unbatched)."""
+        if x.ndim not in (1, 2):
+            raise ValueError(f"{type(self).__name__}: expected input of shape (N, "
+                             f"{self.input_size}) or ({self.input_size},), got {tuple(x.shape)}")
+        _check_features(self, x, self.input_size)
+        unbatched = x.ndim == 1
+        if unbatched:
+            x = x.unsqueeze(0)
+        n = x.shape[0]
+        states = hx if isinstance(hx, tuple) else (hx,)
+        out = []
+        for st in states:
+            if st is None:
+                st = _zeros_like_state(x, (n, self.hidden_size))
+            else:
+                expected = (self.hidden_size,) if unbatched else (n, self.hidden_size)
+                if tuple(st.shape) != expected:
+                    raise _shape_error(self, "hidden state", expected, st.shape)
+                if unbatched:
+                    st = st.unsqueeze(0)
+            out.append(st)
+        return x, out, unbatched
+
+
+class RNNCell(_CellBase):
+    """h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh), act = tanh or relu (``nonlinearity``).
+
+    input (N, I) or (I,), hx (N, H) or (H,) (zeros when None) -> h' of hx's shape.
+    """
+
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None,
+                 dtype=None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNNCell: unknown nonlinearity {nonlinearity!r} (use 'tanh' or "
+                             "'relu')")
+        object.__setattr__(self, "mode", "RNN_RELU" if nonlinearity == "relu" else "RNN_TANH")
+        object.__setattr__(self, "nonlinearity", nonlinearity)
+        super().__init__(input_size, hidden_size, bias, device, dtype)
+
+    def forward(self, input, hx=None):
+        x, (h,), unbatched = self._prepare(input, hx)
+        h = RNNSequence.apply(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh,
+                              nonlinearity=self.nonlinearity)
+        return h[0] if unbatched else h
+
+
+class LSTMCell(_CellBase):
+    """One LSTM step (gate order i, f, g, o): (h', c') from x and (h, c).
+
+    input (N, I) or (I,), hx = (h, c) each (N, H) or (H,) (zeros when None).
+    """
+
+    mode = "LSTM"
+
+    def forward(self, input, hx=None):
+        if hx is None:
+            hx = (None, None)
+        if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+            raise ValueError("LSTMCell: hx must be a tuple (h, c)")
+        x, (h, c), unbatched = self._prepare(input, tuple(hx))
+        h, c = LSTMSequence.apply(x, h, c, self.weight_ih, self.weight_hh, self.bias_ih,
+                                  self.bias_hh)
+        return (h[0], c[0]) if unbatched else (h, c)
+
+
+class GRUCell(_CellBase):
+    """One GRU step (gate order r, z, n; n = tanh(W_in x + b_in + r * (W_hn h + b_hn))).
+
+    input (N, I) or (I,), hx (N, H) or (H,) (zeros when None) -> h'.
+    """
+
+    mode = "GRU"
+
+    def forward(self, input, hx=None):
+        x, (h,), unbatched = self._prepare(input, hx)
+        h = GRUSequence.apply(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        return h[0] if unbatched else h
+
+
+# ---- multi-layer sequence layers ------------------------------------------------------------
+class _RNNBase(Module):
+    mode = "RNN_TANH"
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, device=None, dtype=None):
+        super().__init__()
+        if not 0.0 <= float(dropout) <= 1.0:
+            raise ValueError(f"{type(self).__name__}: dropout must be in [0, 1], got {dropout}")
+        if int(num_layers) < 1:
+            raise ValueError(f"{type(self).__name__}: num_layers must be >= 1, got {num_layers}")
+        self.input_size = int(input_size)
+        self.hidden_size = int(hidden_size)
+        self.num_layers = int(num_layers)
+        self.bias = bool(bias)
+        self.batch_first = bool(batch_first)
+        self.dropout = float(dropout)
+        self.bidirectional = bool(bidirectional)
+        num_dir = 2 if self.bidirectional else 1
+        g = _GATES[self.mode] * self.hidden_size
+        for layer in range(self.num_layers):
+            layer_in = self.input_size if layer == 0 else self.hidden_size * num_dir
+            for d in range(num_dir):
+                sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
+                setattr(self, "weight_ih" + sfx, _new_parameter((g, layer_in), device, dtype))
+                setattr(self, "weight_hh" + sfx,
+                        _new_parameter((g, self.hidden_size), device, dtype))
+                if self.bias:
+                    setattr(self, "bias_ih" + sfx, _new_parameter((g,), device, dtype))
+                    setattr(self, "bias_hh" + sfx, _new_parameter((g,), device, dtype))
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """Every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H)) (torch's default)."""
+        k = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0.0
+        for p in self.parameters():
+            init.uniform_(p, -k, k)
+
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if getattr(self, "nonlinearity", "tanh") != "tanh":
+            s += f", nonlinearity='{self.nonlinearity}'"
+        if not self.bias:
+            s += ", bias=False"
+        if self.batch_first:
+            s += ", batch_first=True"
+        if self.dropout:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional:
+            s += ", bidirectional=True"
+        return s
+
+    def _weights(self, layer, d):
+        sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
+        return (getattr(self, "weight_ih" + sfx), getattr(self, "weight_hh" + sfx),
+                getattr(self, "bias_ih" + sfx) if self.bias else None,
+                getattr(self, "bias_hh" + sfx) if self.bias else None)
+
+    def _check_state(self, st, expected, name):
+        if tuple(st.shape) != tuple(expected):
+            raise _shape_error(self, name, expected, st.shape)
+
+    def _run(self, input, states):
+        """Shared forward: ``states`` is a list of h0 (and c0) or Nones."""
+        name = type(self).__name__
+        if input.ndim not in (2, 3):
+            layout = "(N, L, I)" if self.batch_first else "(L, N, I)"
+            raise ValueError(f"{name}: expected input of shape {layout} or (L, I) with "
+                             f"I = {self.input_size}, got {tuple(input.shape)}")
+        _check_features(self, input, self.input_size)
+        unbatched = input.ndim == 2
+        x = input.unsqueeze(1) if unbatched else (
+            input.transpose(0, 1) if self.batch_first else input)
+        n = x.shape[1]
+        num_dir = 2 if self.bidirectional else 1
+        full = (self.num_layers * num_dir, n, self.hidden_size)
+        given = []
+        for st, sname in zip(states, ("h_0", "c_0")):
+            if st is None:
+                given.append(None)
+                continue
+            if unbatched:
+                self._check_state(st, (full[0], full[2]), sname)
+                st = st.unsqueeze(1)
+            else:
+                self._check_state(st, full, sname)
+            given.append(st)
+        finals = [[] for _ in states]
+        zero = None
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(num_dir):
+                idx = layer * num_dir + d
+                init_states = []
+                for st in given:
+                    if st is None:
+                        if zero is None:
+                            zero = _zeros_like_state(x, (n, self.hidden_size))
+                        init_states.append(zero)
+                    else:
+                        init_states.append(st[idx])
+                w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
+                if self.mode == "LSTM":
+                    out, h, c = _run_sequence(self.mode, x, init_states[0], init_states[1],
+                                              w_ih, w_hh, b_ih, b_hh, d == 1)
+                    finals[0].append(h)
+                    finals[1].append(c)
+                else:
+                    out, h = _run_sequence(self.mode, x, init_states[0], None, w_ih, w_hh,
+                                           b_ih, b_hh, d == 1)
+                    finals[0].append(h)
+                outs.append(out)
+            x = outs[0] if num_dir == 1 else cat(outs, dim=-1)
+            if self.dropout > 0 and self.training and layer < self.num_layers - 1:
+                x = _dropout(x, self.dropout, training=True)
+        out = x
+        stacked = [stack(f, dim=0) for f in finals]
+        if unbatched:
+            out = out.squeeze(1)
+            stacked = [s.squeeze(1) for s in stacked]
+        elif self.batch_first:
+            out = out.transpose(0, 1)
+        return out, stacked
+
+
+class RNN(_RNNBase):
+    """Multi-layer Elman RNN: h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh).
+
+    ``RNN(input_size, hidden_size, num_layers=1, nonlinearity='tanh', bias=True,
+    batch_first=False, dropout=0.0, bidirectional=False)``; ``forward(input, hx=None)`` ->
+    ``(output, h_n)`` (shapes in the module docstring).
+    """
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
+                 batch_first=False, dropout=0.0, bidirectional=False, device=None, dtype=None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNN: unknown nonlinearity {nonlinearity!r} (use 'tanh' or 'relu')")
+        object.__setattr__(self, "mode", "RNN_RELU" if nonlinearity == "relu" else "RNN_TANH")
+        object.__setattr__(self, "nonlinearity", nonlinearity)
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, device, dtype)
+
+    def forward(self, input, hx=None):
+        out, (h,) = self._run(input, [hx])
+        return out, h
+
+
+class LSTM(_RNNBase):
+    """Multi-layer LSTM (gate order i, f, g, o; c_t = f c_{t-1} + i g, h_t = o tanh(c_t)).
+
+    ``LSTM(input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+    bidirectional=False)``; ``forward(input, (h_0, c_0)=None)`` -> ``(output, (h_n, c_n))``.
+    """
+
+    mode = "LSTM"
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None):
+        if proj_size:
+            raise NotImplementedError("LSTM: proj_size > 0 is not supported")
+        object.__setattr__(self, "proj_size", 0)
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, device, dtype)
+
+    def forward(self, input, hx=None):
+        if hx is None:
+            hx = (None, None)
+        if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+            raise ValueError("LSTM: hx must be a tuple (h_0, c_0)")
+        out, (h, c) = self._run(input, list(hx))
+        return out, (h, c)
+
+
+class GRU(_RNNBase):
+    """Multi-layer GRU (gate order r, z, n; PyTorch's formulation, see ``GRUCell``).
+
+    ``GRU(input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+    bidirectional=False)``; ``forward(input, hx=None)`` -> ``(output, h_n)``.
+    """
+
+    mode = "GRU"
+
+    def forward(self, input, hx=None):
+        out, (h,) = self._run(input, [hx])
+        return out, h
