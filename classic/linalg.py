@@ -95,9 +95,10 @@ class PCA:
                              f"[1, {limit}], got {c!r}")
         return c
 
-    def _check_fitted(self, X, width, name):
+    def _check_fitted(self, X, width_attribute, name):
         if not hasattr(self, "components_"):
             raise ValueError("PCA is not fitted: call fit(X) first")
+        width = getattr(self, width_attribute)
         X = as_float_array(X, name, ndim=2)
         if X.shape[1] != width:
             raise ValueError(f"{name} has {X.shape[1]} columns, expected {width}")
@@ -105,7 +106,7 @@ class PCA:
 
     def transform(self, X):
         xp = get_array_module(X)
-        X = self._check_fitted(X, self.n_features_in_, "X")
+        X = self._check_fitted(X, "n_features_in_", "X")
         z = (X - self.mean_) @ self.components_.T
         if self.whiten:
             z = z / xp.sqrt(self.explained_variance_)
@@ -116,7 +117,7 @@ class PCA:
 
     def inverse_transform(self, Z):
         xp = get_array_module(Z)
-        Z = self._check_fitted(Z, self.n_components_, "Z")
+        Z = self._check_fitted(Z, "n_components_", "Z")
         if self.whiten:
             Z = Z * xp.sqrt(self.explained_variance_)
         return Z @ self.components_ + self.mean_
