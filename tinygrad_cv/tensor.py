@@ -26,6 +26,8 @@ def _infer_dtype(data):
     probe = data
     while isinstance(probe, (list, tuple)) and probe:
         probe = probe[0]
+    if hasattr(probe, "dtype") and not isinstance(data, (list, tuple)):
+        return probe.dtype   # a NumPy scalar keeps its dtype (as in torch.tensor)
     if isinstance(probe, bool):
         return backend.dtype("bool")
     if isinstance(probe, numbers.Integral):
@@ -328,8 +330,9 @@ class Tensor:
 
     def __truediv__(self, other):
         a, b = _binary(self, other)
-        if not _is_float(a) and not _is_float(b):
+        if not _is_float(a) and not _is_float(b):   # true division of integers is float32
             a = a.float() if isinstance(a, Tensor) else a
+            b = b.float() if isinstance(b, Tensor) else b
         return _ops().Div.apply(a, b)
 
     def __rtruediv__(self, other):
@@ -706,11 +709,23 @@ def _scalar(v):
 
 
 def _binary(self, other, reflected=False):
-    """Operands for a binary op: Python scalars stay weak (keep the tensor's dtype)."""
+    """Operands for a binary op, promoted as torch does.
+
+    Python (and NumPy) scalars stay weak: they keep the tensor's dtype, except that a float
+    scalar makes an integer tensor float32.  An integer tensor meeting a floating one takes
+    the floating dtype (torch: int64 + float32 -> float32, where NumPy would give float64).
+    """
     if isinstance(other, Tensor):
-        pass
+        kind, other_kind = self.data.dtype.kind, other.data.dtype.kind
+        if kind != other_kind and (kind == "f" or other_kind == "f"):
+            if kind != "f":
+                self = self.to(other.data.dtype)
+            elif other_kind != "f":
+                other = other.to(self.data.dtype)
     elif isinstance(other, (bool, int, float)):
-        if isinstance(other, float) and not backend.is_floating(self.dtype):
+        if type(other) not in (bool, int, float):
+            other = other.item()   # a NumPy scalar: weak like a Python one
+        if isinstance(other, float) and self.data.dtype.kind != "f":
             self = self.float()
     else:
         other = _as_tensor(other, like=self)

@@ -107,7 +107,8 @@ def check_finite(array, what: str) -> None:
     """Raise RuntimeError (anomaly mode) when ``array`` holds NaN or Inf."""
     if array is None:
         return
-    array = getattr(array, "data", array)
+    if isinstance(array, Tensor):   # (a numpy array's own .data is a memoryview)
+        array = array.data
     if backend.is_floating(array.dtype):
         xp = backend.get_array_module(array)
         if not bool(xp.isfinite(array).all()):
