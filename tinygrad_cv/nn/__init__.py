@@ -10,3 +10,6 @@ from .layers.dropout import Dropout  # noqa: F401
 from .layers.embedding import Embedding  # noqa: F401
 from .layers.loss import (CrossEntropyLoss, NLLLoss, MultiMarginLoss, BCEWithLogitsLoss,  # noqa: F401
                           BCELoss, MSELoss, L1Loss, SmoothL1Loss)
+from .layers.recurrent import RNNCell, LSTMCell, GRUCell, RNN, LSTM, GRU  # noqa: F401
+from .layers.attention import (MultiheadAttention, TransformerEncoderLayer,  # noqa: F401
+                               TransformerDecoderLayer, PositionalEncoding)

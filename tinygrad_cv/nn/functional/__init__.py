@@ -8,3 +8,6 @@ from .embedding import embedding, one_hot  # noqa: F401
 from .loss import (cross_entropy, nll_loss, multi_margin_loss,  # noqa: F401
                    binary_cross_entropy_with_logits, binary_cross_entropy, mse_loss, l1_loss,
                    smooth_l1_loss, nt_xent_loss)
+from .recurrent import (rnn_tanh_cell, rnn_relu_cell, lstm_cell, gru_cell,  # noqa: F401
+                        rnn_sequence, lstm_sequence, gru_sequence)
+from .attention import scaled_dot_product_attention, multi_head_attention_forward  # noqa: F401

@@ -17,6 +17,7 @@ import math
 
 from ... import backend
 from ...autograd.function import Function
+from .linear import linear
 
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward",
            "ScaledDotProductAttention"]
@@ -148,11 +149,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
 
 
 def _project(x, weight, bias):
-    """x (..., E_in) @ weight^T (+ bias) through a single 2-D GEMM."""
+    """x (..., E_in) W^T + b as one 2-D GEMM (the leading dims flattened)."""
     lead = x.shape[:-1]
-    y = x.reshape(-1, x.shape[-1]) @ weight.T
-    if bias is not None:
-        y = y + bias
+    y = linear(x.reshape(-1, x.shape[-1]), weight, bias)
     return y.reshape(*lead, weight.shape[0])
 
 
@@ -245,10 +244,7 @@ def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, i
                                           dropout_p=float(p), return_weights=need_weights)
     o, weights = (res if need_weights else (res, None))
     o = o.permute(2, 0, 1, 3).reshape(L * N, E)
-    out = o @ out_proj_weight.T
-    if out_proj_bias is not None:
-        out = out + out_proj_bias
-    out = out.reshape(L, N, E)
+    out = linear(o, out_proj_weight, out_proj_bias).reshape(L, N, E)
     if weights is not None and average_attn_weights:
         weights = weights.mean(dim=1)
     return out, weights
