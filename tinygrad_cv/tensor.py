@@ -722,7 +722,7 @@ def _binary(self, other, reflected=False):
                 self = self.to(other.data.dtype)
             elif other_kind != "f":
                 other = other.to(self.data.dtype)
-    elif isinstance(other, (bool, int, float)):
+    elif isinstance(other, numbers.Number) and not isinstance(other, complex):
         if type(other) not in (bool, int, float):
             other = other.item()   # a NumPy scalar: weak like a Python one
         if isinstance(other, float) and self.data.dtype.kind != "f":
@@ -806,12 +806,12 @@ def matmul(a, b):
 
 
 def maximum(a, b):
-    a = _as_tensor(a)
+    a, b = _binary(_as_tensor(a), b)
     return _OPS.Maximum.apply(a, _as_tensor(b, like=a))
 
 
 def minimum(a, b):
-    a = _as_tensor(a)
+    a, b = _binary(_as_tensor(a), b)
     return _OPS.Minimum.apply(a, _as_tensor(b, like=a))
 
 
