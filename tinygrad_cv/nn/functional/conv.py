@@ -1,0 +1,315 @@
+"""2-D convolution and transposed convolution as GEMMs over strided im2col views.
+
+Shapes (``G`` groups, ``Cg = C / G``, ``Og = O / G``)::
+
+    x: (N, C, H, W)    w: (O, Cg, kh, kw)    y: (N, O, Ho, Wo)
+    Ho = (H + pad_top + pad_bottom - dilation * (kh - 1) - 1) // stride + 1
+
+Forward (cross-correlation, the kernel is not flipped)::
+
+    y[n, o, a, b] = b[o] + sum_{c, i, j} w[o, c, i, j] * xpad[n, c, a*s + i*d, b*s + j*d]
+
+computed as ``cols = im2col(xpad)`` of shape (G, Cg*kh*kw, N*Ho*Wo) (one strided view, one
+copy) and one batched GEMM ``w.reshape(G, Og, Cg*kh*kw) @ cols``.
+
+Backward:
+
+* ``dL/dw = dy (G, Og, N*Ho*Wo) @ cols^T`` -- one GEMM, reusing the forward's columns;
+* ``dL/dx`` is the full correlation of ``dy`` with the flipped, channel-transposed kernel:
+  ``dy`` is dilated by the stride (``stride - 1`` zeros between elements), padded by
+  ``dilation * (k - 1)`` on each side (plus the rows/columns the forward never reached), and
+  correlated at stride 1; the forward padding is cropped off the result;
+* ``dL/db = sum of dy over (N, Ho, Wo)``.
+
+The transposed convolution's forward is exactly that input-gradient computation and its
+backward is the convolution forward, so both layers share the same two kernels.  The im2col
+buffer is bounded by ``IM2COL_MAX_BYTES``: larger batches are processed in chunks of samples.
+"""
+from __future__ import annotations
+
+from ... import backend
+from ...autograd.function import Function
+
+IM2COL_MAX_BYTES = 1 << 27  # 128 MiB per im2col chunk
+
+
+def _pair(v, name):
+    if isinstance(v, (tuple, list)):
+        if len(v) != 2:
+            raise ValueError(f"conv2d: {name} must be an int or a pair, got {v!r}")
+        return int(v[0]), int(v[1])
+    return int(v), int(v)
+
+
+def _out_size(size, pad_total, k, stride, dilation):
+    return (size + pad_total - dilation * (k - 1) - 1) // stride + 1
+
+
+def _pad_hw(x, top, bottom, left, right):
+    """Zero-pad the last two axes (negative amounts crop)."""
+    if top == bottom == left == right == 0:
+        return x
+    xp = backend.get_array_module(x)
+    n, c, h, w = x.shape
+    out = xp.zeros((n, c, h + max(top, 0) + max(bottom, 0), w + max(left, 0) + max(right, 0)),
+                   dtype=x.dtype)
+    src = x[:, :, max(-top, 0):h - max(-bottom, 0), max(-left, 0):w - max(-right, 0)]
+    out[:, :, max(top, 0):max(top, 0) + src.shape[2], max(left, 0):max(left, 0) + src.shape[3]] = src
+    return out
+
+
+def _dilate_pad(dy, stride, top, bottom, left, right):
+    """Insert ``stride - 1`` zeros between elements of the last two axes, then pad."""
+    sh, sw = stride
+    if sh == sw == 1:
+        return _pad_hw(dy, top, bottom, left, right)
+    xp = backend.get_array_module(dy)
+    n, c, h, w = dy.shape
+    hd, wd = (h - 1) * sh + 1, (w - 1) * sw + 1
+    out = xp.zeros((n, c, hd + top + bottom, wd + left + right), dtype=dy.dtype)
+    out[:, :, top:top + hd:sh, left:left + wd:sw] = dy
+    return out
+
+
+def _im2col(xpad, kh, kw, stride, dilation, groups, ho, wo):
+    """Columns (G, Cg*kh*kw, N*Ho*Wo) of the padded input: one strided view, one copy."""
+    n, c, _, _ = xpad.shape
+    sn, sc, sh, sw = xpad.strides
+    view = backend.as_strided(
+        xpad, (c, kh, kw, n, ho, wo),
+        (sc, sh * dilation[0], sw * dilation[1], sn, sh * stride[0], sw * stride[1]))
+    return view.reshape(groups, (c // groups) * kh * kw, n * ho * wo)
+
+
+def _grouped_matmul(a, b, out=None):
+    """``a[g] @ b[g]`` for each group as plain 2-D GEMMs (NumPy's stacked matmul does not
+    call BLAS for transposed operands)."""
+    xp = backend.get_array_module(a)
+    if out is None:
+        out = xp.empty((a.shape[0], a.shape[1], b.shape[2]), dtype=xp.result_type(a, b))
+    for g in range(a.shape[0]):
+        xp.matmul(a[g], b[g], out=out[g])
+    return out
+
+
+def _chunk_size(n, per_sample_bytes):
+    return max(1, min(n, IM2COL_MAX_BYTES // max(per_sample_bytes, 1)))
+
+
+def _conv_core(xpad, w, stride, dilation, groups, keep_cols=False):
+    """Correlate an already padded input with ``w`` (O, Cg, kh, kw): y (N, O, Ho, Wo).
+
+    Returns ``(y, cols)``; ``cols`` is the im2col buffer when the batch fitted in one chunk and
+    ``keep_cols`` is set (the weight gradient reuses it), else None.
+    """
+    xp = backend.get_array_module(xpad)
+    n, c, hp, wp = xpad.shape
+    o, cg, kh, kw = w.shape
+    ho = _out_size(hp, 0, kh, stride[0], dilation[0])
+    wo = _out_size(wp, 0, kw, stride[1], dilation[1])
+    wmat = w.reshape(groups, o // groups, cg * kh * kw)
+    step = _chunk_size(n, c * kh * kw * ho * wo * xpad.itemsize)
+    if step >= n:
+        cols = _im2col(xpad, kh, kw, stride, dilation, groups, ho, wo)
+        y = _grouped_matmul(wmat, cols).reshape(o, n, ho, wo).transpose(1, 0, 2, 3)
+        return xp.ascontiguousarray(y), (cols if keep_cols else None)
+    y = xp.empty((n, o, ho, wo), dtype=xpad.dtype)
+    for s in range(0, n, step):
+        part = xpad[s:s + step]
+        cols = _im2col(part, kh, kw, stride, dilation, groups, ho, wo)
+        y[s:s + step] = _grouped_matmul(wmat, cols).reshape(o, part.shape[0], ho, wo).transpose(1, 0, 2, 3)
+    return y, None
+
+
+def _weight_grad(xpad, dy, kernel, stride, dilation, groups, cols=None):
+    """dL/dw (O, Cg, kh, kw) = dy (G, Og, N*Ho*Wo) @ im2col(xpad)^T, chunked over the batch."""
+    xp = backend.get_array_module(dy)
+    n, o, ho, wo = dy.shape
+    c = xpad.shape[1]
+    kh, kw = kernel
+    og, cg = o // groups, c // groups
+    if cols is not None:
+        dyt = dy.transpose(1, 0, 2, 3).reshape(groups, og, n * ho * wo)
+        return _grouped_matmul(dyt, cols.transpose(0, 2, 1)).reshape(o, cg, kh, kw)
+    gw = xp.zeros((groups, og, cg * kh * kw), dtype=dy.dtype)
+    step = _chunk_size(n, c * kh * kw * ho * wo * xpad.itemsize)
+    for s in range(0, n, step):
+        part = dy[s:s + step]
+        m = part.shape[0]
+        cols = _im2col(xpad[s:s + step], kh, kw, stride, dilation, groups, ho, wo)
+        dyt = part.transpose(1, 0, 2, 3).reshape(groups, og, m * ho * wo)
+        gw += _grouped_matmul(dyt, cols.transpose(0, 2, 1))
+    return gw.reshape(o, cg, kh, kw)
+
+
+def _flip_transpose(w, groups):
+    """(O, Cg, kh, kw) -> (C, Og, kh, kw) with both spatial axes reversed, per group."""
+    o, cg, kh, kw = w.shape
+    og = o // groups
+    wt = w.reshape(groups, og, cg, kh, kw).transpose(0, 2, 1, 3, 4).reshape(groups * cg, og, kh, kw)
+    return wt[:, :, ::-1, ::-1]
+
+
+def _input_grad(dy, w, stride, dilation, groups, padded_hw):
+    """dL/dxpad (N, C, Hp, Wp): full correlation of the stride-dilated ``dy`` with the flipped
+    kernel.  ``padded_hw`` is the padded input size of the forward convolution."""
+    _, _, ho, wo = dy.shape
+    _, _, kh, kw = w.shape
+    eh, ew = dilation[0] * (kh - 1), dilation[1] * (kw - 1)
+    bottom = padded_hw[0] - (ho - 1) * stride[0] - 1
+    right = padded_hw[1] - (wo - 1) * stride[1] - 1
+    e = _dilate_pad(dy, stride, eh, bottom, ew, right)
+    wt = backend.get_array_module(w).ascontiguousarray(_flip_transpose(w, groups))
+    return _conv_core(e, wt, (1, 1), dilation, groups)[0]
+
+
+def _crop(xpad, top, left, h, w):
+    if top == 0 and left == 0 and xpad.shape[2] == h and xpad.shape[3] == w:
+        return xpad
+    return backend.get_array_module(xpad).ascontiguousarray(xpad[:, :, top:top + h, left:left + w])
+
+
+def _bias_grad(dy):
+    return dy.sum(axis=(0, 2, 3))
+
+
+class Conv2dFn(Function):
+    """Fused 2-D convolution (see the module docstring for the math)."""
+
+    @staticmethod
+    def forward(ctx, x, w, b=None, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), groups=1):
+        top, bottom, left, right = pads
+        xpad = _pad_hw(x, top, bottom, left, right)
+        need_w = ctx.needs_input_grad[1] if len(ctx.needs_input_grad) > 1 else False
+        y, cols = _conv_core(xpad, w, stride, dilation, groups, keep_cols=need_w)
+        if b is not None:
+            y += b.reshape(1, -1, 1, 1)
+        ctx.cfg = (stride, pads, dilation, groups, x.shape[2:])
+        ctx.save_for_backward(xpad, w, cols)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        xpad, w, cols = ctx.saved_tensors
+        stride, (top, _, left, _), dilation, groups, (h, wd) = ctx.cfg
+        needs = ctx.needs_input_grad
+        gx = gw = gb = None
+        if needs[0]:
+            gx = _crop(_input_grad(dy, w, stride, dilation, groups, xpad.shape[2:]), top, left, h, wd)
+        if needs[1]:
+            gw = _weight_grad(xpad, dy, w.shape[2:], stride, dilation, groups, cols)
+        if len(needs) > 2 and needs[2]:
+            gb = _bias_grad(dy)
+        return gx, gw, gb
+
+
+class ConvTranspose2dFn(Function):
+    """Fused 2-D transposed convolution: the input gradient of a convolution.
+
+    x: (N, Cin, H, W), w: (Cin, Cout/G, kh, kw), y: (N, Cout, Ho, Wo) with
+    ``Ho = (H - 1) * s - pad_top - pad_bottom + d * (kh - 1) + output_padding + 1``.
+    Backward: ``dx`` = convolution of ``pad(dy)`` with ``w``; ``dw`` = the convolution weight
+    gradient with the roles of input (``pad(dy)``) and output gradient (``x``) exchanged.
+    """
+
+    @staticmethod
+    def forward(ctx, x, w, b=None, stride=(1, 1), padding=(0, 0), output_padding=(0, 0),
+                groups=1, dilation=(1, 1)):
+        _, _, h, wd = x.shape
+        _, _, kh, kw = w.shape
+        hp = (h - 1) * stride[0] + dilation[0] * (kh - 1) + output_padding[0] + 1
+        wp = (wd - 1) * stride[1] + dilation[1] * (kw - 1) + output_padding[1] + 1
+        ypad = _input_grad(x, w, stride, dilation, groups, (hp, wp))
+        y = _crop(ypad, padding[0], padding[1], hp - 2 * padding[0], wp - 2 * padding[1])
+        if b is not None:
+            y = y + b.reshape(1, -1, 1, 1)
+        ctx.cfg = (stride, padding, dilation, groups, (hp, wp))
+        ctx.save_for_backward(x, w)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, w = ctx.saved_tensors
+        stride, padding, dilation, groups, (hp, wp) = ctx.cfg
+        needs = ctx.needs_input_grad
+        dypad = _pad_hw(dy, padding[0], hp - dy.shape[2] - padding[0],
+                        padding[1], wp - dy.shape[3] - padding[1])
+        gx = gw = gb = None
+        if needs[0]:
+            gx = _conv_core(dypad, w, stride, dilation, groups)[0][:, :, :x.shape[2], :x.shape[3]]
+        if needs[1]:
+            gw = _weight_grad(dypad, x, w.shape[2:], stride, dilation, groups)
+        if len(needs) > 2 and needs[2]:
+            gb = _bias_grad(dy)
+        return gx, gw, gb
+
+
+def _resolve_padding(padding, kernel, dilation, stride):
+    """(top, bottom, left, right) from an int, a pair, 'valid' or 'same' (torch's rule: the
+    extra padding of an even total goes to the bottom/right)."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return 0, 0, 0, 0
+        if padding == "same":
+            if stride != (1, 1):
+                raise ValueError("conv2d: padding='same' is not supported for strided convolutions")
+            th, tw = dilation[0] * (kernel[0] - 1), dilation[1] * (kernel[1] - 1)
+            return th // 2, th - th // 2, tw // 2, tw - tw // 2
+        raise ValueError(f"conv2d: padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
+    ph, pw = _pair(padding, "padding")
+    if ph < 0 or pw < 0:
+        raise ValueError(f"conv2d: padding must be non-negative, got {padding!r}")
+    return ph, ph, pw, pw
+
+
+def _check_conv_args(name, x, w, groups, in_axis):
+    if x.ndim != 4:
+        raise ValueError(f"{name}: expected input of shape (N, C, H, W) (4-D), got shape {tuple(x.shape)}")
+    if w.ndim != 4:
+        raise ValueError(f"{name}: expected a 4-D weight, got shape {tuple(w.shape)}")
+    c = x.shape[1]
+    expected = w.shape[0] if in_axis == 0 else w.shape[1] * groups
+    if c != expected:
+        raise ValueError(f"{name}: expected input with {expected} channels, got {c} "
+                         f"(input shape {tuple(x.shape)}, weight shape {tuple(w.shape)}, groups={groups})")
+    if c % groups:
+        raise ValueError(f"{name}: {c} input channels are not divisible by groups={groups}")
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D cross-correlation, torch.nn.functional.conv2d's semantics.
+
+    input (N, C, H, W), weight (O, C/groups, kh, kw), bias (O,) -> (N, O, Ho, Wo).
+    ``padding``: int, pair, 'same' (stride 1) or 'valid'.
+    """
+    _check_conv_args("conv2d", input, weight, groups, 1)
+    if weight.shape[0] % groups:
+        raise ValueError(f"conv2d: {weight.shape[0]} output channels are not divisible by groups={groups}")
+    stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
+    pads = _resolve_padding(padding, tuple(weight.shape[2:]), dilation, stride)
+    ho = _out_size(input.shape[2], pads[0] + pads[1], weight.shape[2], stride[0], dilation[0])
+    wo = _out_size(input.shape[3], pads[2] + pads[3], weight.shape[3], stride[1], dilation[1])
+    if ho <= 0 or wo <= 0:
+        raise ValueError(f"conv2d: input of spatial size {tuple(input.shape[2:])} is too small for "
+                         f"kernel {tuple(weight.shape[2:])} with dilation {dilation} and padding {padding!r}")
+    args = (input, weight) if bias is None else (input, weight, bias)
+    return Conv2dFn.apply(*args, stride=stride, pads=pads, dilation=dilation, groups=int(groups))
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """2-D transposed convolution, torch.nn.functional.conv_transpose2d's semantics.
+
+    input (N, Cin, H, W), weight (Cin, Cout/groups, kh, kw) -> (N, Cout, Ho, Wo) with
+    ``Ho = (H - 1) * stride - 2 * padding + dilation * (kh - 1) + output_padding + 1``.
+    """
+    _check_conv_args("conv_transpose2d", input, weight, groups, 0)
+    stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
+    padding, output_padding = _pair(padding, "padding"), _pair(output_padding, "output_padding")
+    for k in range(2):
+        if not (output_padding[k] < stride[k] or output_padding[k] < dilation[k]):
+            raise ValueError(f"conv_transpose2d: output_padding {output_padding} must be smaller "
+                             f"than stride {stride} or dilation {dilation}")
+    args = (input, weight) if bias is None else (input, weight, bias)
+    return ConvTranspose2dFn.apply(*args, stride=stride, padding=padding,
+                                   output_padding=output_padding, groups=int(groups), dilation=dilation)

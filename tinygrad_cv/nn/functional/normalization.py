@@ -1,0 +1,205 @@
+"""Batch, layer and group normalisation as fused Functions with analytic backward.
+
+All three normalise ``x`` over a set of axes holding ``M`` elements per statistic::
+
+    mu = mean(x),  var = mean((x - mu)^2)  (biased),  inv_std = 1 / sqrt(var + eps)
+    xhat = (x - mu) * inv_std,             y = gamma * xhat + beta
+
+and share the simplified backward (``g = dL/dxhat = dy * gamma``)::
+
+    dx = inv_std / M * (M * g - sum(g) - xhat * sum(g * xhat))
+    dgamma = sum(dy * xhat),   dbeta = sum(dy)   (over every axis but the channel axis)
+
+* batch_norm: statistics per channel over (N, *spatial); gamma/beta per channel.  Training
+  updates the running statistics in place with torch's convention
+  ``running = (1 - momentum) * running + momentum * batch`` and the unbiased batch variance
+  ``var * M / (M - 1)``; evaluation normalises with the running statistics (then ``dx`` is
+  simply ``dy * gamma * inv_std``).
+* layer_norm: statistics per sample over the trailing ``normalized_shape`` axes; gamma/beta
+  of that shape.
+* group_norm: (N, C, *) viewed as (N, G, C//G, *), statistics per (n, g); gamma/beta per
+  channel.
+"""
+from __future__ import annotations
+
+from ... import backend
+from ...autograd.function import Function
+
+
+def _normalize_backward(g, xhat, inv_std, axes, count):
+    """dx = inv_std / M * (M g - sum(g) - xhat * sum(g xhat)), sums over ``axes`` (kept)."""
+    sum_g = g.sum(axis=axes, keepdims=True)
+    sum_gx = (g * xhat).sum(axis=axes, keepdims=True)
+    dx = g * count
+    dx -= sum_g
+    dx -= xhat * sum_gx
+    dx *= inv_std * (1.0 / count)
+    return dx
+
+
+def _moments(x, axes):
+    mean = x.mean(axis=axes, keepdims=True)
+    centered = x - mean
+    var = (centered * centered).mean(axis=axes, keepdims=True)
+    return mean, centered, var
+
+
+class BatchNormFn(Function):
+    """Fused batch normalisation over every axis but 1 of x (N, C, *)."""
+
+    @staticmethod
+    def forward(ctx, x, weight=None, bias=None, running_mean=None, running_var=None,
+                training=True, momentum=0.1, eps=1e-5, affine=True):
+        xp = backend.get_array_module(x)
+        axes = (0,) + tuple(range(2, x.ndim))
+        bshape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        count = x.size // x.shape[1]
+        if training:
+            mean, centered, var = _moments(x, axes)
+            inv_std = 1.0 / xp.sqrt(var + eps)
+            xhat = centered
+            xhat *= inv_std
+            if running_mean is not None:
+                running_mean *= 1.0 - momentum
+                running_mean += momentum * mean.reshape(-1).astype(running_mean.dtype)
+            if running_var is not None:
+                unbiased = var.reshape(-1) * (count / max(count - 1, 1))
+                running_var *= 1.0 - momentum
+                running_var += momentum * unbiased.astype(running_var.dtype)
+        else:
+            inv_std = (1.0 / xp.sqrt(running_var + eps)).astype(x.dtype).reshape(bshape)
+            xhat = (x - running_mean.astype(x.dtype).reshape(bshape)) * inv_std
+        y = xhat * weight.reshape(bshape) if affine else xhat.copy()
+        if affine:
+            y += bias.reshape(bshape)
+        ctx.cfg = (axes, bshape, count, training, affine)
+        ctx.save_for_backward(xhat, inv_std, weight)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        xhat, inv_std, weight = ctx.saved_tensors
+        axes, bshape, count, training, affine = ctx.cfg
+        needs = ctx.needs_input_grad
+        g = dy * weight.reshape(bshape) if affine else dy
+        gx = gw = gb = None
+        if needs[0]:
+            gx = _normalize_backward(g, xhat, inv_std, axes, count) if training else g * inv_std
+        if affine and needs[1]:
+            gw = (dy * xhat).sum(axis=axes)
+        if affine and needs[2]:
+            gb = dy.sum(axis=axes)
+        return gx, gw, gb
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5):
+    """torch.nn.functional.batch_norm: (N, C, *) normalised per channel.
+
+    With ``training`` the batch statistics are used and ``running_mean``/``running_var`` (when
+    given) are updated in place; otherwise the running statistics are used.
+    """
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: expected input of shape (N, C, *), got shape {tuple(input.shape)}")
+    if not training and (running_mean is None or running_var is None):
+        raise ValueError("batch_norm: running_mean and running_var are required when training=False")
+    if training and input.numel() // input.shape[1] <= 1:
+        raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
+                         f"got input of shape {tuple(input.shape)}")
+    xp = backend.get_array_module(input)
+    affine = weight is not None or bias is not None
+    c = input.shape[1]
+    if affine:
+        if weight is None:
+            weight = xp.ones(c, dtype=input.dtype)
+        if bias is None:
+            bias = xp.zeros(c, dtype=input.dtype)
+    rm = running_mean.data if hasattr(running_mean, "_tensor_marker") else running_mean
+    rv = running_var.data if hasattr(running_var, "_tensor_marker") else running_var
+    args = (input, weight, bias) if affine else (input, None, None)
+    return BatchNormFn.apply(*args, running_mean=rm, running_var=rv, training=bool(training),
+                             momentum=float(momentum), eps=float(eps), affine=affine)
+
+
+class _GroupedNormFn(Function):
+    """Normalisation of x viewed as ``stat_shape`` over ``axes``, then a per-``param_shape``
+    affine map (shared by layer_norm and group_norm)."""
+
+    @staticmethod
+    def forward(ctx, x, weight=None, bias=None, stat_shape=None, axes=None, param_shape=None,
+                param_sum_axes=None, eps=1e-5):
+        xp = backend.get_array_module(x)
+        xs = x.reshape(stat_shape)
+        count = 1
+        for a in axes:
+            count *= stat_shape[a]
+        mean, centered, var = _moments(xs, axes)
+        inv_std = 1.0 / xp.sqrt(var + eps)
+        xhat = centered
+        xhat *= inv_std
+        xhat = xhat.reshape(x.shape)
+        if weight is not None:
+            y = xhat * weight.reshape(param_shape)
+        else:
+            y = xhat.copy()
+        if bias is not None:
+            y += bias.reshape(param_shape)
+        ctx.cfg = (stat_shape, axes, param_shape, count, param_sum_axes)
+        ctx.save_for_backward(xhat, inv_std, weight)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        xhat, inv_std, weight = ctx.saved_tensors
+        stat_shape, axes, param_shape, count, sum_axes = ctx.cfg
+        needs = ctx.needs_input_grad
+        gx = gw = gb = None
+        if needs[0]:
+            g = dy * weight.reshape(param_shape) if weight is not None else dy
+            gx = _normalize_backward(g.reshape(stat_shape), xhat.reshape(stat_shape), inv_std,
+                                     axes, count).reshape(dy.shape)
+        if weight is not None and needs[1]:
+            gw = (dy * xhat).sum(axis=sum_axes).reshape(weight.shape)
+        if len(needs) > 2 and needs[2]:
+            gb = dy.sum(axis=sum_axes)
+        return gx, gw, gb
+
+
+def _apply_grouped(x, weight, bias, stat_shape, axes, param_shape, param_sum_axes, eps):
+    return _GroupedNormFn.apply(x, weight, bias, stat_shape=stat_shape, axes=axes,
+                                param_shape=param_shape, param_sum_axes=param_sum_axes,
+                                eps=float(eps))
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise over the trailing ``normalized_shape`` axes of ``input`` (per sample)."""
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    normalized_shape = tuple(int(s) for s in normalized_shape)
+    k = len(normalized_shape)
+    if tuple(input.shape[input.ndim - k:]) != normalized_shape or input.ndim < k:
+        raise ValueError(f"layer_norm: expected input with trailing shape {normalized_shape}, "
+                         f"got shape {tuple(input.shape)}")
+    lead = input.shape[:input.ndim - k]
+    rows = 1
+    for s in lead:
+        rows *= s
+    size = 1
+    for s in normalized_shape:
+        size *= s
+    return _apply_grouped(input, weight, bias, (rows, size), (1,), normalized_shape,
+                          tuple(range(len(lead))), eps)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Normalise (N, C, *) per sample over groups of C // num_groups channels."""
+    if input.ndim < 2:
+        raise ValueError(f"group_norm: expected input of shape (N, C, *), got shape {tuple(input.shape)}")
+    n, c = input.shape[0], input.shape[1]
+    if c % num_groups:
+        raise ValueError(f"group_norm: {c} channels are not divisible by num_groups={num_groups}")
+    rest = input.numel() // max(n * c, 1)
+    stat_shape = (n, num_groups, (c // num_groups) * rest)
+    param_shape = (c,) + (1,) * (input.ndim - 2)
+    return _apply_grouped(input, weight, bias, stat_shape, (2,), param_shape,
+                          (0,) + tuple(range(2, input.ndim)), eps)

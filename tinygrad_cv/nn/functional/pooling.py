@@ -1,0 +1,222 @@
+"""Max, average and adaptive-average 2-D pooling (fused, with analytic backward).
+
+Input (N, C, H, W); window ``k = (kh, kw)``, stride ``s``, zero/-inf padding ``p``::
+
+    Ho = (H + 2 p - kh) // s + 1          (ceil_mode off)
+    max_pool:  y[n,c,a,b] = max_{i,j} xpad[n, c, a*s + i, b*s + j]      (xpad padded with -inf)
+    avg_pool:  y[n,c,a,b] = 1/(kh*kw) * sum_{i,j} xpad[n, c, a*s + i, b*s + j]  (zeros; the
+               padding counts in the divisor, torch's count_include_pad=True)
+
+Fast path: when ``k == s``, ``p == 0`` and k divides H and W, the windows are a reshape
+(N, C, Ho, kh, Wo, kw) and the backward is a broadcast back.  Otherwise the windows are one
+strided view and the backward adds each kernel offset's slice (a loop over the kh*kw offsets,
+never over pixels).  Max-pool backward routes each window's gradient to its first maximum in
+row-major order (torch's tie rule), through a one-hot mask built by comparison, not scatter.
+
+Adaptive average pooling with output ``(Ho, Wo)`` uses torch's bins
+``[floor(a*H/Ho), ceil((a+1)*H/Ho))``: it is ``y = Ph @ x @ Pw^T`` with averaging matrices
+``Ph`` (Ho, H) and ``Pw`` (Wo, W) (the reshape path when the sizes divide).
+"""
+from __future__ import annotations
+
+from ... import backend
+from ...autograd.function import Function
+from .upsample import separable_linear
+
+
+def _pair(v, name, op):
+    if isinstance(v, (tuple, list)):
+        if len(v) != 2:
+            raise ValueError(f"{op}: {name} must be an int or a pair, got {v!r}")
+        return int(v[0]), int(v[1])
+    return int(v), int(v)
+
+
+def _out_size(size, k, s, p):
+    return (size + 2 * p - k) // s + 1
+
+
+def _is_reshape_case(shape, kernel, stride, padding):
+    return (kernel == stride and padding == (0, 0)
+            and shape[2] % kernel[0] == 0 and shape[3] % kernel[1] == 0)
+
+
+def _padded(x, padding, value):
+    ph, pw = padding
+    if ph == 0 and pw == 0:
+        return x
+    xp = backend.get_array_module(x)
+    n, c, h, w = x.shape
+    out = xp.full((n, c, h + 2 * ph, w + 2 * pw), value, dtype=x.dtype)
+    out[:, :, ph:ph + h, pw:pw + w] = x
+    return out
+
+
+def _windows(xpad, kernel, stride, out_hw):
+    """Strided view (N, C, Ho, Wo, kh, kw) of every pooling window (no copy)."""
+    n, c, _, _ = xpad.shape
+    sn, sc, sh, sw = xpad.strides
+    return backend.as_strided(xpad, (n, c, out_hw[0], out_hw[1], kernel[0], kernel[1]),
+                              (sn, sc, sh * stride[0], sw * stride[1], sh, sw))
+
+
+def _add_windows(gwin, padded_hw, kernel, stride):
+    """Inverse of ``_windows``: sum window gradients (N, C, Ho, Wo, kh, kw) into (N, C, Hp, Wp)."""
+    xp = backend.get_array_module(gwin)
+    n, c, ho, wo, kh, kw = gwin.shape
+    out = xp.zeros((n, c) + tuple(padded_hw), dtype=gwin.dtype)
+    sh, sw = stride
+    for i in range(kh):
+        for j in range(kw):
+            out[:, :, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw] += gwin[:, :, :, :, i, j]
+    return out
+
+
+def _unpad(g, padding, hw):
+    ph, pw = padding
+    if ph == 0 and pw == 0:
+        return g
+    return g[:, :, ph:ph + hw[0], pw:pw + hw[1]]
+
+
+def _route_to_first_max(idx, dy, window_len):
+    """Window gradients (…, K): ``dy`` at the index of each window's first maximum, 0 elsewhere
+    (a comparison mask times ``dy``; no scatter)."""
+    xp = backend.get_array_module(dy)
+    return (idx[..., None] == xp.arange(window_len)) * dy[..., None]
+
+
+def xp_take_last(win, idx):
+    """``win[..., idx]`` element-wise along the last axis."""
+    xp = backend.get_array_module(win)
+    return xp.take_along_axis(win, idx[..., None], axis=-1)[..., 0]
+
+
+class MaxPool2dFn(Function):
+    """Fused max pooling; see the module docstring."""
+
+    @staticmethod
+    def forward(ctx, x, kernel=(2, 2), stride=(2, 2), padding=(0, 0)):
+        n, c, h, w = x.shape
+        kh, kw = kernel
+        ctx.cfg = (kernel, stride, padding, (h, w))
+        if _is_reshape_case(x.shape, kernel, stride, padding):
+            ho, wo = h // kh, w // kw
+            win = x.reshape(n, c, ho, kh, wo, kw).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, ho, wo, kh * kw)
+        else:
+            xpad = _padded(x, padding, -float("inf"))
+            ho = _out_size(h, kh, stride[0], padding[0])
+            wo = _out_size(w, kw, stride[1], padding[1])
+            win = _windows(xpad, kernel, stride, (ho, wo)).reshape(n, c, ho, wo, kh * kw)
+        idx = win.argmax(axis=-1)
+        y = xp_take_last(win, idx)
+        ctx.save_for_backward(idx)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        (idx,) = ctx.saved_tensors
+        kernel, stride, padding, (h, w) = ctx.cfg
+        kh, kw = kernel
+        n, c, ho, wo = dy.shape
+        gwin = _route_to_first_max(idx, dy, kh * kw).reshape(n, c, ho, wo, kh, kw)
+        if _is_reshape_case((n, c, h, w), kernel, stride, padding):
+            return gwin.transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h, w)
+        padded_hw = (h + 2 * padding[0], w + 2 * padding[1])
+        return _unpad(_add_windows(gwin, padded_hw, kernel, stride), padding, (h, w))
+
+
+class AvgPool2dFn(Function):
+    """Fused average pooling (padding counted in the divisor); see the module docstring."""
+
+    @staticmethod
+    def forward(ctx, x, kernel=(2, 2), stride=(2, 2), padding=(0, 0)):
+        n, c, h, w = x.shape
+        kh, kw = kernel
+        ctx.cfg = (kernel, stride, padding, (h, w))
+        if _is_reshape_case(x.shape, kernel, stride, padding):
+            return x.reshape(n, c, h // kh, kh, w // kw, kw).mean(axis=(3, 5))
+        xpad = _padded(x, padding, 0.0)
+        ho = _out_size(h, kh, stride[0], padding[0])
+        wo = _out_size(w, kw, stride[1], padding[1])
+        return _windows(xpad, kernel, stride, (ho, wo)).sum(axis=(4, 5)) * (1.0 / (kh * kw))
+
+    @staticmethod
+    def backward(ctx, dy):
+        kernel, stride, padding, (h, w) = ctx.cfg
+        kh, kw = kernel
+        xp = backend.get_array_module(dy)
+        n, c, ho, wo = dy.shape
+        g = dy * (1.0 / (kh * kw))
+        if _is_reshape_case((n, c, h, w), kernel, stride, padding):
+            return xp.broadcast_to(g[:, :, :, None, :, None], (n, c, ho, kh, wo, kw)).reshape(n, c, h, w)
+        gwin = xp.broadcast_to(g[..., None, None], (n, c, ho, wo, kh, kw))
+        padded_hw = (h + 2 * padding[0], w + 2 * padding[1])
+        return _unpad(_add_windows(gwin, padded_hw, kernel, stride), padding, (h, w))
+
+
+def _pool_args(op, x, kernel_size, stride, padding):
+    if x.ndim != 4:
+        raise ValueError(f"{op}: expected input of shape (N, C, H, W) (4-D), got shape {tuple(x.shape)}")
+    kernel = _pair(kernel_size, "kernel_size", op)
+    stride = kernel if stride is None else _pair(stride, "stride", op)
+    padding = _pair(padding, "padding", op)
+    if min(kernel) < 1 or min(stride) < 1:
+        raise ValueError(f"{op}: kernel_size and stride must be positive, got {kernel} and {stride}")
+    if padding[0] * 2 > kernel[0] or padding[1] * 2 > kernel[1]:
+        raise ValueError(f"{op}: padding {padding} should be at most half of kernel_size {kernel}")
+    ho = _out_size(x.shape[2], kernel[0], stride[0], padding[0])
+    wo = _out_size(x.shape[3], kernel[1], stride[1], padding[1])
+    if ho < 1 or wo < 1:
+        raise ValueError(f"{op}: input of spatial size {tuple(x.shape[2:])} is smaller than the "
+                         f"kernel {kernel} with padding {padding}")
+    return kernel, stride, padding
+
+
+def _no_ceil(op, ceil_mode):
+    if ceil_mode:
+        raise NotImplementedError(f"{op}: ceil_mode=True is not supported")
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False):
+    """Max pooling over (kh, kw) windows; ``stride`` defaults to ``kernel_size``."""
+    _no_ceil("max_pool2d", ceil_mode)
+    kernel, stride, padding = _pool_args("max_pool2d", input, kernel_size, stride, padding)
+    return MaxPool2dFn.apply(input, kernel=kernel, stride=stride, padding=padding)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False):
+    """Average pooling over (kh, kw) windows (zero padding counted in the divisor)."""
+    _no_ceil("avg_pool2d", ceil_mode)
+    kernel, stride, padding = _pool_args("avg_pool2d", input, kernel_size, stride, padding)
+    return AvgPool2dFn.apply(input, kernel=kernel, stride=stride, padding=padding)
+
+
+def _adaptive_matrix(xp, in_size, out_size, dtype):
+    """(out, in) averaging matrix of torch's adaptive bins."""
+    a = xp.arange(out_size)
+    start = (a * in_size) // out_size
+    end = -((-(a + 1) * in_size) // out_size)
+    cols = xp.arange(in_size)
+    inside = (cols[None, :] >= start[:, None]) & (cols[None, :] < end[:, None])
+    return inside.astype(dtype) / (end - start)[:, None].astype(dtype)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Average over torch's adaptive bins to reach ``output_size`` (int or pair; None keeps a side)."""
+    if input.ndim != 4:
+        raise ValueError(f"adaptive_avg_pool2d: expected input of shape (N, C, H, W) (4-D), "
+                         f"got shape {tuple(input.shape)}")
+    if not isinstance(output_size, (tuple, list)):
+        output_size = (output_size, output_size)
+    h, w = input.shape[2], input.shape[3]
+    ho = h if output_size[0] is None else int(output_size[0])
+    wo = w if output_size[1] is None else int(output_size[1])
+    if ho < 1 or wo < 1:
+        raise ValueError(f"adaptive_avg_pool2d: output_size must be positive, got {output_size!r}")
+    if h % ho == 0 and w % wo == 0:
+        k = (h // ho, w // wo)
+        return AvgPool2dFn.apply(input, kernel=k, stride=k, padding=(0, 0))
+    xp = backend.get_array_module(input)
+    dt = input.dtype
+    return separable_linear(input, _adaptive_matrix(xp, h, ho, dt), _adaptive_matrix(xp, w, wo, dt))

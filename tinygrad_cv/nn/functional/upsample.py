@@ -1,0 +1,143 @@
+"""Resampling of the two spatial axes: nearest / bilinear interpolation (torch's rules).
+
+Both modes (and adaptive average pooling) are separable linear maps of the last two axes::
+
+    y = A @ x @ B^T,     A: (Ho, H),  B: (Wo, W),     x: (N, C, H, W) -> y: (N, C, Ho, Wo)
+    dL/dx = A^T @ dy @ B
+
+computed as two GEMMs each way (``separable_linear``).  Nearest upsampling by integer factors
+is a broadcast (its backward a reshaped sum).
+
+Source coordinates of output index ``o`` (``scale = in / out``, or ``1 / scale_factor`` when
+a scale factor is given, as torch does without ``recompute_scale_factor``):
+
+* nearest: ``src = min(floor(o * scale), in - 1)``
+* bilinear, align_corners=False: ``src = max((o + 0.5) * scale - 0.5, 0)``
+* bilinear, align_corners=True: ``src = o * (in - 1) / (out - 1)`` (0 when out == 1)
+
+with ``y = (1 - l) * x[i0] + l * x[i1]``, ``i0 = floor(src)``, ``i1 = min(i0 + 1, in - 1)``,
+``l = src - i0`` along each axis.
+"""
+from __future__ import annotations
+
+import math
+
+from ... import backend
+from ...autograd.function import Function
+
+
+def _apply_separable(x, a, b):
+    """``a @ x @ b^T`` over the last two axes of x (N, C, H, W) as two 2-D GEMMs."""
+    xp = backend.get_array_module(x)
+    n, c, h, w = x.shape
+    ho, wo = a.shape[0], b.shape[0]
+    t = (x.reshape(n * c * h, w) @ b.T).reshape(n, c, h, wo)
+    t = xp.ascontiguousarray(t.transpose(0, 1, 3, 2)).reshape(n * c * wo, h) @ a.T
+    return xp.ascontiguousarray(t.reshape(n, c, wo, ho).transpose(0, 1, 3, 2))
+
+
+class SeparableLinearFn(Function):
+    """y = A @ x @ B^T on the last two axes; dL/dx = A^T @ dy @ B (A, B constants)."""
+
+    @staticmethod
+    def forward(ctx, x, a=None, b=None):
+        ctx.ab = (a, b)
+        return _apply_separable(x, a, b)
+
+    @staticmethod
+    def backward(ctx, dy):
+        a, b = ctx.ab
+        return _apply_separable(dy, a.T, b.T)
+
+
+def separable_linear(x, a, b):
+    """Apply the constant matrices ``a`` (Ho, H) and ``b`` (Wo, W) to x (N, C, H, W)."""
+    return SeparableLinearFn.apply(x, a=a, b=b)
+
+
+class NearestRepeatFn(Function):
+    """Nearest upsampling by integer factors (fh, fw): y[..., i, j] = x[..., i // fh, j // fw]."""
+
+    @staticmethod
+    def forward(ctx, x, factors=(2, 2)):
+        xp = backend.get_array_module(x)
+        n, c, h, w = x.shape
+        fh, fw = factors
+        ctx.factors = factors
+        return xp.broadcast_to(x[:, :, :, None, :, None], (n, c, h, fh, w, fw)).reshape(n, c, h * fh, w * fw)
+
+    @staticmethod
+    def backward(ctx, dy):
+        n, c, ho, wo = dy.shape
+        fh, fw = ctx.factors
+        return dy.reshape(n, c, ho // fh, fh, wo // fw, fw).sum(axis=(3, 5))
+
+
+def _nearest_matrix(xp, in_size, out_size, scale, dtype):
+    # float32 arithmetic, as torch computes the nearest source index
+    o = xp.arange(out_size, dtype="float32")
+    src = xp.minimum(xp.floor(o * xp.float32(scale)).astype(int), in_size - 1)
+    return (src[:, None] == xp.arange(in_size)[None, :]).astype(dtype)
+
+
+def _bilinear_matrix(xp, in_size, out_size, scale, align_corners, dtype):
+    o = xp.arange(out_size, dtype="float64")
+    if align_corners:
+        src = o * ((in_size - 1) / (out_size - 1)) if out_size > 1 else o * 0.0
+    else:
+        src = xp.maximum((o + 0.5) * scale - 0.5, 0.0)
+    i0 = xp.minimum(xp.floor(src).astype(int), in_size - 1)
+    i1 = xp.minimum(i0 + 1, in_size - 1)
+    lam = src - i0
+    cols = xp.arange(in_size)[None, :]
+    m = (cols == i0[:, None]) * (1.0 - lam)[:, None] + (cols == i1[:, None]) * lam[:, None]
+    return m.astype(dtype)
+
+
+def _output_size(op, shape, size, scale_factor):
+    if (size is None) == (scale_factor is None):
+        raise ValueError(f"{op}: give exactly one of size and scale_factor")
+    h, w = shape[2], shape[3]
+    if size is not None:
+        size = tuple(size) if isinstance(size, (tuple, list)) else (size, size)
+        if len(size) != 2:
+            raise ValueError(f"{op}: size must be an int or a pair for 4-D input, got {size!r}")
+        return (int(size[0]), int(size[1])), (h / int(size[0]), w / int(size[1])), None
+    sf = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor, scale_factor)
+    if len(sf) != 2:
+        raise ValueError(f"{op}: scale_factor must be a number or a pair, got {scale_factor!r}")
+    out = (int(math.floor(h * sf[0])), int(math.floor(w * sf[1])))
+    return out, (1.0 / sf[0], 1.0 / sf[1]), sf
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """Resize (N, C, H, W) to ``size`` or by ``scale_factor`` (modes 'nearest', 'bilinear')."""
+    op = "interpolate"
+    if input.ndim != 4:
+        raise ValueError(f"{op}: expected input of shape (N, C, H, W) (4-D), got shape {tuple(input.shape)}")
+    if mode not in ("nearest", "bilinear"):
+        raise ValueError(f"{op}: mode must be 'nearest' or 'bilinear', got {mode!r}")
+    if mode == "nearest" and align_corners is not None:
+        raise ValueError(f"{op}: align_corners only applies to mode='bilinear'")
+    (ho, wo), scale, sf = _output_size(op, input.shape, size, scale_factor)
+    if ho < 1 or wo < 1:
+        raise ValueError(f"{op}: output size ({ho}, {wo}) must be positive")
+    h, w = input.shape[2], input.shape[3]
+    if mode == "nearest" and ho % h == 0 and wo % w == 0 and (
+            sf is None or (sf[0] == ho // h and sf[1] == wo // w)):
+        return NearestRepeatFn.apply(input, factors=(ho // h, wo // w))
+    xp = backend.get_array_module(input)
+    dt = input.dtype
+    if mode == "nearest":
+        a = _nearest_matrix(xp, h, ho, scale[0], dt)
+        b = _nearest_matrix(xp, w, wo, scale[1], dt)
+    else:
+        ac = bool(align_corners)
+        a = _bilinear_matrix(xp, h, ho, scale[0], ac, dt)
+        b = _bilinear_matrix(xp, w, wo, scale[1], ac, dt)
+    return separable_linear(input, a, b)
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """Alias of ``interpolate`` (torch.nn.functional.upsample)."""
+    return interpolate(input, size, scale_factor, mode, align_corners)

@@ -1,0 +1,112 @@
+"""Conv2d and ConvTranspose2d layers (torch.nn's parameters, names and initialisation)."""
+from __future__ import annotations
+
+import math
+
+from ...tensor import empty
+from .. import init
+from ..functional.conv import _pair, conv2d, conv_transpose2d
+from ..module import Module, Parameter
+
+
+class _ConvNd(Module):
+    """Shared parameter set-up: ``weight`` ~ kaiming_uniform(a=sqrt(5)) = U(-1/sqrt(fan_in),
+    1/sqrt(fan_in)) and ``bias`` ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), ``fan_in`` computed from
+    the weight's dims 1..3 (torch's rule, also for the transposed layout)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
+                 bias, transposed, device, dtype):
+        super().__init__()
+        name = type(self).__name__
+        in_channels, out_channels, groups = int(in_channels), int(out_channels), int(groups)
+        if groups < 1 or in_channels % groups or out_channels % groups:
+            raise ValueError(f"{name}: in_channels={in_channels} and out_channels={out_channels} "
+                             f"must be divisible by groups={groups}")
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.stride = _pair(stride, "stride")
+        self.padding = padding if isinstance(padding, str) else _pair(padding, "padding")
+        self.dilation = _pair(dilation, "dilation")
+        shape = ((in_channels, out_channels // groups) if transposed
+                 else (out_channels, in_channels // groups)) + self.kernel_size
+        self.weight = Parameter(empty(*shape, dtype=dtype, device=device))
+        if bias:
+            self.bias = Parameter(empty(out_channels, dtype=dtype, device=device))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            w = self.weight.shape
+            fan_in = w[1] * w[2] * w[3]
+            bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+            init.uniform_(self.bias, -bound, bound)
+
+    def _check(self, x):
+        name = type(self).__name__
+        if x.ndim != 4:
+            raise ValueError(f"{name}: expected input of shape (N, {self.in_channels}, H, W) (4-D), "
+                             f"got shape {tuple(x.shape)}")
+        if x.shape[1] != self.in_channels:
+            raise ValueError(f"{name}: expected input of shape (N, {self.in_channels}, H, W) "
+                             f"(in_channels={self.in_channels}), got shape {tuple(x.shape)}")
+
+    def extra_repr(self):
+        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+             f"stride={self.stride}")
+        if self.padding not in ((0, 0), "valid"):
+            s += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution: (N, in, H, W) -> (N, out, Ho, Wo), ``weight`` (out, in/groups, kh, kw).
+
+    ``padding``: int, pair, 'same' or 'valid'; ``padding_mode`` 'zeros' only.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
+        if padding_mode != "zeros":
+            raise ValueError(f"Conv2d: padding_mode must be 'zeros', got {padding_mode!r}")
+        if isinstance(padding, str) and padding not in ("same", "valid"):
+            raise ValueError(f"Conv2d: padding must be 'same', 'valid', an int or a pair, got {padding!r}")
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
+                         bias, False, device, dtype)
+        if padding == "same" and self.stride != (1, 1):
+            raise ValueError("Conv2d: padding='same' is not supported for strided convolutions")
+
+    def forward(self, x):
+        self._check(x)
+        return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class ConvTranspose2d(_ConvNd):
+    """2-D transposed convolution, ``weight`` (in, out/groups, kh, kw)::
+
+        Ho = (H - 1) * stride - 2 * padding + dilation * (kh - 1) + output_padding + 1
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
+                 device=None, dtype=None):
+        if padding_mode != "zeros":
+            raise ValueError(f"ConvTranspose2d: padding_mode must be 'zeros', got {padding_mode!r}")
+        if isinstance(padding, str):
+            raise ValueError(f"ConvTranspose2d: padding must be an int or a pair, got {padding!r}")
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
+                         bias, True, device, dtype)
+        self.output_padding = _pair(output_padding, "output_padding")
+
+    def forward(self, x):
+        self._check(x)
+        return conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
+                                self.output_padding, self.groups, self.dilation)

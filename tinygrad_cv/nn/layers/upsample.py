@@ -1,0 +1,26 @@
+"""Upsample layer (nearest / bilinear, torch's coordinate rules)."""
+from __future__ import annotations
+
+from ..functional.upsample import interpolate
+from ..module import Module
+
+
+class Upsample(Module):
+    """Resize (N, C, H, W) to ``size`` or by ``scale_factor``; see ``functional.upsample``."""
+
+    def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None):
+        super().__init__()
+        if mode not in ("nearest", "bilinear"):
+            raise ValueError(f"Upsample: mode must be 'nearest' or 'bilinear', got {mode!r}")
+        self.size, self.scale_factor, self.mode = size, scale_factor, mode
+        self.align_corners = align_corners
+
+    def forward(self, x):
+        if x.ndim != 4:
+            raise ValueError(f"Upsample: expected input of shape (N, C, H, W) (4-D), got shape "
+                             f"{tuple(x.shape)}")
+        return interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners)
+
+    def extra_repr(self):
+        what = f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"
+        return f"{what}, mode={self.mode!r}"
