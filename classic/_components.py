@@ -1,10 +1,13 @@
 """Vectorised connected-component labelling of binary images (numpy or cupy).
 
-Label propagation with pointer jumping on the foreground pixels only: every foreground
-pixel starts with its own raster index as label, then repeatedly
+Label propagation with hooking and pointer jumping on the foreground pixels only: every
+foreground pixel starts with its own (compact, raster-ordered) index as label, then
+repeatedly
 
-    label[p] <- min(label[q] for q in N(p) ∪ {p})       (min over the 4/8 neighbours)
-    label[p] <- label[label[p]]                         (pointer jumping, until stable)
+    m[p] <- min(label[q] for q in N(p) ∪ {p})            (min over the 4/8 neighbours)
+    label[label[p]] <- m[p] where smaller                (hook the parent tree)
+    label[p] <- min(label[p], m[p])
+    label[p] <- label[label[p]]                          (pointer jumping, until stable)
 
 until nothing changes.  Each label is the raster index of a pixel of the same component,
 so at convergence it is the component's smallest raster index (its first pixel in scan
@@ -52,7 +55,14 @@ def component_roots(pixels, shape, connectivity=8):
         return label
     table = neighbour_table(pixels, shape, connectivity)
     while True:
-        new = xp.minimum(label[table].min(axis=0), label)
+        smallest = xp.minimum(label[table].min(axis=0), label)
+        # hooking: a pixel that sees a smaller label re-points its parent there, which
+        # merges whole trees per round (with repeated parents any writer wins: each
+        # written value is a smaller label of the same component, so the result is the same)
+        lower = smallest < label[label]
+        new = label.copy()
+        new[label[lower]] = smallest[lower]
+        new = xp.minimum(new, smallest)
         while True:  # pointer jumping: follow labels to their current root
             jumped = new[new]
             if bool((jumped == new).all()):

@@ -21,7 +21,7 @@ from tinygrad_cv.backend import get_array_module
 
 from ._components import component_roots
 from ._validate import as_image, check_finite
-from .filters import gaussian_blur, pad_image, sobel
+from .filters import correlate_axis, gaussian_blur, gaussian_kernel1d, pad_image, sobel
 
 
 def _mask_normalised_blur(image, mask, sigma):
@@ -31,10 +31,15 @@ def _mask_normalised_blur(image, mask, sigma):
     xp = get_array_module(image)
     eps = xp.finfo(image.dtype).eps
     if mask is None:
-        weights = xp.ones(image.shape, dtype=image.dtype)
-        masked = image
+        # G * 1 is separable: the outer product of the blurred all-ones column and row
+        h, w = image.shape
+        g = gaussian_kernel1d(sigma, like=image)
+        ones_col = correlate_axis(xp.ones((h, 1), dtype=image.dtype), g, 0, "zero")
+        ones_row = correlate_axis(xp.ones((1, w), dtype=image.dtype), g, 1, "zero")
+        bleed = ones_col * ones_row + eps
         eroded = xp.zeros(image.shape, dtype=bool)
         eroded[1:-1, 1:-1] = True
+        return gaussian_blur(image, sigma, boundary="zero") / bleed, eroded
     else:
         weights = mask.astype(image.dtype)
         masked = xp.where(mask, image, 0)

@@ -6,7 +6,8 @@ Distances between every test row a_i and training row b_j, without Python loops 
     L1:  d_ij = sum_f |a_if - b_jf|                                  (broadcast, in row blocks)
 
 A test row gets the most frequent label among its k nearest training rows (ties in the
-vote go to the smallest label; equal distances keep the lower training index first).
+vote go to the smallest label; among equal distances at the k-th place any row may be
+chosen).
 """
 from __future__ import annotations
 
@@ -39,6 +40,17 @@ def _flatten(x, name):
     if x.ndim < 2:
         raise ValueError(f"{name} must have shape (N, ...) with features, got {tuple(x.shape)}")
     return x.reshape(x.shape[0], -1)
+
+
+def k_nearest(distances, k):
+    """Column indices (rows, k) of the k smallest entries of each row, nearest first
+    (a partial sort: argmin for k = 1, else argpartition then a sort of the k)."""
+    xp = get_array_module(distances)
+    if k == 1:
+        return distances.argmin(axis=1)[:, None]
+    part = xp.argpartition(distances, k - 1, axis=1)[:, :k]
+    order = xp.argsort(xp.take_along_axis(distances, part, axis=1), axis=1, kind="stable")
+    return xp.take_along_axis(part, order, axis=1)
 
 
 def _vote(neighbour_labels, n_classes):
@@ -89,7 +101,7 @@ class KNearestNeighbor:
         xp = get_array_module(X)
         k = self._check_k(k)
         distances = self.compute_distances(X)
-        return xp.argsort(distances, axis=1, kind="stable")[:, :k]
+        return k_nearest(distances, k)
 
     def predict(self, X, k=1):
         """Predicted labels (n_test,) by majority vote of the k nearest training rows."""
@@ -150,7 +162,7 @@ def cross_validate_k(X, y, ks, folds=5, metric="l2", shuffle=True, seed=0):
         if max(ks) > train.shape[0]:
             raise ValueError(f"k={max(ks)} exceeds the {train.shape[0]} training rows of a fold")
         distances = pairwise_distances(X[held_out], X[train], metric)
-        order = xp.argsort(distances, axis=1, kind="stable")[:, :max(ks)]
+        order = k_nearest(distances, max(ks))
         neighbour_labels = y_index[train][order]
         truth = y_index[held_out]
         for i, k in enumerate(ks):
