@@ -15,6 +15,7 @@ from ..module import Module, Parameter
 from ...tensor import Tensor, empty
 from .dropout import Dropout
 from .linear import Linear
+from .normalization import LayerNorm
 
 __all__ = ["MultiheadAttention", "TransformerEncoderLayer", "TransformerDecoderLayer",
            "PositionalEncoding"]
@@ -165,7 +166,6 @@ def _activation(activation, layer):
 
 
 def _layer_norm(d_model, eps, bias, device, dtype):
-    from .normalization import LayerNorm
     return LayerNorm(d_model, eps=eps, bias=bias, device=device, dtype=dtype)
 
 

@@ -1,0 +1,451 @@
+"""Attention: the fused scaled-dot-product Function (gradcheck, primitive reference, torch),
+MultiheadAttention, Transformer encoder/decoder layers and PositionalEncoding against torch."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+import tinygrad_cv as tg
+import tinygrad_cv.nn as nn
+import tinygrad_cv.nn.functional as F
+from tinygrad_cv import backend
+from tinygrad_cv.testing import gradcheck
+
+TOL = {"float32": dict(rtol=2e-4, atol=2e-5), "float64": dict(rtol=1e-9, atol=1e-11)}
+
+
+def np_(t):
+    """A NumPy array of one of our Tensors, a torch tensor or an array."""
+    if hasattr(t, "_tensor_marker"):
+        return backend.to_numpy(t.data)
+    if isinstance(t, torch.Tensor):
+        return t.detach().numpy()
+    return np.asarray(t)
+
+
+def ref_attention(q, k, v, mask=None, causal=False, scale=None):
+    """softmax(scale q k^T + M) v from primitive Tensor ops (bool mask: True = take part)."""
+    scale = 1 / math.sqrt(q.shape[-1]) if scale is None else scale
+    s = (q @ k.transpose(-1, -2)) * scale
+    L, S = q.shape[-2], k.shape[-2]
+    if causal:
+        mask = np.tril(np.ones((L, S), dtype=bool))
+    if mask is not None:
+        if mask.dtype == bool:
+            s = s + tg.Tensor(np.where(mask, 0.0, -np.inf).astype(s.dtype))
+        else:
+            s = s + tg.Tensor(mask.astype(s.dtype))
+    return s.softmax(dim=-1) @ v
+
+
+def random_mask(rng, shape, kind):
+    """A mask of ``kind`` ('bool' with every row keeping key 0, 'float', None)."""
+    if kind is None:
+        return None
+    if kind == "bool":
+        m = rng.random(shape) > 0.4
+        m[..., 0] = True
+        return m
+    return rng.standard_normal(shape)
+
+
+def project_loss(outputs, rng, dtype, ours):
+    """sum_k <w_k, y_k> with fixed random w_k (same for both frameworks given the same rng)."""
+    loss = 0
+    for y in outputs:
+        w = rng.standard_normal(tuple(y.shape)).astype(dtype)
+        loss = loss + (y * (tg.Tensor(w) if ours else torch.tensor(w))).sum()
+    return loss
+
+
+# ---- scaled_dot_product_attention ---------------------------------------------------------
+@pytest.mark.parametrize("mask_kind", [None, "bool", "float", "causal"])
+@pytest.mark.parametrize("need_weights", [False, True])
+def test_sdpa_gradcheck(mask_kind, need_weights):
+    rng = np.random.default_rng(0)
+    q, k, v = (tg.Tensor(rng.standard_normal(s), requires_grad=True)
+               for s in [(2, 3, 4), (2, 5, 4), (2, 5, 3)])
+    causal = mask_kind == "causal"
+    mask = None if causal else random_mask(rng, (3, 5), mask_kind)
+    assert gradcheck(lambda q, k, v: F.scaled_dot_product_attention(
+        q, k, v, attn_mask=mask, is_causal=causal, need_weights=need_weights), (q, k, v))
+
+
+def test_sdpa_gradcheck_with_dropout():
+    rng = np.random.default_rng(1)
+    q, k, v = (tg.Tensor(rng.standard_normal(s), requires_grad=True)
+               for s in [(2, 4, 3), (2, 4, 3), (2, 4, 3)])
+
+    def fn(q, k, v):
+        tg.manual_seed(7)  # the same dropout mask in every evaluation
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=0.4, need_weights=True)
+
+    assert gradcheck(fn, (q, k, v))
+    out, w = fn(q, k, v)
+    ref_w = np_(F.scaled_dot_product_attention(q, k, v, need_weights=True)[1])
+    kept = np_(w) != 0
+    assert 0 < kept.sum() < kept.size
+    np.testing.assert_allclose(np_(w)[kept], ref_w[kept] / 0.6, rtol=1e-12)
+    np.testing.assert_allclose(np_(out), np_(w) @ np_(v), rtol=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(batch=st.lists(st.integers(1, 3), min_size=0, max_size=2), L=st.integers(1, 6),
+       S=st.integers(1, 6), E=st.integers(1, 5), Ev=st.integers(1, 5),
+       mask_kind=st.sampled_from([None, "bool", "float", "causal"]),
+       mask_batched=st.booleans(), scale=st.sampled_from([None, 0.5]),
+       dtype=st.sampled_from(["float32", "float64"]), seed=st.integers(0, 2**16))
+def test_sdpa_matches_torch_and_primitive_reference(batch, L, S, E, Ev, mask_kind,
+                                                    mask_batched, scale, dtype, seed):
+    rng = np.random.default_rng(seed)
+    lead = tuple(batch)
+    arrs = [rng.standard_normal(lead + s).astype(dtype) for s in [(L, E), (S, E), (S, Ev)]]
+    causal = mask_kind == "causal"
+    mshape = (lead + (L, S)) if mask_batched else (L, S)
+    mask = None if causal else random_mask(rng, mshape, mask_kind)
+    if mask is not None and mask.dtype != bool:
+        mask = mask.astype(dtype)
+    ours = [tg.Tensor(a, requires_grad=True) for a in arrs]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrs]
+    refs = [tg.Tensor(a, requires_grad=True) for a in arrs]
+    y = F.scaled_dot_product_attention(*ours, attn_mask=mask, is_causal=causal, scale=scale)
+    yt = torch.nn.functional.scaled_dot_product_attention(
+        *theirs, attn_mask=None if mask is None else torch.tensor(mask), is_causal=causal,
+        scale=scale)
+    yr = ref_attention(*refs, mask=mask, causal=causal, scale=scale)
+    tol = TOL[dtype]
+    np.testing.assert_allclose(np_(y), np_(yt), **tol)
+    np.testing.assert_allclose(np_(y), np_(yr), **tol)
+    g = rng.standard_normal(yt.shape).astype(dtype)
+    y.backward(tg.Tensor(g))
+    yt.backward(torch.tensor(g))
+    yr.backward(tg.Tensor(g))
+    for a, b, c in zip(ours, theirs, refs):
+        np.testing.assert_allclose(np_(a.grad), b.grad.numpy(), **tol)
+        np.testing.assert_allclose(np_(a.grad), np_(c.grad), **tol)
+
+
+def test_sdpa_fully_masked_row_gives_zeros_like_torch():
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.standard_normal(s) for s in [(3, 4), (2, 4), (2, 4)])
+    mask = np.array([[True, True], [False, False], [True, False]])
+    qt = tg.Tensor(q, requires_grad=True)
+    y = F.scaled_dot_product_attention(qt, tg.Tensor(k), tg.Tensor(v), attn_mask=mask)
+    yt = torch.nn.functional.scaled_dot_product_attention(
+        torch.tensor(q), torch.tensor(k), torch.tensor(v), attn_mask=torch.tensor(mask))
+    np.testing.assert_allclose(np_(y), yt.numpy(), rtol=1e-12, atol=1e-14)
+    assert np.all(np_(y)[1] == 0)
+    y.sum().backward()
+    assert np.all(np.isfinite(np_(qt.grad)))
+
+
+def test_sdpa_bad_shapes_raise():
+    with pytest.raises(ValueError, match="scaled_dot_product_attention"):
+        F.scaled_dot_product_attention(tg.zeros(2, 3, 4), tg.zeros(2, 5, 3), tg.zeros(2, 5, 3))
+    with pytest.raises(ValueError, match="attn_mask"):
+        F.scaled_dot_product_attention(tg.zeros(2, 3, 4), tg.zeros(2, 5, 4), tg.zeros(2, 5, 3),
+                                       attn_mask=np.ones((3, 4), dtype=bool))
+
+
+# ---- MultiheadAttention -------------------------------------------------------------------
+def copy_state(ours, theirs):
+    res = ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    assert not res.missing_keys and not res.unexpected_keys
+
+
+def compare_params(ours, theirs, tol):
+    theirs_p = dict(theirs.named_parameters())
+    ours_p = dict(ours.named_parameters())
+    assert list(ours_p) == list(theirs_p)
+    for name, p in theirs_p.items():
+        if p.grad is None:
+            assert ours_p[name].grad is None or not np.any(np_(ours_p[name].grad)), name
+            continue
+        assert ours_p[name].grad is not None, name
+        np.testing.assert_allclose(np_(ours_p[name].grad), p.grad.numpy(), err_msg=name, **tol)
+
+
+def mha_masks(rng, N, h, L, S, attn_kind, attn_3d, kpm_kind, causal, dtype):
+    """(attn_mask, key_padding_mask) as nn.MultiheadAttention takes them (bool True = masked);
+    every query keeps key 0 visible so no row is fully masked."""
+    attn = kpm = None
+    if causal:
+        attn = np.triu(np.ones((L, S), dtype=bool), 1)
+    elif attn_kind == "bool":
+        attn = rng.random((N * h, L, S) if attn_3d else (L, S)) < 0.4
+        attn[..., 0] = False
+    elif attn_kind == "float":
+        attn = rng.standard_normal((N * h, L, S) if attn_3d else (L, S)).astype(dtype)
+    if kpm_kind is not None and attn is not None:  # torch wants both masks of one type
+        kpm_kind = "bool" if attn.dtype == bool else "float"
+    if kpm_kind == "bool":
+        kpm = rng.random((N, S)) < 0.4
+        kpm[:, 0] = False
+    elif kpm_kind == "float":
+        kpm = rng.standard_normal((N, S)).astype(dtype)
+    return attn, kpm
+
+
+def _t(a):
+    return None if a is None else torch.tensor(a)
+
+
+@settings(max_examples=25, deadline=None)
+@given(E_h=st.sampled_from([(4, 1), (6, 2), (8, 4)]), L=st.integers(1, 5), S=st.integers(1, 5),
+       N=st.integers(1, 3), batch_first=st.booleans(), mode=st.sampled_from(["self", "kv", "cross"]),
+       kvdim=st.sampled_from([None, 3]), bias=st.booleans(),
+       attn_kind=st.sampled_from([None, "bool", "float"]), attn_3d=st.booleans(),
+       kpm_kind=st.sampled_from([None, "bool", "float"]), causal=st.booleans(),
+       need_weights=st.booleans(), average=st.booleans(), train=st.booleans(),
+       dtype=st.sampled_from(["float32", "float64"]), seed=st.integers(0, 2**16))
+def test_multihead_attention_matches_torch(E_h, L, S, N, batch_first, mode, kvdim, bias,
+                                           attn_kind, attn_3d, kpm_kind, causal, need_weights,
+                                           average, train, dtype, seed):
+    E, h = E_h
+    if mode == "self":
+        S, kvdim = L, None
+    if causal:
+        S = L
+    torch.manual_seed(seed)
+    kw = dict(bias=bias, batch_first=batch_first, kdim=kvdim, vdim=kvdim)
+    theirs = torch.nn.MultiheadAttention(E, h, **kw).to(getattr(torch, dtype))
+    ours = nn.MultiheadAttention(E, h, dtype=dtype, **kw)
+    assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == \
+        [(k, tuple(v.shape)) for k, v in theirs.state_dict().items()]
+    copy_state(ours, theirs)
+    ours.train(train)
+    theirs.train(train)
+    rng = np.random.default_rng(seed)
+
+    def seq(n, d):
+        return rng.standard_normal((N, n, d) if batch_first else (n, N, d)).astype(dtype)
+
+    q = seq(L, E)
+    kd = kvdim or E
+    k = q if mode == "self" else seq(S, kd)
+    v = k if mode in ("self", "kv") else seq(S, kd)
+    attn, kpm = mha_masks(rng, N, h, L, S, attn_kind, attn_3d, kpm_kind, causal, dtype)
+
+    def leaves(make):
+        qq = make(q)
+        kk = qq if mode == "self" else make(k)
+        vv = kk if mode in ("self", "kv") else make(v)
+        return qq, kk, vv
+
+    qo, ko, vo = leaves(lambda a: tg.Tensor(a, requires_grad=True))
+    qt, kt, vt = leaves(lambda a: torch.tensor(a, requires_grad=True))
+    margs = dict(need_weights=need_weights, average_attn_weights=average, is_causal=causal)
+    yo, wo = ours(qo, ko, vo, key_padding_mask=kpm, attn_mask=attn, **margs)
+    yt, wt = theirs(qt, kt, vt, key_padding_mask=_t(kpm), attn_mask=_t(attn), **margs)
+    tol = TOL[dtype]
+    np.testing.assert_allclose(np_(yo), np_(yt), **tol)
+    outs_o, outs_t = [yo], [yt]
+    if need_weights:
+        assert tuple(wo.shape) == tuple(wt.shape)
+        np.testing.assert_allclose(np_(wo), np_(wt), **tol)
+        outs_o.append(wo)
+        outs_t.append(wt)
+    else:
+        assert wo is None and wt is None
+    project_loss(outs_o, np.random.default_rng(1), dtype, True).backward()
+    project_loss(outs_t, np.random.default_rng(1), dtype, False).backward()
+    for a, b in {id(x): (x, y) for x, y in [(qo, qt), (ko, kt), (vo, vt)]}.values():
+        np.testing.assert_allclose(np_(a.grad), b.grad.numpy(), **tol)
+    compare_params(ours, theirs, tol)
+
+
+def test_multihead_attention_unbatched_matches_torch():
+    torch.manual_seed(0)
+    theirs = torch.nn.MultiheadAttention(6, 3).double()
+    ours = nn.MultiheadAttention(6, 3, dtype="float64")
+    copy_state(ours, theirs)
+    rng = np.random.default_rng(0)
+    x, m = rng.standard_normal((4, 6)), rng.standard_normal((5, 6))
+    kpm = np.array([False, True, False, False, True])
+    yo, wo = ours(tg.Tensor(x), tg.Tensor(m), tg.Tensor(m), key_padding_mask=kpm)
+    yt, wt = theirs(torch.tensor(x), torch.tensor(m), torch.tensor(m),
+                    key_padding_mask=torch.tensor(kpm))
+    assert yo.shape == (4, 6) and wo.shape == (4, 5)
+    np.testing.assert_allclose(np_(yo), np_(yt), **TOL["float64"])
+    np.testing.assert_allclose(np_(wo), np_(wt), **TOL["float64"])
+
+
+def test_multihead_attention_dropout_train_vs_eval():
+    tg.manual_seed(0)
+    m = nn.MultiheadAttention(8, 2, dropout=0.5)
+    x = tg.randn(5, 3, 8)
+    m.eval()
+    a, wa = m(x, x, x)
+    b, _ = m(x, x, x)
+    np.testing.assert_array_equal(np_(a), np_(b))
+    np.testing.assert_allclose(np_(wa).sum(-1), 1, rtol=1e-5)
+    m.train()
+    c, wc = m(x, x, x, average_attn_weights=False)
+    assert not np.allclose(np_(a), np_(c))
+    vals = np_(wc)
+    assert np.any(vals == 0) and np.all((vals == 0) | (vals > 0))
+
+
+def test_multihead_attention_init_and_names():
+    m = nn.MultiheadAttention(16, 4)
+    t = torch.nn.MultiheadAttention(16, 4)
+    assert list(m.state_dict()) == list(t.state_dict())
+    bound = math.sqrt(6 / (16 + 48))
+    w = np_(m.in_proj_weight)
+    assert w.min() >= -bound and w.max() <= bound and w.std() > bound / 4
+    assert not np.any(np_(m.in_proj_bias)) and not np.any(np_(m.out_proj.bias))
+    m2 = nn.MultiheadAttention(16, 4, kdim=5, vdim=7, bias=False)
+    t2 = torch.nn.MultiheadAttention(16, 4, kdim=5, vdim=7, bias=False)
+    assert [(k, tuple(v.shape)) for k, v in m2.state_dict().items()] == \
+        [(k, tuple(v.shape)) for k, v in t2.state_dict().items()]
+
+
+def test_multihead_attention_bad_shapes_raise():
+    m = nn.MultiheadAttention(8, 2)
+    with pytest.raises(ValueError, match=r"MultiheadAttention.*query.*\(\*, N, 8\).*\(5, 3, 6\)"):
+        m(tg.zeros(5, 3, 6), tg.zeros(5, 3, 8), tg.zeros(5, 3, 8))
+    with pytest.raises(ValueError, match=r"MultiheadAttention.*key_padding_mask.*\(3, 5\)"):
+        m(tg.zeros(4, 3, 8), tg.zeros(5, 3, 8), tg.zeros(5, 3, 8),
+          key_padding_mask=np.zeros((3, 4), dtype=bool))
+    with pytest.raises(ValueError, match=r"MultiheadAttention.*attn_mask"):
+        m(tg.zeros(4, 3, 8), tg.zeros(5, 3, 8), tg.zeros(5, 3, 8),
+          attn_mask=np.zeros((4, 4), dtype=bool))
+    with pytest.raises(ValueError, match="divisible"):
+        nn.MultiheadAttention(10, 3)
+
+
+# ---- Transformer layers ---------------------------------------------------------------------
+@settings(max_examples=20, deadline=None)
+@given(decoder=st.booleans(), E_h=st.sampled_from([(4, 1), (8, 2), (12, 3)]),
+       ff=st.integers(1, 16), L=st.integers(1, 5), S=st.integers(1, 5), N=st.integers(1, 3),
+       batch_first=st.booleans(), norm_first=st.booleans(),
+       activation=st.sampled_from(["relu", "gelu"]), bias=st.booleans(),
+       masks=st.booleans(), causal=st.booleans(), train=st.booleans(),
+       dtype=st.sampled_from(["float32", "float64"]), seed=st.integers(0, 2**16))
+def test_transformer_layers_match_torch(decoder, E_h, ff, L, S, N, batch_first, norm_first,
+                                        activation, bias, masks, causal, train, dtype, seed):
+    E, h = E_h
+    torch.manual_seed(seed)
+    kw = dict(dim_feedforward=ff, dropout=0.0, activation=activation, batch_first=batch_first,
+              norm_first=norm_first, bias=bias)
+    name = "TransformerDecoderLayer" if decoder else "TransformerEncoderLayer"
+    theirs = getattr(torch.nn, name)(E, h, **kw).to(getattr(torch, dtype))
+    ours = getattr(nn, name)(E, h, dtype=dtype, **kw)
+    assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == \
+        [(k, tuple(v.shape)) for k, v in theirs.state_dict().items()]
+    copy_state(ours, theirs)
+    ours.train(train)
+    theirs.train(train)
+    rng = np.random.default_rng(seed)
+
+    def seq(n):
+        return rng.standard_normal((N, n, E) if batch_first else (n, N, E)).astype(dtype)
+
+    x = seq(L)
+    xo, xt = tg.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    self_mask = np.triu(np.ones((L, L), dtype=bool), 1) if causal else None
+    kpm = None
+    if masks:
+        kpm = rng.random((N, L)) < 0.4
+        kpm[:, 0] = False
+    if decoder:
+        mem = seq(S)
+        mo, mt = tg.Tensor(mem, requires_grad=True), torch.tensor(mem, requires_grad=True)
+        mem_kpm = None
+        if masks:
+            mem_kpm = rng.random((N, S)) < 0.4
+            mem_kpm[:, 0] = False
+        yo = ours(xo, mo, tgt_mask=self_mask, tgt_key_padding_mask=kpm,
+                  memory_key_padding_mask=mem_kpm, tgt_is_causal=causal)
+        yt = theirs(xt, mt, tgt_mask=_t(self_mask), tgt_key_padding_mask=_t(kpm),
+                    memory_key_padding_mask=_t(mem_kpm), tgt_is_causal=causal)
+    else:
+        yo = ours(xo, src_mask=self_mask, src_key_padding_mask=kpm, is_causal=causal)
+        yt = theirs(xt, src_mask=_t(self_mask), src_key_padding_mask=_t(kpm), is_causal=causal)
+    tol = TOL[dtype]
+    np.testing.assert_allclose(np_(yo), np_(yt), **tol)
+    g = rng.standard_normal(yt.shape).astype(dtype)
+    yo.backward(tg.Tensor(g))
+    yt.backward(torch.tensor(g))
+    np.testing.assert_allclose(np_(xo.grad), xt.grad.numpy(), **tol)
+    if decoder:
+        np.testing.assert_allclose(np_(mo.grad), mt.grad.numpy(), **tol)
+    compare_params(ours, theirs, tol)
+
+
+def test_transformer_layer_submodule_names():
+    enc = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16)
+    names = [n for n, _ in enc.named_children()]
+    for n in ["self_attn", "linear1", "dropout", "linear2", "norm1", "norm2", "dropout1",
+              "dropout2"]:
+        assert n in names
+    dec = nn.TransformerDecoderLayer(8, 2, dim_feedforward=16)
+    names = [n for n, _ in dec.named_children()]
+    for n in ["self_attn", "multihead_attn", "norm3", "dropout3"]:
+        assert n in names
+    assert list(dec.state_dict()) == list(torch.nn.TransformerDecoderLayer(8, 2, 16).state_dict())
+
+
+def test_transformer_dropout_train_vs_eval():
+    tg.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.3)
+    x = tg.randn(4, 2, 8)
+    layer.eval()
+    a, b = layer(x), layer(x)
+    np.testing.assert_array_equal(np_(a), np_(b))
+    layer.train()
+    assert not np.allclose(np_(layer(x)), np_(a))
+
+
+def test_transformer_bad_input_raises():
+    with pytest.raises(ValueError, match=r"TransformerEncoderLayer.*src.*8\).*\(4, 2, 6\)"):
+        nn.TransformerEncoderLayer(8, 2)(tg.zeros(4, 2, 6))
+    with pytest.raises(ValueError, match=r"TransformerDecoderLayer.*memory"):
+        nn.TransformerDecoderLayer(8, 2)(tg.zeros(4, 2, 8), tg.zeros(4, 2, 5))
+    with pytest.raises(ValueError, match="activation"):
+        nn.TransformerEncoderLayer(8, 2, activation="tanh")
+
+
+# ---- PositionalEncoding ---------------------------------------------------------------------
+def test_positional_encoding_formula_of_the_notes():
+    d, n = 7, 30
+    pe = nn.PositionalEncoding(d, max_len=n, dropout=0.0)
+    table = np.empty((n, d))
+    for i in range(n):
+        for j in range(d):
+            table[i, j] = (math.sin(i * 10000 ** (-j / d)) if j % 2 == 0
+                           else math.cos(i * 10000 ** (-(j - 1) / d)))
+    np.testing.assert_allclose(np_(pe.pe), table, atol=1e-6)
+    assert "pe" not in pe.state_dict() and "pe" in dict(pe.named_buffers())
+    x = np.random.default_rng(0).standard_normal((5, 3, d)).astype("float32")
+    np.testing.assert_allclose(np_(pe(tg.Tensor(x))), x + table[:5, None], atol=1e-6)
+    pe_bf = nn.PositionalEncoding(d, max_len=n, dropout=0.0, batch_first=True)
+    xb = x.transpose(1, 0, 2)
+    np.testing.assert_allclose(np_(pe_bf(tg.Tensor(xb))), xb + table[None, :5], atol=1e-6)
+    np.testing.assert_allclose(np_(pe(tg.Tensor(x[:, 0]))), x[:, 0] + table[:5], atol=1e-6)
+
+
+def test_positional_encoding_grad_dropout_and_errors():
+    pe = nn.PositionalEncoding(4, max_len=6, dropout=0.5)
+    x = tg.randn(3, 2, 4, requires_grad=True)
+    pe.eval()
+    pe(x).sum().backward()
+    np.testing.assert_array_equal(np_(x.grad), np.ones((3, 2, 4), dtype=np.float32))
+    pe.train()
+    y = np_(pe(x))
+    assert np.any(y == 0)
+    with pytest.raises(ValueError, match=r"PositionalEncoding.*max_len 6"):
+        pe(tg.zeros(7, 2, 4))
+    with pytest.raises(ValueError, match=r"PositionalEncoding.*\(L, N, 4\).*\(3, 2, 5\)"):
+        pe(tg.zeros(3, 2, 5))
+
+
+def test_attention_runs_on_device(device):
+    m = nn.MultiheadAttention(8, 2, batch_first=True).to(device)
+    x = tg.randn(2, 5, 8, device=device, requires_grad=True)
+    kpm = backend.to_device(np.array([[False] * 5, [False, False, True, True, True]]), device)
+    y, w = m(x, x, x, key_padding_mask=kpm)
+    (y.sum() + w.sum()).backward()
+    assert x.grad.device == device and y.shape == (2, 5, 8)
