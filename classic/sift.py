@@ -230,7 +230,7 @@ class SIFT:
         xp = get_array_module(D)
         S, h, w = D.shape
         thr = 0.8 * self.c_dog
-        D32 = D.astype(xp.float32)
+        D32 = D
         i32 = D32[1:-1, 1:-1, 1:-1]
         mx = _max3(D32)
         mn = -_max3(-D32)
@@ -240,6 +240,7 @@ class SIFT:
         pos = xp.stack([s, y, x], axis=1)
         for it in range(5):
             val, g, H = _derivatives(D, pos[:, 0], pos[:, 1], pos[:, 2])
+            val, g, H = val.astype(xp.float64), g.astype(xp.float64), H.astype(xp.float64)
             off, ok = _solve3(H, g)
             pos, off, val, g, H = pos[ok], off[ok], val[ok], g[ok], H[ok]
             if it == 4:
@@ -260,7 +261,7 @@ class SIFT:
         r = self.c_edge
         # tr^2 / det < (r + 1)^2 / r as written (a negative det passes, as in scikit-image)
         good &= (det != 0) & (tr * tr / xp.where(det != 0, det, 1) < (r + 1) ** 2 / r)
-        return pos[good].astype(D.dtype) + off[good]
+        return pos[good].astype(xp.float64) + off[good]
 
     # -- orientation -----------------------------------------------------------------------------
     def _orientations(self, mag, ang, scale_idx, yx, sig):
@@ -380,8 +381,8 @@ class SIFT:
         kps, descs, octs = [], [], []
         for o, L in enumerate(octaves):
             delta = delta0 * 2 ** o
-            L64 = L.astype(xp.float64)
-            D = L64[1:] - L64[:-1]
+            L64 = L                                            # float32 throughout
+            D = L[1:] - L[:-1]
             pts = self._detect_octave(D)                       # (K, 3): s, y, x (octave pixels)
             if pts.shape[0] == 0:
                 continue
@@ -393,9 +394,9 @@ class SIFT:
             gx = xp.zeros_like(L64)
             gy[:, 1:-1] = (L64[:, 2:] - L64[:, :-2]) / 2
             gx[:, :, 1:-1] = (L64[:, :, 2:] - L64[:, :, :-2]) / 2
-            mag = xp.hypot(gx, gy).astype(xp.float32)
+            mag = xp.hypot(gx, gy)
             # angle counter-clockwise in (x right, y up): rows grow downwards
-            ang = (xp.arctan2(-gy, gx) % (2 * math.pi)).astype(xp.float32)
+            ang = xp.arctan2(-gy, gx) % xp.float32(2 * math.pi)
             yx = pts[:, 1:]
             kidx, theta = self._orientations(mag, ang, scale_idx, yx, sig_o)
             if kidx.shape[0] == 0:
