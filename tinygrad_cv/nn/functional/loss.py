@@ -242,7 +242,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     if reduction == "none":
         return per.reshape(t.shape)
     total = per.sum()
-    return total / Tensor._wrap(coef.sum()) if reduction == "mean" else total
+    return total / Tensor._wrap(xp.asarray(coef.sum())) if reduction == "mean" else total
 
 
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="mean"):
