@@ -261,7 +261,7 @@ def test_add_param_group_uses_defaults():
     opt = optim.SGD([a], lr=0.1, momentum=0.9)
     opt.add_param_group({"params": b, "lr": 0.01})
     assert opt.param_groups[1]["lr"] == 0.01 and opt.param_groups[1]["momentum"] == 0.9
-    assert opt.param_groups[1]["params"] == [b] or opt.param_groups[1]["params"][0] is b
+    assert len(opt.param_groups[1]["params"]) == 1 and opt.param_groups[1]["params"][0] is b
 
 
 def test_state_dict_structure_matches_torch():

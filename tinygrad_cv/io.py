@@ -80,7 +80,8 @@ def _encode(obj, prefix, tensors, where):
         items = []
         for k, v in obj.items():
             if not isinstance(k, (str, int)) or isinstance(k, bool):
-                raise TypeError(f"save: dict keys must be str or int, got {k!r} at {where or 'top level'}")
+                raise TypeError(f"save: dict keys must be str or int, got {k!r} at "
+                                f"{where or 'top level'}")
             child = f"{prefix}.{k}" if prefix else str(k)
             items.append([k, _encode(v, child, tensors, child)])
         return {"$dict": items}

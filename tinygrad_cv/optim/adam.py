@@ -46,7 +46,8 @@ class Adam(Optimizer):
         check_nonnegative("weight_decay", group["weight_decay"])
 
     def _update(self, param, grad, state, group):
-        lr, eps, weight_decay = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
+        lr, eps = float(group["lr"]), float(group["eps"])
+        weight_decay = float(group["weight_decay"])
         beta1, beta2 = (float(b) for b in group["betas"])
         p = param.data
         xp = backend.get_array_module(p)
