@@ -292,8 +292,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if ho <= 0 or wo <= 0:
         raise ValueError(f"conv2d: input of spatial size {tuple(input.shape[2:])} is too small for "
                          f"kernel {tuple(weight.shape[2:])} with dilation {dilation} and padding {padding!r}")
-    args = (input, weight) if bias is None else (input, weight, bias)
-    return Conv2dFn.apply(*args, stride=stride, pads=pads, dilation=dilation, groups=int(groups))
+    return Conv2dFn.apply(input, weight, bias, stride=stride, pads=pads, dilation=dilation, groups=int(groups))
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
@@ -310,6 +309,5 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
         if not (output_padding[k] < stride[k] or output_padding[k] < dilation[k]):
             raise ValueError(f"conv_transpose2d: output_padding {output_padding} must be smaller "
                              f"than stride {stride} or dilation {dilation}")
-    args = (input, weight) if bias is None else (input, weight, bias)
-    return ConvTranspose2dFn.apply(*args, stride=stride, padding=padding,
+    return ConvTranspose2dFn.apply(input, weight, bias, stride=stride, padding=padding,
                                    output_padding=output_padding, groups=int(groups), dilation=dilation)
