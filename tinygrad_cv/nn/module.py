@@ -111,15 +111,19 @@ class Module:
         return self.forward(*args, **kwargs)
 
     # ---- traversal ---------------------------------------------------------------------------
-    def named_modules(self, prefix="", memo=None):
+    def named_modules(self, prefix="", memo=None, remove_duplicate=True):
+        """(name, module) pairs, self first, depth-first; a module reachable twice is listed
+        once unless ``remove_duplicate=False`` (as state_dict, which keeps every path)."""
         memo = set() if memo is None else memo
-        if id(self) in memo:
-            return
-        memo.add(id(self))
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
         yield prefix, self
         for name, m in self._modules.items():
             if m is not None:
-                yield from m.named_modules(f"{prefix}.{name}" if prefix else name, memo)
+                yield from m.named_modules(f"{prefix}.{name}" if prefix else name, memo,
+                                           remove_duplicate)
 
     def modules(self):
         for _, m in self.named_modules():
@@ -227,7 +231,7 @@ class Module:
     def state_dict(self, prefix="", keep_vars=False):
         """Ordered mapping of parameter and persistent-buffer names to tensors (torch's keys)."""
         out = collections.OrderedDict()
-        for mod_prefix, m in self.named_modules(prefix.rstrip(".")):
+        for mod_prefix, m in self.named_modules(prefix.rstrip("."), remove_duplicate=False):
             for name, p in m._parameters.items():
                 if p is not None:
                     out[f"{mod_prefix}.{name}" if mod_prefix else name] = p if keep_vars else p.detach()
