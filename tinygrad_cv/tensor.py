@@ -63,9 +63,9 @@ class Tensor:
         if isinstance(data, Tensor):
             data = data.data
         if backend.is_array(data):
-            arr = data if device is None else backend.to_device(data, device)
-            if dtype is not None and arr.dtype != dtype:
-                arr = arr.astype(dtype)
+            # like torch.tensor: the new tensor owns a copy (from_numpy/from_dlpack share memory)
+            arr = backend.as_array(data, dtype=dtype, device=device or backend.device_of(data),
+                                   copy=True)
         else:
             dtype = dtype or _infer_dtype(data)
             arr = backend.as_array(data, dtype=dtype, device=device)
