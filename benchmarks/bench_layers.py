@@ -1,0 +1,92 @@
+"""Forward+backward time of Conv2d, MaxPool2d and BatchNorm2d against torch CPU, same shapes.
+
+Plain script (no assertions): each case alternates ours / torch, takes the median of several
+runs and prints the times and the ratio ours/torch.
+
+    python benchmarks/bench_layers.py [--repeats 25] [--threads 2]
+"""
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+import tinygrad_cv as tg  # noqa: E402
+import tinygrad_cv.nn as nn  # noqa: E402
+
+CASES = [
+    ("Conv2d 3x3 32->32 16x16 b64 pad1", lambda: nn.Conv2d(32, 32, 3, padding=1),
+     lambda: torch.nn.Conv2d(32, 32, 3, padding=1), (64, 32, 16, 16)),
+    ("Conv2d 3x3 1->32 28x28 b128 pad1", lambda: nn.Conv2d(1, 32, 3, padding=1),
+     lambda: torch.nn.Conv2d(1, 32, 3, padding=1), (128, 1, 28, 28)),
+    ("Conv2d 3x3 32->64 14x14 b128 pad1", lambda: nn.Conv2d(32, 64, 3, padding=1),
+     lambda: torch.nn.Conv2d(32, 64, 3, padding=1), (128, 32, 14, 14)),
+    ("Conv2d 3x3 s2 64->64 16x16 b32", lambda: nn.Conv2d(64, 64, 3, stride=2, padding=1),
+     lambda: torch.nn.Conv2d(64, 64, 3, stride=2, padding=1), (32, 64, 16, 16)),
+    ("MaxPool2d 2x2 32ch 28x28 b128", lambda: nn.MaxPool2d(2), lambda: torch.nn.MaxPool2d(2),
+     (128, 32, 28, 28)),
+    ("MaxPool2d 3x3 s2 p1 64ch 16x16 b64", lambda: nn.MaxPool2d(3, 2, 1),
+     lambda: torch.nn.MaxPool2d(3, 2, 1), (64, 64, 16, 16)),
+    ("BatchNorm2d 32ch 28x28 b128", lambda: nn.BatchNorm2d(32), lambda: torch.nn.BatchNorm2d(32),
+     (128, 32, 28, 28)),
+    ("BatchNorm2d 64ch 14x14 b128", lambda: nn.BatchNorm2d(64), lambda: torch.nn.BatchNorm2d(64),
+     (128, 64, 14, 14)),
+]
+
+
+def _step_ours(layer, x, gy):
+    y = layer(x)
+    y.backward(gy)
+
+
+def _step_torch(layer, x, gy):
+    y = layer(x)
+    y.backward(gy)
+
+
+def bench(name, make_ours, make_torch, shape, repeats):
+    rng = np.random.default_rng(0)
+    xn = rng.standard_normal(shape).astype(np.float32)
+    ours, theirs = make_ours(), make_torch()
+    ours.load_state_dict(theirs.state_dict())
+    xo, xt = tg.Tensor(xn, requires_grad=True), torch.tensor(xn, requires_grad=True)
+    with torch.no_grad():
+        out_shape = tuple(theirs(xt).shape)
+    gyn = rng.standard_normal(out_shape).astype(np.float32)
+    gyo, gyt = tg.Tensor(gyn), torch.tensor(gyn)
+    for _ in range(3):
+        _step_ours(ours, xo, gyo)
+        _step_torch(theirs, xt, gyt)
+    t_ours, t_torch = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        _step_torch(theirs, xt, gyt)
+        t1 = time.perf_counter()
+        _step_ours(ours, xo, gyo)
+        t2 = time.perf_counter()
+        t_torch.append(t1 - t0)
+        t_ours.append(t2 - t1)
+    mo, mt = np.median(t_ours) * 1e3, np.median(t_torch) * 1e3
+    print(f"{name:<38} {mo:9.2f} {mt:9.2f} {mo / mt:7.2f}   (min {min(t_ours) * 1e3:.2f} / "
+          f"{min(t_torch) * 1e3:.2f})")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=25)
+    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {args.threads} threads, numpy {np.__version__}; "
+          f"forward+backward, median of {args.repeats} alternating runs (ms)")
+    print(f"{'case':<38} {'ours':>9} {'torch':>9} {'ratio':>7}")
+    for case in CASES:
+        bench(*case, args.repeats)
+
+
+if __name__ == "__main__":
+    main()
