@@ -235,13 +235,13 @@ class Tensor:
                 dtype = a
         out = self
         if device is not None and backend.normalize_device(device) != self.device:
-            out = _ops().ToDevice.apply(out, device=backend.normalize_device(device))
+            out = _OPS.ToDevice.apply(out, device=backend.normalize_device(device))
         if dtype is not None:
             dtype = _resolve_dtype(dtype)
             if dtype != out.dtype:
                 if out.requires_grad and not backend.is_floating(dtype):
                     out = out.detach()
-                out = _ops().Cast.apply(out, dtype=dtype)
+                out = _OPS.Cast.apply(out, dtype=dtype)
         return out
 
     def cpu(self):
@@ -266,7 +266,7 @@ class Tensor:
         return self.to(other.dtype)
 
     def clone(self):
-        return _ops().Copy.apply(self)
+        return _OPS.Copy.apply(self)
 
     def __dlpack__(self, *args, **kwargs):
         return self.data.__dlpack__(*args, **kwargs)
@@ -311,41 +311,41 @@ class Tensor:
 
     # ---- arithmetic --------------------------------------------------------------------------
     def __add__(self, other):
-        return _ops().Add.apply(*_binary(self, other))
+        return _OPS.Add.apply(*_binary(self, other))
 
     def __radd__(self, other):
-        return _ops().Add.apply(*_binary(self, other, reflected=True))
+        return _OPS.Add.apply(*_binary(self, other, reflected=True))
 
     def __sub__(self, other):
-        return _ops().Sub.apply(*_binary(self, other))
+        return _OPS.Sub.apply(*_binary(self, other))
 
     def __rsub__(self, other):
-        return _ops().Sub.apply(*_binary(self, other, reflected=True))
+        return _OPS.Sub.apply(*_binary(self, other, reflected=True))
 
     def __mul__(self, other):
-        return _ops().Mul.apply(*_binary(self, other))
+        return _OPS.Mul.apply(*_binary(self, other))
 
     def __rmul__(self, other):
-        return _ops().Mul.apply(*_binary(self, other, reflected=True))
+        return _OPS.Mul.apply(*_binary(self, other, reflected=True))
 
     def __truediv__(self, other):
         a, b = _binary(self, other)
         if not _is_float(a) and not _is_float(b):   # true division of integers is float32
             a = a.float() if isinstance(a, Tensor) else a
             b = b.float() if isinstance(b, Tensor) else b
-        return _ops().Div.apply(a, b)
+        return _OPS.Div.apply(a, b)
 
     def __rtruediv__(self, other):
         a, b = _binary(self, other, reflected=True)
         if not _is_float(b):
             b = b.float()
-        return _ops().Div.apply(a, b)
+        return _OPS.Div.apply(a, b)
 
     def __pow__(self, other):
-        return _ops().Pow.apply(*_binary(self, other))
+        return _OPS.Pow.apply(*_binary(self, other))
 
     def __rpow__(self, other):
-        return _ops().Pow.apply(*_binary(self, other, reflected=True))
+        return _OPS.Pow.apply(*_binary(self, other, reflected=True))
 
     def __matmul__(self, other):
         return matmul(self, other)
@@ -354,19 +354,19 @@ class Tensor:
         return matmul(_as_tensor(other, like=self), self)
 
     def __neg__(self):
-        return _ops().Neg.apply(self)
+        return _OPS.Neg.apply(self)
 
     def __pos__(self):
         return self
 
     def __abs__(self):
-        return _ops().Abs.apply(self)
+        return _OPS.Abs.apply(self)
 
     def neg(self):
-        return _ops().Neg.apply(self)
+        return _OPS.Neg.apply(self)
 
     def abs(self):
-        return _ops().Abs.apply(self)
+        return _OPS.Abs.apply(self)
 
     def add(self, other):
         return self + other
@@ -384,7 +384,7 @@ class Tensor:
         return self ** other
 
     def square(self):
-        return _ops().Mul.apply(self, self)
+        return _OPS.Mul.apply(self, self)
 
     # comparisons: elementwise, not differentiable, bool result
     def _compare(self, other, op):
@@ -434,36 +434,36 @@ class Tensor:
 
     # ---- elementwise functions ---------------------------------------------------------------
     def exp(self):
-        return _ops().Exp.apply(_floating(self))
+        return _OPS.Exp.apply(_floating(self))
 
     def log(self):
-        return _ops().Log.apply(_floating(self))
+        return _OPS.Log.apply(_floating(self))
 
     def sqrt(self):
-        return _ops().Sqrt.apply(_floating(self))
+        return _OPS.Sqrt.apply(_floating(self))
 
     def rsqrt(self):
         return 1.0 / self.sqrt()
 
     def sin(self):
-        return _ops().Sin.apply(_floating(self))
+        return _OPS.Sin.apply(_floating(self))
 
     def cos(self):
-        return _ops().Cos.apply(_floating(self))
+        return _OPS.Cos.apply(_floating(self))
 
     def tanh(self):
-        return _ops().Tanh.apply(_floating(self))
+        return _OPS.Tanh.apply(_floating(self))
 
     def sigmoid(self):
-        return _ops().Sigmoid.apply(_floating(self))
+        return _OPS.Sigmoid.apply(_floating(self))
 
     def relu(self):
-        return _ops().ReLU.apply(self)
+        return _OPS.ReLU.apply(self)
 
     def clamp(self, min=None, max=None):
         if min is None and max is None:
             raise ValueError("clamp(): at least one of min and max must be given")
-        return _ops().Clamp.apply(self, lo=_scalar(min), hi=_scalar(max))
+        return _OPS.Clamp.apply(self, lo=_scalar(min), hi=_scalar(max))
 
     clip = clamp
 
@@ -485,7 +485,7 @@ class Tensor:
         x = self if dtype is None else self.to(dtype)
         if not backend.is_floating(x.dtype) and x.dtype != _INT64:
             x = x.to(_INT64)
-        return _ops().Sum.apply(x, axes=_axes(dim, self.ndim), keepdims=keepdim)
+        return _OPS.Sum.apply(x, axes=_axes(dim, self.ndim), keepdims=keepdim)
 
     def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
         dim, keepdim = _dim_args(dim, keepdim, axis, keepdims)
@@ -493,17 +493,17 @@ class Tensor:
         if not backend.is_floating(x.dtype):
             raise RuntimeError(f"mean(): expected a floating-point tensor, got {x.dtype} "
                                "(pass dtype= or call .float() first)")
-        return _ops().Mean.apply(x, axes=_axes(dim, self.ndim), keepdims=keepdim)
+        return _OPS.Mean.apply(x, axes=_axes(dim, self.ndim), keepdims=keepdim)
 
     def _extremum(self, pick, dim, keepdim, axis, keepdims):
         if isinstance(dim, Tensor):
             return maximum(self, dim) if pick == "max" else minimum(self, dim)
         dim, keepdim = _dim_args(dim, keepdim, axis, keepdims)
         if dim is None or isinstance(dim, (tuple, list)):
-            return _ops().Extremum.apply(self, axes=_axes(dim, self.ndim), keepdims=keepdim,
+            return _OPS.Extremum.apply(self, axes=_axes(dim, self.ndim), keepdims=keepdim,
                                          pick=pick)
         axis = _axes(dim, self.ndim)[0] if self.ndim else 0
-        values, indices = _ops().ExtremumDim.apply(self, axis=axis, keepdims=keepdim, pick=pick)
+        values, indices = _OPS.ExtremumDim.apply(self, axis=axis, keepdims=keepdim, pick=pick)
         return ReductionResult(values, indices)
 
     def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
@@ -515,11 +515,11 @@ class Tensor:
 
     def amax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         dim, keepdim = _dim_args(dim, keepdim, axis, keepdims)
-        return _ops().Extremum.apply(self, axes=_axes(dim, self.ndim), keepdims=keepdim, pick="max")
+        return _OPS.Extremum.apply(self, axes=_axes(dim, self.ndim), keepdims=keepdim, pick="max")
 
     def amin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         dim, keepdim = _dim_args(dim, keepdim, axis, keepdims)
-        return _ops().Extremum.apply(self, axes=_axes(dim, self.ndim), keepdims=keepdim, pick="min")
+        return _OPS.Extremum.apply(self, axes=_axes(dim, self.ndim), keepdims=keepdim, pick="min")
 
     def argmax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         dim, keepdim = _dim_args(dim, keepdim, axis, keepdims)
@@ -560,10 +560,10 @@ class Tensor:
             s for i, s in enumerate(self.shape) if i not in axes))
 
     def softmax(self, dim=-1):
-        return _ops().Softmax.apply(_floating(self), axis=_axes(dim, self.ndim)[0])
+        return _OPS.Softmax.apply(_floating(self), axis=_axes(dim, self.ndim)[0])
 
     def log_softmax(self, dim=-1):
-        return _ops().LogSoftmax.apply(_floating(self), axis=_axes(dim, self.ndim)[0])
+        return _OPS.LogSoftmax.apply(_floating(self), axis=_axes(dim, self.ndim)[0])
 
     # ---- shape -------------------------------------------------------------------------------
     def reshape(self, *shape):
@@ -571,7 +571,7 @@ class Tensor:
         if shape == self.shape:
             return self
         try:
-            return _ops().Reshape.apply(self, shape=shape)
+            return _OPS.Reshape.apply(self, shape=shape)
         except ValueError:
             raise RuntimeError(f"reshape: shape {tuple(shape)} is invalid for a tensor of shape "
                                f"{self.shape} ({self.numel()} elements)") from None
@@ -606,7 +606,7 @@ class Tensor:
         if sorted(d % builtins.max(self.ndim, 1) for d in dims) != list(range(self.ndim)):
             raise RuntimeError(f"permute: {dims} is not a permutation of the {self.ndim} dims "
                                f"of a tensor of shape {self.shape}")
-        return _ops().Permute.apply(self, axes=tuple(d % self.ndim for d in dims))
+        return _OPS.Permute.apply(self, axes=tuple(d % self.ndim for d in dims))
 
     def transpose(self, dim0=-2, dim1=-1):
         if self.ndim < 2:
@@ -614,13 +614,13 @@ class Tensor:
         axes = list(range(self.ndim))
         d0, d1 = dim0 % self.ndim, dim1 % self.ndim
         axes[d0], axes[d1] = axes[d1], axes[d0]
-        return _ops().Permute.apply(self, axes=tuple(axes))
+        return _OPS.Permute.apply(self, axes=tuple(axes))
 
     swapaxes = transpose
 
     @property
     def T(self):
-        return self if self.ndim < 2 else _ops().Permute.apply(
+        return self if self.ndim < 2 else _OPS.Permute.apply(
             self, axes=tuple(reversed(range(self.ndim))))
 
     @property
@@ -638,7 +638,7 @@ class Tensor:
         for i, s in enumerate(self.shape):
             if s != 1 and s != full[i + lead]:
                 raise RuntimeError(f"expand: cannot expand shape {self.shape} to {full}")
-        return _ops().Expand.apply(self, shape=full)
+        return _OPS.Expand.apply(self, shape=full)
 
     def broadcast_to(self, shape):
         return self.expand(*shape)
@@ -647,7 +647,7 @@ class Tensor:
         return self.expand(*other.shape)
 
     def __getitem__(self, index):
-        return _ops().GetItem.apply(self, index=_raw_index(index, self.device))
+        return _OPS.GetItem.apply(self, index=_raw_index(index, self.device))
 
     def split(self, split_size_or_sections, dim=0):
         return split(self, split_size_or_sections, dim)

@@ -118,16 +118,16 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
 
     prev_mode = _modes.grad_enabled
     _modes.grad_enabled = create_graph
+    anomaly = _modes.anomaly
     try:
         for node in order:
             grads = node_grads.pop(id(node), None)
             if grads is None:
                 continue
-            name = type(node).__name__
             if create_graph and not node.higher_order:
                 raise RuntimeError(
-                    f"{name} has a first-order backward only; it cannot be differentiated twice "
-                    "(create_graph=True)")
+                    f"{type(node).__name__} has a first-order backward only; it cannot be "
+                    "differentiated twice (create_graph=True)")
             # hooks / retain_grad / capture on the node's outputs, once their grad is complete
             for i, ref in enumerate(node.outputs):
                 if grads[i] is None:
@@ -143,14 +143,15 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                         g if isinstance(g, Tensor) else Tensor._wrap(g))
                 if wanted is not None and id(t) in wanted:
                     captured[id(t)] = grads[i]
-            if all(g is None for g in grads):
-                continue
-            for i, g in enumerate(grads):
-                if g is None:
-                    shape, dt = node.out_meta[i]
-                    grads[i] = dual.zeros(shape, dt, like=node.inputs and _first_array(node))
-                    if create_graph:
-                        grads[i] = Tensor._wrap(grads[i])
+            if len(grads) > 1 and any(g is None for g in grads):   # (one output: always set)
+                if all(g is None for g in grads):
+                    continue
+                for i, g in enumerate(grads):
+                    if g is None:
+                        shape, dt = node.out_meta[i]
+                        grads[i] = dual.zeros(shape, dt, like=node.inputs and _first_array(node))
+                        if create_graph:
+                            grads[i] = Tensor._wrap(grads[i])
             if create_graph:
                 saved_plain = node.saved
                 node.saved = _saved_as_tensors(node)
@@ -160,28 +161,35 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                     node.saved = saved_plain
             else:
                 in_grads = type(node).backward(node, *grads)
-            if not isinstance(in_grads, tuple):
+            if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
             if len(in_grads) != len(node.inputs):
                 raise RuntimeError(
-                    f"{name}.backward returned {len(in_grads)} gradients, expected "
-                    f"{len(node.inputs)} (one per input)")
+                    f"{type(node).__name__}.backward returned {len(in_grads)} gradients, "
+                    f"expected {len(node.inputs)} (one per input)")
             for x, g, need in zip(node.inputs, in_grads, node.needs_input_grad):
                 if not need or g is None:
                     continue
-                if g.shape != x.shape:
-                    g = dual.sum_to(g, x.shape)
-                if g.dtype != x.dtype:
-                    g = dual.astype(g, x.dtype)
-                if _modes.anomaly:
-                    check_finite(g, f"the gradient computed by {name}.backward")
+                xd = x.data
+                if g.shape != xd.shape:
+                    g = dual.sum_to(g, xd.shape)
+                if g.dtype != xd.dtype:
+                    g = dual.astype(g, xd.dtype)
+                if anomaly:
+                    check_finite(g, f"the gradient computed by {type(node).__name__}.backward")
                 c = x.creator
                 if c is None:
-                    entry = leaf_grads.setdefault(id(x), [x, None])
-                    entry[1] = _add(entry[1], g)
+                    entry = leaf_grads.get(id(x))
+                    if entry is None:
+                        leaf_grads[id(x)] = [x, g]
+                    else:
+                        entry[1] = g if entry[1] is None else entry[1] + g
                 else:
-                    slots = node_grads.setdefault(id(c), [None] * len(c.out_meta))
-                    slots[x.out_index] = _add(slots[x.out_index], g)
+                    slots = node_grads.get(id(c))
+                    if slots is None:
+                        slots = node_grads[id(c)] = [None] * len(c.out_meta)
+                    k = x.out_index
+                    slots[k] = g if slots[k] is None else slots[k] + g
             if not retain_graph:
                 node.saved = ()
                 node.inputs = ()

@@ -115,6 +115,8 @@ def check_finite(array, what: str) -> None:
             raise RuntimeError(f"detect_anomaly: {what} contains NaN or Inf")
 
 
+_ndarray = type(backend.ensure_array(0))   # the CPU array type, for a fast exact-type check
+
 Tensor = None  # set by tinygrad_cv.tensor once the class exists (breaks the import cycle)
 
 
@@ -181,14 +183,30 @@ class Function:
             if "broadcast" in str(e):
                 _raise_broadcast(cls, arrays, e)
             raise
-        multi = isinstance(out, tuple)
-        outs = out if multi else (out,)
+        modes = _modes
+        if type(out) is _ndarray or not isinstance(out, tuple):   # one output: no loops
+            if type(out) is not _ndarray:
+                out = backend.ensure_array(out)
+            if modes.anomaly:
+                check_finite(out, f"the output of {cls.__name__} (forward)")
+            result = Tensor._wrap(out)
+            if record:
+                ctx.inputs = inputs
+                ctx.outputs = (weakref.ref(result),)
+                ctx.out_meta = ((out.shape, out.dtype),)
+                nd = ctx.non_differentiable
+                if out.dtype.kind == "f" and (nd is None or id(out) not in nd):
+                    result.requires_grad = True
+                    result.creator = ctx
+            else:
+                ctx.saved = ()
+            return result
         wrap = Tensor._wrap
         results = []
         nd = ctx.non_differentiable
-        for o in outs:
+        for o in out:
             o = backend.ensure_array(o)
-            if _modes.anomaly:
+            if modes.anomaly:
                 check_finite(o, f"the output of {cls.__name__} (forward)")
             results.append(wrap(o))
         if record:
@@ -202,7 +220,7 @@ class Function:
                     t.out_index = i
         else:
             ctx.saved = ()
-        return tuple(results) if multi else results[0]
+        return tuple(results)
 
 
 class ShapeError(RuntimeError, ValueError):
