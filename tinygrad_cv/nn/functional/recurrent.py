@@ -15,12 +15,17 @@ biases (G*H,); ``x`` (T, N, I) for a sequence or (N, I) for one step; states (N,
       r = s(W_ir x + b_ir + W_hr h + b_hr),  z = s(W_iz x + b_iz + W_hz h + b_hz)
       n = tanh(W_in x + b_in + r * (W_hn h + b_hn)),   h_t = (1 - z) * n + z * h_{t-1}
 
-For a whole sequence the input projection of every time step is ONE GEMM
-(``x.reshape(T*N, I) @ W_ih^T``) written into a preallocated gate buffer (T, N, G*H); each step
-adds its recurrent GEMM ``h_{t-1} @ W_hh^T`` and applies the activations in place.  Backward
-through time (BPTT, the notes' ``dL/dh_t = W^T diag(1 - h_{t+1}^2) dL/dh_{t+1} + ...``) walks
-the steps in reverse, writing pre-activation gradients into one preallocated buffer, and then
-forms ``dW_ih``, ``dW_hh``, the biases and ``dx`` with one GEMM each over all steps.
+For a whole sequence the input projection of every time step is one (batched) GEMM written
+into a preallocated gate buffer; each step adds its recurrent GEMM and applies the activations
+in place.  Backward through time (BPTT, the notes' ``dL/dh_t = W^T diag(1 - h_{t+1}^2)
+dL/dh_{t+1} + ...``) walks the steps in reverse, writing pre-activation gradients into one
+preallocated buffer, and then forms ``dW_ih``, ``dW_hh``, the biases and ``dx`` with one GEMM
+each over all steps.
+
+Internally states and gates are kept feature-major: h as (H, N) and the gates of a step as
+(G*H, N), computed as ``W_hh @ h``.  Each gate is then a contiguous (H, N) block, so every
+elementwise step runs over contiguous memory (slicing gates out of an (N, G*H) row-major
+buffer gives strided views that NumPy processes several times slower).
 
 Calling a Function with ``x`` of shape (N, I) runs a single step (the cells) and returns only
 the new state(s); with (T, N, I) it returns ``(output (T, N, H), h_T[, c_T])``.
@@ -57,13 +62,7 @@ def _as_sequence(x):
 def _step_order(x, reverse):
     """The input in the order the recurrence visits it (contiguous)."""
     xp = backend.get_array_module(x)
-    return xp.ascontiguousarray(x[::-1]) if reverse else x
-
-
-def _time_order(y, reverse):
-    """Undo ``_step_order`` for an output stacked in step order."""
-    xp = backend.get_array_module(y)
-    return xp.ascontiguousarray(y[::-1]) if reverse else y
+    return xp.ascontiguousarray(x[::-1]) if reverse else xp.ascontiguousarray(x)
 
 
 def _check_weights(name, x, h, w_ih, w_hh, gates):
@@ -80,13 +79,46 @@ def _check_weights(name, x, h, w_ih, w_hh, gates):
                          f"{tuple(h.shape)}")
 
 
+def _feature_major(a):
+    """(N, H) -> contiguous (H, N)."""
+    return backend.get_array_module(a).ascontiguousarray(a.T)
+
+
 def _input_projection(xs, w_ih, bias):
-    """One GEMM for every time step: (T, N, I) -> (T, N, G*H) = x W_ih^T (+ bias)."""
-    T, N, I = xs.shape
-    gates = (xs.reshape(T * N, I) @ w_ih.T).reshape(T, N, w_ih.shape[0])
+    """W_ih x_t (+ bias) for every step at once: (T, N, I) -> (T, G*H, N)."""
+    xp = backend.get_array_module(xs)
+    gates = xp.matmul(w_ih, xs.transpose(0, 2, 1))
     if bias is not None:
-        gates += bias
+        gates += bias[:, None]
     return gates
+
+
+def _sequence_outputs(ctx, hs, extra=()):
+    """Outputs in the caller's layout from feature-major states hs (T+1, H, N).
+
+    One step: (h_1 (N, H), *extra); a sequence: (output (T, N, H), h_T, *extra).
+    ``extra`` are further final states, feature-major (H, N).
+    """
+    xp = backend.get_array_module(hs)
+    last = (xp.ascontiguousarray(hs[-1].T),) + tuple(xp.ascontiguousarray(e.T) for e in extra)
+    if ctx.single:
+        return last if extra else last[0]
+    out = hs[1:].transpose(0, 2, 1)
+    if ctx.reverse:
+        out = out[::-1]
+    return (xp.ascontiguousarray(out),) + last
+
+
+def _incoming_grads(ctx, grads, n_states, dtype):
+    """(dout feature-major (T, H, N) in step order or None, [d state (H, N) copies])."""
+    xp = backend.get_array_module(grads[0])
+    if ctx.single:
+        dout, states = None, grads[:n_states]
+    else:
+        g = grads[0][::-1] if ctx.reverse else grads[0]
+        dout = xp.ascontiguousarray(g.transpose(0, 2, 1), dtype=dtype)
+        states = grads[1:1 + n_states]
+    return dout, [xp.array(st.T, dtype=dtype, order="C") for st in states]
 
 
 def _sum_biases(b_ih, b_hh):
@@ -97,32 +129,50 @@ def _sum_biases(b_ih, b_hh):
     return b_ih + b_hh
 
 
-def _weight_grads(ctx, d_pre_ih, d_pre_hh, xs, h_prev, w_ih, needs):
-    """dx, dW_ih, dW_hh, db_ih, db_hh from pre-activation gradients over all steps (T, N, G*H).
+def _by_feature(d):
+    """(T, G, N) -> contiguous (G, T*N) (columns ordered by step, then batch)."""
+    xp = backend.get_array_module(d)
+    T, G, N = d.shape
+    return xp.ascontiguousarray(d.transpose(1, 0, 2)).reshape(G, T * N)
 
-    ``needs`` = needs_input_grad of (x, w_ih, w_hh, b_ih, b_hh).
+
+def _weight_grads(ctx, d_ih, d_hh, xs, hs, w_ih):
+    """dx, dW_ih, dW_hh, db_ih, db_hh from pre-activation gradients d_* (T, G*H, N).
+
+    One GEMM each over all steps: dW_ih = D_ih X, dW_hh = D_hh H_prev, dx = D_ih^T W_ih.
     """
-    T, N, G = d_pre_ih.shape
-    shared = d_pre_ih is d_pre_hh
-    dih = d_pre_ih.reshape(T * N, G)
-    dhh = d_pre_hh.reshape(T * N, G)
-    nx, nwi, nwh, nbi, nbh = needs
-    dx = (dih @ w_ih).reshape(T, N, w_ih.shape[1]) if nx else None
-    dw_ih = dih.T @ xs.reshape(T * N, xs.shape[2]) if nwi else None
-    dw_hh = dhh.T @ h_prev.reshape(T * N, h_prev.shape[2]) if nwh else None
-    db_ih = dih.sum(axis=0) if nbi else None
+    xp = backend.get_array_module(hs)
+    nx, nwi, nwh, nbi, nbh = (ctx.needs_input_grad[0],) + tuple(ctx.needs_input_grad[-4:])
+    T, _, N = d_ih.shape
+    Dih = _by_feature(d_ih)
+    Dhh = Dih if d_hh is d_ih else _by_feature(d_hh)
+    dx = dw_ih = dw_hh = db_ih = db_hh = None
+    if nx:
+        dx = (Dih.T @ w_ih).reshape(T, N, w_ih.shape[1])
+        if ctx.reverse:
+            dx = xp.ascontiguousarray(dx[::-1])
+        if ctx.single:
+            dx = dx[0]
+    if nwi:
+        dw_ih = Dih @ xs.reshape(T * N, xs.shape[2])
+    if nwh:
+        h_prev = xp.ascontiguousarray(hs[:-1].transpose(0, 2, 1)).reshape(T * N, -1)
+        dw_hh = Dhh @ h_prev
+    if nbi:
+        db_ih = Dih.sum(axis=1)
     if nbh:
-        db_hh = db_ih if (shared and db_ih is not None) else dhh.sum(axis=0)
-    else:
-        db_hh = None
+        db_hh = db_ih if (Dhh is Dih and db_ih is not None) else Dhh.sum(axis=1)
     return dx, dw_ih, dw_hh, db_ih, db_hh
 
 
-def _finish_dx(dx, ctx):
-    if dx is None:
-        return None
-    dx = _time_order(dx, ctx.reverse)
-    return dx[0] if ctx.single else dx
+def _initial_states(xp, dtype, T, N, H, *states):
+    """hs (T+1, H, N) with hs[0] = h0^T, and more such buffers for further states."""
+    bufs = []
+    for st in states:
+        b = xp.empty((T + 1, H, N), dtype=dtype)
+        b[0] = st.T
+        bufs.append(b)
+    return bufs
 
 
 class RNNSequence(Function):
@@ -130,7 +180,7 @@ class RNNSequence(Function):
 
     Inputs: x (T, N, I) or (N, I), h0 (N, H), w_ih (H, I), w_hh (H, H), b_ih, b_hh (H,) or None.
     Outputs: (output (T, N, H), h_T) for a sequence, h_1 for one step.
-    Backward: d a_t = dh_t * act'(a_t);  dh_{t-1} = d a_t W_hh;  dW_hh = sum_t d a_t^T h_{t-1}.
+    Backward: d a_t = dh_t * act'(a_t);  dh_{t-1} = W_hh^T d a_t;  dW_hh = sum_t d a_t h_{t-1}^T.
     """
 
     @staticmethod
@@ -145,13 +195,11 @@ class RNNSequence(Function):
         T, N, _ = xs.shape
         H = w_hh.shape[1]
         pre = _input_projection(xs, w_ih, _sum_biases(b_ih, b_hh))
-        hs = xp.empty((T + 1, N, H), dtype=pre.dtype)
-        hs[0] = h0
-        w_hh_t = w_hh.T
-        rec = xp.empty((N, H), dtype=pre.dtype)
+        (hs,) = _initial_states(xp, pre.dtype, T, N, H, h0)
+        rec = xp.empty((H, N), dtype=pre.dtype)
         relu = nonlinearity == "relu"
         for s in range(T):
-            xp.matmul(hs[s], w_hh_t, out=rec)
+            xp.matmul(w_hh, hs[s], out=rec)
             a = pre[s]
             a += rec
             if relu:
@@ -160,37 +208,30 @@ class RNNSequence(Function):
                 xp.tanh(a, out=hs[s + 1])
         ctx.single, ctx.reverse, ctx.relu = single, reverse, relu
         ctx.save_for_backward(xs, hs, w_ih, w_hh)
-        if single:
-            return hs[1]
-        return _time_order(hs[1:], reverse), hs[T]
+        return _sequence_outputs(ctx, hs)
 
     @staticmethod
     def backward(ctx, *grads):
         xs, hs, w_ih, w_hh = ctx.saved_tensors
         xp = backend.get_array_module(hs)
-        T, N, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
-        if ctx.single:
-            dout, dh = None, grads[0]
+        T = hs.shape[0] - 1
+        dout, (dh,) = _incoming_grads(ctx, grads, 1, hs.dtype)
+        # act'(a_t) for all steps at once, then times dh_t step by step
+        if ctx.relu:
+            d_pre = (hs[1:] > 0).astype(hs.dtype)
         else:
-            dout, dh = _step_order(grads[0], ctx.reverse), grads[1]
-        dh = xp.array(dh, dtype=hs.dtype, copy=True)
-        d_pre = xp.empty((T, N, H), dtype=hs.dtype)
+            d_pre = hs[1:] * hs[1:]
+            xp.subtract(1, d_pre, out=d_pre)
+        w_hh_t = w_hh.T
         for s in range(T - 1, -1, -1):
             if dout is not None:
                 dh += dout[s]
             d = d_pre[s]
-            h = hs[s + 1]
-            if ctx.relu:
-                xp.multiply(dh, h > 0, out=d)
-            else:
-                xp.multiply(h, h, out=d)
-                xp.subtract(1, d, out=d)
-                d *= dh
-            xp.matmul(d, w_hh, out=dh)
-        nx, nh, nwi, nwh, nbi, nbh = ctx.needs_input_grad
-        dx, dw_ih, dw_hh, db_ih, db_hh = _weight_grads(ctx, d_pre, d_pre, xs, hs[:-1], w_ih,
-                                                       (nx, nwi, nwh, nbi, nbh))
-        return _finish_dx(dx, ctx), (dh if nh else None), dw_ih, dw_hh, db_ih, db_hh
+            d *= dh
+            xp.matmul(w_hh_t, d, out=dh)
+        dx, dw_ih, dw_hh, db_ih, db_hh = _weight_grads(ctx, d_pre, d_pre, xs, hs, w_ih)
+        dh0 = xp.ascontiguousarray(dh.T) if ctx.needs_input_grad[1] else None
+        return dx, dh0, dw_ih, dw_hh, db_ih, db_hh
 
 
 class LSTMSequence(Function):
@@ -198,11 +239,19 @@ class LSTMSequence(Function):
 
     Inputs: x (T, N, I) or (N, I), h0, c0 (N, H), w_ih (4H, I), w_hh (4H, H), b_ih, b_hh (4H,).
     Outputs: (output (T, N, H), h_T, c_T) for a sequence, (h_1, c_1) for one step.
+
+    Forward: the rows of the sigmoid gates (i, f, o) in the weights and bias are pre-scaled by
+    1/2 (exact in floating point), so that one ``tanh`` over all 4H pre-activations gives
+    tanh(a/2) for i, f, o and tanh(a) for g; s(a) = (1 + tanh(a/2)) / 2 then takes one
+    multiply-add per sigmoid block.
+
     Backward per step (dh, dc include the gradients flowing from step t+1)::
 
-        do = dh * tanh(c_t);   dc += dh * o * (1 - tanh(c_t)^2)
-        di = dc * g;  df = dc * c_{t-1};  dg = dc * i;  dc_{t-1} = dc * f
-        d a = [di i(1-i), df f(1-f), dg (1-g^2), do o(1-o)];  dh_{t-1} = d a W_hh
+        dc += dh * o * (1 - tanh(c_t)^2)
+        d a = [dc * g i(1-i), dc * c_{t-1} f(1-f), dc * i (1-g^2), dh * tanh(c_t) o(1-o)]
+        dc_{t-1} = dc * f,   dh_{t-1} = W_hh^T d a
+
+    where the factors that do not depend on the recursion are computed for all steps at once.
     """
 
     @staticmethod
@@ -216,90 +265,76 @@ class LSTMSequence(Function):
         xs = _step_order(x3, reverse)
         T, N, _ = xs.shape
         H = w_hh.shape[1]
-        gates = _input_projection(xs, w_ih, _sum_biases(b_ih, b_hh))
-        dt = gates.dtype
-        hs = xp.empty((T + 1, N, H), dtype=dt)
-        cs = xp.empty((T + 1, N, H), dtype=dt)
-        tanh_c = xp.empty((T, N, H), dtype=dt)
-        hs[0] = h0
-        cs[0] = c0
-        w_hh_t = w_hh.T
-        rec = xp.empty((N, 4 * H), dtype=dt)
-        tmp = xp.empty((N, H), dtype=dt)
+        dt = xp.result_type(x, w_ih)
+        row_scale = xp.full((4 * H, 1), 0.5, dtype=dt)   # 1/2 on the rows of i, f, o
+        row_scale[2 * H:3 * H] = 1.0
+        bias = _sum_biases(b_ih, b_hh)
+        gates = _input_projection(xs, w_ih * row_scale,
+                                  None if bias is None else bias * row_scale[:, 0])
+        w_hh_s = w_hh * row_scale
+        hs, cs = _initial_states(xp, dt, T, N, H, h0, c0)
+        tanh_c = xp.empty((T, H, N), dtype=dt)
+        rec = xp.empty((4 * H, N), dtype=dt)
+        tmp = xp.empty((H, N), dtype=dt)
         for s in range(T):
             g4 = gates[s]
-            xp.matmul(hs[s], w_hh_t, out=rec)
+            xp.matmul(w_hh_s, hs[s], out=rec)
             g4 += rec
-            _sigmoid_(g4[:, :2 * H])
-            xp.tanh(g4[:, 2 * H:3 * H], out=g4[:, 2 * H:3 * H])
-            _sigmoid_(g4[:, 3 * H:])
+            xp.tanh(g4, out=g4)
+            for sig in (g4[:2 * H], g4[3 * H:]):
+                sig *= 0.5
+                sig += 0.5
+            i, f, g, o = g4[:H], g4[H:2 * H], g4[2 * H:3 * H], g4[3 * H:]
             c = cs[s + 1]
-            xp.multiply(g4[:, H:2 * H], cs[s], out=c)
-            xp.multiply(g4[:, :H], g4[:, 2 * H:3 * H], out=tmp)
+            xp.multiply(f, cs[s], out=c)
+            xp.multiply(i, g, out=tmp)
             c += tmp
             xp.tanh(c, out=tanh_c[s])
-            xp.multiply(g4[:, 3 * H:], tanh_c[s], out=hs[s + 1])
+            xp.multiply(o, tanh_c[s], out=hs[s + 1])
         ctx.single, ctx.reverse = single, reverse
         ctx.save_for_backward(xs, hs, cs, tanh_c, gates, w_ih, w_hh)
-        if single:
-            return hs[1], cs[1]
-        return _time_order(hs[1:], reverse), hs[T], cs[T]
+        return _sequence_outputs(ctx, hs, (cs[-1],))
 
     @staticmethod
     def backward(ctx, *grads):
         xs, hs, cs, tanh_c, gates, w_ih, w_hh = ctx.saved_tensors
         xp = backend.get_array_module(hs)
-        T, N, H = tanh_c.shape
+        T, H, N = tanh_c.shape
         dt = hs.dtype
-        if ctx.single:
-            dout, dh, dc = None, grads[0], grads[1]
-        else:
-            dout, dh, dc = _step_order(grads[0], ctx.reverse), grads[1], grads[2]
-        dh = xp.array(dh, dtype=dt, copy=True)
-        dc = xp.array(dc, dtype=dt, copy=True)
-        d_gates = xp.empty((T, N, 4 * H), dtype=dt)
-        tmp = xp.empty((N, H), dtype=dt)
+        dout, (dh, dc) = _incoming_grads(ctx, grads, 2, dt)
+        # step-independent factors for all steps at once; P becomes d a in place
+        g4 = gates.reshape(T, 4, H, N)
+        i, f, g, o = g4[:, 0], g4[:, 1], g4[:, 2], g4[:, 3]
+        P = xp.empty((T, 4, H, N), dtype=dt)
+        for slot, gate, other in ((0, i, g), (1, f, cs[:-1]), (3, o, tanh_c)):
+            p = P[:, slot]
+            xp.subtract(1, gate, out=p)
+            p *= gate
+            p *= other
+        pg = P[:, 2]
+        xp.multiply(g, g, out=pg)
+        xp.subtract(1, pg, out=pg)
+        pg *= i
+        K = tanh_c * tanh_c               # K = o (1 - tanh(c)^2)
+        xp.subtract(1, K, out=K)
+        K *= o
+        tmp = xp.empty((H, N), dtype=dt)
+        w_hh_t = w_hh.T
         for s in range(T - 1, -1, -1):
             if dout is not None:
                 dh += dout[s]
-            g4 = gates[s]
-            i, f, g, o = g4[:, :H], g4[:, H:2 * H], g4[:, 2 * H:3 * H], g4[:, 3 * H:]
-            tc = tanh_c[s]
-            d4 = d_gates[s]
-            di, df, dg, do = d4[:, :H], d4[:, H:2 * H], d4[:, 2 * H:3 * H], d4[:, 3 * H:]
-            # dc += dh * o * (1 - tanh(c)^2)
-            xp.multiply(tc, tc, out=tmp)
-            xp.subtract(1, tmp, out=tmp)
-            tmp *= o
-            tmp *= dh
+            xp.multiply(dh, K[s], out=tmp)
             dc += tmp
-            # do = dh * tanh(c) * o (1 - o)
-            xp.subtract(1, o, out=tmp)
-            tmp *= o
-            xp.multiply(dh, tc, out=do)
-            do *= tmp
-            # di = dc * g * i (1 - i)
-            xp.subtract(1, i, out=tmp)
-            tmp *= i
-            xp.multiply(dc, g, out=di)
-            di *= tmp
-            # df = dc * c_{t-1} * f (1 - f)
-            xp.subtract(1, f, out=tmp)
-            tmp *= f
-            xp.multiply(dc, cs[s], out=df)
-            df *= tmp
-            # dg = dc * i * (1 - g^2)
-            xp.multiply(g, g, out=tmp)
-            xp.subtract(1, tmp, out=tmp)
-            tmp *= i
-            xp.multiply(dc, tmp, out=dg)
-            dc *= f
-            xp.matmul(d4, w_hh, out=dh)
-        nx, nh, nc, nwi, nwh, nbi, nbh = ctx.needs_input_grad
-        dx, dw_ih, dw_hh, db_ih, db_hh = _weight_grads(ctx, d_gates, d_gates, xs, hs[:-1], w_ih,
-                                                       (nx, nwi, nwh, nbi, nbh))
-        return (_finish_dx(dx, ctx), (dh if nh else None), (dc if nc else None),
-                dw_ih, dw_hh, db_ih, db_hh)
+            p = P[s]
+            p[:3] *= dc
+            p[3] *= dh
+            dc *= f[s]
+            xp.matmul(w_hh_t, p.reshape(4 * H, N), out=dh)
+        d_gates = P.reshape(T, 4 * H, N)
+        dx, dw_ih, dw_hh, db_ih, db_hh = _weight_grads(ctx, d_gates, d_gates, xs, hs, w_ih)
+        nh, nc = ctx.needs_input_grad[1:3]
+        return (dx, xp.ascontiguousarray(dh.T) if nh else None,
+                xp.ascontiguousarray(dc.T) if nc else None, dw_ih, dw_hh, db_ih, db_hh)
 
 
 class GRUSequence(Function):
@@ -312,7 +347,7 @@ class GRUSequence(Function):
         d a_n = dh (1 - z) (1 - n^2);   d a_z = dh (h_{t-1} - n) z (1 - z)
         d a_r = d a_n * hn * r (1 - r)
         d(W_ih x + b_ih) = [d a_r, d a_z, d a_n];  d(W_hh h + b_hh) = [d a_r, d a_z, d a_n * r]
-        dh_{t-1} = dh * z + d(W_hh h + b_hh) W_hh
+        dh_{t-1} = dh * z + W_hh^T d(W_hh h + b_hh)
     """
 
     @staticmethod
@@ -325,55 +360,49 @@ class GRUSequence(Function):
         H = w_hh.shape[1]
         gx = _input_projection(xs, w_ih, b_ih)
         dt = gx.dtype
-        gh = xp.empty((T, N, 3 * H), dtype=dt)
-        rz = xp.empty((T, N, 2 * H), dtype=dt)
-        ns = xp.empty((T, N, H), dtype=dt)
-        hs = xp.empty((T + 1, N, H), dtype=dt)
-        hs[0] = h0
-        w_hh_t = w_hh.T
+        gh = xp.empty((T, 3 * H, N), dtype=dt)
+        rz = xp.empty((T, 2 * H, N), dtype=dt)
+        ns = xp.empty((T, H, N), dtype=dt)
+        (hs,) = _initial_states(xp, dt, T, N, H, h0)
+        b_hh_col = None if b_hh is None else b_hh[:, None]
         for s in range(T):
             ghs = gh[s]
-            xp.matmul(hs[s], w_hh_t, out=ghs)
-            if b_hh is not None:
-                ghs += b_hh
-            xp.add(gx[s, :, :2 * H], ghs[:, :2 * H], out=rz[s])
+            xp.matmul(w_hh, hs[s], out=ghs)
+            if b_hh_col is not None:
+                ghs += b_hh_col
+            xp.add(gx[s, :2 * H], ghs[:2 * H], out=rz[s])
             _sigmoid_(rz[s])
             n = ns[s]
-            xp.multiply(rz[s, :, :H], ghs[:, 2 * H:], out=n)
-            n += gx[s, :, 2 * H:]
+            xp.multiply(rz[s, :H], ghs[2 * H:], out=n)
+            n += gx[s, 2 * H:]
             xp.tanh(n, out=n)
             h = hs[s + 1]
             xp.subtract(hs[s], n, out=h)
-            h *= rz[s, :, H:]
+            h *= rz[s, H:]
             h += n
         ctx.single, ctx.reverse = single, reverse
         ctx.save_for_backward(xs, hs, gh, rz, ns, w_ih, w_hh)
-        if single:
-            return hs[1]
-        return _time_order(hs[1:], reverse), hs[T]
+        return _sequence_outputs(ctx, hs)
 
     @staticmethod
     def backward(ctx, *grads):
         xs, hs, gh, rz, ns, w_ih, w_hh = ctx.saved_tensors
         xp = backend.get_array_module(hs)
-        T, N, H = ns.shape
+        T, H, N = ns.shape
         dt = hs.dtype
-        if ctx.single:
-            dout, dh = None, grads[0]
-        else:
-            dout, dh = _step_order(grads[0], ctx.reverse), grads[1]
-        dh = xp.array(dh, dtype=dt, copy=True)
-        d_gx = xp.empty((T, N, 3 * H), dtype=dt)
-        d_gh = xp.empty((T, N, 3 * H), dtype=dt)
-        tmp = xp.empty((N, H), dtype=dt)
-        rec = xp.empty((N, H), dtype=dt)
+        dout, (dh,) = _incoming_grads(ctx, grads, 1, dt)
+        d_gx = xp.empty((T, 3 * H, N), dtype=dt)
+        d_gh = xp.empty((T, 3 * H, N), dtype=dt)
+        tmp = xp.empty((H, N), dtype=dt)
+        rec = xp.empty((H, N), dtype=dt)
+        w_hh_t = w_hh.T
         for s in range(T - 1, -1, -1):
             if dout is not None:
                 dh += dout[s]
-            r, z, n = rz[s, :, :H], rz[s, :, H:], ns[s]
-            hn = gh[s, :, 2 * H:]
+            r, z, n = rz[s, :H], rz[s, H:], ns[s]
+            hn = gh[s, 2 * H:]
             dx3, dh3 = d_gx[s], d_gh[s]
-            da_r, da_z, da_n = dx3[:, :H], dx3[:, H:2 * H], dx3[:, 2 * H:]
+            da_r, da_z, da_n = dx3[:H], dx3[H:2 * H], dx3[2 * H:]
             # d a_n = dh (1 - z)(1 - n^2)
             xp.multiply(n, n, out=tmp)
             xp.subtract(1, tmp, out=tmp)
@@ -391,15 +420,14 @@ class GRUSequence(Function):
             tmp *= r
             xp.multiply(da_n, hn, out=da_r)
             da_r *= tmp
-            dh3[:, :2 * H] = dx3[:, :2 * H]
-            xp.multiply(da_n, r, out=dh3[:, 2 * H:])
-            xp.matmul(dh3, w_hh, out=rec)
+            dh3[:2 * H] = dx3[:2 * H]
+            xp.multiply(da_n, r, out=dh3[2 * H:])
+            xp.matmul(w_hh_t, dh3, out=rec)
             dh *= z
             dh += rec
-        nx, nh, nwi, nwh, nbi, nbh = ctx.needs_input_grad
-        dx, dw_ih, dw_hh, db_ih, db_hh = _weight_grads(ctx, d_gx, d_gh, xs, hs[:-1], w_ih,
-                                                       (nx, nwi, nwh, nbi, nbh))
-        return _finish_dx(dx, ctx), (dh if nh else None), dw_ih, dw_hh, db_ih, db_hh
+        dx, dw_ih, dw_hh, db_ih, db_hh = _weight_grads(ctx, d_gx, d_gh, xs, hs, w_ih)
+        dh0 = xp.ascontiguousarray(dh.T) if ctx.needs_input_grad[1] else None
+        return dx, dh0, dw_ih, dw_hh, db_ih, db_hh
 
 
 # ---- functional entry points (Tensors in, Tensors out) ---------------------------------------
