@@ -7,16 +7,20 @@ columns off chelsea vs the PyPI `seam-carving` package; k-means vs scikit-learn'
 No assertions: it prints the figures.
 """
 import argparse
+import os
 import statistics
+import sys
 import time
 import warnings
 
 import numpy as np
 from skimage import data
 
-from classic import clustering, seam_carving
-from classic.sift import SIFT
-from tinygrad_cv.backend import synchronize, to_device
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from classic import clustering, seam_carving  # noqa: E402
+from classic.sift import SIFT  # noqa: E402
+from tinygrad_cv.backend import synchronize, to_device  # noqa: E402
 
 
 def bench(fn, repeats, device="cpu"):

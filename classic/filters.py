@@ -165,10 +165,12 @@ def gaussian_kernel(sigma, truncate=4.0, like=None):
     return g[:, None] * g[None, :]
 
 
-def correlate_axis(image, weights, axis, boundary="reflect", cval=0.0):
+def correlate_axis(image, weights, axis, boundary="reflect", cval=0.0, symmetric=False):
     """1-D correlation along spatial ``axis`` (0 rows, 1 columns), output the input's shape.
 
     ``out[n] = sum_i weights[i] * f[n + i - len(weights)//2]`` with the named boundary.
+    ``symmetric=True`` promises ``weights[i] == weights[-1 - i]`` (odd length): mirrored taps
+    are then added before one multiply, ``w[i] (f[n - r + i] + f[n + r - i])``, in place.
     """
     xp = get_array_module(image)
     weights = xp.asarray(weights, dtype=image.dtype)
@@ -178,11 +180,23 @@ def correlate_axis(image, weights, axis, boundary="reflect", cval=0.0):
     widths[axis] = (before, after)
     padded = pad_image(image, widths[0], widths[1], boundary, cval)
     length = image.shape[axis]
-    out = None
-    for i in range(n):
+
+    def tap(i):
         sl = [slice(None)] * image.ndim
         sl[axis] = slice(i, i + length)
-        term = weights[i] * padded[tuple(sl)]
+        return padded[tuple(sl)]
+
+    if symmetric and n % 2 == 1:
+        out = tap(before) * weights[before]
+        pair = xp.empty_like(out)
+        for i in range(before):
+            xp.add(tap(i), tap(n - 1 - i), out=pair)
+            pair *= weights[i]
+            out += pair
+        return out
+    out = None
+    for i in range(n):
+        term = weights[i] * tap(i)
         out = term if out is None else out + term
     return out
 
@@ -197,8 +211,8 @@ def gaussian_blur(image, sigma=1.0, truncate=4.0, boundary="reflect", cval=0.0):
     image = as_image(image)
     image = image.astype(_float_dtype(image), copy=False)
     g = gaussian_kernel1d(sigma, truncate, like=image)
-    out = correlate_axis(image, g, 0, boundary, cval)
-    return correlate_axis(out, g, 1, boundary, cval)
+    out = correlate_axis(image, g, 0, boundary, cval, symmetric=True)
+    return correlate_axis(out, g, 1, boundary, cval, symmetric=True)
 
 
 def image_gradients(image, kind="central"):

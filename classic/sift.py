@@ -263,35 +263,49 @@ class SIFT:
         good &= (det != 0) & (tr * tr / xp.where(det != 0, det, 1) < (r + 1) ** 2 / r)
         return pos[good].astype(xp.float64) + off[good]
 
+    # -- gradients at sample points ----------------------------------------------------------------
+    @staticmethod
+    def _gradient_at(flat_L, index, width):
+        """Central differences of the flattened Gaussian stack at flat ``index`` (interior points):
+        magnitude and angle ``arctan2(-dI/dy, dI/dx)`` (counter-clockwise, y down), float32."""
+        xp = get_array_module(flat_L)
+        gx = (flat_L[index + 1] - flat_L[index - 1]) / 2
+        gy = (flat_L[index + width] - flat_L[index - width]) / 2
+        return xp.hypot(gx, gy), xp.arctan2(-gy, gx)
+
     # -- orientation -----------------------------------------------------------------------------
-    def _orientations(self, mag, ang, scale_idx, yx, sig):
-        """Dominant orientations; returns (keypoint index, angle) for every histogram peak."""
-        xp = get_array_module(mag)
-        _, h, w = mag.shape
+    def _orientations(self, L, scale_idx, yx, sig):
+        """Dominant orientations; returns (keypoint index, angle) for every histogram peak.
+
+        The square window of each keypoint is a (K, side, side) grid; its Gaussian weight is the
+        outer product of a row and a column factor (zero outside the image / the 3 lambda sigma
+        radius), and one ``bincount`` fills all K histograms.
+        """
+        xp = get_array_module(L)
+        _, h, w = L.shape
+        flat_L = L.reshape(-1)
         nb = self.n_bins
         idx_out, ang_out = [], []
         for ch, r in _chunks(sig, 3 * self.lambda_ori):
             K = int(ch.shape[0])
             d = xp.arange(-r, r + 1)
-            cy = xp.rint(yx[ch, 0]).astype(xp.int64)
-            cx = xp.rint(yx[ch, 1]).astype(xp.int64)
-            py = cy[:, None, None] + d[None, :, None]
-            px = cx[:, None, None] + d[None, None, :]
-            dy = py - yx[ch, 0][:, None, None]
-            dx = px - yx[ch, 1][:, None, None]
-            lam = (self.lambda_ori * sig[ch])[:, None, None]
-            rad = 3 * lam
-            valid = ((py >= 1) & (py < h - 1) & (px >= 1) & (px < w - 1)
-                     & (xp.abs(dy) <= rad) & (xp.abs(dx) <= rad))
-            pyc, pxc = xp.clip(py, 0, h - 1), xp.clip(px, 0, w - 1)
-            sc = scale_idx[ch][:, None, None]
-            m = mag[sc, pyc, pxc]
-            a = ang[sc, pyc, pxc]
-            wgt = xp.exp(-(dy * dy + dx * dx) / (2 * lam * lam)) * m * valid
+            lam = (self.lambda_ori * sig[ch])[:, None]
+            factors = []
+            for axis, size in ((0, h), (1, w)):
+                c = xp.rint(yx[ch, axis]).astype(xp.int64)
+                p = c[:, None] + d[None, :]                       # (K, side) pixel coordinate
+                dist = p - yx[ch, axis][:, None]
+                ok = (p >= 1) & (p < size - 1) & (xp.abs(dist) <= 3 * lam)
+                factors.append((xp.exp(-dist * dist / (2 * lam * lam)) * ok, xp.clip(p, 1, size - 2)))
+            (wy, py), (wx, px) = factors
+            rows = (scale_idx[ch][:, None] * h + py) * w
+            index = rows[:, :, None] + px[:, None, :]
+            m, a = self._gradient_at(flat_L, index, w)
+            a = a % xp.float32(2 * math.pi)
+            wgt = (wy[:, :, None] * wx[:, None, :]) * m
             b = xp.rint(a * (nb / (2 * math.pi))).astype(xp.int64) % nb
             flat = (xp.arange(K)[:, None, None] * nb + b).reshape(-1)
-            hist = xp.bincount(flat, weights=wgt.reshape(-1).astype(xp.float64),
-                               minlength=K * nb).reshape(K, nb)
+            hist = xp.bincount(flat, weights=wgt.reshape(-1), minlength=K * nb).reshape(K, nb)
             for _ in range(6):
                 hist = (xp.roll(hist, 1, axis=1) + hist + xp.roll(hist, -1, axis=1)) / 3
             left, right = xp.roll(hist, 1, axis=1), xp.roll(hist, -1, axis=1)
@@ -305,66 +319,84 @@ class SIFT:
             idx_out.append(ch[kk])
             ang_out.append(theta)
         if not idx_out:
-            return xp.zeros(0, dtype=xp.int64), xp.zeros(0, dtype=mag.dtype)
+            return xp.zeros(0, dtype=xp.int64), xp.zeros(0, dtype=xp.float64)
         return xp.concatenate(idx_out), xp.concatenate(ang_out)
 
     # -- descriptor -----------------------------------------------------------------------------
-    def _descriptors(self, mag, ang, scale_idx, yx, sig, theta):
-        xp = get_array_module(mag)
-        _, h, w = mag.shape
+    def _descriptors(self, L, scale_idx, yx, sig, theta):
+        """Descriptors of keypoints with angle ``theta`` (counter-clockwise, y up).
+
+        Rotated coordinates ``u = (dx cos + dy sin) / sigma``, ``v = (-dx sin + dy cos) / sigma``
+        (dy measured downwards, the frame turned by ``-theta``) are sums of a row and a column
+        term, so the (K, side, side) window mask costs two broadcast additions; the pixels inside
+        are gathered once and their 8 trilinear votes go into one ``bincount`` over a histogram
+        padded by one cell on each side (votes beyond the 4 x 4 cells fall into the padding).
+        """
+        xp = get_array_module(L)
+        _, h, w = L.shape
+        flat_L = L.reshape(-1)
         nh, no = self.n_hist, self.n_ori
         half = self.lambda_descr * (nh + 1) / nh          # half-width in units of sigma
         K_all = int(sig.shape[0])
         out = xp.zeros((K_all, nh * nh * no), dtype=xp.float32)
         cell = 2 * self.lambda_descr / nh
+        npad = nh + 2                                      # cells -1 .. nh
+        f32 = xp.float32
         for ch, r in _chunks(sig, math.sqrt(2) * half):
             K = int(ch.shape[0])
+            side = 2 * r + 1
             d = xp.arange(-r, r + 1)
+            s = sig[ch][:, None]
+            # frame turned by -theta in image coordinates (y down)
+            c, sn = xp.cos(-theta[ch])[:, None], xp.sin(-theta[ch])[:, None]
             cy = xp.rint(yx[ch, 0]).astype(xp.int64)
             cx = xp.rint(yx[ch, 1]).astype(xp.int64)
-            py = cy[:, None, None] + d[None, :, None]
-            px = cx[:, None, None] + d[None, None, :]
-            dy = py - yx[ch, 0][:, None, None]
-            dx = px - yx[ch, 1][:, None, None]
-            s = sig[ch][:, None, None]
-            c, sn = xp.cos(theta[ch])[:, None, None], xp.sin(theta[ch])[:, None, None]
-            # rotated, scale-normalised coordinates: u along the keypoint direction
-            u = (dx * c + dy * sn) / s
-            v = (-dx * sn + dy * c) / s
-            valid = ((py >= 1) & (py < h - 1) & (px >= 1) & (px < w - 1)
-                     & (xp.abs(u) < half) & (xp.abs(v) < half))
-            kk, iy, ix = xp.nonzero(valid)                 # only the pixels inside the frame
-            u, v = u[kk, iy, ix], v[kk, iy, ix]
-            pyv, pxv = py[kk, iy, 0], px[kk, 0, ix]
-            sc = scale_idx[ch][kk]
-            m = mag[sc, pyv, pxv]
-            a = (ang[sc, pyv, pxv] - theta[ch][kk]) % (2 * math.pi)
-            wgt = m * xp.exp(-(u * u + v * v) / (2 * self.lambda_descr ** 2))
+            py = cy[:, None] + d[None, :]                  # (K, side)
+            px = cx[:, None] + d[None, :]
+            dy = py - yx[ch, 0][:, None]
+            dx = px - yx[ch, 1][:, None]
+            u_x, u_y = (dx * c / s).astype(f32), (dy * sn / s).astype(f32)
+            v_x, v_y = (-dx * sn / s).astype(f32), (dy * c / s).astype(f32)
+            row_ok = (py >= 1) & (py < h - 1)
+            col_ok = (px >= 1) & (px < w - 1)
+            u = u_y[:, :, None] + u_x[:, None, :]
+            v = v_y[:, :, None] + v_x[:, None, :]
+            valid = (xp.abs(u) < half) & (xp.abs(v) < half)
+            valid &= row_ok[:, :, None]
+            valid &= col_ok[:, None, :]
+            sel = xp.flatnonzero(valid)                    # only the pixels inside the frame
+            kk = sel // (side * side)
+            ky = kk * side + (sel // side) % side
+            kx = kk * side + sel % side
+            u = u.reshape(-1)[sel]
+            v = v.reshape(-1)[sel]
+            rows = (scale_idx[ch][:, None] * h + py) * w
+            index = rows.reshape(-1)[ky] + px.reshape(-1)[kx]
+            m, a = self._gradient_at(flat_L, index, w)
+            # angle relative to the keypoint, measured in the turned frame
+            a = (theta[ch].astype(f32)[kk] - a) % f32(2 * math.pi)
+            wgt = m * xp.exp(-(u * u + v * v) / f32(2 * self.lambda_descr ** 2))
             # continuous bin coordinates: cell centres at integer positions 0 .. nh-1
-            fv = v / cell + (nh - 1) / 2
-            fu = u / cell + (nh - 1) / 2
-            fo = a * (no / (2 * math.pi))
+            fv = v / f32(cell) + f32((nh - 1) / 2)
+            fu = u / f32(cell) + f32((nh - 1) / 2)
+            fo = a * f32(no / (2 * math.pi))
             iv, iu, io = xp.floor(fv), xp.floor(fu), xp.floor(fo)
             tv, tu, to = fv - iv, fu - iu, fo - io
-            iv, iu, io = iv.astype(xp.int64), iu.astype(xp.int64), io.astype(xp.int64)
-            base = kk * (nh * nh * no)
-            size = K * nh * nh * no
-            hist = xp.zeros(size, dtype=xp.float64)
+            io = io.astype(xp.int64) % no
+            base = ((kk * npad + (iv.astype(xp.int64) + 1)) * npad + (iu.astype(xp.int64) + 1)) * no
+            corner_index, corner_weight = [], []
             for bv in (0, 1):
-                jv = iv + bv
-                wv = tv if bv else 1 - tv
-                okv = (jv >= 0) & (jv < nh)
+                wv = wgt * (tv if bv else 1 - tv)
                 for bu in (0, 1):
-                    ju = iu + bu
-                    wu = tu if bu else 1 - tu
-                    ok = okv & (ju >= 0) & (ju < nh)
-                    wvu = wgt * wv * wu * ok
-                    cellidx = base + (xp.clip(jv, 0, nh - 1) * nh + xp.clip(ju, 0, nh - 1)) * no
+                    wvu = wv * (tu if bu else 1 - tu)
+                    cell_base = base + (bv * npad + bu) * no
                     for bo in (0, 1):
-                        jo = (io + bo) % no
-                        wo = to if bo else 1 - to
-                        hist += xp.bincount(cellidx + jo, weights=wvu * wo, minlength=size)
-            hist = hist.reshape(K, -1)
+                        corner_index.append(cell_base + (io + bo) % no)
+                        corner_weight.append(wvu * (to if bo else 1 - to))
+            size = K * npad * npad * no
+            hist = xp.bincount(xp.concatenate(corner_index), weights=xp.concatenate(corner_weight),
+                               minlength=size)
+            hist = hist.reshape(K, npad, npad, no)[:, 1:-1, 1:-1].reshape(K, -1)
             hist /= xp.maximum(xp.linalg.norm(hist, axis=1, keepdims=True), 1e-12)
             hist = xp.minimum(hist, 0.2)
             hist /= xp.maximum(xp.linalg.norm(hist, axis=1, keepdims=True), 1e-12)
@@ -381,7 +413,6 @@ class SIFT:
         kps, descs, octs = [], [], []
         for o, L in enumerate(octaves):
             delta = delta0 * 2 ** o
-            L64 = L                                            # float32 throughout
             D = L[1:] - L[:-1]
             pts = self._detect_octave(D)                       # (K, 3): s, y, x (octave pixels)
             if pts.shape[0] == 0:
@@ -390,19 +421,11 @@ class SIFT:
             sig_in = seed_sigma * 2.0 ** (o + s_cont / n)      # input pixels
             sig_o = sig_in / delta                             # octave pixels
             scale_idx = xp.clip(xp.rint(s_cont).astype(xp.int64), 0, n + 2)
-            gy = xp.zeros_like(L64)
-            gx = xp.zeros_like(L64)
-            gy[:, 1:-1] = (L64[:, 2:] - L64[:, :-2]) / 2
-            gx[:, :, 1:-1] = (L64[:, :, 2:] - L64[:, :, :-2]) / 2
-            mag = xp.hypot(gx, gy)
-            # angle counter-clockwise in (x right, y up): rows grow downwards
-            ang = xp.arctan2(-gy, gx) % xp.float32(2 * math.pi)
             yx = pts[:, 1:]
-            kidx, theta = self._orientations(mag, ang, scale_idx, yx, sig_o)
+            kidx, theta = self._orientations(L, scale_idx, yx, sig_o)
             if kidx.shape[0] == 0:
                 continue
-            # rotation for the descriptor frame uses image coordinates (y down)
-            desc = self._descriptors(mag, -ang, scale_idx[kidx], yx[kidx], sig_o[kidx], -theta)
+            desc = self._descriptors(L, scale_idx[kidx], yx[kidx], sig_o[kidx], theta)
             shift = (delta0 - 1) / 2                           # centre-aligned upsampling
             kp = xp.stack([yx[kidx, 0] * delta + shift, yx[kidx, 1] * delta + shift,
                            sig_in[kidx], theta], axis=1)
