@@ -30,6 +30,13 @@ def _as_raw(mask):
     return mask.data if hasattr(mask, "_tensor_marker") else backend.ensure_array(mask)
 
 
+def _broadcasts_to(shape, target):
+    """True when an array of ``shape`` broadcasts against ``target`` without growing it."""
+    if len(shape) > len(target):
+        return False
+    return all(a in (1, b) for a, b in zip(shape[::-1], target[::-1]))
+
+
 def causal_mask(xp, L, S):
     """Bool (L, S) mask, True where key j may be seen by query i (j <= i, top-left aligned)."""
     return xp.tril(xp.ones((L, S), dtype=bool))
@@ -135,12 +142,13 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if mask is not None:
         if mask.dtype != bool:
             mask = mask.astype(query.dtype, copy=False)
-        try:
-            xp.broadcast_shapes(mask.shape, tuple(query.shape[:-1]) + (S,))
-        except ValueError:
+        qb, kb = tuple(query.shape[:-2]), tuple(key.shape[:-2])
+        n = max(len(qb), len(kb))
+        qb, kb = (1,) * (n - len(qb)) + qb, (1,) * (n - len(kb)) + kb
+        target = tuple(max(a, b) for a, b in zip(qb, kb)) + (L, S)
+        if not _broadcasts_to(tuple(mask.shape), target):
             raise ValueError(f"scaled_dot_product_attention: attn_mask of shape "
-                             f"{tuple(mask.shape)} does not broadcast to "
-                             f"{tuple(query.shape[:-1]) + (S,)}") from None
+                             f"{tuple(mask.shape)} does not broadcast to {target}")
     if scale is None:
         scale = 1.0 / math.sqrt(query.shape[-1])
     return ScaledDotProductAttention.apply(query, key, value, mask=mask, scale=float(scale),
