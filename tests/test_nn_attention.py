@@ -288,6 +288,19 @@ def test_multihead_attention_dropout_train_vs_eval():
     assert np.any(vals == 0) and np.all((vals == 0) | (vals > 0))
 
 
+def test_multihead_attention_is_causal_alone_builds_the_causal_mask():
+    tg.manual_seed(0)
+    m = nn.MultiheadAttention(8, 2)
+    x = tg.randn(5, 2, 8)
+    kpm = tg.Tensor(np.array([[False] * 5, [False, False, False, True, True]]))
+    a, wa = m(x, x, x, is_causal=True, key_padding_mask=kpm)
+    b, wb = m(x, x, x, attn_mask=np.triu(np.ones((5, 5), dtype=bool), 1),
+              key_padding_mask=kpm)
+    np.testing.assert_allclose(np_(a), np_(b), rtol=1e-6)
+    np.testing.assert_allclose(np_(wa), np_(wb), rtol=1e-6)
+    assert np.all(np.triu(np_(wa)[0], 1) == 0)
+
+
 def test_multihead_attention_init_and_names():
     m = nn.MultiheadAttention(16, 4)
     t = torch.nn.MultiheadAttention(16, 4)

@@ -228,6 +228,10 @@ class _RNNBase(Module):
             s += ", bidirectional=True"
         return s
 
+    def flatten_parameters(self):
+        """No-op, for code written for torch's cuDNN weight packing."""
+        return None
+
     def _weights(self, layer, d):
         sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
         return (getattr(self, "weight_ih" + sfx), getattr(self, "weight_hh" + sfx),
