@@ -67,9 +67,10 @@ def _upsample(img, factor):
     return rows[:, c0] * (1 - fc)[None, :] + rows[:, c1] * fc[None, :]
 
 
-def _valid_max(a, axis):
-    """max of each 3-window along ``axis`` (the result is 2 shorter on that axis)."""
+def _valid_max(a, axis, reduce=None):
+    """max (or ``reduce``) of each 3-window along ``axis`` (the result is 2 shorter there)."""
     xp = get_array_module(a)
+    reduce = xp.maximum if reduce is None else reduce
     n = a.shape[axis]
     take = [slice(None)] * a.ndim
 
@@ -78,12 +79,14 @@ def _valid_max(a, axis):
         t[axis] = slice(lo, n - 2 + lo)
         return a[tuple(t)]
 
-    return xp.maximum(xp.maximum(part(0), part(1)), part(2))
+    out = reduce(part(0), part(1))
+    return reduce(out, part(2), out=out)
 
 
-def _max3(a):
-    """3x3x3 maximum at every interior point of a (S, H, W) array: (S-2, H-2, W-2)."""
-    return _valid_max(_valid_max(_valid_max(a, 2), 1), 0)
+def _max3(a, reduce=None):
+    """3x3x3 maximum (or ``reduce``, e.g. ``xp.minimum``) at every interior point of a
+    (S, H, W) array: (S-2, H-2, W-2), separably along x, y, then s."""
+    return _valid_max(_valid_max(_valid_max(a, 2, reduce), 1, reduce), 0, reduce)
 
 
 def _derivatives(D, s, y, x):
@@ -233,7 +236,7 @@ class SIFT:
         D32 = D
         i32 = D32[1:-1, 1:-1, 1:-1]
         mx = _max3(D32)
-        mn = -_max3(-D32)
+        mn = _max3(D32, xp.minimum)
         cand = ((i32 >= mx) & (i32 > thr)) | ((i32 <= mn) & (i32 < -thr))
         s, y, x = (c + 1 for c in xp.nonzero(cand))
         lim = xp.asarray([S - 2, h - 2, w - 2])
@@ -373,30 +376,33 @@ class SIFT:
             rows = (scale_idx[ch][:, None] * h + py) * w
             index = rows.reshape(-1)[ky] + px.reshape(-1)[kx]
             m, a = self._gradient_at(flat_L, index, w)
-            # angle relative to the keypoint, measured in the turned frame
-            a = (theta[ch].astype(f32)[kk] - a) % f32(2 * math.pi)
+            # angle relative to the keypoint, in the turned frame: theta - a lies in (-pi, 3 pi),
+            # so orientation bins run over [-no/2, 3 no/2]; they get an offset of no and the
+            # 3 no wide axis is folded modulo no once the (small) histogram is summed
+            a = theta[ch].astype(f32)[kk] - a
             wgt = m * xp.exp(-(u * u + v * v) / f32(2 * self.lambda_descr ** 2))
             # continuous bin coordinates: cell centres at integer positions 0 .. nh-1
             fv = v / f32(cell) + f32((nh - 1) / 2)
             fu = u / f32(cell) + f32((nh - 1) / 2)
-            fo = a * f32(no / (2 * math.pi))
+            fo = a * f32(no / (2 * math.pi)) + f32(no)
             iv, iu, io = xp.floor(fv), xp.floor(fu), xp.floor(fo)
             tv, tu, to = fv - iv, fu - iu, fo - io
-            io = io.astype(xp.int64) % no
-            base = ((kk * npad + (iv.astype(xp.int64) + 1)) * npad + (iu.astype(xp.int64) + 1)) * no
-            corner_index, corner_weight = [], []
+            nwide = 3 * no
+            base = ((kk * npad + (iv.astype(xp.int64) + 1)) * npad + (iu.astype(xp.int64) + 1)) * nwide
+            base += io.astype(xp.int64)
+            by_angle = ((0, wgt * (1 - to)), (1, wgt * to))
+            size = K * npad * npad * nwide
+            hist = None
             for bv in (0, 1):
-                wv = wgt * (tv if bv else 1 - tv)
+                wv = tv if bv else 1 - tv
                 for bu in (0, 1):
                     wvu = wv * (tu if bu else 1 - tu)
-                    cell_base = base + (bv * npad + bu) * no
-                    for bo in (0, 1):
-                        corner_index.append(cell_base + (io + bo) % no)
-                        corner_weight.append(wvu * (to if bo else 1 - to))
-            size = K * npad * npad * no
-            hist = xp.bincount(xp.concatenate(corner_index), weights=xp.concatenate(corner_weight),
-                               minlength=size)
-            hist = hist.reshape(K, npad, npad, no)[:, 1:-1, 1:-1].reshape(K, -1)
+                    cell_base = base + (bv * npad + bu) * nwide
+                    for bo, wo in by_angle:
+                        part = xp.bincount(cell_base + bo if bo else cell_base, weights=wvu * wo,
+                                           minlength=size)
+                        hist = part if hist is None else hist + part
+            hist = hist.reshape(K, npad, npad, 3, no).sum(axis=3)[:, 1:-1, 1:-1].reshape(K, -1)
             hist /= xp.maximum(xp.linalg.norm(hist, axis=1, keepdims=True), 1e-12)
             hist = xp.minimum(hist, 0.2)
             hist /= xp.maximum(xp.linalg.norm(hist, axis=1, keepdims=True), 1e-12)
