@@ -173,9 +173,12 @@ class _TransformerLayerBase(Module):
     """The position-wise feed-forward block shared by the encoder and decoder layers."""
 
     def _ff_block(self, x):
-        """dropout2(linear2(dropout(act(linear1(x)))))"""
+        """dropout2(linear2(dropout(act(linear1(x))))), position-wise: the leading dims are
+        flattened so that each Linear is one 2-D GEMM."""
+        shape = x.shape
+        x = x.reshape(-1, shape[-1])
         x = self.linear2(self.dropout(self.activation(self.linear1(x))))
-        return self.dropout_ff_out(x)
+        return self.dropout_ff_out(x.reshape(*shape))
 
     def _check_input(self, x, what):
         name = type(self).__name__
