@@ -72,6 +72,33 @@ def energy(image):
     return xp.abs(gx) + xp.abs(gy)
 
 
+def _energy_band(gray, energy_map, seam):
+    """Refresh ``energy_map`` in place after ``seam`` was removed from both (and from ``gray``).
+
+    Only the pixels whose 3x3 Sobel window held a removed pixel change: in row i the columns
+    ``min(seam[i-1..i+1]) - 1 .. max(seam[i-1..i+1])`` of the narrowed image (at most 4, seams
+    being 8-connected).  They are recomputed with the very operations of :func:`energy`
+    (mirrored borders = clamped indices for a 1-pixel pad), so the map stays bit-identical to a
+    full recomputation.
+    """
+    xp = get_array_module(gray)
+    h, w = gray.shape
+    padded = xp.concatenate([seam[:1], seam, seam[-1:]])
+    lo = xp.minimum(xp.minimum(padded[:-2], padded[1:-1]), padded[2:]) - 1
+    cols = xp.clip(lo[:, None] + xp.arange(4)[None, :], 0, w - 1)            # (H, 4)
+    rows = xp.arange(h)[:, None]
+
+    def at(dr, dc):
+        return gray[xp.clip(rows + dr, 0, h - 1), xp.clip(cols + dc, 0, w - 1)].astype(xp.float64)
+
+    f32 = xp.float32
+    dx = [(at(dr, 1) - at(dr, -1)).astype(f32).astype(xp.float64) for dr in (-1, 0, 1)]
+    dy = [(at(1, dc) - at(-1, dc)).astype(f32).astype(xp.float64) for dc in (-1, 0, 1)]
+    gx = (2.0 * dx[1] + (dx[0] + dx[2])).astype(f32)
+    gy = (2.0 * dy[1] + (dy[0] + dy[2])).astype(f32)
+    energy_map[xp.broadcast_to(rows, cols.shape), cols] = xp.abs(gx) + xp.abs(gy)
+
+
 def _forward_costs(gray, extra):
     """(C_L, C_U, C_R), each (H, W) float32, of the forward-energy transitions."""
     xp = get_array_module(gray)
@@ -147,12 +174,14 @@ def _backtrack(m, costs):
     w = w2 - 2
     if h > 1:
         prev = m[:-1]
-        if costs is None:
-            cand = xp.stack([prev[:, :-2], prev[:, 1:-1], prev[:, 2:]])
-        else:
+        left, mid, right = prev[:, :-2], prev[:, 1:-1], prev[:, 2:]
+        if costs is not None:
             cl, cu, cr = costs
-            cand = xp.stack([prev[:, :-2] + cl[1:], prev[:, 1:-1] + cu[1:], prev[:, 2:] + cr[1:]])
-        parent = xp.argmin(cand, axis=0) + (xp.arange(w) - 1)[None, :]
+            left, mid, right = left + cl[1:], mid + cu[1:], right + cr[1:]
+        # the first minimum of (left, mid, right): ties go left
+        go_left = (left <= mid) & (left <= right)
+        go_right = ~go_left & (right < mid)
+        parent = (go_right.astype(xp.int64) - go_left) + xp.arange(w)[None, :]
     seam = xp.empty(h, dtype=xp.int64)
     c = xp.argmin(m[-1, 1:-1])
     seam[h - 1] = c
@@ -191,21 +220,29 @@ def find_seam(image, energy="backward", extra_energy=None):
     return _seam_of(gray, energy, _check_extra(extra_energy, gray.shape))
 
 
-def _drop_columns(arr, seam):
-    """``arr`` (H, W, ...) without one pixel per row (``seam[i]`` in row i): a gather, no sync."""
-    xp = get_array_module(arr)
+def _drop_columns(arr, seam, keep=None):
+    """``arr`` (H, W, ...) without one pixel per row (``seam[i]`` in row i): a boolean compress.
+
+    ``keep`` may pass the (H, W) mask of kept pixels when several arrays lose the same seam.
+    """
     h, w = arr.shape[:2]
-    base = xp.arange(w - 1)[None, :]
-    cols = base + (base >= seam[:, None])
-    if arr.ndim == 3:
-        cols = cols[:, :, None]
-    return xp.take_along_axis(arr, cols, axis=1)
+    if keep is None:
+        keep = _keep_mask(seam, (h, w))
+    return arr[keep].reshape((h, w - 1) + arr.shape[2:])
+
+
+def _keep_mask(seam, shape):
+    xp = get_array_module(seam)
+    keep = xp.ones(shape, dtype=bool)
+    keep[xp.arange(shape[0]), seam] = False
+    return keep
 
 
 def find_seams(image, k, energy="backward", extra_energy=None, progress=None):
     """The ``k`` seams removed one after another, in original columns: (k, H) int64.
 
-    Each seam is found on the image with the previous ones removed (energy recomputed), then
+    Each seam is found on the image with the previous ones removed (the backward energy is
+    refreshed only in the band next to the removed seam, see ``_energy_band``), then
     mapped back to the column it had in ``image``; the seams are therefore pixel-disjoint.
     ``progress`` is an optional callable run after each seam (e.g. a progress bar's update).
     """
@@ -217,16 +254,25 @@ def find_seams(image, k, energy="backward", extra_energy=None, progress=None):
     if k < 0 or k >= w:
         raise ValueError(f"cannot find {k} seams in an image {w} pixels wide (need 0 <= k < width)")
     extra = _check_extra(extra_energy, gray.shape)
-    index = xp.broadcast_to(xp.arange(w), (h, w))
+    index = xp.broadcast_to(xp.arange(w, dtype=xp.int64), (h, w))
     rows = xp.arange(h)
     seams = xp.empty((k, h), dtype=xp.int64)
+    e = energy_of(gray) if energy == "backward" else None
     for s in range(k):
-        seam = _seam_of(gray, energy, extra)
+        if e is None:
+            seam = _seam_of(gray, energy, extra)
+        else:
+            m, _ = _table(e if extra is None else e + extra, "backward")
+            seam = _backtrack(m, None)
         seams[s] = index[rows, seam]
-        gray = _drop_columns(gray, seam)
-        index = _drop_columns(index, seam)
+        keep = _keep_mask(seam, gray.shape)
+        gray = _drop_columns(gray, seam, keep)
+        index = _drop_columns(index, seam, keep)
         if extra is not None:
-            extra = _drop_columns(extra, seam)
+            extra = _drop_columns(extra, seam, keep)
+        if e is not None and s + 1 < k:
+            e = _drop_columns(e, seam, keep)
+            _energy_band(gray, e, seam)
         if progress is not None:
             progress()
     return seams
@@ -269,13 +315,8 @@ def _seam_mask(seams, shape):
 
 def _remove_mask(arr, mask, k):
     """Remove ``k`` True pixels per row of ``mask`` from ``arr`` (columns kept in order)."""
-    xp = get_array_module(arr)
     h, w = mask.shape
-    key = mask.astype(xp.int64) * w + xp.arange(w)[None, :]
-    keep = xp.argsort(key, axis=1)[:, : w - k]
-    if arr.ndim == 3:
-        keep = keep[:, :, None]
-    return xp.take_along_axis(arr, keep, axis=1)
+    return arr[~mask].reshape((h, w - k) + arr.shape[2:])
 
 
 def _insert_mask(arr, mask):
@@ -414,3 +455,6 @@ def remove_object(image, mask, keep_mask=None, energy="backward", restore_size=F
         aux = None if keep is None else keep.astype(xp.float32) * xp.float32(KEEP_ENERGY)
         img, _ = _resize_width(img, w0, energy, aux, progress)
     return img
+
+
+energy_of = energy          # the energy function under a name parameters called ``energy`` leave free
