@@ -1,38 +1,23 @@
-"""Image checks shared by the classic algorithms: dtype conversion and grayscale.
+"""Grayscale conversion for the classic algorithms, on top of the input checks of ``_validate``.
 
 Images are (H, W) or (H, W, C) arrays; uint8 is converted to float in [0, 1].
 """
 from __future__ import annotations
 
-from tinygrad_cv.backend import get_array_module
+from tinygrad_cv.backend import get_array_module, is_array
+
+from ._validate import as_image
 
 # ITU-R 709 luminance weights (the ones scikit-image's rgb2gray uses).
 LUMA = (0.2125, 0.7154, 0.0721)
 
 
 def as_float_image(image, name="image", dtype="float32", allow_color=True):
-    """``image`` as a float array in [0, 1] on its own device.
-
-    uint8 is divided by 255, other integer/bool types are cast; shapes other than
-    (H, W) or (H, W, C) (C in 1, 3, 4) raise ``ValueError`` naming ``name``.
-    """
-    xp = get_array_module(image)
-    if not hasattr(image, "shape") or not hasattr(image, "dtype"):
-        image = xp.asarray(image)
-    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
-        raise ValueError(f"{name} must have shape (H, W) or (H, W, C) with C in 1, 3, 4; "
-                         f"got shape {tuple(image.shape)}")
-    if image.ndim == 3 and not allow_color:
-        raise ValueError(f"{name} must be a 2-D grayscale image, got shape {tuple(image.shape)}")
-    if image.shape[0] == 0 or image.shape[1] == 0:
-        raise ValueError(f"{name} is empty: shape {tuple(image.shape)}")
-    if image.dtype == xp.uint8:
-        return image.astype(dtype) / xp.asarray(255, dtype=dtype)
-    if image.dtype.kind == "f":
-        return image.astype(dtype, copy=False)
-    if image.dtype.kind in "iub":
-        return image.astype(dtype)
-    raise ValueError(f"{name} has unsupported dtype {image.dtype}")
+    """``image`` as a ``dtype`` array in [0, 1] on its own device: :func:`._validate.as_image`
+    with a fixed dtype and C in 1, 3, 4; array-likes (lists) are converted first."""
+    if not is_array(image):
+        image = get_array_module().asarray(image)
+    return as_image(image, name, allow_color, dtype=dtype, channels=(1, 3, 4))
 
 
 def to_gray(image, dtype="float32"):

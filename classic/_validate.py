@@ -4,13 +4,16 @@ from __future__ import annotations
 from tinygrad_cv.backend import get_array_module, is_array
 
 
-def as_image(image, name: str = "image", allow_color: bool = True):
+def as_image(image, name: str = "image", allow_color: bool = True, dtype=None,
+             channels=None):
     """Check ``image`` and return it as a float array in [0, 1].
 
-    Accepts (H, W) or, when ``allow_color``, (H, W, C) arrays.  uint8 is divided by 255, bool
-    becomes 0/1, other integers are cast as they are; float32/float64 keep their dtype.
-    Raises ValueError for a non-array, a wrong ndim, an empty image, a complex or object
-    dtype, or NaN/Inf values.
+    Accepts (H, W) or, when ``allow_color``, (H, W, C) arrays (``channels``: the allowed C, any
+    when None).  uint8 is divided by 255, bool becomes 0/1, other integers are cast as they
+    are.  ``dtype=None`` gives float64 for integer input and keeps float32/float64; a dtype
+    (e.g. ``"float32"``) casts every input to it (uint8: ``x.astype(dtype) / 255`` in that
+    dtype).  Raises ValueError for a non-array, a wrong ndim or channel count, an empty image,
+    a complex or object dtype, or NaN/Inf values.
     """
     if not is_array(image):
         raise ValueError(f"{name} must be a numpy or cupy array, got {type(image).__name__}")
@@ -19,20 +22,22 @@ def as_image(image, name: str = "image", allow_color: bool = True):
         shapes = "(H, W) or (H, W, C)" if allow_color else "(H, W)"
         raise ValueError(f"{name} must have shape {shapes}, got ndim={image.ndim} "
                          f"shape={tuple(image.shape)}")
+    if channels is not None and image.ndim == 3 and image.shape[2] not in channels:
+        raise ValueError(f"{name} must have shape (H, W) or (H, W, C) with C in "
+                         f"{', '.join(map(str, channels))}; got shape {tuple(image.shape)}")
     if image.size == 0:
         raise ValueError(f"{name} is empty: shape {tuple(image.shape)}")
     xp = get_array_module(image)
     kind = image.dtype.kind
+    target = xp.float64 if dtype is None else dtype
     if kind == "u" and image.dtype.itemsize == 1:
-        return image.astype(xp.float64) / 255.0
-    if kind == "b":
-        return image.astype(xp.float64)
-    if kind in "iu":
-        return image.astype(xp.float64)
+        return image.astype(target) / xp.asarray(255, dtype=target)
+    if kind in "biu":
+        return image.astype(target)
     if kind != "f":
         raise ValueError(f"{name} has unsupported dtype {image.dtype}; expected float, uint8 or bool")
     check_finite(image, name)
-    return image
+    return image if dtype is None else image.astype(dtype, copy=False)
 
 
 def as_float_array(array, name: str, ndim=None, min_rows: int = 0):
