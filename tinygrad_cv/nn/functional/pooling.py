@@ -7,11 +7,13 @@ Input (N, C, H, W); window ``k = (kh, kw)``, stride ``s``, zero/-inf padding ``p
     avg_pool:  y[n,c,a,b] = 1/(kh*kw) * sum_{i,j} xpad[n, c, a*s + i, b*s + j]  (zeros; the
                padding counts in the divisor, torch's count_include_pad=True)
 
-Fast path: when ``k == s``, ``p == 0`` and k divides H and W, the windows are a reshape
-(N, C, Ho, kh, Wo, kw) and the backward is a broadcast back.  Otherwise the windows are one
-strided view and the backward adds each kernel offset's slice (a loop over the kh*kw offsets,
-never over pixels).  Max-pool backward routes each window's gradient to its first maximum in
-row-major order (torch's tie rule), through a one-hot mask built by comparison, not scatter.
+Average pooling's fast path: when ``k == s``, ``p == 0`` and k divides H and W, the windows are
+a reshape (N, C, Ho, kh, Wo, kw) and the backward is a broadcast back.  Otherwise the windows
+are one strided view and the backward adds each kernel offset's slice (a loop over the kh*kw
+offsets, never over pixels).  Max pooling always works offset by offset: the forward is a
+running maximum over the kh*kw strided views, and the backward routes each window's gradient
+to its first maximum in row-major order (torch's tie rule) through comparison masks, not
+scatter.
 
 Adaptive average pooling with output ``(Ho, Wo)`` uses torch's bins
 ``[floor(a*H/Ho), ceil((a+1)*H/Ho))``: it is ``y = Ph @ x @ Pw^T`` with averaging matrices
@@ -79,51 +81,55 @@ def _unpad(g, padding, hw):
     return g[:, :, ph:ph + hw[0], pw:pw + hw[1]]
 
 
-def _route_to_first_max(idx, dy, window_len):
-    """Window gradients (…, K): ``dy`` at the index of each window's first maximum, 0 elsewhere
-    (a comparison mask times ``dy``; no scatter)."""
-    xp = backend.get_array_module(dy)
-    return (idx[..., None] == xp.arange(window_len)) * dy[..., None]
-
-
-def xp_take_last(win, idx):
-    """``win[..., idx]`` element-wise along the last axis."""
-    xp = backend.get_array_module(win)
-    return xp.take_along_axis(win, idx[..., None], axis=-1)[..., 0]
+def _offset_slices(kernel, stride, out_hw):
+    """For each kernel offset (i, j) in row-major order, the (rows, cols) slices of the padded
+    input that hold that offset's element of every window: ``xpad[:, :, rows, cols]`` has
+    shape (N, C, Ho, Wo)."""
+    (kh, kw), (sh, sw), (ho, wo) = kernel, stride, out_hw
+    return [(slice(i, i + sh * (ho - 1) + 1, sh), slice(j, j + sw * (wo - 1) + 1, sw))
+            for i in range(kh) for j in range(kw)]
 
 
 class MaxPool2dFn(Function):
-    """Fused max pooling; see the module docstring."""
+    """Fused max pooling; see the module docstring.
+
+    Forward: a running ``maximum`` over the kh*kw strided offset views (one pass each, no
+    window copy).  Backward: offsets are visited in row-major order; an offset whose element
+    equals the window maximum and is the first to do so (a boolean ``claimed`` mask) receives
+    ``dy`` times that mask (torch's first-maximum rule, no scatter, no argmax).
+    """
 
     @staticmethod
     def forward(ctx, x, kernel=(2, 2), stride=(2, 2), padding=(0, 0)):
-        n, c, h, w = x.shape
-        kh, kw = kernel
-        ctx.cfg = (kernel, stride, padding, (h, w))
-        if _is_reshape_case(x.shape, kernel, stride, padding):
-            ho, wo = h // kh, w // kw
-            win = x.reshape(n, c, ho, kh, wo, kw).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, ho, wo, kh * kw)
-        else:
-            xpad = _padded(x, padding, -float("inf"))
-            ho = _out_size(h, kh, stride[0], padding[0])
-            wo = _out_size(w, kw, stride[1], padding[1])
-            win = _windows(xpad, kernel, stride, (ho, wo)).reshape(n, c, ho, wo, kh * kw)
-        idx = win.argmax(axis=-1)
-        y = xp_take_last(win, idx)
-        ctx.save_for_backward(idx)
+        _, _, h, w = x.shape
+        out_hw = (_out_size(h, kernel[0], stride[0], padding[0]),
+                  _out_size(w, kernel[1], stride[1], padding[1]))
+        xpad = _padded(x, padding, -float("inf"))
+        slices = _offset_slices(kernel, stride, out_hw)
+        xp = backend.get_array_module(x)
+        y = xpad[(Ellipsis,) + slices[0]].copy()
+        for rows, cols in slices[1:]:
+            xp.maximum(y, xpad[:, :, rows, cols], out=y)
+        ctx.cfg = (padding, (h, w), slices)
+        ctx.save_for_backward(xpad, y)
         return y
 
     @staticmethod
     def backward(ctx, dy):
-        (idx,) = ctx.saved_tensors
-        kernel, stride, padding, (h, w) = ctx.cfg
-        kh, kw = kernel
-        n, c, ho, wo = dy.shape
-        gwin = _route_to_first_max(idx, dy, kh * kw).reshape(n, c, ho, wo, kh, kw)
-        if _is_reshape_case((n, c, h, w), kernel, stride, padding):
-            return gwin.transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h, w)
-        padded_hw = (h + 2 * padding[0], w + 2 * padding[1])
-        return _unpad(_add_windows(gwin, padded_hw, kernel, stride), padding, (h, w))
+        xpad, y = ctx.saved_tensors
+        padding, hw, slices = ctx.cfg
+        xp = backend.get_array_module(dy)
+        gpad = xp.zeros(xpad.shape, dtype=dy.dtype)
+        claimed = None
+        for rows, cols in slices:
+            hit = xpad[:, :, rows, cols] == y
+            if claimed is None:
+                claimed = hit
+            else:
+                hit &= ~claimed
+                claimed |= hit
+            gpad[:, :, rows, cols] += dy * hit
+        return _unpad(gpad, padding, hw)
 
 
 class AvgPool2dFn(Function):
