@@ -47,24 +47,33 @@ _MIN_OCTAVE_SIZE = 12    # the smallest side an octave may have
 
 
 def _upsample(img, factor):
-    """Bilinear upsampling, pixel centres aligned: sample m at input coordinate
-    ``(m + 1/2) / factor - 1/2`` (clamped at the edges), as ``skimage.transform.rescale``."""
+    """Bilinear upsampling by an integer ``factor``, pixel centres aligned: sample m at input
+    coordinate ``(m + 1/2) / factor - 1/2`` (clamped at the edges), as
+    ``skimage.transform.rescale``.
+
+    Output sample ``m = factor q + p`` (phase p) lies at ``q + t_p`` with the fixed offset
+    ``t_p = (p + 1/2) / factor - 1/2``, so each axis is ``factor`` blends of two shifted copies of
+    the edge-padded input (weights ``1 - frac(t_p)``, ``frac(t_p)``).
+    """
     xp = get_array_module(img)
     if factor == 1:
         return img
-    h, w = img.shape
-
-    def coords(n):
-        t = xp.arange(int(n * factor), dtype=img.dtype) / factor
-        t = xp.clip(t + (0.5 / factor - 0.5), 0, n - 1)
-        i0 = xp.minimum(xp.floor(t).astype(xp.int64), n - 1)
-        i1 = xp.minimum(i0 + 1, n - 1)
-        return i0, i1, (t - i0)
-
-    r0, r1, fr = coords(h)
-    c0, c1, fc = coords(w)
-    rows = img[r0] * (1 - fr)[:, None] + img[r1] * fr[:, None]
-    return rows[:, c0] * (1 - fc)[None, :] + rows[:, c1] * fc[None, :]
+    for axis in (0, 1):
+        n = img.shape[axis]
+        padded = xp.pad(img, [(1, 1) if a == axis else (0, 0) for a in (0, 1)], mode="edge")
+        shape = list(img.shape)
+        shape[axis] = n * factor
+        out = xp.empty(shape, dtype=img.dtype)
+        for p in range(factor):
+            t = (p + 0.5) / factor - 0.5
+            lo = math.floor(t)
+            frac = xp.asarray(t - lo, dtype=img.dtype)
+            a = padded[(slice(1 + lo, 1 + lo + n),) if axis == 0 else (slice(None), slice(1 + lo, 1 + lo + n))]
+            b = padded[(slice(2 + lo, 2 + lo + n),) if axis == 0 else (slice(None), slice(2 + lo, 2 + lo + n))]
+            target = (slice(p, None, factor),) if axis == 0 else (slice(None), slice(p, None, factor))
+            out[target] = a * (1 - frac) + b * frac
+        img = out
+    return img
 
 
 def _valid_max(a, axis, reduce=None):
@@ -304,8 +313,8 @@ class SIFT:
             rows = (scale_idx[ch][:, None] * h + py) * w
             index = rows[:, :, None] + px[:, None, :]
             m, a = self._gradient_at(flat_L, index, w)
-            a = a % xp.float32(2 * math.pi)
             wgt = (wy[:, :, None] * wx[:, None, :]) * m
+            # a in [-pi, pi]: the integer modulo maps the nearest bin into 0 .. nb-1
             b = xp.rint(a * (nb / (2 * math.pi))).astype(xp.int64) % nb
             flat = (xp.arange(K)[:, None, None] * nb + b).reshape(-1)
             hist = xp.bincount(flat, weights=wgt.reshape(-1), minlength=K * nb).reshape(K, nb)
