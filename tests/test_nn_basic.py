@@ -12,7 +12,7 @@ import tinygrad_cv as tg
 import tinygrad_cv.nn as nn
 import tinygrad_cv.nn.functional as F
 from tinygrad_cv import backend
-from tinygrad_cv.nn.functional.special import erf_array
+from tinygrad_cv.nn.functional.special import erf_array, erfc_array
 from tinygrad_cv.testing import gradcheck, gradgradcheck
 
 from nn_compare import compare_modules, copy_weights, to_np
@@ -167,6 +167,15 @@ def test_erf_matches_torch():
     ref32 = torch.erf(torch.tensor(x32.astype(np.float64))).numpy()
     np.testing.assert_allclose(got, ref32, rtol=1e-6, atol=5e-7)
     assert gradcheck(F.erf, (t64(rand(0, (6,))),))
+
+
+def test_erfc_keeps_relative_accuracy_in_the_tail():
+    x = np.linspace(-6, 9, 3001)
+    ref = torch.erfc(torch.tensor(x)).numpy()
+    np.testing.assert_allclose(erfc_array(x), ref, rtol=1e-10, atol=1e-300)
+    x32 = np.linspace(-4, 9, 3001).astype(np.float32)
+    ref32 = torch.erfc(torch.tensor(x32.astype(np.float64))).numpy()
+    np.testing.assert_allclose(erfc_array(x32), ref32, rtol=1e-5, atol=1e-30)
 
 
 def test_softmax_default_dim_and_errors():

@@ -11,7 +11,7 @@ import math
 from ... import backend
 from ...autograd.function import Function
 from ...ops import dual
-from .special import erf_array, erf_dual
+from .special import erf_dual, erfc_array
 
 _SQRT_HALF = math.sqrt(0.5)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -19,12 +19,17 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _GELU_CUBIC = 0.044715
 
 
-def _sigmoid_dual(x):
-    """sigmoid(x) = (1 + tanh(x/2)) / 2 on an array or a recording Tensor."""
-    if dual.is_tensor(x):
-        return x.sigmoid()
+def _sigmoid_array(x):
+    """sigmoid(x) = 1/(1 + e^-x) without overflow and with full relative accuracy for x << 0:
+    e = exp(-|x|);  1/(1 + e) for x >= 0,  e/(1 + e) for x < 0."""
     xp = backend.get_array_module(x)
-    return xp.tanh(x * 0.5) * 0.5 + 0.5
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1.0, e) / (1.0 + e)
+
+
+def _sigmoid_dual(x):
+    """sigmoid on an array or a recording Tensor."""
+    return x.sigmoid() if dual.is_tensor(x) else _sigmoid_array(x)
 
 
 def relu(x, inplace=False):
@@ -79,23 +84,22 @@ class GELUFn(Function):
 
     @staticmethod
     def forward(ctx, x, approximate="none"):
-        xp = backend.get_array_module(x)
         ctx.approximate = approximate
         ctx.save_for_backward(x)
-        if approximate == "tanh":
-            t = xp.tanh((x + x * x * x * _GELU_CUBIC) * _SQRT_2_OVER_PI)
-            return x * (t + 1) * 0.5
-        return x * (erf_array(x * _SQRT_HALF) + 1) * 0.5
+        if approximate == "tanh":  # (1 + tanh u)/2 = sigmoid(2u), accurate for u << 0
+            return x * _sigmoid_array((x + x * x * x * _GELU_CUBIC) * (2 * _SQRT_2_OVER_PI))
+        return x * erfc_array(x * -_SQRT_HALF) * 0.5  # Phi(x) = erfc(-x/sqrt 2)/2
 
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         if ctx.approximate == "tanh":
-            t = dual.tanh((x + x * x * x * _GELU_CUBIC) * _SQRT_2_OVER_PI)
-            slope = (t + 1) * 0.5 + x * (1 - t * t) * (
-                (x * x * (3 * _GELU_CUBIC) + 1) * (0.5 * _SQRT_2_OVER_PI))
+            # with s = sigmoid(2u) = (1 + t)/2:  (1 - t^2)/2 = 2 s (1 - s)
+            s = _sigmoid_dual((x + x * x * x * _GELU_CUBIC) * (2 * _SQRT_2_OVER_PI))
+            slope = s + x * (s * (1 - s)) * ((x * x * (3 * _GELU_CUBIC) + 1) * (2 * _SQRT_2_OVER_PI))
             return g * slope
-        cdf = (erf_dual(x * _SQRT_HALF) + 1) * 0.5
+        cdf = (1 - erf_dual(x * -_SQRT_HALF)) * 0.5 if dual.is_tensor(x) else \
+            erfc_array(x * -_SQRT_HALF) * 0.5
         pdf = dual.exp(x * x * -0.5) * _INV_SQRT_2PI
         return g * (cdf + x * pdf)
 
