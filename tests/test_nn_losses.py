@@ -432,3 +432,18 @@ def test_loss_modules_match_torch():
         check_close(xo.grad, xt.grad)
     with pytest.raises(ValueError, match="reduction"):
         nn.MSELoss(reduction="bad")
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0, 3.0])
+def test_normalize_and_cosine_similarity_match_torch(p):
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((2, 4, 5))
+    ao, at = pair(a)
+    bo, bt = pair(b)
+    check_close(F.normalize(ao, p=p, dim=1), TF.normalize(at, p=p, dim=1))
+    lo, lt = F.cosine_similarity(ao, bo, dim=1), TF.cosine_similarity(at, bt, dim=1)
+    check_close(lo, lt)
+    backprop_both(lo, lt)
+    check_close(ao.grad, at.grad)
+    check_close(bo.grad, bt.grad)
+    assert gradcheck(lambda x: F.normalize(x, p=p, dim=0), (tg.tensor(a, requires_grad=True),))

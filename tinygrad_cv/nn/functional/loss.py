@@ -9,6 +9,7 @@ from ... import backend
 from ...autograd.function import Function
 from ...ops.softmax import log_softmax_array
 from ...tensor import Tensor, cat, where
+from .distance import normalize
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -418,8 +419,7 @@ def nt_xent_loss(z1, z2=None, temperature=0.5):
     two_n = z.shape[0]
     n = two_n // 2
     xp = backend.get_array_module(z.data)
-    norm = (z * z).sum(dim=1, keepdim=True).sqrt().clamp(min=1e-12)
-    u = z / norm
+    u = normalize(z, dim=1)
     sim = (u @ u.T) * (1.0 / temperature)
     self_pairs = xp.eye(two_n, dtype=bool)
     sim = where(self_pairs, float(xp.finfo(z.dtype).min), sim)
