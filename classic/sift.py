@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 
-from tinygrad_cv.backend import get_array_module
+from tinygrad_cv.backend import get_array_module, scatter_add
 
 from ._image import to_gray
 from .filters import gaussian_blur
@@ -341,7 +341,7 @@ class SIFT:
         Rotated coordinates ``u = (dx cos + dy sin) / sigma``, ``v = (-dx sin + dy cos) / sigma``
         (dy measured downwards, the frame turned by ``-theta``) are sums of a row and a column
         term, so the (K, side, side) window mask costs two broadcast additions; the pixels inside
-        are gathered once and their 8 trilinear votes go into one ``bincount`` over a histogram
+        are gathered once and their 8 trilinear votes are scatter-added (float32) into a histogram
         padded by one cell on each side (votes beyond the 4 x 4 cells fall into the padding).
         """
         xp = get_array_module(L)
@@ -377,9 +377,9 @@ class SIFT:
             valid &= row_ok[:, :, None]
             valid &= col_ok[:, None, :]
             sel = xp.flatnonzero(valid)                    # only the pixels inside the frame
-            kk = sel // (side * side)
-            ky = kk * side + (sel // side) % side
-            kx = kk * side + sel % side
+            ky = sel // side                               # keypoint * side + row
+            kk = ky // side
+            kx = kk * side + (sel - ky * side)             # keypoint * side + column
             u = u.reshape(-1)[sel]
             v = v.reshape(-1)[sel]
             rows = (scale_idx[ch][:, None] * h + py) * w
@@ -400,18 +400,17 @@ class SIFT:
             base = ((kk * npad + (iv.astype(xp.int64) + 1)) * npad + (iu.astype(xp.int64) + 1)) * nwide
             base += io.astype(xp.int64)
             by_angle = ((0, wgt * (1 - to)), (1, wgt * to))
-            size = K * npad * npad * nwide
-            hist = None
+            size = K * npad * npad * nwide                 # float32 votes, scatter-added
+            hist = xp.zeros(size, dtype=f32)
             for bv in (0, 1):
                 wv = tv if bv else 1 - tv
                 for bu in (0, 1):
                     wvu = wv * (tu if bu else 1 - tu)
                     cell_base = base + (bv * npad + bu) * nwide
                     for bo, wo in by_angle:
-                        part = xp.bincount(cell_base + bo if bo else cell_base, weights=wvu * wo,
-                                           minlength=size)
-                        hist = part if hist is None else hist + part
-            hist = hist.reshape(K, npad, npad, 3, no).sum(axis=3)[:, 1:-1, 1:-1].reshape(K, -1)
+                        scatter_add(hist, cell_base + bo if bo else cell_base, wvu * wo)
+            hist = hist.reshape(K, npad, npad, 3, no).sum(axis=3, dtype=xp.float64)
+            hist = hist[:, 1:-1, 1:-1].reshape(K, -1)
             hist /= xp.maximum(xp.linalg.norm(hist, axis=1, keepdims=True), 1e-12)
             hist = xp.minimum(hist, 0.2)
             hist /= xp.maximum(xp.linalg.norm(hist, axis=1, keepdims=True), 1e-12)
