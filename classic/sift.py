@@ -283,7 +283,7 @@ class SIFT:
         xp = get_array_module(flat_L)
         gx = (flat_L[index + 1] - flat_L[index - 1]) / 2
         gy = (flat_L[index + width] - flat_L[index - width]) / 2
-        return xp.hypot(gx, gy), xp.arctan2(-gy, gx)
+        return xp.sqrt(gx * gx + gy * gy), xp.arctan2(-gy, gx)
 
     # -- orientation -----------------------------------------------------------------------------
     def _orientations(self, L, scale_idx, yx, sig):
