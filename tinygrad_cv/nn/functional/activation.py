@@ -85,23 +85,27 @@ class GELUFn(Function):
     @staticmethod
     def forward(ctx, x, approximate="none"):
         ctx.approximate = approximate
-        ctx.save_for_backward(x)
         if approximate == "tanh":  # (1 + tanh u)/2 = sigmoid(2u), accurate for u << 0
-            return x * _sigmoid_array((x + x * x * x * _GELU_CUBIC) * (2 * _SQRT_2_OVER_PI))
-        return x * erfc_array(x * -_SQRT_HALF) * 0.5  # Phi(x) = erfc(-x/sqrt 2)/2
+            s = _sigmoid_array((x + x * x * x * _GELU_CUBIC) * (2 * _SQRT_2_OVER_PI))
+        else:
+            s = erfc_array(x * -_SQRT_HALF) * 0.5  # Phi(x) = erfc(-x/sqrt 2)/2
+        ctx.save_for_backward(x, s)
+        return x * s
 
     @staticmethod
     def backward(ctx, g):
-        (x,) = ctx.saved_tensors
+        x, s = ctx.saved_tensors  # s: the forward's sigmoid(2u) or Phi(x)
+        recording = dual.is_tensor(x)  # create_graph: recompute s as a function of x
         if ctx.approximate == "tanh":
             # with s = sigmoid(2u) = (1 + t)/2:  (1 - t^2)/2 = 2 s (1 - s)
-            s = _sigmoid_dual((x + x * x * x * _GELU_CUBIC) * (2 * _SQRT_2_OVER_PI))
+            if recording:
+                s = _sigmoid_dual((x + x * x * x * _GELU_CUBIC) * (2 * _SQRT_2_OVER_PI))
             slope = s + x * (s * (1 - s)) * ((x * x * (3 * _GELU_CUBIC) + 1) * (2 * _SQRT_2_OVER_PI))
             return g * slope
-        cdf = (1 - erf_dual(x * -_SQRT_HALF)) * 0.5 if dual.is_tensor(x) else \
-            erfc_array(x * -_SQRT_HALF) * 0.5
+        if recording:
+            s = (1 - erf_dual(x * -_SQRT_HALF)) * 0.5
         pdf = dual.exp(x * x * -0.5) * _INV_SQRT_2PI
-        return g * (cdf + x * pdf)
+        return g * (s + x * pdf)
 
 
 def gelu(x, approximate="none"):

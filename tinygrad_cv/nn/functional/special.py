@@ -73,30 +73,39 @@ def _erfc_large(ax, kind, xp):
     return t * xp.exp(poly - ax * ax)
 
 
-def _erf_erfc_abs(x):
-    """(x as a float array, erf(|x|), erfc(|x|), xp), both in x's dtype."""
+def _erf_or_erfc_abs(x, want):
+    """(x as a float array, erf(|x|) or erfc(|x|) as ``want`` says, xp).
+
+    Each series runs only on the elements of its range (boolean compress and scatter).
+    """
     xp = backend.get_array_module(x)
     if not backend.is_floating(x.dtype):
         x = x.astype("float32")
     kind = _working_dtype(x)
     ax = xp.abs(x).astype(kind, copy=False)
     small = ax < 1.0
-    erf_small = _erf_small(xp.minimum(ax, 1.0), kind)
-    erfc_large = _erfc_large(ax, kind, xp)
-    erf_abs = xp.where(small, erf_small, 1.0 - erfc_large)
-    erfc_abs = xp.where(small, 1.0 - erf_small, erfc_large)
-    return x, erf_abs.astype(x.dtype, copy=False), erfc_abs.astype(x.dtype, copy=False), xp
+    large = ~small
+    near = _erf_small(ax[small], kind)
+    tail = _erfc_large(ax[large], kind, xp)
+    out = xp.empty_like(ax)
+    if want == "erf":
+        out[small] = near
+        out[large] = 1.0 - tail
+    else:
+        out[small] = 1.0 - near
+        out[large] = tail
+    return x, out.astype(x.dtype, copy=False), xp
 
 
 def erf_array(x):
     """erf of a raw array (odd function: computed on |x|, sign restored)."""
-    x, erf_abs, _, xp = _erf_erfc_abs(x)
+    x, erf_abs, xp = _erf_or_erfc_abs(x, "erf")
     return xp.copysign(erf_abs, x)
 
 
 def erfc_array(x):
     """erfc(x) = 1 - erf(x) of a raw array, with relative accuracy in the right tail."""
-    x, _, erfc_abs, xp = _erf_erfc_abs(x)
+    x, erfc_abs, xp = _erf_or_erfc_abs(x, "erfc")
     return xp.where(x >= 0, erfc_abs, 2.0 - erfc_abs)
 
 
