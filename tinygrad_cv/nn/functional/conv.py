@@ -17,8 +17,9 @@ Backward:
 * ``dL/dw = dy (G, Og, N*Ho*Wo) @ cols^T`` -- one GEMM, reusing the forward's columns;
 * ``dL/dx`` is the full correlation of ``dy`` with the flipped, channel-transposed kernel:
   ``dy`` is dilated by the stride (``stride - 1`` zeros between elements), padded by
-  ``dilation * (k - 1)`` on each side (plus the rows/columns the forward never reached), and
-  correlated at stride 1; the forward padding is cropped off the result;
+  ``dilation * (k - 1)`` on each side (plus the rows/columns the forward never reached) less
+  the forward padding (a negative amount crops), and correlated at stride 1, so the GEMM
+  computes exactly the (H, W) input positions;
 * ``dL/db = sum of dy over (N, Ho, Wo)``.
 
 The transposed convolution's forward is exactly that input-gradient computation and its
@@ -46,29 +47,33 @@ def _out_size(size, pad_total, k, stride, dilation):
 
 
 def _pad_hw(x, top, bottom, left, right):
-    """Zero-pad the last two axes (negative amounts crop)."""
+    """Zero-pad the last two axes (negative amounts crop; cropping alone is a view)."""
     if top == bottom == left == right == 0:
         return x
-    xp = backend.get_array_module(x)
     n, c, h, w = x.shape
-    out = xp.zeros((n, c, h + max(top, 0) + max(bottom, 0), w + max(left, 0) + max(right, 0)),
-                   dtype=x.dtype)
     src = x[:, :, max(-top, 0):h - max(-bottom, 0), max(-left, 0):w - max(-right, 0)]
+    if max(top, bottom, left, right) <= 0:
+        return src
+    xp = backend.get_array_module(x)
+    out = xp.zeros((n, c, h + top + bottom, w + left + right), dtype=x.dtype)
     out[:, :, max(top, 0):max(top, 0) + src.shape[2], max(left, 0):max(left, 0) + src.shape[3]] = src
     return out
 
 
 def _dilate_pad(dy, stride, top, bottom, left, right):
-    """Insert ``stride - 1`` zeros between elements of the last two axes, then pad."""
+    """Insert ``stride - 1`` zeros between elements of the last two axes, then pad (negative
+    amounts crop)."""
     sh, sw = stride
     if sh == sw == 1:
         return _pad_hw(dy, top, bottom, left, right)
     xp = backend.get_array_module(dy)
     n, c, h, w = dy.shape
     hd, wd = (h - 1) * sh + 1, (w - 1) * sw + 1
-    out = xp.zeros((n, c, hd + top + bottom, wd + left + right), dtype=dy.dtype)
-    out[:, :, top:top + hd:sh, left:left + wd:sw] = dy
-    return out
+    t, l = max(top, 0), max(left, 0)
+    out = xp.zeros((n, c, hd + t + max(bottom, 0), wd + l + max(right, 0)), dtype=dy.dtype)
+    out[:, :, t:t + hd:sh, l:l + wd:sw] = dy
+    return out[:, :, max(-top, 0):out.shape[2] - max(-bottom, 0),
+               max(-left, 0):out.shape[3] - max(-right, 0)]
 
 
 def _im2col(xpad, kh, kw, stride, dilation, groups, ho, wo):
@@ -150,23 +155,25 @@ def _flip_transpose(w, groups):
     return wt[:, :, ::-1, ::-1]
 
 
-def _input_grad(dy, w, stride, dilation, groups, padded_hw):
-    """dL/dxpad (N, C, Hp, Wp): full correlation of the stride-dilated ``dy`` with the flipped
-    kernel.  ``padded_hw`` is the padded input size of the forward convolution."""
+def _input_grad(dy, w, stride, dilation, groups, pads, out_hw):
+    """dL/dx (N, C, H, W) of a convolution of x (spatial size ``out_hw``) padded by ``pads``.
+
+    It is the full correlation of the stride-dilated ``dy`` with the flipped kernel, cropped
+    by the forward padding; the crop is folded into the padding of ``dy`` (a negative amount
+    crops), so the GEMM computes exactly the (H, W) positions that are kept.
+    """
+    top, bottom, left, right = pads
+    h, wd = out_hw
     _, _, ho, wo = dy.shape
     _, _, kh, kw = w.shape
     eh, ew = dilation[0] * (kh - 1), dilation[1] * (kw - 1)
-    bottom = padded_hw[0] - (ho - 1) * stride[0] - 1
-    right = padded_hw[1] - (wo - 1) * stride[1] - 1
-    e = _dilate_pad(dy, stride, eh, bottom, ew, right)
+    # rows/columns of the padded input past the last window (never reached by the forward)
+    unreached_h = h + top + bottom - eh - (ho - 1) * stride[0] - 1
+    unreached_w = wd + left + right - ew - (wo - 1) * stride[1] - 1
+    e = _dilate_pad(dy, stride, eh - top, eh + unreached_h - bottom,
+                    ew - left, ew + unreached_w - right)
     wt = backend.get_array_module(w).ascontiguousarray(_flip_transpose(w, groups))
     return _conv_core(e, wt, (1, 1), dilation, groups)[0]
-
-
-def _crop(xpad, top, left, h, w):
-    if top == 0 and left == 0 and xpad.shape[2] == h and xpad.shape[3] == w:
-        return xpad
-    return backend.get_array_module(xpad).ascontiguousarray(xpad[:, :, top:top + h, left:left + w])
 
 
 def _bias_grad(dy):
@@ -191,11 +198,11 @@ class Conv2dFn(Function):
     @staticmethod
     def backward(ctx, dy):
         xpad, w, cols = ctx.saved_tensors
-        stride, (top, _, left, _), dilation, groups, (h, wd) = ctx.cfg
+        stride, pads, dilation, groups, (h, wd) = ctx.cfg
         needs = ctx.needs_input_grad
         gx = gw = gb = None
         if needs[0]:
-            gx = _crop(_input_grad(dy, w, stride, dilation, groups, xpad.shape[2:]), top, left, h, wd)
+            gx = _input_grad(dy, w, stride, dilation, groups, pads, (h, wd))
         if needs[1]:
             gw = _weight_grad(xpad, dy, w.shape[2:], stride, dilation, groups, cols)
         if len(needs) > 2 and needs[2]:
@@ -219,8 +226,8 @@ class ConvTranspose2dFn(Function):
         _, _, kh, kw = w.shape
         hp = (h - 1) * stride[0] + dilation[0] * (kh - 1) + output_padding[0] + 1
         wp = (wd - 1) * stride[1] + dilation[1] * (kw - 1) + output_padding[1] + 1
-        ypad = _input_grad(x, w, stride, dilation, groups, (hp, wp))
-        y = _crop(ypad, padding[0], padding[1], hp - 2 * padding[0], wp - 2 * padding[1])
+        pads = (padding[0], padding[0], padding[1], padding[1])
+        y = _input_grad(x, w, stride, dilation, groups, pads, (hp - 2 * padding[0], wp - 2 * padding[1]))
         if b is not None:
             y = y + b.reshape(1, -1, 1, 1)
         ctx.cfg = (stride, padding, dilation, groups, (hp, wp))

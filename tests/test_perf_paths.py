@@ -1,0 +1,25 @@
+"""Fast paths introduced for speed, each against the straightforward reference on random shapes."""
+import numpy as np
+from hypothesis import given, settings, strategies as st
+
+from tinygrad_cv.nn.functional import conv as conv_mod
+
+SETTINGS = settings(max_examples=30, deadline=None)
+
+
+def _reference_dilate_pad(dy, stride, top, bottom, left, right):
+    """Dilate into a buffer padded by the positive amounts, then crop the negative ones."""
+    sh, sw = stride
+    n, c, h, w = dy.shape
+    big = np.zeros((n, c, (h - 1) * sh + 1 + 2 * 8, (w - 1) * sw + 1 + 2 * 8))
+    big[:, :, 8:8 + (h - 1) * sh + 1:sh, 8:8 + (w - 1) * sw + 1:sw] = dy
+    return big[:, :, 8 - top:big.shape[2] - 8 + bottom, 8 - left:big.shape[3] - 8 + right]
+
+
+@SETTINGS
+@given(st.integers(1, 3), st.integers(1, 3), st.lists(st.integers(-2, 3), min_size=4, max_size=4),
+       st.integers(3, 6), st.integers(3, 6), st.integers(0, 2**16))
+def test_dilate_pad_with_negative_amounts_crops(sh, sw, pads, h, w, seed):
+    dy = np.random.default_rng(seed).standard_normal((2, 3, h, w))
+    out = conv_mod._dilate_pad(dy, (sh, sw), *pads)
+    np.testing.assert_array_equal(out, _reference_dilate_pad(dy, (sh, sw), *pads))
