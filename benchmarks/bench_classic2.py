@@ -4,6 +4,7 @@
 
 SIFT on scikit-image's camera vs skimage.feature.SIFT and OpenCV SIFT; seam carving of 50
 columns off chelsea vs the PyPI `seam-carving` package; k-means vs scikit-learn's KMeans.
+Ours and the references take turns in every repeat (the machine may be shared).
 No assertions: it prints the figures.
 """
 import argparse
@@ -23,15 +24,19 @@ from classic.sift import SIFT  # noqa: E402
 from tinygrad_cv.backend import synchronize, to_device  # noqa: E402
 
 
-def bench(fn, repeats, device="cpu"):
-    fn()                                   # warm-up (imports, JIT caches, allocations)
-    times = []
+def bench(fns, repeats, device="cpu"):
+    """Median seconds of each callable; the callables take turns in every repeat, so that a
+    shared machine's load changes hit ours and the references alike."""
+    for fn in fns:
+        fn()                               # warm-up (imports, JIT caches, allocations)
+    times = [[] for _ in fns]
     for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        synchronize(device)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        for fn, ts in zip(fns, times):
+            t = time.perf_counter()
+            fn()
+            synchronize(device)
+            ts.append(time.perf_counter() - t)
+    return [statistics.median(ts) for ts in times]
 
 
 def row(name, ours, refs):
@@ -53,9 +58,9 @@ def main():
     from skimage.feature import SIFT as SkSIFT
     cam = data.camera()
     cam_f = to_device(cam / 255.0, dev)
-    ours = bench(lambda: SIFT().detect_and_extract(cam_f), r, dev)
-    sk = bench(lambda: SkSIFT().detect_and_extract(cam / 255.0), r)
-    cv = bench(lambda: cv2.SIFT_create().detectAndCompute(cam, None), r)
+    ours, sk, cv = bench([lambda: SIFT().detect_and_extract(cam_f),
+                          lambda: SkSIFT().detect_and_extract(cam / 255.0),
+                          lambda: cv2.SIFT_create().detectAndCompute(cam, None)], r, dev)
     row("SIFT camera 512x512", ours, [("skimage", sk), ("opencv", cv)])
 
     # seam carving: 50 columns off chelsea (300 x 451 RGB)
@@ -64,10 +69,10 @@ def main():
     h, w = chelsea.shape[:2]
     f = chelsea.astype(np.float32) / 255
     f_dev = to_device(f, dev)
-    ours = bench(lambda: seam_carving.resize(f_dev, (h, w - 50)), r, dev)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ref = bench(lambda: sc_pkg.resize(f, (w - 50, h)), r)
+        ours, ref = bench([lambda: seam_carving.resize(f_dev, (h, w - 50)),
+                           lambda: sc_pkg.resize(f, (w - 50, h))], r, dev)
     row("seam carving chelsea -50 cols", ours, [("seam-carving", ref)])
 
     # k-means: colours of china.jpg (subsampled), k = 8, n_init = 10
@@ -75,8 +80,8 @@ def main():
     from sklearn.datasets import load_sample_image
     X = load_sample_image("china.jpg")[::4, ::4].reshape(-1, 3) / 255.0
     X_dev = to_device(X, dev)
-    ours = bench(lambda: clustering.kmeans(X_dev, 8, n_init=10, seed=0), r, dev)
-    ref = bench(lambda: KMeans(8, n_init=10, random_state=0).fit(X), r)
+    ours, ref = bench([lambda: clustering.kmeans(X_dev, 8, n_init=10, seed=0),
+                       lambda: KMeans(8, n_init=10, random_state=0).fit(X)], r, dev)
     row(f"k-means k=8 n={len(X)}", ours, [("sklearn", ref)])
 
     # agglomerative average linkage, 2000 points
@@ -84,8 +89,8 @@ def main():
     from sklearn.datasets import make_blobs
     P, _ = make_blobs(2000, centers=6, random_state=0)
     P_dev = to_device(P, dev)
-    ours = bench(lambda: clustering.agglomerative(P_dev, 6, "average"), r, dev)
-    ref = bench(lambda: AgglomerativeClustering(6, linkage="average").fit(P), r)
+    ours, ref = bench([lambda: clustering.agglomerative(P_dev, 6, "average"),
+                       lambda: AgglomerativeClustering(6, linkage="average").fit(P)], r, dev)
     row("agglomerative average n=2000", ours, [("sklearn", ref)])
 
 
