@@ -11,11 +11,10 @@ from hypothesis import given, settings, strategies as st
 import tinygrad_cv as tg
 import tinygrad_cv.nn as nn
 import tinygrad_cv.nn.functional as F
-from tinygrad_cv import backend
 from tinygrad_cv.nn.functional.special import erf_array, erfc_array
 from tinygrad_cv.testing import gradcheck, gradgradcheck
 
-from nn_compare import compare_modules, copy_weights, to_np
+from nn_compare import compare_modules, copy_weights
 
 SETTINGS = settings(max_examples=20, deadline=None)
 DTYPES = ["float32", "float64"]

@@ -324,7 +324,8 @@ class BCEWithLogitsFn(Function):
         return gx, gz, gw, gpw
 
 
-def _as_like(value, like, name):
+def _as_like(value, like):
+    """``value`` as a Tensor on ``like``'s device (arrays/lists cast to its dtype); None stays."""
     if value is None:
         return None
     if isinstance(value, Tensor):
@@ -337,19 +338,19 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
                                      pos_weight=None):
     """Sigmoid + binary cross-entropy in one stable step (finite for logits of +-1e4)."""
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
-    target = _as_like(target, input, "target")
+    target = _as_like(target, input)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"binary_cross_entropy_with_logits: target size {tuple(target.shape)} "
                          f"must be the same as input size {tuple(input.shape)}")
-    return BCEWithLogitsFn.apply(input, target, _as_like(weight, input, "weight"),
-                                 _as_like(pos_weight, input, "pos_weight"), reduction=reduction)
+    return BCEWithLogitsFn.apply(input, target, _as_like(weight, input),
+                                 _as_like(pos_weight, input), reduction=reduction)
 
 
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """-w (z log x + (1 - z) log(1 - x)) on probabilities x in [0, 1]; each log is clamped
     at -100 as torch does, so x = 0 or 1 gives a finite loss."""
     _check_reduction(reduction, "binary_cross_entropy")
-    target = _as_like(target, input, "target")
+    target = _as_like(target, input)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"binary_cross_entropy: target size {tuple(target.shape)} must be the "
                          f"same as input size {tuple(input.shape)}")
@@ -359,27 +360,26 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
                          "(apply sigmoid first, or use binary_cross_entropy_with_logits)")
     loss = -(target * input.log().clamp(min=-100.0) + (1 - target) * (1 - input).log().clamp(min=-100.0))
     if weight is not None:
-        loss = loss * _as_like(weight, input, "weight")
+        loss = loss * _as_like(weight, input)
     return _reduce(loss, reduction)
 
 
 # ---- regression losses -----------------------------------------------------------------------
-def _difference(input, target, name):
-    target = _as_like(target, input, "target")
-    return input - target
+def _difference(input, target):
+    return input - _as_like(target, input)
 
 
 def mse_loss(input, target, reduction="mean"):
     """(x - y)^2, reduced."""
     _check_reduction(reduction, "mse_loss")
-    d = _difference(input, target, "mse_loss")
+    d = _difference(input, target)
     return _reduce(d * d, reduction)
 
 
 def l1_loss(input, target, reduction="mean"):
     """|x - y|, reduced (gradient sign(x - y), 0 at 0)."""
     _check_reduction(reduction, "l1_loss")
-    return _reduce(_difference(input, target, "l1_loss").abs(), reduction)
+    return _reduce(_difference(input, target).abs(), reduction)
 
 
 def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
@@ -387,7 +387,7 @@ def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
     _check_reduction(reduction, "smooth_l1_loss")
     if beta < 0:
         raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
-    d = _difference(input, target, "smooth_l1_loss")
+    d = _difference(input, target)
     ad = d.abs()
     if beta == 0:
         return _reduce(ad, reduction)
