@@ -167,7 +167,8 @@ class Function:
                 data = x.data
                 if first is None:
                     first = data
-                elif type(data) is not type(first):
+                elif type(data) is not type(first) and \
+                        backend.device_of(data) != backend.device_of(first):
                     _raise_device_mix(cls, first, data)
                 arrays.append(data)
                 needs.append(x.requires_grad)
