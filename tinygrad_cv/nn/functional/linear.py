@@ -21,10 +21,10 @@ class LinearFn(Function):
     def forward(ctx, x, weight, bias=None):
         ctx.save_for_backward(x, weight)
         ctx.has_bias = bias is not None
-        out = x @ weight.T
+        out = x.reshape(-1, x.shape[-1]) @ weight.T
         if bias is not None:
             out += bias
-        return out
+        return out.reshape(x.shape[:-1] + (weight.shape[0],))
 
     @staticmethod
     def backward(ctx, g):
@@ -32,10 +32,10 @@ class LinearFn(Function):
         need_x, need_w = ctx.needs_input_grad[:2]
         need_b = ctx.has_bias and ctx.needs_input_grad[2]
         out_features, in_features = weight.shape
-        gx = g @ weight if need_x else None
+        g2 = g.reshape((-1, out_features))
+        gx = (g2 @ weight).reshape(tuple(x.shape)) if need_x else None
         gw = gb = None
         if need_w or need_b:
-            g2 = g.reshape((-1, out_features))
             if need_w:
                 gw = dual.swap_last(g2) @ x.reshape((-1, in_features))
             if need_b:
