@@ -23,3 +23,25 @@ def test_dilate_pad_with_negative_amounts_crops(sh, sw, pads, h, w, seed):
     dy = np.random.default_rng(seed).standard_normal((2, 3, h, w))
     out = conv_mod._dilate_pad(dy, (sh, sw), *pads)
     np.testing.assert_array_equal(out, _reference_dilate_pad(dy, (sh, sw), *pads))
+
+
+@SETTINGS
+@given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 4), st.integers(1, 4),
+       st.booleans(), st.integers(0, 2**16))
+def test_untied_max_pool_routes_match_offset_routes(kh, kw, ho, wo, ties, seed):
+    """The one-comparison max-pool backward equals the offset-by-offset first-maximum routing,
+    and declines (None) when some window holds its maximum twice."""
+    from tinygrad_cv.nn.functional import pooling as pool_mod
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, 3, kh * ho, kw * wo))
+    if ties:
+        x = np.round(x)
+    y = x.reshape(2, 3, ho, kh, wo, kw).max(axis=(3, 5))
+    dy = rng.standard_normal(y.shape)
+    fast = pool_mod._max_routes_without_ties(x, y, dy, (kh, kw))
+    one_max = (x.reshape(2, 3, ho, kh, wo, kw) == y[:, :, :, None, :, None]).sum(axis=(3, 5)) == 1
+    if not one_max.all():
+        assert fast is None
+        return
+    slices = pool_mod._offset_slices((kh, kw), (kh, kw), (ho, wo))
+    np.testing.assert_array_equal(fast, pool_mod._max_routes_by_offset(x, y, dy, slices))

@@ -96,7 +96,8 @@ class MaxPool2dFn(Function):
     Forward: a running ``maximum`` over the kh*kw strided offset views (one pass each, no
     window copy).  Backward: offsets are visited in row-major order; an offset whose element
     equals the window maximum and is the first to do so (a boolean ``claimed`` mask) receives
-    ``dy`` times that mask (torch's first-maximum rule, no scatter, no argmax).
+    ``dy`` times that mask (torch's first-maximum rule, no scatter, no argmax).  Windows that
+    tile the input without ties take ``_max_routes_without_ties`` (two passes in memory order).
     """
 
     @staticmethod
@@ -110,26 +111,51 @@ class MaxPool2dFn(Function):
         y = xpad[(Ellipsis,) + slices[0]].copy()
         for rows, cols in slices[1:]:
             xp.maximum(y, xpad[:, :, rows, cols], out=y)
-        ctx.cfg = (padding, (h, w), slices)
+        ctx.cfg = (kernel, stride, padding, (h, w), slices)
         ctx.save_for_backward(xpad, y)
         return y
 
     @staticmethod
     def backward(ctx, dy):
         xpad, y = ctx.saved_tensors
-        padding, hw, slices = ctx.cfg
-        xp = backend.get_array_module(dy)
-        gpad = xp.zeros(xpad.shape, dtype=dy.dtype)
-        claimed = None
-        for rows, cols in slices:
-            hit = xpad[:, :, rows, cols] == y
-            if claimed is None:
-                claimed = hit
-            else:
-                hit &= ~claimed
-                claimed |= hit
-            gpad[:, :, rows, cols] += dy * hit
-        return _unpad(gpad, padding, hw)
+        kernel, stride, padding, hw, slices = ctx.cfg
+        if _is_reshape_case(xpad.shape, kernel, stride, padding):
+            fast = _max_routes_without_ties(xpad, y, dy, kernel)
+            if fast is not None:
+                return fast
+        return _unpad(_max_routes_by_offset(xpad, y, dy, slices), padding, hw)
+
+
+def _max_routes_by_offset(xpad, y, dy, slices):
+    """Max-pool gradient of the padded input: offsets in row-major order, each taking ``dy``
+    where it holds the window maximum and no earlier offset did (torch's first-maximum rule)."""
+    xp = backend.get_array_module(dy)
+    gpad = xp.zeros(xpad.shape, dtype=dy.dtype)
+    claimed = None
+    for rows, cols in slices:
+        hit = xpad[:, :, rows, cols] == y
+        if claimed is None:
+            claimed = hit
+        else:
+            hit &= ~claimed
+            claimed |= hit
+        gpad[:, :, rows, cols] += dy * hit
+    return gpad
+
+
+def _max_routes_without_ties(x, y, dy, kernel):
+    """Max-pool input gradient for windows that tile ``x`` exactly (the reshape case), in one
+    broadcast comparison and one product in memory order: ``dx = (x == y) * dy`` per window.
+    That is the first-maximum routing only when every window holds its maximum once, which the
+    count of hits checks; with ties (or NaN) it returns None and the caller routes offset by
+    offset."""
+    xp = backend.get_array_module(x)
+    n, c, ho, wo = y.shape
+    kh, kw = kernel
+    hit = x.reshape(n, c, ho, kh, wo, kw) == y[:, :, :, None, :, None]
+    if int(xp.count_nonzero(hit)) != y.size:
+        return None
+    return (hit * dy[:, :, :, None, :, None]).reshape(x.shape)
 
 
 class AvgPool2dFn(Function):
