@@ -12,6 +12,7 @@ import sys
 
 COMMAND_MODULES = (
     "tinygrad_cv.cli.classic_commands",
+    "tinygrad_cv.cli.learn_commands",
 )
 
 

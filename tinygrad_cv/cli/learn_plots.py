@@ -1,0 +1,73 @@
+"""PNG figures of the learning commands (matplotlib, imported lazily: the ``data`` extra)."""
+from __future__ import annotations
+
+from tinygrad_cv.cli import CLIError
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError:
+        raise CLIError("plots need matplotlib: pip install 'tinygrad_cv[data]'") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path, plt):
+    try:
+        fig.savefig(path, dpi=120, bbox_inches="tight")
+    except (OSError, ValueError) as exc:
+        raise CLIError(f"cannot write {path!r}: {exc}") from None
+    finally:
+        plt.close(fig)
+
+
+def plot_curves(history, path, title=""):
+    """Loss (left) and accuracy (right) per epoch, train and validation."""
+    plt = _pyplot()
+    epochs = [r["epoch"] for r in history]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    for split, style in (("train", "-o"), ("val", "-s")):
+        if history and f"{split}_loss" in history[0]:
+            ax_loss.plot(epochs, [r[f"{split}_loss"] for r in history], style, ms=3, label=split)
+            ax_acc.plot(epochs, [r[f"{split}_accuracy"] for r in history], style, ms=3,
+                        label=split)
+    ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
+    ax_loss.set_yscale("log")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    _save(fig, path, plt)
+
+
+def plot_knn_validation(cv_accuracies, path, title=""):
+    """Cross-validated accuracy against k (the KNN "training curve")."""
+    plt = _pyplot()
+    ks = sorted(cv_accuracies)
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.plot(ks, [cv_accuracies[k] for k in ks], "-o")
+    ax.set(xlabel="k", ylabel="cross-validated accuracy", title=title or "k-NN: choosing k")
+    ax.grid(alpha=0.3)
+    _save(fig, path, plt)
+
+
+def plot_confusion(matrix, path, title=""):
+    """Confusion matrix (rows: true class, columns: predicted) with counts in the cells."""
+    plt = _pyplot()
+    n = len(matrix)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.55 * n, 0.8 + 0.55 * n))
+    ax.imshow(matrix, cmap="Blues")
+    peak = max(max(row) for row in matrix) or 1
+    for i in range(n):
+        for j in range(n):
+            if matrix[i][j]:
+                ax.text(j, i, str(matrix[i][j]), ha="center", va="center", fontsize=8,
+                        color="white" if matrix[i][j] > peak / 2 else "black")
+    ax.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true",
+           title=title or "confusion matrix")
+    _save(fig, path, plt)
