@@ -44,51 +44,84 @@ def _moments(x, axes):
     return mean, centered, var
 
 
+def _channel_sum(a):
+    """Per-channel sum of an (N, C, S) array: sums along the contiguous S, then over N."""
+    return backend.get_array_module(a).einsum("ncs->nc", a).sum(axis=0)
+
+
+def _channel_dot(a, b):
+    """Per-channel ``sum(a * b)`` of (N, C, S) arrays without the product temporary: dot
+    products along the contiguous S, then a sum over N."""
+    xp = backend.get_array_module(a)
+    return xp.einsum("ncs,ncs->nc", a, b).sum(axis=0)
+
+
 class BatchNormFn(Function):
-    """Fused batch normalisation over every axis but 1 of x (N, C, *)."""
+    """Fused batch normalisation over every axis but 1 of x (N, C, *).
+
+    Works on the (N, C, S) view with per-channel (C,) statistics, so every broadcast is a
+    scalar per contiguous row.  Training backward, with ``a = gamma * inv_std``::
+
+        dx = a * dy - xhat * (a * sum(dy * xhat) / M) - a * sum(dy) / M
+
+    (the module docstring's formula with ``g = gamma * dy`` multiplied out), where the two
+    sums are also ``dgamma`` and ``dbeta``.
+    """
 
     @staticmethod
     def forward(ctx, x, weight=None, bias=None, running_mean=None, running_var=None,
                 training=True, momentum=0.1, eps=1e-5, affine=True):
         xp = backend.get_array_module(x)
-        axes = (0,) + tuple(range(2, x.ndim))
-        bshape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
-        count = x.size // x.shape[1]
+        n, c = x.shape[0], x.shape[1]
+        x3 = x.reshape(n, c, -1)
+        count = x3.shape[0] * x3.shape[2]
         if training:
-            mean, centered, var = _moments(x, axes)
+            mean = _channel_sum(x3) * (1.0 / count)
+            xhat = x3 - mean[:, None]
+            var = _channel_dot(xhat, xhat) * (1.0 / count)
             inv_std = 1.0 / xp.sqrt(var + eps)
-            xhat = centered
-            xhat *= inv_std
+            xhat *= inv_std[:, None]
             if running_mean is not None:
                 running_mean *= 1.0 - momentum
-                running_mean += momentum * mean.reshape(-1).astype(running_mean.dtype)
+                running_mean += momentum * mean.astype(running_mean.dtype)
             if running_var is not None:
-                unbiased = var.reshape(-1) * (count / max(count - 1, 1))
+                unbiased = var * (count / max(count - 1, 1))
                 running_var *= 1.0 - momentum
                 running_var += momentum * unbiased.astype(running_var.dtype)
         else:
-            inv_std = (1.0 / xp.sqrt(running_var + eps)).astype(x.dtype).reshape(bshape)
-            xhat = (x - running_mean.astype(x.dtype).reshape(bshape)) * inv_std
-        y = xhat * weight.reshape(bshape) if affine else xhat.copy()
+            inv_std = (1.0 / xp.sqrt(running_var + eps)).astype(x.dtype)
+            xhat = x3 - running_mean.astype(x.dtype)[:, None]
+            xhat *= inv_std[:, None]
         if affine:
-            y += bias.reshape(bshape)
-        ctx.cfg = (axes, bshape, count, training, affine)
+            y = xhat * weight[:, None]
+            y += bias[:, None]
+        else:
+            y = xhat.copy()
+        ctx.cfg = (count, training, affine)
         ctx.save_for_backward(xhat, inv_std, weight)
-        return y
+        return y.reshape(x.shape)
 
     @staticmethod
     def backward(ctx, dy):
         xhat, inv_std, weight = ctx.saved_tensors
-        axes, bshape, count, training, affine = ctx.cfg
+        count, training, affine = ctx.cfg
         needs = ctx.needs_input_grad
-        g = dy * weight.reshape(bshape) if affine else dy
+        dy3 = dy.reshape(xhat.shape)
+        scale = inv_std * weight if affine else inv_std
+        sum_dy = _channel_sum(dy3) if training or (affine and needs[2]) else None
+        sum_dy_xhat = _channel_dot(dy3, xhat) if training or (affine and needs[1]) else None
         gx = gw = gb = None
         if needs[0]:
-            gx = _normalize_backward(g, xhat, inv_std, axes, count) if training else g * inv_std
+            gx = dy3 * scale[:, None]
+            if training:
+                correction = xhat * (scale * sum_dy_xhat * (1.0 / count))[:, None]
+                correction += (scale * sum_dy * (1.0 / count))[:, None]
+                gx -= correction
+            gx = gx.reshape(dy.shape)
         if affine and needs[1]:
-            gw = (dy * xhat).sum(axis=axes)
+            gw = sum_dy_xhat
         if affine and needs[2]:
-            gb = dy.sum(axis=axes)
+            gb = sum_dy
         return gx, gw, gb
 
 
