@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import math
 
-from tinygrad_cv.backend import device_of, get_array_module
+from tinygrad_cv.backend import device_of, get_array_module, is_array, scatter_add
 
 from ._components import label_components
 from ._validate import as_image
 
 
-# votes computed per chunk on the CPU (keeps the temporaries in cache)
-_CPU_CHUNK_VOTES = 4096 * 180
+# votes computed per chunk on the CPU (keeps the reused temporaries in cache)
+_CPU_CHUNK_VOTES = 1024 * 180
 
 
 def _default_thetas(xp):
@@ -31,7 +31,8 @@ def hough_line(edges, theta=None):
     gives an all-zero accumulator.  Same layout and counts as
     ``skimage.transform.hough_line``.
     """
-    edges = as_image(edges, "edges", allow_color=False)
+    if not (is_array(edges) and edges.dtype == bool and edges.ndim == 2 and edges.size):
+        edges = as_image(edges, "edges", allow_color=False)    # checks; a bool map needs none
     xp = get_array_module(edges)
     thetas = _default_thetas(xp) if theta is None else xp.asarray(theta, dtype=xp.float64)
     if thetas.ndim != 1 or thetas.size == 0:
@@ -45,25 +46,32 @@ def hough_line(edges, theta=None):
         return xp.zeros((n_rho, n_theta), dtype=xp.uint64), thetas, rhos
     # rho = x cos + y sin from small per-column / per-row tables, rounded half away from
     # zero (trunc(rho + copysign(1/2, rho))), then shifted to the flat index
-    # theta_index * n_rho + rho + diag of a (theta, rho) array: one bincount counts all
-    # votes.  Pixels go in cache-sized chunks on the CPU.
+    # theta_index * n_rho + rho + diag of a (theta, rho) array, into which the votes are
+    # scatter-added (theta-major: neighbouring pixels hit neighbouring bins).  Pixels go in cache-sized chunks on the CPU, reusing buffers.
     x_term = xp.arange(w, dtype=xp.float64)[:, None] * xp.cos(thetas)[None, :]
     y_term = xp.arange(h, dtype=xp.float64)[:, None] * xp.sin(thetas)[None, :]
     offset = diag + xp.arange(n_theta, dtype=xp.int64) * n_rho
     ys, xs = pixels // w, pixels % w
     n = int(pixels.shape[0])
-    chunk = n if device_of(edges) == "cuda" else max(1, _CPU_CHUNK_VOTES // n_theta)
-    counts = None
+    chunk = n if device_of(edges) == "cuda" else min(n, max(1, _CPU_CHUNK_VOTES // n_theta))
+    rho_buf = xp.empty((chunk, n_theta), dtype=xp.float64)
+    half_buf = xp.empty_like(rho_buf)
+    index_buf = xp.empty((chunk, n_theta), dtype=xp.int64)
+    accumulator = xp.zeros(n_rho * n_theta, dtype=xp.int64)
     for start in range(0, n, chunk):
-        rho = x_term[xs[start:start + chunk]]
-        rho += y_term[ys[start:start + chunk]]
-        rho += xp.copysign(0.5, rho)
-        index = rho.astype(xp.int64)
+        m = min(chunk, n - start)
+        rho, half, index = rho_buf[:m], half_buf[:m], index_buf[:m]
+        xp.take(x_term, xs[start:start + m], axis=0, out=rho)
+        xp.take(y_term, ys[start:start + m], axis=0, out=half)
+        rho += half
+        xp.copysign(0.5, rho, out=half)
+        rho += half
+        index[...] = rho                                  # truncation toward zero
         index += offset
-        part = xp.bincount(index.ravel(), minlength=n_rho * n_theta)
-        counts = part if counts is None else counts + part
-    counts = counts.reshape(n_theta, n_rho).T
-    return xp.ascontiguousarray(counts).astype(xp.uint64), thetas, rhos
+        scatter_add(accumulator, index.reshape(-1), 1)
+    out = xp.empty((n_rho, n_theta), dtype=xp.uint64)
+    out[...] = accumulator.reshape(n_theta, n_rho).T
+    return out, thetas, rhos
 
 
 def _max_filter_zero(image, size_rows, size_cols):
