@@ -97,7 +97,7 @@ class MaxPool2dFn(Function):
     window copy).  Backward: offsets are visited in row-major order; an offset whose element
     equals the window maximum and is the first to do so (a boolean ``claimed`` mask) receives
     ``dy`` times that mask (torch's first-maximum rule, no scatter, no argmax).  Windows that
-    tile the input without ties take ``_max_routes_without_ties`` (two passes in memory order).
+    tile the input take ``_max_routes_tiled`` (the same rule on one comparison in memory order).
     """
 
     @staticmethod
@@ -120,41 +120,42 @@ class MaxPool2dFn(Function):
         xpad, y = ctx.saved_tensors
         kernel, stride, padding, hw, slices = ctx.cfg
         if _is_reshape_case(xpad.shape, kernel, stride, padding):
-            fast = _max_routes_without_ties(xpad, y, dy, kernel)
-            if fast is not None:
-                return fast
+            return _max_routes_tiled(xpad, y, dy, kernel)
         return _unpad(_max_routes_by_offset(xpad, y, dy, slices), padding, hw)
 
 
-def _max_routes_by_offset(xpad, y, dy, slices):
-    """Max-pool gradient of the padded input: offsets in row-major order, each taking ``dy``
-    where it holds the window maximum and no earlier offset did (torch's first-maximum rule)."""
-    xp = backend.get_array_module(dy)
-    gpad = xp.zeros(xpad.shape, dtype=dy.dtype)
+def _keep_first_hits(hits):
+    """Clear, in place, every hit that an earlier mask of ``hits`` (boolean arrays of one
+    shape, in the kernel's row-major order) already holds: torch's first-maximum rule."""
     claimed = None
-    for rows, cols in slices:
-        hit = xpad[:, :, rows, cols] == y
+    for hit in hits:
         if claimed is None:
-            claimed = hit
+            claimed = hit.copy()
         else:
             hit &= ~claimed
             claimed |= hit
+
+
+def _max_routes_by_offset(xpad, y, dy, slices):
+    """Max-pool gradient of the padded input, offset by offset: each offset takes ``dy`` where
+    it holds the window maximum first."""
+    xp = backend.get_array_module(dy)
+    hits = [xpad[:, :, rows, cols] == y for rows, cols in slices]
+    _keep_first_hits(hits)
+    gpad = xp.zeros(xpad.shape, dtype=dy.dtype)
+    for (rows, cols), hit in zip(slices, hits):
         gpad[:, :, rows, cols] += dy * hit
     return gpad
 
 
-def _max_routes_without_ties(x, y, dy, kernel):
-    """Max-pool input gradient for windows that tile ``x`` exactly (the reshape case), in one
-    broadcast comparison and one product in memory order: ``dx = (x == y) * dy`` per window.
-    That is the first-maximum routing only when every window holds its maximum once, which the
-    count of hits checks; with ties (or NaN) it returns None and the caller routes offset by
-    offset."""
-    xp = backend.get_array_module(x)
+def _max_routes_tiled(x, y, dy, kernel):
+    """Max-pool input gradient for windows that tile ``x`` exactly (the reshape case): one
+    broadcast comparison in memory order, the first-maximum rule on the boolean offset views,
+    one product ``dx = hit * dy``."""
     n, c, ho, wo = y.shape
     kh, kw = kernel
     hit = x.reshape(n, c, ho, kh, wo, kw) == y[:, :, :, None, :, None]
-    if int(xp.count_nonzero(hit)) != y.size:
-        return None
+    _keep_first_hits([hit[:, :, :, i, :, j] for i in range(kh) for j in range(kw)])
     return (hit * dy[:, :, :, None, :, None]).reshape(x.shape)
 
 
