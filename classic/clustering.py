@@ -54,14 +54,24 @@ def _sq_dists(X, C):
 
 
 def pairwise_distances(X, chunk=256):
-    """Exact Euclidean distances (n, n), computed from differences in row chunks."""
+    """Exact Euclidean distances (n, n): ``sqrt(sum_k (x_ik - x_jk)^2)`` from differences,
+    summed feature by feature (scipy's ``pdist`` order) over blocks of ``chunk`` rows."""
     X = _as_points(X)
     xp = get_array_module(X)
-    n = X.shape[0]
+    n, d = X.shape
     D = xp.empty((n, n), dtype=xp.float64)
+    columns = [X[:, k] for k in range(d)]
+    tmp = xp.empty((min(chunk, n), n), dtype=xp.float64)
     for s in range(0, n, chunk):
-        diff = X[s:s + chunk, None, :] - X[None, :, :]
-        D[s:s + chunk] = xp.sqrt((diff * diff).sum(-1))
+        e = min(n, s + chunk)
+        acc, t = D[s:e], tmp[: e - s]
+        for k, col in enumerate(columns):
+            target = acc if k == 0 else t
+            xp.subtract(col[s:e, None], col[None, :], out=target)
+            target *= target
+            if k:
+                acc += t
+        xp.sqrt(acc, out=acc)
     return D
 
 
