@@ -304,8 +304,8 @@ class Trainer:
                                self.metrics_path)
                 self._log(self._summary(record))
                 if self.progress:
-                    epochs_bar.set_postfix(loss=f"{train['loss']:.4f}",
-                                           val_acc=f"{record.get('val_accuracy', float('nan')):.4f}")
+                    val_acc = record.get("val_accuracy", float("nan"))
+                    epochs_bar.set_postfix(loss=f"{train['loss']:.4f}", val_acc=f"{val_acc:.4f}")
                 if self.stopped_early:
                     self._log(f"early stop: no better validation score for {self.patience} "
                               f"epochs (best epoch {self.best_epoch})")
@@ -369,8 +369,8 @@ class KNNModel:
         return xp.concatenate(parts)
 
     def state_dict(self):
-        return {"x_train": Tensor._wrap(self.knn.X_train), "y_train": Tensor._wrap(self.knn.y_train),
-                "k": self.k, "metric": self.metric}
+        return {"x_train": Tensor._wrap(self.knn.X_train),
+                "y_train": Tensor._wrap(self.knn.y_train), "k": self.k, "metric": self.metric}
 
     def load_state_dict(self, state):
         self.metric = state["metric"]

@@ -107,7 +107,8 @@ def test_resume_after_ctrl_c_matches_uninterrupted_run(tmp_path, monkeypatch, ca
         for name, value in full[key].items():
             np.testing.assert_array_equal(backend.to_numpy(resumed[key][name].data),
                                           backend.to_numpy(value.data), err_msg=name)
-    assert resumed["trainer"]["history"][-1]["val_loss"] == full["trainer"]["history"][-1]["val_loss"]
+    last = resumed["trainer"]["history"][-1]
+    assert last["val_loss"] == full["trainer"]["history"][-1]["val_loss"]
 
 
 # ---- eval -------------------------------------------------------------------------------------

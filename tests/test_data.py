@@ -326,7 +326,8 @@ def test_random_resized_crop_full_box_is_resize():
     out = T.RandomResizedCrop(6, scale=(1.0, 1.0), ratio=(1.0, 1.0))(x)
     np.testing.assert_allclose(out, x, atol=1e-12)
     out = T.RandomResizedCrop((4, 5), seed=0)(x)
-    assert out.shape == (2, 1, 4, 5) and out.min() >= x.min() - 1e-12 and out.max() <= x.max() + 1e-12
+    assert out.shape == (2, 1, 4, 5)
+    assert out.min() >= x.min() - 1e-12 and out.max() <= x.max() + 1e-12
 
 
 def test_random_transforms_follow_manual_seed_and_generator():

@@ -108,7 +108,8 @@ class DataLoader:
                  device=None, collate_fn=None):
         if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool) \
                 or batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
+            raise ValueError(f"DataLoader: batch_size must be a positive integer, got "
+                             f"{batch_size!r}")
         if seed is None and shuffle:
             seed = int(backend.get_rng("cpu").integers(0, 2 ** 31 - 1))
         self.dataset = dataset

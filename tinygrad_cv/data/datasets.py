@@ -79,8 +79,9 @@ def load_digits(split=None, resize=None, device=None):
         from .transforms import resize as _resize
 
         images = _resize(images, resize)
-    return (Tensor(backend.to_device(np_.ascontiguousarray(images), backend.normalize_device(device))),
-            Tensor(backend.to_device(labels, backend.normalize_device(device))))
+    device = backend.normalize_device(device)
+    return (Tensor._wrap(backend.to_device(np_.ascontiguousarray(images), device)),
+            Tensor._wrap(backend.to_device(labels, device)))
 
 
 def _to_float_image(arr):
