@@ -197,6 +197,8 @@ def _nn_chain(D, linkage, xp):
     """
     n = D.shape[0]
     D[xp.arange(n), xp.arange(n)] = xp.inf
+    dead = xp.zeros(n, dtype=D.dtype)  # +inf on merged-away slots, added to each row read
+    row = xp.empty(n, dtype=D.dtype)    # (one strided column write per merge instead of two)
     size = [1] * n
     alive = [True] * n
     active = n
@@ -209,7 +211,7 @@ def _nn_chain(D, linkage, xp):
                 start += 1
             chain.append(start)
         a = chain[-1]
-        row = D[a]
+        xp.add(D[a], dead, out=row)
         b = int(xp.argmin(row))
         if len(chain) > 1 and float(row[chain[-2]]) <= float(row[b]):
             b = chain[-2]
@@ -224,8 +226,7 @@ def _nn_chain(D, linkage, xp):
             D[b, :] = new
             D[:, b] = new
             D[b, b] = xp.inf
-            D[a, :] = xp.inf
-            D[:, a] = xp.inf
+            dead[a] = xp.inf
             merges.append((a, b, h))
             size[b] += size[a]
             alive[a] = False
