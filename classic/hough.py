@@ -3,7 +3,7 @@
 Every edge pixel (x = column, y = row) votes, for each theta, in the bin of
 rho = round(x cos(theta) + y sin(theta)) (rounded half away from zero).  The accumulator has
 (2 * diag + 1) rho bins from -diag to diag, diag = ceil(sqrt(H^2 + W^2)), and one column per
-theta (default 180 angles in [-pi/2, pi/2)).  The votes are counted with one ``bincount``.
+theta (default 180 angles in [-pi/2, pi/2)).  The votes are scatter-added into the accumulator.
 """
 from __future__ import annotations
 
