@@ -453,8 +453,8 @@ def run_demo(args):
     _make_dirs(out)
     start = time.perf_counter()
     cnn_dir = os.path.join(out, "cnn")
-    print(f"[1/4] training the CNN on the digits (train {MODEL_DEFAULTS['cnn']['epochs']} "
-          "epochs, seed 0) ...")
+    epochs = args.epochs or MODEL_DEFAULTS["cnn"]["epochs"]
+    print(f"[1/4] training the CNN on the digits ({epochs} epochs, seed 0) ...")
     train_args = argparse.Namespace(model="cnn", out=cnn_dir, device=args.device, seed=0,
                                     seed_given=False, resume=False, patience=None,
                                     no_progress=args.no_progress, k=None,
@@ -472,14 +472,18 @@ def run_demo(args):
     print("[4/4] drawing the autograd graph of one CNN forward + loss ...")
     graph_path = write_graph("cnn", os.path.join(out, "graph.svg"))
     print(f"\ndone in {time.perf_counter() - start:.0f}s; everything is in {os.path.abspath(out)}:")
-    print(f"  CNN test accuracy      {metrics['test_accuracy']:.4f} (digits test split, "
-          f"{sum(sum(r) for r in report['confusion_matrix'])} images)")
-    print(f"  checkpoint             {paths['checkpoint']}")
-    print(f"  metrics (JSON)         {paths['metrics']}")
-    print(f"  loss/accuracy curves   {paths['curves']}")
-    print(f"  confusion matrix       {report['confusion_png']}")
-    print(f"  Canny edges ({n_edges} px)  {canny_path}")
-    print(f"  autograd graph         {graph_path}")
+    n_test = sum(sum(r) for r in report["confusion_matrix"])
+    rows = [("CNN test accuracy", f"{metrics['test_accuracy']:.4f} (digits test split, "
+                                  f"{n_test} images)"),
+            ("checkpoint", paths["checkpoint"]),
+            ("metrics (JSON)", paths["metrics"]),
+            ("loss/accuracy curves", paths["curves"]),
+            ("confusion matrix", report["confusion_png"]),
+            (f"Canny edges ({n_edges} px)", canny_path),
+            ("autograd graph", graph_path)]
+    width = max(len(label) for label, _ in rows) + 2
+    for label, value in rows:
+        print(f"  {label:<{width}}{value}")
     return 0
 
 
