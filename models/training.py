@@ -18,14 +18,13 @@ leaves the last complete one intact.
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 import time
 
 import tinygrad_cv as tg
 import tinygrad_cv.nn.functional as F
 from tinygrad_cv import backend, optim
+from tinygrad_cv.io import atomic_write
 from tinygrad_cv.tensor import Tensor
 
 __all__ = ["OPTIMIZERS", "SCHEDULERS", "make_optimizer", "make_scheduler", "epoch_seed",
@@ -71,23 +70,7 @@ def epoch_seed(seed, epoch):
 
 def write_json(obj, path):
     """Write ``obj`` as indented JSON atomically (temporary file + rename)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                               dir=directory)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write(path, [(json.dumps(obj, indent=2) + "\n").encode("utf-8")])
 
 
 def _loss_fn(model, loss_fn):

@@ -166,14 +166,23 @@ def save(obj, path, metadata=None):
     header = {"__metadata__": meta, **header}
     blob = json.dumps(header, separators=(",", ":")).encode("utf-8")
     blob += b" " * (-len(blob) % 8)  # align the data section to 8 bytes, as safetensors does
-    _atomic_write(path, [len(blob).to_bytes(8, "little"), blob, *chunks])
+    atomic_write(path, [len(blob).to_bytes(8, "little"), blob, *chunks])
 
 
-def _atomic_write(path, parts):
+def atomic_write(path, parts):
+    """Write the byte strings ``parts`` to ``path`` atomically.
+
+    A temporary file in the same folder is written, fsynced and renamed over ``path``: a reader
+    (or a crash, or Ctrl-C) sees either the old file or the complete new one, never a mix.
+    The file gets the usual permissions (0666 less the umask).
+    """
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
                                dir=directory)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as f:
             for part in parts:
                 f.write(part)
