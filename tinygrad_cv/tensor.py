@@ -701,7 +701,7 @@ def _is_float(x):
 
 
 def _floating(t):
-    return t if backend.is_floating(t.dtype) else t.float()
+    return t if t.data.dtype.kind == "f" else t.float()
 
 
 def _scalar(v):
@@ -715,7 +715,11 @@ def _binary(self, other, reflected=False):
     scalar makes an integer tensor float32.  An integer tensor meeting a floating one takes
     the floating dtype (torch: int64 + float32 -> float32, where NumPy would give float64).
     """
-    if isinstance(other, Tensor):
+    cls = type(other)
+    if cls is float or cls is int:   # the common Python scalars first (no ABC checks)
+        if cls is float and self.data.dtype.kind != "f":
+            self = self.float()
+    elif isinstance(other, Tensor):
         kind, other_kind = self.data.dtype.kind, other.data.dtype.kind
         if kind != other_kind and (kind == "f" or other_kind == "f"):
             if kind != "f":
