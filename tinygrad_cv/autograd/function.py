@@ -116,6 +116,9 @@ def check_finite(array, what: str) -> None:
 
 
 _ndarray = type(backend.ensure_array(0))   # the CPU array type, for a fast exact-type check
+# out_meta of a one-output node: the engine needs only the count (the (shape, dtype) pairs
+# are read to zero-fill the missing gradients of multi-output nodes)
+_ONE_OUTPUT = (None,)
 
 Tensor = None  # set by tinygrad_cv.tensor once the class exists (breaks the import cycle)
 
@@ -194,7 +197,7 @@ class Function:
             if record:
                 ctx.inputs = inputs
                 ctx.outputs = (weakref.ref(result),)
-                ctx.out_meta = ((out.shape, out.dtype),)
+                ctx.out_meta = _ONE_OUTPUT
                 nd = ctx.non_differentiable
                 if out.dtype.kind == "f" and (nd is None or id(out) not in nd):
                     result.requires_grad = True
