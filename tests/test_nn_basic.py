@@ -14,7 +14,7 @@ import tinygrad_cv.nn.functional as F
 from tinygrad_cv.nn.functional.special import erf_array, erfc_array
 from tinygrad_cv.testing import gradcheck, gradgradcheck
 
-from nn_compare import compare_modules, copy_weights
+from torch_compare import compare_layer
 
 SETTINGS = settings(max_examples=20, deadline=None)
 DTYPES = ["float32", "float64"]
@@ -38,15 +38,13 @@ def test_linear_matches_torch(in_f, out_f, lead, bias, dtype, train, seed):
     torch.manual_seed(seed % 1000)
     theirs = torch.nn.Linear(in_f, out_f, bias=bias).to(TORCH_DTYPE[dtype])
     ours = nn.Linear(in_f, out_f, bias=bias, dtype=dtype)
-    copy_weights(ours, theirs)
-    compare_modules(ours, theirs, rand(seed, tuple(lead) + (in_f,)), dtype, train=train)
+    compare_layer(ours, theirs, rand(seed, tuple(lead) + (in_f,)), dtype, train=train)
 
 
 def test_linear_on_device(device):
     theirs = torch.nn.Linear(5, 3)
     ours = nn.Linear(5, 3).to(device)
-    copy_weights(ours, theirs, device)
-    compare_modules(ours, theirs, rand(1, (4, 5)), "float32", device=device)
+    compare_layer(ours, theirs, rand(1, (4, 5)), "float32", device=device)
 
 
 def test_linear_wrong_feature_size_names_layer_and_shapes():
@@ -79,13 +77,13 @@ def test_flatten_matches_torch(shape, data):
     end = data.draw(st.integers(-nd, nd - 1))
     if (start % nd) > (end % nd):
         start, end = end, start
-    compare_modules(nn.Flatten(start, end), torch.nn.Flatten(start, end), rand(0, shape), "float64")
+    compare_layer(nn.Flatten(start, end), torch.nn.Flatten(start, end), rand(0, shape), "float64")
 
 
 def test_identity_and_flatten_default():
     x = rand(0, (2, 3, 4))
-    compare_modules(nn.Identity(3, foo=1), torch.nn.Identity(3, foo=1), x, "float64")
-    compare_modules(nn.Flatten(), torch.nn.Flatten(), x, "float64")
+    compare_layer(nn.Identity(3, foo=1), torch.nn.Identity(3, foo=1), x, "float64")
+    compare_layer(nn.Flatten(), torch.nn.Flatten(), x, "float64")
     with pytest.raises(ValueError, match="Flatten"):
         nn.Flatten(1, 5)(tg.randn(2, 3))
 
@@ -113,7 +111,7 @@ ACTIVATIONS = {
 def test_activation_matches_torch(name, shape, scale, dtype, train, seed):
     make_ours, make_theirs = ACTIVATIONS[name]
     tol = {"float32": dict(rtol=1e-5, atol=1e-6), "float64": dict(rtol=1e-9, atol=1e-12)}[dtype]
-    compare_modules(make_ours(), make_theirs(), rand(seed, shape, scale), dtype, train=train, tol=tol)
+    compare_layer(make_ours(), make_theirs(), rand(seed, shape, scale), dtype, train=train, **tol)
 
 
 FUNCTIONAL = {
@@ -230,8 +228,7 @@ def test_model_with_dropout_matches_torch_in_eval():
     theirs = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.GELU(), torch.nn.Dropout(0.5),
                                  torch.nn.Linear(8, 3), torch.nn.Softmax(-1))
     ours = nn.Sequential(nn.Linear(6, 8), nn.GELU(), nn.Dropout(0.5), nn.Linear(8, 3), nn.Softmax(-1))
-    copy_weights(ours, theirs)
-    compare_modules(ours, theirs, rand(1, (5, 6)), "float32", train=False)
+    compare_layer(ours, theirs, rand(1, (5, 6)), "float32", train=False)
     assert not ours[2].training and ours.training is False
 
 
@@ -245,9 +242,8 @@ def test_embedding_matches_torch(num, dim, idx_shape, use_pad, dtype, seed):
     torch.manual_seed(seed % 1000)
     theirs = torch.nn.Embedding(num, dim, padding_idx=padding_idx).to(TORCH_DTYPE[dtype])
     ours = nn.Embedding(num, dim, padding_idx=padding_idx, dtype=dtype)
-    copy_weights(ours, theirs)
     idx = rng.integers(0, num, size=tuple(idx_shape))  # repeated indices accumulate
-    compare_modules(ours, theirs, idx, dtype)
+    compare_layer(ours, theirs, idx, dtype)
 
 
 def test_embedding_init_padding_and_errors():

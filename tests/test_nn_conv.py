@@ -10,7 +10,7 @@ import tinygrad_cv.nn.functional as F
 from tinygrad_cv.nn.functional import conv as conv_mod
 from tinygrad_cv.testing import gradcheck
 
-from torch_layer_compare import compare_layer, host
+from torch_compare import compare_layer, host
 
 SETTINGS = settings(max_examples=25, deadline=None)
 

@@ -9,7 +9,7 @@ import tinygrad_cv.nn as nn
 import tinygrad_cv.nn.functional as F
 from tinygrad_cv.testing import gradcheck
 
-from torch_layer_compare import compare_layer, host
+from torch_compare import compare_layer, host
 
 SETTINGS = settings(max_examples=20, deadline=None)
 

@@ -11,7 +11,7 @@ import tinygrad_cv.nn as nn
 import tinygrad_cv.nn.functional as F
 from tinygrad_cv.testing import gradcheck
 
-from torch_layer_compare import compare_layer, host
+from torch_compare import compare_layer, host
 
 # the module (the package re-exports a function of the same name)
 up_mod = importlib.import_module("tinygrad_cv.nn.functional.upsample")
