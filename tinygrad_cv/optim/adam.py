@@ -61,17 +61,23 @@ class Adam(Optimizer):
             else:
                 g = g + weight_decay * p
         lerp_(exp_avg, g, 1.0 - beta1)
+        # one scratch array for the rest (in-place ufuncs, no further temporaries)
+        scratch = xp.multiply(g, g)
+        scratch *= 1.0 - beta2
         exp_avg_sq *= beta2
-        exp_avg_sq += (1.0 - beta2) * g * g
+        exp_avg_sq += scratch
         bias_correction1 = 1.0 - beta1 ** step
         bias_correction2_sqrt = math.sqrt(1.0 - beta2 ** step)
         second = exp_avg_sq
         if group["amsgrad"]:
             second = self._state_buffer(state, "max_exp_avg_sq", param)
             xp.maximum(second, exp_avg_sq, out=second)
-        denom = xp.sqrt(second) / bias_correction2_sqrt
+        denom = xp.sqrt(second, out=scratch)
+        denom /= bias_correction2_sqrt
         denom += eps
-        p += (-(lr / bias_correction1) * exp_avg) / denom
+        update = xp.divide(exp_avg, denom, out=scratch)    # p <- p - (lr / bc1) * m / denom
+        update *= -(lr / bias_correction1)
+        p += update
 
 
 class AdamW(Adam):
