@@ -29,8 +29,8 @@ def test_dilate_pad_with_negative_amounts_crops(sh, sw, pads, h, w, seed):
 @given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 4), st.integers(1, 4),
        st.booleans(), st.integers(0, 2**16))
 def test_tiled_max_pool_routes_match_offset_routes(kh, kw, ho, wo, ties, seed):
-    """The one-comparison max-pool backward of tiling windows equals the offset-by-offset
-    first-maximum routing, ties included."""
+    """The max-pool backward of tiling windows (each offset view written once) equals the
+    accumulating offset routing and a per-window argmax reference, ties included."""
     from tinygrad_cv.nn.functional import pooling as pool_mod
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((2, 3, kh * ho, kw * wo))
@@ -38,9 +38,9 @@ def test_tiled_max_pool_routes_match_offset_routes(kh, kw, ho, wo, ties, seed):
         x = np.maximum(np.round(x), 0.0)  # many equal maxima, as after a ReLU
     y = x.reshape(2, 3, ho, kh, wo, kw).max(axis=(3, 5))
     dy = rng.standard_normal(y.shape)
-    fast = pool_mod._max_routes_tiled(x, y, dy, (kh, kw))
     slices = pool_mod._offset_slices((kh, kw), (kh, kw), (ho, wo))
-    np.testing.assert_array_equal(fast, pool_mod._max_routes_by_offset(x, y, dy, slices))
+    fast = pool_mod._max_routes(x, y, dy, slices, tiled=True)
+    np.testing.assert_array_equal(fast, pool_mod._max_routes(x, y, dy, slices, tiled=False))
     first = np.zeros_like(x)  # the plain rule: the first row-major maximum of each window
     win = x.reshape(2, 3, ho, kh, wo, kw).transpose(0, 1, 2, 4, 3, 5).reshape(2, 3, ho, wo, -1)
     idx = win.argmax(axis=-1)

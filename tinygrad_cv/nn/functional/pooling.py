@@ -96,8 +96,8 @@ class MaxPool2dFn(Function):
     Forward: a running ``maximum`` over the kh*kw strided offset views (one pass each, no
     window copy).  Backward: offsets are visited in row-major order; an offset whose element
     equals the window maximum and is the first to do so (a boolean ``claimed`` mask) receives
-    ``dy`` times that mask (torch's first-maximum rule, no scatter, no argmax).  Windows that
-    tile the input take ``_max_routes_tiled`` (the same rule on one comparison in memory order).
+    ``dy`` times that mask (torch's first-maximum rule, no scatter, no argmax).  When the
+    windows tile the input, each offset view is written once (no zero-fill, no accumulation).
     """
 
     @staticmethod
@@ -119,9 +119,8 @@ class MaxPool2dFn(Function):
     def backward(ctx, dy):
         xpad, y = ctx.saved_tensors
         kernel, stride, padding, hw, slices = ctx.cfg
-        if _is_reshape_case(xpad.shape, kernel, stride, padding):
-            return _max_routes_tiled(xpad, y, dy, kernel)
-        return _unpad(_max_routes_by_offset(xpad, y, dy, slices), padding, hw)
+        tiled = _is_reshape_case(xpad.shape, kernel, stride, padding)
+        return _unpad(_max_routes(xpad, y, dy, slices, tiled), padding, hw)
 
 
 def _keep_first_hits(hits):
@@ -136,27 +135,22 @@ def _keep_first_hits(hits):
             claimed |= hit
 
 
-def _max_routes_by_offset(xpad, y, dy, slices):
-    """Max-pool gradient of the padded input, offset by offset: each offset takes ``dy`` where
-    it holds the window maximum first."""
+def _max_routes(xpad, y, dy, slices, tiled):
+    """Max-pool gradient of the padded input, offset by offset: each offset's strided view
+    takes ``dy`` where it holds the window maximum first.  ``tiled``: the windows tile the
+    input exactly (each element in one window), so each view is written once, no zero-fill."""
     xp = backend.get_array_module(dy)
     hits = [xpad[:, :, rows, cols] == y for rows, cols in slices]
     _keep_first_hits(hits)
-    gpad = xp.zeros(xpad.shape, dtype=dy.dtype)
-    for (rows, cols), hit in zip(slices, hits):
-        gpad[:, :, rows, cols] += dy * hit
+    if tiled:
+        gpad = xp.empty(xpad.shape, dtype=dy.dtype)
+        for (rows, cols), hit in zip(slices, hits):
+            xp.multiply(dy, hit, out=gpad[:, :, rows, cols])
+    else:
+        gpad = xp.zeros(xpad.shape, dtype=dy.dtype)
+        for (rows, cols), hit in zip(slices, hits):
+            gpad[:, :, rows, cols] += dy * hit
     return gpad
-
-
-def _max_routes_tiled(x, y, dy, kernel):
-    """Max-pool input gradient for windows that tile ``x`` exactly (the reshape case): one
-    broadcast comparison in memory order, the first-maximum rule on the boolean offset views,
-    one product ``dx = hit * dy``."""
-    n, c, ho, wo = y.shape
-    kh, kw = kernel
-    hit = x.reshape(n, c, ho, kh, wo, kw) == y[:, :, :, None, :, None]
-    _keep_first_hits([hit[:, :, :, i, :, j] for i in range(kh) for j in range(kw)])
-    return (hit * dy[:, :, :, None, :, None]).reshape(x.shape)
 
 
 class AvgPool2dFn(Function):
