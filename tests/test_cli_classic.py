@@ -93,3 +93,12 @@ def test_bad_arguments_exit_2_with_usage(argv, capsys):
         main(argv)
     assert exc.value.code == 2
     assert "usage:" in capsys.readouterr().err
+
+
+def test_cuda_without_cupy_is_one_clear_error(files, tmp_path, monkeypatch, capsys):
+    from tinygrad_cv import backend
+    monkeypatch.setattr(backend, "_load_cupy", lambda: None)
+    assert main(["canny", str(files / "a.png"), str(tmp_path / "x.png"), "--device", "cuda"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err and "pip install" in err
+    assert not (tmp_path / "x.png").exists()

@@ -5,80 +5,16 @@ a PNG that draws the result.  Pillow is imported inside the commands (an optiona
 """
 from __future__ import annotations
 
-import argparse
 import math
 
-from tinygrad_cv.backend import as_array, get_default_device, to_numpy
+from tinygrad_cv.backend import get_default_device, to_numpy
 from tinygrad_cv.cli import CLIError
-
-
-# ---- argument types -------------------------------------------------------------------------
-
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or math.isinf(value):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
-    return value
-
-
-def _ratio(text):
-    value = _positive_float(text)
-    if value > 1:
-        raise argparse.ArgumentTypeError(f"expected a ratio in (0, 1], got {value}")
-    return value
-
-
-# ---- image files ----------------------------------------------------------------------------
-
-def _pil():
-    try:
-        from PIL import Image, ImageDraw
-    except ImportError:  # pragma: no cover - depends on the install
-        raise CLIError("this command needs Pillow: pip install 'tinygrad_cv[data]'") from None
-    return Image, ImageDraw
-
-
-def _read(path, device, gray=False):
-    Image, _ = _pil()
-    try:
-        with Image.open(path) as im:
-            im = im.convert("L" if gray else "RGB")
-            arr = as_array(im, device=device)
-    except FileNotFoundError:
-        raise CLIError(f"cannot read image {path!r}: no such file") from None
-    except (OSError, ValueError) as exc:
-        raise CLIError(f"cannot read image {path!r}: {exc}") from None
-    return arr.astype("float32") / 255.0
-
-
-def _to_pil(image):
-    """A PIL image of a float [0, 1] or bool array (any device)."""
-    Image, _ = _pil()
-    arr = to_numpy(image)
-    if arr.dtype == bool:
-        arr = arr.astype("float32")
-    arr = (arr.clip(0, 1) * 255 + 0.5).astype("uint8")
-    return Image.fromarray(arr).convert("RGB")
+from tinygrad_cv.cli.common import (DEVICE_NAMES, pil_modules, positive_float, positive_int,
+                                    ratio, read_image, save_png, to_pil)
 
 
 def _save(img, path):
-    try:
-        img.save(path, format="PNG")
-    except (OSError, ValueError) as exc:
-        raise CLIError(f"cannot write {path!r}: {exc}") from None
+    save_png(img, path)
     print(f"wrote {path}")
 
 
@@ -104,21 +40,21 @@ def _progress(total, desc):
 
 def cmd_canny(args):
     from classic.edges import canny
-    img = _read(args.image, args.device, gray=True)
+    img = read_image(args.image, args.device, gray=True)
     edges = _run(canny, img, sigma=args.sigma, low_threshold=args.low, high_threshold=args.high)
-    _save(_to_pil(edges), args.output)
+    _save(to_pil(edges), args.output)
     return 0
 
 
 def cmd_hough(args):
     from classic.edges import canny
     from classic.hough import hough_line, hough_line_peaks
-    img = _read(args.image, args.device)
+    img = read_image(args.image, args.device)
     edges = _run(canny, _gray(img), sigma=args.sigma)
     acc, thetas, rhos = hough_line(edges)
     _, angles, dists = hough_line_peaks(acc, thetas, rhos, num_peaks=args.num_lines)
-    pil = _to_pil(img)
-    _, ImageDraw = _pil()
+    pil = to_pil(img)
+    _, ImageDraw = pil_modules()
     draw = ImageDraw.Draw(pil)
     h, w = img.shape[:2]
     big = 2 * (h + w)
@@ -134,11 +70,11 @@ def cmd_hough(args):
 
 def cmd_harris(args):
     from classic.corners import corner_peaks, harris_response
-    img = _read(args.image, args.device)
+    img = read_image(args.image, args.device)
     resp = _run(harris_response, _gray(img), k=args.k, sigma=args.sigma)
     pts = to_numpy(corner_peaks(resp, min_distance=args.min_distance, threshold_rel=args.threshold_rel))
-    pil = _to_pil(img)
-    _, ImageDraw = _pil()
+    pil = to_pil(img)
+    _, ImageDraw = pil_modules()
     draw = ImageDraw.Draw(pil)
     for r, c in pts.tolist():
         draw.ellipse([c - 3, r - 3, c + 3, r + 3], outline=(255, 0, 0), width=1)
@@ -149,14 +85,14 @@ def cmd_harris(args):
 
 def cmd_sift_match(args):
     from classic.sift import SIFT, match_descriptors
-    a = _read(args.image1, args.device)
-    b = _read(args.image2, args.device)
+    a = read_image(args.image1, args.device)
+    b = read_image(args.image2, args.device)
     k1, d1 = _run(SIFT().detect_and_extract, a)
     k2, d2 = _run(SIFT().detect_and_extract, b)
     m = to_numpy(match_descriptors(d1, d2, max_ratio=args.ratio, cross_check=True))
     k1, k2 = to_numpy(k1), to_numpy(k2)
-    Image, ImageDraw = _pil()
-    pa, pb = _to_pil(a), _to_pil(b)
+    Image, ImageDraw = pil_modules()
+    pa, pb = to_pil(a), to_pil(b)
     canvas = Image.new("RGB", (pa.width + pb.width, max(pa.height, pb.height)))
     canvas.paste(pa, (0, 0))
     canvas.paste(pb, (pa.width, 0))
@@ -172,7 +108,7 @@ def cmd_sift_match(args):
 
 def cmd_seam_carve(args):
     from classic import seam_carving as sc
-    img = _read(args.image, args.device)
+    img = read_image(args.image, args.device)
     h0, w0 = img.shape[:2]
     h = args.height or h0
     w = args.width or w0
@@ -181,13 +117,13 @@ def cmd_seam_carve(args):
     total = abs(h - h0) + abs(w - w0)
     with _progress(total, "seams") as bar:
         out = _run(sc.resize, img, (h, w), energy=args.energy, progress=bar.update)
-    _save(_to_pil(out), args.output)
+    _save(to_pil(out), args.output)
     if args.seams:
         if w >= w0:
             raise CLIError("--seams draws removed vertical seams: give a smaller --width")
         with _progress(w0 - w, "seams") as bar:
             seams = to_numpy(sc.find_seams(img, w0 - w, energy=args.energy, progress=bar.update))
-        pil = _to_pil(img)
+        pil = to_pil(img)
         px = pil.load()
         for seam in seams.tolist():
             for r, c in enumerate(seam):
@@ -198,7 +134,7 @@ def cmd_seam_carve(args):
 
 def cmd_segment(args):
     from classic.clustering import segment_image
-    img = _read(args.image, args.device)
+    img = read_image(args.image, args.device)
     labels = _run(segment_image, img, k=args.k, method=args.method, features=args.features,
                   bandwidth=args.bandwidth, spatial_weight=args.spatial_weight, seed=args.seed)
     lab = to_numpy(labels)
@@ -210,22 +146,22 @@ def cmd_segment(args):
         if sel.any():
             out[sel] = rgb[sel].mean(axis=0)
     print(f"{n} segments")
-    _save(_to_pil(out), args.output)
+    _save(to_pil(out), args.output)
     return 0
 
 
 def cmd_stitch(args):
     from classic.stitching import stitch
-    images = [_read(p, args.device) for p in args.images]
+    images = [read_image(p, args.device) for p in args.images]
     pano = _run(stitch, images, method=args.features, max_ratio=args.ratio)
-    _save(_to_pil(pano), args.output)
+    _save(to_pil(pano), args.output)
     return 0
 
 
 # ---- registration ---------------------------------------------------------------------------
 
 def _common(p):
-    p.add_argument("--device", default=None, choices=("cpu", "cuda"),
+    p.add_argument("--device", default=None, choices=DEVICE_NAMES,
                    help=f"array backend (default: {get_default_device()})")
 
 
@@ -233,7 +169,7 @@ def register(subparsers):
     p = subparsers.add_parser("canny", help="Canny edges of an image, written as a PNG")
     p.add_argument("image")
     p.add_argument("output")
-    p.add_argument("--sigma", type=_positive_float, default=1.0)
+    p.add_argument("--sigma", type=positive_float, default=1.0)
     p.add_argument("--low", type=float, default=None, help="low threshold (default 0.1)")
     p.add_argument("--high", type=float, default=None, help="high threshold (default 0.2)")
     _common(p)
@@ -242,18 +178,18 @@ def register(subparsers):
     p = subparsers.add_parser("hough", help="straight lines (Canny + Hough) drawn on the image")
     p.add_argument("image")
     p.add_argument("output")
-    p.add_argument("--sigma", type=_positive_float, default=2.0)
-    p.add_argument("--num-lines", type=_positive_int, default=10)
+    p.add_argument("--sigma", type=positive_float, default=2.0)
+    p.add_argument("--num-lines", type=positive_int, default=10)
     _common(p)
     p.set_defaults(func=cmd_hough)
 
     p = subparsers.add_parser("harris", help="Harris corners drawn on the image")
     p.add_argument("image")
     p.add_argument("output")
-    p.add_argument("--k", type=_positive_float, default=0.05)
-    p.add_argument("--sigma", type=_positive_float, default=1.0)
-    p.add_argument("--min-distance", type=_positive_int, default=5)
-    p.add_argument("--threshold-rel", type=_ratio, default=0.01)
+    p.add_argument("--k", type=positive_float, default=0.05)
+    p.add_argument("--sigma", type=positive_float, default=1.0)
+    p.add_argument("--min-distance", type=positive_int, default=5)
+    p.add_argument("--threshold-rel", type=ratio, default=0.01)
     _common(p)
     p.set_defaults(func=cmd_harris)
 
@@ -261,15 +197,15 @@ def register(subparsers):
     p.add_argument("image1")
     p.add_argument("image2")
     p.add_argument("output")
-    p.add_argument("--ratio", type=_ratio, default=0.8, help="Lowe's ratio (default 0.8)")
+    p.add_argument("--ratio", type=ratio, default=0.8, help="Lowe's ratio (default 0.8)")
     _common(p)
     p.set_defaults(func=cmd_sift_match)
 
     p = subparsers.add_parser("seam-carve", help="content-aware resize by seam carving")
     p.add_argument("image")
     p.add_argument("output")
-    p.add_argument("--width", type=_positive_int, default=None)
-    p.add_argument("--height", type=_positive_int, default=None)
+    p.add_argument("--width", type=positive_int, default=None)
+    p.add_argument("--height", type=positive_int, default=None)
     p.add_argument("--energy", choices=("backward", "forward"), default="backward")
     p.add_argument("--seams", metavar="PNG", default=None,
                    help="also draw the removed vertical seams on the input into this PNG")
@@ -279,11 +215,11 @@ def register(subparsers):
     p = subparsers.add_parser("segment", help="cluster pixels into segments (mean colours)")
     p.add_argument("image")
     p.add_argument("output")
-    p.add_argument("--k", type=_positive_int, default=4)
+    p.add_argument("--k", type=positive_int, default=4)
     p.add_argument("--method", choices=("kmeans", "meanshift", "agglomerative"), default="kmeans")
     p.add_argument("--features", choices=("color", "color+position"), default="color")
-    p.add_argument("--bandwidth", type=_positive_float, default=None)
-    p.add_argument("--spatial-weight", type=_positive_float, default=1.0)
+    p.add_argument("--bandwidth", type=positive_float, default=None)
+    p.add_argument("--spatial-weight", type=positive_float, default=1.0)
     p.add_argument("--seed", type=int, default=0)
     _common(p)
     p.set_defaults(func=cmd_segment)
@@ -292,6 +228,6 @@ def register(subparsers):
     p.add_argument("images", nargs="+", help="two or more overlapping images, in order")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--features", choices=("sift", "harris"), default="sift")
-    p.add_argument("--ratio", type=_ratio, default=0.8)
+    p.add_argument("--ratio", type=ratio, default=0.8)
     _common(p)
     p.set_defaults(func=cmd_stitch)

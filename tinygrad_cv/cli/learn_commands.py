@@ -19,6 +19,9 @@ import sys
 import time
 
 from tinygrad_cv.cli import CLIError
+from tinygrad_cv.cli.common import (DEVICE_NAMES, make_dirs, nonnegative_float, nonnegative_int,
+                                    pil_modules, positive_float, positive_int, save_png, to_pil,
+                                    use_device, write_bytes)
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 METRICS_NAME = "metrics.json"
@@ -29,7 +32,6 @@ MODELS = ("knn", "linear-svm", "softmax", "mlp", "cnn")
 GRAPH_MODELS = ("linear-svm", "softmax", "mlp", "cnn")
 OPTIMIZER_NAMES = ("sgd", "momentum", "rmsprop", "adam", "adamw")
 SCHEDULER_NAMES = ("none", "step", "cosine")
-DEVICE_NAMES = ("cpu", "cuda")
 
 # Hyper-parameters of each model when the command line does not set them.
 MODEL_DEFAULTS = {
@@ -54,58 +56,7 @@ TRAINING_KEYS = ("epochs", "batch_size", "lr", "optimizer", "scheduler", "weight
 KNN_KS = (1, 3, 5, 7, 9)
 
 
-# ---- argument types ---------------------------------------------------------------------------
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def _nonnegative_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
-    return value
-
-
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or math.isinf(value):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
-    return value
-
-
-def _nonnegative_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text!r}") from None
-    if not value >= 0 or math.isinf(value):
-        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {value}")
-    return value
-
-
 # ---- shared helpers ---------------------------------------------------------------------------
-def _use_device(name):
-    """Make ``name`` the default device; a missing CuPy/GPU is one clear error."""
-    import tinygrad_cv as tg
-
-    try:
-        tg.set_default_device(name)
-    except RuntimeError as exc:
-        raise CLIError(str(exc)) from None
-
-
 def _load_digits(split):
     from tinygrad_cv.data import load_digits
 
@@ -113,13 +64,6 @@ def _load_digits(split):
         return load_digits(split)
     except ImportError as exc:
         raise CLIError(str(exc)) from None
-
-
-def _make_dirs(path):
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError as exc:
-        raise CLIError(f"cannot create output folder {path!r}: {exc.strerror or exc}") from None
 
 
 def _model_config(model, x):
@@ -296,11 +240,11 @@ def _output_paths(out):
 
 def run_train(args):
     out = args.out or os.path.join("runs", args.model)
-    _use_device(args.device)
+    use_device(args.device)
     paths = _output_paths(out)
     if args.resume and not os.path.exists(paths["checkpoint"]):
         raise CLIError(f"cannot resume: no checkpoint at {paths['checkpoint']!r}")
-    _make_dirs(out)
+    make_dirs(out)
     if args.model == "knn":
         if args.resume:
             raise CLIError("--resume applies to the trained models; k-NN has no epochs")
@@ -327,7 +271,7 @@ def evaluate_checkpoint(path, out=None, split="test"):
     predicted = _predict_checkpoint(state, x)
     accuracy, per_class, matrix = _accuracy_report(y.data, predicted, 10)
     out = out or os.path.dirname(os.path.abspath(path))
-    _make_dirs(out)
+    make_dirs(out)
     figure = os.path.join(out, CONFUSION_NAME)
     plot_confusion(matrix, figure, f"{config['model']} on the digits {split} split "
                                    f"(accuracy {accuracy:.4f})")
@@ -339,7 +283,7 @@ def evaluate_checkpoint(path, out=None, split="test"):
 
 
 def run_eval(args):
-    _use_device(args.device)
+    use_device(args.device)
     report = evaluate_checkpoint(args.checkpoint, args.out, args.split)
     n = sum(sum(row) for row in report["confusion_matrix"])
     correct = sum(report["confusion_matrix"][i][i] for i in range(10))
@@ -376,7 +320,7 @@ def write_graph(model_name, path, batch_size=4):
     base, ext = os.path.splitext(path)
     fmt = ext.lower().lstrip(".")
     if fmt in ("dot", "gv"):
-        return _write_bytes(path, dot.source.encode())
+        return write_bytes(path, dot.source.encode())
     if fmt not in GRAPH_FORMATS:
         raise CLIError(f"cannot tell the graph format from {path!r}; use a .svg, .png, .pdf or "
                        ".dot file name")
@@ -387,26 +331,15 @@ def write_graph(model_name, path, batch_size=4):
         print(f"warning: the Graphviz 'dot' program is not installed, so {path!r} cannot be "
               f"rendered; wrote the DOT source to {fallback!r} instead (install Graphviz, "
               "e.g. apt install graphviz, and render it with: dot -Tsvg)", file=sys.stderr)
-        return _write_bytes(fallback, dot.source.encode())
+        return write_bytes(fallback, dot.source.encode())
     try:
         data = dot.pipe(format=fmt)
     except graphviz.ExecutableNotFound:
         fallback = base + ".dot"
         print(f"warning: Graphviz 'dot' could not run; wrote the DOT source to {fallback!r}",
               file=sys.stderr)
-        return _write_bytes(fallback, dot.source.encode())
-    return _write_bytes(path, data)
-
-
-def _write_bytes(path, data):
-    directory = os.path.dirname(os.path.abspath(path))
-    _make_dirs(directory)
-    try:
-        with open(path, "wb") as f:
-            f.write(data)
-    except OSError as exc:
-        raise CLIError(f"cannot write {path!r}: {exc.strerror or exc}") from None
-    return path
+        return write_bytes(fallback, dot.source.encode())
+    return write_bytes(path, data)
 
 
 def run_graph(args):
@@ -425,10 +358,7 @@ def _canny_demo(out):
     from tinygrad_cv.data import load_sample_image
     from classic.edges import canny
 
-    try:
-        from PIL import Image
-    except ImportError:
-        raise CLIError("the demo needs Pillow: pip install 'tinygrad_cv[data]'") from None
+    pil_modules("the demo")
     try:
         photo = load_sample_image(DEMO_PHOTO)
     except ImportError as exc:
@@ -440,17 +370,14 @@ def _canny_demo(out):
     both = host.concatenate([backend.to_numpy(gray), backend.to_numpy(edges).astype(gray.dtype)],
                             axis=1)
     path = os.path.join(out, f"canny_{DEMO_PHOTO}.png")
-    try:
-        Image.fromarray((both.clip(0, 1) * 255 + 0.5).astype("uint8")).save(path, format="PNG")
-    except (OSError, ValueError) as exc:
-        raise CLIError(f"cannot write {path!r}: {exc}") from None
+    save_png(to_pil(both, rgb=False, needed_by="the demo"), path)
     return path, int(backend.to_numpy(edges).sum())
 
 
 def run_demo(args):
-    _use_device(args.device)
+    use_device(args.device)
     out = args.out
-    _make_dirs(out)
+    make_dirs(out)
     start = time.perf_counter()
     cnn_dir = os.path.join(out, "cnn")
     epochs = args.epochs or MODEL_DEFAULTS["cnn"]["epochs"]
@@ -461,7 +388,7 @@ def run_demo(args):
                                     **{k: None for k in TRAINING_KEYS})
     if args.epochs is not None:
         train_args.epochs = args.epochs
-    _make_dirs(cnn_dir)
+    make_dirs(cnn_dir)
     paths = _output_paths(cnn_dir)
     metrics = _train_network(train_args, paths)
     print(f"      test accuracy {metrics['test_accuracy']:.4f}")
@@ -504,19 +431,19 @@ def register(subparsers):
                     "epoch, OUT/metrics.json and OUT/curves.png. Options left out take the "
                     "model's defaults.")
     train.add_argument("--model", choices=MODELS, default="cnn", help="model (default: cnn)")
-    train.add_argument("--epochs", type=_positive_int)
-    train.add_argument("--batch-size", type=_positive_int)
-    train.add_argument("--lr", type=_positive_float, help="learning rate")
+    train.add_argument("--epochs", type=positive_int)
+    train.add_argument("--batch-size", type=positive_int)
+    train.add_argument("--lr", type=positive_float, help="learning rate")
     train.add_argument("--optimizer", choices=OPTIMIZER_NAMES)
     train.add_argument("--scheduler", choices=SCHEDULER_NAMES, help="learning-rate schedule")
-    train.add_argument("--weight-decay", type=_nonnegative_float)
-    train.add_argument("--reg", type=_nonnegative_float,
+    train.add_argument("--weight-decay", type=nonnegative_float)
+    train.add_argument("--reg", type=nonnegative_float,
                        help="L2 penalty reg * sum W^2 added to the loss")
     train.add_argument("--augment", action="store_const", const=True, default=None,
                        help="random rotation (+-10 deg) and shift (+-10%%) of training images")
-    train.add_argument("--patience", type=_nonnegative_int, default=None,
+    train.add_argument("--patience", type=nonnegative_int, default=None,
                        help="stop after this many epochs without better validation accuracy")
-    train.add_argument("--k", type=_positive_int, default=None,
+    train.add_argument("--k", type=positive_int, default=None,
                        help="k-NN neighbours (default: chosen by 5-fold cross-validation)")
     train.add_argument("--device", choices=DEVICE_NAMES, default="cpu")
     train.add_argument("--out", metavar="DIR", default=None,
@@ -553,7 +480,7 @@ def register(subparsers):
                     "everything went.")
     demo.add_argument("--out", metavar="DIR", default="tinygrad-cv-demo",
                       help="output folder (default: tinygrad-cv-demo)")
-    demo.add_argument("--epochs", type=_positive_int, default=None,
+    demo.add_argument("--epochs", type=positive_int, default=None,
                       help=f"CNN epochs (default {MODEL_DEFAULTS['cnn']['epochs']})")
     demo.add_argument("--device", choices=DEVICE_NAMES, default="cpu")
     demo.add_argument("--no-progress", action="store_true", help="no progress bars")

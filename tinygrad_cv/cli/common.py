@@ -1,0 +1,137 @@
+"""Helpers shared by the command groups: argument types, devices, folders and image files.
+
+Every problem with the user's input (a number, a device, a file) becomes either an argparse
+error (exit 2, with usage) or one ``CLIError`` line (exit 1).  Pillow is imported on first use
+(an optional extra).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+
+from tinygrad_cv.cli import CLIError
+
+DEVICE_NAMES = ("cpu", "cuda")
+
+
+# ---- argument types -------------------------------------------------------------------------
+def _number_type(convert, what, accept):
+    """An argparse type: ``convert(text)``, then ``accept(value)`` or "expected {what}"."""
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {value}")
+        return value
+    return parse
+
+
+positive_int = _number_type(int, "a positive integer", lambda v: v > 0)
+nonnegative_int = _number_type(int, "a non-negative integer", lambda v: v >= 0)
+positive_float = _number_type(float, "a positive number", lambda v: v > 0 and not math.isinf(v))
+nonnegative_float = _number_type(float, "a non-negative number",
+                                 lambda v: v >= 0 and not math.isinf(v))
+
+
+def ratio(text):
+    """A number in (0, 1]."""
+    value = positive_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"expected a ratio in (0, 1], got {value}")
+    return value
+
+
+# ---- devices --------------------------------------------------------------------------------
+def require_device(name):
+    """Check that device ``name`` (None: the default) can be used; a missing CuPy/GPU is one
+    clear error."""
+    from tinygrad_cv import backend
+
+    try:
+        backend.module_for_device(name if name is not None else backend.get_default_device())
+    except RuntimeError as exc:
+        raise CLIError(str(exc)) from None
+
+
+def use_device(name):
+    """Make ``name`` the default device; a missing CuPy/GPU is one clear error."""
+    import tinygrad_cv as tg
+
+    try:
+        tg.set_default_device(name)
+    except RuntimeError as exc:
+        raise CLIError(str(exc)) from None
+
+
+# ---- folders and files ----------------------------------------------------------------------
+def make_dirs(path):
+    """Create output folder ``path`` (and its parents) if it does not exist."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise CLIError(f"cannot create output folder {path!r}: {exc.strerror or exc}") from None
+
+
+def write_bytes(path, data):
+    """Write ``data`` to ``path``, creating its folder; returns ``path``."""
+    make_dirs(os.path.dirname(os.path.abspath(path)))
+    try:
+        with open(path, "wb") as f:
+            f.write(data)
+    except OSError as exc:
+        raise CLIError(f"cannot write {path!r}: {exc.strerror or exc}") from None
+    return path
+
+
+# ---- images ---------------------------------------------------------------------------------
+def pil_modules(needed_by="this command"):
+    """Pillow's ``(Image, ImageDraw)``, or a CLIError saying how to install it."""
+    try:
+        from PIL import Image, ImageDraw
+    except ImportError:  # pragma: no cover - depends on the install
+        raise CLIError(f"{needed_by} needs Pillow: pip install 'tinygrad_cv[data]'") from None
+    return Image, ImageDraw
+
+
+def read_image(path, device, gray=False):
+    """Image file ``path`` as a float32 array in [0, 1] on ``device``: (H, W) if ``gray``,
+    else (H, W, 3)."""
+    from tinygrad_cv.backend import as_array
+
+    Image, _ = pil_modules()
+    require_device(device)
+    try:
+        with Image.open(path) as im:
+            im = im.convert("L" if gray else "RGB")
+            arr = as_array(im, device=device)
+    except FileNotFoundError:
+        raise CLIError(f"cannot read image {path!r}: no such file") from None
+    except (OSError, ValueError) as exc:
+        raise CLIError(f"cannot read image {path!r}: {exc}") from None
+    return arr.astype("float32") / 255.0
+
+
+def to_pil(image, rgb=True, needed_by="this command"):
+    """A PIL image of a float [0, 1] or bool array (any device): round(255 * clip(x, 0, 1)).
+    ``rgb`` converts a gray image to RGB."""
+    from tinygrad_cv.backend import to_numpy
+
+    Image, _ = pil_modules(needed_by)
+    arr = to_numpy(image)
+    if arr.dtype == bool:
+        arr = arr.astype("float32")
+    arr = (arr.clip(0, 1) * 255 + 0.5).astype("uint8")
+    img = Image.fromarray(arr)
+    return img.convert("RGB") if rgb else img
+
+
+def save_png(img, path):
+    """Write PIL image ``img`` to ``path`` as a PNG; returns ``path``."""
+    try:
+        img.save(path, format="PNG")
+    except (OSError, ValueError) as exc:
+        raise CLIError(f"cannot write {path!r}: {exc}") from None
+    return path
