@@ -160,6 +160,17 @@ def eye_(tensor):
     return _fill(tensor, xp.eye(*tensor.shape, dtype=tensor.dtype))
 
 
+def default_layer_init_(weight, bias=None):
+    """torch's default init of Linear and Conv layers: ``weight`` ~ kaiming_uniform(a=sqrt(5)) =
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)), then ``bias`` (if not None) ~ U(-1/sqrt(fan_in),
+    1/sqrt(fan_in)), fan_in = weight.shape[1] * prod(weight.shape[2:]) (0: bias set to 0)."""
+    kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = _calculate_fan_in_and_fan_out(weight)
+        bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+        uniform_(bias, -bound, bound)
+
+
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "zeros_",
            "ones_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
            "eye_"]

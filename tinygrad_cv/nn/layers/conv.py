@@ -1,8 +1,6 @@
 """Conv2d and ConvTranspose2d layers (torch.nn's parameters, names and initialisation)."""
 from __future__ import annotations
 
-import math
-
 from ...tensor import empty
 from .. import init
 from ..functional.conv import _pair, conv2d, conv_transpose2d
@@ -37,12 +35,7 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            w = self.weight.shape
-            fan_in = w[1] * w[2] * w[3]
-            bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-            init.uniform_(self.bias, -bound, bound)
+        init.default_layer_init_(self.weight, self.bias)
 
     def _check(self, x):
         name = type(self).__name__

@@ -1,8 +1,6 @@
 """Linear, Identity and Flatten layers."""
 from __future__ import annotations
 
-import math
-
 from ...tensor import empty
 from .. import init
 from ..functional.linear import linear
@@ -40,11 +38,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.in_features
-            bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-            init.uniform_(self.bias, -bound, bound)
+        init.default_layer_init_(self.weight, self.bias)
 
     def forward(self, x):
         if x.ndim == 0 or x.shape[-1] != self.in_features:
