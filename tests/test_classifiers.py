@@ -5,16 +5,13 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 import tinygrad_cv as tg
-from tinygrad_cv import backend
 from tinygrad_cv.testing import gradcheck
 from models.classifiers import (ConvNet, FullyConnectedNet, LinearClassifier, build_classifier,
                                 softmax_loss, svm_loss)
 
+from torch_compare import assert_param_grads_match, host
+
 SETTINGS = settings(max_examples=20, deadline=None)
-
-
-def host(t):
-    return backend.to_numpy(t.data)
 
 
 # ---- the notes' losses, written as the notes' loops ---------------------------------------
@@ -169,10 +166,7 @@ def compare_forward_backward(ours, theirs, x, y, reg):
         ref.backward()
         np.testing.assert_allclose(loss.item(), ref.item(), rtol=1e-9)
         np.testing.assert_allclose(host(xo.grad), xt.grad.numpy(), rtol=1e-7, atol=1e-10)
-        grads = dict(theirs.named_parameters())
-        for name, p in ours.named_parameters():
-            np.testing.assert_allclose(host(p.grad), grads[name].grad.numpy(), rtol=1e-7,
-                                       atol=1e-10, err_msg=name)
+        assert_param_grads_match(ours, theirs, dict(rtol=1e-7, atol=1e-10))
 
 
 @pytest.mark.parametrize("normalization", [None, "batchnorm", "layernorm"])

@@ -13,16 +13,10 @@ import tinygrad_cv.nn.functional as F
 from tinygrad_cv import backend
 from tinygrad_cv.testing import gradcheck
 
+from torch_compare import (assert_param_grads_match, assert_same_state_layout, copy_weights,
+                           host)
+
 TOL = {"float32": dict(rtol=2e-4, atol=2e-5), "float64": dict(rtol=1e-9, atol=1e-11)}
-
-
-def np_(t):
-    """A NumPy array of one of our Tensors, a torch tensor or an array."""
-    if hasattr(t, "_tensor_marker"):
-        return backend.to_numpy(t.data)
-    if isinstance(t, torch.Tensor):
-        return t.detach().numpy()
-    return np.asarray(t)
 
 
 def ref_attention(q, k, v, mask=None, causal=False, scale=None):
@@ -84,11 +78,11 @@ def test_sdpa_gradcheck_with_dropout():
 
     assert gradcheck(fn, (q, k, v))
     out, w = fn(q, k, v)
-    ref_w = np_(F.scaled_dot_product_attention(q, k, v, need_weights=True)[1])
-    kept = np_(w) != 0
+    ref_w = host(F.scaled_dot_product_attention(q, k, v, need_weights=True)[1])
+    kept = host(w) != 0
     assert 0 < kept.sum() < kept.size
-    np.testing.assert_allclose(np_(w)[kept], ref_w[kept] / 0.6, rtol=1e-12)
-    np.testing.assert_allclose(np_(out), np_(w) @ np_(v), rtol=1e-12)
+    np.testing.assert_allclose(host(w)[kept], ref_w[kept] / 0.6, rtol=1e-12)
+    np.testing.assert_allclose(host(out), host(w) @ host(v), rtol=1e-12)
 
 
 @settings(max_examples=25, deadline=None)
@@ -116,15 +110,15 @@ def test_sdpa_matches_torch_and_primitive_reference(batch, L, S, E, Ev, mask_kin
         scale=scale)
     yr = ref_attention(*refs, mask=mask, causal=causal, scale=scale)
     tol = TOL[dtype]
-    np.testing.assert_allclose(np_(y), np_(yt), **tol)
-    np.testing.assert_allclose(np_(y), np_(yr), **tol)
+    np.testing.assert_allclose(host(y), host(yt), **tol)
+    np.testing.assert_allclose(host(y), host(yr), **tol)
     g = rng.standard_normal(yt.shape).astype(dtype)
     y.backward(tg.Tensor(g))
     yt.backward(torch.tensor(g))
     yr.backward(tg.Tensor(g))
     for a, b, c in zip(ours, theirs, refs):
-        np.testing.assert_allclose(np_(a.grad), b.grad.numpy(), **tol)
-        np.testing.assert_allclose(np_(a.grad), np_(c.grad), **tol)
+        np.testing.assert_allclose(host(a.grad), b.grad.numpy(), **tol)
+        np.testing.assert_allclose(host(a.grad), host(c.grad), **tol)
 
 
 def test_sdpa_fully_masked_row_gives_zeros_like_torch():
@@ -135,10 +129,10 @@ def test_sdpa_fully_masked_row_gives_zeros_like_torch():
     y = F.scaled_dot_product_attention(qt, tg.Tensor(k), tg.Tensor(v), attn_mask=mask)
     yt = torch.nn.functional.scaled_dot_product_attention(
         torch.tensor(q), torch.tensor(k), torch.tensor(v), attn_mask=torch.tensor(mask))
-    np.testing.assert_allclose(np_(y), yt.numpy(), rtol=1e-12, atol=1e-14)
-    assert np.all(np_(y)[1] == 0)
+    np.testing.assert_allclose(host(y), yt.numpy(), rtol=1e-12, atol=1e-14)
+    assert np.all(host(y)[1] == 0)
     y.sum().backward()
-    assert np.all(np.isfinite(np_(qt.grad)))
+    assert np.all(np.isfinite(host(qt.grad)))
 
 
 def test_sdpa_bad_shapes_raise():
@@ -150,23 +144,6 @@ def test_sdpa_bad_shapes_raise():
 
 
 # ---- MultiheadAttention -------------------------------------------------------------------
-def copy_state(ours, theirs):
-    res = ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
-    assert not res.missing_keys and not res.unexpected_keys
-
-
-def compare_params(ours, theirs, tol):
-    theirs_p = dict(theirs.named_parameters())
-    ours_p = dict(ours.named_parameters())
-    assert list(ours_p) == list(theirs_p)
-    for name, p in theirs_p.items():
-        if p.grad is None:
-            assert ours_p[name].grad is None or not np.any(np_(ours_p[name].grad)), name
-            continue
-        assert ours_p[name].grad is not None, name
-        np.testing.assert_allclose(np_(ours_p[name].grad), p.grad.numpy(), err_msg=name, **tol)
-
-
 def mha_masks(rng, N, h, L, S, attn_kind, attn_3d, kpm_kind, causal, dtype):
     """(attn_mask, key_padding_mask) as nn.MultiheadAttention takes them (bool True = masked);
     every query keeps key 0 visible so no row is fully masked."""
@@ -212,9 +189,8 @@ def test_multihead_attention_matches_torch(E_h, L, S, N, batch_first, mode, kvdi
     kw = dict(bias=bias, batch_first=batch_first, kdim=kvdim, vdim=kvdim)
     theirs = torch.nn.MultiheadAttention(E, h, **kw).to(getattr(torch, dtype))
     ours = nn.MultiheadAttention(E, h, dtype=dtype, **kw)
-    assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == \
-        [(k, tuple(v.shape)) for k, v in theirs.state_dict().items()]
-    copy_state(ours, theirs)
+    assert_same_state_layout(ours, theirs)
+    copy_weights(ours, theirs)
     ours.train(train)
     theirs.train(train)
     rng = np.random.default_rng(seed)
@@ -240,11 +216,11 @@ def test_multihead_attention_matches_torch(E_h, L, S, N, batch_first, mode, kvdi
     yo, wo = ours(qo, ko, vo, key_padding_mask=kpm, attn_mask=attn, **margs)
     yt, wt = theirs(qt, kt, vt, key_padding_mask=_t(kpm), attn_mask=_t(attn), **margs)
     tol = TOL[dtype]
-    np.testing.assert_allclose(np_(yo), np_(yt), **tol)
+    np.testing.assert_allclose(host(yo), host(yt), **tol)
     outs_o, outs_t = [yo], [yt]
     if need_weights:
         assert tuple(wo.shape) == tuple(wt.shape)
-        np.testing.assert_allclose(np_(wo), np_(wt), **tol)
+        np.testing.assert_allclose(host(wo), host(wt), **tol)
         outs_o.append(wo)
         outs_t.append(wt)
     else:
@@ -252,15 +228,15 @@ def test_multihead_attention_matches_torch(E_h, L, S, N, batch_first, mode, kvdi
     project_loss(outs_o, np.random.default_rng(1), dtype, True).backward()
     project_loss(outs_t, np.random.default_rng(1), dtype, False).backward()
     for a, b in {id(x): (x, y) for x, y in [(qo, qt), (ko, kt), (vo, vt)]}.values():
-        np.testing.assert_allclose(np_(a.grad), b.grad.numpy(), **tol)
-    compare_params(ours, theirs, tol)
+        np.testing.assert_allclose(host(a.grad), b.grad.numpy(), **tol)
+    assert_param_grads_match(ours, theirs, tol)
 
 
 def test_multihead_attention_unbatched_matches_torch():
     torch.manual_seed(0)
     theirs = torch.nn.MultiheadAttention(6, 3).double()
     ours = nn.MultiheadAttention(6, 3, dtype="float64")
-    copy_state(ours, theirs)
+    copy_weights(ours, theirs)
     rng = np.random.default_rng(0)
     x, m = rng.standard_normal((4, 6)), rng.standard_normal((5, 6))
     kpm = np.array([False, True, False, False, True])
@@ -268,8 +244,8 @@ def test_multihead_attention_unbatched_matches_torch():
     yt, wt = theirs(torch.tensor(x), torch.tensor(m), torch.tensor(m),
                     key_padding_mask=torch.tensor(kpm))
     assert yo.shape == (4, 6) and wo.shape == (4, 5)
-    np.testing.assert_allclose(np_(yo), np_(yt), **TOL["float64"])
-    np.testing.assert_allclose(np_(wo), np_(wt), **TOL["float64"])
+    np.testing.assert_allclose(host(yo), host(yt), **TOL["float64"])
+    np.testing.assert_allclose(host(wo), host(wt), **TOL["float64"])
 
 
 def test_multihead_attention_dropout_train_vs_eval():
@@ -279,12 +255,12 @@ def test_multihead_attention_dropout_train_vs_eval():
     m.eval()
     a, wa = m(x, x, x)
     b, _ = m(x, x, x)
-    np.testing.assert_array_equal(np_(a), np_(b))
-    np.testing.assert_allclose(np_(wa).sum(-1), 1, rtol=1e-5)
+    np.testing.assert_array_equal(host(a), host(b))
+    np.testing.assert_allclose(host(wa).sum(-1), 1, rtol=1e-5)
     m.train()
     c, wc = m(x, x, x, average_attn_weights=False)
-    assert not np.allclose(np_(a), np_(c))
-    vals = np_(wc)
+    assert not np.allclose(host(a), host(c))
+    vals = host(wc)
     assert np.any(vals == 0) and np.all((vals == 0) | (vals > 0))
 
 
@@ -296,9 +272,9 @@ def test_multihead_attention_is_causal_alone_builds_the_causal_mask():
     a, wa = m(x, x, x, is_causal=True, key_padding_mask=kpm)
     b, wb = m(x, x, x, attn_mask=np.triu(np.ones((5, 5), dtype=bool), 1),
               key_padding_mask=kpm)
-    np.testing.assert_allclose(np_(a), np_(b), rtol=1e-6)
-    np.testing.assert_allclose(np_(wa), np_(wb), rtol=1e-6)
-    assert np.all(np.triu(np_(wa)[0], 1) == 0)
+    np.testing.assert_allclose(host(a), host(b), rtol=1e-6)
+    np.testing.assert_allclose(host(wa), host(wb), rtol=1e-6)
+    assert np.all(np.triu(host(wa)[0], 1) == 0)
 
 
 def test_multihead_attention_init_and_names():
@@ -306,9 +282,9 @@ def test_multihead_attention_init_and_names():
     t = torch.nn.MultiheadAttention(16, 4)
     assert list(m.state_dict()) == list(t.state_dict())
     bound = math.sqrt(6 / (16 + 48))
-    w = np_(m.in_proj_weight)
+    w = host(m.in_proj_weight)
     assert w.min() >= -bound and w.max() <= bound and w.std() > bound / 4
-    assert not np.any(np_(m.in_proj_bias)) and not np.any(np_(m.out_proj.bias))
+    assert not np.any(host(m.in_proj_bias)) and not np.any(host(m.out_proj.bias))
     m2 = nn.MultiheadAttention(16, 4, kdim=5, vdim=7, bias=False)
     t2 = torch.nn.MultiheadAttention(16, 4, kdim=5, vdim=7, bias=False)
     assert [(k, tuple(v.shape)) for k, v in m2.state_dict().items()] == \
@@ -346,9 +322,8 @@ def test_transformer_layers_match_torch(decoder, E_h, ff, L, S, N, batch_first, 
     name = "TransformerDecoderLayer" if decoder else "TransformerEncoderLayer"
     theirs = getattr(torch.nn, name)(E, h, **kw).to(getattr(torch, dtype))
     ours = getattr(nn, name)(E, h, dtype=dtype, **kw)
-    assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == \
-        [(k, tuple(v.shape)) for k, v in theirs.state_dict().items()]
-    copy_state(ours, theirs)
+    assert_same_state_layout(ours, theirs)
+    copy_weights(ours, theirs)
     ours.train(train)
     theirs.train(train)
     rng = np.random.default_rng(seed)
@@ -378,14 +353,14 @@ def test_transformer_layers_match_torch(decoder, E_h, ff, L, S, N, batch_first, 
         yo = ours(xo, src_mask=self_mask, src_key_padding_mask=kpm, is_causal=causal)
         yt = theirs(xt, src_mask=_t(self_mask), src_key_padding_mask=_t(kpm), is_causal=causal)
     tol = TOL[dtype]
-    np.testing.assert_allclose(np_(yo), np_(yt), **tol)
+    np.testing.assert_allclose(host(yo), host(yt), **tol)
     g = rng.standard_normal(yt.shape).astype(dtype)
     yo.backward(tg.Tensor(g))
     yt.backward(torch.tensor(g))
-    np.testing.assert_allclose(np_(xo.grad), xt.grad.numpy(), **tol)
+    np.testing.assert_allclose(host(xo.grad), xt.grad.numpy(), **tol)
     if decoder:
-        np.testing.assert_allclose(np_(mo.grad), mt.grad.numpy(), **tol)
-    compare_params(ours, theirs, tol)
+        np.testing.assert_allclose(host(mo.grad), mt.grad.numpy(), **tol)
+    assert_param_grads_match(ours, theirs, tol)
 
 
 def test_transformer_layer_submodule_names():
@@ -407,9 +382,9 @@ def test_transformer_dropout_train_vs_eval():
     x = tg.randn(4, 2, 8)
     layer.eval()
     a, b = layer(x), layer(x)
-    np.testing.assert_array_equal(np_(a), np_(b))
+    np.testing.assert_array_equal(host(a), host(b))
     layer.train()
-    assert not np.allclose(np_(layer(x)), np_(a))
+    assert not np.allclose(host(layer(x)), host(a))
 
 
 def test_transformer_bad_input_raises():
@@ -430,14 +405,14 @@ def test_positional_encoding_formula_of_the_notes():
         for j in range(d):
             table[i, j] = (math.sin(i * 10000 ** (-j / d)) if j % 2 == 0
                            else math.cos(i * 10000 ** (-(j - 1) / d)))
-    np.testing.assert_allclose(np_(pe.pe), table, atol=1e-6)
+    np.testing.assert_allclose(host(pe.pe), table, atol=1e-6)
     assert "pe" not in pe.state_dict() and "pe" in dict(pe.named_buffers())
     x = np.random.default_rng(0).standard_normal((5, 3, d)).astype("float32")
-    np.testing.assert_allclose(np_(pe(tg.Tensor(x))), x + table[:5, None], atol=1e-6)
+    np.testing.assert_allclose(host(pe(tg.Tensor(x))), x + table[:5, None], atol=1e-6)
     pe_bf = nn.PositionalEncoding(d, max_len=n, dropout=0.0, batch_first=True)
     xb = x.transpose(1, 0, 2)
-    np.testing.assert_allclose(np_(pe_bf(tg.Tensor(xb))), xb + table[None, :5], atol=1e-6)
-    np.testing.assert_allclose(np_(pe(tg.Tensor(x[:, 0]))), x[:, 0] + table[:5], atol=1e-6)
+    np.testing.assert_allclose(host(pe_bf(tg.Tensor(xb))), xb + table[None, :5], atol=1e-6)
+    np.testing.assert_allclose(host(pe(tg.Tensor(x[:, 0]))), x[:, 0] + table[:5], atol=1e-6)
 
 
 def test_positional_encoding_grad_dropout_and_errors():
@@ -445,9 +420,9 @@ def test_positional_encoding_grad_dropout_and_errors():
     x = tg.randn(3, 2, 4, requires_grad=True)
     pe.eval()
     pe(x).sum().backward()
-    np.testing.assert_array_equal(np_(x.grad), np.ones((3, 2, 4), dtype=np.float32))
+    np.testing.assert_array_equal(host(x.grad), np.ones((3, 2, 4), dtype=np.float32))
     pe.train()
-    y = np_(pe(x))
+    y = host(pe(x))
     assert np.any(y == 0)
     with pytest.raises(ValueError, match=r"PositionalEncoding.*max_len 6"):
         pe(tg.zeros(7, 2, 4))

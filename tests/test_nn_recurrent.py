@@ -10,21 +10,14 @@ from hypothesis import given, settings, strategies as st
 import tinygrad_cv as tg
 import tinygrad_cv.nn as nn
 import tinygrad_cv.nn.functional as F
-from tinygrad_cv import backend
 from tinygrad_cv.nn.functional.recurrent import GRUSequence, LSTMSequence, RNNSequence
 from tinygrad_cv.testing import gradcheck
 
+from torch_compare import (assert_param_grads_match, assert_same_state_layout, copy_weights,
+                           host)
+
 TOL = {"float32": dict(rtol=2e-4, atol=2e-5), "float64": dict(rtol=1e-9, atol=1e-11)}
 GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
-
-
-def np_(t):
-    """A NumPy array of one of our Tensors, a torch tensor or an array."""
-    if hasattr(t, "_tensor_marker"):
-        return backend.to_numpy(t.data)
-    if isinstance(t, torch.Tensor):
-        return t.detach().numpy()
-    return np.asarray(t)
 
 
 # ---- primitive-composition references (Tensor ops only) -----------------------------------
@@ -110,7 +103,7 @@ def grads_of(outputs, leaves, seed=1):
     for t in leaves:
         t.grad = None
     loss.backward()
-    return [np_(t.grad) for t in leaves]
+    return [host(t.grad) for t in leaves]
 
 
 # ---- fused Functions: gradcheck and reference composition ---------------------------------
@@ -164,7 +157,7 @@ def test_sequence_function_matches_primitive_composition(kind, T, N, I, H, bias,
     ref = ref_sequence(kind, x, h0, c0, ws, reverse, nl or "tanh")
     g_ref = grads_of(ref, leaves)
     for a, b in zip(fused, ref):
-        np.testing.assert_allclose(np_(a), np_(b), **TOL["float64"])
+        np.testing.assert_allclose(host(a), host(b), **TOL["float64"])
     for a, b in zip(g_fused, g_ref):
         np.testing.assert_allclose(a, b, **TOL["float64"])
 
@@ -184,7 +177,7 @@ def test_cell_function_matches_primitive_composition(kind, nl):
         fused, ref = (cell(x1, h0, *ws),), (ref_rnn_step(x1, h0, *ws, nonlinearity=nl),)
     g_fused, g_ref = grads_of(fused, leaves), grads_of(ref, leaves)
     for a, b in zip(list(fused) + g_fused, list(ref) + g_ref):
-        np.testing.assert_allclose(np_(a), np_(b), **TOL["float64"])
+        np.testing.assert_allclose(host(a), host(b), **TOL["float64"])
 
 
 def test_fused_functions_are_first_order_only():
@@ -196,19 +189,23 @@ def test_fused_functions_are_first_order_only():
 
 
 # ---- layers against torch.nn --------------------------------------------------------------
-def copy_state(ours, theirs):
-    sd = {k: v.detach().numpy() for k, v in theirs.state_dict().items()}
-    res = ours.load_state_dict(sd)
-    assert not res.missing_keys and not res.unexpected_keys
-
-
-def compare_params(ours, theirs, tol):
-    theirs_p = dict(theirs.named_parameters())
-    ours_p = dict(ours.named_parameters())
-    assert list(ours_p) == list(theirs_p)
-    for name, p in theirs_p.items():
-        assert ours_p[name].grad is not None, name
-        np.testing.assert_allclose(np_(ours_p[name].grad), p.grad.numpy(), err_msg=name, **tol)
+def compare_outputs_and_grads(ours, theirs, outs_o, outs_t, leaves, rng, dtype):
+    """Compare our outputs with torch's, backpropagate loss = sum_i sum(w_i * out_i) with the
+    same random weights w_i through both, and compare the gradients of the (ours, torch) input
+    pairs in ``leaves`` and of every parameter."""
+    tol = TOL[dtype]
+    loss_o = loss_t = 0
+    for a, b in zip(outs_o, outs_t):
+        assert tuple(a.shape) == tuple(b.shape)
+        np.testing.assert_allclose(host(a), host(b), **tol)
+        w = rng.standard_normal(b.shape).astype(dtype)
+        loss_t = loss_t + (b * torch.tensor(w)).sum()
+        loss_o = loss_o + (a * tg.Tensor(w)).sum()
+    loss_t.backward()
+    loss_o.backward()
+    for a, b in leaves:
+        np.testing.assert_allclose(host(a.grad), b.grad.numpy(), **tol)
+    assert_param_grads_match(ours, theirs, tol)
 
 
 def torch_layer(kind, *args, **kw):
@@ -230,9 +227,8 @@ def test_sequence_layers_match_torch(kind, T, N, I, H, layers, batch_first, bidi
         kw["nonlinearity"] = "relu"
     theirs = torch_layer(kind, I, H, **kw).to(getattr(torch, dtype))
     ours = getattr(nn, kind)(I, H, dtype=dtype, **kw)
-    assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == \
-        [(k, tuple(v.shape)) for k, v in theirs.state_dict().items()]
-    copy_state(ours, theirs)
+    assert_same_state_layout(ours, theirs)
+    copy_weights(ours, theirs)
     ours.train(train)
     theirs.train(train)
     rng = np.random.default_rng(seed)
@@ -246,28 +242,15 @@ def test_sequence_layers_match_torch(kind, T, N, I, H, layers, batch_first, bidi
               for _ in range(2 if kind == "LSTM" else 1)]
         st_t = [torch.tensor(h, requires_grad=True) for h in hs]
         st_o = [tg.Tensor(h, requires_grad=True) for h in hs]
-        state_leaves = list(zip(st_t, st_o))
+        state_leaves = list(zip(st_o, st_t))
         states_t = tuple(st_t) if kind == "LSTM" else st_t[0]
         states_o = tuple(st_o) if kind == "LSTM" else st_o[0]
     out_t, hn_t = theirs(xt, states_t)
     out_o, hn_o = ours(xo, states_o)
     outs_t = [out_t] + (list(hn_t) if kind == "LSTM" else [hn_t])
     outs_o = [out_o] + (list(hn_o) if kind == "LSTM" else [hn_o])
-    tol = TOL[dtype]
-    for a, b in zip(outs_o, outs_t):
-        assert tuple(a.shape) == tuple(b.shape)
-        np.testing.assert_allclose(np_(a), np_(b), **tol)
-    loss_t = loss_o = 0
-    for i, (a, b) in enumerate(zip(outs_o, outs_t)):
-        w = rng.standard_normal(b.shape).astype(dtype)
-        loss_t = loss_t + (b * torch.tensor(w)).sum()
-        loss_o = loss_o + (a * tg.Tensor(w)).sum()
-    loss_t.backward()
-    loss_o.backward()
-    np.testing.assert_allclose(np_(xo.grad), xt.grad.numpy(), **tol)
-    for st_t, st_o in state_leaves:
-        np.testing.assert_allclose(np_(st_o.grad), st_t.grad.numpy(), **tol)
-    compare_params(ours, theirs, tol)
+    compare_outputs_and_grads(ours, theirs, outs_o, outs_t, [(xo, xt)] + state_leaves, rng,
+                              dtype)
 
 
 @settings(max_examples=20, deadline=None)
@@ -282,7 +265,7 @@ def test_cells_match_torch(kind, N, I, H, bias, give_h, unbatched, relu, dtype, 
         kw["nonlinearity"] = "relu"
     theirs = getattr(torch.nn, kind)(I, H, **kw).to(getattr(torch, dtype))
     ours = getattr(nn, kind)(I, H, dtype=dtype, **kw)
-    copy_state(ours, theirs)
+    copy_weights(ours, theirs)
     rng = np.random.default_rng(seed)
     lead = () if unbatched else (N,)
     x = rng.standard_normal(lead + (I,)).astype(dtype)
@@ -294,26 +277,13 @@ def test_cells_match_torch(kind, N, I, H, bias, give_h, unbatched, relu, dtype, 
               for _ in range(2 if kind == "LSTMCell" else 1)]
         ht = [torch.tensor(h, requires_grad=True) for h in hs]
         ho = [tg.Tensor(h, requires_grad=True) for h in hs]
-        leaves = list(zip(ht, ho))
+        leaves = list(zip(ho, ht))
         hx_t = tuple(ht) if kind == "LSTMCell" else ht[0]
         hx_o = tuple(ho) if kind == "LSTMCell" else ho[0]
     yt, yo = theirs(xt, hx_t), ours(xo, hx_o)
     yt = list(yt) if isinstance(yt, tuple) else [yt]
     yo = list(yo) if isinstance(yo, tuple) else [yo]
-    tol = TOL[dtype]
-    loss_t = loss_o = 0
-    for a, b in zip(yo, yt):
-        assert tuple(a.shape) == tuple(b.shape)
-        np.testing.assert_allclose(np_(a), np_(b), **tol)
-        w = rng.standard_normal(b.shape).astype(dtype)
-        loss_t = loss_t + (b * torch.tensor(w)).sum()
-        loss_o = loss_o + (a * tg.Tensor(w)).sum()
-    loss_t.backward()
-    loss_o.backward()
-    np.testing.assert_allclose(np_(xo.grad), xt.grad.numpy(), **tol)
-    for a, b in leaves:
-        np.testing.assert_allclose(np_(b.grad), a.grad.numpy(), **tol)
-    compare_params(ours, theirs, tol)
+    compare_outputs_and_grads(ours, theirs, yo, yt, [(xo, xt)] + leaves, rng, dtype)
 
 
 @pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
@@ -321,16 +291,16 @@ def test_unbatched_sequence_input_matches_torch(kind):
     torch.manual_seed(0)
     theirs = torch_layer(kind, 3, 4, num_layers=2, bidirectional=True).double()
     ours = getattr(nn, kind)(3, 4, num_layers=2, bidirectional=True, dtype="float64")
-    copy_state(ours, theirs)
+    copy_weights(ours, theirs)
     x = np.random.default_rng(0).standard_normal((5, 3))
     out_t, hn_t = theirs(torch.tensor(x))
     out_o, hn_o = ours(tg.Tensor(x))
     assert out_o.shape == (5, 8)
-    np.testing.assert_allclose(np_(out_o), np_(out_t), **TOL["float64"])
+    np.testing.assert_allclose(host(out_o), host(out_t), **TOL["float64"])
     hn_t = hn_t if kind != "LSTM" else hn_t[0]
     hn_o = hn_o if kind != "LSTM" else hn_o[0]
     assert hn_o.shape == (4, 4)
-    np.testing.assert_allclose(np_(hn_o), np_(hn_t), **TOL["float64"])
+    np.testing.assert_allclose(host(hn_o), host(hn_t), **TOL["float64"])
 
 
 def test_parameter_names_shapes_and_init_range():
@@ -340,7 +310,7 @@ def test_parameter_names_shapes_and_init_range():
         [(k, tuple(v.shape)) for k, v in t.state_dict().items()]
     k = 1 / math.sqrt(10)
     for name, p in m.named_parameters():
-        a = np_(p)
+        a = host(p)
         assert a.dtype == np.float32
         assert a.min() >= -k and a.max() <= k, name
         assert a.std() > k / 4, name  # really spread over U(-k, k)
@@ -359,18 +329,18 @@ def test_dropout_between_layers():
     second.load_state_dict({k.replace("_l1", "_l0"): v for k, v in m.state_dict().items()
                             if "_l1" in k})
     ref, _ = second(tg.zeros(5, 2, 4))
-    np.testing.assert_allclose(np_(out_train), np_(ref), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(host(out_train), host(ref), rtol=1e-6, atol=1e-7)
     m.eval()
     out_eval, _ = m(x)
-    assert not np.allclose(np_(out_eval), np_(out_train))
+    assert not np.allclose(host(out_eval), host(out_train))
     m2 = nn.GRU(3, 4, num_layers=2, dropout=0.5)
     m2.eval()
     a, _ = m2(x)
     b, _ = m2(x)
-    np.testing.assert_array_equal(np_(a), np_(b))
+    np.testing.assert_array_equal(host(a), host(b))
     m2.train()
     c, _ = m2(x)
-    assert not np.allclose(np_(a), np_(c))
+    assert not np.allclose(host(a), host(c))
 
 
 @pytest.mark.parametrize("build,x,match", [

@@ -5,6 +5,9 @@ state_dict into ``ours`` through ``load_state_dict`` (no missing or unexpected k
 forward on ``x`` (numpy), backpropagates the same random output gradient and checks, for each of
 ``steps`` steps: the output shape and values, the input gradient, every parameter gradient by
 name (same names in the same order) and every buffer by name.
+
+Its pieces serve tests that drive the modules themselves (several inputs, masks, states):
+``copy_weights``, ``assert_same_state_layout``, ``assert_param_grads_match`` and ``host``.
 """
 import numpy as np
 import torch
@@ -18,8 +21,13 @@ TORCH_DTYPE = {"float32": torch.float32, "float64": torch.float64}
 
 
 def host(t):
-    """A NumPy copy of one of our Tensors (any device, grad or not)."""
-    return backend.to_numpy(t.data)
+    """A NumPy copy of one of our Tensors (any device, grad or not), a torch tensor or an
+    array."""
+    if hasattr(t, "_tensor_marker"):
+        return backend.to_numpy(t.data)
+    if isinstance(t, torch.Tensor):
+        return t.detach().numpy()
+    return np.asarray(t)
 
 
 def copy_weights(ours, theirs, device="cpu"):
@@ -29,10 +37,31 @@ def copy_weights(ours, theirs, device="cpu"):
     assert list(result.missing_keys) == [] and list(result.unexpected_keys) == []
 
 
+def assert_same_state_layout(ours, theirs):
+    """Same state_dict keys, in the same order, with the same shapes."""
+    assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == \
+        [(k, tuple(v.shape)) for k, v in theirs.state_dict().items()]
+
+
 def _assert_same_named(ours_items, theirs_items, what):
     ours_d, theirs_d = dict(ours_items), dict(theirs_items)
     assert list(ours_d) == list(theirs_d), (what, list(ours_d), list(theirs_d))
     return ours_d, theirs_d
+
+
+def assert_param_grads_match(ours, theirs, tol):
+    """Every parameter gradient, by name (same names in torch's order); where torch has none,
+    ours is None or zero."""
+    oparams, tparams = _assert_same_named(ours.named_parameters(), theirs.named_parameters(),
+                                          "parameters")
+    for name, p in tparams.items():
+        q = oparams[name]
+        if p.grad is None:
+            assert q.grad is None or not np.any(host(q.grad)), f"gradient of {name}"
+            continue
+        assert q.grad is not None, f"no gradient for {name}"
+        np.testing.assert_allclose(host(q.grad), p.grad.numpy(), err_msg=f"gradient of {name}",
+                                   **tol)
 
 
 def compare_layer(ours, theirs, x, dtype=None, *, train=True, rtol=None, atol=None, seed=0,
@@ -74,16 +103,7 @@ def compare_layer(ours, theirs, x, dtype=None, *, train=True, rtol=None, atol=No
         if with_input_grad:
             np.testing.assert_allclose(host(xo.grad), xt.grad.numpy(), err_msg="input gradient",
                                        **tol)
-        oparams, tparams = _assert_same_named(ours.named_parameters(), theirs.named_parameters(),
-                                              "parameters")
-        for name, p in tparams.items():
-            q = oparams[name]
-            if p.grad is None:
-                assert q.grad is None or not np.any(host(q.grad)), f"gradient of {name}"
-                continue
-            assert q.grad is not None, f"no gradient for {name}"
-            np.testing.assert_allclose(host(q.grad), p.grad.numpy(), err_msg=f"gradient of {name}",
-                                       **tol)
+        assert_param_grads_match(ours, theirs, tol)
         obuf, tbuf = _assert_same_named(ours.named_buffers(), theirs.named_buffers(), "buffers")
         for name, b in tbuf.items():
             np.testing.assert_allclose(host(obuf[name]), b.numpy(), err_msg=f"buffer {name}", **tol)
