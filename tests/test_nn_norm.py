@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 import tinygrad_cv as tg
 import tinygrad_cv.nn as nn
@@ -59,10 +59,13 @@ def test_layernorm_matches_torch(lead, k, affine, bias, seed):
 def test_groupnorm_matches_torch(groups, n, extra_dims, affine, dtype, seed):
     rng = np.random.default_rng(seed)
     shape = (n, 6) + tuple(rng.integers(1, 5, size=extra_dims))
-    if int(np.prod(shape[1:])) // groups < 2:
-        return
+    assume(int(np.prod(shape[1:])) // groups >= 2)
     theirs = _randomise(torch.nn.GroupNorm(groups, 6, affine=affine), seed)
     x = (rng.standard_normal(shape) * 2).astype(dtype)
+    if dtype == np.float32:
+        # the input gradient scales with 1/std of each group: a nearly constant group of two
+        # elements makes float32 results of any implementation differ in the 4th digit
+        assume(x.astype(np.float64).reshape(n, groups, -1).std(axis=2).min() > 0.1)
     tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-11)
     for train in (True, False):
         compare_layer(nn.GroupNorm(groups, 6, affine=affine), theirs, x, train=train, **tol)
