@@ -60,9 +60,13 @@ class BatchNormFn(Function):
     """Fused batch normalisation over every axis but 1 of x (N, C, *).
 
     Works on the (N, C, S) view with per-channel (C,) statistics, so every broadcast is a
-    scalar per contiguous row.  Training backward, with ``a = gamma * inv_std``::
+    scalar per contiguous row.  Saves x (which the graph keeps alive anyway), the mean and
+    inv_std rather than xhat (an activation-sized buffer less per layer); the forward builds
+    y in the buffer of xhat.  Training backward, with ``a = gamma * inv_std`` and
+    ``x - mu`` recomputed::
 
-        dx = a * dy - xhat * (a * sum(dy * xhat) / M) - a * sum(dy) / M
+        sum(dy * xhat) = inv_std * sum(dy * (x - mu))
+        dx = a * dy - (x - mu) * (a * inv_std * sum(dy * xhat) / M) - a * sum(dy) / M
 
     (the module docstring's formula with ``g = gamma * dy`` multiplied out), where the two
     sums are also ``dgamma`` and ``dbeta``.
@@ -77,10 +81,9 @@ class BatchNormFn(Function):
         count = x3.shape[0] * x3.shape[2]
         if training:
             mean = _channel_sum(x3) * (1.0 / count)
-            xhat = x3 - mean[:, None]
-            var = _channel_dot(xhat, xhat) * (1.0 / count)
+            y = x3 - mean[:, None]
+            var = _channel_dot(y, y) * (1.0 / count)
             inv_std = 1.0 / xp.sqrt(var + eps)
-            xhat *= inv_std[:, None]
             if running_mean is not None:
                 running_mean *= 1.0 - momentum
                 running_mean += momentum * mean.astype(running_mean.dtype)
@@ -89,34 +92,36 @@ class BatchNormFn(Function):
                 running_var *= 1.0 - momentum
                 running_var += momentum * unbiased.astype(running_var.dtype)
         else:
+            mean = running_mean.astype(x.dtype)
             inv_std = (1.0 / xp.sqrt(running_var + eps)).astype(x.dtype)
-            xhat = x3 - running_mean.astype(x.dtype)[:, None]
-            xhat *= inv_std[:, None]
+            y = x3 - mean[:, None]
+        y *= (inv_std * weight if affine else inv_std)[:, None]   # gamma * xhat
         if affine:
-            y = xhat * weight[:, None]
             y += bias[:, None]
-        else:
-            y = xhat.copy()
         ctx.cfg = (count, training, affine)
-        ctx.save_for_backward(xhat, inv_std, weight)
+        ctx.save_for_backward(x3, mean, inv_std, weight)
         return y.reshape(x.shape)
 
     @staticmethod
     def backward(ctx, dy):
-        xhat, inv_std, weight = ctx.saved_tensors
+        x3, mean, inv_std, weight = ctx.saved_tensors
         count, training, affine = ctx.cfg
         needs = ctx.needs_input_grad
-        dy3 = dy.reshape(xhat.shape)
+        dy3 = dy.reshape(x3.shape)
         scale = inv_std * weight if affine else inv_std
-        sum_dy = _channel_sum(dy3) if training or (affine and needs[2]) else None
-        sum_dy_xhat = _channel_dot(dy3, xhat) if training or (affine and needs[1]) else None
+        need_sums = training or (affine and (needs[1] or needs[2]))
+        sum_dy = _channel_sum(dy3) if need_sums else None
+        centered = sum_dy_xhat = None
+        if need_sums:
+            centered = x3 - mean[:, None]
+            sum_dy_xhat = _channel_dot(dy3, centered) * inv_std
         gx = gw = gb = None
         if needs[0]:
             gx = dy3 * scale[:, None]
             if training:
-                correction = xhat * (scale * sum_dy_xhat * (1.0 / count))[:, None]
-                correction += (scale * sum_dy * (1.0 / count))[:, None]
-                gx -= correction
+                centered *= (scale * inv_std * sum_dy_xhat * (1.0 / count))[:, None]
+                centered += (scale * sum_dy * (1.0 / count))[:, None]
+                gx -= centered
             gx = gx.reshape(dy.shape)
         if affine and needs[1]:
             gw = sum_dy_xhat
