@@ -31,7 +31,7 @@ from __future__ import annotations
 from ... import backend
 from ...autograd.function import Function
 
-IM2COL_MAX_BYTES = 1 << 27  # 128 MiB per im2col chunk
+IM2COL_MAX_BYTES = 1 << 25  # 32 MiB per im2col chunk
 
 
 def _pair(v, name):
