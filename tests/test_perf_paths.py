@@ -48,3 +48,15 @@ def test_tiled_max_pool_routes_match_offset_routes(kh, kw, ho, wo, ties, seed):
         i, j = divmod(idx[n, c, a, b], kw)
         first[n, c, a * kh + i, b * kw + j] = dy[n, c, a, b]
     np.testing.assert_array_equal(fast, first)
+
+
+@SETTINGS
+@given(st.integers(1, 3), st.integers(1, 12), st.integers(1, 12), st.integers(1, 40),
+       st.integers(0, 2**16))
+def test_grouped_matmul_nt_either_orientation(groups, m, n, k, seed):
+    """a[g] @ b[g]^T, whichever side becomes the rows of the GEMM."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.standard_normal((groups, m, k)), rng.standard_normal((groups, n, k))
+    out = conv_mod._grouped_matmul_nt(a, b)
+    assert out.shape == (groups, m, n) and out.flags.c_contiguous
+    np.testing.assert_allclose(out, np.einsum("gmk,gnk->gmn", a, b), rtol=1e-12, atol=1e-12)
