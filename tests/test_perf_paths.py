@@ -1,6 +1,6 @@
 """Fast paths introduced for speed, each against the straightforward reference on random shapes."""
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from tinygrad_cv.nn.functional import conv as conv_mod
 
@@ -20,6 +20,8 @@ def _reference_dilate_pad(dy, stride, top, bottom, left, right):
 @given(st.integers(1, 3), st.integers(1, 3), st.lists(st.integers(-2, 3), min_size=4, max_size=4),
        st.integers(3, 6), st.integers(3, 6), st.integers(0, 2**16))
 def test_dilate_pad_with_negative_amounts_crops(sh, sw, pads, h, w, seed):
+    top, bottom, left, right = pads
+    assume((h - 1) * sh + 1 + top + bottom > 0 and (w - 1) * sw + 1 + left + right > 0)
     dy = np.random.default_rng(seed).standard_normal((2, 3, h, w))
     out = conv_mod._dilate_pad(dy, (sh, sw), *pads)
     np.testing.assert_array_equal(out, _reference_dilate_pad(dy, (sh, sw), *pads))
@@ -60,3 +62,22 @@ def test_grouped_matmul_nt_either_orientation(groups, m, n, k, seed):
     out = conv_mod._grouped_matmul_nt(a, b)
     assert out.shape == (groups, m, n) and out.flags.c_contiguous
     np.testing.assert_allclose(out, np.einsum("gmk,gnk->gmn", a, b), rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 2), st.integers(0, 2), st.integers(0, 2**16))
+def test_conv_backward_twice_with_retained_graph(stride, dilation, padding, seed):
+    """The weight gradient's columns are dropped after first use; a second backward through a
+    retained graph recomputes them and accumulates the same gradients again."""
+    import tinygrad_cv as tg
+    import tinygrad_cv.nn.functional as F
+    rng = np.random.default_rng(seed)
+    x = tg.Tensor(rng.standard_normal((2, 3, 7, 6)), requires_grad=True)
+    w = tg.Tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
+    y = F.conv2d(x, w, None, stride, padding, dilation)
+    gy = tg.Tensor(rng.standard_normal(y.shape))
+    y.backward(gy, retain_graph=True)
+    once = x.grad.numpy().copy(), w.grad.numpy().copy()
+    y.backward(gy)
+    np.testing.assert_allclose(x.grad.numpy(), 2 * once[0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(w.grad.numpy(), 2 * once[1], rtol=1e-12, atol=1e-12)

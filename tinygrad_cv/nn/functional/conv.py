@@ -211,10 +211,15 @@ class Conv2dFn(Function):
         stride, pads, dilation, groups, (h, wd) = ctx.cfg
         needs = ctx.needs_input_grad
         gx = gw = gb = None
-        if needs[0]:
-            gx = _input_grad(dy, w, stride, dilation, groups, pads, (h, wd))
         if needs[1]:
             gw = _weight_grad(xpad, dy, w.shape[2:], stride, dilation, groups, cols)
+        if cols is not None:
+            # the columns are used once: drop them before the input gradient's own columns
+            # exist (lower peak memory; a retain_graph backward recomputes them)
+            ctx.save_for_backward(xpad, w, None)
+            del cols
+        if needs[0]:
+            gx = _input_grad(dy, w, stride, dilation, groups, pads, (h, wd))
         if len(needs) > 2 and needs[2]:
             gb = _bias_grad(dy)
         return gx, gw, gb
