@@ -5,7 +5,7 @@
     python benchmarks/run.py --cases a,c,g --repeats 15
 
 Each case builds the same model in both frameworks (same shapes, same hyper-parameters), then
-alternates timed runs of ours and torch's; the table gives medians and the ratio ours/torch
+alternates timed runs of ours and torch's (in alternating order); the table gives medians and the ratio ours/torch
 (below 1.0 means we are faster).  Case (f) runs each framework's CNN step in a fresh
 subprocess and compares the growth of peak resident memory.  No assertions: a report.
 """
@@ -196,18 +196,16 @@ def time_pair(ours, theirs, device, repeats, warmup=2):
         ours()
         theirs()
     _sync(device)
-    t_ours, t_theirs = [], []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        ours()
-        _sync(device)
-        t1 = time.perf_counter()
-        theirs()
-        _sync(device)
-        t2 = time.perf_counter()
-        t_ours.append(t1 - t0)
-        t_theirs.append(t2 - t1)
-    return statistics.median(t_ours), statistics.median(t_theirs)
+    times = {ours: [], theirs: []}
+    for i in range(repeats):
+        # the order alternates: a framework's worker threads may keep spinning for a while
+        # after it returns (OpenMP, OpenBLAS) and slow down whatever runs next
+        for step in ((ours, theirs) if i % 2 == 0 else (theirs, ours)):
+            t0 = time.perf_counter()
+            step()
+            _sync(device)
+            times[step].append(time.perf_counter() - t0)
+    return statistics.median(times[ours]), statistics.median(times[theirs])
 
 
 def gemm_gflops(device, repeats=20):
