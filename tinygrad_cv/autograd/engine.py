@@ -22,16 +22,16 @@ def _topological_order(root_nodes):
     """Nodes reachable from ``root_nodes``, each before every node it depends on."""
     Tensor = _fn.Tensor
     post = []
-    visited = set()
+    visited = set()      # of nodes (Function defines no __eq__: they hash by identity)
     stack = [(n, False) for n in root_nodes]
     while stack:
         node, done = stack.pop()
         if done:
             post.append(node)
             continue
-        if id(node) in visited:
+        if node in visited:
             continue
-        visited.add(id(node))
+        visited.add(node)
         if node.released:
             raise RuntimeError(
                 f"Trying to backward through the graph a second time (the {type(node).__name__} "
@@ -41,7 +41,7 @@ def _topological_order(root_nodes):
         for t in node.inputs:
             if isinstance(t, Tensor):
                 c = t.creator
-                if c is not None and id(c) not in visited:
+                if c is not None and c not in visited:
                     stack.append((c, False))
     post.reverse()
     return post
