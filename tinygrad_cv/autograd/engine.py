@@ -98,14 +98,14 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
     """
     Tensor = _fn.Tensor
     leaf_grads = {}      # id(leaf) -> [leaf, grad]
-    node_grads = {}      # id(node) -> list of grads per output
+    node_grads = {}      # node -> list of grads per output
     for t, g in zip(roots, root_grads):
         g = _as_grad(g, create_graph)
         if t.creator is None:
             entry = leaf_grads.setdefault(id(t), [t, None])
             entry[1] = _add(entry[1], g)
         else:
-            slots = node_grads.setdefault(id(t.creator), [None] * len(t.creator.out_meta))
+            slots = node_grads.setdefault(t.creator, [None] * len(t.creator.out_meta))
             slots[t.out_index] = _add(slots[t.out_index], g)
     order = _topological_order({id(t.creator): t.creator for t in roots
                                 if t.creator is not None}.values())
@@ -121,7 +121,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
     anomaly = _modes.anomaly
     try:
         for node in order:
-            grads = node_grads.pop(id(node), None)
+            grads = node_grads.pop(node, None)
             if grads is None:
                 continue
             if create_graph and not node.higher_order:
@@ -185,9 +185,9 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                     else:
                         entry[1] = g if entry[1] is None else entry[1] + g
                 else:
-                    slots = node_grads.get(id(c))
+                    slots = node_grads.get(c)
                     if slots is None:
-                        slots = node_grads[id(c)] = [None] * len(c.out_meta)
+                        slots = node_grads[c] = [None] * len(c.out_meta)
                     k = x.out_index
                     slots[k] = g if slots[k] is None else slots[k] + g
             if not retain_graph:
