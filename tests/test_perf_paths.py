@@ -81,3 +81,17 @@ def test_conv_backward_twice_with_retained_graph(stride, dilation, padding, seed
     y.backward(gy)
     np.testing.assert_allclose(x.grad.numpy(), 2 * once[0], rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(w.grad.numpy(), 2 * once[1], rtol=1e-12, atol=1e-12)
+
+
+def test_max_pool_routes_nan_maxima_like_torch():
+    import torch
+    import tinygrad_cv as tg
+    import tinygrad_cv.nn.functional as F
+    x = np.random.default_rng(0).standard_normal((2, 3, 6, 6))
+    x[0, 1, 2, 3] = x[1, 2, 0, 0] = x[1, 2, 1, 1] = np.nan
+    for k, s, p in ((2, 2, 0), (3, 2, 1)):
+        xt = tg.Tensor(x, requires_grad=True)
+        F.max_pool2d(xt, k, s, p).sum().backward()
+        tt = torch.tensor(x, requires_grad=True)
+        torch.nn.functional.max_pool2d(tt, k, s, p).sum().backward()
+        np.testing.assert_array_equal(xt.grad.numpy(), tt.grad.numpy())

@@ -108,7 +108,7 @@ class MaxPool2dFn(Function):
         xpad = _padded(x, padding, -float("inf"))
         slices = _offset_slices(kernel, stride, out_hw)
         xp = backend.get_array_module(x)
-        y = xpad[(Ellipsis,) + slices[0]].copy()
+        y = xpad[:, :, slices[0][0], slices[0][1]].copy()
         for rows, cols in slices[1:]:
             xp.maximum(y, xpad[:, :, rows, cols], out=y)
         ctx.cfg = (kernel, stride, padding, (h, w), slices)
@@ -141,6 +141,10 @@ def _max_routes(xpad, y, dy, slices, tiled):
     input exactly (each element in one window), so each view is written once, no zero-fill."""
     xp = backend.get_array_module(dy)
     hits = [xpad[:, :, rows, cols] == y for rows, cols in slices]
+    if bool(xp.isnan(y).any()):   # a NaN maximum comes from the window's last NaN (torch)
+        nan_hits = [xp.isnan(xpad[:, :, rows, cols]) for rows, cols in slices]
+        _keep_first_hits(nan_hits[::-1])
+        hits = [hit | nan_hit for hit, nan_hit in zip(hits, nan_hits)]
     _keep_first_hits(hits)
     if tiled:
         gpad = xp.empty(xpad.shape, dtype=dy.dtype)
