@@ -95,3 +95,39 @@ def test_max_pool_routes_nan_maxima_like_torch():
         tt = torch.tensor(x, requires_grad=True)
         torch.nn.functional.max_pool2d(tt, k, s, p).sum().backward()
         np.testing.assert_array_equal(xt.grad.numpy(), tt.grad.numpy())
+
+
+conv_cases = st.fixed_dictionaries({
+    "n": st.integers(1, 4), "groups": st.integers(1, 3), "cin_g": st.integers(1, 3),
+    "cout_g": st.integers(1, 3), "kh": st.integers(1, 3), "kw": st.integers(1, 3),
+    "stride": st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    "dilation": st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    "pads": st.tuples(*[st.integers(0, 2)] * 4), "h": st.integers(3, 8), "w": st.integers(3, 8),
+    "seed": st.integers(0, 2**16)})
+
+
+@SETTINGS
+@given(conv_cases, st.integers(1, 4))
+def test_conv_input_grad_col2im_matches_correlation(case, chunk):
+    """Both input-gradient methods (the dispatcher picks by column-buffer size) agree, chunked
+    or not, for any stride, dilation, padding and groups."""
+    g, (sh, sw), (dh, dw) = case["groups"], case["stride"], case["dilation"]
+    top, bottom, left, right = case["pads"]
+    h, w, kh, kw = case["h"], case["w"], case["kh"], case["kw"]
+    ho = (h + top + bottom - dh * (kh - 1) - 1) // sh + 1
+    wo = (w + left + right - dw * (kw - 1) - 1) // sw + 1
+    assume(ho > 0 and wo > 0)
+    rng = np.random.default_rng(case["seed"])
+    cin = g * case["cin_g"]
+    dy = rng.standard_normal((case["n"], g * case["cout_g"], ho, wo))
+    weight = rng.standard_normal((g * case["cout_g"], case["cin_g"], kh, kw))
+    args = (dy, weight, (sh, sw), (dh, dw), g, case["pads"], (h, w))
+    ref = conv_mod._input_grad_by_correlation(*args)
+    saved = conv_mod.IM2COL_MAX_BYTES
+    try:
+        conv_mod.IM2COL_MAX_BYTES = chunk * 8 * cin * kh * kw * ho * wo
+        fast = conv_mod._input_grad_by_col2im(*args)
+    finally:
+        conv_mod.IM2COL_MAX_BYTES = saved
+    assert fast.shape == ref.shape == (case["n"], cin, h, w)
+    np.testing.assert_allclose(fast, ref, rtol=1e-10, atol=1e-10)

@@ -19,7 +19,9 @@ Backward:
   ``dy`` is dilated by the stride (``stride - 1`` zeros between elements), padded by
   ``dilation * (k - 1)`` on each side (plus the rows/columns the forward never reached) less
   the forward padding (a negative amount crops), and correlated at stride 1, so the GEMM
-  computes exactly the (H, W) input positions;
+  computes exactly the (H, W) input positions.  When O > C the column gradients
+  ``W^T dy`` (C*kh*kw rows instead of O*kh*kw) are computed instead and added back at each
+  kernel offset's strided position (col2im, kh*kw slab additions);
 * ``dL/db = sum of dy over (N, Ho, Wo)``.
 
 The transposed convolution's forward is exactly that input-gradient computation and its
@@ -166,12 +168,20 @@ def _flip_transpose(w, groups):
 
 
 def _input_grad(dy, w, stride, dilation, groups, pads, out_hw):
-    """dL/dx (N, C, H, W) of a convolution of x (spatial size ``out_hw``) padded by ``pads``.
+    """dL/dx (N, C, H, W) of a convolution of x (spatial size ``out_hw``) padded by ``pads``,
+    by whichever method has the smaller column buffer: ``_input_grad_by_correlation`` builds
+    O*kh*kw rows of columns from dy, ``_input_grad_by_col2im`` C*kh*kw rows of column
+    gradients."""
+    out_channels, in_channels = w.shape[0], w.shape[1] * groups
+    if out_channels > in_channels:
+        return _input_grad_by_col2im(dy, w, stride, dilation, groups, pads, out_hw)
+    return _input_grad_by_correlation(dy, w, stride, dilation, groups, pads, out_hw)
 
-    It is the full correlation of the stride-dilated ``dy`` with the flipped kernel, cropped
-    by the forward padding; the crop is folded into the padding of ``dy`` (a negative amount
-    crops), so the GEMM computes exactly the (H, W) positions that are kept.
-    """
+
+def _input_grad_by_correlation(dy, w, stride, dilation, groups, pads, out_hw):
+    """The full correlation of the stride-dilated ``dy`` with the flipped kernel, cropped by
+    the forward padding; the crop is folded into the padding of ``dy`` (a negative amount
+    crops), so the GEMM computes exactly the (H, W) positions that are kept."""
     top, bottom, left, right = pads
     h, wd = out_hw
     _, _, ho, wo = dy.shape
@@ -184,6 +194,33 @@ def _input_grad(dy, w, stride, dilation, groups, pads, out_hw):
                     ew - left, ew + unreached_w - right)
     wt = backend.get_array_module(w).ascontiguousarray(_flip_transpose(w, groups))
     return _conv_core(e, wt, (1, 1), dilation, groups)[0]
+
+
+def _input_grad_by_col2im(dy, w, stride, dilation, groups, pads, out_hw):
+    """The transpose of im2col: column gradients ``W^T dy`` (G, Cg*kh*kw, N*Ho*Wo), one GEMM
+    per group and batch chunk, then each kernel offset's (C, N, Ho, Wo) slab is added into
+    the padded input gradient at its strided position (kh*kw adds), which is cropped."""
+    xp = backend.get_array_module(dy)
+    top, bottom, left, right = pads
+    h, wd = out_hw
+    n, o, ho, wo = dy.shape
+    _, cg, kh, kw = w.shape
+    c = cg * groups
+    (sh, sw), (dh, dw) = stride, dilation
+    wmat_t = w.reshape(groups, o // groups, cg * kh * kw).transpose(0, 2, 1)
+    dyt = xp.ascontiguousarray(dy.transpose(1, 0, 2, 3)).reshape(groups, o // groups, n * ho * wo)
+    acc = xp.zeros((c, n, h + top + bottom, wd + left + right), dtype=dy.dtype)
+    step = _chunk_size(n, c * kh * kw * ho * wo * dy.itemsize)
+    for s in range(0, n, step):
+        m = min(step, n - s)
+        dcols = _grouped_matmul(wmat_t, dyt[:, :, s * ho * wo:(s + m) * ho * wo])
+        dcols = dcols.reshape(c, kh, kw, m, ho, wo)
+        part = acc[:, s:s + m]
+        for i in range(kh):
+            for j in range(kw):
+                part[:, :, i * dh:i * dh + sh * (ho - 1) + 1:sh,
+                     j * dw:j * dw + sw * (wo - 1) + 1:sw] += dcols[:, i, j]
+    return xp.ascontiguousarray(acc[:, :, top:top + h, left:left + wd].transpose(1, 0, 2, 3))
 
 
 def _bias_grad(dy):
