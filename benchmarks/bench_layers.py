@@ -62,14 +62,13 @@ def bench(name, make_ours, make_torch, shape, repeats):
         _step_ours(ours, xo, gyo)
         _step_torch(theirs, xt, gyt)
     t_ours, t_torch = [], []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        _step_torch(theirs, xt, gyt)
-        t1 = time.perf_counter()
-        _step_ours(ours, xo, gyo)
-        t2 = time.perf_counter()
-        t_torch.append(t1 - t0)
-        t_ours.append(t2 - t1)
+    runs = ((t_torch, lambda: _step_torch(theirs, xt, gyt)), (t_ours, lambda: _step_ours(ours, xo, gyo)))
+    for i in range(repeats):
+        # alternate the order: worker threads left spinning by one framework slow the next run
+        for times, step in (runs if i % 2 == 0 else runs[::-1]):
+            t0 = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - t0)
     mo, mt = np.median(t_ours) * 1e3, np.median(t_torch) * 1e3
     print(f"{name:<38} {mo:9.2f} {mt:9.2f} {mo / mt:7.2f}   (min {min(t_ours) * 1e3:.2f} / "
           f"{min(t_torch) * 1e3:.2f})")
