@@ -416,7 +416,9 @@ def basic_index(draw):
         else:
             index.append(slice(None))
     if draw(st.booleans()):
-        index.insert(0, Ellipsis) if draw(st.booleans()) and len(index) < len(shape) else None
+        consumed = sum(i is not None for i in index)
+        # a leading Ellipsis would shift the indices drawn for the first dims onto the last ones
+        index.insert(0 if consumed == len(shape) else len(index), Ellipsis)
     return shape, tuple(index), draw(seeds)
 
 
