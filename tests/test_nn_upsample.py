@@ -1,5 +1,4 @@
 """Upsample / interpolate (nearest, bilinear with both align_corners): torch, gradcheck, reference."""
-import importlib
 
 import numpy as np
 import pytest
@@ -14,7 +13,7 @@ from tinygrad_cv.testing import gradcheck
 from torch_compare import compare_layer, host
 
 # the module (the package re-exports a function of the same name)
-up_mod = importlib.import_module("tinygrad_cv.nn.functional.upsample")
+import tinygrad_cv.nn.functional.interpolation as up_mod
 
 SETTINGS = settings(max_examples=25, deadline=None)
 

@@ -14,5 +14,5 @@ from .attention import scaled_dot_product_attention, multi_head_attention_forwar
 from .conv import conv2d, conv_transpose2d  # noqa: F401
 from .pooling import max_pool2d, avg_pool2d, adaptive_avg_pool2d  # noqa: F401
 from .normalization import batch_norm, layer_norm, group_norm  # noqa: F401
-from .upsample import interpolate, upsample  # noqa: F401
+from .interpolation import interpolate, upsample  # noqa: F401
 from .distance import normalize, cosine_similarity  # noqa: F401

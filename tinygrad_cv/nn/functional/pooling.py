@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from ... import backend
 from ...autograd.function import Function
-from .upsample import separable_linear
+from .interpolation import separable_linear
 
 
 def _pair(v, name, op):

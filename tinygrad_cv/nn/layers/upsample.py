@@ -1,7 +1,7 @@
 """Upsample layer (nearest / bilinear, torch's coordinate rules)."""
 from __future__ import annotations
 
-from ..functional.upsample import interpolate
+from ..functional.interpolation import interpolate
 from ..module import Module
 
 
