@@ -9,13 +9,14 @@ from .backend import cuda_available, get_default_device, manual_seed, set_defaul
 from .autograd import (detect_anomaly, enable_grad, is_grad_enabled, no_grad,  # noqa: F401
                        set_grad_enabled)
 from . import autograd  # noqa: F401
-from .tensor import (Tensor, tensor, zeros, ones, empty, full, arange, linspace, eye,  # noqa: F401
-                     rand, randn, randint, zeros_like, ones_like, full_like, randn_like, rand_like,
-                     from_dlpack, from_numpy, matmul, maximum, minimum, where, cat, concatenate,
+from .tensor import (Tensor, matmul, maximum, minimum, where, cat, concatenate,  # noqa: F401
                      stack, split, chunk, pad, exp, log, sqrt, sin, cos, tanh, sigmoid, relu,
                      clamp, clip, abs, neg, sum, mean, max, min, var, std, logsumexp, argmax,
                      argmin, reshape, flatten, squeeze, unsqueeze, permute, transpose, softmax,
                      log_softmax, amax, amin, square, expand, broadcast_to)
+from .creation import (tensor, zeros, ones, empty, full, arange, linspace, eye,  # noqa: F401
+                       rand, randn, randint, zeros_like, ones_like, full_like, randn_like,
+                       rand_like, from_dlpack, from_numpy)
 
 float32 = backend.dtype("float32")
 float64 = backend.dtype("float64")

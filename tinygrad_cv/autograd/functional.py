@@ -12,7 +12,8 @@ def jacobian(func, inputs, create_graph=False):
     ``inputs`` may be one Tensor or a tuple (then a tuple of Jacobians is returned).
     """
     from . import grad
-    from ..tensor import Tensor, stack, zeros
+    from ..creation import zeros
+    from ..tensor import Tensor, stack
 
     single = isinstance(inputs, Tensor)
     xs = (inputs,) if single else tuple(inputs)

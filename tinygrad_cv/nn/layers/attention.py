@@ -12,7 +12,8 @@ from .. import init
 from ..functional.activation import gelu, relu
 from ..functional.attention import multi_head_attention_forward
 from ..module import Module, Parameter
-from ...tensor import Tensor, empty
+from ...creation import empty
+from ...tensor import Tensor
 from .dropout import Dropout
 from .linear import Linear
 from .normalization import LayerNorm

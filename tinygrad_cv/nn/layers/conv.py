@@ -1,7 +1,7 @@
 """Conv2d and ConvTranspose2d layers (torch.nn's parameters, names and initialisation)."""
 from __future__ import annotations
 
-from ...tensor import empty
+from ...creation import empty
 from .. import init
 from ..functional.conv import _pair, conv2d, conv_transpose2d
 from ..module import Module, Parameter

@@ -1,7 +1,7 @@
 """Embedding: a learnable lookup table."""
 from __future__ import annotations
 
-from ...tensor import empty
+from ...creation import empty
 from .. import init
 from ..functional.embedding import embedding
 from ..module import Module, Parameter

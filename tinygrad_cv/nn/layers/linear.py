@@ -1,7 +1,7 @@
 """Linear, Identity and Flatten layers."""
 from __future__ import annotations
 
-from ...tensor import empty
+from ...creation import empty
 from .. import init
 from ..functional.linear import linear
 from ..module import Module, Parameter

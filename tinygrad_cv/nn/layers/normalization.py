@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ... import backend
-from ...tensor import ones, zeros
+from ...creation import ones, zeros
 from ..functional.normalization import batch_norm, group_norm, layer_norm
 from ..module import Module, Parameter
 
