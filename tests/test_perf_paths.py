@@ -131,3 +131,89 @@ def test_conv_input_grad_col2im_matches_correlation(case, chunk):
         conv_mod.IM2COL_MAX_BYTES = saved
     assert fast.shape == ref.shape == (case["n"], cin, h, w)
     np.testing.assert_allclose(fast, ref, rtol=1e-10, atol=1e-10)
+
+
+grid_cases = st.fixed_dictionaries({
+    "n": st.integers(1, 3), "groups": st.integers(1, 3), "cin_g": st.integers(1, 4),
+    "cout_g": st.integers(1, 4), "kh": st.integers(1, 4), "kw": st.integers(1, 4),
+    "dilation": st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    "pads": st.tuples(*[st.integers(0, 3)] * 4), "h": st.integers(1, 8), "w": st.integers(1, 8),
+    "seed": st.integers(0, 2**16)})
+
+
+def _grid_and_im2col(case, rng):
+    """(grid path, im2col reference) of y, dL/dw and dL/dx for one stride-1 geometry."""
+    g, (dh, dw), pads = case["groups"], case["dilation"], case["pads"]
+    h, w, kh, kw = case["h"], case["w"], case["kh"], case["kw"]
+    hp, wp = h + pads[0] + pads[1], w + pads[2] + pads[3]
+    ho, wo = hp - dh * (kh - 1), wp - dw * (kw - 1)
+    x = rng.standard_normal((case["n"], g * case["cin_g"], h, w))
+    weight = rng.standard_normal((g * case["cout_g"], case["cin_g"], kh, kw))
+    dy = rng.standard_normal((case["n"], g * case["cout_g"], ho, wo))
+    xpad = conv_mod._pad_hw(x, *pads)
+    ref = (conv_mod._conv_core(xpad, weight, (1, 1), (dh, dw), g)[0],
+           conv_mod._weight_grad(xpad, dy, (kh, kw), (1, 1), (dh, dw), g),
+           conv_mod._input_grad_by_correlation(dy, weight, (1, 1), (dh, dw), g, pads, (h, w)))
+    dyg = conv_mod._grid_output(dy, g, (hp, wp), (kh, kw), (dh, dw))
+    fast = (conv_mod._grid_conv_forward(x, weight, pads, (dh, dw), g),
+            conv_mod._grid_weight_grad(x, dyg, weight.shape, pads, (dh, dw)),
+            conv_mod._grid_input_grad(dyg, weight, g, pads, (h, w), case["n"], (dh, dw)))
+    return fast, ref
+
+
+@SETTINGS
+@given(grid_cases, grid_cases)
+def test_grid_conv_matches_im2col(case, other):
+    """The implicit-GEMM grid path (stride 1: forward, weight and input gradients) equals the
+    im2col path for any padding (asymmetric too), dilation, groups, kernel and channel counts;
+    the reused scratch buffers give the same results after another geometry used them."""
+    def valid(c):
+        return (c["h"] + c["pads"][0] + c["pads"][1] > c["dilation"][0] * (c["kh"] - 1)
+                and c["w"] + c["pads"][2] + c["pads"][3] > c["dilation"][1] * (c["kw"] - 1))
+    assume(valid(case) and valid(other))
+    first, ref = _grid_and_im2col(case, np.random.default_rng(case["seed"]))
+    _grid_and_im2col(other, np.random.default_rng(other["seed"]))
+    again, _ = _grid_and_im2col(case, np.random.default_rng(case["seed"]))
+    for f, a, r in zip(first, again, ref):
+        assert f.shape == r.shape and f.flags.c_contiguous
+        np.testing.assert_allclose(f, r, rtol=1e-10, atol=1e-10)
+        np.testing.assert_array_equal(f, a)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 2), st.sampled_from([0, 1, 2, "same"]),
+       st.integers(1, 2), st.integers(1, 3), st.integers(0, 2**16))
+def test_grid_dispatch_conv_layers_match_torch(k, dilation, padding, groups, cpg, seed):
+    """Conv2d and ConvTranspose2d (stride 1) through the grid path, forced for any channel
+    count, against torch: outputs and all gradients."""
+    import torch
+    import tinygrad_cv as tg
+    import tinygrad_cv.nn.functional as F
+    rng = np.random.default_rng(seed)
+    c, o = groups * cpg, groups * (cpg + 1)
+    x = rng.standard_normal((2, c, 6, 5))
+    saved = conv_mod.GRID_MIN_TAP_WIDTH
+    conv_mod.GRID_MIN_TAP_WIDTH = 1
+    try:
+        for transpose in (False, True):
+            w = rng.standard_normal((c, o // groups, k, k) if transpose else (o, cpg, k, k))
+            b = rng.standard_normal(o)
+            if transpose:
+                pad = 0 if padding == "same" else min(padding, dilation * (k - 1))
+                ours_fn, theirs_fn = F.conv_transpose2d, torch.nn.functional.conv_transpose2d
+                kw = dict(padding=pad, groups=groups, dilation=dilation)
+            else:
+                ours_fn, theirs_fn = F.conv2d, torch.nn.functional.conv2d
+                kw = dict(padding=padding, groups=groups, dilation=dilation)
+            ts = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
+            ty = theirs_fn(*ts, **kw)
+            gy = rng.standard_normal(tuple(ty.shape))
+            ty.backward(torch.tensor(gy))
+            os_ = [tg.Tensor(a, requires_grad=True) for a in (x, w, b)]
+            oy = ours_fn(*os_, **kw)
+            oy.backward(tg.Tensor(gy))
+            np.testing.assert_allclose(oy.detach().numpy(), ty.detach().numpy(), rtol=1e-10, atol=1e-10)
+            for o_t, t_t in zip(os_, ts):
+                np.testing.assert_allclose(o_t.grad.numpy(), t_t.grad.numpy(), rtol=1e-10, atol=1e-10)
+    finally:
+        conv_mod.GRID_MIN_TAP_WIDTH = saved
