@@ -245,28 +245,13 @@ def _input_grad_by_col2im(dy, w, stride, dilation, groups, pads, out_hw):
 #     dW_i = sum_p X_{i,p}^T @ dY[p::run]   (the long inner dimension is the grid),
 #     dX   = the same correlation of dY (led by as many zero rows as the farthest tap reaches)
 #            with the flipped, channel-transposed kernel, cropped to the input.
-# Work buffers come from ``_scratch`` and are reused from call to call: a fresh multi-megabyte
-# allocation goes back to the OS when freed, and touching it again costs a page fault per
-# 4 KiB page (about 2 us each on the project machine, i.e. milliseconds per step).  No scratch
-# buffer is ever returned to a caller or saved for backward.
-SCRATCH_MAX_BYTES = 1 << 28  # all scratch buffers together; beyond it the cache starts over
-_scratch_buffers: dict = {}
+# Work buffers are allocated per call (``_work_buffer``); nothing is cached between calls, so
+# concurrent calls from several threads never share memory.
 
 
-def _scratch(xp, key, shape, dtype, zeroed=False):
-    """A reused work buffer for ``key`` (which must also fix every region the caller writes,
-    so that a zeroed buffer's unwritten positions stay zero)."""
-    full_key = (xp.__name__, key, tuple(shape), xp.dtype(dtype).str, zeroed)
-    buf = _scratch_buffers.get(full_key)
-    if buf is None:
-        nbytes = xp.dtype(dtype).itemsize
-        for d in shape:
-            nbytes *= d
-        if nbytes + sum(b.nbytes for b in _scratch_buffers.values()) > SCRATCH_MAX_BYTES:
-            _scratch_buffers.clear()
-        buf = (xp.zeros if zeroed else xp.empty)(shape, dtype=dtype)
-        _scratch_buffers[full_key] = buf
-    return buf
+def _work_buffer(xp, shape, dtype, zeroed=False):
+    """A fresh work buffer (zero-filled when the caller relies on unwritten positions)."""
+    return (xp.zeros if zeroed else xp.empty)(shape, dtype=dtype)
 
 
 def _grid_plan(n, hp, wp, kernel, dilation):
@@ -283,16 +268,16 @@ def _grid_plan(n, hp, wp, kernel, dilation):
     return offsets, run, per_phase, per_phase * run + run - 1
 
 
-def _to_grid(x, groups, pads, lead, rows, role):
-    """x (N, C, H, W) -> a zero scratch grid (G, rows, Cg) holding x at grid rows
+def _to_grid(x, groups, pads, lead, rows):
+    """x (N, C, H, W) -> a zero grid (G, rows, Cg) holding x at grid rows
     ``lead + (n*Hp + top + a)*Wp + left + b`` of the (Hp, Wp) = (H + top + bottom,
     W + left + right) grid."""
     xp = backend.get_array_module(x)
     top, bottom, left, right = pads
     n, c, h, w = x.shape
     hp, wp, cg = h + top + bottom, w + left + right, c // groups
-    # only the interior is written: the padding rows of the reused buffer stay zero
-    buf = _scratch(xp, (role, x.shape, pads, lead), (groups, rows, cg), x.dtype, zeroed=True)
+    # only the interior is written: the padding rows of the zeroed buffer stay zero
+    buf = _work_buffer(xp, (groups, rows, cg), x.dtype, zeroed=True)
     view = buf[:, lead:lead + n * hp * wp].reshape(groups, n, hp, wp, cg)
     view[:, :, top:top + h, left:left + w] = x.reshape(n, groups, cg, h, w).transpose(1, 0, 3, 4, 2)
     return buf
@@ -304,7 +289,7 @@ def _from_grid(out, n, hp, wp, top, left, h, w):
     xp = backend.get_array_module(out)
     g, _, og = out.shape
     view = out[:, :n * hp * wp].reshape(g, n, hp, wp, og)[:, :, top:top + h, left:left + w]
-    result = xp.empty((n, g, og, h, w), dtype=out.dtype)  # never a view of the scratch
+    result = xp.empty((n, g, og, h, w), dtype=out.dtype)  # a fresh array, not a view of the work buffer
     result[...] = view.transpose(1, 0, 4, 2, 3)
     return result.reshape(n, g * og, h, w)
 
@@ -329,8 +314,8 @@ def _grid_correlate(grid, wmats, offsets, run, per_phase):
     xp = backend.get_array_module(grid)
     groups, _, cg = grid.shape
     og = wmats.shape[3]
-    out = _scratch(xp, "grid product", (groups, per_phase * run, og), grid.dtype)
-    part = _scratch(xp, "tap product", (per_phase, og), grid.dtype)
+    out = _work_buffer(xp, (groups, per_phase * run, og), grid.dtype)
+    part = _work_buffer(xp, (per_phase, og), grid.dtype)
     for g in range(groups):
         for p in range(run):
             acc = out[g, p::run]
@@ -348,7 +333,7 @@ def _input_grid(x, pads, kernel, dilation, groups):
     n, _, h, w = x.shape
     hp, wp = h + pads[0] + pads[1], w + pads[2] + pads[3]
     offsets, _, _, rows = _grid_plan(n, hp, wp, kernel, dilation)
-    return _to_grid(x, groups, pads, 0, offsets[-1] + rows, "input grid")
+    return _to_grid(x, groups, pads, 0, offsets[-1] + rows)
 
 
 def _grid_conv_forward(x, w, pads, dilation, groups):
@@ -364,13 +349,13 @@ def _grid_conv_forward(x, w, pads, dilation, groups):
 
 
 def _grid_output(dy, groups, grid_hw, kernel, dilation):
-    """dy (N, O, Ho, Wo) scattered into a zero scratch grid (G, rows, Og) led by as many zero
+    """dy (N, O, Ho, Wo) scattered into a zero grid (G, rows, Og) led by as many zero
     rows as the farthest tap reaches."""
     n, _, ho, wo = dy.shape
     hp, wp = grid_hw
     offsets, run, _, rows = _grid_plan(n, hp, wp, kernel, dilation)
     lead = offsets[-1] + run - 1
-    return _to_grid(dy, groups, (0, hp - ho, 0, wp - wo), lead, lead + offsets[-1] + rows, "output grid")
+    return _to_grid(dy, groups, (0, hp - ho, 0, wp - wo), lead, lead + offsets[-1] + rows)
 
 
 def _grid_weight_grad(x, dyg, w_shape, pads, dilation):
@@ -481,7 +466,7 @@ class Conv2dFn(Function):
 
 def _grid_conv_backward(ctx, dy, x, w, pads, dilation, groups):
     """Conv2dFn's backward on the grid: one zero grid of dy serves both gradients (the weight
-    gradient rebuilds the input's grid in its scratch buffer)."""
+    gradient rebuilds the input's grid in a new buffer)."""
     needs = ctx.needs_input_grad
     n, _, h, wd = x.shape
     grid_hw = (h + pads[0] + pads[1], wd + pads[2] + pads[3])
