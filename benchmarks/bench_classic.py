@@ -8,9 +8,7 @@ ours / reference (< 1: ours is faster).
 """
 import argparse
 import os
-import statistics
 import sys
-import time
 
 import cv2
 import numpy as np
@@ -24,18 +22,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from classic import corners, edges, hough, knn, linalg  # noqa: E402
 from tinygrad_cv.backend import synchronize, to_device  # noqa: E402
+from benchmarks.timing import median_times  # noqa: E402
 
 
 def median_ms(fn, repeat, device="cpu"):
-    fn()                                  # warm-up
-    synchronize(device)
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        synchronize(device)
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
+    return 1e3 * median_times([fn], repeat, sync=lambda: synchronize(device))[0]
 
 
 def main():

@@ -9,9 +9,7 @@ No assertions: it prints the figures.
 """
 import argparse
 import os
-import statistics
 import sys
-import time
 import warnings
 
 import numpy as np
@@ -22,21 +20,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from classic import clustering, seam_carving  # noqa: E402
 from classic.sift import SIFT  # noqa: E402
 from tinygrad_cv.backend import synchronize, to_device  # noqa: E402
+from benchmarks.timing import median_times  # noqa: E402
 
 
 def bench(fns, repeats, device="cpu"):
-    """Median seconds of each callable; the callables take turns in every repeat, so that a
-    shared machine's load changes hit ours and the references alike."""
-    for fn in fns:
-        fn()                               # warm-up (imports, JIT caches, allocations)
-    times = [[] for _ in fns]
-    for _ in range(repeats):
-        for fn, ts in zip(fns, times):
-            t = time.perf_counter()
-            fn()
-            synchronize(device)
-            ts.append(time.perf_counter() - t)
-    return [statistics.median(ts) for ts in times]
+    """Median seconds of each callable, timed in alternating blocks (benchmarks/timing.py)."""
+    return median_times(fns, repeats, sync=lambda: synchronize(device))
 
 
 def row(name, ours, refs):

@@ -1,14 +1,13 @@
 """Forward+backward time of Conv2d, MaxPool2d and BatchNorm2d against torch CPU, same shapes.
 
-Plain script (no assertions): each case alternates ours / torch, takes the median of several
-runs and prints the times and the ratio ours/torch.
+Plain script (no assertions): each case times ours and torch in alternating blocks
+(benchmarks/timing.py), takes the medians and prints the times and the ratio ours/torch.
 
     python benchmarks/bench_layers.py [--repeats 25] [--threads 2]
 """
 import argparse
 import os
 import sys
-import time
 
 import numpy as np
 import torch
@@ -17,6 +16,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import tinygrad_cv as tg  # noqa: E402
 import tinygrad_cv.nn as nn  # noqa: E402
+from benchmarks.timing import median_times  # noqa: E402
 
 CASES = [
     ("Conv2d 3x3 32->32 16x16 b64 pad1", lambda: nn.Conv2d(32, 32, 3, padding=1),
@@ -61,17 +61,10 @@ def bench(name, make_ours, make_torch, shape, repeats):
     for _ in range(3):
         _step_ours(ours, xo, gyo)
         _step_torch(theirs, xt, gyt)
-    t_ours, t_torch = [], []
-    runs = ((t_torch, lambda: _step_torch(theirs, xt, gyt)), (t_ours, lambda: _step_ours(ours, xo, gyo)))
-    for i in range(repeats):
-        # alternate the order: worker threads left spinning by one framework slow the next run
-        for times, step in (runs if i % 2 == 0 else runs[::-1]):
-            t0 = time.perf_counter()
-            step()
-            times.append(time.perf_counter() - t0)
-    mo, mt = np.median(t_ours) * 1e3, np.median(t_torch) * 1e3
-    print(f"{name:<38} {mo:9.2f} {mt:9.2f} {mo / mt:7.2f}   (min {min(t_ours) * 1e3:.2f} / "
-          f"{min(t_torch) * 1e3:.2f})")
+    t_ours, t_torch = median_times([lambda: _step_ours(ours, xo, gyo),
+                                    lambda: _step_torch(theirs, xt, gyt)], repeats)
+    mo, mt = t_ours * 1e3, t_torch * 1e3
+    print(f"{name:<38} {mo:9.2f} {mt:9.2f} {mo / mt:7.2f}")
 
 
 def main():
@@ -81,7 +74,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} threads, numpy {np.__version__}; "
-          f"forward+backward, median of {args.repeats} alternating runs (ms)")
+          f"forward+backward, medians of {args.repeats} runs in alternating blocks (ms)")
     print(f"{'case':<38} {'ours':>9} {'torch':>9} {'ratio':>7}")
     for case in CASES:
         bench(*case, args.repeats)

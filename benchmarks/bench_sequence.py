@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -31,6 +29,7 @@ import torch  # noqa: E402
 import tinygrad_cv as tg  # noqa: E402
 import tinygrad_cv.nn as nn  # noqa: E402
 from tinygrad_cv import backend  # noqa: E402
+from benchmarks.timing import median_times  # noqa: E402
 
 
 def _copy(ours, theirs, device):
@@ -118,22 +117,6 @@ def blas_info():
     return "unknown"
 
 
-def measure(run_ours, run_torch, repeat, device):
-    """Alternate the two frameworks; medians in milliseconds."""
-    for _ in range(2):
-        run_ours()
-        run_torch()
-    ours, theirs = [], []
-    for _ in range(repeat):
-        for fn, acc in ((run_ours, ours), (run_torch, theirs)):
-            _sync(device)
-            t0 = time.perf_counter()
-            fn()
-            _sync(device)
-            acc.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(ours), statistics.median(theirs)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15)
@@ -154,7 +137,8 @@ def main(argv=None):
     print(f"{'case':42s} {'ours ms':>10s} {'torch ms':>10s} {'ours/torch':>11s}")
     for name in args.cases.split(","):
         label, run_ours, run_torch = cases[name.strip()](device)
-        ours, theirs = measure(run_ours, run_torch, args.repeat, device)
+        ours, theirs = (1e3 * t for t in median_times([run_ours, run_torch], args.repeat,
+                                                       sync=lambda: _sync(device)))
         print(f"{label:42s} {ours:10.2f} {theirs:10.2f} {ours / theirs:11.2f}", flush=True)
 
 

@@ -5,8 +5,8 @@
     python benchmarks/run.py --cases a,c,g --repeats 15
 
 Each case builds the same model in both frameworks (same shapes, same hyper-parameters), then
-alternates timed runs of ours and torch's (in alternating order); the table gives medians and the ratio ours/torch
-(below 1.0 means we are faster).  Case (f) runs each framework's CNN step in a fresh
+times them in alternating blocks (``benchmarks/timing.py``); the table gives medians and the
+ratio ours/torch (below 1.0 means we are faster).  Case (f) runs each framework's CNN step in a fresh
 subprocess and compares the growth of peak resident memory.  No assertions: a report.
 """
 from __future__ import annotations
@@ -25,6 +25,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import tinygrad_cv as tg  # noqa: E402
+from benchmarks.timing import median_times  # noqa: E402
 from tinygrad_cv import nn, optim  # noqa: E402
 import tinygrad_cv.nn.functional as F  # noqa: E402
 
@@ -191,23 +192,6 @@ CASES = {
 }
 
 
-def time_pair(ours, theirs, device, repeats, warmup=2):
-    for _ in range(warmup):
-        ours()
-        theirs()
-    _sync(device)
-    times = {ours: [], theirs: []}
-    for i in range(repeats):
-        # the order alternates: a framework's worker threads may keep spinning for a while
-        # after it returns (OpenMP, OpenBLAS) and slow down whatever runs next
-        for step in ((ours, theirs) if i % 2 == 0 else (theirs, ours)):
-            t0 = time.perf_counter()
-            step()
-            _sync(device)
-            times[step].append(time.perf_counter() - t0)
-    return statistics.median(times[ours]), statistics.median(times[theirs])
-
-
 def gemm_gflops(device, repeats=20):
     """Achieved GFLOP/s of a float32 256x512x512 GEMM on this machine (the yardstick)."""
     xp = tg.backend.module_for_device(device)
@@ -300,7 +284,8 @@ def main(argv=None):
             continue
         title, build = CASES[key]
         ours, theirs, flops = build(args.device)
-        t_ours, t_theirs = time_pair(ours, theirs, args.device, args.repeats)
+        t_ours, t_theirs = median_times([ours, theirs], args.repeats,
+                                        sync=lambda: _sync(args.device))
         line = (f"{key:<4}{title:<52}{t_ours * 1e3:>10.2f}{t_theirs * 1e3:>10.2f}"
                 f"{t_ours / t_theirs:>8.2f}")
         if flops:

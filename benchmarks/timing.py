@@ -1,0 +1,31 @@
+"""The one timing loop of the benchmarks: medians of steps taken in alternating blocks."""
+from __future__ import annotations
+
+import statistics
+import time
+
+
+def median_times(steps, repeats, rounds=3, sync=None):
+    """Median seconds of each callable in ``steps`` over about ``repeats`` timed runs.
+
+    The runs come in ``rounds`` rounds; in each round every step runs one block, and the order
+    of the blocks flips from round to round, so slow drifts of a shared machine hit all steps
+    alike.  The first run of each block is an untimed warm-up: a library's worker threads
+    (OpenMP, OpenBLAS) keep spinning for a few milliseconds after it returns and slow down
+    whatever runs next, so every timed run follows a run of the same step.  ``sync`` (e.g. a
+    GPU stream synchronisation) is called after every run.
+    """
+    sync = sync or (lambda: None)
+    per_block = max(1, -(-repeats // rounds))
+    times = [[] for _ in steps]
+    order = list(range(len(steps)))
+    for r in range(rounds):
+        for i in (order if r % 2 == 0 else order[::-1]):
+            steps[i]()
+            sync()
+            for _ in range(per_block):
+                t0 = time.perf_counter()
+                steps[i]()
+                sync()
+                times[i].append(time.perf_counter() - t0)
+    return [statistics.median(t) for t in times]
