@@ -61,8 +61,10 @@ class BatchNormFn(Function):
 
     Works on the (N, C, S) view with per-channel (C,) statistics, so every broadcast is a
     scalar per contiguous row.  Saves x (which the graph keeps alive anyway), the mean and
-    inv_std rather than xhat (an activation-sized buffer less per layer); the forward builds
-    y in the buffer of xhat.  Training backward, with ``a = gamma * inv_std`` and
+    inv_std rather than xhat (an activation-sized buffer less per layer); the forward computes
+    ``y = x * scale + shift`` (``scale = gamma * inv_std``, ``shift = beta - mu * scale``, as
+    torch's CPU kernel does) in the buffer of ``x - mu``.  Training backward, with
+    ``a = gamma * inv_std`` and
     ``x - mu`` recomputed::
 
         sum(dy * xhat) = inv_std * sum(dy * (x - mu))
@@ -81,8 +83,8 @@ class BatchNormFn(Function):
         count = x3.shape[0] * x3.shape[2]
         if training:
             mean = _channel_sum(x3) * (1.0 / count)
-            y = x3 - mean[:, None]
-            var = _channel_dot(y, y) * (1.0 / count)
+            centered = x3 - mean[:, None]
+            var = _channel_dot(centered, centered) * (1.0 / count)
             inv_std = 1.0 / xp.sqrt(var + eps)
             if running_mean is not None:
                 running_mean *= 1.0 - momentum
@@ -94,10 +96,13 @@ class BatchNormFn(Function):
         else:
             mean = running_mean.astype(x.dtype)
             inv_std = (1.0 / xp.sqrt(running_var + eps)).astype(x.dtype)
-            y = x3 - mean[:, None]
-        y *= (inv_std * weight if affine else inv_std)[:, None]   # gamma * xhat
-        if affine:
-            y += bias[:, None]
+            centered = xp.empty(x3.shape, dtype=x3.dtype)
+        # y = x * scale + shift with scale = gamma * inv_std, shift = beta - mean * scale
+        # (two passes over x, written into the buffer of x - mu when training)
+        scale = inv_std * weight if affine else inv_std
+        shift = bias - mean * scale if affine else -mean * scale
+        y = xp.multiply(x3, scale[:, None], out=centered)
+        y += shift[:, None]
         ctx.cfg = (count, training, affine)
         ctx.save_for_backward(x3, mean, inv_std, weight)
         return y.reshape(x.shape)
