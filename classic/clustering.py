@@ -367,7 +367,8 @@ def segment_image(image, k=4, method="kmeans", features="color", bandwidth=None,
     if method not in ("meanshift", "agglomerative"):
         raise ValueError(f"method must be 'kmeans', 'meanshift' or 'agglomerative', got {method!r}")
     rng = xp.random.default_rng(seed)
-    sub = F if n <= max_samples else F[rng.permutation(n)[:max_samples]]
+    # a random subset via argsort of uniforms: CuPy's Generator has no permutation()
+    sub = F if n <= max_samples else F[xp.argsort(rng.random(n))[:max_samples]]
     if method == "meanshift":
         if bandwidth is None:
             raise ValueError("meanshift segmentation needs a bandwidth")
