@@ -52,16 +52,78 @@ def test_tiled_max_pool_routes_match_offset_routes(kh, kw, ho, wo, ties, seed):
     np.testing.assert_array_equal(fast, first)
 
 
+def _reference_conv(x, weight, dy, stride, dilation, groups, pads):
+    """y, dL/dw and dL/dx of a convolution written out over explicit windows (einsum per
+    group for y and dL/dw, one strided slab addition per kernel offset for dL/dx)."""
+    (sh, sw), (dh, dw) = stride, dilation
+    top, bottom, left, right = pads
+    n, c, h, w = x.shape
+    o, cg, kh, kw = weight.shape
+    og = o // groups
+    xpad = np.zeros((n, c, h + top + bottom, w + left + right))
+    xpad[:, :, top:top + h, left:left + w] = x
+    ho, wo = dy.shape[2:]
+    win = np.empty((n, c, ho, wo, kh, kw))
+    for i in range(kh):
+        for j in range(kw):
+            win[..., i, j] = xpad[:, :, i * dh:i * dh + sh * (ho - 1) + 1:sh,
+                                  j * dw:j * dw + sw * (wo - 1) + 1:sw]
+    y, gw = np.empty_like(dy), np.empty_like(weight)
+    gxpad = np.zeros_like(xpad)
+    for g in range(groups):
+        cs, os_ = slice(g * cg, (g + 1) * cg), slice(g * og, (g + 1) * og)
+        y[:, os_] = np.einsum("nchwij,ocij->nohw", win[:, cs], weight[os_])
+        gw[os_] = np.einsum("nchwij,nohw->ocij", win[:, cs], dy[:, os_])
+        for i in range(kh):
+            for j in range(kw):
+                gxpad[:, cs, i * dh:i * dh + sh * (ho - 1) + 1:sh,
+                      j * dw:j * dw + sw * (wo - 1) + 1:sw] += np.einsum(
+                          "nohw,oc->nchw", dy[:, os_], weight[os_, :, i, j])
+    return y, gw, gxpad[:, :, top:top + h, left:left + w]
+
+
 @SETTINGS
-@given(st.integers(1, 3), st.integers(1, 12), st.integers(1, 12), st.integers(1, 40),
-       st.integers(0, 2**16))
-def test_grouped_matmul_nt_either_orientation(groups, m, n, k, seed):
-    """a[g] @ b[g]^T, whichever side becomes the rows of the GEMM."""
-    rng = np.random.default_rng(seed)
-    a, b = rng.standard_normal((groups, m, k)), rng.standard_normal((groups, n, k))
-    out = conv_mod._grouped_matmul_nt(a, b)
-    assert out.shape == (groups, m, n) and out.flags.c_contiguous
-    np.testing.assert_allclose(out, np.einsum("gmk,gnk->gmn", a, b), rtol=1e-12, atol=1e-12)
+@given(st.fixed_dictionaries({
+    "n": st.integers(1, 5), "groups": st.integers(1, 3), "cin_g": st.integers(1, 4),
+    "cout_g": st.integers(1, 4), "kh": st.integers(1, 3), "kw": st.integers(1, 3),
+    "stride": st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    "dilation": st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    "pads": st.tuples(*[st.integers(0, 2)] * 4), "h": st.integers(1, 9), "w": st.integers(1, 9),
+    "seed": st.integers(0, 2**16)}), st.integers(1, 3))
+def test_im2col_conv_matches_window_reference(case, chunk):
+    """The im2col path (per-sample columns, batched GEMMs into the (N, O, Ho*Wo) layout):
+    forward, weight gradient from the kept columns and from rebuilt chunked ones, and both
+    input-gradient methods, against the explicit-window reference; batches in one chunk or in
+    chunks of ``chunk`` samples."""
+    g, stride, dilation, pads = case["groups"], case["stride"], case["dilation"], case["pads"]
+    h, w, kh, kw = case["h"], case["w"], case["kh"], case["kw"]
+    ho = (h + pads[0] + pads[1] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+    wo = (w + pads[2] + pads[3] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+    assume(ho > 0 and wo > 0)
+    rng = np.random.default_rng(case["seed"])
+    cin, cout = g * case["cin_g"], g * case["cout_g"]
+    x = rng.standard_normal((case["n"], cin, h, w))
+    weight = rng.standard_normal((cout, case["cin_g"], kh, kw))
+    dy = rng.standard_normal((case["n"], cout, ho, wo))
+    ref = _reference_conv(x, weight, dy, stride, dilation, g, pads)
+    xpad = conv_mod._pad_hw(x, *pads)
+    y, cols = conv_mod._conv_core(xpad, weight, stride, dilation, g, keep_cols=True)
+    gw_kept = conv_mod._weight_grad(xpad, dy, (kh, kw), stride, dilation, g, cols)
+    saved = conv_mod.IM2COL_MAX_BYTES
+    try:
+        conv_mod.IM2COL_MAX_BYTES = chunk * 8 * cin * kh * kw * ho * wo
+        y_chunked, none = conv_mod._conv_core(xpad, weight, stride, dilation, g, keep_cols=True)
+        gw_chunked = conv_mod._weight_grad(xpad, dy, (kh, kw), stride, dilation, g)
+        args = (dy, weight, stride, dilation, g, pads, (h, w))
+        gx_col2im = conv_mod._input_grad_by_col2im(*args)
+        gx_corr = conv_mod._input_grad_by_correlation(*args)
+    finally:
+        conv_mod.IM2COL_MAX_BYTES = saved
+    assert none is None or chunk >= case["n"]
+    for fast, r in [(y, ref[0]), (y_chunked, ref[0]), (gw_kept, ref[1]), (gw_chunked, ref[1]),
+                    (gx_col2im, ref[2]), (gx_corr, ref[2])]:
+        assert fast.shape == r.shape and fast.flags.c_contiguous
+        np.testing.assert_allclose(fast, r, rtol=1e-10, atol=1e-10)
 
 
 @settings(max_examples=10, deadline=None)

@@ -9,18 +9,20 @@ Forward (cross-correlation, the kernel is not flipped)::
 
     y[n, o, a, b] = b[o] + sum_{c, i, j} w[o, c, i, j] * xpad[n, c, a*s + i*d, b*s + j*d]
 
-computed as ``cols = im2col(xpad)`` of shape (G, Cg*kh*kw, N*Ho*Wo) (one strided view, one
-copy) and one batched GEMM ``w.reshape(G, Og, Cg*kh*kw) @ cols``.
+computed as per-sample columns ``cols = im2col(xpad)`` of shape (N, G, Cg*kh*kw, Ho*Wo) (one
+strided view, one copy) and one batched GEMM ``w.reshape(G, Og, Cg*kh*kw) @ cols`` that writes
+the (N, O, Ho*Wo) output directly (no transposed copy).
 
 Backward:
 
-* ``dL/dw = dy (G, Og, N*Ho*Wo) @ cols^T`` -- one GEMM, reusing the forward's columns;
+* ``dL/dw = sum_n dy[n] (G, Og, Ho*Wo) @ cols[n]^T`` -- batched GEMMs summed over the
+  samples, reusing the forward's columns (dy is read in its own layout, no transposed copy);
 * ``dL/dx`` is the full correlation of ``dy`` with the flipped, channel-transposed kernel:
   ``dy`` is dilated by the stride (``stride - 1`` zeros between elements), padded by
   ``dilation * (k - 1)`` on each side (plus the rows/columns the forward never reached) less
   the forward padding (a negative amount crops), and correlated at stride 1, so the GEMM
   computes exactly the (H, W) input positions.  When O > C the column gradients
-  ``W^T dy`` (C*kh*kw rows instead of O*kh*kw) are computed instead and added back at each
+  ``W^T dy[n]`` (C*kh*kw rows instead of O*kh*kw) are computed instead and added back at each
   kernel offset's strided position (col2im, kh*kw slab additions);
 * ``dL/db = sum of dy over (N, Ho, Wo)``.
 
@@ -79,34 +81,15 @@ def _dilate_pad(dy, stride, top, bottom, left, right):
 
 
 def _im2col(xpad, kh, kw, stride, dilation, groups, ho, wo):
-    """Columns (G, Cg*kh*kw, N*Ho*Wo) of the padded input: one strided view, one copy."""
+    """Per-sample columns (N, G, Cg*kh*kw, Ho*Wo) of the padded input: one strided view, one
+    copy.  The GEMM ``w (G, Og, Cg*kh*kw) @ cols`` (batched over samples) then writes straight
+    into the (N, O, Ho*Wo) output layout, with no transposed copy of the output."""
     n, c, _, _ = xpad.shape
     sn, sc, sh, sw = xpad.strides
     view = backend.as_strided(
-        xpad, (c, kh, kw, n, ho, wo),
-        (sc, sh * dilation[0], sw * dilation[1], sn, sh * stride[0], sw * stride[1]))
-    return view.reshape(groups, (c // groups) * kh * kw, n * ho * wo)
-
-
-def _grouped_matmul(a, b, out=None):
-    """``a[g] @ b[g]`` for each group as plain 2-D GEMMs (NumPy's stacked matmul does not
-    call BLAS for transposed operands)."""
-    xp = backend.get_array_module(a)
-    if out is None:
-        out = xp.empty((a.shape[0], a.shape[1], b.shape[2]), dtype=xp.result_type(a, b))
-    for g in range(a.shape[0]):
-        xp.matmul(a[g], b[g], out=out[g])
-    return out
-
-
-def _grouped_matmul_nt(a, b):
-    """``a[g] @ b[g]^T`` for each group, a (G, M, K), b (G, N, K): when N > M it is computed
-    as ``(b[g] @ a[g]^T)^T`` (OpenBLAS runs these long-K products faster with the larger side
-    as the rows of the result; the transpose copies only the small (M, N) result)."""
-    if b.shape[1] <= a.shape[1]:
-        return _grouped_matmul(a, b.transpose(0, 2, 1))
-    xp = backend.get_array_module(a)
-    return xp.ascontiguousarray(_grouped_matmul(b, a.transpose(0, 2, 1)).transpose(0, 2, 1))
+        xpad, (n, c, kh, kw, ho, wo),
+        (sn, sc, sh * dilation[0], sw * dilation[1], sh * stride[0], sw * stride[1]))
+    return view.reshape(n, groups, (c // groups) * kh * kw, ho * wo)
 
 
 def _chunk_size(n, per_sample_bytes):
@@ -116,8 +99,10 @@ def _chunk_size(n, per_sample_bytes):
 def _conv_core(xpad, w, stride, dilation, groups, keep_cols=False):
     """Correlate an already padded input with ``w`` (O, Cg, kh, kw): y (N, O, Ho, Wo).
 
-    Returns ``(y, cols)``; ``cols`` is the im2col buffer when the batch fitted in one chunk and
-    ``keep_cols`` is set (the weight gradient reuses it), else None.
+    Per batch chunk, one batched GEMM ``w (G, Og, Cg*kh*kw) @ cols (m, G, Cg*kh*kw, Ho*Wo)``
+    written into the chunk's rows of y.  Returns ``(y, cols)``; ``cols`` is the im2col buffer
+    when the batch fitted in one chunk and ``keep_cols`` is set (the weight gradient reuses
+    it), else None.
     """
     xp = backend.get_array_module(xpad)
     n, c, hp, wp = xpad.shape
@@ -125,37 +110,39 @@ def _conv_core(xpad, w, stride, dilation, groups, keep_cols=False):
     ho = _out_size(hp, 0, kh, stride[0], dilation[0])
     wo = _out_size(wp, 0, kw, stride[1], dilation[1])
     wmat = w.reshape(groups, o // groups, cg * kh * kw)
+    y = xp.empty((n, o, ho, wo), dtype=xp.result_type(xpad, w))
     step = _chunk_size(n, c * kh * kw * ho * wo * xpad.itemsize)
-    if step >= n:
-        cols = _im2col(xpad, kh, kw, stride, dilation, groups, ho, wo)
-        y = _grouped_matmul(wmat, cols).reshape(o, n, ho, wo).transpose(1, 0, 2, 3)
-        return xp.ascontiguousarray(y), (cols if keep_cols else None)
-    y = xp.empty((n, o, ho, wo), dtype=xpad.dtype)
+    cols = None
     for s in range(0, n, step):
         part = xpad[s:s + step]
         cols = _im2col(part, kh, kw, stride, dilation, groups, ho, wo)
-        y[s:s + step] = _grouped_matmul(wmat, cols).reshape(o, part.shape[0], ho, wo).transpose(1, 0, 2, 3)
-    return y, None
+        xp.matmul(wmat, cols, out=y[s:s + step].reshape(part.shape[0], groups, o // groups, ho * wo))
+    return y, (cols if keep_cols and step >= n else None)
 
 
 def _weight_grad(xpad, dy, kernel, stride, dilation, groups, cols=None):
-    """dL/dw (O, Cg, kh, kw) = dy (G, Og, N*Ho*Wo) @ im2col(xpad)^T, chunked over the batch."""
+    """dL/dw (O, Cg, kh, kw) = sum over samples of dy[n] (G, Og, Ho*Wo) @ cols[n]^T, the
+    per-sample products batched in chunks (the (m, G, Og, Cg*kh*kw) partial products bounded
+    by ``IM2COL_MAX_BYTES``) and summed; columns rebuilt per chunk when not given."""
     xp = backend.get_array_module(dy)
     n, o, ho, wo = dy.shape
     c = xpad.shape[1]
     kh, kw = kernel
     og, cg = o // groups, c // groups
-    if cols is not None:
-        dyt = dy.transpose(1, 0, 2, 3).reshape(groups, og, n * ho * wo)
-        return _grouped_matmul_nt(dyt, cols).reshape(o, cg, kh, kw)
-    gw = xp.zeros((groups, og, cg * kh * kw), dtype=dy.dtype)
-    step = _chunk_size(n, c * kh * kw * ho * wo * xpad.itemsize)
+    k = cg * kh * kw
+    dy4 = dy.reshape(n, groups, og, ho * wo)
+    per_sample = o * k if cols is not None else max(groups * k * ho * wo, o * k)
+    step = _chunk_size(n, per_sample * dy.itemsize)
+    gw = xp.zeros((groups, og, k), dtype=dy.dtype)
+    partial = None
     for s in range(0, n, step):
-        part = dy[s:s + step]
-        m = part.shape[0]
-        cols = _im2col(xpad[s:s + step], kh, kw, stride, dilation, groups, ho, wo)
-        dyt = part.transpose(1, 0, 2, 3).reshape(groups, og, m * ho * wo)
-        gw += _grouped_matmul_nt(dyt, cols)
+        m = min(step, n - s)
+        chunk = (cols[s:s + m] if cols is not None
+                 else _im2col(xpad[s:s + m], kh, kw, stride, dilation, groups, ho, wo))
+        if partial is None or partial.shape[0] != m:
+            partial = xp.empty((m, groups, og, k), dtype=dy.dtype)
+        xp.matmul(dy4[s:s + m], chunk.transpose(0, 1, 3, 2), out=partial)
+        gw += partial.sum(axis=0)
     return gw.reshape(o, cg, kh, kw)
 
 
@@ -203,9 +190,10 @@ def _input_grad_by_correlation(dy, w, stride, dilation, groups, pads, out_hw):
 
 
 def _input_grad_by_col2im(dy, w, stride, dilation, groups, pads, out_hw):
-    """The transpose of im2col: column gradients ``W^T dy`` (G, Cg*kh*kw, N*Ho*Wo), one GEMM
-    per group and batch chunk, then each kernel offset's (C, N, Ho, Wo) slab is added into
-    the padded input gradient at its strided position (kh*kw adds), which is cropped."""
+    """The transpose of im2col: per-sample column gradients ``W^T dy[n]`` (G, Cg*kh*kw, Ho*Wo),
+    one batched GEMM per batch chunk reading dy in its own (N, O, Ho*Wo) layout, then each
+    kernel offset's (m, C, Ho, Wo) slab is added into the padded input gradient at its strided
+    position (kh*kw adds), which is cropped."""
     xp = backend.get_array_module(dy)
     top, bottom, left, right = pads
     h, wd = out_hw
@@ -214,19 +202,18 @@ def _input_grad_by_col2im(dy, w, stride, dilation, groups, pads, out_hw):
     c = cg * groups
     (sh, sw), (dh, dw) = stride, dilation
     wmat_t = w.reshape(groups, o // groups, cg * kh * kw).transpose(0, 2, 1)
-    dyt = xp.ascontiguousarray(dy.transpose(1, 0, 2, 3)).reshape(groups, o // groups, n * ho * wo)
-    acc = xp.zeros((c, n, h + top + bottom, wd + left + right), dtype=dy.dtype)
+    dy4 = dy.reshape(n, groups, o // groups, ho * wo)
+    acc = xp.zeros((n, c, h + top + bottom, wd + left + right), dtype=dy.dtype)
     step = _chunk_size(n, c * kh * kw * ho * wo * dy.itemsize)
     for s in range(0, n, step):
         m = min(step, n - s)
-        dcols = _grouped_matmul(wmat_t, dyt[:, :, s * ho * wo:(s + m) * ho * wo])
-        dcols = dcols.reshape(c, kh, kw, m, ho, wo)
-        part = acc[:, s:s + m]
+        dcols = xp.matmul(wmat_t, dy4[s:s + m]).reshape(m, c, kh, kw, ho, wo)
+        part = acc[s:s + m]
         for i in range(kh):
             for j in range(kw):
                 part[:, :, i * dh:i * dh + sh * (ho - 1) + 1:sh,
-                     j * dw:j * dw + sw * (wo - 1) + 1:sw] += dcols[:, i, j]
-    return xp.ascontiguousarray(acc[:, :, top:top + h, left:left + wd].transpose(1, 0, 2, 3))
+                     j * dw:j * dw + sw * (wo - 1) + 1:sw] += dcols[:, :, i, j]
+    return xp.ascontiguousarray(acc[:, :, top:top + h, left:left + wd])
 
 
 # ---- implicit GEMM on the padded grid (stride 1) ---------------------------------------------
