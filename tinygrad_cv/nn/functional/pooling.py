@@ -15,6 +15,14 @@ running maximum over the kh*kw strided views, and the backward routes each windo
 to its first maximum in row-major order (torch's tie rule) through comparison masks, not
 scatter.
 
+Max pooling's pair path (kernel 2, stride 2, no padding, even H and W; the common CNN case)
+reads the input as rows of window-row pairs (N*C*Ho, 2, W) in chunks of ``PAIR_CHUNK_ROWS``
+(a small, cache-resident scratch instead of activation-sized temporaries): the forward takes the
+maximum of the two rows (contiguous, vectorised) and then of column pairs on half the data; the
+backward writes each offset's ``dy * first_hit`` straight into one preallocated gradient, the
+first-hit masks built with in-place boolean ops (``a & ~b`` as ``a > b``).  A window whose
+maximum is NaN sends the backward to the offset routing above (it handles the NaN rule).
+
 Adaptive average pooling with output ``(Ho, Wo)`` uses torch's bins
 ``[floor(a*H/Ho), ceil((a+1)*H/Ho))``: it is ``y = Ph @ x @ Pw^T`` with averaging matrices
 ``Ph`` (Ho, H) and ``Pw`` (Wo, W) (the reshape path when the sizes divide).
@@ -90,6 +98,61 @@ def _offset_slices(kernel, stride, out_hw):
             for i in range(kh) for j in range(kw)]
 
 
+PAIR_CHUNK_ROWS = 4096  # window-row pairs per chunk of the 2x2/stride-2 max-pool path
+
+
+def _is_pair_case(shape, kernel, stride, padding):
+    """Kernel 2x2, stride 2, no padding, even H and W: windows are disjoint pairs of row pairs."""
+    return (kernel == (2, 2) and stride == (2, 2) and padding == (0, 0)
+            and shape[2] % 2 == 0 and shape[3] % 2 == 0)
+
+
+def _max_pool_pairs(x):
+    """y (N, C, H/2, W/2) = max over each 2x2 window: the maximum of the two rows of a window-row
+    pair (contiguous), then of its column pairs, chunk by chunk through one small scratch."""
+    xp = backend.get_array_module(x)
+    n, c, h, w = x.shape
+    rows = n * c * (h // 2)
+    x3 = xp.ascontiguousarray(x).reshape(rows, 2, w)
+    y = xp.empty((rows, w // 2), dtype=x.dtype)
+    scratch = xp.empty((min(rows, PAIR_CHUNK_ROWS), w), dtype=x.dtype)
+    for s in range(0, rows, PAIR_CHUNK_ROWS):
+        e = min(rows, s + PAIR_CHUNK_ROWS)
+        r = scratch[:e - s]
+        xp.maximum(x3[s:e, 0], x3[s:e, 1], out=r)
+        xp.maximum(r[:, 0::2], r[:, 1::2], out=y[s:e])
+    return y.reshape(n, c, h // 2, w // 2)
+
+
+def _max_routes_pairs(x, y, dy):
+    """Max-pool gradient (N, C, H, W) of the pair path when no window maximum is NaN: offsets in
+    row-major order (0,0), (0,1), (1,0), (1,1) take ``dy`` where they equal the maximum first
+    (torch's rule); the last offset takes it wherever no earlier one did (some offset holds a
+    maximum that is not NaN)."""
+    xp = backend.get_array_module(dy)
+    n, c, h, w = x.shape
+    rows, half = n * c * (h // 2), w // 2
+    x3 = xp.ascontiguousarray(x).reshape(rows, 2, w)
+    y2, dy2 = y.reshape(rows, half), xp.ascontiguousarray(dy).reshape(rows, half)
+    gx = xp.empty((n, c, h, w), dtype=dy.dtype)
+    g3 = gx.reshape(rows, 2, w)
+    chunk = min(rows, PAIR_CHUNK_ROWS)
+    claimed, hit = xp.empty((chunk, half), dtype=bool), xp.empty((chunk, half), dtype=bool)
+    for s in range(0, rows, PAIR_CHUNK_ROWS):
+        e = min(rows, s + PAIR_CHUNK_ROWS)
+        taken, now, ys, ds = claimed[:e - s], hit[:e - s], y2[s:e], dy2[s:e]
+        xp.equal(x3[s:e, 0, 0::2], ys, out=taken)
+        xp.multiply(ds, taken, out=g3[s:e, 0, 0::2])
+        for r, col in ((0, 1), (1, 0)):
+            xp.equal(x3[s:e, r, col::2], ys, out=now)
+            xp.greater(now, taken, out=now)            # a hit not claimed by an earlier offset
+            xp.multiply(ds, now, out=g3[s:e, r, col::2])
+            xp.logical_or(taken, now, out=taken)
+        xp.logical_not(taken, out=taken)
+        xp.multiply(ds, taken, out=g3[s:e, 1, 1::2])
+    return gx
+
+
 class MaxPool2dFn(Function):
     """Fused max pooling; see the module docstring.
 
@@ -105,13 +168,17 @@ class MaxPool2dFn(Function):
         _, _, h, w = x.shape
         out_hw = (_out_size(h, kernel[0], stride[0], padding[0]),
                   _out_size(w, kernel[1], stride[1], padding[1]))
-        xpad = _padded(x, padding, -float("inf"))
         slices = _offset_slices(kernel, stride, out_hw)
+        ctx.cfg = (kernel, stride, padding, (h, w), slices)
+        if _is_pair_case(x.shape, kernel, stride, padding):
+            y = _max_pool_pairs(x)
+            ctx.save_for_backward(x, y)
+            return y
+        xpad = _padded(x, padding, -float("inf"))
         xp = backend.get_array_module(x)
         y = xpad[:, :, slices[0][0], slices[0][1]].copy()
         for rows, cols in slices[1:]:
             xp.maximum(y, xpad[:, :, rows, cols], out=y)
-        ctx.cfg = (kernel, stride, padding, (h, w), slices)
         ctx.save_for_backward(xpad, y)
         return y
 
@@ -119,8 +186,14 @@ class MaxPool2dFn(Function):
     def backward(ctx, dy):
         xpad, y = ctx.saved_tensors
         kernel, stride, padding, hw, slices = ctx.cfg
+        if _is_pair_case(xpad.shape, kernel, stride, padding) and not _has_nan(y):
+            return _max_routes_pairs(xpad, y, dy)
         tiled = _is_reshape_case(xpad.shape, kernel, stride, padding)
         return _unpad(_max_routes(xpad, y, dy, slices, tiled), padding, hw)
+
+
+def _has_nan(y):
+    return bool(backend.get_array_module(y).isnan(y).any())
 
 
 def _keep_first_hits(hits):
@@ -141,7 +214,7 @@ def _max_routes(xpad, y, dy, slices, tiled):
     input exactly (each element in one window), so each view is written once, no zero-fill."""
     xp = backend.get_array_module(dy)
     hits = [xpad[:, :, rows, cols] == y for rows, cols in slices]
-    if bool(xp.isnan(y).any()):   # a NaN maximum comes from the window's last NaN (torch)
+    if _has_nan(y):   # a NaN maximum comes from the window's last NaN (torch)
         nan_hits = [xp.isnan(xpad[:, :, rows, cols]) for rows, cols in slices]
         _keep_first_hits(nan_hits[::-1])
         hits = [hit | nan_hit for hit, nan_hit in zip(hits, nan_hits)]
