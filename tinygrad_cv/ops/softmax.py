@@ -6,11 +6,23 @@ from .elementwise import _Primitive
 from . import dual
 
 
-def softmax_array(x, axis):
-    """softmax(x)_i = exp(x_i - max x) / sum_j exp(x_j - max x) on a raw array."""
+def softmax_array(x, axis, inplace=False, empty_rows_zero=False):
+    """softmax(x)_i = exp(x_i - max x) / sum_j exp(x_j - max x) on a raw array.
+
+    ``inplace`` overwrites ``x`` with the result (for a temporary the caller owns).
+    ``empty_rows_zero``: rows that are entirely -inf (everything masked out) give zeros
+    instead of NaN, as attention needs.
+    """
     xp = backend.get_array_module(x)
-    e = xp.exp(x - x.max(axis=axis, keepdims=True))
-    e /= e.sum(axis=axis, keepdims=True)
+    m = x.max(axis=axis, keepdims=True)
+    if empty_rows_zero:
+        m[~xp.isfinite(m)] = 0
+    e = xp.subtract(x, m, out=x if inplace else None)
+    xp.exp(e, out=e)
+    denom = e.sum(axis=axis, keepdims=True)
+    if empty_rows_zero:
+        denom[denom == 0] = 1
+    e /= denom
     return e
 
 

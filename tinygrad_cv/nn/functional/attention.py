@@ -17,6 +17,7 @@ import math
 
 from ... import backend
 from ...autograd.function import Function
+from ...ops.softmax import softmax_array
 from .linear import linear
 
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward",
@@ -42,21 +43,6 @@ def causal_mask(xp, L, S):
     return xp.tril(xp.ones((L, S), dtype=bool))
 
 
-def _masked_softmax_(s, masked):
-    """Row softmax of ``s`` in place; rows that are entirely -inf become 0 when ``masked``."""
-    xp = backend.get_array_module(s)
-    m = s.max(axis=-1, keepdims=True)
-    if masked:
-        m[~xp.isfinite(m)] = 0
-    s -= m
-    xp.exp(s, out=s)
-    denom = s.sum(axis=-1, keepdims=True)
-    if masked:
-        denom[denom == 0] = 1
-    s /= denom
-    return s
-
-
 class ScaledDotProductAttention(Function):
     """Fused attention: inputs q, k, v (Tensors); ``mask`` a raw bool/float array or None.
 
@@ -73,7 +59,7 @@ class ScaledDotProductAttention(Function):
                 s = xp.where(mask, s, -xp.inf).astype(s.dtype, copy=False)
             else:
                 s += mask
-        p = _masked_softmax_(s, mask is not None)
+        p = softmax_array(s, -1, inplace=True, empty_rows_zero=mask is not None)
         keep = None
         pd = p
         if dropout_p > 0.0:
