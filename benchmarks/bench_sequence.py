@@ -30,12 +30,7 @@ import tinygrad_cv as tg  # noqa: E402
 import tinygrad_cv.nn as nn  # noqa: E402
 from tinygrad_cv import backend  # noqa: E402
 from benchmarks.timing import median_times  # noqa: E402
-
-
-def _copy(ours, theirs, device):
-    ours.load_state_dict({k: backend.to_device(v.detach().cpu().numpy(), device)
-                          for k, v in theirs.state_dict().items()})
-    return ours.to(device)
+from benchmarks.twins import copy_torch_weights  # noqa: E402
 
 
 def _sync(device):
@@ -47,7 +42,7 @@ def _sync(device):
 def case_lstm(device):
     T, N, I, H = 32, 64, 128, 256
     theirs = torch.nn.LSTM(I, H).to(device)
-    ours = _copy(nn.LSTM(I, H), theirs, device)
+    ours = copy_torch_weights(nn.LSTM(I, H), theirs, device)
     x = np.random.default_rng(0).standard_normal((T, N, I)).astype("float32")
     xt = torch.tensor(x, device=device)
     xo = tg.Tensor(backend.to_device(x, device))
@@ -68,8 +63,8 @@ def case_lstm(device):
 def case_encoder(device):
     L, N, E, heads = 64, 32, 128, 4
     theirs = torch.nn.TransformerEncoderLayer(E, heads, dim_feedforward=512, dropout=0.0).to(device)
-    ours = _copy(nn.TransformerEncoderLayer(E, heads, dim_feedforward=512, dropout=0.0),
-                 theirs, device)
+    ours = copy_torch_weights(
+        nn.TransformerEncoderLayer(E, heads, dim_feedforward=512, dropout=0.0), theirs, device)
     x = np.random.default_rng(0).standard_normal((L, N, E)).astype("float32")
     xt = torch.tensor(x, device=device)
     xo = tg.Tensor(backend.to_device(x, device))
@@ -88,7 +83,7 @@ def case_encoder(device):
 def case_mha(device):
     L, N, E, heads = 64, 32, 128, 4
     theirs = torch.nn.MultiheadAttention(E, heads).to(device)
-    ours = _copy(nn.MultiheadAttention(E, heads), theirs, device)
+    ours = copy_torch_weights(nn.MultiheadAttention(E, heads), theirs, device)
     x = np.random.default_rng(0).standard_normal((L, N, E)).astype("float32")
     xt = torch.tensor(x, device=device)
     xo = tg.Tensor(backend.to_device(x, device))

@@ -26,6 +26,7 @@ import torch  # noqa: E402
 
 import tinygrad_cv as tg  # noqa: E402
 from benchmarks.timing import median_times  # noqa: E402
+from benchmarks.twins import copy_torch_weights, twin_inputs  # noqa: E402
 from tinygrad_cv import nn, optim  # noqa: E402
 import tinygrad_cv.nn.functional as F  # noqa: E402
 
@@ -46,7 +47,7 @@ def case_mlp(device):
                              torch.nn.ReLU(), torch.nn.Linear(512, 10)).to(device)
     om = nn.Sequential(nn.Linear(64, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
                        nn.Linear(512, 10)).to(device)
-    om.load_state_dict({k: v.detach().cpu().numpy() for k, v in tm.state_dict().items()})
+    copy_torch_weights(om, tm, device)
     return _train_pair(om, tm, x, y, device)
 
 
@@ -70,9 +71,7 @@ def case_cnn(device):
     x = rng.standard_normal((128, 1, 28, 28)).astype(np.float32)
     y = rng.integers(0, 10, 128)
     om, tm = _cnn_models()
-    tm = tm.to(device)
-    om.to(device)
-    om.load_state_dict({k: v.detach().cpu().numpy() for k, v in tm.state_dict().items()})
+    copy_torch_weights(om, tm.to(device), device)
     return _train_pair(om, tm, x, y, device)
 
 
@@ -103,9 +102,8 @@ def case_conv(device):
     x = rng.standard_normal((64, 32, 16, 16)).astype(np.float32)
     tm = torch.nn.Conv2d(32, 32, 3, padding=1).to(device)
     om = nn.Conv2d(32, 32, 3, padding=1).to(device)
-    om.load_state_dict({k: v.detach().cpu().numpy() for k, v in tm.state_dict().items()})
-    ox = tg.tensor(x, device=device, requires_grad=True)
-    tx = torch.tensor(x, device=device, requires_grad=True)
+    copy_torch_weights(om, tm, device)
+    ox, tx = twin_inputs(x, device)
 
     def ours():
         om(ox).sum().backward()
@@ -123,9 +121,8 @@ def case_lstm(device):
     x = rng.standard_normal((32, 64, 128)).astype(np.float32)
     tm = torch.nn.LSTM(128, 256).to(device)
     om = nn.LSTM(128, 256).to(device)
-    om.load_state_dict({k: v.detach().cpu().numpy() for k, v in tm.state_dict().items()})
-    ox = tg.tensor(x, device=device, requires_grad=True)
-    tx = torch.tensor(x, device=device, requires_grad=True)
+    copy_torch_weights(om, tm, device)
+    ox, tx = twin_inputs(x, device)
 
     def ours():
         out, _ = om(ox)
@@ -146,11 +143,10 @@ def case_transformer(device):
                                           batch_first=True).to(device)
     om = nn.TransformerEncoderLayer(128, 4, dim_feedforward=512, dropout=0.0,
                                     batch_first=True).to(device)
-    om.load_state_dict({k: v.detach().cpu().numpy() for k, v in tm.state_dict().items()})
+    copy_torch_weights(om, tm, device)
     tm.train()
     om.train()
-    ox = tg.tensor(x, device=device, requires_grad=True)
-    tx = torch.tensor(x, device=device, requires_grad=True)
+    ox, tx = twin_inputs(x, device)
 
     def ours():
         om(ox).sum().backward()
@@ -165,8 +161,7 @@ def case_tiny_ops(device):
     """(g) 1,000 tiny ops (8x8 mul/add/tanh chain) forward + backward: per-op overhead."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((8, 8)).astype(np.float32)
-    ox = tg.tensor(x, device=device, requires_grad=True)
-    tx = torch.tensor(x, device=device, requires_grad=True)
+    ox, tx = twin_inputs(x, device)
 
     def chain(v):
         for _ in range(333):
@@ -217,7 +212,7 @@ om, tm = R._cnn_models()
 rng = np.random.default_rng(0)
 x = rng.standard_normal((128, 1, 28, 28)).astype(np.float32)
 y = rng.integers(0, 10, 128)
-om.load_state_dict({{k: v.detach().numpy() for k, v in tm.state_dict().items()}})
+R.copy_torch_weights(om, tm)
 ours, theirs, _ = R._train_pair(om, tm, x, y, "cpu")
 step = ours if which == "ours" else theirs
 
