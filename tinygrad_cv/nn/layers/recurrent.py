@@ -61,6 +61,13 @@ def _run_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse):
 
 
 # ---- cells ----------------------------------------------------------------------------------
+def _uniform_reset(module):
+    """Every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H)) (torch's default for recurrent layers)."""
+    k = 1.0 / math.sqrt(module.hidden_size) if module.hidden_size > 0 else 0.0
+    for p in module.parameters():
+        init.uniform_(p, -k, k)
+
+
 class _CellBase(Module):
     mode = "RNN_TANH"
 
@@ -81,10 +88,7 @@ class _CellBase(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        """Every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H)) (torch's default)."""
-        k = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0.0
-        for p in self.parameters():
-            init.uniform_(p, -k, k)
+        _uniform_reset(self)
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
@@ -207,10 +211,7 @@ class _RNNBase(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        """Every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H)) (torch's default)."""
-        k = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0.0
-        for p in self.parameters():
-            init.uniform_(p, -k, k)
+        _uniform_reset(self)
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
