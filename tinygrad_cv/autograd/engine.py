@@ -3,7 +3,8 @@
 ``run_backward`` walks the graph from the roots in reverse topological order (an iterative
 depth-first search, so a 10,000-op chain needs no recursion), calls each node's ``backward``
 and sums gradients back to each input's shape (broadcasting).  Leaf gradients accumulate into
-``.grad``; ``autograd.grad`` instead returns the gradients of the tensors it is asked for.
+``.grad`` (under a lock: backward passes in several threads may share leaves);
+``autograd.grad`` instead returns the gradients of the tensors it is asked for.
 
 With ``create_graph=True`` the gradients are Tensors and every ``backward`` runs with grad mode
 on, so the backward pass is itself recorded and can be differentiated again.
@@ -12,10 +13,18 @@ its inputs: the graph holds no cycles, and memory does not grow over training st
 """
 from __future__ import annotations
 
+import threading
+
 from .. import backend
 from . import function as _fn
 from .function import _modes, check_finite
 from ..ops import dual
+
+
+# Serialises the read-modify-write ``leaf.grad = leaf.grad + g`` across threads: backward passes
+# may run concurrently (each has its own graph) but share leaves such as a model's parameters.
+# Taken once per backward pass, around the final accumulation only.
+_accumulate_lock = threading.Lock()
 
 
 def _topological_order(root_nodes):
@@ -214,16 +223,19 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
             result.append(None if g is None else (g if isinstance(g, Tensor) else Tensor._wrap(g)))
         return tuple(result)
 
-    seen = set()
+    done = []
     for leaf, g in leaf_grads.values():
         if not leaf.requires_grad:
             continue
-        if leaf.hooks:
+        if leaf.hooks:      # (user code: run outside the lock, it may itself call backward)
             g = _run_hooks(leaf, g, create_graph)
-        if create_graph:
-            leaf.grad = g if leaf.grad is None else leaf.grad + g
-        else:
-            if leaf.grad is None:
+        done.append((leaf, g))
+    seen = set()
+    with _accumulate_lock:
+        for leaf, g in done:
+            if create_graph:
+                leaf.grad = g if leaf.grad is None else leaf.grad + g
+            elif leaf.grad is None:
                 if id(g) in seen:
                     g = g.copy()
                 seen.add(id(g))
