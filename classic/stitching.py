@@ -25,6 +25,11 @@ from .sift import SIFT, match_descriptors
 
 __all__ = ["stitch", "register_pair", "warp_bilinear", "detect_features"]
 
+# Corner coordinates come out of 3x3 products and an SVD whose last bits depend on the BLAS
+# kernel; a corner at x = -1e-14 must not widen the canvas by a whole pixel.  Coordinates
+# within this many pixels of an integer are taken to be that integer.
+_SNAP = 1e-6
+
 
 def _harris_features(gray, patch=7, max_corners=2000):
     from .corners import corner_peaks, harris_response
@@ -76,7 +81,8 @@ def warp_bilinear(image, inverse, shape, offset=(0.0, 0.0)):
     """Inverse warp: ``out[r, c] = image(H^-1 (c + ox, r + oy))`` sampled bilinearly.
 
     ``inverse`` is the 3x3 map from output (x, y) to input (x, y); returns ``(out, weight)``
-    where weight is the feathering weight (0 where the sample falls outside ``image``).
+    where weight is the feathering weight (0 where the sample falls outside ``image``; a
+    sample within ``_SNAP`` pixels of the border counts as on it).
     """
     xp = get_array_module(image)
     img = image if image.ndim == 3 else image[:, :, None]
@@ -89,7 +95,8 @@ def warp_bilinear(image, inverse, shape, offset=(0.0, 0.0)):
     den = xp.where(xp.abs(den) < 1e-12, 1e-12, den)
     sx = (M[0, 0] * xs + M[0, 1] * ys + M[0, 2]) / den
     sy = (M[1, 0] * xs + M[1, 1] * ys + M[1, 2]) / den
-    inside = (sx >= 0) & (sx <= w - 1) & (sy >= 0) & (sy <= h - 1)
+    # a sample within _SNAP of the image border is on it (rounding must not drop a border row)
+    inside = (sx >= -_SNAP) & (sx <= w - 1 + _SNAP) & (sy >= -_SNAP) & (sy <= h - 1 + _SNAP)
     x0 = xp.clip(xp.floor(sx), 0, max(w - 2, 0)).astype(xp.int64)
     y0 = xp.clip(xp.floor(sy), 0, max(h - 2, 0)).astype(xp.int64)
     x1, y1 = xp.minimum(x0 + 1, w - 1), xp.minimum(y0 + 1, h - 1)
@@ -102,6 +109,19 @@ def warp_bilinear(image, inverse, shape, offset=(0.0, 0.0)):
     if image.ndim == 2:
         out = out[:, :, 0]
     return out, weight
+
+
+def _canvas_bounds(corners):
+    """Integer bounds ``(x0, y0, x1, y1)`` of the canvas holding points ``corners`` (N, 2):
+    ``floor(min)`` and ``ceil(max)`` per axis, after snapping values within ``_SNAP`` of an
+    integer to it (a pixel that close to the border of the hull would get feather weight 0
+    anyway: the sample falls outside the image)."""
+    xp = get_array_module(corners)
+    nearest = xp.rint(corners)
+    snapped = xp.where(xp.abs(corners - nearest) <= _SNAP, nearest, corners)
+    x0, y0 = (float(v) + 0.0 for v in xp.floor(snapped.min(0)))      # + 0.0: no -0.0
+    x1, y1 = (float(v) + 0.0 for v in xp.ceil(snapped.max(0)))
+    return x0, y0, x1, y1
 
 
 def stitch(images, method="sift", max_ratio=0.8, residual_threshold=2.0, max_trials=2000,
@@ -130,9 +150,7 @@ def stitch(images, method="sift", max_ratio=0.8, residual_threshold=2.0, max_tri
         c = xp.asarray([[0, 0, 1], [w - 1, 0, 1], [0, h - 1, 1], [w - 1, h - 1, 1]], dtype=xp.float64)
         p = c @ H.T
         corners.append(p[:, :2] / p[:, 2:3])
-    allc = xp.concatenate(corners)
-    x0, y0 = (float(v) for v in xp.floor(allc.min(0)))
-    x1, y1 = (float(v) for v in xp.ceil(allc.max(0)))
+    x0, y0, x1, y1 = _canvas_bounds(xp.concatenate(corners))
     W, Hh = int(x1 - x0) + 1, int(y1 - y0) + 1
     if W * Hh > 64e6:
         raise ValueError(f"the panorama would be {Hh}x{W} pixels: the homography is degenerate")
