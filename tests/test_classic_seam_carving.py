@@ -75,7 +75,7 @@ def _gray_elementwise(rgb):
     ``(r w0 + g w1) + b w2`` with one rounding per operation (what ``classic`` computes).
 
     The package's own ``rgb @ coeffs`` is a BLAS GEMV whose float32 rounding depends on the
-    kernel (OpenBLAS's AVX-512 kernels differ from its Haswell ones in the last bit of ~5% of
+    kernel (OpenBLAS's AVX-512 kernels differ from its Haswell ones in the last bit of ~22% of
     the pixels); a last-bit change flips near-ties between seams.  The oracle therefore gets
     this kernel-independent grayscale, and the package's own is checked to be within float32
     rounding of it (test_package_grayscale_is_ours_up_to_rounding)."""
