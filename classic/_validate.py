@@ -85,3 +85,18 @@ def check_positive(value, name: str, allow_zero: bool = False) -> float:
         relation = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be finite and {relation}, got {value}")
     return value
+
+
+# Squared Euclidean distances of coordinates up to this size stay finite in float64 (for any
+# practical number of features); beyond it they overflow to inf and every comparison breaks.
+MAX_COORDINATE = 1e150
+
+
+def check_distance_safe(array, name: str) -> None:
+    """Raise ValueError when ``array`` holds NaN/Inf or values beyond ``MAX_COORDINATE`` in
+    magnitude (squared distances between such points overflow)."""
+    xp = get_array_module(array)
+    check_finite(array, name)
+    if array.size and float(xp.abs(array).max()) > MAX_COORDINATE:
+        raise ValueError(f"{name} has values beyond {MAX_COORDINATE:g} in magnitude: squared "
+                         "distances would overflow; rescale the data")

@@ -32,8 +32,12 @@ import math
 from tinygrad_cv.backend import get_array_module
 
 from ._image import as_float_image
+from ._validate import check_distance_safe, check_positive
 
-__all__ = ["kmeans", "agglomerative", "mean_shift", "segment_image", "pairwise_distances"]
+__all__ = ["kmeans", "agglomerative", "mean_shift", "estimate_bandwidth", "segment_image",
+           "pairwise_distances"]
+
+_BLOCK = 4_000_000      # elements of one (rows, n) distance block
 
 
 def _as_points(X, name="X"):
@@ -43,7 +47,9 @@ def _as_points(X, name="X"):
         raise ValueError(f"{name} must be a non-empty (n, d) array, got shape {tuple(X.shape)}")
     if X.dtype.kind not in "fiub":
         raise ValueError(f"{name} must be numeric, got dtype {X.dtype}")
-    return X.astype(xp.float64)
+    X = X.astype(xp.float64)
+    check_distance_safe(X, name)
+    return X
 
 
 def _sq_dists(X, C):
@@ -53,24 +59,42 @@ def _sq_dists(X, C):
     return xp.maximum(d, 0.0)
 
 
+def _sq_dists_exact(A, B, out=None, tmp=None):
+    """``||a - b||^2`` for all pairs, (n, m), from coordinate differences summed feature by
+    feature (scipy's ``pdist`` order): one rounding per operation and no BLAS, so the result
+    does not depend on a GEMM kernel, and a point's distance to itself is exactly 0 (the
+    expansion ``|a|^2 - 2 a.b + |b|^2`` leaves rounding noise of order eps |a|^2 there).
+    ``out``/``tmp``: optional (n, m) float64 buffers."""
+    xp = get_array_module(A, B)
+    shape = (A.shape[0], B.shape[0])
+    out = xp.empty(shape, dtype=xp.float64) if out is None else out
+    tmp = xp.empty(shape, dtype=xp.float64) if tmp is None else tmp
+    for k in range(A.shape[1]):
+        target = out if k == 0 else tmp
+        xp.subtract(A[:, k, None], B[None, :, k], out=target)
+        target *= target
+        if k:
+            out += tmp
+    return out
+
+
+def _row_blocks(n_rows, n_cols):
+    """Row ranges ``(start, stop)`` whose (rows, n_cols) blocks hold about ``_BLOCK`` values."""
+    step = max(1, _BLOCK // max(n_cols, 1))
+    return [(s, min(n_rows, s + step)) for s in range(0, n_rows, step)]
+
+
 def pairwise_distances(X, chunk=256):
     """Exact Euclidean distances (n, n): ``sqrt(sum_k (x_ik - x_jk)^2)`` from differences,
     summed feature by feature (scipy's ``pdist`` order) over blocks of ``chunk`` rows."""
     X = _as_points(X)
     xp = get_array_module(X)
-    n, d = X.shape
+    n = X.shape[0]
     D = xp.empty((n, n), dtype=xp.float64)
-    columns = [X[:, k] for k in range(d)]
     tmp = xp.empty((min(chunk, n), n), dtype=xp.float64)
     for s in range(0, n, chunk):
         e = min(n, s + chunk)
-        acc, t = D[s:e], tmp[: e - s]
-        for k, col in enumerate(columns):
-            target = acc if k == 0 else t
-            xp.subtract(col[s:e, None], col[None, :], out=target)
-            target *= target
-            if k:
-                acc += t
+        acc = _sq_dists_exact(X[s:e], X, out=D[s:e], tmp=tmp[: e - s])
         xp.sqrt(acc, out=acc)
     return D
 
@@ -137,6 +161,7 @@ def kmeans(X, k, n_init=10, max_iter=300, seed=None, tol=1e-4):
         raise ValueError(f"k must be between 1 and the number of points ({n}), got {k}")
     if int(n_init) < 1 or int(max_iter) < 1:
         raise ValueError("n_init and max_iter must be >= 1")
+    tol = check_positive(tol, "tol", allow_zero=True)
     abs_tol = float(tol) * float(X.var(axis=0).mean())
     rng = xp.random.default_rng(seed)
     best = None
@@ -151,12 +176,14 @@ def kmeans(X, k, n_init=10, max_iter=300, seed=None, tol=1e-4):
 # ---- agglomerative ------------------------------------------------------------------------
 
 def _roots(parent, xp):
-    """Follow parent pointers to the roots by pointer jumping (log depth passes)."""
-    while True:
+    """Follow parent pointers (a forest) to the roots by pointer jumping: a tree of depth d
+    needs ceil(log2 d) + 1 passes, so n.bit_length() + 1 always suffice."""
+    for _ in range(int(parent.shape[0]).bit_length() + 1):
         nxt = parent[parent]
         if bool((nxt == parent).all()):
             return parent
         parent = nxt
+    raise RuntimeError("parent pointers contain a cycle")     # a bug, never the data
 
 
 def _compact(labels, xp):
@@ -205,7 +232,11 @@ def _nn_chain(D, linkage, xp):
     start = 0
     chain = []
     merges = []
-    while active > 1:
+    # every cluster (n leaves + n - 1 merges) is pushed once and every merge pops two, so the
+    # chain needs at most 3n steps (4n leaves room for ties broken by rounding)
+    for _ in range(4 * n):
+        if active <= 1:
+            break
         if not chain:                   # any active cluster can start a chain
             while not alive[start]:
                 start += 1
@@ -233,6 +264,9 @@ def _nn_chain(D, linkage, xp):
             active -= 1
         else:
             chain.append(b)
+    else:
+        if active > 1:
+            raise RuntimeError("nearest-neighbour chain did not finish")   # a bug, never the data
     return merges
 
 
@@ -277,36 +311,45 @@ def mean_shift(X, bandwidth, kernel="flat", max_iter=300, seeds=None):
     """Mean-shift clustering: ``(centers (m, d), labels (n,))``.
 
     Every point (or each row of ``seeds``) climbs the kernel density estimate with the notes'
-    update until it moves less than ``1e-3 * bandwidth``; converged centres within
-    ``bandwidth`` of a denser one are merged; points take the nearest centre.
+    update until it moves less than ``1e-3 * bandwidth`` or ``max_iter`` updates are done;
+    converged centres within ``bandwidth`` of a denser one are merged; points take the nearest
+    centre.  Distances are exact (:func:`_sq_dists_exact`), so a point is always within any
+    bandwidth of itself; every loop is bounded (``max_iter`` updates, one merge pass per seed).
     """
     X = _as_points(X)
     xp = get_array_module(X)
-    if not bandwidth or float(bandwidth) <= 0:
-        raise ValueError(f"bandwidth must be > 0, got {bandwidth}")
+    h = check_positive(bandwidth, "bandwidth")
     if kernel not in ("flat", "gaussian"):
         raise ValueError(f"kernel must be 'flat' or 'gaussian', got {kernel!r}")
-    h = float(bandwidth)
+    if int(max_iter) < 1:
+        raise ValueError(f"max_iter must be >= 1, got {max_iter}")
+    h2 = h * h
     S = X.copy() if seeds is None else _as_points(seeds, "seeds").copy()
+    if S.shape[1] != X.shape[1]:
+        raise ValueError(f"seeds have {S.shape[1]} features, X has {X.shape[1]}")
+    n = X.shape[0]
     moving = xp.ones(S.shape[0], dtype=bool)
     stop = 1e-3 * h
-    for _ in range(int(max_iter) + 1):
+    for _ in range(int(max_iter)):
         idx = xp.nonzero(moving)[0]
         if idx.size == 0:
             break
-        d2 = _sq_dists(S[idx], X)
-        if kernel == "flat":
-            w = (d2 <= h * h).astype(X.dtype)
-        else:
-            w = xp.exp(-0.5 * d2 / (h * h))
-        tot = w.sum(1)
-        ok = tot > 0
-        new = xp.where(ok[:, None], (w @ X) / xp.maximum(tot, 1e-300)[:, None], S[idx])
-        shift = xp.sqrt(((new - S[idx]) ** 2).sum(1))
-        S[idx] = new
-        moving[idx] = ok & (shift > stop)
+        for lo, hi in _row_blocks(int(idx.size), n):
+            rows = idx[lo:hi]
+            d2 = _sq_dists_exact(S[rows], X)
+            if kernel == "flat":
+                w = (d2 <= h2).astype(X.dtype)
+            else:
+                w = xp.exp(-0.5 * d2 / h2)
+            tot = w.sum(1)
+            ok = tot > 0
+            new = xp.where(ok[:, None], (w @ X) / xp.maximum(tot, 1e-300)[:, None], S[rows])
+            shift = xp.sqrt(((new - S[rows]) ** 2).sum(1))
+            S[rows] = new
+            moving[rows] = ok & (shift > stop)
     # intensity: points within the bandwidth of each converged centre
-    within = (_sq_dists(S, X) <= h * h).sum(1)
+    within = xp.concatenate([(_sq_dists_exact(S[lo:hi], X) <= h2).sum(1)
+                             for lo, hi in _row_blocks(S.shape[0], n)])
     keep = within > 0
     S, within = S[keep], within[keep]
     if S.shape[0] == 0:
@@ -315,20 +358,53 @@ def mean_shift(X, bandwidth, kernel="flat", max_iter=300, seeds=None):
     keys = [S[:, j] for j in range(S.shape[1] - 1, -1, -1)] + [within]
     order = xp.lexsort(xp.stack(keys))[::-1]
     S = S[order]
+    # greedy suppression: each pass keeps the densest remaining centre and drops it and every
+    # centre within h of it, so at most one pass per centre
     alive = xp.ones(S.shape[0], dtype=bool)
     centres = []
-    i = 0
-    while True:
+    for _ in range(S.shape[0]):
         rest = xp.nonzero(alive)[0]
         if rest.size == 0:
             break
         i = int(rest[0])
         centres.append(i)
-        near = _sq_dists(S[i:i + 1], S)[0] <= h * h
-        alive &= ~near
+        alive &= _sq_dists_exact(S[i:i + 1], S)[0] > h2
+        alive[i] = False
     C = S[xp.asarray(centres)]
-    labels = xp.argmin(_sq_dists(X, C), axis=1)
+    labels = xp.concatenate([xp.argmin(_sq_dists_exact(X[lo:hi], C), axis=1)
+                             for lo, hi in _row_blocks(n, C.shape[0])])
     return C, labels
+
+
+def estimate_bandwidth(X, quantile=0.3, n_samples=None, seed=None):
+    """A mean-shift bandwidth from the data, as scikit-learn's ``estimate_bandwidth``: the mean
+    over the points of the distance to their k-th nearest neighbour, the point itself counting
+    as the first, with ``k = max(1, int(n * quantile))``::
+
+        h = (1 / n) sum_i ||x_i - x_(k)(i)||
+
+    on all points, or on ``n_samples`` of them drawn at random (``seed``) when given.
+    Distances are exact; memory is bounded by working over blocks of rows.
+    """
+    X = _as_points(X)
+    xp = get_array_module(X)
+    q = float(quantile)
+    if not 0.0 < q <= 1.0:
+        raise ValueError(f"quantile must lie in (0, 1], got {quantile}")
+    if n_samples is not None:
+        m = int(n_samples)
+        if m < 1:
+            raise ValueError(f"n_samples must be >= 1, got {n_samples}")
+        if m < X.shape[0]:
+            rng = xp.random.default_rng(seed)
+            X = X[xp.argsort(rng.random(X.shape[0]))[:m]]
+    n = X.shape[0]
+    k = max(1, int(n * q))
+    total = 0.0
+    for lo, hi in _row_blocks(n, n):
+        d2 = _sq_dists_exact(X[lo:hi], X)
+        total += float(xp.sqrt(xp.partition(d2, k - 1, axis=1)[:, k - 1]).sum())
+    return total / n
 
 
 # ---- segmentation ---------------------------------------------------------------------------
@@ -352,9 +428,10 @@ def segment_image(image, k=4, method="kmeans", features="color", bandwidth=None,
 
     Features are the colour (values in [0, 1]) or colour plus the position (row, col scaled to
     [0, 1] times ``spatial_weight``).  ``method``: 'kmeans' (on every pixel, k clusters),
-    'meanshift' (``bandwidth`` required) or 'agglomerative' (``linkage``, k clusters); the last
-    two cluster a random subset of ``max_samples`` pixels (their cost is quadratic) and give every
-    pixel the label of the nearest cluster mean.
+    'meanshift' (``bandwidth``; None estimates it with :func:`estimate_bandwidth`, quantile 0.3,
+    on the sampled pixels) or 'agglomerative' (``linkage``, k clusters); the last two cluster a
+    random subset of ``max_samples`` pixels (their cost is quadratic) and give every pixel the
+    label of the nearest cluster mean.
     """
     img = as_float_image(image)
     xp = get_array_module(img)
@@ -371,7 +448,10 @@ def segment_image(image, k=4, method="kmeans", features="color", bandwidth=None,
     sub = F if n <= max_samples else F[xp.argsort(rng.random(n))[:max_samples]]
     if method == "meanshift":
         if bandwidth is None:
-            raise ValueError("meanshift segmentation needs a bandwidth")
+            bandwidth = estimate_bandwidth(sub, quantile=0.3)
+            if bandwidth <= 0:
+                raise ValueError("cannot estimate a mean-shift bandwidth: most sampled pixels "
+                                 "are identical; give a bandwidth")
         centres, _ = mean_shift(sub, bandwidth)
     else:
         if int(k) > sub.shape[0]:
@@ -381,6 +461,6 @@ def segment_image(image, k=4, method="kmeans", features="color", bandwidth=None,
         onehot = (lab[:, None] == xp.arange(m)[None, :]).astype(xp.float64)
         centres = (onehot.T @ sub) / onehot.sum(0)[:, None]
     out = xp.empty(n, dtype=xp.int64)
-    for s in range(0, n, 65536):
-        out[s:s + 65536] = xp.argmin(_sq_dists(F[s:s + 65536], centres), axis=1)
+    for lo, hi in _row_blocks(n, centres.shape[0]):
+        out[lo:hi] = xp.argmin(_sq_dists_exact(F[lo:hi], centres), axis=1)
     return out.reshape(h, w)

@@ -5,7 +5,8 @@ Pseudo-inverse: A^+ = V D^+ U^T, D^+ inverting the singular values above rcond *
 Rank-k approximation (best in Frobenius and spectral norm, Eckart-Young):
 A_k = U[:, :k] diag(s[:k]) V^T[:k].
 PCA: centred data X_c = X - mean = U D V^T; components are the rows of V^T, explained
-variance s^2 / (n - 1); transform z = X_c V (divided by sqrt(variance) with ``whiten``).
+variance s^2 / (n - 1); transform z = X_c V (divided by max(sqrt(variance), eps) with
+``whiten``, as scikit-learn, so constant directions give 0, not NaN).
 """
 from __future__ import annotations
 
@@ -109,8 +110,15 @@ class PCA:
         X = self._check_fitted(X, "n_features_in_", "X")
         z = (X - self.mean_) @ self.components_.T
         if self.whiten:
-            z = z / xp.sqrt(self.explained_variance_)
+            z = z / self._whitening_scale()
         return z
+
+    def _whitening_scale(self):
+        """sqrt(explained variance), raised to machine epsilon where smaller (a constant
+        direction): its scores, all 0, stay 0 instead of 0/0 = NaN (scikit-learn's rule)."""
+        xp = get_array_module(self.explained_variance_)
+        scale = xp.sqrt(self.explained_variance_)
+        return xp.maximum(scale, xp.finfo(scale.dtype).eps)
 
     def fit_transform(self, X):
         return self.fit(X).transform(X)

@@ -1,4 +1,6 @@
 """classic.linalg against numpy.linalg.pinv and scikit-learn's PCA."""
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
@@ -70,6 +72,24 @@ def test_pca_full_rank_round_trip(device):
     assert to_numpy(pca.explained_variance_ratio_).sum() == pytest.approx(1.0)
     white = to_numpy(PCA(whiten=True).fit(to_device(X, device)).transform(to_device(X, device)))
     np.testing.assert_allclose(np.cov(white, rowvar=False), np.eye(6), atol=1e-10)
+
+
+def test_whitened_constant_data_is_zero_like_sklearn(device, digits):
+    for X in (np.full((10, 3), 2.5), digits[:, :8]):     # constant; digits' first column is 0
+        ours = PCA(whiten=True).fit(to_device(X, device))
+        with warnings.catch_warnings():     # sklearn's variance ratio of constant data is 0/0
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ref = SkPCA(whiten=True, svd_solver="full").fit(X)
+        z = to_numpy(ours.transform(to_device(X, device)))
+        assert np.isfinite(z).all()
+        z_ref = ref.transform(X)
+        keep = ref.explained_variance_ > 0
+        np.testing.assert_array_equal(z[:, ~keep], 0)
+        np.testing.assert_array_equal(z_ref[:, ~keep], 0)
+        signs = np.sign((z * z_ref).sum(axis=0))[keep]
+        np.testing.assert_allclose(z[:, keep] * signs, z_ref[:, keep], atol=1e-8)
+        back = to_numpy(ours.inverse_transform(to_device(z, device)))
+        np.testing.assert_allclose(back, X, atol=1e-8)
 
 
 def test_bad_input_raises(device):
