@@ -54,7 +54,11 @@ def component_roots(pixels, shape, connectivity=8):
     if n == 0:
         return label
     table = neighbour_table(pixels, shape, connectivity)
-    while True:
+    # Every label points to a pixel of index <= its own (a forest), so pointer jumping is
+    # stable after n.bit_length() + 1 passes; every round that changes anything lowers some
+    # label, and a component's labels settle within its diameter (< n) rounds.
+    jumps = n.bit_length() + 1
+    for _ in range(n + 1):
         smallest = xp.minimum(label[table].min(axis=0), label)
         # hooking: a pixel that sees a smaller label re-points its parent there, which
         # merges whole trees per round (with repeated parents any writer wins: each
@@ -63,14 +67,17 @@ def component_roots(pixels, shape, connectivity=8):
         new = label.copy()
         new[label[lower]] = smallest[lower]
         new = xp.minimum(new, smallest)
-        while True:  # pointer jumping: follow labels to their current root
+        for _ in range(jumps):  # pointer jumping: follow labels to their current root
             jumped = new[new]
             if bool((jumped == new).all()):
                 break
             new = jumped
+        else:
+            raise RuntimeError("component labels contain a cycle")   # a bug, never the data
         if bool((new == label).all()):
             return label
         label = new
+    raise RuntimeError("component labelling did not converge")       # a bug, never the data
 
 
 def label_components(mask, connectivity=8):

@@ -99,7 +99,10 @@ def suppress_close_peaks(coords, shape, radius, p_norm=math.inf, strict=False):
     better = present & (neighbours < rank[:, None])
     nb = xp.where(present, neighbours, 0)
     undecided = xp.ones(k, dtype=bool)
-    while bool(undecided.any()):
+    # each round decides at least the best-ranked undecided peak, so k rounds suffice
+    for _ in range(k):
+        if not bool(undecided.any()):
+            break
         blocked = (better & (undecided[nb] | kept[nb])).any(axis=1)
         accept = undecided & ~blocked
         kept |= accept

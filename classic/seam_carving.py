@@ -436,7 +436,9 @@ def remove_object(image, mask, keep_mask=None, energy="backward", restore_size=F
     keep = None if keep_mask is None else _mask_energy(keep_mask, (h0, w0), "keep_mask", 1.0) > 0
     if keep is not None and bool(xp.any(drop & keep)):
         raise ValueError("mask and keep_mask overlap")
-    while True:
+    # each round removes k >= 1 columns and a round needing the whole width fails: at most
+    # w0 rounds
+    for _ in range(w0):
         k = int(drop.sum(axis=1).max())
         if k == 0:
             break
