@@ -574,5 +574,15 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
         if not (output_padding[k] < stride[k] or output_padding[k] < dilation[k]):
             raise ValueError(f"conv_transpose2d: output_padding {output_padding} must be smaller "
                              f"than stride {stride} or dilation {dilation}")
+    if min(padding) < 0 or min(output_padding) < 0:
+        raise ValueError(f"conv_transpose2d: padding {padding} and output_padding {output_padding} "
+                         "must be non-negative")
+    out_hw = tuple((input.shape[2 + k] - 1) * stride[k] - 2 * padding[k]
+                   + dilation[k] * (weight.shape[2 + k] - 1) + output_padding[k] + 1 for k in range(2))
+    if min(out_hw) <= 0:
+        raise ValueError(f"conv_transpose2d: input of spatial size {tuple(input.shape[2:])} is too small "
+                         f"for kernel {tuple(weight.shape[2:])} with stride {stride}, padding {padding}, "
+                         f"output_padding {output_padding} and dilation {dilation}: the output size "
+                         f"would be {out_hw}")
     return ConvTranspose2dFn.apply(input, weight, bias, stride=stride, padding=padding,
                                    output_padding=output_padding, groups=int(groups), dilation=dilation)
