@@ -6,6 +6,8 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 import tinygrad_cv as tg
+import tinygrad_cv.nn.functional as F
+import torch.nn.functional as TF
 from tinygrad_cv.autograd.functional import hessian, jacobian
 from tinygrad_cv.testing import gradgradcheck
 
@@ -173,6 +175,20 @@ GRADGRAD = {
     "softmax": (lambda a: a.softmax(-1), lambda r: [r.standard_normal((2, 4))]),
     "log_softmax": (lambda a: a.log_softmax(0), lambda r: [r.standard_normal((3, 2))]),
     "cast": (lambda a: a.float().double() * a, lambda r: [r.standard_normal((2, 3))]),
+    "pow_zero": (lambda a: a ** 0 * a.sin(), lambda r: [r.standard_normal((2, 3))]),
+    "max_all": (lambda a: a.max() * a, lambda r: [r.standard_normal((2, 3))]),
+    "norm": (lambda a: a.norm(dim=1) * a.sum(1), lambda r: [r.standard_normal((2, 3))]),
+    "norm_p3": (lambda a: a.norm(p=3, dim=0, keepdim=True) * a, lambda r: [r.standard_normal((2, 3))]),
+    "norm_p1": (lambda a: a.norm(p=1) * a, lambda r: [r.standard_normal((2, 3))]),
+    "normalize": (lambda a: (F.normalize(a, dim=1) if isinstance(a, tg.Tensor) else
+                             TF.normalize(a, dim=1)), lambda r: [r.standard_normal((2, 3))]),
+    "cosine_similarity": (lambda a, b: (F.cosine_similarity(a, b) if isinstance(a, tg.Tensor) else
+                                        TF.cosine_similarity(a, b)),
+                          lambda r: [r.standard_normal((2, 3)), r.standard_normal(3)]),
+    "binary_cross_entropy": (lambda p, z: (F.binary_cross_entropy(p, z, reduction="none")
+                                           if isinstance(p, tg.Tensor) else
+                                           TF.binary_cross_entropy(p, z, reduction="none")),
+                             lambda r: [r.uniform(0.1, 0.9, (2, 3)), r.uniform(0, 1, (2, 3))]),
 }
 
 

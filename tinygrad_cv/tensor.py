@@ -501,7 +501,7 @@ class Tensor:
         dim, keepdim = _dim_args(dim, keepdim, axis, keepdims)
         if dim is None or isinstance(dim, (tuple, list)):
             return _OPS.Extremum.apply(self, axes=_axes(dim, self.ndim), keepdims=keepdim,
-                                         pick=pick)
+                                         pick=pick, nan_hits=dim is None)
         axis = _axes(dim, self.ndim)[0] if self.ndim else 0
         values, indices = _OPS.ExtremumDim.apply(self, axis=axis, keepdims=keepdim, pick=pick)
         return ReductionResult(values, indices)
@@ -520,6 +520,15 @@ class Tensor:
     def amin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         dim, keepdim = _dim_args(dim, keepdim, axis, keepdims)
         return _OPS.Extremum.apply(self, axes=_axes(dim, self.ndim), keepdims=keepdim, pick="min")
+
+    def norm(self, p=2, dim=None, keepdim=False):
+        """The vector p-norm (sum |x|^p)^(1/p) over ``dim`` (all by default), p > 0 finite;
+        its gradient is 0 where the norm is 0 (torch's convention)."""
+        p = float(p)
+        if not (0 < p < float("inf")):
+            raise ValueError(f"norm(): p must be a positive finite number, got {p!r}")
+        return _OPS.VectorNorm.apply(_floating(self), axes=_axes(dim, self.ndim),
+                                     keepdims=keepdim, p=p)
 
     def argmax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         dim, keepdim = _dim_args(dim, keepdim, axis, keepdims)

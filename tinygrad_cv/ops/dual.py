@@ -77,3 +77,24 @@ def sum_to(x, shape):
     if axes:
         x = x.sum(axis=axes, keepdims=True)
     return x.reshape(shape)
+
+
+def where(cond, a, b):
+    """``a`` where the boolean array ``cond`` holds, else ``b`` (either may be a scalar); a
+    recorded op when ``a`` or ``b`` is a Tensor."""
+    if isinstance(a, _fn.Tensor) or isinstance(b, _fn.Tensor):
+        from ..tensor import where as tensor_where
+        return tensor_where(cond, a, b)
+    return backend.get_array_module(cond).where(cond, a, b)
+
+
+def zeros_grad(like, g):
+    """A zero gradient shaped like ``like``, a Tensor when ``g`` is one (create_graph)."""
+    xl = raw(like)
+    z = backend.get_array_module(xl).zeros(xl.shape, dtype=raw(g).dtype)
+    return _fn.Tensor._wrap(z) if isinstance(g, _fn.Tensor) else z
+
+
+def sign(x):
+    """sign of a raw array with sign(NaN) = 0, as torch's sgn in gradients."""
+    return (x > 0).astype(x.dtype) - (x < 0)

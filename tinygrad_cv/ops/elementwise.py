@@ -71,7 +71,11 @@ class Div(_Primitive):
 
 
 class Pow(_Primitive):
-    """z = a ** b;  dz/da = b a^(b-1), dz/db = z log a."""
+    """z = a ** b;  dz/da = b a^(b-1), dz/db = z log a.
+
+    At the boundaries torch's values: dz/da = 0 where b = 0 (also at a = 0, where the formula
+    gives 0 * inf), dz/db = 0 where a = 0 and b >= 0 (where the formula gives 0 * -inf).
+    """
 
     @staticmethod
     def forward(ctx, a, b):
@@ -83,8 +87,22 @@ class Pow(_Primitive):
     def backward(ctx, g):
         a, b, out = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
-        ga = g * b * a ** (b - 1) if na else None
-        gb = g * out * dual.log(a) if nb else None
+        ga = gb = None
+        if na:
+            xb = dual.raw(b)
+            if not backend.is_array(xb):            # a Python scalar exponent
+                ga = dual.zeros_grad(a, g) if xb == 0 else g * b * a ** (b - 1)
+            else:
+                ga = dual.where(xb == 0, 0.0, g * b * a ** (b - 1))
+        if nb:
+            xa, xb = dual.raw(a), dual.raw(b)
+            zero_base = (xa == 0) & (xb >= 0)
+            if backend.is_array(zero_base):
+                gb = dual.where(zero_base, 0.0, g * out * dual.log(a))
+            elif zero_base:                          # a scalar base 0 and scalar exponent
+                gb = dual.zeros_grad(b, g)
+            else:
+                gb = g * out * dual.log(a)
         return ga, gb
 
 
@@ -99,7 +117,7 @@ class Neg(_Primitive):
 
 
 class Abs(_Primitive):
-    """|a|;  d/da = sign(a) (0 at 0, as torch)."""
+    """|a|;  d/da = sign(a) (0 at 0 and at NaN, as torch)."""
 
     @staticmethod
     def forward(ctx, a):
@@ -109,8 +127,7 @@ class Abs(_Primitive):
     @staticmethod
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
-        xa = dual.raw(a)
-        return g * backend.get_array_module(xa).sign(xa)
+        return g * dual.sign(dual.raw(a))
 
 
 class Exp(_Primitive):
@@ -215,7 +232,8 @@ class Sigmoid(_Primitive):
 
 
 class ReLU(_Primitive):
-    """max(a, 0);  d/da = [a > 0] (a mask multiply, no boolean-indexed writes)."""
+    """max(a, 0);  d/da = [not a <= 0] (so NaN passes its gradient, as torch; a mask multiply,
+    no boolean-indexed writes)."""
 
     @staticmethod
     def forward(ctx, a):
@@ -226,7 +244,8 @@ class ReLU(_Primitive):
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
-        return g * (dual.raw(out) > 0)
+        stop = dual.raw(out) <= 0       # (max(NaN, 0) is NaN)
+        return g * ~stop
 
 
 class Clamp(_Primitive):
@@ -256,8 +275,23 @@ class Clamp(_Primitive):
         return g * mask
 
 
+class ClampMinValue(_Primitive):
+    """max(a, lo) in value, the identity in gradient: torch's cosine_similarity clamps its
+    norms in place outside the graph, so their gradient flows as if they were not clamped."""
+
+    @staticmethod
+    def forward(ctx, a, lo=0.0):
+        return backend.get_array_module(a).maximum(a, a.dtype.type(lo))
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
 class _Extremum2(_Primitive):
-    """Elementwise max/min of two tensors; ties split the gradient in half (as torch)."""
+    """Elementwise max/min of two tensors; ties split the gradient in half and a NaN (which
+    wins) passes the whole gradient to both inputs, as torch: for maximum
+    da = [not a < b] - [a == b] / 2, db = [not b < a] - [a == b] / 2."""
 
     pick = None
 
@@ -274,8 +308,8 @@ class _Extremum2(_Primitive):
         na, nb = ctx.needs_input_grad
         a_wins = (xa > xb) if cls.pick == "maximum" else (xa < xb)
         b_wins = (xb > xa) if cls.pick == "maximum" else (xb < xa)
-        ga = g * (a_wins + tie) if na else None
-        gb = g * (b_wins + tie) if nb else None
+        ga = g * (~b_wins - tie) if na else None
+        gb = g * (~a_wins - tie) if nb else None
         return ga, gb
 
 

@@ -62,15 +62,21 @@ class Mean(_Primitive):
 
 
 class Extremum(_Primitive):
-    """max/min over ``axes`` (values only); the gradient is shared evenly among ties."""
+    """max/min over ``axes`` (values only); the gradient is shared evenly among ties.
+
+    A NaN makes the result NaN.  ``nan_hits=False`` (amax/amin, as torch): no element equals
+    it, and the gradient is NaN.  ``nan_hits=True`` (the full ``max()``/``min()``, torch's
+    even distribution): the NaN elements share the gradient.
+    """
 
     @staticmethod
-    def forward(ctx, a, axes=None, keepdims=False, pick="max"):
+    def forward(ctx, a, axes=None, keepdims=False, pick="max", nan_hits=False):
         if a.size == 0:
             raise RuntimeError(f"{pick}(): cannot reduce an empty tensor of shape {a.shape}")
         out = a.max(axis=axes, keepdims=True) if pick == "max" else a.min(axis=axes, keepdims=True)
         ctx.save_for_backward(a, out)
         ctx.axes = axes
+        ctx.nan_hits = nan_hits
         return out if keepdims else out.reshape(
             tuple(s for i, s in enumerate(a.shape) if i not in axes))
 
@@ -79,6 +85,9 @@ class Extremum(_Primitive):
         a, out = ctx.saved_tensors
         xa, xo = dual.raw(a), dual.raw(out)
         hit = xa == xo
+        if ctx.nan_hits and xa.dtype.kind == "f":
+            xp = backend.get_array_module(xa)
+            hit |= xp.isnan(xa) & xp.isnan(xo)
         share = hit / hit.sum(axis=ctx.axes, keepdims=True)
         g = g.reshape(xo.shape)
         return g * share.astype(xa.dtype)
@@ -113,3 +122,46 @@ class ExtremumDim(_Primitive):
         onehot = xp.arange(ctx.in_shape[ctx.axis]).reshape(iota_shape) == dual.raw(idx)
         g = g.reshape(_kept_shape(ctx.in_shape, (ctx.axis,)))
         return g * onehot
+
+
+class VectorNorm(_Primitive):
+    """||a||_p = (sum |a|^p)^(1/p) over ``axes`` (p > 0, finite), torch's gradient:
+
+    p = 1: sign(a);  p = 2: a / ||a||;  otherwise sign(a) |a|^(p-1) / ||a||^(p-1);
+    0 wherever ||a|| = 0 (the formulas give 0/0 there; torch defines the gradient as 0, so
+    F.normalize and cosine_similarity of a zero vector have finite gradients).
+    """
+
+    @staticmethod
+    def forward(ctx, a, axes=None, keepdims=False, p=2.0):
+        xp = backend.get_array_module(a)
+        if p == 2:
+            out = xp.sqrt((a * a).sum(axis=axes, keepdims=True))
+        elif p == 1:
+            out = abs(a).sum(axis=axes, keepdims=True)
+        else:
+            out = (abs(a) ** p).sum(axis=axes, keepdims=True) ** (1.0 / p)
+        kept = out.shape
+        if not keepdims:
+            out = out.reshape(tuple(s for i, s in enumerate(a.shape) if i not in axes))
+        ctx.save_for_backward(a, out)     # (the returned array: create_graph differentiates it)
+        ctx.p = p
+        ctx.kept = kept
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, out = ctx.saved_tensors
+        p = ctx.p
+        out = out.reshape(ctx.kept)
+        g = g.reshape(ctx.kept)
+        xa, xo = dual.raw(a), dual.raw(out)
+        if p == 1:
+            return g * dual.sign(xa)
+        zero = xo == 0
+        safe = dual.where(zero, 1.0, out)        # (no division by zero, even unused)
+        if p == 2:
+            scale = g / safe
+            return dual.where(zero, 0.0, scale) * a
+        scale = g / safe ** (p - 1)
+        return dual.where(zero, 0.0, scale) * (dual.sign(xa) * abs(a) ** (p - 1))
