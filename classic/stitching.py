@@ -58,23 +58,46 @@ def detect_features(image, method="sift"):
     raise ValueError(f"method must be 'sift' or 'harris', got {method!r}")
 
 
-def register_pair(moving, fixed, method="sift", max_ratio=0.8, residual_threshold=2.0,
-                  max_trials=2000, seed=0):
-    """Homography (3x3, on (x, y) = (col, row)) taking ``moving``'s pixels to ``fixed``'s,
-    and the number of RANSAC inliers.  Fewer than 4 matches raises ``ValueError``."""
+def _register(moving, fixed, method, max_ratio, residual_threshold, max_trials, seed,
+              min_inliers, min_inlier_ratio):
+    """``(H, n_inliers, n_matches)`` of :func:`register_pair`."""
+    min_inliers = int(min_inliers)
+    if min_inliers < 4:
+        raise ValueError(f"min_inliers must be >= 4 (a homography needs 4 points), got {min_inliers}")
+    if not 0.0 <= float(min_inlier_ratio) <= 1.0:
+        raise ValueError(f"min_inlier_ratio must lie in [0, 1], got {min_inlier_ratio}")
     k1, d1 = detect_features(moving, method)
     k2, d2 = detect_features(fixed, method)
     m = match_descriptors(d1, d2, max_ratio=max_ratio, cross_check=True)
-    if int(m.shape[0]) < 4:
-        raise ValueError(f"only {int(m.shape[0])} feature matches between the images: a "
+    matches = int(m.shape[0])
+    if matches < 4:
+        raise ValueError(f"only {matches} feature matches between the images: a "
                          "homography needs at least 4 (do the images overlap?)")
     src = k1[m[:, 0]][:, ::-1].astype("float64")
     dst = k2[m[:, 1]][:, ::-1].astype("float64")
     model, inliers = ransac((src, dst), ProjectiveTransform, 4, residual_threshold,
                             max_trials=max_trials, rng=seed)
-    if model is None or int(inliers.sum()) < 4:
-        raise ValueError("RANSAC found no homography with at least 4 inliers")
-    return model.params, int(inliers.sum())
+    count = 0 if inliers is None else int(inliers.sum())
+    if model is None or count < min_inliers or count < float(min_inlier_ratio) * matches:
+        raise ValueError(f"the best homography has {count} inliers among {matches} matches; at "
+                         f"least {min_inliers} and {float(min_inlier_ratio):.0%} of the matches "
+                         "are required (do the images overlap?)")
+    return model.params, count, matches
+
+
+def register_pair(moving, fixed, method="sift", max_ratio=0.8, residual_threshold=2.0,
+                  max_trials=2000, seed=0, min_inliers=10, min_inlier_ratio=0.25):
+    """Homography (3x3, on (x, y) = (col, row)) taking ``moving``'s pixels to ``fixed``'s,
+    and the number of RANSAC inliers.
+
+    Any 4 matches fit some homography exactly, so a fit is accepted only with at least
+    ``min_inliers`` inliers making up at least ``min_inlier_ratio`` of the matches; photos that
+    do not overlap give 4 or 5 chance inliers.  Otherwise (or with fewer than 4 matches) raises
+    ``ValueError``.
+    """
+    H, count, _ = _register(moving, fixed, method, max_ratio, residual_threshold, max_trials,
+                            seed, min_inliers, min_inlier_ratio)
+    return H, count
 
 
 def warp_bilinear(image, inverse, shape, offset=(0.0, 0.0)):
@@ -125,12 +148,16 @@ def _canvas_bounds(corners):
 
 
 def stitch(images, method="sift", max_ratio=0.8, residual_threshold=2.0, max_trials=2000,
-           seed=0, return_homographies=False):
+           seed=0, return_homographies=False, min_inliers=10, min_inlier_ratio=0.25,
+           on_pair=None):
     """Stitch overlapping ``images`` (a sequence, each overlapping the previous one) into a
     panorama in the first image's frame: (H, W[, C]) float, 0 where no image covers.
 
-    ``method``: 'sift' or 'harris' features.  ``return_homographies=True`` also returns the
-    3x3 maps (image i -> first image, (x, y) coordinates) and the canvas offset (x0, y0).
+    ``method``: 'sift' or 'harris' features.  Each pair is registered by
+    :func:`register_pair` (``min_inliers``, ``min_inlier_ratio``: its acceptance test);
+    ``on_pair(i, n_inliers, n_matches)`` is called after image i is registered to image i - 1.
+    ``return_homographies=True`` also returns the 3x3 maps (image i -> first image, (x, y)
+    coordinates) and the canvas offset (x0, y0).
     """
     images = [as_float_image(im, name=f"images[{i}]") for i, im in enumerate(images)]
     if len(images) < 2:
@@ -141,8 +168,14 @@ def stitch(images, method="sift", max_ratio=0.8, residual_threshold=2.0, max_tri
     xp = get_array_module(images[0])
     Hs = [xp.eye(3)]
     for i in range(1, len(images)):
-        H, _ = register_pair(images[i], images[i - 1], method, max_ratio, residual_threshold,
-                             max_trials, seed)
+        try:
+            H, count, matches = _register(images[i], images[i - 1], method, max_ratio,
+                                          residual_threshold, max_trials, seed, min_inliers,
+                                          min_inlier_ratio)
+        except ValueError as exc:
+            raise ValueError(f"images[{i}] -> images[{i - 1}]: {exc}") from None
+        if on_pair is not None:
+            on_pair(i, count, matches)
         Hs.append(Hs[-1] @ xp.asarray(H))
     corners = []
     for im, H in zip(images, Hs):

@@ -81,3 +81,36 @@ def test_too_few_matches_raises():
     with pytest.raises(ValueError, match="method"):
         stitching.stitch([a, a], method="orb")
     del rng
+
+
+@pytest.mark.parametrize("pair", [("camera", "coffee"), ("coffee", "chelsea")])
+@pytest.mark.parametrize("method", ["sift", "harris"])
+def test_unrelated_photos_are_refused(pair, method):
+    """Any 4 matches fit a homography: unrelated photos used to give a smeared warp from 4
+    chance inliers.  Now the fit needs min_inliers (10) and min_inlier_ratio (25%)."""
+    a, b = (getattr(data, name)() for name in pair)
+    if a.ndim == 2:
+        a = np.stack([a] * 3, axis=-1)
+    with pytest.raises(ValueError, match=r"inliers among .*do the images overlap"):
+        stitching.stitch([a, b], method=method)
+    with pytest.raises(ValueError, match="inliers among"):
+        stitching.register_pair(a, b, method=method)
+    # the same pair passes with the old acceptance (4 inliers), which is what was wrong
+    H, count = stitching.register_pair(a, b, method=method, min_inliers=4, min_inlier_ratio=0)
+    assert 4 <= count < 10
+
+
+def test_overlapping_pair_reports_its_inliers(photo):
+    left, right = photo[0:200, 0:160], photo[20:220, 90:256]
+    seen = []
+    stitching.stitch([left, right], on_pair=lambda *a: seen.append(a))
+    (i, inliers, matches), = seen
+    assert i == 1 and inliers >= 0.9 * matches and inliers > 50
+    H, count = stitching.register_pair(right, left)
+    assert count == inliers
+    with pytest.raises(ValueError, match="inliers among"):       # an impossible demand
+        stitching.register_pair(right, left, min_inliers=10 * matches)
+    with pytest.raises(ValueError, match="min_inliers"):
+        stitching.register_pair(right, left, min_inliers=3)
+    with pytest.raises(ValueError, match="min_inlier_ratio"):
+        stitching.register_pair(right, left, min_inlier_ratio=1.5)
