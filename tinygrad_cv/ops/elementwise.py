@@ -232,8 +232,8 @@ class Sigmoid(_Primitive):
 
 
 class ReLU(_Primitive):
-    """max(a, 0);  d/da = [not a <= 0] (so NaN passes its gradient, as torch; a mask multiply,
-    no boolean-indexed writes)."""
+    """max(a, 0);  d/da = [not a <= 0] (NaN passes its gradient, as torch; a mask multiply, no
+    boolean-indexed writes)."""
 
     @staticmethod
     def forward(ctx, a):
@@ -244,8 +244,8 @@ class ReLU(_Primitive):
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
-        stop = dual.raw(out) <= 0       # (max(NaN, 0) is NaN)
-        return g * ~stop
+        # out = max(a, 0) is >= 0 or NaN, so [out != 0] = [not a <= 0]: NaN passes, as torch
+        return g * (dual.raw(out) != 0)
 
 
 class Clamp(_Primitive):
