@@ -112,6 +112,9 @@ CASES = {
                          [[0.0, NAN, 1.0, 2.0, NAN], [0.0, 1.0, NAN, 1.0, NAN]]),
     "minimum_with_nan": (lambda a, b: a.minimum(b), lambda a, b: torch.minimum(a, b),
                          [[0.0, NAN, 1.0, 2.0, NAN], [0.0, 1.0, NAN, 1.0, NAN]]),
+    "std_of_constant": (lambda x: x.std(), lambda x: x.std(), [[1.5, 1.5, 1.5]]),
+    "std_dim_constant_row": (lambda x: x.std(dim=1, correction=0),
+                             lambda x: x.std(dim=1, correction=0), [[[2.0, 2.0], [1.0, 3.0]]]),
     "norm_of_zero": (lambda x: x.norm(), lambda x: x.norm(), [[0.0, 0.0]]),
     "norm_dim_of_zero_rows": (lambda x: x.norm(dim=1), lambda x: x.norm(dim=1), [ZERO_ROW]),
 }
@@ -246,6 +249,7 @@ GRADGRAD_AT_BOUNDARY = {
     "max_ties": (lambda x: x.max() * x, [[3.0, 1.0, 3.0]]),
     "maximum_with_nan": (lambda a, b: a.maximum(b) * a, [[0.0, NAN, 1.0], [0.0, 1.0, NAN]]),
     "norm_zero_rows": (lambda x: x.norm(dim=1) * x.sum(1), [ZERO_ROW]),
+    "std_constant_row": (lambda x: x.std(dim=1) * x.sum(1), [[[2.0, 2.0, 2.0], [1.0, 3.0, 0.5]]]),
     "normalize_zero_vector": ((lambda x: F.normalize(x, dim=1) if isinstance(x, tg.Tensor)
                                else TF.normalize(x, dim=1)), [ZERO_ROW]),
     "cosine_zero_vector": ((lambda a, b: F.cosine_similarity(a, b) if isinstance(a, tg.Tensor)

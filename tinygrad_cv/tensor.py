@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import collections
+import math
 import numbers
 
 from . import backend
@@ -538,9 +539,8 @@ class Tensor:
         dim, keepdim = _dim_args(dim, keepdim, axis, keepdims)
         return _arg_extremum(self, dim, keepdim, "argmin")
 
-    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None,
-            keepdims=None, ddof=None):
-        """Variance sum((x - mean)^2) / (N - correction); unbiased (correction=1) by default."""
+    def _centred(self, dim, unbiased, keepdim, correction, axis, keepdims, ddof):
+        """(x - mean over the axes, the axes, keepdim, N - correction) for var and std."""
         dim, keepdim = _dim_args(dim, keepdim, axis, keepdims)
         if isinstance(unbiased, int) and not isinstance(unbiased, bool) and dim is None:
             dim, unbiased = unbiased, None  # var(0) means dim 0 (torch's positional form)
@@ -549,13 +549,21 @@ class Tensor:
         n = 1
         for a in axes:
             n *= self.shape[a]
-        centred = self - self.mean(dim=axes, keepdim=True)
-        return (centred * centred).sum(dim=axes, keepdim=keepdim) / builtins.max(n - corr, 0)
+        return self - self.mean(dim=axes, keepdim=True), axes, keepdim, builtins.max(n - corr, 0)
+
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None,
+            keepdims=None, ddof=None):
+        """Variance sum((x - mean)^2) / (N - correction); unbiased (correction=1) by default."""
+        centred, axes, keepdim, denom = self._centred(dim, unbiased, keepdim, correction, axis,
+                                                      keepdims, ddof)
+        return (centred * centred).sum(dim=axes, keepdim=keepdim) / denom
 
     def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None,
             keepdims=None, ddof=None):
-        return self.var(dim, unbiased, keepdim, correction=correction, axis=axis,
-                        keepdims=keepdims, ddof=ddof).sqrt()
+        """||x - mean|| / sqrt(N - correction): as torch, the gradient is 0 where std is 0."""
+        centred, axes, keepdim, denom = self._centred(dim, unbiased, keepdim, correction, axis,
+                                                      keepdims, ddof)
+        return centred.norm(2, dim=axes, keepdim=keepdim) / math.sqrt(denom)
 
     def logsumexp(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         """log sum exp(x) = m + log sum exp(x - m), m = max x (held constant)."""
