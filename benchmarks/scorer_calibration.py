@@ -7,7 +7,9 @@ The reference of every figure is the digits test split (359 images), so "real" s
 held-out images the classifier never selected on nor trained on: the validation split (360
 images).  Rows:
 
-- real: the validation split; real (train): 400 images of the training split;
+- real: the validation split (and its first 100 images: cFID grows as N shrinks, a bias of
+  the covariance estimate); real (train): 400 images of the training split, the images the
+  classifier was fitted on (what a model that memorised its training set would score);
 - real + N(0, sigma^2) noise on every pixel (clipped to [0, 1]), sigma 0.05, 0.1, 0.2;
 - one class only: every training + validation image of class 3;
 - one image repeated: the first validation image, 400 times;
@@ -41,7 +43,7 @@ def calibration_sets(seed=0):
     val = load_digits("val")[0].data
     train, train_labels = (t.data for t in load_digits("train"))
     val_labels = load_digits("val")[1].data
-    sets = [("real (val split)", val),
+    sets = [("real (val split)", val), ("real (val split, 100)", val[:100]),
             ("real (train split, 400)", train[rng.permutation(train.shape[0])[:400]])]
     for sigma in (0.05, 0.1, 0.2):
         noisy = np.clip(val + rng.normal(0.0, sigma, val.shape), 0.0, 1.0).astype(np.float32)

@@ -20,7 +20,9 @@ last linear layer) and ``p(y|x)`` its softmax:
 - ``precision``/``recall``: k-nearest-neighbour manifolds in feature space (Kynkaanniemi et
   al. 2019, k = 3).  Each point gets the radius of the ball reaching its k-th nearest other
   point of its own set; precision = share of samples inside some test-split ball, recall =
-  share of test images inside some sample ball.
+  share of test images inside some sample ball.  Precision alone does not flag garbage: the
+  balls of a few outlying test images are wide, and uniform noise still reads about 0.7;
+  read it with recall, cFID and the confidence (``benchmarks/scorer_calibration.py``).
 - ``num_samples``.
 
     scorer = DigitsScorer.load_or_train()       # cached in $TINYGRAD_CV_CACHE or ~/.cache
