@@ -180,6 +180,8 @@ GRADGRAD = {
     "norm": (lambda a: a.norm(dim=1) * a.sum(1), lambda r: [r.standard_normal((2, 3))]),
     "norm_p3": (lambda a: a.norm(p=3, dim=0, keepdim=True) * a, lambda r: [r.standard_normal((2, 3))]),
     "norm_p1": (lambda a: a.norm(p=1) * a, lambda r: [r.standard_normal((2, 3))]),
+    "norm_p05": (lambda a: a.norm(p=0.5, dim=1) * a.sum(1), lambda r: [r.standard_normal((2, 3))]),
+    "norm_inf": (lambda a: a.norm(p=float("inf"), dim=0) * a, lambda r: [r.standard_normal((2, 3))]),
     "normalize": (lambda a: (F.normalize(a, dim=1) if isinstance(a, tg.Tensor) else
                              TF.normalize(a, dim=1)), lambda r: [r.standard_normal((2, 3))]),
     "cosine_similarity": (lambda a, b: (F.cosine_similarity(a, b) if isinstance(a, tg.Tensor) else

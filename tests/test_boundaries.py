@@ -116,6 +116,13 @@ CASES = {
     "std_dim_constant_row": (lambda x: x.std(dim=1, correction=0),
                              lambda x: x.std(dim=1, correction=0), [[[2.0, 2.0], [1.0, 3.0]]]),
     "norm_of_zero": (lambda x: x.norm(), lambda x: x.norm(), [[0.0, 0.0]]),
+    "norm_inf_ties_and_zero": (lambda x: x.norm(float("inf"), dim=1),
+                               lambda x: x.norm(float("inf"), dim=1),
+                               [[[0.0, 0.0, 0.0], [2.0, -2.0, 1.0]]]),
+    "norm_half_with_zero_element": (lambda x: x.norm(0.5, dim=1), lambda x: x.norm(0.5, dim=1),
+                                    [[[0.0, 0.0, 0.0], [2.0, 0.0, 1.0]]]),
+    "normalize_inf_zero_vector": (lambda x: F.normalize(x, p=float("inf"), dim=1),
+                                  lambda x: TF.normalize(x, p=float("inf"), dim=1), [ZERO_ROW]),
     "norm_dim_of_zero_rows": (lambda x: x.norm(dim=1), lambda x: x.norm(dim=1), [ZERO_ROW]),
 }
 
@@ -176,6 +183,9 @@ UNARY = {
     "pow0": (lambda x: x ** 0, lambda x: x ** 0),
     "pow2": (lambda x: x ** 2, lambda x: x ** 2),
     "norm": (lambda x: x.norm(), lambda x: x.norm()),
+    "norm_p3": (lambda x: x.norm(3), lambda x: x.norm(3)),
+    "norm_p05": (lambda x: x.norm(0.5), lambda x: x.norm(0.5)),
+    "norm_inf": (lambda x: x.norm(float("inf")), lambda x: x.norm(float("inf"))),
     "normalize": (lambda x: F.normalize(x, dim=0), lambda x: TF.normalize(x, dim=0)),
 }
 
@@ -249,6 +259,10 @@ GRADGRAD_AT_BOUNDARY = {
     "max_ties": (lambda x: x.max() * x, [[3.0, 1.0, 3.0]]),
     "maximum_with_nan": (lambda a, b: a.maximum(b) * a, [[0.0, NAN, 1.0], [0.0, 1.0, NAN]]),
     "norm_zero_rows": (lambda x: x.norm(dim=1) * x.sum(1), [ZERO_ROW]),
+    "norm_p05_zero_element": (lambda x: x.norm(0.5, dim=1) * x.sum(1), [[[0.0, 0.0, 0.0],
+                                                                          [2.0, 0.0, 1.0]]]),
+    "norm_inf_ties": (lambda x: x.norm(float("inf"), dim=1) * x.sum(1), [[[0.0, 0.0, 0.0],
+                                                                          [2.0, -2.0, 1.0]]]),
     "std_constant_row": (lambda x: x.std(dim=1) * x.sum(1), [[[2.0, 2.0, 2.0], [1.0, 3.0, 0.5]]]),
     "normalize_zero_vector": ((lambda x: F.normalize(x, dim=1) if isinstance(x, tg.Tensor)
                                else TF.normalize(x, dim=1)), [ZERO_ROW]),

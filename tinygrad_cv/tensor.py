@@ -523,11 +523,11 @@ class Tensor:
         return _OPS.Extremum.apply(self, axes=_axes(dim, self.ndim), keepdims=keepdim, pick="min")
 
     def norm(self, p=2, dim=None, keepdim=False):
-        """The vector p-norm (sum |x|^p)^(1/p) over ``dim`` (all by default), p > 0 finite;
-        its gradient is 0 where the norm is 0 (torch's convention)."""
+        """The vector p-norm (sum |x|^p)^(1/p) over ``dim`` (all by default), p > 0 (inf: the
+        largest |x|); its gradient is 0 where the norm is 0 (torch's convention)."""
         p = float(p)
-        if not (0 < p < float("inf")):
-            raise ValueError(f"norm(): p must be a positive finite number, got {p!r}")
+        if not p > 0:
+            raise ValueError(f"norm(): p must be a positive number or inf, got {p!r}")
         return _OPS.VectorNorm.apply(_floating(self), axes=_axes(dim, self.ndim),
                                      keepdims=keepdim, p=p)
 

@@ -125,11 +125,12 @@ class ExtremumDim(_Primitive):
 
 
 class VectorNorm(_Primitive):
-    """||a||_p = (sum |a|^p)^(1/p) over ``axes`` (p > 0, finite), torch's gradient:
+    """||a||_p = (sum |a|^p)^(1/p) over ``axes`` (p > 0; p = inf: max |a|), torch's gradient:
 
-    p = 1: sign(a);  p = 2: a / ||a||;  otherwise sign(a) |a|^(p-1) / ||a||^(p-1);
-    0 wherever ||a|| = 0 (the formulas give 0/0 there; torch defines the gradient as 0, so
-    F.normalize and cosine_similarity of a zero vector have finite gradients).
+    p = 1: sign(a);  p = 2: a / ||a||;  otherwise sign(a) |a|^(p-1) / ||a||^(p-1) (0 at the
+    elements a = 0 when p < 1);  p = inf: sign(a) shared evenly among the elements with
+    |a| = max |a| (or NaN).  0 wherever ||a|| = 0 (the formulas give 0/0 there; torch defines
+    the gradient as 0, so F.normalize and cosine_similarity of a zero vector are finite).
     """
 
     @staticmethod
@@ -139,6 +140,8 @@ class VectorNorm(_Primitive):
             out = xp.sqrt((a * a).sum(axis=axes, keepdims=True))
         elif p == 1:
             out = abs(a).sum(axis=axes, keepdims=True)
+        elif p == float("inf"):
+            out = abs(a).max(axis=axes, keepdims=True)
         else:
             out = (abs(a) ** p).sum(axis=axes, keepdims=True) ** (1.0 / p)
         kept = out.shape
@@ -147,6 +150,7 @@ class VectorNorm(_Primitive):
         ctx.save_for_backward(a, out)     # (the returned array: create_graph differentiates it)
         ctx.p = p
         ctx.kept = kept
+        ctx.axes = axes
         return out
 
     @staticmethod
@@ -158,10 +162,20 @@ class VectorNorm(_Primitive):
         xa, xo = dual.raw(a), dual.raw(out)
         if p == 1:
             return g * dual.sign(xa)
+        if p == float("inf"):
+            xp = backend.get_array_module(xa)
+            size = abs(xa)
+            hit = (size == xo) | xp.isnan(size)
+            share = hit / hit.sum(axis=ctx.axes, keepdims=True)
+            return g * (dual.sign(xa) * share).astype(xa.dtype, copy=False)
         zero = xo == 0
         safe = dual.where(zero, 1.0, out)        # (no division by zero, even unused)
         if p == 2:
             scale = g / safe
             return dual.where(zero, 0.0, scale) * a
-        scale = g / safe ** (p - 1)
-        return dual.where(zero, 0.0, scale) * (dual.sign(xa) * abs(a) ** (p - 1))
+        scale = dual.where(zero, 0.0, g / safe ** (p - 1))
+        if p > 1:
+            return scale * (dual.sign(xa) * abs(a) ** (p - 1))
+        nonzero = xa != 0                        # |a|^(p-1) is infinite at a = 0 when p < 1
+        part = dual.sign(xa) * dual.where(nonzero, abs(a), 1.0) ** (p - 1)
+        return scale * dual.where(nonzero, part, 0.0)
