@@ -1,4 +1,5 @@
-"""tinygrad_cv.save / load: safetensors files, nested state, atomic writes, hostile files, resume."""
+"""tinygrad_cv.save / load: safetensors files, nesting, atomic writes, hostile files, resume."""
+import hashlib
 import json
 import os
 import pickle
@@ -327,6 +328,19 @@ F32_2x2 = {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]}
     ({"a": {"dtype": "F32", "shape": [4]}}, bytes(16), "exactly dtype, shape"),
     ({"a": F32_2x2, "__metadata__": {"k": 1}}, bytes(16), "__metadata__"),
     ([1, 2], b"", "not a JSON object"),
+    ({"a": dict(F32_2x2, shape=[2 ** 62, 2 ** 62, 0], data_offsets=[0, 0])}, b"",
+     "larger than any array"),
+    ({"a": dict(F32_2x2, shape=[1] * 40, data_offsets=[0, 4])}, bytes(4), "40 dimensions"),
+    ({"a": dict(F32_2x2, shape=[2 ** 61, 4])}, bytes(16), "larger than any array"),
+    ({"a": dict(F32_2x2, data_offsets=[0, 2 ** 70])}, bytes(16), "run past the end"),
+    ({"a": dict(F32_2x2, dtype=["F32"])}, bytes(16), "unknown dtype"),
+    ({"a": dict(F32_2x2, shape=[2.0, 2])}, bytes(16), "invalid shape"),
+    ({"a": {"dtype": "BOOL", "shape": [2], "data_offsets": [0, 2]}}, b"\x01\x02", "BOOL"),
+    ({"a": F32_2x2, "__metadata__": ["k"]}, bytes(16), "__metadata__"),
+    ({"a": F32_2x2, "__metadata__": None}, bytes(16), "__metadata__"),
+    ({"a": F32_2x2, "__metadata__": {"k": float("nan")}}, bytes(16), "NaN"),
+    ({"a": dict(F32_2x2, shape=[2, float("inf")])}, bytes(16), "Infinity"),
+    ("just a string", b"", "not a JSON object"),
 ])
 def test_tampered_headers_raise_clear_errors(tmp_path, header, data, message):
     path = _write_raw(tmp_path / "bad.safetensors", header, data)
@@ -345,6 +359,24 @@ def test_header_not_json(tmp_path):
         tg.load(path)
 
 
+@pytest.mark.parametrize("text,message", [
+    (b'{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},'
+     b'"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', "key 'a' twice"),
+    (b'{"__metadata__":{"k":"1","k":"2"}}', "key 'k' twice"),
+    (b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
+    (b'{"a":{"dtype":"F32","shape":[1e999],"data_offsets":[0,4]}}', "out-of-range number"),
+    (b'{"a":{"dtype":"F32","shape":[-Infinity],"data_offsets":[0,4]}}', "-Infinity"),
+    (b'{"a":{"dtype":"F32","shape":[' + b"9" * 5000 + b'],"data_offsets":[0,4]}}', "JSON"),
+    (b"\xef\xbb\xbf{}", "not valid JSON"),
+])
+def test_malformed_header_json_raises_clear_errors(tmp_path, text, message):
+    path = tmp_path / "bad.safetensors"
+    path.write_bytes(struct.pack("<Q", len(text)) + text + bytes(8))
+    with pytest.raises(CheckpointError, match="bad.safetensors") as info:
+        tg.load(path)
+    assert message in str(info.value)
+
+
 def test_flipped_data_byte_is_detected(good_file):
     data = bytearray(good_file.read_bytes())
     data[-5] ^= 0xFF
@@ -353,39 +385,190 @@ def test_flipped_data_byte_is_detected(good_file):
         tg.load(good_file)
 
 
-def _rewrite_metadata(path, edit):
+def _rewrite_metadata(path, edit, reseal=False):
+    """Apply ``edit`` to the parsed header; ``reseal`` recomputes the digest as a forger would."""
     raw = path.read_bytes()
     n = struct.unpack("<Q", raw[:8])[0]
     header = json.loads(raw[8:8 + n])
     edit(header)
+    if reseal:
+        meta = header.pop("__metadata__")
+        meta["tinygrad_cv.sha256"] = tio._digest(header, meta, [raw[8 + n:]])
+        header["__metadata__"] = meta
     blob = json.dumps(header).encode()
     path.write_bytes(struct.pack("<Q", len(blob)) + blob + raw[8 + n:])
+
+
+def _set_structure(header, structure):
+    header["__metadata__"]["tinygrad_cv.structure"] = json.dumps(structure)
 
 
 def test_tampered_structure_is_detected(good_file):
     def drop_reference(header):
         s = json.loads(header["__metadata__"]["tinygrad_cv.structure"])
         s["$dict"] = s["$dict"][1:]
-        header["__metadata__"]["tinygrad_cv.structure"] = json.dumps(s)
+        _set_structure(header, s)
 
     _rewrite_metadata(good_file, drop_reference)
+    with pytest.raises(CheckpointError, match="header and data do not match their SHA-256"):
+        tg.load(good_file)
+    # even with a recomputed digest, the structure must describe exactly the listed tensors
+    _rewrite_metadata(good_file, drop_reference, reseal=True)
     with pytest.raises(CheckpointError, match="not part of the saved structure"):
         tg.load(good_file)
-
-    def dangling(header):
-        header["__metadata__"]["tinygrad_cv.structure"] = json.dumps(
-            {"$dict": [["w", {"$tensor": "nope"}]]})
-
-    _rewrite_metadata(good_file, dangling)
-    with pytest.raises(CheckpointError, match="'nope'"):
+    names = list(safetensors.numpy.load_file(str(good_file)))
+    cases = [({"$dict": [["w", {"$tensor": "nope"}]]}, "'nope'"),
+             ({"$eval": "os.system('x')"}, "not recognised"),
+             ({"$dict": [["a", {"$tensor": names[0]}], ["b", {"$tensor": names[0]}]]},
+              "twice"),
+             ({"$dict": [["a", 1], ["a", 2]]}, "dict key 'a' twice"),
+             ({"$tensor": ["unhashable"]}, "does not list"),
+             (json.loads("[" * 150 + "]" * 150), "nested deeper than 100"),
+             ({"$float": "1e5"}, "not recognised")]
+    for structure, message in cases:
+        _rewrite_metadata(good_file, lambda h: _set_structure(h, structure), reseal=True)
+        with pytest.raises(CheckpointError, match=message):
+            tg.load(good_file)
+    # a structure nested 100,000 deep (its JSON parser would overflow the stack)
+    _rewrite_metadata(good_file, lambda h: h["__metadata__"].update(
+        {"tinygrad_cv.structure": "[" * 100_000 + "]" * 100_000}), reseal=True)
+    with pytest.raises(CheckpointError, match="nested too deeply"):
         tg.load(good_file)
 
-    def code(header):
-        header["__metadata__"]["tinygrad_cv.structure"] = json.dumps({"$eval": "os.system('x')"})
 
-    _rewrite_metadata(good_file, code)
-    with pytest.raises(CheckpointError, match="not recognised"):
-        tg.load(good_file)
+# ---- integrity: header and data, and the check cannot be removed ----------------------------
+def _epoch_lr_file(tmp_path):
+    path = tmp_path / "run.safetensors"
+    tg.save({"model": TwoLayer().state_dict(), "epoch": 3, "lr": 0.1,
+             "config": {"width": 8}}, path, metadata={"note": "abc"})
+    return path
+
+
+@pytest.mark.parametrize("old,new", [
+    (b'epoch\\",3', b'epoch\\",4'),           # a same-length edit of epoch
+    (b'\\"lr\\",0.1', b'\\"lr\\",0.5'),    # ... of lr
+    (b'\\"width\\",8', b'\\"width\\",9'),  # ... of a config value
+    (b'"note":"abc"', b'"note":"abd"'),            # ... of user metadata
+    (b'"shape":[4,8]', b'"shape":[8,4]'),          # ... of a shape
+    (b'"dtype":"F32"', b'"dtype":"I32"'),          # ... of a dtype
+])
+def test_same_length_header_edits_are_detected(tmp_path, old, new):
+    path = _epoch_lr_file(tmp_path)
+    raw = path.read_bytes()
+    assert raw.count(old) >= 1
+    path.write_bytes(raw.replace(old, new, 1))
+    with pytest.raises(CheckpointError, match="SHA-256"):
+        tg.load(path)
+
+
+def _meta_edit(fn):
+    def edit(header):
+        fn(header["__metadata__"])
+    return edit
+
+
+def _rename(meta, old, new):
+    meta[new] = meta.pop(old)
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda m: m.pop("tinygrad_cv.sha256"), "missing or malformed"),
+    (lambda m: _rename(m, "tinygrad_cv.sha256", "tinygrad_cv.sha257"), "unknown tinygrad_cv"),
+    (lambda m: _rename(m, "tinygrad_cv.sha256", "checksum"), "missing or malformed"),
+    (lambda m: _rename(m, "tinygrad_cv.sha256", "tinygrbd_cv.sha256"), "unknown tinygrad_cv"),
+    (lambda m: m.update({"tinygrad_cv.sha256": m["tinygrad_cv.sha256"].upper()}), "malformed"),
+    (lambda m: m.update({"tinygrad_cv.sha256": "0" * 64}), "SHA-256"),
+    (lambda m: m.pop("tinygrad_cv.format"), "no 'tinygrad_cv.format' marker"),
+    (lambda m: _rename(m, "tinygrad_cv.format", "xxxxxxxxxxxxxxxxxx"), "no 'tinygrad_cv.format'"),
+    (lambda m: m.update({"tinygrad_cv.format": "1"}), "unknown tinygrad_cv format '1'"),
+    (lambda m: m.update({"tinygrad_cv.format": "3"}), "unknown tinygrad_cv format '3'"),
+    (lambda m: m.pop("tinygrad_cv.structure"), "'tinygrad_cv.structure' entry is missing"),
+    (lambda m: m.update({"TinyGrad.extra": "x"}), "unknown tinygrad_cv"),
+    (lambda m: [m.pop("tinygrad_cv.format"), m.pop("tinygrad_cv.sha256")], "marker"),
+])
+def test_removing_or_renaming_the_check_is_rejected(tmp_path, edit, message):
+    path = _epoch_lr_file(tmp_path)
+    _rewrite_metadata(path, _meta_edit(edit))
+    with pytest.raises(CheckpointError, match=message):
+        tg.load(path)
+    with pytest.raises(CheckpointError):
+        tio.load_metadata(path)
+
+
+def test_stripping_every_claim_leaves_only_a_flat_tensor_file(tmp_path):
+    # documented limit: with all three reserved entries gone the file is a plain safetensors
+    # file; it loads as foreign files do, without the nesting and without epoch/lr/config
+    path = _epoch_lr_file(tmp_path)
+    _rewrite_metadata(path, _meta_edit(lambda m: [m.pop(k) for k in tio._RESERVED]))
+    out = tg.load(path)
+    assert sorted(out) == sorted(f"model.{k}" for k in TwoLayer().state_dict())
+    assert all(isinstance(v, tg.Tensor) for v in out.values())
+
+
+def test_format_1_files_are_refused(tmp_path):
+    # format 1 (no marker, digest of the data only) could not detect header edits
+    path = tmp_path / "v1.safetensors"
+    data = np.arange(4, dtype=np.float32).tobytes()
+    structure = {"$dict": [["w", {"$tensor": "w"}]]}
+    meta = {"format": "pt", "tinygrad_cv.structure": json.dumps(structure),
+            "tinygrad_cv.sha256": hashlib.sha256(data).hexdigest()}
+    _write_raw(path, {"__metadata__": meta, "w": {"dtype": "F32", "shape": [4],
+                                                  "data_offsets": [0, 16]}}, data)
+    with pytest.raises(CheckpointError, match="before format 2"):
+        tg.load(path)
+
+
+def test_reserved_metadata_keys_are_refused_on_save(tmp_path):
+    for key in ["tinygrad_cv.format", "tinygrad_cv.sha257", "TinyGrad-run",
+                "tinygrad_cv.strucXXre"]:
+        with pytest.raises(ValueError, match="reserved"):
+            tg.save({"w": tg.ones(2)}, tmp_path / "r.safetensors", metadata={key: "x"})
+    assert not (tmp_path / "r.safetensors").exists()
+
+
+def test_too_deep_or_cyclic_objects_are_refused_on_save(tmp_path):
+    path = tmp_path / "x.safetensors"
+    tg.save({"w": tg.ones(2)}, path)
+    before = path.read_bytes()
+    deep = []
+    for _ in range(200):
+        deep = [deep]
+    cyclic = {"a": []}
+    cyclic["a"].append(cyclic)
+    for obj in (deep, cyclic):
+        with pytest.raises(ValueError, match="nested deeper than 100"):
+            tg.save(obj, path)
+    assert path.read_bytes() == before
+    ok = []
+    for _ in range(100):
+        ok = [ok]
+    tg.save(ok, path)
+    assert tg.load(path) == ok
+
+
+def test_files_written_by_torch_safetensors_load(tmp_path):
+    torch = pytest.importorskip("torch")
+    import safetensors.torch
+
+    gen = torch.Generator().manual_seed(0)
+    tensors = {"f32": torch.randn(3, 4, generator=gen),
+               "f64": torch.randn(2, dtype=torch.float64, generator=gen),
+               "f16": torch.randn(5, generator=gen).half(), "i64": torch.arange(-3, 3),
+               "i32": torch.tensor([1, -2], dtype=torch.int32),
+               "i16": torch.tensor([7], dtype=torch.int16),
+               "i8": torch.tensor([-8, 9], dtype=torch.int8),
+               "u8": torch.tensor([0, 255], dtype=torch.uint8),
+               "b": torch.tensor([True, False, True]), "empty": torch.zeros(0, 3),
+               "scalar": torch.tensor(2.5)}
+    path = tmp_path / "torch.safetensors"
+    safetensors.torch.save_file(tensors, str(path), metadata={"format": "pt", "epoch": "9"})
+    loaded = tg.load(path)
+    assert set(loaded) == set(tensors)
+    for k, v in tensors.items():
+        ref = v.numpy()
+        assert loaded[k].dtype == ref.dtype and loaded[k].shape == ref.shape
+        assert loaded[k].data.tobytes() == ref.tobytes()
+    assert tio.load_metadata(path) == {"epoch": "9"}
 
 
 def test_bad_file_leaves_model_unchanged(tmp_path, good_file):

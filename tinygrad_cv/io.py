@@ -12,19 +12,71 @@ File layout (https://github.com/huggingface/safetensors, read and written by thi
 scheduler state dict (nested dicts/lists/tuples of tensors, numbers, strings, None) or a
 dict of those (``{'model': ..., 'optimizer': ..., 'epoch': 3}``).  Tensors are stored under
 their flattened key (``"optimizer.state.0.exp_avg"``); the nested structure with all
-non-tensor values goes into ``__metadata__`` as JSON, with a SHA-256 of the data section, so
-that ``load`` rebuilds exactly what was saved and detects tampering.  A file without that
-structure entry (e.g. written by the ``safetensors`` package) loads as a flat
-``{name: Tensor}``.  Loading never executes code, validates the whole file before building
-anything and returns a fresh object; writes are atomic (temporary file in the same folder,
-fsync, rename).
+non-tensor values goes into ``__metadata__`` as JSON, so that ``load`` rebuilds exactly what
+was saved.  Writes are atomic (temporary file in the same folder, fsync, rename); loading
+never executes code, validates the whole file before building anything and returns a fresh
+object, so a bad file changes nothing.
+
+Integrity (format 2)
+--------------------
+A file written here carries three reserved ``__metadata__`` entries::
+
+    "tinygrad_cv.format":    "2"                   the marker: written by tinygrad_cv, format 2
+    "tinygrad_cv.structure": "<JSON>"              the nested structure and non-tensor values
+    "tinygrad_cv.sha256":    "<64 lowercase hex>"  the digest
+
+The digest is ``SHA-256(DOMAIN || len(C) as 8 bytes LE || C || data section)`` where ``C`` is
+the *canonical header*: the parsed header (every tensor entry and all of ``__metadata__`` --
+marker, structure, user metadata -- except the digest entry itself) re-serialised as JSON with
+sorted keys, no spaces and ASCII escapes.  The header's length prefix is covered indirectly:
+the tensors must tile the data section exactly, so any other length is rejected.
+
+Which check applies is decided by *claims*: a ``__metadata__`` key that is one of the three
+reserved names, contains ``tinygrad`` (any case), or has the length of a reserved name and
+differs from it in at most ``NEAR_MISS`` bytes.  A file with no claim is foreign (e.g. written
+by the ``safetensors`` package) and loads as a flat ``{name: Tensor}``.  A file with any claim
+must carry exactly the marker of a known format, a well-formed digest, the structure and no
+other claiming key, and the digest must match; otherwise ``CheckpointError``.
+
+What this guarantees:
+
+* A file written by ``save`` either loads to exactly what was saved (same nesting, keys and
+  their types, tensor dtypes, shapes and bytes, and non-tensor values) or raises
+  ``CheckpointError`` -- for any corruption that does not also replace the digest with the
+  SHA-256 of the altered content.  In particular any change to a tensor's bytes, dtype, shape,
+  name or offsets, to ``epoch``/``lr`` or any other saved value, to the user metadata, to the
+  marker or to the digest is detected; so is removing or renaming the digest or the marker
+  (the other reserved entries remain as claims).  Bytes that do not change the parsed content
+  (the spaces padding the header, say, flipped into another JSON whitespace) are tolerated: the
+  load is then identical.
+* Every malformed file -- truncated, foreign, absurd header length, non-UTF-8 or non-object
+  header, NaN/Infinity or duplicate keys in the JSON, unknown dtype, shapes no array can have
+  (``[2**62, 2**62, 0]``), offsets that overlap, leave gaps or run past the end, nesting deeper
+  than ``MAX_DEPTH`` -- raises ``CheckpointError`` (a ``ValueError`` naming the file and the
+  problem), never ``MemoryError``, ``RecursionError``, ``OverflowError``, ``KeyError`` etc.
+  I/O failures (missing file, permissions) are ``OSError`` as usual.
+
+What it does not guarantee:
+
+* It is not authentication.  There is no key: whoever can write the file can recompute the
+  digest, so a deliberate forgery is indistinguishable from a genuine file.
+* Deleting or renaming *every* claim (all three reserved keys, each by more than ``NEAR_MISS``
+  bytes, keeping the JSON valid) turns the file into a plain safetensors file; it then loads
+  the way any foreign file does, as a flat ``{name: Tensor}`` of the tensors its header lists,
+  never as the nested checkpoint and never with the non-tensor values (``epoch``, ``lr``,
+  config).  Random corruption reaches this only by at least ``3 * (NEAR_MISS + 1)`` changed
+  bytes all inside the three reserved names.
+* Files written before format 2 (structure and a digest of the data only, no marker) are
+  refused, since their check did not cover the header; re-save them with this version.
 """
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import math
 import os
+import re
 import tempfile
 
 from . import backend
@@ -38,10 +90,19 @@ DTYPE_CODES = {"float64": "F64", "float32": "F32", "float16": "F16", "int64": "I
 CODE_DTYPES = {code: name for name, code in DTYPE_CODES.items()}
 
 MAX_HEADER_BYTES = 100_000_000  # the safetensors limit
+MAX_DEPTH = 100                 # nesting of saved dicts/lists/tuples
+MAX_NDIM = 32                   # dimensions of one tensor
+MAX_ELEMENTS = 2 ** 62          # product of a shape's non-zero dimensions (times itemsize)
+NEAR_MISS = 3                   # a metadata key this close to a reserved name is a claim
+FORMAT_VERSION = "2"
+
+_MARKER_KEY = "tinygrad_cv.format"
 _STRUCTURE_KEY = "tinygrad_cv.structure"
 _DIGEST_KEY = "tinygrad_cv.sha256"
-_FORMAT_KEY = "format"
-_RESERVED = (_STRUCTURE_KEY, _DIGEST_KEY)
+_FORMAT_KEY = "format"          # safetensors' own convention ("pt")
+_RESERVED = (_MARKER_KEY, _STRUCTURE_KEY, _DIGEST_KEY)
+_DIGEST_DOMAIN = b"tinygrad_cv checkpoint\x00"
+_HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 class CheckpointError(ValueError):
@@ -53,13 +114,77 @@ class CheckpointError(ValueError):
         super().__init__(f"cannot load checkpoint {self.path!r}: {problem}")
 
 
+# ---- the integrity check ------------------------------------------------------------------------
+def _claims(key):
+    """True when the metadata key ``key`` says (or once said) "written by tinygrad_cv"."""
+    if "tinygrad" in key.casefold():
+        return True
+    raw = key.encode("utf-8", "surrogatepass")
+    for name in _RESERVED:
+        ref = name.encode("ascii")
+        if len(raw) == len(ref):
+            diff = (int.from_bytes(raw, "big") ^ int.from_bytes(ref, "big")).to_bytes(len(raw),
+                                                                                      "big")
+            if len(diff) - diff.count(0) <= NEAR_MISS:
+                return True
+    return False
+
+
+def _digest(entries, meta, data_chunks):
+    """Hex SHA-256 of the canonical header (``meta`` without the digest) and the data bytes."""
+    header = {"__metadata__": {k: v for k, v in meta.items() if k != _DIGEST_KEY}, **entries}
+    canonical = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                           allow_nan=False).encode("ascii")
+    h = hashlib.sha256(_DIGEST_DOMAIN)
+    h.update(len(canonical).to_bytes(8, "little"))
+    h.update(canonical)
+    for chunk in data_chunks:
+        h.update(chunk)
+    return h.hexdigest()
+
+
+def _verify(entries, meta, data, path):
+    """True for a verified tinygrad_cv file, False for a foreign one; raises otherwise."""
+    claims = sorted(k for k in meta if _claims(k))
+    if not claims:
+        return False
+    marker = meta.get(_MARKER_KEY)
+    if marker is None:
+        raise CheckpointError(path, f"its metadata has tinygrad_cv entries {claims} but no "
+                                    f"{_MARKER_KEY!r} marker (damaged or tampered with, or "
+                                    "written before format 2, whose check did not cover the "
+                                    "header: re-save it)")
+    if marker != FORMAT_VERSION:
+        raise CheckpointError(path, f"unknown tinygrad_cv format {marker!r} (this version reads "
+                                    f"format {FORMAT_VERSION}; damaged, or written by a newer "
+                                    "version)")
+    unknown = [k for k in claims if k not in _RESERVED]
+    if unknown:
+        raise CheckpointError(path, f"unknown tinygrad_cv metadata entries {unknown} (damaged "
+                                    "or tampered with)")
+    digest = meta.get(_DIGEST_KEY)
+    if digest is None or not _HEX_DIGEST.fullmatch(digest):
+        raise CheckpointError(path, f"the {_DIGEST_KEY!r} entry is missing or malformed "
+                                    "(damaged or tampered with)")
+    if _STRUCTURE_KEY not in meta:
+        raise CheckpointError(path, f"the {_STRUCTURE_KEY!r} entry is missing (damaged or "
+                                    "tampered with)")
+    if not hmac.compare_digest(_digest(entries, meta, [data]), digest):
+        raise CheckpointError(path, "the header and data do not match their SHA-256 checksum "
+                                    "(corrupted or tampered with)")
+    return True
+
+
 # ---- flattening -------------------------------------------------------------------------------
 def _is_tensor_leaf(obj):
     return isinstance(obj, Tensor) or backend.is_array(obj)
 
 
-def _encode(obj, prefix, tensors, where):
+def _encode(obj, prefix, tensors, where, depth=0):
     """JSON-able description of ``obj``; tensors are collected into ``tensors`` by key."""
+    if depth > MAX_DEPTH:
+        raise ValueError(f"save: nested deeper than {MAX_DEPTH} levels at "
+                         f"{where or 'top level'} (a reference cycle?)")
     if _is_tensor_leaf(obj):
         key = prefix or "tensor"
         base, n = key, 1
@@ -73,9 +198,9 @@ def _encode(obj, prefix, tensors, where):
     if isinstance(obj, int):
         return int(obj)
     if isinstance(obj, float):
-        return obj if math.isfinite(obj) else {"$float": repr(obj)}
+        return float(obj) if math.isfinite(obj) else {"$float": repr(float(obj))}
     if hasattr(obj, "dtype") and getattr(obj, "shape", None) == () and hasattr(obj, "item"):
-        return _encode(obj.item(), prefix, tensors, where)  # a NumPy/CuPy scalar
+        return _encode(obj.item(), prefix, tensors, where, depth)  # a NumPy/CuPy scalar
     if isinstance(obj, dict):
         items = []
         for k, v in obj.items():
@@ -83,40 +208,53 @@ def _encode(obj, prefix, tensors, where):
                 raise TypeError(f"save: dict keys must be str or int, got {k!r} at "
                                 f"{where or 'top level'}")
             child = f"{prefix}.{k}" if prefix else str(k)
-            items.append([k, _encode(v, child, tensors, child)])
+            items.append([k if isinstance(k, str) else int(k),
+                          _encode(v, child, tensors, child, depth + 1)])
         return {"$dict": items}
     if isinstance(obj, (list, tuple)):
-        out = [_encode(v, f"{prefix}.{i}" if prefix else str(i), tensors,
-                       f"{where}[{i}]") for i, v in enumerate(obj)]
+        out = [_encode(v, f"{prefix}.{i}" if prefix else str(i), tensors, f"{where}[{i}]",
+                       depth + 1) for i, v in enumerate(obj)]
         return {"$tuple": out} if isinstance(obj, tuple) else out
     raise TypeError(f"save: cannot store a {type(obj).__name__} at {where or 'top level'} "
                     "(only tensors, arrays, numbers, strings, None and dicts/lists of them)")
 
 
-def _decode(node, tensors, path):
+def _decode(node, tensors, used, path, depth=0):
+    """Rebuild the object described by ``node``; each tensor may be used once (``used``)."""
+    if depth > MAX_DEPTH:
+        raise CheckpointError(path, f"the structure is nested deeper than {MAX_DEPTH} levels")
     if isinstance(node, list):
-        return [_decode(v, tensors, path) for v in node]
+        return [_decode(v, tensors, used, path, depth + 1) for v in node]
     if not isinstance(node, dict):
         if node is None or isinstance(node, (bool, int, float, str)):
             return node
         raise CheckpointError(path, f"structure holds an invalid value {node!r}")
     if len(node) != 1:
-        raise CheckpointError(path, f"structure node {sorted(node)!r} is not recognised")
+        raise CheckpointError(path, f"structure node {sorted(node)[:5]!r} is not recognised")
     (tag, value), = node.items()
     if tag in ("$tensor", "$array"):
-        if value not in tensors:
+        if not isinstance(value, str) or value not in tensors:
             raise CheckpointError(path, f"structure refers to tensor {value!r}, which the "
                                         "header does not list")
+        if value in used:
+            raise CheckpointError(path, f"structure refers to tensor {value!r} twice")
+        used.add(value)
         arr = tensors[value]
         return Tensor._wrap(arr) if tag == "$tensor" else arr
     if tag == "$dict":
-        if not isinstance(value, list) or not all(isinstance(i, list) and len(i) == 2
-                                                  and isinstance(i[0], (str, int)) for i in value):
+        if not isinstance(value, list) or not all(
+                isinstance(i, list) and len(i) == 2 and isinstance(i[0], (str, int))
+                and not isinstance(i[0], bool) for i in value):
             raise CheckpointError(path, "structure has a malformed dict entry")
-        return {k: _decode(v, tensors, path) for k, v in value}
+        out = {}
+        for k, v in value:
+            if k in out:
+                raise CheckpointError(path, f"structure has the dict key {k!r} twice")
+            out[k] = _decode(v, tensors, used, path, depth + 1)
+        return out
     if tag == "$tuple" and isinstance(value, list):
-        return tuple(_decode(v, tensors, path) for v in value)
-    if tag == "$float" and value in ("inf", "-inf", "nan"):
+        return tuple(_decode(v, tensors, used, path, depth + 1) for v in value)
+    if tag == "$float" and isinstance(value, str) and value in ("inf", "-inf", "nan"):
         return float(value)
     raise CheckpointError(path, f"structure node {tag!r} is not recognised")
 
@@ -133,38 +271,36 @@ def save(obj, path, metadata=None):
     """Write ``obj`` (state dict, optimizer state, or a dict of them) to ``path`` atomically.
 
     ``metadata``: optional ``{str: str}`` stored in the header (read back with
-    ``load_metadata``).  The previous file at ``path`` stays intact if anything fails.
+    ``load_metadata``); keys mentioning ``tinygrad`` or resembling the reserved names are
+    refused.  The previous file at ``path`` stays intact if anything fails.
     """
     path = os.fspath(path)
     user_meta = dict(metadata or {})
     for k, v in user_meta.items():
         if not isinstance(k, str) or not isinstance(v, str):
             raise TypeError(f"save: metadata must map str to str, got {k!r}: {v!r}")
-        if k in _RESERVED:
-            raise ValueError(f"save: metadata key {k!r} is reserved")
+        if _claims(k):
+            raise ValueError(f"save: metadata key {k!r} is reserved (keys mentioning "
+                             f"'tinygrad' or resembling {', '.join(_RESERVED)} mark the "
+                             "format)")
     tensors = {}
     structure = _encode(obj, "", tensors, "")
-    header, offset = {}, 0
+    entries, offset = {}, 0
     for key, arr in tensors.items():
         name = backend.dtype(arr.dtype).name
         if name not in DTYPE_CODES:
             raise TypeError(f"save: tensor {key!r} has dtype {name}, which safetensors cannot "
                             f"store (supported: {', '.join(DTYPE_CODES)})")
         nbytes = int(arr.size) * arr.dtype.itemsize
-        header[key] = {"dtype": DTYPE_CODES[name], "shape": [int(s) for s in arr.shape],
-                       "data_offsets": [offset, offset + nbytes]}
+        entries[key] = {"dtype": DTYPE_CODES[name], "shape": [int(s) for s in arr.shape],
+                        "data_offsets": [offset, offset + nbytes]}
         offset += nbytes
-    digest = hashlib.sha256()
-    chunks = []
-    for arr in tensors.values():
-        chunk = _host_bytes(arr)
-        digest.update(chunk)
-        chunks.append(chunk)
-    meta = {_FORMAT_KEY: "pt", **user_meta,
-            _STRUCTURE_KEY: json.dumps(structure, separators=(",", ":")),
-            _DIGEST_KEY: digest.hexdigest()}
-    header = {"__metadata__": meta, **header}
-    blob = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    chunks = [_host_bytes(arr) for arr in tensors.values()]
+    meta = {_FORMAT_KEY: "pt", **user_meta, _MARKER_KEY: FORMAT_VERSION,
+            _STRUCTURE_KEY: json.dumps(structure, separators=(",", ":"), allow_nan=False)}
+    meta[_DIGEST_KEY] = _digest(entries, meta, chunks)
+    header = {"__metadata__": meta, **entries}
+    blob = json.dumps(header, separators=(",", ":"), allow_nan=False).encode("ascii")
     blob += b" " * (-len(blob) % 8)  # align the data section to 8 bytes, as safetensors does
     atomic_write(path, [len(blob).to_bytes(8, "little"), blob, *chunks])
 
@@ -208,6 +344,69 @@ def atomic_write(path, parts):
 
 
 # ---- reading ----------------------------------------------------------------------------------
+def _strict_json(text, path, what):
+    """``json.loads`` that refuses NaN/Infinity, duplicate keys and deep nesting."""
+    def unique_pairs(pairs):
+        out = {}
+        for k, v in pairs:
+            if k in out:
+                raise CheckpointError(path, f"{what} has the key {k!r} twice")
+            out[k] = v
+        return out
+
+    def no_constant(name):
+        raise CheckpointError(path, f"{what} holds {name}, which is not JSON")
+
+    def finite_float(s):
+        value = float(s)
+        if not math.isfinite(value):
+            raise CheckpointError(path, f"{what} holds the out-of-range number {s[:40]}")
+        return value
+
+    try:
+        return json.loads(text, object_pairs_hook=unique_pairs, parse_constant=no_constant,
+                          parse_float=finite_float)
+    except CheckpointError:
+        raise
+    except RecursionError:
+        raise CheckpointError(path, f"{what} is nested too deeply") from None
+    except ValueError as exc:
+        raise CheckpointError(path, f"{what} is not valid JSON ({exc})") from None
+
+
+def _check_entry(name, entry, data_size, path):
+    """Validate one tensor entry; returns its (begin, end)."""
+    if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
+        raise CheckpointError(path, f"tensor {name!r}: entry must have exactly dtype, shape "
+                                    "and data_offsets")
+    code, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+    if not isinstance(code, str) or code not in CODE_DTYPES:
+        raise CheckpointError(path, f"tensor {name!r}: unknown dtype {code!r} (supported: "
+                                    f"{', '.join(CODE_DTYPES)})")
+    if not isinstance(shape, list) or not all(isinstance(s, int) and not isinstance(s, bool)
+                                              and s >= 0 for s in shape):
+        raise CheckpointError(path, f"tensor {name!r}: invalid shape {shape!r}")
+    itemsize = backend.dtype(CODE_DTYPES[code]).itemsize
+    nonzero = math.prod(s for s in shape if s)
+    if len(shape) > MAX_NDIM or nonzero * itemsize > MAX_ELEMENTS:
+        raise CheckpointError(path, f"tensor {name!r}: shape {shape!r} is larger than any array "
+                                    f"can be ({len(shape)} dimensions, at most {MAX_NDIM}; "
+                                    f"{nonzero} elements without the zero dimensions)")
+    if (not isinstance(offsets, list) or len(offsets) != 2
+            or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
+            or not 0 <= offsets[0] <= offsets[1]):
+        raise CheckpointError(path, f"tensor {name!r}: invalid data_offsets {offsets!r}")
+    if offsets[1] > data_size:
+        raise CheckpointError(path, f"tensor {name!r}: data_offsets {offsets} run past the "
+                                    f"end of the data section ({data_size} bytes; file "
+                                    "truncated?)")
+    expected = (nonzero if all(shape) else 0) * itemsize
+    if offsets[1] - offsets[0] != expected:
+        raise CheckpointError(path, f"tensor {name!r}: size mismatch, {offsets[1] - offsets[0]}"
+                                    f" bytes for shape {shape} of {code} ({expected} bytes)")
+    return offsets[0], offsets[1]
+
+
 def _read_header(f, path, file_size):
     """Parse and validate the header; returns (entries, metadata, data_start)."""
     if file_size < 8:
@@ -219,43 +418,19 @@ def _read_header(f, path, file_size):
                                     "bytes after the length field (truncated or not a "
                                     "safetensors file)")
     try:
-        header = json.loads(f.read(n).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise CheckpointError(path, f"header is not valid JSON ({exc}); not a safetensors "
-                                    "file?") from None
+        text = f.read(n).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CheckpointError(path, f"header is not valid JSON (not UTF-8: {exc}); not a "
+                                    "safetensors file?") from None
+    header = _strict_json(text, path, "header")
     if not isinstance(header, dict):
         raise CheckpointError(path, "header is not a JSON object")
-    meta = header.pop("__metadata__", None) or {}
-    if not isinstance(meta, dict) or not all(isinstance(k, str) and isinstance(v, str)
-                                             for k, v in meta.items()):
+    meta = header.pop("__metadata__", {})
+    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
         raise CheckpointError(path, "__metadata__ must map strings to strings")
     data_size = file_size - 8 - n
-    spans = []
-    for name, entry in header.items():
-        if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
-            raise CheckpointError(path, f"tensor {name!r}: entry must have exactly dtype, shape "
-                                        "and data_offsets")
-        code, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
-        if code not in CODE_DTYPES:
-            raise CheckpointError(path, f"tensor {name!r}: unknown dtype {code!r} (supported: "
-                                        f"{', '.join(CODE_DTYPES)})")
-        if not isinstance(shape, list) or not all(isinstance(s, int) and not isinstance(s, bool)
-                                                  and s >= 0 for s in shape):
-            raise CheckpointError(path, f"tensor {name!r}: invalid shape {shape!r}")
-        if (not isinstance(offsets, list) or len(offsets) != 2
-                or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
-                or not 0 <= offsets[0] <= offsets[1]):
-            raise CheckpointError(path, f"tensor {name!r}: invalid data_offsets {offsets!r}")
-        if offsets[1] > data_size:
-            raise CheckpointError(path, f"tensor {name!r}: data_offsets {offsets} run past the "
-                                        f"end of the data section ({data_size} bytes; file "
-                                        "truncated?)")
-        expected = math.prod(shape) * backend.dtype(CODE_DTYPES[code]).itemsize
-        if offsets[1] - offsets[0] != expected:
-            raise CheckpointError(path, f"tensor {name!r}: size mismatch, {offsets[1] - offsets[0]}"
-                                        f" bytes for shape {shape} of {code} ({expected} bytes)")
-        spans.append((offsets[0], offsets[1], name))
-    spans.sort()
+    spans = sorted(_check_entry(name, entry, data_size, path) + (name,)
+                   for name, entry in header.items())
     position = 0
     for begin, end, name in spans:
         if begin != position:
@@ -270,72 +445,56 @@ def _read_header(f, path, file_size):
 
 
 def _read_checked(path):
-    """(tensors as host arrays, metadata) after validating the whole file."""
+    """(tensors as host arrays, metadata, verified tinygrad_cv file?) after validating it all."""
     path = os.fspath(path)
     with open(path, "rb") as f:
         file_size = os.fstat(f.fileno()).st_size
-        header, meta, start = _read_header(f, path, file_size)
+        entries, meta, start = _read_header(f, path, file_size)
         f.seek(start)
         data = f.read(file_size - start)
     if len(data) != file_size - start:
         raise CheckpointError(path, "truncated while reading")
-    digest = meta.get(_DIGEST_KEY)
-    if digest is not None and hashlib.sha256(data).hexdigest() != digest:
-        raise CheckpointError(path, "the data section does not match its SHA-256 checksum "
-                                    "(corrupted or tampered with)")
+    ours = _verify(entries, meta, data, path)
     xp = backend.module_for_device("cpu")
     tensors = {}
-    for name, entry in header.items():
+    for name, entry in entries.items():
         dtype = backend.dtype(CODE_DTYPES[entry["dtype"]]).newbyteorder("<")
         begin, end = entry["data_offsets"]
         flat = xp.frombuffer(data, dtype=dtype, count=(end - begin) // dtype.itemsize,
                              offset=begin)
+        if dtype.kind == "b" and bool((flat.view(xp.uint8) > 1).any()):
+            raise CheckpointError(path, f"tensor {name!r}: BOOL data holds bytes other than 0 "
+                                        "and 1")
         tensors[name] = flat.reshape(entry["shape"]).astype(dtype.newbyteorder("="))
-    return tensors, meta
+    return tensors, meta, ours
 
 
 def load(path, device=None):
     """Read a file written by ``save`` (or any safetensors file) into a fresh object.
 
-    Tensors are placed on ``device`` (default: the default device).  Raises
-    ``CheckpointError`` (a ``ValueError``) naming the file and the problem when it is
-    truncated, foreign or tampered with.
+    Tensors are placed on ``device`` (default: the default device).  A file written by
+    ``save`` is verified end to end (see the module docstring) and rebuilt with its nesting; a
+    foreign safetensors file loads as a flat ``{name: Tensor}``.  Raises ``CheckpointError``
+    (a ``ValueError``) naming the file and the problem when it is truncated, malformed,
+    corrupted or tampered with; nothing is built before the whole file is checked.
     """
-    tensors, meta = _read_checked(path)
+    path = os.fspath(path)
+    tensors, meta, ours = _read_checked(path)
+    if ours:
+        node = _strict_json(meta[_STRUCTURE_KEY], path, "the structure entry")
+        used = set()
+        obj = _decode(node, tensors, used, path)  # host arrays: nothing is moved yet
+        if used != set(tensors):
+            raise CheckpointError(path, f"tensors {sorted(set(tensors) - used)} are not part of "
+                                        "the saved structure (tampered header?)")
     device = backend.normalize_device(device)
-    tensors = {k: backend.to_device(v, device) for k, v in tensors.items()}
-    structure = meta.get(_STRUCTURE_KEY)
-    if structure is None:
-        return {k: Tensor._wrap(v) for k, v in tensors.items()}
-    try:
-        node = json.loads(structure)
-    except ValueError as exc:
-        raise CheckpointError(path, f"the structure entry is not valid JSON ({exc})") from None
-    obj = _decode(node, tensors, os.fspath(path))
-    unused = set(tensors) - _referenced(node)
-    if unused:
-        raise CheckpointError(path, f"tensors {sorted(unused)} are not part of the saved "
-                                    "structure (tampered header?)")
-    return obj
-
-
-def _referenced(node):
-    found = set()
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, list):
-            stack.extend(n)
-        elif isinstance(n, dict):
-            for tag, value in n.items():
-                if tag in ("$tensor", "$array"):
-                    found.add(value)
-                else:
-                    stack.append(value)
-    return found
+    moved = {k: backend.to_device(v, device) for k, v in tensors.items()}
+    if not ours:
+        return {k: Tensor._wrap(v) for k, v in moved.items()}
+    return _decode(node, moved, set(), path)
 
 
 def load_metadata(path):
     """The user metadata given to ``save`` (``{str: str}``), after validating the file."""
-    _, meta = _read_checked(path)
+    _, meta, _ = _read_checked(path)
     return {k: v for k, v in meta.items() if k not in _RESERVED and k != _FORMAT_KEY}
