@@ -6,14 +6,15 @@
 """
 from . import backend  # noqa: F401
 from .backend import cuda_available, get_default_device, manual_seed, set_default_device  # noqa: F401
-from .autograd import (detect_anomaly, enable_grad, is_grad_enabled, no_grad,  # noqa: F401
-                       set_grad_enabled)
-from . import autograd  # noqa: F401
+# the kernel first: tensor.py defines Tensor, then binds the ops, Function and the engine
 from .tensor import (Tensor, matmul, maximum, minimum, where, cat, concatenate,  # noqa: F401
                      stack, split, chunk, pad, exp, log, sqrt, sin, cos, tanh, sigmoid, relu,
                      clamp, clip, abs, neg, sum, mean, max, min, var, std, logsumexp, argmax,
                      argmin, reshape, flatten, squeeze, unsqueeze, permute, transpose, softmax,
                      log_softmax, amax, amin, square, expand, broadcast_to)
+from .autograd import (detect_anomaly, enable_grad, is_grad_enabled, no_grad,  # noqa: F401
+                       set_grad_enabled)
+from . import autograd  # noqa: F401
 from .creation import (tensor, zeros, ones, empty, full, arange, linspace, eye,  # noqa: F401
                        rand, randn, randint, zeros_like, ones_like, full_like, randn_like,
                        rand_like, from_dlpack, from_numpy)

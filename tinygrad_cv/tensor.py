@@ -1,9 +1,14 @@
 """The Tensor: an array (numpy or cupy) plus its place on the autograd tape.
 
 ``Tensor(data, requires_grad=False, dtype=None, device=None)``.  Python floats become
-float32 and Python ints int64; arrays keep their dtype.  Every op is a ``Function`` from
-``tinygrad_cv.ops``; broadcasting follows NumPy and gradients are summed back to each
-input's shape.
+float32 and Python ints int64; arrays keep their dtype.  Every differentiable op is a
+``Function`` from ``tinygrad_cv.ops``; broadcasting follows NumPy and gradients are summed
+back to each input's shape.
+
+This module is the entry of the kernel.  It defines ``Tensor`` and the module-level functions
+first and imports the primitives, the grad modes and the engine at its end (the binding step):
+those modules import ``Tensor`` from here, so they load once the class exists.
+``tinygrad_cv/__init__.py`` imports this module before any other part of the kernel.
 """
 from __future__ import annotations
 
@@ -13,8 +18,6 @@ import math
 import numbers
 
 from . import backend
-from .autograd import function as _fn
-from .autograd.function import is_grad_enabled
 
 _FLOAT32 = backend.dtype("float32")
 _INT64 = backend.dtype("int64")
@@ -39,11 +42,7 @@ def _infer_dtype(data):
 
 
 def _resolve_dtype(dtype):
-    if dtype is None:
-        return None
-    if isinstance(dtype, str):
-        return backend.dtype(dtype)
-    return backend.dtype(dtype)
+    return None if dtype is None else backend.dtype(dtype)
 
 
 def _check_requires_grad(dtype, requires_grad):
@@ -81,8 +80,9 @@ class Tensor:
         self.name = None
 
     @classmethod
-    def _wrap(cls, array):
-        """A Tensor around ``array`` without copies or checks (internal fast path)."""
+    def wrap(cls, array):
+        """A Tensor around the raw array ``array`` of the backend (numpy/cupy), sharing its
+        memory, without copies or checks: not part of any graph, ``requires_grad=False``."""
         t = object.__new__(cls)
         t.data = array
         t.requires_grad = False
@@ -93,6 +93,8 @@ class Tensor:
         t.retains_grad = False
         t.name = None
         return t
+
+    _wrap = wrap   # the former private name, still used outside the kernel
 
     # ---- attributes --------------------------------------------------------------------------
     @property
@@ -188,7 +190,7 @@ class Tensor:
 
     def detach(self):
         """A tensor sharing the same data, cut from the graph."""
-        return Tensor._wrap(self.data)
+        return Tensor.wrap(self.data)
 
     def detach_(self):
         self.creator = None
@@ -236,13 +238,13 @@ class Tensor:
                 dtype = a
         out = self
         if device is not None and backend.normalize_device(device) != self.device:
-            out = _OPS.ToDevice.apply(out, device=backend.normalize_device(device))
+            out = ToDevice.apply(out, device=backend.normalize_device(device))
         if dtype is not None:
             dtype = _resolve_dtype(dtype)
             if dtype != out.dtype:
                 if out.requires_grad and not backend.is_floating(dtype):
                     out = out.detach()
-                out = _OPS.Cast.apply(out, dtype=dtype)
+                out = Cast.apply(out, dtype=dtype)
         return out
 
     def cpu(self):
@@ -267,7 +269,7 @@ class Tensor:
         return self.to(other.dtype)
 
     def clone(self):
-        return _OPS.Copy.apply(self)
+        return Copy.apply(self)
 
     def __dlpack__(self, *args, **kwargs):
         return self.data.__dlpack__(*args, **kwargs)
@@ -278,8 +280,6 @@ class Tensor:
     # ---- autograd ----------------------------------------------------------------------------
     def backward(self, grad=None, retain_graph=False, create_graph=False):
         """Accumulate d(self)/d(leaf) * grad into every leaf's ``.grad``."""
-        from .autograd.engine import run_backward
-
         if not self.requires_grad:
             raise RuntimeError("backward(): this tensor does not require grad and has no graph "
                                "(did you create it under no_grad, or from inputs without "
@@ -312,41 +312,41 @@ class Tensor:
 
     # ---- arithmetic --------------------------------------------------------------------------
     def __add__(self, other):
-        return _OPS.Add.apply(*_binary(self, other))
+        return Add.apply(*_binary(self, other))
 
     def __radd__(self, other):
-        return _OPS.Add.apply(*_binary(self, other, reflected=True))
+        return Add.apply(*_binary(self, other, reflected=True))
 
     def __sub__(self, other):
-        return _OPS.Sub.apply(*_binary(self, other))
+        return Sub.apply(*_binary(self, other))
 
     def __rsub__(self, other):
-        return _OPS.Sub.apply(*_binary(self, other, reflected=True))
+        return Sub.apply(*_binary(self, other, reflected=True))
 
     def __mul__(self, other):
-        return _OPS.Mul.apply(*_binary(self, other))
+        return Mul.apply(*_binary(self, other))
 
     def __rmul__(self, other):
-        return _OPS.Mul.apply(*_binary(self, other, reflected=True))
+        return Mul.apply(*_binary(self, other, reflected=True))
 
     def __truediv__(self, other):
         a, b = _binary(self, other)
         if not _is_float(a) and not _is_float(b):   # true division of integers is float32
             a = a.float() if isinstance(a, Tensor) else a
             b = b.float() if isinstance(b, Tensor) else b
-        return _OPS.Div.apply(a, b)
+        return Div.apply(a, b)
 
     def __rtruediv__(self, other):
         a, b = _binary(self, other, reflected=True)
         if not _is_float(b):
             b = b.float()
-        return _OPS.Div.apply(a, b)
+        return Div.apply(a, b)
 
     def __pow__(self, other):
-        return _OPS.Pow.apply(*_binary(self, other))
+        return Pow.apply(*_binary(self, other))
 
     def __rpow__(self, other):
-        return _OPS.Pow.apply(*_binary(self, other, reflected=True))
+        return Pow.apply(*_binary(self, other, reflected=True))
 
     def __matmul__(self, other):
         return matmul(self, other)
@@ -355,19 +355,19 @@ class Tensor:
         return matmul(_as_tensor(other, like=self), self)
 
     def __neg__(self):
-        return _OPS.Neg.apply(self)
+        return Neg.apply(self)
 
     def __pos__(self):
         return self
 
     def __abs__(self):
-        return _OPS.Abs.apply(self)
+        return Abs.apply(self)
 
     def neg(self):
-        return _OPS.Neg.apply(self)
+        return Neg.apply(self)
 
     def abs(self):
-        return _OPS.Abs.apply(self)
+        return Abs.apply(self)
 
     def add(self, other):
         return self + other
@@ -385,12 +385,12 @@ class Tensor:
         return self ** other
 
     def square(self):
-        return _OPS.Mul.apply(self, self)
+        return Mul.apply(self, self)
 
     # comparisons: elementwise, not differentiable, bool result
     def _compare(self, other, op):
         other = other.data if isinstance(other, Tensor) else other
-        return Tensor._wrap(backend.ensure_array(op(self.data, other)))
+        return Tensor.wrap(backend.ensure_array(op(self.data, other)))
 
     def __eq__(self, other):
         return self._compare(other, lambda a, b: a == b)
@@ -411,7 +411,7 @@ class Tensor:
         return self._compare(other, lambda a, b: a >= b)
 
     def __invert__(self):
-        return Tensor._wrap(~self.data)
+        return Tensor.wrap(~self.data)
 
     def __and__(self, other):
         return self._compare(other, lambda a, b: a & b)
@@ -425,46 +425,46 @@ class Tensor:
     eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
 
     def logical_not(self):
-        return Tensor._wrap(~self.data.astype(bool))
+        return Tensor.wrap(~self.data.astype(bool))
 
     def isnan(self):
-        return Tensor._wrap(backend.get_array_module(self.data).isnan(self.data))
+        return Tensor.wrap(backend.get_array_module(self.data).isnan(self.data))
 
     def isfinite(self):
-        return Tensor._wrap(backend.get_array_module(self.data).isfinite(self.data))
+        return Tensor.wrap(backend.get_array_module(self.data).isfinite(self.data))
 
     # ---- elementwise functions ---------------------------------------------------------------
     def exp(self):
-        return _OPS.Exp.apply(_floating(self))
+        return Exp.apply(_floating(self))
 
     def log(self):
-        return _OPS.Log.apply(_floating(self))
+        return Log.apply(_floating(self))
 
     def sqrt(self):
-        return _OPS.Sqrt.apply(_floating(self))
+        return Sqrt.apply(_floating(self))
 
     def rsqrt(self):
         return 1.0 / self.sqrt()
 
     def sin(self):
-        return _OPS.Sin.apply(_floating(self))
+        return Sin.apply(_floating(self))
 
     def cos(self):
-        return _OPS.Cos.apply(_floating(self))
+        return Cos.apply(_floating(self))
 
     def tanh(self):
-        return _OPS.Tanh.apply(_floating(self))
+        return Tanh.apply(_floating(self))
 
     def sigmoid(self):
-        return _OPS.Sigmoid.apply(_floating(self))
+        return Sigmoid.apply(_floating(self))
 
     def relu(self):
-        return _OPS.ReLU.apply(self)
+        return ReLU.apply(self)
 
     def clamp(self, min=None, max=None):
         if min is None and max is None:
             raise ValueError("clamp(): at least one of min and max must be given")
-        return _OPS.Clamp.apply(self, lo=_scalar(min), hi=_scalar(max))
+        return Clamp.apply(self, lo=_scalar(min), hi=_scalar(max))
 
     clip = clamp
 
@@ -478,7 +478,7 @@ class Tensor:
         return where(condition, self, other)
 
     def sign(self):
-        return Tensor._wrap(backend.get_array_module(self.data).sign(self.data))
+        return Tensor.wrap(backend.get_array_module(self.data).sign(self.data))
 
     # ---- reductions --------------------------------------------------------------------------
     def sum(self, dim=None, keepdim=False, dtype=None, *, axis=None, keepdims=None):
@@ -486,7 +486,7 @@ class Tensor:
         x = self if dtype is None else self.to(dtype)
         if not backend.is_floating(x.dtype) and x.dtype != _INT64:
             x = x.to(_INT64)
-        return _OPS.Sum.apply(x, axes=_axes(dim, self.ndim), keepdims=keepdim)
+        return Sum.apply(x, axes=_axes(dim, self.ndim), keepdims=keepdim)
 
     def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
         dim, keepdim = _dim_args(dim, keepdim, axis, keepdims)
@@ -494,17 +494,17 @@ class Tensor:
         if not backend.is_floating(x.dtype):
             raise RuntimeError(f"mean(): expected a floating-point tensor, got {x.dtype} "
                                "(pass dtype= or call .float() first)")
-        return _OPS.Mean.apply(x, axes=_axes(dim, self.ndim), keepdims=keepdim)
+        return Mean.apply(x, axes=_axes(dim, self.ndim), keepdims=keepdim)
 
     def _extremum(self, pick, dim, keepdim, axis, keepdims):
         if isinstance(dim, Tensor):
             return maximum(self, dim) if pick == "max" else minimum(self, dim)
         dim, keepdim = _dim_args(dim, keepdim, axis, keepdims)
         if dim is None or isinstance(dim, (tuple, list)):
-            return _OPS.Extremum.apply(self, axes=_axes(dim, self.ndim), keepdims=keepdim,
+            return Extremum.apply(self, axes=_axes(dim, self.ndim), keepdims=keepdim,
                                          pick=pick, nan_hits=dim is None)
         axis = _axes(dim, self.ndim)[0] if self.ndim else 0
-        values, indices = _OPS.ExtremumDim.apply(self, axis=axis, keepdims=keepdim, pick=pick)
+        values, indices = ExtremumDim.apply(self, axis=axis, keepdims=keepdim, pick=pick)
         return ReductionResult(values, indices)
 
     def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
@@ -516,11 +516,11 @@ class Tensor:
 
     def amax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         dim, keepdim = _dim_args(dim, keepdim, axis, keepdims)
-        return _OPS.Extremum.apply(self, axes=_axes(dim, self.ndim), keepdims=keepdim, pick="max")
+        return Extremum.apply(self, axes=_axes(dim, self.ndim), keepdims=keepdim, pick="max")
 
     def amin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         dim, keepdim = _dim_args(dim, keepdim, axis, keepdims)
-        return _OPS.Extremum.apply(self, axes=_axes(dim, self.ndim), keepdims=keepdim, pick="min")
+        return Extremum.apply(self, axes=_axes(dim, self.ndim), keepdims=keepdim, pick="min")
 
     def norm(self, p=2, dim=None, keepdim=False):
         """The vector p-norm (sum |x|^p)^(1/p) over ``dim`` (all by default), p > 0 (inf: the
@@ -528,7 +528,7 @@ class Tensor:
         p = float(p)
         if not p > 0:
             raise ValueError(f"norm(): p must be a positive number or inf, got {p!r}")
-        return _OPS.VectorNorm.apply(_floating(self), axes=_axes(dim, self.ndim),
+        return VectorNorm.apply(_floating(self), axes=_axes(dim, self.ndim),
                                      keepdims=keepdim, p=p)
 
     def argmax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
@@ -577,10 +577,10 @@ class Tensor:
             s for i, s in enumerate(self.shape) if i not in axes))
 
     def softmax(self, dim=-1):
-        return _OPS.Softmax.apply(_floating(self), axis=_axes(dim, self.ndim)[0])
+        return Softmax.apply(_floating(self), axis=_axes(dim, self.ndim)[0])
 
     def log_softmax(self, dim=-1):
-        return _OPS.LogSoftmax.apply(_floating(self), axis=_axes(dim, self.ndim)[0])
+        return LogSoftmax.apply(_floating(self), axis=_axes(dim, self.ndim)[0])
 
     # ---- shape -------------------------------------------------------------------------------
     def reshape(self, *shape):
@@ -588,7 +588,7 @@ class Tensor:
         if shape == self.shape:
             return self
         try:
-            return _OPS.Reshape.apply(self, shape=shape)
+            return Reshape.apply(self, shape=shape)
         except ValueError:
             raise RuntimeError(f"reshape: shape {tuple(shape)} is invalid for a tensor of shape "
                                f"{self.shape} ({self.numel()} elements)") from None
@@ -623,7 +623,7 @@ class Tensor:
         if sorted(d % builtins.max(self.ndim, 1) for d in dims) != list(range(self.ndim)):
             raise RuntimeError(f"permute: {dims} is not a permutation of the {self.ndim} dims "
                                f"of a tensor of shape {self.shape}")
-        return _OPS.Permute.apply(self, axes=tuple(d % self.ndim for d in dims))
+        return Permute.apply(self, axes=tuple(d % self.ndim for d in dims))
 
     def transpose(self, dim0=-2, dim1=-1):
         if self.ndim < 2:
@@ -631,13 +631,13 @@ class Tensor:
         axes = list(range(self.ndim))
         d0, d1 = dim0 % self.ndim, dim1 % self.ndim
         axes[d0], axes[d1] = axes[d1], axes[d0]
-        return _OPS.Permute.apply(self, axes=tuple(axes))
+        return Permute.apply(self, axes=tuple(axes))
 
     swapaxes = transpose
 
     @property
     def T(self):
-        return self if self.ndim < 2 else _OPS.Permute.apply(
+        return self if self.ndim < 2 else Permute.apply(
             self, axes=tuple(reversed(range(self.ndim))))
 
     @property
@@ -655,7 +655,7 @@ class Tensor:
         for i, s in enumerate(self.shape):
             if s != 1 and s != full[i + lead]:
                 raise RuntimeError(f"expand: cannot expand shape {self.shape} to {full}")
-        return _OPS.Expand.apply(self, shape=full)
+        return Expand.apply(self, shape=full)
 
     def broadcast_to(self, shape):
         return self.expand(*shape)
@@ -664,7 +664,7 @@ class Tensor:
         return self.expand(*other.shape)
 
     def __getitem__(self, index):
-        return _OPS.GetItem.apply(self, index=_raw_index(index, self.device))
+        return GetItem.apply(self, index=_raw_index(index, self.device))
 
     def split(self, split_size_or_sections, dim=0):
         return split(self, split_size_or_sections, dim)
@@ -673,7 +673,7 @@ class Tensor:
         return chunk(self, chunks, dim)
 
     def pad(self, pad, mode="constant", value=0.0):
-        return globals()["pad"](self, pad, mode=mode, value=value)
+        return _pad(self, pad, mode, value)
 
     def matmul(self, other):
         return matmul(self, other)
@@ -692,23 +692,6 @@ class Tensor:
 
 
 # ---- helpers ---------------------------------------------------------------------------------
-_OPS = None
-
-
-def _ops():
-    """The namespace of primitive Functions (one object; imported once)."""
-    return _OPS
-
-
-class _OpsNamespace:
-    def __init__(self):
-        from .ops import elementwise, linalg, reduction, shape, softmax
-        for mod in (elementwise, linalg, reduction, shape, softmax):
-            for k, v in vars(mod).items():
-                if isinstance(v, type) and issubclass(v, _fn.Function):
-                    setattr(self, k, v)
-
-
 def _is_float(x):
     if isinstance(x, Tensor):
         return backend.is_floating(x.dtype)
@@ -757,7 +740,7 @@ def _as_tensor(value, like=None):
     if isinstance(value, Tensor):
         return value
     if backend.is_array(value):
-        return Tensor._wrap(value if like is None else backend.to_device(value, like.device))
+        return Tensor.wrap(value if like is None else backend.to_device(value, like.device))
     dtype = _infer_dtype(value)
     if like is not None and backend.is_floating(like.dtype) and dtype is not None and \
             backend.is_floating(dtype):
@@ -793,7 +776,6 @@ def _dim_args(dim, keepdim, axis, keepdims):
 
 
 def _axes(dim, ndim):
-    from .ops.reduction import normalize_axes
     return normalize_axes(dim, ndim)
 
 
@@ -816,24 +798,24 @@ def _arg_extremum(t, dim, keepdim, name):
     else:
         axis = _axes(dim, t.ndim)[0]
         out = getattr(data, name)(axis=axis, keepdims=keepdim)
-    return Tensor._wrap(backend.ensure_array(out).astype(_INT64, copy=False))
+    return Tensor.wrap(backend.ensure_array(out).astype(_INT64, copy=False))
 
 
 # ---- module-level functions (torch's twins) ---------------------------------------------------
 def matmul(a, b):
     a = _as_tensor(a)
     b = _as_tensor(b, like=a)
-    return _OPS.MatMul.apply(a, b)
+    return MatMul.apply(a, b)
 
 
 def maximum(a, b):
     a, b = _binary(_as_tensor(a), b)
-    return _OPS.Maximum.apply(a, _as_tensor(b, like=a))
+    return Maximum.apply(a, _as_tensor(b, like=a))
 
 
 def minimum(a, b):
     a, b = _binary(_as_tensor(a), b)
-    return _OPS.Minimum.apply(a, _as_tensor(b, like=a))
+    return Minimum.apply(a, _as_tensor(b, like=a))
 
 
 def where(condition, a, b):
@@ -844,7 +826,7 @@ def where(condition, a, b):
         ref = Tensor(a)
     a = a if isinstance(a, Tensor) else _as_tensor(a, like=ref)
     b = b if isinstance(b, Tensor) else _as_tensor(b, like=ref)
-    return _OPS.Where.apply(cond.astype(bool, copy=False), a, b)
+    return Where.apply(cond.astype(bool, copy=False), a, b)
 
 
 def cat(tensors, dim=0, *, axis=None):
@@ -862,7 +844,7 @@ def cat(tensors, dim=0, *, axis=None):
             if d != dim % ndim and t.shape[d] != tensors[0].shape[d]:
                 raise RuntimeError(f"cat(): sizes must match except in dim {dim}, got shapes "
                                    f"{tensors[0].shape} and {t.shape}")
-    return _OPS.Cat.apply(*tensors, axis=dim % ndim)
+    return Cat.apply(*tensors, axis=dim % ndim)
 
 
 concatenate = cat
@@ -917,13 +899,18 @@ def pad(tensor, pad, mode="constant", value=0.0):
     Modes: 'constant' (with ``value``), 'reflect', 'replicate', 'circular' (the last three by
     index gathering, so their gradient scatters back).
     """
+    return _pad(tensor, pad, mode, value)
+
+
+def _pad(tensor, pad, mode, value):
+    """``pad`` (also behind ``Tensor.pad``, whose argument named ``pad`` hides the function)."""
     if len(pad) % 2 or len(pad) // 2 > tensor.ndim:
         raise ValueError(f"pad(): padding {tuple(pad)} needs pairs for at most {tensor.ndim} dims")
     widths = [(0, 0)] * tensor.ndim
     for i in range(len(pad) // 2):
         widths[tensor.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
     if mode == "constant":
-        return _OPS.ConstantPad.apply(tensor, widths=tuple(widths), value=value)
+        return ConstantPad.apply(tensor, widths=tuple(widths), value=value)
     if mode not in ("reflect", "replicate", "circular"):
         raise ValueError(f"pad(): unknown mode {mode!r}; expected constant, reflect, replicate "
                          "or circular")
@@ -949,21 +936,187 @@ def pad(tensor, pad, mode="constant", value=0.0):
     return out
 
 
-def _unary_fn(name):
-    def fn(x, *args, **kwargs):
-        return getattr(_as_tensor(x), name)(*args, **kwargs)
-    fn.__name__ = name
-    fn.__doc__ = f"Module-level form of ``Tensor.{name}``."
-    return fn
 
 
-_MODULE_FUNCS = ("exp log sqrt sin cos tanh sigmoid relu clamp clip abs neg sum mean max min "
-                 "var std logsumexp argmax argmin reshape flatten squeeze unsqueeze permute "
-                 "transpose softmax log_softmax amax amin square expand broadcast_to").split()
-for _name in _MODULE_FUNCS:
-    globals()[_name] = _unary_fn(_name)
-del _name
+# ---- module-level forms of Tensor methods (torch's twins: tinygrad_cv.exp(x) == x.exp()) --------
+# (they shadow the builtins abs, sum, max and min in this module: use builtins.max etc. here)
+def exp(x):
+    """e^x."""
+    return _as_tensor(x).exp()
 
 
-_fn.Tensor = Tensor
-_OPS = _OpsNamespace()
+def log(x):
+    """ln x."""
+    return _as_tensor(x).log()
+
+
+def sqrt(x):
+    """sqrt(x)."""
+    return _as_tensor(x).sqrt()
+
+
+def sin(x):
+    """sin x."""
+    return _as_tensor(x).sin()
+
+
+def cos(x):
+    """cos x."""
+    return _as_tensor(x).cos()
+
+
+def tanh(x):
+    """tanh x."""
+    return _as_tensor(x).tanh()
+
+
+def sigmoid(x):
+    """1 / (1 + e^-x)."""
+    return _as_tensor(x).sigmoid()
+
+
+def relu(x):
+    """max(x, 0)."""
+    return _as_tensor(x).relu()
+
+
+def clamp(x, min=None, max=None):
+    """x clipped to [min, max] (either bound may be None)."""
+    return _as_tensor(x).clamp(min, max)
+
+
+clip = clamp
+
+
+def abs(x):
+    """|x|."""
+    return _as_tensor(x).abs()
+
+
+def neg(x):
+    """-x."""
+    return _as_tensor(x).neg()
+
+
+def square(x):
+    """x * x."""
+    return _as_tensor(x).square()
+
+
+def sum(x, *args, **kwargs):
+    """``Tensor.sum``: the sum over ``dim`` (all by default)."""
+    return _as_tensor(x).sum(*args, **kwargs)
+
+
+def mean(x, *args, **kwargs):
+    """``Tensor.mean``: the mean over ``dim`` (all by default)."""
+    return _as_tensor(x).mean(*args, **kwargs)
+
+
+def max(x, *args, **kwargs):
+    """``Tensor.max``: the maximum; (values, indices) along one dim; or elementwise with a tensor."""
+    return _as_tensor(x).max(*args, **kwargs)
+
+
+def min(x, *args, **kwargs):
+    """``Tensor.min``: the minimum; (values, indices) along one dim; or elementwise with a tensor."""
+    return _as_tensor(x).min(*args, **kwargs)
+
+
+def amax(x, *args, **kwargs):
+    """``Tensor.amax``: the maximum over ``dim`` (values only)."""
+    return _as_tensor(x).amax(*args, **kwargs)
+
+
+def amin(x, *args, **kwargs):
+    """``Tensor.amin``: the minimum over ``dim`` (values only)."""
+    return _as_tensor(x).amin(*args, **kwargs)
+
+
+def var(x, *args, **kwargs):
+    """``Tensor.var``: sum((x - mean)^2) / (N - correction)."""
+    return _as_tensor(x).var(*args, **kwargs)
+
+
+def std(x, *args, **kwargs):
+    """``Tensor.std``: sqrt(var)."""
+    return _as_tensor(x).std(*args, **kwargs)
+
+
+def logsumexp(x, *args, **kwargs):
+    """``Tensor.logsumexp``: log sum exp(x) over ``dim``."""
+    return _as_tensor(x).logsumexp(*args, **kwargs)
+
+
+def argmax(x, *args, **kwargs):
+    """``Tensor.argmax``: the index of the maximum (over the flattened tensor by default)."""
+    return _as_tensor(x).argmax(*args, **kwargs)
+
+
+def argmin(x, *args, **kwargs):
+    """``Tensor.argmin``: the index of the minimum (over the flattened tensor by default)."""
+    return _as_tensor(x).argmin(*args, **kwargs)
+
+
+def softmax(x, dim=-1):
+    """exp(x_i) / sum_j exp(x_j) along ``dim``."""
+    return _as_tensor(x).softmax(dim)
+
+
+def log_softmax(x, dim=-1):
+    """x_i - log sum_j exp(x_j) along ``dim``."""
+    return _as_tensor(x).log_softmax(dim)
+
+
+def reshape(x, *shape):
+    """``Tensor.reshape``."""
+    return _as_tensor(x).reshape(*shape)
+
+
+def flatten(x, start_dim=0, end_dim=-1):
+    """``Tensor.flatten``: dims ``start_dim..end_dim`` merged into one."""
+    return _as_tensor(x).flatten(start_dim, end_dim)
+
+
+def squeeze(x, dim=None):
+    """``Tensor.squeeze``: size-1 dims removed (all, or those in ``dim``)."""
+    return _as_tensor(x).squeeze(dim)
+
+
+def unsqueeze(x, dim):
+    """``Tensor.unsqueeze``: a size-1 dim inserted at ``dim``."""
+    return _as_tensor(x).unsqueeze(dim)
+
+
+def permute(x, *dims):
+    """``Tensor.permute``: the dims reordered."""
+    return _as_tensor(x).permute(*dims)
+
+
+def transpose(x, dim0=-2, dim1=-1):
+    """``Tensor.transpose``: two dims swapped."""
+    return _as_tensor(x).transpose(dim0, dim1)
+
+
+def expand(x, *shape):
+    """``Tensor.expand``: size-1 dims broadcast to ``shape`` (a view)."""
+    return _as_tensor(x).expand(*shape)
+
+
+def broadcast_to(x, shape):
+    """``Tensor.broadcast_to``."""
+    return _as_tensor(x).broadcast_to(shape)
+
+
+# ---- the binding step of the kernel ----------------------------------------------------------
+# The primitives (ops/), the Function base and the engine import ``Tensor`` from this module,
+# and Tensor's methods call them: they are imported here, once everything above exists.
+from .autograd.mode import is_grad_enabled  # noqa: E402
+from .autograd.engine import run_backward  # noqa: E402
+from .ops.elementwise import (Abs, Add, Cast, Clamp, Copy, Cos, Div, Exp, Log,  # noqa: E402
+                              Maximum, Minimum, Mul, Neg, Pow, ReLU, Sigmoid, Sin, Sqrt, Sub,
+                              Tanh, ToDevice, Where)
+from .ops.linalg import MatMul  # noqa: E402
+from .ops.reduction import Extremum, ExtremumDim, Mean, Sum, VectorNorm, normalize_axes  # noqa: E402
+from .ops.shape import Cat, ConstantPad, Expand, GetItem, Permute, Reshape  # noqa: E402
+from .ops.softmax import LogSoftmax, Softmax  # noqa: E402

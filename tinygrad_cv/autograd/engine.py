@@ -1,24 +1,30 @@
-"""Reverse-mode execution of the tape.
+"""Reverse-mode execution of the tape, and its two entry points ``grad`` and ``backward``.
 
-``run_backward`` walks the graph from the roots in reverse topological order (an iterative
-depth-first search, so a 10,000-op chain needs no recursion), calls each node's ``backward``
-and sums gradients back to each input's shape (broadcasting).  Leaf gradients accumulate into
-``.grad`` (under a lock: backward passes in several threads may share leaves);
-``autograd.grad`` instead returns the gradients of the tensors it is asked for.
+``run_backward`` goes through three phases:
+
+1. order: the nodes reachable from the roots, each before the nodes it depends on (an
+   iterative depth-first search, so a 10,000-op chain needs no recursion);
+2. accumulate: each node's ``backward`` turns the gradients of its outputs into gradients of
+   its inputs, summed back to each input's shape (broadcasting) and added to what that input
+   (a node's output, or a leaf) has already received;
+3. release: unless ``retain_graph``, each node frees its saved arrays and its links to its
+   inputs once it has run: the graph holds no cycles, and memory does not grow over steps.
+
+At the end leaf gradients accumulate into ``.grad`` (under a lock: backward passes in several
+threads may share leaves), or ``grad()`` returns the gradients of the tensors it is asked for.
 
 With ``create_graph=True`` the gradients are Tensors and every ``backward`` runs with grad mode
 on, so the backward pass is itself recorded and can be differentiated again.
-After the pass, unless ``retain_graph``, every node frees its saved arrays and its links to
-its inputs: the graph holds no cycles, and memory does not grow over training steps.
 """
 from __future__ import annotations
 
 import threading
 
 from .. import backend
-from . import function as _fn
-from .function import _modes, check_finite
 from ..ops import dual
+from ..tensor import Tensor
+from .function import check_finite
+from .mode import modes
 
 
 # Serialises the read-modify-write ``leaf.grad = leaf.grad + g`` across threads: backward passes
@@ -27,9 +33,120 @@ from ..ops import dual
 _accumulate_lock = threading.Lock()
 
 
+# ---- the entry points ------------------------------------------------------------------------
+def grad(outputs, inputs, grad_outputs=None, create_graph=False, retain_graph=None,
+         allow_unused=False):
+    """Gradients of ``sum(outputs * grad_outputs)`` with respect to each of ``inputs``.
+
+    ``.grad`` is not touched; with ``create_graph=True`` the result is itself differentiable
+    (higher-order gradients, gradient penalties, Hessians).
+    """
+    outputs = _as_list(outputs)
+    inputs = _as_list(inputs)
+    grad_outputs = [None] * len(outputs) if grad_outputs is None else _as_list(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad(): {len(outputs)} outputs but {len(grad_outputs)} grad_outputs")
+    if not all(t.requires_grad for t in inputs):
+        raise RuntimeError("grad(): one of the inputs does not require grad")
+    root_grads = []
+    for out, g in zip(outputs, grad_outputs):
+        if not out.requires_grad:
+            raise RuntimeError("grad(): one of the outputs does not require grad (no graph)")
+        if g is None:
+            if out.numel() != 1:
+                raise RuntimeError(f"grad(): grad_outputs must be given for the non-scalar output "
+                                   f"of shape {out.shape}")
+            g = _ones_like(out)
+        elif isinstance(g, Tensor) and not create_graph:
+            g = g.data
+        root_grads.append(g)
+    if retain_graph is None:
+        retain_graph = create_graph
+    return run_backward(outputs, root_grads, retain_graph=retain_graph, create_graph=create_graph,
+                        inputs=inputs, allow_unused=allow_unused)
+
+
+def backward(tensors, grad_tensors=None, retain_graph=False, create_graph=False):
+    """Accumulate the gradients of several outputs into the leaves' ``.grad`` at once."""
+    tensors = _as_list(tensors)
+    grads = _as_list(grad_tensors) if grad_tensors is not None else [None] * len(tensors)
+    gs = [_ones_like(t) if g is None else g for t, g in zip(tensors, grads)]
+    run_backward(tensors, gs, retain_graph=retain_graph or create_graph, create_graph=create_graph)
+
+
+def _as_list(x):
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def _ones_like(t):
+    return backend.get_array_module(t.data).ones(t.shape, dtype=t.dtype)
+
+
+# ---- the pass --------------------------------------------------------------------------------
+class _Pass:
+    """The state of one backward pass: the gradients received so far, per leaf and per node."""
+
+    def __init__(self, create_graph, retain_graph, inputs):
+        self.create_graph = create_graph
+        self.anomaly = modes.anomaly
+        self.retain_graph = retain_graph
+        self.leaf_grads = {}      # id(leaf) -> [leaf, grad]
+        self.node_grads = {}      # node -> [grad of each output] (None: none received)
+        self.wanted = None if inputs is None else {id(t) for t in inputs}
+        self.captured = {}        # id(non-leaf tensor asked for by grad()) -> its grad
+
+    def add(self, tensor, g):
+        """Add ``g`` to the gradient ``tensor`` has received (a leaf's, or its node's slot)."""
+        node = tensor.creator
+        if node is None:
+            entry = self.leaf_grads.get(id(tensor))
+            if entry is None:
+                self.leaf_grads[id(tensor)] = [tensor, g]
+            else:
+                entry[1] = g if entry[1] is None else entry[1] + g
+        else:
+            slots = self.node_grads.get(node)
+            if slots is None:
+                slots = self.node_grads[node] = [None] * len(node.out_meta)
+            k = tensor.out_index
+            slots[k] = g if slots[k] is None else slots[k] + g
+
+
+def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inputs=None,
+                 allow_unused=False):
+    """Backpropagate ``root_grads`` from ``roots``.
+
+    ``inputs=None``: accumulate into the ``.grad`` of every leaf that requires grad.
+    ``inputs`` given: return the gradients of those tensors (leaves untouched).
+    """
+    state = _Pass(create_graph, retain_graph, inputs)
+    for t, g in zip(roots, root_grads):
+        state.add(t, _as_grad(g, create_graph))
+    order = _topological_order({id(t.creator): t.creator for t in roots
+                                if t.creator is not None}.values())
+    prev_mode = modes.grad_enabled
+    modes.grad_enabled = create_graph
+    try:
+        for node in order:
+            grads = state.node_grads.pop(node, None)
+            if grads is None:
+                continue
+            in_grads = _node_backward(node, grads, state)
+            if in_grads is not None:
+                _accumulate(node, in_grads, state)
+            if not retain_graph:
+                _release(node)
+    finally:
+        modes.grad_enabled = prev_mode
+    if inputs is not None:
+        return _requested_grads(inputs, state, allow_unused)
+    _accumulate_into_leaves(state)
+    return None
+
+
+# ---- phase 1: order --------------------------------------------------------------------------
 def _topological_order(root_nodes):
     """Nodes reachable from ``root_nodes``, each before every node it depends on."""
-    Tensor = _fn.Tensor
     post = []
     visited = set()      # of nodes (Function defines no __eq__: they hash by identity)
     stack = [(n, False) for n in root_nodes]
@@ -56,9 +173,133 @@ def _topological_order(root_nodes):
     return post
 
 
+# ---- phase 2: accumulate ---------------------------------------------------------------------
+def _node_backward(node, grads, state):
+    """The gradients of ``node``'s inputs from those of its outputs (None: nothing to send)."""
+    create_graph = state.create_graph
+    if create_graph and not node.higher_order:
+        raise RuntimeError(
+            f"{type(node).__name__} has a first-order backward only; it cannot be "
+            "differentiated twice (create_graph=True)")
+    _visit_outputs(node, grads, state)
+    if len(grads) > 1 and any(g is None for g in grads):      # (one output: always set)
+        if all(g is None for g in grads):
+            return None
+        _zero_fill(node, grads, create_graph)
+    if create_graph:
+        saved_plain = node.saved
+        node.saved = _saved_as_tensors(node)
+        try:
+            in_grads = type(node).backward(node, *grads)
+        finally:
+            node.saved = saved_plain
+    else:
+        in_grads = type(node).backward(node, *grads)
+    if type(in_grads) is not tuple:
+        in_grads = (in_grads,)
+    if len(in_grads) != len(node.inputs):
+        raise RuntimeError(
+            f"{type(node).__name__}.backward returned {len(in_grads)} gradients, "
+            f"expected {len(node.inputs)} (one per input)")
+    return in_grads
+
+
+def _visit_outputs(node, grads, state):
+    """Hooks, retain_grad and grad()'s capture on the node's outputs, whose grads are complete."""
+    for i, ref in enumerate(node.outputs):
+        t = ref()
+        if t is None or grads[i] is None:
+            continue
+        if t.hooks:
+            grads[i] = _run_hooks(t, grads[i], state.create_graph)
+        if t.retains_grad:
+            g = grads[i]
+            t.grad = g.detach() if isinstance(g, Tensor) and not state.create_graph else (
+                g if isinstance(g, Tensor) else Tensor.wrap(g))
+        if state.wanted is not None and id(t) in state.wanted:
+            state.captured[id(t)] = grads[i]
+
+
+def _zero_fill(node, grads, create_graph):
+    """Zeros for the outputs of a multi-output node that received no gradient."""
+    like = next((t.data for t in node.inputs if isinstance(t, Tensor)), None)
+    for i, g in enumerate(grads):
+        if g is None:
+            shape, dtype = node.out_meta[i]
+            grads[i] = dual.zeros(shape, dtype, like=like)
+            if create_graph:
+                grads[i] = Tensor.wrap(grads[i])
+
+
+def _accumulate(node, in_grads, state):
+    """Add each input's gradient, summed back to its shape and cast to its dtype."""
+    for x, g, need in zip(node.inputs, in_grads, node.needs_input_grad):
+        if not need or g is None:
+            continue
+        xd = x.data
+        if g.shape != xd.shape:
+            g = dual.sum_to(g, xd.shape)
+        if g.dtype != xd.dtype:
+            g = dual.astype(g, xd.dtype)
+        if state.anomaly:
+            check_finite(g, f"the gradient computed by {type(node).__name__}.backward")
+        state.add(x, g)
+
+
+# ---- phase 3: release ------------------------------------------------------------------------
+def _release(node):
+    """Free the node's saved values and its links to its inputs (it cannot run again)."""
+    node.saved = ()
+    node.inputs = ()
+    node.released = True
+
+
+# ---- the results -----------------------------------------------------------------------------
+def _requested_grads(inputs, state, allow_unused):
+    """grad(): the gradient of each of ``inputs`` (as Tensors), leaves untouched."""
+    result = []
+    for t in inputs:
+        if t.creator is None:
+            entry = state.leaf_grads.get(id(t))
+            g = None if entry is None else entry[1]
+            if g is not None and t.hooks:
+                g = _run_hooks(t, g, state.create_graph)
+        else:
+            g = state.captured.get(id(t))
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                "One of the differentiated tensors does not contribute to the outputs; "
+                "pass allow_unused=True to get None for it")
+        result.append(None if g is None else (g if isinstance(g, Tensor) else Tensor.wrap(g)))
+    return tuple(result)
+
+
+def _accumulate_into_leaves(state):
+    """backward(): add each leaf's gradient to its ``.grad`` (hooks first, outside the lock)."""
+    done = []
+    for leaf, g in state.leaf_grads.values():
+        if not leaf.requires_grad:
+            continue
+        if leaf.hooks:      # (user code: run outside the lock, it may itself call backward)
+            g = _run_hooks(leaf, g, state.create_graph)
+        done.append((leaf, g))
+    seen = set()
+    with _accumulate_lock:
+        for leaf, g in done:
+            if state.create_graph:
+                leaf.grad = g if leaf.grad is None else leaf.grad + g
+            elif leaf.grad is None:
+                if id(g) in seen:       # one array reaching two leaves: each gets its own
+                    g = g.copy()
+                seen.add(id(g))
+                leaf.grad = Tensor.wrap(g)
+            else:
+                leaf.grad = Tensor.wrap(leaf.grad.data + g)
+
+
+# ---- helpers ---------------------------------------------------------------------------------
 def _saved_as_tensors(node):
     """The node's saved values with arrays replaced by the Tensors they belong to."""
-    Tensor = _fn.Tensor
     lookup = {}
     for t in node.inputs:
         if isinstance(t, Tensor):
@@ -71,182 +312,23 @@ def _saved_as_tensors(node):
     for v in node.saved:
         if backend.is_array(v):
             t = lookup.get(id(v))
-            saved.append(Tensor._wrap(v) if t is None else t)
+            saved.append(Tensor.wrap(v) if t is None else t)
         else:
             saved.append(v)
     return tuple(saved)
 
 
 def _as_grad(g, create_graph):
-    Tensor = _fn.Tensor
+    """A gradient as the pass carries it: a Tensor with create_graph, else a raw array."""
     if create_graph:
-        return g if isinstance(g, Tensor) else Tensor._wrap(g)
+        return g if isinstance(g, Tensor) else Tensor.wrap(g)
     return g.data if isinstance(g, Tensor) else g
 
 
 def _run_hooks(tensor, g, create_graph):
-    Tensor = _fn.Tensor
     for hook in tensor.hooks:
-        gt = g if isinstance(g, Tensor) else Tensor._wrap(g)
+        gt = g if isinstance(g, Tensor) else Tensor.wrap(g)
         out = hook(gt)
         if out is not None:
             g = _as_grad(out, create_graph)
     return g
-
-
-def _add(a, b):
-    return b if a is None else a + b
-
-
-def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inputs=None,
-                 allow_unused=False):
-    """Backpropagate ``root_grads`` from ``roots``.
-
-    ``inputs=None``: accumulate into the ``.grad`` of every leaf that requires grad.
-    ``inputs`` given: return the gradients of those tensors (leaves untouched).
-    """
-    Tensor = _fn.Tensor
-    leaf_grads = {}      # id(leaf) -> [leaf, grad]
-    node_grads = {}      # node -> list of grads per output
-    for t, g in zip(roots, root_grads):
-        g = _as_grad(g, create_graph)
-        if t.creator is None:
-            entry = leaf_grads.setdefault(id(t), [t, None])
-            entry[1] = _add(entry[1], g)
-        else:
-            slots = node_grads.setdefault(t.creator, [None] * len(t.creator.out_meta))
-            slots[t.out_index] = _add(slots[t.out_index], g)
-    order = _topological_order({id(t.creator): t.creator for t in roots
-                                if t.creator is not None}.values())
-    wanted = None
-    captured = {}
-    if inputs is not None:
-        wanted = {}
-        for t in inputs:
-            wanted[id(t)] = t
-
-    prev_mode = _modes.grad_enabled
-    _modes.grad_enabled = create_graph
-    anomaly = _modes.anomaly
-    try:
-        for node in order:
-            grads = node_grads.pop(node, None)
-            if grads is None:
-                continue
-            if create_graph and not node.higher_order:
-                raise RuntimeError(
-                    f"{type(node).__name__} has a first-order backward only; it cannot be "
-                    "differentiated twice (create_graph=True)")
-            # hooks / retain_grad / capture on the node's outputs, once their grad is complete
-            for i, ref in enumerate(node.outputs):
-                if grads[i] is None:
-                    continue
-                t = ref()
-                if t is None:
-                    continue
-                if t.hooks:
-                    grads[i] = _run_hooks(t, grads[i], create_graph)
-                if t.retains_grad:
-                    g = grads[i]
-                    t.grad = g.detach() if isinstance(g, Tensor) and not create_graph else (
-                        g if isinstance(g, Tensor) else Tensor._wrap(g))
-                if wanted is not None and id(t) in wanted:
-                    captured[id(t)] = grads[i]
-            if len(grads) > 1 and any(g is None for g in grads):   # (one output: always set)
-                if all(g is None for g in grads):
-                    continue
-                for i, g in enumerate(grads):
-                    if g is None:
-                        shape, dt = node.out_meta[i]
-                        grads[i] = dual.zeros(shape, dt, like=node.inputs and _first_array(node))
-                        if create_graph:
-                            grads[i] = Tensor._wrap(grads[i])
-            if create_graph:
-                saved_plain = node.saved
-                node.saved = _saved_as_tensors(node)
-                try:
-                    in_grads = type(node).backward(node, *grads)
-                finally:
-                    node.saved = saved_plain
-            else:
-                in_grads = type(node).backward(node, *grads)
-            if type(in_grads) is not tuple:
-                in_grads = (in_grads,)
-            if len(in_grads) != len(node.inputs):
-                raise RuntimeError(
-                    f"{type(node).__name__}.backward returned {len(in_grads)} gradients, "
-                    f"expected {len(node.inputs)} (one per input)")
-            for x, g, need in zip(node.inputs, in_grads, node.needs_input_grad):
-                if not need or g is None:
-                    continue
-                xd = x.data
-                if g.shape != xd.shape:
-                    g = dual.sum_to(g, xd.shape)
-                if g.dtype != xd.dtype:
-                    g = dual.astype(g, xd.dtype)
-                if anomaly:
-                    check_finite(g, f"the gradient computed by {type(node).__name__}.backward")
-                c = x.creator
-                if c is None:
-                    entry = leaf_grads.get(id(x))
-                    if entry is None:
-                        leaf_grads[id(x)] = [x, g]
-                    else:
-                        entry[1] = g if entry[1] is None else entry[1] + g
-                else:
-                    slots = node_grads.get(c)
-                    if slots is None:
-                        slots = node_grads[c] = [None] * len(c.out_meta)
-                    k = x.out_index
-                    slots[k] = g if slots[k] is None else slots[k] + g
-            if not retain_graph:
-                node.saved = ()
-                node.inputs = ()
-                node.released = True
-    finally:
-        _modes.grad_enabled = prev_mode
-
-    if wanted is not None:
-        result = []
-        for t in inputs:
-            if t.creator is None:
-                entry = leaf_grads.get(id(t))
-                g = None if entry is None else entry[1]
-                if g is not None and t.hooks:
-                    g = _run_hooks(t, g, create_graph)
-            else:
-                g = captured.get(id(t))
-            if g is None and not allow_unused:
-                raise RuntimeError(
-                    "One of the differentiated tensors does not contribute to the outputs; "
-                    "pass allow_unused=True to get None for it")
-            result.append(None if g is None else (g if isinstance(g, Tensor) else Tensor._wrap(g)))
-        return tuple(result)
-
-    done = []
-    for leaf, g in leaf_grads.values():
-        if not leaf.requires_grad:
-            continue
-        if leaf.hooks:      # (user code: run outside the lock, it may itself call backward)
-            g = _run_hooks(leaf, g, create_graph)
-        done.append((leaf, g))
-    seen = set()
-    with _accumulate_lock:
-        for leaf, g in done:
-            if create_graph:
-                leaf.grad = g if leaf.grad is None else leaf.grad + g
-            elif leaf.grad is None:
-                if id(g) in seen:
-                    g = g.copy()
-                seen.add(id(g))
-                leaf.grad = Tensor._wrap(g)
-            else:
-                leaf.grad = Tensor._wrap(leaf.grad.data + g)
-    return None
-
-
-def _first_array(node):
-    for t in node.inputs:
-        if isinstance(t, _fn.Tensor):
-            return t.data
-    return None

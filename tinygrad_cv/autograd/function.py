@@ -1,4 +1,4 @@
-"""The differentiable-function contract and the thread-local autograd modes.
+"""The differentiable-function contract: a ``Function`` is one node of the tape.
 
 A ``Function`` subclass defines two static methods on raw arrays::
 
@@ -16,91 +16,11 @@ A Function without it raises a clear error under ``create_graph=True``.
 """
 from __future__ import annotations
 
-import threading
 import weakref
 
 from .. import backend
-
-
-class _Modes(threading.local):
-    grad_enabled = True
-    anomaly = False
-
-
-_modes = _Modes()
-
-
-def is_grad_enabled() -> bool:
-    return _modes.grad_enabled
-
-
-class _GradMode:
-    """Context manager and decorator that sets grad mode to ``self.enabled``."""
-
-    enabled = True
-
-    def __enter__(self):
-        self._prev = _modes.grad_enabled
-        _modes.grad_enabled = self.enabled
-        return self
-
-    def __exit__(self, *exc):
-        _modes.grad_enabled = self._prev
-        return False
-
-    def __call__(self, func):
-        import functools
-
-        mode = type(self)
-
-        @functools.wraps(func)
-        def wrapper(*args, **kwargs):
-            with mode():
-                return func(*args, **kwargs)
-
-        return wrapper
-
-
-class no_grad(_GradMode):
-    """Disable graph recording (``with no_grad():`` or ``@no_grad()``)."""
-
-    enabled = False
-
-
-class enable_grad(_GradMode):
-    """Re-enable graph recording inside a ``no_grad`` region."""
-
-    enabled = True
-
-
-class set_grad_enabled(_GradMode):
-    def __init__(self, mode: bool):
-        self.enabled = bool(mode)
-        self._prev = _modes.grad_enabled
-        _modes.grad_enabled = self.enabled
-
-    def __enter__(self):
-        return self
-
-    def __call__(self, func):  # pragma: no cover - torch has it too, rarely used
-        raise TypeError("set_grad_enabled is a context manager, not a decorator")
-
-
-class detect_anomaly:
-    """Raise at the op whose forward output or backward gradient first holds NaN/Inf."""
-
-    def __enter__(self):
-        self._prev = _modes.anomaly
-        _modes.anomaly = True
-        return self
-
-    def __exit__(self, *exc):
-        _modes.anomaly = self._prev
-        return False
-
-
-def is_anomaly_enabled() -> bool:
-    return _modes.anomaly
+from ..tensor import Tensor
+from .mode import modes
 
 
 def check_finite(array, what: str) -> None:
@@ -115,16 +35,19 @@ def check_finite(array, what: str) -> None:
             raise RuntimeError(f"detect_anomaly: {what} contains NaN or Inf")
 
 
-_ndarray = type(backend.ensure_array(0))   # the CPU array type, for a fast exact-type check
-# out_meta of a one-output node: the engine needs only the count (the (shape, dtype) pairs
-# are read to zero-fill the missing gradients of multi-output nodes)
-_ONE_OUTPUT = (None,)
-
-Tensor = None  # set by tinygrad_cv.tensor once the class exists (breaks the import cycle)
+class ShapeError(RuntimeError, ValueError):
+    """Operands of an op have shapes that do not fit together (names the op and the shapes)."""
 
 
 class Function:
-    """Base class of every differentiable operation; an instance is the node on the tape."""
+    """Base class of every differentiable operation; an instance is the node on the tape.
+
+    A recorded node holds ``inputs`` (the Tensors and constants it was applied to),
+    ``needs_input_grad`` (one bool per input), ``saved`` (what ``forward`` kept),
+    ``outputs`` (weak references to its output Tensors) and ``out_meta`` (their (shape, dtype),
+    to zero-fill the gradient of an unused output).  ``released`` is set once a backward pass
+    has freed it.
+    """
 
     higher_order = False
 
@@ -161,82 +84,63 @@ class Function:
         ctx.saved = ()
         ctx.released = False
         ctx.non_differentiable = None
-        arrays = []
-        needs = []
-        any_needs = False
-        first = None
-        for x in inputs:
-            if isinstance(x, Tensor):
-                data = x.data
-                if first is None:
-                    first = data
-                elif type(data) is not type(first) and \
-                        backend.device_of(data) != backend.device_of(first):
-                    _raise_device_mix(cls, first, data)
-                arrays.append(data)
-                needs.append(x.requires_grad)
-                any_needs = any_needs or x.requires_grad
-            else:
-                arrays.append(x)
-                needs.append(False)
-        record = any_needs and _modes.grad_enabled
-        ctx.needs_input_grad = tuple(needs) if record else (False,) * len(needs)
-        try:
-            out = cls.forward(ctx, *arrays, **kwargs)
-        except ValueError as e:
-            if "broadcast" in str(e):
-                _raise_broadcast(cls, arrays, e)
-            raise
-        modes = _modes
-        if type(out) is _ndarray or not isinstance(out, tuple):   # one output: no loops
-            if type(out) is not _ndarray:
-                out = backend.ensure_array(out)
-            if modes.anomaly:
-                check_finite(out, f"the output of {cls.__name__} (forward)")
-            result = Tensor._wrap(out)
-            if record:
-                ctx.inputs = inputs
-                ctx.outputs = (weakref.ref(result),)
-                ctx.out_meta = _ONE_OUTPUT
-                nd = ctx.non_differentiable
-                if out.dtype.kind == "f" and (nd is None or id(out) not in nd):
-                    result.requires_grad = True
-                    result.creator = ctx
-            else:
-                ctx.saved = ()
-            return result
-        wrap = Tensor._wrap
-        results = []
-        nd = ctx.non_differentiable
-        for o in out:
-            o = backend.ensure_array(o)
-            if modes.anomaly:
-                check_finite(o, f"the output of {cls.__name__} (forward)")
-            results.append(wrap(o))
+        arrays, needs = _unpack(cls, inputs)
+        record = modes.grad_enabled and any(needs)
+        ctx.needs_input_grad = needs if record else (False,) * len(needs)
+        out = _forward(cls, ctx, arrays, kwargs)
+        single = not isinstance(out, tuple)
+        results = tuple(Tensor.wrap(backend.ensure_array(o)) for o in ((out,) if single else out))
+        if modes.anomaly:
+            for t in results:
+                check_finite(t.data, f"the output of {cls.__name__} (forward)")
         if record:
-            ctx.inputs = inputs
-            ctx.outputs = [weakref.ref(t) for t in results]
-            ctx.out_meta = [(t.data.shape, t.data.dtype) for t in results]
-            for i, t in enumerate(results):
-                if t.data.dtype.kind == "f" and (nd is None or id(t.data) not in nd):
-                    t.requires_grad = True
-                    t.creator = ctx
-                    t.out_index = i
+            ctx._record(inputs, results)
         else:
             ctx.saved = ()
-        return tuple(results)
+        return results[0] if single else results
+
+    def _record(self, inputs, results) -> None:
+        """Link this node to its inputs and make it the creator of its floating outputs."""
+        self.inputs = inputs
+        self.outputs = tuple(weakref.ref(t) for t in results)
+        self.out_meta = tuple((t.data.shape, t.data.dtype) for t in results)
+        excluded = self.non_differentiable or ()
+        for i, t in enumerate(results):
+            if t.data.dtype.kind == "f" and id(t.data) not in excluded:
+                t.requires_grad = True
+                t.creator = self
+                t.out_index = i
 
 
-class ShapeError(RuntimeError, ValueError):
-    """Operands of an op have shapes that do not fit together (names the op and the shapes)."""
+def _unpack(cls, inputs):
+    """The arrays of ``inputs`` (constants as they are) and, per input, whether it requires grad."""
+    arrays = []
+    needs = []
+    first = None
+    for x in inputs:
+        if isinstance(x, Tensor):
+            data = x.data
+            if first is None:
+                first = data
+            elif type(data) is not type(first) and \
+                    backend.device_of(data) != backend.device_of(first):
+                raise RuntimeError(
+                    f"{cls.__name__}: expected all tensors on the same device, found "
+                    f"{backend.device_of(first)} and {backend.device_of(data)}")
+            arrays.append(data)
+            needs.append(x.requires_grad)
+        else:
+            arrays.append(x)
+            needs.append(False)
+    return arrays, tuple(needs)
 
 
-def _raise_broadcast(cls, arrays, err):
-    shapes = " and ".join(str(tuple(a.shape)) for a in arrays if backend.is_array(a))
-    raise ShapeError(f"{cls.__name__}: shapes {shapes} cannot be broadcast together") from err
-
-
-def _raise_device_mix(cls, a, b):
-    raise RuntimeError(
-        f"{cls.__name__}: expected all tensors on the same device, found "
-        f"{backend.device_of(a)} and {backend.device_of(b)}")
+def _forward(cls, ctx, arrays, kwargs):
+    """``cls.forward`` with NumPy's broadcasting error turned into a ShapeError naming the op."""
+    try:
+        return cls.forward(ctx, *arrays, **kwargs)
+    except ValueError as e:
+        if "broadcast" in str(e):
+            shapes = " and ".join(str(tuple(a.shape)) for a in arrays if backend.is_array(a))
+            raise ShapeError(f"{cls.__name__}: shapes {shapes} cannot be broadcast together") from e
+        raise

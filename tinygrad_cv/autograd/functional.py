@@ -1,9 +1,10 @@
 """Jacobians and Hessians built on ``autograd.grad`` (one backward pass per output element)."""
 from __future__ import annotations
 
-
-def _flat_outputs(y):
-    return y.reshape(-1)
+from ..creation import zeros
+from ..tensor import Tensor, stack
+from .engine import grad
+from .mode import enable_grad
 
 
 def jacobian(func, inputs, create_graph=False):
@@ -11,17 +12,12 @@ def jacobian(func, inputs, create_graph=False):
 
     ``inputs`` may be one Tensor or a tuple (then a tuple of Jacobians is returned).
     """
-    from . import grad
-    from ..creation import zeros
-    from ..tensor import Tensor, stack
-
     single = isinstance(inputs, Tensor)
     xs = (inputs,) if single else tuple(inputs)
     xs = tuple(x.detach().requires_grad_() for x in xs)
-    from .function import enable_grad
     with enable_grad():
         y = func(*xs)
-    flat = _flat_outputs(y)
+    flat = y.reshape(-1)
     rows = [[] for _ in xs]
     for i in range(flat.shape[0]):
         gs = grad(flat[i], xs, retain_graph=True, create_graph=create_graph, allow_unused=True)
@@ -37,9 +33,6 @@ def jacobian(func, inputs, create_graph=False):
 
 def hessian(func, inputs):
     """H[i, j] = d^2 f / dx_i dx_j of a scalar function, shaped ``x.shape + x.shape``."""
-    from . import grad
-    from ..tensor import Tensor
-
     if not isinstance(inputs, Tensor):
         raise TypeError("hessian(): inputs must be a single Tensor")
 

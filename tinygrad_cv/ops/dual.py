@@ -7,21 +7,21 @@ differentiable graph -- when the engine runs with ``create_graph=True``.
 from __future__ import annotations
 
 from .. import backend
-from ..autograd import function as _fn
+from ..tensor import Tensor, where as tensor_where
 
 
 def is_tensor(x) -> bool:
-    return isinstance(x, _fn.Tensor)
+    return isinstance(x, Tensor)
 
 
 def raw(x):
     """The underlying array of a Tensor (other values unchanged)."""
-    return x.data if isinstance(x, _fn.Tensor) else x
+    return x.data if isinstance(x, Tensor) else x
 
 
 def _unary(name):
     def op(x):
-        if isinstance(x, _fn.Tensor):
+        if isinstance(x, Tensor):
             return getattr(x, name)()
         return getattr(backend.get_array_module(x), name)(x)
     op.__name__ = name
@@ -43,24 +43,24 @@ def zeros(shape, dtype, like=None):
 
 
 def astype(x, dtype):
-    return x.to(dtype) if isinstance(x, _fn.Tensor) else x.astype(dtype, copy=False)
+    return x.to(dtype) if isinstance(x, Tensor) else x.astype(dtype, copy=False)
 
 
 def broadcast_to(x, shape):
     if tuple(x.shape) == tuple(shape):
         return x
-    if isinstance(x, _fn.Tensor):
+    if isinstance(x, Tensor):
         return x.expand(*shape)
     return backend.get_array_module(x).broadcast_to(x, shape)
 
 
 def permute(x, axes):
-    return x.permute(*axes) if isinstance(x, _fn.Tensor) else x.transpose(axes)
+    return x.permute(*axes) if isinstance(x, Tensor) else x.transpose(axes)
 
 
 def swap_last(x):
     """Swap the last two axes (the matrix transpose of a batch)."""
-    return x.transpose(-1, -2) if isinstance(x, _fn.Tensor) else x.swapaxes(-1, -2)
+    return x.transpose(-1, -2) if isinstance(x, Tensor) else x.swapaxes(-1, -2)
 
 
 def sum_to(x, shape):
@@ -82,8 +82,7 @@ def sum_to(x, shape):
 def where(cond, a, b):
     """``a`` where the boolean array ``cond`` holds, else ``b`` (either may be a scalar); a
     recorded op when ``a`` or ``b`` is a Tensor."""
-    if isinstance(a, _fn.Tensor) or isinstance(b, _fn.Tensor):
-        from ..tensor import where as tensor_where
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
         return tensor_where(cond, a, b)
     return backend.get_array_module(cond).where(cond, a, b)
 
@@ -92,7 +91,7 @@ def zeros_grad(like, g):
     """A zero gradient shaped like ``like``, a Tensor when ``g`` is one (create_graph)."""
     xl = raw(like)
     z = backend.get_array_module(xl).zeros(xl.shape, dtype=raw(g).dtype)
-    return _fn.Tensor._wrap(z) if isinstance(g, _fn.Tensor) else z
+    return Tensor.wrap(z) if isinstance(g, Tensor) else z
 
 
 def sign(x):
