@@ -716,7 +716,9 @@ def _binary(self, other, reflected=False):
     the floating dtype (torch: int64 + float32 -> float32, where NumPy would give float64).
     """
     cls = type(other)
-    if cls is float or cls is int:   # the common Python scalars first (no ABC checks)
+    # exact Python scalars first: the numbers.Number ABC check below costs ~0.5 us per op
+    # (measured: 0.12 vs 0.67 us per call); test_tensor_api.test_scalar_operands_are_weak
+    if cls is float or cls is int:
         if cls is float and self.data.dtype.kind != "f":
             self = self.float()
     elif isinstance(other, Tensor):

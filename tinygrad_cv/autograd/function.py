@@ -87,25 +87,32 @@ class Function:
         arrays, needs = _unpack(cls, inputs)
         record = modes.grad_enabled and any(needs)
         ctx.needs_input_grad = needs if record else (False,) * len(needs)
-        out = _forward(cls, ctx, arrays, kwargs)
+        try:
+            out = cls.forward(ctx, *arrays, **kwargs)
+        except ValueError as e:
+            _reraise_forward_error(cls, arrays, e)
         single = not isinstance(out, tuple)
-        results = tuple(Tensor.wrap(backend.ensure_array(o)) for o in ((out,) if single else out))
-        if modes.anomaly:
-            for t in results:
-                check_finite(t.data, f"the output of {cls.__name__} (forward)")
+        results = []
+        for o in ((out,) if single else out):
+            o = backend.ensure_array(o)
+            if modes.anomaly:
+                check_finite(o, f"the output of {cls.__name__} (forward)")
+            results.append(Tensor.wrap(o))
         if record:
             ctx._record(inputs, results)
         else:
             ctx.saved = ()
-        return results[0] if single else results
+        return results[0] if single else tuple(results)
 
     def _record(self, inputs, results) -> None:
         """Link this node to its inputs and make it the creator of its floating outputs."""
         self.inputs = inputs
-        self.outputs = tuple(weakref.ref(t) for t in results)
-        self.out_meta = tuple((t.data.shape, t.data.dtype) for t in results)
+        self.outputs = []
+        self.out_meta = []
         excluded = self.non_differentiable or ()
         for i, t in enumerate(results):
+            self.outputs.append(weakref.ref(t))
+            self.out_meta.append((t.data.shape, t.data.dtype))
             if t.data.dtype.kind == "f" and id(t.data) not in excluded:
                 t.requires_grad = True
                 t.creator = self
@@ -135,12 +142,9 @@ def _unpack(cls, inputs):
     return arrays, tuple(needs)
 
 
-def _forward(cls, ctx, arrays, kwargs):
-    """``cls.forward`` with NumPy's broadcasting error turned into a ShapeError naming the op."""
-    try:
-        return cls.forward(ctx, *arrays, **kwargs)
-    except ValueError as e:
-        if "broadcast" in str(e):
-            shapes = " and ".join(str(tuple(a.shape)) for a in arrays if backend.is_array(a))
-            raise ShapeError(f"{cls.__name__}: shapes {shapes} cannot be broadcast together") from e
-        raise
+def _reraise_forward_error(cls, arrays, err):
+    """NumPy's broadcasting error as a ShapeError naming the op and the shapes; others as they are."""
+    if "broadcast" in str(err):
+        shapes = " and ".join(str(tuple(a.shape)) for a in arrays if backend.is_array(a))
+        raise ShapeError(f"{cls.__name__}: shapes {shapes} cannot be broadcast together") from err
+    raise err

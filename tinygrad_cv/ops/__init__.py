@@ -1,1 +1,17 @@
-"""Primitive differentiable operations (each a ``Function`` with forward and backward side by side)."""
+"""Primitive differentiable operations: each a ``Function`` with forward and backward side by side.
+
+What goes here: the higher-order primitives, whose ``backward`` is written only with operators
+and the ``dual`` helpers, so it runs on raw arrays (first-order, fast) and on Tensors (recorded
+when the engine runs with ``create_graph=True``, for second derivatives).  Every class gives its
+formula and derivative in its docstring.  Fused first-order layers (conv, pooling, normalisation,
+attention, losses), whose backward works on raw arrays only, live in ``nn/functional``
+(see ARCHITECTURE.md).
+
+    elementwise  Add Sub Mul Div Pow Neg Abs Exp Log Sqrt Sin Cos Tanh Sigmoid ReLU Clamp
+                 ClampMinValue Maximum Minimum Where Cast ToDevice Copy
+    reduction    Sum Mean Extremum ExtremumDim VectorNorm
+    shape        Reshape Permute Expand GetItem IndexAdd Cat ConstantPad
+    linalg       MatMul
+    softmax      Softmax LogSoftmax
+    dual         the array-or-Tensor helpers the backward formulas are written with
+"""

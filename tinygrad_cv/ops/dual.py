@@ -19,22 +19,24 @@ def raw(x):
     return x.data if isinstance(x, Tensor) else x
 
 
-def _unary(name):
-    def op(x):
-        if isinstance(x, Tensor):
-            return getattr(x, name)()
-        return getattr(backend.get_array_module(x), name)(x)
-    op.__name__ = name
-    op.__doc__ = f"Elementwise ``{name}`` of an array or Tensor."
-    return op
+def exp(x):
+    """e^x of an array or Tensor."""
+    return x.exp() if isinstance(x, Tensor) else backend.get_array_module(x).exp(x)
 
 
-exp = _unary("exp")
-log = _unary("log")
-sqrt = _unary("sqrt")
-sin = _unary("sin")
-cos = _unary("cos")
-tanh = _unary("tanh")
+def log(x):
+    """ln x of an array or Tensor."""
+    return x.log() if isinstance(x, Tensor) else backend.get_array_module(x).log(x)
+
+
+def sin(x):
+    """sin x of an array or Tensor."""
+    return x.sin() if isinstance(x, Tensor) else backend.get_array_module(x).sin(x)
+
+
+def cos(x):
+    """cos x of an array or Tensor."""
+    return x.cos() if isinstance(x, Tensor) else backend.get_array_module(x).cos(x)
 
 
 def zeros(shape, dtype, like=None):

@@ -10,6 +10,9 @@ from . import dual
 
 
 class _Primitive(Function):
+    """A primitive: its backward is written with operators and ``dual`` helpers only, so it
+    can itself be differentiated (``create_graph=True``)."""
+
     higher_order = True
 
 
@@ -107,6 +110,8 @@ class Pow(_Primitive):
 
 
 class Neg(_Primitive):
+    """z = -a;  dz/da = -1."""
+
     @staticmethod
     def forward(ctx, a):
         return -a
@@ -175,6 +180,8 @@ class Sqrt(_Primitive):
 
 
 class Sin(_Primitive):
+    """sin a;  d/da = cos a."""
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -187,6 +194,8 @@ class Sin(_Primitive):
 
 
 class Cos(_Primitive):
+    """cos a;  d/da = -sin a."""
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -210,7 +219,7 @@ class Tanh(_Primitive):
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
-        return g - g * out * out    # g (1 - tanh^2) without the slower scalar-minus-array step
+        return g * (1 - out * out)
 
 
 class Sigmoid(_Primitive):
@@ -314,10 +323,14 @@ class _Extremum2(_Primitive):
 
 
 class Maximum(_Extremum2):
+    """max(a, b) elementwise (ties and NaN as in ``_Extremum2``)."""
+
     pick = "maximum"
 
 
 class Minimum(_Extremum2):
+    """min(a, b) elementwise;  da = [not a > b] - [a == b] / 2, db = [not b > a] - [a == b] / 2."""
+
     pick = "minimum"
 
 
@@ -338,7 +351,7 @@ class Where(_Primitive):
 
 
 class Cast(_Primitive):
-    """The same values in another dtype; the gradient is cast back."""
+    """y = a in another dtype;  dL/da = dL/dy cast back to a's dtype."""
 
     @staticmethod
     def forward(ctx, a, dtype=None):
@@ -351,7 +364,7 @@ class Cast(_Primitive):
 
 
 class ToDevice(_Primitive):
-    """The same values on another device; the gradient moves back."""
+    """y = a on another device;  dL/da = dL/dy moved back to a's device."""
 
     @staticmethod
     def forward(ctx, a, device=None):
@@ -366,7 +379,7 @@ class ToDevice(_Primitive):
 
 
 class Copy(_Primitive):
-    """A new array with the same values (``clone``)."""
+    """y = a in a new array (``clone``);  dy/da = 1."""
 
     @staticmethod
     def forward(ctx, a):

@@ -7,6 +7,8 @@ from . import dual
 
 
 class Reshape(_Primitive):
+    """y = a with the same elements in ``shape`` (row-major);  dL/da = dL/dy reshaped back."""
+
     @staticmethod
     def forward(ctx, a, shape=None):
         ctx.in_shape = a.shape
@@ -18,7 +20,7 @@ class Reshape(_Primitive):
 
 
 class Permute(_Primitive):
-    """Reorder axes; the gradient is permuted by the inverse permutation."""
+    """y = a with its axes in the order ``axes``;  dL/da = dL/dy permuted by the inverse."""
 
     @staticmethod
     def forward(ctx, a, axes=None):
@@ -34,7 +36,7 @@ class Permute(_Primitive):
 
 
 class Expand(_Primitive):
-    """Broadcast to ``shape`` (a view); the gradient is summed back (``sum_to``)."""
+    """y = a broadcast to ``shape`` (a view);  dL/da = dL/dy summed over the broadcast axes."""
 
     @staticmethod
     def forward(ctx, a, shape=None):
@@ -94,7 +96,7 @@ class IndexAdd(_Primitive):
 
 
 class Cat(_Primitive):
-    """Concatenate along ``axis``; each input's gradient is its slice of dL/dy."""
+    """y = [a_1 | a_2 | ...] along ``axis``;  dL/da_k = the slice of dL/dy that a_k filled."""
 
     @staticmethod
     def forward(ctx, *arrays, axis=0):
