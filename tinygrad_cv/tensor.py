@@ -1016,12 +1016,12 @@ def mean(x, *args, **kwargs):
 
 
 def max(x, *args, **kwargs):
-    """``Tensor.max``: the maximum; (values, indices) along one dim; or elementwise with a tensor."""
+    """``Tensor.max``: the maximum; (values, indices) along one dim; elementwise with a tensor."""
     return _as_tensor(x).max(*args, **kwargs)
 
 
 def min(x, *args, **kwargs):
-    """``Tensor.min``: the minimum; (values, indices) along one dim; or elementwise with a tensor."""
+    """``Tensor.min``: the minimum; (values, indices) along one dim; elementwise with a tensor."""
     return _as_tensor(x).min(*args, **kwargs)
 
 
@@ -1119,6 +1119,7 @@ from .ops.elementwise import (Abs, Add, Cast, Clamp, Copy, Cos, Div, Exp, Log,  
                               Maximum, Minimum, Mul, Neg, Pow, ReLU, Sigmoid, Sin, Sqrt, Sub,
                               Tanh, ToDevice, Where)
 from .ops.linalg import MatMul  # noqa: E402
-from .ops.reduction import Extremum, ExtremumDim, Mean, Sum, VectorNorm, normalize_axes  # noqa: E402
+from .ops.reduction import (Extremum, ExtremumDim, Mean, Sum, VectorNorm,  # noqa: E402
+                           normalize_axes)
 from .ops.shape import Cat, ConstantPad, Expand, GetItem, Permute, Reshape  # noqa: E402
 from .ops.softmax import LogSoftmax, Softmax  # noqa: E402

@@ -107,7 +107,7 @@ class _Pass:
         else:
             slots = self.node_grads.get(node)
             if slots is None:
-                slots = self.node_grads[node] = [None] * len(node.out_meta)
+                slots = self.node_grads[node] = [None] * len(node.outputs)
             k = tensor.out_index
             slots[k] = g if slots[k] is None else slots[k] + g
 
