@@ -7,6 +7,7 @@ error (exit 2, with usage) or one ``CLIError`` line (exit 1).  Pillow is importe
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 
@@ -73,6 +74,59 @@ def make_dirs(path):
         os.makedirs(path, exist_ok=True)
     except OSError as exc:
         raise CLIError(f"cannot create output folder {path!r}: {exc.strerror or exc}") from None
+
+
+def _missing_folders(path):
+    """The folders of ``path`` (absolute) that do not exist yet, outermost first."""
+    missing = []
+    while path and not os.path.exists(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return missing[::-1]
+
+
+def check_writable(folder):
+    """Write and remove a small probe file in ``folder`` (the way checkpoints are written), so
+    a read-only folder or a full disk is one clear error before any work starts."""
+    from tinygrad_cv import io
+
+    probe = os.path.join(folder, f".tinygrad-cv-write-test-{os.getpid()}")
+    try:
+        io.atomic_write(probe, [b"tinygrad-cv\n"])
+        os.remove(probe)
+    except OSError as exc:
+        raise CLIError(f"cannot write to output folder {folder!r}: "
+                       f"{exc.strerror or exc}") from None
+
+
+@contextlib.contextmanager
+def output_folder(path):
+    """Create output folder ``path`` (and missing parents), check that it is writable, and
+    yield its absolute path.  When the body fails (any exception, Ctrl-C), the folders this
+    call created are removed again if they are still empty, so a command that fails before
+    writing anything leaves nothing behind.  OSErrors of the body (a full disk) become one
+    CLIError line."""
+    path = os.path.abspath(path)
+    created = _missing_folders(path)
+    make_dirs(path)
+    finished = False
+    try:
+        check_writable(path)
+        yield path
+        finished = True
+    except OSError as exc:
+        where = f" {exc.filename!r}" if getattr(exc, "filename", None) else f" in {path!r}"
+        raise CLIError(f"cannot write{where}: {exc.strerror or exc}") from None
+    finally:
+        if not finished:
+            for folder in reversed(created):
+                try:
+                    os.rmdir(folder)  # only succeeds while the folder is empty
+                except OSError:
+                    break
 
 
 def write_bytes(path, data):
