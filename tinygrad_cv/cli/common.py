@@ -152,20 +152,41 @@ def pil_modules(needed_by="this command"):
 
 def read_image(path, device, gray=False):
     """Image file ``path`` as a float32 array in [0, 1] on ``device``: (H, W) if ``gray``,
-    else (H, W, 3)."""
+    else (H, W, 3).
+
+    Every way a file can fail to become an image is one CLIError line: missing or unreadable
+    file, a format Pillow cannot decode or a broken file, an image over Pillow's
+    decompression-bomb limit (``Image.MAX_IMAGE_PIXELS``; the warning zone below twice the
+    limit counts too), or one too large for memory.
+    """
+    import warnings
+
     from tinygrad_cv.backend import as_array
 
     Image, _ = pil_modules()
     require_device(device)
     try:
-        with Image.open(path) as im:
-            im = im.convert("L" if gray else "RGB")
-            arr = as_array(im, device=device)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                im = im.convert("L" if gray else "RGB")
+                arr = as_array(im, device=device)
+            arr = arr.astype("float32") / 255.0
     except FileNotFoundError:
         raise CLIError(f"cannot read image {path!r}: no such file") from None
-    except (OSError, ValueError) as exc:
-        raise CLIError(f"cannot read image {path!r}: {exc}") from None
-    return arr.astype("float32") / 255.0
+    except IsADirectoryError:
+        raise CLIError(f"cannot read image {path!r}: it is a folder") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise CLIError(f"cannot read image {path!r}: it has more pixels than Pillow's "
+                       f"decompression-bomb limit of {Image.MAX_IMAGE_PIXELS}") from None
+    except MemoryError:
+        raise CLIError(f"cannot read image {path!r}: it is too large for the memory") from None
+    except OSError as exc:
+        raise CLIError(f"cannot read image {path!r}: {exc.strerror or exc}") from None
+    except Exception as exc:  # decoders raise SyntaxError, ValueError, EOFError, struct.error...
+        raise CLIError(f"cannot read image {path!r}: not a readable image "
+                       f"({type(exc).__name__}: {exc})") from None
+    return arr
 
 
 def to_pil(image, rgb=True, needed_by="this command"):
@@ -188,4 +209,51 @@ def save_png(img, path):
         img.save(path, format="PNG")
     except (OSError, ValueError) as exc:
         raise CLIError(f"cannot write {path!r}: {exc}") from None
+    return path
+
+
+def image_format(path):
+    """Pillow's format name for the extension of ``path`` when Pillow can write an RGB image
+    in it (a trial write to memory), else None."""
+    import io
+
+    Image, _ = pil_modules()
+    Image.init()
+    fmt = Image.registered_extensions().get(os.path.splitext(path)[1].lower())
+    if fmt is None or fmt not in Image.SAVE:
+        return None
+    try:
+        Image.new("RGB", (2, 2)).save(io.BytesIO(), format=fmt)
+    except Exception:  # a plugin that cannot write RGB, or a missing save handler
+        return None
+    return fmt
+
+
+def image_output(text):
+    """An argparse type for an output image path: its extension names a format Pillow can
+    write (.png, .jpg, .tif, ...) and its folder exists and is writable."""
+    if image_format(text) is None:
+        ext = os.path.splitext(text)[1] or "(none)"
+        raise argparse.ArgumentTypeError(
+            f"cannot write images with extension {ext} in {text!r}: use one Pillow writes, "
+            "e.g. .png, .jpg, .tif, .bmp, .webp")
+    folder = os.path.dirname(os.path.abspath(text))
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"the folder of {text!r} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise argparse.ArgumentTypeError(f"the folder of {text!r} is not writable")
+    if os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder, not an image file")
+    return text
+
+
+def save_image(img, path):
+    """Write PIL image ``img`` to ``path`` in the format its extension names; returns ``path``."""
+    fmt = image_format(path)
+    if fmt is None:
+        raise CLIError(f"cannot write {path!r}: Pillow does not write that format")
+    try:
+        img.save(path, format=fmt)
+    except (OSError, ValueError) as exc:
+        raise CLIError(f"cannot write {path!r}: {getattr(exc, 'strerror', None) or exc}") from None
     return path
