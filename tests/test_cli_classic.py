@@ -249,3 +249,22 @@ def test_failed_commands_leave_no_folder_behind(files, tmp_path):
         main(["canny", str(files / "a.png"), str(target)])
     assert main(["canny", str(files / "missing.png"), str(tmp_path / "x.png")]) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_sixteen_bit_images_are_scaled_not_clipped(tmp_path):
+    from tinygrad_cv.cli.common import read_image
+    cam = data.camera()
+    path = tmp_path / "cam16.png"
+    Image.fromarray(cam.astype(np.uint16) * 257).save(path)          # x * 257 / 65535 = x / 255
+    with Image.open(path) as im:
+        assert im.mode.startswith("I;16")
+    gray = read_image(str(path), "cpu", gray=True)
+    np.testing.assert_allclose(gray, cam / 255.0, atol=1e-6)
+    rgb = read_image(str(path), "cpu")
+    assert rgb.shape == cam.shape + (3,)
+    np.testing.assert_allclose(rgb[..., 1], cam / 255.0, atol=1e-6)
+    out8, out16 = tmp_path / "e8.png", tmp_path / "e16.png"
+    Image.fromarray(cam).save(tmp_path / "cam8.png")
+    assert main(["canny", str(tmp_path / "cam8.png"), str(out8)]) == 0
+    assert main(["canny", str(path), str(out16)]) == 0
+    np.testing.assert_array_equal(_png(out8), _png(out16))

@@ -150,6 +150,18 @@ def pil_modules(needed_by="this command"):
     return Image, ImageDraw
 
 
+def _decode(im, gray, device):
+    """The pixels of PIL image ``im`` as float32 in [0, 1] on ``device``."""
+    from tinygrad_cv.backend import as_array, get_array_module
+
+    if not (im.mode.startswith("I;16") or im.mode in ("I", "F")):
+        return as_array(im.convert("L" if gray else "RGB"), device=device).astype("float32") / 255.0
+    arr = as_array(im, device=device).astype("float32")
+    xp = get_array_module(arr)
+    arr = xp.clip(arr if im.mode == "F" else arr / 65535.0, 0.0, 1.0)
+    return arr if gray else xp.stack([arr, arr, arr], axis=-1)
+
+
 def read_image(path, device, gray=False):
     """Image file ``path`` as a float32 array in [0, 1] on ``device``: (H, W) if ``gray``,
     else (H, W, 3).
@@ -157,11 +169,11 @@ def read_image(path, device, gray=False):
     Every way a file can fail to become an image is one CLIError line: missing or unreadable
     file, a format Pillow cannot decode or a broken file, an image over Pillow's
     decompression-bomb limit (``Image.MAX_IMAGE_PIXELS``; the warning zone below twice the
-    limit counts too), or one too large for memory.
+    limit counts too), or one too large for memory.  16-bit and 32-bit gray images (Pillow
+    modes I;16, I) are scaled by 1/65535 and float images (F) clipped to [0, 1], instead of
+    Pillow's conversion that clips them at 255.
     """
     import warnings
-
-    from tinygrad_cv.backend import as_array
 
     Image, _ = pil_modules()
     require_device(device)
@@ -169,9 +181,7 @@ def read_image(path, device, gray=False):
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as im:
-                im = im.convert("L" if gray else "RGB")
-                arr = as_array(im, device=device)
-            arr = arr.astype("float32") / 255.0
+                arr = _decode(im, gray, device)
     except FileNotFoundError:
         raise CLIError(f"cannot read image {path!r}: no such file") from None
     except IsADirectoryError:
