@@ -46,13 +46,13 @@ What this guarantees:
 
 * A file written by ``save`` either loads to exactly what was saved (same nesting, keys and
   their types, tensor dtypes, shapes and bytes, and non-tensor values) or raises
-  ``CheckpointError`` -- for any corruption that does not also replace the digest with the
-  SHA-256 of the altered content.  In particular any change to a tensor's bytes, dtype, shape,
-  name or offsets, to ``epoch``/``lr`` or any other saved value, to the user metadata, to the
-  marker or to the digest is detected; so is removing or renaming the digest or the marker
-  (the other reserved entries remain as claims).  Bytes that do not change the parsed content
-  (the spaces padding the header, say, flipped into another JSON whitespace) are tolerated: the
-  load is then identical.
+  ``CheckpointError``, unless the change also replaces the digest by the SHA-256 of the
+  altered content (a deliberate forgery) or strips every claim (see below).  In particular
+  any change to a tensor's bytes, dtype, shape, name or offsets, to ``epoch``/``lr`` or any
+  other saved value, to the user metadata, to the marker or to the digest is detected; so is
+  removing or renaming the digest or the marker (the other reserved entries remain as
+  claims).  Bytes that do not change the parsed content (a space padding the header turned
+  into another JSON whitespace, say) are tolerated: the load is then identical.
 * Every malformed file -- truncated, foreign, absurd header length, non-UTF-8 or non-object
   header, NaN/Infinity or duplicate keys in the JSON, unknown dtype, shapes no array can have
   (``[2**62, 2**62, 0]``), offsets that overlap, leave gaps or run past the end, nesting deeper
@@ -97,7 +97,7 @@ CODE_DTYPES = {code: name for name, code in DTYPE_CODES.items()}
 MAX_HEADER_BYTES = 100_000_000  # the safetensors limit
 MAX_DEPTH = 100                 # nesting of saved dicts/lists/tuples
 MAX_NDIM = 32                   # dimensions of one tensor
-MAX_ELEMENTS = 2 ** 62          # product of a shape's non-zero dimensions (times itemsize)
+MAX_TENSOR_BYTES = 2 ** 62      # a shape's non-zero dimensions times the itemsize
 NEAR_MISS = 3                   # a metadata key this close to a reserved name is a claim
 FORMAT_VERSION = "2"
 
@@ -413,7 +413,7 @@ def _check_entry(name, entry, data_size, path):
         raise CheckpointError(path, f"tensor {name!r}: invalid shape {shape!r}")
     itemsize = backend.dtype(CODE_DTYPES[code]).itemsize
     nonzero = math.prod(s for s in shape if s)
-    if len(shape) > MAX_NDIM or nonzero * itemsize > MAX_ELEMENTS:
+    if len(shape) > MAX_NDIM or nonzero * itemsize > MAX_TENSOR_BYTES:
         raise CheckpointError(path, f"tensor {name!r}: shape {shape!r} is larger than any array "
                                     f"can be ({len(shape)} dimensions, at most {MAX_NDIM}; "
                                     f"{nonzero} elements without the zero dimensions)")
