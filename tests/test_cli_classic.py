@@ -145,6 +145,8 @@ def test_cuda_without_cupy_is_one_clear_error(files, tmp_path, monkeypatch, caps
     ["hough", "{d}/a.png", "{o}", "--sigma", "300"],
     ["harris", "{d}/a.png", "{o}", "--sigma", "1e9"],
     ["canny", "{d}/a.png", "{d}/a.png"],                            # would overwrite the input
+    ["seam-carve", "{d}/a.png", "{o}", "--width", "200", "--seams", "{d}/a.png"],
+    ["seam-carve", "{d}/a.png", "{o}", "--width", "200", "--seams", "{o}"],
     ["stitch", "{d}/left.png", "{d}/right.png", "{d}/right.png"],
 ])
 def test_values_that_cannot_work_with_the_image_exit_2(files, tmp_path, argv, capsys):

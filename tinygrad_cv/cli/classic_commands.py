@@ -50,11 +50,15 @@ def _progress(total, desc):
 
 
 def _distinct_output(args, inputs):
-    """The output must not overwrite one of the inputs."""
-    out = os.path.realpath(args.output)
-    for path in inputs:
-        if os.path.realpath(path) == out:
-            raise UsageError(f"the output {args.output!r} is also an input: give another path")
+    """The outputs (``output``, and ``seams`` where the command has it) must not overwrite
+    an input or each other."""
+    outputs = [args.output] + ([args.seams] if getattr(args, "seams", None) else [])
+    taken = {os.path.realpath(path): "an input" for path in inputs}
+    for out in outputs:
+        real = os.path.realpath(out)
+        if real in taken:
+            raise UsageError(f"the output {out!r} is also {taken[real]}: give another path")
+        taken[real] = "an output"
 
 
 def _check_sigma(sigma, image, name="--sigma"):
