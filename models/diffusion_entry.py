@@ -11,8 +11,11 @@ from __future__ import annotations
 import os
 import sys
 
-from .registry import (CHECKPOINT_NAME, ModelEntry, Option, OptionError, nonnegative_float,
-                       positive_float, positive_int, read_checkpoint, register)
+from tinygrad_cv.io import CheckpointError
+
+from .registry import (CHECKPOINT_NAME, ModelEntry, Option, OptionError, content_error,
+                       nonnegative_float, positive_float, positive_int, read_checkpoint,
+                       register)
 
 __all__ = ["SAMPLERS", "DDIM_SPACINGS", "DEFAULT_DDIM_STEPS"]
 
@@ -74,10 +77,15 @@ def _train(options, out_dir, *, seed=None, resume=False, device=None, progress=T
     if progress and not bars:
         log(f"training ddpm (epochs {options.get('epochs', 'unlimited')}, minutes "
             f"{options.get('minutes', 'default')}) ...")
-    return train_diffusion(config, out_dir, epochs=options.get("epochs"),
-                           minutes=options.get("minutes"), seed=0 if seed is None else seed,
-                           resume=resume, progress=bars, device=device,
-                           on_samples=on_samples)
+    try:
+        return train_diffusion(config, out_dir, epochs=options.get("epochs"),
+                               minutes=options.get("minutes"), seed=0 if seed is None else seed,
+                               resume=resume, progress=bars, device=device,
+                               on_samples=on_samples)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        if not resume or isinstance(exc, (OptionError, CheckpointError)):
+            raise
+        raise content_error(ckpt, exc) from None  # the saved run's content is unusable
 
 
 def _load(state, path):

@@ -238,3 +238,15 @@ def test_train_ddpm_resume_with_another_seed_exits_2(tiny_defaults, tmp_path, ca
         run(["train", "--model", "ddpm", "--out", tmp_path, "--resume", "--seed", 5])
     assert exc.value.code == 2 and "--seed 5 (the checkpoint has 0)" in capsys.readouterr().err
     assert (tmp_path / "checkpoint.safetensors").read_bytes() == good
+
+
+def test_train_ddpm_resume_from_a_crafted_checkpoint_is_one_line(tiny_defaults, tmp_path,
+                                                                  capsys):
+    assert run(["train", "--model", "ddpm", "--epochs", 1, "--out", tmp_path]) == 0
+    state = tg.load(str(tmp_path / "checkpoint.safetensors"))
+    state["config"]["training"]["no_such_setting"] = 1
+    tg.save(state, str(tmp_path / "checkpoint.safetensors"))
+    capsys.readouterr()
+    assert run(["train", "--model", "ddpm", "--out", tmp_path, "--resume", "--epochs", 2]) == 1
+    err = _one_error_line(capsys)
+    assert "checkpoint" in err and "no_such_setting" in err and "report" not in err

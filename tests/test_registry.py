@@ -1,6 +1,5 @@
 """models.registry: one entry per model (builder, training entry point, options, sampler),
 load_model for every registered model, clear errors, and a CLI without per-model code."""
-import os
 import pathlib
 import re
 
@@ -12,7 +11,7 @@ from tinygrad_cv import backend
 from tinygrad_cv.data import load_digits
 from models import load_model, registry
 from models.diffusion import DDPM
-from models.registry import ModelEntry, ModelLoadError, Option, OptionError
+from models.registry import ModelEntry, ModelLoadError, OptionError
 
 from tiny_ddpm import train_tiny_ddpm
 

@@ -106,8 +106,8 @@ def run_sample(args):
     with output_folder(args.out) as out:
         for name, data in files.items():
             atomic_write(os.path.join(out, name), [data])
-    print(f"{args.num} samples of {entry.name} ({', '.join(f'{k}={v}' for k, v in options.items()) or 'defaults'}) "
-          f"in {seconds:.1f}s")
+    settings = ", ".join(f"{k}={v}" for k, v in options.items()) or "default options"
+    print(f"{args.num} samples of {entry.name} ({settings}) in {seconds:.1f}s")
     if scores is not None:
         print(f"cFID {scores['cfid']:.2f}  IS {scores['inception_score']:.2f}  precision "
               f"{scores['precision']:.3f}  recall {scores['recall']:.3f}  rarest class "
