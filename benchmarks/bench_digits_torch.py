@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import tinygrad_cv as tg  # noqa: E402
-from tinygrad_cv.cli.learn_commands import MODEL_ARCHITECTURE, MODEL_DEFAULTS  # noqa: E402
+from models.classifier_entries import MODEL_ARCHITECTURE, MODEL_DEFAULTS  # noqa: E402
 from tinygrad_cv.data import DataLoader, TensorDataset, load_digits  # noqa: E402
 from models.classifiers import build_classifier  # noqa: E402
 from models.training import (Trainer, evaluate, make_optimizer,  # noqa: E402

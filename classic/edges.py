@@ -21,7 +21,8 @@ from tinygrad_cv.backend import get_array_module
 
 from ._components import component_roots
 from ._validate import as_image, check_finite
-from .filters import correlate_axis, gaussian_blur, gaussian_kernel1d, pad_image, sobel
+from .filters import (check_sigma_fits, correlate_axis, gaussian_blur, gaussian_kernel1d,
+                      pad_image, sobel)
 
 
 def _mask_normalised_blur(image, mask, sigma):
@@ -109,8 +110,10 @@ def canny(image, sigma=1.0, low_threshold=None, high_threshold=None, mask=None,
     xp = get_array_module(image)
     if image.dtype not in (xp.float32, xp.float64):
         image = image.astype(xp.float64)
-    if sigma < 0:
+    if not sigma >= 0:                      # also NaN
         raise ValueError(f"sigma must be >= 0, got {sigma}")
+    if sigma > 0:
+        check_sigma_fits(sigma, image.shape)
     if mask is not None:
         if tuple(mask.shape) != tuple(image.shape):
             raise ValueError(f"mask shape {tuple(mask.shape)} differs from image shape "
@@ -122,6 +125,9 @@ def canny(image, sigma=1.0, low_threshold=None, high_threshold=None, mask=None,
                 raise ValueError(f"{name} must be a quantile in [0, 1] with use_quantiles, got {value}")
     low = 0.1 if low_threshold is None else float(low_threshold)
     high = 0.2 if high_threshold is None else float(high_threshold)
+    for name, value in (("low_threshold", low), ("high_threshold", high)):
+        if not 0.0 <= value < float("inf"):   # also NaN
+            raise ValueError(f"{name} must be finite and >= 0, got {value}")
     if low > high:
         raise ValueError(f"low_threshold ({low}) must not exceed high_threshold ({high})")
 

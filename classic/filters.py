@@ -201,15 +201,29 @@ def correlate_axis(image, weights, axis, boundary="reflect", cval=0.0, symmetric
     return out
 
 
+def check_sigma_fits(sigma, shape, name="sigma"):
+    """Raise ValueError when a Gaussian of std ``sigma`` is wider than an image of ``shape``
+    (H, W[, C]): it would only smooth the image flat, and its kernel (radius 4 sigma) and
+    padding grow with sigma until the memory runs out.  Returns sigma as a float."""
+    sigma = check_positive(sigma, name)
+    side = max(int(shape[0]), int(shape[1]))
+    if sigma > side:
+        raise ValueError(f"{name}={sigma:g} is larger than the image ({shape[0]}x{shape[1]} "
+                         f"pixels): use at most {side}")
+    return sigma
+
+
 def gaussian_blur(image, sigma=1.0, truncate=4.0, boundary="reflect", cval=0.0):
     """Separable Gaussian blur ``I * G_sigma`` over the two spatial axes.
 
     Same result as ``scipy.ndimage.gaussian_filter(image, sigma, mode=..., truncate=...)``
     per channel ('reflect' = scipy's default).  (H, W) or (H, W, C) in, same shape out;
-    float dtypes are kept, uint8 becomes float in [0, 1].
+    float dtypes are kept, uint8 becomes float in [0, 1].  A sigma larger than the image's
+    larger side raises ValueError (:func:`check_sigma_fits`).
     """
     image = as_image(image)
     image = image.astype(_float_dtype(image), copy=False)
+    check_sigma_fits(sigma, image.shape)
     g = gaussian_kernel1d(sigma, truncate, like=image)
     out = correlate_axis(image, g, 0, boundary, cval, symmetric=True)
     return correlate_axis(out, g, 1, boundary, cval, symmetric=True)

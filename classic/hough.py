@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 
-from tinygrad_cv.backend import device_of, get_array_module, is_array, scatter_add
+from tinygrad_cv.backend import (device_of, get_array_module, is_array, module_for_device,
+                                 scatter_add, to_device, to_numpy)
 
 from ._components import label_components
 from ._validate import as_image
@@ -34,7 +35,13 @@ def hough_line(edges, theta=None):
     if not (is_array(edges) and edges.dtype == bool and edges.ndim == 2 and edges.size):
         edges = as_image(edges, "edges", allow_color=False)    # checks; a bool map needs none
     xp = get_array_module(edges)
-    thetas = _default_thetas(xp) if theta is None else xp.asarray(theta, dtype=xp.float64)
+    # Angles and their sines/cosines come from the host's libm on every device: a GPU's cos/sin
+    # can differ in the last bit, which flips votes that sit exactly on a rounding boundary.
+    host = module_for_device("cpu")
+    host_thetas = (_default_thetas(host) if theta is None
+                   else host.asarray(to_numpy(theta), dtype=host.float64))
+    device = device_of(edges)
+    thetas = to_device(host_thetas, device)
     if thetas.ndim != 1 or thetas.size == 0:
         raise ValueError(f"theta must be a non-empty 1-D array of angles, got shape {tuple(thetas.shape)}")
     h, w = edges.shape
@@ -48,12 +55,12 @@ def hough_line(edges, theta=None):
     # zero (trunc(rho + copysign(1/2, rho))), then shifted to the flat index
     # theta_index * n_rho + rho + diag of a (theta, rho) array, into which the votes are
     # scatter-added (theta-major: neighbouring pixels hit neighbouring bins).  Pixels go in cache-sized chunks on the CPU, reusing buffers.
-    x_term = xp.arange(w, dtype=xp.float64)[:, None] * xp.cos(thetas)[None, :]
-    y_term = xp.arange(h, dtype=xp.float64)[:, None] * xp.sin(thetas)[None, :]
+    x_term = to_device(host.arange(w, dtype=host.float64)[:, None] * host.cos(host_thetas), device)
+    y_term = to_device(host.arange(h, dtype=host.float64)[:, None] * host.sin(host_thetas), device)
     offset = diag + xp.arange(n_theta, dtype=xp.int64) * n_rho
     ys, xs = pixels // w, pixels % w
     n = int(pixels.shape[0])
-    chunk = n if device_of(edges) == "cuda" else min(n, max(1, _CPU_CHUNK_VOTES // n_theta))
+    chunk = n if device == "cuda" else min(n, max(1, _CPU_CHUNK_VOTES // n_theta))
     rho_buf = xp.empty((chunk, n_theta), dtype=xp.float64)
     half_buf = xp.empty_like(rho_buf)
     index_buf = xp.empty((chunk, n_theta), dtype=xp.int64)

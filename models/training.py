@@ -132,7 +132,8 @@ class Trainer:
         checkpoint_path: written (atomically) after every epoch.
         metrics_path: the history as JSON, rewritten after every epoch.
         config: JSON-able description saved in the checkpoint (to rebuild the model).
-        progress: show tqdm bars and one summary line per epoch (on stderr).
+        progress: one summary line per epoch on stderr, plus tqdm bars when stderr is a
+            terminal (in a log file or pipe the bars' carriage-return updates would be noise).
     """
 
     def __init__(self, model, optimizer, train_loader, val_loader=None, scheduler=None,
@@ -206,8 +207,13 @@ class Trainer:
         return self
 
     # ---- training ------------------------------------------------------------------------
+    def _bars(self):
+        """Live progress bars: only with ``progress`` and a terminal on stderr."""
+        isatty = getattr(sys.stderr, "isatty", None)
+        return self.progress and bool(isatty and isatty())
+
     def _bar(self, iterable, total, desc, leave):
-        if not self.progress:
+        if not self._bars():
             return iterable
         from tqdm.auto import tqdm
 
@@ -215,16 +221,19 @@ class Trainer:
                     dynamic_ncols=True)
 
     def _log(self, text):
-        if self.progress:
+        if self._bars():
             from tqdm.auto import tqdm
 
             tqdm.write(text, file=sys.stderr)
+        elif self.progress:
+            print(text, file=sys.stderr, flush=True)
 
     def train_epoch(self, epoch):
         """One pass over the training data; returns ``{'loss', 'accuracy'}``."""
         self.model.train()
         self.train_loader.set_epoch(epoch)
         total_loss, correct, count = 0.0, 0, 0
+        bars = self._bars()
         bar = self._bar(self.train_loader, len(self.train_loader),
                         f"epoch {epoch + 1}/{self.epochs}", leave=False)
         for x, y in bar:
@@ -238,7 +247,7 @@ class Trainer:
             total_loss += value * n
             correct += int((scores.data.argmax(axis=1) == y.data).sum())
             count += n
-            if self.progress:
+            if bars:
                 bar.set_postfix(loss=f"{total_loss / count:.4f}", acc=f"{correct / count:.4f}")
         return {"loss": total_loss / max(count, 1), "accuracy": correct / max(count, 1)}
 
@@ -251,6 +260,7 @@ class Trainer:
 
     def fit(self):
         """Train from the current epoch up to ``epochs``; returns the history (list of dicts)."""
+        bars = self._bars()
         epochs_bar = self._bar(range(self.epoch, self.epochs), self.epochs - self.epoch,
                                "training", leave=True)
         try:
@@ -286,7 +296,7 @@ class Trainer:
                     write_json({"history": self.history, "best_epoch": self.best_epoch},
                                self.metrics_path)
                 self._log(self._summary(record))
-                if self.progress:
+                if bars:
                     val_acc = record.get("val_accuracy", float("nan"))
                     epochs_bar.set_postfix(loss=f"{train['loss']:.4f}", val_acc=f"{val_acc:.4f}")
                 if self.stopped_early:
@@ -300,7 +310,7 @@ class Trainer:
             print(f"training interrupted during epoch {self.epoch + 1}{where}", file=sys.stderr)
             raise
         finally:
-            if self.progress:
+            if bars:
                 epochs_bar.close()
         if self.restore_best and self.best_state is not None:
             self.model.load_state_dict(self.best_state)

@@ -102,6 +102,11 @@ def test_vectorised_labelling_matches_ndimage(device, h, w, p, seed, connectivit
     (dict(low_threshold=0.5, high_threshold=1.5, use_quantiles=True), "quantile"),
     (dict(sigma=-1.0), "sigma"),
     (dict(nms="bogus"), "nms"),
+    (dict(low_threshold=float("nan")), "low_threshold must be finite"),
+    (dict(high_threshold=float("inf")), "high_threshold must be finite"),
+    (dict(low_threshold=-0.1), "low_threshold must be finite and >= 0"),
+    (dict(sigma=float("nan")), "sigma"),
+    (dict(sigma=1e6), "larger than the image"),     # was a MemoryError after many seconds
 ])
 def test_bad_parameters_raise(device, kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -157,3 +157,7 @@ def test_bad_arguments_raise(device):
         filters.convolve2d(x, to_device(np.ones(3), device))
     with pytest.raises(ValueError, match="sigma"):
         filters.gaussian_blur(x, sigma=-1)
+    side = max(x.shape[:2])
+    with pytest.raises(ValueError, match="larger than the image"):   # not a MemoryError
+        filters.gaussian_blur(x, sigma=1e9)
+    assert filters.gaussian_blur(x, sigma=side).shape == x.shape     # as wide as allowed

@@ -495,6 +495,24 @@ def test_removing_or_renaming_the_check_is_rejected(tmp_path, edit, message):
         tio.load_metadata(path)
 
 
+@pytest.mark.parametrize("changes", [{1: b"\\"}, {1: b"X", 5: b"X", 9: b"X"}],
+                         ids=["escape", "three-bytes"])
+def test_few_changed_bytes_in_every_reserved_name_are_still_rejected(tmp_path, changes):
+    # "t\nygrad_cv.format": one byte per name makes an escape that shortens the parsed key,
+    # but the stored bytes stay within NEAR_MISS of the reserved name; so do 3 changed bytes
+    path = _epoch_lr_file(tmp_path)
+    raw = path.read_bytes()
+    for name in tio._RESERVED:
+        damaged = bytearray(name.encode())
+        for position, byte in changes.items():
+            damaged[position:position + 1] = byte
+        assert raw.count(b'"%s"' % name.encode()) == 1
+        raw = raw.replace(b'"%s"' % name.encode(), b'"%s"' % bytes(damaged))
+    path.write_bytes(raw)
+    with pytest.raises(CheckpointError, match="no 'tinygrad_cv.format' marker"):
+        tg.load(path)
+
+
 def test_stripping_every_claim_leaves_only_a_flat_tensor_file(tmp_path):
     # documented limit: with all three reserved entries gone the file is a plain safetensors
     # file; it loads as foreign files do, without the nesting and without epoch/lr/config

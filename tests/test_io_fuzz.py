@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import tinygrad_cv as tg
 from tinygrad_cv import backend, nn, optim
+from tinygrad_cv import io as tio
 from tinygrad_cv.io import CheckpointError
 
 
@@ -117,23 +118,24 @@ def test_the_checkpoint_round_trips_exactly(saved):
     assert _same(obj, tg.load(path)) and not _same(obj, dict(tg.load(path), epoch=4))
 
 
-def _flips(draw_region):
-    return st.lists(st.tuples(draw_region, st.integers(1, 255)), min_size=1, max_size=6)
-
-
 @st.composite
-def flip_lists(draw, size, header_len):
+def flip_lists(draw, raw, header_len):
+    """1-6 (position, xor) flips; each lands in the length prefix, the header, the data,
+    anywhere, or inside the stored reserved names (where the format is claimed)."""
+    names = [raw.index(b'"%s"' % name.encode()) + 1 for name in tio._RESERVED]
     regions = [st.integers(0, 7), st.integers(8, 8 + header_len - 1),
-               st.integers(8 + header_len, size - 1), st.integers(0, size - 1)]
-    return draw(_flips(st.one_of(regions)))
+               st.integers(8 + header_len, len(raw) - 1), st.integers(0, len(raw) - 1),
+               st.sampled_from(names).flatmap(lambda at: st.integers(at, at + 17))]
+    flip = st.tuples(st.one_of(regions), st.integers(1, 255))
+    return draw(st.lists(flip, min_size=1, max_size=6))
 
 
-@settings(max_examples=400, deadline=None,
+@settings(max_examples=1000, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_random_byte_flips_load_exactly_or_raise(saved, data):
     obj, raw, header_len, path = saved
-    flips = data.draw(flip_lists(len(raw), header_len))
+    flips = data.draw(flip_lists(raw, header_len))
     _outcome(obj, raw, flips, path)  # raises on any other exception or on different content
 
 

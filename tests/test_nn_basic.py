@@ -111,6 +111,10 @@ ACTIVATIONS = {
 def test_activation_matches_torch(name, shape, scale, dtype, train, seed):
     make_ours, make_theirs = ACTIVATIONS[name]
     tol = {"float32": dict(rtol=1e-5, atol=1e-6), "float64": dict(rtol=1e-9, atol=1e-12)}[dtype]
+    if name == "gelu_tanh" and dtype == "float32":
+        # torch's float32 tanh-GELU backward saturates to 0 near x = -5 where the derivative is
+        # still about -1e-6 times the upstream gradient (ours is within 1e-8 of float64 there: test_gelu_tanh_tail_accuracy)
+        tol["atol"] = 5e-6
     compare_layer(make_ours(), make_theirs(), rand(seed, shape, scale), dtype, train=train, **tol)
 
 
@@ -139,6 +143,16 @@ def test_activation_second_order(name):
     x = rand(4, (2, 5), 2.0)
     x = np.where(np.abs(x) < 0.05, 0.3, x)
     assert gradgradcheck(FUNCTIONAL[name], (t64(x),))
+
+
+def test_gelu_tanh_tail_accuracy():
+    """float32 tanh-GELU gradient on the negative tail against torch in float64."""
+    x = np.linspace(-12, -3, 2000, dtype=np.float32)
+    xo = tg.tensor(x, requires_grad=True)
+    F.gelu(xo, approximate="tanh").sum().backward()
+    xt = torch.tensor(x.astype(np.float64), requires_grad=True)
+    torch.nn.functional.gelu(xt, approximate="tanh").sum().backward()
+    np.testing.assert_allclose(xo.grad.numpy(), xt.grad.numpy(), rtol=1e-5, atol=2e-8)
 
 
 def test_gelu_second_derivative_matches_torch():

@@ -31,24 +31,28 @@ marker, structure, user metadata -- except the digest entry itself) re-serialise
 sorted keys, no spaces and ASCII escapes.  The header's length prefix is covered indirectly:
 the tensors must tile the data section exactly, so any other length is rejected.
 
-Which check applies is decided by *claims*: a ``__metadata__`` key that is one of the three
-reserved names, contains ``tinygrad`` (any case), or has the length of a reserved name and
-differs from it in at most ``NEAR_MISS`` bytes.  A file with no claim is foreign (e.g. written
-by the ``safetensors`` package) and loads as a flat ``{name: Tensor}``.  A file with any claim
-must carry exactly the marker of a known format, a well-formed digest, the structure and no
-other claiming key, and the digest must match; otherwise ``CheckpointError``.
+Which check applies is decided by *claims*.  A ``__metadata__`` key claims when, parsed or
+as the bytes stored between its quotes, it contains ``tinygrad`` (any case) or has the length
+of a reserved name and differs from it in at most ``NEAR_MISS`` bytes.  The stored form matters:
+changed bytes keep the stored length (a letter turned into a backslash escape shortens only the
+parsed key), so a reserved name keeps claiming until more than ``NEAR_MISS`` of its own bytes
+change.  A file with no claim is foreign (e.g. written by the ``safetensors`` package) and loads
+as a flat ``{name: Tensor}``.  A file with any claim must carry exactly the marker of a known
+format, a well-formed digest, the structure and no other claiming key, and the digest must
+match; otherwise ``CheckpointError``.  So editing the marker itself is caught: its digest and
+structure entries still claim, and the marker is part of the digested header.
 
 What this guarantees:
 
 * A file written by ``save`` either loads to exactly what was saved (same nesting, keys and
   their types, tensor dtypes, shapes and bytes, and non-tensor values) or raises
-  ``CheckpointError`` -- for any corruption that does not also replace the digest with the
-  SHA-256 of the altered content.  In particular any change to a tensor's bytes, dtype, shape,
-  name or offsets, to ``epoch``/``lr`` or any other saved value, to the user metadata, to the
-  marker or to the digest is detected; so is removing or renaming the digest or the marker
-  (the other reserved entries remain as claims).  Bytes that do not change the parsed content
-  (the spaces padding the header, say, flipped into another JSON whitespace) are tolerated: the
-  load is then identical.
+  ``CheckpointError``, unless the change also replaces the digest by the SHA-256 of the
+  altered content (a deliberate forgery) or strips every claim (see below).  In particular
+  any change to a tensor's bytes, dtype, shape, name or offsets, to ``epoch``/``lr`` or any
+  other saved value, to the user metadata, to the marker or to the digest is detected; so is
+  removing or renaming the digest or the marker (the other reserved entries remain as
+  claims).  Bytes that do not change the parsed content (a space padding the header turned
+  into another JSON whitespace, say) are tolerated: the load is then identical.
 * Every malformed file -- truncated, foreign, absurd header length, non-UTF-8 or non-object
   header, NaN/Infinity or duplicate keys in the JSON, unknown dtype, shapes no array can have
   (``[2**62, 2**62, 0]``), offsets that overlap, leave gaps or run past the end, nesting deeper
@@ -61,11 +65,12 @@ What it does not guarantee:
 * It is not authentication.  There is no key: whoever can write the file can recompute the
   digest, so a deliberate forgery is indistinguishable from a genuine file.
 * Deleting or renaming *every* claim (all three reserved keys, each by more than ``NEAR_MISS``
-  bytes, keeping the JSON valid) turns the file into a plain safetensors file; it then loads
-  the way any foreign file does, as a flat ``{name: Tensor}`` of the tensors its header lists,
-  never as the nested checkpoint and never with the non-tensor values (``epoch``, ``lr``,
-  config).  Random corruption reaches this only by at least ``3 * (NEAR_MISS + 1)`` changed
-  bytes all inside the three reserved names.
+  stored bytes, keeping the JSON valid) turns the file into a plain safetensors file; it then
+  loads the way any foreign file does, as a flat ``{name: Tensor}`` of the tensors its header
+  lists, never as the nested checkpoint and never with the non-tensor values (``epoch``,
+  ``lr``, config).  Corruption reaches this only by changing at least ``NEAR_MISS + 1`` bytes
+  inside each of the three reserved names (12 in all), or by moving the quotes around them,
+  which needs further changes to keep the JSON valid.
 * Files written before format 2 (structure and a digest of the data only, no marker) are
   refused, since their check did not cover the header; re-save them with this version.
 """
@@ -92,7 +97,7 @@ CODE_DTYPES = {code: name for name, code in DTYPE_CODES.items()}
 MAX_HEADER_BYTES = 100_000_000  # the safetensors limit
 MAX_DEPTH = 100                 # nesting of saved dicts/lists/tuples
 MAX_NDIM = 32                   # dimensions of one tensor
-MAX_ELEMENTS = 2 ** 62          # product of a shape's non-zero dimensions (times itemsize)
+MAX_TENSOR_BYTES = 2 ** 62      # a shape's non-zero dimensions times the itemsize
 NEAR_MISS = 3                   # a metadata key this close to a reserved name is a claim
 FORMAT_VERSION = "2"
 
@@ -103,6 +108,8 @@ _FORMAT_KEY = "format"          # safetensors' own convention ("pt")
 _RESERVED = (_MARKER_KEY, _STRUCTURE_KEY, _DIGEST_KEY)
 _DIGEST_DOMAIN = b"tinygrad_cv checkpoint\x00"
 _HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
+# a JSON string token (group 1: its stored contents) and, in group 2, the colon of a key
+_JSON_STRING = re.compile(r'"([^"\\]*(?:\\.[^"\\]*)*)"(\s*:)?', re.S)
 
 
 class CheckpointError(ValueError):
@@ -116,10 +123,15 @@ class CheckpointError(ValueError):
 
 # ---- the integrity check ------------------------------------------------------------------------
 def _claims(key):
-    """True when the metadata key ``key`` says (or once said) "written by tinygrad_cv"."""
-    if "tinygrad" in key.casefold():
+    """True when the metadata key ``key`` says (or once said) "written by tinygrad_cv".
+
+    ``key`` is the parsed ``str`` or the ``bytes`` stored between its quotes in the file:
+    it claims when it contains ``tinygrad`` (any case) or has a reserved name's length and
+    differs from it in at most ``NEAR_MISS`` bytes.
+    """
+    raw = key if isinstance(key, bytes) else key.encode("utf-8", "surrogatepass")
+    if b"tinygrad" in raw.lower():
         return True
-    raw = key.encode("utf-8", "surrogatepass")
     for name in _RESERVED:
         ref = name.encode("ascii")
         if len(raw) == len(ref):
@@ -128,6 +140,19 @@ def _claims(key):
             if len(diff) - diff.count(0) <= NEAR_MISS:
                 return True
     return False
+
+
+def _stored_claims(text, meta):
+    """The keys of ``meta`` that claim in their stored form (as written in the header
+    ``text``), e.g. a reserved name whose letter became a backslash escape: byte changes keep
+    the stored length, so they cannot shorten it out of ``NEAR_MISS``'s reach."""
+    found = set()
+    for m in _JSON_STRING.finditer(text):
+        if m.group(2) and _claims(m.group(1).encode("utf-8")):
+            key = json.loads(m.group(0)[:len(m.group(1)) + 2])
+            if key in meta:
+                found.add(key)
+    return found
 
 
 def _digest(entries, meta, data_chunks):
@@ -143,9 +168,9 @@ def _digest(entries, meta, data_chunks):
     return h.hexdigest()
 
 
-def _verify(entries, meta, data, path):
+def _verify(entries, meta, stored_claims, data, path):
     """True for a verified tinygrad_cv file, False for a foreign one; raises otherwise."""
-    claims = sorted(k for k in meta if _claims(k))
+    claims = sorted({k for k in meta if _claims(k)} | stored_claims)
     if not claims:
         return False
     marker = meta.get(_MARKER_KEY)
@@ -279,7 +304,7 @@ def save(obj, path, metadata=None):
     for k, v in user_meta.items():
         if not isinstance(k, str) or not isinstance(v, str):
             raise TypeError(f"save: metadata must map str to str, got {k!r}: {v!r}")
-        if _claims(k):
+        if _claims(k) or _claims(json.dumps(k)[1:-1].encode("ascii")):
             raise ValueError(f"save: metadata key {k!r} is reserved (keys mentioning "
                              f"'tinygrad' or resembling {', '.join(_RESERVED)} mark the "
                              "format)")
@@ -388,7 +413,7 @@ def _check_entry(name, entry, data_size, path):
         raise CheckpointError(path, f"tensor {name!r}: invalid shape {shape!r}")
     itemsize = backend.dtype(CODE_DTYPES[code]).itemsize
     nonzero = math.prod(s for s in shape if s)
-    if len(shape) > MAX_NDIM or nonzero * itemsize > MAX_ELEMENTS:
+    if len(shape) > MAX_NDIM or nonzero * itemsize > MAX_TENSOR_BYTES:
         raise CheckpointError(path, f"tensor {name!r}: shape {shape!r} is larger than any array "
                                     f"can be ({len(shape)} dimensions, at most {MAX_NDIM}; "
                                     f"{nonzero} elements without the zero dimensions)")
@@ -408,7 +433,7 @@ def _check_entry(name, entry, data_size, path):
 
 
 def _read_header(f, path, file_size):
-    """Parse and validate the header; returns (entries, metadata, data_start)."""
+    """Parse and validate the header; returns (entries, metadata, claims, data_start)."""
     if file_size < 8:
         raise CheckpointError(path, f"truncated: the file has {file_size} bytes, fewer than the "
                                     "8-byte header length")
@@ -441,7 +466,7 @@ def _read_header(f, path, file_size):
     if position != data_size:
         raise CheckpointError(path, f"the tensors cover {position} bytes but the data section "
                                     f"has {data_size} (truncated or trailing bytes)")
-    return header, meta, 8 + n
+    return header, meta, _stored_claims(text, meta), 8 + n
 
 
 def _read_checked(path):
@@ -449,12 +474,12 @@ def _read_checked(path):
     path = os.fspath(path)
     with open(path, "rb") as f:
         file_size = os.fstat(f.fileno()).st_size
-        entries, meta, start = _read_header(f, path, file_size)
+        entries, meta, stored_claims, start = _read_header(f, path, file_size)
         f.seek(start)
         data = f.read(file_size - start)
     if len(data) != file_size - start:
         raise CheckpointError(path, "truncated while reading")
-    ours = _verify(entries, meta, data, path)
+    ours = _verify(entries, meta, stored_claims, data, path)
     xp = backend.module_for_device("cpu")
     tensors = {}
     for name, entry in entries.items():

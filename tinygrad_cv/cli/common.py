@@ -7,6 +7,7 @@ error (exit 2, with usage) or one ``CLIError`` line (exit 1).  Pillow is importe
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 
@@ -75,6 +76,59 @@ def make_dirs(path):
         raise CLIError(f"cannot create output folder {path!r}: {exc.strerror or exc}") from None
 
 
+def _missing_folders(path):
+    """The folders of ``path`` (absolute) that do not exist yet, outermost first."""
+    missing = []
+    while path and not os.path.exists(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return missing[::-1]
+
+
+def check_writable(folder):
+    """Write and remove a small probe file in ``folder`` (the way checkpoints are written), so
+    a read-only folder or a full disk is one clear error before any work starts."""
+    from tinygrad_cv import io
+
+    probe = os.path.join(folder, f".tinygrad-cv-write-test-{os.getpid()}")
+    try:
+        io.atomic_write(probe, [b"tinygrad-cv\n"])
+        os.remove(probe)
+    except OSError as exc:
+        raise CLIError(f"cannot write to output folder {folder!r}: "
+                       f"{exc.strerror or exc}") from None
+
+
+@contextlib.contextmanager
+def output_folder(path):
+    """Create output folder ``path`` (and missing parents), check that it is writable, and
+    yield its absolute path.  When the body fails (any exception, Ctrl-C), the folders this
+    call created are removed again if they are still empty, so a command that fails before
+    writing anything leaves nothing behind.  OSErrors of the body (a full disk) become one
+    CLIError line."""
+    path = os.path.abspath(path)
+    created = _missing_folders(path)
+    make_dirs(path)
+    finished = False
+    try:
+        check_writable(path)
+        yield path
+        finished = True
+    except OSError as exc:
+        where = f" {exc.filename!r}" if getattr(exc, "filename", None) else f" in {path!r}"
+        raise CLIError(f"cannot write{where}: {exc.strerror or exc}") from None
+    finally:
+        if not finished:
+            for folder in reversed(created):
+                try:
+                    os.rmdir(folder)  # only succeeds while the folder is empty
+                except OSError:
+                    break
+
+
 def write_bytes(path, data):
     """Write ``data`` to ``path``, creating its folder; returns ``path``."""
     make_dirs(os.path.dirname(os.path.abspath(path)))
@@ -96,22 +150,53 @@ def pil_modules(needed_by="this command"):
     return Image, ImageDraw
 
 
+def _decode(im, gray, device):
+    """The pixels of PIL image ``im`` as float32 in [0, 1] on ``device``."""
+    from tinygrad_cv.backend import as_array, get_array_module
+
+    if not (im.mode.startswith("I;16") or im.mode in ("I", "F")):
+        return as_array(im.convert("L" if gray else "RGB"), device=device).astype("float32") / 255.0
+    arr = as_array(im, device=device).astype("float32")
+    xp = get_array_module(arr)
+    arr = xp.clip(arr if im.mode == "F" else arr / 65535.0, 0.0, 1.0)
+    return arr if gray else xp.stack([arr, arr, arr], axis=-1)
+
+
 def read_image(path, device, gray=False):
     """Image file ``path`` as a float32 array in [0, 1] on ``device``: (H, W) if ``gray``,
-    else (H, W, 3)."""
-    from tinygrad_cv.backend import as_array
+    else (H, W, 3).
+
+    Every way a file can fail to become an image is one CLIError line: missing or unreadable
+    file, a format Pillow cannot decode or a broken file, an image over Pillow's
+    decompression-bomb limit (``Image.MAX_IMAGE_PIXELS``; the warning zone below twice the
+    limit counts too), or one too large for memory.  16-bit and 32-bit gray images (Pillow
+    modes I;16, I) are scaled by 1/65535 and float images (F) clipped to [0, 1], instead of
+    Pillow's conversion that clips them at 255.
+    """
+    import warnings
 
     Image, _ = pil_modules()
     require_device(device)
     try:
-        with Image.open(path) as im:
-            im = im.convert("L" if gray else "RGB")
-            arr = as_array(im, device=device)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                arr = _decode(im, gray, device)
     except FileNotFoundError:
         raise CLIError(f"cannot read image {path!r}: no such file") from None
-    except (OSError, ValueError) as exc:
-        raise CLIError(f"cannot read image {path!r}: {exc}") from None
-    return arr.astype("float32") / 255.0
+    except IsADirectoryError:
+        raise CLIError(f"cannot read image {path!r}: it is a folder") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise CLIError(f"cannot read image {path!r}: it has more pixels than Pillow's "
+                       f"decompression-bomb limit of {Image.MAX_IMAGE_PIXELS}") from None
+    except MemoryError:
+        raise CLIError(f"cannot read image {path!r}: it is too large for the memory") from None
+    except OSError as exc:
+        raise CLIError(f"cannot read image {path!r}: {exc.strerror or exc}") from None
+    except Exception as exc:  # decoders raise SyntaxError, ValueError, EOFError, struct.error...
+        raise CLIError(f"cannot read image {path!r}: not a readable image "
+                       f"({type(exc).__name__}: {exc})") from None
+    return arr
 
 
 def to_pil(image, rgb=True, needed_by="this command"):
@@ -134,4 +219,51 @@ def save_png(img, path):
         img.save(path, format="PNG")
     except (OSError, ValueError) as exc:
         raise CLIError(f"cannot write {path!r}: {exc}") from None
+    return path
+
+
+def image_format(path):
+    """Pillow's format name for the extension of ``path`` when Pillow can write an RGB image
+    in it (a trial write to memory), else None."""
+    import io
+
+    Image, _ = pil_modules()
+    Image.init()
+    fmt = Image.registered_extensions().get(os.path.splitext(path)[1].lower())
+    if fmt is None or fmt not in Image.SAVE:
+        return None
+    try:
+        Image.new("RGB", (2, 2)).save(io.BytesIO(), format=fmt)
+    except Exception:  # a plugin that cannot write RGB, or a missing save handler
+        return None
+    return fmt
+
+
+def image_output(text):
+    """An argparse type for an output image path: its extension names a format Pillow can
+    write (.png, .jpg, .tif, ...) and its folder exists and is writable."""
+    if image_format(text) is None:
+        ext = os.path.splitext(text)[1] or "(none)"
+        raise argparse.ArgumentTypeError(
+            f"cannot write images with extension {ext} in {text!r}: use one Pillow writes, "
+            "e.g. .png, .jpg, .tif, .bmp, .webp")
+    folder = os.path.dirname(os.path.abspath(text))
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"the folder of {text!r} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise argparse.ArgumentTypeError(f"the folder of {text!r} is not writable")
+    if os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder, not an image file")
+    return text
+
+
+def save_image(img, path):
+    """Write PIL image ``img`` to ``path`` in the format its extension names; returns ``path``."""
+    fmt = image_format(path)
+    if fmt is None:
+        raise CLIError(f"cannot write {path!r}: Pillow does not write that format")
+    try:
+        img.save(path, format=fmt)
+    except (OSError, ValueError) as exc:
+        raise CLIError(f"cannot write {path!r}: {getattr(exc, 'strerror', None) or exc}") from None
     return path

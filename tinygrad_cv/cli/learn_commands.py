@@ -2,58 +2,49 @@
 
     tinygrad-cv train --model cnn --out runs/cnn          # checkpoint, metrics.json, curves.png
     tinygrad-cv train --model cnn --out runs/cnn --resume # continue an interrupted run
+    tinygrad-cv train --model ddpm --out runs/ddpm        # + sample grids during training
     tinygrad-cv eval runs/cnn/checkpoint.safetensors      # test accuracy, confusion.png
     tinygrad-cv graph --model mlp -o graph.svg            # the autograd graph of forward+loss
     tinygrad-cv demo                                      # all of the above, plus Canny
 
-Every model's defaults (``MODEL_DEFAULTS``) reach the accuracies listed in the README on the
-fixed digits test split with seed 0.
+Models, their options and defaults come from the registry (``models.registry``); this module
+has no per-model code.
 """
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import shutil
 import sys
 import time
 
-from tinygrad_cv.cli import CLIError
-from tinygrad_cv.cli.common import (DEVICE_NAMES, make_dirs, nonnegative_float, nonnegative_int,
-                                    pil_modules, positive_float, positive_int, save_png, to_pil,
-                                    use_device, write_bytes)
+from tinygrad_cv.cli import CLIError, UsageError
+from tinygrad_cv.cli.common import (DEVICE_NAMES, output_folder, pil_modules, positive_int,
+                                    save_png, to_pil, use_device, write_bytes)
+from tinygrad_cv.cli.learn_plots import plot_metrics
+from tinygrad_cv.cli.model_options import add_model_options, given_options, model_errors
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 METRICS_NAME = "metrics.json"
 CURVES_NAME = "curves.png"
 CONFUSION_NAME = "confusion.png"
+DEFAULT_MODEL = "cnn"   # of train, graph and demo
+GRID_SCALE = 4          # preview grids: each pixel drawn as a GRID_SCALE x GRID_SCALE block
 
-MODELS = ("knn", "linear-svm", "softmax", "mlp", "cnn")
-GRAPH_MODELS = ("linear-svm", "softmax", "mlp", "cnn")
-OPTIMIZER_NAMES = ("sgd", "momentum", "rmsprop", "adam", "adamw")
-SCHEDULER_NAMES = ("none", "step", "cosine")
 
-# Hyper-parameters of each model when the command line does not set them.
-MODEL_DEFAULTS = {
-    "knn": {"k": None, "metric": "l2"},
-    "linear-svm": {"epochs": 40, "batch_size": 64, "lr": 0.1, "optimizer": "momentum",
-                   "scheduler": "cosine", "weight_decay": 0.0, "reg": 1e-3, "augment": False},
-    "softmax": {"epochs": 40, "batch_size": 64, "lr": 0.1, "optimizer": "momentum",
-                "scheduler": "cosine", "weight_decay": 0.0, "reg": 1e-4, "augment": False},
-    "mlp": {"epochs": 30, "batch_size": 64, "lr": 1e-3, "optimizer": "adam",
-            "scheduler": "cosine", "weight_decay": 0.0, "reg": 0.0, "augment": False},
-    "cnn": {"epochs": 20, "batch_size": 64, "lr": 1e-3, "optimizer": "adam",
-            "scheduler": "cosine", "weight_decay": 0.0, "reg": 0.0, "augment": False},
-}
-MODEL_ARCHITECTURE = {
-    "linear-svm": {},
-    "softmax": {},
-    "mlp": {"hidden_dims": [256, 128], "normalization": "batchnorm", "dropout": 0.1},
-    "cnn": {"conv_channels": [[32], [64]], "fc_dims": [128], "batchnorm": True, "dropout": 0.0},
-}
-TRAINING_KEYS = ("epochs", "batch_size", "lr", "optimizer", "scheduler", "weight_decay", "reg",
-                 "augment")
-KNN_KS = (1, 3, 5, 7, 9)
+def _registry():
+    from models import registry
+
+    return registry
+
+
+def get_entry(name):
+    return _registry().get_entry(name)
+
+
+def _entries(kind=None):
+    registry = _registry()
+    return [registry.get_entry(n) for n in registry.model_names(kind)]
 
 
 # ---- shared helpers ---------------------------------------------------------------------------
@@ -66,219 +57,97 @@ def _load_digits(split):
         raise CLIError(str(exc)) from None
 
 
-def _model_config(model, x):
-    config = {"in_features": int(math.prod(x.shape[1:])), "num_classes": 10,
-              "in_channels": int(x.shape[1]), "input_size": [int(x.shape[2]), int(x.shape[3])]}
-    config.update(MODEL_ARCHITECTURE.get(model, {}))
-    return config
-
-
-def _build_model(name, config, reg):
-    from models.classifiers import build_classifier
-
-    return build_classifier(name, reg=reg, **config)
-
-
-def _read_checkpoint(path):
-    """The dict saved by ``train`` at ``path``; any problem is one clear CLIError."""
-    import tinygrad_cv as tg
-    from tinygrad_cv.io import CheckpointError
-
-    if not os.path.exists(path):
-        raise CLIError(f"cannot read checkpoint {path!r}: no such file")
-    if os.path.isdir(path):
-        raise CLIError(f"cannot read checkpoint {path!r}: it is a folder (give the "
-                       f"{CHECKPOINT_NAME} file inside it)")
-    try:
-        state = tg.load(path)
-    except CheckpointError as exc:
-        raise CLIError(str(exc)) from None
-    except OSError as exc:
-        raise CLIError(f"cannot read checkpoint {path!r}: {exc.strerror or exc}") from None
-    config = state.get("config") if isinstance(state, dict) else None
-    if not isinstance(config, dict) or config.get("model") not in MODELS:
-        raise CLIError(f"cannot use checkpoint {path!r}: it was not written by "
-                       "'tinygrad-cv train' (no model description inside)")
-    return state
-
-
-def _accuracy_report(labels, predicted, num_classes):
-    """(accuracy, per-class accuracies, confusion matrix as lists) from host int arrays."""
-    from tinygrad_cv import backend
-
-    xp = backend.get_array_module(labels)
-    counts = xp.bincount(labels * num_classes + predicted, minlength=num_classes ** 2)
-    matrix = backend.to_numpy(counts.reshape(num_classes, num_classes)).tolist()
-    per_class = [(row[i] / sum(row)) if sum(row) else float("nan")
-                 for i, row in enumerate(matrix)]
-    total = sum(sum(row) for row in matrix)
-    accuracy = sum(matrix[i][i] for i in range(num_classes)) / max(total, 1)
-    return accuracy, per_class, matrix
-
-
-def _predict_checkpoint(state, x):
-    """Predicted labels for images ``x`` with the model described by a train checkpoint."""
-    from models.training import KNNModel, predict
-
-    config = state["config"]
-    if config["model"] == "knn":
-        return KNNModel().load_state_dict(state["knn"]).predict(x.data)
-    model = _build_model(config["model"], config["model_config"], config["training"]["reg"])
-    weights = state.get("best_model") or state["model"]
-    try:
-        model.load_state_dict(weights)
-    except (KeyError, ValueError, RuntimeError) as exc:
-        raise CLIError(f"checkpoint weights do not fit the {config['model']} model: "
-                       f"{str(exc).splitlines()[0]}") from None
-    return predict(model, x)
-
-
-# ---- train ------------------------------------------------------------------------------------
-def _training_settings(args, resumed_config):
-    """Resolve the training settings: command line over defaults, or the checkpoint's."""
-    defaults = MODEL_DEFAULTS[args.model]
-    given = {k: getattr(args, k) for k in TRAINING_KEYS if getattr(args, k, None) is not None}
-    if resumed_config is None:
-        return {k: given.get(k, defaults[k]) for k in TRAINING_KEYS}
-    saved = resumed_config["training"]
-    clashes = [f"--{k.replace('_', '-')} {given[k]} (the checkpoint has {saved[k]})"
-               for k in given if given[k] != saved.get(k)]
-    if clashes:
-        raise CLIError("--resume continues the saved run with its own settings; drop or match "
-                       + ", ".join(clashes))
-    return dict(saved)
-
-
-def _train_knn(args, paths):
-    from models.training import KNNModel, write_json
-    import tinygrad_cv as tg
-
-    x, y = _load_digits("train")
-    xv, yv = _load_digits("val")
-    xt, yt = _load_digits("test")
-    start = time.perf_counter()
-    knn = KNNModel(metric="l2", k=args.k).fit(x, y, ks=KNN_KS, folds=5, seed=args.seed)
-    val_acc, _, _ = _accuracy_report(yv.data, knn.predict(xv.data), 10)
-    test_acc, per_class, _ = _accuracy_report(yt.data, knn.predict(xt.data), 10)
-    config = {"model": "knn", "model_config": {"metric": "l2", "k": knn.k},
-              "training": {"seed": args.seed}, "data": {"dataset": "digits"}}
-    tg.save({"knn": knn.state_dict(), "config": config}, paths["checkpoint"])
-    metrics = {"model": "knn", "k": knn.k, "cv_accuracy": knn.cv_accuracies,
-               "val_accuracy": val_acc, "test_accuracy": test_acc,
-               "test_per_class_accuracy": per_class, "seconds": time.perf_counter() - start}
-    write_json(metrics, paths["metrics"])
-    if knn.cv_accuracies:
-        from tinygrad_cv.cli.learn_plots import plot_knn_validation
-
-        plot_knn_validation(knn.cv_accuracies, paths["curves"], "k-NN on digits: 5-fold CV")
-    print(f"k-NN (L2): k = {knn.k} chosen by 5-fold cross-validation on the training split")
-    return metrics
-
-
-def _train_network(args, paths):
-    import tinygrad_cv as tg
-    from tinygrad_cv.data import DataLoader, TensorDataset
-    from tinygrad_cv.data.transforms import RandomAffine
-    from models.training import Trainer, evaluate, make_optimizer, make_scheduler, write_json
-
-    resumed = _read_checkpoint(paths["checkpoint"]) if args.resume else None
-    if resumed is not None and resumed["config"]["model"] != args.model:
-        raise CLIError(f"--resume: {paths['checkpoint']!r} holds a "
-                       f"{resumed['config']['model']} run, not {args.model}")
-    settings = _training_settings(args, resumed["config"] if resumed else None)
-    seed = resumed["config"]["seed"] if resumed else args.seed
-    if resumed and args.seed_given and args.seed != seed:
-        raise CLIError(f"--resume continues the saved run with its own settings; drop or match "
-                       f"--seed {args.seed} (the checkpoint has {seed})")
-    x, y = _load_digits("train")
-    xv, yv = _load_digits("val")
-    xt, yt = _load_digits("test")
-    model_config = resumed["config"]["model_config"] if resumed else _model_config(args.model, x)
-    tg.manual_seed(seed)
-    model = _build_model(args.model, model_config, settings["reg"])
-    optimizer = make_optimizer(settings["optimizer"], model.parameters(), settings["lr"],
-                               weight_decay=settings["weight_decay"])
-    scheduler = make_scheduler(settings["scheduler"], optimizer, settings["epochs"])
-    augment = RandomAffine(degrees=10, translate=(0.1, 0.1)) if settings["augment"] else None
-    train_loader = DataLoader(TensorDataset(x, y, transform=augment), settings["batch_size"],
-                              shuffle=True, seed=seed)
-    val_loader = DataLoader(TensorDataset(xv, yv), 512)
-    config = {"model": args.model, "model_config": model_config, "training": settings,
-              "seed": seed, "data": {"dataset": "digits"}}
-    trainer = Trainer(model, optimizer, train_loader, val_loader, scheduler=scheduler,
-                      epochs=settings["epochs"], seed=seed, patience=args.patience,
-                      checkpoint_path=paths["checkpoint"], metrics_path=paths["metrics"],
-                      config=config, progress=not args.no_progress)
-    if resumed is not None:
-        try:
-            trainer.load_state_dict(resumed)
-        except (KeyError, ValueError, TypeError, RuntimeError) as exc:
-            raise CLIError(f"cannot resume from {paths['checkpoint']!r}: "
-                           f"{str(exc).splitlines()[0]}") from None
-        print(f"resuming {args.model} from epoch {trainer.epoch}/{trainer.epochs}")
-    start = time.perf_counter()
-    history = trainer.fit()
-    test = evaluate(model, DataLoader(TensorDataset(xt, yt), 512))
-    metrics = {"model": args.model, "settings": settings, "seed": seed, "history": history,
-               "best_epoch": trainer.best_epoch, "stopped_early": trainer.stopped_early,
-               "val_accuracy": max((r["val_accuracy"] for r in history), default=None),
-               "test_loss": test["loss"], "test_accuracy": test["accuracy"],
-               "seconds": time.perf_counter() - start}
-    write_json(metrics, paths["metrics"])
-    if history:
-        from tinygrad_cv.cli.learn_plots import plot_curves
-
-        plot_curves(history, paths["curves"], f"{args.model} on digits")
-    return metrics
-
-
 def _output_paths(out):
     return {"checkpoint": os.path.join(out, CHECKPOINT_NAME),
             "metrics": os.path.join(out, METRICS_NAME),
             "curves": os.path.join(out, CURVES_NAME)}
 
 
+def save_grid(images, path, scale=GRID_SCALE):
+    """Write images (N, C, H, W) in [0, 1] as one PNG grid (``imagegrid.make_grid``), each
+    pixel a ``scale`` x ``scale`` block; returns ``path``."""
+    from tinygrad_cv.imagegrid import make_grid
+
+    grid = make_grid(images, nrow=max(1, math.ceil(math.sqrt(images.shape[0]))), padding=1)
+    img = to_pil(grid[:, :, 0] if grid.shape[2] == 1 else grid, rgb=grid.shape[2] == 3)
+    if scale > 1:
+        img = img.resize((img.size[0] * scale, img.size[1] * scale), resample=0)  # nearest
+    return save_png(img, path)
+
+
+def _sample_grid_writer(out):
+    """``on_samples(step, images)`` for training entry points: OUT/samples_stepNNNNNN.png."""
+    written = []
+
+    def on_samples(step, images):
+        written.append(save_grid(images, os.path.join(out, f"samples_step{int(step):06d}.png")))
+    on_samples.written = written
+    return on_samples
+
+
+# ---- train ------------------------------------------------------------------------------------
 def run_train(args):
+    entry = get_entry(args.model)
+    options = given_options(args, entry, _entries(),
+                            extra=[("resume", args.resume and not entry.resumable)])
     out = args.out or os.path.join("runs", args.model)
     use_device(args.device)
     paths = _output_paths(out)
     if args.resume and not os.path.exists(paths["checkpoint"]):
         raise CLIError(f"cannot resume: no checkpoint at {paths['checkpoint']!r}")
-    make_dirs(out)
-    if args.model == "knn":
-        if args.resume:
-            raise CLIError("--resume applies to the trained models; k-NN has no epochs")
-        metrics = _train_knn(args, paths)
-    else:
-        metrics = _train_network(args, paths)
-    print(f"{args.model}: test accuracy {metrics['test_accuracy']:.4f} on the digits test split")
+    with output_folder(out):
+        on_samples = _sample_grid_writer(out)
+        with model_errors():
+            metrics = entry.train(options, out, seed=args.seed, resume=args.resume,
+                                  device=args.device, progress=not args.no_progress,
+                                  on_samples=on_samples, log=print)
+        plot_metrics(metrics, paths["curves"], f"{args.model} on digits")
+    if "test_accuracy" in metrics:
+        print(f"{args.model}: test accuracy {metrics['test_accuracy']:.4f} on the digits test "
+              "split")
+    elif metrics.get("final_loss") is not None:
+        print(f"{args.model}: final training loss {metrics['final_loss']:.4f} after "
+              f"{metrics.get('steps')} steps")
     print(f"checkpoint: {paths['checkpoint']}")
     print(f"metrics:    {paths['metrics']}")
     if os.path.exists(paths["curves"]):
         print(f"plot:       {paths['curves']}")
+    for path in on_samples.written:
+        print(f"samples:    {path}")
     return 0
 
 
 # ---- eval -------------------------------------------------------------------------------------
 def evaluate_checkpoint(path, out=None, split="test"):
-    """Accuracy, per-class accuracy and a confusion-matrix PNG of a train checkpoint."""
+    """Accuracy, per-class accuracy and a confusion-matrix PNG of a classifier checkpoint."""
+    from models.classifier_entries import accuracy_report
+    from models.registry import CONTENT_ERRORS, content_error
     from models.training import write_json
     from tinygrad_cv.cli.learn_plots import plot_confusion
 
-    state = _read_checkpoint(path)
-    config = state["config"]
+    registry = _registry()
+    with model_errors():
+        entry, state = registry.read_checkpoint(path)
+    if entry.predict is None:
+        raise CLIError(f"{path!r} holds a {entry.name} model ({entry.kind}); eval measures "
+                       "classifiers: use 'tinygrad-cv sample' for generative models")
     x, y = _load_digits(split)
-    predicted = _predict_checkpoint(state, x)
-    accuracy, per_class, matrix = _accuracy_report(y.data, predicted, 10)
+    with model_errors():
+        try:
+            model = entry.load(state, path)
+            predicted = entry.predict(model, x)
+        except CONTENT_ERRORS as exc:
+            raise content_error(path, exc) from None
+    accuracy, per_class, matrix = accuracy_report(y.data, predicted, 10)
     out = out or os.path.dirname(os.path.abspath(path))
-    make_dirs(out)
-    figure = os.path.join(out, CONFUSION_NAME)
-    plot_confusion(matrix, figure, f"{config['model']} on the digits {split} split "
-                                   f"(accuracy {accuracy:.4f})")
-    report = {"checkpoint": os.path.abspath(path), "model": config["model"], "split": split,
-              "accuracy": accuracy, "per_class_accuracy": per_class, "confusion_matrix": matrix,
-              "confusion_png": figure}
-    write_json(report, os.path.join(out, "eval.json"))
+    with output_folder(out):
+        figure = os.path.join(out, CONFUSION_NAME)
+        plot_confusion(matrix, figure, f"{entry.name} on the digits {split} split "
+                                       f"(accuracy {accuracy:.4f})")
+        report = {"checkpoint": os.path.abspath(path), "model": entry.name,
+                  "split": split, "accuracy": accuracy, "per_class_accuracy": per_class,
+                  "confusion_matrix": matrix, "confusion_png": figure}
+        write_json(report, os.path.join(out, "eval.json"))
     return report
 
 
@@ -308,22 +177,18 @@ def write_graph(model_name, path, batch_size=4):
     ``.dot``/``.gv`` or a missing ``dot`` program writes the DOT source instead (with a
     warning in the latter case, the path's extension changed to ``.dot``).
     """
-    import tinygrad_cv as tg
     from tinygrad_cv.viz import draw_graph
 
-    x, y = _load_digits("train")
-    tg.manual_seed(0)
-    config = _model_config(model_name, x)
-    model = _build_model(model_name, config, MODEL_DEFAULTS[model_name]["reg"])
-    loss = model.loss(model(x[:batch_size]), y[:batch_size])
-    dot = draw_graph(loss, params=model)
     base, ext = os.path.splitext(path)
     fmt = ext.lower().lstrip(".")
+    if fmt not in GRAPH_FORMATS + ("dot", "gv"):
+        raise UsageError(f"cannot tell the graph format from {path!r}; use a .svg, .png, .pdf "
+                         "or .dot file name")
+    x, y = _load_digits("train")
+    loss, model = get_entry(model_name).graph(x[:batch_size], y[:batch_size])
+    dot = draw_graph(loss, params=model)
     if fmt in ("dot", "gv"):
         return write_bytes(path, dot.source.encode())
-    if fmt not in GRAPH_FORMATS:
-        raise CLIError(f"cannot tell the graph format from {path!r}; use a .svg, .png, .pdf or "
-                       ".dot file name")
     import graphviz
 
     if shutil.which("dot") is None:
@@ -350,6 +215,7 @@ def run_graph(args):
 
 # ---- demo -------------------------------------------------------------------------------------
 DEMO_PHOTO = "china"
+DEMO_MODEL = DEFAULT_MODEL
 
 
 def _canny_demo(out):
@@ -376,21 +242,21 @@ def _canny_demo(out):
 
 def run_demo(args):
     use_device(args.device)
-    out = args.out
-    make_dirs(out)
+    with output_folder(args.out) as out:
+        return _demo(args, out)
+
+
+def _demo(args, out):
     start = time.perf_counter()
     cnn_dir = os.path.join(out, "cnn")
-    epochs = args.epochs or MODEL_DEFAULTS["cnn"]["epochs"]
+    entry = get_entry(DEMO_MODEL)
+    epochs = args.epochs or entry.option("epochs").default
     print(f"[1/4] training the CNN on the digits ({epochs} epochs, seed 0) ...")
-    train_args = argparse.Namespace(model="cnn", out=cnn_dir, device=args.device, seed=0,
-                                    seed_given=False, resume=False, patience=None,
-                                    no_progress=args.no_progress, k=None,
-                                    **{k: None for k in TRAINING_KEYS})
-    if args.epochs is not None:
-        train_args.epochs = args.epochs
-    make_dirs(cnn_dir)
     paths = _output_paths(cnn_dir)
-    metrics = _train_network(train_args, paths)
+    with output_folder(cnn_dir), model_errors():
+        metrics = entry.train({"epochs": epochs}, cnn_dir, seed=0, resume=False,
+                              device=args.device, progress=not args.no_progress, log=print)
+        plot_metrics(metrics, paths["curves"], f"{DEMO_MODEL} on digits")
     print(f"      test accuracy {metrics['test_accuracy']:.4f}")
     print("[2/4] evaluating the checkpoint on the test split ...")
     report = evaluate_checkpoint(paths["checkpoint"], cnn_dir)
@@ -415,62 +281,63 @@ def run_demo(args):
 
 
 # ---- registration -----------------------------------------------------------------------------
-class _SeedAction(argparse.Action):
-    """``--seed N``, remembering that it was given (``--resume`` checks it)."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        setattr(namespace, self.dest, values)
-        namespace.seed_given = True
-
-
 def register(subparsers):
+    entries = _entries()
+    names = [e.name for e in entries]
+    listing = "; ".join(f"{e.name}: {e.description}" for e in entries)
     train = subparsers.add_parser(
-        "train", help="train a classifier on the bundled digits",
-        description="Train a classifier on scikit-learn's 8x8 digits (fixed stratified "
-                    "60/20/20 split, seed 0). Writes OUT/checkpoint.safetensors after every "
-                    "epoch, OUT/metrics.json and OUT/curves.png. Options left out take the "
-                    "model's defaults.")
-    train.add_argument("--model", choices=MODELS, default="cnn", help="model (default: cnn)")
-    train.add_argument("--epochs", type=positive_int)
-    train.add_argument("--batch-size", type=positive_int)
-    train.add_argument("--lr", type=positive_float, help="learning rate")
-    train.add_argument("--optimizer", choices=OPTIMIZER_NAMES)
-    train.add_argument("--scheduler", choices=SCHEDULER_NAMES, help="learning-rate schedule")
-    train.add_argument("--weight-decay", type=nonnegative_float)
-    train.add_argument("--reg", type=nonnegative_float,
-                       help="L2 penalty reg * sum W^2 added to the loss")
-    train.add_argument("--augment", action="store_const", const=True, default=None,
-                       help="random rotation (+-10 deg) and shift (+-10%%) of training images")
-    train.add_argument("--patience", type=nonnegative_int, default=None,
-                       help="stop after this many epochs without better validation accuracy")
-    train.add_argument("--k", type=positive_int, default=None,
-                       help="k-NN neighbours (default: chosen by 5-fold cross-validation)")
-    train.add_argument("--device", choices=DEVICE_NAMES, default="cpu")
+        "train", help="train a registered model on the bundled digits",
+        description="Train a model on scikit-learn's 8x8 digits (fixed stratified 60/20/20 "
+                    "split, seed 0). Writes OUT/checkpoint.safetensors, OUT/metrics.json and "
+                    "OUT/curves.png (generative models also OUT/samples_step*.png grids). "
+                    "Options left out take the model's defaults; options of other models are "
+                    f"an error. Models: {listing}.")
+    train.add_argument("--model", choices=names, default=DEFAULT_MODEL,
+                       help=f"model to train (default: {DEFAULT_MODEL})")
+    add_model_options(train, entries)
+    train.add_argument("--device", choices=DEVICE_NAMES, default="cpu",
+                       help="where to train: cpu (NumPy) or cuda (CuPy) (default: cpu)")
     train.add_argument("--out", metavar="DIR", default=None,
                        help="output folder (default: runs/MODEL)")
-    train.add_argument("--seed", type=int, default=0, action=_SeedAction)
+    train.add_argument("--seed", type=int, default=None,
+                       help="seed of the initial weights, shuffling, dropout, augmentation and "
+                            "noise (default: 0, or the resumed run's)")
     train.add_argument("--resume", action="store_true",
-                       help="continue the run saved in OUT/checkpoint.safetensors")
-    train.add_argument("--no-progress", action="store_true", help="no progress bars")
-    train.set_defaults(func=run_train, seed_given=False)
+                       help="continue the run saved in OUT/checkpoint.safetensors with its "
+                            "settings; a larger --epochs (or --minutes) extends a finished run "
+                            "(default: off, start afresh)")
+    train.add_argument("--no-progress", action="store_true",
+                       help="no progress output (default: live bars on a terminal, one line "
+                            "per epoch otherwise)")
+    train.set_defaults(func=run_train)
 
     ev = subparsers.add_parser(
         "eval", help="test accuracy, per-class accuracy and confusion matrix of a checkpoint",
-        description="Evaluate a checkpoint written by 'tinygrad-cv train' on the digits test "
-                    "split; writes confusion.png and eval.json next to it (or in --out).")
-    ev.add_argument("checkpoint", metavar="CHECKPOINT")
-    ev.add_argument("--split", choices=("train", "val", "test"), default="test")
-    ev.add_argument("--out", metavar="DIR", default=None)
-    ev.add_argument("--device", choices=DEVICE_NAMES, default="cpu")
+        description="Evaluate a classifier checkpoint written by 'tinygrad-cv train' on the "
+                    "digits test split; writes confusion.png and eval.json next to it (or in "
+                    "--out).")
+    ev.add_argument("checkpoint", metavar="CHECKPOINT",
+                    help="checkpoint.safetensors written by 'tinygrad-cv train'")
+    ev.add_argument("--split", choices=("train", "val", "test"), default="test",
+                    help="digits split to evaluate on (default: test)")
+    ev.add_argument("--out", metavar="DIR", default=None,
+                    help="folder for confusion.png and eval.json (default: the checkpoint's "
+                         "folder)")
+    ev.add_argument("--device", choices=DEVICE_NAMES, default="cpu",
+                    help="cpu (NumPy) or cuda (CuPy) (default: cpu)")
     ev.set_defaults(func=run_eval)
 
     graph = subparsers.add_parser(
         "graph", help="draw the autograd graph of one forward + loss",
         description="Draw the computation graph of one forward pass and loss of a model "
                     "(Graphviz; without the 'dot' program the DOT source is written).")
-    graph.add_argument("--model", choices=GRAPH_MODELS, default="mlp")
+    graph.add_argument("--model", choices=[e.name for e in entries if e.graph is not None],
+                       default=DEFAULT_MODEL,
+                       help=f"model whose forward + loss is drawn (default: {DEFAULT_MODEL})")
     graph.add_argument("-o", "--output", default="graph.svg",
-                       help="output file: .svg, .png, .pdf or .dot (default: graph.svg)")
+                       help="output file: .svg, .png, .pdf (rendered by Graphviz's dot; "
+                            "without it the DOT source goes to FILE.dot) or .dot (default: "
+                            "graph.svg)")
     graph.set_defaults(func=run_graph)
 
     demo = subparsers.add_parser(
@@ -481,7 +348,11 @@ def register(subparsers):
     demo.add_argument("--out", metavar="DIR", default="tinygrad-cv-demo",
                       help="output folder (default: tinygrad-cv-demo)")
     demo.add_argument("--epochs", type=positive_int, default=None,
-                      help=f"CNN epochs (default {MODEL_DEFAULTS['cnn']['epochs']})")
-    demo.add_argument("--device", choices=DEVICE_NAMES, default="cpu")
-    demo.add_argument("--no-progress", action="store_true", help="no progress bars")
+                      help="CNN epochs (default: "
+                           f"{get_entry(DEMO_MODEL).option('epochs').default})")
+    demo.add_argument("--device", choices=DEVICE_NAMES, default="cpu",
+                      help="cpu (NumPy) or cuda (CuPy) (default: cpu)")
+    demo.add_argument("--no-progress", action="store_true",
+                      help="no progress output (default: live bars on a terminal, one line "
+                           "per epoch otherwise)")
     demo.set_defaults(func=run_demo)

@@ -71,3 +71,28 @@ def plot_confusion(matrix, path, title=""):
     ax.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true",
            title=title or "confusion matrix")
     _save(fig, path, plt)
+
+
+def plot_loss(history, path, title=""):
+    """Training loss per epoch (log scale) of a run whose history records ``loss``."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot([r["epoch"] for r in history], [r["loss"] for r in history], "-o", ms=3)
+    ax.set(xlabel="epoch", ylabel="training loss", title=title or "loss")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    _save(fig, path, plt)
+
+
+def plot_metrics(metrics, path, title=""):
+    """The figure a training run's metrics call for, written to ``path`` (nothing when they
+    hold no curve): train/val loss and accuracy per epoch, the training loss per epoch, or
+    the cross-validated accuracy against k."""
+    history = metrics.get("history") or []
+    if history and "train_loss" in history[0]:
+        plot_curves(history, path, title)
+    elif history and "loss" in history[0]:
+        plot_loss(history, path, title)
+    elif metrics.get("cv_accuracy"):
+        cv = {int(k): v for k, v in metrics["cv_accuracy"].items()}
+        plot_knn_validation(cv, path, title + ": 5-fold CV" if title else "")

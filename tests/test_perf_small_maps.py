@@ -1,0 +1,159 @@
+"""Fast paths for the small maps of the diffusion UNet, each against torch on random cases:
+the channels-last column convolution, the SiLU forward/backward, the group-norm kernels."""
+import warnings
+
+import numpy as np
+import torch
+from hypothesis import assume, given, settings, strategies as st
+
+import tinygrad_cv as tg
+import tinygrad_cv.nn.functional as F
+from tinygrad_cv.nn.functional import conv as conv_mod
+
+SETTINGS = settings(max_examples=40, deadline=None)
+
+
+@st.composite
+def small_conv_cases(draw):
+    k = draw(st.integers(1, 3))
+    stride, dilation = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    pad = draw(st.integers(0, 3))
+    reach = dilation * (k - 1)
+    h = draw(st.integers(max(1, reach + 1 - 2 * pad), 8))
+    w = draw(st.integers(max(1, reach + 1 - 2 * pad), 8))
+    ho = (h + 2 * pad - reach - 1) // stride + 1
+    wo = (w + 2 * pad - reach - 1) // stride + 1
+    assume(ho * wo <= conv_mod.SMALL_MAP_MAX_POSITIONS)
+    return dict(n=draw(st.integers(1, 4)), c=draw(st.integers(1, 5)), o=draw(st.integers(1, 5)),
+                h=h, w=w, k=k, stride=stride, dilation=dilation, pad=pad,
+                bias=draw(st.booleans()), seed=draw(st.integers(0, 2**16)))
+
+
+@SETTINGS
+@given(small_conv_cases(), st.sampled_from([None, 1, 300]))
+def test_column_conv_path_matches_torch(case, chunk_bytes):
+    """Output, input, weight and bias gradients of the column path (every padding: the input
+    gradient as a correlation or, past the kernel's reach or at stride 2, by col2im; column
+    matrices split into chunks of samples) against torch in float64."""
+    rng = np.random.default_rng(case["seed"])
+    x = rng.standard_normal((case["n"], case["c"], case["h"], case["w"]))
+    weight = rng.standard_normal((case["o"], case["c"], case["k"], case["k"]))
+    bias = rng.standard_normal(case["o"]) if case["bias"] else None
+    kw = dict(stride=case["stride"], padding=case["pad"], dilation=case["dilation"])
+    saved = conv_mod.IM2COL_MAX_BYTES
+    if chunk_bytes is not None:
+        conv_mod.IM2COL_MAX_BYTES = chunk_bytes
+    try:
+        ox, ow = tg.tensor(x, requires_grad=True), tg.tensor(weight, requires_grad=True)
+        ob = None if bias is None else tg.tensor(bias, requires_grad=True)
+        y = F.conv2d(ox, ow, ob, **kw)
+        assert y.creator.cfg[-1] == "columns"      # the path under test was taken
+        dy = rng.standard_normal(y.shape)
+        (y * tg.tensor(dy)).sum().backward()
+    finally:
+        conv_mod.IM2COL_MAX_BYTES = saved
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(weight, requires_grad=True)
+    tb = None if bias is None else torch.tensor(bias, requires_grad=True)
+    ty = torch.nn.functional.conv2d(tx, tw, tb, **kw)
+    (ty * torch.tensor(dy)).sum().backward()
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(ox.grad.data, tx.grad.numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(ow.grad.data, tw.grad.numpy(), rtol=1e-10, atol=1e-10)
+    if bias is not None:
+        np.testing.assert_allclose(ob.grad.data, tb.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+def test_column_path_is_taken_for_small_maps_only():
+    small = F.conv2d(tg.randn(2, 3, 8, 8, requires_grad=True), tg.randn(4, 3, 3, 3), padding=1)
+    large = F.conv2d(tg.randn(2, 3, 9, 9, requires_grad=True), tg.randn(4, 3, 3, 3), padding=1)
+    grouped = F.conv2d(tg.randn(2, 4, 4, 4, requires_grad=True), tg.randn(4, 2, 3, 3), padding=1,
+                       groups=2)
+    assert small.creator.cfg[-1] == "columns"
+    assert large.creator.cfg[-1] != "columns"
+    assert grouped.creator.cfg[-1] != "columns"
+
+
+def test_column_path_without_grad_saves_nothing():
+    with tg.no_grad():
+        x = tg.randn(2, 3, 4, 4, requires_grad=True)
+        y = F.conv2d(x, tg.randn(5, 3, 3, 3, requires_grad=True), padding=1)
+    assert y.creator is None and not y.requires_grad
+
+
+# ---- SiLU -----------------------------------------------------------------------------------------
+EXTREMES = [0.0, -0.0, 1e-30, -1e-30, 88.0, -88.0, 89.0, -89.0, 104.0, -104.0, 710.0, -710.0,
+            750.0, -750.0, 1e4, -1e4]
+
+
+@SETTINGS
+@given(st.sampled_from(["float32", "float64"]), st.integers(1, 50), st.floats(0.1, 30.0),
+       st.integers(0, 2**16))
+def test_silu_fast_path_matches_torch(dtype, size, scale, seed):
+    """y = x / (1 + exp(-x)) through an overflowing exp (s = 0 exactly for x << 0) and the
+    in-place backward g s (1 + x - x s), against torch, with no warnings."""
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([rng.standard_normal(size) * scale, EXTREMES]).astype(dtype)
+    g = rng.standard_normal(x.shape).astype(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ox = tg.tensor(x, requires_grad=True)
+        y = F.silu(ox)
+        (y * tg.tensor(g)).sum().backward()
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch.nn.functional.silu(tx)
+    (ty * torch.tensor(g)).sum().backward()
+    # float32: near the zero of the slope (x ~ -1.28) both sides cancel to a few ulps of 1
+    tol = dict(rtol=2e-6, atol=1e-7) if dtype == "float32" else dict(rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), **tol)
+    np.testing.assert_allclose(ox.grad.data, tx.grad.numpy(), **tol)
+    assert np.isfinite(y.data).all() and np.isfinite(ox.grad.data).all()
+
+
+def test_silu_second_order_still_matches_torch():
+    x = np.linspace(-6, 6, 13)
+    xo = tg.tensor(x, requires_grad=True)
+    (g,) = tg.autograd.grad(F.silu(xo).sum(), [xo], create_graph=True)
+    g.sum().backward()
+    xt = torch.tensor(x, requires_grad=True)
+    (gt,) = torch.autograd.grad(torch.nn.functional.silu(xt).sum(), xt, create_graph=True)
+    gt.sum().backward()
+    np.testing.assert_allclose(g.detach().numpy(), gt.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(xo.grad.numpy(), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+# ---- group norm -----------------------------------------------------------------------------------
+@SETTINGS
+@given(st.integers(1, 4), st.integers(1, 4), st.integers(1, 4),
+       st.lists(st.integers(1, 5), max_size=2), st.booleans(), st.booleans(),
+       st.sampled_from([0.0, 3.0, 100.0]), st.sampled_from(["float32", "float64"]),
+       st.integers(0, 2**16))
+def test_group_norm_kernels_match_torch(n, groups, per_group, spatial, affine, bias, offset,
+                                        dtype, seed):
+    """GroupNormFn (sums and dot products per row, dx multiplied out) against torch: output
+    and the gradients of x, weight and bias, including inputs far from zero mean."""
+    assume(per_group * int(np.prod(spatial)) > 1)   # torch needs two values per group
+    rng = np.random.default_rng(seed)
+    c = groups * per_group
+    x = (rng.standard_normal((n, c, *spatial)) * rng.uniform(0.1, 3.0) + offset).astype(dtype)
+    w = rng.standard_normal(c).astype(dtype) if affine else None
+    b = rng.standard_normal(c).astype(dtype) if affine and bias else None
+    dy = rng.standard_normal(x.shape).astype(dtype)
+    ox = tg.tensor(x, requires_grad=True)
+    ow = None if w is None else tg.tensor(w, requires_grad=True)
+    ob = None if b is None else tg.tensor(b, requires_grad=True)
+    y = F.group_norm(ox, groups, ow, ob, eps=1e-5)
+    (y * tg.tensor(dy)).sum().backward()
+    tx = torch.tensor(x, requires_grad=True)
+    tw = None if w is None else torch.tensor(w, requires_grad=True)
+    tb = None if b is None else torch.tensor(b, requires_grad=True)
+    ty = torch.nn.functional.group_norm(tx, groups, tw, tb, eps=1e-5)
+    (ty * torch.tensor(dy)).sum().backward()
+    # float32: the statistics of inputs with |mean| >> std lose digits on both sides
+    tol = dict(rtol=2e-4, atol=2e-4 * (1 + offset)) if dtype == "float32" else \
+        dict(rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), **tol)
+    np.testing.assert_allclose(ox.grad.data, tx.grad.numpy(), **tol)
+    if w is not None:
+        np.testing.assert_allclose(ow.grad.data, tw.grad.numpy(), **tol)
+    if b is not None:
+        np.testing.assert_allclose(ob.grad.data, tb.grad.numpy(), **tol)
