@@ -181,7 +181,11 @@ def _node_backward(node, grads, state):
         raise RuntimeError(
             f"{type(node).__name__} has a first-order backward only; it cannot be "
             "differentiated twice (create_graph=True)")
-    _visit_outputs(node, grads, state)
+    for i, ref in enumerate(node.outputs):     # the outputs' grads are complete: observe them
+        t = ref()
+        if t is not None and grads[i] is not None and (
+                t.hooks or t.retains_grad or state.wanted is not None):
+            grads[i] = _observe(t, grads[i], state)
     if len(grads) > 1 and any(g is None for g in grads):      # (one output: always set)
         if all(g is None for g in grads):
             return None
@@ -204,20 +208,16 @@ def _node_backward(node, grads, state):
     return in_grads
 
 
-def _visit_outputs(node, grads, state):
-    """Hooks, retain_grad and grad()'s capture on the node's outputs, whose grads are complete."""
-    for i, ref in enumerate(node.outputs):
-        t = ref()
-        if t is None or grads[i] is None:
-            continue
-        if t.hooks:
-            grads[i] = _run_hooks(t, grads[i], state.create_graph)
-        if t.retains_grad:
-            g = grads[i]
-            t.grad = g.detach() if isinstance(g, Tensor) and not state.create_graph else (
-                g if isinstance(g, Tensor) else Tensor.wrap(g))
-        if state.wanted is not None and id(t) in state.wanted:
-            state.captured[id(t)] = grads[i]
+def _observe(t, g, state):
+    """Run ``t``'s hooks on its complete gradient ``g``, keep it (retain_grad), capture it (grad())."""
+    if t.hooks:
+        g = _run_hooks(t, g, state.create_graph)
+    if t.retains_grad:
+        t.grad = g.detach() if isinstance(g, Tensor) and not state.create_graph else (
+            g if isinstance(g, Tensor) else Tensor.wrap(g))
+    if state.wanted is not None and id(t) in state.wanted:
+        state.captured[id(t)] = g
+    return g
 
 
 def _zero_fill(node, grads, create_graph):
