@@ -59,13 +59,17 @@ CONFIG_SECTIONS = ("unet", "schedule", "ddpm", "training")
 
 
 def default_config():
-    """The defaults of ``tinygrad-cv train --model ddpm`` (chosen to train within the
-    10-minute budget on two CPU cores; see the module docstring)."""
+    """The defaults of ``tinygrad-cv train --model ddpm``: a 701k-parameter UNet (32 base
+    channels, levels 8x8 and 4x4, attention at 4x4), the cosine schedule, AdamW at 2e-3 after
+    200 warm-up steps, batches of 64, EMA 0.999 (with its short-run warm-up), gradient norm
+    clipped at 1 and a 9-minute training budget (the whole command stays within 10 minutes on
+    two CPU cores).  On the digits, 500 steps of this configuration gave a DDIM-50 cFID of
+    9.5 (the linear schedule: 12.8; after 250 steps 19.1 against 30.8)."""
     return {
         "unet": {"in_channels": 1, "base_channels": 32, "channel_mult": [1, 2],
                  "num_res_blocks": 1, "attention_resolutions": [2], "dropout": 0.0,
                  "groups": 8, "image_size": 8},
-        "schedule": {"kind": "linear", "timesteps": 1000, "beta_start": 1e-4,
+        "schedule": {"kind": "cosine", "timesteps": 1000, "beta_start": 1e-4,
                      "beta_end": 0.02},
         "ddpm": {"variance": "fixed_small", "clip_denoised": True},
         "training": {"lr": 2e-3, "weight_decay": 0.0, "batch_size": 64, "warmup_steps": 200,
