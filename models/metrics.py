@@ -359,7 +359,7 @@ class DigitsScorer:
         self.model.eval()
         with tg.no_grad():
             for start in range(0, arr.shape[0], self.batch_size):
-                h = self.model.features(Tensor._wrap(arr[start:start + self.batch_size]))
+                h = self.model.features(Tensor.wrap(arr[start:start + self.batch_size]))
                 for layer in head:
                     h = layer(h)
                 logits = last(h).data.astype("float64")

@@ -114,7 +114,7 @@ def predict(model, x, batch_size=512):
 
 
 def _copy_state(state):
-    return {k: Tensor._wrap(v.data.copy()) for k, v in state.items()}
+    return {k: Tensor.wrap(v.data.copy()) for k, v in state.items()}
 
 
 class Trainer:
@@ -362,8 +362,8 @@ class KNNModel:
         return xp.concatenate(parts)
 
     def state_dict(self):
-        return {"x_train": Tensor._wrap(self.knn.X_train),
-                "y_train": Tensor._wrap(self.knn.y_train), "k": self.k, "metric": self.metric}
+        return {"x_train": Tensor.wrap(self.knn.X_train),
+                "y_train": Tensor.wrap(self.knn.y_train), "k": self.k, "metric": self.metric}
 
     def load_state_dict(self, state):
         self.metric = state["metric"]

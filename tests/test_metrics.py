@@ -276,7 +276,7 @@ def test_scores_ignore_sample_order_and_accept_tensors(scorer, digits):
     x = digits["val"][:200]
     perm = np.random.default_rng(0).permutation(200)
     a = scorer.score_samples(x)
-    b = scorer.score_samples(Tensor._wrap(x[perm]))
+    b = scorer.score_samples(Tensor.wrap(x[perm]))
     c = scorer.score_samples(x.astype(np.float64))
     for other in (b, c):
         assert other["class_histogram"] == a["class_histogram"]

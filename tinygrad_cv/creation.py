@@ -18,7 +18,7 @@ def _factory_dtype(dtype, default=_FLOAT32):
 
 def _finish(arr, requires_grad):
     _check_requires_grad(arr.dtype, requires_grad)
-    t = Tensor._wrap(arr)
+    t = Tensor.wrap(arr)
     t.requires_grad = bool(requires_grad)
     return t
 
@@ -117,8 +117,8 @@ def rand_like(t, dtype=None, device=None, requires_grad=False):
 
 def from_dlpack(obj):
     """A Tensor sharing memory with any DLPack producer (torch, numpy, cupy...)."""
-    return Tensor._wrap(backend.from_dlpack(obj))
+    return Tensor.wrap(backend.from_dlpack(obj))
 
 
 def from_numpy(array):
-    return Tensor._wrap(backend.as_array(array, device="cpu"))
+    return Tensor.wrap(backend.as_array(array, device="cpu"))

@@ -265,7 +265,7 @@ def _decode(node, tensors, used, path, depth=0):
             raise CheckpointError(path, f"structure refers to tensor {value!r} twice")
         used.add(value)
         arr = tensors[value]
-        return Tensor._wrap(arr) if tag == "$tensor" else arr
+        return Tensor.wrap(arr) if tag == "$tensor" else arr
     if tag == "$dict":
         if not isinstance(value, list) or not all(
                 isinstance(i, list) and len(i) == 2 and isinstance(i[0], (str, int))
@@ -515,7 +515,7 @@ def load(path, device=None):
     device = backend.normalize_device(device)
     moved = {k: backend.to_device(v, device) for k, v in tensors.items()}
     if not ours:
-        return {k: Tensor._wrap(v) for k, v in moved.items()}
+        return {k: Tensor.wrap(v) for k, v in moved.items()}
     return _decode(node, moved, set(), path)
 
 

@@ -94,7 +94,6 @@ class Tensor:
         t.name = None
         return t
 
-    _wrap = wrap   # the former private name, still used outside the kernel
 
     # ---- attributes --------------------------------------------------------------------------
     @property

@@ -94,18 +94,18 @@ def reverse_process(model, shape, steps, update, *, seed=None, progress=True, y=
         model.eval()
     try:
         with tg.no_grad():
-            x = Tensor._wrap(rng.standard_normal(shape, dtype="float32"))
+            x = Tensor.wrap(rng.standard_normal(shape, dtype="float32"))
             for t, t_prev in _progress(steps, len(steps), desc, progress):
                 parts = []
                 for start in range(0, n, batch_size):
                     stop = min(n, start + batch_size)
-                    tt = Tensor._wrap(xp.full((stop - start,), int(t), dtype="int64"))
-                    yy = None if labels is None else Tensor._wrap(labels[start:stop])
+                    tt = Tensor.wrap(xp.full((stop - start,), int(t), dtype="int64"))
+                    yy = None if labels is None else Tensor.wrap(labels[start:stop])
                     parts.append(call_model(model, x[start:stop], tt, yy).data)
-                eps = Tensor._wrap(parts[0] if len(parts) == 1 else xp.concatenate(parts))
-                noise = Tensor._wrap(rng.standard_normal(shape, dtype="float32"))
+                eps = Tensor.wrap(parts[0] if len(parts) == 1 else xp.concatenate(parts))
+                noise = Tensor.wrap(rng.standard_normal(shape, dtype="float32"))
                 x = update(eps, int(t), int(t_prev), x, noise)
-                x = Tensor._wrap(x.data.astype("float32", copy=False))
+                x = Tensor.wrap(x.data.astype("float32", copy=False))
     finally:
         if hasattr(model, "train"):
             model.train(was_training)
@@ -169,7 +169,7 @@ class DDPM(Module):
             raise ValueError("p_sample: noise is required for steps with t > 0")
         noise = noise if isinstance(noise, Tensor) else Tensor(noise)
         std = (s.gather(VARIANCES[self.variance], t, xt) * 0.5).exp()
-        mask = Tensor._wrap((steps > 0).astype(xt.dtype).reshape((-1,) + (1,) * (xt.ndim - 1)))
+        mask = Tensor.wrap((steps > 0).astype(xt.dtype).reshape((-1,) + (1,) * (xt.ndim - 1)))
         return mean + (mask * std) * noise
 
     def sample(self, shape, seed=None, progress=True, y=None, batch_size=None):

@@ -152,7 +152,7 @@ class NoiseSchedule:
         n = like_data.shape[0]
         idx = as_timesteps(t, n, device, self.timesteps)
         values = self._on_device(name, device)[idx].astype(like_data.dtype, copy=False)
-        return Tensor._wrap(values.reshape((n,) + (1,) * (like_data.ndim - 1)))
+        return Tensor.wrap(values.reshape((n,) + (1,) * (like_data.ndim - 1)))
 
     # ---- forward process and posterior ---------------------------------------------------
     def q_sample(self, x0, t, noise=None):

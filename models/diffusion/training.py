@@ -176,7 +176,7 @@ class _Run:
     # ---- state ----------------------------------------------------------------------------
     def state_dict(self):
         with self.ema.average_parameters():
-            ema_model = {k: Tensor._wrap(v.data.copy()) for k, v in
+            ema_model = {k: Tensor.wrap(v.data.copy()) for k, v in
                          self.model.state_dict().items()}
         return {"model": self.model.state_dict(), "ema_model": ema_model,
                 "ema": self.ema.state_dict(), "optimizer": self.optimizer.state_dict(),
@@ -205,7 +205,7 @@ class _Run:
         np_ = backend.module_for_device("cpu")
         order = np_.random.default_rng([self.seed, epoch]).permutation(self.data.shape[0])
         idx = order[position * self.batch_size:(position + 1) * self.batch_size]
-        return Tensor._wrap(self.data[backend.to_device(idx, self.device)])
+        return Tensor.wrap(self.data[backend.to_device(idx, self.device)])
 
     def train_step(self):
         """One optimizer step; returns (loss, gradient norm before clipping)."""

@@ -59,7 +59,7 @@ def timestep_embedding(t, dim, dtype, device="cpu"):
     parts = [xp.cos(args), xp.sin(args)]
     if dim % 2:
         parts.append(xp.zeros((args.shape[0], 1)))
-    return Tensor._wrap(xp.concatenate(parts, axis=1).astype(dtype))
+    return Tensor.wrap(xp.concatenate(parts, axis=1).astype(dtype))
 
 
 class ResBlock(nn.Module):
@@ -299,7 +299,7 @@ class UNet(nn.Module):
                                  f"got {got}")
 
     def forward(self, x, t, y=None, context=None):
-        t = t if isinstance(t, Tensor) else Tensor._wrap(backend.ensure_array(t))
+        t = t if isinstance(t, Tensor) else Tensor.wrap(backend.ensure_array(t))
         self._check(x, t, y, context)
         first = self.time_embed[0].weight
         emb = self.time_embed(timestep_embedding(t, self.base_channels, first.dtype,

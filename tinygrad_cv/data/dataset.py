@@ -55,7 +55,7 @@ class TensorDataset(Dataset):
         return self.tensors[0].shape[0]
 
     def __getitem__(self, index):
-        return tuple(Tensor._wrap(t.data[index]) for t in self.tensors)
+        return tuple(Tensor.wrap(t.data[index]) for t in self.tensors)
 
     def get_batch(self, indices, device=None):
         """The batch ``tuple(t[indices])`` as Tensors on ``device`` (one gather per tensor)."""
@@ -63,7 +63,7 @@ class TensorDataset(Dataset):
         for t in self.tensors:
             data = t.data
             idx = backend.to_device(indices, backend.device_of(data))
-            out.append(Tensor._wrap(backend.to_device(data[idx], device)))
+            out.append(Tensor.wrap(backend.to_device(data[idx], device)))
         if self.transform is not None:
             out[0] = self.transform(out[0])
         return tuple(out)
@@ -77,7 +77,7 @@ def _stack_field(values, device):
         return Tensor(list(values), dtype=dtype, device=device)
     arrays = [backend.to_device(_raw(v), device) for v in values]
     xp = backend.get_array_module(arrays[0])
-    return Tensor._wrap(xp.stack([xp.asarray(a) for a in arrays]))
+    return Tensor.wrap(xp.stack([xp.asarray(a) for a in arrays]))
 
 
 def default_collate(samples, device=None):

@@ -80,8 +80,8 @@ def load_digits(split=None, resize=None, device=None):
 
         images = _resize(images, resize)
     device = backend.normalize_device(device)
-    return (Tensor._wrap(backend.to_device(np_.ascontiguousarray(images), device)),
-            Tensor._wrap(backend.to_device(labels, device)))
+    return (Tensor.wrap(backend.to_device(np_.ascontiguousarray(images), device)),
+            Tensor.wrap(backend.to_device(labels, device)))
 
 
 def _to_float_image(arr):

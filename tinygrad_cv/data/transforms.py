@@ -46,7 +46,7 @@ def _unwrap(x, name):
 
 def _wrap(arr, is_tensor, unbatched):
     arr = arr[0] if unbatched else arr
-    return Tensor._wrap(arr) if is_tensor else arr
+    return Tensor.wrap(arr) if is_tensor else arr
 
 
 def _pair(v, name):

@@ -190,7 +190,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             elif p.grad is not None:
-                p.grad = Tensor._wrap(backend.get_array_module(p.grad.data).zeros_like(p.grad.data))
+                p.grad = Tensor.wrap(backend.get_array_module(p.grad.data).zeros_like(p.grad.data))
 
     # ---- device / dtype ----------------------------------------------------------------------
     def to(self, *args, **kwargs):

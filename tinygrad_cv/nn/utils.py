@@ -39,7 +39,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     if not coef >= 1.0:  # also NaN: torch then propagates NaN into the gradients
         for g in grads:
             g.data *= g.data.dtype.type(coef)
-    return Tensor._wrap(xp.asarray(total))
+    return Tensor.wrap(xp.asarray(total))
 
 
 def clip_grad_value_(parameters, clip_value):

@@ -87,7 +87,7 @@ class EMA:
 
     def state_dict(self):
         return {"decay": self.decay, "num_updates": self.num_updates,
-                "shadow": {name: Tensor._wrap(s) for name, s in self.shadow.items()}}
+                "shadow": {name: Tensor.wrap(s) for name, s in self.shadow.items()}}
 
     def load_state_dict(self, state_dict):
         """Restore the shadow values (names and shapes checked before anything changes)."""

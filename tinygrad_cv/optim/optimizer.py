@@ -170,7 +170,7 @@ class Optimizer:
         t = state.get(name)
         if t is None:
             xp = backend.get_array_module(param.data)
-            t = state[name] = Tensor._wrap(xp.zeros_like(param.data))
+            t = state[name] = Tensor.wrap(xp.zeros_like(param.data))
         return t.data
 
     # ---- state dict --------------------------------------------------------------------------
@@ -240,7 +240,7 @@ class Optimizer:
                         raise ValueError(f"{name}.load_state_dict: state '{k}' of parameter "
                                          f"{idx} has shape {tuple(v.shape)}, the parameter has "
                                          f"shape {tuple(p.shape)}")
-                    converted[k] = Tensor._wrap(_to_array(v, p.data))
+                    converted[k] = Tensor.wrap(_to_array(v, p.data))
                 else:
                     converted[k] = copy.deepcopy(v)
             new_state[p] = converted

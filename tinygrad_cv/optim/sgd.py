@@ -45,7 +45,7 @@ class SGD(Optimizer):
             buf = state.get("momentum_buffer")
             if buf is None:
                 buf = g.copy()
-                state["momentum_buffer"] = Tensor._wrap(buf)
+                state["momentum_buffer"] = Tensor.wrap(buf)
             else:
                 buf = buf.data
                 buf *= momentum

@@ -49,7 +49,7 @@ def _prepare_inputs(inputs):
     for x in _as_tuple(inputs):
         if isinstance(x, Tensor) and x.requires_grad:
             data = x.data.astype(_FLOAT64, copy=True)
-            x = Tensor._wrap(data).requires_grad_()
+            x = Tensor.wrap(data).requires_grad_()
         out.append(x)
     return tuple(out)
 
@@ -145,7 +145,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, *, seed=0, raise_excep
     diff_outputs = [o for o in outputs if o.requires_grad]
     if diff_outputs:
         grads = autograd_grad(diff_outputs, [inputs[i] for i in checked],
-                              grad_outputs=[Tensor._wrap(v) for o, v in zip(outputs, vs)
+                              grad_outputs=[Tensor.wrap(v) for o, v in zip(outputs, vs)
                                             if o.requires_grad],
                               allow_unused=True)
     else:
@@ -200,7 +200,7 @@ def gradgradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, *, seed=0, raise_e
         raise ValueError("gradgradcheck: no input Tensor has requires_grad=True")
     with enable_grad():
         outputs = _float_outputs(fn(*inputs))
-    us = tuple(Tensor._wrap(v).requires_grad_() for v in _projection_vectors(outputs, seed + 1))
+    us = tuple(Tensor.wrap(v).requires_grad_() for v in _projection_vectors(outputs, seed + 1))
 
     def first_order(*args):
         xs, u = args[:n_in], args[n_in:]

@@ -20,4 +20,4 @@ def dropout(x, p=0.5, training=True, inplace=False):
     rng = backend.get_rng(x.device)
     keep = rng.random(x.shape, dtype=backend.dtype("float32")) >= p
     scale = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
-    return x * Tensor._wrap(scale)
+    return x * Tensor.wrap(scale)

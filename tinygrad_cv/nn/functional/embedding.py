@@ -68,4 +68,4 @@ def one_hot(indices, num_classes=-1):
         raise ValueError(f"one_hot: class values must be smaller than num_classes={num_classes}, "
                          f"got {int(idx.max())}")
     out = (idx[..., None] == xp.arange(num_classes)).astype(xp.int64)
-    return Tensor._wrap(out)
+    return Tensor.wrap(out)

@@ -218,7 +218,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         if tuple(t.shape) != tuple(input.shape):
             raise ValueError(f"cross_entropy: probability target must have the input's shape "
                              f"{tuple(input.shape)}, got {tuple(t.shape)}")
-        target = target if isinstance(target, Tensor) else Tensor._wrap(t)
+        target = target if isinstance(target, Tensor) else Tensor.wrap(t)
         return CrossEntropyFn.apply(input, target, w, label_smoothing=float(label_smoothing),
                                     reduction=reduction, prob_target=True)
     t = _check_class_input("cross_entropy", input, target)
@@ -240,11 +240,11 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     valid, safe = _checked_indices("nll_loss", t.reshape(-1), c, ignore_index)
     w = _weight_array(weight, c, "nll_loss", input.data)
     coef = valid.astype(input.dtype) if w is None else w[safe] * valid
-    per = rows[xp.arange(m), safe] * Tensor._wrap(-coef)
+    per = rows[xp.arange(m), safe] * Tensor.wrap(-coef)
     if reduction == "none":
         return per.reshape(t.shape)
     total = per.sum()
-    return total / Tensor._wrap(xp.asarray(coef.sum())) if reduction == "mean" else total
+    return total / Tensor.wrap(xp.asarray(coef.sum())) if reduction == "mean" else total
 
 
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="mean"):
@@ -269,7 +269,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="me
     w = _weight_array(weight, c, "multi_margin_loss", input.data)
     if w is not None:
         others = others * w[y][:, None]
-    per = (hinge * Tensor._wrap(others)).sum(dim=1)
+    per = (hinge * Tensor.wrap(others)).sum(dim=1)
     if reduction == "none":
         return per.reshape(t.shape)
     return _reduce(per, reduction)
@@ -368,7 +368,7 @@ def _as_like(value, like):
     if isinstance(value, Tensor):
         return value
     arr = backend.as_array(value, device=like.device)
-    return Tensor._wrap(arr.astype(like.dtype, copy=False))
+    return Tensor.wrap(arr.astype(like.dtype, copy=False))
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean",

@@ -333,7 +333,7 @@ class PositionalEncoding(Module):
         self.batch_first = bool(batch_first)
         xp = backend.module_for_device(device)
         table = sinusoidal_table(self.max_len, self.dim, xp, dtype or "float32")
-        self.register_buffer("pe", Tensor._wrap(table), persistent=False)
+        self.register_buffer("pe", Tensor.wrap(table), persistent=False)
         self.dropout = Dropout(dropout)
 
     def extra_repr(self):
@@ -354,4 +354,4 @@ class PositionalEncoding(Module):
             pe = pe.astype(x.dtype)
         if x.ndim == 3:
             pe = pe[None] if self.batch_first else pe[:, None]
-        return self.dropout(x + Tensor._wrap(pe))
+        return self.dropout(x + Tensor.wrap(pe))

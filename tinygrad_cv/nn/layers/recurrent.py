@@ -36,7 +36,7 @@ def _new_parameter(shape, device, dtype):
 
 def _zeros_like_state(x, shape):
     xp = backend.get_array_module(x.data)
-    return Tensor._wrap(xp.zeros(shape, dtype=x.dtype))
+    return Tensor.wrap(xp.zeros(shape, dtype=x.dtype))
 
 
 def _shape_error(layer, what, expected, actual):
