@@ -65,8 +65,13 @@ def test_groupnorm_matches_torch(groups, n, extra_dims, affine, dtype, seed):
     if dtype == np.float32:
         # the input gradient scales with 1/std of each group: a nearly constant group of two
         # elements makes float32 results of any implementation differ in the 4th digit
-        assume(x.astype(np.float64).reshape(n, groups, -1).std(axis=2).min() > 0.1)
-    tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-11)
+        min_std = x.astype(np.float64).reshape(n, groups, -1).std(axis=2).min()
+        assume(min_std > 0.1)
+        # dx is a difference of terms of size |gamma dy| / std (up to ~60 here): its float32
+        # rounding, torch's included, is ~1e-6 of that (seen: 3.6e-5 at std 0.1, two elements)
+        tol = dict(rtol=1e-4, atol=1e-5 / min_std)
+    else:
+        tol = dict(rtol=1e-10, atol=1e-11)
     for train in (True, False):
         compare_layer(nn.GroupNorm(groups, 6, affine=affine), theirs, x, train=train, **tol)
 
