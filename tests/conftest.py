@@ -1,7 +1,16 @@
 """Shared fixtures: the devices to run on (cpu always, cuda when CuPy sees a GPU)."""
+import os
+
 import pytest
+from hypothesis import settings
 
 from tinygrad_cv import backend
+
+# CI replays the same hypothesis examples on every run (derandomize); a developer's run draws
+# new ones, so the search for edge cases goes on where a failure can be looked at.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 DEVICES = ["cpu"] + (["cuda"] if backend.cuda_available() else [])
 
