@@ -8,33 +8,30 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import math
 import os
 
+from models import registry
 from tinygrad_cv.cli import CLIError
 
 DEVICE_NAMES = ("cpu", "cuda")
 
 
 # ---- argument types -------------------------------------------------------------------------
-def _number_type(convert, what, accept):
-    """An argparse type: ``convert(text)``, then ``accept(value)`` or "expected {what}"."""
+def _argparse_type(check):
+    """An argparse type from one of the registry's value checks (a ValueError naming what it
+    expected becomes argparse's error: exit 2 with the usage line)."""
     def parse(text):
         try:
-            value = convert(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        if not accept(value):
-            raise argparse.ArgumentTypeError(f"expected {what}, got {value}")
-        return value
+            return check(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
     return parse
 
 
-positive_int = _number_type(int, "a positive integer", lambda v: v > 0)
-nonnegative_int = _number_type(int, "a non-negative integer", lambda v: v >= 0)
-positive_float = _number_type(float, "a positive number", lambda v: v > 0 and not math.isinf(v))
-nonnegative_float = _number_type(float, "a non-negative number",
-                                 lambda v: v >= 0 and not math.isinf(v))
+positive_int = _argparse_type(registry.positive_int)
+nonnegative_int = _argparse_type(registry.nonnegative_int)
+positive_float = _argparse_type(registry.positive_float)
+nonnegative_float = _argparse_type(registry.nonnegative_float)
 
 
 def ratio(text):
@@ -211,15 +208,6 @@ def to_pil(image, rgb=True, needed_by="this command"):
     arr = (arr.clip(0, 1) * 255 + 0.5).astype("uint8")
     img = Image.fromarray(arr)
     return img.convert("RGB") if rgb else img
-
-
-def save_png(img, path):
-    """Write PIL image ``img`` to ``path`` as a PNG; returns ``path``."""
-    try:
-        img.save(path, format="PNG")
-    except (OSError, ValueError) as exc:
-        raise CLIError(f"cannot write {path!r}: {exc}") from None
-    return path
 
 
 def image_format(path):

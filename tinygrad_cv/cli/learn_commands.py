@@ -20,7 +20,7 @@ import time
 
 from tinygrad_cv.cli import CLIError, UsageError
 from tinygrad_cv.cli.common import (DEVICE_NAMES, output_folder, pil_modules, positive_int,
-                                    save_png, to_pil, use_device, write_bytes)
+                                    save_image, to_pil, use_device, write_bytes)
 from tinygrad_cv.cli.learn_plots import plot_metrics
 from tinygrad_cv.cli.model_options import add_model_options, given_options, model_errors
 
@@ -72,7 +72,7 @@ def save_grid(images, path, scale=GRID_SCALE):
     img = to_pil(grid[:, :, 0] if grid.shape[2] == 1 else grid, rgb=grid.shape[2] == 3)
     if scale > 1:
         img = img.resize((img.size[0] * scale, img.size[1] * scale), resample=0)  # nearest
-    return save_png(img, path)
+    return save_image(img, path)
 
 
 def _sample_grid_writer(out):
@@ -236,7 +236,7 @@ def _canny_demo(out):
     both = host.concatenate([backend.to_numpy(gray), backend.to_numpy(edges).astype(gray.dtype)],
                             axis=1)
     path = os.path.join(out, f"canny_{DEMO_PHOTO}.png")
-    save_png(to_pil(both, rgb=False, needed_by="the demo"), path)
+    save_image(to_pil(both, rgb=False, needed_by="the demo"), path)
     return path, int(backend.to_numpy(edges).sum())
 
 
