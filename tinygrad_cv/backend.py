@@ -93,7 +93,7 @@ def _is_cupy_array(a) -> bool:
 def get_array_module(*args):
     """numpy or cupy, chosen from the arrays or Tensors given (numpy when none is on the GPU)."""
     for a in args:
-        a = a.data if hasattr(a, "_tensor_marker") else a
+        a = a.array if hasattr(a, "_tensor_marker") else a
         if isinstance(a, numpy.ndarray):
             continue
         if _is_cupy_array(a):
@@ -103,7 +103,7 @@ def get_array_module(*args):
 
 def device_of(array) -> str:
     """``"cuda"`` for a cupy array (or a Tensor on the GPU), else ``"cpu"``."""
-    array = array.data if hasattr(array, "_tensor_marker") else array
+    array = array.array if hasattr(array, "_tensor_marker") else array
     return "cuda" if _is_cupy_array(array) else "cpu"
 
 

@@ -22,7 +22,7 @@ def make_grid(images, nrow=None, padding=1, pad_value=1.0):
     ``nrow`` images per row (default ``ceil(sqrt(N))``), ``padding`` pixels of ``pad_value``
     between and around the cells.  Values are copied as they are (no rescaling or clipping).
     """
-    data = images.data if isinstance(images, Tensor) else images
+    data = images.array if isinstance(images, Tensor) else images
     if getattr(data, "ndim", None) != 4:
         raise ValueError(f"make_grid expects images of shape (N, C, H, W), got "
                          f"{getattr(data, 'shape', type(images).__name__)}")

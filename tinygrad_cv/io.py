@@ -216,7 +216,7 @@ def _encode(obj, prefix, tensors, where, depth=0):
         while key in tensors or key == "__metadata__":
             key = f"{base}#{n}"
             n += 1
-        tensors[key] = obj.data if isinstance(obj, Tensor) else obj
+        tensors[key] = obj.array if isinstance(obj, Tensor) else obj
         return {"$tensor" if isinstance(obj, Tensor) else "$array": key}
     if obj is None or isinstance(obj, (bool, str)):
         return obj

@@ -69,9 +69,9 @@ def draw_graph(tensor, show_shapes=True, show_data=False, params=None, show_grad
         if show_shapes:
             lines.append(f"{tuple(t.shape)} {t.dtype}")
         if show_data:
-            lines.append(_short(t.data))
+            lines.append(_short(t.array))
         if show_grad and t.grad is not None:
-            lines.append(f"grad {tuple(t.grad.shape)}" + (f" {_short(t.grad.data)}"
+            lines.append(f"grad {tuple(t.grad.shape)}" + (f" {_short(t.grad.array)}"
                                                          if show_data else ""))
         leaf = t.creator is None
         attrs = {"shape": "ellipse"}

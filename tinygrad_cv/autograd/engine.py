@@ -58,7 +58,7 @@ def grad(outputs, inputs, grad_outputs=None, create_graph=False, retain_graph=No
                                    f"of shape {out.shape}")
             g = _ones_like(out)
         elif isinstance(g, Tensor) and not create_graph:
-            g = g.data
+            g = g.array
         root_grads.append(g)
     if retain_graph is None:
         retain_graph = create_graph
@@ -79,7 +79,7 @@ def _as_list(x):
 
 
 def _ones_like(t):
-    return backend.get_array_module(t.data).ones(t.shape, dtype=t.dtype)
+    return backend.get_array_module(t.array).ones(t.shape, dtype=t.dtype)
 
 
 # ---- the pass --------------------------------------------------------------------------------
@@ -222,7 +222,7 @@ def _observe(t, g, state):
 
 def _zero_fill(node, grads, create_graph):
     """Zeros for the outputs of a multi-output node that received no gradient."""
-    like = next((t.data for t in node.inputs if isinstance(t, Tensor)), None)
+    like = next((t.array for t in node.inputs if isinstance(t, Tensor)), None)
     for i, g in enumerate(grads):
         if g is None:
             shape, dtype = node.out_meta[i]
@@ -236,7 +236,7 @@ def _accumulate(node, in_grads, state):
     for x, g, need in zip(node.inputs, in_grads, node.needs_input_grad):
         if not need or g is None:
             continue
-        xd = x.data
+        xd = x.array
         if g.shape != xd.shape:
             g = dual.sum_to(g, xd.shape)
         if g.dtype != xd.dtype:
@@ -294,7 +294,7 @@ def _accumulate_into_leaves(state):
                 seen.add(id(g))
                 leaf.grad = Tensor.wrap(g)
             else:
-                leaf.grad = Tensor.wrap(leaf.grad.data + g)
+                leaf.grad = Tensor.wrap(leaf.grad.array + g)
 
 
 # ---- helpers ---------------------------------------------------------------------------------
@@ -303,11 +303,11 @@ def _saved_as_tensors(node):
     lookup = {}
     for t in node.inputs:
         if isinstance(t, Tensor):
-            lookup[id(t.data)] = t
+            lookup[id(t.array)] = t
     for ref in node.outputs:
         t = ref()
         if t is not None:
-            lookup[id(t.data)] = t
+            lookup[id(t.array)] = t
     saved = []
     for v in node.saved:
         if backend.is_array(v):
@@ -322,7 +322,7 @@ def _as_grad(g, create_graph):
     """A gradient as the pass carries it: a Tensor with create_graph, else a raw array."""
     if create_graph:
         return g if isinstance(g, Tensor) else Tensor.wrap(g)
-    return g.data if isinstance(g, Tensor) else g
+    return g.array if isinstance(g, Tensor) else g
 
 
 def _run_hooks(tensor, g, create_graph):

@@ -28,7 +28,7 @@ def check_finite(array, what: str) -> None:
     if array is None:
         return
     if isinstance(array, Tensor):   # (a numpy array's own .data is a memoryview)
-        array = array.data
+        array = array.array
     if backend.is_floating(array.dtype):
         xp = backend.get_array_module(array)
         if not bool(xp.isfinite(array).all()):
@@ -105,7 +105,7 @@ class Function:
             ctx.inputs = inputs
             ctx.outputs = (weakref.ref(result),)
             excluded = ctx.non_differentiable or ()
-            if result.data.dtype.kind == "f" and id(result.data) not in excluded:
+            if result.array.dtype.kind == "f" and id(result.array) not in excluded:
                 result.requires_grad = True
                 result.creator = ctx
         return result
@@ -114,10 +114,10 @@ class Function:
         """Link this node to its inputs; it becomes the creator of its floating outputs."""
         self.inputs = inputs
         self.outputs = [weakref.ref(t) for t in results]
-        self.out_meta = [(t.data.shape, t.data.dtype) for t in results]
+        self.out_meta = [(t.array.shape, t.array.dtype) for t in results]
         excluded = self.non_differentiable or ()
         for i, t in enumerate(results):
-            if t.data.dtype.kind == "f" and id(t.data) not in excluded:
+            if t.array.dtype.kind == "f" and id(t.array) not in excluded:
                 t.requires_grad = True
                 t.creator = self
                 t.out_index = i
@@ -138,7 +138,7 @@ def _unpack(cls, inputs):
     first = None
     for x in inputs:
         if isinstance(x, Tensor):
-            data = x.data
+            data = x.array
             if first is None:
                 first = data
             elif type(data) is not type(first) and \

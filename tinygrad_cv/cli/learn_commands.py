@@ -138,7 +138,7 @@ def evaluate_checkpoint(path, out=None, split="test"):
             predicted = entry.predict(model, x)
         except CONTENT_ERRORS as exc:
             raise content_error(path, exc) from None
-    accuracy, per_class, matrix = accuracy_report(y.data, predicted, 10)
+    accuracy, per_class, matrix = accuracy_report(y.array, predicted, 10)
     out = out or os.path.dirname(os.path.abspath(path))
     with output_folder(out):
         figure = os.path.join(out, CONFUSION_NAME)

@@ -28,7 +28,7 @@ class Dataset:
 
 
 def _raw(t):
-    return t.data if isinstance(t, Tensor) else t
+    return t.array if isinstance(t, Tensor) else t
 
 
 class TensorDataset(Dataset):
@@ -55,13 +55,13 @@ class TensorDataset(Dataset):
         return self.tensors[0].shape[0]
 
     def __getitem__(self, index):
-        return tuple(Tensor.wrap(t.data[index]) for t in self.tensors)
+        return tuple(Tensor.wrap(t.array[index]) for t in self.tensors)
 
     def get_batch(self, indices, device=None):
         """The batch ``tuple(t[indices])`` as Tensors on ``device`` (one gather per tensor)."""
         out = []
         for t in self.tensors:
-            data = t.data
+            data = t.array
             idx = backend.to_device(indices, backend.device_of(data))
             out.append(Tensor.wrap(backend.to_device(data[idx], device)))
         if self.transform is not None:

@@ -32,7 +32,7 @@ __all__ = ["Compose", "Resize", "RandomCrop", "RandomResizedCrop", "RandomHorizo
 def _unwrap(x, name):
     """Raw 4-D array, whether the input was a Tensor, and whether a batch dim was added."""
     is_tensor = isinstance(x, Tensor)
-    arr = x.data if is_tensor else x
+    arr = x.array if is_tensor else x
     if not backend.is_array(arr):
         raise TypeError(f"{name}: expected a Tensor or array image batch, got {type(x).__name__}")
     if arr.ndim not in (3, 4):

@@ -1,6 +1,6 @@
 """In-place parameter initialisers with torch.nn.init's names, fan modes and gains.
 
-Each function fills ``tensor.data`` in place (the array object is kept, so views and optimizers
+Each function fills ``tensor.array`` in place (the array object is kept, so views and optimizers
 stay attached) from the seeded generator of the tensor's device and returns the tensor.
 Fans of a weight of shape (out, in, *k): fan_in = in * prod(k), fan_out = out * prod(k).
 """
@@ -59,10 +59,10 @@ def _calculate_correct_fan(tensor, mode):
 
 
 def _fill(tensor, values):
-    """Write ``values`` into ``tensor.data`` in place (cast to its dtype)."""
-    data = tensor.data
+    """Write ``values`` into ``tensor.array`` in place (cast to its dtype)."""
+    data = tensor.array
     if data.ndim == 0:
-        tensor.data = values.astype(data.dtype).reshape(())
+        tensor.array = values.astype(data.dtype).reshape(())
     else:
         data[...] = values
     return tensor
@@ -103,9 +103,9 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
 
 
 def constant_(tensor, val):
-    data = tensor.data
+    data = tensor.array
     if data.ndim == 0:
-        tensor.data = backend.get_array_module(data).asarray(val, dtype=data.dtype)
+        tensor.array = backend.get_array_module(data).asarray(val, dtype=data.dtype)
     else:
         data[...] = val
     return tensor

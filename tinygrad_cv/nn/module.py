@@ -18,7 +18,7 @@ class Parameter(Tensor):
         if data is None:
             data = backend.module_for_device(None).empty(0, dtype="float32")
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         super().__init__(data, requires_grad=requires_grad)
 
     def __repr__(self):
@@ -190,7 +190,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             elif p.grad is not None:
-                p.grad = Tensor.wrap(backend.get_array_module(p.grad.data).zeros_like(p.grad.data))
+                p.grad = Tensor.wrap(backend.get_array_module(p.grad.array).zeros_like(p.grad.array))
 
     # ---- device / dtype ----------------------------------------------------------------------
     def to(self, *args, **kwargs):
@@ -209,10 +209,10 @@ class Module:
                     for holder in (t, t.grad):
                         if holder is None:
                             continue
-                        arr = holder.data if device is None else backend.to_device(holder.data, device)
+                        arr = holder.array if device is None else backend.to_device(holder.array, device)
                         if dtype is not None and backend.is_floating(arr.dtype):
                             arr = arr.astype(dtype, copy=False)
-                        holder.data = arr
+                        holder.array = arr
         return self
 
     def cpu(self):
@@ -261,7 +261,7 @@ class Module:
             if k not in state_dict:
                 continue
             value = state_dict[k]
-            arr = value.data if isinstance(value, Tensor) else value
+            arr = value.array if isinstance(value, Tensor) else value
             if hasattr(arr, "detach") and hasattr(arr, "cpu") and not backend.is_array(arr):
                 arr = arr.detach().cpu().numpy()  # a torch tensor
             arr = backend.as_array(arr, device=target.device)
@@ -274,10 +274,10 @@ class Module:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                                + "\n\t".join(errors))
         for target, arr in staged:
-            if target.data.shape == ():
-                target.data = arr.copy()
+            if target.array.shape == ():
+                target.array = arr.copy()
             else:
-                target.data[...] = arr
+                target.array[...] = arr
         return IncompatibleKeys(missing, unexpected)
 
     # ---- repr --------------------------------------------------------------------------------

@@ -24,12 +24,12 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     norm_type = float(norm_type)
     if not grads:
         return Tensor(0.0)
-    xp = backend.get_array_module(grads[0].data)
+    xp = backend.get_array_module(grads[0].array)
     if math.isinf(norm_type):
-        norms = [xp.abs(g.data).max() if g.data.size else xp.asarray(0.0, g.dtype) for g in grads]
+        norms = [xp.abs(g.array).max() if g.array.size else xp.asarray(0.0, g.dtype) for g in grads]
         total = xp.stack([xp.asarray(n) for n in norms]).max()
     else:
-        norms = [(xp.abs(g.data) ** norm_type).sum() for g in grads]
+        norms = [(xp.abs(g.array) ** norm_type).sum() for g in grads]
         total = xp.stack([xp.asarray(n) for n in norms]).sum() ** (1.0 / norm_type)
     total_f = float(total)
     if error_if_nonfinite and not math.isfinite(total_f):
@@ -38,7 +38,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     coef = max_norm / (total_f + 1e-6)
     if not coef >= 1.0:  # also NaN: torch then propagates NaN into the gradients
         for g in grads:
-            g.data *= g.data.dtype.type(coef)
+            g.array *= g.array.dtype.type(coef)
     return Tensor.wrap(xp.asarray(total))
 
 
@@ -46,8 +46,8 @@ def clip_grad_value_(parameters, clip_value):
     """Clip every gradient element to [-clip_value, clip_value] in place."""
     clip_value = float(clip_value)
     for g in _grads(parameters):
-        xp = backend.get_array_module(g.data)
-        xp.clip(g.data, -clip_value, clip_value, out=g.data)
+        xp = backend.get_array_module(g.array)
+        xp.clip(g.array, -clip_value, clip_value, out=g.array)
 
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]

@@ -16,7 +16,7 @@ def is_tensor(x) -> bool:
 
 def raw(x):
     """The underlying array of a Tensor (other values unchanged)."""
-    return x.data if isinstance(x, Tensor) else x
+    return x.array if isinstance(x, Tensor) else x
 
 
 def exp(x):

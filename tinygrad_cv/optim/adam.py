@@ -49,7 +49,7 @@ class Adam(Optimizer):
         lr, eps = float(group["lr"]), float(group["eps"])
         weight_decay = float(group["weight_decay"])
         beta1, beta2 = (float(b) for b in group["betas"])
-        p = param.data
+        p = param.array
         xp = backend.get_array_module(p)
         step = state["step"] = state.get("step", 0) + 1
         exp_avg = self._state_buffer(state, "exp_avg", param)

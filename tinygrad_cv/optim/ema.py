@@ -26,7 +26,7 @@ class EMA:
         self.model = model
         self.decay = float(decay)
         self.num_updates = 0
-        self.shadow = {name: t.data.copy() for name, t in self._named_tensors(model)}
+        self.shadow = {name: t.array.copy() for name, t in self._named_tensors(model)}
         self._backup = None
 
     @staticmethod
@@ -47,7 +47,7 @@ class EMA:
         params = {id(p) for p in self.model.parameters()}
         for name, t in self._pairs(self.model):
             s = self.shadow[name]
-            arr = backend.to_device(t.data, backend.device_of(s))
+            arr = backend.to_device(t.array, backend.device_of(s))
             if id(t) in params and backend.is_floating(s.dtype):
                 s *= self.decay
                 s += (1.0 - self.decay) * arr
@@ -58,13 +58,13 @@ class EMA:
     def apply_to(self, model=None):
         """Copy the averaged values into ``model`` (default: the tracked model), in place."""
         for name, t in self._pairs(self.model if model is None else model):
-            t.data[...] = backend.to_device(self.shadow[name], t.device)
+            t.array[...] = backend.to_device(self.shadow[name], t.device)
 
     copy_to = apply_to
 
     def store(self, model=None):
         """Remember ``model``'s current values (to ``restore()`` after evaluating)."""
-        self._backup = {name: t.data.copy()
+        self._backup = {name: t.array.copy()
                         for name, t in self._pairs(self.model if model is None else model)}
 
     def restore(self, model=None):
@@ -72,7 +72,7 @@ class EMA:
         if self._backup is None:
             raise RuntimeError("EMA.restore() called without a matching store()")
         for name, t in self._pairs(self.model if model is None else model):
-            t.data[...] = self._backup[name]
+            t.array[...] = self._backup[name]
         self._backup = None
 
     @contextlib.contextmanager
@@ -99,7 +99,7 @@ class EMA:
         staged = {}
         for name, cur in self.shadow.items():
             v = shadow[name]
-            arr = v.data if isinstance(v, Tensor) else v
+            arr = v.array if isinstance(v, Tensor) else v
             if tuple(arr.shape) != tuple(cur.shape):
                 raise ValueError(f"EMA.load_state_dict: '{name}' has shape {tuple(arr.shape)}, "
                                  f"expected {tuple(cur.shape)}")

@@ -1,6 +1,6 @@
 """The ``Optimizer`` base class: parameter groups, per-parameter state, state_dict.
 
-Subclasses implement ``_update(param, grad, state, group)``, which changes ``param.data``
+Subclasses implement ``_update(param, grad, state, group)``, which changes ``param.array``
 in place from the raw gradient array ``grad`` (vectorised over the whole array) using the
 hyper-parameters of ``group``.  ``step()`` calls it for every parameter whose ``.grad`` is
 set; no autograd graph is recorded.
@@ -46,7 +46,7 @@ def check_beta(name, value):
 
 def _to_array(value, like):
     """A fresh array of ``value`` (Tensor, array or torch tensor) with ``like``'s dtype/device."""
-    arr = value.data if isinstance(value, Tensor) else value
+    arr = value.array if isinstance(value, Tensor) else value
     if not backend.is_array(arr) and hasattr(arr, "detach") and hasattr(arr, "cpu"):
         arr = arr.detach().cpu().numpy()  # a torch tensor
     arr = backend.as_array(arr, device=backend.device_of(like))
@@ -138,7 +138,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 else:
-                    p.grad.data[...] = 0
+                    p.grad.array[...] = 0
 
     def step(self, closure=None):
         """One update of every parameter that has a gradient.
@@ -154,10 +154,10 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                grad = p.grad.data
-                if grad.shape != p.data.shape:
+                grad = p.grad.array
+                if grad.shape != p.array.shape:
                     raise RuntimeError(f"{type(self).__name__}.step: gradient of shape "
-                                       f"{grad.shape} for a parameter of shape {p.data.shape}")
+                                       f"{grad.shape} for a parameter of shape {p.array.shape}")
                 self._update(p, grad, self.state.setdefault(p, {}), group)
         return loss
 
@@ -169,9 +169,9 @@ class Optimizer:
         """The state array ``name`` (zeros like ``param`` on first use), as a raw array."""
         t = state.get(name)
         if t is None:
-            xp = backend.get_array_module(param.data)
-            t = state[name] = Tensor.wrap(xp.zeros_like(param.data))
-        return t.data
+            xp = backend.get_array_module(param.array)
+            t = state[name] = Tensor.wrap(xp.zeros_like(param.array))
+        return t.array
 
     # ---- state dict --------------------------------------------------------------------------
     def state_dict(self):
@@ -240,7 +240,7 @@ class Optimizer:
                         raise ValueError(f"{name}.load_state_dict: state '{k}' of parameter "
                                          f"{idx} has shape {tuple(v.shape)}, the parameter has "
                                          f"shape {tuple(p.shape)}")
-                    converted[k] = Tensor.wrap(_to_array(v, p.data))
+                    converted[k] = Tensor.wrap(_to_array(v, p.array))
                 else:
                     converted[k] = copy.deepcopy(v)
             new_state[p] = converted

@@ -46,7 +46,7 @@ class RMSprop(Optimizer):
     def _update(self, param, grad, state, group):
         lr, alpha, eps = float(group["lr"]), float(group["alpha"]), float(group["eps"])
         momentum, weight_decay = float(group["momentum"]), float(group["weight_decay"])
-        p = param.data
+        p = param.array
         xp_sqrt = backend.get_array_module(p).sqrt
         state["step"] = state.get("step", 0) + 1
         square_avg = self._state_buffer(state, "square_avg", param)

@@ -37,7 +37,7 @@ class SGD(Optimizer):
     def _update(self, param, grad, state, group):
         lr, momentum = float(group["lr"]), float(group["momentum"])
         weight_decay = float(group["weight_decay"])
-        p = param.data
+        p = param.array
         g = -grad if group["maximize"] else grad
         if weight_decay != 0:
             g = g + weight_decay * p
@@ -47,7 +47,7 @@ class SGD(Optimizer):
                 buf = g.copy()
                 state["momentum_buffer"] = Tensor.wrap(buf)
             else:
-                buf = buf.data
+                buf = buf.array
                 buf *= momentum
                 buf += (1.0 - float(group["dampening"])) * g
             g = g + momentum * buf if group["nesterov"] else buf

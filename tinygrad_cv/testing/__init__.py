@@ -48,7 +48,7 @@ def _prepare_inputs(inputs):
     out = []
     for x in _as_tuple(inputs):
         if isinstance(x, Tensor) and x.requires_grad:
-            data = x.data.astype(_FLOAT64, copy=True)
+            data = x.array.astype(_FLOAT64, copy=True)
             x = Tensor.wrap(data).requires_grad_()
         out.append(x)
     return tuple(out)
@@ -72,11 +72,11 @@ def _projection_vectors(outputs, seed):
     backward pass and two forward passes per input element.
     """
     vs = []
-    rng = backend.get_array_module(*[o.data for o in outputs]).random.default_rng(seed) \
+    rng = backend.get_array_module(*[o.array for o in outputs]).random.default_rng(seed) \
         if outputs else None
     for o in outputs:
         v = rng.standard_normal(o.shape).astype(_FLOAT64)
-        vs.append(v if backend.device_of(o.data) == "cpu" else backend.to_device(v, "cuda"))
+        vs.append(v if backend.device_of(o.array) == "cpu" else backend.to_device(v, "cuda"))
     return vs
 
 
@@ -84,14 +84,14 @@ def _projected(outputs, vs):
     """sum_k <v_k, y_k> as a Python float."""
     total = 0.0
     for o, v in zip(outputs, vs):
-        total += float((o.data.astype(_FLOAT64) * v).sum())
+        total += float((o.array.astype(_FLOAT64) * v).sum())
     return total
 
 
 def _numerical_gradient(fn, inputs, index, vs, eps):
     """d/dx_j sum_k <v_k, y_k(x)> for every element j of ``inputs[index]`` (central differences)."""
     x = inputs[index]
-    flat = x.data.reshape(-1)   # a view: x.data is a contiguous copy made by _prepare_inputs
+    flat = x.array.reshape(-1)   # a view: x.array is a contiguous copy made by _prepare_inputs
     xp = backend.get_array_module(flat)
     out = xp.zeros(flat.shape, dtype=_FLOAT64)
     for j in range(flat.size):
@@ -153,8 +153,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, *, seed=0, raise_excep
 
     for i, g in zip(checked, grads):
         x = inputs[i]
-        xp = backend.get_array_module(x.data)
-        analytic = xp.zeros(x.shape, dtype=_FLOAT64) if g is None else g.data
+        xp = backend.get_array_module(x.array)
+        analytic = xp.zeros(x.shape, dtype=_FLOAT64) if g is None else g.array
         if tuple(analytic.shape) != tuple(x.shape):
             return _fail(raise_exception, f"gradcheck: the gradient of input {i} has shape "
                                           f"{tuple(analytic.shape)}, the input {tuple(x.shape)}")

@@ -28,7 +28,7 @@ def _as_raw(mask):
     """The raw array of a mask given as a Tensor or an array (None stays None)."""
     if mask is None:
         return None
-    return mask.data if hasattr(mask, "_tensor_marker") else backend.ensure_array(mask)
+    return mask.array if hasattr(mask, "_tensor_marker") else backend.ensure_array(mask)
 
 
 def _broadcasts_to(shape, target):
@@ -213,7 +213,7 @@ def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, i
         k = k.reshape(S, N, num_heads, d).permute(1, 2, 0, 3)
         v = v.reshape(S, N, num_heads, d).permute(1, 2, 0, 3)
     dtype = q.dtype
-    xp = backend.get_array_module(q.data)
+    xp = backend.get_array_module(q.array)
     mask = None
     am = _additive_mask(_as_raw(attn_mask), dtype, "attn_mask")
     if am is None and is_causal:

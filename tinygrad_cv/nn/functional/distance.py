@@ -18,7 +18,7 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     As torch, the clamp at ``eps`` changes the norms' values only: their gradient flows as if
     unclamped, and the norm's gradient is 0 at a zero vector (finite gradients there).
     """
-    shape = backend.get_array_module(x1.data).broadcast_shapes(x1.shape, x2.shape)
+    shape = backend.get_array_module(x1.array).broadcast_shapes(x1.shape, x2.shape)
     x1, x2 = x1.expand(*shape), x2.expand(*shape)
     n1 = ClampMinValue.apply(x1.norm(2, dim=dim, keepdim=True), lo=eps)
     n2 = ClampMinValue.apply(x2.norm(2, dim=dim, keepdim=True), lo=eps)

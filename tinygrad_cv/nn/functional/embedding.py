@@ -10,7 +10,7 @@ from ...tensor import Tensor
 
 
 def _index_array(indices, name):
-    arr = indices.data if isinstance(indices, Tensor) else indices
+    arr = indices.array if isinstance(indices, Tensor) else indices
     if not backend.is_array(arr):
         arr = backend.as_array(arr)
     if not backend.is_integer_or_bool(arr.dtype) or arr.dtype == backend.dtype("bool"):

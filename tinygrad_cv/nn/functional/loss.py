@@ -29,7 +29,7 @@ def _reduce(per_element, reduction):
 
 
 def _raw(value):
-    return value.data if isinstance(value, Tensor) else value
+    return value.array if isinstance(value, Tensor) else value
 
 
 # ---- layout helpers: the class axis (1, or 0 for unbatched input) moved last -----------------
@@ -211,7 +211,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         raise ValueError("cross_entropy: expected input of shape (C,), (N, C) or (N, C, d1, ...), "
                          "got a scalar")
     c = input.shape[_class_axis(input.ndim)]
-    w = _weight_array(weight, c, "cross_entropy", input.data)
+    w = _weight_array(weight, c, "cross_entropy", input.array)
     t = _raw(target)
     prob = backend.is_array(t) and backend.is_floating(t.dtype)
     if prob:
@@ -236,9 +236,9 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     t = _check_class_input("nll_loss", input, target)
     rows = _rows_tensor(input)
     m, c = rows.shape
-    xp = backend.get_array_module(rows.data)
+    xp = backend.get_array_module(rows.array)
     valid, safe = _checked_indices("nll_loss", t.reshape(-1), c, ignore_index)
-    w = _weight_array(weight, c, "nll_loss", input.data)
+    w = _weight_array(weight, c, "nll_loss", input.array)
     coef = valid.astype(input.dtype) if w is None else w[safe] * valid
     per = rows[xp.arange(m), safe] * Tensor.wrap(-coef)
     if reduction == "none":
@@ -259,14 +259,14 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="me
     t = _check_class_input("multi_margin_loss", input, target)
     rows = input.reshape(-1, input.shape[-1])
     m, c = rows.shape
-    xp = backend.get_array_module(rows.data)
+    xp = backend.get_array_module(rows.array)
     _, y = _checked_indices("multi_margin_loss", t.reshape(-1), c, None)
     correct = rows[xp.arange(m), y].reshape(m, 1)
     hinge = (rows - correct + margin).relu()
     if p == 2:
         hinge = hinge * hinge
     others = (xp.arange(c)[None, :] != y[:, None]).astype(input.dtype) / input.dtype.type(c)
-    w = _weight_array(weight, c, "multi_margin_loss", input.data)
+    w = _weight_array(weight, c, "multi_margin_loss", input.array)
     if w is not None:
         others = others * w[y][:, None]
     per = (hinge * Tensor.wrap(others)).sum(dim=1)
@@ -391,7 +391,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"binary_cross_entropy: target size {tuple(target.shape)} must be the "
                          f"same as input size {tuple(input.shape)}")
-    x = input.data
+    x = input.array
     if x.size and (float(x.min()) < 0 or float(x.max()) > 1):
         raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1 "
                          "(apply sigmoid first, or use binary_cross_entropy_with_logits)")
@@ -455,7 +455,7 @@ def nt_xent_loss(z1, z2=None, temperature=0.5):
                          f"{tuple(z.shape)}")
     two_n = z.shape[0]
     n = two_n // 2
-    xp = backend.get_array_module(z.data)
+    xp = backend.get_array_module(z.array)
     u = normalize(z, dim=1)
     sim = (u @ u.T) * (1.0 / temperature)
     self_pairs = xp.eye(two_n, dtype=bool)

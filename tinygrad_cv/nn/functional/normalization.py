@@ -157,8 +157,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             weight = xp.ones(c, dtype=input.dtype)
         if bias is None:
             bias = xp.zeros(c, dtype=input.dtype)
-    rm = running_mean.data if hasattr(running_mean, "_tensor_marker") else running_mean
-    rv = running_var.data if hasattr(running_var, "_tensor_marker") else running_var
+    rm = running_mean.array if hasattr(running_mean, "_tensor_marker") else running_mean
+    rv = running_var.array if hasattr(running_var, "_tensor_marker") else running_var
     args = (input, weight, bias) if affine else (input, None, None)
     return BatchNormFn.apply(*args, running_mean=rm, running_var=rv, training=bool(training),
                              momentum=float(momentum), eps=float(eps), affine=affine)

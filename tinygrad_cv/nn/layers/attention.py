@@ -25,7 +25,7 @@ __all__ = ["MultiheadAttention", "TransformerEncoderLayer", "TransformerDecoderL
 def _raw(mask):
     if mask is None:
         return None
-    return mask.data if hasattr(mask, "_tensor_marker") else backend.ensure_array(mask)
+    return mask.array if hasattr(mask, "_tensor_marker") else backend.ensure_array(mask)
 
 
 class MultiheadAttention(Module):
@@ -349,7 +349,7 @@ class PositionalEncoding(Module):
         L = x.shape[seq_axis]
         if L > self.max_len:
             raise ValueError(f"{name}: sequence length {L} exceeds max_len {self.max_len}")
-        pe = self.pe.data[:L]
+        pe = self.pe.array[:L]
         if pe.dtype != x.dtype:
             pe = pe.astype(x.dtype)
         if x.ndim == 3:

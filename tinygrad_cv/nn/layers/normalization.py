@@ -43,9 +43,9 @@ class _BatchNorm(Module):
 
     def reset_running_stats(self):
         if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data = self.num_batches_tracked.data * 0
+            self.running_mean.array[...] = 0
+            self.running_var.array[...] = 1
+            self.num_batches_tracked.array = self.num_batches_tracked.array * 0
 
     def _check(self, x):
         name = type(self).__name__
@@ -61,9 +61,9 @@ class _BatchNorm(Module):
         factor = 0.0 if self.momentum is None else float(self.momentum)
         if self.training and self.track_running_stats:
             nbt = self.num_batches_tracked
-            nbt.data = backend.ensure_array(nbt.data + 1)
+            nbt.array = backend.ensure_array(nbt.array + 1)
             if self.momentum is None:
-                factor = 1.0 / float(nbt.data)
+                factor = 1.0 / float(nbt.array)
         use_batch = self.training or self.running_mean is None
         track = not self.training or self.track_running_stats
         return batch_norm(x, self.running_mean if track else None,

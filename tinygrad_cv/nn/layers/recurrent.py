@@ -35,7 +35,7 @@ def _new_parameter(shape, device, dtype):
 
 
 def _zeros_like_state(x, shape):
-    xp = backend.get_array_module(x.data)
+    xp = backend.get_array_module(x.array)
     return Tensor.wrap(xp.zeros(shape, dtype=x.dtype))
 
 
