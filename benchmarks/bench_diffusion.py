@@ -143,7 +143,7 @@ def check_agreement(ours, theirs, device="cpu"):
         (8, cfg["in_channels"], cfg["image_size"], cfg["image_size"])).astype(np.float32)
     t = np.arange(8) * 120
     with tg.no_grad():
-        a = tg.backend.to_numpy(ours(tg.tensor(x, device=device), tg.tensor(t, device=device)).data)
+        a = tg.backend.to_numpy(ours(tg.tensor(x, device=device), tg.tensor(t, device=device)).array)
     with torch.no_grad():
         b = theirs(torch.tensor(x, device=device), torch.tensor(t, device=device)).cpu().numpy()
     return float(np.abs(a - b).max())

@@ -40,9 +40,9 @@ HEADERS = ("set", "N", "cFID", "IS", "precision", "recall", "min class fraction"
 def calibration_sets(seed=0):
     """``[(name, images (N, 1, 8, 8) float32 in [0, 1])]`` of the rows above."""
     rng = np.random.default_rng(seed)
-    val = load_digits("val")[0].data
-    train, train_labels = (t.data for t in load_digits("train"))
-    val_labels = load_digits("val")[1].data
+    val = load_digits("val")[0].array
+    train, train_labels = (t.array for t in load_digits("train"))
+    val_labels = load_digits("val")[1].array
     sets = [("real (val split)", val), ("real (val split, 100)", val[:100]),
             ("real (train split, 400)", train[rng.permutation(train.shape[0])[:400]])]
     for sigma in (0.05, 0.1, 0.2):

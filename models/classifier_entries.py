@@ -158,8 +158,8 @@ def _train_knn(options, out_dir, *, seed=None, resume=False, log=print, **_):
     xt, yt = _load_digits("test")
     start = time.perf_counter()
     knn = KNNModel(metric="l2", k=options.get("k")).fit(x, y, ks=KNN_KS, folds=5, seed=seed)
-    val_acc, _, _ = accuracy_report(yv.data, knn.predict(xv.data), 10)
-    test_acc, per_class, _ = accuracy_report(yt.data, knn.predict(xt.data), 10)
+    val_acc, _, _ = accuracy_report(yv.array, knn.predict(xv.array), 10)
+    test_acc, per_class, _ = accuracy_report(yt.array, knn.predict(xt.array), 10)
     config = {"model": "knn", "model_config": {"metric": "l2", "k": knn.k},
               "training": {"seed": seed}, "data": {"dataset": "digits"}}
     tg.save({"knn": knn.state_dict(), "config": config}, ckpt)
@@ -186,7 +186,7 @@ def _load_knn(state, path):
 
 
 def _predict_knn(model, images):
-    return model.predict(images.data if hasattr(images, "data") else images)
+    return model.predict(images.array if hasattr(images, "array") else images)
 
 
 # ---- networks -----------------------------------------------------------------------------------

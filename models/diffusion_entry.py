@@ -125,7 +125,7 @@ def _sample(model, options, *, num, seed=0, batch_size=None, progress=True):
                            spacing=options.get("spacing") or "leading")
         x = ddim.sample(model.model, shape, seed=seed, progress=progress,
                         batch_size=batch_size)
-    images = (x.data.astype("float32") + 1.0) * 0.5
+    images = (x.array.astype("float32") + 1.0) * 0.5
     xp = backend.get_array_module(images)
     return backend.to_numpy(xp.clip(images, 0.0, 1.0))
 

@@ -242,7 +242,7 @@ def train_scorer_classifier(seed=0, progress=False):
 
 
 def _to_array(samples):
-    return samples.data if hasattr(samples, "_tensor_marker") else samples
+    return samples.array if hasattr(samples, "_tensor_marker") else samples
 
 
 def check_samples(samples, min_count=2):
@@ -340,7 +340,7 @@ class DigitsScorer:
     # ---- features ------------------------------------------------------------------------
     def _on_device_of(self, arr):
         device = backend.device_of(arr)
-        if backend.device_of(next(iter(self.model.parameters())).data) != device:
+        if backend.device_of(next(iter(self.model.parameters())).array) != device:
             self.model.to(device)
         return device
 
@@ -362,10 +362,10 @@ class DigitsScorer:
                 h = self.model.features(Tensor.wrap(arr[start:start + self.batch_size]))
                 for layer in head:
                     h = layer(h)
-                logits = last(h).data.astype("float64")
+                logits = last(h).array.astype("float64")
                 logits = logits - logits.max(axis=1, keepdims=True)
                 e = xp.exp(logits)
-                feats.append(h.data.astype("float64"))
+                feats.append(h.array.astype("float64"))
                 probs.append(e / e.sum(axis=1, keepdims=True))
         return xp.concatenate(feats), xp.concatenate(probs)
 
@@ -380,7 +380,7 @@ class DigitsScorer:
         device = backend.normalize_device(device)
         if device not in self._reference:
             x, _ = load_digits("test", device=device)
-            feats, _ = self.features_and_probs(x.data)
+            feats, _ = self.features_and_probs(x.array)
             self._reference[device] = (feats, *gaussian_fit(feats))
         return self._reference[device]
 
@@ -415,7 +415,7 @@ class DigitsScorer:
         from tinygrad_cv.data import load_digits
 
         x, y = load_digits(split)
-        return float((self.predict(x.data) == y.data).mean())
+        return float((self.predict(x.array) == y.array).mean())
 
 
 # ---- command line ---------------------------------------------------------------------------

@@ -91,7 +91,7 @@ def evaluate(model, loader, loss_fn=None):
                 scores = model(x)
                 n = y.shape[0]
                 total_loss += float(loss_fn(scores, y).item()) * n
-                correct += int((scores.argmax(dim=1).data == y.data).sum())
+                correct += int((scores.argmax(dim=1).array == y.array).sum())
                 count += n
     finally:
         model.train(was_training)
@@ -107,14 +107,14 @@ def predict(model, x, batch_size=512):
     try:
         with tg.no_grad():
             for start in range(0, x.shape[0], batch_size):
-                out.append(model(x[start:start + batch_size]).argmax(dim=1).data)
+                out.append(model(x[start:start + batch_size]).argmax(dim=1).array)
     finally:
         model.train(was_training)
     return xp.concatenate(out) if out else xp.zeros((0,), dtype="int64")
 
 
 def _copy_state(state):
-    return {k: Tensor.wrap(v.data.copy()) for k, v in state.items()}
+    return {k: Tensor.wrap(v.array.copy()) for k, v in state.items()}
 
 
 class Trainer:
@@ -203,7 +203,7 @@ class Trainer:
         """Load the checkpoint at ``path`` (default ``checkpoint_path``) to continue from it."""
         path = path or self.checkpoint_path
         self.load_state_dict(tg.load(path, device=backend.device_of(
-            next(iter(self.model.parameters())).data)))
+            next(iter(self.model.parameters())).array)))
         return self
 
     # ---- training ------------------------------------------------------------------------
@@ -245,7 +245,7 @@ class Trainer:
             n = y.shape[0]
             value = float(loss.item())
             total_loss += value * n
-            correct += int((scores.data.argmax(axis=1) == y.data).sum())
+            correct += int((scores.array.argmax(axis=1) == y.array).sum())
             count += n
             if bars:
                 bar.set_postfix(loss=f"{total_loss / count:.4f}", acc=f"{correct / count:.4f}")
@@ -343,8 +343,8 @@ class KNNModel:
     def fit(self, x, y, ks=(1, 3, 5, 7, 9), folds=5, seed=0):
         from classic.knn import cross_validate_k
 
-        x = x.data if isinstance(x, Tensor) else x
-        y = y.data if isinstance(y, Tensor) else y
+        x = x.array if isinstance(x, Tensor) else x
+        y = y.array if isinstance(y, Tensor) else y
         if self.k is None:
             self.k, acc = cross_validate_k(x, y, list(ks), folds=folds, metric=self.metric,
                                            seed=seed)
@@ -354,7 +354,7 @@ class KNNModel:
         return self
 
     def predict(self, x, batch_size=512):
-        x = x.data if isinstance(x, Tensor) else x
+        x = x.array if isinstance(x, Tensor) else x
         xp = backend.get_array_module(x)
         flat = x.reshape(x.shape[0], -1)
         parts = [self.knn.predict(flat[s:s + batch_size], k=self.k)
@@ -371,5 +371,5 @@ class KNNModel:
         from classic.knn import KNearestNeighbor
 
         self.knn = KNearestNeighbor(metric=self.metric)
-        self.knn.train(state["x_train"].data, state["y_train"].data)
+        self.knn.train(state["x_train"].array, state["y_train"].array)
         return self

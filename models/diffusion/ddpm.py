@@ -101,11 +101,11 @@ def reverse_process(model, shape, steps, update, *, seed=None, progress=True, y=
                     stop = min(n, start + batch_size)
                     tt = Tensor.wrap(xp.full((stop - start,), int(t), dtype="int64"))
                     yy = None if labels is None else Tensor.wrap(labels[start:stop])
-                    parts.append(call_model(model, x[start:stop], tt, yy).data)
+                    parts.append(call_model(model, x[start:stop], tt, yy).array)
                 eps = Tensor.wrap(parts[0] if len(parts) == 1 else xp.concatenate(parts))
                 noise = Tensor.wrap(rng.standard_normal(shape, dtype="float32"))
                 x = update(eps, int(t), int(t_prev), x, noise)
-                x = Tensor.wrap(x.data.astype("float32", copy=False))
+                x = Tensor.wrap(x.array.astype("float32", copy=False))
     finally:
         if hasattr(model, "train"):
             model.train(was_training)

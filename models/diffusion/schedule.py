@@ -59,7 +59,7 @@ def make_betas(kind, timesteps, beta_start, beta_end):
 def as_timesteps(t, n, device, timesteps, what="timesteps"):
     """``t`` (int, sequence, array or Tensor) as an int64 array of shape (n,) on ``device``,
     checked to lie in [0, timesteps) (``what`` names the values in errors)."""
-    data = t.data if isinstance(t, Tensor) else t
+    data = t.array if isinstance(t, Tensor) else t
     if backend.is_array(data):
         arr = backend.to_device(data, device)
     else:
@@ -147,7 +147,7 @@ class NoiseSchedule:
     def gather(self, name, t, like):
         """Coefficient array ``name`` at timesteps ``t`` as a (N, 1, ..., 1) Tensor in the
         dtype and on the device of ``like`` (a Tensor of shape (N, ...))."""
-        like_data = like.data if isinstance(like, Tensor) else like
+        like_data = like.array if isinstance(like, Tensor) else like
         device = backend.device_of(like_data)
         n = like_data.shape[0]
         idx = as_timesteps(t, n, device, self.timesteps)

@@ -165,7 +165,7 @@ class _Run:
         self.ema = optim.EMA(self.model, decay=float(t["ema_decay"]))
         self.ema_decay = float(t["ema_decay"])
         images, _ = _load_digits(self.device)
-        self.data = images.data * 2.0 - 1.0
+        self.data = images.array * 2.0 - 1.0
         self.batch_size = int(t["batch_size"])
         self.steps_per_epoch = -(-self.data.shape[0] // self.batch_size)
         self.step = 0
@@ -176,7 +176,7 @@ class _Run:
     # ---- state ----------------------------------------------------------------------------
     def state_dict(self):
         with self.ema.average_parameters():
-            ema_model = {k: Tensor.wrap(v.data.copy()) for k, v in
+            ema_model = {k: Tensor.wrap(v.array.copy()) for k, v in
                          self.model.state_dict().items()}
         return {"model": self.model.state_dict(), "ema_model": ema_model,
                 "ema": self.ema.state_dict(), "optimizer": self.optimizer.state_dict(),
@@ -234,7 +234,7 @@ class _Run:
         with self.ema.average_parameters():
             x = sampler.sample(self.model, (n,) + tuple(self.data.shape[1:]), seed=0,
                                progress=False)
-        return backend.to_numpy((x.data + 1.0) * 0.5).astype("float32")
+        return backend.to_numpy((x.array + 1.0) * 0.5).astype("float32")
 
 
 def _load_digits(device):

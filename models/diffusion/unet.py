@@ -50,7 +50,7 @@ def timestep_embedding(t, dim, dtype, device="cpu"):
     ``[cos(t f), sin(t f)]`` with ``f_k = exp(-ln(10000) k / (dim/2))``, k < dim/2 (a zero
     column is appended for odd dim), computed in float64 then cast to ``dtype``.  A constant:
     no gradient flows to t."""
-    arr = t.data if isinstance(t, Tensor) else backend.ensure_array(t)
+    arr = t.array if isinstance(t, Tensor) else backend.ensure_array(t)
     arr = backend.to_device(arr, device)
     xp = backend.get_array_module(arr)
     half = dim // 2
