@@ -48,7 +48,7 @@ def _train_step(params, x, y, lr=0.05):
     loss = -(logits.log_softmax(-1) * y).sum(-1).mean()
     loss.backward()
     for p in params:
-        p.data -= lr * p.grad.data
+        p.array -= lr * p.grad.array
         p.grad = None
     return loss
 

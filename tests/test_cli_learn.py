@@ -120,8 +120,8 @@ def test_resume_after_ctrl_c_matches_uninterrupted_run(tmp_path, monkeypatch, ca
     resumed = tg.load(str(ckpt))
     for key in ("model", "best_model"):
         for name, value in full[key].items():
-            np.testing.assert_array_equal(backend.to_numpy(resumed[key][name].data),
-                                          backend.to_numpy(value.data), err_msg=name)
+            np.testing.assert_array_equal(backend.to_numpy(resumed[key][name].array),
+                                          backend.to_numpy(value.array), err_msg=name)
     last = resumed["trainer"]["history"][-1]
     assert last["val_loss"] == full["trainer"]["history"][-1]["val_loss"]
 
@@ -212,7 +212,7 @@ def test_resume_with_clashing_arguments_exits_2(cnn_run, tmp_path, argv, needle,
 
 def _weights(path, key="model"):
     state = tg.load(str(path))
-    return {k: backend.to_numpy(v.data) for k, v in state[key].items()}, state
+    return {k: backend.to_numpy(v.array) for k, v in state[key].items()}, state
 
 
 def test_resume_with_more_epochs_extends_a_finished_run(tmp_path, capsys):

@@ -49,7 +49,7 @@ def test_sample_ddim_writes_samples_grid_and_scores(ddpm_ckpt, tmp_path, capsys)
     ddpm = load_model(ddpm_ckpt)
     x = DDIMSampler(ddpm.schedule, steps=5, eta=0.5).sample(ddpm.model, (12, 1, 8, 8), seed=3,
                                                             progress=False)
-    np.testing.assert_allclose(samples, np.clip((backend.to_numpy(x.data) + 1) / 2, 0, 1),
+    np.testing.assert_allclose(samples, np.clip((backend.to_numpy(x.array) + 1) / 2, 0, 1),
                                atol=1e-6)
     with Image.open(out / "grid.png") as im:
         assert im.format == "PNG" and im.size[0] >= 4 * 8 * 4
@@ -72,7 +72,7 @@ def test_sample_ddpm_runs_all_steps_and_is_seeded(ddpm_ckpt, tmp_path):
     assert not np.array_equal(a, c)
     ddpm = load_model(ddpm_ckpt)
     x = ddpm.sample((6, 1, 8, 8), seed=1, progress=False)
-    np.testing.assert_allclose(a, np.clip((backend.to_numpy(x.data) + 1) / 2, 0, 1), atol=1e-6)
+    np.testing.assert_allclose(a, np.clip((backend.to_numpy(x.array) + 1) / 2, 0, 1), atol=1e-6)
 
 
 def test_progress_bar_over_the_steps_on_a_terminal(ddpm_ckpt, tmp_path, monkeypatch, capsys):

@@ -17,7 +17,7 @@ SETTINGS = settings(max_examples=20, deadline=None)
 
 
 def host(x):
-    return backend.to_numpy(x.data if isinstance(x, tg.Tensor) else x)
+    return backend.to_numpy(x.array if isinstance(x, tg.Tensor) else x)
 
 
 # ---- DataLoader -------------------------------------------------------------------------------

@@ -60,7 +60,7 @@ def run_torch(model, x, t, y, c, weight):
 
 
 def close(a, b, dtype, what):
-    a = backend.to_numpy(a.data if hasattr(a, "_tensor_marker") else a)
+    a = backend.to_numpy(a.array if hasattr(a, "_tensor_marker") else a)
     b = b.detach().numpy()
     scale = max(np.abs(b).max(), 1e-12)
     tol = 1e-10 if dtype == "float64" else 2e-5
@@ -111,7 +111,7 @@ def test_larger_config_without_conditioning_matches_torch():
 def test_timestep_embedding_matches_diffusers():
     from diffusers.models.embeddings import get_timestep_embedding
     t = np.array([0, 1, 17, 500, 999])
-    ours = timestep_embedding(t, 32, "float64").data
+    ours = timestep_embedding(t, 32, "float64").array
     ref = get_timestep_embedding(torch.tensor(t), 32, flip_sin_to_cos=True,
                                  downscale_freq_shift=0).double().numpy()
     # diffusers forms t * f in float32 (|t f| up to 999 rad: ~6e-5 rad of rounding)
@@ -119,7 +119,7 @@ def test_timestep_embedding_matches_diffusers():
     exact = np.concatenate([np.cos(t[:, None] * 10000.0 ** (-np.arange(16) / 16)),
                             np.sin(t[:, None] * 10000.0 ** (-np.arange(16) / 16))], axis=1)
     np.testing.assert_allclose(ours, exact, rtol=1e-12, atol=1e-12)
-    odd = timestep_embedding(t, 33, "float32").data
+    odd = timestep_embedding(t, 33, "float32").array
     assert odd.shape == (5, 33) and odd.dtype == np.float32
     np.testing.assert_array_equal(odd[:, 32], 0.0)
 
@@ -129,14 +129,14 @@ def test_fresh_model_predicts_zero_and_no_grad_forward_matches():
     x, t, _, _ = inputs(model.config, 2, 4, "float32")
     out = model(tg.tensor(x), tg.tensor(t))
     assert out.shape == (2, 3, 4, 4)
-    np.testing.assert_array_equal(out.data, 0.0)   # the zero-initialised output conv
+    np.testing.assert_array_equal(out.array, 0.0)   # the zero-initialised output conv
     ours, _ = twins(dict(TINY, num_classes=None, context_dim=None), "float32")
     ours.eval()
     with_grad = ours(tg.tensor(x), tg.tensor(t))
     with tg.no_grad():
         without = ours(tg.tensor(x), tg.tensor(t))
     assert without.creator is None
-    np.testing.assert_allclose(without.data, with_grad.data, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(without.array, with_grad.array, rtol=1e-6, atol=1e-6)
 
 
 # ---- shapes and configuration ---------------------------------------------------------------------
@@ -228,5 +228,5 @@ def test_gradcheck_tiny_unet_float64():
                 m._parameters[name] = p
 
     args = [tg.tensor(x, requires_grad=True), tg.tensor(c, requires_grad=True)]
-    args += [tg.tensor(p.data.copy(), requires_grad=True) for p in params]
+    args += [tg.tensor(p.array.copy(), requires_grad=True) for p in params]
     assert gradcheck(fn, args, atol=1e-6, rtol=1e-4)

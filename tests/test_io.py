@@ -35,7 +35,7 @@ class TwoLayer(nn.Module):
 
 
 def _arrays(model):
-    return {k: v.data.copy() for k, v in model.state_dict().items()}
+    return {k: v.array.copy() for k, v in model.state_dict().items()}
 
 
 def _make_array(dtype, shape, rng):
@@ -61,12 +61,12 @@ def test_round_trip_every_dtype_and_shape(tmp_path, dtype):
     for k, v in state.items():
         assert isinstance(loaded[k], tg.Tensor)
         assert loaded[k].dtype == v.dtype and loaded[k].shape == v.shape
-        np.testing.assert_array_equal(loaded[k].data, v.data)
+        np.testing.assert_array_equal(loaded[k].array, v.array)
     # readable by the reference implementation, with the same values
     theirs = safetensors.numpy.load_file(str(path))
     for k, v in state.items():
         assert theirs[k].dtype == v.dtype
-        np.testing.assert_array_equal(theirs[k], v.data)
+        np.testing.assert_array_equal(theirs[k], v.array)
 
 
 def test_files_written_by_safetensors_load(tmp_path):
@@ -80,8 +80,8 @@ def test_files_written_by_safetensors_load(tmp_path):
     assert set(loaded) == set(arrays)
     for k, v in arrays.items():
         assert loaded[k].dtype == v.dtype and loaded[k].shape == v.shape
-        np.testing.assert_array_equal(loaded[k].data, v)
-        loaded[k].data[...] = 0  # fresh, writable arrays
+        np.testing.assert_array_equal(loaded[k].array, v)
+        loaded[k].array[...] = 0  # fresh, writable arrays
     assert tio.load_metadata(path) == {"author": "x"}
 
 
@@ -110,7 +110,7 @@ def _adam_state():
 def _assert_same_tree(a, b):
     if isinstance(a, tg.Tensor):
         assert isinstance(b, tg.Tensor) and a.dtype == b.dtype
-        np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(a.array, b.array)
     elif isinstance(a, dict):
         assert type(b) is dict and list(a) == list(b)
         assert [type(k) for k in a] == [type(k) for k in b]
@@ -179,7 +179,7 @@ def test_load_onto_device(tmp_path, device):
     tg.save({"w": tg.Tensor(np.arange(6.0).reshape(2, 3))}, tmp_path / "d.safetensors")
     out = tg.load(tmp_path / "d.safetensors", device=device)
     assert out["w"].device == device
-    np.testing.assert_array_equal(backend.to_numpy(out["w"].data), np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(backend.to_numpy(out["w"].array), np.arange(6.0).reshape(2, 3))
 
 
 def test_save_from_device(tmp_path, device, to_device):
@@ -207,7 +207,7 @@ def test_failing_write_leaves_old_file_intact(tmp_path, monkeypatch):
         tg.save({"w": tg.zeros(1000)}, path)
     monkeypatch.undo()
     assert path.read_bytes() == before and _leftovers(tmp_path) == []
-    np.testing.assert_array_equal(tg.load(path)["w"].data, np.ones(3))
+    np.testing.assert_array_equal(tg.load(path)["w"].array, np.ones(3))
 
 
 def test_interrupted_serialisation_leaves_old_file_intact(tmp_path, monkeypatch):
@@ -585,7 +585,7 @@ def test_files_written_by_torch_safetensors_load(tmp_path):
     for k, v in tensors.items():
         ref = v.numpy()
         assert loaded[k].dtype == ref.dtype and loaded[k].shape == ref.shape
-        assert loaded[k].data.tobytes() == ref.tobytes()
+        assert loaded[k].array.tobytes() == ref.tobytes()
     assert tio.load_metadata(path) == {"epoch": "9"}
 
 
@@ -611,8 +611,8 @@ def test_bad_file_leaves_model_unchanged(tmp_path, good_file):
 
 def test_load_returns_fresh_objects(good_file):
     a, b = tg.load(good_file), tg.load(good_file)
-    a["w1"].data[...] = 0
-    assert not np.all(b["w1"].data == 0)
+    a["w1"].array[...] = 0
+    assert not np.all(b["w1"].array == 0)
 
 
 # ---- ACCEPTANCE 3: interrupt after step k, resume from the checkpoint -----------------------
@@ -648,7 +648,7 @@ def _train(model, opt, sched, ema, start, stop):
         opt.step()
         sched.step()
         ema.update()
-        model.steps_seen.data[...] += 1
+        model.steps_seen.array[...] += 1
 
 
 @pytest.mark.parametrize("opt_cls,kwargs", OPTIMIZERS, ids=[c.__name__ for c, _ in OPTIMIZERS])
@@ -677,7 +677,7 @@ def test_interrupted_and_resumed_training_equals_uninterrupted(tmp_path, opt_cls
 
     ref_model, ref_opt, ref_sched, ref_ema = ref
     for key, value in ref_model.state_dict().items():
-        np.testing.assert_array_equal(model.state_dict()[key].data, value.data, err_msg=key)
+        np.testing.assert_array_equal(model.state_dict()[key].array, value.array, err_msg=key)
     assert sched.get_last_lr() == ref_sched.get_last_lr()
     for name, value in ref_ema.shadow.items():
         np.testing.assert_array_equal(ema.shadow[name], value)

@@ -64,7 +64,7 @@ def saved(tmp_path_factory):
 def _same(a, b):
     """True when ``b`` equals ``a`` exactly: types, keys (and their order), dtypes, bytes."""
     if isinstance(a, tg.Tensor):
-        return isinstance(b, tg.Tensor) and _same_array(a.data, b.data)
+        return isinstance(b, tg.Tensor) and _same_array(a.array, b.array)
     if backend.is_array(a):
         return backend.is_array(b) and _same_array(a, b)
     if isinstance(a, dict):  # an OrderedDict state dict comes back as a plain dict

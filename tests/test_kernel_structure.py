@@ -83,7 +83,7 @@ def test_every_primitive_is_a_higher_order_function():
 def test_wrap_shares_the_array_and_stays_out_of_the_graph():
     a = np.arange(6.0, dtype=np.float32)
     t = tg.Tensor.wrap(a)
-    assert t.data is a and not t.requires_grad and t.creator is None and t.grad is None
+    assert t.array is a and not t.requires_grad and t.creator is None and t.grad is None
     a[0] = 7.0
     assert t.numpy()[0] == 7.0
     assert not hasattr(tg.Tensor, "_wrap")  # one public name, the former private one is gone

@@ -32,7 +32,7 @@ def scorer(cache_dir):
 def digits():
     x, y = load_digits("train")
     xv, yv = load_digits("val")
-    return {"train": x.data, "train_labels": y.data, "val": xv.data, "val_labels": yv.data}
+    return {"train": x.array, "train_labels": y.array, "val": xv.array, "val_labels": yv.array}
 
 
 # ---- Frechet distance ------------------------------------------------------------------------
@@ -190,7 +190,7 @@ def test_cached_scorer_is_loaded_not_retrained(cache_dir, scorer, digits, monkey
     again = DigitsScorer.load_or_train(cache_dir, verbose=False)
     for (name, a), (_, b) in zip(scorer.model.state_dict().items(),
                                  again.model.state_dict().items()):
-        np.testing.assert_array_equal(backend.to_numpy(a.data), backend.to_numpy(b.data), name)
+        np.testing.assert_array_equal(backend.to_numpy(a.array), backend.to_numpy(b.array), name)
     assert again.score_samples(digits["val"]) == scorer.score_samples(digits["val"])
 
 
@@ -242,7 +242,7 @@ def test_training_is_deterministic(scorer):
     assert info == scorer.info
     for (name, a), (_, b) in zip(scorer.model.state_dict().items(),
                                  model.state_dict().items()):
-        np.testing.assert_array_equal(backend.to_numpy(a.data), backend.to_numpy(b.data), name)
+        np.testing.assert_array_equal(backend.to_numpy(a.array), backend.to_numpy(b.array), name)
 
 
 # ---- score_samples ----------------------------------------------------------------------------
@@ -262,7 +262,7 @@ def test_scores_are_json_able_and_consistent(scorer, digits):
     assert np.abs(np.asarray(hist) - true).sum() <= 10
     feats, probs = scorer.features_and_probs(digits["val"])
     ref_feats, _, _ = scorer.reference()
-    test_feats, _ = scorer.features_and_probs(load_digits("test")[0].data)
+    test_feats, _ = scorer.features_and_probs(load_digits("test")[0].array)
     np.testing.assert_array_equal(ref_feats, test_feats)
     assert scores["cfid"] == pytest.approx(frechet_distance(*gaussian_fit(feats),
                                                             *gaussian_fit(test_feats)))
@@ -285,7 +285,7 @@ def test_scores_ignore_sample_order_and_accept_tensors(scorer, digits):
 
 
 def test_scoring_the_test_split_against_itself_is_perfect(scorer):
-    scores = scorer.score_samples(load_digits("test")[0].data)
+    scores = scorer.score_samples(load_digits("test")[0].array)
     assert scores["cfid"] == pytest.approx(0.0, abs=1e-6)
     assert scores["precision"] == scores["recall"] == 1.0
 

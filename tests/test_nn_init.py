@@ -74,9 +74,9 @@ def test_xavier_bounds_and_variance():
 
 def test_uniform_normal_constant_fill_in_place():
     w = tg.empty(300, 400, dtype="float64")
-    array = w.data
+    array = w.array
     init.uniform_(w, -2.0, 3.0)
-    assert w.data is array and w.dtype == np.float64
+    assert w.array is array and w.dtype == np.float64
     assert w.numpy().min() >= -2.0 and w.numpy().max() < 3.0
     assert w.numpy().mean() == pytest.approx(0.5, abs=0.02)
     init.normal_(w, 1.5, 0.25)
@@ -90,7 +90,7 @@ def test_uniform_normal_constant_fill_in_place():
     np.testing.assert_array_equal(w.numpy(), 0.0)
     init.ones_(w)
     np.testing.assert_array_equal(w.numpy(), 1.0)
-    assert w.data is array
+    assert w.array is array
     e = tg.empty(3, 4)
     np.testing.assert_array_equal(init.eye_(e).numpy(), np.eye(3, 4))
 

@@ -128,9 +128,9 @@ def test_shape_mismatch_raises_and_leaves_the_module_unchanged():
 def test_load_keeps_parameter_objects_and_arrays():
     ours, theirs = pair(5)
     w = ours.features[0].weight
-    array = w.data
+    array = w.array
     ours.load_state_dict(theirs.state_dict())
-    assert ours.features[0].weight is w and w.data is array
+    assert ours.features[0].weight is w and w.array is array
 
 
 def test_train_eval_propagate():

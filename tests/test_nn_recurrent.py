@@ -129,7 +129,7 @@ def test_sequence_function_gradcheck(kind, nl, reverse, bias):
 def test_cell_function_gradcheck(kind, nl):
     rng = np.random.default_rng(4)
     x, h0, c0, ws = make_inputs(kind, 1, 3, 2, 5, True, rng)
-    x1 = tg.Tensor(x.data[0], requires_grad=True)
+    x1 = tg.Tensor(x.array[0], requires_grad=True)
     if kind == "LSTM":
         fn = lambda x, h, c, *w: F.lstm_cell(x, h, c, *w)  # noqa: E731
         args = (x1, h0, c0, *ws)
@@ -166,7 +166,7 @@ def test_sequence_function_matches_primitive_composition(kind, T, N, I, H, bias,
 def test_cell_function_matches_primitive_composition(kind, nl):
     rng = np.random.default_rng(5)
     x, h0, c0, ws = make_inputs(kind, 1, 4, 3, 5, True, rng)
-    x1 = tg.Tensor(x.data[0], requires_grad=True)
+    x1 = tg.Tensor(x.array[0], requires_grad=True)
     leaves = [x1, h0, c0, *ws] if kind == "LSTM" else [x1, h0, *ws]
     if kind == "LSTM":
         fused, ref = F.lstm_cell(x1, h0, c0, *ws), ref_lstm_step(x1, h0, c0, *ws)

@@ -59,7 +59,7 @@ def run_ours(opt_cls, kwargs, group_kwargs=None, sched=None, steps=STEPS):
         opt.step()
         if scheduler:
             scheduler.step()
-    return [p.data.copy() for p in model.parameters()]
+    return [p.array.copy() for p in model.parameters()]
 
 
 def run_torch(opt_cls, kwargs, group_kwargs=None, sched=None, steps=STEPS):
@@ -144,11 +144,11 @@ def test_float32_updates_match_torch(name, kwargs):
     q = torch.tensor(init.copy(), requires_grad=True)
     o1, o2 = getattr(optim, name)([p], **kwargs), getattr(torch.optim, name)([q], **kwargs)
     for _ in range(STEPS):
-        p.grad = tg.Tensor(_float32_grad(p.data, target))
+        p.grad = tg.Tensor(_float32_grad(p.array, target))
         q.grad = torch.from_numpy(_float32_grad(q.detach().numpy(), target))
         o1.step()
         o2.step()
-    assert p.data.dtype == np.float32
+    assert p.array.dtype == np.float32
     for key, value in o2.state[q].items():
         ours = o1.state[p][key]
         if key == "step":
@@ -157,8 +157,8 @@ def test_float32_updates_match_torch(name, kwargs):
             assert ours.dtype == tg.float32
             # float32 rounding may differ by an ulp of the buffer's largest entries
             scale = float(np.abs(value.numpy()).max())
-            np.testing.assert_allclose(ours.data, value.numpy(), rtol=1e-5, atol=1e-6 * scale)
-    np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-5, atol=1e-7)
+            np.testing.assert_allclose(ours.array, value.numpy(), rtol=1e-5, atol=1e-6 * scale)
+    np.testing.assert_allclose(p.array, q.detach().numpy(), rtol=1e-5, atol=1e-7)
 
 
 # ---- hypothesis over hyper-parameters --------------------------------------------------------
@@ -199,11 +199,11 @@ def test_params_without_grad_are_skipped_and_zero_grad():
     opt = optim.Adam([a, b], lr=0.1)
     (a * 2).sum().backward()
     opt.step()
-    assert b.grad is None and np.array_equal(b.data, np.ones(2, np.float32))
+    assert b.grad is None and np.array_equal(b.array, np.ones(2, np.float32))
     assert b not in opt.state and opt.state[a]["step"] == 1
-    assert not np.allclose(a.data, 1)
+    assert not np.allclose(a.array, 1)
     opt.zero_grad(set_to_none=False)
-    assert np.array_equal(a.grad.data, np.zeros(3))
+    assert np.array_equal(a.grad.array, np.zeros(3))
     opt.zero_grad()
     assert a.grad is None
 
@@ -220,7 +220,7 @@ def test_step_closure_returns_loss():
 
     loss = opt.step(closure)
     assert loss.item() == pytest.approx(5.0)
-    np.testing.assert_allclose(p.data, [0.0, 0.0])
+    np.testing.assert_allclose(p.array, [0.0, 0.0])
 
 
 def test_invalid_hyperparameters_raise_value_error():
@@ -280,7 +280,7 @@ def test_state_dict_structure_matches_torch():
     for i in s2["state"]:
         assert list(s1["state"][i]) == list(s2["state"][i])
         assert s1["state"][i]["step"] == int(s2["state"][i]["step"])
-        np.testing.assert_allclose(s1["state"][i]["exp_avg"].data, s2["state"][i]["exp_avg"].numpy(),
+        np.testing.assert_allclose(s1["state"][i]["exp_avg"].array, s2["state"][i]["exp_avg"].numpy(),
                                    rtol=1e-10)
     for g1, g2 in zip(s1["param_groups"], s2["param_groups"]):
         assert g1["params"] == g2["params"]
@@ -294,7 +294,7 @@ def test_state_dict_structure_matches_torch():
         o3.zero_grad(), o2.zero_grad()
         _loss_ours(model, X, Y).backward(), _loss_torch(ps, X, Y).backward()
         o3.step(), o2.step()
-    assert_same_trajectory([p.data for p in model.parameters()], [p.detach().numpy() for p in ps],
+    assert_same_trajectory([p.array for p in model.parameters()], [p.detach().numpy() for p in ps],
                            rtol=1e-10)
 
 
@@ -315,7 +315,7 @@ def test_state_dict_round_trip_then_continue(name, kwargs):
         opt.zero_grad()
         _loss_ours(model, X, Y).backward()
         opt.step()
-    saved_model = {key: v.data.copy() for key, v in model.state_dict().items()}
+    saved_model = {key: v.array.copy() for key, v in model.state_dict().items()}
     saved_opt = opt.state_dict()
     # a different model object and optimizer (with other hyper-parameters) resume from it
     model2 = TwoLayer([w * 0 for w in weights])
@@ -323,19 +323,19 @@ def test_state_dict_round_trip_then_continue(name, kwargs):
     opt2 = getattr(optim, name)(model2.parameters(), lr=1.0)
     opt2.load_state_dict(saved_opt)
     # the loaded state is a copy: stepping the old optimizer does not change the new one
-    before = {i: {key: (v.data.copy() if hasattr(v, "data") else v) for key, v in s.items()}
+    before = {i: {key: (v.array.copy() if hasattr(v, "array") else v) for key, v in s.items()}
               for i, s in opt2.state_dict()["state"].items()}
     opt.zero_grad()
     _loss_ours(model, X, Y).backward()
     opt.step()
     for i, s in opt2.state_dict()["state"].items():
         for key, v in s.items():
-            assert np.array_equal(v.data if hasattr(v, "data") else v, before[i][key])
+            assert np.array_equal(v.array if hasattr(v, "array") else v, before[i][key])
     for _ in range(STEPS - k):
         opt2.zero_grad()
         _loss_ours(model2, X, Y).backward()
         opt2.step()
-    for a, b in zip([p.data for p in model2.parameters()], uninterrupted):
+    for a, b in zip([p.array for p in model2.parameters()], uninterrupted):
         np.testing.assert_array_equal(a, b)
 
 
@@ -473,26 +473,26 @@ def test_ema_update_apply_restore():
     shadow = np.array([1.0, 2.0])
     rng = np.random.default_rng(0)
     for i in range(5):
-        model.w.data[...] = rng.normal(size=2)
-        model.count.data[...] = i + 1
+        model.w.array[...] = rng.normal(size=2)
+        model.count.array[...] = i + 1
         ema.update()
-        shadow = 0.9 * shadow + 0.1 * model.w.data
+        shadow = 0.9 * shadow + 0.1 * model.w.array
     np.testing.assert_allclose(ema.shadow["w"], shadow, rtol=1e-6)
     assert ema.shadow["count"][0] == 5 and ema.num_updates == 5
-    current = model.w.data.copy()
+    current = model.w.array.copy()
     with ema.average_parameters():
-        np.testing.assert_allclose(model.w.data, shadow, rtol=1e-6)
-    np.testing.assert_array_equal(model.w.data, current)
+        np.testing.assert_allclose(model.w.array, shadow, rtol=1e-6)
+    np.testing.assert_array_equal(model.w.array, current)
     ema.store()
     ema.apply_to()
-    np.testing.assert_allclose(model.w.data, shadow, rtol=1e-6)
+    np.testing.assert_allclose(model.w.array, shadow, rtol=1e-6)
     ema.restore()
-    np.testing.assert_array_equal(model.w.data, current)
+    np.testing.assert_array_equal(model.w.array, current)
     with pytest.raises(RuntimeError, match="store"):
         ema.restore()
     other = _WithBuffer()
     ema.apply_to(other)
-    np.testing.assert_allclose(other.w.data, shadow, rtol=1e-6)
+    np.testing.assert_allclose(other.w.array, shadow, rtol=1e-6)
 
 
 def test_ema_matches_torch_averaged_model_formula():
@@ -519,7 +519,7 @@ def test_ema_matches_torch_averaged_model_formula():
 def test_ema_state_dict_round_trip_and_validation():
     model = _WithBuffer()
     ema = optim.EMA(model, decay=0.5)
-    model.w.data[...] = 3.0
+    model.w.array[...] = 3.0
     ema.update()
     sd = ema.state_dict()
     ema2 = optim.EMA(_WithBuffer(), decay=0.1)
@@ -549,5 +549,5 @@ def test_optimizer_on_device(device, to_device):
         topt.zero_grad()
         (q ** 2).sum().backward()
         topt.step()
-    np.testing.assert_allclose(tg.backend.to_numpy(p.data), q.detach().numpy(), rtol=1e-10)
-    assert math.isfinite(float(tg.backend.to_numpy(p.data).sum()))
+    np.testing.assert_allclose(tg.backend.to_numpy(p.array), q.detach().numpy(), rtol=1e-10)
+    assert math.isfinite(float(tg.backend.to_numpy(p.array).sum()))

@@ -56,11 +56,11 @@ def test_column_conv_path_matches_torch(case, chunk_bytes):
     tb = None if bias is None else torch.tensor(bias, requires_grad=True)
     ty = torch.nn.functional.conv2d(tx, tw, tb, **kw)
     (ty * torch.tensor(dy)).sum().backward()
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(ox.grad.data, tx.grad.numpy(), rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(ow.grad.data, tw.grad.numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(y.array, ty.detach().numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(ox.grad.array, tx.grad.numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(ow.grad.array, tw.grad.numpy(), rtol=1e-10, atol=1e-10)
     if bias is not None:
-        np.testing.assert_allclose(ob.grad.data, tb.grad.numpy(), rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(ob.grad.array, tb.grad.numpy(), rtol=1e-10, atol=1e-10)
 
 
 def test_column_path_is_taken_for_small_maps_only():
@@ -104,9 +104,9 @@ def test_silu_fast_path_matches_torch(dtype, size, scale, seed):
     (ty * torch.tensor(g)).sum().backward()
     # float32: near the zero of the slope (x ~ -1.28) both sides cancel to a few ulps of 1
     tol = dict(rtol=2e-6, atol=1e-7) if dtype == "float32" else dict(rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), **tol)
-    np.testing.assert_allclose(ox.grad.data, tx.grad.numpy(), **tol)
-    assert np.isfinite(y.data).all() and np.isfinite(ox.grad.data).all()
+    np.testing.assert_allclose(y.array, ty.detach().numpy(), **tol)
+    np.testing.assert_allclose(ox.grad.array, tx.grad.numpy(), **tol)
+    assert np.isfinite(y.array).all() and np.isfinite(ox.grad.array).all()
 
 
 def test_silu_second_order_still_matches_torch():
@@ -151,9 +151,9 @@ def test_group_norm_kernels_match_torch(n, groups, per_group, spatial, affine, b
     # float32: the statistics of inputs with |mean| >> std lose digits on both sides
     tol = dict(rtol=2e-4, atol=2e-4 * (1 + offset)) if dtype == "float32" else \
         dict(rtol=1e-9, atol=1e-9)
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), **tol)
-    np.testing.assert_allclose(ox.grad.data, tx.grad.numpy(), **tol)
+    np.testing.assert_allclose(y.array, ty.detach().numpy(), **tol)
+    np.testing.assert_allclose(ox.grad.array, tx.grad.numpy(), **tol)
     if w is not None:
-        np.testing.assert_allclose(ow.grad.data, tw.grad.numpy(), **tol)
+        np.testing.assert_allclose(ow.grad.array, tw.grad.numpy(), **tol)
     if b is not None:
-        np.testing.assert_allclose(ob.grad.data, tb.grad.numpy(), **tol)
+        np.testing.assert_allclose(ob.grad.array, tb.grad.numpy(), **tol)

@@ -75,7 +75,7 @@ def test_train_entry_point_and_load_model(name, tmp_path):
     assert getattr(model, "training", False) is False
     x, y = load_digits("test")
     predicted = backend.to_numpy(entry.predict(model, x))
-    accuracy = float((predicted == backend.to_numpy(y.data)).mean())
+    accuracy = float((predicted == backend.to_numpy(y.array)).mean())
     assert accuracy == pytest.approx(metrics["test_accuracy"])
 
 
@@ -85,8 +85,8 @@ def test_load_model_rebuilds_the_ddpm_with_its_ema_weights(ddpm_ckpt):
     assert ddpm.schedule.timesteps == 20
     state = tg.load(str(ddpm_ckpt))
     for name, value in ddpm.model.state_dict().items():
-        np.testing.assert_array_equal(backend.to_numpy(value.data),
-                                      backend.to_numpy(state["ema_model"][name].data))
+        np.testing.assert_array_equal(backend.to_numpy(value.array),
+                                      backend.to_numpy(state["ema_model"][name].array))
 
 
 def test_training_options_are_checked(tmp_path):

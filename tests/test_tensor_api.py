@@ -21,7 +21,7 @@ def test_construction_dtypes():
     assert tg.tensor(np.float64(2.0)).dtype == np.float64
     assert tg.tensor([1, 2], dtype="float64").dtype == np.float64
     assert tg.tensor(np.zeros(2), dtype=tg.float32).dtype == np.float32
-    assert tg.Tensor([1.0]).data.dtype == np.float32
+    assert tg.Tensor([1.0]).array.dtype == np.float32
     assert tg.tensor(tg.tensor([1.0, 2.0])).shape == (2,)
 
 

@@ -16,7 +16,7 @@ from models.training import (KNNModel, OPTIMIZERS, Trainer, epoch_seed, evaluate
 
 
 def host(t):
-    return backend.to_numpy(t.data)
+    return backend.to_numpy(t.array)
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +83,7 @@ def test_trainer_learns_and_writes_metrics(digits, tmp_path):
     assert state["trainer"]["epoch"] == 5 and state["config"] == {"model": "mlp"}
     x, y, xv, yv = digits
     acc = evaluate(trainer.model, DataLoader(TensorDataset(xv, yv), 50))["accuracy"]
-    assert acc == pytest.approx((predict(trainer.model, xv, 40) == yv.data).mean())
+    assert acc == pytest.approx((predict(trainer.model, xv, 40) == yv.array).mean())
 
 
 def _weights(model):
@@ -181,7 +181,7 @@ def test_knn_model(digits):
     knn = KNNModel().fit(x, y, ks=(1, 3, 5), folds=4)
     assert knn.k in (1, 3, 5) and set(knn.cv_accuracies) == {1, 3, 5}
     pred = knn.predict(xv)
-    assert (pred == yv.data).mean() > 0.9
+    assert (pred == yv.array).mean() > 0.9
     again = KNNModel().load_state_dict(knn.state_dict())
     np.testing.assert_array_equal(again.predict(xv), pred)
     fixed = KNNModel(k=3).fit(x, y)

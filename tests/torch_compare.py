@@ -24,7 +24,7 @@ def host(t):
     """A NumPy copy of one of our Tensors (any device, grad or not), a torch tensor or an
     array."""
     if hasattr(t, "_tensor_marker"):
-        return backend.to_numpy(t.data)
+        return backend.to_numpy(t.array)
     if isinstance(t, torch.Tensor):
         return t.detach().numpy()
     return np.asarray(t)
