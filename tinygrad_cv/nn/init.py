@@ -160,6 +160,31 @@ def eye_(tensor):
     return _fill(tensor, xp.eye(*tensor.shape, dtype=tensor.dtype))
 
 
+def orthogonal_(tensor, gain=1.0, generator=None):
+    """A (semi-)orthogonal matrix (Saxe et al. 2013) on the tensor viewed as (rows, cols) =
+    (shape[0], prod(shape[1:])): Q of the QR factorisation of a standard normal matrix (of its
+    transpose when rows < cols), its columns' signs fixed by sign(diag R) so that Q is
+    uniformly distributed, times ``gain``.  Q^T Q = gain^2 I (rows >= cols) or
+    Q Q^T = gain^2 I (rows < cols)."""
+    if tensor.ndim < 2:
+        raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, "
+                         f"got shape {tuple(tensor.shape)}")
+    if tensor.numel() == 0:
+        return tensor
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows
+    rng = generator or backend.get_rng(tensor.device)
+    xp = backend.module_for_device(tensor.device)
+    flat = rng.standard_normal((rows, cols), dtype=_FLOAT64)
+    if rows < cols:
+        flat = flat.T
+    q, r = xp.linalg.qr(flat)
+    q = q * xp.sign(xp.diag(r))[None, :]
+    if rows < cols:
+        q = q.T
+    return _fill(tensor, (gain * q).reshape(tuple(tensor.shape)))
+
+
 def default_layer_init_(weight, bias=None):
     """torch's default init of Linear and Conv layers: ``weight`` ~ kaiming_uniform(a=sqrt(5)) =
     U(-1/sqrt(fan_in), 1/sqrt(fan_in)), then ``bias`` (if not None) ~ U(-1/sqrt(fan_in),
@@ -173,4 +198,4 @@ def default_layer_init_(weight, bias=None):
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "zeros_",
            "ones_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
-           "eye_"]
+           "eye_", "orthogonal_"]

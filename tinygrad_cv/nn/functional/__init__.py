@@ -16,3 +16,7 @@ from .pooling import max_pool2d, avg_pool2d, adaptive_avg_pool2d  # noqa: F401
 from .normalization import batch_norm, layer_norm, group_norm  # noqa: F401
 from .interpolation import interpolate, upsample  # noqa: F401
 from .distance import normalize, cosine_similarity  # noqa: F401
+from .padding import pad  # noqa: F401
+from .pixel_shuffle import pixel_shuffle, pixel_unshuffle  # noqa: F401
+from .feature_dropout import dropout1d, dropout2d, dropout3d  # noqa: F401
+from .instance_norm import instance_norm  # noqa: F401

@@ -3,8 +3,12 @@ from __future__ import annotations
 
 from ...creation import empty
 from .. import init
-from ..functional.conv import _pair, conv2d, conv_transpose2d
+from ...arguments import pair
+from ..functional.conv import conv2d, conv_transpose2d
+from ..functional.padding import pad
 from ..module import Module, Parameter
+
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 class _ConvNd(Module):
@@ -21,10 +25,10 @@ class _ConvNd(Module):
             raise ValueError(f"{name}: in_channels={in_channels} and out_channels={out_channels} "
                              f"must be divisible by groups={groups}")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.stride = _pair(stride, "stride")
-        self.padding = padding if isinstance(padding, str) else _pair(padding, "padding")
-        self.dilation = _pair(dilation, "dilation")
+        self.kernel_size = pair(kernel_size, "kernel_size", name)
+        self.stride = pair(stride, "stride", name)
+        self.padding = padding if isinstance(padding, str) else pair(padding, "padding", name)
+        self.dilation = pair(dilation, "dilation", name)
         shape = ((in_channels, out_channels // groups) if transposed
                  else (out_channels, in_channels // groups)) + self.kernel_size
         self.weight = Parameter(empty(*shape, dtype=dtype, device=device))
@@ -63,22 +67,44 @@ class _ConvNd(Module):
 class Conv2d(_ConvNd):
     """2-D convolution: (N, in, H, W) -> (N, out, Ho, Wo), ``weight`` (out, in/groups, kh, kw).
 
-    ``padding``: int, pair, 'same' or 'valid'; ``padding_mode`` 'zeros' only.
+    ``padding``: int, pair, 'same' or 'valid'; ``padding_mode`` 'zeros', 'reflect',
+    'replicate' or 'circular' (the last three pad with ``F.pad`` in that mode, then convolve
+    unpadded, as torch).
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
-        if padding_mode != "zeros":
-            raise ValueError(f"Conv2d: padding_mode must be 'zeros', got {padding_mode!r}")
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"Conv2d: padding_mode must be one of {_PADDING_MODES}, got "
+                             f"{padding_mode!r}")
         if isinstance(padding, str) and padding not in ("same", "valid"):
             raise ValueError(f"Conv2d: padding must be 'same', 'valid', an int or a pair, got {padding!r}")
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
                          bias, False, device, dtype)
+        self.padding_mode = padding_mode
         if padding == "same" and self.stride != (1, 1):
             raise ValueError("Conv2d: padding='same' is not supported for strided convolutions")
 
+    def _mode_pad(self):
+        """(left, right, top, bottom) for F.pad (torch's reversed padding; 'same' puts the odd
+        extra on the right/bottom)."""
+        if self.padding == "valid":
+            return (0, 0, 0, 0)
+        if self.padding == "same":
+            sides = []
+            for k, d in ((self.kernel_size[1], self.dilation[1]),
+                         (self.kernel_size[0], self.dilation[0])):
+                total = d * (k - 1)
+                sides += [total // 2, total - total // 2]
+            return tuple(sides)
+        ph, pw = self.padding
+        return (pw, pw, ph, ph)
+
     def forward(self, x):
         self._check(x)
+        if self.padding_mode != "zeros":
+            x = pad(x, self._mode_pad(), mode=self.padding_mode)
+            return conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
         return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
 
@@ -97,7 +123,7 @@ class ConvTranspose2d(_ConvNd):
             raise ValueError(f"ConvTranspose2d: padding must be an int or a pair, got {padding!r}")
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
                          bias, True, device, dtype)
-        self.output_padding = _pair(output_padding, "output_padding")
+        self.output_padding = pair(output_padding, "output_padding", "ConvTranspose2d")
 
     def forward(self, x):
         self._check(x)
