@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 import tinygrad_cv as tg
 import tinygrad_cv.nn as nn
 import tinygrad_cv.nn.functional as F
-from tinygrad_cv.nn.functional import conv as conv_mod
+from tinygrad_cv.nn.functional.conv import layout as conv_layout
 from tinygrad_cv.testing import gradcheck
 
 from torch_compare import compare_layer, host
@@ -150,13 +150,13 @@ def test_chunked_im2col_matches_single_chunk(case, per_chunk):
         return host(y), host(xt.grad), host(wt.grad)
 
     full = run()
-    saved = conv_mod.IM2COL_MAX_BYTES
+    saved = conv_layout.IM2COL_MAX_BYTES
     try:
         # about ``per_chunk`` samples per im2col chunk (so chunks of 1..4 samples of n >= 4)
-        conv_mod.IM2COL_MAX_BYTES = per_chunk * 8 * cin * case["kh"] * case["kw"] * case["h"] * case["w"]
+        conv_layout.IM2COL_MAX_BYTES = per_chunk * 8 * cin * case["kh"] * case["kw"] * case["h"] * case["w"]
         chunked = run()
     finally:
-        conv_mod.IM2COL_MAX_BYTES = saved
+        conv_layout.IM2COL_MAX_BYTES = saved
     for a, b in zip(full, chunked):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
@@ -164,7 +164,7 @@ def test_chunked_im2col_matches_single_chunk(case, per_chunk):
 def test_stride_dilation_of_output_gradient():
     """The stride-dilated dy equals inserting stride-1 zeros between elements, then padding."""
     dy = np.arange(2 * 3 * 2 * 3, dtype=float).reshape(2, 3, 2, 3)
-    out = conv_mod._dilate_pad(dy, (2, 3), 1, 2, 0, 1)
+    out = conv_layout.dilate_pad(dy, (2, 3), 1, 2, 0, 1)
     expect = np.zeros((2, 3, 1 + 3 + 2, 7 + 1))
     expect[:, :, 1:4:2, 0:7:3] = dy
     np.testing.assert_array_equal(out, expect)

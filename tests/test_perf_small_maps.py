@@ -1,5 +1,6 @@
 """Fast paths for the small maps of the diffusion UNet, each against torch on random cases:
-the channels-last column convolution, the SiLU forward/backward, the group-norm kernels."""
+the SiLU forward/backward, the group-norm kernels (the channels-last column convolution is in
+test_conv_algorithms.py)."""
 import warnings
 
 import numpy as np
@@ -8,76 +9,8 @@ from hypothesis import assume, given, settings, strategies as st
 
 import tinygrad_cv as tg
 import tinygrad_cv.nn.functional as F
-from tinygrad_cv.nn.functional import conv as conv_mod
 
 SETTINGS = settings(max_examples=40, deadline=None)
-
-
-@st.composite
-def small_conv_cases(draw):
-    k = draw(st.integers(1, 3))
-    stride, dilation = draw(st.integers(1, 2)), draw(st.integers(1, 2))
-    pad = draw(st.integers(0, 3))
-    reach = dilation * (k - 1)
-    h = draw(st.integers(max(1, reach + 1 - 2 * pad), 8))
-    w = draw(st.integers(max(1, reach + 1 - 2 * pad), 8))
-    ho = (h + 2 * pad - reach - 1) // stride + 1
-    wo = (w + 2 * pad - reach - 1) // stride + 1
-    assume(ho * wo <= conv_mod.SMALL_MAP_MAX_POSITIONS)
-    return dict(n=draw(st.integers(1, 4)), c=draw(st.integers(1, 5)), o=draw(st.integers(1, 5)),
-                h=h, w=w, k=k, stride=stride, dilation=dilation, pad=pad,
-                bias=draw(st.booleans()), seed=draw(st.integers(0, 2**16)))
-
-
-@SETTINGS
-@given(small_conv_cases(), st.sampled_from([None, 1, 300]))
-def test_column_conv_path_matches_torch(case, chunk_bytes):
-    """Output, input, weight and bias gradients of the column path (every padding: the input
-    gradient as a correlation or, past the kernel's reach or at stride 2, by col2im; column
-    matrices split into chunks of samples) against torch in float64."""
-    rng = np.random.default_rng(case["seed"])
-    x = rng.standard_normal((case["n"], case["c"], case["h"], case["w"]))
-    weight = rng.standard_normal((case["o"], case["c"], case["k"], case["k"]))
-    bias = rng.standard_normal(case["o"]) if case["bias"] else None
-    kw = dict(stride=case["stride"], padding=case["pad"], dilation=case["dilation"])
-    saved = conv_mod.IM2COL_MAX_BYTES
-    if chunk_bytes is not None:
-        conv_mod.IM2COL_MAX_BYTES = chunk_bytes
-    try:
-        ox, ow = tg.tensor(x, requires_grad=True), tg.tensor(weight, requires_grad=True)
-        ob = None if bias is None else tg.tensor(bias, requires_grad=True)
-        y = F.conv2d(ox, ow, ob, **kw)
-        assert y.creator.cfg[-1] == "columns"      # the path under test was taken
-        dy = rng.standard_normal(y.shape)
-        (y * tg.tensor(dy)).sum().backward()
-    finally:
-        conv_mod.IM2COL_MAX_BYTES = saved
-    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(weight, requires_grad=True)
-    tb = None if bias is None else torch.tensor(bias, requires_grad=True)
-    ty = torch.nn.functional.conv2d(tx, tw, tb, **kw)
-    (ty * torch.tensor(dy)).sum().backward()
-    np.testing.assert_allclose(y.array, ty.detach().numpy(), rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(ox.grad.array, tx.grad.numpy(), rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(ow.grad.array, tw.grad.numpy(), rtol=1e-10, atol=1e-10)
-    if bias is not None:
-        np.testing.assert_allclose(ob.grad.array, tb.grad.numpy(), rtol=1e-10, atol=1e-10)
-
-
-def test_column_path_is_taken_for_small_maps_only():
-    small = F.conv2d(tg.randn(2, 3, 8, 8, requires_grad=True), tg.randn(4, 3, 3, 3), padding=1)
-    large = F.conv2d(tg.randn(2, 3, 9, 9, requires_grad=True), tg.randn(4, 3, 3, 3), padding=1)
-    grouped = F.conv2d(tg.randn(2, 4, 4, 4, requires_grad=True), tg.randn(4, 2, 3, 3), padding=1,
-                       groups=2)
-    assert small.creator.cfg[-1] == "columns"
-    assert large.creator.cfg[-1] != "columns"
-    assert grouped.creator.cfg[-1] != "columns"
-
-
-def test_column_path_without_grad_saves_nothing():
-    with tg.no_grad():
-        x = tg.randn(2, 3, 4, 4, requires_grad=True)
-        y = F.conv2d(x, tg.randn(5, 3, 3, 3, requires_grad=True), padding=1)
-    assert y.creator is None and not y.requires_grad
 
 
 # ---- SiLU -----------------------------------------------------------------------------------------

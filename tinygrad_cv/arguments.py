@@ -1,0 +1,40 @@
+"""The values users hand to the library, in the form the code works with.
+
+* ``pair(v, name, op)``: a 2-D size or step (kernel, stride, padding, image size) given as one
+  int or an (h, w) pair -> ``(h, w)`` ints; anything else is a ValueError naming ``op`` and
+  ``name``.
+* ``to_host_array(value)``: the raw array of a Tensor, an array, or a torch tensor (detached,
+  copied to the host), e.g. a state_dict value copied from torch.
+"""
+from __future__ import annotations
+
+import numbers
+
+from . import backend
+from .ops.dual import raw
+
+
+def pair(value, name, op):
+    """``value`` (an int or a pair) as an ``(h, w)`` tuple of ints."""
+    if isinstance(value, numbers.Number):
+        return int(value), int(value)
+    try:
+        items = tuple(int(v) for v in value)
+    except (TypeError, ValueError):
+        items = ()
+    if len(items) != 2:
+        raise ValueError(f"{op}: {name} must be an int or an (h, w) pair, got {value!r}")
+    return items
+
+
+def _is_torch_tensor(value):
+    return not backend.is_array(value) and hasattr(value, "detach") and hasattr(value, "cpu")
+
+
+def to_host_array(value):
+    """The raw array of a Tensor or an array (unchanged), or a torch tensor's values as a host
+    array; other values (lists, scalars) are returned as they are."""
+    value = raw(value)
+    if _is_torch_tensor(value):
+        return value.detach().cpu().numpy()
+    return value

@@ -1,0 +1,17 @@
+"""2-D convolution and transposed convolution, one module per algorithm.
+
+    dispatch      which algorithm for which shape, and why
+    convolution   conv2d: Conv2dFn and its argument checks
+    transposed    conv_transpose2d: ConvTranspose2dFn (a convolution's input gradient)
+    im2col        per-sample columns and batched GEMMs (any stride; col2im input gradient)
+    grid          implicit GEMM on the padded grid (stride 1: shifted GEMMs, no columns)
+    columns       small maps: one channels-last column GEMM per product
+    layout        padding, stride dilation, kernel flip, output size, the column-buffer bound
+
+Each algorithm module gives its math and shapes; timings are in benchmarks/RESULTS.md
+("Convolution algorithms").
+"""
+from .convolution import Conv2dFn, conv2d  # noqa: F401
+from .transposed import ConvTranspose2dFn, conv_transpose2d  # noqa: F401
+
+__all__ = ["conv2d", "conv_transpose2d", "Conv2dFn", "ConvTranspose2dFn"]

@@ -1,0 +1,162 @@
+"""Small maps: one GEMM per product over channels-last columns (groups 1).
+
+For small feature maps (the 8x8 ... 2x2 maps of a diffusion UNet) the grid path computes a
+padded grid several times the output (10x10 for 8x8, 4x4 for 2x2) with kh*kw GEMMs per
+direction, and the im2col path runs one small GEMM per sample.  Here the padded input is
+copied once into channels-last layout (N, Hp, Wp, C), its windows are gathered into one
+column matrix (contiguous runs of C elements)::
+
+    cols[(n, a, b), (i, j, c)] = xpad[n, a*s + i*d, b*s + j*d, c]     (N*Ho*Wo, kh*kw*C)
+
+and every product is a single GEMM with ``Wmat[(i, j, c), o] = w[o, c, i, j]``::
+
+    Y = cols @ Wmat (N*Ho*Wo, O),   dW = cols^T @ dY,   dcols = dY @ Wmat^T,
+
+the input gradient being, at stride 1, the same column product of dY (padded by the kernel's
+reach) with the flipped kernel, otherwise dcols added back at each kernel offset (kh*kw slab
+additions into the channels-last padded gradient, then cropped).  The layout changes
+(NCHW <-> NHWC) are copies of activation-sized arrays; the bias is added during the output's
+copy.
+"""
+from __future__ import annotations
+
+from .... import backend
+from .layout import chunk_size, flip_transpose
+
+
+def _to_channels_last(x, pads):
+    """x (N, C, H, W) -> a zero-padded (N, H + top + bottom, W + left + right, C) copy."""
+    xp = backend.get_array_module(x)
+    top, bottom, left, right = pads
+    n, c, h, w = x.shape
+    out = xp.empty((n, h + top + bottom, w + left + right, c), dtype=x.dtype)
+    if top or bottom or left or right:   # zero the border only, the interior is overwritten
+        out[:, :top] = 0
+        out[:, top + h:] = 0
+        out[:, top:top + h, :left] = 0
+        out[:, top:top + h, left + w:] = 0
+    out[:, top:top + h, left:left + w] = x.transpose(0, 2, 3, 1)
+    return out
+
+
+def _hwc_columns(xpad, kernel, stride, dilation, out_hw):
+    """(N*Ho*Wo, kh*kw*C) windows of a channels-last padded input (one strided view, one copy;
+    a 1x1 kernel at stride 1 gives a view)."""
+    n, _, _, c = xpad.shape
+    sn, sh, sw, sc = xpad.strides
+    (kh, kw), (ho, wo) = kernel, out_hw
+    view = backend.as_strided(xpad, (n, ho, wo, kh, kw, c),
+                              (sn, sh * stride[0], sw * stride[1], sh * dilation[0],
+                               sw * dilation[1], sc))
+    return view.reshape(n * ho * wo, kh * kw * c)
+
+
+def _hwc_weight(w):
+    """(O, C, kh, kw) -> Wmat (kh*kw*C, O), rows ordered (i, j, c) like the columns."""
+    o, c, kh, kw = w.shape
+    return w.transpose(2, 3, 1, 0).reshape(kh * kw * c, o)
+
+
+def _column_chunks(xpad, kernel, out_hw):
+    """Sample ranges whose column matrices stay within IM2COL_MAX_BYTES."""
+    n, c = xpad.shape[0], xpad.shape[3]
+    per_sample = out_hw[0] * out_hw[1] * kernel[0] * kernel[1] * c * xpad.itemsize
+    step = chunk_size(n, per_sample)
+    return [(s, min(s + step, n)) for s in range(0, n, step)]
+
+
+def _columns_times(xpad, wmat, kernel, stride, dilation, out_hw):
+    """cols(xpad) @ wmat (N*Ho*Wo, wmat.shape[1]), the columns built per chunk of samples."""
+    xp = backend.get_array_module(xpad)
+    n = xpad.shape[0]
+    rows = out_hw[0] * out_hw[1]
+    out = xp.empty((n * rows, wmat.shape[1]), dtype=xp.result_type(xpad, wmat))
+    for s, e in _column_chunks(xpad, kernel, out_hw):
+        cols = _hwc_columns(xpad[s:e], kernel, stride, dilation, out_hw)
+        xp.matmul(cols, wmat, out=out[s * rows:e * rows])
+    return out
+
+
+def _nhwc_rows_to_nchw(y2, n, out_hw, bias=None):
+    """(N*Ho*Wo, O) rows -> a new (N, O, Ho, Wo) array, the bias added during the copy."""
+    xp = backend.get_array_module(y2)
+    o = y2.shape[1]
+    y = xp.empty((n, o) + tuple(out_hw), dtype=y2.dtype)
+    src = y2.reshape(n, out_hw[0], out_hw[1], o).transpose(0, 3, 1, 2)
+    if bias is not None:
+        xp.add(src, bias.reshape(1, o, 1, 1), out=y)
+    else:
+        y[...] = src
+    return y
+
+
+def columns_forward(x, w, b, stride, pads, dilation, out_hw):
+    """y (N, O, Ho, Wo) and the channels-last padded input (kept for the backward)."""
+    xpad = _to_channels_last(x, pads)
+    y2 = _columns_times(xpad, _hwc_weight(w), w.shape[2:], stride, dilation, out_hw)
+    return _nhwc_rows_to_nchw(y2, x.shape[0], out_hw, b), xpad
+
+
+def columns_backward(ctx, dy, xpad, w, stride, pads, dilation, in_hw):
+    """(dx, dw, db) of the column path from dy (N, O, Ho, Wo)."""
+    xp = backend.get_array_module(dy)
+    needs = ctx.needs_input_grad
+    n, o, ho, wo = dy.shape
+    _, c, kh, kw = w.shape
+    dy2 = xp.ascontiguousarray(dy.transpose(0, 2, 3, 1)).reshape(n * ho * wo, o)
+    gx = gw = gb = None
+    if needs[1]:
+        gw2 = None
+        for s, e in _column_chunks(xpad, (kh, kw), (ho, wo)):
+            cols = _hwc_columns(xpad[s:e], (kh, kw), stride, dilation, (ho, wo))
+            part = cols.T @ dy2[s * ho * wo:e * ho * wo]
+            if gw2 is None:
+                gw2 = part
+            else:
+                gw2 += part
+        gw = xp.ascontiguousarray(gw2.reshape(kh, kw, c, o).transpose(3, 2, 0, 1))
+    if needs[0]:
+        full = _full_correlation_pads(w.shape[2:], dilation, pads)
+        if tuple(stride) == (1, 1) and min(full) >= 0:
+            # the correlation of dy (padded by the kernel's reach) with the flipped kernel
+            gx2 = _columns_times(_to_channels_last(dy, full), _hwc_weight(flip_transpose(w, 1)),
+                                 (kh, kw), (1, 1), dilation, in_hw)
+            gx = _nhwc_rows_to_nchw(gx2, n, in_hw)
+        else:
+            gx = _columns_col2im(dy2, w, xpad.shape, stride, pads, dilation, in_hw, (ho, wo))
+    if len(needs) > 2 and needs[2]:
+        gb = dy2.sum(axis=0)
+    return gx, gw, gb
+
+
+def _full_correlation_pads(kernel, dilation, pads):
+    """Padding of dy for the stride-1 input gradient as a correlation with the flipped kernel:
+    ``d * (k - 1) - pad`` on each side (negative when the forward padding exceeds the reach)."""
+    (kh, kw), (dh, dw) = kernel, dilation
+    top, bottom, left, right = pads
+    return dh * (kh - 1) - top, dh * (kh - 1) - bottom, dw * (kw - 1) - left, dw * (kw - 1) - right
+
+
+def _columns_col2im(dy2, w, padded_shape, stride, pads, dilation, in_hw, out_hw):
+    """dL/dx of the column path for strides > 1 (or a forward padding beyond the kernel's
+    reach): per chunk of samples ``dcols = dY @ Wmat^T`` is added back at each kernel offset's
+    strided position of the channels-last padded gradient, which is then cropped."""
+    xp = backend.get_array_module(dy2)
+    n, _, _, c = padded_shape
+    _, _, kh, kw = w.shape
+    ho, wo = out_hw
+    wmat_t = _hwc_weight(w).T
+    gpad = xp.zeros(padded_shape, dtype=dy2.dtype)
+    (sh, sw), (dh, dw) = stride, dilation
+    step = chunk_size(n, ho * wo * kh * kw * c * dy2.itemsize)
+    for s in range(0, n, step):
+        e = min(s + step, n)
+        dcols = (dy2[s * ho * wo:e * ho * wo] @ wmat_t).reshape(e - s, ho, wo, kh, kw, c)
+        part = gpad[s:e]
+        for i in range(kh):
+            for j in range(kw):
+                part[:, i * dh:i * dh + sh * (ho - 1) + 1:sh,
+                     j * dw:j * dw + sw * (wo - 1) + 1:sw] += dcols[:, :, :, i, j]
+    top, _, left, _ = pads
+    h, wd = in_hw
+    return xp.ascontiguousarray(gpad[:, top:top + h, left:left + wd].transpose(0, 3, 1, 2))

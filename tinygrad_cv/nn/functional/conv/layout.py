@@ -1,0 +1,64 @@
+"""Array layout helpers shared by the convolution algorithms.
+
+Shapes: x (N, C, H, W), w (O, Cg, kh, kw) with ``Cg = C / G`` for ``G`` groups, y (N, O, Ho, Wo)::
+
+    Ho = (H + pad_top + pad_bottom - dilation * (kh - 1) - 1) // stride + 1
+
+``IM2COL_MAX_BYTES`` bounds every column buffer: the algorithms process larger batches in
+chunks of samples (``chunk_size``).
+"""
+from __future__ import annotations
+
+from .... import backend
+
+IM2COL_MAX_BYTES = 1 << 25  # 32 MiB per column-buffer chunk
+
+
+def out_size(size, pad_total, k, stride, dilation):
+    return (size + pad_total - dilation * (k - 1) - 1) // stride + 1
+
+
+def pad_hw(x, top, bottom, left, right):
+    """Zero-pad the last two axes (negative amounts crop; cropping alone is a view)."""
+    if top == bottom == left == right == 0:
+        return x
+    n, c, h, w = x.shape
+    src = x[:, :, max(-top, 0):h - max(-bottom, 0), max(-left, 0):w - max(-right, 0)]
+    if max(top, bottom, left, right) <= 0:
+        return src
+    xp = backend.get_array_module(x)
+    out = xp.zeros((n, c, h + top + bottom, w + left + right), dtype=x.dtype)
+    out[:, :, max(top, 0):max(top, 0) + src.shape[2], max(left, 0):max(left, 0) + src.shape[3]] = src
+    return out
+
+
+def dilate_pad(dy, stride, top, bottom, left, right):
+    """Insert ``stride - 1`` zeros between elements of the last two axes, then pad (negative
+    amounts crop)."""
+    sh, sw = stride
+    if sh == sw == 1:
+        return pad_hw(dy, top, bottom, left, right)
+    xp = backend.get_array_module(dy)
+    n, c, h, w = dy.shape
+    hd, wd = (h - 1) * sh + 1, (w - 1) * sw + 1
+    t, l = max(top, 0), max(left, 0)
+    out = xp.zeros((n, c, hd + t + max(bottom, 0), wd + l + max(right, 0)), dtype=dy.dtype)
+    out[:, :, t:t + hd:sh, l:l + wd:sw] = dy
+    return out[:, :, max(-top, 0):out.shape[2] - max(-bottom, 0),
+               max(-left, 0):out.shape[3] - max(-right, 0)]
+
+
+def flip_transpose(w, groups):
+    """(O, Cg, kh, kw) -> (C, Og, kh, kw) with both spatial axes reversed, per group."""
+    o, cg, kh, kw = w.shape
+    og = o // groups
+    wt = w.reshape(groups, og, cg, kh, kw).transpose(0, 2, 1, 3, 4).reshape(groups * cg, og, kh, kw)
+    return wt[:, :, ::-1, ::-1]
+
+
+def chunk_size(n, per_sample_bytes):
+    return max(1, min(n, IM2COL_MAX_BYTES // max(per_sample_bytes, 1)))
+
+
+def bias_grad(dy):
+    return dy.sum(axis=(0, 2, 3))
