@@ -31,3 +31,4 @@ double = float64
 __version__ = "0.1.0"
 from .io import save, load  # noqa: E402,F401
 from . import testing, viz  # noqa: E402,F401
+from . import distributed  # noqa: E402,F401

@@ -161,6 +161,14 @@ def scatter_add(target, indices, values):
     return target
 
 
+def cupyx_distributed():
+    """``cupyx.distributed`` (NCCL collectives between GPU processes, for
+    ``tinygrad_cv.distributed``'s ``nccl`` backend); RuntimeError when CuPy or a GPU is missing."""
+    _require_cupy()
+    import cupyx.distributed  # only on the GPU path
+    return cupyx.distributed
+
+
 def sliding_window_view(x, window_shape, axis=None):
     """Read-only strided view of every window (numpy's ``sliding_window_view``)."""
     xp = get_array_module(x)

@@ -1,0 +1,114 @@
+"""tinygrad_cv.distributed on MPI: two ranks started by ``mpiexec -n 2`` on this machine.
+
+One launch of ``tests/distributed_worker.py main`` runs every numerical check (collectives of
+several dtypes and shapes, DDP on 2 ranks against one process on the global batch, identical
+parameters after every step, no_sync, buffers, a mismatched world size); the tests below read
+its per-rank results.  Three more launches make rank 1 raise, exit early or crash while rank
+0 waits in an all_reduce: the job must end with an error, not hang.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytest.importorskip("mpi4py", reason="the distributed tests need the 'distributed' extra: "
+                                     "pip install '.[distributed]' (mpi4py, mpich)")
+
+from tinygrad_cv.distributed.launcher import find_mpiexec, mpiexec_command  # noqa: E402
+
+if find_mpiexec() is None:
+    pytest.skip("mpi4py is installed but no mpiexec was found (install the mpich wheel: "
+                "pip install '.[distributed]')", allow_module_level=True)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WORKER = os.path.join(ROOT, "tests", "distributed_worker.py")
+LIMIT = 120          # seconds: a hung job fails the test instead of hanging the suite
+
+
+def launch(argv, n=2, env=None, limit=LIMIT):
+    """Run ``mpiexec -n n python argv`` to completion; (returncode, output, seconds)."""
+    start = time.monotonic()
+    proc = subprocess.Popen(mpiexec_command(n, argv), cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            env={**os.environ, **(env or {})})
+    try:
+        out, _ = proc.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        pytest.fail(f"the MPI job did not end within {limit} s (hung):\n{out[-3000:]}")
+    return proc.returncode, out, time.monotonic() - start
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dist")
+    code, text, _ = launch([WORKER, "main", str(out)])
+    assert code == 0, text[-4000:]
+    return [json.loads((out / f"rank{r}.json").read_text()) for r in range(2)]
+
+
+def failures(results, prefix):
+    found = {k: v for r in results for k, v in r.items() if k.startswith(prefix)}
+    assert found, f"no check named {prefix!r} ran"
+    return {k: v[1][-1500:] for k, v in found.items() if not v[0]}
+
+
+def test_every_check_of_the_launch_ran_and_passed(results):
+    for rank, r in enumerate(results):
+        bad = {k: v[1][-1500:] for k, v in r.items() if not v[0]}
+        assert not bad, f"rank {rank}: {json.dumps(bad, indent=1)}"
+
+
+@pytest.mark.parametrize("collective", ["all_reduce sum", "all_reduce mean", "all_reduce max",
+                                        "all_reduce min", "broadcast", "all_gather"])
+def test_collectives_over_dtypes_and_shapes(results, collective):
+    assert not failures(results, collective)
+    dtypes = {k.split()[-1].split("[")[0] for k in results[0] if k.startswith(collective)}
+    assert {"float32", "float64"} <= dtypes
+    if collective != "all_reduce mean":
+        assert {"int64", "uint8", "bool", "float16"} <= dtypes
+
+
+def test_two_ranks_end_with_the_parameters_of_one_process(results):
+    assert not failures(results, "ddp equals one process on the global batch")
+    assert not failures(results, "ddp identical parameters after every step")
+    assert not failures(results, "ddp several buckets")
+
+
+def test_no_sync_and_buffers(results):
+    assert not failures(results, "no_sync")
+    assert not failures(results, "ddp broadcasts buffers at wrap")
+    assert not failures(results, "sync_buffers")
+
+
+def test_mismatched_world_size_is_reported(results):
+    assert not failures(results, "mismatched world size reported")
+    assert not failures(results, "no group after a mismatch")
+
+
+def test_a_rank_that_raises_stops_every_rank():
+    code, text, seconds = launch([WORKER, "raise", "-"])
+    assert code != 0
+    assert "[rank 1/2] uncaught exception" in text and "rank 1 failed on purpose" in text
+    assert "rank 0 finished" not in text
+    assert seconds < 60
+
+
+def test_a_rank_that_leaves_early_makes_the_others_time_out():
+    code, text, seconds = launch([WORKER, "exit", "-"], env={"TEST_DIST_TIMEOUT": "2"})
+    assert code != 0
+    assert "did not complete within 2 s" in text and "another rank" in text
+    assert "rank 0 finished" not in text
+    assert seconds < 60
+
+
+def test_a_rank_that_crashes_stops_the_job():
+    code, text, seconds = launch([WORKER, "crash", "-"])
+    assert code != 0
+    assert "rank 0 finished" not in text
+    assert seconds < 60
