@@ -8,14 +8,16 @@ File layout (https://github.com/huggingface/safetensors, read and written by thi
                                "__metadata__": {str: str}}
     rest         the tensors' raw little-endian bytes; offsets are relative to this section
 
-``save(obj, path)`` accepts a state dict (name -> Tensor or array), an optimizer or
-scheduler state dict (nested dicts/lists/tuples of tensors, numbers, strings, None) or a
-dict of those (``{'model': ..., 'optimizer': ..., 'epoch': 3}``).  Tensors are stored under
+``save(obj, f)`` accepts a state dict (name -> Tensor or array), an optimizer or
+scheduler state dict (nested dicts/lists/tuples of tensors, numbers, strings, None), a
+dict of those (``{'model': ..., 'optimizer': ..., 'epoch': 3}``) or whole modules and
+optimizers (``serialization.py`` holds that codec and the ``weights_only`` allow-list);
+``f`` is a path or a binary file object, as torch's.  Tensors are stored under
 their flattened key (``"optimizer.state.0.exp_avg"``); the nested structure with all
 non-tensor values goes into ``__metadata__`` as JSON, so that ``load`` rebuilds exactly what
-was saved.  Writes are atomic (temporary file in the same folder, fsync, rename); loading
-never executes code, validates the whole file before building anything and returns a fresh
-object, so a bad file changes nothing.
+was saved.  Writes to a path are atomic (temporary file in the same folder, fsync, rename);
+loading never executes code, validates the whole file before building anything and returns a
+fresh object, so a bad file changes nothing.
 
 Integrity (format 2)
 --------------------
@@ -200,90 +202,6 @@ def _verify(entries, meta, stored_claims, data, path):
     return True
 
 
-# ---- flattening -------------------------------------------------------------------------------
-def _is_tensor_leaf(obj):
-    return isinstance(obj, Tensor) or backend.is_array(obj)
-
-
-def _encode(obj, prefix, tensors, where, depth=0):
-    """JSON-able description of ``obj``; tensors are collected into ``tensors`` by key."""
-    if depth > MAX_DEPTH:
-        raise ValueError(f"save: nested deeper than {MAX_DEPTH} levels at "
-                         f"{where or 'top level'} (a reference cycle?)")
-    if _is_tensor_leaf(obj):
-        key = prefix or "tensor"
-        base, n = key, 1
-        while key in tensors or key == "__metadata__":
-            key = f"{base}#{n}"
-            n += 1
-        tensors[key] = obj.array if isinstance(obj, Tensor) else obj
-        return {"$tensor" if isinstance(obj, Tensor) else "$array": key}
-    if obj is None or isinstance(obj, (bool, str)):
-        return obj
-    if isinstance(obj, int):
-        return int(obj)
-    if isinstance(obj, float):
-        return float(obj) if math.isfinite(obj) else {"$float": repr(float(obj))}
-    if hasattr(obj, "dtype") and getattr(obj, "shape", None) == () and hasattr(obj, "item"):
-        return _encode(obj.item(), prefix, tensors, where, depth)  # a NumPy/CuPy scalar
-    if isinstance(obj, dict):
-        items = []
-        for k, v in obj.items():
-            if not isinstance(k, (str, int)) or isinstance(k, bool):
-                raise TypeError(f"save: dict keys must be str or int, got {k!r} at "
-                                f"{where or 'top level'}")
-            child = f"{prefix}.{k}" if prefix else str(k)
-            items.append([k if isinstance(k, str) else int(k),
-                          _encode(v, child, tensors, child, depth + 1)])
-        return {"$dict": items}
-    if isinstance(obj, (list, tuple)):
-        out = [_encode(v, f"{prefix}.{i}" if prefix else str(i), tensors, f"{where}[{i}]",
-                       depth + 1) for i, v in enumerate(obj)]
-        return {"$tuple": out} if isinstance(obj, tuple) else out
-    raise TypeError(f"save: cannot store a {type(obj).__name__} at {where or 'top level'} "
-                    "(only tensors, arrays, numbers, strings, None and dicts/lists of them)")
-
-
-def _decode(node, tensors, used, path, depth=0):
-    """Rebuild the object described by ``node``; each tensor may be used once (``used``)."""
-    if depth > MAX_DEPTH:
-        raise CheckpointError(path, f"the structure is nested deeper than {MAX_DEPTH} levels")
-    if isinstance(node, list):
-        return [_decode(v, tensors, used, path, depth + 1) for v in node]
-    if not isinstance(node, dict):
-        if node is None or isinstance(node, (bool, int, float, str)):
-            return node
-        raise CheckpointError(path, f"structure holds an invalid value {node!r}")
-    if len(node) != 1:
-        raise CheckpointError(path, f"structure node {sorted(node)[:5]!r} is not recognised")
-    (tag, value), = node.items()
-    if tag in ("$tensor", "$array"):
-        if not isinstance(value, str) or value not in tensors:
-            raise CheckpointError(path, f"structure refers to tensor {value!r}, which the "
-                                        "header does not list")
-        if value in used:
-            raise CheckpointError(path, f"structure refers to tensor {value!r} twice")
-        used.add(value)
-        arr = tensors[value]
-        return Tensor.wrap(arr) if tag == "$tensor" else arr
-    if tag == "$dict":
-        if not isinstance(value, list) or not all(
-                isinstance(i, list) and len(i) == 2 and isinstance(i[0], (str, int))
-                and not isinstance(i[0], bool) for i in value):
-            raise CheckpointError(path, "structure has a malformed dict entry")
-        out = {}
-        for k, v in value:
-            if k in out:
-                raise CheckpointError(path, f"structure has the dict key {k!r} twice")
-            out[k] = _decode(v, tensors, used, path, depth + 1)
-        return out
-    if tag == "$tuple" and isinstance(value, list):
-        return tuple(_decode(v, tensors, used, path, depth + 1) for v in value)
-    if tag == "$float" and isinstance(value, str) and value in ("inf", "-inf", "nan"):
-        return float(value)
-    raise CheckpointError(path, f"structure node {tag!r} is not recognised")
-
-
 # ---- writing ----------------------------------------------------------------------------------
 def _host_bytes(array):
     """The little-endian C-order bytes of ``array`` (copied to the host)."""
@@ -292,14 +210,34 @@ def _host_bytes(array):
     return host.tobytes(order="C")
 
 
-def save(obj, path, metadata=None):
-    """Write ``obj`` (state dict, optimizer state, or a dict of them) to ``path`` atomically.
+def save(obj, f, pickle_module=None, pickle_protocol=None,
+         _use_new_zipfile_serialization=True, *, metadata=None):
+    """Write ``obj`` to ``f`` (a path, written atomically, or a binary file object).
 
-    ``metadata``: optional ``{str: str}`` stored in the header (read back with
-    ``load_metadata``); keys mentioning ``tinygrad`` or resembling the reserved names are
-    refused.  The previous file at ``path`` stays intact if anything fails.
+    ``obj``: tensors, arrays, numbers, strings, None, dicts/OrderedDicts/lists/tuples/sets of
+    them (state dicts, ``{'epoch': 3, 'model': sd, 'optimizer': opt.state_dict()}``), or whole
+    objects whose state is their ``__dict__`` (modules, optimizers, schedulers), with shared
+    and cyclic references kept (see ``serialization``).  ``metadata``: optional
+    ``{str: str}`` stored in the header (read back with ``load_metadata``); keys mentioning
+    ``tinygrad`` or resembling the reserved names are refused.  At a path, the previous file
+    stays intact if anything fails.  ``pickle_protocol`` and
+    ``_use_new_zipfile_serialization`` are accepted for torch's signature and have no effect
+    (no pickle is written); a ``pickle_module`` other than the standard one is refused.
     """
-    path = os.fspath(path)
+    if pickle_module is not None and getattr(pickle_module, "__name__", None) != "pickle":
+        raise TypeError("save: pickle_module is not supported (tinygrad_cv writes "
+                        "safetensors, never pickle)")
+    parts = _serialize(obj, metadata)
+    if hasattr(f, "write"):
+        for part in parts:
+            f.write(part)
+        return
+    atomic_write(os.fspath(f), parts)
+
+
+def _serialize(obj, metadata):
+    """The checkpoint's bytes (length, header, data) as a list of byte strings."""
+    from .serialization import Encoder
     user_meta = dict(metadata or {})
     for k, v in user_meta.items():
         if not isinstance(k, str) or not isinstance(v, str):
@@ -308,8 +246,9 @@ def save(obj, path, metadata=None):
             raise ValueError(f"save: metadata key {k!r} is reserved (keys mentioning "
                              f"'tinygrad' or resembling {', '.join(_RESERVED)} mark the "
                              "format)")
-    tensors = {}
-    structure = _encode(obj, "", tensors, "")
+    encoder = Encoder()
+    structure = encoder.encode(obj)
+    tensors = encoder.tensors
     entries, offset = {}, 0
     for key, arr in tensors.items():
         name = backend.dtype(arr.dtype).name
@@ -327,7 +266,7 @@ def save(obj, path, metadata=None):
     header = {"__metadata__": meta, **entries}
     blob = json.dumps(header, separators=(",", ":"), allow_nan=False).encode("ascii")
     blob += b" " * (-len(blob) % 8)  # align the data section to 8 bytes, as safetensors does
-    atomic_write(path, [len(blob).to_bytes(8, "little"), blob, *chunks])
+    return [len(blob).to_bytes(8, "little"), blob, *chunks]
 
 
 def atomic_write(path, parts):
@@ -432,21 +371,23 @@ def _check_entry(name, entry, data_size, path):
     return offsets[0], offsets[1]
 
 
-def _read_header(f, path, file_size):
-    """Parse and validate the header; returns (entries, metadata, claims, data_start)."""
+def _read_header(blob, path):
+    """Parse and validate the header of the bytes ``blob``; returns (entries, metadata,
+    claims, data_start)."""
+    file_size = len(blob)
     if file_size < 8:
         raise CheckpointError(path, f"truncated: the file has {file_size} bytes, fewer than the "
                                     "8-byte header length")
-    n = int.from_bytes(f.read(8), "little")
+    n = int.from_bytes(blob[:8], "little")
     if n > MAX_HEADER_BYTES or n > file_size - 8:
         raise CheckpointError(path, f"bad header length {n}: the file has only {file_size - 8} "
                                     "bytes after the length field (truncated or not a "
-                                    "safetensors file)")
+                                    f"safetensors file{_foreign_hint(blob)})")
     try:
-        text = f.read(n).decode("utf-8")
+        text = bytes(blob[8:8 + n]).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise CheckpointError(path, f"header is not valid JSON (not UTF-8: {exc}); not a "
-                                    "safetensors file?") from None
+                                    f"safetensors file{_foreign_hint(blob)}?") from None
     header = _strict_json(text, path, "header")
     if not isinstance(header, dict):
         raise CheckpointError(path, "header is not a JSON object")
@@ -469,16 +410,38 @@ def _read_header(f, path, file_size):
     return header, meta, _stored_claims(text, meta), 8 + n
 
 
-def _read_checked(path):
-    """(tensors as host arrays, metadata, verified tinygrad_cv file?) after validating it all."""
-    path = os.fspath(path)
-    with open(path, "rb") as f:
-        file_size = os.fstat(f.fileno()).st_size
-        entries, meta, stored_claims, start = _read_header(f, path, file_size)
-        f.seek(start)
-        data = f.read(file_size - start)
-    if len(data) != file_size - start:
-        raise CheckpointError(path, "truncated while reading")
+def _foreign_hint(blob):
+    """What a file that is not safetensors looks like it is, for the error message."""
+    head = bytes(blob[:4])
+    if head == b"PK\x03\x04":
+        return ("; it is a zip archive, like PyTorch's torch.save files, which tinygrad_cv "
+                "never unpickles: re-save the state dict with safetensors")
+    if head[:1] == b"\x80":
+        return "; it looks like a pickle, which tinygrad_cv never loads"
+    return ""
+
+
+def _read_bytes(f):
+    """(bytes, name for messages) of a path or a binary file object (read to its end)."""
+    if hasattr(f, "read"):
+        blob = f.read()
+        name = getattr(f, "name", None)
+        name = name if isinstance(name, (str, bytes, os.PathLike)) else "<file object>"
+        if not isinstance(blob, (bytes, bytearray, memoryview)):
+            raise TypeError(f"load: {name!r} returned {type(blob).__name__} from read(); open "
+                            "the file in binary mode ('rb')")
+        return blob, name
+    path = os.fspath(f)
+    with open(path, "rb") as fh:
+        return fh.read(), path
+
+
+def _read_checked(f):
+    """(tensors as host arrays, metadata, verified tinygrad_cv file?, name) after validating
+    the whole file."""
+    blob, path = _read_bytes(f)
+    entries, meta, stored_claims, start = _read_header(blob, path)
+    data = memoryview(blob)[start:]
     ours = _verify(entries, meta, stored_claims, data, path)
     xp = backend.module_for_device("cpu")
     tensors = {}
@@ -491,35 +454,60 @@ def _read_checked(path):
             raise CheckpointError(path, f"tensor {name!r}: BOOL data holds bytes other than 0 "
                                         "and 1")
         tensors[name] = flat.reshape(entry["shape"]).astype(dtype.newbyteorder("="))
-    return tensors, meta, ours
+    return tensors, meta, ours, path
 
 
-def load(path, device=None):
+def _target_device(map_location, device):
+    """The device tensors load onto, from torch's ``map_location`` or our ``device``."""
+    if map_location is not None and device is not None:
+        raise TypeError("load: give map_location or device, not both")
+    location = map_location if map_location is not None else device
+    if isinstance(location, dict) or (callable(location) and not isinstance(location, str)):
+        raise NotImplementedError(
+            "load: map_location as a dict or a function is not supported (a checkpoint does "
+            "not record the device its tensors came from); pass a device such as 'cpu'")
+    return backend.normalize_device(location)
+
+
+def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None,
+         device=None, **pickle_load_args):
     """Read a file written by ``save`` (or any safetensors file) into a fresh object.
 
-    Tensors are placed on ``device`` (default: the default device).  A file written by
-    ``save`` is verified end to end (see the module docstring) and rebuilt with its nesting; a
-    foreign safetensors file loads as a flat ``{name: Tensor}``.  Raises ``CheckpointError``
-    (a ``ValueError``) naming the file and the problem when it is truncated, malformed,
-    corrupted or tampered with; nothing is built before the whole file is checked.
+    ``f``: a path or a binary file object (read from its position to its end).  Tensors are
+    placed on ``map_location`` (or ``device``: a device name or object; default: the default
+    device).  ``weights_only`` (default True, as torch): objects are rebuilt only for the
+    allow-listed classes (see ``serialization``); ``False`` allows any class of an imported
+    module.  Either way no code from the file runs: it is data, never unpickled.  A file
+    written by ``save`` is verified end to end (see the module docstring) and rebuilt with its
+    nesting; a foreign safetensors file loads as a flat ``{name: Tensor}``.  Raises
+    ``CheckpointError`` (a ``ValueError``) naming the file and the problem when it is
+    truncated, malformed, corrupted or tampered with, ``serialization.WeightsOnlyError``
+    (also a ``pickle.UnpicklingError``) for a class off the allow-list; nothing is built
+    before the whole file is checked.  ``mmap=True``, ``pickle_module`` and pickle's load
+    arguments are not supported and raise.
     """
-    path = os.fspath(path)
-    tensors, meta, ours = _read_checked(path)
+    from .serialization import Decoder
+    if pickle_module is not None:
+        raise TypeError("load: pickle_module is not supported (tinygrad_cv never unpickles)")
+    if mmap:
+        raise NotImplementedError("load: mmap=True is not supported (the file is read and "
+                                  "verified whole)")
+    if pickle_load_args:
+        raise TypeError(f"load: unsupported arguments {sorted(pickle_load_args)} (pickle's "
+                        "load arguments; tinygrad_cv never unpickles)")
+    if weights_only is not None and not isinstance(weights_only, bool):
+        raise TypeError(f"load: weights_only must be True, False or None, got {weights_only!r}")
+    target = _target_device(map_location, device)
+    tensors, meta, ours, path = _read_checked(f)
     if ours:
         node = _strict_json(meta[_STRUCTURE_KEY], path, "the structure entry")
-        used = set()
-        obj = _decode(node, tensors, used, path)  # host arrays: nothing is moved yet
-        if used != set(tensors):
-            raise CheckpointError(path, f"tensors {sorted(set(tensors) - used)} are not part of "
-                                        "the saved structure (tampered header?)")
-    device = backend.normalize_device(device)
-    moved = {k: backend.to_device(v, device) for k, v in tensors.items()}
+    moved = {k: backend.to_device(v, target) for k, v in tensors.items()}
     if not ours:
         return {k: Tensor.wrap(v) for k, v in moved.items()}
-    return _decode(node, moved, set(), path)
+    return Decoder(moved, path, weights_only is not False).decode(node)
 
 
-def load_metadata(path):
+def load_metadata(f):
     """The user metadata given to ``save`` (``{str: str}``), after validating the file."""
-    _, meta, _ = _read_checked(path)
+    _, meta, _, _ = _read_checked(f)
     return {k: v for k, v in meta.items() if k not in _RESERVED and k != _FORMAT_KEY}
