@@ -18,6 +18,8 @@ import math
 import numbers
 
 from . import backend
+from .devices import CPU as _CPU, CUDA as _CUDA, is_device_like, placement
+from .generator import rng_of
 
 _FLOAT32 = backend.dtype("float32")
 _INT64 = backend.dtype("int64")
@@ -58,8 +60,15 @@ class Tensor:
     _tensor_marker = True
     __array_ufunc__ = None  # numpy defers to our reflected operators (ndarray * Tensor)
 
-    def __init__(self, data, requires_grad=False, dtype=None, device=None):
+    def __init__(self, data=(), *sizes, requires_grad=False, dtype=None, device=None):
         dtype = _resolve_dtype(dtype)
+        if device is not None:
+            device = placement(device)
+        if sizes:
+            data, requires_grad = _sizes_or_flag(data, sizes, requires_grad)
+            if isinstance(data, _Uninitialised):   # torch.Tensor(3, 4): uninitialised float32
+                arr = backend.module_for_device(device).empty(data.shape, dtype=dtype or _FLOAT32)
+                data = arr
         if isinstance(data, Tensor):
             data = data.array
         if backend.is_array(data):
@@ -118,7 +127,13 @@ class Tensor:
 
     @property
     def device(self):
-        return backend.device_of(self.array)
+        """``device("cpu")`` or ``device("cuda")`` (a ``tinygrad_cv.device``, equal to its
+        string; one GPU is used, so a GPU tensor's device has no index)."""
+        return _CUDA if backend.device_of(self.array) == "cuda" else _CPU
+
+    @property
+    def is_cuda(self):
+        return backend.device_of(self.array) == "cuda"
 
     @property
     def is_leaf(self):
@@ -231,27 +246,35 @@ class Tensor:
         return _Handle()
 
     def to(self, *args, **kwargs):
-        """``to(device)``, ``to(dtype)`` or ``to(device, dtype)`` (differentiable)."""
+        """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or ``to(other)`` (differentiable);
+        ``device`` a string or ``tinygrad_cv.device``; ``non_blocking`` is accepted (transfers
+        are synchronous), ``copy=True`` always returns a new tensor."""
         device = kwargs.pop("device", None)
         dtype = kwargs.pop("dtype", None)
+        kwargs.pop("non_blocking", None)
+        copy = kwargs.pop("copy", False)
         if kwargs:
             raise TypeError(f"to() got unexpected arguments {sorted(kwargs)}")
         for a in args:
-            if isinstance(a, str) and a.split(":")[0] in backend.DEVICES:
+            if is_device_like(a) or isinstance(a, int) and not isinstance(a, bool):
                 device = a
             elif isinstance(a, Tensor):
                 device, dtype = a.device, a.dtype
+            elif isinstance(a, bool):
+                continue   # to(device, dtype, non_blocking, copy) positionally: not a dtype
             else:
                 dtype = a
         out = self
-        if device is not None and backend.normalize_device(device) != self.device:
-            out = ToDevice.apply(out, device=backend.normalize_device(device))
+        if device is not None and placement(device) != self.device:
+            out = ToDevice.apply(out, device=placement(device))
         if dtype is not None:
             dtype = _resolve_dtype(dtype)
             if dtype != out.dtype:
                 if out.requires_grad and not backend.is_floating(dtype):
                     out = out.detach()
                 out = Cast.apply(out, dtype=dtype)
+        if copy and out is self:
+            out = self.clone()
         return out
 
     def cpu(self):
@@ -376,17 +399,35 @@ class Tensor:
     def abs(self):
         return Abs.apply(self)
 
-    def add(self, other):
-        return self + other
+    def add(self, other, *, alpha=1):
+        """self + alpha * other."""
+        return self + (other if alpha == 1 else other * alpha)
 
-    def sub(self, other):
-        return self - other
+    def sub(self, other, *, alpha=1):
+        """self - alpha * other."""
+        return self - (other if alpha == 1 else other * alpha)
 
     def mul(self, other):
         return self * other
 
-    def div(self, other):
-        return self / other
+    def div(self, other, *, rounding_mode=None):
+        """self / other; ``rounding_mode`` 'trunc' or 'floor' rounds the quotient (integer
+        operands then give an integer result, as torch)."""
+        if rounding_mode is None:
+            return self / other
+        if rounding_mode not in ("trunc", "floor"):
+            raise ValueError(f"div(): rounding_mode must be None, 'trunc' or 'floor', got "
+                             f"{rounding_mode!r}")
+        a, b = _binary(self, other)
+        if not _is_float(a) and not _is_float(b):
+            xa, xb = a.array, b.array if isinstance(b, Tensor) else b
+            xp = backend.get_array_module(xa)
+            q = xp.floor_divide(xa, xb)
+            if rounding_mode == "trunc":   # floor_divide rounds down: step back towards zero
+                q = q + ((q < 0) & (q * xb != xa))
+            return Tensor.wrap(backend.ensure_array(q).astype(xa.dtype, copy=False))
+        q = a / b
+        return q.floor() if rounding_mode == "floor" else q.trunc()
 
     def pow(self, other):
         return self ** other
@@ -469,8 +510,12 @@ class Tensor:
         return ReLU.apply(self)
 
     def clamp(self, min=None, max=None):
+        """min <= x <= max elementwise; bounds may be numbers or tensors (broadcast)."""
         if min is None and max is None:
             raise ValueError("clamp(): at least one of min and max must be given")
+        if isinstance(min, Tensor) and min.ndim or isinstance(max, Tensor) and max.ndim:
+            out = self if min is None else maximum(self, min)
+            return out if max is None else minimum(out, max)
         return Clamp.apply(self, lo=_scalar(min), hi=_scalar(max))
 
     clip = clamp
@@ -485,7 +530,8 @@ class Tensor:
         return where(condition, self, other)
 
     def sign(self):
-        return Tensor.wrap(backend.get_array_module(self.array).sign(self.array))
+        """-1, 0 or 1 (NaN stays NaN); its gradient is zero (as torch)."""
+        return self._step("sign")
 
     # ---- reductions --------------------------------------------------------------------------
     def sum(self, dim=None, keepdim=False, dtype=None, *, axis=None, keepdims=None):
@@ -532,6 +578,11 @@ class Tensor:
     def norm(self, p=2, dim=None, keepdim=False):
         """The vector p-norm (sum |x|^p)^(1/p) over ``dim`` (all by default), p > 0 (inf: the
         largest |x|); its gradient is 0 where the norm is 0 (torch's convention)."""
+        if p == "fro":
+            p = 2
+        elif isinstance(p, str):
+            raise NotImplementedError(f"norm(p={p!r}): only vector p-norms and 'fro' are "
+                                      "supported")
         p = float(p)
         if not p > 0:
             raise ValueError(f"norm(): p must be a positive number or inf, got {p!r}")
@@ -697,6 +748,377 @@ class Tensor:
         out = x.reshape(tuple(interleaved)).expand(*target)
         return out.reshape(tuple(r * s for r, s in zip(sizes, x.shape)))
 
+    # ---- torch-compatible methods: creation, casts, matrices, ordering, scans -----------------
+    # (their function forms live in tensor_functions.py)
+    def contiguous(self, memory_format=None):
+        """``self``: every tensor can be reshaped/viewed (reshape copies where it must)."""
+        if memory_format is not None:
+            raise NotImplementedError("contiguous(memory_format=...): memory formats are not "
+                                      "supported (arrays are row-major)")
+        return self
+
+    def is_contiguous(self, memory_format=None):
+        return bool(self.array.flags.c_contiguous)
+
+    def nelement(self):
+        return self.numel()
+
+    def element_size(self):
+        return int(self.array.dtype.itemsize)
+
+    def _new(self, fill, size, fill_value, dtype, device, requires_grad):
+        dtype = self.dtype if dtype is None else _resolve_dtype(dtype)
+        _check_requires_grad(dtype, requires_grad)
+        xp = backend.module_for_device(self.device if device is None else placement(device))
+        shape = _shape_arg(size)
+        arr = xp.full(shape, fill_value, dtype=dtype) if fill == "full" else \
+            getattr(xp, fill)(shape, dtype=dtype)
+        out = Tensor.wrap(arr)
+        out.requires_grad = bool(requires_grad)
+        return out
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        """Zeros of ``size`` with this tensor's dtype and device (unless given)."""
+        return self._new("zeros", size, None, dtype, device, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        return self._new("ones", size, None, dtype, device, requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        return self._new("empty", size, None, dtype, device, requires_grad)
+
+    def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+        return self._new("full", (size,) if isinstance(size, int) else tuple(size),
+                         _scalar(fill_value), dtype, device, requires_grad)
+
+    def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
+        """A copy of ``data`` with this tensor's dtype and device (unless given)."""
+        return Tensor(data, dtype=self.dtype if dtype is None else dtype,
+                      device=self.device if device is None else device,
+                      requires_grad=requires_grad)
+
+    def half(self):
+        return self.to(backend.dtype("float16"))
+
+    def int(self):
+        return self.to(backend.dtype("int32"))
+
+    def short(self):
+        return self.to(backend.dtype("int16"))
+
+    def char(self):
+        return self.to(backend.dtype("int8"))
+
+    def byte(self):
+        return self.to(backend.dtype("uint8"))
+
+    def type(self, dtype=None, non_blocking=False):
+        """``type()``: torch's name of this tensor type ('torch.FloatTensor',
+        'torch.cuda.LongTensor'); ``type(t)``: cast to ``t`` (a dtype, a name such as
+        'torch.DoubleTensor', or a tensor type such as ``FloatTensor``)."""
+        if dtype is None:
+            name = _TYPE_NAMES.get(self.dtype.name)
+            if name is None:
+                raise TypeError(f"type(): no torch tensor type for dtype {self.dtype}")
+            return ("torch.cuda." if self.is_cuda else "torch.") + name
+        if isinstance(dtype, str) and dtype.startswith("torch."):
+            kind, dev = dtype[len("torch."):], "cpu"
+            if kind.startswith("cuda."):
+                kind, dev = kind[len("cuda."):], "cuda"
+            by_name = {v: k for k, v in _TYPE_NAMES.items()}
+            if kind not in by_name:
+                raise TypeError(f"type(): unknown tensor type {dtype!r}")
+            return self.to(dev).to(by_name[kind])
+        if hasattr(dtype, "tensor_type_of"):   # FloatTensor, cuda.LongTensor, ...
+            return self.to(dtype.device).to(dtype.dtype)
+        return self.to(dtype)
+
+    def __format__(self, format_spec):
+        """A 0-d tensor formats as its number (``f"{loss:.4f}"``); others as ``str``."""
+        if self.array.ndim == 0:
+            return self.item().__format__(format_spec)
+        return object.__format__(self, format_spec)
+
+    def t(self):
+        """The transpose of a matrix (vectors and scalars unchanged)."""
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
+                               f"{self.ndim}D")
+        return self.transpose(0, 1) if self.ndim == 2 else self
+
+    def mm(self, mat2):
+        """Matrix product of two 2-D tensors."""
+        mat2 = _as_tensor(mat2, like=self)
+        if self.ndim != 2 or mat2.ndim != 2:
+            raise RuntimeError(f"mm(): expected two matrices, got shapes {self.shape} and "
+                               f"{mat2.shape}")
+        return matmul(self, mat2)
+
+    def bmm(self, mat2):
+        """Batched matrix product: (b, n, m) @ (b, m, p) -> (b, n, p)."""
+        mat2 = _as_tensor(mat2, like=self)
+        if self.ndim != 3 or mat2.ndim != 3 or self.shape[0] != mat2.shape[0]:
+            raise RuntimeError(f"bmm(): expected two 3-D tensors with the same batch size, got "
+                               f"shapes {self.shape} and {mat2.shape}")
+        return matmul(self, mat2)
+
+    def narrow(self, dim, start, length):
+        """The slice ``start : start + length`` of dim ``dim`` (a view)."""
+        d = _axes(dim, self.ndim)[0]
+        n = self.shape[d]
+        start = _scalar(start)
+        if not -n <= start <= n:
+            raise IndexError(f"narrow(): start {start} is out of range for dim {dim} of size {n}")
+        start %= n if n else 1
+        if length < 0 or start + length > n:
+            raise RuntimeError(f"narrow(): start ({start}) + length ({length}) exceeds dimension "
+                               f"size ({n})")
+        return self[(slice(None),) * d + (slice(start, start + length),)]
+
+    def masked_fill(self, mask, value):
+        """``value`` where the boolean ``mask`` (broadcast to this shape) holds, else self."""
+        mask_arr = mask.array if isinstance(mask, Tensor) else backend.as_array(
+            mask, device=self.device)
+        if mask_arr.dtype.kind != "b":
+            raise RuntimeError(f"masked_fill only supports boolean masks, but got mask with "
+                               f"dtype {mask_arr.dtype}")
+        xp = backend.get_array_module(self.array)
+        if xp.broadcast_shapes(mask_arr.shape, self.shape) != self.shape:
+            raise RuntimeError(f"masked_fill: the mask of shape {mask_arr.shape} does not "
+                               f"broadcast to the tensor's shape {self.shape}")
+        if isinstance(value, Tensor):
+            if value.ndim:
+                raise RuntimeError(f"masked_fill only supports a 0-dimensional value tensor, "
+                                   f"but got tensor with {value.ndim} dimension(s)")
+            value = value.to(self.dtype)
+        else:
+            value = Tensor.wrap(xp.asarray(value, dtype=self.dtype))
+        return Where.apply(mask_arr, value, self)
+
+    def _triangle(self, diagonal, lower):
+        if self.ndim < 2:
+            raise RuntimeError(f"{'tril' if lower else 'triu'}: input tensor must have at least "
+                               f"2 dimensions, got shape {self.shape}")
+        xp = backend.get_array_module(self.array)
+        n, m = self.shape[-2:]
+        keep = xp.tri(n, m, k=diagonal, dtype=bool) if lower else \
+            ~xp.tri(n, m, k=diagonal - 1, dtype=bool)
+        return Where.apply(keep, self, Tensor.wrap(xp.zeros((), dtype=self.dtype)))
+
+    def tril(self, diagonal=0):
+        """The lower triangle (j - i <= diagonal) of the last two dims; zeros above."""
+        return self._triangle(diagonal, True)
+
+    def triu(self, diagonal=0):
+        """The upper triangle (j - i >= diagonal) of the last two dims; zeros below."""
+        return self._triangle(diagonal, False)
+
+    def diag(self, diagonal=0):
+        """1-D: the square matrix with this vector on diagonal ``diagonal``; 2-D: that diagonal."""
+        xp = backend.get_array_module(self.array)
+        if self.ndim == 1:
+            n, k = self.shape[0], diagonal
+            size = n + builtins.abs(k)
+            rows = xp.arange(size).reshape(-1, 1)
+            cols = xp.arange(size).reshape(1, -1)
+            v = self.pad((0, builtins.abs(k)))            # v_ext, zeros past the end
+            src = v.reshape(-1, 1) if k >= 0 else v.reshape(1, -1)
+            zero = Tensor.wrap(xp.zeros((), dtype=self.dtype))
+            return Where.apply((cols - rows) == k, src.expand(size, size), zero)
+        if self.ndim == 2:
+            n, m = self.shape
+            start_r, start_c = (0, diagonal) if diagonal >= 0 else (-diagonal, 0)
+            length = builtins.max(0, builtins.min(n - start_r, m - start_c))
+            idx = xp.arange(length)
+            return GetItem.apply(self, index=(idx + start_r, idx + start_c))
+        raise RuntimeError(f"diag(): expected a 1-D or 2-D tensor, got shape {self.shape}")
+
+    def flip(self, *dims):
+        """The order of the elements reversed along ``dims``."""
+        axes = _axes(_shape_arg(dims) if dims else (), self.ndim)
+        return self[tuple(slice(None, None, -1) if i in axes else slice(None)
+                          for i in range(self.ndim))]
+
+    def roll(self, shifts, dims=None):
+        """Elements shifted by ``shifts`` along ``dims`` (wrapping around); without ``dims``,
+        along the flattened tensor."""
+        if dims is None:
+            if not isinstance(shifts, int):
+                raise RuntimeError("roll(): without dims, shifts must be one int")
+            return self.flatten().roll(shifts, 0).reshape(self.shape)
+        shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+        dims = (dims,) if isinstance(dims, int) else tuple(dims)
+        if len(shifts) != len(dims):
+            raise RuntimeError(f"roll(): shifts {shifts} and dims {dims} must have the same "
+                               "length")
+        xp = backend.get_array_module(self.array)
+        out = self
+        for shift, dim in zip(shifts, dims):
+            d = _axes(dim, self.ndim)[0]
+            n = self.shape[d]
+            if n and shift % n:
+                out = out[(slice(None),) * d + ((xp.arange(n) - shift) % n,)]
+        return out
+
+    def cumsum(self, dim, dtype=None):
+        """Cumulative sum along ``dim`` (integers and bools accumulate in int64)."""
+        x = self if dtype is None else self.to(dtype)
+        if not backend.is_floating(x.dtype):
+            x = x.to(_INT64)
+        if x.ndim == 0:
+            _axes(dim, 0)
+            return x.clone()
+        return Cumsum.apply(x, axis=_axes(dim, self.ndim)[0])
+
+    def _take_along(self, index, dim):
+        """``self[..., index, ...]`` along ``dim`` with ``index`` shaped like the output
+        (torch's gather; differentiable, repeats accumulate)."""
+        xp = backend.get_array_module(self.array)
+        index = index.array if isinstance(index, Tensor) else xp.asarray(index)
+        if index.ndim != self.ndim:
+            raise RuntimeError(f"gather(): index has {index.ndim} dims but the tensor has "
+                               f"{self.ndim}")
+        if index.dtype.kind not in "iu":
+            raise RuntimeError(f"gather(): expected an integer index, got dtype {index.dtype}")
+        if self.ndim == 0:
+            return self.clone()
+        d = _axes(dim, self.ndim)[0]
+        n = self.shape[d]
+        if index.size and (int(index.min()) < -n or int(index.max()) >= n):
+            raise IndexError(f"gather(): index out of range for dim {dim} of size {n}")
+        for i, (s, t) in enumerate(zip(index.shape, self.shape)):
+            if i != d and s > t:
+                raise RuntimeError(f"gather(): index shape {index.shape} is larger than the "
+                                   f"tensor's {self.shape} in dim {i}")
+        mesh = tuple(index if i == d else
+                     xp.arange(s).reshape(tuple(-1 if j == i else 1 for j in range(self.ndim)))
+                     for i, s in enumerate(index.shape))
+        return GetItem.apply(self, index=mesh)
+
+    def gather(self, dim, index):
+        """out[i][j] = self[i][index[i][j]] (dim 1), and so on: torch's gather."""
+        return self._take_along(index, dim)
+
+    def sort(self, dim=-1, descending=False, stable=False):
+        """(values, indices) sorted along ``dim`` (equal elements keep their order; NaN sorts
+        as the largest value, as torch); values are differentiable."""
+        idx = _argsort(self, dim, descending)
+        return ReductionResult(self._take_along(idx, dim), Tensor.wrap(idx))
+
+    def argsort(self, dim=-1, descending=False, stable=False):
+        return Tensor.wrap(_argsort(self, dim, descending))
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        """(values, indices) of the ``k`` largest (smallest) elements along ``dim``."""
+        d = _axes(dim, self.ndim)[0] if self.ndim else 0
+        n = self.shape[d] if self.ndim else 1
+        if not 0 <= k <= n:
+            raise RuntimeError(f"topk(): k ({k}) is out of range for dim {dim} of size {n}")
+        idx = _argsort(self, dim, largest)
+        if self.ndim:
+            idx = idx[(slice(None),) * d + (slice(0, k),)]
+        return ReductionResult(self._take_along(idx, dim), Tensor.wrap(idx))
+
+    def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
+        """The distinct values (sorted), optionally the inverse indices (shaped like the input)
+        and the counts; not differentiable (as torch)."""
+        xp = backend.get_array_module(self.array)
+        res = xp.unique(self.array, return_inverse=True, return_counts=True, axis=dim)
+        values, inverse, counts = res
+        inverse = inverse.reshape(self.shape if dim is None else (self.shape[dim],))
+        out = [Tensor.wrap(values)]
+        if return_inverse:
+            out.append(Tensor.wrap(inverse.astype(_INT64)))
+        if return_counts:
+            out.append(Tensor.wrap(counts.astype(_INT64)))
+        return out[0] if len(out) == 1 else tuple(out)
+
+    def multinomial(self, num_samples, replacement=False, *, generator=None):
+        """Category indices drawn with probabilities proportional to the rows of this 1-D or
+        2-D tensor of non-negative weights (int64; not differentiable)."""
+        return _multinomial(self, num_samples, replacement, generator)
+
+    def log1p(self):
+        """ln(1 + x)."""
+        return Log1p.apply(_floating(self))
+
+    def expm1(self):
+        """e^x - 1."""
+        return Expm1.apply(_floating(self))
+
+    def _step(self, kind, decimals=0):
+        if not backend.is_floating(self.dtype):
+            return self.clone() if kind != "sign" else Tensor.wrap(
+                backend.get_array_module(self.array).sign(self.array))
+        return Step.apply(self, kind=kind, decimals=decimals)
+
+    def floor(self):
+        return self._step("floor")
+
+    def ceil(self):
+        return self._step("ceil")
+
+    def trunc(self):
+        return self._step("trunc")
+
+    def round(self, decimals=0):
+        """Round half to even (to ``decimals`` places)."""
+        return self._step("round", decimals)
+
+    def frac(self):
+        """x - trunc(x)."""
+        return self - self.trunc()
+
+    def reciprocal(self):
+        return 1.0 / _floating(self)
+
+    def all(self, dim=None, keepdim=False):
+        """True where every element (along ``dim``) is non-zero."""
+        return self._logical_reduce("all", dim, keepdim)
+
+    def any(self, dim=None, keepdim=False):
+        """True where some element (along ``dim``) is non-zero."""
+        return self._logical_reduce("any", dim, keepdim)
+
+    def _logical_reduce(self, how, dim, keepdim):
+        dim = tuple(dim) if isinstance(dim, list) else dim
+        axes = _axes(dim, self.ndim)
+        xp = backend.get_array_module(self.array)
+        out = getattr(xp, how)(self.array, axis=axes if self.ndim else None, keepdims=keepdim)
+        return Tensor.wrap(backend.ensure_array(out))
+
+    def reshape_as(self, other):
+        return self.reshape(other.shape)
+
+    def unbind(self, dim=0):
+        d = _axes(dim, self.ndim)[0]
+        return tuple(self[(slice(None),) * d + (i,)] for i in range(self.shape[d]))
+
+    def index_select(self, dim, index):
+        """The entries ``index`` (1-D integer) of dim ``dim``."""
+        idx = index.array if isinstance(index, Tensor) else backend.as_array(
+            index, device=self.device)
+        if idx.ndim > 1:
+            raise IndexError("index_select(): index must be 0-D or 1-D")
+        d = _axes(dim, self.ndim)[0]
+        return self[(slice(None),) * d + (idx.reshape(-1),)]
+
+    def outer(self, vec2):
+        """The outer product of two vectors."""
+        vec2 = _as_tensor(vec2, like=self)
+        if self.ndim != 1 or vec2.ndim != 1:
+            raise RuntimeError(f"outer(): expected two 1-D tensors, got {self.shape}, "
+                               f"{vec2.shape}")
+        return self.reshape(-1, 1) * vec2.reshape(1, -1)
+
+    def dot(self, other):
+        """The inner product of two 1-D tensors."""
+        other = _as_tensor(other, like=self)
+        if self.ndim != 1 or other.ndim != 1 or self.shape != other.shape:
+            raise RuntimeError(f"dot(): expected two 1-D tensors of the same size, got "
+                               f"{self.shape}, {other.shape}")
+        return matmul(self, other)
+
 
 # ---- helpers ---------------------------------------------------------------------------------
 def _is_float(x):
@@ -768,6 +1190,27 @@ def _raw_index(index, device):
     return index
 
 
+class _Uninitialised:
+    """Marks ``Tensor(*sizes)``: allocate ``shape`` without filling it."""
+
+    def __init__(self, shape):
+        self.shape = shape
+
+
+def _sizes_or_flag(data, sizes, requires_grad):
+    """``Tensor(3, 4)`` (sizes, as torch) or the older ``Tensor(data, True)``."""
+    if len(sizes) == 1 and isinstance(sizes[0], bool):
+        return data, sizes[0]
+    dims = (data,) + sizes
+    if all(isinstance(d, numbers.Integral) and not isinstance(d, bool) for d in dims):
+        if any(d < 0 for d in dims):
+            raise RuntimeError(f"Tensor(): negative dimension in sizes {tuple(dims)}")
+        return _Uninitialised(tuple(int(d) for d in dims)), requires_grad
+    raise TypeError(f"Tensor(): expected data (a sequence, array or number) or sizes (ints), "
+                    f"got {tuple(type(d).__name__ for d in dims)}; pass requires_grad=, "
+                    f"dtype= and device= by keyword")
+
+
 def _shape_arg(shape):
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
@@ -808,6 +1251,78 @@ def _arg_extremum(t, dim, keepdim, name):
         axis = _axes(dim, t.ndim)[0]
         out = getattr(data, name)(axis=axis, keepdims=keepdim)
     return Tensor.wrap(backend.ensure_array(out).astype(_INT64, copy=False))
+
+
+_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+               "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
+               "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
+
+
+def _argsort(t, dim, descending):
+    """The raw int64 indices that sort ``t`` along ``dim`` (stable; NaN as the largest)."""
+    a = t.array
+    xp = backend.get_array_module(a)
+    if a.ndim == 0:
+        _axes(dim, 0)
+        return xp.zeros((), dtype=_INT64)
+    d = _axes(dim, a.ndim)[0]
+    if not descending:
+        return xp.argsort(a, axis=d, kind="stable").astype(_INT64, copy=False)
+    key = a.astype(_INT64) if a.dtype.kind in "bu" else a
+    idx = xp.argsort(-key, axis=d, kind="stable")       # NaN (as -NaN) still sorts last
+    if a.dtype.kind == "f":
+        nan = xp.take_along_axis(xp.isnan(a), idx, axis=d)
+        if bool(nan.any()):                              # torch puts NaN first when descending
+            idx = xp.take_along_axis(idx, xp.argsort(~nan, axis=d, kind="stable"), axis=d)
+    return idx.astype(_INT64, copy=False)
+
+
+def _multinomial(t, num_samples, replacement, generator):
+    """Rows of category indices drawn from the weights ``t`` (1-D or 2-D).
+
+    With replacement: inverse-CDF sampling, all rows in one ``searchsorted`` (row r's CDF is
+    shifted by r).  Without: the ``num_samples`` largest keys log(1 - u) / w (Efraimidis and
+    Spirakis's weighted sampling without replacement), zero weights never drawn.
+    """
+    if t.ndim not in (1, 2):
+        raise RuntimeError(f"multinomial(): prob_dist must be 1 or 2 dim, got shape {t.shape}")
+    if not backend.is_floating(t.dtype):
+        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got "
+                           f"{t.dtype}")
+    if isinstance(num_samples, bool) or not isinstance(num_samples, numbers.Integral) or \
+            num_samples <= 0:
+        raise RuntimeError(f"multinomial(): cannot sample n_sample <= 0 samples "
+                           f"(got {num_samples!r})")
+    xp = backend.get_array_module(t.array)
+    w = t.array.reshape(-1, t.shape[-1]).astype("float64")
+    rows, n = w.shape
+    if not replacement and num_samples > n:
+        raise RuntimeError("multinomial(): cannot sample n_sample > prob_dist.size(-1) samples "
+                           "without replacement")
+    if not bool(xp.isfinite(w).all()) or bool((w < 0).any()):
+        raise RuntimeError("multinomial(): probability tensor contains either `inf`, `nan` or "
+                           "element < 0")
+    sums = w.sum(axis=1)
+    if bool((sums <= 0).any()):
+        raise RuntimeError("multinomial(): invalid multinomial distribution (sum of "
+                           "probabilities <= 0)")
+    rng = rng_of(generator, t.device)
+    offsets = xp.arange(rows).reshape(-1, 1)
+    if replacement:
+        cdf = xp.cumsum(w, axis=1) / sums.reshape(-1, 1)
+        cdf[:, -1] = 1.0
+        u = rng.random((rows, num_samples))
+        pos = xp.searchsorted((cdf + offsets).reshape(-1), (u + offsets).reshape(-1),
+                              side="right").reshape(rows, num_samples) - offsets * n
+        out = xp.clip(pos, 0, n - 1)
+    else:
+        if bool(((w > 0).sum(axis=1) < num_samples).any()):
+            raise RuntimeError("multinomial(): invalid multinomial distribution (with "
+                               "replacement=False, not enough non-negative category to sample)")
+        u = rng.random((rows, n))
+        keys = xp.where(w > 0, xp.log1p(-u) / xp.where(w > 0, w, 1.0), -xp.inf)
+        out = xp.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
+    return Tensor.wrap(out.astype(_INT64).reshape(t.shape[:-1] + (num_samples,)))
 
 
 # ---- module-level functions (torch's twins) ---------------------------------------------------
@@ -1130,3 +1645,5 @@ from .ops.reduction import (Extremum, ExtremumDim, Mean, Sum, VectorNorm,  # noq
                            normalize_axes)
 from .ops.shape import Cat, ConstantPad, Expand, GetItem, Permute, Reshape  # noqa: E402
 from .ops.softmax import LogSoftmax, Softmax  # noqa: E402
+from .ops.unary import Expm1, Log1p, Step  # noqa: E402
+from .ops.scan import Cumsum  # noqa: E402
