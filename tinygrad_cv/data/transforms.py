@@ -20,6 +20,7 @@ import math
 import numbers
 
 from .. import backend
+from ..arguments import pair
 from ..tensor import Tensor
 
 __all__ = ["Compose", "Resize", "RandomCrop", "RandomResizedCrop", "RandomHorizontalFlip",
@@ -47,15 +48,6 @@ def _unwrap(x, name):
 def _wrap(arr, is_tensor, unbatched):
     arr = arr[0] if unbatched else arr
     return Tensor.wrap(arr) if is_tensor else arr
-
-
-def _pair(v, name):
-    if isinstance(v, numbers.Number):
-        return (int(v), int(v))
-    v = tuple(int(a) for a in v)
-    if len(v) != 2:
-        raise ValueError(f"{name}: expected an int or an (h, w) pair, got {v!r}")
-    return v
 
 
 def _range(v, name, around=None, lower=None):
@@ -179,7 +171,7 @@ def resize(images, size):
     """
     arr, is_tensor, unbatched = _unwrap(images, "resize")
     xp = backend.get_array_module(arr)
-    oh, ow = _pair(size, "resize")
+    oh, ow = pair(size, "size", "resize")
     _, _, h, w = arr.shape
 
     def along(a, axis, out_n, in_n):
@@ -200,7 +192,7 @@ class Resize:
     """Bilinear resize to ``size`` (see :func:`resize`)."""
 
     def __init__(self, size):
-        self.size = _pair(size, "Resize")
+        self.size = pair(size, "size", "Resize")
 
     def __call__(self, x):
         return resize(x, self.size)
@@ -215,7 +207,7 @@ class RandomCrop(RandomTransform):
 
     def __init__(self, size, padding=0, fill=0.0, seed=None, generator=None):
         super().__init__(seed, generator)
-        self.size = _pair(size, "RandomCrop")
+        self.size = pair(size, "size", "RandomCrop")
         self.padding = int(padding)
         self.fill = float(fill)
 
@@ -244,7 +236,7 @@ class RandomResizedCrop(RandomTransform):
 
     def __init__(self, size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), seed=None, generator=None):
         super().__init__(seed, generator)
-        self.size = _pair(size, "RandomResizedCrop")
+        self.size = pair(size, "size", "RandomResizedCrop")
         self.scale = tuple(float(s) for s in scale)
         self.ratio = tuple(float(r) for r in ratio)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import collections
 
 from .. import backend
+from ..arguments import to_host_array
 from ..tensor import Tensor
 
 IncompatibleKeys = collections.namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -261,10 +262,7 @@ class Module:
             if k not in state_dict:
                 continue
             value = state_dict[k]
-            arr = value.array if isinstance(value, Tensor) else value
-            if hasattr(arr, "detach") and hasattr(arr, "cpu") and not backend.is_array(arr):
-                arr = arr.detach().cpu().numpy()  # a torch tensor
-            arr = backend.as_array(arr, device=target.device)
+            arr = backend.as_array(to_host_array(value), device=target.device)
             if tuple(arr.shape) != tuple(target.shape):
                 errors.append(f"size mismatch for {k}: copying a value of shape {tuple(arr.shape)}, "
                               f"the shape in the current model is {tuple(target.shape)}")

@@ -18,6 +18,7 @@ import copy
 import numbers
 
 from .. import backend
+from ..arguments import to_host_array
 from ..autograd import enable_grad
 from ..tensor import Tensor
 
@@ -46,10 +47,7 @@ def check_beta(name, value):
 
 def _to_array(value, like):
     """A fresh array of ``value`` (Tensor, array or torch tensor) with ``like``'s dtype/device."""
-    arr = value.array if isinstance(value, Tensor) else value
-    if not backend.is_array(arr) and hasattr(arr, "detach") and hasattr(arr, "cpu"):
-        arr = arr.detach().cpu().numpy()  # a torch tensor
-    arr = backend.as_array(arr, device=backend.device_of(like))
+    arr = backend.as_array(to_host_array(value), device=backend.device_of(like))
     return arr.astype(like.dtype, copy=True)
 
 

@@ -17,6 +17,7 @@ import math
 
 from ... import backend
 from ...autograd.function import Function
+from ...ops.dual import raw
 from ...ops.softmax import softmax_array
 from .linear import linear
 
@@ -24,11 +25,9 @@ __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward",
            "ScaledDotProductAttention"]
 
 
-def _as_raw(mask):
-    """The raw array of a mask given as a Tensor or an array (None stays None)."""
-    if mask is None:
-        return None
-    return mask.array if hasattr(mask, "_tensor_marker") else backend.ensure_array(mask)
+def mask_array(mask):
+    """The raw array of a mask given as a Tensor, an array or a list (None stays None)."""
+    return None if mask is None else backend.ensure_array(raw(mask))
 
 
 def _broadcasts_to(shape, target):
@@ -119,7 +118,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     _check_qkv(query, key, value)
     xp = backend.get_array_module(query)
     L, S = query.shape[-2], key.shape[-2]
-    mask = _as_raw(attn_mask)
+    mask = mask_array(attn_mask)
     if is_causal:
         if mask is not None:
             raise ValueError("scaled_dot_product_attention: give either attn_mask or "
@@ -215,7 +214,7 @@ def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, i
     dtype = q.dtype
     xp = backend.get_array_module(q.array)
     mask = None
-    am = _additive_mask(_as_raw(attn_mask), dtype, "attn_mask")
+    am = _additive_mask(mask_array(attn_mask), dtype, "attn_mask")
     if am is None and is_causal:
         am = _additive_mask(~causal_mask(xp, L, S), dtype, "attn_mask")
     if am is not None:
@@ -226,7 +225,7 @@ def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, i
         else:
             raise ValueError(f"MultiheadAttention: expected attn_mask of shape {(L, S)} or "
                              f"{(N * num_heads, L, S)}, got {tuple(am.shape)}")
-    kpm = _additive_mask(_as_raw(key_padding_mask), dtype, "key_padding_mask")
+    kpm = _additive_mask(mask_array(key_padding_mask), dtype, "key_padding_mask")
     if kpm is not None:
         if kpm.shape != (N, S):
             raise ValueError(f"MultiheadAttention: expected key_padding_mask of shape {(N, S)}, "

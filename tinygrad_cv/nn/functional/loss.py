@@ -28,10 +28,6 @@ def _reduce(per_element, reduction):
     return per_element
 
 
-def _raw(value):
-    return value.array if isinstance(value, Tensor) else value
-
-
 # ---- layout helpers: the class axis (1, or 0 for unbatched input) moved last -----------------
 def _class_axis(ndim):
     return 0 if ndim == 1 else 1
@@ -67,7 +63,7 @@ def _check_class_input(name, x, target):
     if x.ndim == 0:
         raise ValueError(f"{name}: expected input of shape (C,), (N, C) or (N, C, d1, ...), "
                          "got a scalar")
-    t = _raw(target)
+    t = dual.raw(target)
     if not backend.is_array(t):
         t = backend.as_array(t, device=x.device)
     if x.ndim == 1:
@@ -96,7 +92,7 @@ def _checked_indices(name, target_rows, num_classes, ignore_index):
 def _weight_array(weight, num_classes, name, like):
     if weight is None:
         return None
-    w = _raw(weight)
+    w = dual.raw(weight)
     if tuple(w.shape) != (num_classes,):
         raise ValueError(f"{name}: expected weight of shape ({num_classes},), got {tuple(w.shape)}")
     return backend.to_device(w, backend.device_of(like)).astype(like.dtype, copy=False)
@@ -212,7 +208,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
                          "got a scalar")
     c = input.shape[_class_axis(input.ndim)]
     w = _weight_array(weight, c, "cross_entropy", input.array)
-    t = _raw(target)
+    t = dual.raw(target)
     prob = backend.is_array(t) and backend.is_floating(t.dtype)
     if prob:
         if tuple(t.shape) != tuple(input.shape):

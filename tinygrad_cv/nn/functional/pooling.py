@@ -30,16 +30,9 @@ Adaptive average pooling with output ``(Ho, Wo)`` uses torch's bins
 from __future__ import annotations
 
 from ... import backend
+from ...arguments import pair
 from ...autograd.function import Function
 from .interpolation import separable_linear
-
-
-def _pair(v, name, op):
-    if isinstance(v, (tuple, list)):
-        if len(v) != 2:
-            raise ValueError(f"{op}: {name} must be an int or a pair, got {v!r}")
-        return int(v[0]), int(v[1])
-    return int(v), int(v)
 
 
 def _out_size(size, k, s, p):
@@ -262,9 +255,9 @@ class AvgPool2dFn(Function):
 def _pool_args(op, x, kernel_size, stride, padding):
     if x.ndim != 4:
         raise ValueError(f"{op}: expected input of shape (N, C, H, W) (4-D), got shape {tuple(x.shape)}")
-    kernel = _pair(kernel_size, "kernel_size", op)
-    stride = kernel if stride is None else _pair(stride, "stride", op)
-    padding = _pair(padding, "padding", op)
+    kernel = pair(kernel_size, "kernel_size", op)
+    stride = kernel if stride is None else pair(stride, "stride", op)
+    padding = pair(padding, "padding", op)
     if min(kernel) < 1 or min(stride) < 1:
         raise ValueError(f"{op}: kernel_size and stride must be positive, got {kernel} and {stride}")
     if padding[0] * 2 > kernel[0] or padding[1] * 2 > kernel[1]:

@@ -10,7 +10,7 @@ import math
 from ... import backend
 from .. import init
 from ..functional.activation import gelu, relu
-from ..functional.attention import multi_head_attention_forward
+from ..functional.attention import mask_array, multi_head_attention_forward
 from ..module import Module, Parameter
 from ...creation import empty
 from ...tensor import Tensor
@@ -20,12 +20,6 @@ from .normalization import LayerNorm
 
 __all__ = ["MultiheadAttention", "TransformerEncoderLayer", "TransformerDecoderLayer",
            "PositionalEncoding"]
-
-
-def _raw(mask):
-    if mask is None:
-        return None
-    return mask.array if hasattr(mask, "_tensor_marker") else backend.ensure_array(mask)
 
 
 class MultiheadAttention(Module):
@@ -125,7 +119,7 @@ class MultiheadAttention(Module):
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True,
                 attn_mask=None, average_attn_weights=True, is_causal=False):
         batched = self._check(query, key, value)
-        kpm = _raw(key_padding_mask)
+        kpm = mask_array(key_padding_mask)
         if batched and self.batch_first:
             # keep identity (self-attention packs one GEMM for q, k, v)
             same_qk, same_kv = query is key, key is value
