@@ -61,7 +61,7 @@ class Adam(Optimizer):
             else:
                 g = g + weight_decay * p
         lerp_(exp_avg, g, 1.0 - beta1)
-        # one scratch array for the rest (in-place ufuncs, no further temporaries)
+        # one scratch array holds (1 - beta2) g^2, then the denominator, then the step
         scratch = xp.multiply(g, g)
         scratch *= 1.0 - beta2
         exp_avg_sq *= beta2
@@ -72,12 +72,12 @@ class Adam(Optimizer):
         if group["amsgrad"]:
             second = self._state_buffer(state, "max_exp_avg_sq", param)
             xp.maximum(second, exp_avg_sq, out=second)
-        denom = xp.sqrt(second, out=scratch)
-        denom /= bias_correction2_sqrt
-        denom += eps
-        update = xp.divide(exp_avg, denom, out=scratch)    # p <- p - (lr / bc1) * m / denom
-        update *= -(lr / bias_correction1)
-        p += update
+        xp.sqrt(second, out=scratch)                  # sqrt(v) / sqrt(bc2) + eps
+        scratch /= bias_correction2_sqrt
+        scratch += eps
+        xp.divide(exp_avg, scratch, out=scratch)      # -(lr / bc1) m / (...)
+        scratch *= -(lr / bias_correction1)
+        p += scratch
 
 
 class AdamW(Adam):
