@@ -55,8 +55,10 @@ def _check_requires_grad(dtype, requires_grad):
 class Tensor:
     """An n-dimensional array on the CPU (NumPy) or GPU (CuPy) that records its gradient graph."""
 
+    # _vbox: the version counter (autograd/inplace.py); _history and _view_base are set only on
+    # tensors rebased by an in-place op / made as views (read with getattr and a default)
     __slots__ = ("array", "requires_grad", "grad", "creator", "out_index", "hooks",
-                 "retains_grad", "name", "__weakref__")
+                 "retains_grad", "name", "_vbox", "_history", "_view_base", "__weakref__")
     _tensor_marker = True
     __array_ufunc__ = None  # numpy defers to our reflected operators (ndarray * Tensor)
 
@@ -87,6 +89,7 @@ class Tensor:
         self.hooks = ()
         self.retains_grad = False
         self.name = None
+        self._vbox = None
 
     @classmethod
     def wrap(cls, array):
@@ -101,16 +104,33 @@ class Tensor:
         t.hooks = ()
         t.retains_grad = False
         t.name = None
+        t._vbox = None
         return t
 
     @property
     def data(self):
-        """The raw backend array (being moved to torch's meaning: see ``array``)."""
-        return self.array
+        """torch's ``.data``: a Tensor on the same storage, off the graph (``requires_grad``
+        False, no creator), with a version counter of its own, so in-place changes made through
+        it are not seen by autograd (as in torch; ``detach()`` shares the counter).  The raw
+        backend array is ``.array``."""
+        return Tensor.wrap(self.array)
 
     @data.setter
     def data(self, value):
-        self.array = value.array if isinstance(value, Tensor) else value
+        """``p.data = t``: ``p`` takes ``t``'s storage (shape and dtype may change), keeping its
+        place on the graph, its ``.grad`` and its version counter (as torch)."""
+        if not isinstance(value, Tensor):
+            raise TypeError(f"Variable data has to be a tensor, but got {type(value).__name__}")
+        if self.requires_grad and not backend.is_floating(value.dtype):
+            raise RuntimeError("data set to a tensor that requires gradients must be floating "
+                               "point or complex dtype")
+        self.array = value.array
+
+    @property
+    def _version(self):
+        """How many in-place changes the storage has had (shared by the views of it)."""
+        box = self._vbox
+        return 0 if box is None else box[0]
 
     # ---- attributes --------------------------------------------------------------------------
     @property
@@ -211,8 +231,10 @@ class Tensor:
         return backend.to_numpy(self.array).tolist()
 
     def detach(self):
-        """A tensor sharing the same data, cut from the graph."""
-        return Tensor.wrap(self.array)
+        """A tensor sharing the same data and version counter, cut from the graph."""
+        t = Tensor.wrap(self.array)
+        t._vbox = version_box(self)
+        return t
 
     def detach_(self):
         self.creator = None
@@ -329,16 +351,135 @@ class Tensor:
         run_backward([self], [grad], retain_graph=retain_graph or create_graph,
                      create_graph=create_graph)
 
-    def zero_(self):
-        self.array[...] = 0
-        return self
-
-    # ---- in-place writes (for tensors outside the graph) ---------------------------------------
+    # ---- in-place operations (torch's rules and version counter: autograd/inplace.py) --------
     def __setitem__(self, index, value):
-        if self.requires_grad and is_grad_enabled():
-            raise RuntimeError("in-place assignment to a tensor that requires grad is not "
-                               "supported; build a new tensor (e.g. with where or cat)")
-        self.array[_raw_index(index, self.device)] = value.array if isinstance(value, Tensor) else value
+        """``x[index] = value`` (in place; on the graph, a tensor ``value`` must not require
+        grad)."""
+        index = _raw_index(index, self.device)
+        if is_grad_enabled() and (self.requires_grad or getattr(value, "requires_grad", False)):
+            assign_inplace(self, index, value)
+            return
+        self.array[index] = value.array if isinstance(value, Tensor) else value
+        bump_version(self)
+
+    def add_(self, other, *, alpha=1):
+        return apply_inplace(self, _add_scaled, other, alpha)
+
+    def sub_(self, other, *, alpha=1):
+        return apply_inplace(self, _add_scaled, other, -alpha)
+
+    def mul_(self, other):
+        return apply_inplace(self, Tensor.__mul__, other)
+
+    def div_(self, other, *, rounding_mode=None):
+        if rounding_mode is None:
+            return apply_inplace(self, Tensor.__truediv__, other)
+        return apply_inplace(self, lambda x, o: x.div(o, rounding_mode=rounding_mode), other)
+
+    def pow_(self, exponent):
+        return apply_inplace(self, Tensor.__pow__, exponent)
+
+    def addcmul_(self, tensor1, tensor2, *, value=1):
+        """self += value * tensor1 * tensor2."""
+        return apply_inplace(self, lambda x: x + value * tensor1 * tensor2)
+
+    def addcdiv_(self, tensor1, tensor2, *, value=1):
+        """self += value * tensor1 / tensor2."""
+        return apply_inplace(self, lambda x: x + value * tensor1 / tensor2)
+
+    def lerp_(self, end, weight):
+        """self += weight * (end - self)."""
+        return apply_inplace(self, lambda x: x + weight * (end - x))
+
+    def neg_(self):
+        return apply_inplace(self, Tensor.__neg__)
+
+    def abs_(self):
+        return apply_inplace(self, Tensor.abs)
+
+    def exp_(self):
+        return apply_inplace(self, Tensor.exp)
+
+    def log_(self):
+        return apply_inplace(self, Tensor.log)
+
+    def sqrt_(self):
+        return apply_inplace(self, Tensor.sqrt)
+
+    def sigmoid_(self):
+        return apply_inplace(self, Tensor.sigmoid)
+
+    def tanh_(self):
+        return apply_inplace(self, Tensor.tanh)
+
+    def relu_(self):
+        return apply_inplace(self, Tensor.relu)
+
+    def clamp_(self, min=None, max=None):
+        return apply_inplace(self, Tensor.clamp, min, max)
+
+    clip_ = clamp_
+
+    def clamp_min_(self, min):
+        return apply_inplace(self, Tensor.clamp, min, None)
+
+    def clamp_max_(self, max):
+        return apply_inplace(self, Tensor.clamp, None, max)
+
+    def fill_(self, value):
+        """Every element set to ``value`` (a number or a one-element tensor)."""
+        if isinstance(value, Tensor) and value.ndim:
+            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor "
+                               f"with {value.ndim} dimensions.")
+        return apply_inplace(self, _replaced, value, casting="unsafe")
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def copy_(self, src, non_blocking=False):
+        """``src`` (broadcast to self's shape, any dtype and device) copied into self."""
+        src = _as_tensor(src, like=self)
+        src = src.to(self.device) if src.device != self.device else src
+        return apply_inplace(self, _replaced, src, casting="unsafe")
+
+    def masked_fill_(self, mask, value):
+        """``value`` where the boolean ``mask`` (broadcast to self's shape) is True."""
+        mask = _as_tensor(mask, like=self)
+        if mask.dtype != backend.dtype("bool"):
+            raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with "
+                               f"dtype {mask.dtype}")
+        return apply_inplace(self, lambda x, v: where(mask, v, x), value, casting="unsafe")
+
+    def uniform_(self, a=0.0, b=1.0, *, generator=None):
+        """Fill with draws from U(a, b)."""
+        u = _rng(self, generator).random(self.shape, dtype=_draw_dtype(self))
+        return apply_inplace(self, _replaced, Tensor.wrap(u * (b - a) + a), casting="unsafe")
+
+    def normal_(self, mean=0.0, std=1.0, *, generator=None):
+        """Fill with draws from N(mean, std^2)."""
+        n = _rng(self, generator).standard_normal(self.shape, dtype=_draw_dtype(self))
+        return apply_inplace(self, _replaced, Tensor.wrap(n * std + mean), casting="unsafe")
+
+    def bernoulli_(self, p=0.5, *, generator=None):
+        """Fill with 1 with probability ``p`` (a number or a tensor broadcast to self), else 0."""
+        p = p.array if isinstance(p, Tensor) else p
+        u = _rng(self, generator).random(self.shape, dtype=_draw_dtype(self))
+        return apply_inplace(self, _replaced, Tensor.wrap(u < p), casting="unsafe")
+
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
+
+    def __ipow__(self, other):
+        return self.pow_(other)
 
     # ---- arithmetic --------------------------------------------------------------------------
     def __add__(self, other):
@@ -646,7 +787,7 @@ class Tensor:
         if shape == self.shape:
             return self
         try:
-            return Reshape.apply(self, shape=shape)
+            return share_version(Reshape.apply(self, shape=shape), self)
         except ValueError:
             raise RuntimeError(f"reshape: shape {tuple(shape)} is invalid for a tensor of shape "
                                f"{self.shape} ({self.numel()} elements)") from None
@@ -681,7 +822,7 @@ class Tensor:
         if sorted(d % builtins.max(self.ndim, 1) for d in dims) != list(range(self.ndim)):
             raise RuntimeError(f"permute: {dims} is not a permutation of the {self.ndim} dims "
                                f"of a tensor of shape {self.shape}")
-        return Permute.apply(self, axes=tuple(d % self.ndim for d in dims))
+        return share_version(Permute.apply(self, axes=tuple(d % self.ndim for d in dims)), self)
 
     def transpose(self, dim0=-2, dim1=-1):
         if self.ndim < 2:
@@ -689,14 +830,14 @@ class Tensor:
         axes = list(range(self.ndim))
         d0, d1 = dim0 % self.ndim, dim1 % self.ndim
         axes[d0], axes[d1] = axes[d1], axes[d0]
-        return Permute.apply(self, axes=tuple(axes))
+        return share_version(Permute.apply(self, axes=tuple(axes)), self)
 
     swapaxes = transpose
 
     @property
     def T(self):
-        return self if self.ndim < 2 else Permute.apply(
-            self, axes=tuple(reversed(range(self.ndim))))
+        return self if self.ndim < 2 else share_version(Permute.apply(
+            self, axes=tuple(reversed(range(self.ndim)))), self)
 
     @property
     def mT(self):
@@ -713,7 +854,7 @@ class Tensor:
         for i, s in enumerate(self.shape):
             if s != 1 and s != full[i + lead]:
                 raise RuntimeError(f"expand: cannot expand shape {self.shape} to {full}")
-        return Expand.apply(self, shape=full)
+        return share_version(Expand.apply(self, shape=full), self)
 
     def broadcast_to(self, shape):
         return self.expand(*shape)
@@ -722,7 +863,7 @@ class Tensor:
         return self.expand(*other.shape)
 
     def __getitem__(self, index):
-        return GetItem.apply(self, index=_raw_index(index, self.device))
+        return share_version(GetItem.apply(self, index=_raw_index(index, self.device)), self)
 
     def split(self, split_size_or_sections, dim=0):
         return split(self, split_size_or_sections, dim)
@@ -1135,6 +1276,29 @@ def _floating(t):
 
 def _scalar(v):
     return v.item() if isinstance(v, Tensor) else v
+
+
+def _add_scaled(x, other, alpha):
+    """x + alpha * other (``add_``, ``sub_``)."""
+    return x + other if alpha == 1 else x + other * alpha
+
+
+def _replaced(x, value):
+    """``value`` broadcast to ``x``'s shape, through ``where`` so that the gradient flows to a
+    ``value`` that requires grad and not to ``x`` (``fill_``, ``copy_``, random fills)."""
+    keep = backend.get_array_module(x.array).zeros(x.shape, dtype=bool)
+    return where(keep, x, value)
+
+
+def _rng(t, generator):
+    """The draws' source: a ``Generator`` (or a NumPy/CuPy generator), else the device's."""
+    if generator is None:
+        return backend.get_rng(backend.device_of(t.array))
+    return getattr(generator, "rng", generator)
+
+
+def _draw_dtype(t):
+    return t.dtype if t.dtype == backend.dtype("float64") else _FLOAT32
 
 
 def _binary(self, other, reflected=False):
@@ -1637,6 +1801,8 @@ def broadcast_to(x, shape):
 # and Tensor's methods call them: they are imported here, once everything above exists.
 from .autograd.mode import is_grad_enabled  # noqa: E402
 from .autograd.engine import run_backward  # noqa: E402
+from .autograd.inplace import (apply_inplace, assign_inplace, bump_version,  # noqa: E402
+                               share_version, version_box)
 from .ops.elementwise import (Abs, Add, Cast, Clamp, Copy, Cos, Div, Exp, Log,  # noqa: E402
                               Maximum, Minimum, Mul, Neg, Pow, ReLU, Sigmoid, Sin, Sqrt, Sub,
                               Tanh, ToDevice, Where)

@@ -50,6 +50,7 @@ class Function:
     """
 
     higher_order = False
+    versions = None     # the inputs' versions at record time, when one of them had a counter
 
     __slots__ = ("inputs", "needs_input_grad", "saved", "outputs", "out_meta", "released",
                  "non_differentiable", "__dict__")
@@ -84,8 +85,11 @@ class Function:
         ctx.saved = ()
         ctx.released = False
         ctx.non_differentiable = None
-        arrays, needs = _unpack(cls, inputs)
+        arrays, needs, versioned = _unpack(cls, inputs)
         record = modes.grad_enabled and any(needs)
+        if record and versioned:
+            ctx.versions = tuple([x._vbox[0] if isinstance(x, Tensor) and x._vbox else 0
+                                  for x in inputs])
         ctx.needs_input_grad = needs if record else (False,) * len(needs)
         try:
             out = cls.forward(ctx, *arrays, **kwargs)
@@ -132,10 +136,12 @@ def _wrap_output(cls, array):
 
 
 def _unpack(cls, inputs):
-    """The arrays of ``inputs`` (constants as they are) and, per input, whether it requires grad."""
+    """The arrays of ``inputs`` (constants as they are), per input whether it requires grad, and
+    whether one of them has a version counter (``autograd/inplace.py``)."""
     arrays = []
     needs = []
     first = None
+    versioned = False
     for x in inputs:
         if isinstance(x, Tensor):
             data = x.array
@@ -148,10 +154,12 @@ def _unpack(cls, inputs):
                     f"{backend.device_of(first)} and {backend.device_of(data)}")
             arrays.append(data)
             needs.append(x.requires_grad)
+            if x._vbox is not None:
+                versioned = True
         else:
             arrays.append(x)
             needs.append(False)
-    return arrays, tuple(needs)
+    return arrays, tuple(needs), versioned
 
 
 def _reraise_forward_error(cls, arrays, err):
