@@ -88,7 +88,8 @@ def test_loader_generic_dataset_collates():
 
     batches = list(DataLoader(Squares(), batch_size=3))
     assert [b[0].shape for b in batches] == [(3, 2, 2), (3, 2, 2), (1, 2, 2)]
-    assert batches[0][1].dtype == np.int64 and batches[0][2].dtype == np.float32
+    # torch's default_collate: Python ints -> int64, Python floats -> float64
+    assert batches[0][1].dtype == np.int64 and batches[0][2].dtype == np.float64
     np.testing.assert_array_equal(host(batches[1][1]), [3, 4, 5])
     np.testing.assert_allclose(host(batches[1][2]), [1.5, 2.0, 2.5])
 

@@ -18,6 +18,21 @@ from . import autograd  # noqa: F401
 from .creation import (tensor, zeros, ones, empty, full, arange, linspace, eye,  # noqa: F401
                        rand, randn, randint, zeros_like, ones_like, full_like, randn_like,
                        rand_like, from_dlpack, from_numpy)
+# torch compatibility: devices, generators, typed constructors, more function forms
+from .devices import device  # noqa: E402,F401
+from .generator import Generator  # noqa: E402,F401
+from .creation import (as_tensor, randperm, empty_like, randint_like,  # noqa: E402,F401
+                       get_default_dtype, set_default_dtype, FloatTensor, DoubleTensor,
+                       HalfTensor, LongTensor, IntTensor, ShortTensor, CharTensor, ByteTensor,
+                       BoolTensor)
+from .tensor_functions import (add, sub, subtract, mul, multiply, div, divide,  # noqa: E402,F401
+                               true_divide, pow, rsqrt, reciprocal, log1p, expm1, floor, ceil,
+                               trunc, round, frac, sign, eq, ne, lt, le, gt, ge, greater,
+                               greater_equal, less, less_equal, not_equal, isnan, isfinite,
+                               is_tensor, is_floating_point, numel, all, any, equal, allclose,
+                               isclose, mm, bmm, t, outer, ger, dot, tril, triu, diag, norm,
+                               narrow, masked_fill, flip, roll, cumsum, gather, index_select,
+                               unbind, sort, argsort, topk, unique, multinomial)
 
 float32 = backend.dtype("float32")
 float64 = backend.dtype("float64")
@@ -27,8 +42,20 @@ int64 = backend.dtype("int64")
 bool_ = backend.dtype("bool")
 long = int64
 double = float64
+# torch's dtype names (NumPy dtypes underneath); ``dtype`` is their class
+float = float32  # noqa: A001
+half = float16
+int8 = backend.dtype("int8")
+int16 = backend.dtype("int16")
+uint8 = backend.dtype("uint8")
+short = int16
+int = int32  # noqa: A001
+bool = bool_  # noqa: A001
+dtype = next(c for c in type(float32).__mro__ if c.__name__ == "dtype")
 
 __version__ = "0.1.0"
 from .io import save, load  # noqa: E402,F401
 from . import testing, viz  # noqa: E402,F401
+# torch's namespaces, reachable after a bare ``import tinygrad_cv``
+from . import nn, optim, utils, cuda, accelerator, backends  # noqa: E402,F401
 from . import distributed  # noqa: E402,F401

@@ -194,6 +194,16 @@ def manual_seed(seed: int) -> None:
     _rngs["seed"] = seed
 
 
+def seed_device(device, seed: int) -> None:
+    """Seed one device's generator only (``cuda.manual_seed``); a no-op for a missing GPU."""
+    device = normalize_device(device)
+    if device == "cpu":
+        _rngs["cpu"] = numpy.random.default_rng(seed)
+    elif _load_cupy() is not None:
+        _rngs["cuda"] = _load_cupy().random.default_rng(seed)
+        _load_cupy().random.seed(seed)
+
+
 def get_rng(device=None):
     """The seeded generator of ``device`` (numpy/cupy ``Generator``)."""
     device = _validate_device(device)

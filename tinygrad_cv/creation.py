@@ -1,14 +1,20 @@
-"""Tensor factories: ``tensor, zeros, ones, empty, full, arange, linspace, eye, rand, randn,
-randint`` and the ``*_like`` forms, plus ``from_numpy`` / ``from_dlpack``.
+"""Tensor factories: ``tensor, as_tensor, zeros, ones, empty, full, arange, linspace, eye,
+rand, randn, randint, randperm`` and the ``*_like`` forms, ``from_numpy`` / ``from_dlpack``,
+and torch's typed constructors (``FloatTensor``, ``LongTensor``, ...).
 
-Each takes ``dtype=`` (float32 by default), ``device=`` ("cpu"/"cuda"; the default device
-when omitted) and ``requires_grad=``.  Random factories draw from the seeded generator of
-the device (``tinygrad_cv.manual_seed``).
+Each takes ``dtype=`` (float32 by default), ``device=`` ("cpu"/"cuda" or a
+``tinygrad_cv.device``; the default device when omitted) and ``requires_grad=``.  Random
+factories draw from ``generator=`` (a ``tinygrad_cv.Generator``) or the seeded global
+generator of the device (``tinygrad_cv.manual_seed``).
 """
 from __future__ import annotations
 
+import numbers
+
 from . import backend
-from .tensor import (Tensor, _FLOAT32, _INT64, _check_requires_grad, _infer_dtype,
+from .devices import placement
+from .generator import rng_of
+from .tensor import (Tensor, _FLOAT32, _INT64, _TYPE_NAMES, _check_requires_grad, _infer_dtype,
                      _resolve_dtype, _shape_arg)
 
 
@@ -28,8 +34,21 @@ def tensor(data, requires_grad=False, dtype=None, device=None):
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
 
 
+def as_tensor(data, dtype=None, device=None):
+    """``data`` as a Tensor, sharing memory when it already is an array or Tensor of that
+    dtype and device (a copy otherwise)."""
+    if isinstance(data, Tensor):
+        return data.to(dtype=dtype, device=device)
+    if backend.is_array(data):
+        arr = backend.to_device(data, placement(device) if device is not None
+                                else backend.device_of(data))
+        dtype = _resolve_dtype(dtype)
+        return Tensor.wrap(arr if dtype is None or arr.dtype == dtype else arr.astype(dtype))
+    return Tensor(data, dtype=dtype, device=device)
+
+
 def _xp(device):
-    return backend.module_for_device(backend.normalize_device(device))
+    return backend.module_for_device(placement(device))
 
 
 def zeros(*shape, dtype=None, device=None, requires_grad=False):
@@ -68,25 +87,72 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     return _finish(_xp(device).eye(n, m, dtype=_factory_dtype(dtype)), requires_grad)
 
 
-def rand(*shape, dtype=None, device=None, requires_grad=False):
-    """Uniform [0, 1) samples from the seeded generator of ``device``."""
+def _float_dtype(dtype, what):
     dt = _factory_dtype(dtype)
-    arr = backend.get_rng(device).random(_shape_arg(shape), dtype=dt)
+    if not backend.is_floating(dt) or dt.itemsize < 4:
+        raise TypeError(f"{what}(): dtype must be float32 or float64, got {dt}")
+    return dt
+
+
+def rand(*shape, dtype=None, device=None, requires_grad=False, generator=None):
+    """Uniform [0, 1) samples from ``generator`` or the seeded generator of ``device``."""
+    dt = _float_dtype(dtype, "rand")
+    arr = rng_of(generator, device).random(_shape_arg(shape), dtype=dt)
     return _finish(arr, requires_grad)
 
 
-def randn(*shape, dtype=None, device=None, requires_grad=False):
-    """Standard normal samples from the seeded generator of ``device``."""
-    dt = _factory_dtype(dtype)
-    arr = backend.get_rng(device).standard_normal(_shape_arg(shape), dtype=dt)
+def randn(*shape, dtype=None, device=None, requires_grad=False, generator=None):
+    """Standard normal samples from ``generator`` or the seeded generator of ``device``."""
+    dt = _float_dtype(dtype, "randn")
+    arr = rng_of(generator, device).standard_normal(_shape_arg(shape), dtype=dt)
     return _finish(arr, requires_grad)
 
 
-def randint(low, high=None, size=(), dtype=None, device=None, requires_grad=False):
+def _int_arg(value, name):
+    if isinstance(value, Tensor):
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"randint(): {name} must be an int, got {type(value).__name__}")
+    return int(value)
+
+
+def randint(*args, size=None, low=None, high=None, generator=None, dtype=None, device=None,
+            requires_grad=False):
+    """Integers uniform in [low, high) of shape ``size``: ``randint(high, size)`` or
+    ``randint(low, high, size)`` (torch's forms; int64 unless ``dtype``)."""
+    args = list(args)
+    if size is None and args and isinstance(args[-1], (tuple, list)):
+        size = args.pop()
+    if size is None:
+        raise TypeError("randint(): missing the size argument: randint(high, size) or "
+                        "randint(low, high, size), size a tuple of ints")
+    if len(args) == 2 and low is None and high is None:
+        low, high = args
+    elif len(args) == 1 and high is None:
+        high = args[0]
+    elif args:
+        raise TypeError(f"randint(): expected (high, size) or (low, high, size), got "
+                        f"{len(args)} positional numbers and low={low!r}, high={high!r}")
     if high is None:
-        low, high = 0, low
-    size = (size,) if isinstance(size, int) else tuple(size)
-    arr = backend.get_rng(device).integers(low, high, size=size)
+        raise TypeError("randint(): high is required")
+    low = 0 if low is None else _int_arg(low, "low")
+    high = _int_arg(high, "high")
+    if high <= low:
+        raise RuntimeError(f"randint(): random_ expects 'from' to be less than 'to', but got "
+                           f"from={low} >= to={high}")
+    shape = _shape_arg((size,))
+    arr = rng_of(generator, device).integers(low, high, size=shape)
+    dt = _factory_dtype(dtype, _INT64)
+    _check_requires_grad(dt, requires_grad)
+    return _finish(arr.astype(dt), requires_grad)
+
+
+def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
+    """A random permutation of 0 .. n-1 (int64 unless ``dtype``)."""
+    n = _int_arg(n, "n")
+    if n < 0:
+        raise RuntimeError(f"randperm(): trying to create tensor with negative dimension {n}")
+    arr = rng_of(generator, device).permutation(n)
     return _finish(arr.astype(_factory_dtype(dtype, _INT64)), requires_grad)
 
 
@@ -115,6 +181,18 @@ def rand_like(t, dtype=None, device=None, requires_grad=False):
                 requires_grad=requires_grad)
 
 
+def empty_like(t, dtype=None, device=None, requires_grad=False):
+    return empty(*t.shape, dtype=dtype or t.dtype, device=device or t.device,
+                 requires_grad=requires_grad)
+
+
+def randint_like(t, low=0, high=None, dtype=None, device=None, requires_grad=False):
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, tuple(t.shape), dtype=dtype or t.dtype,
+                   device=device or t.device, requires_grad=requires_grad)
+
+
 def from_dlpack(obj):
     """A Tensor sharing memory with any DLPack producer (torch, numpy, cupy...)."""
     return Tensor.wrap(backend.from_dlpack(obj))
@@ -122,3 +200,65 @@ def from_dlpack(obj):
 
 def from_numpy(array):
     return Tensor.wrap(backend.as_array(array, device="cpu"))
+
+
+def get_default_dtype():
+    """float32: the dtype of floating tensors built without ``dtype=``."""
+    return _FLOAT32
+
+
+def set_default_dtype(dtype):
+    """Only float32 is supported as the default floating dtype (pass ``dtype=`` instead)."""
+    if _resolve_dtype(dtype) != _FLOAT32:
+        raise NotImplementedError(f"set_default_dtype({dtype}): the default floating dtype is "
+                                  "always float32; pass dtype= to the factories instead")
+
+
+# ---- torch's typed constructors: FloatTensor(2, 3) (uninitialised), LongTensor([1, 2]) ------
+class TensorType:
+    """A typed constructor such as ``FloatTensor``: ``T(*sizes)`` is an uninitialised tensor of
+    that shape, ``T(data)`` a copy of ``data`` in that dtype; ``isinstance(x, T)`` checks the
+    dtype and device, and ``x.type(T)`` casts."""
+
+    tensor_type_of = True
+
+    def __init__(self, dtype_name, device="cpu"):
+        self.dtype = backend.dtype(dtype_name)
+        self.device = device
+        self.__name__ = _TYPE_NAMES[dtype_name]
+
+    def __call__(self, *args, requires_grad=False):
+        if not args:
+            return empty(0, dtype=self.dtype, device=self.device, requires_grad=requires_grad)
+        if all(isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in args):
+            return empty(*args, dtype=self.dtype, device=self.device,
+                         requires_grad=requires_grad)
+        if len(args) != 1:
+            raise TypeError(f"{self.__name__}(): expected sizes (ints) or one sequence of data, "
+                            f"got {len(args)} arguments")
+        data = args[0].array if isinstance(args[0], Tensor) else args[0]
+        return Tensor(data, dtype=self.dtype, device=self.device, requires_grad=requires_grad)
+
+    def __instancecheck__(self, obj):
+        return isinstance(obj, Tensor) and obj.dtype == self.dtype and \
+            backend.device_of(obj.array) == self.device
+
+    def __repr__(self):
+        prefix = "torch.cuda." if self.device == "cuda" else "torch."
+        return f"<tensor type {prefix}{self.__name__}>"
+
+
+def _tensor_types(device):
+    return {_TYPE_NAMES[name]: TensorType(name, device) for name in _TYPE_NAMES}
+
+
+_CPU_TYPES = _tensor_types("cpu")
+FloatTensor = _CPU_TYPES["FloatTensor"]
+DoubleTensor = _CPU_TYPES["DoubleTensor"]
+HalfTensor = _CPU_TYPES["HalfTensor"]
+LongTensor = _CPU_TYPES["LongTensor"]
+IntTensor = _CPU_TYPES["IntTensor"]
+ShortTensor = _CPU_TYPES["ShortTensor"]
+CharTensor = _CPU_TYPES["CharTensor"]
+ByteTensor = _CPU_TYPES["ByteTensor"]
+BoolTensor = _CPU_TYPES["BoolTensor"]

@@ -1,9 +1,15 @@
-"""Datasets, the mini-batch loader, batched augmentations and the bundled data.
+"""Datasets, samplers, the mini-batch loader, batched augmentations and the bundled data.
+
+``tinygrad_cv.utils.data`` is this package (torch.utils.data's names).
 
     from tinygrad_cv.data import DataLoader, TensorDataset, load_digits, transforms
     x, y = load_digits("train")
     loader = DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True, seed=0)
 """
-from .dataset import DataLoader, Dataset, TensorDataset, default_collate  # noqa: F401
+from .dataset import (ConcatDataset, DataLoader, Dataset, IterableDataset, Subset,  # noqa: F401
+                      TensorDataset, default_collate, default_convert, get_worker_info,
+                      random_split)
+from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler,  # noqa: F401
+                      SubsetRandomSampler, WeightedRandomSampler)
 from .datasets import SAMPLE_IMAGES, load_digits, load_sample_image, stratified_split  # noqa: F401
 from . import transforms  # noqa: F401

@@ -1,20 +1,35 @@
-"""Datasets and the mini-batch loader.
+"""Datasets, collation and the mini-batch loader (torch.utils.data's names and semantics).
 
-``Dataset`` is anything with ``__len__`` and ``__getitem__(i) -> sample`` (a tuple of tensors,
-arrays or numbers).  ``TensorDataset(*tensors)`` holds equally long tensors and is batched by
-fancy indexing (one gather per tensor per batch, no per-sample Python loop).
+``Dataset`` is anything with ``__len__`` and ``__getitem__(i) -> sample``; ``IterableDataset``
+yields samples.  ``TensorDataset(*tensors)`` holds equally long tensors and is batched by fancy
+indexing (one gather per tensor per batch, no per-sample Python loop); ``Subset`` (what
+``random_split`` returns) keeps that fast path.  ``ConcatDataset`` chains datasets
+(``a + b``).
 
-``DataLoader(dataset, batch_size, shuffle, drop_last, seed)`` yields tuples of Tensors on the
-default device (or ``device=``).  With ``shuffle=True`` the order of epoch ``e`` is the
-permutation drawn from a generator seeded with ``(seed, e)``, so a loader is deterministic and
-can be resumed at any epoch with ``set_epoch`` / ``load_state_dict``.
+``DataLoader`` takes torch's arguments.  ``default_collate`` turns a list of samples into a
+batch as torch does: tensors and arrays are stacked, Python ints become int64, floats float64,
+bools bool, strings stay as they are, and tuples (as a list), lists, namedtuples and dicts are
+collated field by field.
+
+Loading always happens in the calling thread, in order: ``num_workers``, ``pin_memory``,
+``persistent_workers``, ``prefetch_factor``, ``timeout``, ``worker_init_fn`` and
+``multiprocessing_context`` are validated as torch does and have no other effect (no worker is
+started, so ``worker_init_fn`` is never called and ``get_worker_info()`` is None); the batches
+are therefore the same whatever they say.
 """
 from __future__ import annotations
 
+import bisect
+import collections.abc
+import math
 import numbers
 
 from .. import backend
+from ..generator import rng_of
 from ..tensor import Tensor
+from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
+
+_host = backend.module_for_device("cpu")
 
 
 class Dataset:
@@ -25,6 +40,19 @@ class Dataset:
 
     def __getitem__(self, index):
         raise NotImplementedError(f"{type(self).__name__} must define __getitem__")
+
+    def __add__(self, other):
+        return ConcatDataset([self, other])
+
+
+class IterableDataset(Dataset):
+    """A stream of samples: subclasses define ``__iter__`` (no indexing, no sampler)."""
+
+    def __iter__(self):
+        raise NotImplementedError(f"{type(self).__name__} must define __iter__")
+
+    def __len__(self):
+        raise TypeError(f"{type(self).__name__} has no len() (an IterableDataset)")
 
 
 def _raw(t):
@@ -58,7 +86,7 @@ class TensorDataset(Dataset):
         return tuple(Tensor.wrap(t.array[index]) for t in self.tensors)
 
     def get_batch(self, indices, device=None):
-        """The batch ``tuple(t[indices])`` as Tensors on ``device`` (one gather per tensor)."""
+        """The batch ``[t[indices] for t in tensors]`` on ``device`` (one gather per tensor)."""
         out = []
         for t in self.tensors:
             data = t.array
@@ -66,64 +94,282 @@ class TensorDataset(Dataset):
             out.append(Tensor.wrap(backend.to_device(data[idx], device)))
         if self.transform is not None:
             out[0] = self.transform(out[0])
-        return tuple(out)
+        return out
 
 
-def _stack_field(values, device):
-    """Stack one field of a list of samples into a Tensor on ``device``."""
-    first = values[0]
-    if isinstance(first, numbers.Number) and not isinstance(first, bool):
-        dtype = "int64" if isinstance(first, numbers.Integral) else "float32"
-        return Tensor(list(values), dtype=dtype, device=device)
+class Subset(Dataset):
+    """``dataset`` restricted to ``indices``: ``subset[i] = dataset[indices[i]]``."""
+
+    def __init__(self, dataset, indices):
+        self.dataset = dataset
+        self.indices = indices
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, index):
+        if isinstance(index, list):
+            return self.dataset[[self.indices[i] for i in index]]
+        return self.dataset[self.indices[index]]
+
+    def __getattr__(self, name):
+        # the batched fast path exists only when the wrapped dataset has one
+        if name == "get_batch" and hasattr(self.__dict__.get("dataset"), "get_batch"):
+            return self._get_batch
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def _get_batch(self, indices, device=None):
+        if not isinstance(self.__dict__.get("_index_array"), tuple) or \
+                self._index_array[0] is not self.indices:
+            raw = self.indices
+            raw = backend.to_numpy(raw.array) if isinstance(raw, Tensor) else raw
+            self._index_array = (self.indices, _host.asarray(raw, dtype="int64").reshape(-1))
+        return self.dataset.get_batch(self._index_array[1][indices], device=device)
+
+
+class ConcatDataset(Dataset):
+    """The datasets one after the other; ``cumulative_sizes[k]`` = total length of 0..k."""
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: datasets should not be an empty iterable")
+        for d in self.datasets:
+            if isinstance(d, IterableDataset):
+                raise TypeError("ConcatDataset does not support IterableDataset")
+        self.cumulative_sizes = []
+        total = 0
+        for d in self.datasets:
+            total += len(d)
+            self.cumulative_sizes.append(total)
+
+    def __len__(self):
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, index):
+        if index < 0:
+            if -index > len(self):
+                raise ValueError("absolute value of index should not exceed dataset length")
+            index += len(self)
+        k = bisect.bisect_right(self.cumulative_sizes, index)
+        start = self.cumulative_sizes[k - 1] if k else 0
+        return self.datasets[k][index - start]
+
+
+def random_split(dataset, lengths, generator=None):
+    """Non-overlapping ``Subset``s of the given lengths (or fractions summing to 1).
+
+    Fractions become ``floor(n * f)`` samples each, the remainder going one by one to the first
+    subsets (torch's rule).  The shuffle comes from ``generator`` (default: the global one).
+    """
+    n = len(dataset)
+    lengths = list(lengths)
+    if lengths and all(isinstance(f, float) for f in lengths) and \
+            math.isclose(sum(lengths), 1.0) and sum(lengths) <= 1:
+        for i, f in enumerate(lengths):
+            if not 0 <= f <= 1:
+                raise ValueError(f"Fraction at index {i} is not between 0 and 1")
+        counts = [int(math.floor(n * f)) for f in lengths]
+        for i in range(n - sum(counts)):
+            counts[i % len(counts)] += 1
+        lengths = counts
+    if any(isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0
+           for v in lengths):
+        raise ValueError(f"random_split: lengths must be non-negative ints or fractions summing "
+                         f"to 1, got {lengths!r}")
+    if sum(lengths) != n:
+        raise ValueError("Sum of input lengths does not equal the length of the input dataset!")
+    order = rng_of(generator, "cpu").permutation(n).tolist()
+    out, start = [], 0
+    for size in lengths:
+        out.append(Subset(dataset, order[start:start + size]))
+        start += size
+    return out
+
+
+# ---- collation --------------------------------------------------------------------------------
+def _is_str(x):
+    return isinstance(x, (str, bytes))
+
+
+def _stack_tensors(values, device):
     arrays = [backend.to_device(_raw(v), device) for v in values]
+    shape = arrays[0].shape
+    for i, a in enumerate(arrays):
+        if a.shape != shape:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got "
+                               f"{list(shape)} at entry 0 and {list(a.shape)} at entry {i}")
     xp = backend.get_array_module(arrays[0])
     return Tensor.wrap(xp.stack([xp.asarray(a) for a in arrays]))
 
 
-def default_collate(samples, device=None):
-    """A list of samples (tuples, or single items) -> a tuple of batched Tensors."""
+def default_collate(batch, device=None):
+    """A list of samples -> one batch, field by field as torch's ``default_collate``.
+
+    ``device``: where the tensors go (default: the default device).
+    """
     device = backend.normalize_device(device)
-    if isinstance(samples[0], (tuple, list)):
-        return tuple(_stack_field([s[k] for s in samples], device) for k in range(len(samples[0])))
-    return (_stack_field(samples, device),)
+    elem = batch[0]
+    if isinstance(elem, Tensor) or backend.is_array(elem):
+        if getattr(elem, "dtype", None) is not None and elem.dtype.kind in "OSUV":
+            raise TypeError(f"default_collate: batch must contain tensors, numpy arrays, "
+                            f"numbers, dicts or lists; found {elem.dtype}")
+        return _stack_tensors(batch, device)
+    if hasattr(elem, "dtype") and hasattr(elem, "shape") and elem.shape == ():
+        return _stack_tensors([_host.asarray(v) for v in batch], device)   # a NumPy scalar
+    if isinstance(elem, bool):
+        return Tensor(list(batch), dtype="bool", device=device)
+    if isinstance(elem, numbers.Integral):
+        return Tensor(list(batch), dtype="int64", device=device)
+    if isinstance(elem, numbers.Real):
+        return Tensor(list(batch), dtype="float64", device=device)
+    if _is_str(elem):
+        return batch
+    if isinstance(elem, collections.abc.Mapping):
+        out = {key: default_collate([d[key] for d in batch], device) for key in elem}
+        try:
+            return type(elem)(out)
+        except TypeError:
+            return out
+    if isinstance(elem, tuple) and hasattr(elem, "_fields"):   # a namedtuple
+        return type(elem)(*(default_collate(list(s), device) for s in zip(*batch)))
+    if isinstance(elem, collections.abc.Sequence):
+        size = len(elem)
+        if any(len(e) != size for e in batch):
+            raise RuntimeError("each element in list of batch should be of equal size")
+        return [default_collate(list(s), device) for s in zip(*batch)]
+    raise TypeError(f"default_collate: batch must contain tensors, numpy arrays, numbers, dicts "
+                    f"or lists; found {type(elem)}")
+
+
+def default_convert(data):
+    """Arrays inside ``data`` (at any depth) become Tensors; everything else is kept."""
+    if isinstance(data, Tensor):
+        return data
+    if backend.is_array(data):
+        return Tensor.wrap(data)
+    if isinstance(data, collections.abc.Mapping):
+        return type(data)({k: default_convert(v) for k, v in data.items()})
+    if isinstance(data, tuple) and hasattr(data, "_fields"):
+        return type(data)(*(default_convert(v) for v in data))
+    if isinstance(data, (list, tuple)):
+        return type(data)(default_convert(v) for v in data)
+    return data
+
+
+def get_worker_info():
+    """None: batches are loaded in the calling thread (there are no worker processes)."""
+    return None
+
+
+# ---- the loader -------------------------------------------------------------------------------
+def _check_bool(value, name):
+    if not isinstance(value, bool):
+        raise ValueError(f"DataLoader: {name} must be True or False, got {value!r}")
 
 
 class DataLoader:
-    """Iterate over ``dataset`` in mini-batches.
+    """Iterate over ``dataset`` in mini-batches (torch's ``DataLoader``).
 
-    Args:
-        dataset: a ``Dataset`` (``TensorDataset`` is batched by fancy indexing).
-        batch_size: samples per batch (the last one is smaller unless ``drop_last``).
-        shuffle: draw a new permutation each epoch from ``(seed, epoch)``.
+    Args (torch's; see the module docstring for the worker options, which change nothing):
+        dataset: a map-style ``Dataset`` (``TensorDataset`` and its ``Subset``s are batched by
+            fancy indexing) or an ``IterableDataset``.
+        batch_size: samples per batch; ``None`` yields single samples (arrays converted).
+        shuffle: a random order each epoch (a ``RandomSampler``).
+        sampler / batch_sampler: the indices, or lists of indices, to visit.
+        collate_fn: ``list of samples -> batch``; ``default_collate`` by default.
         drop_last: drop the final incomplete batch.
-        seed: the shuffle seed; ``None`` draws one from the global generator
-            (``tinygrad_cv.manual_seed`` makes it reproducible).
-        device: where batches are placed (default: the default device at iteration time).
-        collate_fn: ``list of samples -> tuple of Tensors`` for generic datasets.
+        generator: the ``tinygrad_cv.Generator`` the shuffle draws from.
+        seed (this framework's): with ``shuffle``, epoch ``e``'s order is a function of
+            ``(seed, e)``, so a run can resume at any epoch (``set_epoch``,
+            ``state_dict``); ``None`` (and no generator) draws one from the global generator.
+        device (this framework's): where the default collation places batches (default: the
+            default device at iteration time).
 
     Each ``iter(loader)`` is one epoch and advances ``loader.epoch``.
     """
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None,
-                 device=None, collate_fn=None):
-        if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool) \
+    def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None,
+                 num_workers=0, collate_fn=None, pin_memory=False, drop_last=False, timeout=0,
+                 worker_init_fn=None, multiprocessing_context=None, generator=None, *,
+                 prefetch_factor=None, persistent_workers=False, pin_memory_device="",
+                 in_order=True, seed=None, device=None):
+        if isinstance(num_workers, bool) or not isinstance(num_workers, numbers.Integral) \
+                or num_workers < 0:
+            raise ValueError("num_workers option should be non-negative; use num_workers=0 to "
+                             "disable multiprocessing.")
+        if timeout < 0:
+            raise ValueError("timeout option should be non-negative")
+        if num_workers == 0 and prefetch_factor is not None:
+            raise ValueError("prefetch_factor option could only be specified in "
+                             "multiprocessing. Let num_workers > 0 to enable multiprocessing, "
+                             "otherwise set prefetch_factor to None.")
+        if persistent_workers and num_workers == 0:
+            raise ValueError("persistent_workers option needs num_workers > 0")
+        if multiprocessing_context is not None and num_workers == 0:
+            raise ValueError("multiprocessing_context can only be used with multi-process "
+                             "loading (num_workers > 0), but got num_workers=0")
+        if worker_init_fn is not None and not callable(worker_init_fn):
+            raise TypeError("DataLoader: worker_init_fn must be callable")
+        _check_bool(drop_last, "drop_last")
+        if shuffle not in (None, True, False):
+            raise ValueError(f"DataLoader: shuffle must be True, False or None, got {shuffle!r}")
+        if seed is not None and generator is not None:
+            raise ValueError("DataLoader: pass either seed= or generator=, not both")
+        iterable = isinstance(dataset, IterableDataset)
+        if iterable:
+            if shuffle:
+                raise ValueError("DataLoader with IterableDataset: expected unspecified shuffle "
+                                 "option, but got shuffle=True")
+            if sampler is not None or batch_sampler is not None:
+                raise ValueError("DataLoader with IterableDataset: expected unspecified "
+                                 "sampler/batch_sampler options")
+        if sampler is not None and shuffle:
+            raise ValueError("sampler option is mutually exclusive with shuffle")
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError("batch_sampler option is mutually exclusive with batch_size, "
+                                 "shuffle, sampler, and drop_last")
+            batch_size = None
+        elif batch_size is None:
+            if drop_last:
+                raise ValueError("batch_size=None option disables auto-batching and is "
+                                 "mutually exclusive with drop_last")
+        elif isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
                 or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive integer, got "
                              f"{batch_size!r}")
-        if seed is None and shuffle:
+        if shuffle and seed is None and generator is None:
             seed = int(backend.get_rng("cpu").integers(0, 2 ** 31 - 1))
+        if not iterable and sampler is None:
+            sampler = (RandomSampler(dataset, generator=generator, seed=seed) if shuffle
+                       else SequentialSampler(dataset))
+        if not iterable and batch_size is not None and batch_sampler is None:
+            batch_sampler = BatchSampler(sampler, int(batch_size), drop_last)
         self.dataset = dataset
-        self.batch_size = int(batch_size)
+        self.batch_size = None if batch_size is None else int(batch_size)
         self.shuffle = bool(shuffle)
-        self.drop_last = bool(drop_last)
+        self.drop_last = drop_last
+        self.sampler = sampler
+        self.batch_sampler = batch_sampler
+        self.generator = generator
         self.seed = seed
         self.device = device
-        self.collate_fn = collate_fn or default_collate
+        self.collate_fn = collate_fn
+        self.num_workers = int(num_workers)
+        self.pin_memory = pin_memory
+        self.timeout = timeout
+        self.worker_init_fn = worker_init_fn
+        self.prefetch_factor = prefetch_factor
+        self.persistent_workers = persistent_workers
         self.epoch = 0
 
     def __len__(self):
-        n = len(self.dataset)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        if isinstance(self.dataset, IterableDataset):
+            raise TypeError("len() of a DataLoader over an IterableDataset is not defined")
+        if self.batch_sampler is not None:
+            return len(self.batch_sampler)
+        return len(self.sampler)
 
     def set_epoch(self, epoch):
         """Make the next ``iter()`` produce the order of ``epoch``."""
@@ -136,25 +382,73 @@ class DataLoader:
         self.epoch = int(state["epoch"])
         seed = int(state.get("seed", -1))
         self.seed = None if seed < 0 else seed
+        if isinstance(self.sampler, RandomSampler) and self.sampler.generator is None:
+            self.sampler.seed = self.seed
 
     def indices(self, epoch=None):
-        """The sample order (a host integer array) of ``epoch`` (default: the next one)."""
-        np_ = backend.module_for_device("cpu")
-        n = len(self.dataset)
-        if not self.shuffle:
-            return np_.arange(n)
-        epoch = self.epoch if epoch is None else epoch
-        return np_.random.default_rng([int(self.seed), int(epoch)]).permutation(n)
+        """The sample order (a host integer array) of ``epoch`` (default: the next one), for a
+        loader that shuffles with a seed or does not shuffle."""
+        if isinstance(self.sampler, RandomSampler) and self.sampler.seed is not None:
+            saved = self.sampler.epoch
+            self.sampler.set_epoch(self.epoch if epoch is None else epoch)
+            try:
+                return self.sampler.index_array()
+            finally:
+                self.sampler.epoch = saved
+        if isinstance(self.sampler, SequentialSampler):
+            return self.sampler.index_array()
+        raise RuntimeError("DataLoader.indices(): the order is known in advance only for "
+                           "sequential loaders and shuffled ones with seed=")
+
+    def _collate(self, samples, device):
+        if self.collate_fn is None:
+            return default_collate(samples, device)
+        return self.collate_fn(samples)
 
     def __iter__(self):
-        order = self.indices()
+        if isinstance(self.sampler, RandomSampler):
+            self.sampler.set_epoch(self.epoch)
         self.epoch += 1
         device = backend.normalize_device(self.device)
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start:start + self.batch_size]
-            if self.drop_last and len(idx) < self.batch_size:
-                break
-            if hasattr(self.dataset, "get_batch"):
+        if isinstance(self.dataset, IterableDataset):
+            yield from self._iter_stream(device)
+            return
+        if self.batch_sampler is None:   # batch_size=None: one sample at a time
+            for i in self.sampler:
+                sample = self.dataset[i]
+                yield default_convert(sample) if self.collate_fn is None \
+                    else self.collate_fn(sample)
+            return
+        fast = self.collate_fn is None and hasattr(self.dataset, "get_batch")
+        for idx in self._index_batches():
+            if fast:
                 yield self.dataset.get_batch(idx, device=device)
             else:
-                yield self.collate_fn([self.dataset[int(i)] for i in idx], device)
+                yield self._collate([self.dataset[int(i)] for i in idx], device)
+
+    def _index_batches(self):
+        if isinstance(self.batch_sampler, BatchSampler):
+            yield from self.batch_sampler.index_batches()
+        else:
+            for batch in self.batch_sampler:
+                yield _host.asarray(list(batch), dtype="int64")
+
+    def _iter_stream(self, device):
+        if self.batch_size is None:
+            for sample in self.dataset:
+                yield default_convert(sample) if self.collate_fn is None \
+                    else self.collate_fn(sample)
+            return
+        batch = []
+        for sample in self.dataset:
+            batch.append(sample)
+            if len(batch) == self.batch_size:
+                yield self._collate(batch, device)
+                batch = []
+        if batch and not self.drop_last:
+            yield self._collate(batch, device)
+
+
+__all__ = ["BatchSampler", "ConcatDataset", "DataLoader", "Dataset", "IterableDataset",
+           "RandomSampler", "Sampler", "SequentialSampler", "Subset", "TensorDataset",
+           "default_collate", "default_convert", "get_worker_info", "random_split"]
