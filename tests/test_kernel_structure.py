@@ -73,8 +73,10 @@ def test_every_primitive_states_its_formula():
 
 
 def test_every_primitive_is_a_higher_order_function():
-    from tinygrad_cv.ops import elementwise, linalg, reduction, shape, softmax
-    for module in (elementwise, linalg, reduction, shape, softmax):
+    from tinygrad_cv.ops import (activation, elementwise, linalg, linear, loss, reduction, shape,
+                                 softmax, special)
+    for module in (activation, elementwise, linalg, linear, loss, reduction, shape, softmax,
+                   special):
         for value in vars(module).values():
             if isinstance(value, type) and issubclass(value, Function) and value is not Function:
                 assert value.higher_order, value.__name__
@@ -87,3 +89,19 @@ def test_wrap_shares_the_array_and_stays_out_of_the_graph():
     a[0] = 7.0
     assert t.numpy()[0] == 7.0
     assert not hasattr(tg.Tensor, "_wrap")  # one public name, the former private one is gone
+
+
+def test_higher_order_primitives_live_in_ops():
+    """ARCHITECTURE.md's rule: a Function whose backward runs on Tensors (higher_order) is a
+    primitive of ops/; nn/functional holds the public functions and first-order fused layers."""
+    import importlib
+    import pkgutil
+    import tinygrad_cv.nn.functional as functional
+    misplaced = []
+    for info in pkgutil.walk_packages(functional.__path__, functional.__name__ + "."):
+        module = importlib.import_module(info.name)
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, Function) and value.higher_order \
+                    and value.__module__ == info.name:
+                misplaced.append(f"{info.name}.{value.__name__}")
+    assert not misplaced, misplaced

@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 import tinygrad_cv as tg
 import tinygrad_cv.nn as nn
 import tinygrad_cv.nn.functional as F
-from tinygrad_cv.nn.functional.special import erf_array, erfc_array
+from tinygrad_cv.ops.special import erf_array, erfc_array
 from tinygrad_cv.testing import gradcheck, gradgradcheck
 
 from torch_compare import compare_layer

@@ -12,6 +12,10 @@ attention, losses), whose backward works on raw arrays only, live in ``nn/functi
     reduction    Sum Mean Extremum ExtremumDim VectorNorm
     shape        Reshape Permute Expand GetItem IndexAdd Cat ConstantPad
     linalg       MatMul
+    linear       LinearFn (y = x W^T + b)
     softmax      Softmax LogSoftmax
+    special      Erf (and the erf/erfc series on arrays)
+    activation   LeakyReLUFn GELUFn SiLUFn
+    loss         BCEFn (binary cross-entropy on probabilities)
     dual         the array-or-Tensor helpers the backward formulas are written with
 """

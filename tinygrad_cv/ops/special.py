@@ -1,0 +1,130 @@
+"""The error function primitive ``Erf``: erf(x) = 2/sqrt(pi) * integral_0^x exp(-t^2) dt, and
+erfc = 1 - erf, vectorised on xp arrays (NumPy has none).
+
+* |x| < 1:  the Maclaurin series erf(x) = 2/sqrt(pi) * sum_n (-1)^n x^(2n+1) / (n! (2n+1)),
+  truncated where the next term is below the dtype's precision, evaluated by Horner in x^2.
+* |x| >= 1: erfc(x) = t * exp(P(u) - x^2) with t = 2/(2 + x) and P a Chebyshev series in u,
+  the affine image of t in [2/29, 2/3] (x in [1, 27]) onto [-1, 1].  P approximates
+  log(erfc(x) e^(x^2) / t), a smooth slowly varying function; its coefficients were fitted
+  for this module by least squares at Chebyshev nodes against 40-digit values of erfc.
+
+The erfc form keeps full relative accuracy in the right tail (erfc(9) ~ 4e-37).  Accuracy:
+~1e-13 relative in float64 (degree 18), ~1e-7 in float32 (degree 8, computed in float32).
+"""
+from __future__ import annotations
+
+import math
+
+from .. import backend
+from ..autograd.function import Function
+from . import dual
+
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+# Maclaurin coefficients of erf(x)/x as a polynomial in x^2
+_MACLAURIN = tuple(_TWO_OVER_SQRT_PI * (-1) ** n / (math.factorial(n) * (2 * n + 1)) for n in range(18))
+_MACLAURIN_TERMS = {"float64": 17, "float32": 11}
+
+# Chebyshev coefficients of log(erfc(x) exp(x^2) / t) in u, t = 2/(2 + x), for x in [1, 27]
+_T_MIN, _T_MAX = 2.0 / 29.0, 2.0 / 3.0
+_X_MAX = 27.0
+_CHEB = {
+    "float64": (-0.8322147429256503, 0.37688483622363206, 0.013026248441122311,
+                -0.0015997881324556096, -0.00025608523960219775, 1.3836474434745311e-05,
+                5.583725957698597e-06, -1.593714090974417e-07, -1.377424090039259e-07,
+                3.2594206883067066e-09, 3.692088593590865e-09, -1.3748221307672145e-10,
+                -1.0214933331732984e-10, 7.083796444243902e-12, 2.7198762098210186e-12,
+                -3.387897052468929e-13, -6.166625552260767e-14, 1.4068028429806631e-14,
+                8.164480785155634e-16),
+    "float32": (-0.8322147429256503, 0.376884836223632, 0.013026248441122485,
+                -0.001599788132455691, -0.0002560852396021757, 1.3836474434607973e-05,
+                5.583725957729086e-06, -1.5937140914221287e-07, -1.3774240896558687e-07),
+}
+
+
+def _working_dtype(x):
+    """float64 stays float64; every other dtype is computed in float32."""
+    return "float64" if x.dtype == backend.dtype("float64") else "float32"
+
+
+def _erf_small(ax, kind):
+    """erf(|x|) by the Maclaurin series (accurate for |x| <= 1)."""
+    x2 = ax * ax
+    coeffs = _MACLAURIN[:_MACLAURIN_TERMS[kind]]
+    acc = x2 * 0 + coeffs[-1]
+    for c in reversed(coeffs[:-1]):
+        acc = acc * x2 + c
+    return ax * acc
+
+
+def _erfc_large(ax, kind, xp):
+    """erfc(|x|) = t exp(P(u) - x^2) (accurate for |x| >= 1; underflows to 0 past ~27)."""
+    xc = xp.clip(ax, 1.0, _X_MAX)
+    t = 2.0 / (2.0 + xc)
+    u = (2.0 * t - (_T_MIN + _T_MAX)) * (1.0 / (_T_MAX - _T_MIN))
+    coeffs = _CHEB[kind]
+    # Clenshaw's recurrence: b_k = c_k + 2u b_(k+1) - b_(k+2);  P = c_0 + u b_1 - b_2
+    b1 = u * 0
+    b2 = b1
+    two_u = 2.0 * u
+    for c in reversed(coeffs[1:]):
+        b1, b2 = two_u * b1 - b2 + c, b1
+    poly = u * b1 - b2 + coeffs[0]
+    return t * xp.exp(poly - ax * ax)
+
+
+def _erf_or_erfc_abs(x, want):
+    """(x as a float array, erf(|x|) or erfc(|x|) as ``want`` says, xp).
+
+    Each series runs only on the elements of its range (boolean compress and scatter).
+    """
+    xp = backend.get_array_module(x)
+    if not backend.is_floating(x.dtype):
+        x = x.astype("float32")
+    kind = _working_dtype(x)
+    ax = xp.abs(x).astype(kind, copy=False)
+    small = ax < 1.0
+    large = ~small
+    near = _erf_small(ax[small], kind)
+    tail = _erfc_large(ax[large], kind, xp)
+    out = xp.empty_like(ax)
+    if want == "erf":
+        out[small] = near
+        out[large] = 1.0 - tail
+    else:
+        out[small] = 1.0 - near
+        out[large] = tail
+    return x, out.astype(x.dtype, copy=False), xp
+
+
+def erf_array(x):
+    """erf of a raw array (odd function: computed on |x|, sign restored)."""
+    x, erf_abs, xp = _erf_or_erfc_abs(x, "erf")
+    return xp.copysign(erf_abs, x)
+
+
+def erfc_array(x):
+    """erfc(x) = 1 - erf(x) of a raw array, with relative accuracy in the right tail."""
+    x, erfc_abs, xp = _erf_or_erfc_abs(x, "erfc")
+    return xp.where(x >= 0, erfc_abs, 2.0 - erfc_abs)
+
+
+class Erf(Function):
+    """y = erf(x);  dy/dx = 2/sqrt(pi) * exp(-x^2) (differentiable again)."""
+
+    higher_order = True
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return erf_array(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * (dual.exp(-(x * x)) * _TWO_OVER_SQRT_PI)
+
+
+def erf_dual(x):
+    """erf of an array or (recording) Tensor, for backward formulas that must run on both."""
+    return Erf.apply(x) if dual.is_tensor(x) else erf_array(x)
