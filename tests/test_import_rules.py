@@ -78,3 +78,72 @@ def test_detects_every_spelling(source):
 ])
 def test_allows_other_imports(source):
     assert not violations(source)
+
+
+# ---- the library never imports its applications ----------------------------------------------
+APPLICATIONS = ("tinygrad_cv.cli", "models", "classic")
+ENTRY_POINT = pathlib.Path("tinygrad_cv/__main__.py")   # ``python -m tinygrad_cv`` runs the CLI
+
+
+def imported_modules(source, module_name, is_package=False):
+    """Absolute names of every module ``source`` imports (relative imports resolved against
+    ``module_name``; imports inside functions included)."""
+    package = module_name if is_package else module_name.rpartition(".")[0]
+    names = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[:len(package.split(".")) - node.level + 1]
+                prefix = ".".join(base)
+                target = f"{prefix}.{node.module}" if node.module else prefix
+            else:
+                target = node.module
+            names.append(target)
+            names += [f"{target}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) \
+                in ("import_module", "__import__") and node.args and \
+                isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+            names.append(node.args[0].value)
+    return names
+
+
+def _is_application(name):
+    return any(name == app or name.startswith(app + ".") for app in APPLICATIONS)
+
+
+def test_the_library_never_imports_the_cli_models_or_classic():
+    bad = []
+    for path in sorted((ROOT / "tinygrad_cv").rglob("*.py")):
+        rel = path.relative_to(ROOT)
+        if rel.parts[:2] == ("tinygrad_cv", "cli") or rel == ENTRY_POINT:
+            continue
+        module = ".".join(rel.with_suffix("").parts)
+        is_package = path.name == "__init__.py"
+        if is_package:
+            module = module.rpartition(".")[0]
+        for name in imported_modules(path.read_text(encoding="utf-8"), module, is_package):
+            if _is_application(name):
+                bad.append(f"{rel}: imports {name}")
+    assert not bad, ("the library (tinygrad_cv outside tinygrad_cv/cli) must not import its "
+                     "applications:\n" + "\n".join(bad))
+
+
+@pytest.mark.parametrize("source,module,found", [
+    ("from .cli import main", "tinygrad_cv.io", "tinygrad_cv.cli"),
+    ("from ..cli.common import x", "tinygrad_cv.nn.module", "tinygrad_cv.cli.common"),
+    ("from ... import cli", "tinygrad_cv.nn.functional.conv", "tinygrad_cv.cli"),
+    ("import models.registry", "tinygrad_cv.io", "models.registry"),
+    ("def f():\n    from classic import edges", "tinygrad_cv.viz", "classic"),
+    ("import importlib\nm = importlib.import_module('models.training')", "tinygrad_cv.io",
+     "models.training"),
+])
+def test_the_application_scan_resolves_every_spelling(source, module, found):
+    names = imported_modules(source, module)
+    assert found in names and any(_is_application(n) for n in names)
+
+
+def test_the_application_scan_allows_the_library():
+    names = imported_modules("from . import backend\nfrom .nn import functional", "tinygrad_cv.io")
+    assert not any(_is_application(n) for n in names)
