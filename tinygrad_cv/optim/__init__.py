@@ -5,3 +5,5 @@ from .rmsprop import RMSprop  # noqa: F401
 from .adam import Adam, AdamW  # noqa: F401
 from .ema import EMA  # noqa: F401
 from . import lr_scheduler  # noqa: F401
+from .adadelta import Adadelta  # noqa: F401
+from .lbfgs import LBFGS  # noqa: F401
