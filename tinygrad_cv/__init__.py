@@ -55,6 +55,7 @@ dtype = next(c for c in type(float32).__mro__ if c.__name__ == "dtype")
 
 __version__ = "0.1.0"
 from .io import save, load  # noqa: E402,F401
+from . import onnx, serialization  # noqa: E402,F401
 from . import testing, viz  # noqa: E402,F401
 # torch's namespaces, reachable after a bare ``import tinygrad_cv``
 from . import nn, optim, utils, cuda, accelerator, backends  # noqa: E402,F401

@@ -1,0 +1,387 @@
+"""ONNX conversions of the tape's Functions, one per class name.
+
+Each converter gets a ``Call`` (the builder, the recorded node's keyword arguments, the names
+of its inputs and the arrays it read and wrote) and returns the ONNX names of its outputs.
+Fused layers (normalisations, GELU, SiLU, attention) are written out in standard ONNX ops
+(opset 17), so any runtime runs them; the arithmetic follows the layers' own formulas.
+"""
+from __future__ import annotations
+
+import math
+
+from .. import backend
+from .graph import onnx_dtype
+
+INT64_MAX = 2 ** 63 - 1
+
+
+class UnsupportedOperatorError(NotImplementedError):
+    """The traced graph uses an operation that has no ONNX conversion (named in the message)."""
+
+
+class Call:
+    """One recorded node as the converters see it."""
+
+    def __init__(self, g, node, names, in_arrays, out_arrays, opset):
+        self.g = g
+        self.node = node
+        self.kwargs = dict(getattr(node, "onnx_kwargs", {}) or {})
+        self.names = names
+        self.in_arrays = in_arrays
+        self.out_arrays = out_arrays
+        self.opset = opset
+
+    @property
+    def op(self):
+        return type(self.node).__name__
+
+    def out(self, i=0):
+        return self.out_arrays[i]
+
+    def fail(self, why):
+        raise UnsupportedOperatorError(f"onnx.export: cannot export {self.op}: {why}")
+
+
+# ---- helpers ----------------------------------------------------------------------------------
+def reshape(c, name, in_shape, out_shape):
+    """Reshape ``name`` (of ``in_shape``) to ``out_shape``; with dynamic axes the leading axes
+    that keep their size are copied from the input (0), so a symbolic batch size survives."""
+    target = list(out_shape)
+    if c.g.dynamic:
+        for i, (a, b) in enumerate(zip(in_shape, out_shape)):
+            if a != b:
+                break
+            target[i] = 0
+    return c.g.node("Reshape", [name, c.g.ints(target)])
+
+
+def reduce(c, op, name, axes, keepdims):
+    """ReduceSum (axes as input since opset 13) or ReduceMean/ReduceMax (axes as input from
+    opset 18, attribute before)."""
+    axes = [int(a) for a in axes]
+    if op == "ReduceSum" or c.opset >= 18:
+        return c.g.node(op, [name, c.g.ints(axes)], keepdims=int(keepdims))
+    return c.g.node(op, [name], axes=axes, keepdims=int(keepdims))
+
+
+def scalar(c, value, like=None):
+    return c.g.const(value, (like if like is not None else c.out()).dtype)
+
+
+def moments_normalize(c, x, axes, eps, dtype):
+    """(x - mean) / sqrt(var + eps) over ``axes`` (biased variance, as the layers)."""
+    g = c.g
+    mean = reduce(c, "ReduceMean", x, axes, True)
+    centered = g.node("Sub", [x, mean])
+    var = reduce(c, "ReduceMean", g.node("Mul", [centered, centered]), axes, True)
+    std = g.node("Sqrt", [g.node("Add", [var, g.const(eps, dtype)])])
+    return g.node("Div", [centered, std])
+
+
+def affine(c, y, weight, bias, shape):
+    """y * weight + bias with the parameters reshaped to ``shape`` (either may be None)."""
+    g = c.g
+    if weight is not None:
+        y = g.node("Mul", [y, g.node("Reshape", [weight, g.ints(shape)])])
+    if bias is not None:
+        y = g.node("Add", [y, g.node("Reshape", [bias, g.ints(shape)])])
+    return y
+
+
+# ---- elementwise ------------------------------------------------------------------------------
+UNARY = {"Neg": "Neg", "Abs": "Abs", "Exp": "Exp", "Log": "Log", "Sqrt": "Sqrt", "Sin": "Sin",
+         "Cos": "Cos", "Tanh": "Tanh", "Sigmoid": "Sigmoid", "ReLU": "Relu", "Erf": "Erf",
+         "Copy": "Identity", "ToDevice": "Identity"}
+BINARY = {"Add": "Add", "Sub": "Sub", "Mul": "Mul", "Div": "Div", "Pow": "Pow",
+          "Maximum": "Max", "Minimum": "Min", "MatMul": "MatMul"}
+
+
+def unary(c):
+    return c.g.node(UNARY[c.op], [c.names[0]])
+
+
+def binary(c):
+    return c.g.node(BINARY[c.op], c.names[:2])
+
+
+def where(c):
+    return c.g.node("Where", c.names[:3])
+
+
+def cast(c):
+    return c.g.node("Cast", [c.names[0]], to=onnx_dtype(c.out().dtype))
+
+
+def clamp(c):
+    lo, hi = c.kwargs.get("lo"), c.kwargs.get("hi")
+    ins = [c.names[0], "" if lo is None else scalar(c, lo), "" if hi is None else scalar(c, hi)]
+    while ins[-1] == "":
+        ins.pop()
+    return c.g.node("Clip", ins)
+
+
+def clamp_min_value(c):
+    return c.g.node("Max", [c.names[0], scalar(c, c.kwargs.get("lo", 0.0))])
+
+
+def log1p(c):
+    return c.g.node("Log", [c.g.node("Add", [c.names[0], scalar(c, 1.0)])])
+
+
+def expm1(c):
+    return c.g.node("Sub", [c.g.node("Exp", [c.names[0]]), scalar(c, 1.0)])
+
+
+def leaky_relu(c):
+    return c.g.node("LeakyRelu", [c.names[0]], alpha=float(c.kwargs.get("negative_slope", 0.01)))
+
+
+def silu(c):
+    x = c.names[0]
+    return c.g.node("Mul", [x, c.g.node("Sigmoid", [x])])
+
+
+def gelu(c):
+    """0.5 x (1 + erf(x / sqrt 2)), or with tanh(sqrt(2/pi) (x + 0.044715 x^3))."""
+    g, x = c.g, c.names[0]
+    if c.kwargs.get("approximate", "none") == "tanh":
+        cube = g.node("Mul", [g.node("Mul", [x, x]), x])
+        inner = g.node("Add", [x, g.node("Mul", [cube, scalar(c, 0.044715)])])
+        t = g.node("Tanh", [g.node("Mul", [inner, scalar(c, math.sqrt(2.0 / math.pi))])])
+    else:
+        t = g.node("Erf", [g.node("Mul", [x, scalar(c, 1.0 / math.sqrt(2.0))])])
+    half_x = g.node("Mul", [x, scalar(c, 0.5)])
+    return g.node("Mul", [half_x, g.node("Add", [t, scalar(c, 1.0)])])
+
+
+# ---- reductions, softmax ----------------------------------------------------------------------
+def _axes(c):
+    axes = c.kwargs.get("axes")
+    ndim = c.in_arrays[0].ndim
+    if axes is None:
+        return list(range(ndim))
+    axes = (axes,) if isinstance(axes, int) else axes
+    return [a % max(ndim, 1) for a in axes]
+
+
+def reduction(c):
+    op = {"Sum": "ReduceSum", "Mean": "ReduceMean", "Extremum": "ReduceMax"}[c.op]
+    if c.op == "Extremum" and c.kwargs.get("pick", "max") != "max":
+        op = "ReduceMin"
+    keepdims = c.out().ndim == c.in_arrays[0].ndim
+    return reduce(c, op, c.names[0], _axes(c), keepdims)
+
+
+def softmax(c):
+    op = "Softmax" if c.op == "Softmax" else "LogSoftmax"
+    return c.g.node(op, [c.names[0]], axis=int(c.kwargs.get("axis", -1)))
+
+
+# ---- shapes and indexing ----------------------------------------------------------------------
+def reshape_node(c):
+    return reshape(c, c.names[0], c.in_arrays[0].shape, c.out().shape)
+
+
+def permute(c):
+    return c.g.node("Transpose", [c.names[0]], perm=[int(a) for a in c.kwargs["axes"]])
+
+
+def expand(c):
+    in_shape, out_shape = c.in_arrays[0].shape, c.out().shape
+    pad = (1,) * (len(out_shape) - len(in_shape)) + tuple(in_shape)
+    target = [1 if a == b else b for a, b in zip(pad, out_shape)]  # bidirectional broadcast
+    return c.g.node("Expand", [c.names[0], c.g.ints(target)])
+
+
+def cat(c):
+    return c.g.node("Concat", list(c.names), axis=int(c.kwargs.get("axis", 0)))
+
+
+def pad(c):
+    widths = c.kwargs["widths"]
+    pads = [int(b) for b, _ in widths] + [int(e) for _, e in widths]
+    value = c.kwargs.get("value", 0.0)
+    return c.g.node("Pad", [c.names[0], c.g.ints(pads), scalar(c, value)], mode="constant")
+
+
+def getitem(c):
+    """Basic indexing (ints, slices, None, Ellipsis) and one integer-array index."""
+    index = c.kwargs.get("index")
+    items = list(index) if isinstance(index, tuple) else [index]
+    shape = c.in_arrays[0].shape
+    n_real = sum(1 for i in items if i is not None and i is not Ellipsis)
+    if any(i is Ellipsis for i in items):
+        at = items.index(Ellipsis)
+        items[at:at + 1] = [slice(None)] * (len(shape) - n_real)
+    items += [slice(None)] * (len(shape) - sum(1 for i in items if i is not None))
+    g, x = c.g, c.names[0]
+    starts, ends, axes, steps, squeeze, unsqueeze, gathers = [], [], [], [], [], [], []
+    axis = 0
+    for pos, item in enumerate(items):
+        if item is None:
+            unsqueeze.append(pos)
+            continue
+        if isinstance(item, slice):
+            if item != slice(None):
+                start, stop, step = item.indices(shape[axis])
+                if step < 0 and stop < 0:
+                    stop = -INT64_MAX
+                starts.append(start), ends.append(stop), axes.append(axis), steps.append(step)
+        elif isinstance(item, int) and not isinstance(item, bool):
+            i = item % shape[axis]
+            starts.append(i), ends.append(i + 1), axes.append(axis), steps.append(1)
+            squeeze.append(axis)
+        elif backend.is_array(item) and item.dtype.kind in "iu":
+            gathers.append((axis, item))
+        else:
+            c.fail(f"index {item!r} (only ints, slices, None, Ellipsis and one integer array)")
+        axis += 1
+    if len(gathers) > 1 or (gathers and (squeeze or unsqueeze)):
+        c.fail("more than one advanced index, or an advanced index mixed with ints or None")
+    if axes:
+        x = g.node("Slice", [x, g.ints(starts), g.ints(ends), g.ints(axes), g.ints(steps)])
+    if gathers:
+        gax, idx = gathers[0]
+        x = g.node("Gather", [x, g.const(idx, "int64")], axis=gax)
+    if squeeze:
+        x = g.node("Squeeze", [x, g.ints(squeeze)])
+    if unsqueeze:
+        # positions in the output, counted after the squeezed axes are gone
+        out_positions, dropped = [], 0
+        for pos, item in enumerate(items):
+            if item is None:
+                out_positions.append(pos - dropped)
+            elif isinstance(item, int) and not isinstance(item, bool):
+                dropped += 1
+        x = g.node("Unsqueeze", [x, g.ints(out_positions)])
+    if x == c.names[0]:
+        x = g.node("Identity", [x])
+    return x
+
+
+# ---- layers -----------------------------------------------------------------------------------
+def linear(c):
+    g = c.g
+    x, w, b = (list(c.names) + [None])[:3]
+    if c.in_arrays[0].ndim == 2:
+        return g.node("Gemm", [x, w] + ([b] if b else []), transB=1)
+    y = g.node("MatMul", [x, g.node("Transpose", [w], perm=[1, 0])])
+    return g.node("Add", [y, b]) if b else y
+
+
+def conv2d(c):
+    k = c.kwargs
+    top, bottom, left, right = k.get("pads", (0, 0, 0, 0))
+    ins = [n for n in c.names[:3] if n]
+    return c.g.node("Conv", ins, strides=list(k.get("stride", (1, 1))),
+                    pads=[top, left, bottom, right], dilations=list(k.get("dilation", (1, 1))),
+                    group=int(k.get("groups", 1)), kernel_shape=list(c.in_arrays[1].shape[2:]))
+
+
+def pool2d(c):
+    k = c.kwargs
+    kernel, stride, padding = k.get("kernel", (2, 2)), k.get("stride", (2, 2)), \
+        k.get("padding", (0, 0))
+    attrs = dict(kernel_shape=list(kernel), strides=list(stride),
+                 pads=[padding[0], padding[1], padding[0], padding[1]])
+    if c.op == "AvgPool2dFn":
+        attrs["count_include_pad"] = 1
+    return c.g.node("MaxPool" if c.op == "MaxPool2dFn" else "AveragePool", [c.names[0]], **attrs)
+
+
+def batch_norm(c):
+    k = c.kwargs
+    if k.get("training", True):
+        c.fail("batch statistics in training mode (export runs the model in eval mode; this "
+               "layer was called with training=True)")
+    g, x = c.g, c.names[0]
+    channels = c.in_arrays[0].shape[1]
+    dtype = c.out().dtype
+    weight = c.names[1] if len(c.names) > 1 and c.names[1] else g.const([1.0] * channels, dtype)
+    bias = c.names[2] if len(c.names) > 2 and c.names[2] else g.const([0.0] * channels, dtype)
+    mean, var = k.get("running_mean"), k.get("running_var")
+    if mean is None or var is None:
+        c.fail("no running statistics (track_running_stats=False)")
+    return g.node("BatchNormalization", [x, weight, bias, c.g.param(mean), c.g.param(var)],
+                  epsilon=float(k.get("eps", 1e-5)))
+
+
+def grouped_norm(c):
+    """layer_norm's node: normalise the ``stat_shape`` view over ``axes``, then the affine map."""
+    k = c.kwargs
+    in_shape = c.in_arrays[0].shape
+    xs = reshape(c, c.names[0], in_shape, k["stat_shape"])
+    y = moments_normalize(c, xs, k["axes"], float(k.get("eps", 1e-5)), c.out().dtype)
+    y = reshape(c, y, k["stat_shape"], in_shape)
+    names = list(c.names) + [None, None]
+    return affine(c, y, names[1], names[2], k["param_shape"])
+
+
+def group_norm(c):
+    k = c.kwargs
+    shape = c.in_arrays[0].shape
+    groups = int(k.get("groups", 1))
+    grouped = (shape[0], groups, -1)
+    xs = reshape(c, c.names[0], shape, grouped)
+    y = moments_normalize(c, xs, [2], float(k.get("eps", 1e-5)), c.out().dtype)
+    y = reshape(c, y, grouped, shape)
+    names = list(c.names) + [None, None]
+    return affine(c, y, names[1], names[2], [shape[1]] + [1] * (len(shape) - 2))
+
+
+def embedding(c):
+    return c.g.node("Gather", [c.names[0], c.names[1]], axis=0)
+
+
+def attention(c):
+    """softmax(q k^T * scale [+ mask]) v, the mask boolean (where) or additive."""
+    k = c.kwargs
+    if k.get("dropout_p", 0.0):
+        c.fail("attention dropout (export runs the model in eval mode; dropout_p > 0 was "
+               "passed)")
+    g = c.g
+    q, key, v = c.names[:3]
+    nd = c.in_arrays[1].ndim
+    perm = list(range(nd - 2)) + [nd - 1, nd - 2]
+    s = g.node("MatMul", [q, g.node("Transpose", [key], perm=perm)])
+    s = g.node("Mul", [s, scalar(c, k.get("scale", 1.0))])
+    mask = k.get("mask")
+    if mask is not None:
+        m = g.param(mask)
+        if mask.dtype == bool:
+            s = g.node("Where", [m, s, scalar(c, -math.inf)])
+        else:
+            s = g.node("Add", [s, m])
+    p = g.node("Softmax", [s], axis=-1)
+    out = g.node("MatMul", [p, v])
+    return [out, p] if k.get("return_weights") else out
+
+
+def nearest_repeat(c):
+    fh, fw = c.kwargs.get("factors", (2, 2))
+    scales = c.g.const([1.0, 1.0, float(fh), float(fw)], "float32")
+    return c.g.node("Resize", [c.names[0], "", scales], mode="nearest",
+                    coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+
+
+def separable_linear(c):
+    """A @ x @ B^T with the constant interpolation matrices A (Ho, H), B (Wo, W)."""
+    a, b = c.kwargs["a"], c.kwargs["b"]
+    g = c.g
+    dtype = c.out().dtype
+    y = g.node("MatMul", [g.const(a, dtype), c.names[0]])
+    return g.node("MatMul", [y, g.const(backend.to_numpy(b).T, dtype)])
+
+
+CONVERTERS = {
+    **{name: unary for name in UNARY}, **{name: binary for name in BINARY},
+    "Where": where, "Cast": cast, "Clamp": clamp, "ClampMinValue": clamp_min_value,
+    "Log1p": log1p, "Expm1": expm1, "LeakyReLUFn": leaky_relu, "SiLUFn": silu,
+    "GELUFn": gelu, "Sum": reduction, "Mean": reduction, "Extremum": reduction,
+    "Softmax": softmax, "LogSoftmax": softmax, "Reshape": reshape_node, "Permute": permute,
+    "Expand": expand, "Cat": cat, "ConstantPad": pad, "GetItem": getitem, "LinearFn": linear,
+    "Conv2dFn": conv2d, "MaxPool2dFn": pool2d, "AvgPool2dFn": pool2d, "BatchNormFn": batch_norm,
+    "_GroupedNormFn": grouped_norm, "GroupNormFn": group_norm, "EmbeddingFn": embedding,
+    "ScaledDotProductAttention": attention, "NearestRepeatFn": nearest_repeat,
+    "SeparableLinearFn": separable_linear,
+}
