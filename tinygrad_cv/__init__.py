@@ -60,3 +60,4 @@ from . import testing, viz  # noqa: E402,F401
 # torch's namespaces, reachable after a bare ``import tinygrad_cv``
 from . import nn, optim, utils, cuda, accelerator, backends  # noqa: E402,F401
 from . import distributed  # noqa: E402,F401
+from . import distributions  # noqa: E402,F401

@@ -1,0 +1,13 @@
+"""Probability distributions with torch.distributions' names and semantics.
+
+``Categorical``, ``Normal`` and ``Bernoulli``: ``sample`` / ``rsample`` (Normal's is
+reparameterised, so gradients flow to ``loc`` and ``scale``), ``log_prob`` and ``entropy``
+(differentiable in the parameters), ``mean``, ``variance``, ``stddev``; draws come from the
+seeded generator of the parameters' device (``tinygrad_cv.manual_seed``).
+"""
+from .distribution import Distribution  # noqa: F401
+from .categorical import Categorical  # noqa: F401
+from .normal import Normal  # noqa: F401
+from .bernoulli import Bernoulli  # noqa: F401
+
+__all__ = ["Distribution", "Categorical", "Normal", "Bernoulli"]

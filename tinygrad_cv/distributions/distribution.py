@@ -1,0 +1,122 @@
+"""The ``Distribution`` base class: shapes, argument validation and the sampling contract.
+
+A distribution has a ``batch_shape`` (independent distributions with their own parameters)
+and an ``event_shape`` (the shape of one draw; () for the scalar distributions here).
+``sample(sample_shape)`` returns ``sample_shape + batch_shape + event_shape`` draws.
+"""
+from __future__ import annotations
+
+import numbers
+
+from .. import backend
+from ..autograd import no_grad
+from ..tensor import Tensor
+
+
+def _shape_of(sample_shape):
+    if isinstance(sample_shape, numbers.Integral) and not isinstance(sample_shape, bool):
+        return (int(sample_shape),)
+    try:
+        return tuple(int(s) for s in sample_shape)
+    except TypeError:
+        raise TypeError(f"sample_shape must be a tuple of ints, got {sample_shape!r}") from None
+
+
+def as_param(value, name, dist):
+    """``value`` (Tensor, number or array) as a floating Tensor (numbers become float32, the
+    default dtype, as torch)."""
+    if isinstance(value, Tensor):
+        if not backend.is_floating(value.dtype):
+            return value.float()
+        return value
+    if isinstance(value, numbers.Number) and not isinstance(value, bool):
+        return Tensor(float(value), dtype="float32")
+    try:
+        t = Tensor(value)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{dist}: {name} must be a Tensor or a number, got "
+                        f"{type(value).__name__}") from err
+    return t if backend.is_floating(t.dtype) else t.float()
+
+
+def as_value(value, like):
+    """A log_prob argument as a Tensor on ``like``'s device (a number takes ``like``'s dtype)."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, numbers.Number) and not isinstance(value, bool):
+        return Tensor(backend.as_array(value, dtype=like.dtype, device=like.device))
+    return Tensor(backend.as_array(value, device=like.device))
+
+
+def broadcast_shape(*shapes):
+    xp = backend.module_for_device("cpu")
+    return tuple(xp.broadcast_shapes(*shapes))
+
+
+class Distribution:
+    """Base class.  Subclasses set ``batch_shape``/``event_shape`` and implement ``sample``
+    (and ``rsample`` when reparameterisable), ``log_prob``, ``entropy``, ``mean``,
+    ``variance``."""
+
+    has_rsample = False
+    _validate_default = True
+
+    @staticmethod
+    def set_default_validate_args(value):
+        """Turn argument validation on or off by default (on, as torch)."""
+        if value not in (True, False):
+            raise ValueError(f"validate_args must be True or False, got {value!r}")
+        Distribution._validate_default = value
+
+    def __init__(self, batch_shape=(), event_shape=(), validate_args=None):
+        self._batch_shape = tuple(batch_shape)
+        self._event_shape = tuple(event_shape)
+        self._validate_args = (Distribution._validate_default if validate_args is None
+                               else bool(validate_args))
+
+    @property
+    def batch_shape(self):
+        return self._batch_shape
+
+    @property
+    def event_shape(self):
+        return self._event_shape
+
+    def _extended_shape(self, sample_shape=()):
+        return _shape_of(sample_shape) + self._batch_shape + self._event_shape
+
+    def _invalid(self, name, t, constraint):
+        raise ValueError(f"Expected parameter {name} (Tensor of shape {tuple(t.shape)}) of "
+                         f"distribution {self!r} to satisfy the constraint {constraint}, but "
+                         "found invalid values")
+
+    def sample(self, sample_shape=()):
+        """Draws (no gradient): ``rsample`` under no_grad for reparameterisable ones."""
+        with no_grad():
+            return self.rsample(sample_shape)
+
+    def rsample(self, sample_shape=()):
+        raise NotImplementedError(f"{type(self).__name__} has no reparameterised sampler "
+                                  "(rsample); use sample()")
+
+    def sample_n(self, n):
+        """``sample((n,))`` (deprecated in torch, kept for old scripts)."""
+        return self.sample((n,))
+
+    @property
+    def stddev(self):
+        return self.variance.sqrt()
+
+    def perplexity(self):
+        return self.entropy().exp()
+
+    def __repr__(self):
+        args = []
+        for name in getattr(self, "_param_names", ()):
+            t = self.__dict__.get(name)
+            if t is not None:
+                args.append(f"{name}: {t.item() if t.numel() == 1 else tuple(t.shape)}")
+        return f"{type(self).__name__}({', '.join(args)})"
+
+
+__all__ = ["Distribution"]
