@@ -1,6 +1,7 @@
 """``tinygrad_cv.device`` (this module: ``devices``): torch.device's twin.
 
-    device("cpu"), device("cuda"), device("cuda", 0), device("cuda:0"), device(0) == "cuda:0"
+    device("cpu"), device("cuda"), device("cuda", 0), device("cuda:0"); device(0) is cuda:0
+    (the accelerator's index 0; an error without a GPU, as torch)
     d.type -> "cuda", d.index -> 0 (None when not given), str(d) -> "cuda:0",
     repr(d) -> "device(type='cuda', index=0)"
 
@@ -48,9 +49,11 @@ class device(str):  # noqa: N801 (torch's spelling)
         if isinstance(type_or_string, bool) or not isinstance(type_or_string, (str, int)):
             raise TypeError(f"device(): expected a string, a device or an int index, got "
                             f"{type(type_or_string).__name__}")
-        if isinstance(type_or_string, int):   # device(0) is cuda:0, as in torch
+        if isinstance(type_or_string, int):   # device(i): index i of the accelerator (torch)
             if index is not None:
                 raise TypeError("device(): an int device is an index; do not pass index too")
+            if not backend.cuda_available():
+                raise RuntimeError("Cannot access accelerator device when none is available.")
             kind, index = "cuda", type_or_string
         else:
             kind, parsed = _parse(str(type_or_string))

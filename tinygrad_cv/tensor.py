@@ -1125,7 +1125,7 @@ class Tensor:
             return self.clone()
         d = _axes(dim, self.ndim)[0]
         n = self.shape[d]
-        if index.size and (int(index.min()) < -n or int(index.max()) >= n):
+        if index.size and (int(index.min()) < 0 or int(index.max()) >= n):
             raise IndexError(f"gather(): index out of range for dim {dim} of size {n}")
         for i, (s, t) in enumerate(zip(index.shape, self.shape)):
             if i != d and s > t:

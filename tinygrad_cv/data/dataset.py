@@ -164,8 +164,10 @@ def random_split(dataset, lengths, generator=None):
     """
     n = len(dataset)
     lengths = list(lengths)
-    if lengths and all(isinstance(f, float) for f in lengths) and \
-            math.isclose(sum(lengths), 1.0) and sum(lengths) <= 1:
+    if lengths and all(isinstance(f, float) for f in lengths):
+        if not (math.isclose(sum(lengths), 1.0) and sum(lengths) <= 1):
+            raise ValueError("Sum of input lengths does not equal the length of the input "
+                             f"dataset! (fractions {lengths} do not sum to 1)")
         for i, f in enumerate(lengths):
             if not 0 <= f <= 1:
                 raise ValueError(f"Fraction at index {i} is not between 0 and 1")
@@ -232,12 +234,12 @@ def default_collate(batch, device=None):
         except TypeError:
             return out
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):   # a namedtuple
-        return type(elem)(*(default_collate(list(s), device) for s in zip(*batch)))
+        return type(elem)(*(default_collate(s, device) for s in zip(*batch)))
     if isinstance(elem, collections.abc.Sequence):
         size = len(elem)
         if any(len(e) != size for e in batch):
             raise RuntimeError("each element in list of batch should be of equal size")
-        return [default_collate(list(s), device) for s in zip(*batch)]
+        return [default_collate(s, device) for s in zip(*batch)]
     raise TypeError(f"default_collate: batch must contain tensors, numpy arrays, numbers, dicts "
                     f"or lists; found {type(elem)}")
 
