@@ -26,6 +26,7 @@ import numbers
 
 from .. import backend
 from ..generator import rng_of
+from ..ops.dual import raw
 from ..tensor import Tensor
 from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 
@@ -53,10 +54,6 @@ class IterableDataset(Dataset):
 
     def __len__(self):
         raise TypeError(f"{type(self).__name__} has no len() (an IterableDataset)")
-
-
-def _raw(t):
-    return t.array if isinstance(t, Tensor) else t
 
 
 class TensorDataset(Dataset):
@@ -195,7 +192,7 @@ def _is_str(x):
 
 
 def _stack_tensors(values, device):
-    arrays = [backend.to_device(_raw(v), device) for v in values]
+    arrays = [backend.to_device(raw(v), device) for v in values]
     shape = arrays[0].shape
     for i, a in enumerate(arrays):
         if a.shape != shape:
