@@ -17,6 +17,13 @@ total is stepped once per completed epoch, so the remaining epochs take exactly 
 uninterrupted run of the new total takes at those epochs.  The epochs already done keep the
 rates of the old total, so with ``cosine`` or ``step`` the weights differ from such a run;
 with ``scheduler='none'`` they are identical.
+
+``distributed=True`` (``tinygrad-cv train --distributed`` under ``mpiexec -n R``, the process
+group already initialised): ``batch_size`` is the global batch, split evenly over the ranks
+(it must be a multiple of R); each rank trains on its ``DistributedSampler`` shard with the
+model wrapped in ``DistributedDataParallel``, and rank 0 alone writes the checkpoint and
+metrics.  Without BatchNorm, dropout or augmentation the weights equal those of one process
+with the same global batch (up to float rounding).
 """
 from __future__ import annotations
 
@@ -224,7 +231,8 @@ def _rebuild_schedule(trainer, settings, completed):
 
 
 def _train_network_entry(name):
-    def train(options, out_dir, *, seed=None, resume=False, progress=True, log=print, **_):
+    def train(options, out_dir, *, seed=None, resume=False, progress=True, log=print,
+              distributed=False, **_):
         import tinygrad_cv as tg
         from tinygrad_cv.data import DataLoader, TensorDataset
         from tinygrad_cv.data.transforms import RandomAffine
@@ -264,12 +272,16 @@ def _train_network_entry(name):
                                    weight_decay=settings["weight_decay"])
         scheduler = make_scheduler(settings["scheduler"], optimizer, settings["epochs"])
         augment = RandomAffine(degrees=10, translate=(0.1, 0.1)) if settings["augment"] else None
-        train_loader = DataLoader(TensorDataset(x, y, transform=augment),
-                                  settings["batch_size"], shuffle=True, seed=seed)
+        train_set = TensorDataset(x, y, transform=augment)
+        if distributed:
+            model, train_loader = _distributed(model, train_set, settings["batch_size"], seed)
+        else:
+            train_loader = DataLoader(train_set, settings["batch_size"], shuffle=True, seed=seed)
         val_loader = DataLoader(TensorDataset(xv, yv), 512)
         config = {"model": name, "model_config": config_m, "training": settings, "seed": seed,
                   "data": {"dataset": "digits"}}
         trainer = Trainer(model, optimizer, train_loader, val_loader, scheduler=scheduler,
+                          loss_fn=trainer_loss(model),
                           epochs=settings["epochs"], seed=seed, patience=options.get("patience"),
                           checkpoint_path=ckpt, metrics_path=metrics_path, config=config,
                           progress=progress)
@@ -289,15 +301,44 @@ def _train_network_entry(name):
                 log(f"resuming {name} from epoch {trainer.epoch}/{trainer.epochs}")
         start = time.perf_counter()
         history = trainer.fit()
-        test = evaluate(model, DataLoader(TensorDataset(xt, yt), 512))
+        test = evaluate(trainer.net, DataLoader(TensorDataset(xt, yt), 512))
         metrics = {"model": name, "settings": settings, "seed": seed, "history": history,
                    "best_epoch": trainer.best_epoch, "stopped_early": trainer.stopped_early,
                    "val_accuracy": max((r["val_accuracy"] for r in history), default=None),
                    "test_loss": test["loss"], "test_accuracy": test["accuracy"],
                    "seconds": time.perf_counter() - start}
-        write_json(metrics, metrics_path)
+        if distributed:
+            metrics["world_size"] = trainer.world
+        if trainer.writes:
+            write_json(metrics, metrics_path)
         return metrics
     return train
+
+
+def trainer_loss(model):
+    """The training loss of ``model`` (its ``loss``, L2 penalty included), also when wrapped."""
+    from tinygrad_cv.distributed.ddp import DistributedDataParallel
+
+    net = model.module if isinstance(model, DistributedDataParallel) else model
+    return net.loss
+
+
+def _distributed(model, train_set, batch_size, seed):
+    """(``DistributedDataParallel(model)``, a loader over this rank's shard of ``train_set``
+    with ``batch_size / world size`` images per step)."""
+    import tinygrad_cv.distributed as dist
+    from tinygrad_cv.data import DataLoader
+
+    if not dist.is_initialized():
+        raise OptionError("distributed training needs the process group: run under mpiexec "
+                          "with tinygrad-cv train --distributed")
+    world = dist.get_world_size()
+    if batch_size % world:
+        raise OptionError(f"--batch-size {batch_size} is the global batch, split evenly over "
+                          f"the {world} ranks: use a multiple of {world}")
+    sampler = dist.DistributedSampler(train_set, shuffle=True, seed=seed)
+    return (dist.DistributedDataParallel(model),
+            DataLoader(train_set, batch_size // world, sampler=sampler))
 
 
 def _load_network(state, path):
@@ -343,4 +384,4 @@ for _name in NETWORKS:
     register(ModelEntry(
         name=_name, kind="classifier", description=_DESCRIPTIONS[_name],
         options=_network_options(_name), train=_train_network_entry(_name), load=_load_network,
-        predict=_predict_network, graph=_graph_entry(_name)))
+        predict=_predict_network, graph=_graph_entry(_name), distributed=True))

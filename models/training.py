@@ -14,6 +14,16 @@ array library is deterministic) and ends with the same weights.
 
 Checkpoints are written atomically (``tinygrad_cv.save``): interrupting training (Ctrl-C)
 leaves the last complete one intact.
+
+Distributed (``tinygrad_cv.distributed``, under ``mpiexec -n R``): pass the model wrapped in
+``DistributedDataParallel`` and a loader over a ``DistributedSampler`` (per-rank batch =
+global batch / R).  Every rank trains; rank 0 alone writes checkpoints and metrics and
+prints progress.  The checkpoint holds the bare module's weights (no ``module.`` prefix), so
+it loads into an unwrapped model and resumes on any number of ranks.  Each epoch's training
+loss and accuracy are summed over the ranks; at the end of an epoch the BatchNorm buffers are
+broadcast from rank 0 and rank 0's validation result decides best epoch and early stopping
+on every rank.  Rank ``r`` re-seeds with ``epoch_seed(seed, e) + r`` (different dropout
+masks and augmentations per rank; rank 0 = a single process).
 """
 from __future__ import annotations
 
@@ -24,6 +34,7 @@ import time
 import tinygrad_cv as tg
 import tinygrad_cv.nn.functional as F
 from tinygrad_cv import backend, optim
+from tinygrad_cv import distributed as dist
 from tinygrad_cv.io import atomic_write
 from tinygrad_cv.tensor import Tensor
 
@@ -113,6 +124,11 @@ def predict(model, x, batch_size=512):
     return xp.concatenate(out) if out else xp.zeros((0,), dtype="int64")
 
 
+def _unwrapped(model):
+    """The module inside a ``DistributedDataParallel`` wrapper (else ``model`` itself)."""
+    return model.module if isinstance(model, dist.DistributedDataParallel) else model
+
+
 def _copy_state(state):
     return {k: Tensor.wrap(v.array.copy()) for k, v in state.items()}
 
@@ -140,11 +156,15 @@ class Trainer:
                  loss_fn=None, epochs=10, seed=0, patience=None, restore_best=True,
                  checkpoint_path=None, metrics_path=None, config=None, progress=True):
         self.model = model
+        self.net = _unwrapped(model)        # what is saved, evaluated and restored
+        self.rank, self.world = ((dist.get_rank(), dist.get_world_size())
+                                 if dist.is_initialized() else (0, 1))
+        self.writes = self.rank == 0        # only rank 0 writes files and progress
         self.optimizer = optimizer
         self.train_loader = train_loader
         self.val_loader = val_loader
         self.scheduler = scheduler
-        self.loss_fn = _loss_fn(model, loss_fn)
+        self.loss_fn = _loss_fn(self.net, loss_fn)
         self.epochs = int(epochs)
         self.seed = int(seed)
         self.patience = None if patience in (None, 0) else int(patience)
@@ -165,7 +185,7 @@ class Trainer:
     def state_dict(self):
         """Everything a resumed run needs, in ``tinygrad_cv.save``'s format."""
         return {
-            "model": self.model.state_dict(),
+            "model": self.net.state_dict(),
             "best_model": self.best_state,
             "optimizer": self.optimizer.state_dict(),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
@@ -178,7 +198,7 @@ class Trainer:
         }
 
     def load_state_dict(self, state):
-        self.model.load_state_dict(state["model"])
+        self.net.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state.get("scheduler") is not None:
             self.scheduler.load_state_dict(state["scheduler"])
@@ -203,14 +223,14 @@ class Trainer:
         """Load the checkpoint at ``path`` (default ``checkpoint_path``) to continue from it."""
         path = path or self.checkpoint_path
         self.load_state_dict(tg.load(path, device=backend.device_of(
-            next(iter(self.model.parameters())).array)))
+            next(iter(self.net.parameters())).array)))
         return self
 
     # ---- training ------------------------------------------------------------------------
     def _bars(self):
         """Live progress bars: only with ``progress`` and a terminal on stderr."""
         isatty = getattr(sys.stderr, "isatty", None)
-        return self.progress and bool(isatty and isatty())
+        return self.progress and self.writes and bool(isatty and isatty())
 
     def _bar(self, iterable, total, desc, leave):
         if not self._bars():
@@ -225,13 +245,16 @@ class Trainer:
             from tqdm.auto import tqdm
 
             tqdm.write(text, file=sys.stderr)
-        elif self.progress:
+        elif self.progress and self.writes:
             print(text, file=sys.stderr, flush=True)
 
     def train_epoch(self, epoch):
         """One pass over the training data; returns ``{'loss', 'accuracy'}``."""
         self.model.train()
         self.train_loader.set_epoch(epoch)
+        sampler = getattr(self.train_loader, "sampler", None)
+        if isinstance(sampler, dist.DistributedSampler):
+            sampler.set_epoch(epoch)
         total_loss, correct, count = 0.0, 0, 0
         bars = self._bars()
         bar = self._bar(self.train_loader, len(self.train_loader),
@@ -249,7 +272,22 @@ class Trainer:
             count += n
             if bars:
                 bar.set_postfix(loss=f"{total_loss / count:.4f}", acc=f"{correct / count:.4f}")
+        if self.world > 1:      # the epoch's numbers over all ranks
+            sums = Tensor([total_loss, correct, count], dtype="float64")
+            dist.all_reduce(sums)
+            total_loss, correct, count = sums.array.tolist()
         return {"loss": total_loss / max(count, 1), "accuracy": correct / max(count, 1)}
+
+    def _validate(self):
+        """Validation metrics of rank 0's weights, the same on every rank."""
+        if isinstance(self.model, dist.DistributedDataParallel):
+            self.model.sync_buffers()
+        val = evaluate(self.net, self.val_loader, self.loss_fn)
+        if self.world > 1:
+            agreed = Tensor([val["loss"], val["accuracy"]], dtype="float64")
+            dist.broadcast(agreed, src=0)
+            val = dict(zip(("loss", "accuracy"), agreed.array.tolist()))
+        return val
 
     def _improved(self, val):
         score = (val["accuracy"], -val["loss"])
@@ -268,19 +306,19 @@ class Trainer:
                 if self.stopped_early:
                     break
                 start = time.perf_counter()
-                tg.manual_seed(epoch_seed(self.seed, epoch))
+                tg.manual_seed(epoch_seed(self.seed, epoch) + self.rank)
                 lr = float(self.optimizer.param_groups[0]["lr"])
                 train = self.train_epoch(epoch)
                 record = {"epoch": epoch + 1, "lr": lr, "train_loss": train["loss"],
                           "train_accuracy": train["accuracy"]}
                 if self.val_loader is not None:
-                    val = evaluate(self.model, self.val_loader, self.loss_fn)
+                    val = self._validate()
                     record.update(val_loss=val["loss"], val_accuracy=val["accuracy"])
                     if self._improved(val):
                         self.best_epoch = epoch + 1
                         self.bad_epochs = 0
                         if self.restore_best:
-                            self.best_state = _copy_state(self.model.state_dict())
+                            self.best_state = _copy_state(self.net.state_dict())
                     else:
                         self.bad_epochs += 1
                         if self.patience is not None and self.bad_epochs >= self.patience:
@@ -290,9 +328,9 @@ class Trainer:
                     self.scheduler.step()
                 self.history.append(record)
                 self.epoch = epoch + 1
-                if self.checkpoint_path:
+                if self.checkpoint_path and self.writes:
                     self.save_checkpoint()
-                if self.metrics_path:
+                if self.metrics_path and self.writes:
                     write_json({"history": self.history, "best_epoch": self.best_epoch},
                                self.metrics_path)
                 self._log(self._summary(record))
@@ -307,13 +345,15 @@ class Trainer:
             where = (f"; the last complete checkpoint (epoch {self.epoch}) is "
                      f"{self.checkpoint_path}, continue with --resume"
                      if self.checkpoint_path and self.epoch else "")
-            print(f"training interrupted during epoch {self.epoch + 1}{where}", file=sys.stderr)
+            if self.writes:
+                print(f"training interrupted during epoch {self.epoch + 1}{where}",
+                      file=sys.stderr)
             raise
         finally:
             if bars:
                 epochs_bar.close()
         if self.restore_best and self.best_state is not None:
-            self.model.load_state_dict(self.best_state)
+            self.net.load_state_dict(self.best_state)
         return self.history
 
     def _summary(self, r):

@@ -8,6 +8,8 @@ buffers, a mismatched world size) and writes ``OUT_DIR/rank{r}.json``: ``{check:
 detail]}``; the tests read those.  The other scenarios make rank 1 fail while rank 0 waits in
 a collective.
 """
+import contextlib
+import io
 import json
 import os
 import sys
@@ -258,6 +260,53 @@ def mismatched_world_size(rank, world):
     check("no group after a mismatch", not dist.is_initialized())
 
 
+def cli(argv):
+    """``tinygrad-cv ARGV`` in this process: (exit status, stdout + stderr)."""
+    from tinygrad_cv.cli import main as cli_main
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
+        try:
+            code = cli_main(argv)
+        except SystemExit as exc:       # argparse / usage errors
+            code = exc.code
+    return code, buf.getvalue()
+
+
+def cli_distributed(rank, world, out):
+    """``tinygrad-cv train --distributed`` for 1 epoch, resumed to 2, against one process."""
+    run = os.path.join(out, "cli")
+    common = ["train", "--model", "softmax", "--out", run, "--no-progress"]
+    code, text = cli(common + ["--distributed", "--batch-size", "63"])
+    check("cli global batch not divisible by the ranks", code == 2 and
+          "multiple of 2" in text and not os.path.exists(os.path.join(run, "metrics.json")), text)
+    first = cli(common + ["--distributed", "--epochs", "1"])
+    resumed = cli(common + ["--distributed", "--epochs", "2", "--resume"])
+    ok = first[0] == 0 and resumed[0] == 0
+    if rank != 0:
+        check("cli other ranks print nothing", ok and not first[1] and not resumed[1],
+              first[1] + resumed[1])
+        return
+    check("cli rank 0 reports", ok and "test accuracy" in first[1] and
+          "resuming softmax from epoch 1" in resumed[1], first[1] + resumed[1])
+    check("cli writes one set of outputs", sorted(os.listdir(run)) ==
+          ["checkpoint.safetensors", "curves.png", "metrics.json"], os.listdir(run))
+    ref = os.path.join(out, "cli-one-process")
+    one = cli(["train", "--model", "softmax", "--out", ref, "--no-progress", "--epochs", "2"])
+    a = tg.load(os.path.join(run, "checkpoint.safetensors"))
+    b = tg.load(os.path.join(ref, "checkpoint.safetensors"))
+    diffs = {k: float(np.abs(a["model"][k].array - b["model"][k].array).max())
+             for k in b["model"]}
+    ha, hb = a["trainer"]["history"], b["trainer"]["history"]
+    same_history = len(ha) == len(hb) == 2 and all(
+        abs(x[k] - y[k]) < 1e-6 for x, y in zip(ha, hb)
+        for k in ("train_loss", "train_accuracy", "val_loss", "val_accuracy"))
+    check("cli distributed and resumed run equals one process", one[0] == 0 and
+          max(diffs.values()) < 1e-5 and same_history, f"{diffs} {ha} {hb} {one[1]}")
+    with open(os.path.join(run, "metrics.json")) as f:
+        check("cli metrics record the world size", json.load(f).get("world_size") == world)
+
+
 def main(out):
     from mpi4py import MPI   # the launcher's numbers, to check ours against
 
@@ -275,9 +324,10 @@ def main(out):
                      ("no_sync", no_sync_accumulates), ("buffers", buffers_follow_rank0)):
         run_check(name, lambda fn=fn: fn(rank, world))
         dist.barrier()
+    dist.destroy_process_group()
+    run_check("cli", lambda: cli_distributed(rank, world, out))
     with open(os.path.join(out, f"rank{rank}.json"), "w") as f:
         json.dump(RESULTS, f, indent=1)
-    dist.destroy_process_group()
 
 
 def failing(out, how):

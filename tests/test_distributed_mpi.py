@@ -91,6 +91,16 @@ def test_mismatched_world_size_is_reported(results):
     assert not failures(results, "no group after a mismatch")
 
 
+def test_cli_distributed_training_and_resume(results):
+    """tinygrad-cv train --distributed (softmax, 1 epoch, then --resume to 2) on 2 ranks ends
+    with the weights and history of one process; rank 0 alone prints and writes."""
+    for name in ("cli global batch not divisible", "cli other ranks print nothing",
+                 "cli rank 0 reports", "cli writes one set of outputs",
+                 "cli distributed and resumed run equals one process",
+                 "cli metrics record the world size"):
+        assert not failures(results, name), name
+
+
 def test_a_rank_that_raises_stops_every_rank():
     code, text, seconds = launch([WORKER, "raise", "-"])
     assert code != 0

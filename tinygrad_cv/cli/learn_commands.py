@@ -3,6 +3,7 @@
     tinygrad-cv train --model cnn --out runs/cnn          # checkpoint, metrics.json, curves.png
     tinygrad-cv train --model cnn --out runs/cnn --resume # continue an interrupted run
     tinygrad-cv train --model ddpm --out runs/ddpm        # + sample grids during training
+    mpiexec -n 2 tinygrad-cv train --model cnn --distributed   # data parallel over 2 processes
     tinygrad-cv eval runs/cnn/checkpoint.safetensors      # test accuracy, confusion.png
     tinygrad-cv graph --model mlp -o graph.svg            # the autograd graph of forward+loss
     tinygrad-cv demo                                      # all of the above, plus Canny
@@ -12,6 +13,7 @@ has no per-model code.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
@@ -86,6 +88,25 @@ def _sample_grid_writer(out):
 
 
 # ---- train ------------------------------------------------------------------------------------
+def _start_distributed(entry, device):
+    """Join the MPI job's process group (nccl on cuda, else mpi); returns this rank."""
+    import tinygrad_cv.distributed as dist
+
+    if not entry.distributed:
+        able = [e.name for e in _entries() if e.distributed]
+        raise UsageError(f"--distributed: {entry.name} has no distributed training (models "
+                         f"that have: {', '.join(able)})")
+    try:
+        dist.init_process_group("nccl" if device == "cuda" else "mpi")
+    except (RuntimeError, ValueError) as exc:
+        raise CLIError(f"--distributed: {exc}") from None
+    return dist.get_rank()
+
+
+def _quiet(*_args, **_kwargs):
+    """The log of ranks other than 0: they print nothing."""
+
+
 def run_train(args):
     entry = get_entry(args.model)
     options = given_options(args, entry, _entries(),
@@ -95,13 +116,30 @@ def run_train(args):
     paths = _output_paths(out)
     if args.resume and not os.path.exists(paths["checkpoint"]):
         raise CLIError(f"cannot resume: no checkpoint at {paths['checkpoint']!r}")
-    with output_folder(out):
-        on_samples = _sample_grid_writer(out)
-        with model_errors():
-            metrics = entry.train(options, out, seed=args.seed, resume=args.resume,
-                                  device=args.device, progress=not args.no_progress,
-                                  on_samples=on_samples, log=print)
-        plot_metrics(metrics, paths["curves"], f"{args.model} on digits")
+    writer = _start_distributed(entry, args.device) == 0 if args.distributed else True
+    extra = {"distributed": True} if args.distributed else {}
+    finished = False
+    try:
+        with output_folder(out) if writer else contextlib.nullcontext(out):
+            on_samples = _sample_grid_writer(out)
+            with model_errors():
+                metrics = entry.train(options, out, seed=args.seed, resume=args.resume,
+                                      device=args.device,
+                                      progress=writer and not args.no_progress,
+                                      on_samples=on_samples, log=print if writer else _quiet,
+                                      **extra)
+            if writer:
+                plot_metrics(metrics, paths["curves"], f"{args.model} on digits")
+        finished = True
+    finally:
+        if args.distributed:
+            import tinygrad_cv.distributed as dist
+
+            if finished:
+                dist.barrier()      # every rank returns once rank 0's files are written
+            dist.destroy_process_group()
+    if not writer:
+        return 0
     if "test_accuracy" in metrics:
         print(f"{args.model}: test accuracy {metrics['test_accuracy']:.4f} on the digits test "
               "split")
@@ -309,6 +347,13 @@ def register(subparsers):
     train.add_argument("--no-progress", action="store_true",
                        help="no progress output (default: live bars on a terminal, one line "
                             "per epoch otherwise)")
+    train.add_argument("--distributed", action="store_true",
+                       help="data-parallel training over the processes of an MPI job, started "
+                            "as: mpiexec -n N tinygrad-cv train --distributed ... (--device "
+                            "cuda: NCCL, one GPU per process); --batch-size is the global "
+                            "batch, split over the N ranks; only rank 0 writes files and "
+                            "progress; --resume reads OUT on every rank (a shared folder "
+                            "across machines) (default: off, one process)")
     train.set_defaults(func=run_train)
 
     ev = subparsers.add_parser(

@@ -97,10 +97,9 @@ class MPIBackend:
         self.MPI.COMM_WORLD.Abort(code)
 
     def close(self):
-        try:
-            self.comm.Free()
-        except Exception:   # noqa: BLE001 (MPI already finalized at interpreter exit)
-            pass
+        """Forget the communicator without a collective call (freeing it is collective and
+        could wait on a failed rank); MPI releases it at finalisation."""
+        self.comm = None
 
 
 def _empty_like_stacked(array, n):
