@@ -119,7 +119,7 @@ class Option:
 class ModelEntry:
     """A registered model (see the module docstring for the callables' signatures)."""
     name: str
-    kind: str                      # "classifier", "generative" or "encoder" (neither)
+    kind: str                      # "classifier" or "generative"
     description: str
     options: tuple
     train: Callable
@@ -148,9 +148,8 @@ def register(entry):
         raise TypeError(f"register expects a ModelEntry, got {type(entry).__name__}")
     if entry.name in REGISTRY and REGISTRY[entry.name] is not entry:
         raise ValueError(f"a model named {entry.name!r} is already registered")
-    if entry.kind not in ("classifier", "generative", "encoder"):
-        raise ValueError(f"model {entry.name!r}: kind must be 'classifier', 'generative' or "
-                         "'encoder'")
+    if entry.kind not in ("classifier", "generative"):
+        raise ValueError(f"model {entry.name!r}: kind must be 'classifier' or 'generative'")
     if (entry.kind == "classifier") != (entry.predict is not None) or \
             (entry.kind == "generative") != (entry.sample is not None):
         raise ValueError(f"model {entry.name!r}: a classifier has predict, a generative model "
@@ -164,8 +163,7 @@ def _builtins():
     global _BUILTINS_LOADED
     if not _BUILTINS_LOADED:
         _BUILTINS_LOADED = True
-        from . import (classifier_entries, diffusion_entry, gan_entry,  # noqa: F401
-                       simclr_entry)                                 # (they register)
+        from . import classifier_entries, diffusion_entry  # noqa: F401  (they register)
     return REGISTRY
 
 
