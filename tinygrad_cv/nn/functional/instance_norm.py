@@ -14,11 +14,8 @@ running statistics normalise, as in batch_norm's evaluation.
 """
 from __future__ import annotations
 
+from ...ops.dual import raw
 from .normalization import batch_norm, group_norm
-
-
-def _raw(t):
-    return t.array if hasattr(t, "_tensor_marker") else t
 
 
 def _update_running(x, running_mean, running_var, momentum):
@@ -30,11 +27,11 @@ def _update_running(x, running_mean, running_var, momentum):
     mean = a3.mean(axis=2)
     var = a3.var(axis=2) * (s / max(s - 1, 1))
     if running_mean is not None:
-        rm = _raw(running_mean)
+        rm = raw(running_mean)
         rm *= 1.0 - momentum
         rm += momentum * mean.mean(axis=0).astype(rm.dtype)
     if running_var is not None:
-        rv = _raw(running_var)
+        rv = raw(running_var)
         rv *= 1.0 - momentum
         rv += momentum * var.mean(axis=0).astype(rv.dtype)
 

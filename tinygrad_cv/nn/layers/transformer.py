@@ -16,6 +16,7 @@ import copy
 from ... import backend
 from ...creation import full
 from .. import init
+from ..functional.attention import mask_array
 from ..module import Module, ModuleList
 from .attention import TransformerDecoderLayer, TransformerEncoderLayer, _activation
 from .normalization import LayerNorm
@@ -40,10 +41,6 @@ def generate_square_subsequent_mask(sz, device=None, dtype=None):
     return mask
 
 
-def _mask_array(mask):
-    return mask.array if hasattr(mask, "_tensor_marker") else backend.ensure_array(mask)
-
-
 def _detect_is_causal_mask(mask, is_causal, size):
     """``is_causal`` when given; otherwise whether ``mask`` equals the causal mask of ``size``
     (torch's detection, which only serves as a hint to the layers)."""
@@ -51,7 +48,7 @@ def _detect_is_causal_mask(mask, is_causal, size):
         return bool(is_causal)
     if mask is None:
         return False
-    m = _mask_array(mask)
+    m = mask_array(mask)
     if tuple(m.shape) != (size, size) or m.dtype.kind != "f":
         return False
     causal = generate_square_subsequent_mask(size, dtype=m.dtype).array
