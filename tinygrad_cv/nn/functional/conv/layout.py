@@ -15,6 +15,7 @@ IM2COL_MAX_BYTES = 1 << 25  # 32 MiB per column-buffer chunk
 
 
 def out_size(size, pad_total, k, stride, dilation):
+    """Output length along one axis: (size + pad_total - dilation (k - 1) - 1) // stride + 1."""
     return (size + pad_total - dilation * (k - 1) - 1) // stride + 1
 
 
@@ -57,8 +58,10 @@ def flip_transpose(w, groups):
 
 
 def chunk_size(n, per_sample_bytes):
+    """Samples per chunk (at least 1, at most n) whose buffers stay within IM2COL_MAX_BYTES."""
     return max(1, min(n, IM2COL_MAX_BYTES // max(per_sample_bytes, 1)))
 
 
 def bias_grad(dy):
+    """dL/db (O,) = the sum of dy (N, O, Ho, Wo) over the samples and positions."""
     return dy.sum(axis=(0, 2, 3))
