@@ -24,7 +24,7 @@ from .. import backend
 from ..ops import dual
 from ..tensor import Tensor
 from .function import check_finite
-from .inplace import check_saved_output, current_inputs
+from .inplace import check_saved_outputs, current_inputs
 from .mode import modes
 
 
@@ -165,6 +165,11 @@ def _topological_order(root_nodes):
                 "node's saved values were freed after the first backward); call "
                 "backward(retain_graph=True) the first time if you need to backpropagate twice")
         stack.append((node, True))
+        for ref in node.outputs:    # (checked now: a later release may free the outputs)
+            t = ref()
+            if t is not None and t._vbox is not None:
+                check_saved_outputs(node)
+                break
         inputs = node.inputs
         for t in inputs:    # changed in place since recorded: check, find their old places
             if isinstance(t, Tensor) and t._vbox is not None:
@@ -189,11 +194,8 @@ def _node_backward(node, grads, state):
             "differentiated twice (create_graph=True)")
     for i, ref in enumerate(node.outputs):     # the outputs' grads are complete: observe them
         t = ref()
-        if t is None:
-            continue
-        if t._vbox is not None:
-            check_saved_output(node, t, i)
-        if grads[i] is not None and (t.hooks or t.retains_grad or state.wanted is not None) \
+        if t is not None and grads[i] is not None and (
+                t.hooks or t.retains_grad or state.wanted is not None) \
                 and t.creator is node:       # (not a tensor rebased by an in-place op since)
             grads[i] = _observe(t, grads[i], state)
     if len(grads) > 1 and any(g is None for g in grads):      # (one output: always set)

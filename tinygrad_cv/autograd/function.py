@@ -51,6 +51,7 @@ class Function:
 
     higher_order = False
     versions = None     # the inputs' versions at record time, when one of them had a counter
+    out_versions = None  # {output index: version} for the op of an in-place change
 
     __slots__ = ("inputs", "needs_input_grad", "saved", "outputs", "out_meta", "released",
                  "non_differentiable", "__dict__")

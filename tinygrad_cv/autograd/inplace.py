@@ -21,7 +21,8 @@ y must keep x's shape (a broadcast may not grow x) and its dtype must cast to x'
 
 At backward time the engine checks that no tensor a node saved (an input or an output) was
 changed in place after the node was recorded: ``Function.apply`` records the versions of the
-inputs whose counter exists (``ctx.versions``), outputs start at version 0.
+inputs whose counter exists (``ctx.versions``); outputs start at version 0 (or, for the op of
+an in-place change, the version it left: ``ctx.out_versions``).
 """
 from __future__ import annotations
 
@@ -120,11 +121,17 @@ def current_inputs(node):
     return node.inputs
 
 
-def check_saved_output(node, t, index) -> None:
-    """Raise torch's error when ``node`` saved its output ``t``, changed in place since."""
-    if t._vbox[0] and _saves(node, t.array):
-        raise _version_error(t, f", which is output {index} of {type(node).__name__}",
-                             t._vbox[0], 0)
+def check_saved_outputs(node) -> None:
+    """Raise torch's error when ``node`` saved one of its outputs, changed in place since
+    (expected version: 0, or the version an in-place op left it at, ``node.out_versions``)."""
+    for index, ref in enumerate(node.outputs):
+        t = ref()
+        if t is None or t._vbox is None:
+            continue
+        expected = (node.out_versions or {}).get(index, 0)
+        if t._vbox[0] != expected and _saves(node, t.array):
+            raise _version_error(t, f", which is output {index} of {type(node).__name__}",
+                                 t._vbox[0], expected)
 
 
 # ---- in-place operations ---------------------------------------------------------------------
@@ -215,3 +222,6 @@ def _rebase(self, out, version) -> None:
         outputs = list(node.outputs)
         outputs[out.out_index] = weakref.ref(self)
         node.outputs = type(node.outputs)(outputs)
+        # a saved output is now self's storage (same values), guarded by self's version
+        node.saved = tuple([self.array if s is out.array else s for s in node.saved])
+        node.out_versions = {out.out_index: self._version}
