@@ -34,13 +34,12 @@ import time
 from .registry import (CHECKPOINT_NAME, CONTENT_ERRORS, METRICS_NAME, ModelEntry, ModelLoadError,
                        Option, OptionError, content_error, flag, nonnegative_float,
                        nonnegative_int, positive_float, positive_int, read_checkpoint, register)
+from .training import OPTIMIZERS, SCHEDULERS   # the names make_optimizer/make_scheduler take
 
 __all__ = ["MODEL_DEFAULTS", "MODEL_ARCHITECTURE", "KNN_KS", "NETWORKS", "model_config",
            "build_network", "accuracy_report"]
 
 NETWORKS = ("linear-svm", "softmax", "mlp", "cnn")
-OPTIMIZER_NAMES = ("sgd", "momentum", "rmsprop", "adam", "adamw")
-SCHEDULER_NAMES = ("none", "step", "cosine")
 KNN_KS = (1, 3, 5, 7, 9)
 
 # Hyper-parameters of each network when the options do not set them.
@@ -74,11 +73,11 @@ def _network_options(name):
         Option("batch_size", positive_int, d["batch_size"], "training images per step"),
         Option("lr", positive_float, d["lr"], "initial learning rate"),
         Option("optimizer", str, d["optimizer"], "optimizer; momentum is SGD with momentum 0.9",
-               choices=OPTIMIZER_NAMES),
+               choices=OPTIMIZERS),
         Option("scheduler", str, d["scheduler"],
                "learning-rate schedule, stepped once per epoch: step divides it by 10 every "
                "epochs/3 epochs, cosine anneals it to 0 over the epochs",
-               choices=SCHEDULER_NAMES),
+               choices=SCHEDULERS),
         Option("weight_decay", nonnegative_float, d["weight_decay"],
                "the optimizer's weight decay"),
         Option("reg", nonnegative_float, d["reg"], "L2 penalty reg * sum W^2 added to the loss"),
