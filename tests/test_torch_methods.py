@@ -273,6 +273,10 @@ def test_masked_fill_matches_torch(a, data):
 def test_masked_fill_errors_and_integer_value():
     with pytest.raises(RuntimeError, match="boolean"):
         tg.ones(3).masked_fill(tg.tensor([1, 0, 1]), 0.0)
+    with pytest.raises(RuntimeError, match="does not broadcast"):
+        tg.ones(3).masked_fill(tg.tensor([True, False]), 0.0)
+    with pytest.raises(RuntimeError, match="does not broadcast"):
+        tg.ones(3).masked_fill(tg.ones(2, 3) > 0, 0.0)
     with pytest.raises(RuntimeError, match="0-dimensional"):
         tg.ones(3).masked_fill(tg.tensor([True, False, True]), tg.ones(3))
     compare(lambda x: x.masked_fill(x > 1, 0.7), lambda x: x.masked_fill(x > 1, 0.7),
@@ -452,3 +456,30 @@ def test_multinomial_without_replacement_first_draw_distribution():
     first = host(w.multinomial(2))[:, 0]
     np.testing.assert_allclose(np.bincount(first, minlength=3) / 6000, [0.1, 0.2, 0.7],
                                atol=0.02)
+
+
+# ---- einsum ----------------------------------------------------------------------------------
+EINSUMS = [("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]), ("ij->", [(3, 4)]), ("ij,j", [(3, 4), (4,)]),
+           ("...ij,jk->...ik", [(2, 1, 3, 4), (4, 2)]), ("i,j->ij", [(3,), (4,)]),
+           ("ij->ji", [(2, 3)]), ("bi,bi->b", [(1, 3), (4, 3)]), ("ijk,k->i", [(2, 3, 4), (4,)]),
+           ("bhqd,bhkd->bhqk", [(1, 2, 3, 4), (1, 2, 5, 4)]), ("i j , j k", [(2, 3), (3, 2)])]
+
+
+@pytest.mark.parametrize("equation,shapes", EINSUMS)
+def test_einsum_matches_torch_and_gradchecks(equation, shapes):
+    rng = np.random.default_rng(len(equation))
+    arrs = [rng.standard_normal(s) for s in shapes]
+    compare(lambda *x: tg.einsum(equation, *x), lambda *x: torch.einsum(equation, *x), *arrs)
+    compare(lambda *x: tg.einsum(equation, list(x)), lambda *x: torch.einsum(equation, list(x)),
+            *arrs)
+    ins = [tg.tensor(a, requires_grad=True) for a in arrs]
+    assert gradcheck(lambda *x: tg.einsum(equation, *x), ins)
+
+
+def test_einsum_unsupported_and_bad_equations_raise():
+    with pytest.raises(NotImplementedError, match="repeated"):
+        tg.einsum("ii->i", tg.ones(2, 2))
+    with pytest.raises(ValueError, match="operands"):
+        tg.einsum("ij,jk->ik", tg.ones(2, 2))
+    with pytest.raises(ValueError, match="do not fit"):
+        tg.einsum("ijk->i", tg.ones(2, 2))

@@ -32,7 +32,7 @@ from .tensor_functions import (add, sub, subtract, mul, multiply, div, divide,  
                                is_tensor, is_floating_point, numel, all, any, equal, allclose,
                                isclose, mm, bmm, t, outer, ger, dot, tril, triu, diag, norm,
                                narrow, masked_fill, flip, roll, cumsum, gather, index_select,
-                               unbind, sort, argsort, topk, unique, multinomial)
+                               unbind, sort, argsort, topk, unique, multinomial, einsum)
 
 float32 = backend.dtype("float32")
 float64 = backend.dtype("float64")

@@ -107,6 +107,11 @@ def device_of(array) -> str:
     return "cuda" if _is_cupy_array(array) else "cpu"
 
 
+def broadcast_shapes(*shapes):
+    """The shape ``shapes`` broadcast to (NumPy's rules; ValueError when they do not fit)."""
+    return numpy.broadcast_shapes(*shapes)
+
+
 def is_array(obj) -> bool:
     return isinstance(obj, numpy.ndarray) or (_is_cupy_array(obj) and hasattr(obj, "shape"))
 

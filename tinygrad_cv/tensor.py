@@ -1024,7 +1024,11 @@ class Tensor:
             raise RuntimeError(f"masked_fill only supports boolean masks, but got mask with "
                                f"dtype {mask_arr.dtype}")
         xp = backend.get_array_module(self.array)
-        if xp.broadcast_shapes(mask_arr.shape, self.shape) != self.shape:
+        try:
+            fits = backend.broadcast_shapes(mask_arr.shape, self.shape) == self.shape
+        except ValueError:
+            fits = False
+        if not fits:
             raise RuntimeError(f"masked_fill: the mask of shape {mask_arr.shape} does not "
                                f"broadcast to the tensor's shape {self.shape}")
         if isinstance(value, Tensor):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 
 from . import backend
+from .ops.einsum import Einsum, parse_equation
 from .tensor import Tensor, _as_tensor
 
 # ---- arithmetic ------------------------------------------------------------------------------
@@ -271,3 +272,21 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
 
 def multinomial(input, num_samples, replacement=False, *, generator=None):
     return _as_tensor(input).multinomial(num_samples, replacement, generator=generator)
+
+
+def einsum(equation, *operands):
+    """Einstein summation (``einsum("bij,bjk->bik", a, b)``; operands may also be one list),
+    differentiable in every operand; '...' broadcasts.  A subscript repeated inside one operand
+    (trace, diagonal) raises NotImplementedError."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    if not operands:
+        raise ValueError("einsum(): at least one operand is needed")
+    first = next((o for o in operands if isinstance(o, Tensor)), None)
+    tensors = [_as_tensor(o, like=first) for o in operands]
+    spec = parse_equation(equation, [t.shape for t in tensors])
+    floating = [t for t in tensors if backend.is_floating(t.dtype)]
+    if floating and len(floating) != len(tensors):
+        tensors = [t if backend.is_floating(t.dtype) else t.to(floating[0].dtype)
+                   for t in tensors]
+    return Einsum.apply(*tensors, spec=spec)

@@ -1,0 +1,104 @@
+"""Einstein summation: ``einsum("bij,bjk->bik", a, b)``."""
+from __future__ import annotations
+
+import string
+
+from .. import backend
+from .elementwise import _Primitive
+from . import dual
+
+_LETTERS = string.ascii_letters
+
+
+def parse_equation(equation, shapes):
+    """(input subscripts, output subscripts) with '...' spelled out as letters.
+
+    Ellipsis dims are right-aligned across operands (broadcasting); without '->' the output is
+    the broadcast ellipsis dims then the letters used exactly once, sorted (NumPy's and torch's
+    implicit rule).  A letter repeated inside one operand (a trace or diagonal) is not
+    supported.
+    """
+    equation = equation.replace(" ", "")
+    lhs, arrow, rhs = equation.partition("->")
+    inputs = lhs.split(",")
+    if len(inputs) != len(shapes):
+        raise ValueError(f"einsum(): the equation {equation!r} has {len(inputs)} operands but "
+                         f"{len(shapes)} tensors were given")
+    used = set(c for c in equation if c.isalpha())
+    spare = [c for c in _LETTERS if c not in used]
+    n_ell = 0
+    for subs, shape in zip(inputs, shapes):
+        if "..." in subs:
+            n_ell = max(n_ell, len(shape) - (len(subs) - 3))
+    ell = "".join(spare[:n_ell])
+    spelled = []
+    for subs, shape in zip(inputs, shapes):
+        if "..." in subs:
+            k = len(shape) - (len(subs) - 3)
+            subs = subs.replace("...", ell[n_ell - k:] if k else "")
+        if not all(c in _LETTERS for c in subs) or len(subs) != len(shape):
+            raise ValueError(f"einsum(): subscripts {subs!r} do not fit an operand of shape "
+                             f"{tuple(shape)}")
+        if len(set(subs)) != len(subs):
+            raise NotImplementedError(f"einsum(): a subscript repeated within one operand "
+                                      f"({subs!r}: a trace or diagonal) is not supported")
+        spelled.append(subs)
+    if arrow:
+        out = rhs.replace("...", ell)
+    else:
+        counts = {}
+        for subs in spelled:
+            for c in subs:
+                counts[c] = counts.get(c, 0) + 1
+        out = ell + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in ell))
+    if len(set(out)) != len(out) or any(c not in "".join(spelled) for c in out):
+        raise ValueError(f"einsum(): invalid output subscripts {out!r} in {equation!r}")
+    return spelled, out
+
+
+class Einsum(_Primitive):
+    """z = sum over the letters missing from the output of prod_k a_k[subs_k];
+
+    dL/da_i = einsum(out, subs_j (j != i) -> subs_i)(dL/dz, a_j ...): the same contraction with
+    the output's gradient in place of a_i.  Letters of a_i found nowhere else (summed inside
+    a_i) are restored by broadcasting, and dims a_i broadcast (size 1) are summed back.
+    """
+
+    @staticmethod
+    def forward(ctx, *arrays, spec=None):
+        inputs, out = spec
+        ctx.spec = spec
+        ctx.shapes = [a.shape for a in arrays]
+        ctx.save_for_backward(*arrays)
+        return backend.ensure_array(backend.get_array_module(*arrays).einsum(
+            ",".join(inputs) + "->" + out, *arrays))
+
+    @staticmethod
+    def backward(ctx, g):
+        inputs, out = ctx.spec
+        arrays = ctx.saved_tensors
+        grads = []
+        for i, (subs, need) in enumerate(zip(inputs, ctx.needs_input_grad)):
+            if not need:
+                grads.append(None)
+                continue
+            others = [(s, a) for j, (s, a) in enumerate(zip(inputs, arrays)) if j != i]
+            known = set(out).union(*[set(s) for s, _ in others])
+            target = "".join(c for c in subs if c in known)
+            spec = (",".join([out] + [s for s, _ in others]) + "->" + target)
+            gi = _einsum_spec(spec, g, *[a for _, a in others])
+            # letters summed inside a_i only come back as size-1 dims, broadcast to a_i's
+            # sizes; dims where a_i was broadcast (size 1 against n) are summed back
+            shape = ctx.shapes[i]
+            gi = gi.reshape(tuple(gi.shape[target.index(c)] if c in known else 1 for c in subs))
+            gi = dual.sum_to(gi, tuple(shape[k] if c in known else 1 for k, c in enumerate(subs)))
+            grads.append(dual.broadcast_to(gi, shape))
+        return tuple(grads)
+
+
+def _einsum_spec(spec, *operands):
+    """einsum with an explicit spec (letters only) on arrays or Tensors."""
+    if any(dual.is_tensor(o) for o in operands):
+        lhs, out = spec.split("->")
+        return Einsum.apply(*operands, spec=(lhs.split(","), out))
+    return backend.ensure_array(backend.get_array_module(*operands).einsum(spec, *operands))
