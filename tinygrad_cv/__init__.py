@@ -61,3 +61,5 @@ from . import testing, viz  # noqa: E402,F401
 from . import nn, optim, utils, cuda, accelerator, backends  # noqa: E402,F401
 from . import distributed  # noqa: E402,F401
 from . import distributions  # noqa: E402,F401
+from . import sparse  # noqa: E402,F401
+from .sparse import sparse_coo_tensor, spmm  # noqa: E402,F401

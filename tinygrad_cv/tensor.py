@@ -155,6 +155,13 @@ class Tensor:
     def is_cuda(self):
         return backend.device_of(self.array) == "cuda"
 
+    is_sparse = False     # sparse COO tensors (tinygrad_cv.sparse) say True
+
+    def to_sparse(self, sparse_dim=None):
+        """The coalesced sparse COO form (``tinygrad_cv.sparse``); values differentiable."""
+        from .sparse import to_sparse     # the sparse layer sits on the kernel
+        return to_sparse(self, sparse_dim)
+
     @property
     def is_leaf(self):
         return self.creator is None
