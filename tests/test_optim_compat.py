@@ -220,3 +220,51 @@ def test_lbfgs_errors():
         optim.LBFGS(p).step()
     with pytest.raises(ValueError, match="history_size"):
         optim.LBFGS(p, history_size=0)
+
+
+def test_lbfgs_and_adadelta_load_torch_state_and_survive_save_load():
+    """torch's LBFGS state (flat tensors, 0-d tensors, lists) loads into ours, which then
+    continues exactly as torch; both optimizers' states pass through tinygrad_cv.save/load."""
+    import io
+    kw = dict(line_search_fn="strong_wolfe", max_iter=3, history_size=4)
+    model, tparams, X, Y = _pair()
+    theirs = torch.optim.LBFGS(tparams, **kw)
+
+    def closure_torch():
+        theirs.zero_grad()
+        loss = _loss_torch(tparams, X, Y)
+        loss.backward()
+        return loss
+
+    theirs.step(closure_torch)
+    theirs.step(closure_torch)
+    for p, t in zip(model.parameters(), tparams):
+        p.array[...] = t.detach().numpy()
+    ours = optim.LBFGS(model.parameters(), **kw)
+    ours.load_state_dict(theirs.state_dict())
+
+    def closure_ours():
+        ours.zero_grad()
+        loss = _loss_ours(model, X, Y)
+        loss.backward()
+        return loss
+
+    ours.step(closure_ours)
+    theirs.step(closure_torch)
+    _assert_params_equal(model, tparams, atol=1e-12, rtol=1e-12)
+    for opt in (ours, optim.Adadelta(model.parameters())):
+        if isinstance(opt, optim.LBFGS):
+            opt.step(closure_ours)
+        else:
+            closure_ours()
+            opt.step()
+        buf = io.BytesIO()
+        tg.save(opt.state_dict(), buf)
+        buf.seek(0)
+        fresh = type(opt)(model.parameters())
+        fresh.load_state_dict(tg.load(buf))
+        a, b = opt.state_dict()["state"][0], fresh.state_dict()["state"][0]
+        assert a.keys() == b.keys()
+        for k in a:
+            if isinstance(a[k], tg.Tensor):
+                np.testing.assert_array_equal(a[k].numpy(), b[k].numpy())
