@@ -242,3 +242,15 @@ def test_randperm_and_generators():
     with pytest.raises(TypeError, match="Generator"):
         tg.rand(2, generator=np.random.default_rng(0))
 
+
+
+def test_deterministic_algorithms_switch_round_trips_as_torch():
+    for mode, warn in ((True, False), (True, True), (False, False)):
+        tg.use_deterministic_algorithms(mode, warn_only=warn)
+        torch.use_deterministic_algorithms(mode, warn_only=warn)
+        assert tg.are_deterministic_algorithms_enabled() == \
+            torch.are_deterministic_algorithms_enabled() == mode
+        assert tg.is_deterministic_algorithms_warn_only_enabled() == \
+            torch.is_deterministic_algorithms_warn_only_enabled()
+    with pytest.raises(TypeError):
+        tg.use_deterministic_algorithms(1)

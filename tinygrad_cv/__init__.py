@@ -59,6 +59,9 @@ from . import onnx, serialization  # noqa: E402,F401
 from . import testing, viz  # noqa: E402,F401
 # torch's namespaces, reachable after a bare ``import tinygrad_cv``
 from . import nn, optim, utils, cuda, accelerator, backends  # noqa: E402,F401
+from .backends import (use_deterministic_algorithms,  # noqa: E402,F401
+                       are_deterministic_algorithms_enabled,
+                       is_deterministic_algorithms_warn_only_enabled)
 from . import distributed  # noqa: E402,F401
 from . import distributions  # noqa: E402,F401
 from . import sparse  # noqa: E402,F401

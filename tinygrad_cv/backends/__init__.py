@@ -11,3 +11,25 @@
 - ``backends.mps``: ``is_available()`` and ``is_built()`` are False (no Metal backend).
 """
 from . import cuda, cudnn, mps  # noqa: F401
+
+_deterministic = {"mode": False, "warn_only": False}
+
+
+def use_deterministic_algorithms(mode, *, warn_only=False):
+    """torch.use_deterministic_algorithms: recorded, no effect on the kernels.
+
+    The CPU kernels are deterministic whatever the flag says.  On the GPU, the gradients that
+    scatter-add (indexing with repeated indices, embeddings) use atomic adds, whose order of
+    summation is not fixed; they are not switched to another algorithm and do not raise.
+    """
+    if not isinstance(mode, bool) or not isinstance(warn_only, bool):
+        raise TypeError("use_deterministic_algorithms(): mode and warn_only must be bools")
+    _deterministic.update(mode=mode, warn_only=warn_only)
+
+
+def are_deterministic_algorithms_enabled():
+    return _deterministic["mode"]
+
+
+def is_deterministic_algorithms_warn_only_enabled():
+    return _deterministic["warn_only"]

@@ -17,5 +17,8 @@ attention, losses), whose backward works on raw arrays only, live in ``nn/functi
     special      Erf (and the erf/erfc series on arrays)
     activation   LeakyReLUFn GELUFn SiLUFn
     loss         BCEFn (binary cross-entropy on probabilities)
+    unary        Log1p Expm1 Step (floor, ceil, trunc, round, sign: zero gradient)
+    scan         Cumsum
+    einsum       Einsum (and the equation parser)
     dual         the array-or-Tensor helpers the backward formulas are written with
 """
