@@ -129,9 +129,7 @@ def test_calls_before_init_name_the_missing_step():
 
 
 def test_reachable_names():
-    import tinygrad_cv.nn.parallel as parallel
-
     assert tg.distributed is dist
-    assert parallel.DistributedDataParallel is dist.DistributedDataParallel
+    assert tg.nn.parallel.DistributedDataParallel is dist.DistributedDataParallel
     assert dist.DistributedSampler is DistributedSampler
     assert dist.ReduceOp.SUM == "sum" and dist.ReduceOp.AVG == "mean"

@@ -24,3 +24,4 @@ from .layers.padding import (ReflectionPad1d, ReflectionPad2d, ReplicationPad1d,
 from .layers.pixel_shuffle import PixelShuffle, PixelUnshuffle  # noqa: F401
 from .layers.instance_norm import InstanceNorm1d, InstanceNorm2d  # noqa: F401
 from .layers.transformer import TransformerEncoder, TransformerDecoder, Transformer  # noqa: F401
+from . import parallel  # noqa: E402,F401  (nn.parallel.DistributedDataParallel)
