@@ -156,6 +156,7 @@ class Tensor:
         return backend.device_of(self.array) == "cuda"
 
     is_sparse = False     # sparse COO tensors (tinygrad_cv.sparse) say True
+    is_xpu = False        # no Intel GPU backend (torch scripts test `x.is_cuda or x.is_xpu`)
 
     def to_sparse(self, sparse_dim=None):
         """The coalesced sparse COO form (``tinygrad_cv.sparse``); values differentiable."""
