@@ -257,3 +257,11 @@ def test_concat_dataset_matches_torch():
 
     both = Ds() + Ds()
     assert isinstance(both, tgd.ConcatDataset) and [both[i] for i in range(4)] == [0, 1, 0, 1]
+
+
+def test_loader_device_takes_device_objects():
+    ds = tgd.TensorDataset(tg.arange(4.0))
+    (xb,) = next(iter(tgd.DataLoader(ds, 2, device=tg.device("cpu"))))
+    assert xb.device == tg.device("cpu")
+    with pytest.raises(RuntimeError, match="one GPU"):
+        next(iter(tgd.DataLoader(ds, 2, device="cuda:1")))

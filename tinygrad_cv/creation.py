@@ -152,7 +152,9 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False)
     n = _int_arg(n, "n")
     if n < 0:
         raise RuntimeError(f"randperm(): trying to create tensor with negative dimension {n}")
-    arr = rng_of(generator, device).permutation(n)
+    rng = rng_of(generator, device)
+    # (CuPy's Generator may lack permutation: the order of uniform keys is one)
+    arr = rng.permutation(n) if hasattr(rng, "permutation") else rng.random(n).argsort()
     return _finish(arr.astype(_factory_dtype(dtype, _INT64)), requires_grad)
 
 

@@ -25,6 +25,7 @@ import math
 import numbers
 
 from .. import backend
+from ..devices import placement
 from ..generator import rng_of
 from ..ops.dual import raw
 from ..tensor import Tensor
@@ -408,7 +409,7 @@ class DataLoader:
         if isinstance(self.sampler, RandomSampler):
             self.sampler.set_epoch(self.epoch)
         self.epoch += 1
-        device = backend.normalize_device(self.device)
+        device = placement(self.device)
         if isinstance(self.dataset, IterableDataset):
             yield from self._iter_stream(device)
             return
