@@ -108,3 +108,50 @@ def test_higher_order_primitives_live_in_ops():
                     and value.__module__ == info.name:
                 misplaced.append(f"{info.name}.{value.__name__}")
     assert not misplaced, misplaced
+
+
+class _Double(Function):
+    """y = 2 x (one output: Function.apply's inline record)."""
+
+    @staticmethod
+    def forward(ctx, x, frozen=False):
+        y = x * 2
+        if frozen:
+            ctx.mark_non_differentiable(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 2
+
+
+class _DoubleAsTuple(_Double):
+    """The same output as a 1-tuple (the general several-output record)."""
+
+    @staticmethod
+    def forward(ctx, x, frozen=False):
+        return (_Double.forward(ctx, x, frozen),)
+
+
+def test_one_output_record_equals_the_general_record():
+    """Function.apply records one output inline (measured ~0.6 us per op less than the general
+    path): the node, its links and the gradients are those of the general record."""
+    for frozen in (False, True):
+        x = tg.tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True)
+        inline = _Double.apply(x, frozen=frozen)
+        (general,) = _DoubleAsTuple.apply(x, frozen=frozen)
+        assert inline.requires_grad == general.requires_grad == (not frozen)
+        if frozen:
+            assert inline.creator is None and general.creator is None
+            continue
+        for y in (inline, general):
+            assert len(y.creator.inputs) == 1 and y.creator.inputs[0] is x
+            assert y.creator.outputs[0]() is y
+            assert y.out_index == 0 and y.creator.needs_input_grad == (True,)
+        grads = []
+        for y in (inline, general):
+            x.grad = None
+            (y * tg.tensor(np.array([1.0, 2.0, 3.0]))).sum().backward()
+            grads.append(x.grad.numpy().copy())
+        np.testing.assert_array_equal(grads[0], [2.0, 4.0, 6.0])
+        np.testing.assert_array_equal(grads[0], grads[1])
