@@ -246,3 +246,36 @@ def ensure_array(value):
     if type(value) is numpy.ndarray or _is_cupy_array(value):
         return value
     return numpy.asarray(value)
+
+
+def _quiet_state():
+    """(NumPy's error-state context variable, a state ignoring every floating-point error), or
+    (None, None) where this NumPy keeps them elsewhere (then ``numpy.errstate`` is used)."""
+    try:
+        from numpy._core import _ufunc_config as config
+        return config._extobj_contextvar, config._make_extobj(all="ignore")
+    except (ImportError, AttributeError, TypeError):
+        return None, None
+
+
+def fp_quiet(fn):
+    """``fn`` with NumPy's floating-point warnings silenced (log(0), x / 0, sqrt(-1), exp
+    overflow give -inf/inf/nan silently, as in torch; CuPy never warns).  Costs ~0.3 us a call:
+    set and reset NumPy's error-state context variable, which ``numpy.errstate`` (~3 us) does
+    after rebuilding the state each time."""
+    var, quiet = _quiet_state()
+
+    if var is None:
+        def quiet_fn(*args, **kwargs):
+            with numpy.errstate(all="ignore"):
+                return fn(*args, **kwargs)
+    else:
+        def quiet_fn(*args, **kwargs):
+            token = var.set(quiet)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                var.reset(token)
+    quiet_fn.__name__, quiet_fn.__qualname__, quiet_fn.__doc__ = \
+        fn.__name__, fn.__qualname__, fn.__doc__
+    return quiet_fn

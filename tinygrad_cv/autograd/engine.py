@@ -165,11 +165,12 @@ def _topological_order(root_nodes):
                 "node's saved values were freed after the first backward); call "
                 "backward(retain_graph=True) the first time if you need to backpropagate twice")
         stack.append((node, True))
-        for ref in node.outputs:    # (checked now: a later release may free the outputs)
-            t = ref()
-            if t is not None and t._vbox is not None:
-                check_saved_outputs(node)
-                break
+        if node.saved:      # outputs changed in place? (now: a later release may free them)
+            for ref in node.outputs:
+                t = ref()
+                if t is not None and t._vbox is not None:
+                    check_saved_outputs(node)
+                    break
         inputs = node.inputs
         for t in inputs:    # changed in place since recorded: check, find their old places
             if isinstance(t, Tensor) and t._vbox is not None:

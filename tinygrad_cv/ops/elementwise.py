@@ -59,12 +59,14 @@ class Div(_Primitive):
     """z = a / b;  dz/da = 1/b, dz/db = -a/b^2 = -z/b."""
 
     @staticmethod
+    @backend.fp_quiet
     def forward(ctx, a, b):
         out = a / b
         ctx.save_for_backward(b, out)
         return out
 
     @staticmethod
+    @backend.fp_quiet
     def backward(ctx, g):
         b, out = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
@@ -81,12 +83,14 @@ class Pow(_Primitive):
     """
 
     @staticmethod
+    @backend.fp_quiet
     def forward(ctx, a, b):
         out = a ** b
         ctx.save_for_backward(a, b, out)
         return out
 
     @staticmethod
+    @backend.fp_quiet
     def backward(ctx, g):
         a, b, out = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
@@ -139,6 +143,7 @@ class Exp(_Primitive):
     """e^a;  d/da = e^a (the output)."""
 
     @staticmethod
+    @backend.fp_quiet
     def forward(ctx, a):
         out = backend.get_array_module(a).exp(a)
         ctx.save_for_backward(out)
@@ -154,11 +159,13 @@ class Log(_Primitive):
     """ln a;  d/da = 1/a."""
 
     @staticmethod
+    @backend.fp_quiet
     def forward(ctx, a):
         ctx.save_for_backward(a)
         return backend.get_array_module(a).log(a)
 
     @staticmethod
+    @backend.fp_quiet
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
         return g / a
@@ -168,12 +175,14 @@ class Sqrt(_Primitive):
     """sqrt(a);  d/da = 1 / (2 sqrt(a))."""
 
     @staticmethod
+    @backend.fp_quiet
     def forward(ctx, a):
         out = backend.get_array_module(a).sqrt(a)
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
+    @backend.fp_quiet
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
         return g / (out * 2)
