@@ -101,6 +101,34 @@ def test_cli_distributed_training_and_resume(results):
         assert not failures(results, name), name
 
 
+@pytest.mark.slow
+def test_console_command_trains_the_cnn_on_two_ranks(tmp_path):
+    """The README's command: mpiexec -n 2 tinygrad-cv train --model cnn --distributed, then
+    --resume to one more epoch; one set of outputs, printed once, a loadable checkpoint."""
+    script = os.path.join(os.path.dirname(sys.executable), "tinygrad-cv")
+    if not os.path.exists(script):
+        pytest.skip("the tinygrad-cv command is not installed next to this Python")
+    out = str(tmp_path / "cnn")
+    base = [find_mpiexec(), "-n", "2", script, "train", "--model", "cnn", "--distributed",
+            "--out", out, "--no-progress"]
+    for extra in (["--epochs", "1"], ["--epochs", "2", "--resume"]):
+        proc = subprocess.run(base + extra, cwd=ROOT, capture_output=True, text=True,
+                              timeout=600)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert proc.stdout.count("checkpoint:") == 1, proc.stdout
+    assert sorted(os.listdir(out)) == ["checkpoint.safetensors", "curves.png", "metrics.json"]
+    from models.registry import load_model
+
+    import tinygrad_cv as tg
+
+    model = load_model(os.path.join(out, "checkpoint.safetensors"))
+    assert model(tg.zeros(3, 1, 8, 8)).shape == (3, 10)
+    with open(os.path.join(out, "metrics.json")) as f:
+        metrics = json.load(f)
+    assert metrics["world_size"] == 2 and len(metrics["history"]) == 2
+    assert metrics["test_accuracy"] > 0.8
+
+
 def test_a_rank_that_raises_stops_every_rank():
     code, text, seconds = launch([WORKER, "raise", "-"])
     assert code != 0
