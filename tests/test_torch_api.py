@@ -254,3 +254,22 @@ def test_deterministic_algorithms_switch_round_trips_as_torch():
             torch.is_deterministic_algorithms_warn_only_enabled()
     with pytest.raises(TypeError):
         tg.use_deterministic_algorithms(1)
+
+
+def test_cuda_memory_helpers_and_tensor_cuda_arguments():
+    x = tg.ones(2)
+    with pytest.raises(ValueError, match="cuda device"):
+        x.cuda("cpu")
+    with pytest.raises(NotImplementedError, match="memory format"):
+        x.cpu(memory_format="channels_last")
+    assert tg.cuda.is_bf16_supported() is False
+    tg.cuda.empty_cache()
+    if tg.cuda.is_available():
+        assert x.cuda(0).device == "cuda" and x.cuda(non_blocking=True).is_cuda
+        assert tg.cuda.memory_allocated() >= 0 and tg.cuda.get_device_name()
+    else:
+        assert tg.cuda.memory_allocated() == 0
+        with pytest.raises(RuntimeError, match="no GPU"):
+            tg.cuda.get_device_name()
+        with pytest.raises(RuntimeError):
+            x.cuda()

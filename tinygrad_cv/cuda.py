@@ -44,6 +44,32 @@ def synchronize(device=None) -> None:
     backend.synchronize("cuda")
 
 
+def get_device_name(device=None) -> str:
+    """The GPU's name (raises without a GPU)."""
+    _require("get_device_name")
+    props = backend.module_for_device("cuda").cuda.runtime.getDeviceProperties(0)
+    name = props["name"]
+    return name.decode() if isinstance(name, bytes) else str(name)
+
+
+def empty_cache() -> None:
+    """Return the GPU memory pool's unused blocks to the driver (a no-op without a GPU)."""
+    if backend.cuda_available():
+        backend.module_for_device("cuda").get_default_memory_pool().free_all_blocks()
+
+
+def memory_allocated(device=None) -> int:
+    """Bytes of GPU memory held by tensors now (0 without a GPU)."""
+    if not backend.cuda_available():
+        return 0
+    return int(backend.module_for_device("cuda").get_default_memory_pool().used_bytes())
+
+
+def is_bf16_supported(including_emulation: bool = True) -> bool:
+    """False: there is no bfloat16 dtype."""
+    return False
+
+
 def _require(what):
     if not backend.cuda_available():
         raise RuntimeError(f"cuda.{what}(): no GPU is available (CuPy with a CUDA device is "

@@ -307,10 +307,18 @@ class Tensor:
             out = self.clone()
         return out
 
-    def cpu(self):
+    def cpu(self, memory_format=None):
+        if memory_format is not None:
+            raise NotImplementedError("cpu(memory_format=...): memory formats are not supported")
         return self.to("cpu")
 
-    def cuda(self):
+    def cuda(self, device=None, non_blocking=False, memory_format=None):
+        """The tensor on the GPU (``device``: None, 0, 'cuda', 'cuda:0'; transfers are
+        synchronous, ``non_blocking`` is accepted)."""
+        if memory_format is not None:
+            raise NotImplementedError("cuda(memory_format=...): memory formats are not supported")
+        if device is not None and placement(device) != "cuda":
+            raise ValueError(f"cuda(): expected a cuda device, got {device!r}")
         return self.to("cuda")
 
     def float(self):
