@@ -21,6 +21,7 @@ import math
 import numbers
 
 from .. import backend
+from ..data.sampler import Sampler
 
 __all__ = ["DistributedSampler"]
 
@@ -31,7 +32,7 @@ def _int(value, what):
     return int(value)
 
 
-class DistributedSampler:
+class DistributedSampler(Sampler):
     """Iterate over this rank's indices of ``dataset`` (see the module docstring).
 
     ``num_replicas`` and ``rank`` default to the default process group's world size and rank.
