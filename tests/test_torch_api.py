@@ -244,15 +244,14 @@ def test_randperm_and_generators():
 
 
 
-def test_deterministic_algorithms_switch_round_trips_as_torch():
+def test_deterministic_algorithms_switch_round_trips():
+    # torch's defaults (the switch itself is not exercised in torch: its first call costs ~2 s)
+    assert tg.are_deterministic_algorithms_enabled() is torch.are_deterministic_algorithms_enabled()
     for mode, warn in ((True, False), (True, True), (False, False)):
         tg.use_deterministic_algorithms(mode, warn_only=warn)
-        torch.use_deterministic_algorithms(mode, warn_only=warn)
-        assert tg.are_deterministic_algorithms_enabled() == \
-            torch.are_deterministic_algorithms_enabled() == mode
-        assert tg.is_deterministic_algorithms_warn_only_enabled() == \
-            torch.is_deterministic_algorithms_warn_only_enabled()
-    with pytest.raises(TypeError):
+        assert tg.are_deterministic_algorithms_enabled() is mode
+        assert tg.is_deterministic_algorithms_warn_only_enabled() is warn
+    with pytest.raises(TypeError):   # torch: "argument 'mode' must be bool, not int"
         tg.use_deterministic_algorithms(1)
 
 
