@@ -25,3 +25,4 @@ from .layers.pixel_shuffle import PixelShuffle, PixelUnshuffle  # noqa: F401
 from .layers.instance_norm import InstanceNorm1d, InstanceNorm2d  # noqa: F401
 from .layers.transformer import TransformerEncoder, TransformerDecoder, Transformer  # noqa: F401
 from . import parallel  # noqa: E402,F401  (nn.parallel.DistributedDataParallel)
+from . import modules  # noqa: E402,F401  (torch.nn.modules' paths: nn.modules.rnn.LSTM, ...)

@@ -1,0 +1,2 @@
+"""torch.nn.modules.batchnorm's names (the classes live in tinygrad_cv.nn)."""
+from .. import BatchNorm1d, BatchNorm2d  # noqa: F401

@@ -1,0 +1,2 @@
+"""torch.nn.modules.container's names (the classes live in tinygrad_cv.nn)."""
+from .. import Sequential, ModuleList, ModuleDict  # noqa: F401

@@ -1,0 +1,2 @@
+"""torch.nn.modules.normalization's names (the classes live in tinygrad_cv.nn)."""
+from .. import LayerNorm, GroupNorm  # noqa: F401
