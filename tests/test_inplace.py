@@ -147,6 +147,21 @@ def test_view_of_a_graph_tensor_raises_a_clear_error():
         y[1:].add_(1)
 
 
+def test_view_taken_before_an_in_place_change_of_its_base_is_refused_in_backward():
+    """torch replays the view on the changed base (its gradient follows the new value);
+    tinygrad_cv names the case instead of giving the old value's gradient."""
+    x = tg.tensor(np.ones(3), requires_grad=True)
+    y = x * 2
+    v = y[1:]
+    y.mul_(2)
+    with pytest.raises(RuntimeError, match="take the view after the in-place operation"):
+        v.sum().backward()
+    y = x * 2
+    y.mul_(2)
+    y[1:].sum().backward()          # the view taken after: as torch
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 4.0, 4.0])
+
+
 # ---- the version-counter error ---------------------------------------------------------------
 VERSION_ERROR = re.compile(r"one of the variables needed for gradient computation has been "
                            r"modified by an inplace operation: .* is at version (\d+); "

@@ -40,6 +40,11 @@ GRAPH_VIEW_ERROR = (
     "tinygrad_cv (torch rewrites the base's history, tinygrad_cv does not); apply it to the "
     "base tensor, or use the out-of-place form")
 
+VIEW_OF_CHANGED_ERROR = (
+    "a view of a tensor that was changed in place on the graph afterwards is used in this "
+    "backward pass; tinygrad_cv cannot replay the view on the changed tensor (torch does): "
+    "take the view after the in-place operation")
+
 _TORCH_DTYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half",
                       "bfloat16": "BFloat16", "int64": "Long", "int32": "Int", "int16": "Short",
                       "int8": "Char", "uint8": "Byte", "bool": "Bool"}
@@ -112,6 +117,8 @@ def current_inputs(node):
             continue
         if _saves(node, t.array):
             raise _version_error(t, "", t._vbox[0], expected)
+        if getattr(t, "_history", None) and _views_of(node, t):
+            raise RuntimeError(VIEW_OF_CHANGED_ERROR)
         for version, old in getattr(t, "_history", ()):
             if version >= expected:
                 inputs[i] = old
@@ -119,6 +126,11 @@ def current_inputs(node):
     node.inputs = tuple(inputs)
     node.versions = None
     return node.inputs
+
+
+def _views_of(node, t) -> bool:
+    """Whether an output of ``node`` is a view sharing ``t``'s storage (and counter)."""
+    return any(r() is not None and r()._vbox is t._vbox for r in node.outputs)
 
 
 def check_saved_outputs(node) -> None:
