@@ -133,6 +133,16 @@ def test_bare_import_reaches_torch_namespaces():
             "t.cuda.is_available, t.accelerator.is_available, t.backends.cudnn.benchmark, "
             "t.autograd.grad, t.device, t.Generator]")
     subprocess.run([sys.executable, "-c", code], check=True)
+    # torch's module paths under utils.data, imported first, are the modules of tinygrad_cv.data
+    code = ("from tinygrad_cv.utils.data.sampler import RandomSampler; "
+            "from tinygrad_cv.utils.data.dataloader import DataLoader, default_collate; "
+            "from tinygrad_cv.utils.data.dataset import Subset; "
+            "from tinygrad_cv.utils.data.distributed import DistributedSampler; "
+            "import tinygrad_cv.data as d, tinygrad_cv.distributed as dist; "
+            "assert RandomSampler is d.RandomSampler and DataLoader is d.DataLoader; "
+            "assert default_collate is d.default_collate and Subset is d.Subset; "
+            "assert DistributedSampler is dist.DistributedSampler")
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 # ---- dtypes and constructors -------------------------------------------------------------------

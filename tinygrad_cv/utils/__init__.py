@@ -1,9 +1,22 @@
-"""``tinygrad_cv.utils``: torch.utils' place for ``utils.data`` (the same objects as
-``tinygrad_cv.data``)."""
+"""``tinygrad_cv.utils``: torch.utils' place for ``utils.data``, which *is* the package
+``tinygrad_cv.data`` (the same module objects, so the same classes).
+
+torch's module paths resolve to the modules holding those names::
+
+    tinygrad_cv.utils.data              -> tinygrad_cv.data
+    tinygrad_cv.utils.data.dataset      -> tinygrad_cv.data.dataset   (Dataset, Subset, ...)
+    tinygrad_cv.utils.data.dataloader   -> tinygrad_cv.data.dataset   (DataLoader, default_collate)
+    tinygrad_cv.utils.data.sampler      -> tinygrad_cv.data.sampler
+    tinygrad_cv.utils.data.distributed  -> tinygrad_cv.distributed.sampler (DistributedSampler)
+"""
 import sys as _sys
 
 from .. import data  # noqa: F401
+from ..data import dataset as _dataset, sampler as _sampler
+from ..distributed import sampler as _distributed_sampler
 
-# ``import tinygrad_cv.utils.data`` and ``from tinygrad_cv.utils.data import DataLoader`` both
-# resolve to the one package tinygrad_cv.data (no second copy of its classes)
-_sys.modules[__name__ + ".data"] = data
+# registered under torch's names, so ``import tinygrad_cv.utils.data.sampler`` finds the loaded
+# module instead of loading data/sampler.py a second time under another name
+for _name, _module in {"": data, ".dataset": _dataset, ".dataloader": _dataset,
+                       ".sampler": _sampler, ".distributed": _distributed_sampler}.items():
+    _sys.modules[__name__ + ".data" + _name] = _module
