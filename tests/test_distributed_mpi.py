@@ -6,6 +6,7 @@ parameters after every step, no_sync, buffers, a mismatched world size); the tes
 its per-rank results.  Three more launches make rank 1 raise, exit early or crash while rank
 0 waits in an all_reduce: the job must end with an error, not hang.
 """
+import fcntl
 import json
 import os
 import signal
@@ -46,9 +47,21 @@ def launch(argv, n=2, env=None, limit=LIMIT):
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    out = tmp_path_factory.mktemp("dist")
-    code, text, _ = launch([WORKER, "main", str(out)])
-    assert code == 0, text[-4000:]
+    """The per-rank results of the one ``main`` launch (shared by the pytest-xdist workers of
+    this session through a locked folder, so it runs once)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        out = tmp_path_factory.getbasetemp().parent / "distributed-main"
+        out.mkdir(exist_ok=True)
+    else:
+        out = tmp_path_factory.mktemp("dist")
+    outcome = out / "outcome.json"
+    with open(out / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not outcome.exists():
+            code, text, _ = launch([WORKER, "main", str(out)])
+            outcome.write_text(json.dumps({"code": code, "text": text[-4000:]}))
+    launched = json.loads(outcome.read_text())
+    assert launched["code"] == 0, launched["text"]
     return [json.loads((out / f"rank{r}.json").read_text()) for r in range(2)]
 
 

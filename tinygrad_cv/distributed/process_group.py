@@ -245,9 +245,10 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
     _no_subgroups(group, async_op)
     array = _raw(tensor, "all_gather")
     if not isinstance(tensor_list, (list, tuple)) or len(tensor_list) != g.size:
+        got = (f"{len(tensor_list)}" if isinstance(tensor_list, (list, tuple))
+               else type(tensor_list).__name__)
         raise ValueError(f"all_gather: tensor_list must be a list of world size "
-                         f"({g.size}) tensors, got "
-                         f"{len(tensor_list) if isinstance(tensor_list, (list, tuple)) else type(tensor_list).__name__}")
+                         f"({g.size}) tensors, got {got}")
     for i, t in enumerate(tensor_list):
         out = _raw(t, "all_gather")
         if out.shape != array.shape or out.dtype != array.dtype:
