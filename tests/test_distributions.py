@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 import tinygrad_cv as tg
 from tinygrad_cv.distributions import Bernoulli, Categorical, Normal
 
-SETTINGS = settings(max_examples=15, deadline=None)
+SETTINGS = settings(max_examples=8, deadline=None)
 TOL = dict(rtol=1e-10, atol=1e-12)
 
 

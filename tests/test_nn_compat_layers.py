@@ -15,7 +15,7 @@ from tinygrad_cv.testing import gradcheck
 from torch_compare import (assert_param_grads_match, assert_same_state_layout, compare_layer,
                            copy_weights, host)
 
-SETTINGS = settings(max_examples=10, deadline=None)
+SETTINGS = settings(max_examples=6, deadline=None)
 F64 = dict(rtol=1e-10, atol=1e-12)
 
 
@@ -286,7 +286,7 @@ def _masks(rng, L, S, N, kind):
                  tgt_key_padding_mask=torch.tensor(tkpm)))
 
 
-@settings(max_examples=4, deadline=None)
+@settings(max_examples=3, deadline=None)
 @given(st.booleans(), st.booleans(), st.sampled_from(["relu", "gelu"]),
        st.sampled_from(["none", "causal", "padding"]), st.integers(0, 2**16))
 def test_transformer_matches_torch(batch_first, norm_first, activation, masks, seed):

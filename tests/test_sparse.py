@@ -9,7 +9,7 @@ import tinygrad_cv as tg
 from tinygrad_cv import sparse
 from tinygrad_cv.testing import gradcheck
 
-SETTINGS = settings(max_examples=20, deadline=None)
+SETTINGS = settings(max_examples=10, deadline=None)
 TOL = dict(rtol=1e-12, atol=1e-12)
 
 
