@@ -285,14 +285,16 @@ class Tensor:
         copy = kwargs.pop("copy", False)
         if kwargs:
             raise TypeError(f"to() got unexpected arguments {sorted(kwargs)}")
+        flags = [a for a in args if isinstance(a, bool)]   # positional non_blocking, copy
+        if len(flags) > 2:
+            raise TypeError(f"to(): too many positional flags {flags}")
+        copy = copy or (len(flags) == 2 and flags[1])
         for a in args:
             if is_device_like(a) or isinstance(a, int) and not isinstance(a, bool):
                 device = a
             elif isinstance(a, Tensor):
                 device, dtype = a.device, a.dtype
-            elif isinstance(a, bool):
-                continue   # to(device, dtype, non_blocking, copy) positionally: not a dtype
-            else:
+            elif not isinstance(a, bool):
                 dtype = a
         out = self
         if device is not None and placement(device) != self.device:
