@@ -1,5 +1,6 @@
 """tinygrad_cv.distributed without MPI: DistributedSampler against torch's, the shards'
-coverage, and the clear errors when there is no launcher, no backend library or no group."""
+coverage, and the clear errors (library and CLI) when there is no launcher, no backend library
+or no group."""
 import sys
 
 import numpy as np
@@ -133,3 +134,23 @@ def test_reachable_names():
     assert tg.nn.parallel.DistributedDataParallel is dist.DistributedDataParallel
     assert dist.DistributedSampler is DistributedSampler
     assert dist.ReduceOp.SUM == "sum" and dist.ReduceOp.AVG == "mean"
+
+
+def test_cli_distributed_without_a_launcher_is_one_clear_line(no_launcher, tmp_path, capsys):
+    from tinygrad_cv.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", "--model", "softmax", "--distributed", "--out", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--distributed" in err[0] and "mpiexec -n N" in err[0]
+    assert not out.exists()
+
+
+def test_cli_distributed_refuses_a_model_without_it(capsys):
+    from tinygrad_cv.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--model", "knn", "--distributed"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "knn has no distributed training" in err and "cnn" in err
