@@ -43,6 +43,8 @@ import sys
 
 from tinygrad_cv import backend
 
+from .bleu import bleu, exact_match  # noqa: F401  (caption metrics: corpus BLEU, NLTK's)
+
 __all__ = ["SCORER_VERSION", "SCORER_RECIPE", "recipe_hash", "default_cache_dir", "scorer_path",
            "gaussian_fit", "frechet_distance", "inception_score", "kth_neighbour_radii",
            "knn_precision_recall", "train_scorer_classifier", "DigitsScorer", "main"]

@@ -12,4 +12,5 @@ from .dataset import (ConcatDataset, DataLoader, Dataset, IterableDataset, Subse
 from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler,  # noqa: F401
                       SubsetRandomSampler, WeightedRandomSampler)
 from .datasets import SAMPLE_IMAGES, load_digits, load_sample_image, stratified_split  # noqa: F401
+from .shapes_captions import ShapesCaptions  # noqa: F401
 from . import transforms  # noqa: F401
