@@ -418,6 +418,15 @@ def test_small_queries_match_torch():
     assert o.nelement() == t.nelement() and o.numel() == t.numel() and tg.numel(o) == 6
     assert o.dim() == t.dim() and o.is_cuda == t.is_cuda
     assert o.contiguous() is o and o.is_contiguous()
+    x = tg.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    tx = torch.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    y, ty = x.t().contiguous(), tx.t().contiguous()
+    assert not x.t().is_contiguous() and not tx.t().is_contiguous()
+    assert y.is_contiguous() and ty.is_contiguous()
+    np.testing.assert_array_equal(host(y), host(ty))
+    (y * tg.tensor(np.arange(6.0).reshape(3, 2))).sum().backward()
+    (ty * torch.tensor(np.arange(6.0).reshape(3, 2))).sum().backward()
+    np.testing.assert_array_equal(host(x.grad), tx.grad.numpy())
     assert tg.tensor(2.5).item() == torch.tensor(2.5).item()
     assert tg.is_tensor(o) and not tg.is_tensor(3) and tg.is_floating_point(o)
     assert tg.equal(tg.ones(2), tg.ones(2)) and not tg.equal(tg.ones(2), tg.ones(3))

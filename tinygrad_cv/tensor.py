@@ -910,11 +910,12 @@ class Tensor:
     # ---- torch-compatible methods: creation, casts, matrices, ordering, scans -----------------
     # (their function forms live in tensor_functions.py)
     def contiguous(self, memory_format=None):
-        """``self``: every tensor can be reshaped/viewed (reshape copies where it must)."""
+        """``self`` when its array is row-major contiguous, else a contiguous copy (as torch;
+        the copy is differentiable and has storage of its own)."""
         if memory_format is not None:
             raise NotImplementedError("contiguous(memory_format=...): memory formats are not "
                                       "supported (arrays are row-major)")
-        return self
+        return self if self.array.flags.c_contiguous else self.clone()
 
     def is_contiguous(self, memory_format=None):
         return bool(self.array.flags.c_contiguous)
