@@ -249,6 +249,21 @@ def buffers_follow_rank0(rank, world):
           and np.array_equal(synced[0], differ[0]))
 
 
+def unused_parameter_reported(rank, world):
+    tg.manual_seed(3)
+    net = SmallNet()
+    net.spare = nn.Linear(2, 2)                  # never used in forward
+    model = dist.DistributedDataParallel(net)
+    x, y = data(4).get_batch(np.arange(4))
+    F.cross_entropy(model(x), y).backward()
+    try:
+        model(x)
+        check("unused parameter reported at the next forward", False, "no error")
+    except RuntimeError as exc:
+        check("unused parameter reported at the next forward",
+              "2 trainable parameters got no gradient" in str(exc), exc)
+
+
 def mismatched_world_size(rank, world):
     try:
         dist.init_process_group("mpi", world_size=world + 1)
@@ -321,7 +336,8 @@ def main(out):
     except RuntimeError as exc:
         check("second init refused", "already" in str(exc), exc)
     for name, fn in (("collectives", collectives), ("ddp", ddp_matches_one_process),
-                     ("no_sync", no_sync_accumulates), ("buffers", buffers_follow_rank0)):
+                     ("no_sync", no_sync_accumulates), ("buffers", buffers_follow_rank0),
+                     ("unused", unused_parameter_reported)):
         run_check(name, lambda fn=fn: fn(rank, world))
         dist.barrier()
     dist.destroy_process_group()

@@ -93,7 +93,8 @@ def test_two_ranks_end_with_the_parameters_of_one_process(results):
     assert not failures(results, "ddp several buckets")
 
 
-def test_no_sync_and_buffers(results):
+def test_no_sync_buffers_and_unused_parameters(results):
+    assert not failures(results, "unused parameter reported")
     assert not failures(results, "no_sync")
     assert not failures(results, "ddp broadcasts buffers at wrap")
     assert not failures(results, "sync_buffers")
