@@ -139,12 +139,41 @@ def test_views_of_a_leaf_that_requires_grad_raise_as_torch():
                 write()
 
 
-def test_view_of_a_graph_tensor_raises_a_clear_error():
-    """torch rewrites the base's history (CopySlices); tinygrad_cv refuses, naming the case."""
-    x = tg.tensor(np.ones(4), requires_grad=True)
+def _views_changed_in_place(lib):
+    x = lib.tensor(np.arange(1.0, 7.0).reshape(2, 3), requires_grad=True)
+    w = lib.tensor(np.array([1.5, -2.0, 0.5]), requires_grad=True)
     y = x * 2
-    with pytest.raises(RuntimeError, match="view of a tensor that is part of the graph"):
-        y[1:].add_(1)
+    y[1].mul_(w)                       # a row, by a tensor that requires grad
+    y[:, 0].add_(1)                    # a strided column
+    y.view(6)[2:4].mul_(0.5)           # a slice of a reshape
+    y.transpose(0, 1)[1].mul_(3)       # a row of a transpose
+    y[0, 2].sub_(4)                    # one element (a 0-d view, as torch)
+    y.view(6)[1:5].relu_()
+    (y * y).sum().backward()
+    return y, x, w
+
+
+def _assignments_with_grad(lib):
+    x = lib.tensor(np.arange(1.0, 4.0), requires_grad=True)
+    w = lib.tensor(2.0, requires_grad=True)
+    buf = lib.zeros(3, dtype=lib.float64)       # no grad: joins the graph by the writes
+    buf[1] = w * 3
+    buf[0:2] += x[:2] * w
+    buf[x > 2] = x[2:] * 5                      # a boolean mask: not a view
+    (buf * buf).sum().backward()
+    return buf, x, w
+
+
+@pytest.mark.parametrize("script", [_views_changed_in_place, _assignments_with_grad],
+                         ids=lambda f: f.__name__.strip("_"))
+def test_in_place_changes_of_views_rebase_their_base_as_torch(script):
+    """torch's CopySlices: the base's new value is its old one with the view's part replaced,
+    the gradient flows to the op's inputs for that part and to the old base elsewhere."""
+    (y, x, w), (ty, tx, tw) = script(tg), script(torch)
+    _close(y, ty)
+    _same_grad(x, tx)
+    _same_grad(w, tw)
+    assert y._version == ty._version
 
 
 def test_view_taken_before_an_in_place_change_of_its_base_is_refused_in_backward():

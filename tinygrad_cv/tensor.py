@@ -805,7 +805,7 @@ class Tensor:
         if shape == self.shape:
             return self
         try:
-            return share_version(Reshape.apply(self, shape=shape), self)
+            return share_version(Reshape.apply(self, shape=shape), self, "reshape")
         except ValueError:
             raise RuntimeError(f"reshape: shape {tuple(shape)} is invalid for a tensor of shape "
                                f"{self.shape} ({self.numel()} elements)") from None
@@ -840,7 +840,8 @@ class Tensor:
         if sorted(d % builtins.max(self.ndim, 1) for d in dims) != list(range(self.ndim)):
             raise RuntimeError(f"permute: {dims} is not a permutation of the {self.ndim} dims "
                                f"of a tensor of shape {self.shape}")
-        return share_version(Permute.apply(self, axes=tuple(d % self.ndim for d in dims)), self)
+        axes = tuple(d % self.ndim for d in dims)
+        return share_version(Permute.apply(self, axes=axes), self, "permute", axes)
 
     def transpose(self, dim0=-2, dim1=-1):
         if self.ndim < 2:
@@ -848,14 +849,16 @@ class Tensor:
         axes = list(range(self.ndim))
         d0, d1 = dim0 % self.ndim, dim1 % self.ndim
         axes[d0], axes[d1] = axes[d1], axes[d0]
-        return share_version(Permute.apply(self, axes=tuple(axes)), self)
+        return share_version(Permute.apply(self, axes=tuple(axes)), self, "permute", tuple(axes))
 
     swapaxes = transpose
 
     @property
     def T(self):
-        return self if self.ndim < 2 else share_version(Permute.apply(
-            self, axes=tuple(reversed(range(self.ndim)))), self)
+        if self.ndim < 2:
+            return self
+        axes = tuple(reversed(range(self.ndim)))
+        return share_version(Permute.apply(self, axes=axes), self, "permute", axes)
 
     @property
     def mT(self):
@@ -872,7 +875,7 @@ class Tensor:
         for i, s in enumerate(self.shape):
             if s != 1 and s != full[i + lead]:
                 raise RuntimeError(f"expand: cannot expand shape {self.shape} to {full}")
-        return share_version(Expand.apply(self, shape=full), self)
+        return share_version(Expand.apply(self, shape=full), self, "expand")
 
     def broadcast_to(self, shape):
         return self.expand(*shape)
@@ -881,7 +884,8 @@ class Tensor:
         return self.expand(*other.shape)
 
     def __getitem__(self, index):
-        return share_version(GetItem.apply(self, index=_raw_index(index, self.device)), self)
+        index = _raw_index(index, self.device)
+        return share_version(GetItem.apply(self, index=index), self, "index", index)
 
     def split(self, split_size_or_sections, dim=0):
         return split(self, split_size_or_sections, dim)

@@ -17,7 +17,14 @@ y must keep x's shape (a broadcast may not grow x) and its dtype must cast to x'
   with x's old place on the graph) and x becomes its output, so ``y = x * 2; y.add_(1)``
   backpropagates 2 into x.  Nodes recorded before that used x keep its old place: x's
   ``_history`` lists (version before the change, old place), and the engine routes their
-  gradients there (``current_inputs``).
+  gradients there (``current_inputs``);
+* x a view (``y[1]``, ``y.view(-1)[2:4]``, ...): its root base is rebased as torch's
+  CopySlices (the old base with the view's part replaced by the op's result) and x becomes
+  the same view of the new base.  A view taken *before* such a change and used after it
+  raises a clear error (torch replays it on the changed base).
+
+``x[index] = value`` on the graph is ``where(mask, value placed at index, x)``, rebased the
+same way.
 
 At backward time the engine checks that no tensor a node saved (an input or an output) was
 changed in place after the node was recorded: ``Function.apply`` records the versions of the
@@ -26,24 +33,26 @@ an in-place change, the version it left: ``ctx.out_versions``).
 """
 from __future__ import annotations
 
+import numbers
 import weakref
 
 from .. import backend
+from ..ops.shape import IndexAdd
 from ..tensor import Tensor, where
+from .function import Function
 from .mode import modes
 
 LEAF_ERROR = "a leaf Variable that requires grad is being used in an in-place operation."
 LEAF_VIEW_ERROR = ("a view of a leaf Variable that requires grad is being used in an in-place "
                    "operation.")
 GRAPH_VIEW_ERROR = (
-    "in-place operation on a view of a tensor that is part of the graph is not supported by "
-    "tinygrad_cv (torch rewrites the base's history, tinygrad_cv does not); apply it to the "
-    "base tensor, or use the out-of-place form")
+    "in-place operation on an expanded view of a tensor that is part of the graph; clone() "
+    "the tensor first")
 
 VIEW_OF_CHANGED_ERROR = (
-    "a view of a tensor that was changed in place on the graph afterwards is used in this "
-    "backward pass; tinygrad_cv cannot replay the view on the changed tensor (torch does): "
-    "take the view after the in-place operation")
+    "a view was used after its base was changed in place on the graph; tinygrad_cv cannot "
+    "replay the view on the changed base (torch does): take the view after the in-place "
+    "operation")
 
 _TORCH_DTYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half",
                       "bfloat16": "BFloat16", "int64": "Long", "int32": "Int", "int16": "Short",
@@ -72,14 +81,42 @@ def bump_version(t) -> None:
         box[0] += 1
 
 
-def share_version(view, base):
-    """``view`` (just made from ``base``) shares base's counter when its array is a view of
-    base's storage, and remembers its base; returns ``view``."""
+def share_version(view, base, kind, arg=None):
+    """``view`` (just made from ``base`` by ``kind``: "reshape", "permute" (``arg``: the axes),
+    "index" (``arg``: the raw index) or "expand") shares base's counter when its array is a
+    view of base's storage, and remembers (root base, the steps from it, the version its place
+    on the graph is of); returns ``view``.
+
+    NumPy's ``a[i]`` with integers only is a scalar copy: it is replaced by the 0-d view
+    ``a[i, ...]``, so that ``x[0].add_(1)`` changes ``x`` as in torch."""
     a, b = view.array, base.array
+    if kind == "index" and a.ndim == 0 and a.base is None and _integers_only(arg):
+        arg = (arg if isinstance(arg, tuple) else (arg,)) + (Ellipsis,)
+        a = view.array = b[arg]
     if view is not base and a.base is not None and (a.base is b or a.base is b.base):
         view._vbox = version_box(base)
-        view._view_base = getattr(base, "_view_base", base)
+        root, steps, _ = getattr(base, "_view_base", (base, (), 0))
+        step = (kind, view.shape if kind == "reshape" else arg)
+        view._view_base = (root, None if steps is None or kind == "expand" else steps + (step,),
+                           view._vbox[0])
     return view
+
+
+def _integers_only(index) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(i, numbers.Integral) and not isinstance(i, bool) for i in items)
+
+
+def replay(array, steps):
+    """The view of ``array`` that ``steps`` (from ``share_version``) describe."""
+    for kind, arg in steps:
+        if kind == "reshape":
+            array = array.reshape(arg)
+        elif kind == "permute":
+            array = array.transpose(arg)
+        else:
+            array = array[arg]
+    return array
 
 
 def _aliases(saved, array) -> bool:
@@ -113,12 +150,12 @@ def current_inputs(node):
         if not isinstance(t, Tensor) or t._vbox is None:
             continue
         expected = 0 if recorded is None else recorded[i]
+        if _stale_view(t, expected):
+            raise RuntimeError(VIEW_OF_CHANGED_ERROR)
         if t._vbox[0] == expected:
             continue
         if _saves(node, t.array):
             raise _version_error(t, "", t._vbox[0], expected)
-        if getattr(t, "_history", None) and _views_of(node, t):
-            raise RuntimeError(VIEW_OF_CHANGED_ERROR)
         for version, old in getattr(t, "_history", ()):
             if version >= expected:
                 inputs[i] = old
@@ -128,9 +165,13 @@ def current_inputs(node):
     return node.inputs
 
 
-def _views_of(node, t) -> bool:
-    """Whether an output of ``node`` is a view sharing ``t``'s storage (and counter)."""
-    return any(r() is not None and r()._vbox is t._vbox for r in node.outputs)
+def _stale_view(t, expected) -> bool:
+    """Whether ``t`` is a view on the graph whose base was rebased by an in-place op between
+    the view's making (its place on the graph) and version ``expected`` (a node's use)."""
+    view = getattr(t, "_view_base", None)
+    if view is None or t.creator is None or expected == view[2]:
+        return False
+    return any(view[2] <= v < expected for v, _ in getattr(view[0], "_history", ()))
 
 
 def check_saved_outputs(node) -> None:
@@ -152,12 +193,15 @@ def apply_inplace(self, fn, *args, casting="same_kind"):
     torch's rules for the graph (see the module docstring); returns ``self``."""
     if modes.grad_enabled and (self.requires_grad or any(
             isinstance(a, Tensor) and a.requires_grad for a in args)):
-        _check_may_rebase(self)
+        view = _check_may_rebase(self)
         stand_in = _stand_in(self)
         out = fn(stand_in, *args)
         version = self._version
         write(self, out.array, casting)
-        _rebase(self, out, version)
+        if view is None:
+            _rebase(self, out, version)
+        else:
+            _rebase_view(self, out, view, version)
     else:
         write(self, fn(self, *args).array, casting)
     return self
@@ -186,28 +230,36 @@ def write(self, value, casting="same_kind") -> None:
 def assign_inplace(self, index, value) -> None:
     """``self[index] = value`` with grad mode on and ``self`` (or ``value``) requiring grad:
     ``self`` is rebased on ``where(mask, value, self)`` (no gradient to the replaced part)."""
-    if isinstance(value, Tensor) and value.requires_grad:
-        raise RuntimeError(
-            "x[index] = value with a value that requires grad is not supported by tinygrad_cv; "
-            "build the result with where() or cat(), or assign under no_grad()")
     if self.requires_grad and self.creator is None:
         raise RuntimeError(LEAF_VIEW_ERROR)
     xp = backend.get_array_module(self.array)
     mask = xp.zeros(self.shape, dtype=bool)
     mask[index] = True
+    if isinstance(value, Tensor) and value.requires_grad:
+        # value broadcast to the indexed part and placed (differentiably) into zeros
+        full = IndexAdd.apply(value.expand(*self.array[index].shape), index=index,
+                              shape=self.shape)
+        apply_inplace(self, lambda x, f: where(mask, f, x), full)
+        return
     full = xp.zeros_like(self.array)
     full[index] = value.array if isinstance(value, Tensor) else value
     apply_inplace(self, lambda x: where(mask, full, x))
 
 
-def _check_may_rebase(self) -> None:
-    base = getattr(self, "_view_base", None)
-    if base is not None:
-        if base.requires_grad and base.creator is None:
+def _check_may_rebase(self):
+    """torch's errors for an in-place change on the graph; returns (root base, steps) for a
+    view, else None."""
+    view = getattr(self, "_view_base", None)
+    if view is not None:
+        root, steps, _ = view
+        if root.requires_grad and root.creator is None:
             raise RuntimeError(LEAF_VIEW_ERROR)
-        raise RuntimeError(GRAPH_VIEW_ERROR)
+        if steps is None:
+            raise RuntimeError(GRAPH_VIEW_ERROR)
+        return view
     if self.requires_grad and self.creator is None:
         raise RuntimeError(LEAF_ERROR)
+    return None
 
 
 def _stand_in(self):
@@ -237,3 +289,53 @@ def _rebase(self, out, version) -> None:
         # a saved output is now self's storage (same values), guarded by self's version
         node.saved = tuple([self.array if s is out.array else s for s in node.saved])
         node.out_versions = {out.out_index: self._version}
+
+
+# ---- in-place changes of views ---------------------------------------------------------------
+class CopySlices(Function):
+    """r = a with its view ``steps`` replaced by o (the base after an in-place change of a view
+    of it);  dL/da = dL/dr with the view zeroed, dL/do = dL/dr's view.  First order."""
+
+    @staticmethod
+    def forward(ctx, a, o, steps=()):
+        ctx.steps = steps
+        r = a.copy()
+        replay(r, steps)[...] = o
+        return r
+
+    @staticmethod
+    def backward(ctx, g):
+        ga = g.copy()
+        part = replay(ga, ctx.steps)
+        go = part.copy()
+        part[...] = 0
+        return ga, go
+
+
+class ViewOf(Function):
+    """v = the view ``steps`` of a;  dL/da = zeros with dL/dv written into that view.
+    First order."""
+
+    @staticmethod
+    def forward(ctx, a, steps=()):
+        ctx.steps = steps
+        ctx.in_shape = a.shape
+        return replay(a, steps)
+
+    @staticmethod
+    def backward(ctx, g):
+        ga = backend.get_array_module(g).zeros(ctx.in_shape, dtype=g.dtype)
+        replay(ga, ctx.steps)[...] = g
+        return ga
+
+
+def _rebase_view(self, out, view, version) -> None:
+    """After ``out`` was written into the view ``self``: its root base becomes
+    ``CopySlices(old base, out)`` and ``self`` the view of that (torch's CopySlices)."""
+    root, steps, _ = view
+    old = Tensor.wrap(root.array)      # the base's old place (CopySlices reads no values)
+    old.requires_grad, old.creator, old.out_index = root.requires_grad, root.creator, \
+        root.out_index
+    _rebase(root, CopySlices.apply(old, out, steps=steps), version)
+    _rebase(self, ViewOf.apply(root, steps=steps), version)
+    self._view_base = (root, steps, self._vbox[0])
