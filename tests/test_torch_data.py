@@ -154,6 +154,20 @@ def test_iterable_dataset_matches_torch():
     for drop in (False, True):
         assert_same_loader_iter(tgd.DataLoader(Stream(), 3, drop_last=drop),
                                 tud.DataLoader(TorchStream(), 3, drop_last=drop))
+    with pytest.raises(TypeError):
+        len(tgd.DataLoader(Stream(), 3))
+
+    class Sized(Stream):
+        def __len__(self):
+            return 7
+
+    class TorchSized(TorchStream):
+        def __len__(self):
+            return 7
+
+    for drop in (False, True):
+        assert len(tgd.DataLoader(Sized(), 3, drop_last=drop)) == \
+            len(tud.DataLoader(TorchSized(), 3, drop_last=drop))
     with pytest.raises(ValueError, match="shuffle"):
         tgd.DataLoader(Stream(), 2, shuffle=True)
 

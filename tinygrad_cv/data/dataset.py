@@ -365,8 +365,11 @@ class DataLoader:
         self.epoch = 0
 
     def __len__(self):
-        if isinstance(self.dataset, IterableDataset):
-            raise TypeError("len() of a DataLoader over an IterableDataset is not defined")
+        if isinstance(self.dataset, IterableDataset):   # defined when the stream has a len()
+            n = len(self.dataset)
+            if self.batch_size is None:
+                return n
+            return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
         if self.batch_sampler is not None:
             return len(self.batch_sampler)
         return len(self.sampler)
