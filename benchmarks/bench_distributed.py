@@ -17,8 +17,9 @@ every rank trains on ``global batch / R`` random images of the model's input sha
 
 Reported per configuration (rank 0; steps are in lockstep through the all-reduces): the
 median step time, the global throughput (images per second), the share of the step time
-inside DDP's collectives (which includes waiting for the slower rank), and the speed-up over
-one rank.  BLAS threads per rank default to 1 (on a loaded 2-core machine, one rank with 2
+inside DDP's collectives (which includes waiting for the slower rank), the speed-up over
+one rank, and (one rank) when the first parameter gradient hook runs, as a fraction of the
+backward pass: the earliest moment a hook-driven reduction could start.  BLAS threads per rank default to 1 (on a loaded 2-core machine, one rank with 2
 OpenBLAS threads measured 20x slower than with 1: its spinning threads fight the other
 processes).  The load average is printed: on a shared machine the numbers are noisy.
 """
@@ -82,11 +83,20 @@ def worker(args):
     net, loss_of, opt_name = {"cnn": _cnn_step, "unet": _unet_step}[args.model](per_rank)
     model = dist.DistributedDataParallel(net, bucket_mb=args.bucket_mb)
     opt = make_optimizer(opt_name, model.parameters(), 1e-3)
+    first_hook = []           # when the first parameter's gradient hook ran in this step
+    for p in net.parameters():
+        p.register_hook(lambda g: first_hook.append(time.perf_counter()) and None)
+    hook_at = []              # (first hook - backward start) / backward time
 
     def step():
         loss = loss_of(model)
         opt.zero_grad()
+        first_hook.clear()
+        b0 = time.perf_counter()
         loss.backward()
+        b1 = time.perf_counter()
+        if first_hook and world == 1:   # (with more ranks backward includes the reductions)
+            hook_at.append((min(first_hook) - b0) / (b1 - b0))
         opt.step()
 
     for _ in range(args.warmup):
@@ -101,6 +111,7 @@ def worker(args):
         with open(args.result, "w") as f:
             json.dump({"median_step": statistics.median(times), "comm_share":
                        sum(comms) / sum(times), "buckets": len(model.bucket_sizes),
+                       "first_hook_at": statistics.median(hook_at) if hook_at else None,
                        "parameters": sum(p.array.size for p in net.parameters())}, f)
     dist.destroy_process_group()
 
@@ -154,13 +165,15 @@ def main():
             print(f"  {model} x{ranks}: {r['median_step'] * 1e3:.1f} ms/step", flush=True)
     print(f"load average at end {os.getloadavg()[0]:.1f}\n")
     print("| model | ranks | BLAS threads/rank | global batch | step (ms) | images/s | "
-          "communication | speed-up |")
-    print("|---|---|---|---|---|---|---|---|")
+          "communication | speed-up | first gradient hook |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['model']} ({r['parameters'] / 1e6:.2f} M params, {r['buckets']} buckets) "
               f"| {r['ranks']} | {r['threads']} | {GLOBAL_BATCH[r['model']]} | "
               f"{r['median_step'] * 1e3:.1f} | {GLOBAL_BATCH[r['model']] / r['median_step']:.0f} "
-              f"| {100 * r['comm_share']:.1f}% | {r['speedup']:.2f}x |")
+              f"| {100 * r['comm_share']:.1f}% | {r['speedup']:.2f}x "
+              + (f"| {100 * r['first_hook_at']:.0f}% of backward |" if r["first_hook_at"]
+                 is not None else "| (1 rank only) |"))
 
 
 if __name__ == "__main__":
