@@ -144,7 +144,7 @@ def test_conv2d_padding_modes_match_torch(mode, padding, kernel, dilation, seed)
     ours = nn.Conv2d(2, 3, kernel, padding=padding, dilation=dilation, padding_mode=mode)
     x = np.random.default_rng(seed).standard_normal((2, 2, 5, 6))
     compare_layer(ours, theirs, x, rtol=1e-9, atol=1e-11)
-    assert ours.padding_mode == mode
+    assert ours.padding_mode == mode and repr(ours) == repr(theirs)
 
 
 def test_conv_padding_mode_errors():
