@@ -208,3 +208,42 @@ def test_bernoulli_samples_and_validation():
 def test_reachable_from_the_package():
     import tinygrad_cv
     assert tinygrad_cv.distributions.Normal is Normal
+
+
+# ---- kl_divergence -------------------------------------------------------------------------------
+@SETTINGS
+@given(st.sampled_from(["normal", "categorical", "bernoulli"]), st.booleans(),
+       st.integers(0, 2**16))
+def test_kl_divergence_matches_torch(family, with_zeros, seed):
+    rng = np.random.default_rng(seed)
+    if family == "normal":
+        raw = [rng.normal(size=3), rng.uniform(0.3, 2, 3), rng.normal(size=3), rng.uniform(0.3, 2, 3)]
+        make_o = lambda a: (Normal(a[0], a[1]), Normal(a[2], a[3]))
+        make_t = lambda a: (torch.distributions.Normal(a[0], a[1]),
+                            torch.distributions.Normal(a[2], a[3]))
+    elif family == "categorical":
+        p, q = rng.uniform(0.1, 1, (2, 4)), rng.uniform(0.1, 1, (2, 4))
+        if with_zeros:
+            p[0, 1] = q[1, 2] = q[0, 1] = 0.0       # 0 log 0, and +inf where q = 0 < p
+        raw = [p, q]
+        make_o = lambda a: (Categorical(probs=a[0]), Categorical(probs=a[1]))
+        make_t = lambda a: (torch.distributions.Categorical(probs=a[0]),
+                            torch.distributions.Categorical(probs=a[1]))
+    else:
+        p, q = rng.uniform(0.05, 0.95, 4), rng.uniform(0.05, 0.95, 4)
+        if with_zeros:
+            p[0], q[1], q[2], p[3] = 0.0, 0.0, 1.0, 1.0
+        raw = [p, q]
+        make_o = lambda a: (Bernoulli(probs=a[0]), Bernoulli(probs=a[1]))
+        make_t = lambda a: (torch.distributions.Bernoulli(probs=a[0]),
+                            torch.distributions.Bernoulli(probs=a[1]))
+    ao = [tg.Tensor(a, requires_grad=True) for a in raw]
+    at = [torch.tensor(a, requires_grad=True) for a in raw]
+    ko = tg.distributions.kl_divergence(*make_o(ao))
+    kt = torch.distributions.kl_divergence(*make_t(at))
+    np.testing.assert_allclose(_np(ko), _np(kt), rtol=1e-9, atol=1e-12)
+    finite = np.isfinite(_np(kt))
+    if finite.all():
+        _grads_match(ko, kt, ao, at, seed)
+    with pytest.raises(NotImplementedError, match="no closed form"):
+        tg.distributions.kl_divergence(Normal(0.0, 1.0), Bernoulli(probs=0.5))
