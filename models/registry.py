@@ -23,6 +23,9 @@ An entry (``ModelEntry``) holds:
 - ``predict(model, images) -> labels`` (classifiers) or ``sample(model, options, *, num, seed,
   batch_size, progress) -> float32 host array (N, C, H, W) in [0, 1]`` (generative models).
 - ``graph(images, labels) -> (loss Tensor, module)``: one forward + loss to draw, if any.
+- ``caption(model, images=None, *, split=None, beam=1, max_length=None) -> {"hypotheses",
+  "references", "images"}`` (captioners, kind ``captioner``): captions of images (a list of
+  (H, W, 3) arrays in [0, 1]) or of a data split with its references (``tinygrad-cv caption``).
 """
 from __future__ import annotations
 
@@ -129,6 +132,7 @@ class ModelEntry:
     sample: Optional[Callable] = None
     sample_options: tuple = ()
     graph: Optional[Callable] = None
+    caption: Optional[Callable] = None    # captioners (kind "captioner")
     distributed: bool = False      # train accepts distributed=True (tinygrad-cv train --distributed)
 
     def option(self, name):
@@ -148,8 +152,11 @@ def register(entry):
         raise TypeError(f"register expects a ModelEntry, got {type(entry).__name__}")
     if entry.name in REGISTRY and REGISTRY[entry.name] is not entry:
         raise ValueError(f"a model named {entry.name!r} is already registered")
-    if entry.kind not in ("classifier", "generative"):
-        raise ValueError(f"model {entry.name!r}: kind must be 'classifier' or 'generative'")
+    if entry.kind not in ("classifier", "generative", "captioner"):
+        raise ValueError(f"model {entry.name!r}: kind must be 'classifier', 'generative' or "
+                         "'captioner'")
+    if (entry.kind == "captioner") != (entry.caption is not None):
+        raise ValueError(f"model {entry.name!r}: a captioner has caption (and only it)")
     if (entry.kind == "classifier") != (entry.predict is not None) or \
             (entry.kind == "generative") != (entry.sample is not None):
         raise ValueError(f"model {entry.name!r}: a classifier has predict, a generative model "
@@ -164,6 +171,7 @@ def _builtins():
     if not _BUILTINS_LOADED:
         _BUILTINS_LOADED = True
         from . import classifier_entries, diffusion_entry  # noqa: F401  (they register)
+        from . import captioning_entry  # noqa: F401
     return REGISTRY
 
 

@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "tinygrad_cv.cli.classic_commands",
     "tinygrad_cv.cli.learn_commands",
     "tinygrad_cv.cli.sample_commands",
+    "tinygrad_cv.cli.caption_commands",
 )
 
 ISSUES_HINT = "this is a bug in tinygrad-cv: please report it with the command line you ran"
