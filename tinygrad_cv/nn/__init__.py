@@ -18,9 +18,10 @@ from .layers.pooling import MaxPool2d, AvgPool2d, AdaptiveAvgPool2d  # noqa: F40
 from .layers.normalization import BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm  # noqa: F401
 from .layers.upsample import Upsample  # noqa: F401
 from .layers.feature_dropout import Dropout1d, Dropout2d, Dropout3d  # noqa: F401
-from .layers.padding import (ReflectionPad1d, ReflectionPad2d, ReplicationPad1d,  # noqa: F401
-                             ReplicationPad2d, ZeroPad1d, ZeroPad2d, ConstantPad1d,
-                             ConstantPad2d, CircularPad2d)
+from .layers.padding import (ReflectionPad1d, ReflectionPad2d, ReflectionPad3d,  # noqa: F401
+                             ReplicationPad1d, ReplicationPad2d, ReplicationPad3d,
+                             CircularPad1d, CircularPad2d, CircularPad3d, ZeroPad1d, ZeroPad2d,
+                             ZeroPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d)
 from .layers.pixel_shuffle import PixelShuffle, PixelUnshuffle  # noqa: F401
 from .layers.instance_norm import InstanceNorm1d, InstanceNorm2d  # noqa: F401
 from .layers.transformer import TransformerEncoder, TransformerDecoder, Transformer  # noqa: F401
