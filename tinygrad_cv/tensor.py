@@ -55,8 +55,9 @@ def _check_requires_grad(dtype, requires_grad):
 class Tensor:
     """An n-dimensional array on the CPU (NumPy) or GPU (CuPy) that records its gradient graph."""
 
-    # _vbox: the version counter (autograd/inplace.py); _history and _view_base are set only on
-    # tensors rebased by an in-place op / made as views (read with getattr and a default)
+    # _vbox: the version counter, _view_base: (root base, steps, version) of a view (see
+    # autograd/inplace.py); _history is set only on tensors rebased by an in-place op (read it
+    # with getattr and a default)
     __slots__ = ("array", "requires_grad", "grad", "creator", "out_index", "hooks",
                  "retains_grad", "name", "_vbox", "_history", "_view_base", "__weakref__")
     _tensor_marker = True
@@ -90,6 +91,7 @@ class Tensor:
         self.retains_grad = False
         self.name = None
         self._vbox = None
+        self._view_base = None
 
     @classmethod
     def wrap(cls, array):
@@ -105,6 +107,7 @@ class Tensor:
         t.retains_grad = False
         t.name = None
         t._vbox = None
+        t._view_base = None
         return t
 
     @property

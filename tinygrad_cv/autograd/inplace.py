@@ -90,15 +90,24 @@ def share_version(view, base, kind, arg=None):
     NumPy's ``a[i]`` with integers only is a scalar copy: it is replaced by the 0-d view
     ``a[i, ...]``, so that ``x[0].add_(1)`` changes ``x`` as in torch."""
     a, b = view.array, base.array
-    if kind == "index" and a.ndim == 0 and a.base is None and _integers_only(arg):
+    if a.base is None:
+        if kind != "index" or a.ndim or not _integers_only(arg):
+            return view
         arg = (arg if isinstance(arg, tuple) else (arg,)) + (Ellipsis,)
         a = view.array = b[arg]
-    if view is not base and a.base is not None and (a.base is b or a.base is b.base):
-        view._vbox = version_box(base)
-        root, steps, _ = getattr(base, "_view_base", (base, (), 0))
-        step = (kind, view.shape if kind == "reshape" else arg)
-        view._view_base = (root, None if steps is None or kind == "expand" else steps + (step,),
-                           view._vbox[0])
+    if view is base or (a.base is not b and a.base is not b.base):
+        return view
+    box = base._vbox
+    if box is None:
+        box = base._vbox = [0]
+    view._vbox = box
+    parent = base._view_base
+    root, steps = (base, ()) if parent is None else parent[:2]
+    if steps is not None and kind != "expand":
+        steps = steps + ((kind, view.shape if kind == "reshape" else arg),)
+    else:
+        steps = None
+    view._view_base = (root, steps, box[0])
     return view
 
 
@@ -168,7 +177,7 @@ def current_inputs(node):
 def _stale_view(t, expected) -> bool:
     """Whether ``t`` is a view on the graph whose base was rebased by an in-place op between
     the view's making (its place on the graph) and version ``expected`` (a node's use)."""
-    view = getattr(t, "_view_base", None)
+    view = t._view_base
     if view is None or t.creator is None or expected == view[2]:
         return False
     return any(view[2] <= v < expected for v, _ in getattr(view[0], "_history", ()))
@@ -249,7 +258,7 @@ def assign_inplace(self, index, value) -> None:
 def _check_may_rebase(self):
     """torch's errors for an in-place change on the graph; returns (root base, steps) for a
     view, else None."""
-    view = getattr(self, "_view_base", None)
+    view = self._view_base
     if view is not None:
         root, steps, _ = view
         if root.requires_grad and root.creator is None:
