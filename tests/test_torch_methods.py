@@ -492,3 +492,27 @@ def test_einsum_unsupported_and_bad_equations_raise():
         tg.einsum("ij,jk->ik", tg.ones(2, 2))
     with pytest.raises(ValueError, match="do not fit"):
         tg.einsum("ijk->i", tg.ones(2, 2))
+
+
+# ---- smaller forms: log2/log10, clamp_min/max, masked_select, nonzero --------------------------
+@SETTINGS
+@given(f64(min_value=0.1, max_value=5.0), st.data())
+def test_log2_log10_clamp_min_max_masked_select_match_torch(a, data):
+    compare(lambda x: x.log2(), lambda x: x.log2(), a)
+    compare(lambda x: tg.log10(x), lambda x: torch.log10(x), a)
+    compare(lambda x: x.clamp_min(1.0), lambda x: x.clamp_min(1.0), a)
+    compare(lambda x: tg.clamp_max(x, 2.0), lambda x: torch.clamp_max(x, 2.0), a)
+    mask = data.draw(hnp.arrays(bool, a.shape[data.draw(st.integers(0, a.ndim)):]))
+    compare(lambda x: x.masked_select(tg.tensor(mask)),
+            lambda x: x.masked_select(torch.tensor(mask)), a)
+    compare(lambda x: tg.masked_select(x, tg.tensor(mask)),
+            lambda x: torch.masked_select(x, torch.tensor(mask)), a)
+    assert tg.tensor(a).is_floating_point() and tg.tensor(a).ndimension() == a.ndim
+
+
+@SETTINGS
+@given(arrays(shapes(0, 3), "int64", min_value=-1, max_value=1))
+def test_nonzero_matches_torch(a):
+    compare(lambda x: x.nonzero(), lambda x: x.nonzero(), a, grad=False)
+    compare(lambda x: tg.nonzero(x, as_tuple=True), lambda x: torch.nonzero(x, as_tuple=True), a,
+            grad=False)

@@ -1243,6 +1243,49 @@ class Tensor:
     def reciprocal(self):
         return 1.0 / _floating(self)
 
+    def log2(self):
+        """log_2 x = ln x / ln 2."""
+        return self.log() * (1.0 / math.log(2.0))
+
+    def log10(self):
+        """log_10 x = ln x / ln 10."""
+        return self.log() * (1.0 / math.log(10.0))
+
+    def clamp_min(self, min):
+        return self.clamp(min=min)
+
+    def clamp_max(self, max):
+        return self.clamp(max=max)
+
+    def is_floating_point(self):
+        return backend.is_floating(self.dtype)
+
+    def ndimension(self):
+        return self.ndim
+
+    def masked_select(self, mask):
+        """The elements where the boolean ``mask`` (broadcast with self) holds, as a 1-D tensor
+        in row-major order (differentiable)."""
+        mask_arr = mask.array if isinstance(mask, Tensor) else backend.as_array(
+            mask, device=self.device)
+        if mask_arr.dtype.kind != "b":
+            raise RuntimeError(f"masked_select: expected a boolean mask, got dtype "
+                               f"{mask_arr.dtype}")
+        shape = backend.broadcast_shapes(mask_arr.shape, self.shape)
+        xp = backend.get_array_module(self.array)
+        return self.expand(*shape)[xp.broadcast_to(mask_arr, shape)]
+
+    def nonzero(self, *, as_tuple=False):
+        """The indices of the non-zero elements: an (n, ndim) int64 tensor, or with
+        ``as_tuple`` one 1-D tensor per dim."""
+        xp = backend.get_array_module(self.array)
+        idx = xp.nonzero(self.array.reshape(1) if self.ndim == 0 else self.array)
+        idx = tuple(Tensor.wrap(i.astype(_INT64, copy=False)) for i in idx)
+        if as_tuple:
+            return idx
+        return Tensor.wrap(xp.stack([i.array for i in idx], axis=1) if self.ndim else
+                           xp.zeros((int(idx[0].shape[0]), 0), dtype=_INT64))
+
     def all(self, dim=None, keepdim=False):
         """True where every element (along ``dim``) is non-zero."""
         return self._logical_reduce("all", dim, keepdim)

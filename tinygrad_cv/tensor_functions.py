@@ -290,3 +290,27 @@ def einsum(equation, *operands):
         tensors = [t if backend.is_floating(t.dtype) else t.to(floating[0].dtype)
                    for t in tensors]
     return Einsum.apply(*tensors, spec=spec)
+
+
+def log2(input):
+    return _as_tensor(input).log2()
+
+
+def log10(input):
+    return _as_tensor(input).log10()
+
+
+def clamp_min(input, min):
+    return _as_tensor(input).clamp_min(min)
+
+
+def clamp_max(input, max):
+    return _as_tensor(input).clamp_max(max)
+
+
+def masked_select(input, mask):
+    return _as_tensor(input).masked_select(mask)
+
+
+def nonzero(input, *, as_tuple=False):
+    return _as_tensor(input).nonzero(as_tuple=as_tuple)
