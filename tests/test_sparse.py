@@ -132,6 +132,9 @@ def test_errors_are_clear():
         tg.sparse_coo_tensor([[0, 3]], [1.0, 2.0], (3,))
     with pytest.raises(ValueError, match="nnz = 2"):
         tg.sparse_coo_tensor([[0, 1]], [1.0, 2.0, 3.0], (3,))
+    with pytest.raises(ValueError, match="not sorted without repeats"):
+        tg.sparse_coo_tensor([[1, 0]], [1.0, 2.0], (3,), is_coalesced=True)
+    assert tg.sparse_coo_tensor([[0, 2]], [1.0, 2.0], (3,), is_coalesced=True).is_coalesced()
     s = tg.sparse_coo_tensor([[0, 1], [1, 0]], [1.0, 1.0], (2, 2))
     with pytest.raises(RuntimeError, match="uncoalesced"):
         s.indices()

@@ -276,11 +276,14 @@ def _check_indices(idx, size, values_shape):
 
 
 def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None,
-                      requires_grad=False, check_invariants=None, is_coalesced=None):
+                      pin_memory=False, requires_grad=False, check_invariants=None,
+                      is_coalesced=None):
     """A sparse COO tensor from ``indices`` (sparse_dim, nnz) and ``values`` (nnz, *dense).
 
     ``size`` defaults to the largest index + 1 per sparse dim, then the values' dense dims.
-    Indices are always checked against ``size`` (a clear error rather than a bad read).
+    Indices are always checked against ``size`` (a clear error rather than a bad read), and
+    ``is_coalesced=True`` against the indices (sorted, no repeats).  ``pin_memory`` has no
+    effect (transfers are synchronous).
     With ``requires_grad=True`` the values become a leaf whose gradient is the tensor's
     ``.grad`` (at the stored coordinates); values that already require grad keep their graph.
     """
@@ -310,6 +313,12 @@ def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None,
         size = (int(size),)
     size = tuple(int(s) for s in size)
     _check_indices(idx, size, tuple(vals.shape))
+    if is_coalesced and idx.shape[1] > 1:
+        xp = backend.get_array_module(idx)
+        linear = xp.ravel_multi_index(tuple(idx), size[:idx.shape[0]])
+        if not bool((linear[1:] > linear[:-1]).all()):
+            raise ValueError("sparse_coo_tensor: is_coalesced=True but the indices are not "
+                             "sorted without repeats; call .coalesce() instead")
     if requires_grad:
         if not backend.is_floating(vals.dtype):
             raise RuntimeError("Only Tensors of floating point dtype can require gradients")
