@@ -13,7 +13,7 @@ from hypothesis import given, settings, strategies as st
 import tinygrad_cv as tg
 from tinygrad_cv import backend
 
-SETTINGS = settings(max_examples=25, deadline=None)
+SETTINGS = settings(max_examples=15, deadline=None)
 
 
 def host(x):

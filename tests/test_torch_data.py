@@ -13,7 +13,7 @@ import tinygrad_cv as tg
 import tinygrad_cv.utils.data as tgd
 from tinygrad_cv import backend
 
-SETTINGS = settings(max_examples=15, deadline=None)
+SETTINGS = settings(max_examples=8, deadline=None)
 Pair = collections.namedtuple("Pair", "x label")
 
 

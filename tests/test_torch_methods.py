@@ -12,7 +12,7 @@ from tinygrad_cv import backend
 from tinygrad_cv.testing import gradcheck
 from tinygrad_cv.testing.strategies import arrays, shapes
 
-SETTINGS = settings(max_examples=12, deadline=None)
+SETTINGS = settings(max_examples=6, deadline=None)
 
 
 def host(x):
