@@ -330,6 +330,26 @@ def test_transformer_encoder_decoder_stacks_match_torch():
     assert a is not b and a.array is not b.array
 
 
+def test_transformer_custom_encoder_unbatched_input_and_replaced_head():
+    """A custom encoder, unbatched (S, E) inputs, and a subclass that swaps its decoder for a
+    Linear head (as word_language_model does) keep torch's parameters and outputs."""
+    rng = np.random.default_rng(9)
+    torch.manual_seed(9)
+    enc_t = torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(8, 2, 12, dropout=0.0),
+                                        1, enable_nested_tensor=False)
+    theirs = torch.nn.Transformer(8, 2, num_decoder_layers=1, dim_feedforward=12, dropout=0.0,
+                                  custom_encoder=enc_t)
+    enc_o = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 12, dropout=0.0), 1)
+    ours = nn.Transformer(8, 2, num_decoder_layers=1, dim_feedforward=12, dropout=0.0,
+                          custom_encoder=enc_o)
+    _run_pair(ours, theirs, [rng.standard_normal((5, 8)), rng.standard_normal((3, 8))], {}, {},
+              dict(rtol=1e-8, atol=1e-10))
+    ours.decoder = nn.Linear(8, 4)
+    theirs.decoder = torch.nn.Linear(8, 4)
+    assert [k for k in ours.state_dict() if k.startswith("decoder")] == ["decoder.weight",
+                                                                          "decoder.bias"]
+
+
 def test_transformer_init_mask_and_errors():
     np.testing.assert_array_equal(
         host(nn.Transformer.generate_square_subsequent_mask(4)),

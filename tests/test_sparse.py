@@ -32,7 +32,7 @@ def test_construct_coalesce_and_to_dense_match_torch(m, n, nnz, dense, give_size
     size = (m, n) + dense if give_size or nnz == 0 else None
     so = tg.sparse_coo_tensor(idx, vals, size)
     st_ = torch.sparse_coo_tensor(torch.tensor(idx), torch.tensor(vals),
-                                  *(() if size is None else (size,)))
+                                  *(() if size is None else (size,)), check_invariants=True)
     assert so.is_sparse and isinstance(so, tg.Tensor)
     assert so.shape == tuple(st_.shape) and so._nnz() == st_._nnz()
     assert (so.sparse_dim(), so.dense_dim()) == (st_.sparse_dim(), st_.dense_dim())
@@ -72,7 +72,7 @@ def test_sparse_mm_matches_torch_with_gradients(m, k, n, nnz, coalesce, seed):
     vo, vt = tg.Tensor(vals, requires_grad=True), torch.tensor(vals, requires_grad=True)
     do, dt = tg.Tensor(d, requires_grad=True), torch.tensor(d, requires_grad=True)
     so = tg.sparse_coo_tensor(idx, vo, (m, k))
-    st_ = torch.sparse_coo_tensor(torch.tensor(idx), vt, (m, k))
+    st_ = torch.sparse_coo_tensor(torch.tensor(idx), vt, (m, k), check_invariants=True)
     if coalesce:
         so, st_ = so.coalesce(), st_.coalesce()
     yo, yt = sparse.mm(so, do), torch.sparse.mm(st_, dt)
@@ -89,7 +89,8 @@ def test_function_and_operator_forms_and_dense_times_sparse():
     rng = np.random.default_rng(0)
     idx, vals = _coo(rng, (3, 4), 5)
     so = tg.sparse_coo_tensor(idx, vals, (3, 4))
-    st_ = torch.sparse_coo_tensor(torch.tensor(idx), torch.tensor(vals), (3, 4))
+    st_ = torch.sparse_coo_tensor(torch.tensor(idx), torch.tensor(vals), (3, 4),
+                                  check_invariants=True)
     d, left = rng.standard_normal((4, 2)), rng.standard_normal((2, 3))
     expect = torch.mm(st_, torch.tensor(d)).numpy()
     for out in (tg.mm(so, tg.Tensor(d)), so @ tg.Tensor(d), so.mm(tg.Tensor(d)),
@@ -110,7 +111,7 @@ def test_sparse_leaf_gradient_is_at_the_stored_coordinates_like_torch_sparse_mm(
     vals = np.array([1.0, 2.0, 3.0])
     so = tg.sparse_coo_tensor(idx, vals, (2, 3), requires_grad=True)
     st_ = torch.sparse_coo_tensor(torch.tensor(idx), torch.tensor(vals), (2, 3),
-                                  requires_grad=True)
+                                  requires_grad=True, check_invariants=True)
     d = np.random.default_rng(1).standard_normal((3, 2))
     sparse.mm(so, tg.Tensor(d)).sum().backward()
     torch.sparse.mm(st_, torch.tensor(d)).sum().backward()
