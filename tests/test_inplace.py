@@ -464,3 +464,26 @@ def test_library_optimizers_still_match_torch_after_in_place_changes():
                 w.mul_(0.99)         # a user's in-place change between steps
         results.append(w)
     _close(*results)
+
+
+@pytest.mark.parametrize("script", ["y.mul_(x).add_(x).sigmoid_()", "y.mul_(x).exp_().add_(x)"])
+def test_second_order_through_in_place_ops_as_torch(script):
+    """create_graph=True through rebased tensors: the same gradients of gradients (or the
+    same version error) as torch."""
+    outcomes = []
+    for lib in (tg, torch):
+        x = lib.tensor(np.array([0.5, 1.5, -2.0]), requires_grad=True)
+        y = x * x
+        try:
+            eval(script, {"x": x, "y": y})
+            (g,) = lib.autograd.grad(y.sum(), x, create_graph=True)
+            g.sum().backward()
+        except RuntimeError as e:
+            outcomes.append(VERSION_ERROR.search(str(e)).groups())
+            continue
+        outcomes.append((g.detach().numpy(), x.grad.numpy()))
+    if isinstance(outcomes[1][0], str):
+        assert outcomes[0] == outcomes[1]
+    else:
+        for a, b in zip(*outcomes):
+            np.testing.assert_allclose(a, b, rtol=1e-12)
