@@ -1,7 +1,5 @@
 """torch.nn's padding, pixel-shuffle, channel-dropout, instance-norm and Transformer layers,
 Conv2d's padding modes and init.orthogonal_, against torch with copied weights."""
-import warnings
-
 import numpy as np
 import pytest
 import torch

@@ -40,7 +40,7 @@ def feature_dropout(input, p, training):
     return input * Tensor.wrap(scale)
 
 
-def _unbatched(input, fn, p, training, batched_ndim):
+def _unbatched(input, p, training, batched_ndim):
     if input.ndim == batched_ndim:
         return feature_dropout(input, p, training)
     return feature_dropout(input.unsqueeze(0), p, training).squeeze(0)
@@ -53,7 +53,7 @@ def dropout1d(input, p=0.5, training=True, inplace=False):
     if input.ndim not in (2, 3):
         raise ValueError(f"dropout1d: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape "
                          f"{tuple(input.shape)}")
-    return _unbatched(input, "dropout1d", p, training, 3)
+    return _unbatched(input, p, training, 3)
 
 
 def dropout2d(input, p=0.5, training=True, inplace=False):
@@ -81,4 +81,4 @@ def dropout3d(input, p=0.5, training=True, inplace=False):
     if input.ndim not in (4, 5):
         raise ValueError(f"dropout3d: expected a 4-D (C, D, H, W) or 5-D (N, C, D, H, W) input, "
                          f"got shape {tuple(input.shape)}")
-    return _unbatched(input, "dropout3d", p, training, 5)
+    return _unbatched(input, p, training, 5)
