@@ -1,12 +1,12 @@
 """The program the distributed tests start under ``mpiexec -n 2``: one scenario per run.
 
     mpiexec -n 2 python tests/distributed_worker.py main OUT_DIR
-    mpiexec -n 2 python tests/distributed_worker.py raise|exit|crash OUT_DIR
+    mpiexec -n 2 python tests/distributed_worker.py raise|exit|crash|cli-fails OUT_DIR
 
 ``main`` runs every check of one launch (collectives, DDP against one process, no_sync,
 buffers, a mismatched world size) and writes ``OUT_DIR/rank{r}.json``: ``{check: [ok,
 detail]}``; the tests read those.  The other scenarios make rank 1 fail while rank 0 waits in
-a collective.
+a collective (``cli-fails``: inside ``tinygrad-cv train --distributed``).
 """
 import contextlib
 import io
@@ -346,9 +346,48 @@ def main(out):
         json.dump(RESULTS, f, indent=1)
 
 
+class Tee:
+    """A text stream writing (and flushing) to several."""
+
+    def __init__(self, *streams):
+        self.streams = streams
+
+    def write(self, text):
+        for stream in self.streams:
+            stream.write(text)
+            stream.flush()
+        return len(text)
+
+    def flush(self):
+        for stream in self.streams:
+            stream.flush()
+
+
+def cli_fails_on_one_rank(out):
+    """tinygrad-cv train --distributed where rank 1's training raises: the CLI reports it on
+    rank 1 and the job must end (rank 0 is waiting in a collective with the default 1800 s
+    timeout)."""
+    from mpi4py import MPI
+
+    if MPI.COMM_WORLD.Get_rank() == 1:
+        from models import training
+
+        def broken(self, epoch):
+            raise RuntimeError("rank 1's training failed on purpose")
+        training.Trainer.train_epoch = broken
+    rank = MPI.COMM_WORLD.Get_rank()
+    code, text = cli(["train", "--model", "softmax", "--distributed", "--epochs", "2",
+                      "--out", os.path.join(out, "cli-fails"), "--no-progress"])
+    with open(os.path.join(out, f"rank{rank}.txt"), "w") as f:   # (the abort may cut stdout)
+        f.write(f"{text}rank {rank} cli exit status {code}\n")
+    sys.exit(code)
+
+
 def failing(out, how):
     dist.init_process_group("mpi", timeout=float(os.environ.get("TEST_DIST_TIMEOUT", "60")))
     rank = dist.get_rank()
+    # what the rank reports goes to a file too: the launcher may cut the output of an abort
+    sys.stderr = Tee(sys.stderr, open(os.path.join(out, f"rank{rank}.err"), "w"))
     t = tg.ones(3)
     if rank == 1:
         if how == "raise":
@@ -366,5 +405,7 @@ if __name__ == "__main__":
     scenario, out_dir = sys.argv[1], sys.argv[2]
     if scenario == "main":
         main(out_dir)
+    elif scenario == "cli-fails":
+        cli_fails_on_one_rank(out_dir)
     else:
         failing(out_dir, scenario)

@@ -144,22 +144,35 @@ def test_console_command_trains_the_cnn_on_two_ranks(tmp_path):
     assert metrics["test_accuracy"] > 0.8
 
 
-def test_a_rank_that_raises_stops_every_rank():
+def test_a_rank_that_raises_stops_every_rank(tmp_path):
     # rank 0's own timeout (300 s) is past the launch limit: only the abort can end the job
-    code, text, _ = launch([WORKER, "raise", "-"], env={"TEST_DIST_TIMEOUT": "300"}, limit=60)
+    code, text, _ = launch([WORKER, "raise", str(tmp_path)], env={"TEST_DIST_TIMEOUT": "300"},
+                           limit=60)
     assert code != 0
-    assert "[rank 1/2] uncaught exception" in text and "rank 1 failed on purpose" in text
+    said = (tmp_path / "rank1.err").read_text()
+    assert "[rank 1/2] uncaught exception" in said and "rank 1 failed on purpose" in said
     assert "rank 0 finished" not in text
 
 
-def test_a_rank_that_leaves_early_makes_the_others_time_out():
-    code, text, _ = launch([WORKER, "exit", "-"], env={"TEST_DIST_TIMEOUT": "2"}, limit=60)
+def test_a_rank_that_leaves_early_makes_the_others_time_out(tmp_path):
+    code, text, _ = launch([WORKER, "exit", str(tmp_path)], env={"TEST_DIST_TIMEOUT": "2"},
+                           limit=60)
     assert code != 0
-    assert "did not complete within 2 s" in text and "another rank" in text
+    said = (tmp_path / "rank0.err").read_text()
+    assert "did not complete within 2 s" in said and "another rank" in said
     assert "rank 0 finished" not in text
 
 
-def test_a_rank_that_crashes_stops_the_job():
-    code, text, _ = launch([WORKER, "crash", "-"], env={"TEST_DIST_TIMEOUT": "300"}, limit=60)
+def test_a_rank_that_crashes_stops_the_job(tmp_path):
+    code, text, _ = launch([WORKER, "crash", str(tmp_path)], env={"TEST_DIST_TIMEOUT": "300"},
+                           limit=60)
     assert code != 0
     assert "rank 0 finished" not in text
+
+
+def test_a_rank_that_fails_inside_the_cli_stops_the_job(tmp_path):
+    code, text, _ = launch([WORKER, "cli-fails", str(tmp_path)], limit=60)
+    assert code == 1, text
+    said = (tmp_path / "rank1.txt").read_text()
+    assert "rank 1's training failed on purpose" in said and "rank 1 cli exit status 1" in said
+    assert not (tmp_path / "rank0.txt").exists()     # rank 0 was stopped, not left to finish

@@ -131,6 +131,15 @@ def run_train(args):
             if writer:
                 plot_metrics(metrics, paths["curves"], f"{args.model} on digits")
         finished = True
+    except BaseException as exc:
+        if args.distributed:    # the other ranks may be waiting in a collective: end them too
+            import tinygrad_cv.distributed as dist
+
+            if dist.is_initialized() and dist.get_world_size() > 1:
+                dist.process_group.abort_at_exit(
+                    2 if isinstance(exc, UsageError) else
+                    130 if isinstance(exc, KeyboardInterrupt) else 1)
+        raise
     finally:
         if args.distributed:
             import tinygrad_cv.distributed as dist

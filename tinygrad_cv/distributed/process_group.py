@@ -21,6 +21,7 @@ torch) raises ``DistributedTimeoutError`` in the ranks still waiting (``mpi`` ba
 """
 from __future__ import annotations
 
+import atexit
 import datetime
 import sys
 import traceback
@@ -53,6 +54,8 @@ _OPS = {"sum": "sum", "mean": "mean", "avg": "mean", "max": "max", "min": "min",
 
 _group = None            # the backend object of the default group, once initialised
 _previous_excepthook = None
+_abort_code = None       # abort_at_exit()'s code, until the next init_process_group
+_at_exit_registered = False
 
 
 def is_available() -> bool:
@@ -104,7 +107,7 @@ def init_process_group(backend="mpi", *, world_size=None, rank=None, timeout=Non
     Raises RuntimeError when the group exists already, when no MPI launcher started this
     process, or when the backend's libraries are not installed.
     """
-    global _group, _previous_excepthook
+    global _group, _previous_excepthook, _abort_code, _at_exit_registered
     name = str(backend).lower()
     if name not in BACKENDS:
         raise ValueError(f"init_process_group: unknown backend {backend!r}; expected one of "
@@ -140,9 +143,30 @@ def init_process_group(backend="mpi", *, world_size=None, rank=None, timeout=Non
                 f"launch with mpiexec -n {wanted if what == 'world_size' else 'N'} or drop "
                 f"{what}=")
     _group = group
+    _abort_code = None
     _previous_excepthook = sys.excepthook
     sys.excepthook = _abort_on_uncaught
+    if not _at_exit_registered:      # runs before mpi4py's own exit handler (MPI_Finalize)
+        atexit.register(_abort_if_asked, group.MPI)
+        _at_exit_registered = True
     return None
+
+
+def abort_at_exit(code=1):
+    """Make this process stop the whole MPI job (``MPI_Abort(code)``) when it exits, instead
+    of finalising MPI.  For a rank that stops on an error it has reported itself while the
+    other ranks may be inside collectives: finalising would wait for them, and they for it,
+    until the timeout; the abort makes the launcher end every rank at once.  The next
+    ``init_process_group`` cancels it."""
+    global _abort_code
+    _abort_code = int(code)
+
+
+def _abort_if_asked(mpi):
+    if _abort_code is not None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        mpi.COMM_WORLD.Abort(_abort_code)
 
 
 def _abort_on_uncaught(kind, value, tb):
