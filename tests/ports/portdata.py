@@ -1,0 +1,117 @@
+"""Data for the ported scripts, in place of the downloads they make (MNIST, CIFAR, text).
+
+A stand-in for the few ``torchvision`` pieces the scripts use (``datasets.MNIST``,
+``transforms.Compose/ToTensor/Normalize/Resize``, ``utils.save_image``), built on the digits
+bundled with tinygrad_cv (scikit-learn's 8x8 digits), enlarged to MNIST's 28x28 (or the size a
+``Resize`` asks for).  It is framework-neutral: samples are NumPy arrays and Python ints, which
+both DataLoaders' default collate turn into their own tensors, so the same data feeds the
+tinygrad_cv run and the PyTorch run of a port.
+
+``PORTS_SMALL=1`` in the environment (the tests' short form) keeps 64 training and 32 test
+images; without it the 1797 digits are split 1500 / 297.
+"""
+from __future__ import annotations
+
+import os
+import types
+
+import numpy as np
+
+from tinygrad_cv import backend
+from tinygrad_cv.data import load_digits
+
+
+def _digits():
+    images, labels = load_digits()
+    return backend.to_numpy(images.array).astype(np.float32), backend.to_numpy(labels.array)
+
+
+def _resize(image, size):
+    """Nearest-neighbour resize of a (C, H, W) image to (C, size, size)."""
+    c, h, w = image.shape
+    rows = np.arange(size) * h // size
+    cols = np.arange(size) * w // size
+    return image[:, rows][:, :, cols]
+
+
+class MNIST:
+    """The digits as MNIST: 28x28 grey images in [0, 1] (the 8x8 digits enlarged 3x and
+    padded by 2), labels 0-9; ``transform`` gets a (1, 28, 28) float image."""
+
+    def __init__(self, root=None, train=True, download=False, transform=None):
+        images, labels = _digits()
+        images = images / max(float(images.max()), 1.0)
+        images = np.pad(np.kron(images, np.ones((1, 1, 3, 3), np.float32)),
+                        ((0, 0), (0, 0), (2, 2), (2, 2)))
+        n_train, n_test = (64, 32) if os.environ.get("PORTS_SMALL") else (1500, 297)
+        part = slice(0, n_train) if train else slice(1500, 1500 + n_test)
+        self.data, self.targets = images[part], labels[part]
+        self.transform = transform
+
+    def __len__(self):
+        return len(self.data)
+
+    def __getitem__(self, i):
+        image = self.data[i]
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, int(self.targets[i])
+
+
+class Compose:
+    def __init__(self, transforms):
+        self.transforms = list(transforms)
+
+    def __call__(self, x):
+        for t in self.transforms:
+            x = t(x)
+        return x
+
+
+class ToTensor:
+    """The (C, H, W) float32 image (the collate makes it a tensor of the running framework)."""
+
+    def __call__(self, image):
+        return np.ascontiguousarray(image, dtype=np.float32)
+
+
+class Normalize:
+    def __init__(self, mean, std):
+        self.mean = np.asarray(mean, np.float32)[:, None, None]
+        self.std = np.asarray(std, np.float32)[:, None, None]
+
+    def __call__(self, image):
+        return ((image - self.mean) / self.std).astype(np.float32)
+
+
+class Resize:
+    def __init__(self, size):
+        self.size = int(size)
+
+    def __call__(self, image):
+        return _resize(image, self.size)
+
+
+def save_image(tensor, fp, nrow=8, normalize=False, **kwargs):
+    """Write a (N, C, H, W) batch as one PNG grid (values clipped to [0, 1], or min-max
+    scaled with ``normalize``)."""
+    from PIL import Image
+    arr = np.asarray(tensor.detach().cpu().numpy(), np.float32)
+    if normalize:
+        arr = (arr - arr.min()) / max(float(arr.max() - arr.min()), 1e-12)
+    n, c, h, w = arr.shape
+    cols = min(nrow, n)
+    rows = -(-n // cols)
+    grid = np.zeros((c, rows * (h + 2) + 2, cols * (w + 2) + 2), np.float32)
+    for k in range(n):
+        r, q = divmod(k, cols)
+        grid[:, 2 + r * (h + 2):2 + r * (h + 2) + h, 2 + q * (w + 2):2 + q * (w + 2) + w] = arr[k]
+    pixels = (np.clip(grid, 0, 1) * 255).round().astype(np.uint8)
+    Image.fromarray(pixels[0] if c == 1 else pixels.transpose(1, 2, 0)).save(fp)
+
+
+# torchvision's module names, as the scripts import them
+datasets = types.SimpleNamespace(MNIST=MNIST)
+transforms = types.SimpleNamespace(Compose=Compose, ToTensor=ToTensor, Normalize=Normalize,
+                                   Resize=Resize)
+utils = types.SimpleNamespace(save_image=save_image)
