@@ -1,7 +1,7 @@
 """The program the distributed tests start under ``mpiexec -n 2``: one scenario per run.
 
     mpiexec -n 2 python tests/distributed_worker.py main OUT_DIR
-    mpiexec -n 2 python tests/distributed_worker.py raise|exit|crash|cli-fails OUT_DIR
+    mpiexec -n 2 python tests/distributed_worker.py raise|exit|crash|abort-at-exit|cli-fails OUT
 
 ``main`` runs every check of one launch (collectives, DDP against one process, no_sync,
 buffers, a mismatched world size) and writes ``OUT_DIR/rank{r}.json``: ``{check: [ok,
@@ -397,6 +397,10 @@ def failing(out, how):
             sys.exit(0)               # leaves early: rank 0 must not wait for ever
         if how == "crash":
             os._exit(3)
+        if how == "abort-at-exit":        # what tinygrad-cv train does on a failing rank
+            print("rank 1 gives up", file=sys.stderr)
+            dist.process_group.abort_at_exit(4)
+            sys.exit(4)
     dist.all_reduce(t)               # rank 0 waits here for rank 1, which never comes
     print("rank 0 finished the all_reduce", flush=True)
 

@@ -170,6 +170,15 @@ def test_a_rank_that_crashes_stops_the_job(tmp_path):
     assert "rank 0 finished" not in text
 
 
+def test_a_rank_that_exits_after_abort_at_exit_stops_the_job(tmp_path):
+    code, text, _ = launch([WORKER, "abort-at-exit", str(tmp_path)],
+                           env={"TEST_DIST_TIMEOUT": "300"}, limit=60)
+    assert code == 4, text
+    assert "rank 1 gives up" in (tmp_path / "rank1.err").read_text()
+    assert "rank 0 finished" not in text
+
+
+@pytest.mark.slow
 def test_a_rank_that_fails_inside_the_cli_stops_the_job(tmp_path):
     code, text, _ = launch([WORKER, "cli-fails", str(tmp_path)], limit=60)
     assert code == 1, text
