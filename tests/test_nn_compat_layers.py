@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 import tinygrad_cv as tg
 import tinygrad_cv.nn as nn
 import tinygrad_cv.nn.functional as F
-from tinygrad_cv.testing import gradcheck
+from tinygrad_cv.testing import gradcheck, gradgradcheck
 
 from torch_compare import (assert_param_grads_match, assert_same_state_layout, compare_layer,
                            copy_weights, host)
@@ -56,9 +56,32 @@ def test_pad_constant_crops_with_negative_widths_and_1d_3d_reflect():
 
 
 @pytest.mark.parametrize("mode", ["reflect", "replicate", "circular", "constant"])
-def test_pad_gradcheck(mode):
+def test_pad_gradcheck_and_second_order(mode):
     x = tg.Tensor(np.random.default_rng(0).standard_normal((1, 2, 3, 4)), requires_grad=True)
     gradcheck(lambda t: F.pad(t, (2, 1, 1, 2), mode), [x])
+    gradgradcheck(lambda t: F.pad(t, (2, 1, 0, 2), mode) ** 2, [x])
+    # the recorded (create_graph) backward gives the fast path's gradient
+    g = tg.Tensor(np.random.default_rng(1).standard_normal((1, 2, 5, 7)))
+    recorded, = tg.autograd.grad(F.pad(x, (2, 1, 0, 2), mode), [x], g, create_graph=True)
+    fast, = tg.autograd.grad(F.pad(x, (2, 1, 0, 2), mode), [x], g)
+    np.testing.assert_allclose(host(recorded), host(fast), rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_border_pad_equals_the_index_gather_reference(mode):
+    """The fused BorderPad against tinygrad_cv.pad (one index gather per axis), forward and
+    backward, on 1, 2 and 3 padded dims including zero widths."""
+    rng = np.random.default_rng(1)
+    for shape, pads in (((2, 3, 5), (2, 3)), ((1, 2, 4, 5), (0, 3, 2, 0)),
+                        ((1, 1, 3, 4, 5), (1, 2, 0, 0, 2, 1)), ((2, 3, 4), (0, 0))):
+        x = rng.standard_normal(shape)
+        a, b = tg.Tensor(x, requires_grad=True), tg.Tensor(x, requires_grad=True)
+        ya, yb = F.pad(a, pads, mode), tg.pad(b, pads, mode)
+        np.testing.assert_array_equal(host(ya), host(yb))
+        g = rng.standard_normal(ya.shape)
+        ya.backward(tg.Tensor(g))
+        yb.backward(tg.Tensor(g))
+        np.testing.assert_allclose(host(a.grad), host(b.grad), rtol=1e-13, atol=1e-13)
 
 
 def test_pad_rejects_bad_arguments():
