@@ -50,7 +50,7 @@ class Function:
     """
 
     higher_order = False
-    versions = None     # the inputs' versions at record time, when one of them had a counter
+    versions = None     # [(input index, its version at record time)] of inputs with a counter
     out_versions = None  # {output index: version} for the op of an in-place change
 
     __slots__ = ("inputs", "needs_input_grad", "saved", "outputs", "out_meta", "released",
@@ -86,11 +86,10 @@ class Function:
         ctx.saved = ()
         ctx.released = False
         ctx.non_differentiable = None
-        arrays, needs, versioned = _unpack(cls, inputs)
+        arrays, needs, versions = _unpack(cls, inputs)
         record = modes.grad_enabled and any(needs)
-        if record and versioned:
-            ctx.versions = tuple([x._vbox[0] if isinstance(x, Tensor) and x._vbox else 0
-                                  for x in inputs])
+        if record and versions is not None:
+            ctx.versions = versions
         ctx.needs_input_grad = needs if record else (False,) * len(needs)
         try:
             out = cls.forward(ctx, *arrays, **kwargs)
@@ -138,11 +137,12 @@ def _wrap_output(cls, array):
 
 def _unpack(cls, inputs):
     """The arrays of ``inputs`` (constants as they are), per input whether it requires grad, and
-    whether one of them has a version counter (``autograd/inplace.py``)."""
+    [(index, version)] of the inputs that have a version counter (``autograd/inplace.py``;
+    None when none has)."""
     arrays = []
     needs = []
     first = None
-    versioned = False
+    versions = None
     for x in inputs:
         if isinstance(x, Tensor):
             data = x.array
@@ -156,11 +156,13 @@ def _unpack(cls, inputs):
             arrays.append(data)
             needs.append(x.requires_grad)
             if x._vbox is not None:
-                versioned = True
+                if versions is None:
+                    versions = []
+                versions.append((len(arrays) - 1, x._vbox[0]))
         else:
             arrays.append(x)
             needs.append(False)
-    return arrays, tuple(needs), versioned
+    return arrays, tuple(needs), versions
 
 
 def _reraise_forward_error(cls, arrays, err):

@@ -153,12 +153,12 @@ def _version_error(t, what, current, expected):
 def current_inputs(node):
     """``node.inputs`` with each rebased input replaced by its place on the graph at record
     time; raises torch's error when a saved input was changed in place since."""
-    recorded = node.versions
+    recorded = dict(node.versions or ())
     inputs = list(node.inputs)
     for i, t in enumerate(inputs):
         if not isinstance(t, Tensor) or t._vbox is None:
             continue
-        expected = 0 if recorded is None else recorded[i]
+        expected = recorded.get(i, 0)
         if _stale_view(t, expected):
             raise RuntimeError(VIEW_OF_CHANGED_ERROR)
         if t._vbox[0] == expected:
@@ -170,7 +170,6 @@ def current_inputs(node):
                 inputs[i] = old
                 break
     node.inputs = tuple(inputs)
-    node.versions = None
     return node.inputs
 
 
