@@ -226,7 +226,8 @@ def write(self, value, casting="same_kind") -> None:
             value.dtype, arr.dtype, casting):
         raise RuntimeError(f"result type {torch_type_name(value.dtype)} can't be cast to the "
                            f"desired output type {torch_type_name(arr.dtype)}")
-    if not arr.flags.writeable:
+    if not getattr(arr.flags, "writeable", True) or any(   # (CuPy arrays have no such flag)
+            st == 0 and n > 1 for st, n in zip(arr.strides, arr.shape)):   # (an expand)
         raise RuntimeError(
             "unsupported operation: more than one element of the written-to tensor refers to a "
             "single memory location (or its memory is read-only). Please clone() the tensor "
