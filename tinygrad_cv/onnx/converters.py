@@ -373,6 +373,51 @@ def separable_linear(c):
     return g.node("MatMul", [y, g.const(backend.to_numpy(b).T, dtype)])
 
 
+# gate blocks of the recurrent weights, from torch's order to ONNX's
+_GATE_ORDER = {"LSTMSequence": (0, 3, 1, 2),   # i f g o -> i o f c
+               "GRUSequence": (1, 0, 2),       # r z n   -> z r h
+               "RNNSequence": (0,)}
+
+
+def recurrent(c):
+    """One layer and direction of RNN/LSTM/GRU as ONNX's RNN/LSTM/GRU node (the weights'
+    gate blocks reordered into new initializers, as torch's exporter does)."""
+    k = c.kwargs
+    op = {"LSTMSequence": "LSTM", "GRUSequence": "GRU", "RNNSequence": "RNN"}[c.op]
+    lstm = op == "LSTM"
+    n_state = 2 if lstm else 1
+    x, states = c.names[0], c.names[1:1 + n_state]
+    w_ih, w_hh, b_ih, b_hh = (list(c.in_arrays[1 + n_state:]) + [None, None])[:4]
+    order = _GATE_ORDER[c.op]
+    hidden = w_hh.shape[1]
+    xp = backend.module_for_device("cpu")
+
+    def gates(a):
+        a = backend.to_numpy(a)
+        return xp.concatenate([a[g * hidden:(g + 1) * hidden] for g in order])[None]
+
+    g, dtype = c.g, c.out().dtype
+    zeros = xp.zeros(len(order) * hidden, dtype=dtype)
+    bias = xp.concatenate([gates(b_ih if b_ih is not None else zeros)[0],
+                           gates(b_hh if b_hh is not None else zeros)[0]])[None]
+    single = c.in_arrays[0].ndim == 2
+    if single:
+        x = g.node("Unsqueeze", [x, g.ints([0])])
+    ins = [x, g.const(gates(w_ih), dtype), g.const(gates(w_hh), dtype), g.const(bias, dtype), ""]
+    ins += [g.node("Unsqueeze", [s, g.ints([0])]) for s in states]
+    attrs = dict(hidden_size=int(hidden),
+                 direction="reverse" if k.get("reverse") else "forward")
+    if op == "GRU":
+        attrs["linear_before_reset"] = 1
+    if op == "RNN":
+        attrs["activations"] = ["Relu" if k.get("nonlinearity") == "relu" else "Tanh"]
+    y, *finals = g.node(op, ins, n_outputs=1 + n_state, **attrs)
+    finals = [g.node("Squeeze", [f, g.ints([0])]) for f in finals]
+    if single:
+        return finals if lstm else finals[0]
+    return [g.node("Squeeze", [y, g.ints([1])])] + finals
+
+
 CONVERTERS = {
     **{name: unary for name in UNARY}, **{name: binary for name in BINARY},
     "Where": where, "Cast": cast, "Clamp": clamp, "ClampMinValue": clamp_min_value,
@@ -383,5 +428,6 @@ CONVERTERS = {
     "Conv2dFn": conv2d, "MaxPool2dFn": pool2d, "AvgPool2dFn": pool2d, "BatchNormFn": batch_norm,
     "_GroupedNormFn": grouped_norm, "GroupNormFn": group_norm, "EmbeddingFn": embedding,
     "ScaledDotProductAttention": attention, "NearestRepeatFn": nearest_repeat,
-    "SeparableLinearFn": separable_linear,
+    "SeparableLinearFn": separable_linear, "LSTMSequence": recurrent,
+    "GRUSequence": recurrent, "RNNSequence": recurrent,
 }

@@ -153,8 +153,8 @@ def export(model, args=(), f=None, *, kwargs=None, export_params=True, verbose=F
            dynamo=False, **unsupported):
     """Trace ``model(*args)`` on the tape and write it as an ONNX model to ``f``.
 
-    ``args``: a Tensor or a tuple of them (a trailing dict holds keyword arguments, as
-    torch's); ``f``: a path (written atomically) or a binary file object.  The model runs once
+    ``args``: a Tensor or a tuple of arguments (a trailing dict holds keyword arguments, as
+    torch's; the Tensors in them, also inside tuples/lists, are the graph's inputs); ``f``: a path (written atomically) or a binary file object.  The model runs once
     in eval mode; every recorded operation becomes ONNX nodes (see ``converters``), the
     parameters and buffers become initializers under their state-dict names.  ``input_names``
     / ``output_names`` name the graph's inputs (the Tensor arguments, in order) and outputs;
@@ -171,8 +171,7 @@ def export(model, args=(), f=None, *, kwargs=None, export_params=True, verbose=F
     if f is None:
         raise TypeError("onnx.export: f (a path or a binary file object) is required")
     args, kw = _split_args(args, kwargs)
-    inputs = trace.traced_inputs(args)
-    tensor_inputs = [t for t in inputs if isinstance(t, Tensor)]
+    inputs, tensor_inputs = trace.traced_inputs(args)
     input_names = list(input_names or [])
     if len(input_names) > len(tensor_inputs):
         raise ValueError(f"onnx.export: {len(input_names)} input_names for "
@@ -208,13 +207,15 @@ def export(model, args=(), f=None, *, kwargs=None, export_params=True, verbose=F
                           "recorded operations (it is unused, or used only by code outside "
                           "the tape, whose result is a constant of the graph)", stacklevel=2)
 
+    read = {name for node in g.nodes for name in node.input}
+    initializers = [i for i in g.initializers if i.name in read]  # e.g. reordered RNN weights
     graph = onnx.helper.make_graph(
         g.nodes, getattr(model, "__class__", type(model)).__name__,
         [_value_info(onnx, n, t.array, _axes_spec(dynamic_axes.get(n), n, t.array.ndim))
          for n, t in zip(input_names, tensor_inputs)],
         [_value_info(onnx, n, t.array, _axes_spec(dynamic_axes.get(n), n, t.array.ndim))
          for n, t in zip(output_names, outputs)],
-        initializer=g.initializers)
+        initializer=initializers)
     opsets = [onnx.helper.make_opsetid("", opset)]
     proto = onnx.helper.make_model(graph, opset_imports=opsets, producer_name="tinygrad_cv",
                                    ir_version=onnx.helper.find_min_ir_version_for(opsets))

@@ -59,18 +59,23 @@ def eval_mode(model):
 
 
 def traced_inputs(args):
-    """Fresh tensors sharing the arrays of the Tensors in ``args`` (floating ones require
-    grad, so that what depends on them is recorded); other arguments pass unchanged."""
-    out = []
-    for a in args:
+    """``args`` with each Tensor (also inside tuples/lists) replaced by a fresh tensor sharing
+    its array (floating ones require grad, so that what depends on them is recorded), and the
+    list of those tensors in order (the graph's inputs)."""
+    found = []
+
+    def swap(a):
         if isinstance(a, Tensor):
             t = Tensor.wrap(a.array)
             if backend.is_floating(a.array.dtype):
                 t.requires_grad = True
-            out.append(t)
-        else:
-            out.append(a)
-    return out
+            found.append(t)
+            return t
+        if isinstance(a, (tuple, list)):
+            return type(a)(swap(v) for v in a)
+        return a
+
+    return [swap(a) for a in args], found
 
 
 def run(model, inputs, kwargs):
