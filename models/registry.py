@@ -122,7 +122,7 @@ class Option:
 class ModelEntry:
     """A registered model (see the module docstring for the callables' signatures)."""
     name: str
-    kind: str                      # "classifier" or "generative"
+    kind: str                      # "classifier", "generative" or "encoder" (neither)
     description: str
     options: tuple
     train: Callable
@@ -152,9 +152,9 @@ def register(entry):
         raise TypeError(f"register expects a ModelEntry, got {type(entry).__name__}")
     if entry.name in REGISTRY and REGISTRY[entry.name] is not entry:
         raise ValueError(f"a model named {entry.name!r} is already registered")
-    if entry.kind not in ("classifier", "generative", "captioner"):
-        raise ValueError(f"model {entry.name!r}: kind must be 'classifier', 'generative' or "
-                         "'captioner'")
+    if entry.kind not in ("classifier", "generative", "encoder", "captioner"):
+        raise ValueError(f"model {entry.name!r}: kind must be 'classifier', 'generative', "
+                         "'encoder' or 'captioner'")
     if (entry.kind == "captioner") != (entry.caption is not None):
         raise ValueError(f"model {entry.name!r}: a captioner has caption (and only it)")
     if (entry.kind == "classifier") != (entry.predict is not None) or \
@@ -170,8 +170,10 @@ def _builtins():
     global _BUILTINS_LOADED
     if not _BUILTINS_LOADED:
         _BUILTINS_LOADED = True
-        from . import classifier_entries, diffusion_entry  # noqa: F401  (they register)
+        from . import (classifier_entries, diffusion_entry, gan_entry,  # noqa: F401
+                       simclr_entry)                                 # (they register)
         from . import captioning_entry  # noqa: F401
+        from . import latent_entry  # noqa: F401  (vae, vqvae, ldm)
     return REGISTRY
 
 
