@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 
 import tinygrad_cv as tg
 from tinygrad_cv import sparse
-from tinygrad_cv.testing import gradcheck
+from tinygrad_cv.testing import gradcheck, gradgradcheck
 
 SETTINGS = settings(max_examples=10, deadline=None)
 TOL = dict(rtol=1e-12, atol=1e-12)
@@ -125,6 +125,14 @@ def test_gradcheck_products_and_to_dense():
     v = tg.Tensor(vals, requires_grad=True)
     d = tg.Tensor(rng.standard_normal((4, 2)), requires_grad=True)
     gradcheck(lambda v, d: sparse.mm(tg.sparse_coo_tensor(idx, v, (3, 4)), d), [v, d])
+    gradgradcheck(lambda v, d: sparse.mm(tg.sparse_coo_tensor(idx, v, (3, 4)), d) ** 2, [v, d])
+    # the recorded (create_graph) backward gives the fast path's gradients
+    g = tg.Tensor(rng.standard_normal((3, 2)))
+    out = lambda: sparse.mm(tg.sparse_coo_tensor(idx, v, (3, 4)), d)
+    recorded = tg.autograd.grad(out(), [v, d], g, create_graph=True)
+    fast = tg.autograd.grad(out(), [v, d], g)
+    for a, b in zip(recorded, fast):
+        np.testing.assert_allclose(_np(a), _np(b), **TOL)
     gradcheck(lambda v: tg.sparse_coo_tensor(idx, v, (3, 4)).coalesce().to_dense() ** 2, [v])
 
 

@@ -5,9 +5,9 @@ int64 and ``values`` (nnz, *dense dims): element ``indices[:, e]`` holds ``value
 others are zero; repeated coordinates add up (``coalesce()`` sums them and sorts the
 coordinates in row-major order).
 
-Products go through the project's differentiable primitives (row gather and index-add), so
-gradients reach the dense operand and the values (at the stored coordinates, as
-``torch.sparse.mm``)::
+Products are a row gather and a row scatter-add (``RowGather``/``RowScatter``, each the
+other's transpose, so they differentiate to any order); gradients reach the dense operand and
+the values (at the stored coordinates, as ``torch.sparse.mm``)::
 
     mm(S, D)[i] = sum_{e: row_e = i} values_e * D[col_e]          S (M, K) sparse, D (K, N)
     dL/dD[k]    = sum_{e: col_e = k} values_e * dL/dout[row_e]
@@ -21,12 +21,63 @@ from __future__ import annotations
 import numbers
 
 from . import backend
+from .autograd import Function
 from .ops.shape import IndexAdd
 from .tensor import Tensor
 
 __all__ = ["SparseCooTensor", "sparse_coo_tensor", "mm", "spmm", "addmm", "to_sparse"]
 
 _INT64 = backend.dtype("int64")
+
+
+def scatter_rows(g, index, rows):
+    """out[index[e]] += g[e] for g (nnz, *rest) -> out (rows, *rest), repeats accumulated:
+    one weighted bincount over (row, column) keys (a single pass, unlike an unbuffered
+    scatter-add); accumulated in float64, returned in g's dtype."""
+    xp = backend.get_array_module(g)
+    width = 1
+    for s in g.shape[1:]:
+        width *= s
+    if g.size == 0:
+        return xp.zeros((rows,) + g.shape[1:], dtype=g.dtype)
+    flat = g.reshape(g.shape[0], width)
+    keys = (index[:, None] * width + xp.arange(width)).reshape(-1)
+    out = xp.bincount(keys, weights=flat.reshape(-1), minlength=rows * width)
+    return out.astype(g.dtype, copy=False).reshape((rows,) + g.shape[1:])
+
+
+class RowGather(Function):
+    """y = x[index] (rows of x (n, *rest));  dL/dx = scatter_rows(dL/dy, index, n)."""
+
+    higher_order = True
+
+    @staticmethod
+    def forward(ctx, x, index=None):
+        ctx.index, ctx.rows = index, x.shape[0]
+        return x[index]
+
+    @staticmethod
+    def backward(ctx, g):
+        if isinstance(g, Tensor):
+            return RowScatter.apply(g, index=ctx.index, rows=ctx.rows)
+        return scatter_rows(g, ctx.index, ctx.rows)
+
+
+class RowScatter(Function):
+    """y = scatter_rows(g, index, rows);  dL/dg = dL/dy[index]."""
+
+    higher_order = True
+
+    @staticmethod
+    def forward(ctx, g, index=None, rows=0):
+        ctx.index = index
+        return scatter_rows(g, index, rows)
+
+    @staticmethod
+    def backward(ctx, dy):
+        if isinstance(dy, Tensor):
+            return RowGather.apply(dy, index=ctx.index)
+        return dy[ctx.index]
 
 
 def _dense_only(what):
@@ -359,8 +410,8 @@ def mm(mat1, mat2):
         raise RuntimeError(f"sparse.mm: shapes {mat1.shape} and {tuple(dense.shape)} cannot be "
                            "multiplied")
     rows, cols = mat1._idx
-    gathered = dense[Tensor.wrap(cols)] * mat1._vals.unsqueeze(1)          # (nnz, N)
-    return IndexAdd.apply(gathered, index=(rows,), shape=(mat1.shape[0], dense.shape[1]))
+    gathered = RowGather.apply(dense, index=cols) * mat1._vals.unsqueeze(1)   # (nnz, N)
+    return RowScatter.apply(gathered, index=rows, rows=mat1.shape[0])
 
 
 spmm = mm
