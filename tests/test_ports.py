@@ -112,6 +112,26 @@ def test_word_language_model(tmp_path, monkeypatch):
     assert "End of training | test loss" in ours.stdout
 
 
+def test_word_language_model_transformer_keeps_torch_parameter_order():
+    """TransformerModel subclasses nn.Transformer and re-assigns ``self.decoder`` (a
+    TransformerDecoder, then a Linear): the name keeps its place in the parameter order, as in
+    torch, so optimizers and state dicts list the parameters alike.  (Training this variant
+    is not compared: torch's attention dropout runs inside its fused kernel, out of the
+    harness's reach.)"""
+    import types
+
+    from harness import to_torch
+    names = []
+    for framework in ("torch", "tinygrad_cv"):
+        source = (PORTS / "word_language_model" / "model.py").read_text()
+        module = types.ModuleType(f"wlm_model_{framework}")
+        exec(compile(to_torch(source) if framework == "torch" else source, module.__name__,
+                     "exec"), module.__dict__)
+        model = module.TransformerModel(30, 16, 2, 16, 2, 0.0)
+        names.append([(n, tuple(p.shape)) for n, p in model.named_parameters()])
+    assert names[1] == names[0]
+
+
 def test_mingpt(tmp_path, monkeypatch):
     """chargpt with minGPT's model and trainer: gpt-nano, 3 AdamW steps, the sampled
     completion at iteration 0 (multinomial draws replayed) and the state-dict save."""

@@ -46,8 +46,12 @@ class Module:
             raise AttributeError(f"cannot assign {name!r} before Module.__init__() is called "
                                  f"in {type(self).__name__}.__init__")
         params, modules, buffers = self._parameters, self._modules, self._buffers
+        # a name re-assigned in its own store keeps its place (torch: state_dict order)
+        target = params if isinstance(value, Parameter) else \
+            modules if isinstance(value, Module) else None
         for store in (params, modules, buffers):
-            if name in store and not (store is buffers and (value is None or isinstance(value, Tensor))):
+            if store is not target and name in store and \
+                    not (store is buffers and (value is None or isinstance(value, Tensor))):
                 del store[name]
         if isinstance(value, Parameter):
             params[name] = value
