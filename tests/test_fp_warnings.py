@@ -1,6 +1,7 @@
 """torch is silent on floating-point exceptions (log(0) = -inf, x / 0 = inf, sqrt(-1) = nan,
-exp overflow = inf); so are tinygrad_cv's log, sqrt, exp, pow and division, forward and
-backward, while NumPy keeps warning in the user's own code."""
+exp overflow = inf); so are tinygrad_cv's log, log1p, sqrt, exp, expm1, pow, division and
+binary cross-entropy, forward and backward, while NumPy keeps warning in the user's own
+code."""
 import warnings
 
 import numpy as np
@@ -16,6 +17,10 @@ FUNCS = {
     "reciprocal": lambda lib, x: 1.0 / x,
     "div_zero": lambda lib, x: x / lib.zeros_like(x),
     "pow": lambda lib, x: x ** -1.5,
+    "log1p": lambda lib, x: lib.log1p(-x - 1.0),
+    "expm1": lambda lib, x: lib.expm1(x * 1000.0),
+    "binary_cross_entropy": lambda lib, x: lib.nn.functional.binary_cross_entropy(
+        x.clamp(0.0, 1.0), lib.tensor([1.0, 0.0, 1.0], dtype=lib.float64), reduction="none"),
 }
 
 

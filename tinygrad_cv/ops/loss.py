@@ -24,6 +24,7 @@ class BCEFn(Function):
     EPS = 9.999999960041972e-13     # torch's 1e-12, a float32 constant, for every dtype
 
     @staticmethod
+    @backend.fp_quiet
     def forward(ctx, x, z):
         xp = backend.get_array_module(x)
         log_x = xp.maximum(xp.log(x), -100)
@@ -32,6 +33,7 @@ class BCEFn(Function):
         return (z - 1) * log_1mx - z * log_x
 
     @staticmethod
+    @backend.fp_quiet
     def backward(ctx, g):
         x, z = ctx.saved_tensors
         need_x, need_z = ctx.needs_input_grad

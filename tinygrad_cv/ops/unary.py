@@ -12,11 +12,13 @@ class Log1p(_Primitive):
     """ln(1 + a), accurate for small a;  d/da = 1 / (1 + a)."""
 
     @staticmethod
+    @backend.fp_quiet
     def forward(ctx, a):
         ctx.save_for_backward(a)
         return backend.get_array_module(a).log1p(a)
 
     @staticmethod
+    @backend.fp_quiet
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
         return g / (a + 1)
@@ -26,6 +28,7 @@ class Expm1(_Primitive):
     """e^a - 1, accurate for small a;  d/da = e^a = z + 1 (z the output)."""
 
     @staticmethod
+    @backend.fp_quiet
     def forward(ctx, a):
         out = backend.get_array_module(a).expm1(a)
         ctx.save_for_backward(out)
