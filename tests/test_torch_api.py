@@ -285,3 +285,18 @@ def test_cuda_memory_helpers_and_tensor_cuda_arguments():
             tg.cuda.get_device_name()
         with pytest.raises(RuntimeError):
             x.cuda()
+
+
+def test_rng_states_round_trip():
+    tg.manual_seed(0)
+    state = tg.get_rng_state()
+    a = host(tg.randn(4))
+    tg.set_rng_state(state)
+    np.testing.assert_array_equal(host(tg.randn(4)), a)
+    g = tg.Generator().manual_seed(2)
+    saved = g.get_state()
+    b = host(tg.randperm(6, generator=g))
+    assert g.set_state(saved) is g
+    np.testing.assert_array_equal(host(tg.randperm(6, generator=g)), b)
+    with pytest.raises(TypeError, match="get_state"):
+        g.set_state(torch.get_rng_state())   # torch's ByteTensor state is not ours

@@ -9,6 +9,7 @@ same seed gives other numbers than in torch.
 """
 from __future__ import annotations
 
+import copy
 import secrets
 
 from . import backend
@@ -44,6 +45,15 @@ class Generator:
         """The seed the stream was last started from."""
         return self._seed
 
+    def get_state(self):
+        """The stream's position (a dict: NumPy's bit-generator state; torch: a ByteTensor)."""
+        return _copy_state(self.rng.bit_generator.state)
+
+    def set_state(self, state):
+        """Continue from a state returned by ``get_state``; returns the generator."""
+        _set_state(self.rng, state)
+        return self
+
     def __repr__(self):
         return f"<tinygrad_cv.Generator device={self.device} seed={self._seed}>"
 
@@ -59,3 +69,24 @@ def rng_of(generator, device=None):
         raise RuntimeError(f"a generator on {generator.device} cannot draw a tensor on "
                            f"{placement(device)}")
     return generator.rng
+
+
+def _copy_state(state):
+    return copy.deepcopy(state)
+
+
+def _set_state(rng, state):
+    if not isinstance(state, dict) or "bit_generator" not in state:
+        raise TypeError("set_state(): expected a state returned by get_state() / "
+                        "get_rng_state() (a dict)")
+    rng.bit_generator.state = copy.deepcopy(state)
+
+
+def get_rng_state():
+    """The global CPU generator's position (see ``Generator.get_state``)."""
+    return _copy_state(backend.get_rng("cpu").bit_generator.state)
+
+
+def set_rng_state(new_state):
+    """Continue the global CPU generator from ``get_rng_state()``'s result."""
+    _set_state(backend.get_rng("cpu"), new_state)
