@@ -14,6 +14,17 @@ from torch_compare import (assert_param_grads_match, assert_same_state_layout, c
                            copy_weights, host)
 
 SETTINGS = settings(max_examples=6, deadline=None)
+
+
+@pytest.fixture(autouse=True)
+def _torch_on_one_thread():
+    """Tiny tensors: torch's thread pool only adds contention on a loaded machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 F64 = dict(rtol=1e-10, atol=1e-12)
 
 

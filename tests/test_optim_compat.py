@@ -10,6 +10,15 @@ import tinygrad_cv as tg
 from tinygrad_cv import nn, optim
 
 
+@pytest.fixture(autouse=True)
+def _torch_on_one_thread():
+    """Tiny tensors: torch's thread pool only adds contention on a loaded machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _problem(dtype, seed=0):
     rng = np.random.default_rng(seed)
     weights = [rng.normal(size=(4, 6)), rng.normal(size=6) * 0.1, rng.normal(size=(6, 2))]
