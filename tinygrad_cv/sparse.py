@@ -22,7 +22,6 @@ import numbers
 
 from . import backend
 from .autograd import Function
-from .ops.shape import IndexAdd
 from .tensor import Tensor
 
 __all__ = ["SparseCooTensor", "sparse_coo_tensor", "mm", "spmm", "addmm", "to_sparse"]
@@ -233,13 +232,20 @@ class SparseCooTensor(Tensor):
         linear = xp.ravel_multi_index(tuple(self._idx), sparse_shape)
         unique, inverse = xp.unique(linear, return_inverse=True)
         indices = xp.stack(xp.unravel_index(unique, sparse_shape)).astype(_INT64)
-        values = IndexAdd.apply(self._vals, index=(inverse.reshape(-1),),
-                                shape=(len(unique),) + tuple(self._vals.shape[1:]))
+        values = RowScatter.apply(self._vals, index=inverse.reshape(-1), rows=len(unique))
         return SparseCooTensor(indices, values, self._size, True)
 
     def to_dense(self):
         """The dense tensor (duplicates added); its gradient flows back to the values."""
-        return IndexAdd.apply(self._vals, index=tuple(self._idx), shape=self._size)
+        xp = backend.get_array_module(self._idx)
+        sparse_shape = self._size[:self.sparse_dim()]
+        cells = 1
+        for s in sparse_shape:
+            cells *= s
+        linear = (xp.ravel_multi_index(tuple(self._idx), sparse_shape) if self._nnz()
+                  else self._idx[0])
+        flat = RowScatter.apply(self._vals, index=linear, rows=cells)
+        return flat.reshape(*self._size)
 
     def to_sparse(self, sparse_dim=None):
         if sparse_dim is not None and sparse_dim != self.sparse_dim():
