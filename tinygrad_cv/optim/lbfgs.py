@@ -162,10 +162,13 @@ class LBFGS(Optimizer):
 
     def _validate_group(self, group):
         super()._validate_group(group)
-        for name in ("max_iter", "max_eval", "history_size"):
+        for name in ("max_iter", "history_size"):
             v = group[name]
             if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"Invalid {name} value: {v!r} (expected an int >= 1)")
+        v = group["max_eval"]
+        if not isinstance(v, numbers.Real) or isinstance(v, bool) or not v >= 1:
+            raise ValueError(f"Invalid max_eval value: {v!r} (expected a number >= 1)")
         check_nonnegative("tolerance_grad", group["tolerance_grad"])
         check_nonnegative("tolerance_change", group["tolerance_change"])
         if group["line_search_fn"] not in (None, "strong_wolfe"):
