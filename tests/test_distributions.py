@@ -105,6 +105,13 @@ def test_categorical_validation():
         d.log_prob(tg.tensor([-1]))
     unchecked = Categorical(probs=tg.tensor([0.2, 0.8]), validate_args=False)
     assert unchecked.log_prob(tg.tensor([1])).shape == (1,)
+    tg.distributions.Distribution.set_default_validate_args(False)
+    try:
+        Normal(0.0, -1.0)                        # not checked now
+    finally:
+        tg.distributions.Distribution.set_default_validate_args(True)
+    with pytest.raises(ValueError, match="GreaterThan"):
+        Normal(0.0, -1.0)
 
 
 # ---- Normal --------------------------------------------------------------------------------------
