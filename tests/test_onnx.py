@@ -201,6 +201,32 @@ def test_recurrent_layers_match_onnxruntime():
     _assert_close(got[0], _reference(cell, (xs, hc)))
 
 
+class Generator(nn.Module):
+    """A DCGAN generator in small, with the padding/scan/rounding ops some scripts use."""
+
+    def __init__(self):
+        super().__init__()
+        self.main = nn.Sequential(
+            nn.ConvTranspose2d(8, 16, 4, 1, 0, bias=False), nn.BatchNorm2d(16), nn.ReLU(True),
+            nn.ConvTranspose2d(16, 4, 4, 2, 1, bias=False), nn.BatchNorm2d(4), nn.ReLU(True),
+            nn.ReflectionPad2d(1), nn.ConvTranspose2d(4, 1, 3, 2, 1, output_padding=1),
+            nn.Tanh())
+
+    def forward(self, z):
+        img = self.main(z)
+        stats = img.flatten(1).cumsum(1)[:, -1:] + img.flatten(1).norm(dim=1, keepdim=True)
+        return img, (stats * 4).floor() + img.abs().sum(dim=(2, 3)).round()
+
+
+def test_dcgan_generator_and_more_ops_match_onnxruntime():
+    gen = _randomize(Generator(), seed=7)
+    z = tg.randn(3, 8, 1, 1)
+    got, proto = _export_and_run(gen, (z,), ["z"], [(z,)])
+    assert {"ConvTranspose", "Pad", "CumSum", "ReduceL2", "Floor", "Round"} <= {
+        n.op_type for n in proto.graph.node}
+    _assert_close(got[0], _reference(gen, (z,)))
+
+
 def test_unsupported_operations_and_arguments_raise():
     loss = nn.CrossEntropyLoss()
     with pytest.raises(UnsupportedOperatorError, match="CrossEntropyFn"):

@@ -373,6 +373,46 @@ def separable_linear(c):
     return g.node("MatMul", [y, g.const(backend.to_numpy(b).T, dtype)])
 
 
+def conv_transpose2d(c):
+    k = c.kwargs
+    ph, pw = k.get("padding", (0, 0))
+    ins = [n for n in c.names[:3] if n]
+    return c.g.node("ConvTranspose", ins, strides=list(k.get("stride", (1, 1))),
+                    pads=[ph, pw, ph, pw], output_padding=list(k.get("output_padding", (0, 0))),
+                    dilations=list(k.get("dilation", (1, 1))), group=int(k.get("groups", 1)),
+                    kernel_shape=list(c.in_arrays[1].shape[2:]))
+
+
+def border_pad(c):
+    mode = c.kwargs.get("mode", "reflect")
+    if mode not in ("reflect", "replicate"):
+        c.fail(f"padding mode {mode!r} (reflect and replicate are exported)")
+    widths = c.kwargs["widths"]
+    pads = [int(b) for b, _ in widths] + [int(e) for _, e in widths]
+    return c.g.node("Pad", [c.names[0], c.g.ints(pads)],
+                    mode="reflect" if mode == "reflect" else "edge")
+
+
+def cumsum(c):
+    return c.g.node("CumSum", [c.names[0], c.g.const(int(c.kwargs.get("axis", 0)), "int64")])
+
+
+def step(c):
+    kind = c.kwargs.get("kind", "floor")
+    ops = {"floor": "Floor", "ceil": "Ceil", "sign": "Sign", "round": "Round"}
+    if kind not in ops or (kind == "round" and c.kwargs.get("decimals", 0)):
+        c.fail(f"{kind} (floor, ceil, sign and round to an integer are exported)")
+    return c.g.node(ops[kind], [c.names[0]])
+
+
+def vector_norm(c):
+    p = c.kwargs.get("p", 2.0)
+    if p not in (1, 2):
+        c.fail(f"the {p}-norm (the 1- and 2-norms are exported)")
+    keepdims = c.out().ndim == c.in_arrays[0].ndim
+    return reduce(c, "ReduceL1" if p == 1 else "ReduceL2", c.names[0], _axes(c), keepdims)
+
+
 # gate blocks of the recurrent weights, from torch's order to ONNX's
 _GATE_ORDER = {"LSTMSequence": (0, 3, 1, 2),   # i f g o -> i o f c
                "GRUSequence": (1, 0, 2),       # r z n   -> z r h
@@ -429,5 +469,6 @@ CONVERTERS = {
     "_GroupedNormFn": grouped_norm, "GroupNormFn": group_norm, "EmbeddingFn": embedding,
     "ScaledDotProductAttention": attention, "NearestRepeatFn": nearest_repeat,
     "SeparableLinearFn": separable_linear, "LSTMSequence": recurrent,
-    "GRUSequence": recurrent, "RNNSequence": recurrent,
+    "GRUSequence": recurrent, "RNNSequence": recurrent, "ConvTranspose2dFn": conv_transpose2d,
+    "BorderPad": border_pad, "Cumsum": cumsum, "Step": step, "VectorNorm": vector_norm,
 }
