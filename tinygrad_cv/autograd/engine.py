@@ -171,18 +171,26 @@ def _topological_order(root_nodes):
                 if t is not None and t._vbox is not None:
                     check_saved_outputs(node)
                     break
-        inputs = node.inputs
-        for t in inputs:    # changed in place since recorded: check, find their old places
-            if isinstance(t, Tensor) and t._vbox is not None:
-                inputs = current_inputs(node)
-                break
-        for t in inputs:
+        for t in node.inputs:
             if isinstance(t, Tensor):
+                if t._vbox is not None:     # changed in place since recorded? (rare)
+                    _push_creators(current_inputs(node), visited, stack)
+                    break
                 c = t.creator
                 if c is not None and c not in visited:
                     stack.append((c, False))
     post.reverse()
     return post
+
+
+def _push_creators(inputs, visited, stack):
+    """Push the unvisited creators of ``inputs`` (checked and resolved by ``current_inputs``:
+    a rebased input's place on the graph at record time)."""
+    for t in inputs:
+        if isinstance(t, Tensor):
+            c = t.creator
+            if c is not None and c not in visited:
+                stack.append((c, False))
 
 
 # ---- phase 2: accumulate ---------------------------------------------------------------------
