@@ -22,6 +22,7 @@ CASES = {
     "mul_": (lambda t, o: t.mul_(o), False),
     "mul_scalar": (lambda t, o: t.mul_(-1.5), False),
     "div_": (lambda t, o: t.div_(o), False),
+    "div_floor": (lambda t, o: t.div_(o, rounding_mode="floor"), False),
     "pow_": (lambda t, o: t.pow_(o), True),
     "pow_scalar": (lambda t, o: t.pow_(3), False),
     "neg_": (lambda t, o: t.neg_(), False),
