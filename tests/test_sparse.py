@@ -168,3 +168,34 @@ def test_errors_are_clear():
         sparse.mm(s, tg.ones(3, 2))
     assert not tg.ones(2).is_sparse
     assert "nnz=2" in repr(s) and "layout=sparse_coo" in repr(s)
+
+
+@pytest.mark.filterwarnings("ignore:torch.sparse.SparseTensor")   # torch: deprecated form
+def test_graph_convolution_as_in_pygcn():
+    """tkipf/pygcn's pattern: the adjacency built with torch.sparse.FloatTensor(indices,
+    values, shape), each layer output = torch.spmm(adj, input @ W) + b; forward and gradients
+    equal torch's."""
+    rng = np.random.default_rng(4)
+    n, f, h = 6, 4, 3
+    rows, cols = np.nonzero(rng.random((n, n)) < 0.4)
+    idx = np.vstack((rows, cols)).astype(np.int64)
+    vals = rng.random(len(rows)).astype(np.float32)
+    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((n, f), (f, h), (h,)))
+
+    def run(lib, tensor):
+        adj = lib.sparse.FloatTensor(tensor(idx), tensor(vals), (n, n))
+        weight, bias = tensor(w), tensor(b)
+        weight.requires_grad_(True)
+        bias.requires_grad_(True)
+        out = lib.spmm(adj, tensor(x) @ weight) + bias
+        (out * out).sum().backward()
+        return out, weight.grad, bias.grad, adj.dtype
+
+    ours = run(tg, tg.tensor)
+    theirs = run(torch, torch.tensor)
+    assert ours[3] == tg.float32
+    for a, b_ in zip(ours[:3], theirs[:3]):
+        np.testing.assert_allclose(_np(a), _np(b_), rtol=1e-5, atol=1e-6)
+    empty = tg.sparse.DoubleTensor(2, 3)
+    assert empty.shape == (2, 3) and empty._nnz() == 0 and empty.dtype == tg.float64
+    np.testing.assert_array_equal(_np(empty.to_dense()), np.zeros((2, 3)))

@@ -24,7 +24,8 @@ from . import backend
 from .autograd import Function
 from .tensor import Tensor
 
-__all__ = ["SparseCooTensor", "sparse_coo_tensor", "mm", "spmm", "addmm", "to_sparse"]
+__all__ = ["SparseCooTensor", "sparse_coo_tensor", "mm", "spmm", "addmm", "to_sparse", "FloatTensor",
+           "DoubleTensor", "LongTensor"]
 
 _INT64 = backend.dtype("int64")
 
@@ -428,3 +429,26 @@ def addmm(mat, mat1, mat2, *, beta=1.0, alpha=1.0):
     product = mm(mat1, mat2)
     out = product if alpha == 1 else product * alpha
     return out + (mat if beta == 1 else mat * beta)
+
+
+def _legacy_constructor(dtype, name):
+    """torch.sparse.FloatTensor & co.: ``(indices, values[, size])`` or ``(*sizes)`` (empty)."""
+    def make(*args, device=None):
+        if args and all(isinstance(a, numbers.Integral) and not isinstance(a, bool)
+                        for a in args):
+            xp = backend.module_for_device(device)
+            return sparse_coo_tensor(xp.zeros((len(args), 0), dtype=_INT64),
+                                     xp.zeros((0,), dtype=backend.dtype(dtype)), args,
+                                     device=device, is_coalesced=True)
+        if len(args) not in (2, 3):
+            raise TypeError(f"sparse.{name} takes (indices, values[, size]) or (*sizes), got "
+                            f"{len(args)} arguments")
+        return sparse_coo_tensor(*args, dtype=backend.dtype(dtype), device=device)
+    make.__name__ = make.__qualname__ = name
+    make.__doc__ = f"The legacy ``torch.sparse.{name}`` constructor ({dtype} values)."
+    return make
+
+
+FloatTensor = _legacy_constructor("float32", "FloatTensor")
+DoubleTensor = _legacy_constructor("float64", "DoubleTensor")
+LongTensor = _legacy_constructor("int64", "LongTensor")
