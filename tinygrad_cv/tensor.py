@@ -436,6 +436,48 @@ class Tensor:
     def relu_(self):
         return apply_inplace(self, Tensor.relu)
 
+    def sin_(self):
+        return apply_inplace(self, Tensor.sin)
+
+    def cos_(self):
+        return apply_inplace(self, Tensor.cos)
+
+    def square_(self):
+        return apply_inplace(self, Tensor.square)
+
+    def reciprocal_(self):
+        return apply_inplace(self, Tensor.reciprocal)
+
+    def rsqrt_(self):
+        return apply_inplace(self, Tensor.rsqrt)
+
+    def log1p_(self):
+        return apply_inplace(self, Tensor.log1p)
+
+    def expm1_(self):
+        return apply_inplace(self, Tensor.expm1)
+
+    def log2_(self):
+        return apply_inplace(self, Tensor.log2)
+
+    def floor_(self):
+        return apply_inplace(self, Tensor.floor)
+
+    def ceil_(self):
+        return apply_inplace(self, Tensor.ceil)
+
+    def trunc_(self):
+        return apply_inplace(self, Tensor.trunc)
+
+    def round_(self, decimals=0):
+        return apply_inplace(self, Tensor.round, decimals)
+
+    def frac_(self):
+        return apply_inplace(self, Tensor.frac)
+
+    def sign_(self):
+        return apply_inplace(self, Tensor.sign)
+
     def clamp_(self, min=None, max=None):
         return apply_inplace(self, Tensor.clamp, min, max)
 
