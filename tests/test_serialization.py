@@ -300,7 +300,7 @@ def test_torch_pickle_files_are_refused_unread(tmp_path):
     assert not os.path.exists(MARKER)
 
 
-# ---- bad files and arguments ----------------------------------------------------------------------
+# ---- bad files and arguments -------------------------------------------------------------------
 def test_truncated_and_foreign_files_raise_and_change_nothing_like_torch():
     ref, ours = _twins()
     ref_buf, our_buf = io.BytesIO(), io.BytesIO()

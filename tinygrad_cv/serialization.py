@@ -49,7 +49,8 @@ import threading
 import types
 
 from . import backend
-from .io import MAX_DEPTH, CheckpointError, load, save  # noqa: F401  (torch.serialization.save/load)
+# save and load are also torch.serialization's
+from .io import MAX_DEPTH, CheckpointError, load, save  # noqa: F401
 from .tensor import Tensor
 
 __all__ = ["save", "load", "add_safe_globals", "get_safe_globals", "clear_safe_globals",

@@ -154,16 +154,18 @@ def export(model, args=(), f=None, *, kwargs=None, export_params=True, verbose=F
     """Trace ``model(*args)`` on the tape and write it as an ONNX model to ``f``.
 
     ``args``: a Tensor or a tuple of arguments (a trailing dict holds keyword arguments, as
-    torch's; the Tensors in them, also inside tuples/lists, are the graph's inputs); ``f``: a path (written atomically) or a binary file object.  The model runs once
-    in eval mode; every recorded operation becomes ONNX nodes (see ``converters``), the
-    parameters and buffers become initializers under their state-dict names.  ``input_names``
-    / ``output_names`` name the graph's inputs (the Tensor arguments, in order) and outputs;
-    ``dynamic_axes`` (``{'input': {0: 'batch'}}`` or ``{'input': [0]}``) makes those axes
-    symbolic.  ``opset_version``: 13-21 (default 17).  An operation with no conversion raises
-    ``UnsupportedOperatorError`` naming it.  Values computed outside the tape (raw-array code)
-    are constants of the graph, and an input they come from is reported by a warning.
-    ``do_constant_folding`` and ``dynamo`` are accepted and have no effect (a trace of the
-    tape is already folded).  Returns the ``onnx.ModelProto``.
+    torch's; the Tensors in them, also inside tuples/lists, are the graph's inputs); ``f``: a
+    path (written atomically) or a binary file object.  The model runs once in eval mode;
+    every recorded operation becomes ONNX nodes (see ``converters``), the parameters and
+    buffers become initializers under their state-dict names.  ``input_names`` /
+    ``output_names`` name the graph's inputs (the Tensor arguments, in order) and outputs
+    (nested tuples flattened); ``dynamic_axes`` (``{'input': {0: 'batch'}}`` or
+    ``{'input': [0]}``) makes those axes symbolic.  ``opset_version``: 13-21 (default 17).
+    An operation with no conversion raises ``UnsupportedOperatorError`` naming it.  Values
+    computed outside the tape (raw-array code) are constants of the graph, and an input they
+    come from is reported by a warning.  ``do_constant_folding`` and ``dynamo`` are accepted
+    and have no effect (a trace of the tape is already folded).  Returns the
+    ``onnx.ModelProto``.
     """
     onnx = _require_onnx()
     opset = _check_options(export_params, training, keep_initializers_as_inputs,

@@ -1,7 +1,8 @@
 # Ported from https://github.com/karpathy/minGPT, projects/chargpt/chargpt.py at commit
 # 37baab71b9abea1b76ab957409a1cc2fbfba8a26 (MIT licence,
 # Copyright (c) 2020 Andrej Karpathy).
-# Changed: the imports (tinygrad_cv in place of torch) and the data (input.txt: a few lines of our own text).
+# Changed: the imports (tinygrad_cv in place of torch) and the data (input.txt: a few
+# lines of our own text).
 # Everything else is unchanged.
 """
 Trains a character-level language model.

@@ -1,7 +1,8 @@
 # Ported from https://github.com/pytorch/examples, word_language_model/main.py at commit
 # 77f55b912142e11fcfdf5b530231fb9c52f181e8 (BSD-3-Clause; see
 # LICENSE there: Copyright (c) 2017, Pytorch contributors).
-# Changed: the imports (tinygrad_cv in place of torch) and the data (a tiny corpus of our own, data/tiny, passed with --data).
+# Changed: the imports (tinygrad_cv in place of torch) and the data (a tiny corpus of our
+# own, data/tiny, passed with --data).
 # Everything else is unchanged.
 # coding: utf-8
 import argparse
