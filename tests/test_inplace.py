@@ -206,6 +206,33 @@ def test_view_taken_before_an_in_place_change_of_its_base_is_refused_in_backward
     np.testing.assert_array_equal(x.grad.numpy(), [0.0, 4.0, 4.0])
 
 
+def _scatters(lib):
+    rng = np.random.default_rng(0)
+    x = lib.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    w = lib.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    pairs = lib.tensor(np.array([[3, 1], [0, 2], [1, 1]]))
+    y = x * 1.0
+    y.scatter_(0, lib.tensor(np.array([[0, 2, 1], [1, 0, 2]])), w[:2, :3] * 1.0)
+    y.scatter_(1, pairs[:, :1], 7.0)
+    y.scatter_add_(1, pairs, w[:, :2] * 1.0)          # (1, 1) twice: accumulates
+    y.index_fill_(1, lib.tensor([2]), -1.0)
+    y.index_add_(0, lib.tensor([2, 0, 2]), w, alpha=0.5)
+    y.index_copy_(1, lib.tensor([3]), w[:, :1] * 2)
+    (y * y).sum().backward()
+    return y, x, w
+
+
+def test_scatter_and_index_methods_as_torch():
+    (y, x, w), (ty, tx, tw) = _scatters(tg), _scatters(torch)
+    _close(y, ty)
+    _same_grad(x, tx)
+    _same_grad(w, tw)
+    assert y._version == ty._version
+    for lib in (tg, torch):     # the one-hot idiom, off the graph
+        one_hot = lib.zeros(4, 3).scatter_(1, lib.tensor([[0], [2], [1], [2]]), 1)
+        assert one_hot.tolist() == [[1, 0, 0], [0, 0, 1], [0, 1, 0], [0, 0, 1]]
+
+
 # ---- the version-counter error ---------------------------------------------------------------
 VERSION_ERROR = re.compile(r"one of the variables needed for gradient computation has been "
                            r"modified by an inplace operation: .* is at version (\d+); "

@@ -505,6 +505,36 @@ class Tensor:
         src = src.to(self.device) if src.device != self.device else src
         return apply_inplace(self, _replaced, src, casting="unsafe")
 
+    def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
+        """self[..., index[i], ...] = src[i] (or ``value``) along ``dim`` (torch's scatter_)."""
+        if reduce is not None:
+            raise NotImplementedError("scatter_(reduce=...) is not supported; use "
+                                      "scatter_add_ for reduce='add'")
+        full, part = scatter_index(self, dim, index)
+        src = value if src is None else src
+        self[full] = src[part] if isinstance(src, Tensor) else src
+        return self
+
+    def scatter_add_(self, dim, index, src):
+        """self[..., index[i], ...] += src[i] along ``dim`` (repeats accumulate)."""
+        full, part = scatter_index(self, dim, index)
+        return add_at(self, full, _as_tensor(src, like=self)[part])
+
+    def index_fill_(self, dim, index, value):
+        """The slices ``index`` along ``dim`` set to ``value``."""
+        self[_along(self, dim, index)] = value
+        return self
+
+    def index_copy_(self, dim, index, source):
+        """The slices ``index`` along ``dim`` replaced by those of ``source``."""
+        self[_along(self, dim, index)] = source
+        return self
+
+    def index_add_(self, dim, index, source, *, alpha=1):
+        """The slices of ``source`` added (times ``alpha``) to the slices ``index`` along
+        ``dim`` (repeats accumulate)."""
+        return add_at(self, _along(self, dim, index), _as_tensor(source, like=self), alpha)
+
     def masked_fill_(self, mask, value):
         """``value`` where the boolean ``mask`` (broadcast to self's shape) is True."""
         mask = _as_tensor(mask, like=self)
@@ -1393,6 +1423,11 @@ def _scalar(v):
     return v.item() if isinstance(v, Tensor) else v
 
 
+def _along(t, dim, index):
+    """The raw index of the slices ``index`` along ``dim`` of ``t`` (the index_*_ methods)."""
+    return (slice(None),) * (dim % builtins.max(t.ndim, 1)) + (_raw_index(index, t.device),)
+
+
 def _add_scaled(x, other, alpha):
     """x + alpha * other (``add_``, ``sub_``)."""
     return x + other if alpha == 1 else x + other * alpha
@@ -1916,8 +1951,8 @@ def broadcast_to(x, shape):
 # and Tensor's methods call them: they are imported here, once everything above exists.
 from .autograd.mode import is_grad_enabled  # noqa: E402
 from .autograd.engine import run_backward  # noqa: E402
-from .autograd.inplace import (apply_inplace, assign_inplace, bump_version,  # noqa: E402
-                               share_version, version_box)
+from .autograd.inplace import (add_at, apply_inplace, assign_inplace,  # noqa: E402
+                               bump_version, scatter_index, share_version, version_box)
 from .ops.elementwise import (Abs, Add, Cast, Clamp, Copy, Cos, Div, Exp, Log,  # noqa: E402
                               Maximum, Minimum, Mul, Neg, Pow, ReLU, Sigmoid, Sin, Sqrt, Sub,
                               Tanh, ToDevice, Where)

@@ -255,6 +255,31 @@ def assign_inplace(self, index, value) -> None:
     apply_inplace(self, lambda x: where(mask, full, x))
 
 
+def scatter_index(self, dim, index):
+    """(the full index that ``scatter_(dim, index, ...)`` writes through, the part of a ``src``
+    it reads): ``self[i_0, ..., index[i], ..., i_n] = src[i]`` for every i in index's shape."""
+    idx = index.array if isinstance(index, Tensor) else backend.as_array(index)
+    if idx.ndim != self.ndim:
+        raise RuntimeError(f"Index tensor must have the same number of dimensions as self "
+                           f"tensor ({idx.ndim} vs {self.ndim})")
+    xp = backend.get_array_module(idx)
+    dim = dim % max(self.ndim, 1)
+    full = []
+    for d, n in enumerate(idx.shape):
+        shape = [1] * idx.ndim
+        shape[d] = n
+        full.append(idx if d == dim else xp.arange(n).reshape(shape))
+    return tuple(full), tuple(slice(0, n) for n in idx.shape)
+
+
+def add_at(self, index, value, alpha=1):
+    """``self[index] += alpha * value`` in place, repeated indices accumulating (the
+    ``scatter_add_``/``index_add_`` family), with torch's rules for the graph."""
+    def added(x, v):
+        return x + IndexAdd.apply(v * alpha if alpha != 1 else v, index=index, shape=x.shape)
+    return apply_inplace(self, added, value)
+
+
 def _check_may_rebase(self):
     """torch's errors for an in-place change on the graph; returns (root base, steps) for a
     view, else None."""
