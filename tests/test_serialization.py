@@ -215,6 +215,30 @@ def test_user_classes_need_the_allow_list_as_in_torch():
         add_safe_globals([3])
 
 
+def test_a_users_own_models_package_is_not_allow_listed(monkeypatch):
+    """The framework's ``models`` package is allowed by default; a user's package that is
+    also called ``models`` is not."""
+    import types
+
+    from models.classifiers import ConvNet
+    buf = io.BytesIO()
+    tg.save(ConvNet(1, 10), buf)
+    assert type(tg.load(io.BytesIO(buf.getvalue()))) is ConvNet
+    user = types.ModuleType("models")
+    user.__file__ = "/somewhere/else/models/__init__.py"
+    user_net = types.ModuleType("models.user_net")
+    monkeypatch.setitem(sys.modules, "models", user)
+    monkeypatch.setitem(sys.modules, "models.user_net", user_net)
+    UserNet = type("UserNet", (nn.Module,), {"__module__": "models.user_net"})
+    user_net.UserNet = UserNet
+    buf = io.BytesIO()
+    tg.save(UserNet(), buf)
+    with pytest.raises(WeightsOnlyError, match="models.user_net.UserNet"):
+        tg.load(io.BytesIO(buf.getvalue()))
+    with safe_globals([UserNet]):
+        assert type(tg.load(io.BytesIO(buf.getvalue()))) is UserNet
+
+
 # ---- nothing from a file ever runs --------------------------------------------------------------
 CALLS = []
 

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import collections
 import math
+import os
 import pickle  # only for the exception class torch raises (pickle.UnpicklingError); never loads
 import sys
 import threading
@@ -135,8 +136,15 @@ def _framework_bases():
     return (Module, Optimizer, LRScheduler)
 
 
-def _is_framework(name):
-    return any(name == p or name.startswith(p + ".") for p in _FRAMEWORK_PACKAGES)
+def _is_framework(module_name):
+    """True for a module of tinygrad_cv, or of the ``models`` package installed beside it (a
+    user's own package called ``models`` is not the framework's)."""
+    top = module_name.partition(".")[0]
+    if top not in _FRAMEWORK_PACKAGES:
+        return False
+    package = sys.modules.get(top)
+    where = os.path.dirname(os.path.abspath(getattr(package, "__file__", None) or "/"))
+    return os.path.dirname(where) == os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _default_allowed():
