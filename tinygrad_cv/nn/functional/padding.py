@@ -8,99 +8,56 @@ last dim, ``(left, right, top, bottom)`` the last two, and so on.  The modes::
     replicate  repeat the edge:                    [a b c d] -> a a [a b c d] d d
     circular   wrap around:                        [a b c d] -> c d [a b c d] a b  (width <= n)
 
-'constant' is the primitive ``tinygrad_cv.pad``.  The three border modes are the fused
-``BorderPad``: forward by the array library's pad, backward by folding the border gradient
-back onto the edge, one padded axis at a time (last first)::
+'constant' is the primitive ``tinygrad_cv.pad``.  The border modes are built, one padded
+axis at a time, from basic slices of the input (reversed for 'reflect', a size-1 edge expanded
+for 'replicate') concatenated around it::
 
-    reflect    dx[1 : b+1] += flip(dy[:b]),   dx[n-1-a : n-1] += flip(dy[b+n:])
-    replicate  dx[0] += sum(dy[:b]),          dx[n-1] += sum(dy[b+n:])
-    circular   dx[n-b:] += dy[:b],            dx[:a] += dy[b+n:]
+    reflect    [x[b:0:-1], x, x[n-2 : n-2-a : -1]]
+    replicate  [expand(x[0:1], b), x, expand(x[n-1:n], a)]
+    circular   [x[n-b:], x, x[:a]]
 
-with dx starting as the interior dy[b : b+n] (b, a: the widths before/after, n: the size).
-Under ``create_graph=True`` the backward is the transpose of the equivalent index gather
-(an index-add per axis), so it is differentiable again.
+so the gradient is the primitives' (slices written back, no scatter-add of repeated indices)
+and is itself differentiable.
 """
 from __future__ import annotations
 
 import numbers
 
-from ... import backend
-from ...autograd import Function
-from ...ops import dual
-from ...ops.shape import IndexAdd
+from ...tensor import cat
 from ...tensor import pad as _tensor_pad
 
 _MODES = ("constant", "reflect", "replicate", "circular")
-_ARRAY_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 
-def _along(axis, index):
-    return (slice(None),) * axis + (index,)
+def _along(x, axis, start, stop, step=1):
+    return x[(slice(None),) * axis + (slice(start, stop, step),)]
 
 
-def _positions(xp, mode, n, before, after):
-    """The source index of each padded position along one axis."""
-    pos = xp.arange(-before, n + after)
-    if mode == "reflect":
-        period = 2 * (n - 1)
-        pos = xp.abs(pos) % period if period else pos * 0
-        return xp.where(pos >= n, period - pos, pos)
-    if mode == "replicate":
-        return xp.clip(pos, 0, n - 1)
-    return pos % n
-
-
-def _fold(xp, g, axis, mode, n, before, after):
-    """The gradient of one axis' padding: dy (.., b + n + a, ..) -> dx (.., n, ..)."""
-    dx = g[_along(axis, slice(before, before + n))].copy()
-    head = g[_along(axis, slice(0, before))]
-    tail = g[_along(axis, slice(before + n, before + n + after))]
-    flip = slice(None, None, -1)
+def _border(x, axis, mode, before, after):
+    """x padded along ``axis`` by (before, after) in ``mode``."""
+    n = x.shape[axis]
+    pieces = []
     if mode == "reflect":
         if before:
-            dx[_along(axis, slice(1, before + 1))] += head[_along(axis, flip)]
+            pieces.append(_along(x, axis, before, 0, -1))
+        pieces.append(x)
         if after:
-            dx[_along(axis, slice(n - 1 - after, n - 1))] += tail[_along(axis, flip)]
+            stop = n - 2 - after
+            pieces.append(_along(x, axis, n - 2, stop if stop >= 0 else None, -1))
     elif mode == "replicate":
-        if before:
-            dx[_along(axis, slice(0, 1))] += head.sum(axis=axis, keepdims=True)
-        if after:
-            dx[_along(axis, slice(n - 1, n))] += tail.sum(axis=axis, keepdims=True)
+        def edge(index, width):
+            shape = list(x.shape)
+            shape[axis] = width
+            return _along(x, axis, index, index + 1).expand(*shape)
+        pieces = (([edge(0, before)] if before else []) + [x]
+                  + ([edge(n - 1, after)] if after else []))
     else:
         if before:
-            dx[_along(axis, slice(n - before, n))] += head
+            pieces.append(_along(x, axis, n - before, n))
+        pieces.append(x)
         if after:
-            dx[_along(axis, slice(0, after))] += tail
-    return dx
-
-
-class BorderPad(Function):
-    """Reflect / replicate / circular padding with ``widths`` ((before, after) per axis):
-    y = x[pos_0, pos_1, ...] (the source positions of ``_positions``); dL/dx folds dL/dy's
-    border back onto the edge (module docstring)."""
-
-    higher_order = True
-
-    @staticmethod
-    def forward(ctx, x, widths=None, mode="reflect"):
-        ctx.cfg = (widths, mode, x.shape)
-        return backend.get_array_module(x).pad(x, widths, mode=_ARRAY_MODES[mode])
-
-    @staticmethod
-    def backward(ctx, g):
-        widths, mode, in_shape = ctx.cfg
-        axes = [a for a, (b, e) in enumerate(widths) if b or e]
-        xp = backend.get_array_module(dual.raw(g))
-        for axis in reversed(axes):
-            before, after = widths[axis]
-            n = in_shape[axis]
-            if dual.is_tensor(g):     # create_graph: the transpose of the gather, recorded
-                shape = g.shape[:axis] + (n,) + g.shape[axis + 1:]
-                pos = _positions(xp, mode, n, before, after)
-                g = IndexAdd.apply(g, index=_along(axis, pos), shape=shape)
-            else:
-                g = _fold(xp, g, axis, mode, n, before, after)
-        return g
+            pieces.append(_along(x, axis, 0, after))
+    return cat(pieces, dim=axis) if len(pieces) > 1 else x
 
 
 def _check_pad(input, pad, mode):
@@ -149,7 +106,9 @@ def pad(input, pad, mode="constant", value=None):
         return _tensor_pad(input, pad, mode, 0.0 if value is None else value)
     if value is not None and value != 0:
         raise ValueError(f"pad(): padding mode {mode!r} doesn't take in value argument")
-    widths = [(0, 0)] * input.ndim
+    out = input
     for i in range(len(pad) // 2):
-        widths[input.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
-    return BorderPad.apply(input, widths=tuple(widths), mode=mode)
+        before, after = pad[2 * i], pad[2 * i + 1]
+        if before or after:
+            out = _border(out, input.ndim - 1 - i, mode, before, after)
+    return out if out is not input else input.clone()
