@@ -33,8 +33,8 @@ Tensors and objects are numbered in the order they are first met (depth first), 
 reference cycles through objects.
 
 The allow-list (``weights_only=True``, the default): ``tinygrad_cv``'s and ``models``' own
-``nn.Module``, ``optim.Optimizer`` and ``optim.lr_scheduler.LRScheduler`` subclasses, the
-functions of ``tinygrad_cv.nn.functional`` (pure maths), and whatever
+``nn.Module``, ``optim.Optimizer``, ``optim.lr_scheduler.LRScheduler`` and ``optim.EMA``
+classes, the functions of ``tinygrad_cv.nn.functional`` (pure maths), and whatever
 ``add_safe_globals([...])`` / ``with safe_globals([...])`` add.  ``weights_only=False`` widens
 it to any class or function of an already imported module (still without running or importing
 anything).  A name outside the allow-list raises ``WeightsOnlyError``.
@@ -131,9 +131,10 @@ def global_name(obj):
 
 def _framework_bases():
     from .nn.module import Module
+    from .optim.ema import EMA
     from .optim.lr_scheduler import LRScheduler
     from .optim.optimizer import Optimizer
-    return (Module, Optimizer, LRScheduler)
+    return (Module, Optimizer, LRScheduler, EMA)
 
 
 def _is_framework(module_name):
