@@ -71,7 +71,7 @@ def test_pad_gradcheck_and_second_order(mode):
     x = tg.Tensor(np.random.default_rng(0).standard_normal((1, 2, 3, 4)), requires_grad=True)
     gradcheck(lambda t: F.pad(t, (2, 1, 1, 2), mode), [x])
     gradgradcheck(lambda t: F.pad(t, (2, 1, 0, 2), mode) ** 2, [x])
-    # the recorded (create_graph) backward gives the fast path's gradient
+    # the recorded (create_graph) backward gives the plain backward's gradient
     g = tg.Tensor(np.random.default_rng(1).standard_normal((1, 2, 5, 7)))
     recorded, = tg.autograd.grad(F.pad(x, (2, 1, 0, 2), mode), [x], g, create_graph=True)
     fast, = tg.autograd.grad(F.pad(x, (2, 1, 0, 2), mode), [x], g)
@@ -80,8 +80,8 @@ def test_pad_gradcheck_and_second_order(mode):
 
 @pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
 def test_border_pad_equals_the_index_gather_reference(mode):
-    """The fused BorderPad against tinygrad_cv.pad (one index gather per axis), forward and
-    backward, on 1, 2 and 3 padded dims including zero widths."""
+    """F.pad's sliced border padding against tinygrad_cv.pad (one index gather per axis),
+    forward and backward, on 1, 2 and 3 padded dims including zero widths."""
     rng = np.random.default_rng(1)
     for shape, pads in (((2, 3, 5), (2, 3)), ((1, 2, 4, 5), (0, 3, 2, 0)),
                         ((1, 1, 3, 4, 5), (1, 2, 0, 0, 2, 1)), ((2, 3, 4), (0, 0))):

@@ -5,9 +5,11 @@ int64 and ``values`` (nnz, *dense dims): element ``indices[:, e]`` holds ``value
 others are zero; repeated coordinates add up (``coalesce()`` sums them and sorts the
 coordinates in row-major order).
 
-Products are a row gather and a row scatter-add (``RowGather``/``RowScatter``, each the
-other's transpose, so they differentiate to any order); gradients reach the dense operand and
-the values (at the stored coordinates, as ``torch.sparse.mm``)::
+Products are a fused row gather and row scatter-add (``RowGather``/``RowScatter``, each the
+other's transpose; first-order, like the other fused layers: they raise under
+``create_graph=True``); gradients reach the dense operand and the values (at the stored
+coordinates, as ``torch.sparse.mm``).  ``to_dense`` and ``coalesce`` are the index-add
+primitive, differentiable to any order::
 
     mm(S, D)[i] = sum_{e: row_e = i} values_e * D[col_e]          S (M, K) sparse, D (K, N)
     dL/dD[k]    = sum_{e: col_e = k} values_e * dL/dout[row_e]
@@ -22,6 +24,7 @@ import numbers
 
 from . import backend
 from .autograd import Function
+from .ops.shape import IndexAdd
 from .tensor import Tensor
 
 __all__ = ["SparseCooTensor", "sparse_coo_tensor", "mm", "spmm", "addmm", "to_sparse", "FloatTensor",
@@ -49,8 +52,6 @@ def scatter_rows(g, index, rows):
 class RowGather(Function):
     """y = x[index] (rows of x (n, *rest));  dL/dx = scatter_rows(dL/dy, index, n)."""
 
-    higher_order = True
-
     @staticmethod
     def forward(ctx, x, index=None):
         ctx.index, ctx.rows = index, x.shape[0]
@@ -58,15 +59,11 @@ class RowGather(Function):
 
     @staticmethod
     def backward(ctx, g):
-        if isinstance(g, Tensor):
-            return RowScatter.apply(g, index=ctx.index, rows=ctx.rows)
         return scatter_rows(g, ctx.index, ctx.rows)
 
 
 class RowScatter(Function):
     """y = scatter_rows(g, index, rows);  dL/dg = dL/dy[index]."""
-
-    higher_order = True
 
     @staticmethod
     def forward(ctx, g, index=None, rows=0):
@@ -75,8 +72,6 @@ class RowScatter(Function):
 
     @staticmethod
     def backward(ctx, dy):
-        if isinstance(dy, Tensor):
-            return RowGather.apply(dy, index=ctx.index)
         return dy[ctx.index]
 
 
@@ -233,20 +228,13 @@ class SparseCooTensor(Tensor):
         linear = xp.ravel_multi_index(tuple(self._idx), sparse_shape)
         unique, inverse = xp.unique(linear, return_inverse=True)
         indices = xp.stack(xp.unravel_index(unique, sparse_shape)).astype(_INT64)
-        values = RowScatter.apply(self._vals, index=inverse.reshape(-1), rows=len(unique))
+        values = IndexAdd.apply(self._vals, index=(inverse.reshape(-1),),
+                                shape=(len(unique),) + tuple(self._vals.shape[1:]))
         return SparseCooTensor(indices, values, self._size, True)
 
     def to_dense(self):
         """The dense tensor (duplicates added); its gradient flows back to the values."""
-        xp = backend.get_array_module(self._idx)
-        sparse_shape = self._size[:self.sparse_dim()]
-        cells = 1
-        for s in sparse_shape:
-            cells *= s
-        linear = (xp.ravel_multi_index(tuple(self._idx), sparse_shape) if self._nnz()
-                  else self._idx[0])
-        flat = RowScatter.apply(self._vals, index=linear, rows=cells)
-        return flat.reshape(*self._size)
+        return IndexAdd.apply(self._vals, index=tuple(self._idx), shape=self._size)
 
     def to_sparse(self, sparse_dim=None):
         if sparse_dim is not None and sparse_dim != self.sparse_dim():
