@@ -71,9 +71,10 @@ def _check_batch_size(batch_size, n):
 
 
 def reverse_process(model, shape, steps, update, *, seed=None, progress=True, y=None,
-                    batch_size=None, desc="sampling"):
+                    batch_size=None, desc="sampling", clip=True):
     """Run x_T ~ N(0, I) through ``steps`` (pairs ``(t, t_prev)``, descending) with
-    ``x <- update(eps, t, t_prev, x, noise)``; returns the final x clamped to [-1, 1].
+    ``x <- update(eps, t, t_prev, x, noise)``; returns the final x clamped to [-1, 1]
+    (as it is with ``clip=False``: latent spaces are not bounded).
 
     Each step draws a full (N, ...) standard normal ``noise`` from one generator (seeded with
     ``seed``, else the global one of the model's device), so chunking does not change the
@@ -109,7 +110,7 @@ def reverse_process(model, shape, steps, update, *, seed=None, progress=True, y=
     finally:
         if hasattr(model, "train"):
             model.train(was_training)
-    return x.clamp(-1.0, 1.0)
+    return x.clamp(-1.0, 1.0) if clip else x
 
 
 class DDPM(Module):

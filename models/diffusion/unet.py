@@ -27,6 +27,10 @@ Attention(ch) over the H*W positions of (N, ch, H, W) as a sequence (N, H*W, ch)
     x = x + MHA_cross(GroupNorm'(x), context, context)        (when context_dim is set;
                                                                context (N, L, context_dim))
 
+With ``use_spatial_transformer`` (latent diffusion; needs ``context_dim``) every attention
+block is a ``SpatialTransformer`` (``models.diffusion.transformer``: proj_in, self- and
+cross-attention, feed-forward, zero-initialised proj_out) instead.
+
 Parameter names follow the attribute names below (``time_embed.0.weight``,
 ``down.1.0.in_conv.weight``, ...) so a torch module with the same structure loads the same
 state dict.  Shapes: x (N, in_channels, H, W) with H, W divisible by 2^(levels - 1), t (N,)
@@ -41,6 +45,8 @@ from tinygrad_cv import backend, cat
 from tinygrad_cv.tensor import Tensor
 import tinygrad_cv.nn as nn
 from tinygrad_cv.nn import init
+
+from .transformer import SpatialTransformer
 
 __all__ = ["UNet", "ResBlock", "AttentionBlock", "Downsample", "Upsample", "timestep_embedding"]
 
@@ -173,7 +179,8 @@ class UNet(nn.Module):
 
     def __init__(self, in_channels=1, base_channels=32, channel_mult=(1, 2, 2), num_res_blocks=1,
                  attention_resolutions=(2,), dropout=0.0, num_classes=None, context_dim=None,
-                 out_channels=None, groups=8, image_size=8, num_heads=1):
+                 out_channels=None, groups=8, image_size=8, num_heads=1,
+                 use_spatial_transformer=False):
         super().__init__()
         in_channels = _positive_int("in_channels", in_channels)
         base_channels = _positive_int("base_channels", base_channels)
@@ -189,6 +196,10 @@ class UNet(nn.Module):
             num_classes = _positive_int("num_classes", num_classes)
         if context_dim is not None:
             context_dim = _positive_int("context_dim", context_dim)
+        use_spatial_transformer = bool(use_spatial_transformer)
+        if use_spatial_transformer and context_dim is None:
+            raise ValueError("UNet: use_spatial_transformer needs context_dim (the width of the "
+                             "condition tokens)")
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"UNet: dropout must be in [0, 1), got {dropout!r}")
         widths = sorted({base_channels * m for m in channel_mult} | {base_channels})
@@ -212,6 +223,8 @@ class UNet(nn.Module):
                        "dropout": float(dropout), "num_classes": num_classes,
                        "context_dim": context_dim, "out_channels": out_channels,
                        "groups": groups, "image_size": image_size, "num_heads": num_heads}
+        if use_spatial_transformer:     # only then, so the pixel models' configs stay as they were
+            self.config["use_spatial_transformer"] = True
         self.in_channels, self.out_channels = in_channels, out_channels
         self.num_classes, self.context_dim = num_classes, context_dim
         self.downsample_factor = factor
@@ -224,6 +237,8 @@ class UNet(nn.Module):
         self.input_conv = nn.Conv2d(in_channels, base_channels, 3, padding=1)
 
         def attention(ch):
+            if use_spatial_transformer:
+                return SpatialTransformer(ch, num_heads, groups, context_dim)
             return AttentionBlock(ch, num_heads, groups, context_dim)
 
         ch, ds, skips = base_channels, 1, [base_channels]
@@ -265,7 +280,7 @@ class UNet(nn.Module):
         for layer in block:
             if isinstance(layer, ResBlock):
                 h = layer(h, emb)
-            elif isinstance(layer, AttentionBlock):
+            elif isinstance(layer, (AttentionBlock, SpatialTransformer)):
                 h = layer(h, context)
             else:
                 h = layer(h)

@@ -1,0 +1,206 @@
+"""models.latent: the SpatialTransformer against a torch twin, condition tokens and prompts,
+classifier-free guidance identities, condition dropout and latent DDIM without x0 clipping."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import tinygrad_cv as tg
+from tinygrad_cv import backend
+from models.diffusion.schedule import NoiseSchedule
+from models.diffusion.transformer import SpatialTransformer
+from models.diffusion.unet import UNet
+from models.latent import AutoencoderKL, ClassTokens, LatentDiffusion, parse_class, parse_prompt
+from models.latent.conditioning import NULL_CLASS, tokenize
+
+from torch_compare import assert_param_grads_match
+
+
+# ---- the SpatialTransformer against torch ------------------------------------------------------
+class TorchSpatialTransformer(torch.nn.Module):
+    """The block of models.diffusion.transformer in torch.nn (same names)."""
+
+    def __init__(self, channels, num_heads, groups, context_dim):
+        super().__init__()
+        nn = torch.nn
+        self.norm = nn.GroupNorm(groups, channels)
+        self.proj_in = nn.Conv2d(channels, channels, 1)
+        self.norm1 = nn.LayerNorm(channels)
+        self.attn1 = nn.MultiheadAttention(channels, num_heads, batch_first=True)
+        self.norm2 = nn.LayerNorm(channels)
+        self.attn2 = nn.MultiheadAttention(channels, num_heads, kdim=context_dim,
+                                           vdim=context_dim, batch_first=True)
+        self.norm3 = nn.LayerNorm(channels)
+        self.ff = nn.Sequential(nn.Linear(channels, 4 * channels), nn.GELU(),
+                                nn.Linear(4 * channels, channels))
+        self.proj_out = nn.Conv2d(channels, channels, 1)
+
+    def forward(self, x, context):
+        n, c, hh, ww = x.shape
+        h = self.proj_in(self.norm(x)).reshape(n, c, hh * ww).transpose(1, 2)
+        q = self.norm1(h)
+        h = h + self.attn1(q, q, q, need_weights=False)[0]
+        h = h + self.attn2(self.norm2(h), context, context, need_weights=False)[0]
+        h = h + self.ff(self.norm3(h))
+        return x + self.proj_out(h.transpose(1, 2).reshape(n, c, hh, ww))
+
+
+@pytest.mark.parametrize("dtype,tol", [("float64", 1e-10), ("float32", 2e-5)])
+def test_spatial_transformer_matches_torch_twin(dtype, tol):
+    ours = SpatialTransformer(8, 2, 4, context_dim=5)
+    theirs = TorchSpatialTransformer(8, 2, 4, 5).to(getattr(torch, dtype))
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in theirs.parameters():     # proj_out too, so every parameter gets a gradient
+            p.copy_(0.3 * torch.randn(p.shape, generator=gen, dtype=p.dtype))
+    ours.to(dtype).load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    assert sorted(ours.state_dict()) == sorted(theirs.state_dict())
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 8, 2, 3)).astype(dtype)
+    c = rng.standard_normal((3, 4, 5)).astype(dtype)
+    w = rng.standard_normal((3, 8, 2, 3)).astype(dtype)
+    ox, oc = tg.tensor(x, requires_grad=True), tg.tensor(c, requires_grad=True)
+    out = ours(ox, oc)
+    (out * tg.tensor(w)).sum().backward()
+    tx, tc = torch.tensor(x, requires_grad=True), torch.tensor(c, requires_grad=True)
+    ref = theirs(tx, tc)
+    (ref * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(out.array, ref.detach().numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(ox.grad.array, tx.grad.numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(oc.grad.array, tc.grad.numpy(), rtol=tol, atol=tol)
+    assert_param_grads_match(ours, theirs, dict(rtol=tol, atol=tol))
+
+
+def test_spatial_transformer_starts_as_identity_and_checks_context():
+    block = SpatialTransformer(8, 1, 4, context_dim=3)
+    x = tg.tensor(np.random.default_rng(0).standard_normal((2, 8, 2, 2)).astype("float32"))
+    np.testing.assert_array_equal(block(x, tg.zeros(2, 1, 3)).array, x.array)
+    with pytest.raises(ValueError, match=r"context of shape \(2, L, 3\)"):
+        block(x, tg.zeros(2, 1, 4))
+    with pytest.raises(ValueError, match="context_dim is required"):
+        SpatialTransformer(8, 1, 4, None)
+
+
+def test_unet_spatial_transformer_option_keeps_the_pixel_config():
+    plain = UNet(in_channels=1, base_channels=8, channel_mult=(1, 2), groups=4, image_size=8)
+    assert "use_spatial_transformer" not in plain.config
+    with pytest.raises(ValueError, match="needs context_dim"):
+        UNet(base_channels=8, groups=4, use_spatial_transformer=True)
+    unet = UNet(in_channels=2, base_channels=8, channel_mult=(1, 2), groups=4, image_size=4,
+                context_dim=6, use_spatial_transformer=True)
+    assert unet.config["use_spatial_transformer"] is True
+    blocks = [m for m in unet.modules() if isinstance(m, SpatialTransformer)]
+    assert len(blocks) == 4          # at the 2x2 level: 1 down, 2 up (skips), 1 in the middle
+    # rebuilt from its config: the same parameter names
+    assert sorted(UNet(**unet.config).state_dict()) == sorted(unet.state_dict())
+
+
+# ---- conditioning -----------------------------------------------------------------------------
+def test_prompts_and_digits_condition_the_same_way():
+    for text in ("the digit seven", "7", "Seven!", "a handwritten 7", "SEVEN"):
+        assert parse_prompt(text) == 7
+    assert tokenize("the digit seven") == tokenize("7") == [7]
+    tokens = ClassTokens(6)
+    ids = [parse_prompt("the digit seven"), parse_prompt("7"), parse_class("seven"),
+           parse_class(7), parse_class("7")]
+    ctx = tokens(np.array(ids))
+    assert ctx.shape == (5, 2, 6)
+    for i in range(1, 5):
+        np.testing.assert_array_equal(ctx.array[i], ctx.array[0])
+    assert not np.allclose(tokens(np.array([3])).array, ctx.array[:1])
+
+
+@pytest.mark.parametrize("text,match", [("the digit banana", "unknown word 'banana'"),
+                                        ("the digit", "names no digit"),
+                                        ("seven or 3", "unknown word 'or'"),
+                                        ("seven 3", "several digits")])
+def test_bad_prompts(text, match):
+    with pytest.raises(ValueError, match=match):
+        parse_prompt(text)
+
+
+@pytest.mark.parametrize("value,match", [(12, "outside 0-9"), (-1, "outside 0-9"),
+                                         ("ten", "digit class 0-9"), (True, "digit class")])
+def test_bad_classes(value, match):
+    with pytest.raises(ValueError, match=match):
+        parse_class(value)
+
+
+def test_class_tokens_reject_labels_outside_range():
+    with pytest.raises(ValueError, match="0..10"):
+        ClassTokens(4)(np.array([11]))
+
+
+# ---- LatentDiffusion --------------------------------------------------------------------------
+def tiny_ldm(cond_drop=0.1, seed=0):
+    tg.manual_seed(seed)
+    ae = AutoencoderKL(latent_channels=2, base_channels=8, groups=4)
+    unet = UNet(in_channels=2, base_channels=8, channel_mult=(1, 2), groups=4, image_size=4,
+                context_dim=6, use_spatial_transformer=True)
+    for p in unet.parameters():         # no zero-initialised layers: the condition matters
+        p.array[...] = 0.2 * np.random.default_rng(len(p.array.shape) + p.numel()).standard_normal(
+            p.shape).astype(p.array.dtype)
+    return LatentDiffusion(ae, unet, NoiseSchedule("cosine", 100), cond_drop=cond_drop)
+
+
+def test_guidance_identities():
+    ldm = tiny_ldm().eval()
+    rng = np.random.default_rng(0)
+    z = tg.tensor(rng.standard_normal((4, 2, 4, 4)).astype("float32"))
+    t = np.array([3, 50, 99, 0])
+    y = np.array([7, 0, 3, 9])
+    null = np.full(4, NULL_CLASS)
+    with tg.no_grad():
+        eps_u = ldm.eps(z, tg.tensor(t), null).array
+        eps_c = ldm.eps(z, tg.tensor(t), y).array
+        assert not np.allclose(eps_u, eps_c, atol=1e-4)      # the condition reaches the UNet
+        np.testing.assert_array_equal(ldm.guided_eps(z, t, y, 0.0).array, eps_u)
+        np.testing.assert_array_equal(ldm.guided_eps(z, t, y, 1.0).array, eps_c)
+        np.testing.assert_allclose(ldm.guided_eps(z, t, y, 3.0).array,
+                                   eps_u + 3.0 * (eps_c - eps_u), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="guidance_scale must be >= 0"):
+        ldm.sample(y, guidance_scale=-1.0, steps=2, progress=False)
+
+
+class _Seen(Exception):
+    pass
+
+
+def test_condition_dropout_rate_and_frozen_autoencoder():
+    ldm = tiny_ldm(cond_drop=0.3)
+    forward = ldm.conditioner.forward
+    seen = []
+
+    def spy(y):                           # record the labels the UNet would be given, stop
+        seen.append(np.asarray(y))
+        raise _Seen
+    ldm.conditioner.forward = spy
+    tg.manual_seed(0)
+    with pytest.raises(_Seen):
+        ldm.loss_latent(tg.tensor(np.zeros((4000, 2, 4, 4), dtype="float32")), np.full(4000, 4))
+    labels = seen[0]
+    assert set(np.unique(labels)) == {4, NULL_CLASS}
+    assert abs((labels == NULL_CLASS).mean() - 0.3) < 0.03
+    ldm.conditioner.forward = forward
+    ldm.loss_latent(tg.tensor(np.zeros((3, 2, 4, 4), dtype="float32")), np.arange(3)).backward()
+    assert all(p.grad is None for p in ldm.autoencoder.parameters())
+    assert all(p.grad is not None for p in ldm.trainable_parameters())
+
+
+def test_latent_ddim_has_no_x0_clipping():
+    """With eps = 0 DDIM (eta 0) scales z_T by sqrt(abar_prev / abar_t) each step, so the
+    latents end at z_T / sqrt(abar_first): far outside [-1, 1], never clamped."""
+    ldm = tiny_ldm().eval()
+    for p in ldm.unet.out_conv.parameters():
+        p.array[...] = 0.0
+    z = ldm.sample_latents(np.arange(6) % 10, guidance_scale=2.0, steps=4, seed=5,
+                           progress=False)
+    start = np.random.default_rng(5).standard_normal((6, 2, 4, 4), dtype="float32")
+    first = int(np.arange(4)[::-1][0] * (100 // 4))
+    expected = start / math.sqrt(float(ldm.schedule.alphas_cumprod[first]))
+    np.testing.assert_allclose(backend.to_numpy(z.array), expected, rtol=1e-4)
+    assert np.abs(backend.to_numpy(z.array)).max() > 5.0
+    images = ldm.sample(np.arange(6) % 10, guidance_scale=2.0, steps=4, seed=5,
+                        progress=False)
+    assert images.shape == (6, 1, 8, 8) and float(abs(images).max()) <= 1.0
