@@ -27,8 +27,8 @@ from .autograd import Function
 from .ops.shape import IndexAdd
 from .tensor import Tensor
 
-__all__ = ["SparseCooTensor", "sparse_coo_tensor", "mm", "spmm", "addmm", "to_sparse", "FloatTensor",
-           "DoubleTensor", "LongTensor"]
+__all__ = ["SparseCooTensor", "sparse_coo_tensor", "mm", "spmm", "addmm", "to_sparse",
+           "FloatTensor", "DoubleTensor", "LongTensor"]
 
 _INT64 = backend.dtype("int64")
 
