@@ -132,6 +132,17 @@ def test_word_language_model_transformer_keeps_torch_parameter_order():
     assert names[1] == names[0]
 
 
+@pytest.mark.xfail(strict=True, raises=RuntimeError,
+                   reason="dense + sparse addition (torch.eye(V) + adj_mat) is not supported by "
+                          "tinygrad_cv.sparse yet; with it added the run matches torch to 1e-7")
+def test_gcn(tmp_path, monkeypatch):
+    """A graph convolutional network on a synthetic graph in Cora's format (sparse features
+    and adjacency, torch.spmm), 3 Adam steps with weight decay, validation and test."""
+    ref, ours = _run_both("gcn", ["--epochs", "3", "--val-every", "1"], tmp_path, monkeypatch)
+    _compare("gcn", ref, ours, min_losses=3)
+    assert "Test set results" in ours.stdout
+
+
 def test_mingpt(tmp_path, monkeypatch):
     """chargpt with minGPT's model and trainer: gpt-nano, 3 AdamW steps, the sampled
     completion at iteration 0 (multinomial draws replayed) and the state-dict save."""

@@ -1,7 +1,8 @@
 """Data for the ported scripts, in place of the downloads they make (MNIST, CIFAR, text).
 
 A stand-in for the few ``torchvision`` pieces the scripts use (``datasets.MNIST``,
-``transforms.Compose/ToTensor/Normalize/Resize``, ``utils.save_image``), built on the digits
+``transforms.Compose/ToTensor/Normalize/Resize``, ``utils.save_image``) and for the GCN
+script's Cora download (``requests.get``: a synthetic graph in Cora's format), built on the digits
 bundled with tinygrad_cv (scikit-learn's 8x8 digits), enlarged to MNIST's 28x28 (or the size a
 ``Resize`` asks for).  It is framework-neutral: samples are NumPy arrays and Python ints, which
 both DataLoaders' default collate turn into their own tensors, so the same data feeds the
@@ -110,8 +111,57 @@ def save_image(tensor, fp, nrow=8, normalize=False, **kwargs):
     Image.fromarray(pixels[0] if c == 1 else pixels.transpose(1, 2, 0)).save(fp)
 
 
+def _cora_archive(nodes=1700, features=40, classes=4, edges_per_node=3, seed=0):
+    """A synthetic citation graph in Cora's file format (cora/cora.content: id, binary
+    features, class name; cora/cora.cites: id pairs) as tar.gz bytes.  Nodes of a class share
+    likely features and cite each other more often.  1700 nodes: the GCN script splits its
+    random order at 1000 and 1500 (test, validation, training)."""
+    import io as _io
+    import tarfile
+    rng = np.random.default_rng(seed)
+    ids = rng.choice(10 ** 6, size=nodes, replace=False)
+    labels = rng.integers(0, classes, size=nodes)
+    prototypes = rng.random((classes, features)) < 0.3
+    words = (rng.random((nodes, features)) < 0.1) | (prototypes[labels] &
+                                                   (rng.random((nodes, features)) < 0.6))
+    content = "".join(f"{i}\t" + "\t".join(map(str, w.astype(int))) + f"\tclass_{c}\n"
+                      for i, w, c in zip(ids, words, labels))
+    cites = []
+    for a in range(nodes):
+        same = np.flatnonzero(labels == labels[a])
+        for b in rng.choice(same if rng.random() < 0.8 else np.arange(nodes), edges_per_node):
+            if a != b:
+                cites.append(f"{ids[b]}\t{ids[a]}\n")
+    out = _io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as tar:
+        for name, text in (("cora/cora.content", content), ("cora/cora.cites", "".join(cites))):
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, _io.BytesIO(data))
+    return out.getvalue()
+
+
+class _Download:
+    """What ``requests.get(url, stream=True)`` gives the GCN script: ``.raw`` holds the
+    archive; a context manager."""
+
+    def __init__(self, url, stream=False, **kwargs):
+        if not url.endswith("cora.tgz"):
+            raise ValueError(f"portdata.requests: no stand-in for {url}")
+        import io as _io
+        self.raw = _io.BytesIO(_cora_archive())
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
 # torchvision's module names, as the scripts import them
 datasets = types.SimpleNamespace(MNIST=MNIST)
 transforms = types.SimpleNamespace(Compose=Compose, ToTensor=ToTensor, Normalize=Normalize,
                                    Resize=Resize)
 utils = types.SimpleNamespace(save_image=save_image)
+requests = types.SimpleNamespace(get=_Download)   # the Cora download of the GCN script
