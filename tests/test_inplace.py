@@ -19,6 +19,8 @@ CASES = {
     "add_alpha": (lambda t, o: t.add_(o, alpha=0.5), False),
     "add_scalar": (lambda t, o: t.add_(2.5), False),
     "sub_": (lambda t, o: t.sub_(o, alpha=2), False),
+    "add_alpha_first": (lambda t, o: t.add_(-0.1, o), False),      # torch's deprecated form
+    "sub_alpha_first": (lambda t, o: t.sub_(3, o), False),
     "mul_": (lambda t, o: t.mul_(o), False),
     "mul_scalar": (lambda t, o: t.mul_(-1.5), False),
     "div_": (lambda t, o: t.div_(o), False),

@@ -383,18 +383,22 @@ class Tensor:
         self.array[index] = value.array if isinstance(value, Tensor) else value
         bump_version(self)
 
-    def add_(self, other, *, alpha=1):
-        return apply_inplace(self, _add_scaled, other, alpha)
+    def add_(self, other, *args, alpha=1):
+        """self += alpha * other (also torch's deprecated ``add_(alpha, other)``)."""
+        other, alpha = _alpha_form(other, args, alpha)
+        return arithmetic_inplace(self, "add", _add_scaled, other, alpha)
 
-    def sub_(self, other, *, alpha=1):
-        return apply_inplace(self, _add_scaled, other, -alpha)
+    def sub_(self, other, *args, alpha=1):
+        """self -= alpha * other (also torch's deprecated ``sub_(alpha, other)``)."""
+        other, alpha = _alpha_form(other, args, alpha)
+        return arithmetic_inplace(self, "add", _add_scaled, other, -alpha)
 
     def mul_(self, other):
-        return apply_inplace(self, Tensor.__mul__, other)
+        return arithmetic_inplace(self, "multiply", _times, other)
 
     def div_(self, other, *, rounding_mode=None):
         if rounding_mode is None:
-            return apply_inplace(self, Tensor.__truediv__, other)
+            return arithmetic_inplace(self, "true_divide", _divided, other)
         return apply_inplace(self, lambda x, o: x.div(o, rounding_mode=rounding_mode), other)
 
     def pow_(self, exponent):
@@ -1433,6 +1437,23 @@ def _add_scaled(x, other, alpha):
     return x + other if alpha == 1 else x + other * alpha
 
 
+def _alpha_form(other, args, alpha):
+    """(other, alpha) of ``add_(other, alpha=a)`` or of the deprecated ``add_(a, other)``."""
+    if not args:
+        return other, alpha
+    if len(args) > 1 or not isinstance(other, numbers.Number):
+        raise TypeError("add_()/sub_() take (other, *, alpha=1) or (alpha, other)")
+    return args[0], other
+
+
+def _times(x, other, alpha):
+    return x * other        # (``mul_``; alpha is always 1)
+
+
+def _divided(x, other, alpha):
+    return x / other        # (``div_``; alpha is always 1)
+
+
 def _replaced(x, value):
     """``value`` broadcast to ``x``'s shape, through ``where`` so that the gradient flows to a
     ``value`` that requires grad and not to ``x`` (``fill_``, ``copy_``, random fills)."""
@@ -1951,8 +1972,9 @@ def broadcast_to(x, shape):
 # and Tensor's methods call them: they are imported here, once everything above exists.
 from .autograd.mode import is_grad_enabled  # noqa: E402
 from .autograd.engine import run_backward  # noqa: E402
-from .autograd.inplace import (add_at, apply_inplace, assign_inplace,  # noqa: E402
-                               bump_version, scatter_index, share_version, version_box)
+from .autograd.inplace import (add_at, apply_inplace, arithmetic_inplace,  # noqa: E402
+                               assign_inplace, bump_version, scatter_index, share_version,
+                               version_box)
 from .ops.elementwise import (Abs, Add, Cast, Clamp, Copy, Cos, Div, Exp, Log,  # noqa: E402
                               Maximum, Minimum, Mul, Neg, Pow, ReLU, Sigmoid, Sin, Sqrt, Sub,
                               Tanh, ToDevice, Where)

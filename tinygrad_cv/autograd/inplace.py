@@ -215,6 +215,38 @@ def apply_inplace(self, fn, *args, casting="same_kind"):
     return self
 
 
+def _ufunc_in_place(name, arr, other):
+    """NumPy's/CuPy's ``name`` ufunc writing into ``arr`` (no temporary), or False when it
+    refuses (dtype, shape): the general path then raises torch's error."""
+    try:
+        getattr(backend.get_array_module(arr), name)(arr, other, out=arr, casting="same_kind")
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+_ufunc_in_place_quiet = backend.fp_quiet(_ufunc_in_place)
+
+
+def arithmetic_inplace(self, name, general, other, alpha=1):
+    """``add_``/``sub_`` (``alpha`` scales other), ``mul_``, ``div_`` (``name``: the ufunc).
+    Off the graph with an array or Python-number operand, the ufunc runs in place (as fast as
+    torch's optimizer idioms, ``p.add_(g, alpha=-lr)``); otherwise (on the graph, NumPy
+    scalars, a refusal) ``apply_inplace(self, general, other, alpha)``."""
+    if not (modes.grad_enabled and (self.requires_grad or getattr(other, "requires_grad",
+                                                                  False))):
+        o = other.array if isinstance(other, Tensor) else other
+        arr = self.array
+        if (type(o) is int or type(o) is float or backend.is_array(o)) \
+                and 0 not in arr.strides:
+            if alpha != 1:
+                o = o * alpha
+            if _ufunc_in_place_quiet(name, arr, o):
+                bump_version(self)
+                return self
+    return apply_inplace(self, general, other, alpha)
+
+
 def write(self, value, casting="same_kind") -> None:
     """Copy the array ``value`` into ``self``'s storage (same shape, castable dtype), bump the
     version."""
