@@ -449,6 +449,19 @@ def test_result_dtype_must_cast_to_self_as_torch(dtype, call):
     assert outcomes[0] == outcomes[1]
 
 
+def test_in_place_logical_operators_as_torch():
+    a, b = np.array([True, False, True, False]), np.array([True, True, False, False])
+    results = []
+    for lib in (tg, torch):
+        x = lib.tensor(a)
+        alias = x.view(4)
+        x |= lib.tensor(b)
+        x &= lib.tensor(~b | a)
+        x ^= lib.tensor(b)
+        results.append((alias.tolist(), x._version))
+    assert results[0] == results[1]
+
+
 def test_expanded_self_is_refused():
     for lib in (tg, torch):
         e = lib.tensor(np.ones(3)).expand(2, 3)

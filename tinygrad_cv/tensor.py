@@ -578,6 +578,15 @@ class Tensor:
     def __ipow__(self, other):
         return self.pow_(other)
 
+    def __iand__(self, other):
+        return apply_inplace(self, Tensor.__and__, other)
+
+    def __ior__(self, other):
+        return apply_inplace(self, Tensor.__or__, other)
+
+    def __ixor__(self, other):
+        return apply_inplace(self, Tensor.__xor__, other)
+
     # ---- arithmetic --------------------------------------------------------------------------
     def __add__(self, other):
         return Add.apply(*_binary(self, other))
