@@ -20,6 +20,7 @@ Structure nodes (beside the plain ones of ``io.py``: JSON scalars, lists, ``$dic
 ``$tuple``, ``$tensor``, ``$array``, ``$float``)::
 
     {"$tensorx": [key, requires_grad, is_parameter]}   a Tensor that requires grad / a Parameter
+    {"$sparse": [indices, values, size, coalesced]}    a sparse COO tensor
     {"$ref": n}                  the n-th tensor or object met so far (shared or cyclic refs)
     {"$object": [name, state]}   an instance of the class ``name`` ("module.QualName") whose
                                  ``__dict__`` is the ``$dict`` ``state``
@@ -247,6 +248,12 @@ class Encoder:
                              f"{where or 'top level'} (a reference cycle?)")
         if id(obj) in self.memo:
             return {"$ref": self.memo[id(obj)]}
+        if isinstance(obj, Tensor) and obj.is_sparse:
+            self._remember(obj)
+            indices = self._tensor_key(prefix + ".indices", obj._indices().array)
+            values = self.node(obj._values(), prefix + ".values", where, depth + 1)
+            return {"$sparse": [{"$array": indices}, values, list(obj.shape),
+                                bool(obj.is_coalesced())]}
         if isinstance(obj, Tensor):
             self._remember(obj)
             key = self._tensor_key(prefix, obj.array)
@@ -392,6 +399,24 @@ class Decoder:
         self.memo.append(t)
         return t
 
+    def sparse(self, value, depth):
+        """A sparse COO tensor, rebuilt (and its indices checked) by ``sparse_coo_tensor``."""
+        if not (isinstance(value, list) and len(value) == 4 and isinstance(value[2], list)
+                and isinstance(value[3], bool)):
+            self.fail(f"structure has a malformed sparse tensor node {str(value)[:80]}")
+        from .sparse import sparse_coo_tensor
+        slot = len(self.memo)
+        self.memo.append(None)
+        indices, values = self.node(value[0], depth + 1), self.node(value[1], depth + 1)
+        if not backend.is_array(indices) or not isinstance(values, Tensor):
+            self.fail("a sparse tensor's indices or values are not arrays")
+        try:
+            t = sparse_coo_tensor(indices, values, value[2], is_coalesced=value[3] or None)
+        except (ValueError, TypeError, IndexError) as exc:
+            self.fail(f"invalid sparse tensor: {exc}")
+        self.memo[slot] = t
+        return t
+
     def ref(self, value, depth):
         if not isinstance(value, int) or isinstance(value, bool) or \
                 not 0 <= value < len(self.memo):
@@ -478,6 +503,7 @@ _HANDLERS = {
     "$tensor": Decoder.tensor,
     "$array": lambda self, value, depth: self.array(value),
     "$tensorx": Decoder.tensorx,
+    "$sparse": Decoder.sparse,
     "$ref": Decoder.ref,
     "$dict": lambda self, value, depth: self.mapping(value, depth, dict, True),
     "$odict": lambda self, value, depth: self.mapping(value, depth, collections.OrderedDict,
