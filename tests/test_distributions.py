@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 import tinygrad_cv as tg
-from tinygrad_cv.distributions import Bernoulli, Categorical, Normal
+from tinygrad_cv.distributions import Bernoulli, Categorical, Normal, Uniform
 
 SETTINGS = settings(max_examples=8, deadline=None)
 
@@ -229,11 +229,17 @@ def test_reachable_from_the_package():
 
 # ---- kl_divergence -------------------------------------------------------------------------------
 @SETTINGS
-@given(st.sampled_from(["normal", "categorical", "bernoulli"]), st.booleans(),
+@given(st.sampled_from(["normal", "categorical", "bernoulli", "uniform"]), st.booleans(),
        st.integers(0, 2**16))
 def test_kl_divergence_matches_torch(family, with_zeros, seed):
     rng = np.random.default_rng(seed)
-    if family == "normal":
+    if family == "uniform":
+        lp, lq = rng.normal(size=3), rng.normal(size=3) - (0.0 if with_zeros else 5.0)
+        raw = [lp, lp + rng.uniform(0.5, 2, 3), lq, lq + rng.uniform(0.5, 2, 3) + 10]
+        make_o = lambda a: (Uniform(a[0], a[1]), Uniform(a[2], a[3]))
+        make_t = lambda a: (torch.distributions.Uniform(a[0], a[1]),
+                            torch.distributions.Uniform(a[2], a[3]))
+    elif family == "normal":
         raw = [rng.normal(size=3), rng.uniform(0.3, 2, 3), rng.normal(size=3),
                rng.uniform(0.3, 2, 3)]
         make_o = lambda a: (Normal(a[0], a[1]), Normal(a[2], a[3]))
@@ -265,3 +271,49 @@ def test_kl_divergence_matches_torch(family, with_zeros, seed):
         _grads_match(ko, kt, ao, at, seed)
     with pytest.raises(NotImplementedError, match="no closed form"):
         tg.distributions.kl_divergence(Normal(0.0, 1.0), Bernoulli(probs=0.5))
+
+
+# ---- Uniform -------------------------------------------------------------------------------------
+@SETTINGS
+@given(st.lists(st.integers(1, 3), max_size=2), st.integers(0, 2**16))
+def test_uniform_matches_torch(shape, seed):
+    rng = np.random.default_rng(seed)
+    low = rng.normal(size=shape)
+    high = low + rng.uniform(0.5, 3, size=shape)
+    lo_o, hi_o = tg.Tensor(low, requires_grad=True), tg.Tensor(high, requires_grad=True)
+    lo_t, hi_t = torch.tensor(low, requires_grad=True), torch.tensor(high, requires_grad=True)
+    do, dt = Uniform(lo_o, hi_o), torch.distributions.Uniform(lo_t, hi_t)
+    x = low + (high - low) * rng.random((2,) + tuple(shape))
+    outs_o = [do.log_prob(tg.Tensor(x)), do.entropy(), do.cdf(tg.Tensor(x)), do.mean,
+              do.stddev, do.variance]
+    outs_t = [dt.log_prob(torch.tensor(x)), dt.entropy(), dt.cdf(torch.tensor(x)), dt.mean,
+              dt.stddev, dt.variance]
+    for o, t in zip(outs_o, outs_t):
+        np.testing.assert_allclose(_np(o), _np(t), rtol=1e-9, atol=1e-12)
+    _grads_match(sum((o * (i + 1)).sum() for i, o in enumerate(outs_o)),
+                 sum((t * (i + 1)).sum() for i, t in enumerate(outs_t)), [lo_o, hi_o],
+                 [lo_t, hi_t], seed)
+
+
+def test_uniform_samples_rsample_gradient_and_validation():
+    n = 20000
+    d = Uniform(tg.tensor([0.0, -2.0]), tg.tensor([1.0, 4.0]))
+    tg.manual_seed(5)
+    s = _np(d.sample((n,))).astype(np.float64)
+    low, high = np.array([0.0, -2.0]), np.array([1.0, 4.0])
+    assert s.shape == (n, 2) and np.all((s >= low) & (s < high))
+    sd = (high - low) / np.sqrt(12)
+    assert np.all(np.abs(s.mean(0) - (low + high) / 2) <= 5 * sd / np.sqrt(n))
+    lo, hi = tg.tensor(1.0, requires_grad=True), tg.tensor(3.0, requires_grad=True)
+    tg.manual_seed(6)
+    x = Uniform(lo, hi).rsample((4,))
+    x.sum().backward()
+    u = (_np(x) - 1.0) / 2.0                            # x = low + (high - low) u
+    np.testing.assert_allclose(_np(lo.grad), (1 - u).sum(), rtol=1e-6)
+    np.testing.assert_allclose(_np(hi.grad), u.sum(), rtol=1e-6)
+    with pytest.raises(ValueError, match="LessThan"):
+        Uniform(1.0, 1.0)
+    with pytest.raises(ValueError, match="support"):
+        Uniform(0.0, 1.0).log_prob(tg.tensor(1.5))
+    outside = Uniform(0.0, 1.0, validate_args=False).log_prob(tg.tensor([1.5, 0.5]))
+    np.testing.assert_array_equal(_np(outside), [-np.inf, 0.0])

@@ -4,6 +4,7 @@
     Categorical: sum_k p_k (log p_k - log q_k)      (+inf where q_k = 0 < p_k; 0 where p_k = 0)
     Bernoulli:   p (softplus(-l_q) - softplus(-l_p)) + (1 - p) (softplus(l_q) - softplus(l_p))
                  with the same conventions at p, q in {0, 1}
+    Uniform:     log((h_q - l_q) / (h_p - l_p)), +inf unless [l_p, h_p] lies within [l_q, h_q]
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ..tensor import where
 from .bernoulli import Bernoulli, _softplus
 from .categorical import Categorical
 from .normal import Normal
+from .uniform import Uniform
 
 _KL = {}
 
@@ -66,3 +68,10 @@ def _kl_bernoulli_bernoulli(p, q):
     t2 = _fill(t2, q.probs.array == 1, float("inf"))
     t2 = _fill(t2, p.probs.array == 1, 0.0)
     return t1 + t2
+
+
+@register_kl(Uniform, Uniform)
+def _kl_uniform_uniform(p, q):
+    result = ((q.high - q.low) / (p.high - p.low)).log()
+    outside = (q.low.array > p.low.array) | (q.high.array < p.high.array)
+    return _fill(result, outside, float("inf"))
