@@ -36,13 +36,16 @@ class TorchCNNEncoder(torch.nn.Module):
 
 
 class TorchCaptioningRNN(torch.nn.Module):
-    """``CaptioningRNN`` in torch.nn: h0 = Linear(features), c0 = 0, one-layer RNN/LSTM,
+    """``CaptioningRNN`` in torch.nn: h0 = Linear(features) (and c0 = Linear(features) for the
+    LSTM), one-layer RNN/LSTM,
     output Linear; loss = cross-entropy over targets != <NULL> (id ``null``)."""
 
     def __init__(self, vocab_size, feature_dim, wordvec_dim, hidden_dim, cell="lstm", null=0):
         super().__init__()
         self.cell, self.null, self.vocab_size = cell, null, vocab_size
         self.feature_proj = torch.nn.Linear(feature_dim, hidden_dim)
+        if cell == "lstm":
+            self.cell_proj = torch.nn.Linear(feature_dim, hidden_dim)
         self.embed = torch.nn.Embedding(vocab_size, wordvec_dim)
         core = torch.nn.LSTM if cell == "lstm" else torch.nn.RNN
         self.core = core(wordvec_dim, hidden_dim, batch_first=True)
@@ -50,7 +53,7 @@ class TorchCaptioningRNN(torch.nn.Module):
 
     def loss(self, features, captions):
         h0 = self.feature_proj(features).unsqueeze(0)
-        state = (h0, torch.zeros_like(h0)) if self.cell == "lstm" else h0
+        state = (h0, self.cell_proj(features).unsqueeze(0)) if self.cell == "lstm" else h0
         out, _ = self.core(self.embed(captions[:, :-1]), state)
         scores = self.output(out)
         return TF.cross_entropy(scores.reshape(-1, self.vocab_size),

@@ -1,14 +1,22 @@
 """``CaptioningRNN``: image features -> initial hidden state -> a vanilla RNN or LSTM over word
 embeddings -> vocabulary scores.
 
-    h_0 = W_p f + b_p          (f: image features (N, D); c_0 = 0 for the LSTM)
+    h_0 = W_p f + b_p          (f: image features (N, D))
+    c_0 = W_c f + b_c          (LSTM only: the image sets the whole initial state (h_0, c_0))
     x_t = E[w_t]               (word embedding, wordvec_dim)
     h_t = RNN(x_t, h_{t-1})    (tanh RNN or LSTM, torch.nn's RNN/LSTM: one fused sequence op)
     s_t = W_o h_t + b_o        (scores over the V words)
 
-Parameters (torch.nn names): ``feature_proj`` (Linear D -> H), ``embed`` (Embedding V x W),
-``core`` (``nn.RNN``/``nn.LSTM``, batch_first, one layer), ``output`` (Linear H -> V, weights
-~ N(0, 0.01^2) and zero bias, so an untrained model's loss is about log V).
+Parameters (torch.nn names): ``feature_proj`` (Linear D -> H), ``cell_proj`` (Linear D -> H,
+LSTM only), ``embed`` (Embedding V x W), ``core`` (``nn.RNN``/``nn.LSTM``, batch_first, one
+layer), ``output`` (Linear H -> V).
+
+Initialisation (torch's defaults except): word vectors ~ N(0, 0.1^2), so the image state is
+not drowned by the inputs at the first steps, and for the vanilla RNN an orthogonal W_hh,
+which keeps the image information in the hidden state over the caption's ~20 steps.  Both
+make the decoder use the image much sooner (an initial state of torch's default size is
+first ignored for hundreds of steps while the captions' grammar is learnt).  The output
+layer's small default weights give an untrained loss of about log V.
 """
 from __future__ import annotations
 
@@ -41,12 +49,15 @@ class CaptioningRNN(CaptionDecoder):
         self.cell, self.feature_dim = cell, feature_dim
         self.wordvec_dim, self.hidden_dim = wordvec_dim, hidden_dim
         self.feature_proj = nn.Linear(feature_dim, hidden_dim)
+        if cell == "lstm":
+            self.cell_proj = nn.Linear(feature_dim, hidden_dim)
         self.embed = nn.Embedding(self.vocab_size, wordvec_dim)
+        init.normal_(self.embed.weight, std=0.1)
         core = nn.LSTM if cell == "lstm" else nn.RNN
         self.core = core(wordvec_dim, hidden_dim, batch_first=True)
+        if cell == "rnn":
+            init.orthogonal_(self.core.weight_hh_l0)
         self.output = nn.Linear(hidden_dim, self.vocab_size)
-        init.normal_(self.output.weight, std=0.01)
-        init.zeros_(self.output.bias)
 
     def extra_repr(self):
         return f"cell={self.cell!r}, vocab_size={self.vocab_size}"
@@ -54,7 +65,7 @@ class CaptioningRNN(CaptionDecoder):
     def _initial_state(self, features):
         h0 = self.feature_proj(features).unsqueeze(0)               # (1, N, H)
         if self.cell == "lstm":
-            return (h0, Tensor.wrap(h0.array * 0))
+            return (h0, self.cell_proj(features).unsqueeze(0))
         return h0
 
     def scores(self, features, tokens):

@@ -27,7 +27,8 @@ from .rnn import CaptioningRNN
 from .transformer import CaptioningTransformer
 
 __all__ = ["DATA_DEFAULTS", "MODEL_DEFAULTS", "TRAINING_DEFAULTS", "default_config",
-           "build_captioner", "load_data", "evaluate_bleu", "train_captioner"]
+           "build_captioner", "load_data", "evaluate_bleu", "train_captioner", "epoch_batches",
+           "lr_scale"]
 
 DATA_DEFAULTS = {"dataset": "shapes-captions", "n": 5000, "image_size": 32, "seed": 0}
 _ATTRIBUTES = {"attribute_slots": 3, "attribute_classes": 25}   # ShapesCaptions.attributes
@@ -41,11 +42,11 @@ MODEL_DEFAULTS = {
                             "dropout": 0.1, **_ATTRIBUTES},
 }
 TRAINING_DEFAULTS = {
-    "caption-rnn": {"epochs": 20, "minutes": 10.0, "batch_size": 64, "lr": 2e-3,
+    "caption-rnn": {"epochs": 40, "minutes": 10.0, "batch_size": 64, "lr": 3e-3,
                     "clip": 5.0, "attribute_weight": 1.0},
-    "caption-lstm": {"epochs": 20, "minutes": 10.0, "batch_size": 64, "lr": 2e-3,
+    "caption-lstm": {"epochs": 30, "minutes": 10.0, "batch_size": 64, "lr": 3e-3,
                      "clip": 5.0, "attribute_weight": 1.0},
-    "caption-transformer": {"epochs": 20, "minutes": 10.0, "batch_size": 64, "lr": 1e-3,
+    "caption-transformer": {"epochs": 30, "minutes": 10.0, "batch_size": 64, "lr": 1e-3,
                             "clip": 5.0, "attribute_weight": 1.0},
 }
 MAX_LENGTH = 24          # decoding budget (the longest caption has 18 words + <END>)
@@ -100,6 +101,22 @@ def evaluate_bleu(model, split, beam=1, max_length=MAX_LENGTH):
             exact_match(split.references, hyps), "hypotheses": hyps}
 
 
+def epoch_batches(rng, n, refs, batch):
+    """One epoch's ``(indices, reference choice)`` batches: a permutation of the ``n``
+    training images and, per image, one of its ``refs`` captions (host RNG ``rng``)."""
+    order = rng.permutation(n)
+    choice = rng.integers(0, refs, n)
+    for start in range(0, n, batch):
+        idx = order[start:start + batch]
+        yield idx, choice[idx]
+
+
+def lr_scale(epoch, epochs):
+    """The cosine decay factor of ``epoch`` (of ``epochs``; constant 1 without), at least
+    0.05."""
+    return max(0.5 * (1 + math.cos(math.pi * epoch / epochs)), 0.05) if epochs else 1.0
+
+
 def _copy_state(model):
     return {k: Tensor.wrap(v.array.copy()) for k, v in model.state_dict().items()}
 
@@ -125,27 +142,23 @@ def train_captioner(config, out_dir=None, *, seed=0, progress=True, log=print, d
     rng = host.random.default_rng(seed)
     n, refs = len(train), train.captions.shape[1]
     batch = int(train_cfg["batch_size"])
-    steps_per_epoch = math.ceil(n / batch)
     deadline = t0 + 60.0 * float(minutes) if minutes else None
     history, best, best_state, steps, out_of_time = [], None, None, 0, False
+    step_seconds = 0.0
     epoch = 0
     images, captions = train.images.array, train.captions.array
     attributes = train.attributes.array
     aux_weight = float(train_cfg.get("attribute_weight", 0.0))
     while not out_of_time and (epochs is None or epoch < epochs):
-        # cosine decay over the planned epochs (constant when only minutes bound the run)
-        scale = 0.5 * (1 + math.cos(math.pi * epoch / epochs)) if epochs else 1.0
-        for group in optimizer.param_groups:
-            group["lr"] = float(train_cfg["lr"]) * max(scale, 0.05)
+        for group in optimizer.param_groups:     # cosine decay over the planned epochs
+            group["lr"] = float(train_cfg["lr"]) * lr_scale(epoch, epochs)
         start, total = time.perf_counter(), 0.0
-        order = rng.permutation(n)
-        choice = rng.integers(0, refs, n)
         model.train()
-        for b in range(steps_per_epoch):
-            idx = order[b * batch:(b + 1) * batch]
+        for b, (idx, choice) in enumerate(epoch_batches(rng, n, refs, batch)):
+            step_start = time.perf_counter()
             dev_idx = backend.to_device(idx, backend.device_of(images))
             x = Tensor.wrap(images[dev_idx])
-            c = captions[dev_idx, backend.to_device(choice[idx], backend.device_of(images))]
+            c = captions[dev_idx, backend.to_device(choice, backend.device_of(images))]
             loss = model.loss(x, c, attributes[dev_idx] if aux_weight else None, aux_weight)
             optimizer.zero_grad()
             loss.backward()
@@ -153,6 +166,7 @@ def train_captioner(config, out_dir=None, *, seed=0, progress=True, log=print, d
             optimizer.step()
             total += float(loss.item())
             steps += 1
+            step_seconds += time.perf_counter() - step_start
             if deadline is not None and time.perf_counter() > deadline:
                 out_of_time = True
                 break
@@ -182,6 +196,7 @@ def train_captioner(config, out_dir=None, *, seed=0, progress=True, log=print, d
     metrics = {"model": config["model"], "test_bleu4": test["bleu4"],
                "test_exact_match": test["exact_match"], "best_epoch": best[1],
                "val_bleu4": best[0], "epochs": epoch, "steps": steps,
-               "train_seconds": train_seconds, "stopped_by_minutes": out_of_time,
+               "train_seconds": train_seconds, "seconds_per_step": step_seconds / max(steps, 1),
+               "stopped_by_minutes": out_of_time,
                "final_loss": history[-1]["loss"], "history": history, "seed": int(seed)}
     return model, metrics
