@@ -43,13 +43,15 @@ METRICS_NAME = "metrics.json"
 
 
 def default_config():
-    """The defaults of ``tinygrad-cv train --model simclr``: the conv encoder (16-32-64
-    channels, average-pooled to 2x2: 256 features), a 256-64-64 projection head, NT-Xent at
-    temperature 0.2, batches of 128 images (256 views), AdamW 2e-3, and a 2.5-minute
-    budget."""
+    """The defaults of ``tinygrad-cv train --model simclr``: the conv encoder (32-64-128
+    channels, average-pooled to 2x2: 512 features), a 512-64-64 projection head, NT-Xent at
+    temperature 0.2, batches of 128 images (256 views), AdamW 2e-3, and a 2.5-minute budget.
+    On the digits (seed 0) 240 steps of it gave a 5-labels-per-class probe of 95.2% on the
+    test split (mean of 5 draws); with 16-32-64 channels 93.2% after 240 steps and 93.3%
+    after 480, and at temperature 0.1 instead of 0.2 91.9% after 240."""
     return {
         "model": MODEL_NAME,
-        "encoder": {"in_channels": 1, "channels": [16, 32, 64], "image_size": 8,
+        "encoder": {"in_channels": 1, "channels": [32, 64, 128], "image_size": 8,
                     "pooled_size": 2},
         "head": {"projection_dim": 64, "hidden_dim": 64},
         "training": {"temperature": 0.2, "batch_size": 128, "lr": 2e-3, "weight_decay": 1e-6,
