@@ -112,6 +112,46 @@ def test_word_language_model(tmp_path, monkeypatch):
     assert "End of training | test loss" in ours.stdout
 
 
+def test_word_language_model_onnx_export_matches_the_saved_model(tmp_path, monkeypatch):
+    """The script's own ending: torch.save(model, f), torch.load with its safe_globals list,
+    then torch.onnx.export(model, (dummy_input, hidden), path) of the 2-layer LSTM.  The
+    exported graph, run by onnxruntime on other tokens and states, gives the outputs of the
+    model loaded back from the saved file.  (tinygrad_cv only: torch's exporter needs the
+    onnxscript package.)"""
+    import importlib.util
+
+    import onnxruntime as ort
+
+    import tinygrad_cv as tg
+    from tinygrad_cv.serialization import WeightsOnlyError, safe_globals
+    monkeypatch.setenv("PORTS_SMALL", "1")
+    data = str(PORTS / "word_language_model" / "data" / "tiny")
+    run_port("word_language_model", "tinygrad_cv",
+             ["--data", data, "--emsize", "16", "--nhid", "16", "--epochs", "1",
+              "--batch_size", "4", "--bptt", "8", "--save", "model.pt",
+              "--onnx-export", "model.onnx"], None, tmp_path)
+    # the saved model's class is the script's model.RNNModel: loaded only when allowed
+    spec = importlib.util.spec_from_file_location("model", PORTS / "word_language_model" /
+                                                  "model.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "model", module)
+    spec.loader.exec_module(module)
+    with pytest.raises(WeightsOnlyError, match="model.RNNModel"):
+        tg.load(tmp_path / "model.pt")
+    with safe_globals([module.RNNModel]):
+        model = tg.load(tmp_path / "model.pt")
+    model.eval()
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(0, 10, size=(8, 1)).astype(np.int64)
+    h, c = rng.normal(size=(2, 2, 1, 16)).astype(np.float32)
+    sess = ort.InferenceSession(str(tmp_path / "model.onnx"))
+    got = sess.run(None, dict(zip([i.name for i in sess.get_inputs()], [tokens, h, c])))
+    with tg.no_grad():
+        out, (h1, c1) = model(tg.tensor(tokens), (tg.tensor(h), tg.tensor(c)))
+    for g, w in zip(got, [out.array, h1.array, c1.array], strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+
+
 def test_word_language_model_transformer_keeps_torch_parameter_order():
     """TransformerModel subclasses nn.Transformer and re-assigns ``self.decoder`` (a
     TransformerDecoder, then a Linear): the name keeps its place in the parameter order, as in

@@ -293,7 +293,8 @@ def _numpy_dtype(x):
 
 
 def run_port(name, framework, argv, tape, workdir, main="main.py"):
-    """Run ``tests/ports/<name>/<main>`` with ``argv`` in ``workdir``; returns a ``Result``."""
+    """Run ``tests/ports/<name>/<main>`` with ``argv`` in ``workdir``; returns a ``Result``
+    (``tape=None``: a plain run, without recording or replaying)."""
     root = PORTS / name
     main_path = root / main
     port_files = {str(p) for p in root.rglob("*.py")}
@@ -302,21 +303,24 @@ def run_port(name, framework, argv, tape, workdir, main="main.py"):
         source = to_torch(source)
     result = Result()
     finder = _PortFinder(root, framework)
-    instruments = _Instruments(framework, tape, result, port_files)
+    instruments = _Instruments(framework, tape, result, port_files) if tape is not None \
+        else None   # tape=None: a plain run, nothing recorded or replayed
     old_argv, old_cwd = sys.argv, os.getcwd()
     old_modules = {m: sys.modules.pop(m) for m in list(sys.modules)
                    if finder._path(m) is not None}
     out = io.StringIO()
     sys.meta_path.insert(0, finder)
     try:
-        instruments.install()
+        if instruments is not None:
+            instruments.install()
         sys.argv = [str(main_path), *argv]
         os.chdir(workdir)
         with contextlib.redirect_stdout(out):
             exec(compile(source, str(main_path), "exec"),
                  {"__name__": "__main__", "__file__": str(main_path)})
     finally:
-        instruments.undo()
+        if instruments is not None:
+            instruments.undo()
         sys.meta_path.remove(finder)
         sys.argv = old_argv
         os.chdir(old_cwd)
