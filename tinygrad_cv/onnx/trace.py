@@ -4,7 +4,9 @@ The model runs once in eval mode with grad mode on and its floating inputs requi
 so every ``Function`` that touches an input or a parameter is recorded as the ``creator`` of
 its outputs (``autograd/function.py``).  The keyword arguments of each ``Fn.apply`` call
 (stride, eps, axes, ...) are not all kept on the node, so during the trace ``Function.apply``
-is wrapped to attach them as ``node.onnx_kwargs``; the wrapper is removed afterwards.
+is wrapped to attach them as ``node.onnx_kwargs``; the wrapper is removed afterwards (it is
+process-wide while the trace runs: nodes recorded by other threads meanwhile also keep their
+keyword arguments, which changes nothing else).
 
 Anything computed outside the tape (raw-array code, or ops on tensors that need no grad)
 reaches the graph as a constant: its value at export time.
