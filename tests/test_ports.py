@@ -11,6 +11,9 @@ attention: softmax ignores a constant added to a row) gets Adam steps of +-lr fr
 noise in both frameworks, in different directions.  The measured worst differences are
 printed with ``-s`` and listed in the README.
 """
+import hashlib
+import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -72,6 +75,37 @@ def _compare(name, ref, ours, min_losses, loss_tol=RTOL):
             weight_diff = max(weight_diff, _close(o, r, scale))
     print(f"{name}: {len(ref.losses)} losses, worst |diff| / scale: losses {loss_diff:.2g}, "
           f"weights {weight_diff:.2g}")
+
+
+_IMPORT = re.compile(r"^\s*(import\s|from\s+\S+\s+import\s)")
+_HEADER_END = ("unchanged", "imports only", "empty there too")
+
+
+def _without_header(text):
+    """``text`` without the port's header (from '# Ported from' to the line that ends it)."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("# Ported from"))
+    end = next(i for i in range(start, len(lines)) if any(e in lines[i] for e in _HEADER_END))
+    return lines[:start] + lines[end + 1:]
+
+
+def test_ports_differ_from_their_sources_only_in_imports_and_data():
+    """Every ported file, without its header and import lines (and with the data lines that
+    SOURCES.json names restored), hashes to the source file at the named commit without its
+    import lines: nothing else was edited."""
+    sources = json.loads((PORTS / "SOURCES.json").read_text())
+    ported = {str(p.relative_to(PORTS)) for p in PORTS.rglob("*.py")} - {"harness.py",
+                                                                        "portdata.py"}
+    assert ported == set(sources)
+    for name, source in sources.items():
+        lines = _without_header((PORTS / name).read_text())
+        assert any(line.startswith("# Ported from https://github.com/" + source["repository"])
+                   for line in (PORTS / name).read_text().splitlines()[:3])
+        assert source["commit"] in (PORTS / name).read_text()
+        restored = [source.get("data_lines", {}).get(line, line) for line in lines]
+        body = "\n".join(line for line in restored if not _IMPORT.match(line))
+        assert hashlib.sha256(body.encode()).hexdigest() == source["sha256_without_imports"], \
+            f"{name} differs from {source['repository']}/{source['path']} beyond its imports"
 
 
 def test_mnist(tmp_path, monkeypatch):

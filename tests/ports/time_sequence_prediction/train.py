@@ -1,7 +1,7 @@
 # Ported from https://github.com/pytorch/examples, time_sequence_prediction/train.py at
 # commit 77f55b912142e11fcfdf5b530231fb9c52f181e8 (BSD-3-Clause; see
 # LICENSE there: Copyright (c) 2017, Pytorch contributors).
-# Changed: the imports only (tinygrad_cv in place of torch); the data is written by
+# Changed: the imports (tinygrad_cv in place of torch); the data is written by
 # generate_sine_wave.py (smaller there).  Everything else is unchanged.
 from __future__ import print_function
 import argparse
