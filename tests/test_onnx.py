@@ -214,15 +214,19 @@ class Generator(nn.Module):
 
     def forward(self, z):
         img = self.main(z)
-        stats = img.flatten(1).cumsum(1)[:, -1:] + img.flatten(1).norm(dim=1, keepdim=True)
-        return img, (stats * 4).floor() + img.abs().sum(dim=(2, 3)).round()
+        flat = img.flatten(1)
+        stats = flat.cumsum(1)[:, -1:] + flat.norm(dim=1, keepdim=True)
+        top, where = flat.max(dim=1)
+        mixed = tg.einsum("nc,nc->n", flat, flat.sigmoid())
+        return (img, (stats * 4).floor() + img.abs().sum(dim=(2, 3)).round(),
+                top + mixed, where)
 
 
 def test_dcgan_generator_and_more_ops_match_onnxruntime():
     gen = _randomize(Generator(), seed=7)
     z = tg.randn(3, 8, 1, 1)
     got, proto = _export_and_run(gen, (z,), ["z"], [(z,)])
-    assert {"ConvTranspose", "CumSum", "ReduceL2", "Floor", "Round"} <= {
+    assert {"ConvTranspose", "CumSum", "ReduceL2", "Floor", "Round", "ArgMax", "Einsum"} <= {
         n.op_type for n in proto.graph.node}
     _assert_close(got[0], _reference(gen, (z,)))
 

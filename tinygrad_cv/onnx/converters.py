@@ -413,6 +413,22 @@ def vector_norm(c):
     return reduce(c, "ReduceL1" if p == 1 else "ReduceL2", c.names[0], _axes(c), keepdims)
 
 
+def extremum_dim(c):
+    """max/min along one axis with the indices (the first of ties, as NumPy's argmax)."""
+    k = c.kwargs
+    axis = int(k.get("axis", 0)) % c.in_arrays[0].ndim
+    keepdims = bool(k.get("keepdims", False))
+    pick = "Max" if k.get("pick", "max") == "max" else "Min"
+    values = reduce(c, "Reduce" + pick, c.names[0], [axis], keepdims)
+    indices = c.g.node("Arg" + pick, [c.names[0]], axis=axis, keepdims=int(keepdims))
+    return [values, indices]
+
+
+def einsum(c):
+    inputs, out = c.kwargs["spec"]
+    return c.g.node("Einsum", list(c.names), equation=",".join(inputs) + "->" + out)
+
+
 # gate blocks of the recurrent weights, from torch's order to ONNX's
 _GATE_ORDER = {"LSTMSequence": (0, 3, 1, 2),   # i f g o -> i o f c
                "GRUSequence": (1, 0, 2),       # r z n   -> z r h
@@ -471,4 +487,5 @@ CONVERTERS = {
     "SeparableLinearFn": separable_linear, "LSTMSequence": recurrent,
     "GRUSequence": recurrent, "RNNSequence": recurrent, "ConvTranspose2dFn": conv_transpose2d,
     "BorderPad": border_pad, "Cumsum": cumsum, "Step": step, "VectorNorm": vector_norm,
+    "ExtremumDim": extremum_dim, "Einsum": einsum,
 }
