@@ -449,6 +449,28 @@ def test_result_dtype_must_cast_to_self_as_torch(dtype, call):
     assert outcomes[0] == outcomes[1]
 
 
+def test_shape_changing_in_place_methods_as_torch():
+    """t_, transpose_, squeeze_, unsqueeze_: the tensor takes the view's shape (on the graph as
+    that view op's output; a leaf that requires grad raises), its version is bumped."""
+    results = []
+    for lib in (tg, torch):
+        x = lib.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+        w = lib.tensor(np.arange(6.0).reshape(3, 2) + 1)
+        y = x * 2
+        before = y * 1.0
+        y.t_().unsqueeze_(0).squeeze_(0).transpose_(0, 1).t_()
+        ((y * w).sum() + (before * before).sum()).backward()
+        with pytest.raises(RuntimeError, match="a leaf Variable"):
+            x.unsqueeze_(0)
+        b = lib.zeros(2, 3)
+        v = b[0:2]
+        v.t_()
+        v[0, 1] = 5.0                   # still a view of b, transposed
+        results.append((tuple(y.shape), y._version, x.grad.tolist(), b.tolist(),
+                        tuple(v.shape)))
+    assert results[0] == results[1]
+
+
 def test_in_place_logical_operators_as_torch():
     a, b = np.array([True, False, True, False]), np.array([True, True, False, False])
     results = []

@@ -578,6 +578,24 @@ class Tensor:
     def __ipow__(self, other):
         return self.pow_(other)
 
+    def t_(self):
+        if self.ndim < 2:
+            return self
+        return reshape_inplace(self, Tensor.transpose, "permute", (1, 0))
+
+    def transpose_(self, dim0, dim1):
+        axes = list(range(self.ndim))
+        if self.ndim:
+            axes[dim0 % self.ndim], axes[dim1 % self.ndim] = axes[dim1 % self.ndim], \
+                axes[dim0 % self.ndim]
+        return reshape_inplace(self, lambda x: x.permute(*axes), "permute", tuple(axes))
+
+    def squeeze_(self, dim=None):
+        return reshape_inplace(self, lambda x: x.squeeze(dim), "reshape")
+
+    def unsqueeze_(self, dim):
+        return reshape_inplace(self, lambda x: x.unsqueeze(dim), "reshape")
+
     def __iand__(self, other):
         return apply_inplace(self, Tensor.__and__, other)
 
@@ -1982,8 +2000,8 @@ def broadcast_to(x, shape):
 from .autograd.mode import is_grad_enabled  # noqa: E402
 from .autograd.engine import run_backward  # noqa: E402
 from .autograd.inplace import (add_at, apply_inplace, arithmetic_inplace,  # noqa: E402
-                               assign_inplace, bump_version, scatter_index, share_version,
-                               version_box)
+                               assign_inplace, bump_version, reshape_inplace, scatter_index,
+                               share_version, version_box)
 from .ops.elementwise import (Abs, Add, Cast, Clamp, Copy, Cos, Div, Exp, Log,  # noqa: E402
                               Maximum, Minimum, Mul, Neg, Pow, ReLU, Sigmoid, Sin, Sqrt, Sub,
                               Tanh, ToDevice, Where)

@@ -312,6 +312,35 @@ def add_at(self, index, value, alpha=1):
     return apply_inplace(self, added, value)
 
 
+def reshape_inplace(self, fn, kind, arg=None):
+    """``t_``, ``transpose_``, ``squeeze_``, ``unsqueeze_``: ``self`` takes the shape of the view
+    ``fn(self)`` (``kind``/``arg`` as for ``share_version``), on the graph as that view op's
+    output; the version is bumped (as torch)."""
+    view = None
+    if modes.grad_enabled and self.requires_grad:
+        view = _check_may_rebase(self)
+        if view is not None:
+            raise RuntimeError(f"{kind} in place of a view on the graph is not supported by "
+                               "tinygrad_cv; use the out-of-place form")
+        stand_in = Tensor.wrap(self.array)
+        stand_in._vbox = version_box(self)
+        stand_in.requires_grad, stand_in.creator, stand_in.out_index = \
+            True, self.creator, self.out_index
+        out = fn(stand_in)
+        version = self._version
+        bump_version(self)
+        _rebase(self, out, version)
+    else:
+        out = fn(self)
+        bump_version(self)
+    base = self._view_base
+    if base is not None and base[1] is not None:
+        step = (kind, out.shape if kind == "reshape" else arg)
+        self._view_base = (base[0], base[1] + (step,), base[2])
+    self.array = out.array
+    return self
+
+
 def _check_may_rebase(self):
     """torch's errors for an in-place change on the graph; returns (root base, steps) for a
     view, else None."""
