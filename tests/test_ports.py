@@ -115,6 +115,16 @@ def test_mnist(tmp_path, monkeypatch):
     assert "Test set: Average loss" in ours.stdout
 
 
+def test_mnist_rnn(tmp_path, monkeypatch):
+    """LSTM over the image rows, BatchNorm1d, Dropout2d on 2-D input (torch's channel rule
+    for it is replayed as its mask), Adadelta, a shuffled test loader."""
+    ref, ours = _run_both("mnist_rnn", ["--epochs", "1", "--batch-size", "16",
+                                        "--test-batch-size", "32", "--log-interval", "1"],
+                          tmp_path, monkeypatch)
+    _compare("mnist_rnn", ref, ours, min_losses=4)
+    assert "Test set: Average loss" in ours.stdout
+
+
 def test_vae(tmp_path, monkeypatch):
     for framework in ("torch", "tinygrad_cv"):
         (tmp_path / framework / "results").mkdir(parents=True)

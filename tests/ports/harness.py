@@ -15,7 +15,8 @@ must take the same path):
 * random tensors the script draws itself (``torch.randn(...)``, ``randn_like``, ``rand``,
   ``randint``, ``randperm``, ``multinomial``, ... called from the port's own files);
 * dropout masks (``nn.Dropout`` modules and ``F.dropout``): both runs compute
-  ``x * mask * (1 / (1 - p))`` with one mask drawn by the harness;
+  ``x * mask * (1 / (1 - p))`` with one mask drawn by the harness; for ``Dropout1d/2d/3d``
+  the mask is torch's own (its forward on ones, so its channel rule), ``x * mask`` in both;
 * the indices of ``RandomSampler`` (``DataLoader(shuffle=True)``), recorded as consumed.
 
 Each run returns the losses (every scalar ``backward()``), and the parameters captured by the
@@ -176,6 +177,9 @@ class _Instruments:
                 self.patch(fw, name, self._random(name, getattr(fw, name)))
         self.patch(fw.nn.Dropout, "forward", self._dropout_module())
         self.patch(fw.nn.functional, "dropout", self._dropout_function(fw.nn.functional.dropout))
+        for name in ("Dropout1d", "Dropout2d", "Dropout3d"):
+            cls = getattr(fw.nn, name)
+            self.patch(cls, "forward", self._feature_dropout_module(cls.forward))
         self.patch(fw.optim.Optimizer, "__init__", self._optimizer_init(fw.optim.Optimizer))
         self.patch(fw.nn.Module, "zero_grad", self._zero_grad(fw.nn.Module))
         self.patch(fw.Tensor, "backward", self._backward(fw.Tensor))
@@ -220,6 +224,26 @@ class _Instruments:
         def dropout(input, p=0.5, training=True, inplace=False):
             return self._apply_dropout(input, p, training)
         return dropout
+
+    def _feature_dropout_module(self, original):
+        """Dropout1d/2d (whole channels): torch's own forward on ones gives the scaled mask
+        (its channel rule, including the 2-D input case); both runs multiply by it."""
+        instruments = self
+
+        def forward(module, x):
+            if not module.training or module.p == 0.0:
+                return x
+            if instruments.record:
+                instruments.quiet += 1
+                try:
+                    mask = _numpy(original(module, instruments.fw.ones_like(x)))
+                finally:
+                    instruments.quiet -= 1
+                instruments.tape.add("feature dropout", mask)
+            else:
+                mask = instruments.tape.next("feature dropout")
+            return x * instruments.tensor(mask)
+        return forward
 
     def _capture(self, params):
         params = list(params)
