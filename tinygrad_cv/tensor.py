@@ -2000,8 +2000,8 @@ def broadcast_to(x, shape):
 from .autograd.mode import is_grad_enabled  # noqa: E402
 from .autograd.engine import run_backward  # noqa: E402
 from .autograd.inplace import (add_at, apply_inplace, arithmetic_inplace,  # noqa: E402
-                               assign_inplace, bump_version, reshape_inplace, scatter_index,
-                               share_version, version_box)
+                               assign_inplace, reshape_inplace, scatter_index)
+from .autograd.versions import bump_version, share_version, version_box  # noqa: E402
 from .ops.elementwise import (Abs, Add, Cast, Clamp, Copy, Cos, Div, Exp, Log,  # noqa: E402
                               Maximum, Minimum, Mul, Neg, Pow, ReLU, Sigmoid, Sin, Sqrt, Sub,
                               Tanh, ToDevice, Where)

@@ -24,7 +24,7 @@ from .. import backend
 from ..ops import dual
 from ..tensor import Tensor
 from .function import check_finite
-from .inplace import check_saved_outputs, current_inputs
+from .versions import check_saved_outputs, current_inputs
 from .mode import modes
 
 
