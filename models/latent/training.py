@@ -82,7 +82,7 @@ def default_autoencoder_training():
 def default_ldm_config():
     """Latent UNet: 32 channels at 4x4 and 2x2 (346k parameters), spatial transformers at
     2x2 and in the middle, condition tokens of width 32; cosine schedule of 1000 steps; 10% condition
-    dropout; AdamW 1e-3 with 100 warm-up steps, batches of 128, EMA 0.999; 1500 steps or
+    dropout; AdamW 1e-3 with 100 warm-up steps, batches of 128, EMA 0.999; 2000 steps or
     13 minutes in all (autoencoder included), whichever ends first."""
     return {
         "autoencoder_kind": "kl",
@@ -92,7 +92,7 @@ def default_ldm_config():
         "schedule": {"kind": "cosine", "timesteps": 1000},
         "conditioning": {"prefix_tokens": 1, "cond_drop": 0.1},
         "training": {"lr": 1e-3, "weight_decay": 0.0, "batch_size": 128, "warmup_steps": 100,
-                     "ema_decay": 0.999, "grad_clip": 1.0, "steps": 1500, "minutes": 13.0,
+                     "ema_decay": 0.999, "grad_clip": 1.0, "steps": 2000, "minutes": 13.0,
                      "log_every": 50, "previews": 3, "preview_steps": 20},
     }
 
@@ -235,7 +235,8 @@ def train_autoencoder(kind, out_dir=None, *, steps=None, minutes=None, seed=0, d
     history, step, seconds, restarts = [], 0, 0.0, 0
     parts_sum, count, loss_sum = {}, 0, 0.0
     start = time.perf_counter()
-    while (steps is None or step < steps) and (budget is None or seconds < budget):
+    while step == 0 or ((steps is None or step < steps) and
+                        (budget is None or seconds < budget)):      # at least one step
         tg.manual_seed(step_seed(seed, step))
         x = Tensor.wrap(data[backend.to_device(next(batches), device)])
         if kind == "vq":
@@ -432,7 +433,8 @@ def train_ldm(out_dir, *, autoencoder=None, config=None, steps=None, minutes=Non
     start = time.perf_counter()
     ldm.train()
     ae.eval()
-    while (steps is None or step < steps) and (budget is None or seconds < budget):
+    while step == 0 or ((steps is None or step < steps) and
+                        (budget is None or seconds < budget)):      # at least one step
         tg.manual_seed(step_seed(seed, step))
         idx = backend.to_device(next(batches), device)
         z0 = mean[idx]
