@@ -13,6 +13,9 @@ from hypothesis import strategies as st
 import tinygrad_cv as tg
 from tinygrad_cv.testing import strategies as tst
 
+# torch warns that add_(alpha, other) is deprecated; the cases use that form on purpose
+pytestmark = pytest.mark.filterwarnings("ignore:This overload of:UserWarning")
+
 # name -> (the in-place call on (self, other), whether self must be positive)
 CASES = {
     "add_": (lambda t, o: t.add_(o), False),
