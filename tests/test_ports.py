@@ -62,7 +62,7 @@ def _close(ours, ref, scale, tol=RTOL):
     return float(np.abs(ours - ref).max() / scale) if ref.size else 0.0
 
 
-def _compare(name, ref, ours, min_losses, loss_tol=RTOL):
+def _compare(name, ref, ours, min_losses, loss_tol=RTOL, weight_tol=RTOL):
     assert len(ref.losses) >= min_losses and len(ours.losses) == len(ref.losses)
     loss_scale = max(abs(x) for x in ref.losses)
     loss_diff = _close(ours.losses, ref.losses, loss_scale, loss_tol)
@@ -72,7 +72,7 @@ def _compare(name, ref, ours, min_losses, loss_tol=RTOL):
     for rp, op in zip(ref_params, our_params):
         scale = max(float(np.abs(r).max()) for r in rp)
         for r, o in zip(rp, op):
-            weight_diff = max(weight_diff, _close(o, r, scale))
+            weight_diff = max(weight_diff, _close(o, r, scale, weight_tol))
     print(f"{name}: {len(ref.losses)} losses, worst |diff| / scale: losses {loss_diff:.2g}, "
           f"weights {weight_diff:.2g}")
 
@@ -123,6 +123,22 @@ def test_mnist_rnn(tmp_path, monkeypatch):
                           tmp_path, monkeypatch)
     _compare("mnist_rnn", ref, ours, min_losses=4)
     assert "Test set: Average loss" in ours.stdout
+
+
+def test_mnist_forward_forward(tmp_path, monkeypatch):
+    """Hinton's forward-forward training: two layers, each with its own Adam, trained on
+    positive and negative (wrong-label) overlays; the negative labels are the script's
+    unseeded torch.randint draws (replayed).  Weights at 1e-4: Adam divides each update by the
+    root of its squared gradient, so a weight whose gradient is at rounding level (pixels the
+    label overlay zeroes) moves by up to lr in a direction set by rounding; measured 4e-5 of
+    the largest weight after 3 steps (torch seeded 0), the losses 2e-7."""
+    import torch
+    torch.manual_seed(0)   # the script never seeds (its --seed is unused)
+    ref, ours = _run_both("mnist_forward_forward", ["--epochs", "3", "--train_size", "64",
+                                                    "--test_size", "32", "--log-interval", "1"],
+                          tmp_path, monkeypatch)
+    _compare("mnist_forward_forward", ref, ours, min_losses=6, weight_tol=1e-4)
+    assert ours.stdout.splitlines()[-1].startswith("test error:")
 
 
 def test_vae(tmp_path, monkeypatch):

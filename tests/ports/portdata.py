@@ -1,7 +1,7 @@
 """Data for the ported scripts, in place of the downloads they make (MNIST, CIFAR, text).
 
 A stand-in for the few ``torchvision`` pieces the scripts use (``datasets.MNIST``,
-``transforms.Compose/ToTensor/Normalize/Resize``, ``utils.save_image``) and for the GCN
+``transforms.Compose/ToTensor/Normalize/Resize/Lambda``, ``utils.save_image``) and for the GCN
 script's Cora download (``requests.get``: a synthetic graph in Cora's format), built on the digits
 bundled with tinygrad_cv (scikit-learn's 8x8 digits), enlarged to MNIST's 28x28 (or the size a
 ``Resize`` asks for).  It is framework-neutral: samples are NumPy arrays and Python ints, which
@@ -85,6 +85,20 @@ class Normalize:
         return ((image - self.mean) / self.std).astype(np.float32)
 
 
+class Lambda:
+    """torchvision's Lambda.  The function is the script's (``lambda x: torch.flatten(x)``), so
+    it gets a tensor of the framework the script imported as ``torch``."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, x):
+        framework = self.fn.__globals__.get("torch")
+        if isinstance(x, np.ndarray) and framework is not None:
+            x = framework.from_numpy(np.ascontiguousarray(x))
+        return self.fn(x)
+
+
 class Resize:
     def __init__(self, size):
         self.size = int(size)
@@ -162,6 +176,6 @@ class _Download:
 # torchvision's module names, as the scripts import them
 datasets = types.SimpleNamespace(MNIST=MNIST)
 transforms = types.SimpleNamespace(Compose=Compose, ToTensor=ToTensor, Normalize=Normalize,
-                                   Resize=Resize)
+                                   Resize=Resize, Lambda=Lambda)
 utils = types.SimpleNamespace(save_image=save_image)
 requests = types.SimpleNamespace(get=_Download)   # the Cora download of the GCN script
