@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 PORTS = Path(__file__).resolve().parent / "ports"
-sys.path.insert(0, str(PORTS))
+sys.path.append(str(PORTS))   # harness, portdata
 from harness import Tape, run_port  # noqa: E402
 
 RTOL = 1e-5
