@@ -590,3 +590,27 @@ def test_second_order_through_in_place_ops_as_torch(script):
     else:
         for a, b in zip(*outcomes):
             np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("update", ["sgd_step", "init_normal", "load_state_dict"])
+def test_library_parameter_writes_bump_the_version_as_torch(update):
+    """optimizer.step(), nn.init's fills and load_state_dict change parameters in place: a
+    graph recorded before them and backpropagated after raises torch's version error, and the
+    parameter's version advances by the same count as torch's."""
+    outcomes = []
+    for lib in (tg, torch):
+        lib.manual_seed(0)
+        layer = lib.nn.Linear(3, 2)
+        layer.weight.grad = lib.ones(2, 3)
+        loss = layer.weight.pow(2).sum()        # pow saves the weight for backward
+        before = layer.weight._version
+        if update == "sgd_step":
+            lib.optim.SGD(layer.parameters(), lr=0.1).step()
+        elif update == "init_normal":
+            lib.nn.init.normal_(layer.weight)
+        else:
+            layer.load_state_dict({k: v.detach().clone() for k, v in layer.state_dict().items()})
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            loss.backward()
+        outcomes.append(layer.weight._version - before)
+    assert outcomes[0] == outcomes[1]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 from .. import backend
+from ..autograd.versions import bump_version
 
 _FLOAT32 = backend.dtype("float32")
 _FLOAT64 = backend.dtype("float64")
@@ -65,6 +66,7 @@ def _fill(tensor, values):
         tensor.array = values.astype(data.dtype).reshape(())
     else:
         data[...] = values
+    bump_version(tensor)
     return tensor
 
 
@@ -108,6 +110,7 @@ def constant_(tensor, val):
         tensor.array = backend.get_array_module(data).asarray(val, dtype=data.dtype)
     else:
         data[...] = val
+    bump_version(tensor)
     return tensor
 
 

@@ -5,6 +5,7 @@ import collections
 
 from .. import backend
 from ..arguments import to_host_array
+from ..autograd.versions import bump_version
 from ..tensor import Tensor
 
 IncompatibleKeys = collections.namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -280,6 +281,7 @@ class Module:
                 target.array = arr.copy()
             else:
                 target.array[...] = arr
+            bump_version(target)
         return IncompatibleKeys(missing, unexpected)
 
     # ---- repr --------------------------------------------------------------------------------

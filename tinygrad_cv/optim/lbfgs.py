@@ -24,6 +24,7 @@ import copy
 import numbers
 
 from .. import backend
+from ..autograd.versions import bump_version
 from ..autograd import enable_grad, no_grad
 from ..tensor import Tensor
 from .optimizer import Optimizer, _to_array, check_nonnegative
@@ -188,6 +189,7 @@ class LBFGS(Optimizer):
         for p in self._params:
             n = p.numel()
             p.array += step * direction[offset:offset + n].reshape(p.shape)
+            bump_version(p)
             offset += n
 
     def _evaluate(self, closure):
@@ -202,6 +204,7 @@ class LBFGS(Optimizer):
         flat_grad = self._flat_grad()
         for p, saved in zip(self._params, x0):
             p.array[...] = saved
+            bump_version(p)
         return loss, flat_grad
 
     def _direction(self, state, flat_grad, d, t, prev_flat_grad, history_size):

@@ -20,6 +20,7 @@ import numbers
 from .. import backend
 from ..arguments import to_host_array
 from ..autograd import enable_grad
+from ..autograd.versions import bump_version
 from ..tensor import Tensor
 
 
@@ -157,6 +158,7 @@ class Optimizer:
                     raise RuntimeError(f"{type(self).__name__}.step: gradient of shape "
                                        f"{grad.shape} for a parameter of shape {p.array.shape}")
                 self._update(p, grad, self.state.setdefault(p, {}), group)
+                bump_version(p)  # an in-place change of p, as torch counts it
         return loss
 
     def _update(self, param, grad, state, group):
