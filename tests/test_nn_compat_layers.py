@@ -230,8 +230,6 @@ def test_channel_dropout_eval_seed_and_errors():
         nn.Dropout2d(0.5)(tg.randn(2, 3, 4))
     with pytest.raises(ValueError, match="between 0 and 1"):
         nn.Dropout2d(1.5)
-    with pytest.raises(NotImplementedError, match="inplace"):
-        nn.Dropout2d(0.5, inplace=True)
     with pytest.raises(ValueError, match="2-D"):
         nn.Dropout1d(0.5)(tg.randn(2, 3, 4, 5))
     assert repr(nn.Dropout2d(0.2)) == repr(torch.nn.Dropout2d(0.2))

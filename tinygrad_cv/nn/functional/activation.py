@@ -6,16 +6,19 @@ and ``ops.elementwise`` (ReLU, Sigmoid, Tanh); every activation here is differen
 """
 from __future__ import annotations
 
+from ...autograd.inplace import apply_inplace
 from ...ops.activation import GELUFn, LeakyReLUFn, SiLUFn
 
 
 def relu(x, inplace=False):
-    """max(x, 0);  gradient [x > 0]."""
-    return x.relu()
+    """max(x, 0);  gradient [x > 0].  ``inplace=True`` overwrites x (torch's rules)."""
+    return x.relu_() if inplace else x.relu()
 
 
 def leaky_relu(x, negative_slope=0.01, inplace=False):
-    return LeakyReLUFn.apply(x, negative_slope=float(negative_slope))
+    def fn(t):
+        return LeakyReLUFn.apply(t, negative_slope=float(negative_slope))
+    return apply_inplace(x, fn) if inplace else fn(x)
 
 
 def sigmoid(x):
@@ -35,7 +38,7 @@ def gelu(x, approximate="none"):
 
 
 def silu(x, inplace=False):
-    return SiLUFn.apply(x)
+    return apply_inplace(x, SiLUFn.apply) if inplace else SiLUFn.apply(x)
 
 
 def _softmax_dim(x, dim, name):

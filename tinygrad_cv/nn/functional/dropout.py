@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ... import backend
+from ...autograd.inplace import apply_inplace
 from ...tensor import Tensor
 
 
@@ -10,14 +11,16 @@ def dropout(x, p=0.5, training=True, inplace=False):
 
     The mask comes from the seeded generator of x's device (``tinygrad_cv.manual_seed``).
     ``p = 1`` gives zeros; ``training=False`` or ``p = 0`` returns x unchanged.
+    ``inplace=True`` writes the result into x (torch's in-place rules) and returns x.
     """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return x
     if p == 1.0:
-        return x * 0.0
-    rng = backend.get_rng(x.device)
-    keep = rng.random(x.shape, dtype=backend.dtype("float32")) >= p
-    scale = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
-    return x * Tensor.wrap(scale)
+        scale = 0.0
+    else:
+        rng = backend.get_rng(x.device)
+        keep = rng.random(x.shape, dtype=backend.dtype("float32")) >= p
+        scale = Tensor.wrap(keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p)))
+    return apply_inplace(x, Tensor.__mul__, scale) if inplace else x * scale

@@ -16,7 +16,7 @@ class ReLU(Module):
         self.inplace = inplace
 
     def forward(self, x):
-        return A.relu(x)
+        return A.relu(x, inplace=self.inplace)
 
     def extra_repr(self):
         return "inplace=True" if self.inplace else ""
@@ -31,7 +31,7 @@ class LeakyReLU(Module):
         self.inplace = inplace
 
     def forward(self, x):
-        return A.leaky_relu(x, self.negative_slope)
+        return A.leaky_relu(x, self.negative_slope, inplace=self.inplace)
 
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
@@ -73,7 +73,7 @@ class SiLU(Module):
         self.inplace = inplace
 
     def forward(self, x):
-        return A.silu(x)
+        return A.silu(x, inplace=self.inplace)
 
 
 class Softmax(Module):

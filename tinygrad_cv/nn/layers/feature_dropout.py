@@ -13,13 +13,11 @@ class _FeatureDropout(Module):
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"{type(self).__name__}: dropout probability has to be between 0 "
                              f"and 1, but got {p}")
-        if inplace:
-            raise NotImplementedError(f"{type(self).__name__}: inplace=True is not supported")
         self.p = p
         self.inplace = inplace
 
     def forward(self, x):
-        return type(self)._fn(x, self.p, self.training)
+        return type(self)._fn(x, self.p, self.training, inplace=self.inplace)
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"
