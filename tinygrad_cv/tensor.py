@@ -163,7 +163,6 @@ class Tensor:
 
     def to_sparse(self, sparse_dim=None):
         """The coalesced sparse COO form (``tinygrad_cv.sparse``); values differentiable."""
-        from .sparse import to_sparse     # the sparse layer sits on the kernel
         return to_sparse(self, sparse_dim)
 
     @property
@@ -2012,3 +2011,4 @@ from .ops.shape import Cat, ConstantPad, Expand, GetItem, Permute, Reshape  # no
 from .ops.softmax import LogSoftmax, Softmax  # noqa: E402
 from .ops.unary import Expm1, Log1p, Step  # noqa: E402
 from .ops.scan import Cumsum  # noqa: E402
+from .sparse import to_sparse  # noqa: E402
