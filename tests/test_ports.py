@@ -159,6 +159,19 @@ def test_dcgan(tmp_path, monkeypatch):
     assert (tmp_path / "tinygrad_cv" / "out" / "netG_epoch_0.pth").exists()
 
 
+def test_super_resolution(tmp_path, monkeypatch):
+    """ESPCN (convolutions, PixelShuffle, orthogonal init) on digits enlarged 3x, 4 Adam steps,
+    PSNR on the test set, then torch.save(model) of the whole model each epoch."""
+    ref, ours = _run_both("super_resolution", ["--upscale_factor", "3", "--batchSize", "16",
+                                               "--testBatchSize", "16", "--nEpochs", "1",
+                                               "--threads", "0"], tmp_path, monkeypatch)
+    _compare("super_resolution", ref, ours, min_losses=4)
+    import tinygrad_cv as tg
+    from tinygrad_cv.serialization import WeightsOnlyError
+    with pytest.raises(WeightsOnlyError, match="model.Net"):   # the script's own class
+        tg.load(tmp_path / "tinygrad_cv" / "model_epoch_1.pth")
+
+
 def test_word_language_model(tmp_path, monkeypatch):
     """The LSTM model, one epoch of 20 steps at lr 20, then torch.save(model) / torch.load
     with the script's safe_globals list and the test evaluation."""

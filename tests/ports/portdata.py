@@ -2,7 +2,8 @@
 
 A stand-in for the few ``torchvision`` pieces the scripts use (``datasets.MNIST``,
 ``transforms.Compose/ToTensor/Normalize/Resize/Lambda``, ``utils.save_image``) and for the GCN
-script's Cora download (``requests.get``: a synthetic graph in Cora's format), built on the digits
+script's Cora download (``requests.get``: a synthetic graph in Cora's format) and the
+super-resolution script's BSDS300 images (``get_training_set``/``get_test_set``), built on the digits
 bundled with tinygrad_cv (scikit-learn's 8x8 digits), enlarged to MNIST's 28x28 (or the size a
 ``Resize`` asks for).  It is framework-neutral: samples are NumPy arrays and Python ints, which
 both DataLoaders' default collate turn into their own tensors, so the same data feeds the
@@ -123,6 +124,42 @@ def save_image(tensor, fp, nrow=8, normalize=False, **kwargs):
         grid[:, 2 + r * (h + 2):2 + r * (h + 2) + h, 2 + q * (w + 2):2 + q * (w + 2) + w] = arr[k]
     pixels = (np.clip(grid, 0, 1) * 255).round().astype(np.uint8)
     Image.fromarray(pixels[0] if c == 1 else pixels.transpose(1, 2, 0)).save(fp)
+
+
+class _SuperResolutionSet:
+    """(low-resolution input, high-resolution target) pairs for the super-resolution script,
+    in place of its BSDS300 download: the digits (8x8, luminance in [0, 1]) as input and the
+    same digits enlarged ``upscale_factor`` times by bilinear interpolation as target."""
+
+    def __init__(self, upscale_factor, train):
+        images, _ = _digits()
+        images = images / max(float(images.max()), 1.0)
+        n_train, n_test = (64, 32) if os.environ.get("PORTS_SMALL") else (1500, 297)
+        self.inputs = images[:n_train] if train else images[1500:1500 + n_test]
+        size = 8 * int(upscale_factor)
+        grid = (np.arange(size) + 0.5) / upscale_factor - 0.5        # target pixel centres
+        lo = np.clip(np.floor(grid).astype(int), 0, 7)
+        hi = np.clip(lo + 1, 0, 7)
+        w = np.clip(grid - lo, 0.0, 1.0)
+        interp = np.zeros((size, 8))
+        interp[np.arange(size), lo] += 1 - w
+        interp[np.arange(size), hi] += w
+        self.targets = np.einsum("ih,nchw,jw->ncij", interp, self.inputs,
+                                 interp).astype(np.float32)
+
+    def __len__(self):
+        return len(self.inputs)
+
+    def __getitem__(self, i):
+        return self.inputs[i], self.targets[i]
+
+
+def get_training_set(upscale_factor):
+    return _SuperResolutionSet(upscale_factor, train=True)
+
+
+def get_test_set(upscale_factor):
+    return _SuperResolutionSet(upscale_factor, train=False)
 
 
 def _cora_archive(nodes=1700, features=40, classes=4, edges_per_node=3, seed=0):
