@@ -254,3 +254,24 @@ def test_unsupported_operations_and_arguments_raise():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         export(model, x, io.BytesIO(), dynamo=True, do_constant_folding=False)
+
+
+class Scaled(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 2)
+
+    def forward(self, x, scale=1.0):
+        return self.fc(x) * scale
+
+
+def test_keyword_arguments_as_torch():
+    """A trailing dict in ``args`` (or ``kwargs=``) holds keyword arguments (constants)."""
+    model = _randomize(Scaled(), seed=8)
+    x = tg.randn(4, 3)
+    for how in ({"args": (x, {"scale": 2.5})}, {"args": (x,), "kwargs": {"scale": 2.5}}):
+        buf = io.BytesIO()
+        export(model, f=buf, input_names=["x"], **how)
+        got = ort.InferenceSession(buf.getvalue()).run(None, {"x": x.array})
+        model.eval()
+        np.testing.assert_allclose(got[0], model(x, scale=2.5).detach().numpy(), rtol=1e-6)
