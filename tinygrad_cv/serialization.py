@@ -185,15 +185,16 @@ def _lookup_loaded(name):
     return None
 
 
-def resolve(name, weights_only, path):
-    """The allowed class or function saved as ``name``; raises ``WeightsOnlyError``."""
+def resolve(name, weights_only, path, default=None):
+    """The allowed class or function saved as ``name``; raises ``WeightsOnlyError``.
+    ``default``: the framework's allow-list if already computed (one load reuses it)."""
     if not isinstance(name, str):
         raise CheckpointError(path, f"structure names the global {name!r}, which is not a string")
     for item in get_safe_globals():
         obj, alias = item if isinstance(item, tuple) else (item, None)
         if name == (alias or global_name(obj)):
             return obj
-    obj = _default_allowed().get(name)
+    obj = (_default_allowed() if default is None else default).get(name)
     if obj is None and not weights_only:
         obj = _lookup_loaded(name)
     if obj is not None:
@@ -340,6 +341,7 @@ class Decoder:
         self.weights_only = weights_only
         self.used = set()
         self.memo = []
+        self.default_allowed = None   # computed at the first class or function named
 
     def fail(self, problem):
         raise CheckpointError(self.path, problem)
@@ -457,7 +459,9 @@ class Decoder:
             self.fail(f"structure has an unhashable {kind.__name__} element")
 
     def global_(self, value, depth):
-        obj = resolve(value, self.weights_only, self.path)
+        if self.default_allowed is None:
+            self.default_allowed = _default_allowed()
+        obj = resolve(value, self.weights_only, self.path, self.default_allowed)
         if not isinstance(obj, (type, types.FunctionType, types.BuiltinFunctionType)):
             self.fail(f"allowed global {value!r} is not a class or function")
         return obj
