@@ -178,6 +178,18 @@ class RecurrentLM(nn.Module):
         return F.log_softmax(self.dec(out), dim=-1), hidden
 
 
+class _Flat(nn.Module):
+    """RecurrentLM with the decoder output flattened to (T * N, ntoken), as RNNModel does."""
+
+    def __init__(self, lm):
+        super().__init__()
+        self.lm = lm
+
+    def forward(self, x, h, c):
+        out, hidden = self.lm(x, (h, c))
+        return out.view(-1, 20), hidden
+
+
 def test_recurrent_layers_match_onnxruntime():
     tg.manual_seed(3)
     x = tg.randint(0, 20, (5, 3))
@@ -191,6 +203,15 @@ def test_recurrent_layers_match_onnxruntime():
         got, proto = _export_and_run(model, (x, hidden), names, [(x, *states)])
         assert type(model.rnn).__name__.upper() in {n.op_type for n in proto.graph.node}
         _assert_close(got[0], _reference(model, (x, hidden)))
+    # the word language model's decoder output view(-1, ntoken): sequence and batch dynamic
+    flat = _Flat(_randomize(RecurrentLM("LSTM"), seed=9))
+    small, large = (tg.randint(0, 20, (5, 3)), tg.randn(2, 3, 6), tg.randn(2, 3, 6)), \
+        (tg.randint(0, 20, (7, 2)), tg.randn(2, 2, 6), tg.randn(2, 2, 6))
+    got, _ = _export_and_run(flat, small, ["x", "h", "c"], [large, small],
+                             dynamic_axes={"x": {0: "T", 1: "N"}, "h": {1: "N"}, "c": {1: "N"},
+                                           "output_0": {0: "TN"}})
+    _assert_close(got[0], _reference(flat, large))
+    _assert_close(got[1], _reference(flat, small))
     gru = _randomize(nn.GRU(4, 5, batch_first=True, bidirectional=True), seed=5)
     seq = tg.randn(2, 6, 4)
     got, _ = _export_and_run(gru, (seq,), ["seq"], [(seq,)])

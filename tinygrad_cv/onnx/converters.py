@@ -44,15 +44,55 @@ class Call:
 
 # ---- helpers ----------------------------------------------------------------------------------
 def reshape(c, name, in_shape, out_shape):
-    """Reshape ``name`` (of ``in_shape``) to ``out_shape``; with dynamic axes the leading axes
-    that keep their size are copied from the input (0), so a symbolic batch size survives."""
-    target = list(out_shape)
-    if c.g.dynamic:
-        for i, (a, b) in enumerate(zip(in_shape, out_shape)):
-            if a != b:
-                break
-            target[i] = 0
-    return c.g.node("Reshape", [name, c.g.ints(target)])
+    """Reshape ``name`` (of ``in_shape``) to ``out_shape``.  With dynamic axes the target is
+    computed from the input's runtime shape (``view_groups``), so a symbolic axis survives
+    merges (``view(-1, C)``), splits and inserted unit axes."""
+    groups = view_groups(in_shape, out_shape) if c.g.dynamic else None
+    if groups is None:
+        return c.g.node("Reshape", [name, c.g.ints(out_shape)])
+    g = c.g
+    shape = g.node("Shape", [name])
+    pieces = []
+    for ins, outs in groups:
+        sizes = [out_shape[j] for j in outs]
+        free = next((k for k, n in enumerate(sizes) if n != 1), None)
+        if not ins or free is None:
+            pieces.append(g.ints(sizes))
+            continue
+        total = reduce(c, "ReduceProd", g.node("Gather", [shape, g.ints(ins)], axis=0), [0],
+                       True)
+        rest = math.prod(n for k, n in enumerate(sizes) if k != free)
+        size = g.node("Div", [total, g.ints([rest])])
+        pieces += [g.ints(sizes[:free]), size, g.ints(sizes[free + 1:])]
+    target = g.node("Concat", [p for p in pieces if p], axis=0)
+    return g.node("Reshape", [name, target])
+
+
+def view_groups(in_shape, out_shape):
+    """Consecutive axes of ``in_shape`` and ``out_shape`` with equal products, as
+    ``[(input axes, output axes), ...]`` (how a row-major view regroups them), or None when
+    a size is 0 or the shapes do not regroup."""
+    if 0 in in_shape or 0 in out_shape:
+        return None
+    groups, i, j = [], 0, 0
+    while i < len(in_shape) or j < len(out_shape):
+        ins, outs = [], []
+        take_in, take_out = i < len(in_shape), j < len(out_shape)   # one of each to start
+        while take_in or take_out:
+            if take_in:
+                ins.append(i)
+                i += 1
+            if take_out:
+                outs.append(j)
+                j += 1
+            p_in = math.prod(in_shape[k] for k in ins)
+            p_out = math.prod(out_shape[k] for k in outs)
+            take_in = p_in < p_out and i < len(in_shape)
+            take_out = p_out < p_in and j < len(out_shape)
+        if p_in != p_out:
+            return None
+        groups.append((ins, outs))
+    return groups
 
 
 def reduce(c, op, name, axes, keepdims):

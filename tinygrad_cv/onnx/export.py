@@ -160,8 +160,8 @@ def export(model, args=(), f=None, *, kwargs=None, export_params=True, verbose=F
     buffers become initializers under their state-dict names.  ``input_names`` /
     ``output_names`` name the graph's inputs (the Tensor arguments, in order) and outputs
     (nested tuples flattened); ``dynamic_axes`` (``{'input': {0: 'batch'}}`` or
-    ``{'input': [0]}``) makes those axes symbolic (a reshape keeps a symbolic leading axis,
-    one that merges it keeps the traced size).  ``opset_version``: 13-21 (default 17).
+    ``{'input': [0]}``) makes those axes symbolic (reshapes then follow the runtime shape;
+    constants computed outside the tape keep theirs).  ``opset_version``: 13-21 (default 17).
     An operation with no conversion raises ``UnsupportedOperatorError`` naming it.  Values
     computed outside the tape (raw-array code) are constants of the graph, and an input they
     come from is reported by a warning.  ``do_constant_folding`` and ``dynamo`` are accepted
