@@ -30,7 +30,7 @@ Networks (images (N, C, H, W)):
 
 ``train_gan(config, out_dir, ...)`` trains one of the registered recipes (``default_config``:
 ``gan``, ``lsgan``, ``dcgan``) with an epoch and/or minute budget, a grid of samples after every
-epoch (``on_samples``), an EMA of the generator's weights (what sampling uses, where enabled),
+epoch (``on_samples``; at most one per ``preview_seconds`` of training, and the last), an EMA of the generator's weights (what sampling uses, where enabled),
 and exactly resumable checkpoints.
 """
 from __future__ import annotations
@@ -205,7 +205,7 @@ class DCGANDiscriminator(nn.Module):
         return self.net(x).reshape(x.shape[0])
 
 
-def _dcgan_init(module, generator):
+def _dcgan_init(module):
     """DCGAN's initialisation: conv weights N(0, 0.02), BatchNorm weights N(1, 0.02), biases 0
     (from the seeded generator)."""
     for m in module.modules():
@@ -230,8 +230,8 @@ def build_gan(config):
             raise ValueError(f"DCGAN: square images only, got {shape}")
         g = DCGANGenerator(net["noise_dim"], net["base_channels"], shape[1], shape[0])
         d = DCGANDiscriminator(net["base_channels"], shape[1], shape[0])
-        _dcgan_init(g, True)
-        _dcgan_init(d, False)
+        _dcgan_init(g)
+        _dcgan_init(d)
     else:
         raise ValueError(f"unknown GAN network kind {net['kind']!r}; expected mlp or dcgan")
     return g, d
@@ -288,7 +288,7 @@ def default_config(variant):
                     "lr_g": 1e-3, "lr_d": 1e-3, "beta1": 0.5, "beta2": 0.999,
                     "batch_size": 128, "ema_decay": 0.0}
     training.update({"epochs": None, "minutes": 2.5, "checkpoint_minutes": 1.0,
-                     "preview_samples": 64})
+                     "preview_samples": 64, "preview_seconds": 10.0})
     return {"model": variant, "networks": networks, "training": training}
 
 
@@ -490,9 +490,10 @@ def train_gan(config, out_dir, *, epochs=None, minutes=None, seed=0, resume=Fals
     update on fresh noise (separate Adam optimizers).  Before step ``k`` every random source is
     re-seeded from ``(seed, k)`` and batches follow the permutation of ``(seed, epoch)``, so a
     run resumed from any checkpoint replays the same steps.  Stops after ``epochs`` epochs or
-    ``minutes`` of training in all (over resumes), whichever first.  After every epoch
-    ``on_samples(step, images)`` gets ``preview_samples`` samples of fixed noise (float32
-    host (n, C, H, W) in [0, 1]).  The checkpoint (``OUT/checkpoint.safetensors``) is
+    ``minutes`` of training in all (over resumes), whichever first.  After every epoch that
+    ends at least ``preview_seconds`` of training after the previous preview (0: every
+    epoch), and after the last, ``on_samples(step, images)`` gets ``preview_samples`` samples
+    of fixed noise (float32 host (n, C, H, W) in [0, 1]).  The checkpoint (``OUT/checkpoint.safetensors``) is
     written every ``checkpoint_minutes`` and at the end.
     """
     from .training import write_json
@@ -541,7 +542,7 @@ def train_gan(config, out_dir, *, epochs=None, minutes=None, seed=0, resume=Fals
         write_json(metrics(), metrics_path)
 
     last_save = time.perf_counter()
-    last_print = -math.inf
+    last_print = last_preview = -math.inf
     try:
         while not finished():
             start = time.perf_counter()
@@ -564,7 +565,9 @@ def train_gan(config, out_dir, *, epochs=None, minutes=None, seed=0, resume=Fals
                       f"{record['d_loss']:.4f} g_loss {record['g_loss']:.4f} "
                       f"({run.train_seconds:.0f}s)", file=sys.stderr)
             tick = time.perf_counter()
-            if on_samples is not None:
+            if on_samples is not None and (finished() or run.train_seconds - last_preview
+                                           >= float(t["preview_seconds"])):
+                last_preview = run.train_seconds
                 on_samples(run.step, run.preview())
             run.train_seconds += time.perf_counter() - tick   # previews count in the budget
             if finished() or time.perf_counter() - last_save >= save_every:

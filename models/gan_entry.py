@@ -3,7 +3,8 @@
 ``models.gan`` (``default_config``, ``train_gan``, ``load_gan``).
 
 Training budget: ``minutes`` (default 2.5) and/or ``epochs``, whichever ends first; both are
-totals over ``--resume``.  A grid of samples of fixed noise is written after every epoch.
+totals over ``--resume``.  A grid of samples of fixed noise is written after every epoch
+(at most one per 10 s of training, and after the last).
 Sampling maps the generator's tanh output from [-1, 1] to [0, 1].
 """
 from __future__ import annotations

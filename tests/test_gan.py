@@ -240,7 +240,8 @@ def test_bad_input_gets_clear_errors():
 def _tiny_config(variant="lsgan"):
     cfg = gan.default_config(variant)
     cfg["networks"]["hidden_dim"] = 16
-    cfg["training"].update(batch_size=512, preview_samples=16)    # 3 steps per epoch
+    cfg["training"].update(batch_size=512, preview_samples=16,    # 3 steps per epoch
+                           preview_seconds=0.0)                  # a grid after every epoch
     return cfg
 
 
