@@ -2,10 +2,14 @@
 ``caption-rnn``, ``caption-lstm``, ``caption-transformer``).
 
 Training: Adam, teacher forcing on one reference caption per image drawn afresh each epoch,
-gradient-norm clipping, a cosine learning-rate decay over the epochs; after each epoch the
-validation BLEU-4 (greedy) is measured and the best epoch's weights are kept.  The budget is
-``epochs`` and ``minutes`` (whichever ends first; minutes are checked after every step, so the
-last epoch may be cut short).  Everything is deterministic for a seed on the CPU.
+plus ``attribute_weight`` times the encoder's scene-attribute cross-entropy (what stands in
+each third of the image, ``ShapesCaptions.attributes``), gradient-norm clipping, a cosine
+learning-rate decay over the epochs; after each epoch the validation BLEU-4 (greedy) is
+measured and the best epoch's weights are kept.  The budget is ``epochs`` and ``minutes``
+(whichever ends first; minutes count from the start, data generation included, and are
+checked after every step, so the last epoch may be cut short; the final validation and test
+decoding come on top, a few seconds).  Everything is deterministic for a seed on the CPU
+(up to where a time budget cuts the run).
 
 Checkpoint: ``{"model": state_dict, "config": {"model": name, "model_config", "data",
 "training", "seed"}}``; ``build_captioner(config)`` rebuilds the model from ``config``.
@@ -42,11 +46,11 @@ MODEL_DEFAULTS = {
                             "dropout": 0.1, **_ATTRIBUTES},
 }
 TRAINING_DEFAULTS = {
-    "caption-rnn": {"epochs": 40, "minutes": 10.0, "batch_size": 64, "lr": 3e-3,
+    "caption-rnn": {"epochs": 50, "minutes": 10.0, "batch_size": 64, "lr": 3e-3,
                     "clip": 5.0, "attribute_weight": 1.0},
-    "caption-lstm": {"epochs": 30, "minutes": 10.0, "batch_size": 64, "lr": 3e-3,
+    "caption-lstm": {"epochs": 40, "minutes": 10.0, "batch_size": 64, "lr": 3e-3,
                      "clip": 5.0, "attribute_weight": 1.0},
-    "caption-transformer": {"epochs": 30, "minutes": 10.0, "batch_size": 64, "lr": 1e-3,
+    "caption-transformer": {"epochs": 40, "minutes": 10.0, "batch_size": 64, "lr": 1e-3,
                             "clip": 5.0, "attribute_weight": 1.0},
 }
 MAX_LENGTH = 24          # decoding budget (the longest caption has 18 words + <END>)

@@ -111,7 +111,7 @@ def _scenes(n, size, seed):
     shape = rng.integers(0, len(SHAPES), size=(n, MAX_OBJECTS))
     colour = rng.integers(0, len(COLOURS), size=(n, MAX_OBJECTS))
     big = rng.integers(0, len(SIZES), size=(n, MAX_OBJECTS))
-    radius = np_.where(big == 1, 0.155, 0.1) * size * rng.uniform(0.9, 1.1, (n, MAX_OBJECTS))
+    radius = np_.where(big == 1, 0.155, 0.11) * size * rng.uniform(0.9, 1.1, (n, MAX_OBJECTS))
     third = size / 3.0
     cx = (np_.minimum(chosen, 2) + 0.5) * third + rng.uniform(-0.05, 0.05, (n, MAX_OBJECTS)) * size
     cy = rng.uniform(0.0, 1.0, (n, MAX_OBJECTS)) * (size - 2 * radius - 2) + radius + 1
@@ -146,7 +146,7 @@ def render(scenes, size, device=None):
         dx = xx - s["cx"][:, k].astype("float32")[:, None, None]
         dy = yy - s["cy"][:, k].astype("float32")[:, None, None]
         circle = dx * dx + dy * dy <= r * r
-        square = xp.maximum(xp.abs(dx), xp.abs(dy)) <= 0.85 * r
+        square = xp.maximum(xp.abs(dx), xp.abs(dy)) <= r
         triangle = (xp.abs(dy) <= r) & (xp.abs(dx) <= 0.5 * (dy + r))
         kind = s["shape"][:, k][:, None, None]
         mask = xp.where(kind == 0, circle, xp.where(kind == 1, square, triangle))
