@@ -279,3 +279,35 @@ def test_loader_device_takes_device_objects():
     assert xb.device == tg.device("cpu")
     with pytest.raises(RuntimeError, match="one GPU"):
         next(iter(tgd.DataLoader(ds, 2, device="cuda:1")))
+
+
+def test_random_sampler_with_replacement_draws_lazily_as_torch():
+    """minGPT's trainer: RandomSampler(replacement=True, num_samples=int(1e10)) must not
+    allocate 1e10 indices; batches come as they are iterated, in range, with torch's length."""
+    import itertools
+
+    data = tg.utils.data.TensorDataset(tg.arange(10))
+    sampler = tg.utils.data.RandomSampler(data, replacement=True, num_samples=int(1e10))
+    assert len(sampler) == len(torch.utils.data.RandomSampler(
+        range(10), replacement=True, num_samples=int(1e10)))
+    loader = tg.utils.data.DataLoader(data, sampler=sampler, batch_size=7)
+    batches = list(itertools.islice(iter(loader), 20000))     # crosses several draw chunks
+    flat = np.concatenate([b[0].numpy() for b in batches])
+    assert len(flat) == 7 * 20000 and flat.min() >= 0 and flat.max() <= 9
+    assert len(set(flat.tolist())) == 10
+    first = list(itertools.islice(iter(sampler), 5))
+    assert all(0 <= i < 10 for i in first)
+
+
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_batches_across_draw_chunks_equal_the_whole_pass(drop_last, monkeypatch):
+    """Batches cut from chunked draws equal the batches of the whole pass (same seed)."""
+    monkeypatch.setattr(tg.utils.data.RandomSampler, "CHUNK", 5)
+    data = tg.utils.data.TensorDataset(tg.arange(50))
+    sampler = tg.utils.data.RandomSampler(data, replacement=True, num_samples=23, seed=3)
+    whole = sampler.index_array()
+    sampler.set_epoch(0)
+    batches = list(tg.utils.data.BatchSampler(sampler, 4, drop_last))
+    stop = 20 if drop_last else 23
+    assert [i for b in batches for i in b] == whole[:stop].tolist()
+    assert all(len(b) == 4 for b in batches[:5])

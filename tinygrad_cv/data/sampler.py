@@ -42,13 +42,18 @@ class Sampler:
 
 
 class _ArraySampler(Sampler):
-    """A sampler whose pass is computed as one host array (``index_array``)."""
+    """A sampler whose pass is computed as host arrays: ``index_array()`` (the whole pass) and
+    ``index_chunks()`` (the pass in consecutive pieces; one piece unless overridden)."""
 
     def index_array(self):
         raise NotImplementedError
 
+    def index_chunks(self):
+        yield self.index_array()
+
     def __iter__(self):
-        return iter(self.index_array().tolist())
+        for chunk in self.index_chunks():
+            yield from chunk.tolist()
 
 
 class SequentialSampler(_ArraySampler):
@@ -100,15 +105,24 @@ class RandomSampler(_ArraySampler):
         """With ``seed=``: the next pass is the order of ``epoch``."""
         self.epoch = int(epoch)
 
+    CHUNK = 1 << 16     # draws with replacement are made this many at a time, as needed
+
     def index_array(self):
+        return _host.concatenate(list(self.index_chunks()) or [_host.arange(0)])
+
+    def index_chunks(self):
+        """The pass in pieces: draws with replacement ``CHUNK`` at a time (so
+        ``num_samples=10**10`` costs nothing until iterated, as torch's), permutations whole."""
         n, m = len(self.data_source), self.num_samples
         rng = _pass_rng(self.generator, self.seed, self.epoch)
         self.epoch += 1
         if self.replacement:
-            return rng.integers(0, n, size=m)
+            for start in range(0, m, self.CHUNK):
+                yield rng.integers(0, n, size=min(self.CHUNK, m - start))
+            return
         reps = -(-m // n) if n else 0
-        return _host.concatenate([rng.permutation(n) for _ in range(reps)] or
-                                 [_host.arange(0)])[:m]
+        yield _host.concatenate([rng.permutation(n) for _ in range(reps)] or
+                                [_host.arange(0)])[:m]
 
     def __len__(self):
         return self.num_samples
@@ -176,10 +190,15 @@ class BatchSampler(Sampler):
     def index_batches(self):
         """Each batch as a host integer array (slices of the sampler's pass when it has one)."""
         if isinstance(self.sampler, _ArraySampler):
-            order = self.sampler.index_array()
-            stop = len(order) - len(order) % self.batch_size if self.drop_last else len(order)
-            for start in range(0, stop, self.batch_size):
-                yield order[start:start + self.batch_size]
+            carry = _host.arange(0)
+            for chunk in self.sampler.index_chunks():
+                order = _host.concatenate([carry, chunk]) if len(carry) else chunk
+                stop = len(order) - len(order) % self.batch_size
+                for start in range(0, stop, self.batch_size):
+                    yield order[start:start + self.batch_size]
+                carry = order[stop:]
+            if len(carry) and not self.drop_last:
+                yield carry
             return
         batch = []
         for i in self.sampler:
