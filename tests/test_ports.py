@@ -245,9 +245,6 @@ def test_word_language_model_transformer_keeps_torch_parameter_order():
     assert names[1] == names[0]
 
 
-@pytest.mark.xfail(strict=True, raises=RuntimeError,
-                   reason="dense + sparse addition (torch.eye(V) + adj_mat) is not supported by "
-                          "tinygrad_cv.sparse yet; with it added the run matches torch to 1e-7")
 def test_gcn(tmp_path, monkeypatch):
     """A graph convolutional network on a synthetic graph in Cora's format (sparse features
     and adjacency, torch.spmm), 3 Adam steps with weight decay, validation and test."""

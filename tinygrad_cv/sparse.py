@@ -25,7 +25,7 @@ import numbers
 from . import backend
 from .autograd import Function
 from .ops.shape import IndexAdd
-from .tensor import Tensor
+from .tensor import Tensor, cat
 
 __all__ = ["SparseCooTensor", "sparse_coo_tensor", "mm", "spmm", "addmm", "to_sparse",
            "FloatTensor", "DoubleTensor", "LongTensor"]
@@ -91,7 +91,7 @@ class SparseCooTensor(Tensor):
         self._idx = indices                    # raw int64 array (sparse_dim, nnz)
         self._vals = values                    # Tensor (nnz, *dense dims)
         self._size = tuple(int(s) for s in size)
-        self._coalesced = bool(coalesced)
+        self._coalesced = bool(coalesced) or self._idx.shape[1] <= 1   # as torch: 0 or 1 entry
         self.creator = None
         self.out_index = 0
         self.hooks = None
@@ -266,6 +266,38 @@ class SparseCooTensor(Tensor):
 
     def __neg__(self):
         return self * -1
+
+    def __add__(self, other):
+        """sparse + sparse (same size) -> sparse (as torch: coalesced if both are, else the
+        entries concatenated);
+        sparse + dense raises as torch's (write dense + sparse)."""
+        if not isinstance(other, SparseCooTensor):
+            raise RuntimeError("add(sparse, dense) is not supported. Use add(dense, sparse) "
+                               "instead.")
+        self._check_same_size(other)
+        xp = backend.get_array_module(self._idx)
+        indices = xp.concatenate([self._idx, backend.to_device(other._idx, self.device)], 1)
+        total = SparseCooTensor(indices, cat([self._vals, other._vals.to(self._vals.dtype)]),
+                                self._size)
+        # torch merges two coalesced operands (a coalesced sum), else concatenates
+        return total.coalesce() if self._coalesced and other._coalesced else total
+
+    def __radd__(self, other):
+        """dense + sparse (same size) -> dense; gradients reach the dense term and the values."""
+        self._check_same_size(other)
+        return other + self.to_dense()
+
+    def __sub__(self, other):
+        return self + (-other)
+
+    def __rsub__(self, other):
+        return other + (-self)
+
+    def _check_same_size(self, other):
+        shape = tuple(getattr(other, "shape", ()))
+        if shape != self._size:
+            raise RuntimeError(f"adding a sparse tensor of size {self._size} and a tensor of "
+                               f"size {shape}: sizes must match (no broadcasting)")
 
     def t(self):
         """The transpose of a 2-D sparse matrix (its coordinates swapped)."""
