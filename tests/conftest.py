@@ -25,3 +25,15 @@ def device(request):
 def to_device(device):
     """Move a numpy array onto the fixture's device (numpy stays numpy on cpu)."""
     return lambda a: backend.to_device(a, device)
+
+
+@pytest.fixture
+def torch_on_one_thread():
+    """Tiny tensors: torch's thread pool only adds contention on a loaded machine (modules
+    comparing many small cases with torch use it through ``pytest.mark.usefixtures``)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

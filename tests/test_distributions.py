@@ -12,13 +12,7 @@ from tinygrad_cv.distributions import Bernoulli, Categorical, Normal, Uniform
 SETTINGS = settings(max_examples=8, deadline=None)
 
 
-@pytest.fixture(autouse=True)
-def _torch_on_one_thread():
-    """Tiny tensors: torch's thread pool only adds contention on a loaded machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_on_one_thread")
 
 
 TOL = dict(rtol=1e-10, atol=1e-12)

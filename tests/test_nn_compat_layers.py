@@ -16,13 +16,7 @@ from torch_compare import (assert_param_grads_match, assert_same_state_layout, c
 SETTINGS = settings(max_examples=6, deadline=None)
 
 
-@pytest.fixture(autouse=True)
-def _torch_on_one_thread():
-    """Tiny tensors: torch's thread pool only adds contention on a loaded machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_on_one_thread")
 
 
 F64 = dict(rtol=1e-10, atol=1e-12)

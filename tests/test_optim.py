@@ -9,27 +9,12 @@ from hypothesis import given, settings, strategies as st
 import tinygrad_cv as tg
 from tinygrad_cv import nn, optim
 from tinygrad_cv.optim import lr_scheduler as ours_sched
+from two_layer import TwoLayer, two_layer_problem
 
 STEPS = 20
 
 
-# ---- the problem: a small two-layer least-squares fit, identical in both frameworks --------
-def _problem(dtype=np.float64, seed=0):
-    rng = np.random.default_rng(seed)
-    weights = [rng.normal(size=(4, 6)), rng.normal(size=6) * 0.1, rng.normal(size=(6, 2))]
-    X, Y = rng.normal(size=(32, 4)), rng.normal(size=(32, 2))
-    return [w.astype(dtype) for w in weights], X.astype(dtype), Y.astype(dtype)
-
-
-class TwoLayer(nn.Module):
-    def __init__(self, weights):
-        super().__init__()
-        self.w1 = nn.Parameter(tg.Tensor(weights[0].copy()))
-        self.b1 = nn.Parameter(tg.Tensor(weights[1].copy()))
-        self.w2 = nn.Parameter(tg.Tensor(weights[2].copy()))
-
-    def forward(self, x):
-        return (x @ self.w1 + self.b1).tanh() @ self.w2
+_problem = two_layer_problem
 
 
 def _loss_ours(model, X, Y):

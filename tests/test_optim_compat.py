@@ -8,33 +8,14 @@ from hypothesis import given, settings, strategies as st
 
 import tinygrad_cv as tg
 from tinygrad_cv import nn, optim
+from two_layer import TwoLayer, two_layer_problem
 
 
-@pytest.fixture(autouse=True)
-def _torch_on_one_thread():
-    """Tiny tensors: torch's thread pool only adds contention on a loaded machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_on_one_thread")
 
 
 def _problem(dtype, seed=0):
-    rng = np.random.default_rng(seed)
-    weights = [rng.normal(size=(4, 6)), rng.normal(size=6) * 0.1, rng.normal(size=(6, 2))]
-    X, Y = rng.normal(size=(24, 4)), rng.normal(size=(24, 2))
-    return [w.astype(dtype) for w in weights], X.astype(dtype), Y.astype(dtype)
-
-
-class TwoLayer(nn.Module):
-    def __init__(self, weights):
-        super().__init__()
-        self.w1 = nn.Parameter(tg.Tensor(weights[0].copy()))
-        self.b1 = nn.Parameter(tg.Tensor(weights[1].copy()))
-        self.w2 = nn.Parameter(tg.Tensor(weights[2].copy()))
-
-    def forward(self, x):
-        return (x @ self.w1 + self.b1).tanh() @ self.w2
+    return two_layer_problem(dtype, seed, samples=24)
 
 
 def _pair(dtype=np.float64, seed=0):
