@@ -70,8 +70,11 @@ def scatter_image(points, labels, size=(420, 480), radius=2, seed=0):
         lo, hi = points.min(axis=0), points.max(axis=0)
         span = xp.where(hi > lo, hi - lo, 1.0)
         unit = (points - lo) / span
-        cols = xp.rint(m_x + unit[:, 0] * (plot_w - 2 * m_x - 1)).astype("int64")
-        rows = xp.rint(h - m_y - 1 - unit[:, 1] * (h - 2 * m_y - 1)).astype("int64")
+        inset = radius + 3          # the discs stay inside the frame
+        left, right = m_x + inset, plot_w - m_x - 1 - inset
+        top, bottom = m_y + inset, h - m_y - 1 - inset
+        cols = xp.rint(left + unit[:, 0] * (right - left)).astype("int64")
+        rows = xp.rint(bottom - unit[:, 1] * (bottom - top)).astype("int64")
         np_ = backend.module_for_device("cpu")
         order = backend.to_device(np_.random.default_rng(seed).permutation(points.shape[0]),
                                   backend.device_of(points))
