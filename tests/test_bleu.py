@@ -27,7 +27,7 @@ def _corpus(rng, size, words=WORDS, max_refs=4, max_len=12):
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("n", [1, 2, 4])
 def test_bleu_equals_nltk_on_random_corpora(seed, n):
     rng = random.Random(seed)
@@ -36,7 +36,7 @@ def test_bleu_equals_nltk_on_random_corpora(seed, n):
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(st.lists(st.tuples(st.lists(st.lists(st.sampled_from("abc"), max_size=6), min_size=1,
                                    max_size=3),
                           st.lists(st.sampled_from("abcd"), max_size=6)),
