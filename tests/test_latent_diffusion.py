@@ -204,3 +204,24 @@ def test_latent_ddim_has_no_x0_clipping():
     images = ldm.sample(np.arange(6) % 10, guidance_scale=2.0, steps=4, seed=5,
                         progress=False)
     assert images.shape == (6, 1, 8, 8) and float(abs(images).max()) <= 1.0
+
+
+TINY_LDM = {"unet": {"base_channels": 8, "groups": 4, "context_dim": 6},
+            "schedule": {"timesteps": 50},
+            "training": {"batch_size": 16, "previews": 0, "warmup_steps": 0}}
+
+
+@pytest.mark.parametrize("kind", [pytest.param("kl", marks=pytest.mark.slow), "vq"])
+def test_train_ldm_trains_its_autoencoder_first_within_the_budget(kind, tmp_path):
+    from models.latent.training import load_ldm, train_ldm
+
+    metrics = train_ldm(tmp_path, config=dict(TINY_LDM, autoencoder_kind=kind), steps=2,
+                        minutes=0.01, seed=0)
+    assert metrics["steps"] >= 1 and metrics["autoencoder"]["steps"] >= 1
+    assert metrics["autoencoder"]["model"] == {"kl": "vae", "vq": "vqvae"}[kind]
+    assert (tmp_path / "autoencoder" / "checkpoint.safetensors").exists()
+    ldm = load_ldm(str(tmp_path / "checkpoint.safetensors"))
+    assert ldm.autoencoder.kind == kind and ldm.schedule.timesteps == 50
+    assert ldm.autoencoder.scale_factor == metrics["autoencoder"]["scale_factor"]
+    x = ldm.sample(np.array([1, 2]), guidance_scale=3.0, steps=2, seed=0, progress=False)
+    assert x.shape == (2, 1, 8, 8) and np.isfinite(x.array).all()
