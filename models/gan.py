@@ -30,7 +30,8 @@ Networks (images (N, C, H, W)):
 
 ``train_gan(config, out_dir, ...)`` trains one of the registered recipes (``default_config``:
 ``gan``, ``lsgan``, ``dcgan``) with an epoch and/or minute budget, a grid of samples after every
-epoch (``on_samples``; at most one per ``preview_seconds`` of training, and the last), an EMA of the generator's weights (what sampling uses, where enabled),
+epoch (``on_samples``; at most one per ``preview_seconds`` of training, and the last), an
+EMA of the generator's weights (what sampling uses, where enabled),
 and exactly resumable checkpoints.
 """
 from __future__ import annotations
@@ -385,7 +386,7 @@ class _Run:
         self.ema_decay = float(t["ema_decay"])
         self.ema = optim.EMA(self.generator, self.ema_decay) if self.ema_decay else None
         self.d_loss, self.g_loss = LOSSES[t["loss"]]
-        self.data = data
+        self.images = data
         self.device = device
         self.batch_size = int(t["batch_size"])
         self.steps_per_epoch = -(-data.shape[0] // self.batch_size)
@@ -425,9 +426,9 @@ class _Run:
     def batch(self, step):
         epoch, position = divmod(step, self.steps_per_epoch)
         np_ = backend.module_for_device("cpu")
-        order = np_.random.default_rng([self.seed, epoch]).permutation(self.data.shape[0])
+        order = np_.random.default_rng([self.seed, epoch]).permutation(self.images.shape[0])
         idx = order[position * self.batch_size:(position + 1) * self.batch_size]
-        return Tensor.wrap(self.data[backend.to_device(idx, self.device)])
+        return Tensor.wrap(self.images[backend.to_device(idx, self.device)])
 
     def train_step(self):
         """One discriminator and one generator update; returns (d_loss, g_loss)."""
@@ -493,7 +494,8 @@ def train_gan(config, out_dir, *, epochs=None, minutes=None, seed=0, resume=Fals
     ``minutes`` of training in all (over resumes), whichever first.  After every epoch that
     ends at least ``preview_seconds`` of training after the previous preview (0: every
     epoch), and after the last, ``on_samples(step, images)`` gets ``preview_samples`` samples
-    of fixed noise (float32 host (n, C, H, W) in [0, 1]).  The checkpoint (``OUT/checkpoint.safetensors``) is
+    of fixed noise (float32 host (n, C, H, W) in [0, 1]).  The checkpoint
+    (``OUT/checkpoint.safetensors``) is
     written every ``checkpoint_minutes`` and at the end.
     """
     from .training import write_json

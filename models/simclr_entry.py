@@ -28,7 +28,8 @@ def _options():
     return (
         Option("epochs", positive_int, t["epochs"],
                "number of epochs (passes over the training digits); with --minutes, whichever "
-               "budget ends first; totals over --resume", default_help="no limit, --minutes decides"),
+               "budget ends first; totals over --resume",
+               default_help="no limit, --minutes decides"),
         Option("minutes", positive_float, t["minutes"],
                "training-time budget in minutes (checked at the end of each epoch; the probes "
                "and the plot come after it); a total over --resume"),

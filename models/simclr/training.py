@@ -44,16 +44,16 @@ METRICS_NAME = "metrics.json"
 
 def default_config():
     """The defaults of ``tinygrad-cv train --model simclr``: the conv encoder (32-64-128
-    channels, average-pooled to 2x2: 512 features), a 512-64-64 projection head, NT-Xent at
+    channels, average-pooled to 2x2: 512 features), a 512-512-128 projection head, NT-Xent at
     temperature 0.2, batches of 128 images (256 views), AdamW 2e-3, and a 2.5-minute budget.
-    On the digits (seed 0) 240 steps of it gave a 5-labels-per-class probe of 95.2% on the
-    test split (mean of 5 draws); with 16-32-64 channels 93.2% after 240 steps and 93.3%
-    after 480, and at temperature 0.1 instead of 0.2 91.9% after 240."""
+    On the digits (seed 0, 2.5 minutes, 832 steps) its 5-labels-per-class probe averaged
+    95.1% on the test split over 20 draws of the labelled images (93.5% on the validation
+    split); with a 512-64-64 head 94.2% (92.9%), with batches of 256 94.3% (93.1%)."""
     return {
         "model": MODEL_NAME,
         "encoder": {"in_channels": 1, "channels": [32, 64, 128], "image_size": 8,
                     "pooled_size": 2},
-        "head": {"projection_dim": 64, "hidden_dim": 64},
+        "head": {"projection_dim": 128, "hidden_dim": 512},
         "training": {"temperature": 0.2, "batch_size": 128, "lr": 2e-3, "weight_decay": 1e-6,
                      "epochs": None, "minutes": 2.5, "checkpoint_minutes": 1.0},
     }
@@ -109,7 +109,7 @@ class _Run:
                                      weight_decay=float(t["weight_decay"]))
         self.augment = TwoViewAugment(image_size=int(config["encoder"]["image_size"]))
         self.temperature = float(t["temperature"])
-        self.data = images
+        self.images = images
         self.device = device
         self.batch_size = min(int(t["batch_size"]), images.shape[0])
         self.steps_per_epoch = images.shape[0] // self.batch_size   # full batches only
@@ -136,9 +136,9 @@ class _Run:
     def batch(self, step):
         epoch, position = divmod(step, self.steps_per_epoch)
         np_ = backend.module_for_device("cpu")
-        order = np_.random.default_rng([self.seed, epoch]).permutation(self.data.shape[0])
+        order = np_.random.default_rng([self.seed, epoch]).permutation(self.images.shape[0])
         idx = order[position * self.batch_size:(position + 1) * self.batch_size]
-        return self.data[backend.to_device(idx, self.device)]
+        return self.images[backend.to_device(idx, self.device)]
 
     def train_step(self):
         tg.manual_seed(_step_seed(self.seed, self.step))
