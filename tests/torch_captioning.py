@@ -36,8 +36,8 @@ class TorchCNNEncoder(torch.nn.Module):
 
 
 class TorchCaptioningRNN(torch.nn.Module):
-    """``CaptioningRNN`` in torch.nn: h0 = Linear(features) (and c0 = Linear(features) for the
-    LSTM), one-layer RNN/LSTM,
+    """``CaptioningRNN`` in torch.nn: h0 = Linear(features) (tanh of it for the vanilla RNN;
+    c0 = Linear(features) for the LSTM), one-layer RNN/LSTM,
     output Linear; loss = cross-entropy over targets != <NULL> (id ``null``)."""
 
     def __init__(self, vocab_size, feature_dim, wordvec_dim, hidden_dim, cell="lstm", null=0):
@@ -53,7 +53,8 @@ class TorchCaptioningRNN(torch.nn.Module):
 
     def loss(self, features, captions):
         h0 = self.feature_proj(features).unsqueeze(0)
-        state = (h0, self.cell_proj(features).unsqueeze(0)) if self.cell == "lstm" else h0
+        state = (h0, self.cell_proj(features).unsqueeze(0)) if self.cell == "lstm" else \
+            torch.tanh(h0)
         out, _ = self.core(self.embed(captions[:, :-1]), state)
         scores = self.output(out)
         return TF.cross_entropy(scores.reshape(-1, self.vocab_size),

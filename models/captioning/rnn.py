@@ -1,7 +1,9 @@
 """``CaptioningRNN``: image features -> initial hidden state -> a vanilla RNN or LSTM over word
 embeddings -> vocabulary scores.
 
-    h_0 = W_p f + b_p          (f: image features (N, D))
+    h_0 = W_p f + b_p          (f: image features (N, D); tanh(W_p f + b_p) for the vanilla
+                                RNN, whose states live in (-1, 1): a large h_0 saturates its
+                                first step and the image is lost)
     c_0 = W_c f + b_c          (LSTM only: the image sets the whole initial state (h_0, c_0))
     x_t = E[w_t]               (word embedding, wordvec_dim)
     h_t = RNN(x_t, h_{t-1})    (tanh RNN or LSTM, torch.nn's RNN/LSTM: one fused sequence op)
@@ -66,7 +68,7 @@ class CaptioningRNN(CaptionDecoder):
         h0 = self.feature_proj(features).unsqueeze(0)               # (1, N, H)
         if self.cell == "lstm":
             return (h0, self.cell_proj(features).unsqueeze(0))
-        return h0
+        return h0.tanh()
 
     def scores(self, features, tokens):
         """Teacher-forced scores (N, L, V) of the words after ``tokens`` (N, L)."""
