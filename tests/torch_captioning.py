@@ -46,6 +46,8 @@ class TorchCaptioningRNN(torch.nn.Module):
         self.feature_proj = torch.nn.Linear(feature_dim, hidden_dim)
         if cell == "lstm":
             self.cell_proj = torch.nn.Linear(feature_dim, hidden_dim)
+        else:
+            self.state_norm = torch.nn.LayerNorm(hidden_dim)
         self.embed = torch.nn.Embedding(vocab_size, wordvec_dim)
         core = torch.nn.LSTM if cell == "lstm" else torch.nn.RNN
         self.core = core(wordvec_dim, hidden_dim, batch_first=True)
@@ -54,7 +56,7 @@ class TorchCaptioningRNN(torch.nn.Module):
     def loss(self, features, captions):
         h0 = self.feature_proj(features).unsqueeze(0)
         state = (h0, self.cell_proj(features).unsqueeze(0)) if self.cell == "lstm" else \
-            torch.tanh(h0)
+            torch.tanh(self.state_norm(h0))
         out, _ = self.core(self.embed(captions[:, :-1]), state)
         scores = self.output(out)
         return TF.cross_entropy(scores.reshape(-1, self.vocab_size),

@@ -1,17 +1,17 @@
 """``CaptioningRNN``: image features -> initial hidden state -> a vanilla RNN or LSTM over word
 embeddings -> vocabulary scores.
 
-    h_0 = W_p f + b_p          (f: image features (N, D); tanh(W_p f + b_p) for the vanilla
-                                RNN, whose states live in (-1, 1): a large h_0 saturates its
-                                first step and the image is lost)
+    h_0 = W_p f + b_p          (f: image features (N, D); tanh(LayerNorm(W_p f + b_p)) for
+                                the vanilla RNN, whose states live in (-1, 1): a large h_0
+                                saturates its first step and the image is lost)
     c_0 = W_c f + b_c          (LSTM only: the image sets the whole initial state (h_0, c_0))
     x_t = E[w_t]               (word embedding, wordvec_dim)
     h_t = RNN(x_t, h_{t-1})    (tanh RNN or LSTM, torch.nn's RNN/LSTM: one fused sequence op)
     s_t = W_o h_t + b_o        (scores over the V words)
 
 Parameters (torch.nn names): ``feature_proj`` (Linear D -> H), ``cell_proj`` (Linear D -> H,
-LSTM only), ``embed`` (Embedding V x W), ``core`` (``nn.RNN``/``nn.LSTM``, batch_first, one
-layer), ``output`` (Linear H -> V).
+LSTM only), ``state_norm`` (LayerNorm H, vanilla RNN only), ``embed`` (Embedding V x W),
+``core`` (``nn.RNN``/``nn.LSTM``, batch_first, one layer), ``output`` (Linear H -> V).
 
 Initialisation (torch's defaults except): word vectors ~ N(0, 0.1^2), so the image state is
 not drowned by the inputs at the first steps, and for the vanilla RNN an orthogonal W_hh,
@@ -53,6 +53,8 @@ class CaptioningRNN(CaptionDecoder):
         self.feature_proj = nn.Linear(feature_dim, hidden_dim)
         if cell == "lstm":
             self.cell_proj = nn.Linear(feature_dim, hidden_dim)
+        else:
+            self.state_norm = nn.LayerNorm(hidden_dim)
         self.embed = nn.Embedding(self.vocab_size, wordvec_dim)
         init.normal_(self.embed.weight, std=0.1)
         core = nn.LSTM if cell == "lstm" else nn.RNN
@@ -68,7 +70,7 @@ class CaptioningRNN(CaptionDecoder):
         h0 = self.feature_proj(features).unsqueeze(0)               # (1, N, H)
         if self.cell == "lstm":
             return (h0, self.cell_proj(features).unsqueeze(0))
-        return h0.tanh()
+        return self.state_norm(h0).tanh()
 
     def scores(self, features, tokens):
         """Teacher-forced scores (N, L, V) of the words after ``tokens`` (N, L)."""
