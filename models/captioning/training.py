@@ -46,7 +46,7 @@ MODEL_DEFAULTS = {
                             "dropout": 0.1, **_ATTRIBUTES},
 }
 TRAINING_DEFAULTS = {
-    "caption-rnn": {"epochs": 50, "minutes": 10.0, "batch_size": 64, "lr": 3e-3,
+    "caption-rnn": {"epochs": 80, "minutes": 10.0, "batch_size": 64, "lr": 3e-3,
                     "clip": 5.0, "attribute_weight": 1.0},
     "caption-lstm": {"epochs": 40, "minutes": 10.0, "batch_size": 64, "lr": 3e-3,
                      "clip": 5.0, "attribute_weight": 1.0},
