@@ -47,6 +47,8 @@ from tinygrad_cv import backend, nn, optim
 from tinygrad_cv.nn import functional as F
 from tinygrad_cv.tensor import Tensor
 
+from .step_budget import epoch_batch, resolve_budget, step_seed
+
 __all__ = ["NOISE_KINDS", "LOSS_KINDS", "VARIANTS", "sample_noise", "discriminator_loss",
            "generator_loss", "ls_discriminator_loss", "ls_generator_loss", "Generator",
            "Discriminator", "DCGANGenerator", "DCGANDiscriminator", "build_gan",
@@ -361,12 +363,6 @@ def load_gan(state):
 
 
 # ---- training ---------------------------------------------------------------------------------
-def _step_seed(seed, step):
-    from .diffusion.training import step_seed
-
-    return step_seed(seed, step)
-
-
 class _Run:
     """One training run: networks, optimizers, generator EMA, counters; its steps."""
 
@@ -424,15 +420,11 @@ class _Run:
         self.history = list(t["history"])
 
     def batch(self, step):
-        epoch, position = divmod(step, self.steps_per_epoch)
-        np_ = backend.module_for_device("cpu")
-        order = np_.random.default_rng([self.seed, epoch]).permutation(self.images.shape[0])
-        idx = order[position * self.batch_size:(position + 1) * self.batch_size]
-        return Tensor.wrap(self.images[backend.to_device(idx, self.device)])
+        return epoch_batch(self.images, self.seed, step, self.batch_size, self.steps_per_epoch)
 
     def train_step(self):
         """One discriminator and one generator update; returns (d_loss, g_loss)."""
-        tg.manual_seed(_step_seed(self.seed, self.step))
+        tg.manual_seed(step_seed(self.seed, self.step))
         real = self.batch(self.step)
         n, dim, kind = real.shape[0], self.generator.noise_dim, self.config["training"]["noise"]
         d = discriminator_step(self.generator, self.discriminator, self.d_optimizer, real,
@@ -460,18 +452,6 @@ class _Run:
         finally:
             g.train()
         return backend.to_numpy(images)
-
-
-def _resolve_budget(t, epochs, minutes):
-    epochs = t.get("epochs") if epochs is None else epochs
-    minutes = t.get("minutes") if minutes is None else minutes
-    if epochs is None and minutes is None:
-        raise ValueError("train_gan: give epochs or minutes (or both)")
-    if epochs is not None and (isinstance(epochs, bool) or int(epochs) != epochs or epochs < 1):
-        raise ValueError(f"train_gan: epochs must be a positive integer, got {epochs!r}")
-    if minutes is not None and not (float(minutes) > 0 and math.isfinite(float(minutes))):
-        raise ValueError(f"train_gan: minutes must be a positive number, got {minutes!r}")
-    return (None if epochs is None else int(epochs)), (None if minutes is None else float(minutes))
 
 
 def _digits(device):
@@ -514,7 +494,7 @@ def train_gan(config, out_dir, *, epochs=None, minutes=None, seed=0, resume=Fals
         seed = state["trainer"]["seed"]
     config = _checked_config(config)
     t = config["training"]
-    epochs, minutes = _resolve_budget(t, epochs, minutes)
+    epochs, minutes = resolve_budget(t, epochs, minutes, "train_gan")
     t["epochs"], t["minutes"] = epochs, minutes
     run = _Run(config, seed, device, _digits(device))
     if state is not None:

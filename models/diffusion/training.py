@@ -44,6 +44,7 @@ from tinygrad_cv import backend, optim
 from tinygrad_cv.nn.utils import clip_grad_norm_
 from tinygrad_cv.tensor import Tensor
 
+from ..step_budget import epoch_batch, resolve_budget, step_seed
 from .ddim import DDIMSampler
 from .ddpm import DDPM
 from .schedule import NoiseSchedule
@@ -111,11 +112,6 @@ def build_ddpm(config):
     unet = UNet(**config["unet"])
     schedule = NoiseSchedule(**config["schedule"])
     return DDPM(unet, schedule, **config["ddpm"])
-
-
-def step_seed(seed, step):
-    """The seed of every random source during optimizer step ``step``."""
-    return (int(seed) * 1_000_003 + int(step) * 7919 + 54321) % (2 ** 31 - 1)
 
 
 def load_ddpm(path_or_state, use_ema=True, device=None):
@@ -201,11 +197,7 @@ class _Run:
 
     # ---- one step -------------------------------------------------------------------------
     def batch(self, step):
-        epoch, position = divmod(step, self.steps_per_epoch)
-        np_ = backend.module_for_device("cpu")
-        order = np_.random.default_rng([self.seed, epoch]).permutation(self.data.shape[0])
-        idx = order[position * self.batch_size:(position + 1) * self.batch_size]
-        return Tensor.wrap(self.data[backend.to_device(idx, self.device)])
+        return epoch_batch(self.data, self.seed, step, self.batch_size, self.steps_per_epoch)
 
     def train_step(self):
         """One optimizer step; returns (loss, gradient norm before clipping)."""
@@ -241,19 +233,6 @@ def _load_digits(device):
     from tinygrad_cv.data import load_digits
 
     return load_digits("train", device=device)
-
-
-def _resolve_budget(config, epochs, minutes):
-    t = config["training"]
-    epochs = t.get("epochs") if epochs is None else epochs
-    minutes = t.get("minutes") if minutes is None else minutes
-    if epochs is None and minutes is None:
-        raise ValueError("train_diffusion: give epochs or minutes (or both)")
-    if epochs is not None and (isinstance(epochs, bool) or int(epochs) != epochs or epochs < 1):
-        raise ValueError(f"train_diffusion: epochs must be a positive integer, got {epochs!r}")
-    if minutes is not None and not (float(minutes) > 0 and math.isfinite(float(minutes))):
-        raise ValueError(f"train_diffusion: minutes must be a positive number, got {minutes!r}")
-    return (None if epochs is None else int(epochs)), (None if minutes is None else float(minutes))
 
 
 def _bar(total, initial, enabled):
@@ -294,7 +273,7 @@ def train_diffusion(config, out_dir, *, epochs=None, minutes=None, seed=0, resum
         config = {k: v for k, v in saved.items() if k != "model"}
         seed = state["trainer"]["seed"]
     config = _merged(config)
-    epochs, minutes = _resolve_budget(config, epochs, minutes)
+    epochs, minutes = resolve_budget(config["training"], epochs, minutes, "train_diffusion")
     config["training"]["epochs"], config["training"]["minutes"] = epochs, minutes
     run = _Run(config, seed, device)
     if state is not None:

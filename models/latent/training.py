@@ -7,7 +7,7 @@
 
 Data: ``tinygrad_cv.data.load_digits`` (train 1078, test 360 images, (N, 1, 8, 8)) mapped to
 [-1, 1].  Before optimizer step k every random source is re-seeded with
-``models.diffusion.training.step_seed(seed, k)``; batches are drawn with replacement from a
+``models.step_budget.step_seed(seed, k)``; batches are drawn with replacement from a
 generator seeded with ``seed``.
 
 Autoencoder (``train_autoencoder``): Adam, ``steps`` steps and/or ``minutes``; the VQ model
@@ -40,7 +40,7 @@ from tinygrad_cv.nn.utils import clip_grad_norm_
 from tinygrad_cv.tensor import Tensor
 
 from models.diffusion.schedule import NoiseSchedule
-from models.diffusion.training import step_seed
+from models.step_budget import step_seed
 from models.diffusion.unet import UNet
 
 from .autoencoder_kl import AutoencoderKL

@@ -31,6 +31,7 @@ from tinygrad_cv import backend, optim
 from tinygrad_cv.nn import functional as F
 from tinygrad_cv.tensor import Tensor
 
+from ..step_budget import epoch_batch, resolve_budget, step_seed
 from .augment import TwoViewAugment
 from .model import ConvEncoder, SimCLR
 
@@ -92,12 +93,6 @@ def load_simclr(state):
     return model.eval()
 
 
-def _step_seed(seed, step):
-    from ..diffusion.training import step_seed
-
-    return step_seed(seed, step)
-
-
 class _Run:
     def __init__(self, config, seed, device, images):
         self.config = config
@@ -134,14 +129,12 @@ class _Run:
         self.history = list(t["history"])
 
     def batch(self, step):
-        epoch, position = divmod(step, self.steps_per_epoch)
-        np_ = backend.module_for_device("cpu")
-        order = np_.random.default_rng([self.seed, epoch]).permutation(self.images.shape[0])
-        idx = order[position * self.batch_size:(position + 1) * self.batch_size]
-        return self.images[backend.to_device(idx, self.device)]
+        """Step ``step``'s batch as a raw backend array (the views are made on arrays)."""
+        return epoch_batch(self.images, self.seed, step, self.batch_size,
+                           self.steps_per_epoch).array
 
     def train_step(self):
-        tg.manual_seed(_step_seed(self.seed, self.step))
+        tg.manual_seed(step_seed(self.seed, self.step))
         v1, v2 = self.augment(self.batch(self.step))
         xp = backend.get_array_module(v1)
         z = self.model(Tensor.wrap(xp.concatenate([v1, v2])))
@@ -151,18 +144,6 @@ class _Run:
         self.optimizer.step()
         self.step += 1
         return float(loss.item())
-
-
-def _resolve_budget(t, epochs, minutes):
-    epochs = t.get("epochs") if epochs is None else epochs
-    minutes = t.get("minutes") if minutes is None else minutes
-    if epochs is None and minutes is None:
-        raise ValueError("train_simclr: give epochs or minutes (or both)")
-    if epochs is not None and (isinstance(epochs, bool) or int(epochs) != epochs or epochs < 1):
-        raise ValueError(f"train_simclr: epochs must be a positive integer, got {epochs!r}")
-    if minutes is not None and not (float(minutes) > 0 and math.isfinite(float(minutes))):
-        raise ValueError(f"train_simclr: minutes must be a positive number, got {minutes!r}")
-    return (None if epochs is None else int(epochs)), (None if minutes is None else float(minutes))
 
 
 def digits_splits(device=None):
@@ -197,7 +178,7 @@ def train_simclr(config, out_dir, *, epochs=None, minutes=None, seed=0, resume=F
         seed = state["trainer"]["seed"]
     config = _checked_config(config)
     t = config["training"]
-    epochs, minutes = _resolve_budget(t, epochs, minutes)
+    epochs, minutes = resolve_budget(t, epochs, minutes, "train_simclr")
     t["epochs"], t["minutes"] = epochs, minutes
     (x_train, _), _ = digits_splits(device)
     run = _Run(config, seed, device, x_train)

@@ -1,0 +1,47 @@
+"""What the step-based training loops (diffusion, GANs, SimCLR, latent diffusion) share: the
+seed of each optimizer step, the batch of each step, and the epochs/minutes budget.
+
+A run resumed at step k draws exactly what an uninterrupted run draws at step k: every random
+source is seeded with ``step_seed(seed, k)``, and the batch of step k is a slice of epoch
+``k // steps_per_epoch``'s permutation of the training set, seeded by ``(seed, epoch)``.
+"""
+from __future__ import annotations
+
+import math
+
+from tinygrad_cv import backend
+from tinygrad_cv.tensor import Tensor
+
+__all__ = ["step_seed", "epoch_batch", "resolve_budget"]
+
+_host = backend.module_for_device("cpu")
+
+
+def step_seed(seed, step):
+    """The seed of every random source during optimizer step ``step``."""
+    return (int(seed) * 1_000_003 + int(step) * 7919 + 54321) % (2 ** 31 - 1)
+
+
+def epoch_batch(data, seed, step, batch_size, steps_per_epoch):
+    """Step ``step``'s batch of ``data`` (an (N, ...) backend array): rows
+    ``order[p * B:(p + 1) * B]`` of epoch e's permutation of the N rows, where
+    (e, p) = divmod(step, steps_per_epoch) (ceil(N / B) keeps a last partial batch, N // B
+    full batches only)."""
+    epoch, position = divmod(step, steps_per_epoch)
+    order = _host.random.default_rng([int(seed), epoch]).permutation(data.shape[0])
+    idx = order[position * batch_size:(position + 1) * batch_size]
+    return Tensor.wrap(data[backend.to_device(idx, backend.device_of(data))])
+
+
+def resolve_budget(training, epochs, minutes, who):
+    """(epochs, minutes) of a run: the arguments, else ``training``'s entries; at least one;
+    epochs a positive integer, minutes a positive finite number (ValueError naming ``who``)."""
+    epochs = training.get("epochs") if epochs is None else epochs
+    minutes = training.get("minutes") if minutes is None else minutes
+    if epochs is None and minutes is None:
+        raise ValueError(f"{who}: give epochs or minutes (or both)")
+    if epochs is not None and (isinstance(epochs, bool) or int(epochs) != epochs or epochs < 1):
+        raise ValueError(f"{who}: epochs must be a positive integer, got {epochs!r}")
+    if minutes is not None and not (float(minutes) > 0 and math.isfinite(float(minutes))):
+        raise ValueError(f"{who}: minutes must be a positive number, got {minutes!r}")
+    return (None if epochs is None else int(epochs)), (None if minutes is None else float(minutes))
