@@ -188,6 +188,8 @@ class _Instruments:
         if not self.record and hasattr(sampler, "index_array"):  # tinygrad_cv's batched path
             self.patch(sampler, "index_array",
                        lambda s: np.asarray(self.tape.next("sampler"), dtype=np.int64))
+            self.patch(sampler, "index_chunks",      # the pass in pieces: here one piece
+                       lambda s: iter([np.asarray(self.tape.next("sampler"), dtype=np.int64)]))
 
     def _random(self, name, original):
         def draw(*args, **kwargs):
