@@ -289,6 +289,12 @@ def test_time_sequence_prediction(tmp_path, monkeypatch):
     assert ours.stdout.splitlines()[-1].startswith("test loss:")
 
 
+def _polynomial(stdout, which):
+    """The coefficients of the regression script's printed "==> {which} function:" line."""
+    line = next(l for l in stdout.splitlines() if l.startswith(f"==> {which} function:"))
+    return np.array([float(t) for t in re.findall(r"[-+]\d+\.\d+", line.split("y =")[1])])
+
+
 def test_regression(tmp_path, monkeypatch):
     """Runs until the loss is below 1e-3, updating p.data in place.
 
@@ -297,7 +303,8 @@ def test_regression(tmp_path, monkeypatch):
     ~1e-7 over the first steps, then drift apart (measured up to 5e-4 of the largest loss),
     and may stop a few hundred steps apart (seeds 0-5: 334 to 830 steps, equal counts for
     some seeds only).  So: the first 20 steps are compared at 1e-5, and both runs must
-    reach the script's stopping criterion and learn the same polynomial (to 1e-2)."""
+    reach the script's stopping criterion and learn the same function (predictions on x ~ N(0, 1)
+    as the target to 2% of its largest coefficient)."""
     import torch
     torch.manual_seed(0)   # the script draws its target polynomial unseeded
     ref, ours = _run_both("regression", [], tmp_path, monkeypatch, all_events=False)
@@ -305,7 +312,12 @@ def test_regression(tmp_path, monkeypatch):
     _close(ours.losses[first], ref.losses[first], max(ref.losses[first]))
     for result in (ref, ours):
         assert result.stdout.startswith("Loss: ") and result.losses[-1] < 1e-3
-    rp, op = ref.final_params()[0], ours.final_params()[0]
-    scale = max(float(np.abs(r).max()) for r in rp)
-    for r, o in zip(rp, op):
-        np.testing.assert_allclose(o, r, atol=1e-2 * scale)
+    # the same function learned: each run's printed polynomial is the target's to 2% of the
+    # largest coefficient (the coefficients of the two runs need not agree closer: x^4
+    # features make a flat valley whose far point depends on float32 rounding, hence on the
+    # BLAS kernel; OPENBLAS_CORETYPE=Haswell moved one coefficient by 1.2% of the scale)
+    for result in (ref, ours):
+        learned, actual = _polynomial(result.stdout, "Learned"), _polynomial(result.stdout, "Actual")
+        assert np.abs(learned - actual).max() <= 0.02 * np.abs(actual).max(), result.stdout
+    np.testing.assert_array_equal(_polynomial(ours.stdout, "Actual"),
+                                  _polynomial(ref.stdout, "Actual"))
