@@ -47,7 +47,8 @@ from tinygrad_cv import backend, nn, optim
 from tinygrad_cv.nn import functional as F
 from tinygrad_cv.tensor import Tensor
 
-from .step_budget import epoch_batch, resolve_budget, step_seed
+from .step_budget import (epoch_batch, report_interrupt, resolve_budget, resume_state,
+                          step_seed)
 
 __all__ = ["NOISE_KINDS", "LOSS_KINDS", "VARIANTS", "sample_noise", "discriminator_loss",
            "generator_loss", "ls_discriminator_loss", "ls_generator_loss", "Generator",
@@ -485,11 +486,8 @@ def train_gan(config, out_dir, *, epochs=None, minutes=None, seed=0, resume=Fals
     ckpt_path = os.path.join(out_dir, CHECKPOINT_NAME)
     metrics_path = os.path.join(out_dir, METRICS_NAME)
     device = backend.normalize_device(device)
-    state = None
-    if resume:
-        if not os.path.exists(ckpt_path):
-            raise FileNotFoundError(f"train_gan: nothing to resume, {ckpt_path} does not exist")
-        state = tg.load(ckpt_path, device=device)
+    state = resume_state(ckpt_path, resume, device, "train_gan")
+    if state is not None:
         config = state["config"]
         seed = state["trainer"]["seed"]
     config = _checked_config(config)
@@ -556,9 +554,7 @@ def train_gan(config, out_dir, *, epochs=None, minutes=None, seed=0, resume=Fals
                 save()
                 last_save = time.perf_counter()
     except KeyboardInterrupt:
-        where = (f"; the last complete checkpoint is {ckpt_path}, continue with --resume"
-                 if os.path.exists(ckpt_path) else "")
-        print(f"training interrupted at step {run.step}{where}", file=sys.stderr)
+        report_interrupt(run.step, ckpt_path)
         raise
     if not os.path.exists(ckpt_path):
         save()

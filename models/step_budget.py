@@ -8,11 +8,14 @@ source is seeded with ``step_seed(seed, k)``, and the batch of step k is a slice
 from __future__ import annotations
 
 import math
+import os
+import sys
 
+import tinygrad_cv as tg
 from tinygrad_cv import backend
 from tinygrad_cv.tensor import Tensor
 
-__all__ = ["step_seed", "epoch_batch", "resolve_budget"]
+__all__ = ["step_seed", "epoch_batch", "resolve_budget", "resume_state", "report_interrupt"]
 
 _host = backend.module_for_device("cpu")
 
@@ -45,3 +48,20 @@ def resolve_budget(training, epochs, minutes, who):
     if minutes is not None and not (float(minutes) > 0 and math.isfinite(float(minutes))):
         raise ValueError(f"{who}: minutes must be a positive number, got {minutes!r}")
     return (None if epochs is None else int(epochs)), (None if minutes is None else float(minutes))
+
+
+def resume_state(ckpt_path, resume, device, who):
+    """The loaded checkpoint to continue from (None unless ``resume``); FileNotFoundError
+    naming ``who`` when there is none."""
+    if not resume:
+        return None
+    if not os.path.exists(ckpt_path):
+        raise FileNotFoundError(f"{who}: nothing to resume, {ckpt_path} does not exist")
+    return tg.load(ckpt_path, device=device)
+
+
+def report_interrupt(step, ckpt_path):
+    """The line printed when Ctrl-C stops a run at ``step`` (where to resume from, if saved)."""
+    where = (f"; the last complete checkpoint is {ckpt_path}, continue with --resume"
+             if os.path.exists(ckpt_path) else "")
+    print(f"training interrupted at step {step}{where}", file=sys.stderr)

@@ -44,7 +44,8 @@ from tinygrad_cv import backend, optim
 from tinygrad_cv.nn.utils import clip_grad_norm_
 from tinygrad_cv.tensor import Tensor
 
-from ..step_budget import epoch_batch, resolve_budget, step_seed
+from ..step_budget import (epoch_batch, report_interrupt, resolve_budget, resume_state,
+                           step_seed)
 from .ddim import DDIMSampler
 from .ddpm import DDPM
 from .schedule import NoiseSchedule
@@ -261,12 +262,8 @@ def train_diffusion(config, out_dir, *, epochs=None, minutes=None, seed=0, resum
     ckpt_path = os.path.join(out_dir, CHECKPOINT_NAME)
     metrics_path = os.path.join(out_dir, METRICS_NAME)
     device = backend.normalize_device(device)
-    state = None
-    if resume:
-        if not os.path.exists(ckpt_path):
-            raise FileNotFoundError(f"train_diffusion: nothing to resume, {ckpt_path} does not "
-                                    "exist")
-        state = tg.load(ckpt_path, device=device)
+    state = resume_state(ckpt_path, resume, device, "train_diffusion")
+    if state is not None:
         saved = state.get("config") if isinstance(state, dict) else None
         if not isinstance(saved, dict) or saved.get("model") != MODEL_NAME:
             raise ValueError(f"{ckpt_path} is not a ddpm checkpoint")
@@ -341,9 +338,7 @@ def train_diffusion(config, out_dir, *, epochs=None, minutes=None, seed=0, resum
                 save()
                 last_save = time.perf_counter()
     except KeyboardInterrupt:
-        where = (f"; the last complete checkpoint is {ckpt_path}, continue with --resume"
-                 if os.path.exists(ckpt_path) else "")
-        print(f"training interrupted at step {run.step}{where}", file=sys.stderr)
+        report_interrupt(run.step, ckpt_path)
         raise
     finally:
         if bar is not None:

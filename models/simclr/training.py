@@ -31,7 +31,8 @@ from tinygrad_cv import backend, optim
 from tinygrad_cv.nn import functional as F
 from tinygrad_cv.tensor import Tensor
 
-from ..step_budget import epoch_batch, resolve_budget, step_seed
+from ..step_budget import (epoch_batch, report_interrupt, resolve_budget, resume_state,
+                           step_seed)
 from .augment import TwoViewAugment
 from .model import ConvEncoder, SimCLR
 
@@ -168,12 +169,8 @@ def train_simclr(config, out_dir, *, epochs=None, minutes=None, seed=0, resume=F
     os.makedirs(out_dir, exist_ok=True)
     ckpt_path = os.path.join(out_dir, CHECKPOINT_NAME)
     device = backend.normalize_device(device)
-    state = None
-    if resume:
-        if not os.path.exists(ckpt_path):
-            raise FileNotFoundError(f"train_simclr: nothing to resume, {ckpt_path} does not "
-                                    "exist")
-        state = tg.load(ckpt_path, device=device)
+    state = resume_state(ckpt_path, resume, device, "train_simclr")
+    if state is not None:
         config = state["config"]
         seed = state["trainer"]["seed"]
     config = _checked_config(config)
@@ -218,9 +215,7 @@ def train_simclr(config, out_dir, *, epochs=None, minutes=None, seed=0, resume=F
                 save()
                 last_save = time.perf_counter()
     except KeyboardInterrupt:
-        where = (f"; the last complete checkpoint is {ckpt_path}, continue with --resume"
-                 if os.path.exists(ckpt_path) else "")
-        print(f"training interrupted at step {run.step}{where}", file=sys.stderr)
+        report_interrupt(run.step, ckpt_path)
         raise
     if not os.path.exists(ckpt_path):
         save()
