@@ -15,7 +15,8 @@ running statistics normalise, as in batch_norm's evaluation.
 from __future__ import annotations
 
 from ...ops.dual import raw
-from .normalization import batch_norm, group_norm
+from .batch_norm import batch_norm
+from .group_norm import group_norm
 
 
 def _update_running(x, running_mean, running_var, momentum):

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from ... import backend
 from ...creation import ones, zeros
-from ..functional.normalization import batch_norm, group_norm, layer_norm
+from ..functional.batch_norm import batch_norm
+from ..functional.group_norm import group_norm
+from ..functional.normalization import layer_norm
 from ..module import Module, Parameter
 
 
