@@ -42,15 +42,18 @@ def test_inplace_layers_overwrite_their_input_as_torch(name):
     assert (ours[2] > 0) == (theirs[2] > 0)       # changed in place (or, in eval, untouched)
 
 
-def test_inplace_dropout_keeps_the_same_mask_as_the_out_of_place_form():
-    x0 = np.random.default_rng(1).standard_normal((4, 6))
+@pytest.mark.parametrize("fn", ["dropout", "dropout1d", "dropout2d"])
+def test_inplace_dropout_keeps_the_same_mask_as_the_out_of_place_form(fn):
+    x0 = np.random.default_rng(1).standard_normal((4, 6, 5))
+    drop = getattr(tg.nn.functional, fn)
     tg.manual_seed(7)
-    ref = tg.nn.functional.dropout(tg.tensor(x0), 0.3)
+    ref = drop(tg.tensor(x0), 0.3)
     tg.manual_seed(7)
     x = tg.tensor(x0)
-    out = tg.nn.functional.dropout(x, 0.3, inplace=True)
+    out = drop(x, 0.3, inplace=True)
     assert out is x
     np.testing.assert_array_equal(x.numpy(), ref.numpy())
+    assert 0 < np.count_nonzero(ref.numpy()) < ref.numel()     # some kept, some dropped
 
 
 @pytest.mark.parametrize("fn", ["relu", "leaky_relu", "silu"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import warnings
 
 from ... import backend
+from ...autograd.inplace import apply_inplace
 from ...tensor import Tensor
 
 
