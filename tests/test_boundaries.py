@@ -126,6 +126,10 @@ CASES = {
     "normalize_inf_zero_vector": (lambda x: F.normalize(x, p=float("inf"), dim=1),
                                   lambda x: TF.normalize(x, p=float("inf"), dim=1), [ZERO_ROW]),
     "norm_dim_of_zero_rows": (lambda x: x.norm(dim=1), lambda x: x.norm(dim=1), [ZERO_ROW]),
+    # a norm over one element is |x| even where its float32 square underflows (as torch)
+    "norm_of_one_tiny_value": (lambda x: x.norm(), lambda x: x.norm(), [[1.1754943508222875e-38]]),
+    "norm_p3_of_one_tiny_value_per_row": (lambda x: x.norm(3, dim=1), lambda x: x.norm(3, dim=1),
+                                          [[[1e-30], [-2e-20]]]),
 }
 
 

@@ -124,6 +124,15 @@ class ExtremumDim(_Primitive):
         return g * onehot
 
 
+def _reduced_count(shape, axes):
+    """How many elements each output of a reduction over ``axes`` (None: all) combines."""
+    count = 1
+    for i, size in enumerate(shape):
+        if axes is None or i in axes:
+            count *= size
+    return count
+
+
 class VectorNorm(_Primitive):
     """||a||_p = (sum |a|^p)^(1/p) over ``axes`` (p > 0; p = inf: max |a|), torch's gradient:
 
@@ -136,7 +145,9 @@ class VectorNorm(_Primitive):
     @staticmethod
     def forward(ctx, a, axes=None, keepdims=False, p=2.0):
         xp = backend.get_array_module(a)
-        if p == 2:
+        if _reduced_count(a.shape, axes) == 1:
+            out = abs(a)    # one element: |a| exactly, as torch (its square may underflow)
+        elif p == 2:
             out = xp.sqrt((a * a).sum(axis=axes, keepdims=True))
         elif p == 1:
             out = abs(a).sum(axis=axes, keepdims=True)
