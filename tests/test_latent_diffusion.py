@@ -133,11 +133,11 @@ def test_class_tokens_reject_labels_outside_range():
 
 
 # ---- LatentDiffusion --------------------------------------------------------------------------
-def tiny_ldm(cond_drop=0.1, seed=0):
+def tiny_ldm(cond_drop=0.1, seed=0, **unet_options):
     tg.manual_seed(seed)
     ae = AutoencoderKL(latent_channels=2, base_channels=8, groups=4)
     unet = UNet(in_channels=2, base_channels=8, channel_mult=(1, 2), groups=4, image_size=4,
-                context_dim=6, use_spatial_transformer=True)
+                context_dim=6, **{"use_spatial_transformer": True, **unet_options})
     for p in unet.parameters():         # no zero-initialised layers: the condition matters
         p.array[...] = 0.2 * np.random.default_rng(len(p.array.shape) + p.numel()).standard_normal(
             p.shape).astype(p.array.dtype)
@@ -161,6 +161,86 @@ def test_guidance_identities():
                                    eps_u + 3.0 * (eps_c - eps_u), rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="guidance_scale must be >= 0"):
         ldm.sample(y, guidance_scale=-1.0, steps=2, progress=False)
+
+
+def doubled_batch_guided_eps(ldm, z, t, y, w):
+    """The plain computation: one UNet pass over (z, z) with (y, null), then the mix."""
+    n = z.shape[0]
+    both = ldm.eps(tg.cat([z, z]), tg.tensor(np.concatenate([t, t])),
+                   np.concatenate([y, np.full(n, NULL_CLASS)])).array
+    return both[n:] + w * (both[:n] - both[n:])
+
+
+@pytest.mark.parametrize("unet_options", [
+    {},                                                   # cross-attention at 2x2 and middle
+    {"attention_resolutions": (1,), "num_res_blocks": 2},  # the first block already reads it
+    {"attention_resolutions": ()},                         # only the middle reads it
+    {"use_spatial_transformer": False},                    # AttentionBlock with cross-attention
+])
+def test_shared_prefix_guided_eps_equals_the_doubled_batch(unet_options):
+    """float64: the guided eps with the shared prefix, one-row time embedding and the mix
+    before the output conv equals the doubled batch to rounding, for one timestep (as in
+    sampling) and mixed timesteps, several w."""
+    ldm = tiny_ldm(**unet_options).eval()
+    ldm.unet.to("float64")
+    ldm.conditioner.to("float64")
+    rng = np.random.default_rng(1)
+    z = tg.tensor(rng.standard_normal((5, 2, 4, 4)))
+    y = np.array([7, 0, 3, 9, NULL_CLASS])
+    with tg.no_grad():
+        for t in (np.full(5, 42), np.array([3, 50, 99, 0, 42])):
+            for w in (3.0, 0.5, 7.5):
+                ref = doubled_batch_guided_eps(ldm, z, t, y, w)
+                got = ldm.guided_eps(z, t, y, w).array
+                assert got.dtype == np.float64
+                np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
+        assert np.abs(ref).max() > 0.1
+
+
+def test_guided_eps_runs_the_layers_before_the_first_cross_attention_once():
+    """The layers that do not see the context get N rows, the ones after it 2N; the time
+    embedding of one timestep is computed for one row."""
+    ldm = tiny_ldm().eval()
+    rows = {}
+
+    def spy(name, module):
+        forward = module.forward
+
+        def recorded(*args, **kwargs):
+            rows.setdefault(name, []).append(args[0].shape[0])
+            return forward(*args, **kwargs)
+        module.forward = recorded
+    spy("time_embed", ldm.unet.time_embed)
+    spy("input_conv", ldm.unet.input_conv)
+    spy("first_resblock", ldm.unet.down[0][0])
+    spy("first_transformer_self", ldm.unet.down[2][1].attn1)
+    spy("first_transformer_cross", ldm.unet.down[2][1].attn2)
+    spy("middle", ldm.unet.middle[0])
+    spy("out_conv", ldm.unet.out_conv)
+    z = tg.tensor(np.random.default_rng(0).standard_normal((3, 2, 4, 4)).astype("float32"))
+    with tg.no_grad():
+        ldm.guided_eps(z, np.full(3, 7), np.array([1, 2, 3]), 3.0)
+    assert rows == {"time_embed": [1], "input_conv": [3], "first_resblock": [3],
+                    "first_transformer_self": [3], "first_transformer_cross": [6],
+                    "middle": [6], "out_conv": [3]}
+
+
+def test_spatial_transformer_forward_shared_equals_forward_on_copies():
+    st = SpatialTransformer(8, 2, 4, context_dim=5).to("float64")
+    for p in st.parameters():
+        p.array[...] = 0.3 * np.random.default_rng(p.numel()).standard_normal(p.shape)
+    rng = np.random.default_rng(2)
+    x = tg.tensor(rng.standard_normal((3, 8, 2, 3)))
+    for copies in (1, 2, 3):
+        c = tg.tensor(rng.standard_normal((3 * copies, 4, 5)))
+        np.testing.assert_allclose(st.forward_shared(x, c).array,
+                                   st(tg.cat([x] * copies), c).array, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match=r"k \* 3 rows .* got \(5, 4, 5\)"):
+        st.forward_shared(x, tg.tensor(rng.standard_normal((5, 4, 5))))
+    with pytest.raises(ValueError, match=r"k \* 3 rows .* got \(2, 4, 5\)"):
+        st.forward_shared(x, tg.tensor(rng.standard_normal((2, 4, 5))))
+    with pytest.raises(ValueError, match=r"expected context of shape \(6, L, 5\), got \(6, 4, 2\)"):
+        st.forward_shared(x, tg.tensor(rng.standard_normal((6, 4, 2))))
 
 
 class _Seen(Exception):

@@ -18,6 +18,7 @@ load the same state dict.
 from __future__ import annotations
 
 import tinygrad_cv.nn as nn
+from tinygrad_cv import cat
 from tinygrad_cv.nn import init
 
 __all__ = ["SpatialTransformer"]
@@ -47,16 +48,45 @@ class SpatialTransformer(nn.Module):
         init.zeros_(self.proj_out.weight)
         init.zeros_(self.proj_out.bias)
 
-    def forward(self, x, context):
-        if context is None or context.ndim != 3 or context.shape[0] != x.shape[0] or \
+    def _check_context(self, x, context, copies=1):
+        n = copies * x.shape[0]
+        if context is None or context.ndim != 3 or context.shape[0] != n or \
                 context.shape[2] != self.context_dim:
             got = None if context is None else tuple(context.shape)
-            raise ValueError(f"SpatialTransformer: expected context of shape ({x.shape[0]}, L, "
+            raise ValueError(f"SpatialTransformer: expected context of shape ({n}, L, "
                              f"{self.context_dim}), got {got}")
+
+    def _self_attend(self, x):
+        """The part that does not see the context: tokens (N, H*W, C) after proj_in and the
+        self-attention residual."""
         n, c, hh, ww = x.shape
         h = self.proj_in(self.norm(x)).reshape(n, c, hh * ww).transpose(1, 2)   # (N, HW, C)
         q = self.norm1(h)
-        h = h + self.attn1(q, q, q, need_weights=False)[0]
+        return h + self.attn1(q, q, q, need_weights=False)[0]
+
+    def _attend_context(self, x, h, context):
+        """The rest: cross-attention, feed-forward, proj_out and the outer residual."""
+        n, c, hh, ww = x.shape
         h = h + self.attn2(self.norm2(h), context, context, need_weights=False)[0]
         h = h + self.ff(self.norm3(h))
         return x + self.proj_out(h.transpose(1, 2).reshape(n, c, hh, ww))
+
+    def forward(self, x, context):
+        self._check_context(x, context)
+        return self._attend_context(x, self._self_attend(x), context)
+
+    def forward_shared(self, x, context):
+        """The block for k contexts of the same x: x (N, C, H, W), context (k N, L,
+        context_dim) -> (k N, C, H, W), equal to ``forward(cat([x] * k), context)`` (row
+        i N + j: x[j] under context[i N + j]).  The part before the cross-attention runs once
+        on the N rows; from the cross-attention on, k N rows."""
+        n = x.shape[0]
+        rows = context.shape[0] if context is not None and context.ndim == 3 else 0
+        if not n or not rows or rows % n:
+            got = None if context is None else tuple(context.shape)
+            raise ValueError(f"SpatialTransformer.forward_shared: expected a context of k * "
+                             f"{n} rows (k contexts of the {n} inputs), got {got}")
+        copies = rows // n
+        self._check_context(x, context, copies)
+        h = self._self_attend(x)
+        return self._attend_context(cat([x] * copies), cat([h] * copies), context)

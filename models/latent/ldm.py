@@ -10,14 +10,16 @@ Training (``loss_latent(z0, y)``): each label is replaced by ``NULL_CLASS`` with
 
 Sampling (``sample``): DDIM from z_T ~ N(0, I) without x0 clipping (latents are unbounded),
 with the guided prediction ``eps = eps_u + w (eps_c - eps_u)`` (eps_u with the null
-condition); w = 0 evaluates eps_u alone, w = 1 eps_c alone, any other w both in one batch.
+condition); w = 0 evaluates eps_u alone, w = 1 eps_c alone, any other w both in one batch
+that shares what the two conditions share (``guided_unet.guided_unet_eps``: the layers before
+the first cross-attention run once).
 """
 from __future__ import annotations
 
 import tinygrad_cv as tg
 import tinygrad_cv.nn as nn
 import tinygrad_cv.nn.functional as F
-from tinygrad_cv import backend, cat
+from tinygrad_cv import backend
 from tinygrad_cv.tensor import Tensor
 
 from models.diffusion.ddim import DDIMSampler
@@ -25,6 +27,7 @@ from models.diffusion.ddpm import reverse_process
 from models.diffusion.schedule import NoiseSchedule
 
 from .conditioning import NULL_CLASS, NUM_CLASSES, ClassTokens
+from .guided_unet import guided_unet_eps
 
 __all__ = ["LatentDiffusion", "GuidedDenoiser"]
 
@@ -102,11 +105,8 @@ class LatentDiffusion(nn.Module):
             return self.eps(z, t, null)
         if w == 1.0:
             return self.eps(z, t, yarr)
-        both = self.eps(cat([z, z], dim=0), Tensor.wrap(xp.concatenate([t.array, t.array])),
-                        xp.concatenate([yarr.astype("int64"), null]))
-        n = z.shape[0]
-        eps_c, eps_u = both[:n], both[n:]
-        return eps_u + w * (eps_c - eps_u)
+        context = self.conditioner(xp.concatenate([yarr.astype("int64"), null]))
+        return guided_unet_eps(self.unet, z, t, context, w)
 
     # ---- training -------------------------------------------------------------------------
     def loss_latent(self, z0, y):
