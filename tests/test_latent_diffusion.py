@@ -136,8 +136,8 @@ def test_class_tokens_reject_labels_outside_range():
 def tiny_ldm(cond_drop=0.1, seed=0, **unet_options):
     tg.manual_seed(seed)
     ae = AutoencoderKL(latent_channels=2, base_channels=8, groups=4)
-    unet = UNet(in_channels=2, base_channels=8, channel_mult=(1, 2), groups=4, image_size=4,
-                context_dim=6, **{"use_spatial_transformer": True, **unet_options})
+    unet = UNet(in_channels=2, base_channels=8, groups=4, image_size=4, context_dim=6,
+                **{"channel_mult": (1, 2), "use_spatial_transformer": True, **unet_options})
     for p in unet.parameters():         # no zero-initialised layers: the condition matters
         p.array[...] = 0.2 * np.random.default_rng(len(p.array.shape) + p.numel()).standard_normal(
             p.shape).astype(p.array.dtype)
@@ -176,6 +176,7 @@ def doubled_batch_guided_eps(ldm, z, t, y, w):
     {"attention_resolutions": (1,), "num_res_blocks": 2},  # the first block already reads it
     {"attention_resolutions": ()},                         # only the middle reads it
     {"use_spatial_transformer": False},                    # AttentionBlock with cross-attention
+    {"channel_mult": (1, 1)},      # the default latent layout: shared skips split in the up path
 ])
 def test_shared_prefix_guided_eps_equals_the_doubled_batch(unet_options):
     """float64: the guided eps with the shared prefix, one-row time embedding and the mix
@@ -223,6 +224,25 @@ def test_guided_eps_runs_the_layers_before_the_first_cross_attention_once():
     assert rows == {"time_embed": [1], "input_conv": [3], "first_resblock": [3],
                     "first_transformer_self": [3], "first_transformer_cross": [6],
                     "middle": [6], "out_conv": [3]}
+
+
+def test_guided_eps_splits_up_blocks_whose_skip_is_shared():
+    """In the default latent layout the up ResBlocks whose skip comes from before the first
+    cross-attention take it in two parts (its GroupNorm groups and conv share on N rows), the
+    one whose skip comes after it gets the doubled concatenation."""
+    ldm = tiny_ldm(channel_mult=(1, 1)).eval()
+    calls = []
+    for i, block in enumerate(ldm.unet.up):
+        forward = block[0].forward
+
+        def recorded(x, emb, i=i, forward=forward):
+            calls.append((i, x.shape[0], x.shape[1]))
+            return forward(x, emb)
+        block[0].forward = recorded
+    z = tg.tensor(np.random.default_rng(0).standard_normal((3, 2, 4, 4)).astype("float32"))
+    with tg.no_grad():
+        ldm.guided_eps(z, np.full(3, 7), np.array([1, 2, 3]), 3.0)
+    assert calls == [(0, 6, 16)]
 
 
 def test_spatial_transformer_forward_shared_equals_forward_on_copies():
