@@ -279,3 +279,56 @@ def fp_quiet(fn):
     quiet_fn.__name__, quiet_fn.__qualname__, quiet_fn.__doc__ = \
         fn.__name__, fn.__qualname__, fn.__doc__
     return quiet_fn
+
+
+# ---- accumulating matrix product ------------------------------------------------------------
+_blas_gemm = None
+
+
+def _cpu_gemms():
+    """{dtype: SciPy's BLAS gemm} for float32/float64, or {} without SciPy (imported once)."""
+    global _blas_gemm
+    if _blas_gemm is None:
+        try:
+            from scipy.linalg import blas  # optional: the fallback below needs nothing
+            _blas_gemm = {numpy.dtype(numpy.float32): blas.sgemm,
+                          numpy.dtype(numpy.float64): blas.dgemm}
+        except ImportError:
+            _blas_gemm = {}
+    return _blas_gemm
+
+
+def _fortran_operand(m):
+    """(array, trans) with ``op(array) = m`` and the array Fortran-contiguous (f2py then takes it
+    without a copy), or None when ``m`` is neither C- nor Fortran-contiguous."""
+    if m.flags.f_contiguous:
+        return m, 0
+    if m.flags.c_contiguous:
+        return m.T, 1
+    return None
+
+
+def matmul_accumulate(a, b, out):
+    """``out += a @ b`` for a (M, K), b (K, N), out (M, N); returns ``out``.
+
+    On the CPU (NumPy float32/float64 with SciPy installed) one BLAS gemm with beta = 1 adds the
+    product into ``out`` without a temporary: a C-contiguous ``out`` is the Fortran array
+    ``out.T``, so ``out.T = b.T @ a.T + out.T``; ``a`` and ``b`` must each be C- or
+    Fortran-contiguous (any of the two, passed with BLAS's transpose flag).  Everywhere else
+    (CuPy, other dtypes or layouts, no SciPy) it is ``out += a @ b``.
+    """
+    gemm = None
+    if type(out) is numpy.ndarray and out.flags.c_contiguous and a.dtype == b.dtype == out.dtype:
+        gemm = _cpu_gemms().get(out.dtype)
+    if gemm is not None and (type(a) is not numpy.ndarray or type(b) is not numpy.ndarray
+                             or 0 in a.shape or 0 in b.shape):
+        gemm = None
+    fa = _fortran_operand(a) if gemm is not None else None
+    fb = _fortran_operand(b) if fa is not None else None
+    if fb is None:
+        out += a @ b
+        return out
+    # op(fb) = b.T and op(fa) = a.T: transpose flags flipped from the operands' own
+    gemm(1.0, fb[0], fa[0], beta=1.0, c=out.T, overwrite_c=1, trans_a=fb[1] ^ 1,
+         trans_b=fa[1] ^ 1)
+    return out

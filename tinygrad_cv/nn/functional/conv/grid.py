@@ -1,83 +1,122 @@
-"""Implicit GEMM on the padded grid (stride 1): shifted GEMMs, no column buffer.
+"""Implicit GEMM on a compact padded grid (stride 1): shifted GEMMs, no column buffer.
 
-The padded input in channels-last layout, flattened over (n, row, col), is a matrix X of
-R = N*Hp*Wp rows, one per padded-grid position (per group: (G, rows, Cg), zero rows after).
-At stride 1 the output at grid position r (its window's top-left corner) is::
+Layout.  The input in channels-last layout, flattened over (image row, column), is a matrix X
+of Cg-channel rows (per group: (G, rows, Cg)).  Every image row takes P (the pitch) grid rows,
+its W pixels then P - W zero rows; every image takes HS rows of pitch P, its H rows then
+HS - H zero rows.  The zeros after a row pad both its right side and the next row's left side,
+and an image's zero rows pad both its bottom and the next image's top::
 
-    Y[r] = sum_{i, j} X[r + i*dh*Wp + j*dw] @ W_ij^T,
+    X[lead + (n*HS + a)*P + b] = x[n, :, a, b],   P >= W + max(left, right),  HS >= H + max(top, bottom)
 
-a sum of CONTIGUOUS row slices of X; the positions whose window leaves the image are computed
-and cropped, no column buffer is built.  When dw = 1 the kw column taps of a kernel row i are
-adjacent rows of X, so for the output rows ``r = run*q + p`` of one phase p (run = kw) the taps
-of row i read X as a plain (R/run, kw*Cg) matrix whose row stride equals its width (a strided
-view BLAS takes as it is)::
+(P >= Wo, HS >= Ho too, and P a multiple of ``run`` below).  With ``lead = top*P + left`` the
+output position (n, a, b) is grid row rho = (n*HS + a)*P + b and its tap (i, j) is the X row
+rho + i*dh*P + j*dw, so the output is a sum of CONTIGUOUS row slices of X::
 
-    Y[p::run] = sum_i X_{i,p} @ Wmat_i,   X_{i,p}[q] = X[i*dh*Wp + p + run*q : ... + run]
+    Y[rho] = sum_{i, j} X[rho + i*dh*P + j*dw] @ W_ij^T,
 
--- kh*kw GEMMs with K = kw*Cg (kh*kw GEMMs with K = Cg when dw > 1: run = 1).
-Backward on the same grid: dy is scattered into a zero grid dY (the cropped rows stay zero)::
+computed for every rho up to the last output position; the rows of the zero gaps are computed
+and dropped (HS*P / (Ho*Wo) = 1.15-1.2 of the useful work for a 3x3 kernel on 14x14-16x16 maps,
+against 1.27-1.31 with every image padded on its own).
 
-    dW_i = sum_p X_{i,p}^T @ dY[p::run]   (the long inner dimension is the grid),
-    dX   = the same correlation of dY (led by as many zero rows as the farthest tap reaches)
-           with the flipped, channel-transposed kernel, cropped to the input.
+Phases.  When dw = 1 the kw taps of kernel row i are adjacent rows of X, so for the output rows
+``rho = run*q + p`` of phase p (run = kw) the taps read X as a (M/run, kw*Cg) matrix whose row
+stride equals its width (a C-contiguous view)::
 
-Work buffers are allocated per call (``_work_buffer``); nothing is cached between calls, so
-concurrent calls from several threads never share memory.
+    Y_p = sum_i X_{i,p} @ Wmat_i,   X_{i,p}[q] = X[i*dh*P + p + run*q : ... + run]
+
+-- kh GEMMs per phase with K = kw*Cg (kh*kw GEMMs with K = Cg when dw > 1: run = 1), added in
+place into the phase-major result (G, run, M/run, Og) (``backend.matmul_accumulate``: no
+temporary products, every phase's rows contiguous).  As P is a multiple of run, output column
+b belongs to phase b % run, and the crop copy reads each phase as a (N, HS, P/run, Og) view.
+
+Backward on the same layout: dy is scattered into a zero grid dY (``grid_output``: dY[L + rho]
+holds dy at rho, zeros at the dropped positions, L = dh*(kh-1)*P + dw*(kw-1) zero rows ahead)::
+
+    dW_i = sum_p X_{i,p}^T @ dY[L + p::run]   (the long inner dimension is the grid),
+    dX   = the same correlation of dY with the flipped, channel-transposed kernel, started
+           top*P + left rows into dY, whose row (n*HS + a)*P + b is the input position (n, a, b).
+
+Work buffers are allocated per call; nothing is cached between calls, so concurrent calls from
+several threads never share memory.
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 from .... import backend
 from .layout import bias_grad, flip_transpose
 
 
-def _work_buffer(xp, shape, dtype, zeroed=False):
-    """A fresh work buffer (zero-filled when the caller relies on unwritten positions)."""
-    return (xp.zeros if zeroed else xp.empty)(shape, dtype=dtype)
+class OutputGrid(NamedTuple):
+    """dy scattered into a zero grid (``grid_output``) and the layout it was written in."""
+    array: object     # (G, rows, Og)
+    pitch: int        # P: grid rows per image row
+    image_rows: int   # HS: image rows (of P grid rows) per image
+    lead: int         # grid rows ahead of dy's first position
 
 
-def _grid_plan(n, hp, wp, kernel, dilation):
-    """(offsets, run, per_phase, rows): the row offsets of the tap groups (kernel rows when
-    dw = 1, else every tap), the phase run (taps per group), the GEMM rows per phase, and the
-    rows a grid needs past its largest offset (the farthest tap is ``offsets[-1] + run - 1``
-    rows ahead)."""
+def _run(kernel, dilation):
+    """Taps per phase: the kernel width when its taps are adjacent (dw = 1), else 1."""
+    return kernel[1] if dilation[1] == 1 else 1
+
+
+def _compact_layout(in_hw, out_hw, pads, run):
+    """(P, HS): the smallest pitch (a multiple of ``run``) and image height of the shared-padding
+    grid for an (H, W) input padded by ``pads`` giving (Ho, Wo) outputs."""
+    (h, w), (ho, wo) = in_hw, out_hw
+    top, bottom, left, right = pads
+    pitch = max(w + max(left, right), wo)
+    return -(-pitch // run) * run, max(h + max(top, bottom), ho)
+
+
+def _tap_offsets(kernel, dilation, pitch):
+    """Grid-row offsets of the tap groups: one per kernel row when dw = 1 (its kw taps are the
+    ``run`` adjacent rows), else one per tap."""
     (kh, kw), (dh, dw) = kernel, dilation
     if dw == 1:
-        offsets, run = [i * dh * wp for i in range(kh)], kw
-    else:
-        offsets, run = [i * dh * wp + j * dw for i in range(kh) for j in range(kw)], 1
-    per_phase = -(-n * hp * wp // run)
-    return offsets, run, per_phase, per_phase * run + run - 1
+        return [i * dh * pitch for i in range(kh)]
+    return [i * dh * pitch + j * dw for i in range(kh) for j in range(kw)]
 
 
-def _to_grid(x, groups, pads, lead, rows):
-    """x (N, C, H, W) -> a zero grid (G, rows, Cg) holding x at grid rows
-    ``lead + (n*Hp + top + a)*Wp + left + b`` of the (Hp, Wp) = (H + top + bottom,
-    W + left + right) grid."""
+def _rows_used(n, image_rows, pitch, hw, run):
+    """Grid rows up to the last position of an (h, w) map in the last image, rounded up to a
+    whole phase: the rows a correlation computes."""
+    h, w = hw
+    last = ((n - 1) * image_rows + h - 1) * pitch + w
+    return -(-last // run) * run
+
+
+def _to_grid(x, groups, lead, rows, pitch, image_rows):
+    """x (N, C, H, W) -> a zero grid (G, rows, Cg) holding x[n, :, a, b] at grid row
+    ``lead + (n*HS + a)*P + b``."""
     xp = backend.get_array_module(x)
-    top, bottom, left, right = pads
     n, c, h, w = x.shape
-    hp, wp, cg = h + top + bottom, w + left + right, c // groups
-    # only the interior is written: the padding rows of the zeroed buffer stay zero
-    buf = _work_buffer(xp, (groups, rows, cg), x.dtype, zeroed=True)
-    view = buf[:, lead:lead + n * hp * wp].reshape(groups, n, hp, wp, cg)
-    view[:, :, top:top + h, left:left + w] = x.reshape(n, groups, cg, h, w).transpose(1, 0, 3, 4, 2)
+    cg = c // groups
+    buf = xp.zeros((groups, rows, cg), dtype=x.dtype)
+    view = buf[:, lead:lead + n * image_rows * pitch].reshape(groups, n, image_rows, pitch, cg)
+    view[:, :, :h, :w] = x.reshape(n, groups, cg, h, w).transpose(1, 0, 3, 4, 2)
     return buf
 
 
-def _from_grid(out, n, hp, wp, top, left, h, w):
-    """Grid rows (G, >= N*Hp*Wp, Og) -> a new (N, G*Og, h, w) from rows/cols
-    [top:top+h, left:left+w]."""
+def _phase_rows_to_nchw(out, n, pitch, image_rows, hw):
+    """Phase-major rows (G, run, >= N*HS*P/run, Og) -> a new (N, G*Og, h, w) array: position
+    (n, a, b) is row (n*HS + a)*P/run + b//run of phase b % run."""
     xp = backend.get_array_module(out)
-    g, _, og = out.shape
-    view = out[:, :n * hp * wp].reshape(g, n, hp, wp, og)[:, :, top:top + h, left:left + w]
-    result = xp.empty((n, g, og, h, w), dtype=out.dtype)  # a fresh array, not a view of the work buffer
-    result[...] = view.transpose(1, 0, 4, 2, 3)
-    return result.reshape(n, g * og, h, w)
+    g, run, _, og = out.shape
+    h, w = hw
+    per_image = image_rows * pitch // run
+    y = xp.empty((n, g, og, h, w), dtype=out.dtype)
+    for gi in range(g):
+        for p in range(min(run, w)):
+            cols = len(range(p, w, run))
+            src = out[gi, p, :n * per_image].reshape(n, image_rows, pitch // run, og)
+            y[:, gi, :, :, p::run] = src[:, :h, :cols].transpose(0, 3, 1, 2)
+    return y.reshape(n, g * og, h, w)
 
 
 def _tap_matrix(grid, g, start, width, per_phase):
     """``per_phase`` rows of ``width`` elements, row q starting at grid row ``start + run*q``
-    (run*Cg = width elements apart): a strided view whose row stride equals its width."""
+    (run*Cg = width elements apart): a C-contiguous view of the grid."""
     item = grid.itemsize
     return backend.as_strided(grid[g, start:], (per_phase, width), (width * item, item))
 
@@ -90,90 +129,109 @@ def _grid_weight(w, groups, run):
     return xp.ascontiguousarray(w5).reshape(groups, kh * kw // run, run * cg, o // groups)
 
 
-def _grid_correlate(grid, wmats, offsets, run, per_phase):
-    """Scratch out (G, per_phase*run, Og): ``out[g, p::run] = sum_s X_{s,p} @ wmats[g, s]``."""
+def _grid_correlate(grid, wmats, offsets, run, rows_used, rows_total):
+    """Phase-major (G, run, rows_total/run, Og) with phase p's row q = ``sum_s X_{s,p}[q] @
+    wmats[g, s]`` for the first rows_used/run rows (the rest is left unwritten)."""
     xp = backend.get_array_module(grid)
     groups, _, cg = grid.shape
     og = wmats.shape[3]
-    out = _work_buffer(xp, (groups, per_phase * run, og), grid.dtype)
-    part = _work_buffer(xp, (per_phase, og), grid.dtype)
+    per_phase = rows_used // run
+    out = xp.empty((groups, run, rows_total // run, og), dtype=grid.dtype)
     for g in range(groups):
         for p in range(run):
-            acc = out[g, p::run]
+            acc = out[g, p, :per_phase]
             for s, off in enumerate(offsets):
                 tap = _tap_matrix(grid, g, off + p, run * cg, per_phase)
                 if s == 0:
                     xp.matmul(tap, wmats[g, s], out=acc)
                 else:
-                    xp.matmul(tap, wmats[g, s], out=part)
-                    acc += part
+                    backend.matmul_accumulate(tap, wmats[g, s], acc)
     return out
 
 
-def _input_grid(x, pads, kernel, dilation, groups):
-    n, _, h, w = x.shape
-    hp, wp = h + pads[0] + pads[1], w + pads[2] + pads[3]
-    offsets, _, _, rows = _grid_plan(n, hp, wp, kernel, dilation)
-    return _to_grid(x, groups, pads, 0, offsets[-1] + rows)
+def _input_grid(x, pads, kernel, dilation, groups, pitch, image_rows, rows_used):
+    """x on the grid, led by ``top*P + left`` zero rows, long enough for every tap of the
+    first ``rows_used`` output rows."""
+    n = x.shape[0]
+    offsets = _tap_offsets(kernel, dilation, pitch)
+    run = _run(kernel, dilation)
+    lead = pads[0] * pitch + pads[2]
+    rows = max(lead + n * image_rows * pitch, offsets[-1] + rows_used + run)
+    return _to_grid(x, groups, lead, rows, pitch, image_rows)
 
 
 def grid_conv_forward(x, w, pads, dilation, groups):
     """Stride-1 convolution y (N, O, Ho, Wo) on the grid."""
     n, _, h, wd = x.shape
-    _, _, kh, kw = w.shape
-    hp, wp = h + pads[0] + pads[1], wd + pads[2] + pads[3]
-    offsets, run, per_phase, _ = _grid_plan(n, hp, wp, (kh, kw), dilation)
-    grid = _input_grid(x, pads, (kh, kw), dilation, groups)
-    out = _grid_correlate(grid, _grid_weight(w, groups, run), offsets, run, per_phase)
-    ho, wo = hp - dilation[0] * (kh - 1), wp - dilation[1] * (kw - 1)
-    return _from_grid(out, n, hp, wp, 0, 0, ho, wo)
+    kernel = w.shape[2:]
+    run = _run(kernel, dilation)
+    out_hw = (h + pads[0] + pads[1] - dilation[0] * (kernel[0] - 1),
+              wd + pads[2] + pads[3] - dilation[1] * (kernel[1] - 1))
+    pitch, image_rows = _compact_layout((h, wd), out_hw, pads, run)
+    used = _rows_used(n, image_rows, pitch, out_hw, run)
+    grid = _input_grid(x, pads, kernel, dilation, groups, pitch, image_rows, used)
+    out = _grid_correlate(grid, _grid_weight(w, groups, run), _tap_offsets(kernel, dilation, pitch),
+                          run, used, n * image_rows * pitch)
+    return _phase_rows_to_nchw(out, n, pitch, image_rows, out_hw)
 
 
-def grid_output(dy, groups, grid_hw, kernel, dilation):
-    """dy (N, O, Ho, Wo) scattered into a zero grid (G, rows, Og) led by as many zero
-    rows as the farthest tap reaches."""
+def grid_output(dy, groups, grid_hw, kernel, dilation, pads=None):
+    """dy (N, O, Ho, Wo) scattered into a zero grid led by as many zero rows as the farthest
+    tap reaches (an ``OutputGrid``).  With the forward's ``pads`` the grid has the compact
+    layout; without them (only the padded size (Hp, Wp) = ``grid_hw`` known) each image keeps
+    its own (Hp, Wp) block."""
     n, _, ho, wo = dy.shape
-    hp, wp = grid_hw
-    offsets, run, _, rows = _grid_plan(n, hp, wp, kernel, dilation)
-    lead = offsets[-1] + run - 1
-    return _to_grid(dy, groups, (0, hp - ho, 0, wp - wo), lead, lead + offsets[-1] + rows)
+    run = _run(kernel, dilation)
+    if pads is None:
+        pitch, image_rows = -(-grid_hw[1] // run) * run, grid_hw[0]
+    else:
+        in_hw = (grid_hw[0] - pads[0] - pads[1], grid_hw[1] - pads[2] - pads[3])
+        pitch, image_rows = _compact_layout(in_hw, (ho, wo), pads, run)
+    lead = dilation[0] * (kernel[0] - 1) * pitch + dilation[1] * (kernel[1] - 1)
+    rows = lead + n * image_rows * pitch + run
+    return OutputGrid(_to_grid(dy, groups, lead, rows, pitch, image_rows), pitch, image_rows, lead)
 
 
 def grid_weight_grad(x, dyg, w_shape, pads, dilation):
-    """dL/dw (O, Cg, kh, kw): ``dW_s = sum_p X_{s,p}^T @ dY[p::run]`` per tap group s."""
-    xp = backend.get_array_module(dyg)
+    """dL/dw (O, Cg, kh, kw): ``dW_s = sum_p X_{s,p}^T @ dY[L + p::run]`` per tap group s."""
+    xp = backend.get_array_module(dyg.array)
     o, cg, kh, kw = w_shape
-    groups, _, og = dyg.shape
+    groups, _, og = dyg.array.shape
     n, _, h, wd = x.shape
-    offsets, run, per_phase, _ = _grid_plan(n, h + pads[0] + pads[1], wd + pads[2] + pads[3],
-                                            (kh, kw), dilation)
-    grid = _input_grid(x, pads, (kh, kw), dilation, groups)
-    lead = offsets[-1] + run - 1
-    gw = xp.empty((groups, len(offsets), run * cg, og), dtype=dyg.dtype)
+    run = _run((kh, kw), dilation)
+    out_hw = (h + pads[0] + pads[1] - dilation[0] * (kh - 1),
+              wd + pads[2] + pads[3] - dilation[1] * (kw - 1))
+    used = _rows_used(n, dyg.image_rows, dyg.pitch, out_hw, run)
+    per_phase = used // run
+    offsets = _tap_offsets((kh, kw), dilation, dyg.pitch)
+    grid = _input_grid(x, pads, (kh, kw), dilation, groups, dyg.pitch, dyg.image_rows, used)
+    gw = xp.empty((groups, len(offsets), run * cg, og), dtype=dyg.array.dtype)
     for g in range(groups):
         for p in range(run):
-            dyp = dyg[g, lead + p::run][:per_phase]
+            dyp = dyg.array[g, dyg.lead + p::run][:per_phase]
             for s, off in enumerate(offsets):
-                part = _tap_matrix(grid, g, off + p, run * cg, per_phase).T @ dyp
+                tap_t = _tap_matrix(grid, g, off + p, run * cg, per_phase).T
                 if p == 0:
-                    gw[g, s] = part
+                    xp.matmul(tap_t, dyp, out=gw[g, s])
                 else:
-                    gw[g, s] += part
+                    gw[g, s] += tap_t @ dyp
     gw = gw.reshape(groups, kh, kw, cg, og).transpose(0, 4, 3, 1, 2)
     return xp.ascontiguousarray(gw).reshape(o, cg, kh, kw)
 
 
 def grid_input_grad(dyg, w, groups, pads, out_hw, n, dilation):
-    """dL/dx (N, C, H, W): the grid correlation of dY with the flipped, channel-transposed
-    kernel, cropped to the input's rows/cols of the padded grid."""
-    top, bottom, left, right = pads
-    h, wd = out_hw
-    hp, wp = h + top + bottom, wd + left + right
-    _, _, kh, kw = w.shape
-    offsets, run, per_phase, _ = _grid_plan(n, hp, wp, (kh, kw), dilation)
+    """dL/dx (N, C, H, W) with (H, W) = ``out_hw``: the grid correlation of dY with the flipped,
+    channel-transposed kernel, started ``top*P + left`` rows into dY's data."""
+    top, _, left, _ = pads
+    kernel = w.shape[2:]
+    run = _run(kernel, dilation)
+    used = _rows_used(n, dyg.image_rows, dyg.pitch, out_hw, run)
+    start = dyg.lead + top * dyg.pitch + left \
+        - dilation[0] * (kernel[0] - 1) * dyg.pitch - dilation[1] * (kernel[1] - 1)
+    offsets = [start + off for off in _tap_offsets(kernel, dilation, dyg.pitch)]
     wmats = _grid_weight(flip_transpose(w, groups), groups, run)
-    out = _grid_correlate(dyg, wmats, offsets, run, per_phase)
-    return _from_grid(out, n, hp, wp, top, left, h, wd)
+    out = _grid_correlate(dyg.array, wmats, offsets, run, used, n * dyg.image_rows * dyg.pitch)
+    return _phase_rows_to_nchw(out, n, dyg.pitch, dyg.image_rows, out_hw)
 
 
 def grid_conv_backward(ctx, dy, x, w, pads, dilation, groups):
@@ -182,7 +240,7 @@ def grid_conv_backward(ctx, dy, x, w, pads, dilation, groups):
     needs = ctx.needs_input_grad
     n, _, h, wd = x.shape
     grid_hw = (h + pads[0] + pads[1], wd + pads[2] + pads[3])
-    dyg = grid_output(dy, groups, grid_hw, w.shape[2:], dilation)
+    dyg = grid_output(dy, groups, grid_hw, w.shape[2:], dilation, pads)
     gx = gw = gb = None
     if needs[1]:
         gw = grid_weight_grad(x, dyg, w.shape, pads, dilation)
