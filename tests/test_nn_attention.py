@@ -121,6 +121,78 @@ def test_sdpa_matches_torch_and_primitive_reference(batch, L, S, E, Ev, mask_kin
         np.testing.assert_allclose(host(a.grad), host(c.grad), **tol)
 
 
+def _packed_reference(qkv, heads, batch_first, mask, scale, dropout_p, need_weights):
+    """The straightforward form of PackedSelfAttention: slice Q, K, V out of the packed
+    Tensor, permute them to (N, heads, L, d), the fused SDPA Function, permute back."""
+    A, B, E3 = qkv.shape
+    E = E3 // 3
+    perm = (0, 2, 1, 3) if batch_first else (1, 2, 0, 3)
+    q, k, v = (qkv[..., j * E:(j + 1) * E].reshape(A, B, heads, E // heads).permute(*perm)
+               for j in range(3))
+    from tinygrad_cv.nn.functional.attention import ScaledDotProductAttention
+    res = ScaledDotProductAttention.apply(q, k, v, mask=mask, scale=scale, dropout_p=dropout_p,
+                                          return_weights=need_weights)
+    o, w = res if need_weights else (res, None)
+    back = (0, 2, 1, 3) if batch_first else (2, 0, 1, 3)
+    o = o.permute(*back).reshape(A, B, E)
+    return (o, w) if need_weights else o
+
+
+@settings(max_examples=15, deadline=None)
+@given(heads_d=st.sampled_from([(1, 1), (1, 3), (2, 2), (4, 3)]), A=st.integers(1, 5),
+       B=st.integers(1, 5), batch_first=st.booleans(),
+       mask_kind=st.sampled_from([None, "float", "padding"]), dropout=st.sampled_from([0.0, 0.3]),
+       need_weights=st.booleans(), dtype=st.sampled_from(["float32", "float64"]),
+       seed=st.integers(0, 2**16))
+def test_packed_self_attention_matches_split_sdpa(heads_d, A, B, batch_first, mask_kind,
+                                                  dropout, need_weights, dtype, seed):
+    """The fused packed path (strided head views, output and dQ/dK/dV written in the token
+    layout) against slice + permute + ScaledDotProductAttention, forward and backward, with
+    the same dropout draw (same seed)."""
+    from tinygrad_cv.nn.functional.attention import PackedSelfAttention
+    heads, d = heads_d
+    E = heads * d
+    N, L = (A, B) if batch_first else (B, A)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((A, B, 3 * E)).astype(dtype)
+    mask = None
+    if mask_kind == "float":
+        mask = rng.standard_normal((N, heads, L, L)).astype(dtype)
+    elif mask_kind == "padding":     # additive key-padding mask, one row fully masked
+        mask = np.where(rng.random((N, 1, 1, L)) < 0.4, -np.inf, 0.0).astype(dtype)
+        mask[0, ..., :] = -np.inf
+    kw = dict(mask=mask, scale=1.0 / math.sqrt(d), dropout_p=dropout)
+    xo, xr = tg.Tensor(x, requires_grad=True), tg.Tensor(x, requires_grad=True)
+    tg.manual_seed(seed)
+    yo = PackedSelfAttention.apply(xo, heads=heads, batch_first=batch_first,
+                                   return_weights=need_weights, **kw)
+    tg.manual_seed(seed)
+    yr = _packed_reference(xr, heads, batch_first, need_weights=need_weights, **kw)
+    outs_o, outs_r = (list(yo), list(yr)) if need_weights else ([yo], [yr])
+    tol = TOL[dtype]
+    for a, b in zip(outs_o, outs_r):
+        assert tuple(a.shape) == tuple(b.shape)
+        np.testing.assert_allclose(host(a), host(b), **tol)
+    project_loss(outs_o, np.random.default_rng(1), dtype, True).backward()
+    project_loss(outs_r, np.random.default_rng(1), dtype, True).backward()
+    np.testing.assert_allclose(host(xo.grad), host(xr.grad), **tol)
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_packed_self_attention_gradcheck(batch_first):
+    from tinygrad_cv.nn.functional.attention import PackedSelfAttention
+    rng = np.random.default_rng(3)
+    x = tg.Tensor(rng.standard_normal((3, 2, 12)), requires_grad=True)
+    mask = rng.standard_normal((3 if batch_first else 2, 2, 2 if batch_first else 3,
+                                2 if batch_first else 3))
+
+    def fn(x):
+        return PackedSelfAttention.apply(x, mask=mask, heads=2, batch_first=batch_first,
+                                         scale=0.7, return_weights=True)
+
+    assert gradcheck(fn, (x,))
+
+
 def test_sdpa_fully_masked_row_gives_zeros_like_torch():
     rng = np.random.default_rng(0)
     q, k, v = (rng.standard_normal(s) for s in [(3, 4), (2, 4), (2, 4)])

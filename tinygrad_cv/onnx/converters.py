@@ -397,6 +397,31 @@ def attention(c):
     return [out, p] if k.get("return_weights") else out
 
 
+def packed_attention(c):
+    """PackedSelfAttention: [Q | K | V] (A, B, 3E) split into heads (N, h, L, d), attention
+    with the additive mask, the heads merged back to (A, B, E); (A, B) = (N, L) or (L, N)."""
+    k = c.kwargs
+    if k.get("dropout_p", 0.0):
+        c.fail("attention dropout (export runs the model in eval mode; dropout_p > 0 was "
+               "passed)")
+    g = c.g
+    heads, batch_first = int(k.get("heads", 1)), bool(k.get("batch_first"))
+    E = c.in_arrays[0].shape[-1] // 3
+    x5 = g.node("Reshape", [c.names[0], g.ints([0, 0, 3, heads, E // heads])])
+    perm = [0, 2, 1, 3] if batch_first else [1, 2, 0, 3]
+    q, key, v = (g.node("Transpose", [g.node("Gather", [x5, g.const(j, "int64")], axis=2)],
+                        perm=perm) for j in range(3))
+    s = g.node("MatMul", [q, g.node("Transpose", [key], perm=[0, 1, 3, 2])])
+    s = g.node("Mul", [s, scalar(c, k.get("scale", 1.0))])
+    if k.get("mask") is not None:
+        s = g.node("Add", [s, g.param(k["mask"])])
+    p = g.node("Softmax", [s], axis=-1)
+    o = g.node("Transpose", [g.node("MatMul", [p, v])],
+               perm=[0, 2, 1, 3] if batch_first else [2, 0, 1, 3])
+    out = g.node("Reshape", [o, g.ints([0, 0, E])])
+    return [out, p] if k.get("return_weights") else out
+
+
 def nearest_repeat(c):
     fh, fw = c.kwargs.get("factors", (2, 2))
     scales = c.g.const([1.0, 1.0, float(fh), float(fw)], "float32")
@@ -523,7 +548,8 @@ CONVERTERS = {
     "Expand": expand, "Cat": cat, "ConstantPad": pad, "GetItem": getitem, "LinearFn": linear,
     "Conv2dFn": conv2d, "MaxPool2dFn": pool2d, "AvgPool2dFn": pool2d, "BatchNormFn": batch_norm,
     "_GroupedNormFn": grouped_norm, "GroupNormFn": group_norm, "EmbeddingFn": embedding,
-    "ScaledDotProductAttention": attention, "NearestRepeatFn": nearest_repeat,
+    "ScaledDotProductAttention": attention, "PackedSelfAttention": packed_attention,
+    "NearestRepeatFn": nearest_repeat,
     "SeparableLinearFn": separable_linear, "LSTMSequence": recurrent,
     "GRUSequence": recurrent, "RNNSequence": recurrent, "ConvTranspose2dFn": conv_transpose2d,
     "BorderPad": border_pad, "Cumsum": cumsum, "Step": step, "VectorNorm": vector_norm,

@@ -22,7 +22,7 @@ from ...ops.softmax import softmax_array
 from .linear import linear
 
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward",
-           "ScaledDotProductAttention"]
+           "ScaledDotProductAttention", "PackedSelfAttention"]
 
 
 def mask_array(mask):
@@ -42,6 +42,69 @@ def causal_mask(xp, L, S):
     return xp.tril(xp.ones((L, S), dtype=bool))
 
 
+def _row_dot(a, b):
+    """sum_j a[..., j] b[..., j] with the last axis kept (length 1): one batched dot per row,
+    no temporary of a's size."""
+    return backend.get_array_module(a).matmul(a[..., None, :], b[..., :, None])[..., 0]
+
+
+def attention_forward(q, k, v, mask, scale, dropout_p, out=None):
+    """O = dropout(softmax(scale Q K^T + M)) V on raw arrays -> (O, P, keep or None).
+
+    ``mask``: None, bool (True = take part) or additive float, broadcastable to the scores;
+    ``out``: an array (a view is fine) of O's shape to write O into.
+    """
+    xp = backend.get_array_module(q)
+    s = q @ xp.swapaxes(k, -1, -2)
+    s *= scale
+    if mask is not None:
+        if mask.dtype == bool:
+            s = xp.where(mask, s, -xp.inf).astype(s.dtype, copy=False)
+        else:
+            s += mask
+    p = softmax_array(s, -1, inplace=True, empty_rows_zero=mask is not None)
+    keep = None
+    pd = p
+    if dropout_p > 0.0:
+        rng = backend.get_rng(backend.device_of(q))
+        keep = (rng.random(p.shape, dtype=p.dtype) >= dropout_p).astype(p.dtype)
+        keep *= 1.0 / (1.0 - dropout_p)
+        pd = p * keep
+    if out is None:
+        out = pd @ v
+    else:
+        xp.matmul(pd, v, out=out)
+    return out, p, keep
+
+
+def attention_backward(g, q, k, v, p, keep, scale, needs, g_weights=None, outs=(None,) * 3):
+    """(dQ, dK, dV) of attention_forward for dL/dO = g (and dL/dP' = g_weights).
+
+    ``needs``: which of the three to compute (None for the others); ``outs``: arrays (views
+    are fine) to write each into, or None.  The scale is folded into V (dP is formed from
+    scale V, a smaller array than the scores), and rowsum(dP * P) is one batched dot per row::
+
+        dS = P * (dP - rowsum(dP * P)),   dQ = dS K,   dK = dS^T Q   (dS already scaled)
+    """
+    xp = backend.get_array_module(q)
+    nq, nk, nv = needs
+    oq, ok, ov = outs
+    dv = None
+    if nv:
+        pd = p if keep is None else p * keep
+        dv = xp.matmul(xp.swapaxes(pd, -1, -2), g, out=ov)
+    dp = g @ xp.swapaxes(v * scale, -1, -2)
+    if g_weights is not None:
+        dp += g_weights * scale
+    if keep is not None:
+        dp *= keep
+    dp -= _row_dot(dp, p)
+    dp *= p
+    dq = xp.matmul(dp, k, out=oq) if nq else None
+    dk = xp.matmul(xp.swapaxes(dp, -1, -2), q, out=ok) if nk else None
+    return dq, dk, dv
+
+
 class ScaledDotProductAttention(Function):
     """Fused attention: inputs q, k, v (Tensors); ``mask`` a raw bool/float array or None.
 
@@ -50,49 +113,69 @@ class ScaledDotProductAttention(Function):
 
     @staticmethod
     def forward(ctx, q, k, v, mask=None, scale=1.0, dropout_p=0.0, return_weights=False):
-        xp = backend.get_array_module(q)
-        s = q @ xp.swapaxes(k, -1, -2)
-        s *= scale
-        if mask is not None:
-            if mask.dtype == bool:
-                s = xp.where(mask, s, -xp.inf).astype(s.dtype, copy=False)
-            else:
-                s += mask
-        p = softmax_array(s, -1, inplace=True, empty_rows_zero=mask is not None)
-        keep = None
-        pd = p
-        if dropout_p > 0.0:
-            rng = backend.get_rng(backend.device_of(q))
-            keep = (rng.random(p.shape, dtype=p.dtype) >= dropout_p).astype(p.dtype)
-            keep *= 1.0 / (1.0 - dropout_p)
-            pd = p * keep
-        out = pd @ v
+        out, p, keep = attention_forward(q, k, v, mask, scale, dropout_p)
         ctx.scale = scale
         ctx.save_for_backward(q, k, v, p, keep)
         if return_weights:
-            return out, pd
+            return out, (p if keep is None else p * keep)
         return out
 
     @staticmethod
     def backward(ctx, g, g_weights=None):
         q, k, v, p, keep = ctx.saved_tensors
-        xp = backend.get_array_module(q)
-        nq, nk, nv = ctx.needs_input_grad[:3]
-        pd = p if keep is None else p * keep
-        dv = xp.swapaxes(pd, -1, -2) @ g if nv else None
-        dp = g @ xp.swapaxes(v, -1, -2)
-        if g_weights is not None:
-            dp += g_weights
-        if keep is not None:
-            dp *= keep
-        # dS = P * (dP - rowsum(dP * P)), then the scale of S = scale * Q K^T
-        row = (dp * p).sum(axis=-1, keepdims=True)
-        dp -= row
-        dp *= p
-        dp *= ctx.scale
-        dq = dp @ k if nq else None
-        dk = xp.swapaxes(dp, -1, -2) @ q if nk else None
-        return dq, dk, dv
+        return attention_backward(g, q, k, v, p, keep, ctx.scale, ctx.needs_input_grad[:3],
+                                  g_weights)
+
+
+def _heads(x, heads, batch_first):
+    """(A, B, heads * d) tokens -> the (N, heads, L, d) view (no copy); (A, B) is (N, L) with
+    ``batch_first``, else (L, N)."""
+    A, B, E = x.shape
+    x4 = x.reshape(A, B, heads, E // heads)
+    return x4.transpose(0, 2, 1, 3) if batch_first else x4.transpose(1, 2, 0, 3)
+
+
+class PackedSelfAttention(Function):
+    """Multi-head self-attention on the packed projection ``qkv`` = [Q | K | V] (A, B, 3E).
+
+    (A, B) is (N, L) with ``batch_first``, else (L, N); each of Q, K, V splits its E features
+    into ``heads`` heads of d = E / heads.  The heads are strided views of ``qkv`` (no copies),
+    O (A, B, E) is written head by head in the token layout the output projection reads, and
+    the backward writes dQ, dK, dV straight into one (A, B, 3E) gradient: no split, permute
+    or concatenation nodes.  Math: ``attention_forward``/``attention_backward``, with the mask
+    (additive float or None) broadcast over (N, heads, L, L).
+    Returns O, or (O, P' (N, heads, L, L)) with ``return_weights=True``.
+    """
+
+    @staticmethod
+    def forward(ctx, qkv, mask=None, heads=1, batch_first=False, scale=1.0, dropout_p=0.0,
+                return_weights=False):
+        xp = backend.get_array_module(qkv)
+        A, B, E3 = qkv.shape
+        E = E3 // 3
+        q, k, v = (_heads(qkv[..., j * E:(j + 1) * E], heads, batch_first) for j in range(3))
+        out = xp.empty((A, B, E), dtype=qkv.dtype)
+        _, p, keep = attention_forward(q, k, v, mask, scale, dropout_p,
+                                       out=_heads(out, heads, batch_first))
+        ctx.cfg = (heads, batch_first, scale)
+        ctx.save_for_backward(qkv, p, keep)
+        if return_weights:
+            return out, (p if keep is None else p * keep)
+        return out
+
+    @staticmethod
+    def backward(ctx, g, g_weights=None):
+        qkv, p, keep = ctx.saved_tensors
+        heads, batch_first, scale = ctx.cfg
+        xp = backend.get_array_module(qkv)
+        E = qkv.shape[-1] // 3
+        split = [(qkv[..., j * E:(j + 1) * E]) for j in range(3)]
+        q, k, v = (_heads(a, heads, batch_first) for a in split)
+        dqkv = xp.empty(qkv.shape, dtype=qkv.dtype)
+        outs = tuple(_heads(dqkv[..., j * E:(j + 1) * E], heads, batch_first) for j in range(3))
+        attention_backward(_heads(g, heads, batch_first), q, k, v, p, keep, scale,
+                           (True, True, True), g_weights, outs)
+        return dqkv
 
 
 def _check_qkv(q, k, v):
@@ -162,15 +245,41 @@ def _additive_mask(mask, dtype, what):
     return mask.astype(dtype, copy=False)
 
 
+def _attention_mask(attn_mask, key_padding_mask, is_causal, dtype, xp, N, heads, L, S):
+    """The additive float mask (broadcastable to (N, heads, L, S)) of nn.MultiheadAttention's
+    ``attn_mask`` (L, S) or (N*heads, L, S) and ``key_padding_mask`` (N, S), or None."""
+    mask = None
+    am = _additive_mask(mask_array(attn_mask), dtype, "attn_mask")
+    if am is None and is_causal:
+        am = _additive_mask(~causal_mask(xp, L, S), dtype, "attn_mask")
+    if am is not None:
+        if am.shape == (L, S):
+            mask = am
+        elif am.shape == (N * heads, L, S):
+            mask = am.reshape(N, heads, L, S)
+        else:
+            raise ValueError(f"MultiheadAttention: expected attn_mask of shape {(L, S)} or "
+                             f"{(N * heads, L, S)}, got {tuple(am.shape)}")
+    kpm = _additive_mask(mask_array(key_padding_mask), dtype, "key_padding_mask")
+    if kpm is not None:
+        if kpm.shape != (N, S):
+            raise ValueError(f"MultiheadAttention: expected key_padding_mask of shape {(N, S)}, "
+                             f"got {tuple(kpm.shape)}")
+        kpm = kpm.reshape(N, 1, 1, S)
+        mask = kpm if mask is None else mask + kpm
+    return mask
+
+
 def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, in_proj_bias,
                                  out_proj_weight, out_proj_bias, *, dropout_p=0.0,
                                  training=True, key_padding_mask=None, need_weights=True,
                                  attn_mask=None, q_proj_weight=None, k_proj_weight=None,
                                  v_proj_weight=None, average_attn_weights=True,
-                                 is_causal=False):
+                                 is_causal=False, batch_first=False):
     """Multi-head attention on sequence-first tensors (torch.nn.functional's layout).
 
-    query (L, N, E), key (S, N, kdim), value (S, N, vdim).  With heads h and d = E / h::
+    query (L, N, E), key (S, N, kdim), value (S, N, vdim) ((N, L, E) ... with
+    ``batch_first``; the output follows).  With heads h and d = E / h::
 
         Q = query W_q^T + b_q,  K = key W_k^T + b_k,  V = value W_v^T + b_v  (split into h heads)
         O_head = softmax(Q_h K_h^T / sqrt(d) + M) V_h,   out = concat(O_heads) W_o^T + b_o
@@ -179,65 +288,77 @@ def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, i
     ``in_proj_bias`` (3E,).  Masks follow nn.MultiheadAttention: ``attn_mask`` (L, S) or
     (N*h, L, S), ``key_padding_mask`` (N, S); bool True = not allowed, float = added.
     ``is_causal`` without ``attn_mask`` builds the causal mask.
+    Self-attention with the packed weight (``query is key is value``) runs as one GEMM into
+    [Q | K | V] and ``PackedSelfAttention`` on it, in the caller's layout (no transposes).
     Returns (out (L, N, E), weights (N, L, S) averaged over heads, (N, h, L, S), or None).
     """
+    if query.shape[-1] % num_heads:
+        raise ValueError(f"MultiheadAttention: embed_dim {query.shape[-1]} is not divisible by "
+                         f"num_heads {num_heads}")
+    p = dropout_p if training else 0.0
+    if q_proj_weight is None and query is key and key is value:
+        A, B, E = query.shape
+        N, L = (A, B) if batch_first else (B, A)
+        xp = backend.get_array_module(query.array)
+        mask = _attention_mask(attn_mask, key_padding_mask, is_causal, query.dtype, xp, N,
+                               num_heads, L, L)
+        qkv = linear(query, in_proj_weight, in_proj_bias)
+        res = PackedSelfAttention.apply(qkv, mask=mask, heads=num_heads,
+                                        batch_first=bool(batch_first),
+                                        scale=1.0 / math.sqrt(E // num_heads),
+                                        dropout_p=float(p), return_weights=need_weights)
+        o, weights = (res if need_weights else (res, None))
+        out = linear(o, out_proj_weight, out_proj_bias)
+    else:
+        if batch_first:          # to (L, N, E), keeping which of them are the same tensor
+            same_qk, same_kv = query is key, key is value
+            query = query.transpose(0, 1)
+            key = query if same_qk else key.transpose(0, 1)
+            value = key if same_kv else value.transpose(0, 1)
+        out, weights = _multi_head_attention_general(
+            query, key, value, num_heads, in_proj_weight, in_proj_bias, out_proj_weight,
+            out_proj_bias, p, key_padding_mask, need_weights, attn_mask, q_proj_weight,
+            k_proj_weight, v_proj_weight, is_causal)
+        if batch_first:
+            out = out.transpose(0, 1)
+    if weights is not None and average_attn_weights:
+        weights = weights.mean(dim=1)
+    return out, weights
+
+
+def _multi_head_attention_general(query, key, value, num_heads, in_proj_weight, in_proj_bias,
+                                  out_proj_weight, out_proj_bias, p, key_padding_mask,
+                                  need_weights, attn_mask, q_proj_weight, k_proj_weight,
+                                  v_proj_weight, is_causal):
+    """multi_head_attention_forward for cross-attention or separate projection weights,
+    sequence-first: -> (out (L, N, E), weights (N, h, L, S) or None)."""
     L, N, E = query.shape
     S = key.shape[0]
-    if E % num_heads:
-        raise ValueError(f"MultiheadAttention: embed_dim {E} is not divisible by num_heads "
-                         f"{num_heads}")
     d = E // num_heads
     b = in_proj_bias
-    bq = bk = bv = None
-    if b is not None:
-        bq, bk, bv = b[:E], b[E:2 * E], b[2 * E:]
     if q_proj_weight is not None:
+        bq, bk, bv = (None,) * 3 if b is None else (b[:E], b[E:2 * E], b[2 * E:])
         q = _project(query, q_proj_weight, bq)
         k = _project(key, k_proj_weight, bk)
         v = _project(value, v_proj_weight, bv)
-    elif query is key and key is value:
-        qkv = _project(query, in_proj_weight, b).reshape(L, N, 3, num_heads, d)
-        qkv = qkv.permute(2, 1, 3, 0, 4)           # (3, N, h, L, d)
-        q, k, v = qkv[0], qkv[1], qkv[2]
     else:
-        q = _project(query, in_proj_weight[:E], bq)
+        q = _project(query, in_proj_weight[:E], None if b is None else b[:E])
         if key is value:
             kv = _project(key, in_proj_weight[E:], None if b is None else b[E:])
             k, v = kv.split(E, dim=-1)
         else:
-            k = _project(key, in_proj_weight[E:2 * E], bk)
-            v = _project(value, in_proj_weight[2 * E:], bv)
-    if q.ndim == 3:  # (L, N, E) -> (N, h, L, d)
-        q = q.reshape(L, N, num_heads, d).permute(1, 2, 0, 3)
-        k = k.reshape(S, N, num_heads, d).permute(1, 2, 0, 3)
-        v = v.reshape(S, N, num_heads, d).permute(1, 2, 0, 3)
-    dtype = q.dtype
+            k = _project(key, in_proj_weight[E:2 * E], None if b is None else b[E:2 * E])
+            v = _project(value, in_proj_weight[2 * E:], None if b is None else b[2 * E:])
+    # (L, N, E) -> (N, h, L, d)
+    q = q.reshape(L, N, num_heads, d).permute(1, 2, 0, 3)
+    k = k.reshape(S, N, num_heads, d).permute(1, 2, 0, 3)
+    v = v.reshape(S, N, num_heads, d).permute(1, 2, 0, 3)
     xp = backend.get_array_module(q.array)
-    mask = None
-    am = _additive_mask(mask_array(attn_mask), dtype, "attn_mask")
-    if am is None and is_causal:
-        am = _additive_mask(~causal_mask(xp, L, S), dtype, "attn_mask")
-    if am is not None:
-        if am.shape == (L, S):
-            mask = am
-        elif am.shape == (N * num_heads, L, S):
-            mask = am.reshape(N, num_heads, L, S)
-        else:
-            raise ValueError(f"MultiheadAttention: expected attn_mask of shape {(L, S)} or "
-                             f"{(N * num_heads, L, S)}, got {tuple(am.shape)}")
-    kpm = _additive_mask(mask_array(key_padding_mask), dtype, "key_padding_mask")
-    if kpm is not None:
-        if kpm.shape != (N, S):
-            raise ValueError(f"MultiheadAttention: expected key_padding_mask of shape {(N, S)}, "
-                             f"got {tuple(kpm.shape)}")
-        kpm = kpm.reshape(N, 1, 1, S)
-        mask = kpm if mask is None else mask + kpm
-    p = dropout_p if training else 0.0
+    mask = _attention_mask(attn_mask, key_padding_mask, is_causal, q.dtype, xp, N, num_heads,
+                           L, S)
     res = ScaledDotProductAttention.apply(q, k, v, mask=mask, scale=1.0 / math.sqrt(d),
                                           dropout_p=float(p), return_weights=need_weights)
     o, weights = (res if need_weights else (res, None))
     o = o.permute(2, 0, 1, 3).reshape(L * N, E)
     out = linear(o, out_proj_weight, out_proj_bias).reshape(L, N, E)
-    if weights is not None and average_attn_weights:
-        weights = weights.mean(dim=1)
     return out, weights

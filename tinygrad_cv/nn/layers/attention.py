@@ -120,13 +120,7 @@ class MultiheadAttention(Module):
                 attn_mask=None, average_attn_weights=True, is_causal=False):
         batched = self._check(query, key, value)
         kpm = mask_array(key_padding_mask)
-        if batched and self.batch_first:
-            # keep identity (self-attention packs one GEMM for q, k, v)
-            same_qk, same_kv = query is key, key is value
-            query = query.transpose(0, 1)
-            key = query if same_qk else key.transpose(0, 1)
-            value = key if same_kv else value.transpose(0, 1)
-        elif not batched:
+        if not batched:
             same_qk, same_kv = query is key, key is value
             query = query.unsqueeze(1)
             key = query if same_qk else key.unsqueeze(1)
@@ -139,10 +133,9 @@ class MultiheadAttention(Module):
             training=self.training, key_padding_mask=kpm, need_weights=need_weights,
             attn_mask=attn_mask, q_proj_weight=self.q_proj_weight,
             k_proj_weight=self.k_proj_weight, v_proj_weight=self.v_proj_weight,
-            average_attn_weights=average_attn_weights, is_causal=is_causal)
-        if batched and self.batch_first:
-            out = out.transpose(0, 1)
-        elif not batched:
+            average_attn_weights=average_attn_weights, is_causal=is_causal,
+            batch_first=batched and self.batch_first)
+        if not batched:
             out = out.squeeze(1)
             if weights is not None:
                 weights = weights.squeeze(0)
