@@ -54,6 +54,42 @@ def test_layernorm_matches_torch(lead, k, affine, bias, seed):
 
 
 @SETTINGS
+@given(st.integers(1, 40), st.integers(1, 9), st.booleans(), st.booleans(), st.booleans(),
+       st.sampled_from([(True, True, True), (True, False, False), (False, True, True)]),
+       st.sampled_from(["float32", "float64"]), st.integers(0, 2**16))
+def test_layer_norm_row_path_matches_torch(rows, m, affine, bias, transposed, needs, dtype,
+                                           seed):
+    """The GEMV row path of layer_norm (also on a transposed, non-contiguous input, with
+    partial requires_grad) against torch's layer_norm: output and every gradient."""
+    affine = affine or not needs[0]          # something requires grad
+    rng = np.random.default_rng(seed)
+    shape = (m, rows) if transposed else (rows, m)
+    x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+    w = rng.standard_normal(m).astype(dtype) if affine else None
+    b = rng.standard_normal(m).astype(dtype) if bias else None
+    g = rng.standard_normal((rows, m)).astype(dtype)
+
+    def run(lib, make):
+        ts = [None if a is None else make(a, r) for a, r in zip((x, w, b), needs)]
+        xin = ts[0].T if transposed else ts[0]
+        if lib is torch:
+            y = torch.nn.functional.layer_norm(xin, (m,), ts[1], ts[2], eps=1e-4)
+        else:
+            y = F.layer_norm(xin, (m,), ts[1], ts[2], eps=1e-4)
+        (y * make(g, False)).sum().backward()
+        return [host(y)] + [None if t is None or not r else host(t.grad)
+                            for t, r in zip(ts, needs)]
+
+    ours = run(tg, lambda a, r: tg.Tensor(a, requires_grad=r))
+    theirs = run(torch, lambda a, r: torch.tensor(a, requires_grad=r))
+    tol = dict(rtol=2e-4, atol=2e-4) if dtype == "float32" else dict(rtol=1e-9, atol=1e-10)
+    for a, t in zip(ours, theirs):
+        assert (a is None) == (t is None)
+        if a is not None:
+            np.testing.assert_allclose(a, t, **tol)
+
+
+@SETTINGS
 @given(st.sampled_from([1, 2, 3, 6]), st.integers(1, 3), st.integers(0, 2), st.booleans(),
        st.sampled_from([np.float32, np.float64]), st.integers(0, 2**16))
 def test_groupnorm_matches_torch(groups, n, extra_dims, affine, dtype, seed):
