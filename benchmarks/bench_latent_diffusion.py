@@ -11,7 +11,9 @@ samples with the classes cycling 0-9 (what ``tinygrad-cv sample CKPT --guidance 
 ``--speed``: DDIM-``steps`` sampling of 400 images, the latent model (w = 1: one UNet pass per
 step; w = 3: two) against the pixel-space DDPM UNet of ``train --model ddpm``'s default
 configuration (same step count, weights from ``--ddpm CKPT`` or fresh: the cost does not
-depend on them), wall-clock and process CPU seconds.  Prints one JSON object.
+depend on them), wall-clock and process CPU seconds, with the load averages before and after
+and the BLAS thread setting (on a shared machine the wall-clock ratio follows the load; the
+CPU-time ratio less so).  Prints one JSON object.
 """
 from __future__ import annotations
 
@@ -65,14 +67,17 @@ def speed(ldm, steps, ddpm_ckpt=None, num=400):
 
     ddpm = load_ddpm(ddpm_ckpt) if ddpm_ckpt else build_ddpm(default_config()).eval()
     sampler = DDIMSampler(ddpm.schedule, steps=steps)
-    out = {"pixel": _timed(lambda: sampler.sample(ddpm.model, (num, 1, 8, 8), seed=0,
-                                                  progress=False))}
+    out = {"load_average_before": os.getloadavg(),
+           "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default")}
+    out["pixel"] = _timed(lambda: sampler.sample(ddpm.model, (num, 1, 8, 8), seed=0,
+                                                 progress=False))
     for w in (1.0, 3.0):
         out[f"latent_w{w:g}"] = _timed(lambda: ldm.sample(cycling_classes(num),
                                                           guidance_scale=w, steps=steps,
                                                           seed=0, progress=False))
         out[f"speedup_w{w:g}"] = {k: out["pixel"][k] / out[f"latent_w{w:g}"][k]
                                   for k in ("wall_s", "cpu_s")}
+    out["load_average_after"] = os.getloadavg()
     return out
 
 
