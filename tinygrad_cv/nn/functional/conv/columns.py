@@ -14,9 +14,14 @@ and every product is a single GEMM with ``Wmat[(i, j, c), o] = w[o, c, i, j]``::
 
 the input gradient being, at stride 1, the same column product of dY (padded by the kernel's
 reach) with the flipped kernel, otherwise dcols added back at each kernel offset (kh*kw slab
-additions into the channels-last padded gradient, then cropped).  The layout changes
-(NCHW <-> NHWC) are copies of activation-sized arrays; the bias is added during the output's
-copy.
+additions into the channels-last padded gradient, then cropped).
+
+Channels-last results: the GEMMs produce NHWC rows, so y (and dx) are returned as the
+(N, O, Ho, Wo)-shaped *view* of the (N, Ho, Wo, O) buffer (torch's ``channels_last``: the
+logical shape is NCHW, only the strides differ) -- no NCHW copy.  An input in that layout
+(the previous convolution's output, or any elementwise result of it: NumPy ufuncs keep the
+memory order) makes the padded channels-last copy a copy of contiguous rows, and a dy in that
+layout makes ``dY`` (N*Ho*Wo, O) a free view.  Any other layout works too (one strided copy).
 """
 from __future__ import annotations
 
@@ -77,51 +82,53 @@ def _columns_times(xpad, wmat, kernel, stride, dilation, out_hw):
     return out
 
 
-def _nhwc_rows_to_nchw(y2, n, out_hw, bias=None):
-    """(N*Ho*Wo, O) rows -> a new (N, O, Ho, Wo) array, the bias added during the copy."""
-    xp = backend.get_array_module(y2)
-    o = y2.shape[1]
-    y = xp.empty((n, o) + tuple(out_hw), dtype=y2.dtype)
-    src = y2.reshape(n, out_hw[0], out_hw[1], o).transpose(0, 3, 1, 2)
-    if bias is not None:
-        xp.add(src, bias.reshape(1, o, 1, 1), out=y)
-    else:
-        y[...] = src
-    return y
+def channels_last_view(y2, n, out_hw):
+    """(N*Ho*Wo, O) rows -> their (N, O, Ho, Wo) view with channels-last strides (no copy)."""
+    return y2.reshape(n, out_hw[0], out_hw[1], y2.shape[1]).transpose(0, 3, 1, 2)
+
+
+def nhwc_rows(a):
+    """(N, C, H, W) -> (N*H*W, C) rows (a view when ``a`` is channels-last, else one copy)."""
+    xp = backend.get_array_module(a)
+    n, c, h, w = a.shape
+    return xp.ascontiguousarray(a.transpose(0, 2, 3, 1)).reshape(n * h * w, c)
 
 
 def columns_forward(x, w, b, stride, pads, dilation, out_hw):
-    """y (N, O, Ho, Wo) and the channels-last padded input (kept for the backward)."""
+    """y (N, O, Ho, Wo), channels-last strides, and the channels-last padded input (kept for
+    the backward)."""
     xpad = _to_channels_last(x, pads)
     y2 = _columns_times(xpad, _hwc_weight(w), w.shape[2:], stride, dilation, out_hw)
-    return _nhwc_rows_to_nchw(y2, x.shape[0], out_hw, b), xpad
+    if b is not None:
+        y2 += b
+    return channels_last_view(y2, x.shape[0], out_hw), xpad
 
 
 def columns_backward(ctx, dy, xpad, w, stride, pads, dilation, in_hw):
-    """(dx, dw, db) of the column path from dy (N, O, Ho, Wo)."""
-    xp = backend.get_array_module(dy)
+    """(dx, dw, db) of the column path from dy (N, O, Ho, Wo), any strides; dx has
+    channels-last strides."""
     needs = ctx.needs_input_grad
     n, o, ho, wo = dy.shape
     _, c, kh, kw = w.shape
-    dy2 = xp.ascontiguousarray(dy.transpose(0, 2, 3, 1)).reshape(n * ho * wo, o)
+    dy2 = nhwc_rows(dy)
     gx = gw = gb = None
     if needs[1]:
         gw2 = None
         for s, e in _column_chunks(xpad, (kh, kw), (ho, wo)):
             cols = _hwc_columns(xpad[s:e], (kh, kw), stride, dilation, (ho, wo))
-            part = cols.T @ dy2[s * ho * wo:e * ho * wo]
+            part = dy2[s * ho * wo:e * ho * wo]
             if gw2 is None:
-                gw2 = part
+                gw2 = cols.T @ part
             else:
-                gw2 += part
-        gw = xp.ascontiguousarray(gw2.reshape(kh, kw, c, o).transpose(3, 2, 0, 1))
+                backend.matmul_accumulate(cols.T, part, gw2)
+        gw = gw2.reshape(kh, kw, c, o).transpose(3, 2, 0, 1).copy()
     if needs[0]:
         full = _full_correlation_pads(w.shape[2:], dilation, pads)
         if tuple(stride) == (1, 1) and min(full) >= 0:
             # the correlation of dy (padded by the kernel's reach) with the flipped kernel
             gx2 = _columns_times(_to_channels_last(dy, full), _hwc_weight(flip_transpose(w, 1)),
                                  (kh, kw), (1, 1), dilation, in_hw)
-            gx = _nhwc_rows_to_nchw(gx2, n, in_hw)
+            gx = channels_last_view(gx2, n, in_hw)
         else:
             gx = _columns_col2im(dy2, w, xpad.shape, stride, pads, dilation, in_hw, (ho, wo))
     if len(needs) > 2 and needs[2]:
@@ -140,7 +147,8 @@ def _full_correlation_pads(kernel, dilation, pads):
 def _columns_col2im(dy2, w, padded_shape, stride, pads, dilation, in_hw, out_hw):
     """dL/dx of the column path for strides > 1 (or a forward padding beyond the kernel's
     reach): per chunk of samples ``dcols = dY @ Wmat^T`` is added back at each kernel offset's
-    strided position of the channels-last padded gradient, which is then cropped."""
+    strided position of the channels-last padded gradient, which is then cropped (returned
+    with channels-last strides)."""
     xp = backend.get_array_module(dy2)
     n, _, _, c = padded_shape
     _, _, kh, kw = w.shape
@@ -159,4 +167,4 @@ def _columns_col2im(dy2, w, padded_shape, stride, pads, dilation, in_hw, out_hw)
                      j * dw:j * dw + sw * (wo - 1) + 1:sw] += dcols[:, :, :, i, j]
     top, _, left, _ = pads
     h, wd = in_hw
-    return xp.ascontiguousarray(gpad[:, top:top + h, left:left + wd].transpose(0, 3, 1, 2))
+    return xp.ascontiguousarray(gpad[:, top:top + h, left:left + wd]).transpose(0, 3, 1, 2)
