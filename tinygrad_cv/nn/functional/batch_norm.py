@@ -8,7 +8,13 @@ batch variance ``var * M / (M - 1)``; evaluation normalises with the running sta
 from __future__ import annotations
 
 from ... import backend
+from ...autograd import buffers
 from ...autograd.function import Function
+
+
+# Samples per chunk of the training passes: about 512 KB of x, so a chunk's temporaries stay
+# in the core's cache between the steps that read them again.
+CHUNK_BYTES = 1 << 19
 
 
 def _channel_sum(a):
@@ -23,22 +29,39 @@ def _channel_dot(a, b):
     return xp.einsum("ncs,ncs->nc", a, b).sum(axis=0)
 
 
+def _empty_like(a):
+    """An uninitialised array in a's memory order: a reused buffer when a is C-contiguous."""
+    if a.flags.c_contiguous:
+        return buffers.empty(a.shape, a.dtype, a)
+    return backend.get_array_module(a).empty_like(a)
+
+
+def _chunks(x3):
+    """Slices of the sample axis of x3 (N, C, S), each about ``CHUNK_BYTES``."""
+    n = x3.shape[0]
+    per = max(1, CHUNK_BYTES // max(1, x3[:1].nbytes))
+    return [slice(s, min(n, s + per)) for s in range(0, n, per)]
+
+
 class BatchNormFn(Function):
     """Fused batch normalisation over every axis but 1 of x (N, C, *).
 
     Works on the (N, C, S) view with per-channel (C,) statistics, so every broadcast is a
     scalar per contiguous row.  Saves x (which the graph keeps alive anyway), the mean and
-    inv_std rather than xhat (an activation-sized buffer less per layer); the forward computes
-    ``y = x * scale + shift`` (``scale = gamma * inv_std``, ``shift = beta - mu * scale``, as
-    torch's CPU kernel does) in the buffer of ``x - mu``.  Training backward, with
-    ``a = gamma * inv_std`` and
-    ``x - mu`` recomputed::
+    inv_std rather than xhat (an activation-sized buffer less per layer).
 
-        sum(dy * xhat) = inv_std * sum(dy * (x - mu))
-        dx = a * dy - (x - mu) * (a * inv_std * sum(dy * xhat) / M) - a * sum(dy) / M
+    Training forward, chunk by chunk of samples (``CHUNK_BYTES``, so a chunk is re-read from
+    the cache, not from memory): ``mu = sum(x) / M`` (one pass), then ``y = x - mu`` written
+    into y's buffer with ``sum((x - mu)^2)`` taken from it while it is in the cache, then
+    ``y = y * scale + beta`` (``scale = gamma * inv_std``).  Training backward, with
+    ``a = gamma * inv_std``, in two chunked passes::
 
-    (the module docstring's formula with ``g = gamma * dy`` multiplied out), where the two
-    sums are also ``dgamma`` and ``dbeta``.
+        pass 1:  c = x - mu (into gx's buffer),  sum(dy),  sum(dy * c)
+        pass 2:  gx = a * (dy - sum(dy) / M - c * inv_std^2 * sum(dy * c) / M)   (in place on c)
+
+    (the module docstring's formula with ``g = gamma * dy``; ``sum(dy * xhat) = inv_std *
+    sum(dy * c)`` and ``sum(dy)`` are also ``dgamma`` and ``dbeta``).  Outputs and gradients
+    are written into reused buffers (``autograd/buffers.py``).
     """
 
     @staticmethod
@@ -48,10 +71,15 @@ class BatchNormFn(Function):
         n, c = x.shape[0], x.shape[1]
         x3 = x.reshape(n, c, -1)
         count = x3.shape[0] * x3.shape[2]
+        y = _empty_like(x3)
         if training:
             mean = _channel_sum(x3) * (1.0 / count)
-            centered = x3 - mean[:, None]
-            var = _channel_dot(centered, centered) * (1.0 / count)
+            sq = xp.zeros((c,), dtype=x3.dtype)
+            chunks = _chunks(x3)
+            for blk in chunks:
+                centered = xp.subtract(x3[blk], mean[:, None], out=y[blk])
+                sq += _channel_dot(centered, centered)
+            var = sq * (1.0 / count)
             inv_std = 1.0 / xp.sqrt(var + eps)
             if running_mean is not None:
                 running_mean *= 1.0 - momentum
@@ -60,16 +88,19 @@ class BatchNormFn(Function):
                 unbiased = var * (count / max(count - 1, 1))
                 running_var *= 1.0 - momentum
                 running_var += momentum * unbiased.astype(running_var.dtype)
+            scale = inv_std * weight if affine else inv_std
+            for blk in chunks:      # y = (x - mu) * scale + beta
+                xp.multiply(y[blk], scale[:, None], out=y[blk])
+                if affine:
+                    y[blk] += bias[:, None]
         else:
             mean = running_mean.astype(x.dtype)
             inv_std = (1.0 / xp.sqrt(running_var + eps)).astype(x.dtype)
-            centered = xp.empty(x3.shape, dtype=x3.dtype)
-        # y = x * scale + shift with scale = gamma * inv_std, shift = beta - mean * scale
-        # (two passes over x, written into the buffer of x - mu when training)
-        scale = inv_std * weight if affine else inv_std
-        shift = bias - mean * scale if affine else -mean * scale
-        y = xp.multiply(x3, scale[:, None], out=centered)
-        y += shift[:, None]
+            # y = x * scale + shift with scale = gamma * inv_std, shift = beta - mean * scale
+            scale = inv_std * weight if affine else inv_std
+            shift = bias - mean * scale if affine else -mean * scale
+            xp.multiply(x3, scale[:, None], out=y)
+            y += shift[:, None]
         ctx.cfg = (count, training, affine)
         ctx.save_for_backward(x3, mean, inv_std, weight)
         return y.reshape(x.shape)
@@ -79,22 +110,39 @@ class BatchNormFn(Function):
         x3, mean, inv_std, weight = ctx.saved_tensors
         count, training, affine = ctx.cfg
         needs = ctx.needs_input_grad
+        xp = backend.get_array_module(dy)
         dy3 = dy.reshape(x3.shape)
         scale = inv_std * weight if affine else inv_std
         need_sums = training or (affine and (needs[1] or needs[2]))
-        sum_dy = _channel_sum(dy3) if need_sums else None
-        centered = sum_dy_xhat = None
-        if need_sums:
-            centered = x3 - mean[:, None]
-            sum_dy_xhat = _channel_dot(dy3, centered) * inv_std
         gx = gw = gb = None
+        sum_dy = sum_dy_xhat = None
+        if need_sums:
+            # pass 1: x - mu into gx's buffer (or a scratch), with both sums from the cache
+            out = _empty_like(x3).astype(dy3.dtype, copy=False) if (training and needs[0]) else None
+            chunks = _chunks(x3)
+            sum_dy = xp.zeros((x3.shape[1],), dtype=dy3.dtype)
+            sum_dy_c = xp.zeros((x3.shape[1],), dtype=dy3.dtype)
+            for blk in chunks:
+                dst = out[blk] if out is not None else None
+                centered = xp.subtract(x3[blk], mean[:, None], out=dst)
+                sum_dy += _channel_sum(dy3[blk])
+                sum_dy_c += _channel_dot(dy3[blk], centered)
+            sum_dy_xhat = sum_dy_c * inv_std
         if needs[0]:
-            gx = dy3 * scale[:, None]
             if training:
-                centered *= (scale * inv_std * sum_dy_xhat * (1.0 / count))[:, None]
-                centered += (scale * sum_dy * (1.0 / count))[:, None]
-                gx -= centered
-            gx = gx.reshape(dy.shape)
+                # pass 2: gx = a * (dy - sum(dy)/M - c * inv_std^2 * sum(dy * c)/M), in place on c
+                k_c = (inv_std * inv_std * sum_dy_c * (1.0 / count))[:, None]
+                mean_dy = (sum_dy * (1.0 / count))[:, None]
+                for blk in chunks:
+                    g = out[blk]
+                    xp.multiply(g, k_c, out=g)
+                    xp.subtract(dy3[blk], g, out=g)
+                    xp.subtract(g, mean_dy, out=g)
+                    xp.multiply(g, scale[:, None], out=g)
+                gx = out.reshape(dy.shape)
+            else:
+                gx = xp.multiply(dy3, scale[:, None], out=_empty_like(dy3))
+                gx = gx.reshape(dy.shape)
         if affine and needs[1]:
             gw = sum_dy_xhat
         if affine and needs[2]:

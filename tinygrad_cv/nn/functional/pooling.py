@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from ... import backend
 from ...arguments import pair
+from ...autograd import buffers
 from ...autograd.function import Function
 from .interpolation import separable_linear
 
@@ -107,7 +108,7 @@ def _max_pool_pairs(x):
     n, c, h, w = x.shape
     rows = n * c * (h // 2)
     x3 = xp.ascontiguousarray(x).reshape(rows, 2, w)
-    y = xp.empty((rows, w // 2), dtype=x.dtype)
+    y = buffers.empty((rows, w // 2), x.dtype, x)
     scratch = xp.empty((min(rows, PAIR_CHUNK_ROWS), w), dtype=x.dtype)
     for s in range(0, rows, PAIR_CHUNK_ROWS):
         e = min(rows, s + PAIR_CHUNK_ROWS)
@@ -127,7 +128,7 @@ def _max_routes_pairs(x, y, dy):
     rows, half = n * c * (h // 2), w // 2
     x3 = xp.ascontiguousarray(x).reshape(rows, 2, w)
     y2, dy2 = y.reshape(rows, half), xp.ascontiguousarray(dy).reshape(rows, half)
-    gx = xp.empty((n, c, h, w), dtype=dy.dtype)
+    gx = buffers.empty((n, c, h, w), dy.dtype, dy)
     g3 = gx.reshape(rows, 2, w)
     chunk = min(rows, PAIR_CHUNK_ROWS)
     claimed, hit = xp.empty((chunk, half), dtype=bool), xp.empty((chunk, half), dtype=bool)

@@ -1,0 +1,276 @@
+"""Reused buffers (autograd/buffers.py) and the layers that write into them (ReLU, batch norm,
+2x2 max pooling): a buffer is handed out again only when nothing can reach it, and every fast
+path equals torch (forward and backward, float32 and float64, odd shapes, NaN)."""
+import gc
+import importlib
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+import tinygrad_cv as tg
+import tinygrad_cv.nn.functional as F
+from tinygrad_cv.autograd import buffers
+
+SETTINGS = settings(max_examples=25, deadline=None)
+
+
+@pytest.fixture
+def pool_everything(monkeypatch):
+    """Pool arrays of every size (the default skips small ones), from an empty pool."""
+    monkeypatch.setattr(buffers, "MIN_BYTES", 0)
+    monkeypatch.setattr(buffers, "_pool", {})
+    monkeypatch.setattr(buffers, "_held", [0])
+
+
+def _base(a):
+    return a if a.base is None else a.base
+
+
+# ---- the pool ------------------------------------------------------------------------------
+def test_buffer_is_reused_only_when_nothing_reaches_it(pool_everything):
+    like = np.empty(1)
+    a = buffers.empty((4, 5), np.float32, like)
+    assert a.shape == (4, 5) and a.dtype == np.float32 and a.flags.c_contiguous
+    first = id(_base(a))      # (an id: a reference would keep the buffer busy)
+    holders = {
+        "the array": lambda x: x,
+        "a view": lambda x: x[1:],
+        "a Tensor": lambda x: tg.Tensor.wrap(x),
+        "a memoryview": lambda x: memoryview(x),
+        "a torch tensor": lambda x: torch.from_numpy(x),
+    }
+    for what, hold in holders.items():
+        held = hold(a)
+        del a
+        gc.collect()
+        b = buffers.empty((4, 5), np.float32, like)
+        assert id(_base(b)) != first, what
+        del held, b
+        gc.collect()
+        a = buffers.empty((4, 5), np.float32, like)
+        assert id(_base(a)) == first, what          # free again once the holder is gone
+    del a
+    c = buffers.empty((20,), np.float32, like)      # same size, other shape: same buffer
+    assert id(_base(c)) == first and c.shape == (20,)
+    d = buffers.empty((20,), np.float64, like)      # other dtype: another buffer
+    assert id(_base(d)) != first
+
+
+def test_pool_bounds_and_clear(pool_everything, monkeypatch):
+    monkeypatch.setattr(buffers, "MAX_PER_KEY", 2)
+    like = np.empty(1)
+    kept = [buffers.empty((8,), np.float32, like) for _ in range(4)]    # all in use
+    assert len(buffers._pool[(8, np.dtype(np.float32))]) == 2           # the oldest forgotten
+    assert buffers.held_bytes() == 2 * 8 * 4
+    del kept
+    buffers.clear()
+    assert buffers.held_bytes() == 0 and not buffers._pool
+    monkeypatch.setattr(buffers, "MAX_BYTES", 40)
+    a = buffers.empty((8,), np.float32, like)
+    b = buffers.empty((8,), np.float32, like)       # over the byte budget: not kept
+    assert buffers.held_bytes() == 32 and a.shape == b.shape == (8,)
+
+
+def test_small_arrays_are_not_pooled():
+    like = np.empty(1)
+    a = buffers.empty((3,), np.float32, like)
+    assert a.base is None and (3, np.dtype(np.float32)) not in buffers._pool
+
+
+def test_reusable_counts_every_reference(pool_everything):
+    like = np.empty(1)
+    a = buffers.empty((6,), np.float32, like)
+    assert buffers.reusable(a, 1)
+    other = a
+    assert not buffers.reusable(a, 1) and buffers.reusable(a, 2)
+    del other
+    view = a[2:]
+    assert not buffers.reusable(a, 1)
+    del view
+    assert not buffers.reusable(np.empty(6, np.float32), 1)     # not a pool buffer
+
+
+# ---- ReLU ----------------------------------------------------------------------------------
+@SETTINGS
+@given(st.integers(1, 3), st.integers(1, 4), st.integers(1, 4), st.integers(1, 4),
+       st.sampled_from(["plain", "nan", "zeros"]), st.sampled_from([np.float32, np.float64]),
+       st.booleans(), st.integers(0, 2**16))
+def test_relu_pool_chain_matches_torch(n, c, hh, ww, values, dtype, pooled, seed):
+    """ReLU then 2x2 max pooling (the ReLU's output dies inside the backward: its gradient is
+    written into that output's buffer) against torch, with NaN and exact zeros."""
+    if pooled:
+        buffers.MIN_BYTES, saved = 0, buffers.MIN_BYTES
+    try:
+        rng = np.random.default_rng(seed)
+        x = rng.standard_normal((n, c, 2 * hh, 2 * ww))
+        if values == "nan":
+            x[rng.random(x.shape) < 0.1] = np.nan
+        elif values == "zeros":
+            x = np.round(x)
+        x = x.astype(dtype)
+        dy = rng.standard_normal((n, c, hh, ww)).astype(dtype)
+        ours = tg.Tensor(x, requires_grad=True)
+        y = F.max_pool2d(F.relu(ours * 1.0), 2)
+        y.backward(tg.Tensor(dy))
+        theirs = torch.tensor(x, requires_grad=True)
+        ty = torch.nn.functional.max_pool2d(torch.relu(theirs * 1.0), 2)
+        ty.backward(torch.tensor(dy))
+        np.testing.assert_array_equal(y.detach().numpy(), ty.detach().numpy())
+        np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
+    finally:
+        if pooled:
+            buffers.MIN_BYTES = saved
+
+
+def test_relu_backward_writes_into_its_dead_output(pool_everything, monkeypatch):
+    from tinygrad_cv.ops import elementwise
+    seen = []
+    backward = elementwise.ReLU.backward
+
+    def spy(ctx, g):
+        out_id = id(ctx.saved[0])
+        result = backward(ctx, g)
+        seen.append(id(result) == out_id)
+        return result
+
+    monkeypatch.setattr(elementwise.ReLU, "backward", staticmethod(spy))
+    x = tg.Tensor(np.random.default_rng(0).standard_normal((2, 3, 4, 4)), requires_grad=True)
+    F.max_pool2d(F.relu(x * 1.0), 2).sum().backward()
+    r = F.relu(x * 1.0)              # the output still held: a fresh gradient buffer
+    F.max_pool2d(r, 2).sum().backward()
+    assert seen == [True, False]
+
+
+@pytest.mark.parametrize("case", ["held", "retained_grad", "retain_graph", "two_consumers",
+                                  "hook"])
+def test_relu_output_and_gradient_stay_intact_when_visible(pool_everything, case):
+    """Whenever the ReLU's output or the gradient reaching it can still be seen, the values
+    equal torch's (no buffer is overwritten under a user)."""
+    x = np.random.default_rng(1).standard_normal((2, 3, 4, 4)).astype(np.float32)
+    results = []
+    for lib in ("ours", "torch"):
+        t = tg.Tensor(x, requires_grad=True) if lib == "ours" else torch.tensor(x, requires_grad=True)
+        relu = F.relu if lib == "ours" else torch.relu
+        pool = F.max_pool2d if lib == "ours" else torch.nn.functional.max_pool2d
+        r = relu(t * 2.0)
+        seen = []
+        if case == "retained_grad":
+            r.retain_grad()
+        if case == "hook":
+            r.register_hook(lambda g: seen.append(g * 1.0))
+        y = pool(r, 2)
+        if case == "two_consumers":
+            loss = y.sum() + (r * 3.0).sum()
+        else:
+            loss = (y * y).sum()
+        loss.backward(retain_graph=case == "retain_graph")
+        if case == "retain_graph":
+            loss.backward()
+        out = [t.grad.numpy().copy(), r.detach().numpy().copy()]
+        if case == "retained_grad":
+            out.append(r.grad.numpy().copy())
+        if case == "hook":
+            out.append(np.asarray(seen[0].detach().numpy()))
+        results.append(out)
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-6)
+
+
+# ---- batch norm ----------------------------------------------------------------------------
+@SETTINGS
+@given(st.sampled_from([(2,), (3,), (5, 3), (4, 7)]), st.integers(2, 6), st.integers(1, 5),
+       st.sampled_from([1, 64, 300, 1 << 30]), st.booleans(), st.booleans(),
+       st.sampled_from([(True, True), (True, False), (False, True)]),
+       st.sampled_from([np.float32, np.float64]), st.integers(0, 2**16))
+def test_batch_norm_chunked_passes_match_torch(spatial, n, c, chunk_bytes, affine, train, needs,
+                                               dtype, seed):
+    """Batch norm's chunked forward and backward (chunks of one sample up to the whole batch,
+    pooled buffers) against torch: output, input, weight and bias gradients, running stats."""
+    bn_mod = importlib.import_module("tinygrad_cv.nn.functional.batch_norm")
+    saved = bn_mod.CHUNK_BYTES, buffers.MIN_BYTES
+    bn_mod.CHUNK_BYTES, buffers.MIN_BYTES = chunk_bytes, 0
+    try:
+        rng = np.random.default_rng(seed)
+        shape = (n, c) + spatial
+        x = (rng.standard_normal(shape) * 2 + 1).astype(dtype)
+        dy = rng.standard_normal(shape).astype(dtype)
+        w, b = rng.standard_normal(c).astype(dtype), rng.standard_normal(c).astype(dtype)
+        rm, rv = rng.standard_normal(c).astype(dtype), rng.random(c).astype(dtype) + 0.5
+        x_grad, p_grad = needs
+        ours_x = tg.Tensor(x, requires_grad=x_grad)
+        theirs_x = torch.tensor(x, requires_grad=x_grad)
+        ow = tg.Tensor(w, requires_grad=p_grad) if affine else None
+        ob = tg.Tensor(b, requires_grad=p_grad) if affine else None
+        tw = torch.tensor(w, requires_grad=p_grad) if affine else None
+        tb = torch.tensor(b, requires_grad=p_grad) if affine else None
+        orm, orv, trm, trv = rm.copy(), rv.copy(), torch.tensor(rm), torch.tensor(rv)
+        y = F.batch_norm(ours_x * 1.0, orm, orv, ow, ob, training=train, momentum=0.3, eps=1e-3)
+        ty = torch.nn.functional.batch_norm(theirs_x * 1.0, trm, trv, tw, tb, training=train,
+                                            momentum=0.3, eps=1e-3)
+        tol = dict(rtol=2e-4, atol=2e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-11)
+        np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), **tol)
+        np.testing.assert_allclose(orm, trm.numpy(), **tol)
+        np.testing.assert_allclose(orv, trv.numpy(), **tol)
+        if not (x_grad or (affine and p_grad)):
+            return
+        y.backward(tg.Tensor(dy))
+        ty.backward(torch.tensor(dy))
+        pairs = [(ours_x, theirs_x)] if x_grad else []
+        if affine and p_grad:
+            pairs += [(ow, tw), (ob, tb)]
+        for o, t in pairs:
+            assert o.grad.numpy().dtype == dtype
+            np.testing.assert_allclose(o.grad.numpy(), t.grad.numpy(), **tol)
+    finally:
+        bn_mod.CHUNK_BYTES, buffers.MIN_BYTES = saved
+
+
+def test_batch_norm_keeps_a_channels_last_layout():
+    """A channels-last (N, C, H, W) view in, the same memory order out (no transposing copy
+    forced on the next layer); values and gradients as on the contiguous input."""
+    rng = np.random.default_rng(3)
+    nhwc = rng.standard_normal((4, 5, 6, 3)).astype(np.float32)
+    x_cl = nhwc.transpose(0, 3, 1, 2)
+    dy = rng.standard_normal(x_cl.shape).astype(np.float32)
+    outs = []
+    for x in (x_cl, np.ascontiguousarray(x_cl)):
+        t = tg.Tensor(x, requires_grad=True)
+        y = F.batch_norm(t * 1.0, None, None, training=True)
+        y.backward(tg.Tensor(dy))
+        outs.append((y.detach().numpy(), t.grad.numpy(), y.array.strides))
+    np.testing.assert_allclose(outs[0][0], outs[1][0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(outs[0][1], outs[1][1], rtol=1e-5, atol=1e-6)
+    assert np.argsort(outs[0][2]).tolist() == np.argsort(x_cl.strides).tolist()
+
+
+def test_cnn_step_results_unchanged_by_the_pool(monkeypatch):
+    """A conv-BN-ReLU-pool network's loss and gradients over three steps are the same with
+    every buffer pooled and with none (reused buffers never leak values between steps)."""
+    import tinygrad_cv.nn as nn
+
+    def run():
+        tg.manual_seed(0)
+        model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                              nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 4 * 4, 3))
+        opt = tg.optim.Adam(model.parameters(), lr=1e-2)
+        x = tg.tensor(np.random.default_rng(0).standard_normal((6, 1, 8, 8)).astype(np.float32))
+        y = tg.tensor(np.arange(6) % 3)
+        losses = []
+        for _ in range(3):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.item()))
+        return losses, [p.detach().numpy().copy() for p in model.parameters()]
+
+    monkeypatch.setattr(buffers, "MIN_BYTES", 1 << 40)
+    plain = run()
+    monkeypatch.setattr(buffers, "MIN_BYTES", 0)
+    monkeypatch.setattr(buffers, "_pool", {})
+    pooled = run()
+    assert plain[0] == pooled[0]
+    for a, b in zip(plain[1], pooled[1]):
+        np.testing.assert_array_equal(a, b)
