@@ -24,10 +24,11 @@ stride equals its width (a C-contiguous view)::
 
     Y_p = sum_i X_{i,p} @ Wmat_i,   X_{i,p}[q] = X[i*dh*P + p + run*q : ... + run]
 
--- kh GEMMs per phase with K = kw*Cg (kh*kw GEMMs with K = Cg when dw > 1: run = 1), added in
-place into the phase-major result (G, run, M/run, Og) (``backend.matmul_accumulate``: no
-temporary products, every phase's rows contiguous).  As P is a multiple of run, output column
-b belongs to phase b % run, and the crop copy reads each phase as a (N, HS, P/run, Og) view.
+-- kh GEMMs per phase with K = kw*Cg (kh*kw GEMMs with K = Cg when dw > 1: run = 1), summed in
+the phase-major result (G, run, M/run, Og): every phase's rows are contiguous (BLAS writes a
+contiguous output about 1.3x faster than every run-th row of the flat grid).  As P is a
+multiple of run, output column b belongs to phase b % run, and the crop copy reads each phase
+as a (N, HS, P/run, Og) view.
 
 Backward on the same layout: dy is scattered into a zero grid dY (``grid_output``: dY[L + rho]
 holds dy at rho, zeros at the dropped positions, L = dh*(kh-1)*P + dw*(kw-1) zero rows ahead)::
@@ -137,6 +138,7 @@ def _grid_correlate(grid, wmats, offsets, run, rows_used, rows_total):
     og = wmats.shape[3]
     per_phase = rows_used // run
     out = xp.empty((groups, run, rows_total // run, og), dtype=grid.dtype)
+    part = xp.empty((per_phase, og), dtype=grid.dtype) if len(offsets) > 1 else None
     for g in range(groups):
         for p in range(run):
             acc = out[g, p, :per_phase]
@@ -145,7 +147,8 @@ def _grid_correlate(grid, wmats, offsets, run, rows_used, rows_total):
                 if s == 0:
                     xp.matmul(tap, wmats[g, s], out=acc)
                 else:
-                    backend.matmul_accumulate(tap, wmats[g, s], acc)
+                    xp.matmul(tap, wmats[g, s], out=part)
+                    acc += part
     return out
 
 
