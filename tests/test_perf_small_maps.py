@@ -82,8 +82,7 @@ def test_group_norm_kernels_match_torch(n, groups, per_group, spatial, affine, b
     b = rng.standard_normal(c).astype(dtype) if affine and bias else None
     dy = rng.standard_normal(x.shape).astype(dtype)
     ox = tg.tensor(channels_last(x) if x_layout == "channels_last" else x, requires_grad=True)
-    if x_layout == "channels_last" and x.ndim > 2:
-        assert not ox.array.flags.c_contiguous
+    strided = x_layout == "channels_last" and not ox.array.flags.c_contiguous
     dy_in = channels_last(dy) if dy_layout == "channels_last" else dy
     ow = None if w is None else tg.tensor(w, requires_grad=True)
     ob = None if b is None else tg.tensor(b, requires_grad=True)
@@ -99,9 +98,30 @@ def test_group_norm_kernels_match_torch(n, groups, per_group, spatial, affine, b
         dict(rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(y.array, ty.detach().numpy(), **tol)
     np.testing.assert_allclose(ox.grad.array, tx.grad.numpy(), **tol)
-    if x_layout == "channels_last" and x.ndim > 2:  # the layout is kept
+    if strided:  # the layout is kept
         assert np.moveaxis(y.array, 1, -1).flags.c_contiguous
     if w is not None:
         np.testing.assert_allclose(ow.grad.array, tw.grad.numpy(), **tol)
     if b is not None:
         np.testing.assert_allclose(ob.grad.array, tb.grad.numpy(), **tol)
+
+
+@SETTINGS
+@given(st.sampled_from(["float32", "float64"]), st.integers(1, 3), st.integers(1, 6),
+       st.integers(1, 4), st.booleans(), st.integers(0, 2**16))
+def test_silu_keeps_channels_last_and_matches_torch(dtype, n, c, hw, grad_last, seed):
+    """SiLU of a channels-last (N, C, H, W) input (a column convolution's output) stays
+    channels-last in both directions, with torch's values."""
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((n, c, hw, hw)) * 4).astype(dtype)
+    g = rng.standard_normal(x.shape).astype(dtype)
+    ox = tg.tensor(channels_last(x), requires_grad=True)
+    y = F.silu(ox)
+    y.backward(tg.tensor(channels_last(g) if grad_last else g))
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch.nn.functional.silu(tx)
+    ty.backward(torch.tensor(g))
+    tol = dict(rtol=2e-6, atol=1e-7) if dtype == "float32" else dict(rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(y.array, ty.detach().numpy(), **tol)
+    np.testing.assert_allclose(ox.grad.array, tx.grad.numpy(), **tol)
+    assert np.moveaxis(y.array, 1, -1).flags.c_contiguous

@@ -26,34 +26,45 @@ layout makes ``dY`` (N*Ho*Wo, O) a free view.  Any other layout works too (one s
 from __future__ import annotations
 
 from .... import backend
+from ....autograd import buffers
 from .layout import chunk_size, flip_transpose
 
 
 def _to_channels_last(x, pads):
-    """x (N, C, H, W) -> a zero-padded (N, H + top + bottom, W + left + right, C) copy."""
+    """x (N, C, H, W) -> a zero-padded (N, H + top + bottom, W + left + right, C) copy (a
+    pooled buffer, ``autograd/buffers.py``); without padding, a channels-last x itself (its
+    free NHWC view)."""
     xp = backend.get_array_module(x)
     top, bottom, left, right = pads
     n, c, h, w = x.shape
-    out = xp.empty((n, h + top + bottom, w + left + right, c), dtype=x.dtype)
+    nhwc = x.transpose(0, 2, 3, 1)
+    if not (top or bottom or left or right) and nhwc.flags.c_contiguous:
+        return nhwc
+    out = buffers.empty((n, h + top + bottom, w + left + right, c), x.dtype, x)
     if top or bottom or left or right:   # zero the border only, the interior is overwritten
         out[:, :top] = 0
         out[:, top + h:] = 0
         out[:, top:top + h, :left] = 0
         out[:, top:top + h, left + w:] = 0
-    out[:, top:top + h, left:left + w] = x.transpose(0, 2, 3, 1)
+    out[:, top:top + h, left:left + w] = nhwc
     return out
 
 
 def _hwc_columns(xpad, kernel, stride, dilation, out_hw):
-    """(N*Ho*Wo, kh*kw*C) windows of a channels-last padded input (one strided view, one copy;
-    a 1x1 kernel at stride 1 gives a view)."""
+    """(N*Ho*Wo, kh*kw*C) windows of a channels-last padded input: one strided view copied
+    into a pooled buffer (fresh column buffers of tens of MB cost page faults); a 1x1 kernel
+    at stride 1 gives a view."""
     n, _, _, c = xpad.shape
     sn, sh, sw, sc = xpad.strides
     (kh, kw), (ho, wo) = kernel, out_hw
     view = backend.as_strided(xpad, (n, ho, wo, kh, kw, c),
                               (sn, sh * stride[0], sw * stride[1], sh * dilation[0],
                                sw * dilation[1], sc))
-    return view.reshape(n * ho * wo, kh * kw * c)
+    if (kh, kw) == (1, 1) and tuple(stride) == (1, 1) and xpad.flags.c_contiguous:
+        return view.reshape(n * ho * wo, c)
+    cols = buffers.empty((n * ho * wo, kh * kw * c), xpad.dtype, xpad)
+    cols.reshape(view.shape)[...] = view
+    return cols
 
 
 def _hwc_weight(w):
@@ -75,7 +86,7 @@ def _columns_times(xpad, wmat, kernel, stride, dilation, out_hw):
     xp = backend.get_array_module(xpad)
     n = xpad.shape[0]
     rows = out_hw[0] * out_hw[1]
-    out = xp.empty((n * rows, wmat.shape[1]), dtype=xp.result_type(xpad, wmat))
+    out = buffers.empty((n * rows, wmat.shape[1]), xp.result_type(xpad, wmat), xpad)
     for s, e in _column_chunks(xpad, kernel, out_hw):
         cols = _hwc_columns(xpad[s:e], kernel, stride, dilation, out_hw)
         xp.matmul(cols, wmat, out=out[s * rows:e * rows])
