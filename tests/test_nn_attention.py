@@ -435,6 +435,73 @@ def test_transformer_layers_match_torch(decoder, E_h, ff, L, S, N, batch_first, 
     assert_param_grads_match(ours, theirs, tol)
 
 
+@settings(max_examples=15, deadline=None)
+@given(R=st.integers(1, 6), D=st.integers(1, 5), Fh=st.integers(1, 7), Do=st.integers(1, 4),
+       bias=st.booleans(), dropout=st.sampled_from([0.0, 0.4]),
+       needs=st.sampled_from([(True,) * 5, (True, False, False, False, False),
+                              (False, True, True, True, True)]),
+       dtype=st.sampled_from(["float32", "float64"]), seed=st.integers(0, 2**16))
+def test_feed_forward_relu_fn_matches_composition(R, D, Fh, Do, bias, dropout, needs, dtype,
+                                                  seed):
+    """The fused Linear -> ReLU -> dropout factors -> Linear node against the composition of
+    linear, relu, a multiply and linear: output and the gradient of every input."""
+    from tinygrad_cv.ops.linear import FeedForwardReLUFn
+    rng = np.random.default_rng(seed)
+    arrs = [rng.standard_normal(s).astype(dtype) for s in [(R, D), (Fh, D), (Fh,), (Do, Fh),
+                                                           (Do,)]]
+    arrs[0][0, 0] = 0.0                                   # an exact zero pre-activation row
+    arrs[1][0] = 0.0
+    if not bias:
+        arrs[2] = arrs[4] = None
+    keep = None
+    if dropout:
+        keep = ((rng.random((R, Fh)) >= dropout) / (1 - dropout)).astype(dtype)
+    g = rng.standard_normal((R, Do)).astype(dtype)
+
+    def leaves():
+        return [None if a is None else tg.Tensor(a, requires_grad=r)
+                for a, r in zip(arrs, needs)]
+
+    ours, ref = leaves(), leaves()
+    y = FeedForwardReLUFn.apply(*ours, keep=keep)
+    h = F.relu(F.linear(ref[0], ref[1], ref[2]))
+    if keep is not None:
+        h = h * tg.Tensor(keep)
+    yr = F.linear(h, ref[3], ref[4])
+    tol = TOL[dtype]
+    np.testing.assert_allclose(host(y), host(yr), **tol)
+    y.backward(tg.Tensor(g))
+    yr.backward(tg.Tensor(g))
+    for a, b in zip(ours, ref):
+        if a is not None and a.requires_grad:
+            np.testing.assert_allclose(host(a.grad), host(b.grad), **tol)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fused_feed_forward_keeps_the_dropout_draws(dtype):
+    """A training step of an encoder layer with dropout: the fused ReLU block (drawing the
+    dropout factors itself) gives the same outputs and gradients as the unfused Linear, ReLU,
+    Dropout, Linear path (an activation the fusion does not recognise) from the same seed."""
+    layers = []
+    for act in ("relu", lambda t: F.relu(t)):
+        tg.manual_seed(3)
+        layers.append(nn.TransformerEncoderLayer(8, 2, dim_feedforward=12, dropout=0.3,
+                                                 activation=act, dtype=dtype))
+    layers[1].load_state_dict(layers[0].state_dict())
+    x = np.random.default_rng(0).standard_normal((5, 3, 8)).astype(dtype)
+    results = []
+    for layer in layers:
+        layer.train()
+        xt = tg.Tensor(x, requires_grad=True)
+        tg.manual_seed(11)
+        y = layer(xt)
+        (y * y).sum().backward()
+        results.append([host(y), host(xt.grad)] + [host(p.grad) for p in layer.parameters()])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, **TOL[dtype])
+    assert not np.allclose(results[0][0], host(layers[0].eval()(tg.Tensor(x))))
+
+
 def test_transformer_layer_submodule_names():
     enc = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16)
     names = [n for n, _ in enc.named_children()]

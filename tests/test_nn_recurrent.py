@@ -188,6 +188,33 @@ def test_fused_functions_are_first_order_only():
         tg.autograd.grad([out.sum()], [x], create_graph=True)
 
 
+@pytest.mark.parametrize("kind,nl", KINDS)
+@pytest.mark.parametrize("reverse", [False, True])
+def test_backward_leaves_the_output_gradient_untouched(kind, nl, reverse):
+    """The backward accumulates W_hh^T d a_t into its copy of dL/doutput; with N = 1 the
+    feature-major view of the caller's gradient is already contiguous, and must still be
+    copied (the same gradient array also reaches the other consumers of the output)."""
+    rng = np.random.default_rng(0)
+    x, h0, c0, ws = make_inputs(kind, 4, 1, 3, 5, True, rng)
+    outs = _run_kind(kind, nl, x, h0, c0, ws, reverse)
+    g = tg.Tensor(rng.standard_normal(tuple(outs[0].shape)))
+    kept = host(g).copy()
+    outs[0].backward(g)
+    np.testing.assert_array_equal(host(g), kept)
+    ref_x = tg.Tensor(host(x), requires_grad=True)
+    ref = _run_kind(kind, nl, ref_x, h0, c0, ws, reverse)
+    ref[0].backward(tg.Tensor(kept))
+    np.testing.assert_allclose(host(x.grad), host(ref_x.grad), **TOL["float64"])
+
+
+def _run_kind(kind, nl, x, h0, c0, ws, reverse):
+    if kind == "LSTM":
+        return F.lstm_sequence(x, h0, c0, *ws, reverse=reverse)
+    if kind == "GRU":
+        return F.gru_sequence(x, h0, *ws, reverse=reverse)
+    return F.rnn_sequence(x, h0, *ws, nonlinearity=nl, reverse=reverse)
+
+
 # ---- layers against torch.nn --------------------------------------------------------------
 def compare_outputs_and_grads(ours, theirs, outs_o, outs_t, leaves, rng, dtype):
     """Compare our outputs with torch's, backpropagate loss = sum_i sum(w_i * out_i) with the

@@ -309,6 +309,16 @@ def linear(c):
     return g.node("Add", [y, b]) if b else y
 
 
+def feed_forward_relu(c):
+    """FeedForwardReLUFn: Gemm (W1, b1), Relu, Gemm (W2, b2) on the (R, D) input."""
+    if c.kwargs.get("keep") is not None:
+        c.fail("dropout inside the feed-forward block (export runs the model in eval mode)")
+    g = c.g
+    x, w1, b1, w2, b2 = (list(c.names) + [""] * 5)[:5]
+    h = g.node("Relu", [g.node("Gemm", [x, w1] + ([b1] if b1 else []), transB=1)])
+    return g.node("Gemm", [h, w2] + ([b2] if b2 else []), transB=1)
+
+
 def conv2d(c):
     k = c.kwargs
     top, bottom, left, right = k.get("pads", (0, 0, 0, 0))
@@ -546,6 +556,7 @@ CONVERTERS = {
     "GELUFn": gelu, "Sum": reduction, "Mean": reduction, "Extremum": reduction,
     "Softmax": softmax, "LogSoftmax": softmax, "Reshape": reshape_node, "Permute": permute,
     "Expand": expand, "Cat": cat, "ConstantPad": pad, "GetItem": getitem, "LinearFn": linear,
+    "FeedForwardReLUFn": feed_forward_relu,
     "Conv2dFn": conv2d, "MaxPool2dFn": pool2d, "AvgPool2dFn": pool2d, "BatchNormFn": batch_norm,
     "_GroupedNormFn": grouped_norm, "GroupNormFn": group_norm, "EmbeddingFn": embedding,
     "ScaledDotProductAttention": attention, "PackedSelfAttention": packed_attention,

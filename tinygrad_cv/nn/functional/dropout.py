@@ -20,7 +20,13 @@ def dropout(x, p=0.5, training=True, inplace=False):
     if p == 1.0:
         scale = 0.0
     else:
-        rng = backend.get_rng(x.device)
-        keep = rng.random(x.shape, dtype=backend.dtype("float32")) >= p
-        scale = Tensor.wrap(keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p)))
+        scale = Tensor.wrap(dropout_factors(x.shape, x.dtype, p, x.device))
     return apply_inplace(x, Tensor.__mul__, scale) if inplace else x * scale
+
+
+def dropout_factors(shape, dtype, p, device):
+    """The raw array of inverted-dropout factors m = [u >= p] / (1 - p), 0 <= p < 1, with u
+    uniform from the seeded generator of ``device`` (the draw ``dropout`` makes)."""
+    rng = backend.get_rng(device)
+    keep = rng.random(tuple(shape), dtype=backend.dtype("float32")) >= p
+    return keep.astype(dtype) * dtype.type(1.0 / (1.0 - p))

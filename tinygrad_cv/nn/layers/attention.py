@@ -11,8 +11,10 @@ from ... import backend
 from .. import init
 from ..functional.activation import gelu, relu
 from ..functional.attention import mask_array, multi_head_attention_forward
+from ..functional.dropout import dropout_factors
 from ..module import Module, Parameter
 from ...creation import empty
+from ...ops.linear import FeedForwardReLUFn
 from ...tensor import Tensor
 from .dropout import Dropout
 from .linear import Linear
@@ -162,10 +164,21 @@ class _TransformerLayerBase(Module):
 
     def _ff_block(self, x):
         """dropout2(linear2(dropout(act(linear1(x))))), position-wise: the leading dims are
-        flattened so that each Linear is one 2-D GEMM."""
+        flattened so that each Linear is one 2-D GEMM.  With ReLU and the layer's own Linear
+        and Dropout modules the first three steps are one node (``FeedForwardReLUFn``: the
+        activation in place, the dropout factors drawn as ``dropout`` draws them)."""
         shape = x.shape
         x = x.reshape(-1, shape[-1])
-        x = self.linear2(self.dropout(self.activation(self.linear1(x))))
+        l1, l2, drop = self.linear1, self.linear2, self.dropout
+        if (self.activation is relu and type(l1) is Linear and type(l2) is Linear
+                and type(drop) is Dropout and not drop.inplace and drop.p < 1.0):
+            p = float(drop.p) if drop.training else 0.0
+            keep = None
+            if p > 0.0:
+                keep = dropout_factors((x.shape[0], l1.out_features), x.dtype, p, x.device)
+            x = FeedForwardReLUFn.apply(x, l1.weight, l1.bias, l2.weight, l2.bias, keep=keep)
+        else:
+            x = l2(drop(self.activation(l1(x))))
         return self.dropout_ff_out(x.reshape(*shape))
 
     def _check_input(self, x, what):
