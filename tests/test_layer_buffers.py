@@ -124,23 +124,41 @@ def test_relu_pool_chain_matches_torch(n, c, hh, ww, values, dtype, pooled, seed
             buffers.MIN_BYTES = saved
 
 
-def test_relu_backward_writes_into_its_dead_output(pool_everything, monkeypatch):
+def test_relu_backward_reuses_buffers_only_when_unobserved(pool_everything, monkeypatch):
+    """ReLU then max pooling: the pool's gradient is already masked and passes through; ReLU
+    then a multiply: the gradient goes into the ReLU's dead output; an output still held by
+    the user gets neither."""
     from tinygrad_cv.ops import elementwise
     seen = []
     backward = elementwise.ReLU.backward
 
     def spy(ctx, g):
-        out_id = id(ctx.saved[0])
+        out_id, g_id = id(ctx.saved[0]), id(g)
         result = backward(ctx, g)
-        seen.append(id(result) == out_id)
+        seen.append("passed" if id(result) == g_id else "into output" if id(result) == out_id
+                    else "fresh")
         return result
 
     monkeypatch.setattr(elementwise.ReLU, "backward", staticmethod(spy))
     x = tg.Tensor(np.random.default_rng(0).standard_normal((2, 3, 4, 4)), requires_grad=True)
     F.max_pool2d(F.relu(x * 1.0), 2).sum().backward()
-    r = F.relu(x * 1.0)              # the output still held: a fresh gradient buffer
+    (F.relu(x * 1.0) * 2.0).sum().backward()
+    r = F.relu(x * 1.0)
     F.max_pool2d(r, 2).sum().backward()
-    assert seen == [True, False]
+    assert seen == ["passed", "into output", "fresh"]
+
+
+def test_relu_pool_gradient_asked_by_grad_is_torchs(pool_everything):
+    """autograd.grad for the ReLU output itself (ties at zero route to the first zero, as
+    torch; the fused masking must not show)."""
+    x = np.round(np.random.default_rng(2).standard_normal((2, 3, 6, 6)))
+    t = tg.Tensor(x, requires_grad=True)
+    r = F.relu(t * 1.0)
+    (g,) = tg.autograd.grad(F.max_pool2d(r, 2).sum(), [r])
+    tt = torch.tensor(x, requires_grad=True)
+    tr = torch.relu(tt * 1.0)
+    (tg_,) = torch.autograd.grad(torch.nn.functional.max_pool2d(tr, 2).sum(), [tr])
+    np.testing.assert_array_equal(g.numpy(), tg_.numpy())
 
 
 @pytest.mark.parametrize("case", ["held", "retained_grad", "retain_graph", "two_consumers",

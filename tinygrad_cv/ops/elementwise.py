@@ -4,6 +4,8 @@ Each backward is written with operators and ``dual`` helpers so it runs on array
 """
 from __future__ import annotations
 
+import weakref
+
 from .. import backend
 from ..autograd import buffers
 from ..autograd.function import Function
@@ -269,8 +271,17 @@ class ReLU(_Primitive):
         ctx.save_for_backward(out)
         return out
 
+    def note_masked_gradient(self, g):
+        """Record that ``g``, the gradient this node is about to receive, is already 0
+        wherever the output is 0 (its only consumer sent nothing there): the backward then
+        returns it as it is.  Only a weak reference is kept."""
+        self.masked_gradient = weakref.ref(g)
+
     @staticmethod
     def backward(ctx, g):
+        masked = ctx.__dict__.pop("masked_gradient", None)
+        if masked is not None and masked() is g:
+            return g
         (out,) = ctx.saved_tensors
         # out = max(a, 0) is >= 0 or NaN, so [out != 0] = [not a <= 0]: NaN passes, as torch
         if (backend.is_array(g) and backend.is_array(out) and g.shape == out.shape

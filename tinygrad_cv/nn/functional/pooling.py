@@ -29,10 +29,13 @@ Adaptive average pooling with output ``(Ho, Wo)`` uses torch's bins
 """
 from __future__ import annotations
 
+import sys
+
 from ... import backend
 from ...arguments import pair
 from ...autograd import buffers
 from ...autograd.function import Function
+from ...ops.elementwise import ReLU
 from .interpolation import separable_linear
 
 
@@ -181,9 +184,33 @@ class MaxPool2dFn(Function):
         xpad, y = ctx.saved_tensors
         kernel, stride, padding, hw, slices = ctx.cfg
         if _is_pair_case(xpad.shape, kernel, stride, padding) and not _has_nan(y):
-            return _max_routes_pairs(xpad, y, dy)
+            relu = _unobserved_relu(ctx, xpad)
+            if relu is None:
+                return _max_routes_pairs(xpad, y, dy)
+            xp = backend.get_array_module(dy)
+            gx = _max_routes_pairs(xpad, y, xp.multiply(dy, y != 0))
+            relu.note_masked_gradient(gx)
+            return gx
         tiled = _is_reshape_case(xpad.shape, kernel, stride, padding)
         return _unpad(_max_routes(xpad, y, dy, slices, tiled), padding, hw)
+
+
+def _unobserved_relu(ctx, x):
+    """The ReLU node that produced this max pool's input ``x``, when the pool is the only thing
+    that can see that ReLU output and its gradient (no other consumer or user reference, no
+    hook, no retained grad, no in-place change); else None.
+
+    Then the pool may send its input the ReLU's gradient directly: with ``dy`` times
+    ``[window max != 0]`` each window's gradient reaches an element that is not 0 (the maximum)
+    or nothing (a window whose maximum is 0 holds only ReLU zeros), so ``gx * [x != 0] = gx``
+    and the ReLU's backward passes it on without a pass over memory."""
+    t = ctx.inputs[0] if ctx.inputs else None
+    node = getattr(t, "creator", None)
+    if (type(node) is not ReLU or node.released or not node.saved or node.saved[0] is not x
+            or t.hooks or t.retains_grad or t._vbox is not None):
+        return None
+    # t's references: this node's inputs, the local name and getrefcount's argument
+    return node if sys.getrefcount(t) <= 3 else None
 
 
 def _has_nan(y):
