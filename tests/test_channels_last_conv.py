@@ -30,6 +30,8 @@ def test_column_conv_in_any_layout_matches_torch(n, c, o, hw, kernel_pad, stride
                                                  x_last, dy_last, seed):
     k, pad = kernel_pad
     assume(hw + 2 * pad >= k)
+    ho = (hw + 2 * pad - k) // stride + 1
+    assume(ho * ho <= dispatch.SMALL_MAP_MAX_POSITIONS)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, c, hw, hw)).astype(dtype)
     w = rng.standard_normal((o, c, k, k)).astype(dtype)
@@ -74,7 +76,7 @@ def test_small_map_chain_stays_channels_last_and_matches_torch():
         c = lib.cat([h2, h], 1)
         up = f.interpolate(c, scale_factor=2, mode="nearest")
         out = f.conv2d(up, w3, padding=1)
-        for t in (h, a, h2, c, out):
+        for t in (h, a, h2, c, up, out):
             check(t)
         return out
 
@@ -89,3 +91,26 @@ def test_small_map_chain_stays_channels_last_and_matches_torch():
     np.testing.assert_allclose(out.array, tout.detach().numpy(), rtol=1e-10, atol=1e-10)
     for o_t, t_t in zip(ours, theirs):
         np.testing.assert_allclose(o_t.grad.array, t_t.grad.numpy(), rtol=1e-9, atol=1e-9)
+
+
+@SETTINGS
+@given(st.integers(1, 3), st.integers(1, 5), st.integers(1, 4), st.integers(1, 4),
+       st.integers(1, 3), st.integers(1, 3), st.sampled_from(["float32", "float64"]),
+       st.booleans(), st.booleans(), st.integers(0, 2**16))
+def test_nearest_upsampling_in_any_layout_matches_torch(n, c, h, w, fh, fw, dtype, x_last,
+                                                        dy_last, seed):
+    """Nearest upsampling by integer factors keeps a channels-last input channels-last, and
+    sums dy's blocks in either layout, with torch's values."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, h, w)).astype(dtype)
+    ox = tg.tensor(channels_last(x) if x_last else x, requires_grad=True)
+    y = F.interpolate(ox, scale_factor=(fh, fw), mode="nearest")
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    y.backward(tg.tensor(channels_last(dy) if dy_last else dy))
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch.nn.functional.interpolate(tx, scale_factor=(fh, fw), mode="nearest")
+    ty.backward(torch.tensor(dy))
+    np.testing.assert_array_equal(y.array, ty.detach().numpy())
+    np.testing.assert_allclose(ox.grad.array, tx.grad.numpy(), rtol=1e-6, atol=1e-6)
+    if x_last and not ox.array.flags.c_contiguous:
+        assert is_channels_last(y.array)

@@ -55,8 +55,18 @@ def separable_linear(x, a, b):
     return SeparableLinearFn.apply(x, a=a, b=b)
 
 
+def _channels_last(a):
+    """True when a (N, C, H, W) is stored channels-last (C the fastest axis) and not also
+    C-contiguous."""
+    return not a.flags.c_contiguous and a.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
 class NearestRepeatFn(Function):
-    """Nearest upsampling by integer factors (fh, fw): y[..., i, j] = x[..., i // fh, j // fw]."""
+    """Nearest upsampling by integer factors (fh, fw): y[..., i, j] = x[..., i // fh, j // fw].
+
+    A channels-last x (a column convolution's output) is repeated in its NHWC memory and y is
+    returned channels-last too (runs of C contiguous values); the backward sums the (fh, fw)
+    blocks of dy in whichever of the two layouts dy has."""
 
     @staticmethod
     def forward(ctx, x, factors=(2, 2)):
@@ -64,12 +74,19 @@ class NearestRepeatFn(Function):
         n, c, h, w = x.shape
         fh, fw = factors
         ctx.factors = factors
+        if _channels_last(x):
+            y = xp.empty((n, h, fh, w, fw, c), dtype=x.dtype)
+            y[...] = x.transpose(0, 2, 3, 1)[:, :, None, :, None, :]
+            return y.reshape(n, h * fh, w * fw, c).transpose(0, 3, 1, 2)
         return xp.broadcast_to(x[:, :, :, None, :, None], (n, c, h, fh, w, fw)).reshape(n, c, h * fh, w * fw)
 
     @staticmethod
     def backward(ctx, dy):
         n, c, ho, wo = dy.shape
         fh, fw = ctx.factors
+        if _channels_last(dy):
+            blocks = dy.transpose(0, 2, 3, 1).reshape(n, ho // fh, fh, wo // fw, fw, c)
+            return blocks.sum(axis=(2, 4)).transpose(0, 3, 1, 2)
         return dy.reshape(n, c, ho // fh, fh, wo // fw, fw).sum(axis=(3, 5))
 
 
