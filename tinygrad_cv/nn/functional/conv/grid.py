@@ -37,14 +37,15 @@ holds dy at rho, zeros at the dropped positions, L = dh*(kh-1)*P + dw*(kw-1) zer
     dX   = the same correlation of dY with the flipped, channel-transposed kernel, started
            top*P + left rows into dY, whose row (n*HS + a)*P + b is the input position (n, a, b).
 
-Work buffers are allocated per call; nothing is cached between calls, so concurrent calls from
-several threads never share memory.
+Work buffers and outputs come from ``autograd.buffers`` (reused once nothing references them, so
+a training step does not fault in fresh pages); no buffer is shared between live calls.
 """
 from __future__ import annotations
 
 from typing import NamedTuple
 
 from .... import backend
+from ....autograd import buffers
 from .layout import bias_grad, flip_transpose
 
 
@@ -89,12 +90,17 @@ def _rows_used(n, image_rows, pitch, hw, run):
 
 def _to_grid(x, groups, lead, rows, pitch, image_rows):
     """x (N, C, H, W) -> a zero grid (G, rows, Cg) holding x[n, :, a, b] at grid row
-    ``lead + (n*HS + a)*P + b``."""
-    xp = backend.get_array_module(x)
+    ``lead + (n*HS + a)*P + b`` (a reused buffer: only the gaps are zeroed, x overwrites the
+    rest)."""
     n, c, h, w = x.shape
     cg = c // groups
-    buf = xp.zeros((groups, rows, cg), dtype=x.dtype)
-    view = buf[:, lead:lead + n * image_rows * pitch].reshape(groups, n, image_rows, pitch, cg)
+    end = lead + n * image_rows * pitch
+    buf = buffers.empty((groups, rows, cg), x.dtype, x)
+    buf[:, :lead] = 0
+    buf[:, end:] = 0
+    view = buf[:, lead:end].reshape(groups, n, image_rows, pitch, cg)
+    view[:, :, h:] = 0
+    view[:, :, :h, w:] = 0
     view[:, :, :h, :w] = x.reshape(n, groups, cg, h, w).transpose(1, 0, 3, 4, 2)
     return buf
 
@@ -102,11 +108,10 @@ def _to_grid(x, groups, lead, rows, pitch, image_rows):
 def _phase_rows_to_nchw(out, n, pitch, image_rows, hw):
     """Phase-major rows (G, run, >= N*HS*P/run, Og) -> a new (N, G*Og, h, w) array: position
     (n, a, b) is row (n*HS + a)*P/run + b//run of phase b % run."""
-    xp = backend.get_array_module(out)
     g, run, _, og = out.shape
     h, w = hw
     per_image = image_rows * pitch // run
-    y = xp.empty((n, g, og, h, w), dtype=out.dtype)
+    y = buffers.empty((n, g, og, h, w), out.dtype, out)
     for gi in range(g):
         for p in range(min(run, w)):
             cols = len(range(p, w, run))
@@ -137,8 +142,8 @@ def _grid_correlate(grid, wmats, offsets, run, rows_used, rows_total):
     groups, _, cg = grid.shape
     og = wmats.shape[3]
     per_phase = rows_used // run
-    out = xp.empty((groups, run, rows_total // run, og), dtype=grid.dtype)
-    part = xp.empty((per_phase, og), dtype=grid.dtype) if len(offsets) > 1 else None
+    out = buffers.empty((groups, run, rows_total // run, og), grid.dtype, grid)
+    part = buffers.empty((per_phase, og), grid.dtype, grid) if len(offsets) > 1 else None
     for g in range(groups):
         for p in range(run):
             acc = out[g, p, :per_phase]
