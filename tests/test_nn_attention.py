@@ -576,3 +576,36 @@ def test_attention_runs_on_device(device):
     y, w = m(x, x, x, key_padding_mask=kpm)
     (y.sum() + w.sum()).backward()
     assert x.grad.device == device and y.shape == (2, 5, 8)
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_fused_attention_and_feed_forward_export_to_onnx(batch_first):
+    """PackedSelfAttention (both layouts, with a mask and averaged weights) and
+    FeedForwardReLUFn through onnx.export, run by onnxruntime against our eval outputs."""
+    import io
+    ort = pytest.importorskip("onnxruntime")
+    from tinygrad_cv.onnx import export
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=12, dropout=0.1,
+                                                    batch_first=batch_first)
+            self.attn = nn.MultiheadAttention(8, 4, batch_first=batch_first)
+
+        def forward(self, x):
+            y = self.layer(x, src_mask=np.triu(np.ones((5, 5), dtype=bool), 1))
+            return self.attn(y, y, y)
+
+    tg.manual_seed(0)
+    block = Block().eval()
+    x = tg.randn(3, 5, 8) if batch_first else tg.randn(5, 3, 8)
+    buf = io.BytesIO()
+    export(block, (x,), buf, input_names=["x"])
+    sess = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"x": host(x)})
+    with tg.no_grad():
+        want = block(x)
+    assert len(got) == 2
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, host(b), rtol=1e-4, atol=1e-5)
