@@ -105,19 +105,23 @@ def _is_pair_case(shape, kernel, stride, padding):
 
 
 def _max_pool_pairs(x):
-    """y (N, C, H/2, W/2) = max over each 2x2 window: the maximum of the two rows of a window-row
-    pair (contiguous), then of its column pairs, chunk by chunk through one small scratch."""
+    """y (N, C, H/2, W/2) = max over each 2x2 window, chunk by chunk through one small scratch:
+    first ``max(x[i], x[i + W])`` over the chunk as one flat array (at each top-row element the
+    maximum of its window column; the bottom-row results are not used: twice the elements, but
+    one long loop where per-row loops of W elements cost NumPy more), then the maximum of the
+    column pairs of the top rows."""
     xp = backend.get_array_module(x)
     n, c, h, w = x.shape
     rows = n * c * (h // 2)
-    x3 = xp.ascontiguousarray(x).reshape(rows, 2, w)
+    flat = xp.ascontiguousarray(x).reshape(-1)
     y = buffers.empty((rows, w // 2), x.dtype, x)
-    scratch = xp.empty((min(rows, PAIR_CHUNK_ROWS), w), dtype=x.dtype)
+    scratch = xp.empty(min(rows, PAIR_CHUNK_ROWS) * 2 * w, dtype=x.dtype)
     for s in range(0, rows, PAIR_CHUNK_ROWS):
         e = min(rows, s + PAIR_CHUNK_ROWS)
-        r = scratch[:e - s]
-        xp.maximum(x3[s:e, 0], x3[s:e, 1], out=r)
-        xp.maximum(r[:, 0::2], r[:, 1::2], out=y[s:e])
+        lo, hi = s * 2 * w, e * 2 * w
+        xp.maximum(flat[lo:hi - w], flat[lo + w:hi], out=scratch[:hi - lo - w])
+        top = scratch[:hi - lo].reshape(e - s, 2 * w)[:, :w]
+        xp.maximum(top[:, 0::2], top[:, 1::2], out=y[s:e])
     return y.reshape(n, c, h // 2, w // 2)
 
 
