@@ -80,16 +80,19 @@ def default_autoencoder_training():
 
 
 def default_ldm_config():
-    """Latent UNet: 24 channels at 4x4 and 2x2 (198k parameters), spatial transformers at
-    2x2 and in the middle, condition tokens of width 32; cosine schedule of 1000 steps; 10%
+    """Latent UNet: 24 channels at 4x4 and 2x2 (164k parameters), one spatial transformer,
+    in the middle (at 2x2), condition tokens of width 32; cosine schedule of 1000 steps; 10%
     condition dropout; AdamW 1e-3 with 100 warm-up steps, batches of 128, EMA 0.999; 2000
-    steps or 13 minutes in all (autoencoder included), whichever ends first.  With 24 rather
-    than 32 channels a guided DDIM step (two UNet passes) stays over 3x cheaper than the
-    pixel DDPM's step."""
+    steps or 13 minutes in all (autoencoder included), whichever ends first.  With the
+    condition entering only in the middle, guided sampling shares the whole down path of the
+    two conditions (``guided_unet``): a guided DDIM step is about 4-5x cheaper than the pixel
+    DDPM's step; with transformers also at the 2x2 down and up blocks (198k parameters) the
+    samples were no better (w = 3: worst class 98.0% against 97.75%, cFID 4.57 against
+    4.06) and the guided step about 15% dearer."""
     return {
         "autoencoder_kind": "kl",
         "unet": {"base_channels": 24, "channel_mult": [1, 1], "num_res_blocks": 1,
-                 "attention_resolutions": [2], "dropout": 0.0, "groups": 8, "num_heads": 1,
+                 "attention_resolutions": [], "dropout": 0.0, "groups": 8, "num_heads": 1,
                  "context_dim": 32, "use_spatial_transformer": True},
         "schedule": {"kind": "cosine", "timesteps": 1000},
         "conditioning": {"prefix_tokens": 1, "cond_drop": 0.1},
