@@ -123,28 +123,66 @@ def columns_backward(ctx, dy, xpad, w, stride, pads, dilation, in_hw):
     _, c, kh, kw = w.shape
     dy2 = nhwc_rows(dy)
     gx = gw = gb = None
-    if needs[1]:
-        gw2 = None
-        for s, e in _column_chunks(xpad, (kh, kw), (ho, wo)):
-            cols = _hwc_columns(xpad[s:e], (kh, kw), stride, dilation, (ho, wo))
-            part = dy2[s * ho * wo:e * ho * wo]
-            if gw2 is None:
-                gw2 = cols.T @ part
-            else:
-                backend.matmul_accumulate(cols.T, part, gw2)
-        gw = gw2.reshape(kh, kw, c, o).transpose(3, 2, 0, 1).copy()
-    if needs[0]:
-        full = _full_correlation_pads(w.shape[2:], dilation, pads)
-        if tuple(stride) == (1, 1) and min(full) >= 0:
+    full = _full_correlation_pads(w.shape[2:], dilation, pads)
+    correlation = tuple(stride) == (1, 1) and min(full) >= 0
+    if needs[0] and needs[1] and correlation:
+        gx, gw = _shared_columns_backward(dy, xpad, w, pads, full, dilation, in_hw)
+    else:
+        if needs[1]:
+            gw2 = None
+            for s, e in _column_chunks(xpad, (kh, kw), (ho, wo)):
+                cols = _hwc_columns(xpad[s:e], (kh, kw), stride, dilation, (ho, wo))
+                part = dy2[s * ho * wo:e * ho * wo]
+                if gw2 is None:
+                    gw2 = cols.T @ part
+                else:
+                    backend.matmul_accumulate(cols.T, part, gw2)
+            gw = gw2.reshape(kh, kw, c, o).transpose(3, 2, 0, 1).copy()
+        if needs[0] and correlation:
             # the correlation of dy (padded by the kernel's reach) with the flipped kernel
             gx2 = _columns_times(_to_channels_last(dy, full), _hwc_weight(flip_transpose(w, 1)),
                                  (kh, kw), (1, 1), dilation, in_hw)
             gx = channels_last_view(gx2, n, in_hw)
-        else:
+        elif needs[0]:
             gx = _columns_col2im(dy2, w, xpad.shape, stride, pads, dilation, in_hw, (ho, wo))
     if len(needs) > 2 and needs[2]:
         gb = dy2.sum(axis=0)
     return gx, gw, gb
+
+
+def _shared_columns_backward(dy, xpad, w, pads, full, dilation, in_hw):
+    """(dx, dw) at stride 1 from ONE column build per chunk: the columns of dy padded by the
+    kernel's reach (``full``), ``dcols[(n, p, q), (i, j, o)] = dypad[n, p + d i, q + d j, o]``
+    over the input's H*W positions, give both products::
+
+        dX = dcols @ Wflip               (Wflip[(i, j, o), c] = w[o, c, kh-1-i, kw-1-j])
+        G  = dcols^T @ X                 (X: the (N*H*W, C) rows of the unpadded input)
+        dW[o, c, kh-1-i, kw-1-j] = G[(i, j, o), c]
+
+    (dW[o, c, i', j'] = sum dy[n, a, b, o] x[n, a + d i' - top, b + d j' - left, c]; with
+    p = a + d i' - top the dy index is p + d (kh-1-i') - (d (kh-1) - top), the column's.)
+    This replaces the rebuild of the input's columns for dW by a copy of the input."""
+    xp = backend.get_array_module(dy)
+    n = dy.shape[0]
+    o, c, kh, kw = w.shape
+    top, _, left, _ = pads
+    h, wd = in_hw
+    rows = h * wd
+    dypad = _to_channels_last(dy, full)
+    wflip = _hwc_weight(flip_transpose(w, 1))
+    interior = xpad[:, top:top + h, left:left + wd]
+    gx2 = buffers.empty((n * rows, c), xp.result_type(dy, w), dy)
+    g = None
+    for s, e in _column_chunks(dypad, (kh, kw), in_hw):
+        cols = _hwc_columns(dypad[s:e], (kh, kw), (1, 1), dilation, in_hw)
+        xp.matmul(cols, wflip, out=gx2[s * rows:e * rows])
+        x_rows = xp.ascontiguousarray(interior[s:e]).reshape((e - s) * rows, c)
+        if g is None:
+            g = cols.T @ x_rows
+        else:
+            backend.matmul_accumulate(cols.T, x_rows, g)
+    gw = g.reshape(kh, kw, o, c)[::-1, ::-1].transpose(2, 3, 0, 1).copy()
+    return channels_last_view(gx2, n, in_hw), gw
 
 
 def _full_correlation_pads(kernel, dilation, pads):
