@@ -11,10 +11,14 @@ value of a node, a memoryview or a torch tensor sharing the memory all hold a re
 the array (or to its base), so a buffer is reused only once nothing can reach its memory: the
 graph's release of saved values (``autograd/engine.py``) is what frees it, with no hook.
 
-Only CPU arrays of at least ``MIN_BYTES`` are pooled (CuPy has its own memory pool); at most
-``MAX_PER_KEY`` buffers of one (shape, dtype), and ``MAX_BYTES`` in all, are kept (when full,
-the pool forgets a buffer still in use, which then dies with its last user). ``clear()``
-drops every free buffer.
+Only CPU arrays of at least ``MIN_BYTES`` are pooled (CuPy has its own memory pool): glibc
+hands the largest blocks out by mmap every time (its mmap threshold only rises to the size of
+the largest block freed) and recycles smaller ones from its heap, so pooling those would only
+hold memory (case (b) of benchmarks/run.py: from 8 MB, 0-1 faults per step and peak memory
+102 MB; from 4 MB, 117 MB; from 2 MB, 129 MB; none, 106 MB and 4,300-7,500 faults per step).
+At most ``MAX_PER_KEY`` buffers of one size and dtype, and ``MAX_BYTES`` in all, are kept
+(when full, the pool forgets a buffer still in use, which then dies with its last user).
+``clear()`` drops every free buffer.
 """
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ import threading
 
 from .. import backend
 
-MIN_BYTES = 4 << 20
+MIN_BYTES = 8 << 20
 MAX_PER_KEY = 6
 MAX_BYTES = 256 << 20
 
