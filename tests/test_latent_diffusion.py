@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings, strategies as hst
 
 import tinygrad_cv as tg
 from tinygrad_cv import backend
@@ -196,6 +197,39 @@ def test_shared_prefix_guided_eps_equals_the_doubled_batch(unet_options):
                 assert got.dtype == np.float64
                 np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
         assert np.abs(ref).max() > 0.1
+
+
+_LAYOUTS = {}
+
+
+def _layout_ldm(mult, dtype):
+    """tiny_ldm models built once per (channel_mult, dtype) for the property test."""
+    if (mult, dtype) not in _LAYOUTS:
+        ldm = tiny_ldm(channel_mult=mult).eval()
+        ldm.unet.to(dtype)
+        ldm.conditioner.to(dtype)
+        _LAYOUTS[mult, dtype] = ldm
+    return _LAYOUTS[mult, dtype]
+
+
+@settings(max_examples=12, deadline=None)
+@given(n=hst.integers(1, 4), w=hst.floats(0.01, 12.0), one_timestep=hst.booleans(),
+       mult=hst.sampled_from([(1, 1), (1, 2)]), dtype=hst.sampled_from(["float32", "float64"]),
+       seed=hst.integers(0, 2 ** 16))
+def test_guided_eps_matches_the_doubled_batch_property(n, w, one_timestep, mult, dtype, seed):
+    """Batch sizes (1 included), guidance scales, one or mixed timesteps, both layouts of the
+    up path (split skips or repeated ones), float32 and float64."""
+    ldm = _layout_ldm(mult, dtype)
+    rng = np.random.default_rng(seed)
+    z = tg.tensor(rng.standard_normal((n, 2, 4, 4)).astype(dtype))
+    t = np.full(n, rng.integers(0, 100)) if one_timestep else rng.integers(0, 100, n)
+    y = rng.integers(0, NULL_CLASS + 1, n)
+    with tg.no_grad():
+        ref = doubled_batch_guided_eps(ldm, z, t, y, w)
+        got = ldm.guided_eps(z, t, y, w).array
+    assert got.dtype == np.dtype(dtype) and got.shape == ref.shape
+    tol = 1e-12 if dtype == "float64" else 2e-5 * max(1.0, w)
+    np.testing.assert_allclose(got, ref, rtol=tol, atol=tol)
 
 
 def test_guided_eps_runs_the_layers_before_the_first_cross_attention_once():
