@@ -61,10 +61,11 @@ def _doubled(x):
 def _shared_skip_split(block, h, skip):
     """Whether ``block`` (a ResBlock) can take cat([h, skip]) in two parts: its input
     GroupNorm's groups do not straddle the boundary and its skip path is a conv."""
+    if not isinstance(block, ResBlock) or not isinstance(block.skip, nn.Conv2d):
+        return False
     norm = block.in_norm
     per_group = norm.num_channels // norm.num_groups
-    return isinstance(block, ResBlock) and isinstance(block.skip, nn.Conv2d) and \
-        norm.affine and h.shape[1] % per_group == 0 and \
+    return norm.affine and h.shape[1] % per_group == 0 and \
         h.shape[1] + skip.shape[1] == norm.num_channels
 
 
