@@ -70,6 +70,16 @@ def test_pool_bounds_and_clear(pool_everything, monkeypatch):
     assert buffers.held_bytes() == 32 and a.shape == b.shape == (8,)
 
 
+def test_empty_like_keeps_the_memory_order(pool_everything):
+    like = np.empty((4, 6, 5, 3), np.float32)
+    for a, pooled in ((like, True), (like.transpose(0, 3, 1, 2), True), (like[:, :, ::2], False)):
+        for dtype in (None, bool):
+            e = buffers.empty_like(a, dtype)
+            assert e.shape == a.shape and e.dtype == (a.dtype if dtype is None else dtype)
+            assert np.argsort(e.strides).tolist() == np.argsort(a.strides).tolist()
+            assert (e.base is not None) == pooled      # (a gapped view: a plain empty_like)
+
+
 def test_small_arrays_are_not_pooled():
     like = np.empty(1)
     a = buffers.empty((3,), np.float32, like)
@@ -156,6 +166,25 @@ def test_relu_pool_gradient_asked_by_grad_is_torchs(pool_everything):
     tr = torch.relu(tt * 1.0)
     (tg_,) = torch.autograd.grad(torch.nn.functional.max_pool2d(tr, 2).sum(), [tr])
     np.testing.assert_array_equal(g.numpy(), tg_.numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_on_channels_last_input_matches_torch(pool_everything, dtype):
+    """A channels-last input keeps its layout through ReLU (output, mask and gradient in the
+    input's memory order), values and gradients as torch."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 4, 6, 5)).astype(dtype).transpose(0, 3, 1, 2)
+    x[0, 0, 0, :2] = np.nan
+    dy = rng.standard_normal(x.shape).astype(dtype)
+    t = tg.Tensor(x, requires_grad=True)
+    y = F.relu(t * 1.0)
+    assert np.argsort(y.array.strides).tolist() == np.argsort(x.strides).tolist()
+    y.backward(tg.Tensor(dy))
+    tt = torch.tensor(x, requires_grad=True)
+    ty = torch.relu(tt * 1.0)
+    ty.backward(torch.tensor(dy))
+    np.testing.assert_array_equal(y.detach().numpy(), ty.detach().numpy())
+    np.testing.assert_array_equal(t.grad.numpy(), tt.grad.numpy())
 
 
 @pytest.mark.parametrize("case", ["held", "retained_grad", "retain_graph", "two_consumers",

@@ -87,9 +87,21 @@ def reusable(a, refs):
         return sys.getrefcount(base) <= 4 and sys.getrefcount(a) <= refs + 2
 
 
-def empty_like(a):
-    """``empty(a.shape, a.dtype, like=a)`` (C order)."""
-    return empty(a.shape, a.dtype, a)
+def empty_like(a, dtype=None):
+    """An uninitialised array of a's shape (and dtype, unless given) in a's memory order (a
+    channels-last view gets a channels-last buffer): from the pool when a is C-contiguous or a
+    permutation of a C-contiguous array, else ``xp.empty_like``."""
+    dtype = a.dtype if dtype is None else dtype
+    if a.flags.c_contiguous:
+        return empty(a.shape, dtype, a)
+    order = sorted(range(a.ndim), key=lambda i: -a.strides[i])      # outermost axis first
+    if not a.transpose(order).flags.c_contiguous:
+        return backend.get_array_module(a).empty_like(a, dtype=dtype)
+    dense = empty([a.shape[i] for i in order], dtype, a)
+    inverse = [0] * a.ndim
+    for position, axis in enumerate(order):
+        inverse[axis] = position
+    return dense.transpose(inverse)
 
 
 def clear():

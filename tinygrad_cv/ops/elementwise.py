@@ -256,15 +256,15 @@ class ReLU(_Primitive):
     """max(a, 0);  d/da = [not a <= 0] (NaN passes its gradient, as torch; a mask multiply, no
     boolean-indexed writes).
 
-    On C-contiguous floating arrays the output, the mask and the input gradient are written
-    into reused buffers (``autograd/buffers.py``: no fresh pages each step); the gradient goes
+    On floating arrays the output, the mask and the input gradient are written into reused
+    buffers (in the input's memory order) (``autograd/buffers.py``: no fresh pages each step); the gradient goes
     into the output's own buffer when nothing else can see it any more (the output Tensor is
     gone, so every consumer has been released and this node will be too)."""
 
     @staticmethod
     def forward(ctx, a):
         xp = backend.get_array_module(a)
-        if a.dtype.kind == "f" and a.flags.c_contiguous:
+        if a.dtype.kind == "f":
             out = xp.maximum(a, 0, out=buffers.empty_like(a))
         else:
             out = xp.maximum(a, 0)
@@ -285,9 +285,9 @@ class ReLU(_Primitive):
         (out,) = ctx.saved_tensors
         # out = max(a, 0) is >= 0 or NaN, so [out != 0] = [not a <= 0]: NaN passes, as torch
         if (backend.is_array(g) and backend.is_array(out) and g.shape == out.shape
-                and g.dtype == out.dtype and out.flags.c_contiguous):
+                and g.dtype == out.dtype):
             xp = backend.get_array_module(g)
-            mask = xp.not_equal(out, 0, out=buffers.empty(out.shape, bool, out))
+            mask = xp.not_equal(out, 0, out=buffers.empty_like(out, bool))
             # out's references: the node's saved tuple and the local name above
             own = ctx.outputs[0]() is None and buffers.reusable(out, 2)
             return xp.multiply(g, mask, out=out if own else buffers.empty_like(out))

@@ -29,13 +29,6 @@ def _channel_dot(a, b):
     return xp.einsum("ncs,ncs->nc", a, b).sum(axis=0)
 
 
-def _empty_like(a):
-    """An uninitialised array in a's memory order: a reused buffer when a is C-contiguous."""
-    if a.flags.c_contiguous:
-        return buffers.empty(a.shape, a.dtype, a)
-    return backend.get_array_module(a).empty_like(a)
-
-
 def _chunks(x3):
     """Slices of the sample axis of x3 (N, C, S), each about ``CHUNK_BYTES``."""
     n = x3.shape[0]
@@ -71,7 +64,7 @@ class BatchNormFn(Function):
         n, c = x.shape[0], x.shape[1]
         x3 = x.reshape(n, c, -1)
         count = x3.shape[0] * x3.shape[2]
-        y = _empty_like(x3)
+        y = buffers.empty_like(x3)
         if training:
             mean = _channel_sum(x3) * (1.0 / count)
             sq = xp.zeros((c,), dtype=x3.dtype)
@@ -118,7 +111,7 @@ class BatchNormFn(Function):
         sum_dy = sum_dy_xhat = None
         if need_sums:
             # pass 1: x - mu into gx's buffer (or a scratch), with both sums from the cache
-            out = _empty_like(x3).astype(dy3.dtype, copy=False) if (training and needs[0]) else None
+            out = buffers.empty_like(x3, dy3.dtype) if (training and needs[0]) else None
             chunks = _chunks(x3)
             sum_dy = xp.zeros((x3.shape[1],), dtype=dy3.dtype)
             sum_dy_c = xp.zeros((x3.shape[1],), dtype=dy3.dtype)
@@ -141,7 +134,7 @@ class BatchNormFn(Function):
                     xp.multiply(g, scale[:, None], out=g)
                 gx = out.reshape(dy.shape)
             else:
-                gx = xp.multiply(dy3, scale[:, None], out=_empty_like(dy3))
+                gx = xp.multiply(dy3, scale[:, None], out=buffers.empty_like(dy3))
                 gx = gx.reshape(dy.shape)
         if affine and needs[1]:
             gw = sum_dy_xhat
