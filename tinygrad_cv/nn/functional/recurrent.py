@@ -16,8 +16,7 @@ biases (G*H,); ``x`` (T, N, I) for a sequence or (N, I) for one step; states (N,
       n = tanh(W_in x + b_in + r * (W_hn h + b_hn)),   h_t = (1 - z) * n + z * h_{t-1}
 
 For a whole sequence the input projection of every time step is one (batched) GEMM written
-into a preallocated gate buffer (the step-sized buffers come from ``autograd.buffers``, so a
-training loop does not fault in fresh pages for them every step); each step adds its recurrent GEMM and applies the activations
+into a preallocated gate buffer; each step adds its recurrent GEMM and applies the activations
 in place.  Backward through time (BPTT, the notes' ``dL/dh_t = W^T diag(1 - h_{t+1}^2)
 dL/dh_{t+1} + ...``) walks the steps in reverse, writing pre-activation gradients into one
 preallocated buffer, and then forms ``dW_ih``, ``dW_hh``, the biases and ``dx`` with one GEMM
@@ -36,7 +35,6 @@ a bidirectional layer); ``output[t]`` is still the state that belongs to input `
 from __future__ import annotations
 
 from ... import backend
-from ...autograd import buffers
 from ...autograd.function import Function
 
 __all__ = ["rnn_tanh_cell", "rnn_relu_cell", "lstm_cell", "gru_cell",
@@ -89,9 +87,7 @@ def _feature_major(a):
 def _input_projection(xs, w_ih, bias):
     """W_ih x_t (+ bias) for every step at once: (T, N, I) -> (T, G*H, N)."""
     xp = backend.get_array_module(xs)
-    T, N, _ = xs.shape
-    gates = buffers.empty((T, w_ih.shape[0], N), xp.result_type(w_ih, xs), xs)
-    xp.matmul(w_ih, xs.transpose(0, 2, 1), out=gates)
+    gates = xp.matmul(w_ih, xs.transpose(0, 2, 1))
     if bias is not None:
         gates += bias[:, None]
     return gates
@@ -107,10 +103,10 @@ def _sequence_outputs(ctx, hs, extra=()):
     last = (xp.ascontiguousarray(hs[-1].T),) + tuple(xp.ascontiguousarray(e.T) for e in extra)
     if ctx.single:
         return last if extra else last[0]
-    src = hs[1:].transpose(0, 2, 1)
-    out = buffers.empty(src.shape, hs.dtype, hs)
-    out[...] = src[::-1] if ctx.reverse else src
-    return (out,) + last
+    out = hs[1:].transpose(0, 2, 1)
+    if ctx.reverse:
+        out = out[::-1]
+    return (xp.ascontiguousarray(out),) + last
 
 
 def _incoming_grads(ctx, grads, n_states, dtype):
@@ -119,9 +115,8 @@ def _incoming_grads(ctx, grads, n_states, dtype):
     if ctx.single:
         dout, states = None, grads[:n_states]
     else:
-        g = (grads[0][::-1] if ctx.reverse else grads[0]).transpose(0, 2, 1)
-        dout = buffers.empty(g.shape, dtype, grads[0])
-        dout[...] = g
+        g = grads[0][::-1] if ctx.reverse else grads[0]
+        dout = xp.ascontiguousarray(g.transpose(0, 2, 1), dtype=dtype)
         states = grads[1:1 + n_states]
     return dout, [xp.array(st.T, dtype=dtype, order="C") for st in states]
 
@@ -136,10 +131,9 @@ def _sum_biases(b_ih, b_hh):
 
 def _by_feature(d):
     """(T, G, N) -> contiguous (G, T*N) (columns ordered by step, then batch)."""
+    xp = backend.get_array_module(d)
     T, G, N = d.shape
-    out = buffers.empty((G, T, N), d.dtype, d)
-    out[...] = d.transpose(1, 0, 2)
-    return out.reshape(G, T * N)
+    return xp.ascontiguousarray(d.transpose(1, 0, 2)).reshape(G, T * N)
 
 
 def _weight_grads(ctx, d_ih, d_hh, xs, hs, w_ih):
@@ -154,9 +148,7 @@ def _weight_grads(ctx, d_ih, d_hh, xs, hs, w_ih):
     Dhh = Dih if d_hh is d_ih else _by_feature(d_hh)
     dx = dw_ih = dw_hh = db_ih = db_hh = None
     if nx:
-        dx = xp.matmul(Dih.T, w_ih, out=buffers.empty((T * N, w_ih.shape[1]),
-                                                      xp.result_type(Dih, w_ih), Dih))
-        dx = dx.reshape(T, N, w_ih.shape[1])
+        dx = (Dih.T @ w_ih).reshape(T, N, w_ih.shape[1])
         if ctx.reverse:
             dx = xp.ascontiguousarray(dx[::-1])
         if ctx.single:
@@ -164,9 +156,8 @@ def _weight_grads(ctx, d_ih, d_hh, xs, hs, w_ih):
     if nwi:
         dw_ih = Dih @ xs.reshape(T * N, xs.shape[2])
     if nwh:
-        h_prev = buffers.empty((T, N, hs.shape[1]), hs.dtype, hs)
-        h_prev[...] = hs[:-1].transpose(0, 2, 1)
-        dw_hh = Dhh @ h_prev.reshape(T * N, -1)
+        h_prev = xp.ascontiguousarray(hs[:-1].transpose(0, 2, 1)).reshape(T * N, -1)
+        dw_hh = Dhh @ h_prev
     if nbi:
         db_ih = Dih.sum(axis=1)
     if nbh:
@@ -178,7 +169,7 @@ def _initial_states(xp, dtype, T, N, H, *states):
     """hs (T+1, H, N) with hs[0] = h0^T, and more such buffers for further states."""
     bufs = []
     for st in states:
-        b = buffers.empty((T + 1, H, N), dtype, st)
+        b = xp.empty((T + 1, H, N), dtype=dtype)
         b[0] = st.T
         bufs.append(b)
     return bufs
@@ -282,7 +273,7 @@ class LSTMSequence(Function):
                                   None if bias is None else bias * row_scale[:, 0])
         w_hh_s = w_hh * row_scale
         hs, cs = _initial_states(xp, dt, T, N, H, h0, c0)
-        tanh_c = buffers.empty((T, H, N), dt, hs)
+        tanh_c = xp.empty((T, H, N), dtype=dt)
         rec = xp.empty((4 * H, N), dtype=dt)
         tmp = xp.empty((H, N), dtype=dt)
         for s in range(T):
@@ -314,7 +305,7 @@ class LSTMSequence(Function):
         # step-independent factors for all steps at once; P becomes d a in place
         g4 = gates.reshape(T, 4, H, N)
         i, f, g, o = g4[:, 0], g4[:, 1], g4[:, 2], g4[:, 3]
-        P = buffers.empty((T, 4, H, N), dt, hs)
+        P = xp.empty((T, 4, H, N), dtype=dt)
         for slot, gate, other in ((0, i, g), (1, f, cs[:-1]), (3, o, tanh_c)):
             p = P[:, slot]
             xp.subtract(1, gate, out=p)
@@ -324,7 +315,7 @@ class LSTMSequence(Function):
         xp.multiply(g, g, out=pg)
         xp.subtract(1, pg, out=pg)
         pg *= i
-        K = xp.multiply(tanh_c, tanh_c, out=buffers.empty_like(tanh_c))  # o (1 - tanh(c)^2)
+        K = tanh_c * tanh_c               # K = o (1 - tanh(c)^2)
         xp.subtract(1, K, out=K)
         K *= o
         tmp = xp.empty((H, N), dtype=dt)
