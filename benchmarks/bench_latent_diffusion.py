@@ -9,11 +9,12 @@ tokens), each classified by the digits scorer (``models.metrics.DigitsScorer``):
 classified as the requested class, per class and its minimum; and the scorer's cFID of 400
 samples with the classes cycling 0-9 (what ``tinygrad-cv sample CKPT --guidance w`` draws).
 ``--speed``: DDIM-``steps`` sampling of 400 images, the latent model (w = 1: one UNet pass per
-step; w = 3: two) against the pixel-space DDPM UNet of ``train --model ddpm``'s default
+step; w = 3: both conditions, their common layers computed once) against the pixel-space DDPM UNet of ``train --model ddpm``'s default
 configuration (same step count, weights from ``--ddpm CKPT`` or fresh: the cost does not
 depend on them), wall-clock and process CPU seconds, with the load averages before and after
 and the BLAS thread setting (on a shared machine the wall-clock ratio follows the load; the
-CPU-time ratio less so).  Prints one JSON object.
+CPU-time ratio less so); ``--speed-rounds K`` repeats the three timings K times in turn and
+reports the median speed-ups and their range.  Prints one JSON object.
 """
 from __future__ import annotations
 
@@ -60,23 +61,41 @@ def _timed(fn):
     return {"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
 
 
-def speed(ldm, steps, ddpm_ckpt=None, num=400):
-    from models.diffusion import DDIMSampler
-    from models.diffusion.training import build_ddpm, default_config, load_ddpm
+def _speed_round(ldm, ddpm, sampler, steps, num):
     from models.latent.training import cycling_classes
 
-    ddpm = load_ddpm(ddpm_ckpt) if ddpm_ckpt else build_ddpm(default_config()).eval()
-    sampler = DDIMSampler(ddpm.schedule, steps=steps)
-    out = {"load_average_before": os.getloadavg(),
-           "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default")}
-    out["pixel"] = _timed(lambda: sampler.sample(ddpm.model, (num, 1, 8, 8), seed=0,
-                                                 progress=False))
+    out = {"pixel": _timed(lambda: sampler.sample(ddpm.model, (num, 1, 8, 8), seed=0,
+                                                  progress=False))}
     for w in (1.0, 3.0):
         out[f"latent_w{w:g}"] = _timed(lambda: ldm.sample(cycling_classes(num),
                                                           guidance_scale=w, steps=steps,
                                                           seed=0, progress=False))
         out[f"speedup_w{w:g}"] = {k: out["pixel"][k] / out[f"latent_w{w:g}"][k]
                                   for k in ("wall_s", "cpu_s")}
+    return out
+
+
+def speed(ldm, steps, ddpm_ckpt=None, num=400, rounds=1):
+    """Pixel then latent (w = 1, w = 3) sampling, ``rounds`` times in turn; with several
+    rounds each round's figures are under "rounds" and the speed-ups are their medians."""
+    from models.diffusion import DDIMSampler
+    from models.diffusion.training import build_ddpm, default_config, load_ddpm
+
+    ddpm = load_ddpm(ddpm_ckpt) if ddpm_ckpt else build_ddpm(default_config()).eval()
+    sampler = DDIMSampler(ddpm.schedule, steps=steps)
+    out = {"load_average_before": os.getloadavg(),
+           "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default")}
+    runs = [_speed_round(ldm, ddpm, sampler, steps, num) for _ in range(max(1, int(rounds)))]
+    if len(runs) == 1:
+        out.update(runs[0])
+    else:
+        out["rounds"] = runs
+        for w in ("w1", "w3"):
+            out[f"speedup_{w}"] = {k: float(np.median([r[f"speedup_{w}"][k] for r in runs]))
+                                   for k in ("wall_s", "cpu_s")}
+            out[f"speedup_{w}_range"] = {k: [min(r[f"speedup_{w}"][k] for r in runs),
+                                             max(r[f"speedup_{w}"][k] for r in runs)]
+                                         for k in ("wall_s", "cpu_s")}
     out["load_average_after"] = os.getloadavg()
     return out
 
@@ -106,6 +125,8 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--speed", action="store_true")
     parser.add_argument("--ddpm", default=None, help="pixel DDPM checkpoint for --speed")
+    parser.add_argument("--speed-rounds", type=int, default=1,
+                        help="--speed: time pixel and latent sampling this many times in turn")
     parser.add_argument("--grids", default=None, help="folder for the README's PNG grids")
     args = parser.parse_args(argv)
     from models.latent.training import load_ldm
@@ -124,7 +145,7 @@ def main(argv=None):
         report["guidance"][f"{w:g}"] = entry
         print(f"w={w:g}: " + json.dumps(entry), file=sys.stderr, flush=True)
     if args.speed:
-        report["speed"] = speed(ldm, args.steps, args.ddpm)
+        report["speed"] = speed(ldm, args.steps, args.ddpm, rounds=args.speed_rounds)
     if args.grids:
         save_grids(ldm, args.grids, args.steps)
     print(json.dumps(report, indent=2))
