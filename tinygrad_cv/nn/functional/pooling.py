@@ -18,10 +18,13 @@ scatter.
 Max pooling's pair path (kernel 2, stride 2, no padding, even H and W; the common CNN case)
 reads the input as rows of window-row pairs (N*C*Ho, 2, W) in chunks of ``PAIR_CHUNK_ROWS``
 (a small, cache-resident scratch instead of activation-sized temporaries): the forward takes the
-maximum of the two rows (contiguous, vectorised) and then of column pairs on half the data; the
-backward writes each offset's ``dy * first_hit`` straight into one preallocated gradient, the
-first-hit masks built with in-place boolean ops (``a & ~b`` as ``a > b``).  A window whose
-maximum is NaN sends the backward to the offset routing above (it handles the NaN rule).
+maximum of the two rows (one flat loop over the chunk) and then of column pairs on half the
+data; the backward writes each offset's ``dy * first_hit`` straight into one reused gradient
+buffer (``autograd/buffers.py``), the first-hit masks built with in-place boolean ops
+(``a & ~b`` as ``a > b``).  A window whose maximum is NaN sends the backward to the offset
+routing above (it handles the NaN rule).  When the input is a ReLU's output that nothing else
+can see, the backward routes ``dy * [max != 0]`` and the ReLU passes that gradient on as it is
+(``_unobserved_relu``): it is already zero wherever the ReLU's output is.
 
 Adaptive average pooling with output ``(Ho, Wo)`` uses torch's bins
 ``[floor(a*H/Ho), ceil((a+1)*H/Ho))``: it is ``y = Ph @ x @ Pw^T`` with averaging matrices
