@@ -128,11 +128,12 @@ def _max_pool_pairs(x):
     return y.reshape(n, c, h // 2, w // 2)
 
 
-def _max_routes_pairs(x, y, dy):
+def _max_routes_pairs(x, y, dy, nonzero_max_only=False):
     """Max-pool gradient (N, C, H, W) of the pair path when no window maximum is NaN: offsets in
     row-major order (0,0), (0,1), (1,0), (1,1) take ``dy`` where they equal the maximum first
     (torch's rule); the last offset takes it wherever no earlier one did (some offset holds a
-    maximum that is not NaN)."""
+    maximum that is not NaN).  ``nonzero_max_only``: route ``dy * [max != 0]`` instead (the
+    ReLU hand-off, see ``_unobserved_relu``), chunk by chunk in the cache."""
     xp = backend.get_array_module(dy)
     n, c, h, w = x.shape
     rows, half = n * c * (h // 2), w // 2
@@ -142,9 +143,13 @@ def _max_routes_pairs(x, y, dy):
     g3 = gx.reshape(rows, 2, w)
     chunk = min(rows, PAIR_CHUNK_ROWS)
     claimed, hit = xp.empty((chunk, half), dtype=bool), xp.empty((chunk, half), dtype=bool)
+    masked = xp.empty((chunk, half), dtype=dy.dtype) if nonzero_max_only else None
     for s in range(0, rows, PAIR_CHUNK_ROWS):
         e = min(rows, s + PAIR_CHUNK_ROWS)
         taken, now, ys, ds = claimed[:e - s], hit[:e - s], y2[s:e], dy2[s:e]
+        if nonzero_max_only:
+            xp.not_equal(ys, 0, out=now)
+            ds = xp.multiply(ds, now, out=masked[:e - s])
         xp.equal(x3[s:e, 0, 0::2], ys, out=taken)
         xp.multiply(ds, taken, out=g3[s:e, 0, 0::2])
         for r, col in ((0, 1), (1, 0)):
@@ -194,8 +199,7 @@ class MaxPool2dFn(Function):
             relu = _unobserved_relu(ctx, xpad)
             if relu is None:
                 return _max_routes_pairs(xpad, y, dy)
-            xp = backend.get_array_module(dy)
-            gx = _max_routes_pairs(xpad, y, xp.multiply(dy, y != 0))
+            gx = _max_routes_pairs(xpad, y, dy, nonzero_max_only=True)
             relu.note_masked_gradient(gx)
             return gx
         tiled = _is_reshape_case(xpad.shape, kernel, stride, padding)
