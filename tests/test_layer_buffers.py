@@ -103,12 +103,15 @@ def test_reusable_counts_every_reference(pool_everything):
 @SETTINGS
 @given(st.integers(1, 3), st.integers(1, 4), st.integers(1, 4), st.integers(1, 4),
        st.sampled_from(["plain", "nan", "zeros"]), st.sampled_from([np.float32, np.float64]),
-       st.booleans(), st.integers(0, 2**16))
-def test_relu_pool_chain_matches_torch(n, c, hh, ww, values, dtype, pooled, seed):
-    """ReLU then 2x2 max pooling (the ReLU's output dies inside the backward: its gradient is
-    written into that output's buffer) against torch, with NaN and exact zeros."""
+       st.booleans(), st.integers(1, 5), st.integers(0, 2**16))
+def test_relu_pool_chain_matches_torch(n, c, hh, ww, values, dtype, pooled, chunk, seed):
+    """ReLU then 2x2 max pooling (the pool hands the ReLU an already masked gradient, chunk by
+    chunk) against torch, with NaN and exact zeros (windows whose maximum is 0)."""
+    pool_mod = importlib.import_module("tinygrad_cv.nn.functional.pooling")
+    saved = buffers.MIN_BYTES, pool_mod.PAIR_CHUNK_ROWS
+    pool_mod.PAIR_CHUNK_ROWS = chunk
     if pooled:
-        buffers.MIN_BYTES, saved = 0, buffers.MIN_BYTES
+        buffers.MIN_BYTES = 0
     try:
         rng = np.random.default_rng(seed)
         x = rng.standard_normal((n, c, 2 * hh, 2 * ww))
@@ -127,8 +130,7 @@ def test_relu_pool_chain_matches_torch(n, c, hh, ww, values, dtype, pooled, seed
         np.testing.assert_array_equal(y.detach().numpy(), ty.detach().numpy())
         np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
     finally:
-        if pooled:
-            buffers.MIN_BYTES = saved
+        buffers.MIN_BYTES, pool_mod.PAIR_CHUNK_ROWS = saved
 
 
 def test_relu_backward_reuses_buffers_only_when_unobserved(pool_everything, monkeypatch):
