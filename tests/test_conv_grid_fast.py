@@ -90,12 +90,12 @@ def _torch_conv(x, weight, dy, pads, dilation, groups):
 
 
 @settings(max_examples=20, deadline=None)
-@given(grid_geometries, st.sampled_from(DTYPES), st.booleans())
-def test_grid_functions_match_torch_on_both_layouts(case, dtype, compact):
+@given(grid_geometries, st.sampled_from(DTYPES), st.booleans(), st.sampled_from([1, 3, 7, 2048]))
+def test_grid_functions_match_torch_on_both_layouts(case, dtype, compact, block_rows):
     """grid_conv_forward, grid_weight_grad and grid_input_grad against torch for asymmetric
     paddings (wider than the kernel's reach too), dilations, groups and kernels, with the dy grid
     in the shared-padding layout (the forward's pads known) or in per-image blocks (only the
-    padded size known, as dispatch.input_grad calls it)."""
+    padded size known, as dispatch.input_grad calls it); the GEMMs in row blocks of any size."""
     g, dil, pads = case["groups"], case["dilation"], case["pads"]
     h, w, kh, kw = case["h"], case["w"], case["kh"], case["kw"]
     hp, wp = h + pads[0] + pads[1], w + pads[2] + pads[3]
@@ -111,9 +111,14 @@ def test_grid_functions_match_torch_on_both_layouts(case, dtype, compact):
         run = kw if dil[1] == 1 else 1
         assert dyg.pitch == -(-max(w + max(pads[2], pads[3]), wo) // run) * run
         assert dyg.image_rows == max(h + max(pads[0], pads[1]), ho)
-    ours = (grid.grid_conv_forward(x, weight, pads, dil, g),
-            grid.grid_weight_grad(x, dyg, weight.shape, pads, dil),
-            grid.grid_input_grad(dyg, weight, g, pads, (h, w), case["n"], dil))
+    saved = grid.BLOCK_ROWS
+    grid.BLOCK_ROWS = block_rows
+    try:
+        ours = (grid.grid_conv_forward(x, weight, pads, dil, g),
+                grid.grid_weight_grad(x, dyg, weight.shape, pads, dil),
+                grid.grid_input_grad(dyg, weight, g, pads, (h, w), case["n"], dil))
+    finally:
+        grid.BLOCK_ROWS = saved
     for o, r in zip(ours, ref):
         assert o.shape == r.shape and o.dtype == dtype and o.flags.c_contiguous
         np.testing.assert_allclose(o, r, **TOL[dtype])

@@ -49,6 +49,9 @@ from ....autograd import buffers
 from .layout import bias_grad, flip_transpose
 
 
+BLOCK_ROWS = 2048  # phase rows per block of GEMMs (a 2048 x 96 float32 tap is 0.8 MB)
+
+
 class OutputGrid(NamedTuple):
     """dy scattered into a zero grid (``grid_output``) and the layout it was written in."""
     array: object     # (G, rows, Og)
@@ -135,25 +138,33 @@ def _grid_weight(w, groups, run):
     return xp.ascontiguousarray(w5).reshape(groups, kh * kw // run, run * cg, o // groups)
 
 
+def _row_blocks(rows):
+    """[(start, stop)] blocks of at most BLOCK_ROWS phase rows covering ``rows``."""
+    return [(q, min(q + BLOCK_ROWS, rows)) for q in range(0, rows, BLOCK_ROWS)]
+
+
 def _grid_correlate(grid, wmats, offsets, run, rows_used, rows_total):
     """Phase-major (G, run, rows_total/run, Og) with phase p's row q = ``sum_s X_{s,p}[q] @
-    wmats[g, s]`` for the first rows_used/run rows (the rest is left unwritten)."""
+    wmats[g, s]`` for the first rows_used/run rows (the rest is left unwritten).  The rows go
+    in blocks of BLOCK_ROWS: the taps of a block overlap (X_{s,p} is X_{0,p} a few rows on), so
+    they and the block's sum stay in the cache through its GEMMs and additions."""
     xp = backend.get_array_module(grid)
     groups, _, cg = grid.shape
     og = wmats.shape[3]
     per_phase = rows_used // run
     out = buffers.empty((groups, run, rows_total // run, og), grid.dtype, grid)
-    part = buffers.empty((per_phase, og), grid.dtype, grid) if len(offsets) > 1 else None
+    part = xp.empty((min(BLOCK_ROWS, per_phase), og), dtype=grid.dtype)
     for g in range(groups):
         for p in range(run):
-            acc = out[g, p, :per_phase]
-            for s, off in enumerate(offsets):
-                tap = _tap_matrix(grid, g, off + p, run * cg, per_phase)
-                if s == 0:
-                    xp.matmul(tap, wmats[g, s], out=acc)
-                else:
-                    xp.matmul(tap, wmats[g, s], out=part)
-                    acc += part
+            for q0, q1 in _row_blocks(per_phase):
+                acc = out[g, p, q0:q1]
+                for s, off in enumerate(offsets):
+                    tap = _tap_matrix(grid, g, off + p + run * q0, run * cg, q1 - q0)
+                    if s == 0:
+                        xp.matmul(tap, wmats[g, s], out=acc)
+                    else:
+                        xp.matmul(tap, wmats[g, s], out=part[:q1 - q0])
+                        acc += part[:q1 - q0]
     return out
 
 
@@ -214,15 +225,14 @@ def grid_weight_grad(x, dyg, w_shape, pads, dilation):
     offsets = _tap_offsets((kh, kw), dilation, dyg.pitch)
     grid = _input_grid(x, pads, (kh, kw), dilation, groups, dyg.pitch, dyg.image_rows, used)
     gw = xp.empty((groups, len(offsets), run * cg, og), dtype=dyg.array.dtype)
+    gw[...] = 0
     for g in range(groups):
         for p in range(run):
             dyp = dyg.array[g, dyg.lead + p::run][:per_phase]
-            for s, off in enumerate(offsets):
-                tap_t = _tap_matrix(grid, g, off + p, run * cg, per_phase).T
-                if p == 0:
-                    xp.matmul(tap_t, dyp, out=gw[g, s])
-                else:
-                    gw[g, s] += tap_t @ dyp
+            for q0, q1 in _row_blocks(per_phase):   # dY's block stays in the cache for every s
+                for s, off in enumerate(offsets):
+                    tap_t = _tap_matrix(grid, g, off + p + run * q0, run * cg, q1 - q0).T
+                    gw[g, s] += tap_t @ dyp[q0:q1]
     gw = gw.reshape(groups, kh, kw, cg, og).transpose(0, 4, 3, 1, 2)
     return xp.ascontiguousarray(gw).reshape(o, cg, kh, kw)
 
