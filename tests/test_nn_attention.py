@@ -445,7 +445,7 @@ def test_feed_forward_relu_fn_matches_composition(R, D, Fh, Do, bias, dropout, n
                                                   seed):
     """The fused Linear -> ReLU -> dropout factors -> Linear node against the composition of
     linear, relu, a multiply and linear: output and the gradient of every input."""
-    from tinygrad_cv.ops.linear import FeedForwardReLUFn
+    from tinygrad_cv.nn.functional.linear import FeedForwardReLUFn
     rng = np.random.default_rng(seed)
     arrs = [rng.standard_normal(s).astype(dtype) for s in [(R, D), (Fh, D), (Fh,), (Do, Fh),
                                                            (Do,)]]

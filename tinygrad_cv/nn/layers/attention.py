@@ -12,9 +12,9 @@ from .. import init
 from ..functional.activation import gelu, relu
 from ..functional.attention import mask_array, multi_head_attention_forward
 from ..functional.dropout import dropout_factors
+from ..functional.linear import FeedForwardReLUFn
 from ..module import Module, Parameter
 from ...creation import empty
-from ...ops.linear import FeedForwardReLUFn
 from ...tensor import Tensor
 from .dropout import Dropout
 from .linear import Linear
