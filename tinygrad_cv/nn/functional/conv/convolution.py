@@ -4,6 +4,10 @@ the algorithm the dispatcher picks (``dispatch.conv2d_algorithm``).
 input (N, C, H, W), weight (O, C/groups, kh, kw), bias (O,) -> (N, O, Ho, Wo) with
 ``Ho = (H + pad_top + pad_bottom - dilation * (kh - 1) - 1) // stride + 1``; the math of each
 algorithm is in its module (``im2col``, ``grid``, ``columns``).
+
+Memory layout: the column path (small maps) returns y, and dx, with channels-last strides (the
+(N, O, Ho, Wo) view of an NHWC buffer, as torch's ``channels_last``); the other paths return
+C-contiguous arrays.  Every path accepts inputs and output gradients in any layout.
 """
 from __future__ import annotations
 
