@@ -89,13 +89,9 @@ def _torch_conv(x, weight, dy, pads, dilation, groups):
     return ty.detach().numpy(), tw.grad.numpy(), tx.grad.numpy()
 
 
-@settings(max_examples=20, deadline=None)
-@given(grid_geometries, st.sampled_from(DTYPES), st.booleans(), st.sampled_from([1, 3, 7, 2048]))
-def test_grid_functions_match_torch_on_both_layouts(case, dtype, compact, block_rows):
-    """grid_conv_forward, grid_weight_grad and grid_input_grad against torch for asymmetric
-    paddings (wider than the kernel's reach too), dilations, groups and kernels, with the dy grid
-    in the shared-padding layout (the forward's pads known) or in per-image blocks (only the
-    padded size known, as dispatch.input_grad calls it); the GEMMs in row blocks of any size."""
+def _grid_problem(case, dtype):
+    """x, weight and dy of a drawn grid geometry (skipped when the output would be empty),
+    their padded size and torch's (y, dw, dx)."""
     g, dil, pads = case["groups"], case["dilation"], case["pads"]
     h, w, kh, kw = case["h"], case["w"], case["kh"], case["kw"]
     hp, wp = h + pads[0] + pads[1], w + pads[2] + pads[3]
@@ -105,7 +101,20 @@ def test_grid_functions_match_torch_on_both_layouts(case, dtype, compact, block_
     x = rng.standard_normal((case["n"], g * case["cin_g"], h, w)).astype(dtype)
     weight = rng.standard_normal((g * case["cout_g"], case["cin_g"], kh, kw)).astype(dtype)
     dy = rng.standard_normal((case["n"], g * case["cout_g"], ho, wo)).astype(dtype)
-    ref = _torch_conv(x, weight, dy, pads, dil, g)
+    return x, weight, dy, (hp, wp), _torch_conv(x, weight, dy, pads, dil, g)
+
+
+@settings(max_examples=20, deadline=None)
+@given(grid_geometries, st.sampled_from(DTYPES), st.booleans(), st.sampled_from([1, 3, 7, 2048]))
+def test_grid_functions_match_torch_on_both_layouts(case, dtype, compact, block_rows):
+    """grid_conv_forward, grid_weight_grad and grid_input_grad against torch for asymmetric
+    paddings (wider than the kernel's reach too), dilations, groups and kernels, with the dy grid
+    in the shared-padding layout (the forward's pads known) or in per-image blocks (only the
+    padded size known, as dispatch.input_grad calls it); the GEMMs in row blocks of any size."""
+    g, dil, pads = case["groups"], case["dilation"], case["pads"]
+    h, w, kh, kw = case["h"], case["w"], case["kh"], case["kw"]
+    x, weight, dy, (hp, wp), ref = _grid_problem(case, dtype)
+    ho, wo = dy.shape[2:]
     dyg = grid.grid_output(dy, g, (hp, wp), (kh, kw), dil, pads if compact else None)
     if compact:
         run = kw if dil[1] == 1 else 1
@@ -185,14 +194,7 @@ def test_grid_path_reads_nothing_it_did_not_write(case, dtype):
     position outside the computed rows is read."""
     g, dil, pads = case["groups"], case["dilation"], case["pads"]
     h, w, kh, kw = case["h"], case["w"], case["kh"], case["kw"]
-    hp, wp = h + pads[0] + pads[1], w + pads[2] + pads[3]
-    ho, wo = hp - dil[0] * (kh - 1), wp - dil[1] * (kw - 1)
-    assume(ho > 0 and wo > 0)
-    rng = np.random.default_rng(case["seed"])
-    x = rng.standard_normal((case["n"], g * case["cin_g"], h, w)).astype(dtype)
-    weight = rng.standard_normal((g * case["cout_g"], case["cin_g"], kh, kw)).astype(dtype)
-    dy = rng.standard_normal((case["n"], g * case["cout_g"], ho, wo)).astype(dtype)
-    ref = _torch_conv(x, weight, dy, pads, dil, g)
+    x, weight, dy, (hp, wp), ref = _grid_problem(case, dtype)
     real_empty = grid.buffers.empty
     grid.buffers.empty = lambda shape, dt, like: np.full(shape, np.nan, dtype=dt)
     try:
