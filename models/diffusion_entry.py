@@ -11,11 +11,9 @@ from __future__ import annotations
 import os
 import sys
 
-from tinygrad_cv.io import CheckpointError
-
-from .registry import (CHECKPOINT_NAME, ModelEntry, Option, OptionError, content_error,
-                       nonnegative_float, positive_float, positive_int, read_checkpoint,
-                       register)
+from .registry import (CHECKPOINT_NAME, ModelEntry, Option, OptionError, check_resume,
+                       nonnegative_float, positive_float, positive_int, register,
+                       saved_run_errors)
 
 __all__ = ["SAMPLERS", "DDIM_SPACINGS", "DEFAULT_DDIM_STEPS"]
 
@@ -62,30 +60,18 @@ def _train(options, out_dir, *, seed=None, resume=False, device=None, progress=T
     ckpt = os.path.join(os.fspath(out_dir), CHECKPOINT_NAME)
     config = default_config()
     if resume:
-        entry, state = read_checkpoint(ckpt)
-        if entry.name != "ddpm":
-            raise OptionError(f"--resume: {ckpt!r} holds a {entry.name} run, not ddpm")
-        saved_seed = state.get("trainer", {}).get("seed") if isinstance(state.get("trainer"),
-                                                                         dict) else None
-        if seed is not None and saved_seed is not None and seed != saved_seed:
-            raise OptionError(f"--resume continues the saved run with its own settings; drop or "
-                              f"match --seed {seed} (the checkpoint has {saved_seed})")
+        check_resume(ckpt, "ddpm", seed, log)
         config = {}
-        log(f"resuming ddpm from step {state.get('trainer', {}).get('step')}")
     isatty = getattr(sys.stderr, "isatty", None)
     bars = progress and bool(isatty and isatty())  # no carriage-return bar in logs and pipes
     if progress and not bars:
         log(f"training ddpm (epochs {options.get('epochs', 'unlimited')}, minutes "
             f"{options.get('minutes', 'default')}) ...")
-    try:
+    with saved_run_errors(ckpt, resume):
         return train_diffusion(config, out_dir, epochs=options.get("epochs"),
                                minutes=options.get("minutes"), seed=0 if seed is None else seed,
                                resume=resume, progress=bars, device=device,
                                on_samples=on_samples)
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-        if not resume or isinstance(exc, (OptionError, CheckpointError)):
-            raise
-        raise content_error(ckpt, exc) from None  # the saved run's content is unusable
 
 
 def _load(state, path):

@@ -9,8 +9,8 @@ Sampling maps the generator's tanh output from [-1, 1] to [0, 1].
 """
 from __future__ import annotations
 
-from .registry import (CHECKPOINT_NAME, ModelEntry, Option, OptionError, content_error,
-                       positive_float, positive_int, read_checkpoint, register)
+from .registry import (CHECKPOINT_NAME, ModelEntry, Option, check_resume, positive_float,
+                       positive_int, register, saved_run_errors)
 
 __all__ = ["GAN_DESCRIPTIONS"]
 
@@ -41,33 +41,20 @@ def _train_entry(variant):
               on_samples=None, log=print, **_):
         import os
 
-        from tinygrad_cv.io import CheckpointError
         from .gan import default_config, train_gan
 
         ckpt = os.path.join(os.fspath(out_dir), CHECKPOINT_NAME)
         config = default_config(variant)
         if resume:
-            entry, state = read_checkpoint(ckpt)
-            if entry.name != variant:
-                raise OptionError(f"--resume: {ckpt!r} holds a {entry.name} run, not {variant}")
-            trainer = state.get("trainer") if isinstance(state.get("trainer"), dict) else {}
-            saved_seed = trainer.get("seed")
-            if seed is not None and saved_seed is not None and seed != saved_seed:
-                raise OptionError(f"--resume continues the saved run with its own settings; drop "
-                                  f"or match --seed {seed} (the checkpoint has {saved_seed})")
-            log(f"resuming {variant} from step {trainer.get('step')}")
+            check_resume(ckpt, variant, seed, log)
         if progress:
             log(f"training {variant} (epochs {options.get('epochs', 'unlimited')}, minutes "
                 f"{options.get('minutes', config['training']['minutes'])}) ...")
-        try:
+        with saved_run_errors(ckpt, resume):
             return train_gan(config, out_dir, epochs=options.get("epochs"),
                              minutes=options.get("minutes"), seed=0 if seed is None else seed,
                              resume=resume, progress=progress, device=device,
                              on_samples=on_samples)
-        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-            if not resume or isinstance(exc, (OptionError, CheckpointError)):
-                raise
-            raise content_error(ckpt, exc) from None   # the saved run's content is unusable
     return train
 
 

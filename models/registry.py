@@ -29,6 +29,7 @@ An entry (``ModelEntry``) holds:
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -238,6 +239,37 @@ def content_error(path, exc):
     detail = str(exc).strip().splitlines()[0] if str(exc).strip() else "no detail"
     return ModelLoadError(f"cannot use checkpoint {path!r}: its model description or weights "
                           f"are invalid ({type(exc).__name__}: {detail})")
+
+
+def check_resume(ckpt, name, seed, log):
+    """The saved state of a ``--resume`` of model ``name`` from ``ckpt``, after checking that
+    the checkpoint holds a ``name`` run and that an explicit ``seed`` matches the saved one
+    (a resumed run keeps its own settings)."""
+    entry, state = read_checkpoint(ckpt)
+    if entry.name != name:
+        raise OptionError(f"--resume: {ckpt!r} holds a {entry.name} run, not {name}")
+    trainer = state.get("trainer") if isinstance(state.get("trainer"), dict) else {}
+    saved_seed = trainer.get("seed")
+    if seed is not None and saved_seed is not None and seed != saved_seed:
+        raise OptionError(f"--resume continues the saved run with its own settings; drop or "
+                          f"match --seed {seed} (the checkpoint has {saved_seed})")
+    log(f"resuming {name} from step {trainer.get('step')}")
+    return state
+
+
+@contextlib.contextmanager
+def saved_run_errors(ckpt, resume):
+    """Inside a resumed training run, an error the saved run's content causes (a damaged
+    configuration or state) becomes ``content_error(ckpt, ...)``; a fresh run's errors and the
+    option/checkpoint errors pass unchanged."""
+    from tinygrad_cv.io import CheckpointError
+
+    try:
+        yield
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        if not resume or isinstance(exc, (OptionError, CheckpointError)):
+            raise
+        raise content_error(ckpt, exc) from None
 
 
 def load_model(checkpoint, device=None):

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 
-from .registry import (CHECKPOINT_NAME, METRICS_NAME, ModelEntry, Option, OptionError,
-                       content_error, positive_float, positive_int, read_checkpoint, register)
+from .registry import (CHECKPOINT_NAME, METRICS_NAME, ModelEntry, Option, check_resume,
+                       positive_float, positive_int, register, saved_run_errors)
 
 __all__ = ["PROBE_DRAWS", "FEW_LABELS", "PCA_NAME", "probe_report"]
 
@@ -57,7 +57,6 @@ def _train(options, out_dir, *, seed=None, resume=False, device=None, progress=T
            log=print, **_):
     import tinygrad_cv as tg
     from tinygrad_cv import backend, nn
-    from tinygrad_cv.io import CheckpointError
     from .simclr import build_simclr, default_config, digits_splits, encode, pca_2d, train_simclr
     from .simclr.plot import scatter_image, write_png
     from .training import write_json
@@ -66,27 +65,15 @@ def _train(options, out_dir, *, seed=None, resume=False, device=None, progress=T
     ckpt = os.path.join(out_dir, CHECKPOINT_NAME)
     config = default_config()
     if resume:
-        entry, state = read_checkpoint(ckpt)
-        if entry.name != "simclr":
-            raise OptionError(f"--resume: {ckpt!r} holds a {entry.name} run, not simclr")
-        trainer = state.get("trainer") if isinstance(state.get("trainer"), dict) else {}
-        saved_seed = trainer.get("seed")
-        if seed is not None and saved_seed is not None and seed != saved_seed:
-            raise OptionError(f"--resume continues the saved run with its own settings; drop or "
-                              f"match --seed {seed} (the checkpoint has {saved_seed})")
-        log(f"resuming simclr from step {trainer.get('step')}")
+        check_resume(ckpt, "simclr", seed, log)
     if progress:
         log(f"training simclr (epochs {options.get('epochs', 'unlimited')}, minutes "
             f"{options.get('minutes', config['training']['minutes'])}) ...")
-    try:
+    with saved_run_errors(ckpt, resume):
         model, metrics = train_simclr(config, out_dir, epochs=options.get("epochs"),
                                       minutes=options.get("minutes"),
                                       seed=0 if seed is None else seed, resume=resume,
                                       progress=progress, device=device)
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-        if not resume or isinstance(exc, (OptionError, CheckpointError)):
-            raise
-        raise content_error(ckpt, exc) from None
     if progress:
         log("linear probes (SimCLR encoder, raw pixels, random encoder) ...")
     data = digits_splits(device)
