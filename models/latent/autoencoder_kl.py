@@ -17,7 +17,7 @@ import tinygrad_cv as tg
 import tinygrad_cv.nn as nn
 import tinygrad_cv.nn.functional as F
 
-from .convnets import Decoder, Encoder
+from .convnets import Decoder, Encoder, LatentScale
 
 __all__ = ["AutoencoderKL", "DiagonalGaussian", "RECON_LOSSES", "LOGVAR_RANGE"]
 
@@ -71,7 +71,7 @@ def _check_config(in_channels, latent_channels, base_channels, channel_mult, num
     return mult, factor
 
 
-class AutoencoderKL(nn.Module):
+class AutoencoderKL(LatentScale, nn.Module):
     """``AutoencoderKL(in_channels=1, latent_channels=4, base_channels=32, channel_mult=(1, 2),
     num_res_blocks=1, groups=8, image_size=8, kl_weight=1e-6, recon_loss='l2',
     scale_factor=1.0)``: images (N, in_channels, S, S) in [-1, 1] <-> latents
@@ -105,16 +105,6 @@ class AutoencoderKL(nn.Module):
                                num_res_blocks, groups)
         self.decoder = Decoder(latent_channels, in_channels, base_channels, mult,
                                num_res_blocks, groups)
-
-    @property
-    def scale_factor(self):
-        return self.config["scale_factor"]
-
-    @scale_factor.setter
-    def scale_factor(self, value):
-        if not float(value) > 0.0:
-            raise ValueError(f"AutoencoderKL: scale_factor must be > 0, got {value!r}")
-        self.config["scale_factor"] = float(value)
 
     def encode(self, x):
         """The posterior q(z|x) as a ``DiagonalGaussian``."""

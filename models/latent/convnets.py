@@ -20,7 +20,22 @@ import tinygrad_cv.nn as nn
 
 from models.diffusion.unet import Downsample, Upsample
 
-__all__ = ["ConvResBlock", "Encoder", "Decoder"]
+__all__ = ["ConvResBlock", "Encoder", "Decoder", "LatentScale"]
+
+
+class LatentScale:
+    """``scale_factor`` of an autoencoder (1 / std of its latents, kept in ``self.config`` so
+    it travels in the checkpoint); it must be > 0."""
+
+    @property
+    def scale_factor(self):
+        return self.config["scale_factor"]
+
+    @scale_factor.setter
+    def scale_factor(self, value):
+        if not float(value) > 0.0:
+            raise ValueError(f"{type(self).__name__}: scale_factor must be > 0, got {value!r}")
+        self.config["scale_factor"] = float(value)
 
 
 class ConvResBlock(nn.Module):
@@ -42,17 +57,12 @@ class ConvResBlock(nn.Module):
         return self.skip(x) + h
 
 
-def _widths(base_channels, channel_mult):
-    return [int(base_channels) * int(m) for m in channel_mult]
+class _ConvStack(nn.Module):
+    """conv_in -> per level ``num_res_blocks`` ConvResBlocks to the level's width, then
+    (between levels) ``resample(channels)`` -> GroupNorm, SiLU, conv_out."""
 
-
-class Encoder(nn.Module):
-    """(N, in_channels, H, W) -> (N, out_channels, H/f, W/f); see the module docstring."""
-
-    def __init__(self, in_channels, out_channels, base_channels, channel_mult, num_res_blocks,
-                 groups):
+    def __init__(self, in_channels, out_channels, widths, num_res_blocks, groups, resample):
         super().__init__()
-        widths = _widths(base_channels, channel_mult)
         self.conv_in = nn.Conv2d(in_channels, widths[0], 3, padding=1)
         layers, ch = [], widths[0]
         for level, width in enumerate(widths):
@@ -60,7 +70,7 @@ class Encoder(nn.Module):
                 layers.append(ConvResBlock(ch, width, groups))
                 ch = width
             if level != len(widths) - 1:
-                layers.append(Downsample(ch))
+                layers.append(resample(ch))
         self.blocks = nn.Sequential(*layers)
         self.norm_out = nn.GroupNorm(groups, ch)
         self.act = nn.SiLU()
@@ -70,25 +80,23 @@ class Encoder(nn.Module):
         return self.conv_out(self.act(self.norm_out(self.blocks(self.conv_in(x)))))
 
 
-class Decoder(nn.Module):
+def _widths(base_channels, channel_mult):
+    return [int(base_channels) * int(m) for m in channel_mult]
+
+
+class Encoder(_ConvStack):
+    """(N, in_channels, H, W) -> (N, out_channels, H/f, W/f); see the module docstring."""
+
+    def __init__(self, in_channels, out_channels, base_channels, channel_mult, num_res_blocks,
+                 groups):
+        super().__init__(in_channels, out_channels, _widths(base_channels, channel_mult),
+                         num_res_blocks, groups, Downsample)
+
+
+class Decoder(_ConvStack):
     """(N, in_channels, h, w) -> (N, out_channels, f h, f w); see the module docstring."""
 
     def __init__(self, in_channels, out_channels, base_channels, channel_mult, num_res_blocks,
                  groups):
-        super().__init__()
-        widths = _widths(base_channels, channel_mult)[::-1]
-        self.conv_in = nn.Conv2d(in_channels, widths[0], 3, padding=1)
-        layers, ch = [], widths[0]
-        for level, width in enumerate(widths):
-            for _ in range(num_res_blocks):
-                layers.append(ConvResBlock(ch, width, groups))
-                ch = width
-            if level != len(widths) - 1:
-                layers.append(Upsample(ch))
-        self.blocks = nn.Sequential(*layers)
-        self.norm_out = nn.GroupNorm(groups, ch)
-        self.act = nn.SiLU()
-        self.conv_out = nn.Conv2d(ch, out_channels, 3, padding=1)
-
-    def forward(self, z):
-        return self.conv_out(self.act(self.norm_out(self.blocks(self.conv_in(z)))))
+        super().__init__(in_channels, out_channels, _widths(base_channels, channel_mult)[::-1],
+                         num_res_blocks, groups, Upsample)

@@ -20,7 +20,7 @@ from tinygrad_cv import backend
 from tinygrad_cv.tensor import Tensor
 
 from .autoencoder_kl import RECON_LOSSES, _check_config
-from .convnets import Decoder, Encoder
+from .convnets import Decoder, Encoder, LatentScale
 
 __all__ = ["VQAutoencoder", "VectorQuantizer"]
 
@@ -81,7 +81,7 @@ class VectorQuantizer(nn.Module):
         return len(dead)
 
 
-class VQAutoencoder(nn.Module):
+class VQAutoencoder(LatentScale, nn.Module):
     """``VQAutoencoder(in_channels=1, code_dim=4, num_codes=64, base_channels=32,
     channel_mult=(1, 2), num_res_blocks=1, groups=8, image_size=8, beta=0.25,
     recon_loss='l2', scale_factor=1.0)``: images (N, in_channels, S, S) in [-1, 1] ->
@@ -115,16 +115,6 @@ class VQAutoencoder(nn.Module):
         self.quantizer = VectorQuantizer(num_codes, code_dim, beta)
         self.decoder = Decoder(code_dim, in_channels, base_channels, mult, num_res_blocks,
                                groups)
-
-    @property
-    def scale_factor(self):
-        return self.config["scale_factor"]
-
-    @scale_factor.setter
-    def scale_factor(self, value):
-        if not float(value) > 0.0:
-            raise ValueError(f"VQAutoencoder: scale_factor must be > 0, got {value!r}")
-        self.config["scale_factor"] = float(value)
 
     def forward(self, x):
         """(reconstruction, codes, vq loss, z_e)."""
