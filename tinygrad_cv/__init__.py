@@ -6,6 +6,7 @@
 """
 from . import backend  # noqa: F401
 from .backend import cuda_available, get_default_device, manual_seed, set_default_device  # noqa: F401
+from .threads import get_num_threads, set_num_threads  # noqa: F401
 # the kernel first: tensor.py defines Tensor, then binds the ops, Function and the engine
 from .tensor import (Tensor, matmul, maximum, minimum, where, cat, concatenate,  # noqa: F401
                      stack, split, chunk, pad, exp, log, sqrt, sin, cos, tanh, sigmoid, relu,

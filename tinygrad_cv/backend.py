@@ -293,6 +293,8 @@ def _cpu_gemms():
             from scipy.linalg import blas  # optional: the fallback below needs nothing
             _blas_gemm = {numpy.dtype(numpy.float32): blas.sgemm,
                           numpy.dtype(numpy.float64): blas.dgemm}
+            if _blas_limit["limiter"] is not None:   # SciPy's own BLAS loaded just now
+                limit_blas_threads(1)
         except ImportError:
             _blas_gemm = {}
     return _blas_gemm
@@ -332,3 +334,28 @@ def matmul_accumulate(a, b, out):
     gemm(1.0, fb[0], fa[0], beta=1.0, c=out.T, overwrite_c=1, trans_a=fb[1] ^ 1,
          trans_b=fa[1] ^ 1)
     return out
+
+
+# ---- BLAS threads ---------------------------------------------------------------------------
+_blas_limit = {"limiter": None}
+
+
+def limit_blas_threads(n):
+    """Run the CPU's BLAS with ``n`` threads per call (``threads.py``'s workers ask for 1: each
+    of them then owns a core), or give BLAS its own thread count back with ``n = None``.  Goes
+    through threadpoolctl (every BLAS loaded into the process: NumPy's, SciPy's); returns False
+    when it cannot (threadpoolctl missing), True otherwise."""
+    current = _blas_limit["limiter"]
+    if n is None:
+        if current is not None:
+            current.restore_original_limits()
+            _blas_limit["limiter"] = None
+        return True
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return False
+    if current is not None:
+        current.restore_original_limits()
+    _blas_limit["limiter"] = threadpool_limits(limits=int(n), user_api="blas")
+    return True

@@ -25,9 +25,12 @@ layout makes ``dY`` (N*Ho*Wo, O) a free view.  Any other layout works too (one s
 """
 from __future__ import annotations
 
-from .... import backend
+from .... import backend, threads
 from ....autograd import buffers
 from .layout import chunk_size, flip_transpose
+
+
+THREAD_CHUNK_BYTES = 2 << 20   # column bytes one thread builds and multiplies at a time
 
 
 def _to_channels_last(x, pads):
@@ -50,7 +53,7 @@ def _to_channels_last(x, pads):
     return out
 
 
-def _hwc_columns(xpad, kernel, stride, dilation, out_hw):
+def _hwc_columns(xpad, kernel, stride, dilation, out_hw, pooled=True):
     """(N*Ho*Wo, kh*kw*C) windows of a channels-last padded input: one strided view copied
     into a pooled buffer (fresh column buffers of tens of MB cost page faults); a 1x1 kernel
     at stride 1 gives a view."""
@@ -62,7 +65,9 @@ def _hwc_columns(xpad, kernel, stride, dilation, out_hw):
                                sw * dilation[1], sc))
     if (kh, kw) == (1, 1) and tuple(stride) == (1, 1) and xpad.flags.c_contiguous:
         return view.reshape(n * ho * wo, c)
-    cols = buffers.empty((n * ho * wo, kh * kw * c), xpad.dtype, xpad)
+    shape = (n * ho * wo, kh * kw * c)
+    cols = (buffers.empty(shape, xpad.dtype, xpad) if pooled
+            else threads.scratch(shape, xpad.dtype, xpad))
     cols.reshape(view.shape)[...] = view
     return cols
 
@@ -82,14 +87,23 @@ def _column_chunks(xpad, kernel, out_hw):
 
 
 def _columns_times(xpad, wmat, kernel, stride, dilation, out_hw):
-    """cols(xpad) @ wmat (N*Ho*Wo, wmat.shape[1]), the columns built per chunk of samples."""
+    """cols(xpad) @ wmat (N*Ho*Wo, wmat.shape[1]), the columns built per chunk of samples: the
+    samples split over the intra-op threads (``threads.py``), each thread building and
+    multiplying chunks of at most THREAD_CHUNK_BYTES of columns (they stay in its cache)."""
     xp = backend.get_array_module(xpad)
     n = xpad.shape[0]
     rows = out_hw[0] * out_hw[1]
     out = buffers.empty((n * rows, wmat.shape[1]), xp.result_type(xpad, wmat), xpad)
-    for s, e in _column_chunks(xpad, kernel, out_hw):
-        cols = _hwc_columns(xpad[s:e], kernel, stride, dilation, out_hw)
-        xp.matmul(cols, wmat, out=out[s * rows:e * rows])
+    per_sample = rows * kernel[0] * kernel[1] * xpad.shape[3] * xpad.itemsize
+    step = max(1, THREAD_CHUNK_BYTES // per_sample)
+
+    def part(start, stop):
+        for s in range(start, stop, step):
+            e = min(s + step, stop)
+            cols = _hwc_columns(xpad[s:e], kernel, stride, dilation, out_hw, pooled=False)
+            xp.matmul(cols, wmat, out=out[s * rows:e * rows])
+
+    threads.for_ranges(part, n, n * rows * wmat.shape[0] * wmat.shape[1], like=xpad)
     return out
 
 
