@@ -165,17 +165,20 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--num", type=int, default=400, help="DDIM samples")
     parser.add_argument("--steps", type=int, default=50, help="DDIM steps")
-    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="intra-op threads of both frameworks")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    tg.set_num_threads(args.threads)
     tg.manual_seed(0)
     torch.manual_seed(0)
     config = dict(DEFAULT_CONFIG, **json.loads(args.config))
     ours, theirs = build_twins(config, args.device)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"load {' '.join(f'{v:.2f}' for v in os.getloadavg())}; numpy {np.__version__}, "
-          f"torch {torch.__version__} ({torch.get_num_threads()} threads); device {args.device}")
+          f"torch {torch.__version__} ({torch.get_num_threads()} threads); ours "
+          f"{tg.get_num_threads()} threads; device {args.device}")
     print(f"UNet {json.dumps(ours.config)}: {ours.num_parameters():,} parameters; "
           f"max |ours - torch| of eps on 8 samples: {check_agreement(ours, theirs, args.device):.2e}")
     print(f"{'case':<48}{'ours ms':>10}{'torch ms':>10}{'ratio':>8}")

@@ -252,10 +252,12 @@ def main(argv=None):
                         help="comma-separated case letters (a-g)")
     parser.add_argument("--repeats", type=int, default=11)
     parser.add_argument("--threads", type=int, default=None,
-                        help="torch intra-op threads (default: torch's own choice)")
+                        help="intra-op threads of both frameworks (default: each one's own "
+                             "choice)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+        tg.set_num_threads(args.threads)
     if args.device == "cuda" and not (tg.cuda_available() and torch.cuda.is_available()):
         parser.error("--device cuda needs CuPy and a CUDA build of torch with a GPU")
     tg.manual_seed(0)
@@ -264,7 +266,8 @@ def main(argv=None):
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads); device {args.device}")
+          f"({torch.get_num_threads()} threads); ours {tg.get_num_threads()} threads; "
+          f"device {args.device}")
     yard = gemm_gflops(args.device)
     print(f"float32 GEMM 256x512x512 via the array library: {yard:.0f} GFLOP/s")
     print()
