@@ -266,15 +266,16 @@ def small_conv_cases(draw):
 def test_column_conv_path_matches_torch(case, chunk_bytes):
     """Output, input, weight and bias gradients of the column path (every padding: the input
     gradient as a correlation or, past the kernel's reach or at stride 2, by col2im; column
-    matrices split into chunks of samples) against torch in float64."""
+    matrices split into chunks of samples: ``chunk_bytes`` of columns per chunk) against torch
+    in float64."""
     rng = np.random.default_rng(case["seed"])
     x = rng.standard_normal((case["n"], case["c"], case["h"], case["w"]))
     weight = rng.standard_normal((case["o"], case["c"], case["k"], case["k"]))
     bias = rng.standard_normal(case["o"]) if case["bias"] else None
     kw = dict(stride=case["stride"], padding=case["pad"], dilation=case["dilation"])
-    saved = layout.IM2COL_MAX_BYTES
+    saved = columns.THREAD_CHUNK_BYTES
     if chunk_bytes is not None:
-        layout.IM2COL_MAX_BYTES = chunk_bytes
+        columns.THREAD_CHUNK_BYTES = chunk_bytes
     try:
         ox, ow = tg.tensor(x, requires_grad=True), tg.tensor(weight, requires_grad=True)
         ob = None if bias is None else tg.tensor(bias, requires_grad=True)
@@ -283,7 +284,7 @@ def test_column_conv_path_matches_torch(case, chunk_bytes):
         dy = rng.standard_normal(y.shape)
         (y * tg.tensor(dy)).sum().backward()
     finally:
-        layout.IM2COL_MAX_BYTES = saved
+        columns.THREAD_CHUNK_BYTES = saved
     tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(weight, requires_grad=True)
     tb = None if bias is None else torch.tensor(bias, requires_grad=True)
     ty = torch.nn.functional.conv2d(tx, tw, tb, **kw)

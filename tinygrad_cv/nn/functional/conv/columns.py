@@ -22,41 +22,62 @@ logical shape is NCHW, only the strides differ) -- no NCHW copy.  An input in th
 (the previous convolution's output, or any elementwise result of it: NumPy ufuncs keep the
 memory order) makes the padded channels-last copy a copy of contiguous rows, and a dy in that
 layout makes ``dY`` (N*Ho*Wo, O) a free view.  Any other layout works too (one strided copy).
+
+Threads.  Every pass runs on the intra-op threads (``threads.py``) with the samples split:
+each thread builds and multiplies column chunks of at most THREAD_CHUNK_BYTES in its own
+scratch buffer (they stay in its cache), writes its samples' rows of y / dx, and the weight
+gradient's sums over samples are one partial per thread added by the caller
+(``layout.split_sum``).  With one thread (or small work, or CuPy) the same chunks run in turn.
 """
 from __future__ import annotations
 
 from .... import backend, threads
 from ....autograd import buffers
-from .layout import chunk_size, flip_transpose
+from .layout import flip_transpose, split_sum
 
 
 THREAD_CHUNK_BYTES = 2 << 20   # column bytes one thread builds and multiplies at a time
 
 
+def _chunk_samples(per_sample_bytes):
+    """Samples per column chunk of at most THREAD_CHUNK_BYTES (at least one)."""
+    return max(1, THREAD_CHUNK_BYTES // max(int(per_sample_bytes), 1))
+
+
+def _copy_samples(dst, src, count):
+    """dst[...] = src (both indexed by samples on axis 0), the samples split over the threads."""
+    def part(start, stop):
+        dst[start:stop] = src[start:stop]
+    threads.for_ranges(part, count, dst.size, like=dst)
+
+
 def _to_channels_last(x, pads):
     """x (N, C, H, W) -> a zero-padded (N, H + top + bottom, W + left + right, C) copy (a
-    pooled buffer, ``autograd/buffers.py``); without padding, a channels-last x itself (its
-    free NHWC view)."""
-    xp = backend.get_array_module(x)
+    pooled buffer, ``autograd/buffers.py``; the samples split over the threads); without
+    padding, a channels-last x itself (its free NHWC view)."""
     top, bottom, left, right = pads
     n, c, h, w = x.shape
     nhwc = x.transpose(0, 2, 3, 1)
     if not (top or bottom or left or right) and nhwc.flags.c_contiguous:
         return nhwc
     out = buffers.empty((n, h + top + bottom, w + left + right, c), x.dtype, x)
-    if top or bottom or left or right:   # zero the border only, the interior is overwritten
-        out[:, :top] = 0
-        out[:, top + h:] = 0
-        out[:, top:top + h, :left] = 0
-        out[:, top:top + h, left + w:] = 0
-    out[:, top:top + h, left:left + w] = nhwc
+
+    def part(start, stop):
+        mine = out[start:stop]
+        if top or bottom or left or right:   # zero the border only, the interior is overwritten
+            mine[:, :top] = 0
+            mine[:, top + h:] = 0
+            mine[:, top:top + h, :left] = 0
+            mine[:, top:top + h, left + w:] = 0
+        mine[:, top:top + h, left:left + w] = nhwc[start:stop]
+    threads.for_ranges(part, n, out.size, like=x)
     return out
 
 
-def _hwc_columns(xpad, kernel, stride, dilation, out_hw, pooled=True):
+def _hwc_columns(xpad, kernel, stride, dilation, out_hw, slot=0):
     """(N*Ho*Wo, kh*kw*C) windows of a channels-last padded input: one strided view copied
-    into a pooled buffer (fresh column buffers of tens of MB cost page faults); a 1x1 kernel
-    at stride 1 gives a view."""
+    into the calling thread's scratch buffer ``slot`` (``threads.scratch``: valid until the
+    thread asks for that slot again); a 1x1 kernel at stride 1 gives a view."""
     n, _, _, c = xpad.shape
     sn, sh, sw, sc = xpad.strides
     (kh, kw), (ho, wo) = kernel, out_hw
@@ -65,9 +86,7 @@ def _hwc_columns(xpad, kernel, stride, dilation, out_hw, pooled=True):
                                sw * dilation[1], sc))
     if (kh, kw) == (1, 1) and tuple(stride) == (1, 1) and xpad.flags.c_contiguous:
         return view.reshape(n * ho * wo, c)
-    shape = (n * ho * wo, kh * kw * c)
-    cols = (buffers.empty(shape, xpad.dtype, xpad) if pooled
-            else threads.scratch(shape, xpad.dtype, xpad))
+    cols = threads.scratch((n * ho * wo, kh * kw * c), xpad.dtype, xpad, slot)
     cols.reshape(view.shape)[...] = view
     return cols
 
@@ -78,30 +97,25 @@ def _hwc_weight(w):
     return w.transpose(2, 3, 1, 0).reshape(kh * kw * c, o)
 
 
-def _column_chunks(xpad, kernel, out_hw):
-    """Sample ranges whose column matrices stay within IM2COL_MAX_BYTES."""
-    n, c = xpad.shape[0], xpad.shape[3]
-    per_sample = out_hw[0] * out_hw[1] * kernel[0] * kernel[1] * c * xpad.itemsize
-    step = chunk_size(n, per_sample)
-    return [(s, min(s + step, n)) for s in range(0, n, step)]
-
-
-def _columns_times(xpad, wmat, kernel, stride, dilation, out_hw):
-    """cols(xpad) @ wmat (N*Ho*Wo, wmat.shape[1]), the columns built per chunk of samples: the
-    samples split over the intra-op threads (``threads.py``), each thread building and
-    multiplying chunks of at most THREAD_CHUNK_BYTES of columns (they stay in its cache)."""
+def _columns_times(xpad, wmat, kernel, stride, dilation, out_hw, bias=None):
+    """cols(xpad) @ wmat (+ bias) (N*Ho*Wo, wmat.shape[1]), the columns built per chunk of
+    samples: the samples split over the intra-op threads (``threads.py``), each thread
+    building and multiplying chunks of at most THREAD_CHUNK_BYTES of columns (they stay in its
+    cache) and adding the bias to its rows while they are in the cache."""
     xp = backend.get_array_module(xpad)
     n = xpad.shape[0]
     rows = out_hw[0] * out_hw[1]
     out = buffers.empty((n * rows, wmat.shape[1]), xp.result_type(xpad, wmat), xpad)
-    per_sample = rows * kernel[0] * kernel[1] * xpad.shape[3] * xpad.itemsize
-    step = max(1, THREAD_CHUNK_BYTES // per_sample)
+    step = _chunk_samples(rows * kernel[0] * kernel[1] * xpad.shape[3] * xpad.itemsize)
 
     def part(start, stop):
         for s in range(start, stop, step):
             e = min(s + step, stop)
-            cols = _hwc_columns(xpad[s:e], kernel, stride, dilation, out_hw, pooled=False)
-            xp.matmul(cols, wmat, out=out[s * rows:e * rows])
+            cols = _hwc_columns(xpad[s:e], kernel, stride, dilation, out_hw)
+            mine = out[s * rows:e * rows]
+            xp.matmul(cols, wmat, out=mine)
+            if bias is not None:
+                mine += bias
 
     threads.for_ranges(part, n, n * rows * wmat.shape[0] * wmat.shape[1], like=xpad)
     return out
@@ -113,19 +127,22 @@ def channels_last_view(y2, n, out_hw):
 
 
 def nhwc_rows(a):
-    """(N, C, H, W) -> (N*H*W, C) rows (a view when ``a`` is channels-last, else one copy)."""
-    xp = backend.get_array_module(a)
+    """(N, C, H, W) -> (N*H*W, C) rows (a view when ``a`` is channels-last, else one copy,
+    the samples split over the threads)."""
     n, c, h, w = a.shape
-    return xp.ascontiguousarray(a.transpose(0, 2, 3, 1)).reshape(n * h * w, c)
+    nhwc = a.transpose(0, 2, 3, 1)
+    if nhwc.flags.c_contiguous:
+        return nhwc.reshape(n * h * w, c)
+    out = buffers.empty((n, h, w, c), a.dtype, a)
+    _copy_samples(out, nhwc, n)
+    return out.reshape(n * h * w, c)
 
 
 def columns_forward(x, w, b, stride, pads, dilation, out_hw):
     """y (N, O, Ho, Wo), channels-last strides, and the channels-last padded input (kept for
     the backward)."""
     xpad = _to_channels_last(x, pads)
-    y2 = _columns_times(xpad, _hwc_weight(w), w.shape[2:], stride, dilation, out_hw)
-    if b is not None:
-        y2 += b
+    y2 = _columns_times(xpad, _hwc_weight(w), w.shape[2:], stride, dilation, out_hw, bias=b)
     return channels_last_view(y2, x.shape[0], out_hw), xpad
 
 
@@ -135,22 +152,18 @@ def columns_backward(ctx, dy, xpad, w, stride, pads, dilation, in_hw):
     needs = ctx.needs_input_grad
     n, o, ho, wo = dy.shape
     _, c, kh, kw = w.shape
-    dy2 = nhwc_rows(dy)
     gx = gw = gb = None
     full = _full_correlation_pads(w.shape[2:], dilation, pads)
     correlation = tuple(stride) == (1, 1) and min(full) >= 0
-    if needs[0] and needs[1] and correlation:
+    need_bias = len(needs) > 2 and needs[2]
+    shared = needs[0] and needs[1] and correlation
+    dy2 = nhwc_rows(dy) if (need_bias or needs[1] and not shared
+                            or needs[0] and not correlation) else None
+    if shared:
         gx, gw = _shared_columns_backward(dy, xpad, w, pads, full, dilation, in_hw)
     else:
         if needs[1]:
-            gw2 = None
-            for s, e in _column_chunks(xpad, (kh, kw), (ho, wo)):
-                cols = _hwc_columns(xpad[s:e], (kh, kw), stride, dilation, (ho, wo))
-                part = dy2[s * ho * wo:e * ho * wo]
-                if gw2 is None:
-                    gw2 = cols.T @ part
-                else:
-                    backend.matmul_accumulate(cols.T, part, gw2)
+            gw2 = _columns_weight_grad(xpad, dy2, (kh, kw), stride, dilation, (ho, wo))
             gw = gw2.reshape(kh, kw, c, o).transpose(3, 2, 0, 1).copy()
         if needs[0] and correlation:
             # the correlation of dy (padded by the kernel's reach) with the flipped kernel
@@ -159,9 +172,40 @@ def columns_backward(ctx, dy, xpad, w, stride, pads, dilation, in_hw):
             gx = channels_last_view(gx2, n, in_hw)
         elif needs[0]:
             gx = _columns_col2im(dy2, w, xpad.shape, stride, pads, dilation, in_hw, (ho, wo))
-    if len(needs) > 2 and needs[2]:
-        gb = dy2.sum(axis=0)
+    if need_bias:
+        gb = _rows_sum(dy2)
     return gx, gw, gb
+
+
+def _rows_sum(a2):
+    """The column sums (O,) of (M, O) rows, the rows split over the threads."""
+    def part(start, stop, out):
+        a2[start:stop].sum(axis=0, out=out)
+    return split_sum(part, a2.shape[0], a2.size, a2.shape[1:], a2.dtype, a2)
+
+
+def _columns_weight_grad(xpad, dy2, kernel, stride, dilation, out_hw):
+    """G = cols^T @ dY (kh*kw*C, O), rows (i, j, c): per thread over its samples, its column
+    chunks (scratch) multiplied into its partial (added by ``split_sum``)."""
+    xp = backend.get_array_module(dy2)
+    n, _, _, c = xpad.shape
+    rows = out_hw[0] * out_hw[1]
+    k, o = kernel[0] * kernel[1] * c, dy2.shape[1]
+    step = _chunk_samples(rows * k * xpad.itemsize)
+
+    def part(start, stop, g):
+        if start == stop:
+            g[...] = 0
+        for s in range(start, stop, step):
+            e = min(s + step, stop)
+            cols = _hwc_columns(xpad[s:e], kernel, stride, dilation, out_hw)
+            d = dy2[s * rows:e * rows]
+            if s == start:
+                xp.matmul(cols.T, d, out=g)
+            else:
+                backend.matmul_accumulate(cols.T, d, g)
+
+    return split_sum(part, n, n * rows * k * o, (k, o), xp.result_type(xpad, dy2), dy2)
 
 
 def _shared_columns_backward(dy, xpad, w, pads, full, dilation, in_hw):
@@ -175,26 +219,40 @@ def _shared_columns_backward(dy, xpad, w, pads, full, dilation, in_hw):
 
     (dW[o, c, i', j'] = sum dy[n, a, b, o] x[n, a + d i' - top, b + d j' - left, c]; with
     p = a + d i' - top the dy index is p + d (kh-1-i') - (d (kh-1) - top), the column's.)
-    This replaces the rebuild of the input's columns for dW by a copy of the input."""
+    This replaces the rebuild of the input's columns for dW by a copy of the input.  Each
+    thread takes a range of samples: its dX rows written in place, its G a partial."""
     xp = backend.get_array_module(dy)
     n = dy.shape[0]
     o, c, kh, kw = w.shape
     top, _, left, _ = pads
     h, wd = in_hw
     rows = h * wd
+    k = kh * kw * o
     dypad = _to_channels_last(dy, full)
     wflip = _hwc_weight(flip_transpose(w, 1))
     interior = xpad[:, top:top + h, left:left + wd]
+    x_is_rows = interior.flags.c_contiguous
     gx2 = buffers.empty((n * rows, c), xp.result_type(dy, w), dy)
-    g = None
-    for s, e in _column_chunks(dypad, (kh, kw), in_hw):
-        cols = _hwc_columns(dypad[s:e], (kh, kw), (1, 1), dilation, in_hw)
-        xp.matmul(cols, wflip, out=gx2[s * rows:e * rows])
-        x_rows = xp.ascontiguousarray(interior[s:e]).reshape((e - s) * rows, c)
-        if g is None:
-            g = cols.T @ x_rows
-        else:
-            backend.matmul_accumulate(cols.T, x_rows, g)
+    step = _chunk_samples(rows * k * dy.itemsize)
+
+    def part(start, stop, g):
+        if start == stop:
+            g[...] = 0
+        for s in range(start, stop, step):
+            e = min(s + step, stop)
+            cols = _hwc_columns(dypad[s:e], (kh, kw), (1, 1), dilation, in_hw)
+            xp.matmul(cols, wflip, out=gx2[s * rows:e * rows])
+            if x_is_rows:
+                x_rows = interior[s:e].reshape((e - s) * rows, c)
+            else:
+                x_rows = threads.scratch(((e - s) * rows, c), xpad.dtype, xpad, slot=1)
+                x_rows.reshape(e - s, h, wd, c)[...] = interior[s:e]
+            if s == start:
+                xp.matmul(cols.T, x_rows, out=g)
+            else:
+                backend.matmul_accumulate(cols.T, x_rows, g)
+
+    g = split_sum(part, n, 2 * n * rows * k * c, (k, c), xp.result_type(dy, xpad), dy)
     gw = g.reshape(kh, kw, o, c)[::-1, ::-1].transpose(2, 3, 0, 1).copy()
     return channels_last_view(gx2, n, in_hw), gw
 
@@ -209,25 +267,33 @@ def _full_correlation_pads(kernel, dilation, pads):
 
 def _columns_col2im(dy2, w, padded_shape, stride, pads, dilation, in_hw, out_hw):
     """dL/dx of the column path for strides > 1 (or a forward padding beyond the kernel's
-    reach): per chunk of samples ``dcols = dY @ Wmat^T`` is added back at each kernel offset's
-    strided position of the channels-last padded gradient, which is then cropped (returned
-    with channels-last strides)."""
+    reach), returned with channels-last strides: per thread over its samples, per chunk
+    ``dcols = dY @ Wmat^T`` (scratch) is added back at each kernel offset's strided position
+    of the chunk's channels-last padded gradient (scratch), whose interior is copied out."""
     xp = backend.get_array_module(dy2)
-    n, _, _, c = padded_shape
+    n, hp, wp, c = padded_shape
     _, _, kh, kw = w.shape
     ho, wo = out_hw
-    wmat_t = _hwc_weight(w).T
-    gpad = xp.zeros(padded_shape, dtype=dy2.dtype)
-    (sh, sw), (dh, dw) = stride, dilation
-    step = chunk_size(n, ho * wo * kh * kw * c * dy2.itemsize)
-    for s in range(0, n, step):
-        e = min(s + step, n)
-        dcols = (dy2[s * ho * wo:e * ho * wo] @ wmat_t).reshape(e - s, ho, wo, kh, kw, c)
-        part = gpad[s:e]
-        for i in range(kh):
-            for j in range(kw):
-                part[:, i * dh:i * dh + sh * (ho - 1) + 1:sh,
-                     j * dw:j * dw + sw * (wo - 1) + 1:sw] += dcols[:, :, :, i, j]
     top, _, left, _ = pads
     h, wd = in_hw
-    return xp.ascontiguousarray(gpad[:, top:top + h, left:left + wd]).transpose(0, 3, 1, 2)
+    wmat_t = _hwc_weight(w).T
+    gx = buffers.empty((n, h, wd, c), dy2.dtype, dy2)
+    (sh, sw), (dh, dw) = stride, dilation
+    step = _chunk_samples(ho * wo * kh * kw * c * dy2.itemsize)
+
+    def part(start, stop):
+        for s in range(start, stop, step):
+            e = min(s + step, stop)
+            dcols = threads.scratch(((e - s) * ho * wo, kh * kw * c), dy2.dtype, dy2)
+            xp.matmul(dy2[s * ho * wo:e * ho * wo], wmat_t, out=dcols)
+            dcols = dcols.reshape(e - s, ho, wo, kh, kw, c)
+            gpad = threads.scratch((e - s, hp, wp, c), dy2.dtype, dy2, slot=1)
+            gpad[...] = 0
+            for i in range(kh):
+                for j in range(kw):
+                    gpad[:, i * dh:i * dh + sh * (ho - 1) + 1:sh,
+                         j * dw:j * dw + sw * (wo - 1) + 1:sw] += dcols[:, :, :, i, j]
+            gx[s:e] = gpad[:, top:top + h, left:left + wd]
+
+    threads.for_ranges(part, n, n * ho * wo * kh * kw * c * dy2.shape[1], like=dy2)
+    return gx.transpose(0, 3, 1, 2)

@@ -5,11 +5,12 @@ Shapes: x (N, C, H, W), w (O, Cg, kh, kw) with ``Cg = C / G`` for ``G`` groups, 
     Ho = (H + pad_top + pad_bottom - dilation * (kh - 1) - 1) // stride + 1
 
 ``IM2COL_MAX_BYTES`` bounds every column buffer: the algorithms process larger batches in
-chunks of samples (``chunk_size``).
+chunks of samples (``chunk_size``).  ``split_sum`` is their sum over samples (weight and bias
+gradients) on the intra-op threads (``threads.py``): one partial per thread, added by the caller.
 """
 from __future__ import annotations
 
-from .... import backend
+from .... import backend, threads
 
 IM2COL_MAX_BYTES = 1 << 25  # 32 MiB per column-buffer chunk
 
@@ -62,6 +63,24 @@ def chunk_size(n, per_sample_bytes):
     return max(1, min(n, IM2COL_MAX_BYTES // max(per_sample_bytes, 1)))
 
 
+def split_sum(part, count, work, shape, dtype, like):
+    """``sum_t part(t's range)``: range(count) (samples) split over the intra-op threads as
+    ``threads.usable(like, work)`` allows; ``part(start, stop, out)`` writes its range's sum
+    into ``out`` (a ``shape`` partial allocated here, one per thread; zeros for an empty
+    range), and the partials are added here.  With one thread: ``part(0, count, out)``."""
+    xp = backend.get_array_module(like)
+    ranges = threads.split(count, threads.usable(like, work))
+    partials = xp.empty((len(ranges),) + tuple(shape), dtype=dtype)
+    threads.run([lambda i=i, s=s, e=e: part(s, e, partials[i]) for i, (s, e) in enumerate(ranges)])
+    total = partials[0]
+    for i in range(1, len(ranges)):
+        total += partials[i]
+    return total
+
+
 def bias_grad(dy):
-    """dL/db (O,) = the sum of dy (N, O, Ho, Wo) over the samples and positions."""
-    return dy.sum(axis=(0, 2, 3))
+    """dL/db (O,) = the sum of dy (N, O, Ho, Wo) over the samples and positions (samples split
+    over the threads)."""
+    def part(start, stop, out):
+        dy[start:stop].sum(axis=(0, 2, 3), out=out)
+    return split_sum(part, dy.shape[0], dy.size, dy.shape[1:2], dy.dtype, dy)
