@@ -12,14 +12,21 @@ from __future__ import annotations
 import math
 
 from .. import backend
+from ..autograd import buffers
 from ..autograd.function import Function
 from . import dual
+from .elementwise import split_rows
 from .special import erf_dual, erfc_array
 
 _SQRT_HALF = math.sqrt(0.5)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _GELU_CUBIC = 0.044715
+
+# SiLU's passes over memory in units of an ``add`` (what a split is weighed by): the forward's
+# negate, exp (about 3), +1 and divide; the backward's two divides, subtract, +1 and multiply.
+FORWARD_COST = 6
+BACKWARD_COST = 6
 
 
 def _sigmoid_array(x):
@@ -93,12 +100,12 @@ class GELUFn(Function):
         return g * (s + x * pdf)
 
 
-def _silu_denominator(x):
-    """d = 1 + exp(-x) in one buffer of x's size (3 passes): exp(-x) overflows to inf for
-    x << 0, which gives x / d = -0 and 1 / d = 0 exactly (the warning is silenced), so no
-    branch on the sign is needed."""
+def _silu_denominator(x, out=None):
+    """d = 1 + exp(-x) in one buffer of x's size (3 passes; ``out`` when given): exp(-x)
+    overflows to inf for x << 0, which gives x / d = -0 and 1 / d = 0 exactly (the warning is
+    silenced), so no branch on the sign is needed."""
     xp = backend.get_array_module(x)
-    d = xp.negative(x)
+    d = xp.negative(x, out=out)
     errstate = getattr(xp, "errstate", None)
     if errstate is not None:
         with errstate(over="ignore"):
@@ -115,16 +122,28 @@ class SiLUFn(Function):
     The forward is 4 passes over memory (negate, exp, +1 in d's buffer, then ``x / d``) and
     keeps d; the first-order backward needs no exponential: ``g (1 + x - x / d) / d`` in one
     buffer (5 passes), the same value as ``g s (1 + x (1 - s))``.  Every array keeps its
-    input's memory order (ufuncs), so channels-last activations stay channels-last.  Under
-    ``create_graph`` s is recomputed from the recorded x instead."""
+    input's memory order (``buffers.empty_like``), so channels-last activations stay
+    channels-last.  Both passes split the samples over the intra-op threads (``split_rows``).
+    Under ``create_graph`` s is recomputed from the recorded x instead."""
 
     higher_order = True
 
     @staticmethod
     def forward(ctx, x):
-        d = _silu_denominator(x)
+        if x.ndim == 0 or x.dtype.kind != "f":
+            d = _silu_denominator(x)
+            ctx.save_for_backward(x, d)
+            return x / d
+        xp = backend.get_array_module(x)
+        d, y = buffers.empty_like(x), buffers.empty_like(x)
+
+        def part(y, d, x):
+            _silu_denominator(x, out=d)
+            xp.divide(x, d, out=y)
+
+        split_rows(part, (y, d, x), FORWARD_COST)
         ctx.save_for_backward(x, d)
-        return x / d
+        return y
 
     @staticmethod
     def backward(ctx, g):
@@ -133,9 +152,19 @@ class SiLUFn(Function):
             s = _sigmoid_dual(x)
             return g * (s * (x * (1 - s) + 1))
         xp = backend.get_array_module(d)
-        slope = x / d             # x s, then 1 + x - x s, then / d and times g (in place)
-        xp.subtract(x, slope, out=slope)
-        slope += 1
-        slope /= d
-        slope *= g
+        if d.ndim == 0 or g.shape != d.shape:
+            return _silu_slope_times(xp.empty_like(d), g, x, d)
+        slope = buffers.empty_like(d)
+        split_rows(_silu_slope_times, (slope, g, x, d), BACKWARD_COST)
         return slope
+
+
+def _silu_slope_times(slope, g, x, d):
+    """slope = g (1 + x - x / d) / d, in ``slope``'s buffer (returned)."""
+    xp = backend.get_array_module(d)
+    xp.divide(x, d, out=slope)      # x s, then 1 + x - x s, then / d and times g (in place)
+    xp.subtract(x, slope, out=slope)
+    slope += 1
+    slope /= d
+    slope *= g
+    return slope

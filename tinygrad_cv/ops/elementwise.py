@@ -1,15 +1,72 @@
 """Elementwise primitives (broadcasting; the engine sums gradients back to input shapes).
 
 Each backward is written with operators and ``dual`` helpers so it runs on arrays or Tensors.
+
+Large elementwise passes split the first axis (the samples) of their result over the intra-op
+threads (``split_rows``): each part computes its rows into an output allocated before the
+split, in the memory order of the input (channels-last stays channels-last).  ``Add``, ``Sub``
+and ``Mul`` of two same-dtype floating arrays (``_binary_split``) and ``ReLU`` take that path;
+``ops/activation.py`` (SiLU) and the normalisation and pooling layers use ``split_rows`` too.
 """
 from __future__ import annotations
 
 import weakref
 
-from .. import backend
+from .. import backend, threads
 from ..autograd import buffers
 from ..autograd.function import Function
 from . import dual
+
+
+def _rows_of(a, start, stop, ndim, count):
+    """Rows [start, stop) of ``a``'s part in a result of ``ndim`` axes and ``count`` rows: a
+    itself when it broadcasts along the first axis (fewer axes, or a first axis of 1)."""
+    if getattr(a, "ndim", 0) < ndim or a.shape[0] != count:
+        return a
+    return a[start:stop]
+
+
+def split_rows(fn, arrays, cost):
+    """``fn(*parts)`` over a split of the first axis of ``arrays[0]`` (the result, allocated by
+    the caller): each part gets rows [start, stop) of every array with that first axis and
+    every other array (a broadcast operand, a scalar) whole.  ``cost``: passes over the
+    result, in units of one ``add`` per element (what ``threads.for_ranges`` weighs against
+    its hand-off).  Serial, in one call over everything, when the result has no axis or
+    ``threads.usable`` says one thread."""
+    lead = arrays[0]
+    if lead.ndim == 0 or lead.shape[0] <= 1 or threads.usable(lead, cost * lead.size) <= 1:
+        fn(*arrays)
+        return
+    ndim, count = lead.ndim, lead.shape[0]
+    threads.for_ranges(lambda s, e: fn(*(_rows_of(a, s, e, ndim, count) for a in arrays)),
+                       count, cost * lead.size, like=lead)
+
+
+def _result_like(a, b):
+    """An uninitialised result of ``a (op) b`` for two arrays of one floating dtype, in the
+    memory order of the first operand of the result's shape (``buffers.empty_like``)."""
+    shape = backend.broadcast_shapes(a.shape, b.shape)
+    for operand in (a, b):
+        if operand.shape == shape:
+            return buffers.empty_like(operand)
+    return buffers.empty(shape, a.dtype, a)
+
+
+# Elements below which the binary ops do not even look at a split (the check itself costs).
+_BINARY_SPLIT_MIN = 1 << 16
+
+
+def _binary_split(ufunc, a, b):
+    """``ufunc(a, b)`` split over the rows of the result when both are arrays of one floating
+    dtype on the CPU and the result is large; None otherwise (the caller's plain expression)."""
+    if (not backend.is_array(a) or not backend.is_array(b) or a.dtype != b.dtype
+            or a.dtype.kind != "f" or max(a.size, b.size) < _BINARY_SPLIT_MIN
+            or threads.usable(a, max(a.size, b.size)) <= 1):
+        return None
+    out = _result_like(a, b)
+    op = getattr(backend.get_array_module(a), ufunc)
+    split_rows(lambda o, x, y: op(x, y, out=o), (out, a, b), 1)
+    return out
 
 
 class _Primitive(Function):
@@ -24,7 +81,8 @@ class Add(_Primitive):
 
     @staticmethod
     def forward(ctx, a, b):
-        return a + b
+        out = _binary_split("add", a, b)
+        return a + b if out is None else out
 
     @staticmethod
     def backward(ctx, g):
@@ -36,7 +94,8 @@ class Sub(_Primitive):
 
     @staticmethod
     def forward(ctx, a, b):
-        return a - b
+        out = _binary_split("subtract", a, b)
+        return a - b if out is None else out
 
     @staticmethod
     def backward(ctx, g):
@@ -49,13 +108,19 @@ class Mul(_Primitive):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return a * b
+        out = _binary_split("multiply", a, b)
+        return a * b if out is None else out
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
-        return (g * b if na else None), (g * a if nb else None)
+        if dual.is_tensor(g):
+            return (g * b if na else None), (g * a if nb else None)
+        ga = (_binary_split("multiply", g, b) if na else None)
+        gb = (_binary_split("multiply", g, a) if nb else None)
+        return ((g * b if ga is None else ga) if na else None,
+                (g * a if gb is None else gb) if nb else None)
 
 
 class Div(_Primitive):
@@ -265,7 +330,8 @@ class ReLU(_Primitive):
     def forward(ctx, a):
         xp = backend.get_array_module(a)
         if a.dtype.kind == "f":
-            out = xp.maximum(a, 0, out=buffers.empty_like(a))
+            out = buffers.empty_like(a)
+            split_rows(lambda o, x: xp.maximum(x, 0, out=o), (out, a), 1)
         else:
             out = xp.maximum(a, 0)
         ctx.save_for_backward(out)
@@ -287,10 +353,17 @@ class ReLU(_Primitive):
         if (backend.is_array(g) and backend.is_array(out) and g.shape == out.shape
                 and g.dtype == out.dtype):
             xp = backend.get_array_module(g)
-            mask = xp.not_equal(out, 0, out=buffers.empty_like(out, bool))
+            mask = buffers.empty_like(out, bool)
             # out's references: the node's saved tuple and the local name above
             own = ctx.outputs[0]() is None and buffers.reusable(out, 2)
-            return xp.multiply(g, mask, out=out if own else buffers.empty_like(out))
+            gx = out if own else buffers.empty_like(out)
+
+            def masked(gx, g, out, mask):
+                xp.not_equal(out, 0, out=mask)
+                xp.multiply(g, mask, out=gx)
+
+            split_rows(masked, (gx, g, out, mask), 2)
+            return gx
         return g * (dual.raw(out) != 0)
 
 

@@ -2,9 +2,17 @@
 gamma/beta per channel (the math is ``normalization.py``'s)."""
 from __future__ import annotations
 
-from ... import backend
+from ... import backend, threads
+from ...autograd import buffers
 from ...autograd.function import Function
 from .normalization import _apply_grouped
+
+# Passes over memory of one sample's values, the work ``threads.for_ranges`` weighs against
+# its hand-off cost (forward: subtract, two sums, scale, shift; backward: subtract, two sums,
+# scale, shift, the dy * a product and its add).
+FORWARD_PASSES = 5
+BACKWARD_PASSES = 7
+_SCRATCH_SLOT = "group_norm"
 
 
 def _is_channels_last(x):
@@ -56,6 +64,12 @@ class GroupNormFn(Function):
         dx = a dy + xc * (-r^2 mean(g xhat)) - r mean(g)
 
     ``dgamma = sum_n B``, ``dbeta = sum_n A``.  dx has the layout x had.
+
+    Threads: everything above is per sample but the last two sums, so both passes split the
+    samples over the intra-op threads (``threads.for_ranges``); each part writes its rows of y
+    (or dx), of the (N, G) statistics and of the per-sample (N, C) sums A and B, all allocated
+    before the split, and dgamma/dbeta sum B and A over N afterwards.  The result does not
+    depend on the thread count.
     """
 
     @staticmethod
@@ -69,24 +83,35 @@ class GroupNormFn(Function):
         count = cg * s
         sub = "nsc" if last else "ncs"
         expand = (lambda a: a[:, None, :]) if last else (lambda a: a[:, :, None])
-        rep = lambda a: xp.repeat(a, cg, axis=1)                       # (N, G) -> (N, C)
-        group_sum = lambda a: a.reshape(n, groups, cg).sum(axis=2)     # (N, C) -> (N, G)
-        first = xv[:, 0, ::cg] if last else xv[:, ::cg, 0]             # k (N, G)
-        c0 = xv - expand(rep(first))
-        m0 = group_sum(xp.einsum(sub + "->nc", c0)) * (1.0 / count)
-        var = group_sum(xp.einsum(f"{sub},{sub}->nc", c0, c0)) * (1.0 / count) - m0 * m0
-        inv_std = 1.0 / xp.sqrt(xp.maximum(var, 0) + eps)
-        scale = rep(inv_std)                                           # a (N, C)
-        if weight is not None:
-            scale = scale * weight
-        offset = -rep(m0) * scale
-        if bias is not None:
-            offset += bias
-        c0 *= expand(scale)
-        c0 += expand(offset)
+        y = buffers.empty(xv.shape, xv.dtype, xv)
+        mean = xp.empty((n, groups), dtype=xv.dtype)
+        inv_std = xp.empty((n, groups), dtype=xv.dtype)
+
+        def part(start, stop):            # samples [start, stop): y, mean and inv_std rows
+            m = stop - start
+            rep = lambda a: xp.repeat(a, cg, axis=1)                   # (m, G) -> (m, C)
+            group_sum = lambda a: a.reshape(m, groups, cg).sum(axis=2)  # (m, C) -> (m, G)
+            xs = xv[start:stop]
+            first = xs[:, 0, ::cg] if last else xs[:, ::cg, 0]         # k (m, G)
+            c0 = xp.subtract(xs, expand(rep(first)), out=y[start:stop])
+            m0 = group_sum(xp.einsum(sub + "->nc", c0)) * (1.0 / count)
+            var = group_sum(xp.einsum(f"{sub},{sub}->nc", c0, c0)) * (1.0 / count) - m0 * m0
+            r = inv_std[start:stop]
+            xp.divide(1.0, xp.sqrt(xp.maximum(var, 0) + eps), out=r)
+            scale = rep(r)                                             # a (m, C)
+            if weight is not None:
+                scale = scale * weight
+            offset = -rep(m0) * scale
+            if bias is not None:
+                offset += bias
+            c0 *= expand(scale)
+            c0 += expand(offset)
+            xp.add(first, m0, out=mean[start:stop])
+
+        threads.for_ranges(part, n, FORWARD_PASSES * xv.size, like=xv)
         ctx.cfg = (groups, count, last)
-        ctx.save_for_backward(xv, first + m0, inv_std, weight)
-        return _unrows(c0, x.shape, last)
+        ctx.save_for_backward(xv, mean, inv_std, weight)
+        return _unrows(y, x.shape, last)
 
     @staticmethod
     def backward(ctx, dy):
@@ -99,28 +124,46 @@ class GroupNormFn(Function):
         cg = c // groups
         sub = "nsc" if last else "ncs"
         expand = (lambda a: a[:, None, :]) if last else (lambda a: a[:, :, None])
-        rep = lambda a: xp.repeat(a, cg, axis=1)                       # (N, G) -> (N, C)
-        group_sum = lambda a: a.reshape(n, groups, cg).sum(axis=2)     # (N, C) -> (N, G)
         dyv = _rows(dy, last)
-        sum_dy = xp.einsum(sub + "->nc", dyv)                          # A (N, C)
-        xc = xv - expand(rep(mean))
-        r_c = rep(inv_std)
-        dy_xhat = xp.einsum(f"{sub},{sub}->nc", dyv, xc) * r_c          # B = sum_s dy xhat
-        gx = gw = gb = None
-        if needs[0]:
-            gamma = weight if weight is not None else xp.ones(c, dtype=dy.dtype)
-            mean_g = group_sum(sum_dy * gamma) * (1.0 / count)
-            mean_gx = group_sum(dy_xhat * gamma) * (1.0 / count)
-            gx = dyv * expand(r_c * gamma)
-            xc *= expand(rep(-inv_std * inv_std * mean_gx))
-            xc += expand(rep(-inv_std * mean_g))
-            gx += xc
-            gx = _unrows(gx, dy.shape, last)
+        need_params = (weight is not None and needs[1]) or (len(needs) > 2 and needs[2])
+        sum_dy = xp.empty((n, c), dtype=dyv.dtype)                     # A (N, C)
+        dy_xhat = xp.empty((n, c), dtype=dyv.dtype)                    # B = sum_s dy xhat
+        gx = buffers.empty(dyv.shape, dyv.dtype, dyv) if needs[0] else None
+        gamma = weight if weight is not None else xp.ones(c, dtype=dy.dtype)
+
+        def part(start, stop):            # samples [start, stop): gx, A and B rows
+            m = stop - start
+            rep = lambda a: xp.repeat(a, cg, axis=1)                   # (m, G) -> (m, C)
+            group_sum = lambda a: a.reshape(m, groups, cg).sum(axis=2)  # (m, C) -> (m, G)
+            dys = dyv[start:stop]
+            r = inv_std[start:stop]
+            if gx is not None:
+                xc = gx[start:stop]
+            else:
+                xc = threads.scratch(dys.shape, dys.dtype, dys, slot=_SCRATCH_SLOT)
+            xp.subtract(xv[start:stop], expand(rep(mean[start:stop])), out=xc)
+            r_c = rep(r)
+            a_sum = xp.einsum(sub + "->nc", dys)
+            b_sum = xp.einsum(f"{sub},{sub}->nc", dys, xc) * r_c
+            sum_dy[start:stop] = a_sum
+            dy_xhat[start:stop] = b_sum
+            if gx is None:
+                return
+            mean_g = group_sum(a_sum * gamma) * (1.0 / count)
+            mean_gx = group_sum(b_sum * gamma) * (1.0 / count)
+            xc *= expand(rep(-r * r * mean_gx))
+            xc += expand(rep(-r * mean_g))
+            scaled = threads.scratch(dys.shape, dys.dtype, dys, slot=_SCRATCH_SLOT)
+            xc += xp.multiply(dys, expand(r_c * gamma), out=scaled)
+
+        if needs[0] or need_params:
+            threads.for_ranges(part, n, BACKWARD_PASSES * dyv.size, like=dyv)
+        gw = gb = None
         if weight is not None and needs[1]:
             gw = dy_xhat.sum(axis=0)
         if len(needs) > 2 and needs[2]:
             gb = sum_dy.sum(axis=0)
-        return gx, gw, gb
+        return (None if gx is None else _unrows(gx, dy.shape, last)), gw, gb
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):

@@ -1,0 +1,175 @@
+"""Elementwise and normalisation work split over the intra-op threads (``threads.py``): the
+split results against torch and against one thread, forward and backward, float32 and float64,
+contiguous and channels-last inputs.  ``threads.MIN_WORK`` is lowered so that the small drawn
+shapes split, and every test checks that a split happened."""
+import contextlib
+
+import numpy as np
+import torch
+from hypothesis import given, settings, strategies as st
+
+import tinygrad_cv as tg
+import tinygrad_cv.nn.functional as F
+from tinygrad_cv import threads
+from tinygrad_cv.ops import elementwise
+
+EXAMPLES = settings(max_examples=12, deadline=None)
+DTYPES = st.sampled_from([np.float32, np.float64])
+
+
+@contextlib.contextmanager
+def _threads(n, split_small=True):
+    """``n`` intra-op threads, with tiny work split (MIN_WORK lowered); yields the list of
+    part counts of every ``threads.run`` call made meanwhile."""
+    saved = (tg.get_num_threads(), threads.MIN_WORK, threads.run,
+             elementwise._BINARY_SPLIT_MIN)
+    calls, real_run = [], threads.run
+
+    def spy(parts):
+        parts = list(parts)
+        calls.append(len(parts))
+        real_run(parts)
+
+    tg.set_num_threads(n)
+    threads.MIN_WORK = 2 if split_small else saved[1]
+    elementwise._BINARY_SPLIT_MIN = 1
+    threads.run = spy
+    try:
+        yield calls
+    finally:
+        tg.set_num_threads(saved[0])
+        threads.MIN_WORK, threads.run, elementwise._BINARY_SPLIT_MIN = saved[1:]
+
+
+def _split_and_serial(compute):
+    """(results on two threads, results on one thread); asserts the two-thread run split."""
+    with _threads(2) as calls:
+        split = compute()
+    assert any(parts == 2 for parts in calls), "nothing was split"
+    with _threads(1) as calls:
+        serial = compute()
+    assert not calls or max(calls) <= 1
+    return split, serial
+
+
+def _draw_input(data, shape, dtype, label="x"):
+    """A random array of ``shape``, channels-last in memory when drawn (4-D)."""
+    seed = data.draw(st.integers(0, 2 ** 16), label=f"{label} seed")
+    a = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+    if len(shape) == 4 and data.draw(st.booleans(), label=f"{label} channels-last"):
+        a = np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    return a
+
+
+def _tol(dtype):
+    return dict(rtol=2e-4, atol=2e-5) if dtype == np.float32 else dict(rtol=1e-9, atol=1e-11)
+
+
+def _assert_all_close(ours, theirs, dtype):
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, **_tol(dtype))
+
+
+def _assert_all_equal(split, serial):
+    for a, b in zip(split, serial):
+        np.testing.assert_array_equal(a, b)
+
+
+def _assert_all_rounding_close(split, serial):
+    """Equal up to the rounding of a sum taken in another memory order."""
+    for a, b in zip(split, serial):
+        np.testing.assert_allclose(a, b, rtol=1e-6 if a.dtype == np.float32 else 1e-13, atol=0)
+
+
+def _leaf(a):
+    return tg.Tensor.wrap(a).requires_grad_()
+
+
+def _np(t):
+    """A copy of the Tensor's values (reused buffers may be overwritten later)."""
+    return np.array(t.detach().numpy())
+
+
+def _torch_leaf(a):
+    return torch.from_numpy(a).requires_grad_()
+
+
+# ---- group norm ---------------------------------------------------------------------------------
+@EXAMPLES
+@given(st.data(), st.integers(2, 5), st.sampled_from([1, 2, 4]), st.integers(1, 3),
+       st.integers(2, 4), st.integers(1, 4), DTYPES, st.booleans())
+def test_group_norm_split_over_samples(data, n, groups, per_group, h, w, dtype, affine):
+    c = groups * per_group
+    x = _draw_input(data, (n, c, h, w), dtype) * 3 + 5
+    dy = _draw_input(data, (n, c, h, w), dtype, "dy")
+    weight = np.random.default_rng(1).standard_normal(c).astype(dtype) if affine else None
+    bias = np.random.default_rng(2).standard_normal(c).astype(dtype) if affine else None
+
+    def compute():
+        xt = _leaf(x)
+        params = [None if p is None else _leaf(p) for p in (weight, bias)]
+        y = F.group_norm(xt, groups, *params)
+        y.backward(tg.Tensor.wrap(dy))
+        return [_np(y), _np(xt.grad)] + [_np(p.grad) for p in params if p is not None]
+
+    split, serial = _split_and_serial(compute)
+    _assert_all_equal(split, serial)
+    xt = _torch_leaf(x)
+    params = [None if p is None else _torch_leaf(p) for p in (weight, bias)]
+    y = torch.nn.functional.group_norm(xt, groups, *params)
+    y.backward(torch.from_numpy(dy))
+    theirs = [y.detach().numpy(), xt.grad.numpy()] + [p.grad.numpy() for p in params
+                                                      if p is not None]
+    _assert_all_close(split, theirs, dtype)
+
+
+# ---- SiLU, ReLU, binary ops ---------------------------------------------------------------------
+@EXAMPLES
+@given(st.data(), st.integers(2, 6), st.integers(1, 5), st.integers(1, 4), st.integers(1, 4),
+       DTYPES, st.sampled_from(["silu", "relu"]))
+def test_activations_split_over_samples(data, n, c, h, w, dtype, name):
+    x = _draw_input(data, (n, c, h, w), dtype) * 4
+    if name == "silu":
+        x.reshape(-1)[:1] = -200.0          # exp(-x) overflows: y = -0, dy/dx = 0
+    dy = _draw_input(data, (n, c, h, w), dtype, "dy")
+
+    def compute():
+        xt = _leaf(x)
+        y = getattr(F, name)(xt)
+        (y * tg.Tensor.wrap(dy)).sum().backward()
+        return [_np(y), _np(xt.grad), np.array(y.array.strides)]
+
+    split, serial = _split_and_serial(compute)
+    _assert_all_equal(split, serial)
+    assert tuple(split[2]) == tuple(np.empty_like(x).strides)     # the input's memory order
+    xt = _torch_leaf(x)
+    y = getattr(torch.nn.functional, name)(xt)
+    y.backward(torch.from_numpy(dy))
+    _assert_all_close(split[:2], [y.detach().numpy(), xt.grad.numpy()], dtype)
+
+
+@EXAMPLES
+@given(st.data(), st.integers(2, 6), st.integers(1, 5), st.integers(1, 4), DTYPES,
+       st.sampled_from(["add", "sub", "mul"]), st.sampled_from(["same", "channel", "row"]))
+def test_binary_ops_split_over_samples(data, n, c, hw, dtype, op, other):
+    a = _draw_input(data, (n, c, hw, hw), dtype, "a")
+    b_shape = {"same": (n, c, hw, hw), "channel": (n, c, 1, 1), "row": (1, c, hw, hw)}[other]
+    b = _draw_input(data, b_shape, dtype, "b")
+    dy = _draw_input(data, (n, c, hw, hw), dtype, "dy")
+    symbol = {"add": "__add__", "sub": "__sub__", "mul": "__mul__"}[op]
+
+    def compute():
+        at, bt = _leaf(a), _leaf(b)
+        y = getattr(at, symbol)(bt)
+        y.backward(tg.Tensor.wrap(dy))
+        return [_np(y), _np(at.grad), _np(bt.grad)]
+
+    split, serial = _split_and_serial(compute)
+    # b's gradient is a sum over the broadcast axes of a result whose memory order (a's when
+    # split, NumPy's choice otherwise) may differ
+    _assert_all_equal(split[:2], serial[:2])
+    _assert_all_rounding_close(split[2:], serial[2:])
+    at, bt = _torch_leaf(a), _torch_leaf(b)
+    y = getattr(at, symbol)(bt)
+    y.backward(torch.from_numpy(dy))
+    _assert_all_close(split, [y.detach().numpy(), at.grad.numpy(), bt.grad.numpy()], dtype)
