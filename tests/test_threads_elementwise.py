@@ -173,3 +173,46 @@ def test_binary_ops_split_over_samples(data, n, c, hw, dtype, op, other):
     y = getattr(at, symbol)(bt)
     y.backward(torch.from_numpy(dy))
     _assert_all_close(split, [y.detach().numpy(), at.grad.numpy(), bt.grad.numpy()], dtype)
+
+
+# ---- batch norm ---------------------------------------------------------------------------------
+@EXAMPLES
+@given(st.data(), st.integers(2, 6), st.integers(1, 4), st.integers(1, 4), st.integers(1, 4),
+       DTYPES, st.booleans(), st.booleans())
+def test_batch_norm_split_over_samples(data, n, c, h, w, dtype, training, affine):
+    x = _draw_input(data, (n, c, h, w), dtype) * 2 + 30       # |mean| >> std
+    dy = _draw_input(data, (n, c, h, w), dtype, "dy")
+    rng = np.random.default_rng(3)
+    weight, bias = (rng.standard_normal(c).astype(dtype) for _ in range(2))
+    stats = rng.uniform(0.5, 2, c).astype(dtype), rng.uniform(0.5, 2, c).astype(dtype)
+
+    def compute():
+        layer = tg.nn.BatchNorm2d(c, affine=affine, dtype=dtype)
+        layer.running_mean.array[...] = stats[0]
+        layer.running_var.array[...] = stats[1]
+        if affine:
+            layer.weight.array[...] = weight
+            layer.bias.array[...] = bias
+        layer.train(training)
+        xt = _leaf(x)
+        y = layer(xt)
+        y.backward(tg.Tensor.wrap(dy))
+        grads = [_np(p.grad) for p in (layer.weight, layer.bias)] if affine else []
+        return [_np(y), _np(xt.grad), _np(layer.running_mean), _np(layer.running_var)] + grads
+
+    split, serial = _split_and_serial(compute)
+    _assert_all_equal(split, serial)
+    theirs = torch.nn.BatchNorm2d(c, affine=affine, dtype=getattr(torch, np.dtype(dtype).name))
+    with torch.no_grad():
+        theirs.running_mean.copy_(torch.from_numpy(stats[0]))
+        theirs.running_var.copy_(torch.from_numpy(stats[1]))
+        if affine:
+            theirs.weight.copy_(torch.from_numpy(weight))
+            theirs.bias.copy_(torch.from_numpy(bias))
+    theirs.train(training)
+    xt = _torch_leaf(x)
+    y = theirs(xt)
+    y.backward(torch.from_numpy(dy))
+    grads = [p.grad.numpy() for p in (theirs.weight, theirs.bias)] if affine else []
+    _assert_all_close(split, [y.detach().numpy(), xt.grad.numpy(), theirs.running_mean.numpy(),
+                              theirs.running_var.numpy()] + grads, dtype)

@@ -7,7 +7,7 @@ batch variance ``var * M / (M - 1)``; evaluation normalises with the running sta
 """
 from __future__ import annotations
 
-from ... import backend
+from ... import backend, threads
 from ...autograd import buffers
 from ...autograd.function import Function
 
@@ -15,25 +15,35 @@ from ...autograd.function import Function
 # Samples per chunk of the training passes: about 512 KB of x, so a chunk's temporaries stay
 # in the core's cache between the steps that read them again.
 CHUNK_BYTES = 1 << 19
+_SCRATCH_SLOT = "batch_norm"
 
 
-def _channel_sum(a):
-    """Per-channel sum of an (N, C, S) array: sums along the contiguous S, then over N."""
-    return backend.get_array_module(a).einsum("ncs->nc", a).sum(axis=0)
+def _sample_sums(a):
+    """Per-(sample, channel) sums of an (N, C, S) array along the contiguous S: (N, C)."""
+    return backend.get_array_module(a).einsum("ncs->nc", a)
 
 
-def _channel_dot(a, b):
-    """Per-channel ``sum(a * b)`` of (N, C, S) arrays without the product temporary: dot
-    products along the contiguous S, then a sum over N."""
-    xp = backend.get_array_module(a)
-    return xp.einsum("ncs,ncs->nc", a, b).sum(axis=0)
+def _sample_dots(a, b):
+    """Per-(sample, channel) ``sum_s a * b`` of (N, C, S) arrays without the product
+    temporary: (N, C)."""
+    return backend.get_array_module(a).einsum("ncs,ncs->nc", a, b)
 
 
-def _chunks(x3):
-    """Slices of the sample axis of x3 (N, C, S), each about ``CHUNK_BYTES``."""
-    n = x3.shape[0]
+def _chunks(x3, start=0, stop=None):
+    """Slices of samples [start, stop) of x3 (N, C, S), each about ``CHUNK_BYTES``."""
+    stop = x3.shape[0] if stop is None else stop
     per = max(1, CHUNK_BYTES // max(1, x3[:1].nbytes))
-    return [slice(s, min(n, s + per)) for s in range(0, n, per)]
+    return [slice(s, min(stop, s + per)) for s in range(start, stop, per)]
+
+
+def _over_samples(fn, x3, passes):
+    """``fn(chunk)`` for every chunk of samples of x3, the samples split over the intra-op
+    threads (each part runs its own chunks; ``passes`` over x3 weigh the split)."""
+    def part(start, stop):
+        for blk in _chunks(x3, start, stop):
+            fn(blk)
+
+    threads.for_ranges(part, x3.shape[0], passes * x3.size, like=x3)
 
 
 class BatchNormFn(Function):
@@ -55,6 +65,11 @@ class BatchNormFn(Function):
     (the module docstring's formula with ``g = gamma * dy``; ``sum(dy * xhat) = inv_std *
     sum(dy * c)`` and ``sum(dy)`` are also ``dgamma`` and ``dbeta``).  Outputs and gradients
     are written into reused buffers (``autograd/buffers.py``).
+
+    Threads: every pass splits the samples over the intra-op threads (``_over_samples``), each
+    part running its own chunks.  The sums are taken per (sample, channel) into (N, C) arrays
+    allocated before the split (each part writes its rows) and summed over N afterwards, so
+    the statistics do not depend on the thread count.
     """
 
     @staticmethod
@@ -66,13 +81,20 @@ class BatchNormFn(Function):
         count = x3.shape[0] * x3.shape[2]
         y = buffers.empty_like(x3)
         if training:
-            mean = _channel_sum(x3) * (1.0 / count)
-            sq = xp.zeros((c,), dtype=x3.dtype)
-            chunks = _chunks(x3)
-            for blk in chunks:
+            per_sample = xp.empty((n, c), dtype=x3.dtype)
+
+            def sums(blk):
+                per_sample[blk] = _sample_sums(x3[blk])
+
+            _over_samples(sums, x3, 1)
+            mean = per_sample.sum(axis=0) * (1.0 / count)
+
+            def squares(blk):
                 centered = xp.subtract(x3[blk], mean[:, None], out=y[blk])
-                sq += _channel_dot(centered, centered)
-            var = sq * (1.0 / count)
+                per_sample[blk] = _sample_dots(centered, centered)
+
+            _over_samples(squares, x3, 2)
+            var = per_sample.sum(axis=0) * (1.0 / count)
             inv_std = 1.0 / xp.sqrt(var + eps)
             if running_mean is not None:
                 running_mean *= 1.0 - momentum
@@ -82,18 +104,25 @@ class BatchNormFn(Function):
                 running_var *= 1.0 - momentum
                 running_var += momentum * unbiased.astype(running_var.dtype)
             scale = inv_std * weight if affine else inv_std
-            for blk in chunks:      # y = (x - mu) * scale + beta
+
+            def affine_map(blk):      # y = (x - mu) * scale + beta
                 xp.multiply(y[blk], scale[:, None], out=y[blk])
                 if affine:
                     y[blk] += bias[:, None]
+
+            _over_samples(affine_map, x3, 2)
         else:
             mean = running_mean.astype(x.dtype)
             inv_std = (1.0 / xp.sqrt(running_var + eps)).astype(x.dtype)
             # y = x * scale + shift with scale = gamma * inv_std, shift = beta - mean * scale
             scale = inv_std * weight if affine else inv_std
             shift = bias - mean * scale if affine else -mean * scale
-            xp.multiply(x3, scale[:, None], out=y)
-            y += shift[:, None]
+
+            def affine_map(blk):
+                xp.multiply(x3[blk], scale[:, None], out=y[blk])
+                y[blk] += shift[:, None]
+
+            _over_samples(affine_map, x3, 2)
         ctx.cfg = (count, training, affine)
         ctx.save_for_backward(x3, mean, inv_std, weight)
         return y.reshape(x.shape)
@@ -112,29 +141,45 @@ class BatchNormFn(Function):
         if need_sums:
             # pass 1: x - mu into gx's buffer (or a scratch), with both sums from the cache
             out = buffers.empty_like(x3, dy3.dtype) if (training and needs[0]) else None
-            chunks = _chunks(x3)
-            sum_dy = xp.zeros((x3.shape[1],), dtype=dy3.dtype)
-            sum_dy_c = xp.zeros((x3.shape[1],), dtype=dy3.dtype)
-            for blk in chunks:
-                dst = out[blk] if out is not None else None
+            n, c = x3.shape[0], x3.shape[1]
+            per_dy = xp.empty((n, c), dtype=dy3.dtype)
+            per_dy_c = xp.empty((n, c), dtype=dy3.dtype)
+
+            def sums(blk):
+                if out is not None:
+                    dst = out[blk]
+                else:
+                    dst = threads.scratch(x3[blk].shape, dy3.dtype, x3, slot=_SCRATCH_SLOT)
                 centered = xp.subtract(x3[blk], mean[:, None], out=dst)
-                sum_dy += _channel_sum(dy3[blk])
-                sum_dy_c += _channel_dot(dy3[blk], centered)
+                per_dy[blk] = _sample_sums(dy3[blk])
+                per_dy_c[blk] = _sample_dots(dy3[blk], centered)
+
+            _over_samples(sums, x3, 3)
+            sum_dy = per_dy.sum(axis=0)
+            sum_dy_c = per_dy_c.sum(axis=0)
             sum_dy_xhat = sum_dy_c * inv_std
         if needs[0]:
             if training:
                 # pass 2: gx = a * (dy - sum(dy)/M - c * inv_std^2 * sum(dy * c)/M), in place on c
                 k_c = (inv_std * inv_std * sum_dy_c * (1.0 / count))[:, None]
                 mean_dy = (sum_dy * (1.0 / count))[:, None]
-                for blk in chunks:
+
+                def gradient(blk):
                     g = out[blk]
                     xp.multiply(g, k_c, out=g)
                     xp.subtract(dy3[blk], g, out=g)
                     xp.subtract(g, mean_dy, out=g)
                     xp.multiply(g, scale[:, None], out=g)
+
+                _over_samples(gradient, x3, 4)
                 gx = out.reshape(dy.shape)
             else:
-                gx = xp.multiply(dy3, scale[:, None], out=buffers.empty_like(dy3))
+                gx = buffers.empty_like(dy3)
+
+                def gradient(blk):
+                    xp.multiply(dy3[blk], scale[:, None], out=gx[blk])
+
+                _over_samples(gradient, x3, 1)
                 gx = gx.reshape(dy.shape)
         if affine and needs[1]:
             gw = sum_dy_xhat
