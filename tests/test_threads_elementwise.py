@@ -216,3 +216,31 @@ def test_batch_norm_split_over_samples(data, n, c, h, w, dtype, training, affine
     grads = [p.grad.numpy() for p in (theirs.weight, theirs.bias)] if affine else []
     _assert_all_close(split, [y.detach().numpy(), xt.grad.numpy(), theirs.running_mean.numpy(),
                               theirs.running_var.numpy()] + grads, dtype)
+
+
+# ---- ReLU -> 2x2 max pool -----------------------------------------------------------------------
+@EXAMPLES
+@given(st.data(), st.integers(2, 5), st.integers(1, 4), st.integers(1, 4), st.integers(1, 4),
+       DTYPES, st.booleans(), st.sampled_from([1, 3, 4096]))
+def test_relu_max_pool_split_over_window_rows(data, n, c, h2, w2, dtype, relu, chunk_rows):
+    x = np.round(_draw_input(data, (n, c, 2 * h2, 2 * w2), dtype) * 2) / 2     # ties and zeros
+    dy = _draw_input(data, (n, c, h2, w2), dtype, "dy")
+    pooling = tg.nn.functional.pooling
+    saved_chunk = pooling.PAIR_CHUNK_ROWS
+    pooling.PAIR_CHUNK_ROWS = chunk_rows
+
+    def compute():
+        xt = _leaf(x)
+        y = F.max_pool2d(F.relu(xt) if relu else xt, 2)
+        y.backward(tg.Tensor.wrap(dy))
+        return [_np(y), _np(xt.grad)]
+
+    try:
+        split, serial = _split_and_serial(compute)
+    finally:
+        pooling.PAIR_CHUNK_ROWS = saved_chunk
+    _assert_all_equal(split, serial)
+    xt = _torch_leaf(x)
+    y = torch.nn.functional.max_pool2d(torch.relu(xt) if relu else xt, 2)
+    y.backward(torch.from_numpy(dy))
+    _assert_all_equal(split, [y.detach().numpy(), xt.grad.numpy()])

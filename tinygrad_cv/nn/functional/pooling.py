@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import sys
 
-from ... import backend
+from ... import backend, threads
 from ...arguments import pair
 from ...autograd import buffers
 from ...autograd.function import Function
@@ -99,6 +99,7 @@ def _offset_slices(kernel, stride, out_hw):
 
 
 PAIR_CHUNK_ROWS = 4096  # window-row pairs per chunk of the 2x2/stride-2 max-pool path
+_SCRATCH_SLOT = "max_pool_pairs"
 
 
 def _is_pair_case(shape, kernel, stride, padding):
@@ -112,19 +113,25 @@ def _max_pool_pairs(x):
     first ``max(x[i], x[i + W])`` over the chunk as one flat array (at each top-row element the
     maximum of its window column; the bottom-row results are not used: twice the elements, but
     one long loop where per-row loops of W elements cost NumPy more), then the maximum of the
-    column pairs of the top rows."""
+    column pairs of the top rows.  The window rows split over the intra-op threads, each part
+    with its own scratch (``threads.scratch``)."""
     xp = backend.get_array_module(x)
     n, c, h, w = x.shape
     rows = n * c * (h // 2)
     flat = xp.ascontiguousarray(x).reshape(-1)
     y = buffers.empty((rows, w // 2), x.dtype, x)
-    scratch = xp.empty(min(rows, PAIR_CHUNK_ROWS) * 2 * w, dtype=x.dtype)
-    for s in range(0, rows, PAIR_CHUNK_ROWS):
-        e = min(rows, s + PAIR_CHUNK_ROWS)
-        lo, hi = s * 2 * w, e * 2 * w
-        xp.maximum(flat[lo:hi - w], flat[lo + w:hi], out=scratch[:hi - lo - w])
-        top = scratch[:hi - lo].reshape(e - s, 2 * w)[:, :w]
-        xp.maximum(top[:, 0::2], top[:, 1::2], out=y[s:e])
+
+    def part(start, stop):
+        scratch = threads.scratch((min(stop - start, PAIR_CHUNK_ROWS) * 2 * w,), x.dtype, x,
+                                  slot=_SCRATCH_SLOT)
+        for s in range(start, stop, PAIR_CHUNK_ROWS):
+            e = min(stop, s + PAIR_CHUNK_ROWS)
+            lo, hi = s * 2 * w, e * 2 * w
+            xp.maximum(flat[lo:hi - w], flat[lo + w:hi], out=scratch[:hi - lo - w])
+            top = scratch[:hi - lo].reshape(e - s, 2 * w)[:, :w]
+            xp.maximum(top[:, 0::2], top[:, 1::2], out=y[s:e])
+
+    threads.for_ranges(part, rows, flat.size * 2, like=x)
     return y.reshape(n, c, h // 2, w // 2)
 
 
@@ -133,7 +140,8 @@ def _max_routes_pairs(x, y, dy, nonzero_max_only=False):
     row-major order (0,0), (0,1), (1,0), (1,1) take ``dy`` where they equal the maximum first
     (torch's rule); the last offset takes it wherever no earlier one did (some offset holds a
     maximum that is not NaN).  ``nonzero_max_only``: route ``dy * [max != 0]`` instead (the
-    ReLU hand-off, see ``_unobserved_relu``), chunk by chunk in the cache."""
+    ReLU hand-off, see ``_unobserved_relu``), chunk by chunk in the cache.  The window rows
+    split over the intra-op threads, each part with its own masks (``threads.scratch``)."""
     xp = backend.get_array_module(dy)
     n, c, h, w = x.shape
     rows, half = n * c * (h // 2), w // 2
@@ -141,24 +149,30 @@ def _max_routes_pairs(x, y, dy, nonzero_max_only=False):
     y2, dy2 = y.reshape(rows, half), xp.ascontiguousarray(dy).reshape(rows, half)
     gx = buffers.empty((n, c, h, w), dy.dtype, dy)
     g3 = gx.reshape(rows, 2, w)
-    chunk = min(rows, PAIR_CHUNK_ROWS)
-    claimed, hit = xp.empty((chunk, half), dtype=bool), xp.empty((chunk, half), dtype=bool)
-    masked = xp.empty((chunk, half), dtype=dy.dtype) if nonzero_max_only else None
-    for s in range(0, rows, PAIR_CHUNK_ROWS):
-        e = min(rows, s + PAIR_CHUNK_ROWS)
-        taken, now, ys, ds = claimed[:e - s], hit[:e - s], y2[s:e], dy2[s:e]
-        if nonzero_max_only:
-            xp.not_equal(ys, 0, out=now)
-            ds = xp.multiply(ds, now, out=masked[:e - s])
-        xp.equal(x3[s:e, 0, 0::2], ys, out=taken)
-        xp.multiply(ds, taken, out=g3[s:e, 0, 0::2])
-        for r, col in ((0, 1), (1, 0)):
-            xp.equal(x3[s:e, r, col::2], ys, out=now)
-            xp.greater(now, taken, out=now)            # a hit not claimed by an earlier offset
-            xp.multiply(ds, now, out=g3[s:e, r, col::2])
-            xp.logical_or(taken, now, out=taken)
-        xp.logical_not(taken, out=taken)
-        xp.multiply(ds, taken, out=g3[s:e, 1, 1::2])
+
+    def part(start, stop):
+        chunk = min(stop - start, PAIR_CHUNK_ROWS)
+        claimed = threads.scratch((chunk, half), bool, dy, slot=_SCRATCH_SLOT)
+        hit = threads.scratch((chunk, half), bool, dy, slot=_SCRATCH_SLOT + "hit")
+        masked = (threads.scratch((chunk, half), dy.dtype, dy, slot=_SCRATCH_SLOT + "dy")
+                  if nonzero_max_only else None)
+        for s in range(start, stop, PAIR_CHUNK_ROWS):
+            e = min(stop, s + PAIR_CHUNK_ROWS)
+            taken, now, ys, ds = claimed[:e - s], hit[:e - s], y2[s:e], dy2[s:e]
+            if nonzero_max_only:
+                xp.not_equal(ys, 0, out=now)
+                ds = xp.multiply(ds, now, out=masked[:e - s])
+            xp.equal(x3[s:e, 0, 0::2], ys, out=taken)
+            xp.multiply(ds, taken, out=g3[s:e, 0, 0::2])
+            for r, col in ((0, 1), (1, 0)):
+                xp.equal(x3[s:e, r, col::2], ys, out=now)
+                xp.greater(now, taken, out=now)            # a hit not claimed by an earlier offset
+                xp.multiply(ds, now, out=g3[s:e, r, col::2])
+                xp.logical_or(taken, now, out=taken)
+            xp.logical_not(taken, out=taken)
+            xp.multiply(ds, taken, out=g3[s:e, 1, 1::2])
+
+    threads.for_ranges(part, rows, gx.size * 3, like=dy)
     return gx
 
 
