@@ -49,7 +49,8 @@ def split_setup(num_threads, algorithm, chunk_bytes=None, block_rows=None):
     dispatch.GRID_MIN_TAP_WIDTH = 0 if algorithm == "grid" else 10 ** 9
     if chunk_bytes is not None:
         columns.THREAD_CHUNK_BYTES = chunk_bytes
-        layout.IM2COL_MAX_BYTES = chunk_bytes
+        if algorithm == "im2col":       # (the grid path needs its grid within this bound)
+            layout.IM2COL_MAX_BYTES = chunk_bytes
     if block_rows is not None:
         grid.BLOCK_ROWS = block_rows
     try:
@@ -77,6 +78,7 @@ def conv_cases(draw, algorithm):
                            draw(st.sampled_from([(True, True), (True, False), (False, True)])))),
                 dtype=draw(st.sampled_from(["float32", "float64"])),
                 chunk=draw(st.sampled_from([None, 1, 600])),
+                block_rows=draw(st.sampled_from([None, 3, 7])),
                 seed=draw(st.integers(0, 2**16)))
 
 
@@ -84,7 +86,7 @@ def _ours(case, x, weight, bias, dy, algorithm, num_threads):
     """(y, dx, dw, db) of our conv2d and the conv modules' pool hand-offs in forward, backward."""
     kw = dict(stride=case["stride"], padding=case["pad"], dilation=case["dilation"],
               groups=case["groups"])
-    with split_setup(num_threads, algorithm, case["chunk"], case["chunk"]) as splits:
+    with split_setup(num_threads, algorithm, case["chunk"], case["block_rows"]) as splits:
         ox = tg.tensor(x, requires_grad=case["x_grad"])
         ow = tg.tensor(weight, requires_grad=case["w_grad"])
         ob = None if bias is None else tg.tensor(bias, requires_grad=True)
@@ -143,3 +145,9 @@ def _check_algorithm(algorithm, case):
 @given(conv_cases("columns"))
 def test_column_path_on_two_threads_matches_torch_and_one_thread(case):
     _check_algorithm("columns", case)
+
+
+@SETTINGS
+@given(conv_cases("grid"))
+def test_grid_path_on_two_threads_matches_torch_and_one_thread(case):
+    _check_algorithm("grid", case)

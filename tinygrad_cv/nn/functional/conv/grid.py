@@ -40,14 +40,19 @@ holds dy at rho, zeros at the dropped positions, L = dh*(kh-1)*P + dw*(kw-1) zer
 
 Work buffers and outputs come from ``autograd.buffers`` (reused once nothing references them, so
 a training step does not fault in fresh pages); no buffer is shared between live calls.
+
+Threads (``threads.py``): the copies into and out of the grid split the samples; the
+correlations split every phase's rows (each thread its own row range of every phase, in blocks
+of at most BLOCK_ROWS, its block sums in its scratch buffer); the weight gradient splits the
+phase rows too (the sum over them: one partial per thread, added by the caller).
 """
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from .... import backend
+from .... import backend, threads
 from ....autograd import buffers
-from .layout import bias_grad, flip_transpose
+from .layout import bias_grad, flip_transpose, split_sum
 
 
 BLOCK_ROWS = 4096  # at most this many phase rows per block of GEMMs (4096 x 96 float32: 1.6 MB)
@@ -95,7 +100,7 @@ def _rows_used(n, image_rows, pitch, hw, run):
 def _to_grid(x, groups, lead, rows, pitch, image_rows):
     """x (N, C, H, W) -> a zero grid (G, rows, Cg) holding x[n, :, a, b] at grid row
     ``lead + (n*HS + a)*P + b`` (a reused buffer: only the gaps are zeroed, x overwrites the
-    rest)."""
+    rest; the samples split over the threads)."""
     n, c, h, w = x.shape
     cg = c // groups
     end = lead + n * image_rows * pitch
@@ -103,24 +108,33 @@ def _to_grid(x, groups, lead, rows, pitch, image_rows):
     buf[:, :lead] = 0
     buf[:, end:] = 0
     view = buf[:, lead:end].reshape(groups, n, image_rows, pitch, cg)
-    view[:, :, h:] = 0
-    view[:, :, :h, w:] = 0
-    view[:, :, :h, :w] = x.reshape(n, groups, cg, h, w).transpose(1, 0, 3, 4, 2)
+    src = x.reshape(n, groups, cg, h, w).transpose(1, 0, 3, 4, 2)
+
+    def part(start, stop):
+        mine = view[:, start:stop]
+        mine[:, :, h:] = 0
+        mine[:, :, :h, w:] = 0
+        mine[:, :, :h, :w] = src[:, start:stop]
+    threads.for_ranges(part, n, view.size, like=x)
     return buf
 
 
 def _phase_rows_to_nchw(out, n, pitch, image_rows, hw):
     """Phase-major rows (G, run, >= N*HS*P/run, Og) -> a new (N, G*Og, h, w) array: position
-    (n, a, b) is row (n*HS + a)*P/run + b//run of phase b % run."""
+    (n, a, b) is row (n*HS + a)*P/run + b//run of phase b % run (the samples split over the
+    threads)."""
     g, run, _, og = out.shape
     h, w = hw
     per_image = image_rows * pitch // run
     y = buffers.empty((n, g, og, h, w), out.dtype, out)
-    for gi in range(g):
-        for p in range(min(run, w)):
-            cols = len(range(p, w, run))
-            src = out[gi, p, :n * per_image].reshape(n, image_rows, pitch // run, og)
-            y[:, gi, :, :, p::run] = src[:, :h, :cols].transpose(0, 3, 1, 2)
+
+    def part(start, stop):
+        for gi in range(g):
+            for p in range(min(run, w)):
+                cols = len(range(p, w, run))
+                src = out[gi, p, :n * per_image].reshape(n, image_rows, pitch // run, og)
+                y[start:stop, gi, :, :, p::run] = src[start:stop, :h, :cols].transpose(0, 3, 1, 2)
+    threads.for_ranges(part, n, y.size, like=out)
     return y.reshape(n, g * og, h, w)
 
 
@@ -139,38 +153,49 @@ def _grid_weight(w, groups, run):
     return xp.ascontiguousarray(w5).reshape(groups, kh * kw // run, run * cg, o // groups)
 
 
-def _row_blocks(rows):
-    """[(start, stop)] covering ``rows`` phase rows: one block up to 2*BLOCK_ROWS rows, else
-    the fewest equal blocks of at most BLOCK_ROWS (every block is another BLAS call; measured,
-    one BLAS thread: 3 blocks of a 9,600-row phase 0.93x of one, 2 blocks of 6,528 rows 1.04x)."""
+def _row_blocks(start, stop):
+    """[(q0, q1)] covering the phase rows [start, stop): one block up to 2*BLOCK_ROWS rows,
+    else the fewest equal blocks of at most BLOCK_ROWS (every block is another BLAS call;
+    measured, one BLAS thread: 3 blocks of a 9,600-row phase 0.93x of one, 2 blocks of 6,528
+    rows 1.04x)."""
+    rows = stop - start
     blocks = 1 if rows <= 2 * BLOCK_ROWS else -(-rows // BLOCK_ROWS)
     size = max(1, -(-rows // blocks))
-    return [(q, min(q + size, rows)) for q in range(0, rows, size)]
+    return [(q, min(q + size, stop)) for q in range(start, stop, size)]
 
 
 def _grid_correlate(grid, wmats, offsets, run, rows_used, rows_total):
     """Phase-major (G, run, rows_total/run, Og) with phase p's row q = ``sum_s X_{s,p}[q] @
     wmats[g, s]`` for the first rows_used/run rows (the rest is left unwritten).  The rows go
     in blocks of at most BLOCK_ROWS: the taps of a block overlap (X_{s,p} is X_{0,p} a few
-    rows on), so they and the block's sum stay in the cache through its GEMMs and additions."""
+    rows on), so they and the block's sum stay in the cache through its GEMMs and additions.
+    Each thread takes a range of every phase's rows (its blocks' products in its scratch)."""
     xp = backend.get_array_module(grid)
     groups, _, cg = grid.shape
     og = wmats.shape[3]
     per_phase = rows_used // run
     out = buffers.empty((groups, run, rows_total // run, og), grid.dtype, grid)
-    blocks = _row_blocks(per_phase)
-    part = xp.empty((blocks[0][1], og), dtype=grid.dtype)   # the first block is the largest
-    for g in range(groups):
-        for p in range(run):
-            for q0, q1 in blocks:
-                acc = out[g, p, q0:q1]
-                for s, off in enumerate(offsets):
-                    tap = _tap_matrix(grid, g, off + p + run * q0, run * cg, q1 - q0)
-                    if s == 0:
-                        xp.matmul(tap, wmats[g, s], out=acc)
-                    else:
-                        xp.matmul(tap, wmats[g, s], out=part[:q1 - q0])
-                        acc += part[:q1 - q0]
+
+    def rows(start, stop):
+        blocks = _row_blocks(start, stop)
+        if not blocks:
+            return
+        # the first block is the largest
+        part = threads.scratch((blocks[0][1] - blocks[0][0], og), grid.dtype, grid, slot=2)
+        for g in range(groups):
+            for p in range(run):
+                for q0, q1 in blocks:
+                    acc = out[g, p, q0:q1]
+                    for s, off in enumerate(offsets):
+                        tap = _tap_matrix(grid, g, off + p + run * q0, run * cg, q1 - q0)
+                        if s == 0:
+                            xp.matmul(tap, wmats[g, s], out=acc)
+                        else:
+                            xp.matmul(tap, wmats[g, s], out=part[:q1 - q0])
+                            acc += part[:q1 - q0]
+
+    threads.for_ranges(rows, per_phase, groups * rows_used * len(offsets) * run * cg * og,
+                       like=grid)
     return out
 
 
@@ -230,17 +255,24 @@ def grid_weight_grad(x, dyg, w_shape, pads, dilation):
     per_phase = used // run
     offsets = _tap_offsets((kh, kw), dilation, dyg.pitch)
     grid = _input_grid(x, pads, (kh, kw), dilation, groups, dyg.pitch, dyg.image_rows, used)
-    gw = xp.empty((groups, len(offsets), run * cg, og), dtype=dyg.array.dtype)
-    for g in range(groups):
-        for p in range(run):
-            dyp = dyg.array[g, dyg.lead + p::run][:per_phase]
-            for q0, q1 in _row_blocks(per_phase):   # dY's block stays in the cache for every s
-                for s, off in enumerate(offsets):
-                    tap_t = _tap_matrix(grid, g, off + p + run * q0, run * cg, q1 - q0).T
-                    if p == 0 and q0 == 0:
-                        xp.matmul(tap_t, dyp[q0:q1], out=gw[g, s])
-                    else:
-                        gw[g, s] += tap_t @ dyp[q0:q1]
+
+    def rows(start, stop, gw):
+        """gw = the sum over the phase rows [start, stop) (a thread's partial)."""
+        if start == stop:
+            gw[...] = 0
+        for g in range(groups):
+            for p in range(run):
+                dyp = dyg.array[g, dyg.lead + p::run][:per_phase]
+                for q0, q1 in _row_blocks(start, stop):   # dY's block stays in the cache
+                    for s, off in enumerate(offsets):
+                        tap_t = _tap_matrix(grid, g, off + p + run * q0, run * cg, q1 - q0).T
+                        if p == 0 and q0 == start:
+                            xp.matmul(tap_t, dyp[q0:q1], out=gw[g, s])
+                        else:
+                            gw[g, s] += tap_t @ dyp[q0:q1]
+
+    gw = split_sum(rows, per_phase, groups * used * len(offsets) * run * cg * og,
+                   (groups, len(offsets), run * cg, og), dyg.array.dtype, dyg.array)
     gw = gw.reshape(groups, kh, kw, cg, og).transpose(0, 4, 3, 1, 2)
     return xp.ascontiguousarray(gw).reshape(o, cg, kh, kw)
 
