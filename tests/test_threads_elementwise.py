@@ -244,3 +244,42 @@ def test_relu_max_pool_split_over_window_rows(data, n, c, h2, w2, dtype, relu, c
     y = torch.nn.functional.max_pool2d(torch.relu(xt) if relu else xt, 2)
     y.backward(torch.from_numpy(dy))
     _assert_all_equal(split, [y.detach().numpy(), xt.grad.numpy()])
+
+
+# ---- optimizer steps ----------------------------------------------------------------------------
+@EXAMPLES
+@given(st.lists(st.tuples(st.integers(1, 40), st.integers(1, 5)), min_size=1, max_size=5),
+       st.integers(0, 5), DTYPES,
+       st.sampled_from(["adamw", "adam_amsgrad_l2", "sgd_nesterov", "sgd_dampened_max"]))
+def test_optimizer_steps_split_over_the_parameters_elements(shapes, strided, dtype, kind):
+    rng = np.random.default_rng(len(shapes) * 7 + strided)
+    values = [rng.standard_normal(shape).astype(dtype) for shape in shapes]
+    if strided < len(values):
+        values[strided] = values[strided].T        # a strided parameter: updated whole
+    values.append(rng.standard_normal(10).astype(dtype))    # the last part always has a piece
+    grads = [[rng.standard_normal(v.shape).astype(dtype) for v in values] for _ in range(3)]
+    make = {"adamw": lambda o, ps: o.AdamW(ps, lr=0.1, weight_decay=0.1),
+            "adam_amsgrad_l2": lambda o, ps: o.Adam(ps, lr=0.1, weight_decay=0.1, amsgrad=True),
+            "sgd_nesterov": lambda o, ps: o.SGD(ps, lr=0.1, momentum=0.9, nesterov=True,
+                                                weight_decay=0.1),
+            "sgd_dampened_max": lambda o, ps: o.SGD(ps, lr=0.1, momentum=0.9, dampening=0.3,
+                                                    maximize=True)}[kind]
+
+    def compute():
+        params = [tg.Tensor.wrap(v.copy(order="K")).requires_grad_() for v in values]
+        opt = make(tg.optim, params)
+        for step in grads:
+            for p, g in zip(params, step):
+                p.grad = tg.Tensor.wrap(g.copy())
+            opt.step()
+        return [_np(p) for p in params]
+
+    split, serial = _split_and_serial(compute)
+    _assert_all_equal(split, serial)
+    params = [torch.from_numpy(v.copy(order="K")).requires_grad_() for v in values]
+    opt = make(torch.optim, params)
+    for step in grads:
+        for p, g in zip(params, step):
+            p.grad = torch.from_numpy(g.copy())
+        opt.step()
+    _assert_all_close(split, [p.detach().numpy() for p in params], dtype)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 
 from .. import backend
-from .optimizer import Optimizer, check_beta, check_nonnegative
+from .optimizer import Optimizer, check_beta, check_nonnegative, flat_pieces
 from .rmsprop import lerp_
 
 
@@ -45,39 +45,49 @@ class Adam(Optimizer):
         check_beta("beta parameter at index 1", betas[1])
         check_nonnegative("weight_decay", group["weight_decay"])
 
-    def _update(self, param, grad, state, group):
+    def _kernel(self, param, grad, state, group):
         lr, eps = float(group["lr"]), float(group["eps"])
         weight_decay = float(group["weight_decay"])
         beta1, beta2 = (float(b) for b in group["betas"])
+        maximize, decoupled = group["maximize"], self.decoupled_weight_decay
         p = param.array
         xp = backend.get_array_module(p)
         step = state["step"] = state.get("step", 0) + 1
-        exp_avg = self._state_buffer(state, "exp_avg", param)
-        exp_avg_sq = self._state_buffer(state, "exp_avg_sq", param)
-        g = -grad if group["maximize"] else grad
-        if weight_decay != 0:
-            if self.decoupled_weight_decay:
-                p *= 1.0 - lr * weight_decay
-            else:
-                g = g + weight_decay * p
-        lerp_(exp_avg, g, 1.0 - beta1)
-        # one scratch array holds (1 - beta2) g^2, then the denominator, then the step
-        scratch = xp.multiply(g, g)
-        scratch *= 1.0 - beta2
-        exp_avg_sq *= beta2
-        exp_avg_sq += scratch
+        arrays = (p, grad, self._state_buffer(state, "exp_avg", param),
+                  self._state_buffer(state, "exp_avg_sq", param))
+        if group["amsgrad"]:
+            arrays += (self._state_buffer(state, "max_exp_avg_sq", param),)
         bias_correction1 = 1.0 - beta1 ** step
         bias_correction2_sqrt = math.sqrt(1.0 - beta2 ** step)
-        second = exp_avg_sq
-        if group["amsgrad"]:
-            second = self._state_buffer(state, "max_exp_avg_sq", param)
-            xp.maximum(second, exp_avg_sq, out=second)
-        xp.sqrt(second, out=scratch)                  # sqrt(v) / sqrt(bc2) + eps
-        scratch /= bias_correction2_sqrt
-        scratch += eps
-        xp.divide(exp_avg, scratch, out=scratch)      # -(lr / bc1) m / (...)
-        scratch *= -(lr / bias_correction1)
-        p += scratch
+
+        def update(start, stop):
+            pieces = flat_pieces(arrays, start, stop, p.size)
+            p_, g, exp_avg, exp_avg_sq = pieces[:4]
+            if maximize:
+                g = -g
+            if weight_decay != 0:
+                if decoupled:
+                    p_ *= 1.0 - lr * weight_decay
+                else:
+                    g = g + weight_decay * p_
+            lerp_(exp_avg, g, 1.0 - beta1)
+            # one scratch array holds (1 - beta2) g^2, then the denominator, then the step
+            scratch = xp.multiply(g, g)
+            scratch *= 1.0 - beta2
+            exp_avg_sq *= beta2
+            exp_avg_sq += scratch
+            second = exp_avg_sq
+            if len(pieces) > 4:
+                second = pieces[4]
+                xp.maximum(second, exp_avg_sq, out=second)
+            xp.sqrt(second, out=scratch)                  # sqrt(v) / sqrt(bc2) + eps
+            scratch /= bias_correction2_sqrt
+            scratch += eps
+            xp.divide(exp_avg, scratch, out=scratch)      # -(lr / bc1) m / (...)
+            scratch *= -(lr / bias_correction1)
+            p_ += scratch
+
+        return update, p.size, all(a.flags.c_contiguous for a in arrays)
 
 
 class AdamW(Adam):

@@ -5,6 +5,12 @@ in place from the raw gradient array ``grad`` (vectorised over the whole array) 
 hyper-parameters of ``group``.  ``step()`` calls it for every parameter whose ``.grad`` is
 set; no autograd graph is recorded.
 
+Or they implement ``_kernel`` (Adam, AdamW, SGD): the per-parameter bookkeeping, then an
+``update(start, stop)`` of a flat range of elements.  ``step()`` collects the kernels of all
+parameters and splits their elements over the intra-op threads (``_run_kernels``): the
+parameters' elements are taken as one long array cut into equal ranges, so a large weight is
+shared by the threads and small biases go together.
+
 ``state_dict()`` has torch's layout::
 
     {'state': {index: {'step': 3, 'exp_avg': Tensor, ...}},
@@ -17,7 +23,7 @@ from __future__ import annotations
 import copy
 import numbers
 
-from .. import backend
+from .. import backend, threads
 from ..arguments import to_host_array
 from ..autograd import enable_grad
 from ..autograd.versions import bump_version
@@ -55,6 +61,55 @@ def _to_array(value, like):
 def _is_tensor_like(value):
     return (isinstance(value, Tensor) or backend.is_array(value)
             or (hasattr(value, "detach") and hasattr(value, "shape")))
+
+
+# Passes over memory of one element's update (Adam's: about a dozen) that ``_run_kernels``
+# weighs against the hand-off of a split.
+UPDATE_PASSES = 12
+
+
+def flat_pieces(arrays, start, stop, size):
+    """The arrays themselves for the whole range (0, size), else their flat elements
+    [start, stop) (views: the arrays are C-contiguous)."""
+    if start == 0 and stop == size:
+        return arrays
+    return tuple(a.reshape(-1)[start:stop] for a in arrays)
+
+
+def _run_kernels(kernels, like):
+    """Run every ``(update, size, flat)`` kernel: the concatenation of the parameters' elements
+    split over the intra-op threads in equal ranges (a flat parameter may be cut between two
+    parts, any other goes whole to the part its first element falls in), each part running
+    its pieces in order; serially, one whole update after the other, when one thread is
+    usable."""
+    total = sum(size for _, size, _ in kernels)
+    parts = threads.usable(like, UPDATE_PASSES * total)
+    if parts <= 1:
+        for update, size, _ in kernels:
+            update(0, size)
+        return
+    ranges = threads.split(total, parts)
+    pieces = [[] for _ in ranges]
+    offset, which = 0, 0
+    for update, size, flat in kernels:
+        while which + 1 < len(ranges) and ranges[which][1] <= offset:
+            which += 1
+        if not flat or size == 0:
+            pieces[which].append((update, 0, size))
+        else:
+            i = which
+            while i < len(ranges) and ranges[i][0] < offset + size:
+                start, stop = max(ranges[i][0], offset), min(ranges[i][1], offset + size)
+                if stop > start:
+                    pieces[i].append((update, start - offset, stop - offset))
+                i += 1
+        offset += size
+
+    def part(own):
+        for update, start, stop in own:
+            update(start, stop)
+
+    threads.run([lambda own=own: part(own) for own in pieces if own])
 
 
 class Optimizer:
@@ -149,6 +204,7 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        updates = []
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
@@ -157,12 +213,34 @@ class Optimizer:
                 if grad.shape != p.array.shape:
                     raise RuntimeError(f"{type(self).__name__}.step: gradient of shape "
                                        f"{grad.shape} for a parameter of shape {p.array.shape}")
-                self._update(p, grad, self.state.setdefault(p, {}), group)
-                bump_version(p)  # an in-place change of p, as torch counts it
+                state = self.state.setdefault(p, {})
+                kernel = self._kernel(p, grad, state, group)
+                if kernel is None:
+                    self._update(p, grad, state, group)
+                    bump_version(p)  # an in-place change of p, as torch counts it
+                else:
+                    updates.append((p, kernel))
+        if updates:
+            _run_kernels([kernel for _, kernel in updates], updates[0][0].array)
+            for p, _ in updates:
+                bump_version(p)
         return loss
 
     def _update(self, param, grad, state, group):
-        raise NotImplementedError
+        """The update of one parameter, in place (optimizers without ``_kernel``)."""
+        kernel = self._kernel(param, grad, state, group)
+        if kernel is None:
+            raise NotImplementedError
+        update, size, _ = kernel
+        update(0, size)
+
+    def _kernel(self, param, grad, state, group):
+        """``(update, size, flat)`` after this step's bookkeeping (step counts, new state
+        buffers): ``update(start, stop)`` changes the flat elements [start, stop) of the
+        parameter and its state (``flat_pieces``); ``flat``: the arrays are C-contiguous, so a
+        range other than the whole (0, size) may be asked for.  None (the default): the
+        optimizer implements ``_update`` instead."""
+        return None
 
     @staticmethod
     def _state_buffer(state, name, param):

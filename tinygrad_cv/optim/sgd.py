@@ -10,8 +10,9 @@ With g the gradient (negated when ``maximize``) and b the momentum buffer::
 """
 from __future__ import annotations
 
+from .. import backend
 from ..tensor import Tensor
-from .optimizer import Optimizer, check_nonnegative
+from .optimizer import Optimizer, check_nonnegative, flat_pieces
 
 
 class SGD(Optimizer):
@@ -34,21 +35,38 @@ class SGD(Optimizer):
                              f"(got momentum={group['momentum']!r}, "
                              f"dampening={group['dampening']!r})")
 
-    def _update(self, param, grad, state, group):
+    def _kernel(self, param, grad, state, group):
         lr, momentum = float(group["lr"]), float(group["momentum"])
         weight_decay = float(group["weight_decay"])
+        dampening, nesterov = float(group["dampening"]), group["nesterov"]
+        maximize = group["maximize"]
         p = param.array
-        g = -grad if group["maximize"] else grad
-        if weight_decay != 0:
-            g = g + weight_decay * p
+        arrays, first = (p, grad), False
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
-                buf = g.copy()
+                first = True
+                buf = backend.get_array_module(grad).empty_like(grad)
                 state["momentum_buffer"] = Tensor.wrap(buf)
             else:
                 buf = buf.array
-                buf *= momentum
-                buf += (1.0 - float(group["dampening"])) * g
-            g = g + momentum * buf if group["nesterov"] else buf
-        p -= lr * g
+            arrays += (buf,)
+
+        def update(start, stop):
+            pieces = flat_pieces(arrays, start, stop, p.size)
+            p_, g = pieces[:2]
+            if maximize:
+                g = -g
+            if weight_decay != 0:
+                g = g + weight_decay * p_
+            if momentum != 0:
+                buf = pieces[2]
+                if first:
+                    buf[...] = g
+                else:
+                    buf *= momentum
+                    buf += (1.0 - dampening) * g
+                g = g + momentum * buf if nesterov else buf
+            p_ -= lr * g
+
+        return update, p.size, all(a.flags.c_contiguous for a in arrays)
