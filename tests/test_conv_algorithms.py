@@ -273,9 +273,9 @@ def test_column_conv_path_matches_torch(case, chunk_bytes):
     weight = rng.standard_normal((case["o"], case["c"], case["k"], case["k"]))
     bias = rng.standard_normal(case["o"]) if case["bias"] else None
     kw = dict(stride=case["stride"], padding=case["pad"], dilation=case["dilation"])
-    saved = columns.THREAD_CHUNK_BYTES
+    saved = layout.THREAD_CHUNK_BYTES
     if chunk_bytes is not None:
-        columns.THREAD_CHUNK_BYTES = chunk_bytes
+        layout.THREAD_CHUNK_BYTES = chunk_bytes
     try:
         ox, ow = tg.tensor(x, requires_grad=True), tg.tensor(weight, requires_grad=True)
         ob = None if bias is None else tg.tensor(bias, requires_grad=True)
@@ -284,7 +284,7 @@ def test_column_conv_path_matches_torch(case, chunk_bytes):
         dy = rng.standard_normal(y.shape)
         (y * tg.tensor(dy)).sum().backward()
     finally:
-        columns.THREAD_CHUNK_BYTES = saved
+        layout.THREAD_CHUNK_BYTES = saved
     tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(weight, requires_grad=True)
     tb = None if bias is None else torch.tensor(bias, requires_grad=True)
     ty = torch.nn.functional.conv2d(tx, tw, tb, **kw)

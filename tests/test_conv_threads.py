@@ -27,7 +27,7 @@ def split_setup(num_threads, algorithm, chunk_bytes=None, block_rows=None):
     of the pool hand-offs (``threads.run`` calls of more than one part) made from the conv
     modules."""
     saved = (tg.get_num_threads(), threads.MIN_WORK, threads.run, dispatch.SMALL_MAP_MAX_POSITIONS,
-             dispatch.GRID_MIN_TAP_WIDTH, columns.THREAD_CHUNK_BYTES, grid.BLOCK_ROWS,
+             dispatch.GRID_MIN_TAP_WIDTH, layout.THREAD_CHUNK_BYTES, grid.BLOCK_ROWS,
              layout.IM2COL_MAX_BYTES)
     real_run, splits = threads.run, []
 
@@ -48,7 +48,7 @@ def split_setup(num_threads, algorithm, chunk_bytes=None, block_rows=None):
     dispatch.SMALL_MAP_MAX_POSITIONS = 10 ** 9 if algorithm == "columns" else 0
     dispatch.GRID_MIN_TAP_WIDTH = 0 if algorithm == "grid" else 10 ** 9
     if chunk_bytes is not None:
-        columns.THREAD_CHUNK_BYTES = chunk_bytes
+        layout.THREAD_CHUNK_BYTES = chunk_bytes
         if algorithm == "im2col":       # (the grid path needs its grid within this bound)
             layout.IM2COL_MAX_BYTES = chunk_bytes
     if block_rows is not None:
@@ -57,7 +57,7 @@ def split_setup(num_threads, algorithm, chunk_bytes=None, block_rows=None):
         yield splits
     finally:
         (n, threads.MIN_WORK, threads.run, dispatch.SMALL_MAP_MAX_POSITIONS,
-         dispatch.GRID_MIN_TAP_WIDTH, columns.THREAD_CHUNK_BYTES, grid.BLOCK_ROWS,
+         dispatch.GRID_MIN_TAP_WIDTH, layout.THREAD_CHUNK_BYTES, grid.BLOCK_ROWS,
          layout.IM2COL_MAX_BYTES) = saved
         tg.set_num_threads(n)
 
@@ -151,3 +151,40 @@ def test_column_path_on_two_threads_matches_torch_and_one_thread(case):
 @given(conv_cases("grid"))
 def test_grid_path_on_two_threads_matches_torch_and_one_thread(case):
     _check_algorithm("grid", case)
+
+
+@SETTINGS
+@given(conv_cases("im2col"))
+def test_im2col_path_on_two_threads_matches_torch_and_one_thread(case):
+    """Forward, weight gradient (kept or rebuilt columns) and both input-gradient methods
+    (col2im when O > C, else the correlation of the dilated dy)."""
+    _check_algorithm("im2col", case)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(2, 4), st.integers(1, 4), st.integers(1, 4), st.integers(1, 3),
+       st.integers(1, 2), st.integers(0, 1), st.integers(1, 6), st.sampled_from(["grid", "im2col"]),
+       st.sampled_from(["float32", "float64"]), st.integers(0, 2**16))
+def test_transposed_conv_on_two_threads_matches_torch(n, c, o, k, stride, pad, hw, algorithm,
+                                                      dtype, seed):
+    """conv_transpose2d (its forward a convolution's input gradient, its backward a forward and
+    a weight gradient) split over two threads, against torch."""
+    assume(pad <= k - 1)
+    assume(algorithm == "im2col" or stride == 1)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, hw, hw)).astype(dtype)
+    weight = rng.standard_normal((c, o, k, k)).astype(dtype)
+    bias = rng.standard_normal(o).astype(dtype)
+    with split_setup(2, algorithm) as splits:
+        ox, ow, ob = (tg.tensor(a, requires_grad=True) for a in (x, weight, bias))
+        y = F.conv_transpose2d(ox, ow, ob, stride=stride, padding=pad)
+        dy = rng.standard_normal(y.shape).astype(dtype)
+        y.backward(tg.tensor(dy))
+    assert splits
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, weight, bias))
+    ty = torch.nn.functional.conv_transpose2d(tx, tw, tb, stride=stride, padding=pad)
+    ty.backward(torch.tensor(dy))
+    tol = dict(rtol=2e-4, atol=2e-4) if dtype == "float32" else dict(rtol=1e-10, atol=1e-10)
+    for ours, theirs in ((y.array, ty.detach()), (ox.grad.array, tx.grad), (ow.grad.array, tw.grad),
+                         (ob.grad.array, tb.grad)):
+        np.testing.assert_allclose(ours, theirs.numpy(), **tol)

@@ -24,8 +24,8 @@ memory order) makes the padded channels-last copy a copy of contiguous rows, and
 layout makes ``dY`` (N*Ho*Wo, O) a free view.  Any other layout works too (one strided copy).
 
 Threads.  Every pass runs on the intra-op threads (``threads.py``) with the samples split:
-each thread builds and multiplies column chunks of at most THREAD_CHUNK_BYTES in its own
-scratch buffer (they stay in its cache), writes its samples' rows of y / dx, and the weight
+each thread builds and multiplies column chunks of at most ``layout.THREAD_CHUNK_BYTES`` in its
+own scratch buffer (they stay in its cache), writes its samples' rows of y / dx, and the weight
 gradient's sums over samples are one partial per thread added by the caller
 (``layout.split_sum``).  With one thread (or small work, or CuPy) the same chunks run in turn.
 """
@@ -33,15 +33,7 @@ from __future__ import annotations
 
 from .... import backend, threads
 from ....autograd import buffers
-from .layout import flip_transpose, split_sum
-
-
-THREAD_CHUNK_BYTES = 2 << 20   # column bytes one thread builds and multiplies at a time
-
-
-def _chunk_samples(per_sample_bytes):
-    """Samples per column chunk of at most THREAD_CHUNK_BYTES (at least one)."""
-    return max(1, THREAD_CHUNK_BYTES // max(int(per_sample_bytes), 1))
+from .layout import flip_transpose, split_sum, thread_chunk
 
 
 def _copy_samples(dst, src, count):
@@ -100,13 +92,13 @@ def _hwc_weight(w):
 def _columns_times(xpad, wmat, kernel, stride, dilation, out_hw, bias=None):
     """cols(xpad) @ wmat (+ bias) (N*Ho*Wo, wmat.shape[1]), the columns built per chunk of
     samples: the samples split over the intra-op threads (``threads.py``), each thread
-    building and multiplying chunks of at most THREAD_CHUNK_BYTES of columns (they stay in its
-    cache) and adding the bias to its rows while they are in the cache."""
+    building and multiplying chunks of at most ``layout.THREAD_CHUNK_BYTES`` of columns (they
+    stay in its cache) and adding the bias to its rows while they are in the cache."""
     xp = backend.get_array_module(xpad)
     n = xpad.shape[0]
     rows = out_hw[0] * out_hw[1]
     out = buffers.empty((n * rows, wmat.shape[1]), xp.result_type(xpad, wmat), xpad)
-    step = _chunk_samples(rows * kernel[0] * kernel[1] * xpad.shape[3] * xpad.itemsize)
+    step = thread_chunk(rows * kernel[0] * kernel[1] * xpad.shape[3] * xpad.itemsize)
 
     def part(start, stop):
         for s in range(start, stop, step):
@@ -191,7 +183,7 @@ def _columns_weight_grad(xpad, dy2, kernel, stride, dilation, out_hw):
     n, _, _, c = xpad.shape
     rows = out_hw[0] * out_hw[1]
     k, o = kernel[0] * kernel[1] * c, dy2.shape[1]
-    step = _chunk_samples(rows * k * xpad.itemsize)
+    step = thread_chunk(rows * k * xpad.itemsize)
 
     def part(start, stop, g):
         if start == stop:
@@ -233,7 +225,7 @@ def _shared_columns_backward(dy, xpad, w, pads, full, dilation, in_hw):
     interior = xpad[:, top:top + h, left:left + wd]
     x_is_rows = interior.flags.c_contiguous
     gx2 = buffers.empty((n * rows, c), xp.result_type(dy, w), dy)
-    step = _chunk_samples(rows * k * dy.itemsize)
+    step = thread_chunk(rows * k * dy.itemsize)
 
     def part(start, stop, g):
         if start == stop:
@@ -279,7 +271,7 @@ def _columns_col2im(dy2, w, padded_shape, stride, pads, dilation, in_hw, out_hw)
     wmat_t = _hwc_weight(w).T
     gx = buffers.empty((n, h, wd, c), dy2.dtype, dy2)
     (sh, sw), (dh, dw) = stride, dilation
-    step = _chunk_samples(ho * wo * kh * kw * c * dy2.itemsize)
+    step = thread_chunk(ho * wo * kh * kw * c * dy2.itemsize)
 
     def part(start, stop):
         for s in range(start, stop, step):

@@ -23,23 +23,36 @@ Backward:
 * ``dL/db = sum of dy over (N, Ho, Wo)``.
 
 Column buffers are bounded by ``layout.IM2COL_MAX_BYTES`` (larger batches go in chunks).
+
+Threads (``threads.py``): every pass splits the samples; each thread builds and multiplies its
+columns in chunks of ``layout.THREAD_CHUNK_BYTES`` in its scratch (or in the batch's kept column
+buffer), the weight gradient's sum over samples is one partial per thread added by the caller
+(``layout.split_sum``), and col2im adds each chunk's column gradients into a padded chunk of
+its own before copying the chunk's interior out.
 """
 from __future__ import annotations
 
-from .... import backend
-from .layout import chunk_size, dilate_pad, flip_transpose, out_size
+from .... import backend, threads
+from ....autograd import buffers
+from .layout import chunk_size, dilate_pad, flip_transpose, out_size, split_sum, thread_chunk
 
 
-def im2col(xpad, kh, kw, stride, dilation, groups, ho, wo):
+def im2col(xpad, kh, kw, stride, dilation, groups, ho, wo, out=None):
     """Per-sample columns (N, G, Cg*kh*kw, Ho*Wo) of the padded input: one strided view, one
-    copy.  The GEMM ``w (G, Og, Cg*kh*kw) @ cols`` (batched over samples) then writes straight
-    into the (N, O, Ho*Wo) output layout, with no transposed copy of the output."""
+    copy (into ``out`` when given, else the calling thread's scratch buffer, valid until it
+    asks for the same slot again).  The GEMM ``w (G, Og, Cg*kh*kw) @ cols`` (batched over
+    samples) then writes straight into the (N, O, Ho*Wo) output layout, with no transposed copy
+    of the output."""
     n, c, _, _ = xpad.shape
     sn, sc, sh, sw = xpad.strides
     view = backend.as_strided(
         xpad, (n, c, kh, kw, ho, wo),
         (sn, sc, sh * dilation[0], sw * dilation[1], sh * stride[0], sw * stride[1]))
-    return view.reshape(n, groups, (c // groups) * kh * kw, ho * wo)
+    shape = (n, groups, (c // groups) * kh * kw, ho * wo)
+    if out is None:
+        out = threads.scratch(shape, xpad.dtype, xpad, slot=3)
+    out.reshape(view.shape)[...] = view
+    return out
 
 
 def conv_core(xpad, w, stride, dilation, groups, keep_cols=False):
@@ -48,7 +61,8 @@ def conv_core(xpad, w, stride, dilation, groups, keep_cols=False):
     Per batch chunk, one batched GEMM ``w (G, Og, Cg*kh*kw) @ cols (m, G, Cg*kh*kw, Ho*Wo)``
     written into the chunk's rows of y.  Returns ``(y, cols)``; ``cols`` is the im2col buffer
     when the batch fitted in one chunk and ``keep_cols`` is set (the weight gradient reuses
-    it), else None.
+    it), else None.  The samples split over the threads, each thread's in chunks of
+    ``layout.THREAD_CHUNK_BYTES`` of columns (in its scratch, or in the kept buffer).
     """
     xp = backend.get_array_module(xpad)
     n, c, hp, wp = xpad.shape
@@ -57,19 +71,29 @@ def conv_core(xpad, w, stride, dilation, groups, keep_cols=False):
     wo = out_size(wp, 0, kw, stride[1], dilation[1])
     wmat = w.reshape(groups, o // groups, cg * kh * kw)
     y = xp.empty((n, o, ho, wo), dtype=xp.result_type(xpad, w))
-    step = chunk_size(n, c * kh * kw * ho * wo * xpad.itemsize)
-    cols = None
-    for s in range(0, n, step):
-        part = xpad[s:s + step]
-        cols = im2col(part, kh, kw, stride, dilation, groups, ho, wo)
-        xp.matmul(wmat, cols, out=y[s:s + step].reshape(part.shape[0], groups, o // groups, ho * wo))
-    return y, (cols if keep_cols and step >= n else None)
+    y4 = y.reshape(n, groups, o // groups, ho * wo)
+    per_sample = c * kh * kw * ho * wo * xpad.itemsize
+    kept = None
+    if keep_cols and chunk_size(n, per_sample) >= n:
+        kept = buffers.empty((n, groups, cg * kh * kw, ho * wo), xpad.dtype, xpad)
+    step = min(chunk_size(n, per_sample), thread_chunk(per_sample))
+
+    def part(start, stop):
+        for s in range(start, stop, step):
+            e = min(s + step, stop)
+            cols = im2col(xpad[s:e], kh, kw, stride, dilation, groups, ho, wo,
+                          out=None if kept is None else kept[s:e])
+            xp.matmul(wmat, cols, out=y4[s:e])
+
+    threads.for_ranges(part, n, n * o * cg * kh * kw * ho * wo, like=xpad)
+    return y, kept
 
 
 def weight_grad(xpad, dy, kernel, stride, dilation, groups, cols=None):
     """dL/dw (O, Cg, kh, kw) = sum over samples of dy[n] (G, Og, Ho*Wo) @ cols[n]^T, the
     per-sample products batched in chunks (the (m, G, Og, Cg*kh*kw) partial products bounded
-    by ``IM2COL_MAX_BYTES``) and summed; columns rebuilt per chunk when not given."""
+    by ``IM2COL_MAX_BYTES`` and, per thread, ``THREAD_CHUNK_BYTES``) and summed; columns rebuilt
+    per chunk when not given.  The samples split over the threads, one partial sum each."""
     xp = backend.get_array_module(dy)
     n, o, ho, wo = dy.shape
     c = xpad.shape[1]
@@ -77,18 +101,20 @@ def weight_grad(xpad, dy, kernel, stride, dilation, groups, cols=None):
     og, cg = o // groups, c // groups
     k = cg * kh * kw
     dy4 = dy.reshape(n, groups, og, ho * wo)
-    per_sample = o * k if cols is not None else max(groups * k * ho * wo, o * k)
-    step = chunk_size(n, per_sample * dy.itemsize)
-    gw = xp.zeros((groups, og, k), dtype=dy.dtype)
-    partial = None
-    for s in range(0, n, step):
-        m = min(step, n - s)
-        chunk = (cols[s:s + m] if cols is not None
-                 else im2col(xpad[s:s + m], kh, kw, stride, dilation, groups, ho, wo))
-        if partial is None or partial.shape[0] != m:
-            partial = xp.empty((m, groups, og, k), dtype=dy.dtype)
-        xp.matmul(dy4[s:s + m], chunk.transpose(0, 1, 3, 2), out=partial)
-        gw += partial.sum(axis=0)
+    per_sample = (o * k if cols is not None else max(groups * k * ho * wo, o * k)) * dy.itemsize
+    step = min(chunk_size(n, per_sample), thread_chunk(per_sample))
+
+    def part(start, stop, gw):
+        gw[...] = 0
+        for s in range(start, stop, step):
+            e = min(s + step, stop)
+            chunk = (cols[s:e] if cols is not None
+                     else im2col(xpad[s:e], kh, kw, stride, dilation, groups, ho, wo))
+            partial = threads.scratch((e - s, groups, og, k), dy.dtype, dy, slot=4)
+            xp.matmul(dy4[s:e], chunk.transpose(0, 1, 3, 2), out=partial)
+            gw += partial.sum(axis=0)
+
+    gw = split_sum(part, n, n * o * k * ho * wo, (groups, og, k), dy.dtype, dy)
     return gw.reshape(o, cg, kh, kw)
 
 
@@ -114,7 +140,9 @@ def input_grad_by_col2im(dy, w, stride, dilation, groups, pads, out_hw):
     """The transpose of im2col: per-sample column gradients ``W^T dy[n]`` (G, Cg*kh*kw, Ho*Wo),
     one batched GEMM per batch chunk reading dy in its own (N, O, Ho*Wo) layout, then each
     kernel offset's (m, C, Ho, Wo) slab is added into the padded input gradient at its strided
-    position (kh*kw adds), which is cropped."""
+    position (kh*kw adds), which is cropped.  The samples split over the threads; each
+    thread's chunks (``THREAD_CHUNK_BYTES`` of column gradients) and their padded gradient
+    live in its scratch, and the chunk's interior is copied into the result."""
     xp = backend.get_array_module(dy)
     top, bottom, left, right = pads
     h, wd = out_hw
@@ -122,16 +150,26 @@ def input_grad_by_col2im(dy, w, stride, dilation, groups, pads, out_hw):
     _, cg, kh, kw = w.shape
     c = cg * groups
     (sh, sw), (dh, dw) = stride, dilation
+    hp, wp = h + top + bottom, wd + left + right
     wmat_t = w.reshape(groups, o // groups, cg * kh * kw).transpose(0, 2, 1)
     dy4 = dy.reshape(n, groups, o // groups, ho * wo)
-    acc = xp.zeros((n, c, h + top + bottom, wd + left + right), dtype=dy.dtype)
-    step = chunk_size(n, c * kh * kw * ho * wo * dy.itemsize)
-    for s in range(0, n, step):
-        m = min(step, n - s)
-        dcols = xp.matmul(wmat_t, dy4[s:s + m]).reshape(m, c, kh, kw, ho, wo)
-        part = acc[s:s + m]
-        for i in range(kh):
-            for j in range(kw):
-                part[:, :, i * dh:i * dh + sh * (ho - 1) + 1:sh,
-                     j * dw:j * dw + sw * (wo - 1) + 1:sw] += dcols[:, :, i, j]
-    return xp.ascontiguousarray(acc[:, :, top:top + h, left:left + wd])
+    gx = xp.empty((n, c, h, wd), dtype=dy.dtype)
+    per_sample = c * kh * kw * ho * wo * dy.itemsize
+    step = min(chunk_size(n, per_sample), thread_chunk(per_sample))
+
+    def part(start, stop):
+        for s in range(start, stop, step):
+            m = min(s + step, stop) - s
+            dcols = threads.scratch((m, groups, cg * kh * kw, ho * wo), dy.dtype, dy, slot=3)
+            xp.matmul(wmat_t, dy4[s:s + m], out=dcols)
+            dcols = dcols.reshape(m, c, kh, kw, ho, wo)
+            acc = threads.scratch((m, c, hp, wp), dy.dtype, dy, slot=4)
+            acc[...] = 0
+            for i in range(kh):
+                for j in range(kw):
+                    acc[:, :, i * dh:i * dh + sh * (ho - 1) + 1:sh,
+                        j * dw:j * dw + sw * (wo - 1) + 1:sw] += dcols[:, :, i, j]
+            gx[s:s + m] = acc[:, :, top:top + h, left:left + wd]
+
+    threads.for_ranges(part, n, n * c * kh * kw * ho * wo * (o // groups), like=dy)
+    return gx

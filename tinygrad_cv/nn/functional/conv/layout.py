@@ -5,7 +5,8 @@ Shapes: x (N, C, H, W), w (O, Cg, kh, kw) with ``Cg = C / G`` for ``G`` groups, 
     Ho = (H + pad_top + pad_bottom - dilation * (kh - 1) - 1) // stride + 1
 
 ``IM2COL_MAX_BYTES`` bounds every column buffer: the algorithms process larger batches in
-chunks of samples (``chunk_size``).  ``split_sum`` is their sum over samples (weight and bias
+chunks of samples (``chunk_size``); on the intra-op threads each thread works through its
+samples in chunks of ``THREAD_CHUNK_BYTES`` (``thread_chunk``).  ``split_sum`` is their sum over samples (weight and bias
 gradients) on the intra-op threads (``threads.py``): one partial per thread, added by the caller.
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from .... import backend, threads
 
 IM2COL_MAX_BYTES = 1 << 25  # 32 MiB per column-buffer chunk
+THREAD_CHUNK_BYTES = 2 << 20   # column bytes one thread builds and multiplies at a time
 
 
 def out_size(size, pad_total, k, stride, dilation):
@@ -21,7 +23,8 @@ def out_size(size, pad_total, k, stride, dilation):
 
 
 def pad_hw(x, top, bottom, left, right):
-    """Zero-pad the last two axes (negative amounts crop; cropping alone is a view)."""
+    """Zero-pad the last two axes (negative amounts crop; cropping alone is a view); the
+    samples split over the threads."""
     if top == bottom == left == right == 0:
         return x
     n, c, h, w = x.shape
@@ -29,14 +32,24 @@ def pad_hw(x, top, bottom, left, right):
     if max(top, bottom, left, right) <= 0:
         return src
     xp = backend.get_array_module(x)
-    out = xp.zeros((n, c, h + top + bottom, w + left + right), dtype=x.dtype)
-    out[:, :, max(top, 0):max(top, 0) + src.shape[2], max(left, 0):max(left, 0) + src.shape[3]] = src
+    out = xp.empty((n, c, h + top + bottom, w + left + right), dtype=x.dtype)
+    t, l = max(top, 0), max(left, 0)
+    sh, sw = src.shape[2:]
+
+    def part(start, stop):
+        mine = out[start:stop]
+        mine[:, :, :t] = 0                   # the border only: the interior is overwritten
+        mine[:, :, t + sh:] = 0
+        mine[:, :, t:t + sh, :l] = 0
+        mine[:, :, t:t + sh, l + sw:] = 0
+        mine[:, :, t:t + sh, l:l + sw] = src[start:stop]
+    threads.for_ranges(part, n, out.size, like=x)
     return out
 
 
 def dilate_pad(dy, stride, top, bottom, left, right):
     """Insert ``stride - 1`` zeros between elements of the last two axes, then pad (negative
-    amounts crop)."""
+    amounts crop); the samples split over the threads."""
     sh, sw = stride
     if sh == sw == 1:
         return pad_hw(dy, top, bottom, left, right)
@@ -44,8 +57,13 @@ def dilate_pad(dy, stride, top, bottom, left, right):
     n, c, h, w = dy.shape
     hd, wd = (h - 1) * sh + 1, (w - 1) * sw + 1
     t, l = max(top, 0), max(left, 0)
-    out = xp.zeros((n, c, hd + t + max(bottom, 0), wd + l + max(right, 0)), dtype=dy.dtype)
-    out[:, :, t:t + hd:sh, l:l + wd:sw] = dy
+    out = xp.empty((n, c, hd + t + max(bottom, 0), wd + l + max(right, 0)), dtype=dy.dtype)
+
+    def part(start, stop):
+        mine = out[start:stop]
+        mine[...] = 0
+        mine[:, :, t:t + hd:sh, l:l + wd:sw] = dy[start:stop]
+    threads.for_ranges(part, n, out.size, like=dy)
     return out[:, :, max(-top, 0):out.shape[2] - max(-bottom, 0),
                max(-left, 0):out.shape[3] - max(-right, 0)]
 
@@ -61,6 +79,12 @@ def flip_transpose(w, groups):
 def chunk_size(n, per_sample_bytes):
     """Samples per chunk (at least 1, at most n) whose buffers stay within IM2COL_MAX_BYTES."""
     return max(1, min(n, IM2COL_MAX_BYTES // max(per_sample_bytes, 1)))
+
+
+def thread_chunk(per_sample_bytes):
+    """Samples per chunk one thread builds and multiplies at a time (at least 1): buffers
+    within THREAD_CHUNK_BYTES, which stay in its cache (a per-thread ``threads.scratch``)."""
+    return max(1, THREAD_CHUNK_BYTES // max(int(per_sample_bytes), 1))
 
 
 def split_sum(part, count, work, shape, dtype, like):
