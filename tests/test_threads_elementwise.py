@@ -283,3 +283,35 @@ def test_optimizer_steps_split_over_the_parameters_elements(shapes, strided, dty
             p.grad = torch.from_numpy(g.copy())
         opt.step()
     _assert_all_close(split, [p.detach().numpy() for p in params], dtype)
+
+
+# ---- layer norm ---------------------------------------------------------------------------------
+@EXAMPLES
+@given(st.data(), st.integers(2, 5), st.integers(1, 4), st.integers(2, 9), DTYPES,
+       st.sampled_from(["affine", "no bias", "none"]))
+def test_layer_norm_split_over_rows(data, n, t, m, dtype, params):
+    x = _draw_input(data, (n, t, m), dtype) * 3 - 10
+    dy = _draw_input(data, (n, t, m), dtype, "dy")
+    rng = np.random.default_rng(4)
+    weight = rng.standard_normal(m).astype(dtype) if params != "none" else None
+    bias = rng.standard_normal(m).astype(dtype) if params == "affine" else None
+
+    def compute():
+        xt = _leaf(x)
+        ps = [None if p is None else _leaf(p) for p in (weight, bias)]
+        y = F.layer_norm(xt, (m,), *ps)
+        y.backward(tg.Tensor.wrap(dy))
+        return [_np(y), _np(xt.grad)] + [_np(p.grad) for p in ps if p is not None]
+
+    split, serial = _split_and_serial(compute)
+    # the row sums are GEMVs, whose rounding depends on the number of rows BLAS gets, and
+    # dgamma/dbeta add the parts' partial sums: equal up to that rounding
+    for a, b in zip(split, serial):
+        tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(a, b, **tol)
+    xt = _torch_leaf(x)
+    ps = [None if p is None else _torch_leaf(p) for p in (weight, bias)]
+    y = torch.nn.functional.layer_norm(xt, (m,), *ps)
+    y.backward(torch.from_numpy(dy))
+    _assert_all_close(split, [y.detach().numpy(), xt.grad.numpy()]
+                      + [p.grad.numpy() for p in ps if p is not None], dtype)

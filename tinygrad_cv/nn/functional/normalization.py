@@ -17,8 +17,13 @@ and share the simplified backward (``g = dL/dxhat = dy * gamma``)::
 """
 from __future__ import annotations
 
-from ... import backend
+from ... import backend, threads
+from ...autograd import buffers
 from ...autograd.function import Function
+
+# Passes over memory of layer norm's row path (what a split of its rows is weighed by).
+FORWARD_PASSES = 6
+BACKWARD_PASSES = 8
 
 
 def _normalize_backward(g, xhat, inv_std, axes, count):
@@ -50,25 +55,40 @@ def _row_dots(a, b):
     return backend.get_array_module(a).matmul(a[:, None, :], b[:, :, None])[:, 0, 0]
 
 
+def _row_ranges(a, passes):
+    """The [start, stop) row ranges of a (R, M) that the intra-op threads take (one range,
+    the whole, when ``threads.usable`` says one thread)."""
+    return threads.split(a.shape[0], threads.usable(a, passes * a.size))
+
+
 def _rows_forward(x2, weight, bias, eps):
-    """Layer norm of the rows of x2 (R, M) -> (y, xhat, inv_std (R, 1)); sums as GEMVs."""
+    """Layer norm of the rows of x2 (R, M) -> (y, xhat, inv_std (R, 1)); sums as GEMVs.  The
+    rows split over the intra-op threads; y, xhat and inv_std are allocated before."""
     xp = backend.get_array_module(x2)
     M = x2.shape[1]
-    mean = _row_sums(x2, xp.full((M,), 1.0 / M, dtype=x2.dtype))
-    xhat = x2 - mean[:, None]
-    var = _row_dots(xhat, xhat)
-    var *= 1.0 / M
-    var += eps
-    inv_std = xp.sqrt(var)
-    xp.divide(1.0, inv_std, out=inv_std)
-    inv_std = inv_std[:, None]
-    xhat *= inv_std
-    if weight is not None:
-        y = xhat * weight
-    else:
-        y = xhat.copy()
-    if bias is not None:
-        y += bias
+    xhat = buffers.empty(x2.shape, x2.dtype, x2)
+    y = buffers.empty(x2.shape, x2.dtype, x2)
+    inv_std = xp.empty((x2.shape[0], 1), dtype=x2.dtype)
+    ones_m = xp.full((M,), 1.0 / M, dtype=x2.dtype)
+
+    def part(start, stop):
+        x, xh, r, out = x2[start:stop], xhat[start:stop], inv_std[start:stop, 0], y[start:stop]
+        mean = _row_sums(x, ones_m)
+        xp.subtract(x, mean[:, None], out=xh)
+        var = _row_dots(xh, xh)
+        var *= 1.0 / M
+        var += eps
+        xp.sqrt(var, out=r)
+        xp.divide(1.0, r, out=r)
+        xh *= r[:, None]
+        if weight is not None:
+            xp.multiply(xh, weight, out=out)
+        else:
+            out[...] = xh
+        if bias is not None:
+            out += bias
+
+    threads.run([lambda s=s, e=e: part(s, e) for s, e in _row_ranges(x2, FORWARD_PASSES)])
     return y, xhat, inv_std
 
 
@@ -77,31 +97,56 @@ def _rows_backward(dy, xhat, inv_std, weight, needs):
 
         dx = inv_std (g - mean(g) - xhat mean(g xhat)),  g = dy gamma,
         mean(g) = dy @ gamma / M,   mean(g xhat) = (dy xhat) @ gamma / M
-    """
+
+    The rows split over the intra-op threads: each part writes its rows of dx and its own
+    partial dgamma/dbeta (sums over its rows; allocated before the split, added after)."""
     xp = backend.get_array_module(dy)
     R, M = dy.shape
-    dx = dgamma = dbeta = None
-    dy_xhat = dy * xhat if (needs[0] or (weight is not None and needs[1])) else None
-    if weight is not None and needs[1]:
-        dgamma = xp.ones(R, dtype=dy.dtype) @ dy_xhat
-    if len(needs) > 2 and needs[2]:
-        dbeta = xp.ones(R, dtype=dy.dtype) @ dy
-    if needs[0]:
+    need_gamma = weight is not None and needs[1]
+    need_beta = len(needs) > 2 and needs[2]
+    if not (needs[0] or need_gamma or need_beta):
+        return None, None, None
+    ranges = _row_ranges(dy, BACKWARD_PASSES)
+    partial_gamma = xp.empty((len(ranges), M), dtype=dy.dtype) if need_gamma else None
+    partial_beta = xp.empty((len(ranges), M), dtype=dy.dtype) if need_beta else None
+    dx = buffers.empty(dy.shape, dy.dtype, dy) if needs[0] else None
+    gamma = weight if weight is not None else xp.ones(M, dtype=dy.dtype)
+
+    def part(i, start, stop):
+        d, xh = dy[start:stop], xhat[start:stop]
+        dy_xhat = d * xh if (needs[0] or need_gamma) else None
+        if need_gamma:
+            xp.matmul(xp.ones(stop - start, dtype=dy.dtype), dy_xhat, out=partial_gamma[i])
+        if need_beta:
+            xp.matmul(xp.ones(stop - start, dtype=dy.dtype), d, out=partial_beta[i])
+        if dx is None:
+            return
+        out = dx[start:stop]
+        mean_gx = _row_sums(dy_xhat, gamma)
+        mean_g = _row_sums(d, gamma)
         if weight is not None:
-            mean_gx = _row_sums(dy_xhat, weight)
-            mean_g = _row_sums(dy, weight)
-            dx = dy * weight
+            xp.multiply(d, weight, out=out)
         else:
-            mean_gx = _row_sums(dy_xhat, xp.ones(M, dtype=dy.dtype))
-            mean_g = _row_sums(dy, xp.ones(M, dtype=dy.dtype))
-            dx = dy.copy()
+            out[...] = d
         mean_gx *= 1.0 / M
         mean_g *= 1.0 / M
-        dx -= mean_g[:, None]
-        xp.multiply(xhat, mean_gx[:, None], out=dy_xhat)
-        dx -= dy_xhat
-        dx *= inv_std
+        out -= mean_g[:, None]
+        xp.multiply(xh, mean_gx[:, None], out=dy_xhat)
+        out -= dy_xhat
+        out *= inv_std[start:stop]
+
+    threads.run([lambda i=i, s=s, e=e: part(i, s, e) for i, (s, e) in enumerate(ranges)])
+    dgamma = None if partial_gamma is None else _add_partials(partial_gamma)
+    dbeta = None if partial_beta is None else _add_partials(partial_beta)
     return dx, dgamma, dbeta
+
+
+def _add_partials(partials):
+    """partials (P, M) -> their sum (M,) (the single row itself when P = 1)."""
+    total = partials[0]
+    for row in partials[1:]:
+        total += row
+    return total
 
 
 class _GroupedNormFn(Function):
