@@ -36,14 +36,12 @@ class Conv2dFn(Function):
             ctx.save_for_backward(xpad, w, None)
             return y
         if algorithm == "grid":
-            y = grid_conv_forward(x, w, pads, dilation, groups)
+            y = grid_conv_forward(x, w, pads, dilation, groups, bias=b)
             src, kept = x, None
         else:
             need_w = ctx.needs_input_grad[1] if len(ctx.needs_input_grad) > 1 else False
             src = pad_hw(x, top, bottom, left, right)
-            y, kept = conv_core(src, w, stride, dilation, groups, keep_cols=need_w)
-        if b is not None:
-            y += b.reshape(1, -1, 1, 1)
+            y, kept = conv_core(src, w, stride, dilation, groups, keep_cols=need_w, bias=b)
         ctx.save_for_backward(src, w, kept)
         return y
 

@@ -119,21 +119,27 @@ def _to_grid(x, groups, lead, rows, pitch, image_rows):
     return buf
 
 
-def _phase_rows_to_nchw(out, n, pitch, image_rows, hw):
-    """Phase-major rows (G, run, >= N*HS*P/run, Og) -> a new (N, G*Og, h, w) array: position
-    (n, a, b) is row (n*HS + a)*P/run + b//run of phase b % run (the samples split over the
-    threads)."""
+def _phase_rows_to_nchw(out, n, pitch, image_rows, hw, bias=None):
+    """Phase-major rows (G, run, >= N*HS*P/run, Og) -> a new (N, G*Og, h, w) array (plus
+    ``bias`` (G*Og,) in the same pass when given): position (n, a, b) is row
+    (n*HS + a)*P/run + b//run of phase b % run (the samples split over the threads)."""
+    xp = backend.get_array_module(out)
     g, run, _, og = out.shape
     h, w = hw
     per_image = image_rows * pitch // run
     y = buffers.empty((n, g, og, h, w), out.dtype, out)
+    b3 = None if bias is None else bias.reshape(g, og, 1, 1)
 
     def part(start, stop):
         for gi in range(g):
             for p in range(min(run, w)):
                 cols = len(range(p, w, run))
                 src = out[gi, p, :n * per_image].reshape(n, image_rows, pitch // run, og)
-                y[start:stop, gi, :, :, p::run] = src[start:stop, :h, :cols].transpose(0, 3, 1, 2)
+                src = src[start:stop, :h, :cols].transpose(0, 3, 1, 2)
+                if b3 is None:
+                    y[start:stop, gi, :, :, p::run] = src
+                else:
+                    xp.add(src, b3[gi], out=y[start:stop, gi, :, :, p::run])
     threads.for_ranges(part, n, y.size, like=out)
     return y.reshape(n, g * og, h, w)
 
@@ -210,8 +216,9 @@ def _input_grid(x, pads, kernel, dilation, groups, pitch, image_rows, rows_used)
     return _to_grid(x, groups, lead, rows, pitch, image_rows)
 
 
-def grid_conv_forward(x, w, pads, dilation, groups):
-    """Stride-1 convolution y (N, O, Ho, Wo) on the grid."""
+def grid_conv_forward(x, w, pads, dilation, groups, bias=None):
+    """Stride-1 convolution y (N, O, Ho, Wo) on the grid (plus ``bias`` (O,) when given, added
+    in the copy out of the grid)."""
     n, _, h, wd = x.shape
     kernel = w.shape[2:]
     run = _run(kernel, dilation)
@@ -222,7 +229,7 @@ def grid_conv_forward(x, w, pads, dilation, groups):
     grid = _input_grid(x, pads, kernel, dilation, groups, pitch, image_rows, used)
     out = _grid_correlate(grid, _grid_weight(w, groups, run), _tap_offsets(kernel, dilation, pitch),
                           run, used, n * image_rows * pitch)
-    return _phase_rows_to_nchw(out, n, pitch, image_rows, out_hw)
+    return _phase_rows_to_nchw(out, n, pitch, image_rows, out_hw, bias)
 
 
 def grid_output(dy, groups, grid_hw, kernel, dilation, pads=None):

@@ -55,8 +55,9 @@ def im2col(xpad, kh, kw, stride, dilation, groups, ho, wo, out=None):
     return out
 
 
-def conv_core(xpad, w, stride, dilation, groups, keep_cols=False):
-    """Correlate an already padded input with ``w`` (O, Cg, kh, kw): y (N, O, Ho, Wo).
+def conv_core(xpad, w, stride, dilation, groups, keep_cols=False, bias=None):
+    """Correlate an already padded input with ``w`` (O, Cg, kh, kw): y (N, O, Ho, Wo), plus
+    ``bias`` (O,) when given (added to each chunk's rows while they are in the cache).
 
     Per batch chunk, one batched GEMM ``w (G, Og, Cg*kh*kw) @ cols (m, G, Cg*kh*kw, Ho*Wo)``
     written into the chunk's rows of y.  Returns ``(y, cols)``; ``cols`` is the im2col buffer
@@ -77,6 +78,7 @@ def conv_core(xpad, w, stride, dilation, groups, keep_cols=False):
     if keep_cols and chunk_size(n, per_sample) >= n:
         kept = buffers.empty((n, groups, cg * kh * kw, ho * wo), xpad.dtype, xpad)
     step = min(chunk_size(n, per_sample), thread_chunk(per_sample))
+    b3 = None if bias is None else bias.reshape(groups, o // groups, 1)
 
     def part(start, stop):
         for s in range(start, stop, step):
@@ -84,6 +86,8 @@ def conv_core(xpad, w, stride, dilation, groups, keep_cols=False):
             cols = im2col(xpad[s:e], kh, kw, stride, dilation, groups, ho, wo,
                           out=None if kept is None else kept[s:e])
             xp.matmul(wmat, cols, out=y4[s:e])
+            if b3 is not None:
+                y4[s:e] += b3
 
     threads.for_ranges(part, n, n * o * cg * kh * kw * ho * wo, like=xpad)
     return y, kept

@@ -102,6 +102,16 @@ def split_sum(part, count, work, shape, dtype, like):
     return total
 
 
+def add_bias(y, b):
+    """y (N, O, H, W) += b (O,) in place, the samples split over the threads."""
+    b4 = b.reshape(1, -1, 1, 1)
+
+    def part(start, stop):
+        y[start:stop] += b4
+    threads.for_ranges(part, y.shape[0], y.size, like=y)
+    return y
+
+
 def bias_grad(dy):
     """dL/db (O,) = the sum of dy (N, O, Ho, Wo) over the samples and positions (samples split
     over the threads)."""

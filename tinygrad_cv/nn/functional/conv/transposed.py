@@ -11,7 +11,7 @@ from ....autograd.function import Function
 from .convolution import check_conv_args
 from .dispatch import input_grad
 from .im2col import conv_core, weight_grad
-from .layout import bias_grad, pad_hw
+from .layout import add_bias, bias_grad, pad_hw
 
 
 class ConvTranspose2dFn(Function):
@@ -33,7 +33,7 @@ class ConvTranspose2dFn(Function):
         pads = (padding[0], padding[0], padding[1], padding[1])
         y = input_grad(x, w, stride, dilation, groups, pads, (hp - 2 * padding[0], wp - 2 * padding[1]))
         if b is not None:
-            y = y + b.reshape(1, -1, 1, 1)
+            add_bias(y, b)   # y is a new array of this call
         ctx.cfg = (stride, padding, dilation, groups, (hp, wp))
         ctx.save_for_backward(x, w)
         return y
