@@ -10,15 +10,15 @@ next to the caller, and while they exist BLAS runs one thread per call
     ranges = split(count, threads)         # contiguous [start, stop) parts, one per thread
     run([part0, part1, ...])               # part0 on the caller, the others on the workers
     for_ranges(fn, count, work)            # fn(start, stop) over the parts (serial when small)
-    matmul(a, b, out)                      # a @ b, the result's rows (or columns) split
+    matmul(a, b, out)                      # a @ b, split over batch, rows, columns or K
 
 A part is a Python callable whose heavy work is NumPy calls (copies, ufuncs, GEMMs release the
 GIL).  Parts must write disjoint outputs; buffers they need are allocated by the caller.  Work
 runs serially when it is small (``MIN_WORK`` elements or multiply-adds: a hand-off costs
 15-40 us), on CuPy arrays (the GPU has its own parallelism), inside another part (no nesting),
 or while another Python thread uses the pool.  Results do not depend on the thread count beyond
-the rounding of a split sum (``matmul`` never splits the inner dimension of float32 products
-it could split by rows or columns instead).
+the rounding of a split sum (``matmul`` splits the inner dimension only of products whose
+result is too small to split by rows or columns).
 
 A fork (DataLoader workers, ``multiprocessing``) leaves the child without the workers; they are
 started again on its first split.
@@ -32,6 +32,10 @@ import threading
 from . import backend
 
 MIN_WORK = 1 << 18   # elements (or multiply-adds) below which a split costs more than it saves
+MACS_PER_ELEMENT = 32   # a GEMM's multiply-adds per element of work: matmul splits from
+                        # 32 * MIN_WORK = 8.4M of them (~0.17 ms on one core; 256x128x256
+                        # 0.94x split, 128^3 2.1x: the hand-off measured 20-50 us)
+INNER_SPLIT_SIDE = 64   # matmul splits K when M and N are at most this per thread (and K larger)
 
 _state = threading.local()       # .inside: this thread runs a part
 _lock = threading.Lock()         # one splitting caller at a time
@@ -204,34 +208,123 @@ def for_ranges(fn, count, work, like=None):
     run([lambda s=s, e=e: fn(s, e) for s, e in split(count, threads)])
 
 
-def matmul(a, b, out=None):
-    """``a @ b`` for a (..., M, K) with C-contiguous leading dimensions and b (K, N), with the
-    result's rows (M, or the flattened leading dimensions times M) split over the threads, or
-    its columns when N is the larger side.  Any other operand (batched b, CuPy, small products,
-    one thread) goes to ``xp.matmul`` unchanged."""
+def _merged_rows(a, rows):
+    """``a`` (..., M, K) as an (rows, K) view without a copy, or None when its leading
+    dimensions do not merge (the view's rows then take part in the row split)."""
+    try:
+        return a.reshape(rows, a.shape[-1], copy=False)
+    except (ValueError, TypeError):
+        return None
+
+
+def take_range(x, axis_from_end, start, stop):
+    """``x[..., start:stop, ...]`` on the axis ``axis_from_end`` places from the end (a batch
+    axis of size 1, or one ``x`` lacks, broadcasts and is taken whole; None stays None): the
+    part of an operand that goes with a split of a broadcast result's axis."""
+    if x is None:
+        return None
+    axis = x.ndim - axis_from_end
+    if axis < 0 or x.shape[axis] == 1:
+        return x
+    index = [slice(None)] * x.ndim
+    index[axis] = slice(start, stop)
+    return x[tuple(index)]
+
+
+def matmul(a, b, out=None, bias=None):
+    """``a @ b`` (numpy.matmul's semantics for a (..., M, K), b (..., K, N), batch dimensions
+    broadcast) with the work split over the threads, each part one BLAS call on views of the
+    operands (transposed operands such as ``g.T`` stay strided views, which BLAS reads as they
+    are, with no copy):
+
+    * batched products split their largest batch axis (attention's (N, heads) scores);
+    * a 2-D b with leading dimensions of a that merge into rows (``x @ W.T`` of a Linear) is
+      one (rows, K) @ (K, N) product;
+    * a product whose M and N are both small (at most ``INNER_SPLIT_SIDE`` per thread on the
+      split side) and whose K is larger than both (weight gradients dW = dY^T X over a large
+      batch) splits K: part j forms A[:, K_j] B[K_j, :] into its own partial (part 0 into the
+      result), and the caller adds the partials;
+    * any other splits the rows of the result, or its columns when N is the larger side.
+
+    ``bias`` (None, or an array that broadcasts against the result without growing it: (N,)
+    for every row, (M, 1) for every column) is added to the result, by each part to its own
+    slice (no second pass over the result on one thread).  Work below
+    ``MACS_PER_ELEMENT * MIN_WORK`` multiply-adds, CuPy arrays, 1-D operands and one thread go
+    to ``xp.matmul`` unchanged.  The result equals the serial product up to the rounding of
+    the inner-dimension split sum (the only split that changes the order of additions).
+    """
     xp = backend.get_array_module(a, b)
-    if b.ndim != 2 or a.ndim < 2 or a.shape[-1] != b.shape[0]:
-        return xp.matmul(a, b, out=out)
-    rows = 1
-    for s in a.shape[:-1]:
-        rows *= s
-    k, n = b.shape
-    threads = usable(a, rows * k * n)
-    if threads <= 1:
-        return xp.matmul(a, b, out=out)
+    if getattr(a, "ndim", 0) < 2 or getattr(b, "ndim", 0) < 2 or a.shape[-1] != b.shape[-2]:
+        return _serial(xp, a, b, out, bias)
+    try:
+        batch = tuple(backend.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
+    except ValueError:
+        return _serial(xp, a, b, out, bias)
+    m, k = a.shape[-2:]
+    n = b.shape[-1]
+    count = 1
+    for s in batch:
+        count *= s
+    threads = usable(a, count * m * k * n // MACS_PER_ELEMENT)
+    if threads <= 1 or backend.device_of(b) != "cpu":
+        return _serial(xp, a, b, out, bias)
+    shape = batch + (m, n)
     if out is None:
-        out = xp.empty(a.shape[:-1] + (n,), dtype=xp.result_type(a, b))
-    if a.ndim > 2:
-        if not (a.flags.c_contiguous and out.flags.c_contiguous):
-            return xp.matmul(a, b, out=out)
-        a2, out2 = a.reshape(rows, k), out.reshape(rows, n)
+        out = xp.empty(shape, dtype=xp.result_type(a, b))
+    elif tuple(out.shape) != shape:
+        return _serial(xp, a, b, out, bias)  # NumPy's error (or broadcast) as it would be
+    if b.ndim == 2 and batch and (bias is None or bias.ndim < 2):   # x @ W: batch as rows
+        a2, out2 = _merged_rows(a, count * m), _merged_rows(out, count * m)
+        if a2 is not None and out2 is not None:
+            a, out_view, batch, m, count = a2, out2, (), count * m, 1
+        else:
+            out_view = out
     else:
-        a2, out2 = a, out
-    if rows >= n:
-        parts = [lambda s=s, e=e: xp.matmul(a2[s:e], b, out=out2[s:e])
-                 for s, e in split(rows, threads)]
+        out_view = out
+    if count >= threads:
+        axis = max(range(len(batch)), key=lambda i: batch[i])
+        if batch[axis] >= threads:
+            end = len(batch) + 2 - axis       # the axis counted from the end
+            parts = [lambda s=s, e=e: _serial(xp, take_range(a, end, s, e),
+                                              take_range(b, end, s, e),
+                                              take_range(out_view, end, s, e),
+                                              take_range(bias, end, s, e))
+                     for s, e in split(batch[axis], threads)]
+            run(parts)
+            return out
+    if max(m, n) <= INNER_SPLIT_SIDE * threads and k >= 2 * max(m, n):
+        _inner_split(xp, a, b, out_view, k, threads)
+        if bias is not None:
+            out_view += bias
+    elif m >= n:
+        parts = [lambda s=s, e=e: _serial(xp, a[..., s:e, :], b, out_view[..., s:e, :],
+                                          take_range(bias, 2, s, e))
+                 for s, e in split(m, threads)]
+        run(parts)
     else:
-        parts = [lambda s=s, e=e: xp.matmul(a2, b[:, s:e], out=out2[:, s:e])
+        parts = [lambda s=s, e=e: _serial(xp, a, b[..., s:e], out_view[..., s:e],
+                                          take_range(bias, 1, s, e))
                  for s, e in split(n, threads)]
-    run(parts)
+        run(parts)
     return out
+
+
+def _serial(xp, a, b, out, bias):
+    """a @ b (+ bias) on this thread."""
+    out = xp.matmul(a, b, out=out)
+    if bias is not None:
+        out += bias
+    return out
+
+
+def _inner_split(xp, a, b, out, k, threads):
+    """out = a @ b with K split: part 0 writes its product into ``out``, part j > 0 into its
+    partial (allocated here, before the split), then the partials are added to ``out``."""
+    ranges = split(k, threads)
+    partials = xp.empty((len(ranges) - 1,) + tuple(out.shape), dtype=out.dtype)
+    targets = [out] + list(partials)
+    parts = [lambda s=s, e=e, t=t: xp.matmul(a[..., s:e], b[..., s:e, :], out=t)
+             for (s, e), t in zip(ranges, targets)]
+    run(parts)
+    for p in partials:
+        out += p
