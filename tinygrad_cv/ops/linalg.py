@@ -1,8 +1,18 @@
 """Matrix product with NumPy/torch semantics (1-D promotion, broadcast batch dimensions)."""
 from __future__ import annotations
 
+from .. import threads
 from .elementwise import _Primitive
 from . import dual
+
+
+def product(a, b, bias=None):
+    """a @ b (+ bias (N,) on every row) of two raw arrays, split over the intra-op threads
+    (``threads.matmul``), or of Tensors (recorded for higher-order gradients)."""
+    if dual.is_tensor(a) or dual.is_tensor(b):
+        out = a @ b
+        return out if bias is None else out + bias
+    return threads.matmul(a, b, bias=bias)
 
 
 class MatMul(_Primitive):
@@ -10,6 +20,8 @@ class MatMul(_Primitive):
 
     Shapes: A (..., n, k), B (..., k, m) -> C (..., n, m); a 1-D A is a row (1, k) and a 1-D B
     a column (k, 1), whose added axis is dropped from C (as numpy.matmul and torch.matmul).
+    For a batched A and a 2-D B, dL/dB = A'^T G' with the batch flattened into the rows of A'
+    and G' (one GEMM sums over the batch).  The products run split over the intra-op threads.
     """
 
     @staticmethod
@@ -23,7 +35,7 @@ class MatMul(_Primitive):
             raise RuntimeError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied "
                                f"({ka} != {kb})")
         ctx.save_for_backward(a, b)
-        return a @ b
+        return product(a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -40,11 +52,15 @@ class MatMul(_Primitive):
             g = g.reshape(tuple(g.shape) + (1,))
         ga = gb = None
         if na:
-            ga = g @ dual.swap_last(b2)
+            ga = product(g, dual.swap_last(b2))
             if a_vec:
                 ga = dual.sum_to(ga, (1,) + tuple(a.shape)).reshape(a.shape)
         if nb:
-            gb = dual.swap_last(a2) @ g
+            if b2.ndim == 2 and a2.ndim > 2:    # sum over the batch inside one GEMM
+                gb = product(dual.swap_last(a2.reshape((-1, a2.shape[-1]))),
+                             g.reshape((-1, g.shape[-1])))
+            else:
+                gb = product(dual.swap_last(a2), g)
             if b_vec:
                 gb = dual.sum_to(gb, tuple(b.shape) + (1,)).reshape(b.shape)
         return ga, gb
