@@ -6,7 +6,7 @@ Shapes: x (*, in_features), W (out_features, in_features), b (out_features,) -> 
 """
 from __future__ import annotations
 
-from ... import backend
+from ... import backend, threads
 from ...autograd.function import Function
 from ...ops.linear import LinearFn
 
@@ -21,6 +21,23 @@ def linear(x, weight, bias=None):
     return LinearFn.apply(x, weight, bias)
 
 
+def _row_parts(fn, rows, macs, like):
+    """fn(start, stop) over a split of the rows, one part per intra-op thread when the
+    products are large enough (``threads.for_ranges`` with GEMM work in multiply-adds)."""
+    threads.for_ranges(fn, rows, macs // threads.MACS_PER_ELEMENT, like=like)
+
+
+def _add_partials(partials):
+    """The sum of the per-part partial gradients (None entries skipped): the first, in place."""
+    partials = [p for p in partials if p is not None]
+    if not partials:
+        return None
+    total = partials[0]
+    for p in partials[1:]:
+        total += p
+    return total
+
+
 class FeedForwardReLUFn(Function):
     """y = (relu(x W1^T + b1) * m) W2^T + b2: the transformer's position-wise block in one node.
 
@@ -33,20 +50,35 @@ class FeedForwardReLUFn(Function):
         dW2 = g^T hm,  db2 = sum g,  dh = (g W2) * m * [h != 0]  (ReLU's rule),
         dx = dh W1,    dW1 = dh^T x,  db1 = sum dh
 
+    Both passes split the R rows over the intra-op threads, each thread running the whole chain
+    on its rows (one hand-off per pass); the weight and bias gradients are sums over the rows,
+    formed per part (over its rows) and added by the caller.
     First-order only (the hidden activation is not an input or output of the node).
     """
 
     @staticmethod
     def forward(ctx, x, w1, b1, w2, b2, keep=None):
         xp = backend.get_array_module(x)
-        h = x @ w1.T
-        if b1 is not None:
-            h += b1
-        xp.maximum(h, 0, out=h)
-        hm = h if keep is None else h * keep
-        y = hm @ w2.T
-        if b2 is not None:
-            y += b2
+        rows, features = x.shape[0], w1.shape[0]
+        dt = xp.result_type(x, w1)
+        h = xp.empty((rows, features), dtype=dt)
+        hm = h if keep is None else xp.empty((rows, features), dtype=dt)
+        y = xp.empty((rows, w2.shape[0]), dtype=xp.result_type(h, w2))
+        w1t, w2t = w1.T, w2.T
+
+        def part(s, e):
+            hs = h[s:e]
+            xp.matmul(x[s:e], w1t, out=hs)
+            if b1 is not None:
+                hs += b1
+            xp.maximum(hs, 0, out=hs)
+            if keep is not None:
+                xp.multiply(hs, keep[s:e], out=hm[s:e])
+            xp.matmul(hm[s:e], w2t, out=y[s:e])
+            if b2 is not None:
+                y[s:e] += b2
+
+        _row_parts(part, rows, rows * features * (x.shape[1] + w2.shape[0]), x)
         ctx.save_for_backward(x, w1, w2, h, keep)
         return y
 
@@ -55,18 +87,31 @@ class FeedForwardReLUFn(Function):
         x, w1, w2, h, keep = ctx.saved_tensors
         xp = backend.get_array_module(g)
         nx, nw1, nb1, nw2, nb2 = ctx.needs_input_grad[:5]
-        dw2 = db2 = None
-        if nw2:
-            dw2 = g.T @ (h if keep is None else h * keep)
-        if nb2:
-            db2 = g.sum(axis=0)
-        dx = dw1 = db1 = None
-        if nx or nw1 or nb1:
-            dh = g @ w2
-            if keep is not None:
-                dh *= keep
-            xp.multiply(dh, h != 0, out=dh)     # [not a <= 0]: NaN passes, as ReLU
-            dx = dh @ w1 if nx else None
-            dw1 = dh.T @ x if nw1 else None
-            db1 = dh.sum(axis=0) if nb1 else None
+        rows, features = h.shape
+        need_dh = nx or nw1 or nb1
+        dh = xp.empty(h.shape, dtype=xp.result_type(g, w2)) if need_dh else None
+        dx = xp.empty(x.shape, dtype=xp.result_type(dh, w1)) if nx else None
+        sums = []       # per part: (dw1, db1, dw2, db2) over its rows
+
+        def part(s, e):
+            gs, hs = g[s:e], h[s:e]
+            hms = hs if keep is None else hs * keep[s:e]
+            dw2 = gs.T @ hms if nw2 else None
+            db2 = gs.sum(axis=0) if nb2 else None
+            dw1 = db1 = None
+            if need_dh:
+                d = dh[s:e]
+                xp.matmul(gs, w2, out=d)
+                if keep is not None:
+                    d *= keep[s:e]
+                xp.multiply(d, hs != 0, out=d)     # [not a <= 0]: NaN passes, as ReLU
+                if nx:
+                    xp.matmul(d, w1, out=dx[s:e])
+                dw1 = d.T @ x[s:e] if nw1 else None
+                db1 = d.sum(axis=0) if nb1 else None
+            sums.append((s, (dw1, db1, dw2, db2)))
+
+        _row_parts(part, rows, rows * features * (2 * g.shape[1] + 2 * x.shape[1]), g)
+        sums = [v for _, v in sorted(sums, key=lambda item: item[0])]
+        dw1, db1, dw2, db2 = (_add_partials([v[j] for v in sums]) for j in range(4))
         return dx, dw1, db1, dw2, db2
