@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from ... import backend
+from ... import backend, threads
 from ...autograd.function import Function
 from ...ops.dual import raw
 from ...ops.softmax import softmax_array
@@ -48,32 +48,71 @@ def _row_dot(a, b):
     return backend.get_array_module(a).matmul(a[..., None, :], b[..., :, None])[..., 0]
 
 
+def _attention_split(q, k, v, cost_per_score):
+    """How attention splits over the intra-op threads: (threads, axis counted from the end of
+    the scores, its length, whether K and V are sliced too).  The largest broadcast batch axis
+    (N or heads) when it has a part per thread, else the query rows L (K, V whole)."""
+    batch = tuple(backend.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2]))
+    L, S = q.shape[-2], k.shape[-2]
+    scores = L * S
+    for b in batch:
+        scores *= b
+    count = threads.usable(q, scores * cost_per_score)
+    if count > 1 and batch:
+        axis = max(range(len(batch)), key=lambda i: batch[i])
+        if batch[axis] >= count:
+            return count, len(batch) + 2 - axis, batch[axis], True
+    return count, 2, L, False
+
+
 def attention_forward(q, k, v, mask, scale, dropout_p, out=None):
-    """O = dropout(softmax(scale Q K^T + M)) V on raw arrays -> (O, P, keep or None).
+    """O = dropout(softmax(scale Q K^T + M) V on raw arrays -> (O, P, keep or None).
 
     ``mask``: None, bool (True = take part) or additive float, broadcastable to the scores;
-    ``out``: an array (a view is fine) of O's shape to write O into.
+    ``out``: an array (a view is fine) of O's shape to write O into.  The scores, softmax,
+    dropout and P'V of each batch slice (or block of query rows) run on one intra-op thread
+    (one hand-off for the whole forward); the dropout draws come from the caller, before the
+    split, so they do not depend on the thread count.
     """
     xp = backend.get_array_module(q)
-    s = q @ xp.swapaxes(k, -1, -2)
-    s *= scale
-    if mask is not None:
-        if mask.dtype == bool:
-            s = xp.where(mask, s, -xp.inf).astype(s.dtype, copy=False)
-        else:
-            s += mask
-    p = softmax_array(s, -1, inplace=True, empty_rows_zero=mask is not None)
+    batch = tuple(backend.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2]))
+    L, S = q.shape[-2], k.shape[-2]
+    dt = xp.result_type(q, k)
+    p = xp.empty(batch + (L, S), dtype=dt)
     keep = None
     pd = p
     if dropout_p > 0.0:
         rng = backend.get_rng(backend.device_of(q))
         keep = (rng.random(p.shape, dtype=p.dtype) >= dropout_p).astype(p.dtype)
         keep *= 1.0 / (1.0 - dropout_p)
-        pd = p * keep
+        pd = xp.empty(p.shape, dtype=dt)
     if out is None:
-        out = pd @ v
+        out = xp.empty(batch + (L, v.shape[-1]), dtype=xp.result_type(pd, v))
+    hidden = None if mask is None or mask.dtype != bool else ~mask
+    count, end, length, whole = _attention_split(
+        q, k, v, (q.shape[-1] + v.shape[-1]) // threads.MACS_PER_ELEMENT + 4)
+
+    def part(s, e):
+        def cut(x):
+            return threads.take_range(x, end, s, e)
+        ks, vs = (cut(k), cut(v)) if whole else (k, v)
+        ps = cut(p)
+        xp.matmul(cut(q), xp.swapaxes(ks, -1, -2), out=ps)
+        ps *= scale
+        if hidden is not None:
+            xp.copyto(ps, -xp.inf, where=cut(hidden))
+        elif mask is not None:
+            ps += cut(mask)
+        softmax_array(ps, -1, inplace=True, empty_rows_zero=mask is not None)
+        pds = ps
+        if keep is not None:
+            pds = xp.multiply(ps, cut(keep), out=cut(pd))
+        xp.matmul(pds, vs, out=cut(out))
+
+    if count <= 1:
+        part(0, length)
     else:
-        xp.matmul(pd, v, out=out)
+        threads.run([lambda s=s, e=e: part(s, e) for s, e in threads.split(length, count)])
     return out, p, keep
 
 
@@ -85,24 +124,49 @@ def attention_backward(g, q, k, v, p, keep, scale, needs, g_weights=None, outs=(
     scale V, a smaller array than the scores), and rowsum(dP * P) is one batched dot per row::
 
         dS = P * (dP - rowsum(dP * P)),   dQ = dS K,   dK = dS^T Q   (dS already scaled)
+
+    Each batch slice runs on one intra-op thread when the largest batch axis has a part per
+    thread (dK and dV sum over the query rows, so rows are not split: then one thread).
     """
     xp = backend.get_array_module(q)
     nq, nk, nv = needs
-    oq, ok, ov = outs
-    dv = None
-    if nv:
-        pd = p if keep is None else p * keep
-        dv = xp.matmul(xp.swapaxes(pd, -1, -2), g, out=ov)
-    dp = g @ xp.swapaxes(v * scale, -1, -2)
-    if g_weights is not None:
-        dp += g_weights * scale
-    if keep is not None:
-        dp *= keep
-    dp -= _row_dot(dp, p)
-    dp *= p
-    dq = xp.matmul(dp, k, out=oq) if nq else None
-    dk = xp.matmul(xp.swapaxes(dp, -1, -2), q, out=ok) if nk else None
-    return dq, dk, dv
+    batch = tuple(p.shape[:-2])
+    dt = xp.result_type(g, p, q, k, v)
+    shapes = (batch + tuple(q.shape[-2:]), batch + tuple(k.shape[-2:]),
+              batch + tuple(v.shape[-2:]))
+    grads = [None if not need else (o if o is not None else xp.empty(shape, dtype=dt))
+             for need, o, shape in zip(needs, outs, shapes)]
+    count, end, length, whole = _attention_split(
+        q, k, v, (2 * q.shape[-1] + 2 * v.shape[-1]) // threads.MACS_PER_ELEMENT + 4)
+    if not whole:
+        count = 1
+    oq, ok, ov = grads
+
+    def part(s, e):
+        def cut(x):
+            return threads.take_range(x, end, s, e) if count > 1 else x
+        gs, ps, keeps = cut(g), cut(p), cut(keep)
+        if nv:
+            pd = ps if keeps is None else ps * keeps
+            xp.matmul(xp.swapaxes(pd, -1, -2), gs, out=cut(ov))
+        vs = cut(v) * scale
+        dp = gs @ xp.swapaxes(vs, -1, -2)
+        if g_weights is not None:
+            dp += cut(g_weights) * scale
+        if keeps is not None:
+            dp *= keeps
+        dp -= _row_dot(dp, ps)
+        dp *= ps
+        if nq:
+            xp.matmul(dp, cut(k), out=cut(oq))
+        if nk:
+            xp.matmul(xp.swapaxes(dp, -1, -2), cut(q), out=cut(ok))
+
+    if count <= 1:
+        part(0, 0)
+    else:
+        threads.run([lambda s=s, e=e: part(s, e) for s, e in threads.split(length, count)])
+    return tuple(grads)
 
 
 class ScaledDotProductAttention(Function):
