@@ -34,7 +34,7 @@ a bidirectional layer); ``output[t]`` is still the state that belongs to input `
 """
 from __future__ import annotations
 
-from ... import backend
+from ... import backend, threads
 from ...autograd.function import Function
 
 __all__ = ["rnn_tanh_cell", "rnn_relu_cell", "lstm_cell", "gru_cell",
@@ -85,40 +85,73 @@ def _feature_major(a):
 
 
 def _input_projection(xs, w_ih, bias):
-    """W_ih x_t (+ bias) for every step at once: (T, N, I) -> (T, G*H, N)."""
-    xp = backend.get_array_module(xs)
-    gates = xp.matmul(w_ih, xs.transpose(0, 2, 1))
-    if bias is not None:
-        gates += bias[:, None]
-    return gates
+    """W_ih x_t (+ bias) for every step at once: (T, N, I) -> (T, G*H, N), the steps split
+    over the intra-op threads (each adds the bias to its own steps)."""
+    return threads.matmul(w_ih, xs.transpose(0, 2, 1),
+                          bias=None if bias is None else bias[:, None])
 
 
-def _sequence_outputs(ctx, hs, extra=()):
-    """Outputs in the caller's layout from feature-major states hs (T+1, H, N).
+def _batch_ranges(N, work, like):
+    """Column ranges [a, b) of the batch, one per intra-op thread when the recurrence is large
+    enough (``work`` elements), else [(0, N)]: the samples of a batch are independent, so each
+    thread runs the whole recurrence on its samples, with one hand-off for all the steps
+    instead of one per step's small GEMM (measured slower than serial on a loaded machine)."""
+    count = threads.usable(like, work)
+    return threads.split(N, count) if count > 1 and N > 1 else [(0, N)]
 
-    One step: (h_1 (N, H), *extra); a sequence: (output (T, N, H), h_T, *extra).
-    ``extra`` are further final states, feature-major (H, N).
-    """
-    xp = backend.get_array_module(hs)
-    last = (xp.ascontiguousarray(hs[-1].T),) + tuple(xp.ascontiguousarray(e.T) for e in extra)
+
+def _per_part(fn, ranges):
+    """[fn(a, b) for each range [a, b)], every part on its own intra-op thread."""
+    results = [None] * len(ranges)
+
+    def call(j):
+        results[j] = fn(*ranges[j])
+
+    threads.run([lambda j=j: call(j) for j in range(len(ranges))])
+    return results
+
+
+def _recurrence_work(T, N, rows, inputs, hidden):
+    """Elements of work of a recurrence over T steps of N samples with ``rows`` = G*H gate
+    rows: its GEMMs' multiply-adds (scaled as ``threads.matmul`` does) and the gate passes."""
+    return T * N * rows * (inputs + hidden) // threads.MACS_PER_ELEMENT + 8 * T * N * rows
+
+
+def _output_buffers(ctx, xp, T, N, H, dtype, n_states):
+    """The sequence output (T, N, H) (None for one step) and the final states (N, H) that the
+    batch parts write their columns into."""
+    out = None if ctx.single else xp.empty((T, N, H), dtype=dtype)
+    return out, [xp.empty((N, H), dtype=dtype) for _ in range(n_states)]
+
+
+def _write_outputs(ctx, out, finals, a, b, hs, extra=()):
+    """Columns [a, b) of the outputs from a part's feature-major states hs (T+1, H, b-a) and
+    further final states ``extra`` (H, b-a); the output is in the caller's step order."""
+    if out is not None:
+        steps = out[::-1] if ctx.reverse else out
+        steps[:, a:b] = hs[1:].transpose(0, 2, 1)
+    for final, state in zip(finals, (hs[-1],) + tuple(extra)):
+        final[a:b] = state.T
+
+
+def _results(ctx, out, finals):
+    """One step: h_1 (or (h_1, c_1)); a sequence: (output, h_T[, c_T])."""
     if ctx.single:
-        return last if extra else last[0]
-    out = hs[1:].transpose(0, 2, 1)
-    if ctx.reverse:
-        out = out[::-1]
-    return (xp.ascontiguousarray(out),) + last
+        return tuple(finals) if len(finals) > 1 else finals[0]
+    return (out,) + tuple(finals)
 
 
-def _incoming_grads(ctx, grads, n_states, dtype):
-    """(dout feature-major (T, H, N) in step order or None, [d state (H, N) copies])."""
+def _incoming_grads(ctx, grads, n_states, dtype, a, b):
+    """(dout feature-major (T, H, b-a) in step order or None, [d state (H, b-a) copies]) of
+    the batch columns [a, b)."""
     xp = backend.get_array_module(grads[0])
     if ctx.single:
         dout, states = None, grads[:n_states]
     else:
         g = grads[0][::-1] if ctx.reverse else grads[0]
-        dout = xp.ascontiguousarray(g.transpose(0, 2, 1), dtype=dtype)
+        dout = xp.ascontiguousarray(g[:, a:b].transpose(0, 2, 1), dtype=dtype)
         states = grads[1:1 + n_states]
-    return dout, [xp.array(st.T, dtype=dtype, order="C") for st in states]
+    return dout, [xp.array(st[a:b].T, dtype=dtype, order="C") for st in states]
 
 
 def _sum_biases(b_ih, b_hh):
@@ -129,40 +162,112 @@ def _sum_biases(b_ih, b_hh):
     return b_ih + b_hh
 
 
-def _by_feature(d):
-    """(T, G, N) -> contiguous (G, T*N) (columns ordered by step, then batch)."""
-    xp = backend.get_array_module(d)
-    T, G, N = d.shape
-    return xp.ascontiguousarray(d.transpose(1, 0, 2)).reshape(G, T * N)
+def _weight_grads(needs, d_ih, d_hh, xs, hs, w_ih, dx_out):
+    """dW_ih, dW_hh, db_ih, db_hh from pre-activation gradients d_* (T, G*H, N), and dx
+    (T, N, I), in step order, written into ``dx_out`` (when needed).
 
-
-def _weight_grads(ctx, d_ih, d_hh, xs, hs, w_ih):
-    """dx, dW_ih, dW_hh, db_ih, db_hh from pre-activation gradients d_* (T, G*H, N).
-
-    One GEMM each over all steps: dW_ih = D_ih X, dW_hh = D_hh H_prev, dx = D_ih^T W_ih.
+    One GEMM each over all steps: with D (G*H, T*N) the gradients regrouped by feature
+    (columns ordered by step, then batch), dW_ih = D_ih X, dW_hh = D_hh H_prev and the biases
+    are row sums of D; dx_t = D_ih,t^T W_ih is one batched product over the steps.  Called
+    on one thread's batch part, all of it runs there; called on the whole batch, the rows of D
+    (the features) are split over the intra-op threads, each thread regrouping its block of
+    rows into a reused scratch buffer and forming its rows of the weight and bias gradients,
+    and dx splits its steps.
     """
     xp = backend.get_array_module(hs)
-    nx, nwi, nwh, nbi, nbh = (ctx.needs_input_grad[0],) + tuple(ctx.needs_input_grad[-4:])
-    T, _, N = d_ih.shape
-    Dih = _by_feature(d_ih)
-    Dhh = Dih if d_hh is d_ih else _by_feature(d_hh)
-    dx = dw_ih = dw_hh = db_ih = db_hh = None
+    nx, nwi, nwh, nbi, nbh = needs
+    T, G, N = d_ih.shape
+    dt = d_ih.dtype
+    dw_ih = dw_hh = db_ih = db_hh = None
     if nx:
-        dx = (Dih.T @ w_ih).reshape(T, N, w_ih.shape[1])
+        threads.matmul(d_ih.transpose(0, 2, 1), w_ih, out=dx_out)
+    shared = d_hh is d_ih
+    if not (nwi or nwh or nbi or nbh):
+        return dw_ih, dw_hh, db_ih, db_hh
+    x2 = xs.reshape(T * N, xs.shape[2])
+    h_prev = None
+    if nwh:
+        h_prev = xp.ascontiguousarray(hs[:-1].transpose(0, 2, 1)).reshape(T * N, -1)
+        dw_hh = xp.empty((G, h_prev.shape[1]), dtype=xp.result_type(dt, h_prev))
+    if nwi:
+        dw_ih = xp.empty((G, x2.shape[1]), dtype=xp.result_type(dt, x2))
+    if nbi:
+        db_ih = xp.empty(G, dtype=dt)
+    if nbh and not (shared and nbi):
+        db_hh = xp.empty(G, dtype=dt)
+    sum_hh = db_hh is not None
+
+    def by_feature(d, g0, g1, slot):
+        block = threads.scratch((g1 - g0, T, N), dt, d, slot)
+        block[...] = d[:, g0:g1].transpose(1, 0, 2)
+        return block.reshape(g1 - g0, T * N)
+
+    def part(g0, g1):
+        d = by_feature(d_ih, g0, g1, "recurrent_ih")
+        if nwi:
+            xp.matmul(d, x2, out=dw_ih[g0:g1])
+        if nbi:
+            d.sum(axis=1, out=db_ih[g0:g1])
+        if nwh or sum_hh:
+            if not shared:
+                d = by_feature(d_hh, g0, g1, "recurrent_hh")
+            if nwh:
+                xp.matmul(d, h_prev, out=dw_hh[g0:g1])
+            if sum_hh:
+                d.sum(axis=1, out=db_hh[g0:g1])
+
+    width = (x2.shape[1] if nwi else 0) + (h_prev.shape[1] if nwh else 0)
+    threads.for_ranges(part, G, T * N * G * max(width, 1) // threads.MACS_PER_ELEMENT, like=hs)
+    if nbh and db_hh is None:
+        db_hh = db_ih
+    return dw_ih, dw_hh, db_ih, db_hh
+
+
+def _backward_parts(ctx, grads, n_states, part_fn):
+    """The gradients of a recurrence from ``part_fn(j, dout, d_states)`` over its batch parts.
+
+    ``part_fn`` runs BPTT on part j's saved buffers and returns (d_ih, d_hh, d_states (H, Nj)
+    after the first step); this adds dx (written into its columns of one (T, N, I) array),
+    the initial-state gradients and the weight and bias gradients (per part, over its
+    samples; the caller adds the parts).  Returns (dx, [d initial states], dW_ih, dW_hh,
+    db_ih, db_hh).
+    """
+    xs, w_ih, ranges = ctx.saved_tensors[:3]
+    xp = backend.get_array_module(xs)
+    T, N, _ = xs.shape
+    nx = ctx.needs_input_grad[0]
+    needs = (nx,) + tuple(ctx.needs_input_grad[-4:])
+    dt = ctx.dtype
+    dx = xp.empty((T, N, w_ih.shape[1]), dtype=xp.result_type(dt, w_ih)) if nx else None
+    d_states = [xp.empty((N, w_ih.shape[0] // ctx.gates), dtype=dt) for _ in range(n_states)]
+
+    def part(a, b):
+        j = ranges.index((a, b))
+        dout, states = _incoming_grads(ctx, grads, n_states, dt, a, b)
+        d_ih, d_hh, states = part_fn(j, dout, states)
+        for full, st in zip(d_states, states):
+            full[a:b] = st.T
+        return _weight_grads(needs, d_ih, d_hh, xs[:, a:b], ctx.saved_tensors[3][j][0],
+                             w_ih, None if dx is None else dx[:, a:b])
+
+    sums = _per_part(part, ranges)
+    totals = []
+    for k in range(4):
+        parts = [s[k] for s in sums]
+        if k == 3 and parts[0] is not None and parts[0] is sums[0][2]:
+            totals.append(totals[2])        # db_hh is db_ih (one gradient for both biases)
+            continue
+        total = parts[0]
+        for p in parts[1:] if total is not None else ():
+            total += p
+        totals.append(total)
+    if dx is not None:
         if ctx.reverse:
             dx = xp.ascontiguousarray(dx[::-1])
         if ctx.single:
             dx = dx[0]
-    if nwi:
-        dw_ih = Dih @ xs.reshape(T * N, xs.shape[2])
-    if nwh:
-        h_prev = xp.ascontiguousarray(hs[:-1].transpose(0, 2, 1)).reshape(T * N, -1)
-        dw_hh = Dhh @ h_prev
-    if nbi:
-        db_ih = Dih.sum(axis=1)
-    if nbh:
-        db_hh = db_ih if (Dhh is Dih and db_ih is not None) else Dhh.sum(axis=1)
-    return dx, dw_ih, dw_hh, db_ih, db_hh
+    return (dx, [d if need else None for d, need in
+                 zip(d_states, ctx.needs_input_grad[1:1 + n_states])]) + tuple(totals)
 
 
 def _initial_states(xp, dtype, T, N, H, *states):
@@ -181,6 +286,7 @@ class RNNSequence(Function):
     Inputs: x (T, N, I) or (N, I), h0 (N, H), w_ih (H, I), w_hh (H, H), b_ih, b_hh (H,) or None.
     Outputs: (output (T, N, H), h_T) for a sequence, h_1 for one step.
     Backward: d a_t = dh_t * act'(a_t);  dh_{t-1} = W_hh^T d a_t;  dW_hh = sum_t d a_t h_{t-1}^T.
+    The batch is split over the intra-op threads (``_batch_ranges``), forward and backward.
     """
 
     @staticmethod
@@ -192,45 +298,58 @@ class RNNSequence(Function):
         xp = backend.get_array_module(x)
         x3, single = _as_sequence(x)
         xs = _step_order(x3, reverse)
-        T, N, _ = xs.shape
+        T, N, I = xs.shape
         H = w_hh.shape[1]
-        pre = _input_projection(xs, w_ih, _sum_biases(b_ih, b_hh))
-        (hs,) = _initial_states(xp, pre.dtype, T, N, H, h0)
-        rec = xp.empty((H, N), dtype=pre.dtype)
+        bias = _sum_biases(b_ih, b_hh)
+        dt = xp.result_type(xs, w_ih)
         relu = nonlinearity == "relu"
-        for s in range(T):
-            xp.matmul(w_hh, hs[s], out=rec)
-            a = pre[s]
-            a += rec
-            if relu:
-                xp.maximum(a, 0, out=hs[s + 1])
-            else:
-                xp.tanh(a, out=hs[s + 1])
-        ctx.single, ctx.reverse, ctx.relu = single, reverse, relu
-        ctx.save_for_backward(xs, hs, w_ih, w_hh)
-        return _sequence_outputs(ctx, hs)
+        ctx.single, ctx.reverse, ctx.relu, ctx.dtype, ctx.gates = single, reverse, relu, dt, 1
+        out, finals = _output_buffers(ctx, xp, T, N, H, dt, 1)
+
+        def part(a, b):
+            pre = _input_projection(xs[:, a:b], w_ih, bias)
+            (hs,) = _initial_states(xp, dt, T, b - a, H, h0[a:b])
+            rec = xp.empty((H, b - a), dtype=dt)
+            for s in range(T):
+                xp.matmul(w_hh, hs[s], out=rec)
+                a_s = pre[s]
+                a_s += rec
+                if relu:
+                    xp.maximum(a_s, 0, out=hs[s + 1])
+                else:
+                    xp.tanh(a_s, out=hs[s + 1])
+            _write_outputs(ctx, out, finals, a, b, hs)
+            return (hs,)
+
+        ranges = _batch_ranges(N, _recurrence_work(T, N, H, I, H), xs)
+        ctx.save_for_backward(xs, w_ih, ranges, _per_part(part, ranges), w_hh)
+        return _results(ctx, out, finals)
 
     @staticmethod
     def backward(ctx, *grads):
-        xs, hs, w_ih, w_hh = ctx.saved_tensors
-        xp = backend.get_array_module(hs)
-        T = hs.shape[0] - 1
-        dout, (dh,) = _incoming_grads(ctx, grads, 1, hs.dtype)
-        # act'(a_t) for all steps at once, then times dh_t step by step
-        if ctx.relu:
-            d_pre = (hs[1:] > 0).astype(hs.dtype)
-        else:
-            d_pre = hs[1:] * hs[1:]
-            xp.subtract(1, d_pre, out=d_pre)
+        saved, w_hh = ctx.saved_tensors[3:]
+        xp = backend.get_array_module(w_hh)
         w_hh_t = w_hh.T
-        for s in range(T - 1, -1, -1):
-            if dout is not None:
-                dh += dout[s]
-            d = d_pre[s]
-            d *= dh
-            xp.matmul(w_hh_t, d, out=dh)
-        dx, dw_ih, dw_hh, db_ih, db_hh = _weight_grads(ctx, d_pre, d_pre, xs, hs, w_ih)
-        dh0 = xp.ascontiguousarray(dh.T) if ctx.needs_input_grad[1] else None
+
+        def part(j, dout, states):
+            (hs,) = saved[j]
+            (dh,) = states
+            T = hs.shape[0] - 1
+            # act'(a_t) for all steps at once, then times dh_t step by step
+            if ctx.relu:
+                d_pre = (hs[1:] > 0).astype(hs.dtype)
+            else:
+                d_pre = hs[1:] * hs[1:]
+                xp.subtract(1, d_pre, out=d_pre)
+            for s in range(T - 1, -1, -1):
+                if dout is not None:
+                    dh += dout[s]
+                d = d_pre[s]
+                d *= dh
+                xp.matmul(w_hh_t, d, out=dh)
+            return d_pre, d_pre, (dh,)
+
+        dx, (dh0,), dw_ih, dw_hh, db_ih, db_hh = _backward_parts(ctx, grads, 1, part)
         return dx, dh0, dw_ih, dw_hh, db_ih, db_hh
 
 
@@ -252,6 +371,7 @@ class LSTMSequence(Function):
         dc_{t-1} = dc * f,   dh_{t-1} = W_hh^T d a
 
     where the factors that do not depend on the recursion are computed for all steps at once.
+    The batch is split over the intra-op threads (``_batch_ranges``), forward and backward.
     """
 
     @staticmethod
@@ -263,78 +383,90 @@ class LSTMSequence(Function):
         xp = backend.get_array_module(x)
         x3, single = _as_sequence(x)
         xs = _step_order(x3, reverse)
-        T, N, _ = xs.shape
+        T, N, I = xs.shape
         H = w_hh.shape[1]
         dt = xp.result_type(x, w_ih)
         row_scale = xp.full((4 * H, 1), 0.5, dtype=dt)   # 1/2 on the rows of i, f, o
         row_scale[2 * H:3 * H] = 1.0
         bias = _sum_biases(b_ih, b_hh)
-        gates = _input_projection(xs, w_ih * row_scale,
-                                  None if bias is None else bias * row_scale[:, 0])
+        w_ih_s = w_ih * row_scale
+        bias_s = None if bias is None else bias * row_scale[:, 0]
         w_hh_s = w_hh * row_scale
-        hs, cs = _initial_states(xp, dt, T, N, H, h0, c0)
-        tanh_c = xp.empty((T, H, N), dtype=dt)
-        rec = xp.empty((4 * H, N), dtype=dt)
-        tmp = xp.empty((H, N), dtype=dt)
-        for s in range(T):
-            g4 = gates[s]
-            xp.matmul(w_hh_s, hs[s], out=rec)
-            g4 += rec
-            xp.tanh(g4, out=g4)
-            for sig in (g4[:2 * H], g4[3 * H:]):
-                sig *= 0.5
-                sig += 0.5
-            i, f, g, o = g4[:H], g4[H:2 * H], g4[2 * H:3 * H], g4[3 * H:]
-            c = cs[s + 1]
-            xp.multiply(f, cs[s], out=c)
-            xp.multiply(i, g, out=tmp)
-            c += tmp
-            xp.tanh(c, out=tanh_c[s])
-            xp.multiply(o, tanh_c[s], out=hs[s + 1])
-        ctx.single, ctx.reverse = single, reverse
-        ctx.save_for_backward(xs, hs, cs, tanh_c, gates, w_ih, w_hh)
-        return _sequence_outputs(ctx, hs, (cs[-1],))
+        ctx.single, ctx.reverse, ctx.dtype, ctx.gates = single, reverse, dt, 4
+        out, finals = _output_buffers(ctx, xp, T, N, H, dt, 2)
+
+        def part(a, b):
+            n = b - a
+            gates = _input_projection(xs[:, a:b], w_ih_s, bias_s)
+            hs, cs = _initial_states(xp, dt, T, n, H, h0[a:b], c0[a:b])
+            tanh_c = xp.empty((T, H, n), dtype=dt)
+            rec = xp.empty((4 * H, n), dtype=dt)
+            tmp = xp.empty((H, n), dtype=dt)
+            for s in range(T):
+                g4 = gates[s]
+                xp.matmul(w_hh_s, hs[s], out=rec)
+                g4 += rec
+                xp.tanh(g4, out=g4)
+                for sig in (g4[:2 * H], g4[3 * H:]):
+                    sig *= 0.5
+                    sig += 0.5
+                i, f, g, o = g4[:H], g4[H:2 * H], g4[2 * H:3 * H], g4[3 * H:]
+                c = cs[s + 1]
+                xp.multiply(f, cs[s], out=c)
+                xp.multiply(i, g, out=tmp)
+                c += tmp
+                xp.tanh(c, out=tanh_c[s])
+                xp.multiply(o, tanh_c[s], out=hs[s + 1])
+            _write_outputs(ctx, out, finals, a, b, hs, (cs[-1],))
+            return hs, cs, tanh_c, gates
+
+        ranges = _batch_ranges(N, _recurrence_work(T, N, 4 * H, I, H), xs)
+        ctx.save_for_backward(xs, w_ih, ranges, _per_part(part, ranges), w_hh)
+        return _results(ctx, out, finals)
 
     @staticmethod
     def backward(ctx, *grads):
-        xs, hs, cs, tanh_c, gates, w_ih, w_hh = ctx.saved_tensors
-        xp = backend.get_array_module(hs)
-        T, H, N = tanh_c.shape
-        dt = hs.dtype
-        dout, (dh, dc) = _incoming_grads(ctx, grads, 2, dt)
-        # step-independent factors for all steps at once; P becomes d a in place
-        g4 = gates.reshape(T, 4, H, N)
-        i, f, g, o = g4[:, 0], g4[:, 1], g4[:, 2], g4[:, 3]
-        P = xp.empty((T, 4, H, N), dtype=dt)
-        for slot, gate, other in ((0, i, g), (1, f, cs[:-1]), (3, o, tanh_c)):
-            p = P[:, slot]
-            xp.subtract(1, gate, out=p)
-            p *= gate
-            p *= other
-        pg = P[:, 2]
-        xp.multiply(g, g, out=pg)
-        xp.subtract(1, pg, out=pg)
-        pg *= i
-        K = tanh_c * tanh_c               # K = o (1 - tanh(c)^2)
-        xp.subtract(1, K, out=K)
-        K *= o
-        tmp = xp.empty((H, N), dtype=dt)
+        saved, w_hh = ctx.saved_tensors[3:]
+        xp = backend.get_array_module(w_hh)
+        dt = ctx.dtype
         w_hh_t = w_hh.T
-        for s in range(T - 1, -1, -1):
-            if dout is not None:
-                dh += dout[s]
-            xp.multiply(dh, K[s], out=tmp)
-            dc += tmp
-            p = P[s]
-            p[:3] *= dc
-            p[3] *= dh
-            dc *= f[s]
-            xp.matmul(w_hh_t, p.reshape(4 * H, N), out=dh)
-        d_gates = P.reshape(T, 4 * H, N)
-        dx, dw_ih, dw_hh, db_ih, db_hh = _weight_grads(ctx, d_gates, d_gates, xs, hs, w_ih)
-        nh, nc = ctx.needs_input_grad[1:3]
-        return (dx, xp.ascontiguousarray(dh.T) if nh else None,
-                xp.ascontiguousarray(dc.T) if nc else None, dw_ih, dw_hh, db_ih, db_hh)
+
+        def part(j, dout, states):
+            hs, cs, tanh_c, gates = saved[j]
+            dh, dc = states
+            T, H, N = tanh_c.shape
+            # step-independent factors for all steps at once; P becomes d a in place
+            g4 = gates.reshape(T, 4, H, N)
+            i, f, g, o = g4[:, 0], g4[:, 1], g4[:, 2], g4[:, 3]
+            P = xp.empty((T, 4, H, N), dtype=dt)
+            for slot, gate, other in ((0, i, g), (1, f, cs[:-1]), (3, o, tanh_c)):
+                p = P[:, slot]
+                xp.subtract(1, gate, out=p)
+                p *= gate
+                p *= other
+            pg = P[:, 2]
+            xp.multiply(g, g, out=pg)
+            xp.subtract(1, pg, out=pg)
+            pg *= i
+            K = tanh_c * tanh_c               # K = o (1 - tanh(c)^2)
+            xp.subtract(1, K, out=K)
+            K *= o
+            tmp = xp.empty((H, N), dtype=dt)
+            for s in range(T - 1, -1, -1):
+                if dout is not None:
+                    dh += dout[s]
+                xp.multiply(dh, K[s], out=tmp)
+                dc += tmp
+                p = P[s]
+                p[:3] *= dc
+                p[3] *= dh
+                dc *= f[s]
+                xp.matmul(w_hh_t, p.reshape(4 * H, N), out=dh)
+            d_gates = P.reshape(T, 4 * H, N)
+            return d_gates, d_gates, (dh, dc)
+
+        dx, (dh0, dc0), dw_ih, dw_hh, db_ih, db_hh = _backward_parts(ctx, grads, 2, part)
+        return dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh
 
 
 class GRUSequence(Function):
@@ -348,6 +480,8 @@ class GRUSequence(Function):
         d a_r = d a_n * hn * r (1 - r)
         d(W_ih x + b_ih) = [d a_r, d a_z, d a_n];  d(W_hh h + b_hh) = [d a_r, d a_z, d a_n * r]
         dh_{t-1} = dh * z + W_hh^T d(W_hh h + b_hh)
+
+    The batch is split over the intra-op threads (``_batch_ranges``), forward and backward.
     """
 
     @staticmethod
@@ -356,77 +490,89 @@ class GRUSequence(Function):
         xp = backend.get_array_module(x)
         x3, single = _as_sequence(x)
         xs = _step_order(x3, reverse)
-        T, N, _ = xs.shape
+        T, N, I = xs.shape
         H = w_hh.shape[1]
-        gx = _input_projection(xs, w_ih, b_ih)
-        dt = gx.dtype
-        gh = xp.empty((T, 3 * H, N), dtype=dt)
-        rz = xp.empty((T, 2 * H, N), dtype=dt)
-        ns = xp.empty((T, H, N), dtype=dt)
-        (hs,) = _initial_states(xp, dt, T, N, H, h0)
+        dt = xp.result_type(xs, w_ih)
         b_hh_col = None if b_hh is None else b_hh[:, None]
-        for s in range(T):
-            ghs = gh[s]
-            xp.matmul(w_hh, hs[s], out=ghs)
-            if b_hh_col is not None:
-                ghs += b_hh_col
-            xp.add(gx[s, :2 * H], ghs[:2 * H], out=rz[s])
-            _sigmoid_(rz[s])
-            n = ns[s]
-            xp.multiply(rz[s, :H], ghs[2 * H:], out=n)
-            n += gx[s, 2 * H:]
-            xp.tanh(n, out=n)
-            h = hs[s + 1]
-            xp.subtract(hs[s], n, out=h)
-            h *= rz[s, H:]
-            h += n
-        ctx.single, ctx.reverse = single, reverse
-        ctx.save_for_backward(xs, hs, gh, rz, ns, w_ih, w_hh)
-        return _sequence_outputs(ctx, hs)
+        ctx.single, ctx.reverse, ctx.dtype, ctx.gates = single, reverse, dt, 3
+        out, finals = _output_buffers(ctx, xp, T, N, H, dt, 1)
+
+        def part(a, b):
+            n_ = b - a
+            gx = _input_projection(xs[:, a:b], w_ih, b_ih)
+            gh = xp.empty((T, 3 * H, n_), dtype=dt)
+            rz = xp.empty((T, 2 * H, n_), dtype=dt)
+            ns = xp.empty((T, H, n_), dtype=dt)
+            (hs,) = _initial_states(xp, dt, T, n_, H, h0[a:b])
+            for s in range(T):
+                ghs = gh[s]
+                xp.matmul(w_hh, hs[s], out=ghs)
+                if b_hh_col is not None:
+                    ghs += b_hh_col
+                xp.add(gx[s, :2 * H], ghs[:2 * H], out=rz[s])
+                _sigmoid_(rz[s])
+                n = ns[s]
+                xp.multiply(rz[s, :H], ghs[2 * H:], out=n)
+                n += gx[s, 2 * H:]
+                xp.tanh(n, out=n)
+                h = hs[s + 1]
+                xp.subtract(hs[s], n, out=h)
+                h *= rz[s, H:]
+                h += n
+            _write_outputs(ctx, out, finals, a, b, hs)
+            return hs, gh, rz, ns
+
+        ranges = _batch_ranges(N, _recurrence_work(T, N, 3 * H, I, H), xs)
+        ctx.save_for_backward(xs, w_ih, ranges, _per_part(part, ranges), w_hh)
+        return _results(ctx, out, finals)
 
     @staticmethod
     def backward(ctx, *grads):
-        xs, hs, gh, rz, ns, w_ih, w_hh = ctx.saved_tensors
-        xp = backend.get_array_module(hs)
-        T, H, N = ns.shape
-        dt = hs.dtype
-        dout, (dh,) = _incoming_grads(ctx, grads, 1, dt)
-        d_gx = xp.empty((T, 3 * H, N), dtype=dt)
-        d_gh = xp.empty((T, 3 * H, N), dtype=dt)
-        tmp = xp.empty((H, N), dtype=dt)
-        rec = xp.empty((H, N), dtype=dt)
+        saved, w_hh = ctx.saved_tensors[3:]
+        xp = backend.get_array_module(w_hh)
+        dt = ctx.dtype
         w_hh_t = w_hh.T
-        for s in range(T - 1, -1, -1):
-            if dout is not None:
-                dh += dout[s]
-            r, z, n = rz[s, :H], rz[s, H:], ns[s]
-            hn = gh[s, 2 * H:]
-            dx3, dh3 = d_gx[s], d_gh[s]
-            da_r, da_z, da_n = dx3[:H], dx3[H:2 * H], dx3[2 * H:]
-            # d a_n = dh (1 - z)(1 - n^2)
-            xp.multiply(n, n, out=tmp)
-            xp.subtract(1, tmp, out=tmp)
-            xp.subtract(1, z, out=da_n)
-            da_n *= tmp
-            da_n *= dh
-            # d a_z = dh (h_prev - n) z (1 - z)
-            xp.subtract(hs[s], n, out=da_z)
-            da_z *= dh
-            xp.subtract(1, z, out=tmp)
-            tmp *= z
-            da_z *= tmp
-            # d a_r = d a_n * hn * r (1 - r)
-            xp.subtract(1, r, out=tmp)
-            tmp *= r
-            xp.multiply(da_n, hn, out=da_r)
-            da_r *= tmp
-            dh3[:2 * H] = dx3[:2 * H]
-            xp.multiply(da_n, r, out=dh3[2 * H:])
-            xp.matmul(w_hh_t, dh3, out=rec)
-            dh *= z
-            dh += rec
-        dx, dw_ih, dw_hh, db_ih, db_hh = _weight_grads(ctx, d_gx, d_gh, xs, hs, w_ih)
-        dh0 = xp.ascontiguousarray(dh.T) if ctx.needs_input_grad[1] else None
+
+        def part(j, dout, states):
+            hs, gh, rz, ns = saved[j]
+            (dh,) = states
+            T, H, N = ns.shape
+            d_gx = xp.empty((T, 3 * H, N), dtype=dt)
+            d_gh = xp.empty((T, 3 * H, N), dtype=dt)
+            tmp = xp.empty((H, N), dtype=dt)
+            rec = xp.empty((H, N), dtype=dt)
+            for s in range(T - 1, -1, -1):
+                if dout is not None:
+                    dh += dout[s]
+                r, z, n = rz[s, :H], rz[s, H:], ns[s]
+                hn = gh[s, 2 * H:]
+                dx3, dh3 = d_gx[s], d_gh[s]
+                da_r, da_z, da_n = dx3[:H], dx3[H:2 * H], dx3[2 * H:]
+                # d a_n = dh (1 - z)(1 - n^2)
+                xp.multiply(n, n, out=tmp)
+                xp.subtract(1, tmp, out=tmp)
+                xp.subtract(1, z, out=da_n)
+                da_n *= tmp
+                da_n *= dh
+                # d a_z = dh (h_prev - n) z (1 - z)
+                xp.subtract(hs[s], n, out=da_z)
+                da_z *= dh
+                xp.subtract(1, z, out=tmp)
+                tmp *= z
+                da_z *= tmp
+                # d a_r = d a_n * hn * r (1 - r)
+                xp.subtract(1, r, out=tmp)
+                tmp *= r
+                xp.multiply(da_n, hn, out=da_r)
+                da_r *= tmp
+                dh3[:2 * H] = dx3[:2 * H]
+                xp.multiply(da_n, r, out=dh3[2 * H:])
+                xp.matmul(w_hh_t, dh3, out=rec)
+                dh *= z
+                dh += rec
+            return d_gx, d_gh, (dh,)
+
+        dx, (dh0,), dw_ih, dw_hh, db_ih, db_hh = _backward_parts(ctx, grads, 1, part)
         return dx, dh0, dw_ih, dw_hh, db_ih, db_hh
 
 
