@@ -22,18 +22,35 @@ from __future__ import annotations
 
 import math
 
-from ... import backend
+from ... import backend, threads
 from ...autograd.function import Function
 
 
 def _apply_separable(x, a, b):
-    """``a @ x @ b^T`` over the last two axes of x (N, C, H, W) as two 2-D GEMMs."""
+    """``a @ x @ b^T`` over the last two axes of x (N, C, H, W) as two 2-D GEMMs per block of
+    images (the N*C images split over the intra-op threads, each thread writing its own)."""
     xp = backend.get_array_module(x)
     n, c, h, w = x.shape
     ho, wo = a.shape[0], b.shape[0]
-    t = (x.reshape(n * c * h, w) @ b.T).reshape(n, c, h, wo)
-    t = xp.ascontiguousarray(t.transpose(0, 1, 3, 2)).reshape(n * c * wo, h) @ a.T
-    return xp.ascontiguousarray(t.reshape(n, c, wo, ho).transpose(0, 1, 3, 2))
+    x3 = x.reshape(n * c, h, w)
+    y = xp.empty((n * c, ho, wo), dtype=xp.result_type(x, a, b))
+
+    dt = y.dtype
+
+    def part(s, e):          # the three work arrays come from the thread's reused scratch
+        m = e - s
+        t = threads.scratch((m * h, wo), dt, x, "separable_rows")
+        xp.matmul(x3[s:e].reshape(m * h, w), b.T, out=t)
+        tt = threads.scratch((m, wo, h), dt, x, "separable_columns")
+        tt[...] = t.reshape(m, h, wo).transpose(0, 2, 1)
+        u = threads.scratch((m * wo, ho), dt, x, "separable_out")
+        xp.matmul(tt.reshape(m * wo, h), a.T, out=u)
+        y[s:e] = u.reshape(m, wo, ho).transpose(0, 2, 1)
+
+    macs = n * c * h * wo * (w + ho)
+    threads.for_ranges(part, n * c, macs // threads.MACS_PER_ELEMENT + 2 * n * c * h * wo,
+                       like=x)
+    return y.reshape(n, c, ho, wo)
 
 
 class SeparableLinearFn(Function):
