@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import string
 
-from .. import backend
+from .. import backend, threads
 from .elementwise import _Primitive
 from . import dual
 
 _LETTERS = string.ascii_letters
+MIN_PRODUCT = 1 << 15   # multiply-adds of one GEMM of the batch below which xp.einsum stays
 
 
 def parse_equation(equation, shapes):
@@ -70,8 +71,7 @@ class Einsum(_Primitive):
         ctx.spec = spec
         ctx.shapes = [a.shape for a in arrays]
         ctx.save_for_backward(*arrays)
-        return backend.ensure_array(backend.get_array_module(*arrays).einsum(
-            ",".join(inputs) + "->" + out, *arrays))
+        return _einsum_arrays(inputs, out, arrays)
 
     @staticmethod
     def backward(ctx, g):
@@ -98,7 +98,77 @@ class Einsum(_Primitive):
 
 def _einsum_spec(spec, *operands):
     """einsum with an explicit spec (letters only) on arrays or Tensors."""
+    lhs, out = spec.split("->")
     if any(dual.is_tensor(o) for o in operands):
-        lhs, out = spec.split("->")
         return Einsum.apply(*operands, spec=(lhs.split(","), out))
-    return backend.ensure_array(backend.get_array_module(*operands).einsum(spec, *operands))
+    return _einsum_arrays(lhs.split(","), out, operands)
+
+
+def _einsum_arrays(inputs, out, arrays):
+    """einsum on raw arrays: a large two-operand contraction as one (batched) GEMM split over
+    the intra-op threads (``contract``), anything else through ``xp.einsum``."""
+    if len(arrays) == 2:
+        z = contract(inputs[0], inputs[1], out, *arrays)
+        if z is not None:
+            return z
+    return backend.ensure_array(backend.get_array_module(*arrays).einsum(
+        ",".join(inputs) + "->" + out, *arrays))
+
+
+def contract(sa, sb, out, a, b):
+    """``einsum(sa,sb->out)`` of two floating arrays as a matrix product, or None when it is
+    small (below ``threads.matmul``'s split size, or batches of GEMMs under ``MIN_PRODUCT``
+    multiply-adds each, whose BLAS calls cost more than einsum's loop) or contracts nothing.
+
+    The letters fall into batch (in a, b and out), contracted (in a and b only), kept (in one
+    operand and out) and summed (in one operand only; summed first).  a becomes
+    (batch..., M, K) and b (batch..., K, N) (batch dims kept apart, so size-1 dims broadcast
+    as in ``numpy.matmul``), with M the product of a's kept letters, N of b's and K of the
+    contracted ones; the (batch..., M, N) product is reshaped and transposed to ``out``.
+    """
+    xp = backend.get_array_module(a, b)
+    if not (backend.is_floating(a.dtype) and backend.is_floating(b.dtype)):
+        return None
+    size = {}
+    for subs, x in ((sa, a), (sb, b)):
+        for c, n in zip(subs, x.shape):
+            size[c] = max(size.get(c, 1), n)
+    batch = [c for c in out if c in sa and c in sb]
+    con = [c for c in sa if c in sb and c not in out]
+    ka = [c for c in sa if c not in sb and c in out]
+    kb = [c for c in sb if c not in sa and c in out]
+    if any(a.shape[sa.index(c)] != b.shape[sb.index(c)] for c in con):
+        return None
+    per_product = count = 1
+    for c in con + ka + kb:
+        per_product *= size[c]
+    for c in batch:
+        count *= size[c]
+    if (per_product < MIN_PRODUCT or not con
+            or count * per_product < threads.MACS_PER_ELEMENT * threads.MIN_WORK):
+        return None
+    a = _summed(a, sa, out + sb)
+    b = _summed(b, sb, out + sa)
+    sa = "".join(c for c in sa if c in out + sb)
+    sb = "".join(c for c in sb if c in out + sa)
+
+    def as_matrices(x, subs, rows, cols):
+        x = x.transpose([subs.index(c) for c in batch + rows + cols])
+        lead = x.shape[:len(batch)]
+        m = k = 1
+        for n in x.shape[len(batch):len(batch) + len(rows)]:
+            m *= n
+        for n in x.shape[len(batch) + len(rows):]:
+            k *= n
+        return x.reshape(lead + (m, k))
+
+    z = threads.matmul(as_matrices(a, sa, ka, con), as_matrices(b, sb, con, kb))
+    z = z.reshape(z.shape[:len(batch)] + tuple(size[c] for c in ka + kb))
+    order = batch + ka + kb
+    return xp.ascontiguousarray(z.transpose([order.index(c) for c in out]))
+
+
+def _summed(x, subs, keep):
+    """x summed over its letters that are not in ``keep``."""
+    axes = tuple(i for i, c in enumerate(subs) if c not in keep)
+    return x.sum(axis=axes) if axes else x
