@@ -89,7 +89,7 @@ class GroupNormFn(Function):
 
         def part(start, stop):            # samples [start, stop): y, mean and inv_std rows
             m = stop - start
-            rep = lambda a: xp.repeat(a, cg, axis=1)                   # (m, G) -> (m, C)
+            rep = lambda a: a.repeat(cg, axis=1)                      # (m, G) -> (m, C)
             group_sum = lambda a: a.reshape(m, groups, cg).sum(axis=2)  # (m, C) -> (m, G)
             xs = xv[start:stop]
             first = xs[:, 0, ::cg] if last else xs[:, ::cg, 0]         # k (m, G)
@@ -133,7 +133,7 @@ class GroupNormFn(Function):
 
         def part(start, stop):            # samples [start, stop): gx, A and B rows
             m = stop - start
-            rep = lambda a: xp.repeat(a, cg, axis=1)                   # (m, G) -> (m, C)
+            rep = lambda a: a.repeat(cg, axis=1)                      # (m, G) -> (m, C)
             group_sum = lambda a: a.reshape(m, groups, cg).sum(axis=2)  # (m, C) -> (m, G)
             dys = dyv[start:stop]
             r = inv_std[start:stop]
