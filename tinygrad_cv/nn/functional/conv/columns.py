@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from .... import backend, threads
 from ....autograd import buffers
-from .layout import flip_transpose, split_sum, thread_chunk
+from .layout import flip_transpose, split_sum, thread_chunk, work_buffer
 
 
 def _copy_samples(dst, src, count):
@@ -68,7 +68,7 @@ def _to_channels_last(x, pads):
 
 def _hwc_columns(xpad, kernel, stride, dilation, out_hw, slot=0):
     """(N*Ho*Wo, kh*kw*C) windows of a channels-last padded input: one strided view copied
-    into the calling thread's scratch buffer ``slot`` (``threads.scratch``: valid until the
+    into the calling thread's work buffer ``slot`` (``layout.work_buffer``: valid until the
     thread asks for that slot again); a 1x1 kernel at stride 1 gives a view."""
     n, _, _, c = xpad.shape
     sn, sh, sw, sc = xpad.strides
@@ -78,7 +78,7 @@ def _hwc_columns(xpad, kernel, stride, dilation, out_hw, slot=0):
                                sw * dilation[1], sc))
     if (kh, kw) == (1, 1) and tuple(stride) == (1, 1) and xpad.flags.c_contiguous:
         return view.reshape(n * ho * wo, c)
-    cols = threads.scratch((n * ho * wo, kh * kw * c), xpad.dtype, xpad, slot)
+    cols = work_buffer((n * ho * wo, kh * kw * c), xpad.dtype, xpad, slot)
     cols.reshape(view.shape)[...] = view
     return cols
 
@@ -237,7 +237,7 @@ def _shared_columns_backward(dy, xpad, w, pads, full, dilation, in_hw):
             if x_is_rows:
                 x_rows = interior[s:e].reshape((e - s) * rows, c)
             else:
-                x_rows = threads.scratch(((e - s) * rows, c), xpad.dtype, xpad, slot=1)
+                x_rows = work_buffer(((e - s) * rows, c), xpad.dtype, xpad, slot=1)
                 x_rows.reshape(e - s, h, wd, c)[...] = interior[s:e]
             if s == start:
                 xp.matmul(cols.T, x_rows, out=g)
@@ -276,10 +276,10 @@ def _columns_col2im(dy2, w, padded_shape, stride, pads, dilation, in_hw, out_hw)
     def part(start, stop):
         for s in range(start, stop, step):
             e = min(s + step, stop)
-            dcols = threads.scratch(((e - s) * ho * wo, kh * kw * c), dy2.dtype, dy2)
+            dcols = work_buffer(((e - s) * ho * wo, kh * kw * c), dy2.dtype, dy2, slot=0)
             xp.matmul(dy2[s * ho * wo:e * ho * wo], wmat_t, out=dcols)
             dcols = dcols.reshape(e - s, ho, wo, kh, kw, c)
-            gpad = threads.scratch((e - s, hp, wp, c), dy2.dtype, dy2, slot=1)
+            gpad = work_buffer((e - s, hp, wp, c), dy2.dtype, dy2, slot=1)
             gpad[...] = 0
             for i in range(kh):
                 for j in range(kw):

@@ -52,7 +52,7 @@ from typing import NamedTuple
 
 from .... import backend, threads
 from ....autograd import buffers
-from .layout import bias_grad, flip_transpose, split_sum
+from .layout import bias_grad, flip_transpose, split_sum, work_buffer
 
 
 BLOCK_ROWS = 4096  # at most this many phase rows per block of GEMMs (4096 x 96 float32: 1.6 MB)
@@ -187,7 +187,7 @@ def _grid_correlate(grid, wmats, offsets, run, rows_used, rows_total):
         if not blocks:
             return
         # the first block is the largest
-        part = threads.scratch((blocks[0][1] - blocks[0][0], og), grid.dtype, grid, slot=2)
+        part = work_buffer((blocks[0][1] - blocks[0][0], og), grid.dtype, grid, slot=2)
         for g in range(groups):
             for p in range(run):
                 for q0, q1 in blocks:

@@ -34,13 +34,14 @@ from __future__ import annotations
 
 from .... import backend, threads
 from ....autograd import buffers
-from .layout import chunk_size, dilate_pad, flip_transpose, out_size, split_sum, thread_chunk
+from .layout import (chunk_size, dilate_pad, flip_transpose, out_size, split_sum, thread_chunk,
+                     work_buffer)
 
 
 def im2col(xpad, kh, kw, stride, dilation, groups, ho, wo, out=None):
     """Per-sample columns (N, G, Cg*kh*kw, Ho*Wo) of the padded input: one strided view, one
-    copy (into ``out`` when given, else the calling thread's scratch buffer, valid until it
-    asks for the same slot again).  The GEMM ``w (G, Og, Cg*kh*kw) @ cols`` (batched over
+    copy (into ``out`` when given, else the calling thread's work buffer, ``layout.work_buffer``,
+    valid until it asks for the same slot again).  The GEMM ``w (G, Og, Cg*kh*kw) @ cols`` (batched over
     samples) then writes straight into the (N, O, Ho*Wo) output layout, with no transposed copy
     of the output."""
     n, c, _, _ = xpad.shape
@@ -50,7 +51,7 @@ def im2col(xpad, kh, kw, stride, dilation, groups, ho, wo, out=None):
         (sn, sc, sh * dilation[0], sw * dilation[1], sh * stride[0], sw * stride[1]))
     shape = (n, groups, (c // groups) * kh * kw, ho * wo)
     if out is None:
-        out = threads.scratch(shape, xpad.dtype, xpad, slot=3)
+        out = work_buffer(shape, xpad.dtype, xpad, slot=3)
     out.reshape(view.shape)[...] = view
     return out
 
@@ -114,7 +115,7 @@ def weight_grad(xpad, dy, kernel, stride, dilation, groups, cols=None):
             e = min(s + step, stop)
             chunk = (cols[s:e] if cols is not None
                      else im2col(xpad[s:e], kh, kw, stride, dilation, groups, ho, wo))
-            partial = threads.scratch((e - s, groups, og, k), dy.dtype, dy, slot=4)
+            partial = work_buffer((e - s, groups, og, k), dy.dtype, dy, slot=4)
             xp.matmul(dy4[s:e], chunk.transpose(0, 1, 3, 2), out=partial)
             gw += partial.sum(axis=0)
 
@@ -164,10 +165,10 @@ def input_grad_by_col2im(dy, w, stride, dilation, groups, pads, out_hw):
     def part(start, stop):
         for s in range(start, stop, step):
             m = min(s + step, stop) - s
-            dcols = threads.scratch((m, groups, cg * kh * kw, ho * wo), dy.dtype, dy, slot=3)
+            dcols = work_buffer((m, groups, cg * kh * kw, ho * wo), dy.dtype, dy, slot=3)
             xp.matmul(wmat_t, dy4[s:s + m], out=dcols)
             dcols = dcols.reshape(m, c, kh, kw, ho, wo)
-            acc = threads.scratch((m, c, hp, wp), dy.dtype, dy, slot=4)
+            acc = work_buffer((m, c, hp, wp), dy.dtype, dy, slot=4)
             acc[...] = 0
             for i in range(kh):
                 for j in range(kw):

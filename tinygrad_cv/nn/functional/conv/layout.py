@@ -87,6 +87,19 @@ def thread_chunk(per_sample_bytes):
     return max(1, THREAD_CHUNK_BYTES // max(int(per_sample_bytes), 1))
 
 
+def work_buffer(shape, dtype, like, slot):
+    """A thread's work array (contents arbitrary): its reusable ``threads.scratch`` buffer
+    ``slot`` up to 4 * THREAD_CHUNK_BYTES (a chunk: no fresh pages per call), a fresh array
+    beyond (a single sample larger than that: no large buffer held by the thread for good)."""
+    xp = backend.get_array_module(like)
+    size = 1
+    for d in shape:
+        size *= int(d)
+    if size * xp.dtype(dtype).itemsize > 4 * THREAD_CHUNK_BYTES:
+        return xp.empty(shape, dtype=dtype)
+    return threads.scratch(shape, dtype, like, slot)
+
+
 def split_sum(part, count, work, shape, dtype, like):
     """``sum_t part(t's range)``: range(count) (samples) split over the intra-op threads as
     ``threads.usable(like, work)`` allows; ``part(start, stop, out)`` writes its range's sum
