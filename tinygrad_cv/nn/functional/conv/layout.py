@@ -5,9 +5,10 @@ Shapes: x (N, C, H, W), w (O, Cg, kh, kw) with ``Cg = C / G`` for ``G`` groups, 
     Ho = (H + pad_top + pad_bottom - dilation * (kh - 1) - 1) // stride + 1
 
 ``IM2COL_MAX_BYTES`` bounds every column buffer: the algorithms process larger batches in
-chunks of samples (``chunk_size``); on the intra-op threads each thread works through its
-samples in chunks of ``THREAD_CHUNK_BYTES`` (``thread_chunk``).  ``split_sum`` is their sum over samples (weight and bias
-gradients) on the intra-op threads (``threads.py``): one partial per thread, added by the caller.
+chunks of samples (``chunk_size``).  On the intra-op threads (``threads.py``) each thread works
+through its samples in chunks of ``THREAD_CHUNK_BYTES`` (``thread_chunk``) in its own work
+buffers (``work_buffer``), and a sum over samples (weight and bias gradients) is one partial
+per thread, added by the caller (``split_sum``).
 """
 from __future__ import annotations
 
