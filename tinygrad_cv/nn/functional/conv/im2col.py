@@ -40,10 +40,10 @@ from .layout import (chunk_size, dilate_pad, flip_transpose, out_size, split_sum
 
 def im2col(xpad, kh, kw, stride, dilation, groups, ho, wo, out=None):
     """Per-sample columns (N, G, Cg*kh*kw, Ho*Wo) of the padded input: one strided view, one
-    copy (into ``out`` when given, else the calling thread's work buffer, ``layout.work_buffer``,
-    valid until it asks for the same slot again).  The GEMM ``w (G, Og, Cg*kh*kw) @ cols`` (batched over
-    samples) then writes straight into the (N, O, Ho*Wo) output layout, with no transposed copy
-    of the output."""
+    copy (into ``out`` when given, else the calling thread's ``layout.work_buffer``, valid
+    until it asks for the same slot again).  The GEMM ``w (G, Og, Cg*kh*kw) @ cols`` (batched
+    over samples) then writes straight into the (N, O, Ho*Wo) output layout, with no
+    transposed copy of the output."""
     n, c, _, _ = xpad.shape
     sn, sc, sh, sw = xpad.strides
     view = backend.as_strided(
