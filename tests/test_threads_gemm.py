@@ -108,6 +108,19 @@ def test_matmul_splits_equal_numpy(batches, m, k, n, inner, ta, tb, bias_kind, d
     _close(got, want, dtype, np.sqrt(k))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_matmuls_run_several_products_in_one_hand_off(dtype):
+    """A layer's dL/dx, dL/dW (inner split) and a small serial product in one split run."""
+    rng = np.random.default_rng(5)
+    g, w, x = (rng.standard_normal(s).astype(dtype) for s in ((300, 4), (4, 6), (300, 6)))
+    tiny = rng.standard_normal((1, 1)).astype(dtype)
+    pairs = [(g, w), (g.T, x), (tiny, tiny)]
+    got, splits = _split(lambda: threads.matmuls(pairs))
+    assert splits == 1
+    for result, (a, b) in zip(got, pairs):
+        _close(result, a @ b, dtype, 10)
+
+
 def test_matmul_inner_split_adds_partials(two_threads, monkeypatch):
     """dW = G^T X with a small result and a long inner dimension: K is split, the partial
     products are added, and G^T stays a strided view (no copy of it)."""

@@ -32,9 +32,10 @@ import threading
 from . import backend
 
 MIN_WORK = 1 << 18   # elements (or multiply-adds) below which a split costs more than it saves
-MACS_PER_ELEMENT = 32   # a GEMM's multiply-adds per element of work: matmul splits from
-                        # 32 * MIN_WORK = 8.4M of them (~0.17 ms on one core; 256x128x256
-                        # 0.94x split, 128^3 2.1x: the hand-off measured 20-50 us)
+MACS_PER_ELEMENT = 64   # a GEMM's multiply-adds per element of work: matmul splits from
+                        # 64 * MIN_WORK = 16.8M of them (~0.33 ms on one core; split on the
+                        # idle machine 256^3 0.85x, 1024x256x64 0.80x, 256x128x256 1.16x,
+                        # 128^3 2.6x: a hand-off measured 60-85 us there)
 INNER_SPLIT_SIDE = 64   # matmul splits K when M and N are at most this per thread (and K larger)
 
 _state = threading.local()       # .inside: this thread runs a part
@@ -253,13 +254,56 @@ def matmul(a, b, out=None, bias=None):
     to ``xp.matmul`` unchanged.  The result equals the serial product up to the rounding of
     the inner-dimension split sum (the only split that changes the order of additions).
     """
+    return matmuls([(a, b, out, bias)])[0]
+
+
+def matmuls(products):
+    """Several independent products in one hand-off: ``products`` is a list of
+    ``(a, b[, out[, bias]])`` as ``matmul`` takes them; returns their results in order.  Each
+    product is split as ``matmul`` splits it, and part j of every product runs on thread j
+    (a product too small to split runs whole on the calling thread), so a layer's backward
+    (dL/dx and dL/dW) costs one hand-off instead of two."""
+    plans = [_plan(*product) for product in products]
+    per_thread = {}
+    for plan in plans:
+        for j, part in enumerate(plan.parts):
+            per_thread.setdefault(j, []).append(part)
+    run([lambda group=group: [part() for part in group]
+         for _, group in sorted(per_thread.items())])
+    for plan in plans:
+        if plan.finish is not None:
+            plan.finish()
+    return [plan.out for plan in plans]
+
+
+class _Plan:
+    """One product cut into parts (callables writing disjoint pieces of ``out``) and a
+    ``finish`` run by the caller after them (adding an inner split's partials), or one
+    serial part that sets ``out``."""
+
+    def __init__(self, out=None, parts=(), finish=None):
+        self.out, self.parts, self.finish = out, list(parts), finish
+
+
+def _serial_plan(xp, a, b, out, bias):
+    plan = _Plan()
+
+    def whole():
+        plan.out = _serial(xp, a, b, out, bias)
+
+    plan.parts = [whole]
+    return plan
+
+
+def _plan(a, b, out=None, bias=None):
+    """How ``matmul`` splits a @ b (+ bias) over the threads usable for it now."""
     xp = backend.get_array_module(a, b)
     if getattr(a, "ndim", 0) < 2 or getattr(b, "ndim", 0) < 2 or a.shape[-1] != b.shape[-2]:
-        return _serial(xp, a, b, out, bias)
+        return _serial_plan(xp, a, b, out, bias)
     try:
         batch = tuple(backend.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
     except ValueError:
-        return _serial(xp, a, b, out, bias)
+        return _serial_plan(xp, a, b, out, bias)
     m, k = a.shape[-2:]
     n = b.shape[-1]
     count = 1
@@ -267,13 +311,13 @@ def matmul(a, b, out=None, bias=None):
         count *= s
     threads = usable(a, count * m * k * n // MACS_PER_ELEMENT)
     if threads <= 1 or backend.device_of(b) != "cpu":
-        return _serial(xp, a, b, out, bias)
+        return _serial_plan(xp, a, b, out, bias)
     shape = batch + (m, n)
     if out is None:
         out = xp.empty(shape, dtype=xp.result_type(a, b))
     elif tuple(out.shape) != shape:
-        return _serial(xp, a, b, out, bias)  # NumPy's error (or broadcast) as it would be
-    if b.ndim == 2 and batch and (bias is None or bias.ndim < 2):   # x @ W: batch as rows
+        return _serial_plan(xp, a, b, out, bias)   # NumPy's error (or broadcast) as it is
+    if b.ndim == 2 and batch and (bias is None or bias.ndim < 2):   # x @ W: as rows
         a2, out2 = _merged_rows(a, count * m), _merged_rows(out, count * m)
         if a2 is not None and out2 is not None:
             a, out_view, batch, m, count = a2, out2, (), count * m, 1
@@ -285,28 +329,21 @@ def matmul(a, b, out=None, bias=None):
         axis = max(range(len(batch)), key=lambda i: batch[i])
         if batch[axis] >= threads:
             end = len(batch) + 2 - axis       # the axis counted from the end
-            parts = [lambda s=s, e=e: _serial(xp, take_range(a, end, s, e),
-                                              take_range(b, end, s, e),
-                                              take_range(out_view, end, s, e),
-                                              take_range(bias, end, s, e))
-                     for s, e in split(batch[axis], threads)]
-            run(parts)
-            return out
+            return _Plan(out, [lambda s=s, e=e: _serial(xp, take_range(a, end, s, e),
+                                                        take_range(b, end, s, e),
+                                                        take_range(out_view, end, s, e),
+                                                        take_range(bias, end, s, e))
+                               for s, e in split(batch[axis], threads)])
     if max(m, n) <= INNER_SPLIT_SIDE * threads and k >= 2 * max(m, n):
-        _inner_split(xp, a, b, out_view, k, threads)
-        if bias is not None:
-            out_view += bias
-    elif m >= n:
-        parts = [lambda s=s, e=e: _serial(xp, a[..., s:e, :], b, out_view[..., s:e, :],
-                                          take_range(bias, 2, s, e))
-                 for s, e in split(m, threads)]
-        run(parts)
-    else:
-        parts = [lambda s=s, e=e: _serial(xp, a, b[..., s:e], out_view[..., s:e],
-                                          take_range(bias, 1, s, e))
-                 for s, e in split(n, threads)]
-        run(parts)
-    return out
+        return _inner_split(xp, a, b, out, out_view, k, threads, bias)
+    if m >= n:
+        return _Plan(out, [lambda s=s, e=e: _serial(xp, a[..., s:e, :], b,
+                                                    out_view[..., s:e, :],
+                                                    take_range(bias, 2, s, e))
+                           for s, e in split(m, threads)])
+    return _Plan(out, [lambda s=s, e=e: _serial(xp, a, b[..., s:e], out_view[..., s:e],
+                                                take_range(bias, 1, s, e))
+                       for s, e in split(n, threads)])
 
 
 def _serial(xp, a, b, out, bias):
@@ -317,14 +354,19 @@ def _serial(xp, a, b, out, bias):
     return out
 
 
-def _inner_split(xp, a, b, out, k, threads):
-    """out = a @ b with K split: part 0 writes its product into ``out``, part j > 0 into its
-    partial (allocated here, before the split), then the partials are added to ``out``."""
+def _inner_split(xp, a, b, out, out_view, k, threads, bias):
+    """The plan of out = a @ b (+ bias) with K split: part 0 writes its product into the
+    result, part j > 0 into its partial (allocated here, before the split); ``finish`` adds
+    the partials (and the bias) to the result."""
     ranges = split(k, threads)
-    partials = xp.empty((len(ranges) - 1,) + tuple(out.shape), dtype=out.dtype)
-    targets = [out] + list(partials)
-    parts = [lambda s=s, e=e, t=t: xp.matmul(a[..., s:e], b[..., s:e, :], out=t)
-             for (s, e), t in zip(ranges, targets)]
-    run(parts)
-    for p in partials:
-        out += p
+    partials = xp.empty((len(ranges) - 1,) + tuple(out_view.shape), dtype=out_view.dtype)
+    targets = [out_view] + list(partials)
+
+    def finish():
+        for p in partials:
+            xp.add(out_view, p, out=out_view)
+        if bias is not None:
+            xp.add(out_view, bias, out=out_view)
+
+    return _Plan(out, [lambda s=s, e=e, t=t: xp.matmul(a[..., s:e], b[..., s:e, :], out=t)
+                       for (s, e), t in zip(ranges, targets)], finish)

@@ -15,6 +15,14 @@ def product(a, b, bias=None):
     return threads.matmul(a, b, bias=bias)
 
 
+def products(pairs):
+    """[a @ b for (a, b) in pairs]: raw arrays in one hand-off to the intra-op threads
+    (``threads.matmuls``), Tensors recorded."""
+    if any(dual.is_tensor(x) for pair in pairs for x in pair):
+        return [a @ b for a, b in pairs]
+    return threads.matmuls(pairs)
+
+
 class MatMul(_Primitive):
     """C = A @ B;  dL/dA = dL/dC @ B^T,  dL/dB = A^T @ dL/dC (batch dims summed back).
 
@@ -50,17 +58,20 @@ class MatMul(_Primitive):
             g = g.reshape(tuple(g.shape[:-1]) + (1, g.shape[-1]))
         if b_vec:
             g = g.reshape(tuple(g.shape) + (1,))
-        ga = gb = None
+        pairs = []
         if na:
-            ga = product(g, dual.swap_last(b2))
-            if a_vec:
-                ga = dual.sum_to(ga, (1,) + tuple(a.shape)).reshape(a.shape)
+            pairs.append((g, dual.swap_last(b2)))
         if nb:
             if b2.ndim == 2 and a2.ndim > 2:    # sum over the batch inside one GEMM
-                gb = product(dual.swap_last(a2.reshape((-1, a2.shape[-1]))),
-                             g.reshape((-1, g.shape[-1])))
+                pairs.append((dual.swap_last(a2.reshape((-1, a2.shape[-1]))),
+                              g.reshape((-1, g.shape[-1]))))
             else:
-                gb = product(dual.swap_last(a2), g)
-            if b_vec:
-                gb = dual.sum_to(gb, tuple(b.shape) + (1,)).reshape(b.shape)
+                pairs.append((dual.swap_last(a2), g))
+        results = products(pairs)             # one hand-off for both
+        ga = results.pop(0) if na else None
+        gb = results.pop(0) if nb else None
+        if na and a_vec:
+            ga = dual.sum_to(ga, (1,) + tuple(a.shape)).reshape(a.shape)
+        if nb and b_vec:
+            gb = dual.sum_to(gb, tuple(b.shape) + (1,)).reshape(b.shape)
         return ga, gb

@@ -4,17 +4,19 @@ Shapes: x (*, in_features), W (out_features, in_features), b (out_features,) -> 
 """
 from __future__ import annotations
 
+from .. import backend
 from ..autograd.function import Function
 from . import dual
-from .linalg import product
+from .linalg import product, products
 
 
 class LinearFn(Function):
     """y = x W^T + b;  dL/dx = g W,  dL/dW = g^T x,  dL/db = sum of g over the leading dims.
 
     The leading dims of x are flattened into one (one GEMM for every shape), split over the
-    intra-op threads (``linalg.product``).  The backward uses only matmul/reshape/sum, so it
-    also runs on Tensors (``create_graph=True``).
+    intra-op threads (``linalg.product``); the backward's products (dL/dx, dL/dW and, on
+    arrays, dL/db = 1^T g) go to the threads in one hand-off (``linalg.products``).  The
+    backward uses only matmul/reshape/sum, so it also runs on Tensors (``create_graph=True``).
     """
 
     higher_order = True
@@ -33,13 +35,20 @@ class LinearFn(Function):
         need_b = ctx.has_bias and ctx.needs_input_grad[2]
         out_features, in_features = weight.shape
         g2 = g.reshape((-1, out_features))
-        gx = product(g2, weight).reshape(tuple(x.shape)) if need_x else None
-        gw = gb = None
-        if need_w or need_b:
-            if need_w:
-                gw = product(dual.swap_last(g2), x.reshape((-1, in_features)))
-            if need_b:
-                gb = g2.sum(axis=0)
+        pairs = []
+        if need_x:
+            pairs.append((g2, weight))
+        if need_w:
+            pairs.append((dual.swap_last(g2), x.reshape((-1, in_features))))
+        if need_b and not dual.is_tensor(g2):     # the bias gradient as ones^T g: same hand-off
+            xp = backend.get_array_module(g2)
+            pairs.append((xp.ones((1, g2.shape[0]), dtype=g2.dtype), g2))
+        results = products(pairs)
+        gx = results.pop(0).reshape(tuple(x.shape)) if need_x else None
+        gw = results.pop(0) if need_w else None
+        gb = None
+        if need_b:
+            gb = results.pop(0).reshape(out_features) if results else g2.sum(axis=0)
         if ctx.has_bias:
             return gx, gw, gb
         return gx, gw
