@@ -1,8 +1,9 @@
 """The convolution paths on the intra-op threads (conv/columns.py, grid.py, im2col.py): with
-``set_num_threads(2)`` and ``threads.MIN_WORK`` lowered so the small drawn shapes really split,
-forward and every gradient equal torch's and the one-thread results, in float32 and float64, and
-the split happened (forward and backward each handed parts to the pool from the conv modules).
-The algorithm is forced through the dispatcher's thresholds as test_conv_algorithms.py does."""
+``set_num_threads(2)`` and ``threads.MIN_WORK`` (and ``MACS_PER_ELEMENT``) lowered so the small
+drawn shapes really split, forward and every gradient equal torch's and the one-thread results,
+in float32 and float64, and the split happened (forward and backward each handed parts to the
+pool from the conv modules).  The algorithm is forced through the dispatcher's thresholds as
+test_conv_algorithms.py does."""
 import contextlib
 import sys
 
@@ -26,9 +27,9 @@ def split_setup(num_threads, algorithm, chunk_bytes=None, block_rows=None):
     ``algorithm`` and small column chunks / grid blocks (several per thread); yields the list
     of the pool hand-offs (``threads.run`` calls of more than one part) made from the conv
     modules."""
-    saved = (tg.get_num_threads(), threads.MIN_WORK, threads.run, dispatch.SMALL_MAP_MAX_POSITIONS,
-             dispatch.GRID_MIN_TAP_WIDTH, layout.THREAD_CHUNK_BYTES, grid.BLOCK_ROWS,
-             layout.IM2COL_MAX_BYTES)
+    saved = (tg.get_num_threads(), threads.MIN_WORK, threads.MACS_PER_ELEMENT, threads.run,
+             dispatch.SMALL_MAP_MAX_POSITIONS, dispatch.GRID_MIN_TAP_WIDTH,
+             layout.THREAD_CHUNK_BYTES, grid.BLOCK_ROWS, layout.IM2COL_MAX_BYTES)
     real_run, splits = threads.run, []
 
     def counting_run(parts):
@@ -44,6 +45,7 @@ def split_setup(num_threads, algorithm, chunk_bytes=None, block_rows=None):
 
     tg.set_num_threads(num_threads)
     threads.MIN_WORK = 2
+    threads.MACS_PER_ELEMENT = 1
     threads.run = counting_run
     dispatch.SMALL_MAP_MAX_POSITIONS = 10 ** 9 if algorithm == "columns" else 0
     dispatch.GRID_MIN_TAP_WIDTH = 0 if algorithm == "grid" else 10 ** 9
@@ -56,9 +58,9 @@ def split_setup(num_threads, algorithm, chunk_bytes=None, block_rows=None):
     try:
         yield splits
     finally:
-        (n, threads.MIN_WORK, threads.run, dispatch.SMALL_MAP_MAX_POSITIONS,
-         dispatch.GRID_MIN_TAP_WIDTH, layout.THREAD_CHUNK_BYTES, grid.BLOCK_ROWS,
-         layout.IM2COL_MAX_BYTES) = saved
+        (n, threads.MIN_WORK, threads.MACS_PER_ELEMENT, threads.run,
+         dispatch.SMALL_MAP_MAX_POSITIONS, dispatch.GRID_MIN_TAP_WIDTH,
+         layout.THREAD_CHUNK_BYTES, grid.BLOCK_ROWS, layout.IM2COL_MAX_BYTES) = saved
         tg.set_num_threads(n)
 
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from .... import backend, threads
 from ....autograd import buffers
-from .layout import flip_transpose, split_sum, thread_chunk, work_buffer
+from .layout import flip_transpose, gemm_work, split_sum, thread_chunk, work_buffer
 
 
 def _copy_samples(dst, src, count):
@@ -109,7 +109,7 @@ def _columns_times(xpad, wmat, kernel, stride, dilation, out_hw, bias=None):
             if bias is not None:
                 mine += bias
 
-    threads.for_ranges(part, n, n * rows * wmat.shape[0] * wmat.shape[1], like=xpad)
+    threads.for_ranges(part, n, gemm_work(n * rows * wmat.shape[0] * wmat.shape[1]), like=xpad)
     return out
 
 
@@ -197,7 +197,8 @@ def _columns_weight_grad(xpad, dy2, kernel, stride, dilation, out_hw):
             else:
                 backend.matmul_accumulate(cols.T, d, g)
 
-    return split_sum(part, n, n * rows * k * o, (k, o), xp.result_type(xpad, dy2), dy2)
+    return split_sum(part, n, gemm_work(n * rows * k * o), (k, o), xp.result_type(xpad, dy2),
+                     dy2)
 
 
 def _shared_columns_backward(dy, xpad, w, pads, full, dilation, in_hw):
@@ -244,7 +245,7 @@ def _shared_columns_backward(dy, xpad, w, pads, full, dilation, in_hw):
             else:
                 backend.matmul_accumulate(cols.T, x_rows, g)
 
-    g = split_sum(part, n, 2 * n * rows * k * c, (k, c), xp.result_type(dy, xpad), dy)
+    g = split_sum(part, n, gemm_work(2 * n * rows * k * c), (k, c), xp.result_type(dy, xpad), dy)
     gw = g.reshape(kh, kw, o, c)[::-1, ::-1].transpose(2, 3, 0, 1).copy()
     return channels_last_view(gx2, n, in_hw), gw
 
@@ -287,5 +288,5 @@ def _columns_col2im(dy2, w, padded_shape, stride, pads, dilation, in_hw, out_hw)
                          j * dw:j * dw + sw * (wo - 1) + 1:sw] += dcols[:, :, :, i, j]
             gx[s:e] = gpad[:, top:top + h, left:left + wd]
 
-    threads.for_ranges(part, n, n * ho * wo * kh * kw * c * dy2.shape[1], like=dy2)
+    threads.for_ranges(part, n, gemm_work(n * ho * wo * kh * kw * c * dy2.shape[1]), like=dy2)
     return gx.transpose(0, 3, 1, 2)

@@ -52,7 +52,7 @@ from typing import NamedTuple
 
 from .... import backend, threads
 from ....autograd import buffers
-from .layout import bias_grad, flip_transpose, split_sum, work_buffer
+from .layout import bias_grad, flip_transpose, gemm_work, split_sum, work_buffer
 
 
 BLOCK_ROWS = 4096  # at most this many phase rows per block of GEMMs (4096 x 96 float32: 1.6 MB)
@@ -200,8 +200,8 @@ def _grid_correlate(grid, wmats, offsets, run, rows_used, rows_total):
                             xp.matmul(tap, wmats[g, s], out=part[:q1 - q0])
                             acc += part[:q1 - q0]
 
-    threads.for_ranges(rows, per_phase, groups * rows_used * len(offsets) * run * cg * og,
-                       like=grid)
+    macs = groups * rows_used * len(offsets) * run * cg * og
+    threads.for_ranges(rows, per_phase, gemm_work(macs), like=grid)
     return out
 
 
@@ -278,7 +278,7 @@ def grid_weight_grad(x, dyg, w_shape, pads, dilation):
                         else:
                             gw[g, s] += tap_t @ dyp[q0:q1]
 
-    gw = split_sum(rows, per_phase, groups * used * len(offsets) * run * cg * og,
+    gw = split_sum(rows, per_phase, gemm_work(groups * used * len(offsets) * run * cg * og),
                    (groups, len(offsets), run * cg, og), dyg.array.dtype, dyg.array)
     gw = gw.reshape(groups, kh, kw, cg, og).transpose(0, 4, 3, 1, 2)
     return xp.ascontiguousarray(gw).reshape(o, cg, kh, kw)

@@ -34,8 +34,8 @@ from __future__ import annotations
 
 from .... import backend, threads
 from ....autograd import buffers
-from .layout import (chunk_size, dilate_pad, flip_transpose, out_size, split_sum, thread_chunk,
-                     work_buffer)
+from .layout import (chunk_size, dilate_pad, flip_transpose, gemm_work, out_size, split_sum,
+                     thread_chunk, work_buffer)
 
 
 def im2col(xpad, kh, kw, stride, dilation, groups, ho, wo, out=None):
@@ -90,7 +90,7 @@ def conv_core(xpad, w, stride, dilation, groups, keep_cols=False, bias=None):
             if b3 is not None:
                 y4[s:e] += b3
 
-    threads.for_ranges(part, n, n * o * cg * kh * kw * ho * wo, like=xpad)
+    threads.for_ranges(part, n, gemm_work(n * o * cg * kh * kw * ho * wo), like=xpad)
     return y, kept
 
 
@@ -119,7 +119,7 @@ def weight_grad(xpad, dy, kernel, stride, dilation, groups, cols=None):
             xp.matmul(dy4[s:e], chunk.transpose(0, 1, 3, 2), out=partial)
             gw += partial.sum(axis=0)
 
-    gw = split_sum(part, n, n * o * k * ho * wo, (groups, og, k), dy.dtype, dy)
+    gw = split_sum(part, n, gemm_work(n * o * k * ho * wo), (groups, og, k), dy.dtype, dy)
     return gw.reshape(o, cg, kh, kw)
 
 
@@ -176,5 +176,5 @@ def input_grad_by_col2im(dy, w, stride, dilation, groups, pads, out_hw):
                         j * dw:j * dw + sw * (wo - 1) + 1:sw] += dcols[:, :, i, j]
             gx[s:s + m] = acc[:, :, top:top + h, left:left + wd]
 
-    threads.for_ranges(part, n, n * c * kh * kw * ho * wo * (o // groups), like=dy)
+    threads.for_ranges(part, n, gemm_work(n * c * kh * kw * ho * wo * (o // groups)), like=dy)
     return gx
