@@ -27,6 +27,7 @@ from .. import backend, threads
 from ..arguments import to_host_array
 from ..autograd import enable_grad
 from ..autograd.versions import bump_version
+from ..ops.elementwise import elementwise_work
 from ..tensor import Tensor
 
 
@@ -83,7 +84,7 @@ def _run_kernels(kernels, like):
     its pieces in order; serially, one whole update after the other, when one thread is
     usable."""
     total = sum(size for _, size, _ in kernels)
-    parts = threads.usable(like, UPDATE_PASSES * total)
+    parts = threads.usable(like, elementwise_work(total, UPDATE_PASSES))
     if parts <= 1:
         for update, size, _ in kernels:
             update(0, size)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from ... import backend, threads
 from ...autograd import buffers
 from ...autograd.function import Function
+from ...ops.elementwise import elementwise_work
 
 
 # Samples per chunk of the training passes: about 512 KB of x, so a chunk's temporaries stay
@@ -43,7 +44,7 @@ def _over_samples(fn, x3, passes):
         for blk in _chunks(x3, start, stop):
             fn(blk)
 
-    threads.for_ranges(part, x3.shape[0], passes * x3.size, like=x3)
+    threads.for_ranges(part, x3.shape[0], elementwise_work(x3.size, passes), like=x3)
 
 
 class BatchNormFn(Function):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ... import backend, threads
 from ...autograd import buffers
 from ...autograd.function import Function
+from ...ops.elementwise import elementwise_work
 from .normalization import _apply_grouped
 
 # Passes over memory of one sample's values, the work ``threads.for_ranges`` weighs against
@@ -108,7 +109,7 @@ class GroupNormFn(Function):
             c0 += expand(offset)
             xp.add(first, m0, out=mean[start:stop])
 
-        threads.for_ranges(part, n, FORWARD_PASSES * xv.size, like=xv)
+        threads.for_ranges(part, n, elementwise_work(xv.size, FORWARD_PASSES), like=xv)
         ctx.cfg = (groups, count, last)
         ctx.save_for_backward(xv, mean, inv_std, weight)
         return _unrows(y, x.shape, last)
@@ -157,7 +158,7 @@ class GroupNormFn(Function):
             xc += xp.multiply(dys, expand(r_c * gamma), out=scaled)
 
         if needs[0] or need_params:
-            threads.for_ranges(part, n, BACKWARD_PASSES * dyv.size, like=dyv)
+            threads.for_ranges(part, n, elementwise_work(dyv.size, BACKWARD_PASSES), like=dyv)
         gw = gb = None
         if weight is not None and needs[1]:
             gw = dy_xhat.sum(axis=0)

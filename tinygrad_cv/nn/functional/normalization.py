@@ -20,6 +20,7 @@ from __future__ import annotations
 from ... import backend, threads
 from ...autograd import buffers
 from ...autograd.function import Function
+from ...ops.elementwise import elementwise_work
 
 # Passes over memory of layer norm's row path (what a split of its rows is weighed by).
 FORWARD_PASSES = 6
@@ -58,7 +59,7 @@ def _row_dots(a, b):
 def _row_ranges(a, passes):
     """The [start, stop) row ranges of a (R, M) that the intra-op threads take (one range,
     the whole, when ``threads.usable`` says one thread)."""
-    return threads.split(a.shape[0], threads.usable(a, passes * a.size))
+    return threads.split(a.shape[0], threads.usable(a, elementwise_work(a.size, passes)))
 
 
 def _rows_forward(x2, weight, bias, eps):

@@ -38,7 +38,7 @@ from ... import backend, threads
 from ...arguments import pair
 from ...autograd import buffers
 from ...autograd.function import Function
-from ...ops.elementwise import ReLU
+from ...ops.elementwise import ReLU, elementwise_work
 from .interpolation import separable_linear
 
 
@@ -131,7 +131,7 @@ def _max_pool_pairs(x):
             top = scratch[:hi - lo].reshape(e - s, 2 * w)[:, :w]
             xp.maximum(top[:, 0::2], top[:, 1::2], out=y[s:e])
 
-    threads.for_ranges(part, rows, flat.size * 2, like=x)
+    threads.for_ranges(part, rows, elementwise_work(flat.size, 2), like=x)
     return y.reshape(n, c, h // 2, w // 2)
 
 
@@ -172,7 +172,7 @@ def _max_routes_pairs(x, y, dy, nonzero_max_only=False):
             xp.logical_not(taken, out=taken)
             xp.multiply(ds, taken, out=g3[s:e, 1, 1::2])
 
-    threads.for_ranges(part, rows, gx.size * 3, like=dy)
+    threads.for_ranges(part, rows, elementwise_work(gx.size, 3), like=dy)
     return gx
 
 
