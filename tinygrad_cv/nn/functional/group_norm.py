@@ -8,9 +8,9 @@ from ...autograd.function import Function
 from ...ops.elementwise import elementwise_work
 from .normalization import _apply_grouped
 
-# Passes over memory of one sample's values, the work ``threads.for_ranges`` weighs against
-# its hand-off cost (forward: subtract, two sums, scale, shift; backward: subtract, two sums,
-# scale, shift, the dy * a product and its add).
+# Passes over memory of the values (``elementwise_work``: what a split is weighed by; forward:
+# subtract, two sums, scale, shift; backward: subtract, two sums, scale, shift, the dy * a
+# product and its add).
 FORWARD_PASSES = 5
 BACKWARD_PASSES = 7
 _SCRATCH_SLOT = "group_norm"
