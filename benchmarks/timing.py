@@ -5,15 +5,16 @@ import statistics
 import time
 
 
-def median_times(steps, repeats, rounds=3, sync=None):
+def median_times(steps, repeats, rounds=3, sync=None, warmup=0.15):
     """Median seconds of each callable in ``steps`` over about ``repeats`` timed runs.
 
     The runs come in ``rounds`` rounds; in each round every step runs one block, and the order
     of the blocks flips from round to round, so slow drifts of a shared machine hit all steps
-    alike.  The first run of each block is an untimed warm-up: a library's worker threads
-    (OpenMP, OpenBLAS) keep spinning for a few milliseconds after it returns and slow down
-    whatever runs next, so every timed run follows a run of the same step.  ``sync`` (e.g. a
-    GPU stream synchronisation) is called after every run.
+    alike.  Each block starts with untimed warm-up runs, at least one and for at least
+    ``warmup`` seconds: a library's worker threads keep spinning after it returns (torch's
+    OpenMP threads for several milliseconds, OpenBLAS's for about 0.1 s) and slow down whatever
+    runs next on their cores, so every timed run follows runs of the same step.  ``sync`` (e.g.
+    a GPU stream synchronisation) is called after every run.
     """
     sync = sync or (lambda: None)
     per_block = max(1, -(-repeats // rounds))
@@ -21,8 +22,12 @@ def median_times(steps, repeats, rounds=3, sync=None):
     order = list(range(len(steps)))
     for r in range(rounds):
         for i in (order if r % 2 == 0 else order[::-1]):
-            steps[i]()
-            sync()
+            start = time.perf_counter()
+            while True:
+                steps[i]()
+                sync()
+                if time.perf_counter() - start >= warmup:
+                    break
             for _ in range(per_block):
                 t0 = time.perf_counter()
                 steps[i]()
