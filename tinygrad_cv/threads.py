@@ -273,7 +273,7 @@ def matmuls(products):
     for plan in plans:
         if plan.finish is not None:
             plan.finish()
-    return [plan.out for plan in plans]
+    return [plan.results[0] if plan.results else plan.out for plan in plans]
 
 
 class _Plan:
@@ -283,15 +283,16 @@ class _Plan:
 
     def __init__(self, out=None, parts=(), finish=None):
         self.out, self.parts, self.finish = out, list(parts), finish
+        self.results = []
 
 
 def _serial_plan(xp, a, b, out, bias):
+    """The plan of one unsplit product; its part appends the result to ``plan.results`` (a
+    list the part holds, not the plan: a part referring to its plan would make a reference
+    cycle, which only the garbage collector frees)."""
     plan = _Plan()
-
-    def whole():
-        plan.out = _serial(xp, a, b, out, bias)
-
-    plan.parts = [whole]
+    results = plan.results
+    plan.parts = [lambda: results.append(_serial(xp, a, b, out, bias))]
     return plan
 
 
