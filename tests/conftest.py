@@ -1,10 +1,11 @@
-"""Shared fixtures: the devices to run on (cpu always, cuda when CuPy sees a GPU)."""
+"""Shared fixtures: the devices to run on (cpu always, cuda when CuPy sees a GPU), thread counts."""
 import os
 
 import pytest
 from hypothesis import settings
 
 from tinygrad_cv import backend
+from tinygrad_cv.threads import get_num_threads, set_num_threads
 
 # CI replays the same hypothesis examples on every run (derandomize); a developer's run draws
 # new ones, so the search for edge cases goes on where a failure can be looked at.
@@ -37,3 +38,12 @@ def torch_on_one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def two_threads():
+    """Two intra-op threads for the test (``tinygrad_cv.threads``), the count restored after."""
+    before = get_num_threads()
+    set_num_threads(2)
+    yield
+    set_num_threads(before)

@@ -10,14 +10,6 @@ import tinygrad_cv as tg
 from tinygrad_cv import threads
 
 
-@pytest.fixture
-def two_threads():
-    before = tg.get_num_threads()
-    tg.set_num_threads(2)
-    yield
-    tg.set_num_threads(before)
-
-
 def _blas_threads():
     from threadpoolctl import threadpool_info
     return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]

@@ -44,14 +44,6 @@ def _enter_split_mode(monkeypatch):
     return spy
 
 
-@pytest.fixture
-def two_threads():
-    before = tg.get_num_threads()
-    tg.set_num_threads(2)
-    yield
-    tg.set_num_threads(before)
-
-
 def _split(fn):
     """fn() with two threads and small splits -> (result, number of split runs)."""
     mp = pytest.MonkeyPatch()
