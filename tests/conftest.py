@@ -1,4 +1,4 @@
-"""Shared fixtures: the devices to run on (cpu always, cuda when CuPy sees a GPU), thread counts."""
+"""Shared fixtures: the devices to run on (cpu; cuda when CuPy sees a GPU), thread counts."""
 import os
 
 import pytest
