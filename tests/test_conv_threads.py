@@ -8,14 +8,13 @@ import contextlib
 import sys
 
 import numpy as np
-import pytest
 import torch
 from hypothesis import assume, given, settings, strategies as st
 
 import tinygrad_cv as tg
 import tinygrad_cv.nn.functional as F
 from tinygrad_cv import threads
-from tinygrad_cv.nn.functional.conv import columns, dispatch, grid, layout
+from tinygrad_cv.nn.functional.conv import dispatch, grid, layout
 
 SETTINGS = settings(max_examples=25, deadline=None)
 CONV_FILES = ("functional/conv/",)
