@@ -47,8 +47,8 @@ from tinygrad_cv import backend, nn, optim
 from tinygrad_cv.nn import functional as F
 from tinygrad_cv.tensor import Tensor
 
-from .step_budget import (epoch_batch, report_interrupt, resolve_budget, resume_state,
-                          step_seed)
+from .step_budget import (StepBudget, epoch_batch, report_interrupt, resolve_budget,
+                          resume_state, step_seed)
 
 __all__ = ["NOISE_KINDS", "LOSS_KINDS", "VARIANTS", "sample_noise", "discriminator_loss",
            "generator_loss", "ls_discriminator_loss", "ls_generator_loss", "Generator",
@@ -497,14 +497,12 @@ def train_gan(config, out_dir, *, epochs=None, minutes=None, seed=0, resume=Fals
     run = _Run(config, seed, device, _digits(device))
     if state is not None:
         run.load_state_dict(state)
-    total_steps = None if epochs is None else epochs * run.steps_per_epoch
-    budget = None if minutes is None else 60.0 * minutes
+    budget = StepBudget.of_epochs(epochs, minutes, run.steps_per_epoch)
     save_every = 60.0 * float(t["checkpoint_minutes"])
     name = config["model"]
 
     def finished():
-        return ((total_steps is not None and run.step >= total_steps)
-                or (budget is not None and run.train_seconds >= budget))
+        return budget.finished(run.step, run.train_seconds)
 
     def metrics():
         last = run.history[-1] if run.history else {}
@@ -531,7 +529,7 @@ def train_gan(config, out_dir, *, epochs=None, minutes=None, seed=0, resume=Fals
                 d, g = run.train_step()
                 d_losses.append(d)
                 g_losses.append(g)
-                if total_steps is not None and run.step >= total_steps:
+                if budget.steps_reached(run.step):
                     break
             run.train_seconds += time.perf_counter() - start
             record = {"epoch": math.ceil(run.step / run.steps_per_epoch), "step": run.step,

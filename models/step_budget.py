@@ -1,5 +1,6 @@
 """What the step-based training loops (diffusion, GANs, SimCLR, latent diffusion) share: the
-seed of each optimizer step, the batch of each step, and the epochs/minutes budget.
+seed of each optimizer step, the batch of each step, and the epochs (or steps) / minutes
+budget (``resolve_budget``, ``StepBudget``).
 
 A run resumed at step k draws exactly what an uninterrupted run draws at step k: every random
 source is seeded with ``step_seed(seed, k)``, and the batch of step k is a slice of epoch
@@ -15,7 +16,8 @@ import tinygrad_cv as tg
 from tinygrad_cv import backend
 from tinygrad_cv.tensor import Tensor
 
-__all__ = ["step_seed", "epoch_batch", "resolve_budget", "resume_state", "report_interrupt"]
+__all__ = ["step_seed", "epoch_batch", "resolve_budget", "StepBudget", "resume_state",
+           "report_interrupt"]
 
 _host = backend.module_for_device("cpu")
 
@@ -36,18 +38,62 @@ def epoch_batch(data, seed, step, batch_size, steps_per_epoch):
     return Tensor.wrap(data[backend.to_device(idx, backend.device_of(data))])
 
 
-def resolve_budget(training, epochs, minutes, who):
-    """(epochs, minutes) of a run: the arguments, else ``training``'s entries; at least one;
-    epochs a positive integer, minutes a positive finite number (ValueError naming ``who``)."""
-    epochs = training.get("epochs") if epochs is None else epochs
+def resolve_budget(training, count, minutes, who, unit="epochs"):
+    """(count, minutes) of a run, ``count`` being its ``unit`` ("epochs" or "steps"): the
+    arguments, else ``training``'s entries; at least one; count a positive integer, minutes a
+    positive finite number (ValueError naming ``who``)."""
+    count = training.get(unit) if count is None else count
     minutes = training.get("minutes") if minutes is None else minutes
-    if epochs is None and minutes is None:
-        raise ValueError(f"{who}: give epochs or minutes (or both)")
-    if epochs is not None and (isinstance(epochs, bool) or int(epochs) != epochs or epochs < 1):
-        raise ValueError(f"{who}: epochs must be a positive integer, got {epochs!r}")
+    if count is None and minutes is None:
+        raise ValueError(f"{who}: give {unit} or minutes (or both)")
+    if count is not None and (isinstance(count, bool) or int(count) != count or count < 1):
+        raise ValueError(f"{who}: {unit} must be a positive integer, got {count!r}")
     if minutes is not None and not (float(minutes) > 0 and math.isfinite(float(minutes))):
         raise ValueError(f"{who}: minutes must be a positive number, got {minutes!r}")
-    return (None if epochs is None else int(epochs)), (None if minutes is None else float(minutes))
+    return (None if count is None else int(count)), (None if minutes is None else float(minutes))
+
+
+class StepBudget:
+    """When a step-based run stops, and how far along it is.
+
+    A run limited to ``total_steps`` optimizer steps and/or ``seconds`` of training time
+    (None: no such limit) is, after ``step`` steps and ``train_seconds`` seconds,
+
+        fraction = max(0, step / total_steps, train_seconds / seconds)
+
+    done (a missing or zero limit adds no term), and finished once either limit is reached:
+
+        finished = step >= total_steps  or  train_seconds >= seconds
+
+    (for positive limits exactly ``fraction >= 1``).  ``StepBudget.of_epochs(epochs, minutes,
+    steps_per_epoch)`` is the epochs/minutes budget: ``epochs * steps_per_epoch`` steps,
+    ``60 * minutes`` seconds.
+    """
+
+    def __init__(self, total_steps=None, seconds=None):
+        self.total_steps = total_steps
+        self.seconds = seconds
+
+    @classmethod
+    def of_epochs(cls, epochs, minutes, steps_per_epoch):
+        return cls(None if epochs is None else epochs * steps_per_epoch,
+                   None if minutes is None else 60.0 * minutes)
+
+    def steps_reached(self, step):
+        """Whether ``step`` steps use up the step limit (False without one)."""
+        return self.total_steps is not None and step >= self.total_steps
+
+    def finished(self, step, train_seconds):
+        return self.steps_reached(step) or (self.seconds is not None
+                                            and train_seconds >= self.seconds)
+
+    def fraction(self, step, train_seconds):
+        parts = [0.0]
+        if self.total_steps:
+            parts.append(step / self.total_steps)
+        if self.seconds:
+            parts.append(train_seconds / self.seconds)
+        return max(parts)
 
 
 def resume_state(ckpt_path, resume, device, who):

@@ -44,8 +44,8 @@ from tinygrad_cv import backend, optim
 from tinygrad_cv.nn.utils import clip_grad_norm_
 from tinygrad_cv.tensor import Tensor
 
-from ..step_budget import (epoch_batch, report_interrupt, resolve_budget, resume_state,
-                           step_seed)
+from ..step_budget import (StepBudget, epoch_batch, report_interrupt, resolve_budget,
+                           resume_state, step_seed)
 from .ddim import DDIMSampler
 from .ddpm import DDPM
 from .schedule import NoiseSchedule
@@ -275,21 +275,12 @@ def train_diffusion(config, out_dir, *, epochs=None, minutes=None, seed=0, resum
     run = _Run(config, seed, device)
     if state is not None:
         run.load_state_dict(state)
-    total_steps = None if epochs is None else epochs * run.steps_per_epoch
-    budget = None if minutes is None else 60.0 * minutes
+    budget = StepBudget.of_epochs(epochs, minutes, run.steps_per_epoch)
     previews = int(config["training"]["previews"])
     save_every = 60.0 * float(config["training"]["checkpoint_minutes"])
 
-    def fraction():
-        parts = [0.0]
-        if total_steps:
-            parts.append(run.step / total_steps)
-        if budget:
-            parts.append(run.train_seconds / budget)
-        return max(parts)
-
     def finished():
-        return fraction() >= 1.0
+        return budget.finished(run.step, run.train_seconds)
 
     def save():
         tg.save(run.state_dict(), ckpt_path, metadata={"model": MODEL_NAME})
@@ -305,7 +296,7 @@ def train_diffusion(config, out_dir, *, epochs=None, minutes=None, seed=0, resum
                     p.numel() for p in run.params),
                 "seed": run.seed, "device": device, "config": config, "history": run.history}
 
-    bar = _bar(total_steps, run.step, progress)
+    bar = _bar(budget.total_steps, run.step, progress)
     last_save = time.perf_counter()
     try:
         while not finished():
@@ -318,7 +309,7 @@ def train_diffusion(config, out_dir, *, epochs=None, minutes=None, seed=0, resum
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(loss=f"{loss:.4f}")
-                if total_steps is not None and run.step >= total_steps:
+                if budget.steps_reached(run.step):
                     break
             run.history.append({"epoch": math.ceil(run.step / run.steps_per_epoch),
                                 "step": run.step, "loss": sum(losses) / len(losses),
@@ -327,7 +318,8 @@ def train_diffusion(config, out_dir, *, epochs=None, minutes=None, seed=0, resum
                                 "seconds": run.train_seconds + time.perf_counter() - start})
             run.train_seconds += time.perf_counter() - start
             done = finished()
-            due = previews and (done or run.previews_done < math.floor(fraction() * previews))
+            due = previews and (done or run.previews_done < math.floor(
+                budget.fraction(run.step, run.train_seconds) * previews))
             tick = time.perf_counter()
             if on_samples is not None and due:
                 on_samples(run.step, run.preview())

@@ -40,7 +40,7 @@ from tinygrad_cv.nn.utils import clip_grad_norm_
 from tinygrad_cv.tensor import Tensor
 
 from models.diffusion.schedule import NoiseSchedule
-from models.step_budget import step_seed
+from models.step_budget import StepBudget, resolve_budget, step_seed
 from models.diffusion.unet import UNet
 
 from .autoencoder_kl import AutoencoderKL
@@ -114,16 +114,6 @@ def _write_json(obj, path):
     from tinygrad_cv.io import atomic_write
 
     atomic_write(path, [(json.dumps(obj, indent=2) + "\n").encode("utf-8")])
-
-
-def _budget(steps, minutes, what):
-    if steps is None and minutes is None:
-        raise ValueError(f"{what}: give steps or minutes (or both)")
-    if steps is not None and (isinstance(steps, bool) or int(steps) != steps or steps < 1):
-        raise ValueError(f"{what}: steps must be a positive integer, got {steps!r}")
-    if minutes is not None and not (float(minutes) > 0 and math.isfinite(float(minutes))):
-        raise ValueError(f"{what}: minutes must be a positive number, got {minutes!r}")
-    return (None if steps is None else int(steps)), (None if minutes is None else float(minutes))
 
 
 def _batches(n, batch_size, seed):
@@ -226,8 +216,7 @@ def train_autoencoder(kind, out_dir=None, *, steps=None, minutes=None, seed=0, d
     device = backend.normalize_device(device)
     t = default_autoencoder_training()
     t.update(training or {})
-    steps, minutes = _budget(t["steps"] if steps is None else steps,
-                             t["minutes"] if minutes is None else minutes, "train_autoencoder")
+    steps, minutes = resolve_budget(t, steps, minutes, "train_autoencoder", unit="steps")
     t["steps"], t["minutes"] = steps, minutes
     tg.manual_seed(int(seed))
     ae = build_autoencoder(kind, config)
@@ -236,12 +225,11 @@ def train_autoencoder(kind, out_dir=None, *, steps=None, minutes=None, seed=0, d
     opt = optim.Adam(ae.parameters(), lr=float(t["lr"]))
     restart_rng = backend.module_for_device("cpu").random.default_rng([int(seed), 11])
     batches = _batches(data.shape[0], int(t["batch_size"]), seed)
-    budget = None if minutes is None else 60.0 * minutes
+    budget = StepBudget(steps, None if minutes is None else 60.0 * minutes)
     history, step, seconds, restarts = [], 0, 0.0, 0
     parts_sum, count, loss_sum = {}, 0, 0.0
     start = time.perf_counter()
-    while step == 0 or ((steps is None or step < steps) and
-                        (budget is None or seconds < budget)):      # at least one step
+    while step == 0 or not budget.finished(step, seconds):      # at least one step
         tg.manual_seed(step_seed(seed, step))
         x = Tensor.wrap(data[backend.to_device(next(batches), device)])
         if kind == "vq":
@@ -388,8 +376,7 @@ def train_ldm(out_dir, *, autoencoder=None, config=None, steps=None, minutes=Non
     device = backend.normalize_device(device)
     config = _merged_ldm(config)
     t = config["training"]
-    steps, minutes = _budget(t["steps"] if steps is None else steps,
-                             t["minutes"] if minutes is None else minutes, "train_ldm")
+    steps, minutes = resolve_budget(t, steps, minutes, "train_ldm", unit="steps")
     t["steps"], t["minutes"] = steps, minutes
     kind = config["autoencoder_kind"]
     if kind not in AUTOENCODER_KINDS:
@@ -419,7 +406,7 @@ def train_ldm(out_dir, *, autoencoder=None, config=None, steps=None, minutes=Non
     emas = [optim.EMA(ldm.unet, decay=float(t["ema_decay"])),
             optim.EMA(ldm.conditioner, decay=float(t["ema_decay"]))]
     batches = _batches(data.shape[0], int(t["batch_size"]), seed)
-    budget = None if minutes is None else 60.0 * minutes - ae_seconds
+    budget = StepBudget(steps, None if minutes is None else 60.0 * minutes - ae_seconds)
     previews, preview_at = int(t["previews"]), []
     history, step, seconds, losses = [], 0, 0.0, []
 
@@ -438,8 +425,7 @@ def train_ldm(out_dir, *, autoencoder=None, config=None, steps=None, minutes=Non
     start = time.perf_counter()
     ldm.train()
     ae.eval()
-    while step == 0 or ((steps is None or step < steps) and
-                        (budget is None or seconds < budget)):      # at least one step
+    while step == 0 or not budget.finished(step, seconds):      # at least one step
         tg.manual_seed(step_seed(seed, step))
         idx = backend.to_device(next(batches), device)
         z0 = mean[idx]
@@ -460,16 +446,15 @@ def train_ldm(out_dir, *, autoencoder=None, config=None, steps=None, minutes=Non
         step += 1
         losses.append(float(loss.item()))
         seconds = time.perf_counter() - start
-        done = (steps is not None and step >= steps) or (budget is not None and seconds >= budget)
+        done = budget.finished(step, seconds)
         if step % int(t["log_every"]) == 0 or done:
             history.append({"epoch": step, "step": step, "loss": sum(losses) / len(losses),
                             "lr": float(opt.param_groups[0]["lr"]), "seconds": seconds})
             losses = []
             if log:
                 log(f"ldm step {step}: loss {history[-1]['loss']:.4f} ({seconds:.0f}s)")
-        fraction = max(step / steps if steps else 0.0, seconds / budget if budget else 0.0)
-        if on_samples is not None and previews and \
-                (done or len(preview_at) < math.floor(fraction * previews)):
+        if on_samples is not None and previews and (done or len(preview_at) < math.floor(
+                budget.fraction(step, seconds) * previews)):
             tick = time.perf_counter()
             on_samples(step, preview())
             preview_at.append(step)

@@ -31,8 +31,8 @@ from tinygrad_cv import backend, optim
 from tinygrad_cv.nn import functional as F
 from tinygrad_cv.tensor import Tensor
 
-from ..step_budget import (epoch_batch, report_interrupt, resolve_budget, resume_state,
-                           step_seed)
+from ..step_budget import (StepBudget, epoch_batch, report_interrupt, resolve_budget,
+                           resume_state, step_seed)
 from .augment import TwoViewAugment
 from .model import ConvEncoder, SimCLR
 
@@ -181,13 +181,11 @@ def train_simclr(config, out_dir, *, epochs=None, minutes=None, seed=0, resume=F
     run = _Run(config, seed, device, x_train)
     if state is not None:
         run.load_state_dict(state)
-    total_steps = None if epochs is None else epochs * run.steps_per_epoch
-    budget = None if minutes is None else 60.0 * minutes
+    budget = StepBudget.of_epochs(epochs, minutes, run.steps_per_epoch)
     save_every = 60.0 * float(t["checkpoint_minutes"])
 
     def finished():
-        return ((total_steps is not None and run.step >= total_steps)
-                or (budget is not None and run.train_seconds >= budget))
+        return budget.finished(run.step, run.train_seconds)
 
     def save():
         tg.save(run.state_dict(), ckpt_path, metadata={"model": MODEL_NAME})
@@ -200,7 +198,7 @@ def train_simclr(config, out_dir, *, epochs=None, minutes=None, seed=0, resume=F
             losses = []
             for _ in range(run.steps_per_epoch - run.step % run.steps_per_epoch):
                 losses.append(run.train_step())
-                if total_steps is not None and run.step >= total_steps:
+                if budget.steps_reached(run.step):
                     break
             run.train_seconds += time.perf_counter() - start
             run.history.append({"epoch": math.ceil(run.step / run.steps_per_epoch),
