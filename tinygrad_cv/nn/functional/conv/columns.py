@@ -185,20 +185,25 @@ def _columns_weight_grad(xpad, dy2, kernel, stride, dilation, out_hw):
     k, o = kernel[0] * kernel[1] * c, dy2.shape[1]
     step = thread_chunk(rows * k * xpad.itemsize)
 
-    def part(start, stop, g):
-        if start == stop:
-            g[...] = 0
-        for s in range(start, stop, step):
-            e = min(s + step, stop)
-            cols = _hwc_columns(xpad[s:e], kernel, stride, dilation, out_hw)
-            d = dy2[s * rows:e * rows]
-            if s == start:
-                xp.matmul(cols.T, d, out=g)
-            else:
-                backend.matmul_accumulate(cols.T, d, g)
+    def factors(s, e):
+        return _hwc_columns(xpad[s:e], kernel, stride, dilation, out_hw).T, dy2[s * rows:e * rows]
 
-    return split_sum(part, n, gemm_work(n * rows * k * o), (k, o), xp.result_type(xpad, dy2),
-                     dy2)
+    return split_sum(lambda start, stop, g: _sum_of_products(g, start, stop, step, factors), n,
+                     gemm_work(n * rows * k * o), (k, o), xp.result_type(xpad, dy2), dy2)
+
+
+def _sum_of_products(g, start, stop, step, factors):
+    """g = sum over the chunks [s, e) of [start, stop) (``step`` samples each) of a @ b, with
+    (a, b) = factors(s, e): the first product written into g, the others added in place (BLAS
+    beta = 1); zeros for an empty range."""
+    if start == stop:
+        g[...] = 0
+    for s in range(start, stop, step):
+        a, b = factors(s, min(s + step, stop))
+        if s == start:
+            backend.get_array_module(g).matmul(a, b, out=g)
+        else:
+            backend.matmul_accumulate(a, b, g)
 
 
 def _shared_columns_backward(dy, xpad, w, pads, full, dilation, in_hw):
@@ -228,24 +233,17 @@ def _shared_columns_backward(dy, xpad, w, pads, full, dilation, in_hw):
     gx2 = buffers.empty((n * rows, c), xp.result_type(dy, w), dy)
     step = thread_chunk(rows * k * dy.itemsize)
 
-    def part(start, stop, g):
-        if start == stop:
-            g[...] = 0
-        for s in range(start, stop, step):
-            e = min(s + step, stop)
-            cols = _hwc_columns(dypad[s:e], (kh, kw), (1, 1), dilation, in_hw)
-            xp.matmul(cols, wflip, out=gx2[s * rows:e * rows])
-            if x_is_rows:
-                x_rows = interior[s:e].reshape((e - s) * rows, c)
-            else:
-                x_rows = work_buffer(((e - s) * rows, c), xpad.dtype, xpad, slot=1)
-                x_rows.reshape(e - s, h, wd, c)[...] = interior[s:e]
-            if s == start:
-                xp.matmul(cols.T, x_rows, out=g)
-            else:
-                backend.matmul_accumulate(cols.T, x_rows, g)
+    def factors(s, e):   # dX's rows of the chunk on the way, then G's factors
+        cols = _hwc_columns(dypad[s:e], (kh, kw), (1, 1), dilation, in_hw)
+        xp.matmul(cols, wflip, out=gx2[s * rows:e * rows])
+        if x_is_rows:
+            return cols.T, interior[s:e].reshape((e - s) * rows, c)
+        x_rows = work_buffer(((e - s) * rows, c), xpad.dtype, xpad, slot=1)
+        x_rows.reshape(e - s, h, wd, c)[...] = interior[s:e]
+        return cols.T, x_rows
 
-    g = split_sum(part, n, gemm_work(2 * n * rows * k * c), (k, c), xp.result_type(dy, xpad), dy)
+    g = split_sum(lambda start, stop, g: _sum_of_products(g, start, stop, step, factors), n,
+                  gemm_work(2 * n * rows * k * c), (k, c), xp.result_type(dy, xpad), dy)
     gw = g.reshape(kh, kw, o, c)[::-1, ::-1].transpose(2, 3, 0, 1).copy()
     return channels_last_view(gx2, n, in_hw), gw
 
