@@ -160,3 +160,13 @@ def test_a_forked_child_starts_its_own_workers(two_threads):
     finally:
         child.join(timeout=60)
     assert child.exitcode == 0
+
+
+@pytest.mark.parametrize("value, expected", [("3", 3), ("1", 1), ("2,1", 2), ("0", None),
+                                             ("", None), ("many", None)])
+def test_default_thread_count_follows_omp_num_threads(monkeypatch, value, expected):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    cores = threads._default_threads()
+    assert cores >= 1
+    monkeypatch.setenv("OMP_NUM_THREADS", value)
+    assert threads._default_threads() == (expected if expected is not None else cores)

@@ -3,9 +3,10 @@
 NumPy runs elementwise loops on one thread and hands matrix products to OpenBLAS's own pool,
 whose workers spin for about 0.1 s after every call: a second Python thread started next to
 them only competes for the core they spin on.  So the framework keeps its own pool instead:
-``set_num_threads(n)`` (default: the cores this process may use) runs ``n - 1`` worker threads
-next to the caller, and while they exist BLAS runs one thread per call
-(``backend.limit_blas_threads``), so each thread owns a core for the whole step::
+``set_num_threads(n)`` (default: ``OMP_NUM_THREADS`` if set, else the cores this process may
+use) runs ``n - 1`` worker threads next to the caller, and while they exist BLAS runs one
+thread per call (``backend.limit_blas_threads``), so each thread owns a core for the whole
+step::
 
     ranges = split(count, threads)         # contiguous [start, stop) parts, one per thread
     run([part0, part1, ...])               # part0 on the caller, the others on the workers
@@ -46,6 +47,14 @@ _done = queue.SimpleQueue()
 
 
 def _default_threads():
+    """``OMP_NUM_THREADS`` when it holds a positive integer (as torch reads it: launchers such
+    as ``mpiexec`` scripts set it per process), else the cores this process may run on."""
+    try:
+        wanted = int(os.environ.get("OMP_NUM_THREADS", "").split(",")[0])
+    except ValueError:
+        wanted = 0
+    if wanted >= 1:
+        return wanted
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
