@@ -218,6 +218,21 @@ def for_ranges(fn, count, work, like=None):
     run([lambda s=s, e=e: fn(s, e) for s, e in split(count, threads)])
 
 
+def add_partials(partials):
+    """The sum of a split's per-part partial results (a sum over the split axis: weight
+    gradients, statistics), added in place into the first; None entries are skipped, and None
+    is returned when every entry is None."""
+    total = None
+    for p in partials:
+        if p is None:
+            continue
+        if total is None:
+            total = p
+        else:
+            total += p
+    return total
+
+
 def _merged_rows(a, rows):
     """``a`` (..., M, K) as an (rows, K) view without a copy, or None when its leading
     dimensions do not merge (the view's rows then take part in the row split)."""

@@ -27,17 +27,6 @@ def _row_parts(fn, rows, macs, like):
     threads.for_ranges(fn, rows, macs // threads.MACS_PER_ELEMENT, like=like)
 
 
-def _add_partials(partials):
-    """The sum of the per-part partial gradients (None entries skipped): the first, in place."""
-    partials = [p for p in partials if p is not None]
-    if not partials:
-        return None
-    total = partials[0]
-    for p in partials[1:]:
-        total += p
-    return total
-
-
 class FeedForwardReLUFn(Function):
     """y = (relu(x W1^T + b1) * m) W2^T + b2: the transformer's position-wise block in one node.
 
@@ -113,5 +102,5 @@ class FeedForwardReLUFn(Function):
 
         _row_parts(part, rows, rows * features * (2 * g.shape[1] + 2 * x.shape[1]), g)
         sums = [v for _, v in sorted(sums, key=lambda item: item[0])]
-        dw1, db1, dw2, db2 = (_add_partials([v[j] for v in sums]) for j in range(4))
+        dw1, db1, dw2, db2 = (threads.add_partials([v[j] for v in sums]) for j in range(4))
         return dx, dw1, db1, dw2, db2

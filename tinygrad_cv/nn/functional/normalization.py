@@ -137,17 +137,9 @@ def _rows_backward(dy, xhat, inv_std, weight, needs):
         out *= inv_std[start:stop]
 
     threads.run([lambda i=i, s=s, e=e: part(i, s, e) for i, (s, e) in enumerate(ranges)])
-    dgamma = None if partial_gamma is None else _add_partials(partial_gamma)
-    dbeta = None if partial_beta is None else _add_partials(partial_beta)
+    dgamma = None if partial_gamma is None else threads.add_partials(partial_gamma)
+    dbeta = None if partial_beta is None else threads.add_partials(partial_beta)
     return dx, dgamma, dbeta
-
-
-def _add_partials(partials):
-    """partials (P, M) -> their sum (M,) (the single row itself when P = 1)."""
-    total = partials[0]
-    for row in partials[1:]:
-        total += row
-    return total
 
 
 class _GroupedNormFn(Function):

@@ -257,10 +257,7 @@ def _backward_parts(ctx, grads, n_states, part_fn):
         if k == 3 and parts[0] is not None and parts[0] is sums[0][2]:
             totals.append(totals[2])        # db_hh is db_ih (one gradient for both biases)
             continue
-        total = parts[0]
-        for p in parts[1:] if total is not None else ():
-            total += p
-        totals.append(total)
+        totals.append(threads.add_partials(parts))
     if dx is not None:
         if ctx.reverse:
             dx = xp.ascontiguousarray(dx[::-1])

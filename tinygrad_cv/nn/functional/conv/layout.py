@@ -118,10 +118,7 @@ def split_sum(part, count, work, shape, dtype, like):
     ranges = threads.split(count, threads.usable(like, work))
     partials = xp.empty((len(ranges),) + tuple(shape), dtype=dtype)
     threads.run([lambda i=i, s=s, e=e: part(s, e, partials[i]) for i, (s, e) in enumerate(ranges)])
-    total = partials[0]
-    for i in range(1, len(ranges)):
-        total += partials[i]
-    return total
+    return threads.add_partials(partials)
 
 
 def add_bias(y, b):
