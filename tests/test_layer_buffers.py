@@ -20,6 +20,7 @@ def pool_everything(monkeypatch):
     """Pool arrays of every size (the default skips small ones), from an empty pool."""
     monkeypatch.setattr(buffers, "MIN_BYTES", 0)
     monkeypatch.setattr(buffers, "_pool", {})
+    monkeypatch.setattr(buffers, "_sizes", {})
     monkeypatch.setattr(buffers, "_held", [0])
 
 
@@ -59,7 +60,7 @@ def test_pool_bounds_and_clear(pool_everything, monkeypatch):
     monkeypatch.setattr(buffers, "MAX_PER_KEY", 2)
     like = np.empty(1)
     kept = [buffers.empty((8,), np.float32, like) for _ in range(4)]    # all in use
-    assert len(buffers._pool[(8, np.dtype(np.float32))]) == 2           # the oldest forgotten
+    assert len(buffers._pool[np.dtype(np.float32)][8]) == 2            # the oldest forgotten
     assert buffers.held_bytes() == 2 * 8 * 4
     del kept
     buffers.clear()
@@ -68,6 +69,72 @@ def test_pool_bounds_and_clear(pool_everything, monkeypatch):
     a = buffers.empty((8,), np.float32, like)
     b = buffers.empty((8,), np.float32, like)       # over the byte budget: not kept
     assert buffers.held_bytes() == 32 and a.shape == b.shape == (8,)
+
+
+def test_a_larger_free_buffer_within_fit_is_handed_out(pool_everything, monkeypatch):
+    """The smallest free buffer between the size and FIT times it serves a request, as a
+    view of its first elements; a larger one, a busy one or another dtype does not."""
+    monkeypatch.setattr(buffers, "FIT", 2)
+    like = np.empty(1)
+    big = buffers.empty((20,), np.float32, like)        # sizes 20 and 12 in the pool
+    mid = buffers.empty((12,), np.float32, like)
+    big_id, mid_id = id(_base(big)), id(_base(mid))
+    del big, mid
+    a = buffers.empty((2, 5), np.float32, like)         # 10: 12 fits best (20 fits too)
+    assert id(_base(a)) == mid_id and a.shape == (2, 5) and a.flags.c_contiguous
+    b = buffers.empty((10,), np.float32, like)          # 12 busy: 20 is within 2x
+    assert id(_base(b)) == big_id and b.shape == (10,)
+    c = buffers.empty((10,), np.float32, like)          # both busy: a new buffer of 10
+    assert id(_base(c)) not in (big_id, mid_id) and _base(c).size == 10
+    assert buffers.held_bytes() == (20 + 12 + 10) * 4
+    del a, b, c
+    d = buffers.empty((9,), np.float32, like)           # 10 free, fits best
+    assert _base(d).size == 10
+    e = buffers.empty((5,), np.float32, like)           # 12 and 20 are beyond 2 * 5
+    assert _base(e).size == 5
+    f = buffers.empty((6,), np.float64, like)           # another dtype: its own buffers
+    assert _base(f).dtype == np.float64 and _base(f).size == 6
+    assert buffers.reusable(d, 1)                       # a view of a larger buffer: the pool's
+    view = d[1:]
+    assert not buffers.reusable(d, 1)
+    del view
+    d[...] = 1.0
+    g = buffers.empty((9,), np.float32, like)           # d holds 10: 12 is next
+    assert _base(g).size == 12
+    buffers.clear()                                     # 20, free, goes; those in use stay
+    assert sorted(buffers._pool[np.dtype(np.float32)]) == [5, 10, 12]
+    assert buffers._sizes[np.dtype(np.float32)] == [5, 10, 12]
+    assert buffers.held_bytes() == (5 + 10 + 12) * 4 + 6 * 8
+    del d, e, f, g
+    buffers.clear()
+    assert not buffers._pool and not buffers._sizes and buffers.held_bytes() == 0
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.integers(1, 40), st.booleans()), min_size=1, max_size=30),
+       st.sampled_from([1, 1.5, 2, 4]))
+def test_pool_never_hands_out_a_buffer_in_use(requests, fit):
+    """Any sequence of requests (each kept or dropped at once), from an empty pool of every
+    size: every array handed out has the requested shape, and no two live arrays share
+    memory."""
+    saved = buffers.MIN_BYTES, buffers.FIT, buffers._pool, buffers._sizes, buffers._held
+    buffers.MIN_BYTES, buffers.FIT, buffers._pool, buffers._sizes, buffers._held = \
+        0, fit, {}, {}, [0]
+    try:
+        like = np.empty(1)
+        live = []
+        for size, keep in requests:
+            a = buffers.empty((size,), np.float32, like)
+            assert a.shape == (size,) and size <= _base(a).size <= size * fit
+            assert not any(np.shares_memory(a, other) for other in live)
+            if keep:
+                live.append(a)
+            del a
+        live.clear()
+        buffers.clear()
+        assert buffers.held_bytes() == 0
+    finally:
+        buffers.MIN_BYTES, buffers.FIT, buffers._pool, buffers._sizes, buffers._held = saved
 
 
 def test_empty_like_keeps_the_memory_order(pool_everything):
@@ -83,7 +150,7 @@ def test_empty_like_keeps_the_memory_order(pool_everything):
 def test_small_arrays_are_not_pooled():
     like = np.empty(1)
     a = buffers.empty((3,), np.float32, like)
-    assert a.base is None and (3, np.dtype(np.float32)) not in buffers._pool
+    assert a.base is None and 3 not in buffers._pool.get(np.dtype(np.float32), {})
 
 
 def test_reusable_counts_every_reference(pool_everything):

@@ -11,28 +11,40 @@ value of a node, a memoryview or a torch tensor sharing the memory all hold a re
 the array (or to its base), so a buffer is reused only once nothing can reach its memory: the
 graph's release of saved values (``autograd/engine.py``) is what frees it, with no hook.
 
-Only CPU arrays of at least ``MIN_BYTES`` are pooled (CuPy has its own memory pool): glibc
-hands the largest blocks out by mmap every time (its mmap threshold only rises to the size of
-the largest block freed) and recycles smaller ones from its heap, so pooling those would only
-hold memory (case (b) of benchmarks/run.py: from 8 MB, 0-1 faults per step and peak memory
-102 MB; from 4 MB, 117 MB; from 2 MB, 129 MB; none, 106 MB and 4,300-7,500 faults per step).
-At most ``MAX_PER_KEY`` buffers of one size and dtype, and ``MAX_BYTES`` in all, are kept
-(when full, the pool forgets a buffer still in use, which then dies with its last user).
-``clear()`` drops every free buffer.
+Only CPU arrays of at least ``MIN_BYTES`` are pooled (CuPy has its own memory pool; smaller
+arrays come from glibc's heap, which recycles them).  Arrays from 256 KB up came back as fresh
+pages step after step: glibc returns memory to the system when it is freed (blocks above its
+mmap threshold, which only rises to the size of the largest mapped block freed, and the top of
+its heap once enough of it is free), and a step frees most of its arrays.  The diffusion UNet's training step (64
+8x8 maps, activations of 0.25-1.5 MB) faulted about 6,400 pages a step with a pool from 8 MB
+and took 102 ms; with the pool from 256 KB, 0-1 faults and 91 ms (``bench_diffusion.py``'s
+train case, blocks alternated in one process).
+
+A request takes the smallest free buffer of its dtype whose size is between its own and
+``FIT`` times it (a view of the buffer's first elements): buffers of one size alone are only
+reused by arrays of that size, and a pool of many sizes then holds memory that glibc would
+have given to the others.  Case (b) of benchmarks/run.py (a CNN at batch 128), peak memory
+growth: pool from 8 MB 100 MB; from 256 KB with sizes matched exactly 122 MB, within 1.5x
+113 MB, within 2x 110 MB, within 4x 108 MB.  At most ``MAX_PER_KEY`` buffers of one size and
+dtype, and ``MAX_BYTES`` in all, are kept (when full, the pool forgets a buffer still in use,
+which then dies with its last user).  ``clear()`` drops every free buffer.
 """
 from __future__ import annotations
 
+import bisect
 import sys
 import threading
 
 from .. import backend
 
-MIN_BYTES = 8 << 20
+MIN_BYTES = 256 << 10
 MAX_PER_KEY = 6
 MAX_BYTES = 256 << 20
+FIT = 2
 
 _lock = threading.Lock()
-_pool = {}          # (size, dtype) -> [flat array, ...] (in use or free)
+_pool = {}          # dtype -> {size: [flat array, ...] (in use or free)}
+_sizes = {}         # dtype -> the sorted sizes of _pool[dtype]
 _held = [0]         # bytes of all arrays in _pool
 
 # References to a pooled array while ``empty`` scans it: the pool's list, the loop variable
@@ -42,9 +54,10 @@ _FREE_REFS = 3
 
 def empty(shape, dtype, like):
     """An uninitialised C-contiguous array of ``shape`` and ``dtype`` on ``like``'s device,
-    reused from the pool when a buffer of that size and dtype is free (contents arbitrary, as
-    ``xp.empty``).  Buffers are kept flat and handed out reshaped, so arrays of one size but
-    different shapes (a (N, C, H, W) activation and its (N, C, H*W) view) share them."""
+    reused from the pool when a buffer of that dtype and of that size up to ``FIT`` times it is
+    free (contents arbitrary, as ``xp.empty``).  Buffers are kept flat and handed out as
+    reshaped views of their first elements, so arrays of one size but different shapes (a
+    (N, C, H, W) activation and its (N, C, H*W) view) share them."""
     xp = backend.get_array_module(like)
     shape = tuple(int(s) for s in shape)
     dtype = xp.dtype(dtype)
@@ -53,15 +66,24 @@ def empty(shape, dtype, like):
         size *= s
     if size * dtype.itemsize < MIN_BYTES or backend.device_of(like) != "cpu":
         return xp.empty(shape, dtype=dtype)
-    key = (size, dtype)
     with _lock:
-        bufs = _pool.get(key)
-        if bufs is None:
-            bufs = _pool[key] = []
-        for buf in bufs:
-            if sys.getrefcount(buf) <= _FREE_REFS:
-                return buf.reshape(shape)
+        by_size = _pool.get(dtype)
+        if by_size is None:
+            by_size = _pool[dtype] = {}
+            _sizes[dtype] = []
+        sizes = _sizes[dtype]
+        i = bisect.bisect_left(sizes, size)
+        limit = size * FIT
+        while i < len(sizes) and sizes[i] <= limit:
+            for buf in by_size[sizes[i]]:
+                if sys.getrefcount(buf) <= _FREE_REFS:
+                    return (buf if sizes[i] == size else buf[:size]).reshape(shape)
+            i += 1
         buf = xp.empty(size, dtype=dtype)
+        bufs = by_size.get(size)
+        if bufs is None:
+            bufs = by_size[size] = []
+            bisect.insort(sizes, size)
         if len(bufs) >= MAX_PER_KEY:        # forget the oldest (it is in use; it dies with its user)
             _held[0] -= bufs.pop(0).nbytes
         if _held[0] + buf.nbytes <= MAX_BYTES:
@@ -79,7 +101,7 @@ def reusable(a, refs):
     if base is None or not backend.is_array(base) or base.ndim != 1:
         return False
     with _lock:
-        bufs = _pool.get((base.size, base.dtype))
+        bufs = _pool.get(base.dtype, {}).get(base.size)
         if bufs is None or not any(b is base for b in bufs):
             return False
         # base: the pool's list, a.base, this function's ``base`` and getrefcount's argument;
@@ -107,13 +129,17 @@ def empty_like(a, dtype=None):
 def clear():
     """Drop every free buffer of the pool (buffers in use stay with their users)."""
     with _lock:
-        for key in list(_pool):
-            kept = [b for b in _pool[key] if sys.getrefcount(b) > _FREE_REFS]
-            _held[0] -= sum(b.nbytes for b in _pool[key]) - sum(b.nbytes for b in kept)
-            if kept:
-                _pool[key] = kept
-            else:
-                del _pool[key]
+        for dtype, by_size in list(_pool.items()):
+            for size, bufs in list(by_size.items()):
+                kept = [b for b in bufs if sys.getrefcount(b) > _FREE_REFS]
+                _held[0] -= sum(b.nbytes for b in bufs) - sum(b.nbytes for b in kept)
+                if kept:
+                    by_size[size] = kept
+                else:
+                    del by_size[size]
+                    _sizes[dtype].remove(size)
+            if not by_size:
+                del _pool[dtype], _sizes[dtype]
 
 
 def held_bytes():
