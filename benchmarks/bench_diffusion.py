@@ -149,6 +149,10 @@ def check_agreement(ours, theirs, device="cpu"):
     return float(np.abs(a - b).max())
 
 
+def _count(n):
+    return "-" if n is None else f"{n:,.0f}"
+
+
 def _sync(device):
     tg.backend.synchronize(device)
     if device == "cuda":
@@ -181,7 +185,7 @@ def main(argv=None):
           f"{tg.get_num_threads()} threads; device {args.device}")
     print(f"UNet {json.dumps(ours.config)}: {ours.num_parameters():,} parameters; "
           f"max |ours - torch| of eps on 8 samples: {check_agreement(ours, theirs, args.device):.2e}")
-    print(f"{'case':<48}{'ours ms':>10}{'torch ms':>10}{'ratio':>8}")
+    print(f"{'case':<48}{'ours ms':>10}{'torch ms':>10}{'ratio':>8}   page faults per run, ours / torch")
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     for case in cases:
         if case == "train":
@@ -194,9 +198,11 @@ def main(argv=None):
             repeats = args.ddim_repeats
         else:
             parser.error(f"unknown case {case!r} (expected train or ddim)")
-        t_ours, t_torch = median_times(list(steps), repeats, sync=lambda: _sync(args.device))
-        print(f"{title:<48}{t_ours * 1e3:>10.1f}{t_torch * 1e3:>10.1f}{t_ours / t_torch:>8.2f}",
-              flush=True)
+        faults = []
+        t_ours, t_torch = median_times(list(steps), repeats, sync=lambda: _sync(args.device),
+                                       faults=faults)
+        print(f"{title:<48}{t_ours * 1e3:>10.1f}{t_torch * 1e3:>10.1f}{t_ours / t_torch:>8.2f}"
+              f"   {_count(faults[0])} / {_count(faults[1])}", flush=True)
     print(f"load after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 

@@ -6,7 +6,9 @@
 
 Each case builds the same model in both frameworks (same shapes, same hyper-parameters), then
 times them in alternating blocks (``benchmarks/timing.py``); the table gives medians and the
-ratio ours/torch (below 1.0 means we are faster).  Case (f) runs each framework's CNN step in a fresh
+ratio ours/torch (below 1.0 means we are faster), then the median minor page faults of one
+timed run of each (the frameworks share the process's C heap, so how often one gets fresh
+pages can depend on what the other allocated and freed).  Case (f) runs each framework's CNN step in a fresh
 subprocess and compares the growth of peak resident memory.  No assertions: a report.
 """
 from __future__ import annotations
@@ -271,7 +273,7 @@ def main(argv=None):
     yard = gemm_gflops(args.device)
     print(f"float32 GEMM 256x512x512 via the array library: {yard:.0f} GFLOP/s")
     print()
-    print(f"{'case':<4}{'what':<52}{'ours ms':>10}{'torch ms':>10}{'ratio':>8}")
+    print(f"{'':<4}{'case':<52}{'ours ms':>10}{'torch ms':>10}{'ratio':>8}")
     for key in wanted:
         if key == "f":
             if args.device != "cpu":
@@ -282,12 +284,15 @@ def main(argv=None):
             continue
         title, build = CASES[key]
         ours, theirs, flops = build(args.device)
+        faults = []
         t_ours, t_theirs = median_times([ours, theirs], args.repeats,
-                                        sync=lambda: _sync(args.device))
+                                        sync=lambda: _sync(args.device), faults=faults)
         line = (f"{key:<4}{title:<52}{t_ours * 1e3:>10.2f}{t_theirs * 1e3:>10.2f}"
                 f"{t_ours / t_theirs:>8.2f}")
         if flops:
             line += f"   ({flops / t_ours / 1e9:.0f} GFLOP/s ours, {flops / t_theirs / 1e9:.0f} torch)"
+        if None not in faults:
+            line += f"   page faults per run {faults[0]:,.0f} / {faults[1]:,.0f}"
         print(line, flush=True)
 
 
