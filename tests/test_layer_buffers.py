@@ -6,7 +6,7 @@ import importlib
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 import tinygrad_cv as tg
 import tinygrad_cv.nn.functional as F
@@ -298,6 +298,9 @@ def test_relu_output_and_gradient_stay_intact_when_visible(pool_everything, case
        st.sampled_from([(True, True), (True, False), (False, True)]),
        st.sampled_from([1.0, 40.0]), st.sampled_from([np.float32, np.float64]),
        st.integers(0, 2**16))
+# a float32 mean of 40 rounded to float32 put dgamma 2.8e-5 off here (torch: 8e-7)
+@example(spatial=(3,), n=4, c=4, chunk_bytes=1, affine=True, train=True, needs=(True, True),
+         offset=40.0, dtype=np.float32, seed=4)
 def test_batch_norm_chunked_passes_match_torch(spatial, n, c, chunk_bytes, affine, train, needs,
                                                offset, dtype, seed):
     """Batch norm's chunked two-pass forward and backward (chunks of one sample up to the whole

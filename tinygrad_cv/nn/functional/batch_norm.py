@@ -51,21 +51,29 @@ class BatchNormFn(Function):
     """Fused batch normalisation over every axis but 1 of x (N, C, *).
 
     Works on the (N, C, S) view with per-channel (C,) statistics, so every broadcast is a
-    scalar per contiguous row.  Saves x (which the graph keeps alive anyway), the mean and
-    inv_std rather than xhat (an activation-sized buffer less per layer).
+    scalar per contiguous row.  Saves x (which the graph keeps alive anyway), the mean (as
+    m and r below) and inv_std rather than xhat (an activation-sized buffer less per layer).
 
     Training forward, chunk by chunk of samples (``CHUNK_BYTES``, so a chunk is re-read from
-    the cache, not from memory): ``mu = sum(x) / M`` (one pass), then ``y = x - mu`` written
-    into y's buffer with ``sum((x - mu)^2)`` taken from it while it is in the cache, then
-    ``y = y * scale + beta`` (``scale = gamma * inv_std``).  Training backward, with
-    ``a = gamma * inv_std``, in two chunked passes::
+    the cache, not from memory): ``m = sum(x) / M`` rounded to x's dtype (one pass), then
+    ``c = x - m`` written into y's buffer with ``sum(c)`` and ``sum(c^2)`` taken from it while
+    it is in the cache, so that::
 
-        pass 1:  c = x - mu (into gx's buffer),  sum(dy),  sum(dy * c)
-        pass 2:  gx = a * (dy - sum(dy) / M - c * inv_std^2 * sum(dy * c) / M)   (in place on c)
+        mu = m + r,  r = sum(c) / M,   var = sum(c^2) / M - r^2
 
-    (the module docstring's formula with ``g = gamma * dy``; ``sum(dy * xhat) = inv_std *
-    sum(dy * c)`` and ``sum(dy)`` are also ``dgamma`` and ``dbeta``).  Outputs and gradients
-    are written into reused buffers (``autograd/buffers.py``).
+    then ``y = c * scale + (beta - r * scale)`` (``scale = gamma * inv_std``).  The rounding of
+    m is what r takes back: a float32 mean of values around 40 is off by up to 2e-6, which
+    ``x - mu`` would carry into every centred value (dgamma and dx 20-40x further from the
+    exact values than torch's, whose sums run in double), while ``x - m`` is exact for x
+    within a factor 2 of m.  Training backward, with ``a = gamma * inv_std``, in two chunked
+    passes::
+
+        pass 1:  c = x - m (into gx's buffer),  sum(dy),  sum(dy * (x - mu)) = sum(dy * c) - r sum(dy)
+        pass 2:  gx = a * (dy - c k - (sum(dy) / M - r k)),  k = inv_std^2 sum(dy * (x - mu)) / M
+
+    (in place on c; the module docstring's formula with ``g = gamma * dy``; ``sum(dy * xhat)
+    = inv_std * sum(dy * (x - mu))`` and ``sum(dy)`` are also ``dgamma`` and ``dbeta``).
+    Outputs and gradients are written into reused buffers (``autograd/buffers.py``).
 
     Threads: every pass splits the samples over the intra-op threads (``_over_samples``), each
     part running its own chunks.  The sums are taken per (sample, channel) into (N, C) arrays
@@ -88,49 +96,54 @@ class BatchNormFn(Function):
                 per_sample[blk] = _sample_sums(x3[blk])
 
             _over_samples(sums, x3, 1)
-            mean = per_sample.sum(axis=0) * (1.0 / count)
+            shift = (per_sample.sum(axis=0) * (1.0 / count)).astype(x3.dtype)       # m
+            per_sample_c = xp.empty((n, c), dtype=x3.dtype)
 
             def squares(blk):
-                centered = xp.subtract(x3[blk], mean[:, None], out=y[blk])
+                centered = xp.subtract(x3[blk], shift[:, None], out=y[blk])
+                per_sample_c[blk] = _sample_sums(centered)
                 per_sample[blk] = _sample_dots(centered, centered)
 
-            _over_samples(squares, x3, 2)
-            var = per_sample.sum(axis=0) * (1.0 / count)
+            _over_samples(squares, x3, 3)
+            residual = per_sample_c.sum(axis=0) * (1.0 / count)                     # r
+            var = xp.maximum(per_sample.sum(axis=0) * (1.0 / count) - residual * residual, 0)
             inv_std = 1.0 / xp.sqrt(var + eps)
             if running_mean is not None:
                 running_mean *= 1.0 - momentum
-                running_mean += momentum * mean.astype(running_mean.dtype)
+                running_mean += momentum * (shift.astype(running_mean.dtype)
+                                            + residual.astype(running_mean.dtype))
             if running_var is not None:
                 unbiased = var * (count / max(count - 1, 1))
                 running_var *= 1.0 - momentum
                 running_var += momentum * unbiased.astype(running_var.dtype)
             scale = inv_std * weight if affine else inv_std
+            offset = (bias - residual * scale) if affine else -residual * scale
 
-            def affine_map(blk):      # y = (x - mu) * scale + beta
+            def affine_map(blk):      # y = (x - m) * scale + (beta - r * scale)
                 xp.multiply(y[blk], scale[:, None], out=y[blk])
-                if affine:
-                    y[blk] += bias[:, None]
+                y[blk] += offset[:, None]
 
             _over_samples(affine_map, x3, 2)
         else:
-            mean = running_mean.astype(x.dtype)
+            shift = running_mean.astype(x.dtype)                  # m = mu, r = 0
+            residual = xp.zeros_like(shift)
             inv_std = (1.0 / xp.sqrt(running_var + eps)).astype(x.dtype)
-            # y = x * scale + shift with scale = gamma * inv_std, shift = beta - mean * scale
+            # y = x * scale + offset with scale = gamma * inv_std, offset = beta - mu * scale
             scale = inv_std * weight if affine else inv_std
-            shift = bias - mean * scale if affine else -mean * scale
+            offset = bias - shift * scale if affine else -shift * scale
 
             def affine_map(blk):
                 xp.multiply(x3[blk], scale[:, None], out=y[blk])
-                y[blk] += shift[:, None]
+                y[blk] += offset[:, None]
 
             _over_samples(affine_map, x3, 2)
         ctx.cfg = (count, training, affine)
-        ctx.save_for_backward(x3, mean, inv_std, weight)
+        ctx.save_for_backward(x3, shift, residual, inv_std, weight)
         return y.reshape(x.shape)
 
     @staticmethod
     def backward(ctx, dy):
-        x3, mean, inv_std, weight = ctx.saved_tensors
+        x3, shift, residual, inv_std, weight = ctx.saved_tensors
         count, training, affine = ctx.cfg
         needs = ctx.needs_input_grad
         xp = backend.get_array_module(dy)
@@ -140,7 +153,7 @@ class BatchNormFn(Function):
         gx = gw = gb = None
         sum_dy = sum_dy_xhat = None
         if need_sums:
-            # pass 1: x - mu into gx's buffer (or a scratch), with both sums from the cache
+            # pass 1: c = x - m into gx's buffer (or a scratch), with both sums from the cache
             out = buffers.empty_like(x3, dy3.dtype) if (training and needs[0]) else None
             n, c = x3.shape[0], x3.shape[1]
             per_dy = xp.empty((n, c), dtype=dy3.dtype)
@@ -151,19 +164,20 @@ class BatchNormFn(Function):
                     dst = out[blk]
                 else:
                     dst = threads.scratch(x3[blk].shape, dy3.dtype, x3, slot=_SCRATCH_SLOT)
-                centered = xp.subtract(x3[blk], mean[:, None], out=dst)
+                centered = xp.subtract(x3[blk], shift[:, None], out=dst)
                 per_dy[blk] = _sample_sums(dy3[blk])
                 per_dy_c[blk] = _sample_dots(dy3[blk], centered)
 
             _over_samples(sums, x3, 3)
             sum_dy = per_dy.sum(axis=0)
-            sum_dy_c = per_dy_c.sum(axis=0)
+            sum_dy_c = per_dy_c.sum(axis=0) - residual * sum_dy        # sum(dy * (x - mu))
             sum_dy_xhat = sum_dy_c * inv_std
         if needs[0]:
             if training:
-                # pass 2: gx = a * (dy - sum(dy)/M - c * inv_std^2 * sum(dy * c)/M), in place on c
-                k_c = (inv_std * inv_std * sum_dy_c * (1.0 / count))[:, None]
-                mean_dy = (sum_dy * (1.0 / count))[:, None]
+                # pass 2: gx = a * (dy - c k - (sum(dy)/M - r k)), in place on c
+                k = inv_std * inv_std * sum_dy_c * (1.0 / count)
+                k_c = k[:, None]
+                mean_dy = (sum_dy * (1.0 / count) - residual * k)[:, None]
 
                 def gradient(blk):
                     g = out[blk]
