@@ -20,7 +20,6 @@ def pool_everything(monkeypatch):
     """Pool arrays of every size (the default skips small ones), from an empty pool."""
     monkeypatch.setattr(buffers, "MIN_BYTES", 0)
     monkeypatch.setattr(buffers, "_pool", {})
-    monkeypatch.setattr(buffers, "_sizes", {})
     monkeypatch.setattr(buffers, "_held", [0])
 
 
@@ -60,7 +59,7 @@ def test_pool_bounds_and_clear(pool_everything, monkeypatch):
     monkeypatch.setattr(buffers, "MAX_PER_KEY", 2)
     like = np.empty(1)
     kept = [buffers.empty((8,), np.float32, like) for _ in range(4)]    # all in use
-    assert len(buffers._pool[np.dtype(np.float32)][8]) == 2            # the oldest forgotten
+    assert len(buffers._pool[np.dtype(np.float32)].by_size[8]) == 2    # the oldest forgotten
     assert buffers.held_bytes() == 2 * 8 * 4
     del kept
     buffers.clear()
@@ -102,12 +101,12 @@ def test_a_larger_free_buffer_within_fit_is_handed_out(pool_everything, monkeypa
     g = buffers.empty((9,), np.float32, like)           # d holds 10: 12 is next
     assert _base(g).size == 12
     buffers.clear()                                     # 20, free, goes; those in use stay
-    assert sorted(buffers._pool[np.dtype(np.float32)]) == [5, 10, 12]
-    assert buffers._sizes[np.dtype(np.float32)] == [5, 10, 12]
+    shelf = buffers._pool[np.dtype(np.float32)]
+    assert sorted(shelf.by_size) == shelf.sizes == [5, 10, 12]
     assert buffers.held_bytes() == (5 + 10 + 12) * 4 + 6 * 8
     del d, e, f, g
     buffers.clear()
-    assert not buffers._pool and not buffers._sizes and buffers.held_bytes() == 0
+    assert not buffers._pool and buffers.held_bytes() == 0
 
 
 @SETTINGS
@@ -117,9 +116,8 @@ def test_pool_never_hands_out_a_buffer_in_use(requests, fit):
     """Any sequence of requests (each kept or dropped at once), from an empty pool of every
     size: every array handed out has the requested shape, and no two live arrays share
     memory."""
-    saved = buffers.MIN_BYTES, buffers.FIT, buffers._pool, buffers._sizes, buffers._held
-    buffers.MIN_BYTES, buffers.FIT, buffers._pool, buffers._sizes, buffers._held = \
-        0, fit, {}, {}, [0]
+    saved = buffers.MIN_BYTES, buffers.FIT, buffers._pool, buffers._held
+    buffers.MIN_BYTES, buffers.FIT, buffers._pool, buffers._held = 0, fit, {}, [0]
     try:
         like = np.empty(1)
         live = []
@@ -134,7 +132,7 @@ def test_pool_never_hands_out_a_buffer_in_use(requests, fit):
         buffers.clear()
         assert buffers.held_bytes() == 0
     finally:
-        buffers.MIN_BYTES, buffers.FIT, buffers._pool, buffers._sizes, buffers._held = saved
+        buffers.MIN_BYTES, buffers.FIT, buffers._pool, buffers._held = saved
 
 
 def test_empty_like_keeps_the_memory_order(pool_everything):
@@ -150,7 +148,7 @@ def test_empty_like_keeps_the_memory_order(pool_everything):
 def test_small_arrays_are_not_pooled():
     like = np.empty(1)
     a = buffers.empty((3,), np.float32, like)
-    assert a.base is None and 3 not in buffers._pool.get(np.dtype(np.float32), {})
+    assert a.base is None and np.dtype(np.float32) not in buffers._pool
 
 
 def test_reusable_counts_every_reference(pool_everything):
@@ -392,3 +390,68 @@ def test_cnn_step_results_unchanged_by_the_pool(monkeypatch):
     assert plain[0] == pooled[0]
     for a, b in zip(plain[1], pooled[1]):
         np.testing.assert_array_equal(a, b)
+
+
+# ---- results of the layers around the convolutions ---------------------------------------------
+def _pooled(a):
+    """True when ``a`` is a view of a buffer the pool tracks."""
+    base = _base(a)
+    shelf = buffers._pool.get(base.dtype)
+    return shelf is not None and any(b is base for b in shelf.by_size.get(base.size, ()))
+
+
+def test_linear_add_attention_and_upsample_results_are_reused(pool_everything):
+    """The arrays a sampling or training step allocates around its convolutions come from the
+    pool (Linear's y and dL/dx, a large Add, self-attention's output and its dL/dqkv, nearest
+    upsampling), and the values equal torch's."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 16, 8)).astype(np.float32)
+    w = rng.standard_normal((24, 8)).astype(np.float32)
+    big = rng.standard_normal((2, 3, 128, 128)).astype(np.float32)   # >= the add's pooling size
+    img = rng.standard_normal((2, 3, 4, 5)).astype(np.float32).transpose(0, 2, 3, 1).copy()
+
+    def run():
+        xt, wt = tg.tensor(x, requires_grad=True), tg.tensor(w, requires_grad=True)
+        y = F.linear(xt, wt)
+        y.backward(tg.ones_like(y))
+        s = tg.tensor(big) + tg.tensor(big)
+        attn = tg.nn.MultiheadAttention(8, 2, batch_first=True)
+        q = tg.tensor(x, requires_grad=True)
+        o, _ = attn(q, q, q, need_weights=False)
+        o.backward(tg.ones_like(o))
+        up = F.interpolate(tg.tensor(img).permute(0, 3, 1, 2), scale_factor=2, mode="nearest")
+        return y, xt.grad, s, o, up
+
+    y, gx, s, o, up = run()
+    names = ("linear y", "linear dx", "add", "attention", "upsample")
+    assert [_pooled(t.detach().numpy()) for t in (y, gx, s, o, up)] == [True] * 5, names
+    torch_y = torch.from_numpy(x) @ torch.from_numpy(w).T
+    np.testing.assert_allclose(y.detach().numpy(), torch_y.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(gx.numpy(), np.ones((4, 16, 24), np.float32) @ w, rtol=1e-5,
+                               atol=1e-5)
+    np.testing.assert_array_equal(s.numpy(), big + big)
+    np.testing.assert_array_equal(up.numpy(), img.transpose(0, 3, 1, 2).repeat(2, 2).repeat(2, 3))
+    existing = {id(b) for shelf in buffers._pool.values() for bufs in shelf.by_size.values()
+                for b in bufs}
+    del y, gx, s, o, up
+    again = run()                                     # the same arrays again: the same buffers
+    assert all(id(_base(t.detach().numpy())) in existing for t in again)
+
+
+def test_unet_sampling_steps_take_no_new_buffers(pool_everything):
+    """Once warm, a UNet's forward passes under no_grad (a sampler's loop) are served from
+    the pool: the pool does not grow, and the outputs do not change."""
+    from models.diffusion.unet import UNet
+
+    tg.manual_seed(0)
+    model = UNet(in_channels=1, base_channels=8, channel_mult=(1, 2), num_res_blocks=1,
+                 attention_resolutions=(2,), groups=4, image_size=8).eval()
+    x = tg.tensor(np.random.default_rng(0).standard_normal((6, 1, 8, 8)).astype(np.float32))
+    t = tg.tensor(np.arange(6) * 100)
+    with tg.no_grad():
+        first = model(x, t).numpy().copy()
+        model(x, t)
+        held = buffers.held_bytes()
+        for _ in range(2):
+            np.testing.assert_array_equal(model(x, t).numpy(), first)
+    assert buffers.held_bytes() == held

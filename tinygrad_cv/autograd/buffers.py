@@ -43,13 +43,22 @@ MAX_BYTES = 256 << 20
 FIT = 2
 
 _lock = threading.Lock()
-_pool = {}          # dtype -> {size: [flat array, ...] (in use or free)}
-_sizes = {}         # dtype -> the sorted sizes of _pool[dtype]
+_pool = {}          # dtype -> _Shelf of its buffers (in use or free)
 _held = [0]         # bytes of all arrays in _pool
 
 # References to a pooled array while ``empty`` scans it: the pool's list, the loop variable
 # and getrefcount's own argument.
 _FREE_REFS = 3
+
+
+class _Shelf:
+    """The pooled buffers of one dtype: ``by_size`` {size: [flat array, ...]} and the sorted
+    list of its sizes (``sizes``), which ``empty`` bisects for the smallest fit."""
+
+    __slots__ = ("sizes", "by_size")
+
+    def __init__(self):
+        self.sizes, self.by_size = [], {}
 
 
 def empty(shape, dtype, like):
@@ -67,11 +76,10 @@ def empty(shape, dtype, like):
     if size * dtype.itemsize < MIN_BYTES or backend.device_of(like) != "cpu":
         return xp.empty(shape, dtype=dtype)
     with _lock:
-        by_size = _pool.get(dtype)
-        if by_size is None:
-            by_size = _pool[dtype] = {}
-            _sizes[dtype] = []
-        sizes = _sizes[dtype]
+        shelf = _pool.get(dtype)
+        if shelf is None:
+            shelf = _pool[dtype] = _Shelf()
+        sizes, by_size = shelf.sizes, shelf.by_size
         i = bisect.bisect_left(sizes, size)
         limit = size * FIT
         while i < len(sizes) and sizes[i] <= limit:
@@ -101,7 +109,8 @@ def reusable(a, refs):
     if base is None or not backend.is_array(base) or base.ndim != 1:
         return False
     with _lock:
-        bufs = _pool.get(base.dtype, {}).get(base.size)
+        shelf = _pool.get(base.dtype)
+        bufs = None if shelf is None else shelf.by_size.get(base.size)
         if bufs is None or not any(b is base for b in bufs):
             return False
         # base: the pool's list, a.base, this function's ``base`` and getrefcount's argument;
@@ -129,17 +138,17 @@ def empty_like(a, dtype=None):
 def clear():
     """Drop every free buffer of the pool (buffers in use stay with their users)."""
     with _lock:
-        for dtype, by_size in list(_pool.items()):
-            for size, bufs in list(by_size.items()):
+        for dtype, shelf in list(_pool.items()):
+            for size, bufs in list(shelf.by_size.items()):
                 kept = [b for b in bufs if sys.getrefcount(b) > _FREE_REFS]
                 _held[0] -= sum(b.nbytes for b in bufs) - sum(b.nbytes for b in kept)
                 if kept:
-                    by_size[size] = kept
+                    shelf.by_size[size] = kept
                 else:
-                    del by_size[size]
-                    _sizes[dtype].remove(size)
-            if not by_size:
-                del _pool[dtype], _sizes[dtype]
+                    del shelf.by_size[size]
+                    shelf.sizes.remove(size)
+            if not shelf.by_size:
+                del _pool[dtype]
 
 
 def held_bytes():

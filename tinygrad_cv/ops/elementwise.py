@@ -7,6 +7,7 @@ threads (``split_rows``): each part computes its rows into an output allocated b
 split, in the memory order of the input (channels-last stays channels-last).  ``Add``, ``Sub``
 and ``Mul`` of two same-dtype floating arrays (``_binary_split``) and ``ReLU`` take that path;
 ``ops/activation.py`` (SiLU) and the normalisation and pooling layers use ``split_rows`` too.
+Those outputs come from the reused buffers (``autograd/buffers.py``) whether or not they split.
 """
 from __future__ import annotations
 
@@ -66,16 +67,17 @@ def _result_like(a, b):
     return buffers.empty(shape, a.dtype, a)
 
 
-# Elements below which the binary ops do not even look at a split (the check itself costs).
+# Elements below which the binary ops take NumPy's plain expression (no split, no reused
+# buffer: the checks themselves cost).
 _BINARY_SPLIT_MIN = 1 << 16
 
 
 def _binary_split(ufunc, a, b):
-    """``ufunc(a, b)`` split over the rows of the result when both are arrays of one floating
-    dtype on the CPU and the result is large; None otherwise (the caller's plain expression)."""
+    """``ufunc(a, b)`` into a reused result buffer (``_result_like``), split over the rows of
+    the result when the threads take it, when both are arrays of one floating dtype and the
+    result is large; None otherwise (the caller's plain expression)."""
     if (not backend.is_array(a) or not backend.is_array(b) or a.dtype != b.dtype
-            or a.dtype.kind != "f" or max(a.size, b.size) < _BINARY_SPLIT_MIN
-            or threads.usable(a, elementwise_work(max(a.size, b.size), 1)) <= 1):
+            or a.dtype.kind != "f" or max(a.size, b.size) < _BINARY_SPLIT_MIN):
         return None
     out = _result_like(a, b)
     op = getattr(backend.get_array_module(a), ufunc)

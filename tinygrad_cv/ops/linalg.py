@@ -6,13 +6,14 @@ from .elementwise import _Primitive
 from . import dual
 
 
-def product(a, b, bias=None):
+def product(a, b, bias=None, out=None):
     """a @ b (+ bias (N,) on every row) of two raw arrays, split over the intra-op threads
-    (``threads.matmul``), or of Tensors (recorded for higher-order gradients)."""
+    (``threads.matmul``; into ``out`` when given), or of Tensors (recorded for higher-order
+    gradients)."""
     if dual.is_tensor(a) or dual.is_tensor(b):
-        out = a @ b
-        return out if bias is None else out + bias
-    return threads.matmul(a, b, bias=bias)
+        result = a @ b
+        return result if bias is None else result + bias
+    return threads.matmul(a, b, out=out, bias=bias)
 
 
 def products(pairs):

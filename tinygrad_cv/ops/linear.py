@@ -5,6 +5,7 @@ Shapes: x (*, in_features), W (out_features, in_features), b (out_features,) -> 
 from __future__ import annotations
 
 from .. import backend
+from ..autograd import buffers
 from ..autograd.function import Function
 from . import dual
 from .linalg import product, products
@@ -14,7 +15,8 @@ class LinearFn(Function):
     """y = x W^T + b;  dL/dx = g W,  dL/dW = g^T x,  dL/db = sum of g over the leading dims.
 
     The leading dims of x are flattened into one (one GEMM for every shape), split over the
-    intra-op threads (``linalg.product``); the backward's products (dL/dx, dL/dW and, on
+    intra-op threads (``linalg.product``), y and dL/dx written into reused buffers
+    (``autograd/buffers.py``); the backward's products (dL/dx, dL/dW and, on
     arrays, dL/db = 1^T g) go to the threads in one hand-off (``linalg.products``).  The
     backward uses only matmul/reshape/sum, so it also runs on Tensors (``create_graph=True``).
     """
@@ -25,7 +27,10 @@ class LinearFn(Function):
     def forward(ctx, x, weight, bias=None):
         ctx.save_for_backward(x, weight)
         ctx.has_bias = bias is not None
-        out = product(x.reshape(-1, x.shape[-1]), weight.T, bias)
+        x2 = x.reshape(-1, x.shape[-1])
+        xp = backend.get_array_module(x2)
+        out = buffers.empty((x2.shape[0], weight.shape[0]), xp.result_type(x2, weight), x2)
+        out = product(x2, weight.T, bias, out=out)
         return out.reshape(x.shape[:-1] + (weight.shape[0],))
 
     @staticmethod
@@ -37,7 +42,12 @@ class LinearFn(Function):
         g2 = g.reshape((-1, out_features))
         pairs = []
         if need_x:
-            pairs.append((g2, weight))
+            if dual.is_tensor(g2) or dual.is_tensor(weight):
+                pairs.append((g2, weight))
+            else:       # dL/dx in a reused buffer (an activation-sized array every step)
+                xp = backend.get_array_module(g2)
+                pairs.append((g2, weight, buffers.empty((g2.shape[0], in_features),
+                                                        xp.result_type(g2, weight), g2)))
         if need_w:
             pairs.append((dual.swap_last(g2), x.reshape((-1, in_features))))
         if need_b and not dual.is_tensor(g2):     # the bias gradient as ones^T g: same hand-off

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 
 from ... import backend, threads
+from ...autograd import buffers
 from ...autograd.function import Function
 from ...ops.dual import raw
 from ...ops.softmax import softmax_array
@@ -78,16 +79,16 @@ def attention_forward(q, k, v, mask, scale, dropout_p, out=None):
     batch = tuple(backend.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2]))
     L, S = q.shape[-2], k.shape[-2]
     dt = xp.result_type(q, k)
-    p = xp.empty(batch + (L, S), dtype=dt)
+    p = buffers.empty(batch + (L, S), dt, q)
     keep = None
     pd = p
     if dropout_p > 0.0:
         rng = backend.get_rng(backend.device_of(q))
         keep = (rng.random(p.shape, dtype=p.dtype) >= dropout_p).astype(p.dtype)
         keep *= 1.0 / (1.0 - dropout_p)
-        pd = xp.empty(p.shape, dtype=dt)
+        pd = buffers.empty(p.shape, dt, q)
     if out is None:
-        out = xp.empty(batch + (L, v.shape[-1]), dtype=xp.result_type(pd, v))
+        out = buffers.empty(batch + (L, v.shape[-1]), xp.result_type(pd, v), q)
     hidden = None if mask is None or mask.dtype != bool else ~mask
     count, end, length, whole = _attention_split(
         q, k, v, (q.shape[-1] + v.shape[-1]) // threads.MACS_PER_ELEMENT + 4)
@@ -134,7 +135,7 @@ def attention_backward(g, q, k, v, p, keep, scale, needs, g_weights=None, outs=(
     dt = xp.result_type(g, p, q, k, v)
     shapes = (batch + tuple(q.shape[-2:]), batch + tuple(k.shape[-2:]),
               batch + tuple(v.shape[-2:]))
-    grads = [None if not need else (o if o is not None else xp.empty(shape, dtype=dt))
+    grads = [None if not need else (o if o is not None else buffers.empty(shape, dt, q))
              for need, o, shape in zip(needs, outs, shapes)]
     count, end, length, whole = _attention_split(
         q, k, v, (2 * q.shape[-1] + 2 * v.shape[-1]) // threads.MACS_PER_ELEMENT + 4)
@@ -214,11 +215,10 @@ class PackedSelfAttention(Function):
     @staticmethod
     def forward(ctx, qkv, mask=None, heads=1, batch_first=False, scale=1.0, dropout_p=0.0,
                 return_weights=False):
-        xp = backend.get_array_module(qkv)
         A, B, E3 = qkv.shape
         E = E3 // 3
         q, k, v = (_heads(qkv[..., j * E:(j + 1) * E], heads, batch_first) for j in range(3))
-        out = xp.empty((A, B, E), dtype=qkv.dtype)
+        out = buffers.empty((A, B, E), qkv.dtype, qkv)
         _, p, keep = attention_forward(q, k, v, mask, scale, dropout_p,
                                        out=_heads(out, heads, batch_first))
         ctx.cfg = (heads, batch_first, scale)
@@ -231,11 +231,10 @@ class PackedSelfAttention(Function):
     def backward(ctx, g, g_weights=None):
         qkv, p, keep = ctx.saved_tensors
         heads, batch_first, scale = ctx.cfg
-        xp = backend.get_array_module(qkv)
         E = qkv.shape[-1] // 3
         split = [(qkv[..., j * E:(j + 1) * E]) for j in range(3)]
         q, k, v = (_heads(a, heads, batch_first) for a in split)
-        dqkv = xp.empty(qkv.shape, dtype=qkv.dtype)
+        dqkv = buffers.empty(qkv.shape, qkv.dtype, qkv)
         outs = tuple(_heads(dqkv[..., j * E:(j + 1) * E], heads, batch_first) for j in range(3))
         attention_backward(_heads(g, heads, batch_first), q, k, v, p, keep, scale,
                            (True, True, True), g_weights, outs)

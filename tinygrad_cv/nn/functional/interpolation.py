@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 
 from ... import backend, threads
+from ...autograd import buffers
 from ...autograd.function import Function
 
 
@@ -92,7 +93,7 @@ class NearestRepeatFn(Function):
         fh, fw = factors
         ctx.factors = factors
         if _channels_last(x):
-            y = xp.empty((n, h, fh, w, fw, c), dtype=x.dtype)
+            y = buffers.empty((n, h, fh, w, fw, c), x.dtype, x)
             y[...] = x.transpose(0, 2, 3, 1)[:, :, None, :, None, :]
             return y.reshape(n, h * fh, w * fw, c).transpose(0, 3, 1, 2)
         return xp.broadcast_to(x[:, :, :, None, :, None], (n, c, h, fh, w, fw)).reshape(n, c, h * fh, w * fw)
