@@ -16,12 +16,18 @@ BACKWARD_PASSES = 7
 _SCRATCH_SLOT = "group_norm"
 
 
+def _channels_to_end(ndim):
+    """The axis order that moves axis 1 (channels) of an ``ndim``-axis array to the end (a
+    plain transpose: ``numpy.moveaxis`` costs several microseconds of Python per call)."""
+    return (0,) + tuple(range(2, ndim)) + (1,)
+
+
 def _is_channels_last(x):
     """True when x (N, C, *) is stored channels-last: moving the channel axis to the end gives
     a C-contiguous array (and x itself is not C-contiguous)."""
     if x.ndim < 3 or x.flags.c_contiguous:
         return False
-    return backend.get_array_module(x).moveaxis(x, 1, -1).flags.c_contiguous
+    return x.transpose(_channels_to_end(x.ndim)).flags.c_contiguous
 
 
 def _rows(a, channels_last):
@@ -29,15 +35,16 @@ def _rows(a, channels_last):
     layout, else one copy."""
     n, c = a.shape[0], a.shape[1]
     if channels_last:
-        return backend.get_array_module(a).moveaxis(a, 1, -1).reshape(n, -1, c)
+        return a.transpose(_channels_to_end(a.ndim)).reshape(n, -1, c)
     return a.reshape(n, c, -1)
 
 
 def _unrows(a, shape, channels_last):
     """Inverse of ``_rows``: (N, S, C) or (N, C, S) -> the (N, C, *) ``shape`` (a view)."""
     if channels_last:
-        xp = backend.get_array_module(a)
-        return xp.moveaxis(a.reshape((shape[0],) + tuple(shape[2:]) + (shape[1],)), -1, 1)
+        ndim = len(shape)
+        return a.reshape((shape[0],) + tuple(shape[2:]) + (shape[1],)).transpose(
+            (0, ndim - 1) + tuple(range(1, ndim - 1)))
     return a.reshape(shape)
 
 
