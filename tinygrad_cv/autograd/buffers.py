@@ -15,10 +15,10 @@ Only CPU arrays of at least ``MIN_BYTES`` are pooled (CuPy has its own memory po
 arrays come from glibc's heap, which recycles them).  Arrays from 256 KB up came back as fresh
 pages step after step: glibc returns memory to the system when it is freed (blocks above its
 mmap threshold, which only rises to the size of the largest mapped block freed, and the top of
-its heap once enough of it is free), and a step frees most of its arrays.  The diffusion UNet's training step (64
-8x8 maps, activations of 0.25-1.5 MB) faulted about 6,400 pages a step with a pool from 8 MB
-and took 102 ms; with the pool from 256 KB, 0-1 faults and 91 ms (``bench_diffusion.py``'s
-train case, blocks alternated in one process).
+its heap once enough of it is free), and a step frees most of its arrays.  The diffusion
+UNet's training step (64 8x8 maps, activations of 0.25-1.5 MB) faulted about 6,400 pages a
+step with a pool from 8 MB and took 102 ms; with the pool from 256 KB, 0-1 faults and 91 ms
+(``bench_diffusion.py``'s train case, blocks alternated in one process).
 
 A request takes the smallest free buffer of its dtype whose size is between its own and
 ``FIT`` times it (a view of the buffer's first elements): buffers of one size alone are only

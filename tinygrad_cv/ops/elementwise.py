@@ -5,12 +5,13 @@ Each backward is written with operators and ``dual`` helpers so it runs on array
 Large elementwise passes split the first axis (the samples) of their result over the intra-op
 threads (``split_rows``): each part computes its rows into an output allocated before the
 split, in the memory order of the input (channels-last stays channels-last).  ``Add``, ``Sub``
-and ``Mul`` of two same-dtype floating arrays (``_binary_split``) and ``ReLU`` take that path;
+and ``Mul`` of two same-dtype floating arrays (``_binary``) and ``ReLU`` take that path;
 ``ops/activation.py`` (SiLU) and the normalisation and pooling layers use ``split_rows`` too.
 Those outputs come from the reused buffers (``autograd/buffers.py``) whether or not they split.
 """
 from __future__ import annotations
 
+import operator
 import weakref
 
 from .. import backend, threads
@@ -67,18 +68,19 @@ def _result_like(a, b):
     return buffers.empty(shape, a.dtype, a)
 
 
-# Elements below which the binary ops take NumPy's plain expression (no split, no reused
-# buffer: the checks themselves cost).
+# Elements below which the binary ops take the plain expression (no split, no reused buffer:
+# the checks themselves cost).
 _BINARY_SPLIT_MIN = 1 << 16
+_OPERATORS = {"add": operator.add, "subtract": operator.sub, "multiply": operator.mul}
 
 
-def _binary_split(ufunc, a, b):
-    """``ufunc(a, b)`` into a reused result buffer (``_result_like``), split over the rows of
+def _binary(ufunc, a, b):
+    """``ufunc(a, b)``: into a reused result buffer (``_result_like``), split over the rows of
     the result when the threads take it, when both are arrays of one floating dtype and the
-    result is large; None otherwise (the caller's plain expression)."""
+    result is large; otherwise the plain operator (scalars, Tensors under ``create_graph``)."""
     if (not backend.is_array(a) or not backend.is_array(b) or a.dtype != b.dtype
             or a.dtype.kind != "f" or max(a.size, b.size) < _BINARY_SPLIT_MIN):
-        return None
+        return _OPERATORS[ufunc](a, b)
     out = _result_like(a, b)
     op = getattr(backend.get_array_module(a), ufunc)
     split_rows(lambda o, x, y: op(x, y, out=o), (out, a, b), 1)
@@ -97,8 +99,7 @@ class Add(_Primitive):
 
     @staticmethod
     def forward(ctx, a, b):
-        out = _binary_split("add", a, b)
-        return a + b if out is None else out
+        return _binary("add", a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -110,8 +111,7 @@ class Sub(_Primitive):
 
     @staticmethod
     def forward(ctx, a, b):
-        out = _binary_split("subtract", a, b)
-        return a - b if out is None else out
+        return _binary("subtract", a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -124,19 +124,14 @@ class Mul(_Primitive):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        out = _binary_split("multiply", a, b)
-        return a * b if out is None else out
+        return _binary("multiply", a, b)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
-        if dual.is_tensor(g):
-            return (g * b if na else None), (g * a if nb else None)
-        ga = (_binary_split("multiply", g, b) if na else None)
-        gb = (_binary_split("multiply", g, a) if nb else None)
-        return ((g * b if ga is None else ga) if na else None,
-                (g * a if gb is None else gb) if nb else None)
+        return ((_binary("multiply", g, b) if na else None),
+                (_binary("multiply", g, a) if nb else None))
 
 
 class Div(_Primitive):

@@ -67,7 +67,7 @@ def _attention_split(q, k, v, cost_per_score):
 
 
 def attention_forward(q, k, v, mask, scale, dropout_p, out=None):
-    """O = dropout(softmax(scale Q K^T + M) V on raw arrays -> (O, P, keep or None).
+    """O = dropout(softmax(scale Q K^T + M)) V on raw arrays -> (O, P, keep or None).
 
     ``mask``: None, bool (True = take part) or additive float, broadcastable to the scores;
     ``out``: an array (a view is fine) of O's shape to write O into.  The scores, softmax,
