@@ -31,7 +31,7 @@ import torch  # noqa: E402
 
 import tinygrad_cv as tg  # noqa: E402
 import tinygrad_cv.nn.functional as F  # noqa: E402
-from benchmarks.timing import median_times  # noqa: E402
+from benchmarks.timing import faults_text, median_times  # noqa: E402
 from benchmarks.twins import copy_torch_weights  # noqa: E402
 from models.diffusion.unet import UNet  # noqa: E402
 from tinygrad_cv import optim  # noqa: E402
@@ -149,10 +149,6 @@ def check_agreement(ours, theirs, device="cpu"):
     return float(np.abs(a - b).max())
 
 
-def _count(n):
-    return "-" if n is None else f"{n:,.0f}"
-
-
 def _sync(device):
     tg.backend.synchronize(device)
     if device == "cuda":
@@ -202,7 +198,7 @@ def main(argv=None):
         t_ours, t_torch = median_times(list(steps), repeats, sync=lambda: _sync(args.device),
                                        faults=faults)
         print(f"{title:<48}{t_ours * 1e3:>10.1f}{t_torch * 1e3:>10.1f}{t_ours / t_torch:>8.2f}"
-              f"   {_count(faults[0])} / {_count(faults[1])}", flush=True)
+              f"   {faults_text(faults)}", flush=True)
     print(f"load after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 

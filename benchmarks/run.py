@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import tinygrad_cv as tg  # noqa: E402
-from benchmarks.timing import median_times  # noqa: E402
+from benchmarks.timing import faults_text, median_times  # noqa: E402
 from benchmarks.twins import copy_torch_weights, twin_inputs  # noqa: E402
 from tinygrad_cv import nn, optim  # noqa: E402
 import tinygrad_cv.nn.functional as F  # noqa: E402
@@ -292,7 +292,7 @@ def main(argv=None):
         if flops:
             line += f"   ({flops / t_ours / 1e9:.0f} GFLOP/s ours, {flops / t_theirs / 1e9:.0f} torch)"
         if None not in faults:
-            line += f"   page faults per run {faults[0]:,.0f} / {faults[1]:,.0f}"
+            line += f"   page faults per run {faults_text(faults)}"
         print(line, flush=True)
 
 

@@ -16,6 +16,11 @@ def minor_faults():
     return None if resource is None else resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
+def faults_text(faults):
+    """``median_times``'s fault counts as "ours / torch" ("-" where none were counted)."""
+    return " / ".join("-" if n is None else f"{n:,.0f}" for n in faults)
+
+
 def median_times(steps, repeats, rounds=3, sync=None, warmup=0.15, faults=None):
     """Median seconds of each callable in ``steps`` over about ``repeats`` timed runs.
 
