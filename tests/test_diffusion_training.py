@@ -37,10 +37,10 @@ def tiny_config(**training):
             "schedule": {"kind": "cosine", "timesteps": 100}, "training": settings}
 
 
-def test_loss_falls_over_a_hundred_steps():
+def test_loss_falls_over_a_hundred_steps(device):
     config = _merged({"unet": TINY_UNET,
                       "training": {"batch_size": 16, "lr": 3e-3, "warmup_steps": 5}})
-    run = _Run(config, seed=0, device="cpu")
+    run = _Run(config, seed=0, device=device)
     losses = [run.train_step()[0] for _ in range(100)]
     assert all(np.isfinite(losses))
     first, last = np.mean(losses[:10]), np.mean(losses[-20:])

@@ -43,11 +43,12 @@ def inputs(config, n, size, dtype, seed=0, length=3):
     return x, t, y, c
 
 
-def run_ours(model, x, t, y, c, weight):
-    ox = tg.tensor(x, requires_grad=True)
-    oc = None if c is None else tg.tensor(c, requires_grad=True)
-    out = model(ox, tg.tensor(t), None if y is None else tg.tensor(y), oc)
-    (out * tg.tensor(weight)).sum().backward()
+def run_ours(model, x, t, y, c, weight, device="cpu"):
+    ox = tg.tensor(x, requires_grad=True, device=device)
+    oc = None if c is None else tg.tensor(c, requires_grad=True, device=device)
+    out = model(ox, tg.tensor(t, device=device), None if y is None else tg.tensor(y, device=device),
+                oc)
+    (out * tg.tensor(weight, device=device)).sum().backward()
     return out, ox, oc
 
 
@@ -71,15 +72,17 @@ def close(a, b, dtype, what):
 # ---- the twin tests -------------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("mode", ["train", "eval"])
-def test_output_and_every_gradient_match_torch(dtype, mode):
+def test_output_and_every_gradient_match_torch(dtype, mode, device):
     # dropout is random in training, so the training twin has none; in eval it must be inert
     config = dict(TINY, dropout=0.0 if mode == "train" else 0.3)
     ours, theirs = twins(config, dtype)
+    ours.to(device)
     getattr(ours, mode)()
     getattr(theirs, mode)()
     x, t, y, c = inputs(config, 3, 4, dtype)
     weight = np.random.default_rng(1).standard_normal((3, 3, 4, 4)).astype(dtype)
-    out, ox, oc = run_ours(ours, x, t, y, c, weight)
+    out, ox, oc = run_ours(ours, x, t, y, c, weight, device)
+    assert out.device == device
     tout, tx, tc = run_torch(theirs, x, t, y, c, weight)
     close(out, tout, dtype, "output")
     close(ox.grad, tx.grad, dtype, "dL/dx")
