@@ -6,13 +6,14 @@
 #      the diffusion UNet against its torch twin, DDIM/DDPM sampling loops against diffusers,
 #      a diffusion training run);
 #   2. `benchmarks/run.py --device cuda` and `benchmarks/bench_diffusion.py --device cuda`
-#      (ours on CuPy against torch CUDA, ratios);
+#      (ours on CuPy against torch CUDA, ratios), and where the UNet's time goes on the GPU
+#      (`benchmarks/profile_functions.py`: milliseconds per Function);
 #   3. `tinygrad-cv train --model ddpm --device cuda` for MINUTES minutes, then `sample` on
 #      cuda: DDIM-50 and DDPM-1000, 400 samples each, scored (scores.json).
 #
 # Usage, from the repository root:  OUT=dir bash benchmarks/gpu_check.sh
 # Results go to $OUT (default gpu_check_out): log.txt (everything below), tests.txt, bench.txt,
-# train_metrics.json, scores_ddim.json, scores_ddpm.json, grid_ddim.png.  Python packages the
+# profile.txt, train_metrics.json, scores_ddim.json, scores_ddpm.json, grid_ddim.png.  Python packages the
 # machine lacks (the graphviz package, diffusers, nltk, seam-carving) may be put in .whl/ as
 # wheels: they are installed into /tmp/site first.  DEVICE=cpu (with small MINUTES) runs the
 # same steps on the CPU, to check the script itself.
@@ -50,6 +51,11 @@ echo "== 2. benchmarks on $DEVICE"
         --batch 64
 } > "$OUT/bench.txt" 2>&1
 cat "$OUT/bench.txt"
+{
+    timeout 60 $PY benchmarks/profile_functions.py --device "$DEVICE" --case unet-train --steps 10
+    timeout 60 $PY benchmarks/profile_functions.py --device "$DEVICE" --case unet-forward --steps 3
+} > "$OUT/profile.txt" 2>&1
+cat "$OUT/profile.txt"
 
 echo "== 3. ddpm: train $MINUTES min and sample on $DEVICE"
 rm -rf "$WORK/ddpm" "$WORK/ddim50" "$WORK/ddpm1000"
