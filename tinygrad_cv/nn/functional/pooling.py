@@ -217,7 +217,8 @@ class MaxPool2dFn(Function):
             relu.note_masked_gradient(gx)
             return gx
         tiled = _is_reshape_case(xpad.shape, kernel, stride, padding)
-        return _unpad(_max_routes(xpad, y, dy, slices, tiled), padding, hw)
+        inside = _inside_mask(xpad, padding, hw) if padding != (0, 0) and _has_neg_inf(y) else None
+        return _unpad(_max_routes(xpad, y, dy, slices, tiled, inside), padding, hw)
 
 
 def _unobserved_relu(ctx, x):
@@ -242,6 +243,20 @@ def _has_nan(y):
     return bool(backend.get_array_module(y).isnan(y).any())
 
 
+def _has_neg_inf(y):
+    return bool(backend.get_array_module(y).isneginf(y).any())
+
+
+def _inside_mask(xpad, padding, hw):
+    """Bool (Hp, Wp) mask of the padded grid, True at the input's own elements: a window whose
+    elements are all -inf has the padding's -inf as its maximum too, and torch then routes the
+    gradient to the window's first element inside the input, never to the padding."""
+    xp = backend.get_array_module(xpad)
+    inside = xp.zeros(xpad.shape[2:], dtype=bool)
+    inside[padding[0]:padding[0] + hw[0], padding[1]:padding[1] + hw[1]] = True
+    return inside
+
+
 def _keep_first_hits(hits):
     """Clear, in place, every hit that an earlier mask of ``hits`` (boolean arrays of one
     shape, in the kernel's row-major order) already holds: torch's first-maximum rule."""
@@ -254,12 +269,16 @@ def _keep_first_hits(hits):
             claimed |= hit
 
 
-def _max_routes(xpad, y, dy, slices, tiled):
+def _max_routes(xpad, y, dy, slices, tiled, inside=None):
     """Max-pool gradient of the padded input, offset by offset: each offset's strided view
     takes ``dy`` where it holds the window maximum first.  ``tiled``: the windows tile the
-    input exactly (each element in one window), so each view is written once, no zero-fill."""
+    input exactly (each element in one window), so each view is written once, no zero-fill.
+    ``inside``: None, or ``_inside_mask`` (padding elements are never a hit)."""
     xp = backend.get_array_module(dy)
     hits = [xpad[:, :, rows, cols] == y for rows, cols in slices]
+    if inside is not None:
+        for (rows, cols), hit in zip(slices, hits):
+            hit &= inside[rows, cols]
     if _has_nan(y):   # a NaN maximum comes from the window's last NaN (torch)
         nan_hits = [xp.isnan(xpad[:, :, rows, cols]) for rows, cols in slices]
         _keep_first_hits(nan_hits[::-1])

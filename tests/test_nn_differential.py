@@ -1,0 +1,49 @@
+"""Differential tests of the nn layers' less common arguments and edge values, torch as the
+oracle (same inputs and weights; forward values and the gradients of inputs and parameters).
+
+Each test pins a case where the two frameworks once disagreed."""
+import numpy as np
+import pytest
+import torch
+
+import tinygrad_cv as tg
+import tinygrad_cv.nn.functional as F
+
+from torch_compare import host
+
+pytestmark = pytest.mark.usefixtures("torch_on_one_thread")
+
+EXACT = dict(rtol=1e-12, atol=1e-12)
+
+
+def _forward_backward(ours_fn, torch_fn, *arrays, seed=0):
+    """Run both functions on float64 copies of ``arrays``, backpropagate one random output
+    gradient, return ((our output, our input grads), (torch's output, torch's input grads))."""
+    xo = [tg.tensor(a, requires_grad=True) for a in arrays]
+    xt = [torch.tensor(a, requires_grad=True) for a in arrays]
+    yo, yt = ours_fn(*xo), torch_fn(*xt)
+    assert tuple(yo.shape) == tuple(yt.shape)
+    g = np.random.default_rng(seed).standard_normal(tuple(yt.shape))
+    yo.backward(tg.tensor(g))
+    yt.backward(torch.tensor(g))
+    return ((host(yo), [host(a.grad) for a in xo]),
+            (yt.detach().numpy(), [a.grad.numpy() for a in xt]))
+
+
+def _assert_same(ours_fn, torch_fn, *arrays, tol=EXACT):
+    (yo, go), (yt, gt) = _forward_backward(ours_fn, torch_fn, *arrays)
+    np.testing.assert_allclose(yo, yt, err_msg="forward", equal_nan=True, **tol)
+    for i, (a, b) in enumerate(zip(go, gt)):
+        np.testing.assert_allclose(a, b, err_msg=f"gradient of input {i}", equal_nan=True, **tol)
+
+
+# ---- max pooling: windows whose elements are all -inf ----------------------------------------
+@pytest.mark.parametrize("k, s, p", [(3, 2, 1), (3, 1, 1), (2, 1, 1), ((3, 2), (1, 2), (1, 1))])
+def test_max_pool_all_minus_inf_window_sends_gradient_inside_the_input(k, s, p):
+    """The padding's -inf equals such a window's maximum; torch sends the gradient to the
+    window's first element inside the input (it was lost in the padding)."""
+    x = np.random.default_rng(1).standard_normal((2, 2, 5, 6))
+    x[0, 0] = -np.inf                       # every window of this map
+    x[1, 1, :2, :2] = -np.inf               # only the corner windows
+    _assert_same(lambda a: F.max_pool2d(a, k, s, p),
+                 lambda a: torch.nn.functional.max_pool2d(a, k, s, p), x)
