@@ -701,8 +701,17 @@ class Tensor:
 
     # comparisons: elementwise, not differentiable, bool result
     def _compare(self, other, op):
-        other = other.array if isinstance(other, Tensor) else other
-        return Tensor.wrap(backend.ensure_array(op(self.array, other)))
+        """``op`` on the arrays, the operands promoted as torch does (``_promoted``: a float
+        tensor meeting a float64 0-d one compares in its own dtype, an integer tensor meeting
+        a float one or a Python float in the float's)."""
+        a = self
+        if isinstance(other, Tensor):
+            if a.array.dtype != other.array.dtype:
+                a, other = _promoted(a, other)
+            other = other.array
+        elif type(other) is float and a.array.dtype.kind in "biu":
+            a = a.float()
+        return Tensor.wrap(backend.ensure_array(op(a.array, other)))
 
     def __eq__(self, other):
         return self._compare(other, lambda a, b: a == b)
@@ -733,6 +742,15 @@ class Tensor:
 
     def __xor__(self, other):
         return self._compare(other, lambda a, b: a ^ b)
+
+    def __rand__(self, other):
+        return self._compare(other, lambda a, b: b & a)
+
+    def __ror__(self, other):
+        return self._compare(other, lambda a, b: b | a)
+
+    def __rxor__(self, other):
+        return self._compare(other, lambda a, b: b ^ a)
 
     eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
 
@@ -1512,12 +1530,8 @@ def _binary(self, other, reflected=False):
         if cls is float and self.array.dtype.kind != "f":
             self = self.float()
     elif isinstance(other, Tensor):
-        kind, other_kind = self.array.dtype.kind, other.array.dtype.kind
-        if kind != other_kind and (kind == "f" or other_kind == "f"):
-            if kind != "f":
-                self = self.to(other.array.dtype)
-            elif other_kind != "f":
-                other = other.to(self.array.dtype)
+        if self.array.dtype != other.array.dtype:
+            self, other = _promoted(self, other)
     elif isinstance(other, numbers.Number) and not isinstance(other, complex):
         if type(other) not in (bool, int, float):
             other = other.item()   # a NumPy scalar: weak like a Python one
@@ -1526,6 +1540,33 @@ def _binary(self, other, reflected=False):
     else:
         other = _as_tensor(other, like=self)
     return (other, self) if reflected else (self, other)
+
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
+
+
+def _promoted(a, b):
+    """Tensors ``a`` and ``b`` of different dtypes, cast as torch promotes them.
+
+    An integer (or bool) tensor meeting a floating one takes the floating dtype (torch:
+    int64 + float32 -> float32, where NumPy would give float64).  A 0-d tensor meeting a
+    tensor with dimensions in the same category (or a lower one) takes that tensor's dtype
+    (float32 + 0-d float64 -> float32, int32 + 0-d int64 -> int32, uint8 + 0-d int64 ->
+    uint8); other pairs are left to NumPy, whose promotion is torch's there.
+    """
+    da, db = a.array.dtype, b.array.dtype
+    ka, kb = _CATEGORY.get(da.kind, 3), _CATEGORY.get(db.kind, 3)
+    zero_a, zero_b = a.array.ndim == 0, b.array.ndim == 0
+    if zero_a != zero_b:
+        if zero_a and ka <= kb:
+            return a.to(db), b
+        if zero_b and kb <= ka:
+            return a, b.to(da)
+    if ka == 2 and kb != 2:
+        return a, b.to(da)
+    if kb == 2 and ka != 2:
+        return a.to(db), b
+    return a, b
 
 
 def _as_tensor(value, like=None):
