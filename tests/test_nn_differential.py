@@ -47,3 +47,27 @@ def test_max_pool_all_minus_inf_window_sends_gradient_inside_the_input(k, s, p):
     x[1, 1, :2, :2] = -np.inf               # only the corner windows
     _assert_same(lambda a: F.max_pool2d(a, k, s, p),
                  lambda a: torch.nn.functional.max_pool2d(a, k, s, p), x)
+
+
+# ---- interpolate: torch's exact cases by output size ------------------------------------------
+@pytest.mark.parametrize("mode, align_corners", [("nearest", None), ("bilinear", False),
+                                                 ("bilinear", True)])
+@pytest.mark.parametrize("scale_factor", [1.1, 2.1, (1.1, 1.5), (0.6, 2.1), 2.0, 1.7])
+def test_interpolate_scale_factor_that_keeps_or_doubles_the_size(mode, align_corners,
+                                                                 scale_factor):
+    """An axis whose output size equals its input size is copied (both modes), one twice its
+    input size takes element o // 2 (nearest), whatever the scale factor that gave the size
+    (torch); the scale factor was used instead (5 rows at 1.1: rows 0, 0, 1, 2, 3)."""
+    x = np.random.default_rng(2).standard_normal((2, 3, 5, 4))
+    _assert_same(lambda a: F.interpolate(a, scale_factor=scale_factor, mode=mode,
+                                         align_corners=align_corners),
+                 lambda a: torch.nn.functional.interpolate(a, scale_factor=scale_factor,
+                                                           mode=mode,
+                                                           align_corners=align_corners), x)
+
+
+def test_upsample_layer_nearest_scale_factor_2_1_float32():
+    x = np.random.default_rng(3).standard_normal((1, 2, 4, 3)).astype(np.float32)
+    ours = tg.nn.Upsample(scale_factor=2.1)(tg.tensor(x))
+    theirs = torch.nn.Upsample(scale_factor=2.1)(torch.tensor(x))
+    np.testing.assert_array_equal(host(ours), theirs.numpy())

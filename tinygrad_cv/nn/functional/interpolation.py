@@ -15,6 +15,10 @@ a scale factor is given, as torch does without ``recompute_scale_factor``):
 * bilinear, align_corners=False: ``src = max((o + 0.5) * scale - 0.5, 0)``
 * bilinear, align_corners=True: ``src = o * (in - 1) / (out - 1)`` (0 when out == 1)
 
+except, as torch, on an axis whose output size equals its input size (``src = o``, both
+modes: a scale factor such as 1.1 that floors back to the input size changes nothing) or is
+twice it (nearest only: ``src = o // 2``, whatever the scale factor, e.g. 2.1).
+
 with ``y = (1 - l) * x[i0] + l * x[i1]``, ``i0 = floor(src)``, ``i1 = min(i0 + 1, in - 1)``,
 ``l = src - i0`` along each axis.
 """
@@ -109,13 +113,17 @@ class NearestRepeatFn(Function):
 
 
 def _nearest_matrix(xp, in_size, out_size, scale, dtype):
-    # float32 arithmetic, as torch computes the nearest source index
-    o = xp.arange(out_size, dtype="float32")
-    src = xp.minimum(xp.floor(o * xp.float32(scale)).astype(int), in_size - 1)
+    if out_size in (in_size, 2 * in_size):      # torch's exact cases (module docstring)
+        src = xp.arange(out_size) // (out_size // in_size)
+    else:   # float32 arithmetic, as torch computes the nearest source index
+        o = xp.arange(out_size, dtype="float32")
+        src = xp.minimum(xp.floor(o * xp.float32(scale)).astype(int), in_size - 1)
     return (src[:, None] == xp.arange(in_size)[None, :]).astype(dtype)
 
 
 def _bilinear_matrix(xp, in_size, out_size, scale, align_corners, dtype):
+    if out_size == in_size:                     # torch's exact case (module docstring)
+        return xp.eye(in_size, dtype=dtype)
     o = xp.arange(out_size, dtype="float64")
     if align_corners:
         src = o * ((in_size - 1) / (out_size - 1)) if out_size > 1 else o * 0.0
@@ -145,6 +153,14 @@ def _output_size(op, shape, size, scale_factor):
     return out, (1.0 / sf[0], 1.0 / sf[1]), sf
 
 
+def _repeats(in_size, out_size, scale_factor):
+    """True when nearest resampling of one axis repeats each input element out/in times."""
+    if out_size % in_size:
+        return False
+    factor = out_size // in_size
+    return scale_factor is None or factor in (1, 2) or scale_factor == factor
+
+
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
     """Resize (N, C, H, W) to ``size`` or by ``scale_factor`` (modes 'nearest', 'bilinear')."""
     op = "interpolate"
@@ -158,8 +174,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if ho < 1 or wo < 1:
         raise ValueError(f"{op}: output size ({ho}, {wo}) must be positive")
     h, w = input.shape[2], input.shape[3]
-    if mode == "nearest" and ho % h == 0 and wo % w == 0 and (
-            sf is None or (sf[0] == ho // h and sf[1] == wo // w)):
+    if mode == "nearest" and _repeats(h, ho, None if sf is None else sf[0]) and _repeats(
+            w, wo, None if sf is None else sf[1]):
         return NearestRepeatFn.apply(input, factors=(ho // h, wo // w))
     xp = backend.get_array_module(input)
     dt = input.dtype
