@@ -88,3 +88,64 @@ def test_0d_float64_operand_keeps_float32_gradients():
     out_t.backward()
     _same(x_o.grad, x_t.grad)
     _same(s_o.grad, s_t.grad)
+
+
+# ---- clamp ------------------------------------------------------------------------------------
+_GRID = st.lists(st.sampled_from([-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0]), min_size=6, max_size=6)
+
+
+def _backward_both(out_o, out_t, weights):
+    """Backpropagate sum(out * weights) through both graphs."""
+    (out_o * tg.tensor(weights)).sum().backward()
+    (out_t * torch.tensor(weights)).sum().backward()
+
+
+@settings(max_examples=60, deadline=None)
+@given(x=_GRID, lo=_GRID, hi=_GRID, form=st.sampled_from(["both", "min", "max", "0d", "bcast"]))
+def test_clamp_with_tensor_bounds_values_and_subgradients(x, lo, hi, form):
+    """Ties at the bounds give the whole gradient to x (none to the bound); lo > hi gives hi;
+    0-d tensor bounds receive their gradient."""
+    x = np.array(x, np.float32)
+    lo, hi = np.array(lo, np.float32), np.array(hi, np.float32)
+    if form == "0d":
+        lo, hi = lo[:1].reshape(()), hi[:1].reshape(())
+    if form == "bcast":
+        x, lo, hi = x.reshape(2, 3), lo[:3], hi[:2].reshape(2, 1)
+    (xt, xo), (lt, lo_), (ht, ho) = (_pair(v, requires_grad=True) for v in (x, lo, hi))
+    kw_t = {"min": None if form == "max" else lt, "max": None if form == "min" else ht}
+    kw_o = {"min": None if form == "max" else lo_, "max": None if form == "min" else ho}
+    out_t, out_o = xt.clamp(**kw_t), xo.clamp(**kw_o)
+    _same(out_o, out_t)
+    weights = np.arange(1, out_t.numel() + 1, dtype=np.float32).reshape(out_t.shape)
+    _backward_both(out_o, out_t, weights)
+    for ours, theirs in ((xo, xt), (lo_, lt), (ho, ht)):
+        if theirs.grad is None:
+            assert ours.grad is None
+        else:
+            _same(ours.grad, theirs.grad)
+
+
+def test_clamp_of_an_integer_tensor_with_float_bounds_is_float32():
+    t, o = _pair(np.arange(-3, 4))
+    _same(o.clamp(-0.5, 1.5), t.clamp(-0.5, 1.5))
+    _same(o.clamp(min=0.5), t.clamp(min=0.5))
+    _same(o.clamp(0, 2), t.clamp(0, 2))
+    _same(tg.clamp(o, max=tg.tensor(1.5)), torch.clamp(t, max=torch.tensor(1.5)))
+
+
+def test_clamp_with_tensor_bounds_second_order():
+    """The backward is itself differentiable (gradcheck of the gradient in float64)."""
+    from tinygrad_cv.testing import gradcheck
+    x = tg.tensor([-1.5, -0.3, 0.2, 0.9, 2.0], dtype="float64", requires_grad=True)
+    lo = tg.tensor([-1.0, 0.0, -0.5, 0.5, 0.0], dtype="float64", requires_grad=True)
+    hi = tg.tensor([1.0, 1.0, 0.1, 1.5, 1.0], dtype="float64", requires_grad=True)
+    gradcheck(lambda a, b, c: (a.clamp(b, c) ** 2).sum(), [x, lo, hi])
+    (gx,) = tg.autograd.grad((x.clamp(lo, hi) ** 2).sum(), x, create_graph=True)
+    gx.sum().backward()
+    xt = torch.tensor(x.detach().numpy(), requires_grad=True)
+    (gt,) = torch.autograd.grad((xt.clamp(torch.tensor(lo.detach().numpy()),
+                                          torch.tensor(hi.detach().numpy())) ** 2).sum(), xt,
+                                create_graph=True)
+    gt.sum().backward()
+    _same(gx, gt)
+    _same(x.grad, xt.grad)

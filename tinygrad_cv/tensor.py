@@ -792,13 +792,23 @@ class Tensor:
         return ReLU.apply(self)
 
     def clamp(self, min=None, max=None):
-        """min <= x <= max elementwise; bounds may be numbers or tensors (broadcast)."""
+        """min <= x <= max elementwise; bounds may be numbers or tensors (broadcast, also 0-d,
+        and differentiable); with min > max the result is max (as torch).  Dtypes promote as
+        torch's: float bounds make an integer tensor float32."""
         if min is None and max is None:
             raise ValueError("clamp(): at least one of min and max must be given")
-        if isinstance(min, Tensor) and min.ndim or isinstance(max, Tensor) and max.ndim:
-            out = self if min is None else maximum(self, min)
-            return out if max is None else minimum(out, max)
-        return Clamp.apply(self, lo=_scalar(min), hi=_scalar(max))
+        x = self
+        if isinstance(min, Tensor) or isinstance(max, Tensor):
+            lo = None if min is None else _as_tensor(min, like=x)
+            hi = None if max is None else _as_tensor(max, like=x)
+            if lo is not None and lo.dtype != x.dtype:
+                x, lo = _promoted(x, lo)
+            if hi is not None and hi.dtype != x.dtype:
+                x, hi = _promoted(x, hi)
+            return ClampTensor.apply(x, lo, hi)
+        if x.array.dtype.kind != "f" and (type(min) is float or type(max) is float):
+            x = x.float()
+        return Clamp.apply(x, lo=min, hi=max)
 
     clip = clamp
 
@@ -2042,8 +2052,8 @@ from .autograd.engine import run_backward  # noqa: E402
 from .autograd.inplace import (add_at, apply_inplace, arithmetic_inplace,  # noqa: E402
                                assign_inplace, reshape_inplace, scatter_index)
 from .autograd.versions import bump_version, share_version, version_box  # noqa: E402
-from .ops.elementwise import (Abs, Add, Cast, Clamp, Copy, Cos, Div, Exp, Log,  # noqa: E402
-                              Maximum, Minimum, Mul, Neg, Pow, ReLU, Sigmoid, Sin, Sqrt, Sub,
+from .ops.elementwise import (Abs, Add, Cast, Clamp, ClampTensor, Copy, Cos,  # noqa: E402
+                              Div, Exp, Log, Maximum, Minimum, Mul, Neg, Pow, ReLU, Sigmoid, Sin, Sqrt, Sub,
                               Tanh, ToDevice, Where)
 from .ops.linalg import MatMul  # noqa: E402
 from .ops.reduction import (Extremum, ExtremumDim, Mean, Sum, VectorNorm,  # noqa: E402

@@ -8,7 +8,7 @@ attention, losses), whose backward works on raw arrays only, live in ``nn/functi
 (see ARCHITECTURE.md).
 
     elementwise  Add Sub Mul Div Pow Neg Abs Exp Log Sqrt Sin Cos Tanh Sigmoid ReLU Clamp
-                 ClampMinValue Maximum Minimum Where Cast ToDevice Copy
+                 ClampTensor ClampMinValue Maximum Minimum Where Cast ToDevice Copy
     reduction    Sum Mean Extremum ExtremumDim VectorNorm
     shape        Reshape Permute Expand GetItem IndexAdd Cat ConstantPad
     linalg       MatMul

@@ -405,6 +405,41 @@ class Clamp(_Primitive):
         return g * mask
 
 
+class ClampTensor(_Primitive):
+    """min(max(a, lo), hi) with tensor bounds (either may be None; they broadcast).
+
+    torch's subgradients: d/da = [lo <= a <= hi] (the bounds included, as ``Clamp``);
+    d/dlo = [a < lo] (and [lo < hi] with both bounds: when lo > hi the result is hi);
+    d/dhi = [a > hi] (or [hi < lo] with both bounds).
+    """
+
+    @staticmethod
+    def forward(ctx, a, lo, hi):
+        ctx.save_for_backward(a, lo, hi)
+        xp = backend.get_array_module(a)
+        out = a if lo is None else xp.maximum(a, lo)
+        return out if hi is None else xp.minimum(out, hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, lo, hi = ctx.saved_tensors
+        xa, xlo, xhi = dual.raw(a), dual.raw(lo), dual.raw(hi)
+        na, nlo, nhi = ctx.needs_input_grad
+        ga = glo = ghi = None
+        if na:
+            keep = True if lo is None else xa >= xlo
+            if hi is not None:
+                keep = (xa <= xhi) & keep
+            ga = g * keep
+        if nlo:
+            below = xa < xlo
+            glo = g * (below if hi is None else below & (xlo < xhi))
+        if nhi:
+            above = xa > xhi
+            ghi = g * (above if lo is None else above | (xhi < xlo))
+        return ga, glo, ghi
+
+
 class ClampMinValue(_Primitive):
     """max(a, lo) in value, the identity in gradient: torch's cosine_similarity clamps its
     norms in place outside the graph, so their gradient flows as if they were not clamped."""
