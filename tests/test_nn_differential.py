@@ -71,3 +71,35 @@ def test_upsample_layer_nearest_scale_factor_2_1_float32():
     ours = tg.nn.Upsample(scale_factor=2.1)(tg.tensor(x))
     theirs = torch.nn.Upsample(scale_factor=2.1)(torch.tensor(x))
     np.testing.assert_array_equal(host(ours), theirs.numpy())
+
+
+# ---- cross entropy / nll: 'mean' over targets that are all ignored ------------------------------
+def _class_loss(lib, name, x, target, **kw):
+    fn = getattr(F if lib is tg else torch.nn.functional, name)
+    wrap = tg.tensor if lib is tg else torch.tensor
+    if kw.get("weight") is not None:
+        kw["weight"] = wrap(kw["weight"])
+    return fn(x, wrap(target), **kw)
+
+
+@pytest.mark.parametrize("name, extra", [("cross_entropy", {}),
+                                         ("cross_entropy", {"label_smoothing": 0.2}),
+                                         ("nll_loss", {})])
+@pytest.mark.parametrize("target, weight", [
+    (np.full(5, -100), None),                              # every target ignored
+    (np.array([[0, -100, 0], [-100, 0, 0]]), None),        # (N, d) targets, all kept ...
+    (np.array([0, 0, -100, 0, 0]), np.array([0.0, 1.0, 2.0, 0.5])),  # kept, weight 0
+])
+def test_mean_class_loss_with_zero_divisor_keeps_ignored_gradients_at_zero(name, extra, target,
+                                                                           weight):
+    """The loss is NaN (0 / 0) in both; torch's gradient is 0 at the ignored positions (NaN
+    only in the rows of kept zero-weight targets); ours was NaN everywhere."""
+    rng = np.random.default_rng(4)
+    if target.ndim == 2:
+        target = np.where(target == 0, -100, target)        # ignore every position here too
+        x = rng.standard_normal((2, 4, 3))
+    else:
+        x = rng.standard_normal((5, 4))
+    kw = dict(extra, weight=weight)
+    _assert_same(lambda a: _class_loss(tg, name, a, target, **dict(kw)),
+                 lambda a: _class_loss(torch, name, a, target, **dict(kw)), x)

@@ -112,6 +112,9 @@ class CrossEntropyFn(Function):
 
         dloss_i/dx_i = (1 - eps) r_i w_{y_i} (p_i - onehot(y_i)) + eps/C r_i (p_i sum_c w_c - w)
 
+    When the 'mean' divisor is 0 (every target ignored, or all kept ones of weight 0) the
+    loss is NaN, the gradient NaN in the kept rows and 0 in the ignored ones, as torch.
+
     (p = softmax; without weights and smoothing that is (p - onehot)/N for 'mean').
     With probability targets t (same shape as x): q = ((1 - eps) t + eps/C) w,
     loss_i = -sum_c q_c logp_c, 'mean' divides by the number of rows, and
@@ -119,6 +122,7 @@ class CrossEntropyFn(Function):
     """
 
     @staticmethod
+    @backend.fp_quiet
     def forward(ctx, x, target, weight, ignore_index=-100, label_smoothing=0.0,
                 reduction="mean", prob_target=False):
         xp = backend.get_array_module(x)
@@ -153,9 +157,12 @@ class CrossEntropyFn(Function):
         if reduction == "none":
             return per.reshape(out_shape)
         total = per.sum()
-        return total / denom if reduction == "mean" else total
+        if reduction == "mean":
+            return total / denom if denom else total * xp.nan
+        return total
 
     @staticmethod
+    @backend.fp_quiet
     def backward(ctx, g):
         xp = backend.get_array_module(g)
         if ctx.reduction == "none":
@@ -191,6 +198,9 @@ class CrossEntropyFn(Function):
             grad *= hard[:, None]
         grad[xp.arange(m), safe] -= hard
         grad *= scale
+        if ctx.reduction == "mean" and not ctx.denom:   # torch's NaN and 0 (class docstring)
+            grad[valid] = xp.nan
+            grad[~valid] = 0
         return _unrows_array(grad, ctx.in_shape), None, None
 
 
@@ -227,7 +237,9 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     """Negative log-likelihood of log-probabilities ``input`` at the target classes.
 
     loss_i = -w_{y_i} input[i, y_i] (0 where y_i == ignore_index); 'mean' divides by
-    sum_i w_{y_i} over the kept targets.  Built from primitive ops (differentiable twice).
+    sum_i w_{y_i} over the kept targets (only they are gathered, so ignored positions get a 0
+    gradient even when that sum is 0 and the loss NaN, as torch).  Built from primitive ops
+    (differentiable twice).
     """
     _check_reduction(reduction, "nll_loss")
     t = _check_class_input("nll_loss", input, target)
@@ -237,10 +249,11 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     valid, safe = _checked_indices("nll_loss", t.reshape(-1), c, ignore_index)
     w = _weight_array(weight, c, "nll_loss", input.array)
     coef = valid.astype(input.dtype) if w is None else w[safe] * valid
-    per = rows[xp.arange(m), safe] * Tensor.wrap(-coef)
     if reduction == "none":
+        per = rows[xp.arange(m), safe] * Tensor.wrap(-coef)
         return per.reshape(t.shape)
-    total = per.sum()
+    kept = xp.flatnonzero(valid)
+    total = (rows[kept, safe[kept]] * Tensor.wrap(-coef[kept])).sum()
     return total / Tensor.wrap(xp.asarray(coef.sum())) if reduction == "mean" else total
 
 
