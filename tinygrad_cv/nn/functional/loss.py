@@ -112,10 +112,9 @@ class CrossEntropyFn(Function):
 
         dloss_i/dx_i = (1 - eps) r_i w_{y_i} (p_i - onehot(y_i)) + eps/C r_i (p_i sum_c w_c - w)
 
-    When the 'mean' divisor is 0 (every target ignored, or all kept ones of weight 0) the
-    loss is NaN, the gradient NaN in the kept rows and 0 in the ignored ones, as torch.
-
-    (p = softmax; without weights and smoothing that is (p - onehot)/N for 'mean').
+    (p = softmax; without weights and smoothing that is (p - onehot)/N for 'mean').  When the
+    'mean' divisor is 0 (every target ignored, or all kept ones of weight 0) the loss is NaN,
+    the gradient NaN in the kept rows and 0 in the ignored ones, as torch.
     With probability targets t (same shape as x): q = ((1 - eps) t + eps/C) w,
     loss_i = -sum_c q_c logp_c, 'mean' divides by the number of rows, and
     dloss_i/dx_i = p_i sum_c q_c - q, dloss_i/dt_c = -(1 - eps) w_c logp_c.
