@@ -149,3 +149,36 @@ def test_clamp_with_tensor_bounds_second_order():
     gt.sum().backward()
     _same(gx, gt)
     _same(x.grad, xt.grad)
+
+
+# ---- where ------------------------------------------------------------------------------------
+_OPERANDS = {"int": 2, "float": 0.5, "bool": True,
+             "i64": np.array([1, 2, 3]), "f32": np.array([0.5, 1.5, 2.5], np.float32),
+             "f64 0-d": np.array(1.25), "b": np.array([True, False, True])}
+
+
+@pytest.mark.parametrize("left", sorted(_OPERANDS))
+@pytest.mark.parametrize("right", sorted(_OPERANDS))
+def test_where_promotes_like_torch(left, right):
+    """Python numbers are weak (where(c, 2, float32) is float32, not float64); tensors
+    promote as in arithmetic."""
+    a, b = _OPERANDS[left], _OPERANDS[right]
+    if left in ("int", "float", "bool") and right in ("int", "float", "bool"):
+        return    # torch.where(c, scalar, scalar) is a different overload
+    cond = np.array([True, False, True])
+    conv_t = lambda v: torch.tensor(v) if isinstance(v, np.ndarray) else v  # noqa: E731
+    conv_o = lambda v: tg.tensor(v) if isinstance(v, np.ndarray) else v    # noqa: E731
+    _same(tg.where(tg.tensor(cond), conv_o(a), conv_o(b)),
+          torch.where(torch.tensor(cond), conv_t(a), conv_t(b)))
+
+
+def test_where_gradients_and_the_one_argument_form():
+    c = np.array([[True, False, True]])
+    (xt, xo), (yt, yo) = (_pair(np.array(v, np.float32).reshape(2, 1) + np.zeros((2, 3),
+                          np.float32), requires_grad=True) for v in ([1, 2], [3, 4]))
+    out_t, out_o = torch.where(torch.tensor(c), xt, 2), tg.where(tg.tensor(c), xo, 2)
+    _same(out_o, out_t)
+    _backward_both(out_o, out_t, np.arange(6, dtype=np.float32).reshape(2, 3))
+    _same(xo.grad, xt.grad)
+    for ours, theirs in zip(tg.where(tg.tensor(c)), torch.where(torch.tensor(c))):
+        _same(ours, theirs)

@@ -1602,6 +1602,9 @@ def _raw_index(index, device):
     return index
 
 
+_NOT_GIVEN = object()   # (an argument left out, where None is a value)
+
+
 class _Uninitialised:
     """Marks ``Tensor(*sizes)``: allocate ``shape`` without filling it."""
 
@@ -1754,14 +1757,31 @@ def minimum(a, b):
     return Minimum.apply(a, _as_tensor(b, like=a))
 
 
-def where(condition, a, b):
-    """Elementwise ``a`` where ``condition`` else ``b`` (differentiable in a and b)."""
+def where(condition, a=_NOT_GIVEN, b=_NOT_GIVEN):
+    """Elementwise ``a`` where ``condition`` else ``b`` (differentiable in a and b), dtypes
+    promoted as the arithmetic operators do (Python numbers weak).  ``where(condition)``
+    alone is ``condition.nonzero(as_tuple=True)``, as torch."""
+    if a is _NOT_GIVEN and b is _NOT_GIVEN:
+        return _as_tensor(condition).nonzero(as_tuple=True)
+    if a is _NOT_GIVEN or b is _NOT_GIVEN:
+        raise TypeError("where(): expected where(condition) or where(condition, input, other)")
     cond = condition.array if isinstance(condition, Tensor) else condition
-    ref = a if isinstance(a, Tensor) else (b if isinstance(b, Tensor) else None)
-    if ref is None:
-        ref = Tensor(a)
-    a = a if isinstance(a, Tensor) else _as_tensor(a, like=ref)
-    b = b if isinstance(b, Tensor) else _as_tensor(b, like=ref)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = Tensor(a)
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        if a.array.dtype != b.array.dtype:
+            a, b = _promoted(a, b)
+    else:
+        # a Python number is weak, as in the arithmetic operators (torch's result_type)
+        ref, other = (a, b) if isinstance(a, Tensor) else (b, a)
+        ref, other = _binary(ref, other)
+        if ref.array.dtype.kind == "b" and type(other) is int:
+            ref = ref.to(_INT64)        # (as bool + int)
+        if isinstance(other, numbers.Number):
+            other = Tensor(other, dtype=ref.dtype, device=ref.device)
+        elif other.array.dtype != ref.array.dtype:
+            ref, other = _promoted(ref, other)
+        a, b = (ref, other) if isinstance(a, Tensor) else (other, ref)
     return Where.apply(cond.astype(bool, copy=False), a, b)
 
 
