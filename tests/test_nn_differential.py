@@ -103,3 +103,27 @@ def test_mean_class_loss_with_zero_divisor_keeps_ignored_gradients_at_zero(name,
     kw = dict(extra, weight=weight)
     _assert_same(lambda a: _class_loss(tg, name, a, target, **dict(kw)),
                  lambda a: _class_loss(torch, name, a, target, **dict(kw)), x)
+
+
+# ---- pooling signatures: torch's positional order ---------------------------------------------
+def test_max_pool_fourth_positional_argument_is_dilation():
+    """torch's MaxPool2d(kernel_size, stride, padding, dilation, ...): a positional dilation=1
+    was read as ceil_mode and refused."""
+    x = np.random.default_rng(5).standard_normal((1, 2, 7, 7))
+    _assert_same(lambda a: tg.nn.MaxPool2d(3, 2, 1, 1)(a),
+                 lambda a: torch.nn.MaxPool2d(3, 2, 1, 1)(a), x)
+    _assert_same(lambda a: F.max_pool2d(a, 3, 2, 1, 1, False, False),
+                 lambda a: torch.nn.functional.max_pool2d(a, 3, 2, 1, 1, False, False), x)
+    _assert_same(lambda a: tg.nn.AvgPool2d(3, 2, 1, False, True, None)(a),
+                 lambda a: torch.nn.AvgPool2d(3, 2, 1, False, True, None)(a), x)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: tg.nn.MaxPool2d(3, dilation=2), lambda: tg.nn.MaxPool2d(3, return_indices=True),
+    lambda: tg.nn.MaxPool2d(3, ceil_mode=True), lambda: tg.nn.AvgPool2d(3, divisor_override=2),
+    lambda: tg.nn.AvgPool2d(3, count_include_pad=False),
+    lambda: F.max_pool2d(tg.zeros(1, 1, 4, 4), 2, dilation=(1, 2)),
+    lambda: F.avg_pool2d(tg.zeros(1, 1, 4, 4), 2, ceil_mode=True)])
+def test_pooling_arguments_not_implemented_raise(make):
+    with pytest.raises(NotImplementedError, match="is not supported"):
+        make()

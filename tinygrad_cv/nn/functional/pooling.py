@@ -342,21 +342,39 @@ def _pool_args(op, x, kernel_size, stride, padding):
     return kernel, stride, padding
 
 
-def _no_ceil(op, ceil_mode):
-    if ceil_mode:
-        raise NotImplementedError(f"{op}: ceil_mode=True is not supported")
+_DEFAULTS = {"ceil_mode": False, "dilation": 1, "return_indices": False,
+             "count_include_pad": True, "divisor_override": None}
 
 
-def max_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False):
-    """Max pooling over (kh, kw) windows; ``stride`` defaults to ``kernel_size``."""
-    _no_ceil("max_pool2d", ceil_mode)
+def not_supported(op, **arguments):
+    """Raise NotImplementedError naming the first of torch's pooling ``arguments`` that is
+    not at its default (ceil_mode=False, dilation=1, return_indices=False,
+    count_include_pad=True, divisor_override=None), the only values implemented."""
+    for name, value in arguments.items():
+        default = _DEFAULTS[name]
+        same = value is None if default is None else (
+            value == default or (name == "dilation" and pair(value, name, op) == (1, 1)))
+        if not same:
+            raise NotImplementedError(f"{op}: {name}={value!r} is not supported (only "
+                                      f"{name}={default!r})")
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """Max pooling over (kh, kw) windows; ``stride`` defaults to ``kernel_size`` (torch's
+    signature; see ``not_supported``)."""
+    not_supported("max_pool2d", dilation=dilation, ceil_mode=ceil_mode,
+                  return_indices=return_indices)
     kernel, stride, padding = _pool_args("max_pool2d", input, kernel_size, stride, padding)
     return MaxPool2dFn.apply(input, kernel=kernel, stride=stride, padding=padding)
 
 
-def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False):
-    """Average pooling over (kh, kw) windows (zero padding counted in the divisor)."""
-    _no_ceil("avg_pool2d", ceil_mode)
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """Average pooling over (kh, kw) windows (zero padding counted in the divisor; torch's
+    signature, see ``not_supported``)."""
+    not_supported("avg_pool2d", ceil_mode=ceil_mode, count_include_pad=count_include_pad,
+                  divisor_override=divisor_override)
     kernel, stride, padding = _pool_args("avg_pool2d", input, kernel_size, stride, padding)
     return AvgPool2dFn.apply(input, kernel=kernel, stride=stride, padding=padding)
 

@@ -1,7 +1,7 @@
 """MaxPool2d, AvgPool2d and AdaptiveAvgPool2d layers (no parameters)."""
 from __future__ import annotations
 
-from ..functional.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
+from ..functional.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d, not_supported
 from ..module import Module
 
 
@@ -14,8 +14,7 @@ def _check4d(layer, x):
 class _Pool2d(Module):
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False):
         super().__init__()
-        if ceil_mode:
-            raise NotImplementedError(f"{type(self).__name__}: ceil_mode=True is not supported")
+        not_supported(type(self).__name__, ceil_mode=ceil_mode)
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
         self.padding = padding
@@ -26,7 +25,16 @@ class _Pool2d(Module):
 
 
 class MaxPool2d(_Pool2d):
-    """y = max over each (kh, kw) window; (N, C, H, W) -> (N, C, Ho, Wo)."""
+    """y = max over each (kh, kw) window; (N, C, H, W) -> (N, C, Ho, Wo).
+
+    torch's signature; ``dilation`` other than 1 and ``return_indices=True`` raise
+    ``NotImplementedError`` (as ``ceil_mode=True``)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
+                 ceil_mode=False):
+        not_supported("MaxPool2d", dilation=dilation, return_indices=return_indices)
+        super().__init__(kernel_size, stride, padding, ceil_mode)
+        self.dilation, self.return_indices = dilation, False
 
     def forward(self, x):
         _check4d(self, x)
@@ -34,7 +42,17 @@ class MaxPool2d(_Pool2d):
 
 
 class AvgPool2d(_Pool2d):
-    """y = mean over each (kh, kw) window (zero padding counted); (N, C, H, W) -> (N, C, Ho, Wo)."""
+    """y = mean over each (kh, kw) window (zero padding counted); (N, C, H, W) -> (N, C, Ho, Wo).
+
+    torch's signature; ``count_include_pad=False`` and a ``divisor_override`` raise
+    ``NotImplementedError`` (as ``ceil_mode=True``)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True, divisor_override=None):
+        not_supported("AvgPool2d", count_include_pad=count_include_pad,
+                      divisor_override=divisor_override)
+        super().__init__(kernel_size, stride, padding, ceil_mode)
+        self.count_include_pad, self.divisor_override = True, None
 
     def forward(self, x):
         _check4d(self, x)
