@@ -127,3 +127,22 @@ def test_max_pool_fourth_positional_argument_is_dilation():
 def test_pooling_arguments_not_implemented_raise(make):
     with pytest.raises(NotImplementedError, match="is not supported"):
         make()
+
+
+# ---- ConvTranspose2d.forward(x, output_size) ---------------------------------------------------
+@pytest.mark.parametrize("kw, size", [
+    (dict(kernel_size=3, stride=2, padding=1), (10, 11)),
+    (dict(kernel_size=3, stride=2, padding=1, output_padding=1), (9, 12)),
+    (dict(kernel_size=2, stride=(3, 2), dilation=2, groups=2), (2, 6, 17, 13)),
+])
+def test_conv_transpose_output_size_picks_the_output_padding(kw, size):
+    torch.manual_seed(0)
+    theirs = torch.nn.ConvTranspose2d(4, 6, **kw).double()
+    ours = tg.nn.ConvTranspose2d(4, 6, **kw).to("float64")
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    x = np.random.default_rng(6).standard_normal((2, 4, 5, 6))
+    _assert_same(lambda a: ours(a, output_size=size),
+                 lambda a: theirs(a, output_size=list(size)), x)
+    np.testing.assert_allclose(host(ours.weight.grad), theirs.weight.grad.numpy(), **EXACT)
+    with pytest.raises(ValueError, match="valid sizes range from"):
+        ours(tg.zeros(2, 4, 5, 6, dtype="float64"), output_size=(30, 30))

@@ -114,6 +114,10 @@ class ConvTranspose2d(_ConvNd):
     """2-D transposed convolution, ``weight`` (in, out/groups, kh, kw)::
 
         Ho = (H - 1) * stride - 2 * padding + dilation * (kh - 1) + output_padding + 1
+
+    ``forward(x, output_size=None)``: an ``output_size`` (Ho, Wo), or (N, C, Ho, Wo), picks
+    the output padding that gives it instead of ``output_padding`` (torch's rule: each side
+    within [size at output_padding 0, that + stride - 1]).
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
@@ -127,7 +131,25 @@ class ConvTranspose2d(_ConvNd):
                          bias, True, device, dtype)
         self.output_padding = pair(output_padding, "output_padding", "ConvTranspose2d")
 
-    def forward(self, x):
+    def _output_padding(self, x, output_size):
+        if output_size is None:
+            return self.output_padding
+        size = tuple(int(s) for s in output_size)
+        if len(size) == 4:
+            size = size[2:]
+        if len(size) != 2:
+            raise ValueError(f"ConvTranspose2d: output_size must have 2 or 4 elements, got "
+                             f"{tuple(output_size)}")
+        smallest = tuple((x.shape[2 + d] - 1) * self.stride[d] - 2 * self.padding[d]
+                         + self.dilation[d] * (self.kernel_size[d] - 1) + 1 for d in range(2))
+        largest = tuple(m + s - 1 for m, s in zip(smallest, self.stride))
+        if any(not lo <= n <= hi for n, lo, hi in zip(size, smallest, largest)):
+            raise ValueError(f"ConvTranspose2d: requested an output size of {size}, but valid "
+                             f"sizes range from {smallest} to {largest} (for an input of "
+                             f"{tuple(x.shape[2:])})")
+        return tuple(n - lo for n, lo in zip(size, smallest))
+
+    def forward(self, x, output_size=None):
         self._check(x)
         return conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
-                                self.output_padding, self.groups, self.dilation)
+                                self._output_padding(x, output_size), self.groups, self.dilation)
