@@ -95,9 +95,9 @@ _GRID = st.lists(st.sampled_from([-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0]), min_si
 
 
 def _backward_both(out_o, out_t, weights):
-    """Backpropagate sum(out * weights) through both graphs."""
-    (out_o * tg.tensor(weights)).sum().backward()
-    (out_t * torch.tensor(weights)).sum().backward()
+    """Backpropagate the output gradient ``weights`` through both graphs."""
+    out_o.backward(tg.tensor(weights))
+    out_t.backward(torch.tensor(weights))
 
 
 @settings(max_examples=60, deadline=None)
@@ -182,3 +182,50 @@ def test_where_gradients_and_the_one_argument_form():
     _same(xo.grad, xt.grad)
     for ours, theirs in zip(tg.where(tg.tensor(c)), torch.where(torch.tensor(c))):
         _same(ours, theirs)
+
+
+# ---- division with rounding -------------------------------------------------------------------
+_NUMERATORS = [-7.0, -6.0, -1.0, -0.0, 0.0, 1.0, 0.3, 6.0, 7.0, float("inf")]
+_DENOMINATORS = [2.0, -2.0, 0.1, -0.1, 3.0, -0.7, float("inf"), float("-inf")]
+
+
+@settings(max_examples=60, deadline=None)
+@given(a=st.lists(st.sampled_from(_NUMERATORS), min_size=4, max_size=4),
+       b=st.lists(st.sampled_from(_DENOMINATORS), min_size=4, max_size=4),
+       dtype=st.sampled_from(["float32", "float64"]), mode=st.sampled_from(["floor", "trunc"]))
+def test_div_rounding_modes_on_floats(a, b, dtype, mode):
+    """floor is exact floor division (1 // 0.1 is 9, -5 // inf is -1), not floor(a / b); the
+    gradient is zero for both operands."""
+    (at, ao), (bt, bo) = (_pair(np.array(v, dtype), requires_grad=True) for v in (a, b))
+    out_t, out_o = at.div(bt, rounding_mode=mode), ao.div(bo, rounding_mode=mode)
+    _same(out_o, out_t)
+    _same(tg.div(ao, 0.1, rounding_mode=mode), torch.div(at, 0.1, rounding_mode=mode))
+    _backward_both(out_o, out_t, np.ones(4, np.float32))
+    _same(ao.grad, at.grad)
+    _same(bo.grad, bt.grad)
+
+
+@pytest.mark.parametrize("mode", ["floor", "trunc"])
+@pytest.mark.parametrize("dtypes", [("int64", "int64"), ("int32", "int64"), ("int32", "int32"),
+                                    ("uint8", "int64 0-d"), ("int64", "float32")])
+def test_div_rounding_modes_on_integers(mode, dtypes):
+    a = np.array([-7, -6, -1, 0, 1, 6, 7]).astype(dtypes[0])
+    if dtypes[0] == "uint8":
+        a = np.abs(a).astype("uint8")
+    b = np.array(3) if "0-d" in dtypes[1] else np.array([2, -2, 3, -3, 2, -4, -2]).astype(
+        dtypes[1])
+    (at, ao), (bt, bo) = _pair(a), _pair(b)
+    _same(ao.div(bo, rounding_mode=mode), at.div(bt, rounding_mode=mode))
+    scalar = 2 if dtypes[0] == "uint8" else -2
+    _same(ao.div(scalar, rounding_mode=mode), at.div(scalar, rounding_mode=mode))
+
+
+def test_integer_division_by_zero_raises_like_torch():
+    a, z = tg.tensor([1, -1]), tg.tensor([0, 1])
+    for mode in ("floor", "trunc"):
+        with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+            a.div(z, rounding_mode=mode)
+        with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+            a.div(0, rounding_mode=mode)
+        with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+            torch.tensor([1, -1]).div(0, rounding_mode=mode)

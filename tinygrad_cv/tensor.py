@@ -685,13 +685,12 @@ class Tensor:
         a, b = _binary(self, other)
         if not _is_float(a) and not _is_float(b):
             xa, xb = a.array, b.array if isinstance(b, Tensor) else b
-            xp = backend.get_array_module(xa)
-            q = xp.floor_divide(xa, xb)
+            if bool((xb == 0).any()) if backend.is_array(xb) else xb == 0:
+                raise RuntimeError("ZeroDivisionError")     # (torch's message)
             if rounding_mode == "trunc":   # floor_divide rounds down: step back towards zero
-                q = q + ((q < 0) & (q * xb != xa))
-            return Tensor.wrap(backend.ensure_array(q).astype(xa.dtype, copy=False))
-        q = a / b
-        return q.floor() if rounding_mode == "floor" else q.trunc()
+                q = backend.get_array_module(xa).floor_divide(xa, xb)
+                return Tensor.wrap(backend.ensure_array(q + ((q < 0) & (q * xb != xa))))
+        return DivRounded.apply(a, b, mode=rounding_mode)
 
     def pow(self, other):
         return self ** other
@@ -2073,8 +2072,8 @@ from .autograd.inplace import (add_at, apply_inplace, arithmetic_inplace,  # noq
                                assign_inplace, reshape_inplace, scatter_index)
 from .autograd.versions import bump_version, share_version, version_box  # noqa: E402
 from .ops.elementwise import (Abs, Add, Cast, Clamp, ClampTensor, Copy, Cos,  # noqa: E402
-                              Div, Exp, Log, Maximum, Minimum, Mul, Neg, Pow, ReLU, Sigmoid, Sin, Sqrt, Sub,
-                              Tanh, ToDevice, Where)
+                              Div, DivRounded, Exp, Log, Maximum, Minimum, Mul, Neg, Pow,
+                              ReLU, Sigmoid, Sin, Sqrt, Sub, Tanh, ToDevice, Where)
 from .ops.linalg import MatMul  # noqa: E402
 from .ops.reduction import (Extremum, ExtremumDim, Mean, Sum, VectorNorm,  # noqa: E402
                            normalize_axes)

@@ -154,6 +154,25 @@ class Div(_Primitive):
         return ga, gb
 
 
+class DivRounded(_Primitive):
+    """z = a / b rounded (torch's ``rounding_mode``): ``"floor"``, exact floor division
+    (Python's a // b, NumPy's floor_divide: 1 // 0.1 = 9, -5 // inf = -1, inf // 2 = NaN), or
+    ``"trunc"``, trunc(a / b);  dz/da = dz/db = 0 (torch's value, also where a / b is
+    infinite)."""
+
+    @staticmethod
+    @backend.fp_quiet
+    def forward(ctx, a, b, mode="floor"):
+        xp = backend.get_array_module(a, b)
+        return xp.floor_divide(a, b) if mode == "floor" else xp.trunc(a / b)
+
+    @staticmethod
+    def backward(ctx, g):
+        na, nb = ctx.needs_input_grad
+        zero = dual.zeros_grad(g, g)
+        return (zero if na else None), (zero if nb else None)
+
+
 class Pow(_Primitive):
     """z = a ** b;  dz/da = b a^(b-1), dz/db = z log a.
 
