@@ -146,3 +146,15 @@ def test_conv_transpose_output_size_picks_the_output_padding(kw, size):
     np.testing.assert_allclose(host(ours.weight.grad), theirs.weight.grad.numpy(), **EXACT)
     with pytest.raises(ValueError, match="valid sizes range from"):
         ours(tg.zeros(2, 4, 5, 6, dtype="float64"), output_size=(30, 30))
+
+
+@pytest.mark.parametrize("mode, align_corners", [("nearest", None), ("bilinear", False)])
+@pytest.mark.parametrize("scale_factor", [1.7, (0.6, 2.5)])
+def test_interpolate_recompute_scale_factor(mode, align_corners, scale_factor):
+    """recompute_scale_factor=True resamples by in / out sizes, not by 1 / scale_factor."""
+    x = np.random.default_rng(7).standard_normal((2, 3, 5, 7))
+    kw = dict(scale_factor=scale_factor, mode=mode, align_corners=align_corners,
+              recompute_scale_factor=True)
+    _assert_same(lambda a: F.interpolate(a, **kw),
+                 lambda a: torch.nn.functional.interpolate(a, **kw), x)
+    _assert_same(lambda a: tg.nn.Upsample(**kw)(a), lambda a: torch.nn.Upsample(**kw)(a), x)

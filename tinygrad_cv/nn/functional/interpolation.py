@@ -161,8 +161,13 @@ def _repeats(in_size, out_size, scale_factor):
     return scale_factor is None or factor in (1, 2) or scale_factor == factor
 
 
-def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
-    """Resize (N, C, H, W) to ``size`` or by ``scale_factor`` (modes 'nearest', 'bilinear')."""
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    """Resize (N, C, H, W) to ``size`` or by ``scale_factor`` (modes 'nearest', 'bilinear').
+
+    ``recompute_scale_factor=True``: the output size comes from ``scale_factor`` and the
+    coordinates from the sizes (``scale = in / out``), as if that size had been given.
+    ``antialias=True`` raises NotImplementedError."""
     op = "interpolate"
     if input.ndim != 4:
         raise ValueError(f"{op}: expected input of shape (N, C, H, W) (4-D), got shape {tuple(input.shape)}")
@@ -170,7 +175,13 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise ValueError(f"{op}: mode must be 'nearest' or 'bilinear', got {mode!r}")
     if mode == "nearest" and align_corners is not None:
         raise ValueError(f"{op}: align_corners only applies to mode='bilinear'")
+    if antialias:
+        raise NotImplementedError(f"{op}: antialias=True is not supported")
+    if recompute_scale_factor and size is not None:
+        raise ValueError(f"{op}: recompute_scale_factor is not meaningful with an explicit size")
     (ho, wo), scale, sf = _output_size(op, input.shape, size, scale_factor)
+    if recompute_scale_factor:
+        (ho, wo), scale, sf = _output_size(op, input.shape, (ho, wo), None)
     if ho < 1 or wo < 1:
         raise ValueError(f"{op}: output size ({ho}, {wo}) must be positive")
     h, w = input.shape[2], input.shape[3]
@@ -189,6 +200,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     return separable_linear(input, a, b)
 
 
-def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+             recompute_scale_factor=None):
     """Alias of ``interpolate`` (torch.nn.functional.upsample)."""
-    return interpolate(input, size, scale_factor, mode, align_corners)
+    return interpolate(input, size, scale_factor, mode, align_corners, recompute_scale_factor)

@@ -8,18 +8,21 @@ from ..module import Module
 class Upsample(Module):
     """Resize (N, C, H, W) to ``size`` or by ``scale_factor``; see ``functional.upsample``."""
 
-    def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                 recompute_scale_factor=None):
         super().__init__()
         if mode not in ("nearest", "bilinear"):
             raise ValueError(f"Upsample: mode must be 'nearest' or 'bilinear', got {mode!r}")
         self.size, self.scale_factor, self.mode = size, scale_factor, mode
         self.align_corners = align_corners
+        self.recompute_scale_factor = recompute_scale_factor
 
     def forward(self, x):
         if x.ndim != 4:
             raise ValueError(f"Upsample: expected input of shape (N, C, H, W) (4-D), got shape "
                              f"{tuple(x.shape)}")
-        return interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners)
+        return interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners,
+                           getattr(self, "recompute_scale_factor", None))
 
     def extra_repr(self):
         what = f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"
