@@ -229,3 +229,20 @@ def test_integer_division_by_zero_raises_like_torch():
             a.div(0, rounding_mode=mode)
         with pytest.raises(RuntimeError, match="ZeroDivisionError"):
             torch.tensor([1, -1]).div(0, rounding_mode=mode)
+
+
+# ---- setitem ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("index", [[0, 0, 2], [1, 1, 1], [2, 0, 2, 0]])
+def test_setitem_with_repeated_indices_on_the_graph_writes_once(index):
+    """x[idx] = v with v requiring grad: a repeated index holds v (it was v summed over the
+    repeats); v's gradient gathers the output gradient at every repeat, as torch."""
+    base = np.arange(12, dtype=np.float32).reshape(3, 4)
+    (xt, xo), (vt, vo) = _pair(base, requires_grad=True), _pair(
+        np.array([0.5, -1.0, 2.0, 3.0], np.float32), requires_grad=True)
+    yt, yo = xt * 1.0, xo * 1.0
+    yt[torch.tensor(index)] = vt
+    yo[tg.tensor(index)] = vo
+    _same(yo, yt)
+    _backward_both(yo, yt, np.arange(1, 13, dtype=np.float32).reshape(3, 4))
+    _same(xo.grad, xt.grad)
+    _same(vo.grad, vt.grad)

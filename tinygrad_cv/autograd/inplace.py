@@ -27,7 +27,7 @@ from __future__ import annotations
 import weakref
 
 from .. import backend
-from ..ops.shape import IndexAdd
+from ..ops.shape import IndexAdd, IndexPut
 from ..tensor import Tensor, where
 from .function import Function
 from .mode import modes
@@ -124,7 +124,7 @@ def assign_inplace(self, index, value) -> None:
     mask[index] = True
     if isinstance(value, Tensor) and value.requires_grad:
         # value broadcast to the indexed part and placed (differentiably) into zeros
-        full = IndexAdd.apply(value.expand(*self.array[index].shape), index=index,
+        full = IndexPut.apply(value.expand(*self.array[index].shape), index=index,
                               shape=self.shape)
         apply_inplace(self, lambda x, f: where(mask, f, x), full)
         return

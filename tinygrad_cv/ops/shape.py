@@ -95,6 +95,25 @@ class IndexAdd(_Primitive):
         return gg[ctx.index]
 
 
+class IndexPut(_Primitive):
+    """y = zeros(shape) with g written at ``index`` (``x[index] = v``: a repeated index keeps
+    one value, as torch's ``index_put_``, never a sum);  dL/dg = dL/dy[index] (every repeat
+    receives it, as torch)."""
+
+    @staticmethod
+    def forward(ctx, g, index=None, shape=None):
+        ctx.index = index
+        out = backend.get_array_module(g).zeros(shape, dtype=g.dtype)
+        out[index] = g
+        return out
+
+    @staticmethod
+    def backward(ctx, gg):
+        if dual.is_tensor(gg):
+            return GetItem.apply(gg, index=ctx.index)
+        return gg[ctx.index]
+
+
 class Cat(_Primitive):
     """y = [a_1 | a_2 | ...] along ``axis``;  dL/da_k = the slice of dL/dy that a_k filled."""
 
