@@ -2,6 +2,8 @@
 oracle (same inputs and weights; forward values and the gradients of inputs and parameters).
 
 Each test pins a case where the two frameworks once disagreed."""
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -158,3 +160,44 @@ def test_interpolate_recompute_scale_factor(mode, align_corners, scale_factor):
     _assert_same(lambda a: F.interpolate(a, **kw),
                  lambda a: torch.nn.functional.interpolate(a, **kw), x)
     _assert_same(lambda a: tg.nn.Upsample(**kw)(a), lambda a: torch.nn.Upsample(**kw)(a), x)
+
+
+# ---- losses: torch's positional order with the deprecated size_average / reduce ------------------
+_LEGACY = [(None, False), (False, None), (False, True), (True, False), (True, None)]
+
+
+@pytest.mark.parametrize("size_average, reduce", _LEGACY)
+def test_loss_legacy_size_average_and_reduce_pick_torch_reduction(size_average, reduce):
+    """A positional ``CrossEntropyLoss(weight, False)`` set ignore_index=False (class 0 was
+    silently ignored); ``size_average``/``reduce`` now choose the reduction as in torch."""
+    rng = np.random.default_rng(8)
+    x, t = rng.standard_normal((6, 4)), np.array([0, 1, 0, 3, 2, 0])
+    z = rng.random((6, 4))
+    w = np.abs(rng.standard_normal(4)) + 0.5
+    legacy = (size_average, reduce)
+    cases = [
+        (lambda lib, a: lib.nn.CrossEntropyLoss(_wrap(lib, w), *legacy[:1], -100, legacy[1])(
+            a, _wrap(lib, t))),
+        (lambda lib, a: lib.nn.NLLLoss(None, size_average, 1, reduce)(a, _wrap(lib, t))),
+        (lambda lib, a: lib.nn.MSELoss(size_average, reduce)(a, _wrap(lib, z))),
+        (lambda lib, a: lib.nn.BCEWithLogitsLoss(None, size_average, reduce)(a, _wrap(lib, z))),
+        (lambda lib, a: _functional(lib).cross_entropy(a, _wrap(lib, t), None, size_average, -100,
+                                                       reduce)),
+        (lambda lib, a: _functional(lib).smooth_l1_loss(a, _wrap(lib, z), size_average, reduce)),
+        (lambda lib, a: _functional(lib).multi_margin_loss(a, _wrap(lib, t), 1, 1.0, None,
+                                                           size_average, reduce)),
+    ]
+    for case in cases:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _assert_same(lambda a: case(tg, a), lambda a: case(torch, a), x)
+    with pytest.warns(UserWarning, match="please use reduction='sum' instead"):
+        tg.nn.MSELoss(size_average=False)
+
+
+def _wrap(lib, a):
+    return tg.tensor(a) if lib is tg else torch.tensor(a)
+
+
+def _functional(lib):
+    return F if lib is tg else torch.nn.functional

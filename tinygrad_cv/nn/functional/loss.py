@@ -5,6 +5,8 @@ of shape (), (N,) or (N, d1, ...); 'none' returns one value per target position.
 """
 from __future__ import annotations
 
+import warnings
+
 from ... import backend
 from ...autograd.function import Function
 from ...ops import dual
@@ -19,6 +21,20 @@ _REDUCTIONS = ("mean", "sum", "none")
 def _check_reduction(reduction, name):
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{name}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def legacy_reduction(size_average, reduce, reduction, name):
+    """The checked ``reduction``, or the one torch's deprecated ``size_average``/``reduce``
+    give when either is not None (each None counts as True: both True 'mean', ``reduce``
+    alone 'sum', ``reduce=False`` 'none'), with torch's deprecation warning."""
+    if size_average is not None or reduce is not None:
+        size_average = True if size_average is None else size_average
+        reduce = True if reduce is None else reduce
+        reduction = "mean" if size_average and reduce else "sum" if reduce else "none"
+        warnings.warn(f"size_average and reduce args will be deprecated, please use "
+                      f"reduction='{reduction}' instead.", stacklevel=3)
+    _check_reduction(reduction, name)
+    return reduction
 
 
 def _reduce(per_element, reduction):
@@ -203,14 +219,14 @@ class CrossEntropyFn(Function):
         return _unrows_array(grad, ctx.in_shape), None, None
 
 
-def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
-                  label_smoothing=0.0):
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                  reduction="mean", label_smoothing=0.0):
     """Softmax cross-entropy of scores ``input`` against class indices or class probabilities.
 
     Index targets: shape (), (N,) or (N, d1, ...); probability targets: the shape of ``input``.
     ``label_smoothing`` eps mixes the one-hot target with the uniform 1/C distribution.
     """
-    _check_reduction(reduction, "cross_entropy")
+    reduction = legacy_reduction(size_average, reduce, reduction, "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     if input.ndim == 0:
@@ -232,7 +248,8 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
                                 label_smoothing=float(label_smoothing), reduction=reduction)
 
 
-def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+             reduction="mean"):
     """Negative log-likelihood of log-probabilities ``input`` at the target classes.
 
     loss_i = -w_{y_i} input[i, y_i] (0 where y_i == ignore_index); 'mean' divides by
@@ -240,7 +257,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     gradient even when that sum is 0 and the loss NaN, as torch).  Built from primitive ops
     (differentiable twice).
     """
-    _check_reduction(reduction, "nll_loss")
+    reduction = legacy_reduction(size_average, reduce, reduction, "nll_loss")
     t = _check_class_input("nll_loss", input, target)
     rows = _rows_tensor(input)
     m, c = rows.shape
@@ -256,10 +273,11 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     return total / Tensor.wrap(xp.asarray(coef.sum())) if reduction == "mean" else total
 
 
-def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="mean"):
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None,
+                      reduce=None, reduction="mean"):
     """Multi-class hinge (SVM) loss:  loss_i = sum_{c != y_i} max(0, margin - x_{y_i} + x_c)^p / C,
     each term scaled by w_{y_i} when ``weight`` is given.  Input (C,) or (N, C)."""
-    _check_reduction(reduction, "multi_margin_loss")
+    reduction = legacy_reduction(size_average, reduce, reduction, "multi_margin_loss")
     if p not in (1, 2):
         raise ValueError(f"multi_margin_loss: only p == 1 and p == 2 are supported, got {p}")
     if input.ndim not in (1, 2):
@@ -344,10 +362,11 @@ def _as_like(value, like):
     return Tensor.wrap(arr.astype(like.dtype, copy=False))
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean",
-                                     pos_weight=None):
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
+                                     reduction="mean", pos_weight=None):
     """Sigmoid + binary cross-entropy in one stable step (finite for logits of +-1e4)."""
-    _check_reduction(reduction, "binary_cross_entropy_with_logits")
+    reduction = legacy_reduction(size_average, reduce, reduction,
+                                 "binary_cross_entropy_with_logits")
     target = _as_like(target, input)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"binary_cross_entropy_with_logits: target size {tuple(target.shape)} "
@@ -356,10 +375,11 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
                                  _as_like(pos_weight, input), reduction=reduction)
 
 
-def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
+                         reduction="mean"):
     """-w (z log x + (1 - z) log(1 - x)) on probabilities x in [0, 1]; each log is clamped
     at -100 as torch does, so x = 0 or 1 gives a finite loss."""
-    _check_reduction(reduction, "binary_cross_entropy")
+    reduction = legacy_reduction(size_average, reduce, reduction, "binary_cross_entropy")
     target = _as_like(target, input)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"binary_cross_entropy: target size {tuple(target.shape)} must be the "
@@ -379,22 +399,22 @@ def _difference(input, target):
     return input - _as_like(target, input)
 
 
-def mse_loss(input, target, reduction="mean"):
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """(x - y)^2, reduced."""
-    _check_reduction(reduction, "mse_loss")
+    reduction = legacy_reduction(size_average, reduce, reduction, "mse_loss")
     d = _difference(input, target)
     return _reduce(d * d, reduction)
 
 
-def l1_loss(input, target, reduction="mean"):
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """|x - y|, reduced (gradient sign(x - y), 0 at 0)."""
-    _check_reduction(reduction, "l1_loss")
+    reduction = legacy_reduction(size_average, reduce, reduction, "l1_loss")
     return _reduce(_difference(input, target).abs(), reduction)
 
 
-def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta  (d = x - y; beta = 0 gives L1)."""
-    _check_reduction(reduction, "smooth_l1_loss")
+    reduction = legacy_reduction(size_average, reduce, reduction, "smooth_l1_loss")
     if beta < 0:
         raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
     d = _difference(input, target)
