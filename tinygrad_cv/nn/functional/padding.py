@@ -29,8 +29,8 @@ from ...tensor import pad as _tensor_pad
 _MODES = ("constant", "reflect", "replicate", "circular")
 
 
-def _along(x, axis, start, stop, step=1):
-    return x[(slice(None),) * axis + (slice(start, stop, step),)]
+def _along(x, axis, start, stop):
+    return x[(slice(None),) * axis + (slice(start, stop),)]
 
 
 def _border(x, axis, mode, before, after):
@@ -38,12 +38,11 @@ def _border(x, axis, mode, before, after):
     n = x.shape[axis]
     pieces = []
     if mode == "reflect":
-        if before:
-            pieces.append(_along(x, axis, before, 0, -1))
+        if before:         # x[before], ..., x[1]
+            pieces.append(_along(x, axis, 1, before + 1).flip(axis))
         pieces.append(x)
-        if after:
-            stop = n - 2 - after
-            pieces.append(_along(x, axis, n - 2, stop if stop >= 0 else None, -1))
+        if after:          # x[n - 2], ..., x[n - 1 - after]
+            pieces.append(_along(x, axis, n - 1 - after, n - 1).flip(axis))
     elif mode == "replicate":
         def edge(index, width):
             shape = list(x.shape)
