@@ -246,3 +246,64 @@ def test_setitem_with_repeated_indices_on_the_graph_writes_once(index):
     _backward_both(yo, yt, np.arange(1, 13, dtype=np.float32).reshape(3, 4))
     _same(xo.grad, xt.grad)
     _same(vo.grad, vt.grad)
+
+
+# ---- indexing ---------------------------------------------------------------------------------
+_INDEX_KINDS = ["int", "neg", "slice", "none", "ellipsis", "array", "array2d", "mask", "int0d"]
+
+
+def _index(kinds, shape, lib):
+    """An index tuple of ``kinds`` for an array of ``shape`` in ``lib`` (None when the kinds
+    take more dims than there are)."""
+    out, dim = [], 0
+    for k in kinds:
+        if k == "none":
+            out.append(None)
+            continue
+        if k == "ellipsis":
+            out.append(Ellipsis)
+            dim = len(shape) - sum(1 for j in kinds[kinds.index(k) + 1:] if j != "none")
+            continue
+        if dim >= len(shape):
+            return None
+        n = shape[dim]
+        out.append({"int": 1 % n, "neg": -1, "slice": slice(1, None, 2),
+                    "array": lib.tensor([0, n - 1, 0]), "array2d": lib.tensor([[0], [n - 1]]),
+                    "mask": lib.tensor([i % 2 == 0 for i in range(n)]),
+                    "int0d": lib.tensor(n - 1)}[k])
+        dim += 1
+    return tuple(out)
+
+
+@settings(max_examples=150, deadline=None)
+@given(kinds=st.lists(st.sampled_from(_INDEX_KINDS), min_size=1, max_size=4).filter(
+    lambda ks: ks.count("ellipsis") <= 1))
+def test_getitem_and_setitem_layout_matches_torch(kinds):
+    """Integers select first (torch), so x[1, :, idx] has idx's dims where idx stood; the
+    same positions are written by x[1, :, idx] = v, and the gradient scatters back there."""
+    x = np.arange(3 * 4 * 5 * 2, dtype=np.float32).reshape(3, 4, 5, 2)
+    it, io = _index(kinds, x.shape, torch), _index(kinds, x.shape, tg)
+    if it is None:
+        return
+    xt, xo = _pair(x, requires_grad=True)
+    try:
+        out_t = xt[it]
+    except IndexError:
+        with pytest.raises(IndexError):
+            xo[io]
+        return
+    out_o = xo[io]
+    _same(out_o, out_t)
+    weights = np.arange(out_t.numel(), dtype=np.float32).reshape(out_t.shape)
+    _backward_both(out_o, out_t, weights)
+    _same(xo.grad, xt.grad)
+    at, ao = torch.tensor(x), tg.tensor(x)
+    at[it] = torch.tensor(weights + 1000)
+    ao[io] = tg.tensor(weights + 1000)
+    _same(ao, at)
+
+
+def test_empty_list_index_selects_nothing():
+    xt, xo = _pair(np.arange(6.0, dtype=np.float32).reshape(2, 3))
+    _same(xo[[]], xt[[]])
+    _same(xo[:, []], xt[:, []])

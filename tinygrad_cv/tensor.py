@@ -375,7 +375,7 @@ class Tensor:
     def __setitem__(self, index, value):
         """``x[index] = value`` (in place; on the graph, a tensor ``value`` must not require
         grad)."""
-        index = _raw_index(index, self.device)
+        index = _torch_order(_raw_index(index, self.device), self.array)
         if is_grad_enabled() and (self.requires_grad or getattr(value, "requires_grad", False)):
             assign_inplace(self, index, value)
             return
@@ -1016,7 +1016,7 @@ class Tensor:
         return self.expand(*other.shape)
 
     def __getitem__(self, index):
-        index = _raw_index(index, self.device)
+        index = _torch_order(_raw_index(index, self.device), self.array)
         return share_version(GetItem.apply(self, index=index), self, "index", index)
 
     def split(self, split_size_or_sections, dim=0):
@@ -1591,14 +1591,67 @@ def _as_tensor(value, like=None):
 
 
 def _raw_index(index, device):
-    """An index with Tensors and lists replaced by arrays on ``device``."""
+    """An index with Tensors and lists replaced by arrays on ``device`` (``[]`` selects
+    nothing).  Negative slice steps are kept (NumPy's; torch refuses them)."""
     if isinstance(index, tuple):
         return tuple(_raw_index(i, device) for i in index)
     if isinstance(index, Tensor):
         return index.array
     if isinstance(index, list):
-        return backend.as_array(index, device=device)
+        return backend.as_array(index, dtype=None if index else _INT64, device=device)
     return index
+
+
+_BASIC_INDEX_TYPES = (slice, int, type(None), type(Ellipsis))
+
+
+def _torch_order(index, array):
+    """The raw ``index`` rewritten, where needed, so that NumPy's indexing of ``array`` gives
+    torch's layout.
+
+    torch applies integers (and 0-d integer tensors) first, as basic indexing, then the
+    advanced indices to what is left; NumPy counts the integers among the advanced indices.
+    They differ when integers and index arrays are separated by a slice, None or Ellipsis
+    only through the integers (``x[1, :, idx]``: torch (4, 2) for x of shape (3, 4, 5), NumPy
+    (2, 4)); then the positions torch reads are gathered into one index of arrays (through a
+    grid of flat positions), which also serves ``x[1, :, idx] = v``.
+    """
+    if type(index) is not tuple:
+        return index
+    for i in index:
+        if type(i) not in _BASIC_INDEX_TYPES:
+            break
+    else:
+        return index                  # (the common case, at once)
+    kinds = []
+    for i in index:
+        if backend.is_array(i):
+            kinds.append("i" if i.ndim == 0 and i.dtype.kind in "iu" else "a")
+        elif isinstance(i, numbers.Integral) and not isinstance(i, bool):
+            kinds.append("i")
+        else:
+            kinds.append("b")
+    if "a" not in kinds or "i" not in kinds:
+        return index
+    advanced = [p for p, k in enumerate(kinds) if k != "b"]
+    if "b" not in kinds[advanced[0]:advanced[-1] + 1]:
+        return index                  # one group for NumPy too, at torch's place
+    arrays = [p for p, k in enumerate(kinds) if k == "a"]
+    if "b" in kinds[arrays[0]:arrays[-1] + 1]:
+        return index                  # separated for torch too: both put them in front
+    basic, rest = [], []
+    for i, k in zip(index, kinds):
+        if k == "i":
+            basic.append(i)
+        elif k == "a":
+            basic.extend([slice(None)] * (i.ndim if i.dtype.kind == "b" else 1))
+            rest.append(i)
+        else:
+            basic.append(i)
+            rest.append(Ellipsis if i is Ellipsis else slice(None))
+    xp = backend.get_array_module(array)
+    flat = xp.arange(array.size).reshape(array.shape)[tuple(basic)][tuple(rest)]
+    return xp.unravel_index(flat, array.shape)
 
 
 _NOT_GIVEN = object()   # (an argument left out, where None is a value)
