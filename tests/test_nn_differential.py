@@ -201,3 +201,45 @@ def _wrap(lib, a):
 
 def _functional(lib):
     return F if lib is tg else torch.nn.functional
+
+
+# ---- Embedding: max_norm, scale_grad_by_freq, from_pretrained -----------------------------------
+@pytest.mark.parametrize("kw", [dict(max_norm=1.0), dict(max_norm=0.5, norm_type=1.0),
+                                dict(max_norm=0.7, norm_type=float("inf")),
+                                dict(scale_grad_by_freq=True, padding_idx=3),
+                                dict(max_norm=1.2, padding_idx=2, scale_grad_by_freq=True)])
+def test_embedding_max_norm_and_scale_grad_by_freq(kw):
+    """Two steps: the renormalised rows are written back into the weight, as torch does."""
+    torch.manual_seed(0)
+    theirs = torch.nn.Embedding(7, 4, **kw).double()
+    ours = tg.nn.Embedding(7, 4, **kw).to("float64")
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    assert repr(ours) == repr(theirs)
+    idx = np.array([[0, 3, 3], [6, 3, 1], [2, 2, 2]])
+    for step in range(2):
+        yt, yo = theirs(torch.tensor(idx)), ours(tg.tensor(idx))
+        np.testing.assert_allclose(host(yo), yt.detach().numpy(), **EXACT)
+        np.testing.assert_allclose(host(ours.weight), theirs.weight.detach().numpy(), **EXACT)
+        g = np.random.default_rng(step).standard_normal(tuple(yt.shape))
+        theirs.zero_grad()
+        ours.zero_grad()
+        yt.backward(torch.tensor(g))
+        yo.backward(tg.tensor(g))
+        np.testing.assert_allclose(host(ours.weight.grad), theirs.weight.grad.numpy(), **EXACT)
+        with torch.no_grad():
+            theirs.weight.mul_(1.5)
+        ours.weight.array[...] *= 1.5
+
+
+def test_embedding_from_pretrained_and_weight_argument():
+    w = np.random.default_rng(9).standard_normal((5, 3))
+    ours = tg.nn.Embedding.from_pretrained(tg.tensor(w), padding_idx=1)
+    theirs = torch.nn.Embedding.from_pretrained(torch.tensor(w), padding_idx=1)
+    assert not ours.weight.requires_grad and not theirs.weight.requires_grad
+    np.testing.assert_array_equal(host(ours(tg.tensor([1, 4]))),
+                                  theirs(torch.tensor([1, 4])).numpy())
+    assert tg.nn.Embedding.from_pretrained(tg.tensor(w), freeze=False).weight.requires_grad
+    np.testing.assert_array_equal(host(tg.nn.Embedding(5, 3, None, _weight=tg.tensor(w)).weight),
+                                  w)
+    with pytest.raises(NotImplementedError, match="sparse"):
+        tg.nn.Embedding(5, 3, sparse=True)

@@ -1,6 +1,11 @@
 """Table lookup (``embedding``) and ``one_hot``.
 
 embedding: indices (*) int, weight (num_embeddings, dim) -> (*, dim), y[..., :] = W[idx, :].
+
+``max_norm``: before the lookup, each row of W that ``idx`` picks and whose ``norm_type``-norm
+exceeds ``max_norm`` is scaled in place, without gradient, to ``max_norm / (norm + 1e-7)``
+times itself (torch's ``embedding_renorm_``).  ``scale_grad_by_freq``: each row's gradient is
+divided by the number of times the row occurs in ``idx``.
 """
 from __future__ import annotations
 
@@ -19,14 +24,16 @@ def _index_array(indices, name):
 
 
 class EmbeddingFn(Function):
-    """y = W[idx];  dL/dW = rows of g added at idx (repeats accumulate); the ``padding_idx``
-    row gets no gradient (as torch)."""
+    """y = W[idx];  dL/dW = rows of g added at idx (repeats accumulate; divided by each row's
+    count in idx with ``scale_grad_by_freq``); the ``padding_idx`` row gets no gradient (as
+    torch)."""
 
     @staticmethod
-    def forward(ctx, weight, indices, padding_idx=None):
+    def forward(ctx, weight, indices, padding_idx=None, scale_grad_by_freq=False):
         ctx.save_for_backward(indices)
         ctx.weight_shape = weight.shape
         ctx.padding_idx = padding_idx
+        ctx.scale_grad_by_freq = scale_grad_by_freq
         return weight[indices]
 
     @staticmethod
@@ -35,14 +42,42 @@ class EmbeddingFn(Function):
         xp = backend.get_array_module(g)
         num, dim = ctx.weight_shape
         gw = xp.zeros((num, dim), dtype=g.dtype)
-        backend.scatter_add(gw, indices.reshape(-1), g.reshape(-1, dim))
+        flat = indices.reshape(-1)
+        backend.scatter_add(gw, flat, g.reshape(-1, dim))
+        if ctx.scale_grad_by_freq:
+            counts = xp.bincount(flat, minlength=num)
+            gw /= xp.maximum(counts, 1).astype(gw.dtype)[:, None]
         if ctx.padding_idx is not None:
             gw[ctx.padding_idx] = 0
         return gw, None
 
 
-def embedding(indices, weight, padding_idx=None):
-    """Rows of ``weight`` picked by integer ``indices`` (any shape)."""
+def _renorm_rows(weight, idx, max_norm, norm_type):
+    """torch's ``embedding_renorm_``: the rows of ``weight`` (raw array, changed in place) at
+    ``idx`` whose ``norm_type``-norm exceeds ``max_norm`` scaled to about that norm."""
+    xp = backend.get_array_module(weight)
+    rows = xp.unique(idx.reshape(-1))
+    picked = weight[rows]
+    a = xp.abs(picked)
+    if norm_type == float("inf"):
+        norms = a.max(axis=1)
+    elif norm_type == 0:
+        norms = (a != 0).sum(axis=1).astype(weight.dtype)
+    else:
+        norms = (a ** norm_type).sum(axis=1) ** (1.0 / norm_type)
+    over = norms > max_norm
+    if bool(over.any()):
+        scale = (max_norm / (norms[over] + 1e-7)).astype(weight.dtype)
+        weight[rows[over]] = picked[over] * scale[:, None]
+
+
+def embedding(indices, weight, padding_idx=None, max_norm=None, norm_type=2.0,
+              scale_grad_by_freq=False, sparse=False):
+    """Rows of ``weight`` picked by integer ``indices`` (any shape); ``max_norm`` and
+    ``scale_grad_by_freq`` as in the module docstring; ``sparse=True`` raises
+    NotImplementedError (the gradient is dense)."""
+    if sparse:
+        raise NotImplementedError("embedding: sparse=True is not supported (dense gradients)")
     idx = _index_array(indices, "embedding")
     num = weight.shape[0]
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= num):
@@ -52,7 +87,11 @@ def embedding(indices, weight, padding_idx=None):
         if not -num <= padding_idx < num:
             raise ValueError(f"embedding: padding_idx {padding_idx} must be within [-{num}, {num})")
         padding_idx = padding_idx % num
-    return EmbeddingFn.apply(weight, backend.to_device(idx, weight.device), padding_idx=padding_idx)
+    idx = backend.to_device(idx, weight.device)
+    if max_norm is not None and idx.size:
+        _renorm_rows(weight.array, idx, float(max_norm), float(norm_type))
+    return EmbeddingFn.apply(weight, idx, padding_idx=padding_idx,
+                             scale_grad_by_freq=bool(scale_grad_by_freq))
 
 
 def one_hot(indices, num_classes=-1):
