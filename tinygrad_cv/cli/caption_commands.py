@@ -19,8 +19,8 @@ import os
 import textwrap
 
 from tinygrad_cv.cli import CLIError, UsageError
-from tinygrad_cv.cli.common import (DEVICE_NAMES, output_folder, pil_modules, positive_int,
-                                    read_image, to_pil)
+from tinygrad_cv.cli.common import (DEVICE_NAMES, folder, output_folder, pil_modules,
+                                    positive_int, read_image, to_pil)
 from tinygrad_cv.cli.model_options import model_errors
 
 CAPTIONS_NAME = "captions.json"
@@ -131,7 +131,7 @@ def register(subparsers):
     cap.add_argument("images", metavar="IMAGE", nargs="*", help="image files to caption")
     cap.add_argument("--split", choices=SPLITS, default=None,
                      help="caption this split of the model's data set instead of files")
-    cap.add_argument("--out", metavar="DIR", default=None,
+    cap.add_argument("--out", metavar="DIR", type=folder, default=None,
                      help=f"output folder with --split (default: {DEFAULT_OUT})")
     cap.add_argument("--beam", type=positive_int, default=1,
                      help="beam width; 1 is greedy decoding (default: 1)")

@@ -376,7 +376,7 @@ def register(subparsers):
     p.add_argument("--spatial-weight", type=positive_float, default=1.0,
                    help="scale of the position features (row, col in [0, 1]) with "
                         "--features color+position (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--seed", type=nonnegative_int, default=0,
                    help="random seed of the initialisation and pixel sampling "
                         "(default: %(default)s)")
     _common(p)

@@ -34,6 +34,14 @@ positive_float = _argparse_type(registry.positive_float)
 nonnegative_float = _argparse_type(registry.nonnegative_float)
 
 
+def folder(text):
+    """An output folder path; an empty one (an unset shell variable, ``--out ""``) is refused
+    rather than read as the current folder or the default."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a folder path, got {text!r}")
+    return text
+
+
 def ratio(text):
     """A number in (0, 1]."""
     value = positive_float(text)

@@ -21,8 +21,9 @@ import sys
 import time
 
 from tinygrad_cv.cli import CLIError, UsageError
-from tinygrad_cv.cli.common import (DEVICE_NAMES, output_folder, pil_modules, positive_int,
-                                    save_image, to_pil, use_device, write_bytes)
+from tinygrad_cv.cli.common import (DEVICE_NAMES, folder, nonnegative_int, output_folder,
+                                    pil_modules, positive_int, save_image, to_pil, use_device,
+                                    write_bytes)
 from tinygrad_cv.cli.learn_plots import plot_metrics
 from tinygrad_cv.cli.model_options import add_model_options, given_options, model_errors
 
@@ -344,9 +345,9 @@ def register(subparsers):
     add_model_options(train, entries)
     train.add_argument("--device", choices=DEVICE_NAMES, default="cpu",
                        help="where to train: cpu (NumPy) or cuda (CuPy) (default: cpu)")
-    train.add_argument("--out", metavar="DIR", default=None,
+    train.add_argument("--out", metavar="DIR", type=folder, default=None,
                        help="output folder (default: runs/MODEL)")
-    train.add_argument("--seed", type=int, default=None,
+    train.add_argument("--seed", type=nonnegative_int, default=None,
                        help="seed of the initial weights, shuffling, dropout, augmentation and "
                             "noise (default: 0, or the resumed run's)")
     train.add_argument("--resume", action="store_true",
@@ -374,7 +375,7 @@ def register(subparsers):
                     help="checkpoint.safetensors written by 'tinygrad-cv train'")
     ev.add_argument("--split", choices=("train", "val", "test"), default="test",
                     help="digits split to evaluate on (default: test)")
-    ev.add_argument("--out", metavar="DIR", default=None,
+    ev.add_argument("--out", metavar="DIR", type=folder, default=None,
                     help="folder for confusion.png and eval.json (default: the checkpoint's "
                          "folder)")
     ev.add_argument("--device", choices=DEVICE_NAMES, default="cpu",
@@ -399,7 +400,7 @@ def register(subparsers):
         description="Train the CNN on the digits and report its test accuracy, run Canny on "
                     "a bundled photo, write the plots and the autograd graph, and print where "
                     "everything went.")
-    demo.add_argument("--out", metavar="DIR", default="tinygrad-cv-demo",
+    demo.add_argument("--out", metavar="DIR", type=folder, default="tinygrad-cv-demo",
                       help="output folder (default: tinygrad-cv-demo)")
     demo.add_argument("--epochs", type=positive_int, default=None,
                       help="CNN epochs (default: "

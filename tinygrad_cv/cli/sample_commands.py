@@ -18,7 +18,8 @@ import sys
 import time
 
 from tinygrad_cv.cli import CLIError, UsageError
-from tinygrad_cv.cli.common import DEVICE_NAMES, output_folder, positive_int, use_device
+from tinygrad_cv.cli.common import (DEVICE_NAMES, folder, nonnegative_int, output_folder,
+                                    positive_int, use_device)
 from tinygrad_cv.cli.model_options import add_model_options, given_options, model_errors
 
 SAMPLES_NAME = "samples.npy"
@@ -132,11 +133,11 @@ def register(subparsers):
     add_model_options(sample, entries, attr="sample_options")
     sample.add_argument("--num", type=positive_int, default=400,
                         help="number of samples (default: 400)")
-    sample.add_argument("--seed", type=int, default=0,
+    sample.add_argument("--seed", type=nonnegative_int, default=0,
                         help="seed of the starting noise and of every sampling step (default: 0)")
     sample.add_argument("--batch-size", type=positive_int, default=None,
                         help="samples per model call, to bound memory (default: all at once)")
-    sample.add_argument("--out", metavar="DIR", default="samples",
+    sample.add_argument("--out", metavar="DIR", type=folder, default="samples",
                         help="output folder (default: samples)")
     sample.add_argument("--no-score", action="store_true",
                         help="skip the digits scorer and scores.json (default: off, score)")

