@@ -162,6 +162,9 @@ def _train_knn(options, out_dir, *, seed=None, resume=False, log=print, **_):
     x, y = _load_digits("train")
     xv, yv = _load_digits("val")
     xt, yt = _load_digits("test")
+    if options.get("k") is not None and options["k"] > x.shape[0]:
+        raise OptionError(f"--k {options['k']} is more than the {x.shape[0]} training images "
+                          "that can vote")
     start = time.perf_counter()
     knn = KNNModel(metric="l2", k=options.get("k")).fit(x, y, ks=KNN_KS, folds=5, seed=seed)
     val_acc, _, _ = accuracy_report(yv.array, knn.predict(xv.array), 10)

@@ -65,3 +65,10 @@ def test_negative_seed_is_a_usage_error(argv, image, tmp_path, monkeypatch, caps
     _usage_error(argv + ["--seed", "-1"], capsys,
                  "argument --seed: expected a non-negative integer, got '-1'")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
+
+
+# ---- --k larger than what there is to vote or cluster ----------------------------------------
+def test_knn_k_above_the_training_images_is_a_usage_error(tmp_path, capsys):
+    _usage_error(["train", "--model", "knn", "--k", 5000, "--out", tmp_path / "run"], capsys,
+                 "--k 5000 is more than the 1078 training images")
+    assert not (tmp_path / "run").exists()
