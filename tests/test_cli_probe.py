@@ -72,3 +72,22 @@ def test_knn_k_above_the_training_images_is_a_usage_error(tmp_path, capsys):
     _usage_error(["train", "--model", "knn", "--k", 5000, "--out", tmp_path / "run"], capsys,
                  "--k 5000 is more than the 1078 training images")
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("method,k,needle", [
+    ("kmeans", 31, "--k 31 is more segments than the image has pixels (6x5): use at most 30"),
+    ("agglomerative", 31, "use at most 30"),
+])
+def test_segment_k_above_the_pixels_is_a_usage_error(method, k, needle, image, tmp_path,
+                                                      capsys):
+    out = tmp_path / "out.png"
+    _usage_error(["segment", image, out, "--method", method, "--k", k], capsys, needle)
+    assert not out.exists()
+    assert run(["segment", image, out, "--method", method, "--k", 30]) == 0
+
+
+def test_segment_agglomerative_k_above_its_pixel_sample(tmp_path, capsys):
+    path = tmp_path / "big.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (50, 50, 3), np.uint8)).save(path)
+    _usage_error(["segment", path, tmp_path / "out.png", "--method", "agglomerative", "--k",
+                  2001], capsys, "more segments than the 2000 sampled pixels")

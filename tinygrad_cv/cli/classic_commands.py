@@ -215,10 +215,28 @@ def cmd_seam_carve(args):
     return 0
 
 
+def _check_segments(args, image):
+    """``--k`` segments need at least k pixels to cluster: every pixel for kmeans, a sample of
+    at most ``segment_image``'s ``max_samples`` for agglomerative (meanshift takes no k)."""
+    import inspect
+
+    from classic.clustering import segment_image
+    if args.method == "meanshift":
+        return
+    h, w = image.shape[:2]
+    limit, what = h * w, f"the image has pixels ({h}x{w})"
+    samples = inspect.signature(segment_image).parameters["max_samples"].default
+    if args.method == "agglomerative" and samples < limit:
+        limit, what = samples, f"the {samples} sampled pixels agglomerative clusters"
+    if args.k > limit:
+        raise UsageError(f"--k {args.k} is more segments than {what}: use at most {limit}")
+
+
 def cmd_segment(args):
     from classic.clustering import segment_image
     _distinct_output(args, [args.image])
     img = read_image(args.image, args.device)
+    _check_segments(args, img)
     bandwidth = args.bandwidth
     labels = _run(segment_image, img, k=args.k, method=args.method, features=args.features,
                   bandwidth=bandwidth, spatial_weight=args.spatial_weight, seed=args.seed)
