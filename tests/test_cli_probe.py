@@ -91,3 +91,10 @@ def test_segment_agglomerative_k_above_its_pixel_sample(tmp_path, capsys):
     Image.fromarray(np.random.default_rng(1).integers(0, 256, (50, 50, 3), np.uint8)).save(path)
     _usage_error(["segment", path, tmp_path / "out.png", "--method", "agglomerative", "--k",
                   2001], capsys, "more segments than the 2000 sampled pixels")
+
+
+# ---- train writes curves.png for every model the README promises it for ----------------------
+def test_gan_train_writes_its_loss_curves(tmp_path):
+    assert run(["train", "--model", "gan", "--epochs", 2, "--out", tmp_path, "--no-progress"]) == 0
+    with Image.open(tmp_path / "curves.png") as im:
+        assert im.format == "PNG" and im.size[0] > 100

@@ -73,26 +73,34 @@ def plot_confusion(matrix, path, title=""):
     _save(fig, path, plt)
 
 
-def plot_loss(history, path, title=""):
-    """Training loss per epoch (log scale) of a run whose history records ``loss``."""
+def plot_loss(history, path, title="", keys=("loss",)):
+    """Training losses per epoch (log scale) of a run whose history records ``keys`` (one
+    curve each: ``loss``, or a GAN's ``d_loss`` and ``g_loss``)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot([r["epoch"] for r in history], [r["loss"] for r in history], "-o", ms=3)
+    epochs = [r["epoch"] for r in history]
+    for key in keys:
+        ax.plot(epochs, [r[key] for r in history], "-o", ms=3, label=key)
     ax.set(xlabel="epoch", ylabel="training loss", title=title or "loss")
     ax.set_yscale("log")
     ax.grid(alpha=0.3)
+    if len(keys) > 1:
+        ax.legend()
     _save(fig, path, plt)
 
 
 def plot_metrics(metrics, path, title=""):
     """The figure a training run's metrics call for, written to ``path`` (nothing when they
-    hold no curve): train/val loss and accuracy per epoch, the training loss per epoch, or
-    the cross-validated accuracy against k."""
+    hold no curve): train/val loss and accuracy per epoch, the training loss(es) per epoch,
+    or the cross-validated accuracy against k."""
     history = metrics.get("history") or []
+    losses = sorted(k for k in history[0] if k.endswith("_loss")) if history else []
     if history and "train_loss" in history[0]:
         plot_curves(history, path, title)
     elif history and "loss" in history[0]:
         plot_loss(history, path, title)
+    elif losses:                                # a GAN: d_loss and g_loss
+        plot_loss(history, path, title, keys=losses)
     elif metrics.get("cv_accuracy"):
         cv = {int(k): v for k, v in metrics["cv_accuracy"].items()}
         plot_knn_validation(cv, path, title + ": 5-fold CV" if title else "")
