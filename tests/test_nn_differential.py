@@ -243,3 +243,15 @@ def test_embedding_from_pretrained_and_weight_argument():
                                   w)
     with pytest.raises(NotImplementedError, match="sparse"):
         tg.nn.Embedding(5, 3, sparse=True)
+
+
+# ---- GroupNorm: a single value to normalise ------------------------------------------------------
+def test_group_norm_of_single_values_raises_like_torch():
+    """torch refuses (N * C/G * spatial == 1); the output was silently the bias."""
+    x = np.zeros((1, 6, 1, 1))
+    with pytest.raises(ValueError):
+        torch.nn.GroupNorm(6, 6)(torch.tensor(x))
+    with pytest.raises(ValueError, match="more than 1 value per group"):
+        tg.nn.GroupNorm(6, 6)(tg.tensor(x))
+    _assert_same(lambda a: tg.nn.GroupNorm(6, 6).to("float64")(a),       # two samples: allowed
+                 lambda a: torch.nn.GroupNorm(6, 6).double()(a), np.ones((2, 6, 1, 1)))

@@ -181,6 +181,9 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     n, c = input.shape[0], input.shape[1]
     if c % num_groups:
         raise ValueError(f"group_norm: {c} channels are not divisible by num_groups={num_groups}")
+    if input.numel() == num_groups:      # one value per (sample, group) over the whole batch
+        raise ValueError(f"group_norm: expected more than 1 value per group, got input of "
+                         f"shape {tuple(input.shape)} with num_groups={num_groups}")
     if input.numel() == 0:
         rest = input.numel() // max(n * c, 1)
         return _apply_grouped(input, weight, bias, (n, num_groups, (c // num_groups) * rest), (2,),
