@@ -307,3 +307,28 @@ def test_empty_list_index_selects_nothing():
     xt, xo = _pair(np.arange(6.0, dtype=np.float32).reshape(2, 3))
     _same(xo[[]], xt[[]])
     _same(xo[:, []], xt[:, []])
+
+
+# ---- cat and stack ----------------------------------------------------------------------------
+@pytest.mark.parametrize("dtypes", [("int64", "float32"), ("float32", "int64", "float64"),
+                                    ("bool", "float32"), ("int32", "int64"), ("uint8", "bool")])
+def test_cat_promotes_dtypes_like_torch(dtypes):
+    arrays = [_array(d, (2, 3), seed=i) for i, d in enumerate(dtypes)]
+    _same(tg.cat([tg.tensor(a) for a in arrays], dim=1),
+          torch.cat([torch.tensor(a) for a in arrays], dim=1))
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_cat_skips_1d_empty_tensors_and_gives_them_an_empty_gradient(dim):
+    x = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+    (xt, xo), (et, eo) = _pair(x, requires_grad=True), _pair(np.zeros(0, np.float32),
+                                                             requires_grad=True)
+    out_t, out_o = torch.cat([et, xt, et], dim=dim), tg.cat([eo, xo, eo], dim=dim)
+    _same(out_o, out_t)
+    _backward_both(out_o, out_t, np.ones(out_t.shape, np.float32))
+    _same(xo.grad, xt.grad)
+    _same(eo.grad, et.grad)
+    _same(tg.cat([tg.tensor([]), tg.tensor([])]), torch.cat([torch.tensor([]),
+                                                             torch.tensor([])]))
+    _same(tg.cat([tg.tensor([]), tg.tensor([1, 2])]), torch.cat([torch.tensor([]),
+                                                                 torch.tensor([1, 2])]))

@@ -1838,21 +1838,37 @@ def where(condition, a=_NOT_GIVEN, b=_NOT_GIVEN):
 
 
 def cat(tensors, dim=0, *, axis=None):
-    """Concatenate along an existing dim."""
+    """Concatenate along an existing dim.  As torch: the dtypes promote (int64 with float32
+    is float32), and 1-D empty tensors (shape (0,)) are skipped, whatever the others' shape
+    (``torch.cat([torch.tensor([]), x])``, the accumulator idiom)."""
     tensors = [_as_tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("cat(): expected a non-empty sequence of tensors")
     dim = axis if axis is not None else dim
-    ndim = tensors[0].ndim
+    floats = [t.array.dtype for t in tensors if t.array.dtype.kind == "f"]
+    if floats and len(floats) < len(tensors):
+        xp = backend.get_array_module(tensors[0].array)
+        target = floats[0]
+        for d in floats[1:]:
+            target = xp.promote_types(target, d)
+        tensors = [t if t.array.dtype.kind == "f" else t.to(target) for t in tensors]
+    shaped = next((t for t in tensors if t.shape != (0,)), tensors[0])
+    ndim = shaped.ndim
+    if ndim == 0:
+        raise RuntimeError("cat(): zero-dimensional tensor cannot be concatenated")
+    dim = _axes(dim, ndim)[0]
+    if ndim > 1:            # a (0,) tensor as an empty slab of the others' shape
+        empty = shaped.shape[:dim] + (0,) + shaped.shape[dim + 1:]
+        tensors = [t.reshape(empty) if t.shape == (0,) else t for t in tensors]
     for t in tensors[1:]:
         if t.ndim != ndim:
             raise RuntimeError(f"cat(): tensors must have the same number of dimensions, got "
                                f"shapes {tensors[0].shape} and {t.shape}")
         for d in range(ndim):
-            if d != dim % ndim and t.shape[d] != tensors[0].shape[d]:
+            if d != dim and t.shape[d] != tensors[0].shape[d]:
                 raise RuntimeError(f"cat(): sizes must match except in dim {dim}, got shapes "
                                    f"{tensors[0].shape} and {t.shape}")
-    return Cat.apply(*tensors, axis=dim % ndim)
+    return Cat.apply(*tensors, axis=dim)
 
 
 concatenate = cat
