@@ -98,3 +98,20 @@ def test_gan_train_writes_its_loss_curves(tmp_path):
     assert run(["train", "--model", "gan", "--epochs", 2, "--out", tmp_path, "--no-progress"]) == 0
     with Image.open(tmp_path / "curves.png") as im:
         assert im.format == "PNG" and im.size[0] > 100
+
+
+# ---- eval of a model that is not a classifier points to the right command --------------------
+@pytest.mark.parametrize("name,hint", [
+    ("caption-lstm", "'tinygrad-cv caption'"),
+    ("simclr", "eval measures classifiers (knn,"),
+    ("dcgan", "'tinygrad-cv sample'"),
+])
+def test_eval_of_another_kind_names_the_right_command(name, hint, tmp_path, monkeypatch,
+                                                      capsys):
+    monkeypatch.setattr(registry, "read_checkpoint",
+                        lambda path: (registry.get_entry(name), {}))
+    assert run(["eval", tmp_path / "checkpoint.safetensors"]) == 1
+    err = _one_error_line(capsys)
+    assert f"holds a {name} model" in err and hint in err
+    if name != "dcgan":
+        assert "sample" not in err

@@ -177,8 +177,11 @@ def evaluate_checkpoint(path, out=None, split="test"):
     with model_errors():
         entry, state = registry.read_checkpoint(path)
     if entry.predict is None:
+        use = ("; sample it with 'tinygrad-cv sample'" if entry.sample is not None else
+               "; caption images with it by 'tinygrad-cv caption'" if entry.caption is not None
+               else "")
         raise CLIError(f"{path!r} holds a {entry.name} model ({entry.kind}); eval measures "
-                       "classifiers: use 'tinygrad-cv sample' for generative models")
+                       f"classifiers ({', '.join(registry.model_names('classifier'))}){use}")
     x, y = _load_digits(split)
     with model_errors():
         try:
