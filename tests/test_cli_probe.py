@@ -115,3 +115,9 @@ def test_eval_of_another_kind_names_the_right_command(name, hint, tmp_path, monk
     assert f"holds a {name} model" in err and hint in err
     if name != "dcgan":
         assert "sample" not in err
+
+
+# ---- an option that does nothing in this mode is refused, not ignored ------------------------
+def test_caption_grid_without_split_is_a_usage_error(image, capsys):
+    _usage_error(["caption", "ckpt.safetensors", image, "--grid", 5], capsys,
+                 "--grid applies to --split")

@@ -27,6 +27,7 @@ CAPTIONS_NAME = "captions.json"
 GRID_NAME = "grid.png"
 SPLITS = ("train", "val", "test")
 DEFAULT_OUT = "captions"
+DEFAULT_GRID = 16      # images in OUT/grid.png
 TILE_SCALE = 5          # each image pixel drawn as a TILE_SCALE x TILE_SCALE block
 TEXT_LINES = 4
 LINE_HEIGHT = 12
@@ -68,8 +69,9 @@ def _check_arguments(args):
         raise UsageError("give IMAGE files or --split, not both")
     if not args.images and not args.split:
         raise UsageError("give IMAGE files to caption, or --split SPLIT --out DIR")
-    if args.out is not None and not args.split:
-        raise UsageError("--out applies to --split (image captions are printed)")
+    for given, flag in ((args.out, "--out"), (args.grid, "--grid")):
+        if given is not None and not args.split:
+            raise UsageError(f"{flag} applies to --split (image captions are printed)")
 
 
 def run_caption(args):
@@ -106,7 +108,7 @@ def run_caption(args):
     refs = result["references"]
     score, exact = bleu(refs, hyps), exact_match(refs, hyps)
     records = [{"references": list(r), "hypothesis": h} for r, h in zip(refs, hyps)]
-    shown = min(args.grid, len(hyps))
+    shown = min(args.grid or DEFAULT_GRID, len(hyps))
     files = {CAPTIONS_NAME: (json.dumps(records, indent=1) + "\n").encode("utf-8"),
              GRID_NAME: caption_grid_png(result["images"][:shown], hyps[:shown])}
     with output_folder(args.out or DEFAULT_OUT) as out:
@@ -137,8 +139,8 @@ def register(subparsers):
                      help="beam width; 1 is greedy decoding (default: 1)")
     cap.add_argument("--max-length", type=positive_int, default=None,
                      help="most words per caption (default: the model's)")
-    cap.add_argument("--grid", type=positive_int, default=16,
-                     help="images shown in OUT/grid.png (default: 16)")
+    cap.add_argument("--grid", type=positive_int, default=None,
+                     help=f"images shown in OUT/grid.png with --split (default: {DEFAULT_GRID})")
     cap.add_argument("--device", choices=DEVICE_NAMES, default="cpu",
                      help="cpu (NumPy) or cuda (CuPy) (default: cpu)")
     cap.set_defaults(func=run_caption)
