@@ -332,3 +332,59 @@ def test_cat_skips_1d_empty_tensors_and_gives_them_an_empty_gradient(dim):
                                                              torch.tensor([])]))
     _same(tg.cat([tg.tensor([]), tg.tensor([1, 2])]), torch.cat([torch.tensor([]),
                                                                  torch.tensor([1, 2])]))
+
+
+# ---- reductions -------------------------------------------------------------------------------
+_REDUCTIONS = {
+    "sum": lambda x, **k: x.sum(**k), "mean": lambda x, **k: x.mean(**k),
+    "var": lambda x, **k: x.var(correction=0, **k), "amax": lambda x, **k: x.amax(**k),
+    "amin": lambda x, **k: x.amin(**k), "logsumexp": lambda x, **k: x.logsumexp(**k),
+    "max": lambda x, **k: x.max(**k)[0], "argmin": lambda x, **k: x.argmin(**k),
+    "softmax": lambda x, dim, keepdim: x.softmax(dim),
+    "log_softmax": lambda x, dim, keepdim: x.log_softmax(dim),
+    "norm": lambda x, dim, keepdim: x.norm(2, dim=dim, keepdim=keepdim),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_REDUCTIONS))
+@pytest.mark.parametrize("dim", [0, -1])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_reductions_of_a_0d_tensor_accept_dim_0_and_minus_1(name, dim, keepdim):
+    xt, xo = _pair(np.array(1.5, np.float32), requires_grad=True)
+    out_t = _REDUCTIONS[name](xt, dim=dim, keepdim=keepdim)
+    out_o = _REDUCTIONS[name](xo, dim=dim, keepdim=keepdim)
+    _same(out_o, out_t)
+    if out_t.requires_grad:
+        _backward_both(out_o, out_t, np.array(2.0, np.float32))
+        _same(xo.grad, xt.grad)
+
+
+@pytest.mark.parametrize("name", ["amax", "amin", "logsumexp", "sum", "softmax", "log_softmax"])
+@pytest.mark.parametrize("shape, dim", [((0, 3), 1), ((0, 3), -1), ((2, 0), 0), ((0, 3), 0),
+                                        ((2, 0), 1), ((2, 0), (0, 1))])
+def test_reductions_of_empty_tensors_match_torch(name, shape, dim):
+    """An empty result where only the kept dims are empty; logsumexp of nothing is -inf;
+    amax/amin over an empty dim raise (as torch)."""
+    if name in ("softmax", "log_softmax") and isinstance(dim, tuple):
+        return
+    xt, xo = _pair(np.zeros(shape, np.float32))
+    try:
+        out_t = _REDUCTIONS[name](xt, dim=dim, keepdim=False)
+    except (RuntimeError, IndexError):
+        with pytest.raises(RuntimeError):
+            _REDUCTIONS[name](xo, dim=dim, keepdim=False)
+        return
+    _same(_REDUCTIONS[name](xo, dim=dim, keepdim=False), out_t)
+
+
+def test_logsumexp_of_integer_and_bool_tensors_is_float32():
+    for a in (np.array([[1, 2], [3, 4]]), np.array([[True, False], [True, True]])):
+        t, o = _pair(a)
+        _same(o.logsumexp(dim=1), t.logsumexp(dim=1))
+
+
+def test_argmax_with_a_tuple_of_dims_raises_instead_of_using_the_first():
+    with pytest.raises(TypeError, match="must be int"):
+        tg.zeros(2, 3).argmax(dim=(0, 1))
+    with pytest.raises(TypeError):
+        torch.zeros(2, 3).argmax(dim=(0, 1))

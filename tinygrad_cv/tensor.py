@@ -830,7 +830,7 @@ class Tensor:
         x = self if dtype is None else self.to(dtype)
         if not backend.is_floating(x.dtype) and x.dtype != _INT64:
             x = x.to(_INT64)
-        return Sum.apply(x, axes=_axes(dim, self.ndim), keepdims=keepdim)
+        return Sum.apply(x, axes=_reduced_axes(dim, self.ndim), keepdims=keepdim)
 
     def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
         dim, keepdim = _dim_args(dim, keepdim, axis, keepdims)
@@ -838,16 +838,19 @@ class Tensor:
         if not backend.is_floating(x.dtype):
             raise RuntimeError(f"mean(): expected a floating-point tensor, got {x.dtype} "
                                "(pass dtype= or call .float() first)")
-        return Mean.apply(x, axes=_axes(dim, self.ndim), keepdims=keepdim)
+        return Mean.apply(x, axes=_reduced_axes(dim, self.ndim), keepdims=keepdim)
 
     def _extremum(self, pick, dim, keepdim, axis, keepdims):
         if isinstance(dim, Tensor):
             return maximum(self, dim) if pick == "max" else minimum(self, dim)
         dim, keepdim = _dim_args(dim, keepdim, axis, keepdims)
         if dim is None or isinstance(dim, (tuple, list)):
-            return Extremum.apply(self, axes=_axes(dim, self.ndim), keepdims=keepdim,
+            return Extremum.apply(self, axes=_reduced_axes(dim, self.ndim), keepdims=keepdim,
                                          pick=pick, nan_hits=dim is None)
-        axis = _axes(dim, self.ndim)[0] if self.ndim else 0
+        axis = _axes(dim, self.ndim)[0]
+        if self.ndim == 0:          # (torch: the value itself, index 0)
+            return ReductionResult(self.clone(), Tensor.wrap(
+                backend.get_array_module(self.array).zeros((), dtype=_INT64)))
         values, indices = ExtremumDim.apply(self, axis=axis, keepdims=keepdim, pick=pick)
         return ReductionResult(values, indices)
 
@@ -860,11 +863,11 @@ class Tensor:
 
     def amax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         dim, keepdim = _dim_args(dim, keepdim, axis, keepdims)
-        return Extremum.apply(self, axes=_axes(dim, self.ndim), keepdims=keepdim, pick="max")
+        return Extremum.apply(self, axes=_reduced_axes(dim, self.ndim), keepdims=keepdim, pick="max")
 
     def amin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         dim, keepdim = _dim_args(dim, keepdim, axis, keepdims)
-        return Extremum.apply(self, axes=_axes(dim, self.ndim), keepdims=keepdim, pick="min")
+        return Extremum.apply(self, axes=_reduced_axes(dim, self.ndim), keepdims=keepdim, pick="min")
 
     def norm(self, p=2, dim=None, keepdim=False):
         """The vector p-norm (sum |x|^p)^(1/p) over ``dim`` (all by default), p > 0 (inf: the
@@ -877,7 +880,7 @@ class Tensor:
         p = float(p)
         if not p > 0:
             raise ValueError(f"norm(): p must be a positive number or inf, got {p!r}")
-        return VectorNorm.apply(_floating(self), axes=_axes(dim, self.ndim),
+        return VectorNorm.apply(_floating(self), axes=_reduced_axes(dim, self.ndim),
                                      keepdims=keepdim, p=p)
 
     def argmax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
@@ -894,7 +897,7 @@ class Tensor:
         if isinstance(unbiased, int) and not isinstance(unbiased, bool) and dim is None:
             dim, unbiased = unbiased, None  # var(0) means dim 0 (torch's positional form)
         corr = _correction(unbiased, correction, ddof)
-        axes = _axes(dim, self.ndim)
+        axes = _reduced_axes(dim, self.ndim)
         n = 1
         for a in axes:
             n *= self.shape[a]
@@ -915,20 +918,30 @@ class Tensor:
         return centred.norm(2, dim=axes, keepdim=keepdim) / math.sqrt(denom)
 
     def logsumexp(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        """log sum exp(x) = m + log sum exp(x - m), m = max x (held constant)."""
+        """log sum exp(x) = m + log sum exp(x - m), m = max x (held constant); integer and
+        bool tensors as float32, -inf over an empty dim (as torch)."""
         dim, keepdim = _dim_args(dim, keepdim, axis, keepdims)
-        axes = _axes(dim, self.ndim)
-        m = self.detach().amax(dim=axes, keepdim=True)
-        xp = backend.get_array_module(m.array)
-        m.array = xp.where(xp.isfinite(m.array), m.array, 0).astype(m.dtype)
-        out = (self - m).exp().sum(dim=axes, keepdim=True).log() + m
+        x = _floating(self)
+        axes = _reduced_axes(dim, x.ndim)
+        xp = backend.get_array_module(x.array)
+        if x.array.size:
+            m = x.detach().amax(dim=axes, keepdim=True)
+            m.array = xp.where(xp.isfinite(m.array), m.array, 0).astype(m.dtype)
+        else:
+            m = Tensor.wrap(xp.zeros(tuple(1 if i in axes else s for i, s in enumerate(x.shape)),
+                                     dtype=x.dtype))
+        out = (x - m).exp().sum(dim=axes, keepdim=True).log() + m
         return out if keepdim else out.reshape(tuple(
-            s for i, s in enumerate(self.shape) if i not in axes))
+            s for i, s in enumerate(x.shape) if i not in axes))
 
     def softmax(self, dim=-1):
+        if self.ndim == 0:
+            return self.reshape(1).softmax(_axes(dim, 0)[0]).reshape(())
         return Softmax.apply(_floating(self), axis=_axes(dim, self.ndim)[0])
 
     def log_softmax(self, dim=-1):
+        if self.ndim == 0:
+            return self.reshape(1).log_softmax(_axes(dim, 0)[0]).reshape(())
         return LogSoftmax.apply(_floating(self), axis=_axes(dim, self.ndim)[0])
 
     # ---- shape -------------------------------------------------------------------------------
@@ -1698,6 +1711,13 @@ def _axes(dim, ndim):
     return normalize_axes(dim, ndim)
 
 
+def _reduced_axes(dim, ndim):
+    """The axes a reduction over ``dim`` covers: ``_axes``'s, except that a 0-d tensor has
+    none (its dim 0 or -1 is accepted, as torch)."""
+    axes = _axes(dim, ndim)
+    return axes if ndim else ()
+
+
 def _correction(unbiased, correction, ddof):
     if correction is not None:
         return correction
@@ -1715,8 +1735,11 @@ def _arg_extremum(t, dim, keepdim, name):
         if keepdim:
             out = backend.ensure_array(out).reshape((1,) * t.ndim)
     else:
+        if isinstance(dim, tuple):
+            raise TypeError(f"{name}(): argument 'dim' must be int, not tuple")
         axis = _axes(dim, t.ndim)[0]
-        out = getattr(data, name)(axis=axis, keepdims=keepdim)
+        out = getattr(data.reshape(1) if t.ndim == 0 else data, name)(
+            axis=axis, keepdims=keepdim and t.ndim > 0)
     return Tensor.wrap(backend.ensure_array(out).astype(_INT64, copy=False))
 
 

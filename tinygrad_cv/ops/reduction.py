@@ -71,8 +71,9 @@ class Extremum(_Primitive):
 
     @staticmethod
     def forward(ctx, a, axes=None, keepdims=False, pick="max", nan_hits=False):
-        if a.size == 0:
-            raise RuntimeError(f"{pick}(): cannot reduce an empty tensor of shape {a.shape}")
+        if any(a.shape[i] == 0 for i in axes):   # (other empty dims give an empty result)
+            raise RuntimeError(f"{pick}(): cannot reduce an empty dimension of shape {a.shape} "
+                               f"(dims {axes})")
         out = a.max(axis=axes, keepdims=True) if pick == "max" else a.min(axis=axes, keepdims=True)
         ctx.save_for_backward(a, out)
         ctx.axes = axes

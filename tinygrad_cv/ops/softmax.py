@@ -13,6 +13,8 @@ def softmax_array(x, axis, inplace=False, empty_rows_zero=False):
     ``empty_rows_zero``: rows that are entirely -inf (everything masked out) give zeros
     instead of NaN, as attention needs.
     """
+    if x.size == 0:     # (no maximum to take: an empty result)
+        return x if inplace else x.copy()
     xp = backend.get_array_module(x)
     m = x.max(axis=axis, keepdims=True)
     if empty_rows_zero:
@@ -28,6 +30,8 @@ def softmax_array(x, axis, inplace=False, empty_rows_zero=False):
 
 def log_softmax_array(x, axis):
     """log softmax(x) = x - max x - log sum exp(x - max x) on a raw array."""
+    if x.size == 0:
+        return x.copy()
     xp = backend.get_array_module(x)
     shifted = x - x.max(axis=axis, keepdims=True)
     shifted -= xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
