@@ -1,5 +1,9 @@
 """Regression tests for what a careless user ran into: an empty --out, a negative --seed, a
---k larger than the data, a GAN run without its curves.png, and a misleading eval message."""
+--k larger than the data, an option ignored in its mode, a GAN run without its curves.png, a
+misleading eval message, and a failed write that replaced part of an earlier run's outputs."""
+import errno
+import os
+
 import numpy as np
 import pytest
 
@@ -121,3 +125,55 @@ def test_eval_of_another_kind_names_the_right_command(name, hint, tmp_path, monk
 def test_caption_grid_without_split_is_a_usage_error(image, capsys):
     _usage_error(["caption", "ckpt.safetensors", image, "--grid", 5], capsys,
                  "--grid applies to --split")
+
+
+# ---- a failed write of one output leaves every earlier output as it was ----------------------
+@pytest.fixture(scope="module")
+def gan_ckpt(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gan")
+    assert run(["train", "--model", "gan", "--epochs", 1, "--out", out, "--no-progress"]) == 0
+    return out / "checkpoint.safetensors"
+
+
+def _sample(ckpt, out, seed):
+    return run(["sample", ckpt, "--num", 4, "--no-score", "--seed", seed, "--out", out])
+
+
+def test_sample_full_disk_on_the_grid_keeps_the_earlier_samples(gan_ckpt, tmp_path,
+                                                                monkeypatch, capsys):
+    import tinygrad_cv.io
+
+    out = tmp_path / "out"
+    assert _sample(gan_ckpt, out, 0) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    capsys.readouterr()
+    real = tinygrad_cv.io.atomic_write
+
+    def full(path, parts):
+        if "grid.png" in os.path.basename(path):
+            raise OSError(errno.ENOSPC, "No space left on device", path)
+        return real(path, parts)
+
+    monkeypatch.setattr(tinygrad_cv.io, "atomic_write", full)
+    assert _sample(gan_ckpt, out, 1) == 1
+    assert "No space left on device" in _one_error_line(capsys)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_sample_with_a_folder_in_the_way_names_it_and_writes_nothing(gan_ckpt, tmp_path,
+                                                                     capsys):
+    out = tmp_path / "out"
+    (out / "grid.png").mkdir(parents=True)
+    assert _sample(gan_ckpt, out, 0) == 1
+    err = _one_error_line(capsys)
+    assert f"cannot write {str(out / 'grid.png')!r}" in err and "folder" in err
+    assert [p.name for p in out.iterdir()] == ["grid.png"]
+
+
+def test_a_checkpoint_path_taken_by_a_folder_is_named_not_the_temporary_file(tmp_path, capsys):
+    (tmp_path / "checkpoint.safetensors").mkdir()
+    assert run(["train", "--model", "softmax", "--epochs", 1, "--out", tmp_path,
+                "--no-progress"]) == 1
+    err = _one_error_line(capsys)
+    assert f"cannot write {str(tmp_path / 'checkpoint.safetensors')!r}" in err
+    assert ".tmp" not in err

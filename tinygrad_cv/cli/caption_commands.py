@@ -20,7 +20,7 @@ import textwrap
 
 from tinygrad_cv.cli import CLIError, UsageError
 from tinygrad_cv.cli.common import (DEVICE_NAMES, folder, output_folder, pil_modules,
-                                    positive_int, read_image, to_pil)
+                                    positive_int, read_image, to_pil, write_outputs)
 from tinygrad_cv.cli.model_options import model_errors
 
 CAPTIONS_NAME = "captions.json"
@@ -76,7 +76,6 @@ def _check_arguments(args):
 
 def run_caption(args):
     from models.registry import CONTENT_ERRORS, content_error, read_checkpoint
-    from tinygrad_cv.io import atomic_write
 
     _check_arguments(args)
     from tinygrad_cv.cli.common import use_device
@@ -112,8 +111,7 @@ def run_caption(args):
     files = {CAPTIONS_NAME: (json.dumps(records, indent=1) + "\n").encode("utf-8"),
              GRID_NAME: caption_grid_png(result["images"][:shown], hyps[:shown])}
     with output_folder(args.out or DEFAULT_OUT) as out:
-        for name, data in files.items():
-            atomic_write(os.path.join(out, name), [data])
+        write_outputs(out, files)
     print(f"{entry.name} on the {args.split} split ({len(hyps)} images, beam {args.beam}): "
           f"BLEU-4 {score:.4f}, exact match {exact:.4f}")
     for name in files:

@@ -123,7 +123,9 @@ def output_folder(path):
         yield path
         finished = True
     except OSError as exc:
-        where = f" {exc.filename!r}" if getattr(exc, "filename", None) else f" in {path!r}"
+        # a failed rename names its target second (the file meant, not the temporary one)
+        name = getattr(exc, "filename2", None) or getattr(exc, "filename", None)
+        where = f" {name!r}" if name else f" in {path!r}"
         raise CLIError(f"cannot write{where}: {exc.strerror or exc}") from None
     finally:
         if not finished:
@@ -132,6 +134,32 @@ def output_folder(path):
                     os.rmdir(folder)  # only succeeds while the folder is empty
                 except OSError:
                     break
+
+
+def write_outputs(folder, files):
+    """Write ``files`` (``{name: bytes}``) into ``folder`` all or nothing: each is first
+    written whole (``io.atomic_write``) under a hidden staging name, and only when all are
+    written are they renamed over the old ones, so a full disk or a folder in the way of one
+    file leaves every earlier file as it was.  Returns the written paths."""
+    from tinygrad_cv import io
+
+    targets = [os.path.join(folder, name) for name in files]
+    for target in targets:
+        if os.path.isdir(target):
+            raise CLIError(f"cannot write {target!r}: a folder of that name is in the way")
+    staged = []
+    try:
+        for target, data in zip(targets, files.values()):
+            stage = os.path.join(folder, f".{os.path.basename(target)}.{os.getpid()}.staged")
+            io.atomic_write(stage, [data])
+            staged.append(stage)
+        for stage, target in zip(staged, targets):
+            os.replace(stage, target)
+    finally:
+        for stage in staged:
+            with contextlib.suppress(OSError):
+                os.remove(stage)            # only those left after a failure
+    return targets
 
 
 def write_bytes(path, data):

@@ -6,8 +6,9 @@
 writes ``OUT/samples.npy`` (float32, (N, C, H, W), pixel range [0, 1]), ``OUT/grid.png`` and
 ``OUT/scores.json`` (the digits scorer's figures, ``models.metrics``; ``--no-score`` skips
 them).  The sampler options come from the registry entry of the checkpoint's model.  All
-three files are made in memory first and written only when everything succeeded, each
-atomically, so a failed run leaves an earlier run's files in OUT as they were.
+three files are made in memory first and written only when everything succeeded, all or
+nothing (``common.write_outputs``), so a failed run leaves an earlier run's files in OUT as
+they were.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import time
 
 from tinygrad_cv.cli import CLIError, UsageError
 from tinygrad_cv.cli.common import (DEVICE_NAMES, folder, nonnegative_int, output_folder,
-                                    positive_int, use_device)
+                                    positive_int, use_device, write_outputs)
 from tinygrad_cv.cli.model_options import add_model_options, given_options, model_errors
 
 SAMPLES_NAME = "samples.npy"
@@ -72,7 +73,6 @@ def _score(images):
 
 def run_sample(args):
     from models.registry import CONTENT_ERRORS, content_error, model_names, read_checkpoint
-    from tinygrad_cv.io import atomic_write
 
     entries = _generative_entries()
     if not args.no_score and args.num < MIN_SCORED:
@@ -105,8 +105,7 @@ def run_sample(args):
         report.update(scores)
         files[SCORES_NAME] = (json.dumps(report, indent=2) + "\n").encode("utf-8")
     with output_folder(args.out) as out:
-        for name, data in files.items():
-            atomic_write(os.path.join(out, name), [data])
+        write_outputs(out, files)
     settings = ", ".join(f"{k}={v}" for k, v in options.items()) or "default options"
     print(f"{args.num} samples of {entry.name} ({settings}) in {seconds:.1f}s")
     if scores is not None:
