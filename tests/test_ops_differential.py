@@ -388,3 +388,48 @@ def test_argmax_with_a_tuple_of_dims_raises_instead_of_using_the_first():
         tg.zeros(2, 3).argmax(dim=(0, 1))
     with pytest.raises(TypeError):
         torch.zeros(2, 3).argmax(dim=(0, 1))
+
+
+# ---- shape ops --------------------------------------------------------------------------------
+_SHAPE_CALLS = [
+    ("unsqueeze", lambda L, x: x.unsqueeze(4)), ("unsqueeze", lambda L, x: x.unsqueeze(-5)),
+    ("unsqueeze", lambda L, x: x.unsqueeze(-4)), ("unsqueeze", lambda L, x: x.unsqueeze(3)),
+    ("transpose", lambda L, x: x.transpose(3, 0)),
+    ("transpose", lambda L, x: x.transpose(-1, -3)),
+    ("transpose 1-d", lambda L, x: x[0, 0].transpose(0, 1)),
+    ("flatten", lambda L, x: x.flatten(2, 1)), ("flatten", lambda L, x: x.flatten(0, 5)),
+    ("flatten", lambda L, x: x.flatten(-2, -1)),
+    ("flatten 0-d", lambda L, x: x[0, 0, 0].flatten(0, -1)),
+    ("expand", lambda L, x: x.expand(-1, 2, 3, 4)),
+    ("expand", lambda L, x: x.expand(5, -1, -1, -1)),
+    ("stack", lambda L, x: L.stack([x, x], 4)), ("stack", lambda L, x: L.stack([x, x], -4)),
+    ("stack", lambda L, x: L.stack([x, x], 3)), ("cat", lambda L, x: L.cat([x, x], 3)),
+    ("cat", lambda L, x: L.cat([x, x], -3)),
+]
+
+
+@pytest.mark.parametrize("call", _SHAPE_CALLS, ids=[name for name, _ in _SHAPE_CALLS])
+def test_shape_ops_check_dims_like_torch(call):
+    """Out-of-range dims raise (they wrapped around), flatten's start after end raises,
+    -1 in a new leading dim of expand raises (it took a size from the wrong dim)."""
+    xt, xo = _pair(np.arange(24.0, dtype=np.float32).reshape(2, 3, 4))
+    try:
+        out_t = call[1](torch, xt)
+    except (IndexError, RuntimeError) as e:
+        with pytest.raises(type(e)):
+            call[1](tg, xo)
+        return
+    _same(call[1](tg, xo), out_t)
+
+
+@pytest.mark.parametrize("shape, dim", [((0, 3), 0), ((3, 0), 1), ((3, 0), -1)])
+def test_split_and_chunk_of_an_empty_dim(shape, dim):
+    xt, xo = _pair(np.zeros(shape, np.float32))
+    for op in (lambda x: x.split(2, dim), lambda x: x.chunk(3, dim),
+               lambda x: x.split([0, 0], dim)):
+        pieces_t, pieces_o = op(xt), op(xo)
+        assert len(pieces_o) == len(pieces_t)
+        for o, t in zip(pieces_o, pieces_t):
+            _same(o, t)
+    with pytest.raises(RuntimeError, match="chunks"):
+        xo.chunk(0, dim)

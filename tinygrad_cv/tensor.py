@@ -961,10 +961,11 @@ class Tensor:
         return self.reshape(other.shape)
 
     def flatten(self, start_dim=0, end_dim=-1):
+        s, e = _axes(start_dim, self.ndim)[0], _axes(end_dim, self.ndim)[0]
+        if s > e:
+            raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
         if self.ndim == 0:
             return self.reshape(1)
-        s = start_dim % self.ndim
-        e = end_dim % self.ndim
         n = 1
         for d in self.shape[s:e + 1]:
             n *= d
@@ -977,7 +978,7 @@ class Tensor:
         return self.reshape(tuple(s for i, s in enumerate(self.shape) if not (i in dims and s == 1)))
 
     def unsqueeze(self, dim):
-        dim = dim % (self.ndim + 1)
+        dim = _axes(dim, self.ndim + 1)[0]
         return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
 
     def permute(self, *dims):
@@ -989,10 +990,10 @@ class Tensor:
         return share_version(Permute.apply(self, axes=axes), self, "permute", axes)
 
     def transpose(self, dim0=-2, dim1=-1):
+        d0, d1 = _axes(dim0, self.ndim)[0], _axes(dim1, self.ndim)[0]
         if self.ndim < 2:
             return self
         axes = list(range(self.ndim))
-        d0, d1 = dim0 % self.ndim, dim1 % self.ndim
         axes[d0], axes[d1] = axes[d1], axes[d0]
         return share_version(Permute.apply(self, axes=tuple(axes)), self, "permute", tuple(axes))
 
@@ -1014,6 +1015,9 @@ class Tensor:
         lead = len(shape) - self.ndim
         if lead < 0:
             raise RuntimeError(f"expand: cannot expand shape {self.shape} to {shape}")
+        if -1 in shape[:lead]:
+            raise RuntimeError(f"expand: the size -1 is not allowed in a new leading dim "
+                               f"(expanding shape {self.shape} to {shape})")
         full = tuple(self.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
         if full == self.shape:
             return self
@@ -1907,19 +1911,20 @@ def stack(tensors, dim=0, *, axis=None):
         if t.shape != tensors[0].shape:
             raise RuntimeError(f"stack(): all tensors must have the same shape, got "
                                f"{tensors[0].shape} and {t.shape}")
-    dim = dim % (tensors[0].ndim + 1)
+    dim = _axes(dim, tensors[0].ndim + 1)[0]
     return cat([t.unsqueeze(dim) for t in tensors], dim=dim)
 
 
 def split(tensor, split_size_or_sections, dim=0):
-    """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or the given sizes."""
+    """Pieces of ``split_size`` along ``dim`` (the last may be smaller; one empty piece of an
+    empty dim, as torch), or the given sizes."""
+    dim = _axes(dim, tensor.ndim)[0]
     n = tensor.shape[dim]
-    dim = dim % tensor.ndim
     if isinstance(split_size_or_sections, int):
         size = split_size_or_sections
         if size <= 0:
             raise ValueError(f"split(): split_size must be positive, got {size}")
-        sizes = [size] * (n // size) + ([n % size] if n % size else [])
+        sizes = [size] * (n // size) + ([n % size] if n % size else []) or [0]
     else:
         sizes = list(split_size_or_sections)
         if builtins.sum(sizes) != n:
@@ -1935,9 +1940,14 @@ def split(tensor, split_size_or_sections, dim=0):
 
 
 def chunk(tensor, chunks, dim=0):
-    n = tensor.shape[dim]
-    size = -(-n // chunks)
-    return split(tensor, size, dim)
+    """``chunks`` pieces of ceil(n / chunks) along ``dim`` (fewer when they cover n sooner;
+    ``chunks`` empty pieces of an empty dim, as torch)."""
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    n = tensor.shape[_axes(dim, tensor.ndim)[0]]
+    if n == 0:
+        return split(tensor, [0] * chunks, dim)
+    return split(tensor, -(-n // chunks), dim)
 
 
 def pad(tensor, pad, mode="constant", value=0.0):
