@@ -177,3 +177,35 @@ def test_a_checkpoint_path_taken_by_a_folder_is_named_not_the_temporary_file(tmp
     err = _one_error_line(capsys)
     assert f"cannot write {str(tmp_path / 'checkpoint.safetensors')!r}" in err
     assert ".tmp" not in err
+
+
+# ---- an image or figure that fails to encode or write leaves the earlier file whole ----------
+def test_classic_output_refused_by_its_encoder_keeps_the_earlier_file(image, tmp_path, capsys):
+    wide = tmp_path / "wide.png"
+    Image.fromarray(np.random.default_rng(2).integers(0, 256, (2, 16400), np.uint8)).save(wide)
+    out = tmp_path / "edges.webp"
+    assert run(["canny", image, out]) == 0
+    before = out.read_bytes()
+    capsys.readouterr()
+    assert run(["canny", wide, out]) == 1          # WebP images are at most 16383 pixels wide
+    assert "WebP" in _one_error_line(capsys)
+    assert out.read_bytes() == before
+
+
+def test_eval_failing_to_write_its_figure_keeps_the_earlier_one(tmp_path, monkeypatch, capsys):
+    from matplotlib.figure import Figure
+
+    assert run(["train", "--model", "softmax", "--epochs", 1, "--out", tmp_path,
+                "--no-progress"]) == 0
+    assert run(["eval", tmp_path / "checkpoint.safetensors"]) == 0
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    capsys.readouterr()
+
+    def full(self, fname, **kwargs):
+        (fname.write if hasattr(fname, "write") else open(fname, "wb").write)(b"\x89PNG partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", full)
+    assert run(["eval", tmp_path / "checkpoint.safetensors"]) == 1
+    assert "No space left on device" in _one_error_line(capsys)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before

@@ -163,14 +163,9 @@ def write_outputs(folder, files):
 
 
 def write_bytes(path, data):
-    """Write ``data`` to ``path``, creating its folder; returns ``path``."""
+    """Write ``data`` over ``path`` atomically, creating its folder; returns ``path``."""
     make_dirs(os.path.dirname(os.path.abspath(path)))
-    try:
-        with open(path, "wb") as f:
-            f.write(data)
-    except OSError as exc:
-        raise CLIError(f"cannot write {path!r}: {exc.strerror or exc}") from None
-    return path
+    return write_file(path, data)
 
 
 # ---- images ---------------------------------------------------------------------------------
@@ -281,13 +276,30 @@ def image_output(text):
     return text
 
 
+def write_file(path, data):
+    """Write ``data`` over ``path`` atomically (``io.atomic_write``): a failure leaves an
+    earlier file at ``path`` whole."""
+    from tinygrad_cv import io
+
+    try:
+        io.atomic_write(path, [data])
+    except OSError as exc:
+        raise CLIError(f"cannot write {path!r}: {exc.strerror or exc}") from None
+    return path
+
+
 def save_image(img, path):
-    """Write PIL image ``img`` to ``path`` in the format its extension names; returns ``path``."""
+    """Write PIL image ``img`` to ``path`` in the format its extension names; returns ``path``.
+    The image is encoded in memory first, so an encoder's refusal (a WebP wider than 16383
+    pixels) or a full disk leaves an earlier file at ``path`` as it was."""
+    import io
+
     fmt = image_format(path)
     if fmt is None:
         raise CLIError(f"cannot write {path!r}: Pillow does not write that format")
+    buffer = io.BytesIO()
     try:
-        img.save(path, format=fmt)
+        img.save(buffer, format=fmt)
     except (OSError, ValueError) as exc:
         raise CLIError(f"cannot write {path!r}: {getattr(exc, 'strerror', None) or exc}") from None
-    return path
+    return write_file(path, buffer.getvalue())

@@ -1,7 +1,11 @@
 """PNG figures of the learning commands (matplotlib, imported lazily: the ``data`` extra)."""
 from __future__ import annotations
 
+import io
+import os
+
 from tinygrad_cv.cli import CLIError
+from tinygrad_cv.cli.common import write_file
 
 
 def _pyplot():
@@ -16,12 +20,17 @@ def _pyplot():
 
 
 def _save(fig, path, plt):
+    """Render ``fig`` in memory in the format of ``path``'s extension, then write it
+    atomically (a failure leaves an earlier figure at ``path`` whole)."""
+    buffer = io.BytesIO()
     try:
-        fig.savefig(path, dpi=120, bbox_inches="tight")
+        fig.savefig(buffer, format=os.path.splitext(path)[1].lstrip(".").lower() or "png",
+                    dpi=120, bbox_inches="tight")
     except (OSError, ValueError) as exc:
-        raise CLIError(f"cannot write {path!r}: {exc}") from None
+        raise CLIError(f"cannot write {path!r}: {getattr(exc, 'strerror', None) or exc}") from None
     finally:
         plt.close(fig)
+    write_file(path, buffer.getvalue())
 
 
 def plot_curves(history, path, title=""):
