@@ -122,13 +122,36 @@ def test_max_pool_fourth_positional_argument_is_dilation():
 
 @pytest.mark.parametrize("make", [
     lambda: tg.nn.MaxPool2d(3, dilation=2), lambda: tg.nn.MaxPool2d(3, return_indices=True),
-    lambda: tg.nn.MaxPool2d(3, ceil_mode=True), lambda: tg.nn.AvgPool2d(3, divisor_override=2),
-    lambda: tg.nn.AvgPool2d(3, count_include_pad=False),
-    lambda: F.max_pool2d(tg.zeros(1, 1, 4, 4), 2, dilation=(1, 2)),
-    lambda: F.avg_pool2d(tg.zeros(1, 1, 4, 4), 2, ceil_mode=True)])
+    lambda: F.max_pool2d(tg.zeros(1, 1, 4, 4), 2, dilation=(1, 2))])
 def test_pooling_arguments_not_implemented_raise(make):
     with pytest.raises(NotImplementedError, match="is not supported"):
         make()
+
+
+# ---- pooling: ceil_mode, count_include_pad, divisor_override ----------------------------------
+@pytest.mark.parametrize("k, s, p", [(3, 2, 1), (2, 2, 0), ((3, 2), (3, 2), (1, 0)), (3, 3, 1),
+                                     (4, 3, 2)])
+@pytest.mark.parametrize("shape", [(2, 2, 7, 8), (1, 2, 5, 5)])
+def test_pooling_ceil_mode_and_divisors(k, s, p, shape):
+    """Last windows past the input under ceil_mode (torch's output size and divisors), the
+    padding left out of the divisor, a fixed divisor; max pooling with ties and an all -inf
+    map."""
+    rng = np.random.default_rng(10)
+    x = np.round(rng.standard_normal(shape))
+    xm = x.copy()
+    xm[0, 0] = -np.inf
+    _assert_same(lambda a: F.max_pool2d(a, k, s, p, ceil_mode=True),
+                 lambda a: torch.nn.functional.max_pool2d(a, k, s, p, ceil_mode=True), xm)
+    _assert_same(lambda a: tg.nn.MaxPool2d(k, s, p, ceil_mode=True)(a),
+                 lambda a: torch.nn.MaxPool2d(k, s, p, ceil_mode=True)(a), x)
+    for ceil in (False, True):
+        for include in (True, False):
+            for divisor in (None, 5):
+                args = (k, s, p, ceil, include, divisor)
+                _assert_same(lambda a: F.avg_pool2d(a, *args),
+                             lambda a: torch.nn.functional.avg_pool2d(a, *args), x)
+    _assert_same(lambda a: tg.nn.AvgPool2d(k, s, p, True, False)(a),
+                 lambda a: torch.nn.AvgPool2d(k, s, p, True, False)(a), x)
 
 
 # ---- ConvTranspose2d.forward(x, output_size) ---------------------------------------------------

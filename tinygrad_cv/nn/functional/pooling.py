@@ -7,6 +7,12 @@ Input (N, C, H, W); window ``k = (kh, kw)``, stride ``s``, zero/-inf padding ``p
     avg_pool:  y[n,c,a,b] = 1/(kh*kw) * sum_{i,j} xpad[n, c, a*s + i, b*s + j]  (zeros; the
                padding counts in the divisor, torch's count_include_pad=True)
 
+``ceil_mode`` (torch's rule: Ho = ceil((H + 2 p - kh) / s) + 1, less 1 when the last window
+would start past H + p) pads the input's far ends first (-inf or 0, with ``F.pad``) so that
+the last windows fit; average pooling's other divisors (``count_include_pad=False``: the
+window's elements inside the input; with ceil_mode, the window clipped to H + p;
+``divisor_override``) multiply the fused result by a constant (Ho, Wo) map kh*kw / divisor.
+
 Average pooling's fast path: when ``k == s``, ``p == 0`` and k divides H and W, the windows are
 a reshape (N, C, Ho, kh, Wo, kw) and the backward is a broadcast back.  Otherwise the windows
 are one strided view and the backward adds each kernel offset's slice (a loop over the kh*kw
@@ -39,7 +45,9 @@ from ...arguments import pair
 from ...autograd import buffers
 from ...autograd.function import Function
 from ...ops.elementwise import ReLU, elementwise_work
+from ...tensor import Tensor
 from .interpolation import separable_linear
+from .padding import pad
 
 
 def _out_size(size, k, s, p):
@@ -187,12 +195,13 @@ class MaxPool2dFn(Function):
     """
 
     @staticmethod
-    def forward(ctx, x, kernel=(2, 2), stride=(2, 2), padding=(0, 0)):
+    def forward(ctx, x, kernel=(2, 2), stride=(2, 2), padding=(0, 0), valid_hw=None):
         _, _, h, w = x.shape
         out_hw = (_out_size(h, kernel[0], stride[0], padding[0]),
                   _out_size(w, kernel[1], stride[1], padding[1]))
         slices = _offset_slices(kernel, stride, out_hw)
         ctx.cfg = (kernel, stride, padding, (h, w), slices)
+        ctx.valid_hw = valid_hw or (h, w)   # x's leading rows/columns that are the input's
         if _is_pair_case(x.shape, kernel, stride, padding):
             y = _max_pool_pairs(x)
             ctx.save_for_backward(x, y)
@@ -217,7 +226,9 @@ class MaxPool2dFn(Function):
             relu.note_masked_gradient(gx)
             return gx
         tiled = _is_reshape_case(xpad.shape, kernel, stride, padding)
-        inside = _inside_mask(xpad, padding, hw) if padding != (0, 0) and _has_neg_inf(y) else None
+        inside = None
+        if padding != (0, 0) and _has_neg_inf(y):
+            inside = _inside_mask(xpad, padding, ctx.valid_hw)
         return _unpad(_max_routes(xpad, y, dy, slices, tiled, inside), padding, hw)
 
 
@@ -248,9 +259,11 @@ def _has_neg_inf(y):
 
 
 def _inside_mask(xpad, padding, hw):
-    """Bool (Hp, Wp) mask of the padded grid, True at the input's own elements: a window whose
-    elements are all -inf has the padding's -inf as its maximum too, and torch then routes the
-    gradient to the window's first element inside the input, never to the padding."""
+    """Bool (Hp, Wp) mask of the padded grid, True at the input's own elements (the first
+    ``hw`` rows and columns after the padding): a window whose elements are all -inf has the
+    padding's -inf as its maximum too, and torch then routes the gradient to the window's
+    first element inside the input, never to the padding.  (Without padding a window's first
+    element is always inside, also under ceil_mode.)"""
     xp = backend.get_array_module(xpad)
     inside = xp.zeros(xpad.shape[2:], dtype=bool)
     inside[padding[0]:padding[0] + hw[0], padding[1]:padding[1] + hw[1]] = True
@@ -324,7 +337,16 @@ class AvgPool2dFn(Function):
         return _unpad(_add_windows(gwin, padded_hw, kernel, stride), padding, (h, w))
 
 
-def _pool_args(op, x, kernel_size, stride, padding):
+def _ceil_out_size(size, k, s, p):
+    """torch's output size under ceil_mode: the last window must start inside input or
+    left padding."""
+    out = -(-(size + 2 * p - k) // s) + 1
+    return out - 1 if (out - 1) * s >= size + p else out
+
+
+def _pool_args(op, x, kernel_size, stride, padding, ceil_mode=False):
+    """(kernel, stride, padding, (Ho, Wo), (extra rows, extra columns) that ceil_mode's last
+    windows need beyond the padded input)."""
     if x.ndim != 4:
         raise ValueError(f"{op}: expected input of shape (N, C, H, W) (4-D), got shape {tuple(x.shape)}")
     kernel = pair(kernel_size, "kernel_size", op)
@@ -334,22 +356,50 @@ def _pool_args(op, x, kernel_size, stride, padding):
         raise ValueError(f"{op}: kernel_size and stride must be positive, got {kernel} and {stride}")
     if padding[0] * 2 > kernel[0] or padding[1] * 2 > kernel[1]:
         raise ValueError(f"{op}: padding {padding} should be at most half of kernel_size {kernel}")
-    ho = _out_size(x.shape[2], kernel[0], stride[0], padding[0])
-    wo = _out_size(x.shape[3], kernel[1], stride[1], padding[1])
-    if ho < 1 or wo < 1:
+    size = _ceil_out_size if ceil_mode else _out_size
+    out_hw = tuple(size(x.shape[2 + d], kernel[d], stride[d], padding[d]) for d in range(2))
+    if min(out_hw) < 1:
         raise ValueError(f"{op}: input of spatial size {tuple(x.shape[2:])} is smaller than the "
                          f"kernel {kernel} with padding {padding}")
-    return kernel, stride, padding
+    extra = tuple(max(0, (out_hw[d] - 1) * stride[d] + kernel[d]
+                      - (x.shape[2 + d] + 2 * padding[d])) for d in range(2))
+    return kernel, stride, padding, out_hw, extra
 
 
-_DEFAULTS = {"ceil_mode": False, "dilation": 1, "return_indices": False,
-             "count_include_pad": True, "divisor_override": None}
+def _avg_factors(xp, hw, kernel, stride, padding, out_hw, count_include_pad, divisor_override,
+                 dtype):
+    """(Ho, Wo) map kh*kw / torch's divisor of each window, or None when it is 1 everywhere.
+
+    Per axis a window starts at o*s - p; counted: up to min(start + k, size + p) (with the
+    padding), or inside [0, size) only (``count_include_pad=False``)."""
+    if divisor_override is not None:
+        if divisor_override == 0:
+            raise ValueError("avg_pool2d: divisor_override must not be zero")
+        counts = [None, float(divisor_override)]
+    else:
+        per_axis = []
+        for d in range(2):
+            start = xp.arange(out_hw[d]) * stride[d] - padding[d]
+            end = xp.minimum(start + kernel[d], hw[d] + padding[d])
+            if not count_include_pad:
+                start, end = xp.maximum(start, 0), xp.minimum(end, hw[d])
+            per_axis.append(end - start)
+        counts = [per_axis, None]
+    full = kernel[0] * kernel[1]
+    if counts[1] is not None:
+        factor = xp.full(out_hw, full / counts[1], dtype=dtype)
+    else:
+        rows, cols = counts[0]
+        factor = (full / (rows[:, None] * cols[None, :])).astype(dtype)
+    return None if bool((factor == 1).all()) else factor
+
+
+_DEFAULTS = {"dilation": 1, "return_indices": False}
 
 
 def not_supported(op, **arguments):
     """Raise NotImplementedError naming the first of torch's pooling ``arguments`` that is
-    not at its default (ceil_mode=False, dilation=1, return_indices=False,
-    count_include_pad=True, divisor_override=None), the only values implemented."""
+    not at its default (dilation=1, return_indices=False), the only values implemented."""
     for name, value in arguments.items():
         default = _DEFAULTS[name]
         same = value is None if default is None else (
@@ -362,21 +412,32 @@ def not_supported(op, **arguments):
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """Max pooling over (kh, kw) windows; ``stride`` defaults to ``kernel_size`` (torch's
-    signature; see ``not_supported``)."""
-    not_supported("max_pool2d", dilation=dilation, ceil_mode=ceil_mode,
-                  return_indices=return_indices)
-    kernel, stride, padding = _pool_args("max_pool2d", input, kernel_size, stride, padding)
-    return MaxPool2dFn.apply(input, kernel=kernel, stride=stride, padding=padding)
+    signature; ``ceil_mode`` as the module docstring, see ``not_supported``)."""
+    not_supported("max_pool2d", dilation=dilation, return_indices=return_indices)
+    kernel, stride, padding, _, extra = _pool_args("max_pool2d", input, kernel_size, stride,
+                                                   padding, ceil_mode)
+    valid_hw = None
+    if any(extra):
+        valid_hw = tuple(input.shape[2:])
+        input = pad(input, (0, extra[1], 0, extra[0]), value=-float("inf"))
+    return MaxPool2dFn.apply(input, kernel=kernel, stride=stride, padding=padding,
+                             valid_hw=valid_hw)
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None):
-    """Average pooling over (kh, kw) windows (zero padding counted in the divisor; torch's
-    signature, see ``not_supported``)."""
-    not_supported("avg_pool2d", ceil_mode=ceil_mode, count_include_pad=count_include_pad,
-                  divisor_override=divisor_override)
-    kernel, stride, padding = _pool_args("avg_pool2d", input, kernel_size, stride, padding)
-    return AvgPool2dFn.apply(input, kernel=kernel, stride=stride, padding=padding)
+    """Average pooling over (kh, kw) windows (zero padding counted in the divisor unless
+    ``count_include_pad=False``; ``ceil_mode`` and ``divisor_override`` as the module
+    docstring; torch's signature)."""
+    kernel, stride, padding, out_hw, extra = _pool_args("avg_pool2d", input, kernel_size,
+                                                        stride, padding, ceil_mode)
+    hw = tuple(input.shape[2:])
+    factor = _avg_factors(backend.get_array_module(input), hw, kernel, stride, padding, out_hw,
+                          count_include_pad, divisor_override, input.dtype)
+    if any(extra):
+        input = pad(input, (0, extra[1], 0, extra[0]))
+    y = AvgPool2dFn.apply(input, kernel=kernel, stride=stride, padding=padding)
+    return y if factor is None else y * Tensor.wrap(factor)
 
 
 def _adaptive_matrix(xp, in_size, out_size, dtype):

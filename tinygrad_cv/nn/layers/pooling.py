@@ -14,11 +14,10 @@ def _check4d(layer, x):
 class _Pool2d(Module):
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False):
         super().__init__()
-        not_supported(type(self).__name__, ceil_mode=ceil_mode)
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
         self.padding = padding
-        self.ceil_mode = False
+        self.ceil_mode = bool(ceil_mode)
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -27,8 +26,8 @@ class _Pool2d(Module):
 class MaxPool2d(_Pool2d):
     """y = max over each (kh, kw) window; (N, C, H, W) -> (N, C, Ho, Wo).
 
-    torch's signature; ``dilation`` other than 1 and ``return_indices=True`` raise
-    ``NotImplementedError`` (as ``ceil_mode=True``)."""
+    torch's signature; ``ceil_mode`` as ``functional.max_pool2d``; ``dilation`` other than 1
+    and ``return_indices=True`` raise ``NotImplementedError``."""
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
                  ceil_mode=False):
@@ -38,25 +37,27 @@ class MaxPool2d(_Pool2d):
 
     def forward(self, x):
         _check4d(self, x)
-        return max_pool2d(x, self.kernel_size, self.stride, self.padding)
+        return max_pool2d(x, self.kernel_size, self.stride, self.padding,
+                          ceil_mode=getattr(self, "ceil_mode", False))
 
 
 class AvgPool2d(_Pool2d):
-    """y = mean over each (kh, kw) window (zero padding counted); (N, C, H, W) -> (N, C, Ho, Wo).
+    """y = mean over each (kh, kw) window; (N, C, H, W) -> (N, C, Ho, Wo).
 
-    torch's signature; ``count_include_pad=False`` and a ``divisor_override`` raise
-    ``NotImplementedError`` (as ``ceil_mode=True``)."""
+    torch's signature: ``ceil_mode``, ``count_include_pad`` (default True: zero padding
+    counted in the divisor) and ``divisor_override`` as ``functional.avg_pool2d``."""
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
                  count_include_pad=True, divisor_override=None):
-        not_supported("AvgPool2d", count_include_pad=count_include_pad,
-                      divisor_override=divisor_override)
         super().__init__(kernel_size, stride, padding, ceil_mode)
-        self.count_include_pad, self.divisor_override = True, None
+        self.count_include_pad, self.divisor_override = bool(count_include_pad), divisor_override
 
     def forward(self, x):
         _check4d(self, x)
-        return avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+        return avg_pool2d(x, self.kernel_size, self.stride, self.padding,
+                          getattr(self, "ceil_mode", False),
+                          getattr(self, "count_include_pad", True),
+                          getattr(self, "divisor_override", None))
 
 
 class AdaptiveAvgPool2d(Module):
