@@ -209,3 +209,15 @@ def test_eval_failing_to_write_its_figure_keeps_the_earlier_one(tmp_path, monkey
     assert run(["eval", tmp_path / "checkpoint.safetensors"]) == 1
     assert "No space left on device" in _one_error_line(capsys)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+# ---- a misspelt option is shown with the command's own usage line -------------------------
+@pytest.mark.parametrize("argv,command", [
+    (["train", "--modle", "cnn"], "train"),
+    (["canny", "a.png", "b.png", "--sigam", "2"], "canny"),
+    (["eval", "a.safetensors", "b.safetensors"], "eval"),
+])
+def test_unrecognized_arguments_show_the_commands_usage(argv, command, capsys):
+    err = _usage_error(argv, capsys, f"usage: tinygrad-cv {command} ",
+                       f"tinygrad-cv {command}: error: unrecognized arguments: ")
+    assert " ".join(argv[-2:]) in err or argv[-1] in err

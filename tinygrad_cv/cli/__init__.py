@@ -57,7 +57,10 @@ def _first_line(exc):
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:     # a misspelt option: the command's own usage line shows the right ones
+        _command_parser(parser, args.command).error(
+            f"unrecognized arguments: {' '.join(unknown)}")
     name = f"tinygrad-cv {args.command}"
     try:
         return int(args.func(args) or 0)
