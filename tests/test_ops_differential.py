@@ -433,3 +433,52 @@ def test_split_and_chunk_of_an_empty_dim(shape, dim):
             _same(o, t)
     with pytest.raises(RuntimeError, match="chunks"):
         xo.chunk(0, dim)
+
+
+# ---- //, %, fmod -------------------------------------------------------------------------------
+_REMAINDERS = {"//": lambda a, b: a // b, "%": lambda a, b: a % b,
+               "fmod": lambda a, b: a.fmod(b), "remainder": lambda a, b: a.remainder(b)}
+
+
+@settings(max_examples=60, deadline=None)
+@given(a=st.lists(st.sampled_from(_NUMERATORS[:-1] + [-7.5, 7.25]), min_size=4, max_size=4),
+       b=st.lists(st.sampled_from(_DENOMINATORS), min_size=4, max_size=4),
+       dtype=st.sampled_from(["float32", "float64", "int64"]), op=st.sampled_from(
+           sorted(_REMAINDERS)), scalar=st.sampled_from([None, 2, -3, 0.5]))
+def test_floor_division_and_remainders_match_torch(a, b, dtype, op, scalar):
+    """The signs of Python's // and % (torch's), C's fmod; gradients 1 and -q."""
+    fn = _REMAINDERS[op]
+    a = np.array(a, dtype)
+    if dtype == "int64":
+        b = np.array([int(v) if np.isfinite(v) and int(v) else 3 for v in b])
+    else:
+        b = np.array(b, dtype)
+    grad = dtype != "int64" and op != "//" and scalar is None
+    (at, ao), (bt, bo) = _pair(a, requires_grad=grad), _pair(b, requires_grad=grad)
+    if scalar is not None:
+        _same(fn(ao, scalar), fn(at, scalar))
+        return
+    out_t, out_o = fn(at, bt), fn(ao, bo)
+    _same(out_o, out_t)
+    if grad:
+        _backward_both(out_o, out_t, np.arange(1, 5, dtype=dtype))
+        _same(ao.grad, at.grad)
+        _same(bo.grad, bt.grad)
+
+
+def test_reflected_and_in_place_floor_division_and_remainder():
+    (it, io), (ft, fo) = _pair(np.array([2, -3, 5])), _pair(np.array([0.7, -2.0, 3.0],
+                                                                      np.float32))
+    for fn in (lambda x: 7 // x, lambda x: -7 % x, lambda x: 7.5 // x, lambda x: 7.5 % x):
+        _same(fn(io), fn(it))
+        _same(fn(fo), fn(ft))
+    for t, o in ((it, io), (ft, fo)):
+        t, o = t.clone(), o.clone()
+        t //= 2
+        o //= 2
+        _same(o, t)
+        t %= 3
+        o %= 3
+        _same(o, t)
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        io % 0

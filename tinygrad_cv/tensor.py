@@ -577,6 +577,12 @@ class Tensor:
     def __ipow__(self, other):
         return self.pow_(other)
 
+    def __ifloordiv__(self, other):
+        return apply_inplace(self, Tensor.floor_divide, other)
+
+    def __imod__(self, other):
+        return apply_inplace(self, Tensor.remainder, other)
+
     def t_(self):
         if self.ndim < 2:
             return self
@@ -683,14 +689,40 @@ class Tensor:
             raise ValueError(f"div(): rounding_mode must be None, 'trunc' or 'floor', got "
                              f"{rounding_mode!r}")
         a, b = _binary(self, other)
-        if not _is_float(a) and not _is_float(b):
+        if _integer_divisor(a, b) and rounding_mode == "trunc":
+            # floor_divide rounds down: step back towards zero
             xa, xb = a.array, b.array if isinstance(b, Tensor) else b
-            if bool((xb == 0).any()) if backend.is_array(xb) else xb == 0:
-                raise RuntimeError("ZeroDivisionError")     # (torch's message)
-            if rounding_mode == "trunc":   # floor_divide rounds down: step back towards zero
-                q = backend.get_array_module(xa).floor_divide(xa, xb)
-                return Tensor.wrap(backend.ensure_array(q + ((q < 0) & (q * xb != xa))))
+            q = backend.get_array_module(xa).floor_divide(xa, xb)
+            return Tensor.wrap(backend.ensure_array(q + ((q < 0) & (q * xb != xa))))
         return DivRounded.apply(a, b, mode=rounding_mode)
+
+    def floor_divide(self, other):
+        """self // other: the quotient rounded down (``div(other, rounding_mode='floor')``)."""
+        return self.div(other, rounding_mode="floor")
+
+    __floordiv__ = floor_divide
+
+    def __rfloordiv__(self, other):
+        return _as_tensor(other, like=self).div(self, rounding_mode="floor")
+
+    def remainder(self, other):
+        """self % other = self - other * floor(self / other): the sign of ``other`` (Python's
+        and torch's ``%``); d/dself = 1, d/dother = -floor(self / other)."""
+        a, b = _binary(self, other)
+        _integer_divisor(a, b)
+        return Remainder.apply(a, b, mode="floor")
+
+    __mod__ = remainder
+
+    def __rmod__(self, other):
+        return _as_tensor(other, like=self).remainder(self)
+
+    def fmod(self, other):
+        """C's fmod: self - other * trunc(self / other), the sign of ``self``;
+        d/dself = 1, d/dother = -trunc(self / other)."""
+        a, b = _binary(self, other)
+        _integer_divisor(a, b)
+        return Remainder.apply(a, b, mode="trunc")
 
     def pow(self, other):
         return self ** other
@@ -1595,6 +1627,17 @@ def _promoted(a, b):
     return a, b
 
 
+def _integer_divisor(a, b):
+    """True when the operands ``a`` (a Tensor) and ``b`` of an integer division are both
+    integers; then a zero in ``b`` raises torch's error."""
+    if _is_float(a) or _is_float(b):
+        return False
+    xb = b.array if isinstance(b, Tensor) else b
+    if bool((xb == 0).any()) if backend.is_array(xb) else xb == 0:
+        raise RuntimeError("ZeroDivisionError")     # (torch's message)
+    return True
+
+
 def _as_tensor(value, like=None):
     if isinstance(value, Tensor):
         return value
@@ -2175,7 +2218,7 @@ from .autograd.inplace import (add_at, apply_inplace, arithmetic_inplace,  # noq
 from .autograd.versions import bump_version, share_version, version_box  # noqa: E402
 from .ops.elementwise import (Abs, Add, Cast, Clamp, ClampTensor, Copy, Cos,  # noqa: E402
                               Div, DivRounded, Exp, Log, Maximum, Minimum, Mul, Neg, Pow,
-                              ReLU, Sigmoid, Sin, Sqrt, Sub, Tanh, ToDevice, Where)
+                              ReLU, Remainder, Sigmoid, Sin, Sqrt, Sub, Tanh, ToDevice, Where)
 from .ops.linalg import MatMul  # noqa: E402
 from .ops.reduction import (Extremum, ExtremumDim, Mean, Sum, VectorNorm,  # noqa: E402
                            normalize_axes)

@@ -50,6 +50,26 @@ divide = div
 true_divide = div
 
 
+def floor_divide(input, other):
+    """input // other (the quotient rounded down)."""
+    return _as_tensor(input).floor_divide(other) if isinstance(input, Tensor) else \
+        _as_tensor(other).__rfloordiv__(input)
+
+
+def remainder(input, other):
+    """input % other (the sign of other, as Python's)."""
+    return _as_tensor(input).remainder(other) if isinstance(input, Tensor) else \
+        _as_tensor(other).__rmod__(input)
+
+
+def fmod(input, other):
+    """C's fmod (the sign of input)."""
+    if not isinstance(input, Tensor):
+        other = _as_tensor(other)
+        input = _as_tensor(input, like=other)
+    return input.fmod(other)
+
+
 def pow(input, exponent):
     """input ** exponent (either may be a number)."""
     if isinstance(input, Tensor):

@@ -173,6 +173,34 @@ class DivRounded(_Primitive):
         return (zero if na else None), (zero if nb else None)
 
 
+class Remainder(_Primitive):
+    """z = a - b q, the remainder of the division rounded by ``mode``: ``"floor"`` (torch's
+    ``remainder`` and ``%``, Python's: the sign of b; q = floor(a / b) exactly) or
+    ``"trunc"`` (``fmod``, C's: the sign of a; q = trunc(a / b));  dz/da = 1, dz/db = -q
+    (q is piecewise constant, so this also holds for higher orders)."""
+
+    @staticmethod
+    @backend.fp_quiet
+    def forward(ctx, a, b, mode="floor"):
+        ctx.save_for_backward(a, b)
+        ctx.mode = mode
+        xp = backend.get_array_module(a, b)
+        return xp.remainder(a, b) if mode == "floor" else xp.fmod(a, b)
+
+    @staticmethod
+    @backend.fp_quiet
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        na, nb = ctx.needs_input_grad
+        gb = None
+        if nb:
+            xa, xb = dual.raw(a), dual.raw(b)
+            xp = backend.get_array_module(xa, xb)
+            q = xp.floor_divide(xa, xb) if ctx.mode == "floor" else xp.trunc(xa / xb)
+            gb = -(g * q)
+        return (g if na else None), gb
+
+
 class Pow(_Primitive):
     """z = a ** b;  dz/da = b a^(b-1), dz/db = z log a.
 
