@@ -13,8 +13,10 @@ judges like samples.
 """
 from __future__ import annotations
 
-from .registry import (ModelEntry, Option, OptionError, nonnegative_float, positive_float,
-                       positive_int, register)
+import os
+
+from .registry import (CHECKPOINT_NAME, ModelEntry, Option, OptionError, nonnegative_float,
+                       positive_float, positive_int, register)
 
 __all__ = ["DEFAULT_GUIDANCE", "DEFAULT_STEPS"]
 
@@ -116,6 +118,11 @@ def _train_ldm(options, out_dir, *, seed=None, resume=False, device=None, progre
             raise OptionError("--autoencoder-kind chooses the autoencoder to train; it does not "
                               "apply with --autoencoder CHECKPOINT")
         config["autoencoder_kind"] = options["autoencoder_kind"]
+    given = options.get("autoencoder")
+    written = os.path.join(out_dir, CHECKPOINT_NAME)
+    if given is not None and os.path.realpath(given) == os.path.realpath(written):
+        raise OptionError(f"--autoencoder {given!r} is the checkpoint this run writes "
+                          "(OUT/checkpoint.safetensors); give another --out")
     try:
         return train_ldm(out_dir, autoencoder=options.get("autoencoder"), config=config,
                          steps=options.get("steps"), minutes=options.get("minutes"),

@@ -221,3 +221,15 @@ def test_unrecognized_arguments_show_the_commands_usage(argv, command, capsys):
     err = _usage_error(argv, capsys, f"usage: tinygrad-cv {command} ",
                        f"tinygrad-cv {command}: error: unrecognized arguments: ")
     assert " ".join(argv[-2:]) in err or argv[-1] in err
+
+
+# ---- an output that is also an input is refused ----------------------------------------------
+def test_ldm_out_holding_its_autoencoder_is_a_usage_error(tmp_path, capsys):
+    vae = tmp_path / "vae"
+    assert run(["train", "--model", "vae", "--steps", 1, "--out", vae, "--no-progress"]) == 0
+    before = {p.name: p.read_bytes() for p in vae.iterdir()}
+    capsys.readouterr()
+    _usage_error(["train", "--model", "ldm", "--autoencoder", vae / "checkpoint.safetensors",
+                  "--out", vae, "--steps", 1, "--no-progress"], capsys,
+                 "is the checkpoint this run writes")
+    assert {p.name: p.read_bytes() for p in vae.iterdir()} == before
