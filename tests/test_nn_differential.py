@@ -278,3 +278,32 @@ def test_group_norm_of_single_values_raises_like_torch():
         tg.nn.GroupNorm(6, 6)(tg.tensor(x))
     _assert_same(lambda a: tg.nn.GroupNorm(6, 6).to("float64")(a),       # two samples: allowed
                  lambda a: torch.nn.GroupNorm(6, 6).double()(a), np.ones((2, 6, 1, 1)))
+
+
+# ---- interpolate: bicubic, nearest-exact, area ------------------------------------------------
+@pytest.mark.parametrize("mode, align_corners", [("bicubic", False), ("bicubic", True),
+                                                 ("nearest-exact", None), ("area", None)])
+@pytest.mark.parametrize("kw", [dict(scale_factor=2), dict(scale_factor=(0.6, 1.7)),
+                                dict(size=(7, 3)), dict(size=(1, 1)),
+                                dict(scale_factor=2.1), dict(scale_factor=3.3,
+                                                             recompute_scale_factor=True)])
+def test_interpolate_bicubic_nearest_exact_and_area(mode, align_corners, kw):
+    x = np.random.default_rng(11).standard_normal((2, 2, 5, 4))
+    _assert_same(lambda a: F.interpolate(a, mode=mode, align_corners=align_corners, **kw),
+                 lambda a: torch.nn.functional.interpolate(a, mode=mode,
+                                                           align_corners=align_corners, **kw), x)
+    _assert_same(lambda a: tg.nn.Upsample(mode=mode, align_corners=align_corners, **kw)(a),
+                 lambda a: torch.nn.Upsample(mode=mode, align_corners=align_corners, **kw)(a), x)
+
+
+def test_bicubic_at_an_unchanged_size_keeps_its_own_gradient():
+    """scale_factor 1.1 on 5 rows: torch resamples by 1 / 1.1 forward (ours too) but its
+    backward copies dy as if nothing were resampled (torch's gradcheck fails there); ours is
+    the gradient of the forward."""
+    from tinygrad_cv.testing import gradcheck
+    x = np.random.default_rng(12).standard_normal((1, 1, 5, 4))
+    ours = F.interpolate(tg.tensor(x), scale_factor=1.1, mode="bicubic")
+    theirs = torch.nn.functional.interpolate(torch.tensor(x), scale_factor=1.1, mode="bicubic")
+    np.testing.assert_allclose(host(ours), theirs.numpy(), **EXACT)
+    assert gradcheck(lambda a: F.interpolate(a, scale_factor=1.1, mode="bicubic"),
+                     (tg.tensor(x, requires_grad=True),))

@@ -1,6 +1,8 @@
-"""Resampling of the two spatial axes: nearest / bilinear interpolation (torch's rules).
+"""Resampling of the two spatial axes: nearest, nearest-exact, bilinear, bicubic and area
+interpolation (torch's rules).
 
-Both modes (and adaptive average pooling) are separable linear maps of the last two axes::
+Every mode (and adaptive average pooling, which is mode 'area') is a separable linear map of
+the last two axes::
 
     y = A @ x @ B^T,     A: (Ho, H),  B: (Wo, W),     x: (N, C, H, W) -> y: (N, C, Ho, Wo)
     dL/dx = A^T @ dy @ B
@@ -12,15 +14,20 @@ Source coordinates of output index ``o`` (``scale = in / out``, or ``1 / scale_f
 a scale factor is given, as torch does without ``recompute_scale_factor``):
 
 * nearest: ``src = min(floor(o * scale), in - 1)``
+* nearest-exact: ``src = min(floor((o + 0.5) * scale), in - 1)``
 * bilinear, align_corners=False: ``src = max((o + 0.5) * scale - 0.5, 0)``
-* bilinear, align_corners=True: ``src = o * (in - 1) / (out - 1)`` (0 when out == 1)
+* bicubic, align_corners=False: ``src = (o + 0.5) * scale - 0.5`` (not clamped)
+* bilinear and bicubic, align_corners=True: ``src = o * (in - 1) / (out - 1)`` (0 when
+  out == 1)
 
 except, as torch, on an axis whose output size equals its input size (``src = o``, both
 modes: a scale factor such as 1.1 that floors back to the input size changes nothing) or is
 twice it (nearest only: ``src = o // 2``, whatever the scale factor, e.g. 2.1).
 
 with ``y = (1 - l) * x[i0] + l * x[i1]``, ``i0 = floor(src)``, ``i1 = min(i0 + 1, in - 1)``,
-``l = src - i0`` along each axis.
+``l = src - i0`` along each axis (bilinear).  Bicubic takes x[i0 - 1 .. i0 + 2] (indices
+clamped to [0, in - 1]) with Keys' cubic convolution weights, a = -0.75, at distances
+``t + 1, t, 1 - t, 2 - t`` (``t = src - i0``).  Area is ``adaptive_avg_pool2d`` to the size.
 """
 from __future__ import annotations
 
@@ -137,6 +144,44 @@ def _bilinear_matrix(xp, in_size, out_size, scale, align_corners, dtype):
     return m.astype(dtype)
 
 
+def _nearest_exact_matrix(xp, in_size, out_size, scale, dtype):
+    # float32 arithmetic, as torch computes the source index
+    o = xp.arange(out_size, dtype="float32")
+    src = xp.minimum(xp.floor((o + xp.float32(0.5)) * xp.float32(scale)).astype(int),
+                     in_size - 1)
+    return (src[:, None] == xp.arange(in_size)[None, :]).astype(dtype)
+
+
+_CUBIC_A = -0.75
+
+
+def _cubic_near(x):
+    """Keys' kernel for |x| <= 1."""
+    return ((_CUBIC_A + 2) * x - (_CUBIC_A + 3)) * x * x + 1
+
+
+def _cubic_far(x):
+    """Keys' kernel for 1 < |x| < 2."""
+    return ((_CUBIC_A * x - 5 * _CUBIC_A) * x + 8 * _CUBIC_A) * x - 4 * _CUBIC_A
+
+
+def _bicubic_matrix(xp, in_size, out_size, scale, align_corners, dtype):
+    o = xp.arange(out_size, dtype="float64")
+    if align_corners:
+        src = o * ((in_size - 1) / (out_size - 1)) if out_size > 1 else o * 0.0
+    else:
+        src = (o + 0.5) * scale - 0.5
+    i0 = xp.floor(src)
+    t = src - i0
+    cols = xp.arange(in_size)[None, :]
+    m = xp.zeros((out_size, in_size), dtype="float64")
+    for k, weight in enumerate((_cubic_far(t + 1), _cubic_near(t), _cubic_near(1 - t),
+                                _cubic_far(2 - t))):
+        index = xp.clip(i0.astype(int) - 1 + k, 0, in_size - 1)
+        m += (cols == index[:, None]) * weight[:, None]     # clamped taps add up
+    return m.astype(dtype)
+
+
 def _output_size(op, shape, size, scale_factor):
     if (size is None) == (scale_factor is None):
         raise ValueError(f"{op}: give exactly one of size and scale_factor")
@@ -153,6 +198,9 @@ def _output_size(op, shape, size, scale_factor):
     return out, (1.0 / sf[0], 1.0 / sf[1]), sf
 
 
+MODES = ("nearest", "nearest-exact", "bilinear", "bicubic", "area")
+
+
 def _repeats(in_size, out_size, scale_factor):
     """True when nearest resampling of one axis repeats each input element out/in times."""
     if out_size % in_size:
@@ -163,7 +211,8 @@ def _repeats(in_size, out_size, scale_factor):
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
-    """Resize (N, C, H, W) to ``size`` or by ``scale_factor`` (modes 'nearest', 'bilinear').
+    """Resize (N, C, H, W) to ``size`` or by ``scale_factor`` (modes 'nearest',
+    'nearest-exact', 'bilinear', 'bicubic', 'area'; the module docstring).
 
     ``recompute_scale_factor=True``: the output size comes from ``scale_factor`` and the
     coordinates from the sizes (``scale = in / out``), as if that size had been given.
@@ -171,10 +220,10 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     op = "interpolate"
     if input.ndim != 4:
         raise ValueError(f"{op}: expected input of shape (N, C, H, W) (4-D), got shape {tuple(input.shape)}")
-    if mode not in ("nearest", "bilinear"):
-        raise ValueError(f"{op}: mode must be 'nearest' or 'bilinear', got {mode!r}")
-    if mode == "nearest" and align_corners is not None:
-        raise ValueError(f"{op}: align_corners only applies to mode='bilinear'")
+    if mode not in MODES:
+        raise ValueError(f"{op}: mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if mode not in ("bilinear", "bicubic") and align_corners is not None:
+        raise ValueError(f"{op}: align_corners only applies to modes 'bilinear' and 'bicubic'")
     if antialias:
         raise NotImplementedError(f"{op}: antialias=True is not supported")
     if recompute_scale_factor and size is not None:
@@ -188,15 +237,22 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if mode == "nearest" and _repeats(h, ho, None if sf is None else sf[0]) and _repeats(
             w, wo, None if sf is None else sf[1]):
         return NearestRepeatFn.apply(input, factors=(ho // h, wo // w))
+    if mode == "area":
+        from .pooling import adaptive_avg_pool2d      # pooling builds on this module
+        return adaptive_avg_pool2d(input, (ho, wo))
     xp = backend.get_array_module(input)
     dt = input.dtype
     if mode == "nearest":
         a = _nearest_matrix(xp, h, ho, scale[0], dt)
         b = _nearest_matrix(xp, w, wo, scale[1], dt)
+    elif mode == "nearest-exact":
+        a = _nearest_exact_matrix(xp, h, ho, scale[0], dt)
+        b = _nearest_exact_matrix(xp, w, wo, scale[1], dt)
     else:
+        matrix = _bilinear_matrix if mode == "bilinear" else _bicubic_matrix
         ac = bool(align_corners)
-        a = _bilinear_matrix(xp, h, ho, scale[0], ac, dt)
-        b = _bilinear_matrix(xp, w, wo, scale[1], ac, dt)
+        a = matrix(xp, h, ho, scale[0], ac, dt)
+        b = matrix(xp, w, wo, scale[1], ac, dt)
     return separable_linear(input, a, b)
 
 

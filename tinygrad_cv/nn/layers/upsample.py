@@ -1,7 +1,7 @@
-"""Upsample layer (nearest / bilinear, torch's coordinate rules)."""
+"""Upsample layer (the modes of ``functional.interpolate``, torch's coordinate rules)."""
 from __future__ import annotations
 
-from ..functional.interpolation import interpolate
+from ..functional.interpolation import MODES, interpolate
 from ..module import Module
 
 
@@ -11,8 +11,8 @@ class Upsample(Module):
     def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None,
                  recompute_scale_factor=None):
         super().__init__()
-        if mode not in ("nearest", "bilinear"):
-            raise ValueError(f"Upsample: mode must be 'nearest' or 'bilinear', got {mode!r}")
+        if mode not in MODES:
+            raise ValueError(f"Upsample: mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.size, self.scale_factor, self.mode = size, scale_factor, mode
         self.align_corners = align_corners
         self.recompute_scale_factor = recompute_scale_factor
