@@ -232,6 +232,24 @@ def _rebuild_schedule(trainer, settings, completed):
     trainer.stopped_early = False
 
 
+def _check_batch_norm_batches(model, name, batch_size, n):
+    """Batch norm over features (``BatchNorm1d``) cannot train on a batch of one image (its
+    variance is undefined): refuse a ``batch_size`` that gives one, every batch or the last of
+    the ``n`` training images."""
+    from tinygrad_cv.nn import BatchNorm1d
+
+    if not any(isinstance(m, BatchNorm1d) for m in model.modules()):
+        return
+    if batch_size == 1:
+        raise OptionError(f"--batch-size 1: {name}'s batch norm needs at least 2 images per "
+                          "batch")
+    if n % batch_size == 1:
+        nearby = [b for b in (batch_size - 1, batch_size + 1) if b > 1 and n % b != 1]
+        raise OptionError(f"--batch-size {batch_size} leaves a last batch of 1 of the {n} "
+                          f"training images, which {name}'s batch norm cannot train on; "
+                          f"use another batch size (e.g. {' or '.join(map(str, nearby))})")
+
+
 def _train_network_entry(name):
     def train(options, out_dir, *, seed=None, resume=False, progress=True, log=print,
               distributed=False, **_):
@@ -278,6 +296,7 @@ def _train_network_entry(name):
         if distributed:
             model, train_loader = _distributed(model, train_set, settings["batch_size"], seed)
         else:
+            _check_batch_norm_batches(model, name, settings["batch_size"], len(train_set))
             train_loader = DataLoader(train_set, settings["batch_size"], shuffle=True, seed=seed)
         val_loader = DataLoader(TensorDataset(xv, yv), 512)
         config = {"model": name, "model_config": config_m, "training": settings, "seed": seed,

@@ -233,3 +233,20 @@ def test_ldm_out_holding_its_autoencoder_is_a_usage_error(tmp_path, capsys):
                   "--out", vae, "--steps", 1, "--no-progress"], capsys,
                  "is the checkpoint this run writes")
     assert {p.name: p.read_bytes() for p in vae.iterdir()} == before
+
+
+# ---- batch norm over features needs batches of 2 or more images ---------------------------
+@pytest.mark.parametrize("batch_size,needle", [
+    (1, "--batch-size 1: mlp's batch norm needs at least 2 images per batch"),
+    (3, "--batch-size 3 leaves a last batch of 1 of the 1078 training images"),
+    (1077, "use another batch size (e.g. 1076 or 1078)"),
+])
+def test_mlp_batch_of_one_image_is_a_usage_error(batch_size, needle, tmp_path, capsys):
+    _usage_error(["train", "--model", "mlp", "--epochs", 1, "--batch-size", batch_size,
+                  "--out", tmp_path / "run", "--no-progress"], capsys, needle)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_batch_of_one_image_is_fine_without_batch_norm_over_features(tmp_path):
+    assert run(["train", "--model", "softmax", "--epochs", 1, "--batch-size", 1077, "--out",
+                tmp_path, "--no-progress"]) == 0
