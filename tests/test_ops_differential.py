@@ -482,3 +482,61 @@ def test_reflected_and_in_place_floor_division_and_remainder():
         _same(o, t)
     with pytest.raises(RuntimeError, match="ZeroDivisionError"):
         io % 0
+
+
+# ---- prod -------------------------------------------------------------------------------------
+_PROD_DATA = {"plain": [[1.5, -2.0, 3.0], [0.5, 2.0, -1.0]], "one zero": [[1.0, 0.0, 3.0],
+              [2.0, 2.0, -1.0]], "zeros": [[0.0, 0.0, 3.0], [2.0, 0.0, 0.0]],
+              "nan and inf": [[1.0, float("nan"), 3.0], [2.0, 0.0, float("inf")]]}
+
+
+@pytest.mark.parametrize("data", sorted(_PROD_DATA))
+@pytest.mark.parametrize("kwargs", [{}, {"dim": 0}, {"dim": -1, "keepdim": True}])
+def test_prod_values_and_gradients_at_zeros(data, kwargs):
+    """The gradient at a zero is the product of the others (not 0/0)."""
+    xt, xo = _pair(np.array(_PROD_DATA[data], np.float32), requires_grad=True)
+    out_t, out_o = xt.prod(**kwargs), xo.prod(**kwargs)
+    _same(out_o, out_t)
+    _backward_both(out_o, out_t, np.arange(1, out_t.numel() + 1, dtype=np.float32).reshape(
+        out_t.shape))
+    _same(xo.grad, xt.grad)
+
+
+def test_prod_dtypes_and_second_order():
+    for a in (np.array([[1, 2], [3, -4]]), np.array([True, False]), np.array([2, 3], np.int32)):
+        t, o = _pair(a)
+        _same(o.prod(), t.prod())
+    _same(tg.tensor([1, 2]).prod(dtype=tg.float64), torch.tensor([1, 2]).prod(
+        dtype=torch.float64))
+    for data in ([[1.5, -2.0, 3.0], [0.5, 2.0, -1.0]], [[1.0, 0.0, 3.0], [0.0, 0.0, 2.0]]):
+        for dim in (None, 1):
+            xt, xo = _pair(np.array(data), requires_grad=True)
+            pt, po = (xt.prod(), xo.prod()) if dim is None else (xt.prod(dim), xo.prod(dim))
+            (gt,) = torch.autograd.grad(pt.sum(), xt, create_graph=True)
+            (go,) = tg.autograd.grad(po.sum(), xo, create_graph=True)
+            _same(go, gt)
+            (gt ** 2).sum().backward()
+            (go ** 2).sum().backward()
+            _same(xo.grad, xt.grad)
+
+
+# ---- second order through 0-d results ---------------------------------------------------------
+_SCALAR_FNS = {"div": lambda x, y: x / y, "exp": lambda x, y: (x * y).exp(),
+               "sqrt": lambda x, y: (x * y).sqrt(), "tanh": lambda x, y: (x * y).tanh(),
+               "sigmoid": lambda x, y: (x * y).sigmoid(), "pow": lambda x, y: x ** y,
+               "expm1": lambda x, y: (x * y).expm1(), "norm": lambda x, y: (x * y).norm()}
+
+
+@pytest.mark.parametrize("name", sorted(_SCALAR_FNS))
+def test_second_derivatives_of_0d_ops_match_torch(name):
+    """NumPy's ufuncs return scalars for 0-d arrays: a saved output must still be the output
+    (create_graph differentiates through it)."""
+    fn = _SCALAR_FNS[name]
+    (xt, xo), (yt, yo) = _pair(np.array(0.7), requires_grad=True), _pair(np.array(1.3),
+                                                                         requires_grad=True)
+    gt = torch.autograd.grad(fn(xt, yt), (xt, yt), create_graph=True)
+    go = tg.autograd.grad(fn(xo, yo), (xo, yo), create_graph=True)
+    (gt[0] * gt[1]).backward()
+    (go[0] * go[1]).backward()
+    _same(xo.grad, xt.grad)
+    _same(yo.grad, yt.grad)

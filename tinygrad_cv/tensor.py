@@ -864,6 +864,17 @@ class Tensor:
             x = x.to(_INT64)
         return Sum.apply(x, axes=_reduced_axes(dim, self.ndim), keepdims=keepdim)
 
+    def prod(self, dim=None, keepdim=False, *, dtype=None):
+        """The product over ``dim`` (one dim, or all); integer and bool tensors give int64, as
+        in ``sum``; the gradient at zeros is the product of the other elements (torch's)."""
+        if isinstance(dim, (tuple, list)):
+            raise TypeError("prod(): argument 'dim' must be int, not tuple")
+        x = self if dtype is None else self.to(dtype)
+        if not backend.is_floating(x.dtype) and x.dtype != _INT64:
+            x = x.to(_INT64)
+        axes = _reduced_axes(dim, self.ndim)
+        return Prod.apply(x, axes=axes, keepdims=keepdim and dim is not None)
+
     def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
         dim, keepdim = _dim_args(dim, keepdim, axis, keepdims)
         x = self if dtype is None else self.to(dtype)
@@ -2220,7 +2231,7 @@ from .ops.elementwise import (Abs, Add, Cast, Clamp, ClampTensor, Copy, Cos,  # 
                               Div, DivRounded, Exp, Log, Maximum, Minimum, Mul, Neg, Pow,
                               ReLU, Remainder, Sigmoid, Sin, Sqrt, Sub, Tanh, ToDevice, Where)
 from .ops.linalg import MatMul  # noqa: E402
-from .ops.reduction import (Extremum, ExtremumDim, Mean, Sum, VectorNorm,  # noqa: E402
+from .ops.reduction import (Extremum, ExtremumDim, Mean, Prod, Sum, VectorNorm,  # noqa: E402
                            normalize_axes)
 from .ops.shape import Cat, ConstantPad, Expand, GetItem, Permute, Reshape  # noqa: E402
 from .ops.softmax import LogSoftmax, Softmax  # noqa: E402

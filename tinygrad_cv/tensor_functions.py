@@ -170,6 +170,11 @@ def numel(input):
     return input.numel()
 
 
+def prod(input, dim=None, keepdim=False, *, dtype=None):
+    """The product over ``dim`` (one dim, or all)."""
+    return _as_tensor(input).prod(dim, keepdim, dtype=dtype)
+
+
 def all(input, dim=None, keepdim=False):
     return _as_tensor(input).all(dim, keepdim)
 

@@ -100,12 +100,17 @@ class Function:
         if isinstance(out, tuple):
             results = tuple([_wrap_output(cls, o) for o in out])
             if record:
+                for o, r in zip(out, results):
+                    if r.array is not o:
+                        _resave_scalar(ctx, o, r.array)
                 ctx._record(inputs, results)
             return results
         # One output (every primitive but max/min with indices) is recorded inline: the general
         # _record costs ~0.6 us more per op (bench_overhead forward, 1000 ops: 2.9 vs 3.7 ms).
         result = _wrap_output(cls, out)
         if record:
+            if result.array is not out:
+                _resave_scalar(ctx, out, result.array)
             ctx.inputs = inputs
             ctx.outputs = (weakref.ref(result),)
             excluded = ctx.non_differentiable or ()
@@ -125,6 +130,15 @@ class Function:
                 t.requires_grad = True
                 t.creator = self
                 t.out_index = i
+
+
+def _resave_scalar(ctx, scalar, array):
+    """A forward that returned a NumPy scalar (a ufunc of 0-d arrays) and saved it: save the
+    0-d array its output Tensor holds instead, so that ``create_graph`` finds the output among
+    the saved values (a scalar would be a constant: second derivatives of 0-d exp, tanh, sqrt,
+    x / y, ... lost the output's own dependence)."""
+    if any(v is scalar for v in ctx.saved):
+        ctx.saved = tuple(array if v is scalar else v for v in ctx.saved)
 
 
 def _wrap_output(cls, array):

@@ -9,7 +9,7 @@ attention, losses), whose backward works on raw arrays only, live in ``nn/functi
 
     elementwise  Add Sub Mul Div DivRounded Remainder Pow Neg Abs Exp Log Sqrt Sin Cos Tanh Sigmoid ReLU
                  Clamp ClampTensor ClampMinValue Maximum Minimum Where Cast ToDevice Copy
-    reduction    Sum Mean Extremum ExtremumDim VectorNorm
+    reduction    Sum Mean Prod Extremum ExtremumDim VectorNorm
     shape        Reshape Permute Expand GetItem IndexAdd IndexPut Cat ConstantPad
     linalg       MatMul
     linear       LinearFn (y = x W^T + b)

@@ -61,6 +61,62 @@ class Mean(_Primitive):
         return dual.broadcast_to(g, ctx.in_shape)
 
 
+class Prod(_Primitive):
+    """y = the product over ``axes``;  dy/dx_i = the product of the other elements of x_i's
+    slice: y / x_i where the slice has no zero, else exclusive prefix times suffix products
+    (torch's values at zeros; under ``create_graph`` the products of the others are taken
+    with this op, so they are differentiable too)."""
+
+    @staticmethod
+    @backend.fp_quiet
+    def forward(ctx, a, axes=None, keepdims=False):
+        ctx.in_shape = a.shape
+        ctx.axes = axes
+        out = backend.ensure_array(a.prod(axis=axes, keepdims=keepdims))   # (not a scalar)
+        ctx.save_for_backward(a, out)   # (the returned array: create_graph differentiates it)
+        return out
+
+    @staticmethod
+    @backend.fp_quiet
+    def backward(ctx, g):
+        a, out = ctx.saved_tensors
+        kept = _kept_shape(ctx.in_shape, ctx.axes)
+        g = g.reshape(kept)
+        xa = dual.raw(a)
+        if not bool((xa == 0).any()):
+            return g * (out.reshape(kept) / a)
+        return g * _others_product(a, ctx.axes)
+
+
+def _others_product(a, axes):
+    """For every element of ``a`` (array or Tensor), the product of the other elements of its
+    slice over ``axes``."""
+    ndim = len(a.shape)
+    rest = tuple(i for i in range(ndim) if i not in axes)
+    perm = rest + tuple(axes)
+    moved = dual.permute(a, perm)
+    lead = tuple(a.shape[i] for i in rest)
+    n = 1
+    for i in axes:
+        n *= a.shape[i]
+    flat = moved.reshape(lead + (n,))
+    if dual.is_tensor(flat):
+        xp = backend.get_array_module(flat.array)
+        stacked = dual.where(xp.eye(n, dtype=bool), 1.0, flat.reshape(lead + (1, n)))
+        others = Prod.apply(stacked, axes=(len(lead) + 1,), keepdims=False)
+    else:
+        xp = backend.get_array_module(flat)
+        ones = xp.ones(lead + (1,), dtype=flat.dtype)
+        before = xp.cumprod(xp.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+        after = xp.flip(xp.cumprod(xp.flip(
+            xp.concatenate([flat[..., 1:], ones], axis=-1), axis=-1), axis=-1), axis=-1)
+        others = before * after
+    inverse = [0] * ndim
+    for i, p in enumerate(perm):
+        inverse[p] = i
+    return dual.permute(others.reshape(moved.shape), tuple(inverse))
+
+
 class Extremum(_Primitive):
     """max/min over ``axes`` (values only); the gradient is shared evenly among ties.
 
