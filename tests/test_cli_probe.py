@@ -250,3 +250,11 @@ def test_mlp_batch_of_one_image_is_a_usage_error(batch_size, needle, tmp_path, c
 def test_a_batch_of_one_image_is_fine_without_batch_norm_over_features(tmp_path):
     assert run(["train", "--model", "softmax", "--epochs", 1, "--batch-size", 1077, "--out",
                 tmp_path, "--no-progress"]) == 0
+
+
+def test_sample_no_score_removes_the_scores_of_earlier_samples(gan_ckpt, tmp_path):
+    out = tmp_path / "out"
+    assert run(["sample", gan_ckpt, "--num", 8, "--out", out]) == 0
+    assert (out / "scores.json").exists()
+    assert _sample(gan_ckpt, out, 1) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["grid.png", "samples.npy"]

@@ -136,11 +136,13 @@ def output_folder(path):
                     break
 
 
-def write_outputs(folder, files):
+def write_outputs(folder, files, stale=()):
     """Write ``files`` (``{name: bytes}``) into ``folder`` all or nothing: each is first
     written whole (``io.atomic_write``) under a hidden staging name, and only when all are
     written are they renamed over the old ones, so a full disk or a folder in the way of one
-    file leaves every earlier file as it was.  Returns the written paths."""
+    file leaves every earlier file as it was.  Then the files named in ``stale`` (an earlier
+    run's outputs that this run does not make and that would no longer match) are removed.
+    Returns the written paths."""
     from tinygrad_cv import io
 
     targets = [os.path.join(folder, name) for name in files]
@@ -155,6 +157,10 @@ def write_outputs(folder, files):
             staged.append(stage)
         for stage, target in zip(staged, targets):
             os.replace(stage, target)
+        for name in stale:
+            old = os.path.join(folder, name)
+            if name not in files and os.path.isfile(old):
+                os.remove(old)
     finally:
         for stage in staged:
             with contextlib.suppress(OSError):

@@ -5,7 +5,7 @@
 
 writes ``OUT/samples.npy`` (float32, (N, C, H, W), pixel range [0, 1]), ``OUT/grid.png`` and
 ``OUT/scores.json`` (the digits scorer's figures, ``models.metrics``; ``--no-score`` skips
-them).  The sampler options come from the registry entry of the checkpoint's model.  All
+them and removes an earlier run's scores.json, which would describe other samples).  The sampler options come from the registry entry of the checkpoint's model.  All
 three files are made in memory first and written only when everything succeeded, all or
 nothing (``common.write_outputs``), so a failed run leaves an earlier run's files in OUT as
 they were.
@@ -105,7 +105,7 @@ def run_sample(args):
         report.update(scores)
         files[SCORES_NAME] = (json.dumps(report, indent=2) + "\n").encode("utf-8")
     with output_folder(args.out) as out:
-        write_outputs(out, files)
+        write_outputs(out, files, stale=[SCORES_NAME])   # no scores of other samples
     settings = ", ".join(f"{k}={v}" for k, v in options.items()) or "default options"
     print(f"{args.num} samples of {entry.name} ({settings}) in {seconds:.1f}s")
     if scores is not None:
@@ -139,7 +139,8 @@ def register(subparsers):
     sample.add_argument("--out", metavar="DIR", type=folder, default="samples",
                         help="output folder (default: samples)")
     sample.add_argument("--no-score", action="store_true",
-                        help="skip the digits scorer and scores.json (default: off, score)")
+                        help="skip the digits scorer and scores.json (an earlier run's "
+                             "scores.json in OUT is removed) (default: off, score)")
     sample.add_argument("--device", choices=DEVICE_NAMES, default="cpu",
                         help="cpu (NumPy) or cuda (CuPy) (default: cpu)")
     sample.add_argument("--no-progress", action="store_true",
