@@ -540,3 +540,11 @@ def test_second_derivatives_of_0d_ops_match_torch(name):
     (go[0] * go[1]).backward()
     _same(xo.grad, xt.grad)
     _same(yo.grad, yt.grad)
+
+
+def test_all_and_any_keep_uint8():
+    for a in (np.array([[1, 2, 0], [3, 250, 1]], np.uint8), np.array([[1.0, 0.0, 2.0]])):
+        t, o = _pair(a)
+        _same(o.all(), t.all())
+        _same(o.any(dim=1), t.any(dim=1))
+        _same(o.all(dim=0, keepdim=True), t.all(dim=0, keepdim=True))

@@ -23,6 +23,7 @@ from .generator import rng_of
 
 _FLOAT32 = backend.dtype("float32")
 _INT64 = backend.dtype("int64")
+_UINT8 = backend.dtype("uint8")
 
 ReductionResult = collections.namedtuple("ReductionResult", ["values", "indices"])
 
@@ -1488,7 +1489,10 @@ class Tensor:
         axes = _axes(dim, self.ndim)
         xp = backend.get_array_module(self.array)
         out = getattr(xp, how)(self.array, axis=axes if self.ndim else None, keepdims=keepdim)
-        return Tensor.wrap(backend.ensure_array(out))
+        out = backend.ensure_array(out)
+        if self.array.dtype == _UINT8:      # (torch keeps uint8, every other dtype gives bool)
+            out = out.astype(_UINT8)
+        return Tensor.wrap(out)
 
     def reshape_as(self, other):
         return self.reshape(other.shape)
