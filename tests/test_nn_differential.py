@@ -120,12 +120,37 @@ def test_max_pool_fourth_positional_argument_is_dilation():
                  lambda a: torch.nn.AvgPool2d(3, 2, 1, False, True, None)(a), x)
 
 
-@pytest.mark.parametrize("make", [
-    lambda: tg.nn.MaxPool2d(3, dilation=2), lambda: tg.nn.MaxPool2d(3, return_indices=True),
-    lambda: F.max_pool2d(tg.zeros(1, 1, 4, 4), 2, dilation=(1, 2))])
-def test_pooling_arguments_not_implemented_raise(make):
-    with pytest.raises(NotImplementedError, match="is not supported"):
-        make()
+# ---- max pooling: dilation, return_indices, MaxUnpool2d -----------------------------------------
+@pytest.mark.parametrize("k, s, p, d, ceil", [(3, 1, 1, 2, False), ((2, 3), (2, 1), (1, 0),
+                                                                    (2, 3), True),
+                                              (2, 2, 0, 1, False), (3, 2, 1, 1, True)])
+def test_max_pool_dilation_and_indices(k, s, p, d, ceil):
+    x = np.round(np.random.default_rng(13).standard_normal((2, 2, 8, 9)))   # ties
+    x[1, 0, :3] = -np.inf
+    args = (k, s, p, d, ceil)
+    _assert_same(lambda a: F.max_pool2d(a, *args),
+                 lambda a: torch.nn.functional.max_pool2d(a, *args), x)
+    _, ours = F.max_pool2d(tg.tensor(x), *args, return_indices=True)
+    _, theirs = torch.nn.functional.max_pool2d(torch.tensor(x), *args, return_indices=True)
+    np.testing.assert_array_equal(host(ours), theirs.numpy())
+    assert host(ours).dtype == np.int64
+
+
+def test_max_unpool_places_values_at_the_pooled_indices():
+    x = np.random.default_rng(14).standard_normal((2, 3, 8, 8))
+    pools = tg.nn.MaxPool2d(2, return_indices=True), torch.nn.MaxPool2d(2, return_indices=True)
+    unpools = tg.nn.MaxUnpool2d(2), torch.nn.MaxUnpool2d(2)
+
+    def run(i, a, size):
+        y, idx = pools[i](a)
+        return unpools[i](y * 2.0, idx, output_size=size)
+
+    _assert_same(lambda a: run(0, a, None), lambda a: run(1, a, None), x)
+    _assert_same(lambda a: run(0, a, (9, 8)), lambda a: run(1, a, [9, 8]), x)
+    with pytest.raises(ValueError, match="invalid output_size"):
+        run(0, tg.tensor(x), (11, 8))
+    with pytest.raises(IndexError, match="indices must lie in"):
+        F.max_unpool2d(tg.zeros(1, 1, 2, 2), tg.tensor(np.full((1, 1, 2, 2), 16)), 2)
 
 
 # ---- pooling: ceil_mode, count_include_pad, divisor_override ----------------------------------

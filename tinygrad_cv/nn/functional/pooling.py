@@ -50,8 +50,8 @@ from .interpolation import separable_linear
 from .padding import pad
 
 
-def _out_size(size, k, s, p):
-    return (size + 2 * p - k) // s + 1
+def _out_size(size, k, s, p, d=1):
+    return (size + 2 * p - d * (k - 1) - 1) // s + 1
 
 
 def _is_reshape_case(shape, kernel, stride, padding):
@@ -97,12 +97,13 @@ def _unpad(g, padding, hw):
     return g[:, :, ph:ph + hw[0], pw:pw + hw[1]]
 
 
-def _offset_slices(kernel, stride, out_hw):
+def _offset_slices(kernel, stride, out_hw, dilation=(1, 1)):
     """For each kernel offset (i, j) in row-major order, the (rows, cols) slices of the padded
     input that hold that offset's element of every window: ``xpad[:, :, rows, cols]`` has
-    shape (N, C, Ho, Wo)."""
-    (kh, kw), (sh, sw), (ho, wo) = kernel, stride, out_hw
-    return [(slice(i, i + sh * (ho - 1) + 1, sh), slice(j, j + sw * (wo - 1) + 1, sw))
+    shape (N, C, Ho, Wo) (offset (i, j) sits at (i * dh, j * dw) in its window)."""
+    (kh, kw), (sh, sw), (ho, wo), (dh, dw) = kernel, stride, out_hw, dilation
+    return [(slice(i * dh, i * dh + sh * (ho - 1) + 1, sh),
+             slice(j * dw, j * dw + sw * (wo - 1) + 1, sw))
             for i in range(kh) for j in range(kw)]
 
 
@@ -195,14 +196,16 @@ class MaxPool2dFn(Function):
     """
 
     @staticmethod
-    def forward(ctx, x, kernel=(2, 2), stride=(2, 2), padding=(0, 0), valid_hw=None):
+    def forward(ctx, x, kernel=(2, 2), stride=(2, 2), padding=(0, 0), valid_hw=None,
+                dilation=(1, 1)):
         _, _, h, w = x.shape
-        out_hw = (_out_size(h, kernel[0], stride[0], padding[0]),
-                  _out_size(w, kernel[1], stride[1], padding[1]))
-        slices = _offset_slices(kernel, stride, out_hw)
+        out_hw = tuple(_out_size(x.shape[2 + d], kernel[d], stride[d], padding[d], dilation[d])
+                       for d in range(2))
+        slices = _offset_slices(kernel, stride, out_hw, dilation)
         ctx.cfg = (kernel, stride, padding, (h, w), slices)
+        ctx.dilated = tuple(dilation) != (1, 1)
         ctx.valid_hw = valid_hw or (h, w)   # x's leading rows/columns that are the input's
-        if _is_pair_case(x.shape, kernel, stride, padding):
+        if _is_pair_case(x.shape, kernel, stride, padding) and not ctx.dilated:
             y = _max_pool_pairs(x)
             ctx.save_for_backward(x, y)
             return y
@@ -218,18 +221,25 @@ class MaxPool2dFn(Function):
     def backward(ctx, dy):
         xpad, y = ctx.saved_tensors
         kernel, stride, padding, hw, slices = ctx.cfg
-        if _is_pair_case(xpad.shape, kernel, stride, padding) and not _has_nan(y):
+        if (_is_pair_case(xpad.shape, kernel, stride, padding) and not ctx.dilated
+                and not _has_nan(y)):
             relu = _unobserved_relu(ctx, xpad)
             if relu is None:
                 return _max_routes_pairs(xpad, y, dy)
             gx = _max_routes_pairs(xpad, y, dy, nonzero_max_only=True)
             relu.note_masked_gradient(gx)
             return gx
-        tiled = _is_reshape_case(xpad.shape, kernel, stride, padding)
+        tiled = _is_reshape_case(xpad.shape, kernel, stride, padding) and not ctx.dilated
         inside = None
         if padding != (0, 0) and _has_neg_inf(y):
             inside = _inside_mask(xpad, padding, ctx.valid_hw)
         return _unpad(_max_routes(xpad, y, dy, slices, tiled, inside), padding, hw)
+
+
+class DilatedMaxPool2dFn(MaxPool2dFn):
+    """MaxPool2dFn with a dilation other than 1 (window offsets ``(i * dh, j * dw)``), under
+    its own name: the ONNX exporter has no conversion for it and says so, rather than writing
+    an undilated MaxPool."""
 
 
 def _unobserved_relu(ctx, x):
@@ -282,21 +292,30 @@ def _keep_first_hits(hits):
             claimed |= hit
 
 
-def _max_routes(xpad, y, dy, slices, tiled, inside=None):
-    """Max-pool gradient of the padded input, offset by offset: each offset's strided view
-    takes ``dy`` where it holds the window maximum first.  ``tiled``: the windows tile the
-    input exactly (each element in one window), so each view is written once, no zero-fill.
+def _first_hits(xpad, y, slices, inside=None):
+    """One bool (N, C, Ho, Wo) mask per kernel offset: True where that offset holds its
+    window's maximum first (torch's rule; a NaN maximum is the window's last NaN).
     ``inside``: None, or ``_inside_mask`` (padding elements are never a hit)."""
-    xp = backend.get_array_module(dy)
+    xp = backend.get_array_module(xpad)
     hits = [xpad[:, :, rows, cols] == y for rows, cols in slices]
     if inside is not None:
         for (rows, cols), hit in zip(slices, hits):
             hit &= inside[rows, cols]
-    if _has_nan(y):   # a NaN maximum comes from the window's last NaN (torch)
+    if _has_nan(y):
         nan_hits = [xp.isnan(xpad[:, :, rows, cols]) for rows, cols in slices]
         _keep_first_hits(nan_hits[::-1])
         hits = [hit | nan_hit for hit, nan_hit in zip(hits, nan_hits)]
     _keep_first_hits(hits)
+    return hits
+
+
+def _max_routes(xpad, y, dy, slices, tiled, inside=None):
+    """Max-pool gradient of the padded input, offset by offset: each offset's strided view
+    takes ``dy`` where it holds the window maximum first (``_first_hits``).  ``tiled``: the
+    windows tile the input exactly (each element in one window), so each view is written
+    once, no zero-fill."""
+    xp = backend.get_array_module(dy)
+    hits = _first_hits(xpad, y, slices, inside)
     if tiled:
         gpad = xp.empty(xpad.shape, dtype=dy.dtype)
         for (rows, cols), hit in zip(slices, hits):
@@ -337,14 +356,14 @@ class AvgPool2dFn(Function):
         return _unpad(_add_windows(gwin, padded_hw, kernel, stride), padding, (h, w))
 
 
-def _ceil_out_size(size, k, s, p):
+def _ceil_out_size(size, k, s, p, d=1):
     """torch's output size under ceil_mode: the last window must start inside input or
     left padding."""
-    out = -(-(size + 2 * p - k) // s) + 1
+    out = -(-(size + 2 * p - d * (k - 1) - 1) // s) + 1
     return out - 1 if (out - 1) * s >= size + p else out
 
 
-def _pool_args(op, x, kernel_size, stride, padding, ceil_mode=False):
+def _pool_args(op, x, kernel_size, stride, padding, ceil_mode=False, dilation=(1, 1)):
     """(kernel, stride, padding, (Ho, Wo), (extra rows, extra columns) that ceil_mode's last
     windows need beyond the padded input)."""
     if x.ndim != 4:
@@ -357,11 +376,12 @@ def _pool_args(op, x, kernel_size, stride, padding, ceil_mode=False):
     if padding[0] * 2 > kernel[0] or padding[1] * 2 > kernel[1]:
         raise ValueError(f"{op}: padding {padding} should be at most half of kernel_size {kernel}")
     size = _ceil_out_size if ceil_mode else _out_size
-    out_hw = tuple(size(x.shape[2 + d], kernel[d], stride[d], padding[d]) for d in range(2))
+    out_hw = tuple(size(x.shape[2 + d], kernel[d], stride[d], padding[d], dilation[d])
+                   for d in range(2))
     if min(out_hw) < 1:
         raise ValueError(f"{op}: input of spatial size {tuple(x.shape[2:])} is smaller than the "
-                         f"kernel {kernel} with padding {padding}")
-    extra = tuple(max(0, (out_hw[d] - 1) * stride[d] + kernel[d]
+                         f"kernel {kernel} with padding {padding} and dilation {dilation}")
+    extra = tuple(max(0, (out_hw[d] - 1) * stride[d] + dilation[d] * (kernel[d] - 1) + 1
                       - (x.shape[2 + d] + 2 * padding[d])) for d in range(2))
     return kernel, stride, padding, out_hw, extra
 
@@ -394,34 +414,109 @@ def _avg_factors(xp, hw, kernel, stride, padding, out_hw, count_include_pad, div
     return None if bool((factor == 1).all()) else factor
 
 
-_DEFAULTS = {"dilation": 1, "return_indices": False}
-
-
-def not_supported(op, **arguments):
-    """Raise NotImplementedError naming the first of torch's pooling ``arguments`` that is
-    not at its default (dilation=1, return_indices=False), the only values implemented."""
-    for name, value in arguments.items():
-        default = _DEFAULTS[name]
-        same = value is None if default is None else (
-            value == default or (name == "dilation" and pair(value, name, op) == (1, 1)))
-        if not same:
-            raise NotImplementedError(f"{op}: {name}={value!r} is not supported (only "
-                                      f"{name}={default!r})")
-
-
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """Max pooling over (kh, kw) windows; ``stride`` defaults to ``kernel_size`` (torch's
-    signature; ``ceil_mode`` as the module docstring, see ``not_supported``)."""
-    not_supported("max_pool2d", dilation=dilation, return_indices=return_indices)
-    kernel, stride, padding, _, extra = _pool_args("max_pool2d", input, kernel_size, stride,
-                                                   padding, ceil_mode)
-    valid_hw = None
+    signature; ``ceil_mode`` as the module docstring; ``dilation`` spaces a window's
+    elements).  ``return_indices=True`` also returns, per output, the flat index h * W + w
+    in the input's (H, W) map of the element it took (int64; ``max_unpool2d`` takes it)."""
+    op = "max_pool2d"
+    dilation = pair(dilation, "dilation", op)
+    if min(dilation) < 1:
+        raise ValueError(f"{op}: dilation must be positive, got {dilation}")
+    kernel, stride, padding, _, extra = _pool_args(op, input, kernel_size, stride, padding,
+                                                   ceil_mode, dilation)
+    hw = tuple(input.shape[2:])
+    x = input
     if any(extra):
-        valid_hw = tuple(input.shape[2:])
-        input = pad(input, (0, extra[1], 0, extra[0]), value=-float("inf"))
-    return MaxPool2dFn.apply(input, kernel=kernel, stride=stride, padding=padding,
-                             valid_hw=valid_hw)
+        x = pad(input, (0, extra[1], 0, extra[0]), value=-float("inf"))
+    fn = MaxPool2dFn if dilation == (1, 1) else DilatedMaxPool2dFn
+    y = fn.apply(x, kernel=kernel, stride=stride, padding=padding,
+                 valid_hw=hw if any(extra) else None, dilation=dilation)
+    if not return_indices:
+        return y
+    return y, Tensor.wrap(_max_indices(x.array, y.array, kernel, stride, padding, dilation, hw))
+
+
+def _max_indices(x, y, kernel, stride, padding, dilation, hw):
+    """int64 (N, C, Ho, Wo): flat index h * W + w (in the unpadded (H, W) input) of the
+    element each window's maximum came from, by ``_first_hits``."""
+    xp = backend.get_array_module(x)
+    xpad = _padded(x, padding, -float("inf"))
+    out_hw = y.shape[2:]
+    slices = _offset_slices(kernel, stride, out_hw, dilation)
+    inside = _inside_mask(xpad, padding, hw) if padding != (0, 0) and _has_neg_inf(y) else None
+    index = xp.zeros(y.shape, dtype=xp.int64)
+    base_rows = xp.arange(out_hw[0]) * stride[0] - padding[0]
+    base_cols = xp.arange(out_hw[1]) * stride[1] - padding[1]
+    offsets = [(i, j) for i in range(kernel[0]) for j in range(kernel[1])]
+    for (i, j), hit in zip(offsets, _first_hits(xpad, y, slices, inside)):
+        flat = ((base_rows + i * dilation[0])[:, None] * hw[1]
+                + (base_cols + j * dilation[1])[None, :])
+        index += hit * flat
+    return index
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """The inverse placement of ``max_pool2d(..., return_indices=True)``: a zero (N, C, Ho,
+    Wo) map with ``input``'s values at ``indices`` (flat h * Wo + w per (n, c) map).
+    (Ho, Wo) = (H - 1) * stride - 2 * padding + kernel, or ``output_size`` (2 or 4 sizes,
+    each strictly within stride of that).  Gradient: dy gathered at ``indices``."""
+    op = "max_unpool2d"
+    if input.ndim != 4:
+        raise ValueError(f"{op}: expected input of shape (N, C, H, W) (4-D), got shape "
+                         f"{tuple(input.shape)}")
+    kernel = pair(kernel_size, "kernel_size", op)
+    stride = kernel if stride is None else pair(stride, "stride", op)
+    padding = pair(padding, "padding", op)
+    default = tuple((input.shape[2 + d] - 1) * stride[d] + kernel[d] - 2 * padding[d]
+                    for d in range(2))
+    size = default
+    if output_size is not None:
+        size = tuple(int(n) for n in output_size)
+        size = size[2:] if len(size) == 4 else size
+        if len(size) != 2:
+            raise ValueError(f"{op}: output_size must have 2 or 4 elements, got "
+                             f"{tuple(output_size)}")
+        for d in range(2):
+            lo, hi = default[d] - stride[d], default[d] + stride[d]
+            if not lo < size[d] < hi:
+                raise ValueError(f"{op}: invalid output_size {size} (dim {d} must be between "
+                                 f"{lo} and {hi})")
+    idx = indices.array if isinstance(indices, Tensor) else backend.as_array(indices)
+    if tuple(idx.shape) != tuple(input.shape):
+        raise ValueError(f"{op}: expected indices of the input's shape {tuple(input.shape)}, "
+                         f"got {tuple(idx.shape)}")
+    if not backend.is_integer_or_bool(idx.dtype) or idx.dtype == backend.dtype("bool"):
+        raise TypeError(f"{op}: expected integer indices, got dtype {idx.dtype}")
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= size[0] * size[1]):
+        raise IndexError(f"{op}: indices must lie in [0, {size[0] * size[1]}) for an output "
+                         f"map of {size}, got values in [{int(idx.min())}, {int(idx.max())}]")
+    return MaxUnpool2dFn.apply(input, indices=backend.to_device(idx, input.device),
+                               out_hw=size)
+
+
+class MaxUnpool2dFn(Function):
+    """y[n, c].flat[indices[n, c, i, j]] = x[n, c, i, j] on a zero (Ho, Wo) map (a repeated
+    index keeps the last value, as torch's loop); dL/dx = dy[n, c].flat[indices]."""
+
+    @staticmethod
+    def forward(ctx, x, indices=None, out_hw=(1, 1)):
+        xp = backend.get_array_module(x)
+        n, c = x.shape[:2]
+        rows = xp.arange(n * c)[:, None]
+        flat = indices.reshape(n * c, -1)
+        ctx.where = (rows, flat)
+        ctx.in_hw = x.shape[2:]
+        y = xp.zeros((n * c, out_hw[0] * out_hw[1]), dtype=x.dtype)
+        y[rows, flat] = x.reshape(n * c, -1)
+        return y.reshape(n, c, *out_hw)
+
+    @staticmethod
+    def backward(ctx, dy):
+        rows, flat = ctx.where
+        n, c = dy.shape[:2]
+        return dy.reshape(n * c, -1)[rows, flat].reshape(n, c, *ctx.in_hw)
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,

@@ -1,7 +1,7 @@
-"""MaxPool2d, AvgPool2d and AdaptiveAvgPool2d layers (no parameters)."""
+"""MaxPool2d, MaxUnpool2d, AvgPool2d and AdaptiveAvgPool2d layers (no parameters)."""
 from __future__ import annotations
 
-from ..functional.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d, not_supported
+from ..functional.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d, max_unpool2d
 from ..module import Module
 
 
@@ -26,19 +26,19 @@ class _Pool2d(Module):
 class MaxPool2d(_Pool2d):
     """y = max over each (kh, kw) window; (N, C, H, W) -> (N, C, Ho, Wo).
 
-    torch's signature; ``ceil_mode`` as ``functional.max_pool2d``; ``dilation`` other than 1
-    and ``return_indices=True`` raise ``NotImplementedError``."""
+    torch's signature; ``dilation``, ``return_indices`` (then ``(y, indices)``) and
+    ``ceil_mode`` as ``functional.max_pool2d``."""
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
                  ceil_mode=False):
-        not_supported("MaxPool2d", dilation=dilation, return_indices=return_indices)
         super().__init__(kernel_size, stride, padding, ceil_mode)
-        self.dilation, self.return_indices = dilation, False
+        self.dilation, self.return_indices = dilation, bool(return_indices)
 
     def forward(self, x):
         _check4d(self, x)
         return max_pool2d(x, self.kernel_size, self.stride, self.padding,
-                          ceil_mode=getattr(self, "ceil_mode", False))
+                          getattr(self, "dilation", 1), getattr(self, "ceil_mode", False),
+                          getattr(self, "return_indices", False))
 
 
 class AvgPool2d(_Pool2d):
@@ -58,6 +58,24 @@ class AvgPool2d(_Pool2d):
                           getattr(self, "ceil_mode", False),
                           getattr(self, "count_include_pad", True),
                           getattr(self, "divisor_override", None))
+
+
+class MaxUnpool2d(Module):
+    """The inverse placement of ``MaxPool2d(return_indices=True)``; ``forward(x, indices,
+    output_size=None)`` as ``functional.max_unpool2d``."""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding = padding
+
+    def forward(self, x, indices, output_size=None):
+        return max_unpool2d(x, indices, self.kernel_size, self.stride, self.padding,
+                            output_size)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class AdaptiveAvgPool2d(Module):
