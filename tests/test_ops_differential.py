@@ -548,3 +548,22 @@ def test_all_and_any_keep_uint8():
         _same(o.all(), t.all())
         _same(o.any(dim=1), t.any(dim=1))
         _same(o.all(dim=0, keepdim=True), t.all(dim=0, keepdim=True))
+
+
+@pytest.mark.parametrize("index, shape", [((0,), (1, 4, 5)), ((0,), (1, 1, 5)),
+                                          ((slice(None), [0, 2]), (1, 3, 2, 5)),
+                                          ((1, slice(None), [0, 4]), (1, 4, 2))])
+def test_setitem_on_the_graph_takes_values_with_leading_unit_dims(index, shape):
+    """x[0] = v with v of shape (1, 4, 5) (torch drops the leading unit dims; it raised)."""
+    x = np.arange(60, dtype=np.float32).reshape(3, 4, 5)
+    v = np.arange(int(np.prod(shape)), dtype=np.float32).reshape(shape) + 100
+    (xt, xo), (vt, vo) = _pair(x, requires_grad=True), _pair(v, requires_grad=True)
+    it = tuple(torch.tensor(i) if isinstance(i, list) else i for i in index)
+    io = tuple(tg.tensor(i) if isinstance(i, list) else i for i in index)
+    yt, yo = xt * 1.0, xo * 1.0
+    yt[it] = vt
+    yo[io] = vo
+    _same(yo, yt)
+    _backward_both(yo, yt, np.arange(60, dtype=np.float32).reshape(3, 4, 5))
+    _same(vo.grad, vt.grad)
+    _same(xo.grad, xt.grad)

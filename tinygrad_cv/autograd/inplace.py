@@ -123,9 +123,15 @@ def assign_inplace(self, index, value) -> None:
     mask = xp.zeros(self.shape, dtype=bool)
     mask[index] = True
     if isinstance(value, Tensor) and value.requires_grad:
-        # value broadcast to the indexed part and placed (differentiably) into zeros
-        full = IndexPut.apply(value.expand(*self.array[index].shape), index=index,
-                              shape=self.shape)
+        # value broadcast to the indexed part and placed (differentiably) into zeros; leading
+        # unit dims beyond the part's are dropped first (x[0] = v of shape (1, n), as torch)
+        part = self.array[index].shape
+        lead = 0
+        while value.ndim - lead > len(part) and value.shape[lead] == 1:
+            lead += 1
+        if lead:
+            value = value.reshape(value.shape[lead:])
+        full = IndexPut.apply(value.expand(*part), index=index, shape=self.shape)
         apply_inplace(self, lambda x, f: where(mask, f, x), full)
         return
     full = xp.zeros_like(self.array)
