@@ -526,9 +526,11 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     docstring; torch's signature)."""
     kernel, stride, padding, out_hw, extra = _pool_args("avg_pool2d", input, kernel_size,
                                                         stride, padding, ceil_mode)
-    hw = tuple(input.shape[2:])
-    factor = _avg_factors(backend.get_array_module(input), hw, kernel, stride, padding, out_hw,
-                          count_include_pad, divisor_override, input.dtype)
+    factor = None      # every divisor is kh * kw without the three options
+    if divisor_override is not None or not count_include_pad or any(extra):
+        factor = _avg_factors(backend.get_array_module(input), tuple(input.shape[2:]), kernel,
+                              stride, padding, out_hw, count_include_pad, divisor_override,
+                              input.dtype)
     if any(extra):
         input = pad(input, (0, extra[1], 0, extra[0]))
     y = AvgPool2dFn.apply(input, kernel=kernel, stride=stride, padding=padding)
