@@ -258,3 +258,19 @@ def test_sample_no_score_removes_the_scores_of_earlier_samples(gan_ckpt, tmp_pat
     assert (out / "scores.json").exists()
     assert _sample(gan_ckpt, out, 1) == 0
     assert sorted(p.name for p in out.iterdir()) == ["grid.png", "samples.npy"]
+
+
+# ---- an --out that is a file says so ---------------------------------------------------------
+@pytest.mark.parametrize("argv", [
+    ["train", "--model", "softmax", "--epochs", 1, "--no-progress"],
+    ["demo", "--epochs", 1, "--no-progress"],
+])
+@pytest.mark.parametrize("where,needle", [
+    ("file", "a file of that name is in the way"),
+    ("file/run", "a part of its path is a file"),
+])
+def test_out_that_is_a_file_says_so(argv, where, needle, tmp_path, capsys):
+    (tmp_path / "file").write_text("keep")
+    assert run(argv + ["--out", tmp_path / where]) == 1
+    assert needle in _one_error_line(capsys)
+    assert (tmp_path / "file").read_text() == "keep"

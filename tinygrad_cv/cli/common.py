@@ -77,6 +77,12 @@ def make_dirs(path):
     """Create output folder ``path`` (and its parents) if it does not exist."""
     try:
         os.makedirs(path, exist_ok=True)
+    except FileExistsError:
+        raise CLIError(f"cannot create output folder {path!r}: a file of that name is in "
+                       "the way (give a folder)") from None
+    except NotADirectoryError:
+        raise CLIError(f"cannot create output folder {path!r}: a part of its path is a file, "
+                       "not a folder") from None
     except OSError as exc:
         raise CLIError(f"cannot create output folder {path!r}: {exc.strerror or exc}") from None
 
