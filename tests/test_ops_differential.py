@@ -567,3 +567,12 @@ def test_setitem_on_the_graph_takes_values_with_leading_unit_dims(index, shape):
     _backward_both(yo, yt, np.arange(60, dtype=np.float32).reshape(3, 4, 5))
     _same(vo.grad, vt.grad)
     _same(xo.grad, xt.grad)
+
+
+@pytest.mark.parametrize("op", [lambda a, b: a < b, lambda a, b: a == b, lambda a, b: a & b])
+def test_comparisons_of_unbroadcastable_shapes_raise_runtime_error(op):
+    """As torch (and the arithmetic operators): RuntimeError naming both shapes."""
+    with pytest.raises(RuntimeError):
+        op(torch.zeros(2, 3, dtype=torch.int64), torch.zeros(2, dtype=torch.int64))
+    with pytest.raises(RuntimeError, match=r"\(2, 3\) and \(2,\)"):
+        op(tg.zeros(2, 3, dtype="int64"), tg.zeros(2, dtype="int64"))

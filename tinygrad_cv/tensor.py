@@ -743,7 +743,14 @@ class Tensor:
             other = other.array
         elif type(other) is float and a.array.dtype.kind in "biu":
             a = a.float()
-        return Tensor.wrap(backend.ensure_array(op(a.array, other)))
+        try:
+            return Tensor.wrap(backend.ensure_array(op(a.array, other)))
+        except ValueError as e:
+            if "broadcast" not in str(e):
+                raise
+            raise ShapeError(f"comparison or bitwise op: shapes {tuple(a.shape)} and "
+                             f"{tuple(getattr(other, 'shape', ()))} cannot be broadcast "
+                             "together") from e
 
     def __eq__(self, other):
         return self._compare(other, lambda a, b: a == b)
@@ -2227,6 +2234,7 @@ def broadcast_to(x, shape):
 # The primitives (ops/), the Function base and the engine import ``Tensor`` from this module,
 # and Tensor's methods call them: they are imported here, once everything above exists.
 from .autograd.mode import is_grad_enabled  # noqa: E402
+from .autograd.function import ShapeError  # noqa: E402
 from .autograd.engine import run_backward  # noqa: E402
 from .autograd.inplace import (add_at, apply_inplace, arithmetic_inplace,  # noqa: E402
                                assign_inplace, reshape_inplace, scatter_index)
