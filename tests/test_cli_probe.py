@@ -274,3 +274,14 @@ def test_out_that_is_a_file_says_so(argv, where, needle, tmp_path, capsys):
     assert run(argv + ["--out", tmp_path / where]) == 1
     assert needle in _one_error_line(capsys)
     assert (tmp_path / "file").read_text() == "keep"
+
+
+def test_seam_carve_seams_image_refused_keeps_the_earlier_output(tmp_path, capsys):
+    wide = tmp_path / "wide.png"
+    Image.fromarray(np.random.default_rng(3).integers(0, 256, (3, 16390, 3), np.uint8)).save(wide)
+    out = tmp_path / "out.png"
+    out.write_bytes(b"an earlier output")
+    assert run(["seam-carve", wide, out, "--width", 16380, "--seams",
+                tmp_path / "seams.webp"]) == 1    # WebP images are at most 16383 pixels wide
+    assert "WebP" in _one_error_line(capsys)
+    assert out.read_bytes() == b"an earlier output" and not (tmp_path / "seams.webp").exists()

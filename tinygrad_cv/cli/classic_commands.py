@@ -14,17 +14,22 @@ import os
 
 from tinygrad_cv.backend import get_array_module, get_default_device, to_numpy
 from tinygrad_cv.cli import CLIError, UsageError
-from tinygrad_cv.cli.common import (DEVICE_NAMES, image_output, nonnegative_float,
-                                    nonnegative_int, pil_modules, positive_float, positive_int,
-                                    ratio, read_image, save_image, to_pil)
+from tinygrad_cv.cli.common import (DEVICE_NAMES, encode_image, image_output,
+                                    nonnegative_float, nonnegative_int, pil_modules,
+                                    positive_float, positive_int, ratio, read_image, to_pil,
+                                    write_file)
 
 INLIER_COLOUR = (0, 255, 0)
 OUTLIER_COLOUR = (255, 0, 0)
 
 
-def _save(img, path):
-    save_image(img, path)
-    print(f"wrote {path}")
+def _save(*pairs):
+    """Write each ``(PIL image, path)``; all are encoded before the first is written, so an
+    image its format refuses leaves every earlier output in place."""
+    encoded = [(encode_image(img, path), path) for img, path in pairs]
+    for data, path in encoded:
+        write_file(path, data)
+        print(f"wrote {path}")
 
 
 def _gray(rgb):
@@ -84,7 +89,7 @@ def cmd_canny(args):
     _check_sigma(args.sigma, img)
     edges = _run(canny, img, sigma=args.sigma, low_threshold=low, high_threshold=high)
     print(f"{int(to_numpy(edges).sum())} edge pixels")
-    _save(to_pil(edges), args.output)
+    _save((to_pil(edges), args.output))
     return 0
 
 
@@ -108,7 +113,7 @@ def cmd_hough(args):
         x0, y0 = rho * c, rho * s
         draw.line([(x0 - big * s, y0 + big * c), (x0 + big * s, y0 - big * c)], fill=(255, 0, 0), width=2)
     print(f"{len(to_numpy(angles))} lines")
-    _save(pil, args.output)
+    _save((pil, args.output))
     return 0
 
 
@@ -126,7 +131,7 @@ def cmd_harris(args):
     for r, c in pts.tolist():
         draw.ellipse([c - 3, r - 3, c + 3, r + 3], outline=(255, 0, 0), width=1)
     print(f"{len(pts)} corners")
-    _save(pil, args.output)
+    _save((pil, args.output))
     return 0
 
 
@@ -177,7 +182,7 @@ def cmd_sift_match(args):
         draw.line([(c1, r1), (c2 + pa.width, r2)], fill=colour, width=1)
     print(f"{len(k1)} and {len(k2)} keypoints, {len(m)} matches, {fit}; drew {len(order)} "
           "(green: inliers, red: outliers)")
-    _save(canvas, args.output)
+    _save((canvas, args.output))
     return 0
 
 
@@ -204,14 +209,15 @@ def cmd_seam_carve(args):
         with _progress(w0 - w, "seams") as bar:
             seams = to_numpy(_run(sc.find_seams, img, w0 - w, energy=args.energy,
                                   progress=bar.update))
-    _save(to_pil(out), args.output)
+    outputs = [(to_pil(out), args.output)]
     if args.seams:
         pil = to_pil(img)
         px = pil.load()
         for seam in seams.tolist():
             for r, c in enumerate(seam):
                 px[c, r] = (255, 0, 0)
-        _save(pil, args.seams)
+        outputs.append((pil, args.seams))
+    _save(*outputs)
     return 0
 
 
@@ -252,7 +258,7 @@ def cmd_segment(args):
     if args.method == "meanshift" and bandwidth is None:
         note = " (mean-shift bandwidth estimated from the pixels)"
     print(f"{n} segments{note}")
-    _save(to_pil(out), args.output)
+    _save((to_pil(out), args.output))
     return 0
 
 
@@ -278,7 +284,7 @@ def cmd_stitch(args):
             message = message.replace(f"images[{i}]", path)
         raise CLIError(message) from None
     print(f"panorama {pano.shape[0]}x{pano.shape[1]}")
-    _save(to_pil(pano), args.output)
+    _save((to_pil(pano), args.output))
     return 0
 
 

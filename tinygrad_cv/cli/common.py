@@ -300,10 +300,9 @@ def write_file(path, data):
     return path
 
 
-def save_image(img, path):
-    """Write PIL image ``img`` to ``path`` in the format its extension names; returns ``path``.
-    The image is encoded in memory first, so an encoder's refusal (a WebP wider than 16383
-    pixels) or a full disk leaves an earlier file at ``path`` as it was."""
+def encode_image(img, path):
+    """The bytes of PIL image ``img`` in the format the extension of ``path`` names; an
+    encoder's refusal (a WebP wider than 16383 pixels) is one CLIError naming ``path``."""
     import io
 
     fmt = image_format(path)
@@ -314,4 +313,11 @@ def save_image(img, path):
         img.save(buffer, format=fmt)
     except (OSError, ValueError) as exc:
         raise CLIError(f"cannot write {path!r}: {getattr(exc, 'strerror', None) or exc}") from None
-    return write_file(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def save_image(img, path):
+    """Write PIL image ``img`` to ``path`` in the format its extension names; returns ``path``.
+    The image is encoded in memory first, so an encoder's refusal or a full disk leaves an
+    earlier file at ``path`` as it was."""
+    return write_file(path, encode_image(img, path))
