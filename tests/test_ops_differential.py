@@ -576,3 +576,17 @@ def test_comparisons_of_unbroadcastable_shapes_raise_runtime_error(op):
         op(torch.zeros(2, 3, dtype=torch.int64), torch.zeros(2, dtype=torch.int64))
     with pytest.raises(RuntimeError, match=r"\(2, 3\) and \(2,\)"):
         op(tg.zeros(2, 3, dtype="int64"), tg.zeros(2, dtype="int64"))
+
+
+@pytest.mark.parametrize("scalar", [2, 2.5, np.float64(0.5), np.int64(1)])
+def test_numbers_keep_the_tensor_dtype_in_maximum_minimum_and_clamp(scalar):
+    """A Python or NumPy number is weak (as in torch's arithmetic): float32 stays float32 (it
+    became float64), an integer tensor with a float number becomes float32."""
+    for data in (np.array([1.5, -2.0, 3.0], np.float32), np.array([1, 2, 3])):
+        t, o = _pair(data)
+        expected = (t + float(scalar) if isinstance(scalar, (float, np.floating)) else t).dtype
+        for fn in (lambda x: tg.maximum(x, scalar), lambda x: tg.minimum(scalar, x),
+                   lambda x: x.clamp(min=scalar), lambda x: x.clamp(max=scalar)):
+            assert str(fn(o).dtype) == str(expected).replace("torch.", "")
+        _same(o.clamp(min=scalar), t.clamp(min=scalar.item() if hasattr(scalar, "item")
+                                           else scalar))

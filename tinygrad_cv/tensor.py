@@ -845,6 +845,9 @@ class Tensor:
             if hi is not None and hi.dtype != x.dtype:
                 x, hi = _promoted(x, hi)
             return ClampTensor.apply(x, lo, hi)
+        # NumPy scalars are weak like Python numbers (NumPy itself would promote with them)
+        min, max = (v.item() if isinstance(v, numbers.Number) and hasattr(v, "item")
+                    else v for v in (min, max))
         if x.array.dtype.kind != "f" and (type(min) is float or type(max) is float):
             x = x.float()
         return Clamp.apply(x, lo=min, hi=max)
@@ -1892,13 +1895,20 @@ def matmul(a, b):
 
 
 def maximum(a, b):
-    a, b = _binary(_as_tensor(a), b)
-    return Maximum.apply(a, _as_tensor(b, like=a))
+    return Maximum.apply(*_operand_tensors(a, b))
 
 
 def minimum(a, b):
+    return Minimum.apply(*_operand_tensors(a, b))
+
+
+def _operand_tensors(a, b):
+    """``a`` and ``b`` as Tensors of one promoted dtype (``_binary``'s rules; a Python
+    number takes the tensor's dtype, so maximum(float32, 2) stays float32)."""
     a, b = _binary(_as_tensor(a), b)
-    return Minimum.apply(a, _as_tensor(b, like=a))
+    if isinstance(b, numbers.Number):
+        return a, Tensor(b, dtype=a.dtype, device=a.device)
+    return a, _as_tensor(b, like=a)
 
 
 def where(condition, a=_NOT_GIVEN, b=_NOT_GIVEN):
