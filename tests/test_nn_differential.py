@@ -332,3 +332,33 @@ def test_bicubic_at_an_unchanged_size_keeps_its_own_gradient():
     np.testing.assert_allclose(host(ours), theirs.numpy(), **EXACT)
     assert gradcheck(lambda a: F.interpolate(a, scale_factor=1.1, mode="bicubic"),
                      (tg.tensor(x, requires_grad=True),))
+
+
+# ---- empty batches ------------------------------------------------------------------------------
+@pytest.mark.parametrize("make, shape, train", [
+    (lambda lib: lib.nn.BatchNorm2d(3), (0, 3, 4, 4), True),
+    (lambda lib: lib.nn.BatchNorm2d(3, momentum=None), (0, 3, 4, 4), True),
+    (lambda lib: lib.nn.BatchNorm1d(3), (0, 3), False),
+    (lambda lib: lib.nn.GroupNorm(1, 3), (0, 3, 4), True),
+])
+def test_layers_on_an_empty_batch(make, shape, train):
+    """torch returns the empty output (batch norm leaves its statistics, counts the batch)
+    and zero parameter gradients; batch norm raised (training: 'more than 1 value per
+    channel'; eval: a reshape error), group norm's backward divided by zero."""
+    from torch_compare import compare_layer
+    torch.manual_seed(0)
+    compare_layer(make(tg), make(torch), np.zeros(shape), train=train)
+
+
+def test_lstm_on_an_empty_batch():
+    from torch_compare import assert_param_grads_match, copy_weights
+    torch.manual_seed(0)
+    theirs = torch.nn.LSTM(4, 3, bidirectional=True).double()
+    ours = tg.nn.LSTM(4, 3, bidirectional=True).to("float64")
+    copy_weights(ours, theirs)
+    yt, (ht, _) = theirs(torch.zeros(2, 0, 4, dtype=torch.float64))
+    yo, (ho, _) = ours(tg.zeros(2, 0, 4, dtype="float64"))
+    assert tuple(yo.shape) == tuple(yt.shape) and tuple(ho.shape) == tuple(ht.shape)
+    (yt.sum() + ht.sum()).backward()
+    (yo.sum() + ho.sum()).backward()            # raised in the weight gradients' reshape
+    assert_param_grads_match(ours, theirs, EXACT)

@@ -203,6 +203,18 @@ class BatchNormFn(Function):
         return gx, gw, gb
 
 
+def _empty_batch_norm(input, weight, bias):
+    """batch_norm of an input with no values: the input's (empty) shape through the affine
+    map, so that ``weight`` and ``bias`` get their (zero) gradients, as torch."""
+    shape = (1, -1) + (1,) * (input.ndim - 2)
+    out = input * 1.0
+    if weight is not None:
+        out = out * weight.reshape(*shape)
+    if bias is not None:
+        out = out + bias.reshape(*shape)
+    return out
+
+
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5):
     """torch.nn.functional.batch_norm: (N, C, *) normalised per channel.
@@ -214,12 +226,15 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         raise ValueError(f"batch_norm: expected input of shape (N, C, *), got shape {tuple(input.shape)}")
     if not training and (running_mean is None or running_var is None):
         raise ValueError("batch_norm: running_mean and running_var are required when training=False")
-    if training and input.numel() // input.shape[1] <= 1:
+    c = input.shape[1]
+    per_channel = input.numel() // c if c else 0
+    if training and per_channel == 1:
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
                          f"got input of shape {tuple(input.shape)}")
     xp = backend.get_array_module(input)
     affine = weight is not None or bias is not None
-    c = input.shape[1]
+    if per_channel == 0:     # an empty batch: an empty output, the statistics untouched
+        return _empty_batch_norm(input, weight, bias)
     if affine:
         if weight is None:
             weight = xp.ones(c, dtype=input.dtype)

@@ -185,7 +185,9 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
         raise ValueError(f"group_norm: expected more than 1 value per group, got input of "
                          f"shape {tuple(input.shape)} with num_groups={num_groups}")
     if input.numel() == 0:
-        rest = input.numel() // max(n * c, 1)
+        rest = 1
+        for size in input.shape[2:]:
+            rest *= size
         return _apply_grouped(input, weight, bias, (n, num_groups, (c // num_groups) * rest), (2,),
                               (c,) + (1,) * (input.ndim - 2), (0,) + tuple(range(2, input.ndim)),
                               eps)

@@ -187,7 +187,7 @@ def _weight_grads(needs, d_ih, d_hh, xs, hs, w_ih, dx_out):
     x2 = xs.reshape(T * N, xs.shape[2])
     h_prev = None
     if nwh:
-        h_prev = xp.ascontiguousarray(hs[:-1].transpose(0, 2, 1)).reshape(T * N, -1)
+        h_prev = xp.ascontiguousarray(hs[:-1].transpose(0, 2, 1)).reshape(T * N, hs.shape[1])
         dw_hh = xp.empty((G, h_prev.shape[1]), dtype=xp.result_type(dt, h_prev))
     if nwi:
         dw_ih = xp.empty((G, x2.shape[1]), dtype=xp.result_type(dt, x2))
