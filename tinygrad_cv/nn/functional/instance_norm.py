@@ -54,8 +54,10 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
             raise ValueError("instance_norm: running_mean and running_var are required when "
                              "use_input_stats=False")
         return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
-    spatial = input.numel() // max(input.shape[0] * c, 1)
-    if spatial <= 1:
+    spatial = 1
+    for size in input.shape[2:]:
+        spatial *= size
+    if spatial == 1:
         raise ValueError(f"instance_norm: expected more than 1 spatial element when training, "
                          f"got input of shape {tuple(input.shape)}")
     if running_mean is not None or running_var is not None:
