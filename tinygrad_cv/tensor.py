@@ -1905,6 +1905,9 @@ def minimum(a, b):
 def _operand_tensors(a, b):
     """``a`` and ``b`` as Tensors of one promoted dtype (``_binary``'s rules; a Python
     number takes the tensor's dtype, so maximum(float32, 2) stays float32)."""
+    if not isinstance(a, Tensor) and isinstance(b, Tensor):
+        b, a = _operand_tensors(b, a)
+        return a, b
     a, b = _binary(_as_tensor(a), b)
     if isinstance(b, numbers.Number):
         return a, Tensor(b, dtype=a.dtype, device=a.device)
