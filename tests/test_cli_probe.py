@@ -192,12 +192,19 @@ def test_classic_output_refused_by_its_encoder_keeps_the_earlier_file(image, tmp
     assert out.read_bytes() == before
 
 
-def test_eval_failing_to_write_its_figure_keeps_the_earlier_one(tmp_path, monkeypatch, capsys):
+@pytest.fixture(scope="module")
+def softmax_ckpt(tmp_path_factory):
+    out = tmp_path_factory.mktemp("softmax")
+    assert run(["train", "--model", "softmax", "--epochs", 1, "--out", out,
+                "--no-progress"]) == 0
+    return out / "checkpoint.safetensors"
+
+
+def test_eval_failing_to_write_its_figure_keeps_the_earlier_one(softmax_ckpt, tmp_path,
+                                                                monkeypatch, capsys):
     from matplotlib.figure import Figure
 
-    assert run(["train", "--model", "softmax", "--epochs", 1, "--out", tmp_path,
-                "--no-progress"]) == 0
-    assert run(["eval", tmp_path / "checkpoint.safetensors"]) == 0
+    assert run(["eval", softmax_ckpt, "--out", tmp_path]) == 0
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     capsys.readouterr()
 
@@ -206,7 +213,7 @@ def test_eval_failing_to_write_its_figure_keeps_the_earlier_one(tmp_path, monkey
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(Figure, "savefig", full)
-    assert run(["eval", tmp_path / "checkpoint.safetensors"]) == 1
+    assert run(["eval", softmax_ckpt, "--out", tmp_path]) == 1
     assert "No space left on device" in _one_error_line(capsys)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
@@ -285,3 +292,23 @@ def test_seam_carve_seams_image_refused_keeps_the_earlier_output(tmp_path, capsy
                 tmp_path / "seams.webp"]) == 1    # WebP images are at most 16383 pixels wide
     assert "WebP" in _one_error_line(capsys)
     assert out.read_bytes() == b"an earlier output" and not (tmp_path / "seams.webp").exists()
+
+
+def test_eval_failing_to_write_its_report_keeps_the_earlier_figure(softmax_ckpt, tmp_path,
+                                                                   monkeypatch, capsys):
+    import tinygrad_cv.io
+
+    assert run(["eval", softmax_ckpt, "--out", tmp_path]) == 0
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    capsys.readouterr()
+    real = tinygrad_cv.io.atomic_write
+
+    def full(path, parts):
+        if "eval.json" in os.path.basename(path):
+            raise OSError(errno.ENOSPC, "No space left on device", path)
+        return real(path, parts)
+
+    monkeypatch.setattr(tinygrad_cv.io, "atomic_write", full)
+    assert run(["eval", softmax_ckpt, "--out", tmp_path, "--split", "val"]) == 1
+    assert "No space left on device" in _one_error_line(capsys)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before

@@ -14,6 +14,7 @@ has no per-model code.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import shutil
@@ -23,7 +24,7 @@ import time
 from tinygrad_cv.cli import CLIError, UsageError
 from tinygrad_cv.cli.common import (DEVICE_NAMES, folder, nonnegative_int, output_folder,
                                     pil_modules, positive_int, save_image, to_pil, use_device,
-                                    write_bytes)
+                                    write_bytes, write_outputs)
 from tinygrad_cv.cli.learn_plots import plot_metrics
 from tinygrad_cv.cli.model_options import add_model_options, given_options, model_errors
 
@@ -31,6 +32,7 @@ CHECKPOINT_NAME = "checkpoint.safetensors"
 METRICS_NAME = "metrics.json"
 CURVES_NAME = "curves.png"
 CONFUSION_NAME = "confusion.png"
+EVAL_NAME = "eval.json"
 DEFAULT_MODEL = "cnn"   # of train, graph and demo
 GRID_SCALE = 4          # preview grids: each pixel drawn as a GRID_SCALE x GRID_SCALE block
 
@@ -170,8 +172,7 @@ def evaluate_checkpoint(path, out=None, split="test"):
     """Accuracy, per-class accuracy and a confusion-matrix PNG of a classifier checkpoint."""
     from models.classifier_entries import accuracy_report
     from models.registry import CONTENT_ERRORS, content_error
-    from models.training import write_json
-    from tinygrad_cv.cli.learn_plots import plot_confusion
+    from tinygrad_cv.cli.learn_plots import confusion_png
 
     registry = _registry()
     with model_errors():
@@ -191,14 +192,15 @@ def evaluate_checkpoint(path, out=None, split="test"):
             raise content_error(path, exc) from None
     accuracy, per_class, matrix = accuracy_report(y.array, predicted, 10)
     out = out or os.path.dirname(os.path.abspath(path))
+    figure = os.path.join(out, CONFUSION_NAME)
+    report = {"checkpoint": os.path.abspath(path), "model": entry.name,
+              "split": split, "accuracy": accuracy, "per_class_accuracy": per_class,
+              "confusion_matrix": matrix, "confusion_png": figure}
+    files = {CONFUSION_NAME: confusion_png(matrix, f"{entry.name} on the digits {split} split "
+                                                   f"(accuracy {accuracy:.4f})"),
+             EVAL_NAME: (json.dumps(report, indent=2) + "\n").encode("utf-8")}
     with output_folder(out):
-        figure = os.path.join(out, CONFUSION_NAME)
-        plot_confusion(matrix, figure, f"{entry.name} on the digits {split} split "
-                                       f"(accuracy {accuracy:.4f})")
-        report = {"checkpoint": os.path.abspath(path), "model": entry.name,
-                  "split": split, "accuracy": accuracy, "per_class_accuracy": per_class,
-                  "confusion_matrix": matrix, "confusion_png": figure}
-        write_json(report, os.path.join(out, "eval.json"))
+        write_outputs(out, files)       # both or neither
     return report
 
 

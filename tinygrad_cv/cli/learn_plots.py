@@ -19,9 +19,8 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path, plt):
-    """Render ``fig`` in memory in the format of ``path``'s extension, then write it
-    atomically (a failure leaves an earlier figure at ``path`` whole)."""
+def _render(fig, path, plt):
+    """The bytes of ``fig`` in the format of ``path``'s extension (then closed)."""
     buffer = io.BytesIO()
     try:
         fig.savefig(buffer, format=os.path.splitext(path)[1].lstrip(".").lower() or "png",
@@ -30,7 +29,13 @@ def _save(fig, path, plt):
         raise CLIError(f"cannot write {path!r}: {getattr(exc, 'strerror', None) or exc}") from None
     finally:
         plt.close(fig)
-    write_file(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def _save(fig, path, plt):
+    """Render ``fig`` in memory, then write it atomically (a failure leaves an earlier figure
+    at ``path`` whole)."""
+    write_file(path, _render(fig, path, plt))
 
 
 def plot_curves(history, path, title=""):
@@ -65,8 +70,9 @@ def plot_knn_validation(cv_accuracies, path, title=""):
     _save(fig, path, plt)
 
 
-def plot_confusion(matrix, path, title=""):
-    """Confusion matrix (rows: true class, columns: predicted) with counts in the cells."""
+def confusion_png(matrix, title=""):
+    """PNG bytes of the confusion matrix (rows: true class, columns: predicted) with counts in
+    the cells."""
     plt = _pyplot()
     n = len(matrix)
     fig, ax = plt.subplots(figsize=(1.0 + 0.55 * n, 0.8 + 0.55 * n))
@@ -79,7 +85,7 @@ def plot_confusion(matrix, path, title=""):
                         color="white" if matrix[i][j] > peak / 2 else "black")
     ax.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true",
            title=title or "confusion matrix")
-    _save(fig, path, plt)
+    return _render(fig, "confusion.png", plt)
 
 
 def plot_loss(history, path, title="", keys=("loss",)):
