@@ -590,3 +590,12 @@ def test_numbers_keep_the_tensor_dtype_in_maximum_minimum_and_clamp(scalar):
             assert str(fn(o).dtype) == str(expected).replace("torch.", "")
         _same(o.clamp(min=scalar), t.clamp(min=scalar.item() if hasattr(scalar, "item")
                                            else scalar))
+
+
+def test_argmax_of_an_empty_dim_raises_index_error_as_torch():
+    for lib in (torch, tg):
+        with pytest.raises(IndexError):
+            lib.zeros(0).argmax()
+        with pytest.raises(IndexError):
+            lib.zeros(0, 3).argmin(0)
+    _same(tg.zeros(0, 3).argmax(1), torch.zeros(0, 3).argmax(1))

@@ -1802,6 +1802,10 @@ def _correction(unbiased, correction, ddof):
 
 def _arg_extremum(t, dim, keepdim, name):
     data = t.array
+    axis = None if dim is None or isinstance(dim, tuple) or t.ndim == 0 else _axes(dim, t.ndim)[0]
+    if data.size == 0 and (axis is None or data.shape[axis] == 0):
+        raise IndexError(f"{name}(): expected a reduction dim of non-zero size (shape "
+                         f"{t.shape}, dim {dim})")     # (torch's error type)
     if dim is None:
         out = getattr(data.reshape(-1), name)()
         if keepdim:
