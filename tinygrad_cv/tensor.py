@@ -917,11 +917,13 @@ class Tensor:
 
     def amax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         dim, keepdim = _dim_args(dim, keepdim, axis, keepdims)
-        return Extremum.apply(self, axes=_reduced_axes(dim, self.ndim), keepdims=keepdim, pick="max")
+        return Extremum.apply(self, axes=_reduced_axes(dim, self.ndim), keepdims=keepdim,
+                              pick="max")
 
     def amin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         dim, keepdim = _dim_args(dim, keepdim, axis, keepdims)
-        return Extremum.apply(self, axes=_reduced_axes(dim, self.ndim), keepdims=keepdim, pick="min")
+        return Extremum.apply(self, axes=_reduced_axes(dim, self.ndim), keepdims=keepdim,
+                              pick="min")
 
     def norm(self, p=2, dim=None, keepdim=False):
         """The vector p-norm (sum |x|^p)^(1/p) over ``dim`` (all by default), p > 0 (inf: the

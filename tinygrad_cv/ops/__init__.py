@@ -7,8 +7,8 @@ formula and derivative in its docstring.  Fused first-order layers (conv, poolin
 attention, losses), whose backward works on raw arrays only, live in ``nn/functional``
 (see ARCHITECTURE.md).
 
-    elementwise  Add Sub Mul Div DivRounded Remainder Pow Neg Abs Exp Log Sqrt Sin Cos Tanh Sigmoid ReLU
-                 Clamp ClampTensor ClampMinValue Maximum Minimum Where Cast ToDevice Copy
+    elementwise  Add Sub Mul Div DivRounded Remainder Pow Neg Abs Exp Log Sqrt Sin Cos Tanh
+                 Sigmoid ReLU Clamp ClampTensor ClampMinValue Maximum Minimum Where Cast ToDevice Copy
     reduction    Sum Mean Prod Extremum ExtremumDim VectorNorm
     shape        Reshape Permute Expand GetItem IndexAdd IndexPut Cat ConstantPad
     linalg       MatMul
