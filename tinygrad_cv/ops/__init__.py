@@ -8,7 +8,8 @@ attention, losses), whose backward works on raw arrays only, live in ``nn/functi
 (see ARCHITECTURE.md).
 
     elementwise  Add Sub Mul Div DivRounded Remainder Pow Neg Abs Exp Log Sqrt Sin Cos Tanh
-                 Sigmoid ReLU Clamp ClampTensor ClampMinValue Maximum Minimum Where Cast ToDevice Copy
+                 Sigmoid ReLU Clamp ClampTensor ClampMinValue Maximum Minimum Where Cast
+                 ToDevice Copy
     reduction    Sum Mean Prod Extremum ExtremumDim VectorNorm
     shape        Reshape Permute Expand GetItem IndexAdd IndexPut Cat ConstantPad
     linalg       MatMul
