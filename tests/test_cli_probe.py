@@ -312,3 +312,20 @@ def test_eval_failing_to_write_its_report_keeps_the_earlier_figure(softmax_ckpt,
     assert run(["eval", softmax_ckpt, "--out", tmp_path, "--split", "val"]) == 1
     assert "No space left on device" in _one_error_line(capsys)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+# ---- samples that diverged to NaN are refused, not written as [0, 1] images ------------------
+def test_sample_refuses_samples_holding_nan(gan_ckpt, tmp_path, monkeypatch, capsys):
+    import dataclasses
+
+    entry = registry.get_entry("gan")
+
+    def diverged(*args, **kwargs):
+        images = entry.sample(*args, **kwargs)
+        images[1, 0, 2, 3] = float("nan")
+        return images
+
+    monkeypatch.setitem(registry.REGISTRY, "gan", dataclasses.replace(entry, sample=diverged))
+    assert _sample(gan_ckpt, tmp_path / "out", 0) == 1
+    assert "sampling diverged: 1 of 4 samples hold NaN or inf" in _one_error_line(capsys)
+    assert not (tmp_path / "out").exists()

@@ -71,6 +71,19 @@ def _score(images):
         raise CLIError(f"cannot score the samples: {exc}") from None
 
 
+def _check_finite(images, options):
+    """Refuse samples holding NaN or inf (a diverged sampler, e.g. a huge --guidance): they
+    are not the [0, 1] images samples.npy promises, so nothing is written."""
+    from tinygrad_cv import backend
+
+    xp = backend.get_array_module(images)
+    bad = int((~xp.isfinite(images)).reshape(images.shape[0], -1).any(axis=1).sum())
+    if bad:
+        given = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in options.items())
+        raise CLIError(f"sampling diverged: {bad} of {images.shape[0]} samples hold NaN or "
+                       f"inf{f' (with {given})' if given else ''}; nothing was written")
+
+
 def run_sample(args):
     from models.registry import CONTENT_ERRORS, content_error, model_names, read_checkpoint
 
@@ -96,6 +109,7 @@ def run_sample(args):
         images = entry.sample(model, options, num=args.num, seed=args.seed,
                               batch_size=args.batch_size, progress=_progress_wanted(args))
     seconds = time.perf_counter() - start
+    _check_finite(images, options)
     report = {"checkpoint": os.path.abspath(args.checkpoint), "model": entry.name,
               "options": options, "num": args.num, "seed": args.seed,
               "batch_size": args.batch_size, "sampling_seconds": seconds}
