@@ -329,3 +329,8 @@ def test_sample_refuses_samples_holding_nan(gan_ckpt, tmp_path, monkeypatch, cap
     assert _sample(gan_ckpt, tmp_path / "out", 0) == 1
     assert "sampling diverged: 1 of 4 samples hold NaN or inf" in _one_error_line(capsys)
     assert not (tmp_path / "out").exists()
+
+
+def test_caption_without_a_checkpoint_asks_for_the_checkpoint_only(capsys):
+    err = _usage_error(["caption"], capsys, "the following arguments are required: CHECKPOINT")
+    assert "IMAGE" not in err.splitlines()[-1]      # images are optional (--split)

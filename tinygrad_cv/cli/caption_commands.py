@@ -128,7 +128,8 @@ def register(subparsers):
                     "caption-transformer.")
     cap.add_argument("checkpoint", metavar="CHECKPOINT",
                      help="checkpoint.safetensors of a captioning model")
-    cap.add_argument("images", metavar="IMAGE", nargs="*", help="image files to caption")
+    cap.add_argument("images", metavar="IMAGE", nargs="*", default=[],
+                     help="image files to caption (or --split)")
     cap.add_argument("--split", choices=SPLITS, default=None,
                      help="caption this split of the model's data set instead of files")
     cap.add_argument("--out", metavar="DIR", type=folder, default=None,
