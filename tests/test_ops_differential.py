@@ -599,3 +599,73 @@ def test_argmax_of_an_empty_dim_raises_index_error_as_torch():
         with pytest.raises(IndexError):
             lib.zeros(0, 3).argmin(0)
     _same(tg.zeros(0, 3).argmax(1), torch.zeros(0, 3).argmax(1))
+
+
+# ---- broad nets: binary ops and reductions with broadcasting, ties and gradients --------------
+_SHAPES = [(), (1,), (3,), (2, 3), (2, 1), (1, 3), (2, 2, 3), (0, 3)]
+_BINARY_GRAD = {
+    "add": lambda L, a, b: a + b, "sub": lambda L, a, b: a - b, "mul": lambda L, a, b: a * b,
+    "div": lambda L, a, b: a / b, "pow": lambda L, a, b: a.abs() ** b,
+    "maximum": lambda L, a, b: L.maximum(a, b), "minimum": lambda L, a, b: L.minimum(a, b),
+    "where": lambda L, a, b: L.where(a > b, a, b), "clamp": lambda L, a, b: a.clamp(min=b),
+    "rem": lambda L, a, b: a % (b.abs() + 0.5), "fmod": lambda L, a, b: a.fmod(b.abs() + 0.5),
+}
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")   # (README: inf * 0)
+@settings(max_examples=80, deadline=None)
+@given(op=st.sampled_from(sorted(_BINARY_GRAD)), s1=st.sampled_from(_SHAPES),
+       s2=st.sampled_from(_SHAPES), d1=st.sampled_from(["float32", "float64"]),
+       d2=st.sampled_from(["float32", "float64"]), ties=st.booleans(), seed=st.integers(0, 99))
+def test_binary_ops_broadcast_promote_and_differentiate_as_torch(op, s1, s2, d1, d2, ties, seed):
+    rng = np.random.default_rng(seed)
+    a, b = (rng.standard_normal(s).astype(d) for s, d in ((s1, d1), (s2, d2)))
+    if ties:
+        a, b = np.round(a), np.round(b)
+    (at, ao), (bt, bo) = _pair(a, requires_grad=True), _pair(b, requires_grad=True)
+    try:
+        out_t = _BINARY_GRAD[op](torch, at, bt)
+    except RuntimeError:
+        with pytest.raises(RuntimeError):
+            _BINARY_GRAD[op](tg, ao, bo)
+        return
+    out_o = _BINARY_GRAD[op](tg, ao, bo)
+    _same(out_o, out_t, tol=1e-5)
+    _backward_both(out_o, out_t, rng.standard_normal(out_t.shape).astype(str(out_o.dtype)))
+    _same(ao.grad, at.grad, tol=1e-5)
+    _same(bo.grad, bt.grad, tol=1e-5)
+
+
+_REDUCE_GRAD = {
+    "sum": lambda x, d, k: x.sum(dim=d, keepdim=k), "mean": lambda x, d, k: x.mean(d, k),
+    "var": lambda x, d, k: x.var(dim=d, keepdim=k, correction=0),
+    "amax": lambda x, d, k: x.amax(dim=d, keepdim=k), "amin": lambda x, d, k: x.amin(d, k),
+    "logsumexp": lambda x, d, k: x.logsumexp(dim=d, keepdim=k),
+    "norm": lambda x, d, k: x.norm(2, dim=d, keepdim=k),
+    "max": lambda x, d, k: x.max(dim=d[0], keepdim=k)[0],
+    "min": lambda x, d, k: x.min(dim=d[0], keepdim=k)[0],
+    "argmax": lambda x, d, k: x.argmax(dim=d[0], keepdim=k),
+    "prod": lambda x, d, k: x.prod(dim=d[0], keepdim=k),
+    "softmax": lambda x, d, k: x.softmax(d[0]), "cumsum": lambda x, d, k: x.cumsum(d[0]),
+}
+
+
+@settings(max_examples=80, deadline=None)
+@given(op=st.sampled_from(sorted(_REDUCE_GRAD)),
+       shape=st.lists(st.integers(1, 3), min_size=1, max_size=3).map(tuple),
+       dims=st.lists(st.integers(-3, 2), min_size=1, max_size=2, unique=True),
+       keepdim=st.booleans(), dtype=st.sampled_from(["float32", "float64"]),
+       seed=st.integers(0, 99))
+def test_reductions_with_ties_match_torch(op, shape, dims, keepdim, dtype, seed):
+    """Ties (integer-valued data) share or pick the gradient as torch does."""
+    dims = tuple(d for d in dims if -len(shape) <= d < len(shape))
+    if not dims or len({d % len(shape) for d in dims}) < len(dims):
+        return
+    x = np.random.default_rng(seed).integers(-2, 3, size=shape).astype(dtype)
+    xt, xo = _pair(x, requires_grad=True)
+    out_t, out_o = _REDUCE_GRAD[op](xt, dims, keepdim), _REDUCE_GRAD[op](xo, dims, keepdim)
+    _same(out_o, out_t, tol=1e-5)
+    if out_t.requires_grad:
+        _backward_both(out_o, out_t, np.arange(out_t.numel(), dtype=dtype).reshape(
+            out_t.shape))
+        _same(xo.grad, xt.grad, tol=1e-5)
