@@ -669,3 +669,23 @@ def test_reductions_with_ties_match_torch(op, shape, dims, keepdim, dtype, seed)
         _backward_both(out_o, out_t, np.arange(out_t.numel(), dtype=dtype).reshape(
             out_t.shape))
         _same(xo.grad, xt.grad, tol=1e-5)
+
+
+# ---- construction -----------------------------------------------------------------------------
+@pytest.mark.parametrize("data", [[1, 2.5], [[1], [2.5]], [[1, 2], [3, 4.5]], (1, 2.5),
+                                  [True, 2], [[True], [2.5]], [2.5, 1], [0.5, True], [1, 2],
+                                  [True, False], [], [[]], [np.int32(1), 2],
+                                  [np.float32(1.5), 2.5]])
+def test_tensor_from_mixed_lists_takes_the_highest_kind(data):
+    """[1, 2.5] is float32 [1.0, 2.5] (it was int64 [1, 2]: the first element decided)."""
+    t, o = torch.tensor(data), tg.tensor(data)
+    _same(o, t)
+    _same(tg.Tensor(data), t)
+    _same(tg.tensor([1.5, -2.0]) + data if np.asarray(data).size == 2 else o,
+          torch.tensor([1.5, -2.0]) + t if t.numel() == 2 else t)
+
+
+def test_tensor_from_a_list_of_0d_tensors():
+    for values in ([1.5, 2.0], [1, 2]):
+        _same(tg.tensor([tg.tensor(v) for v in values]),
+              torch.tensor([torch.tensor(v) for v in values]))

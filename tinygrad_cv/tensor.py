@@ -29,12 +29,16 @@ ReductionResult = collections.namedtuple("ReductionResult", ["values", "indices"
 
 
 def _infer_dtype(data):
-    """float32 for Python floats, int64 for ints, bool for bools (nested lists included)."""
-    probe = data
-    while isinstance(probe, (list, tuple)) and probe:
-        probe = probe[0]
-    if hasattr(probe, "dtype") and not isinstance(data, (list, tuple)):
-        return probe.dtype   # a NumPy scalar keeps its dtype (as in torch.tensor)
+    """float32 for Python floats, int64 for ints, bool for bools; a nested list takes the
+    highest kind among all its numbers, as torch ([1, 2.5] is float32, [True, 2] int64)."""
+    if isinstance(data, (list, tuple)):
+        return _sequence_dtype(data)
+    if hasattr(data, "dtype"):
+        return data.dtype   # a NumPy scalar keeps its dtype (as in torch.tensor)
+    return _number_dtype(data)
+
+
+def _number_dtype(probe):
     if isinstance(probe, bool):
         return backend.dtype("bool")
     if isinstance(probe, numbers.Integral):
@@ -42,6 +46,60 @@ def _infer_dtype(data):
     if isinstance(probe, (numbers.Real, list, tuple)):
         return _FLOAT32
     return None
+
+
+_KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2}
+
+
+def _sequence_dtype(data):
+    """The dtype of nested lists/tuples of numbers: bool, int64 or float32 by the highest
+    kind among all the elements (float32 for no elements); what ``_number_dtype`` says of the
+    first element when some element is not a number (a Tensor, an array)."""
+    rank = -1
+    pending = [data]
+    while pending:
+        for v in pending.pop():
+            if isinstance(v, (list, tuple)):
+                pending.append(v)
+                continue
+            if isinstance(v, bool):
+                r = 0
+            elif isinstance(v, numbers.Integral):
+                r = 1
+            elif isinstance(v, numbers.Real):
+                return _FLOAT32
+            elif getattr(v, "ndim", None) == 0 and v.dtype.kind in _KIND_RANK:
+                r = _KIND_RANK[v.dtype.kind]      # (a NumPy bool scalar)
+                if r == 2:
+                    return _FLOAT32
+            else:
+                probe = data
+                while isinstance(probe, (list, tuple)) and probe:
+                    probe = probe[0]
+                return _number_dtype(probe)
+            if r > rank:
+                rank = r
+    return (_FLOAT32, backend.dtype("bool"), _INT64)[rank + 1]
+
+
+def _sequence_array(data, device):
+    """Nested lists/tuples as an array of ``_sequence_dtype``'s dtype, converted once: the
+    array library's own inference (float64 for Python floats, int64 for ints) mapped to
+    torch's dtypes (float32, int64), so that no element is scanned in Python."""
+    arr = backend.as_array(data, device=device)
+    probe = data
+    while isinstance(probe, (list, tuple)) and probe:
+        probe = probe[0]
+    if backend.is_array(probe):
+        return arr      # a list of arrays keeps their dtype (as torch)
+    kind = arr.dtype.kind
+    if kind == "f" and arr.dtype != _FLOAT32:
+        return arr.astype(_FLOAT32)
+    if kind in "iu" and arr.dtype != _INT64:
+        return arr.astype(_INT64)
+    if kind == "O":     # (elements that are not numbers: Tensors, ...)
+        return backend.as_array(data, dtype=_sequence_dtype(data), device=device)
+    return arr
 
 
 def _resolve_dtype(dtype):
@@ -79,6 +137,8 @@ class Tensor:
             # like torch.tensor: the new tensor owns a copy (from_numpy/from_dlpack share memory)
             arr = backend.as_array(data, dtype=dtype, device=device or backend.device_of(data),
                                    copy=True)
+        elif dtype is None and isinstance(data, (list, tuple)):
+            arr = _sequence_array(data, device)
         else:
             dtype = dtype or _infer_dtype(data)
             arr = backend.as_array(data, dtype=dtype, device=device)
@@ -1623,7 +1683,9 @@ def _binary(self, other, reflected=False):
         if isinstance(other, float) and self.array.dtype.kind != "f":
             self = self.float()
     else:
-        other = _as_tensor(other, like=self)
+        other = _as_tensor(other, like=self)     # (a list or an array: not weak)
+        if other.array.dtype != self.array.dtype:
+            self, other = _promoted(self, other)
     return (other, self) if reflected else (self, other)
 
 
