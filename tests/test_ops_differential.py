@@ -405,6 +405,7 @@ _SHAPE_CALLS = [
     ("stack", lambda L, x: L.stack([x, x], 4)), ("stack", lambda L, x: L.stack([x, x], -4)),
     ("stack", lambda L, x: L.stack([x, x], 3)), ("cat", lambda L, x: L.cat([x, x], 3)),
     ("cat", lambda L, x: L.cat([x, x], -3)),
+    ("permute", lambda L, x: x.permute(0, 1, -4)), ("permute", lambda L, x: x.permute(2, 0, -2)),
 ]
 
 

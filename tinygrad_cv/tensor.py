@@ -1099,6 +1099,8 @@ class Tensor:
 
     def permute(self, *dims):
         dims = tuple(_shape_arg(dims))
+        for d in dims:
+            _axes(d, self.ndim)     # (out of range: IndexError, as torch)
         if sorted(d % builtins.max(self.ndim, 1) for d in dims) != list(range(self.ndim)):
             raise RuntimeError(f"permute: {dims} is not a permutation of the {self.ndim} dims "
                                f"of a tensor of shape {self.shape}")
