@@ -406,6 +406,12 @@ _SHAPE_CALLS = [
     ("stack", lambda L, x: L.stack([x, x], 3)), ("cat", lambda L, x: L.cat([x, x], 3)),
     ("cat", lambda L, x: L.cat([x, x], -3)),
     ("permute", lambda L, x: x.permute(0, 1, -4)), ("permute", lambda L, x: x.permute(2, 0, -2)),
+    ("transpose_", lambda L, x: x.clone().transpose_(0, 3)),
+    ("transpose_", lambda L, x: x.clone().transpose_(0, -1)),
+    ("index_fill_", lambda L, x: x.clone().index_fill_(3, L.tensor([0]), 1.0)),
+    ("index_fill_", lambda L, x: x.clone().index_fill_(-1, L.tensor([0]), 1.0)),
+    ("scatter_", lambda L, x: x.clone().scatter_(3, L.tensor([[[0]]]), 1.0)),
+    ("scatter_", lambda L, x: x.clone().scatter_(-1, L.tensor([[[0]]]), 1.0)),
 ]
 
 

@@ -651,9 +651,9 @@ class Tensor:
 
     def transpose_(self, dim0, dim1):
         axes = list(range(self.ndim))
+        d0, d1 = _axes(dim0, self.ndim)[0], _axes(dim1, self.ndim)[0]
         if self.ndim:
-            axes[dim0 % self.ndim], axes[dim1 % self.ndim] = axes[dim1 % self.ndim], \
-                axes[dim0 % self.ndim]
+            axes[d0], axes[d1] = axes[d1], axes[d0]
         return reshape_inplace(self, lambda x: x.permute(*axes), "permute", tuple(axes))
 
     def squeeze_(self, dim=None):
@@ -1620,7 +1620,7 @@ def _scalar(v):
 
 def _along(t, dim, index):
     """The raw index of the slices ``index`` along ``dim`` of ``t`` (the index_*_ methods)."""
-    return (slice(None),) * (dim % builtins.max(t.ndim, 1)) + (_raw_index(index, t.device),)
+    return (slice(None),) * (_axes(dim, t.ndim)[0]) + (_raw_index(index, t.device),)
 
 
 def _add_scaled(x, other, alpha):

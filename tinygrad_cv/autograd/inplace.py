@@ -27,6 +27,7 @@ from __future__ import annotations
 import weakref
 
 from .. import backend
+from ..ops.reduction import normalize_axes
 from ..ops.shape import IndexAdd, IndexPut
 from ..tensor import Tensor, where
 from .function import Function
@@ -147,7 +148,7 @@ def scatter_index(self, dim, index):
         raise RuntimeError(f"Index tensor must have the same number of dimensions as self "
                            f"tensor ({idx.ndim} vs {self.ndim})")
     xp = backend.get_array_module(idx)
-    dim = dim % max(self.ndim, 1)
+    dim = normalize_axes(dim, self.ndim)[0]    # (out of range: IndexError, as torch)
     full = []
     for d, n in enumerate(idx.shape):
         shape = [1] * idx.ndim
