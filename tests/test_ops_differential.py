@@ -696,3 +696,14 @@ def test_tensor_from_a_list_of_0d_tensors():
     for values in ([1.5, 2.0], [1, 2]):
         _same(tg.tensor([tg.tensor(v) for v in values]),
               torch.tensor([torch.tensor(v) for v in values]))
+
+
+@pytest.mark.parametrize("call", [lambda x: x.mean(dim=(0, 0)), lambda x: x.amax(dim=(0, -3)),
+                                  lambda x: x.sum(dim=(1, -2)), lambda x: x.flip(0, 0)])
+def test_a_repeated_dim_raises_as_torch(call):
+    """(it was taken once, silently)"""
+    xt, xo = _pair(np.zeros((2, 3, 4), np.float32))
+    with pytest.raises(RuntimeError):
+        call(xt)
+    with pytest.raises(RuntimeError, match="multiple times"):
+        call(xo)

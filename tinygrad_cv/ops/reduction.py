@@ -7,7 +7,8 @@ from . import dual
 
 
 def normalize_axes(axis, ndim):
-    """``None`` -> all axes; an int or tuple -> a sorted tuple of non-negative axes."""
+    """``None`` -> all axes; an int or tuple -> a sorted tuple of non-negative axes (a dim out
+    of range raises IndexError, a repeated one RuntimeError, as torch)."""
     if axis is None:
         return tuple(range(ndim))
     if isinstance(axis, int):
@@ -17,7 +18,10 @@ def normalize_axes(axis, ndim):
         if not -max(ndim, 1) <= a < max(ndim, 1):
             raise IndexError(f"dimension {a} is out of range for a tensor of {ndim} dimensions")
         out.append(a % ndim if ndim else 0)
-    return tuple(sorted(set(out)))
+    unique = tuple(sorted(set(out)))
+    if len(unique) < len(out):
+        raise RuntimeError(f"dims {tuple(axis)}: a dim appears multiple times (as torch refuses)")
+    return unique
 
 
 def _kept_shape(shape, axes):
