@@ -707,3 +707,40 @@ def test_a_repeated_dim_raises_as_torch(call):
         call(xt)
     with pytest.raises(RuntimeError, match="multiple times"):
         call(xo)
+
+
+# ---- small integer dtypes with Python ints ----------------------------------------------------
+_WRAPS = {"add": lambda x, s: x + s, "radd": lambda x, s: s + x, "sub": lambda x, s: x - s,
+          "rsub": lambda x, s: s - x, "mul": lambda x, s: x * s, "div": lambda x, s: x / s,
+          "rdiv": lambda x, s: s / x, "and": lambda x, s: x & s, "or": lambda x, s: s | x,
+          "lt": lambda x, s: x < s, "eq": lambda x, s: x == s, "floor": lambda x, s: x // s}
+
+
+@pytest.mark.parametrize("name", sorted(_WRAPS))
+@pytest.mark.parametrize("dtype, scalar", [("uint8", -1), ("uint8", 300), ("int8", 200),
+                                           ("int16", -40000), ("int32", 2 ** 40)])
+def test_python_ints_outside_a_small_integer_dtype_wrap_as_torch(name, dtype, scalar):
+    """uint8 - 1 is uint8 + 255 in torch (NumPy raises OverflowError); true division
+    computes in float32 with the int as it is."""
+    t, o = _pair(np.array([1, 4, 2, 9]).astype(dtype))
+    fn = _WRAPS[name]
+    try:
+        expected = fn(t, scalar)
+    except RuntimeError:             # (2 ** 40 wraps to 0 in int32: a division by zero)
+        with pytest.raises(RuntimeError):
+            fn(o, scalar)
+        return
+    _same(fn(o, scalar), expected)
+
+
+def test_bool_and_integer_powers_and_squares_as_torch():
+    bt, bo = _pair(np.array([True, False, True]))
+    _same(bo.square(), bt.square())             # int64 (was bool)
+    _same(bo ** 2, bt ** 2)                     # int64 (was int8)
+    _same(tg.maximum(bo, 2), torch.maximum(bt, torch.tensor(2)))       # int64 (was bool)
+    _same(tg.where(bo, 3, bo), torch.where(bt, 3, bt))
+    it, io = _pair(np.array([1, 2, 3]))
+    with pytest.raises(RuntimeError, match="negative integer powers"):
+        it ** -1
+    with pytest.raises(RuntimeError, match="negative integer powers"):
+        io ** -1

@@ -691,6 +691,8 @@ class Tensor:
         return Mul.apply(*_binary(self, other, reflected=True))
 
     def __truediv__(self, other):
+        if type(other) is int and self.array.dtype.kind != "f":
+            self = self.float()     # (an int divides as a float: never wrapped, _wrapped_int)
         a, b = _binary(self, other)
         if not _is_float(a) and not _is_float(b):   # true division of integers is float32
             a = a.float() if isinstance(a, Tensor) else a
@@ -698,12 +700,19 @@ class Tensor:
         return Div.apply(a, b)
 
     def __rtruediv__(self, other):
+        if type(other) is int and self.array.dtype.kind != "f":
+            self = self.float()
         a, b = _binary(self, other, reflected=True)
         if not _is_float(b):
             b = b.float()
         return Div.apply(a, b)
 
     def __pow__(self, other):
+        if type(other) is int and self.array.dtype.kind in "biu":
+            if other < 0:
+                raise RuntimeError("Integers to negative integer powers are not allowed.")
+            if self.array.dtype.kind == "b":
+                return self.to(_INT64) ** other  # (NumPy's bool ** int is int8; torch's int64)
         return Pow.apply(*_binary(self, other))
 
     def __rpow__(self, other):
@@ -789,7 +798,8 @@ class Tensor:
         return self ** other
 
     def square(self):
-        return Mul.apply(self, self)
+        x = self.to(_INT64) if self.array.dtype.kind == "b" else self    # (torch: bool -> int64)
+        return Mul.apply(x, x)
 
     # comparisons: elementwise, not differentiable, bool result
     def _compare(self, other, op):
@@ -803,6 +813,8 @@ class Tensor:
             other = other.array
         elif type(other) is float and a.array.dtype.kind in "biu":
             a = a.float()
+        elif type(other) is int and a.array.dtype.kind in "ui":
+            other = _wrapped_int(other, a.array)
         try:
             return Tensor.wrap(backend.ensure_array(op(a.array, other)))
         except ValueError as e:
@@ -1674,8 +1686,12 @@ def _binary(self, other, reflected=False):
     # exact Python scalars first: the numbers.Number ABC check below costs ~0.5 us per op
     # (measured: 0.12 vs 0.67 us per call); test_tensor_api.test_scalar_operands_are_weak
     if cls is float or cls is int:
-        if cls is float and self.array.dtype.kind != "f":
-            self = self.float()
+        kind = self.array.dtype.kind
+        if kind != "f":
+            if cls is float:
+                self = self.float()
+            elif kind in "ui":
+                other = _wrapped_int(other, self.array)
     elif isinstance(other, Tensor):
         if self.array.dtype != other.array.dtype:
             self, other = _promoted(self, other)
@@ -1689,6 +1705,20 @@ def _binary(self, other, reflected=False):
         if other.array.dtype != self.array.dtype:
             self, other = _promoted(self, other)
     return (other, self) if reflected else (self, other)
+
+
+def _wrapped_int(value, array):
+    """A Python int operand of an integer ``array`` of fewer than 64 bits: as it is when the
+    dtype holds it, else wrapped into the dtype (torch: uint8 - 1 is uint8 + 255; NumPy
+    raises OverflowError)."""
+    dtype = array.dtype
+    bits = 8 * dtype.itemsize
+    if bits >= 64:
+        return value
+    low = 0 if dtype.kind == "u" else -(1 << (bits - 1))
+    if low <= value < low + (1 << bits):
+        return value
+    return backend.as_array(value % (1 << bits), device=backend.device_of(array)).astype(dtype)
 
 
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
@@ -1980,7 +2010,11 @@ def _operand_tensors(a, b):
         return a, b
     a, b = _binary(_as_tensor(a), b)
     if isinstance(b, numbers.Number):
+        if a.array.dtype.kind == "b" and not isinstance(b, bool):
+            a = a.to(_INT64)        # (as bool + int)
         return a, Tensor(b, dtype=a.dtype, device=a.device)
+    if backend.is_array(b) and b.ndim == 0 and b.dtype == a.dtype:
+        return a, Tensor.wrap(b)    # (a wrapped integer, _wrapped_int)
     return a, _as_tensor(b, like=a)
 
 
@@ -2001,13 +2035,7 @@ def where(condition, a=_NOT_GIVEN, b=_NOT_GIVEN):
     else:
         # a Python number is weak, as in the arithmetic operators (torch's result_type)
         ref, other = (a, b) if isinstance(a, Tensor) else (b, a)
-        ref, other = _binary(ref, other)
-        if ref.array.dtype.kind == "b" and type(other) is int:
-            ref = ref.to(_INT64)        # (as bool + int)
-        if isinstance(other, numbers.Number):
-            other = Tensor(other, dtype=ref.dtype, device=ref.device)
-        elif other.array.dtype != ref.array.dtype:
-            ref, other = _promoted(ref, other)
+        ref, other = _operand_tensors(ref, other)
         a, b = (ref, other) if isinstance(a, Tensor) else (other, ref)
     return Where.apply(cond.astype(bool, copy=False), a, b)
 
