@@ -744,3 +744,10 @@ def test_bool_and_integer_powers_and_squares_as_torch():
         it ** -1
     with pytest.raises(RuntimeError, match="negative integer powers"):
         io ** -1
+
+
+@pytest.mark.parametrize("op", [lambda x: x.add_(-1), lambda x: x.sub_(1), lambda x: x.mul_(-1),
+                                lambda x: x.__iadd__(300), lambda x: x.sub_(1, alpha=3)])
+def test_in_place_arithmetic_of_uint8_with_python_ints_wraps(op):
+    t, o = _pair(np.array([1, 2, 3], np.uint8))
+    _same(op(o), op(t))

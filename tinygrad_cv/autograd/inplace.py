@@ -67,7 +67,7 @@ def _ufunc_in_place(name, arr, other):
     refuses (dtype, shape): the general path then raises torch's error."""
     try:
         getattr(backend.get_array_module(arr), name)(arr, other, out=arr, casting="same_kind")
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):   # (uint8 - 1: the operator path wraps)
         return False
     return True
 
