@@ -751,3 +751,13 @@ def test_bool_and_integer_powers_and_squares_as_torch():
 def test_in_place_arithmetic_of_uint8_with_python_ints_wraps(op):
     t, o = _pair(np.array([1, 2, 3], np.uint8))
     _same(op(o), op(t))
+
+
+@pytest.mark.parametrize("op", [lambda x: x.__setitem__(0, -1) or x, lambda x: x.fill_(-1),
+                                lambda x: x.masked_fill(x > 1, -1),
+                                lambda x: x.masked_fill_(x > 1, -1),
+                                lambda x: x.index_fill_(0, type(x)([1]).long(), -1)])
+def test_writing_a_negative_int_into_uint8_wraps(op):
+    """(x[0] = -1 and masked_fill(m, -1) raised NumPy's OverflowError)"""
+    t, o = _pair(np.array([1, 2, 3], np.uint8))
+    _same(op(o), op(t))

@@ -440,6 +440,8 @@ class Tensor:
         if is_grad_enabled() and (self.requires_grad or getattr(value, "requires_grad", False)):
             assign_inplace(self, index, value)
             return
+        if type(value) is int and self.array.dtype.kind in "ui":
+            value = _wrapped_int(value, self.array)          # (uint8 and -1: 255, as torch)
         self.array[index] = value.array if isinstance(value, Tensor) else value
         bump_version(self)
 
@@ -1339,6 +1341,8 @@ class Tensor:
                                    f"but got tensor with {value.ndim} dimension(s)")
             value = value.to(self.dtype)
         else:
+            if type(value) is int and self.array.dtype.kind in "ui":
+                value = _wrapped_int(value, self.array)      # (uint8 and -1: 255, as torch)
             value = Tensor.wrap(xp.asarray(value, dtype=self.dtype))
         return Where.apply(mask_arr, value, self)
 
