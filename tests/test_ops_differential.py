@@ -761,3 +761,13 @@ def test_writing_a_negative_int_into_uint8_wraps(op):
     """(x[0] = -1 and masked_fill(m, -1) raised NumPy's OverflowError)"""
     t, o = _pair(np.array([1, 2, 3], np.uint8))
     _same(op(o), op(t))
+
+
+def test_comparing_with_none_is_a_python_bool_as_torch():
+    """(it was a tensor of False: `if mask == None` raised for more than one element)"""
+    for lib in (torch, tg):
+        x = lib.tensor([1.0, 2.0])
+        assert (x == None) is False      # noqa: E711
+        assert (x != None) is True       # noqa: E711
+        assert (x == "a") is False
+    _same(tg.tensor([1.0, 2.0]).eq(2.0), torch.tensor([1.0, 2.0]).eq(2.0))

@@ -826,11 +826,23 @@ class Tensor:
                              f"{tuple(getattr(other, 'shape', ()))} cannot be broadcast "
                              "together") from e
 
-    def __eq__(self, other):
+    def eq(self, other):
         return self._compare(other, lambda a, b: a == b)
 
-    def __ne__(self, other):
+    def ne(self, other):
         return self._compare(other, lambda a, b: a != b)
+
+    def __eq__(self, other):
+        """Elementwise ==; ``x == None`` (or a string) is False, as torch (Python's identity
+        comparison), not a tensor of False."""
+        if other is None or isinstance(other, str):
+            return NotImplemented
+        return self.eq(other)
+
+    def __ne__(self, other):
+        if other is None or isinstance(other, str):
+            return NotImplemented
+        return self.ne(other)
 
     def __lt__(self, other):
         return self._compare(other, lambda a, b: a < b)
@@ -865,7 +877,7 @@ class Tensor:
     def __rxor__(self, other):
         return self._compare(other, lambda a, b: b ^ a)
 
-    eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
+    lt, le, gt, ge = __lt__, __le__, __gt__, __ge__
 
     def logical_not(self):
         return Tensor.wrap(~self.array.astype(bool))
