@@ -771,3 +771,16 @@ def test_comparing_with_none_is_a_python_bool_as_torch():
         assert (x != None) is True       # noqa: E711
         assert (x == "a") is False
     _same(tg.tensor([1.0, 2.0]).eq(2.0), torch.tensor([1.0, 2.0]).eq(2.0))
+
+
+@pytest.mark.filterwarnings("ignore:std\\(\\)")      # (torch's degrees-of-freedom warning)
+@pytest.mark.parametrize("shape, kwargs", [((1,), {}), ((1, 3), {"dim": 0}),
+                                           ((2, 3), {"dim": 1, "correction": 3})])
+def test_std_without_degrees_of_freedom_has_nan_gradients_as_torch(shape, kwargs):
+    """(the gradient was 0: the norm's convention at 0 hid the 0/0)"""
+    xt, xo = _pair(np.arange(1.0, np.prod(shape) + 1, dtype=np.float32).reshape(shape),
+                   requires_grad=True)
+    out_t, out_o = xt.std(**kwargs), xo.std(**kwargs)
+    _same(out_o, out_t)
+    _backward_both(out_o, out_t, np.ones(out_t.shape, np.float32))
+    _same(xo.grad, xt.grad)

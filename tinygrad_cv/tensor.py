@@ -1054,9 +1054,12 @@ class Tensor:
 
     def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None,
             keepdims=None, ddof=None):
-        """||x - mean|| / sqrt(N - correction): as torch, the gradient is 0 where std is 0."""
+        """||x - mean|| / sqrt(N - correction): as torch, the gradient is 0 where std is 0,
+        and NaN (as the value) when N - correction <= 0."""
         centred, axes, keepdim, denom = self._centred(dim, unbiased, keepdim, correction, axis,
                                                       keepdims, ddof)
+        if denom == 0:      # (0/0: torch's NaN gradient, which the norm's 0 at 0 would hide)
+            return ((centred * centred).sum(dim=axes, keepdim=keepdim) / 0.0).sqrt()
         return centred.norm(2, dim=axes, keepdim=keepdim) / math.sqrt(denom)
 
     def logsumexp(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
