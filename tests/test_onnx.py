@@ -296,3 +296,30 @@ def test_keyword_arguments_as_torch():
         got = ort.InferenceSession(buf.getvalue()).run(None, {"x": x.array})
         model.eval()
         np.testing.assert_allclose(got[0], model(x, scale=2.5).detach().numpy(), rtol=1e-6)
+
+
+class RoundedDivisions(nn.Module):
+    """Tensor-bound clamps, rounded divisions and remainders (float inputs)."""
+
+    def forward(self, x, y, lo, hi):
+        return (x.clamp(lo, hi), x.clamp(min=lo), x.clamp(max=hi),
+                x.div(y, rounding_mode="floor"), x.div(y, rounding_mode="trunc"), x // 0.1,
+                x % y, x.fmod(y))
+
+
+def test_tensor_bounds_and_rounded_divisions_match_onnxruntime():
+    """Python's floor rules at their edges (1 // 0.1 = 9, -5 // inf = -1, signs of %) and
+    division by zero, against onnxruntime exactly."""
+    x = tg.tensor(np.array([1.0, -5.0, 7.5, -7.5, 3.0, -0.0, 2.0, 1e-3, -4.0], np.float32))
+    y = tg.tensor(np.array([0.1, np.inf, 2.0, 2.0, -2.0, 3.0, 0.0, -7.0, -np.inf], np.float32))
+    lo = tg.tensor(np.array([0.5, -6.0, 8.0, -8.0, 3.0, 1.0, 2.5, -1.0, 0.0], np.float32))
+    hi = tg.tensor(np.array([0.7, -1.0, 9.0, -7.0, 3.0, 0.5, 1.0, 1.0, 0.0], np.float32))
+    model = RoundedDivisions()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)   # onnxruntime's x / 0 and fmod(x, 0)
+        got, proto = _export_and_run(model, (x, y, lo, hi), ["x", "y", "lo", "hi"],
+                                     [(x, y, lo, hi)])
+    assert {"Max", "Min", "Mod", "Round", "Where"} <= {n.op_type for n in proto.graph.node}
+    want = _reference(model, (x, y, lo, hi))
+    for g, w in zip(got[0], want):
+        np.testing.assert_array_equal(g, w)

@@ -164,6 +164,65 @@ def clamp_min_value(c):
     return c.g.node("Max", [c.names[0], scalar(c, c.kwargs.get("lo", 0.0))])
 
 
+def _in_out_dtype(c, i):
+    """Input ``i`` cast to the output's dtype when it has another one (ONNX's elementwise ops
+    take one dtype; the framework's promotion already chose the result's)."""
+    a = c.in_arrays[i]
+    if a is None or not hasattr(a, "dtype") or a.dtype == c.out().dtype:
+        return c.names[i]
+    return c.g.node("Cast", [c.names[i]], to=onnx_dtype(c.out().dtype))
+
+
+def clamp_tensor(c):
+    """min(max(x, lo), hi) with tensor bounds (either may be absent)."""
+    y = _in_out_dtype(c, 0)
+    if c.names[1]:
+        y = c.g.node("Max", [y, _in_out_dtype(c, 1)])
+    if c.names[2]:
+        y = c.g.node("Min", [y, _in_out_dtype(c, 2)])
+    return y
+
+
+def _divmod_parts(c):
+    """(a, b, r) for a float division: r = fmod(a, b) (the sign of a), as ONNX's Mod gives it."""
+    a, b = _in_out_dtype(c, 0), _in_out_dtype(c, 1)
+    return a, b, c.g.node("Mod", [a, b], fmod=1)
+
+
+def _floor_fix(c, r, b):
+    """Where the truncated remainder r is nonzero with the sign opposite to b's: the floor
+    rounding is one step below the truncated one (Python's divmod)."""
+    g = c.g
+    zero = scalar(c, 0)
+    return g.node("And", [g.node("Not", [g.node("Equal", [r, zero])]),
+                          g.node("Xor", [g.node("Less", [r, zero]), g.node("Less", [b, zero])])])
+
+
+def div_rounded(c):
+    """a / b rounded by ``mode`` (floats: integer results are not recorded on the tape).
+    floor: exact floor division as NumPy's floor_divide computes it, q = round((a - fmod(a,
+    b)) / b), less 1 where fmod's sign is not b's (a / b where b is 0).  trunc: trunc(a / b)."""
+    g = c.g
+    if c.kwargs.get("mode", "floor") != "floor":
+        d = g.node("Div", [_in_out_dtype(c, 0), _in_out_dtype(c, 1)])
+        return g.node("Where", [g.node("Less", [d, scalar(c, 0)]), g.node("Ceil", [d]),
+                                g.node("Floor", [d])])
+    a, b, r = _divmod_parts(c)
+    q = g.node("Round", [g.node("Div", [g.node("Sub", [a, r]), b])])
+    q = g.node("Where", [_floor_fix(c, r, b), g.node("Sub", [q, scalar(c, 1)]), q])
+    return g.node("Where", [g.node("Equal", [b, scalar(c, 0)]), g.node("Div", [a, b]), q])
+
+
+def remainder(c):
+    """a - b q for the division rounded by ``mode`` (floats): trunc is ONNX's Mod with fmod=1
+    (the sign of a), floor adds b where that remainder's sign is not b's."""
+    g = c.g
+    a, b, r = _divmod_parts(c)
+    if c.kwargs.get("mode", "floor") != "floor":
+        return r
+    return g.node("Where", [_floor_fix(c, r, b), g.node("Add", [r, b]), r])
+
+
 def log1p(c):
     return c.g.node("Log", [c.g.node("Add", [c.names[0], scalar(c, 1.0)])])
 
@@ -552,6 +611,7 @@ def recurrent(c):
 CONVERTERS = {
     **{name: unary for name in UNARY}, **{name: binary for name in BINARY},
     "Where": where, "Cast": cast, "Clamp": clamp, "ClampMinValue": clamp_min_value,
+    "ClampTensor": clamp_tensor, "DivRounded": div_rounded, "Remainder": remainder,
     "Log1p": log1p, "Expm1": expm1, "LeakyReLUFn": leaky_relu, "SiLUFn": silu,
     "GELUFn": gelu, "Sum": reduction, "Mean": reduction, "Extremum": reduction,
     "Softmax": softmax, "LogSoftmax": softmax, "Reshape": reshape_node, "Permute": permute,
