@@ -784,3 +784,16 @@ def test_std_without_degrees_of_freedom_has_nan_gradients_as_torch(shape, kwargs
     _same(out_o, out_t)
     _backward_both(out_o, out_t, np.ones(out_t.shape, np.float32))
     _same(xo.grad, xt.grad)
+
+
+def test_module_level_division_functions_and_prod_match_torch():
+    """``tinygrad_cv.floor_divide/remainder/fmod/prod`` as torch's module functions."""
+    a = np.array([[7.0, -7.0, 7.5], [-1.0, 0.0, 5.0]], np.float32)
+    b = np.array([[2.0, 2.0, -2.0], [0.3, 3.0, -0.5]], np.float32)
+    for name in ("floor_divide", "remainder", "fmod"):
+        got = getattr(tg, name)(tg.tensor(a), tg.tensor(b)).numpy()
+        np.testing.assert_array_equal(got, getattr(torch, name)(torch.tensor(a),
+                                                                torch.tensor(b)).numpy())
+    assert tg.prod(tg.tensor(a)).item() == torch.prod(torch.tensor(a)).item()
+    np.testing.assert_array_equal(tg.prod(tg.tensor(a), 1).numpy(),
+                                  torch.prod(torch.tensor(a), 1).numpy())

@@ -34,7 +34,8 @@ from .tensor_functions import (add, sub, subtract, mul, multiply, div, divide,  
                                isclose, mm, bmm, t, outer, ger, dot, tril, triu, diag, norm,
                                narrow, masked_fill, flip, roll, cumsum, gather, index_select,
                                unbind, sort, argsort, topk, unique, multinomial, einsum,
-                               log2, log10, clamp_min, clamp_max, masked_select, nonzero)
+                               log2, log10, clamp_min, clamp_max, masked_select, nonzero,
+                               floor_divide, remainder, fmod, prod)
 
 float32 = backend.dtype("float32")
 float64 = backend.dtype("float64")
