@@ -47,3 +47,14 @@ def two_threads():
     set_num_threads(2)
     yield
     set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def softmax_ckpt(tmp_path_factory):
+    """A softmax classifier's checkpoint from a one-epoch `tinygrad-cv train` (CLI tests)."""
+    from tinygrad_cv.cli import main
+
+    out = tmp_path_factory.mktemp("softmax")
+    assert main(["train", "--model", "softmax", "--epochs", "1", "--out", str(out),
+                 "--no-progress"]) == 0
+    return out / "checkpoint.safetensors"

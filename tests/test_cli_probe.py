@@ -29,6 +29,20 @@ def _usage_error(argv, capsys, *needles):
     return err
 
 
+def _disk_full_on(name, monkeypatch):
+    """Make ``io.atomic_write`` fail with ENOSPC for the file ``name`` (others are written)."""
+    import tinygrad_cv.io
+
+    real = tinygrad_cv.io.atomic_write
+
+    def full(path, parts):
+        if name in os.path.basename(path):
+            raise OSError(errno.ENOSPC, "No space left on device", path)
+        return real(path, parts)
+
+    monkeypatch.setattr(tinygrad_cv.io, "atomic_write", full)
+
+
 def _one_error_line(capsys):
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "Traceback" not in err
@@ -141,20 +155,11 @@ def _sample(ckpt, out, seed):
 
 def test_sample_full_disk_on_the_grid_keeps_the_earlier_samples(gan_ckpt, tmp_path,
                                                                 monkeypatch, capsys):
-    import tinygrad_cv.io
-
     out = tmp_path / "out"
     assert _sample(gan_ckpt, out, 0) == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     capsys.readouterr()
-    real = tinygrad_cv.io.atomic_write
-
-    def full(path, parts):
-        if "grid.png" in os.path.basename(path):
-            raise OSError(errno.ENOSPC, "No space left on device", path)
-        return real(path, parts)
-
-    monkeypatch.setattr(tinygrad_cv.io, "atomic_write", full)
+    _disk_full_on("grid.png", monkeypatch)
     assert _sample(gan_ckpt, out, 1) == 1
     assert "No space left on device" in _one_error_line(capsys)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
@@ -190,14 +195,6 @@ def test_classic_output_refused_by_its_encoder_keeps_the_earlier_file(image, tmp
     assert run(["canny", wide, out]) == 1          # WebP images are at most 16383 pixels wide
     assert "WebP" in _one_error_line(capsys)
     assert out.read_bytes() == before
-
-
-@pytest.fixture(scope="module")
-def softmax_ckpt(tmp_path_factory):
-    out = tmp_path_factory.mktemp("softmax")
-    assert run(["train", "--model", "softmax", "--epochs", 1, "--out", out,
-                "--no-progress"]) == 0
-    return out / "checkpoint.safetensors"
 
 
 def test_eval_failing_to_write_its_figure_keeps_the_earlier_one(softmax_ckpt, tmp_path,
@@ -296,19 +293,11 @@ def test_seam_carve_seams_image_refused_keeps_the_earlier_output(tmp_path, capsy
 
 def test_eval_failing_to_write_its_report_keeps_the_earlier_figure(softmax_ckpt, tmp_path,
                                                                    monkeypatch, capsys):
-    import tinygrad_cv.io
 
     assert run(["eval", softmax_ckpt, "--out", tmp_path]) == 0
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     capsys.readouterr()
-    real = tinygrad_cv.io.atomic_write
-
-    def full(path, parts):
-        if "eval.json" in os.path.basename(path):
-            raise OSError(errno.ENOSPC, "No space left on device", path)
-        return real(path, parts)
-
-    monkeypatch.setattr(tinygrad_cv.io, "atomic_write", full)
+    _disk_full_on("eval.json", monkeypatch)
     assert run(["eval", softmax_ckpt, "--out", tmp_path, "--split", "val"]) == 1
     assert "No space left on device" in _one_error_line(capsys)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before

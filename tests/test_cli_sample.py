@@ -26,14 +26,6 @@ def ddpm_ckpt(tmp_path_factory):
     return train_tiny_ddpm(tmp_path_factory.mktemp("ddpm"))
 
 
-@pytest.fixture(scope="module")
-def softmax_ckpt(tmp_path_factory):
-    out = tmp_path_factory.mktemp("softmax")
-    assert run(["train", "--model", "softmax", "--epochs", 1, "--out", out,
-                "--no-progress"]) == 0
-    return out / "checkpoint.safetensors"
-
-
 def _samples(out):
     return np.load(out / "samples.npy")
 

@@ -868,14 +868,8 @@ class Tensor:
     def __xor__(self, other):
         return self._compare(other, lambda a, b: a ^ b)
 
-    def __rand__(self, other):
-        return self._compare(other, lambda a, b: b & a)
-
-    def __ror__(self, other):
-        return self._compare(other, lambda a, b: b | a)
-
-    def __rxor__(self, other):
-        return self._compare(other, lambda a, b: b ^ a)
+    # the bitwise operators commute (values and dtypes): ``2 & t`` is ``t & 2``
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
 
     lt, le, gt, ge = __lt__, __le__, __gt__, __ge__
 
