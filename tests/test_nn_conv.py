@@ -193,8 +193,10 @@ def test_conv2d_default_init_matches_torch_bounds():
 
 def test_conv_shape_errors_name_layer_and_shapes():
     m = nn.Conv2d(3, 4, 3)
-    with pytest.raises(ValueError, match=r"Conv2d.*\(N, 3, H, W\).*\(2, 5, 5\)"):
-        m(tg.randn(2, 5, 5))
+    # torch's ranks: (C, H, W) is an unbatched input (a batch of one), (H, W) is refused
+    assert m(tg.randn(3, 5, 5)).shape == (4, 3, 3)
+    with pytest.raises(ValueError, match=r"Conv2d.*\(N, 3, H, W\).*\(5, 5\)"):
+        m(tg.randn(5, 5))
     with pytest.raises(ValueError, match=r"Conv2d.*in_channels=3.*\(2, 4, 5, 5\)"):
         m(tg.randn(2, 4, 5, 5))
     with pytest.raises(ValueError, match="ConvTranspose2d"):

@@ -3,6 +3,7 @@
 * ``pair(v, name, op)``: a 2-D size or step (kernel, stride, padding, image size) given as one
   int or an (h, w) pair -> ``(h, w)`` ints; anything else is a ValueError naming ``op`` and
   ``name``.
+* ``single(v, name, op)``: a 1-D size or step given as one int or a 1-tuple -> ``(n,)``.
 * ``to_host_array(value)``: the raw array of a Tensor, an array, or a torch tensor (detached,
   copied to the host), e.g. a state_dict value copied from torch.
 """
@@ -24,6 +25,19 @@ def pair(value, name, op):
         items = ()
     if len(items) != 2:
         raise ValueError(f"{op}: {name} must be an int or an (h, w) pair, got {value!r}")
+    return items
+
+
+def single(value, name, op):
+    """``value`` (an int or a 1-sequence) as a ``(n,)`` tuple of ints (torch's ``_single``)."""
+    if isinstance(value, numbers.Number):
+        return (int(value),)
+    try:
+        items = tuple(int(v) for v in value)
+    except (TypeError, ValueError):
+        items = ()
+    if len(items) != 1:
+        raise ValueError(f"{op}: {name} must be an int or a 1-tuple, got {value!r}")
     return items
 
 

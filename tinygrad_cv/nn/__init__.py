@@ -13,7 +13,7 @@ from .layers.loss import (CrossEntropyLoss, NLLLoss, MultiMarginLoss, BCEWithLog
 from .layers.recurrent import RNNCell, LSTMCell, GRUCell, RNN, LSTM, GRU  # noqa: F401
 from .layers.attention import (MultiheadAttention, TransformerEncoderLayer,  # noqa: F401
                                TransformerDecoderLayer, PositionalEncoding)
-from .layers.conv import Conv2d, ConvTranspose2d  # noqa: F401
+from .layers.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d  # noqa: F401
 from .layers.pooling import MaxPool2d, MaxUnpool2d, AvgPool2d, AdaptiveAvgPool2d  # noqa: F401
 from .layers.normalization import BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm  # noqa: F401
 from .layers.upsample import Upsample  # noqa: F401

@@ -11,7 +11,7 @@ from .loss import (cross_entropy, nll_loss, multi_margin_loss,  # noqa: F401
 from .recurrent import (rnn_tanh_cell, rnn_relu_cell, lstm_cell, gru_cell,  # noqa: F401
                         rnn_sequence, lstm_sequence, gru_sequence)
 from .attention import scaled_dot_product_attention, multi_head_attention_forward  # noqa: F401
-from .conv import conv2d, conv_transpose2d  # noqa: F401
+from .conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: F401
 from .pooling import max_pool2d, max_unpool2d, avg_pool2d, adaptive_avg_pool2d  # noqa: F401
 from .batch_norm import batch_norm  # noqa: F401
 from .normalization import layer_norm  # noqa: F401

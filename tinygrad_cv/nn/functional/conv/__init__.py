@@ -6,6 +6,7 @@
     im2col        per-sample columns and batched GEMMs (any stride; col2im input gradient)
     grid          implicit GEMM on the padded grid (stride 1: shifted GEMMs, no columns)
     columns       small maps: one channels-last column GEMM per product
+    one_d         conv1d, conv_transpose1d: the 2-D functions on an (N, C, 1, L) view
     layout        padding, stride dilation, kernel flip, output size, the column-buffer bound
 
 Each algorithm module gives its math and shapes; timings are in benchmarks/RESULTS.md
@@ -13,5 +14,7 @@ Each algorithm module gives its math and shapes; timings are in benchmarks/RESUL
 """
 from .convolution import Conv2dFn, conv2d  # noqa: F401
 from .transposed import ConvTranspose2dFn, conv_transpose2d  # noqa: F401
+from .one_d import conv1d, conv_transpose1d  # noqa: F401
 
-__all__ = ["conv2d", "conv_transpose2d", "Conv2dFn", "ConvTranspose2dFn"]
+__all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "Conv2dFn",
+           "ConvTranspose2dFn"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from ....arguments import pair
 from ....autograd.function import Function
+from ..batching import add_batch, drop_batch
 from . import dispatch
 from .columns import columns_backward, columns_forward
 from .grid import grid_conv_backward, grid_conv_forward
@@ -104,9 +105,10 @@ def check_conv_args(name, x, w, groups, in_axis):
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D cross-correlation, torch.nn.functional.conv2d's semantics.
 
-    input (N, C, H, W), weight (O, C/groups, kh, kw), bias (O,) -> (N, O, Ho, Wo).
-    ``padding``: int, pair, 'same' (stride 1) or 'valid'.
+    input (N, C, H, W) or unbatched (C, H, W), weight (O, C/groups, kh, kw), bias (O,) ->
+    (N, O, Ho, Wo) (or (O, Ho, Wo)).  ``padding``: int, pair, 'same' (stride 1) or 'valid'.
     """
+    input, unbatched = add_batch(input, 4, "conv2d")
     check_conv_args("conv2d", input, weight, groups, 1)
     if weight.shape[0] % groups:
         raise ValueError(f"conv2d: {weight.shape[0]} output channels are not divisible by groups={groups}")
@@ -117,4 +119,5 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if ho <= 0 or wo <= 0:
         raise ValueError(f"conv2d: input of spatial size {tuple(input.shape[2:])} is too small for "
                          f"kernel {tuple(weight.shape[2:])} with dilation {dilation} and padding {padding!r}")
-    return Conv2dFn.apply(input, weight, bias, stride=stride, pads=pads, dilation=dilation, groups=int(groups))
+    return drop_batch(Conv2dFn.apply(input, weight, bias, stride=stride, pads=pads,
+                                     dilation=dilation, groups=int(groups)), unbatched)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ....arguments import pair
 from ....autograd.function import Function
+from ..batching import add_batch, drop_batch
 from .convolution import check_conv_args
 from .dispatch import input_grad
 from .im2col import conv_core, weight_grad
@@ -59,9 +60,11 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
                      dilation=1):
     """2-D transposed convolution, torch.nn.functional.conv_transpose2d's semantics.
 
-    input (N, Cin, H, W), weight (Cin, Cout/groups, kh, kw) -> (N, Cout, Ho, Wo) with
+    input (N, Cin, H, W) or unbatched (Cin, H, W), weight (Cin, Cout/groups, kh, kw) ->
+    (N, Cout, Ho, Wo) (or (Cout, Ho, Wo)) with
     ``Ho = (H - 1) * stride - 2 * padding + dilation * (kh - 1) + output_padding + 1``.
     """
+    input, unbatched = add_batch(input, 4, "conv_transpose2d")
     check_conv_args("conv_transpose2d", input, weight, groups, 0)
     op = "conv_transpose2d"
     stride, dilation = pair(stride, "stride", op), pair(dilation, "dilation", op)
@@ -80,5 +83,6 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
                          f"for kernel {tuple(weight.shape[2:])} with stride {stride}, padding {padding}, "
                          f"output_padding {output_padding} and dilation {dilation}: the output size "
                          f"would be {out_hw}")
-    return ConvTranspose2dFn.apply(input, weight, bias, stride=stride, padding=padding,
-                                   output_padding=output_padding, groups=int(groups), dilation=dilation)
+    return drop_batch(ConvTranspose2dFn.apply(input, weight, bias, stride=stride, padding=padding,
+                                              output_padding=output_padding, groups=int(groups),
+                                              dilation=dilation), unbatched)
