@@ -36,6 +36,9 @@ from .tensor_functions import (add, sub, subtract, mul, multiply, div, divide,  
                                unbind, sort, argsort, topk, unique, multinomial, einsum,
                                log2, log10, clamp_min, clamp_max, masked_select, nonzero,
                                floor_divide, remainder, fmod, prod)
+from .tensor_scatter import (scatter, scatter_add, scatter_reduce, index_add,  # noqa: E402,F401
+                             index_copy, index_fill, index_put, index_put_, masked_scatter,
+                             take_along_dim, lerp, addcmul, addcdiv, addmm, addbmm, baddbmm)
 
 float32 = backend.dtype("float32")
 float64 = backend.dtype("float64")

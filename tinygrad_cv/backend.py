@@ -166,6 +166,24 @@ def scatter_add(target, indices, values):
     return target
 
 
+def scatter_reduce(name, target, indices, values):
+    """``target[indices] = name(target[indices], values)`` in place, repeated indices combined
+    one by one (``name``: "maximum", "minimum" or "multiply"; the ``scatter_reduce`` family)."""
+    if device_of(target) == "cuda":
+        import cupyx  # only on the GPU path
+        if name in ("maximum", "minimum"):
+            getattr(cupyx, "scatter_max" if name == "maximum" else "scatter_min")(
+                target, indices, values)
+            return target
+        host = to_numpy(target)     # (no multiplying scatter on the GPU: through the host)
+        getattr(numpy, name).at(host, tuple(to_numpy(i) if is_array(i) else i for i in indices),
+                                to_numpy(values))
+        target[...] = to_device(host, "cuda")
+        return target
+    getattr(numpy, name).at(target, indices, values)
+    return target
+
+
 def cupyx_distributed():
     """``cupyx.distributed`` (NCCL collectives between GPU processes, for
     ``tinygrad_cv.distributed``'s ``nccl`` backend); RuntimeError when CuPy or a GPU is missing."""

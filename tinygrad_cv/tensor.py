@@ -466,18 +466,6 @@ class Tensor:
     def pow_(self, exponent):
         return apply_inplace(self, Tensor.__pow__, exponent)
 
-    def addcmul_(self, tensor1, tensor2, *, value=1):
-        """self += value * tensor1 * tensor2."""
-        return apply_inplace(self, lambda x: x + value * tensor1 * tensor2)
-
-    def addcdiv_(self, tensor1, tensor2, *, value=1):
-        """self += value * tensor1 / tensor2."""
-        return apply_inplace(self, lambda x: x + value * tensor1 / tensor2)
-
-    def lerp_(self, end, weight):
-        """self += weight * (end - self)."""
-        return apply_inplace(self, lambda x: x + weight * (end - x))
-
     def neg_(self):
         return apply_inplace(self, Tensor.__neg__)
 
@@ -570,36 +558,6 @@ class Tensor:
         src = _as_tensor(src, like=self)
         src = src.to(self.device) if src.device != self.device else src
         return apply_inplace(self, _replaced, src, casting="unsafe")
-
-    def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
-        """self[..., index[i], ...] = src[i] (or ``value``) along ``dim`` (torch's scatter_)."""
-        if reduce is not None:
-            raise NotImplementedError("scatter_(reduce=...) is not supported; use "
-                                      "scatter_add_ for reduce='add'")
-        full, part = scatter_index(self, dim, index)
-        src = value if src is None else src
-        self[full] = src[part] if isinstance(src, Tensor) else src
-        return self
-
-    def scatter_add_(self, dim, index, src):
-        """self[..., index[i], ...] += src[i] along ``dim`` (repeats accumulate)."""
-        full, part = scatter_index(self, dim, index)
-        return add_at(self, full, _as_tensor(src, like=self)[part])
-
-    def index_fill_(self, dim, index, value):
-        """The slices ``index`` along ``dim`` set to ``value``."""
-        self[_along(self, dim, index)] = value
-        return self
-
-    def index_copy_(self, dim, index, source):
-        """The slices ``index`` along ``dim`` replaced by those of ``source``."""
-        self[_along(self, dim, index)] = source
-        return self
-
-    def index_add_(self, dim, index, source, *, alpha=1):
-        """The slices of ``source`` added (times ``alpha``) to the slices ``index`` along
-        ``dim`` (repeats accumulate)."""
-        return add_at(self, _along(self, dim, index), _as_tensor(source, like=self), alpha)
 
     def masked_fill_(self, mask, value):
         """``value`` where the boolean ``mask`` (broadcast to self's shape) is True."""
@@ -1643,11 +1601,6 @@ def _scalar(v):
     return v.item() if isinstance(v, Tensor) else v
 
 
-def _along(t, dim, index):
-    """The raw index of the slices ``index`` along ``dim`` of ``t`` (the index_*_ methods)."""
-    return (slice(None),) * (_axes(dim, t.ndim)[0]) + (_raw_index(index, t.device),)
-
-
 def _add_scaled(x, other, alpha):
     """x + alpha * other (``add_``, ``sub_``)."""
     return x + other if alpha == 1 else x + other * alpha
@@ -2360,8 +2313,8 @@ def broadcast_to(x, shape):
 from .autograd.mode import is_grad_enabled  # noqa: E402
 from .autograd.function import ShapeError  # noqa: E402
 from .autograd.engine import run_backward  # noqa: E402
-from .autograd.inplace import (add_at, apply_inplace, arithmetic_inplace,  # noqa: E402
-                               assign_inplace, reshape_inplace, scatter_index)
+from .autograd.inplace import (apply_inplace, arithmetic_inplace,  # noqa: E402
+                               assign_inplace, reshape_inplace)
 from .autograd.versions import bump_version, share_version, version_box  # noqa: E402
 from .ops.elementwise import (Abs, Add, Cast, Clamp, ClampTensor, Copy, Cos,  # noqa: E402
                               Div, DivRounded, Exp, Log, Maximum, Minimum, Mul, Neg, Pow,

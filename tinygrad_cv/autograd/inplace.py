@@ -140,15 +140,38 @@ def assign_inplace(self, index, value) -> None:
     apply_inplace(self, lambda x: where(mask, full, x))
 
 
-def scatter_index(self, dim, index):
+def scatter_index(self, dim, index, src=None, op="scatter"):
     """(the full index that ``scatter_(dim, index, ...)`` writes through, the part of a ``src``
-    it reads): ``self[i_0, ..., index[i], ..., i_n] = src[i]`` for every i in index's shape."""
-    idx = index.array if isinstance(index, Tensor) else backend.as_array(index)
+    it reads): ``self[i_0, ..., index[i], ..., i_n] = src[i]`` for every i in index's shape.
+    torch's checks, named after ``op``: an int64 index with self's number of dims, no larger
+    than self apart from ``dim`` (and than a tensor ``src``), entries in [0, self.size(dim))."""
+    if isinstance(index, Tensor):
+        idx = index.array
+    else:
+        idx = backend.as_array(index, device=self.device)
+        if idx.dtype.kind in "iu":
+            idx = idx.astype("int64")
+    if idx.dtype != backend.dtype("int64"):
+        raise RuntimeError(f"{op}(): Expected dtype int64 for index, got {idx.dtype}")
     if idx.ndim != self.ndim:
         raise RuntimeError(f"Index tensor must have the same number of dimensions as self "
                            f"tensor ({idx.ndim} vs {self.ndim})")
     xp = backend.get_array_module(idx)
-    dim = normalize_axes(dim, self.ndim)[0]    # (out of range: IndexError, as torch)
+    dim = normalize_axes(dim, self.ndim)[0] if self.ndim else 0   # (IndexError, as torch)
+    if self.ndim == 0:
+        return (), ()
+    if any(d != dim and n > m for d, (n, m) in enumerate(zip(idx.shape, self.shape))) or (
+            isinstance(src, Tensor) and (src.ndim != idx.ndim or any(
+                n > m for n, m in zip(idx.shape, src.shape)))):
+        raise RuntimeError(f"{op}(): Expected index {list(idx.shape)} to be no larger than self "
+                           f"{list(self.shape)} apart from dimension {dim}" + (
+                               f" and to be no larger size than src {list(src.shape)}"
+                               if isinstance(src, Tensor) else ""))
+    n = self.shape[dim]
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):
+        bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
+        raise RuntimeError(f"{op}(): index {bad} is out of bounds for dimension {dim} with "
+                           f"size {n}")
     full = []
     for d, n in enumerate(idx.shape):
         shape = [1] * idx.ndim
