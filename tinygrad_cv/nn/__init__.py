@@ -14,7 +14,9 @@ from .layers.recurrent import RNNCell, LSTMCell, GRUCell, RNN, LSTM, GRU  # noqa
 from .layers.attention import (MultiheadAttention, TransformerEncoderLayer,  # noqa: F401
                                TransformerDecoderLayer, PositionalEncoding)
 from .layers.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d  # noqa: F401
-from .layers.pooling import MaxPool2d, MaxUnpool2d, AvgPool2d, AdaptiveAvgPool2d  # noqa: F401
+from .layers.pooling import (MaxPool1d, MaxPool2d, MaxUnpool2d, AvgPool1d, AvgPool2d,  # noqa: F401
+                             AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d,
+                             AdaptiveMaxPool2d)
 from .layers.normalization import BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm  # noqa: F401
 from .layers.upsample import Upsample  # noqa: F401
 from .layers.feature_dropout import Dropout1d, Dropout2d, Dropout3d  # noqa: F401

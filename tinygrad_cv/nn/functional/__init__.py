@@ -13,6 +13,9 @@ from .recurrent import (rnn_tanh_cell, rnn_relu_cell, lstm_cell, gru_cell,  # no
 from .attention import scaled_dot_product_attention, multi_head_attention_forward  # noqa: F401
 from .conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: F401
 from .pooling import max_pool2d, max_unpool2d, avg_pool2d, adaptive_avg_pool2d  # noqa: F401
+from .adaptive_max_pool import adaptive_max_pool2d  # noqa: F401
+from .pooling1d import (max_pool1d, avg_pool1d, adaptive_avg_pool1d,  # noqa: F401
+                        adaptive_max_pool1d)
 from .batch_norm import batch_norm  # noqa: F401
 from .normalization import layer_norm  # noqa: F401
 from .group_norm import group_norm  # noqa: F401

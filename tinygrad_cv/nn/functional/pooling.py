@@ -32,8 +32,11 @@ routing above (it handles the NaN rule).  When the input is a ReLU's output that
 can see, the backward routes ``dy * [max != 0]`` and the ReLU passes that gradient on as it is
 (``_unobserved_relu``): it is already zero wherever the ReLU's output is.
 
+Every function takes an unbatched (C, H, W) input too (a batch of one, ``batching``); the
+1-D poolings (``pooling1d``) are these on an (N, C, 1, L) view.
+
 Adaptive average pooling with output ``(Ho, Wo)`` uses torch's bins
-``[floor(a*H/Ho), ceil((a+1)*H/Ho))``: it is ``y = Ph @ x @ Pw^T`` with averaging matrices
+``[floor(a*H/Ho), ceil((a+1)*H/Ho))`` (``adaptive_bins``, shared with adaptive max pooling): it is ``y = Ph @ x @ Pw^T`` with averaging matrices
 ``Ph`` (Ho, H) and ``Pw`` (Wo, W) (the reshape path when the sizes divide).
 """
 from __future__ import annotations
@@ -46,6 +49,7 @@ from ...autograd import buffers
 from ...autograd.function import Function
 from ...ops.elementwise import ReLU, elementwise_work
 from ...tensor import Tensor
+from .batching import add_batch, drop_batch
 from .interpolation import separable_linear
 from .padding import pad
 
@@ -363,11 +367,15 @@ def _ceil_out_size(size, k, s, p, d=1):
     return out - 1 if (out - 1) * s >= size + p else out
 
 
+def batched(x, op):
+    """``add_batch`` for the 2-D poolings: (N, C, H, W) or (C, H, W), else a ValueError."""
+    return add_batch(x, 4, op, f"{op}: expected input of shape (N, C, H, W) (4-D) or (C, H, W) "
+                               f"(3-D), got shape {tuple(x.shape)}")
+
+
 def _pool_args(op, x, kernel_size, stride, padding, ceil_mode=False, dilation=(1, 1)):
     """(kernel, stride, padding, (Ho, Wo), (extra rows, extra columns) that ceil_mode's last
-    windows need beyond the padded input)."""
-    if x.ndim != 4:
-        raise ValueError(f"{op}: expected input of shape (N, C, H, W) (4-D), got shape {tuple(x.shape)}")
+    windows need beyond the padded input); ``x`` is a batch (N, C, H, W)."""
     kernel = pair(kernel_size, "kernel_size", op)
     stride = kernel if stride is None else pair(stride, "stride", op)
     padding = pair(padding, "padding", op)
@@ -421,6 +429,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     elements).  ``return_indices=True`` also returns, per output, the flat index h * W + w
     in the input's (H, W) map of the element it took (int64; ``max_unpool2d`` takes it)."""
     op = "max_pool2d"
+    input, unbatched = batched(input, op)
     dilation = pair(dilation, "dilation", op)
     if min(dilation) < 1:
         raise ValueError(f"{op}: dilation must be positive, got {dilation}")
@@ -434,8 +443,9 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     y = fn.apply(x, kernel=kernel, stride=stride, padding=padding,
                  valid_hw=hw if any(extra) else None, dilation=dilation)
     if not return_indices:
-        return y
-    return y, Tensor.wrap(_max_indices(x.array, y.array, kernel, stride, padding, dilation, hw))
+        return drop_batch(y, unbatched)
+    indices = Tensor.wrap(_max_indices(x.array, y.array, kernel, stride, padding, dilation, hw))
+    return drop_batch((y, indices), unbatched)
 
 
 def _max_indices(x, y, kernel, stride, padding, dilation, hw):
@@ -524,6 +534,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     """Average pooling over (kh, kw) windows (zero padding counted in the divisor unless
     ``count_include_pad=False``; ``ceil_mode`` and ``divisor_override`` as the module
     docstring; torch's signature)."""
+    input, unbatched = batched(input, "avg_pool2d")
     kernel, stride, padding, out_hw, extra = _pool_args("avg_pool2d", input, kernel_size,
                                                         stride, padding, ceil_mode)
     factor = None      # every divisor is kh * kw without the three options
@@ -534,34 +545,50 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     if any(extra):
         input = pad(input, (0, extra[1], 0, extra[0]))
     y = AvgPool2dFn.apply(input, kernel=kernel, stride=stride, padding=padding)
-    return y if factor is None else y * Tensor.wrap(factor)
+    return drop_batch(y if factor is None else y * Tensor.wrap(factor), unbatched)
+
+
+def adaptive_bins(xp, in_size, out_size):
+    """torch's adaptive windows along one axis: output ``a`` covers input
+    ``[start[a], end[a]) = [floor(a * in / out), ceil((a + 1) * in / out))`` (int arrays)."""
+    a = xp.arange(out_size)
+    return (a * in_size) // out_size, -((-(a + 1) * in_size) // out_size)
+
+
+def adaptive_output_size(op, x, output_size):
+    """(Ho, Wo) from an int or a pair (None keeps that side of ``x`` (N, C, H, W))."""
+    if not isinstance(output_size, (tuple, list)):
+        output_size = (output_size, output_size)
+    if len(output_size) != 2:
+        raise ValueError(f"{op}: output_size must be an int or a pair, got {output_size!r}")
+    out = tuple(x.shape[2 + d] if output_size[d] is None else int(output_size[d])
+                for d in range(2))
+    if min(out) < 1:
+        raise ValueError(f"{op}: output_size must be positive, got {output_size!r}")
+    return out
 
 
 def _adaptive_matrix(xp, in_size, out_size, dtype):
     """(out, in) averaging matrix of torch's adaptive bins."""
-    a = xp.arange(out_size)
-    start = (a * in_size) // out_size
-    end = -((-(a + 1) * in_size) // out_size)
+    start, end = adaptive_bins(xp, in_size, out_size)
     cols = xp.arange(in_size)
     inside = (cols[None, :] >= start[:, None]) & (cols[None, :] < end[:, None])
     return inside.astype(dtype) / (end - start)[:, None].astype(dtype)
 
 
 def adaptive_avg_pool2d(input, output_size):
-    """Average over torch's adaptive bins to reach ``output_size`` (int or pair; None keeps a side)."""
-    if input.ndim != 4:
-        raise ValueError(f"adaptive_avg_pool2d: expected input of shape (N, C, H, W) (4-D), "
-                         f"got shape {tuple(input.shape)}")
-    if not isinstance(output_size, (tuple, list)):
-        output_size = (output_size, output_size)
+    """Average over torch's adaptive bins to reach ``output_size`` (int or pair; None keeps a
+    side); input (N, C, H, W) or (C, H, W)."""
+    op = "adaptive_avg_pool2d"
+    input, unbatched = batched(input, op)
     h, w = input.shape[2], input.shape[3]
-    ho = h if output_size[0] is None else int(output_size[0])
-    wo = w if output_size[1] is None else int(output_size[1])
-    if ho < 1 or wo < 1:
-        raise ValueError(f"adaptive_avg_pool2d: output_size must be positive, got {output_size!r}")
+    ho, wo = adaptive_output_size(op, input, output_size)
     if h % ho == 0 and w % wo == 0:
         k = (h // ho, w // wo)
-        return AvgPool2dFn.apply(input, kernel=k, stride=k, padding=(0, 0))
-    xp = backend.get_array_module(input)
-    dt = input.dtype
-    return separable_linear(input, _adaptive_matrix(xp, h, ho, dt), _adaptive_matrix(xp, w, wo, dt))
+        y = AvgPool2dFn.apply(input, kernel=k, stride=k, padding=(0, 0))
+    else:
+        xp = backend.get_array_module(input)
+        dt = input.dtype
+        y = separable_linear(input, _adaptive_matrix(xp, h, ho, dt),
+                             _adaptive_matrix(xp, w, wo, dt))
+    return drop_batch(y, unbatched)

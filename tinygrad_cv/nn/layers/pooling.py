@@ -1,14 +1,26 @@
-"""MaxPool2d, MaxUnpool2d, AvgPool2d and AdaptiveAvgPool2d layers (no parameters)."""
+"""Pooling layers (no parameters): MaxPool1d/2d, MaxUnpool2d, AvgPool1d/2d and adaptive
+average/max pooling in 1-D and 2-D.  The 2-D layers take (N, C, H, W) or unbatched (C, H, W),
+the 1-D ones (N, C, L) or (C, L), as torch."""
 from __future__ import annotations
 
+from ...arguments import single
+from ..functional.adaptive_max_pool import adaptive_max_pool2d
 from ..functional.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d, max_unpool2d
+from ..functional.pooling1d import (adaptive_avg_pool1d, adaptive_max_pool1d, avg_pool1d,
+                                    max_pool1d)
 from ..module import Module
 
 
 def _check4d(layer, x):
-    if x.ndim != 4:
-        raise ValueError(f"{type(layer).__name__}: expected input of shape (N, C, H, W) (4-D), "
-                         f"got shape {tuple(x.shape)}")
+    if x.ndim not in (3, 4):
+        raise ValueError(f"{type(layer).__name__}: expected input of shape (N, C, H, W) (4-D) "
+                         f"or (C, H, W) (3-D), got shape {tuple(x.shape)}")
+
+
+def _check3d(layer, x):
+    if x.ndim not in (2, 3):
+        raise ValueError(f"{type(layer).__name__}: expected input of shape (N, C, L) (3-D) or "
+                         f"(C, L) (2-D), got shape {tuple(x.shape)}")
 
 
 class _Pool2d(Module):
@@ -91,3 +103,89 @@ class AdaptiveAvgPool2d(Module):
 
     def extra_repr(self):
         return f"output_size={self.output_size}"
+
+
+class MaxPool1d(Module):
+    """y = max over each window of ``kernel_size`` (elements ``dilation`` apart); (N, C, L) or
+    (C, L) -> (N, C, Lo); torch's signature, options as ``functional.max_pool1d``."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
+                 ceil_mode=False):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding, self.dilation = padding, dilation
+        self.return_indices, self.ceil_mode = bool(return_indices), bool(ceil_mode)
+
+    def forward(self, x):
+        _check3d(self, x)
+        return max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                          self.ceil_mode, self.return_indices)
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class AvgPool1d(Module):
+    """y = mean over each window of ``kernel_size``; (N, C, L) or (C, L) -> (N, C, Lo); torch's
+    signature (sizes kept as 1-tuples), options as ``functional.avg_pool1d``."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True):
+        super().__init__()
+        self.kernel_size = single(kernel_size, "kernel_size", "AvgPool1d")
+        self.stride = self.kernel_size if stride is None else single(stride, "stride", "AvgPool1d")
+        self.padding = single(padding, "padding", "AvgPool1d")
+        self.ceil_mode, self.count_include_pad = bool(ceil_mode), bool(count_include_pad)
+
+    def forward(self, x):
+        _check3d(self, x)
+        return avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                          self.count_include_pad)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class _Adaptive(Module):
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool1d(_Adaptive):
+    """Mean over torch's adaptive windows to ``output_size``; (N, C, L) or (C, L)."""
+
+    def forward(self, x):
+        _check3d(self, x)
+        return adaptive_avg_pool1d(x, self.output_size)
+
+
+class AdaptiveMaxPool1d(_Adaptive):
+    """Max over torch's adaptive windows to ``output_size``; (N, C, L) or (C, L); with
+    ``return_indices`` also the maxima's positions in L."""
+
+    def __init__(self, output_size, return_indices=False):
+        super().__init__(output_size)
+        self.return_indices = bool(return_indices)
+
+    def forward(self, x):
+        _check3d(self, x)
+        return adaptive_max_pool1d(x, self.output_size, self.return_indices)
+
+
+class AdaptiveMaxPool2d(_Adaptive):
+    """Max over torch's adaptive windows to ``output_size`` (int or pair, None keeps a side);
+    (N, C, H, W) or (C, H, W); with ``return_indices`` also the flat indices h * W + w."""
+
+    def __init__(self, output_size, return_indices=False):
+        super().__init__(output_size)
+        self.return_indices = bool(return_indices)
+
+    def forward(self, x):
+        _check4d(self, x)
+        return adaptive_max_pool2d(x, self.output_size, self.return_indices)

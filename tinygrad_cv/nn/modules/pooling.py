@@ -1,2 +1,3 @@
 """torch.nn.modules.pooling's names (the classes live in tinygrad_cv.nn)."""
-from .. import MaxPool2d, MaxUnpool2d, AvgPool2d, AdaptiveAvgPool2d  # noqa: F401
+from .. import (MaxPool1d, MaxPool2d, MaxUnpool2d, AvgPool1d, AvgPool2d,  # noqa: F401
+               AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d)
