@@ -11,11 +11,22 @@ from __future__ import annotations
 
 import bisect
 import math
+import warnings
 
 from .optimizer import Optimizer
 
 __all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
            "LambdaLR", "LinearLR", "LinearWarmup", "SequentialLR"]
+
+STEP_ORDER_WARNING = (
+    "Detected call of `lr_scheduler.step()` before `optimizer.step()`. Call them in the "
+    "opposite order: `optimizer.step()` before `lr_scheduler.step()`; otherwise the first "
+    "value of the learning-rate schedule is skipped.")
+
+EPOCH_DEPRECATION_WARNING = (
+    "The epoch parameter in `scheduler.step()` was not necessary and is being deprecated; "
+    "use `scheduler.step()` to step the scheduler. Given an epoch, the rate is its closed "
+    "form (where the schedule has one) instead of the chainable form.")
 
 
 class LRScheduler:
@@ -36,6 +47,8 @@ class LRScheduler:
                                    "optimizer's state first)")
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
+        # from now on the optimizer records its steps (Optimizer._note_step)
+        optimizer.__dict__.setdefault("_opt_called", False)
         self._initial_step()
 
     def _initial_step(self):
@@ -53,9 +66,20 @@ class LRScheduler:
     def _group_lrs(self):
         return [group["lr"] for group in self.optimizer.param_groups]
 
-    def step(self):
-        """Advance one epoch and write the new rates into the optimizer's groups."""
+    def step(self, epoch=None):
+        """Advance one epoch and write the new rates into the optimizer's groups.
+
+        The first call warns (only warns) when ``optimizer.step()`` has not run since the
+        first scheduler of the optimizer was built.  ``epoch`` (deprecated, as in torch:
+        a warning) jumps to that epoch through the closed form.
+        """
+        if self._step_count == 1 and not getattr(self.optimizer, "_opt_called", False):
+            warnings.warn(STEP_ORDER_WARNING, UserWarning, stacklevel=2)
         self._step_count += 1
+        if epoch is not None:
+            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
+            self._restart_at(epoch)
+            return
         self.last_epoch += 1
         self._set_lrs(self.get_lr())
 

@@ -21,6 +21,7 @@ where ``index`` numbers the parameters across the groups in order.
 from __future__ import annotations
 
 import copy
+import functools
 import numbers
 
 from .. import backend, threads
@@ -113,12 +114,32 @@ def _run_kernels(kernels, like):
     threads.run([lambda own=own: part(own) for own in pieces if own])
 
 
+def _note_step(optimizer):
+    """Record a call of ``optimizer.step()`` for the learning-rate schedulers watching it
+    (``_opt_called``, set once a scheduler is built: torch's check that ``optimizer.step()``
+    runs before ``scheduler.step()``)."""
+    if "_opt_called" in optimizer.__dict__:
+        optimizer._opt_called = True
+
+
 class Optimizer:
     """Base class of the optimizers.
 
     ``params`` is an iterable of Tensors or of dicts (parameter groups) with a ``'params'``
     entry and per-group hyper-parameters that override ``defaults``.
     """
+
+    def __init_subclass__(cls, **kwargs):
+        """A subclass's own ``step`` also records its calls (``_note_step``)."""
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("step")
+        if step is not None and not getattr(step, "_notes_step", False):
+            @functools.wraps(step)
+            def noted_step(self, *args, **kw):
+                _note_step(self)
+                return step(self, *args, **kw)
+            noted_step._notes_step = True
+            cls.step = noted_step
 
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)
@@ -201,6 +222,7 @@ class Optimizer:
         ``closure`` (optional) re-evaluates the model and returns the loss; it runs with
         gradients enabled before the update and its value is returned.
         """
+        _note_step(self)
         loss = None
         if closure is not None:
             with enable_grad():

@@ -1,0 +1,100 @@
+"""Schedulers' misuse paths against torch.optim.lr_scheduler (torch is the oracle).
+
+The rate sequences, resumes and state dicts of the schedulers and the trajectories of the
+optimizers are compared with torch in tests/test_optim.py; these tests cover what torch does
+with the call orders and arguments it only warns about.
+"""
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import tinygrad_cv as tg
+from tinygrad_cv import optim
+from tinygrad_cv.optim import lr_scheduler as ours_sched
+from torch.optim import lr_scheduler as torch_sched
+
+
+def _optimizers(lrs=(0.1, 0.03)):
+    """An SGD of ours and torch's with one group per rate."""
+    ours = optim.SGD([{"params": [tg.Tensor(np.zeros(2), requires_grad=True)], "lr": lr}
+                      for lr in lrs], lr=0.1, momentum=0.9)
+    theirs = torch.optim.SGD([{"params": [torch.zeros(2, dtype=torch.float64,
+                                                      requires_grad=True)], "lr": lr}
+                              for lr in lrs], lr=0.1, momentum=0.9)
+    return ours, theirs
+
+
+def _messages(fn):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fn()
+    return [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+
+
+BEFORE = "before `optimizer.step()`"
+
+
+@pytest.mark.parametrize("order", ["scheduler_first", "optimizer_first", "optimizer_before_build",
+                                   "second_scheduler"])
+def test_scheduler_step_before_optimizer_step_warns_like_torch(order):
+    """torch warns (and only warns) at the first scheduler.step() when optimizer.step() has
+    not run since a scheduler was built for the optimizer."""
+    results = []
+    for sched, opt in ((ours_sched, _optimizers()[0]), (torch_sched, _optimizers()[1])):
+        if order == "optimizer_before_build":
+            opt.step()
+        if order == "second_scheduler":
+            first = sched.ExponentialLR(opt, 0.9)
+            opt.step()
+            first.step()
+        scheduler = sched.StepLR(opt, step_size=2, gamma=0.5)
+        if order != "scheduler_first" and order != "optimizer_before_build":
+            opt.step()
+        first_step = _messages(scheduler.step)
+        opt.step()
+        later_step = _messages(scheduler.step)
+        results.append(([BEFORE in m for m in first_step], [BEFORE in m for m in later_step],
+                         scheduler.get_last_lr()))
+    ours, theirs = results
+    assert ours[:2] == theirs[:2]
+    assert ours[2] == pytest.approx(theirs[2], rel=1e-15)
+    assert any(ours[0]) == (order in ("scheduler_first", "optimizer_before_build"))
+
+
+def test_scheduler_misuse_warning_keeps_optimizer_and_scheduler_saveable(tmp_path):
+    opt = _optimizers()[0]
+    scheduler = ours_sched.StepLR(opt, step_size=2)
+    opt.step()
+    scheduler.step()
+    path = tmp_path / "ckpt.safetensors"
+    tg.save({"opt": opt, "sched": scheduler}, path)
+    loaded = tg.load(path)
+    assert loaded["sched"].get_last_lr() == scheduler.get_last_lr()
+    assert loaded["opt"].param_groups[0]["lr"] == opt.param_groups[0]["lr"]
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("StepLR", dict(step_size=3, gamma=0.5)),
+    ("MultiStepLR", dict(milestones=[2, 5, 5, 9], gamma=0.5)),
+    ("ExponentialLR", dict(gamma=0.9)),
+    ("CosineAnnealingLR", dict(T_max=6, eta_min=0.001)),
+    ("LinearLR", dict(start_factor=0.2, end_factor=0.9, total_iters=7)),
+    ("LambdaLR", dict(lr_lambda=lambda e: 1.0 / (1 + e))),
+])
+def test_scheduler_step_with_epoch_is_deprecated_closed_form_like_torch(name, kwargs):
+    """``scheduler.step(epoch)`` (deprecated in torch: a warning) sets ``last_epoch`` and
+    uses the closed form; stepping on without an epoch continues from there."""
+    (ours, theirs), rates = _optimizers(), []
+    for sched, opt in ((ours_sched, ours), (torch_sched, theirs)):
+        scheduler = getattr(sched, name)(opt, **kwargs)
+        seq, messages = [], []
+        for epoch in [3, 4, 10, 2, None, None, 7, None, 0, None]:
+            opt.step()
+            messages += _messages(lambda: scheduler.step() if epoch is None
+                                  else scheduler.step(epoch))
+            seq.append(scheduler.get_last_lr() + [scheduler.last_epoch])
+        rates.append(np.array(seq))
+        assert sum("epoch parameter" in m for m in messages) == 6
+    np.testing.assert_allclose(rates[0], rates[1], rtol=1e-13, atol=0)
