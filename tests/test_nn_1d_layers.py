@@ -83,7 +83,8 @@ def test_conv_transpose1d_matches_torch(case, dtype, seed):
 
 
 def test_conv_transpose1d_output_size_matches_torch():
-    ours, theirs = nn.ConvTranspose1d(2, 3, 3, stride=3, padding=1), torch.nn.ConvTranspose1d(2, 3, 3, stride=3, padding=1)
+    kw = dict(stride=3, padding=1)
+    ours, theirs = nn.ConvTranspose1d(2, 3, 3, **kw), torch.nn.ConvTranspose1d(2, 3, 3, **kw)
     ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
     x = np.random.default_rng(0).standard_normal((2, 2, 4)).astype("float32")
     for size in ([10], [12], (2, 3, 11)):
@@ -160,7 +161,8 @@ def test_max_pool1d_matches_torch(case, dtype, indices, seed):
     lead = () if batch is None else (batch,)
     x = _input(np.random.default_rng(seed), lead + (2, length), dtype, ties=True)
     kw = dict(kernel_size=k, stride=s, padding=p, dilation=d, ceil_mode=ceil)
-    ours, theirs = nn.MaxPool1d(**kw, return_indices=indices), torch.nn.MaxPool1d(**kw, return_indices=indices)
+    kw["return_indices"] = indices
+    ours, theirs = nn.MaxPool1d(**kw), torch.nn.MaxPool1d(**kw)
     assert repr(ours) == repr(theirs)
     if not indices:
         compare_layer(ours, theirs, x)
@@ -288,7 +290,8 @@ def test_unbatched_functional_2d_matches_torch():
 
 # ---- argument errors -----------------------------------------------------------------------------
 def test_bad_arguments_raise_clear_errors():
-    with pytest.raises(ValueError, match=r"Conv1d: expected input of shape \(N, 3, L\).*\(1, 3, 4, 5\)"):
+    with pytest.raises(ValueError, match=r"Conv1d: expected input of shape \(N, 3, L\).*"
+                                         r"\(1, 3, 4, 5\)"):
         nn.Conv1d(3, 4, 3)(tg.randn(1, 3, 4, 5))
     with pytest.raises(ValueError, match=r"Conv1d.*in_channels=3.*\(1, 2, 5\)"):
         nn.Conv1d(3, 4, 3)(tg.randn(1, 2, 5))
@@ -297,7 +300,8 @@ def test_bad_arguments_raise_clear_errors():
         F.conv1d(tg.randn(5), tg.randn(4, 3, 3))
     with pytest.raises(ValueError, match="expected a 3-D weight"):
         F.conv1d(tg.randn(1, 3, 5), tg.randn(4, 3, 3, 3))
-    with pytest.raises(ValueError, match=r"expected input\[1, 2, 5\] to have 3 channels, but got 2"):
+    with pytest.raises(ValueError, match=r"expected input\[1, 2, 5\] to have 3 channels, "
+                                         r"but got 2"):
         F.conv1d(tg.randn(1, 2, 5), tg.randn(4, 3, 3))
     with pytest.raises(ValueError, match="Kernel size can't be greater than actual input size"):
         nn.Conv1d(3, 4, 5)(tg.randn(1, 3, 2))
@@ -315,11 +319,13 @@ def test_bad_arguments_raise_clear_errors():
         nn.Conv1d(3, 4, (3, 3))
     with pytest.raises(ValueError, match="ConvTranspose1d: padding_mode must be 'zeros'"):
         nn.ConvTranspose1d(3, 4, 3, padding_mode="reflect")
-    with pytest.raises(ValueError, match="output padding must be smaller than either stride or dilation"):
+    with pytest.raises(ValueError, match="output padding must be smaller than either "
+                                         "stride or dilation"):
         F.conv_transpose1d(tg.randn(1, 3, 5), tg.randn(3, 2, 3), stride=2, output_padding=2)
     with pytest.raises(ValueError, match=r"ConvTranspose1d: output_size must have 1 or 3"):
         nn.ConvTranspose1d(3, 4, 3)(tg.randn(1, 3, 5), output_size=[1, 7])
-    with pytest.raises(ValueError, match=r"MaxPool1d: expected input of shape \(N, C, L\).*\(1, 2, 3, 4\)"):
+    with pytest.raises(ValueError, match=r"MaxPool1d: expected input of shape \(N, C, L\)"
+                                         r".*\(1, 2, 3, 4\)"):
         nn.MaxPool1d(2)(tg.randn(1, 2, 3, 4))
     with pytest.raises(ValueError, match=r"max_pool1d: padding should be at most half of kernel "
                                          r"size, but got padding=2 and kernel_size=2"):
@@ -334,7 +340,8 @@ def test_bad_arguments_raise_clear_errors():
         nn.AdaptiveMaxPool1d(2)(tg.randn(1, 2, 3, 4))
     with pytest.raises(ValueError, match="adaptive_avg_pool1d: output_size must be positive"):
         F.adaptive_avg_pool1d(tg.randn(1, 2, 3), 0)
-    with pytest.raises(ValueError, match=r"adaptive_max_pool2d: output_size must be an int or a pair"):
+    with pytest.raises(ValueError, match=r"adaptive_max_pool2d: output_size must be an int "
+                                         r"or a pair"):
         F.adaptive_max_pool2d(tg.randn(1, 2, 3, 4), (1, 2, 3))
     with pytest.raises(ValueError, match=r"AdaptiveMaxPool2d.*\(N, C, H, W\).*\(3, 4\)"):
         nn.AdaptiveMaxPool2d(2)(tg.randn(3, 4))

@@ -73,7 +73,8 @@ def adaptive_avg_pool1d(input, output_size):
     """Mean over torch's adaptive windows ``[floor(a L / Lo), ceil((a + 1) L / Lo))``;
     (N, C, L) -> (N, C, Lo)."""
     op = "adaptive_avg_pool1d"
-    return _drop_rows(adaptive_avg_pool2d(_as_rows(op, input), (1, _adaptive_size(op, output_size))))
+    size = _adaptive_size(op, output_size)
+    return _drop_rows(adaptive_avg_pool2d(_as_rows(op, input), (1, size)))
 
 
 def adaptive_max_pool1d(input, output_size, return_indices=False):
