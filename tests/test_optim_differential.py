@@ -98,3 +98,25 @@ def test_scheduler_step_with_epoch_is_deprecated_closed_form_like_torch(name, kw
         rates.append(np.array(seq))
         assert sum("epoch parameter" in m for m in messages) == 6
     np.testing.assert_allclose(rates[0], rates[1], rtol=1e-13, atol=0)
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("StepLR", dict(step_size=2)), ("ExponentialLR", dict(gamma=0.9)),
+    ("CosineAnnealingLR", dict(T_max=5)), ("LinearLR", dict(total_iters=3)),
+    ("LambdaLR", dict(lr_lambda=lambda e: 0.5 ** e)),
+])
+def test_get_lr_outside_step_warns_like_torch(name, kwargs):
+    """``get_lr()`` is the computation behind ``step()``; torch warns when it is called
+    directly and points to ``get_last_lr()``; the rates it returns are torch's."""
+    values = []
+    for sched, opt in zip((ours_sched, torch_sched), _optimizers()):
+        scheduler = getattr(sched, name)(opt, **kwargs)
+        for _ in range(3):
+            opt.step()
+            assert _messages(scheduler.step) == []
+        got = []
+        messages = _messages(lambda: got.append(scheduler.get_lr()))
+        assert any("get_last_lr()" in m for m in messages)
+        values.append(got[0])
+        assert "_get_lr_called_within_step" not in scheduler.state_dict() or sched is torch_sched
+    np.testing.assert_allclose(values[0], values[1], rtol=1e-13)

@@ -10,6 +10,7 @@ epoch directly (used when ``SequentialLR`` restarts a schedule).
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 import warnings
 
@@ -28,9 +29,42 @@ EPOCH_DEPRECATION_WARNING = (
     "use `scheduler.step()` to step the scheduler. Given an epoch, the rate is its closed "
     "form (where the schedule has one) instead of the chainable form.")
 
+GET_LR_WARNING = ("To get the last learning rate computed by the scheduler, please use "
+                  "`get_last_lr()`.")
+
 
 class LRScheduler:
-    """Base class: ``base_lrs`` (the groups' ``initial_lr``), ``last_epoch``, ``step()``."""
+    """Base class: ``base_lrs`` (the groups' ``initial_lr``), ``last_epoch``, ``step()``.
+
+    ``get_lr()`` computes the next rates for ``step()``; called from outside a step it warns
+    (as torch: the value is not the current rate, ``get_last_lr()`` is).
+    """
+
+    _get_lr_called_within_step = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        get_lr = cls.__dict__.get("get_lr")
+        if get_lr is not None and not getattr(get_lr, "_warns_outside_step", False):
+            @functools.wraps(get_lr)
+            def checked_get_lr(self):
+                if not self._get_lr_called_within_step:
+                    warnings.warn(GET_LR_WARNING, UserWarning, stacklevel=2)
+                return get_lr(self)
+            checked_get_lr._warns_outside_step = True
+            cls.get_lr = checked_get_lr
+
+    def _lrs_from(self, compute):
+        """``compute()`` (``get_lr`` or a closed form) inside a step."""
+        before = self.__dict__.get("_get_lr_called_within_step")
+        self._get_lr_called_within_step = True
+        try:
+            return compute()
+        finally:   # back to the class's False, so that no flag is saved with the scheduler
+            if before is None:
+                del self._get_lr_called_within_step
+            else:
+                self._get_lr_called_within_step = before
 
     def __init__(self, optimizer, last_epoch=-1):
         if not isinstance(optimizer, Optimizer):
@@ -81,13 +115,13 @@ class LRScheduler:
             self._restart_at(epoch)
             return
         self.last_epoch += 1
-        self._set_lrs(self.get_lr())
+        self._set_lrs(self._lrs_from(self.get_lr))
 
     def _restart_at(self, epoch):
         """Jump to ``epoch`` using the closed form (``get_lr`` when there is none)."""
         self.last_epoch = epoch
         closed = getattr(self, "_closed_form", None)
-        self._set_lrs(closed() if closed is not None else self.get_lr())
+        self._set_lrs(self._lrs_from(closed if closed is not None else self.get_lr))
 
     def _set_lrs(self, lrs):
         for group, lr in zip(self.optimizer.param_groups, lrs):
