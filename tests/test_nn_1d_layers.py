@@ -378,3 +378,14 @@ def test_conv1d_maxpool1d_model_matches_onnxruntime():
         with tg.no_grad():
             want = host(model(x))
         np.testing.assert_allclose(session.run(None, {"x": host(x)})[0], want, rtol=1e-5, atol=1e-5)
+
+
+def test_adaptive_max_pool_without_onnx_conversion_raises_naming_it():
+    """Windows that do not tile the input have no ONNX conversion: the export says so (when
+    the sizes divide it is a MaxPool)."""
+    pytest.importorskip("onnx")
+    from tinygrad_cv.onnx import UnsupportedOperatorError, export
+
+    with pytest.raises(UnsupportedOperatorError, match="AdaptiveMaxPool2dFn"):
+        export(nn.AdaptiveMaxPool1d(3).eval(), (tg.randn(1, 2, 8),), io.BytesIO())
+    export(nn.AdaptiveMaxPool1d(4).eval(), (tg.randn(1, 2, 8),), io.BytesIO())
