@@ -120,3 +120,19 @@ def test_get_lr_outside_step_warns_like_torch(name, kwargs):
         values.append(got[0])
         assert "_get_lr_called_within_step" not in scheduler.state_dict() or sched is torch_sched
     np.testing.assert_allclose(values[0], values[1], rtol=1e-13)
+
+
+def test_zero_grad_keeping_tensors_detaches_a_graph_gradient_like_torch():
+    """``zero_grad(set_to_none=False)`` after ``backward(create_graph=True)``: the same grad
+    tensor, zeroed and cut from the graph (torch: ``detach_()`` then ``zero_()``)."""
+    for module, lib in ((optim, tg), (torch.optim, torch)):
+        p = lib.tensor(np.array([1.0, 2.0]), requires_grad=True)
+        opt = module.SGD([p], lr=0.1)
+        (p ** 3).sum().backward(create_graph=True)
+        grad = p.grad
+        assert grad.grad_fn is not None
+        opt.zero_grad(set_to_none=False)
+        assert p.grad is grad
+        assert (p.grad.grad_fn, p.grad.requires_grad) == (None, False), module.__name__
+        np.testing.assert_array_equal(np.asarray(p.grad.tolist()), [0.0, 0.0])
+

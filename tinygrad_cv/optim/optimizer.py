@@ -206,7 +206,8 @@ class Optimizer:
 
     # ---- stepping ----------------------------------------------------------------------------
     def zero_grad(self, set_to_none=True):
-        """Clear every parameter's gradient (``None``, or zeros in place)."""
+        """Clear every parameter's gradient (``None``, or zeros in place, cut from any graph
+        that ``backward(create_graph=True)`` built, as torch)."""
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
@@ -214,7 +215,12 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 else:
+                    if p.grad.grad_fn is not None:
+                        p.grad.detach_()
+                    else:
+                        p.grad.requires_grad_(False)
                     p.grad.array[...] = 0
+                    bump_version(p.grad)
 
     def step(self, closure=None):
         """One update of every parameter that has a gradient.
