@@ -238,7 +238,8 @@ def masked_scatter(input, mask, source):
 
 def take_along_dim(input, indices, dim=None):
     """input's elements at ``indices`` along ``dim`` (input and indices broadcast apart from
-    ``dim``; negative indices count from the end); ``dim=None``: of the flattened input."""
+    ``dim``; negative indices count from the end, as torch); ``dim=None``: of the flattened
+    input (indices in [0, numel), as torch)."""
     if not isinstance(indices, Tensor) or indices.dtype != _LONG:
         got = torch_type_name(indices.dtype) if isinstance(indices, Tensor) else \
             type(indices).__name__
@@ -255,7 +256,12 @@ def take_along_dim(input, indices, dim=None):
         a = list(input.shape)
         b = list(indices.shape)
         a[d] = b[d] = 1
-        shape = list(backend.broadcast_shapes(tuple(a), tuple(b)))
+        try:
+            shape = list(backend.broadcast_shapes(tuple(a), tuple(b)))
+        except ValueError:
+            raise RuntimeError(f"torch.take_along_dim(): input of shape {list(input.shape)} "
+                               f"and indices of shape {list(indices.shape)} do not broadcast "
+                               f"apart from dim {d}") from None
         if shape != list(input.shape[:d] + (1,) + input.shape[d + 1:]):
             input = input.expand(*(shape[:d] + [input.shape[d]] + shape[d + 1:]))
         if shape != list(indices.shape[:d] + (1,) + indices.shape[d + 1:]):
@@ -325,9 +331,13 @@ def addcdiv_(input, tensor1, tensor2, *, value=1):
 def _fused(input, product, beta, alpha):
     """beta * input + alpha * product (``beta = 0``: input is not read, NaN included)."""
     scaled = product if alpha == 1 else product * alpha
-    if beta == 0:
+    if beta == 0:          # (input gets a zero gradient, as torch)
         shape = backend.broadcast_shapes(tuple(input.shape), tuple(product.shape))
-        return scaled if tuple(scaled.shape) == shape else scaled.expand(*shape)
+        scaled = scaled if tuple(scaled.shape) == shape else scaled.expand(*shape)
+        if not input.requires_grad:
+            return scaled
+        keep = Tensor.wrap(backend.get_array_module(input.array).ones(shape, dtype=bool))
+        return where(keep, scaled, input)
     return (input if beta == 1 else input * beta) + scaled
 
 

@@ -143,7 +143,7 @@ def assign_inplace(self, index, value) -> None:
 def scatter_index(self, dim, index, src=None, op="scatter"):
     """(the full index that ``scatter_(dim, index, ...)`` writes through, the part of a ``src``
     it reads): ``self[i_0, ..., index[i], ..., i_n] = src[i]`` for every i in index's shape.
-    torch's checks, named after ``op``: an int64 index with self's number of dims, no larger
+    torch's checks, named after ``op``: an int64/int32 index with self's number of dims, no larger
     than self apart from ``dim`` (and than a tensor ``src``), entries in [0, self.size(dim))."""
     if isinstance(index, Tensor):
         idx = index.array
@@ -151,8 +151,8 @@ def scatter_index(self, dim, index, src=None, op="scatter"):
         idx = backend.as_array(index, device=self.device)
         if idx.dtype.kind in "iu":
             idx = idx.astype("int64")
-    if idx.dtype != backend.dtype("int64"):
-        raise RuntimeError(f"{op}(): Expected dtype int64 for index, got {idx.dtype}")
+    if idx.dtype.name not in ("int64", "int32"):
+        raise RuntimeError(f"{op}(): Expected dtype int64 or int32 for index, got {idx.dtype}")
     if idx.ndim != self.ndim:
         raise RuntimeError(f"Index tensor must have the same number of dimensions as self "
                            f"tensor ({idx.ndim} vs {self.ndim})")

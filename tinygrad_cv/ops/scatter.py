@@ -90,7 +90,7 @@ class ScatterReduce(_Primitive):
             count = xp.zeros(a.shape, dtype=xp.int64)
             backend.scatter_add(count, full, xp.ones(s_part.shape, dtype=xp.int64))
             count = xp.where(covered, count + bool(include_self), 1)
-            r = (r / count).astype(a.dtype) if a.dtype.kind == "f" else r // count
+            r = (r / count if a.dtype.kind == "f" else r // count).astype(a.dtype)
         ctx.reduce, ctx.full, ctx.part, ctx.s_shape = reduce, full, part, s.shape
         if a.dtype.kind != "f":
             return r                            # (integers: no gradient)
