@@ -136,3 +136,32 @@ def test_zero_grad_keeping_tensors_detaches_a_graph_gradient_like_torch():
         assert (p.grad.grad_fn, p.grad.requires_grad) == (None, False), module.__name__
         np.testing.assert_array_equal(np.asarray(p.grad.tolist()), [0.0, 0.0])
 
+
+class _Power:
+    """A callable object as the rate factor (its attributes are state, as in torch)."""
+
+    def __init__(self, base):
+        self.base = base
+
+    def __call__(self, epoch):
+        return self.base ** epoch
+
+
+def test_lambda_lr_saves_and_restores_callable_objects_like_torch():
+    """torch's LambdaLR.state_dict keeps the ``__dict__`` of a factor that is a callable
+    object (None for functions and lambdas) and load_state_dict restores it."""
+    results = []
+    for sched, opt in zip((ours_sched, torch_sched), _optimizers()):
+        scheduler = sched.LambdaLR(opt, [_Power(0.5), lambda e: 1.0 + e])
+        opt.step()
+        scheduler.step()
+        saved = scheduler.state_dict()
+        scheduler.lr_lambdas[0].base = 0.9
+        scheduler.load_state_dict(saved)
+        opt.step()
+        scheduler.step()
+        results.append((saved["lr_lambdas"], scheduler.lr_lambdas[0].base,
+                        scheduler.get_last_lr()))
+    assert results[0][:2] == results[1][:2] == ([{"base": 0.5}, None], 0.5)
+    np.testing.assert_allclose(results[0][2], results[1][2], rtol=1e-15)
+

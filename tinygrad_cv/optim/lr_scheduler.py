@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import functools
 import math
+import types
 import warnings
 
 from .optimizer import Optimizer
@@ -245,7 +246,8 @@ class CosineAnnealingLR(LRScheduler):
 class LambdaLR(LRScheduler):
     """``lr = base_lr * lr_lambda(epoch)``; ``lr_lambda`` is one function or one per group.
 
-    The functions are not part of ``state_dict`` (like torch, they are saved as ``None``).
+    As in torch, ``state_dict`` saves a function or lambda as ``None`` and a callable object
+    as a copy of its ``__dict__``, which ``load_state_dict`` puts back.
     """
 
     def __init__(self, optimizer, lr_lambda, last_epoch=-1):
@@ -263,12 +265,17 @@ class LambdaLR(LRScheduler):
 
     def state_dict(self):
         out = super().state_dict()
-        out["lr_lambdas"] = [None] * len(self.lr_lambdas)
+        out["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else dict(fn.__dict__)
+                             for fn in self.lr_lambdas]
         return out
 
     def load_state_dict(self, state_dict):
+        saved = state_dict.get("lr_lambdas")
         state_dict = {k: v for k, v in state_dict.items() if k != "lr_lambdas"}
         super().load_state_dict(state_dict)
+        for fn, attributes in zip(self.lr_lambdas, saved or ()):
+            if attributes is not None:
+                fn.__dict__.update(attributes)
 
 
 class LinearLR(LRScheduler):
