@@ -165,3 +165,19 @@ def test_lambda_lr_saves_and_restores_callable_objects_like_torch():
     assert results[0][:2] == results[1][:2] == ([{"base": 0.5}, None], 0.5)
     np.testing.assert_allclose(results[0][2], results[1][2], rtol=1e-15)
 
+
+def test_sequential_lr_of_a_sequential_lr_matches_torch():
+    """A SequentialLR inside a SequentialLR: building the outer one undoes the initial step
+    of every scheduler at any depth (torch's recursive undo)."""
+    rates = []
+    for sched, opt in zip((ours_sched, torch_sched), _optimizers()):
+        inner = sched.SequentialLR(opt, [sched.LinearLR(opt, 0.5, total_iters=2),
+                                         sched.ExponentialLR(opt, 0.9)], milestones=[2])
+        outer = sched.SequentialLR(opt, [inner, sched.StepLR(opt, 2, 0.5)], milestones=[6])
+        seq = [outer.get_last_lr()]
+        for _ in range(12):
+            opt.step()
+            outer.step()
+            seq.append(outer.get_last_lr())
+        rates.append(np.array(seq))
+    np.testing.assert_allclose(rates[0], rates[1], rtol=1e-13)

@@ -118,6 +118,10 @@ class LRScheduler:
         self.last_epoch += 1
         self._set_lrs(self._lrs_from(self.get_lr))
 
+    def _undo_initial_step(self):
+        """Take back the initial step (``SequentialLR`` runs its first schedule's again)."""
+        self.last_epoch -= 1
+
     def _restart_at(self, epoch):
         """Jump to ``epoch`` using the closed form (``get_lr`` when there is none)."""
         self.last_epoch = epoch
@@ -342,13 +346,18 @@ class SequentialLR(LRScheduler):
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         for group in optimizer.param_groups:
             group["lr"] = group["initial_lr"]
-        for s in self._schedulers:  # undo the step each one made when it was built
-            s.last_epoch -= 1
+        self._undo_initial_step()
         first = self._schedulers[bisect.bisect_right(self._milestones, 0)]
         first._initial_step()
         self._step_count = 1
         self._is_initial = False
         self._last_lr = first.get_last_lr()
+
+    def _undo_initial_step(self):
+        """Undo the step each scheduler made when it was built, at any depth of nesting
+        (this one's own ``last_epoch`` stays, as torch's)."""
+        for s in self._schedulers:
+            s._undo_initial_step()
 
     def step(self):
         self.last_epoch += 1
