@@ -252,6 +252,17 @@ def test_index_put_against_torch(rows, cols, k, accumulate, seed):
     np.testing.assert_allclose(ours.numpy(), theirs.numpy())
 
 
+def test_index_fill_with_repeated_indices_fills_once_with_torch_gradients():
+    """Regression: a repeated index gave a 0-d tensor value its gradient twice."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 3))
+    check_op(lambda a, v, i: a.index_fill(1, i, v), lambda a, v, i: a.index_fill(1, i, v),
+             [x, np.array(0.5), np.array([2, 0, 2])])
+    check_gradgrad(lambda a, v: a.index_fill(1, tg.tensor([2, 0, 2]), v) ** 2,
+                   lambda a, v: a.index_fill(1, torch.tensor([2, 0, 2]), v) ** 2,
+                   [x, np.array(0.5)])
+
+
 def test_index_ops_keep_integer_dtypes_and_version_counters():
     x = tg.arange(12).reshape(3, 4)
     out = x.index_add(1, tg.tensor([0, 0]), tg.ones(3, 2, dtype=tg.int64), alpha=3)
@@ -452,3 +463,29 @@ def test_gradcheck_float64_of_every_differentiable_form():
     ]
     for fn, inputs in checks:
         assert gradcheck(fn, inputs)
+
+
+def test_gradgradcheck_float64_of_the_out_of_place_and_inplace_forms():
+    """Second derivatives through clone + in-place (the rebased graph) and the blends."""
+    rng = np.random.default_rng(7)
+
+    def t(*shape):
+        return tg.tensor(rng.standard_normal(shape), requires_grad=True)
+    i2 = tg.tensor([[0, 2, 2], [1, 2, 0]])
+    iv = tg.tensor([2, 0, 2])
+    checks = [
+        (lambda a, b: a.scatter(0, i2[:1], b) ** 2, (t(3, 3), t(2, 4))),
+        (lambda a, b: a.scatter_add(0, i2, b) ** 2, (t(3, 3), t(2, 4))),
+        (lambda a, b: a.index_add(1, iv, b, alpha=2) ** 2, (t(2, 3), t(2, 3))),
+        (lambda a, b: a.index_copy(1, iv[:2], b) ** 2, (t(2, 3), t(2, 2))),
+        (lambda a, b: a.index_fill(1, iv, b) ** 2, (t(2, 3), t())),
+        (lambda a, b: a.index_put((iv, iv), b, accumulate=True) ** 2, (t(3, 3), t(3))),
+        (lambda a, b: a.masked_scatter(a.detach() > 0, b) ** 2, (t(3, 3), t(9))),
+        (lambda a: a.take_along_dim(i2, 1) ** 2, (t(2, 3),)),
+        (lambda a, b: (a * 1).scatter_reduce_(0, i2, b, "amin") ** 2, (t(3, 3), t(2, 3))),
+        (lambda a, b, c: (a * 1).addcdiv_(b, c.exp()) ** 2, (t(3), t(3), t(3))),
+        (lambda a, b, c: (a * 1).baddbmm_(b, c, alpha=0.5) ** 2, (t(1, 2, 3), t(1, 2, 4),
+                                                                 t(1, 4, 3))),
+    ]
+    for fn, inputs in checks:
+        assert tg.testing.gradgradcheck(fn, inputs)

@@ -167,7 +167,9 @@ def index_fill_(input, dim, index, value):
     if isinstance(value, Tensor) and value.ndim:
         raise RuntimeError(f"index_fill_ only supports a 0-dimensional value tensor, but got "
                            f"tensor with {value.ndim} dimension(s).")
-    input[_along(input, d, idx % max(input.shape[d] if input.ndim else 1, 1))] = value
+    idx = backend.get_array_module(idx).unique(idx % max(input.shape[d] if input.ndim else 1,
+                                                         1))   # (a repeat fills once)
+    input[_along(input, d, idx)] = value
     return input
 
 
