@@ -183,7 +183,7 @@ def test_scatter_bad_arguments_raise_torch_errors(call, error, message):
         call(torch, torch.zeros(3, 4), torch.tensor([[0, 1, 2, 1]]))
 
 
-# ---- index_add, index_copy, index_fill, index_put -------------------------------------------------
+# ---- index_add, index_copy, index_fill, index_put -----------------------------------------------
 @st.composite
 def index_case(draw, unique=False):
     ndim = draw(st.integers(1, 3))
@@ -302,7 +302,7 @@ def test_index_bad_arguments_raise_torch_errors(call, error, message):
         call(torch, torch.zeros(3, 4))
 
 
-# ---- masked_scatter, take_along_dim ----------------------------------------------------------------
+# ---- masked_scatter, take_along_dim -------------------------------------------------------------
 @SETTINGS
 @given(st.integers(1, 4), st.integers(1, 4), st.booleans(), st.integers(0, 2**31 - 1))
 def test_masked_scatter_against_torch(rows, cols, broadcast_mask, seed):
@@ -364,7 +364,7 @@ def test_take_along_dim_bad_arguments():
         tg.take_along_dim(x, tg.tensor([0, 1]), 1)
 
 
-# ---- lerp, addcmul, addcdiv, addmm, addbmm, baddbmm ---------------------------------------------------
+# ---- lerp, addcmul, addcdiv, addmm, addbmm, baddbmm ---------------------------------------------
 @SETTINGS
 @given(st.sampled_from([(3,), (2, 3), (1, 3)]), st.sampled_from([(3,), (2, 1)]),
        st.floats(-1.5, 1.5), st.integers(0, 2**31 - 1))

@@ -9,7 +9,7 @@ position p of the output, F(p) = {self[p] if include_self} + {src[i] : full[i] =
     prod  r = prod F        dr/df = prod(F \\ f)    (zeros handled exactly, as torch)
     amax  r = max F         dr/df = [f = r] / #{g in F : g = r}  (ties share, as torch)
     amin  r = min F         likewise
-    
+
 Positions no index reaches keep self (dr/dself = 1).  Every derivative is a constant weight
 per element (``ws`` for self, ``wsrc`` for src), computed in forward: the backward is linear in
 dL/dr, so sum, mean, amax and amin differentiate twice; the weights of prod depend on the
