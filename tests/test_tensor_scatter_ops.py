@@ -489,3 +489,15 @@ def test_gradgradcheck_float64_of_the_out_of_place_and_inplace_forms():
     ]
     for fn, inputs in checks:
         assert tg.testing.gradgradcheck(fn, inputs)
+
+
+def test_addmm_with_a_sparse_mat1_is_the_sparse_product_as_torch():
+    rng = np.random.default_rng(8)
+    idx, vals = np.array([[0, 1, 2, 2], [3, 0, 1, 3]]), rng.standard_normal(4)
+    d, inp = rng.standard_normal((4, 2)), rng.standard_normal((3, 2))
+    ours = tg.addmm(tg.tensor(inp), tg.sparse_coo_tensor(idx, vals, (3, 4)), tg.tensor(d),
+                    beta=0.5, alpha=2.0)
+    theirs = torch.addmm(torch.tensor(inp), torch.sparse_coo_tensor(
+        torch.tensor(idx), torch.tensor(vals), (3, 4), check_invariants=True), torch.tensor(d),
+        beta=0.5, alpha=2.0)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
