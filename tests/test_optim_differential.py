@@ -181,3 +181,32 @@ def test_sequential_lr_of_a_sequential_lr_matches_torch():
             seq.append(outer.get_last_lr())
         rates.append(np.array(seq))
     np.testing.assert_allclose(rates[0], rates[1], rtol=1e-13)
+
+
+# ---- constructor signatures: positional order and torch's keyword-only switches -----------------
+def _one_step(module, lib, name, args, kwargs, dtype=np.float64):
+    """One step of optimizer ``name`` built as ``name(params, *args, **kwargs)`` from the same
+    parameter and gradient; the parameter after the step."""
+    rng = np.random.default_rng(5)
+    value, grad = rng.standard_normal(4).astype(dtype), rng.standard_normal(4).astype(dtype)
+    p = lib.tensor(value, requires_grad=True)
+    opt = getattr(module, name)([p], *args, **kwargs)
+    for _ in range(3):
+        p.grad = lib.tensor(grad)
+        opt.step()
+    return np.asarray(p.detach().tolist()), opt
+
+
+@pytest.mark.parametrize("name, args", [
+    ("SGD", (0.1, 0.9, 0.0, 0.05)),                    # weight_decay is the 5th, nesterov the 6th
+    ("SGD", (0.1, 0.9, 0.0, 0.05, True)),
+    ("Adam", (0.01, (0.8, 0.9), 1e-6, 0.1, True)),
+    ("AdamW", (0.01, (0.8, 0.9), 1e-6, 0.1, True)),
+    ("RMSprop", (0.01, 0.9, 1e-6, 0.1, 0.5, True)),
+    ("Adadelta", (0.5, 0.8, 1e-5, 0.1)),
+])
+def test_positional_arguments_mean_what_they_mean_in_torch(name, args):
+    ours, _ = _one_step(optim, tg, name, args, {})
+    theirs, _ = _one_step(torch.optim, torch, name, args, {})
+    np.testing.assert_allclose(ours, theirs, rtol=1e-13)
+

@@ -16,11 +16,11 @@ from .optimizer import Optimizer, check_nonnegative, flat_pieces
 
 
 class SGD(Optimizer):
-    """``SGD(params, lr=1e-3, momentum=0, dampening=0, nesterov=False, weight_decay=0,
+    """``SGD(params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
     maximize=False)`` with torch's update rule (state: ``momentum_buffer``)."""
 
-    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, nesterov=False,
-                 weight_decay=0.0, maximize=False):
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
+                 nesterov=False, *, maximize=False):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
                         weight_decay=weight_decay, nesterov=bool(nesterov),
                         maximize=bool(maximize))
