@@ -210,3 +210,53 @@ def test_positional_arguments_mean_what_they_mean_in_torch(name, args):
     theirs, _ = _one_step(torch.optim, torch, name, args, {})
     np.testing.assert_allclose(ours, theirs, rtol=1e-13)
 
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adadelta"])
+def test_torch_kernel_switches_are_accepted_and_unsupported_modes_raise(name):
+    """``foreach`` (and ``fused`` where torch has it) only pick torch's kernel: accepted,
+    same result, kept in the groups as torch does; ``capturable=True`` (CUDA graphs) and
+    ``differentiable=True`` (autograd through the step) raise ``NotImplementedError``."""
+    torch_keys = set(getattr(torch.optim, name)([torch.zeros(1, requires_grad=True)])
+                     .param_groups[0]) - {"params"}
+    switches = [k for k in ("foreach", "fused") if k in torch_keys]
+    plain, opt = _one_step(optim, tg, name, (), {})
+    assert set(opt.param_groups[0]) - {"params"} == torch_keys
+    for key in switches:
+        for value in (True, False):
+            switched, _ = _one_step(optim, tg, name, (), {key: value})
+            np.testing.assert_array_equal(switched, plain)
+    for key in ("capturable", "differentiable"):
+        if key in torch_keys:
+            with pytest.raises(NotImplementedError, match=key):
+                _one_step(optim, tg, name, (), {key: True})
+            with pytest.raises(NotImplementedError, match=key):
+                _, opt = _one_step(optim, tg, name, (), {})
+                opt.add_param_group({"params": [tg.zeros(2, requires_grad=True)], key: True})
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_adam_with_decoupled_weight_decay_is_adamw_like_torch(amsgrad):
+    kwargs = dict(lr=0.05, weight_decay=0.3, amsgrad=amsgrad)
+    ours, opt = _one_step(optim, tg, "Adam", (), dict(kwargs, decoupled_weight_decay=True))
+    theirs, _ = _one_step(torch.optim, torch, "Adam", (), dict(kwargs, decoupled_weight_decay=True))
+    adamw, _ = _one_step(torch.optim, torch, "AdamW", (), kwargs)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-13)
+    np.testing.assert_allclose(ours, adamw, rtol=1e-13)
+    assert opt.param_groups[0]["decoupled_weight_decay"] is True
+    assert optim.AdamW([tg.zeros(1, requires_grad=True)]).param_groups[0]["decoupled_weight_decay"]
+
+
+def test_torch_adamw_state_dict_keeps_its_decoupled_weight_decay_in_our_adam():
+    """torch's AdamW state dict says ``decoupled_weight_decay=True`` in its groups; an Adam of
+    ours that loads it continues as torch's AdamW."""
+    _, torch_opt = _one_step(torch.optim, torch, "AdamW", (), dict(lr=0.05, weight_decay=0.3))
+    p_t = torch_opt.param_groups[0]["params"][0]
+    p = tg.tensor(p_t.detach().numpy().copy(), requires_grad=True)
+    ours = optim.Adam([p])
+    ours.load_state_dict(torch_opt.state_dict())
+    grad = np.linspace(-1.0, 1.0, 4)
+    for _ in range(3):
+        p.grad, p_t.grad = tg.tensor(grad), torch.tensor(grad)
+        ours.step()
+        torch_opt.step()
+    np.testing.assert_allclose(p.array, p_t.detach().numpy(), rtol=1e-13)

@@ -15,15 +15,7 @@ from __future__ import annotations
 import numbers
 
 from .. import backend
-from .optimizer import Optimizer, check_nonnegative
-
-
-def _check_unsupported(name, capturable, differentiable):
-    if capturable:
-        raise NotImplementedError(f"{name}: capturable=True (CUDA graphs) is not supported")
-    if differentiable:
-        raise NotImplementedError(f"{name}: differentiable=True (autograd through the step) is "
-                                  "not supported")
+from .optimizer import Optimizer, check_nonnegative, check_supported_modes
 
 
 class Adadelta(Optimizer):
@@ -34,10 +26,10 @@ class Adadelta(Optimizer):
 
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, foreach=None, *,
                  capturable=False, maximize=False, differentiable=False):
-        _check_unsupported("Adadelta", capturable, differentiable)
         defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
-                        maximize=bool(maximize), foreach=foreach, capturable=False,
-                        differentiable=False)
+                        maximize=bool(maximize), foreach=foreach, capturable=capturable,
+                        differentiable=differentiable)
+        check_supported_modes("Adadelta", defaults)
         super().__init__(params, defaults)
 
     def _validate_group(self, group):
@@ -47,7 +39,7 @@ class Adadelta(Optimizer):
             raise ValueError(f"Invalid rho value: {rho!r} (expected 0 <= rho <= 1)")
         check_nonnegative("epsilon", group["eps"])
         check_nonnegative("weight_decay", group["weight_decay"])
-        _check_unsupported("Adadelta", group.get("capturable"), group.get("differentiable"))
+        check_supported_modes("Adadelta", group)
 
     def _update(self, param, grad, state, group):
         lr, rho, eps = float(group["lr"]), float(group["rho"]), float(group["eps"])

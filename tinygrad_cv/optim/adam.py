@@ -4,7 +4,7 @@ With g the gradient (negated when ``maximize``), t the step count, m and v the f
 second moment estimates::
 
     g <- g + weight_decay * p                      (Adam: L2 penalty in the gradient)
-    p <- p * (1 - lr * weight_decay)               (AdamW: decoupled weight decay)
+    p <- p * (1 - lr * weight_decay)               (AdamW, decoupled_weight_decay=True)
     m <- lerp(m, g, 1 - beta1)      = beta1 * m + (1 - beta1) * g
     v <- beta2 * v + (1 - beta2) * g^2
     v_max <- max(v_max, v)                         (amsgrad; v_max replaces v below)
@@ -16,27 +16,36 @@ from __future__ import annotations
 import math
 
 from .. import backend
-from .optimizer import Optimizer, check_beta, check_nonnegative, flat_pieces
+from .optimizer import (Optimizer, check_beta, check_nonnegative, check_supported_modes,
+                        flat_pieces)
 from .rmsprop import lerp_
 
 
 class Adam(Optimizer):
-    """``Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False,
-    maximize=False)`` with torch's update rule (state: ``step, exp_avg, exp_avg_sq,
-    max_exp_avg_sq``)."""
+    """``Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
+    foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
+    decoupled_weight_decay=False)`` with torch's update rule (state: ``step, exp_avg,
+    exp_avg_sq, max_exp_avg_sq``); ``decoupled_weight_decay=True`` is AdamW's rule.
+    ``foreach`` and ``fused`` pick torch's kernel and change nothing here;
+    ``capturable=True`` and ``differentiable=True`` raise ``NotImplementedError``."""
 
-    decoupled_weight_decay = False
+    decoupled_weight_decay = False   # the rule of groups saved without the key
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 amsgrad=False, maximize=False):
+                 amsgrad=False, *, foreach=None, maximize=False, capturable=False,
+                 differentiable=False, fused=None, decoupled_weight_decay=False):
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"Invalid betas value: {betas!r} (expected a pair (beta1, beta2))")
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                        amsgrad=bool(amsgrad), maximize=bool(maximize))
+                        amsgrad=bool(amsgrad), maximize=bool(maximize), foreach=foreach,
+                        capturable=capturable, differentiable=differentiable, fused=fused,
+                        decoupled_weight_decay=bool(decoupled_weight_decay))
+        check_supported_modes(type(self).__name__, defaults)
         super().__init__(params, defaults)
 
     def _validate_group(self, group):
         super()._validate_group(group)
+        check_supported_modes(type(self).__name__, group)
         check_nonnegative("epsilon", group["eps"])
         betas = group["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
@@ -49,7 +58,8 @@ class Adam(Optimizer):
         lr, eps = float(group["lr"]), float(group["eps"])
         weight_decay = float(group["weight_decay"])
         beta1, beta2 = (float(b) for b in group["betas"])
-        maximize, decoupled = group["maximize"], self.decoupled_weight_decay
+        maximize = group["maximize"]
+        decoupled = group.get("decoupled_weight_decay", self.decoupled_weight_decay)
         p = param.array
         xp = backend.get_array_module(p)
         step = state["step"] = state.get("step", 0) + 1
@@ -92,12 +102,16 @@ class Adam(Optimizer):
 
 class AdamW(Adam):
     """``AdamW(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-    amsgrad=False, maximize=False)``: Adam with decoupled weight decay
-    ``p <- p * (1 - lr * weight_decay)`` before the Adam step."""
+    amsgrad=False, *, maximize=False, foreach=None, capturable=False, differentiable=False,
+    fused=None)``: Adam with decoupled weight decay ``p <- p * (1 - lr * weight_decay)``
+    before the Adam step (``decoupled_weight_decay=True`` in its groups, as torch)."""
 
     decoupled_weight_decay = True
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False, maximize=False):
+                 amsgrad=False, *, maximize=False, foreach=None, capturable=False,
+                 differentiable=False, fused=None):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                         amsgrad=amsgrad, maximize=maximize)
+                         amsgrad=amsgrad, foreach=foreach, maximize=maximize,
+                         capturable=capturable, differentiable=differentiable, fused=fused,
+                         decoupled_weight_decay=True)

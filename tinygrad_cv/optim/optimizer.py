@@ -54,6 +54,17 @@ def check_beta(name, value):
         raise ValueError(f"Invalid {name} value: {value!r} (expected 0 <= {name} < 1)")
 
 
+def check_supported_modes(name, group):
+    """Raise ``NotImplementedError`` for torch's modes this framework does not have:
+    ``capturable=True`` (CUDA graphs) and ``differentiable=True`` (autograd through the step).
+    ``foreach`` and ``fused`` only pick torch's kernel; they are kept and change nothing."""
+    if group.get("capturable"):
+        raise NotImplementedError(f"{name}: capturable=True (CUDA graphs) is not supported")
+    if group.get("differentiable"):
+        raise NotImplementedError(f"{name}: differentiable=True (autograd through the step) is "
+                                  "not supported")
+
+
 def _to_array(value, like):
     """A fresh array of ``value`` (Tensor, array or torch tensor) with ``like``'s dtype/device."""
     arr = backend.as_array(to_host_array(value), device=backend.device_of(like))

@@ -13,7 +13,7 @@ With g the gradient (negated when ``maximize``), s the mean square, a the mean g
 from __future__ import annotations
 
 from .. import backend
-from .optimizer import Optimizer, check_nonnegative
+from .optimizer import Optimizer, check_nonnegative, check_supported_modes
 
 
 def lerp_(start, end, weight):
@@ -27,17 +27,23 @@ def lerp_(start, end, weight):
 
 class RMSprop(Optimizer):
     """``RMSprop(params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
-    centered=False, maximize=False)`` (state: ``step, square_avg, momentum_buffer,
-    grad_avg``)."""
+    centered=False, capturable=False, foreach=None, maximize=False, differentiable=False)``
+    (state: ``step, square_avg, momentum_buffer, grad_avg``).  ``foreach`` picks torch's
+    kernel and changes nothing here; ``capturable=True`` and ``differentiable=True`` raise
+    ``NotImplementedError``."""
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
-                 centered=False, maximize=False):
+                 centered=False, capturable=False, foreach=None, maximize=False,
+                 differentiable=False):
         defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=bool(centered),
-                        weight_decay=weight_decay, maximize=bool(maximize))
+                        weight_decay=weight_decay, capturable=capturable, foreach=foreach,
+                        maximize=bool(maximize), differentiable=differentiable)
+        check_supported_modes("RMSprop", defaults)
         super().__init__(params, defaults)
 
     def _validate_group(self, group):
         super()._validate_group(group)
+        check_supported_modes("RMSprop", group)
         check_nonnegative("epsilon", group["eps"])
         check_nonnegative("momentum", group["momentum"])
         check_nonnegative("weight_decay", group["weight_decay"])

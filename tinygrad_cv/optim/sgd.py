@@ -12,22 +12,28 @@ from __future__ import annotations
 
 from .. import backend
 from ..tensor import Tensor
-from .optimizer import Optimizer, check_nonnegative, flat_pieces
+from .optimizer import Optimizer, check_nonnegative, check_supported_modes, flat_pieces
 
 
 class SGD(Optimizer):
     """``SGD(params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
-    maximize=False)`` with torch's update rule (state: ``momentum_buffer``)."""
+    maximize=False, foreach=None, differentiable=False, fused=None)`` with torch's update rule
+    (state: ``momentum_buffer``).  ``foreach`` and ``fused`` pick torch's kernel and change
+    nothing here; ``differentiable=True`` raises ``NotImplementedError``."""
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
-                 nesterov=False, *, maximize=False):
+                 nesterov=False, *, maximize=False, foreach=None, differentiable=False,
+                 fused=None):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
                         weight_decay=weight_decay, nesterov=bool(nesterov),
-                        maximize=bool(maximize))
+                        maximize=bool(maximize), foreach=foreach,
+                        differentiable=differentiable, fused=fused)
+        check_supported_modes("SGD", defaults)
         super().__init__(params, defaults)
 
     def _validate_group(self, group):
         super()._validate_group(group)
+        check_supported_modes("SGD", group)
         check_nonnegative("momentum", group["momentum"])
         check_nonnegative("weight_decay", group["weight_decay"])
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
