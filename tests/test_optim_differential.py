@@ -260,3 +260,46 @@ def test_torch_adamw_state_dict_keeps_its_decoupled_weight_decay_in_our_adam():
         ours.step()
         torch_opt.step()
     np.testing.assert_allclose(p.array, p_t.detach().numpy(), rtol=1e-13)
+
+
+# ---- parameters given with their names, and unordered collections -------------------------------
+def _linear_pair():
+    ours, theirs = tg.nn.Linear(3, 2).double(), torch.nn.Linear(3, 2).double()
+    with torch.no_grad():
+        theirs.weight.copy_(torch.tensor(ours.weight.array))
+        theirs.bias.copy_(torch.tensor(ours.bias.array))
+    return ours, theirs
+
+
+def test_named_parameters_are_accepted_and_their_names_saved_like_torch():
+    """torch takes ``model.named_parameters()`` (pairs) and keeps the names as the groups'
+    ``param_names``; the parameters are then optimized as usual."""
+    x = np.linspace(-1.0, 1.0, 12).reshape(4, 3)
+    models, dicts = _linear_pair(), []
+    for model, module, lib in zip(models, (optim, torch.optim), (tg, torch)):
+        opt = module.Adam(model.named_parameters(), lr=0.1)
+        for _ in range(3):
+            opt.zero_grad()
+            (model(lib.tensor(x)) ** 2).sum().backward()
+            opt.step()
+        dicts.append(opt.state_dict())
+    ours, theirs = dicts
+    assert ours["param_groups"][0]["param_names"] == theirs["param_groups"][0]["param_names"] \
+        == ["weight", "bias"]
+    np.testing.assert_allclose(models[0].weight.array, models[1].weight.detach().numpy(),
+                               rtol=1e-12)
+    fresh = optim.Adam(_linear_pair()[0].named_parameters())
+    fresh.load_state_dict(theirs)
+    assert fresh.param_groups[0]["param_names"] == ["weight", "bias"]
+
+
+def test_named_and_unnamed_parameters_do_not_mix_and_a_group_set_is_refused_like_torch():
+    for module, model in zip((optim, torch.optim), _linear_pair()):
+        (_, weight), (_, bias) = model.named_parameters()
+        with pytest.raises(ValueError, match="with/without names"):
+            module.SGD([("weight", weight), bias], lr=0.1)
+        opt = module.SGD([("weight", weight)], lr=0.1)
+        with pytest.raises(ValueError, match="with/without names"):
+            opt.add_param_group({"params": [bias]})
+        with pytest.raises(TypeError, match="ordered collections"):
+            module.SGD([{"params": {weight, bias}}], lr=0.1)

@@ -177,14 +177,33 @@ class Optimizer:
 
     # ---- groups ------------------------------------------------------------------------------
     def add_param_group(self, param_group):
-        """Append a group (dict with ``'params'``); missing hyper-parameters take defaults."""
+        """Append a group (dict with ``'params'``); missing hyper-parameters take defaults.
+
+        ``'params'`` holds Tensors or ``(name, Tensor)`` pairs (``named_parameters()``); the
+        names are kept as the group's ``'param_names'``, and all groups have names or none.
+        """
         if not isinstance(param_group, dict):
             raise TypeError(f"param_group must be a dict, got {type(param_group).__name__}")
         group = dict(param_group)
         params = group.get("params")
         if params is None:
             raise ValueError("a parameter group needs a 'params' entry")
+        if isinstance(params, (set, frozenset)):
+            raise TypeError("optimizer parameters need to be organized in ordered collections, "
+                            "but the ordering of tensors in sets will change between runs; "
+                            "use a list instead")
         params = [params] if isinstance(params, Tensor) else list(params)
+        names = [p[0] for p in params if isinstance(p, tuple)]
+        if names:
+            if len(names) != len(params):
+                raise ValueError("all optimizer params should be with/without names; some "
+                                 "parameter names are missing")
+            params = [p[1] for p in params]
+            group["param_names"] = names
+        if any(("param_names" in g) != ("param_names" in group) for g in self.param_groups):
+            raise ValueError("all optimizer param groups should be with/without names; cannot "
+                             f"add a param group {'with' if names else 'without'} names to the "
+                             "optimizer")
         for i, p in enumerate(params):
             if not isinstance(p, Tensor):
                 raise TypeError(f"{type(self).__name__} can only optimize Tensors, but parameter "
