@@ -1,8 +1,11 @@
-"""Schedulers' misuse paths against torch.optim.lr_scheduler (torch is the oracle).
+"""Optimizers and schedulers against torch.optim where differential probes found them apart
+(torch is the oracle): the warnings torch gives for misuse (scheduler before optimizer,
+``get_lr()`` outside a step, ``step(epoch)``), ``zero_grad(set_to_none=False)`` after a
+create_graph backward, LambdaLR's saved callable objects, nested SequentialLR, the
+constructors' positional order and keyword switches, named parameters.
 
 The rate sequences, resumes and state dicts of the schedulers and the trajectories of the
-optimizers are compared with torch in tests/test_optim.py; these tests cover what torch does
-with the call orders and arguments it only warns about.
+optimizers are compared with torch in tests/test_optim.py and tests/test_optim_compat.py.
 """
 import warnings
 
