@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 
 from .registry import (CHECKPOINT_NAME, CONTENT_ERRORS, METRICS_NAME, ModelEntry, ModelLoadError,
                        Option, OptionError, content_error, flag, nonnegative_float,
@@ -227,8 +228,11 @@ def _rebuild_schedule(trainer, settings, completed):
     trainer.scheduler = make_scheduler(settings["scheduler"], trainer.optimizer,
                                        settings["epochs"])
     if trainer.scheduler is not None:
-        for _ in range(completed):
-            trainer.scheduler.step()
+        with warnings.catch_warnings():   # replaying the completed epochs' schedule: no
+            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step",
+                                    category=UserWarning)   # optimizer step belongs before it
+            for _ in range(completed):
+                trainer.scheduler.step()
     trainer.stopped_early = False
 
 
