@@ -439,13 +439,17 @@ def test_inplace_blends_and_fused_adds_match_torch_with_gradients():
     np.testing.assert_allclose(w.grad.numpy(), a)
 
 
-def test_gradcheck_float64_of_every_differentiable_form():
-    rng = np.random.default_rng(5)
+def _float64_leaves(seed):
+    """(t, i2, iv): t(*shape) draws a float64 leaf; i2, iv are index tensors with repeats."""
+    rng = np.random.default_rng(seed)
 
     def t(*shape):
         return tg.tensor(rng.standard_normal(shape), requires_grad=True)
-    i2 = tg.tensor([[0, 2, 2], [1, 2, 0]])
-    iv = tg.tensor([2, 0, 2])
+    return t, tg.tensor([[0, 2, 2], [1, 2, 0]]), tg.tensor([2, 0, 2])
+
+
+def test_gradcheck_float64_of_every_differentiable_form():
+    t, i2, iv = _float64_leaves(5)
     checks = [
         (lambda a, b: a.scatter(0, i2[:1], b), (t(3, 3), t(2, 4))),
         (lambda a, b: a.scatter_add(0, i2, b), (t(3, 3), t(2, 4))),
@@ -467,12 +471,7 @@ def test_gradcheck_float64_of_every_differentiable_form():
 
 def test_gradgradcheck_float64_of_the_out_of_place_and_inplace_forms():
     """Second derivatives through clone + in-place (the rebased graph) and the blends."""
-    rng = np.random.default_rng(7)
-
-    def t(*shape):
-        return tg.tensor(rng.standard_normal(shape), requires_grad=True)
-    i2 = tg.tensor([[0, 2, 2], [1, 2, 0]])
-    iv = tg.tensor([2, 0, 2])
+    t, i2, iv = _float64_leaves(7)
     checks = [
         (lambda a, b: a.scatter(0, i2[:1], b) ** 2, (t(3, 3), t(2, 4))),
         (lambda a, b: a.scatter_add(0, i2, b) ** 2, (t(3, 3), t(2, 4))),

@@ -15,30 +15,27 @@ from . import backend
 from .ops.dual import raw
 
 
-def pair(value, name, op):
-    """``value`` (an int or a pair) as an ``(h, w)`` tuple of ints."""
+def _ints(value, n, name, op, form):
+    """``value`` (an int, or a sequence of ``n`` ints) as an ``n``-tuple of ints."""
     if isinstance(value, numbers.Number):
-        return int(value), int(value)
+        return (int(value),) * n
     try:
         items = tuple(int(v) for v in value)
     except (TypeError, ValueError):
         items = ()
-    if len(items) != 2:
-        raise ValueError(f"{op}: {name} must be an int or an (h, w) pair, got {value!r}")
+    if len(items) != n:
+        raise ValueError(f"{op}: {name} must be an int or {form}, got {value!r}")
     return items
+
+
+def pair(value, name, op):
+    """``value`` (an int or a pair) as an ``(h, w)`` tuple of ints."""
+    return _ints(value, 2, name, op, "an (h, w) pair")
 
 
 def single(value, name, op):
     """``value`` (an int or a 1-sequence) as a ``(n,)`` tuple of ints (torch's ``_single``)."""
-    if isinstance(value, numbers.Number):
-        return (int(value),)
-    try:
-        items = tuple(int(v) for v in value)
-    except (TypeError, ValueError):
-        items = ()
-    if len(items) != 1:
-        raise ValueError(f"{op}: {name} must be an int or a 1-tuple, got {value!r}")
-    return items
+    return _ints(value, 1, name, op, "a 1-tuple")
 
 
 def _is_torch_tensor(value):
