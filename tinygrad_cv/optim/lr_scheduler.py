@@ -18,7 +18,9 @@ import warnings
 from .optimizer import Optimizer
 
 __all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
-           "LambdaLR", "LinearLR", "LinearWarmup", "SequentialLR"]
+           "LambdaLR", "LinearLR", "LinearWarmup", "SequentialLR", "MultiplicativeLR",
+           "ConstantLR", "PolynomialLR", "CosineAnnealingWarmRestarts", "OneCycleLR",
+           "ReduceLROnPlateau", "ChainedScheduler"]
 
 STEP_ORDER_WARNING = (
     "Detected call of `lr_scheduler.step()` before `optimizer.step()`. Call them in the "
@@ -258,7 +260,8 @@ class LambdaLR(LRScheduler):
         n = len(optimizer.param_groups)
         if isinstance(lr_lambda, (list, tuple)):
             if len(lr_lambda) != n:
-                raise ValueError(f"LambdaLR: expected {n} lr_lambdas, got {len(lr_lambda)}")
+                raise ValueError(f"{type(self).__name__}: expected {n} lr_lambdas, got "
+                                 f"{len(lr_lambda)}")
             self.lr_lambdas = list(lr_lambda)
         else:
             self.lr_lambdas = [lr_lambda] * n
@@ -325,7 +328,34 @@ class LinearWarmup(LinearLR):
                          total_iters=int(warmup_epochs), last_epoch=last_epoch)
 
 
-class SequentialLR(LRScheduler):
+class _NestedSchedulers(LRScheduler):
+    """A scheduler made of ``self._schedulers``: their states are saved inside its own."""
+
+    _not_saved = ("optimizer", "_is_initial", "_schedulers")
+
+    def _undo_initial_step(self):
+        """Undo the step each scheduler made when it was built, at any depth of nesting
+        (this one's own ``last_epoch`` stays, as torch's)."""
+        for s in self._schedulers:
+            s._undo_initial_step()
+
+    def state_dict(self):
+        out = super().state_dict()
+        out["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return out
+
+    def load_state_dict(self, state_dict):
+        state_dict = dict(state_dict)
+        inner = state_dict.pop("_schedulers")
+        if len(inner) != len(self._schedulers):
+            raise ValueError(f"{type(self).__name__}.load_state_dict: {len(inner)} scheduler "
+                             f"states for {len(self._schedulers)} schedulers")
+        super().load_state_dict(state_dict)
+        for s, sd in zip(self._schedulers, inner):
+            s.load_state_dict(sd)
+
+
+class SequentialLR(_NestedSchedulers):
     """Run ``schedulers[i]`` between ``milestones[i-1]`` and ``milestones[i]``; each later
     schedule starts from its epoch 0 at its milestone (torch's SequentialLR)."""
 
@@ -353,12 +383,6 @@ class SequentialLR(LRScheduler):
         self._is_initial = False
         self._last_lr = first.get_last_lr()
 
-    def _undo_initial_step(self):
-        """Undo the step each scheduler made when it was built, at any depth of nesting
-        (this one's own ``last_epoch`` stays, as torch's)."""
-        for s in self._schedulers:
-            s._undo_initial_step()
-
     def step(self):
         self.last_epoch += 1
         i = bisect.bisect_right(self._milestones, self.last_epoch)
@@ -369,19 +393,7 @@ class SequentialLR(LRScheduler):
             scheduler.step()
         self._last_lr = scheduler.get_last_lr()
 
-    _not_saved = ("optimizer", "_is_initial", "_schedulers")
 
-    def state_dict(self):
-        out = super().state_dict()
-        out["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return out
-
-    def load_state_dict(self, state_dict):
-        state_dict = dict(state_dict)
-        inner = state_dict.pop("_schedulers")
-        if len(inner) != len(self._schedulers):
-            raise ValueError(f"SequentialLR.load_state_dict: {len(inner)} scheduler states for "
-                             f"{len(self._schedulers)} schedulers")
-        super().load_state_dict(state_dict)
-        for s, sd in zip(self._schedulers, inner):
-            s.load_state_dict(sd)
+from .lr_scheduler_more import (ChainedScheduler, ConstantLR,  # noqa: E402,F401
+                                CosineAnnealingWarmRestarts, MultiplicativeLR, OneCycleLR,
+                                PolynomialLR, ReduceLROnPlateau)
