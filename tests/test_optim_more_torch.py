@@ -141,6 +141,14 @@ def test_state_dict_round_trip_continues_bit_equal(name, kwargs, tmp_path):
         _run(tg, resumed_params, resumed, grads[13:])
         for a, b in zip(resumed_params, straight):
             np.testing.assert_array_equal(_numpy(a), _numpy(b))
+    whole = tmp_path / "whole.safetensors"            # the optimizer object itself
+    tg.save({"opt": opt}, whole)
+    loaded = tg.load(whole)["opt"]
+    assert type(loaded) is type(opt)
+    loaded_params = [p for g in loaded.param_groups for p in g["params"]]
+    _run(tg, loaded_params, loaded, grads[13:])
+    for a, b in zip(loaded_params, straight):
+        np.testing.assert_array_equal(_numpy(a), _numpy(b))
 
 
 @pytest.mark.parametrize("name, kwargs", CASES, ids=IDS)
