@@ -221,7 +221,7 @@ def test_positional_arguments_and_defaults_mean_what_they_mean_in_torch(name, ar
         ours, opt = _one_step(optim, tg, name, given, {})
         theirs, topt = _one_step(torch.optim, torch, name, given, {})
         np.testing.assert_allclose(ours, theirs, rtol=1e-12)
-        assert opt.defaults == {k: v for k, v in topt.defaults.items()}
+        assert opt.defaults == topt.defaults
 
 
 @pytest.mark.parametrize("name", ["Adagrad", "Adamax", "NAdam", "RAdam"])
