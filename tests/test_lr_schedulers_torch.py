@@ -1,7 +1,7 @@
 """MultiplicativeLR, ConstantLR, PolynomialLR, CosineAnnealingWarmRestarts, OneCycleLR,
-ReduceLROnPlateau and ChainedScheduler against torch.optim.lr_scheduler (the oracle): the
-rate sequences of two parameter groups over a few hundred steps (and OneCycleLR's momenta
-and betas), state-dict round trips that continue bit-equal, ``last_epoch`` resumes, and
+CyclicLR, ReduceLROnPlateau and ChainedScheduler against torch.optim.lr_scheduler (the
+oracle): the rate sequences of two parameter groups over a few hundred steps (and the momenta
+and betas OneCycleLR and CyclicLR set), the misuse warnings, state-dict round trips that continue bit-equal, ``last_epoch`` resumes, and
 bad arguments raising torch's exception types with messages naming the argument."""
 import warnings
 
@@ -61,7 +61,28 @@ def _chained(sched, opt):
                                    sched.PolynomialLR(opt, total_iters=250, power=0.5)])
 
 
+class Decay:
+    """A callable object as CyclicLR's scale_fn (its attributes are saved in the state)."""
+
+    def __init__(self, rate):
+        self.rate = rate
+
+    def __call__(self, x):
+        return self.rate ** x
+
+
 CASES = {
+    "CyclicLR_triangular": ("sgd", lambda s, o: s.CyclicLR(o, base_lr=0.01, max_lr=[0.1, 0.05],
+                                                           step_size_up=17)),
+    "CyclicLR_triangular2_adam": ("adam", lambda s, o: s.CyclicLR(
+        o, base_lr=[0.001, 0.002], max_lr=0.01, step_size_up=10, step_size_down=30,
+        mode="triangular2", base_momentum=[0.85, 0.8], max_momentum=0.95)),
+    "CyclicLR_exp_range": ("sgd", lambda s, o: s.CyclicLR(
+        o, base_lr=0.01, max_lr=0.2, step_size_up=23, mode="exp_range", gamma=0.995)),
+    "CyclicLR_scale_fn_no_momentum": ("adam", lambda s, o: s.CyclicLR(
+        o, base_lr=0.01, max_lr=0.2, step_size_up=9, scale_fn=Decay(0.9),
+        scale_mode="iterations", cycle_momentum=False)),
+
     "MultiplicativeLR": ("sgd", lambda s, o: s.MultiplicativeLR(
         o, [lambda e: 0.99, lambda e: 1.0 - 0.001 * (e % 5)])),
     "ConstantLR": ("sgd", lambda s, o: s.ConstantLR(o, factor=0.25, total_iters=40)),
@@ -138,7 +159,7 @@ def test_state_dict_round_trip_continues_bit_equal(name, tmp_path):
     np.testing.assert_array_equal(np.concatenate([first, rest]), full)
 
 
-RESUMABLE = ["MultiplicativeLR", "ConstantLR", "PolynomialLR", "CosineAnnealingWarmRestarts",
+RESUMABLE = ["CyclicLR_triangular2_adam", "CyclicLR_exp_range", "MultiplicativeLR", "ConstantLR", "PolynomialLR", "CosineAnnealingWarmRestarts",
              "CosineAnnealingWarmRestarts_mult1", "OneCycleLR_cos_momentum",
              "OneCycleLR_linear_three_phase_adam"]
 
@@ -165,7 +186,14 @@ def test_last_epoch_resume_matches_torch(name):
 
 def _resume(sched, opt, name):
     kind, build = CASES[name]
-    kwargs = {"MultiplicativeLR": lambda: sched.MultiplicativeLR(
+    kwargs = {"CyclicLR_triangular2_adam": lambda: sched.CyclicLR(
+                  opt, base_lr=[0.001, 0.002], max_lr=0.01, step_size_up=10, step_size_down=30,
+                  mode="triangular2", base_momentum=[0.85, 0.8], max_momentum=0.95,
+                  last_epoch=49),
+              "CyclicLR_exp_range": lambda: sched.CyclicLR(
+                  opt, base_lr=0.01, max_lr=0.2, step_size_up=23, mode="exp_range",
+                  gamma=0.995, last_epoch=49),
+              "MultiplicativeLR": lambda: sched.MultiplicativeLR(
                   opt, [lambda e: 0.99, lambda e: 1.0 - 0.001 * (e % 5)], last_epoch=49),
               "ConstantLR": lambda: sched.ConstantLR(opt, factor=0.25, total_iters=40,
                                                      last_epoch=49),
@@ -240,6 +268,11 @@ def test_plateau_new_group_with_per_group_min_lr_raises_like_torch():
 
 
 BAD = [
+    ("CyclicLR mode", lambda s, o: s.CyclicLR(o, 0.01, 0.1, mode="sine"), ValueError, "mode"),
+    ("CyclicLR base_lr", lambda s, o: s.CyclicLR(o, [0.01] * 3, 0.1), ValueError, "base_lr"),
+    ("CyclicLR max_lr", lambda s, o: s.CyclicLR(o, 0.01, [0.1]), ValueError, "max_lr"),
+    ("CyclicLR base_momentum", lambda s, o: s.CyclicLR(o, 0.01, 0.1, base_momentum=[0.8]),
+     ValueError, "base_momentum"),
     ("ConstantLR factor", lambda s, o: s.ConstantLR(o, factor=1.5), ValueError, "factor"),
     ("MultiplicativeLR not callable", lambda s, o: s.MultiplicativeLR(o, 0.9), TypeError,
      "lr_lambda"),
@@ -296,18 +329,40 @@ def test_bad_arguments_raise_torch_exception_types(what, build, exc, word):
         build(ours_sched, _optimizer("ours"))
 
 
-def test_sgd_without_momentum_cycles_and_rmsprop_like_torch():
-    """cycle_momentum needs momentum or betas in the optimizer's defaults."""
+@pytest.mark.parametrize("cycle", [lambda s, o: s.OneCycleLR(o, max_lr=0.1, total_steps=5),
+                                   lambda s, o: s.CyclicLR(o, 0.01, 0.1)])
+def test_cycle_momentum_needs_momentum_or_betas_like_torch(cycle):
+    """cycle_momentum needs momentum or betas in the optimizer's defaults (Adadelta has
+    neither)."""
     for lib, sched, cls in (("ours", ours_sched, optim.Adadelta),
                             ("torch", torch_sched, torch.optim.Adadelta)):
         p = (tg.Tensor(np.zeros(1), requires_grad=True) if lib == "ours"
              else torch.zeros(1, requires_grad=True))
         with pytest.raises(ValueError, match="momentum"):
-            sched.OneCycleLR(cls([p]), max_lr=0.1, total_steps=5)
+            cycle(sched, cls([p]))
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_misuse_warnings_match_torch(name):
+    """The scheduler-before-optimizer warning (only where torch gives it) and get_lr()
+    outside a step."""
+    seen = []
+    for (opt, scheduler), sched in zip(_both(name), (ours_sched, torch_sched)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            _step(scheduler, 0)
+            opt.step()
+            _step(scheduler, 1)
+            if not isinstance(scheduler, (sched.ReduceLROnPlateau, sched.ChainedScheduler)):
+                scheduler.get_lr()
+        seen.append(sorted(("before `optimizer.step()`" in str(w.message),
+                            "get_last_lr()" in str(w.message)) for w in caught
+                           if issubclass(w.category, UserWarning)))
+    assert seen[0] == seen[1]
 
 
 def test_exported_names():
     for name in ("MultiplicativeLR", "ConstantLR", "PolynomialLR", "CosineAnnealingWarmRestarts",
-                 "OneCycleLR", "ReduceLROnPlateau", "ChainedScheduler"):
+                 "OneCycleLR", "CyclicLR", "ReduceLROnPlateau", "ChainedScheduler"):
         assert name in ours_sched.__all__
         assert issubclass(getattr(ours_sched, name), ours_sched.LRScheduler)

@@ -20,7 +20,7 @@ from .optimizer import Optimizer
 __all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
            "LambdaLR", "LinearLR", "LinearWarmup", "SequentialLR", "MultiplicativeLR",
            "ConstantLR", "PolynomialLR", "CosineAnnealingWarmRestarts", "OneCycleLR",
-           "ReduceLROnPlateau", "ChainedScheduler"]
+           "CyclicLR", "ReduceLROnPlateau", "ChainedScheduler"]
 
 STEP_ORDER_WARNING = (
     "Detected call of `lr_scheduler.step()` before `optimizer.step()`. Call them in the "
@@ -395,5 +395,5 @@ class SequentialLR(_NestedSchedulers):
 
 
 from .lr_scheduler_more import (ChainedScheduler, ConstantLR,  # noqa: E402,F401
-                                CosineAnnealingWarmRestarts, MultiplicativeLR, OneCycleLR,
-                                PolynomialLR, ReduceLROnPlateau)
+                                CosineAnnealingWarmRestarts, CyclicLR, MultiplicativeLR,
+                                OneCycleLR, PolynomialLR, ReduceLROnPlateau)

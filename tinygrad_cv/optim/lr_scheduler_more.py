@@ -7,6 +7,7 @@ resume) and are exported from ``tinygrad_cv.optim.lr_scheduler``.
 from __future__ import annotations
 
 import math
+import types
 import warnings
 
 from .lr_scheduler import (EPOCH_DEPRECATION_WARNING, LambdaLR, LRScheduler,
@@ -14,7 +15,7 @@ from .lr_scheduler import (EPOCH_DEPRECATION_WARNING, LambdaLR, LRScheduler,
 from .optimizer import Optimizer
 
 __all__ = ["MultiplicativeLR", "ConstantLR", "PolynomialLR", "CosineAnnealingWarmRestarts",
-           "OneCycleLR", "ReduceLROnPlateau", "ChainedScheduler"]
+           "OneCycleLR", "CyclicLR", "ReduceLROnPlateau", "ChainedScheduler"]
 
 
 def _per_group(name, optimizer, value):
@@ -147,7 +148,34 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         self._set_lrs(self._lrs_from(self.get_lr))
 
 
-class OneCycleLR(LRScheduler):
+class _CyclesMomentum(LRScheduler):
+    """A schedule that moves the momentum (Adam's beta1) against the rate."""
+
+    def _init_momentum(self, optimizer, base_momentum, max_momentum, last_epoch):
+        """Check the optimizer has a momentum; at a fresh start put ``max_momentum`` (and
+        the two bounds, as ``max_momentum``/``base_momentum``) into each group.  Returns
+        the per-group (bases, tops)."""
+        if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+            raise ValueError(f"{type(self).__name__}: optimizer must support momentum or beta1 "
+                             "with `cycle_momentum` enabled")
+        self.use_beta1 = "betas" in optimizer.defaults
+        tops = _per_group("max_momentum", optimizer, max_momentum)
+        bases = _per_group("base_momentum", optimizer, base_momentum)
+        if last_epoch == -1:
+            for top, base, group in zip(tops, bases, optimizer.param_groups):
+                self._set_momentum(group, top)
+                group["max_momentum"] = top
+                group["base_momentum"] = base
+        return bases, tops
+
+    def _set_momentum(self, group, value):
+        if self.use_beta1:
+            group["betas"] = (value, *group["betas"][1:])
+        else:
+            group["momentum"] = value
+
+
+class OneCycleLR(_CyclesMomentum):
     """1cycle: the rate rises from ``max_lr / div_factor`` to ``max_lr`` over the first
     ``pct_start`` of ``total_steps`` (or ``epochs * steps_per_epoch``) and anneals ("cos" or
     "linear") to ``initial_lr / final_div_factor``; ``three_phase`` goes back to the initial
@@ -206,24 +234,8 @@ class OneCycleLR(LRScheduler):
                 group["min_lr"] = group["initial_lr"] / final_div_factor
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError("OneCycleLR: optimizer must support momentum or beta1 with "
-                                 "`cycle_momentum` enabled")
-            self.use_beta1 = "betas" in optimizer.defaults
-            tops = _per_group("max_momentum", optimizer, max_momentum)
-            bases = _per_group("base_momentum", optimizer, base_momentum)
-            if last_epoch == -1:
-                for top, base, group in zip(tops, bases, optimizer.param_groups):
-                    self._set_momentum(group, top)
-                    group["max_momentum"] = top
-                    group["base_momentum"] = base
+            self._init_momentum(optimizer, base_momentum, max_momentum, last_epoch)
         super().__init__(optimizer, last_epoch)
-
-    def _set_momentum(self, group, value):
-        if self.use_beta1:
-            group["betas"] = (value, *group["betas"][1:])
-        else:
-            group["momentum"] = value
 
     def _anneal(self, start, end, pct):
         if self._anneal_func_type == "cos":
@@ -254,6 +266,90 @@ class OneCycleLR(LRScheduler):
         return lrs
 
     _closed_form = None
+
+
+class CyclicLR(_CyclesMomentum):
+    """Cyclical rates (stepped per batch): a triangle between ``base_lr`` and ``max_lr``,
+    ``step_size_up`` steps up and ``step_size_down`` (default: the same) down, its height
+    scaled by ``scale_fn(cycle)`` ("triangular": 1, "triangular2": halved every cycle) or
+    ``scale_fn(iteration)`` ("exp_range": ``gamma ** iteration``); with ``cycle_momentum``
+    the momentum (Adam's beta1) makes the opposite triangle between ``max_momentum`` and
+    ``base_momentum``.  A custom ``scale_fn`` is saved as ``LambdaLR`` saves its functions."""
+
+    def __init__(self, optimizer, base_lr, max_lr, step_size_up=2000, step_size_down=None,
+                 mode="triangular", gamma=1.0, scale_fn=None, scale_mode="cycle",
+                 cycle_momentum=True, base_momentum=0.8, max_momentum=0.9, last_epoch=-1):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+        base_lrs = _per_group("base_lr", optimizer, base_lr)
+        if last_epoch == -1:
+            for lr, group in zip(base_lrs, optimizer.param_groups):
+                group["lr"] = lr
+        self.max_lrs = _per_group("max_lr", optimizer, max_lr)
+        up = float(step_size_up)
+        down = float(step_size_down) if step_size_down is not None else up
+        self.total_size = up + down
+        self.step_ratio = up / self.total_size
+        if mode not in ("triangular", "triangular2", "exp_range") and scale_fn is None:
+            raise ValueError(f"CyclicLR: mode {mode!r} is invalid (triangular, triangular2 or "
+                             "exp_range) and scale_fn is None")
+        self.mode = mode
+        self.gamma = gamma
+        self._scale_fn_custom = scale_fn
+        self.scale_mode = scale_mode
+        self._init_scale_mode()
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            self.base_momentums, self.max_momentums = self._init_momentum(
+                optimizer, base_momentum, max_momentum, last_epoch)
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    def _init_scale_mode(self):
+        if self._scale_fn_custom is None:
+            self.scale_mode = "iterations" if self.mode == "exp_range" else "cycle"
+
+    def scale_fn(self, x):
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(x)
+        if self.mode == "triangular":
+            return 1.0
+        if self.mode == "triangular2":
+            return 1 / 2.0 ** (x - 1)
+        return self.gamma ** x
+
+    def get_lr(self):
+        """The rates at step ``last_epoch``; sets the groups' momenta on the way (as torch)."""
+        cycle = math.floor(1 + self.last_epoch / self.total_size)
+        x = 1.0 + self.last_epoch / self.total_size - cycle
+        if x <= self.step_ratio:
+            height = x / self.step_ratio
+        else:
+            height = (x - 1) / (self.step_ratio - 1)
+        scale = self.scale_fn(cycle if self.scale_mode == "cycle" else self.last_epoch)
+        lrs = [b + (top - b) * height * scale for b, top in zip(self.base_lrs, self.max_lrs)]
+        if self.cycle_momentum:
+            for group, b, top in zip(self.optimizer.param_groups, self.base_momentums,
+                                     self.max_momentums):
+                self._set_momentum(group, top - (top - b) * height * scale)
+        return lrs
+
+    _closed_form = None
+
+    def state_dict(self):
+        out = super().state_dict()
+        fn = self._scale_fn_custom
+        out["_scale_fn_custom"] = (None if fn is None or isinstance(fn, types.FunctionType)
+                                   else dict(fn.__dict__))
+        return out
+
+    def load_state_dict(self, state_dict):
+        state_dict = dict(state_dict)
+        saved = state_dict.pop("_scale_fn_custom", None)
+        super().load_state_dict(state_dict)
+        if saved is not None:
+            self._scale_fn_custom.__dict__.update(saved)
+        self._init_scale_mode()
 
 
 class ReduceLROnPlateau(LRScheduler):
