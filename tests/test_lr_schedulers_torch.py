@@ -231,6 +231,26 @@ def test_cosine_warm_restarts_fractional_epochs_match_torch():
         np.testing.assert_allclose(rows[0], rows[1], rtol=1e-12, atol=1e-15)
 
 
+def test_new_schedulers_nest_in_sequential_and_chained_like_torch():
+    """SequentialLR restarts warm restarts, one-cycle and cyclic schedules at their
+    milestones and undoes a ChainedScheduler's initial steps; a ChainedScheduler holds a
+    SequentialLR."""
+    rows = []
+    for lib, sched in (("ours", ours_sched), ("torch", torch_sched)):
+        opt = _optimizer(lib)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            chained = sched.ChainedScheduler([sched.ConstantLR(opt, factor=0.5, total_iters=4),
+                                              sched.PolynomialLR(opt, total_iters=30)])
+            seq = sched.SequentialLR(opt, [
+                chained, sched.CosineAnnealingWarmRestarts(opt, T_0=6, T_mult=2),
+                sched.CyclicLR(opt, 0.01, 0.1, step_size_up=5, cycle_momentum=False),
+                sched.MultiplicativeLR(opt, lambda e: 0.97)], milestones=[10, 40, 70])
+            outer = sched.ChainedScheduler([seq, sched.ExponentialLR(opt, gamma=0.995)])
+            rows.append(_trace(opt, outer, 100))
+    np.testing.assert_allclose(rows[0], rows[1], rtol=1e-12, atol=1e-15)
+
+
 def test_one_cycle_past_total_steps_raises_like_torch():
     for lib, sched in (("ours", ours_sched), ("torch", torch_sched)):
         opt = _optimizer(lib)

@@ -130,20 +130,26 @@ class CosineAnnealingWarmRestarts(LRScheduler):
             if self.T_cur >= self.T_i:
                 self.T_cur = self.T_cur % self.T_i
                 self.T_i = self.T_i * self.T_mult
+            self.last_epoch = epoch
+            self._set_lrs(self._lrs_from(self.get_lr))
         else:
-            if epoch < 0:
-                raise ValueError(f"CosineAnnealingWarmRestarts: expected non-negative epoch, "
-                                 f"got {epoch!r}")
-            if epoch >= self.T_0:
-                if self.T_mult == 1:
-                    self.T_cur = epoch % self.T_0
-                else:   # restarts so far: T_0 * (T_mult**n - 1) / (T_mult - 1) <= epoch
-                    n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
-                    self.T_cur = epoch - self.T_0 * (self.T_mult ** n - 1) / (self.T_mult - 1)
-                    self.T_i = self.T_0 * self.T_mult ** n
-            else:
-                self.T_i = self.T_0
-                self.T_cur = epoch
+            self._restart_at(epoch)
+
+    def _restart_at(self, epoch):
+        """Jump to ``epoch`` (``SequentialLR`` restarts this schedule with epoch 0)."""
+        if epoch < 0:
+            raise ValueError(f"CosineAnnealingWarmRestarts: expected non-negative epoch, "
+                             f"got {epoch!r}")
+        if epoch >= self.T_0:
+            if self.T_mult == 1:
+                self.T_cur = epoch % self.T_0
+            else:   # restarts so far: T_0 * (T_mult**n - 1) / (T_mult - 1) <= epoch
+                n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
+                self.T_cur = epoch - self.T_0 * (self.T_mult ** n - 1) / (self.T_mult - 1)
+                self.T_i = self.T_0 * self.T_mult ** n
+        else:
+            self.T_i = self.T_0
+            self.T_cur = epoch
         self.last_epoch = math.floor(epoch)
         self._set_lrs(self._lrs_from(self.get_lr))
 
