@@ -6,6 +6,10 @@ the current rates (one per parameter group).  Each schedule is written in torch'
 recursive form (the new rate from the group's current rate), so that it composes the same
 way with other changes of ``group['lr']``; ``_closed_form(epoch)`` gives the rate at an
 epoch directly (used when ``SequentialLR`` restarts a schedule).
+
+``MultiplicativeLR``, ``ConstantLR``, ``PolynomialLR``, ``CosineAnnealingWarmRestarts``,
+``OneCycleLR``, ``CyclicLR``, ``ReduceLROnPlateau`` and ``ChainedScheduler`` live in
+``lr_scheduler_more`` and are exported from here.
 """
 from __future__ import annotations
 
