@@ -16,12 +16,11 @@ from __future__ import annotations
 import math
 
 from .. import backend
-from .optimizer import (Optimizer, check_beta, check_nonnegative, check_supported_modes,
-                        flat_pieces)
-from .rmsprop import lerp_
+from .adam_family import AdamFamily, check_betas, decay_and_first_moment
+from .optimizer import check_supported_modes, flat_pieces
 
 
-class Adam(Optimizer):
+class Adam(AdamFamily):
     """``Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
     foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
     decoupled_weight_decay=False)`` with torch's update rule (state: ``step, exp_avg,
@@ -34,25 +33,13 @@ class Adam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  amsgrad=False, *, foreach=None, maximize=False, capturable=False,
                  differentiable=False, fused=None, decoupled_weight_decay=False):
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"Invalid betas value: {betas!r} (expected a pair (beta1, beta2))")
+        check_betas(betas)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                         amsgrad=bool(amsgrad), maximize=bool(maximize), foreach=foreach,
                         capturable=capturable, differentiable=differentiable, fused=fused,
                         decoupled_weight_decay=bool(decoupled_weight_decay))
         check_supported_modes(type(self).__name__, defaults)
         super().__init__(params, defaults)
-
-    def _validate_group(self, group):
-        super()._validate_group(group)
-        check_supported_modes(type(self).__name__, group)
-        check_nonnegative("epsilon", group["eps"])
-        betas = group["betas"]
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"Invalid betas value: {betas!r} (expected a pair (beta1, beta2))")
-        check_beta("beta parameter at index 0", betas[0])
-        check_beta("beta parameter at index 1", betas[1])
-        check_nonnegative("weight_decay", group["weight_decay"])
 
     def _kernel(self, param, grad, state, group):
         lr, eps = float(group["lr"]), float(group["eps"])
@@ -73,14 +60,8 @@ class Adam(Optimizer):
         def update(start, stop):
             pieces = flat_pieces(arrays, start, stop, p.size)
             p_, g, exp_avg, exp_avg_sq = pieces[:4]
-            if maximize:
-                g = -g
-            if weight_decay != 0:
-                if decoupled:
-                    p_ *= 1.0 - lr * weight_decay
-                else:
-                    g = g + weight_decay * p_
-            lerp_(exp_avg, g, 1.0 - beta1)
+            g = decay_and_first_moment(p_, g, exp_avg, lr, weight_decay, beta1, maximize,
+                                       decoupled)
             # one scratch array holds (1 - beta2) g^2, then the denominator, then the step
             scratch = xp.multiply(g, g)
             scratch *= 1.0 - beta2

@@ -12,12 +12,11 @@ the exponentially weighted infinity norm::
 from __future__ import annotations
 
 from .. import backend
-from .betas import check_betas
-from .optimizer import Optimizer, check_nonnegative, check_supported_modes, flat_pieces
-from .rmsprop import lerp_
+from .adam_family import AdamFamily, check_betas, decay_and_first_moment
+from .optimizer import check_supported_modes, flat_pieces
 
 
-class Adamax(Optimizer):
+class Adamax(AdamFamily):
     """``Adamax(params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None,
     *, maximize=False, differentiable=False, capturable=False)`` with torch's update rule
     (state: ``step, exp_avg, exp_inf``).  ``foreach`` picks torch's kernel and changes nothing
@@ -31,13 +30,6 @@ class Adamax(Optimizer):
                         capturable=capturable)
         check_supported_modes("Adamax", defaults)
         super().__init__(params, defaults)
-
-    def _validate_group(self, group):
-        super()._validate_group(group)
-        check_supported_modes("Adamax", group)
-        check_nonnegative("epsilon", group["eps"])
-        check_betas(group["betas"])
-        check_nonnegative("weight_decay", group["weight_decay"])
 
     def _kernel(self, param, grad, state, group):
         lr, eps = float(group["lr"]), float(group["eps"])
@@ -53,11 +45,8 @@ class Adamax(Optimizer):
 
         def update(start, stop):
             p_, g, exp_avg, exp_inf = flat_pieces(arrays, start, stop, p.size)
-            if maximize:
-                g = -g
-            if weight_decay != 0:
-                g = g + weight_decay * p_
-            lerp_(exp_avg, g, 1.0 - beta1)
+            g = decay_and_first_moment(p_, g, exp_avg, lr, weight_decay, beta1, maximize,
+                                       False)
             norm = xp.abs(g)
             norm += eps
             exp_inf *= beta2

@@ -18,10 +18,8 @@ import struct
 
 from .. import backend
 from ..arguments import to_host_array
-from .betas import check_betas
-from .optimizer import (Optimizer, _is_tensor_like, check_nonnegative, check_supported_modes,
-                        flat_pieces)
-from .rmsprop import lerp_
+from .adam_family import AdamFamily, check_betas, decay_and_first_moment
+from .optimizer import _is_tensor_like, check_nonnegative, check_supported_modes, flat_pieces
 
 
 def _float32(value):
@@ -29,7 +27,7 @@ def _float32(value):
     return struct.unpack("f", struct.pack("f", value))[0]
 
 
-class NAdam(Optimizer):
+class NAdam(AdamFamily):
     """``NAdam(params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
     momentum_decay=4e-3, decoupled_weight_decay=False, *, foreach=None, maximize=False,
     capturable=False, differentiable=False)`` with torch's update rule (state: ``step,
@@ -50,10 +48,6 @@ class NAdam(Optimizer):
 
     def _validate_group(self, group):
         super()._validate_group(group)
-        check_supported_modes("NAdam", group)
-        check_nonnegative("epsilon", group["eps"])
-        check_betas(group["betas"])
-        check_nonnegative("weight_decay", group["weight_decay"])
         check_nonnegative("momentum_decay", group["momentum_decay"])
 
     def load_state_dict(self, state_dict):
@@ -90,14 +84,8 @@ class NAdam(Optimizer):
 
         def update(start, stop):
             p_, g, exp_avg, exp_avg_sq = flat_pieces(arrays, start, stop, p.size)
-            if maximize:
-                g = -g
-            if weight_decay != 0:
-                if decoupled:
-                    p_ *= 1.0 - lr * weight_decay
-                else:
-                    g = g + weight_decay * p_
-            lerp_(exp_avg, g, 1.0 - beta1)
+            g = decay_and_first_moment(p_, g, exp_avg, lr, weight_decay, beta1, maximize,
+                                       decoupled)
             exp_avg_sq *= beta2
             exp_avg_sq += (1.0 - beta2) * (g * g)
             denom = exp_avg_sq / bias_correction2

@@ -13,12 +13,11 @@ With g the gradient (negated when ``maximize``), t the step count and m, v Adam'
 from __future__ import annotations
 
 from .. import backend
-from .betas import check_betas
-from .optimizer import Optimizer, check_nonnegative, check_supported_modes, flat_pieces
-from .rmsprop import lerp_
+from .adam_family import AdamFamily, check_betas, decay_and_first_moment
+from .optimizer import check_supported_modes, flat_pieces
 
 
-class RAdam(Optimizer):
+class RAdam(AdamFamily):
     """``RAdam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
     decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,
     differentiable=False)`` with torch's update rule (state: ``step, exp_avg, exp_avg_sq``).
@@ -35,13 +34,6 @@ class RAdam(Optimizer):
                         differentiable=differentiable)
         check_supported_modes("RAdam", defaults)
         super().__init__(params, defaults)
-
-    def _validate_group(self, group):
-        super()._validate_group(group)
-        check_supported_modes("RAdam", group)
-        check_nonnegative("epsilon", group["eps"])
-        check_betas(group["betas"])
-        check_nonnegative("weight_decay", group["weight_decay"])
 
     def _kernel(self, param, grad, state, group):
         lr, eps = float(group["lr"]), float(group["eps"])
@@ -64,14 +56,8 @@ class RAdam(Optimizer):
 
         def update(start, stop):
             p_, g, exp_avg, exp_avg_sq = flat_pieces(arrays, start, stop, p.size)
-            if maximize:
-                g = -g
-            if weight_decay != 0:
-                if decoupled:
-                    p_ *= 1.0 - lr * weight_decay
-                else:
-                    g = g + weight_decay * p_
-            lerp_(exp_avg, g, 1.0 - beta1)
+            g = decay_and_first_moment(p_, g, exp_avg, lr, weight_decay, beta1, maximize,
+                                       decoupled)
             exp_avg_sq *= beta2
             exp_avg_sq += (1.0 - beta2) * (g * g)
             change = exp_avg / bias_correction1
