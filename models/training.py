@@ -28,6 +28,7 @@ masks and augmentations per rank; rank 0 = a single process).
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 
@@ -131,6 +132,11 @@ def _unwrapped(model):
 
 def _copy_state(state):
     return {k: Tensor.wrap(v.array.copy()) for k, v in state.items()}
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss is no longer finite (NaN or inf): the run stops before it writes
+    weights that would be useless (the last finite epoch's checkpoint is kept)."""
 
 
 class Trainer:
@@ -309,6 +315,11 @@ class Trainer:
                 tg.manual_seed(epoch_seed(self.seed, epoch) + self.rank)
                 lr = float(self.optimizer.param_groups[0]["lr"])
                 train = self.train_epoch(epoch)
+                if not math.isfinite(train["loss"]):
+                    raise TrainingDiverged(
+                        f"training diverged: the mean training loss of epoch {epoch + 1} is "
+                        f"{train['loss']} (lr {lr:g}); no later checkpoint is written, try a "
+                        "lower learning rate")
                 record = {"epoch": epoch + 1, "lr": lr, "train_loss": train["loss"],
                           "train_accuracy": train["accuracy"]}
                 if self.val_loader is not None:

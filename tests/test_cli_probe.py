@@ -323,3 +323,18 @@ def test_sample_refuses_samples_holding_nan(gan_ckpt, tmp_path, monkeypatch, cap
 def test_caption_without_a_checkpoint_asks_for_the_checkpoint_only(capsys):
     err = _usage_error(["caption"], capsys, "the following arguments are required: CHECKPOINT")
     assert "IMAGE" not in err.splitlines()[-1]      # images are optional (--split)
+
+
+def test_diverged_training_stops_with_one_line_and_keeps_the_earlier_run(tmp_path, capsys):
+    """A learning rate far too high: the loss turns NaN in the first epoch; the run exits 1
+    with one line (no NumPy overflow warnings) before writing anything over the earlier run."""
+    out = tmp_path / "run"
+    assert run(["train", "--model", "softmax", "--epochs", 1, "--out", out,
+                "--no-progress"]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    capsys.readouterr()
+    assert run(["train", "--model", "softmax", "--lr", "1e30", "--epochs", 2, "--out", out,
+                "--no-progress"]) == 1
+    err = _one_error_line(capsys)
+    assert "training diverged" in err and "epoch 1" in err and "lower learning rate" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 COMMAND_MODULES = (
     "tinygrad_cv.cli.classic_commands",
@@ -63,7 +64,12 @@ def main(argv=None) -> int:
             f"unrecognized arguments: {' '.join(unknown)}")
     name = f"tinygrad-cv {args.command}"
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            # floating-point overflow inside the arrays (a learning rate far too high): the
+            # run's own checks report what matters (a diverged loss, non-finite samples)
+            warnings.filterwarnings("ignore", category=RuntimeWarning,
+                                    message="(overflow|invalid value|divide by zero) encountered")
+            return int(args.func(args) or 0)
     except UsageError as exc:
         _command_parser(parser, args.command).error(str(exc))  # exits 2 with the usage line
     except CLIError as exc:

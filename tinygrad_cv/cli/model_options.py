@@ -80,15 +80,17 @@ def given_options(args, entry, entries, attr="options", what=None, extra=()):
 @contextlib.contextmanager
 def model_errors():
     """The registry's errors as the CLI's: bad options -> UsageError (exit 2); an unusable
-    checkpoint, a missing extra or data set -> one CLIError line (exit 1)."""
+    checkpoint, a diverged training run, a missing extra or data set -> one CLIError line
+    (exit 1)."""
     from models.registry import ModelLoadError, OptionError
+    from models.training import TrainingDiverged
     from tinygrad_cv.io import CheckpointError
 
     try:
         yield
     except OptionError as exc:
         raise UsageError(str(exc)) from None
-    except (ModelLoadError, CheckpointError) as exc:
+    except (ModelLoadError, CheckpointError, TrainingDiverged) as exc:
         raise CLIError(str(exc)) from None
     except ImportError as exc:
         raise CLIError(str(exc)) from None
