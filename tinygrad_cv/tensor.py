@@ -411,8 +411,11 @@ class Tensor:
         return self.array.__dlpack_device__()
 
     # ---- autograd ----------------------------------------------------------------------------
-    def backward(self, grad=None, retain_graph=False, create_graph=False):
-        """Accumulate d(self)/d(leaf) * grad into every leaf's ``.grad``."""
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None,
+                 grad=None):
+        """Accumulate d(self)/d(leaf) * gradient into every leaf's ``.grad`` (only into the
+        ``.grad`` of ``inputs`` when given; ``grad=`` is an older name of ``gradient``)."""
+        grad = gradient if gradient is not None else grad
         if not self.requires_grad:
             raise RuntimeError("backward(): this tensor does not require grad and has no graph "
                                "(did you create it under no_grad, or from inputs without "
@@ -429,7 +432,11 @@ class Tensor:
                 raise RuntimeError(f"backward(): grad has shape {grad.shape} but the tensor has "
                                    f"shape {self.shape}")
             grad = grad if create_graph else grad.array
-        run_backward([self], [grad], retain_graph=retain_graph or create_graph,
+        if inputs is not None:
+            _backward_into([self], [grad], retain_graph=retain_graph, create_graph=create_graph,
+                           inputs=inputs)
+            return
+        run_backward([self], [grad], retain_graph=bool(retain_graph) or create_graph,
                      create_graph=create_graph)
 
     # ---- in-place operations (torch's rules and version counter: autograd/inplace.py) --------
@@ -2312,7 +2319,7 @@ def broadcast_to(x, shape):
 # and Tensor's methods call them: they are imported here, once everything above exists.
 from .autograd.mode import is_grad_enabled  # noqa: E402
 from .autograd.function import ShapeError  # noqa: E402
-from .autograd.engine import run_backward  # noqa: E402
+from .autograd.engine import backward as _backward_into, run_backward  # noqa: E402
 from .autograd.inplace import (apply_inplace, arithmetic_inplace,  # noqa: E402
                                assign_inplace, reshape_inplace)
 from .autograd.versions import bump_version, share_version, version_box  # noqa: E402

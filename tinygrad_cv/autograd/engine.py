@@ -36,12 +36,16 @@ _accumulate_lock = threading.Lock()
 
 # ---- the entry points ------------------------------------------------------------------------
 def grad(outputs, inputs, grad_outputs=None, create_graph=False, retain_graph=None,
-         allow_unused=False):
+         allow_unused=None, materialize_grads=False):
     """Gradients of ``sum(outputs * grad_outputs)`` with respect to each of ``inputs``.
 
     ``.grad`` is not touched; with ``create_graph=True`` the result is itself differentiable
-    (higher-order gradients, gradient penalties, Hessians).
+    (higher-order gradients, gradient penalties, Hessians).  ``materialize_grads=True`` gives
+    zeros (not None) for inputs the outputs do not depend on (it implies ``allow_unused``).
     """
+    if materialize_grads and allow_unused is False:
+        raise ValueError("grad(): materialize_grads=True requires allow_unused to be True or None")
+    allow_unused = bool(allow_unused) or materialize_grads
     outputs = _as_list(outputs)
     inputs = _as_list(inputs)
     grad_outputs = [None] * len(outputs) if grad_outputs is None else _as_list(grad_outputs)
@@ -58,21 +62,55 @@ def grad(outputs, inputs, grad_outputs=None, create_graph=False, retain_graph=No
                 raise RuntimeError(f"grad(): grad_outputs must be given for the non-scalar output "
                                    f"of shape {out.shape}")
             g = _ones_like(out)
-        elif isinstance(g, Tensor) and not create_graph:
-            g = g.array
+        else:
+            if tuple(g.shape) != tuple(out.shape):
+                raise RuntimeError(f"grad(): grad_outputs has shape {tuple(g.shape)} but its output "
+                                   f"has shape {tuple(out.shape)}")
+            if isinstance(g, Tensor) and not create_graph:
+                g = g.array
         root_grads.append(g)
     if retain_graph is None:
         retain_graph = create_graph
-    return run_backward(outputs, root_grads, retain_graph=retain_graph, create_graph=create_graph,
-                        inputs=inputs, allow_unused=allow_unused)
+    grads = run_backward(outputs, root_grads, retain_graph=retain_graph,
+                         create_graph=create_graph, inputs=inputs, allow_unused=allow_unused)
+    if materialize_grads:
+        grads = tuple(Tensor.wrap(backend.get_array_module(t.array).zeros(t.shape, dtype=t.dtype))
+                      if g is None else g for t, g in zip(inputs, grads))
+    return grads
 
 
-def backward(tensors, grad_tensors=None, retain_graph=False, create_graph=False):
-    """Accumulate the gradients of several outputs into the leaves' ``.grad`` at once."""
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """Accumulate the gradients of several outputs into the leaves' ``.grad`` at once.
+
+    ``inputs`` given (a tensor or a sequence): accumulate into the ``.grad`` of those tensors
+    only (leaves or not); the other leaves are untouched.
+    """
     tensors = _as_list(tensors)
     grads = _as_list(grad_tensors) if grad_tensors is not None else [None] * len(tensors)
     gs = [_ones_like(t) if g is None else g for t, g in zip(tensors, grads)]
-    run_backward(tensors, gs, retain_graph=retain_graph or create_graph, create_graph=create_graph)
+    retain_graph = create_graph if retain_graph is None else retain_graph
+    if inputs is None:
+        run_backward(tensors, gs, retain_graph=retain_graph, create_graph=create_graph)
+        return
+    inputs = _as_list(inputs)
+    if not inputs:
+        raise RuntimeError("backward(): inputs must not be empty (pass None for all leaves)")
+    if not all(isinstance(t, Tensor) and t.requires_grad for t in inputs):
+        raise RuntimeError("backward(): one of the inputs does not require grad")
+    for t in inputs:        # a non-leaf input keeps (and accumulates) its .grad from now on
+        if t.creator is not None:
+            t.retains_grad = True
+    found = run_backward(tensors, gs, retain_graph=retain_graph, create_graph=create_graph,
+                         inputs=inputs, allow_unused=True)
+    with _accumulate_lock:
+        for t, g in zip(inputs, found):
+            if g is None or t.creator is not None:
+                continue
+            if not create_graph:
+                g = Tensor.wrap(g.array.copy()) if t.grad is None else g
+                t.grad = g if t.grad is None else Tensor.wrap(t.grad.array + g.array)
+            else:
+                t.grad = g if t.grad is None else t.grad + g
 
 
 def _as_list(x):
@@ -233,9 +271,13 @@ def _observe(t, g, state):
     """Run ``t``'s hooks on its complete gradient ``g``, keep it (retain_grad), capture it (grad())."""
     if t.hooks:
         g = _run_hooks(t, g, state.create_graph)
-    if t.retains_grad:
-        t.grad = g.detach() if isinstance(g, Tensor) and not state.create_graph else (
-            g if isinstance(g, Tensor) else Tensor.wrap(g))
+    if t.retains_grad:       # (accumulates over backward passes, like a leaf's .grad)
+        if state.create_graph:
+            kept = g if isinstance(g, Tensor) else Tensor.wrap(g)
+            t.grad = kept if t.grad is None else t.grad + kept
+        else:
+            raw = g.array if isinstance(g, Tensor) else g
+            t.grad = Tensor.wrap(raw) if t.grad is None else Tensor.wrap(t.grad.array + raw)
     if state.wanted is not None and id(t) in state.wanted:
         state.captured[id(t)] = g
     return g
