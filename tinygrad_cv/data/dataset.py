@@ -7,9 +7,11 @@ indexing (one gather per tensor per batch, no per-sample Python loop); ``Subset`
 (``a + b``).
 
 ``DataLoader`` takes torch's arguments.  ``default_collate`` turns a list of samples into a
-batch as torch does: tensors and arrays are stacked, Python ints become int64, floats float64,
-bools bool, strings stay as they are, and tuples (as a list), lists, namedtuples and dicts are
-collated field by field.
+batch as torch does: tensors, arrays and array scalars are stacked, Python ints become int64
+(bools alone bool; a float among them the default float dtype, as ``torch.tensor(batch)``),
+floats float64, strings stay as they are, and tuples (as a list), lists, namedtuples and dicts
+are collated field by field.  ``default_convert`` (the loader's conversion without
+batching) turns numeric arrays and array scalars into Tensors and tuples into lists.
 
 Loading always happens in the calling thread, in order: ``num_workers``, ``pin_memory``,
 ``persistent_workers``, ``prefetch_factor``, ``timeout``, ``worker_init_fn`` and
@@ -162,10 +164,7 @@ def random_split(dataset, lengths, generator=None):
     """
     n = len(dataset)
     lengths = list(lengths)
-    if lengths and all(isinstance(f, float) for f in lengths):
-        if not (math.isclose(sum(lengths), 1.0) and sum(lengths) <= 1):
-            raise ValueError("Sum of input lengths does not equal the length of the input "
-                             f"dataset! (fractions {lengths} do not sum to 1)")
+    if lengths and math.isclose(sum(lengths), 1) and sum(lengths) <= 1:   # torch: fractions
         for i, f in enumerate(lengths):
             if not 0 <= f <= 1:
                 raise ValueError(f"Fraction at index {i} is not between 0 and 1")
@@ -173,12 +172,12 @@ def random_split(dataset, lengths, generator=None):
         for i in range(n - sum(counts)):
             counts[i % len(counts)] += 1
         lengths = counts
+    if sum(lengths) != n:
+        raise ValueError("Sum of input lengths does not equal the length of the input dataset!")
     if any(isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0
            for v in lengths):
         raise ValueError(f"random_split: lengths must be non-negative ints or fractions summing "
                          f"to 1, got {lengths!r}")
-    if sum(lengths) != n:
-        raise ValueError("Sum of input lengths does not equal the length of the input dataset!")
     order = rng_of(generator, "cpu").permutation(n).tolist()
     out, start = [], 0
     for size in lengths:
@@ -215,16 +214,16 @@ def default_collate(batch, device=None):
             raise TypeError(f"default_collate: batch must contain tensors, numpy arrays, "
                             f"numbers, dicts or lists; found {elem.dtype}")
         return _stack_tensors(batch, device)
-    if hasattr(elem, "dtype") and hasattr(elem, "shape") and elem.shape == ():
-        return _stack_tensors([_host.asarray(v) for v in batch], device)   # a NumPy scalar
-    if isinstance(elem, bool):
-        return Tensor(list(batch), dtype="bool", device=device)
+    if _is_str(elem):   # also NumPy's str_ / bytes_ scalars
+        return batch
+    if _is_array_scalar(elem):
+        return _stack_tensors([_host.asarray(v) for v in batch], device)
     if isinstance(elem, numbers.Integral):
-        return Tensor(list(batch), dtype="int64", device=device)
+        # the dtype comes from the whole batch, as torch.tensor(batch): all bools -> bool,
+        # ints (and bools) -> int64, a float among them -> the default float dtype
+        return Tensor(list(batch), device=device)
     if isinstance(elem, numbers.Real):
         return Tensor(list(batch), dtype="float64", device=device)
-    if _is_str(elem):
-        return batch
     if isinstance(elem, collections.abc.Mapping):
         out = {key: default_collate([d[key] for d in batch], device) for key in elem}
         try:
@@ -242,17 +241,29 @@ def default_collate(batch, device=None):
                     f"or lists; found {type(elem)}")
 
 
+def _is_array_scalar(x):
+    """A NumPy/CuPy scalar (``float32(1.5)``, ``int16(3)``, ...): it has a dtype and shape ()."""
+    return hasattr(x, "dtype") and hasattr(x, "shape") and x.shape == () \
+        and not isinstance(x, Tensor)
+
+
 def default_convert(data):
-    """Arrays inside ``data`` (at any depth) become Tensors; everything else is kept."""
-    if isinstance(data, Tensor):
+    """Numeric arrays and array scalars inside ``data`` (at any depth) become Tensors; arrays
+    of strings or objects, and everything else, are kept.  As torch, a plain tuple becomes a
+    list; namedtuples, mappings and other sequences keep their type."""
+    if isinstance(data, Tensor) or _is_str(data):
         return data
-    if backend.is_array(data):
-        return Tensor.wrap(data)
+    if backend.is_array(data) or _is_array_scalar(data):
+        if data.dtype.kind in "OSUV":
+            return data
+        return Tensor.wrap(data if backend.is_array(data) else _host.asarray(data))
     if isinstance(data, collections.abc.Mapping):
         return type(data)({k: default_convert(v) for k, v in data.items()})
     if isinstance(data, tuple) and hasattr(data, "_fields"):
         return type(data)(*(default_convert(v) for v in data))
-    if isinstance(data, (list, tuple)):
+    if isinstance(data, tuple):
+        return [default_convert(v) for v in data]
+    if isinstance(data, list):
         return type(data)(default_convert(v) for v in data)
     return data
 
@@ -422,12 +433,12 @@ class DataLoader:
                 yield default_convert(sample) if self.collate_fn is None \
                     else self.collate_fn(sample)
             return
-        fast = self.collate_fn is None and hasattr(self.dataset, "get_batch")
-        for idx in self._index_batches():
-            if fast:
+        if self.collate_fn is None and hasattr(self.dataset, "get_batch"):
+            for idx in self._index_batches():
                 yield self.dataset.get_batch(idx, device=device)
-            else:
-                yield self._collate([self.dataset[int(i)] for i in idx], device)
+            return
+        for idx in self.batch_sampler:   # the sampler's keys as they are (not only ints)
+            yield self._collate([self.dataset[i] for i in idx], device)
 
     def _index_batches(self):
         if isinstance(self.batch_sampler, BatchSampler):

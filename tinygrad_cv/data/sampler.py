@@ -86,8 +86,7 @@ class RandomSampler(_ArraySampler):
         if not isinstance(replacement, bool):
             raise TypeError(f"replacement should be a boolean value, but got "
                             f"replacement={replacement!r}")
-        if num_samples is not None:
-            _positive_int(num_samples, "num_samples")
+        _positive_int(len(data_source) if num_samples is None else num_samples, "num_samples")
         if seed is not None and generator is not None:
             raise ValueError("RandomSampler: pass either seed= or generator=, not both")
         self.data_source = data_source
@@ -155,7 +154,10 @@ class WeightedRandomSampler(_ArraySampler):
                              f"replacement={replacement!r}")
         w = backend.to_numpy(getattr(weights, "array", weights)) if hasattr(weights, "shape") \
             else _host.asarray(list(weights))
-        w = _host.asarray(w, dtype="float64").reshape(-1)
+        w = _host.asarray(w, dtype="float64")
+        if w.ndim != 1:
+            raise ValueError(f"weights should be a 1d sequence but given weights have shape "
+                             f"{tuple(w.shape)}")
         if w.size == 0 or (w < 0).any() or not _host.isfinite(w).all() or w.sum() <= 0:
             raise RuntimeError("WeightedRandomSampler: weights must be finite, non-negative "
                                "and not all zero")
@@ -200,16 +202,25 @@ class BatchSampler(Sampler):
             if len(carry) and not self.drop_last:
                 yield carry
             return
+        for batch in self._lists():
+            yield _host.asarray([int(i) for i in batch], dtype="int64")
+
+    def _lists(self):
         batch = []
         for i in self.sampler:
-            batch.append(int(i))
+            batch.append(i)
             if len(batch) == self.batch_size:
-                yield _host.asarray(batch, dtype="int64")
+                yield batch
                 batch = []
         if batch and not self.drop_last:
-            yield _host.asarray(batch, dtype="int64")
+            yield batch
 
     def __iter__(self):
+        """Lists of indices: ints from an array sampler, else the sampler's own items (any
+        key the dataset takes, as torch)."""
+        if not isinstance(self.sampler, _ArraySampler):
+            yield from self._lists()
+            return
         for idx in self.index_batches():
             yield idx.tolist()
 

@@ -1,0 +1,87 @@
+"""Differential tests of tinygrad_cv.utils.data against torch.utils.data: collation and
+conversion dtypes, sampler argument rules, random_split's fraction rule and loaders over
+datasets keyed by something other than ints."""
+import collections
+
+import numpy as np
+import pytest
+import torch
+import torch.utils.data as T
+
+import tinygrad_cv.utils.data as O
+
+
+def _plain(x):
+    """Tensors -> (dtype name, shape, values); containers recursively; the rest as is."""
+    if isinstance(x, torch.Tensor) or type(x).__name__ == "Tensor":
+        return ("tensor", str(x.dtype).split(".")[-1], tuple(x.shape), x.tolist())
+    if isinstance(x, np.ndarray):
+        return ("ndarray", str(x.dtype), x.shape, x.tolist())
+    if isinstance(x, dict):
+        return (type(x).__name__, {k: _plain(v) for k, v in x.items()})
+    if isinstance(x, (list, tuple)):
+        return (type(x).__name__, [_plain(v) for v in x])
+    return (type(x).__name__, x)
+
+
+def _same(fn):
+    assert _plain(fn(O)) == _plain(fn(T))
+
+
+Point = collections.namedtuple("Point", "x y")
+
+
+@pytest.mark.parametrize("batch", [
+    [1, 2.5], [True, 2], [2, True], [1, 2], [True, False], [1.5, 2],
+    [np.str_("a"), np.str_("b")], [np.float32(1.5), np.float32(2)],
+    [{"a": (1, 2.5), "s": np.str_("x")}, {"a": (3, 4), "s": np.str_("y")}],
+], ids=repr)
+def test_default_collate_dtypes_as_torch(batch):
+    _same(lambda lib: lib.default_collate(batch))
+
+
+@pytest.mark.parametrize("data", [
+    np.float32(1.5), np.int16(3), np.array(["a", "b"]), np.array([1, None], dtype=object),
+    (np.array([1]), 2), Point(np.array(0), np.float64(2.0)),
+    {"a": np.array([1.0]), "b": [np.int64(3), "s"]}, np.str_("a"), "abc", 7,
+], ids=repr)
+def test_default_convert_as_torch(data):
+    _same(lambda lib: lib.default_convert(data))
+
+
+def test_loader_without_batching_converts_numpy_scalars_and_tuples():
+    data = [(np.int32(2), np.array([1.0])), (np.int32(5), np.array([2.0]))]
+    _same(lambda lib: list(lib.DataLoader(data, batch_size=None)))
+
+
+def test_weighted_sampler_rejects_2d_weights():
+    for lib in (T, O):
+        with pytest.raises(ValueError, match="1d sequence"):
+            lib.WeightedRandomSampler([[1.0, 2.0]], 3)
+
+
+def test_random_sampler_rejects_empty_dataset():
+    for lib in (T, O):
+        with pytest.raises(ValueError, match="num_samples=0"):
+            lib.RandomSampler(range(0))
+
+
+@pytest.mark.parametrize("n,lengths", [(10, [0.5, 0.5, 0]), (5, [1, 0]), (7, [0.5, 0.5]),
+                                       (10, [3, 7]), (10, (0.2, 0.8))])
+def test_random_split_sizes_as_torch(n, lengths):
+    _same(lambda lib: sorted(len(s) for s in lib.random_split(range(n), lengths)))
+
+
+def test_random_split_bad_sum_message():
+    for lib in (T, O):
+        with pytest.raises(ValueError, match="Sum of input lengths"):
+            lib.random_split(range(10), [0.5, 0.6])
+
+
+def test_loader_passes_non_integer_sampler_keys():
+    data = {"a": 1, "b": 2, "c": 3}
+    for batch_size in (2, None):
+        _same(lambda lib: list(lib.DataLoader(data, sampler=["c", "a", "b"],
+                                              batch_size=batch_size)))
+    _same(lambda lib: list(lib.DataLoader(data, batch_sampler=[["b", "a"], ["c"]])))
+    _same(lambda lib: list(lib.BatchSampler(["x", "y", "z"], 2, False)))
