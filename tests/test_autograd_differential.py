@@ -77,3 +77,38 @@ def test_retained_grad_of_a_non_leaf_accumulates_over_backward_passes():
         (y * y).sum().backward()
         ys.append(y)
     _close(ys[0].grad, ys[1].grad)
+
+
+def _records(lib):
+    return (lib.ones(1, requires_grad=True) * 2).requires_grad, lib.is_inference_mode_enabled()
+
+
+@pytest.mark.parametrize("make", [
+    lambda lib: lib.no_grad(_records),                       # bare decorator
+    lambda lib: lib.no_grad()(lambda lib_: lib.enable_grad(_records)(lib_)),
+    lambda lib: lib.inference_mode(_records),
+    lambda lib: lib.inference_mode()(_records),
+    lambda lib: lib.inference_mode(False)(_records),
+    lambda lib: lib.set_grad_enabled(False)(_records),
+])
+def test_grad_modes_as_decorators_match_torch(make):
+    ours, theirs = make(tg), make(torch)
+    assert tg.is_grad_enabled() and torch.is_grad_enabled()     # building one changes nothing
+    assert ours(tg) == theirs(torch)
+    assert tg.is_grad_enabled()
+
+
+def test_inference_mode_as_a_context_manager_nested():
+    seen = []
+    for lib in (tg, torch):
+        with lib.no_grad():
+            with lib.inference_mode():
+                inner = [_records(lib)]
+                with lib.inference_mode(False):
+                    inner.append(_records(lib))
+                inner.append(_records(lib))
+            inner.append(_records(lib))
+        inner.append(_records(lib))
+        seen.append(inner)
+    assert seen[0] == seen[1]
+    assert tg.autograd.inference_mode is tg.inference_mode

@@ -13,8 +13,8 @@ from .tensor import (Tensor, matmul, maximum, minimum, where, cat, concatenate, 
                      clamp, clip, abs, neg, sum, mean, max, min, var, std, logsumexp, argmax,
                      argmin, reshape, flatten, squeeze, unsqueeze, permute, transpose, softmax,
                      log_softmax, amax, amin, square, expand, broadcast_to)
-from .autograd import (detect_anomaly, enable_grad, is_grad_enabled, no_grad,  # noqa: F401
-                       set_grad_enabled)
+from .autograd import (detect_anomaly, enable_grad, inference_mode,  # noqa: F401
+                       is_grad_enabled, is_inference_mode_enabled, no_grad, set_grad_enabled)
 from . import autograd  # noqa: F401
 from .creation import (tensor, zeros, ones, empty, full, arange, linspace, eye,  # noqa: F401
                        rand, randn, randint, zeros_like, ones_like, full_like, randn_like,

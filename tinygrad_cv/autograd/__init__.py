@@ -6,8 +6,8 @@
 d(outputs)/d(inputs) without touching ``.grad``; with ``create_graph=True`` the result is itself
 differentiable (higher-order gradients, gradient penalties, Hessians).
 """
-from .mode import (detect_anomaly, enable_grad, is_anomaly_enabled,  # noqa: F401
-                   is_grad_enabled, no_grad, set_grad_enabled)
+from .mode import (detect_anomaly, enable_grad, inference_mode, is_anomaly_enabled,  # noqa: F401
+                   is_grad_enabled, is_inference_mode_enabled, no_grad, set_grad_enabled)
 from .function import Function  # noqa: F401
 from .engine import backward, grad  # noqa: F401
 from . import functional  # noqa: F401

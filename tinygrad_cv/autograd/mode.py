@@ -11,6 +11,7 @@ import threading
 class _Modes(threading.local):
     grad_enabled = True
     anomaly = False
+    inference = False
 
 
 modes = _Modes()
@@ -28,6 +29,14 @@ class _GradMode:
     """Context manager and decorator that sets grad mode to ``self.enabled``."""
 
     enabled = True
+
+    def __new__(cls, orig_func=None):
+        """``@no_grad`` without parentheses decorates ``orig_func`` directly (as torch)."""
+        if orig_func is None:
+            return super().__new__(cls)
+        if not callable(orig_func):
+            raise TypeError(f"{cls.__name__}() takes no arguments (got {orig_func!r})")
+        return cls()(orig_func)
 
     def __enter__(self):
         self._prev = modes.grad_enabled
@@ -65,6 +74,9 @@ class set_grad_enabled(_GradMode):
     """Set grad mode at construction (``set_grad_enabled(False)``); restored on leaving the
     ``with`` block."""
 
+    def __new__(cls, mode):
+        return object.__new__(cls)
+
     def __init__(self, mode: bool):
         self.enabled = bool(mode)
         self._prev = modes.grad_enabled
@@ -73,8 +85,58 @@ class set_grad_enabled(_GradMode):
     def __enter__(self):
         return self
 
-    def __call__(self, func):  # pragma: no cover - torch has it too, rarely used
-        raise TypeError("set_grad_enabled is a context manager, not a decorator")
+    def __call__(self, func):
+        """As a decorator: the mode set at construction is undone now and set on each call."""
+        modes.grad_enabled = self._prev
+        enabled = self.enabled
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(enabled):
+                return func(*args, **kwargs)
+
+        return wrapper
+
+
+class inference_mode(_GradMode):
+    """``no_grad`` for inference (``inference_mode(False)`` turns both grad mode on and inference
+    mode off, as torch's); also a decorator,
+    with or without parentheses.  Tensors made inside are ordinary tensors that do not require
+    grad (there are no separate inference tensors)."""
+
+    def __new__(cls, mode=True):
+        if callable(mode) and not isinstance(mode, bool):
+            return cls()(mode)
+        return object.__new__(cls)
+
+    def __init__(self, mode: bool = True):
+        self.mode = bool(mode)
+
+    def __enter__(self):
+        self._prev = modes.grad_enabled
+        self._prev_inference = modes.inference
+        modes.grad_enabled = not self.mode
+        modes.inference = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        modes.grad_enabled = self._prev
+        modes.inference = self._prev_inference
+        return False
+
+    def __call__(self, func):
+        mode = self.mode
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with inference_mode(mode):
+                return func(*args, **kwargs)
+
+        return wrapper
+
+
+def is_inference_mode_enabled() -> bool:
+    return modes.inference
 
 
 class detect_anomaly:
