@@ -85,3 +85,30 @@ def test_loader_passes_non_integer_sampler_keys():
                                               batch_size=batch_size)))
     _same(lambda lib: list(lib.DataLoader(data, batch_sampler=[["b", "a"], ["c"]])))
     _same(lambda lib: list(lib.BatchSampler(["x", "y", "z"], 2, False)))
+
+
+class _Stream(T.IterableDataset):
+    def __init__(self, n):
+        self.n = n
+
+    def __iter__(self):
+        return iter(range(self.n))
+
+    def __len__(self):
+        return self.n
+
+
+class _OurStream(O.IterableDataset):
+    __init__, __iter__, __len__ = _Stream.__init__, _Stream.__iter__, _Stream.__len__
+
+
+def test_adding_streams_chains_them():
+    def chained(lib):
+        make = _Stream if lib is T else _OurStream
+        chain = make(2) + make(3)
+        assert isinstance(chain, lib.ChainDataset)
+        return [list(chain), len(chain), list(lib.DataLoader(chain, batch_size=2))]
+    _same(chained)
+    for lib in (T, O):
+        with pytest.raises((TypeError, AssertionError)):
+            list(lib.ChainDataset([[1, 2]]))

@@ -6,9 +6,9 @@
     x, y = load_digits("train")
     loader = DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True, seed=0)
 """
-from .dataset import (ConcatDataset, DataLoader, Dataset, IterableDataset, Subset,  # noqa: F401
-                      TensorDataset, default_collate, default_convert, get_worker_info,
-                      random_split)
+from .dataset import (ChainDataset, ConcatDataset, DataLoader, Dataset,  # noqa: F401
+                      IterableDataset, Subset, TensorDataset, default_collate, default_convert,
+                      get_worker_info, random_split)
 from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler,  # noqa: F401
                       SubsetRandomSampler, WeightedRandomSampler)
 from .datasets import SAMPLE_IMAGES, load_digits, load_sample_image, stratified_split  # noqa: F401

@@ -4,7 +4,7 @@
 yields samples.  ``TensorDataset(*tensors)`` holds equally long tensors and is batched by fancy
 indexing (one gather per tensor per batch, no per-sample Python loop); ``Subset`` (what
 ``random_split`` returns) keeps that fast path.  ``ConcatDataset`` chains datasets
-(``a + b``).
+(``a + b``); ``ChainDataset`` chains streams (``a + b`` of two ``IterableDataset``s).
 
 ``DataLoader`` takes torch's arguments.  ``default_collate`` turns a list of samples into a
 batch as torch does: tensors, arrays and array scalars are stacked, Python ints become int64
@@ -57,6 +57,33 @@ class IterableDataset(Dataset):
 
     def __len__(self):
         raise TypeError(f"{type(self).__name__} has no len() (an IterableDataset)")
+
+    def __add__(self, other):
+        return ChainDataset([self, other])
+
+
+class ChainDataset(IterableDataset):
+    """Streams one after the other (``a + b`` of two ``IterableDataset``s); its ``len`` is the
+    sum of theirs."""
+
+    def __init__(self, datasets):
+        self.datasets = datasets
+
+    def __iter__(self):
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise TypeError(f"ChainDataset only supports IterableDataset, got "
+                                f"{type(d).__name__}")
+            yield from d
+
+    def __len__(self):
+        total = 0
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise TypeError(f"ChainDataset only supports IterableDataset, got "
+                                f"{type(d).__name__}")
+            total += len(d)
+        return total
 
 
 class TensorDataset(Dataset):
@@ -463,6 +490,7 @@ class DataLoader:
             yield self._collate(batch, device)
 
 
-__all__ = ["BatchSampler", "ConcatDataset", "DataLoader", "Dataset", "IterableDataset",
-           "RandomSampler", "Sampler", "SequentialSampler", "Subset", "TensorDataset",
-           "default_collate", "default_convert", "get_worker_info", "random_split"]
+__all__ = ["BatchSampler", "ChainDataset", "ConcatDataset", "DataLoader", "Dataset",
+           "IterableDataset", "RandomSampler", "Sampler", "SequentialSampler", "Subset",
+           "TensorDataset", "default_collate", "default_convert", "get_worker_info",
+           "random_split"]
