@@ -112,3 +112,14 @@ def test_adding_streams_chains_them():
     for lib in (T, O):
         with pytest.raises((TypeError, AssertionError)):
             list(lib.ChainDataset([[1, 2]]))
+
+
+def test_collating_tensors_that_require_grad_keeps_the_graph():
+    grads = []
+    for lib, mod in ((T, torch), (O, __import__("tinygrad_cv"))):
+        leaf = mod.tensor([1.0, 2.0], requires_grad=True)
+        batch = lib.default_collate([leaf, leaf * 3])
+        assert batch.requires_grad
+        batch.sum().backward()
+        grads.append(leaf.grad.tolist())
+    assert grads[0] == grads[1] == [4.0, 4.0]

@@ -30,7 +30,7 @@ from .. import backend
 from ..devices import placement
 from ..generator import rng_of
 from ..ops.dual import raw
-from ..tensor import Tensor
+from ..tensor import Tensor, stack
 from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 
 _host = backend.module_for_device("cpu")
@@ -225,6 +225,10 @@ def _stack_tensors(values, device):
         if a.shape != shape:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got "
                                f"{list(shape)} at entry 0 and {list(a.shape)} at entry {i}")
+    if any(isinstance(v, Tensor) and v.requires_grad for v in values):
+        # on the graph, as torch.stack: the batch's gradient reaches the samples
+        return stack([v.to(backend.device_of(a)) if isinstance(v, Tensor) else Tensor.wrap(a)
+                      for v, a in zip(values, arrays)])
     xp = backend.get_array_module(arrays[0])
     return Tensor.wrap(xp.stack([xp.asarray(a) for a in arrays]))
 
