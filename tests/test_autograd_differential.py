@@ -112,3 +112,51 @@ def test_inference_mode_as_a_context_manager_nested():
         seen.append(inner)
     assert seen[0] == seen[1]
     assert tg.autograd.inference_mode is tg.inference_mode
+
+
+def _custom_functions(lib):
+    """The same torch-style Functions, written once per library."""
+
+    class TwoOutputs(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.set_materialize_grads(False)
+            return x * 2, x * 3
+
+        @staticmethod
+        def backward(ctx, ga, gb):
+            ctx.seen_none = gb is None
+            return ga * 2 if gb is None else ga * 2 + gb * 3
+
+    class WithConstant(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, scale=3.0):
+            return x * scale
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 3.0, None         # a trailing None beyond the inputs is accepted
+
+    return TwoOutputs, WithConstant
+
+
+def test_custom_function_set_materialize_grads_false_passes_none():
+    seen = []
+    for lib in (tg, torch):
+        two, _ = _custom_functions(lib)
+        x = lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        a, _b = two.apply(x)
+        a.sum().backward()
+        seen.append((x.grad, a.grad_fn.seen_none))
+    _close(seen[0][0], seen[1][0])
+    assert seen[0][1] is True and seen[1][1] is True
+
+
+def test_custom_function_may_return_extra_none_gradients():
+    grads = []
+    for lib in (tg, torch):
+        _, const = _custom_functions(lib)
+        x = lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        const.apply(x).sum().backward()
+        grads.append(x.grad)
+    _close(*grads)

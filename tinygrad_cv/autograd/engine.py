@@ -248,7 +248,8 @@ def _node_backward(node, grads, state):
     if len(grads) > 1 and any(g is None for g in grads):      # (one output: always set)
         if all(g is None for g in grads):
             return None
-        _zero_fill(node, grads, create_graph)
+        if node.materialize_grads:      # (else backward sees None: set_materialize_grads)
+            _zero_fill(node, grads, create_graph)
     if create_graph:
         saved_plain = node.saved
         node.saved = _saved_as_tensors(node)
@@ -260,6 +261,8 @@ def _node_backward(node, grads, state):
         in_grads = type(node).backward(node, *grads)
     if type(in_grads) is not tuple:
         in_grads = (in_grads,)
+    if len(in_grads) > len(node.inputs) and all(g is None for g in in_grads[len(node.inputs):]):
+        in_grads = in_grads[:len(node.inputs)]     # (trailing Nones are allowed, as torch)
     if len(in_grads) != len(node.inputs):
         raise RuntimeError(
             f"{type(node).__name__}.backward returned {len(in_grads)} gradients, "

@@ -50,6 +50,7 @@ class Function:
     """
 
     higher_order = False
+    materialize_grads = True    # zeros for an output without gradient (set_materialize_grads)
     versions = None     # [(input index, its version at record time)] of inputs with a counter
     out_versions = None  # {output index: version} for the op of an in-place change
 
@@ -70,6 +71,10 @@ class Function:
 
     def mark_non_differentiable(self, *arrays) -> None:
         self.non_differentiable = {id(a) for a in arrays}
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """``False``: ``backward`` receives None (not zeros) for an output that got no gradient."""
+        self.materialize_grads = bool(value)
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
