@@ -123,3 +123,36 @@ def test_collating_tensors_that_require_grad_keeps_the_graph():
         batch.sum().backward()
         grads.append(leaf.grad.tolist())
     assert grads[0] == grads[1] == [4.0, 4.0]
+
+
+class _MyList(list):
+    pass
+
+
+def _counts(v):
+    return collections.defaultdict(int, {"a": v})
+
+
+@pytest.mark.parametrize("make", [
+    lambda lib: lib.default_collate([_counts(1), _counts(2)]),
+    lambda lib: lib.default_collate([_MyList([1]), _MyList([2])]),
+    lambda lib: lib.default_collate([collections.deque([1]), collections.deque([2])]),
+    lambda lib: lib.default_convert(_counts(np.array([1]))),
+    lambda lib: lib.default_convert(_MyList([np.array([1])])),
+    lambda lib: lib.default_convert(range(3)),
+], ids=["defaultdict", "list subclass", "deque", "convert defaultdict", "convert list subclass",
+        "convert range"])
+def test_containers_keep_their_type_as_torch(make):
+    out_torch, out_ours = make(T), make(O)
+    assert type(out_ours) is type(out_torch)
+    assert _plain(list(out_ours.values()) if isinstance(out_ours, dict) else list(out_ours)) == \
+        _plain(list(out_torch.values()) if isinstance(out_torch, dict) else list(out_torch))
+    if isinstance(out_torch, collections.defaultdict):
+        assert out_ours.default_factory is out_torch.default_factory
+
+
+def test_collating_dates_raises_as_torch():
+    batch = [np.datetime64("2020-01-01"), np.datetime64("2020-01-02")]
+    for lib in (T, O):
+        with pytest.raises(TypeError, match="default_collate: batch must contain"):
+            lib.default_collate(batch)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import bisect
 import collections.abc
+import copy
 import math
 import numbers
 
@@ -241,13 +242,13 @@ def default_collate(batch, device=None):
     device = backend.normalize_device(device)
     elem = batch[0]
     if isinstance(elem, Tensor) or backend.is_array(elem):
-        if getattr(elem, "dtype", None) is not None and elem.dtype.kind in "OSUV":
+        if getattr(elem, "dtype", None) is not None and elem.dtype.kind in _NOT_NUMERIC:
             raise TypeError(f"default_collate: batch must contain tensors, numpy arrays, "
                             f"numbers, dicts or lists; found {elem.dtype}")
         return _stack_tensors(batch, device)
     if _is_str(elem):   # also NumPy's str_ / bytes_ scalars
         return batch
-    if _is_array_scalar(elem):
+    if _is_array_scalar(elem) and elem.dtype.kind not in _NOT_NUMERIC:
         return _stack_tensors([_host.asarray(v) for v in batch], device)
     if isinstance(elem, numbers.Integral):
         # the dtype comes from the whole batch, as torch.tensor(batch): all bools -> bool,
@@ -256,20 +257,49 @@ def default_collate(batch, device=None):
     if isinstance(elem, numbers.Real):
         return Tensor(list(batch), dtype="float64", device=device)
     if isinstance(elem, collections.abc.Mapping):
-        out = {key: default_collate([d[key] for d in batch], device) for key in elem}
-        try:
-            return type(elem)(out)
-        except TypeError:
-            return out
+        return _same_mapping(elem, {key: default_collate([d[key] for d in batch], device)
+                                    for key in elem})
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):   # a namedtuple
         return type(elem)(*(default_collate(s, device) for s in zip(*batch)))
     if isinstance(elem, collections.abc.Sequence):
         size = len(elem)
         if any(len(e) != size for e in batch):
             raise RuntimeError("each element in list of batch should be of equal size")
-        return [default_collate(s, device) for s in zip(*batch)]
+        values = [default_collate(s, device) for s in zip(*batch)]
+        return values if isinstance(elem, tuple) else _same_sequence(elem, values)
     raise TypeError(f"default_collate: batch must contain tensors, numpy arrays, numbers, dicts "
                     f"or lists; found {type(elem)}")
+
+
+_NOT_NUMERIC = "OSUVmM"   # dtype kinds that are not numbers: objects, strings, void, dates
+
+
+def _same_mapping(like, values):
+    """``values`` (a dict) in the mapping type of ``like``, as torch: a mutable mapping is
+    copied and updated (keeping a ``defaultdict``'s factory), another one rebuilt from the
+    dict; a plain dict when the type cannot be built either way."""
+    try:
+        if isinstance(like, collections.abc.MutableMapping):
+            out = copy.copy(like)
+            out.update(values)
+            return out
+        return type(like)(values)
+    except TypeError:
+        return values
+
+
+def _same_sequence(like, values):
+    """``values`` (a list) in the sequence type of ``like``, as torch (a plain list when the
+    type cannot be copied and assigned to, or built from a list, e.g. ``range``)."""
+    try:
+        if isinstance(like, collections.abc.MutableSequence):
+            out = copy.copy(like)
+            for i, v in enumerate(values):
+                out[i] = v
+            return out
+        return type(like)(values)
+    except TypeError:
+        return values
 
 
 def _is_array_scalar(x):
@@ -289,13 +319,13 @@ def default_convert(data):
             return data
         return Tensor.wrap(data if backend.is_array(data) else _host.asarray(data))
     if isinstance(data, collections.abc.Mapping):
-        return type(data)({k: default_convert(v) for k, v in data.items()})
+        return _same_mapping(data, {k: default_convert(data[k]) for k in data})
     if isinstance(data, tuple) and hasattr(data, "_fields"):
         return type(data)(*(default_convert(v) for v in data))
     if isinstance(data, tuple):
         return [default_convert(v) for v in data]
-    if isinstance(data, list):
-        return type(data)(default_convert(v) for v in data)
+    if isinstance(data, collections.abc.Sequence):
+        return _same_sequence(data, [default_convert(v) for v in data])
     return data
 
 
