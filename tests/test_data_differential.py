@@ -156,3 +156,21 @@ def test_collating_dates_raises_as_torch():
     for lib in (T, O):
         with pytest.raises(TypeError, match="default_collate: batch must contain"):
             lib.default_collate(batch)
+
+
+def _batched_only(lib):
+    """A dataset that fetches only in batches (``__getitems__``), as torch's loader allows."""
+    class Batched(lib.Dataset):
+        def __len__(self):
+            return 5
+
+        def __getitems__(self, keys):
+            return [{"key": k, "double": 2 * k} for k in keys]
+    return Batched()
+
+
+def test_loader_uses_the_datasets_batched_fetch():
+    _same(lambda lib: list(lib.DataLoader(_batched_only(lib), batch_size=2)))
+    _same(lambda lib: list(lib.DataLoader(lib.Subset(_batched_only(lib), [4, 0, 2]),
+                                          batch_size=2)))
+    _same(lambda lib: lib.Subset(list(range(10, 20)), [5, 3]).__getitems__([1, 0]))

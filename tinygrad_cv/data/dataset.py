@@ -140,6 +140,13 @@ class Subset(Dataset):
             return self.dataset[[self.indices[i] for i in index]]
         return self.dataset[self.indices[index]]
 
+    def __getitems__(self, indices):
+        """The samples at ``indices`` (a list), through the dataset's own batched fetch when it
+        has one (torch's ``__getitems__``)."""
+        keys = [self.indices[i] for i in indices]
+        getitems = getattr(self.dataset, "__getitems__", None)
+        return getitems(keys) if getitems else [self.dataset[k] for k in keys]
+
     def __getattr__(self, name):
         # the batched fast path exists only when the wrapped dataset has one
         if name == "get_batch" and hasattr(self.__dict__.get("dataset"), "get_batch"):
@@ -498,8 +505,10 @@ class DataLoader:
             for idx in self._index_batches():
                 yield self.dataset.get_batch(idx, device=device)
             return
+        getitems = getattr(self.dataset, "__getitems__", None)   # a batched fetch, as torch
         for idx in self.batch_sampler:   # the sampler's keys as they are (not only ints)
-            yield self._collate([self.dataset[i] for i in idx], device)
+            samples = getitems(list(idx)) if getitems else [self.dataset[i] for i in idx]
+            yield self._collate(samples, device)
 
     def _index_batches(self):
         if isinstance(self.batch_sampler, BatchSampler):
