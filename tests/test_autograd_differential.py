@@ -160,3 +160,59 @@ def test_custom_function_may_return_extra_none_gradients():
         const.apply(x).sum().backward()
         grads.append(x.grad)
     _close(*grads)
+
+
+def _nested_close(ours, theirs):
+    if isinstance(theirs, (tuple, list)):
+        assert isinstance(ours, tuple) and len(ours) == len(theirs)
+        for a, b in zip(ours, theirs):
+            _nested_close(a, b)
+    else:
+        assert tuple(ours.shape) == tuple(theirs.shape)
+        np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-10,
+                                   atol=1e-12)
+
+
+_X = np.array([0.5, -1.0, 2.0])
+_W = np.array([[1.0, -2.0], [0.5, 3.0]])
+_FUNCTIONAL_CASES = {
+    "jacobian one": lambda F, x, w: F.jacobian(lambda a: a.tanh() * a, x),
+    "jacobian tuple in/out": lambda F, x, w: F.jacobian(
+        lambda a, b: (a * b.sum(), (a.sum() * b).exp()), (x, w), vectorize=True),
+    "jacobian unused input": lambda F, x, w: F.jacobian(lambda a, b: a * 2, (x, w)),
+    "hessian tuple": lambda F, x, w: F.hessian(lambda a, b: (a.sin().sum() * b).sum(), (x, w)),
+    "vjp": lambda F, x, w: F.vjp(lambda a, b: a.exp() * b.sum(), (x, w), x * 0 + 0.5),
+    "vjp scalar without v": lambda F, x, w: F.vjp(lambda a: (a ** 3).sum(), x),
+    "jvp": lambda F, x, w: F.jvp(lambda a, b: (a.exp() * b.sum(), a.sum() * b), (x, w),
+                                 (x * 0 + 0.5, w * 0 + 2.0)),
+    "vhp": lambda F, x, w: F.vhp(lambda a: (a.sin() * a).sum(), x, x * 0 + 1.5),
+    "hvp tuple": lambda F, x, w: F.hvp(lambda a, b: (a.cos().sum() * b * b).sum(), (x, w),
+                                       (x * 0 - 1.0, w * 0 + 0.25)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_FUNCTIONAL_CASES))
+def test_functional_matches_torch(case):
+    import tinygrad_cv.autograd.functional as ours
+    import torch.autograd.functional as theirs
+    run = _FUNCTIONAL_CASES[case]
+    mine = run(ours, tg.tensor(_X), tg.tensor(_W))
+    ref = run(theirs, torch.tensor(_X), torch.tensor(_W))
+    _nested_close(mine, ref)
+
+
+def test_functional_create_graph_and_strict():
+    import tinygrad_cv.autograd.functional as ours
+    import torch.autograd.functional as theirs
+    grads = []
+    for lib, F in ((tg, ours), (torch, theirs)):
+        x = lib.tensor(_X, requires_grad=True)
+        h = F.hessian(lambda a: (a ** 4).sum(), x, create_graph=True)
+        assert h.requires_grad
+        h.sum().backward()
+        grads.append(x.grad)
+        with pytest.raises(RuntimeError):
+            F.jacobian(lambda a, b: a * 2, (x, x * 1), strict=True)
+        with pytest.raises(RuntimeError):
+            F.jacobian(lambda a: a * 2, x, strict=True, vectorize=True)
+    _close(*grads)
