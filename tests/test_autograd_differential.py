@@ -14,7 +14,7 @@ def _pair(values):
 
 
 def _close(ours, theirs):
-    np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-9, atol=1e-12)
 
 
 def test_tensor_backward_takes_gradient_keyword():
@@ -216,3 +216,17 @@ def test_functional_create_graph_and_strict():
         with pytest.raises(RuntimeError):
             F.jacobian(lambda a: a * 2, x, strict=True, vectorize=True)
     _close(*grads)
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_grad_is_grads_batched(create_graph):
+    (x, xt), (w, wt) = _pair([1.0, -2.0, 3.0]), _pair([0.5, 4.0])
+    vs = np.arange(12.0).reshape(4, 3) - 5
+    ours = grad((x * x).tanh(), [x, w], grad_outputs=tg.tensor(vs), is_grads_batched=True,
+                allow_unused=True, create_graph=create_graph)
+    theirs = torch.autograd.grad((xt * xt).tanh(), [xt, wt], grad_outputs=torch.tensor(vs),
+                                 is_grads_batched=True, allow_unused=True,
+                                 create_graph=create_graph)
+    _close(ours[0], theirs[0])
+    assert ours[1] is None and theirs[1] is None
+    assert ours[0].requires_grad == theirs[0].requires_grad == create_graph

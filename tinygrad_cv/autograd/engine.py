@@ -22,7 +22,7 @@ import threading
 
 from .. import backend
 from ..ops import dual
-from ..tensor import Tensor
+from ..tensor import Tensor, stack
 from .function import check_finite
 from .versions import check_saved_outputs, current_inputs
 from .mode import modes
@@ -36,7 +36,7 @@ _accumulate_lock = threading.Lock()
 
 # ---- the entry points ------------------------------------------------------------------------
 def grad(outputs, inputs, grad_outputs=None, create_graph=False, retain_graph=None,
-         allow_unused=None, materialize_grads=False):
+         allow_unused=None, is_grads_batched=False, materialize_grads=False):
     """Gradients of ``sum(outputs * grad_outputs)`` with respect to each of ``inputs``.
 
     ``.grad`` is not touched; with ``create_graph=True`` the result is itself differentiable
@@ -51,6 +51,9 @@ def grad(outputs, inputs, grad_outputs=None, create_graph=False, retain_graph=No
     grad_outputs = [None] * len(outputs) if grad_outputs is None else _as_list(grad_outputs)
     if len(grad_outputs) != len(outputs):
         raise ValueError(f"grad(): {len(outputs)} outputs but {len(grad_outputs)} grad_outputs")
+    if is_grads_batched:
+        return _batched_grad(outputs, inputs, grad_outputs, create_graph, retain_graph,
+                             allow_unused, materialize_grads)
     if not all(t.requires_grad for t in inputs):
         raise RuntimeError("grad(): one of the inputs does not require grad")
     root_grads = []
@@ -77,6 +80,41 @@ def grad(outputs, inputs, grad_outputs=None, create_graph=False, retain_graph=No
         grads = tuple(Tensor.wrap(backend.get_array_module(t.array).zeros(t.shape, dtype=t.dtype))
                       if g is None else g for t, g in zip(inputs, grads))
     return grads
+
+
+def _batched_grad(outputs, inputs, grad_outputs, create_graph, retain_graph, allow_unused,
+                  materialize_grads):
+    """``is_grads_batched``: the first axis of every grad_output indexes independent vectors;
+    each result gains that axis (one backward pass per vector)."""
+    sizes = {int(g.shape[0]) for g in grad_outputs if g is not None and len(g.shape) > 0}
+    if len(sizes) != 1 or any(g is None or len(g.shape) == 0 for g in grad_outputs):
+        raise RuntimeError("grad(is_grads_batched=True): every grad_output must be given, with "
+                           "the same leading batch size")
+    (size,) = sizes
+    keep = create_graph if retain_graph is None else retain_graph
+    per_input = [[] for _ in inputs]
+    for b in range(size):
+        found = grad(outputs, inputs, [g[b] for g in grad_outputs], create_graph=create_graph,
+                     retain_graph=True if b < size - 1 else keep, allow_unused=allow_unused,
+                     materialize_grads=materialize_grads)
+        for k, g in enumerate(found):
+            per_input[k].append(g)
+    result = []
+    for t, gs in zip(inputs, per_input):
+        if all(g is None for g in gs):
+            result.append(None)
+            continue
+        xp = backend.get_array_module(t.array)
+        gs = [Tensor.wrap(xp.zeros(t.shape, dtype=t.dtype)) if g is None else g for g in gs]
+        result.append(_stack(gs, create_graph))
+    return tuple(result)
+
+
+def _stack(tensors, create_graph):
+    if create_graph:
+        return stack(tensors)
+    xp = backend.get_array_module(tensors[0].array)
+    return Tensor.wrap(xp.stack([g.array for g in tensors]))
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
