@@ -230,3 +230,25 @@ def test_grad_is_grads_batched(create_graph):
     _close(ours[0], theirs[0])
     assert ours[1] is None and theirs[1] is None
     assert ours[0].requires_grad == theirs[0].requires_grad == create_graph
+
+
+def test_removing_one_of_two_registrations_of_a_hook_keeps_the_other():
+    grads = []
+    for lib in (tg, torch):
+        x = lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        double = lambda g: g * 2      # noqa: E731
+        first = x.register_hook(double)
+        x.register_hook(double)
+        first.remove()
+        first.remove()                # (removing twice is harmless)
+        (x * 1).sum().backward()
+        grads.append(x.grad)
+    _close(*grads)
+
+
+def test_grad_with_no_inputs_raises():
+    x, xt = _pair([1.0, 2.0])
+    with pytest.raises(RuntimeError):
+        torch.autograd.grad((xt * 2).sum(), [])
+    with pytest.raises(RuntimeError, match="inputs"):
+        grad((x * 2).sum(), [])

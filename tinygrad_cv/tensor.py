@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import builtins
 import collections
+import functools
 import math
 import numbers
 
@@ -329,12 +330,13 @@ class Tensor:
         """Call ``hook(grad) -> Tensor | None`` with this tensor's gradient; returns a handle."""
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that does not require grad")
-        self.hooks = tuple(self.hooks) + (hook,)
+        entry = functools.partial(hook)     # (one entry per registration: a hook registered
+        self.hooks = tuple(self.hooks) + (entry,)   # twice is removed once per handle)
         tensor = self
 
         class _Handle:
             def remove(self_inner):
-                tensor.hooks = tuple(h for h in tensor.hooks if h is not hook)
+                tensor.hooks = tuple(h for h in tensor.hooks if h is not entry)
 
         return _Handle()
 

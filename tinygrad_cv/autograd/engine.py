@@ -48,6 +48,8 @@ def grad(outputs, inputs, grad_outputs=None, create_graph=False, retain_graph=No
     allow_unused = bool(allow_unused) or materialize_grads
     outputs = _as_list(outputs)
     inputs = _as_list(inputs)
+    if not inputs:
+        raise RuntimeError("grad(): inputs must not be empty")
     grad_outputs = [None] * len(outputs) if grad_outputs is None else _as_list(grad_outputs)
     if len(grad_outputs) != len(outputs):
         raise ValueError(f"grad(): {len(outputs)} outputs but {len(grad_outputs)} grad_outputs")
