@@ -252,3 +252,16 @@ def test_grad_with_no_inputs_raises():
         torch.autograd.grad((xt * 2).sum(), [])
     with pytest.raises(RuntimeError, match="inputs"):
         grad((x * 2).sum(), [])
+
+
+def test_assigning_a_grad_of_the_wrong_shape_raises():
+    x, xt = _pair([1.0, 2.0])
+    with pytest.raises(RuntimeError):
+        xt.grad = torch.ones(3, dtype=torch.float64)
+    with pytest.raises(RuntimeError, match="shape"):
+        x.grad = tg.ones(3, dtype="float64")
+    with pytest.raises(TypeError):
+        x.grad = [1.0, 2.0]
+    x.grad = tg.ones(2, dtype="float64")
+    (x * 3).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [4.0, 4.0])

@@ -118,7 +118,7 @@ class Tensor:
     # _vbox: the version counter, _view_base: (root base, steps, version) of a view (see
     # autograd/inplace.py); _history is set only on tensors rebased by an in-place op (read it
     # with getattr and a default)
-    __slots__ = ("array", "requires_grad", "grad", "creator", "out_index", "hooks",
+    __slots__ = ("array", "requires_grad", "_grad", "creator", "out_index", "hooks",
                  "retains_grad", "name", "_vbox", "_history", "_view_base", "__weakref__")
     _tensor_marker = True
     __array_ufunc__ = None  # numpy defers to our reflected operators (ndarray * Tensor)
@@ -226,6 +226,22 @@ class Tensor:
     def to_sparse(self, sparse_dim=None):
         """The coalesced sparse COO form (``tinygrad_cv.sparse``); values differentiable."""
         return to_sparse(self, sparse_dim)
+
+    @property
+    def grad(self):
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        """Assigned gradients are checked as torch checks them: a Tensor of this shape, or None."""
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad must be a Tensor or None, got "
+                                f"{type(value).__name__}")
+            if tuple(value.shape) != tuple(self.array.shape):
+                raise RuntimeError(f"cannot assign a gradient of shape {tuple(value.shape)} to a "
+                                   f"tensor of shape {tuple(self.array.shape)}")
+        self._grad = value
 
     @property
     def is_leaf(self):
