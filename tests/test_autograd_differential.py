@@ -265,3 +265,17 @@ def test_assigning_a_grad_of_the_wrong_shape_raises():
     x.grad = tg.ones(2, dtype="float64")
     (x * 3).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), [4.0, 4.0])
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib, x: lib.autograd.backward([x * 2]),                      # non-scalar, no grad
+    lambda lib, x: lib.autograd.backward([lib.ones(2).sum()]),          # no graph
+    lambda lib, x: lib.autograd.backward([x * 2], [lib.ones(3, dtype=x.dtype)]),   # shape
+])
+def test_autograd_backward_checks_its_tensors_like_torch(call):
+    x, xt = _pair([1.0, 2.0])
+    with pytest.raises(RuntimeError):
+        call(torch, xt)
+    with pytest.raises(RuntimeError):
+        call(tg, x)
+    assert x.grad is None

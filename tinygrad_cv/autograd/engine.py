@@ -127,7 +127,9 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     """
     tensors = _as_list(tensors)
     grads = _as_list(grad_tensors) if grad_tensors is not None else [None] * len(tensors)
-    gs = [_ones_like(t) if g is None else g for t, g in zip(tensors, grads)]
+    if len(grads) != len(tensors):
+        raise RuntimeError(f"backward(): {len(tensors)} tensors but {len(grads)} grad_tensors")
+    gs = [_root_grad(k, t, g) for k, (t, g) in enumerate(zip(tensors, grads))]
     retain_graph = create_graph if retain_graph is None else retain_graph
     if inputs is None:
         run_backward(tensors, gs, retain_graph=retain_graph, create_graph=create_graph)
@@ -151,6 +153,24 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
                 t.grad = g if t.grad is None else Tensor.wrap(t.grad.array + g.array)
             else:
                 t.grad = g if t.grad is None else t.grad + g
+
+
+def _root_grad(k, t, g):
+    """The gradient backward() starts ``tensors[k]`` from, checked as torch checks it."""
+    if not t.requires_grad:
+        raise RuntimeError(f"backward(): element {k} of tensors does not require grad and has "
+                           "no graph")
+    if g is None:
+        if t.numel() != 1:
+            raise RuntimeError(f"backward(): grad can be implicitly created only for scalar "
+                               f"outputs; element {k} has shape {tuple(t.shape)}")
+        return _ones_like(t)
+    if not isinstance(g, Tensor) and not backend.is_array(g):
+        g = Tensor(g, dtype=t.dtype, device=t.device)
+    if tuple(g.shape) != tuple(t.shape):
+        raise RuntimeError(f"backward(): grad_tensors[{k}] has shape {tuple(g.shape)} but "
+                           f"tensors[{k}] has shape {tuple(t.shape)}")
+    return g
 
 
 def _as_list(x):
