@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import tinygrad_cv as tg
-from tinygrad_cv.autograd import backward, grad
+from tinygrad_cv.autograd import grad
 
 
 def _pair(values):
