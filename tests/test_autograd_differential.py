@@ -279,3 +279,13 @@ def test_autograd_backward_checks_its_tensors_like_torch(call):
     with pytest.raises(RuntimeError):
         call(tg, x)
     assert x.grad is None
+
+
+@pytest.mark.parametrize("on_leaf", [False, True])
+def test_a_hook_that_changes_the_gradient_shape_raises(on_leaf):
+    for lib in (torch, tg):
+        x = lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        y = x if on_leaf else x * 2
+        y.register_hook(lambda g: g[:1])
+        with pytest.raises(RuntimeError, match="hook '<lambda>' has changed the s"):
+            (y * y).sum().backward()

@@ -456,5 +456,10 @@ def _run_hooks(tensor, g, create_graph):
         gt = g if isinstance(g, Tensor) else Tensor.wrap(g)
         out = hook(gt)
         if out is not None:
+            if tuple(out.shape) != tuple(gt.shape):
+                name = getattr(hook, "__name__", None) or getattr(
+                    getattr(hook, "func", None), "__name__", type(hook).__name__)
+                raise RuntimeError(f"hook '{name}' has changed the shape of the gradient from "
+                                   f"{tuple(gt.shape)} to {tuple(out.shape)}")
             g = _as_grad(out, create_graph)
     return g
