@@ -289,3 +289,14 @@ def test_a_hook_that_changes_the_gradient_shape_raises(on_leaf):
         y.register_hook(lambda g: g[:1])
         with pytest.raises(RuntimeError, match="hook '<lambda>' has changed the s"):
             (y * y).sum().backward()
+
+
+def test_retain_grad_on_a_tensor_without_grad_raises():
+    with pytest.raises(RuntimeError):
+        torch.ones(2).retain_grad()
+    with pytest.raises(RuntimeError, match="require grad"):
+        tg.ones(2).retain_grad()
+    x = tg.ones(2, requires_grad=True)
+    x.retain_grad()                   # a leaf: nothing changes
+    (x * 3).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0])

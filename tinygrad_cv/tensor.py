@@ -338,6 +338,8 @@ class Tensor:
 
     def retain_grad(self):
         """Keep ``.grad`` of this non-leaf tensor after backward."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad(): this tensor does not require grad")
         if self.creator is not None:
             self.retains_grad = True
         return self
