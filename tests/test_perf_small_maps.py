@@ -69,6 +69,9 @@ def channels_last(a):
 # float32 with |mean| ~ 1e4 std: the multiplied-out dx (x * k1 + k0) lost 1.4% of the gradient
 @example(n=1, groups=2, per_group=2, spatial=[], affine=False, bias=False, offset=100.0,
          dtype="float32", seed=126, x_layout="contiguous", dy_layout="contiguous")
+# two values per group at mean 100: torch's float32 dx is 0.094 from the exact value, ours 2e-5
+@example(n=3, groups=4, per_group=2, spatial=[], affine=False, bias=False, offset=100.0,
+         dtype="float32", seed=65535, x_layout="contiguous", dy_layout="contiguous")
 def test_group_norm_kernels_match_torch(n, groups, per_group, spatial, affine, bias, offset,
                                         dtype, seed, x_layout, dy_layout):
     """GroupNormFn (shifted sums per channel, dx from the centred input) against torch: output
@@ -88,22 +91,28 @@ def test_group_norm_kernels_match_torch(n, groups, per_group, spatial, affine, b
     ob = None if b is None else tg.tensor(b, requires_grad=True)
     y = F.group_norm(ox, groups, ow, ob, eps=1e-5)
     (y * tg.tensor(dy_in)).sum().backward()
-    tx = torch.tensor(x, requires_grad=True)
-    tw = None if w is None else torch.tensor(w, requires_grad=True)
-    tb = None if b is None else torch.tensor(b, requires_grad=True)
-    ty = torch.nn.functional.group_norm(tx, groups, tw, tb, eps=1e-5)
-    (ty * torch.tensor(dy)).sum().backward()
-    # float32: the statistics of inputs with |mean| >> std lose digits on both sides
-    tol = dict(rtol=2e-4, atol=2e-4 * (1 + offset)) if dtype == "float32" else \
-        dict(rtol=1e-9, atol=1e-9)
-    np.testing.assert_allclose(y.array, ty.detach().numpy(), **tol)
-    np.testing.assert_allclose(ox.grad.array, tx.grad.numpy(), **tol)
+    def torch_run(cast):
+        tx = torch.tensor(cast(x), requires_grad=True)
+        tw = None if w is None else torch.tensor(cast(w), requires_grad=True)
+        tb = None if b is None else torch.tensor(cast(b), requires_grad=True)
+        ty = torch.nn.functional.group_norm(tx, groups, tw, tb, eps=1e-5)
+        (ty * torch.tensor(cast(dy))).sum().backward()
+        return [ty.detach().numpy(), tx.grad.numpy()] + \
+            [t.grad.numpy() for t in (tw, tb) if t is not None]
+
+    theirs = torch_run(lambda a: a)
+    exact = torch_run(lambda a: a.astype(np.float64))   # the same inputs, in float64
+    ours = [y.array, ox.grad.array] + [t.grad.array for t in (ow, ob) if t is not None]
+    # float32 with |mean| >> std loses digits in the statistics: ours must be within the
+    # tolerance of the float64 result or no further from it than torch's own float32 result
+    # (torch's dx of two values per group at mean 100 was off by 0.094, ours by 2e-5)
+    rtol, atol = (2e-4, 2e-4 * (1 + offset)) if dtype == "float32" else (1e-9, 1e-9)
+    for name, a, t, e in zip(["y", "dx", "dw", "db"], ours, theirs, exact):
+        bound = atol + rtol * np.abs(e) + 2 * np.abs(t - e)
+        worst = np.abs(a - e) - bound
+        assert (worst <= 0).all(), f"{name}: {worst.max():.3g} beyond the bound"
     if strided:  # the layout is kept
         assert np.moveaxis(y.array, 1, -1).flags.c_contiguous
-    if w is not None:
-        np.testing.assert_allclose(ow.grad.array, tw.grad.numpy(), **tol)
-    if b is not None:
-        np.testing.assert_allclose(ob.grad.array, tb.grad.numpy(), **tol)
 
 
 @SETTINGS
