@@ -78,6 +78,18 @@ def _check_v(v, outputs, what):
                                f"goes with has shape {tuple(b.shape)}")
 
 
+def _input_vectors(v, xs, what):
+    """The vectors ``v`` that go with the inputs ``xs`` (checked); ones when ``v`` is None and
+    the input has one element (torch's rule)."""
+    if v is None:
+        if len(xs) != 1 or xs[0].numel() != 1:
+            raise RuntimeError(f"{what}: v can be omitted only when the input has one element")
+        return (Tensor.wrap(xs[0].array * 0 + 1),)
+    vs = _as_tuple(v, f"{what}: v")[1]
+    _check_v(vs, xs, what)
+    return vs
+
+
 def _call(func, xs, what):
     with enable_grad():
         out = func(*xs)
@@ -106,13 +118,7 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
     """``(func(inputs), J v)``; ``v`` may be omitted when the input has one element."""
     in_tuple, xs = _as_tuple(inputs, "jvp(): inputs")
     xs = _prepare(xs, create_graph)
-    if v is None:
-        if len(xs) != 1 or xs[0].numel() != 1:
-            raise RuntimeError("jvp(): v can be omitted only when the input has one element")
-        vs = (Tensor.wrap(xs[0].array * 0 + 1),)
-    else:
-        vs = _as_tuple(v, "jvp(): v")[1]
-        _check_v(vs, xs, "jvp()")
+    vs = _input_vectors(v, xs, "jvp()")
     out_tuple, outs = _call(func, xs, "jvp()")
     dummies = tuple(_zeros_like(o).requires_grad_() for o in outs)
     with enable_grad():
@@ -198,13 +204,7 @@ def vhp(func, inputs, v=None, create_graph=False, strict=False):
     xs = _prepare(xs, create_graph)
     with enable_grad():
         out = _scalar_function(func, "vhp()")(*xs)
-    if v is None:
-        if len(xs) != 1 or xs[0].numel() != 1:
-            raise RuntimeError("vhp(): v can be omitted only when the input has one element")
-        vs = (Tensor.wrap(xs[0].array * 0 + 1),)
-    else:
-        vs = _as_tuple(v, "vhp(): v")[1]
-        _check_v(vs, xs, "vhp()")
+    vs = _input_vectors(v, xs, "vhp()")
     with enable_grad():
         gs = _grads((out,), xs, (None,), True, strict, "vhp()")
     pairs = [(g, w) for g, w in zip(gs, vs) if g.requires_grad]
