@@ -49,7 +49,14 @@ def _number_dtype(probe):
     return None
 
 
-_KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2}
+_KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2}   # torch's categories: bool < integer < float
+
+
+def _first_element(data):
+    """The first non-sequence element of nested lists/tuples (``data`` itself if none)."""
+    while isinstance(data, (list, tuple)) and data:
+        data = data[0]
+    return data
 
 
 def _sequence_dtype(data):
@@ -74,10 +81,7 @@ def _sequence_dtype(data):
                 if r == 2:
                     return _FLOAT32
             else:
-                probe = data
-                while isinstance(probe, (list, tuple)) and probe:
-                    probe = probe[0]
-                return _number_dtype(probe)
+                return _number_dtype(_first_element(data))
             if r > rank:
                 rank = r
     return (_FLOAT32, backend.dtype("bool"), _INT64)[rank + 1]
@@ -88,10 +92,7 @@ def _sequence_array(data, device):
     array library's own inference (float64 for Python floats, int64 for ints) mapped to
     torch's dtypes (float32, int64), so that no element is scanned in Python."""
     arr = backend.as_array(data, device=device)
-    probe = data
-    while isinstance(probe, (list, tuple)) and probe:
-        probe = probe[0]
-    if backend.is_array(probe):
+    if backend.is_array(_first_element(data)):
         return arr      # a list of arrays keeps their dtype (as torch)
     kind = arr.dtype.kind
     if kind == "f" and arr.dtype != _FLOAT32:
@@ -1714,9 +1715,6 @@ def _wrapped_int(value, array):
     return backend.as_array(value % (1 << bits), device=backend.device_of(array)).astype(dtype)
 
 
-_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
-
-
 def _promoted(a, b):
     """Tensors ``a`` and ``b`` of different dtypes, cast as torch promotes them.
 
@@ -1727,7 +1725,7 @@ def _promoted(a, b):
     uint8); other pairs are left to NumPy, whose promotion is torch's there.
     """
     da, db = a.array.dtype, b.array.dtype
-    ka, kb = _CATEGORY.get(da.kind, 3), _CATEGORY.get(db.kind, 3)
+    ka, kb = _KIND_RANK.get(da.kind, 3), _KIND_RANK.get(db.kind, 3)
     zero_a, zero_b = a.array.ndim == 0, b.array.ndim == 0
     if zero_a != zero_b:
         if zero_a and ka <= kb:

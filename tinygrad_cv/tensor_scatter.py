@@ -17,7 +17,8 @@ wants one, indices in range, shapes that fit).
 from __future__ import annotations
 
 from . import backend
-from .autograd.inplace import add_at, apply_inplace, scatter_index
+from .autograd.inplace import (add_at, apply_inplace, check_index_range, index_array,
+                                scatter_index)
 from .autograd.versions import torch_type_name
 from .ops.scatter import REDUCTIONS, ScatterReduce
 from .tensor import Tensor, _as_tensor, _axes, _raw_index, _torch_order, matmul, where
@@ -96,10 +97,7 @@ def _index_vector(op, input, dim, index, *, dtypes=("int64",), dtype_error=Runti
                   range_error=RuntimeError, wrap=False):
     """(dim, the raw 1-D int64 index) of ``op(dim, index, ...)`` after torch's checks."""
     d = _axes(dim, input.ndim)[0] if input.ndim else 0
-    idx = index.array if isinstance(index, Tensor) else backend.as_array(index,
-                                                                        device=input.device)
-    if not isinstance(index, Tensor) and idx.dtype.kind in "iu":
-        idx = idx.astype(_LONG)
+    idx = index_array(index, input.device)
     if idx.dtype.name not in dtypes:
         raise dtype_error(f"{op}(): Expected dtype {'/'.join(dtypes)} for index, got "
                           f"{torch_type_name(idx.dtype)}")
@@ -107,11 +105,7 @@ def _index_vector(op, input, dim, index, *, dtypes=("int64",), dtype_error=Runti
         raise IndexError(f"{op}(): Index is supposed to be a vector, but got dim: {idx.ndim}")
     idx = idx.reshape(-1).astype(_LONG)
     n = input.shape[d] if input.ndim else 1
-    low = -n if wrap else 0
-    if idx.size and (int(idx.min()) < low or int(idx.max()) >= n):
-        bad = int(idx.min()) if int(idx.min()) < low else int(idx.max())
-        raise range_error(f"{op}(): index {bad} is out of bounds for dimension {d} with size "
-                          f"{n}")
+    check_index_range(op, idx, d, n, low=-n if wrap else 0, error=range_error)
     return d, idx
 
 

@@ -146,13 +146,8 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
                          inputs=inputs, allow_unused=True)
     with _accumulate_lock:
         for t, g in zip(inputs, found):
-            if g is None or t.creator is not None:
-                continue
-            if not create_graph:
-                g = Tensor.wrap(g.array.copy()) if t.grad is None else g
-                t.grad = g if t.grad is None else Tensor.wrap(t.grad.array + g.array)
-            else:
-                t.grad = g if t.grad is None else t.grad + g
+            if g is not None and t.creator is None:
+                _add_to_grad(t, g, create_graph, shared=True)
 
 
 def _root_grad(k, t, g):
@@ -335,12 +330,7 @@ def _observe(t, g, state):
     if t.hooks:
         g = _run_hooks(t, g, state.create_graph)
     if t.retains_grad:       # (accumulates over backward passes, like a leaf's .grad)
-        if state.create_graph:
-            kept = g if isinstance(g, Tensor) else Tensor.wrap(g)
-            t.grad = kept if t.grad is None else t.grad + kept
-        else:
-            raw = g.array if isinstance(g, Tensor) else g
-            t.grad = Tensor.wrap(raw) if t.grad is None else Tensor.wrap(t.grad.array + raw)
+        _add_to_grad(t, g, state.create_graph)
     if state.wanted is not None and id(t) in state.wanted:
         state.captured[id(t)] = g
     return g
@@ -412,15 +402,24 @@ def _accumulate_into_leaves(state):
     seen = set()
     with _accumulate_lock:
         for leaf, g in done:
-            if state.create_graph:
-                leaf.grad = g if leaf.grad is None else leaf.grad + g
-            elif leaf.grad is None:
-                if id(g) in seen:       # one array reaching two leaves: each gets its own
-                    g = g.copy()
-                seen.add(id(g))
-                leaf.grad = Tensor.wrap(g)
-            else:
-                leaf.grad = Tensor.wrap(leaf.grad.array + g)
+            # one array reaching two leaves: each gets its own
+            _add_to_grad(leaf, g, state.create_graph, shared=id(g) in seen)
+            seen.add(id(g))
+
+
+def _add_to_grad(t, g, create_graph, shared=False):
+    """``t.grad += g``, or ``t.grad = g`` the first time (a copy when ``g`` is ``shared`` with
+    another holder).  ``g``: a Tensor or a raw array; under ``create_graph`` the sum is
+    recorded (higher-order gradients), else it is raw."""
+    if create_graph:
+        g = g if isinstance(g, Tensor) else Tensor.wrap(g)
+        t.grad = g if t.grad is None else t.grad + g
+        return
+    raw = g.array if isinstance(g, Tensor) else g
+    if t.grad is None:
+        t.grad = Tensor.wrap(raw.copy() if shared else raw)
+    else:
+        t.grad = Tensor.wrap(t.grad.array + raw)
 
 
 # ---- helpers ---------------------------------------------------------------------------------

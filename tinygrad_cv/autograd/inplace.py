@@ -140,17 +140,29 @@ def assign_inplace(self, index, value) -> None:
     apply_inplace(self, lambda x: where(mask, full, x))
 
 
+def index_array(index, device):
+    """``index`` as a raw array: a Tensor's own, else converted on ``device`` with integers as
+    int64 (torch's index dtype)."""
+    if isinstance(index, Tensor):
+        return index.array
+    idx = backend.as_array(index, device=device)
+    return idx.astype("int64") if idx.dtype.kind in "iu" else idx
+
+
+def check_index_range(op, idx, dim, size, low=0, error=RuntimeError):
+    """Raise ``error`` naming ``op`` unless every entry of ``idx`` lies in [low, size)."""
+    if idx.size and (int(idx.min()) < low or int(idx.max()) >= size):
+        bad = int(idx.min()) if int(idx.min()) < low else int(idx.max())
+        raise error(f"{op}(): index {bad} is out of bounds for dimension {dim} with size "
+                    f"{size}")
+
+
 def scatter_index(self, dim, index, src=None, op="scatter"):
     """(the full index that ``scatter_(dim, index, ...)`` writes through, the part of a ``src``
     it reads): ``self[i_0, ..., index[i], ..., i_n] = src[i]`` for every i in index's shape.
     torch's checks, named after ``op``: an int64/int32 index with self's number of dims, no larger
     than self apart from ``dim`` (and than a tensor ``src``), entries in [0, self.size(dim))."""
-    if isinstance(index, Tensor):
-        idx = index.array
-    else:
-        idx = backend.as_array(index, device=self.device)
-        if idx.dtype.kind in "iu":
-            idx = idx.astype("int64")
+    idx = index_array(index, self.device)
     if idx.dtype.name not in ("int64", "int32"):
         raise RuntimeError(f"{op}(): Expected dtype int64 or int32 for index, got {idx.dtype}")
     if idx.ndim != self.ndim:
@@ -167,11 +179,7 @@ def scatter_index(self, dim, index, src=None, op="scatter"):
                            f"{list(self.shape)} apart from dimension {dim}" + (
                                f" and to be no larger size than src {list(src.shape)}"
                                if isinstance(src, Tensor) else ""))
-    n = self.shape[dim]
-    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):
-        bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
-        raise RuntimeError(f"{op}(): index {bad} is out of bounds for dimension {dim} with "
-                           f"size {n}")
+    check_index_range(op, idx, dim, self.shape[dim])
     full = []
     for d, n in enumerate(idx.shape):
         shape = [1] * idx.ndim

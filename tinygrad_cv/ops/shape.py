@@ -95,10 +95,10 @@ class IndexAdd(_Primitive):
         return gg[ctx.index]
 
 
-class IndexPut(_Primitive):
+class IndexPut(IndexAdd):
     """y = zeros(shape) with g written at ``index`` (``x[index] = v``: a repeated index keeps
     one value, as torch's ``index_put_``, never a sum);  dL/dg = dL/dy[index] (every repeat
-    receives it, as torch)."""
+    receives it, as torch: IndexAdd's backward)."""
 
     @staticmethod
     def forward(ctx, g, index=None, shape=None):
@@ -106,12 +106,6 @@ class IndexPut(_Primitive):
         out = backend.get_array_module(g).zeros(shape, dtype=g.dtype)
         out[index] = g
         return out
-
-    @staticmethod
-    def backward(ctx, gg):
-        if dual.is_tensor(gg):
-            return GetItem.apply(gg, index=ctx.index)
-        return gg[ctx.index]
 
 
 class Cat(_Primitive):
