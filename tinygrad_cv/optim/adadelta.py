@@ -39,7 +39,6 @@ class Adadelta(Optimizer):
             raise ValueError(f"Invalid rho value: {rho!r} (expected 0 <= rho <= 1)")
         check_nonnegative("epsilon", group["eps"])
         check_nonnegative("weight_decay", group["weight_decay"])
-        check_supported_modes("Adadelta", group)
 
     def _update(self, param, grad, state, group):
         lr, rho, eps = float(group["lr"]), float(group["rho"]), float(group["eps"])

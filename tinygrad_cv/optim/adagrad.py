@@ -36,7 +36,6 @@ class Adagrad(Optimizer):
 
     def _validate_group(self, group):
         super()._validate_group(group)
-        check_supported_modes("Adagrad", group)
         check_nonnegative("lr_decay", group["lr_decay"])
         check_nonnegative("weight_decay", group["weight_decay"])
         check_nonnegative("initial_accumulator_value", group["initial_accumulator_value"])

@@ -9,7 +9,7 @@ With g the gradient (negated when ``maximize``) and m the first moment::
 """
 from __future__ import annotations
 
-from .optimizer import Optimizer, check_beta, check_nonnegative, check_supported_modes
+from .optimizer import Optimizer, check_beta, check_nonnegative
 from .rmsprop import lerp_
 
 
@@ -28,7 +28,6 @@ class AdamFamily(Optimizer):
 
     def _validate_group(self, group):
         super()._validate_group(group)
-        check_supported_modes(type(self).__name__, group)
         check_nonnegative("epsilon", group["eps"])
         check_betas(group["betas"])
         check_nonnegative("weight_decay", group["weight_decay"])

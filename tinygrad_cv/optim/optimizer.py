@@ -231,7 +231,9 @@ class Optimizer:
         self.param_groups.append(group)
 
     def _validate_group(self, group):
-        """Raise ``ValueError`` for an invalid hyper-parameter (subclasses extend)."""
+        """Raise ``ValueError`` for an invalid hyper-parameter, ``NotImplementedError`` for a
+        mode this framework does not have (``check_supported_modes``); subclasses extend."""
+        check_supported_modes(type(self).__name__, group)
         check_nonnegative("learning rate", group["lr"])
 
     # ---- stepping ----------------------------------------------------------------------------

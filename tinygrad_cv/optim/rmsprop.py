@@ -43,7 +43,6 @@ class RMSprop(Optimizer):
 
     def _validate_group(self, group):
         super()._validate_group(group)
-        check_supported_modes("RMSprop", group)
         check_nonnegative("epsilon", group["eps"])
         check_nonnegative("momentum", group["momentum"])
         check_nonnegative("weight_decay", group["weight_decay"])

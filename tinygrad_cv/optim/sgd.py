@@ -33,7 +33,6 @@ class SGD(Optimizer):
 
     def _validate_group(self, group):
         super()._validate_group(group)
-        check_supported_modes("SGD", group)
         check_nonnegative("momentum", group["momentum"])
         check_nonnegative("weight_decay", group["weight_decay"])
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
