@@ -311,3 +311,18 @@ def test_uniform_samples_rsample_gradient_and_validation():
         Uniform(0.0, 1.0).log_prob(tg.tensor(1.5))
     outside = Uniform(0.0, 1.0, validate_args=False).log_prob(tg.tensor([1.5, 0.5]))
     np.testing.assert_array_equal(_np(outside), [-np.inf, 0.0])
+
+
+def test_uniform_validation_accepts_the_upper_bound_like_torch():
+    """torch validates against the closed interval [low, high] (its support constraint) while
+    log_prob is -inf at high: the two must not be confused."""
+    for validate in (True, False):
+        ours, theirs = Uniform(0.0, 2.0, validate_args=validate), \
+            torch.distributions.Uniform(0.0, 2.0, validate_args=validate)
+        value = [0.0, 1.0, 2.0]
+        np.testing.assert_array_equal(_np(ours.log_prob(tg.tensor(value))),
+                                      theirs.log_prob(torch.tensor(value)).numpy())
+        np.testing.assert_array_equal(_np(ours.cdf(tg.tensor(value))),
+                                      theirs.cdf(torch.tensor(value)).numpy())
+    with pytest.raises(ValueError, match="support"):
+        Uniform(0.0, 2.0).cdf(tg.tensor(2.5))

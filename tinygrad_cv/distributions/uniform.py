@@ -65,8 +65,10 @@ class Uniform(Distribution):
         return self.low + Tensor.wrap(u) * (self.high - self.low)
 
     def _check_support(self, value):
+        """Validation against the closed interval [low, high] (torch's support constraint;
+        log_prob is still -inf at high)."""
         xp = backend.get_array_module(value.array)
-        if not bool(xp.all((value.array >= self.low.array) & (value.array < self.high.array))):
+        if not bool(xp.all((value.array >= self.low.array) & (value.array <= self.high.array))):
             raise ValueError(f"Expected value argument (Tensor of shape {tuple(value.shape)}) "
                              f"to be within the support Interval(lower_bound=low, "
                              f"upper_bound=high) of the distribution {self!r}, but found "
