@@ -131,12 +131,17 @@ class Cat(_Primitive):
 class ConstantPad(_Primitive):
     """Pad with a constant; ``widths`` is numpy's ((before, after), ...) per axis.
 
-    Negative widths crop.  The gradient is the un-padded slice of dL/dy.
+    Negative widths crop; a crop below size 0 raises (as torch).  The gradient is the
+    un-padded slice of dL/dy.
     """
 
     @staticmethod
     def forward(ctx, a, widths=None, value=0.0):
         xp = backend.get_array_module(a)
+        for axis, ((b, e), n) in enumerate(zip(widths, a.shape)):
+            if n + b + e < 0:
+                raise RuntimeError(f"pad(): the input size {n} of dim {axis}, padded by ({b}, {e}), "
+                                   "gives a negative output size")
         grow = tuple((max(b, 0), max(e, 0)) for b, e in widths)
         out = xp.pad(a, grow, mode="constant", constant_values=value) if any(
             b or e for b, e in grow) else a
