@@ -188,6 +188,7 @@ class _Pass:
         self.node_grads = {}      # node -> [grad of each output] (None: none received)
         self.wanted = None if inputs is None else {id(t) for t in inputs}
         self.captured = {}        # id(non-leaf tensor asked for by grad()) -> its grad
+        self.root_grad_ids = set()   # id() of the gradients the pass started from
 
     def add(self, tensor, g):
         """Add ``g`` to the gradient ``tensor`` has received (a leaf's, or its node's slot)."""
@@ -215,7 +216,9 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
     """
     state = _Pass(create_graph, retain_graph, inputs)
     for t, g in zip(roots, root_grads):
-        state.add(t, _as_grad(g, create_graph))
+        g = _as_grad(g, create_graph)
+        state.root_grad_ids.add(id(g))    # (the caller's: a leaf reached by it gets a copy)
+        state.add(t, g)
     order = _topological_order({id(t.creator): t.creator for t in roots
                                 if t.creator is not None}.values())
     prev_mode = modes.grad_enabled
@@ -329,8 +332,8 @@ def _observe(t, g, state):
     """Run ``t``'s hooks on its complete gradient ``g``, keep it (retain_grad), capture it (grad())."""
     if t.hooks:
         g = _run_hooks(t, g, state.create_graph)
-    if t.retains_grad:       # (accumulates over backward passes, like a leaf's .grad)
-        _add_to_grad(t, g, state.create_graph)
+    if t.retains_grad:       # (accumulates over backward passes, like a leaf's .grad;
+        _add_to_grad(t, g, state.create_graph, shared=True)   # g flows on to the inputs)
     if state.wanted is not None and id(t) in state.wanted:
         state.captured[id(t)] = g
     return g
@@ -399,7 +402,7 @@ def _accumulate_into_leaves(state):
         if leaf.hooks:      # (user code: run outside the lock, it may itself call backward)
             g = _run_hooks(leaf, g, state.create_graph)
         done.append((leaf, g))
-    seen = set()
+    seen = set(state.root_grad_ids)
     with _accumulate_lock:
         for leaf, g in done:
             # one array reaching two leaves: each gets its own
@@ -408,18 +411,27 @@ def _accumulate_into_leaves(state):
 
 
 def _add_to_grad(t, g, create_graph, shared=False):
-    """``t.grad += g``, or ``t.grad = g`` the first time (a copy when ``g`` is ``shared`` with
-    another holder).  ``g``: a Tensor or a raw array; under ``create_graph`` the sum is
-    recorded (higher-order gradients), else it is raw."""
+    """``t.grad += g``, or ``t.grad = g`` the first time: a copy when ``g`` is ``shared`` with
+    another holder or does not own its memory (a broadcast, read-only, or a view of a
+    gradient another tensor holds), so that ``.grad`` never aliases anything else and can be
+    changed in place (torch: a fresh tensor unless nothing else refers to the gradient).
+    ``g``: a Tensor or a raw array; under ``create_graph`` the sum is recorded (higher-order
+    gradients), else it is raw."""
+    raw = g.array if isinstance(g, Tensor) else g
+    fresh = t.grad is None and (shared or not _owns_memory(raw))
     if create_graph:
         g = g if isinstance(g, Tensor) else Tensor.wrap(g)
-        t.grad = g if t.grad is None else t.grad + g
+        t.grad = (g.clone() if fresh else g) if t.grad is None else t.grad + g
         return
-    raw = g.array if isinstance(g, Tensor) else g
     if t.grad is None:
-        t.grad = Tensor.wrap(raw.copy() if shared else raw)
+        t.grad = Tensor.wrap(raw.copy() if fresh else raw)
     else:
         t.grad = Tensor.wrap(t.grad.array + raw)
+
+
+def _owns_memory(raw) -> bool:
+    """Whether the array ``raw`` owns its (writeable) memory rather than viewing another's."""
+    return raw.base is None and getattr(raw.flags, "writeable", True)
 
 
 # ---- helpers ---------------------------------------------------------------------------------
