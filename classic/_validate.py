@@ -9,11 +9,12 @@ def as_image(image, name: str = "image", allow_color: bool = True, dtype=None,
     """Check ``image`` and return it as a float array in [0, 1].
 
     Accepts (H, W) or, when ``allow_color``, (H, W, C) arrays (``channels``: the allowed C, any
-    when None).  uint8 is divided by 255, bool becomes 0/1, other integers are cast as they
-    are.  ``dtype=None`` gives float64 for integer input and keeps float32/float64; a dtype
-    (e.g. ``"float32"``) casts every input to it (uint8: ``x.astype(dtype) / 255`` in that
-    dtype).  Raises ValueError for a non-array, a wrong ndim or channel count, an empty image,
-    a complex or object dtype, or NaN/Inf values.
+    when None).  Integers are intensities scaled as scikit-image's ``img_as_float``: divided by
+    their dtype's maximum (uint8 by 255, uint16 by 65535; signed types then clipped at -1),
+    bool becomes 0/1.  ``dtype=None`` gives float64 for integer input and keeps
+    float32/float64; a dtype (e.g. ``"float32"``) casts every input to it (integers:
+    ``x.astype(dtype) / max`` in that dtype).  Raises ValueError for a non-array, a wrong ndim
+    or channel count, an empty image, a complex or object dtype, or NaN/Inf values.
     """
     if not is_array(image):
         raise ValueError(f"{name} must be a numpy or cupy array, got {type(image).__name__}")
@@ -30,12 +31,13 @@ def as_image(image, name: str = "image", allow_color: bool = True, dtype=None,
     xp = get_array_module(image)
     kind = image.dtype.kind
     target = xp.float64 if dtype is None else dtype
-    if kind == "u" and image.dtype.itemsize == 1:
-        return image.astype(target) / xp.asarray(255, dtype=target)
-    if kind in "biu":
+    if kind == "b":
         return image.astype(target)
+    if kind in "iu":
+        scaled = image.astype(target) / xp.asarray(xp.iinfo(image.dtype).max, dtype=target)
+        return scaled if kind == "u" else xp.maximum(scaled, xp.asarray(-1, dtype=target))
     if kind != "f":
-        raise ValueError(f"{name} has unsupported dtype {image.dtype}; expected float, uint8 or bool")
+        raise ValueError(f"{name} has unsupported dtype {image.dtype}; expected float, integer or bool")
     check_finite(image, name)
     return image if dtype is None else image.astype(dtype, copy=False)
 

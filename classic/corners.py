@@ -14,7 +14,7 @@ import math
 
 from tinygrad_cv.backend import get_array_module
 
-from ._validate import as_image, check_positive
+from ._validate import as_float_array, as_image, check_positive
 from .filters import gaussian_blur, pad_image, sobel
 
 
@@ -126,7 +126,8 @@ def corner_peaks(response, min_distance=1, threshold_rel=0.01, threshold_abs=Non
     xp = get_array_module(response)
     if response.ndim != 2:
         raise ValueError(f"response must be 2-D, got shape {tuple(response.shape)}")
-    response = as_image(response, "response", allow_color=False)
+    # the response's own values (not scaled as image intensities): thresholds compare with them
+    response = as_float_array(response, "response", ndim=2)
     min_distance = int(min_distance)
     if min_distance < 1:
         raise ValueError(f"min_distance must be >= 1, got {min_distance}")

@@ -20,7 +20,7 @@ from __future__ import annotations
 from tinygrad_cv.backend import get_array_module
 
 from ._components import component_roots
-from ._validate import as_image, check_finite
+from ._validate import as_image
 from .filters import (check_sigma_fits, correlate_axis, gaussian_blur, gaussian_kernel1d,
                       pad_image, sobel)
 
@@ -32,12 +32,16 @@ def _mask_normalised_blur(image, mask, sigma):
     xp = get_array_module(image)
     eps = xp.finfo(image.dtype).eps
     if mask is None:
-        # G * 1 is separable: the outer product of the blurred all-ones column and row
+        # G * 1, as the two passes of the blur compute it (not as the outer product of the
+        # blurred column and row, which rounds differently): the column pass gives one value
+        # per row, so the row pass runs on those few distinct values only.
         h, w = image.shape
         g = gaussian_kernel1d(sigma, like=image)
-        ones_col = correlate_axis(xp.ones((h, 1), dtype=image.dtype), g, 0, "zero")
-        ones_row = correlate_axis(xp.ones((1, w), dtype=image.dtype), g, 1, "zero")
-        bleed = ones_col * ones_row + eps
+        ones_col = correlate_axis(xp.ones((h, 1), dtype=image.dtype), g, 0, "zero", symmetric=True)
+        values, row_of = xp.unique(ones_col[:, 0], return_inverse=True)
+        rows = correlate_axis(xp.broadcast_to(values[:, None], (values.shape[0], w)), g, 1,
+                              "zero", symmetric=True)
+        bleed = rows[row_of.reshape(-1)] + eps
         eroded = xp.zeros(image.shape, dtype=bool)
         eroded[1:-1, 1:-1] = True
         return gaussian_blur(image, sigma, boundary="zero") / bleed, eroded
@@ -101,11 +105,16 @@ def canny(image, sigma=1.0, low_threshold=None, high_threshold=None, mask=None,
     """Canny edges of a 2-D image: bool (H, W), True on edges.
 
     Parameters follow ``skimage.feature.canny``: ``sigma`` of the Gaussian; thresholds on
-    the Sobel gradient magnitude (defaults 0.1 and 0.2 for images in [0, 1]); with
+    the Sobel gradient magnitude (defaults 0.1 and 0.2 of the [0, 1] range; given thresholds
+    are in the units of the image's dtype, e.g. 0..255 for uint8, as scikit-image's); with
     ``use_quantiles`` they are quantiles in [0, 1] of the magnitude instead; ``mask`` (bool
     (H, W)) limits the detection.  ``nms``: 'interpolated' (default, as scikit-image) or
     '8-direction' (the notes' discrete directions).
     """
+    # explicit thresholds are in the units of the input's dtype (scikit-image's rule): an
+    # integer image is scaled to [0, 1] by its dtype's maximum, and so are they
+    kind = getattr(getattr(image, "dtype", None), "kind", "f")
+    units = float(get_array_module(image).iinfo(image.dtype).max) if kind in "iu" else 1.0
     image = as_image(image, allow_color=False)
     xp = get_array_module(image)
     if image.dtype not in (xp.float32, xp.float64):
@@ -128,8 +137,13 @@ def canny(image, sigma=1.0, low_threshold=None, high_threshold=None, mask=None,
     for name, value in (("low_threshold", low), ("high_threshold", high)):
         if not 0.0 <= value < float("inf"):   # also NaN
             raise ValueError(f"{name} must be finite and >= 0, got {value}")
+    if not use_quantiles:
+        low = low if low_threshold is None else low / units
+        high = high if high_threshold is None else high / units
     if low > high:
-        raise ValueError(f"low_threshold ({low}) must not exceed high_threshold ({high})")
+        raise ValueError(f"low_threshold ({low:g}) must not exceed high_threshold ({high:g})"
+                         + (f" (both in [0, 1] units: given ones divided by {units:g})"
+                            if units != 1.0 else ""))
 
     if sigma > 0:
         smoothed, eroded = _mask_normalised_blur(image, mask, sigma)
@@ -140,6 +154,10 @@ def canny(image, sigma=1.0, low_threshold=None, high_threshold=None, mask=None,
     if use_quantiles:
         low, high = (float(v) for v in xp.percentile(magnitude, [100.0 * low, 100.0 * high]))
 
+    if low == 0:
+        # a zero (or rounding-noise) gradient has no direction and is no edge: the low
+        # threshold is at least 1e-14, as scikit-image's
+        low = 1e-14
     edges = xp.zeros(image.size, dtype=bool)
     survivors = _suppress_non_maxima(g_rows, g_cols, magnitude, eroded & (magnitude >= low), nms)
     if survivors.size == 0:

@@ -261,10 +261,13 @@ def sobel(image, boundary="reflect", cval=0.0):
     image = as_image(image)
     image = image.astype(_float_dtype(image), copy=False)
     p = pad_image(image, (1, 1), (1, 1), boundary, cval)
+    # smoothing summed as 2 d[i] + (d[i-1] + d[i+1]) (ndimage's order for a symmetric
+    # kernel), so that the result is bit-identical to scipy.ndimage.sobel: equal magnitudes
+    # on symmetric edges stay equal, and Canny's non-maximum suppression keeps both
     d_cols = p[:, 2:] - p[:, :-2]                        # (H+2, W)
-    g_cols = d_cols[:-2] + 2 * d_cols[1:-1] + d_cols[2:]
+    g_cols = 2 * d_cols[1:-1] + (d_cols[:-2] + d_cols[2:])
     d_rows = p[2:] - p[:-2]                              # (H, W+2)
-    g_rows = d_rows[:, :-2] + 2 * d_rows[:, 1:-1] + d_rows[:, 2:]
+    g_rows = 2 * d_rows[:, 1:-1] + (d_rows[:, :-2] + d_rows[:, 2:])
     return g_rows, g_cols
 
 

@@ -1,0 +1,81 @@
+"""Differential probes of classic/ against scikit-image / SciPy on small crops of real images
+and on edge cases (dtypes, tiny and constant images, ties); each test pins a fixed defect."""
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+from skimage import data, feature
+
+from classic.corners import corner_peaks, harris_response
+from classic.edges import canny
+from classic.filters import sobel
+from tinygrad_cv.backend import to_device, to_numpy
+
+
+def _crop(name, rows, cols):
+    return getattr(data, name)()[rows, cols]
+
+
+CAMERA = _crop("camera", slice(100, 180), slice(200, 280))
+CHECKER = _crop("checkerboard", slice(0, 80), slice(0, 80))
+
+
+@pytest.mark.parametrize("image", [CAMERA / 255.0, CHECKER / 255.0], ids=["camera", "checker"])
+def test_sobel_bit_identical_to_ndimage(device, image):
+    """The [1, 2, 1] smoothing is summed in ndimage's order: equal, not just close (camera:
+    0.5% of the values differed in the last bit, which broke Canny's ties)."""
+    g_rows, g_cols = (to_numpy(g) for g in sobel(to_device(image, device)))
+    np.testing.assert_array_equal(g_rows, ndi.sobel(image, 0))
+    np.testing.assert_array_equal(g_cols, ndi.sobel(image, 1))
+
+
+@pytest.mark.parametrize("sigma", [1.0, 2.0])
+def test_canny_identical_on_checkerboard(device, sigma):
+    """Two-pixel-wide edges of equal magnitude: both survive non-maximum suppression only
+    when the magnitudes are bit-equal (was 312 of 80x80 pixels different at sigma 1)."""
+    image = CHECKER / 255.0
+    got = to_numpy(canny(to_device(image, device), sigma))
+    np.testing.assert_array_equal(got, feature.canny(image, sigma))
+
+
+def test_canny_zero_low_threshold_keeps_flat_regions_out(device):
+    """low_threshold=0: a pixel of zero (rounding-noise) gradient is no edge (a constant
+    image gave 91 edge pixels)."""
+    flat = np.full((16, 16), 0.3)
+    assert not to_numpy(canny(to_device(flat, device), 2.0, 0.0, 0.0)).any()
+    image = CHECKER / 255.0
+    got = to_numpy(canny(to_device(image, device), 1.0, 0.0, 0.0))
+    np.testing.assert_array_equal(got, feature.canny(image, 1.0, 0.0, 0.0))
+
+
+@pytest.mark.parametrize("dtype,scale", [(np.uint16, 257), (np.int16, 128)])
+def test_wide_integer_images_are_scaled_like_skimage(device, dtype, scale):
+    """uint16/int16 intensities are divided by the dtype's maximum (img_as_float), not used
+    as they are (uint16 camera: 1368 edge pixels instead of 936, Harris 1e19 off)."""
+    image = CAMERA.astype(dtype) * dtype(scale)
+    got = to_numpy(canny(to_device(image, device)))
+    np.testing.assert_array_equal(got, feature.canny(image))
+    response = to_numpy(harris_response(to_device(image, device)))
+    expected = feature.corner_harris(image)
+    np.testing.assert_allclose(response, expected, atol=1e-9 * np.abs(expected).max())
+
+
+def test_canny_thresholds_of_integer_images_are_in_dtype_units(device):
+    """As scikit-image: canny(uint8, low=20, high=50) thresholds at 20/255 and 50/255 (they
+    were taken as [0, 1] magnitudes: no edge at all)."""
+    got = to_numpy(canny(to_device(CAMERA, device), 1.0, 20, 50))
+    expected = feature.canny(CAMERA, 1.0, 20, 50)
+    assert expected.sum() > 500
+    np.testing.assert_array_equal(got, expected)
+    with pytest.raises(ValueError, match="must not exceed"):
+        canny(CAMERA, 1.0, None, 20)          # 0.1 > 20/255, as scikit-image
+
+
+def test_corner_peaks_keeps_an_integer_response_as_it_is(device):
+    """threshold_abs compares with the response's own values: a uint8 response was divided
+    by 255 like an image (0 peaks above 100 instead of 16)."""
+    response = (feature.corner_harris(CAMERA / 255.0) * 400).clip(0, 255).astype(np.uint8)
+    kwargs = dict(threshold_abs=100, threshold_rel=None)
+    got = to_numpy(corner_peaks(to_device(response, device), **kwargs))
+    expected = feature.corner_peaks(response, **kwargs)
+    assert len(expected) > 5
+    np.testing.assert_array_equal(got, expected)
