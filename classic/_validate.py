@@ -13,7 +13,8 @@ def as_image(image, name: str = "image", allow_color: bool = True, dtype=None,
     their dtype's maximum (uint8 by 255, uint16 by 65535; signed types then clipped at -1),
     bool becomes 0/1.  ``dtype=None`` gives float64 for integer input and keeps
     float32/float64; a dtype (e.g. ``"float32"``) casts every input to it (integers:
-    ``x.astype(dtype) / max`` in that dtype).  Raises ValueError for a non-array, a wrong ndim
+    ``x.astype(dtype) / max`` in that dtype; in float64 ``x * (1 / max)``, bit-identical to
+    ``img_as_float``).  Raises ValueError for a non-array, a wrong ndim
     or channel count, an empty image, a complex or object dtype, or NaN/Inf values.
     """
     if not is_array(image):
@@ -34,7 +35,11 @@ def as_image(image, name: str = "image", allow_color: bool = True, dtype=None,
     if kind == "b":
         return image.astype(target)
     if kind in "iu":
-        scaled = image.astype(target) / xp.asarray(xp.iinfo(image.dtype).max, dtype=target)
+        top = xp.iinfo(image.dtype).max
+        if xp.dtype(target) == xp.float64:   # times the reciprocal: img_as_float's rounding
+            scaled = image.astype(target) * (1.0 / top)
+        else:                                # float32: the plain quotient
+            scaled = image.astype(target) / xp.asarray(top, dtype=target)
         return scaled if kind == "u" else xp.maximum(scaled, xp.asarray(-1, dtype=target))
     if kind != "f":
         raise ValueError(f"{name} has unsupported dtype {image.dtype}; expected float, integer or bool")
