@@ -5,7 +5,9 @@ from . import init  # noqa: F401
 from . import utils  # noqa: F401
 from .layers.linear import Identity, Linear, Flatten  # noqa: F401
 from .layers.activation import (ReLU, LeakyReLU, Sigmoid, Tanh, GELU, SiLU, Softmax,  # noqa: F401
-                                LogSoftmax)
+                                LogSoftmax, Softmin, Hardtanh, ReLU6, ELU, CELU, SELU, Softplus,
+                                Threshold, Hardsigmoid, Hardswish, Mish, Hardshrink, Softshrink,
+                                GLU, LogSigmoid, Softsign, Tanhshrink, RReLU, PReLU)
 from .layers.dropout import Dropout  # noqa: F401
 from .layers.embedding import Embedding  # noqa: F401
 from .layers.loss import (CrossEntropyLoss, NLLLoss, MultiMarginLoss, BCEWithLogitsLoss,  # noqa: F401

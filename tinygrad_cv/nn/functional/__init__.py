@@ -1,7 +1,9 @@
 """Functional forms of the layers, the losses and attention (``import tinygrad_cv.nn.functional as F``)."""
 from .special import erf  # noqa: F401
 from .activation import (relu, leaky_relu, sigmoid, tanh, gelu, silu, softmax,  # noqa: F401
-                         log_softmax)
+                         log_softmax, softmin, hardtanh, relu6, elu, selu, celu, softplus,
+                         logsigmoid, mish, softsign, tanhshrink, threshold, hardsigmoid,
+                         hardswish, hardshrink, softshrink, prelu, rrelu, glu)
 from .linear import linear  # noqa: F401
 from .dropout import dropout  # noqa: F401
 from .embedding import embedding, one_hot  # noqa: F401

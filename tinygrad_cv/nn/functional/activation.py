@@ -1,13 +1,20 @@
-"""Activations: relu, leaky_relu, sigmoid, tanh, gelu (erf / tanh), silu, softmax, log_softmax.
+"""Activations: relu, leaky_relu, sigmoid, tanh, gelu (erf / tanh), silu, softmax, log_softmax,
+softmin, and torch's other pointwise activations (hardtanh, relu6, elu, selu, celu, softplus,
+logsigmoid, mish, softsign, tanhshrink, threshold, hardsigmoid, hardswish, hardshrink,
+softshrink, prelu, rrelu) and glu.
 
-Shapes: any input shape; the output has the same shape (softmax/log_softmax along ``dim``).
-The primitives (formulas, derivatives) are in ``ops.activation`` (LeakyReLUFn, GELUFn, SiLUFn)
-and ``ops.elementwise`` (ReLU, Sigmoid, Tanh); every activation here is differentiable twice.
+Shapes: any input shape; the output has the same shape (softmax/log_softmax/softmin along
+``dim``; glu halves ``dim``).  The primitives (formulas, derivatives) are in ``ops.activation``
+(LeakyReLUFn, GELUFn, SiLUFn) and ``ops.elementwise`` (ReLU, Sigmoid, Tanh); the others are
+compositions of primitives whose branches are chosen with ``where`` so that the gradient at a
+kink is torch's (stated per function).  Every activation here is differentiable twice.
 """
 from __future__ import annotations
 
+from ... import backend
 from ...autograd.inplace import apply_inplace
 from ...ops.activation import GELUFn, LeakyReLUFn, SiLUFn
+from ...tensor import Tensor, where
 
 
 def relu(x, inplace=False):
@@ -64,4 +71,183 @@ def log_softmax(x, dim=None, dtype=None):
     return x.log_softmax(_softmax_dim(x, dim, "log_softmax"))
 
 
-__all__ = ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "silu", "softmax", "log_softmax"]
+def softmin(x, dim=None, dtype=None):
+    """softmax(-x) along ``dim``."""
+    if dtype is not None:
+        x = x.to(dtype)
+    return (-x).softmax(_softmax_dim(x, dim, "softmin"))
+
+
+# ---- piecewise activations (torch's formulas; the gradient at each kink is torch's) ---------
+def _maybe_inplace(x, fn, inplace):
+    return apply_inplace(x, fn) if inplace else fn(x)
+
+
+def _mask(x, fn):
+    """The raw boolean array fn(x.array) (no graph)."""
+    return fn(x.array)
+
+
+def hardtanh(x, min_val=-1.0, max_val=1.0, inplace=False):
+    """clamp(x, min_val, max_val);  gradient 1 strictly inside (min_val, max_val), else 0."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val {min_val} cannot be greater than max_val {max_val}")
+
+    def fn(t):
+        inside = _mask(t, lambda a: (a > min_val) & (a < max_val))
+        return where(inside, t, t.detach().clamp(min_val, max_val))
+    return _maybe_inplace(x, fn, inplace)
+
+
+def relu6(x, inplace=False):
+    """min(max(x, 0), 6) = hardtanh(x, 0, 6)."""
+    return hardtanh(x, 0.0, 6.0, inplace=inplace)
+
+
+def _exp_branch(t):
+    """exp(t) - 1 evaluated at min(t, 0) (the branch for t <= 0, finite for every t)."""
+    return t.clamp(max=0.0).expm1()
+
+
+def elu(x, alpha=1.0, inplace=False):
+    """x for x > 0, alpha (exp(x) - 1) otherwise;  gradient 1 or alpha exp(x)."""
+    return _maybe_inplace(x, lambda t: where(_mask(t, lambda a: a > 0), t,
+                                             _exp_branch(t) * alpha), inplace)
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(x, inplace=False):
+    """scale * elu(x, alpha) with torch's constants (alpha 1.6733, scale 1.0507)."""
+    return _maybe_inplace(x, lambda t: where(_mask(t, lambda a: a > 0), t * _SELU_SCALE,
+                                             _exp_branch(t) * (_SELU_ALPHA * _SELU_SCALE)),
+                          inplace)
+
+
+def celu(x, alpha=1.0, inplace=False):
+    """max(0, x) + min(0, alpha (exp(x / alpha) - 1))."""
+    if alpha == 0:
+        raise ValueError("celu: alpha must not be 0")
+    return _maybe_inplace(x, lambda t: where(_mask(t, lambda a: a > 0), t,
+                                             _exp_branch(t * (1.0 / alpha)) * alpha), inplace)
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold;  gradient
+    sigmoid(beta x) (1 above the threshold)."""
+    def smooth(t):
+        return (t * beta).clamp(max=threshold).exp().log1p() * (1.0 / beta)
+    return where(_mask(x, lambda a: a * beta > threshold), x, smooth(x))
+
+
+def logsigmoid(x):
+    """log sigmoid(x): x - log(1 + exp(x)) for x < 0, -log(1 + exp(-x)) otherwise (each branch
+    on its own half-line, so finite for every x);  gradient sigmoid(-x)."""
+    below = x.clamp(max=0.0)
+    above = x.clamp(min=0.0)
+    return where(_mask(x, lambda a: a < 0), below - below.exp().log1p(),
+                 -(-above).exp().log1p())
+
+
+def mish(x, inplace=False):
+    """x tanh(softplus(x))."""
+    return _maybe_inplace(x, lambda t: t * softplus(t).tanh(), inplace)
+
+
+def softsign(x):
+    """x / (1 + |x|)."""
+    return x / (x.abs() + 1.0)
+
+
+def tanhshrink(x):
+    """x - tanh(x)."""
+    return x - x.tanh()
+
+
+def threshold(x, threshold, value, inplace=False):
+    """x where x > threshold, else ``value`` (NaN stays NaN);  gradient 1 where kept."""
+    def fn(t):
+        keep = ~_mask(t, lambda a: a <= threshold)     # NaN is kept, as torch
+        return where(keep, t, value)
+    return _maybe_inplace(x, fn, inplace)
+
+
+def hardsigmoid(x, inplace=False):
+    """relu6(x + 3) / 6 = hardtanh(x / 6 + 1/2, 0, 1);  gradient 1/6 strictly inside (-3, 3),
+    else 0."""
+    return _maybe_inplace(x, lambda t: hardtanh(t / 6.0 + 0.5, 0.0, 1.0), inplace)
+
+
+def hardswish(x, inplace=False):
+    """x relu6(x + 3) / 6;  gradient 0 for x <= -3, (2x + 3)/6 inside (-3, 3), 1 for x >= 3
+    (torch's; the value at -inf is NaN, 0 * -inf, as torch's)."""
+    def fn(t):
+        inner = t.clamp(-3.0, 3.0)          # keeps the unused branch finite at +-inf
+        middle = inner * (inner + 3.0) / 6.0
+        upper = _mask(t, lambda a: a >= 3)
+        lower = _mask(t, lambda a: a <= -3)
+        return where(lower, t * 0.0, where(upper, t, middle))
+    return _maybe_inplace(x, fn, inplace)
+
+
+def hardshrink(x, lambd=0.5):
+    """x where |x| > lambd, else 0 (NaN stays NaN)."""
+    return where(_mask(x, lambda a: (a >= -lambd) & (a <= lambd)), 0.0, x)
+
+
+def softshrink(x, lambd=0.5):
+    """x - lambd for x > lambd, x + lambd for x < -lambd, else 0  (lambd >= 0)."""
+    if lambd < 0:
+        raise ValueError(f"softshrink: lambd must be non-negative, got {lambd}")
+    return where(_mask(x, lambda a: (a >= -lambd) & (a <= lambd)), 0.0,
+                 where(_mask(x, lambda a: a > lambd), x - lambd, x + lambd))
+
+
+def prelu(x, weight):
+    """x for x > 0, weight * x otherwise; ``weight`` has 1 element or one per channel (dim 1
+    of x; an input of fewer than 2 dims has 1 channel);  gradient at 0 is the weight's."""
+    n = weight.numel()
+    if n != 1:
+        channels = x.shape[1] if x.ndim >= 2 else 1
+        if weight.ndim != 1 or n != channels:
+            raise RuntimeError(f"prelu: weight of shape {tuple(weight.shape)} does not match "
+                               f"the {channels} channels of an input of shape {tuple(x.shape)}")
+        if x.ndim >= 2:
+            weight = weight.reshape((n,) + (1,) * (x.ndim - 2))
+    else:
+        weight = weight.reshape(())
+    return where(_mask(x, lambda a: a > 0), x, x * weight)
+
+
+def rrelu(x, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """Randomised leaky ReLU: slope a ~ U(lower, upper) per negative element when training
+    (the seeded generator of x's device), the mean slope (lower + upper) / 2 otherwise."""
+    if not training:
+        return leaky_relu(x, (lower + upper) / 2.0, inplace=inplace)
+
+    def fn(t):
+        rng = backend.get_rng(t.device)
+        u = rng.random(tuple(t.shape), dtype=backend.dtype("float64"))
+        slope = (lower + (upper - lower) * u).astype(t.dtype)
+        return where(_mask(t, lambda a: a > 0), t, t * Tensor.wrap(slope))
+    return _maybe_inplace(x, fn, inplace)
+
+
+def glu(x, dim=-1):
+    """a * sigmoid(b) where (a, b) are the two halves of x along ``dim`` (even size)."""
+    if x.ndim == 0:
+        raise RuntimeError("glu does not support scalars because halving size must be even")
+    size = x.shape[dim]
+    if size % 2:
+        raise RuntimeError(f"glu: halving dimension must be even, but dimension {dim} is size "
+                           f"{size}")
+    a, b = x.split(size // 2, dim=dim)
+    return a * b.sigmoid()
+
+
+__all__ = ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "silu", "softmax", "log_softmax",
+           "softmin", "hardtanh", "relu6", "elu", "selu", "celu", "softplus", "logsigmoid",
+           "mish", "softsign", "tanhshrink", "threshold", "hardsigmoid", "hardswish",
+           "hardshrink", "softshrink", "prelu", "rrelu", "glu"]
