@@ -154,7 +154,7 @@ def gaussian_kernel1d(sigma, truncate=4.0, like=None):
     xp = get_array_module(like) if like is not None else get_array_module()
     radius = int(truncate * sigma + 0.5)
     i = xp.arange(-radius, radius + 1, dtype=xp.float64)
-    g = xp.exp(-0.5 * (i / sigma) ** 2)
+    g = xp.exp(-0.5 / (sigma * sigma) * i ** 2)     # ndimage's rounding, bit for bit
     return g / g.sum()
 
 

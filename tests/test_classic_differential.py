@@ -7,7 +7,7 @@ from skimage import data, feature
 
 from classic.corners import corner_peaks, harris_response
 from classic.edges import canny
-from classic.filters import sobel
+from classic.filters import gaussian_blur, gaussian_kernel1d, sobel
 from tinygrad_cv.backend import to_device, to_numpy
 
 
@@ -84,7 +84,24 @@ def test_corner_peaks_keeps_an_integer_response_as_it_is(device):
 def test_uint8_converts_with_img_as_float_rounding(device):
     """uint8 becomes ``x * (1 / 255)`` in float64, bit for bit img_as_float (``x / 255``
     differs in the last bit for 9% of the values: without smoothing, moon's flat ties then
-    broke differently, 5 of 90 edge pixels in this crop)."""
+    broke differently, 5 of 186 edge pixels in this crop)."""
     image = _crop("moon", slice(0, 31), slice(464, 512))
     got = to_numpy(canny(to_device(image, device), 0.0))
     np.testing.assert_array_equal(got, feature.canny(image, 0.0))
+
+
+@pytest.mark.parametrize("sigma", [0.7, 1.6, 3.0])
+def test_gaussian_blur_bit_identical_to_ndimage(device, sigma):
+    """The kernel is exp(-0.5 / sigma^2 * i^2) as ndimage rounds it (exp(-0.5 (i / sigma)^2)
+    differed in the last bit for sigma not a power of 2); the blur then equals, which Canny's
+    ties need (checkerboard crop at sigma 3: 10 edge pixels differed)."""
+    image = CAMERA / 255.0
+    np.testing.assert_array_equal(to_numpy(gaussian_blur(to_device(image, device), sigma)),
+                                  ndi.gaussian_filter(image, sigma))
+    radius = int(4 * sigma + 0.5)
+    x = np.arange(-radius, radius + 1)
+    expected = np.exp(-0.5 / sigma ** 2 * x ** 2)
+    np.testing.assert_array_equal(to_numpy(gaussian_kernel1d(sigma)), expected / expected.sum())
+    crop = CHECKER[:60, :60] / 255.0
+    got = to_numpy(canny(to_device(crop, device), sigma, 0.0, 0.0))
+    np.testing.assert_array_equal(got, feature.canny(crop, sigma, 0.0, 0.0))
