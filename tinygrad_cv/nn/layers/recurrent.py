@@ -16,6 +16,8 @@ Shapes (D = 2 if bidirectional else 1)::
 from __future__ import annotations
 
 import math
+import numbers
+import warnings
 
 from ... import backend
 from .. import init
@@ -179,16 +181,31 @@ class GRUCell(_CellBase):
 
 
 # ---- multi-layer sequence layers ------------------------------------------------------------
+def _check_sizes(name, **sizes):
+    """torch's checks of the sizes: integers (TypeError), greater than zero (ValueError)."""
+    for what, value in sizes.items():
+        if not isinstance(value, numbers.Integral):
+            raise TypeError(f"{name}: {what} should be of type int, got {type(value).__name__}")
+        if value <= 0:
+            raise ValueError(f"{name}: {what} must be greater than zero, got {value}")
+
+
 class _RNNBase(Module):
     mode = "RNN_TANH"
+    proj_size = 0
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, device=None, dtype=None):
         super().__init__()
+        name = type(self).__name__
         if not 0.0 <= float(dropout) <= 1.0:
-            raise ValueError(f"{type(self).__name__}: dropout must be in [0, 1], got {dropout}")
-        if int(num_layers) < 1:
-            raise ValueError(f"{type(self).__name__}: num_layers must be >= 1, got {num_layers}")
+            raise ValueError(f"{name}: dropout must be in [0, 1], got {dropout}")
+        _check_sizes(name, input_size=input_size, hidden_size=hidden_size,
+                     num_layers=num_layers)
+        if float(dropout) > 0 and num_layers == 1:
+            warnings.warn("dropout option adds dropout after all but last recurrent layer, so "
+                          "non-zero dropout expects num_layers greater than 1, but got "
+                          f"dropout={dropout} and num_layers={num_layers}", stacklevel=3)
         self.input_size = int(input_size)
         self.hidden_size = int(hidden_size)
         self.num_layers = int(num_layers)
@@ -233,6 +250,23 @@ class _RNNBase(Module):
         """No-op, for code written for torch's cuDNN weight packing."""
         return None
 
+    @property
+    def _all_weights(self):
+        """The parameter names of each layer and direction (torch's order), as lists."""
+        kinds = ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if self.bias else ())
+        return [[k + f"_l{layer}" + ("_reverse" if d == 1 else "") for k in kinds]
+                for layer in range(self.num_layers)
+                for d in range(2 if self.bidirectional else 1)]
+
+    @property
+    def _flat_weights_names(self):
+        return [n for names in self._all_weights for n in names]
+
+    @property
+    def all_weights(self):
+        """The parameters of each layer and direction: [[w_ih, w_hh(, b_ih, b_hh)], ...]."""
+        return [[getattr(self, n) for n in names] for names in self._all_weights]
+
     def _weights(self, layer, d):
         sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
         return (getattr(self, "weight_ih" + sfx), getattr(self, "weight_hh" + sfx),
@@ -252,6 +286,9 @@ class _RNNBase(Module):
                              f"I = {self.input_size}, got {tuple(input.shape)}")
         _check_features(self, input, self.input_size)
         unbatched = input.ndim == 2
+        if input.shape[1 if self.batch_first and not unbatched else 0] == 0:
+            raise ValueError(f"{name}: expected a sequence length larger than 0, got input of "
+                             f"shape {tuple(input.shape)}")
         x = input.unsqueeze(1) if unbatched else (
             input.transpose(0, 1) if self.batch_first else input)
         n = x.shape[1]
