@@ -252,16 +252,42 @@ def _check_qkv(q, k, v):
                          f"{tuple(v.shape)}")
 
 
+def _repeat_heads(x, heads, what):
+    """Grouped-query attention: x (..., h, S, E) with h dividing ``heads`` -> (..., heads, S, E),
+    each of its heads repeated heads / h times in place (torch's ``repeat_interleave`` on the
+    heads axis -3); a differentiable expand and reshape."""
+    h = x.shape[-3]
+    if h == heads:
+        return x
+    if heads % h:
+        raise ValueError(f"scaled_dot_product_attention: the number of heads in key and value "
+                         f"must divide the number of heads in query ({heads}), got {what} with "
+                         f"{h}")
+    lead, (S, E) = tuple(x.shape[:-3]), tuple(x.shape[-2:])
+    grouped = x.unsqueeze(-3).expand(*lead, h, heads // h, S, E)
+    return grouped.reshape(*lead, heads, S, E)
+
+
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
-                                 is_causal=False, scale=None, need_weights=False):
+                                 is_causal=False, scale=None, enable_gqa=False,
+                                 need_weights=False):
     """softmax(scale * Q K^T + M) V with M from ``attn_mask``/``is_causal`` (see module doc).
 
     ``attn_mask``: bool (True = take part) or float (added), broadcastable to (..., L, S); it
     is a constant (no gradient).  ``scale`` defaults to 1/sqrt(E).  ``dropout_p`` is applied to
     the attention weights whenever it is > 0 (as torch's functional form).
+    ``enable_gqa=True`` (grouped-query attention): q (..., Hq, L, E), k and v with Hk, Hv
+    heads dividing Hq; each key/value head serves Hq / Hk consecutive query heads.
     ``need_weights=True`` returns ``(output, weights)``.
     """
     _check_qkv(query, key, value)
+    if enable_gqa:
+        if query.ndim < 3 or key.ndim < 3 or value.ndim < 3:
+            raise ValueError(f"scaled_dot_product_attention: enable_gqa=True needs q, k, v "
+                             f"with a heads axis (..., H, L, E), got {tuple(query.shape)}, "
+                             f"{tuple(key.shape)}, {tuple(value.shape)}")
+        key = _repeat_heads(key, query.shape[-3], f"key {tuple(key.shape)}")
+        value = _repeat_heads(value, query.shape[-3], f"value {tuple(value.shape)}")
     xp = backend.get_array_module(query)
     L, S = query.shape[-2], key.shape[-2]
     mask = mask_array(attn_mask)
@@ -272,6 +298,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         mask = causal_mask(xp, L, S)
     if mask is not None:
         if mask.dtype != bool:
+            if not backend.is_floating(mask.dtype):
+                raise TypeError(f"scaled_dot_product_attention: attn_mask must be bool (True = "
+                                f"take part) or float (added to the scores), got {mask.dtype}")
             mask = mask.astype(query.dtype, copy=False)
         qb, kb = tuple(query.shape[:-2]), tuple(key.shape[:-2])
         n = max(len(qb), len(kb))
@@ -280,8 +309,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         if not _broadcasts_to(tuple(mask.shape), target):
             raise ValueError(f"scaled_dot_product_attention: attn_mask of shape "
                              f"{tuple(mask.shape)} does not broadcast to {target}")
-    if scale is None:
-        scale = 1.0 / math.sqrt(query.shape[-1])
+    if scale is None:       # E = 0: every score is 0 whatever the scale
+        scale = 1.0 / math.sqrt(query.shape[-1]) if query.shape[-1] else 1.0
     return ScaledDotProductAttention.apply(query, key, value, mask=mask, scale=float(scale),
                                            dropout_p=float(dropout_p),
                                            return_weights=need_weights)
@@ -333,27 +362,82 @@ def _attention_mask(attn_mask, key_padding_mask, is_causal, dtype, xp, N, heads,
     return mask
 
 
-def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, in_proj_bias,
-                                 out_proj_weight, out_proj_bias, *, dropout_p=0.0,
-                                 training=True, key_padding_mask=None, need_weights=True,
-                                 attn_mask=None, q_proj_weight=None, k_proj_weight=None,
-                                 v_proj_weight=None, average_attn_weights=True,
-                                 is_causal=False, batch_first=False):
-    """Multi-head attention on sequence-first tensors (torch.nn.functional's layout).
+def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_heads,
+                                 in_proj_weight, in_proj_bias, bias_k, bias_v, add_zero_attn,
+                                 dropout_p, out_proj_weight, out_proj_bias, training=True,
+                                 key_padding_mask=None, need_weights=True, attn_mask=None,
+                                 use_separate_proj_weight=False, q_proj_weight=None,
+                                 k_proj_weight=None, v_proj_weight=None, static_k=None,
+                                 static_v=None, average_attn_weights=True, is_causal=False,
+                                 batch_first=False):
+    """Multi-head attention on sequence-first tensors (torch.nn.functional's signature).
 
     query (L, N, E), key (S, N, kdim), value (S, N, vdim) ((N, L, E) ... with
-    ``batch_first``; the output follows).  With heads h and d = E / h::
+    ``batch_first``, this framework's addition; the output follows), or unbatched (L, E),
+    (S, kdim), (S, vdim).  With heads h and d = E / h::
 
         Q = query W_q^T + b_q,  K = key W_k^T + b_k,  V = value W_v^T + b_v  (split into h heads)
         O_head = softmax(Q_h K_h^T / sqrt(d) + M) V_h,   out = concat(O_heads) W_o^T + b_o
 
-    ``in_proj_weight`` (3E, E) packs W_q, W_k, W_v (or pass ``q/k/v_proj_weight`` separately);
-    ``in_proj_bias`` (3E,).  Masks follow nn.MultiheadAttention: ``attn_mask`` (L, S) or
-    (N*h, L, S), ``key_padding_mask`` (N, S); bool True = not allowed, float = added.
-    ``is_causal`` without ``attn_mask`` builds the causal mask.
+    ``in_proj_weight`` (3E, E) packs W_q, W_k, W_v; with ``use_separate_proj_weight=True``
+    they are ``q/k/v_proj_weight`` instead; ``in_proj_bias`` (3E,).  Masks follow
+    nn.MultiheadAttention: ``attn_mask`` (L, S) or (N*h, L, S), ``key_padding_mask`` (N, S)
+    ((S,) unbatched); bool True = not allowed, float = added.  ``is_causal`` without
+    ``attn_mask`` builds the causal mask.  ``dropout_p`` applies when ``training``.
+    ``bias_k``/``bias_v``, ``add_zero_attn`` and ``static_k``/``static_v`` are not supported
+    (NotImplementedError).  Returns (out like query, weights (N, L, S) averaged over heads,
+    (N, h, L, S), or None; without N when unbatched).
+    """
+    if bias_k is not None or bias_v is not None or add_zero_attn:
+        raise NotImplementedError("multi_head_attention_forward: bias_k, bias_v and "
+                                  "add_zero_attn are not supported")
+    if static_k is not None or static_v is not None:
+        raise NotImplementedError("multi_head_attention_forward: static_k and static_v are not "
+                                  "supported")
+    if query.shape[-1] != embed_dim_to_check:
+        raise ValueError(f"multi_head_attention_forward: expected query with embed_dim_to_check "
+                         f"= {embed_dim_to_check} features, got shape {tuple(query.shape)}")
+    if not use_separate_proj_weight:
+        q_proj_weight = k_proj_weight = v_proj_weight = None
+        if in_proj_weight is None:
+            raise ValueError("multi_head_attention_forward: in_proj_weight is None (pass "
+                             "use_separate_proj_weight=True with q/k/v_proj_weight)")
+    elif q_proj_weight is None or k_proj_weight is None or v_proj_weight is None:
+        raise ValueError("multi_head_attention_forward: use_separate_proj_weight=True needs "
+                         "q_proj_weight, k_proj_weight and v_proj_weight")
+    batched = query.ndim == 3
+    kpm = mask_array(key_padding_mask)
+    if not batched:         # one sequence: a batch of one, keeping which inputs are the same
+        same_qk, same_kv = query is key, key is value
+        query = query.unsqueeze(1)
+        key = query if same_qk else key.unsqueeze(1)
+        value = key if same_kv else value.unsqueeze(1)
+        if kpm is not None:
+            kpm = kpm.reshape(1, -1)
+    out, weights = _multi_head_attention(
+        query, key, value, num_heads, in_proj_weight, in_proj_bias, out_proj_weight,
+        out_proj_bias, dropout_p=dropout_p, training=training, key_padding_mask=kpm,
+        need_weights=need_weights, attn_mask=attn_mask, q_proj_weight=q_proj_weight,
+        k_proj_weight=k_proj_weight, v_proj_weight=v_proj_weight,
+        average_attn_weights=average_attn_weights, is_causal=is_causal,
+        batch_first=batched and batch_first)
+    if not batched:
+        out = out.squeeze(1)
+        if weights is not None:
+            weights = weights.squeeze(0)
+    return out, weights
+
+
+def _multi_head_attention(query, key, value, num_heads, in_proj_weight, in_proj_bias,
+                          out_proj_weight, out_proj_bias, *, dropout_p, training,
+                          key_padding_mask, need_weights, attn_mask, q_proj_weight,
+                          k_proj_weight, v_proj_weight, average_attn_weights, is_causal,
+                          batch_first):
+    """multi_head_attention_forward on batched inputs (3-D, its layouts and masks).
+
     Self-attention with the packed weight (``query is key is value``) runs as one GEMM into
     [Q | K | V] and ``PackedSelfAttention`` on it, in the caller's layout (no transposes).
-    Returns (out (L, N, E), weights (N, L, S) averaged over heads, (N, h, L, S), or None).
+    Returns (out like query, weights (N, L, S) averaged over heads, (N, h, L, S), or None).
     """
     if query.shape[-1] % num_heads:
         raise ValueError(f"MultiheadAttention: embed_dim {query.shape[-1]} is not divisible by "

@@ -5,12 +5,10 @@ from the torch module reproduces its outputs and gradients.
 """
 from __future__ import annotations
 
-import math
-
 from ... import backend
 from .. import init
 from ..functional.activation import gelu, relu
-from ..functional.attention import mask_array, multi_head_attention_forward
+from ..functional.attention import multi_head_attention_forward
 from ..functional.dropout import dropout_factors
 from ..functional.linear import FeedForwardReLUFn
 from ..module import Module, Parameter
@@ -63,6 +61,8 @@ class MultiheadAttention(Module):
         self.dropout = float(dropout)
         self.batch_first = bool(batch_first)
         self.head_dim = self.embed_dim // self.num_heads
+        self.bias_k = self.bias_v = None        # torch's attributes (add_bias_kv=False)
+        self.add_zero_attn = False
         E = self.embed_dim
         if self._qkv_same_embed_dim:
             self.in_proj_weight = Parameter(empty(3 * E, E, dtype=dtype, device=device))
@@ -120,28 +120,16 @@ class MultiheadAttention(Module):
 
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True,
                 attn_mask=None, average_attn_weights=True, is_causal=False):
-        batched = self._check(query, key, value)
-        kpm = mask_array(key_padding_mask)
-        if not batched:
-            same_qk, same_kv = query is key, key is value
-            query = query.unsqueeze(1)
-            key = query if same_qk else key.unsqueeze(1)
-            value = key if same_kv else value.unsqueeze(1)
-            if kpm is not None:
-                kpm = kpm.reshape(1, -1)
-        out, weights = multi_head_attention_forward(
-            query, key, value, self.num_heads, self.in_proj_weight, self.in_proj_bias,
-            self.out_proj.weight, self.out_proj.bias, dropout_p=self.dropout,
-            training=self.training, key_padding_mask=kpm, need_weights=need_weights,
-            attn_mask=attn_mask, q_proj_weight=self.q_proj_weight,
-            k_proj_weight=self.k_proj_weight, v_proj_weight=self.v_proj_weight,
-            average_attn_weights=average_attn_weights, is_causal=is_causal,
-            batch_first=batched and self.batch_first)
-        if not batched:
-            out = out.squeeze(1)
-            if weights is not None:
-                weights = weights.squeeze(0)
-        return out, weights
+        self._check(query, key, value)
+        return multi_head_attention_forward(
+            query, key, value, self.embed_dim, self.num_heads, self.in_proj_weight,
+            self.in_proj_bias, None, None, False, self.dropout, self.out_proj.weight,
+            self.out_proj.bias, training=self.training, key_padding_mask=key_padding_mask,
+            need_weights=need_weights, attn_mask=attn_mask,
+            use_separate_proj_weight=not self._qkv_same_embed_dim,
+            q_proj_weight=self.q_proj_weight, k_proj_weight=self.k_proj_weight,
+            v_proj_weight=self.v_proj_weight, average_attn_weights=average_attn_weights,
+            is_causal=is_causal, batch_first=self.batch_first)
 
 
 def _activation(activation, layer):
