@@ -11,6 +11,7 @@ with Sobel derivatives I_r, I_c (zero boundary), and the Harris response
 from __future__ import annotations
 
 import math
+import numbers
 
 from tinygrad_cv.backend import get_array_module
 
@@ -112,6 +113,20 @@ def suppress_close_peaks(coords, shape, radius, p_norm=math.inf, strict=False):
     return kept
 
 
+def _border_widths(exclude_border, min_distance):
+    """(rows, cols) excluded at the border: True -> min_distance, False -> 0, an int >= 0 for
+    both axes, or a pair of them (scikit-image's ``exclude_border``)."""
+    if isinstance(exclude_border, bool):
+        width = min_distance if exclude_border else 0
+        return width, width
+    widths = tuple(exclude_border) if isinstance(exclude_border, (tuple, list)) else (exclude_border,) * 2
+    if len(widths) != 2 or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 0
+                                   for v in widths):
+        raise ValueError("exclude_border must be a bool, an int >= 0 or a pair of them "
+                         f"(rows, cols), got {exclude_border!r}")
+    return int(widths[0]), int(widths[1])
+
+
 def corner_peaks(response, min_distance=1, threshold_rel=0.01, threshold_abs=None,
                  exclude_border=True, num_peaks=math.inf, p_norm=math.inf):
     """Corner coordinates (K, 2) int64 as (row, col), strongest first, as
@@ -119,7 +134,8 @@ def corner_peaks(response, min_distance=1, threshold_rel=0.01, threshold_abs=Non
 
     A peak is a pixel equal to the maximum of its (2*min_distance+1)^2 box (edge values
     repeated), above ``max(threshold_abs (default: the minimum), threshold_rel * max)``,
-    not within ``min_distance`` of the border when ``exclude_border``.  Peaks are ranked by
+    not within ``min_distance`` of the border when ``exclude_border`` (or within that many
+    pixels: an int, or a (rows, cols) pair).  Peaks are ranked by
     response (stable); those closer than ``min_distance`` to a stronger kept one are
     dropped, then those within ``min_distance`` (inclusive) of a kept one.
     """
@@ -139,12 +155,13 @@ def corner_peaks(response, min_distance=1, threshold_rel=0.01, threshold_abs=Non
     if threshold_rel is not None:
         threshold = max(threshold, float(threshold_rel) * float(response.max()))
     peaks = (response == _max_filter_nearest(response, 2 * min_distance + 1)) & (response > threshold)
-    border = min_distance if exclude_border is True else int(exclude_border or 0)
-    if border:
-        peaks[:border] = False
-        peaks[-border:] = False
-        peaks[:, :border] = False
-        peaks[:, -border:] = False
+    border_rows, border_cols = _border_widths(exclude_border, min_distance)
+    if border_rows:
+        peaks[:border_rows] = False
+        peaks[-border_rows:] = False
+    if border_cols:
+        peaks[:, :border_cols] = False
+        peaks[:, -border_cols:] = False
     pixels = xp.flatnonzero(peaks)
     if pixels.size == 0:
         return empty

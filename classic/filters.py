@@ -218,11 +218,14 @@ def gaussian_blur(image, sigma=1.0, truncate=4.0, boundary="reflect", cval=0.0):
 
     Same result as ``scipy.ndimage.gaussian_filter(image, sigma, mode=..., truncate=...)``
     per channel ('reflect' = scipy's default).  (H, W) or (H, W, C) in, same shape out;
-    float dtypes are kept, uint8 becomes float in [0, 1].  A sigma larger than the image's
-    larger side raises ValueError (:func:`check_sigma_fits`).
+    float dtypes are kept, uint8 becomes float in [0, 1].  ``sigma=0`` filters nothing (a
+    copy of the image, as scipy); a sigma larger than the image's larger side raises
+    ValueError (:func:`check_sigma_fits`).
     """
     image = as_image(image)
     image = image.astype(_float_dtype(image), copy=False)
+    if check_positive(sigma, "sigma", allow_zero=True) == 0:
+        return image.copy()
     check_sigma_fits(sigma, image.shape)
     g = gaussian_kernel1d(sigma, truncate, like=image)
     out = correlate_axis(image, g, 0, boundary, cval, symmetric=True)

@@ -105,3 +105,26 @@ def test_gaussian_blur_bit_identical_to_ndimage(device, sigma):
     crop = CHECKER[:60, :60] / 255.0
     got = to_numpy(canny(to_device(crop, device), sigma, 0.0, 0.0))
     np.testing.assert_array_equal(got, feature.canny(crop, sigma, 0.0, 0.0))
+
+
+def test_gaussian_blur_sigma_zero_filters_nothing_like_ndimage(device):
+    """sigma=0: gaussian_blur returns (a copy of) the image, as ndimage (it raised)."""
+    image = CAMERA / 255.0
+    np.testing.assert_array_equal(to_numpy(gaussian_blur(to_device(image, device), 0)),
+                                  ndi.gaussian_filter(image, 0))
+    with pytest.raises(ValueError, match="sigma"):
+        gaussian_blur(image, -1.0)
+
+
+@pytest.mark.parametrize("exclude_border", [(2, 5), (0, 4)])
+def test_corner_peaks_exclude_border_per_axis(device, exclude_border):
+    """exclude_border as a (rows, cols) pair, as scikit-image (a tuple raised TypeError
+    from int())."""
+    response = feature.corner_harris(CAMERA / 255.0)
+    kwargs = dict(threshold_rel=0.01, exclude_border=exclude_border)
+    got = to_numpy(corner_peaks(to_device(response, device), **kwargs))
+    np.testing.assert_array_equal(got, feature.corner_peaks(response, **kwargs))
+    np.testing.assert_array_equal(to_numpy(corner_peaks(response, exclude_border=np.int64(3))),
+                                  to_numpy(corner_peaks(response, exclude_border=3)))
+    with pytest.raises(ValueError, match="exclude_border"):
+        corner_peaks(response, exclude_border=(1, -1))
