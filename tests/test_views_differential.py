@@ -77,3 +77,119 @@ def test_leaf_grad_aliases_nothing_else(case):
             x.grad.add_(100)
         return other, x.grad
     assert_same(*both(run))
+
+
+# ---- detach_, data, detach ---------------------------------------------------------------------
+@pytest.mark.parametrize("make", [lambda T: T.zeros(3)[0],
+                                  lambda T: (T.zeros(3, requires_grad=True) * 2).view(3),
+                                  lambda T: T.zeros(2, 3).t()])
+def test_detach_in_place_of_a_view_raises(make):
+    for T in (torch, tc):
+        with pytest.raises(RuntimeError, match="Can't detach views in-place"):
+            make(T).detach_()
+
+
+def test_detach_in_place_of_a_non_view():
+    def run(T):
+        y = T.ones(3, requires_grad=True) * 2
+        y.detach_()
+        d = T.zeros(2).detach()
+        d.detach_()
+        return y.requires_grad, y.is_leaf, y.grad_fn is None
+    ours, ref = both(run)
+    assert ours == ref
+
+
+# ---- views taken before an in-place change of their base: replayed (torch) ---------------------
+def _two_views_both_changed(T, x):
+    y = x * 1
+    a, b = y[0], y[0]
+    a.mul_(2)
+    b.mul_(3)          # b was taken before a's change: its old place skipped a's factor 2
+    y.sum().backward()
+    return y
+
+
+def _stale_view_changed_in_place(T, x):
+    y = x * 1
+    v = y[1]
+    y.mul_(2)
+    v.add_(x[0])
+    (y ** 2).sum().backward()
+    return y
+
+
+def _sibling_view_used_after(T, x):
+    y = x * 1
+    v = y.view(3, 2)
+    y.t().mul_(2)
+    (v ** 2).sum().backward()
+    return v
+
+
+def _same_shape_view_used_after(T, x):
+    y = x * 1
+    v = y.view(2, 3)
+    y.mul_(5)
+    (v * v).sum().backward()
+    return v
+
+
+def _view_of_view_used_before_and_after(T, x):
+    y = x * 1
+    v = y.view(-1)[1:4]
+    a = (v + 2).sum()
+    y[0].mul_(3)
+    b = (v ** 3).sum()
+    (a + b).backward()
+    return v
+
+
+def _view_of_a_constant_base_changed_by_a_graph_value(T, x):
+    base = T.zeros(2, 3)
+    v = base[:, 1:]
+    base.add_(x * x)             # base joins the graph; v follows it
+    (v * 2).sum().backward()
+    return v
+
+
+@pytest.mark.parametrize("script", [_two_views_both_changed, _stale_view_changed_in_place,
+                                    _sibling_view_used_after, _same_shape_view_used_after,
+                                    _view_of_view_used_before_and_after,
+                                    _view_of_a_constant_base_changed_by_a_graph_value])
+def test_view_taken_before_a_change_of_its_base_follows_the_new_value(script):
+    """(two of these gave a silently wrong gradient, the others raised)"""
+    def run(T):
+        x = T.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+        out = script(T, x)
+        return out.detach(), x.grad
+    assert_same(*both(run))
+
+
+def test_version_error_through_a_replayed_view_as_torch():
+    """A value saved before the base changed still raises torch's error."""
+    for T in (torch, tc):
+        x = T.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+        y = x * 1
+        v = y[1]
+        a = v * v
+        y.mul_(2)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            (a.sum() + (v * 1).sum()).backward()
+
+
+@pytest.mark.parametrize("make", [lambda x: x.view(2, 3), lambda x: x.reshape(2, 3),
+                                  lambda x: x.expand(2, 3), lambda x: x.view_as(x),
+                                  lambda x: x.squeeze(), lambda x: x.broadcast_to((2, 3))])
+def test_a_view_of_the_same_shape_is_a_new_view(make):
+    """x.view(x.shape) is a new tensor on x's storage (it was x itself: unsqueeze_ of the view
+    reshaped x, and an in-place change of a same-shape expand raised)."""
+    def run(T):
+        x = T.zeros(2, 3)
+        v = make(x)
+        v.add_(1)
+        v.unsqueeze_(0)
+        return v is x, x, v
+    (ours_is, ox, ov), (ref_is, rx, rv) = both(run)
+    assert ours_is == ref_is is False
+    assert_same((ox, ov), (rx, rv))

@@ -326,6 +326,9 @@ class Tensor:
         return t
 
     def detach_(self):
+        """Cut this tensor from the graph in place (a view raises, as torch)."""
+        if self._view_base is not None:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
         self.creator = None
         self.requires_grad = False
         return self
@@ -1072,9 +1075,7 @@ class Tensor:
     # ---- shape -------------------------------------------------------------------------------
     def reshape(self, *shape):
         shape = _shape_arg(shape)
-        if shape == self.shape:
-            return self
-        try:
+        try:    # (the same shape too gives a new view, as torch: x.view(x.shape) is not x)
             return share_version(Reshape.apply(self, shape=shape), self, "reshape")
         except ValueError:
             raise RuntimeError(f"reshape: shape {tuple(shape)} is invalid for a tensor of shape "
@@ -1146,8 +1147,8 @@ class Tensor:
             raise RuntimeError(f"expand: the size -1 is not allowed in a new leading dim "
                                f"(expanding shape {self.shape} to {shape})")
         full = tuple(self.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
-        if full == self.shape:
-            return self
+        if full == self.shape:      # a new (writeable) view, as torch
+            return self.reshape(full)
         for i, s in enumerate(self.shape):
             if s != 1 and s != full[i + lead]:
                 raise RuntimeError(f"expand: cannot expand shape {self.shape} to {full}")

@@ -21,6 +21,7 @@ import weakref
 from .. import backend
 from ..tensor import Tensor
 from .mode import modes
+from .versions import is_stale_view
 
 
 def check_finite(array, what: str) -> None:
@@ -172,6 +173,8 @@ def _unpack(cls, inputs):
                 raise RuntimeError(
                     f"{cls.__name__}: expected all tensors on the same device, found "
                     f"{backend.device_of(first)} and {backend.device_of(data)}")
+            if x._view_base is not None and modes.grad_enabled and is_stale_view(x):
+                _refresh_view(x)
             arrays.append(data)
             needs.append(x.requires_grad)
             if x._vbox is not None:
@@ -182,6 +185,13 @@ def _unpack(cls, inputs):
             arrays.append(x)
             needs.append(False)
     return arrays, tuple(needs), versions
+
+
+def _refresh_view(x):
+    """``x`` replayed on its base's current place (``inplace.refresh_view``; imported here,
+    on the rare path: ``inplace`` imports this module)."""
+    from .inplace import refresh_view
+    refresh_view(x)
 
 
 def _reraise_forward_error(cls, arrays, err):

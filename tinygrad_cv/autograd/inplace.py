@@ -16,8 +16,9 @@ y must keep x's shape (a broadcast may not grow x) and its dtype must cast to x'
   gradients there (``current_inputs``);
 * x a view (``y[1]``, ``y.view(-1)[2:4]``, ...): its root base is rebased as torch's
   CopySlices (the old base with the view's part replaced by the op's result) and x becomes
-  the same view of the new base.  A view taken *before* such a change and used after it
-  raises a clear error (torch replays it on the changed base).
+  the same view of the new base.  Another view taken *before* such a change is replayed on
+  the changed base when it is next used (``refresh_view``, called by ``Function.apply`` and
+  here), as torch regenerates its grad_fn.
 
 ``x[index] = value`` on the graph is ``where(mask, value placed at index, x)``, rebased the
 same way.
@@ -32,7 +33,8 @@ from ..ops.shape import IndexAdd, IndexPut
 from ..tensor import Tensor, where
 from .function import Function
 from .mode import modes
-from .versions import bump_version, replay, torch_type_name, version_box
+from .versions import (bump_version, is_stale_view, replay, torch_type_name,
+                       version_box)
 
 LEAF_ERROR = "a leaf Variable that requires grad is being used in an in-place operation."
 LEAF_VIEW_ERROR = ("a view of a leaf Variable that requires grad is being used in an in-place "
@@ -46,6 +48,8 @@ GRAPH_VIEW_ERROR = (
 def apply_inplace(self, fn, *args, casting="same_kind"):
     """``self`` overwritten by ``fn(self, *args)`` (an out-of-place Tensor computation), with
     torch's rules for the graph (see the module docstring); returns ``self``."""
+    if self._view_base is not None and modes.grad_enabled and is_stale_view(self):
+        refresh_view(self)
     if modes.grad_enabled and (self.requires_grad or any(
             isinstance(a, Tensor) and a.requires_grad for a in args)):
         view = _check_may_rebase(self)
@@ -252,11 +256,13 @@ def _stand_in(self):
 
 def _rebase(self, out, version) -> None:
     """``self`` becomes the output ``out`` of the recorded op; its old place on the graph is
-    kept in its history for the nodes recorded before (``version``: its version then)."""
-    if self.creator is not None:
-        old = Tensor.wrap(self.array)      # (its value is not read: shape and dtype only)
-        old.requires_grad, old.creator, old.out_index = True, self.creator, self.out_index
-        self._history = list(getattr(self, "_history", ())) + [(version, old)]
+    kept in its history for the nodes recorded before (``version``: its version then; a
+    tensor that was off the graph leaves a constant there, which also tells its views that
+    they are stale)."""
+    old = Tensor.wrap(self.array)      # (its value is not read: shape and dtype only)
+    old.requires_grad, old.creator, old.out_index = \
+        self.creator is not None, self.creator, self.out_index
+    self._history = list(getattr(self, "_history", ())) + [(version, old)]
     node = out.creator
     self.creator = node
     self.out_index = out.out_index
@@ -306,6 +312,17 @@ class ViewOf(Function):
         ga = backend.get_array_module(g).zeros(ctx.in_shape, dtype=g.dtype)
         replay(ga, ctx.steps)[...] = g
         return ga
+
+
+def refresh_view(self) -> None:
+    """torch's replay of a view whose base was rebased by an in-place op since the view was
+    taken (``is_stale_view``): ``self`` becomes the same view of the base's current place, so
+    its gradient follows the new value; its old place stays in its history for the nodes
+    recorded before."""
+    root, steps, _ = self._view_base
+    version = self._vbox[0]
+    _rebase(self, ViewOf.apply(root, steps=steps), version)
+    self._view_base = (root, steps, version)
 
 
 def _rebase_view(self, out, view, version) -> None:

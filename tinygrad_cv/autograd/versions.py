@@ -85,6 +85,15 @@ def share_version(view, base, kind, arg=None):
     return view
 
 
+def is_stale_view(t) -> bool:
+    """Whether the view ``t`` (``t._view_base`` set) was taken before its root base was last
+    rebased by an in-place op on the graph: its place on the graph is then the view of the
+    base's old value (``inplace.refresh_view`` replays it on the current one)."""
+    root, steps, made_at = t._view_base
+    history = getattr(root, "_history", None)
+    return steps is not None and bool(history) and history[-1][0] >= made_at
+
+
 def _integers_only(index) -> bool:
     items = index if isinstance(index, tuple) else (index,)
     return all(isinstance(i, numbers.Integral) and not isinstance(i, bool) for i in items)
