@@ -132,7 +132,7 @@ class ProjectiveTransform:
 
     def estimate(self, src, dst) -> bool:
         xp = get_array_module(src, dst)
-        _check_pairs(src, dst, self.min_samples, type(self).__name__)
+        src, dst = _check_pairs(src, dst, self.min_samples, type(self).__name__)
         t_src, s = _hartley_normalisation(src)
         t_dst, d = _hartley_normalisation(dst)
         n = s.shape[0]
@@ -170,7 +170,7 @@ class AffineTransform(ProjectiveTransform):
 
     def estimate(self, src, dst) -> bool:
         xp = get_array_module(src, dst)
-        _check_pairs(src, dst, self.min_samples, type(self).__name__)
+        src, dst = _check_pairs(src, dst, self.min_samples, type(self).__name__)
         t_src, s = _hartley_normalisation(src)
         t_dst, d = _hartley_normalisation(dst)
         design = xp.concatenate([s, xp.ones((s.shape[0], 1), dtype=s.dtype)], axis=1)
@@ -197,11 +197,15 @@ def _apply_homogeneous(matrix, coords):
 
 
 def _check_pairs(src, dst, minimum, name):
+    """Check the point pairs; returns them as floating point (integer points become float64:
+    the normalisation and the solve need fractions)."""
     if src.ndim != 2 or src.shape[1] != 2 or dst.shape != src.shape:
         raise ValueError(f"{name} needs src and dst of equal shape (N, 2), got "
                          f"{tuple(src.shape)} and {tuple(dst.shape)}")
     if src.shape[0] < minimum:
         raise ValueError(f"{name} needs at least {minimum} point pairs, got {src.shape[0]}")
+    xp = get_array_module(src, dst)
+    return tuple(a if a.dtype.kind == "f" else a.astype(xp.float64) for a in (src, dst))
 
 
 def _random_generator(rng, xp):

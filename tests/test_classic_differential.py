@@ -8,6 +8,7 @@ from skimage import data, feature
 from classic.corners import corner_peaks, harris_response
 from classic.edges import canny
 from classic.filters import gaussian_blur, gaussian_kernel1d, sobel
+from classic.ransac import AffineTransform, ProjectiveTransform
 from tinygrad_cv.backend import to_device, to_numpy
 
 
@@ -128,3 +129,16 @@ def test_corner_peaks_exclude_border_per_axis(device, exclude_border):
                                   to_numpy(corner_peaks(response, exclude_border=3)))
     with pytest.raises(ValueError, match="exclude_border"):
         corner_peaks(response, exclude_border=(1, -1))
+
+
+@pytest.mark.parametrize("model", [AffineTransform, ProjectiveTransform])
+def test_transforms_estimate_from_integer_points(device, model):
+    """Integer point arrays (pixel coordinates) are fitted in float64: the normalisation
+    matrix took the points' int dtype, its scale truncated to 0 (LinAlgError: Singular
+    matrix)."""
+    src = np.random.default_rng(0).integers(0, 100, (12, 2))
+    dst = 2 * src + 3
+    fitted = model()
+    assert fitted.estimate(to_device(src, device), to_device(dst, device))
+    expected = np.array([[2.0, 0.0, 3.0], [0.0, 2.0, 3.0], [0.0, 0.0, 1.0]])
+    np.testing.assert_allclose(to_numpy(fitted.params), expected, atol=1e-9)
