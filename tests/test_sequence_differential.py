@@ -226,3 +226,22 @@ def test_recurrent_all_weights_as_torch(kind, bias):
     for names, ws in zip(ours._all_weights, ours.all_weights):
         assert all(w is params[n] for n, w in zip(names, ws))
     assert ours.proj_size == theirs.proj_size == 0
+
+
+# ---- embedding --------------------------------------------------------------------------------
+def test_embedding_arguments_have_torch_names():
+    """``input`` by keyword, as torch's F.embedding, F.one_hot and Embedding.forward."""
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((6, 3))
+    idx = np.array([[1, 0, 5], [2, 2, 0]])
+    wt, wo = _pair(w)
+    out_t = torch.nn.functional.embedding(input=torch.tensor(idx), weight=wt, padding_idx=2)
+    out_o = F.embedding(input=tg.Tensor(idx), weight=wo, padding_idx=2)
+    _assert_close(out_o, out_t)
+    _backward_both(out_t, out_o)
+    _assert_close(wo.grad, wt.grad)
+    layer = nn.Embedding.from_pretrained(tg.Tensor(w))
+    _assert_close(layer(input=tg.Tensor(idx)), out_t)
+    np.testing.assert_array_equal(
+        F.one_hot(input=tg.Tensor(idx), num_classes=6).numpy(),
+        torch.nn.functional.one_hot(input=torch.tensor(idx), num_classes=6).numpy())

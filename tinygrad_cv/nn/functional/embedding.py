@@ -71,14 +71,14 @@ def _renorm_rows(weight, idx, max_norm, norm_type):
         weight[rows[over]] = picked[over] * scale[:, None]
 
 
-def embedding(indices, weight, padding_idx=None, max_norm=None, norm_type=2.0,
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
               scale_grad_by_freq=False, sparse=False):
-    """Rows of ``weight`` picked by integer ``indices`` (any shape); ``max_norm`` and
+    """Rows of ``weight`` picked by the integer indices ``input`` (any shape); ``max_norm`` and
     ``scale_grad_by_freq`` as in the module docstring; ``sparse=True`` raises
     NotImplementedError (the gradient is dense)."""
     if sparse:
         raise NotImplementedError("embedding: sparse=True is not supported (dense gradients)")
-    idx = _index_array(indices, "embedding")
+    idx = _index_array(input, "embedding")
     num = weight.shape[0]
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= num):
         raise IndexError(f"embedding: indices must lie in [0, {num}), got values in "
@@ -94,10 +94,10 @@ def embedding(indices, weight, padding_idx=None, max_norm=None, norm_type=2.0,
                              scale_grad_by_freq=bool(scale_grad_by_freq))
 
 
-def one_hot(indices, num_classes=-1):
-    """int64 tensor of shape (*, num_classes) with a 1 at each index (``num_classes=-1``:
-    max index + 1)."""
-    idx = _index_array(indices, "one_hot")
+def one_hot(input, num_classes=-1):
+    """int64 tensor of shape (*, num_classes) with a 1 at each index of ``input``
+    (``num_classes=-1``: max index + 1)."""
+    idx = _index_array(input, "one_hot")
     xp = backend.get_array_module(idx)
     if idx.size and int(idx.min()) < 0:
         raise ValueError("one_hot: class values must be non-negative")

@@ -61,8 +61,8 @@ class Embedding(Module):
         if self.padding_idx is not None:
             self.weight.array[self.padding_idx] = 0
 
-    def forward(self, indices):
-        return embedding(indices, self.weight, self.padding_idx,
+    def forward(self, input):
+        return embedding(input, self.weight, self.padding_idx,
                          getattr(self, "max_norm", None), getattr(self, "norm_type", 2.0),
                          getattr(self, "scale_grad_by_freq", False))
 
