@@ -39,6 +39,14 @@ from .tensor_functions import (add, sub, subtract, mul, multiply, div, divide,  
 from .tensor_scatter import (scatter, scatter_add, scatter_reduce, index_add,  # noqa: E402,F401
                              index_copy, index_fill, index_put, index_put_, masked_scatter,
                              take_along_dim, lerp, addcmul, addcdiv, addmm, addbmm, baddbmm)
+from .tensor_math import (tan, asin, acos, atan, sinh, cosh, asinh, acosh,  # noqa: E402,F401
+                          atanh, arcsin, arccos, arctan, arcsinh, arccosh, arctanh, sinc, atan2,
+                          arctan2, hypot, deg2rad, rad2deg, exp2, erf, erfc, erfinv, logit,
+                          xlogy, logaddexp, logaddexp2, float_power, copysign, fmax, fmin,
+                          nan_to_num, sgn, signbit, isinf, isposinf, isneginf, isreal,
+                          heaviside, positive, negative, absolute, fix, logical_and, logical_or,
+                          logical_xor, logical_not, bitwise_and, bitwise_or, bitwise_xor,
+                          bitwise_not, gcd, lcm)
 
 float32 = backend.dtype("float32")
 float64 = backend.dtype("float64")
@@ -70,5 +78,6 @@ from .backends import (use_deterministic_algorithms,  # noqa: E402,F401
                        is_deterministic_algorithms_warn_only_enabled)
 from . import distributed  # noqa: E402,F401
 from . import distributions  # noqa: E402,F401
+from . import special  # noqa: E402,F401
 from . import sparse  # noqa: E402,F401
 from .sparse import sparse_coo_tensor, spmm  # noqa: E402,F401

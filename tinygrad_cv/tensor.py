@@ -933,7 +933,8 @@ class Tensor:
         return where(condition, self, other)
 
     def sign(self):
-        """-1, 0 or 1 (NaN stays NaN); its gradient is zero (as torch)."""
+        """-1, 0 or 1 (0 at NaN, and a bool tensor unchanged, as torch); its gradient is
+        zero."""
         return self._step("sign")
 
     # ---- reductions --------------------------------------------------------------------------
@@ -1495,8 +1496,9 @@ class Tensor:
 
     def _step(self, kind, decimals=0):
         if not backend.is_floating(self.dtype):
-            return self.clone() if kind != "sign" else Tensor.wrap(
-                backend.get_array_module(self.array).sign(self.array))
+            if kind != "sign" or self.array.dtype.kind == "b":
+                return self.clone()
+            return Tensor.wrap(backend.get_array_module(self.array).sign(self.array))
         return Step.apply(self, kind=kind, decimals=decimals)
 
     def floor(self):

@@ -3,7 +3,7 @@
     rsample = loc + scale * eps,  eps ~ N(0, 1)            (reparameterised: differentiable)
     log_prob(x) = -(x - loc)^2 / (2 scale^2) - log(scale) - log(sqrt(2 pi))
     entropy = 1/2 + 1/2 log(2 pi) + log(scale)
-    cdf(x) = (1 + erf((x - loc) / (scale sqrt 2))) / 2
+    cdf(x) = (1 + erf((x - loc) / (scale sqrt 2))) / 2,   icdf(p) = loc + scale sqrt 2 erfinv(2p - 1)
 """
 from __future__ import annotations
 
@@ -80,3 +80,8 @@ class Normal(Distribution):
     def cdf(self, value):
         value = as_value(value, self.loc)
         return 0.5 * (1 + erf((value - self.loc) * (1.0 / math.sqrt(2)) / self.scale))
+
+    def icdf(self, value):
+        """The quantile loc + scale sqrt(2) erfinv(2p - 1) (torch's expression)."""
+        value = as_value(value, self.loc)
+        return self.loc + self.scale * (value * 2 - 1).erfinv() * math.sqrt(2)

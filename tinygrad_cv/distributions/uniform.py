@@ -3,7 +3,7 @@
     rsample = low + (high - low) * u,  u ~ U(0, 1)       (reparameterised: differentiable)
     log_prob(x) = -log(high - low) on [low, high), -inf outside
     entropy = log(high - low)
-    cdf(x) = clamp((x - low) / (high - low), 0, 1)
+    cdf(x) = clamp((x - low) / (high - low), 0, 1),   icdf(p) = low + p (high - low)
 """
 from __future__ import annotations
 
@@ -93,3 +93,8 @@ class Uniform(Distribution):
         if self._validate_args:
             self._check_support(value)
         return ((value - self.low) / (self.high - self.low)).clamp(min=0, max=1)
+
+    def icdf(self, value):
+        """The quantile low + p (high - low) (no validation of p, as torch)."""
+        value = as_value(value, self.low)
+        return value * (self.high - self.low) + self.low

@@ -15,7 +15,9 @@ attention, losses), whose backward works on raw arrays only, live in ``nn/functi
     linalg       MatMul
     linear       LinearFn (y = x W^T + b)
     softmax      Softmax LogSoftmax
-    special      Erf (and the erf/erfc series on arrays)
+    special      Erf Erfc Erfinv (and the erf/erfc series and erfinv/erfcinv on arrays)
+    math         Tan Asin Acos Atan Atan2 Sinc Sinh Cosh Asinh Acosh Atanh Logit Exp2
+                 LogAddExp Xlogy Hypot CopySign FExtremum NanToNum
     activation   LeakyReLUFn GELUFn SiLUFn
     loss         BCEFn (binary cross-entropy on probabilities)
     unary        Log1p Expm1 Step (floor, ceil, trunc, round, sign: zero gradient)

@@ -44,7 +44,7 @@ _STEPS = ("floor", "ceil", "trunc", "sign")
 
 
 class Step(_Primitive):
-    """A piecewise-constant function of a: floor, ceil, trunc, sign (NumPy's, NaN kept) or
+    """A piecewise-constant function of a: floor, ceil, trunc, sign (0 at NaN, as torch) or
     round half to even to ``decimals`` places;  d/da = 0 (torch's value, also at the jumps)."""
 
     @staticmethod
@@ -54,7 +54,10 @@ class Step(_Primitive):
             return backend.ensure_array(xp.round(a, decimals))
         if kind not in _STEPS:
             raise ValueError(f"Step: unknown kind {kind!r}")
-        return getattr(xp, kind)(a)
+        out = getattr(xp, kind)(a)
+        if kind == "sign":
+            out = xp.where(xp.isnan(a), 0, out).astype(a.dtype, copy=False)
+        return out
 
     @staticmethod
     def backward(ctx, g):

@@ -1,0 +1,75 @@
+"""``tinygrad_cv.special``: torch.special's functions of the framework (the same operations as
+the top-level functions and Tensor methods; the normal distribution's ``ndtr`` and ``ndtri``
+here only).
+
+    ndtr(x)  = P(N(0, 1) <= x) = erfc(-x / sqrt 2) / 2       (accurate in the left tail)
+    ndtri(p) = the x with ndtr(x) = p = -sqrt 2 erfcinv(2p)    (accurate for small p)
+"""
+from __future__ import annotations
+
+import math
+
+from .autograd.function import Function
+from .nn.functional.activation import softmax, log_softmax  # noqa: F401
+from .ops import dual
+from .ops.math import Xlogy
+from .ops.special import erfcinv_array
+from .tensor import _as_tensor, _floating, logsumexp  # noqa: F401
+from .tensor_math import _float_operands, erf, erfc, erfinv, exp2, logit, sinc, xlogy  # noqa: F401
+
+__all__ = ["erf", "erfc", "erfinv", "expit", "logit", "xlogy", "xlog1py", "exp2", "expm1",
+           "log1p", "sinc", "round", "softmax", "log_softmax", "logsumexp", "ndtr", "ndtri"]
+
+_SQRT_HALF = math.sqrt(0.5)
+_SQRT_TWO = math.sqrt(2.0)
+
+
+def expit(input):
+    """The logistic sigmoid 1 / (1 + e^-x)."""
+    return _as_tensor(input).sigmoid()
+
+
+def expm1(input):
+    return _as_tensor(input).expm1()
+
+
+def log1p(input):
+    return _as_tensor(input).log1p()
+
+
+def round(input, decimals=0):  # noqa: A001  (torch's name)
+    return _as_tensor(input).round(decimals=decimals)
+
+
+def xlog1py(input, other):
+    """input * log(1 + other), 0 where input is 0 (unless other is NaN)."""
+    return Xlogy.apply(*_float_operands(input, other), log1p=True)
+
+
+def ndtr(input):
+    """The standard normal CDF: erfc(-x / sqrt 2) / 2."""
+    return erfc(_floating(_as_tensor(input)) * -_SQRT_HALF) * 0.5
+
+
+class Ndtri(Function):
+    """x = ndtri(p) = -sqrt 2 erfcinv(2p) on [0, 1] (-inf at 0, +inf at 1, NaN outside);
+    dx/dp = sqrt(2 pi) exp(x^2 / 2) (differentiable again)."""
+
+    higher_order = True
+
+    @staticmethod
+    def forward(ctx, p):
+        out = erfcinv_array(p * 2.0) * -_SQRT_TWO + 0.0    # (+0 at p = 1/2, as torch)
+        ctx.save_for_backward(out)
+        return out.astype(p.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * (dual.exp(out * out * 0.5) * math.sqrt(2.0 * math.pi))
+
+
+def ndtri(input):
+    """The inverse of the standard normal CDF (the quantile function)."""
+    return Ndtri.apply(_floating(_as_tensor(input)))
+
