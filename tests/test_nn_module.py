@@ -103,9 +103,9 @@ def test_strict_load_reports_missing_and_unexpected_and_changes_nothing():
     sd = {k: v.detach().numpy() + 1 for k, v in theirs.state_dict().items()}
     del sd["features.0.bias"]
     sd["extra.weight"] = np.zeros(2)
-    with pytest.raises(RuntimeError, match=r"missing keys: features\.0\.bias") as info:
+    with pytest.raises(RuntimeError, match=r'Missing key\(s\) in state_dict: "features\.0\.bias"') as info:
         target.load_state_dict(sd)
-    assert "unexpected keys: extra.weight" in str(info.value) and "Net" in str(info.value)
+    assert 'Unexpected key(s) in state_dict: "extra.weight"' in str(info.value) and "Net" in str(info.value)
     _assert_unchanged(target, before)
     result = target.load_state_dict(sd, strict=False)
     assert result.missing_keys == ["features.0.bias"] and result.unexpected_keys == ["extra.weight"]

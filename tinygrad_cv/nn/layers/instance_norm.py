@@ -19,6 +19,7 @@ from ..module import Module, Parameter
 
 class _InstanceNorm(Module):
     _spatial = 2
+    _optional_state = ("num_batches_tracked",)  # torch: absent from its older checkpoints
     _layout = "(N, C, H, W) or (C, H, W)"
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,

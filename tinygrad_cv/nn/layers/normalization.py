@@ -20,6 +20,7 @@ class _BatchNorm(Module):
     """
 
     _ndims = (4,)
+    _optional_state = ("num_batches_tracked",)  # torch: absent from its older checkpoints
     _layout = "(N, C, H, W)"
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,

@@ -1,0 +1,570 @@
+"""Differential tests of the nn.Module API against torch.nn: the same calls on the same modules
+give the same result, or errors of the same type (messages compared where torch's carry no
+torch-specific type names).  Covers registration rules, traversal, state_dict/load_state_dict
+(prefixes, assign, hooks, extra state), forward hooks, the containers, ParameterList/Dict,
+nn.utils (clipping, parameters <-> vector, BatchNorm fusion) and Parameter aliasing."""
+import collections
+import copy
+import re
+
+import numpy as np
+import pytest
+import torch
+
+import tinygrad_cv as tg
+import tinygrad_cv.nn as nn
+
+LIBS = ((torch, torch.nn), (tg, nn))
+
+
+def outcome(fn, lib, mod):
+    """``fn(lib, nn)``'s value, or ``(exception type name, message)``; torch's "torch."
+    prefixes dropped so that names compare."""
+    try:
+        return _plain(repr(fn(lib, mod)))
+    except Exception as e:  # noqa: BLE001 - the exception is the observed behaviour
+        return (type(e).__name__, _plain(str(e)))
+
+
+def _plain(text):
+    """torch's type names as ours: "torch.float32" -> "float32", "Size([2, 3])" -> "(2, 3)"."""
+    return re.sub(r"Size\(\[([^\]]*)\]\)", r"(\1)", text.replace("torch.", ""))
+
+
+def same_as_torch(fn, compare_message=True):
+    theirs, ours = (outcome(fn, lib, mod) for lib, mod in LIBS)
+    if not compare_message and isinstance(theirs, tuple) and isinstance(ours, tuple):
+        theirs, ours = theirs[0], ours[0]
+    assert ours == theirs
+
+
+def no_grad(lib):
+    return torch.no_grad() if lib is torch else tg.no_grad()
+
+
+def net(lib, nn):
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.l1 = nn.Linear(2, 3)
+            self.bn = nn.BatchNorm1d(3)
+            self.register_buffer("scratch", lib.ones(2), persistent=False)
+            self.register_buffer("count", lib.zeros(1))
+            self.register_buffer("nothing", None)
+            self.register_parameter("absent", None)
+            self.seq = nn.Sequential(nn.Linear(3, 3), nn.ReLU())
+            self.shared = self.l1
+
+        def forward(self, x):
+            return self.seq(self.bn(self.l1(x)))
+    return Net()
+
+
+# ---- traversal ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("probe", [
+    lambda lib, nn: [n for n, _ in net(lib, nn).named_children()],
+    lambda lib, nn: [n for n, _ in net(lib, nn).named_parameters(remove_duplicate=False)],
+    lambda lib, nn: [n for n, _ in net(lib, nn).named_buffers(remove_duplicate=False)],
+    lambda lib, nn: [n for n, _ in net(lib, nn).named_modules(remove_duplicate=False)],
+    lambda lib, nn: [n for n, _ in net(lib, nn).named_parameters(prefix="p", recurse=False)],
+    lambda lib, nn: list(net(lib, nn).state_dict(prefix="pre")),
+    lambda lib, nn: list(net(lib, nn).state_dict(destination={"x": 1}, prefix="p.")),
+], ids=["children", "params-dup", "buffers-dup", "modules-dup", "params-norec", "literal-prefix",
+        "destination"])
+def test_traversal_names_equal_torch(probe):
+    same_as_torch(probe)
+
+
+def test_apply_visits_a_shared_child_once():
+    def probe(lib, nn):
+        seen, layer = [], nn.Linear(1, 1)
+        nn.Sequential(layer, nn.ReLU(), layer).apply(lambda m: seen.append(type(m).__name__))
+        return seen
+    same_as_torch(probe)
+
+
+def test_dir_lists_parameters_buffers_and_modules():
+    same_as_torch(lambda lib, nn: [k for k in ("l1", "seq", "count", "absent", "0")
+                                   if k in dir(net(lib, nn))])
+
+
+# ---- registration ------------------------------------------------------------------------------
+@pytest.mark.parametrize("call", [
+    lambda lib, nn, m: m.register_parameter("a.b", nn.Parameter(lib.ones(1))),
+    lambda lib, nn, m: m.register_parameter("", nn.Parameter(lib.ones(1))),
+    lambda lib, nn, m: m.register_parameter("forward", nn.Parameter(lib.ones(1))),
+    lambda lib, nn, m: m.register_parameter(3, nn.Parameter(lib.ones(1))),
+    lambda lib, nn, m: m.register_parameter("x", nn.Parameter(lib.ones(1)) * 2),
+    lambda lib, nn, m: (m.register_buffer("b", lib.ones(1)), m.register_parameter("b", None)),
+    lambda lib, nn, m: m.register_buffer("a.b", lib.ones(1)),
+    lambda lib, nn, m: m.register_buffer("", lib.ones(1)),
+    lambda lib, nn, m: m.register_buffer("weight", lib.ones(1)),
+    lambda lib, nn, m: m.register_buffer(1, lib.ones(1)),
+    lambda lib, nn, m: m.register_buffer("b", 3),
+    lambda lib, nn, m: m.add_module("a.b", nn.ReLU()),
+    lambda lib, nn, m: m.add_module("", nn.ReLU()),
+    lambda lib, nn, m: m.add_module("weight", nn.ReLU()),
+    lambda lib, nn, m: m.add_module(1, nn.ReLU()),
+    lambda lib, nn, m: m.add_module("x", 3),
+    lambda lib, nn, m: (m.register_module("x", None), list(m._modules), repr(m)),
+])
+def test_registration_rules_equal_torch(call):
+    same_as_torch(lambda lib, nn: call(lib, nn, nn.Linear(2, 2)), compare_message=False)
+
+
+@pytest.mark.parametrize("assign", [
+    lambda lib, nn, m: setattr(m, "weight", lib.ones(2, 2)),
+    lambda lib, nn, m: setattr(m, "weight", 3),
+    lambda lib, nn, m: setattr(m, "weight", nn.ReLU()),
+    lambda lib, nn, m: (setattr(m, "running_mean", nn.Parameter(lib.ones(2))),
+                        [n for n, _ in m.named_parameters()], [n for n, _ in m.named_buffers()],
+                        list(m.state_dict())),
+    lambda lib, nn, m: setattr(m, "running_mean", 3),
+    lambda lib, nn, m: (setattr(m, "running_mean", None), list(m.state_dict())),
+    lambda lib, nn, m: (setattr(m, "sub", nn.ReLU()), setattr(m, "sub", 3)),
+    lambda lib, nn, m: (setattr(m, "sub", nn.ReLU()), setattr(m, "sub", None), list(m._modules)),
+    lambda lib, nn, m: (m.register_buffer("tmp", lib.ones(1), persistent=False), delattr(m, "tmp"),
+                        m.register_buffer("tmp", lib.ones(1)), list(m.state_dict())),
+], ids=["tensor-over-param", "int-over-param", "module-over-param", "param-over-buffer",
+        "int-over-buffer", "none-over-buffer", "int-over-module", "none-over-module",
+        "deleted-buffer-forgets-persistence"])
+def test_attribute_assignment_rules_equal_torch(assign):
+    same_as_torch(lambda lib, nn: assign(lib, nn, nn.BatchNorm1d(2)), compare_message=False)
+
+
+def test_plain_attributes_before_init_are_allowed():
+    def probe(lib, nn):
+        class Early(nn.Module):
+            def __init__(self):
+                self.width = 3
+                super().__init__()
+        return Early().width
+    same_as_torch(probe)
+
+
+# ---- modes, gradients, dtype -------------------------------------------------------------------
+def test_train_checks_its_flag_and_calls_the_childrens_train():
+    def probe(lib, nn):
+        class Frozen(nn.Linear):
+            def train(self, mode=True):
+                return super().train(False)
+        m = nn.Sequential(Frozen(1, 1), nn.Dropout())
+        m.train()
+        return [c.training for c in m]
+    same_as_torch(probe)
+    same_as_torch(lambda lib, nn: nn.Linear(1, 1).train("yes"))
+
+
+def test_zero_grad_keeps_the_gradient_tensor():
+    def probe(lib, nn):
+        m = nn.Linear(2, 2)
+        m(lib.ones(1, 2)).sum().backward()
+        g = m.weight.grad
+        m.zero_grad(set_to_none=False)
+        return m.weight.grad is g, g.abs().sum().item(), m.weight.grad.requires_grad
+    same_as_torch(probe)
+
+
+@pytest.mark.parametrize("convert", [
+    lambda lib, m: m.half(), lambda lib, m: m.to(lib.int32), lambda lib, m: m.to(lib.float64),
+    lambda lib, m: m.to(lib.ones(1, dtype=lib.float64)), lambda lib, m: m.to(dtype=lib.float16),
+], ids=["half", "int", "double", "like-tensor", "kw"])
+def test_module_to_dtype_equals_torch(convert):
+    def probe(lib, nn):
+        m = nn.BatchNorm1d(2)
+        m.weight.grad = lib.ones(2)
+        w = m.weight
+        assert convert(lib, m) is m
+        return (str(m.weight.dtype), str(m.running_mean.dtype), str(m.num_batches_tracked.dtype),
+                str(m.weight.grad.dtype), m.weight is w)
+    same_as_torch(probe, compare_message=False)
+
+
+# ---- state_dict / load_state_dict --------------------------------------------------------------
+def _load(lib, nn, edit, **kw):
+    m = net(lib, nn)
+    return m.load_state_dict(edit(lib, m.state_dict()), **kw)
+
+
+@pytest.mark.parametrize("edit,kw", [
+    (lambda lib, sd: sd, {}),
+    (lambda lib, sd: {k: v for k, v in sd.items() if "bn" not in k}, {}),
+    (lambda lib, sd: {k: v for k, v in sd.items() if "bn" not in k}, {"strict": False}),
+    (lambda lib, sd: {k: v for k, v in sd.items() if "num_batches" not in k}, {}),
+    (lambda lib, sd: {**sd, "foo": lib.ones(1), "scratch": lib.ones(2)}, {}),
+    (lambda lib, sd: {**sd, "foo": lib.ones(1)}, {"strict": False}),
+    (lambda lib, sd: {**sd, "l1.weight": lib.ones(3, 3)}, {"strict": False}),
+    (lambda lib, sd: {**sd, "l1.weight": 3.0}, {}),
+    (lambda lib, sd: {**sd, "bn.num_batches_tracked": lib.tensor([7])}, {}),
+    (lambda lib, sd: [1, 2], {}),
+], ids=["all", "missing", "missing-lenient", "old-batchnorm", "unexpected", "unexpected-lenient",
+        "size-mismatch", "not-a-tensor", "one-element-to-scalar", "not-a-mapping"])
+def test_load_state_dict_result_and_errors_equal_torch(edit, kw):
+    same_as_torch(lambda lib, nn: _load(lib, nn, edit, **kw))
+
+
+def test_load_state_dict_assign_puts_the_tensors_in_place():
+    def probe(lib, nn):
+        m = nn.Linear(2, 2)
+        m.weight.requires_grad_(False)
+        w = lib.ones(2, 2, dtype=lib.float64)
+        m.load_state_dict({"weight": w, "bias": lib.zeros(2)}, assign=True)
+        w.add_(1)
+        return (type(m.weight).__name__, str(m.weight.dtype), m.weight.requires_grad,
+                m.bias.requires_grad, m.weight.sum().item())
+    same_as_torch(probe)
+
+
+def test_failed_load_changes_nothing_even_with_assign():
+    m = nn.Linear(2, 2)
+    w = m.weight
+    with pytest.raises(RuntimeError, match="size mismatch for bias"):
+        m.load_state_dict({"weight": tg.zeros(2, 2), "bias": tg.zeros(3)}, assign=True)
+    assert m.weight is w and w.abs().sum().item() > 0
+
+
+def test_state_dict_hooks_equal_torch():
+    def probe(lib, nn):
+        log, m = [], nn.Sequential(nn.Linear(1, 1))
+        m[0].register_state_dict_pre_hook(lambda mod, prefix, keep: log.append(("pre", prefix, keep)))
+        m[0]._register_state_dict_hook(lambda mod, sd, prefix, meta: log.append(("post", list(sd))))
+        m.register_state_dict_post_hook(lambda mod, sd, prefix, meta: sd.pop(prefix + "0.bias"))
+        return log, list(m.state_dict(prefix="p."))
+    same_as_torch(probe)
+    same_as_torch(lambda lib, nn: (lambda m: (m.register_state_dict_post_hook(
+        lambda *a: {}), list(m.state_dict()))[1])(nn.Linear(1, 1)), compare_message=False)
+
+
+def test_load_state_dict_hooks_equal_torch():
+    def probe(lib, nn):
+        log, m = [], nn.Sequential(nn.Linear(1, 1), nn.Linear(1, 1))
+
+        def pre(mod, sd, prefix, meta, strict, missing, unexpected, errors):
+            log.append(("pre", prefix, strict))
+            sd[prefix + "weight"] = sd[prefix + "weight"] * 0 + 7
+
+        def post(mod, keys):
+            log.append(("post", list(keys.missing_keys), float(mod[1].weight.detach().sum())))
+            keys.missing_keys.clear()
+        m[1].register_load_state_dict_pre_hook(pre)
+        m.register_load_state_dict_post_hook(post)
+        result = m.load_state_dict({k: v for k, v in m.state_dict().items() if k != "0.bias"})
+        return log, str(result)
+    same_as_torch(probe)
+
+
+def test_extra_state_round_trips_as_in_torch():
+    def probe(lib, nn):
+        class Counter(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc, self.calls = nn.Linear(1, 1), 3
+
+            def get_extra_state(self):
+                return {"calls": self.calls}
+
+            def set_extra_state(self, state):
+                self.calls = state["calls"]
+        m = Counter()
+        sd = m.state_dict()
+        sd["_extra_state"] = {"calls": 9}
+        m.load_state_dict(sd)
+        lenient = Counter().load_state_dict({"fc.weight": sd["fc.weight"]}, strict=False)
+        return list(sd), m.calls, lenient
+    same_as_torch(probe)
+
+
+# ---- forward hooks -----------------------------------------------------------------------------
+def test_forward_hooks_equal_torch():
+    def probe(lib, nn):
+        log, m = [], nn.Linear(2, 2)
+        h1 = m.register_forward_pre_hook(lambda mod, args: log.append(("pre", len(args))))
+        h2 = m.register_forward_pre_hook(lambda mod, args: (args[0] * 2,))
+        m.register_forward_pre_hook(lambda mod, args, kw: log.append(("pre-kw", sorted(kw))),
+                                    with_kwargs=True, prepend=True)
+        m.register_forward_hook(lambda mod, args, out: log.append(("post", tuple(out.shape))))
+        h5 = m.register_forward_hook(lambda mod, args, out: out + 1)
+        m.register_forward_hook(lambda mod, args, kw, out: log.append("post-kw"), with_kwargs=True,
+                                prepend=True)
+        x = lib.ones(1, 2)
+        y = m(x)
+        with no_grad(lib):
+            expected = m.weight.sum(1) * 2 + m.bias + 1
+        h2.remove(), h5.remove(), h1.remove(), h1.remove()
+        with m.register_forward_hook(lambda *a: log.append("scoped")):
+            m(x)
+        m(x)
+        return log, bool((y - expected).abs().max() < 1e-6)
+    same_as_torch(probe)
+
+
+@pytest.mark.parametrize("probe", [
+    lambda lib, nn: (lambda m: (m.register_forward_pre_hook(lambda mod, a: lib.ones(1) * 5),
+                                m(lib.ones(1)).tolist())[1])(nn.Identity()),
+    lambda lib, nn: (lambda m: (m.register_forward_pre_hook(lambda mod, a, k: 3, with_kwargs=True),
+                                m(lib.ones(1)))[1])(nn.Identity()),
+], ids=["bare-result-becomes-args", "bad-kwargs-result"])
+def test_forward_pre_hook_results_equal_torch(probe):
+    same_as_torch(probe)
+
+
+def test_always_call_forward_hook_runs_when_forward_raises():
+    def probe(lib, nn):
+        log = []
+
+        class Broken(nn.Module):
+            def forward(self, x):
+                raise ValueError("boom")
+        m = Broken()
+        m.register_forward_hook(lambda mod, a, out: log.append(("always", out)), always_call=True)
+        m.register_forward_hook(lambda mod, a, out: log.append("never"))
+        with pytest.raises(ValueError, match="boom"):
+            m(lib.ones(1))
+        return log
+    same_as_torch(probe)
+
+
+def test_hooked_module_deep_copies_and_saves_without_hooks():
+    m = nn.Sequential(nn.Linear(1, 1))
+    m.register_forward_hook(lambda *a: None).remove()
+    assert len(list(copy.deepcopy(m).parameters())) == 2
+
+
+# ---- lookup by path ----------------------------------------------------------------------------
+def test_get_and_set_submodule_parameter_buffer_equal_torch():
+    def probe(lib, nn):
+        m = nn.Sequential(collections.OrderedDict(
+            a=nn.Sequential(nn.Linear(1, 1), nn.BatchNorm1d(1))))
+        out = [type(m.get_submodule("a.0")).__name__, tuple(m.get_parameter("a.0.weight").shape),
+               tuple(m.get_buffer("a.1.running_mean").shape), m.get_submodule("") is m]
+        for f, target in [(m.get_submodule, "a.5"), (m.get_submodule, "a.0.weight"),
+                          (m.get_parameter, "a.1.running_mean"), (m.get_buffer, "a.0.weight"),
+                          (m.get_parameter, "a.0.nope"), (m.get_buffer, "zz.x"),
+                          (lambda t: m.set_submodule(t, nn.Tanh(), strict=True), "a.9")]:
+            out.append(outcome(lambda lib, nn: f(target), lib, nn))
+        m.set_submodule("a.0", nn.Tanh())
+        m.set_submodule("a.new", nn.ReLU())
+        return out, list(m.a._modules), type(m.a[0]).__name__
+    same_as_torch(probe)
+
+
+# ---- repr --------------------------------------------------------------------------------------
+def test_repr_of_nested_modules_equals_torch():
+    def probe(lib, nn):
+        class Inner(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(1, 1)
+
+            def extra_repr(self):
+                return "line1\nline2"
+
+        class Leaf(nn.Module):
+            def extra_repr(self):
+                return "a=1\nb=2"
+        block = nn.Sequential(nn.Linear(1, 1), nn.ReLU())
+        return repr(nn.Sequential(Inner(), Leaf(), nn.ModuleList([block, block, nn.Linear(1, 2)]),
+                                  nn.ModuleList(), nn.ModuleList([nn.ReLU()] * 3 + [nn.Tanh()]),
+                                  nn.ModuleDict({"x": nn.Tanh()})))
+    same_as_torch(probe)
+
+
+# ---- containers --------------------------------------------------------------------------------
+def seq(nn):
+    return nn.Sequential(nn.Linear(1, 2), nn.ReLU(), nn.Linear(2, 3), nn.Tanh())
+
+
+def layout(m):
+    return list(m._modules), [type(c).__name__ for c in m]
+
+
+@pytest.mark.parametrize("op", [
+    lambda lib, nn, s: layout(s[1:3]),
+    lambda lib, nn, s: layout(s[::2]),
+    lambda lib, nn, s: layout(nn.Sequential(collections.OrderedDict(a=nn.ReLU(), b=nn.Tanh()))[1:]),
+    lambda lib, nn, s: s[4],
+    lambda lib, nn, s: s[-5],
+    lambda lib, nn, s: s["0"],
+    lambda lib, nn, s: (s.__delitem__(1), layout(s)),
+    lambda lib, nn, s: (s.__delitem__(slice(1, 3)), layout(s)),
+    lambda lib, nn, s: (s.__setitem__(-1, nn.Sigmoid()), layout(s)),
+    lambda lib, nn, s: (s.insert(1, nn.Sigmoid()), s.insert(-1, nn.GELU()), layout(s)),
+    lambda lib, nn, s: s.insert(9, nn.GELU()),
+    lambda lib, nn, s: (type(s.pop(1)).__name__, layout(s)),
+    lambda lib, nn, s: (s.extend([nn.GELU()]) is s, layout(s)),
+    lambda lib, nn, s: layout(s + nn.Sequential(nn.GELU())),
+    lambda lib, nn, s: s + nn.ReLU(),
+    lambda lib, nn, s: (lambda t: (t is s, layout(t)))(s.__iadd__(nn.Sequential(nn.GELU()))),
+    lambda lib, nn, s: layout(nn.Sequential(nn.ReLU(), nn.Tanh()) * 2),
+    lambda lib, nn, s: nn.Sequential(nn.ReLU()) * 0,
+    lambda lib, nn, s: layout(nn.Sequential(nn.ReLU()).__imul__(3)),
+    lambda lib, nn, s: nn.Sequential()(lib.ones(1)).tolist(),
+])
+def test_sequential_equals_torch(op):
+    same_as_torch(lambda lib, nn: op(lib, nn, seq(nn)), compare_message=False)
+
+
+def mlist(nn):
+    return nn.ModuleList([nn.ReLU(), nn.Tanh(), nn.GELU()])
+
+
+@pytest.mark.parametrize("op", [
+    lambda nn, ml: type(ml[-1]).__name__,
+    lambda nn, ml: ml[3],
+    lambda nn, ml: (type(ml[1:]).__name__, layout(ml[1:])),
+    lambda nn, ml: (ml.__delitem__(0), layout(ml)),
+    lambda nn, ml: (ml.__delitem__(slice(None, None, 2)), layout(ml)),
+    lambda nn, ml: (ml.insert(0, nn.Sigmoid()), ml.insert(2, nn.SiLU()), layout(ml)),
+    lambda nn, ml: (type(ml.pop(0)).__name__, type(ml.pop(-1)).__name__, layout(ml)),
+    lambda nn, ml: layout(ml + mlist(nn)),
+    lambda nn, ml: (lambda t: (t is ml, layout(t)))(ml.__iadd__([nn.Identity()])),
+    lambda nn, ml: ml.__setitem__(5, nn.ReLU()),
+    lambda nn, ml: ml.extend(nn.ReLU()),
+    lambda nn, ml: nn.ModuleList([3]),
+])
+def test_module_list_equals_torch(op):
+    same_as_torch(lambda lib, nn: op(nn, mlist(nn)), compare_message=False)
+
+
+@pytest.mark.parametrize("op", [
+    lambda nn, d: list(nn.ModuleDict([("b", nn.ReLU()), ("a", nn.Tanh())])),
+    lambda nn, d: (d.update({"c": nn.GELU(), "b": nn.Sigmoid()}), d.update([("z", nn.ReLU())]),
+                   list(d), [type(m).__name__ for m in d.values()]),
+    lambda nn, d: (type(d.pop("b")).__name__, list(d)),
+    lambda nn, d: d.pop("zz"),
+    lambda nn, d: (d.clear(), len(d)),
+    lambda nn, d: d.update(3),
+    lambda nn, d: d.update([("a", nn.ReLU(), 1)]),
+    lambda nn, d: d.__setitem__("x.y", nn.ReLU()),
+    lambda nn, d: d.__setitem__("training", nn.ReLU()),
+])
+def test_module_dict_equals_torch(op):
+    same_as_torch(lambda lib, nn: op(nn, nn.ModuleDict({"b": nn.ReLU(), "a": nn.Tanh()})),
+                  compare_message=False)
+
+
+def test_parameter_list_equals_torch():
+    def probe(lib, nn):
+        pl = nn.ParameterList([nn.Parameter(lib.ones(2)), lib.zeros(3)])
+        pl.append(lib.ones(1))
+        pl.extend([lib.ones(2, 2)])
+        pl += [nn.Parameter(lib.zeros(1))]
+        pl[0] = lib.ones(5)
+        out = [len(pl), [type(p).__name__ for p in pl], [tuple(p.shape) for p in pl],
+               [n for n, _ in pl.named_parameters()], len(pl[1:3]), type(pl[1:3]).__name__,
+               repr(pl)]
+        return out, outcome(lambda *a: pl[10], lib, nn)[0], outcome(lambda *a: pl(), lib, nn)[0]
+    same_as_torch(probe)
+
+
+def test_parameter_dict_equals_torch():
+    def probe(lib, nn):
+        pd = nn.ParameterDict({"b": nn.Parameter(lib.ones(2)), "a": lib.zeros(1)})
+        out = [list(pd), [type(v).__name__ for v in pd.values()]]
+        pd["c"] = lib.ones(3)
+        pd.update([("d", lib.ones(1))])
+        out += [list(pd.keys()), type(pd.pop("a")).__name__, "b" in pd, len(pd),
+                [n for n, _ in pd.named_parameters()], pd.get("zz"), pd.popitem()[0]]
+        pd.setdefault("e", lib.ones(1))
+        out.append(list(pd))
+        pd.clear()
+        return out, len(pd), outcome(lambda *a: pd.__setitem__(1, lib.ones(1)), lib, nn)[0]
+    same_as_torch(probe)
+
+
+def test_parameter_aliases_the_tensor_it_is_made_from():
+    def probe(lib, nn):
+        t = lib.ones(2)
+        p = nn.Parameter(t)
+        t.add_(1)
+        return p.tolist(), p.requires_grad, nn.Parameter(t, requires_grad=False).requires_grad
+    same_as_torch(probe)
+
+
+# ---- nn.utils ----------------------------------------------------------------------------------
+def _with_grads(lib, nn, arrays):
+    params = []
+    for a in arrays:
+        p = nn.Parameter(lib.tensor(np.zeros_like(a)))
+        p.grad = lib.tensor(a.copy())
+        params.append(p)
+    return params
+
+
+GRADS = [np.array([[3.0, -4.0], [0.0, 1.0]], np.float32), np.array([0.5, -2.0, 0.0], np.float32)]
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 0.5, 0, float("inf"), -float("inf"), -1.0])
+def test_clip_grad_norm_of_every_order_equals_torch(norm_type):
+    def probe(lib, nn):
+        params = _with_grads(lib, nn, GRADS)
+        total = nn.utils.clip_grad_norm_(params, 1.0, norm_type, foreach=True)
+        return (round(float(total), 5), str(total.dtype),
+                [np.round(p.grad.numpy(), 5).tolist() for p in params])
+    same_as_torch(probe)
+
+
+def test_total_norm_helpers_and_nonfinite_error_equal_torch():
+    def probe(lib, nn):
+        params = _with_grads(lib, nn, GRADS)
+        total = nn.utils.get_total_norm([p.grad for p in params], 2.0)
+        nn.utils.clip_grads_with_norm_(params, 1.0, total)
+        nn.utils.clip_grad_value_(params, 0.1, foreach=False)
+        return round(float(total), 5), [p.grad.tolist() for p in params]
+    same_as_torch(probe)
+    same_as_torch(lambda lib, nn: nn.utils.clip_grad_norm_(
+        _with_grads(lib, nn, [np.array([np.nan, 1], np.float32)]), 1.0, error_if_nonfinite=True))
+
+
+def test_parameters_to_vector_and_back_equal_torch():
+    def probe(lib, nn):
+        m = nn.Linear(3, 2)
+        with no_grad(lib):
+            for i, p in enumerate(m.parameters()):
+                p.copy_(lib.arange(p.numel(), dtype=lib.float32).reshape(p.shape) + i)
+        v = nn.utils.parameters_to_vector(m.parameters())
+        out = [v.tolist(), v.requires_grad, v.grad_fn is not None]
+        vec = lib.arange(8, dtype=lib.float32) * 10
+        nn.utils.vector_to_parameters(vec, m.parameters())
+        vec[0] = -1
+        out += [m.weight.tolist(), m.bias.tolist(), type(m.weight).__name__, m.weight.requires_grad]
+        return out, outcome(lambda *a: nn.utils.vector_to_parameters([1], m.parameters()), lib, nn)[0]
+    same_as_torch(probe)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_fuse_conv_bn_eval_equals_torch(bias):
+    def probe(lib, nn):
+        conv, bn = nn.Conv2d(2, 3, 3, bias=bias), nn.BatchNorm2d(3)
+        with no_grad(lib):
+            conv.weight.copy_(lib.arange(54, dtype=lib.float32).reshape(3, 2, 3, 3) / 50)
+            if bias:
+                conv.bias.copy_(lib.tensor([0.3, 0.2, 0.1]))
+            bn.running_mean.copy_(lib.tensor([0.1, -0.2, 0.3]))
+            bn.running_var.copy_(lib.tensor([1.5, 0.5, 2.0]))
+            bn.weight.copy_(lib.tensor([1.0, 2.0, 3.0]))
+            bn.bias.copy_(lib.tensor([0.5, 0.0, -1.0]))
+        fused = nn.utils.fuse_conv_bn_eval(conv.eval(), bn.eval())
+        x = lib.arange(50, dtype=lib.float32).reshape(1, 2, 5, 5) / 10
+        with no_grad(lib):
+            ref = bn(conv(x))
+            same = bool((fused(x) - ref).abs().max() < 1e-6 * ref.abs().max())
+        return (same, np.round(fused.bias.detach().numpy(), 5).tolist(), fused is conv,
+                fused.bias.requires_grad, type(fused.weight).__name__)
+    same_as_torch(probe)
+
+
+def test_fuse_linear_bn_eval_equals_torch():
+    def probe(lib, nn):
+        lin, bn = nn.Linear(2, 3), nn.BatchNorm1d(3)
+        with no_grad(lib):
+            lin.weight.copy_(lib.arange(6, dtype=lib.float32).reshape(3, 2))
+            lin.bias.copy_(lib.tensor([1.0, 2.0, 3.0]))
+            bn.running_mean.copy_(lib.tensor([0.1, -0.2, 0.3]))
+            bn.running_var.copy_(lib.tensor([1.5, 0.5, 2.0]))
+        fused = nn.utils.fuse_linear_bn_eval(lin.eval(), bn.eval())
+        return (np.round(fused.weight.detach().numpy(), 5).tolist(),
+                np.round(fused.bias.detach().numpy(), 5).tolist())
+    same_as_torch(probe)
+    with pytest.raises(ValueError, match="eval"):
+        nn.utils.fuse_linear_bn_eval(nn.Linear(2, 3), nn.BatchNorm1d(3))
