@@ -193,3 +193,62 @@ def test_a_view_of_the_same_shape_is_a_new_view(make):
     (ours_is, ox, ov), (ref_is, rx, rv) = both(run)
     assert ours_is == ref_is is False
     assert_same((ox, ov), (rx, rv))
+
+
+# ---- the version-counter error exactly where torch raises it ----------------------------------
+_NO_ERROR_IN_TORCH = {
+    "y * 2, y changed": (lambda T, y: y * 2, "input"),
+    "2 * y, y changed": (lambda T, y: 2 * y, "input"),
+    "y * constant tensor, y changed": (lambda T, y: y * T.ones(3), "input"),
+    "y / 2, output changed": (lambda T, y: y / 2, "output"),
+    "y / constant tensor, output changed": (lambda T, y: y / T.full((3,), 2.0), "output"),
+    "constant / y, output changed": (lambda T, y: T.ones(3, requires_grad=True) / y, "output"),
+    "y ** 2, output changed": (lambda T, y: y ** 2, "output"),
+    "y @ constant, y changed": (lambda T, y: y @ T.ones(3, 2), "input"),
+    "y expanded, y changed": (lambda T, y: y.expand(2, 3), "input"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_NO_ERROR_IN_TORCH))
+def test_no_version_error_where_torch_saves_nothing_changed(case):
+    """Ops saved values their backward does not need (the other factor of a product with a
+    constant, the quotient, the power): a later in-place change raised torch's version error
+    where torch computes the gradient."""
+    op, changed = _NO_ERROR_IN_TORCH[case]
+
+    def run(T):
+        x = T.tensor([0.5, 1.0, 2.0], requires_grad=True)
+        y = x * 1
+        out = op(T, y)
+        (y if changed == "input" else out).add_(1)
+        (out * 1).sum().backward()
+        return x.grad
+    assert_same(*both(run))
+
+
+@pytest.mark.parametrize("op", [lambda y: y * y, lambda y: y.sin(), lambda y: y @ y,
+                                lambda y: y / y.detach().requires_grad_(), lambda y: y ** y])
+def test_version_error_where_torch_raises(op):
+    for T in (torch, tc):
+        x = T.tensor([0.5, 1.0, 2.0], requires_grad=True)
+        y = x * 1
+        out = op(y)
+        y.add_(1)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            out.sum().backward()
+
+
+def test_gradients_of_products_and_quotients_with_constants():
+    """The saved-value changes keep every gradient (first and second order) as torch's."""
+    def run(T):
+        a = T.tensor([[0.5, -1.0, 2.0], [1.5, 0.25, -3.0]], requires_grad=True)
+        b = T.tensor([0.75, 2.0, -1.25], requires_grad=True)
+        c = T.tensor([1.0, 2.0, 3.0])
+        v = T.tensor([1.0, -2.0])
+        outs = [a * c, c * b, a / c, c / b, a / b, a ** 2, a ** b.abs(), a @ b, v @ a, a @ c,
+                c @ b, b @ b]
+        total = sum(((o * o).sum() for o in outs), T.tensor(0.0))
+        ga, gb = T.autograd.grad(total, (a, b), create_graph=True)
+        (ga.sum() + (gb * gb).sum()).backward()
+        return ga, gb, a.grad, b.grad
+    assert_same(*both(run), rtol=1e-5, atol=1e-5)

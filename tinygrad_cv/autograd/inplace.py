@@ -237,7 +237,7 @@ def _check_may_rebase(self):
         root, steps, _ = view
         if root.requires_grad and root.creator is None:
             raise RuntimeError(LEAF_VIEW_ERROR)
-        if steps is None:
+        if steps is None or any(kind == "expand" for kind, _ in steps):
             raise RuntimeError(GRAPH_VIEW_ERROR)
         return view
     if self.requires_grad and self.creator is None:
@@ -309,7 +309,13 @@ class ViewOf(Function):
 
     @staticmethod
     def backward(ctx, g):
-        ga = backend.get_array_module(g).zeros(ctx.in_shape, dtype=g.dtype)
+        xp = backend.get_array_module(g)
+        ga = xp.zeros(ctx.in_shape, dtype=g.dtype)
+        if any(kind == "expand" for kind, _ in ctx.steps):
+            # an expanded view repeats elements: add g at each one's flat position in a
+            where = replay(xp.arange(ga.size).reshape(ctx.in_shape), ctx.steps)
+            backend.scatter_add(ga.reshape(-1), where.reshape(-1), g.reshape(-1))
+            return ga
         replay(ga, ctx.steps)[...] = g
         return ga
 

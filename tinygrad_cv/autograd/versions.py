@@ -77,10 +77,8 @@ def share_version(view, base, kind, arg=None):
     view._vbox = box
     parent = base._view_base
     root, steps = (base, ()) if parent is None else parent[:2]
-    if steps is not None and kind != "expand":
-        steps = steps + ((kind, view.shape if kind == "reshape" else arg),)
-    else:
-        steps = None
+    if steps is not None:
+        steps = steps + ((kind, view.shape if kind in ("reshape", "expand") else arg),)
     view._view_base = (root, steps, box[0])
     return view
 
@@ -104,6 +102,8 @@ def replay(array, steps):
     for kind, arg in steps:
         if kind == "reshape":
             array = array.reshape(arg)
+        elif kind == "expand":
+            array = backend.get_array_module(array).broadcast_to(array, arg)
         elif kind == "permute":
             array = array.transpose(arg)
         else:

@@ -119,11 +119,13 @@ class Sub(_Primitive):
 
 
 class Mul(_Primitive):
-    """z = a * b;  dz/da = b, dz/db = a."""
+    """z = a * b;  dz/da = b, dz/db = a.  Each factor is saved only when the other's gradient
+    needs it (as torch: ``y * 2`` may be followed by an in-place change of y)."""
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        na, nb = ctx.needs_input_grad
+        ctx.save_for_backward(a if nb else None, b if na else None)
         return _binary("multiply", a, b)
 
     @staticmethod
@@ -135,22 +137,23 @@ class Mul(_Primitive):
 
 
 class Div(_Primitive):
-    """z = a / b;  dz/da = 1/b, dz/db = -a/b^2 = -z/b."""
+    """z = a / b;  dz/da = 1/b, dz/db = -a/b^2 = -(a/b)/b.  The inputs are saved, a only when
+    b's gradient needs it, never the output (as torch: ``y = x / 2`` may be changed in
+    place)."""
 
     @staticmethod
     @backend.fp_quiet
     def forward(ctx, a, b):
-        out = a / b
-        ctx.save_for_backward(b, out)
-        return out
+        ctx.save_for_backward(b, a if ctx.needs_input_grad[1] else None)
+        return a / b
 
     @staticmethod
     @backend.fp_quiet
     def backward(ctx, g):
-        b, out = ctx.saved_tensors
+        b, a = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
         ga = g / b if na else None
-        gb = -(g * out) / b if nb else None
+        gb = -(g * (a / b)) / b if nb else None
         return ga, gb
 
 
@@ -211,8 +214,8 @@ class Pow(_Primitive):
     @staticmethod
     @backend.fp_quiet
     def forward(ctx, a, b):
-        out = a ** b
-        ctx.save_for_backward(a, b, out)
+        out = a ** b      # (the output is saved only for dz/db, as torch)
+        ctx.save_for_backward(a, b, out if ctx.needs_input_grad[1] else None)
         return out
 
     @staticmethod

@@ -43,18 +43,21 @@ class MatMul(_Primitive):
         if ka != kb:
             raise RuntimeError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied "
                                f"({ka} != {kb})")
-        ctx.save_for_backward(a, b)
+        na, nb = ctx.needs_input_grad     # (each factor saved only for the other's gradient,
+        ctx.save_for_backward(a if nb else None, b if na else None)   # as torch)
+        ctx.shapes = a.shape, b.shape
         return product(a, b)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
-        a_vec, b_vec = a.ndim == 1, b.ndim == 1
+        a_shape, b_shape = ctx.shapes
+        a_vec, b_vec = len(a_shape) == 1, len(b_shape) == 1
         if a_vec and b_vec:
             return (g * b if na else None), (g * a if nb else None)
-        a2 = a.reshape((1,) + tuple(a.shape)) if a_vec else a
-        b2 = b.reshape(tuple(b.shape) + (1,)) if b_vec else b
+        a2 = a.reshape((1,) + tuple(a_shape)) if a_vec and nb else a
+        b2 = b.reshape(tuple(b_shape) + (1,)) if b_vec and na else b
         if a_vec:
             g = g.reshape(tuple(g.shape[:-1]) + (1, g.shape[-1]))
         if b_vec:
@@ -63,7 +66,7 @@ class MatMul(_Primitive):
         if na:
             pairs.append((g, dual.swap_last(b2)))
         if nb:
-            if b2.ndim == 2 and a2.ndim > 2:    # sum over the batch inside one GEMM
+            if (b_vec or len(b_shape) == 2) and a2.ndim > 2:   # the batch summed in one GEMM
                 pairs.append((dual.swap_last(a2.reshape((-1, a2.shape[-1]))),
                               g.reshape((-1, g.shape[-1]))))
             else:
@@ -72,7 +75,7 @@ class MatMul(_Primitive):
         ga = results.pop(0) if na else None
         gb = results.pop(0) if nb else None
         if na and a_vec:
-            ga = dual.sum_to(ga, (1,) + tuple(a.shape)).reshape(a.shape)
+            ga = dual.sum_to(ga, (1,) + tuple(a_shape)).reshape(a_shape)
         if nb and b_vec:
-            gb = dual.sum_to(gb, tuple(b.shape) + (1,)).reshape(b.shape)
+            gb = dual.sum_to(gb, tuple(b_shape) + (1,)).reshape(b_shape)
         return ga, gb
