@@ -471,11 +471,43 @@ class SIFT:
         return keypoints, descriptors
 
 
+def _two_nearest(a, b, dist):
+    """For each row of ``a``: its nearest row of ``b`` (the smaller index on ties), that
+    distance and the second-nearest one (inf when ``b`` has one row).  ``dist`` (n_a, n_b),
+    possibly a transposed view, is changed and restored.
+
+    The two candidates come from ``dist`` (the matrix-product expansion, whose rounding leaves
+    ~1e-8 between equal descriptors) and their distances are recomputed from coordinate
+    differences, so equal descriptors are exactly 0 apart, as scipy's ``cdist`` has them.
+    """
+    xp = get_array_module(a, b)
+    n = a.shape[0]
+    rows = xp.arange(n)
+    if b.shape[0] == 1:
+        nearest = xp.zeros(n, dtype=xp.int64)
+        diff = a - b[0]
+        return nearest, xp.sqrt((diff * diff).sum(1)), xp.full(n, xp.inf)
+    # the two smallest of each row by two argmins (the first hidden under inf, then restored):
+    # much faster than a partition of the whole matrix
+    first = xp.argmin(dist, axis=1)
+    hidden = dist[rows, first]
+    dist[rows, first] = xp.inf
+    cand = xp.stack([first, xp.argmin(dist, axis=1)], axis=1)        # (n, 2)
+    dist[rows, first] = hidden
+    diff = a[:, None, :] - b[cand]
+    exact = xp.sqrt((diff * diff).sum(2))
+    swap = (exact[:, 1] < exact[:, 0]) | ((exact[:, 1] == exact[:, 0]) & (cand[:, 1] < cand[:, 0]))
+    first = swap.astype(xp.int64)
+    return cand[rows, first], exact[rows, first], exact[rows, 1 - first]
+
+
 def match_descriptors(d1, d2, max_ratio=0.8, cross_check=True, max_distance=None):
     """Nearest-neighbour matches ``(M, 2)`` int64 of (index in d1, index in d2), Euclidean.
 
     A match survives Lowe's ratio test ``dist_1st / dist_2nd < max_ratio`` (max_ratio=1 turns it
-    off) and, with ``cross_check``, only when each descriptor is the other's nearest neighbour.
+    off; a zero dist_2nd counts as machine epsilon, so exact duplicates match) and, with
+    ``cross_check``, only when each descriptor is the other's nearest neighbour.  Distances of
+    the nearest candidates are exact (from differences): equal descriptors are 0 apart.
     """
     xp = get_array_module(d1, d2)
     if d1.ndim != 2 or d2.ndim != 2 or d1.shape[1] != d2.shape[1]:
@@ -489,16 +521,17 @@ def match_descriptors(d1, d2, max_ratio=0.8, cross_check=True, max_distance=None
     b = d2.astype(xp.float64)
     dist = xp.sqrt(xp.maximum((a * a).sum(1)[:, None] - 2 * a @ b.T + (b * b).sum(1)[None, :], 0))
     i1 = xp.arange(a.shape[0])
-    nn12 = xp.argmin(dist, axis=1)
+    nn12, best, second = _two_nearest(a, b, dist)
     keep = xp.ones(a.shape[0], dtype=bool)
     if cross_check:
-        nn21 = xp.argmin(dist, axis=0)
+        nn21, _, _ = _two_nearest(b, a, dist.T)
         keep &= nn21[nn12] == i1
-    best = dist[i1, nn12]
     if max_distance is not None:
         keep &= best < max_distance
     if max_ratio < 1 and b.shape[0] > 1:
-        second = xp.partition(dist, 1, axis=1)[:, 1]
+        # a second neighbour as close as the first, both exact (distance 0), passes as in
+        # scikit-image: 0 / 0 is taken as 0 / eps
+        second = xp.where(second == 0, xp.finfo(xp.float64).eps, second)
         keep &= best < max_ratio * second
     idx = xp.nonzero(keep)[0]
     return xp.stack([idx, nn12[idx]], axis=1).astype(xp.int64)

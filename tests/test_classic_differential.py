@@ -9,6 +9,7 @@ from classic.corners import corner_peaks, harris_response
 from classic.edges import canny
 from classic.filters import gaussian_blur, gaussian_kernel1d, sobel
 from classic.ransac import AffineTransform, ProjectiveTransform
+from classic.sift import match_descriptors
 from tinygrad_cv.backend import to_device, to_numpy
 
 
@@ -142,3 +143,17 @@ def test_transforms_estimate_from_integer_points(device, model):
     assert fitted.estimate(to_device(src, device), to_device(dst, device))
     expected = np.array([[2.0, 0.0, 3.0], [0.0, 2.0, 3.0], [0.0, 0.0, 1.0]])
     np.testing.assert_allclose(to_numpy(fitted.params), expected, atol=1e-9)
+
+
+@pytest.mark.parametrize("kwargs", [dict(max_ratio=0.8), dict(max_ratio=0.8, cross_check=False),
+                                    dict(max_ratio=1.0)])
+def test_match_descriptors_with_duplicates_as_skimage(device, kwargs):
+    """Equal descriptors are exactly 0 apart and a 0 second distance counts as eps (as
+    scikit-image): a set matched with itself plus copies kept 0 (then 7) of 10 matches
+    through the ratio test, the matrix-product distances leaving ~1e-8 between equal rows."""
+    rng = np.random.default_rng(1)
+    d1 = rng.random((10, 128)).astype(np.float32)
+    d2 = np.concatenate([d1, d1, rng.random((5, 128)).astype(np.float32)])
+    for a, b in ((d1, d2), (d2, d2)):
+        got = to_numpy(match_descriptors(to_device(a, device), to_device(b, device), **kwargs))
+        np.testing.assert_array_equal(got, feature.match_descriptors(a, b, **kwargs))
