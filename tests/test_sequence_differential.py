@@ -2,8 +2,9 @@
 inputs): the cases a probe round found different, each a regression test.
 
 Recurrent layers: constructor checks, empty sequences, ``all_weights``.  Attention:
-``F.scaled_dot_product_attention(enable_gqa=True)``, mask dtypes, a head dim of 0, torch's
-positional signature of ``F.multi_head_attention_forward``, MultiheadAttention's attributes.
+``F.scaled_dot_product_attention(enable_gqa=True)``, mask dtypes, a head dim of 0, dropout
+p = 1 and outside [0, 1], torch's positional signature of ``F.multi_head_attention_forward``,
+MultiheadAttention's attributes.  Embedding: torch's argument names.
 """
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def _assert_close(ours, theirs, tol=1e-10):
     ((2, 4, 3, 8), 2, 2, {}),
     ((2, 6, 3, 8), 2, 3, {}),                     # k and v repeat differently
     ((2, 4, 3, 8), 1, 4, {"is_causal": True}),
-    ((4, 3, 8), 2, 2, {"mask": (4, 3, 5)}),        # (heads, L, E): the heads axis is -3
+    ((4, 3, 8), 2, 2, {"mask": (4, 3, 5)}),        # q (heads, L, E): no batch axis
     ((2, 4, 3, 8), 4, 4, {"scale": 0.3}),          # equal heads: nothing repeats
 ])
 def test_sdpa_enable_gqa_matches_torch(q_shape, k_heads, v_heads, extra):
@@ -245,3 +246,35 @@ def test_embedding_arguments_have_torch_names():
     np.testing.assert_array_equal(
         F.one_hot(input=tg.Tensor(idx), num_classes=6).numpy(),
         torch.nn.functional.one_hot(input=torch.tensor(idx), num_classes=6).numpy())
+
+
+# ---- attention dropout at its limits ------------------------------------------------------------
+def test_attention_dropout_one_drops_everything_as_torch():
+    """p = 1: every weight dropped, so the attention output is 0 (torch), not a division by
+    zero; MultiheadAttention in training then returns the output projection's bias."""
+    rng = np.random.default_rng(4)
+    qt, qo = _pair(rng.standard_normal((2, 3, 4)))
+    out_t = torch.nn.functional.scaled_dot_product_attention(qt, qt, qt, dropout_p=1.0)
+    out_o = F.scaled_dot_product_attention(qo, qo, qo, dropout_p=1.0)
+    _assert_close(out_o, out_t)
+    _backward_both(out_t, out_o)
+    _assert_close(qo.grad, qt.grad)
+    tm, _ = _torch_mha(dropout=1.0)
+    om = nn.MultiheadAttention(8, 2, dropout=1.0).double()
+    om.load_state_dict({k: tg.Tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
+    x = rng.standard_normal((4, 3, 8))
+    _assert_close(om(*(tg.Tensor(x),) * 3, need_weights=False)[0],
+                  tm(*(torch.tensor(x),) * 3, need_weights=False)[0])
+
+
+@pytest.mark.parametrize("p", [1.5, -0.1])
+def test_attention_dropout_outside_zero_one_raises(p):
+    q = tg.randn(2, 3, 4)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        F.scaled_dot_product_attention(q, q, q, dropout_p=p)
+    m = nn.MultiheadAttention(4, 2, dropout=p)
+    m.eval()
+    m(q, q, q)                                  # no dropout in eval: accepted, as torch
+    m.train()
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        m(q, q, q)
