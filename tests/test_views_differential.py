@@ -252,3 +252,52 @@ def test_gradients_of_products_and_quotients_with_constants():
         (ga.sum() + (gb * gb).sum()).backward()
         return ga, gb, a.grad, b.grad
     assert_same(*both(run), rtol=1e-5, atol=1e-5)
+
+
+# ---- creation ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("args", [(5,), (0, 5), (0.0, 1.0, 0.1), (1, 0, -0.25), (5, 0, -1), (0, 0),
+                                  (10, 0, -3), (2.5,), (np.int64(4),), (np.int32(1), 7, 2)])
+def test_arange_as_torch(args):
+    assert_same(tc.arange(*args), torch.arange(*args))
+
+
+def test_arange_takes_tensor_bounds_with_their_kind():
+    """A 0-d int tensor bound gives int64 (it gave float32), a float one float32."""
+    for bound in ([3], [3.0]):
+        assert_same(tc.arange(tc.tensor(bound[0])), torch.arange(torch.tensor(bound[0])))
+    assert_same(tc.arange(1, tc.tensor(7), tc.tensor(2)),
+                torch.arange(1, torch.tensor(7), torch.tensor(2)))
+
+
+@pytest.mark.parametrize("args, match", [((0, 5, -1), "inconsistent with step sign"),
+                                         ((5, 0, 1), "inconsistent with step sign"),
+                                         ((0, 5, 0), "step must be nonzero")])
+def test_arange_bad_steps_raise_as_torch(args, match):
+    """(a step pointing away from end gave an empty tensor; a zero step ZeroDivisionError)"""
+    for T in (torch, tc):
+        with pytest.raises(RuntimeError, match=match):
+            T.arange(*args)
+
+
+def test_linspace_logspace_as_torch():
+    assert_same(tc.linspace(tc.tensor(0.0), tc.tensor(1.0), 5),        # (tensor bounds crashed)
+                torch.linspace(torch.tensor(0.0), torch.tensor(1.0), 5))
+    for args, kw in [((0, 2, 3), {}), ((0, 2, 3, 2), {}), ((1, 0, 4), {}), ((0, 1, 1), {}),
+                     ((-1, 1, 5, 10.0), {}), ((0, 2, 3), {"dtype": "int64"}),
+                     ((0, 3, 4), {"dtype": "float64"}), ((0, 1, 0), {})]:
+        ours_kw = {k: getattr(tc, v) for k, v in kw.items()}
+        ref_kw = {k: getattr(torch, v) for k, v in kw.items()}
+        assert_same(tc.logspace(*args, **ours_kw), torch.logspace(*args, **ref_kw))
+    for T in (torch, tc):
+        with pytest.raises(RuntimeError, match="number of steps must be non-negative"):
+            T.linspace(0, 1, -1)
+        with pytest.raises(RuntimeError):
+            T.eye(-1)
+
+
+def test_unique_keeps_each_nan_as_torch():
+    """(NaNs were merged into one value)"""
+    x = [1.0, float("nan"), 1.0, float("nan"), 0.5]
+    ours = tc.tensor(x).unique(return_counts=True)
+    ref = torch.tensor(x).unique(return_counts=True)
+    assert_same(ours, ref)

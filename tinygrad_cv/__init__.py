@@ -22,7 +22,7 @@ from .creation import (tensor, zeros, ones, empty, full, arange, linspace, eye, 
 # torch compatibility: devices, generators, typed constructors, more function forms
 from .devices import device  # noqa: E402,F401
 from .generator import Generator, get_rng_state, set_rng_state  # noqa: E402,F401
-from .creation import (as_tensor, randperm, empty_like, randint_like,  # noqa: E402,F401
+from .creation import (as_tensor, randperm, empty_like, randint_like, logspace,  # noqa: E402,F401
                        get_default_dtype, set_default_dtype, FloatTensor, DoubleTensor,
                        HalfTensor, LongTensor, IntTensor, ShortTensor, CharTensor, ByteTensor,
                        BoolTensor)

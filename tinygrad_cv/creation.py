@@ -1,6 +1,6 @@
-"""Tensor factories: ``tensor, as_tensor, zeros, ones, empty, full, arange, linspace, eye,
-rand, randn, randint, randperm`` and the ``*_like`` forms, ``from_numpy`` / ``from_dlpack``,
-and torch's typed constructors (``FloatTensor``, ``LongTensor``, ...).
+"""Tensor factories: ``tensor, as_tensor, zeros, ones, empty, full, arange, linspace,
+logspace, eye, rand, randn, randint, randperm`` and the ``*_like`` forms, ``from_numpy`` /
+``from_dlpack``, and torch's typed constructors (``FloatTensor``, ``LongTensor``, ...).
 
 Each takes ``dtype=`` (float32 by default), ``device=`` ("cpu"/"cuda" or a
 ``tinygrad_cv.device``; the default device when omitted) and ``requires_grad=``.  Random
@@ -70,20 +70,53 @@ def full(shape, fill_value, dtype=None, device=None, requires_grad=False):
     return _finish(_xp(device).full(shape, fill_value, dtype=_factory_dtype(dtype)), requires_grad)
 
 
+def _number(value):
+    """A Python number, a NumPy scalar or a one-element Tensor as a Python number."""
+    return value.item() if isinstance(value, Tensor) else value
+
+
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+    """start, start + step, ... up to (not including) end; int64 when every bound is an
+    integer (Python, NumPy or tensor), else float32; a zero step or one pointing away from
+    end raises (as torch)."""
+    start, end, step = _number(start), _number(end), _number(step)
     if end is None:
         start, end = 0, start
+    if step == 0:
+        raise RuntimeError("arange(): step must be nonzero")
+    if (step > 0 and end < start) or (step < 0 and end > start):
+        raise RuntimeError(f"arange(): upper bound and lower bound inconsistent with step sign "
+                           f"(start={start}, end={end}, step={step})")
     if dtype is None:
-        dtype = _INT64 if all(isinstance(v, int) for v in (start, end, step)) else _FLOAT32
+        dtype = _INT64 if all(isinstance(v, numbers.Integral) for v in (start, end, step)) \
+            else _FLOAT32
     return _finish(_xp(device).arange(start, end, step, dtype=_resolve_dtype(dtype)), requires_grad)
 
 
+def _steps(steps):
+    steps = _number(steps)
+    if steps < 0:
+        raise RuntimeError(f"number of steps must be non-negative, got {steps}")
+    return steps
+
+
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
-    return _finish(_xp(device).linspace(start, end, steps, dtype=_factory_dtype(dtype)),
+    """``steps`` evenly spaced values from start to end inclusive (bounds may be 0-d tensors)."""
+    return _finish(_xp(device).linspace(_number(start), _number(end), _steps(steps),
+                                        dtype=_factory_dtype(dtype)), requires_grad)
+
+
+def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False):
+    """base ** linspace(start, end, steps) (as torch, computed in float64, then cast)."""
+    xp = _xp(device)
+    exponents = xp.linspace(_number(start), _number(end), _steps(steps), dtype="float64")
+    return _finish(xp.power(float(_number(base)), exponents).astype(_factory_dtype(dtype)),
                    requires_grad)
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    if n < 0 or (m is not None and m < 0):
+        raise RuntimeError(f"eye(): n and m must be greater or equal to 0, got n={n}, m={m}")
     return _finish(_xp(device).eye(n, m, dtype=_factory_dtype(dtype)), requires_grad)
 
 

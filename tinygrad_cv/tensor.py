@@ -1471,7 +1471,8 @@ class Tensor:
         """The distinct values (sorted), optionally the inverse indices (shaped like the input)
         and the counts; not differentiable (as torch)."""
         xp = backend.get_array_module(self.array)
-        res = xp.unique(self.array, return_inverse=True, return_counts=True, axis=dim)
+        res = xp.unique(self.array, return_inverse=True, return_counts=True, axis=dim,
+                        equal_nan=False)    # (each NaN is a value of its own, as torch)
         values, inverse, counts = res
         inverse = inverse.reshape(self.shape if dim is None else (self.shape[dim],))
         out = [Tensor.wrap(values)]
