@@ -179,3 +179,329 @@ def test_activation_modules_match_torch(name, args):
         [(k, tuple(v.shape)) for k, v in theirs.state_dict().items()]
     x = np.random.default_rng(5).standard_normal((3, 4)).astype(np.float32)
     compare(ours, theirs, [x])
+
+
+# ---- regression losses: weight= (torch 2.13) and huber_loss -----------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "huber_loss"])
+def test_weighted_regression_losses_match_torch(name, reduction, dtype):
+    rng = np.random.default_rng(6)
+    x, y, w = (rng.standard_normal((3, 4)) * 2).astype(dtype), \
+        rng.standard_normal((3, 4)).astype(dtype), rng.random((3, 4)).astype(dtype)
+    compare(lambda a, b, c: getattr(F, name)(a, b, reduction=reduction, weight=c),
+            lambda a, b, c: getattr(TF, name)(a, b, reduction=reduction, weight=c),
+            [x, y, w], grad=(0, 1))
+    with pytest.raises(ValueError, match="same size"):
+        getattr(F, name)(tg.Tensor(x), tg.Tensor(y), weight=tg.Tensor(w[0]))
+
+
+@pytest.mark.parametrize("delta", [0.5, 1.0, 2.0])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_huber_loss_matches_torch_and_gradchecks(delta, reduction):
+    rng = np.random.default_rng(7)
+    x, y = rng.standard_normal((5, 3)) * 2, rng.standard_normal((5, 3))
+    x[0, 0] = y[0, 0] + delta                      # on the switch point
+    compare(lambda a, b: F.huber_loss(a, b, reduction, delta),
+            lambda a, b: TF.huber_loss(a, b, reduction, delta), [x, y], grad=(0, 1))
+    gradcheck(lambda a, b: F.huber_loss(a, b, reduction, delta),
+              [tg.Tensor(x + 0.01, requires_grad=True), tg.Tensor(y, requires_grad=True)])
+    with pytest.raises(RuntimeError, match="delta"):
+        F.huber_loss(tg.Tensor(x), tg.Tensor(y), delta=0.0)
+
+
+def test_regression_losses_warn_on_broadcast_target_as_torch():
+    x = tg.ones(3, 4)
+    for fn in (F.mse_loss, F.l1_loss, F.smooth_l1_loss, F.huber_loss):
+        with pytest.warns(UserWarning, match="target size"):
+            fn(x, tg.ones(4))
+
+
+# ---- kl_div, poisson_nll_loss, gaussian_nll_loss ---------------------------------------------
+@pytest.mark.filterwarnings("ignore:reduction")
+@pytest.mark.parametrize("log_target", [False, True])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum", "batchmean"])
+def test_kl_div_matches_torch(reduction, log_target):
+    rng = np.random.default_rng(8)
+    x = np.log(rng.random((3, 4)) + 0.01)
+    t = rng.random((3, 4))
+    t[0, 0] = 0.0                                     # 0 log 0 = 0
+    if log_target:
+        t = np.log(t + 0.01)
+    # (the target's gradient at t = 0 is NaN in torch: only the input's is compared there)
+    compare(lambda a, b: F.kl_div(a, b, reduction=reduction, log_target=log_target),
+            lambda a, b: TF.kl_div(a, b, reduction=reduction, log_target=log_target),
+            [x, t], grad=(0, 1) if log_target else (0,))
+    gradcheck(lambda a, b: F.kl_div(a, b, reduction=reduction, log_target=log_target),
+              [tg.Tensor(x, requires_grad=True), tg.Tensor(np.abs(t) + 0.1, requires_grad=True)])
+
+
+def test_kl_div_mean_warns_and_bad_reduction_raises():
+    with pytest.warns(UserWarning, match="batchmean"):
+        F.kl_div(tg.zeros(2, 3), tg.ones(2, 3))
+    with pytest.raises(ValueError, match="reduction"):
+        F.kl_div(tg.zeros(2, 3), tg.ones(2, 3), reduction="avg")
+
+
+@pytest.mark.parametrize("full", [False, True])
+@pytest.mark.parametrize("log_input", [True, False])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_poisson_nll_loss_matches_torch(log_input, full, reduction):
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((3, 4))
+    if not log_input:
+        x = np.abs(x)
+    t = rng.integers(0, 5, (3, 4)).astype(np.float64)
+    t[0, :3] = [0.0, 1.0, 2.0]
+    kw = dict(log_input=log_input, full=full, reduction=reduction)
+    compare(lambda a, b: F.poisson_nll_loss(a, b, **kw),
+            lambda a, b: TF.poisson_nll_loss(a, b, **kw), [x, t])
+    gradcheck(lambda a: F.poisson_nll_loss(a, tg.Tensor(t), **kw),
+              [tg.Tensor(x + 0.1, requires_grad=True)])
+
+
+@pytest.mark.parametrize("vshape", [(4, 3), (4,), (4, 1), (1, 3)])
+@pytest.mark.parametrize("full", [False, True])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_gaussian_nll_loss_matches_torch(vshape, full, reduction):
+    rng = np.random.default_rng(10)
+    x, y = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    v = rng.random(vshape) + 0.2
+    v.flat[0] = 1e-9                                  # clamped to eps, gradient still 1 there
+    kw = dict(full=full, reduction=reduction)
+    compare(lambda a, b, c: F.gaussian_nll_loss(a, b, c, **kw),
+            lambda a, b, c: TF.gaussian_nll_loss(a, b, c, **kw), [x, y, v], grad=(0, 1, 2))
+    compare(lambda a, b: F.gaussian_nll_loss(a, b, 0.7, **kw),
+            lambda a, b: TF.gaussian_nll_loss(a, b, 0.7, **kw), [x, y], grad=(0, 1))
+    gradcheck(lambda a, b, c: F.gaussian_nll_loss(a, b, c, **kw),
+              [tg.Tensor(x, requires_grad=True), tg.Tensor(y, requires_grad=True),
+               tg.Tensor(v + 0.3, requires_grad=True)])
+
+
+@pytest.mark.parametrize("var", [-np.ones((4, 3)), np.ones((3,)), np.ones((2,)), -1.0])
+def test_gaussian_nll_loss_bad_variance_raises_as_torch(var):
+    x = np.zeros((4, 3))
+    with pytest.raises(ValueError):
+        TF.gaussian_nll_loss(torch.tensor(x), torch.tensor(x),
+                             var if isinstance(var, float) else torch.tensor(var))
+    with pytest.raises(ValueError, match="var"):
+        F.gaussian_nll_loss(tg.Tensor(x), tg.Tensor(x),
+                            var if isinstance(var, float) else tg.Tensor(var))
+
+
+# ---- margin and embedding losses -------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_elementwise_margin_losses_match_torch(reduction, dtype):
+    rng = np.random.default_rng(11)
+    x1, x2 = (rng.standard_normal((3, 4)) * 2).astype(dtype), rng.standard_normal((3, 4)).astype(dtype)
+    y = np.where(rng.random((3, 4)) > 0.5, 1.0, -1.0).astype(dtype)
+    x1[0, 0], y[0, 0] = x2[0, 0] + 0.5, 1.0          # a hinge exactly at 0 (gradient 1, torch's)
+    x1[0, 1], y[0, 1] = 0.5, -1.0
+    for m in (0.0, 0.5):
+        compare(lambda a, b, c: F.margin_ranking_loss(a, b, c, m, reduction=reduction),
+                lambda a, b, c: TF.margin_ranking_loss(a, b, c, m, reduction=reduction),
+                [x1, x2, y], grad=(0, 1, 2))
+        yh = y.copy()
+        yh[1, 0] = 0.0                                # neither 1 nor -1: both terms, as torch
+        compare(lambda a, b: F.hinge_embedding_loss(a, b, m, reduction=reduction),
+                lambda a, b: TF.hinge_embedding_loss(a, b, m, reduction=reduction), [x1, yh])
+    compare(lambda a, b: F.soft_margin_loss(a, b, reduction=reduction),
+            lambda a, b: TF.soft_margin_loss(a, b, reduction=reduction), [x1, y])
+
+
+def test_soft_margin_loss_is_finite_where_torch_overflows():
+    x = tg.Tensor(np.array([-1e4, 1e4, 0.0]), requires_grad=True)
+    loss = F.soft_margin_loss(x, tg.Tensor([1.0, -1.0, 1.0]), reduction="none")
+    np.testing.assert_allclose(_host(loss), [1e4, 1e4, np.log(2.0)])
+    loss.sum().backward()
+    np.testing.assert_allclose(_host(x.grad), [-1.0, 1.0, -0.5])
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("margin", [0.0, 0.3, -0.5])
+def test_cosine_embedding_loss_matches_torch(margin, reduction):
+    rng = np.random.default_rng(12)
+    a, b = rng.standard_normal((5, 4)), rng.standard_normal((5, 4))
+    a[4] = 0.0                                        # zero vector: cos 0, at a -margin hinge
+    y = np.array([1.0, -1.0, 1.0, 0.0, -1.0])
+    kw = dict(margin=margin, reduction=reduction)
+    compare(lambda u, v, t: F.cosine_embedding_loss(u, v, t, **kw),
+            lambda u, v, t: TF.cosine_embedding_loss(u, v, t, **kw), [a, b, y], grad=(0, 1),
+            tol=dict(rtol=1e-8, atol=1e-12))        # the zero row's gradient is ~1e6 * rounding
+    compare(lambda u, v, t: F.cosine_embedding_loss(u, v, t, **kw),
+            lambda u, v, t: TF.cosine_embedding_loss(u, v, t, **kw),
+            [a[1], b[1], np.array(-1.0)], grad=(0, 1))
+    gradcheck(lambda u, v: F.cosine_embedding_loss(u, v, tg.Tensor(y), **kw),
+              [tg.Tensor(a + 0.1, requires_grad=True), tg.Tensor(b, requires_grad=True)])
+    with pytest.raises(RuntimeError, match="target"):
+        F.cosine_embedding_loss(tg.Tensor(a), tg.Tensor(b), tg.ones(5, 1))
+
+
+@pytest.mark.parametrize("p", [1, 2, 3, 0.5, float("inf")])
+@pytest.mark.parametrize("swap", [False, True])
+def test_triplet_margin_losses_match_torch(p, swap):
+    rng = np.random.default_rng(13)
+    a, pos, neg = (rng.standard_normal((6, 4)) for _ in range(3))
+    for reduction in ("none", "mean"):
+        kw = dict(p=p, swap=swap, reduction=reduction, margin=1.5)
+        compare(lambda u, v, w: F.triplet_margin_loss(u, v, w, **kw),
+                lambda u, v, w: TF.triplet_margin_loss(u, v, w, **kw), [a, pos, neg],
+                grad=(0, 1, 2))
+    compare(lambda u, v, w: F.triplet_margin_loss(u, v, w, p=p, swap=swap),
+            lambda u, v, w: TF.triplet_margin_loss(u, v, w, p=p, swap=swap),
+            [a[None], pos[None], neg[None]], grad=(0, 1, 2))          # 3-D, as torch
+    compare(lambda u, v, w: F.triplet_margin_with_distance_loss(
+                u, v, w, distance_function=lambda s, t: 1 - F.cosine_similarity(s, t),
+                swap=swap, margin=0.3),
+            lambda u, v, w: TF.triplet_margin_with_distance_loss(
+                u, v, w, distance_function=lambda s, t: 1 - TF.cosine_similarity(s, t),
+                swap=swap, margin=0.3), [a, pos, neg], grad=(0, 1, 2))
+    gradcheck(lambda u, v, w: F.triplet_margin_loss(u, v, w, p=p, swap=swap, margin=3.0),
+              [tg.Tensor(x, requires_grad=True) for x in (a, pos, neg)])
+
+
+def test_triplet_losses_check_dims_and_margin():
+    a = tg.ones(3, 4)
+    with pytest.raises(RuntimeError, match="same number of dimensions"):
+        F.triplet_margin_loss(a, tg.ones(4), a)
+    with pytest.raises(ValueError, match="margin"):
+        F.triplet_margin_with_distance_loss(a, a, a, margin=0.0)
+    with pytest.raises(ValueError, match="margin"):
+        nn.TripletMarginLoss(margin=-1.0)
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("shape", [(4,), (3, 4)])
+def test_multilabel_losses_match_torch(shape, reduction):
+    rng = np.random.default_rng(14)
+    x = rng.standard_normal(shape) * 3
+    t = (rng.random(shape) > 0.5).astype(np.float64)
+    w = rng.random(4)
+    compare(lambda a, b: F.multilabel_soft_margin_loss(a, b, reduction=reduction),
+            lambda a, b: TF.multilabel_soft_margin_loss(a, b, reduction=reduction), [x, t],
+            grad=(0, 1))
+    compare(lambda a, b, c: F.multilabel_soft_margin_loss(a, b, c, reduction=reduction),
+            lambda a, b, c: TF.multilabel_soft_margin_loss(a, b, c, reduction=reduction),
+            [x, t, w], grad=(0, 1))
+    # class lists ended by the first -1, repeated classes, a -1 first (no targets)
+    labels = np.array([[3, 0, -1, 1], [1, 1, 3, 0], [-1, 1, 2, 0]])[:shape[0] if len(shape) == 2
+                                                                    else 1].reshape(shape)
+    x[..., 0] = x[..., 3] + 1.0                       # a hinge exactly at 0 (gradient 0, torch's)
+    ours = tg.Tensor(x, requires_grad=True)
+    theirs = torch.tensor(x, requires_grad=True)
+    y = F.multilabel_margin_loss(ours, tg.Tensor(labels), reduction=reduction)
+    ty = TF.multilabel_margin_loss(theirs, torch.tensor(labels), reduction=reduction)
+    np.testing.assert_allclose(_host(y), ty.detach().numpy(), rtol=1e-12)
+    y.sum().backward()
+    ty.sum().backward()
+    np.testing.assert_allclose(_host(ours.grad), theirs.grad.numpy(), rtol=1e-12, atol=1e-15)
+    gradcheck(lambda a: F.multilabel_margin_loss(a, tg.Tensor(labels), reduction=reduction),
+              [tg.Tensor(x + 0.05, requires_grad=True)])
+
+
+def test_multilabel_margin_loss_checks_targets():
+    x = tg.ones(2, 4)
+    with pytest.raises(IndexError, match="out of range"):
+        F.multilabel_margin_loss(x, tg.Tensor([[1, 4, -1, 3], [2, -1, 0, 0]]))
+    with pytest.raises(RuntimeError, match="target size"):
+        F.multilabel_margin_loss(x, tg.Tensor([[1, 2, -1], [2, -1, 0]]))
+
+
+# ---- distances -------------------------------------------------------------------------------
+@pytest.mark.parametrize("p", [1, 2, 3, 0.5, float("inf"), 0])
+@pytest.mark.parametrize("shapes", [((5, 4), (5, 4)), ((5, 4), (4,)), ((4,), (4,)),
+                                    ((2, 3, 4), (3, 4))])
+def test_pairwise_distance_and_pdist_match_torch(shapes, p):
+    rng = np.random.default_rng(15)
+    u, v = rng.standard_normal(shapes[0]), rng.standard_normal(shapes[1])
+    for keepdim in (False, True):
+        compare(lambda a, b: F.pairwise_distance(a, b, p, keepdim=keepdim),
+                lambda a, b: TF.pairwise_distance(a, b, p, keepdim=keepdim), [u, v],
+                grad=(0, 1) if p else ())          # p = 0: torch gives no gradient, ours 0
+    rows = rng.standard_normal((5, 3))
+    compare(lambda a: F.pdist(a, p), lambda a: TF.pdist(a, p), [rows])
+    if p:
+        gradcheck(lambda a, b: F.pairwise_distance(a, b, p), [tg.Tensor(u, requires_grad=True),
+                                                               tg.Tensor(v, requires_grad=True)])
+        gradcheck(lambda a: F.pdist(a, p), [tg.Tensor(rows, requires_grad=True)])
+
+
+def test_pdist_checks_its_input():
+    with pytest.raises(RuntimeError, match="2D"):
+        F.pdist(tg.ones(2, 2, 3))
+    assert tuple(F.pdist(tg.ones(1, 3)).shape) == (0,)
+
+
+# ---- loss and distance modules ---------------------------------------------------------------
+def test_new_loss_and_distance_modules_match_torch():
+    rng = np.random.default_rng(16)
+    x, y = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    sign = np.where(y > 0, 1.0, -1.0)
+    cases = [("HuberLoss", dict(delta=0.5), [x, y]),
+             ("KLDivLoss", dict(reduction="batchmean"), [x, np.abs(y)]),
+             ("PoissonNLLLoss", dict(full=True), [x, np.abs(y) * 3]),
+             ("GaussianNLLLoss", dict(full=True), [x, y, np.abs(y) + 0.1]),
+             ("MarginRankingLoss", dict(margin=0.2), [x, y, sign]),
+             ("HingeEmbeddingLoss", dict(margin=0.5), [x, sign]),
+             ("CosineEmbeddingLoss", dict(margin=0.1), [x, y, sign[:, 0]]),
+             ("TripletMarginLoss", dict(p=1.0, swap=True), [x, y, x[::-1].copy()]),
+             ("TripletMarginWithDistanceLoss", {}, [x, y, x[::-1].copy()]),
+             ("SoftMarginLoss", {}, [x, sign]),
+             ("MultiLabelSoftMarginLoss", {}, [x, (y > 0).astype(np.float64)]),
+             ("PairwiseDistance", dict(p=3.0), [x, y]),
+             ("CosineSimilarity", dict(dim=0), [x, y])]
+    for name, kw, arrays in cases:
+        ours, theirs = getattr(nn, name)(**kw), getattr(torch.nn, name)(**kw)
+        assert repr(ours) == repr(theirs)
+        compare(ours, theirs, arrays, grad=(0,))
+    labels = np.array([[3, 0, -1, 1], [1, 2, 3, 0], [-1, 1, 2, 0]])
+    np.testing.assert_allclose(
+        _host(nn.MultiLabelMarginLoss(reduction="sum")(tg.Tensor(x), tg.Tensor(labels))),
+        torch.nn.MultiLabelMarginLoss(reduction="sum")(torch.tensor(x), torch.tensor(labels)))
+
+
+# ---- local_response_norm, gumbel_softmax -----------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(2, 5, 7), (2, 6, 3, 4), (1, 3, 2, 2, 2)])
+def test_local_response_norm_matches_torch(shape, dtype):
+    x = np.random.default_rng(17).standard_normal(shape).astype(dtype)
+    for size, alpha, beta, k in [(1, 1e-4, 0.75, 1.0), (2, 0.1, 0.5, 2.0), (5, 0.5, 1.0, 0.5),
+                                 (8, 0.2, 0.75, 1.0)]:
+        compare(lambda t: F.local_response_norm(t, size, alpha, beta, k),
+                lambda t: TF.local_response_norm(t, size, alpha, beta, k), [x])
+    gradcheck(lambda t: F.local_response_norm(t, 3, 0.5, 0.75, 1.0),
+              [tg.Tensor(x.astype(np.float64), requires_grad=True)])
+    layer, ref = nn.LocalResponseNorm(3, 0.5), torch.nn.LocalResponseNorm(3, 0.5)
+    assert repr(layer) == repr(ref)
+    compare(layer, ref, [x])
+    with pytest.raises(ValueError, match="3D"):
+        F.local_response_norm(tg.ones(2, 3), 2)
+
+
+def test_gumbel_softmax_samples_and_gradient():
+    tg.manual_seed(0)
+    logits = tg.Tensor(np.log([[0.1, 0.2, 0.7]] * 4000), requires_grad=True)
+    soft = F.gumbel_softmax(logits, tau=0.5)
+    assert tuple(soft.shape) == (4000, 3) and str(soft.dtype) == "float64"
+    np.testing.assert_allclose(_host(soft).sum(axis=1), 1.0, rtol=1e-12)
+    hard = F.gumbel_softmax(logits, hard=True, dim=1)
+    h = _host(hard)
+    np.testing.assert_allclose(np.sort(h, axis=1), [[0.0, 0.0, 1.0]] * 4000, atol=1e-12)
+    # the Gumbel-max trick: argmax frequencies are the softmax of the logits
+    np.testing.assert_allclose(h.mean(axis=0), [0.1, 0.2, 0.7], atol=0.03)
+    # straight-through: with the same noise, the hard sample is the soft one's argmax and
+    # has the soft one's gradient
+    w = tg.Tensor(np.random.default_rng(18).standard_normal((4000, 3)))
+    grads = []
+    for hard in (False, True):
+        tg.manual_seed(3)
+        logits.grad = None
+        y = F.gumbel_softmax(logits, tau=0.5, hard=hard)
+        (y * w).sum().backward()
+        grads.append((_host(y), _host(logits.grad)))
+    np.testing.assert_array_equal(grads[1][0].argmax(axis=1), grads[0][0].argmax(axis=1))
+    np.testing.assert_allclose(grads[1][1], grads[0][1], rtol=1e-12)
+    y = F.gumbel_softmax(tg.Tensor(np.zeros((5, 4), np.float32)), dim=0)
+    assert str(y.dtype) == "float32"
+    np.testing.assert_allclose(_host(y).sum(axis=0), 1.0, rtol=1e-6)

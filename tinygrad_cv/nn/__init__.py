@@ -12,7 +12,12 @@ from .layers.activation import (ReLU, LeakyReLU, Sigmoid, Tanh, GELU, SiLU, Soft
 from .layers.dropout import Dropout  # noqa: F401
 from .layers.embedding import Embedding  # noqa: F401
 from .layers.loss import (CrossEntropyLoss, NLLLoss, MultiMarginLoss, BCEWithLogitsLoss,  # noqa: F401
-                          BCELoss, MSELoss, L1Loss, SmoothL1Loss)
+                          BCELoss, MSELoss, L1Loss, SmoothL1Loss, HuberLoss, KLDivLoss,
+                          PoissonNLLLoss, GaussianNLLLoss, MarginRankingLoss, HingeEmbeddingLoss,
+                          CosineEmbeddingLoss, TripletMarginLoss, TripletMarginWithDistanceLoss,
+                          SoftMarginLoss, MultiLabelSoftMarginLoss, MultiLabelMarginLoss)
+from .layers.distance import PairwiseDistance, CosineSimilarity  # noqa: F401
+from .layers.local_response_norm import LocalResponseNorm  # noqa: F401
 from .layers.recurrent import RNNCell, LSTMCell, GRUCell, RNN, LSTM, GRU  # noqa: F401
 from .layers.attention import (MultiheadAttention, TransformerEncoderLayer,  # noqa: F401
                                TransformerDecoderLayer, PositionalEncoding)

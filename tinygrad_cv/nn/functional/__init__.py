@@ -9,7 +9,12 @@ from .dropout import dropout  # noqa: F401
 from .embedding import embedding, one_hot  # noqa: F401
 from .loss import (cross_entropy, nll_loss, multi_margin_loss,  # noqa: F401
                    binary_cross_entropy_with_logits, binary_cross_entropy, mse_loss, l1_loss,
-                   smooth_l1_loss, nt_xent_loss)
+                   smooth_l1_loss, huber_loss, nt_xent_loss)
+from .likelihood_loss import kl_div, poisson_nll_loss, gaussian_nll_loss  # noqa: F401
+from .margin_loss import (margin_ranking_loss, hinge_embedding_loss,  # noqa: F401
+                          soft_margin_loss, cosine_embedding_loss, triplet_margin_loss,
+                          triplet_margin_with_distance_loss, multilabel_soft_margin_loss,
+                          multilabel_margin_loss)
 from .recurrent import (rnn_tanh_cell, rnn_relu_cell, lstm_cell, gru_cell,  # noqa: F401
                         rnn_sequence, lstm_sequence, gru_sequence)
 from .attention import scaled_dot_product_attention, multi_head_attention_forward  # noqa: F401
@@ -22,8 +27,10 @@ from .batch_norm import batch_norm  # noqa: F401
 from .normalization import layer_norm  # noqa: F401
 from .group_norm import group_norm  # noqa: F401
 from .interpolation import interpolate, upsample  # noqa: F401
-from .distance import normalize, cosine_similarity  # noqa: F401
+from .distance import normalize, cosine_similarity, pairwise_distance, pdist  # noqa: F401
 from .padding import pad  # noqa: F401
 from .pixel_shuffle import pixel_shuffle, pixel_unshuffle  # noqa: F401
 from .feature_dropout import dropout1d, dropout2d, dropout3d  # noqa: F401
 from .instance_norm import instance_norm  # noqa: F401
+from .local_response_norm import local_response_norm  # noqa: F401
+from .gumbel import gumbel_softmax  # noqa: F401

@@ -395,21 +395,55 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
 
 
 # ---- regression losses -----------------------------------------------------------------------
-def _difference(input, target):
-    return input - _as_like(target, input)
+def _difference(input, target, name):
+    target = _as_like(target, input)
+    if tuple(target.shape) != tuple(input.shape):
+        warnings.warn(f"{name}: using a target size {tuple(target.shape)} that is different to "
+                      f"the input size {tuple(input.shape)}; this will likely lead to incorrect "
+                      "results due to broadcasting. Please ensure they have the same size.",
+                      stacklevel=3)
+    return input - target
 
 
-def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
-    """(x - y)^2, reduced."""
+def _weighted(loss, weight, input, reduction, name, mean_by_weight):
+    """``loss`` times the per-element ``weight`` (the input's shape), reduced: 'mean' divides
+    by sum(weight) when ``mean_by_weight`` (mse, l1) else by the element count (huber), as
+    torch."""
+    weight = _as_like(weight, input)
+    if tuple(weight.shape) != tuple(input.shape):
+        raise ValueError(f"{name}: weights and input must have the same size, got "
+                         f"{tuple(weight.shape)} and {tuple(input.shape)}")
+    loss = loss * weight
+    if reduction == "mean" and mean_by_weight:
+        return loss.sum() / weight.sum()
+    return _reduce(loss, reduction)
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """(x - y)^2, reduced; with ``weight`` w (the input's shape): w (x - y)^2, whose 'mean' is
+    sum(w (x - y)^2) / sum(w)."""
     reduction = legacy_reduction(size_average, reduce, reduction, "mse_loss")
-    d = _difference(input, target)
+    d = _difference(input, target, "mse_loss")
+    if weight is not None:
+        return _weighted(d * d, weight, input, reduction, "mse_loss", True)
     return _reduce(d * d, reduction)
 
 
-def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
-    """|x - y|, reduced (gradient sign(x - y), 0 at 0)."""
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """|x - y|, reduced (gradient sign(x - y), 0 at 0); ``weight`` as in ``mse_loss``."""
     reduction = legacy_reduction(size_average, reduce, reduction, "l1_loss")
-    return _reduce(_difference(input, target).abs(), reduction)
+    d = _difference(input, target, "l1_loss").abs()
+    if weight is not None:
+        return _weighted(d, weight, input, reduction, "l1_loss", True)
+    return _reduce(d, reduction)
+
+
+def _smooth_l1(d, beta):
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta  (beta = 0: |d|)."""
+    ad = d.abs()
+    if beta == 0:
+        return ad
+    return where(ad.array < beta, d * d * (0.5 / beta), ad - 0.5 * beta)
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
@@ -417,11 +451,19 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     reduction = legacy_reduction(size_average, reduce, reduction, "smooth_l1_loss")
     if beta < 0:
         raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
-    d = _difference(input, target)
-    ad = d.abs()
-    if beta == 0:
-        return _reduce(ad, reduction)
-    loss = where(ad < beta, d * d * (0.5 / beta), ad - 0.5 * beta)
+    return _reduce(_smooth_l1(_difference(input, target, "smooth_l1_loss"), beta), reduction)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta)  (= delta * smooth_l1 with
+    beta = delta); ``weight`` (the input's shape) multiplies each term, 'mean' is then the
+    plain mean of the weighted terms (torch's)."""
+    _check_reduction(reduction, "huber_loss")
+    if delta <= 0:
+        raise RuntimeError(f"huber_loss: delta must be positive, got {delta}")
+    loss = _smooth_l1(_difference(input, target, "huber_loss"), delta) * delta
+    if weight is not None:
+        return _weighted(loss, weight, input, reduction, "huber_loss", False)
     return _reduce(loss, reduction)
 
 
@@ -458,4 +500,5 @@ def nt_xent_loss(z1, z2=None, temperature=0.5):
 
 
 __all__ = ["cross_entropy", "nll_loss", "multi_margin_loss", "binary_cross_entropy_with_logits",
-           "binary_cross_entropy", "mse_loss", "l1_loss", "smooth_l1_loss", "nt_xent_loss"]
+           "binary_cross_entropy", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
+           "nt_xent_loss"]
