@@ -75,6 +75,9 @@ def attention_forward(q, k, v, mask, scale, dropout_p, out=None):
     (one hand-off for the whole forward); the dropout draws come from the caller, before the
     split, so they do not depend on the thread count.
     """
+    if not 0.0 <= dropout_p <= 1.0:
+        raise ValueError(f"attention: dropout probability has to be between 0 and 1, but got "
+                         f"{dropout_p}")
     xp = backend.get_array_module(q)
     batch = tuple(backend.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2]))
     L, S = q.shape[-2], k.shape[-2]
@@ -85,7 +88,7 @@ def attention_forward(q, k, v, mask, scale, dropout_p, out=None):
     if dropout_p > 0.0:
         rng = backend.get_rng(backend.device_of(q))
         keep = (rng.random(p.shape, dtype=p.dtype) >= dropout_p).astype(p.dtype)
-        keep *= 1.0 / (1.0 - dropout_p)
+        keep *= 1.0 / (1.0 - dropout_p) if dropout_p < 1.0 else 0.0     # p = 1: all dropped
         pd = buffers.empty(p.shape, dt, q)
     if out is None:
         out = buffers.empty(batch + (L, v.shape[-1]), xp.result_type(pd, v), q)
