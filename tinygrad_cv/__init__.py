@@ -46,7 +46,7 @@ from .tensor_math import (tan, asin, acos, atan, sinh, cosh, asinh, acosh,  # no
                           nan_to_num, sgn, signbit, isinf, isposinf, isneginf, isreal,
                           heaviside, positive, negative, absolute, fix, logical_and, logical_or,
                           logical_xor, logical_not, bitwise_and, bitwise_or, bitwise_xor,
-                          bitwise_not, gcd, lcm)
+                          bitwise_not, gcd, lcm, lgamma, digamma, polygamma, mvlgamma)
 
 float32 = backend.dtype("float32")
 float64 = backend.dtype("float64")

@@ -15,10 +15,20 @@ from .ops import dual
 from .ops.math import Xlogy
 from .ops.special import erfcinv_array
 from .tensor import _as_tensor, _floating, logsumexp  # noqa: F401
-from .tensor_math import _float_operands, erf, erfc, erfinv, exp2, logit, sinc, xlogy  # noqa: F401
+from .tensor_math import (_float_operands, digamma, erf, erfc, erfinv, exp2,  # noqa: F401
+                          logit, polygamma, sinc, xlogy)
+from .tensor_math import lgamma as gammaln, mvlgamma  # noqa: F401
 
 __all__ = ["erf", "erfc", "erfinv", "expit", "logit", "xlogy", "xlog1py", "exp2", "expm1",
-           "log1p", "sinc", "round", "softmax", "log_softmax", "logsumexp", "ndtr", "ndtri"]
+           "log1p", "sinc", "round", "softmax", "log_softmax", "logsumexp", "ndtr", "ndtri",
+           "gammaln", "digamma", "psi", "polygamma", "multigammaln"]
+
+psi = digamma
+
+
+def multigammaln(input, p):
+    """``mvlgamma``: the multivariate log-gamma function of dimension p."""
+    return mvlgamma(input, p)
 
 _SQRT_HALF = math.sqrt(0.5)
 _SQRT_TWO = math.sqrt(2.0)

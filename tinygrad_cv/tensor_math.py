@@ -1,5 +1,6 @@
 """torch's elementwise mathematical functions, as functions and methods: the trigonometric and
-hyperbolic families (with NumPy's ``arc*`` aliases), the error functions, exp2, logit, sinc,
+hyperbolic families (with NumPy's ``arc*`` aliases), the error functions, lgamma, digamma,
+polygamma and mvlgamma, exp2, logit, sinc,
 xlogy, atan2, hypot, logaddexp(2), copysign, fmax/fmin, float_power, nan_to_num, the sign and
 infinity tests, the logical and bitwise families, gcd/lcm and deg2rad/rad2deg.
 
@@ -20,6 +21,7 @@ from .autograd.inplace import apply_inplace
 from .autograd.versions import torch_type_name
 from .ops.math import (Acos, Acosh, Asin, Asinh, Atan, Atan2, Atanh, CopySign, Cosh, Exp2,
                        FExtremum, Hypot, LogAddExp, Logit, NanToNum, Sinc, Sinh, Tan, Xlogy)
+from .ops.gamma import LogGammaDerivative
 from .ops.special import Erf, Erfc, Erfinv
 from .tensor import Tensor, _as_tensor, _floating, _operand_tensors
 
@@ -126,6 +128,39 @@ def float_power(input, exponent):
         return _as_tensor(input).to(_FLOAT64) ** (
             exponent.to(_FLOAT64) if isinstance(exponent, Tensor) else exponent)
     return exponent.to(_FLOAT64).__rpow__(input)
+
+
+# ---- the log-gamma function and its derivatives -------------------------------------------------
+def lgamma(input):
+    """log |Gamma(x)| (inf at 0, -1, -2, ...)."""
+    return LogGammaDerivative.apply(_floating(_as_tensor(input)), order=-1)
+
+
+def digamma(input):
+    """psi(x) = d/dx lgamma(x) (-inf at +0, +inf at -0, NaN at the negative integers)."""
+    return LogGammaDerivative.apply(_floating(_as_tensor(input)), order=0)
+
+
+def polygamma(n, input):
+    """The n-th derivative of digamma (n >= 0)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise RuntimeError(f"polygamma(n, x) does not support negative n, got n={n!r}")
+    return LogGammaDerivative.apply(_floating(_as_tensor(input)), order=int(n))
+
+
+def mvlgamma(input, p):
+    """The multivariate log-gamma function of dimension p:
+    p (p - 1) / 4 log(pi) + sum_(i < p) lgamma(x - i / 2); every element must exceed
+    (p - 1) / 2 (as torch)."""
+    x = _floating(_as_tensor(input))
+    if isinstance(p, bool) or not isinstance(p, int) or p < 1:
+        raise RuntimeError(f"p has to be greater than or equal to 1, got {p!r}")
+    if bool((x.array <= (p - 1) / 2).any()):
+        raise RuntimeError(f"All elements must be greater than (p-1)/2 = {(p - 1) / 2}")
+    total = lgamma(x)
+    for i in range(1, p):
+        total = total + lgamma(x - i / 2)
+    return total + p * (p - 1) / 4 * math.log(math.pi)
 
 
 # ---- sign, extrema and non-finite values -----------------------------------------------------
@@ -296,6 +331,7 @@ _OUT_OF_PLACE = ("tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh"
                  "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "sinc",
                  "atan2", "arctan2", "hypot", "deg2rad", "rad2deg", "exp2", "erf", "erfc",
                  "erfinv", "logit", "xlogy", "logaddexp", "logaddexp2", "float_power",
+                 "lgamma", "digamma", "mvlgamma",
                  "copysign", "fmax", "fmin", "nan_to_num", "sgn", "signbit", "isinf",
                  "isposinf", "isneginf", "isreal", "heaviside", "positive", "negative",
                  "absolute", "fix", "logical_and", "logical_or", "logical_xor", "bitwise_and",
@@ -303,10 +339,12 @@ _OUT_OF_PLACE = ("tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh"
 _IN_PLACE = ("tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
              "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "sinc", "atan2",
              "arctan2", "hypot", "deg2rad", "rad2deg", "exp2", "erf", "erfc", "erfinv", "logit",
+             "lgamma", "digamma", "mvlgamma",
              "xlogy", "copysign", "nan_to_num", "sgn", "negative", "absolute", "fix",
              "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and",
              "bitwise_or", "bitwise_xor", "bitwise_not", "gcd", "lcm")
-METHODS = _OUT_OF_PLACE + tuple(name + "_" for name in _IN_PLACE) + ("float_power_",)
+METHODS = _OUT_OF_PLACE + tuple(name + "_" for name in _IN_PLACE) + (
+    "float_power_", "polygamma", "polygamma_")
 
 
 def float_power_(self, exponent):
@@ -323,4 +361,17 @@ for _name in _OUT_OF_PLACE:
 for _name in _IN_PLACE:
     setattr(Tensor, _name + "_", _in_place(globals()[_name]))
 Tensor.float_power_ = float_power_
+
+
+def _polygamma_method(self, n):
+    """``x.polygamma(n)`` (the method takes n after the tensor, as torch)."""
+    return polygamma(n, self)
+
+
+def _polygamma_in_place(self, n):
+    return apply_inplace(self, lambda x: polygamma(n, x))
+
+
+Tensor.polygamma = _polygamma_method
+Tensor.polygamma_ = _polygamma_in_place
 del _name, _f, _doc
