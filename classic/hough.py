@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from tinygrad_cv.backend import (device_of, get_array_module, is_array, module_for_device,
-                                 scatter_add, to_device, to_numpy)
+                                 scatter_add, scatter_reduce, to_device, to_numpy)
 
 from ._components import label_components
 from ._validate import as_image
@@ -44,6 +44,8 @@ def hough_line(edges, theta=None):
     thetas = to_device(host_thetas, device)
     if thetas.ndim != 1 or thetas.size == 0:
         raise ValueError(f"theta must be a non-empty 1-D array of angles, got shape {tuple(thetas.shape)}")
+    if not bool(host.isfinite(host_thetas).all()):
+        raise ValueError("theta contains NaN or Inf angles")
     h, w = edges.shape
     diag = int(math.ceil(math.sqrt(h * h + w * w)))
     n_rho, n_theta = 2 * diag + 1, int(thetas.shape[0])
@@ -151,8 +153,9 @@ def hough_line_peaks(hspace, angles, dists, min_distance=9, min_angle=10, thresh
     size = xp.bincount(lab, minlength=count).astype(xp.float64)
     cy = xp.rint(xp.bincount(lab, weights=(index // cols).astype(xp.float64), minlength=count) / size)
     cx = xp.rint(xp.bincount(lab, weights=(index % cols).astype(xp.float64), minlength=count) / size)
+    # strength: the largest value of each plateau (its pixels may differ when a box side is 1)
     strength = xp.zeros(count, dtype=xp.float64)
-    strength[lab] = img_max.ravel()[index]
+    scatter_reduce("maximum", strength, lab, img_max.ravel()[index])
     # strongest first; equal strengths in reverse label order (reverse of a stable sort)
     order = xp.argsort(strength, kind="stable")[::-1]
     cy, cx = cy[order].astype(xp.int64), cx[order].astype(xp.int64)

@@ -3,11 +3,12 @@ and on edge cases (dtypes, tiny and constant images, ties); each test pins a fix
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
-from skimage import data, feature
+from skimage import data, feature, transform
 
 from classic.corners import corner_peaks, harris_response
 from classic.edges import canny
 from classic.filters import gaussian_blur, gaussian_kernel1d, sobel
+from classic.hough import hough_line, hough_line_peaks
 from classic.ransac import AffineTransform, ProjectiveTransform
 from classic.sift import match_descriptors
 from tinygrad_cv.backend import to_device, to_numpy
@@ -157,3 +158,26 @@ def test_match_descriptors_with_duplicates_as_skimage(device, kwargs):
     for a, b in ((d1, d2), (d2, d2)):
         got = to_numpy(match_descriptors(to_device(a, device), to_device(b, device), **kwargs))
         np.testing.assert_array_equal(got, feature.match_descriptors(a, b, **kwargs))
+
+
+@pytest.mark.parametrize("kwargs", [dict(min_distance=0, min_angle=0),
+                                    dict(min_distance=5, min_angle=0),
+                                    dict(min_distance=0, min_angle=5)])
+def test_hough_peaks_with_a_box_side_of_one(device, kwargs):
+    """With min_distance or min_angle 0 a plateau's pixels can differ; it is ranked by its
+    largest value (regionprops' intensity_max), not by whichever pixel was written last
+    (camera crop: peaks missing and out of order)."""
+    edges = feature.canny(_crop("camera", slice(0, 256), slice(0, 256)) / 255.0, 2.0)
+    acc, thetas, rhos = transform.hough_line(edges)
+    got = hough_line_peaks(to_device(acc, device), to_device(thetas, device),
+                           to_device(rhos, device), **kwargs)
+    for ours, expected in zip(got, transform.hough_line_peaks(acc, thetas, rhos, **kwargs)):
+        np.testing.assert_array_equal(to_numpy(ours), expected)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_hough_line_rejects_non_finite_angles(bad):
+    """A NaN/Inf angle is a ValueError naming theta (it was an IndexError from the vote
+    index)."""
+    with pytest.raises(ValueError, match="theta"):
+        hough_line(np.eye(8, dtype=bool), np.array([0.0, bad]))
