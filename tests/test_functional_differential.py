@@ -505,3 +505,52 @@ def test_gumbel_softmax_samples_and_gradient():
     y = F.gumbel_softmax(tg.Tensor(np.zeros((5, 4), np.float32)), dim=0)
     assert str(y.dtype) == "float32"
     np.testing.assert_allclose(_host(y).sum(axis=0), 1.0, rtol=1e-6)
+
+
+# ---- unfold / fold ---------------------------------------------------------------------------
+FOLD_GEOMETRIES = [dict(kernel_size=3), dict(kernel_size=2, padding=1, stride=2),
+                   dict(kernel_size=(2, 3), dilation=(2, 1), padding=(1, 0), stride=(1, 2)),
+                   dict(kernel_size=3, dilation=2, padding=2, stride=3)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(2, 3, 7, 6), (3, 5, 5)])
+@pytest.mark.parametrize("geometry", FOLD_GEOMETRIES)
+def test_unfold_and_fold_match_torch(geometry, shape, dtype):
+    x = np.random.default_rng(19).standard_normal(shape).astype(dtype)
+    compare(lambda t: F.unfold(t, **geometry), lambda t: TF.unfold(t, **geometry), [x])
+    cols = TF.unfold(torch.tensor(x), **geometry).numpy()
+    compare(lambda t: F.fold(t, shape[-2:], **geometry),
+            lambda t: TF.fold(t, shape[-2:], **geometry), [cols])
+
+
+def test_unfold_fold_second_order_and_gradcheck():
+    rng = np.random.default_rng(20)
+    x = rng.standard_normal((2, 2, 5, 4))
+    geometry = dict(kernel_size=2, padding=1, stride=2, dilation=1)
+    gradcheck(lambda t: F.unfold(t, **geometry) ** 2, [tg.Tensor(x, requires_grad=True)])
+    cols = TF.unfold(torch.tensor(x), **geometry).numpy()
+    gradcheck(lambda t: F.fold(t, (5, 4), **geometry) ** 2, [tg.Tensor(cols, requires_grad=True)])
+    t, tt = tg.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    (g,) = tg.autograd.grad((F.unfold(t, **geometry) ** 3).sum(), t, create_graph=True)
+    (tg_,) = torch.autograd.grad((TF.unfold(tt, **geometry) ** 3).sum(), tt, create_graph=True)
+    (g * g).sum().backward()
+    (tg_ * tg_).sum().backward()
+    np.testing.assert_allclose(_host(t.grad), tt.grad.numpy(), rtol=1e-10)
+
+
+def test_unfold_fold_errors_and_modules():
+    with pytest.raises(RuntimeError, match="3D"):
+        F.unfold(tg.ones(3, 4), 2)
+    with pytest.raises(RuntimeError, match="does not fit"):
+        F.unfold(tg.ones(1, 1, 3, 4), 5)
+    with pytest.raises(RuntimeError, match="sliding blocks"):
+        F.fold(tg.ones(1, 4, 5), (3, 3), 2)
+    with pytest.raises(RuntimeError, match="divisible"):
+        F.fold(tg.ones(1, 5, 4), (3, 3), 2)
+    x = np.random.default_rng(21).standard_normal((2, 3, 6, 6))
+    for ours, theirs, arr in [(nn.Unfold(2, stride=2), torch.nn.Unfold(2, stride=2), x),
+                              (nn.Fold((6, 6), 2, stride=2), torch.nn.Fold((6, 6), 2, stride=2),
+                               TF.unfold(torch.tensor(x), 2, stride=2).numpy())]:
+        assert repr(ours) == repr(theirs)
+        compare(ours, theirs, [arr])

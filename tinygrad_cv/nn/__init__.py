@@ -18,6 +18,7 @@ from .layers.loss import (CrossEntropyLoss, NLLLoss, MultiMarginLoss, BCEWithLog
                           SoftMarginLoss, MultiLabelSoftMarginLoss, MultiLabelMarginLoss)
 from .layers.distance import PairwiseDistance, CosineSimilarity  # noqa: F401
 from .layers.local_response_norm import LocalResponseNorm  # noqa: F401
+from .layers.fold import Unfold, Fold  # noqa: F401
 from .layers.recurrent import RNNCell, LSTMCell, GRUCell, RNN, LSTM, GRU  # noqa: F401
 from .layers.attention import (MultiheadAttention, TransformerEncoderLayer,  # noqa: F401
                                TransformerDecoderLayer, PositionalEncoding)

@@ -34,3 +34,4 @@ from .feature_dropout import dropout1d, dropout2d, dropout3d  # noqa: F401
 from .instance_norm import instance_norm  # noqa: F401
 from .local_response_norm import local_response_norm  # noqa: F401
 from .gumbel import gumbel_softmax  # noqa: F401
+from .fold import unfold, fold  # noqa: F401
