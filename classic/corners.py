@@ -139,9 +139,11 @@ def corner_peaks(response, min_distance=1, threshold_rel=0.01, threshold_abs=Non
     response (stable); those closer than ``min_distance`` to a stronger kept one are
     dropped, then those within ``min_distance`` (inclusive) of a kept one.
     """
+    xp = get_array_module(response)
+    if response.ndim != 2:
+        raise ValueError(f"response must be 2-D, got shape {tuple(response.shape)}")
     # the response's own values (not scaled as image intensities): thresholds compare with them
     response = as_float_array(response, "response", ndim=2)
-    xp = get_array_module(response)
     min_distance = int(min_distance)
     if min_distance < 1:
         raise ValueError(f"min_distance must be >= 1, got {min_distance}")

@@ -181,9 +181,3 @@ def test_hough_line_rejects_non_finite_angles(bad):
     index)."""
     with pytest.raises(ValueError, match="theta"):
         hough_line(np.eye(8, dtype=bool), np.array([0.0, bad]))
-
-
-def test_corner_peaks_names_a_non_array_response():
-    """A list is a ValueError naming the response (it was an AttributeError on .ndim)."""
-    with pytest.raises(ValueError, match="response must be a numpy or cupy array"):
-        corner_peaks([[0.0, 1.0], [1.0, 0.0]])

@@ -26,7 +26,7 @@ class Net(nn.Module):
         self.b = nn.Parameter(tg.Tensor(rng.normal(size=4)))  # float64
         self.register_buffer("count", tg.Tensor(np.array(5, np.int64)))
         self.register_buffer("mask", tg.Tensor(rng.random(6) > 0.5))
-        self.register_buffer("half", tg.Tensor(rng.normal(size=(2, 2)).astype(np.float16)))
+        self.register_buffer("halves", tg.Tensor(rng.normal(size=(2, 2)).astype(np.float16)))
         self.register_buffer("codes", tg.Tensor(rng.integers(0, 255, 5).astype(np.uint8)))
         self.register_buffer("small", tg.Tensor(np.array([-3, 7], np.int32)))
 

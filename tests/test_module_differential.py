@@ -568,3 +568,38 @@ def test_fuse_linear_bn_eval_equals_torch():
     same_as_torch(probe)
     with pytest.raises(ValueError, match="eval"):
         nn.utils.fuse_linear_bn_eval(nn.Linear(2, 3), nn.BatchNorm1d(3))
+
+
+# ---- save / load -------------------------------------------------------------------------------
+def _round_trip(lib, obj):
+    import io
+    f = io.BytesIO()
+    lib.save(obj, f)
+    f.seek(0)
+    return lib.load(f)
+
+
+def test_saved_views_share_memory_again_after_loading_as_in_torch():
+    def probe(lib, nn):
+        a = lib.arange(12.0).reshape(3, 4)
+        p = nn.Parameter(lib.ones(3))
+        out = _round_trip(lib, {"a": a, "t": a.t(), "row": a[1], "cols": a[:, ::2],
+                                "flat": a.reshape(-1)[3:9], "p": p, "p_data": p.detach(),
+                                "alone": lib.arange(4)[1:3], "ints": lib.arange(6)[::2]})
+        out["a"][1, 2] = -5.0
+        out["p_data"][0] = 7.0
+        return ({k: (v.tolist(), type(v).__name__, v.requires_grad) for k, v in out.items()},
+                out["a"].is_contiguous(), out["t"].is_contiguous())
+    same_as_torch(probe)
+
+
+def test_a_view_reaching_outside_its_storage_is_refused():
+    from tinygrad_cv.serialization import CheckpointError, Decoder
+    storage = {"s": np.arange(4.0)}
+    assert Decoder(dict(storage), "f").decode(
+        {"$view": ["s", 3, [2], [-2], False, False]}).tolist() == [3.0, 1.0]
+    for node in (["s", 2, [3], [1], False, False], ["s", 1, [2], [-2], False, False],
+                 ["s", -1, [1], [1], False, False], ["s", 0, [2], [1, 1], False, False],
+                 ["s", 0, [-1], [1], False, False], ["s", 0, [2], [2 ** 70], False, False]):
+        with pytest.raises(CheckpointError):
+            Decoder(dict(storage), "f").decode({"$view": node})

@@ -203,6 +203,36 @@ def as_strided(x, shape, strides):
     return xp.lib.stride_tricks.as_strided(x, shape=shape, strides=strides)
 
 
+def _address(array) -> int:
+    return array.data.ptr if _is_cupy_array(array) else array.__array_interface__["data"][0]
+
+
+def memory_span(array):
+    """``(root, first_byte, end_byte)``: the contiguous array owning the memory ``array``
+    views, and the bytes of it (relative to its start) that ``array`` reaches; None for an
+    empty array or memory that is not such an array's (a buffer of another object)."""
+    root = array
+    while is_array(root.base):
+        root = root.base
+    if array.size == 0 or root.base is not None or \
+            not (root.flags.c_contiguous or root.flags.f_contiguous):
+        return None
+    start = _address(array) - _address(root)
+    reach = [(n - 1) * st for n, st in zip(array.shape, array.strides)]
+    return (root, start + sum(r for r in reach if r < 0),
+            start + sum(r for r in reach if r > 0) + array.itemsize)
+
+
+def flat_window(root, first_byte, end_byte, dtype):
+    """The bytes ``[first_byte, end_byte)`` of the contiguous array ``root`` as a 1-D array of
+    ``dtype`` sharing its memory."""
+    count = (end_byte - first_byte) // numpy.dtype(dtype).itemsize
+    if _is_cupy_array(root):
+        cp = _require_cupy()
+        return cp.ndarray((count,), dtype=dtype, memptr=root.data + first_byte)
+    return numpy.ndarray((count,), dtype=dtype, buffer=root, offset=first_byte)
+
+
 # ---- random sources -------------------------------------------------------------------------
 _rngs: dict = {}
 

@@ -226,9 +226,45 @@ class Encoder:
         self.tensors = {}
         self.memo = {}   # id(obj) -> number
         self.alive = []  # keeps memoised objects alive, so their ids stay unique
+        self.dense = []  # (node, key, array) of every dense tensor, for shared memory
 
     def encode(self, obj):
-        return self.node(obj, "", "", 0)
+        structure = self.node(obj, "", "", 0)
+        self._share_memory()
+        return structure
+
+    def _share_memory(self):
+        """Tensors viewing the same memory (views of one another, ``t`` and ``t.detach()``)
+        are stored once, as torch stores a storage: the bytes they span become one 1-D
+        ``<key>.storage`` tensor and each becomes a ``$view`` node (element offset, shape and
+        strides into it), so after a load they share memory again.  A tensor alone on its
+        memory keeps its own ``$tensor`` (only its elements are written)."""
+        groups = {}
+        for node, key, arr in self.dense:
+            span = backend.memory_span(arr)
+            if span is not None:
+                groups.setdefault(id(span[0]), []).append((node, key, arr, span))
+        for members in groups.values():
+            arrays = [arr for _, _, arr, _ in members]
+            item = arrays[0].itemsize
+            if len(members) < 2 or len({a.dtype for a in arrays}) > 1 or \
+                    any(st % item for a in arrays for st in a.strides):
+                continue
+            first = min(span[1] for *_, span in members)
+            end = max(span[2] for *_, span in members)
+            if any((span[1] - first) % item for *_, span in members):
+                continue
+            storage = backend.flat_window(members[0][3][0], first, end, arrays[0].dtype)
+            for _, key, _, _ in members:
+                del self.tensors[key]
+            skey = self._tensor_key(members[0][1] + ".storage", storage)
+            for node, key, arr, span in members:
+                start = span[1] - sum((n - 1) * st for n, st in zip(arr.shape, arr.strides)
+                                      if st < 0)
+                flags = node["$tensorx"][1:] if "$tensorx" in node else [False, False]
+                node.clear()
+                node["$view"] = [skey, (start - first) // item, [int(n) for n in arr.shape],
+                                 [st // item for st in arr.strides], *flags]
 
     def _tensor_key(self, prefix, array):
         key = prefix or "tensor"
@@ -260,9 +296,10 @@ class Encoder:
             key = self._tensor_key(prefix, obj.array)
             from .nn.module import Parameter
             parameter = isinstance(obj, Parameter)
-            if not parameter and not obj.requires_grad:
-                return {"$tensor": key}
-            return {"$tensorx": [key, bool(obj.requires_grad), parameter]}
+            node = {"$tensor": key} if not parameter and not obj.requires_grad else \
+                {"$tensorx": [key, bool(obj.requires_grad), parameter]}
+            self.dense.append((node, key, obj.array))
+            return node
         if backend.is_array(obj):
             return {"$array": self._tensor_key(prefix, obj)}
         if obj is None or isinstance(obj, (bool, str)):
@@ -328,6 +365,10 @@ class Encoder:
 
 
 # ---- decoding -----------------------------------------------------------------------------------
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2 ** 62
+
+
 class Decoder:
     """Rebuilds the objects of a structure from ``tensors`` (key -> backend array).
 
@@ -340,6 +381,7 @@ class Decoder:
         self.path = path
         self.weights_only = weights_only
         self.used = set()
+        self.storages = {}  # key -> 1-D array that $view nodes share
         self.memo = []
         self.default_allowed = None   # computed at the first class or function named
 
@@ -389,7 +431,38 @@ class Decoder:
                 and all(isinstance(v, bool) for v in value[1:])):
             self.fail(f"structure has a malformed tensor node {value!r}")
         key, requires_grad, parameter = value
-        arr = self.array(key)
+        return self._tensor_of(self.array(key), key, requires_grad, parameter)
+
+    def view(self, value, depth):
+        """A tensor on part of a shared storage (see ``Encoder._share_memory``); its
+        offset, shape and strides are checked to stay inside the storage."""
+        if not (isinstance(value, list) and len(value) == 6 and isinstance(value[0], str)
+                and _is_int(value[1]) and all(isinstance(v, list) for v in value[2:4])
+                and all(_is_int(n) for n in value[2] + value[3]) and len(value[2]) == len(value[3])
+                and len(value[2]) <= 64 and all(isinstance(v, bool) for v in value[4:])):
+            self.fail(f"structure has a malformed view node {str(value)[:200]}")
+        key, offset, shape, strides, requires_grad, parameter = value
+        if key not in self.storages:
+            storage = self.array(key)
+            if storage.ndim != 1:
+                self.fail(f"storage {key!r} is not 1-D")
+            self.storages[key] = storage
+        storage = self.storages[key]
+        if any(n < 0 for n in shape):
+            self.fail(f"view of {key!r} has a negative size {shape}")
+        if 0 not in shape:
+            low = offset + sum((n - 1) * st for n, st in zip(shape, strides) if st < 0)
+            high = offset + sum((n - 1) * st for n, st in zip(shape, strides) if st > 0)
+            if low < 0 or high >= storage.size:
+                self.fail(f"view of {key!r} (offset {offset}, shape {shape}, strides {strides}) "
+                          f"reaches outside its {storage.size} elements")
+        elif not 0 <= offset <= storage.size:
+            self.fail(f"view of {key!r} has offset {offset} outside its {storage.size} elements")
+        item = storage.itemsize
+        arr = backend.as_strided(storage[offset:], tuple(shape), tuple(st * item for st in strides))
+        return self._tensor_of(arr, key, requires_grad, parameter)
+
+    def _tensor_of(self, arr, key, requires_grad, parameter):
         if requires_grad and not backend.is_floating(arr.dtype):
             self.fail(f"tensor {key!r} of dtype {arr.dtype} cannot require gradients")
         if parameter:
@@ -507,6 +580,7 @@ _HANDLERS = {
     "$tensor": Decoder.tensor,
     "$array": lambda self, value, depth: self.array(value),
     "$tensorx": Decoder.tensorx,
+    "$view": Decoder.view,
     "$sparse": Decoder.sparse,
     "$ref": Decoder.ref,
     "$dict": lambda self, value, depth: self.mapping(value, depth, dict, True),
