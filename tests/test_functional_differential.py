@@ -554,3 +554,72 @@ def test_unfold_fold_errors_and_modules():
                                TF.unfold(torch.tensor(x), 2, stride=2).numpy())]:
         assert repr(ours) == repr(theirs)
         compare(ours, theirs, [arr])
+
+
+# ---- affine_grid / grid_sample ---------------------------------------------------------------
+@pytest.mark.filterwarnings("ignore:Since version 1.3.0")   # unit-size grid, both warn
+@pytest.mark.parametrize("align_corners", [False, True])
+@pytest.mark.parametrize("size", [(2, 3, 4, 5), (1, 1, 1, 3), (2, 2, 3, 3, 4)])
+def test_affine_grid_matches_torch(size, align_corners):
+    theta = np.random.default_rng(22).standard_normal((size[0], len(size) - 2, len(size) - 1))
+    compare(lambda t: F.affine_grid(t, size, align_corners=align_corners),
+            lambda t: TF.affine_grid(t, size, align_corners=align_corners), [theta])
+
+
+def _grid_on_and_off_pixels(h, w, align_corners):
+    """Pixel centres, the borders -1/1 and points beyond them (kinks of every padding mode)."""
+    xs = np.linspace(-1, 1, w) if align_corners else (np.arange(w) * 2 + 1) / w - 1
+    ys = np.linspace(-1, 1, h) if align_corners else (np.arange(h) * 2 + 1) / h - 1
+    gx, gy = np.meshgrid(np.concatenate([xs, [-1, 1, -1.5, 1.5, 3.3]]),
+                         np.concatenate([ys, [-1, 1, -2.7]]))
+    return np.stack([gx, gy], -1)[None]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("align_corners", [False, True])
+@pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+def test_grid_sample_matches_torch(mode, padding_mode, align_corners, dtype):
+    rng = np.random.default_rng(23)
+    kw = dict(mode=mode, padding_mode=padding_mode, align_corners=align_corners)
+    grad = (0, 1) if mode == "bilinear" else (0,)
+    for shape, gshape, scale in [((2, 3, 5, 4), (2, 6, 7, 2), 1.5), ((1, 1, 1, 5), (1, 3, 3, 2), 4.0)]:
+        x = rng.standard_normal(shape).astype(dtype)
+        g = ((rng.random(gshape) * 2 - 1) * scale).astype(dtype)
+        compare(lambda a, b: F.grid_sample(a, b, **kw), lambda a, b: TF.grid_sample(a, b, **kw),
+                [x, g], grad=grad)
+    x = rng.standard_normal((1, 2, 3, 4)).astype(dtype)
+    compare(lambda a, b: F.grid_sample(a, b, **kw), lambda a, b: TF.grid_sample(a, b, **kw),
+            [x, _grid_on_and_off_pixels(3, 4, align_corners).astype(dtype)], grad=grad)
+
+
+def test_grid_sample_gradcheck_and_spatial_transformer_chain():
+    rng = np.random.default_rng(24)
+    x = rng.standard_normal((1, 2, 4, 5))
+    g = (rng.random((1, 3, 3, 2)) * 2 - 1) * 1.4
+    for padding_mode in ("zeros", "border", "reflection"):
+        gradcheck(lambda a, b: F.grid_sample(a, b, padding_mode=padding_mode, align_corners=False),
+                  [tg.Tensor(x, requires_grad=True), tg.Tensor(g, requires_grad=True)])
+    theta = rng.standard_normal((1, 2, 3)) * 0.5
+    compare(lambda t, a: F.grid_sample(a, F.affine_grid(t, (1, 2, 6, 6), align_corners=True),
+                                       align_corners=True),
+            lambda t, a: TF.grid_sample(a, TF.affine_grid(t, (1, 2, 6, 6), align_corners=True),
+                                        align_corners=True), [theta, x], grad=(0, 1))
+
+
+def test_grid_sample_and_affine_grid_argument_checks():
+    x, g = tg.ones(1, 1, 2, 2), tg.zeros(1, 1, 1, 2)
+    with pytest.warns(UserWarning, match="align_corners"):
+        F.grid_sample(x, g)
+    with pytest.warns(UserWarning, match="align_corners"):
+        F.affine_grid(tg.zeros(1, 2, 3), (1, 1, 2, 2))
+    with pytest.raises(ValueError, match="mode"):
+        F.grid_sample(x, g, mode="cubic", align_corners=False)
+    with pytest.raises(NotImplementedError, match="bicubic"):
+        F.grid_sample(x, g, mode="bicubic", align_corners=False)
+    with pytest.raises(RuntimeError, match="batch size"):
+        F.grid_sample(tg.ones(2, 1, 2, 2), g, align_corners=False)
+    with pytest.raises(ValueError, match="Nx2x3"):
+        F.affine_grid(tg.zeros(1, 3, 3), (1, 1, 2, 2), align_corners=False)
+    with pytest.raises(NotImplementedError, match="4D and 5D"):
+        F.affine_grid(tg.zeros(1, 2, 3), (1, 1, 2), align_corners=False)

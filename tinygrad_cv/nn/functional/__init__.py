@@ -35,3 +35,4 @@ from .instance_norm import instance_norm  # noqa: F401
 from .local_response_norm import local_response_norm  # noqa: F401
 from .gumbel import gumbel_softmax  # noqa: F401
 from .fold import unfold, fold  # noqa: F401
+from .grid_sample import affine_grid, grid_sample  # noqa: F401
