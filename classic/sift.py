@@ -282,7 +282,9 @@ class SIFT:
         det = hyy * hxx - hyx * hyx
         tr = hyy + hxx
         r = self.c_edge
-        # tr^2 / det < (r + 1)^2 / r as written (a negative det passes, as in scikit-image)
+        # tr^2 / det < (r + 1)^2 / r as written: a negative det (saddle) passes (scikit-image
+        # passes it only when |tr^2 / det| <= the bound; keeping them gives more correct
+        # matches under rotation and scaling, test_classic_sift)
         good &= (det != 0) & (tr * tr / xp.where(det != 0, det, 1) < (r + 1) ** 2 / r)
         return pos[good].astype(xp.float64) + off[good]
 
