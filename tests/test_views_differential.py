@@ -301,3 +301,158 @@ def test_unique_keeps_each_nan_as_torch():
     ours = tc.tensor(x).unique(return_counts=True)
     ref = torch.tensor(x).unique(return_counts=True)
     assert_same(ours, ref)
+
+
+# ---- views added: select, movedim, unflatten, diagonal, unfold, ... -------------------------------
+_B = np.random.default_rng(5).standard_normal((2, 3, 4))
+
+_VIEWS = {
+    "select": lambda x: x.select(1, -1),
+    "movedim": lambda x: x.movedim([0, 1], [2, 0]),
+    "moveaxis": lambda x: x.moveaxis(-1, 0),
+    "swapdims": lambda x: x.swapdims(0, 2),
+    "unflatten": lambda x: x.unflatten(2, (2, -1)),
+    "diagonal": lambda x: x.diagonal(1, 2, 1),
+    "diagonal_neg": lambda x: x.diagonal(-1, 0, 2),
+    "unfold": lambda x: x.unfold(2, 2, 2),
+    "unfold_overlap": lambda x: x.unfold(-1, 3, 1),
+    "unfold_gaps": lambda x: x.unfold(1, 1, 2),
+}
+
+
+def _weighted(T, y):
+    return y * T.tensor(np.cos(np.arange(y.numel())).reshape(tuple(y.shape)))
+
+
+@pytest.mark.parametrize("name", sorted(_VIEWS))
+def test_new_views_values_gradients_and_data_sharing(name):
+    view = _VIEWS[name]
+
+    def run(T):
+        x = T.tensor(_B, requires_grad=True)
+        y = view(x * x)
+        _weighted(T, y).sum().backward()          # (overlapping windows accumulate)
+        g1 = x.grad
+        x.grad = None
+        gx, = T.autograd.grad(_weighted(T, view(x * x)).sum() ** 2, x, create_graph=True)
+        (gx * gx).sum().backward()                # second order
+        base = T.tensor(_B)
+        v = view(base)
+        base.mul_(2)                              # the view sees its base's change
+        return y.detach(), g1, gx.detach(), x.grad, v.clone()
+    assert_same(*both(run))
+
+
+@pytest.mark.parametrize("name", ["select", "movedim", "unflatten", "diagonal", "diagonal_neg",
+                                  "unfold", "unfold_gaps"])
+def test_in_place_change_of_a_new_view_reaches_the_base_and_its_gradient(name):
+    view = _VIEWS[name]
+
+    def run(T):
+        x = T.tensor(_B, requires_grad=True)
+        y = x * 1
+        v = view(y)
+        v.mul_(3)
+        w = view(y)                 # taken after the change
+        old = view(x * 1)
+        (x * 1).mul_(2)
+        (y * y).sum().backward()
+        plain = T.tensor(_B)
+        view(plain).zero_()
+        return y.detach(), x.grad, w.detach(), old.detach(), plain
+    assert_same(*both(run))
+
+
+def test_writing_overlapping_unfold_windows_raises():
+    """torch writes them (each element once per window it is in); refused here, like writes
+    into an expanded tensor."""
+    with pytest.raises(RuntimeError, match="single memory location"):
+        tc.tensor(_B).unfold(2, 2, 1).mul_(-1)
+
+
+@pytest.mark.parametrize("call", [lambda T: T.tensor(_B).select(0, 2),
+                                  lambda T: T.tensor(1.0).select(0, 0),
+                                  lambda T: T.tensor(_B).movedim([0, 0], [1, 2]),
+                                  lambda T: T.tensor(_B).movedim([0, 1], [1]),
+                                  lambda T: T.tensor(_B).unflatten(2, (3, 2)),
+                                  lambda T: T.tensor(_B).unflatten(2, (-1, -1)),
+                                  lambda T: T.tensor(_B).diagonal(0, 1, 1),
+                                  lambda T: T.tensor(_B).unfold(2, 5, 1),
+                                  lambda T: T.tensor(_B).unfold(2, 2, 0),
+                                  lambda T: T.tensor(_B).rot90(1, (1, 1)),
+                                  lambda T: T.tensor([1.0]).fliplr(),
+                                  lambda T: T.tensor(_B).repeat_interleave(-1),
+                                  lambda T: T.tensor(_B).repeat_interleave(T.tensor([1, 2]), 1),
+                                  lambda T: T.meshgrid(T.zeros(2, 2), indexing="ij"),
+                                  lambda T: T.meshgrid(T.zeros(2), indexing="ab"),
+                                  lambda T: T.hstack([])])
+def test_bad_arguments_raise_as_torch(call):
+    errors = []
+    for T in (torch, tc):
+        with pytest.raises((RuntimeError, IndexError, ValueError)) as info:
+            call(T)
+        errors.append(info.type)
+    assert errors[0] is errors[1]
+
+
+def test_stride_and_in_place_triangles():
+    def run(T):
+        x = T.tensor(_B)
+        strides = (x.stride(), x.stride(-1), x.transpose(0, 2).stride(), x[:, ::2].stride(),
+                   T.zeros(3, 1).expand(3, 4).stride())
+        a = T.tensor(_B, requires_grad=True)
+        y = a * 1
+        y.tril_(-1)
+        y[1].triu_(1)
+        (y * y).sum().backward()
+        return strides, y.detach(), a.grad
+    (s1, *r1), (s2, *r2) = both(run)
+    assert s1 == s2
+    assert_same(r1, r2)
+
+
+_REARRANGE = {
+    "rot90_1": lambda T, x: x.rot90(1, (2, 1)),
+    "rot90_2": lambda T, x: T.rot90(x, 2),
+    "rot90_-1": lambda T, x: x.rot90(-1, (0, -1)),
+    "rot90_4": lambda T, x: x.rot90(4),
+    "fliplr": lambda T, x: x.fliplr(),
+    "flipud": lambda T, x: T.flipud(x),
+    "tile": lambda T, x: x.tile((2, 1, 1, 2)),
+    "tile_short": lambda T, x: T.tile(x, (2,)),
+    "repeat_interleave": lambda T, x: x.repeat_interleave(2),
+    "repeat_interleave_dim": lambda T, x: x.repeat_interleave(T.tensor([1, 0, 2]), dim=1),
+    "repeat_interleave_0d": lambda T, x: x.repeat_interleave(T.tensor(3), dim=-1),
+    "hstack": lambda T, x: T.hstack([x, x[:, :1] * 2]),
+    "vstack": lambda T, x: T.vstack((x[0, 0], x[1, 1])),
+    "row_stack": lambda T, x: T.row_stack([x[0], x[1]]),
+    "dstack": lambda T, x: T.dstack([x[0], x[1] * 2, x[0, :, :, None]]),
+    "column_stack": lambda T, x: T.column_stack([x[0, 0], x[1, 1], x[0, 1:2].reshape(4, 1)]),
+    "atleast": lambda T, x: T.cat([t.reshape(-1) for t in T.atleast_3d(x[0, 0, 0], x[0, 0])]
+                                  + [T.atleast_2d(x[1, 1]).reshape(-1)]),
+    "meshgrid_ij": lambda T, x: T.stack(T.meshgrid(x[0, 0], x[1, 1], indexing="ij")),
+    "meshgrid_xy": lambda T, x: T.stack(T.meshgrid(x[0, 0, :3], x[1, 1], x[0, 1, :2],
+                                                   indexing="xy")),
+    "cartesian_prod": lambda T, x: T.cartesian_prod(x[0, 0, :2], x[1, 1], x[0, 1, :3]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_REARRANGE))
+def test_rearranging_functions_values_and_gradients(name):
+    def run(T):
+        x = T.tensor(_B, requires_grad=True)
+        y = _REARRANGE[name](T, x)
+        _weighted(T, y).sum().backward()
+        return y.detach(), x.grad
+    assert_same(*both(run))
+
+
+def test_meshgrid_without_indexing_warns_and_is_ij():
+    a, b = [1.0, 2.0, 3.0], [4.0, 5.0]
+    with pytest.warns(UserWarning, match="indexing"):
+        ours = tc.meshgrid(tc.tensor(a), tc.tensor(b))
+    with pytest.warns(UserWarning):
+        ref = torch.meshgrid(torch.tensor(a), torch.tensor(b))
+    assert_same(ours, ref)
+    assert_same(tc.repeat_interleave(tc.tensor([2, 0, 3])),
+                torch.repeat_interleave(torch.tensor([2, 0, 3])))

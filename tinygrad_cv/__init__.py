@@ -47,6 +47,10 @@ from .tensor_math import (tan, asin, acos, atan, sinh, cosh, asinh, acosh,  # no
                           heaviside, positive, negative, absolute, fix, logical_and, logical_or,
                           logical_xor, logical_not, bitwise_and, bitwise_or, bitwise_xor,
                           bitwise_not, gcd, lcm, lgamma, digamma, polygamma, mvlgamma)
+from .tensor_views import (select, movedim, moveaxis, swapdims, swapaxes,  # noqa: E402,F401
+                           unflatten, diagonal, unfold, fliplr, flipud, rot90, tile,
+                           repeat_interleave, atleast_1d, atleast_2d, atleast_3d, hstack,
+                           vstack, row_stack, dstack, column_stack, meshgrid, cartesian_prod)
 
 float32 = backend.dtype("float32")
 float64 = backend.dtype("float64")

@@ -203,6 +203,25 @@ def as_strided(x, shape, strides):
     return xp.lib.stride_tricks.as_strided(x, shape=shape, strides=strides)
 
 
+def diagonal_view(x, offset=0, axis1=0, axis2=1):
+    """``x.diagonal(offset, axis1, axis2)`` as a view that writes through to ``x`` (torch's
+    ``diagonal``; NumPy flags its diagonal read-only, CuPy's writes)."""
+    d = x.diagonal(offset, axis1, axis2)
+    if getattr(x.flags, "writeable", False) and not d.flags.writeable:
+        d.flags.writeable = True
+    return d
+
+
+def unfold_view(x, axis, size, step):
+    """The windows x[..., i*step : i*step + size, ...] along ``axis`` as a view of shape
+    (..., n_windows, ..., size) (torch's ``unfold``); writeable when the windows do not
+    overlap (step >= size)."""
+    xp = get_array_module(x)
+    kw = {"writeable": True} if step >= size and getattr(x.flags, "writeable", False) else {}
+    windows = xp.lib.stride_tricks.sliding_window_view(x, size, axis=axis, **kw)
+    return windows[(slice(None),) * axis + (slice(None, None, step),)]
+
+
 def _address(array) -> int:
     return array.data.ptr if _is_cupy_array(array) else array.__array_interface__["data"][0]
 

@@ -311,8 +311,8 @@ class ViewOf(Function):
     def backward(ctx, g):
         xp = backend.get_array_module(g)
         ga = xp.zeros(ctx.in_shape, dtype=g.dtype)
-        if any(kind == "expand" for kind, _ in ctx.steps):
-            # an expanded view repeats elements: add g at each one's flat position in a
+        if any(kind in ("expand", "unfold") for kind, _ in ctx.steps):
+            # a view that repeats elements: add g at each one's flat position in a
             where = replay(xp.arange(ga.size).reshape(ctx.in_shape), ctx.steps)
             backend.scatter_add(ga.reshape(-1), where.reshape(-1), g.reshape(-1))
             return ga

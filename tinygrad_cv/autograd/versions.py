@@ -55,11 +55,15 @@ def bump_version(t) -> None:
         box[0] += 1
 
 
+_STRIDED = ("diagonal", "unfold")    # views NumPy builds on a stand-in base object
+
+
 def share_version(view, base, kind, arg=None):
     """``view`` (just made from ``base`` by ``kind``: "reshape", "permute" (``arg``: the axes),
-    "index" (``arg``: the raw index) or "expand") shares base's counter when its array is a
-    view of base's storage, and remembers (root base, the steps from it, the version its place
-    on the graph is of); returns ``view``.
+    "index" (``arg``: the raw index), "expand", "diagonal" (``arg``: (offset, dim1, dim2)) or
+    "unfold" (``arg``: (axis, size, step))) shares base's counter when its array is a view of
+    base's storage, and remembers (root base, the steps from it, the version its place on
+    the graph is of); returns ``view``.
 
     NumPy's ``a[i]`` with integers only is a scalar copy: it is replaced by the 0-d view
     ``a[i, ...]``, so that ``x[0].add_(1)`` changes ``x`` as in torch."""
@@ -69,7 +73,7 @@ def share_version(view, base, kind, arg=None):
             return view
         arg = (arg if isinstance(arg, tuple) else (arg,)) + (Ellipsis,)
         a = view.array = b[arg]
-    if view is base or (a.base is not b and a.base is not b.base):
+    if view is base or (kind not in _STRIDED and a.base is not b and a.base is not b.base):
         return view
     box = base._vbox
     if box is None:
@@ -106,6 +110,10 @@ def replay(array, steps):
             array = backend.get_array_module(array).broadcast_to(array, arg)
         elif kind == "permute":
             array = array.transpose(arg)
+        elif kind == "diagonal":
+            array = backend.diagonal_view(array, *arg)
+        elif kind == "unfold":
+            array = backend.unfold_view(array, *arg)
         else:
             array = array[arg]
     return array

@@ -161,3 +161,74 @@ class ConstantPad(_Primitive):
             else:
                 g = _index_add(g, ctx.crop, ctx.padded_shape)
         return g[ctx.inner]
+
+
+def _diagonal_scatter(g, shape, args):
+    xp = backend.get_array_module(g)
+    out = xp.zeros(shape, dtype=g.dtype)
+    backend.diagonal_view(out, *args)[...] = g
+    return out
+
+
+class Diagonal(_Primitive):
+    """y = the diagonal ``offset`` of the planes (dim1, dim2) of a, as its last axis (a view,
+    torch's ``diagonal``);  dL/da = zeros with dL/dy written on that diagonal."""
+
+    @staticmethod
+    def forward(ctx, a, offset=0, dim1=0, dim2=1):
+        ctx.args = (offset, dim1, dim2)
+        ctx.in_shape = a.shape
+        return backend.diagonal_view(a, offset, dim1, dim2)
+
+    @staticmethod
+    def backward(ctx, g):
+        if dual.is_tensor(g):
+            return DiagonalScatter.apply(g, shape=ctx.in_shape, args=ctx.args)
+        return _diagonal_scatter(g, ctx.in_shape, ctx.args)
+
+
+class DiagonalScatter(_Primitive):
+    """y = zeros(shape) with g on the diagonal ``args`` = (offset, dim1, dim2);
+    dL/dg = the diagonal of dL/dy (``Diagonal``'s adjoint)."""
+
+    @staticmethod
+    def forward(ctx, g, shape=None, args=(0, 0, 1)):
+        ctx.args = args
+        return _diagonal_scatter(g, shape, args)
+
+    @staticmethod
+    def backward(ctx, gg):
+        if dual.is_tensor(gg):
+            offset, dim1, dim2 = ctx.args
+            return Diagonal.apply(gg, offset=offset, dim1=dim1, dim2=dim2)
+        return gg.diagonal(*ctx.args)
+
+
+def unfold_index(xp, axis, size, step, n_windows):
+    """The index that reads unfold's windows as advanced indexing: a[..., idx, ...] with
+    idx[i, j] = i * step + j has shape (..., n_windows, size, ...)."""
+    return (slice(None),) * axis + (
+        xp.arange(n_windows)[:, None] * step + xp.arange(size)[None, :],)
+
+
+class Unfold(_Primitive):
+    """y[..., i, ..., j] = a[..., i * step + j, ...] along ``axis``: the windows of ``size``
+    every ``step`` (a view, torch's ``unfold``; the window is the last axis);
+    dL/da = each window's gradient added back at its place (overlaps accumulate)."""
+
+    @staticmethod
+    def forward(ctx, a, axis=0, size=1, step=1):
+        ctx.axis, ctx.in_shape = axis, a.shape
+        out = backend.unfold_view(a, axis, size, step)
+        ctx.index = unfold_index(backend.get_array_module(a), axis, size, step, out.shape[axis])
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        # (..., n_windows, ..., size) -> (..., n_windows, size, ...): the window axis after axis
+        nd = len(ctx.in_shape) + 1
+        order = tuple(range(ctx.axis + 1)) + (nd - 1,) + tuple(range(ctx.axis + 1, nd - 1))
+        g = dual.permute(g, order)
+        if dual.is_tensor(g):
+            return IndexAdd.apply(g, index=ctx.index, shape=ctx.in_shape)
+        return _index_add(g, ctx.index, ctx.in_shape)
