@@ -181,3 +181,21 @@ def test_hough_line_rejects_non_finite_angles(bad):
     index)."""
     with pytest.raises(ValueError, match="theta"):
         hough_line(np.eye(8, dtype=bool), np.array([0.0, bad]))
+
+
+def test_corner_peaks_names_a_non_array_response():
+    """A list is a ValueError naming the response (it was an AttributeError on .ndim)."""
+    with pytest.raises(ValueError, match="response must be a numpy or cupy array"):
+        corner_peaks([[0.0, 1.0], [1.0, 0.0]])
+
+
+def test_sift_of_a_16_bit_image_equals_the_8_bit_one():
+    """uint16 = uint8 * 257 is the same picture: scaled by 65535 it gives the same keypoints
+    (unscaled, the contrast threshold c_dog meant nothing)."""
+    from classic.sift import SIFT
+    image = _crop("camera", slice(100, 228), slice(100, 228))
+    kp8, d8 = SIFT().detect_and_extract(image)
+    kp16, d16 = SIFT().detect_and_extract(image.astype(np.uint16) * np.uint16(257))
+    assert len(kp8) > 20
+    np.testing.assert_array_equal(kp16, kp8)
+    np.testing.assert_array_equal(d16, d8)
