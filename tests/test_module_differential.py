@@ -603,3 +603,70 @@ def test_a_view_reaching_outside_its_storage_is_refused():
                  ["s", 0, [-1], [1], False, False], ["s", 0, [2], [2 ** 70], False, False]):
         with pytest.raises(CheckpointError):
             Decoder(dict(storage), "f").decode({"$view": node})
+
+
+# ---- backward hooks ----------------------------------------------------------------------------
+def _r(t):
+    return None if t is None else np.round(t.detach().numpy(), 4).tolist()
+
+
+def test_full_backward_hooks_and_pre_hooks_equal_torch():
+    def probe(lib, nn):
+        log, m = [], nn.Linear(3, 2)
+        with no_grad(lib):
+            m.weight.copy_(lib.arange(6.0).reshape(2, 3) / 10)
+            m.bias.zero_()
+        m.register_full_backward_pre_hook(lambda mod, go: log.append(("pre", [_r(g) for g in go])))
+        m.register_full_backward_pre_hook(lambda mod, go: (go[0] * 2,))
+        m.register_full_backward_hook(
+            lambda mod, gi, go: log.append(("full", [_r(g) for g in gi], [_r(g) for g in go])))
+        m.register_full_backward_hook(lambda mod, gi, go: (gi[0] * 10,))
+        x = lib.ones(1, 3, requires_grad=True)
+        (m(x) * lib.tensor([[1.0, 2.0]])).sum().backward()
+        return log, _r(x.grad), _r(m.weight.grad)
+    same_as_torch(probe)
+
+
+@pytest.mark.parametrize("probe", [
+    lambda lib, nn: (lambda log, m: (m.register_full_backward_hook(
+        lambda mod, gi, go: log.append((gi, [tuple(g.shape) for g in go]))),
+        m(lib.ones(1, 3)).sum().backward(), log)[2])([], nn.Linear(3, 2)),
+    lambda lib, nn: (lambda m, x: (m.register_full_backward_hook(lambda mod, gi, go: (gi[0], gi[0])),
+                                   m(x).sum().backward()))(nn.Linear(3, 2),
+                                                           lib.ones(1, 3, requires_grad=True)),
+], ids=["no-input-needs-grad", "wrong-length"])
+@pytest.mark.filterwarnings("ignore:Full backward hook is firing")
+def test_full_backward_hook_edge_cases_equal_torch(probe):
+    same_as_torch(probe)
+
+
+def test_backward_hook_sees_every_positional_input_and_output():
+    def probe(lib, nn):
+        log = []
+
+        class Three(nn.Module):
+            def forward(self, a, k, b):
+                return a * k, b + 1, 3
+        m = Three()
+        m.register_full_backward_hook(lambda mod, gi, go: log.append(
+            ([_r(g) for g in gi], [g if isinstance(g, int) else _r(g) for g in go])))
+        a, b = lib.ones(2, requires_grad=True), lib.ones(2, requires_grad=True)
+        m(a, 2.0, b)[0].sum().backward()
+        order, seq = [], nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1))
+        for i, child in enumerate(seq):
+            child.register_full_backward_hook(lambda mod, gi, go, i=i: order.append(i))
+        seq(lib.ones(1, 2, requires_grad=True)).sum().backward()
+        return log, _r(a.grad), _r(b.grad), order
+    same_as_torch(probe)
+
+
+def test_backward_hooks_work_under_create_graph():
+    def probe(lib, nn):
+        log, m = [], nn.Tanh()
+        m.register_full_backward_hook(lambda mod, gi, go: log.append(len(gi)))
+        x = lib.tensor([0.3, -0.2], requires_grad=True)
+        grad = torch.autograd.grad if lib is torch else tg.autograd.grad
+        g, = grad(m(x).pow(2).sum(), x, create_graph=True)
+        g.sum().backward()
+        return log, _r(g), _r(x.grad)
+    same_as_torch(probe)

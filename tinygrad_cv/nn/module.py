@@ -12,6 +12,7 @@ from .. import backend
 from ..arguments import to_host_array
 from ..autograd.versions import bump_version, version_box
 from ..tensor import Tensor
+from .backward_hooks import BackwardHook
 
 
 class _IncompatibleKeys(collections.namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
@@ -105,6 +106,7 @@ _FORWARD, _FORWARD_KW, _FORWARD_ALWAYS = ("_forward_hooks", "_forward_hooks_with
                                           "_forward_hooks_always_called")
 _SD_PRE, _SD_POST = "_state_dict_pre_hooks", "_state_dict_hooks"
 _LOAD_PRE, _LOAD_POST = "_load_state_dict_pre_hooks", "_load_state_dict_post_hooks"
+_BACKWARD, _BACKWARD_PRE = "_backward_hooks", "_backward_pre_hooks"
 _EXTRA_STATE_KEY_SUFFIX = "_extra_state"
 
 
@@ -317,9 +319,19 @@ class Module:
             self._hook_store(f)
         return self._add_hook(_FORWARD, hook, prepend, flags)
 
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """``hook(module, grad_output)`` runs when the gradients of the module's outputs are
+        known; a non-None result (a tuple of the same length) replaces them."""
+        return self._add_hook(_BACKWARD_PRE, hook, prepend)
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """``hook(module, grad_input, grad_output)`` runs when the gradients of the module's
+        positional Tensor inputs are known; a non-None result replaces ``grad_input``."""
+        return self._add_hook(_BACKWARD, hook, prepend)
+
     def __call__(self, *args, **kwargs):
         d = self.__dict__
-        if not d.get(_FORWARD_PRE) and not d.get(_FORWARD):
+        if not (d.get(_FORWARD_PRE) or d.get(_FORWARD) or d.get(_BACKWARD) or d.get(_BACKWARD_PRE)):
             return self.forward(*args, **kwargs)
         return self._call_with_hooks(args, kwargs)
 
@@ -337,6 +349,11 @@ class Module:
                 result = hook(self, args)
                 if result is not None:
                     args = result if isinstance(result, tuple) else (result,)
+        backward_hook = None
+        if d.get(_BACKWARD) or d.get(_BACKWARD_PRE):
+            backward_hook = BackwardHook(self, list(d.get(_BACKWARD, {}).values()),
+                                         list(d.get(_BACKWARD_PRE, {}).values()))
+            args = backward_hook.setup_inputs(args)
         hooks = list(d.get(_FORWARD, {}).items())
         with_kwargs, always = d.get(_FORWARD_KW, ()), d.get(_FORWARD_ALWAYS, ())
         called, output = set(), None
@@ -348,6 +365,12 @@ class Module:
                 called.add(hook_id)
                 if result is not None:
                     output = result
+            if backward_hook is not None:
+                if not isinstance(output, (Tensor, tuple)):
+                    warnings.warn(f"For backward hooks to be called, module output should be a "
+                                  f"Tensor or a tuple of Tensors but received {type(output)}",
+                                  stacklevel=2)
+                output = backward_hook.setup_outputs(output)
             return output
         except Exception:
             for hook_id, hook in hooks:
