@@ -670,3 +670,36 @@ def test_backward_hooks_work_under_create_graph():
         g.sum().backward()
         return log, _r(g), _r(x.grad)
     same_as_torch(probe)
+
+
+# ---- nn.Buffer, _apply, to_empty ---------------------------------------------------------------
+def test_buffer_assignment_registers_a_buffer_as_torch():
+    def probe(lib, nn):
+        class Stats(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.a = nn.Buffer(lib.ones(2))
+                self.b = nn.Buffer(lib.zeros(1), persistent=False)
+        m, t = Stats(), lib.ones(3)
+        m.c = nn.Buffer(t)
+        t.add_(1)
+        before_init = outcome(lambda *a: type("Early", (nn.Module,), {
+            "__init__": lambda s: setattr(s, "b", nn.Buffer(lib.ones(1)))})(), lib, nn)[0]
+        return ([n for n, _ in m.named_buffers()], list(m.state_dict()), type(m.a).__name__,
+                m.c.tolist(), before_init)
+    same_as_torch(probe)
+
+
+def test_apply_and_to_empty_keep_parameters_and_replace_buffers_as_torch():
+    def probe(lib, nn):
+        m = nn.BatchNorm1d(2)
+        w = m.weight
+        m.weight.grad = lib.ones(2)
+        assert m._apply(lambda t: t.double() if t.is_floating_point() else t) is m
+        out = [m.weight is w, str(m.weight.dtype), str(m.weight.grad.dtype),
+               str(m.running_mean.dtype), str(m.num_batches_tracked.dtype)]
+        lin = nn.Linear(2, 2)
+        w = lin.weight
+        lin.to_empty(device="cpu")
+        return out, lin.weight is w, tuple(lin.weight.shape), lin.share_memory() is lin
+    same_as_torch(probe)

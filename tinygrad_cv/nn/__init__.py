@@ -1,6 +1,6 @@
 """Neural-network layers with torch.nn's names, parameter names, shapes and initialisation."""
-from .module import (Module, ModuleDict, ModuleList, Parameter, ParameterDict,  # noqa: F401
-                     ParameterList, Sequential)
+from .module import (Buffer, Module, ModuleDict, ModuleList, Parameter,  # noqa: F401
+                     ParameterDict, ParameterList, Sequential)
 from . import functional  # noqa: F401
 from . import init  # noqa: F401
 from . import utils  # noqa: F401

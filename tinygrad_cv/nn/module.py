@@ -54,6 +54,32 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
+class Buffer(Tensor):
+    """Marks a tensor to become a buffer when assigned to a module attribute
+    (``self.stats = nn.Buffer(t, persistent=False)``, torch's ``nn.Buffer``); the module keeps
+    a plain Tensor sharing ``t``'s memory."""
+
+    __slots__ = ("persistent",)
+
+    def __init__(self, data=None, *, persistent=True):
+        if data is None:
+            data = backend.module_for_device(None).empty(0, dtype="float32")
+        if isinstance(data, Tensor):
+            super().__init__(())
+            self.array = data.array
+            self._vbox = version_box(data)
+        else:
+            super().__init__(data)
+        self.persistent = bool(persistent)
+
+
+def _unwrap_buffer(value):
+    """An ``nn.Buffer`` as the plain Tensor a module stores (same memory and version counter)."""
+    t = Tensor.wrap(value.array)
+    t._vbox = version_box(value)
+    return t
+
+
 class RemovableHandle:
     """Returned by the ``register_*_hook`` methods: ``handle.remove()`` (or leaving a ``with``
     block) unregisters the hook.  Holds its dicts weakly, as torch's."""
@@ -155,10 +181,15 @@ class Module:
                 raise TypeError(f"cannot assign '{_typename(value)}' as child module '{name}' "
                                 f"(nn.Module or None expected)")
             modules[name] = None
+        elif isinstance(value, Buffer):
+            if buffers is None:
+                raise AttributeError("cannot assign buffer before Module.__init__() call")
+            self._forget(name, keep=buffers)
+            self.register_buffer(name, value, value.persistent)
         elif buffers is not None and name in buffers:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign '{_typename(value)}' as buffer '{name}' "
-                                f"(Tensor or None expected)")
+                                f"(nn.Buffer, Tensor or None expected)")
             buffers[name] = value
         else:
             object.__setattr__(self, name, value)
@@ -217,7 +248,7 @@ class Module:
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"cannot assign '{_typename(tensor)}' object to buffer '{name}' "
                             f"(Tensor or None required)")
-        self._buffers[name] = tensor
+        self._buffers[name] = _unwrap_buffer(tensor) if isinstance(tensor, Buffer) else tensor
         if persistent:
             self._non_persistent.discard(name)
         else:
@@ -529,6 +560,36 @@ class Module:
                         if dtype is not None and backend.is_floating(arr.dtype):
                             arr = arr.astype(dtype, copy=False)
                         holder.array = arr
+        return self
+
+    def _apply(self, fn, recurse=True):
+        """``fn`` on every parameter, buffer and gradient (children first): a parameter keeps
+        its identity and takes the result's storage (``p.data = fn(p)``, as torch), a buffer
+        is replaced by the result."""
+        from ..autograd.mode import no_grad
+        if recurse:
+            for m in self.children():
+                m._apply(fn)
+        with no_grad():
+            for p in self._parameters.values():
+                if p is None:
+                    continue
+                p.data = fn(p)
+                if p.grad is not None:
+                    p.grad.data = fn(p.grad)
+            for name, b in self._buffers.items():
+                if b is not None:
+                    self._buffers[name] = fn(b)
+        return self
+
+    def to_empty(self, *, device=None, recurse=True):
+        """Parameters and buffers replaced by uninitialised ones of the same shapes and dtypes
+        on ``device``."""
+        from ..creation import empty_like
+        return self._apply(lambda t: empty_like(t, device=device), recurse=recurse)
+
+    def share_memory(self):
+        """No-op (there are no worker processes to share tensors with); returns self."""
         return self
 
     def cpu(self):
