@@ -136,21 +136,20 @@ def corner_peaks(response, min_distance=1, threshold_rel=0.01, threshold_abs=Non
     repeated), above ``max(threshold_abs (default: the minimum), threshold_rel * max)``,
     not within ``min_distance`` of the border when ``exclude_border`` (or within that many
     pixels: an int, or a (rows, cols) pair).  Peaks are ranked by
-    response (stable); those closer than ``min_distance`` to a stronger kept one are
-    dropped, then those within ``min_distance`` (inclusive) of a kept one.
+    response (stable); those closer than ``min_distance`` to a stronger kept one in the
+    max-norm are dropped, then those within ``min_distance`` (inclusive, ``p_norm``) of a
+    kept one.
     """
-    xp = get_array_module(response)
-    if response.ndim != 2:
-        raise ValueError(f"response must be 2-D, got shape {tuple(response.shape)}")
     # the response's own values (not scaled as image intensities): thresholds compare with them
     response = as_float_array(response, "response", ndim=2)
+    xp = get_array_module(response)
     min_distance = int(min_distance)
     if min_distance < 1:
         raise ValueError(f"min_distance must be >= 1, got {min_distance}")
     h, w = response.shape
     empty = xp.zeros((0, 2), dtype=xp.int64)
-    if bool((response == response.ravel()[0]).all()):
-        return empty
+    if response.size > 1 and bool((response == response.ravel()[0]).all()):
+        return empty                     # no peak in a flat image (one pixel: its threshold decides)
     threshold = float(response.min()) if threshold_abs is None else float(threshold_abs)
     if threshold_rel is not None:
         threshold = max(threshold, float(threshold_rel) * float(response.max()))
@@ -168,7 +167,9 @@ def corner_peaks(response, min_distance=1, threshold_rel=0.01, threshold_abs=Non
     order = xp.argsort(-response.ravel()[pixels], kind="stable")
     pixels = pixels[order]
     coords = xp.stack([pixels // w, pixels % w], axis=1)
-    coords = coords[suppress_close_peaks(coords, (h, w), min_distance, p_norm, strict=True)]
+    # the first spacing is peak_local_max's, in the max-norm whatever p_norm (scikit-image's
+    # corner_peaks does not pass p_norm on to it); the second is corner_peaks' own
+    coords = coords[suppress_close_peaks(coords, (h, w), min_distance, math.inf, strict=True)]
     coords = coords[suppress_close_peaks(coords, (h, w), min_distance, p_norm, strict=False)]
     if math.isfinite(num_peaks):
         coords = coords[:int(num_peaks)]

@@ -199,3 +199,21 @@ def test_sift_of_a_16_bit_image_equals_the_8_bit_one():
     assert len(kp8) > 20
     np.testing.assert_array_equal(kp16, kp8)
     np.testing.assert_array_equal(d16, d8)
+
+
+@pytest.mark.parametrize("min_distance,p_norm", [(2, 1.0), (4, 1.0), (4, 2.0)])
+def test_corner_peaks_first_spacing_is_in_the_max_norm(device, min_distance, p_norm):
+    """scikit-image's corner_peaks spaces the peaks first in peak_local_max's max-norm (it
+    does not pass p_norm on), then in p_norm: a quantised coins response had 19 peaks instead
+    of 22 (p_norm=1, min_distance=2)."""
+    response = np.rint(feature.corner_harris(_crop("coins", slice(0, 96), slice(0, 96)) / 255.0) * 50)
+    kwargs = dict(min_distance=min_distance, threshold_rel=0.01, p_norm=p_norm)
+    got = to_numpy(corner_peaks(to_device(response, device), **kwargs))
+    np.testing.assert_array_equal(got, feature.corner_peaks(response, **kwargs))
+
+
+def test_corner_peaks_of_one_pixel_follow_the_threshold(device):
+    """A 1x1 response is a peak when above the threshold (as peak_local_max), not 'flat'."""
+    one = to_device(np.array([[3.0]]), device)
+    assert to_numpy(corner_peaks(one, threshold_abs=1, exclude_border=False)).tolist() == [[0, 0]]
+    assert to_numpy(corner_peaks(one, threshold_abs=5, exclude_border=False)).shape == (0, 2)
