@@ -630,3 +630,90 @@ def test_grid_sample_and_affine_grid_argument_checks():
         F.affine_grid(tg.zeros(1, 3, 3), (1, 1, 2, 2), align_corners=False)
     with pytest.raises(NotImplementedError, match="4D and 5D"):
         F.affine_grid(tg.zeros(1, 2, 3), (1, 1, 2), align_corners=False)
+
+
+# ---- rms_norm, bilinear, channel_shuffle, upsample_*, in-place spellings, alpha dropout ------
+def test_rms_norm_matches_torch_and_gradchecks():
+    rng = np.random.default_rng(25)
+    for dtype in (np.float32, np.float64):
+        for shape, ns in [((3, 4), (4,)), ((2, 3, 4), (3, 4)), ((5,), 5)]:
+            x = rng.standard_normal(shape).astype(dtype)
+            w = rng.standard_normal(ns).astype(dtype)
+            tns = list(ns) if isinstance(ns, tuple) else [ns]
+            for eps in (None, 1e-3):
+                compare(lambda a, b: F.rms_norm(a, ns, b, eps),
+                        lambda a, b: TF.rms_norm(a, tns, b, eps), [x, w], grad=(0, 1))
+                compare(lambda a: F.rms_norm(a, ns, eps=eps),
+                        lambda a: TF.rms_norm(a, tns, eps=eps), [x])
+    gradcheck(lambda a, b: F.rms_norm(a, (3, 4), b), [
+        tg.Tensor(rng.standard_normal((2, 3, 4)), requires_grad=True),
+        tg.Tensor(rng.standard_normal((3, 4)), requires_grad=True)])
+    with pytest.raises(RuntimeError, match="expected input with shape"):
+        F.rms_norm(tg.ones(2, 3), [4])
+
+
+def test_bilinear_matches_torch_and_gradchecks():
+    rng = np.random.default_rng(26)
+    w, b = rng.standard_normal((6, 3, 5)), rng.standard_normal(6)
+    for s1, s2 in [((4, 3), (4, 5)), ((2, 4, 3), (2, 4, 5)), ((3,), (5,))]:
+        x1, x2 = rng.standard_normal(s1), rng.standard_normal(s2)
+        compare(F.bilinear, TF.bilinear, [x1, x2, w, b], grad=(0, 1, 2, 3))
+        compare(F.bilinear, TF.bilinear, [x1.astype(np.float32), x2.astype(np.float32),
+                                          w.astype(np.float32)], grad=(0, 1, 2))
+    gradcheck(F.bilinear, [tg.Tensor(a, requires_grad=True) for a in (
+        rng.standard_normal((2, 3)), rng.standard_normal((2, 5)), w, b)])
+    with pytest.raises(RuntimeError, match="bilinear"):
+        F.bilinear(tg.ones(4, 3), tg.ones(4, 4), tg.Tensor(w))
+
+
+def test_channel_shuffle_and_upsample_aliases_match_torch():
+    rng = np.random.default_rng(27)
+    for shape, groups in [((2, 6, 3), 2), ((2, 6, 3, 2), 3), ((1, 4, 2, 2, 2), 4)]:
+        compare(lambda t: F.channel_shuffle(t, groups), lambda t: TF.channel_shuffle(t, groups),
+                [rng.standard_normal(shape)])
+    with pytest.raises(RuntimeError, match="divisible"):
+        F.channel_shuffle(tg.ones(2, 6, 3), 4)
+    x = rng.standard_normal((1, 2, 3, 4))
+    with pytest.warns(UserWarning, match="deprecated"):
+        compare(lambda t: F.upsample_nearest(t, scale_factor=2),
+                lambda t: TF.upsample_nearest(t, scale_factor=2), [x])
+    with pytest.warns(UserWarning, match="deprecated"):
+        compare(lambda t: F.upsample_bilinear(t, size=(5, 7)),
+                lambda t: TF.upsample_bilinear(t, size=(5, 7)), [x])
+
+
+@pytest.mark.parametrize("name,kw", [("relu_", {}), ("elu_", dict(alpha=0.5)),
+                                     ("hardtanh_", dict(min_val=-0.5, max_val=2.0)),
+                                     ("leaky_relu_", dict(negative_slope=0.2)),
+                                     ("threshold_", dict(threshold=0.1, value=5.0)),
+                                     ("rrelu_", {}), ("selu_", {}), ("celu_", dict(alpha=2.0))])
+def test_inplace_spellings_match_torch(name, kw):
+    x = np.random.default_rng(28).standard_normal(12) * 3
+    compare(lambda t: getattr(F, name)(t * 1.0, **kw), lambda t: getattr(TF, name)(t * 1.0, **kw),
+            [x])
+    t = tg.Tensor(x)
+    assert getattr(F, name)(t, **kw) is t
+
+
+def test_alpha_dropout_keeps_standard_normal_statistics():
+    alpha, p = 1.7580993408473766, 0.3
+    a = 1 / np.sqrt((alpha * alpha * p + 1) * (1 - p))
+    dropped_value = a * alpha * (p - 1)                 # a (0 - alpha) + a alpha p
+    for fn, shape in ((F.alpha_dropout, (200000,)), (F.feature_alpha_dropout, (4000, 50, 2))):
+        x = np.random.default_rng(29).standard_normal(shape)
+        np.testing.assert_array_equal(_host(fn(tg.Tensor(x), p, training=False)), x)
+        np.testing.assert_array_equal(_host(fn(tg.Tensor(x), 1.0, training=True)), 0 * x)
+        tg.manual_seed(0)
+        t = tg.Tensor(x, requires_grad=True)
+        y = fn(t, p, training=True)
+        out = _host(y)
+        assert abs(out.mean()) < 0.02 and abs(out.std() - 1) < 0.02
+        dropped = np.isclose(out, dropped_value, rtol=0, atol=1e-12)
+        assert abs(dropped.mean() - p) < 0.01
+        np.testing.assert_allclose(out[~dropped], a * x[~dropped] + a * alpha * p)
+        if fn is F.feature_alpha_dropout:         # one draw per channel
+            assert (dropped == dropped[:, :, :1]).all()
+        y.sum().backward()
+        np.testing.assert_allclose(_host(t.grad), np.where(dropped, 0.0, a))
+    with pytest.raises(RuntimeError, match="2 dimensions"):
+        F.feature_alpha_dropout(tg.ones(3), 0.5, training=True)

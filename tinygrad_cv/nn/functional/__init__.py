@@ -3,8 +3,9 @@ from .special import erf  # noqa: F401
 from .activation import (relu, leaky_relu, sigmoid, tanh, gelu, silu, softmax,  # noqa: F401
                          log_softmax, softmin, hardtanh, relu6, elu, selu, celu, softplus,
                          logsigmoid, mish, softsign, tanhshrink, threshold, hardsigmoid,
-                         hardswish, hardshrink, softshrink, prelu, rrelu, glu)
-from .linear import linear  # noqa: F401
+                         hardswish, hardshrink, softshrink, prelu, rrelu, glu, relu_,
+                         leaky_relu_, hardtanh_, elu_, selu_, celu_, threshold_, rrelu_)
+from .linear import linear, bilinear  # noqa: F401
 from .dropout import dropout  # noqa: F401
 from .embedding import embedding, one_hot  # noqa: F401
 from .loss import (cross_entropy, nll_loss, multi_margin_loss,  # noqa: F401
@@ -26,13 +27,16 @@ from .pooling1d import (max_pool1d, avg_pool1d, adaptive_avg_pool1d,  # noqa: F4
 from .batch_norm import batch_norm  # noqa: F401
 from .normalization import layer_norm  # noqa: F401
 from .group_norm import group_norm  # noqa: F401
-from .interpolation import interpolate, upsample  # noqa: F401
+from .interpolation import (interpolate, upsample, upsample_nearest,  # noqa: F401
+                            upsample_bilinear)
 from .distance import normalize, cosine_similarity, pairwise_distance, pdist  # noqa: F401
 from .padding import pad  # noqa: F401
-from .pixel_shuffle import pixel_shuffle, pixel_unshuffle  # noqa: F401
+from .pixel_shuffle import pixel_shuffle, pixel_unshuffle, channel_shuffle  # noqa: F401
 from .feature_dropout import dropout1d, dropout2d, dropout3d  # noqa: F401
 from .instance_norm import instance_norm  # noqa: F401
 from .local_response_norm import local_response_norm  # noqa: F401
 from .gumbel import gumbel_softmax  # noqa: F401
 from .fold import unfold, fold  # noqa: F401
 from .grid_sample import affine_grid, grid_sample  # noqa: F401
+from .rms_norm import rms_norm  # noqa: F401
+from .alpha_dropout import alpha_dropout, feature_alpha_dropout  # noqa: F401

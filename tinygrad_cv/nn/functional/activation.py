@@ -174,6 +174,9 @@ def threshold(x, threshold, value, inplace=False):
     return _maybe_inplace(x, fn, inplace)
 
 
+_threshold = threshold      # for threshold_, whose argument named threshold hides it
+
+
 def hardsigmoid(x, inplace=False):
     """relu6(x + 3) / 6 = hardtanh(x / 6 + 1/2, 0, 1);  gradient 1/6 strictly inside (-3, 3),
     else 0."""
@@ -247,7 +250,41 @@ def glu(x, dim=-1):
     return a * b.sigmoid()
 
 
+# ---- torch's in-place spellings: f_(x, ...) = f(x, ..., inplace=True) -----------------------
+def relu_(input):
+    return relu(input, inplace=True)
+
+
+def leaky_relu_(input, negative_slope=0.01):
+    return leaky_relu(input, negative_slope, inplace=True)
+
+
+def hardtanh_(input, min_val=-1.0, max_val=1.0):
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+
+def elu_(input, alpha=1.0):
+    return elu(input, alpha, inplace=True)
+
+
+def selu_(input):
+    return selu(input, inplace=True)
+
+
+def celu_(input, alpha=1.0):
+    return celu(input, alpha, inplace=True)
+
+
+def threshold_(input, threshold, value):
+    return _threshold(input, threshold, value, inplace=True)
+
+
+def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
+    return rrelu(input, lower, upper, training, inplace=True)
+
+
 __all__ = ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "silu", "softmax", "log_softmax",
            "softmin", "hardtanh", "relu6", "elu", "selu", "celu", "softplus", "logsigmoid",
            "mish", "softsign", "tanhshrink", "threshold", "hardsigmoid", "hardswish",
-           "hardshrink", "softshrink", "prelu", "rrelu", "glu"]
+           "hardshrink", "softshrink", "prelu", "rrelu", "glu", "relu_", "leaky_relu_",
+           "hardtanh_", "elu_", "selu_", "celu_", "threshold_", "rrelu_"]

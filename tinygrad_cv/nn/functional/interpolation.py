@@ -32,6 +32,7 @@ clamped to [0, in - 1]) with Keys' cubic convolution weights, a = -0.75, at dist
 from __future__ import annotations
 
 import math
+import warnings
 
 from ... import backend, threads
 from ...autograd import buffers
@@ -260,3 +261,17 @@ def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=
              recompute_scale_factor=None):
     """Alias of ``interpolate`` (torch.nn.functional.upsample)."""
     return interpolate(input, size, scale_factor, mode, align_corners, recompute_scale_factor)
+
+
+def upsample_nearest(input, size=None, scale_factor=None):
+    """Deprecated alias: ``interpolate(input, size, scale_factor, mode='nearest')``."""
+    warnings.warn("nn.functional.upsample_nearest is deprecated. Use nn.functional.interpolate "
+                  "instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):
+    """Deprecated alias: ``interpolate(..., mode='bilinear', align_corners=True)``."""
+    warnings.warn("nn.functional.upsample_bilinear is deprecated. Use nn.functional.interpolate "
+                  "instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)

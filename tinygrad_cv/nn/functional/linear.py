@@ -3,12 +3,14 @@ and ``FeedForwardReLUFn``, the fused first-order Linear -> ReLU -> (dropout) -> 
 the transformer layers.
 
 Shapes: x (*, in_features), W (out_features, in_features), b (out_features,) -> y (*, out).
+``bilinear``: x1 (*, in1), x2 (*, in2), W (out, in1, in2) -> y (*, out) (one einsum).
 """
 from __future__ import annotations
 
 from ... import backend, threads
 from ...autograd.function import Function
 from ...ops.linear import LinearFn
+from ...tensor_functions import einsum
 
 
 def linear(x, weight, bias=None):
@@ -19,6 +21,23 @@ def linear(x, weight, bias=None):
     if bias is None:
         return LinearFn.apply(x, weight)
     return LinearFn.apply(x, weight, bias)
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """y[..., o] = sum_ij x1[..., i] W[o, i, j] x2[..., j] + b[o]; x1 (*, in1), x2 (*, in2),
+    W (out, in1, in2) -> (*, out)."""
+    if weight.ndim != 3 or tuple(input1.shape[-1:]) != tuple(weight.shape[1:2]) or \
+            tuple(input2.shape[-1:]) != tuple(weight.shape[2:3]) or \
+            tuple(input1.shape[:-1]) != tuple(input2.shape[:-1]):
+        raise RuntimeError(f"bilinear: expected inputs (*, in1) and (*, in2) with the same "
+                           f"leading dims for a weight (out, in1, in2) of shape "
+                           f"{tuple(weight.shape)}, got {tuple(input1.shape)} and "
+                           f"{tuple(input2.shape)}")
+    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+        raise RuntimeError(f"bilinear: expected bias of shape ({weight.shape[0]},), got "
+                           f"{tuple(bias.shape)}")
+    y = einsum("...i,oij,...j->...o", input1, weight, input2)
+    return y if bias is None else y + bias
 
 
 def _row_parts(fn, rows, macs, like):

@@ -4,7 +4,9 @@
                            y[..., c, h r + i, w r + j] = x[..., c r^2 + i r + j, h, w]
     pixel_unshuffle(y, r): the inverse, (*, C, H r, W r) -> (*, C r^2, H, W)
 
-Both are a reshape, a permutation and a reshape, so their gradients are the inverse
+    channel_shuffle(x, g): (N, C, *) -> (N, C, *), the g channel groups interleaved
+
+Each is a reshape, a permutation and a reshape, so their gradients are the inverse
 rearrangement (and they are differentiable to any order).
 """
 from __future__ import annotations
@@ -48,3 +50,18 @@ def pixel_unshuffle(input, downscale_factor):
     x = input.reshape(*lead, c, h // r, r, w // r, r)
     x = x.permute(*range(k), k, k + 2, k + 4, k + 1, k + 3)
     return x.reshape(*lead, c * r * r, h // r, w // r)
+
+
+def channel_shuffle(input, groups):
+    """(N, C, *) -> (N, C, *) with the channels of the ``groups`` groups interleaved:
+    y[:, k g + j] = x[:, j (C / g) + k] (ShuffleNet), a reshape, a transpose and a reshape."""
+    groups = _factor(groups, "groups", "channel_shuffle")
+    if input.ndim < 3:
+        raise RuntimeError(f"channel_shuffle: expected an input of at least 3 dims (N, C, *), "
+                           f"got shape {tuple(input.shape)}")
+    n, c = input.shape[0], input.shape[1]
+    if c % groups:
+        raise RuntimeError(f"channel_shuffle: the number of channels {c} must be divisible by "
+                           f"groups {groups}")
+    rest = tuple(input.shape[2:])
+    return input.reshape(n, groups, c // groups, *rest).transpose(1, 2).reshape(n, c, *rest)
