@@ -47,6 +47,12 @@ from .tensor_math import (tan, asin, acos, atan, sinh, cosh, asinh, acosh,  # no
                           heaviside, positive, negative, absolute, fix, logical_and, logical_or,
                           logical_xor, logical_not, bitwise_and, bitwise_or, bitwise_xor,
                           bitwise_not, gcd, lcm, lgamma, digamma, polygamma, mvlgamma)
+from .tensor_statistics import (nansum, nanmean, std_mean, var_mean,  # noqa: E402,F401
+                                aminmax, count_nonzero, quantile, nanquantile, cov, corrcoef,
+                                trapezoid, trapz, cumulative_trapezoid)
+from .tensor_products import (trace, kron, inner, vdot, tensordot, mv, addmv,  # noqa: E402,F401
+                              addr, chain_matmul, dist, renorm, block_diag, diag_embed,
+                              diagflat, vander)
 from .tensor_views import (select, movedim, moveaxis, swapdims, swapaxes,  # noqa: E402,F401
                            unflatten, diagonal, unfold, fliplr, flipud, rot90, tile,
                            repeat_interleave, atleast_1d, atleast_2d, atleast_3d, hstack,
