@@ -703,3 +703,39 @@ def test_apply_and_to_empty_keep_parameters_and_replace_buffers_as_torch():
         lin.to_empty(device="cpu")
         return out, lin.weight is w, tuple(lin.weight.shape), lin.share_memory() is lin
     same_as_torch(probe)
+
+
+@pytest.mark.filterwarnings("ignore:.*weight_norm.*deprecated")
+@pytest.mark.parametrize("dim", [0, 1, None, -2])
+def test_weight_norm_equals_torch(dim):
+    def probe(lib, nn):
+        conv = nn.Conv2d(2, 3, 2)
+        with no_grad(lib):
+            conv.weight.copy_(lib.arange(24.0).reshape(3, 2, 2, 2) / 10 - 1)
+            conv.bias.zero_()
+        m = nn.utils.weight_norm(conv, dim=dim)
+        out = [m is conv, [n for n, _ in m.named_parameters()], list(m.state_dict()),
+               _r(m.weight_g), tuple(m.weight_g.shape)]
+        with no_grad(lib):
+            m.weight_g.mul_(2)
+        y = m(lib.ones(1, 2, 3, 3))
+        y.sum().backward()
+        out += [_r(y), np.round(m.weight_g.grad.numpy(), 3).tolist(),
+                np.round(m.weight_v.grad.numpy(), 3).tolist()]
+        nn.utils.remove_weight_norm(m)
+        return out, [n for n, _ in m.named_parameters()], _r(m.weight), type(m.weight).__name__
+    same_as_torch(probe)
+
+
+@pytest.mark.filterwarnings("ignore:.*weight_norm.*deprecated")
+def test_weight_norm_misuse_and_state_dict_equal_torch():
+    same_as_torch(lambda lib, nn: nn.utils.weight_norm(nn.utils.weight_norm(nn.Linear(2, 2)), dim=1))
+    same_as_torch(lambda lib, nn: nn.utils.remove_weight_norm(nn.Linear(2, 2)),
+                  compare_message=False)
+
+    def probe(lib, nn):
+        a, b = nn.utils.weight_norm(nn.Linear(3, 2)), nn.utils.weight_norm(nn.Linear(3, 2))
+        b.load_state_dict(a.state_dict())
+        x = lib.ones(1, 3)
+        return list(a.state_dict()), bool((a(x) - b(x)).abs().max() < 1e-6)
+    same_as_torch(probe)
