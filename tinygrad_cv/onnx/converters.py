@@ -131,7 +131,9 @@ def affine(c, y, weight, bias, shape):
 # ---- elementwise ------------------------------------------------------------------------------
 UNARY = {"Neg": "Neg", "Abs": "Abs", "Exp": "Exp", "Log": "Log", "Sqrt": "Sqrt", "Sin": "Sin",
          "Cos": "Cos", "Tanh": "Tanh", "Sigmoid": "Sigmoid", "ReLU": "Relu", "Erf": "Erf",
-         "Copy": "Identity", "ToDevice": "Identity"}
+         "Copy": "Identity", "ToDevice": "Identity", "Tan": "Tan", "Asin": "Asin",
+         "Acos": "Acos", "Atan": "Atan", "Sinh": "Sinh", "Cosh": "Cosh", "Asinh": "Asinh",
+         "Acosh": "Acosh", "Atanh": "Atanh"}
 BINARY = {"Add": "Add", "Sub": "Sub", "Mul": "Mul", "Div": "Div", "Pow": "Pow",
           "Maximum": "Max", "Minimum": "Min", "MatMul": "MatMul"}
 
@@ -229,6 +231,83 @@ def log1p(c):
 
 def expm1(c):
     return c.g.node("Sub", [c.g.node("Exp", [c.names[0]]), scalar(c, 1.0)])
+
+
+def exp2(c):
+    return c.g.node("Pow", [scalar(c, 2.0), c.names[0]])
+
+
+def sinc(c):
+    """sin(pi x) / (pi x), 1 at 0."""
+    g, x = c.g, c.names[0]
+    px = g.node("Mul", [x, scalar(c, math.pi)])
+    zero = g.node("Equal", [x, scalar(c, 0.0)])
+    safe = g.node("Where", [zero, scalar(c, 1.0), px])
+    return g.node("Where", [zero, scalar(c, 1.0), g.node("Div", [g.node("Sin", [safe]), safe])])
+
+
+def logit(c):
+    """log(p / (1 - p)), p clipped to [eps, 1 - eps] when eps is given."""
+    g, p = c.g, c.names[0]
+    eps = c.kwargs.get("eps")
+    if eps is not None:
+        p = g.node("Clip", [p, scalar(c, eps), scalar(c, 1.0 - eps)])
+    return g.node("Log", [g.node("Div", [p, g.node("Sub", [scalar(c, 1.0), p])])])
+
+
+def log_add_exp(c):
+    """max + log(1 + e^-|a - b|) (base 2: powers and logarithms of 2); a + log 2 where a = b
+    (also at equal infinities)."""
+    g, (a, b) = c.g, c.names[:2]
+    base2 = math.isclose(c.kwargs.get("base", math.e), 2.0)
+    m = g.node("Max", [a, b])
+    gap = g.node("Neg", [g.node("Abs", [g.node("Sub", [a, b])])])
+    if base2:
+        rest = g.node("Div", [g.node("Log", [g.node("Add", [
+            scalar(c, 1.0), g.node("Pow", [scalar(c, 2.0), gap])])]), scalar(c, math.log(2.0))])
+        tie = g.node("Add", [a, scalar(c, 1.0)])
+    else:
+        rest = g.node("Log", [g.node("Add", [scalar(c, 1.0), g.node("Exp", [gap])])])
+        tie = g.node("Add", [a, scalar(c, math.log(2.0))])
+    return g.node("Where", [g.node("Equal", [a, b]), tie, g.node("Add", [m, rest])])
+
+
+def xlogy(c):
+    """a log b (log(1 + b) for xlog1py), 0 where a = 0 and b is not NaN."""
+    g, (a, b) = c.g, c.names[:2]
+    if c.kwargs.get("log1p"):
+        b = g.node("Add", [b, scalar(c, 1.0)])
+    zero = g.node("And", [g.node("Equal", [a, scalar(c, 0.0)]),
+                          g.node("Not", [g.node("IsNaN", [c.names[1]])])])
+    return g.node("Where", [zero, scalar(c, 0.0), g.node("Mul", [a, g.node("Log", [b])])])
+
+
+def hypot(c):
+    """sqrt(a^2 + b^2) (ONNX has no overflow-free form: |a|, |b| above 1.8e19 in float32
+    overflow where the framework's does not)."""
+    g, (a, b) = c.g, c.names[:2]
+    return g.node("Sqrt", [g.node("Add", [g.node("Mul", [a, a]), g.node("Mul", [b, b])])])
+
+
+def f_extremum(c):
+    """fmax / fmin: the other operand where one is NaN, else Max / Min."""
+    g, (a, b) = c.g, c.names[:2]
+    both = g.node("Max" if c.kwargs.get("kind", "fmax") == "fmax" else "Min", [a, b])
+    return g.node("Where", [g.node("IsNaN", [a]), b,
+                            g.node("Where", [g.node("IsNaN", [b]), a, both])])
+
+
+def nan_to_num(c):
+    """NaN, +inf, -inf replaced (defaults: 0 and the dtype's extreme finite values)."""
+    g, x = c.g, c.names[0]
+    info = backend.module_for_device("cpu").finfo(c.out().dtype)
+    k = c.kwargs
+    nan, posinf, neginf = (k.get("nan", 0.0), k.get("posinf"), k.get("neginf"))
+    posinf = float(info.max) if posinf is None else posinf
+    neginf = float(info.min) if neginf is None else neginf
+    y = g.node("Where", [g.node("IsInf", [x], detect_negative=0), scalar(c, posinf), x])
+    y = g.node("Where", [g.node("IsInf", [x], detect_positive=0), scalar(c, neginf), y])
+    return g.node("Where", [g.node("IsNaN", [x]), scalar(c, nan), y])
 
 
 def leaky_relu(c):
@@ -612,7 +691,9 @@ CONVERTERS = {
     **{name: unary for name in UNARY}, **{name: binary for name in BINARY},
     "Where": where, "Cast": cast, "Clamp": clamp, "ClampMinValue": clamp_min_value,
     "ClampTensor": clamp_tensor, "DivRounded": div_rounded, "Remainder": remainder,
-    "Log1p": log1p, "Expm1": expm1, "LeakyReLUFn": leaky_relu, "SiLUFn": silu,
+    "Log1p": log1p, "Expm1": expm1, "Exp2": exp2, "Sinc": sinc, "Logit": logit,
+    "LogAddExp": log_add_exp, "Xlogy": xlogy, "Hypot": hypot, "FExtremum": f_extremum,
+    "NanToNum": nan_to_num, "LeakyReLUFn": leaky_relu, "SiLUFn": silu,
     "GELUFn": gelu, "Sum": reduction, "Mean": reduction, "Extremum": reduction,
     "Softmax": softmax, "LogSoftmax": softmax, "Reshape": reshape_node, "Permute": permute,
     "Expand": expand, "Cat": cat, "ConstantPad": pad, "GetItem": getitem, "LinearFn": linear,
