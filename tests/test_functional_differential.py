@@ -717,3 +717,32 @@ def test_alpha_dropout_keeps_standard_normal_statistics():
         np.testing.assert_allclose(_host(t.grad), np.where(dropped, 0.0, a))
     with pytest.raises(RuntimeError, match="2 dimensions"):
         F.feature_alpha_dropout(tg.ones(3), 0.5, training=True)
+
+
+def test_rms_bilinear_shuffle_dropout_modules_match_torch():
+    rng = np.random.default_rng(30)
+    x = rng.standard_normal((2, 4, 3, 4))
+    cases = [(nn.RMSNorm(4), torch.nn.RMSNorm(4), [x]),
+             (nn.RMSNorm([3, 4], 1e-3, False), torch.nn.RMSNorm([3, 4], 1e-3, False), [x]),
+             (nn.Bilinear(4, 3, 5), torch.nn.Bilinear(4, 3, 5),
+              [rng.standard_normal((6, 4)), rng.standard_normal((6, 3))]),
+             (nn.Bilinear(4, 3, 5, bias=False), torch.nn.Bilinear(4, 3, 5, bias=False),
+              [rng.standard_normal((4,)), rng.standard_normal((3,))]),
+             (nn.ChannelShuffle(2), torch.nn.ChannelShuffle(2), [x]),
+             (nn.AlphaDropout(0.2).eval(), torch.nn.AlphaDropout(0.2).eval(), [x]),
+             (nn.FeatureAlphaDropout().eval(), torch.nn.FeatureAlphaDropout().eval(), [x]),
+             (nn.Unflatten(1, (2, 2)), torch.nn.Unflatten(1, (2, 2)), [x]),
+             (nn.Softmax2d(), torch.nn.Softmax2d(), [x])]
+    for ours, theirs, arrays in cases:
+        assert repr(ours) == repr(theirs)
+        ours, theirs = ours.double(), theirs.double()
+        ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+        y = compare(ours, theirs, arrays, grad=tuple(range(len(arrays))))
+        for name, p in ours.named_parameters():
+            np.testing.assert_allclose(_host(p.grad), dict(theirs.named_parameters())[name].grad,
+                                       rtol=1e-10, err_msg=name)
+        assert y is not None
+    bound = 1 / np.sqrt(4)
+    w = _host(nn.Bilinear(4, 3, 50).weight)
+    assert w.shape == (50, 4, 3)
+    assert -bound <= w.min() < -0.9 * bound and 0.9 * bound < w.max() <= bound

@@ -4,12 +4,12 @@ from .module import (Buffer, Module, ModuleDict, ModuleList, Parameter,  # noqa:
 from . import functional  # noqa: F401
 from . import init  # noqa: F401
 from . import utils  # noqa: F401
-from .layers.linear import Identity, Linear, Flatten  # noqa: F401
+from .layers.linear import Identity, Linear, Bilinear, Flatten, Unflatten  # noqa: F401
 from .layers.activation import (ReLU, LeakyReLU, Sigmoid, Tanh, GELU, SiLU, Softmax,  # noqa: F401
                                 LogSoftmax, Softmin, Hardtanh, ReLU6, ELU, CELU, SELU, Softplus,
                                 Threshold, Hardsigmoid, Hardswish, Mish, Hardshrink, Softshrink,
-                                GLU, LogSigmoid, Softsign, Tanhshrink, RReLU, PReLU)
-from .layers.dropout import Dropout  # noqa: F401
+                                GLU, LogSigmoid, Softsign, Tanhshrink, RReLU, PReLU, Softmax2d)
+from .layers.dropout import Dropout, AlphaDropout, FeatureAlphaDropout  # noqa: F401
 from .layers.embedding import Embedding  # noqa: F401
 from .layers.loss import (CrossEntropyLoss, NLLLoss, MultiMarginLoss, BCEWithLogitsLoss,  # noqa: F401
                           BCELoss, MSELoss, L1Loss, SmoothL1Loss, HuberLoss, KLDivLoss,
@@ -19,6 +19,7 @@ from .layers.loss import (CrossEntropyLoss, NLLLoss, MultiMarginLoss, BCEWithLog
 from .layers.distance import PairwiseDistance, CosineSimilarity  # noqa: F401
 from .layers.local_response_norm import LocalResponseNorm  # noqa: F401
 from .layers.fold import Unfold, Fold  # noqa: F401
+from .layers.rms_norm import RMSNorm  # noqa: F401
 from .layers.recurrent import RNNCell, LSTMCell, GRUCell, RNN, LSTM, GRU  # noqa: F401
 from .layers.attention import (MultiheadAttention, TransformerEncoderLayer,  # noqa: F401
                                TransformerDecoderLayer, PositionalEncoding)
@@ -33,7 +34,7 @@ from .layers.padding import (ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, 
                              ReplicationPad1d, ReplicationPad2d, ReplicationPad3d,
                              CircularPad1d, CircularPad2d, CircularPad3d, ZeroPad1d, ZeroPad2d,
                              ZeroPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d)
-from .layers.pixel_shuffle import PixelShuffle, PixelUnshuffle  # noqa: F401
+from .layers.pixel_shuffle import PixelShuffle, PixelUnshuffle, ChannelShuffle  # noqa: F401
 from .layers.instance_norm import InstanceNorm1d, InstanceNorm2d  # noqa: F401
 from .layers.transformer import TransformerEncoder, TransformerDecoder, Transformer  # noqa: F401
 from . import parallel  # noqa: E402,F401  (nn.parallel.DistributedDataParallel)

@@ -285,3 +285,13 @@ class PReLU(Module):
 
     def extra_repr(self):
         return f"num_parameters={self.num_parameters}"
+
+
+class Softmax2d(Module):
+    """softmax over the channels of a (N, C, H, W) or (C, H, W) input (dim -3)."""
+
+    def forward(self, x):
+        if x.ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: expected input with 3 or 4 dims, got shape "
+                             f"{tuple(x.shape)}")
+        return A.softmax(x, -3)

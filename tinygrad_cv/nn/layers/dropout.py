@@ -1,6 +1,8 @@
-"""Dropout layer (inverted; the identity in eval mode)."""
+"""Dropout layers: Dropout (inverted), AlphaDropout and FeatureAlphaDropout (SELU networks);
+each is the identity in eval mode."""
 from __future__ import annotations
 
+from ..functional.alpha_dropout import alpha_dropout, feature_alpha_dropout
 from ..functional.dropout import dropout
 from ..module import Module
 
@@ -20,3 +22,17 @@ class Dropout(Module):
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class AlphaDropout(Dropout):
+    """Alpha dropout of each element in training (``nn.functional.alpha_dropout``)."""
+
+    def forward(self, x):
+        return alpha_dropout(x, self.p, self.training, self.inplace)
+
+
+class FeatureAlphaDropout(Dropout):
+    """Alpha dropout of whole channels in training (``nn.functional.feature_alpha_dropout``)."""
+
+    def forward(self, x):
+        return feature_alpha_dropout(x, self.p, self.training, self.inplace)

@@ -1,9 +1,11 @@
-"""Linear, Identity and Flatten layers."""
+"""Linear, Bilinear, Identity, Flatten and Unflatten layers."""
 from __future__ import annotations
+
+import math
 
 from ...creation import empty
 from .. import init
-from ..functional.linear import linear
+from ..functional.linear import bilinear, linear
 from ..module import Module, Parameter
 
 
@@ -68,3 +70,52 @@ class Flatten(Module):
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Bilinear(Module):
+    """y = x1^T A x2 + b.  x1 (*, in1_features), x2 (*, in2_features) -> y (*, out_features).
+
+    Parameters (torch's names and init): ``weight`` (out, in1, in2) and ``bias`` (out,), both
+    ~ U(-1/sqrt(in1), 1/sqrt(in1)).
+    """
+
+    def __init__(self, in1_features, in2_features, out_features, bias=True, device=None,
+                 dtype=None):
+        super().__init__()
+        self.in1_features, self.in2_features = int(in1_features), int(in2_features)
+        self.out_features = int(out_features)
+        self.weight = Parameter(empty(self.out_features, self.in1_features, self.in2_features,
+                                      dtype=dtype, device=device))
+        if bias:
+            self.bias = Parameter(empty(self.out_features, dtype=dtype, device=device))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        bound = 1.0 / math.sqrt(self.weight.shape[1])
+        init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input1, input2):
+        return bilinear(input1, input2, self.weight, self.bias)
+
+    def extra_repr(self):
+        return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+                f"out_features={self.out_features}, bias={self.bias is not None}")
+
+
+class Unflatten(Module):
+    """Split dim ``dim`` into ``unflattened_size`` (the inverse of Flatten)."""
+
+    def __init__(self, dim, unflattened_size):
+        super().__init__()
+        self.dim = dim
+        self.unflattened_size = tuple(unflattened_size)
+
+    def forward(self, x):
+        return x.unflatten(self.dim, self.unflattened_size)
+
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

@@ -1,7 +1,7 @@
-"""PixelShuffle and PixelUnshuffle layers (sub-pixel rearrangement, no parameters)."""
+"""PixelShuffle, PixelUnshuffle and ChannelShuffle layers (rearrangements, no parameters)."""
 from __future__ import annotations
 
-from ..functional.pixel_shuffle import pixel_shuffle, pixel_unshuffle
+from ..functional.pixel_shuffle import channel_shuffle, pixel_shuffle, pixel_unshuffle
 from ..module import Module
 
 
@@ -31,3 +31,17 @@ class PixelUnshuffle(Module):
 
     def extra_repr(self):
         return f"downscale_factor={self.downscale_factor}"
+
+
+class ChannelShuffle(Module):
+    """(N, C, *) -> (N, C, *) with the channels of ``groups`` groups interleaved."""
+
+    def __init__(self, groups):
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x):
+        return channel_shuffle(x, self.groups)
+
+    def extra_repr(self):
+        return f"groups={self.groups}"
