@@ -739,3 +739,36 @@ def test_weight_norm_misuse_and_state_dict_equal_torch():
         x = lib.ones(1, 3)
         return list(a.state_dict()), bool((a(x) - b(x)).abs().max() < 1e-6)
     same_as_torch(probe)
+
+
+def test_spectral_norm_equals_torch_from_the_same_state():
+    torch.manual_seed(0)
+    state = {k: v.clone() for k, v in
+             torch.nn.utils.spectral_norm(torch.nn.Conv2d(2, 3, 2)).state_dict().items()}
+
+    def probe(lib, nn):
+        m = nn.utils.spectral_norm(nn.Conv2d(2, 3, 2))
+        out = [[n for n, _ in m.named_parameters()], list(m.state_dict()),
+               tuple(nn.utils.spectral_norm(nn.ConvTranspose2d(2, 3, 2)).weight_u.shape)]
+        m.load_state_dict({k: v if lib is torch else tg.tensor(v.numpy()) for k, v in state.items()})
+        x = (lib.arange(18.0) / 10).reshape(1, 2, 3, 3)
+        for _ in range(2):
+            y = m(x)
+            y.sum().backward()
+        out += [_r(y), _r(m.weight_u), _r(m.weight_v), np.round(m.weight_orig.grad.numpy(), 3).tolist()]
+        m.eval()
+        u = _r(m.weight_u)
+        out += [_r(m(x)), _r(m.weight_u) == u]
+        nn.utils.remove_spectral_norm(m)
+        return out, [n for n, _ in m.named_parameters()], list(m.state_dict()), _r(m(x))
+    same_as_torch(probe)
+
+
+@pytest.mark.parametrize("misuse", [
+    lambda nn: nn.utils.spectral_norm(nn.utils.spectral_norm(nn.Linear(2, 3))),
+    lambda nn: nn.utils.spectral_norm(nn.Linear(2, 3, bias=False), name="bias"),
+    lambda nn: nn.utils.spectral_norm(nn.Linear(2, 3), n_power_iterations=0),
+    lambda nn: nn.utils.remove_spectral_norm(nn.Linear(2, 3)),
+])
+def test_spectral_norm_misuse_equals_torch(misuse):
+    same_as_torch(lambda lib, nn: misuse(nn), compare_message=False)
