@@ -216,10 +216,18 @@ def _test(name):
 
 isinf = _test("isinf")
 isinf.__doc__ = "True where the value is +inf or -inf."
-isposinf = _test("isposinf")
-isposinf.__doc__ = "True where the value is +inf."
-isneginf = _test("isneginf")
-isneginf.__doc__ = "True where the value is -inf."
+
+
+def isposinf(input):
+    """True where the value is +inf."""
+    x = _as_tensor(input)
+    return Tensor.wrap(backend.get_array_module(x.array).isinf(x.array) & (x.array > 0))
+
+
+def isneginf(input):
+    """True where the value is -inf."""
+    x = _as_tensor(input)
+    return Tensor.wrap(backend.get_array_module(x.array).isinf(x.array) & (x.array < 0))
 
 
 def isreal(input):
