@@ -36,9 +36,10 @@ from __future__ import annotations
 
 import math
 
-from tinygrad_cv.backend import device_of, get_array_module, scatter_add
+from tinygrad_cv.backend import device_of, get_array_module, is_array, scatter_add
 
 from ._image import to_gray
+from ._validate import check_finite
 from .filters import gaussian_blur
 
 __all__ = ["SIFT", "match_descriptors"]
@@ -511,6 +512,11 @@ def match_descriptors(d1, d2, max_ratio=0.8, cross_check=True, max_distance=None
     ``cross_check``, only when each descriptor is the other's nearest neighbour.  Distances of
     the nearest candidates are exact (from differences): equal descriptors are 0 apart.
     """
+    for name, d in (("d1", d1), ("d2", d2)):
+        if not is_array(d):
+            raise ValueError(f"{name} must be a numpy or cupy array, got {type(d).__name__}")
+        if d.dtype.kind not in "biuf":
+            raise ValueError(f"{name} has unsupported dtype {d.dtype}; expected real numbers")
     xp = get_array_module(d1, d2)
     if d1.ndim != 2 or d2.ndim != 2 or d1.shape[1] != d2.shape[1]:
         raise ValueError(f"descriptors must be (N, D) arrays of equal D, got "
@@ -521,6 +527,8 @@ def match_descriptors(d1, d2, max_ratio=0.8, cross_check=True, max_distance=None
         return xp.zeros((0, 2), dtype=xp.int64)
     a = d1.astype(xp.float64)
     b = d2.astype(xp.float64)
+    check_finite(a, "d1")
+    check_finite(b, "d2")
     dist = xp.sqrt(xp.maximum((a * a).sum(1)[:, None] - 2 * a @ b.T + (b * b).sum(1)[None, :], 0))
     i1 = xp.arange(a.shape[0])
     nn12, best, second = _two_nearest(a, b, dist)

@@ -217,3 +217,19 @@ def test_corner_peaks_of_one_pixel_follow_the_threshold(device):
     one = to_device(np.array([[3.0]]), device)
     assert to_numpy(corner_peaks(one, threshold_abs=1, exclude_border=False)).tolist() == [[0, 0]]
     assert to_numpy(corner_peaks(one, threshold_abs=5, exclude_border=False)).shape == (0, 2)
+
+
+@pytest.mark.parametrize("bad,match", [(np.nan, "d1 contains NaN"), (np.inf, "d1 contains NaN")])
+def test_match_descriptors_rejects_non_finite_descriptors(bad, match):
+    """A NaN/Inf descriptor is a ValueError (it silently matched: NaN distances win argmin);
+    a list or an object array is named too (AttributeError / garbage before)."""
+    d = np.random.default_rng(0).random((5, 8))
+    broken = d.copy()
+    broken[1, 2] = bad
+    with pytest.raises(ValueError, match=match):
+        match_descriptors(broken, d)
+    with pytest.raises(ValueError, match="d1 must be a numpy or cupy array"):
+        match_descriptors(d.tolist(), d)
+    with pytest.raises(ValueError, match="d2 has unsupported dtype object"):
+        match_descriptors(d, d.astype(object))
+    assert match_descriptors(d[:0], d).shape == (0, 2)        # no keypoints: no matches
