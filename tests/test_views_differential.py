@@ -456,3 +456,122 @@ def test_meshgrid_without_indexing_warns_and_is_ij():
     assert_same(ours, ref)
     assert_same(tc.repeat_interleave(tc.tensor([2, 0, 3])),
                 torch.repeat_interleave(torch.tensor([2, 0, 3])))
+
+
+# ---- scans, order statistics, counting ----------------------------------------------------------
+_D = np.array([[3.0, 1, 2, 1, 3], [0, 0, 5, 5, 1], [2, 2, 2, 1, 1]])
+_Z = np.array([[2.0, 0.5, 3, 0, 4], [0, 1.5, -2, -0.75, 1], [1, -1, 0.5, 2, 1.25]])  # no ties
+_N = np.array([[3.0, np.nan, 2, 1, np.nan], [0, 0, 5, -np.inf, 1], [2, np.inf, 2, 1, 1]])
+
+_SCANS = {
+    "cumprod": lambda x, d: x.cumprod(d),
+    "cumprod_fn": lambda x, d: x.__class__.cumprod(x * 1, dim=d),
+    "cummax": lambda x, d: x.cummax(d),
+    "cummin": lambda x, d: x.cummin(d),
+    "logcumsumexp": lambda x, d: x.logcumsumexp(d),
+    "diff": lambda x, d: x.diff(dim=d),
+    "diff2": lambda x, d: x.diff(n=2, dim=d, prepend=x[:1] * 0 if d == 0 else x[:, :1] * 0),
+    "kthvalue": lambda x, d: x.kthvalue(2, d, keepdim=True)[0],
+    "median": lambda x, d: x.median(d).values,
+    "nanmedian": lambda x, d: x.nanmedian(d)[0],
+    "mode": lambda x, d: x.mode(d),
+}
+
+
+# (NaN data not for cumprod's gradient, logcumsumexp's and mode: torch's results there are
+# its implementation's: the order of nan * 0 products, the "mode" of NaNs)
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")       # (sums of the infinite values)
+@pytest.mark.parametrize("name, data", [
+    (name, data) for name in sorted(_SCANS) for data in ("ties", "zeros", "nan")
+    if not (data == "nan" and name in ("cumprod", "cumprod_fn", "mode", "logcumsumexp",
+                                       "diff2"))])
+def test_scans_and_order_statistics_values_indices_gradients(name, data):
+    a = {"ties": _D, "zeros": _Z, "nan": _N}[data]
+
+    def run(T):
+        out = []
+        for d in (0, 1, -1):
+            x = T.tensor(a, requires_grad=True)
+            y = _SCANS[name](x, d)
+            vals = y[0] if isinstance(y, tuple) else y
+            w = T.tensor(np.cos(np.arange(vals.numel())).reshape(tuple(vals.shape)))
+            if name in ("kthvalue", "median", "nanmedian") and data != "zeros":
+                out.append(vals.detach())    # (which of tied elements: unspecified in torch)
+                continue
+            (vals * w).nan_to_num(0.0).sum().backward()
+            out += [vals.detach(), x.grad.nan_to_num(0.0)]
+            if isinstance(y, tuple):
+                out.append(y[1])
+        return out
+    assert_same(*both(run))
+
+
+@pytest.mark.parametrize("name", ["cumprod", "logcumsumexp"])
+def test_scan_gradcheck(name):
+    x = tc.tensor(np.random.default_rng(3).standard_normal((3, 4)), requires_grad=True)
+    tc.testing.gradcheck(lambda t: getattr(t, name)(1), (x,))
+    w = np.cos(np.arange(12.0)).reshape(3, 4)      # second order (cumprod: no zero in x)
+    xt = torch.tensor(x.detach().numpy(), requires_grad=True)
+    g, = tc.autograd.grad((getattr(x, name)(1) * tc.tensor(w)).sum(), x, create_graph=True)
+    gt, = torch.autograd.grad((getattr(xt, name)(1) * torch.tensor(w)).sum(), xt,
+                              create_graph=True)
+    assert_same(g.detach(), gt.detach())
+    (g * g).sum().backward()
+    (gt * gt).sum().backward()
+    assert_same(x.grad, xt.grad)
+
+
+def test_order_statistics_of_all_elements_and_edges():
+    def run(T):
+        x = T.tensor(_D)
+        return (x.median(), T.median(T.tensor([1.0, 2, 3, 4])), T.tensor(_N).median(),
+                T.tensor(_N).nanmedian(), T.tensor([float("nan")] * 2).nanmedian(),
+                T.tensor(3.0).cummax(0).values, T.tensor([4, 1, 5]).cummin(0).indices,
+                T.tensor([True, False, True]).cumprod(0), T.tensor([1, 2, 3]).cumprod(0),
+                T.tensor([1, 2, 3]).cumprod(0, dtype=T.float32),
+                T.tensor([True, False, False, True]).diff(), T.tensor([1, 4, 9]).diff())
+    assert_same(*both(run))
+    for T in (torch, tc):
+        with pytest.raises(RuntimeError, match="out of range"):
+            T.tensor(_D).kthvalue(6, 1)
+        with pytest.raises(RuntimeError):
+            T.tensor(3.0).diff()
+
+
+def test_search_and_count_as_torch():
+    s = [1.0, 3, 5, 7, 9]
+    q = [[0.0, 3, 6, 9, 10], [1, 1, 5, 8, 2]]
+
+    def run(T):
+        seq, val = T.tensor(s), T.tensor(q)
+        rows = T.tensor(np.sort(np.array(q), 1))
+        return (T.searchsorted(seq, val), T.searchsorted(seq, val, right=True),
+                T.searchsorted(seq, val, side="right"), T.searchsorted(rows, val),
+                T.searchsorted(seq, val, out_int32=True), T.searchsorted(seq, 5.0),
+                T.searchsorted(T.tensor([5.0, 1, 3]), T.tensor([2.0, 4]),
+                               sorter=T.tensor([1, 2, 0])),
+                T.bucketize(val, seq), T.bucketize(val, seq, right=True),
+                T.histc(val, bins=4, min=0, max=10), T.histc(val, bins=5), val.histc(3, 1, 8),
+                T.histc(T.tensor([2.0, 2.0]), bins=4),
+                T.bincount(T.tensor([1, 1, 3, 0])),
+                T.bincount(T.tensor([1, 1, 3]), weights=T.tensor([0.5, 1.0, 2.0]), minlength=6),
+                T.bincount(T.tensor([1, 1, 3]), weights=T.tensor([1, 2, 3])),
+                T.bincount(T.tensor([], dtype=T.int64)))
+    assert_same(*both(run))
+    for call in (lambda T: T.bincount(T.tensor([-1, 2])), lambda T: T.histc(T.tensor([1, 2])),
+                 lambda T: T.searchsorted(T.tensor([[1.0, 2]]), T.tensor([[1.0], [2.0]]))):
+        for T in (torch, tc):
+            with pytest.raises(RuntimeError):
+                call(T)
+
+
+@pytest.mark.parametrize("dim", [None, 0, 1])
+def test_unique_consecutive_as_torch(dim):
+    x = [[1, 1, 2], [1, 1, 2], [3, 3, 3], [1, 1, 2]]
+
+    def run(T):
+        t = T.tensor(x)
+        return (t.unique_consecutive(dim=dim),
+                T.unique_consecutive(t, return_inverse=True, return_counts=True, dim=dim),
+                T.tensor([1.0, float("nan"), float("nan"), 2]).unique_consecutive())
+    assert_same(*both(run))

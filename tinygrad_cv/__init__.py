@@ -57,6 +57,9 @@ from .tensor_views import (select, movedim, moveaxis, swapdims, swapaxes,  # noq
                            unflatten, diagonal, unfold, fliplr, flipud, rot90, tile,
                            repeat_interleave, atleast_1d, atleast_2d, atleast_3d, hstack,
                            vstack, row_stack, dstack, column_stack, meshgrid, cartesian_prod)
+from .tensor_ordering import (cumprod, cummax, cummin, logcumsumexp, diff,  # noqa: E402,F401
+                              kthvalue, median, nanmedian, mode, searchsorted, bucketize, histc,
+                              bincount, unique_consecutive)
 
 float32 = backend.dtype("float32")
 float64 = backend.dtype("float64")
