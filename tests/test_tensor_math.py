@@ -431,3 +431,28 @@ def test_mvlgamma_and_special_names_match_torch():
     assert y.lgamma_() is y
     np.testing.assert_allclose(_np(y), scipy.special.gammaln(v), atol=1e-15)
     np.testing.assert_allclose(_np(tg.tensor(v).polygamma_(1)), scipy.special.polygamma(1, v))
+
+
+def test_ldexp_and_frexp_match_torch():
+    x = np.array([0.0, -0.0, 1.0, -3.5, 1e-310, 6e4, np.inf, -np.inf, np.nan, 0.3])
+    e = np.array([1, -2, 0, 3, 10, -5, 1, 2, 0, 1030])
+    for dtype in (np.float32, np.float64):
+        xo, xt = tg.tensor(x.astype(dtype), requires_grad=True), \
+            torch.tensor(x.astype(dtype), requires_grad=True)
+        mo, eo = tg.frexp(xo)
+        mt, et = torch.frexp(xt)
+        _assert_same(mo, mt, 0)
+        _assert_same(eo, et, 0)
+        mo.sum().backward()
+        mt.sum().backward()
+        _assert_same(xo.grad, xt.grad, 0, signed_zeros=False)
+        assert xo.frexp().exponent.dtype == tg.int32
+        with tg.no_grad():
+            _assert_same(tg.tensor(x.astype(dtype)).frexp().mantissa, mt, 0)
+    for dtype in (np.float32, np.float64, np.int64):
+        xo, xt = tg.tensor(x.astype(dtype) if dtype != np.int64 else e), \
+            torch.tensor(x.astype(dtype) if dtype != np.int64 else e)
+        _assert_same(tg.ldexp(xo, tg.tensor(e)), torch.ldexp(xt, torch.tensor(e)), 1e-6,
+                     signed_zeros=dtype != np.int64)
+    with pytest.raises(RuntimeError, match="floating"):
+        tg.frexp(tg.tensor([1, 2]))

@@ -46,7 +46,8 @@ from .tensor_math import (tan, asin, acos, atan, sinh, cosh, asinh, acosh,  # no
                           nan_to_num, sgn, signbit, isinf, isposinf, isneginf, isreal,
                           heaviside, positive, negative, absolute, fix, logical_and, logical_or,
                           logical_xor, logical_not, bitwise_and, bitwise_or, bitwise_xor,
-                          bitwise_not, gcd, lcm, lgamma, digamma, polygamma, mvlgamma)
+                          bitwise_not, gcd, lcm, lgamma, digamma, polygamma, mvlgamma,
+                          ldexp, frexp)
 from .tensor_statistics import (nansum, nanmean, std_mean, var_mean,  # noqa: E402,F401
                                 aminmax, count_nonzero, quantile, nanquantile, cov, corrcoef,
                                 trapezoid, trapz, cumulative_trapezoid)

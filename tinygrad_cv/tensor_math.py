@@ -14,13 +14,15 @@ derivatives, also at the edges, are torch's).
 """
 from __future__ import annotations
 
+import collections
 import math
 
 from . import backend
 from .autograd.inplace import apply_inplace
 from .autograd.versions import torch_type_name
 from .ops.math import (Acos, Acosh, Asin, Asinh, Atan, Atan2, Atanh, CopySign, Cosh, Exp2,
-                       FExtremum, Hypot, LogAddExp, Logit, NanToNum, Sinc, Sinh, Tan, Xlogy)
+                       FExtremum, Hypot, LogAddExp, Logit, Mantissa, NanToNum, Sinc, Sinh, Tan,
+                       Xlogy)
 from .ops.gamma import LogGammaDerivative
 from .ops.special import Erf, Erfc, Erfinv
 from .tensor import Tensor, _as_tensor, _floating, _operand_tensors
@@ -128,6 +130,25 @@ def float_power(input, exponent):
         return _as_tensor(input).to(_FLOAT64) ** (
             exponent.to(_FLOAT64) if isinstance(exponent, Tensor) else exponent)
     return exponent.to(_FLOAT64).__rpow__(input)
+
+
+def ldexp(input, other):
+    """input * 2^other (integers give float32)."""
+    x = _floating(_as_tensor(input))
+    return x * (2.0 ** _floating(_as_tensor(other, like=x)))
+
+
+Frexp = collections.namedtuple("frexp", ["mantissa", "exponent"])
+
+
+def frexp(input):
+    """(mantissa, exponent) with input = mantissa * 2^exponent, |mantissa| in [1/2, 1) (0, inf
+    and NaN kept), exponent int32; the mantissa's gradient is 2^-exponent."""
+    x = _as_tensor(input)
+    if not backend.is_floating(x.dtype):
+        raise RuntimeError("torch.frexp() only supports floating-point dtypes")
+    exponent = backend.get_array_module(x.array).frexp(x.array)[1].astype("int32")
+    return Frexp(Mantissa.apply(x), Tensor.wrap(exponent))
 
 
 # ---- the log-gamma function and its derivatives -------------------------------------------------
@@ -339,7 +360,7 @@ _OUT_OF_PLACE = ("tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh"
                  "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "sinc",
                  "atan2", "arctan2", "hypot", "deg2rad", "rad2deg", "exp2", "erf", "erfc",
                  "erfinv", "logit", "xlogy", "logaddexp", "logaddexp2", "float_power",
-                 "lgamma", "digamma", "mvlgamma",
+                 "lgamma", "digamma", "mvlgamma", "ldexp", "frexp",
                  "copysign", "fmax", "fmin", "nan_to_num", "sgn", "signbit", "isinf",
                  "isposinf", "isneginf", "isreal", "heaviside", "positive", "negative",
                  "absolute", "fix", "logical_and", "logical_or", "logical_xor", "bitwise_and",

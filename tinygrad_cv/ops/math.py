@@ -394,3 +394,20 @@ class NanToNum(_Primitive):
     def backward(ctx, g):
         (finite,) = ctx.saved_tensors
         return g * _mask(dual.raw(finite), g)
+
+
+class Mantissa(_Primitive):
+    """m of a = m 2^e (frexp: |m| in [1/2, 1), 0, inf and NaN kept), e int32 kept on the node
+    (``exponent``);  dm/da = 1 / 2^e (torch's expression, inf for the smallest subnormals)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        mantissa, exponent = backend.get_array_module(a).frexp(a)
+        ctx.exponent = exponent.astype("int32")
+        return mantissa
+
+    @staticmethod
+    @backend.fp_quiet
+    def backward(ctx, g):
+        xp = backend.get_array_module(ctx.exponent)
+        return g / xp.ldexp(xp.ones(ctx.exponent.shape, dtype=dual.raw(g).dtype), ctx.exponent)
