@@ -13,7 +13,7 @@ from tinygrad_cv.backend import (device_of, get_array_module, is_array, module_f
                                  scatter_add, scatter_reduce, to_device, to_numpy)
 
 from ._components import label_components
-from ._validate import as_image
+from ._validate import as_float_array, as_image
 
 
 # votes computed per chunk on the CPU (keeps the reused temporaries in cache)
@@ -125,6 +125,11 @@ def hough_line_peaks(hspace, angles, dists, min_distance=9, min_angle=10, thresh
     angle axis wraps around, flipping rho).  Returns ``(peak_votes, peak_angles,
     peak_dists)``, at most ``num_peaks`` of them; empty when the accumulator is empty.
     """
+    for name, a in (("hspace", hspace), ("angles", angles), ("dists", dists)):
+        if not is_array(a):
+            raise ValueError(f"{name} must be a numpy or cupy array, got {type(a).__name__}")
+        if a.size:
+            as_float_array(a, name)                  # real, finite numbers, else ValueError
     xp = get_array_module(hspace)
     if hspace.ndim != 2:
         raise ValueError(f"hspace must be 2-D (rhos, thetas), got shape {tuple(hspace.shape)}")

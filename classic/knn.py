@@ -11,7 +11,7 @@ chosen).
 """
 from __future__ import annotations
 
-from tinygrad_cv.backend import get_array_module
+from tinygrad_cv.backend import get_array_module, is_array
 
 from ._validate import as_float_array
 
@@ -40,6 +40,11 @@ def _flatten(x, name):
     if x.ndim < 2:
         raise ValueError(f"{name} must have shape (N, ...) with features, got {tuple(x.shape)}")
     return x.reshape(x.shape[0], -1)
+
+
+def _check_labels(y):
+    if not is_array(y):
+        raise ValueError(f"y must be a numpy or cupy array of labels, got {type(y).__name__}")
 
 
 def k_nearest(distances, k):
@@ -77,8 +82,9 @@ class KNearestNeighbor:
         self.y_train = None
 
     def train(self, X, y):
-        xp = get_array_module(X, y)
         X = _flatten(X, "X")
+        _check_labels(y)
+        xp = get_array_module(X, y)
         if y.ndim != 1 or y.shape[0] != X.shape[0]:
             raise ValueError(f"y must have shape ({X.shape[0]},), got {tuple(y.shape)}")
         self.classes_, self._y_index = xp.unique(y, return_inverse=True)
@@ -98,7 +104,6 @@ class KNearestNeighbor:
 
     def neighbours(self, X, k):
         """Indices (n_test, k) of the k nearest training rows, nearest first."""
-        xp = get_array_module(X)
         k = self._check_k(k)
         distances = self.compute_distances(X)
         return k_nearest(distances, k)
@@ -145,8 +150,9 @@ def cross_validate_k(X, y, ks, folds=5, metric="l2", shuffle=True, seed=0):
     per fold serve every k.  Returns ``(best_k, accuracies)`` with accuracies (len(ks),
     folds) and best_k the k of highest mean accuracy (the smallest such k on ties).
     """
-    xp = get_array_module(X, y)
     X = _flatten(X, "X")
+    _check_labels(y)
+    xp = get_array_module(X, y)
     if y.ndim != 1 or y.shape[0] != X.shape[0]:
         raise ValueError(f"y must have shape ({X.shape[0]},), got {tuple(y.shape)}")
     ks = [int(k) for k in ks]

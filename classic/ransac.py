@@ -209,8 +209,10 @@ def _check_pairs(src, dst, minimum, name):
 
 
 def _random_generator(rng, xp):
-    if rng is None or isinstance(rng, int):
+    if rng is None or (isinstance(rng, int) and not isinstance(rng, bool)):
         return xp.random.default_rng(rng)
+    if not callable(getattr(rng, "random", None)):
+        raise ValueError(f"rng must be None, an int seed or a Generator, got {rng!r}")
     return rng
 
 

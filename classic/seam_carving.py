@@ -34,6 +34,7 @@ from __future__ import annotations
 from tinygrad_cv.backend import get_array_module
 
 from ._image import as_float_image, to_gray
+from ._validate import as_float_array
 
 __all__ = ["energy", "cumulative_energy", "find_seam", "find_seams", "remove_seam",
            "insert_seams", "resize", "remove_object", "KEEP_ENERGY", "DROP_ENERGY"]
@@ -154,12 +155,12 @@ def cumulative_energy(energy_map, mode="backward", gray=None):
     ``energy_map`` added to every transition (zeros for pure forward energy; masks add to it).
     """
     _check_mode(mode)
+    energy_map = as_float_array(energy_map, "energy_map", ndim=2)     # an array, finite
     xp = get_array_module(energy_map)
-    if energy_map.ndim != 2:
-        raise ValueError(f"energy_map must be 2-D, got shape {tuple(energy_map.shape)}")
     if mode == "forward":
         if gray is None:
             raise ValueError("forward energy needs the grayscale image: pass gray=")
+        gray = as_float_array(gray, "gray", ndim=2)
         if tuple(gray.shape) != tuple(energy_map.shape):
             raise ValueError(f"gray shape {tuple(gray.shape)} does not match energy_map shape "
                              f"{tuple(energy_map.shape)}")
@@ -207,6 +208,7 @@ def _seam_of(gray, mode, extra):
 def _check_extra(extra, shape, name="extra_energy"):
     if extra is None:
         return None
+    extra = as_float_array(extra, name, ndim=2)          # an array, finite
     if tuple(extra.shape) != tuple(shape):
         raise ValueError(f"{name} shape {tuple(extra.shape)} does not match image shape {tuple(shape)}")
     xp = get_array_module(extra)
@@ -379,6 +381,7 @@ def _transpose(a):
 def _mask_energy(mask, shape, name, value):
     if mask is None:
         return None
+    mask = as_float_array(mask, name, ndim=2)            # an array, finite
     xp = get_array_module(mask)
     if tuple(mask.shape) != tuple(shape):
         raise ValueError(f"{name} shape {tuple(mask.shape)} does not match image shape {tuple(shape)}")

@@ -20,6 +20,7 @@ from __future__ import annotations
 from tinygrad_cv.backend import get_array_module
 
 from ._image import as_float_image, to_gray
+from ._validate import check_finite
 from .ransac import ProjectiveTransform, ransac
 from .sift import SIFT, match_descriptors
 
@@ -114,6 +115,9 @@ def warp_bilinear(image, inverse, shape, offset=(0.0, 0.0)):
     ys, xs = xp.meshgrid(xp.arange(H, dtype=xp.float64) + offset[1],
                          xp.arange(W, dtype=xp.float64) + offset[0], indexing="ij")
     M = xp.asarray(inverse, dtype=xp.float64)
+    if M.shape != (3, 3):
+        raise ValueError(f"inverse must be a 3x3 matrix, got shape {tuple(M.shape)}")
+    check_finite(M, "inverse")
     den = M[2, 0] * xs + M[2, 1] * ys + M[2, 2]
     den = xp.where(xp.abs(den) < 1e-12, 1e-12, den)
     sx = (M[0, 0] * xs + M[0, 1] * ys + M[0, 2]) / den

@@ -233,3 +233,33 @@ def test_match_descriptors_rejects_non_finite_descriptors(bad, match):
     with pytest.raises(ValueError, match="d2 has unsupported dtype object"):
         match_descriptors(d, d.astype(object))
     assert match_descriptors(d[:0], d).shape == (0, 2)        # no keypoints: no matches
+
+
+def _bad_input_cases():
+    from classic import knn, ransac, seam_carving, stitching
+    image = _crop("chelsea", slice(0, 12), slice(0, 16))
+    nan_map = np.full((12, 16), np.nan)
+    peaks_args = (np.array([0.0, 1.0]), np.array([0.0, 1.0]))
+    points = np.random.default_rng(0).random((10, 2))
+    return [
+        (lambda: hough_line_peaks([[1, 2], [3, 4]], *peaks_args), "hspace must be a numpy"),
+        (lambda: hough_line_peaks(np.array([[1.0, np.nan], [3, 4]]), *peaks_args), "hspace contains NaN"),
+        (lambda: seam_carving.cumulative_energy(nan_map), "energy_map contains NaN"),
+        (lambda: seam_carving.cumulative_energy([[1.0, 2.0]]), "energy_map must be a numpy"),
+        (lambda: seam_carving.find_seam(image, extra_energy=nan_map), "extra_energy contains NaN"),
+        (lambda: seam_carving.resize(image, (12, 14), keep_mask=[[1]]), "keep_mask must be a numpy"),
+        (lambda: seam_carving.remove_object(image, [[1]]), "mask must be a numpy"),
+        (lambda: stitching.warp_bilinear(image / 255.0, np.full((3, 3), np.nan), (4, 4)),
+         "inverse contains NaN"),
+        (lambda: knn.KNearestNeighbor().train(np.eye(3), [0, 1, 2]), "y must be a numpy"),
+        (lambda: ransac.ransac(points, ransac.LineModel, 2, 1.0, rng="seed"), "rng must be"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(10))
+def test_bad_inputs_are_value_errors_naming_them(case):
+    """Lists, NaN maps and bad seeds were AttributeErrors, IndexErrors or silent garbage
+    (a NaN extra_energy gave a seam, a NaN hspace peaks)."""
+    call, match = _bad_input_cases()[case]
+    with pytest.raises(ValueError, match=match):
+        call()
