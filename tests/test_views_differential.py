@@ -575,3 +575,37 @@ def test_unique_consecutive_as_torch(dim):
                 T.unique_consecutive(t, return_inverse=True, return_counts=True, dim=dim),
                 T.tensor([1.0, float("nan"), float("nan"), 2]).unique_consecutive())
     assert_same(*both(run))
+
+
+# ---- einsum: repeated subscripts, sublists ------------------------------------------------------
+@pytest.mark.parametrize("equation, shapes", [
+    ("ii->i", [(3, 3)]), ("ii", [(3, 3)]), ("iij->ij", [(2, 2, 3)]), ("ijj->i", [(2, 3, 3)]),
+    ("iii->i", [(2, 2, 2)]), ("...ii->...i", [(4, 3, 3)]), ("iij,jk->ik", [(3, 3, 2), (2, 4)]),
+    ("bii,bi->b", [(2, 3, 3), (2, 3)]), ("ijij->ij", [(2, 3, 2, 3)])])
+def test_einsum_repeated_subscripts_as_torch(equation, shapes):
+    """(a subscript repeated inside one operand raised NotImplementedError)"""
+    rng = np.random.default_rng(7)
+    arrays = [rng.standard_normal(s) for s in shapes]
+
+    def run(T):
+        xs = [T.tensor(a, requires_grad=True) for a in arrays]
+        y = T.einsum(equation, *xs)
+        _weighted(T, y).sum().backward()
+        return [y.detach()] + [x.grad for x in xs]
+    assert_same(*both(run))
+    x = tc.tensor(arrays[0], requires_grad=True)
+    rest = [tc.tensor(a) for a in arrays[1:]]
+    tc.testing.gradcheck(lambda t: tc.einsum(equation, t, *rest), (x,))
+
+
+def test_einsum_sublist_form_and_errors_as_torch():
+    a, b = np.arange(6.0).reshape(2, 3), np.arange(12.0).reshape(3, 4)
+
+    def run(T):
+        x, y = T.tensor(a), T.tensor(b)
+        return (T.einsum(x, [0, 1], y, [1, 2], [0, 2]), T.einsum(x, [0, 1], y, [1, 2]),
+                T.einsum(x, [Ellipsis, 1], y, [1, 2], [Ellipsis, 2]), T.einsum(x, [0, 0 + 1]))
+    assert_same(*both(run))
+    for T in (torch, tc):
+        with pytest.raises(RuntimeError, match="sizes don't match"):
+            T.einsum("iij->j", T.ones(3, 2, 4))

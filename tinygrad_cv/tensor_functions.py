@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 
 from . import backend
-from .ops.einsum import Einsum, parse_equation
+from .ops.einsum import Einsum, diagonal_subscripts, parse_equation, sublist_equation
 from .tensor import Tensor, _as_tensor
 
 # ---- arithmetic ------------------------------------------------------------------------------
@@ -300,16 +300,28 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
 
 
 def einsum(equation, *operands):
-    """Einstein summation (``einsum("bij,bjk->bik", a, b)``; operands may also be one list),
-    differentiable in every operand; '...' broadcasts.  A subscript repeated inside one operand
-    (trace, diagonal) raises NotImplementedError."""
+    """Einstein summation (``einsum("bij,bjk->bik", a, b)``; operands may also be one list, or
+    come in torch's sublist form ``einsum(a, [0, 1], b, [1, 2], [0, 2])``), differentiable in
+    every operand; '...' broadcasts; a subscript repeated inside one operand takes that
+    diagonal (``einsum("ii->i", a)``, traces ``"ii"``)."""
+    if not isinstance(equation, str):
+        equation, operands = sublist_equation((equation,) + operands)
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     if not operands:
         raise ValueError("einsum(): at least one operand is needed")
     first = next((o for o in operands if isinstance(o, Tensor)), None)
     tensors = [_as_tensor(o, like=first) for o in operands]
-    spec = parse_equation(equation, [t.shape for t in tensors])
+    inputs, out = parse_equation(equation, [t.shape for t in tensors])
+    for k, subs in enumerate(inputs):       # repeated letters: their diagonal first
+        steps, inputs[k] = diagonal_subscripts(subs)
+        for d1, d2 in steps:
+            n1, n2 = tensors[k].shape[d1], tensors[k].shape[d2]
+            if n1 != n2:
+                raise RuntimeError(f"einsum(): a subscript is repeated for operand {k} but "
+                                   f"the sizes don't match, {n2} != {n1}")
+            tensors[k] = tensors[k].diagonal(0, d1, d2)
+    spec = (inputs, out)
     floating = [t for t in tensors if backend.is_floating(t.dtype)]
     if floating and len(floating) != len(tensors):
         tensors = [t if backend.is_floating(t.dtype) else t.to(floating[0].dtype)

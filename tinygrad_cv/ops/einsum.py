@@ -16,8 +16,8 @@ def parse_equation(equation, shapes):
 
     Ellipsis dims are right-aligned across operands (broadcasting); without '->' the output is
     the broadcast ellipsis dims then the letters used exactly once, sorted (NumPy's and torch's
-    implicit rule).  A letter repeated inside one operand (a trace or diagonal) is not
-    supported.
+    implicit rule).  A letter may repeat inside one operand (a trace or diagonal: the
+    caller takes that diagonal first, ``diagonal_subscripts``).
     """
     equation = equation.replace(" ", "")
     lhs, arrow, rhs = equation.partition("->")
@@ -40,9 +40,6 @@ def parse_equation(equation, shapes):
         if not all(c in _LETTERS for c in subs) or len(subs) != len(shape):
             raise ValueError(f"einsum(): subscripts {subs!r} do not fit an operand of shape "
                              f"{tuple(shape)}")
-        if len(set(subs)) != len(subs):
-            raise NotImplementedError(f"einsum(): a subscript repeated within one operand "
-                                      f"({subs!r}: a trace or diagonal) is not supported")
         spelled.append(subs)
     if arrow:
         out = rhs.replace("...", ell)
@@ -55,6 +52,40 @@ def parse_equation(equation, shapes):
     if len(set(out)) != len(out) or any(c not in "".join(spelled) for c in out):
         raise ValueError(f"einsum(): invalid output subscripts {out!r} in {equation!r}")
     return spelled, out
+
+
+def diagonal_subscripts(subs):
+    """The diagonals that remove the letters repeated in one operand's subscripts: [(dim1,
+    dim2), ...] to take one after the other with ``diagonal(0, dim1, dim2)`` (each moves the
+    diagonal to the last dim), and the subscripts left."""
+    steps = []
+    subs = list(subs)
+    while len(set(subs)) != len(subs):
+        c = next(c for c in subs if subs.count(c) > 1)
+        i = subs.index(c)
+        j = subs.index(c, i + 1)
+        steps.append((i, j))
+        subs = [x for k, x in enumerate(subs) if k not in (i, j)] + [c]
+    return steps, "".join(subs)
+
+
+def sublist_equation(args):
+    """torch's sublist form ``einsum(a, [0, 1], b, [1, 2], [0, 2])`` (Ellipsis allowed) as
+    (equation, operands)."""
+    out = args[-1] if len(args) % 2 else None
+    args = args[:-1] if len(args) % 2 else args
+    operands, lists = list(args[0::2]), list(args[1::2])
+
+    def letters(sub):
+        try:
+            return "".join("..." if s is Ellipsis else _LETTERS[s] for s in sub)
+        except (IndexError, TypeError):
+            raise ValueError(f"einsum(): subscripts must be integers in [0, 52) or Ellipsis, "
+                             f"got {sub!r}") from None
+    equation = ",".join(letters(sub) for sub in lists)
+    if out is not None:
+        equation += "->" + letters(out)
+    return equation, operands
 
 
 class Einsum(_Primitive):
