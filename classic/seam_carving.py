@@ -289,7 +289,11 @@ def remove_seam(image, seam, blend=False):
     img = as_float_image(image)
     xp = get_array_module(img)
     h, w = img.shape[:2]
-    seam = xp.asarray(seam).astype(xp.int64)
+    given = xp.asarray(seam)
+    if given.dtype.kind not in "iu" and not (given.dtype.kind == "f"
+                                             and bool((given == xp.floor(given)).all())):
+        raise ValueError(f"seam must hold integer columns, got dtype {given.dtype}")
+    seam = given.astype(xp.int64)
     if seam.shape != (h,):
         raise ValueError(f"seam must have shape ({h},), got {tuple(seam.shape)}")
     if bool(xp.any((seam < 0) | (seam >= w))):

@@ -253,13 +253,15 @@ def _bad_input_cases():
          "inverse contains NaN"),
         (lambda: knn.KNearestNeighbor().train(np.eye(3), [0, 1, 2]), "y must be a numpy"),
         (lambda: ransac.ransac(points, ransac.LineModel, 2, 1.0, rng="seed"), "rng must be"),
+        (lambda: seam_carving.remove_seam(image, np.full(12, 2.7)), "integer columns"),
     ]
 
 
-@pytest.mark.parametrize("case", range(10))
+@pytest.mark.parametrize("case", range(11))
 def test_bad_inputs_are_value_errors_naming_them(case):
     """Lists, NaN maps and bad seeds were AttributeErrors, IndexErrors or silent garbage
-    (a NaN extra_energy gave a seam, a NaN hspace peaks)."""
+    (a NaN extra_energy gave a seam, a NaN hspace peaks, a seam at column 2.7 removed
+    column 2)."""
     call, match = _bad_input_cases()[case]
     with pytest.raises(ValueError, match=match):
         call()
