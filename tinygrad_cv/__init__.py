@@ -54,6 +54,10 @@ from .tensor_statistics import (nansum, nanmean, std_mean, var_mean,  # noqa: E4
 from .tensor_products import (trace, kron, inner, vdot, tensordot, mv, addmv,  # noqa: E402,F401
                               addr, chain_matmul, dist, renorm, block_diag, diag_embed,
                               diagflat, vander)
+from .tensor_indexing import (take, argwhere, ravel, clone, narrow_copy,  # noqa: E402,F401
+                              msort, select_scatter, slice_scatter, diagonal_scatter, triu_indices,
+                              tril_indices, combinations, broadcast_shapes, broadcast_tensors,
+                              is_nonzero, is_same_size, result_type, promote_types, can_cast)
 from .tensor_views import (select, movedim, moveaxis, swapdims, swapaxes,  # noqa: E402,F401
                            unflatten, diagonal, unfold, fliplr, flipud, rot90, tile,
                            repeat_interleave, atleast_1d, atleast_2d, atleast_3d, hstack,

@@ -1,0 +1,214 @@
+"""torch's indexing, copying and type-promotion helpers, as functions (and methods where torch
+has them): ``take``, ``argwhere``, ``ravel``, ``clone``, ``narrow_copy``, ``msort``,
+``select_scatter``/``slice_scatter``/``diagonal_scatter``, ``triu_indices``/``tril_indices``,
+``combinations``, ``broadcast_tensors``/``broadcast_shapes``, ``is_nonzero``, ``is_same_size``,
+and the dtype rules ``result_type``, ``promote_types``, ``can_cast``.
+
+The differentiable ones are compositions (indexing, in-place writes into a clone: torch's
+graph rules), so their gradients are those of the operations they are made of.  The dtype
+functions apply the arithmetic operators' own promotion (``tensor._operand_tensors``,
+``tensor._promoted``): one implementation of torch's rules.
+"""
+from __future__ import annotations
+
+import itertools
+import numbers
+
+from . import backend
+from .tensor import Tensor, _KIND_RANK, _as_tensor, _axes, _operand_tensors, _promoted
+
+_INT64 = backend.dtype("int64")
+
+
+# ---- gathering and copying --------------------------------------------------------------------
+def take(input, index):
+    """The elements of the flattened input at ``index`` (int64), shaped like index."""
+    x = _as_tensor(input)
+    idx = _as_tensor(index)
+    if idx.dtype != _INT64:
+        raise RuntimeError(f"take(): Expected a long tensor for index, but got {idx.dtype}")
+    n = x.numel()
+    if idx.numel() and (int(idx.array.min()) < -n or int(idx.array.max()) >= n):
+        raise IndexError(f"take(): index out of range for tensor of size {tuple(x.shape)} "
+                         f"({n} elements)")
+    return x.reshape(-1)[idx]
+
+
+def argwhere(input):
+    """The indices of the non-zero elements, (n, ndim) int64 (``nonzero``)."""
+    return _as_tensor(input).nonzero()
+
+
+def ravel(input):
+    """The elements as a 1-D tensor (a view when the layout allows)."""
+    return _as_tensor(input).reshape(-1)
+
+
+def clone(input, *, memory_format=None):
+    """A copy on the graph (``Tensor.clone``)."""
+    if memory_format is not None:
+        raise NotImplementedError("clone(memory_format=...): memory formats are not selectable")
+    return _as_tensor(input).clone()
+
+
+def narrow_copy(input, dim, start, length):
+    """A copy of ``narrow(dim, start, length)``."""
+    return _as_tensor(input).narrow(dim, start, length).clone()
+
+
+def msort(input):
+    """The values sorted along dim 0."""
+    return _as_tensor(input).sort(dim=0)[0]
+
+
+# ---- scatters into a copy -----------------------------------------------------------------------
+def select_scatter(input, src, dim, index):
+    """A copy of input with ``src`` written at ``index`` along ``dim``."""
+    x = _as_tensor(input)
+    d = _axes(dim, x.ndim)[0]
+    out = x.clone()
+    key = (slice(None),) * d + (index,)
+    _check_src("select_scatter", out[key], src)
+    out[key] = src
+    return out
+
+
+def slice_scatter(input, src, dim=0, start=None, end=None, step=1):
+    """A copy of input with ``src`` written at ``start:end:step`` along ``dim``."""
+    x = _as_tensor(input)
+    d = _axes(dim, x.ndim)[0]
+    out = x.clone()
+    key = (slice(None),) * d + (slice(start, end, step),)
+    _check_src("slice_scatter", out[key], src)
+    out[key] = src
+    return out
+
+
+def diagonal_scatter(input, src, offset=0, dim1=0, dim2=1):
+    """A copy of input with ``src`` written on its diagonal ``offset`` of the (dim1, dim2)
+    planes (the layout of ``diagonal``: that diagonal last)."""
+    x = _as_tensor(input)
+    out = x.clone()
+    view = out.diagonal(offset, dim1, dim2)
+    _check_src("diagonal_scatter", view, src)
+    view.copy_(src)
+    return out
+
+
+def _check_src(name, target, src):
+    if tuple(_as_tensor(src).shape) != tuple(target.shape):
+        raise RuntimeError(f"{name}(): expected src to have a size equal to the slice of self. "
+                           f"src size = {list(_as_tensor(src).shape)}, slice size = "
+                           f"{list(target.shape)}")
+
+
+# ---- index constructions ------------------------------------------------------------------------
+def triu_indices(row, col, offset=0, *, dtype=None, device=None):
+    """The (2, N) row and column indices of the upper triangle (from diagonal ``offset``) of a
+    row x col matrix, in row-major order."""
+    return _triangle("triu_indices", row, col, offset, dtype, device)
+
+
+def tril_indices(row, col, offset=0, *, dtype=None, device=None):
+    """The (2, N) indices of the lower triangle (up to diagonal ``offset``)."""
+    return _triangle("tril_indices", row, col, offset, dtype, device)
+
+
+def _triangle(name, row, col, offset, dtype, device):
+    if row < 0 or col < 0:
+        raise RuntimeError(f"{name}: row and col must be non-negative, got {row}, {col}")
+    xp = backend.module_for_device(device or backend.get_default_device())
+    rows, cols = xp.indices((int(row), int(col)))
+    keep = (cols - rows >= offset) if name == "triu_indices" else (cols - rows <= offset)
+    out = xp.stack([rows[keep], cols[keep]])
+    return Tensor.wrap(out.astype(dtype or _INT64))
+
+
+def combinations(input, r=2, with_replacement=False):
+    """The length-r combinations of the elements of a 1-D tensor, (C, r) (differentiable)."""
+    x = _as_tensor(input)
+    if x.ndim != 1:
+        raise RuntimeError(f"Expect a 1D vector, but got shape {list(x.shape)}")
+    if r < 0:
+        raise RuntimeError(f"Expect a non-negative number, but got {r}")
+    if r == 0:
+        return x[:0]
+    pick = itertools.combinations_with_replacement if with_replacement else \
+        itertools.combinations
+    idx = list(pick(range(x.shape[0]), r))
+    if not idx:
+        return x[:0].reshape(0, r)
+    index = backend.as_array(idx, dtype="int64", device=x.device)
+    return x[index]
+
+
+# ---- shapes -----------------------------------------------------------------------------------
+def broadcast_shapes(*shapes):
+    """The shape that ``shapes`` broadcast to (ints count as 1-D shapes)."""
+    return tuple(backend.broadcast_shapes(*[(s,) if isinstance(s, numbers.Integral) else
+                                              tuple(s) for s in shapes]))
+
+
+def broadcast_tensors(*tensors):
+    """The tensors expanded to their common shape (views)."""
+    ts = [_as_tensor(t) for t in tensors]
+    shape = broadcast_shapes(*[tuple(t.shape) for t in ts])
+    return tuple(t if tuple(t.shape) == shape else t.expand(*shape) for t in ts)
+
+
+def is_nonzero(input):
+    """The truth of a one-element tensor (more elements, or none, raise as torch)."""
+    x = _as_tensor(input)
+    if x.numel() == 0:
+        raise RuntimeError("Boolean value of Tensor with no values is ambiguous")
+    if x.numel() > 1:
+        raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+    return bool(x.item())
+
+
+def is_same_size(input, other):
+    return tuple(_as_tensor(input).shape) == tuple(_as_tensor(other).shape)
+
+
+# ---- dtype rules --------------------------------------------------------------------------------
+def result_type(tensor1, tensor2):
+    """The dtype of an arithmetic operation on the two (tensors or numbers), as torch."""
+    if not isinstance(tensor1, Tensor) and not isinstance(tensor2, Tensor):
+        kinds = [_number_rank(v) for v in (tensor1, tensor2)]
+        return backend.dtype(("bool", "int64", "float32")[max(kinds)])
+    return _operand_tensors(tensor1, tensor2)[0].dtype
+
+
+def _number_rank(value):
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, numbers.Integral):
+        return 1
+    if isinstance(value, numbers.Real):
+        return 2
+    raise TypeError(f"result_type(): expected Tensors or numbers, got {type(value).__name__}")
+
+
+def promote_types(type1, type2):
+    """The smallest dtype both cast to under torch's promotion (integers with a floating type
+    take the floating type, whatever its size)."""
+    xp = backend.module_for_device("cpu")
+    a = Tensor.wrap(xp.zeros(1, dtype=backend.dtype(type1)))
+    b = Tensor.wrap(xp.zeros(1, dtype=backend.dtype(type2)))
+    a, b = _promoted(a, b)
+    return a.dtype if a.dtype == b.dtype else xp.promote_types(a.dtype, b.dtype)
+
+
+def can_cast(from_, to):
+    """Whether torch's casting rules allow ``from_`` -> ``to``: never to a lower category
+    (floating -> integer -> bool), any size within a category."""
+    rank = lambda d: _KIND_RANK.get(backend.dtype(d).kind, 3)
+    return rank(from_) <= rank(to)
+
+
+# ---- the methods -------------------------------------------------------------------------------
+METHODS = ("take", "argwhere", "ravel", "narrow_copy", "msort", "select_scatter",
+           "slice_scatter", "diagonal_scatter", "is_nonzero", "is_same_size")
+for _name in METHODS:
+    setattr(Tensor, _name, globals()[_name])
+del _name
