@@ -746,3 +746,35 @@ def test_rms_bilinear_shuffle_dropout_modules_match_torch():
     w = _host(nn.Bilinear(4, 3, 50).weight)
     assert w.shape == (50, 4, 3)
     assert -bound <= w.min() < -0.9 * bound and 0.9 * bound < w.max() <= bound
+
+
+def test_cdist_matches_torch():
+    from tinygrad_cv.nn.functional.distance import cdist
+    rng = np.random.default_rng(31)
+    modes = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
+             "donot_use_mm_for_euclid_dist")
+    for s1, s2 in [((2, 1, 4, 3), (3, 5, 3)), ((3, 40, 4), (3, 28, 4))]:
+        a, b = rng.standard_normal(s1), rng.standard_normal(s2)
+        for p in (0, 1, 2, 0.5, float("inf")):
+            for mode in modes:
+                compare(lambda u, v: cdist(u, v, p, mode), lambda u, v: torch.cdist(u, v, p, mode),
+                        [a, b], grad=(0, 1) if p else (), tol=dict(rtol=1e-9, atol=1e-11))
+    x = rng.standard_normal((30, 3))
+    y = np.concatenate([x[:2], rng.standard_normal((28, 3))])     # zero distances: gradient 0
+    for mode in modes:
+        # (the product's rounding leaves a duplicated pair ~4e-8 apart; torch differentiates
+        # the product formula there, so its gradient carries ~1e-8 relative noise, ours not)
+        compare(lambda u, v: cdist(u, v, compute_mode=mode),
+                lambda u, v: torch.cdist(u, v, compute_mode=mode), [x, y], grad=(0, 1),
+                tol=dict(rtol=1e-6, atol=1e-11))
+    d = cdist(tg.Tensor(x, requires_grad=True), tg.Tensor(y, requires_grad=True))
+    xs = tg.Tensor(x, requires_grad=True)
+    cdist(xs, tg.Tensor(y))[1, 1].backward()                     # the duplicated pair alone
+    np.testing.assert_array_equal(_host(xs.grad), 0.0)
+    assert tuple(d.shape) == (30, 30)
+    gradcheck(lambda u, v: cdist(u, v, 1.5), [tg.Tensor(x[:4], requires_grad=True),
+                                              tg.Tensor(y[5:8], requires_grad=True)])
+    with pytest.raises(RuntimeError, match="columns"):
+        cdist(tg.Tensor(x), tg.Tensor(y[:, :2]))
+    with pytest.raises(ValueError, match="compute_mode"):
+        cdist(tg.Tensor(x), tg.Tensor(y), compute_mode="fast")
