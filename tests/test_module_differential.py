@@ -772,3 +772,104 @@ def test_spectral_norm_equals_torch_from_the_same_state():
 ])
 def test_spectral_norm_misuse_equals_torch(misuse):
     same_as_torch(lambda lib, nn: misuse(nn), compare_message=False)
+
+
+# ---- parametrizations --------------------------------------------------------------------------
+def _parametrize(lib):
+    return torch.nn.utils.parametrize if lib is torch else nn.utils.parametrize
+
+
+def _parametrizations(lib):
+    return torch.nn.utils.parametrizations if lib is torch else nn.utils.parametrizations
+
+
+def test_register_parametrization_equals_torch():
+    def probe(lib, nn):
+        class Symmetric(nn.Module):
+            def forward(self, x):
+                return x.triu() + x.triu(1).transpose(-1, -2)
+
+            def right_inverse(self, a):
+                return a.triu()
+        P, m = _parametrize(lib), nn.Linear(3, 3)
+        with no_grad(lib):
+            m.weight.copy_(lib.arange(9.0).reshape(3, 3))
+            m.bias.zero_()
+        w0 = m.weight
+        P.register_parametrization(m, "weight", Symmetric())
+        out = [type(m).__name__, P.type_before_parametrizations(m).__name__, P.is_parametrized(m),
+               P.is_parametrized(m, "bias"), [n for n, _ in m.named_parameters()],
+               list(m.state_dict()), _r(m.weight), m.parametrizations.weight.original is w0, repr(m)]
+        m(lib.ones(1, 3)).sum().backward()
+        out.append(_r(m.parametrizations.weight.original.grad))
+        m.weight = lib.eye(3) * 2
+        out.append(_r(m.parametrizations.weight.original))
+        with P.cached():
+            out.append(m.weight is m.weight)
+        out += [m.weight is m.weight, type(copy.deepcopy(m)).__name__]
+        P.remove_parametrizations(m, "weight")
+        return out, type(m).__name__, [n for n, _ in m.named_parameters()], _r(m.weight), m.weight is w0
+    same_as_torch(probe)
+
+
+def test_parametrization_chains_and_misuse_equal_torch():
+    def probe(lib, nn):
+        class Half(nn.Module):
+            def forward(self, x):
+                return x[:1]
+
+        class Double(nn.Module):
+            def forward(self, x):
+                return x * 2
+        P, m = _parametrize(lib), nn.Linear(2, 2)
+        out = [outcome(lambda *a: P.register_parametrization(m, "weight", Half()), lib, nn)[0]]
+        P.register_parametrization(m, "weight", Double())
+        P.register_parametrization(m, "weight", Double())
+        out += [bool(((m.weight - 4 * m.parametrizations.weight.original).abs() < 1e-6).all()),
+                len(m.parametrizations.weight)]
+        for misuse in (lambda: P.register_parametrization(m, "nope", Double()),
+                       lambda: P.remove_parametrizations(m, "bias"),
+                       lambda: setattr(m, "weight", lib.ones(2, 2))):
+            out.append(outcome(lambda *a: misuse(), lib, nn)[0])
+        P.remove_parametrizations(m, "weight", leave_parametrized=False)
+        return out, type(m).__name__
+    same_as_torch(probe)
+
+
+@pytest.mark.filterwarnings("ignore:.*weight_norm.*deprecated")
+def test_parametrizations_weight_norm_equals_torch_and_loads_the_old_keys():
+    def probe(lib, nn):
+        conv = nn.Conv2d(2, 3, 2)
+        with no_grad(lib):
+            conv.weight.copy_(lib.arange(24.0).reshape(3, 2, 2, 2) / 10 - 1)
+            conv.bias.zero_()
+        m = _parametrizations(lib).weight_norm(conv)
+        x = lib.ones(1, 2, 3, 3)
+        y = m(x)
+        y.sum().backward()
+        out = [list(m.state_dict()), _r(m.parametrizations.weight.original0), _r(y),
+               np.round(m.parametrizations.weight.original0.grad.numpy(), 3).tolist()]
+        old = nn.utils.weight_norm(nn.Conv2d(2, 3, 2))
+        m.load_state_dict(old.state_dict())
+        return out, bool((m(x) - old(x)).abs().max() < 1e-5)
+    same_as_torch(probe)
+
+
+def test_parametrizations_spectral_norm_equals_torch_from_the_same_state():
+    torch.manual_seed(0)
+    state = {k: v.clone() for k, v in torch.nn.utils.parametrizations.spectral_norm(
+        torch.nn.Linear(4, 3)).state_dict().items()}
+
+    def probe(lib, nn):
+        m = _parametrizations(lib).spectral_norm(nn.Linear(4, 3))
+        out = [list(m.state_dict()), [n for n, _ in m.named_buffers()]]
+        m.load_state_dict({k: v if lib is torch else tg.tensor(v.numpy()) for k, v in state.items()})
+        x = (lib.arange(8.0) / 10).reshape(2, 4)
+        for _ in range(2):
+            y = m(x)
+            y.sum().backward()
+        out += [_r(y), _r(m.parametrizations.weight[0]._u),
+                np.round(m.parametrizations.weight.original.grad.numpy(), 3).tolist(), _r(m.eval()(x))]
+        w = _parametrizations(lib).spectral_norm(nn.Linear(4, 3), n_power_iterations=50).weight
+        return out, round(float(np.linalg.svd(w.detach().numpy(), compute_uv=False)[0]), 3)
+    same_as_torch(probe)
