@@ -748,8 +748,15 @@ def test_rms_bilinear_shuffle_dropout_modules_match_torch():
     assert -bound <= w.min() < -0.9 * bound and 0.9 * bound < w.max() <= bound
 
 
+def test_top_level_twins_are_the_functional_ones():
+    for name in ("pdist", "pairwise_distance", "cosine_similarity", "channel_shuffle", "prelu",
+                 "selu", "celu", "rrelu", "threshold", "hardshrink", "bilinear", "rms_norm",
+                 "alpha_dropout", "feature_alpha_dropout"):
+        assert getattr(tg, name) is getattr(F, name) and hasattr(torch, name)
+
+
 def test_cdist_matches_torch():
-    from tinygrad_cv.nn.functional.distance import cdist
+    cdist = tg.cdist
     rng = np.random.default_rng(31)
     modes = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
              "donot_use_mm_for_euclid_dist")

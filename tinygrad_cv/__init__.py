@@ -65,6 +65,8 @@ from .tensor_views import (select, movedim, moveaxis, swapdims, swapaxes,  # noq
 from .tensor_ordering import (cumprod, cummax, cummin, logcumsumexp, diff,  # noqa: E402,F401
                               kthvalue, median, nanmedian, mode, searchsorted, bucketize, histc,
                               bincount, unique_consecutive)
+from .memory_formats import (memory_format, preserve_format,  # noqa: E402,F401
+                             contiguous_format, channels_last, channels_last_3d)
 
 float32 = backend.dtype("float32")
 float64 = backend.dtype("float64")
@@ -91,6 +93,12 @@ from . import onnx, serialization  # noqa: E402,F401
 from . import testing, viz  # noqa: E402,F401
 # torch's namespaces, reachable after a bare ``import tinygrad_cv``
 from . import nn, optim, utils, cuda, accelerator, backends  # noqa: E402,F401
+# torch's top-level twins of nn.functional functions (those with the same signature)
+from .nn.functional import (pdist, pairwise_distance, cosine_similarity,  # noqa: E402,F401
+                            channel_shuffle, pixel_shuffle, pixel_unshuffle, prelu, selu,
+                            celu, rrelu, threshold, hardshrink, bilinear, rms_norm,
+                            alpha_dropout, feature_alpha_dropout)
+from .nn.functional.distance import cdist  # noqa: E402,F401
 from .backends import (use_deterministic_algorithms,  # noqa: E402,F401
                        are_deterministic_algorithms_enabled,
                        is_deterministic_algorithms_warn_only_enabled)
