@@ -785,3 +785,13 @@ def test_cdist_matches_torch():
         cdist(tg.Tensor(x), tg.Tensor(y[:, :2]))
     with pytest.raises(ValueError, match="compute_mode"):
         cdist(tg.Tensor(x), tg.Tensor(y), compute_mode="fast")
+
+
+@pytest.mark.parametrize("name", ["smooth_l1_loss", "huber_loss"])
+def test_smooth_l1_and_huber_gradients_at_infinite_residuals(name):
+    # each infinite residual takes the linear branch's gradient sign(d) (torch's), not NaN
+    x = np.array([np.inf, -np.inf, 0.0, 0.3, 2.0])
+    y = np.array([1.0, 2.0, np.inf, 0.0, 0.0])
+    for reduction in ("none", "sum"):
+        compare(lambda a, b: getattr(F, name)(a, b, reduction=reduction),
+                lambda a, b: getattr(TF, name)(a, b, reduction=reduction), [x, y], grad=(0,))

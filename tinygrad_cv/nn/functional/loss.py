@@ -439,11 +439,14 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
 
 
 def _smooth_l1(d, beta):
-    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta  (beta = 0: |d|)."""
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta  (beta = 0: |d|).  The quadratic
+    branch squares d clamped to [-beta, beta], so an infinite d has the linear branch's
+    gradient sign(d) (not inf * 0)."""
     ad = d.abs()
     if beta == 0:
         return ad
-    return where(ad.array < beta, d * d * (0.5 / beta), ad - 0.5 * beta)
+    inner = d.clamp(-beta, beta)
+    return where(ad.array < beta, inner * inner * (0.5 / beta), ad - 0.5 * beta)
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
