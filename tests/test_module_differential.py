@@ -873,3 +873,33 @@ def test_parametrizations_spectral_norm_equals_torch_from_the_same_state():
         w = _parametrizations(lib).spectral_norm(nn.Linear(4, 3), n_power_iterations=50).weight
         return out, round(float(np.linalg.svd(w.detach().numpy(), compute_uv=False)[0]), 3)
     same_as_torch(probe)
+
+
+# ---- stateless.functional_call -----------------------------------------------------------------
+def _stateless(lib):
+    return torch.nn.utils.stateless if lib is torch else nn.utils.stateless
+
+
+@pytest.mark.filterwarnings("ignore:.*functional_call.*deprecated")
+def test_functional_call_equals_torch():
+    def probe(lib, nn):
+        m = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
+        w = lib.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+        given = {"0.weight": w, "0.bias": lib.zeros(2), "1.running_mean": lib.zeros(2)}
+        y = _stateless(lib).functional_call(m, given, lib.ones(3, 2))
+        y.pow(2).sum().backward()
+        lin = nn.Linear(2, 2, bias=False)
+        tied = nn.Sequential(lin, lin)
+        x = lib.ones(1, 2)
+        out = [_r(y), _r(w.grad), m[0].weight.grad is None, type(m[0].weight).__name__,
+               _r(given["1.running_mean"]), _r(m[1].running_mean),
+               _r(_stateless(lib).functional_call(tied, {"0.weight": lib.eye(2) * 2}, (x,))),
+               _r(_stateless(lib).functional_call(
+                   nn.Linear(2, 2), {"extra": lib.ones(1), "weight": lib.eye(2), "bias": lib.ones(2)}, x))]
+        misuse = [lambda: _stateless(lib).functional_call(
+                      tied, {"0.weight": lib.eye(2), "1.weight": lib.eye(2) * 2}, x),
+                  lambda: _stateless(lib).functional_call(
+                      nn.Linear(2, 2), {"weight": lib.eye(2), "junk": lib.ones(1)}, x, strict=True),
+                  lambda: _stateless(lib).functional_call(nn.Linear(2, 2), {"weight": 3}, x)]
+        return out, [outcome(lambda *a: f(), lib, nn)[0] for f in misuse]
+    same_as_torch(probe)
