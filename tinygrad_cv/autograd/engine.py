@@ -423,8 +423,8 @@ def _add_to_grad(t, g, create_graph, shared=False):
         g = g if isinstance(g, Tensor) else Tensor.wrap(g)
         t.grad = (g.clone() if fresh else g) if t.grad is None else t.grad + g
         return
-    if t.grad is None:
-        t.grad = Tensor.wrap(raw.copy() if fresh else raw)
+    if t.grad is None:      # (a copy keeps the gradient's layout: channels-last stays)
+        t.grad = Tensor.wrap(raw.copy(order="K") if fresh else raw)
     else:
         t.grad = Tensor.wrap(t.grad.array + raw)
 
