@@ -903,3 +903,8 @@ def test_functional_call_equals_torch():
                   lambda: _stateless(lib).functional_call(nn.Linear(2, 2), {"weight": 3}, x)]
         return out, [outcome(lambda *a: f(), lib, nn)[0] for f in misuse]
     same_as_torch(probe)
+
+
+def test_bytes_and_complex_numbers_round_trip_as_in_torch():
+    same_as_torch(lambda lib, nn: _round_trip(lib, {"k": [b"abc\x00\xff", 3j, (1 + 2j,)],
+                                                    "odd": complex(float("nan"), float("inf"))}))

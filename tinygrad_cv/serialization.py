@@ -28,6 +28,7 @@ Structure nodes (beside the plain ones of ``io.py``: JSON scalars, lists, ``$dic
     {"$odict": [[k, v], ...]}    an OrderedDict (keys are nodes)
     {"$kdict": [[k, v], ...]}    a dict with keys other than str/int (e.g. Tensors)
     {"$set": [...]}, {"$frozenset": [...]}, {"$dtype": "float32"}
+    {"$bytes": "<base64>"}, {"$complex": [real, imag]}   (real/imag: float nodes)
 
 Tensors and objects are numbered in the order they are first met (depth first), so
 ``$ref`` keeps sharing (an optimizer's params *are* the model's parameters after a load) and
@@ -42,6 +43,7 @@ anything).  A name outside the allow-list raises ``WeightsOnlyError``.
 """
 from __future__ import annotations
 
+import base64
 import collections
 import math
 import os
@@ -308,6 +310,11 @@ class Encoder:
             return int(obj)
         if isinstance(obj, float):
             return float(obj) if math.isfinite(obj) else {"$float": repr(float(obj))}
+        if type(obj) is bytes:
+            return {"$bytes": base64.b64encode(obj).decode("ascii")}
+        if isinstance(obj, complex):
+            return {"$complex": [self.node(obj.real, prefix, where, depth + 1),
+                                 self.node(obj.imag, prefix, where, depth + 1)]}
         if isinstance(obj, _DTYPE_CLASS):
             return {"$dtype": obj.name}
         if hasattr(obj, "dtype") and getattr(obj, "shape", None) == () and hasattr(obj, "item"):
@@ -357,7 +364,7 @@ class Encoder:
                 isinstance(obj, (types.ModuleType, types.MethodType)) or \
                 _lookup_loaded(name) is not cls:
             raise TypeError(f"save: cannot store a {cls.__name__} at {where or 'top level'} "
-                            "(only tensors, arrays, numbers, strings, None, dicts/lists/tuples/"
+                            "(only tensors, arrays, numbers, strings, bytes, None, dicts/lists/tuples/"
                             "sets of them, and objects of importable classes whose state is "
                             "their __dict__, such as modules and optimizers)")
         self._remember(obj)
@@ -563,6 +570,18 @@ class Decoder:
             return float(value)
         self.fail(f"structure node '$float' holding {value!r} is not recognised")
 
+    def bytes_(self, value, depth):
+        try:
+            return base64.b64decode(value.encode("ascii"), validate=True)
+        except (AttributeError, ValueError):
+            self.fail(f"structure node '$bytes' holding {str(value)[:50]!r} is not base64")
+
+    def complex_(self, value, depth):
+        parts = [self.node(v, depth + 1) for v in value] if isinstance(value, list) else ()
+        if len(parts) != 2 or not all(isinstance(p, float) for p in parts):
+            self.fail(f"structure node '$complex' holding {str(value)[:50]!r} is not [real, imag]")
+        return complex(*parts)
+
     def dtype(self, value, depth):
         try:
             return backend.dtype(value) if isinstance(value, str) and value.isalnum() else \
@@ -591,6 +610,8 @@ _HANDLERS = {
     "$set": lambda self, value, depth: self.collection(value, depth, set),
     "$frozenset": lambda self, value, depth: self.collection(value, depth, frozenset),
     "$float": Decoder.float_,
+    "$bytes": Decoder.bytes_,
+    "$complex": Decoder.complex_,
     "$dtype": Decoder.dtype,
     "$global": Decoder.global_,
     "$object": Decoder.object_,
