@@ -795,3 +795,13 @@ def test_smooth_l1_and_huber_gradients_at_infinite_residuals(name):
     for reduction in ("none", "sum"):
         compare(lambda a, b: getattr(F, name)(a, b, reduction=reduction),
                 lambda a, b: getattr(TF, name)(a, b, reduction=reduction), [x, y], grad=(0,))
+
+
+def test_one_hot_of_empty_input_needs_num_classes_as_torch():
+    empty = np.zeros(0, np.int64)
+    with pytest.raises(RuntimeError):
+        TF.one_hot(torch.tensor(empty))
+    with pytest.raises(RuntimeError, match="num_classes"):
+        F.one_hot(tg.Tensor(empty))
+    assert tuple(F.one_hot(tg.Tensor(empty), 3).shape) == tuple(
+        TF.one_hot(torch.tensor(empty), 3).shape) == (0, 3)

@@ -102,7 +102,10 @@ def one_hot(input, num_classes=-1):
     if idx.size and int(idx.min()) < 0:
         raise ValueError("one_hot: class values must be non-negative")
     if num_classes < 0:
-        num_classes = int(idx.max()) + 1 if idx.size else 0
+        if not idx.size:
+            raise RuntimeError("one_hot: can not infer the number of classes from an empty "
+                               "tensor; pass num_classes")
+        num_classes = int(idx.max()) + 1
     elif idx.size and int(idx.max()) >= num_classes:
         raise ValueError(f"one_hot: class values must be smaller than num_classes={num_classes}, "
                          f"got {int(idx.max())}")
