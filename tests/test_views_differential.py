@@ -609,3 +609,38 @@ def test_einsum_sublist_form_and_errors_as_torch():
     for T in (torch, tc):
         with pytest.raises(RuntimeError, match="sizes don't match"):
             T.einsum("iij->j", T.ones(3, 2, 4))
+
+
+# ---- memory formats: clone, contiguous, is_contiguous -------------------------------------------
+_LAYOUTS = {"plain": lambda x: x, "transposed": lambda x: x.transpose(1, 3),
+            "sliced": lambda x: x[:, :, ::2], "permuted": lambda x: x.permute(0, 2, 3, 1),
+            "permuted_sliced": lambda x: x.permute(3, 2, 1, 0)[:, 1:]}
+
+
+@pytest.mark.parametrize("fmt", [None, "preserve_format", "contiguous_format", "channels_last"])
+@pytest.mark.parametrize("layout", sorted(_LAYOUTS))
+def test_clone_and_contiguous_memory_formats_as_torch(layout, fmt):
+    """clone keeps the strides' order (it always made a row-major copy) and takes
+    memory_format=; contiguous/is_contiguous take the formats (they raised)."""
+    def run(T):
+        x = _LAYOUTS[layout](T.tensor(np.arange(120.0).reshape(2, 3, 4, 5), requires_grad=True))
+        kw = {} if fmt is None else {"memory_format": getattr(T, fmt)}
+        y = x.clone(**kw)
+        c = x if fmt == "preserve_format" else x.contiguous(**kw)
+        (y * y).sum().backward()
+        return (y.detach(), y.stride(), y.is_contiguous(),
+                y.is_contiguous(memory_format=T.channels_last), c.stride(), c is x)
+    (y1, *s1), (y2, *s2) = both(run)
+    assert_same(y1, y2)
+    assert s1 == s2
+
+
+def test_memory_format_errors_as_torch():
+    for T in (torch, tc):
+        with pytest.raises(RuntimeError, match="preserve memory format is unsupported"):
+            T.zeros(2, 3).t().contiguous(memory_format=T.preserve_format)
+        with pytest.raises(RuntimeError, match="rank 4"):
+            T.zeros(2, 3).clone(memory_format=T.channels_last)
+        assert T.zeros(2, 3).contiguous(memory_format=T.preserve_format).shape == (2, 3)
+        assert not T.zeros(2, 3).is_contiguous(memory_format=T.channels_last)
+    assert repr(tc.channels_last) == repr(torch.channels_last)

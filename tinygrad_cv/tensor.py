@@ -18,7 +18,7 @@ import functools
 import math
 import numbers
 
-from . import backend
+from . import backend, memory_formats
 from .devices import CPU as _CPU, CUDA as _CUDA, is_device_like, placement
 from .generator import rng_of
 
@@ -425,8 +425,12 @@ class Tensor:
     def type_as(self, other):
         return self.to(other.dtype)
 
-    def clone(self):
-        return Copy.apply(self)
+    def clone(self, *, memory_format=None):
+        """A differentiable copy with storage of its own, in the layout of ``memory_format``
+        (default ``preserve_format``: the order of self's strides, as torch;
+        ``contiguous_format``; ``channels_last``)."""
+        fmt = memory_formats.check(memory_format or memory_formats.preserve_format, "clone")
+        return Copy.apply(self, memory_format=fmt)
 
     def __dlpack__(self, *args, **kwargs):
         return self.array.__dlpack__(*args, **kwargs)
@@ -1192,15 +1196,24 @@ class Tensor:
     # ---- torch-compatible methods: creation, casts, matrices, ordering, scans -----------------
     # (their function forms live in tensor_functions.py)
     def contiguous(self, memory_format=None):
-        """``self`` when its array is row-major contiguous, else a contiguous copy (as torch;
-        the copy is differentiable and has storage of its own)."""
-        if memory_format is not None:
-            raise NotImplementedError("contiguous(memory_format=...): memory formats are not "
-                                      "supported (arrays are row-major)")
-        return self if self.array.flags.c_contiguous else self.clone()
+        """``self`` when its array is laid out as ``memory_format`` (default: row-major), else
+        a copy in that layout (as torch; the copy is differentiable and has storage of its
+        own)."""
+        fmt = memory_formats.check(memory_format or memory_formats.contiguous_format,
+                                   "contiguous")
+        if fmt is memory_formats.preserve_format:
+            if self.array.flags.c_contiguous:
+                return self
+            raise RuntimeError("preserve memory format is unsupported by the contiguous "
+                               "operator")
+        if memory_formats.has_layout(self.array, fmt, "contiguous"):
+            return self
+        return Copy.apply(self, memory_format=fmt)
 
     def is_contiguous(self, memory_format=None):
-        return bool(self.array.flags.c_contiguous)
+        fmt = memory_formats.check(memory_format or memory_formats.contiguous_format,
+                                   "is_contiguous")
+        return memory_formats.has_layout(self.array, fmt, "is_contiguous")
 
     def nelement(self):
         return self.numel()

@@ -17,6 +17,7 @@ import weakref
 from .. import backend, threads
 from ..autograd import buffers
 from ..autograd.function import Function
+from ..memory_formats import laid_out
 from . import dual
 
 
@@ -597,11 +598,12 @@ class ToDevice(_Primitive):
 
 
 class Copy(_Primitive):
-    """y = a in a new array (``clone``);  dy/da = 1."""
+    """y = a in a new array (``clone``), row-major or in the layout of ``memory_format``
+    (``memory_formats.py``);  dy/da = 1."""
 
     @staticmethod
-    def forward(ctx, a):
-        return a.copy()
+    def forward(ctx, a, memory_format=None):
+        return a.copy() if memory_format is None else laid_out(a, memory_format, "clone")
 
     @staticmethod
     def backward(ctx, g):
