@@ -644,3 +644,21 @@ def test_memory_format_errors_as_torch():
         assert T.zeros(2, 3).contiguous(memory_format=T.preserve_format).shape == (2, 3)
         assert not T.zeros(2, 3).is_contiguous(memory_format=T.channels_last)
     assert repr(tc.channels_last) == repr(torch.channels_last)
+
+
+def test_view_as_another_dtype_as_torch():
+    """(view(dtype) crashed in the shape parser)"""
+    def run(T):
+        y = T.arange(6.0).view(2, 3)
+        z = y.view(T.int32)
+        z[0, 0] = 1                      # the same bytes: y changes, its version too
+        return (y.t().view(T.int32), y.view(T.int16), z, y.clone(), y._version,
+                T.arange(4, dtype=T.int64).view(T.float64) * 0 + 1)
+    ours, ref = both(run)
+    assert ours[4] == ref[4]
+    assert_same(ours[:4] + ours[5:], ref[:4] + ref[5:])
+    for T in (torch, tc):
+        with pytest.raises(RuntimeError, match="stride"):
+            T.arange(6.0).view(2, 3).t().view(T.int16)
+        with pytest.raises(RuntimeError, match="divisible"):
+            T.arange(6.0).view(2, 3).view(T.float64)

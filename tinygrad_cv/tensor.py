@@ -1086,7 +1086,13 @@ class Tensor:
             raise RuntimeError(f"reshape: shape {tuple(shape)} is invalid for a tensor of shape "
                                f"{self.shape} ({self.numel()} elements)") from None
 
-    view = reshape
+    def view(self, *shape):
+        """``reshape`` (a view where the strides allow), or ``view(dtype)``: the same bytes
+        read as ``dtype`` (the last dim scaled by the ratio of the element sizes; not on the
+        graph), sharing storage and version counter (as torch)."""
+        if len(shape) == 1 and not isinstance(shape[0], (numbers.Integral, tuple, list)):
+            return _dtype_view(self, _resolve_dtype(shape[0]))
+        return self.reshape(*shape)
 
     def view_as(self, other):
         return self.reshape(other.shape)
@@ -1865,6 +1871,25 @@ def _sizes_or_flag(data, sizes, requires_grad):
     raise TypeError(f"Tensor(): expected data (a sequence, array or number) or sizes (ints), "
                     f"got {tuple(type(d).__name__ for d in dims)}; pass requires_grad=, "
                     f"dtype= and device= by keyword")
+
+
+def _dtype_view(t, dtype):
+    """``t.view(dtype)`` (torch's checks: a different element size needs a last dim of stride
+    1 whose size the ratio divides)."""
+    a = t.array
+    old, new = a.dtype.itemsize, dtype.itemsize
+    if old != new:
+        if a.ndim == 0 or a.strides[-1] != old:
+            raise RuntimeError(f"self.stride(-1) must be 1 to view {a.dtype} as {dtype} "
+                               f"(different element sizes), but got "
+                               f"{a.strides[-1] // old if a.ndim else 'a 0-d tensor'}")
+        if new > old and (a.shape[-1] * old) % new:
+            raise RuntimeError(f"self.size(-1) must be divisible by {new // old} to view "
+                               f"{a.dtype} as {dtype} (different element sizes), but got "
+                               f"{a.shape[-1]}")
+    out = Tensor.wrap(a.view(dtype))
+    out._vbox = version_box(t)
+    return out
 
 
 def _shape_arg(shape):
