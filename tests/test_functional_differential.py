@@ -805,3 +805,73 @@ def test_one_hot_of_empty_input_needs_num_classes_as_torch():
         F.one_hot(tg.Tensor(empty))
     assert tuple(F.one_hot(tg.Tensor(empty), 3).shape) == tuple(
         TF.one_hot(torch.tensor(empty), 3).shape) == (0, 3)
+
+
+# ---- ctc_loss --------------------------------------------------------------------------------
+def _ctc_problem(dtype):
+    rng = np.random.default_rng(32)
+    logits = rng.standard_normal((12, 4, 5)).astype(dtype)
+    targets = rng.integers(1, 5, (4, 4))
+    targets[1, 1] = targets[1, 0]                             # a repeated label needs a blank
+    return logits, targets, np.array([12, 10, 7, 12]), np.array([4, 3, 2, 0])
+
+
+def test_ctc_loss_matches_torch_through_log_softmax():
+    for dtype in (np.float32, np.float64):
+        logits, targets, il, tl = _ctc_problem(dtype)
+        tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else None
+        concatenated = np.concatenate([targets[i, :tl[i]] for i in range(4)])
+        for reduction, tgt in (("none", targets), ("mean", concatenated), ("sum", targets)):
+            compare(lambda z, t, a, b: F.ctc_loss(z.log_softmax(-1), t, a, b,
+                                                  reduction=reduction),
+                    lambda z, t, a, b: TF.ctc_loss(z.log_softmax(-1), t, a, b,
+                                                   reduction=reduction),
+                    [logits, tgt, il, tl], grad=(0,), tol=tol)
+        compare(lambda z, t, a, b: F.ctc_loss(z.log_softmax(-1), t, a, b, blank=2),
+                lambda z, t, a, b: TF.ctc_loss(z.log_softmax(-1), t, a, b, blank=2),
+                [logits, np.where(targets == 2, 0, targets), il, tl], grad=(0,), tol=tol)
+        compare(lambda z, t, a, b: F.ctc_loss(z.log_softmax(-1), t, a, b),     # unbatched
+                lambda z, t, a, b: TF.ctc_loss(z.log_softmax(-1), t, a, b),
+                [logits[:, 0], targets[0], np.array(12), np.array(4)], grad=(0,), tol=tol)
+
+
+def test_ctc_loss_infinite_losses_and_zero_infinity():
+    logits, targets, _, _ = _ctc_problem(np.float64)
+    targets[0] = 1                          # 1 1 1 1 needs 7 frames: 3 cannot fit
+    il, tl = np.array([3, 10, 7, 12]), np.array([4, 3, 2, 1])
+    compare(lambda z, t, a, b: F.ctc_loss(z.log_softmax(-1), t, a, b, reduction="none",
+                                          zero_infinity=True),
+            lambda z, t, a, b: TF.ctc_loss(z.log_softmax(-1), t, a, b, reduction="none",
+                                           zero_infinity=True), [logits, targets, il, tl])
+    loss = F.ctc_loss(tg.Tensor(logits).log_softmax(-1), tg.Tensor(targets), tg.Tensor(il),
+                      tg.Tensor(tl), reduction="none")
+    ref = TF.ctc_loss(torch.tensor(logits).log_softmax(-1), torch.tensor(targets),
+                      torch.tensor(il), torch.tensor(tl), reduction="none")
+    np.testing.assert_allclose(_host(loss), ref.numpy(), rtol=1e-10)
+    assert np.isinf(_host(loss)[0])
+
+
+def test_ctc_loss_gradient_is_the_exact_derivative_and_module():
+    logits, targets, il, tl = _ctc_problem(np.float64)
+    lp = torch.tensor(logits).log_softmax(-1).numpy()
+    gradcheck(lambda x: F.ctc_loss(x, tg.Tensor(targets[:2]), tg.Tensor(il[:2]),
+                                   tg.Tensor(tl[:2])), [tg.Tensor(lp[:, :2], requires_grad=True)])
+    # torch's gradient with respect to log_probs itself is ours + exp(log_probs) on each
+    # sample's frames (its formula folds in a log_softmax); the logits' gradients agree
+    ours = tg.Tensor(lp, requires_grad=True)
+    theirs = torch.tensor(lp, requires_grad=True)
+    F.ctc_loss(ours, tg.Tensor(targets), tg.Tensor(il), tg.Tensor(tl), reduction="sum").backward()
+    TF.ctc_loss(theirs, torch.tensor(targets), torch.tensor(il), torch.tensor(tl),
+                reduction="sum").backward()
+    frames = np.arange(12)[:, None] < il[None, :]
+    np.testing.assert_allclose(theirs.grad.numpy() - _host(ours.grad),
+                               np.where(frames[..., None], np.exp(lp), 0.0), atol=1e-12)
+    assert repr(nn.CTCLoss(blank=1)) == repr(torch.nn.CTCLoss(blank=1))
+    np.testing.assert_allclose(
+        _host(nn.CTCLoss(zero_infinity=True)(tg.Tensor(lp), tg.Tensor(targets), tg.Tensor(il),
+                                             tg.Tensor(tl))),
+        torch.nn.CTCLoss(zero_infinity=True)(torch.tensor(lp), torch.tensor(targets),
+                                             torch.tensor(il), torch.tensor(tl)).numpy(),
+        rtol=1e-10)
+    with pytest.raises(RuntimeError, match="target classes"):
+        F.ctc_loss(tg.Tensor(lp), tg.Tensor(np.full((4, 4), 5)), tg.Tensor(il), tg.Tensor(tl))

@@ -15,7 +15,8 @@ from .layers.loss import (CrossEntropyLoss, NLLLoss, MultiMarginLoss, BCEWithLog
                           BCELoss, MSELoss, L1Loss, SmoothL1Loss, HuberLoss, KLDivLoss,
                           PoissonNLLLoss, GaussianNLLLoss, MarginRankingLoss, HingeEmbeddingLoss,
                           CosineEmbeddingLoss, TripletMarginLoss, TripletMarginWithDistanceLoss,
-                          SoftMarginLoss, MultiLabelSoftMarginLoss, MultiLabelMarginLoss)
+                          SoftMarginLoss, MultiLabelSoftMarginLoss, MultiLabelMarginLoss,
+                          CTCLoss)
 from .layers.distance import PairwiseDistance, CosineSimilarity  # noqa: F401
 from .layers.local_response_norm import LocalResponseNorm  # noqa: F401
 from .layers.fold import Unfold, Fold  # noqa: F401

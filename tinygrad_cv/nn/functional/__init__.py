@@ -40,3 +40,4 @@ from .fold import unfold, fold  # noqa: F401
 from .grid_sample import affine_grid, grid_sample  # noqa: F401
 from .rms_norm import rms_norm  # noqa: F401
 from .alpha_dropout import alpha_dropout, feature_alpha_dropout  # noqa: F401
+from .ctc_loss import ctc_loss  # noqa: F401

@@ -4,6 +4,7 @@ given, as in torch)."""
 from __future__ import annotations
 
 from ..functional import likelihood_loss as LL
+from ..functional.ctc_loss import ctc_loss
 from ..functional import loss as L
 from ..functional import margin_loss as ML
 from ..module import Module
@@ -218,3 +219,13 @@ class MultiLabelSoftMarginLoss(_Loss):
 class MultiLabelMarginLoss(_Loss):
     def forward(self, input, target):
         return ML.multilabel_margin_loss(input, target, reduction=self.reduction)
+
+
+class CTCLoss(_Loss):
+    def __init__(self, blank=0, reduction="mean", zero_infinity=False):
+        super().__init__(reduction=reduction)
+        self.blank, self.zero_infinity = blank, zero_infinity
+
+    def forward(self, log_probs, targets, input_lengths, target_lengths):
+        return ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank,
+                        self.reduction, self.zero_infinity)
