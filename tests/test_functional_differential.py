@@ -875,3 +875,18 @@ def test_ctc_loss_gradient_is_the_exact_derivative_and_module():
         rtol=1e-10)
     with pytest.raises(RuntimeError, match="target classes"):
         F.ctc_loss(tg.Tensor(lp), tg.Tensor(np.full((4, 4), 5)), tg.Tensor(il), tg.Tensor(tl))
+
+
+def test_max_pool_with_indices_spellings_match_torch():
+    rng = np.random.default_rng(33)
+    x4, x3 = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((2, 3, 9))
+    cases = [("max_pool2d_with_indices", x4, (3,), dict(stride=2, padding=1)),
+             ("max_pool1d_with_indices", x3, (2,), dict(dilation=2, ceil_mode=True)),
+             ("adaptive_max_pool2d_with_indices", x4, ((3, 2),), {}),
+             ("adaptive_max_pool1d_with_indices", x3, (4,), {})]
+    for name, x, args, kw in cases:
+        ours = getattr(F, name)(tg.Tensor(x), *args, **kw)
+        theirs = getattr(TF, name)(torch.tensor(x), *args, **kw)
+        assert len(ours) == len(theirs) == 2
+        np.testing.assert_allclose(_host(ours[0]), theirs[0].numpy())
+        np.testing.assert_array_equal(_host(ours[1]), theirs[1].numpy())
