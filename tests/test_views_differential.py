@@ -153,7 +153,22 @@ def _view_of_a_constant_base_changed_by_a_graph_value(T, x):
     return v
 
 
+def _view_replayed_then_base_changed_again(T, x):
+    """(the replayed view's uses were routed to its place before the replay: the first
+    change's gradient was lost)"""
+    y = x * 1
+    v = y[..., ::2]
+    loss = (y * 2).sum()
+    y.add_(x[0, 0] * 2)
+    u = v.unfold(-1, 1, 1)           # v replayed here
+    loss = loss + (v * 1).sum() + (u * 3).sum()
+    y.add_(0.99)                     # y changes again; v is not used after
+    (loss + (y * y).sum()).backward()
+    return y
+
+
 @pytest.mark.parametrize("script", [_two_views_both_changed, _stale_view_changed_in_place,
+                                    _view_replayed_then_base_changed_again,
                                     _sibling_view_used_after, _same_shape_view_used_after,
                                     _view_of_view_used_before_and_after,
                                     _view_of_a_constant_base_changed_by_a_graph_value])

@@ -326,9 +326,10 @@ def refresh_view(self) -> None:
     its gradient follows the new value; its old place stays in its history for the nodes
     recorded before."""
     root, steps, _ = self._view_base
-    version = self._vbox[0]
-    _rebase(self, ViewOf.apply(root, steps=steps), version)
-    self._view_base = (root, steps, version)
+    # the old place served the uses recorded up to the base's last change (its version
+    # before that change); a use recorded since (refreshed first) gets the new one
+    _rebase(self, ViewOf.apply(root, steps=steps), root._history[-1][0])
+    self._view_base = (root, steps, self._vbox[0])
 
 
 def _rebase_view(self, out, view, version) -> None:
