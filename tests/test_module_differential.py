@@ -908,3 +908,25 @@ def test_functional_call_equals_torch():
 def test_bytes_and_complex_numbers_round_trip_as_in_torch():
     same_as_torch(lambda lib, nn: _round_trip(lib, {"k": [b"abc\x00\xff", 3j, (1 + 2j,)],
                                                     "odd": complex(float("nan"), float("inf"))}))
+
+
+# ---- norm layers' bias= and repr (torch 2.13) ---------------------------------------------------
+@pytest.mark.parametrize("make,shape", [
+    (lambda nn: nn.BatchNorm1d(3), (2, 3, 4)), (lambda nn: nn.BatchNorm1d(3, bias=False), (2, 3, 4)),
+    (lambda nn: nn.BatchNorm2d(3, affine=False, bias=False), (2, 3, 2, 2)),
+    (lambda nn: nn.LayerNorm(3, bias=False), (2, 4, 3)), (lambda nn: nn.GroupNorm(1, 3), (2, 3, 4)),
+    (lambda nn: nn.GroupNorm(1, 3, bias=False), (2, 3, 4)),
+    (lambda nn: nn.GroupNorm(1, 3, affine=False), (2, 3, 4)),
+])
+def test_norm_layers_take_bias_and_print_it_as_torch(make, shape):
+    results = []
+    for lib, mod in LIBS:
+        m = make(mod)
+        x = (lib.arange(24.0) / 7).reshape(*shape).requires_grad_()
+        y = m(x)
+        (y * lib.arange(24.0).reshape(*shape).cos()).sum().backward()
+        results.append((repr(m), list(m.state_dict()), y.detach().numpy(), x.grad.numpy()))
+    (r_t, k_t, y_t, g_t), (r_o, k_o, y_o, g_o) = results
+    assert (r_o, k_o) == (r_t, k_t)
+    np.testing.assert_allclose(y_o, y_t, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(g_o, g_t, rtol=1e-4, atol=1e-5)
