@@ -890,3 +890,18 @@ def test_max_pool_with_indices_spellings_match_torch():
         assert len(ours) == len(theirs) == 2
         np.testing.assert_allclose(_host(ours[0]), theirs[0].numpy())
         np.testing.assert_array_equal(_host(ours[1]), theirs[1].numpy())
+
+
+def test_upsample_layers_store_float_factors_and_older_spellings_match_torch():
+    x = np.random.default_rng(34).standard_normal((1, 2, 3, 4))
+    for ours, theirs in [(nn.Upsample(scale_factor=2), torch.nn.Upsample(scale_factor=2)),
+                         (nn.Upsample(scale_factor=(2, 3)), torch.nn.Upsample(scale_factor=(2, 3))),
+                         (nn.Upsample(size=(5, 6), mode="bilinear"),
+                          torch.nn.Upsample(size=(5, 6), mode="bilinear")),
+                         (nn.UpsamplingNearest2d(size=5), torch.nn.UpsamplingNearest2d(size=5)),
+                         (nn.UpsamplingBilinear2d(scale_factor=2),
+                          torch.nn.UpsamplingBilinear2d(scale_factor=2))]:
+        assert repr(ours) == repr(theirs)
+        assert ours.scale_factor == theirs.scale_factor
+        assert type(ours.scale_factor) is type(theirs.scale_factor)
+        compare(ours, theirs, [x])

@@ -29,7 +29,7 @@ from .layers.pooling import (MaxPool1d, MaxPool2d, MaxUnpool2d, AvgPool1d, AvgPo
                              AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d,
                              AdaptiveMaxPool2d)
 from .layers.normalization import BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm  # noqa: F401
-from .layers.upsample import Upsample  # noqa: F401
+from .layers.upsample import Upsample, UpsamplingNearest2d, UpsamplingBilinear2d  # noqa: F401
 from .layers.feature_dropout import Dropout1d, Dropout2d, Dropout3d  # noqa: F401
 from .layers.padding import (ReflectionPad1d, ReflectionPad2d, ReflectionPad3d,  # noqa: F401
                              ReplicationPad1d, ReplicationPad2d, ReplicationPad3d,
