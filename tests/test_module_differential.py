@@ -930,3 +930,11 @@ def test_norm_layers_take_bias_and_print_it_as_torch(make, shape):
     assert (r_o, k_o) == (r_t, k_t)
     np.testing.assert_allclose(y_o, y_t, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(g_o, g_t, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("make", [
+    lambda nn: nn.MaxPool2d(3, 2, 1, dilation=2, ceil_mode=True), lambda nn: nn.MaxPool2d(2),
+    lambda nn: nn.MaxUnpool2d((2, 3), 1), lambda nn: nn.MaxUnpool2d(2, padding=1),
+])
+def test_pooling_reprs_equal_torch(make):
+    same_as_torch(lambda lib, nn: repr(make(nn)))

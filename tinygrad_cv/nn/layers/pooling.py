@@ -3,7 +3,7 @@ average/max pooling in 1-D and 2-D.  The 2-D layers take (N, C, H, W) or unbatch
 the 1-D ones (N, C, L) or (C, L), as torch."""
 from __future__ import annotations
 
-from ...arguments import single
+from ...arguments import pair, single
 from ..functional.adaptive_max_pool import adaptive_max_pool2d
 from ..functional.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d, max_unpool2d
 from ..functional.pooling1d import (adaptive_avg_pool1d, adaptive_max_pool1d, avg_pool1d,
@@ -46,6 +46,11 @@ class MaxPool2d(_Pool2d):
         super().__init__(kernel_size, stride, padding, ceil_mode)
         self.dilation, self.return_indices = dilation, bool(return_indices)
 
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={getattr(self, 'dilation', 1)}, "
+                f"ceil_mode={getattr(self, 'ceil_mode', False)}")
+
     def forward(self, x):
         _check4d(self, x)
         return max_pool2d(x, self.kernel_size, self.stride, self.padding,
@@ -78,9 +83,9 @@ class MaxUnpool2d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = kernel_size if stride is None else stride
-        self.padding = padding
+        self.kernel_size = pair(kernel_size, "kernel_size", "MaxUnpool2d")
+        self.stride = self.kernel_size if stride is None else pair(stride, "stride", "MaxUnpool2d")
+        self.padding = pair(padding, "padding", "MaxUnpool2d")
 
     def forward(self, x, indices, output_size=None):
         return max_unpool2d(x, indices, self.kernel_size, self.stride, self.padding,
