@@ -105,5 +105,10 @@ from .backends import (use_deterministic_algorithms,  # noqa: E402,F401
 from . import distributed  # noqa: E402,F401
 from . import distributions  # noqa: E402,F401
 from . import special  # noqa: E402,F401
+from . import linalg  # noqa: E402,F401
+from .linalg import (det, logdet, slogdet, inverse, pinverse, matrix_power,  # noqa: E402,F401
+                     matrix_exp, cholesky_solve, cholesky_inverse)
+from .linalg import (cholesky_top as cholesky, qr_top as qr, svd_top as svd,  # noqa: E402,F401
+                     cross_top as cross)
 from . import sparse  # noqa: E402,F401
 from .sparse import sparse_coo_tensor, spmm  # noqa: E402,F401

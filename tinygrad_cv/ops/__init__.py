@@ -19,6 +19,7 @@ attention, losses), whose backward works on raw arrays only, live in ``nn/functi
     math         Tan Asin Acos Atan Atan2 Sinc Sinh Cosh Asinh Acosh Atanh Logit Exp2
                  LogAddExp Xlogy Hypot CopySign FExtremum NanToNum
     gamma        LogGammaDerivative (lgamma, digamma, polygamma on arrays)
+    decompositions  Inverse Solve Det Slogdet Cholesky QR Eigh SVD MatrixExp
     activation   LeakyReLUFn GELUFn SiLUFn
     loss         BCEFn (binary cross-entropy on probabilities)
     unary        Log1p Expm1 Step (floor, ceil, trunc, round, sign: zero gradient)
