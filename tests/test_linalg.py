@@ -184,7 +184,7 @@ def test_eigh_matches_torch(batch, n, uplo, seed):
     # sign-free: eigenvalues and the squared eigenvectors
     _compare(lambda x: (lambda r: (r[0], r[1] * r[1] * tg.tensor(c)))(tg.linalg.eigh(x, uplo)),
              lambda x: (lambda r: (r[0], r[1] * r[1] * torch.tensor(c)))(
-                 torch.linalg.eigh(x, uplo)), [a], rtol=1e-7, atol=1e-9, second=False)
+                 torch.linalg.eigh(x, uplo)), [a], rtol=1e-7, atol=1e-9)
 
 
 @SETTINGS
@@ -200,7 +200,7 @@ def test_svd_matches_torch(batch, shape, seed):
                                 (r[0] * r[1][..., None, :]) @ r[2])
     _compare(lambda x: sign_free(tg.linalg.svd(x, full_matrices=False), tg),
              lambda x: sign_free(torch.linalg.svd(x, full_matrices=False), torch), [a],
-             rtol=1e-7, atol=1e-9, second=False)
+             rtol=1e-7, atol=1e-9)
 
 
 def test_svd_full_matrices_and_torch_svd_form():

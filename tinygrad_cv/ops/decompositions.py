@@ -250,15 +250,13 @@ def _concat_last(a, b):
 
 # ---- symmetric eigenvalues, SVD -----------------------------------------------------------------
 def _gap_inverse(values, squared=False):
-    """F_ij = 1 / (v_j - v_i) (1 / (v_j^2 - v_i^2)), 0 on the diagonal (raw array; inf where
-    two values are equal, as torch's gradients)."""
-    xp = backend.get_array_module(values)
+    """F_ij = 1 / (v_j - v_i) (1 / (v_j^2 - v_i^2)), 0 on the diagonal, of a raw array or a
+    Tensor (recorded: F depends on the values for second derivatives); inf where two values
+    are equal, as torch's gradients."""
     v = values * values if squared else values
     diff = v[..., None, :] - v[..., :, None]
-    n = values.shape[-1]
-    eye = xp.eye(n, dtype=bool)
-    with_diag = xp.where(eye, 1.0, diff)
-    return xp.where(eye, 0.0, 1.0 / with_diag).astype(values.dtype)
+    eye = _xp(values).eye(values.shape[-1], dtype=bool)
+    return dual.where(eye, 0.0, 1.0 / dual.where(eye, 1.0, diff))
 
 
 class Eigh(_Primitive):
@@ -279,7 +277,7 @@ class Eigh(_Primitive):
         inner = 0
         if gv is not None:
             vtgv = _mT(v) @ gv
-            inner = (vtgv - _mT(vtgv)) * (0.5 * _gap_inverse(dual.raw(w)))
+            inner = (vtgv - _mT(vtgv)) * (0.5 * _gap_inverse(w))
         if gw is not None:
             inner = inner + _diag_embed(gw)
         return v @ inner @ _mT(v)
@@ -311,7 +309,7 @@ class SVD(_Primitive):
             core = _diag_embed(gs)
         if gu is None and gvh is None:
             return u @ core @ vh
-        f = _gap_inverse(dual.raw(s), squared=True)
+        f = _gap_inverse(s, squared=True)
         sm = _diag_embed(s)
         inv_s = 1.0 / s
         result = 0
