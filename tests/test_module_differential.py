@@ -938,3 +938,11 @@ def test_norm_layers_take_bias_and_print_it_as_torch(make, shape):
 ])
 def test_pooling_reprs_equal_torch(make):
     same_as_torch(lambda lib, nn: repr(make(nn)))
+
+
+@pytest.mark.parametrize("make", [
+    lambda nn: nn.RNNCell(3, 4, nonlinearity="relu"), lambda nn: nn.RNN(3, 4, 2, nonlinearity="relu"),
+    lambda nn: nn.RNN(3, 4, bias=False), lambda nn: nn.SiLU(inplace=True), lambda nn: nn.SiLU(),
+])
+def test_recurrent_and_activation_reprs_equal_torch(make):
+    same_as_torch(lambda lib, nn: repr(make(nn)))

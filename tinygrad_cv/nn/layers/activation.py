@@ -79,6 +79,9 @@ class SiLU(Module):
     def forward(self, x):
         return A.silu(x, inplace=self.inplace)
 
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
+
 
 class Softmax(Module):
     """softmax along ``dim``."""

@@ -97,7 +97,7 @@ class _CellBase(Module):
         if not self.bias:
             s += ", bias=False"
         if self.mode == "RNN_RELU":
-            s += ", nonlinearity='relu'"
+            s += ", nonlinearity=relu"   # (torch's RNNCell repr, unquoted)
         return s
 
     def _prepare(self, x, hx):
@@ -234,9 +234,7 @@ class _RNNBase(Module):
         s = f"{self.input_size}, {self.hidden_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
-        if getattr(self, "nonlinearity", "tanh") != "tanh":
-            s += f", nonlinearity='{self.nonlinearity}'"
-        if not self.bias:
+        if not self.bias:      # (torch's RNN repr does not show nonlinearity)
             s += ", bias=False"
         if self.batch_first:
             s += ", batch_first=True"
