@@ -740,3 +740,11 @@ def test_random_view_and_in_place_programs_as_torch(steps):
             _run_program(tc, steps)
         return
     assert_same(_run_program(tc, steps), ref, rtol=1e-9, atol=1e-9)
+
+
+def test_assigning_into_an_expanded_tensor_raises_as_torch():
+    """(NumPy's ValueError 'assignment destination is read-only' came through)"""
+    for T in (torch, tc):
+        e = T.zeros(3, 1).expand(3, 4)
+        with pytest.raises(RuntimeError, match="more than one element of the written-to"):
+            e[0] = 1.0

@@ -477,6 +477,8 @@ class Tensor:
             return
         if type(value) is int and self.array.dtype.kind in "ui":
             value = _wrapped_int(value, self.array)          # (uint8 and -1: 255, as torch)
+        if not getattr(self.array.flags, "writeable", True):  # (an expanded tensor)
+            raise RuntimeError(OVERLAP_ERROR)
         self.array[index] = value.array if isinstance(value, Tensor) else value
         bump_version(self)
 
@@ -2380,8 +2382,8 @@ def broadcast_to(x, shape):
 from .autograd.mode import is_grad_enabled  # noqa: E402
 from .autograd.function import ShapeError  # noqa: E402
 from .autograd.engine import backward as _backward_into, run_backward  # noqa: E402
-from .autograd.inplace import (apply_inplace, arithmetic_inplace,  # noqa: E402
-                               assign_inplace, reshape_inplace)
+from .autograd.inplace import (OVERLAP_ERROR, apply_inplace,  # noqa: E402
+                               arithmetic_inplace, assign_inplace, reshape_inplace)
 from .autograd.versions import bump_version, share_version, version_box  # noqa: E402
 from .ops.elementwise import (Abs, Add, Cast, Clamp, ClampTensor, Copy, Cos,  # noqa: E402
                               Div, DivRounded, Exp, Log, Maximum, Minimum, Mul, Neg, Pow,

@@ -39,6 +39,10 @@ from .versions import (bump_version, is_stale_view, replay, torch_type_name,
 LEAF_ERROR = "a leaf Variable that requires grad is being used in an in-place operation."
 LEAF_VIEW_ERROR = ("a view of a leaf Variable that requires grad is being used in an in-place "
                    "operation.")
+OVERLAP_ERROR = (
+    "unsupported operation: more than one element of the written-to tensor refers to a single "
+    "memory location (or its memory is read-only). Please clone() the tensor before performing "
+    "the operation.")
 GRAPH_VIEW_ERROR = (
     "in-place operation on an expanded view of a tensor that is part of the graph; clone() "
     "the tensor first")
@@ -111,10 +115,7 @@ def write(self, value, casting="same_kind") -> None:
                            f"desired output type {torch_type_name(arr.dtype)}")
     if not getattr(arr.flags, "writeable", True) or any(   # (CuPy arrays have no such flag)
             st == 0 and n > 1 for st, n in zip(arr.strides, arr.shape)):   # (an expand)
-        raise RuntimeError(
-            "unsupported operation: more than one element of the written-to tensor refers to a "
-            "single memory location (or its memory is read-only). Please clone() the tensor "
-            "before performing the operation.")
+        raise RuntimeError(OVERLAP_ERROR)
     arr[...] = value
     bump_version(self)
 
