@@ -905,3 +905,28 @@ def test_upsample_layers_store_float_factors_and_older_spellings_match_torch():
         assert ours.scale_factor == theirs.scale_factor
         assert type(ours.scale_factor) is type(theirs.scale_factor)
         compare(ours, theirs, [x])
+
+
+def test_max_unpool1d_and_unbatched_max_unpool2d_match_torch():
+    rng = np.random.default_rng(35)
+    for shape, k, s, out in [((2, 3, 9), 3, 3, None), ((3, 10), 2, 2, None),
+                             ((2, 3, 9), 2, 2, [9]), ((2, 3, 9), 2, 1, None)]:
+        x = rng.standard_normal(shape)
+        y, i = TF.max_pool1d(torch.tensor(x), k, s, return_indices=True)
+        compare(lambda t: F.max_unpool1d(t, tg.Tensor(i.numpy()), k, s, output_size=out),
+                lambda t: TF.max_unpool1d(t, i, k, s, output_size=out), [y.numpy()])
+    x = rng.standard_normal((3, 6, 4))                        # unbatched (C, H, W)
+    y, i = TF.max_pool2d(torch.tensor(x), 2, return_indices=True)
+    compare(lambda t: F.max_unpool2d(t, tg.Tensor(i.numpy()), 2),
+            lambda t: TF.max_unpool2d(t, i, 2), [y.numpy()])
+    layer, ref = nn.MaxUnpool1d(3), torch.nn.MaxUnpool1d(3)
+    assert repr(layer) == repr(ref)
+    y, i = TF.max_pool1d(torch.tensor(rng.standard_normal((2, 3, 9))), 3, return_indices=True)
+    compare(lambda t: layer(t, tg.Tensor(i.numpy())), lambda t: ref(t, i), [y.numpy()])
+    assert F.native_channel_shuffle is F.channel_shuffle
+    with pytest.warns(FutureWarning, match="deprecated"):
+        ours = nn.NLLLoss2d(ignore_index=1)
+    with pytest.warns(FutureWarning):
+        theirs = torch.nn.NLLLoss2d(ignore_index=1)
+    assert isinstance(ours, nn.NLLLoss) and repr(ours) == repr(theirs)
+    assert ours.ignore_index == theirs.ignore_index == 1

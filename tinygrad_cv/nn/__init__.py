@@ -16,7 +16,7 @@ from .layers.loss import (CrossEntropyLoss, NLLLoss, MultiMarginLoss, BCEWithLog
                           PoissonNLLLoss, GaussianNLLLoss, MarginRankingLoss, HingeEmbeddingLoss,
                           CosineEmbeddingLoss, TripletMarginLoss, TripletMarginWithDistanceLoss,
                           SoftMarginLoss, MultiLabelSoftMarginLoss, MultiLabelMarginLoss,
-                          CTCLoss)
+                          CTCLoss, NLLLoss2d)
 from .layers.distance import PairwiseDistance, CosineSimilarity  # noqa: F401
 from .layers.local_response_norm import LocalResponseNorm  # noqa: F401
 from .layers.fold import Unfold, Fold  # noqa: F401
@@ -25,9 +25,9 @@ from .layers.recurrent import RNNCell, LSTMCell, GRUCell, RNN, LSTM, GRU  # noqa
 from .layers.attention import (MultiheadAttention, TransformerEncoderLayer,  # noqa: F401
                                TransformerDecoderLayer, PositionalEncoding)
 from .layers.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d  # noqa: F401
-from .layers.pooling import (MaxPool1d, MaxPool2d, MaxUnpool2d, AvgPool1d, AvgPool2d,  # noqa: F401
-                             AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d,
-                             AdaptiveMaxPool2d)
+from .layers.pooling import (MaxPool1d, MaxPool2d, MaxUnpool1d, MaxUnpool2d,  # noqa: F401
+                             AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d,
+                             AdaptiveMaxPool1d, AdaptiveMaxPool2d)
 from .layers.normalization import BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm  # noqa: F401
 from .layers.upsample import Upsample, UpsamplingNearest2d, UpsamplingBilinear2d  # noqa: F401
 from .layers.feature_dropout import Dropout1d, Dropout2d, Dropout3d  # noqa: F401

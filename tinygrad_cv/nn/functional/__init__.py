@@ -23,7 +23,7 @@ from .conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: F4
 from .pooling import max_pool2d, max_unpool2d, avg_pool2d, adaptive_avg_pool2d  # noqa: F401
 from .adaptive_max_pool import adaptive_max_pool2d  # noqa: F401
 from .pooling1d import (max_pool1d, avg_pool1d, adaptive_avg_pool1d,  # noqa: F401
-                        adaptive_max_pool1d)
+                        adaptive_max_pool1d, max_unpool1d)
 from .batch_norm import batch_norm  # noqa: F401
 from .normalization import layer_norm  # noqa: F401
 from .group_norm import group_norm  # noqa: F401
@@ -31,7 +31,8 @@ from .interpolation import (interpolate, upsample, upsample_nearest,  # noqa: F4
                             upsample_bilinear)
 from .distance import normalize, cosine_similarity, pairwise_distance, pdist  # noqa: F401
 from .padding import pad  # noqa: F401
-from .pixel_shuffle import pixel_shuffle, pixel_unshuffle, channel_shuffle  # noqa: F401
+from .pixel_shuffle import (pixel_shuffle, pixel_unshuffle, channel_shuffle,  # noqa: F401
+                            native_channel_shuffle)
 from .feature_dropout import dropout1d, dropout2d, dropout3d  # noqa: F401
 from .instance_norm import instance_norm  # noqa: F401
 from .local_response_norm import local_response_norm  # noqa: F401

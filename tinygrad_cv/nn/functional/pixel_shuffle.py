@@ -65,3 +65,6 @@ def channel_shuffle(input, groups):
                            f"groups {groups}")
     rest = tuple(input.shape[2:])
     return input.reshape(n, groups, c // groups, *rest).transpose(1, 2).reshape(n, c, *rest)
+
+
+native_channel_shuffle = channel_shuffle      # torch's name of the same operation

@@ -473,9 +473,14 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     (Ho, Wo) = (H - 1) * stride - 2 * padding + kernel, or ``output_size`` (2 or 4 sizes,
     each strictly within stride of that).  Gradient: dy gathered at ``indices``."""
     op = "max_unpool2d"
+    if input.ndim == 3:                  # unbatched (C, H, W), as torch
+        idx = indices if isinstance(indices, Tensor) else Tensor(backend.as_array(indices))
+        size = None if output_size is None else tuple(output_size)[-2:]
+        return max_unpool2d(input.unsqueeze(0), idx.unsqueeze(0), kernel_size, stride,
+                            padding, size).squeeze(0)
     if input.ndim != 4:
-        raise ValueError(f"{op}: expected input of shape (N, C, H, W) (4-D), got shape "
-                         f"{tuple(input.shape)}")
+        raise ValueError(f"{op}: expected input of shape (N, C, H, W) (4-D) or (C, H, W), got "
+                         f"shape {tuple(input.shape)}")
     kernel = pair(kernel_size, "kernel_size", op)
     stride = kernel if stride is None else pair(stride, "stride", op)
     padding = pair(padding, "padding", op)

@@ -2,15 +2,17 @@
 
 ``max_pool1d(x, k, s, p, d)`` is ``max_pool2d`` of x[..., None, :] with kernel (1, k),
 stride (1, s), padding (0, p), dilation (1, d), the unit row dropped again; the same for
-average and adaptive pooling.  So they share the 2-D kernels, their gradients, ceil_mode and
-count_include_pad rules, CuPy support and ONNX export; a max-pool index h * W + w is the
-position along L (h = 0).  Input (N, C, L) or unbatched (C, L), as torch.
+average and adaptive pooling and for max_unpool1d (max_unpool2d of the view).  So they share
+the 2-D kernels, their gradients, ceil_mode and count_include_pad rules, CuPy support and ONNX
+export; a max-pool index h * W + w is the position along L (h = 0).  Input (N, C, L) or unbatched (C, L), as torch.
 """
 from __future__ import annotations
 
+from ... import backend
 from ...arguments import single
+from ...tensor import Tensor
 from .adaptive_max_pool import adaptive_max_pool2d
-from .pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
+from .pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d, max_unpool2d
 
 
 def _as_rows(op, x):
@@ -83,3 +85,18 @@ def adaptive_max_pool1d(input, output_size, return_indices=False):
     op = "adaptive_max_pool1d"
     return _drop_rows(adaptive_max_pool2d(_as_rows(op, input), (1, _adaptive_size(op, output_size)),
                                           return_indices))
+
+
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """The inverse placement of ``max_pool1d(..., return_indices=True)``: ``max_unpool2d`` of
+    the (N, C, 1, L) view; (N, C, L) or unbatched (C, L) -> Lo = (L - 1) s - 2 p + k, or the
+    last entry of ``output_size``."""
+    op = "max_unpool1d"
+    (k,) = single(kernel_size, "kernel_size", op)
+    (s,) = (k,) if stride is None else single(stride, "stride", op)
+    (p,) = single(padding, "padding", op)
+    x = _as_rows(op, input)
+    idx = indices.unsqueeze(-2) if hasattr(indices, "unsqueeze") else \
+        _as_rows(op, Tensor(backend.as_array(indices)))
+    size = None if output_size is None else (1, int(tuple(output_size)[-1]))
+    return max_unpool2d(x, idx, (1, k), (1, s), (0, p), size).squeeze(-2)

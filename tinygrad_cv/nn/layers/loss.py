@@ -3,6 +3,8 @@ torch's order, with the deprecated ``size_average``/``reduce`` deciding the redu
 given, as in torch)."""
 from __future__ import annotations
 
+import warnings
+
 from ..functional import likelihood_loss as LL
 from ..functional.ctc_loss import ctc_loss
 from ..functional import loss as L
@@ -42,6 +44,15 @@ class NLLLoss(_Loss):
     def forward(self, input, target):
         return L.nll_loss(input, target, self.weight, ignore_index=self.ignore_index,
                           reduction=self.reduction)
+
+
+class NLLLoss2d(NLLLoss):
+    """torch's deprecated name of NLLLoss for (N, C, H, W) scores (warns, as torch)."""
+
+    def __init__(self, *args, **kwargs):
+        warnings.warn("`NLLLoss2d` has been deprecated. Please use `NLLLoss` instead as a "
+                      "drop-in replacement.", FutureWarning, stacklevel=2)
+        super().__init__(*args, **kwargs)
 
 
 class MultiMarginLoss(_Loss):

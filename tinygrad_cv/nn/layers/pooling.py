@@ -7,7 +7,7 @@ from ...arguments import pair, single
 from ..functional.adaptive_max_pool import adaptive_max_pool2d
 from ..functional.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d, max_unpool2d
 from ..functional.pooling1d import (adaptive_avg_pool1d, adaptive_max_pool1d, avg_pool1d,
-                                    max_pool1d)
+                                    max_pool1d, max_unpool1d)
 from ..module import Module
 
 
@@ -89,6 +89,25 @@ class MaxUnpool2d(Module):
 
     def forward(self, x, indices, output_size=None):
         return max_unpool2d(x, indices, self.kernel_size, self.stride, self.padding,
+                            output_size)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(Module):
+    """The inverse placement of ``MaxPool1d(return_indices=True)``; ``forward(x, indices,
+    output_size=None)`` as ``functional.max_unpool1d``."""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size = single(kernel_size, "kernel_size", "MaxUnpool1d")
+        self.stride = self.kernel_size if stride is None else single(stride, "stride",
+                                                                      "MaxUnpool1d")
+        self.padding = single(padding, "padding", "MaxUnpool1d")
+
+    def forward(self, x, indices, output_size=None):
+        return max_unpool1d(x, indices, self.kernel_size, self.stride, self.padding,
                             output_size)
 
     def extra_repr(self):
