@@ -946,3 +946,27 @@ def test_pooling_reprs_equal_torch(make):
 ])
 def test_recurrent_and_activation_reprs_equal_torch(make):
     same_as_torch(lambda lib, nn: repr(make(nn)))
+
+
+def test_overridden_load_from_state_dict_and_private_pre_hooks_run_as_in_torch():
+    def probe(lib, nn):
+        log = []
+
+        class Renamed(nn.Linear):
+            def _load_from_state_dict(self, state_dict, prefix, *args):
+                log.append(("override", prefix, args[1]))
+                if prefix + "w" in state_dict:
+                    state_dict[prefix + "weight"] = state_dict.pop(prefix + "w")
+                super()._load_from_state_dict(state_dict, prefix, *args)
+        m = nn.Sequential(Renamed(2, 2))
+        m[0]._register_load_state_dict_pre_hook(
+            lambda sd, prefix, *a: log.append(("private", prefix, sorted(sd))))
+        m[0]._register_load_state_dict_pre_hook(
+            lambda mod, sd, prefix, meta, strict, *a: log.append((type(mod).__name__, strict)),
+            with_module=True)
+        result = m.load_state_dict({"0.w": lib.eye(2), "0.bias": lib.ones(2)}, strict=False)
+        lone, missing, unexpected, errors = nn.Linear(2, 2), [], [], []
+        lone._load_from_state_dict({"weight": lib.eye(2)}, "", {}, True, missing, unexpected, errors)
+        return (log, str(result), m[0].weight.tolist(), m[0].bias.tolist(),
+                (missing, unexpected, errors, lone.weight.tolist()))
+    same_as_torch(probe)

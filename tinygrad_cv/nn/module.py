@@ -134,6 +134,23 @@ _SD_PRE, _SD_POST = "_state_dict_pre_hooks", "_state_dict_hooks"
 _LOAD_PRE, _LOAD_POST = "_load_state_dict_pre_hooks", "_load_state_dict_post_hooks"
 _BACKWARD, _BACKWARD_PRE = "_backward_hooks", "_backward_pre_hooks"
 _EXTRA_STATE_KEY_SUFFIX = "_extra_state"
+_STAGED = "_staged_writes"   # local_metadata entry: load_state_dict's deferred writes
+
+
+def _write_staged(staged):
+    """Make the writes ``Module._stage_load`` checked: (tensor, None, array) copies in place,
+    (module, name, value) assigns, (module, "_extra_state", state) sets the extra state."""
+    for target, name, value in staged:
+        if name == _EXTRA_STATE_KEY_SUFFIX:
+            target.set_extra_state(value)
+        elif name is not None:
+            setattr(target, name, value)
+        elif target.array.shape == ():
+            target.array = value.copy()
+            bump_version(target)
+        else:
+            target.array[...] = value
+            bump_version(target)
 
 
 class Module:
@@ -680,6 +697,28 @@ class Module:
                 destination = result
         return destination
 
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):
+        """torch's per-module step of ``load_state_dict``: this module's load pre-hooks, then
+        the check of its own entries.  Subclasses may override it (e.g. to rename old keys in
+        ``state_dict``, then call ``super()``).  Inside ``load_state_dict`` the writes are
+        staged and made once every module is checked; called on its own, it writes at once."""
+        for hook in list(self.__dict__.get(_LOAD_PRE, {}).values()):
+            hook(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                 error_msgs)
+        staged = local_metadata.get(_STAGED)
+        own = [] if staged is None else staged
+        self._stage_load(state_dict, prefix, local_metadata.get("assign_to_params_buffers", False),
+                         missing_keys, error_msgs, own)
+        if staged is None and not error_msgs:
+            _write_staged(own)
+
+    def _register_load_state_dict_pre_hook(self, hook, with_module=False):
+        """torch's older form: ``hook(state_dict, prefix, local_metadata, strict, missing_keys,
+        unexpected_keys, error_msgs)`` (the module first with ``with_module``)."""
+        return self._add_hook(_LOAD_PRE, hook if with_module else
+                              (lambda module, *args: hook(*args)))
+
     def _stage_load(self, state_dict, prefix, assign, missing, errors, staged):
         """Check this module's own entries of ``state_dict``; append what to write to
         ``staged`` and what is wrong to ``missing``/``errors`` (nothing is written here)."""
@@ -748,26 +787,16 @@ class Module:
         expected = set()
         for name, m in modules:
             prefix = name + "." if name else ""
-            for hook in list(m.__dict__.get(_LOAD_PRE, {}).values()):
-                hook(m, state_dict, prefix, {}, strict, missing, unexpected, errors)
-            m._stage_load(state_dict, prefix, assign, missing, errors, staged)
+            m._load_from_state_dict(state_dict, prefix,
+                                    {"assign_to_params_buffers": assign, _STAGED: staged},
+                                    True, missing, unexpected, errors)
             expected.update(m._expected_keys(prefix))
         unexpected.extend(k for k in state_dict if k not in expected)
         result = _IncompatibleKeys(missing, unexpected)
         post_hooks = [(m, h) for _, m in reversed(modules)
                       for h in list(m.__dict__.get(_LOAD_POST, {}).values())]
         self._raise_load_errors(result, errors, strict and not post_hooks)
-        for target, name, value in staged:
-            if name == _EXTRA_STATE_KEY_SUFFIX:
-                target.set_extra_state(value)
-            elif name is not None:
-                setattr(target, name, value)
-            elif target.array.shape == ():
-                target.array = value.copy()
-                bump_version(target)
-            else:
-                target.array[...] = value
-                bump_version(target)
+        _write_staged(staged)
         for m, hook in post_hooks:
             if hook(m, result) is not None:
                 raise RuntimeError("Hooks registered with ``register_load_state_dict_post_hook`` "
