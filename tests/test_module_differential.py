@@ -970,3 +970,29 @@ def test_overridden_load_from_state_dict_and_private_pre_hooks_run_as_in_torch()
         return (log, str(result), m[0].weight.tolist(), m[0].bias.tolist(),
                 (missing, unexpected, errors, lone.weight.tolist()))
     same_as_torch(probe)
+
+
+def test_global_module_hooks_run_before_the_modules_own_as_in_torch():
+    import torch.nn.modules.module as torch_module
+    import tinygrad_cv.nn.modules.module as our_module
+
+    def probe(lib, nn):
+        hooks = torch_module if lib is torch else our_module
+        log, m = [], nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+        m[0].register_forward_hook(lambda mod, a, o: log.append(("own", type(mod).__name__)))
+        handles = [
+            hooks.register_module_forward_pre_hook(lambda mod, a: log.append(("pre", type(mod).__name__))),
+            hooks.register_module_forward_hook(lambda mod, a, o: log.append(("post", type(mod).__name__))),
+            hooks.register_module_forward_hook(lambda mod, a, k, o: log.append(("kw", sorted(k))),
+                                               with_kwargs=True),
+            hooks.register_module_full_backward_hook(lambda mod, gi, go: log.append(("bw", type(mod).__name__))),
+            hooks.register_module_full_backward_pre_hook(
+                lambda mod, go: log.append(("bw-pre", type(mod).__name__)))]
+        try:
+            m(lib.ones(1, 2, requires_grad=True)).sum().backward()
+        finally:
+            for h in handles:
+                h.remove()
+        m(lib.ones(1, 2))
+        return log
+    same_as_torch(probe)

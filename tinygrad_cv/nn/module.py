@@ -137,6 +137,51 @@ _EXTRA_STATE_KEY_SUFFIX = "_extra_state"
 _STAGED = "_staged_writes"   # local_metadata entry: load_state_dict's deferred writes
 
 
+# hooks every module runs (torch.nn.modules.module.register_module_*_hook), before its own
+_global_forward_pre = collections.OrderedDict()
+_global_forward = collections.OrderedDict()
+_global_forward_kw = collections.OrderedDict()
+_global_forward_always = collections.OrderedDict()
+_global_backward = collections.OrderedDict()
+_global_backward_pre = collections.OrderedDict()
+
+
+def _register_hook(hooks, hook, prepend=False, flags=()):
+    """``hook`` into the OrderedDict ``hooks``; ``flags``: dicts (with_kwargs, always_call)
+    that also record its id.  Returns its RemovableHandle."""
+    handle = RemovableHandle(hooks, extra_dict=list(flags))
+    hooks[handle.id] = hook
+    for f in flags:
+        f[handle.id] = True
+    if prepend:
+        hooks.move_to_end(handle.id, last=False)
+    return handle
+
+
+def register_module_forward_pre_hook(hook):
+    """``hook(module, args)`` before every module's forward (before the module's own
+    pre-hooks); a non-None result replaces the arguments."""
+    return _register_hook(_global_forward_pre, hook)
+
+
+def register_module_forward_hook(hook, *, with_kwargs=False, always_call=False):
+    """``hook(module, args, output)`` (``hook(module, args, kwargs, output)`` with
+    ``with_kwargs``) after every module's forward, before the module's own hooks."""
+    flags = ([_global_forward_kw] if with_kwargs else []) + \
+        ([_global_forward_always] if always_call else [])
+    return _register_hook(_global_forward, hook, flags=flags)
+
+
+def register_module_full_backward_pre_hook(hook):
+    """Every module's ``register_full_backward_pre_hook``, run before its own."""
+    return _register_hook(_global_backward_pre, hook)
+
+
+def register_module_full_backward_hook(hook):
+    """Every module's ``register_full_backward_hook``, run before its own."""
+    return _register_hook(_global_backward, hook)
+
+
 def _write_staged(staged):
     """Make the writes ``Module._stage_load`` checked: (tensor, None, array) copies in place,
     (module, name, value) assigns, (module, "_extra_state", state) sets the extra state."""
@@ -341,15 +386,8 @@ class Module:
     def _add_hook(self, name, hook, prepend=False, flags=()):
         """Register ``hook`` in the store ``name``; ``flags``: the stores (with_kwargs, ...)
         that also record its id."""
-        hooks = self._hook_store(name)
-        extra = [self._hook_store(f) for f in flags]
-        handle = RemovableHandle(hooks, extra_dict=extra)
-        hooks[handle.id] = hook
-        for f in extra:
-            f[handle.id] = True
-        if prepend:
-            hooks.move_to_end(handle.id, last=False)
-        return handle
+        return _register_hook(self._hook_store(name), hook, prepend,
+                              [self._hook_store(f) for f in flags])
 
     def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
         """``hook(module, args)`` (or ``hook(module, args, kwargs)`` with ``with_kwargs``) runs
@@ -379,13 +417,16 @@ class Module:
 
     def __call__(self, *args, **kwargs):
         d = self.__dict__
-        if not (d.get(_FORWARD_PRE) or d.get(_FORWARD) or d.get(_BACKWARD) or d.get(_BACKWARD_PRE)):
+        if not (d.get(_FORWARD_PRE) or d.get(_FORWARD) or d.get(_BACKWARD) or d.get(_BACKWARD_PRE)
+                or _global_forward_pre or _global_forward or _global_backward
+                or _global_backward_pre):
             return self.forward(*args, **kwargs)
         return self._call_with_hooks(args, kwargs)
 
     def _call_with_hooks(self, args, kwargs):
+        """forward between the global and own hooks, in torch's order (global first)."""
         d = self.__dict__
-        for hook_id, hook in list(d.get(_FORWARD_PRE, {}).items()):
+        for hook_id, hook in list(_global_forward_pre.items()) + list(d.get(_FORWARD_PRE, {}).items()):
             if hook_id in d.get(_FORWARD_PRE_KW, ()):
                 result = hook(self, args, kwargs)
                 if result is not None:
@@ -398,12 +439,14 @@ class Module:
                 if result is not None:
                     args = result if isinstance(result, tuple) else (result,)
         backward_hook = None
-        if d.get(_BACKWARD) or d.get(_BACKWARD_PRE):
-            backward_hook = BackwardHook(self, list(d.get(_BACKWARD, {}).values()),
-                                         list(d.get(_BACKWARD_PRE, {}).values()))
+        if d.get(_BACKWARD) or d.get(_BACKWARD_PRE) or _global_backward or _global_backward_pre:
+            backward_hook = BackwardHook(
+                self, list(_global_backward.values()) + list(d.get(_BACKWARD, {}).values()),
+                list(_global_backward_pre.values()) + list(d.get(_BACKWARD_PRE, {}).values()))
             args = backward_hook.setup_inputs(args)
-        hooks = list(d.get(_FORWARD, {}).items())
-        with_kwargs, always = d.get(_FORWARD_KW, ()), d.get(_FORWARD_ALWAYS, ())
+        hooks = list(_global_forward.items()) + list(d.get(_FORWARD, {}).items())
+        with_kwargs = set(_global_forward_kw) | set(d.get(_FORWARD_KW, ()))
+        always = set(_global_forward_always) | set(d.get(_FORWARD_ALWAYS, ()))
         called, output = set(), None
         try:
             output = self.forward(*args, **kwargs)
