@@ -748,3 +748,14 @@ def test_assigning_into_an_expanded_tensor_raises_as_torch():
         e = T.zeros(3, 1).expand(3, 4)
         with pytest.raises(RuntimeError, match="more than one element of the written-to"):
             e[0] = 1.0
+
+
+@pytest.mark.parametrize("name", ["zeros", "ones", "empty", "rand", "randn"])
+def test_factories_take_size_keyword_and_refuse_negative_sizes_as_torch(name):
+    """(size= was an unexpected keyword; a negative size gave NumPy's ValueError)"""
+    for T in (torch, tc):
+        t = getattr(T, name)(size=(2, 3), dtype=T.float64)
+        assert tuple(t.shape) == (2, 3) and str(t.dtype).endswith("float64")
+        assert tuple(getattr(T, name)([2, 0]).shape) == (2, 0)
+        with pytest.raises(RuntimeError, match="negative"):
+            getattr(T, name)(2, -1)

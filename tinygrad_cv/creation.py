@@ -47,20 +47,57 @@ def as_tensor(data, dtype=None, device=None):
     return Tensor(data, dtype=dtype, device=device)
 
 
+def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False):
+    """``obj`` as a Tensor: sharing memory with a Tensor or array of that dtype and device
+    unless ``copy`` is True (``copy=False`` raises where a copy is needed)."""
+    shared = as_tensor(obj, dtype=dtype, device=device)
+    source = obj.array if isinstance(obj, Tensor) else obj if backend.is_array(obj) else None
+    same = (source is not None and backend.device_of(source) == backend.device_of(shared.array)
+            and backend.get_array_module(source).shares_memory(shared.array, source))
+    if copy is False and not same:
+        raise ValueError("asarray(): can't alias the data with the requested dtype or device "
+                         "(copy=False)")
+    out = Tensor.wrap(shared.array.copy()) if copy and same else shared
+    return out.requires_grad_() if requires_grad else out
+
+
+def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):
+    """A 0-d tensor of the number ``s`` (the default floating dtype unless ``dtype``)."""
+    dt = get_default_dtype() if dtype is None else backend.dtype(dtype)
+    return _finish(_xp(device).asarray(s, dtype=dt).reshape(()), requires_grad)
+
+
 def _xp(device):
     return backend.module_for_device(placement(device))
 
 
-def zeros(*shape, dtype=None, device=None, requires_grad=False):
-    return _finish(_xp(device).zeros(_shape_arg(shape), dtype=_factory_dtype(dtype)), requires_grad)
+def _size(shape, size, what):
+    """The shape of a factory: ints, one sequence, or torch's ``size=`` keyword; a negative
+    size raises torch's RuntimeError."""
+    if size is not None:
+        if shape:
+            raise TypeError(f"{what}() got the size both as arguments and as size=")
+        shape = (size,)
+    shape = _shape_arg(shape)
+    if any(n < 0 for n in shape):
+        raise RuntimeError(f"Trying to create tensor with negative dimension "
+                           f"{min(shape)}: {list(shape)}")
+    return shape
 
 
-def ones(*shape, dtype=None, device=None, requires_grad=False):
-    return _finish(_xp(device).ones(_shape_arg(shape), dtype=_factory_dtype(dtype)), requires_grad)
+def zeros(*shape, size=None, dtype=None, device=None, requires_grad=False):
+    return _finish(_xp(device).zeros(_size(shape, size, "zeros"), dtype=_factory_dtype(dtype)),
+                   requires_grad)
 
 
-def empty(*shape, dtype=None, device=None, requires_grad=False):
-    return _finish(_xp(device).empty(_shape_arg(shape), dtype=_factory_dtype(dtype)), requires_grad)
+def ones(*shape, size=None, dtype=None, device=None, requires_grad=False):
+    return _finish(_xp(device).ones(_size(shape, size, "ones"), dtype=_factory_dtype(dtype)),
+                   requires_grad)
+
+
+def empty(*shape, size=None, dtype=None, device=None, requires_grad=False):
+    return _finish(_xp(device).empty(_size(shape, size, "empty"), dtype=_factory_dtype(dtype)),
+                   requires_grad)
 
 
 def full(shape, fill_value, dtype=None, device=None, requires_grad=False):
@@ -127,17 +164,17 @@ def _float_dtype(dtype, what):
     return dt
 
 
-def rand(*shape, dtype=None, device=None, requires_grad=False, generator=None):
+def rand(*shape, size=None, dtype=None, device=None, requires_grad=False, generator=None):
     """Uniform [0, 1) samples from ``generator`` or the seeded generator of ``device``."""
     dt = _float_dtype(dtype, "rand")
-    arr = rng_of(generator, device).random(_shape_arg(shape), dtype=dt)
+    arr = rng_of(generator, device).random(_size(shape, size, "rand"), dtype=dt)
     return _finish(arr, requires_grad)
 
 
-def randn(*shape, dtype=None, device=None, requires_grad=False, generator=None):
+def randn(*shape, size=None, dtype=None, device=None, requires_grad=False, generator=None):
     """Standard normal samples from ``generator`` or the seeded generator of ``device``."""
     dt = _float_dtype(dtype, "randn")
-    arr = rng_of(generator, device).standard_normal(_shape_arg(shape), dtype=dt)
+    arr = rng_of(generator, device).standard_normal(_size(shape, size, "randn"), dtype=dt)
     return _finish(arr, requires_grad)
 
 
