@@ -930,3 +930,61 @@ def test_max_unpool1d_and_unbatched_max_unpool2d_match_torch():
         theirs = torch.nn.NLLLoss2d(ignore_index=1)
     assert isinstance(ours, nn.NLLLoss) and repr(ours) == repr(theirs)
     assert ours.ignore_index == theirs.ignore_index == 1
+
+
+# ---- embedding_bag ---------------------------------------------------------------------------
+def test_embedding_bag_matches_torch():
+    rng = np.random.default_rng(36)
+    idx1, off = np.array([1, 2, 4, 5, 4, 3, 2, 0, 2]), np.array([0, 2, 2, 5])
+    idx2 = np.array([[1, 2, 2], [2, 2, 2], [0, 6, 6]])       # a bag of padding only: zeros
+    psw = rng.random(9)
+    for dtype in (np.float32, np.float64):
+        w = rng.standard_normal((7, 3)).astype(dtype)
+        for mode in ("sum", "mean", "max"):
+            for pidx in (None, 2):
+                kw = dict(mode=mode, padding_idx=pidx)
+                compare(lambda i, v, o: F.embedding_bag(i, v, o, **kw),
+                        lambda i, v, o: TF.embedding_bag(i, v, o, **kw), [idx1, w, off],
+                        grad=(1,))
+                compare(lambda i, v: F.embedding_bag(i, v, **kw),
+                        lambda i, v: TF.embedding_bag(i, v, **kw), [idx2, w], grad=(1,))
+                compare(lambda i, v, o: F.embedding_bag(i, v, o, include_last_offset=True, **kw),
+                        lambda i, v, o: TF.embedding_bag(i, v, o, include_last_offset=True,
+                                                         **kw),
+                        [idx1, w, np.array([0, 2, 2, 5, 9])], grad=(1,))
+            compare(lambda i, v, o: F.embedding_bag(i, v * 1, o, max_norm=1.0, mode=mode),
+                    lambda i, v, o: TF.embedding_bag(i, v * 1, o, max_norm=1.0, mode=mode),
+                    [idx1, w * 3, off], grad=(1,))
+        for pidx in (None, 2):
+            compare(lambda i, v, o, p: F.embedding_bag(i, v, o, mode="sum", padding_idx=pidx,
+                                                       per_sample_weights=p),
+                    lambda i, v, o, p: TF.embedding_bag(i, v, o, mode="sum", padding_idx=pidx,
+                                                        per_sample_weights=p),
+                    [idx1, w, off, psw.astype(dtype)], grad=(1, 3))
+    gradcheck(lambda v, p: F.embedding_bag(tg.Tensor(idx1), v, tg.Tensor(off), mode="sum",
+                                           per_sample_weights=p),
+              [tg.Tensor(rng.standard_normal((7, 3)), requires_grad=True),
+               tg.Tensor(psw, requires_grad=True)])
+
+
+def test_embedding_bag_argument_checks_and_module():
+    w = tg.Tensor(np.random.default_rng(37).standard_normal((7, 3)))
+    idx = tg.Tensor(np.array([1, 2, 3]))
+    with pytest.raises(ValueError, match="offsets"):
+        F.embedding_bag(idx, w)
+    with pytest.raises(RuntimeError, match="offsets"):
+        F.embedding_bag(idx, w, tg.Tensor(np.array([1])))
+    with pytest.raises(NotImplementedError, match="per_sample_weights"):
+        F.embedding_bag(idx, w, tg.Tensor(np.array([0])), mode="max",
+                        per_sample_weights=tg.ones(3))
+    with pytest.raises(ValueError, match="max mode"):
+        F.embedding_bag(idx, w, tg.Tensor(np.array([0])), mode="max", scale_grad_by_freq=True)
+    for kw in (dict(), dict(mode="sum", padding_idx=2, max_norm=1.0), dict(mode="max")):
+        ours, theirs = nn.EmbeddingBag(10, 3, **kw), torch.nn.EmbeddingBag(10, 3, **kw)
+        assert repr(ours) == repr(theirs)
+        ours.load_state_dict({"weight": theirs.weight.detach().numpy()})
+        x, o = np.array([1, 2, 4, 5, 2]), np.array([0, 3])
+        np.testing.assert_allclose(_host(ours(tg.Tensor(x), tg.Tensor(o))),
+                                   theirs(torch.tensor(x), torch.tensor(o)).detach().numpy(),
+                                   rtol=1e-6)
+    assert not np.any(_host(nn.EmbeddingBag(10, 3, padding_idx=4).weight)[4])

@@ -10,7 +10,7 @@ from .layers.activation import (ReLU, LeakyReLU, Sigmoid, Tanh, GELU, SiLU, Soft
                                 Threshold, Hardsigmoid, Hardswish, Mish, Hardshrink, Softshrink,
                                 GLU, LogSigmoid, Softsign, Tanhshrink, RReLU, PReLU, Softmax2d)
 from .layers.dropout import Dropout, AlphaDropout, FeatureAlphaDropout  # noqa: F401
-from .layers.embedding import Embedding  # noqa: F401
+from .layers.embedding import Embedding, EmbeddingBag  # noqa: F401
 from .layers.loss import (CrossEntropyLoss, NLLLoss, MultiMarginLoss, BCEWithLogitsLoss,  # noqa: F401
                           BCELoss, MSELoss, L1Loss, SmoothL1Loss, HuberLoss, KLDivLoss,
                           PoissonNLLLoss, GaussianNLLLoss, MarginRankingLoss, HingeEmbeddingLoss,

@@ -8,6 +8,7 @@ from .activation import (relu, leaky_relu, sigmoid, tanh, gelu, silu, softmax,  
 from .linear import linear, bilinear  # noqa: F401
 from .dropout import dropout  # noqa: F401
 from .embedding import embedding, one_hot  # noqa: F401
+from .embedding_bag import embedding_bag  # noqa: F401
 from .loss import (cross_entropy, nll_loss, multi_margin_loss,  # noqa: F401
                    binary_cross_entropy_with_logits, binary_cross_entropy, mse_loss, l1_loss,
                    smooth_l1_loss, huber_loss, nt_xent_loss)

@@ -1,9 +1,10 @@
-"""Embedding: a learnable lookup table."""
+"""Embedding (a learnable lookup table) and EmbeddingBag (reduced bags of its rows)."""
 from __future__ import annotations
 
 from ...creation import empty
 from .. import init
 from ..functional.embedding import embedding
+from ..functional.embedding_bag import embedding_bag
 from ..module import Module, Parameter
 
 
@@ -76,4 +77,62 @@ class Embedding(Module):
             s += f", norm_type={self.norm_type}"
         if getattr(self, "scale_grad_by_freq", False):
             s += f", scale_grad_by_freq={self.scale_grad_by_freq}"
+        return s
+
+
+class EmbeddingBag(Module):
+    """Bags of indices -> the sum, mean or max of their rows of ``weight`` (B, embedding_dim);
+    ``forward(input, offsets=None, per_sample_weights=None)`` as ``functional.embedding_bag``.
+    ``weight`` ~ N(0, 1), the ``padding_idx`` row zero (its entries are left out of the bags)."""
+
+    def __init__(self, num_embeddings, embedding_dim, max_norm=None, norm_type=2.0,
+                 scale_grad_by_freq=False, mode="mean", sparse=False, _weight=None,
+                 include_last_offset=False, padding_idx=None, device=None, dtype=None):
+        super().__init__()
+        if sparse:
+            raise NotImplementedError("EmbeddingBag: sparse=True is not supported (dense "
+                                      "gradients)")
+        self.num_embeddings = int(num_embeddings)
+        self.embedding_dim = int(embedding_dim)
+        if padding_idx is not None:
+            if not -self.num_embeddings <= padding_idx < self.num_embeddings:
+                raise ValueError(f"EmbeddingBag: padding_idx {padding_idx} must be within "
+                                 f"[-{self.num_embeddings}, {self.num_embeddings})")
+            padding_idx = padding_idx % self.num_embeddings
+        self.padding_idx = padding_idx
+        self.max_norm, self.norm_type = max_norm, norm_type
+        self.scale_grad_by_freq, self.mode, self.sparse = scale_grad_by_freq, mode, False
+        self.include_last_offset = include_last_offset
+        if _weight is None:
+            self.weight = Parameter(empty(self.num_embeddings, self.embedding_dim,
+                                          dtype=dtype, device=device))
+            self.reset_parameters()
+        else:
+            if tuple(_weight.shape) != (self.num_embeddings, self.embedding_dim):
+                raise ValueError(f"EmbeddingBag: _weight must have shape "
+                                 f"({self.num_embeddings}, {self.embedding_dim}), got "
+                                 f"{tuple(_weight.shape)}")
+            self.weight = Parameter(_weight)
+
+    def reset_parameters(self):
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            self.weight.array[self.padding_idx] = 0
+
+    def forward(self, input, offsets=None, per_sample_weights=None):
+        return embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type,
+                             self.scale_grad_by_freq, self.mode, False, per_sample_weights,
+                             self.include_last_offset, self.padding_idx)
+
+    def extra_repr(self):
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.max_norm is not None:
+            s += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            s += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq:
+            s += f", scale_grad_by_freq={self.scale_grad_by_freq}"
+        s += f", mode={self.mode!r}"
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx}"
         return s
