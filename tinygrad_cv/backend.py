@@ -277,15 +277,24 @@ def seed_device(device, seed: int) -> None:
 
 
 def get_rng(device=None):
-    """The seeded generator of ``device`` (numpy/cupy ``Generator``)."""
+    """The seeded generator of ``device`` (numpy/cupy ``Generator``); never seeded, the
+    process's seed is drawn from the system's entropy once (``current_seed``)."""
     device = _validate_device(device)
     rng = _rngs.get(device)
     if rng is None:
-        seed = _rngs.get("seed")
+        seed = current_seed()
         rng = (numpy.random.default_rng(seed) if device == "cpu"
                else _require_cupy().random.default_rng(seed))
         _rngs[device] = rng
     return rng
+
+
+def current_seed() -> int:
+    """The seed of the last ``manual_seed`` (torch's ``initial_seed``), or the one drawn from
+    the system's entropy when the process has not seeded."""
+    if _rngs.get("seed") is None:
+        _rngs["seed"] = int(numpy.random.SeedSequence().entropy) % (1 << 63)
+    return _rngs["seed"]
 
 
 def from_dlpack(obj):

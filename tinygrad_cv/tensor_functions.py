@@ -50,6 +50,13 @@ divide = div
 true_divide = div
 
 
+def rsub(input, other, *, alpha=1):
+    """other - alpha * input."""
+    x = _as_tensor(input)
+    return (x if alpha == 1 else x * alpha).__rsub__(other) if not isinstance(other, Tensor) \
+        else other - (x if alpha == 1 else x * alpha)
+
+
 def floor_divide(input, other):
     """input // other (the quotient rounded down)."""
     return _as_tensor(input).floor_divide(other) if isinstance(input, Tensor) else \

@@ -1,5 +1,6 @@
-"""torch's indexing, copying and type-promotion helpers, as functions (and methods where torch
-has them): ``take``, ``argwhere``, ``ravel``, ``clone``, ``narrow_copy``, ``msort``,
+"""torch's indexing, copying, splitting and type-promotion helpers, as functions (and methods
+where torch has them): ``take``, ``argwhere``, ``ravel``, ``clone``, ``narrow_copy``, ``msort``,
+``isin``, ``tensor_split``/``hsplit``/``vsplit``/``dsplit``, ``unravel_index``,
 ``select_scatter``/``slice_scatter``/``diagonal_scatter``, ``triu_indices``/``tril_indices``,
 ``combinations``, ``broadcast_tensors``/``broadcast_shapes``, ``is_nonzero``, ``is_same_size``,
 and the dtype rules ``result_type``, ``promote_types``, ``can_cast``.
@@ -59,6 +60,87 @@ def narrow_copy(input, dim, start, length):
 def msort(input):
     """The values sorted along dim 0."""
     return _as_tensor(input).sort(dim=0)[0]
+
+
+def isin(elements, test_elements, *, assume_unique=False, invert=False):
+    """True where an element of ``elements`` is among ``test_elements`` (either may be a
+    number); ``invert`` negates."""
+    e = _as_tensor(elements)
+    t = _as_tensor(test_elements, like=e)
+    xp = backend.get_array_module(e.array)
+    return Tensor.wrap(xp.isin(e.array, t.array, assume_unique=assume_unique, invert=invert))
+
+
+# ---- splits ---------------------------------------------------------------------------------------
+def tensor_split(input, indices_or_sections, dim=0):
+    """Views of input along ``dim``: ``sections`` parts (the first ``size % sections`` one
+    longer), or split before each of the ``indices``."""
+    x = _as_tensor(input)
+    d = _axes(dim, x.ndim)[0]
+    size = x.shape[d]
+    spec = indices_or_sections
+    if isinstance(spec, Tensor):
+        if spec.dtype.kind not in "iu" or spec.ndim > 1:
+            raise RuntimeError("tensor_split expected tensor_indices_or_sections to have "
+                               "integer dtype and to be a 0-D or 1-D tensor")
+        spec = int(spec.item()) if spec.ndim == 0 else [int(i) for i in spec.tolist()]
+    if isinstance(spec, numbers.Integral):
+        if spec <= 0:
+            raise RuntimeError(f"number of sections must be larger than 0, got {spec}")
+        base, extra = divmod(size, int(spec))
+        bounds, start = [], 0
+        for i in range(int(spec)):
+            start += base + (1 if i < extra else 0)
+            bounds.append(start)
+        bounds = bounds[:-1]
+    else:
+        bounds = [int(i) for i in spec]
+    edges = [0] + bounds + [None]             # Python's slicing (negative indices wrap)
+    key = (slice(None),) * d
+    return tuple(x[key + (slice(a, b),)] for a, b in zip(edges[:-1], edges[1:]))
+
+
+def _split_along(name, input, spec, dim, min_ndim):
+    x = _as_tensor(input)
+    if x.ndim < min_ndim:
+        raise RuntimeError(f"torch.{name} requires a tensor with at least {min_ndim} dimension, "
+                           f"but got a tensor with {x.ndim} dimensions!")
+    if isinstance(spec, numbers.Integral) and (spec == 0 or x.shape[dim] % spec):
+        raise RuntimeError(f"torch.{name} attempted to split along dimension {dim}, but the size "
+                           f"of the dimension {x.shape[dim]} is not divisible by the split_size "
+                           f"{spec}!")
+    return tensor_split(x, spec, dim)
+
+
+def hsplit(input, indices_or_sections):
+    """``tensor_split`` along dim 1 (dim 0 of a 1-D tensor); sections must divide evenly."""
+    x = _as_tensor(input)
+    return _split_along("hsplit", x, indices_or_sections, 1 if x.ndim > 1 else 0, 1)
+
+
+def vsplit(input, indices_or_sections):
+    return _split_along("vsplit", input, indices_or_sections, 0, 2)
+
+
+def dsplit(input, indices_or_sections):
+    return _split_along("dsplit", input, indices_or_sections, 2, 3)
+
+
+def unravel_index(indices, shape):
+    """The coordinates (one int64 tensor per dim of ``shape``) of flat ``indices``."""
+    idx = _as_tensor(indices)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"expected 'indices' to be integer dtype, but got {idx.dtype}")
+    shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(int(s) for s in shape)
+    total = 1
+    for s_ in shape:
+        total *= s_
+    if idx.numel() and (int(idx.array.min()) < -total or int(idx.array.max()) >= total):
+        raise RuntimeError("unravel_index: 'indices' must be in range [-prod(shape), "
+                           "prod(shape) - 1]")
+    xp = backend.get_array_module(idx.array)
+    flat = xp.where(idx.array < 0, idx.array + total, idx.array)
+    return tuple(Tensor.wrap(c.astype(_INT64)) for c in xp.unravel_index(flat, shape))
 
 
 # ---- scatters into a copy -----------------------------------------------------------------------
@@ -208,7 +290,8 @@ def can_cast(from_, to):
 
 # ---- the methods -------------------------------------------------------------------------------
 METHODS = ("take", "argwhere", "ravel", "narrow_copy", "msort", "select_scatter",
-           "slice_scatter", "diagonal_scatter", "is_nonzero", "is_same_size")
+           "slice_scatter", "diagonal_scatter", "is_nonzero", "is_same_size", "isin",
+           "tensor_split", "hsplit", "vsplit", "dsplit")
 for _name in METHODS:
     setattr(Tensor, _name, globals()[_name])
 del _name
