@@ -759,3 +759,17 @@ def test_factories_take_size_keyword_and_refuse_negative_sizes_as_torch(name):
         assert tuple(getattr(T, name)([2, 0]).shape) == (2, 0)
         with pytest.raises(RuntimeError, match="negative"):
             getattr(T, name)(2, -1)
+
+
+def test_conjugate_transposes_of_real_tensors_as_torch():
+    """H, mH, adjoint (they did not exist); mT of a vector raises torch's RuntimeError."""
+    def run(T):
+        x = T.tensor(_B)
+        v = x.mH
+        v[0, 0, 0] = -1.0                     # a view
+        return x[0].H, x.mH, x.adjoint(), T.adjoint(x), x
+    assert_same(*both(run))
+    for T in (torch, tc):
+        for bad in (lambda t: t.H, lambda t: t[0, 0].mH, lambda t: t[0, 0].mT):
+            with pytest.raises(RuntimeError):
+                bad(T.tensor(_B))

@@ -70,7 +70,8 @@ from .tensor import cat as concat  # noqa: E402,F401
 from .tensor_views import (select, movedim, moveaxis, swapdims, swapaxes,  # noqa: E402,F401
                            unflatten, diagonal, unfold, fliplr, flipud, rot90, tile,
                            repeat_interleave, atleast_1d, atleast_2d, atleast_3d, hstack,
-                           vstack, row_stack, dstack, column_stack, meshgrid, cartesian_prod)
+                           vstack, row_stack, dstack, column_stack, meshgrid, cartesian_prod,
+                           adjoint)
 from .tensor_ordering import (cumprod, cummax, cummin, logcumsumexp, diff,  # noqa: E402,F401
                               kthvalue, median, nanmedian, mode, searchsorted, bucketize, histc,
                               bincount, unique_consecutive)

@@ -1149,6 +1149,10 @@ class Tensor:
 
     @property
     def mT(self):
+        """The last two dims swapped (a view; >= 2 dims, as torch)."""
+        if self.ndim < 2:
+            raise RuntimeError(f"tensor.mT is only supported on matrices or batches of "
+                               f"matrices. Got {self.ndim}-D tensor.")
         return self.transpose(-2, -1)
 
     def expand(self, *shape):

@@ -1,7 +1,8 @@
 """torch's view and rearranging functions beyond the kernel's, as functions and methods:
-``select, movedim/moveaxis, swapdims/swapaxes, unflatten, diagonal, unfold`` (views: they share
-the storage and version counter of their base, and in-place changes through them follow
-torch's graph rules, ``autograd/inplace.py``), ``stride``, ``tril_/triu_``,
+``select, movedim/moveaxis, swapdims/swapaxes, unflatten, diagonal, unfold``, ``H``,
+``mH``/``adjoint`` (views: they share the storage and version counter of their base, and
+in-place changes through them follow torch's graph rules, ``autograd/inplace.py``),
+``stride``, ``tril_/triu_``,
 ``fliplr/flipud, rot90, tile, repeat_interleave``, ``atleast_1d/2d/3d``, ``meshgrid``
 (expanded views, as torch), ``cartesian_prod`` and ``hstack/vstack/row_stack/dstack/
 column_stack``.
@@ -119,6 +120,22 @@ def unfold(input, dimension, size, step):
     args = (d, int(size), int(step))
     return share_version(Unfold.apply(input, axis=d, size=args[1], step=args[2]), input,
                          "unfold", args)
+
+
+def _conjugate_transpose(input):
+    """``H``: the transpose of a matrix (real tensors: no conjugation)."""
+    if input.ndim not in (0, 2):
+        raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got "
+                           f"{input.ndim}-D tensor.")
+    return input.t() if input.ndim else input.reshape(())
+
+
+def adjoint(input):
+    """The last two dims swapped (``mH``; real tensors: no conjugation) (a view)."""
+    if input.ndim < 2:
+        raise RuntimeError(f"tensor.mH is only supported on matrices or batches of "
+                           f"matrices. Got {input.ndim}-D tensor.")
+    return input.transpose(-2, -1)
 
 
 def stride(input, dim=None):
@@ -325,7 +342,10 @@ def cartesian_prod(*tensors):
 
 # ---- the methods -----------------------------------------------------------------------------
 METHODS = ("select", "movedim", "moveaxis", "swapdims", "unflatten", "diagonal", "unfold",
-           "stride", "tril_", "triu_", "fliplr", "flipud", "rot90", "tile", "repeat_interleave")
+           "adjoint", "stride", "tril_", "triu_", "fliplr", "flipud", "rot90", "tile",
+           "repeat_interleave")
 for _name in METHODS:
     setattr(Tensor, _name, globals()[_name])
 del _name
+Tensor.H = property(_conjugate_transpose)
+Tensor.mH = property(adjoint)
