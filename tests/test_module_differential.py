@@ -996,3 +996,19 @@ def test_global_module_hooks_run_before_the_modules_own_as_in_torch():
         m(lib.ones(1, 2))
         return log
     same_as_torch(probe)
+
+
+def test_module_to_memory_format_changes_the_4d_tensors_as_torch():
+    def strides(t, lib):
+        return tuple(t.stride()) if lib is torch else tuple(s // t.array.itemsize for s in t.array.strides)
+
+    def probe(lib, nn):
+        m = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Linear(2, 2))
+        w = m[0].weight
+        m[0].weight.grad = lib.ones(4, 3, 3, 3)
+        assert m.to(memory_format=lib.channels_last) is m
+        wide = nn.Conv2d(3, 4, 3).to(lib.float64, memory_format=lib.channels_last)
+        return (m[0].weight is w, strides(m[0].weight, lib), strides(m[0].weight.grad, lib),
+                strides(m[0].bias, lib), strides(m[1].weight, lib), str(wide.weight.dtype),
+                wide.weight.is_contiguous(memory_format=lib.channels_last))
+    same_as_torch(probe)

@@ -578,9 +578,11 @@ class Module:
     # ---- device / dtype ----------------------------------------------------------------------
     @staticmethod
     def _parse_to(args, kwargs):
-        """``(device, dtype)`` from torch's ``to`` forms: ``to(device)``, ``to(dtype)``,
-        ``to(device, dtype)``, ``to(tensor)``, ``to(device=, dtype=)``."""
+        """``(device, dtype, memory_format)`` from torch's ``to`` forms: ``to(device)``,
+        ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)``, ``to(device=, dtype=,
+        memory_format=)``."""
         device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
+        memory_format = kwargs.pop("memory_format", None)
         kwargs.pop("non_blocking", None)
         if kwargs:
             raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
@@ -602,12 +604,13 @@ class Module:
             if not backend.is_floating(dtype):
                 raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, "
                                 f"but got desired dtype={dtype}")
-        return device, dtype
+        return device, dtype, memory_format
 
     def to(self, *args, **kwargs):
         """Move parameters, buffers and their gradients to a device and/or cast the floating
-        ones to a floating dtype, in place (the Parameter objects stay the same)."""
-        device, dtype = self._parse_to(args, dict(kwargs))
+        ones to a floating dtype, in place (the Parameter objects stay the same); with
+        ``memory_format`` the 4-D and 5-D ones take that layout (torch's channels_last)."""
+        device, dtype, memory_format = self._parse_to(args, dict(kwargs))
         for m in self.modules():
             for store in (m._parameters, m._buffers):
                 for t in store.values():
@@ -619,6 +622,8 @@ class Module:
                         arr = holder.array if device is None else backend.to_device(holder.array, device)
                         if dtype is not None and backend.is_floating(arr.dtype):
                             arr = arr.astype(dtype, copy=False)
+                        if memory_format is not None and arr.ndim in (4, 5):
+                            arr = Tensor.wrap(arr).contiguous(memory_format=memory_format).array
                         holder.array = arr
         return self
 
