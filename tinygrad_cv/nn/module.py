@@ -31,6 +31,14 @@ class _IncompatibleKeys(collections.namedtuple("IncompatibleKeys", ["missing_key
 IncompatibleKeys = _IncompatibleKeys
 
 
+def _alias(t, data):
+    """Initialise the new tensor ``t`` on ``data``'s memory and version counter (torch: a
+    Parameter or Buffer made from a tensor shares its storage)."""
+    Tensor.__init__(t, ())
+    t.array = data.array
+    t._vbox = version_box(data)
+
+
 class Parameter(Tensor):
     """A Tensor that is a module's learnable weight (``requires_grad=True`` by default).
 
@@ -43,9 +51,7 @@ class Parameter(Tensor):
         if data is None:
             data = backend.module_for_device(None).empty(0, dtype="float32")
         if isinstance(data, Tensor):
-            super().__init__(())
-            self.array = data.array
-            self._vbox = version_box(data)
+            _alias(self, data)
             self.requires_grad_(requires_grad)
             return
         super().__init__(data, requires_grad=requires_grad)
@@ -65,9 +71,7 @@ class Buffer(Tensor):
         if data is None:
             data = backend.module_for_device(None).empty(0, dtype="float32")
         if isinstance(data, Tensor):
-            super().__init__(())
-            self.array = data.array
-            self._vbox = version_box(data)
+            _alias(self, data)
         else:
             super().__init__(data)
         self.persistent = bool(persistent)
@@ -75,8 +79,8 @@ class Buffer(Tensor):
 
 def _unwrap_buffer(value):
     """An ``nn.Buffer`` as the plain Tensor a module stores (same memory and version counter)."""
-    t = Tensor.wrap(value.array)
-    t._vbox = version_box(value)
+    t = Tensor.__new__(Tensor)
+    _alias(t, value)
     return t
 
 
