@@ -988,3 +988,28 @@ def test_embedding_bag_argument_checks_and_module():
                                    theirs(torch.tensor(x), torch.tensor(o)).detach().numpy(),
                                    rtol=1e-6)
     assert not np.any(_host(nn.EmbeddingBag(10, 3, padding_idx=4).weight)[4])
+
+
+def test_cross_entropy_class_weight_gradient_as_torch():
+    # probability targets: the class weight gets its gradient (it got none); index targets:
+    # torch refuses a weight that requires grad (it was silently left without a gradient)
+    rng = np.random.default_rng(38)
+    for shape in ((3, 4), (4,), (2, 4, 2, 3)):
+        for reduction in ("none", "mean", "sum"):
+            x, p, w = rng.standard_normal(shape), rng.random(shape), rng.random(4)
+            compare(lambda a, b, c: F.cross_entropy(a, b, weight=c, reduction=reduction,
+                                                    label_smoothing=0.1),
+                    lambda a, b, c: TF.cross_entropy(a, b, weight=c, reduction=reduction,
+                                                     label_smoothing=0.1),
+                    [x, p, w], grad=(0, 1, 2))
+    probabilities = tg.Tensor(rng.random((3, 4)))
+    gradcheck(lambda a, c: F.cross_entropy(a, probabilities, weight=c),
+              [tg.Tensor(rng.standard_normal((3, 4)), requires_grad=True),
+               tg.Tensor(rng.random(4), requires_grad=True)])
+    w = tg.Tensor(np.ones(4), requires_grad=True)
+    x, y = tg.Tensor(rng.standard_normal((3, 4))), tg.Tensor(np.array([0, 1, 2]))
+    for fn in (F.cross_entropy, F.nll_loss):
+        with pytest.raises(RuntimeError, match="not differentiable with respect to argument"):
+            fn(x, y, weight=w)
+        with tg.no_grad():
+            fn(x, y, weight=w)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import warnings
 
 from ... import backend
+from ...autograd.mode import modes
 from ...autograd.function import Function
 from ...ops import dual
 from ...ops.loss import BCEFn
@@ -106,6 +107,15 @@ def _checked_indices(name, target_rows, num_classes, ignore_index):
     return valid, safe
 
 
+def _refuse_weight_grad(weight, name):
+    """torch's error for class weights that require grad with index targets (the loss is not
+    differentiated with respect to them; they would silently get no gradient)."""
+    if isinstance(weight, Tensor) and weight.requires_grad and modes.grad_enabled:
+        raise RuntimeError(f"{name}: the loss is not differentiable with respect to argument "
+                           f"'weight' with class-index targets; this input cannot have "
+                           f"requires_grad=True (detach it)")
+
+
 def _weight_array(weight, num_classes, name, like):
     if weight is None:
         return None
@@ -133,7 +143,9 @@ class CrossEntropyFn(Function):
     the gradient NaN in the kept rows and 0 in the ignored ones, as torch.
     With probability targets t (same shape as x): q = ((1 - eps) t + eps/C) w,
     loss_i = -sum_c q_c logp_c, 'mean' divides by the number of rows, and
-    dloss_i/dx_i = p_i sum_c q_c - q, dloss_i/dt_c = -(1 - eps) w_c logp_c.
+    dloss_i/dx_i = p_i sum_c q_c - q, dloss_i/dt_c = -(1 - eps) w_c logp_c,
+    dloss_i/dw_c = -((1 - eps) t_c + eps/C) logp_c (a class weight is differentiable only
+    with probability targets, as in torch).
     """
 
     @staticmethod
@@ -150,12 +162,11 @@ class CrossEntropyFn(Function):
         ctx.eps = eps
         ctx.prob_target = prob_target
         if prob_target:
-            q = _rows_array(target).astype(x.dtype, copy=False) * (1.0 - eps) + eps / c
-            if weight is not None:
-                q = q * weight
+            base = _rows_array(target).astype(x.dtype, copy=False) * (1.0 - eps) + eps / c
+            q = base if weight is None else base * weight
             per = -(q * logp).sum(axis=1)
             denom = m
-            ctx.save_for_backward(logp, q, weight)
+            ctx.save_for_backward(logp, base, weight)
             out_shape = tuple(x.shape[:1]) + tuple(x.shape[2:]) if x.ndim > 1 else ()
         else:
             y = target.reshape(-1)
@@ -188,18 +199,21 @@ class CrossEntropyFn(Function):
             scale = g
         eps = ctx.eps
         if ctx.prob_target:
-            logp, q, weight = ctx.saved_tensors
+            logp, base, weight = ctx.saved_tensors
+            q = base if weight is None else base * weight
             grad = xp.exp(logp)
             grad *= q.sum(axis=1, keepdims=True)
             grad -= q
             grad *= scale
-            gt = None
+            gt = gw = None
             if ctx.needs_input_grad[1]:
                 gt = logp * (-(1.0 - eps))
                 if weight is not None:
                     gt = gt * weight
                 gt = _unrows_array(gt * scale, ctx.in_shape)
-            return _unrows_array(grad, ctx.in_shape), gt, None
+            if weight is not None and ctx.needs_input_grad[2]:
+                gw = -(base * logp * scale).sum(axis=0)
+            return _unrows_array(grad, ctx.in_shape), gt, gw
         logp, safe, valid, coef, weight = ctx.saved_tensors
         m, c = logp.shape
         hard = coef * (1.0 - eps)
@@ -241,8 +255,11 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
             raise ValueError(f"cross_entropy: probability target must have the input's shape "
                              f"{tuple(input.shape)}, got {tuple(t.shape)}")
         target = target if isinstance(target, Tensor) else Tensor.wrap(t)
+        if isinstance(weight, Tensor) and weight.requires_grad:
+            w = weight if weight.dtype == input.dtype else weight.to(input.dtype)
         return CrossEntropyFn.apply(input, target, w, label_smoothing=float(label_smoothing),
                                     reduction=reduction, prob_target=True)
+    _refuse_weight_grad(weight, "cross_entropy")
     t = _check_class_input("cross_entropy", input, target)
     return CrossEntropyFn.apply(input, t, w, ignore_index=int(ignore_index),
                                 label_smoothing=float(label_smoothing), reduction=reduction)
@@ -258,6 +275,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     (differentiable twice).
     """
     reduction = legacy_reduction(size_average, reduce, reduction, "nll_loss")
+    _refuse_weight_grad(weight, "nll_loss")
     t = _check_class_input("nll_loss", input, target)
     rows = _rows_tensor(input)
     m, c = rows.shape
