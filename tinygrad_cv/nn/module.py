@@ -148,12 +148,16 @@ _global_forward_kw = collections.OrderedDict()
 _global_forward_always = collections.OrderedDict()
 _global_backward = collections.OrderedDict()
 _global_backward_pre = collections.OrderedDict()
+_global_hooked = [False]   # set once a global hook is registered (every __call__ then checks)
 
 
 def _register_hook(hooks, hook, prepend=False, flags=()):
     """``hook`` into the OrderedDict ``hooks``; ``flags``: dicts (with_kwargs, always_call)
     that also record its id.  Returns its RemovableHandle."""
     handle = RemovableHandle(hooks, extra_dict=list(flags))
+    if any(hooks is g for g in (_global_forward_pre, _global_forward, _global_backward,
+                                _global_backward_pre)):
+        _global_hooked[0] = True
     hooks[handle.id] = hook
     for f in flags:
         f[handle.id] = True
@@ -215,6 +219,7 @@ class Module:
     # buffers that keep their value when a state_dict lacks them (torch's norm layers: their
     # num_batches_tracked, absent from checkpoints written before it existed)
     _optional_state = ()
+    _call_hooked = False   # set once a forward or backward hook is registered (slow __call__)
 
     def __init__(self):
         object.__setattr__(self, "_parameters", collections.OrderedDict())
@@ -390,6 +395,8 @@ class Module:
     def _add_hook(self, name, hook, prepend=False, flags=()):
         """Register ``hook`` in the store ``name``; ``flags``: the stores (with_kwargs, ...)
         that also record its id."""
+        if name in (_FORWARD_PRE, _FORWARD, _BACKWARD, _BACKWARD_PRE):
+            object.__setattr__(self, "_call_hooked", True)
         return _register_hook(self._hook_store(name), hook, prepend,
                               [self._hook_store(f) for f in flags])
 
@@ -420,10 +427,7 @@ class Module:
         return self._add_hook(_BACKWARD, hook, prepend)
 
     def __call__(self, *args, **kwargs):
-        d = self.__dict__
-        if not (d.get(_FORWARD_PRE) or d.get(_FORWARD) or d.get(_BACKWARD) or d.get(_BACKWARD_PRE)
-                or _global_forward_pre or _global_forward or _global_backward
-                or _global_backward_pre):
+        if not (self._call_hooked or _global_hooked[0]):
             return self.forward(*args, **kwargs)
         return self._call_with_hooks(args, kwargs)
 
