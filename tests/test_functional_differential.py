@@ -1013,3 +1013,12 @@ def test_cross_entropy_class_weight_gradient_as_torch():
             fn(x, y, weight=w)
         with tg.no_grad():
             fn(x, y, weight=w)
+
+
+def test_hardtanh_and_relu6_keep_integer_dtypes_as_torch():
+    x = np.arange(-8, 9)
+    for fn, kw in ((F.hardtanh, dict(min_val=-1.5, max_val=2.7)), (F.relu6, {})):
+        ours = fn(tg.Tensor(x), **kw)
+        theirs = getattr(TF, fn.__name__)(torch.tensor(x), **kw)
+        assert str(ours.dtype) == "int64"
+        np.testing.assert_array_equal(_host(ours), theirs.numpy())

@@ -94,6 +94,8 @@ def hardtanh(x, min_val=-1.0, max_val=1.0, inplace=False):
         raise ValueError(f"hardtanh: min_val {min_val} cannot be greater than max_val {max_val}")
 
     def fn(t):
+        if t.dtype.kind in "iu":        # integers stay integers, the bounds cast (torch's)
+            return t.clamp(int(min_val), int(max_val))
         inside = _mask(t, lambda a: (a > min_val) & (a < max_val))
         return where(inside, t, t.detach().clamp(min_val, max_val))
     return _maybe_inplace(x, fn, inplace)
