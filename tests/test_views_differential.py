@@ -224,6 +224,8 @@ _NO_ERROR_IN_TORCH = {
     "y ** 2, output changed": (lambda T, y: y ** 2, "output"),
     "y @ constant, y changed": (lambda T, y: y @ T.ones(3, 2), "input"),
     "y expanded, y changed": (lambda T, y: y.expand(2, 3), "input"),
+    "linear(y) with a frozen weight, y changed": (
+        lambda T, y: T.nn.functional.linear(y, T.ones(2, 3)), "input"),
 }
 
 
@@ -773,3 +775,28 @@ def test_conjugate_transposes_of_real_tensors_as_torch():
         for bad in (lambda t: t.H, lambda t: t[0, 0].mH, lambda t: t[0, 0].mT):
             with pytest.raises(RuntimeError):
                 bad(T.tensor(_B))
+
+
+@pytest.mark.parametrize("change", ["mul", "view_mul", "twice"])
+def test_hooks_registered_before_an_in_place_change_see_the_old_value_gradient(change):
+    """(they fired with the gradient of the changed value, at the new place)"""
+    def run(T):
+        x = T.tensor([[1.0, 2.0], [3.0, -1.0]], requires_grad=True)
+        y = x * 2
+        seen = []
+        y.register_hook(lambda g: seen.append(("before", g.clone())))
+        if change == "mul":
+            y.mul_(3)
+        elif change == "view_mul":
+            y[0].mul_(3)
+        else:
+            y.mul_(3)
+            y.register_hook(lambda g: seen.append(("between", g.clone())))
+            y.add_(y.detach() * 0 + x[1, 1])
+        y.register_hook(lambda g: seen.append(("after", g * 100)))
+        y.retain_grad()
+        (y * y).sum().backward()
+        return [name for name, _ in seen], [g for _, g in seen], y.grad, x.grad
+    (n1, *r1), (n2, *r2) = both(run)
+    assert n1 == n2
+    assert_same(r1, r2)

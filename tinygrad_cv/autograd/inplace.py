@@ -255,15 +255,25 @@ def _stand_in(self):
     return t
 
 
-def _rebase(self, out, version) -> None:
+def _rebase(self, out, version, keep_hooks=False) -> None:
     """``self`` becomes the output ``out`` of the recorded op; its old place on the graph is
     kept in its history for the nodes recorded before (``version``: its version then; a
     tensor that was off the graph leaves a constant there, which also tells its views that
-    they are stale)."""
+    they are stale).  The old place is its old node's output from now on (sharing self's
+    version counter): the hooks registered so far go with it, unless ``keep_hooks``, so they
+    see the gradient of the value they were registered on (as torch)."""
     old = Tensor.wrap(self.array)      # (its value is not read: shape and dtype only)
     old.requires_grad, old.creator, old.out_index = \
         self.creator is not None, self.creator, self.out_index
     self._history = list(getattr(self, "_history", ())) + [(version, old)]
+    if self.creator is not None:
+        old._vbox = self._vbox
+        if not keep_hooks:
+            old.hooks, self.hooks = self.hooks, ()
+        outputs = list(self.creator.outputs)
+        if outputs[self.out_index]() is self:
+            outputs[self.out_index] = weakref.ref(old)
+            self.creator.outputs = type(self.creator.outputs)(outputs)
     node = out.creator
     self.creator = node
     self.out_index = out.out_index
@@ -329,7 +339,7 @@ def refresh_view(self) -> None:
     root, steps, _ = self._view_base
     # the old place served the uses recorded up to the base's last change (its version
     # before that change); a use recorded since (refreshed first) gets the new one
-    _rebase(self, ViewOf.apply(root, steps=steps), root._history[-1][0])
+    _rebase(self, ViewOf.apply(root, steps=steps), root._history[-1][0], keep_hooks=True)
     self._view_base = (root, steps, self._vbox[0])
 
 

@@ -25,7 +25,9 @@ class LinearFn(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias=None):
-        ctx.save_for_backward(x, weight)
+        # x is saved only for dL/dW (as torch: with a frozen weight, x may change in place)
+        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, weight)
+        ctx.x_shape = x.shape
         ctx.has_bias = bias is not None
         x2 = x.reshape(-1, x.shape[-1])
         xp = backend.get_array_module(x2)
@@ -54,7 +56,7 @@ class LinearFn(Function):
             xp = backend.get_array_module(g2)
             pairs.append((xp.ones((1, g2.shape[0]), dtype=g2.dtype), g2))
         results = products(pairs)
-        gx = results.pop(0).reshape(tuple(x.shape)) if need_x else None
+        gx = results.pop(0).reshape(tuple(ctx.x_shape)) if need_x else None
         gw = results.pop(0) if need_w else None
         gb = None
         if need_b:
