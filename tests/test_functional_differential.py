@@ -510,6 +510,10 @@ def test_gumbel_softmax_samples_and_gradient():
     y = F.gumbel_softmax(tg.Tensor(np.zeros((5, 4), np.float32)), dim=0)
     assert str(y.dtype) == "float32"
     np.testing.assert_allclose(_host(y).sum(axis=0), 1.0, rtol=1e-6)
+    for dim in (0, 1, -1):                                     # one-hot along any dim
+        h = _host(F.gumbel_softmax(tg.Tensor(np.zeros((3, 4, 5))), hard=True, dim=dim))
+        np.testing.assert_allclose(h.sum(axis=dim), 1.0, rtol=1e-12)
+        assert set(np.round(h.ravel(), 12)) == {0.0, 1.0}
 
 
 # ---- unfold / fold ---------------------------------------------------------------------------

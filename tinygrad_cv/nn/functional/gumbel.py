@@ -27,9 +27,10 @@ def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
     if not hard:
         return y_soft
     xp = backend.get_array_module(y_soft.array)
-    index = xp.expand_dims(y_soft.array.argmax(axis=dim), dim)
-    y_hard = xp.zeros_like(y_soft.array)
-    xp.put_along_axis(y_hard, index, 1.0, axis=dim)
+    axis = dim % y_soft.ndim
+    index = xp.expand_dims(y_soft.array.argmax(axis=axis), axis)
+    classes = xp.arange(y_soft.shape[axis]).reshape((-1,) + (1,) * (y_soft.ndim - 1 - axis))
+    y_hard = (classes == index).astype(y_soft.dtype)
     return Tensor.wrap(y_hard) - y_soft.detach() + y_soft
 
 
