@@ -1026,3 +1026,43 @@ def test_hardtanh_and_relu6_keep_integer_dtypes_as_torch():
         theirs = getattr(TF, fn.__name__)(torch.tensor(x), **kw)
         assert str(ours.dtype) == "int64"
         np.testing.assert_array_equal(_host(ours), theirs.numpy())
+
+
+# ---- fractional_max_pool2d -------------------------------------------------------------------
+def test_fractional_max_pool2d_matches_torch_with_given_samples():
+    rng = np.random.default_rng(39)
+    for dtype in (np.float32, np.float64):
+        for shape, k, size, ratio in [((2, 3, 9, 8), 2, (5, 4), None),
+                                      ((2, 3, 9, 8), (3, 2), None, (0.5, 0.5)),
+                                      ((3, 10, 7), 3, (4, 3), None),
+                                      ((1, 1, 6, 6), 2, (1, 1), None)]:
+            x = rng.standard_normal(shape).astype(dtype)
+            samples = rng.random((1 if len(shape) == 3 else shape[0], shape[-3], 2)).astype(dtype)
+            compare(lambda a, r: F.fractional_max_pool2d(a, k, size, ratio, _random_samples=r),
+                    lambda a, r: TF.fractional_max_pool2d(a, k, size, ratio, _random_samples=r),
+                    [x, samples])
+            ours = F.fractional_max_pool2d_with_indices(tg.Tensor(x), k, size, ratio,
+                                                        _random_samples=tg.Tensor(samples))[1]
+            theirs = TF.fractional_max_pool2d_with_indices(
+                torch.tensor(x), k, size, ratio, _random_samples=torch.tensor(samples))[1]
+            np.testing.assert_array_equal(_host(ours), theirs.numpy())
+
+
+def test_fractional_max_pool2d_random_windows_and_module():
+    x = tg.Tensor(np.random.default_rng(40).standard_normal((2, 3, 10, 10)))
+    tg.manual_seed(0)
+    a = F.fractional_max_pool2d(x, 2, output_size=4)       # alpha = 8 / 3: windows vary
+    b = F.fractional_max_pool2d(x, 2, output_size=4)
+    assert tuple(a.shape) == (2, 3, 4, 4) and not np.array_equal(_host(a), _host(b))
+    layer = nn.FractionalMaxPool2d(3, output_ratio=0.5, return_indices=True)
+    assert repr(layer) == repr(torch.nn.FractionalMaxPool2d(3, output_ratio=0.5))
+    values, indices = layer(x)
+    flat = _host(x).reshape(2, 3, -1)
+    np.testing.assert_array_equal(np.take_along_axis(flat, _host(indices).reshape(2, 3, -1), 2),
+                                  _host(values).reshape(2, 3, -1))
+    with pytest.raises(RuntimeError, match="does not fit"):
+        F.fractional_max_pool2d(x, 3, output_size=9)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        nn.FractionalMaxPool2d(2, output_ratio=1.5)
+    with pytest.raises(ValueError, match="either"):
+        nn.FractionalMaxPool2d(2)

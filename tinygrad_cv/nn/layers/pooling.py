@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ...arguments import pair, single
 from ..functional.adaptive_max_pool import adaptive_max_pool2d
+from ..functional.fractional_max_pool import fractional_max_pool2d
 from ..functional.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d, max_unpool2d
 from ..functional.pooling1d import (adaptive_avg_pool1d, adaptive_max_pool1d, avg_pool1d,
                                     max_pool1d, max_unpool1d)
@@ -112,6 +113,37 @@ class MaxUnpool1d(Module):
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class FractionalMaxPool2d(Module):
+    """Max over pseudo-random (kh, kw) windows (``functional.fractional_max_pool2d``), to
+    ``output_size`` or ``output_ratio`` (each in (0, 1)) of the input size; new random window
+    sequences at each call unless ``_random_samples`` (N, C, 2) is given."""
+
+    def __init__(self, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+                 _random_samples=None):
+        super().__init__()
+        self.kernel_size = pair(kernel_size, "kernel_size", "FractionalMaxPool2d")
+        self.return_indices = return_indices
+        self.register_buffer("_random_samples", _random_samples)
+        self.output_size = None if output_size is None else pair(output_size, "output_size",
+                                                                  "FractionalMaxPool2d")
+        self.output_ratio = None
+        if output_ratio is not None:
+            self.output_ratio = (tuple(output_ratio) if isinstance(output_ratio, (tuple, list))
+                                 else (output_ratio, output_ratio))
+        if output_size is None and output_ratio is None:
+            raise ValueError("FractionalMaxPool2d requires specifying either an output size, or "
+                             "a pooling ratio")
+        if output_size is not None and output_ratio is not None:
+            raise ValueError("only one of output_size and output_ratio may be specified")
+        if self.output_ratio is not None and not all(0 < r < 1 for r in self.output_ratio):
+            raise ValueError(f"output_ratio must be between 0 and 1 (got {output_ratio})")
+
+    def forward(self, input):
+        return fractional_max_pool2d(input, self.kernel_size, self.output_size,
+                                     self.output_ratio, self.return_indices,
+                                     _random_samples=self._random_samples)
 
 
 class _Adaptive(Module):
