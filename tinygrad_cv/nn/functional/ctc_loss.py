@@ -100,9 +100,8 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     skip = xp.zeros((n, states), dtype=bool)                           # s - 2 -> s allowed
     skip[:, 2:] = (ext[:, 2:] != blank) & (ext[:, 2:] != ext[:, :-2])
     emissions = lp[:, xp.arange(n)[:, None], ext]                      # (T, N, L)
-    start = xp.full((n, states), _NEG_INF, dtype=lp.dtype)
-    start[:, :2] = 0.0
-    alpha = where(xp.isfinite(start), emissions[0], _NEG_INF)
+    first_two = xp.broadcast_to(xp.arange(states)[None, :] < 2, (n, states))   # alpha_0
+    alpha = where(first_two, emissions[0], _NEG_INF)
     neg = Tensor.wrap(xp.full((n, 2), _NEG_INF, dtype=lp.dtype))
     for step in range(1, total_t):
         shift1 = cat([neg[:, :1], alpha[:, :-1]], dim=1)
