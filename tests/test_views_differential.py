@@ -800,3 +800,32 @@ def test_hooks_registered_before_an_in_place_change_see_the_old_value_gradient(c
     (n1, *r1), (n2, *r2) = both(run)
     assert n1 == n2
     assert_same(r1, r2)
+
+
+def test_leaf_grads_sharing_memory_through_views_are_separated():
+    """Two leaves whose gradients are one storage (one a view of the other's) get their own
+    (changing one changed the other)."""
+    def run(T):
+        a = T.ones(6, requires_grad=True)
+        b = T.ones(2, 3, requires_grad=True)
+        (a.view(2, 3) + b).backward(T.arange(6.0).view(2, 3))
+        with T.no_grad():
+            a.grad.add_(100)
+        return a.grad, b.grad
+    assert_same(*both(run))
+    # a view of the caller's gradient is copied too (torch keeps such a view: its reuse test
+    # counts references to the view, not to the storage; an identical tensor it copies)
+    a = tc.ones(6, requires_grad=True)
+    g = tc.arange(6.0).view(2, 3)
+    a.view(2, 3).backward(g)
+    a.grad.add_(100)
+    assert g.tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+
+
+def test_second_order_leaf_grad_through_a_view_is_no_view():
+    x = tc.ones(2, 3, requires_grad=True)
+    (x.view(-1) ** 2).sum().backward(create_graph=True)
+    assert x.grad._view_base is None and x.grad.grad_fn is not None
+    opt = tc.optim.SGD([x], lr=0.1)
+    opt.zero_grad(set_to_none=False)          # (detach_ of a view would raise)
+    assert not x.grad.numpy().any()

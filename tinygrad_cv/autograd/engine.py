@@ -188,7 +188,7 @@ class _Pass:
         self.node_grads = {}      # node -> [grad of each output] (None: none received)
         self.wanted = None if inputs is None else {id(t) for t in inputs}
         self.captured = {}        # id(non-leaf tensor asked for by grad()) -> its grad
-        self.root_grad_ids = set()   # id() of the gradients the pass started from
+        self.root_grad_ids = set()   # id() of the storage of the gradients it started from
 
     def add(self, tensor, g):
         """Add ``g`` to the gradient ``tensor`` has received (a leaf's, or its node's slot)."""
@@ -217,7 +217,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
     state = _Pass(create_graph, retain_graph, inputs)
     for t, g in zip(roots, root_grads):
         g = _as_grad(g, create_graph)
-        state.root_grad_ids.add(id(g))    # (the caller's: a leaf reached by it gets a copy)
+        state.root_grad_ids.add(_storage_id(g))   # (the caller's: a leaf reached gets a copy)
         state.add(t, g)
     order = _topological_order({id(t.creator): t.creator for t in roots
                                 if t.creator is not None}.values())
@@ -405,22 +405,24 @@ def _accumulate_into_leaves(state):
     seen = set(state.root_grad_ids)
     with _accumulate_lock:
         for leaf, g in done:
-            # one array reaching two leaves: each gets its own
-            _add_to_grad(leaf, g, state.create_graph, shared=id(g) in seen)
-            seen.add(id(g))
+            # one storage reaching two leaves (or the caller's gradient): each gets its own
+            key = _storage_id(g)
+            _add_to_grad(leaf, g, state.create_graph, shared=key in seen)
+            seen.add(key)
 
 
 def _add_to_grad(t, g, create_graph, shared=False):
-    """``t.grad += g``, or ``t.grad = g`` the first time: a copy when ``g`` is ``shared`` with
-    another holder or does not own its memory (a broadcast, read-only, or a view of a
-    gradient another tensor holds), so that ``.grad`` never aliases anything else and can be
-    changed in place (torch: a fresh tensor unless nothing else refers to the gradient).
+    """``t.grad += g``, or ``t.grad = g`` the first time: a copy when ``g``'s memory is
+    ``shared`` with another holder (another leaf, a retained gradient, the caller's gradient)
+    or cannot be written (a broadcast), so that ``.grad`` never aliases anything else and can
+    be changed in place (torch: a fresh tensor unless nothing else refers to the gradient).
     ``g``: a Tensor or a raw array; under ``create_graph`` the sum is recorded (higher-order
     gradients), else it is raw."""
     raw = g.array if isinstance(g, Tensor) else g
-    fresh = t.grad is None and (shared or not _owns_memory(raw))
-    if create_graph:
+    fresh = t.grad is None and (shared or not _writeable(raw))
+    if create_graph:        # (a view of another tensor is copied too: .grad is no view)
         g = g if isinstance(g, Tensor) else Tensor.wrap(g)
+        fresh = fresh or g._view_base is not None
         t.grad = (g.clone() if fresh else g) if t.grad is None else t.grad + g
         return
     if t.grad is None:      # (a copy keeps the gradient's layout: channels-last stays)
@@ -429,9 +431,17 @@ def _add_to_grad(t, g, create_graph, shared=False):
         t.grad = Tensor.wrap(t.grad.array + raw)
 
 
-def _owns_memory(raw) -> bool:
-    """Whether the array ``raw`` owns its (writeable) memory rather than viewing another's."""
-    return raw.base is None and getattr(raw.flags, "writeable", True)
+def _writeable(raw) -> bool:
+    """Whether ``raw`` can be changed in place as a gradient of its own (not a read-only or
+    stride-0 broadcast, as the gradient of a sum is)."""
+    return getattr(raw.flags, "writeable", True) and 0 not in raw.strides
+
+
+def _storage_id(g) -> int:
+    """id() of the memory a gradient (array or Tensor) lives in: its base array's, if a view."""
+    raw = g.array if isinstance(g, Tensor) else g
+    base = getattr(raw, "base", None)
+    return id(raw if base is None else base)
 
 
 # ---- helpers ---------------------------------------------------------------------------------
