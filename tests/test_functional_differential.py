@@ -1066,3 +1066,43 @@ def test_fractional_max_pool2d_random_windows_and_module():
         nn.FractionalMaxPool2d(2, output_ratio=1.5)
     with pytest.raises(ValueError, match="either"):
         nn.FractionalMaxPool2d(2)
+
+
+# ---- linear_cross_entropy --------------------------------------------------------------------
+def test_linear_cross_entropy_matches_torch():
+    rng = np.random.default_rng(41)
+    x, w = rng.standard_normal((6, 4)), rng.standard_normal((5, 4))
+    b, cw = rng.standard_normal(5), rng.random(5)
+    y = np.array([0, 4, -100, 2, 2, 1])
+    y2 = np.where(y == -100, 2, y)
+    for kw, t in ((dict(), y), (dict(reduction="sum", label_smoothing=0.1), y),
+                  (dict(reduction="none", ignore_index=2), y2)):
+        compare(lambda a, v, bb, c: F.linear_cross_entropy(a, v, tg.Tensor(t), linear_bias=bb,
+                                                           weight=c, **kw),
+                lambda a, v, bb, c: TF.linear_cross_entropy(a, v, torch.tensor(t),
+                                                            linear_bias=bb, weight=c, **kw),
+                [x, w, b, cw], grad=(0, 1, 2))
+    p = rng.random((6, 5))
+    compare(lambda a, v, t: F.linear_cross_entropy(a, v, t),
+            lambda a, v, t: TF.linear_cross_entropy(a, v, t), [x, w, p], grad=(0, 1, 2))
+    compare(lambda a, v: F.linear_cross_entropy(a, v, tg.Tensor(np.array(3))),        # unbatched
+            lambda a, v: TF.linear_cross_entropy(a, v, torch.tensor(3)), [x[0], w], grad=(0, 1))
+    wk, bk = rng.standard_normal((5, 2, 3, 4)), rng.standard_normal((5, 2, 3))  # K-dim
+    yk = rng.integers(0, 5, (6, 2, 3))
+    compare(lambda a, v, bb: F.linear_cross_entropy(a, v, tg.Tensor(yk), linear_bias=bb),
+            lambda a, v, bb: TF.linear_cross_entropy(a, v, torch.tensor(yk), linear_bias=bb),
+            [x, wk, bk], grad=(0, 1, 2))
+    with pytest.raises(RuntimeError, match="ignore_index"):
+        F.linear_cross_entropy(tg.Tensor(x), tg.Tensor(w), tg.Tensor(p), ignore_index=1)
+    with pytest.raises(RuntimeError, match="in_features"):
+        F.linear_cross_entropy(tg.Tensor(x), tg.Tensor(w[:, :3]), tg.Tensor(y))
+    for kw in (dict(), dict(out_features=(2,), bias=True, label_smoothing=0.2)):
+        ours, theirs = nn.LinearCrossEntropyLoss(4, 5, **kw), torch.nn.LinearCrossEntropyLoss(
+            4, 5, **kw).double()
+        assert repr(ours) == repr(theirs)
+        ours = ours.double()
+        ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+        target = yk[:, :, 0] if kw else y
+        np.testing.assert_allclose(
+            _host(ours(tg.Tensor(x), tg.Tensor(target))),
+            theirs(torch.tensor(x), torch.tensor(target)).detach().numpy(), rtol=1e-10)

@@ -16,7 +16,7 @@ from .layers.loss import (CrossEntropyLoss, NLLLoss, MultiMarginLoss, BCEWithLog
                           PoissonNLLLoss, GaussianNLLLoss, MarginRankingLoss, HingeEmbeddingLoss,
                           CosineEmbeddingLoss, TripletMarginLoss, TripletMarginWithDistanceLoss,
                           SoftMarginLoss, MultiLabelSoftMarginLoss, MultiLabelMarginLoss,
-                          CTCLoss, NLLLoss2d)
+                          CTCLoss, NLLLoss2d, LinearCrossEntropyLoss)
 from .layers.distance import PairwiseDistance, CosineSimilarity  # noqa: F401
 from .layers.local_response_norm import LocalResponseNorm  # noqa: F401
 from .layers.fold import Unfold, Fold  # noqa: F401

@@ -43,6 +43,7 @@ from .grid_sample import affine_grid, grid_sample  # noqa: F401
 from .rms_norm import rms_norm  # noqa: F401
 from .alpha_dropout import alpha_dropout, feature_alpha_dropout  # noqa: F401
 from .ctc_loss import ctc_loss  # noqa: F401
+from .linear_cross_entropy import linear_cross_entropy  # noqa: F401
 from .fractional_max_pool import (fractional_max_pool2d,  # noqa: F401
                                   fractional_max_pool2d_with_indices)
 from .pooling_indices import (max_pool1d_with_indices, max_pool2d_with_indices,  # noqa: F401

@@ -7,10 +7,12 @@ import warnings
 
 from ..functional import likelihood_loss as LL
 from ..functional.ctc_loss import ctc_loss
+from ..functional.linear_cross_entropy import linear_cross_entropy
 from ..functional import loss as L
 from ..functional import margin_loss as ML
 from ..module import Module
 from .distance import PairwiseDistance
+from .linear import Linear
 
 
 class _Loss(Module):
@@ -240,3 +242,47 @@ class CTCLoss(_Loss):
     def forward(self, log_probs, targets, input_lengths, target_lengths):
         return ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank,
                         self.reduction, self.zero_infinity)
+
+
+class LinearCrossEntropyLoss(_Loss):
+    """cross_entropy of ``linear``'s scores: a Linear(in_features, num_classes *
+    prod(out_features)) whose weight is viewed as (num_classes, *out_features, in_features)
+    (``functional.linear_cross_entropy``); ``weight`` is the class-weight buffer."""
+
+    def __init__(self, in_features, num_classes, *, out_features=(), bias=False, device=None,
+                 dtype=None, reduction="mean", weight=None, ignore_index=None,
+                 label_smoothing=0.0, options=None):
+        if weight is not None and tuple(weight.shape) != (num_classes,):
+            raise RuntimeError(f"expected weight shape to be {(num_classes,)}, got "
+                               f"{tuple(weight.shape)}")
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise RuntimeError(f"expected label_smoothing to be in range [0, 1], got "
+                               f"{label_smoothing}")
+        if options is not None:
+            raise NotImplementedError("LinearCrossEntropyLoss: options (chunked evaluation) "
+                                      "are not supported")
+        super().__init__(reduction=reduction)
+        self.register_buffer("weight", weight)
+        self.num_classes = num_classes
+        self.out_features = tuple(out_features)
+        self.ignore_index = ignore_index
+        self.label_smoothing = label_smoothing
+        self.options = None
+        count = num_classes
+        for size in self.out_features:
+            count *= size
+        self.linear = Linear(in_features, count, bias=bias, device=device, dtype=dtype)
+
+    def forward(self, input, target):
+        shape = (self.num_classes,) + self.out_features
+        bias = None if self.linear.bias is None else self.linear.bias.reshape(shape)
+        return linear_cross_entropy(
+            input, self.linear.weight.reshape(shape + (self.linear.in_features,)), target,
+            linear_bias=bias, weight=self.weight, reduction=self.reduction,
+            ignore_index=self.ignore_index, label_smoothing=self.label_smoothing)
+
+    def extra_repr(self):
+        return (f"in_features={self.linear.in_features}, num_classes={self.num_classes}, "
+                f"out_features={self.out_features}, bias={self.linear.bias is not None}, "
+                f"reduction={self.reduction}, ignore_index={self.ignore_index}, "
+                f"label_smoothing={self.label_smoothing}, options={self.options}")
