@@ -829,3 +829,21 @@ def test_second_order_leaf_grad_through_a_view_is_no_view():
     opt = tc.optim.SGD([x], lr=0.1)
     opt.zero_grad(set_to_none=False)          # (detach_ of a view would raise)
     assert not x.grad.numpy().any()
+
+
+@pytest.mark.parametrize("name", ["zeros_like", "ones_like", "empty_like", "rand_like",
+                                  "randn_like", "full_like"])
+def test_like_factories_keep_the_layout_as_torch(name):
+    """(they were always row-major: torch's default memory_format is preserve_format)"""
+    def run(T):
+        f = getattr(T, name)
+        args = (2.5,) if name == "full_like" else ()
+        x = T.zeros(2, 3, 4).transpose(0, 2)
+        return (f(x, *args).stride(), f(x, *args, memory_format=T.contiguous_format).stride(),
+                f(T.zeros(3, 1).expand(3, 4), *args).stride(),
+                f(T.zeros(4, 6)[:, ::2].t(), *args).stride(),
+                f(T.zeros(2, 3, 4, 5), *args, memory_format=T.channels_last).stride(),
+                f(x, *args, dtype=T.float64, requires_grad=True).requires_grad)
+    ours, ref = both(run)
+    assert ours == ref
+    assert_same(tc.full_like(tc.zeros(2, 3).t(), 2.5), torch.full_like(torch.zeros(2, 3).t(), 2.5))

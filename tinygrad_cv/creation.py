@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numbers
 
-from . import backend
+from . import backend, memory_formats
 from .devices import placement
 from .generator import rng_of
 from .tensor import (Tensor, _FLOAT32, _INT64, _TYPE_NAMES, _check_requires_grad, _infer_dtype,
@@ -228,34 +228,45 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False)
     return _finish(arr.astype(_factory_dtype(dtype, _INT64)), requires_grad)
 
 
-def zeros_like(t, dtype=None, device=None, requires_grad=False):
-    return zeros(*t.shape, dtype=dtype or t.dtype, device=device or t.device,
-                 requires_grad=requires_grad)
+def _like(t, make, memory_format):
+    """``make()``'s tensor laid out like ``t`` (torch's ``memory_format=``, preserve by
+    default)."""
+    out = make()
+    arr = memory_formats.like(t.array, out.array, memory_format or memory_formats.preserve_format)
+    if arr is not out.array:
+        out.array = arr
+    return out
 
 
-def ones_like(t, dtype=None, device=None, requires_grad=False):
-    return ones(*t.shape, dtype=dtype or t.dtype, device=device or t.device,
-                requires_grad=requires_grad)
+def zeros_like(t, dtype=None, device=None, requires_grad=False, memory_format=None):
+    return _like(t, lambda: zeros(*t.shape, dtype=dtype or t.dtype, device=device or t.device,
+                                  requires_grad=requires_grad), memory_format)
 
 
-def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
-    return full(t.shape, fill_value, dtype=dtype or t.dtype, device=device or t.device,
-                requires_grad=requires_grad)
+def ones_like(t, dtype=None, device=None, requires_grad=False, memory_format=None):
+    return _like(t, lambda: ones(*t.shape, dtype=dtype or t.dtype, device=device or t.device,
+                                 requires_grad=requires_grad), memory_format)
 
 
-def randn_like(t, dtype=None, device=None, requires_grad=False):
-    return randn(*t.shape, dtype=dtype or t.dtype, device=device or t.device,
-                 requires_grad=requires_grad)
+def full_like(t, fill_value, dtype=None, device=None, requires_grad=False, memory_format=None):
+    return _like(t, lambda: full(t.shape, fill_value, dtype=dtype or t.dtype,
+                                 device=device or t.device, requires_grad=requires_grad),
+                 memory_format)
 
 
-def rand_like(t, dtype=None, device=None, requires_grad=False):
-    return rand(*t.shape, dtype=dtype or t.dtype, device=device or t.device,
-                requires_grad=requires_grad)
+def randn_like(t, dtype=None, device=None, requires_grad=False, memory_format=None):
+    return _like(t, lambda: randn(*t.shape, dtype=dtype or t.dtype, device=device or t.device,
+                                  requires_grad=requires_grad), memory_format)
 
 
-def empty_like(t, dtype=None, device=None, requires_grad=False):
-    return empty(*t.shape, dtype=dtype or t.dtype, device=device or t.device,
-                 requires_grad=requires_grad)
+def rand_like(t, dtype=None, device=None, requires_grad=False, memory_format=None):
+    return _like(t, lambda: rand(*t.shape, dtype=dtype or t.dtype, device=device or t.device,
+                                 requires_grad=requires_grad), memory_format)
+
+
+def empty_like(t, dtype=None, device=None, requires_grad=False, memory_format=None):
+    return _like(t, lambda: empty(*t.shape, dtype=dtype or t.dtype, device=device or t.device,
+                                  requires_grad=requires_grad), memory_format)
 
 
 def randint_like(t, low=0, high=None, dtype=None, device=None, requires_grad=False):

@@ -74,3 +74,18 @@ def has_layout(a, fmt, what) -> bool:
     if a.ndim != _CHANNELS_LAST_RANK[fmt]:
         return False
     return bool(a.transpose(channels_last_axes(fmt, a.ndim, what)).flags.c_contiguous)
+
+
+def like(model, values, fmt):
+    """``values`` (an array of ``model``'s shape, row-major) laid out like the array
+    ``model`` for ``fmt`` (the ``*_like`` factories: ``preserve_format`` keeps the order of
+    model's strides, row-major for a broadcast; ``contiguous_format``; ``channels_last``)."""
+    fmt = check(fmt, "memory_format")
+    if fmt is contiguous_format or (fmt is preserve_format and (
+            0 in model.strides or model.flags.c_contiguous)):
+        return values
+    if fmt is preserve_format:
+        out = backend.get_array_module(values).empty_like(model, dtype=values.dtype, order="K")
+        out[...] = values
+        return out
+    return laid_out(values, fmt, "memory_format")
