@@ -37,7 +37,8 @@ def _bag_ids(idx, offsets, include_last_offset, name):
                          f"{idx.ndim}")
     if offsets is None:
         raise ValueError(f"{name}: offsets has to be a 1D Tensor but got None")
-    off = _index_array(offsets, name).reshape(-1).astype(xp.int64)
+    off = backend.to_device(_index_array(offsets, name), backend.device_of(idx))
+    off = off.reshape(-1).astype(xp.int64)
     if off.size == 0 or int(off[0]) != 0:
         raise RuntimeError(f"{name}: offsets[0] has to be 0, i.e., the first sequence in the "
                            f"mini-batch has to start from position 0")

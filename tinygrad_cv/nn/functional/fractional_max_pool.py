@@ -55,7 +55,7 @@ def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=Non
         samples = rng.random((n, c, 2), dtype=backend.dtype("float64")).astype(x.dtype)
     else:
         samples = _random_samples.array if isinstance(_random_samples, Tensor) else \
-            backend.as_array(_random_samples)
+            backend.as_array(_random_samples, device=x.device)
         if tuple(samples.shape) != (n, c, 2):
             raise RuntimeError(f"{op}: expected _random_samples of shape ({n}, {c}, 2), got "
                                f"{tuple(samples.shape)}")
