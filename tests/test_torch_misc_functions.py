@@ -221,3 +221,86 @@ def test_seed_and_initial_seed():
     tg.manual_seed(s)
     np.testing.assert_array_equal(a, _np(tg.rand(3)))
     assert math.isfinite(float(s))
+
+
+# ---- put, index_reduce, fill_diagonal_, sum_to_size, storage queries --------------------------
+def test_put_and_put_in_place_match_torch():
+    x = np.arange(12.0).reshape(3, 4)
+    idx = np.array([[0, 5], [-1, 5]])
+    src = np.array([[10.0, 20.0], [30.0, 40.0]])
+    for accumulate in (False, True):
+        xo, so = tg.tensor(x, requires_grad=True), tg.tensor(src, requires_grad=True)
+        xt, st_ = torch.tensor(x, requires_grad=True), torch.tensor(src, requires_grad=True)
+        yo = tg.put(xo, tg.tensor(idx), so, accumulate)
+        yt = torch.put(xt, torch.tensor(idx), st_, accumulate)
+        if accumulate:
+            np.testing.assert_array_equal(_np(yo), yt.detach().numpy())
+        else:                 # (index 5 twice: which write wins is unspecified)
+            keep = np.ones(12, bool)
+            keep[5] = False
+            np.testing.assert_array_equal(_np(yo).reshape(-1)[keep], yt.detach().numpy().reshape(-1)[keep])
+        g = np.arange(12.0).reshape(3, 4)
+        (yo * tg.tensor(g)).sum().backward()
+        (yt * torch.tensor(g)).sum().backward()
+        np.testing.assert_array_equal(_np(xo.grad), xt.grad.numpy())
+        if accumulate:
+            np.testing.assert_array_equal(_np(so.grad), st_.grad.numpy())
+    y = tg.tensor(x)
+    assert y.put_(tg.tensor([1]), tg.tensor([7.0])) is y and y[0, 1].item() == 7.0
+    for bad in (lambda: tg.tensor(x).put_(tg.tensor([12]), tg.tensor([1.0])),
+                lambda: tg.tensor(x).put_(tg.tensor([1, 2]), tg.tensor([1.0]))):
+        with pytest.raises((IndexError, RuntimeError)):
+            bad()
+
+
+@pytest.mark.parametrize("reduce", ["prod", "mean", "amax", "amin"])
+@pytest.mark.parametrize("include_self", [True, False])
+@pytest.mark.parametrize("dim", [0, 1])
+def test_index_reduce_matches_torch(reduce, include_self, dim):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 5))
+    src_shape = (3, 5) if dim == 0 else (4, 3)
+    src = rng.standard_normal(src_shape)
+    idx = np.array([0, 2, 0])
+    xo, so = tg.tensor(x, requires_grad=True), tg.tensor(src, requires_grad=True)
+    xt, st_ = torch.tensor(x, requires_grad=True), torch.tensor(src, requires_grad=True)
+    yo = xo.index_reduce(dim, tg.tensor(idx), so, reduce, include_self=include_self)
+    yt = xt.index_reduce(dim, torch.tensor(idx), st_, reduce, include_self=include_self)
+    np.testing.assert_allclose(_np(yo), yt.detach().numpy(), rtol=1e-12)
+    g = rng.standard_normal(x.shape)
+    (yo * tg.tensor(g)).sum().backward()
+    (yt * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(_np(xo.grad), xt.grad.numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(_np(so.grad), st_.grad.numpy(), rtol=1e-12, atol=1e-15)
+    z = tg.tensor(x)
+    z.index_reduce_(dim, tg.tensor(idx), tg.tensor(src), reduce, include_self=include_self)
+    np.testing.assert_allclose(_np(z), yt.detach().numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape,wrap", [((3, 4), False), ((7, 3), True), ((7, 3), False),
+                                        ((3, 3, 3), False), ((2, 5), True)])
+def test_fill_diagonal_matches_torch(shape, wrap):
+    o = tg.zeros(*shape).fill_diagonal_(2.5, wrap)
+    t = torch.zeros(*shape).fill_diagonal_(2.5, wrap)
+    np.testing.assert_array_equal(_np(o), t.numpy())
+    with pytest.raises(RuntimeError):
+        tg.zeros(2, 3, 4).fill_diagonal_(1)
+
+
+def test_sum_to_size_and_storage_queries_match_torch():
+    x = np.arange(24.0).reshape(2, 3, 4)
+    for size in ((3, 4), (1, 4), (2, 1, 1), (2, 3, 4), (1,)):
+        xo, xt = tg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        yo, yt = xo.sum_to_size(size), xt.sum_to_size(size)
+        np.testing.assert_array_equal(_np(yo), yt.detach().numpy())
+        yo.sum().backward()
+        yt.sum().backward()
+        np.testing.assert_array_equal(_np(xo.grad), xt.grad.numpy())
+    assert tuple(tg.tensor(x).sum_to_size(1, 4).shape) == (1, 4)
+    with pytest.raises(RuntimeError):
+        tg.tensor(x).sum_to_size((5,))
+    t, r = tg.tensor(x, dtype=tg.float32), torch.tensor(x, dtype=torch.float32)
+    assert t.nbytes == r.nbytes and t.itemsize == r.itemsize
+    assert t.storage_offset() == 0 and t[1, 2:].storage_offset() == r[1, 2:].storage_offset()
+    assert t[1].data_ptr() - t.data_ptr() == r[1].data_ptr() - r.data_ptr()
+    assert t.pin_memory() is t and not t.is_pinned()

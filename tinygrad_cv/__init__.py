@@ -58,7 +58,8 @@ from .tensor_indexing import (take, argwhere, ravel, clone, narrow_copy,  # noqa
                               msort, select_scatter, slice_scatter, diagonal_scatter, triu_indices,
                               tril_indices, combinations, broadcast_shapes, broadcast_tensors,
                               is_nonzero, is_same_size, result_type, promote_types, can_cast,
-                              isin, tensor_split, hsplit, vsplit, dsplit, unravel_index)
+                              isin, tensor_split, hsplit, vsplit, dsplit, unravel_index,
+                              put, index_reduce)
 from .tensor_random import (normal, bernoulli, poisson, seed,  # noqa: E402,F401
                             initial_seed)
 from .dtype_info import finfo, iinfo, is_complex  # noqa: E402,F401
@@ -67,6 +68,7 @@ from .windows import (hann_window, hamming_window, blackman_window,  # noqa: E40
 from .tensor_functions import rsub  # noqa: E402,F401
 from .creation import asarray, scalar_tensor  # noqa: E402,F401
 from .tensor import cat as concat  # noqa: E402,F401
+from . import tensor_storage  # noqa: E402,F401  (binds the storage queries)
 from .tensor_views import (select, movedim, moveaxis, swapdims, swapaxes,  # noqa: E402,F401
                            unflatten, diagonal, unfold, fliplr, flipud, rot90, tile,
                            repeat_interleave, atleast_1d, atleast_2d, atleast_3d, hstack,

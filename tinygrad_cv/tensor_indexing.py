@@ -16,6 +16,7 @@ import itertools
 import numbers
 
 from . import backend
+from .autograd.inplace import apply_inplace
 from .tensor import Tensor, _KIND_RANK, _as_tensor, _axes, _operand_tensors, _promoted
 
 _INT64 = backend.dtype("int64")
@@ -184,6 +185,100 @@ def _check_src(name, target, src):
                            f"{list(target.shape)}")
 
 
+def put(input, index, source, accumulate=False):
+    """A copy of input with ``source`` written (or, with ``accumulate``, added) at the flat
+    ``index`` positions (int64, any shape; source of index's size)."""
+    return _as_tensor(input).clone().put_(index, source, accumulate)
+
+
+def put_(input, index, source, accumulate=False):
+    """In place: input.flatten()[index] = source (+= with ``accumulate``; repeated indices
+    then add up)."""
+    x = _as_tensor(input)
+    idx = _as_tensor(index)
+    if idx.dtype != _INT64:
+        raise RuntimeError(f"put_(): Expected a long tensor for index, but got {idx.dtype}")
+    src = _as_tensor(source, like=x)
+    if src.numel() != idx.numel():
+        raise RuntimeError(f"put_(): Expected source and index to have the same number of "
+                           f"elements, but got source.numel() = {src.numel()}, index.numel() = "
+                           f"{idx.numel()}")
+    n = x.numel()
+    if idx.numel() and (int(idx.array.min()) < -n or int(idx.array.max()) >= n):
+        raise IndexError(f"put_(): index out of range for tensor of {n} elements")
+    flat = x.view(-1) if x.is_contiguous() else None
+    if flat is None:
+        raise RuntimeError("put_(): the tensor must be contiguous (its flat view is written)")
+    positions = idx.reshape(-1)
+    values = src.reshape(-1).to(x.dtype)
+    if accumulate:
+        flat.index_put_((positions,), values, accumulate=True)
+    else:
+        flat[positions] = values
+    return x
+
+
+def index_reduce(input, dim, index, source, reduce, *, include_self=True):
+    """``source``'s slices along ``dim`` reduced into input's slices ``index`` ('prod',
+    'mean', 'amax', 'amin'; ``include_self=False`` leaves input's value out where an index
+    lands): ``scatter_reduce`` with the index spread over source's shape."""
+    x = _as_tensor(input)
+    if reduce not in ("prod", "mean", "amax", "amin"):
+        raise RuntimeError(f"index_reduce(): Expected reduce to be one of prod, mean, amax or "
+                           f"amin but got {reduce}.")
+    d = _axes(dim, max(x.ndim, 1))[0]
+    src = _as_tensor(source, like=x)
+    idx = _as_tensor(index)
+    if idx.ndim > 1 or idx.numel() != (src.shape[d] if src.ndim else 1):
+        raise IndexError("index_reduce_(): Index should have dimension 1 or 0 and its size "
+                         "must match the source's size along dim")
+    shape = [1] * src.ndim
+    if src.ndim:
+        shape[d] = -1
+    full = idx.reshape(*shape).expand(*src.shape) if src.ndim else idx.reshape(())
+    return x.scatter_reduce(d, full, src, reduce, include_self=include_self)
+
+
+def index_reduce_(input, dim, index, source, reduce, *, include_self=True):
+    return apply_inplace(input, lambda x, s: index_reduce(x, dim, index, s, reduce,
+                                                          include_self=include_self), source)
+
+
+def fill_diagonal_(input, fill_value, wrap=False):
+    """In place: ``fill_value`` on the main diagonal (all dims of equal length, or a tall 2-D
+    matrix, whose diagonal restarts after N + 1 rows with ``wrap``)."""
+    x = _as_tensor(input)
+    if x.ndim < 2:
+        raise RuntimeError("dimensions must larger than 1")
+    if x.ndim > 2 and len(set(x.shape)) != 1:
+        raise RuntimeError("all dimensions of input must be of equal length")
+    xp = backend.get_array_module(x.array)
+    mask = xp.zeros(x.shape, dtype=bool)
+    if x.ndim == 2:
+        rows, cols = x.shape
+        step = cols + 1
+        limit = rows * cols if wrap and rows > cols + 1 else min(rows, cols) * cols
+        mask.reshape(-1)[0:limit:step] = True
+    else:
+        k = xp.arange(x.shape[0])
+        mask[(k,) * x.ndim] = True
+    return x.masked_fill_(Tensor.wrap(mask), fill_value)
+
+
+def sum_to_size(input, *size):
+    """input summed over its broadcast dims down to ``size`` (expandable to input's shape)."""
+    x = _as_tensor(input)
+    shape = tuple(size[0]) if len(size) == 1 and not isinstance(size[0], numbers.Integral) \
+        else tuple(size)
+    lead = x.ndim - len(shape)
+    if lead < 0 or any(s not in (1, t) for s, t in zip(shape, x.shape[lead:])):
+        raise RuntimeError(f"size {list(shape)} is not expandable to size {list(x.shape)}.")
+    dims = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape)
+                                      if s == 1 and x.shape[lead + i] != 1)
+    out = x.sum(dim=dims, keepdim=True) if dims else x
+    return out.reshape(*shape)
+
+
 # ---- index constructions ------------------------------------------------------------------------
 def triu_indices(row, col, offset=0, *, dtype=None, device=None):
     """The (2, N) row and column indices of the upper triangle (from diagonal ``offset``) of a
@@ -291,7 +386,8 @@ def can_cast(from_, to):
 # ---- the methods -------------------------------------------------------------------------------
 METHODS = ("take", "argwhere", "ravel", "narrow_copy", "msort", "select_scatter",
            "slice_scatter", "diagonal_scatter", "is_nonzero", "is_same_size", "isin",
-           "tensor_split", "hsplit", "vsplit", "dsplit")
+           "tensor_split", "hsplit", "vsplit", "dsplit", "put", "put_", "index_reduce",
+           "index_reduce_", "fill_diagonal_", "sum_to_size")
 for _name in METHODS:
     setattr(Tensor, _name, globals()[_name])
 del _name
