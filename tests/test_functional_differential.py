@@ -1106,3 +1106,47 @@ def test_linear_cross_entropy_matches_torch():
         np.testing.assert_allclose(
             _host(ours(tg.Tensor(x), tg.Tensor(target))),
             theirs(torch.tensor(x), torch.tensor(target)).detach().numpy(), rtol=1e-10)
+
+
+def test_linear_with_zero_features_matches_torch():
+    # in_features or out_features 0 (AdaptiveLogSoftmaxWithLoss builds such tail layers):
+    # the flattening reshape(-1, 0) raised
+    rng = np.random.default_rng(42)
+    for i, o, bias in [(8, 0, True), (0, 4, True), (0, 4, False), (0, 0, True)]:
+        w, b = rng.standard_normal((o, i)), rng.standard_normal(o)
+        for shape in [(5, i), (2, 3, i)]:
+            args = [rng.standard_normal(shape), w] + ([b] if bias else [])
+            compare(F.linear, TF.linear, args, grad=tuple(range(len(args))))
+
+
+@pytest.mark.filterwarnings("ignore:Initializing zero-element")     # torch's, for in // 16 = 0
+def test_adaptive_log_softmax_with_loss_matches_torch():
+    rng = np.random.default_rng(43)
+    x = rng.standard_normal((7, 8))
+    y = np.array([0, 2, 3, 5, 6, 9, 1])
+    for kw in (dict(cutoffs=[3, 6]), dict(cutoffs=[2], head_bias=True, div_value=2.0)):
+        ours = nn.AdaptiveLogSoftmaxWithLoss(8, 10, **kw)
+        theirs = torch.nn.AdaptiveLogSoftmaxWithLoss(8, 10, **kw).double()
+        assert repr(ours) == repr(theirs)
+        ours = ours.double()
+        ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+        xo, xt = tg.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        out, ref = ours(xo, tg.Tensor(y)), theirs(xt, torch.tensor(y))
+        np.testing.assert_allclose(_host(out.output), ref.output.detach().numpy(), rtol=1e-10)
+        (out.loss + out.output.sum()).backward()
+        (ref.loss + ref.output.sum()).backward()
+        np.testing.assert_allclose(_host(xo.grad), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+        for name, p in ours.named_parameters():
+            np.testing.assert_allclose(_host(p.grad), dict(theirs.named_parameters())[name].grad,
+                                       rtol=1e-10, atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(_host(ours.log_prob(tg.Tensor(x))),
+                                   theirs.log_prob(torch.tensor(x)).detach().numpy(), rtol=1e-10)
+        np.testing.assert_array_equal(_host(ours.predict(tg.Tensor(x))),
+                                      theirs.predict(torch.tensor(x)).numpy())
+        one = ours(tg.Tensor(x[0]), tg.Tensor(np.array(9)))            # unbatched
+        np.testing.assert_allclose(_host(one.output), theirs(torch.tensor(x[0]),
+                                   torch.tensor(9)).output.detach().numpy(), rtol=1e-10)
+    with pytest.raises(RuntimeError, match="Target values"):
+        ours(tg.Tensor(x), tg.Tensor(np.array([0, 1, 2, 3, 4, 5, 10])))
+    with pytest.raises(ValueError, match="cutoffs"):
+        nn.AdaptiveLogSoftmaxWithLoss(8, 10, cutoffs=[6, 3])

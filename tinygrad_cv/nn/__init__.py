@@ -20,6 +20,7 @@ from .layers.loss import (CrossEntropyLoss, NLLLoss, MultiMarginLoss, BCEWithLog
 from .layers.distance import PairwiseDistance, CosineSimilarity  # noqa: F401
 from .layers.local_response_norm import LocalResponseNorm  # noqa: F401
 from .layers.fold import Unfold, Fold  # noqa: F401
+from .layers.adaptive_softmax import AdaptiveLogSoftmaxWithLoss  # noqa: F401
 from .layers.rms_norm import RMSNorm  # noqa: F401
 from .layers.recurrent import RNNCell, LSTMCell, GRUCell, RNN, LSTM, GRU  # noqa: F401
 from .layers.attention import (MultiheadAttention, TransformerEncoderLayer,  # noqa: F401

@@ -4,6 +4,8 @@ Shapes: x (*, in_features), W (out_features, in_features), b (out_features,) -> 
 """
 from __future__ import annotations
 
+import math
+
 from .. import backend
 from ..autograd import buffers
 from ..autograd.function import Function
@@ -29,7 +31,8 @@ class LinearFn(Function):
         ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, weight)
         ctx.x_shape = x.shape
         ctx.has_bias = bias is not None
-        x2 = x.reshape(-1, x.shape[-1])
+        rows = math.prod(x.shape[:-1])        # not -1: in_features may be 0
+        x2 = x.reshape(rows, x.shape[-1])
         xp = backend.get_array_module(x2)
         out = buffers.empty((x2.shape[0], weight.shape[0]), xp.result_type(x2, weight), x2)
         out = product(x2, weight.T, bias, out=out)
@@ -41,7 +44,8 @@ class LinearFn(Function):
         need_x, need_w = ctx.needs_input_grad[:2]
         need_b = ctx.has_bias and ctx.needs_input_grad[2]
         out_features, in_features = weight.shape
-        g2 = g.reshape((-1, out_features))
+        rows = math.prod(ctx.x_shape[:-1])
+        g2 = g.reshape((rows, out_features))
         pairs = []
         if need_x:
             if dual.is_tensor(g2) or dual.is_tensor(weight):
@@ -51,7 +55,7 @@ class LinearFn(Function):
                 pairs.append((g2, weight, buffers.empty((g2.shape[0], in_features),
                                                         xp.result_type(g2, weight), g2)))
         if need_w:
-            pairs.append((dual.swap_last(g2), x.reshape((-1, in_features))))
+            pairs.append((dual.swap_last(g2), x.reshape((rows, in_features))))
         if need_b and not dual.is_tensor(g2):     # the bias gradient as ones^T g: same hand-off
             xp = backend.get_array_module(g2)
             pairs.append((xp.ones((1, g2.shape[0]), dtype=g2.dtype), g2))
