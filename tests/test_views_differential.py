@@ -383,6 +383,19 @@ def test_in_place_change_of_a_new_view_reaches_the_base_and_its_gradient(name):
     assert_same(*both(run))
 
 
+def test_unfold_of_a_0d_tensor_as_torch():
+    """(it raised NotImplementedError)"""
+    def run(T):
+        x = T.tensor(5.0, requires_grad=True)
+        y = x.unfold(0, 1, 1)
+        (y * 3).sum().backward()
+        return y.detach(), x.unfold(-1, 0, 2).detach(), x.grad
+    assert_same(*both(run))
+    for T in (torch, tc):
+        with pytest.raises(RuntimeError, match="maximum size"):
+            T.tensor(5.0).unfold(0, 2, 1)
+
+
 def test_writing_overlapping_unfold_windows_raises():
     """torch writes them (each element once per window it is in); refused here, like writes
     into an expanded tensor."""

@@ -107,8 +107,13 @@ def unfold(input, dimension, size, step):
     """The windows of ``size`` every ``step`` along ``dimension``: shape (..., n_windows, ...,
     size) with n_windows = (n - size) // step + 1 (a view; writing it needs windows that do not
     overlap, as torch)."""
-    if input.ndim == 0:
-        raise NotImplementedError("unfold() of a 0-dim tensor is not supported")
+    if input.ndim == 0:       # (a 0-d tensor: one window of its value, or none)
+        _axes(dimension, 1)
+        if size > 1:
+            raise RuntimeError(f"maximum size for tensor at dimension 0 is 1 but size is {size}")
+        if step <= 0:
+            raise RuntimeError(f"step is {step} but must be > 0")
+        return input.reshape(1)[:size]
     d = _axes(dimension, input.ndim)[0]
     n = input.shape[d]
     if size > n:
