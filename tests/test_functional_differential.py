@@ -174,6 +174,10 @@ ACTIVATION_MODULES = [("Hardtanh", (-2.0, 0.5)), ("ReLU6", ()), ("ELU", (0.5,)),
 
 def test_activation_modules_match_torch():
     for name, args in ACTIVATION_MODULES:
+        if name in ("Hardtanh", "ReLU6", "ELU", "CELU", "SELU", "Threshold", "Hardsigmoid",
+                    "Hardswish", "Mish", "RReLU"):
+            assert repr(getattr(nn, name)(*args, inplace=True)) == repr(
+                getattr(torch.nn, name)(*args, inplace=True))
         ours, theirs = getattr(nn, name)(*args).eval(), getattr(torch.nn, name)(*args).eval()
         assert repr(ours) == repr(theirs)
         assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == \

@@ -203,12 +203,18 @@ class Hardsigmoid(_Pointwise):
     def __init__(self, inplace=False):
         super().__init__(inplace=inplace)
 
+    def extra_repr(self):        # torch prints no options for this one
+        return ""
+
 
 class Hardswish(_Pointwise):
     _fn, _options = A.hardswish, ("inplace",)
 
     def __init__(self, inplace=False):
         super().__init__(inplace=inplace)
+
+    def extra_repr(self):        # torch prints no options for this one
+        return ""
 
 
 class Mish(_Pointwise):
