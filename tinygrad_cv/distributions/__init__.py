@@ -1,17 +1,30 @@
 """Probability distributions with torch.distributions' names and semantics.
 
-``Categorical``, ``Normal``, ``Bernoulli`` and ``Uniform``: ``sample`` / ``rsample`` (Normal's
-and Uniform's are reparameterised, so gradients flow to their parameters), ``log_prob`` and
-``entropy`` (differentiable in the parameters), ``mean``, ``variance``, ``stddev``; draws come
-from the seeded generator of the parameters' device (``tinygrad_cv.manual_seed``).
-``kl_divergence(p, q)`` has the closed forms for two distributions of the same family.
+``Categorical``, ``OneHotCategorical``, ``Bernoulli``, ``Poisson``, ``Normal``, ``LogNormal``,
+``Uniform``, ``Exponential``, ``Laplace``, ``Gamma``, ``Beta``, ``MultivariateNormal`` and
+``Independent``: ``sample`` / ``rsample`` (reparameterised for Normal, LogNormal, Uniform,
+Exponential, Laplace and MultivariateNormal, so gradients flow to their parameters),
+``log_prob`` and ``entropy`` (differentiable in the parameters), ``mean``, ``mode``,
+``variance``, ``stddev``, ``expand``; draws come from the seeded generator of the parameters'
+device (``tinygrad_cv.manual_seed``).  ``kl_divergence(p, q)`` has the closed forms for two
+distributions of the same family.
 """
 from .distribution import Distribution  # noqa: F401
 from .categorical import Categorical  # noqa: F401
 from .normal import Normal  # noqa: F401
 from .bernoulli import Bernoulli  # noqa: F401
 from .uniform import Uniform  # noqa: F401
+from .exponential import Exponential  # noqa: F401
+from .laplace import Laplace  # noqa: F401
+from .log_normal import LogNormal  # noqa: F401
+from .gamma import Gamma  # noqa: F401
+from .beta import Beta  # noqa: F401
+from .poisson import Poisson  # noqa: F401
+from .multivariate_normal import MultivariateNormal  # noqa: F401
+from .independent import Independent  # noqa: F401
+from .one_hot_categorical import OneHotCategorical  # noqa: F401
 from .kl import kl_divergence, register_kl  # noqa: F401
 
-__all__ = ["Distribution", "Categorical", "Normal", "Bernoulli", "Uniform", "kl_divergence",
-           "register_kl"]
+__all__ = ["Distribution", "Categorical", "OneHotCategorical", "Normal", "LogNormal",
+           "Bernoulli", "Poisson", "Uniform", "Exponential", "Laplace", "Gamma", "Beta",
+           "MultivariateNormal", "Independent", "kl_divergence", "register_kl"]

@@ -53,6 +53,21 @@ def broadcast_shape(*shapes):
     return tuple(xp.broadcast_shapes(*shapes))
 
 
+def broadcast_params(dist, **params):
+    """The named parameters (numbers or tensors) as floating Tensors of one dtype (a number
+    takes the tensors' dtype), expanded to their broadcast shape; returns (dict, shape)."""
+    numbers_only = all(isinstance(v, numbers.Number) for v in params.values())
+    tensors = {k: as_param(v, k, dist) for k, v in params.items()}
+    if not numbers_only:
+        dtype = next(t.dtype for k, t in tensors.items() if not isinstance(params[k],
+                                                                            numbers.Number))
+        tensors = {k: (t.to(dtype) if isinstance(params[k], numbers.Number) else t)
+                   for k, t in tensors.items()}
+    shape = broadcast_shape(*[tuple(t.shape) for t in tensors.values()])
+    return {k: (t.expand(*shape) if tuple(t.shape) != shape else t)
+            for k, t in tensors.items()}, shape
+
+
 class Distribution:
     """Base class.  Subclasses set ``batch_shape``/``event_shape`` and implement ``sample``
     (and ``rsample`` when reparameterisable), ``log_prob``, ``entropy``, ``mean``,
@@ -90,6 +105,13 @@ class Distribution:
                          f"distribution {self!r} to satisfy the constraint {constraint}, but "
                          "found invalid values")
 
+    def _require_support(self, value, ok, constraint):
+        """Raise torch's error unless the raw boolean array ``ok`` holds everywhere."""
+        if not bool(backend.get_array_module(ok).all(ok)):
+            raise ValueError(f"Expected value argument (Tensor of shape {tuple(value.shape)}) "
+                             f"to be within the support {constraint} of the distribution "
+                             f"{self!r}, but found invalid values")
+
     def sample(self, sample_shape=()):
         """Draws (no gradient): ``rsample`` under no_grad for reparameterisable ones."""
         with no_grad():
@@ -98,6 +120,25 @@ class Distribution:
     def rsample(self, sample_shape=()):
         raise NotImplementedError(f"{type(self).__name__} has no reparameterised sampler "
                                   "(rsample); use sample()")
+
+    def expand(self, batch_shape, _instance=None):
+        """The same distribution repeated over a larger ``batch_shape`` (its parameters
+        expanded, no copies; torch's ``expand``)."""
+        batch_shape = _shape_of(batch_shape)
+        try:
+            broadcast_shape(batch_shape, self._batch_shape)
+        except ValueError:
+            raise RuntimeError(f"expand: the batch shape {self._batch_shape} cannot be "
+                               f"expanded to {batch_shape}") from None
+        new = type(self).__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        for name in getattr(self, "_param_names", ()):
+            t = self.__dict__.get(name)
+            if isinstance(t, Tensor):
+                tail = tuple(t.shape[len(self._batch_shape):])
+                new.__dict__[name] = t.expand(*batch_shape, *tail)
+        new._batch_shape = tuple(batch_shape)
+        return new
 
     def sample_n(self, n):
         """``sample((n,))`` (deprecated in torch, kept for old scripts)."""

@@ -5,14 +5,34 @@
     Bernoulli:   p (softplus(-l_q) - softplus(-l_p)) + (1 - p) (softplus(l_q) - softplus(l_p))
                  with the same conventions at p, q in {0, 1}
     Uniform:     log((h_q - l_q) / (h_p - l_p)), +inf unless [l_p, h_p] lies within [l_q, h_q]
+    Exponential: log(r_p / r_q) + r_q / r_p - 1
+    Laplace:     -log(s_p / s_q) + |m_p - m_q| / s_q + (s_p / s_q) exp(-|m_p - m_q| / s_p) - 1
+    Gamma:       a_q log(b_p / b_q) + lgamma(a_q) - lgamma(a_p) + (a_p - a_q) psi(a_p)
+                 + (b_q - b_p) a_p / b_p
+    Beta:        log B(a_q, b_q) - log B(a_p, b_p) + (a_p - a_q) psi(a_p) + (b_p - b_q) psi(b_p)
+                 + (a_q - a_p + b_q - b_p) psi(a_p + b_p)
+    Poisson:     r_p (log r_p - log r_q) - (r_p - r_q)
+    MultivariateNormal: sum log diag L_q - sum log diag L_p
+                 + (|L_q^-1 L_p|_F^2 + |L_q^-1 (m_q - m_p)|^2 - k) / 2
+    LogNormal, OneHotCategorical, Independent: the KL of their base distributions (summed over
+    the reinterpreted dims for Independent)
 """
 from __future__ import annotations
 
-from .. import backend
+from .. import backend, linalg
 from ..tensor import where
 from .bernoulli import Bernoulli, _softplus
+from .beta import Beta
 from .categorical import Categorical
+from .exponential import Exponential
+from .gamma import Gamma
+from .independent import Independent
+from .laplace import Laplace
+from .log_normal import LogNormal
+from .multivariate_normal import MultivariateNormal, _batch_mahalanobis
 from .normal import Normal
+from .one_hot_categorical import OneHotCategorical
+from .poisson import Poisson
 from .uniform import Uniform
 
 _KL = {}
@@ -75,3 +95,70 @@ def _kl_uniform_uniform(p, q):
     result = ((q.high - q.low) / (p.high - p.low)).log()
     outside = (q.low.array > p.low.array) | (q.high.array < p.high.array)
     return _fill(result, outside, float("inf"))
+
+
+@register_kl(Exponential, Exponential)
+def _kl_exponential_exponential(p, q):
+    ratio = q.rate / p.rate
+    return ratio - 1 - ratio.log()
+
+
+@register_kl(Laplace, Laplace)
+def _kl_laplace_laplace(p, q):
+    scale_ratio = p.scale / q.scale
+    gap = (p.loc - q.loc).abs()
+    return -scale_ratio.log() + gap / q.scale + scale_ratio * (-gap / p.scale).exp() - 1
+
+
+@register_kl(Gamma, Gamma)
+def _kl_gamma_gamma(p, q):
+    a_p, b_p, a_q, b_q = p.concentration, p.rate, q.concentration, q.rate
+    return (a_q * (b_p / b_q).log() + a_q.lgamma() - a_p.lgamma()
+            + (a_p - a_q) * a_p.digamma() + (b_q - b_p) * (a_p / b_p))
+
+
+@register_kl(Beta, Beta)
+def _kl_beta_beta(p, q):
+    a_p, b_p, a_q, b_q = p.concentration1, p.concentration0, q.concentration1, q.concentration0
+    total_p = a_p + b_p
+    return (q._log_beta() - p._log_beta() + (a_p - a_q) * a_p.digamma()
+            + (b_p - b_q) * b_p.digamma() + (a_q - a_p + b_q - b_p) * total_p.digamma())
+
+
+@register_kl(Poisson, Poisson)
+def _kl_poisson_poisson(p, q):
+    return p.rate * (p.rate.log() - q.rate.log()) - (p.rate - q.rate)
+
+
+@register_kl(MultivariateNormal, MultivariateNormal)
+def _kl_mvn_mvn(p, q):
+    if p.event_shape != q.event_shape:
+        raise ValueError("KL-divergence between two Multivariate Normals with different event "
+                         "shapes cannot be computed")
+    k = p.event_shape[0]
+    half_log_det = q._half_log_det() - p._half_log_det()
+    lq = q.scale_tril
+    shape = tuple(max(a, b) for a, b in zip(lq.shape[:-2], p.scale_tril.shape[:-2]))
+    solved = linalg.solve_triangular(lq.expand(*shape, k, k),
+                                     p.scale_tril.expand(*shape, k, k), upper=False)
+    term2 = (solved ** 2).sum(dim=(-2, -1))
+    term3 = _batch_mahalanobis(lq, q.loc - p.loc)
+    return half_log_det + 0.5 * (term2 + term3 - k)
+
+
+@register_kl(LogNormal, LogNormal)
+def _kl_lognormal_lognormal(p, q):
+    return kl_divergence(p.base_dist, q.base_dist)
+
+
+@register_kl(OneHotCategorical, OneHotCategorical)
+def _kl_onehot_onehot(p, q):
+    return kl_divergence(p._categorical, q._categorical)
+
+
+@register_kl(Independent, Independent)
+def _kl_independent_independent(p, q):
+    if p.reinterpreted_batch_ndims != q.reinterpreted_batch_ndims:
+        raise NotImplementedError("kl_divergence: Independent with different "
+                                  "reinterpreted_batch_ndims")
+    return p._sum_rightmost(kl_divergence(p.base_dist, q.base_dist))

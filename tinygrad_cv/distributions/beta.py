@@ -1,0 +1,84 @@
+"""Beta distribution on [0, 1] with density x^(a-1) (1 - x)^(b-1) / B(a, b),
+a = concentration1, b = concentration0.
+
+    log_prob(x) = (a - 1) log x + (b - 1) log(1 - x) - log B(a, b),
+    log B(a, b) = lgamma(a) + lgamma(b) - lgamma(a + b)
+    entropy = log B(a, b) - (a - 1) psi(a) - (b - 1) psi(b) + (a + b - 2) psi(a + b)
+    mean = a / (a + b),  variance = a b / ((a + b)^2 (a + b + 1))
+
+``sample`` is X / (X + Y) with X ~ Gamma(a, 1), Y ~ Gamma(b, 1) (no reparameterised rsample).
+"""
+from __future__ import annotations
+
+from .. import backend
+from ..tensor import Tensor, where
+from .distribution import Distribution, as_value, broadcast_params
+
+
+class Beta(Distribution):
+    """``Beta(concentration1, concentration0, validate_args=None)``, both > 0."""
+
+    _param_names = ("concentration1", "concentration0")
+
+    def __init__(self, concentration1, concentration0, validate_args=None):
+        params, shape = broadcast_params("Beta", concentration1=concentration1,
+                                         concentration0=concentration0)
+        self.concentration1, self.concentration0 = params["concentration1"], \
+            params["concentration0"]
+        super().__init__(shape, (), validate_args)
+        if self._validate_args:
+            for name in self._param_names:
+                t = getattr(self, name)
+                if not bool((t.array > 0).all()):
+                    self._invalid(name, t, "GreaterThan(lower_bound=0.0)")
+
+    def _log_beta(self):
+        a, b = self.concentration1, self.concentration0
+        return a.lgamma() + b.lgamma() - (a + b).lgamma()
+
+    @property
+    def mean(self):
+        return self.concentration1 / (self.concentration1 + self.concentration0)
+
+    @property
+    def mode(self):
+        """(a - 1)+ / ((a - 1)+ + (b - 1)+), torch's (as its Dirichlet's): NaN where both
+        excesses are 0, and where a < 1 and b < 1 the endpoint of the larger (1 on a tie)."""
+        a, b = self.concentration1, self.concentration0
+        c1, c0 = (a - 1).clamp(min=0), (b - 1).clamp(min=0)
+        mode = c1 / (c1 + c0)
+        both_small = (a.array < 1) & (b.array < 1)
+        if bool(both_small.any()):
+            endpoint = (a.array >= b.array).astype(mode.dtype)
+            mode = where(both_small, Tensor.wrap(endpoint), mode)
+        return mode
+
+    @property
+    def variance(self):
+        a, b = self.concentration1, self.concentration0
+        total = a + b
+        return a * b / (total ** 2 * (total + 1))
+
+    def sample(self, sample_shape=()):
+        shape = self._extended_shape(sample_shape)
+        xp = backend.get_array_module(self.concentration1.array)
+        rng = backend.get_rng(self.concentration1.device)
+        x = rng.standard_gamma(xp.broadcast_to(self.concentration1.array, shape))
+        y = rng.standard_gamma(xp.broadcast_to(self.concentration0.array, shape))
+        dtype = self.concentration1.dtype
+        eps = float(backend.module_for_device("cpu").finfo(dtype).eps)
+        return Tensor.wrap(xp.clip(x / (x + y), eps, 1 - eps).astype(dtype))
+
+    def log_prob(self, value):
+        value = as_value(value, self.concentration1)
+        if self._validate_args:
+            self._require_support(value, (value.array >= 0) & (value.array <= 1),
+                                  "Interval(lower_bound=0.0, upper_bound=1.0)")
+        a, b = self.concentration1, self.concentration0
+        return (a - 1).xlogy(value) + (b - 1).xlogy(1 - value) - self._log_beta()
+
+    def entropy(self):
+        a, b = self.concentration1, self.concentration0
+        total = a + b
+        return (self._log_beta() - (a - 1) * a.digamma() - (b - 1) * b.digamma()
+                + (total - 2) * total.digamma())
