@@ -59,6 +59,14 @@ def test_take_ravel_argwhere_msort_match_torch(shape, data):
     _grads(tg.clone, torch.clone, [x])
 
 
+def test_clone_function_takes_memory_formats():
+    x = tg.tensor(np.arange(24.0).reshape(1, 2, 3, 4))
+    y = tg.clone(x, memory_format=tg.channels_last)
+    t = torch.clone(torch.tensor(x.numpy()), memory_format=torch.channels_last)
+    assert y.stride() == t.stride()
+    np.testing.assert_array_equal(_np(y), t.numpy())
+
+
 def test_take_errors():
     x = tg.tensor([1.0, 2.0, 3.0])
     with pytest.raises(IndexError):

@@ -47,10 +47,8 @@ def ravel(input):
 
 
 def clone(input, *, memory_format=None):
-    """A copy on the graph (``Tensor.clone``)."""
-    if memory_format is not None:
-        raise NotImplementedError("clone(memory_format=...): memory formats are not selectable")
-    return _as_tensor(input).clone()
+    """A copy on the graph (``Tensor.clone``, in ``memory_format``'s layout)."""
+    return _as_tensor(input).clone(memory_format=memory_format)
 
 
 def narrow_copy(input, dim, start, length):

@@ -20,6 +20,7 @@ attention, losses), whose backward works on raw arrays only, live in ``nn/functi
                  LogAddExp Xlogy Hypot CopySign FExtremum NanToNum
     gamma        LogGammaDerivative (lgamma, digamma, polygamma on arrays)
     decompositions  Inverse Solve Det Slogdet Cholesky QR Eigh SVD MatrixExp
+    fold         UnfoldFn FoldFn (im2col / col2im, each the other's gradient)
     activation   LeakyReLUFn GELUFn SiLUFn
     loss         BCEFn (binary cross-entropy on probabilities)
     unary        Log1p Expm1 Step (floor, ceil, trunc, round, sign: zero gradient)
