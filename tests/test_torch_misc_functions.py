@@ -304,3 +304,25 @@ def test_sum_to_size_and_storage_queries_match_torch():
     assert t.storage_offset() == 0 and t[1, 2:].storage_offset() == r[1, 2:].storage_offset()
     assert t[1].data_ptr() - t.data_ptr() == r[1].data_ptr() - r.data_ptr()
     assert t.pin_memory() is t and not t.is_pinned()
+
+
+def test_compile_returns_the_eager_callable():
+    model = tg.nn.Linear(2, 3)
+    assert tg.compile(model) is model
+    assert tg.compile(mode="max-autotune")(model) is model
+
+    @tg.compile
+    def f(x):
+        return x * 2
+
+    @tg.compile(fullgraph=True, dynamic=False)
+    def g(x):
+        return x + 1
+
+    assert f(tg.tensor(2.0)).item() == 4.0 and g(tg.tensor(2.0)).item() == 3.0
+    for bad in (lambda: tg.compile(model, mode="fast"),
+                lambda: tg.compile(model, mode="default", options={}), lambda: tg.compile(3)):
+        with pytest.raises(RuntimeError):
+            bad()
+    with pytest.raises(RuntimeError):
+        torch.compile(model, mode="fast")
