@@ -124,7 +124,8 @@ def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
     """Draws of exp(N(mean, std^2))."""
     if std <= 0:
         raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std}")
-    return _fill(self, _rng(self, generator).lognormal(mean, std, self.shape))
+    draws = _rng(self, generator).standard_normal(self.shape)     # (CuPy's Generator has
+    return _fill(self, backend.get_array_module(draws).exp(draws * std + mean))   # no lognormal)
 
 
 def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
