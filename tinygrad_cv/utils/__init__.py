@@ -8,10 +8,13 @@ torch's module paths resolve to the modules holding those names::
     tinygrad_cv.utils.data.dataloader   -> tinygrad_cv.data.dataset   (DataLoader, default_collate)
     tinygrad_cv.utils.data.sampler      -> tinygrad_cv.data.sampler
     tinygrad_cv.utils.data.distributed  -> tinygrad_cv.distributed.sampler (DistributedSampler)
+
+``tinygrad_cv.utils.checkpoint`` is gradient checkpointing (``checkpoint``, ``checkpoint_sequential``).
 """
 import sys as _sys
 
 from .. import data  # noqa: F401
+from . import checkpoint  # noqa: F401  (torch.utils.checkpoint)
 from ..data import dataset as _dataset, sampler as _sampler
 from ..distributed import sampler as _distributed_sampler
 
