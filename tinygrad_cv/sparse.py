@@ -23,7 +23,7 @@ from __future__ import annotations
 import numbers
 
 from . import backend
-from .autograd import Function
+from .autograd.function import Function
 from .ops.shape import IndexAdd
 from .tensor import Tensor, cat
 

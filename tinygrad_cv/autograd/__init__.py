@@ -8,6 +8,7 @@ differentiable (higher-order gradients, gradient penalties, Hessians).
 """
 from .mode import (detect_anomaly, enable_grad, inference_mode, is_anomaly_enabled,  # noqa: F401
                    is_grad_enabled, is_inference_mode_enabled, no_grad, set_grad_enabled)
-from .function import Function  # noqa: F401
+from .torch_function import Function  # noqa: F401  (torch's contract)
+from .function import once_differentiable  # noqa: F401
 from .engine import backward, grad  # noqa: F401
 from . import functional  # noqa: F401

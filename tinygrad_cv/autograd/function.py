@@ -138,6 +138,13 @@ class Function:
                 t.out_index = i
 
 
+def once_differentiable(fn):
+    """torch's decorator for a backward that is not itself differentiable: a Function without
+    ``higher_order`` is first order already (``create_graph=True`` through it raises), so
+    this returns ``fn``."""
+    return fn
+
+
 def _resave_scalar(ctx, scalar, array):
     """A forward that returned a NumPy scalar (a ufunc of 0-d arrays) and saved it: save the
     0-d array its output Tensor holds instead, so that ``create_graph`` finds the output among
