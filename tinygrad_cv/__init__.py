@@ -125,3 +125,6 @@ from .linalg import (cholesky_top as cholesky, qr_top as qr, svd_top as svd,  # 
                      cross_top as cross)
 from . import sparse  # noqa: E402,F401
 from .sparse import sparse_coo_tensor, spmm  # noqa: E402,F401
+from . import amp  # noqa: E402,F401
+from .amp import (autocast, is_autocast_enabled, get_autocast_dtype,  # noqa: E402,F401
+                  set_autocast_enabled, set_autocast_dtype)

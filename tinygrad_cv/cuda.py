@@ -89,3 +89,11 @@ ShortTensor = _CUDA_TYPES["ShortTensor"]
 CharTensor = _CUDA_TYPES["CharTensor"]
 ByteTensor = _CUDA_TYPES["ByteTensor"]
 BoolTensor = _CUDA_TYPES["BoolTensor"]
+
+
+# torch.cuda.amp (deprecated names); also importable as ``tinygrad_cv.cuda.amp``
+import sys as _sys  # noqa: E402
+
+from .amp import cuda_amp as amp  # noqa: E402
+
+_sys.modules[__name__ + ".amp"] = amp
