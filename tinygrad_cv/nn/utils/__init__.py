@@ -1,11 +1,12 @@
 """torch.nn.utils: gradient clipping, parameters <-> vector, BatchNorm fusion, weight and
-spectral norm (hooks, and as parametrizations), stateless.functional_call."""
+spectral norm (hooks, and as parametrizations), stateless.functional_call, padded sequences
+(``rnn``)."""
 from .clip_grad import (clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_,  # noqa: F401
                         get_total_norm)
 from .convert_parameters import parameters_to_vector, vector_to_parameters  # noqa: F401
 from .fusion import (fuse_conv_bn_eval, fuse_conv_bn_weights, fuse_linear_bn_eval,  # noqa: F401
                      fuse_linear_bn_weights)
-from . import parametrize, parametrizations, stateless  # noqa: F401
+from . import parametrize, parametrizations, rnn, stateless  # noqa: F401
 from .spectral_norm import remove_spectral_norm, spectral_norm  # noqa: F401
 from .weight_norm import remove_weight_norm, weight_norm  # noqa: F401
 
@@ -13,4 +14,4 @@ __all__ = ["clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_
            "parameters_to_vector", "vector_to_parameters", "fuse_conv_bn_eval",
            "fuse_conv_bn_weights", "fuse_linear_bn_eval", "fuse_linear_bn_weights", "weight_norm",
            "remove_weight_norm", "spectral_norm", "remove_spectral_norm", "parametrize",
-           "parametrizations", "stateless"]
+           "parametrizations", "rnn", "stateless"]
