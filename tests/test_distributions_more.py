@@ -37,13 +37,29 @@ FAMILIES = {
     "Gamma": (D.Gamma, TD.Gamma, [POS, POS2], rng.uniform(0.1, 3.0, (4, 2, 3))),
     "Beta": (D.Beta, TD.Beta, [POS, POS2], rng.uniform(0.05, 0.95, (4, 2, 3))),
     "Poisson": (D.Poisson, TD.Poisson, [POS], rng.integers(0, 6, (4, 2, 3)).astype(float)),
+    "HalfNormal": (D.HalfNormal, TD.HalfNormal, [POS], rng.uniform(0.1, 3.0, (4, 2, 3))),
+    "Cauchy": (D.Cauchy, TD.Cauchy, [REAL, POS], rng.standard_normal((4, 2, 3))),
+    "Gumbel": (D.Gumbel, TD.Gumbel, [REAL, POS], rng.standard_normal((4, 2, 3))),
+    "Geometric": (D.Geometric, TD.Geometric, [POS / 4], rng.integers(0, 6, (4, 2, 3)).astype(
+        float)),
+    "Binomial": (D.Binomial, TD.Binomial, [np.round(POS * 3), POS / 4],
+                 rng.integers(0, 3, (4, 2, 3)).astype(float)),
+    "Chi2": (D.Chi2, TD.Chi2, [POS], rng.uniform(0.1, 3.0, (4, 2, 3))),
+    "StudentT": (D.StudentT, TD.StudentT, [POS + 2, REAL, POS2], rng.standard_normal((4, 2, 3))),
 }
 PROPERTIES = {"Exponential": ("mean", "mode", "variance", "stddev"),
               "Laplace": ("mean", "mode", "variance", "stddev"),
               "LogNormal": ("mean", "mode", "variance"),
               "Gamma": ("mean", "mode", "variance"),
               "Beta": ("mean", "mode", "variance"),
-              "Poisson": ("mean", "mode", "variance")}
+              "Poisson": ("mean", "mode", "variance"),
+              "HalfNormal": ("mean", "mode", "variance"),
+              "Cauchy": ("mode",),
+              "Gumbel": ("mean", "mode", "variance"),
+              "Geometric": ("mean", "mode", "variance"),
+              "Binomial": ("mean", "mode", "variance"),
+              "Chi2": ("mean", "mode", "variance"),
+              "StudentT": ("mean", "mode", "variance")}
 
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))
@@ -52,12 +68,13 @@ def test_family_matches_torch(name):
     po, pt = _params(arrays)
     do, dt = ours_cls(*po), torch_cls(*pt)
     assert tuple(do.batch_shape) == tuple(dt.batch_shape) and tuple(do.event_shape) == ()
-    outputs_o = [do.log_prob(tg.tensor(values)), do.entropy() if name != "Poisson" else None]
-    outputs_t = [dt.log_prob(torch.tensor(values)), dt.entropy() if name != "Poisson" else None]
+    no_entropy = name in ("Poisson", "Binomial")        # (torch's Binomial enumerates it)
+    outputs_o = [do.log_prob(tg.tensor(values)), None if no_entropy else do.entropy()]
+    outputs_t = [dt.log_prob(torch.tensor(values)), None if no_entropy else dt.entropy()]
     for prop in PROPERTIES[name]:
         outputs_o.append(getattr(do, prop))
         outputs_t.append(getattr(dt, prop))
-    if name in ("Exponential", "Laplace", "LogNormal"):
+    if name in ("Exponential", "Laplace", "LogNormal", "HalfNormal", "Cauchy"):
         probs = rng.uniform(0.05, 0.95, (2, 3))
         outputs_o += [do.cdf(tg.tensor(values[0])), do.icdf(tg.tensor(probs))]
         outputs_t += [dt.cdf(torch.tensor(values[0])), dt.icdf(torch.tensor(probs))]
@@ -84,8 +101,11 @@ def test_family_samples_shapes_and_statistics(name):
     s = d.sample((20000,))
     assert tuple(s.shape) == (20000, 2, 3) and s.dtype == tg.float64 and not s.requires_grad
     t = torch_cls(*[torch.tensor(a) for a in arrays])
-    mean, std = t.mean.numpy(), t.stddev.numpy()
-    np.testing.assert_allclose(_np(s).mean(0), mean, atol=6 * std.max() / np.sqrt(20000))
+    if name == "Cauchy":          # no mean: the median is loc, the quartiles loc -+ scale
+        np.testing.assert_allclose(np.median(_np(s), 0), arrays[0], atol=0.05 * arrays[1].max())
+    else:
+        mean, std = t.mean.numpy(), t.stddev.numpy()
+        np.testing.assert_allclose(_np(s).mean(0), mean, atol=6 * std.max() / np.sqrt(20000))
     if d.has_rsample:
         po = [tg.tensor(a, requires_grad=True) for a in arrays]
         r = ours_cls(*po).rsample((5,))
@@ -224,3 +244,26 @@ def test_kl_divergences_match_torch(name):
     kt.sum().backward()
     for o, t in zip(leaves_o, leaves_t):
         np.testing.assert_allclose(_np(o.grad), t.grad.numpy(), rtol=1e-8, atol=1e-10)
+
+
+def test_dirichlet_matches_torch():
+    r = np.random.default_rng(9)
+    conc, conc2 = r.uniform(0.5, 3.0, (2, 4)), r.uniform(0.5, 3.0, (2, 4))
+    value = r.dirichlet(np.ones(4), size=(3, 2))
+    (co, c2o), (ct, c2t) = _params([conc, conc2])
+    do, dt = D.Dirichlet(co), TD.Dirichlet(ct)
+    assert tuple(do.batch_shape) == (2,) and tuple(do.event_shape) == (4,)
+    lo = (do.log_prob(tg.tensor(value)).sum() + do.entropy().sum() + do.mean.sum() * 0.3
+          + do.variance.sum() + D.kl_divergence(do, D.Dirichlet(c2o)).sum())
+    lt = (dt.log_prob(torch.tensor(value)).sum() + dt.entropy().sum() + dt.mean.sum() * 0.3
+          + dt.variance.sum() + TD.kl_divergence(dt, TD.Dirichlet(c2t)).sum())
+    np.testing.assert_allclose(lo.item(), lt.item(), rtol=1e-11)
+    lo.backward()
+    lt.backward()
+    np.testing.assert_allclose(_np(co.grad), ct.grad.numpy(), rtol=1e-9)
+    np.testing.assert_allclose(_np(c2o.grad), c2t.grad.numpy(), rtol=1e-9)
+    np.testing.assert_allclose(_np(do.mode), dt.mode.detach().numpy(), rtol=1e-12)
+    tg.manual_seed(10)
+    s = _np(D.Dirichlet(tg.tensor(conc)).sample((20000,)))
+    np.testing.assert_allclose(s.sum(-1), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(s.mean(0), conc / conc.sum(-1, keepdims=True), atol=0.01)

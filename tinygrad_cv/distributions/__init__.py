@@ -1,9 +1,11 @@
 """Probability distributions with torch.distributions' names and semantics.
 
-``Categorical``, ``OneHotCategorical``, ``Bernoulli``, ``Poisson``, ``Normal``, ``LogNormal``,
-``Uniform``, ``Exponential``, ``Laplace``, ``Gamma``, ``Beta``, ``MultivariateNormal`` and
-``Independent``: ``sample`` / ``rsample`` (reparameterised for Normal, LogNormal, Uniform,
-Exponential, Laplace and MultivariateNormal, so gradients flow to their parameters),
+``Categorical``, ``OneHotCategorical``, ``Bernoulli``, ``Geometric``, ``Binomial``,
+``Poisson``, ``Normal``, ``HalfNormal``, ``LogNormal``, ``Uniform``, ``Exponential``,
+``Laplace``, ``Cauchy``, ``Gumbel``, ``Gamma``, ``Chi2``, ``Beta``, ``StudentT``, ``Dirichlet``,
+``MultivariateNormal`` and ``Independent``: ``sample`` / ``rsample`` (reparameterised for
+Normal, HalfNormal, LogNormal, Uniform, Exponential, Laplace, Cauchy, Gumbel and
+MultivariateNormal, so gradients flow to their parameters),
 ``log_prob`` and ``entropy`` (differentiable in the parameters), ``mean``, ``mode``,
 ``variance``, ``stddev``, ``expand``; draws come from the seeded generator of the parameters'
 device (``tinygrad_cv.manual_seed``).  ``kl_divergence(p, q)`` has the closed forms for two
@@ -23,8 +25,11 @@ from .poisson import Poisson  # noqa: F401
 from .multivariate_normal import MultivariateNormal  # noqa: F401
 from .independent import Independent  # noqa: F401
 from .one_hot_categorical import OneHotCategorical  # noqa: F401
+from .more_families import (HalfNormal, Cauchy, Gumbel, Geometric, Binomial,  # noqa: F401
+                            Chi2, StudentT, Dirichlet)
 from .kl import kl_divergence, register_kl  # noqa: F401
 
 __all__ = ["Distribution", "Categorical", "OneHotCategorical", "Normal", "LogNormal",
            "Bernoulli", "Poisson", "Uniform", "Exponential", "Laplace", "Gamma", "Beta",
-           "MultivariateNormal", "Independent", "kl_divergence", "register_kl"]
+           "MultivariateNormal", "Independent", "HalfNormal", "Cauchy", "Gumbel", "Geometric",
+           "Binomial", "Chi2", "StudentT", "Dirichlet", "kl_divergence", "register_kl"]

@@ -14,6 +14,8 @@
     Poisson:     r_p (log r_p - log r_q) - (r_p - r_q)
     MultivariateNormal: sum log diag L_q - sum log diag L_p
                  + (|L_q^-1 L_p|_F^2 + |L_q^-1 (m_q - m_p)|^2 - k) / 2
+    Dirichlet:   lgamma(sum a_p) - lgamma(sum a_q) - sum (lgamma(a_p) - lgamma(a_q))
+                 + sum (a_p - a_q) (psi(a_p) - psi(sum a_p))
     LogNormal, OneHotCategorical, Independent: the KL of their base distributions (summed over
     the reinterpreted dims for Independent)
 """
@@ -29,6 +31,7 @@ from .gamma import Gamma
 from .independent import Independent
 from .laplace import Laplace
 from .log_normal import LogNormal
+from .more_families import Dirichlet
 from .multivariate_normal import MultivariateNormal, _batch_mahalanobis
 from .normal import Normal
 from .one_hot_categorical import OneHotCategorical
@@ -162,3 +165,11 @@ def _kl_independent_independent(p, q):
         raise NotImplementedError("kl_divergence: Independent with different "
                                   "reinterpreted_batch_ndims")
     return p._sum_rightmost(kl_divergence(p.base_dist, q.base_dist))
+
+
+@register_kl(Dirichlet, Dirichlet)
+def _kl_dirichlet_dirichlet(p, q):
+    a_p, a_q = p.concentration, q.concentration
+    sum_p = a_p.sum(-1)
+    return (sum_p.lgamma() - a_q.sum(-1).lgamma() - (a_p.lgamma() - a_q.lgamma()).sum(-1)
+            + ((a_p - a_q) * (a_p.digamma() - sum_p.digamma().unsqueeze(-1))).sum(-1))
