@@ -5,6 +5,7 @@ from .rmsprop import RMSprop  # noqa: F401
 from .adam import Adam, AdamW  # noqa: F401
 from .ema import EMA  # noqa: F401
 from . import lr_scheduler  # noqa: F401
+from . import swa_utils  # noqa: F401  (AveragedModel, SWALR, update_bn)
 from .adadelta import Adadelta  # noqa: F401
 from .adagrad import Adagrad  # noqa: F401
 from .adamax import Adamax  # noqa: F401
