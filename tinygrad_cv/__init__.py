@@ -70,6 +70,7 @@ from .creation import asarray, scalar_tensor  # noqa: E402,F401
 from .tensor import cat as concat  # noqa: E402,F401
 from . import tensor_storage  # noqa: E402,F401  (binds the storage queries)
 from .compiling import compile  # noqa: E402,F401
+from . import func  # noqa: E402,F401
 from .tensor_views import (select, movedim, moveaxis, swapdims, swapaxes,  # noqa: E402,F401
                            unflatten, diagonal, unfold, fliplr, flipud, rot90, tile,
                            repeat_interleave, atleast_1d, atleast_2d, atleast_3d, hstack,
