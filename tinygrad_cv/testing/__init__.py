@@ -23,14 +23,19 @@ On a mismatch it raises ``GradcheckError`` (an ``AssertionError``) naming the in
 worst element and both values.  ``gradgradcheck`` does the same for the gradient of the
 gradient (``create_graph=True``).  Hypothesis strategies for shapes, arrays and tensors are in
 ``tinygrad_cv.testing.strategies`` (it needs the ``hypothesis`` package, a test extra).
+
+torch.testing's ``assert_close`` (``comparison.py``) and ``make_tensor`` (``creation.py``) are
+here too, with torch's signatures, tolerances and messages.
 """
 from __future__ import annotations
 
 from .. import backend
 from ..autograd import enable_grad, grad as autograd_grad, no_grad
 from ..tensor import Tensor
+from .comparison import assert_close  # noqa: F401
+from .creation import make_tensor  # noqa: F401
 
-__all__ = ["GradcheckError", "gradcheck", "gradgradcheck"]
+__all__ = ["GradcheckError", "gradcheck", "gradgradcheck", "assert_close", "make_tensor"]
 
 _FLOAT64 = backend.dtype("float64")
 
