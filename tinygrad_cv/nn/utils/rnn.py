@@ -1,9 +1,4 @@
-"""torch.nn.utils.rnn: ``pad_sequence`` and ``unpad_sequence`` (differentiable).
-
-Packed sequences (``PackedSequence``, ``pack_padded_sequence``, ``pack_sequence``,
-``pad_packed_sequence``, ``unpack_sequence``) are not provided: the recurrent layers take
-padded batches only.
-"""
+"""torch.nn.utils.rnn: ``pad_sequence`` and ``unpad_sequence`` (differentiable)."""
 from __future__ import annotations
 
 from ... import backend
