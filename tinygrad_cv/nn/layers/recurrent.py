@@ -25,6 +25,7 @@ from ..functional import dropout as _dropout
 from ..functional.recurrent import GRUSequence, LSTMSequence, RNNSequence
 from ..module import Module, Parameter
 from ...tensor import Tensor, cat, stack
+from ..utils.packed_sequence import PackedSequence, pack_like, pad_packed_sequence
 
 __all__ = ["RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU"]
 
@@ -277,6 +278,8 @@ class _RNNBase(Module):
 
     def _run(self, input, states):
         """Shared forward: ``states`` is a list of h0 (and c0) or Nones."""
+        if isinstance(input, PackedSequence):
+            return self._run_packed(input, states)
         name = type(self).__name__
         if input.ndim not in (2, 3):
             layout = "(N, L, I)" if self.batch_first else "(L, N, I)"
@@ -339,6 +342,71 @@ class _RNNBase(Module):
         elif self.batch_first:
             out = out.transpose(0, 1)
         return out, stacked
+
+
+    def _run_packed(self, packed, states):
+        """The forward of a PackedSequence: the sequences grouped by length, each group run
+        through every layer and direction by the fused sequence Function over its own length
+        (so the final states and the reverse direction start at each sequence's last step),
+        the outputs packed like the input; h_0/h_n in the batch's original order (as torch)."""
+        padded, lengths = pad_packed_sequence(packed)                 # (T, B, I)
+        _check_features(self, padded, self.input_size)
+        lens = [int(v) for v in lengths.tolist()]
+        t_max, n = padded.shape[0], padded.shape[1]
+        groups = {}
+        for i, length in enumerate(lens):
+            groups.setdefault(length, []).append(i)
+        order = [i for length in sorted(groups, reverse=True) for i in groups[length]]
+        inverse = [0] * n
+        for k, i in enumerate(order):
+            inverse[i] = k
+        xp = backend.get_array_module(padded.array)
+        index = {length: xp.asarray(idx) for length, idx in groups.items()}
+        num_dir = 2 if self.bidirectional else 1
+        full = (self.num_layers * num_dir, n, self.hidden_size)
+        given = []
+        for st, sname in zip(states, ("h_0", "c_0")):
+            if st is not None:
+                self._check_state(st, full, sname)
+            given.append(st)
+        finals = [[] for _ in states]
+        x, zero = padded, None
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(num_dir):
+                idx_state = layer * num_dir + d
+                w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
+                out_parts, final_parts = [], [[] for _ in states]
+                for length in sorted(groups, reverse=True):
+                    members = index[length]
+                    xg = x[:length, members]
+                    init_states = []
+                    for st in given:
+                        if st is None:
+                            if zero is None:
+                                zero = _zeros_like_state(x, (n, self.hidden_size))
+                            init_states.append(zero[members])
+                        else:
+                            init_states.append(st[idx_state][members])
+                    result = _run_sequence(self.mode, xg, init_states[0],
+                                           init_states[1] if self.mode == "LSTM" else None,
+                                           w_ih, w_hh, b_ih, b_hh, d == 1)
+                    out_g = result[0]
+                    if length < t_max:
+                        pad = _zeros_like_state(out_g, (t_max - length, len(members),
+                                                        self.hidden_size))
+                        out_g = cat([out_g, pad], dim=0)
+                    out_parts.append(out_g)
+                    for k, f in enumerate(result[1:]):
+                        final_parts[k].append(f)
+                back = xp.asarray(inverse)
+                outs.append(cat(out_parts, dim=1)[:, back])
+                for k, parts in enumerate(final_parts):
+                    finals[k].append(cat(parts, dim=0)[back])
+            x = outs[0] if num_dir == 1 else cat(outs, dim=-1)
+            if self.dropout > 0 and self.training and layer < self.num_layers - 1:
+                x = _dropout(x, self.dropout, training=True)
+        return pack_like(x, packed), [stack(f, dim=0) for f in finals]
 
 
 class RNN(_RNNBase):

@@ -1,10 +1,14 @@
-"""torch.nn.utils.rnn: ``pad_sequence`` and ``unpad_sequence`` (differentiable)."""
+"""torch.nn.utils.rnn: ``pad_sequence`` and ``unpad_sequence`` (differentiable), and the packed
+sequences of ``packed_sequence.py``."""
 from __future__ import annotations
 
 from ... import backend
 from ...tensor import Tensor, cat, stack
+from .packed_sequence import (PackedSequence, pack_padded_sequence,  # noqa: F401
+                              pack_sequence, pad_packed_sequence, unpack_sequence)
 
-__all__ = ["pad_sequence", "unpad_sequence"]
+__all__ = ["pad_sequence", "unpad_sequence", "PackedSequence", "pack_padded_sequence",
+           "pad_packed_sequence", "pack_sequence", "unpack_sequence"]
 
 
 def _fill_value(value, dtype):
