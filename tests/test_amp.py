@@ -257,3 +257,24 @@ def test_custom_fwd_casts_inputs_in_region():
     with tg.autocast("cpu", dtype=tg.float16):
         fwd(x)
     assert seen == [(tg.float32, False), (tg.float64, False)]
+
+
+def test_clipping_an_inf_gradient_is_silent_as_torch():
+    """unscale_ then clip_grad_norm_ on an iteration with an inf gradient: the norm is inf,
+    the gradients become [0, nan, 0] (as torch) and no floating-point warning is printed."""
+    grads = {}
+    for fw in (torch, tg):
+        p = fw.nn.Parameter(fw.ones(3))
+        opt = fw.optim.SGD([p], lr=0.1)
+        s = fw.amp.GradScaler("cpu")
+        s.scale(p.sum()).backward()
+        with fw.no_grad():
+            p.grad[1] = float("inf")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            s.unscale_(opt)
+            total = fw.nn.utils.clip_grad_norm_(p, 1.0)
+        assert total.item() == float("inf")
+        assert s.step(opt) is None and (p.detach().numpy() == 1).all()    # skipped
+        grads[fw] = p.grad.numpy()
+    np.testing.assert_array_equal(grads[tg], grads[torch])

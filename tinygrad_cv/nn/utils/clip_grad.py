@@ -52,9 +52,10 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     return Tensor.wrap(total)
 
 
+@backend.fp_quiet
 def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
     """Multiply every gradient in place by min(1, max_norm / (total_norm + 1e-6)) (a NaN total
-    makes them NaN, as torch)."""
+    makes them NaN, as torch; an inf total makes inf elements NaN, silently as torch)."""
     grads = _grads(parameters)
     if not grads:
         return
