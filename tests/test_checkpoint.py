@@ -314,3 +314,67 @@ def _grad_of_body(x):
         h = torch.tanh(h * 1.5)
     h.sum().backward()
     return tx.grad.numpy()
+
+
+@pytest.mark.parametrize("loss_order", ["outer-first", "checkpoint-first"])
+def test_non_reentrant_closure_over_a_tensor_of_the_callers_graph(loss_order):
+    """A tensor computed outside (on the graph) and used through a closure gets its gradient
+    through the checkpoint and the caller's graph, whichever runs first in backward."""
+    x, w = _x(), _x((4,), seed=2)
+    results = []
+    for lib, ck in ((torch, tcp.checkpoint), (tg, checkpoint)):
+        tx, tw = lib.tensor(x, requires_grad=True), lib.tensor(w, requires_grad=True)
+        h = tw * 2
+        z = h.exp()
+        y = ck(lambda a: (a * h).tanh(), tx, use_reentrant=False)
+        loss = z.sum() + y.sum() if loss_order == "outer-first" else y.sum() + 3 * h.sum()
+        loss.backward()
+        results.append((tx.grad, tw.grad))
+    for a, b in zip(*results):
+        _close(a, b, tol=1e-5)
+
+
+@pytest.mark.parametrize("reentrant", REENTRANT)
+def test_nested_checkpoints(reentrant):
+    x, w = _x(), _x((4,), seed=2)
+    results = []
+    for lib, ck in ((torch, tcp.checkpoint), (tg, checkpoint)):
+        tx, tw = lib.tensor(x, requires_grad=True), lib.tensor(w, requires_grad=True)
+        y = ck(lambda a: ck(lambda b: (b * tw).sin(), a, use_reentrant=reentrant).exp(), tx,
+               use_reentrant=reentrant)
+        y.sum().backward()
+        results.append((y, tx.grad, tw.grad))
+    for a, b in zip(*results):
+        _close(a, b, tol=1e-5)
+
+
+def test_non_reentrant_gradient_penalty_through_create_graph():
+    """d/dtheta of ||d D(x)/dx||: the checkpoint's backward is itself differentiated."""
+    x = _x()
+    tm, gm = _mlp_pair()
+    results = []
+    for lib, model in ((torch, tm), (tg, gm)):
+        tx = lib.tensor(x, requires_grad=True)
+        xi = tx * 3
+        d = (tcp.checkpoint if lib is torch else checkpoint)(model, xi, use_reentrant=False)
+        g, = lib.autograd.grad(d.sum(), [xi], create_graph=True)
+        ((g.norm(2, dim=1) - 1) ** 2).mean().backward()
+        results.append(tx.grad)
+    _close(*results, tol=1e-5)
+    _assert_grads(tm, gm)
+    with pytest.raises(RuntimeError, match="first-order backward only"):
+        y = checkpoint(gm, tg.tensor(x, requires_grad=True), use_reentrant=True)
+        tg.autograd.grad(y.sum(), list(gm.parameters())[:1], create_graph=True)
+
+
+def test_a_cnn_node_holds_only_the_input_and_the_parameters():
+    torch.manual_seed(0)
+    nn = tg.nn
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Dropout(0.2), nn.Linear(8 * 3 * 3, 5))
+    x = tg.randn(4, 3, 8, 8, requires_grad=True)
+    y = checkpoint(model, x, use_reentrant=False)
+    node = y.creator
+    assert node.inputs[0] is x
+    assert [id(t) for t in node.inputs[1:]] == [id(p) for p in model.parameters()]
+    assert len(_reachable_nodes(y)) == 1

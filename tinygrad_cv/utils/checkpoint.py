@@ -28,6 +28,7 @@ recomputation had drawn nothing.
 from __future__ import annotations
 
 import contextlib
+import sys
 import warnings
 
 from .. import backend
@@ -135,6 +136,13 @@ class _Checkpoint(Function):
         return ctx.recompute(grads)
 
 
+class _CheckpointTwice(_Checkpoint):
+    """The non-reentrant node: under ``create_graph`` its backward gets Tensors, recomputes on
+    the original inputs and returns gradients recorded on the tape (differentiable again)."""
+
+    higher_order = True
+
+
 # ---- the two variants ------------------------------------------------------------------------
 def _checkpoint_reentrant(function, preserve, args):
     if not any(isinstance(a, Tensor) and a.requires_grad for a in args):
@@ -178,13 +186,20 @@ def _checkpoint_non_reentrant(function, preserve, context_fn, check_metadata, ar
     stand_ins = [s for s in list(stand_args) + list(stand_kwargs.values())
                  if isinstance(s, Tensor)]
     arg_tensors = [a for a in list(args) + list(kwargs.values()) if isinstance(a, Tensor)]
-    params = _graph_leaves([leaves[i] for i in out_index], stand_ins)
+    params, outer = _graph_inputs([leaves[i] for i in out_index], stand_ins)
     differentiable = [leaves[i].requires_grad for i in out_index]
     metadata = [(tuple(leaves[i].shape), leaves[i].dtype) for i in out_index]
     n_args = len(arg_tensors)
 
     def recompute(grads):
-        stand_args, stand_kwargs = _detached(args), dict(zip(kwargs, _detached(kwargs.values())))
+        # create_graph: the gradients are Tensors; recompute on the inputs themselves, so that
+        # the gradients returned depend on them on the tape
+        higher = any(isinstance(g, Tensor) for g in grads)
+        if higher:
+            stand_args, stand_kwargs = args, kwargs
+        else:
+            stand_args = _detached(args)
+            stand_kwargs = dict(zip(kwargs, _detached(kwargs.values())))
         stand_ins = [s for s in list(stand_args) + list(stand_kwargs.values())
                      if isinstance(s, Tensor)]
         with _replayed(rng), enable_grad(), recompute_context:
@@ -197,26 +212,30 @@ def _checkpoint_non_reentrant(function, preserve, context_fn, check_metadata, ar
             if isinstance(t, Tensor) and t.requires_grad and g is not None:
                 roots.append(t)
                 root_grads.append(g)
-        wanted = [s for s in stand_ins if s.requires_grad] + params
+        wanted = [s for s in stand_ins if s.requires_grad] + params + outer
         if not roots or not wanted:
-            return (None,) * (n_args + len(params))
-        found = iter(_engine_grad(roots, wanted, root_grads, retain_graph=True,
-                                  allow_unused=True))
+            return (None,) * (n_args + len(params) + len(outer))
+        with _cut(outer):
+            found = iter(_engine_grad(roots, wanted, root_grads, retain_graph=True,
+                                      create_graph=higher, allow_unused=True))
         result = [next(found) if s.requires_grad else None for s in stand_ins]
-        result += [next(found) for _ in params]
+        result += [next(found) for _ in params + outer]
+        if higher:
+            return tuple(result)
         return tuple(None if g is None else g.array for g in result)
 
     non_diff = [i for i, d in zip(out_index, differentiable) if not d]
-    return _record(arg_tensors + params, leaves, out_index, rebuild, recompute, non_diff)
+    return _record(arg_tensors + params + outer, leaves, out_index, rebuild, recompute, non_diff,
+                   node=_CheckpointTwice)
 
 
-def _record(inputs, leaves, out_index, rebuild, recompute, non_diff):
+def _record(inputs, leaves, out_index, rebuild, recompute, non_diff, node=_Checkpoint):
     """Put the tensor outputs of ``leaves`` on the tape as the outputs of one _Checkpoint node
     with ``inputs``, and rebuild the function's result around them."""
     if not out_index:
         return rebuild(leaves)
     arrays = [leaves[i].array for i in out_index]
-    outs = _Checkpoint.apply(*inputs, outputs=arrays, recompute=recompute,
+    outs = node.apply(*inputs, outputs=arrays, recompute=recompute,
                              non_differentiable=[leaves[i].array for i in non_diff])
     leaves = list(leaves)
     for i, t in zip(out_index, outs):
@@ -237,27 +256,85 @@ def _detached(values):
     return tuple(out)
 
 
-def _graph_leaves(outputs, stand_ins):
-    """The leaf tensors requiring grad that ``outputs`` were computed from, other than the
-    ``stand_ins`` (the parameters ``function`` used), in the order first reached."""
-    stop = {id(s) for s in stand_ins}
-    found, seen_leaves, seen_nodes = [], set(), set()
+def _graph_inputs(outputs, stand_ins):
+    """What ``outputs`` were computed from, besides the ``stand_ins``: the leaf tensors that
+    require grad (the parameters ``function`` used), in the order first reached, and the
+    tensors of the caller's graph that ``function`` reached by other ways than its arguments
+    (a closure's or a module attribute's tensor: ``_outer_tensors``).
+
+    Every node reachable from ``outputs`` is visited (also beyond such an outer tensor: a leaf
+    found there gets no gradient from the checkpoint, since the recomputation stops at the
+    outer tensor, but the parameters behind a tensor wrongly taken for an outer one are still
+    found)."""
+    stop = {id(s) for s in stand_ins} | {id(t) for t in outputs}
+    leaves, seen_leaves, seen_nodes = [], set(), set()
+    inner = {}          # id -> non-leaf tensor on the graph (not an output, not a stand-in)
+    graph_refs = {}     # id -> how many references the graph itself holds to that tensor
     stack = [t for t in outputs if t.requires_grad]
     while stack:
         t = stack.pop()
-        if id(t) in stop:
-            continue
+        view = t._view_base
+        if view is not None and isinstance(view[0], Tensor):
+            graph_refs[id(view[0])] = graph_refs.get(id(view[0]), 0) + 1
         node = t.creator
         if node is None:
-            if t.requires_grad and id(t) not in seen_leaves:
+            if t.requires_grad and id(t) not in seen_leaves and id(t) not in stop:
                 seen_leaves.add(id(t))
-                found.append(t)
+                leaves.append(t)
             continue
         if node in seen_nodes:
             continue
         seen_nodes.add(node)
-        stack.extend(x for x in reversed(node.inputs) if isinstance(x, Tensor) and x.requires_grad)
-    return found
+        for x in reversed(node.inputs):
+            if isinstance(x, Tensor) and x.requires_grad:
+                graph_refs[id(x)] = graph_refs.get(id(x), 0) + 1
+                if id(x) in stop:
+                    continue
+                if x.creator is not None:
+                    inner[id(x)] = x
+                stack.append(x)
+    t = x = None     # (no reference of this frame may count in _outer_tensors)
+    return leaves, _outer_tensors(inner, graph_refs)
+
+
+def _outer_tensors(inner, graph_refs):
+    """The tensors of ``inner`` referred to from outside the graph (more references than the
+    nodes' inputs and views hold): after ``function`` returned, a tensor it computed is held
+    by the graph only, so one held elsewhere came from the caller's graph (or was kept by
+    ``function``: taking it for an outer tensor only keeps it alive)."""
+    return [t for key, t in inner.items()
+            if _refcount(t) - _BASE_REFS > graph_refs.get(key, 0)]
+
+
+def _refcount(t):
+    return sys.getrefcount(t)
+
+
+def _base_refs():
+    """The references ``_outer_tensors`` itself holds to each tensor it checks."""
+    fresh = Tensor.wrap(backend.module_for_device("cpu").zeros(1))
+    inner = {id(fresh): fresh}
+    counts = [_refcount(t) for key, t in inner.items()]
+    return counts[0] - 1     # (less ``fresh``, this function's own reference)
+
+
+_BASE_REFS = _base_refs()
+
+
+@contextlib.contextmanager
+def _cut(tensors):
+    """Within: ``tensors`` are leaves (no creator, no hooks), so a backward pass through the
+    recomputation stops at them (their own nodes are the caller's graph's, run by its pass)."""
+    saved = [(t, t.creator, t.hooks) for t in tensors]
+    try:
+        for t in tensors:
+            t.creator = None
+            t.hooks = ()
+        yield
+    finally:
+        for t, creator, hooks in saved:
+            t.creator = creator
+            t.hooks = hooks
 
 
 def _flatten(result):
