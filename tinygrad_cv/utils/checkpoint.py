@@ -9,11 +9,12 @@ of ``f``; time: one more forward of ``f``.
 On the tape the call is one node (``_Checkpoint``) whose outputs are ``f``'s tensor outputs:
 
 * ``use_reentrant=False`` (torch's recommended variant): the node's inputs are the tensor
-  arguments (also keyword arguments) and the leaves ``f`` reached that require grad (a module's
-  parameters), found once after the forward, whose graph is then dropped.  Its backward returns
-  d(outputs)/d(each input) from the recomputation (``autograd.grad``), so ``backward``,
-  ``autograd.grad`` and hooks see ordinary gradients; an output that did not require grad in
-  ``f`` does not here either.
+  arguments (also keyword arguments), the leaves ``f`` reached that require grad (a module's
+  parameters) and the tensors of the caller's graph ``f`` used through a closure or an
+  attribute, all found once after the forward, whose graph is then dropped.  Its backward
+  returns d(outputs)/d(each input) from the recomputation (``autograd.grad``), so ``backward``,
+  ``autograd.grad``, hooks and ``create_graph=True`` (gradient penalties) work as without
+  checkpointing; an output that did not require grad in ``f`` does not here either.
 * ``use_reentrant=True`` (torch's historical default): ``f`` runs under ``no_grad``; the node's
   inputs are the tensor arguments only, so its outputs require grad only when one of them does
   (else a warning, and the parameters get no gradient).  Its backward runs a nested
