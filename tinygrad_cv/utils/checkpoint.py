@@ -382,12 +382,22 @@ class _RngStates:
 
 
 def _rng_state(device):
+    """A copy of the position of ``device``'s global generator: NumPy's bit-generator state
+    (a dict), or for CuPy's cuRAND bit generators a copy of their state array on the GPU."""
     bit_generator = backend.get_rng(device).bit_generator
-    if not hasattr(bit_generator, "state"):
-        raise NotImplementedError(
-            f"checkpoint(preserve_rng_state=True): the {device} generator's state cannot be "
-            "saved; pass preserve_rng_state=False")
-    return bit_generator.state
+    on_device = getattr(bit_generator, "_state", None)
+    if on_device is not None:
+        return ("array", on_device.copy())
+    return ("dict", bit_generator.state)
+
+
+def _set_rng_state(device, saved):
+    bit_generator = backend.get_rng(device).bit_generator
+    kind, value = saved
+    if kind == "array":
+        bit_generator._state[...] = value
+    else:
+        bit_generator.state = value
 
 
 @contextlib.contextmanager
@@ -399,8 +409,8 @@ def _replayed(rng):
     now = {d: _rng_state(d) for d in rng.states}
     try:
         for d, state in rng.states.items():
-            backend.get_rng(d).bit_generator.state = state
+            _set_rng_state(d, state)
         yield
     finally:
         for d, state in now.items():
-            backend.get_rng(d).bit_generator.state = state
+            _set_rng_state(d, state)
