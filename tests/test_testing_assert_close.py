@@ -55,6 +55,7 @@ TENSOR_CASES = [
     (np.array([1e-9, 2e-9]), np.array([1.01e-9, 2e-9]), {}),
     (np.zeros((0, 3)), np.zeros((0, 3)), {}),
     (_f32(1, 2, 3), _f32(1, 2, 3) * (1 + 1e-6), {}),
+    (np.array([13, 26], np.uint8), np.array([14, 26], np.uint8), {"rtol": 0.1, "atol": 0.0}),
 ]
 
 

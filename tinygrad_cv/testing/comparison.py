@@ -301,7 +301,7 @@ def _isclose(xp, a, e, rtol, atol, equal_nan):
         matches |= xp.isnan(a) & xp.isnan(e)
     if rtol == 0 and atol == 0:
         return matches
-    if a.dtype.kind == "b":
+    if a.dtype.kind in "biu":    # differences of unsigned integers must not wrap around
         a, e = a.astype("int64"), e.astype("int64")
     err = abs(a - e)
     return matches | (xp.isfinite(err) & (err <= atol + abs(rtol * e)))
