@@ -300,3 +300,18 @@ def test_retain_grad_on_a_tensor_without_grad_raises():
     x.retain_grad()                   # a leaf: nothing changes
     (x * 3).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0])
+
+
+def test_leaf_gradient_has_the_leaf_layout_as_torch():
+    """torch's gradient layout contract: W.grad of ``x @ W.t()`` is row-major like W (the
+    product computes it transposed), so ``W.grad.view(-1)`` is a view of it."""
+    w = tg.randn(3, 4, requires_grad=True)
+    x = tg.randn(2, 4)
+    (x @ w.t()).sum().backward()
+    assert w.grad.is_contiguous()
+    flat = w.grad.view(-1)
+    flat[0] = 5.0
+    assert w.grad[0, 0].item() == 5.0
+    wt = torch.randn(3, 4, requires_grad=True)
+    (torch.randn(2, 4) @ wt.t()).sum().backward()
+    assert wt.grad.is_contiguous()

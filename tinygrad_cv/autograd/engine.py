@@ -425,10 +425,23 @@ def _add_to_grad(t, g, create_graph, shared=False):
         fresh = fresh or g._view_base is not None
         t.grad = (g.clone() if fresh else g) if t.grad is None else t.grad + g
         return
-    if t.grad is None:      # (a copy keeps the gradient's layout: channels-last stays)
-        t.grad = Tensor.wrap(raw.copy(order="K") if fresh else raw)
+    if t.grad is None:
+        t.grad = Tensor.wrap(_in_layout_of(t.array, raw, fresh))
     else:
         t.grad = Tensor.wrap(t.grad.array + raw)
+
+
+def _in_layout_of(leaf, raw, fresh):
+    """``raw`` as a leaf's first ``.grad``: in the leaf's memory layout (torch's gradient
+    layout contract: the gradient of a row-major parameter is row-major, of a channels-last
+    one channels-last; a transposed gradient, e.g. of ``x @ W.t()``, is copied so that
+    ``W.grad.view(-1)`` is a view), else as it is, or a copy when ``fresh``."""
+    if raw.shape == leaf.shape and raw.strides != leaf.strides and raw.size > 1:
+        out = backend.get_array_module(raw).empty_like(leaf, dtype=raw.dtype)
+        if out.strides != raw.strides:
+            out[...] = raw
+            return out
+    return raw.copy(order="K") if fresh else raw
 
 
 def _writeable(raw) -> bool:
