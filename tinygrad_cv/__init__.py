@@ -69,6 +69,7 @@ from .tensor_functions import rsub  # noqa: E402,F401
 from .creation import asarray, scalar_tensor  # noqa: E402,F401
 from .tensor import cat as concat  # noqa: E402,F401
 from . import tensor_storage  # noqa: E402,F401  (binds the storage queries)
+from . import tensor_compat  # noqa: E402,F401  (binds torch's remaining methods)
 from .compiling import compile  # noqa: E402,F401
 from . import func  # noqa: E402,F401
 from .tensor_views import (select, movedim, moveaxis, swapdims, swapaxes,  # noqa: E402,F401

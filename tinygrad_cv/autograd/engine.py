@@ -18,7 +18,9 @@ on, so the backward pass is itself recorded and can be differentiated again.
 """
 from __future__ import annotations
 
+import functools
 import threading
+import weakref
 
 from .. import backend
 from ..ops import dual
@@ -409,6 +411,40 @@ def _accumulate_into_leaves(state):
             key = _storage_id(g)
             _add_to_grad(leaf, g, state.create_graph, shared=key in seen)
             seen.add(key)
+    if _post_accumulate_hooks:
+        for leaf, _ in done:
+            for hook in tuple(_post_accumulate_hooks.get(id(leaf), ())):
+                hook(leaf)
+
+
+# id(leaf) -> its post-accumulate-grad hooks (``register_post_accumulate_hook``); an entry is
+# dropped with its tensor (weakref.finalize)
+_post_accumulate_hooks = {}
+
+
+def register_post_accumulate_hook(tensor, hook):
+    """Run ``hook(tensor)`` after each backward pass has accumulated ``tensor.grad`` (torch's
+    ``register_post_accumulate_grad_hook``); returns a handle with ``remove()``."""
+    key = id(tensor)
+    hooks = _post_accumulate_hooks.get(key)
+    if hooks is None:
+        hooks = _post_accumulate_hooks[key] = []
+        weakref.finalize(tensor, _post_accumulate_hooks.pop, key, None)
+    entry = functools.partial(hook)
+
+    class _Handle:
+        def remove(self):
+            if entry in hooks:
+                hooks.remove(entry)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.remove()
+
+    hooks.append(entry)
+    return _Handle()
 
 
 def _add_to_grad(t, g, create_graph, shared=False):

@@ -1,0 +1,172 @@
+"""torch's remaining everyday Tensor methods: the method forms of functions that exist
+(``allclose``, ``isclose``, ``equal``, ``divide``, ``multiply``, ``subtract``, ``true_divide``,
+the comparison names ``greater``/``less``/..., ``hardshrink``, ``prelu``), the in-place forms
+(``eq_``/``ne_``/``lt_``/..., ``divide_``, ``fmod_``, ``remainder_``, ``floor_divide_``,
+``cumsum_``/``cumprod_``, ``log10_``, ``ldexp_``, ``heaviside_``, ``swapaxes_``/``swapdims_``),
+the bit shifts (``<<``, ``>>``), ``split_with_sizes``, ``nonzero_static``, the device and
+complex-free queries (``is_cpu``, ``get_device``, ``is_inference``, ``is_conj``, ``is_neg``,
+``conj``, ``resolve_conj``, ``resolve_neg``, ``real``, ``angle``), ``share_memory_`` and
+``register_post_accumulate_grad_hook``.
+
+Each is the existing operation under torch's name (one implementation); in-place forms go
+through ``apply_inplace`` (torch's graph rules and version counter).
+"""
+from __future__ import annotations
+
+import math
+
+from . import backend
+from .autograd.inplace import apply_inplace
+from .tensor import Tensor, _as_tensor, where
+
+_INT64 = backend.dtype("int64")
+
+
+# ---- method forms of existing functions ----------------------------------------------------------
+def _function(name):
+    def method(self, *args, **kwargs):
+        import tinygrad_cv
+        return getattr(tinygrad_cv, name)(self, *args, **kwargs)
+    method.__name__ = name
+    method.__doc__ = f"``tinygrad_cv.{name}(self, ...)``."
+    return method
+
+
+def hardshrink(self, lambd=0.5):
+    from .nn import functional as F
+    return F.hardshrink(self, lambd)
+
+
+def prelu(self, weight):
+    from .nn import functional as F
+    return F.prelu(self, weight)
+
+
+# ---- in-place forms ------------------------------------------------------------------------------
+def _in_place(name):
+    def method(self, *args, **kwargs):
+        return apply_inplace(self, lambda x, *a: getattr(x, name)(*a, **kwargs), *args,
+                             casting="unsafe")
+    method.__name__ = name + "_"
+    method.__doc__ = f"In place: ``self.{name}(...)`` written into self (its dtype kept)."
+    return method
+
+
+def swapaxes_(self, axis0, axis1):
+    """In place: self becomes its transpose of the two dims (torch's ``transpose_``)."""
+    return self.transpose_(axis0, axis1)
+
+
+# ---- bit shifts -----------------------------------------------------------------------------------
+def _shift(name, ufunc):
+    def method(self, other):
+        x = _as_tensor(self)
+        if x.array.dtype.kind not in "iu":
+            raise RuntimeError(f"\"{name}_cpu\" not implemented for '{x.dtype}'")
+        o = other.array if isinstance(other, Tensor) else other
+        xp = backend.get_array_module(x.array)
+        return Tensor.wrap(getattr(xp, ufunc)(x.array, o).astype(x.dtype, copy=False))
+    method.__name__ = name
+    return method
+
+
+bitwise_left_shift = _shift("bitwise_left_shift", "left_shift")
+bitwise_right_shift = _shift("bitwise_right_shift", "right_shift")
+
+
+# ---- splits and indices ---------------------------------------------------------------------------
+def split_with_sizes(self, split_sizes, dim=0):
+    """Views of the consecutive parts of the given sizes along ``dim`` (they must add up to
+    the dim's size)."""
+    sizes = [int(s) for s in split_sizes]
+    d = dim % self.ndim
+    if sum(sizes) != self.shape[d]:
+        raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to "
+                           f"{self.shape[d]} (input tensor's size at dimension {dim}), but got "
+                           f"split_sizes={sizes}")
+    return self.split(sizes, dim)
+
+
+def nonzero_static(self, *, size, fill_value=-1):
+    """The (size, ndim) indices of the first ``size`` non-zero elements, padded with
+    ``fill_value`` rows."""
+    idx = self.nonzero()
+    xp = backend.get_array_module(idx.array)
+    out = xp.full((int(size), max(self.ndim, 1) if self.ndim else 0), fill_value, dtype=_INT64)
+    n = min(int(size), idx.shape[0])
+    out[:n] = idx.array[:n]
+    return Tensor.wrap(out)
+
+
+# ---- device and complex-free queries --------------------------------------------------------------
+def _is_cpu(self):
+    return self.device == "cpu"
+
+
+def get_device(self):
+    """-1 on the CPU, the GPU's index (0) on the GPU (as torch)."""
+    return -1 if self.device == "cpu" else 0
+
+
+def is_inference(self):
+    """False: tensors created under ``inference_mode`` are ordinary tensors here."""
+    return False
+
+
+def _false(self):
+    return False
+
+
+def _self(self):
+    return self
+
+
+def angle(self):
+    """The argument of a real number: 0 for x >= 0 (and NaN kept), pi for x < 0; its gradient
+    is 0 (as torch)."""
+    x = self if backend.is_floating(self.dtype) else self.float()
+    xp = backend.get_array_module(x.array)
+    values = xp.where(x.array < 0, math.pi, 0.0).astype(x.dtype)
+    values = xp.where(xp.isnan(x.array), xp.nan, values).astype(x.dtype)
+    return where(xp.ones(x.shape, dtype=bool), Tensor.wrap(values), x * 0)
+
+
+def share_memory_(self):
+    """This tensor (no worker processes share tensors here; see the DataLoader row of the
+    README's differences)."""
+    return self
+
+
+def register_post_accumulate_grad_hook(self, hook):
+    """Run ``hook(tensor)`` after a backward pass has accumulated this leaf's ``.grad`` (the
+    engine's leaf hooks, after accumulation); returns a handle with ``remove()``."""
+    if not self.is_leaf:
+        raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf "
+                           "tensors")
+    from .autograd import engine
+    return engine.register_post_accumulate_hook(self, hook)
+
+
+_FUNCTION_METHODS = ("allclose", "isclose", "equal", "divide", "multiply", "subtract",
+                     "true_divide", "greater", "greater_equal", "less", "less_equal",
+                     "not_equal")
+_IN_PLACE = ("eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less",
+             "less_equal", "not_equal", "divide", "multiply", "subtract", "true_divide",
+             "fmod", "remainder", "floor_divide", "cumsum", "cumprod", "log10", "ldexp",
+             "heaviside", "bitwise_left_shift", "bitwise_right_shift")
+
+for _name in _FUNCTION_METHODS:
+    setattr(Tensor, _name, _function(_name))
+for _name in ("hardshrink", "prelu", "bitwise_left_shift", "bitwise_right_shift",
+              "split_with_sizes", "nonzero_static", "get_device", "is_inference", "angle", "share_memory_", "register_post_accumulate_grad_hook", "swapaxes_"):
+    setattr(Tensor, _name, globals()[_name])
+for _name in _IN_PLACE:
+    setattr(Tensor, _name + "_", _in_place(_name))
+Tensor.swapdims_ = swapaxes_
+Tensor.is_cpu = property(_is_cpu)
+Tensor.real = property(_self, doc="The real part: the tensor itself (tensors here are real).")
+Tensor.is_conj = Tensor.is_neg = _false
+Tensor.conj = Tensor.resolve_conj = Tensor.resolve_neg = Tensor.conj_physical = _self
+Tensor.__lshift__ = bitwise_left_shift
+Tensor.__rshift__ = bitwise_right_shift
+del _name
