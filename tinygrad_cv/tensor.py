@@ -310,6 +310,19 @@ class Tensor:
                                "use tensor.detach().numpy() instead")
         return backend.to_numpy(self.array)
 
+    def __array__(self, dtype=None, copy=None):
+        """NumPy's conversion protocol (``np.array(t)``, ``np.asarray(t)``): ``numpy()``, so
+        a tensor that requires grad raises as in torch; ``dtype`` converts, ``copy=True``
+        copies, ``copy=False`` raises where a copy cannot be avoided."""
+        array = self.numpy()
+        converted = dtype is not None and array.dtype != dtype
+        if copy is False and converted:
+            raise ValueError(f"np.array(tensor, copy=False): converting {array.dtype} to "
+                             f"{dtype} needs a copy")
+        if converted:
+            return array.astype(dtype)
+        return array.copy() if copy else array
+
     def item(self):
         if self.array.size != 1:
             raise ValueError(f"item(): only one-element tensors can be converted to Python "
