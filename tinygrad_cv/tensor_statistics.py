@@ -11,7 +11,7 @@ import collections
 import numbers
 
 from . import backend
-from .tensor import Tensor, _as_tensor, _axes, where
+from .tensor import Tensor, _as_tensor, _axes, _reduced_axes, where
 
 _INT64 = backend.dtype("int64")
 
@@ -22,7 +22,7 @@ def _reduced_dims(x, dim):
     """The reduced dims as a sorted tuple (all when ``dim`` is None)."""
     if dim is None:
         return tuple(range(x.ndim))
-    return tuple(sorted(_axes(dim, x.ndim)))
+    return tuple(sorted(_reduced_axes(dim, x.ndim)))
 
 
 def nansum(input, dim=None, keepdim=False, *, dtype=None):
@@ -49,28 +49,33 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
     return nansum(x, dim, keepdim) / count
 
 
-def std_mean(input, dim=None, *, correction=1, keepdim=False, unbiased=None):
-    """(std, mean) over ``dim``."""
-    x = _as_tensor(input)
-    return (x.std(dim=dim, unbiased=unbiased, keepdim=keepdim, correction=_correction(
-        correction, unbiased)), x.mean(dim=dim, keepdim=keepdim))
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """(std, mean) over ``dim``; torch's forms ``std_mean(x, dim, unbiased, keepdim)`` and
+    ``std_mean(x, unbiased)`` too."""
+    x, dim, unbiased = _spread_args(input, dim, unbiased)
+    return (x.std(dim, unbiased, keepdim, correction=correction),
+            x.mean(dim=dim, keepdim=keepdim))
 
 
-def var_mean(input, dim=None, *, correction=1, keepdim=False, unbiased=None):
-    """(var, mean) over ``dim``."""
-    x = _as_tensor(input)
-    return (x.var(dim=dim, unbiased=unbiased, keepdim=keepdim, correction=_correction(
-        correction, unbiased)), x.mean(dim=dim, keepdim=keepdim))
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """(var, mean) over ``dim``; torch's forms ``var_mean(x, dim, unbiased, keepdim)`` and
+    ``var_mean(x, unbiased)`` too."""
+    x, dim, unbiased = _spread_args(input, dim, unbiased)
+    return (x.var(dim, unbiased, keepdim, correction=correction),
+            x.mean(dim=dim, keepdim=keepdim))
 
 
-def _correction(correction, unbiased):
-    return None if unbiased is not None else correction
+def _spread_args(input, dim, unbiased):
+    """(tensor, dim, unbiased): a bool in ``dim``'s place is ``unbiased`` (over every dim)."""
+    if isinstance(dim, bool):
+        dim, unbiased = None, dim
+    return _as_tensor(input), dim, unbiased
 
 
 def aminmax(input, *, dim=None, keepdim=False):
     """(min, max) as a named tuple (``.min``, ``.max``); an empty tensor raises."""
     x = _as_tensor(input)
-    if x.numel() == 0:
+    if x.numel() == 0 and (dim is None or x.shape[_axes(dim, x.ndim)[0]] == 0):
         raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the "
                            "operation has no identity.")
     return MinMax(x.amin(dim=dim, keepdim=keepdim), x.amax(dim=dim, keepdim=keepdim))
@@ -125,7 +130,7 @@ def _quantile(input, q, dim, keepdim, interpolation, name, ignore_nan):
         work, out_shape = x.reshape(1, -1), ()
         kept_shape = (1,) * x.ndim
     else:
-        d = _axes(dim, x.ndim)[0] if x.ndim else 0
+        d = _axes(dim, x.ndim)[0]                 # (a 0-d tensor takes dim 0 or -1: d = 0)
         x1 = x if x.ndim else x.reshape(1)
         others = [i for i in range(x1.ndim) if i != d]
         work = x1.permute(*others, d).reshape(-1, x1.shape[d])       # (rows, n)
