@@ -52,3 +52,53 @@ def test_quantile_of_a_0d_tensor_checks_dim():
         torch.quantile(torch.tensor(1.5), 0.3, dim=1)
     with pytest.raises(IndexError):
         tg.quantile(tg.tensor(1.5), 0.3, dim=1)
+
+
+# ---- tensor_products ---------------------------------------------------------------------
+def _with_grad(fn, module, *arrays):
+    ins = [module.tensor(a, requires_grad=True) for a in arrays]
+    out = fn(module, *ins)
+    grads = (module.autograd.grad(out.sum(), ins) if out.requires_grad else ())
+    return out, grads
+
+
+@pytest.mark.parametrize("p", [float("inf"), 3.0, 0.5])
+def test_renorm_any_p_against_torch(p):
+    a = np.random.default_rng(1).standard_normal((3, 4))
+    ours, g_ours = _with_grad(lambda m, x: m.renorm(x, p, -1, 0.3), tg, a)
+    theirs, g_theirs = _with_grad(lambda m, x: m.renorm(x, p, -1, 0.3), torch, a)
+    _close(ours, theirs)
+    _close(g_ours[0], g_theirs[0], 1e-5)
+
+
+@pytest.mark.parametrize("p", [-float("inf"), -1.0, float("inf"), 0.5])
+def test_dist_negative_and_infinite_p_against_torch(p):
+    rng = np.random.default_rng(2)
+    a, b = rng.standard_normal((3, 4)), rng.standard_normal(4)
+    ours, g_ours = _with_grad(lambda m, x, y: m.dist(x, y, p), tg, a, b)
+    theirs, g_theirs = _with_grad(lambda m, x, y: m.dist(x, y, p), torch, a, b)
+    _close(ours, theirs)
+    for go, gt in zip(g_ours, g_theirs):
+        _close(go, gt, 1e-5)
+
+
+@pytest.mark.parametrize("dtype", ["int32", "uint8", "int16", "bool"])
+def test_vander_of_integers_is_int64(dtype):
+    x = np.array([1, 2, 0, 3]).astype(dtype)
+    for N in (None, 0, 3):
+        assert tg.vander(tg.tensor(x), N=N).dtype == tg.int64
+        _close(tg.vander(tg.tensor(x), N=N, increasing=True),
+               torch.vander(torch.tensor(x), N=N, increasing=True))
+    if dtype == "bool":
+        with pytest.raises(RuntimeError):
+            tg.linalg.vander(tg.tensor(x))
+        return
+    _close(tg.linalg.vander(tg.tensor(x)), torch.linalg.vander(torch.tensor(x)))
+    assert tg.linalg.vander(tg.tensor(x)).dtype == tg.int64
+
+
+def test_tensordot_dims_as_0d_tensor():
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((3, 4)), rng.standard_normal((4, 5))
+    _close(tg.tensordot(tg.tensor(a), tg.tensor(b), dims=tg.tensor(1)),
+           torch.tensordot(torch.tensor(a), torch.tensor(b), dims=torch.tensor(1)))

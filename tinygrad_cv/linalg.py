@@ -399,11 +399,17 @@ def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
 
 
 def vander(x, *, N=None):
-    """Columns 1, x, ..., x^(N-1) (increasing powers, batched over leading dims)."""
+    """Columns 1, x, ..., x^(N-1) (increasing powers, batched over leading dims); integer
+    x gives int64, bool raises (torch's rules)."""
     v = _as_tensor(x)
     n = v.shape[-1] if N is None else int(N)
     if n <= 1 and N is not None and n < 1:
         raise RuntimeError("N must be greater than 1.")
+    if v.array.dtype.kind == "b":
+        raise RuntimeError("linalg.vander supports floating point, complex, and integer "
+                           "tensors, but got Bool")
+    if v.array.dtype.kind in "iu":
+        v = v.long()
     cols = [v * 0 + 1]
     for _ in range(1, n):
         cols.append(cols[-1] * v)

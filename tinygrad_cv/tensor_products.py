@@ -11,7 +11,8 @@ import functools
 
 from . import backend
 from .autograd.inplace import apply_inplace
-from .tensor import Tensor, _as_tensor, _axes, cat, matmul, stack, where
+from .tensor import Tensor, _as_tensor, _axes, cat, matmul, where
+from .linalg import vander as linalg_vander, vector_norm
 from .tensor_functions import einsum
 
 # ---- reductions of products -------------------------------------------------------------------
@@ -48,6 +49,8 @@ def tensordot(a, b, dims=2):
     """The sum of products over ``dims``: an int n (the last n dims of a with the first n of
     b) or a pair of dim lists."""
     a, b = _as_tensor(a), _as_tensor(b)
+    if isinstance(dims, Tensor) and dims.ndim == 0:
+        dims = int(dims.item())
     if isinstance(dims, int):
         if dims < 0:
             raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
@@ -90,12 +93,9 @@ def kron(input, other):
 
 
 def dist(input, other, p=2):
-    """The p-norm of input - other (broadcast); p = 0 counts the non-zero differences (its
-    gradient is 0)."""
-    diff = _as_tensor(input) - other
-    if p == 0:
-        return (diff * 0).sum() + Tensor.wrap((diff.array != 0).sum().astype(diff.dtype))
-    return diff.norm(p)
+    """``linalg.vector_norm(input - other, p)`` (broadcast): p = 0 counts the non-zero
+    differences (its gradient is 0), -inf is the smallest |difference|."""
+    return vector_norm(_as_tensor(input) - other, p)
 
 
 # ---- matrix-vector products -------------------------------------------------------------------
@@ -170,7 +170,7 @@ def renorm(input, p, dim, maxnorm):
         raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {maxnorm}")
     d = _axes(dim, x.ndim)[0]
     others = tuple(i for i in range(x.ndim) if i != d)
-    norms = (x.abs() ** p).sum(dim=others, keepdim=True) ** (1.0 / p) if others else x.abs()
+    norms = vector_norm(x, p, dim=others, keepdim=True) if others else x.abs()
     # the scale depends on x through the norm (its gradient too, as torch's)
     return x * where(norms.array > maxnorm, maxnorm / (norms + 1e-7), 1.0)
 
@@ -252,7 +252,7 @@ def diagflat(input, offset=0):
 
 def vander(x, N=None, increasing=False):
     """The Vandermonde matrix of the 1-D x: columns x^(N-1), ..., x, 1 (``increasing``:
-    1, x, ..., x^(N-1))."""
+    1, x, ..., x^(N-1)); integer and bool x give int64 (``linalg.vander``, flipped)."""
     v = _as_tensor(x)
     if v.ndim != 1:
         raise RuntimeError("x must be a one-dimensional tensor.")
@@ -262,13 +262,9 @@ def vander(x, N=None, increasing=False):
     if v.array.dtype.kind == "b":
         v = v.long()
     if n == 0:
-        return v[:, None][:, :0]
-    cols = [v * 0 + 1]
-    for _ in range(1, n):
-        cols.append(cols[-1] * v)
-    if not increasing:
-        cols = cols[::-1]
-    return stack(cols, dim=1)
+        return linalg_vander(v, N=1)[:, :0]
+    out = linalg_vander(v, N=n)
+    return out if increasing else out.flip(-1)
 
 
 # ---- the methods -------------------------------------------------------------------------------
