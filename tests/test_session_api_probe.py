@@ -102,3 +102,44 @@ def test_tensordot_dims_as_0d_tensor():
     a, b = rng.standard_normal((3, 4)), rng.standard_normal((4, 5))
     _close(tg.tensordot(tg.tensor(a), tg.tensor(b), dims=tg.tensor(1)),
            torch.tensordot(torch.tensor(a), torch.tensor(b), dims=torch.tensor(1)))
+
+
+# ---- tensor_indexing ---------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "int8", "int16"])
+def test_result_type_bool_tensor_with_0d_integer_tensor(dtype):
+    ours = tg.result_type(tg.zeros(2, dtype=tg.bool), tg.zeros((), dtype=getattr(tg, dtype)))
+    theirs = torch.result_type(torch.zeros(2, dtype=torch.bool),
+                               torch.zeros((), dtype=getattr(torch, dtype)))
+    assert str(ours) == str(theirs).replace("torch.", "")
+
+
+@pytest.mark.parametrize("accumulate", [False, True])
+def test_put_into_a_non_contiguous_tensor(accumulate):
+    a = np.arange(12.0).reshape(3, 4)
+    results = []
+    for m in (torch, tg):
+        x = m.tensor(a, requires_grad=True)
+        s = m.tensor([100.0, 200.0], dtype=m.float64, requires_grad=True)
+        out = m.put(x.t(), m.tensor([1, 1 if accumulate else 2]), s * 2, accumulate)
+        y = x * 1
+        y.t().put_(m.tensor([1, 2]), s * 3, accumulate=accumulate)
+        w = m.arange(12.0, dtype=m.float64).reshape(3, 4)
+        ((out * w.t()).sum() + (y * w).sum()).backward()
+        results.append((out, y, x.grad, s.grad))
+    for ours, theirs in zip(results[1], results[0]):
+        _close(ours, theirs)
+
+
+def test_tensor_split_keyword_forms():
+    a = np.arange(12.0).reshape(3, 4)
+    for kwargs in ({"sections": 3}, {"indices": [1, 3]},
+                   {"tensor_indices_or_sections": [1]}):
+        ours = tg.tensor_split(tg.tensor(a), dim=1, **{
+            k: (tg.tensor(v) if k.startswith("tensor") else v) for k, v in kwargs.items()})
+        theirs = torch.tensor_split(torch.tensor(a), dim=1, **{
+            k: (torch.tensor(v) if k.startswith("tensor") else v) for k, v in kwargs.items()})
+        assert len(ours) == len(theirs)
+        for o, t in zip(ours, theirs):
+            _close(o, t)
+    with pytest.raises(RuntimeError):
+        tg.tensor_split(tg.tensor(1.0), 2)

@@ -18,6 +18,7 @@ import numbers
 from . import backend
 from .autograd.inplace import apply_inplace
 from .tensor import Tensor, _KIND_RANK, _as_tensor, _axes, _operand_tensors, _promoted
+from .memory_formats import contiguous_format
 
 _INT64 = backend.dtype("int64")
 
@@ -71,13 +72,22 @@ def isin(elements, test_elements, *, assume_unique=False, invert=False):
 
 
 # ---- splits ---------------------------------------------------------------------------------------
-def tensor_split(input, indices_or_sections, dim=0):
+def tensor_split(input, indices_or_sections=None, dim=0, *, sections=None, indices=None,
+                 tensor_indices_or_sections=None):
     """Views of input along ``dim``: ``sections`` parts (the first ``size % sections`` one
-    longer), or split before each of the ``indices``."""
+    longer), or split before each of the ``indices`` (torch's keyword names too)."""
     x = _as_tensor(input)
+    given = [v for v in (indices_or_sections, sections, indices, tensor_indices_or_sections)
+             if v is not None]
+    if len(given) != 1:
+        raise TypeError("tensor_split() expected exactly one of indices_or_sections, sections, "
+                        "indices, tensor_indices_or_sections")
+    spec = given[0]
+    if x.ndim == 0:
+        raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got a "
+                           "tensor with 0 dims")
     d = _axes(dim, x.ndim)[0]
     size = x.shape[d]
-    spec = indices_or_sections
     if isinstance(spec, Tensor):
         if spec.dtype.kind not in "iu" or spec.ndim > 1:
             raise RuntimeError("tensor_split expected tensor_indices_or_sections to have "
@@ -186,12 +196,13 @@ def _check_src(name, target, src):
 def put(input, index, source, accumulate=False):
     """A copy of input with ``source`` written (or, with ``accumulate``, added) at the flat
     ``index`` positions (int64, any shape; source of index's size)."""
-    return _as_tensor(input).clone().put_(index, source, accumulate)
+    return _as_tensor(input).clone(memory_format=contiguous_format).put_(index, source,
+                                                                        accumulate)
 
 
 def put_(input, index, source, accumulate=False):
     """In place: input.flatten()[index] = source (+= with ``accumulate``; repeated indices
-    then add up)."""
+    then add up); a non-contiguous input gets the result of ``put`` copied in."""
     x = _as_tensor(input)
     idx = _as_tensor(index)
     if idx.dtype != _INT64:
@@ -204,9 +215,9 @@ def put_(input, index, source, accumulate=False):
     n = x.numel()
     if idx.numel() and (int(idx.array.min()) < -n or int(idx.array.max()) >= n):
         raise IndexError(f"put_(): index out of range for tensor of {n} elements")
-    flat = x.view(-1) if x.is_contiguous() else None
-    if flat is None:
-        raise RuntimeError("put_(): the tensor must be contiguous (its flat view is written)")
+    if not x.is_contiguous():         # (positions in the logical row-major order)
+        return x.copy_(put(x, idx, src, accumulate))
+    flat = x.view(-1)
     positions = idx.reshape(-1)
     values = src.reshape(-1).to(x.dtype)
     if accumulate:
@@ -351,7 +362,8 @@ def result_type(tensor1, tensor2):
     if not isinstance(tensor1, Tensor) and not isinstance(tensor2, Tensor):
         kinds = [_number_rank(v) for v in (tensor1, tensor2)]
         return backend.dtype(("bool", "int64", "float32")[max(kinds)])
-    return _operand_tensors(tensor1, tensor2)[0].dtype
+    a, b = _operand_tensors(tensor1, tensor2)
+    return a.dtype if a.dtype == b.dtype else promote_types(a.dtype, b.dtype)
 
 
 def _number_rank(value):
