@@ -143,3 +143,59 @@ def test_tensor_split_keyword_forms():
             _close(o, t)
     with pytest.raises(RuntimeError):
         tg.tensor_split(tg.tensor(1.0), 2)
+
+
+# ---- distributions -----------------------------------------------------------------------
+@pytest.mark.parametrize("family, params", [
+    ("Gamma", (2.0, 1.5)), ("Chi2", (3.0,)), ("Poisson", (2.0,)), ("Geometric", (0.3,)),
+    ("Binomial", (5, 0.3)), ("Beta", (2.0, 3.0)), ("StudentT", (3.0,))])
+@pytest.mark.parametrize("zero_d", [False, True])
+def test_sample_with_number_or_0d_parameters(family, params, zero_d):
+    if zero_d:
+        params = tuple(tg.tensor(float(p)) for p in params)
+    dist = getattr(tg.distributions, family)(*params)
+    assert dist.sample().shape == ()
+    assert dist.sample((2, 3)).shape == (2, 3)
+
+
+@pytest.mark.parametrize("family, params, method", [
+    ("Poisson", (2.0,), "entropy"), ("Binomial", (5, 0.3), "entropy"),
+    ("Gamma", (2.0, 1.0), "icdf"), ("Bernoulli", (0.3,), "cdf"), ("Beta", (2.0, 3.0), "cdf")])
+def test_missing_methods_raise_not_implemented(family, params, method):
+    args = () if method == "entropy" else (tg.tensor(0.5),)
+    with pytest.raises(NotImplementedError):
+        getattr(getattr(tg.distributions, family)(*params), method)(*args)
+
+
+def test_gumbel_icdf_against_torch():
+    rng = np.random.default_rng(4)
+    loc, scale, q = rng.standard_normal(3), rng.uniform(0.5, 2, 3), rng.uniform(0.05, 0.95, 3)
+    results = []
+    for m in (torch, tg):
+        ps = [m.tensor(a, requires_grad=True) for a in (loc, scale)]
+        out = m.distributions.Gumbel(*ps).icdf(m.tensor(q))
+        results.append((out,) + tuple(m.autograd.grad(out.sum(), ps)))
+    for ours, theirs in zip(results[1], results[0]):
+        _close(ours, theirs)
+
+
+@pytest.mark.parametrize("family, p_params, q_params", [
+    ("HalfNormal", ([0.5, 2.0],), ([1.5, 0.7],)),
+    ("Cauchy", ([0.0, 1.0], [0.5, 2.0]), ([1.0, -1.0], [1.5, 0.7])),
+    ("Gumbel", ([0.0, 1.0], [0.5, 2.0]), ([1.0, -1.0], [1.5, 0.7])),
+    ("Geometric", ([0.2, 0.7],), ([0.5, 0.1],)),
+    ("Binomial", ([5.0, 7.0], [0.2, 0.7]), ([5.0, 4.0], [0.5, 0.1]))])
+def test_kl_divergence_of_more_families_against_torch(family, p_params, q_params):
+    results = []
+    for m in (torch, tg):
+        ps = [m.tensor(v, dtype=m.float64, requires_grad=(i > 0 or family != "Binomial"))
+              for i, v in enumerate(p_params)]
+        qs = [m.tensor(v, dtype=m.float64, requires_grad=(i > 0 or family != "Binomial"))
+              for i, v in enumerate(q_params)]
+        kl = m.distributions.kl_divergence(getattr(m.distributions, family)(*ps),
+                                           getattr(m.distributions, family)(*qs))
+        leaves = [t for t in ps + qs if t.requires_grad]
+        finite = kl[0]
+        results.append((kl,) + tuple(m.autograd.grad(finite, leaves)))
+    for ours, theirs in zip(results[1], results[0]):
+        _close(ours, theirs, 1e-10)

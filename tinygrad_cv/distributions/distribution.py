@@ -71,7 +71,8 @@ def broadcast_params(dist, **params):
 class Distribution:
     """Base class.  Subclasses set ``batch_shape``/``event_shape`` and implement ``sample``
     (and ``rsample`` when reparameterisable), ``log_prob``, ``entropy``, ``mean``,
-    ``variance``."""
+    ``variance`` (and ``mode``, ``cdf``, ``icdf`` where they have them); what a family lacks
+    raises ``NotImplementedError``, as torch."""
 
     has_rsample = False
     _validate_default = True
@@ -139,6 +140,30 @@ class Distribution:
                 new.__dict__[name] = t.expand(*batch_shape, *tail)
         new._batch_shape = tuple(batch_shape)
         return new
+
+    def log_prob(self, value):
+        raise NotImplementedError(f"{type(self).__name__} has no log_prob")
+
+    def cdf(self, value):
+        raise NotImplementedError(f"{type(self).__name__} has no cdf")
+
+    def icdf(self, value):
+        raise NotImplementedError(f"{type(self).__name__} has no icdf")
+
+    def entropy(self):
+        raise NotImplementedError(f"{type(self).__name__} has no entropy")
+
+    @property
+    def mean(self):
+        raise NotImplementedError(f"{type(self).__name__} has no mean")
+
+    @property
+    def mode(self):
+        raise NotImplementedError(f"{type(self).__name__} has no mode")
+
+    @property
+    def variance(self):
+        raise NotImplementedError(f"{type(self).__name__} has no variance")
 
     def sample_n(self, n):
         """``sample((n,))`` (deprecated in torch, kept for old scripts)."""

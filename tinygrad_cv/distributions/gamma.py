@@ -45,7 +45,7 @@ class Gamma(Distribution):
         shape = self._extended_shape(sample_shape)
         a = backend.get_array_module(self.rate.array).broadcast_to(
             self.concentration.array, shape)
-        g = backend.get_rng(self.rate.device).standard_gamma(a).astype(self.rate.dtype)
+        g = backend.get_rng(self.rate.device).standard_gamma(a, size=shape).astype(self.rate.dtype)
         tiny = float(backend.module_for_device("cpu").finfo(self.rate.dtype).tiny)
         return Tensor.wrap(backend.get_array_module(g).maximum(g, tiny)) / self.rate.detach()
 

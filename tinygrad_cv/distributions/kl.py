@@ -16,6 +16,13 @@
                  + (|L_q^-1 L_p|_F^2 + |L_q^-1 (m_q - m_p)|^2 - k) / 2
     Dirichlet:   lgamma(sum a_p) - lgamma(sum a_q) - sum (lgamma(a_p) - lgamma(a_q))
                  + sum (a_p - a_q) (psi(a_p) - psi(sum a_p))
+    HalfNormal:  Normal's with m_p = m_q = 0
+    Cauchy:      log(((s_p + s_q)^2 + (m_p - m_q)^2) / (4 s_p s_q))
+    Gumbel:      -log(s_p / s_q) + (m_p - m_q) / s_q + g s_p / s_q
+                 + exp((m_q - m_p) / s_q + lgamma(1 + s_p / s_q)) - (1 + g)   (g: Euler's)
+    Geometric:   -H(p) - log(1 - q) / p - logit(q)
+    Binomial:    n (p (logit p - logit q) + log(1 - p) - log(1 - q)) for n_p = n_q, +inf for
+                 n_p > n_q (n_p < n_q raises NotImplementedError, as torch)
     LogNormal, OneHotCategorical, Independent: the KL of their base distributions (summed over
     the reinterpreted dims for Independent)
 """
@@ -31,7 +38,7 @@ from .gamma import Gamma
 from .independent import Independent
 from .laplace import Laplace
 from .log_normal import LogNormal
-from .more_families import Dirichlet
+from .more_families import Binomial, Cauchy, Dirichlet, Geometric, Gumbel, HalfNormal
 from .multivariate_normal import MultivariateNormal, _batch_mahalanobis
 from .normal import Normal
 from .one_hot_categorical import OneHotCategorical
@@ -173,3 +180,44 @@ def _kl_dirichlet_dirichlet(p, q):
     sum_p = a_p.sum(-1)
     return (sum_p.lgamma() - a_q.sum(-1).lgamma() - (a_p.lgamma() - a_q.lgamma()).sum(-1)
             + ((a_p - a_q) * (a_p.digamma() - sum_p.digamma().unsqueeze(-1))).sum(-1))
+
+
+@register_kl(HalfNormal, HalfNormal)
+def _kl_halfnormal_halfnormal(p, q):
+    var_ratio = (p.scale / q.scale) ** 2
+    return 0.5 * (var_ratio - 1 - var_ratio.log())
+
+
+@register_kl(Cauchy, Cauchy)
+def _kl_cauchy_cauchy(p, q):
+    return (((p.scale + q.scale) ** 2 + (p.loc - q.loc) ** 2).log()
+            - (4 * p.scale * q.scale).log())
+
+
+_EULER = 0.5772156649015329
+
+
+@register_kl(Gumbel, Gumbel)
+def _kl_gumbel_gumbel(p, q):
+    ratio = p.scale / q.scale
+    shift = (q.loc - p.loc) / q.scale
+    return (-ratio.log() - shift + ratio * _EULER + (shift + (1 + ratio).lgamma()).exp()
+            - (1 + _EULER))
+
+
+@register_kl(Geometric, Geometric)
+def _kl_geometric_geometric(p, q):
+    q_logit = q.probs.log() - (-q.probs).log1p()
+    return -p.entropy() - (-q.probs).log1p() / p.probs - q_logit
+
+
+@register_kl(Binomial, Binomial)
+def _kl_binomial_binomial(p, q):
+    if bool((p.total_count.array < q.total_count.array).any()):
+        raise NotImplementedError("KL between Binomials where q.total_count > p.total_count "
+                                  "is not implemented")
+    def logit(t):
+        return t.log() - (-t).log1p()
+    kl = p.total_count * (p.probs * (logit(p.probs) - logit(q.probs)) + (-p.probs).log1p()
+                          - (-q.probs).log1p())
+    return _fill(kl, p.total_count.array > q.total_count.array, float("inf"))

@@ -168,6 +168,11 @@ class Gumbel(Distribution):
         value = as_value(value, self.loc)
         return (-(-(value - self.loc) / self.scale).exp()).exp()
 
+    def icdf(self, value):
+        """loc - scale log(-log q)."""
+        value = as_value(value, self.loc)
+        return self.loc - self.scale * (-value.log()).log()
+
 
 class Geometric(Distribution):
     """Failures before the first success, success probability ``probs`` in (0, 1]."""
@@ -204,7 +209,7 @@ class Geometric(Distribution):
         shape = self._extended_shape(sample_shape)
         xp = backend.get_array_module(self.probs.array)
         p = xp.broadcast_to(self.probs.array, shape)
-        draws = backend.get_rng(self.probs.device).geometric(p) - 1     # trials -> failures
+        draws = backend.get_rng(self.probs.device).geometric(p, size=shape) - 1     # trials -> failures
         return Tensor.wrap(draws.astype(self.probs.dtype))
 
     def log_prob(self, value):
@@ -255,7 +260,7 @@ class Binomial(Distribution):
         xp = backend.get_array_module(self.probs.array)
         n = xp.broadcast_to(self.total_count.array.astype("int64"), shape)
         p = xp.broadcast_to(self.probs.array, shape)
-        draws = backend.get_rng(self.probs.device).binomial(n, p)
+        draws = backend.get_rng(self.probs.device).binomial(n, p, size=shape)
         return Tensor.wrap(draws.astype(self.probs.dtype))
 
     def log_prob(self, value):

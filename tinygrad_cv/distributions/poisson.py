@@ -38,7 +38,7 @@ class Poisson(Distribution):
         shape = self._extended_shape(sample_shape)
         xp = backend.get_array_module(self.rate.array)
         lam = xp.broadcast_to(self.rate.array.astype("float64"), shape)
-        draws = backend.get_rng(self.rate.device).poisson(lam)
+        draws = backend.get_rng(self.rate.device).poisson(lam, size=shape)
         return Tensor.wrap(draws.astype(self.rate.dtype))
 
     def log_prob(self, value):
