@@ -199,3 +199,39 @@ def test_kl_divergence_of_more_families_against_torch(family, p_params, q_params
         results.append((kl,) + tuple(m.autograd.grad(finite, leaves)))
     for ours, theirs in zip(results[1], results[0]):
         _close(ours, theirs, 1e-10)
+
+
+@pytest.mark.parametrize("build, value", [
+    (lambda m: m.distributions.Geometric(0.3).log_prob, 0.5),
+    (lambda m: m.distributions.Geometric(0.3).log_prob, -1.0),
+    (lambda m: m.distributions.Binomial(3, 0.3).log_prob, 4.0),
+    (lambda m: m.distributions.Binomial(3, 0.3).log_prob, 0.5),
+    (lambda m: m.distributions.Dirichlet(m.tensor([1.0, 2.0])).log_prob, [0.5, 0.6]),
+    (lambda m: m.distributions.Dirichlet(m.tensor([1.0, 2.0])).log_prob, [-0.1, 1.1]),
+    (lambda m: m.distributions.Exponential(1.0).cdf, -1.0),
+    (lambda m: m.distributions.HalfNormal(1.0).cdf, -1.0),
+    (lambda m: m.distributions.LogNormal(0.0, 1.0).cdf, -1.0),
+    (lambda m: (lambda: m.distributions.Binomial(2.5, 0.5)), None),
+    (lambda m: (lambda: m.distributions.Binomial(-1, 0.5)), None),
+    (lambda m: (lambda: m.distributions.MultivariateNormal(
+        m.zeros(2), m.tensor([[1.0, 0.5], [0.0, 1.0]]))), None),
+    (lambda m: (lambda: m.distributions.MultivariateNormal(
+        m.zeros(2), m.tensor([[1.0, 2.0], [2.0, 1.0]]))), None),
+    (lambda m: (lambda: m.distributions.MultivariateNormal(
+        m.zeros(2), scale_tril=m.tensor([[1.0, 0.0], [0.5, -1.0]]))), None)])
+def test_validate_args_checks_support_and_parameters_as_torch(build, value):
+    for m in (torch, tg):
+        fn = build(m)
+        with pytest.raises(ValueError):
+            fn() if value is None else fn(m.tensor(value))
+    # the values the checks accept give torch's numbers
+    _close(tg.distributions.Geometric(0.3).log_prob(tg.tensor(2.0)),
+           torch.distributions.Geometric(0.3).log_prob(torch.tensor(2.0)))
+
+
+def test_halfnormal_log_prob_below_zero_unvalidated_is_minus_inf():
+    value = [-1.0, 0.5]
+    ours = tg.distributions.HalfNormal(1.0, validate_args=False).log_prob(tg.tensor(value))
+    theirs = torch.distributions.HalfNormal(1.0, validate_args=False).log_prob(
+        torch.tensor(value))
+    _close(ours, theirs)

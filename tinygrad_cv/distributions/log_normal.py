@@ -45,7 +45,7 @@ class LogNormal(Distribution):
     def log_prob(self, value):
         value = as_value(value, self.loc)
         if self._validate_args:
-            self._require_support(value, value.array > 0, "GreaterThan(lower_bound=0.0)")
+            self._require_support(value, value.array >= 0, "GreaterThanEq(lower_bound=0.0)")
         log_value = value.log()
         return self.base_dist.log_prob(log_value) - log_value
 
@@ -53,7 +53,10 @@ class LogNormal(Distribution):
         return self.base_dist.entropy() + self.loc
 
     def cdf(self, value):
-        return self.base_dist.cdf(as_value(value, self.loc).log())
+        value = as_value(value, self.loc)
+        if self._validate_args:
+            self._require_support(value, value.array >= 0, "GreaterThanEq(lower_bound=0.0)")
+        return self.base_dist.cdf(value.log())
 
     def icdf(self, value):
         return self.base_dist.icdf(value).exp()

@@ -31,6 +31,16 @@ def _positive(dist, name, t):
         dist._invalid(name, t, "GreaterThan(lower_bound=0.0)")
 
 
+def _require_counts(dist, value, upper, constraint):
+    """torch's support error unless ``value`` holds integers in [0, upper] (upper: a Tensor
+    or None)."""
+    raw = value.array
+    ok = (raw >= 0) & (raw == backend.get_array_module(raw).floor(raw))
+    if upper is not None:
+        ok = ok & (raw <= upper.array)
+    dist._require_support(value, ok, constraint)
+
+
 class HalfNormal(Distribution):
     has_rsample = True
     _param_names = ("scale",)
@@ -62,14 +72,17 @@ class HalfNormal(Distribution):
         value = as_value(value, self.scale)
         if self._validate_args:
             self._require_support(value, value.array >= 0, "GreaterThanEq(lower_bound=0.0)")
-        return (math.log(2) - 0.5 * math.log(2 * math.pi) - self.scale.log()
-                - value ** 2 / (2 * self.scale ** 2))
+        log_prob = (math.log(2) - 0.5 * math.log(2 * math.pi) - self.scale.log()
+                    - value ** 2 / (2 * self.scale ** 2))
+        return where(value.array >= 0, log_prob, -math.inf)     # (unvalidated values below 0)
 
     def entropy(self):
         return 0.5 * math.log(math.pi / 2) + self.scale.log() + 0.5
 
     def cdf(self, value):
         value = as_value(value, self.scale)
+        if self._validate_args:
+            self._require_support(value, value.array >= 0, "GreaterThanEq(lower_bound=0.0)")
         return (value / (self.scale * math.sqrt(2))).erf()
 
     def icdf(self, value):
@@ -209,11 +222,13 @@ class Geometric(Distribution):
         shape = self._extended_shape(sample_shape)
         xp = backend.get_array_module(self.probs.array)
         p = xp.broadcast_to(self.probs.array, shape)
-        draws = backend.get_rng(self.probs.device).geometric(p, size=shape) - 1     # trials -> failures
+        draws = backend.get_rng(self.probs.device).geometric(p, size=shape) - 1  # failures
         return Tensor.wrap(draws.astype(self.probs.dtype))
 
     def log_prob(self, value):
         value = as_value(value, self.probs)
+        if self._validate_args:
+            _require_counts(self, value, None, "IntegerGreaterThan(lower_bound=0)")
         p = self.probs
         # k log(1 - p) with 0 log 0 = 0 at p = 1, k = 0 (torch zeroes p there)
         certain = (p.array == 1) & (value.array == 0)
@@ -242,6 +257,9 @@ class Binomial(Distribution):
         if self._validate_args and not bool(((self.probs.array >= 0) &
                                              (self.probs.array <= 1)).all()):
             self._invalid("probs", self.probs, "Interval(lower_bound=0.0, upper_bound=1.0)")
+        n = self.total_count.array
+        if self._validate_args and not bool(((n >= 0) & (n == n.round())).all()):
+            self._invalid("total_count", self.total_count, "IntegerGreaterThan(lower_bound=0)")
 
     @property
     def mean(self):
@@ -265,6 +283,9 @@ class Binomial(Distribution):
 
     def log_prob(self, value):
         value = as_value(value, self.probs)
+        if self._validate_args:
+            _require_counts(self, value, self.total_count,
+                            "IntegerInterval(lower_bound=0, upper_bound=total_count)")
         n, p = self.total_count, self.probs
         log_comb = (n + 1).lgamma() - (value + 1).lgamma() - (n - value + 1).lgamma()
         return log_comb + value.xlogy(p) + (n - value).xlogy(1 - p)
@@ -372,6 +393,11 @@ class Dirichlet(Distribution):
 
     def log_prob(self, value):
         value = as_value(value, self.concentration)
+        if self._validate_args:
+            raw = value.array
+            xp = backend.get_array_module(raw)
+            self._require_support(value, (raw >= 0).all(-1) & (xp.abs(raw.sum(-1) - 1) < 1e-6),
+                                  "Simplex()")
         a = self.concentration
         return ((a - 1).xlogy(value).sum(-1) + a.sum(-1).lgamma() - a.lgamma().sum(-1))
 

@@ -52,6 +52,10 @@ class MultivariateNormal(Distribution):
             raise ValueError(f"the matrix must be {k} x {k} to match loc's last dim, got "
                              f"{tuple(matrix.shape[-2:])}")
         batch = broadcast_shape(tuple(loc.shape[:-1]), tuple(matrix.shape[:-2]))
+        if (Distribution._validate_default if validate_args is None else validate_args):
+            self._check_matrix(matrix, "scale_tril" if scale_tril is not None else
+                               "covariance_matrix" if covariance_matrix is not None else
+                               "precision_matrix")
         if scale_tril is not None:
             tril = matrix
         elif covariance_matrix is not None:
@@ -71,6 +75,26 @@ class MultivariateNormal(Distribution):
                        "precision_matrix" if precision_matrix is not None else "scale_tril",
                        matrix.expand(*batch, k, k))
         super().__init__(batch, (k,), validate_args)
+
+    def _check_matrix(self, matrix, name):
+        """torch's constraints: scale_tril lower triangular with a positive diagonal, the
+        other two symmetric positive definite (ValueError naming the parameter)."""
+        raw = matrix.array
+        xp = backend.get_array_module(raw)
+        if name == "scale_tril":
+            ok = (bool((xp.triu(raw, 1) == 0).all())
+                  and bool((xp.diagonal(raw, 0, -2, -1) > 0).all()))
+            constraint = "LowerCholesky()"
+        else:
+            ok = bool(xp.allclose(raw, xp.swapaxes(raw, -1, -2), atol=1e-6))
+            if ok:
+                try:
+                    xp.linalg.cholesky(raw)
+                except xp.linalg.LinAlgError:
+                    ok = False
+            constraint = "PositiveDefinite()"
+        if not ok:
+            self._invalid(name, matrix, constraint)
 
     def expand(self, batch_shape, _instance=None):
         new = super().expand(batch_shape)
