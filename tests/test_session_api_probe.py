@@ -9,7 +9,8 @@ import tinygrad_cv as tg
 
 
 def _close(ours, theirs, tol=1e-6):
-    ours = ours.detach().numpy() if isinstance(ours, tg.Tensor) else np.asarray(ours)
+    ours = (ours.detach().numpy() if isinstance(ours, (tg.Tensor, torch.Tensor))
+            else np.asarray(ours))
     theirs = theirs.detach().numpy()
     assert ours.shape == theirs.shape
     np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol)
@@ -235,3 +236,91 @@ def test_halfnormal_log_prob_below_zero_unvalidated_is_minus_inf():
     theirs = torch.distributions.HalfNormal(1.0, validate_args=False).log_prob(
         torch.tensor(value))
     _close(ours, theirs)
+
+
+# ---- autograd.Function -------------------------------------------------------------------
+def _functions(m):
+    class ScalarOut(m.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.sum() * 3
+
+        @staticmethod
+        def backward(ctx, g):
+            return g.expand(3, 4) * 3          # (g must be a Tensor)
+
+    class WrongShape(m.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g.sum()
+
+    class Once(m.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x ** 3
+
+        @staticmethod
+        @m.autograd.function.once_differentiable
+        def backward(ctx, g):
+            x, = ctx.saved_tensors
+            return 3 * x ** 2 * g
+
+    class Defaults(m.autograd.Function):
+        @staticmethod
+        def forward(x, k=3):
+            return x * k
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.k, ctx.count = inputs[1], len(inputs)
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * ctx.k * ctx.count, None
+    return ScalarOut, WrongShape, Once, Defaults
+
+
+def test_custom_function_backward_gets_a_tensor_for_a_0d_output():
+    a = np.random.default_rng(5).standard_normal((3, 4))
+    grads = []
+    for m in (torch, tg):
+        x = m.tensor(a, requires_grad=True)
+        out = _functions(m)[0].apply(x)
+        grads.append(m.autograd.grad((out * m.tensor(2.0, dtype=m.float64)).sum(), x)[0])
+    _close(grads[1], grads[0])
+
+
+def test_custom_function_gradient_of_a_wrong_shape_raises_naming_it():
+    for m in (torch, tg):
+        x = m.ones(3, 4, requires_grad=True)
+        with pytest.raises(RuntimeError, match="invalid gradient at index 0"):
+            _functions(m)[1].apply(x).sum().backward()
+
+
+def test_once_differentiable_passes_create_graph_with_constant_gradients():
+    a = np.random.default_rng(6).standard_normal((3, 4))
+    for m in (torch, tg):
+        x = m.tensor(a, requires_grad=True)
+        y = _functions(m)[2].apply(x).sum() + (x ** 2).sum()
+        g, = m.autograd.grad(y, x, create_graph=True)
+        _close(g, torch.tensor(3 * a ** 2 + 2 * a))
+        g2, = m.autograd.grad(g.sum(), x)          # only x ** 2's part is recorded
+        _close(g2, torch.full((3, 4), 2.0, dtype=torch.float64))
+
+
+def test_setup_context_sees_forward_defaults_and_keywords():
+    results = []
+    for m in (torch, tg):
+        x = m.tensor([1.0, 2.0], requires_grad=True)
+        Defaults = _functions(m)[3]
+        y1, y2 = Defaults.apply(x), Defaults.apply(x, k=5)
+        g1, = m.autograd.grad(y1.sum(), x)
+        g2, = m.autograd.grad(y2.sum(), x)
+        results.append((y1, y2, g1, g2))
+    for ours, theirs in zip(results[1], results[0]):
+        _close(ours, theirs)

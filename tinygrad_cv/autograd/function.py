@@ -139,9 +139,11 @@ class Function:
 
 
 def once_differentiable(fn):
-    """torch's decorator for a backward that is not itself differentiable: a Function without
-    ``higher_order`` is first order already (``create_graph=True`` through it raises), so
-    this returns ``fn``."""
+    """torch's decorator for a backward that is not itself differentiable: returns ``fn``,
+    marked.  A kernel Function without ``higher_order`` is first order already
+    (``create_graph=True`` through it raises); the public ``autograd.Function`` runs a marked
+    backward unrecorded under ``create_graph`` (its gradients are constants there, as torch's)."""
+    fn._once_differentiable = True
     return fn
 
 

@@ -16,12 +16,14 @@ adapters of the kernel contract -- the arrays the kernel hands over become Tenso
 before the user's code runs, and the Tensors it returns become arrays again.  Array results
 (code written with NumPy on ``.array``) are accepted as they are.  Without ``higher_order``
 such a Function is first order (``create_graph=True`` through it raises, as for the kernel's
-fused layers), so ``once_differentiable`` is the identity.  ``mark_dirty`` (in-place outputs) is not
+fused layers); a backward marked ``once_differentiable`` runs unrecorded under
+``create_graph`` (the gradients it gives are constants there, as torch's).  ``mark_dirty`` (in-place outputs) is not
 supported and raises.
 """
 from __future__ import annotations
 
 import functools
+import inspect
 
 from .. import backend
 from ..tensor import Tensor
@@ -62,7 +64,19 @@ class Function(KernelFunction):
         backward = cls.__dict__.get("backward")
         if backward is not None:
             cls._user_backward = backward
+            if getattr(_user(backward), "_once_differentiable", False):
+                cls.higher_order = True     # (create_graph passes through, unrecorded)
             cls.backward = staticmethod(functools.partial(_run_backward, cls))
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        """Run the operation; with ``setup_context`` the arguments are first bound to
+        ``forward``'s signature, defaults included (the ``inputs`` it sees, as torch's)."""
+        if "setup_context" in _defining(cls) and "_user_forward" in _defining(cls):
+            bound = inspect.signature(_user(cls._user_forward)).bind(*args, **kwargs)
+            bound.apply_defaults()
+            args, kwargs = bound.args, bound.kwargs
+        return super().apply(*args, **kwargs)
 
     def save_for_backward(self, *tensors):
         """Keep tensors for ``backward`` (stored as their arrays, so that under
@@ -110,10 +124,42 @@ def _run_backward(cls, ctx, *grads):
     off, its results turned into arrays."""
     backward = _user(cls._user_backward)
     if any(isinstance(g, Tensor) for g in grads):
-        return backward(ctx, *grads)
+        if getattr(backward, "_once_differentiable", False):
+            with no_grad():
+                return _check_shapes(cls, ctx, backward(ctx, *grads))
+        return _check_shapes(cls, ctx, backward(ctx, *grads))
     with no_grad():
-        result = backward(ctx, *(_to_tensor(g) for g in grads))
-    return _arrays(result, f"{cls.__name__}.backward")
+        result = backward(ctx, *(_grad_tensor(g) for g in grads))
+    return _check_shapes(cls, ctx, _arrays(result, f"{cls.__name__}.backward"))
+
+
+def _grad_tensor(g):
+    """An incoming gradient as a Tensor (a NumPy scalar, as a reduction of a 0-d gradient
+    gives, becomes a 0-d Tensor: backward always sees Tensors, as torch)."""
+    if g is None or isinstance(g, Tensor):
+        return g
+    return Tensor.wrap(g if backend.is_array(g) else backend.as_array(g))
+
+
+def _check_shapes(cls, ctx, result):
+    """torch's check of the gradients ``backward`` returns: each has its input's shape or one
+    the input broadcasts to (then summed back); anything else raises naming the index."""
+    grads = result if isinstance(result, tuple) else (result,)
+    for i, (x, g) in enumerate(zip(ctx.inputs, grads)):
+        if not isinstance(x, Tensor) or g is None or isinstance(g, (int, float, bool)):
+            continue
+        got, want = tuple(g.shape), tuple(x.shape)
+        if got != want and not _broadcasts_to(want, got):
+            raise RuntimeError(f"Function {cls.__name__}Backward returned an invalid gradient "
+                               f"at index {i} - got {list(got)} but expected shape compatible "
+                               f"with {list(want)}")
+    return result
+
+
+def _broadcasts_to(shape, target):
+    if len(shape) > len(target):
+        return False
+    return all(s in (1, t) for s, t in zip(shape[::-1], target[::-1]))
 
 
 def _defining(cls):
