@@ -324,3 +324,21 @@ def test_setup_context_sees_forward_defaults_and_keywords():
         results.append((y1, y2, g1, g2))
     for ours, theirs in zip(results[1], results[0]):
         _close(ours, theirs)
+
+
+# ---- packed sequences --------------------------------------------------------------------
+@pytest.mark.parametrize("method", ["float", "double", "half", "long", "int", "short", "char",
+                                    "byte", "cpu"])
+def test_packed_sequence_conversions_as_torch(method):
+    data = np.random.default_rng(7).uniform(0, 5, (4, 2))
+    results = []
+    for m in (torch, tg):
+        seqs = [m.tensor(data[:3]), m.tensor(data[3:])]
+        packed = getattr(m.nn.utils.rnn.pack_sequence(seqs, enforce_sorted=False), method)()
+        assert type(packed).__name__ == "PackedSequence"
+        results.append(packed)
+    ours, theirs = results[1], results[0]
+    assert str(ours.data.dtype) == str(theirs.data.dtype).replace("torch.", "")
+    for a, b in zip(ours, theirs):
+        _close(a.double() if a.dtype == tg.float16 else a,
+               b.double() if b.dtype == torch.float16 else b, 1e-3)

@@ -42,6 +42,43 @@ class PackedSequence(collections.namedtuple("PackedSequence",
     def detach(self):
         return self._replace(data=self.data.detach())
 
+    # torch's conversions of the data (batch_sizes stays int64 on the CPU)
+    def cpu(self):
+        return self.to(device="cpu")
+
+    def cuda(self, *args, **kwargs):
+        return self.to(device="cuda")
+
+    def pin_memory(self):
+        return self
+
+    def is_pinned(self):
+        return False
+
+    def double(self):
+        return self.to(dtype=backend.dtype("float64"))
+
+    def float(self):
+        return self.to(dtype=backend.dtype("float32"))
+
+    def half(self):
+        return self.to(dtype=backend.dtype("float16"))
+
+    def long(self):
+        return self.to(dtype=backend.dtype("int64"))
+
+    def int(self):
+        return self.to(dtype=backend.dtype("int32"))
+
+    def short(self):
+        return self.to(dtype=backend.dtype("int16"))
+
+    def char(self):
+        return self.to(dtype=backend.dtype("int8"))
+
+    def byte(self):
+        return self.to(dtype=backend.dtype("uint8"))
+
     @property
     def is_cuda(self):
         return self.data.is_cuda
