@@ -342,3 +342,28 @@ def test_packed_sequence_conversions_as_torch(method):
     for a, b in zip(ours, theirs):
         _close(a.double() if a.dtype == tg.float16 else a,
                b.double() if b.dtype == torch.float16 else b, 1e-3)
+
+
+# ---- linalg ------------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(4, 3), (2, 3, 5)])
+def test_svd_full_matrices_differentiates_the_singular_values(shape):
+    a = np.random.default_rng(8).standard_normal(shape)
+    w = np.arange(1.0, 4.0)
+    results = []
+    for m in (torch, tg):
+        x = m.tensor(a, requires_grad=True)
+        _, s, _ = m.linalg.svd(x)               # full_matrices=True: U, V unused
+        results.append(m.autograd.grad((s * m.tensor(w)).sum(), x)[0])
+    _close(results[1], results[0], 1e-10)
+
+
+@pytest.mark.parametrize("some", [True, False])
+def test_torch_svd_without_uv_as_torch(some):
+    a = np.random.default_rng(9).standard_normal((2, 4, 3))
+    results = []
+    for m in (torch, tg):
+        x = m.tensor(a, requires_grad=True)
+        u, s, v = m.svd(x, some=some, compute_uv=False)
+        results.append((u, s, v, m.autograd.grad(s.sum(), x)[0]))
+    for ours, theirs in zip(results[1], results[0]):
+        _close(ours, theirs, 1e-10)

@@ -474,13 +474,15 @@ def qr_top(input, some=True):
 
 
 def svd_top(input, some=True, compute_uv=True):
-    """torch.svd: (U, S, V) with V (not Vh); without ``compute_uv`` U and V are zeros."""
+    """torch.svd: (U, S, V) with V (not Vh); without ``compute_uv``, S is ``svdvals`` (still
+    differentiable) and U, V are zeros of shapes (..., m, m) and (..., n, n), as torch."""
     a = _matrices("svd", input)
-    u, s, vh = svd(a, full_matrices=not some)
     if not compute_uv:
         xp = backend.get_array_module(a.array)
-        return SVDTorchResult(Tensor.wrap(xp.zeros(u.shape, dtype=a.dtype)), s.detach(),
-                              Tensor.wrap(xp.zeros(vh.shape, dtype=a.dtype)).transpose(-2, -1))
+        *batch, m, n = a.shape
+        return SVDTorchResult(Tensor.wrap(xp.zeros((*batch, m, m), dtype=a.dtype)),
+                              svdvals(a), Tensor.wrap(xp.zeros((*batch, n, n), dtype=a.dtype)))
+    u, s, vh = svd(a, full_matrices=not some)
     return SVDTorchResult(u, s, _mT(vh))
 
 

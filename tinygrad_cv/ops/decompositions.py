@@ -300,9 +300,14 @@ class SVD(_Primitive):
     @backend.fp_quiet
     def backward(ctx, gu, gs, gvh):
         u, s, vh = ctx.saved_tensors
-        if ctx.full and (gu is not None or gvh is not None):
-            raise NotImplementedError("svd_backward: the singular vectors of full_matrices=True "
-                                      "with m != n are not differentiable (as torch)")
+        if ctx.full:
+            # unused singular vectors arrive as zeros (materialised): only S is differentiated
+            if any(g is not None and bool((g != 0).any()) for g in (gu, gvh)):
+                raise NotImplementedError("svd_backward: the singular vectors of "
+                                          "full_matrices=True with m != n are not "
+                                          "differentiable (as torch)")
+            k = s.shape[-1]
+            u, vh, gu, gvh = u[..., :, :k], vh[..., :k, :], None, None
         v = _mT(vh)
         core = 0
         if gs is not None:
