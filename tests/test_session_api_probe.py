@@ -367,3 +367,12 @@ def test_torch_svd_without_uv_as_torch(some):
         results.append((u, s, v, m.autograd.grad(s.sum(), x)[0]))
     for ours, theirs in zip(results[1], results[0]):
         _close(ours, theirs, 1e-10)
+
+
+# ---- windows -----------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["hann_window", "hamming_window", "blackman_window",
+                                  "bartlett_window", "kaiser_window"])
+def test_window_length_as_0d_tensor_and_errors_name_the_window(name):
+    _close(getattr(tg, name)(tg.tensor(5)), getattr(torch, name)(torch.tensor(5)))
+    with pytest.raises(RuntimeError, match=name):
+        getattr(tg, name)(-1)

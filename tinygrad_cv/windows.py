@@ -21,6 +21,8 @@ from .tensor import Tensor
 
 
 def _window(name, length, periodic, dtype, device, requires_grad, shape_fn):
+    if isinstance(length, Tensor) and length.ndim == 0 and length.dtype.kind in "iu":
+        length = int(length.item())          # (a 0-d integer tensor, as torch takes)
     if isinstance(length, bool) or not isinstance(length, int) or length < 0:
         raise RuntimeError(f"{name} requires non-negative window_length, got "
                            f"window_length={length}")
@@ -40,14 +42,19 @@ def _window(name, length, periodic, dtype, device, requires_grad, shape_fn):
 
 def hamming_window(window_length, periodic=True, alpha=0.54, beta=0.46, *, dtype=None,
                    layout=None, device=None, requires_grad=False):
-    return _window("hamming_window", window_length, periodic, dtype, device, requires_grad,
-                   lambda xp, n, m: alpha - beta * xp.cos(2 * math.pi * n / (m - 1)))
+    return _hamming("hamming_window", window_length, periodic, alpha, beta, dtype, device,
+                    requires_grad)
 
 
 def hann_window(window_length, periodic=True, *, dtype=None, layout=None, device=None,
                 requires_grad=False):
-    return hamming_window(window_length, periodic, 0.5, 0.5, dtype=dtype, device=device,
-                          requires_grad=requires_grad)
+    return _hamming("hann_window", window_length, periodic, 0.5, 0.5, dtype, device,
+                    requires_grad)
+
+
+def _hamming(name, length, periodic, alpha, beta, dtype, device, requires_grad):
+    return _window(name, length, periodic, dtype, device, requires_grad,
+                   lambda xp, n, m: alpha - beta * xp.cos(2 * math.pi * n / (m - 1)))
 
 
 def blackman_window(window_length, periodic=True, *, dtype=None, layout=None, device=None,
