@@ -376,3 +376,46 @@ def test_window_length_as_0d_tensor_and_errors_name_the_window(name):
     _close(getattr(tg, name)(tg.tensor(5)), getattr(torch, name)(torch.tensor(5)))
     with pytest.raises(RuntimeError, match=name):
         getattr(tg, name)(-1)
+
+
+# ---- func --------------------------------------------------------------------------------
+def _transforms(m, x, y, name):
+    f = m.func
+    yy = y.detach().clone().requires_grad_()
+    cases = {
+        "grad": lambda: f.grad(lambda a: (a.sin() * a).sum())(x),
+        "grad_and_value": lambda: f.grad_and_value(lambda a: (a ** 3).sum())(x),
+        "vjp": lambda: (lambda out, fn: (out, fn(m.ones_like(out))))(
+            *f.vjp(lambda a: a.sin(), x)),
+        "jacrev": lambda: f.jacrev(lambda a: a.sin() * a.sum())(x),
+        "hessian": lambda: f.hessian(lambda a: (a.sin() * a).sum())(x),
+        "jvp": lambda: f.jvp(lambda a: a.sin() * a, (x,), (y,)),
+        "jvp_aux": lambda: f.jvp(lambda a: (a.sin(), a.cos()), (x,), (y,), has_aux=True),
+        "jacrev_two_outputs": lambda: f.jacrev(lambda a: (a.sin(), a.sum()))(x),
+        "grad_unused_argument": lambda: f.grad(lambda a, b: a.sum() * 2, argnums=1)(x, y),
+        "vmap_out_none": lambda: f.vmap(lambda r: (r * 2, y), out_dims=(0, None))(
+            x.reshape(3, 1)),
+        # a closure over a tensor that requires grad keeps the result on its graph
+        "closure": lambda: f.grad(lambda a: (a.sin() * yy).sum())(x),
+    }
+    return cases[name]()
+
+
+def _leaves(value):
+    if isinstance(value, (tuple, list)):
+        return [leaf for v in value for leaf in _leaves(v)]
+    return [value]
+
+
+@pytest.mark.parametrize("name", ["grad", "grad_and_value", "vjp", "jacrev", "hessian", "jvp",
+                                  "jvp_aux", "jacrev_two_outputs", "grad_unused_argument",
+                                  "vmap_out_none", "closure"])
+def test_func_transform_results_as_torch(name):
+    rng = np.random.default_rng(10)
+    a, b = rng.standard_normal(3), rng.standard_normal(3)
+    theirs = _leaves(_transforms(torch, torch.tensor(a), torch.tensor(b), name))
+    ours = _leaves(_transforms(tg, tg.tensor(a), tg.tensor(b), name))
+    assert len(ours) == len(theirs)
+    for o, t in zip(ours, theirs):
+        assert o.requires_grad == t.requires_grad       # (not tracked unless an outer graph)
+        _close(o, t, 1e-10)

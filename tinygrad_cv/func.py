@@ -49,6 +49,62 @@ def _leaf(x):
     return x if x.requires_grad else x.detach().requires_grad_()
 
 
+def _fresh_leaves(xs):
+    """``_leaf`` of each, with the ids of the leaves made here (inputs that did not require
+    grad): a result reaching no other leaf is detached at the end (``_constant_unless_outer``)."""
+    leaves = [_leaf(x) for x in xs]
+    return leaves, {id(new) for x, new in zip(xs, leaves) if new is not x}
+
+
+def _constant_unless_outer(tree, fresh):
+    """``tree`` (a pytree of results) detached when its graph reaches no leaf that requires
+    grad besides the ``fresh`` ones of this transform: as torch.func's, a transform's results
+    are tracked only by an enclosing transform or an outer graph (a closure over a tensor that
+    requires grad, an input that does)."""
+    leaves, rebuild = _flatten_results(tree)
+    tensors = [t for t in leaves if isinstance(t, Tensor) and t.requires_grad]
+    seen, stack_ = set(), [t.creator for t in tensors]
+    for t in tensors:
+        if t.creator is None and id(t) not in fresh:
+            return tree
+    while stack_:
+        node = stack_.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        for x in node.inputs:
+            if isinstance(x, Tensor) and x.requires_grad:
+                if x.creator is None:
+                    if id(x) not in fresh:
+                        return tree
+                else:
+                    stack_.append(x.creator)
+    return rebuild([t.detach() if isinstance(t, Tensor) else t for t in leaves])
+
+
+def _flatten_results(tree):
+    """(leaves, rebuild) of nested tuples/lists/dicts whose leaves are anything."""
+    if isinstance(tree, dict):
+        parts = [_flatten_results(v) for v in tree.values()]
+        keys = list(tree)
+    elif isinstance(tree, (list, tuple)):
+        parts = [_flatten_results(v) for v in tree]
+        keys = None
+    else:
+        return [tree], lambda leaves: leaves[0]
+    counts = [len(p[0]) for p in parts]
+
+    def rebuild(new):
+        out, start = [], 0
+        for (_, sub), n in zip(parts, counts):
+            out.append(sub(new[start:start + n]))
+            start += n
+        if keys is not None:
+            return dict(zip(keys, out))
+        return type(tree)(out) if not hasattr(tree, "_fields") else type(tree)(*out)
+    return [leaf for p in parts for leaf in p[0]], rebuild
+
+
 def _flatten(tree):
     """(leaves, rebuild) of a pytree of Tensors (dicts, lists, tuples nested; a Tensor is a
     leaf): ``rebuild(new_leaves)`` gives the same structure with the new leaves."""
@@ -91,10 +147,11 @@ def grad_and_value(func, argnums=0, has_aux=False):
         nums, single = _argnums(argnums, len(args))
         with enable_grad():
             args = list(args)
-            trees = []
+            trees, fresh = [], set()
             for i in nums:                  # each differentiated argument: a pytree of leaves
                 leaves, rebuild = _flatten(args[i])
-                leaves = [_leaf(x) for x in leaves]
+                leaves, made = _fresh_leaves(leaves)
+                fresh |= made
                 args[i] = rebuild(leaves)
                 trees.append((leaves, rebuild))
             out = func(*args, **kwargs)
@@ -103,14 +160,17 @@ def grad_and_value(func, argnums=0, has_aux=False):
                 raise RuntimeError("grad(f)(*args): Expected f(*args) to return a scalar "
                                    "Tensor")
             flat = [x for leaves, _ in trees for x in leaves]
-            grads = engine.grad([value], flat, create_graph=True, allow_unused=True,
-                                materialize_grads=True)
+            if value.requires_grad:
+                grads = engine.grad([value], flat, create_graph=True, allow_unused=True,
+                                    materialize_grads=True)
+            else:                           # (f does not depend on the arguments: zeros)
+                grads = [x.detach() * 0 for x in flat]
         results, start = [], 0
         for leaves, rebuild in trees:
             results.append(rebuild(list(grads[start:start + len(leaves)])))
             start += len(leaves)
         g = results[0] if single else tuple(results)
-        return (g, (value, aux)) if has_aux else (g, value)
+        return _constant_unless_outer((g, (value, aux)) if has_aux else (g, value), fresh)
     return wrapper
 
 
@@ -127,7 +187,7 @@ def grad(func, argnums=0, has_aux=False):
 def vjp(func, *primals, has_aux=False):
     """(func(*primals), vjp_fn): vjp_fn(cotangents) gives the gradients of every primal."""
     with enable_grad():
-        leaves = [_leaf(p) for p in primals]
+        leaves, fresh = _fresh_leaves(primals)
         out = func(*leaves)
         value, aux = _split_aux(out, has_aux, "vjp")
 
@@ -135,18 +195,50 @@ def vjp(func, *primals, has_aux=False):
         outputs = list(value) if isinstance(value, tuple) else [value]
         cots = list(cotangents) if isinstance(cotangents, tuple) else [cotangents]
         with enable_grad():
-            return tuple(engine.grad(outputs, leaves, grad_outputs=cots, create_graph=True,
-                                     retain_graph=True, allow_unused=True,
-                                     materialize_grads=True))
-    return (value, vjp_fn, aux) if has_aux else (value, vjp_fn)
+            found = tuple(engine.grad(outputs, leaves, grad_outputs=cots, create_graph=True,
+                                      retain_graph=True, allow_unused=True,
+                                      materialize_grads=True))
+        return _constant_unless_outer(found, fresh | {id(c) for c in cots})
+    shown = _constant_unless_outer((value, aux), fresh)
+    return (shown[0], vjp_fn, shown[1]) if has_aux else (shown[0], vjp_fn)
 
 
 def jvp(func, primals, tangents, *, has_aux=False):
-    """(func(*primals), J tangents), the product of the Jacobian with the tangents."""
-    from .autograd.functional import jvp as _jvp
-    primals, tangents = tuple(primals), tuple(tangents)
-    out, jt = _jvp(lambda *xs: func(*xs), primals, tangents, create_graph=True)
-    return out, jt
+    """(func(*primals), J tangents[, aux]): J t = d/du (u^T J) t with u a dummy cotangent
+    (two reverse passes)."""
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise RuntimeError("jvp(f, primals, tangents): Expected primals and tangents to be "
+                           "tuples")
+    if len(primals) != len(tangents):
+        raise RuntimeError("jvp(f, primals, tangents): Expected primals and tangents to have "
+                           "the same length")
+    for p, t in zip(primals, tangents):
+        if tuple(p.shape) != tuple(t.shape):
+            raise RuntimeError(f"jvp(f, primals, tangents): Expected primals and tangents to "
+                               f"have the same shapes, got {tuple(p.shape)} and "
+                               f"{tuple(t.shape)}")
+    with enable_grad():
+        leaves, fresh = _fresh_leaves(primals)
+        out = func(*leaves)
+        value, aux = _split_aux(out, has_aux, "jvp")
+        outs = list(value) if isinstance(value, tuple) else [value]
+        dummies = [(o.detach() * 0).requires_grad_() for o in outs]
+        fresh |= {id(u) for u in dummies}
+        live = [(o, u) for o, u in zip(outs, dummies) if o.requires_grad]
+        if live:
+            vjps = engine.grad([o for o, _ in live], leaves, grad_outputs=[u for _, u in live],
+                               create_graph=True, allow_unused=True, materialize_grads=True)
+            pairs = [(g, t) for g, t in zip(vjps, tangents) if g.requires_grad]
+        else:
+            pairs = []
+        if pairs:
+            jt = engine.grad([g for g, _ in pairs], dummies, grad_outputs=[t for _, t in pairs],
+                             create_graph=True, allow_unused=True, materialize_grads=True)
+        else:
+            jt = [u.detach() for u in dummies]
+    jt = tuple(jt) if isinstance(value, tuple) else jt[0]
+    result = (value, jt, aux) if has_aux else (value, jt)
+    return _constant_unless_outer(result, fresh)
 
 
 def _jacobian(func, argnums, has_aux):
@@ -155,18 +247,25 @@ def _jacobian(func, argnums, has_aux):
     def wrapper(*args):
         nums, single = _argnums(argnums, len(args))
         aux = None
+        several_outputs = False
 
         def restricted(*xs):
-            nonlocal aux
+            nonlocal aux, several_outputs
             full = list(args)
             for i, x in zip(nums, xs):
                 full[i] = x
             out = func(*full)
             value, aux = _split_aux(out, has_aux, "jacrev")
+            several_outputs = isinstance(value, tuple)
             return value
-        jac = jacobian(restricted, tuple(args[i] for i in nums), create_graph=True)
-        result = jac[0] if single else jac
-        return (result, aux) if has_aux else result
+        leaves, fresh = _fresh_leaves([args[i] for i in nums])
+        jac = jacobian(restricted, tuple(leaves), create_graph=True)
+        # jacobian's J[output][input]: torch.func's nesting is outputs, then argnums
+        if several_outputs:
+            result = tuple(j[0] for j in jac) if single else jac
+        else:
+            result = jac[0] if single else jac
+        return _constant_unless_outer((result, aux) if has_aux else result, fresh)
     return wrapper
 
 
@@ -210,7 +309,8 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
         if isinstance(results[0], tuple):
             outs = out_dims if isinstance(out_dims, (tuple, list)) else \
                 (out_dims,) * len(results[0])
-            return tuple(stack([r[k] for r in results], dim=outs[k])
+            return tuple(results[0][k] if outs[k] is None else      # (None: not mapped)
+                         stack([r[k] for r in results], dim=outs[k])
                          for k in range(len(results[0])))
-        return stack(results, dim=out_dims)
+        return results[0] if out_dims is None else stack(results, dim=out_dims)
     return wrapper
