@@ -419,3 +419,24 @@ def test_func_transform_results_as_torch(name):
     for o, t in zip(ours, theirs):
         assert o.requires_grad == t.requires_grad       # (not tracked unless an outer graph)
         _close(o, t, 1e-10)
+
+
+# ---- tensor_random -----------------------------------------------------------------------
+@pytest.mark.parametrize("mean_dtype, std_dtype", [("float32", "float64"),
+                                                   ("float64", "float32")])
+def test_normal_with_tensor_parameters_takes_the_mean_dtype(mean_dtype, std_dtype):
+    ours = tg.normal(tg.zeros(3, dtype=getattr(tg, mean_dtype)),
+                     tg.ones(3, dtype=getattr(tg, std_dtype)))
+    theirs = torch.normal(torch.zeros(3, dtype=getattr(torch, mean_dtype)),
+                          torch.ones(3, dtype=getattr(torch, std_dtype)))
+    assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+
+
+@pytest.mark.parametrize("call", [lambda m: m.zeros(3, dtype=m.int64).exponential_(),
+                                  lambda m: m.zeros(3, dtype=m.int64).cauchy_(),
+                                  lambda m: m.zeros(3).uniform_(2, 1),
+                                  lambda m: m.zeros(3).normal_(0, -1)])
+def test_random_fills_refuse_what_torch_refuses(call):
+    for m in (torch, tg):
+        with pytest.raises(RuntimeError):
+            call(m)

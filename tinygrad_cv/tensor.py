@@ -619,11 +619,16 @@ class Tensor:
 
     def uniform_(self, a=0.0, b=1.0, *, generator=None):
         """Fill with draws from U(a, b)."""
+        if a > b:
+            raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
+                               f"from={a} > to={b}")
         u = _rng(self, generator).random(self.shape, dtype=_draw_dtype(self))
         return apply_inplace(self, _replaced, Tensor.wrap(u * (b - a) + a), casting="unsafe")
 
     def normal_(self, mean=0.0, std=1.0, *, generator=None):
         """Fill with draws from N(mean, std^2)."""
+        if std < 0:
+            raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
         n = _rng(self, generator).standard_normal(self.shape, dtype=_draw_dtype(self))
         return apply_inplace(self, _replaced, Tensor.wrap(n * std + mean), casting="unsafe")
 

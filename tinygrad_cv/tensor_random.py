@@ -49,8 +49,8 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
         eps = _rng(like, generator).standard_normal(shape, dtype=_draw_dtype(like))
         out = Tensor.wrap((m + s * eps).astype(like.dtype, copy=False))
         everywhere = backend.get_array_module(eps).ones(shape, dtype=bool)
-        for t in params:          # on the graph, with zero gradients
-            out = where(everywhere, out, t)
+        for t in params:          # on the graph, with zero gradients (in the mean's dtype)
+            out = where(everywhere, out, t.to(out.dtype) if t.dtype != out.dtype else t)
         return out
     if size is None:
         raise TypeError("normal(): with number mean and std, size is required")
@@ -107,10 +107,18 @@ def _random_upper(dtype):
 
 def exponential_(self, lambd=1.0, *, generator=None):
     """Draws from Exp(lambd) (density lambd e^(-lambd x))."""
+    _continuous(self, "Exponential")
     if lambd <= 0:
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
     draws = _rng(self, generator).exponential(1.0 / lambd, self.shape)
     return _fill(self, draws)
+
+
+def _continuous(self, name):
+    """torch's error for a continuous distribution drawn into an integer or bool tensor."""
+    if self.dtype.kind != "f":
+        raise RuntimeError(f"{name} distribution is a continuous probability distribution. "
+                           f"dtype must be a floating point but you specified {self.dtype}")
 
 
 def geometric_(self, p, *, generator=None):
@@ -122,6 +130,7 @@ def geometric_(self, p, *, generator=None):
 
 def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
     """Draws of exp(N(mean, std^2))."""
+    _continuous(self, "LogNormal")
     if std <= 0:
         raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std}")
     draws = _rng(self, generator).standard_normal(self.shape)     # (CuPy's Generator has
@@ -130,6 +139,7 @@ def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
 
 def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
     """Draws from the Cauchy distribution: median + sigma tan(pi (u - 1/2))."""
+    _continuous(self, "Cauchy")
     if sigma <= 0:
         raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma}")
     u = _rng(self, generator).random(self.shape)
