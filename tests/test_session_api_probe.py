@@ -440,3 +440,33 @@ def test_random_fills_refuse_what_torch_refuses(call):
     for m in (torch, tg):
         with pytest.raises(RuntimeError):
             call(m)
+
+
+# ---- tensor_compat -----------------------------------------------------------------------
+@pytest.mark.parametrize("call", [lambda t: t.divide_(2), lambda t: t.log10_(),
+                                  lambda t: t.true_divide_(t)])
+def test_in_place_forms_refuse_a_float_result_in_an_integer_tensor(call):
+    for m in (torch, tg):
+        t = m.tensor([1, 2, 3])
+        with pytest.raises(RuntimeError, match="can't be cast"):
+            call(t)
+        assert t.tolist() == [1, 2, 3]
+    ours = tg.tensor([1.0, 2.0])
+    ours.eq_(tg.tensor([1.0, 0.0]))                   # a bool result goes into floats
+    assert ours.tolist() == [1.0, 0.0]
+
+
+def test_reflected_and_in_place_shifts():
+    results = []
+    for m in (torch, tg):
+        t = m.tensor([1, 2, 3], dtype=m.int32)
+        u = t.clone()
+        u <<= 2
+        w = t.clone()
+        w >>= 1
+        results.append((2 << t, 64 >> t, u, w))
+        with pytest.raises(NotImplementedError):
+            m.tensor([1.0]) << 1
+    for ours, theirs in zip(results[1], results[0]):
+        assert ours.tolist() == theirs.tolist()
+        assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")

@@ -18,6 +18,7 @@ import math
 from . import backend
 from .autograd.inplace import apply_inplace
 from .tensor import Tensor, _as_tensor, where
+from .tensor_indexing import can_cast
 
 _INT64 = backend.dtype("int64")
 
@@ -45,10 +46,16 @@ def prelu(self, weight):
 # ---- in-place forms ------------------------------------------------------------------------------
 def _in_place(name):
     def method(self, *args, **kwargs):
-        return apply_inplace(self, lambda x, *a: getattr(x, name)(*a, **kwargs), *args,
-                             casting="unsafe")
+        def compute(x, *a):
+            out = getattr(x, name)(*a, **kwargs)
+            if out.dtype != x.dtype and not can_cast(out.dtype, x.dtype):
+                raise RuntimeError(f"result type {out.dtype} can't be cast to the desired "
+                                   f"output type {x.dtype}")
+            return out
+        return apply_inplace(self, compute, *args, casting="unsafe")
     method.__name__ = name + "_"
-    method.__doc__ = f"In place: ``self.{name}(...)`` written into self (its dtype kept)."
+    method.__doc__ = (f"In place: ``self.{name}(...)`` written into self (its dtype kept; a "
+                      f"result torch cannot cast to it, such as float into int, raises).")
     return method
 
 
@@ -62,7 +69,7 @@ def _shift(name, ufunc):
     def method(self, other):
         x = _as_tensor(self)
         if x.array.dtype.kind not in "iu":
-            raise RuntimeError(f"\"{name}_cpu\" not implemented for '{x.dtype}'")
+            raise NotImplementedError(f"\"{name}_cpu\" not implemented for '{x.dtype}'")
         o = other.array if isinstance(other, Tensor) else other
         xp = backend.get_array_module(x.array)
         return Tensor.wrap(getattr(xp, ufunc)(x.array, o).astype(x.dtype, copy=False))
@@ -74,11 +81,20 @@ bitwise_left_shift = _shift("bitwise_left_shift", "left_shift")
 bitwise_right_shift = _shift("bitwise_right_shift", "right_shift")
 
 
+def _reflected_shift(shift):
+    """``number << tensor`` (``>>``): the number as a tensor of the tensor's dtype."""
+    def method(self, other):
+        return shift(Tensor(other, dtype=self.dtype, device=self.device), self)
+    return method
+
+
 # ---- splits and indices ---------------------------------------------------------------------------
 def split_with_sizes(self, split_sizes, dim=0):
     """Views of the consecutive parts of the given sizes along ``dim`` (they must add up to
     the dim's size)."""
     sizes = [int(s) for s in split_sizes]
+    if self.ndim == 0:
+        raise RuntimeError("split_with_sizes expects at least a 1-dimensional tensor")
     d = dim % self.ndim
     if sum(sizes) != self.shape[d]:
         raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to "
@@ -169,4 +185,8 @@ Tensor.is_conj = Tensor.is_neg = _false
 Tensor.conj = Tensor.resolve_conj = Tensor.resolve_neg = Tensor.conj_physical = _self
 Tensor.__lshift__ = bitwise_left_shift
 Tensor.__rshift__ = bitwise_right_shift
+Tensor.__rlshift__ = _reflected_shift(bitwise_left_shift)
+Tensor.__rrshift__ = _reflected_shift(bitwise_right_shift)
+Tensor.__ilshift__ = Tensor.bitwise_left_shift_
+Tensor.__irshift__ = Tensor.bitwise_right_shift_
 del _name
