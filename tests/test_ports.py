@@ -13,6 +13,7 @@ printed with ``-s`` and listed in the README.
 """
 import hashlib
 import json
+import random
 import re
 import shutil
 import sys
@@ -39,11 +40,16 @@ def _one_torch_thread():
     torch.set_num_threads(before)
 
 
-def _run_both(name, argv, tmp_path, monkeypatch, main="main.py", files=(), all_events=True):
+def _run_both(name, argv, tmp_path, monkeypatch, main="main.py", files=(), all_events=True,
+              python_seed=None):
+    """``python_seed``: Python's ``random`` seeded so before each run (scripts that draw from
+    it, unseeded, give both runs the same draws)."""
     monkeypatch.setenv("PORTS_SMALL", "1")
     tape = Tape()
     results = []
     for framework in ("torch", "tinygrad_cv"):
+        if python_seed is not None:
+            random.seed(python_seed)
         workdir = tmp_path / framework
         workdir.mkdir(exist_ok=True)
         for f in files:
@@ -321,3 +327,45 @@ def test_regression(tmp_path, monkeypatch):
         assert np.abs(learned - actual).max() <= 0.02 * np.abs(actual).max(), result.stdout
     np.testing.assert_array_equal(_polynomial(ours.stdout, "Actual"),
                                   _polynomial(ref.stdout, "Actual"))
+
+
+@pytest.mark.parametrize("name", ["reinforce", "actor_critic"])
+def test_reinforcement_learning(name, tmp_path, monkeypatch):
+    """REINFORCE and actor-critic on CartPole (portdata's gymnasium stand-in, seeded by the
+    script; PORTS_SMALL: 25-step episodes, solved at a running reward of 12): a policy
+    network's softmax, ``Categorical(probs)`` with its ``sample`` replayed and ``log_prob``
+    differentiated, discounted returns through ``torch.tensor(deque/list)`` and ``std``,
+    smooth_l1_loss on ``torch.tensor([0-d tensor])`` (actor-critic), Dropout (REINFORCE), an
+    Adam step per episode.  The same actions in both runs, so the same episodes."""
+    ref, ours = _run_both(name, ["--log-interval", "1"], tmp_path, monkeypatch,
+                          main=f"{name}.py")
+    _compare(name, ref, ours, min_losses=3)
+    assert ours.stdout.splitlines()[-1].startswith("Solved! Running reward is now")
+    assert ours.stdout == ref.stdout
+
+
+def _legendre_result(stdout):
+    """a, b, c, d of the tutorial's last line 'Result: y = a + b * P3(c + d x)'."""
+    match = re.fullmatch(r"Result: y = (\S+) \+ (\S+) \* P3\((\S+) \+ (\S+) x\)",
+                         stdout.splitlines()[-1])
+    assert match, stdout[-200:]
+    return np.array([float(v) for v in match.groups()])
+
+
+@pytest.mark.filterwarnings("ignore:invalid escape sequence:DeprecationWarning")  # its docstring
+def test_polynomial_custom_function(tmp_path, monkeypatch):
+    """The autograd tutorial's LegendrePolynomial3: a torch-style autograd.Function whose
+    forward and backward compute on Tensors (``ctx.save_for_backward``/``saved_tensors``),
+    applied in 2000 steps of hand-written gradient descent on 0-d leaves (``a -= lr * a.grad``
+    under no_grad, ``a.grad = None``).  Every loss, and the learned coefficients (a and c are
+    rounding noise around 0 in both: their exact gradients vanish by symmetry)."""
+    ref, ours = _run_both("polynomial_custom_function", [], tmp_path, monkeypatch,
+                          main="polynomial_custom_function.py")
+    assert len(ref.losses) == len(ours.losses) == 2000
+    loss_diff = _close(ours.losses, ref.losses, max(ref.losses))
+    ref_coef, our_coef = _legendre_result(ref.stdout), _legendre_result(ours.stdout)
+    assert ref_coef.shape == our_coef.shape == (4,)
+    coef_diff = _close(our_coef, ref_coef, np.abs(ref_coef).max())
+    print(f"polynomial_custom_function: worst |diff| / scale: losses {loss_diff:.2g}, "
+          f"coefficients {coef_diff:.2g}")
+

@@ -17,7 +17,9 @@ must take the same path):
 * dropout masks (``nn.Dropout`` modules and ``F.dropout``): both runs compute
   ``x * mask * (1 / (1 - p))`` with one mask drawn by the harness; for ``Dropout1d/2d/3d``
   the mask is torch's own (its forward on ones, so its channel rule), ``x * mask`` in both;
-* the indices of ``RandomSampler`` (``DataLoader(shuffle=True)``), recorded as consumed.
+* the indices of ``RandomSampler`` (``DataLoader(shuffle=True)``), recorded as consumed;
+* the draws of ``torch.distributions`` (``Categorical(probs).sample()``, ...: every
+  distribution class's own ``sample``, called from the port's files).
 
 Each run returns the losses (every scalar ``backward()``), and the parameters captured by the
 weight hooks at the end, for the test to compare.
@@ -183,6 +185,8 @@ class _Instruments:
         self.patch(fw.optim.Optimizer, "__init__", self._optimizer_init(fw.optim.Optimizer))
         self.patch(fw.nn.Module, "zero_grad", self._zero_grad(fw.nn.Module))
         self.patch(fw.Tensor, "backward", self._backward(fw.Tensor))
+        for cls in _distribution_classes(fw):
+            self.patch(cls, "sample", self._distribution_sample(cls.__dict__["sample"]))
         sampler = fw.utils.data.RandomSampler
         self.patch(sampler, "__iter__", self._sampler_iter(sampler.__iter__))
         if not self.record and hasattr(sampler, "index_array"):  # tinygrad_cv's batched path
@@ -204,6 +208,17 @@ class _Instruments:
                 out.requires_grad_()
             return out
         return draw
+
+    def _distribution_sample(self, original):
+        def sample(dist, *args, **kwargs):
+            if not self.from_port():
+                return original(dist, *args, **kwargs)
+            if self.record:
+                out = original(dist, *args, **kwargs)
+                self.tape.add("distribution sample", _numpy(out))
+                return out
+            return self.tensor(self.tape.next("distribution sample"))
+        return sample
 
     def _apply_dropout(self, x, p, training):
         if not training or p == 0.0:
@@ -312,6 +327,14 @@ class _Instruments:
 
 
 _MISSING = object()
+
+
+def _distribution_classes(fw):
+    """The classes of ``fw.distributions`` that define their own ``sample``."""
+    import inspect
+    return [cls for cls in vars(fw.distributions).values()
+            if inspect.isclass(cls) and issubclass(cls, fw.distributions.Distribution)
+            and "sample" in cls.__dict__]
 
 
 def _numpy_dtype(x):

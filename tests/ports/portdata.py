@@ -15,6 +15,7 @@ images; without it the 1797 digits are split 1500 / 297.
 from __future__ import annotations
 
 import os
+import sys
 import types
 
 import numpy as np
@@ -47,17 +48,37 @@ class MNIST:
                         ((0, 0), (0, 0), (2, 2), (2, 2)))
         n_train, n_test = (64, 32) if os.environ.get("PORTS_SMALL") else (1500, 297)
         part = slice(0, n_train) if train else slice(1500, 1500 + n_test)
-        self.data, self.targets = images[part], labels[part]
+        self.images, self.labels = images[part], labels[part]
         self.transform = transform
 
+    @property
+    def data(self):
+        """torchvision's ``MNIST.data``: the (N, 28, 28) uint8 images (0-255) as a tensor of
+        the framework the calling script imported as ``torch``."""
+        pixels = np.rint(self.images[:, 0] * 255).astype(np.uint8)
+        return _framework(sys._getframe(1)).from_numpy(pixels)
+
+    @property
+    def targets(self):
+        """torchvision's ``MNIST.targets``: the (N,) int64 labels as a tensor."""
+        return _framework(sys._getframe(1)).from_numpy(self.labels.astype(np.int64))
+
     def __len__(self):
-        return len(self.data)
+        return len(self.images)
 
     def __getitem__(self, i):
-        image = self.data[i]
+        image = self.images[i]
         if self.transform is not None:
             image = self.transform(image)
-        return image, int(self.targets[i])
+        return image, int(self.labels[i])
+
+
+def _framework(frame):
+    """The module the calling script imported as ``torch`` (tinygrad_cv or torch)."""
+    framework = frame.f_globals.get("torch")
+    if framework is None:
+        raise RuntimeError("portdata: the calling script has no 'torch' import")
+    return framework
 
 
 class Compose:
@@ -210,9 +231,131 @@ class _Download:
         return False
 
 
+def resnet18(weights=None, num_classes=1000):
+    """torchvision's ResNet-18 (``models.resnet18(weights=None)``), built from the ``nn`` of
+    the framework the calling script imported as ``torch``: the same modules, names and
+    parameter order (conv1, bn1, relu, maxpool, layer1-4 of two BasicBlocks, avgpool, fc),
+    convolutions initialised Kaiming-normal (fan-out), batch norms to (1, 0)."""
+    if weights is not None:
+        raise ValueError("portdata.resnet18: no pretrained weights (weights=None only)")
+    nn = _framework(sys._getframe(1)).nn
+
+    class BasicBlock(nn.Module):
+        def __init__(self, inplanes, planes, stride):
+            super().__init__()
+            self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(planes)
+            self.relu = nn.ReLU(inplace=True)
+            self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(planes)
+            self.downsample = None
+            if stride != 1 or inplanes != planes:
+                self.downsample = nn.Sequential(nn.Conv2d(inplanes, planes, 1, stride,
+                                                          bias=False), nn.BatchNorm2d(planes))
+
+        def forward(self, x):
+            out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+            identity = x if self.downsample is None else self.downsample(x)
+            out += identity
+            return self.relu(out)
+
+    class ResNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+            self.bn1 = nn.BatchNorm2d(64)
+            self.relu = nn.ReLU(inplace=True)
+            self.maxpool = nn.MaxPool2d(3, 2, 1)
+            widths = [(64, 64, 1), (64, 128, 2), (128, 256, 2), (256, 512, 2)]
+            for k, (inplanes, planes, stride) in enumerate(widths, 1):
+                setattr(self, f"layer{k}", nn.Sequential(BasicBlock(inplanes, planes, stride),
+                                                         BasicBlock(planes, planes, 1)))
+            self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+            self.fc = nn.Linear(512, num_classes)
+            for m in self.modules():
+                if isinstance(m, nn.Conv2d):
+                    nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                elif isinstance(m, nn.BatchNorm2d):
+                    nn.init.constant_(m.weight, 1)
+                    nn.init.constant_(m.bias, 0)
+
+        def forward(self, x):
+            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+            x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+            return self.fc(self.avgpool(x).flatten(1))
+
+    return ResNet()
+
+
+class CartPole:
+    """gymnasium's CartPole-v1 for the reinforcement-learning scripts: a pole on a cart, the
+    action pushes the cart left (0) or right (1) with 10 N; Euler steps of 0.02 s of the
+    cart-pole equations of motion (cart 1 kg, pole 0.1 kg, half-length 0.5 m); reward 1 per
+    step; the episode ends when the pole leans past 12 degrees or the cart leaves +-2.4 m, and
+    is truncated after 500 steps.  ``reset(seed=)`` seeds the start states (uniform in
+    +-0.05); observations are float32 (x, x', theta, theta').  Deterministic: the same seed
+    and actions give the same episodes in both runs.  ``PORTS_SMALL=1``: truncated after 25
+    steps and solved at a running reward of 12 (``spec.reward_threshold``), so the scripts
+    stop after a few episodes."""
+
+    gravity, cart_mass, pole_mass, half_length, force, dt = 9.8, 1.0, 0.1, 0.5, 10.0, 0.02
+    theta_limit, x_limit = 12 * 2 * np.pi / 360, 2.4
+
+    def __init__(self, render_mode=None):
+        small = bool(os.environ.get("PORTS_SMALL"))
+        self.max_episode_steps = 25 if small else 500
+        self.spec = types.SimpleNamespace(id="CartPole-v1",
+                                          reward_threshold=12.0 if small else 475.0,
+                                          max_episode_steps=self.max_episode_steps)
+        self.render_mode = render_mode
+        self.rng = np.random.default_rng()
+        self.state = None
+
+    def reset(self, seed=None, options=None):
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
+        self.state = self.rng.uniform(-0.05, 0.05, size=4)
+        self.steps = 0
+        return self.state.astype(np.float32), {}
+
+    def step(self, action):
+        if self.state is None:
+            raise RuntimeError("CartPole: call reset() before step()")
+        if action not in (0, 1):
+            raise ValueError(f"CartPole: action must be 0 or 1, got {action!r}")
+        x, x_dot, theta, theta_dot = self.state
+        push = self.force if action == 1 else -self.force
+        total = self.cart_mass + self.pole_mass
+        pole_moment = self.pole_mass * self.half_length
+        cos, sin = np.cos(theta), np.sin(theta)
+        temp = (push + pole_moment * theta_dot ** 2 * sin) / total
+        theta_acc = (self.gravity * sin - cos * temp) / (
+            self.half_length * (4.0 / 3.0 - self.pole_mass * cos ** 2 / total))
+        x_acc = temp - pole_moment * theta_acc * cos / total
+        self.state = np.array([x + self.dt * x_dot, x_dot + self.dt * x_acc,
+                               theta + self.dt * theta_dot, theta_dot + self.dt * theta_acc])
+        self.steps += 1
+        terminated = bool(abs(self.state[0]) > self.x_limit or
+                          abs(self.state[2]) > self.theta_limit)
+        truncated = self.steps >= self.max_episode_steps
+        return self.state.astype(np.float32), 1.0, terminated, truncated, {}
+
+    def render(self):
+        return None
+
+
+def _make_env(env_id, render_mode=None, **kwargs):
+    if env_id != "CartPole-v1":
+        raise ValueError(f"portdata.gymnasium: no stand-in for {env_id!r}")
+    return CartPole(render_mode=render_mode)
+
+
 # torchvision's module names, as the scripts import them
 datasets = types.SimpleNamespace(MNIST=MNIST)
 transforms = types.SimpleNamespace(Compose=Compose, ToTensor=ToTensor, Normalize=Normalize,
                                    Resize=Resize, Lambda=Lambda)
 utils = types.SimpleNamespace(save_image=save_image)
 requests = types.SimpleNamespace(get=_Download)   # the Cora download of the GCN script
+torchvision = types.SimpleNamespace(datasets=datasets, transforms=transforms, utils=utils,
+                                    models=types.SimpleNamespace(resnet18=resnet18))
+gymnasium = types.SimpleNamespace(make=_make_env)   # the reinforcement-learning scripts
