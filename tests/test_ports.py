@@ -369,3 +369,33 @@ def test_polynomial_custom_function(tmp_path, monkeypatch):
     print(f"polynomial_custom_function: worst |diff| / scale: losses {loss_diff:.2g}, "
           f"coefficients {coef_diff:.2g}")
 
+
+def test_siamese_network(tmp_path, monkeypatch):
+    """Two digits through a shared ResNet-18 (portdata's torchvision stand-in, conv1 replaced
+    by a 1-channel one, the fc dropped through ``list(children())[:-1]``), their features
+    concatenated, Linear-ReLU-Linear-Sigmoid, BCELoss, Adadelta, StepLR; the pairs come from
+    a Dataset built on ``MNIST.data``/``targets`` tensors (``np.array(targets.clone(),
+    dtype=None, copy=None)``) and Python's unseeded ``random`` (seeded alike here).
+    ``--dry-run``: one training step, then the test pass (``torch.where(outputs > 0.5, 1, 0)``,
+    ``eq``/``view_as``)."""
+    ref, ours = _run_both("siamese_network", ["--batch-size", "4", "--test-batch-size", "16",
+                                              "--epochs", "1", "--no-accel", "--dry-run"],
+                          tmp_path, monkeypatch, python_seed=0)
+    # The gradients are float32-sensitive here (0-255 pixels into a batch-normed ResNet,
+    # batches of 4, so 4 values per channel in layer4's batch norm): in float64 by torch,
+    # torch's float32 gradient is off by 4e-5 of each parameter's largest gradient, ours by
+    # 7e-5 (measured); the two float32 runs differ by up to 1.6e-4.  So the gradients of the
+    # step are checked at 1e-3 of each parameter's largest gradient, and the weights after
+    # Adadelta's step (which moves a weight with a small gradient by about that gradient:
+    # measured 1.4e-4 of the largest weight) at 5e-4; the loss at 1e-5.
+    _compare("siamese_network", ref, ours, min_losses=1, weight_tol=5e-4)
+    from harness import _numpy
+    worst = 0.0
+    for rp, op in zip(ref.param_lists[0], ours.param_lists[0], strict=True):
+        rg, og = _numpy(rp.grad), _numpy(op.grad)
+        worst = max(worst, float(np.abs(og - rg).max() / np.abs(rg).max()))
+    assert worst <= 1e-3, f"gradients differ by {worst:.3g} of their largest value"
+    print(f"siamese_network: gradients, worst |diff| / largest: {worst:.2g}")
+    tests = [[line for line in run.stdout.splitlines() if line.startswith("Test set:")]
+             for run in (ref, ours)]
+    assert tests[1] and tests[1] == tests[0]
