@@ -470,3 +470,20 @@ def test_reflected_and_in_place_shifts():
     for ours, theirs in zip(results[1], results[0]):
         assert ours.tolist() == theirs.tolist()
         assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+
+
+# ---- second derivatives through an output whose Tensor was freed ---------------------------
+@pytest.mark.parametrize("name", ["svdvals", "qr_r", "matrix_norm_nuc", "cond"])
+def test_second_derivative_through_unused_outputs_of_a_decomposition(name):
+    a = np.random.default_rng(11).standard_normal((4, 3))
+    w = np.cos(np.arange(12.0)).reshape(4, 3)
+    fns = {"svdvals": lambda m, x: m.linalg.svdvals(x),
+           "qr_r": lambda m, x: m.linalg.qr(x)[1].abs(),       # Q unused
+           "matrix_norm_nuc": lambda m, x: m.linalg.matrix_norm(x, "nuc"),
+           "cond": lambda m, x: m.linalg.cond(x)}
+    results = []
+    for m in (torch, tg):
+        x = m.tensor(a, requires_grad=True)
+        g, = m.autograd.grad(fns[name](m, x).sum(), x, create_graph=True)
+        results.append(m.autograd.grad((g * m.tensor(w)).sum(), x)[0])
+    _close(results[1], results[0], 1e-8)

@@ -500,18 +500,37 @@ def _saved_as_tensors(node):
     for t in node.inputs:
         if isinstance(t, Tensor):
             lookup[id(t.array)] = t
-    for ref in node.outputs:
+    dead = {}
+    out_ids = node.__dict__.get("out_ids")
+    for i, ref in enumerate(node.outputs):
         t = ref()
         if t is not None:
             lookup[id(t.array)] = t
+        elif out_ids is not None:
+            dead[out_ids[i]] = i
     saved = []
     for v in node.saved:
         if backend.is_array(v):
             t = lookup.get(id(v))
+            if t is None and id(v) in dead:
+                t = _revived_output(node, v, dead[id(v)])
             saved.append(Tensor.wrap(v) if t is None else t)
         else:
             saved.append(v)
     return tuple(saved)
+
+
+def _revived_output(node, array, index):
+    """A saved output of a multi-output node whose Tensor was freed (an unused output: U and
+    Vh of svdvals' SVD, Q of a QR whose R alone is used): a new Tensor on the node, so that a
+    recorded backward still depends on it (else second derivatives lose that dependence)."""
+    if array.dtype.kind != "f" or id(array) in (node.non_differentiable or ()):
+        return None
+    t = Tensor.wrap(array)
+    t.requires_grad = True
+    t.creator = node
+    t.out_index = index
+    return t
 
 
 def _as_grad(g, create_graph):

@@ -130,6 +130,7 @@ class Function:
         self.inputs = inputs
         self.outputs = [weakref.ref(t) for t in results]
         self.out_meta = [(t.array.shape, t.array.dtype) for t in results]
+        self.out_ids = [id(t.array) for t in results]   # (a saved output outliving its Tensor)
         excluded = self.non_differentiable or ()
         for i, t in enumerate(results):
             if t.array.dtype.kind == "f" and id(t.array) not in excluded:
