@@ -487,3 +487,12 @@ def test_second_derivative_through_unused_outputs_of_a_decomposition(name):
         g, = m.autograd.grad(fns[name](m, x).sum(), x, create_graph=True)
         results.append(m.autograd.grad((g * m.tensor(w)).sum(), x)[0])
     _close(results[1], results[0], 1e-8)
+
+
+@pytest.mark.parametrize("name", ["bitwise_and", "bitwise_or", "bitwise_xor", "gcd", "lcm"])
+def test_integer_only_functions_raise_not_implemented_for_floats(name):
+    for m in (torch, tg):
+        with pytest.raises(NotImplementedError):
+            getattr(m, name)(m.tensor([1.0]), m.tensor([2.0]))
+    with pytest.raises(NotImplementedError):
+        tg.bitwise_not(tg.tensor([1.0]))

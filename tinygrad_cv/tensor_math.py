@@ -319,8 +319,8 @@ def logical_not(input):
 def _integer_operands(name, input, other, kinds="iub"):
     a, b = _operand_tensors(input, other)
     if a.array.dtype.kind not in kinds:
-        raise RuntimeError(f"\"{name}_cpu\" not implemented for "
-                           f"'{torch_type_name(a.dtype)}'")
+        raise NotImplementedError(f"\"{name}_cpu\" not implemented for "
+                                  f"'{torch_type_name(a.dtype)}'")
     return a, b
 
 
