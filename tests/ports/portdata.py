@@ -1,13 +1,17 @@
 """Data for the ported scripts, in place of the downloads they make (MNIST, CIFAR, text).
 
-A stand-in for the few ``torchvision`` pieces the scripts use (``datasets.MNIST``,
-``transforms.Compose/ToTensor/Normalize/Resize/Lambda``, ``utils.save_image``), for the GCN
+A stand-in for the few ``torchvision`` pieces the scripts use (``datasets.MNIST`` with its
+``data``/``targets`` tensors, ``transforms.Compose/ToTensor/Normalize/Resize/Lambda``,
+``utils.save_image``, ``models.resnet18``), for ``gymnasium``'s CartPole-v1 (the
+reinforcement-learning scripts), for the GCN
 script's Cora download (``requests.get``: a synthetic graph in Cora's format) and for the
 super-resolution script's BSDS300 images (``get_training_set``/``get_test_set``), built on the
 digits bundled with tinygrad_cv (scikit-learn's 8x8 digits), enlarged to MNIST's 28x28 (or the
 size a ``Resize`` asks for).  It is framework-neutral: samples are NumPy arrays and Python ints, which
 both DataLoaders' default collate turn into their own tensors, so the same data feeds the
-tinygrad_cv run and the PyTorch run of a port.
+tinygrad_cv run and the PyTorch run of a port; where torchvision hands out tensors or modules
+(``MNIST.data``, ``resnet18()``), they are built with the framework the calling script
+imported as ``torch``.
 
 ``PORTS_SMALL=1`` in the environment (the tests' short form) keeps 64 training and 32 test
 images; without it the 1797 digits are split 1500 / 297.
