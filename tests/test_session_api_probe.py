@@ -496,3 +496,16 @@ def test_integer_only_functions_raise_not_implemented_for_floats(name):
             getattr(m, name)(m.tensor([1.0]), m.tensor([2.0]))
     with pytest.raises(NotImplementedError):
         tg.bitwise_not(tg.tensor([1.0]))
+
+
+def test_func_functional_call_takes_a_tuple_of_dicts():
+    x = np.random.default_rng(12).standard_normal((4, 3))
+    outs = []
+    for m in (torch, tg):
+        lin = m.nn.Linear(3, 2).double()
+        w = m.tensor(np.arange(6.0).reshape(2, 3) / 6)
+        b = m.tensor([0.1, 0.2], dtype=m.float64)
+        outs.append(m.func.functional_call(lin, ({"weight": w}, {"bias": b}), (m.tensor(x),)))
+        with pytest.raises(ValueError):
+            m.func.functional_call(lin, ({"weight": w}, {"weight": w}), (m.tensor(x),))
+    _close(outs[1], outs[0])

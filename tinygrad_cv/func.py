@@ -25,11 +25,33 @@ import numbers
 
 from .autograd import engine
 from .autograd.mode import enable_grad
-from .nn.utils.stateless import functional_call  # noqa: F401  (torch.func's name)
+from .nn.utils import stateless
 from .tensor import Tensor, stack
 
 __all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap",
            "functional_call"]
+
+
+def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, *,
+                    tie_weights=True, strict=False):
+    """``nn.utils.stateless.functional_call`` with torch.func's argument: one dict, or a
+    tuple/list of dicts merged (a name in two of them raises ValueError)."""
+    dicts = parameter_and_buffer_dicts
+    if isinstance(dicts, dict):
+        merged = dicts
+    elif isinstance(dicts, (tuple, list)) and all(isinstance(d, dict) for d in dicts):
+        merged = {}
+        for d in dicts:
+            twice = sorted(set(merged) & set(d))
+            if twice:
+                raise ValueError(f"{twice} appeared in multiple dictionaries; behavior of "
+                                 f"functional call is ambiguous")
+            merged.update(d)
+    else:
+        raise ValueError(f"Expected parameter_and_buffer_dicts to be a dict, or a list/tuple "
+                         f"of dicts, but got {type(dicts).__name__}")
+    return stateless.functional_call(module, merged, args, kwargs, tie_weights=tie_weights,
+                                     strict=strict)
 
 
 def _argnums(argnums, n):
