@@ -134,6 +134,13 @@ def test_group_norm_split_over_samples(data, n, groups, per_group, h, w, dtype, 
     y.backward(torch.from_numpy(dy))
     theirs = [y.detach().numpy(), xt.grad.numpy()] + [p.grad.numpy() for p in params
                                                       if p is not None]
+    if dtype == np.float32 and per_group * h * max(w, 1) <= 4:
+        # a group of 2-4 float32 values around 5: both frameworks lose digits of the centred
+        # values to cancellation, in different orders (a drawn case differed by 2.1e-5 at
+        # 2.4e-3, at the session's start commit too)
+        for a, b in zip(split, theirs):
+            np.testing.assert_allclose(a, b, rtol=1e-3, atol=5e-5)
+        return
     _assert_all_close(split, theirs, dtype)
 
 
