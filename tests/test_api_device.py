@@ -92,7 +92,9 @@ def test_distributions_on_the_device_match_torch(device):
         lo.backward()
         lt.backward()
         for o, t in zip(po, pt):
-            np.testing.assert_allclose(o.grad.cpu().numpy(), t.grad.numpy(), rtol=1e-9)
+            # Gamma's and Beta's entropies go through digamma/trigamma, where torch's own
+            # values are up to ~5e-10 off (relative); a drawn case differed by 2e-9
+            np.testing.assert_allclose(o.grad.cpu().numpy(), t.grad.numpy(), rtol=1e-8)
         tg.manual_seed(0)
         assert do.sample((5,)).device == device
     cov = SPD[0]
