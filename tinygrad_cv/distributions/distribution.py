@@ -49,8 +49,7 @@ def as_value(value, like):
 
 
 def broadcast_shape(*shapes):
-    xp = backend.module_for_device("cpu")
-    return tuple(xp.broadcast_shapes(*shapes))
+    return tuple(backend.broadcast_shapes(*shapes))
 
 
 def broadcast_params(dist, **params):

@@ -21,7 +21,7 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     As torch, the clamp at ``eps`` changes the norms' values only: their gradient flows as if
     unclamped, and the norm's gradient is 0 at a zero vector (finite gradients there).
     """
-    shape = backend.get_array_module(x1.array).broadcast_shapes(x1.shape, x2.shape)
+    shape = backend.broadcast_shapes(x1.shape, x2.shape)
     x1, x2 = x1.expand(*shape), x2.expand(*shape)
     n1 = ClampMinValue.apply(x1.norm(2, dim=dim, keepdim=True), lo=eps)
     n2 = ClampMinValue.apply(x2.norm(2, dim=dim, keepdim=True), lo=eps)
@@ -83,8 +83,7 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     rows = max(x1.shape[-2], x2.shape[-2])
     if p == 2 and (compute_mode == "use_mm_for_euclid_dist" or (
             compute_mode == _CDIST_MODES[0] and rows > 25)):
-        shape = backend.get_array_module(x1.array).broadcast_shapes(x1.shape[:-2],
-                                                                     x2.shape[:-2])
+        shape = backend.broadcast_shapes(x1.shape[:-2], x2.shape[:-2])
         x1 = x1.expand(*shape, *x1.shape[-2:])
         x2 = x2.expand(*shape, *x2.shape[-2:])
         return EuclideanCdistFn.apply(x1, x2)
