@@ -29,14 +29,28 @@ def _finish(arr, requires_grad):
     return t
 
 
+def _default_placement(data, device):
+    """torch's rule for ``tensor``/``as_tensor`` without ``device``: an array or Tensor goes to
+    the default device once one other than the CPU is set (``set_default_device("cuda")``),
+    else it stays where it is (``Tensor(...)`` and ``from_numpy`` keep it where it is)."""
+    if device is None and (isinstance(data, Tensor) or backend.is_array(data)):
+        default = backend.get_default_device()
+        if default != "cpu":
+            return default
+    return device
+
+
 def tensor(data, requires_grad=False, dtype=None, device=None):
-    """Build a Tensor from data (alias of ``Tensor(...)``)."""
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
+    """Build a Tensor from data (a copy; an array or Tensor goes to the default device when
+    one other than the CPU is set, as in torch)."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype,
+                  device=_default_placement(data, device))
 
 
 def as_tensor(data, dtype=None, device=None):
     """``data`` as a Tensor, sharing memory when it already is an array or Tensor of that
     dtype and device (a copy otherwise)."""
+    device = _default_placement(data, device)
     if isinstance(data, Tensor):
         return data.to(dtype=dtype, device=device)
     if backend.is_array(data):
