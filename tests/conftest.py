@@ -13,6 +13,15 @@ settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
+# TINYGRAD_CV_EMULATE_CUDA=1: the cuda device runs on tests/cupy_emulator.py (NumPy underneath,
+# CuPy's strictness about host arrays), so `-k cuda` checks device placement without a GPU.
+if os.environ.get("TINYGRAD_CV_EMULATE_CUDA") and not backend.cuda_available():
+    import cupy_emulator
+
+    cupy_emulator.install()
+    if os.environ.get("TINYGRAD_CV_EMULATE_CUDA") == "default":   # every tensor on it
+        backend.set_default_device("cuda")
+
 DEVICES = ["cpu"] + (["cuda"] if backend.cuda_available() else [])
 
 

@@ -87,7 +87,11 @@ def module_for_device(device):
 
 
 def _is_cupy_array(a) -> bool:
-    return type(a).__module__.partition(".")[0] == "cupy"
+    """True for an array of the loaded CuPy (loaded here on the first array that looks like
+    one, for arrays made before the framework touched the GPU)."""
+    cp = _cupy if _cupy_checked else (
+        _load_cupy() if type(a).__module__.partition(".")[0] == "cupy" else None)
+    return cp is not None and isinstance(a, cp.ndarray)
 
 
 def get_array_module(*args):
