@@ -150,3 +150,52 @@ def test_device_tests_pass_on_the_emulated_gpu():
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
     passed = int(re.search(r"(\d+) passed", summary).group(1))
     assert passed >= 250, summary                   # every device-parametrised test ran
+
+
+# ---- every CLI command with --device cuda ---------------------------------------------------
+def _cli(*argv):
+    from tinygrad_cv.cli import main
+
+    assert main([str(a) for a in argv]) == 0, argv
+
+
+@pytest.fixture
+def photos(tmp_path):
+    """Two overlapping crops of scikit-image's astronaut, and a small copy of it."""
+    from PIL import Image
+    from skimage import data
+
+    image = Image.fromarray(data.astronaut())
+    paths = [tmp_path / name for name in ("left.png", "right.png", "small.png")]
+    image.crop((0, 0, 300, 256)).save(paths[0])
+    image.crop((150, 0, 450, 256)).save(paths[1])
+    image.resize((96, 96)).save(paths[2])
+    return paths
+
+
+def test_classic_commands_run_on_the_emulated_gpu(cp, photos, tmp_path):
+    left, right, small = photos
+    for command in ("canny", "hough", "harris", "segment"):
+        _cli(command, small, tmp_path / f"{command}.png", "--device", "cuda")
+    _cli("seam-carve", small, tmp_path / "carved.png", "--width", 80, "--device", "cuda")
+    _cli("sift-match", left, right, tmp_path / "matches.png", "--device", "cuda")
+    _cli("stitch", left, right, tmp_path / "panorama.png", "--device", "cuda")
+    for name in ("canny", "hough", "harris", "segment", "carved", "matches", "panorama"):
+        assert (tmp_path / f"{name}.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("model,train_args,use", [
+    ("cnn", ["--epochs", 1], ["eval"]),
+    ("ddpm", ["--minutes", 0.01], ["sample", "--steps", 5, "--num", 16]),
+    ("gan", ["--minutes", 0.01], ["sample", "--num", 16]),
+    ("vqvae", ["--steps", 3], ["sample", "--num", 16]),
+    ("caption-lstm", ["--minutes", 0.01], ["caption", "--split", "test"]),
+])
+def test_models_train_and_run_on_the_emulated_gpu(cp, tmp_path, model, train_args, use):
+    out = tmp_path / model
+    _cli("train", "--model", model, *train_args, "--device", "cuda", "--no-progress",
+         "--out", out)
+    checkpoint = out / "checkpoint.safetensors"
+    extra = ["--no-progress"] if use[0] == "sample" else []
+    outputs = ["--out", tmp_path / "used"] if use[0] != "eval" else []
+    _cli(use[0], checkpoint, *use[1:], *extra, *outputs, "--device", "cuda")
