@@ -199,3 +199,35 @@ def test_models_train_and_run_on_the_emulated_gpu(cp, tmp_path, model, train_arg
     extra = ["--no-progress"] if use[0] == "sample" else []
     outputs = ["--out", tmp_path / "used"] if use[0] != "eval" else []
     _cli(use[0], checkpoint, *use[1:], *extra, *outputs, "--device", "cuda")
+
+
+def test_cpu_scalars_join_gpu_tensors_in_elementwise_ops_as_torch(cp):
+    """torch lets a 0-d CPU tensor take part in an elementwise op with CUDA tensors (the
+    result is on the GPU); ``where(gpu_condition, 1, 0)`` makes its numbers on the
+    condition's device.  Both failed on the GPU (a device error, or host arrays reaching
+    CuPy)."""
+    x = tg.tensor([0.2, 0.7, -1.5], device="cuda", requires_grad=True)
+    s = tg.tensor(2.0)
+    host = np.array([0.2, 0.7, -1.5], dtype=np.float32)
+    cases = {
+        "x * s + s": (lambda: x * s + s, host * 2 + 2),
+        "s - x": (lambda: s - x, 2 - host),
+        "maximum": (lambda: tg.maximum(x, s), np.maximum(host, 2)),
+        "clamp": (lambda: x.clamp(min=-s, max=s * 0.25), np.clip(host, -2, 0.5)),
+        "pow": (lambda: x.pow(s), host ** 2),
+        "where numbers": (lambda: tg.where(x > 0.5, 1, 0), (host > 0.5).astype(np.int64)),
+        "where scalar": (lambda: tg.where(x > 0.5, s, x), np.where(host > 0.5, 2, host)),
+        "lerp": (lambda: tg.lerp(x, x * 3, tg.tensor(0.75)), host + 0.75 * 2 * host),
+        "comparison": (lambda: x > s, host > 2),
+    }
+    for name, (fn, expected) in cases.items():
+        out = fn()
+        assert out.device == "cuda", name
+        np.testing.assert_allclose(out.detach().cpu().numpy(), expected, rtol=1e-6, err_msg=name)
+    (x * s).sum().backward()
+    assert x.grad.device == "cuda"
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), [2.0, 2.0, 2.0])
+    with pytest.raises(RuntimeError, match="same device"):
+        tg.stack([x[0], s])                           # not elementwise: torch raises too
+    with pytest.raises(RuntimeError, match="same device"):
+        x * tg.tensor(2.0, requires_grad=True)        # a scalar needing a gradient stays put

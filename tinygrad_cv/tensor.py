@@ -2084,8 +2084,17 @@ def where(condition, a=_NOT_GIVEN, b=_NOT_GIVEN):
     if a is _NOT_GIVEN or b is _NOT_GIVEN:
         raise TypeError("where(): expected where(condition) or where(condition, input, other)")
     cond = condition.array if isinstance(condition, Tensor) else condition
+    device = backend.device_of(cond)
+    if device == "cpu" and getattr(cond, "ndim", None) == 0:   # a CPU scalar condition
+        gpu = [v.device for v in (a, b) if isinstance(v, Tensor) and v.device != "cpu"]
+        if gpu:
+            device = gpu[0]
+            cond = backend.to_device(cond, device)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        a = Tensor(a)
+        a = Tensor(a, device=device)      # two numbers: on the condition's device
+    # a 0-d CPU tensor joins a condition on the GPU (torch's CPU scalars)
+    a, b = (v.to(device) if isinstance(v, Tensor) and v.device != device and v.ndim == 0
+            and not v.requires_grad and v.device == "cpu" else v for v in (a, b))
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         if a.array.dtype != b.array.dtype:
             a, b = _promoted(a, b)

@@ -177,12 +177,17 @@ def _unpack(cls, inputs):
         if isinstance(x, Tensor):
             data = x.array
             if first is None:
-                first = data
+                first, first_at, first_tensor = data, len(arrays), x
             elif type(data) is not type(first) and \
                     backend.device_of(data) != backend.device_of(first):
-                raise RuntimeError(
-                    f"{cls.__name__}: expected all tensors on the same device, found "
-                    f"{backend.device_of(first)} and {backend.device_of(data)}")
+                if _is_cpu_scalar(cls, x):
+                    data = backend.to_device(data, backend.device_of(first))
+                elif _is_cpu_scalar(cls, first_tensor):
+                    first = arrays[first_at] = backend.to_device(first, backend.device_of(data))
+                else:
+                    raise RuntimeError(
+                        f"{cls.__name__}: expected all tensors on the same device, found "
+                        f"{backend.device_of(first)} and {backend.device_of(data)}")
             if x._view_base is not None and modes.grad_enabled and is_stale_view(x):
                 _refresh_view(x)
             arrays.append(data)
@@ -195,6 +200,13 @@ def _unpack(cls, inputs):
             arrays.append(x)
             needs.append(False)
     return arrays, tuple(needs), versions
+
+
+def _is_cpu_scalar(cls, x):
+    """torch's exception to one device per op: an elementwise op (``cls.takes_cpu_scalars``)
+    takes a 0-d CPU tensor with GPU tensors, as a number (here when it needs no gradient)."""
+    return (getattr(cls, "takes_cpu_scalars", False) and x.array.ndim == 0
+            and not x.requires_grad and backend.device_of(x.array) == "cpu")
 
 
 def _refresh_view(x):

@@ -90,9 +90,11 @@ def _binary(ufunc, a, b):
 
 class _Primitive(Function):
     """A primitive: its backward is written with operators and ``dual`` helpers only, so it
-    can itself be differentiated (``create_graph=True``)."""
+    can itself be differentiated (``create_graph=True``).  Elementwise: a 0-d CPU tensor
+    that needs no gradient may join GPU tensors (torch's CPU scalars)."""
 
     higher_order = True
+    takes_cpu_scalars = True
 
 
 class Add(_Primitive):
