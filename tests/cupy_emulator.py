@@ -16,7 +16,9 @@ do where the two libraries differ in ways that break code written for NumPy only
   the ``ndarray`` methods CuPy defines; ``cupy.random.Generator`` has CuPy's methods only (no
   ``normal``, ``choice`` or ``permutation``);
 - ``sliding_window_view(writeable=True)`` raises NotImplementedError, as in CuPy; views are
-  writeable (CuPy has no read-only arrays) and ``flags`` has CuPy's three fields.
+  writeable (CuPy has no read-only arrays) and ``flags`` has CuPy's three fields;
+- binary operators defer to an operand with ``__array_ufunc__ = None`` (CuPy's rule), and no
+  floating-point warnings are printed (a GPU has none).
 
 It is a test tool: what it computes is NumPy's, so it checks device placement, not CUDA.
 """
@@ -209,7 +211,8 @@ def _unwrap(obj, where, host_ok=False):
 def _call(fn, where, args, kwargs, host_ok=False):
     args = _unwrap(tuple(args), where, host_ok)
     kwargs = _unwrap(dict(kwargs), where, host_ok)
-    return _wrap(fn(*args, **kwargs))
+    with numpy.errstate(all="ignore"):          # GPUs raise no floating-point warnings
+        return _wrap(fn(*args, **kwargs))
 
 
 def _is_basic_index(key):
@@ -413,7 +416,8 @@ class ndarray:
         where = f"cupy.{name}"
         _check_ufunc_inputs(inputs, where)
         out = kwargs.get("out")
-        result = getattr(ufunc, method)(*_unwrap(inputs, where), **_unwrap(kwargs, where))
+        with numpy.errstate(all="ignore"):
+            result = getattr(ufunc, method)(*_unwrap(inputs, where), **_unwrap(kwargs, where))
         if out is not None and isinstance(result, numpy.ndarray):
             return out[0] if type(out) is tuple else out
         return _wrap(result)

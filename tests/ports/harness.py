@@ -270,8 +270,9 @@ class _Instruments:
             values = self.tape.next("weights")
             assert [v.shape for v in values] == [tuple(p.shape) for p in params], \
                 "the modules' parameter shapes differ between the runs"
+            from tinygrad_cv import backend
             for p, v in zip(params, values):
-                p.array[...] = v
+                p.array[...] = backend.to_device(v, backend.device_of(p.array))
         self.result.param_lists.append(params)
 
     def _optimizer_init(self, cls):
