@@ -75,7 +75,7 @@ def test_training_loop_matches_torch(kind, clip, init_scale):
 
 def test_growth_keeps_finite_scale_and_new_scale():
     for fw in (torch, tg):
-        p = fw.nn.Parameter(fw.ones(2))
+        p = fw.nn.Parameter(fw.ones(2, device="cpu"))
         opt = fw.optim.SGD([p], lr=0.1)
         s = fw.amp.GradScaler("cpu", init_scale=3e38, growth_interval=1)
         (s.scale(p.sum())).backward()
@@ -84,7 +84,7 @@ def test_growth_keeps_finite_scale_and_new_scale():
         assert s.get_scale() == pytest.approx(3e38, rel=1e-6)  # growth to inf refused
         s.update(4.0)
         assert s.get_scale() == 4.0
-        s.update(fw.tensor(8.0))
+        s.update(fw.tensor(8.0, device="cpu"))
         assert s.get_scale() == 8.0
 
 

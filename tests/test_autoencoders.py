@@ -22,13 +22,13 @@ def test_kl_matches_torch_closed_form_and_clamps_logvar():
     q = torch.distributions.Normal(tm, (tl.clamp(-30.0, 20.0) * 0.5).exp())
     ref = torch.distributions.kl_divergence(q, torch.distributions.Normal(0.0, 1.0))
     ref = ref.reshape(3, -1).sum(1)
-    np.testing.assert_allclose(kl.array, ref.detach().numpy(), rtol=1e-10)
+    np.testing.assert_allclose(kl.detach().numpy(), ref.detach().numpy(), rtol=1e-10)
     weights = rng.standard_normal(3)
     (kl * tg.tensor(weights)).sum().backward()
     (ref * torch.tensor(weights)).sum().backward()
-    np.testing.assert_allclose(om.grad.array, tm.grad.numpy(), rtol=1e-10)
-    np.testing.assert_allclose(ol.grad.array, tl.grad.numpy(), rtol=1e-10, atol=1e-12)
-    assert ol.grad.array[0, 0, 0, 0] == 0.0       # no gradient through the clamp
+    np.testing.assert_allclose(om.grad.numpy(), tm.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(ol.grad.numpy(), tl.grad.numpy(), rtol=1e-10, atol=1e-12)
+    assert ol.grad.numpy()[0, 0, 0, 0] == 0.0       # no gradient through the clamp
 
 
 def test_kl_autoencoder_loss_is_reconstruction_plus_weighted_kl():
@@ -48,8 +48,8 @@ def test_kl_autoencoder_loss_is_reconstruction_plus_weighted_kl():
 
 def _quantizer():
     vq = VectorQuantizer(5, 3, beta=0.25)
-    vq.codebook.weight.array[...] = np.random.default_rng(0).standard_normal((5, 3)).astype(
-        "float32")
+    values = np.random.default_rng(0).standard_normal((5, 3)).astype("float32")
+    vq.codebook.weight.array[...] = backend.to_device(values, vq.codebook.weight.device)
     return vq
 
 
@@ -58,38 +58,38 @@ def test_vq_nearest_codes_and_straight_through_gradient():
     z = np.random.default_rng(1).standard_normal((2, 3, 2, 2)).astype("float32")
     zt = tg.tensor(z, requires_grad=True)
     z_st, z_q, codes, _ = vq(zt)
-    book = vq.codebook.weight.array
+    book = vq.codebook.weight.detach().numpy()
     flat = z.transpose(0, 2, 3, 1).reshape(-1, 3)
     expected = np.argmin(((flat[:, None] - book[None]) ** 2).sum(-1), axis=1)
-    np.testing.assert_array_equal(codes.array.reshape(-1), expected)
-    np.testing.assert_allclose(z_st.array, z_q.array, rtol=1e-6, atol=1e-6)  # forward = z_q
+    np.testing.assert_array_equal(codes.numpy().reshape(-1), expected)
+    np.testing.assert_allclose(z_st.detach().numpy(), z_q.detach().numpy(), rtol=1e-6, atol=1e-6)  # forward = z_q
     # the decoder's gradient at z_q reaches the encoder output unchanged
     dec = tg.nn.Conv2d(3, 2, 1)
     w = np.random.default_rng(2).standard_normal((2, 2, 2, 2)).astype("float32")
     (dec(z_st) * tg.tensor(w)).sum().backward()
     leaf = tg.tensor(z_q.array.copy(), requires_grad=True)
     (dec(leaf) * tg.tensor(w)).sum().backward()
-    np.testing.assert_allclose(zt.grad.array, leaf.grad.array, rtol=1e-6)
+    np.testing.assert_allclose(zt.grad.numpy(), leaf.grad.numpy(), rtol=1e-6)
     assert vq.codebook.weight.grad is None        # nothing reaches the codebook through it
 
 
 def test_codebook_moves_by_its_loss_only():
     vq = _quantizer()
-    before = vq.codebook.weight.array.copy()
+    before = vq.codebook.weight.detach().numpy().copy()
     z = np.random.default_rng(3).standard_normal((2, 3, 2, 2)).astype("float32")
     zt = tg.tensor(z, requires_grad=True)
     _, _, codes, loss = vq(zt)
-    np.testing.assert_array_equal(vq.codebook.weight.array, before)   # no moving average
+    np.testing.assert_array_equal(vq.codebook.weight.detach().numpy(), before)   # no moving average
     loss.backward()
     flat = z.transpose(0, 2, 3, 1).reshape(-1, 3)
-    idx = codes.array.reshape(-1)
+    idx = codes.numpy().reshape(-1)
     # d/dE_k mean((E_k - sg z)^2) = 2 / numel * sum_{positions of k} (E_k - z)
     expected = np.zeros_like(before)
     np.add.at(expected, idx, 2.0 / z.size * (before[idx] - flat))
-    np.testing.assert_allclose(vq.codebook.weight.grad.array, expected, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(vq.codebook.weight.grad.numpy(), expected, rtol=1e-5, atol=1e-7)
     # commitment: beta * 2 / numel * (z - E_k) on the encoder output
     commit = 0.25 * 2.0 / z.size * (flat - before[idx])
-    np.testing.assert_allclose(zt.grad.array.transpose(0, 2, 3, 1).reshape(-1, 3), commit,
+    np.testing.assert_allclose(zt.grad.numpy().transpose(0, 2, 3, 1).reshape(-1, 3), commit,
                                rtol=1e-5, atol=1e-7)
 
 
@@ -101,9 +101,9 @@ def test_dead_codes_restart_on_encoder_outputs():
     assert vq.uses.array.tolist() == [8, 0, 0, 0, 0]
     moved = vq.restart_dead_codes(z, np.random.default_rng(0))
     assert moved == 4 and vq.uses.array.sum() == 0
-    flat = z.array.transpose(0, 2, 3, 1).reshape(-1, 3)
+    flat = z.numpy().transpose(0, 2, 3, 1).reshape(-1, 3)
     for k in range(1, 5):                         # each moved code sits next to an output
-        assert np.min(np.abs(flat - vq.codebook.weight.array[k]).max(1)) < 0.1
+        assert np.min(np.abs(flat - vq.codebook.weight.detach().numpy()[k]).max(1)) < 0.1
     assert vq.restart_dead_codes(z, np.random.default_rng(0)) == 5  # no uses since
 
 
@@ -113,9 +113,9 @@ def test_vq_autoencoder_usage_and_latent_interface():
     x = tg.tensor(np.random.default_rng(1).uniform(-1, 1, (3, 1, 8, 8)).astype("float32"))
     z = ae.encode_latent(x)
     codes = ae.quantizer.nearest(z)
-    assert ae.usage(codes) == pytest.approx(len(np.unique(codes.array)) / 8)
-    np.testing.assert_allclose(ae.decode_latent(z).array,
-                               ae.decoder(ae.quantizer.lookup(codes)).array)
+    assert ae.usage(codes) == pytest.approx(len(np.unique(codes.numpy())) / 8)
+    np.testing.assert_allclose(ae.decode_latent(z).detach().numpy(),
+                               ae.decoder(ae.quantizer.lookup(codes)).detach().numpy())
 
 
 @pytest.mark.parametrize("kind", ["kl", "vq"])
@@ -133,7 +133,8 @@ def test_short_training_run_and_checkpoint(kind, tmp_path):
     loaded = load_autoencoder(str(tmp_path / "checkpoint.safetensors"))
     assert loaded.config == ae.config and not loaded.training
     x = tg.tensor(np.random.default_rng(0).uniform(-1, 1, (2, 1, 8, 8)).astype("float32"))
-    np.testing.assert_array_equal(loaded.reconstruct(x).array, ae.reconstruct(x).array)
+    np.testing.assert_array_equal(loaded.reconstruct(x).detach().numpy(),
+                                  ae.reconstruct(x).detach().numpy())
 
 
 def test_psnr():

@@ -49,11 +49,11 @@ def test_column_conv_in_any_layout_matches_torch(n, c, o, hw, kernel_pad, stride
     ty = torch.nn.functional.conv2d(tx, tw, tb, stride=stride, padding=pad)
     ty.backward(torch.tensor(dy))
     tol = dict(rtol=1e-4, atol=1e-4) if dtype == "float32" else dict(rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(y.array, ty.detach().numpy(), **tol)
-    np.testing.assert_allclose(ox.grad.array, tx.grad.numpy(), **tol)
-    np.testing.assert_allclose(ow.grad.array, tw.grad.numpy(), **tol)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), **tol)
+    np.testing.assert_allclose(ox.grad.numpy(), tx.grad.numpy(), **tol)
+    np.testing.assert_allclose(ow.grad.numpy(), tw.grad.numpy(), **tol)
     if b is not None:
-        np.testing.assert_allclose(ob.grad.array, tb.grad.numpy(), **tol)
+        np.testing.assert_allclose(ob.grad.numpy(), tb.grad.numpy(), **tol)
     # a leaf's gradient has the leaf's layout (torch's gradient layout contract), whatever the
     # layout of the dx the column path computed
     if x_last:
@@ -93,9 +93,10 @@ def test_small_map_chain_stays_channels_last_and_matches_torch():
     g = rng.standard_normal(out.shape)
     out.backward(tg.tensor(g))
     tout.backward(torch.tensor(g))
-    np.testing.assert_allclose(out.array, tout.detach().numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), rtol=1e-10,
+                               atol=1e-10)
     for o_t, t_t in zip(ours, theirs):
-        np.testing.assert_allclose(o_t.grad.array, t_t.grad.numpy(), rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(o_t.grad.numpy(), t_t.grad.numpy(), rtol=1e-9, atol=1e-9)
 
 
 @SETTINGS
@@ -115,7 +116,7 @@ def test_nearest_upsampling_in_any_layout_matches_torch(n, c, h, w, fh, fw, dtyp
     tx = torch.tensor(x, requires_grad=True)
     ty = torch.nn.functional.interpolate(tx, scale_factor=(fh, fw), mode="nearest")
     ty.backward(torch.tensor(dy))
-    np.testing.assert_array_equal(y.array, ty.detach().numpy())
-    np.testing.assert_allclose(ox.grad.array, tx.grad.numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(y.detach().numpy(), ty.detach().numpy())
+    np.testing.assert_allclose(ox.grad.numpy(), tx.grad.numpy(), rtol=1e-6, atol=1e-6)
     if x_last and not ox.array.flags.c_contiguous:
         assert is_channels_last(y.array)

@@ -335,7 +335,7 @@ class ExactDenoiser:
         self.calls.append((x.shape[0], None if y is None else y.numpy().copy()))
         abar = self.schedule.alphas_cumprod[t.numpy()].reshape(-1, 1, 1, 1)
         eps = (x.numpy().astype(np.float64) - np.sqrt(abar) * self.x_star) / np.sqrt(1 - abar)
-        return Tensor(eps.astype(x.numpy().dtype))
+        return tg.tensor(eps.astype(x.numpy().dtype), device=x.device)
 
 
 @pytest.mark.parametrize("spacing", ["leading", "trailing", "linspace", "quad"])
@@ -347,10 +347,10 @@ def test_ddim_eta_zero_recovers_a_point_mass(kind, spacing):
     # the update rule in float64
     x = np.random.default_rng(1).standard_normal((5, 1, 8, 8))
     model = ExactDenoiser(s, x_star)
-    xt = Tensor(x)
+    xt = tg.tensor(x)
     for t, t_prev in zip(sampler.timesteps, sampler.prev_timesteps):
-        eps = model(xt, Tensor(np.full(5, t)))
-        xt = sampler.step(Tensor(eps.numpy().astype(np.float64)), t, t_prev, xt)
+        eps = model(xt, tg.tensor(np.full(5, t)))
+        xt = sampler.step(tg.tensor(eps.numpy().astype(np.float64)), t, t_prev, xt)
     np.testing.assert_allclose(xt.numpy(), np.broadcast_to(x_star, x.shape), atol=1e-6)
     # and through sample() (float32)
     out = sampler.sample(model, (5, 1, 8, 8), seed=0, progress=False)
@@ -427,7 +427,7 @@ def test_ddpm_loss_is_l_simple_with_uniform_t():
 
     model = Spy()
     ddpm = DDPM(model, s)
-    x0 = Tensor(np.random.default_rng(0).uniform(-1, 1, (2000, 1, 2, 2)).astype(np.float32))
+    x0 = tg.tensor(np.random.default_rng(0).uniform(-1, 1, (2000, 1, 2, 2)).astype(np.float32))
     tg.manual_seed(3)
     loss = ddpm.loss(x0)
     tg.manual_seed(3)

@@ -43,7 +43,7 @@ def inputs(config, n, size, dtype, seed=0, length=3):
     return x, t, y, c
 
 
-def run_ours(model, x, t, y, c, weight, device="cpu"):
+def run_ours(model, x, t, y, c, weight, device=None):
     ox = tg.tensor(x, requires_grad=True, device=device)
     oc = None if c is None else tg.tensor(c, requires_grad=True, device=device)
     out = model(ox, tg.tensor(t, device=device), None if y is None else tg.tensor(y, device=device),
@@ -132,14 +132,14 @@ def test_fresh_model_predicts_zero_and_no_grad_forward_matches():
     x, t, _, _ = inputs(model.config, 2, 4, "float32")
     out = model(tg.tensor(x), tg.tensor(t))
     assert out.shape == (2, 3, 4, 4)
-    np.testing.assert_array_equal(out.array, 0.0)   # the zero-initialised output conv
+    np.testing.assert_array_equal(out.detach().numpy(), 0.0)   # the zero-initialised output conv
     ours, _ = twins(dict(TINY, num_classes=None, context_dim=None), "float32")
     ours.eval()
     with_grad = ours(tg.tensor(x), tg.tensor(t))
     with tg.no_grad():
         without = ours(tg.tensor(x), tg.tensor(t))
     assert without.creator is None
-    np.testing.assert_allclose(without.array, with_grad.array, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(without.numpy(), with_grad.detach().numpy(), rtol=1e-6, atol=1e-6)
 
 
 # ---- shapes and configuration ---------------------------------------------------------------------

@@ -91,5 +91,5 @@ def torch_twin(config):
 
 def copy_weights(ours, theirs):
     """Load our model's state dict (same names) into the torch twin."""
-    state = {k: torch.from_numpy(v.array.copy()) for k, v in ours.state_dict().items()}
+    state = {k: torch.from_numpy(v.detach().numpy().copy()) for k, v in ours.state_dict().items()}
     theirs.load_state_dict(state)
