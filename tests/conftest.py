@@ -14,7 +14,8 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 # TINYGRAD_CV_EMULATE_CUDA=1: the cuda device runs on tests/cupy_emulator.py (NumPy underneath,
-# CuPy's strictness about host arrays), so `-k cuda` checks device placement without a GPU.
+# CuPy's strictness about host arrays), so `-k cuda` checks device placement without a GPU;
+# =default also makes it the default device, so every test's tensors live there.
 if os.environ.get("TINYGRAD_CV_EMULATE_CUDA") and not backend.cuda_available():
     import cupy_emulator
 
