@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import tinygrad_cv as tg
-from tinygrad_cv import threads
+from tinygrad_cv import backend, threads
 
 
 def _blas_threads():
@@ -112,13 +112,34 @@ def test_matmul_equals_numpy(m, k, n, batched, dtype):
         tg.set_num_threads(before)
 
 
-def test_blas_runs_one_thread_while_workers_exist_and_gets_them_back(two_threads):
+def test_blas_runs_one_thread_while_workers_exist_and_with_one_thread(two_threads):
     pytest.importorskip("threadpoolctl")
     threads.run([lambda: None, lambda: None])
     assert set(_blas_threads()) == {1}
-    tg.set_num_threads(1)
-    assert min(_blas_threads()) >= 1
+    tg.set_num_threads(1)                  # torch's meaning: one thread, the products included
+    assert set(_blas_threads()) == {1}
     assert threads._workers == []
+
+
+def test_accumulating_product_uses_scipy_only_while_blas_runs_one_thread(two_threads,
+                                                                        monkeypatch):
+    """SciPy's BLAS has its own thread pool: with BLAS on its own threads, NumPy's and SciPy's
+    pools would spin against each other, so the product falls back to ``out += a @ b``."""
+    pytest.importorskip("scipy")
+    calls = []
+    real = backend._cpu_gemms()
+    spy = {dt: (lambda g: (lambda *a, **k: calls.append(1) or g(*a, **k)))(g)
+           for dt, g in real.items()}
+    monkeypatch.setattr(backend, "_blas_gemm", spy)
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((5, 4)), rng.standard_normal((4, 3))
+    for limited in (True, False):
+        calls.clear()
+        monkeypatch.setitem(backend._blas_limit, "limiter", object() if limited else None)
+        out = np.ones((5, 3))
+        backend.matmul_accumulate(a, b, out)
+        np.testing.assert_allclose(out, 1 + a @ b, rtol=1e-12)
+        assert len(calls) == int(limited)
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True])

@@ -396,11 +396,15 @@ def matmul_accumulate(a, b, out):
     On the CPU (NumPy float32/float64 with SciPy installed) one BLAS gemm with beta = 1 adds the
     product into ``out`` without a temporary: a C-contiguous ``out`` is the Fortran array
     ``out.T``, so ``out.T = b.T @ a.T + out.T``; ``a`` and ``b`` must each be C- or
-    Fortran-contiguous (any of the two, passed with BLAS's transpose flag).  Everywhere else
-    (CuPy, other dtypes or layouts, no SciPy) it is ``out += a @ b``.
+    Fortran-contiguous (any of the two, passed with BLAS's transpose flag).  SciPy's BLAS is a
+    second library with its own thread pool, so it is called only while BLAS runs one thread
+    per call (``limit_blas_threads``): two pools spinning after their calls on the same cores
+    made a convolution's backward 10x slower.  Everywhere else (CuPy, other dtypes or layouts,
+    no SciPy, BLAS on its own threads) it is ``out += a @ b``.
     """
     gemm = None
-    if type(out) is numpy.ndarray and out.flags.c_contiguous and a.dtype == b.dtype == out.dtype:
+    if (type(out) is numpy.ndarray and out.flags.c_contiguous and a.dtype == b.dtype == out.dtype
+            and _blas_limit["limiter"] is not None):
         gemm = _cpu_gemms().get(out.dtype)
     if gemm is not None and (type(a) is not numpy.ndarray or type(b) is not numpy.ndarray
                              or 0 in a.shape or 0 in b.shape):

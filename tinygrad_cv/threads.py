@@ -69,15 +69,19 @@ def get_num_threads() -> int:
 
 
 def set_num_threads(n: int) -> None:
-    """Use ``n`` threads for one CPU operation.  ``n = 1`` stops the workers and gives BLAS its
-    own threads back; ``n > 1`` limits BLAS to one thread per call while the workers exist."""
+    """Use ``n`` threads for one CPU operation, as torch's ``set_num_threads``: BLAS runs one
+    thread per call from now on (in the whole process), and ``n > 1`` starts ``n - 1`` workers
+    on the first split.  ``n = 1`` stops the workers: everything then runs on the calling
+    thread, the matrix products included (OpenBLAS's own pool would take every core, and two
+    BLAS libraries' pools -- NumPy's and SciPy's -- spinning against each other made a
+    convolution's backward 10x slower)."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"set_num_threads: expected a positive int, got {n!r}")
     with _lock:
         _config["threads"] = n
         _stop_workers()
         if n == 1:
-            backend.limit_blas_threads(None)
+            backend.limit_blas_threads(1)
 
 
 def _worker(tasks):
