@@ -29,6 +29,7 @@ from .layers.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d  # noq
 from .layers.pooling import (MaxPool1d, MaxPool2d, MaxUnpool1d, MaxUnpool2d,  # noqa: F401
                              AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d,
                              AdaptiveMaxPool1d, AdaptiveMaxPool2d, FractionalMaxPool2d)
+from .layers.lp_pool import LPPool1d, LPPool2d  # noqa: F401
 from .layers.normalization import BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm  # noqa: F401
 from .layers.upsample import Upsample, UpsamplingNearest2d, UpsamplingBilinear2d  # noqa: F401
 from .layers.feature_dropout import Dropout1d, Dropout2d, Dropout3d  # noqa: F401

@@ -1,0 +1,82 @@
+"""Power-average (LP) pooling: ``lp_pool1d``, ``lp_pool2d`` (torch's definition).
+
+For a window ``w`` of ``K`` elements (``K = k`` in 1-D, ``kh * kw`` in 2-D) and ``p = norm_type``::
+
+    y = (K * avg_pool(x ** p)) ** (1 / p) = (sum_{i in w} x_i ** p) ** (1 / p)
+
+built on ``avg_pool1d``/``avg_pool2d`` (no padding) and the power op, so shapes, ``stride``
+(default: the kernel), ``ceil_mode`` and unbatched inputs follow average pooling.  With
+``ceil_mode`` a window cut off by the input's far end is averaged over the elements it holds
+and then multiplied by the full ``K``, as torch (so it is ``K / n`` times that window's sum).
+``p = inf`` is ``max_pool(|x|)`` and ``p = -inf`` is ``-max_pool(-|x|)`` (the smallest
+``|x|``).
+
+Gradient (torch's): ``dy/dx_i = K/n * y ** (1 - p) * x_i ** (p - 1)`` where the pooled value
+``s = avg_pool(x ** p)`` is non-zero, and 0 where it is 0 (torch's
+``sign(s) * relu(|s|)`` step sends nothing back there instead of ``0 ** (1/p - 1) = inf``).
+The same masking is written here with ``where`` on a copy of ``s`` with 1 in place of 0.
+First order, as the average pooling it runs on.  Negative inputs with a non-integer ``p`` give NaN, as
+torch.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+from ...arguments import pair, single
+from ...tensor import where
+from .pooling import avg_pool2d, max_pool2d
+from .pooling1d import avg_pool1d, max_pool1d
+
+
+def _root(pooled, window_elems, norm_type):
+    """``(K * s) ** (1 / p)`` with a zero gradient where ``s == 0`` (torch's rule)."""
+    inv = 1.0 / norm_type
+    nonzero = pooled != 0
+    safe = where(nonzero, pooled, 1.0)
+    at_zero = math.inf if inv < 0 else 0.0
+    return where(nonzero, (safe * window_elems).pow(inv), at_zero)
+
+
+def _check_rank(op, input, spatial):
+    if input.ndim not in (spatial + 1, spatial + 2):
+        names = "(N, C, L) or (C, L)" if spatial == 1 else "(N, C, H, W) or (C, H, W)"
+        raise ValueError(f"{op}: expected input of shape {names}, got shape "
+                         f"{tuple(input.shape)}")
+
+
+def _check_norm(op, norm_type):
+    if not isinstance(norm_type, numbers.Real) or isinstance(norm_type, bool):
+        raise TypeError(f"{op}: norm_type must be a number, got {type(norm_type).__name__}")
+    if norm_type == 0:
+        raise ValueError(f"{op}: norm_type must be non-zero (the result is s ** (1 / p))")
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """``(sum over each window of x ** p) ** (1 / p)``; (N, C, L) or (C, L) -> (N, C, Lo),
+    ``Lo`` as ``avg_pool1d`` with no padding; torch's signature."""
+    op = "lp_pool1d"
+    _check_rank(op, input, 1)
+    _check_norm(op, norm_type)
+    if norm_type == math.inf:
+        return max_pool1d(input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    if norm_type == -math.inf:
+        return -max_pool1d(-input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    (k,) = single(kernel_size, "kernel_size", op)
+    pooled = avg_pool1d(input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
+    return _root(pooled, k, norm_type)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """``(sum over each (kh, kw) window of x ** p) ** (1 / p)``; (N, C, H, W) or (C, H, W) ->
+    (N, C, Ho, Wo), sizes as ``avg_pool2d`` with no padding; torch's signature."""
+    op = "lp_pool2d"
+    _check_rank(op, input, 2)
+    _check_norm(op, norm_type)
+    if norm_type == math.inf:
+        return max_pool2d(input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    if norm_type == -math.inf:
+        return -max_pool2d(-input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    kh, kw = pair(kernel_size, "kernel_size", op)
+    pooled = avg_pool2d(input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
+    return _root(pooled, kh * kw, norm_type)
