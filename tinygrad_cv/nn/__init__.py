@@ -22,7 +22,8 @@ from .layers.local_response_norm import LocalResponseNorm  # noqa: F401
 from .layers.fold import Unfold, Fold  # noqa: F401
 from .layers.adaptive_softmax import AdaptiveLogSoftmaxWithLoss  # noqa: F401
 from .layers.rms_norm import RMSNorm  # noqa: F401
-from .layers.recurrent import RNNCell, LSTMCell, GRUCell, RNN, LSTM, GRU  # noqa: F401
+from .layers.recurrent import (RNNCellBase, RNNCell, LSTMCell, GRUCell,  # noqa: F401
+                               RNNBase, RNN, LSTM, GRU)
 from .layers.attention import (MultiheadAttention, TransformerEncoderLayer,  # noqa: F401
                                TransformerDecoderLayer, PositionalEncoding)
 from .layers.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d  # noqa: F401
@@ -40,5 +41,6 @@ from .layers.padding import (ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, 
 from .layers.pixel_shuffle import PixelShuffle, PixelUnshuffle, ChannelShuffle  # noqa: F401
 from .layers.instance_norm import InstanceNorm1d, InstanceNorm2d  # noqa: F401
 from .layers.transformer import TransformerEncoder, TransformerDecoder, Transformer  # noqa: F401
+from .layers.data_parallel import DataParallel  # noqa: E402,F401
 from . import parallel  # noqa: E402,F401  (nn.parallel.DistributedDataParallel)
 from . import modules  # noqa: E402,F401  (torch.nn.modules' paths: nn.modules.rnn.LSTM, ...)

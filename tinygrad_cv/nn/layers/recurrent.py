@@ -27,7 +27,7 @@ from ..module import Module, Parameter
 from ...tensor import Tensor, cat, stack
 from ..utils.packed_sequence import PackedSequence, pack_like, pad_packed_sequence
 
-__all__ = ["RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU"]
+__all__ = ["RNNCellBase", "RNNCell", "LSTMCell", "GRUCell", "RNNBase", "RNN", "LSTM", "GRU"]
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
@@ -71,15 +71,19 @@ def _uniform_reset(module):
         init.uniform_(p, -k, k)
 
 
-class _CellBase(Module):
+class RNNCellBase(Module):
+    """Base class of the cells (torch's ``nn.RNNCellBase``): ``weight_ih`` (num_chunks * H, I),
+    ``weight_hh`` (num_chunks * H, H) and, with ``bias``, ``bias_ih``/``bias_hh``
+    (num_chunks * H,), all U(-1/sqrt(H), 1/sqrt(H)); no forward of its own."""
+
     mode = "RNN_TANH"
 
-    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+    def __init__(self, input_size, hidden_size, bias, num_chunks, device=None, dtype=None):
         super().__init__()
         self.input_size = int(input_size)
         self.hidden_size = int(hidden_size)
         self.bias = bool(bias)
-        g = _GATES[self.mode] * self.hidden_size
+        g = int(num_chunks) * self.hidden_size
         self.weight_ih = _new_parameter((g, self.input_size), device, dtype)
         self.weight_hh = _new_parameter((g, self.hidden_size), device, dtype)
         if self.bias:
@@ -126,7 +130,7 @@ class _CellBase(Module):
         return x, out, unbatched
 
 
-class RNNCell(_CellBase):
+class RNNCell(RNNCellBase):
     """h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh), act = tanh or relu (``nonlinearity``).
 
     input (N, I) or (I,), hx (N, H) or (H,) (zeros when None) -> h' of hx's shape.
@@ -139,7 +143,7 @@ class RNNCell(_CellBase):
                              "'relu')")
         object.__setattr__(self, "mode", "RNN_RELU" if nonlinearity == "relu" else "RNN_TANH")
         object.__setattr__(self, "nonlinearity", nonlinearity)
-        super().__init__(input_size, hidden_size, bias, device, dtype)
+        super().__init__(input_size, hidden_size, bias, 1, device, dtype)
 
     def forward(self, input, hx=None):
         x, (h,), unbatched = self._prepare(input, hx)
@@ -148,13 +152,16 @@ class RNNCell(_CellBase):
         return h[0] if unbatched else h
 
 
-class LSTMCell(_CellBase):
+class LSTMCell(RNNCellBase):
     """One LSTM step (gate order i, f, g, o): (h', c') from x and (h, c).
 
     input (N, I) or (I,), hx = (h, c) each (N, H) or (H,) (zeros when None).
     """
 
     mode = "LSTM"
+
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__(input_size, hidden_size, bias, 4, device, dtype)
 
     def forward(self, input, hx=None):
         if hx is None:
@@ -167,13 +174,16 @@ class LSTMCell(_CellBase):
         return (h[0], c[0]) if unbatched else (h, c)
 
 
-class GRUCell(_CellBase):
+class GRUCell(RNNCellBase):
     """One GRU step (gate order r, z, n; n = tanh(W_in x + b_in + r * (W_hn h + b_hn))).
 
     input (N, I) or (I,), hx (N, H) or (H,) (zeros when None) -> h'.
     """
 
     mode = "GRU"
+
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__(input_size, hidden_size, bias, 3, device, dtype)
 
     def forward(self, input, hx=None):
         x, (h,), unbatched = self._prepare(input, hx)
@@ -191,14 +201,28 @@ def _check_sizes(name, **sizes):
             raise ValueError(f"{name}: {what} must be greater than zero, got {value}")
 
 
-class _RNNBase(Module):
-    mode = "RNN_TANH"
+class RNNBase(Module):
+    """Base class of the sequence layers (torch's ``nn.RNNBase``): ``RNNBase(mode, input_size,
+    hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+    bidirectional=False, proj_size=0)`` with ``mode`` one of 'LSTM', 'GRU', 'RNN_TANH',
+    'RNN_RELU' makes that recurrence's parameters (names, shapes, initialisation as the
+    subclass); it has no forward of its own (``RNN``, ``LSTM`` and ``GRU`` add it)."""
+
     proj_size = 0
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, device=None, dtype=None):
+    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True,
+                 batch_first=False, dropout=0.0, bidirectional=False, proj_size=0, device=None,
+                 dtype=None):
         super().__init__()
         name = type(self).__name__
+        if mode not in _GATES:
+            raise ValueError(f"Unrecognized RNN mode: {mode} (use one of {', '.join(_GATES)})")
+        if proj_size:
+            if mode != "LSTM":
+                raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+            raise NotImplementedError(f"{name}: proj_size > 0 is not supported")
+        self.mode = mode
+        self.proj_size = 0
         if not 0.0 <= float(dropout) <= 1.0:
             raise ValueError(f"{name}: dropout must be in [0, 1], got {dropout}")
         _check_sizes(name, input_size=input_size, hidden_size=hidden_size,
@@ -409,7 +433,7 @@ class _RNNBase(Module):
         return pack_like(x, packed), [stack(f, dim=0) for f in finals]
 
 
-class RNN(_RNNBase):
+class RNN(RNNBase):
     """Multi-layer Elman RNN: h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh).
 
     ``RNN(input_size, hidden_size, num_layers=1, nonlinearity='tanh', bias=True,
@@ -421,17 +445,17 @@ class RNN(_RNNBase):
                  batch_first=False, dropout=0.0, bidirectional=False, device=None, dtype=None):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: unknown nonlinearity {nonlinearity!r} (use 'tanh' or 'relu')")
-        object.__setattr__(self, "mode", "RNN_RELU" if nonlinearity == "relu" else "RNN_TANH")
         object.__setattr__(self, "nonlinearity", nonlinearity)
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, device, dtype)
+        super().__init__("RNN_RELU" if nonlinearity == "relu" else "RNN_TANH", input_size,
+                         hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         device=device, dtype=dtype)
 
     def forward(self, input, hx=None):
         out, (h,) = self._run(input, [hx])
         return out, h
 
 
-class LSTM(_RNNBase):
+class LSTM(RNNBase):
     """Multi-layer LSTM (gate order i, f, g, o; c_t = f c_{t-1} + i g, h_t = o tanh(c_t)).
 
     ``LSTM(input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
@@ -442,11 +466,8 @@ class LSTM(_RNNBase):
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None):
-        if proj_size:
-            raise NotImplementedError("LSTM: proj_size > 0 is not supported")
-        object.__setattr__(self, "proj_size", 0)
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, device, dtype)
+        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, proj_size, device=device, dtype=dtype)
 
     def forward(self, input, hx=None):
         if hx is None:
@@ -457,14 +478,19 @@ class LSTM(_RNNBase):
         return out, (h, c)
 
 
-class GRU(_RNNBase):
+class GRU(RNNBase):
     """Multi-layer GRU (gate order r, z, n; PyTorch's formulation, see ``GRUCell``).
 
     ``GRU(input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
     bidirectional=False)``; ``forward(input, hx=None)`` -> ``(output, h_n)``.
     """
 
-    mode = "GRU"
+    mode = "GRU"     # (also the class's: modules saved before mode was set per instance)
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, device=None, dtype=None):
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, device=device, dtype=dtype)
 
     def forward(self, input, hx=None):
         out, (h,) = self._run(input, [hx])

@@ -1,2 +1,3 @@
 """torch.nn.modules.rnn's names (the classes live in tinygrad_cv.nn)."""
-from .. import RNNCell, LSTMCell, GRUCell, RNN, LSTM, GRU  # noqa: F401
+from .. import (RNNCellBase, RNNCell, LSTMCell, GRUCell, RNNBase, RNN, LSTM,  # noqa: F401
+               GRU)
