@@ -7,6 +7,7 @@
 from . import backend  # noqa: F401
 from .backend import cuda_available, get_default_device, manual_seed, set_default_device  # noqa: F401
 from .threads import get_num_threads, set_num_threads  # noqa: F401
+from .printing import set_printoptions  # noqa: F401
 # the kernel first: tensor.py defines Tensor, then binds the ops, Function and the engine
 from .tensor import (Tensor, matmul, maximum, minimum, where, cat, concatenate,  # noqa: F401
                      stack, split, chunk, pad, exp, log, sqrt, sin, cos, tanh, sigmoid, relu,
@@ -130,3 +131,6 @@ from .sparse import sparse_coo_tensor, spmm  # noqa: E402,F401
 from . import amp  # noqa: E402,F401
 from .amp import (autocast, is_autocast_enabled, get_autocast_dtype,  # noqa: E402,F401
                   set_autocast_enabled, set_autocast_dtype)
+# torch's remaining top-level functions: settings, ATen-signature layer functions, in-place forms
+from . import toplevel_twins  # noqa: E402
+globals().update({_n: getattr(toplevel_twins, _n) for _n in toplevel_twins.__all__})

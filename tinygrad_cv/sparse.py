@@ -177,9 +177,11 @@ class SparseCooTensor(Tensor):
         return self._size[0]
 
     def __repr__(self):
-        grad = ", requires_grad=True" if self.requires_grad else ""
-        return (f"tensor(indices={Tensor.wrap(self._idx)!r},\n       values={self._vals!r},\n"
-                f"       size={self._size}, nnz={self._nnz()}, layout=sparse_coo{grad})")
+        from .printing import sparse_coo_repr
+        creator = self._vals.creator
+        return sparse_coo_repr(self._idx, self._vals.array, self._size, self._vals.device,
+                               self.requires_grad,
+                               None if creator is None else f"{type(creator).__name__}Backward")
 
     def __bool__(self):
         raise _dense_only("bool()")

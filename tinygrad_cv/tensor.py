@@ -290,17 +290,10 @@ class Tensor:
         return int(self.item())
 
     def __repr__(self):
-        body = repr(backend.to_numpy(self.array)).replace("array(", "tensor(", 1)
-        extras = []
-        if self.device != "cpu":
-            extras.append(f"device='{self.device}'")
-        if self.creator is not None:
-            extras.append(f"grad_fn=<{type(self.creator).__name__}Backward>")
-        elif self.requires_grad:
-            extras.append("requires_grad=True")
-        if extras:
-            body = body[:-1] + ", " + ", ".join(extras) + ")"
-        return body
+        """torch's format (``printing.py``; ``set_printoptions`` changes it)."""
+        from .printing import tensor_repr
+        creator = self.creator
+        return tensor_repr(self, None if creator is None else f"{type(creator).__name__}Backward")
 
     # ---- conversions -------------------------------------------------------------------------
     def numpy(self):
