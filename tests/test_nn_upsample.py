@@ -102,7 +102,9 @@ def test_upsample_errors():
     with pytest.raises(ValueError, match="exactly one of size and scale_factor"):
         F.interpolate(tg.randn(1, 1, 2, 2))
     with pytest.raises(ValueError, match="mode"):
-        nn.Upsample(scale_factor=2, mode="trilinear")     # a 5-D mode
+        nn.Upsample(scale_factor=2, mode="linear3")
+    with pytest.raises(NotImplementedError, match="trilinear mode needs 5-D input"):
+        nn.Upsample(scale_factor=2, mode="trilinear")(tg.randn(1, 1, 4, 4))   # a 5-D mode
 
 
 def test_upsample_on_device(device):

@@ -4,6 +4,7 @@
   int or an (h, w) pair -> ``(h, w)`` ints; anything else is a ValueError naming ``op`` and
   ``name``.
 * ``single(v, name, op)``: a 1-D size or step given as one int or a 1-tuple -> ``(n,)``.
+* ``triple(v, name, op)``: a 3-D size or step given as one int or a (d, h, w) triple.
 * ``to_host_array(value)``: the raw array of a Tensor, an array, or a torch tensor (detached,
   copied to the host), e.g. a state_dict value copied from torch.
 """
@@ -36,6 +37,11 @@ def pair(value, name, op):
 def single(value, name, op):
     """``value`` (an int or a 1-sequence) as a ``(n,)`` tuple of ints (torch's ``_single``)."""
     return _ints(value, 1, name, op, "a 1-tuple")
+
+
+def triple(value, name, op):
+    """``value`` (an int or a triple) as a ``(d, h, w)`` tuple of ints (torch's ``_triple``)."""
+    return _ints(value, 3, name, op, "a (d, h, w) triple")
 
 
 def _is_torch_tensor(value):

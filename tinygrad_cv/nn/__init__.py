@@ -26,12 +26,16 @@ from .layers.recurrent import (RNNCellBase, RNNCell, LSTMCell, GRUCell,  # noqa:
                                RNNBase, RNN, LSTM, GRU)
 from .layers.attention import (MultiheadAttention, TransformerEncoderLayer,  # noqa: F401
                                TransformerDecoderLayer, PositionalEncoding)
-from .layers.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d  # noqa: F401
+from .layers.conv import (Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d,  # noqa: F401
+                          ConvTranspose3d)
 from .layers.pooling import (MaxPool1d, MaxPool2d, MaxUnpool1d, MaxUnpool2d,  # noqa: F401
                              AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d,
-                             AdaptiveMaxPool1d, AdaptiveMaxPool2d, FractionalMaxPool2d)
+                             AdaptiveMaxPool1d, AdaptiveMaxPool2d, FractionalMaxPool2d,
+                             MaxPool3d, AvgPool3d, MaxUnpool3d, AdaptiveAvgPool3d,
+                             AdaptiveMaxPool3d)
 from .layers.lp_pool import LPPool1d, LPPool2d  # noqa: F401
-from .layers.normalization import BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm  # noqa: F401
+from .layers.normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d, LayerNorm,  # noqa: F401
+                                   GroupNorm)
 from .layers.upsample import Upsample, UpsamplingNearest2d, UpsamplingBilinear2d  # noqa: F401
 from .layers.feature_dropout import Dropout1d, Dropout2d, Dropout3d  # noqa: F401
 from .layers.padding import (ReflectionPad1d, ReflectionPad2d, ReflectionPad3d,  # noqa: F401
@@ -39,7 +43,7 @@ from .layers.padding import (ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, 
                              CircularPad1d, CircularPad2d, CircularPad3d, ZeroPad1d, ZeroPad2d,
                              ZeroPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d)
 from .layers.pixel_shuffle import PixelShuffle, PixelUnshuffle, ChannelShuffle  # noqa: F401
-from .layers.instance_norm import InstanceNorm1d, InstanceNorm2d  # noqa: F401
+from .layers.instance_norm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d  # noqa: F401
 from .layers.transformer import TransformerEncoder, TransformerDecoder, Transformer  # noqa: F401
 from .layers.data_parallel import DataParallel  # noqa: E402,F401
 from . import parallel  # noqa: E402,F401  (nn.parallel.DistributedDataParallel)

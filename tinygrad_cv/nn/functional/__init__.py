@@ -21,10 +21,13 @@ from .recurrent import (rnn_tanh_cell, rnn_relu_cell, lstm_cell, gru_cell,  # no
                         rnn_sequence, lstm_sequence, gru_sequence)
 from .attention import scaled_dot_product_attention, multi_head_attention_forward  # noqa: F401
 from .conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: F401
+from .conv.three_d import conv3d, conv_transpose3d  # noqa: F401
 from .pooling import max_pool2d, max_unpool2d, avg_pool2d, adaptive_avg_pool2d  # noqa: F401
 from .adaptive_max_pool import adaptive_max_pool2d  # noqa: F401
 from .pooling1d import (max_pool1d, avg_pool1d, adaptive_avg_pool1d,  # noqa: F401
                         adaptive_max_pool1d, max_unpool1d)
+from .pooling3d import (max_pool3d, avg_pool3d, adaptive_avg_pool3d,  # noqa: F401
+                        adaptive_max_pool3d, max_unpool3d)
 from .batch_norm import batch_norm  # noqa: F401
 from .normalization import layer_norm  # noqa: F401
 from .group_norm import group_norm  # noqa: F401
@@ -49,4 +52,5 @@ from .fractional_max_pool import (fractional_max_pool2d,  # noqa: F401
 from .lp_pool import lp_pool1d, lp_pool2d  # noqa: F401
 from .pooling_indices import (max_pool1d_with_indices, max_pool2d_with_indices,  # noqa: F401
                               adaptive_max_pool1d_with_indices,
-                              adaptive_max_pool2d_with_indices)
+                              adaptive_max_pool2d_with_indices, max_pool3d_with_indices,
+                              adaptive_max_pool3d_with_indices)

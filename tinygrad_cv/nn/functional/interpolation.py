@@ -24,6 +24,11 @@ except, as torch, on an axis whose output size equals its input size (``src = o`
 modes: a scale factor such as 1.1 that floors back to the input size changes nothing) or is
 twice it (nearest only: ``src = o // 2``, whatever the scale factor, e.g. 2.1).
 
+Volumes (N, C, D, H, W; modes 'nearest', 'nearest-exact', 'trilinear', 'area') are the same
+maps per axis (``_interpolate_volume``): the 2-D map of the (N, C*D, H, W) view, then the
+depth matrix applied to the (N, C, D, Ho*Wo) view (``depth_linear``); trilinear is bilinear's
+matrices on the three axes.
+
 with ``y = (1 - l) * x[i0] + l * x[i1]``, ``i0 = floor(src)``, ``i1 = min(i0 + 1, in - 1)``,
 ``l = src - i0`` along each axis (bilinear).  Bicubic takes x[i0 - 1 .. i0 + 2] (indices
 clamped to [0, in - 1]) with Keys' cubic convolution weights, a = -0.75, at distances
@@ -184,22 +189,30 @@ def _bicubic_matrix(xp, in_size, out_size, scale, align_corners, dtype):
 
 
 def _output_size(op, shape, size, scale_factor):
+    """(output sizes, source scales, scale factors or None) of the spatial axes of ``shape``
+    (2 for 4-D input, 3 for 5-D)."""
     if (size is None) == (scale_factor is None):
         raise ValueError(f"{op}: give exactly one of size and scale_factor")
-    h, w = shape[2], shape[3]
+    spatial = tuple(shape[2:])
+    dims = len(spatial)
     if size is not None:
-        size = tuple(size) if isinstance(size, (tuple, list)) else (size, size)
-        if len(size) != 2:
-            raise ValueError(f"{op}: size must be an int or a pair for 4-D input, got {size!r}")
-        return (int(size[0]), int(size[1])), (h / int(size[0]), w / int(size[1])), None
-    sf = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor, scale_factor)
-    if len(sf) != 2:
-        raise ValueError(f"{op}: scale_factor must be a number or a pair, got {scale_factor!r}")
-    out = (int(math.floor(h * sf[0])), int(math.floor(w * sf[1])))
-    return out, (1.0 / sf[0], 1.0 / sf[1]), sf
+        size = tuple(size) if isinstance(size, (tuple, list)) else (size,) * dims
+        if len(size) != dims:
+            raise ValueError(f"{op}: size must be an int or {dims} ints for {dims + 2}-D input, "
+                             f"got {size!r}")
+        return (tuple(int(s) for s in size), tuple(n / int(s) for n, s in zip(spatial, size)),
+                None)
+    sf = (tuple(scale_factor) if isinstance(scale_factor, (tuple, list))
+          else (scale_factor,) * dims)
+    if len(sf) != dims:
+        raise ValueError(f"{op}: scale_factor must be a number or {dims} numbers for "
+                         f"{dims + 2}-D input, got {scale_factor!r}")
+    out = tuple(int(math.floor(n * f)) for n, f in zip(spatial, sf))
+    return out, tuple(1.0 / f for f in sf), sf
 
 
-MODES = ("nearest", "nearest-exact", "bilinear", "bicubic", "area")
+MODES = ("nearest", "nearest-exact", "bilinear", "bicubic", "area", "trilinear")
+_VOLUME_MODES = ("nearest", "nearest-exact", "trilinear", "area")
 
 
 def _repeats(in_size, out_size, scale_factor):
@@ -219,21 +232,29 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     coordinates from the sizes (``scale = in / out``), as if that size had been given.
     ``antialias=True`` raises NotImplementedError."""
     op = "interpolate"
-    if input.ndim != 4:
-        raise ValueError(f"{op}: expected input of shape (N, C, H, W) (4-D), got shape {tuple(input.shape)}")
+    if input.ndim not in (4, 5):
+        raise ValueError(f"{op}: expected input of shape (N, C, H, W) (4-D) or (N, C, D, H, W) "
+                         f"(5-D), got shape {tuple(input.shape)}")
     if mode not in MODES:
         raise ValueError(f"{op}: mode must be one of {', '.join(MODES)}, got {mode!r}")
-    if mode not in ("bilinear", "bicubic") and align_corners is not None:
-        raise ValueError(f"{op}: align_corners only applies to modes 'bilinear' and 'bicubic'")
+    if (input.ndim == 5) != (mode == "trilinear") and mode in ("bilinear", "bicubic", "trilinear"):
+        raise NotImplementedError(f"{op}: got {input.ndim}-D input, but {mode} mode needs "
+                                  f"{5 if mode == 'trilinear' else 4}-D input")
+    if mode not in ("bilinear", "bicubic", "trilinear") and align_corners is not None:
+        raise ValueError(f"{op}: align_corners only applies to modes 'bilinear', 'bicubic' "
+                         "and 'trilinear'")
     if antialias:
         raise NotImplementedError(f"{op}: antialias=True is not supported")
     if recompute_scale_factor and size is not None:
         raise ValueError(f"{op}: recompute_scale_factor is not meaningful with an explicit size")
-    (ho, wo), scale, sf = _output_size(op, input.shape, size, scale_factor)
+    out, scale, sf = _output_size(op, input.shape, size, scale_factor)
     if recompute_scale_factor:
-        (ho, wo), scale, sf = _output_size(op, input.shape, (ho, wo), None)
-    if ho < 1 or wo < 1:
-        raise ValueError(f"{op}: output size ({ho}, {wo}) must be positive")
+        out, scale, sf = _output_size(op, input.shape, out, None)
+    if min(out) < 1:
+        raise ValueError(f"{op}: output size {out} must be positive")
+    if input.ndim == 5:
+        return _interpolate_volume(input, out, scale, sf, mode, align_corners)
+    ho, wo = out
     h, w = input.shape[2], input.shape[3]
     if mode == "nearest" and _repeats(h, ho, None if sf is None else sf[0]) and _repeats(
             w, wo, None if sf is None else sf[1]):
@@ -255,6 +276,51 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         a = matrix(xp, h, ho, scale[0], ac, dt)
         b = matrix(xp, w, wo, scale[1], ac, dt)
     return separable_linear(input, a, b)
+
+
+def _axis_matrix(xp, mode, in_size, out_size, scale, align_corners, dtype):
+    """(out, in) resampling matrix of one axis for the volume modes."""
+    if mode == "nearest":
+        return _nearest_matrix(xp, in_size, out_size, scale, dtype)
+    if mode == "nearest-exact":
+        return _nearest_exact_matrix(xp, in_size, out_size, scale, dtype)
+    return _bilinear_matrix(xp, in_size, out_size, scale, bool(align_corners), dtype)
+
+
+class DepthLinearFn(Function):
+    """y[n, c] = A @ x[n, c] for x (N, C, D, R) and a constant A (Do, D) (one batched GEMM);
+    dL/dx[n, c] = A^T @ dy[n, c]."""
+
+    @staticmethod
+    def forward(ctx, x, a=None):
+        ctx.a = a
+        return backend.get_array_module(x).matmul(a, x)
+
+    @staticmethod
+    def backward(ctx, dy):
+        return backend.get_array_module(dy).matmul(ctx.a.T, dy)
+
+
+def _interpolate_volume(input, out, scale, sf, mode, align_corners):
+    """Resample x (N, C, D, H, W) to ``out`` (Do, Ho, Wo): the (H, W) map of the (N, C*D, H,
+    W) view, then the depth map of the (N, C, D, Ho*Wo) view (module docstring)."""
+    n, c, d, h, w = input.shape
+    (do, ho, wo), f = out, (None,) * 3 if sf is None else sf
+    if mode == "area":
+        from .pooling3d import adaptive_avg_pool3d      # pooling builds on this module
+        return adaptive_avg_pool3d(input, out)
+    planes = input.reshape(n, c * d, h, w)
+    if mode == "nearest" and all(_repeats(i, o, s) for i, o, s in zip((d, h, w), out, f)):
+        y = NearestRepeatFn.apply(planes, factors=(ho // h, wo // w))
+        y = NearestRepeatFn.apply(y.reshape(n, c, d, ho * wo), factors=(do // d, 1))
+        return y.reshape(n, c, do, ho, wo)
+    xp = backend.get_array_module(input)
+    dt = input.dtype
+    a, b, depth = (_axis_matrix(xp, mode, i, o, s, align_corners, dt)
+                   for i, o, s in zip((d, h, w), out, scale))
+    y = separable_linear(planes, b, depth) if (h, w) != (ho, wo) or mode == "nearest-exact" else planes
+    y = DepthLinearFn.apply(y.reshape(n, c, d, ho * wo), a=a)
+    return y.reshape(n, c, do, ho, wo)
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None,

@@ -1,13 +1,15 @@
-"""Conv1d, Conv2d, ConvTranspose1d and ConvTranspose2d layers (torch.nn's parameters, names and
+"""Conv1d/2d/3d and ConvTranspose1d/2d/3d layers (torch.nn's parameters, names and
 initialisation).  The 1-D layers call ``conv1d``/``conv_transpose1d`` (the 2-D kernels on an
-(N, C, 1, L) view); every layer takes unbatched inputs ((C, L) or (C, H, W)) as torch."""
+(N, C, 1, L) view), the 3-D ones ``conv3d``/``conv_transpose3d`` (depth columns and the 2-D
+kernels); every layer takes unbatched inputs ((C, L), (C, H, W) or (C, D, H, W)) as torch."""
 from __future__ import annotations
 
 from ...creation import empty
 from .. import init
-from ...arguments import pair, single
+from ...arguments import pair, single, triple
 from ..functional.batching import add_batch, drop_batch
 from ..functional.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
+from ..functional.conv.three_d import conv3d, conv_transpose3d
 from ..functional.padding import pad
 from ..module import Module, Parameter
 
@@ -17,14 +19,14 @@ _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 class _ConvNd(Module):
     """Shared parameter set-up: ``weight`` ~ kaiming_uniform(a=sqrt(5)) = U(-1/sqrt(fan_in),
     1/sqrt(fan_in)) and ``bias`` ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), ``fan_in`` computed from
-    the weight's dims 1.. (torch's rule, also for the transposed layout).  ``_dims``: 1 or 2
-    spatial dims (sizes are 1-tuples or pairs, as torch's)."""
+    the weight's dims 1.. (torch's rule, also for the transposed layout).  ``_dims``: 1, 2 or
+    3 spatial dims (sizes are 1-tuples, pairs or triples, as torch's)."""
 
     _dims = 2
     _spatial = "H, W"
 
     def _sizes(self, value, name):
-        return (single if self._dims == 1 else pair)(value, name, type(self).__name__)
+        return {1: single, 2: pair, 3: triple}[self._dims](value, name, type(self).__name__)
 
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
                  bias, transposed, device, dtype):
@@ -138,6 +140,13 @@ class Conv2d(_Conv):
     _conv = staticmethod(conv2d)
 
 
+class Conv3d(_Conv):
+    """3-D convolution: (N, in, D, H, W) or (in, D, H, W) -> (N, out, Do, Ho, Wo), ``weight``
+    (out, in/groups, kd, kh, kw) (options as ``_Conv``)."""
+
+    _dims, _spatial, _conv = 3, "D, H, W", staticmethod(conv3d)
+
+
 class _ConvTranspose(_ConvNd):
     """Transposed convolution, ``weight`` (in, out/groups, *kernel)::
 
@@ -201,3 +210,10 @@ class ConvTranspose2d(_ConvTranspose):
     (in, out/groups, kh, kw) (``output_size`` and sizes as ``_ConvTranspose``)."""
 
     _conv = staticmethod(conv_transpose2d)
+
+
+class ConvTranspose3d(_ConvTranspose):
+    """3-D transposed convolution: (N, in, D, H, W) or (in, D, H, W) -> (N, out, Do, Ho, Wo),
+    ``weight`` (in, out/groups, kd, kh, kw) (``output_size`` and sizes as ``_ConvTranspose``)."""
+
+    _dims, _spatial, _conv = 3, "D, H, W", staticmethod(conv_transpose3d)

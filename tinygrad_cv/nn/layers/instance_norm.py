@@ -1,4 +1,4 @@
-"""InstanceNorm1d and InstanceNorm2d (torch.nn's defaults: affine=False,
+"""InstanceNorm1d, InstanceNorm2d and InstanceNorm3d (torch.nn's defaults: affine=False,
 track_running_stats=False).
 
 With ``affine``: ``weight`` = 1 and ``bias`` = 0 (unless ``bias=False``), shape (C,).  With
@@ -90,3 +90,9 @@ class InstanceNorm2d(_InstanceNorm):
     """Instance normalisation of (N, C, H, W) or (C, H, W) inputs."""
     _spatial = 2
     _layout = "(N, C, H, W) or (C, H, W)"
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Instance normalisation of (N, C, D, H, W) or (C, D, H, W) inputs."""
+    _spatial = 3
+    _layout = "(N, C, D, H, W) or (C, D, H, W)"

@@ -1,4 +1,4 @@
-"""BatchNorm1d/2d, LayerNorm and GroupNorm layers (torch.nn's names, buffers and defaults)."""
+"""BatchNorm1d/2d/3d, LayerNorm and GroupNorm layers (torch.nn's names, buffers and defaults)."""
 from __future__ import annotations
 
 from ... import backend
@@ -94,6 +94,14 @@ class BatchNorm2d(_BatchNorm):
 
     _ndims = (4,)
     _layout = "(N, C, H, W)"
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch normalisation of (N, C, D, H, W) inputs, statistics over (N, D, H, W) (the
+    fused ``BatchNormFn`` on the (N, C, D*H*W) view)."""
+
+    _ndims = (5,)
+    _layout = "(N, C, D, H, W)"
 
 
 class LayerNorm(Module):

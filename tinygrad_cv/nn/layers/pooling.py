@@ -1,14 +1,17 @@
-"""Pooling layers (no parameters): MaxPool1d/2d, MaxUnpool2d, AvgPool1d/2d and adaptive
-average/max pooling in 1-D and 2-D.  The 2-D layers take (N, C, H, W) or unbatched (C, H, W),
-the 1-D ones (N, C, L) or (C, L), as torch."""
+"""Pooling layers (no parameters): MaxPool1d/2d/3d, MaxUnpool1d/2d/3d, AvgPool1d/2d/3d and
+adaptive average/max pooling in 1-D, 2-D and 3-D.  The 3-D layers take (N, C, D, H, W) or
+unbatched (C, D, H, W), the 2-D ones (N, C, H, W) or (C, H, W), the 1-D ones (N, C, L) or
+(C, L), as torch."""
 from __future__ import annotations
 
-from ...arguments import pair, single
+from ...arguments import pair, single, triple
 from ..functional.adaptive_max_pool import adaptive_max_pool2d
 from ..functional.fractional_max_pool import fractional_max_pool2d
 from ..functional.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d, max_unpool2d
 from ..functional.pooling1d import (adaptive_avg_pool1d, adaptive_max_pool1d, avg_pool1d,
                                     max_pool1d, max_unpool1d)
+from ..functional.pooling3d import (adaptive_avg_pool3d, adaptive_max_pool3d, avg_pool3d,
+                                    max_pool3d, max_unpool3d)
 from ..module import Module
 
 
@@ -238,3 +241,71 @@ class AdaptiveMaxPool2d(_Adaptive):
     def forward(self, x):
         _check4d(self, x)
         return adaptive_max_pool2d(x, self.output_size, self.return_indices)
+
+
+def _check5d(layer, x):
+    if x.ndim not in (4, 5):
+        raise ValueError(f"{type(layer).__name__}: expected input of shape (N, C, D, H, W) "
+                         f"(5-D) or (C, D, H, W) (4-D), got shape {tuple(x.shape)}")
+
+
+class MaxPool3d(MaxPool2d):
+    """y = max over each (kd, kh, kw) window; (N, C, D, H, W) or (C, D, H, W) -> (N, C, Do,
+    Ho, Wo); torch's signature, options as ``functional.max_pool3d``."""
+
+    def forward(self, x):
+        _check5d(self, x)
+        return max_pool3d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                          self.ceil_mode, self.return_indices)
+
+
+class AvgPool3d(AvgPool2d):
+    """y = mean over each (kd, kh, kw) window; (N, C, D, H, W) or (C, D, H, W); torch's
+    signature, options as ``functional.avg_pool3d``."""
+
+    def forward(self, x):
+        _check5d(self, x)
+        return avg_pool3d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                          self.count_include_pad, self.divisor_override)
+
+
+class MaxUnpool3d(Module):
+    """The inverse placement of ``MaxPool3d(return_indices=True)``; ``forward(x, indices,
+    output_size=None)`` as ``functional.max_unpool3d``."""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size = triple(kernel_size, "kernel_size", "MaxUnpool3d")
+        self.stride = self.kernel_size if stride is None else triple(stride, "stride",
+                                                                      "MaxUnpool3d")
+        self.padding = triple(padding, "padding", "MaxUnpool3d")
+
+    def forward(self, x, indices, output_size=None):
+        return max_unpool3d(x, indices, self.kernel_size, self.stride, self.padding,
+                            output_size)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool3d(_Adaptive):
+    """Mean over torch's adaptive bins to ``output_size`` (int or triple, None keeps a side);
+    (N, C, D, H, W) or (C, D, H, W)."""
+
+    def forward(self, x):
+        _check5d(self, x)
+        return adaptive_avg_pool3d(x, self.output_size)
+
+
+class AdaptiveMaxPool3d(_Adaptive):
+    """Max over torch's adaptive bins to ``output_size`` (int or triple, None keeps a side);
+    (N, C, D, H, W) or (C, D, H, W); with ``return_indices`` also the flat indices
+    d * H * W + h * W + w."""
+
+    def __init__(self, output_size, return_indices=False):
+        super().__init__(output_size)
+        self.return_indices = bool(return_indices)
+
+    def forward(self, x):
+        _check5d(self, x)
+        return adaptive_max_pool3d(x, self.output_size, self.return_indices)

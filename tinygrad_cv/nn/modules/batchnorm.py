@@ -1,2 +1,2 @@
 """torch.nn.modules.batchnorm's names (the classes live in tinygrad_cv.nn)."""
-from .. import BatchNorm1d, BatchNorm2d  # noqa: F401
+from .. import BatchNorm1d, BatchNorm2d, BatchNorm3d  # noqa: F401

@@ -1,2 +1,2 @@
 """torch.nn.modules.instancenorm's names (the classes live in tinygrad_cv.nn)."""
-from .. import InstanceNorm1d, InstanceNorm2d  # noqa: F401
+from .. import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d  # noqa: F401
