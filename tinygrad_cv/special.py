@@ -12,18 +12,27 @@ import math
 from .autograd.function import Function
 from .nn.functional.activation import softmax, log_softmax  # noqa: F401
 from .ops import dual
+from .ops.bessel import BesselI
 from .ops.math import Xlogy
 from .ops.special import erfcinv_array
 from .tensor import _as_tensor, _floating, logsumexp  # noqa: F401
 from .tensor_math import (_float_operands, digamma, erf, erfc, erfinv, exp2,  # noqa: F401
                           logit, polygamma, sinc, xlogy)
 from .tensor_math import lgamma as gammaln, mvlgamma  # noqa: F401
+from .tensor_math import i0, igamma as gammainc, igammac as gammaincc  # noqa: F401
 
 __all__ = ["erf", "erfc", "erfinv", "expit", "logit", "xlogy", "xlog1py", "exp2", "expm1",
            "log1p", "sinc", "round", "softmax", "log_softmax", "logsumexp", "ndtr", "ndtri",
-           "gammaln", "digamma", "psi", "polygamma", "multigammaln"]
+           "gammaln", "digamma", "psi", "polygamma", "multigammaln", "i0", "i1", "gammainc",
+           "gammaincc"]
 
 psi = digamma
+
+
+def i1(input):
+    """The modified Bessel function of the first kind of order 1: sum_k (x/2)^(2k+1) /
+    (k! (k+1)!); its derivative is I0(x) - I1(x) / x."""
+    return BesselI.apply(_floating(_as_tensor(input)), order=1)
 
 
 def multigammaln(input, p):

@@ -3,8 +3,8 @@
 the comparison names ``greater``/``less``/..., ``hardshrink``, ``prelu``), the in-place forms
 (``eq_``/``ne_``/``lt_``/..., ``divide_``, ``fmod_``, ``remainder_``, ``floor_divide_``,
 ``cumsum_``/``cumprod_``, ``log10_``, ``ldexp_``, ``heaviside_``, ``swapaxes_``/``swapdims_``),
-the bit shifts (``<<``, ``>>``), ``split_with_sizes``, ``nonzero_static``, the device and
-complex-free queries (``is_cpu``, ``get_device``, ``is_inference``, ``is_conj``, ``is_neg``,
+the bit shifts (``<<``, ``>>``), ``split_with_sizes``, ``histogram``, ``nonzero_static``, the
+device and complex-free queries (``is_cpu``, ``get_device``, ``is_inference``, ``is_conj``, ``is_neg``,
 ``conj``, ``resolve_conj``, ``resolve_neg``, ``real``, ``angle``), ``share_memory_`` and
 ``register_post_accumulate_grad_hook``.
 
@@ -165,7 +165,7 @@ def register_post_accumulate_grad_hook(self, hook):
 
 _FUNCTION_METHODS = ("allclose", "isclose", "equal", "divide", "multiply", "subtract",
                      "true_divide", "greater", "greater_equal", "less", "less_equal",
-                     "not_equal")
+                     "not_equal", "histogram")
 _IN_PLACE = ("eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less",
              "less_equal", "not_equal", "divide", "multiply", "subtract", "true_divide",
              "fmod", "remainder", "floor_divide", "cumsum", "cumprod", "log10", "ldexp",

@@ -1,6 +1,7 @@
 """torch's elementwise mathematical functions, as functions and methods: the trigonometric and
 hyperbolic families (with NumPy's ``arc*`` aliases), the error functions, lgamma, digamma,
-polygamma and mvlgamma, exp2, logit, sinc,
+polygamma and mvlgamma, the Bessel function i0, the regularized incomplete gamma functions
+igamma/igammac, nextafter, exp2, logit, sinc,
 xlogy, atan2, hypot, logaddexp(2), copysign, fmax/fmin, float_power, nan_to_num, the sign and
 infinity tests, the logical and bitwise families, gcd/lcm and deg2rad/rad2deg.
 
@@ -23,7 +24,10 @@ from .autograd.versions import torch_type_name
 from .ops.math import (Acos, Acosh, Asin, Asinh, Atan, Atan2, Atanh, CopySign, Cosh, Exp2,
                        FExtremum, Hypot, LogAddExp, Logit, Mantissa, NanToNum, Sinc, Sinh, Tan,
                        Xlogy)
+from .ops.bessel import BesselI
 from .ops.gamma import LogGammaDerivative
+from .ops.incomplete_gamma import RegularizedGamma
+from .ops.math import NextAfter
 from .ops.special import Erf, Erfc, Erfinv
 from .tensor import Tensor, _as_tensor, _floating, _operand_tensors
 
@@ -185,6 +189,29 @@ def mvlgamma(input, p):
 
 
 # ---- sign, extrema and non-finite values -----------------------------------------------------
+def i0(input):
+    """The modified Bessel function of the first kind of order 0: sum_k (x/2)^(2k) / (k!)^2;
+    its derivative is I1 (``special.i1``)."""
+    return BesselI.apply(_floating(_as_tensor(input)), order=0)
+
+
+def igamma(input, other):
+    """The regularized lower incomplete gamma function P(a, x) (a = input, x = other):
+    1/Gamma(a) int_0^x t^(a-1) e^-t dt; differentiable in x only (as torch)."""
+    return RegularizedGamma.apply(*_float_operands(input, other, "igamma"), upper=False)
+
+
+def igammac(input, other):
+    """The regularized upper incomplete gamma function Q(a, x) = 1 - P(a, x)."""
+    return RegularizedGamma.apply(*_float_operands(input, other, "igammac"), upper=True)
+
+
+def nextafter(input, other):
+    """The next representable value after input towards other (floating dtypes only);
+    the gradient passes to input unchanged, other gets zero (as torch)."""
+    return NextAfter.apply(*_float_operands(input, other, "nextafter"))
+
+
 def copysign(input, other):
     """|input| with the sign of other (its sign bit: -0.0 counts as negative)."""
     return CopySign.apply(*_float_operands(input, other))
@@ -360,7 +387,8 @@ _OUT_OF_PLACE = ("tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh"
                  "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "sinc",
                  "atan2", "arctan2", "hypot", "deg2rad", "rad2deg", "exp2", "erf", "erfc",
                  "erfinv", "logit", "xlogy", "logaddexp", "logaddexp2", "float_power",
-                 "lgamma", "digamma", "mvlgamma", "ldexp", "frexp",
+                 "lgamma", "digamma", "mvlgamma", "ldexp", "frexp", "i0", "igamma",
+                 "igammac", "nextafter",
                  "copysign", "fmax", "fmin", "nan_to_num", "sgn", "signbit", "isinf",
                  "isposinf", "isneginf", "isreal", "heaviside", "positive", "negative",
                  "absolute", "fix", "logical_and", "logical_or", "logical_xor", "bitwise_and",
@@ -368,7 +396,7 @@ _OUT_OF_PLACE = ("tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh"
 _IN_PLACE = ("tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
              "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "sinc", "atan2",
              "arctan2", "hypot", "deg2rad", "rad2deg", "exp2", "erf", "erfc", "erfinv", "logit",
-             "lgamma", "digamma", "mvlgamma",
+             "lgamma", "digamma", "mvlgamma", "i0", "igamma", "igammac", "nextafter",
              "xlogy", "copysign", "nan_to_num", "sgn", "negative", "absolute", "fix",
              "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and",
              "bitwise_or", "bitwise_xor", "bitwise_not", "gcd", "lcm")

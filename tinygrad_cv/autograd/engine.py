@@ -184,7 +184,7 @@ class _Pass:
 
     def __init__(self, create_graph, retain_graph, inputs):
         self.create_graph = create_graph
-        self.anomaly = modes.anomaly
+        self.anomaly = modes.anomaly and modes.anomaly_check_nan
         self.retain_graph = retain_graph
         self.leaf_grads = {}      # id(leaf) -> [leaf, grad]
         self.node_grads = {}      # node -> [grad of each output] (None: none received)

@@ -11,6 +11,7 @@ import threading
 class _Modes(threading.local):
     grad_enabled = True
     anomaly = False
+    anomaly_check_nan = True   # anomaly mode's NaN/Inf checks (torch's check_nan)
     inference = False
 
 
@@ -23,6 +24,10 @@ def is_grad_enabled() -> bool:
 
 def is_anomaly_enabled() -> bool:
     return modes.anomaly
+
+
+def is_anomaly_check_nan_enabled() -> bool:
+    return modes.anomaly_check_nan
 
 
 class _GradMode:
@@ -140,13 +145,17 @@ def is_inference_mode_enabled() -> bool:
 
 
 class detect_anomaly:
-    """Raise at the op whose forward output or backward gradient first holds NaN/Inf."""
+    """Raise at the op whose forward output or backward gradient first holds NaN/Inf
+    (``check_nan=False``: anomaly mode without those checks)."""
+
+    def __init__(self, check_nan=True):
+        self.check_nan = bool(check_nan)
 
     def __enter__(self):
-        self._prev = modes.anomaly
-        modes.anomaly = True
+        self._prev = modes.anomaly, modes.anomaly_check_nan
+        modes.anomaly, modes.anomaly_check_nan = True, self.check_nan
         return self
 
     def __exit__(self, *exc):
-        modes.anomaly = self._prev
+        modes.anomaly, modes.anomaly_check_nan = self._prev
         return False

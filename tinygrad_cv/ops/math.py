@@ -411,3 +411,16 @@ class Mantissa(_Primitive):
     def backward(ctx, g):
         xp = backend.get_array_module(ctx.exponent)
         return g / xp.ldexp(xp.ones(ctx.exponent.shape, dtype=dual.raw(g).dtype), ctx.exponent)
+
+
+class NextAfter(_Primitive):
+    """The next floating-point value after a in the direction of b (a itself when a = b);
+    its derivative is torch's: dz/da = 1, dz/db = 0."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return backend.get_array_module(a, b).nextafter(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, (dual.zeros_grad(g, g) if ctx.needs_input_grad[1] else None)
