@@ -46,5 +46,10 @@ from .layers.pixel_shuffle import PixelShuffle, PixelUnshuffle, ChannelShuffle  
 from .layers.instance_norm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d  # noqa: F401
 from .layers.transformer import TransformerEncoder, TransformerDecoder, Transformer  # noqa: F401
 from .layers.data_parallel import DataParallel  # noqa: E402,F401
+from .uninitialized import UninitializedParameter, UninitializedBuffer  # noqa: E402,F401
+from .layers.lazy import (LazyLinear, LazyConv1d, LazyConv2d, LazyConvTranspose1d,  # noqa: E402,F401
+                          LazyConvTranspose2d, LazyBatchNorm1d, LazyBatchNorm2d,
+                          LazyInstanceNorm1d, LazyInstanceNorm2d)
+from . import parameter  # noqa: E402,F401  (nn.parameter.UninitializedParameter, ...)
 from . import parallel  # noqa: E402,F401  (nn.parallel.DistributedDataParallel)
 from . import modules  # noqa: E402,F401  (torch.nn.modules' paths: nn.modules.rnn.LSTM, ...)

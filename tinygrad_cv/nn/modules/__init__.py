@@ -3,7 +3,7 @@ name in ``torch.serialization.safe_globals`` lists; the classes are tinygrad_cv.
 from . import (  # noqa: F401
     module, container, linear, activation, conv, pooling, batchnorm, instancenorm,
     normalization, dropout, sparse, rnn, transformer, loss, flatten, upsampling,
-    pixelshuffle, padding
+    pixelshuffle, padding, lazy
 )
 from .. import (  # noqa: F401,E402
     Module, Sequential, ModuleList, ModuleDict, Identity, Linear, ReLU, LeakyReLU, Sigmoid,
