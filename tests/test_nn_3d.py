@@ -347,6 +347,8 @@ def test_pool_errors():
         F.avg_pool3d(x, (5, 2, 2))
     with pytest.raises(ValueError, match="must be positive"):
         F.max_pool3d(x, 2, dilation=0)
+    with pytest.raises(ValueError, match="smaller than kernel size"):    # torch's 3-D rule
+        F.avg_pool3d(tg.randn(1, 1, 2, 4, 4), 3, 2, 1)
     with pytest.raises(ValueError, match="divisor must be not zero"):
         F.avg_pool3d(x, 2, divisor_override=0)
     with pytest.raises(ValueError, match="output_size must be positive"):
@@ -418,6 +420,20 @@ def test_interpolate_5d_matches_torch(resize, mode, spatial, seed):
             F.interpolate(tg.tensor(x), **kw)
         return
     _both(lambda x: F.interpolate(x, **kw), lambda x: TF.interpolate(x, **kw), [x])
+
+
+@pytest.mark.parametrize("scale_factor", [1.1, 2.1, (1.1, 2, 2.1)])
+def test_interpolate_5d_nearest_has_no_exact_size_cases(scale_factor):
+    """torch's 3-D nearest forward takes floor(o / scale_factor) also where the output size
+    comes out equal to (or twice) the input's (unlike its 2-D kernel: src = o, o // 2 there).
+    Its backward there routes by o // 2 (not the forward's adjoint); ours is the adjoint of
+    the forward, checked by gradcheck."""
+    x = np.random.default_rng(13).standard_normal((1, 2, 4, 5, 3))
+    np.testing.assert_array_equal(
+        host(F.interpolate(tg.tensor(x), scale_factor=scale_factor)),
+        TF.interpolate(torch.tensor(x), scale_factor=scale_factor).numpy())
+    v = tg.tensor(x[:, :1], requires_grad=True)
+    assert gradcheck(lambda v: F.interpolate(v, scale_factor=scale_factor), (v,))
 
 
 def test_upsample_5d(device):

@@ -26,8 +26,9 @@ twice it (nearest only: ``src = o // 2``, whatever the scale factor, e.g. 2.1).
 
 Volumes (N, C, D, H, W; modes 'nearest', 'nearest-exact', 'trilinear', 'area') are the same
 maps per axis (``_interpolate_volume``): the 2-D map of the (N, C*D, H, W) view, then the
-depth matrix applied to the (N, C, D, Ho*Wo) view (``depth_linear``); trilinear is bilinear's
-matrices on the three axes.
+depth matrix applied to the (N, C, D, Ho*Wo) view (``DepthLinearFn``); trilinear is bilinear's
+matrices on the three axes.  Nearest has no exact cases there (torch's 3-D kernel takes
+``floor(o * scale)`` on every axis).
 
 with ``y = (1 - l) * x[i0] + l * x[i1]``, ``i0 = floor(src)``, ``i1 = min(i0 + 1, in - 1)``,
 ``l = src - i0`` along each axis (bilinear).  Bicubic takes x[i0 - 1 .. i0 + 2] (indices
@@ -125,12 +126,18 @@ class NearestRepeatFn(Function):
         return dy.reshape(n, c, ho // fh, fh, wo // fw, fw).sum(axis=(3, 5))
 
 
-def _nearest_matrix(xp, in_size, out_size, scale, dtype):
-    if out_size in (in_size, 2 * in_size):      # torch's exact cases (module docstring)
-        src = xp.arange(out_size) // (out_size // in_size)
-    else:   # float32 arithmetic, as torch computes the nearest source index
-        o = xp.arange(out_size, dtype="float32")
-        src = xp.minimum(xp.floor(o * xp.float32(scale)).astype(int), in_size - 1)
+def _nearest_source(xp, in_size, out_size, scale, exact_cases=True):
+    """Nearest source index of each output index; ``exact_cases``: torch's 2-D rule for an
+    output size equal to (or twice) the input's (module docstring), which its 3-D kernel
+    does not have."""
+    if exact_cases and out_size in (in_size, 2 * in_size):
+        return xp.arange(out_size) // (out_size // in_size)
+    o = xp.arange(out_size, dtype="float32")   # float32 arithmetic, as torch computes it
+    return xp.minimum(xp.floor(o * xp.float32(scale)).astype(int), in_size - 1)
+
+
+def _nearest_matrix(xp, in_size, out_size, scale, dtype, exact_cases=True):
+    src = _nearest_source(xp, in_size, out_size, scale, exact_cases)
     return (src[:, None] == xp.arange(in_size)[None, :]).astype(dtype)
 
 
@@ -281,7 +288,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 def _axis_matrix(xp, mode, in_size, out_size, scale, align_corners, dtype):
     """(out, in) resampling matrix of one axis for the volume modes."""
     if mode == "nearest":
-        return _nearest_matrix(xp, in_size, out_size, scale, dtype)
+        return _nearest_matrix(xp, in_size, out_size, scale, dtype, exact_cases=False)
     if mode == "nearest-exact":
         return _nearest_exact_matrix(xp, in_size, out_size, scale, dtype)
     return _bilinear_matrix(xp, in_size, out_size, scale, bool(align_corners), dtype)
@@ -301,25 +308,37 @@ class DepthLinearFn(Function):
         return backend.get_array_module(dy).matmul(ctx.a.T, dy)
 
 
+def _volume_repeats(xp, in_size, out_size, scale):
+    """True when 3-D nearest resampling of one axis repeats each input element out/in times
+    (its source indices, without the 2-D exact cases, are o // (out / in))."""
+    if out_size % in_size:
+        return False
+    src = _nearest_source(xp, in_size, out_size, scale, exact_cases=False)
+    return bool((src == xp.arange(out_size) // (out_size // in_size)).all())
+
+
 def _interpolate_volume(input, out, scale, sf, mode, align_corners):
     """Resample x (N, C, D, H, W) to ``out`` (Do, Ho, Wo): the (H, W) map of the (N, C*D, H,
     W) view, then the depth map of the (N, C, D, Ho*Wo) view (module docstring)."""
     n, c, d, h, w = input.shape
-    (do, ho, wo), f = out, (None,) * 3 if sf is None else sf
+    do, ho, wo = out
     if mode == "area":
         from .pooling3d import adaptive_avg_pool3d      # pooling builds on this module
         return adaptive_avg_pool3d(input, out)
     planes = input.reshape(n, c * d, h, w)
-    if mode == "nearest" and all(_repeats(i, o, s) for i, o, s in zip((d, h, w), out, f)):
+    xp = backend.get_array_module(input)
+    if mode == "nearest" and all(_volume_repeats(xp, i, o, s)
+                                 for i, o, s in zip((d, h, w), out, scale)):
         y = NearestRepeatFn.apply(planes, factors=(ho // h, wo // w))
         y = NearestRepeatFn.apply(y.reshape(n, c, d, ho * wo), factors=(do // d, 1))
         return y.reshape(n, c, do, ho, wo)
-    xp = backend.get_array_module(input)
     dt = input.dtype
-    a, b, depth = (_axis_matrix(xp, mode, i, o, s, align_corners, dt)
-                   for i, o, s in zip((d, h, w), out, scale))
-    y = separable_linear(planes, b, depth) if (h, w) != (ho, wo) or mode == "nearest-exact" else planes
-    y = DepthLinearFn.apply(y.reshape(n, c, d, ho * wo), a=a)
+    md, mh, mw = (_axis_matrix(xp, mode, i, o, s, align_corners, dt)
+                  for i, o, s in zip((d, h, w), out, scale))
+    identity = (h, w) == (ho, wo) and all(bool((m == xp.eye(m.shape[0], dtype=dt)).all())
+                                          for m in (mh, mw))
+    y = planes if identity else separable_linear(planes, mh, mw)
+    y = DepthLinearFn.apply(y.reshape(n, c, d, ho * wo), a=md)
     return y.reshape(n, c, do, ho, wo)
 
 

@@ -114,6 +114,9 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     if divisor_override is not None and divisor_override == 0:
         raise ValueError(f"{op}: divisor must be not zero")
     k, s, p, _ = _window(op, x, kernel_size, stride, padding, 1, ceil_mode)
+    if any(x.shape[2 + i] < k[i] for i in range(3)):     # torch's 3-D average pooling rule
+        raise ValueError(f"{op}: input image (T: {x.shape[2]} H: {x.shape[3]} W: {x.shape[4]}) "
+                         f"smaller than kernel size (kT: {k[0]} kH: {k[1]} kW: {k[2]})")
     n, c, d = x.shape[:3]
     y1 = avg_pool2d(_planes(x), k[1:], s[1:], p[1:], ceil_mode, count_include_pad,
                     None if divisor_override is None else 1)
