@@ -118,7 +118,8 @@ def test_set_flush_denormal_cannot_flush():
 
 def test_queries_match_torch():
     for name in ("float32", "float64", "float16", "int64", "int32", "int8", "uint8", "bool"):
-        a, b = tg.zeros(2, dtype=getattr(tg, name)), torch.zeros(2, dtype=getattr(torch, name))
+        a = tg.zeros(2, dtype=getattr(tg, name), device="cpu")
+        b = torch.zeros(2, dtype=getattr(torch, name))
         assert tg.typename(a) == torch.typename(b)
         assert tg.is_signed(a) == torch.is_signed(b)
         assert tg.is_inference(a) == torch.is_inference(b) is False
@@ -130,6 +131,8 @@ def test_queries_match_torch():
     for obj in (3, 2.5, "s", None, [1], {}, np.zeros(2), tg.tensor):
         assert tg.typename(obj) == torch.typename(obj)
     assert tg.typename(tg.nn.Linear(1, 1)).endswith(".Linear")
+    if tg.cuda.is_available():
+        assert tg.get_device(tg.zeros(2, device="cuda")) == 0
     assert tg.is_storage(tg.zeros(2)) is torch.is_storage(torch.zeros(2)) is False
     for fn in ("is_signed", "get_device", "is_inference", "conj", "detach"):
         with pytest.raises(TypeError, match="must be Tensor"):
@@ -337,7 +340,10 @@ def test_in_place_integer_forms():
 def test_detach_fill_split_pad():
     xo, xt = _pair((3, 4), 0)
     d = tg.detach(xo)
-    assert not d.requires_grad and np.shares_memory(host(d), host(xo))
+    assert not d.requires_grad
+    e = ours(np.zeros(3))
+    tg.detach(e).add_(1.0)   # the same storage
+    assert (host(e) == 1).all()
     vo, vt = ours(2.5, True), theirs(2.5, True)
     fo, ft = tg.fill(xo, vo), torch.fill(xt, vt)
     close(fo, ft)
@@ -359,7 +365,7 @@ def test_detach_fill_split_pad():
 
 def test_range_is_inclusive_and_deprecated():
     for args, kw in (((1, 4), {}), ((1, 4, 0.5), {}), ((0, 1, 0.3), {}), ((3, 1, -1), {}),
-                     ((1, 4), dict(dtype=tg.int64)), ((-2.5, 1.25, 0.75), dict(dtype=tg.float64))):
+                     ((1, 4), dict(dtype=tg.int64)), ((0, 1, 0.1), {}), ((-2.5, 1.25, 0.75), dict(dtype=tg.float64))):
         kw_t = {k: getattr(torch, str(v).split(".")[-1]) for k, v in kw.items()}
         with pytest.warns(UserWarning, match="deprecated"):
             a = tg.range(*args, **kw)
@@ -444,6 +450,8 @@ def test_histogram_edges_and_errors():
                       (lambda: tg.histogram(ours(np.array([1.0, np.nan], np.float32)), 3),
                        RuntimeError),
                       (lambda: tg.histogram(x, tg.tensor([0.0, 1.0], dtype=tg.float64)),
+                       RuntimeError),
+                      (lambda: tg.histogram(x, 2, weight=tg.ones(2, dtype=tg.float64)),
                        RuntimeError)):
         with pytest.raises(exc):
             call()

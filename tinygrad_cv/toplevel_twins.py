@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import builtins
 import collections
+import math
 import numbers
 import warnings
 
@@ -381,7 +382,7 @@ def range(start, end, step=1, *, dtype=None, device=None, requires_grad=False): 
         raise RuntimeError("step must be nonzero")
     if (step > 0 and end < start) or (step < 0 and end > start):
         raise RuntimeError("upper bound and lower bound inconsistent with step sign")
-    count = int((end - start) // step) + 1
+    count = math.floor((end - start) / step) + 1   # (as torch: 1 // 0.1 would give 9)
     values = _arange(count, dtype=_FLOAT64, device=device) * step + start
     out = values.to(_resolve_dtype(dtype) if dtype is not None else backend.dtype("float32"))
     return out.requires_grad_(requires_grad)
@@ -492,6 +493,9 @@ def histogram(input, bins=100, *, range=None, weight=None, density=False):  # no
     w = None
     if weight is not None:
         w = _as_tensor(weight)
+        if w.dtype != x.dtype:
+            raise RuntimeError(f"torch.histogram: weight should have the input's dtype "
+                               f"{x.dtype}, got {w.dtype}")
         if tuple(w.shape) != tuple(x.shape):
             raise RuntimeError(f"torch.histogram: weight should have the same shape as input, "
                                f"got {tuple(w.shape)} and {tuple(x.shape)}")

@@ -75,9 +75,9 @@ def regularized_gamma_array(a, x, upper=False):
     """P(a, x) (``upper``: Q(a, x)) of raw arrays, broadcast, in their floating dtype."""
     xp = backend.get_array_module(a, x)
     dtype = xp.result_type(a, x)
-    a, x = xp.broadcast_arrays(a.astype("float64"), x.astype("float64"))
-    shape = a.shape
-    a, x = a.reshape(-1), x.reshape(-1)
+    shape = backend.broadcast_shapes(a.shape, x.shape)
+    a = xp.broadcast_to(a.astype("float64"), shape).reshape(-1)
+    x = xp.broadcast_to(x.astype("float64"), shape).reshape(-1)
     p = xp.full(a.shape, xp.nan)
     regular = (a > 0) & (x > 0) & xp.isfinite(a) & xp.isfinite(x)
     p = xp.where((a == 0) & (x > 0), 1.0, p)
