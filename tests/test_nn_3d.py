@@ -450,3 +450,44 @@ def test_upsample_5d(device):
         F.interpolate(tg.randn(1, 1, 2, 2, 2), scale_factor=2, mode="bilinear")
     with pytest.raises(ValueError, match="size must be an int or 3 ints for 5-D input"):
         F.interpolate(tg.randn(1, 1, 2, 2, 2), size=(2, 2))
+
+
+# ----------------------------------------------------------------------------- lazy 3-D layers
+
+LAZY_CASES = [  # (class, constructor args, input shape)
+    ("LazyConv3d", (4, 3), (2, 3, 4, 5, 5)),
+    ("LazyConv3d", (6, (3, 1, 2), 1, "same", 1, 3, False, "circular"), (6, 3, 4, 5)),
+    ("LazyConvTranspose3d", (4, 3, 2, 1, 1, 2), (2, 4, 2, 3, 3)),
+    ("LazyBatchNorm3d", (), (2, 3, 2, 3, 3)),
+    ("LazyBatchNorm3d", (1e-3, None, False), (2, 3, 2, 3, 3)),
+    ("LazyInstanceNorm3d", (), (2, 3, 2, 3, 4)),
+    ("LazyInstanceNorm3d", (1e-5, 0.1, True, False), (1, 3, 2, 3, 4)),
+]
+
+
+@pytest.mark.parametrize("cls,args,shape", LAZY_CASES)
+def test_lazy_3d_layers_match_torch(cls, args, shape):
+    ours, theirs = getattr(nn, cls)(*args), getattr(torch.nn, cls)(*args)
+    assert repr(ours) == repr(theirs)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    x = np.random.default_rng(14).standard_normal(shape)
+    with torch.no_grad():
+        theirs(torch.tensor(x, dtype=torch.float32))     # the first call infers the shapes
+    ours(tg.tensor(x.astype(np.float32)))
+    assert type(ours) is getattr(nn, type(theirs).__name__)
+    assert repr(ours) == repr(theirs)
+    assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == \
+        [(k, tuple(v.shape)) for k, v in theirs.state_dict().items()]
+    compare_layer(ours, theirs, x.astype(np.float32), rtol=1e-4, atol=1e-5)
+
+
+def test_lazy_conv3d_initialisation():
+    conv = nn.LazyConv3d(40, (3, 2, 2), groups=2)
+    conv(tg.zeros(1, 8, 3, 3, 3))
+    bound = 1 / np.sqrt(4 * 12)
+    weight = host(conv.weight)
+    assert weight.shape == (40, 4, 3, 2, 2)
+    assert np.abs(weight).max() <= bound and np.abs(weight).max() > 0.9 * bound
+    assert np.abs(host(conv.bias)).max() <= bound
+    with pytest.raises(ValueError, match=r"Expected 4D \(unbatched\) or 5D \(batched\) input to LazyConv3d"):
+        nn.LazyConv3d(4, 3)(tg.zeros(2, 3, 3))

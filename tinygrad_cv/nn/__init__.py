@@ -50,6 +50,8 @@ from .uninitialized import UninitializedParameter, UninitializedBuffer  # noqa: 
 from .layers.lazy import (LazyLinear, LazyConv1d, LazyConv2d, LazyConvTranspose1d,  # noqa: E402,F401
                           LazyConvTranspose2d, LazyBatchNorm1d, LazyBatchNorm2d,
                           LazyInstanceNorm1d, LazyInstanceNorm2d)
+from .layers.lazy import (LazyConv3d, LazyConvTranspose3d, LazyBatchNorm3d,  # noqa: E402,F401
+                          LazyInstanceNorm3d)
 from . import parameter  # noqa: E402,F401  (nn.parameter.UninitializedParameter, ...)
 from . import parallel  # noqa: E402,F401  (nn.parallel.DistributedDataParallel)
 from . import modules  # noqa: E402,F401  (torch.nn.modules' paths: nn.modules.rnn.LSTM, ...)

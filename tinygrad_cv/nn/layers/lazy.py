@@ -29,14 +29,15 @@ import numbers
 from .. import init
 from ..uninitialized import UninitializedBuffer, UninitializedParameter, is_lazy
 from ...creation import zeros
-from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
-from .instance_norm import InstanceNorm1d, InstanceNorm2d
+from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
+from .instance_norm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
 from .linear import Linear
-from .normalization import BatchNorm1d, BatchNorm2d
+from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d
 
-__all__ = ["LazyModuleMixin", "LazyLinear", "LazyConv1d", "LazyConv2d", "LazyConvTranspose1d",
-           "LazyConvTranspose2d", "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyInstanceNorm1d",
-           "LazyInstanceNorm2d"]
+__all__ = ["LazyModuleMixin", "LazyLinear", "LazyConv1d", "LazyConv2d", "LazyConv3d",
+           "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d", "LazyBatchNorm1d",
+           "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d",
+           "LazyInstanceNorm3d"]
 
 _INFERRED = "_lazy_parameters_inferred"   # set when a lazy module without cls_to_become is done
 
@@ -171,7 +172,7 @@ class _LazyConvMixin(LazyModuleMixin):
         return int(input.shape[1] if input.ndim == dims + 2 else input.shape[0])
 
     def initialize_parameters(self, input, *args, **kwargs):
-        transposed = isinstance(self, (ConvTranspose1d, ConvTranspose2d))
+        transposed = isinstance(self, (ConvTranspose1d, ConvTranspose2d, ConvTranspose3d))
         if self.has_uninitialized_params():
             self.in_channels = self._in_channels(input)
             if self.in_channels % self.groups:
@@ -214,6 +215,18 @@ class LazyConv2d(_LazyConvMixin, Conv2d):
         self._lazy_setup(out_channels, bias, device, dtype)
 
 
+class LazyConv3d(_LazyConvMixin, Conv3d):
+    """``Conv3d`` with ``in_channels`` from the first input (arguments as ``LazyConv1d``)."""
+
+    cls_to_become = Conv3d
+
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(0, 0, kernel_size, stride, padding, dilation, groups, False,
+                         padding_mode, device=device, dtype=dtype)
+        self._lazy_setup(out_channels, bias, device, dtype)
+
+
 class LazyConvTranspose1d(_LazyConvMixin, ConvTranspose1d):
     """``ConvTranspose1d`` with ``in_channels`` from the first input:
     ``LazyConvTranspose1d(out_channels, kernel_size, stride=1, padding=0, output_padding=0,
@@ -234,6 +247,20 @@ class LazyConvTranspose2d(_LazyConvMixin, ConvTranspose2d):
     ``LazyConvTranspose1d``)."""
 
     cls_to_become = ConvTranspose2d
+
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups=1, bias=True, dilation=1, padding_mode="zeros", device=None,
+                 dtype=None):
+        super().__init__(0, 0, kernel_size, stride, padding, output_padding, groups, False,
+                         dilation, padding_mode, device=device, dtype=dtype)
+        self._lazy_setup(out_channels, bias, device, dtype)
+
+
+class LazyConvTranspose3d(_LazyConvMixin, ConvTranspose3d):
+    """``ConvTranspose3d`` with ``in_channels`` from the first input (arguments as
+    ``LazyConvTranspose1d``)."""
+
+    cls_to_become = ConvTranspose3d
 
     def __init__(self, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
                  groups=1, bias=True, dilation=1, padding_mode="zeros", device=None,
@@ -310,6 +337,13 @@ class LazyBatchNorm2d(_LazyNormMixin, BatchNorm2d):
     cls_to_become = BatchNorm2d
 
 
+class LazyBatchNorm3d(_LazyNormMixin, BatchNorm3d):
+    """``BatchNorm3d`` with ``num_features`` from the first input (arguments as
+    ``LazyBatchNorm1d``)."""
+
+    cls_to_become = BatchNorm3d
+
+
 class _LazyInstanceNormMixin(_LazyNormMixin):
     def _features(self, input):
         spatial = self._spatial
@@ -332,3 +366,10 @@ class LazyInstanceNorm2d(_LazyInstanceNormMixin, InstanceNorm2d):
 
     cls_to_become = InstanceNorm2d
 
+
+
+class LazyInstanceNorm3d(_LazyInstanceNormMixin, InstanceNorm3d):
+    """``InstanceNorm3d`` with ``num_features`` from the first input (dim 1, or 0 unbatched);
+    torch's lazy defaults ``affine=True``, ``track_running_stats=True``."""
+
+    cls_to_become = InstanceNorm3d
