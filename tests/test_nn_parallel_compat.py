@@ -105,3 +105,157 @@ def test_data_parallel_several_devices_raise_clearly():
             nn.DataParallel(nn.Linear(2, 2), device_ids=ids)
     with pytest.raises(TypeError, match="nn.Module"):
         nn.DataParallel(lambda x: x)
+
+
+# ---- SyncBatchNorm --------------------------------------------------------------------------
+def _torch_bn_state(g, t):
+    g.load_state_dict({k: v.detach().numpy() for k, v in t.state_dict().items()})
+
+
+@pytest.mark.parametrize("shape,kw", [((4, 3), {}), ((3, 3, 5), {"momentum": None}),
+                                      ((2, 3, 4, 4), {"affine": False}),
+                                      ((2, 3, 2, 3, 2), {"track_running_stats": False}),
+                                      ((2, 3, 4), {"bias": False})])
+def test_sync_batchnorm_one_process_is_batchnorm_like_torch(shape, kw):
+    torch.manual_seed(0)
+    t, g = torch.nn.SyncBatchNorm(3, **kw), nn.SyncBatchNorm(3, **kw)
+    assert repr(g) == repr(t) and list(g.state_dict()) == list(t.state_dict())
+    if t.weight is not None:
+        with torch.no_grad():
+            t.weight.uniform_(0.5, 1.5)
+            if t.bias is not None:
+                t.bias.uniform_(-1, 1)
+    _torch_bn_state(g, t)
+    rng = np.random.default_rng(1)
+    for mode in ("train", "train", "eval"):
+        t.train(mode == "train")
+        g.train(mode == "train")
+        x = (rng.standard_normal(shape) * 2 + 1).astype(np.float32)
+        xt, xg = torch.tensor(x, requires_grad=True), tg.tensor(x, requires_grad=True)
+        yt, yg = t(xt), g(xg)
+        np.testing.assert_allclose(yg.detach().numpy(), yt.detach().numpy(), rtol=1e-5,
+                                   atol=1e-5)
+        w = rng.standard_normal(shape).astype(np.float32)
+        (yt * torch.tensor(w)).sum().backward()
+        (yg * tg.tensor(w)).sum().backward()
+        np.testing.assert_allclose(xg.grad.numpy(), xt.grad.numpy(), rtol=1e-4, atol=1e-4)
+        for k, v in t.state_dict().items():
+            np.testing.assert_allclose(g.state_dict()[k].numpy(), v.numpy(), rtol=1e-5,
+                                       atol=1e-6)
+
+
+def test_convert_sync_batchnorm_like_torch():
+    def build(lib):
+        m = lib.nn.Sequential(lib.nn.Conv2d(2, 3, 3), lib.nn.BatchNorm2d(3),
+                              lib.nn.Sequential(lib.nn.Linear(4, 4), lib.nn.BatchNorm1d(4)))
+        m.eval()
+        return m
+
+    t, g = build(torch), build(tg)
+    bn = g[1]
+    tc = torch.nn.SyncBatchNorm.convert_sync_batchnorm(t)
+    gc = nn.SyncBatchNorm.convert_sync_batchnorm(g)
+    assert repr(gc) == repr(tc)
+    assert gc is g and type(gc[1]) is nn.SyncBatchNorm and type(gc[2][1]) is nn.SyncBatchNorm
+    assert gc[1].weight is bn.weight and gc[1].running_mean is bn.running_mean
+    assert not gc[1].training and list(gc.state_dict()) == list(tc.state_dict())
+    single = nn.SyncBatchNorm.convert_sync_batchnorm(nn.BatchNorm1d(5, affine=False))
+    assert type(single) is nn.SyncBatchNorm and single.weight is None
+    assert nn.modules.batchnorm.SyncBatchNorm is nn.SyncBatchNorm
+
+
+def test_sync_batchnorm_math_over_simulated_ranks():
+    """Three threads stand for three ranks (a barrier-based all-reduce): the synced
+    statistics and gradients equal torch's batch norm of the concatenated batch."""
+    import threading
+
+    from tinygrad_cv.nn.functional.sync_batch_norm import sync_batch_norm
+
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal((n, 4, 3, 2)) * 3 + 5 for n in (2, 3, 1)]
+    gys = [rng.standard_normal(x.shape) for x in xs]
+    w, b = rng.standard_normal(4), rng.standard_normal(4)
+    barrier, slots, out = threading.Barrier(3), [None] * 3, [None] * 3
+
+    def all_reduce_for(rank):
+        def reduce(arr):
+            slots[rank] = arr.copy()
+            barrier.wait()
+            total = sum(slots)
+            barrier.wait()
+            arr[...] = total
+        return reduce
+
+    def rank_run(rank):
+        x = tg.tensor(xs[rank], requires_grad=True)
+        wt, bt = tg.tensor(w, requires_grad=True), tg.tensor(b, requires_grad=True)
+        rm, rv = tg.zeros(4, dtype=tg.float64), tg.ones(4, dtype=tg.float64)
+        y = sync_batch_norm(x, rm, rv, wt, bt, 0.1, 1e-5, all_reduce_for(rank))
+        (y * tg.tensor(gys[rank])).sum().backward()
+        out[rank] = (y.detach().numpy(), x.grad.numpy(), wt.grad.numpy(), bt.grad.numpy(),
+                     rm.numpy(), rv.numpy())
+
+    threads = [threading.Thread(target=rank_run, args=(r,)) for r in range(3)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=30)
+    assert all(o is not None for o in out)
+    X = torch.tensor(np.concatenate(xs), requires_grad=True)
+    W, B = torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True)
+    rm, rv = torch.zeros(4, dtype=torch.float64), torch.ones(4, dtype=torch.float64)
+    Y = torch.nn.functional.batch_norm(X, rm, rv, W, B, True, 0.1, 1e-5)
+    (Y * torch.tensor(np.concatenate(gys))).sum().backward()
+    np.testing.assert_allclose(np.concatenate([o[0] for o in out]), Y.detach().numpy(),
+                               atol=1e-12)
+    np.testing.assert_allclose(np.concatenate([o[1] for o in out]), X.grad.numpy(), atol=1e-12)
+    np.testing.assert_allclose(sum(o[2] for o in out), W.grad.numpy(), atol=1e-12)
+    np.testing.assert_allclose(sum(o[3] for o in out), B.grad.numpy(), atol=1e-12)
+    for o in out:
+        np.testing.assert_allclose(o[4], rm.numpy(), atol=1e-14)
+        np.testing.assert_allclose(o[5], rv.numpy(), atol=1e-14)
+
+
+def test_sync_batchnorm_gradcheck_one_rank():
+    from tinygrad_cv.nn.functional.sync_batch_norm import sync_batch_norm
+    from tinygrad_cv.testing import gradcheck
+
+    rng = np.random.default_rng(2)
+    x = tg.tensor(rng.standard_normal((3, 2, 4)), requires_grad=True)
+    w = tg.tensor(rng.standard_normal(2), requires_grad=True)
+    b = tg.tensor(rng.standard_normal(2), requires_grad=True)
+    assert gradcheck(lambda *a: sync_batch_norm(*a[:1], None, None, *a[1:], 0.1, 1e-5,
+                                                lambda arr: None), (x, w, b))
+
+
+def test_sync_batchnorm_errors():
+    with pytest.raises(NotImplementedError, match="subgroups"):
+        nn.SyncBatchNorm(3, process_group=object())
+    with pytest.raises(ValueError, match="num_features=3"):
+        nn.SyncBatchNorm(3)(tg.ones(2, 4, 5))
+    with pytest.raises(ValueError):
+        nn.SyncBatchNorm(3)(tg.ones(3))
+
+
+def test_sync_batchnorm_over_mpi_ranks_equals_global_batchnorm(tmp_path):
+    """Two MPI ranks (mpiexec): outputs, input gradients, the ranks' summed parameter
+    gradients and running statistics equal BatchNorm on the whole batch in one process."""
+    import json
+    import os
+    import subprocess
+
+    pytest.importorskip("mpi4py", reason="needs the 'distributed' extra (mpi4py, mpich)")
+    from tinygrad_cv.distributed.launcher import find_mpiexec, mpiexec_command
+
+    if find_mpiexec() is None:
+        pytest.skip("no mpiexec found (pip install '.[distributed]')")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    worker = os.path.join(root, "tests", "sync_batchnorm_worker.py")
+    proc = subprocess.run(mpiexec_command(2, [worker, str(tmp_path)]), cwd=root,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    for rank in range(2):
+        results = json.loads((tmp_path / f"rank{rank}.json").read_text())
+        assert len(results) > 20
+        bad = {k: v for k, v in results.items() if not v[0]}
+        assert not bad, f"rank {rank}: {json.dumps(bad, indent=1)[:3000]}"

@@ -53,5 +53,6 @@ from .layers.lazy import (LazyLinear, LazyConv1d, LazyConv2d, LazyConvTranspose1
 from .layers.lazy import (LazyConv3d, LazyConvTranspose3d, LazyBatchNorm3d,  # noqa: E402,F401
                           LazyInstanceNorm3d)
 from . import parameter  # noqa: E402,F401  (nn.parameter.UninitializedParameter, ...)
+from .layers.sync_batchnorm import SyncBatchNorm  # noqa: E402,F401
 from . import parallel  # noqa: E402,F401  (nn.parallel.DistributedDataParallel)
 from . import modules  # noqa: E402,F401  (torch.nn.modules' paths: nn.modules.rnn.LSTM, ...)
