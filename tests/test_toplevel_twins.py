@@ -566,6 +566,12 @@ def test_igamma_values_against_scipy_and_torch():
         np.testing.assert_allclose(got, ref(a, x), rtol=1e-12, atol=1e-13)
         # torch's own error reaches 2e-9 here (its large-a expansion)
         np.testing.assert_allclose(got, host(fn_t(theirs(a), theirs(x))), rtol=1e-8, atol=1e-13)
+    # small a: Q is tiny while P is close to 1 (Q is not taken as 1 - P there)
+    a, x = 10 ** rng.uniform(-7, -0.5, 200), rng.uniform(0.01, 1.2, 200)
+    np.testing.assert_allclose(host(tg.igammac(ours(a), ours(x))), sps.gammaincc(a, x),
+                               rtol=1e-12, atol=0)
+    np.testing.assert_allclose(host(tg.igamma(ours(a), ours(x))), sps.gammainc(a, x),
+                               rtol=1e-12, atol=0)
     edge_a = np.array([0.0, 0.0, 1.0, 2.0, -1.0, 1.0, np.inf, np.inf, 0.5, np.nan, 3.0])
     edge_x = np.array([0.0, 1.0, 0.0, np.inf, 1.0, -1.0, 1.0, np.inf, 0.0, 1.0, np.nan])
     for fn, fn_t in ((tg.igamma, torch.igamma), (tg.igammac, torch.igammac)):
