@@ -604,3 +604,15 @@ def test_igamma_gradients():
             torch.autograd.grad(fn_t(at, theirs(x)).sum(), at)
         with pytest.raises(NotImplementedError, match="input"):
             tg.autograd.grad(fn(ao, ours(x)).sum(), ao)
+
+
+@settings(max_examples=20, deadline=None)
+@given(shape=st.lists(st.integers(3, 5), min_size=1, max_size=3), seed=st.integers(0, 2**16),
+       edge_order=st.sampled_from([1, 2]), spacing=st.sampled_from([1, 0.5, 3.0]),
+       pick=st.integers(0, 7))
+def test_gradient_shapes_hypothesis(shape, seed, edge_order, spacing, pick):
+    data = np.random.default_rng(seed).standard_normal(shape)
+    dims = [d for d in range(len(shape)) if pick >> d & 1] or None
+    kw = dict(spacing=spacing, edge_order=edge_order, dim=dims)
+    for u, v in zip(tg.gradient(ours(data), **kw), torch.gradient(theirs(data), **kw)):
+        close(u, v, 1e-12, 1e-12)
