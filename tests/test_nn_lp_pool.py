@@ -1,4 +1,4 @@
-"""LPPool1d/2d and F.lp_pool1d/2d against torch (values and gradients), gradcheck, repr."""
+"""LPPool1d/2d/3d and F.lp_pool1d/2d/3d against torch (values and gradients), gradcheck, repr."""
 import math
 
 import numpy as np
@@ -14,7 +14,7 @@ from tinygrad_cv.testing import gradcheck
 NORMS = [1, 2, 3, 1.5, 0.5, -2.0, math.inf, -math.inf]
 
 cases = st.fixed_dictionaries({
-    "dims": st.sampled_from([1, 2]), "p": st.sampled_from(NORMS), "k": st.integers(1, 3),
+    "dims": st.sampled_from([1, 2, 3]), "p": st.sampled_from(NORMS), "k": st.integers(1, 3),
     "s": st.one_of(st.none(), st.integers(1, 3)), "ceil": st.booleans(),
     "size": st.integers(3, 7), "zeros": st.booleans(), "positive": st.booleans(),
     "seed": st.integers(0, 2**16)})
@@ -31,8 +31,8 @@ def _pair(dims, case):
 
 
 def _compare(x, dims, p, k, s, ceil, dtype=np.float64, tol=1e-10):
-    tf = torch.nn.functional.lp_pool1d if dims == 1 else torch.nn.functional.lp_pool2d
-    gf = F.lp_pool1d if dims == 1 else F.lp_pool2d
+    tf = getattr(torch.nn.functional, f"lp_pool{dims}d")
+    gf = getattr(F, f"lp_pool{dims}d")
     xt = torch.tensor(x.astype(dtype), requires_grad=True)
     xg = tg.tensor(x.astype(dtype), requires_grad=True)
     yt, yg = tf(xt, p, k, s, ceil), gf(xg, p, k, s, ceil)
@@ -83,19 +83,23 @@ def test_gradcheck_float64():
     x1 = tg.tensor(np.random.default_rng(5).standard_normal((2, 2, 7)), requires_grad=True)
     assert gradcheck(lambda t: F.lp_pool1d(t, 2, 3, 2), (x1,))
     assert gradcheck(lambda t: F.lp_pool1d(t, math.inf, 2), (x1,))
+    x3 = tg.tensor(np.abs(np.random.default_rng(8).standard_normal((1, 1, 3, 4, 3))) + 0.1,
+                   requires_grad=True)
+    assert gradcheck(lambda t: F.lp_pool3d(t, 2.5, (2, 2, 1), 1, True), (x3,))
 
 
 @pytest.mark.parametrize("cls,args,shape", [
     ("LPPool1d", (2, 3), (2, 3, 8)), ("LPPool1d", (1.5, 3, 2, True), (3, 7)),
     ("LPPool2d", (2, 3), (2, 3, 7, 6)), ("LPPool2d", (4, (2, 3), (1, 2), True), (3, 5, 6)),
-    ("LPPool2d", (math.inf, 2), (1, 2, 4, 4))])
+    ("LPPool2d", (math.inf, 2), (1, 2, 4, 4)), ("LPPool3d", (2, 2), (1, 2, 4, 4, 5)),
+    ("LPPool3d", (3, (2, 1, 3), (1, 2, 2), True), (2, 5, 4, 7))])
 def test_modules_match_torch(cls, args, shape):
     tm, gm = getattr(torch.nn, cls)(*args), getattr(nn, cls)(*args)
     assert repr(gm) == repr(tm)
     assert gm.state_dict() == {} and list(gm.parameters()) == []
     x = np.abs(np.random.default_rng(6).standard_normal(shape))
     np.testing.assert_allclose(gm(tg.tensor(x)).numpy(), tm(torch.tensor(x)).numpy(), rtol=1e-10)
-    assert nn.modules.pooling.LPPool2d is nn.LPPool2d
+    assert nn.modules.pooling.LPPool2d is nn.LPPool2d and nn.modules.pooling.LPPool3d is nn.LPPool3d
 
 
 def test_one_tuple_kernel_accepted_in_1d():
@@ -114,3 +118,5 @@ def test_bad_arguments_raise_clear_errors():
         F.lp_pool1d(tg.ones(2, 2, 2, 2), 2, 2)
     with pytest.raises(ValueError, match="kernel_size"):
         F.lp_pool2d(x, 2, (2, 2, 2))
+    with pytest.raises(ValueError, match="lp_pool3d"):
+        F.lp_pool3d(x[0, 0], 2, 2)

@@ -33,7 +33,7 @@ from .layers.pooling import (MaxPool1d, MaxPool2d, MaxUnpool1d, MaxUnpool2d,  # 
                              AdaptiveMaxPool1d, AdaptiveMaxPool2d, FractionalMaxPool2d,
                              MaxPool3d, AvgPool3d, MaxUnpool3d, AdaptiveAvgPool3d,
                              AdaptiveMaxPool3d)
-from .layers.lp_pool import LPPool1d, LPPool2d  # noqa: F401
+from .layers.lp_pool import LPPool1d, LPPool2d, LPPool3d  # noqa: F401
 from .layers.normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d, LayerNorm,  # noqa: F401
                                    GroupNorm)
 from .layers.upsample import Upsample, UpsamplingNearest2d, UpsamplingBilinear2d  # noqa: F401

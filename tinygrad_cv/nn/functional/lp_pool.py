@@ -1,10 +1,11 @@
-"""Power-average (LP) pooling: ``lp_pool1d``, ``lp_pool2d`` (torch's definition).
+"""Power-average (LP) pooling: ``lp_pool1d``, ``lp_pool2d``, ``lp_pool3d`` (torch's definition).
 
-For a window ``w`` of ``K`` elements (``K = k`` in 1-D, ``kh * kw`` in 2-D) and ``p = norm_type``::
+For a window ``w`` of ``K`` elements (``K = k`` in 1-D, ``kh * kw`` in 2-D, ``kd * kh * kw``
+in 3-D) and ``p = norm_type``::
 
     y = (K * avg_pool(x ** p)) ** (1 / p) = (sum_{i in w} x_i ** p) ** (1 / p)
 
-built on ``avg_pool1d``/``avg_pool2d`` (no padding) and the power op, so shapes, ``stride``
+built on ``avg_pool1d``/``2d``/``3d`` (no padding) and the power op, so shapes, ``stride``
 (default: the kernel), ``ceil_mode`` and unbatched inputs follow average pooling.  With
 ``ceil_mode`` a window cut off by the input's far end is averaged over the elements it holds
 and then multiplied by the full ``K``, as torch (so it is ``K / n`` times that window's sum).
@@ -23,10 +24,11 @@ from __future__ import annotations
 import math
 import numbers
 
-from ...arguments import pair, single
+from ...arguments import pair, single, triple
 from ...tensor import where
 from .pooling import avg_pool2d, max_pool2d
 from .pooling1d import avg_pool1d, max_pool1d
+from .pooling3d import avg_pool3d, max_pool3d
 
 
 def _root(pooled, window_elems, norm_type):
@@ -40,7 +42,8 @@ def _root(pooled, window_elems, norm_type):
 
 def _check_rank(op, input, spatial):
     if input.ndim not in (spatial + 1, spatial + 2):
-        names = "(N, C, L) or (C, L)" if spatial == 1 else "(N, C, H, W) or (C, H, W)"
+        names = {1: "(N, C, L) or (C, L)", 2: "(N, C, H, W) or (C, H, W)",
+                 3: "(N, C, D, H, W) or (C, D, H, W)"}[spatial]
         raise ValueError(f"{op}: expected input of shape {names}, got shape "
                          f"{tuple(input.shape)}")
 
@@ -80,3 +83,19 @@ def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     kh, kw = pair(kernel_size, "kernel_size", op)
     pooled = avg_pool2d(input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
     return _root(pooled, kh * kw, norm_type)
+
+
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """``(sum over each (kd, kh, kw) window of x ** p) ** (1 / p)``; (N, C, D, H, W) or
+    (C, D, H, W) -> (N, C, Do, Ho, Wo), sizes as ``avg_pool3d`` with no padding; torch's
+    signature."""
+    op = "lp_pool3d"
+    _check_rank(op, input, 3)
+    _check_norm(op, norm_type)
+    if norm_type == math.inf:
+        return max_pool3d(input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    if norm_type == -math.inf:
+        return -max_pool3d(-input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    kd, kh, kw = triple(kernel_size, "kernel_size", op)
+    pooled = avg_pool3d(input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
+    return _root(pooled, kd * kh * kw, norm_type)

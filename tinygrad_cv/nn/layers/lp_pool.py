@@ -1,10 +1,10 @@
-"""Power-average pooling layers ``LPPool1d`` and ``LPPool2d`` (no parameters): torch's
+"""Power-average pooling layers ``LPPool1d``, ``LPPool2d``, ``LPPool3d`` (no parameters): torch's
 signature ``(norm_type, kernel_size, stride=None, ceil_mode=False)``, attributes kept as given
-(``stride=None`` means the kernel), computed by ``functional.lp_pool1d``/``lp_pool2d``:
+(``stride=None`` means the kernel), computed by ``functional.lp_pool1d``/``2d``/``3d``:
 ``y = (sum over each window of x ** p) ** (1 / p)``."""
 from __future__ import annotations
 
-from ..functional.lp_pool import lp_pool1d, lp_pool2d
+from ..functional.lp_pool import lp_pool1d, lp_pool2d, lp_pool3d
 from ..module import Module
 
 
@@ -34,4 +34,13 @@ class LPPool2d(_LPPoolNd):
 
     def forward(self, input):
         return lp_pool2d(input, float(self.norm_type), self.kernel_size, self.stride,
+                         self.ceil_mode)
+
+
+class LPPool3d(_LPPoolNd):
+    """(N, C, D, H, W) or (C, D, H, W) -> (N, C, Do, Ho, Wo): the p-norm of each (kd, kh, kw)
+    window."""
+
+    def forward(self, input):
+        return lp_pool3d(input, float(self.norm_type), self.kernel_size, self.stride,
                          self.ceil_mode)
