@@ -107,6 +107,8 @@ def test_set_default_tensor_type():
         # float64 as the default dtype is not supported: set_default_dtype's error
         with pytest.raises(NotImplementedError, match="float32"):
             tg.set_default_tensor_type(tg.DoubleTensor)
+        with pytest.raises(NotImplementedError, match="CPU"):
+            tg.set_default_tensor_type("torch.cuda.FloatTensor")
     assert tg.get_default_dtype() == tg.float32
 
 
@@ -365,7 +367,8 @@ def test_detach_fill_split_pad():
 
 def test_range_is_inclusive_and_deprecated():
     for args, kw in (((1, 4), {}), ((1, 4, 0.5), {}), ((0, 1, 0.3), {}), ((3, 1, -1), {}),
-                     ((1, 4), dict(dtype=tg.int64)), ((0, 1, 0.1), {}), ((-2.5, 1.25, 0.75), dict(dtype=tg.float64))):
+                     ((1, 4), dict(dtype=tg.int64)), ((0, 1, 0.1), {}),
+                     ((-2.5, 1.25, 0.75), dict(dtype=tg.float64))):
         kw_t = {k: getattr(torch, str(v).split(".")[-1]) for k, v in kw.items()}
         with pytest.warns(UserWarning, match="deprecated"):
             a = tg.range(*args, **kw)
@@ -489,7 +492,8 @@ def test_gradient_edges_and_errors():
         close(tg.gradient(ours(x))[0], torch.gradient(theirs(x))[0])
     for call in (lambda m: m.gradient(m.tensor([1.0, 2.0]), edge_order=2),
                  lambda m: m.gradient(m.tensor([1.0, 2.0, 4.0]), edge_order=3),
-                 lambda m: m.gradient(m.tensor([1.0, 2.0, 4.0]), spacing=[1.0, 2.0])):
+                 lambda m: m.gradient(m.tensor([1.0, 2.0, 4.0]), spacing=[1.0, 2.0]),
+                 lambda m: m.gradient(m.ones(2, 3), spacing=[m.tensor(1.0), m.tensor(2.0)])):
         with pytest.raises(RuntimeError) as e_t:
             call(torch)
         with pytest.raises(RuntimeError) as e_o:

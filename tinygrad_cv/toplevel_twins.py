@@ -104,6 +104,9 @@ def set_default_tensor_type(t):
                   UserWarning, stacklevel=2)
     if isinstance(t, str):
         prefix, _, name = t.rpartition(".")
+        if prefix in ("torch.cuda", "tinygrad_cv.cuda"):
+            raise NotImplementedError(f"set_default_tensor_type({t!r}): only CPU tensor types "
+                                      f"are supported (use set_default_device for the GPU)")
         found = getattr(creation, name, None)
         if prefix not in ("torch", "tinygrad_cv") or not isinstance(found, TensorType):
             raise TypeError(f"set_default_tensor_type: unknown tensor type {t!r} (expected "
@@ -518,6 +521,10 @@ def _spacings(name, spacing, dims, ndim, dim_given):
                 f"'self.dim() = {ndim}', since dim argument was not given")
         raise RuntimeError(f"{name} expected spacing to be unspecified, a scalar, or a list of "
                            f"length equal to {what}, but got a list of length {len(spacing)}")
+    bad = [h.ndim for h in spacing if isinstance(h, Tensor) and h.ndim != 1]
+    if bad:
+        raise RuntimeError(f"{name} expected each element of spacing to have one dimension, "
+                           f"but got an element with {bad[0]} dimensions!")
     return spacing
 
 
