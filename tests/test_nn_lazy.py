@@ -277,3 +277,22 @@ def test_torch_paths():
     assert nn.modules.instancenorm.LazyInstanceNorm1d is nn.LazyInstanceNorm1d
     assert nn.parameter.UninitializedBuffer is nn.UninitializedBuffer
     assert issubclass(nn.LazyLinear, nn.modules.lazy.LazyModuleMixin)
+
+
+def test_save_and_load_lazy_modules():
+    import io
+
+    m = nn.Sequential(nn.LazyLinear(3), nn.LazyBatchNorm1d())
+    opt = tg.optim.SGD(m.parameters(), lr=0.1)
+    f = io.BytesIO()
+    tg.save({"model": m, "opt": opt, "sd": m.state_dict()}, f)
+    f.seek(0)
+    loaded = tg.load(f)
+    model, sd = loaded["model"], loaded["sd"]
+    assert repr(model) == repr(m) and type(model[0]) is nn.LazyLinear
+    assert repr(sd["0.weight"]) == "<UninitializedParameter>"
+    assert repr(model[1].running_mean) == "<UninitializedBuffer>"
+    assert loaded["opt"].param_groups[0]["params"][0] is model[0].weight
+    model(tg.ones(2, 4))
+    assert type(model[0]) is nn.Linear and tuple(model[0].weight.shape) == (3, 4)
+    assert type(loaded["opt"].param_groups[0]["params"][0]) is nn.Parameter

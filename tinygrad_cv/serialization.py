@@ -20,6 +20,9 @@ Structure nodes (beside the plain ones of ``io.py``: JSON scalars, lists, ``$dic
 ``$tuple``, ``$tensor``, ``$array``, ``$float``)::
 
     {"$tensorx": [key, requires_grad, is_parameter]}   a Tensor that requires grad / a Parameter
+    {"$uninit": [kind, dtype, requires_grad, persistent]}  a lazy module's uninitialised
+                                 parameter or buffer (kind "UninitializedParameter" or
+                                 "UninitializedBuffer"; no values)
     {"$sparse": [indices, values, size, coalesced]}    a sparse COO tensor
     {"$ref": n}                  the n-th tensor or object met so far (shared or cyclic refs)
     {"$object": [name, state]}   an instance of the class ``name`` ("module.QualName") whose
@@ -211,6 +214,12 @@ def resolve(name, weights_only, path, default=None):
 
 
 # ---- encoding -----------------------------------------------------------------------------------
+def _is_lazy(tensor):
+    """An uninitialised parameter or buffer of a lazy module (saved without values)."""
+    from .nn.uninitialized import is_lazy
+    return is_lazy(tensor)
+
+
 def _custom_pickling(cls):
     """True when ``cls`` customises pickling (its state is not just its ``__dict__``)."""
     for attr in ("__reduce__", "__reduce_ex__", "__getstate__", "__setstate__",
@@ -293,6 +302,10 @@ class Encoder:
             values = self.node(obj._values(), prefix + ".values", where, depth + 1)
             return {"$sparse": [{"$array": indices}, values, list(obj.shape),
                                 bool(obj.is_coalesced())]}
+        if isinstance(obj, Tensor) and _is_lazy(obj):
+            self._remember(obj)
+            return {"$uninit": [type(obj).__name__, obj.dtype.name, bool(obj.requires_grad),
+                                bool(getattr(obj, "persistent", True))]}
         if isinstance(obj, Tensor):
             self._remember(obj)
             key = self._tensor_key(prefix, obj.array)
@@ -430,6 +443,26 @@ class Decoder:
 
     def tensor(self, value, depth):
         t = Tensor.wrap(self.array(value))
+        self.memo.append(t)
+        return t
+
+    def uninit(self, value, depth):
+        """An uninitialised parameter or buffer (``nn.uninitialized``), on the CPU."""
+        from .nn.uninitialized import UninitializedBuffer, UninitializedParameter
+        kinds = {"UninitializedParameter": UninitializedParameter,
+                 "UninitializedBuffer": UninitializedBuffer}
+        if not (isinstance(value, list) and len(value) == 4 and value[0] in kinds
+                and isinstance(value[1], str) and all(isinstance(v, bool) for v in value[2:])):
+            self.fail(f"structure has a malformed uninitialised tensor node {str(value)[:80]}")
+        kind, dtype, requires_grad, persistent = value
+        try:
+            dtype = backend.dtype(dtype)
+        except (TypeError, ValueError):
+            self.fail(f"structure holds the unknown dtype {dtype!r}")
+        if requires_grad and not backend.is_floating(dtype):
+            self.fail(f"uninitialised tensor of dtype {dtype} cannot require gradients")
+        extra = {"persistent": persistent} if kind == "UninitializedBuffer" else {}
+        t = kinds[kind](requires_grad, device="cpu", dtype=dtype, **extra)
         self.memo.append(t)
         return t
 
@@ -599,6 +632,7 @@ _HANDLERS = {
     "$tensor": Decoder.tensor,
     "$array": lambda self, value, depth: self.array(value),
     "$tensorx": Decoder.tensorx,
+    "$uninit": Decoder.uninit,
     "$view": Decoder.view,
     "$sparse": Decoder.sparse,
     "$ref": Decoder.ref,
