@@ -133,6 +133,7 @@ def test_queries_match_torch():
     for obj in (3, 2.5, "s", None, [1], {}, np.zeros(2), tg.tensor):
         assert tg.typename(obj) == torch.typename(obj)
     assert tg.typename(tg.nn.Linear(1, 1)).endswith(".Linear")
+    assert tg.typename(tg.float64) == torch.typename(torch.float64) == "torch.dtype"
     if tg.cuda.is_available():
         assert tg.get_device(tg.zeros(2, device="cuda")) == 0
     assert tg.is_storage(tg.zeros(2)) is torch.is_storage(torch.zeros(2)) is False

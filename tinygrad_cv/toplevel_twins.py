@@ -42,6 +42,7 @@ from .tensor import Tensor, _as_tensor, _resolve_dtype, cat
 from .tensor_math import i0, igamma, igammac, nextafter
 
 _FLOAT64 = backend.dtype("float64")
+_DTYPE_CLASS = next(c for c in type(_FLOAT64).__mro__ if c.__name__ == "dtype")
 
 
 def _tensor(name, input, position=1, what="input"):
@@ -130,10 +131,13 @@ def set_flush_denormal(mode):
 
 
 def typename(obj):
-    """The qualified name of obj's type: 'torch.FloatTensor' for a tensor, 'int',
+    """The qualified name of obj's type: 'torch.FloatTensor' for a tensor, 'torch.dtype' for a
+    dtype, 'int',
     'tinygrad_cv.nn.layers.linear.Linear', ... (torch's rules)."""
     if isinstance(obj, Tensor):
         return obj.type()
+    if isinstance(obj, _DTYPE_CLASS):
+        return "torch.dtype"
     module = getattr(obj, "__module__", "") or ""
     if hasattr(obj, "__qualname__"):
         qualname = obj.__qualname__
