@@ -132,8 +132,7 @@ def set_flush_denormal(mode):
 
 def typename(obj):
     """The qualified name of obj's type: 'torch.FloatTensor' for a tensor, 'torch.dtype' for a
-    dtype, 'int',
-    'tinygrad_cv.nn.layers.linear.Linear', ... (torch's rules)."""
+    dtype, 'int', 'tinygrad_cv.nn.layers.linear.Linear', ... (torch's rules)."""
     if isinstance(obj, Tensor):
         return obj.type()
     if isinstance(obj, _DTYPE_CLASS):
