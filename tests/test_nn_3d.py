@@ -436,6 +436,26 @@ def test_interpolate_5d_nearest_has_no_exact_size_cases(scale_factor):
     assert gradcheck(lambda v: F.interpolate(v, scale_factor=scale_factor), (v,))
 
 
+def test_nearest_volume_repeat_and_onnx_export():
+    """Integer 5-D nearest upsampling (one repeat per axis, block sums backward) against torch,
+    and its ONNX Resize with three scales run by onnxruntime."""
+    import io
+
+    import onnxruntime as ort
+    from tinygrad_cv.onnx import export
+    x = np.random.default_rng(15).standard_normal((2, 3, 2, 3, 4))
+    for factors in [(2, 2, 2), (1, 3, 2), (3, 1, 1)]:
+        _both(lambda v: F.interpolate(v, scale_factor=factors),
+              lambda v: TF.interpolate(v, scale_factor=factors), [x])
+    up = nn.Upsample(scale_factor=(2, 1, 3))
+    buf = io.BytesIO()
+    xf = tg.tensor(x.astype(np.float32))
+    export(up, (xf,), buf, input_names=["x"])
+    got = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"]).run(
+        None, {"x": x.astype(np.float32)})[0]
+    np.testing.assert_array_equal(got, host(up(xf)))
+
+
 def test_upsample_5d(device):
     x = np.random.default_rng(11).standard_normal((1, 2, 3, 4, 5)).astype(np.float32)
     for kw in (dict(scale_factor=2), dict(scale_factor=(2, 1, 3)),

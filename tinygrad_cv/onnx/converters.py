@@ -571,8 +571,8 @@ def packed_attention(c):
 
 
 def nearest_repeat(c):
-    fh, fw = c.kwargs.get("factors", (2, 2))
-    scales = c.g.const([1.0, 1.0, float(fh), float(fw)], "float32")
+    factors = c.kwargs.get("factors", (2, 2))      # (fh, fw), or (fd, fh, fw) for volumes
+    scales = c.g.const([1.0, 1.0] + [float(f) for f in factors], "float32")
     return c.g.node("Resize", [c.names[0], "", scales], mode="nearest",
                     coordinate_transformation_mode="asymmetric", nearest_mode="floor")
 

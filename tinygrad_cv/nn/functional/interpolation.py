@@ -97,33 +97,56 @@ def _channels_last(a):
     return not a.flags.c_contiguous and a.transpose(0, 2, 3, 1).flags.c_contiguous
 
 
-class NearestRepeatFn(Function):
-    """Nearest upsampling by integer factors (fh, fw): y[..., i, j] = x[..., i // fh, j // fw].
+def _sum_blocks(a, axes, factors):
+    """Sum of each run of ``f`` consecutive elements along each of ``axes`` (the adjoint of
+    repeating them), innermost axis first, as ``f`` slice additions per axis: NumPy's
+    reduction over several short strided axes is ~10x slower (2x nearest upsampling of a
+    (2, 16, 8, 16, 16) volume: 8.8 ms against 0.8 ms)."""
+    for axis, f in sorted(zip(axes, factors), reverse=True):
+        if f == 1:
+            continue
+        shape = a.shape
+        blocks = a.reshape(shape[:axis] + (shape[axis] // f, f) + shape[axis + 1:])
+        lead = (slice(None),) * (axis + 1)
+        total = blocks[lead + (0,)] + blocks[lead + (1,)]
+        for i in range(2, f):
+            total += blocks[lead + (i,)]
+        a = total
+    return a
 
-    A channels-last x (a column convolution's output) is repeated in its NHWC memory and y is
-    returned channels-last too (runs of C contiguous values); the backward sums the (fh, fw)
-    blocks of dy in whichever of the two layouts dy has."""
+
+class NearestRepeatFn(Function):
+    """Nearest upsampling by integer factors of the trailing axes ((fh, fw) for (N, C, H, W),
+    (fd, fh, fw) for (N, C, D, H, W)): y[..., i, j] = x[..., i // fh, j // fw].
+
+    The forward repeats one axis at a time (``repeat``: 6x faster than a broadcast copy with
+    short inner runs), the backward adds each block's slices (``_sum_blocks``).  A
+    channels-last (N, C, H, W) x (a column convolution's output) is repeated in its NHWC
+    memory and y is returned channels-last too (runs of C contiguous values); the backward
+    sums the (fh, fw) blocks of dy in whichever of the two layouts dy has."""
 
     @staticmethod
     def forward(ctx, x, factors=(2, 2)):
         xp = backend.get_array_module(x)
-        n, c, h, w = x.shape
-        fh, fw = factors
-        ctx.factors = factors
-        if _channels_last(x):
+        ctx.factors = tuple(factors)
+        if x.ndim == 4 and _channels_last(x):
+            n, c, h, w = x.shape
+            fh, fw = factors
             y = buffers.empty((n, h, fh, w, fw, c), x.dtype, x)
             y[...] = x.transpose(0, 2, 3, 1)[:, :, None, :, None, :]
             return y.reshape(n, h * fh, w * fw, c).transpose(0, 3, 1, 2)
-        return xp.broadcast_to(x[:, :, :, None, :, None], (n, c, h, fh, w, fw)).reshape(n, c, h * fh, w * fw)
+        y = x
+        for axis, f in zip(range(x.ndim - len(factors), x.ndim), factors):
+            if f > 1:
+                y = xp.repeat(y, f, axis=axis)
+        return x.copy() if y is x else y
 
     @staticmethod
     def backward(ctx, dy):
-        n, c, ho, wo = dy.shape
-        fh, fw = ctx.factors
-        if _channels_last(dy):
-            blocks = dy.transpose(0, 2, 3, 1).reshape(n, ho // fh, fh, wo // fw, fw, c)
-            return blocks.sum(axis=(2, 4)).transpose(0, 3, 1, 2)
-        return dy.reshape(n, c, ho // fh, fh, wo // fw, fw).sum(axis=(3, 5))
+        factors = ctx.factors
+        if dy.ndim == 4 and _channels_last(dy):
+            return _sum_blocks(dy.transpose(0, 2, 3, 1), (1, 2), factors).transpose(0, 3, 1, 2)
+        return _sum_blocks(dy, range(dy.ndim - len(factors), dy.ndim), factors)
 
 
 def _nearest_source(xp, in_size, out_size, scale, exact_cases=True):
@@ -325,13 +348,11 @@ def _interpolate_volume(input, out, scale, sf, mode, align_corners):
     if mode == "area":
         from .pooling3d import adaptive_avg_pool3d      # pooling builds on this module
         return adaptive_avg_pool3d(input, out)
-    planes = input.reshape(n, c * d, h, w)
     xp = backend.get_array_module(input)
     if mode == "nearest" and all(_volume_repeats(xp, i, o, s)
                                  for i, o, s in zip((d, h, w), out, scale)):
-        y = NearestRepeatFn.apply(planes, factors=(ho // h, wo // w))
-        y = NearestRepeatFn.apply(y.reshape(n, c, d, ho * wo), factors=(do // d, 1))
-        return y.reshape(n, c, do, ho, wo)
+        return NearestRepeatFn.apply(input, factors=(do // d, ho // h, wo // w))
+    planes = input.reshape(n, c * d, h, w)
     dt = input.dtype
     md, mh, mw = (_axis_matrix(xp, mode, i, o, s, align_corners, dt)
                   for i, o, s in zip((d, h, w), out, scale))
