@@ -187,8 +187,9 @@ def test_uninitialized_parameter_and_buffer():
     assert isinstance(p, nn.Parameter) and p.dtype == tg.float32 and tuple(p.size()) == (0,)
     with pytest.raises(RuntimeError, match="Can't access the shape"):
         p.shape
-    for use in (lambda: p * 2, lambda: p.exp(), lambda: p.sum(), lambda: tg.ones(2) + p,
-                lambda: p.numel()):
+    assert p.device == tg.device(tg.backend.get_default_device())
+    for use in (lambda: p * 2, lambda: p.exp(), lambda: p.sum(), lambda: p.numel(),
+                lambda: tg.ones(2, device="cpu") + p):     # (a GPU tensor: the device error)
         with pytest.raises(ValueError, match="uninitialized parameter"):
             use()
     with pytest.raises(RuntimeError, match="Can't access the shape"):

@@ -447,7 +447,7 @@ class Decoder:
         return t
 
     def uninit(self, value, depth):
-        """An uninitialised parameter or buffer (``nn.uninitialized``), on the CPU."""
+        """An uninitialised parameter or buffer (``nn.uninitialized``)."""
         from .nn.uninitialized import UninitializedBuffer, UninitializedParameter
         kinds = {"UninitializedParameter": UninitializedParameter,
                  "UninitializedBuffer": UninitializedBuffer}
@@ -462,7 +462,7 @@ class Decoder:
         if requires_grad and not backend.is_floating(dtype):
             self.fail(f"uninitialised tensor of dtype {dtype} cannot require gradients")
         extra = {"persistent": persistent} if kind == "UninitializedBuffer" else {}
-        t = kinds[kind](requires_grad, device="cpu", dtype=dtype, **extra)
+        t = kinds[kind](requires_grad, dtype=dtype, **extra)     # on the default device
         self.memo.append(t)
         return t
 

@@ -14,15 +14,18 @@ Before that, as torch:
 * dtype and device conversions (``module.to``, ``.double()``, ``.cuda()``) change what
   ``materialize`` will make;
 * math on it raises ``ValueError("Attempted to use an uninitialized parameter in <op>...")``:
-  on the CPU the placeholder is an array whose every NumPy operation (ufunc or array function)
-  raises that error, so it surfaces from whatever op touches the values.  On the GPU the
-  placeholder is a plain 0-element CuPy array: the error there is the op's own shape error.
+  the placeholder is a 0-element NumPy array whose every operation (ufunc or array function)
+  raises that error, so it surfaces from whatever op touches the values.  It stays on the CPU
+  whatever the tensor's device: the device (``cuda`` after ``module.cuda()``) is recorded on
+  it, ``.device`` reports it and ``materialize`` allocates there; an array assigned to the
+  tensor (``module.to`` moving or casting it) becomes a placeholder of that device and dtype.
+  (Combined with a GPU tensor, the op's device check may speak first.)
 """
 from __future__ import annotations
 
 from .. import backend
 from ..creation import get_default_dtype
-from ..devices import placement
+from ..devices import device as _device, placement
 from ..tensor import Tensor
 from .module import Parameter
 
@@ -41,6 +44,11 @@ class _Placeholder(backend.module_for_device("cpu").ndarray):
     """The 0-element CPU storage of an uninitialised tensor: any NumPy operation on it raises
     (methods that only look at it or convert it, such as ``astype``, work)."""
 
+    def __array_finalize__(self, obj):       # casts and copies keep what it stands for
+        for name in ("kind", "target", "persistent"):
+            if hasattr(obj, name):
+                setattr(self, name, getattr(obj, name))
+
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         raise _use_error(getattr(self, "kind", "UninitializedParameter"), ufunc.__name__)
 
@@ -48,14 +56,16 @@ class _Placeholder(backend.module_for_device("cpu").ndarray):
         raise _use_error(getattr(self, "kind", "UninitializedParameter"), func.__name__)
 
 
-def _placeholder(kind, device, dtype):
+_SLOT = Tensor.array     # the storage slot the placeholder occupies until materialize
+
+
+def _placeholder(kind, device, dtype, persistent=True):
+    """A 0-element CPU placeholder remembering the tensor's ``device`` and ``dtype``."""
     dtype = backend.dtype(dtype) if dtype is not None else get_default_dtype()
     device = placement(device) if device is not None else backend.get_default_device()
-    xp = backend.module_for_device(device)
-    arr = xp.empty((0,), dtype=dtype)
-    if device == "cpu":
-        arr = arr.view(_Placeholder)
-        arr.kind = kind
+    backend.module_for_device(device)            # a GPU without CuPy raises here, as torch
+    arr = backend.module_for_device("cpu").empty((0,), dtype=dtype).view(_Placeholder)
+    arr.kind, arr.target, arr.persistent = kind, device, persistent
     return arr
 
 
@@ -65,14 +75,35 @@ class _Uninitialized:
     __slots__ = ()
     cls_to_become = Tensor
 
+    @property
+    def array(self):
+        return _SLOT.__get__(self)
+
+    @array.setter
+    def array(self, value):
+        if not isinstance(value, _Placeholder):      # moved or cast: keep a placeholder
+            held = _SLOT.__get__(self) if hasattr(self, "_vbox") else None
+            kind = getattr(held, "kind", type(self).__name__)
+            value = _placeholder(kind, backend.device_of(value), value.dtype,
+                                 getattr(held, "persistent", True))
+        _SLOT.__set__(self, value)
+
+    @property
+    def device(self):
+        return _device(self.array.target)
+
+    @property
+    def is_cuda(self):
+        return self.array.target == "cuda"
+
     def materialize(self, shape, device=None, dtype=None):
         """Give the tensor storage of ``shape`` (values uninitialised) on ``device`` with
         ``dtype`` (default: the ones it holds) and make it a ``cls_to_become`` in place."""
         held = self.array
-        device = backend.device_of(held) if device is None else placement(device)
+        device = held.target if device is None else placement(device)
         dtype = held.dtype if dtype is None else backend.dtype(dtype)
         shape = (int(shape),) if isinstance(shape, int) else tuple(int(s) for s in shape)
-        self.array = backend.module_for_device(device).empty(shape, dtype=dtype)
+        _SLOT.__set__(self, backend.module_for_device(device).empty(shape, dtype=dtype))
         self.__class__ = self.cls_to_become
 
     @property
@@ -127,15 +158,13 @@ class UninitializedBuffer(_Uninitialized, Tensor):
 
     def __init__(self, requires_grad=False, device=None, dtype=None, persistent=True):
         Tensor.__init__(self, ())
-        self.array = _placeholder("UninitializedBuffer", device, dtype)
+        self.array = _placeholder("UninitializedBuffer", device, dtype, bool(persistent))
         self.requires_grad = bool(requires_grad)
-        if isinstance(self.array, _Placeholder):
-            self.array.persistent = bool(persistent)
 
     @property
     def persistent(self):
         """Whether a module registering it saves it in its state_dict (default True)."""
-        return getattr(self.array, "persistent", True)
+        return self.array.persistent
 
     def __deepcopy__(self, memo):
         if id(self) not in memo:
