@@ -14,9 +14,9 @@ window's elements inside the input; with ceil_mode, the window clipped to H + p;
 ``divisor_override``) multiply the fused result by a constant (Ho, Wo) map kh*kw / divisor.
 
 Average pooling's fast path: when ``k == s``, ``p == 0`` and k divides H and W, the windows are
-a reshape (N, C, Ho, kh, Wo, kw) and the backward is a broadcast back.  Otherwise the windows
-are one strided view and the backward adds each kernel offset's slice (a loop over the kh*kw
-offsets, never over pixels).  Max pooling always works offset by offset: the forward is a
+blocks of a reshape, summed by slice additions, and the backward repeats dy.  Otherwise the
+forward adds the kh*kw offsets' strided views and the backward adds each kernel offset's slice
+(a loop over the kh*kw offsets, never over pixels).  Max pooling always works offset by offset: the forward is a
 running maximum over the kh*kw strided views, and the backward routes each window's gradient
 to its first maximum in row-major order (torch's tie rule) through comparison masks, not
 scatter.
@@ -50,7 +50,7 @@ from ...autograd.function import Function
 from ...ops.elementwise import ReLU, elementwise_work
 from ...tensor import Tensor
 from .batching import add_batch, drop_batch
-from .interpolation import separable_linear
+from .interpolation import _sum_blocks, separable_linear
 from .padding import pad
 
 
@@ -74,16 +74,9 @@ def _padded(x, padding, value):
     return out
 
 
-def _windows(xpad, kernel, stride, out_hw):
-    """Strided view (N, C, Ho, Wo, kh, kw) of every pooling window (no copy)."""
-    n, c, _, _ = xpad.shape
-    sn, sc, sh, sw = xpad.strides
-    return backend.as_strided(xpad, (n, c, out_hw[0], out_hw[1], kernel[0], kernel[1]),
-                              (sn, sc, sh * stride[0], sw * stride[1], sh, sw))
-
-
 def _add_windows(gwin, padded_hw, kernel, stride):
-    """Inverse of ``_windows``: sum window gradients (N, C, Ho, Wo, kh, kw) into (N, C, Hp, Wp)."""
+    """Sum window gradients (N, C, Ho, Wo, kh, kw) into (N, C, Hp, Wp) (window (a, b) starts at
+    (a * sh, b * sw)), one strided slice addition per kernel offset."""
     xp = backend.get_array_module(gwin)
     n, c, ho, wo, kh, kw = gwin.shape
     out = xp.zeros((n, c) + tuple(padded_hw), dtype=gwin.dtype)
@@ -332,19 +325,30 @@ def _max_routes(xpad, y, dy, slices, tiled, inside=None):
 
 
 class AvgPool2dFn(Function):
-    """Fused average pooling (padding counted in the divisor); see the module docstring."""
+    """Fused average pooling (padding counted in the divisor); see the module docstring.
+
+    The window sums add the kh*kw offsets' strided views (``_sum_blocks`` when the windows
+    tile the input), never reduce a (.., kh, kw) window view: NumPy's reduction over short
+    strided axes is several times slower.  The tiled backward repeats dy (``repeat``)."""
 
     @staticmethod
     def forward(ctx, x, kernel=(2, 2), stride=(2, 2), padding=(0, 0)):
-        n, c, h, w = x.shape
+        _, _, h, w = x.shape
         kh, kw = kernel
         ctx.cfg = (kernel, stride, padding, (h, w))
+        scale = 1.0 / (kh * kw)
         if _is_reshape_case(x.shape, kernel, stride, padding):
-            return x.reshape(n, c, h // kh, kh, w // kw, kw).mean(axis=(3, 5))
+            return _sum_blocks(x, (2, 3), kernel) * scale
         xpad = _padded(x, padding, 0.0)
         ho = _out_size(h, kh, stride[0], padding[0])
         wo = _out_size(w, kw, stride[1], padding[1])
-        return _windows(xpad, kernel, stride, (ho, wo)).sum(axis=(4, 5)) * (1.0 / (kh * kw))
+        slices = _offset_slices(kernel, stride, (ho, wo))
+        (r0, c0), rest = slices[0], slices[1:]
+        y = xpad[:, :, r0, c0] * 1.0          # a new array
+        for rows, cols in rest:
+            y += xpad[:, :, rows, cols]
+        y *= scale
+        return y
 
     @staticmethod
     def backward(ctx, dy):
@@ -354,7 +358,7 @@ class AvgPool2dFn(Function):
         n, c, ho, wo = dy.shape
         g = dy * (1.0 / (kh * kw))
         if _is_reshape_case((n, c, h, w), kernel, stride, padding):
-            return xp.broadcast_to(g[:, :, :, None, :, None], (n, c, ho, kh, wo, kw)).reshape(n, c, h, w)
+            return xp.repeat(xp.repeat(g, kh, axis=2), kw, axis=3)
         gwin = xp.broadcast_to(g[..., None, None], (n, c, ho, wo, kh, kw))
         padded_hw = (h + 2 * padding[0], w + 2 * padding[1])
         return _unpad(_add_windows(gwin, padded_hw, kernel, stride), padding, (h, w))
