@@ -189,7 +189,9 @@ def test_uninitialized_parameter_and_buffer():
         p.shape
     assert p.device == tg.device(tg.backend.get_default_device())
     for use in (lambda: p * 2, lambda: p.exp(), lambda: p.sum(), lambda: p.numel(),
-                lambda: tg.ones(2, device="cpu") + p):     # (a GPU tensor: the device error)
+                lambda: tg.ones(2, device="cpu") + p,      # (a GPU tensor: the device error)
+                lambda: p.view(-1), lambda: p[0], lambda: p.clone(), lambda: p.tolist(),
+                lambda: nn.utils.parameters_to_vector([p])):
         with pytest.raises(ValueError, match="uninitialized parameter"):
             use()
     with pytest.raises(RuntimeError, match="Can't access the shape"):

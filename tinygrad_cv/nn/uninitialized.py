@@ -136,6 +136,22 @@ class _Uninitialized:
         return memo[id(self)]
 
 
+def _refuse(name):
+    def refused(self, *args, **kwargs):
+        raise _use_error(type(self).__name__, name)
+    refused.__name__ = name
+    return refused
+
+
+# Tensor methods that read or rearrange the values without a NumPy operation on them (views,
+# copies, conversions, fills): refused as well, so no empty result escapes
+for _name in ("view", "reshape", "flatten", "contiguous", "clone", "t", "transpose", "permute",
+              "unsqueeze", "squeeze", "expand", "__getitem__", "__setitem__", "numpy",
+              "tolist", "item", "fill_", "zero_", "normal_", "uniform_"):
+    setattr(_Uninitialized, _name, _refuse(_name))
+del _name
+
+
 class UninitializedParameter(_Uninitialized, Parameter):
     """A parameter to be given its shape later: ``UninitializedParameter(requires_grad=True,
     device=None, dtype=None)``; ``materialize(shape)`` makes it a ``Parameter``."""
