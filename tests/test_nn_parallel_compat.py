@@ -50,6 +50,39 @@ def test_rnncellbase_constructible_as_torch():
     assert "bias_ih" not in nn.RNNCellBase(3, 4, False, 2).state_dict()
 
 
+@pytest.mark.parametrize("make", [lambda lib: lib.nn.RNNBase("LSTM", 3, 4, 2, batch_first=True),
+                                  lambda lib: lib.nn.LSTM(3, 4, 2, batch_first=True),
+                                  lambda lib: lib.nn.GRU(3, 4, 2, batch_first=True)])
+def test_rnnbase_argument_checks_as_torch(make):
+    t, g = make(torch), make(tg)
+    x = np.zeros((5, 7, 3), np.float32)
+    lstm = isinstance(t, torch.nn.LSTM)
+
+    def outcome(lib, m, inp, hidden):
+        try:
+            m.check_forward_args(lib.tensor(inp), hidden, None)
+            return "ok"
+        except (RuntimeError, ValueError) as e:
+            return type(e).__name__ + (": " + str(e) if isinstance(e, RuntimeError) else "")
+
+    good, bad = np.zeros((2, 5, 4), np.float32), np.zeros((2, 6, 4), np.float32)
+    for inp, h in ((x, good), (x, bad), (np.zeros((5, 7, 2), np.float32), good),
+                   (x.astype(np.float64), good), (np.zeros(3, np.float32), good)):
+        hidden = [(lib.tensor(good), lib.tensor(h)) if lstm else lib.tensor(h)
+                  for lib in (torch, tg)]
+        assert outcome(tg, g, inp, hidden[1]) == outcome(torch, t, inp, hidden[0])
+    assert g.get_expected_hidden_size(tg.tensor(x), None) == \
+        tuple(t.get_expected_hidden_size(torch.tensor(x), None))
+    hp = np.arange(40, dtype=np.float32).reshape(2, 5, 4)
+    perm = [4, 0, 3, 1, 2]
+    out_t = t.permute_hidden((torch.tensor(hp),) * 2 if lstm else torch.tensor(hp),
+                             torch.tensor(perm))
+    out_g = g.permute_hidden((tg.tensor(hp),) * 2 if lstm else tg.tensor(hp), tg.tensor(perm))
+    for a, b in zip(out_t if lstm else [out_t], out_g if lstm else [out_g]):
+        np.testing.assert_array_equal(b.numpy(), a.numpy())
+    assert [tuple(w.shape) for w in g._flat_weights] == [tuple(w.shape) for w in t._flat_weights]
+
+
 def test_subclassing_rnnbase_still_matches_torch_lstm():
     t = torch.nn.LSTM(3, 4, 2)
     g = nn.LSTM(3, 4, 2)

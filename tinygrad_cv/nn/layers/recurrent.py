@@ -273,6 +273,49 @@ class RNNBase(Module):
         """No-op, for code written for torch's cuDNN weight packing."""
         return None
 
+    # torch's argument checks, for subclasses written against torch's RNNBase
+    def check_input(self, input, batch_sizes):
+        """``input`` (L, N, I), (L, I), or a packed (T, I) when ``batch_sizes`` is given, with
+        the weights' dtype (ValueError) and I = input_size (RuntimeError), as torch."""
+        weights = self._flat_weights
+        if weights and input.dtype != weights[0].dtype:
+            raise ValueError(f"RNN input dtype ({input.dtype}) does not match weight dtype "
+                             f"({weights[0].dtype}). Convert input: input.to({weights[0].dtype}"
+                             f"), or convert model: model.to({input.dtype})")
+        expected = 2 if batch_sizes is not None else 3
+        if input.dim() not in (expected, expected - 1):
+            raise RuntimeError(f"input must have {expected} dimensions, got {input.dim()}")
+        if self.input_size != input.size(-1):
+            raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected "
+                               f"{self.input_size}, got {input.size(-1)}")
+
+    def get_expected_hidden_size(self, input, batch_sizes):
+        """``(num_layers * num_directions, N, hidden_size)`` for this input."""
+        if batch_sizes is not None:
+            batch = int(batch_sizes[0])
+        else:
+            batch = input.size(0) if self.batch_first else input.size(1)
+        return (self.num_layers * (2 if self.bidirectional else 1), batch, self.hidden_size)
+
+    def check_hidden_size(self, hx, expected_hidden_size, msg="Expected hidden size {}, got {}"):
+        if tuple(hx.size()) != tuple(expected_hidden_size):
+            raise RuntimeError(msg.format(tuple(expected_hidden_size), list(hx.size())))
+
+    def check_forward_args(self, input, hidden, batch_sizes):
+        self.check_input(input, batch_sizes)
+        self.check_hidden_size(hidden, self.get_expected_hidden_size(input, batch_sizes))
+
+    def permute_hidden(self, hx, permutation):
+        """``hx`` with its batch dim (1) reordered by ``permutation``."""
+        if permutation is None:
+            return hx
+        return hx.index_select(1, permutation)
+
+    @property
+    def _flat_weights(self):
+        """The parameters in ``_flat_weights_names`` order (torch's list)."""
+        return [getattr(self, n) for n in self._flat_weights_names]
+
     @property
     def _all_weights(self):
         """The parameter names of each layer and direction (torch's order), as lists."""
@@ -468,6 +511,23 @@ class LSTM(RNNBase):
                  dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None):
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first,
                          dropout, bidirectional, proj_size, device=device, dtype=dtype)
+
+    def get_expected_cell_size(self, input, batch_sizes):
+        return self.get_expected_hidden_size(input, batch_sizes)
+
+    def check_forward_args(self, input, hidden, batch_sizes):
+        """torch's checks of the input and of the pair (h_0, c_0)."""
+        self.check_input(input, batch_sizes)
+        self.check_hidden_size(hidden[0], self.get_expected_hidden_size(input, batch_sizes),
+                               "Expected hidden[0] size {}, got {}")
+        self.check_hidden_size(hidden[1], self.get_expected_cell_size(input, batch_sizes),
+                               "Expected hidden[1] size {}, got {}")
+
+    def permute_hidden(self, hx, permutation):
+        """Both states of ``hx`` with their batch dim reordered by ``permutation``."""
+        if permutation is None:
+            return hx
+        return hx[0].index_select(1, permutation), hx[1].index_select(1, permutation)
 
     def forward(self, input, hx=None):
         if hx is None:
