@@ -132,6 +132,22 @@ def test_data_parallel_passes_kwargs_and_nested_inputs():
     np.testing.assert_allclose(out.cpu().numpy(), [5.0, 5.0])
 
 
+def test_functional_data_parallel():
+    gpu = tg.cuda.is_available()
+    m = nn.Linear(3, 2).to("cuda" if gpu else "cpu")
+    x = np.random.default_rng(4).standard_normal((4, 3)).astype(np.float32)
+    want = m(tg.tensor(x, device=m.weight.device)).detach().cpu().numpy()
+    got = nn.parallel.data_parallel(m, tg.tensor(x))      # moved to the GPU when there is one
+    np.testing.assert_allclose(got.detach().cpu().numpy(), want)
+    got = nn.parallel.data_parallel(m, (tg.tensor(x),), device_ids=[0])
+    np.testing.assert_allclose(got.detach().cpu().numpy(), want)
+    with pytest.raises(NotImplementedError, match="DistributedDataParallel"):
+        nn.parallel.data_parallel(m, tg.tensor(x), device_ids=[0, 1])
+    if gpu:    # torch's check: the module must already be on the device
+        with pytest.raises(RuntimeError, match="parameters and buffers on device"):
+            nn.parallel.data_parallel(nn.Linear(3, 2), tg.tensor(x))
+
+
 def test_data_parallel_several_devices_raise_clearly():
     for ids in ([0, 1], ["cuda:0", "cuda:1"]):
         with pytest.raises(NotImplementedError, match="DistributedDataParallel"):

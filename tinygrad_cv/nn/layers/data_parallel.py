@@ -11,6 +11,9 @@ torch's:
   moves the tensors among the arguments (inside tuples, lists and dicts too) to it and returns
   the module's output as it is (torch does not gather with one device).
 
+``data_parallel(module, inputs, device_ids=None, output_device=None, dim=0,
+module_kwargs=None)`` is the functional form (one call, the module not moved).
+
 More than one device id raises ``NotImplementedError`` (use ``DistributedDataParallel``, one
 process per device).  The wrapped module is ``.module``, so ``state_dict()`` keys carry the
 ``module.`` prefix, as torch's.
@@ -22,7 +25,7 @@ from ...devices import device as _device
 from ...tensor import Tensor
 from ..module import Module
 
-__all__ = ["DataParallel"]
+__all__ = ["DataParallel", "data_parallel"]
 
 
 def _device_index(value):
@@ -89,10 +92,30 @@ class DataParallel(Module):
     def forward(self, *inputs, **kwargs):
         if not self.device_ids:
             return self.module(*inputs, **kwargs)
-        for t in list(self.module.parameters()) + list(self.module.buffers()):
-            if t.device.type != self.src_device_obj.type:
-                raise RuntimeError(f"module must have its parameters and buffers on device "
-                                   f"{self.src_device_obj} (device_ids[0]) but found one of "
-                                   f"them on device: {t.device}")
-        return self.module(*_to_device(inputs, self.src_device_obj),
-                           **_to_device(kwargs, self.src_device_obj))
+        return _run_on(self.module, self.src_device_obj, inputs, kwargs)
+
+
+def _run_on(module, dev, inputs, kwargs):
+    """``module(*inputs, **kwargs)`` with the tensors moved to ``dev``, after torch's check
+    that the module's parameters and buffers are there."""
+    for t in list(module.parameters()) + list(module.buffers()):
+        if t.device.type != dev.type:
+            raise RuntimeError(f"module must have its parameters and buffers on device {dev} "
+                               f"(device_ids[0]) but found one of them on device: {t.device}")
+    return module(*_to_device(tuple(inputs), dev), **_to_device(kwargs, dev))
+
+
+def data_parallel(module, inputs, device_ids=None, output_device=None, dim=0,
+                  module_kwargs=None):
+    """torch's ``nn.parallel.data_parallel`` on one device: ``module(*inputs,
+    **module_kwargs)`` (``inputs`` a tuple, or one input), on the GPU when there is one."""
+    if not isinstance(inputs, tuple):
+        inputs = (inputs,) if inputs is not None else ()
+    module_kwargs = {} if module_kwargs is None else module_kwargs
+    if device_ids is not None:
+        device_ids = _check_one_device(list(device_ids))
+    if not cuda.is_available():
+        return module(*inputs, **module_kwargs)
+    ids = device_ids if device_ids is not None else list(range(cuda.device_count()))
+    _check_one_device(ids)
+    return _run_on(module, _device("cuda", ids[0]), inputs, module_kwargs)
