@@ -1,7 +1,8 @@
 """Run under ``mpiexec -n R``: SyncBatchNorm on each rank's part of a global batch against
 BatchNorm on the whole batch in one process (outputs, input gradients, the ranks' summed
 parameter gradients, running statistics).  Writes ``OUT_DIR/rank{r}.json``:
-``{check: [ok, detail]}``.
+``{check: [ok, detail]}``.  Also: DistributedDataParallel over a model with SyncBatchNorm
+trains like one process on the global batch.
 
     mpiexec -n 2 python tests/sync_batchnorm_worker.py OUT_DIR
 """
@@ -74,6 +75,31 @@ def compare(rank, world, dims, momentum, steps=2):
           synced(tg.tensor(x)).detach().numpy(), reference(tg.tensor(x)).detach().numpy())
 
 
+def ddp_training(rank, world, steps=3):
+    """DDP + SyncBatchNorm, equal shares, mean losses: the parameters after each SGD step
+    equal one process trained on the global batch (BatchNorm statistics of the whole batch)."""
+    rng = np.random.default_rng(11)
+    per = 3
+    model = dist.DistributedDataParallel(nn.SyncBatchNorm.convert_sync_batchnorm(net(2, 0.1)))
+    reference = net(2, 0.1)
+    opt = tg.optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
+    ref_opt = tg.optim.SGD(reference.parameters(), lr=0.5, momentum=0.9)
+    for step in range(steps):
+        x = rng.standard_normal((per * world, 2, 4, 4)) + 1
+        target = rng.standard_normal((per * world, 3, 4, 4))
+        for m, o, xs, ts in ((model, opt, x[rank * per:(rank + 1) * per],
+                              target[rank * per:(rank + 1) * per]),
+                             (reference, ref_opt, x, target)):
+            o.zero_grad()
+            ((m(tg.tensor(xs)) - tg.tensor(ts)) ** 2).mean().backward()
+            o.step()
+        for (name, p), q in zip(model.module.named_parameters(), reference.parameters()):
+            close(f"ddp step {step}: {name}", p.detach().numpy(), q.detach().numpy(), 1e-9)
+        for key, value in reference.state_dict().items():
+            close(f"ddp step {step}: {key}", model.module.state_dict()[key].numpy(),
+                  value.numpy(), 1e-9)
+
+
 def main(out):
     dist.init_process_group("mpi", timeout=60)
     rank, world = dist.get_rank(), dist.get_world_size()
@@ -83,6 +109,10 @@ def main(out):
         except Exception:  # noqa: BLE001 (recorded for the test to show)
             RESULTS[f"{dims}d momentum={momentum}"] = [False, traceback.format_exc()]
         dist.barrier()
+    try:
+        ddp_training(rank, world)
+    except Exception:  # noqa: BLE001
+        RESULTS["ddp"] = [False, traceback.format_exc()]
     dist.destroy_process_group()
     with open(os.path.join(out, f"rank{rank}.json"), "w") as f:
         json.dump(RESULTS, f, indent=1)
