@@ -508,3 +508,40 @@ def test_lazy_conv3d_initialisation():
     assert np.abs(host(conv.bias)).max() <= bound
     with pytest.raises(ValueError, match=r"Expected 4D \(unbatched\) or 5D \(batched\) input to LazyConv3d"):
         nn.LazyConv3d(4, 3)(tg.zeros(2, 3, 3))
+
+
+@SETTINGS
+@given(st.one_of(st.fixed_dictionaries({"size": st.integers(1, 9)}),
+                 st.fixed_dictionaries({"scale_factor": st.sampled_from([2, 0.5, 1.5, 1.1, 2.1, 3])})),
+       st.sampled_from([("nearest", None), ("nearest-exact", None), ("linear", False),
+                        ("linear", True), ("area", None)]),
+       st.integers(1, 6), st.integers(0, 2**16))
+def test_interpolate_3d_input_matches_torch(resize, mode, length, seed):
+    """(N, C, L) inputs: 'linear' and the other 1-D modes, through the volume path."""
+    mode, align = mode
+    assume(not (mode == "area" and "scale_factor" in resize))
+    x = np.random.default_rng(seed).standard_normal((2, 3, length))
+    kw = dict(resize, mode=mode, align_corners=align)
+    if _torch_rejects(lambda x: TF.interpolate(x, **kw), x):
+        with pytest.raises(ValueError, match="must be positive"):
+            F.interpolate(tg.tensor(x), **kw)
+        return
+    np.testing.assert_allclose(host(F.interpolate(tg.tensor(x), **kw)),
+                               TF.interpolate(torch.tensor(x), **kw).numpy(), **TOL64)
+    if mode != "nearest" or "size" in resize:    # torch's 1-D nearest backward: as its 3-D one
+        _both(lambda x: F.interpolate(x, **kw), lambda x: TF.interpolate(x, **kw), [x])
+
+
+def test_upsample_linear_module_and_errors():
+    x = np.random.default_rng(16).standard_normal((2, 3, 5)).astype(np.float32)
+    for kw in (dict(scale_factor=2, mode="linear"), dict(size=7, mode="linear", align_corners=True),
+               dict(scale_factor=3)):
+        ours, theirs = nn.Upsample(**kw), torch.nn.Upsample(**kw)
+        assert repr(ours) == repr(theirs)
+        compare_layer(ours, theirs, x, rtol=1e-5, atol=1e-6)
+    with pytest.raises(NotImplementedError, match="linear mode needs 3-D input"):
+        F.interpolate(tg.randn(1, 1, 2, 2), scale_factor=2, mode="linear")
+    with pytest.raises(NotImplementedError, match="trilinear mode needs 5-D input"):
+        F.interpolate(tg.randn(1, 1, 2), scale_factor=2, mode="trilinear")
+    with pytest.raises(ValueError, match="align_corners only applies"):
+        F.interpolate(tg.randn(1, 1, 2), scale_factor=2, mode="nearest", align_corners=True)

@@ -241,8 +241,8 @@ def _output_size(op, shape, size, scale_factor):
     return out, tuple(1.0 / f for f in sf), sf
 
 
-MODES = ("nearest", "nearest-exact", "bilinear", "bicubic", "area", "trilinear")
-_VOLUME_MODES = ("nearest", "nearest-exact", "trilinear", "area")
+MODES = ("nearest", "nearest-exact", "bilinear", "bicubic", "area", "linear", "trilinear")
+_MODE_NDIM = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}   # the others: any
 
 
 def _repeats(in_size, out_size, scale_factor):
@@ -256,23 +256,25 @@ def _repeats(in_size, out_size, scale_factor):
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     """Resize (N, C, H, W) to ``size`` or by ``scale_factor`` (modes 'nearest',
-    'nearest-exact', 'bilinear', 'bicubic', 'area'; the module docstring).
+    'nearest-exact', 'bilinear', 'bicubic', 'area'; the module docstring); (N, C, D, H, W)
+    with 'trilinear' instead of the 2-D modes, (N, C, L) with 'linear' (the volume path on an
+    (N, C, 1, 1, L) view).
 
     ``recompute_scale_factor=True``: the output size comes from ``scale_factor`` and the
     coordinates from the sizes (``scale = in / out``), as if that size had been given.
     ``antialias=True`` raises NotImplementedError."""
     op = "interpolate"
-    if input.ndim not in (4, 5):
-        raise ValueError(f"{op}: expected input of shape (N, C, H, W) (4-D) or (N, C, D, H, W) "
-                         f"(5-D), got shape {tuple(input.shape)}")
+    if input.ndim not in (3, 4, 5):
+        raise ValueError(f"{op}: expected input of shape (N, C, L) (3-D), (N, C, H, W) (4-D) or "
+                         f"(N, C, D, H, W) (5-D), got shape {tuple(input.shape)}")
     if mode not in MODES:
         raise ValueError(f"{op}: mode must be one of {', '.join(MODES)}, got {mode!r}")
-    if (input.ndim == 5) != (mode == "trilinear") and mode in ("bilinear", "bicubic", "trilinear"):
+    if _MODE_NDIM.get(mode, input.ndim) != input.ndim:
         raise NotImplementedError(f"{op}: got {input.ndim}-D input, but {mode} mode needs "
-                                  f"{5 if mode == 'trilinear' else 4}-D input")
-    if mode not in ("bilinear", "bicubic", "trilinear") and align_corners is not None:
-        raise ValueError(f"{op}: align_corners only applies to modes 'bilinear', 'bicubic' "
-                         "and 'trilinear'")
+                                  f"{_MODE_NDIM[mode]}-D input")
+    if mode not in _MODE_NDIM and align_corners is not None:
+        raise ValueError(f"{op}: align_corners only applies to modes 'linear', 'bilinear', "
+                         "'bicubic' and 'trilinear'")
     if antialias:
         raise NotImplementedError(f"{op}: antialias=True is not supported")
     if recompute_scale_factor and size is not None:
@@ -283,7 +285,13 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if min(out) < 1:
         raise ValueError(f"{op}: output size {out} must be positive")
     if input.ndim == 5:
-        return _interpolate_volume(input, out, scale, sf, mode, align_corners)
+        return _interpolate_volume(input, out, scale, mode, align_corners)
+    if input.ndim == 3:
+        n, c, length = input.shape
+        y = _interpolate_volume(input.reshape(n, c, 1, 1, length), (1, 1) + out,
+                                (1.0, 1.0) + scale, "trilinear" if mode == "linear" else mode,
+                                align_corners)
+        return y.reshape(n, c, out[0])
     ho, wo = out
     h, w = input.shape[2], input.shape[3]
     if mode == "nearest" and _repeats(h, ho, None if sf is None else sf[0]) and _repeats(
@@ -340,7 +348,7 @@ def _volume_repeats(xp, in_size, out_size, scale):
     return bool((src == xp.arange(out_size) // (out_size // in_size)).all())
 
 
-def _interpolate_volume(input, out, scale, sf, mode, align_corners):
+def _interpolate_volume(input, out, scale, mode, align_corners):
     """Resample x (N, C, D, H, W) to ``out`` (Do, Ho, Wo): the (H, W) map of the (N, C*D, H,
     W) view, then the depth map of the (N, C, D, Ho*Wo) view (module docstring)."""
     n, c, d, h, w = input.shape

@@ -7,8 +7,8 @@ from ..module import Module
 
 
 class Upsample(Module):
-    """Resize (N, C, H, W) or (N, C, D, H, W) to ``size`` or by ``scale_factor``; see
-    ``functional.upsample``."""
+    """Resize (N, C, L), (N, C, H, W) or (N, C, D, H, W) to ``size`` or by ``scale_factor``;
+    see ``functional.upsample``."""
 
     def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None,
                  recompute_scale_factor=None):
@@ -26,9 +26,9 @@ class Upsample(Module):
         self.recompute_scale_factor = recompute_scale_factor
 
     def forward(self, x):
-        if x.ndim not in (4, 5):
-            raise ValueError(f"Upsample: expected input of shape (N, C, H, W) (4-D) or "
-                             f"(N, C, D, H, W) (5-D), got shape {tuple(x.shape)}")
+        if x.ndim not in (3, 4, 5):
+            raise ValueError(f"Upsample: expected input of shape (N, C, L) (3-D), (N, C, H, W) "
+                             f"(4-D) or (N, C, D, H, W) (5-D), got shape {tuple(x.shape)}")
         return interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners,
                            getattr(self, "recompute_scale_factor", None))
 
