@@ -31,8 +31,20 @@ from ...autograd.function import Function
 _F64 = "float64"
 
 
+def _channel_sums(a):
+    """Per-channel sums of a (N, C, S) array: per-(sample, channel) sums along the contiguous
+    S in a's dtype (no temporary), then over the samples in float64: (C,) float64."""
+    return backend.get_array_module(a).einsum("ncs->nc", a).sum(axis=0, dtype=_F64)
+
+
+def _channel_dots(a, b):
+    """Per-channel ``sum(a * b)`` of (N, C, S) arrays, without the product temporary."""
+    return backend.get_array_module(a).einsum("ncs,ncs->nc", a, b).sum(axis=0, dtype=_F64)
+
+
 class SyncBatchNormFn(Function):
-    """The fused forward/backward above; inputs x (N, C, *), weight and bias (C,) or None."""
+    """The fused forward/backward above; inputs x (N, C, *), weight and bias (C,) or None.
+    Saves x, the mean and 1/std (xhat is recomputed in the backward)."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, *, running_mean, running_var, momentum, eps, all_reduce):
@@ -40,7 +52,7 @@ class SyncBatchNormFn(Function):
         n, c = x.shape[0], x.shape[1]
         x3 = x.reshape(n, c, -1)
         stats = xp.empty(c + 1, dtype=_F64)
-        stats[:c] = x3.sum(axis=(0, 2), dtype=_F64)
+        stats[:c] = _channel_sums(x3)
         stats[c] = n * x3.shape[2]
         all_reduce(stats)
         count = float(stats[c])
@@ -48,17 +60,16 @@ class SyncBatchNormFn(Function):
             raise ValueError(f"SyncBatchNorm: expected more than 1 value per channel when "
                              f"training over all ranks, got {int(count)}")
         mean = stats[:c] / count
-        centred = x3 - mean.astype(x.dtype)[:, None]
-        squares = (centred * centred).sum(axis=(0, 2), dtype=_F64)
+        mean_x = mean.astype(x.dtype)[:, None]
+        y = xp.subtract(x3, mean_x)                  # x - mean, then y in place
+        squares = _channel_dots(y, y)
         all_reduce(squares)
         var = squares / count
         inv_std = 1.0 / xp.sqrt(var + eps)
-        xhat = centred * inv_std.astype(x.dtype)[:, None]
-        y = xhat
-        if weight is not None:
-            y = y * weight[:, None]
+        scale = inv_std if weight is None else inv_std * weight
+        y *= scale.astype(x.dtype)[:, None]
         if bias is not None:
-            y = y + bias[:, None]
+            y += bias[:, None]
         if running_mean is not None:
             running_mean *= 1.0 - momentum
             running_mean += (momentum * mean).astype(running_mean.dtype)
@@ -66,28 +77,34 @@ class SyncBatchNormFn(Function):
             running_var *= 1.0 - momentum
             running_var += (momentum * var * (count / (count - 1))).astype(running_var.dtype)
         ctx.count, ctx.all_reduce = count, all_reduce
-        ctx.save_for_backward(xhat, inv_std.astype(x.dtype), weight)
-        return y.reshape(x.shape).astype(x.dtype, copy=False)
+        ctx.save_for_backward(x3, mean_x, inv_std.astype(x.dtype), weight)
+        return y.reshape(x.shape)
 
     @staticmethod
     def backward(ctx, dy):
-        xhat, inv_std, weight = ctx.saved_tensors
+        x3, mean_x, inv_std, weight = ctx.saved_tensors
         needs = ctx.needs_input_grad
         xp = backend.get_array_module(dy)
-        c = xhat.shape[1]
-        dy3 = dy.reshape(xhat.shape)
+        c = x3.shape[1]
+        dy3 = dy.reshape(x3.shape)
+        centred = xp.subtract(x3, mean_x)            # becomes gx in place
         local = xp.empty(2 * c, dtype=_F64)
-        local[:c] = dy3.sum(axis=(0, 2), dtype=_F64)
-        local[c:] = (dy3 * xhat).sum(axis=(0, 2), dtype=_F64)
+        local[:c] = _channel_sums(dy3)
+        local[c:] = _channel_dots(dy3, centred) * inv_std      # sum(dy * xhat)
         gw = local[c:].astype(dy.dtype) if weight is not None and needs[1] else None
         gb = local[:c].astype(dy.dtype) if len(needs) > 2 and needs[2] else None
         gx = None
         ctx.all_reduce(local)           # every rank takes part, whatever it needs
         if needs[0]:
             mean_dy = (local[:c] / ctx.count).astype(dy.dtype)[:, None]
-            mean_dy_xhat = (local[c:] / ctx.count).astype(dy.dtype)[:, None]
-            scale = inv_std if weight is None else inv_std * weight
-            gx = (scale[:, None] * (dy3 - mean_dy - xhat * mean_dy_xhat)).reshape(dy.shape)
+            k = (inv_std * local[c:] / ctx.count).astype(dy.dtype)[:, None]   # xhat factor
+            scale = (inv_std if weight is None else inv_std * weight)[:, None]
+            # gx = scale * (dy - mean(dy) - xhat * mean(dy * xhat)), xhat = centred * inv_std
+            centred *= k
+            xp.subtract(dy3, centred, out=centred)
+            centred -= mean_dy
+            centred *= scale
+            gx = centred.reshape(dy.shape)
         return gx, gw, gb
 
 
