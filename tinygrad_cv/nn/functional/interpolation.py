@@ -1,4 +1,4 @@
-"""Resampling of the two spatial axes: nearest, nearest-exact, bilinear, bicubic and area
+"""Resampling of the spatial axes: nearest, nearest-exact, (bi/tri)linear, bicubic and area
 interpolation (torch's rules).
 
 Every mode (and adaptive average pooling, which is mode 'area') is a separable linear map of
@@ -24,16 +24,17 @@ except, as torch, on an axis whose output size equals its input size (``src = o`
 modes: a scale factor such as 1.1 that floors back to the input size changes nothing) or is
 twice it (nearest only: ``src = o // 2``, whatever the scale factor, e.g. 2.1).
 
-Volumes (N, C, D, H, W; modes 'nearest', 'nearest-exact', 'trilinear', 'area') are the same
-maps per axis (``_interpolate_volume``): the 2-D map of the (N, C*D, H, W) view, then the
-depth matrix applied to the (N, C, D, Ho*Wo) view (``DepthLinearFn``); trilinear is bilinear's
-matrices on the three axes.  Nearest has no exact cases there (torch's 3-D kernel takes
-``floor(o * scale)`` on every axis).
-
 with ``y = (1 - l) * x[i0] + l * x[i1]``, ``i0 = floor(src)``, ``i1 = min(i0 + 1, in - 1)``,
 ``l = src - i0`` along each axis (bilinear).  Bicubic takes x[i0 - 1 .. i0 + 2] (indices
 clamped to [0, in - 1]) with Keys' cubic convolution weights, a = -0.75, at distances
 ``t + 1, t, 1 - t, 2 - t`` (``t = src - i0``).  Area is ``adaptive_avg_pool2d`` to the size.
+
+Volumes (N, C, D, H, W; modes 'nearest', 'nearest-exact', 'trilinear', 'area') are the same
+maps per axis (``_interpolate_volume``): the 2-D map of the (N, C*D, H, W) view, then the
+depth matrix applied to the (N, C, D, Ho*Wo) view (``DepthLinearFn``); trilinear is bilinear's
+matrices on the three axes.  Nearest has no exact cases there (torch's 3-D kernel takes
+``floor(o * scale)`` on every axis).  (N, C, L) inputs ('linear' and the rest) are volumes of
+shape (N, C, 1, 1, L).
 """
 from __future__ import annotations
 
