@@ -8,6 +8,7 @@ from . import backend  # noqa: F401
 from .backend import cuda_available, get_default_device, manual_seed, set_default_device  # noqa: F401
 from .threads import get_num_threads, set_num_threads  # noqa: F401
 from .printing import set_printoptions  # noqa: F401
+from .size import Size  # noqa: F401
 # the kernel first: tensor.py defines Tensor, then binds the ops, Function and the engine
 from .tensor import (Tensor, matmul, maximum, minimum, where, cat, concatenate,  # noqa: F401
                      stack, split, chunk, pad, exp, log, sqrt, sin, cos, tanh, sigmoid, relu,
@@ -70,6 +71,7 @@ from .tensor_functions import rsub  # noqa: E402,F401
 from .creation import asarray, scalar_tensor  # noqa: E402,F401
 from .tensor import cat as concat  # noqa: E402,F401
 from . import tensor_storage  # noqa: E402,F401  (binds the storage queries)
+from .tensor_kind import layout, strided, sparse_coo  # noqa: E402,F401  (and the flags)
 from . import tensor_compat  # noqa: E402,F401  (binds torch's remaining methods)
 from .compiling import compile  # noqa: E402,F401
 from . import func  # noqa: E402,F401

@@ -159,7 +159,8 @@ class SparseCooTensor(Tensor):
 
     @property
     def layout(self):
-        return "sparse_coo"
+        from .tensor_kind import sparse_coo
+        return sparse_coo
 
     def size(self, dim=None):
         return self._size if dim is None else self._size[dim]
@@ -434,10 +435,10 @@ def mm(mat1, mat2):
     dense = _dense(mat2, "sparse.mm")
     if mat1.ndim != 2 or mat1.sparse_dim() != 2:
         raise RuntimeError(f"sparse.mm: expected a 2-D sparse matrix with 2 sparse dims, got "
-                           f"shape {mat1.shape} with {mat1.sparse_dim()} sparse dims")
+                           f"shape {tuple(mat1.shape)} with {mat1.sparse_dim()} sparse dims")
     if dense.ndim != 2 or dense.shape[0] != mat1.shape[1]:
-        raise RuntimeError(f"sparse.mm: shapes {mat1.shape} and {tuple(dense.shape)} cannot be "
-                           "multiplied")
+        raise RuntimeError(f"sparse.mm: shapes {tuple(mat1.shape)} and {tuple(dense.shape)} "
+                           "cannot be multiplied")
     rows, cols = mat1._idx
     gathered = RowGather.apply(dense, index=cols) * mat1._vals.unsqueeze(1)   # (nnz, N)
     return RowScatter.apply(gathered, index=rows, rows=mat1.shape[0])

@@ -21,6 +21,7 @@ import numbers
 from . import backend, memory_formats
 from .devices import CPU as _CPU, CUDA as _CUDA, is_device_like, placement
 from .generator import rng_of
+from .size import Size
 
 _FLOAT32 = backend.dtype("float32")
 _INT64 = backend.dtype("int64")
@@ -201,7 +202,8 @@ class Tensor:
     # ---- attributes --------------------------------------------------------------------------
     @property
     def shape(self):
-        return self.array.shape
+        """The shape, a ``Size`` (a tuple of ints with ``numel()``, torch's ``torch.Size``)."""
+        return tuple.__new__(Size, self.array.shape)
 
     @property
     def ndim(self):
@@ -253,7 +255,8 @@ class Tensor:
         return self.creator
 
     def size(self, dim=None):
-        return self.array.shape if dim is None else self.array.shape[dim]
+        """The shape (a ``Size``), or the length of axis ``dim``."""
+        return tuple.__new__(Size, self.array.shape) if dim is None else self.array.shape[dim]
 
     def numel(self):
         return int(self.array.size)
@@ -319,7 +322,7 @@ class Tensor:
     def item(self):
         if self.array.size != 1:
             raise ValueError(f"item(): only one-element tensors can be converted to Python "
-                             f"scalars, this one has shape {self.shape}")
+                             f"scalars, this one has shape {tuple(self.shape)}")
         return backend.to_numpy(self.array).reshape(()).item()
 
     def tolist(self):
@@ -457,14 +460,15 @@ class Tensor:
         if grad is None:
             if self.array.size != 1:
                 raise RuntimeError(f"backward(): grad can be implicitly created only for scalar "
-                                   f"outputs; this tensor has shape {self.shape}, pass grad=")
+                                   f"outputs; this tensor has shape {tuple(self.shape)}, "
+                                   f"pass grad=")
             grad = backend.get_array_module(self.array).ones(self.shape, dtype=self.dtype)
         else:
             grad = grad if isinstance(grad, Tensor) else Tensor(grad, dtype=self.dtype,
                                                                device=self.device)
             if grad.shape != self.shape:
-                raise RuntimeError(f"backward(): grad has shape {grad.shape} but the tensor has "
-                                   f"shape {self.shape}")
+                raise RuntimeError(f"backward(): grad has shape {tuple(grad.shape)} but the "
+                                   f"tensor has shape {tuple(self.shape)}")
             grad = grad if create_graph else grad.array
         if inputs is not None:
             _backward_into([self], [grad], retain_graph=retain_graph, create_graph=create_graph,
@@ -1097,7 +1101,7 @@ class Tensor:
             return share_version(Reshape.apply(self, shape=shape), self, "reshape")
         except ValueError:
             raise RuntimeError(f"reshape: shape {tuple(shape)} is invalid for a tensor of shape "
-                               f"{self.shape} ({self.numel()} elements)") from None
+                               f"{tuple(self.shape)} ({self.numel()} elements)") from None
 
     def view(self, *shape):
         """``reshape`` (a view where the strides allow), or ``view(dtype)``: the same bytes
@@ -1137,7 +1141,7 @@ class Tensor:
             _axes(d, self.ndim)     # (out of range: IndexError, as torch)
         if sorted(d % builtins.max(self.ndim, 1) for d in dims) != list(range(self.ndim)):
             raise RuntimeError(f"permute: {dims} is not a permutation of the {self.ndim} dims "
-                               f"of a tensor of shape {self.shape}")
+                               f"of a tensor of shape {tuple(self.shape)}")
         axes = tuple(d % self.ndim for d in dims)
         return share_version(Permute.apply(self, axes=axes), self, "permute", axes)
 
@@ -1170,16 +1174,16 @@ class Tensor:
         shape = _shape_arg(shape)
         lead = len(shape) - self.ndim
         if lead < 0:
-            raise RuntimeError(f"expand: cannot expand shape {self.shape} to {shape}")
+            raise RuntimeError(f"expand: cannot expand shape {tuple(self.shape)} to {shape}")
         if -1 in shape[:lead]:
             raise RuntimeError(f"expand: the size -1 is not allowed in a new leading dim "
-                               f"(expanding shape {self.shape} to {shape})")
+                               f"(expanding shape {tuple(self.shape)} to {shape})")
         full = tuple(self.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
         if full == self.shape:      # a new (writeable) view, as torch
             return self.reshape(full)
         for i, s in enumerate(self.shape):
             if s != 1 and s != full[i + lead]:
-                raise RuntimeError(f"expand: cannot expand shape {self.shape} to {full}")
+                raise RuntimeError(f"expand: cannot expand shape {tuple(self.shape)} to {full}")
         return share_version(Expand.apply(self, shape=full), self, "expand")
 
     def broadcast_to(self, shape):
@@ -1269,6 +1273,33 @@ class Tensor:
         return self._new("full", (size,) if isinstance(size, int) else tuple(size),
                          _scalar(fill_value), dtype, device, requires_grad)
 
+    def new(self, *args, device=None):
+        """torch's legacy constructor, with this tensor's dtype (and device unless given):
+        ``new()`` an empty vector, ``new(2, 3)`` / ``new(Size)`` an uninitialised tensor of
+        that shape, ``new(sequence)`` the data, ``new(tensor)`` that tensor's memory (same
+        dtype only)."""
+        device = self.device if device is None else device
+        if len(args) == 1 and isinstance(args[0], Tensor):
+            other = args[0]
+            if other.dtype != self.dtype:
+                raise TypeError(f"new(): expected a tensor of dtype {self.dtype}, got "
+                                f"{other.dtype}")
+            return Tensor.wrap(other.array) if other.device == device else other.detach().to(device)
+        def is_int(v):
+            return (not isinstance(v, bool) and hasattr(v, "__index__")
+                    and getattr(v, "ndim", 0) == 0)
+
+        if len(args) == 1 and not isinstance(args[0], Size) and not is_int(args[0]):
+            data = args[0]
+            if isinstance(data, str) or not (hasattr(data, "__len__") or hasattr(data, "shape")):
+                raise TypeError(f"new(): data must be a sequence (got {type(data).__name__})")
+            return self.new_tensor(data, device=device)
+        size = tuple(args[0]) if len(args) == 1 and isinstance(args[0], Size) else args
+        for s in size:
+            if not is_int(s):
+                raise TypeError(f"new(): expected ints for the size, got {type(s).__name__}")
+        return self.new_empty(tuple(int(s) for s in size) if size else (0,), device=device)
+
     def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
         """A copy of ``data`` with this tensor's dtype and device (unless given)."""
         return Tensor(data, dtype=self.dtype if dtype is None else dtype,
@@ -1328,8 +1359,8 @@ class Tensor:
         """Matrix product of two 2-D tensors."""
         mat2 = _as_tensor(mat2, like=self)
         if self.ndim != 2 or mat2.ndim != 2:
-            raise RuntimeError(f"mm(): expected two matrices, got shapes {self.shape} and "
-                               f"{mat2.shape}")
+            raise RuntimeError(f"mm(): expected two matrices, got shapes {tuple(self.shape)} and "
+                               f"{tuple(mat2.shape)}")
         return matmul(self, mat2)
 
     def bmm(self, mat2):
@@ -1337,7 +1368,7 @@ class Tensor:
         mat2 = _as_tensor(mat2, like=self)
         if self.ndim != 3 or mat2.ndim != 3 or self.shape[0] != mat2.shape[0]:
             raise RuntimeError(f"bmm(): expected two 3-D tensors with the same batch size, got "
-                               f"shapes {self.shape} and {mat2.shape}")
+                               f"shapes {tuple(self.shape)} and {tuple(mat2.shape)}")
         return matmul(self, mat2)
 
     def narrow(self, dim, start, length):
@@ -1366,8 +1397,8 @@ class Tensor:
         except ValueError:
             fits = False
         if not fits:
-            raise RuntimeError(f"masked_fill: the mask of shape {mask_arr.shape} does not "
-                               f"broadcast to the tensor's shape {self.shape}")
+            raise RuntimeError(f"masked_fill: the mask of shape {tuple(mask_arr.shape)} does not "
+                               f"broadcast to the tensor's shape {tuple(self.shape)}")
         if isinstance(value, Tensor):
             if value.ndim:
                 raise RuntimeError(f"masked_fill only supports a 0-dimensional value tensor, "
@@ -1382,7 +1413,7 @@ class Tensor:
     def _triangle(self, diagonal, lower):
         if self.ndim < 2:
             raise RuntimeError(f"{'tril' if lower else 'triu'}: input tensor must have at least "
-                               f"2 dimensions, got shape {self.shape}")
+                               f"2 dimensions, got shape {tuple(self.shape)}")
         xp = backend.get_array_module(self.array)
         n, m = self.shape[-2:]
         keep = xp.tri(n, m, k=diagonal, dtype=bool) if lower else \
@@ -1415,7 +1446,7 @@ class Tensor:
             length = builtins.max(0, builtins.min(n - start_r, m - start_c))
             idx = xp.arange(length)
             return GetItem.apply(self, index=(idx + start_r, idx + start_c))
-        raise RuntimeError(f"diag(): expected a 1-D or 2-D tensor, got shape {self.shape}")
+        raise RuntimeError(f"diag(): expected a 1-D or 2-D tensor, got shape {tuple(self.shape)}")
 
     def flip(self, *dims):
         """The order of the elements reversed along ``dims``."""
@@ -1472,8 +1503,8 @@ class Tensor:
             raise IndexError(f"gather(): index out of range for dim {dim} of size {n}")
         for i, (s, t) in enumerate(zip(index.shape, self.shape)):
             if i != d and s > t:
-                raise RuntimeError(f"gather(): index shape {index.shape} is larger than the "
-                                   f"tensor's {self.shape} in dim {i}")
+                raise RuntimeError(f"gather(): index shape {tuple(index.shape)} is larger than the "
+                                   f"tensor's {tuple(self.shape)} in dim {i}")
         mesh = tuple(index if i == d else
                      xp.arange(s).reshape(tuple(-1 if j == i else 1 for j in range(self.ndim)))
                      for i, s in enumerate(index.shape))
@@ -1639,8 +1670,8 @@ class Tensor:
         """The outer product of two vectors."""
         vec2 = _as_tensor(vec2, like=self)
         if self.ndim != 1 or vec2.ndim != 1:
-            raise RuntimeError(f"outer(): expected two 1-D tensors, got {self.shape}, "
-                               f"{vec2.shape}")
+            raise RuntimeError(f"outer(): expected two 1-D tensors, got {tuple(self.shape)}, "
+                               f"{tuple(vec2.shape)}")
         return self.reshape(-1, 1) * vec2.reshape(1, -1)
 
     def dot(self, other):
@@ -1648,7 +1679,7 @@ class Tensor:
         other = _as_tensor(other, like=self)
         if self.ndim != 1 or other.ndim != 1 or self.shape != other.shape:
             raise RuntimeError(f"dot(): expected two 1-D tensors of the same size, got "
-                               f"{self.shape}, {other.shape}")
+                               f"{tuple(self.shape)}, {tuple(other.shape)}")
         return matmul(self, other)
 
 
@@ -1951,7 +1982,7 @@ def _arg_extremum(t, dim, keepdim, name):
     axis = None if dim is None or isinstance(dim, tuple) or t.ndim == 0 else _axes(dim, t.ndim)[0]
     if data.size == 0 and (axis is None or data.shape[axis] == 0):
         raise IndexError(f"{name}(): expected a reduction dim of non-zero size (shape "
-                         f"{t.shape}, dim {dim})")     # (torch's error type)
+                         f"{tuple(t.shape)}, dim {dim})")     # (torch's error type)
     if dim is None:
         out = getattr(data.reshape(-1), name)()
         if keepdim:
@@ -1997,7 +2028,8 @@ def _multinomial(t, num_samples, replacement, generator):
     Spirakis's weighted sampling without replacement), zero weights never drawn.
     """
     if t.ndim not in (1, 2):
-        raise RuntimeError(f"multinomial(): prob_dist must be 1 or 2 dim, got shape {t.shape}")
+        raise RuntimeError(f"multinomial(): prob_dist must be 1 or 2 dim, got shape "
+                           f"{tuple(t.shape)}")
     if not backend.is_floating(t.dtype):
         raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got "
                            f"{t.dtype}")
@@ -2125,11 +2157,11 @@ def cat(tensors, dim=0, *, axis=None):
     for t in tensors[1:]:
         if t.ndim != ndim:
             raise RuntimeError(f"cat(): tensors must have the same number of dimensions, got "
-                               f"shapes {tensors[0].shape} and {t.shape}")
+                               f"shapes {tuple(tensors[0].shape)} and {tuple(t.shape)}")
         for d in range(ndim):
             if d != dim and t.shape[d] != tensors[0].shape[d]:
                 raise RuntimeError(f"cat(): sizes must match except in dim {dim}, got shapes "
-                                   f"{tensors[0].shape} and {t.shape}")
+                                   f"{tuple(tensors[0].shape)} and {tuple(t.shape)}")
     return Cat.apply(*tensors, axis=dim)
 
 
@@ -2145,7 +2177,7 @@ def stack(tensors, dim=0, *, axis=None):
     for t in tensors[1:]:
         if t.shape != tensors[0].shape:
             raise RuntimeError(f"stack(): all tensors must have the same shape, got "
-                               f"{tensors[0].shape} and {t.shape}")
+                               f"{tuple(tensors[0].shape)} and {tuple(t.shape)}")
     dim = _axes(dim, tensors[0].ndim + 1)[0]
     return cat([t.unsqueeze(dim) for t in tensors], dim=dim)
 
@@ -2164,7 +2196,7 @@ def split(tensor, split_size_or_sections, dim=0):
         sizes = list(split_size_or_sections)
         if builtins.sum(sizes) != n:
             raise ValueError(f"split(): sizes {sizes} do not add up to {n} (dim {dim} of shape "
-                             f"{tensor.shape})")
+                             f"{tuple(tensor.shape)})")
     out = []
     start = 0
     lead = (slice(None),) * dim

@@ -90,7 +90,7 @@ class ClassTokens(nn.Module):
         arr = backend.to_device(arr, self.tokens.weight.device)
         xp = backend.get_array_module(arr)
         if arr.ndim != 1:
-            raise ValueError(f"ClassTokens: expected labels of shape (N,), got {arr.shape}")
+            raise ValueError(f"ClassTokens: expected labels of shape (N,), got {tuple(arr.shape)}")
         if arr.size and (int(arr.min()) < 0 or int(arr.max()) > NULL_CLASS):
             raise ValueError(f"ClassTokens: labels must lie in 0..{NULL_CLASS} ({NULL_CLASS}: "
                              "no condition)")

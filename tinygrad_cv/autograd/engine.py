@@ -67,7 +67,7 @@ def grad(outputs, inputs, grad_outputs=None, create_graph=False, retain_graph=No
         if g is None:
             if out.numel() != 1:
                 raise RuntimeError(f"grad(): grad_outputs must be given for the non-scalar output "
-                                   f"of shape {out.shape}")
+                                   f"of shape {tuple(out.shape)}")
             g = _ones_like(out)
         else:
             if tuple(g.shape) != tuple(out.shape):

@@ -273,7 +273,8 @@ class Optimizer:
                 grad = p.grad.array
                 if grad.shape != p.array.shape:
                     raise RuntimeError(f"{type(self).__name__}.step: gradient of shape "
-                                       f"{grad.shape} for a parameter of shape {p.array.shape}")
+                                       f"{tuple(grad.shape)} for a parameter of shape "
+                                       f"{p.array.shape}")
                 state = self.state.setdefault(p, {})
                 kernel = self._kernel(p, grad, state, group)
                 if kernel is None:
