@@ -211,6 +211,13 @@ def test_convert_sync_batchnorm_like_torch():
     single = nn.SyncBatchNorm.convert_sync_batchnorm(nn.BatchNorm1d(5, affine=False))
     assert type(single) is nn.SyncBatchNorm and single.weight is None
     assert nn.modules.batchnorm.SyncBatchNorm is nn.SyncBatchNorm
+    three = nn.SyncBatchNorm.convert_sync_batchnorm(nn.Sequential(nn.BatchNorm3d(2)))
+    assert type(three[0]) is nn.SyncBatchNorm
+    with pytest.raises(ValueError, match="not been initialised"):
+        nn.SyncBatchNorm.convert_sync_batchnorm(nn.Sequential(nn.LazyBatchNorm2d()))
+    lazy = nn.LazyBatchNorm2d()
+    lazy(tg.ones(2, 3, 2, 2))
+    assert nn.SyncBatchNorm.convert_sync_batchnorm(lazy).num_features == 3
 
 
 def test_sync_batchnorm_math_over_simulated_ranks():

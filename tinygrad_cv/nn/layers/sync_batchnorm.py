@@ -26,6 +26,7 @@ from ... import backend
 from ...distributed import process_group as dist
 from ...tensor import Tensor
 from ..functional.sync_batch_norm import sync_batch_norm
+from ..uninitialized import is_lazy
 from .normalization import _BatchNorm
 
 __all__ = ["SyncBatchNorm"]
@@ -89,6 +90,10 @@ class SyncBatchNorm(_BatchNorm):
         _check_group(process_group)
         out = module
         if isinstance(module, _BatchNorm):
+            if any(is_lazy(t) for t in list(module._parameters.values())
+                   + list(module._buffers.values())):
+                raise ValueError(f"convert_sync_batchnorm: {type(module).__name__} has not been "
+                                 f"initialised yet; run a forward pass (a dummy batch) first")
             out = cls(module.num_features, module.eps, module.momentum, module.affine,
                       module.track_running_stats, process_group,
                       bias=module.bias is not None)
