@@ -3,6 +3,7 @@ SyncBatchNorm (one process), against torch."""
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings, strategies as st
 
 import tinygrad_cv as tg
 import tinygrad_cv.nn as nn
@@ -191,6 +192,22 @@ def test_sync_batchnorm_one_process_is_batchnorm_like_torch(shape, kw):
         for k, v in t.state_dict().items():
             np.testing.assert_allclose(g.state_dict()[k].numpy(), v.numpy(), rtol=1e-5,
                                        atol=1e-6)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(2, 4), st.integers(1, 3), st.lists(st.integers(1, 4), max_size=3),
+       st.sampled_from([0.1, None, 0.5]), st.integers(0, 2**16))
+def test_sync_batchnorm_shapes_against_torch(n, c, spatial, momentum, seed):
+    t, g = torch.nn.SyncBatchNorm(c, momentum=momentum).double(), \
+        nn.SyncBatchNorm(c, momentum=momentum).double()
+    x = np.random.default_rng(seed).standard_normal((n, c, *spatial)) * 3 - 1
+    xt, xg = torch.tensor(x, requires_grad=True), tg.tensor(x, requires_grad=True)
+    yt, yg = t(xt), g(xg)
+    (yt ** 3).sum().backward()
+    (yg ** 3).sum().backward()
+    np.testing.assert_allclose(yg.detach().numpy(), yt.detach().numpy(), atol=1e-10)
+    np.testing.assert_allclose(xg.grad.numpy(), xt.grad.numpy(), atol=1e-8)
+    np.testing.assert_allclose(g.running_var.numpy(), t.running_var.numpy(), atol=1e-12)
 
 
 def test_convert_sync_batchnorm_like_torch():
