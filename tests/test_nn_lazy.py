@@ -299,3 +299,16 @@ def test_save_and_load_lazy_modules():
     model(tg.ones(2, 4))
     assert type(model[0]) is nn.Linear and tuple(model[0].weight.shape) == (3, 4)
     assert type(loaded["opt"].param_groups[0]["params"][0]) is nn.Parameter
+
+
+def test_pickle_and_deepcopy_lazy_modules():
+    import pickle
+
+    m = nn.Sequential(nn.LazyLinear(3), nn.LazyBatchNorm1d()).double()
+    for clone in (pickle.loads(pickle.dumps(m)), copy.deepcopy(m)):
+        assert repr(clone[0].weight) == "<UninitializedParameter>"
+        assert clone[0].weight.dtype == tg.float64 and clone[1].running_mean.persistent
+        clone(tg.ones(2, 4, dtype=tg.float64))
+        assert type(clone[0]) is nn.Linear and tuple(clone[0].weight.shape) == (3, 4)
+        assert clone[0].weight.dtype == tg.float64
+    assert is_lazy(m[0].weight)          # the original is untouched

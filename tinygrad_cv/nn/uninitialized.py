@@ -49,6 +49,9 @@ class _Placeholder(backend.module_for_device("cpu").ndarray):
             if hasattr(obj, name):
                 setattr(self, name, getattr(obj, name))
 
+    def __reduce__(self):                     # pickle keeps what it stands for too
+        return (_placeholder, (self.kind, self.target, self.dtype.str, self.persistent))
+
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         raise _use_error(getattr(self, "kind", "UninitializedParameter"), ufunc.__name__)
 
