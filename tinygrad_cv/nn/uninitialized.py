@@ -15,7 +15,9 @@ Before that, as torch:
   ``materialize`` will make;
 * math on it raises ``ValueError("Attempted to use an uninitialized parameter in <op>...")``:
   the placeholder is a 0-element NumPy array whose every operation (ufunc or array function)
-  raises that error, so it surfaces from whatever op touches the values.  It stays on the CPU
+  raises that error, so it surfaces from whatever op touches the values; the Tensor methods
+  that would not reach NumPy (views, ``clone``, indexing, ``tolist``, fills) raise it
+  directly (``size()`` is allowed, as torch).  The placeholder stays on the CPU
   whatever the tensor's device: the device (``cuda`` after ``module.cuda()``) is recorded on
   it, ``.device`` reports it and ``materialize`` allocates there; an array assigned to the
   tensor (``module.to`` moving or casting it) becomes a placeholder of that device and dtype.
