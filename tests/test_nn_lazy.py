@@ -191,7 +191,8 @@ def test_uninitialized_parameter_and_buffer():
     for use in (lambda: p * 2, lambda: p.exp(), lambda: p.sum(), lambda: p.numel(),
                 lambda: tg.ones(2, device="cpu") + p,      # (a GPU tensor: the device error)
                 lambda: p.view(-1), lambda: p[0], lambda: p.clone(), lambda: p.tolist(),
-                lambda: nn.utils.parameters_to_vector([p])):
+                lambda: nn.utils.parameters_to_vector([p]), lambda: nn.init.zeros_(p),
+                lambda: nn.init.constant_(p, 2.0)):
         with pytest.raises(ValueError, match="uninitialized parameter"):
             use()
     with pytest.raises(RuntimeError, match="Can't access the shape"):

@@ -54,6 +54,9 @@ class _Placeholder(backend.module_for_device("cpu").ndarray):
     def __reduce__(self):                     # pickle keeps what it stands for too
         return (_placeholder, (self.kind, self.target, self.dtype.str, self.persistent))
 
+    def __setitem__(self, index, value):      # writes (init.constant_, fills) too
+        raise _use_error(getattr(self, "kind", "UninitializedParameter"), "__setitem__")
+
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         raise _use_error(getattr(self, "kind", "UninitializedParameter"), ufunc.__name__)
 
