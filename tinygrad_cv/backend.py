@@ -116,6 +116,37 @@ def broadcast_shapes(*shapes):
     return numpy.broadcast_shapes(*shapes)
 
 
+def zero_unless(g, keep, out=None):
+    """``where(keep, g, 0)``: ``g`` where the bool array ``keep`` (broadcast against g) holds,
+    else 0 -- also where g is inf or NaN, where the product ``g * keep`` gives NaN (a masked
+    gradient is 0 there in torch: ``relu(x).sqrt()`` at x <= 0).  ``out`` (the broadcast
+    shape, g's dtype) may be ``g`` itself.
+
+    NumPy, floating g: g's bits ANDed with ``keep`` widened to all-ones words (one pass each
+    for the widening, the negation and the AND; a masked copy or ``numpy.where`` is 15x slower
+    on an irregular mask).  The words are built in ``out`` when it is not g's memory, so no
+    other buffer is needed.  CuPy and other dtypes: ``where``."""
+    shape = broadcast_shapes(g.shape, keep.shape)
+    if type(g) is not numpy.ndarray or g.dtype.kind != "f":
+        xp = get_array_module(g)
+        result = xp.where(keep, g, xp.zeros((), dtype=g.dtype))
+        if out is None:
+            return result
+        out[...] = result
+        return out
+    words = numpy.dtype(f"i{g.dtype.itemsize}")
+    if out is None:
+        out = numpy.empty(shape, dtype=g.dtype)
+    if numpy.may_share_memory(out, g):
+        bits = numpy.empty(shape, dtype=words)
+    else:
+        bits = out.view(words)
+    numpy.copyto(bits, keep, casting="unsafe")          # 0 / 1
+    numpy.negative(bits, out=bits)                       # 0 / all ones
+    numpy.bitwise_and(numpy.broadcast_to(g, shape).view(words), bits, out=out.view(words))
+    return out
+
+
 def is_array(obj) -> bool:
     return isinstance(obj, numpy.ndarray) or (_is_cupy_array(obj) and hasattr(obj, "shape"))
 

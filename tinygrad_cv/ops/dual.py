@@ -89,6 +89,14 @@ def where(cond, a, b):
     return backend.get_array_module(cond).where(cond, a, b)
 
 
+def masked(g, keep):
+    """``g`` where the bool array ``keep`` holds, else 0 even where g is inf or NaN (torch's
+    masked gradients: ``where``, not a product with the mask); recorded when g is a Tensor."""
+    if isinstance(g, Tensor):
+        return tensor_where(keep, g, 0.0)
+    return backend.zero_unless(g, keep)
+
+
 def zeros_grad(like, g):
     """A zero gradient shaped like ``like``, a Tensor when ``g`` is one (create_graph)."""
     xl = raw(like)

@@ -433,11 +433,11 @@ class ReLU(_Primitive):
 
             def masked(gx, g, out, mask):
                 xp.not_equal(out, 0, out=mask)
-                xp.multiply(g, mask, out=gx)
+                backend.zero_unless(g, mask, out=gx)    # 0 there even for an inf or NaN g
 
-            split_rows(masked, (gx, g, out, mask), 2)
+            split_rows(masked, (gx, g, out, mask), 3)
             return gx
-        return g * (dual.raw(out) != 0)
+        return dual.masked(g, dual.raw(out) != 0)
 
 
 class Clamp(_Primitive):
@@ -464,7 +464,7 @@ class Clamp(_Primitive):
             mask = xa >= lo
         if hi is not None:
             mask = (xa <= hi) & mask
-        return g * mask
+        return dual.masked(g, mask)
 
 
 class ClampTensor(_Primitive):
@@ -492,13 +492,13 @@ class ClampTensor(_Primitive):
             keep = True if lo is None else xa >= xlo
             if hi is not None:
                 keep = (xa <= xhi) & keep
-            ga = g * keep
+            ga = dual.masked(g, keep)
         if nlo:
             below = xa < xlo
-            glo = g * (below if hi is None else below & (xlo < xhi))
+            glo = dual.masked(g, below if hi is None else below & (xlo < xhi))
         if nhi:
             above = xa > xhi
-            ghi = g * (above if lo is None else above | (xhi < xlo))
+            ghi = dual.masked(g, above if lo is None else above | (xhi < xlo))
         return ga, glo, ghi
 
 
@@ -535,8 +535,13 @@ class _Extremum2(_Primitive):
         na, nb = ctx.needs_input_grad
         a_wins = (xa > xb) if cls.pick == "maximum" else (xa < xb)
         b_wins = (xb > xa) if cls.pick == "maximum" else (xb < xa)
-        ga = g * (~b_wins - tie) if na else None
-        gb = g * (~a_wins - tie) if nb else None
+        ga = gb = None
+        if na:                  # 0 where a loses, even for an inf or NaN g (torch's)
+            share = ~b_wins - tie
+            ga = dual.masked(g, share != 0) * share
+        if nb:
+            share = ~a_wins - tie
+            gb = dual.masked(g, share != 0) * share
         return ga, gb
 
 
@@ -553,7 +558,8 @@ class Minimum(_Extremum2):
 
 
 class Where(_Primitive):
-    """where(c, a, b);  d/da = [c], d/db = [not c] (c is not differentiable)."""
+    """where(c, a, b);  d/da = g where c else 0, d/db = g where not c else 0 (c is not
+    differentiable)."""
 
     @staticmethod
     def forward(ctx, cond, a, b):
@@ -565,7 +571,8 @@ class Where(_Primitive):
         (cond,) = ctx.saved_tensors
         c = dual.raw(cond)
         _, na, nb = ctx.needs_input_grad
-        return None, (g * c if na else None), (g * ~c if nb else None)
+        # 0 on the side not taken, even for an inf or NaN g (torch's; a product gives NaN)
+        return None, (dual.masked(g, c) if na else None), (dual.masked(g, ~c) if nb else None)
 
 
 class Cast(_Primitive):
