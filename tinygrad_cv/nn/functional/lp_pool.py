@@ -55,47 +55,39 @@ def _check_norm(op, norm_type):
         raise ValueError(f"{op}: norm_type must be non-zero (the result is s ** (1 / p))")
 
 
+_POOLS = {1: (single, avg_pool1d, max_pool1d), 2: (pair, avg_pool2d, max_pool2d),
+          3: (triple, avg_pool3d, max_pool3d)}
+
+
+def _lp_pool(spatial, input, norm_type, kernel_size, stride, ceil_mode):
+    """LP pooling over the last ``spatial`` axes (module docstring)."""
+    op = f"lp_pool{spatial}d"
+    sizes, avg_pool, max_pool = _POOLS[spatial]
+    _check_rank(op, input, spatial)
+    _check_norm(op, norm_type)
+    if norm_type == math.inf:
+        return max_pool(input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    if norm_type == -math.inf:
+        return -max_pool(-input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    window_elems = math.prod(sizes(kernel_size, "kernel_size", op))
+    pooled = avg_pool(input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
+    return _root(pooled, window_elems, norm_type)
+
+
 def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     """``(sum over each window of x ** p) ** (1 / p)``; (N, C, L) or (C, L) -> (N, C, Lo),
     ``Lo`` as ``avg_pool1d`` with no padding; torch's signature."""
-    op = "lp_pool1d"
-    _check_rank(op, input, 1)
-    _check_norm(op, norm_type)
-    if norm_type == math.inf:
-        return max_pool1d(input.abs(), kernel_size, stride, 0, 1, ceil_mode)
-    if norm_type == -math.inf:
-        return -max_pool1d(-input.abs(), kernel_size, stride, 0, 1, ceil_mode)
-    (k,) = single(kernel_size, "kernel_size", op)
-    pooled = avg_pool1d(input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
-    return _root(pooled, k, norm_type)
+    return _lp_pool(1, input, norm_type, kernel_size, stride, ceil_mode)
 
 
 def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     """``(sum over each (kh, kw) window of x ** p) ** (1 / p)``; (N, C, H, W) or (C, H, W) ->
     (N, C, Ho, Wo), sizes as ``avg_pool2d`` with no padding; torch's signature."""
-    op = "lp_pool2d"
-    _check_rank(op, input, 2)
-    _check_norm(op, norm_type)
-    if norm_type == math.inf:
-        return max_pool2d(input.abs(), kernel_size, stride, 0, 1, ceil_mode)
-    if norm_type == -math.inf:
-        return -max_pool2d(-input.abs(), kernel_size, stride, 0, 1, ceil_mode)
-    kh, kw = pair(kernel_size, "kernel_size", op)
-    pooled = avg_pool2d(input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
-    return _root(pooled, kh * kw, norm_type)
+    return _lp_pool(2, input, norm_type, kernel_size, stride, ceil_mode)
 
 
 def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     """``(sum over each (kd, kh, kw) window of x ** p) ** (1 / p)``; (N, C, D, H, W) or
     (C, D, H, W) -> (N, C, Do, Ho, Wo), sizes as ``avg_pool3d`` with no padding; torch's
     signature."""
-    op = "lp_pool3d"
-    _check_rank(op, input, 3)
-    _check_norm(op, norm_type)
-    if norm_type == math.inf:
-        return max_pool3d(input.abs(), kernel_size, stride, 0, 1, ceil_mode)
-    if norm_type == -math.inf:
-        return -max_pool3d(-input.abs(), kernel_size, stride, 0, 1, ceil_mode)
-    kd, kh, kw = triple(kernel_size, "kernel_size", op)
-    pooled = avg_pool3d(input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
-    return _root(pooled, kd * kh * kw, norm_type)
+    return _lp_pool(3, input, norm_type, kernel_size, stride, ceil_mode)
