@@ -49,10 +49,13 @@ def test_matmul_accumulate_adds_the_product_in_place(m, k, n, dtype, la, lb, lo,
     np.testing.assert_allclose(out, expected, **TOL[dtype])
 
 
-def test_matmul_accumulate_uses_blas_in_place_without_copies():
+def test_matmul_accumulate_uses_blas_in_place_without_copies(monkeypatch):
     """The SciPy path writes into out's own memory (no f2py copy of a C-contiguous out) and
-    takes the BLAS route for transposed (Fortran-ordered) operands too."""
+    takes the BLAS route for transposed (Fortran-ordered) operands too (SciPy's BLAS is used
+    while BLAS runs one thread per call: the intra-op threads exist)."""
     pytest.importorskip("scipy")
+    backend._cpu_gemms()                       # SciPy's BLAS loaded (and limited) first
+    monkeypatch.setitem(backend._blas_limit, "limiter", object())
     rng = np.random.default_rng(0)
     a = rng.standard_normal((6, 5)).astype(np.float32)
     b = rng.standard_normal((4, 5)).astype(np.float32).T   # Fortran-ordered (5, 4)
