@@ -11,6 +11,7 @@ import collections
 import numbers
 
 from . import backend
+from .ops.elementwise import NanToZero
 from .tensor import Tensor, _as_tensor, _axes, _reduced_axes, where
 
 _INT64 = backend.dtype("int64")
@@ -32,8 +33,7 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):
         x = x.to(dtype)
     if not backend.is_floating(x.dtype):
         return x.sum(dim=dim, keepdim=keepdim)
-    xp = backend.get_array_module(x.array)
-    return where(xp.isnan(x.array), 0.0, x).sum(dim=dim, keepdim=keepdim)
+    return NanToZero.apply(x).sum(dim=dim, keepdim=keepdim)
 
 
 def nanmean(input, dim=None, keepdim=False, *, dtype=None):

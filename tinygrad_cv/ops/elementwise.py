@@ -502,6 +502,24 @@ class ClampTensor(_Primitive):
         return ga, glo, ghi
 
 
+class NanToZero(_Primitive):
+    """a with NaN replaced by 0 (``nansum``'s summand);  d/da = [a is not NaN], as a product
+    with the incoming gradient (torch's nansum gradient: an inf there gives NaN, as torch)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        xp = backend.get_array_module(a)
+        return xp.where(xp.isnan(a), a.dtype.type(0), a)
+
+    @staticmethod
+    @backend.fp_quiet
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        xa = dual.raw(a)
+        return g * ~backend.get_array_module(xa).isnan(xa)
+
+
 class ClampMinValue(_Primitive):
     """max(a, lo) in value, the identity in gradient: torch's cosine_similarity clamps its
     norms in place outside the graph, so their gradient flows as if they were not clamped."""

@@ -17,24 +17,24 @@ from ...ops.activation import GELUFn, LeakyReLUFn, SiLUFn
 from ...tensor import Tensor, where
 
 
-def relu(x, inplace=False):
-    """max(x, 0);  gradient [x > 0].  ``inplace=True`` overwrites x (torch's rules)."""
-    return x.relu_() if inplace else x.relu()
+def relu(input, inplace=False):
+    """max(input, 0);  gradient [input > 0].  ``inplace=True`` overwrites input (torch's rules)."""
+    return input.relu_() if inplace else input.relu()
 
 
-def leaky_relu(x, negative_slope=0.01, inplace=False):
+def leaky_relu(input, negative_slope=0.01, inplace=False):
     def fn(t):
         return LeakyReLUFn.apply(t, negative_slope=float(negative_slope))
-    return apply_inplace(x, fn) if inplace else fn(x)
+    return apply_inplace(input, fn) if inplace else fn(input)
 
 
-def sigmoid(x):
-    """1 / (1 + exp(-x));  gradient s (1 - s)."""
-    return x.sigmoid()
+def sigmoid(input):
+    """1 / (1 + exp(-input));  gradient s (1 - s)."""
+    return input.sigmoid()
 
 
-def tanh(x):
-    return x.tanh()
+def tanh(input):
+    return input.tanh()
 
 
 def gelu(x, approximate="none"):
@@ -44,8 +44,8 @@ def gelu(x, approximate="none"):
     return GELUFn.apply(x, approximate=approximate)
 
 
-def silu(x, inplace=False):
-    return apply_inplace(x, SiLUFn.apply) if inplace else SiLUFn.apply(x)
+def silu(input, inplace=False):
+    return apply_inplace(input, SiLUFn.apply) if inplace else SiLUFn.apply(input)
 
 
 def _softmax_dim(x, dim, name):
@@ -57,25 +57,25 @@ def _softmax_dim(x, dim, name):
     return dim
 
 
-def softmax(x, dim=None, dtype=None):
+def softmax(input, dim=None, dtype=None):
     """exp(x_i) / sum_j exp(x_j) along ``dim`` (stable: the maximum is subtracted first)."""
     if dtype is not None:
-        x = x.to(dtype)
-    return x.softmax(_softmax_dim(x, dim, "softmax"))
+        input = input.to(dtype)
+    return input.softmax(_softmax_dim(input, dim, "softmax"))
 
 
-def log_softmax(x, dim=None, dtype=None):
+def log_softmax(input, dim=None, dtype=None):
     """x_i - logsumexp_j x_j along ``dim``."""
     if dtype is not None:
-        x = x.to(dtype)
-    return x.log_softmax(_softmax_dim(x, dim, "log_softmax"))
+        input = input.to(dtype)
+    return input.log_softmax(_softmax_dim(input, dim, "log_softmax"))
 
 
-def softmin(x, dim=None, dtype=None):
-    """softmax(-x) along ``dim``."""
+def softmin(input, dim=None, dtype=None):
+    """softmax(-input) along ``dim``."""
     if dtype is not None:
-        x = x.to(dtype)
-    return (-x).softmax(_softmax_dim(x, dim, "softmin"))
+        input = input.to(dtype)
+    return (-input).softmax(_softmax_dim(input, dim, "softmin"))
 
 
 # ---- piecewise activations (torch's formulas; the gradient at each kink is torch's) ---------
@@ -88,8 +88,8 @@ def _mask(x, fn):
     return fn(x.array)
 
 
-def hardtanh(x, min_val=-1.0, max_val=1.0, inplace=False):
-    """clamp(x, min_val, max_val);  gradient 1 strictly inside (min_val, max_val), else 0."""
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """clamp(input, min_val, max_val);  gradient 1 strictly inside (min_val, max_val), else 0."""
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val {min_val} cannot be greater than max_val {max_val}")
 
@@ -98,12 +98,12 @@ def hardtanh(x, min_val=-1.0, max_val=1.0, inplace=False):
             return t.clamp(int(min_val), int(max_val))
         inside = _mask(t, lambda a: (a > min_val) & (a < max_val))
         return where(inside, t, t.detach().clamp(min_val, max_val))
-    return _maybe_inplace(x, fn, inplace)
+    return _maybe_inplace(input, fn, inplace)
 
 
-def relu6(x, inplace=False):
-    """min(max(x, 0), 6) = hardtanh(x, 0, 6)."""
-    return hardtanh(x, 0.0, 6.0, inplace=inplace)
+def relu6(input, inplace=False):
+    """min(max(input, 0), 6) = hardtanh(input, 0, 6)."""
+    return hardtanh(input, 0.0, 6.0, inplace=inplace)
 
 
 def _exp_branch(t):
@@ -111,9 +111,9 @@ def _exp_branch(t):
     return t.clamp(max=0.0).expm1()
 
 
-def elu(x, alpha=1.0, inplace=False):
-    """x for x > 0, alpha (exp(x) - 1) otherwise;  gradient 1 or alpha exp(x)."""
-    return _maybe_inplace(x, lambda t: where(_mask(t, lambda a: a > 0), t,
+def elu(input, alpha=1.0, inplace=False):
+    """input for input > 0, alpha (exp(input) - 1) otherwise;  gradient 1 or alpha exp(input)."""
+    return _maybe_inplace(input, lambda t: where(_mask(t, lambda a: a > 0), t,
                                              _exp_branch(t) * alpha), inplace)
 
 
@@ -121,18 +121,18 @@ _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
 
-def selu(x, inplace=False):
-    """scale * elu(x, alpha) with torch's constants (alpha 1.6733, scale 1.0507)."""
-    return _maybe_inplace(x, lambda t: where(_mask(t, lambda a: a > 0), t * _SELU_SCALE,
+def selu(input, inplace=False):
+    """scale * elu(input, alpha) with torch's constants (alpha 1.6733, scale 1.0507)."""
+    return _maybe_inplace(input, lambda t: where(_mask(t, lambda a: a > 0), t * _SELU_SCALE,
                                              _exp_branch(t) * (_SELU_ALPHA * _SELU_SCALE)),
                           inplace)
 
 
-def celu(x, alpha=1.0, inplace=False):
-    """max(0, x) + min(0, alpha (exp(x / alpha) - 1))."""
+def celu(input, alpha=1.0, inplace=False):
+    """max(0, input) + min(0, alpha (exp(input / alpha) - 1))."""
     if alpha == 0:
         raise ValueError("celu: alpha must not be 0")
-    return _maybe_inplace(x, lambda t: where(_mask(t, lambda a: a > 0), t,
+    return _maybe_inplace(input, lambda t: where(_mask(t, lambda a: a > 0), t,
                                              _exp_branch(t * (1.0 / alpha)) * alpha), inplace)
 
 
@@ -153,48 +153,48 @@ def logsigmoid(x):
                  -(-above).exp().log1p())
 
 
-def mish(x, inplace=False):
-    """x tanh(softplus(x))."""
-    return _maybe_inplace(x, lambda t: t * softplus(t).tanh(), inplace)
+def mish(input, inplace=False):
+    """input tanh(softplus(input))."""
+    return _maybe_inplace(input, lambda t: t * softplus(t).tanh(), inplace)
 
 
-def softsign(x):
-    """x / (1 + |x|)."""
-    return x / (x.abs() + 1.0)
+def softsign(input):
+    """input / (1 + |input|)."""
+    return input / (input.abs() + 1.0)
 
 
-def tanhshrink(x):
-    """x - tanh(x)."""
-    return x - x.tanh()
+def tanhshrink(input):
+    """input - tanh(input)."""
+    return input - input.tanh()
 
 
-def threshold(x, threshold, value, inplace=False):
-    """x where x > threshold, else ``value`` (NaN stays NaN);  gradient 1 where kept."""
+def threshold(input, threshold, value, inplace=False):
+    """input where input > threshold, else ``value`` (NaN stays NaN);  gradient 1 where kept."""
     def fn(t):
         keep = ~_mask(t, lambda a: a <= threshold)     # NaN is kept, as torch
         return where(keep, t, value)
-    return _maybe_inplace(x, fn, inplace)
+    return _maybe_inplace(input, fn, inplace)
 
 
 _threshold = threshold      # for threshold_, whose argument named threshold hides it
 
 
-def hardsigmoid(x, inplace=False):
-    """relu6(x + 3) / 6 = hardtanh(x / 6 + 1/2, 0, 1);  gradient 1/6 strictly inside (-3, 3),
-    else 0."""
-    return _maybe_inplace(x, lambda t: hardtanh(t / 6.0 + 0.5, 0.0, 1.0), inplace)
+def hardsigmoid(input, inplace=False):
+    """relu6(input + 3) / 6 = hardtanh(input / 6 + 1/2, 0, 1);  gradient 1/6 strictly inside
+    (-3, 3), else 0."""
+    return _maybe_inplace(input, lambda t: hardtanh(t / 6.0 + 0.5, 0.0, 1.0), inplace)
 
 
-def hardswish(x, inplace=False):
-    """x relu6(x + 3) / 6;  gradient 0 for x <= -3, (2x + 3)/6 inside (-3, 3), 1 for x >= 3
-    (torch's; the value at -inf is NaN, 0 * -inf, as torch's)."""
+def hardswish(input, inplace=False):
+    """input relu6(input + 3) / 6;  gradient 0 for input <= -3, (2 input + 3)/6 inside (-3, 3),
+    1 for input >= 3 (torch's; the value at -inf is NaN, 0 * -inf, as torch's)."""
     def fn(t):
         inner = t.clamp(-3.0, 3.0)          # keeps the unused branch finite at +-inf
         middle = inner * (inner + 3.0) / 6.0
         upper = _mask(t, lambda a: a >= 3)
         lower = _mask(t, lambda a: a <= -3)
         return where(lower, t * 0.0, where(upper, t, middle))
-    return _maybe_inplace(x, fn, inplace)
+    return _maybe_inplace(input, fn, inplace)
 
 
 def hardshrink(x, lambd=0.5):
@@ -226,29 +226,29 @@ def prelu(x, weight):
     return where(_mask(x, lambda a: a > 0), x, x * weight)
 
 
-def rrelu(x, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     """Randomised leaky ReLU: slope a ~ U(lower, upper) per negative element when training
-    (the seeded generator of x's device), the mean slope (lower + upper) / 2 otherwise."""
+    (the seeded generator of input's device), the mean slope (lower + upper) / 2 otherwise."""
     if not training:
-        return leaky_relu(x, (lower + upper) / 2.0, inplace=inplace)
+        return leaky_relu(input, (lower + upper) / 2.0, inplace=inplace)
 
     def fn(t):
         rng = backend.get_rng(t.device)
         u = rng.random(tuple(t.shape), dtype=backend.dtype("float64"))
         slope = (lower + (upper - lower) * u).astype(t.dtype)
         return where(_mask(t, lambda a: a > 0), t, t * Tensor.wrap(slope))
-    return _maybe_inplace(x, fn, inplace)
+    return _maybe_inplace(input, fn, inplace)
 
 
-def glu(x, dim=-1):
-    """a * sigmoid(b) where (a, b) are the two halves of x along ``dim`` (even size)."""
-    if x.ndim == 0:
+def glu(input, dim=-1):
+    """a * sigmoid(b) where (a, b) are the two halves of input along ``dim`` (even size)."""
+    if input.ndim == 0:
         raise RuntimeError("glu does not support scalars because halving size must be even")
-    size = x.shape[dim]
+    size = input.shape[dim]
     if size % 2:
         raise RuntimeError(f"glu: halving dimension must be even, but dimension {dim} is size "
                            f"{size}")
-    a, b = x.split(size // 2, dim=dim)
+    a, b = input.split(size // 2, dim=dim)
     return a * b.sigmoid()
 
 

@@ -8,10 +8,10 @@ from ...ops.elementwise import ClampMinValue
 from ...tensor import Tensor, where
 
 
-def normalize(x, p=2.0, dim=1, eps=1e-12):
-    """x / max(||x||_p, eps) along ``dim`` (torch's F.normalize; a zero vector maps to zero,
+def normalize(input, p=2.0, dim=1, eps=1e-12):
+    """input / max(||input||_p, eps) along ``dim`` (torch's F.normalize; a zero vector maps to zero,
     with the finite gradient g / eps)."""
-    return x / x.norm(p, dim=dim, keepdim=True).clamp(min=eps)
+    return input / input.norm(p, dim=dim, keepdim=True).clamp(min=eps)
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):

@@ -6,22 +6,22 @@ from ...autograd.inplace import apply_inplace
 from ...tensor import Tensor
 
 
-def dropout(x, p=0.5, training=True, inplace=False):
-    """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (E[y] = x).
+def dropout(input, p=0.5, training=True, inplace=False):
+    """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (E[y] = input).
 
-    The mask comes from the seeded generator of x's device (``tinygrad_cv.manual_seed``).
-    ``p = 1`` gives zeros; ``training=False`` or ``p = 0`` returns x unchanged.
-    ``inplace=True`` writes the result into x (torch's in-place rules) and returns x.
+    The mask comes from the seeded generator of input's device (``tinygrad_cv.manual_seed``).
+    ``p = 1`` gives zeros; ``training=False`` or ``p = 0`` returns input unchanged.
+    ``inplace=True`` writes the result into input (torch's in-place rules) and returns input.
     """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
-        return x
+        return input
     if p == 1.0:
         scale = 0.0
     else:
-        scale = Tensor.wrap(dropout_factors(x.shape, x.dtype, p, x.device))
-    return apply_inplace(x, Tensor.__mul__, scale) if inplace else x * scale
+        scale = Tensor.wrap(dropout_factors(input.shape, input.dtype, p, input.device))
+    return apply_inplace(input, Tensor.__mul__, scale) if inplace else input * scale
 
 
 def dropout_factors(shape, dtype, p, device):

@@ -19,8 +19,8 @@ class ReLU(Module):
         super().__init__()
         self.inplace = inplace
 
-    def forward(self, x):
-        return A.relu(x, inplace=self.inplace)
+    def forward(self, input):
+        return A.relu(input, inplace=self.inplace)
 
     def extra_repr(self):
         return "inplace=True" if self.inplace else ""
@@ -34,8 +34,8 @@ class LeakyReLU(Module):
         self.negative_slope = negative_slope
         self.inplace = inplace
 
-    def forward(self, x):
-        return A.leaky_relu(x, self.negative_slope, inplace=self.inplace)
+    def forward(self, input):
+        return A.leaky_relu(input, self.negative_slope, inplace=self.inplace)
 
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
@@ -44,13 +44,13 @@ class LeakyReLU(Module):
 class Sigmoid(Module):
     """1 / (1 + exp(-x))."""
 
-    def forward(self, x):
-        return A.sigmoid(x)
+    def forward(self, input):
+        return A.sigmoid(input)
 
 
 class Tanh(Module):
-    def forward(self, x):
-        return A.tanh(x)
+    def forward(self, input):
+        return A.tanh(input)
 
 
 class GELU(Module):
@@ -62,8 +62,8 @@ class GELU(Module):
             raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
 
-    def forward(self, x):
-        return A.gelu(x, approximate=self.approximate)
+    def forward(self, input):
+        return A.gelu(input, approximate=self.approximate)
 
     def extra_repr(self):
         return f"approximate='{self.approximate}'"
@@ -76,8 +76,8 @@ class SiLU(Module):
         super().__init__()
         self.inplace = inplace
 
-    def forward(self, x):
-        return A.silu(x, inplace=self.inplace)
+    def forward(self, input):
+        return A.silu(input, inplace=self.inplace)
 
     def extra_repr(self):
         return "inplace=True" if self.inplace else ""
@@ -90,8 +90,8 @@ class Softmax(Module):
         super().__init__()
         self.dim = dim
 
-    def forward(self, x):
-        return A.softmax(x, self.dim)
+    def forward(self, input):
+        return A.softmax(input, self.dim)
 
     def extra_repr(self):
         return f"dim={self.dim}"
@@ -104,8 +104,8 @@ class LogSoftmax(Module):
         super().__init__()
         self.dim = dim
 
-    def forward(self, x):
-        return A.log_softmax(x, self.dim)
+    def forward(self, input):
+        return A.log_softmax(input, self.dim)
 
     def extra_repr(self):
         return f"dim={self.dim}"
@@ -118,8 +118,8 @@ class Softmin(Module):
         super().__init__()
         self.dim = dim
 
-    def forward(self, x):
-        return A.softmin(x, self.dim)
+    def forward(self, input):
+        return A.softmin(input, self.dim)
 
     def extra_repr(self):
         return f"dim={self.dim}"
@@ -137,8 +137,8 @@ class _Pointwise(Module):
         for name in self._options:
             setattr(self, name, options[name])
 
-    def forward(self, x):
-        return type(self)._fn(x, **{name: getattr(self, name) for name in self._options})
+    def forward(self, input):
+        return type(self)._fn(input, **{name: getattr(self, name) for name in self._options})
 
     def extra_repr(self):
         return ", ".join(f"{name}={getattr(self, name)}" for name in self._options
@@ -271,8 +271,8 @@ class RReLU(Module):
         super().__init__()
         self.lower, self.upper, self.inplace = lower, upper, inplace
 
-    def forward(self, x):
-        return A.rrelu(x, self.lower, self.upper, self.training, self.inplace)
+    def forward(self, input):
+        return A.rrelu(input, self.lower, self.upper, self.training, self.inplace)
 
     def extra_repr(self):
         return f"lower={self.lower}, upper={self.upper}" + (", inplace=True" if self.inplace
@@ -289,8 +289,8 @@ class PReLU(Module):
         self.init = init
         self.weight = Parameter(full((num_parameters,), init, dtype=dtype, device=device))
 
-    def forward(self, x):
-        return A.prelu(x, self.weight)
+    def forward(self, input):
+        return A.prelu(input, self.weight)
 
     def extra_repr(self):
         return f"num_parameters={self.num_parameters}"
@@ -299,8 +299,8 @@ class PReLU(Module):
 class Softmax2d(Module):
     """softmax over the channels of a (N, C, H, W) or (C, H, W) input (dim -3)."""
 
-    def forward(self, x):
-        if x.ndim not in (3, 4):
+    def forward(self, input):
+        if input.ndim not in (3, 4):
             raise ValueError(f"Softmax2d: expected input with 3 or 4 dims, got shape "
-                             f"{tuple(x.shape)}")
-        return A.softmax(x, -3)
+                             f"{tuple(input.shape)}")
+        return A.softmax(input, -3)

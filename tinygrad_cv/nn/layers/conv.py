@@ -117,12 +117,13 @@ class _Conv(_ConvNd):
                 sides += [self.padding[d], self.padding[d]]
         return tuple(sides)
 
-    def forward(self, x):
-        x, unbatched = self._batched(x)
+    def forward(self, input):
+        input, unbatched = self._batched(input)
         padding = self.padding
         if self.padding_mode != "zeros":
-            x, padding = pad(x, self._mode_pad(), mode=self.padding_mode), 0
-        y = self._conv(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+            input, padding = pad(input, self._mode_pad(), mode=self.padding_mode), 0
+        y = self._conv(input, self.weight, self.bias, self.stride, padding, self.dilation,
+                       self.groups)
         return drop_batch(y, unbatched)
 
 
@@ -190,10 +191,10 @@ class _ConvTranspose(_ConvNd):
                              f"{tuple(x.shape[2:])})")
         return tuple(n - lo for n, lo in zip(size, smallest))
 
-    def forward(self, x, output_size=None):
-        x, unbatched = self._batched(x)
-        y = self._conv(x, self.weight, self.bias, self.stride, self.padding,
-                       self._output_padding(x, output_size, unbatched), self.groups,
+    def forward(self, input, output_size=None):
+        input, unbatched = self._batched(input)
+        y = self._conv(input, self.weight, self.bias, self.stride, self.padding,
+                       self._output_padding(input, output_size, unbatched), self.groups,
                        self.dilation)
         return drop_batch(y, unbatched)
 

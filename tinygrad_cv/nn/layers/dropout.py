@@ -17,8 +17,8 @@ class Dropout(Module):
         self.p = p
         self.inplace = inplace
 
-    def forward(self, x):
-        return dropout(x, self.p, self.training, inplace=self.inplace)
+    def forward(self, input):
+        return dropout(input, self.p, self.training, inplace=self.inplace)
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"
@@ -27,12 +27,12 @@ class Dropout(Module):
 class AlphaDropout(Dropout):
     """Alpha dropout of each element in training (``nn.functional.alpha_dropout``)."""
 
-    def forward(self, x):
-        return alpha_dropout(x, self.p, self.training, self.inplace)
+    def forward(self, input):
+        return alpha_dropout(input, self.p, self.training, self.inplace)
 
 
 class FeatureAlphaDropout(Dropout):
     """Alpha dropout of whole channels in training (``nn.functional.feature_alpha_dropout``)."""
 
-    def forward(self, x):
-        return feature_alpha_dropout(x, self.p, self.training, self.inplace)
+    def forward(self, input):
+        return feature_alpha_dropout(input, self.p, self.training, self.inplace)

@@ -16,8 +16,8 @@ class _FeatureDropout(Module):
         self.p = p
         self.inplace = inplace
 
-    def forward(self, x):
-        return type(self)._fn(x, self.p, self.training, inplace=self.inplace)
+    def forward(self, input):
+        return type(self)._fn(input, self.p, self.training, inplace=self.inplace)
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"

@@ -51,26 +51,26 @@ class _InstanceNorm(Module):
             self.running_mean.array[...] = 0
             self.running_var.array[...] = 1
 
-    def forward(self, x):
+    def forward(self, input):
         name = type(self).__name__
         batched = self._spatial + 2
-        if x.ndim not in (batched - 1, batched):
+        if input.ndim not in (batched - 1, batched):
             raise ValueError(f"{name}: expected input of shape {self._layout}, got shape "
-                             f"{tuple(x.shape)}")
-        c = x.shape[x.ndim - self._spatial - 1]
+                             f"{tuple(input.shape)}")
+        c = input.shape[input.ndim - self._spatial - 1]
         if c != self.num_features:
             if self.affine or self.track_running_stats:
                 raise ValueError(f"{name}: expected input's size at dim "
-                                 f"{x.ndim - self._spatial - 1} to match num_features "
+                                 f"{input.ndim - self._spatial - 1} to match num_features "
                                  f"({self.num_features}), but got: {c}.")
             warnings.warn(f"{name}: input has {c} channels but num_features is "
                           f"{self.num_features}; num_features is unused since affine=False",
                           stacklevel=2)
-        unbatched = x.ndim == batched - 1
+        unbatched = input.ndim == batched - 1
         if unbatched:
-            x = x.unsqueeze(0)
+            input = input.unsqueeze(0)
         momentum = self.momentum if self.momentum is not None else 0.0
-        y = instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+        y = instance_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
                           self.training or not self.track_running_stats, momentum, self.eps)
         return y.squeeze(0) if unbatched else y
 

@@ -15,8 +15,8 @@ class Identity(Module):
     def __init__(self, *args, **kwargs):
         super().__init__()
 
-    def forward(self, x):
-        return x
+    def forward(self, input):
+        return input
 
 
 class Linear(Module):
@@ -42,11 +42,11 @@ class Linear(Module):
     def reset_parameters(self):
         init.default_layer_init_(self.weight, self.bias)
 
-    def forward(self, x):
-        if x.ndim == 0 or x.shape[-1] != self.in_features:
+    def forward(self, input):
+        if input.ndim == 0 or input.shape[-1] != self.in_features:
             raise ValueError(f"Linear: expected input of shape (*, {self.in_features}) "
-                             f"(in_features={self.in_features}), got shape {tuple(x.shape)}")
-        return linear(x, self.weight, self.bias)
+                             f"(in_features={self.in_features}), got shape {tuple(input.shape)}")
+        return linear(input, self.weight, self.bias)
 
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -61,12 +61,12 @@ class Flatten(Module):
         self.start_dim = start_dim
         self.end_dim = end_dim
 
-    def forward(self, x):
+    def forward(self, input):
         for d in (self.start_dim, self.end_dim):
-            if not -max(x.ndim, 1) <= d < max(x.ndim, 1):
+            if not -max(input.ndim, 1) <= d < max(input.ndim, 1):
                 raise ValueError(f"Flatten: dim {d} is out of range for input of shape "
-                                 f"{tuple(x.shape)}")
-        return x.flatten(self.start_dim, self.end_dim)
+                                 f"{tuple(input.shape)}")
+        return input.flatten(self.start_dim, self.end_dim)
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
@@ -114,8 +114,8 @@ class Unflatten(Module):
         self.dim = dim
         self.unflattened_size = tuple(unflattened_size)
 
-    def forward(self, x):
-        return x.unflatten(self.dim, self.unflattened_size)
+    def forward(self, input):
+        return input.unflatten(self.dim, self.unflattened_size)
 
     def extra_repr(self):
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

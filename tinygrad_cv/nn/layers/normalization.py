@@ -62,8 +62,8 @@ class _BatchNorm(Module):
             raise ValueError(f"{name}: expected input of shape {expected} "
                              f"(num_features={self.num_features}), got shape {tuple(x.shape)}")
 
-    def forward(self, x):
-        self._check(x)
+    def forward(self, input):
+        self._check(input)
         factor = 0.0 if self.momentum is None else float(self.momentum)
         if self.training and self.track_running_stats:
             nbt = self.num_batches_tracked
@@ -72,7 +72,7 @@ class _BatchNorm(Module):
                 factor = 1.0 / float(nbt.array)
         use_batch = self.training or self.running_mean is None
         track = not self.training or self.track_running_stats
-        return batch_norm(x, self.running_mean if track else None,
+        return batch_norm(input, self.running_mean if track else None,
                           self.running_var if track else None, self.weight, self.bias,
                           use_batch, factor, self.eps)
 
@@ -125,12 +125,13 @@ class LayerNorm(Module):
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
 
-    def forward(self, x):
+    def forward(self, input):
         k = len(self.normalized_shape)
-        if x.ndim < k or tuple(x.shape[x.ndim - k:]) != self.normalized_shape:
+        if input.ndim < k or tuple(input.shape[input.ndim - k:]) != self.normalized_shape:
             raise ValueError(f"LayerNorm: expected input of shape (*, "
-                             f"{', '.join(map(str, self.normalized_shape))}), got shape {tuple(x.shape)}")
-        return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+                             f"{', '.join(map(str, self.normalized_shape))}), got shape "
+                             f"{tuple(input.shape)}")
+        return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, "
@@ -159,11 +160,11 @@ class GroupNorm(Module):
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
 
-    def forward(self, x):
-        if x.ndim < 2 or x.shape[1] != self.num_channels:
+    def forward(self, input):
+        if input.ndim < 2 or input.shape[1] != self.num_channels:
             raise ValueError(f"GroupNorm: expected input of shape (N, {self.num_channels}, *) "
-                             f"(num_channels={self.num_channels}), got shape {tuple(x.shape)}")
-        return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+                             f"(num_channels={self.num_channels}), got shape {tuple(input.shape)}")
+        return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
         return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "

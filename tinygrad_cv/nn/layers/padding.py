@@ -34,11 +34,11 @@ class _PadNd(Module):
         self.padding = _sides(padding, self.dims, type(self).__name__)
         self.value = value
 
-    def forward(self, x):
-        if x.ndim not in (self.dims + 1, self.dims + 2):
+    def forward(self, input):
+        if input.ndim not in (self.dims + 1, self.dims + 2):
             raise ValueError(f"{type(self).__name__}: expected input of shape "
-                             f"{_LAYOUTS[self.dims]}, got shape {tuple(x.shape)}")
-        return pad(x, self.padding, self.mode, self.value if self.mode == "constant" else None)
+                             f"{_LAYOUTS[self.dims]}, got shape {tuple(input.shape)}")
+        return pad(input, self.padding, self.mode, self.value if self.mode == "constant" else None)
 
     def extra_repr(self):
         return f"{self.padding}"

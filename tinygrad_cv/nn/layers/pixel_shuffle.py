@@ -12,8 +12,8 @@ class PixelShuffle(Module):
         super().__init__()
         self.upscale_factor = upscale_factor
 
-    def forward(self, x):
-        return pixel_shuffle(x, self.upscale_factor)
+    def forward(self, input):
+        return pixel_shuffle(input, self.upscale_factor)
 
     def extra_repr(self):
         return f"upscale_factor={self.upscale_factor}"
@@ -26,8 +26,8 @@ class PixelUnshuffle(Module):
         super().__init__()
         self.downscale_factor = downscale_factor
 
-    def forward(self, x):
-        return pixel_unshuffle(x, self.downscale_factor)
+    def forward(self, input):
+        return pixel_unshuffle(input, self.downscale_factor)
 
     def extra_repr(self):
         return f"downscale_factor={self.downscale_factor}"
@@ -40,8 +40,8 @@ class ChannelShuffle(Module):
         super().__init__()
         self.groups = groups
 
-    def forward(self, x):
-        return channel_shuffle(x, self.groups)
+    def forward(self, input):
+        return channel_shuffle(input, self.groups)
 
     def extra_repr(self):
         return f"groups={self.groups}"

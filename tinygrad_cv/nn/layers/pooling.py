@@ -55,9 +55,9 @@ class MaxPool2d(_Pool2d):
                 f"dilation={getattr(self, 'dilation', 1)}, "
                 f"ceil_mode={getattr(self, 'ceil_mode', False)}")
 
-    def forward(self, x):
-        _check4d(self, x)
-        return max_pool2d(x, self.kernel_size, self.stride, self.padding,
+    def forward(self, input):
+        _check4d(self, input)
+        return max_pool2d(input, self.kernel_size, self.stride, self.padding,
                           getattr(self, "dilation", 1), getattr(self, "ceil_mode", False),
                           getattr(self, "return_indices", False))
 
@@ -73,9 +73,9 @@ class AvgPool2d(_Pool2d):
         super().__init__(kernel_size, stride, padding, ceil_mode)
         self.count_include_pad, self.divisor_override = bool(count_include_pad), divisor_override
 
-    def forward(self, x):
-        _check4d(self, x)
-        return avg_pool2d(x, self.kernel_size, self.stride, self.padding,
+    def forward(self, input):
+        _check4d(self, input)
+        return avg_pool2d(input, self.kernel_size, self.stride, self.padding,
                           getattr(self, "ceil_mode", False),
                           getattr(self, "count_include_pad", True),
                           getattr(self, "divisor_override", None))
@@ -91,8 +91,8 @@ class MaxUnpool2d(Module):
         self.stride = self.kernel_size if stride is None else pair(stride, "stride", "MaxUnpool2d")
         self.padding = pair(padding, "padding", "MaxUnpool2d")
 
-    def forward(self, x, indices, output_size=None):
-        return max_unpool2d(x, indices, self.kernel_size, self.stride, self.padding,
+    def forward(self, input, indices, output_size=None):
+        return max_unpool2d(input, indices, self.kernel_size, self.stride, self.padding,
                             output_size)
 
     def extra_repr(self):
@@ -110,8 +110,8 @@ class MaxUnpool1d(Module):
                                                                       "MaxUnpool1d")
         self.padding = single(padding, "padding", "MaxUnpool1d")
 
-    def forward(self, x, indices, output_size=None):
-        return max_unpool1d(x, indices, self.kernel_size, self.stride, self.padding,
+    def forward(self, input, indices, output_size=None):
+        return max_unpool1d(input, indices, self.kernel_size, self.stride, self.padding,
                             output_size)
 
     def extra_repr(self):
@@ -161,9 +161,9 @@ class _Adaptive(Module):
 class AdaptiveAvgPool2d(_Adaptive):
     """Average over torch's adaptive bins to ``output_size`` (int or pair, None keeps a side)."""
 
-    def forward(self, x):
-        _check4d(self, x)
-        return adaptive_avg_pool2d(x, self.output_size)
+    def forward(self, input):
+        _check4d(self, input)
+        return adaptive_avg_pool2d(input, self.output_size)
 
 
 class MaxPool1d(Module):
@@ -178,9 +178,9 @@ class MaxPool1d(Module):
         self.padding, self.dilation = padding, dilation
         self.return_indices, self.ceil_mode = bool(return_indices), bool(ceil_mode)
 
-    def forward(self, x):
-        _check3d(self, x)
-        return max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+    def forward(self, input):
+        _check3d(self, input)
+        return max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation,
                           self.ceil_mode, self.return_indices)
 
     def extra_repr(self):
@@ -200,9 +200,9 @@ class AvgPool1d(Module):
         self.padding = single(padding, "padding", "AvgPool1d")
         self.ceil_mode, self.count_include_pad = bool(ceil_mode), bool(count_include_pad)
 
-    def forward(self, x):
-        _check3d(self, x)
-        return avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+    def forward(self, input):
+        _check3d(self, input)
+        return avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                           self.count_include_pad)
 
     def extra_repr(self):
@@ -212,9 +212,9 @@ class AvgPool1d(Module):
 class AdaptiveAvgPool1d(_Adaptive):
     """Mean over torch's adaptive windows to ``output_size``; (N, C, L) or (C, L)."""
 
-    def forward(self, x):
-        _check3d(self, x)
-        return adaptive_avg_pool1d(x, self.output_size)
+    def forward(self, input):
+        _check3d(self, input)
+        return adaptive_avg_pool1d(input, self.output_size)
 
 
 class AdaptiveMaxPool1d(_Adaptive):
@@ -225,9 +225,9 @@ class AdaptiveMaxPool1d(_Adaptive):
         super().__init__(output_size)
         self.return_indices = bool(return_indices)
 
-    def forward(self, x):
-        _check3d(self, x)
-        return adaptive_max_pool1d(x, self.output_size, self.return_indices)
+    def forward(self, input):
+        _check3d(self, input)
+        return adaptive_max_pool1d(input, self.output_size, self.return_indices)
 
 
 class AdaptiveMaxPool2d(_Adaptive):
@@ -238,9 +238,9 @@ class AdaptiveMaxPool2d(_Adaptive):
         super().__init__(output_size)
         self.return_indices = bool(return_indices)
 
-    def forward(self, x):
-        _check4d(self, x)
-        return adaptive_max_pool2d(x, self.output_size, self.return_indices)
+    def forward(self, input):
+        _check4d(self, input)
+        return adaptive_max_pool2d(input, self.output_size, self.return_indices)
 
 
 def _check5d(layer, x):
@@ -253,9 +253,9 @@ class MaxPool3d(MaxPool2d):
     """y = max over each (kd, kh, kw) window; (N, C, D, H, W) or (C, D, H, W) -> (N, C, Do,
     Ho, Wo); torch's signature, options as ``functional.max_pool3d``."""
 
-    def forward(self, x):
-        _check5d(self, x)
-        return max_pool3d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+    def forward(self, input):
+        _check5d(self, input)
+        return max_pool3d(input, self.kernel_size, self.stride, self.padding, self.dilation,
                           self.ceil_mode, self.return_indices)
 
 
@@ -263,9 +263,9 @@ class AvgPool3d(AvgPool2d):
     """y = mean over each (kd, kh, kw) window; (N, C, D, H, W) or (C, D, H, W); torch's
     signature, options as ``functional.avg_pool3d``."""
 
-    def forward(self, x):
-        _check5d(self, x)
-        return avg_pool3d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+    def forward(self, input):
+        _check5d(self, input)
+        return avg_pool3d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                           self.count_include_pad, self.divisor_override)
 
 
@@ -280,8 +280,8 @@ class MaxUnpool3d(Module):
                                                                       "MaxUnpool3d")
         self.padding = triple(padding, "padding", "MaxUnpool3d")
 
-    def forward(self, x, indices, output_size=None):
-        return max_unpool3d(x, indices, self.kernel_size, self.stride, self.padding,
+    def forward(self, input, indices, output_size=None):
+        return max_unpool3d(input, indices, self.kernel_size, self.stride, self.padding,
                             output_size)
 
     def extra_repr(self):
@@ -292,9 +292,9 @@ class AdaptiveAvgPool3d(_Adaptive):
     """Mean over torch's adaptive bins to ``output_size`` (int or triple, None keeps a side);
     (N, C, D, H, W) or (C, D, H, W)."""
 
-    def forward(self, x):
-        _check5d(self, x)
-        return adaptive_avg_pool3d(x, self.output_size)
+    def forward(self, input):
+        _check5d(self, input)
+        return adaptive_avg_pool3d(input, self.output_size)
 
 
 class AdaptiveMaxPool3d(_Adaptive):
@@ -306,6 +306,6 @@ class AdaptiveMaxPool3d(_Adaptive):
         super().__init__(output_size)
         self.return_indices = bool(return_indices)
 
-    def forward(self, x):
-        _check5d(self, x)
-        return adaptive_max_pool3d(x, self.output_size, self.return_indices)
+    def forward(self, input):
+        _check5d(self, input)
+        return adaptive_max_pool3d(input, self.output_size, self.return_indices)

@@ -68,10 +68,10 @@ class SyncBatchNorm(_BatchNorm):
     def _syncs(self):
         return self.training and dist.is_initialized() and dist.get_world_size() > 1
 
-    def forward(self, x):
+    def forward(self, input):
         if not self._syncs():
-            return super().forward(x)
-        self._check(x)
+            return super().forward(input)
+        self._check(input)
         factor = 0.0 if self.momentum is None else float(self.momentum)
         if self.track_running_stats:
             nbt = self.num_batches_tracked
@@ -79,7 +79,7 @@ class SyncBatchNorm(_BatchNorm):
             if self.momentum is None:
                 factor = 1.0 / float(nbt.array)
         track = self.track_running_stats
-        return sync_batch_norm(x, self.running_mean if track else None,
+        return sync_batch_norm(input, self.running_mean if track else None,
                                self.running_var if track else None, self.weight, self.bias,
                                factor, self.eps, _all_reduce_sum)
 

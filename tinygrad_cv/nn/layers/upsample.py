@@ -25,11 +25,11 @@ class Upsample(Module):
         self.align_corners = align_corners
         self.recompute_scale_factor = recompute_scale_factor
 
-    def forward(self, x):
-        if x.ndim not in (3, 4, 5):
+    def forward(self, input):
+        if input.ndim not in (3, 4, 5):
             raise ValueError(f"Upsample: expected input of shape (N, C, L) (3-D), (N, C, H, W) "
-                             f"(4-D) or (N, C, D, H, W) (5-D), got shape {tuple(x.shape)}")
-        return interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners,
+                             f"(4-D) or (N, C, D, H, W) (5-D), got shape {tuple(input.shape)}")
+        return interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners,
                            getattr(self, "recompute_scale_factor", None))
 
     def extra_repr(self):
