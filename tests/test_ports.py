@@ -266,6 +266,24 @@ def test_gcn(tmp_path, monkeypatch):
     assert "Test set results" in ours.stdout
 
 
+
+@pytest.mark.parametrize("heads", ["average", "concat"])
+def test_gat(heads, tmp_path, monkeypatch):
+    """A graph attention network on the synthetic graph in Cora's format (portdata's
+    requests stand-in, as the GCN port): dense attention over the adjacency (``torch.where``
+    masking, softmax, dropout on the attention), heads averaged or concatenated
+    (``permute(1, 0, 2).contiguous().view``), ELU, log-softmax, NLLLoss, Adam with weight
+    decay; hidden size 16 and 4 heads in place of 64 and 8 (short)."""
+    argv = ["--epochs", "3" if heads == "average" else "1", "--val-every", "1",
+            "--hidden-dim", "16", "--num-heads", "4"] + (["--concat-heads"]
+                                                          if heads == "concat" else [])
+    ref, ours = _run_both("gat", argv, tmp_path, monkeypatch)
+    _compare(f"gat ({heads})", ref, ours, min_losses=1)
+    results = [[line.split(")", 1)[1] if line.startswith("Epoch") else line
+                for line in run.stdout.splitlines() if line.startswith(("Epoch", "Test set"))]
+               for run in (ref, ours)]
+    assert results[1] and results[1] == results[0]
+
 def test_mingpt(tmp_path, monkeypatch):
     """chargpt with minGPT's model and trainer: gpt-nano, 3 AdamW steps, the sampled
     completion at iteration 0 (multinomial draws replayed) and the state-dict save."""
