@@ -424,3 +424,61 @@ def test_siamese_network(tmp_path, monkeypatch):
     tests = [[line for line in run.stdout.splitlines() if line.startswith("Test set:")]
              for run in (ref, ours)]
     assert tests[1] and tests[1] == tests[0]
+
+
+_TRANSLATOR = ["--batch", "8", "--attn_heads", "2", "--enc_layers", "2", "--dec_layers", "2",
+               "--embed_size", "16", "--dim_feedforward", "32", "--dropout", "0",
+               "--logging_dir", "logs/"]
+
+
+def _translate(tmp_path, monkeypatch, epochs, lr):
+    """Train the translation script's nn.Transformer in both frameworks, then translate three
+    sentences with its greedy decoder (``--inference``, reading them as its prompt loop does)
+    from each framework's own best checkpoint; returns the two training and inference runs."""
+    import logging
+    before = list(logging.getLogger().handlers)
+    try:
+        ref, ours = _run_both("language_translation", ["-e", str(epochs), "--lr", str(lr)]
+                              + _TRANSLATOR, tmp_path, monkeypatch)
+        sentences = "Ein Mann trinkt Kaffee.\nZwei Kinder spielen im Garten.\nEin Hund\n"
+        translations = [run_port("language_translation", framework,
+                                 ["--inference", "--model_path", "logs/best.pt"] + _TRANSLATOR,
+                                 None, tmp_path / framework, stdin=sentences)
+                        for framework in ("torch", "tinygrad_cv")]
+    finally:   # the script adds a console handler to the root logger on each run
+        for handler in logging.getLogger().handlers:
+            if handler not in before:
+                logging.getLogger().removeHandler(handler)
+    return ref, ours, translations
+
+
+def _compare_translator(ref, ours, steps, lr, embed=16):
+    """Losses and weights at 1e-5, but for the key biases of attention: softmax ignores a
+    constant added to a row, so their exact gradient is 0, and Adam (eps 1e-9 here) turns the
+    rounding noise each framework leaves there into steps of up to lr in either direction;
+    those are checked within ``steps * lr``."""
+    for run in (ref, ours):
+        params = run.final_params()[0]
+        in_proj_biases = [p for p in params if p.shape == (3 * embed,)]
+        assert len(in_proj_biases) == 2 + 2 * 2   # encoder self, decoder self and cross
+        run.key_biases = [p[embed:2 * embed].copy() for p in in_proj_biases]
+        for p in in_proj_biases:
+            p[embed:2 * embed] = 0.0
+        run.final_params = lambda params=params: [params]
+    worst = max(float(np.abs(o - r).max()) for r, o in zip(ref.key_biases, ours.key_biases))
+    assert worst <= steps * lr, f"key biases differ by {worst:.3g} after {steps} steps"
+    print(f"language_translation: key biases differ by {worst:.2g} ({worst / lr:.2g} lr)")
+    _compare("language_translation", ref, ours, min_losses=steps)
+
+
+def test_language_translation(tmp_path, monkeypatch):
+    """nn.Transformer seq2seq on portdata's tiny German-English corpus (in place of
+    Multi30k and spacy): 2 epochs of 3 Adam steps (batches of 8 padded sentences: key padding
+    masks, a float causal mask with a bool source mask, CrossEntropyLoss(ignore_index=pad)),
+    a validation pass each epoch, state_dict save, then greedy decoding of three sentences
+    from the saved model (``torch.load`` + ``load_state_dict``).  Dropout 0: torch's attention
+    dropout runs inside its fused kernel, where the harness cannot share the masks."""
+    ref, ours, translations = _translate(tmp_path, monkeypatch, epochs=2, lr=1e-3)
+    _compare_translator(ref, ours, steps=6, lr=1e-3)
+    assert translations[1].stdout.count(">") == 4   # three translations, then end of input
+    assert translations[1].stdout == translations[0].stdout

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.abc
+import importlib.machinery
 import importlib.util
 import io
 import os
@@ -114,6 +115,12 @@ class _PortFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def find_spec(self, fullname, path=None, target=None):
         file = self._path(fullname)
         if file is None:
+            folder = self.root.joinpath(*fullname.split("."))
+            if folder.is_dir() and "." not in fullname:   # a folder without __init__.py
+                spec = importlib.machinery.ModuleSpec(fullname, None, is_package=True)
+                spec.submodule_search_locations = [str(folder)]
+                self.loaded.append(fullname)
+                return spec
             return None
         spec = importlib.util.spec_from_file_location(fullname, file, loader=self,
                                                       submodule_search_locations=[
@@ -342,9 +349,10 @@ def _numpy_dtype(x):
     return str(x.dtype).replace("torch.", "")
 
 
-def run_port(name, framework, argv, tape, workdir, main="main.py"):
+def run_port(name, framework, argv, tape, workdir, main="main.py", stdin=None):
     """Run ``tests/ports/<name>/<main>`` with ``argv`` in ``workdir``; returns a ``Result``
-    (``tape=None``: a plain run, without recording or replaying)."""
+    (``tape=None``: a plain run, without recording or replaying).  ``stdin``: the text the
+    script reads with ``input()``; reading past its end ends the run (an interactive loop)."""
     root = PORTS / name
     main_path = root / main
     port_files = {str(p) for p in root.rglob("*.py")}
@@ -355,7 +363,7 @@ def run_port(name, framework, argv, tape, workdir, main="main.py"):
     finder = _PortFinder(root, framework)
     instruments = _Instruments(framework, tape, result, port_files) if tape is not None \
         else None   # tape=None: a plain run, nothing recorded or replayed
-    old_argv, old_cwd = sys.argv, os.getcwd()
+    old_argv, old_cwd, old_stdin = sys.argv, os.getcwd(), sys.stdin
     old_modules = {m: sys.modules.pop(m) for m in list(sys.modules)
                    if finder._path(m) is not None}
     out = io.StringIO()
@@ -365,14 +373,20 @@ def run_port(name, framework, argv, tape, workdir, main="main.py"):
             instruments.install()
         sys.argv = [str(main_path), *argv]
         os.chdir(workdir)
+        if stdin is not None:
+            sys.stdin = io.StringIO(stdin)
         with contextlib.redirect_stdout(out):
-            exec(compile(source, str(main_path), "exec"),
-                 {"__name__": "__main__", "__file__": str(main_path)})
+            try:
+                exec(compile(source, str(main_path), "exec"),
+                     {"__name__": "__main__", "__file__": str(main_path)})
+            except EOFError:
+                if stdin is None:
+                    raise
     finally:
         if instruments is not None:
             instruments.undo()
         sys.meta_path.remove(finder)
-        sys.argv = old_argv
+        sys.argv, sys.stdin = old_argv, old_stdin
         os.chdir(old_cwd)
         for m in finder.loaded:
             sys.modules.pop(m, None)

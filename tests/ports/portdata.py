@@ -363,3 +363,109 @@ requests = types.SimpleNamespace(get=_Download)   # the Cora download of the GCN
 torchvision = types.SimpleNamespace(datasets=datasets, transforms=transforms, utils=utils,
                                     models=types.SimpleNamespace(resnet18=resnet18))
 gymnasium = types.SimpleNamespace(make=_make_env)   # the reinforcement-learning scripts
+
+
+# ---- the language-translation script's torchtext pieces (Multi30k, spacy, vocabulary) ----
+
+_PARALLEL_CORPUS = {   # (German, English) pairs of our own, Multi30k-like captions
+    "train": [
+        ("Ein Mann fährt Fahrrad.", "A man rides a bike."),
+        ("Eine Frau liest ein Buch.", "A woman reads a book."),
+        ("Zwei Hunde spielen im Park.", "Two dogs play in the park."),
+        ("Ein Kind isst einen Apfel.", "A child eats an apple."),
+        ("Der Mann trinkt Kaffee.", "The man drinks coffee."),
+        ("Die Frau singt ein Lied.", "The woman sings a song."),
+        ("Ein Hund läuft über die Wiese.", "A dog runs across the meadow."),
+        ("Zwei Kinder spielen Fußball im Park.", "Two children play soccer in the park."),
+        ("Eine Frau fährt ein rotes Auto.", "A woman drives a red car."),
+        ("Ein Mann liest die Zeitung.", "A man reads the newspaper."),
+        ("Das Kind schläft.", "The child sleeps."),
+        ("Drei Männer stehen vor einem Haus.", "Three men stand in front of a house."),
+        ("Eine Katze sitzt auf dem Dach.", "A cat sits on the roof."),
+        ("Der Hund trinkt Wasser.", "The dog drinks water."),
+        ("Eine Gruppe von Menschen wartet auf den Bus.",
+         "A group of people waits for the bus."),
+        ("Ein Junge wirft einen Ball.", "A boy throws a ball."),
+        ("Ein Mädchen malt ein Bild.", "A girl paints a picture."),
+        ("Zwei Frauen gehen am Strand spazieren.", "Two women walk on the beach."),
+        ("Der Junge fährt Fahrrad im Park.", "The boy rides a bike in the park."),
+        ("Ein Mann kocht in der Küche.", "A man cooks in the kitchen."),
+        ("Die Kinder lachen.", "The children laugh."),
+        ("Eine Frau trinkt Tee im Garten.", "A woman drinks tea in the garden."),
+        ("Ein alter Mann sitzt auf einer Bank.", "An old man sits on a bench."),
+        ("Das Mädchen spielt mit dem Hund.", "The girl plays with the dog."),
+    ],
+    "valid": [
+        ("Ein Mann trinkt Wasser.", "A man drinks water."),
+        ("Zwei Kinder lesen ein Buch im Garten.", "Two children read a book in the garden."),
+        ("Die Katze schläft auf der Bank.", "The cat sleeps on the bench."),
+        ("Ein Mädchen wirft einen roten Ball.", "A girl throws a red ball."),
+        ("Eine Frau kocht.", "A woman cooks."),
+        ("Der Hund spielt am Strand.", "The dog plays on the beach."),
+    ],
+}
+
+
+def Multi30k(split="train", language_pair=("de", "en")):
+    """torchtext's ``Multi30k``: the ``split``'s (source, target) sentence pairs, each ending
+    in a newline as the dataset's lines do; a list, which both DataLoaders batch as a
+    map-style dataset (torchtext hands out an iterable pipe of the same pairs)."""
+    if split not in _PARALLEL_CORPUS:
+        raise ValueError(f"portdata.Multi30k: split must be 'train' or 'valid', got {split!r}")
+    if sorted(language_pair) != ["de", "en"]:
+        raise ValueError(f"portdata.Multi30k: languages 'de' and 'en' only, got {language_pair}")
+    column = {"de": 0, "en": 1}
+    return [(pair[column[language_pair[0]]] + "\n", pair[column[language_pair[1]]] + "\n")
+            for pair in _PARALLEL_CORPUS[split]]
+
+
+multi30k = types.SimpleNamespace(URL={})   # the script points its URLs elsewhere; unused
+
+
+def get_tokenizer(tokenizer, language=None):
+    """torchtext's ``get_tokenizer("spacy", language)``: words and punctuation marks, split
+    at white space and at each mark (spacy's rule for these simple sentences)."""
+    import re
+    pattern = re.compile(r"\w+|[^\w\s]")
+    return pattern.findall
+
+
+class Vocab:
+    """torchtext's ``Vocab``: tokens <-> indices, unknown tokens to the default index."""
+
+    def __init__(self, tokens):
+        self.itos = list(tokens)
+        self.stoi = {token: i for i, token in enumerate(self.itos)}
+        self.default_index = None
+
+    def __len__(self):
+        return len(self.itos)
+
+    def set_default_index(self, index):
+        self.default_index = index
+
+    def __getitem__(self, token):
+        if token in self.stoi:
+            return self.stoi[token]
+        if self.default_index is None:
+            raise RuntimeError(f"Token {token} not found and default index is not set")
+        return self.default_index
+
+    def __call__(self, tokens):
+        return [self[token] for token in tokens]
+
+    def lookup_tokens(self, indices):
+        return [self.itos[int(i)] for i in indices]
+
+
+def build_vocab_from_iterator(iterator, min_freq=1, specials=None, special_first=True):
+    """torchtext's ``build_vocab_from_iterator``: the tokens seen at least ``min_freq`` times,
+    by decreasing count then alphabetically, with ``specials`` first (or last)."""
+    from collections import Counter
+    counts = Counter()
+    for tokens in iterator:
+        counts.update(tokens)
+    specials = list(specials or [])
+    words = [token for token, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+             if n >= min_freq and token not in specials]
+    return Vocab(specials + words if special_first else words + specials)
