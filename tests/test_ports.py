@@ -284,6 +284,65 @@ def test_gat(heads, tmp_path, monkeypatch):
                for run in (ref, ours)]
     assert results[1] and results[1] == results[0]
 
+
+class _InlineProcess:
+    """A ``Process`` that runs its target in this process when started (the workers one
+    after the other, in rank order: the deterministic form of Hogwild for the replay)."""
+
+    def __init__(self, target, args=(), kwargs=None, **_):
+        self.target, self.args, self.kwargs = target, args, kwargs or {}
+
+    def start(self):
+        self.target(*self.args, **self.kwargs)
+
+    def join(self, timeout=None):
+        pass
+
+
+_HOGWILD = ["--epochs", "1", "--batch-size", "16", "--test-batch-size", "32",
+            "--log-interval", "1", "--num-processes", "2"]
+
+
+def _inline_workers(monkeypatch):
+    import torch.multiprocessing
+    import tinygrad_cv.multiprocessing
+    for mp in (torch.multiprocessing, tinygrad_cv.multiprocessing):
+        monkeypatch.setattr(mp, "Process", _InlineProcess)
+        monkeypatch.setattr(mp, "set_start_method", lambda *a, **k: None)
+
+
+def test_mnist_hogwild(tmp_path, monkeypatch):
+    """Hogwild MNIST (``model.share_memory()``, workers training one model with their own SGD
+    and shuffled DataLoader, Dropout2d, then the test pass on the parent's model), with the
+    two workers run one after the other in this process, so the losses are comparable. The
+    weights are captured at each worker's optimizer (the second capture replays torch's
+    weights after the first worker), and compared at the end."""
+    _inline_workers(monkeypatch)
+    ref, ours = _run_both("mnist_hogwild", _HOGWILD, tmp_path, monkeypatch)
+    _compare("mnist_hogwild", ref, ours, min_losses=8)
+    tests = [[line for line in run.stdout.splitlines() if line.startswith("Test set:")]
+             for run in (ref, ours)]
+    assert tests[1] and tests[1] == tests[0]
+
+
+def test_mnist_hogwild_trains_the_parent_model_from_spawned_processes(tmp_path, monkeypatch):
+    """The script as it is (``set_start_method('spawn')``, real worker processes) with one
+    worker: its test pass, on the parent's model after the worker trained it in shared
+    memory, equals the run with the worker inline (same seeds, same draws)."""
+    import subprocess
+    monkeypatch.setenv("PORTS_SMALL", "1")
+    argv = [a if a != "2" else "1" for a in _HOGWILD]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(PORTS), str(PORTS.parent.parent)]))
+    real = subprocess.run([sys.executable, str(PORTS / "mnist_hogwild" / "main.py"), *argv],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert real.returncode == 0, real.stderr[-2000:]
+    _inline_workers(monkeypatch)
+    inline = run_port("mnist_hogwild", "tinygrad_cv", argv, None, tmp_path)
+    lines = [[line.split("\t", 1)[-1] for line in out.splitlines()
+              if line.startswith("Test set:") or "Train Epoch" in line]
+             for out in (real.stdout, inline.stdout)]
+    assert len(lines[1]) == 5 and lines[0] == lines[1]
+
 def test_mingpt(tmp_path, monkeypatch):
     """chargpt with minGPT's model and trainer: gpt-nano, 3 AdamW steps, the sampled
     completion at iteration 0 (multinomial draws replayed) and the state-dict save."""

@@ -131,6 +131,7 @@ from .linalg import (cholesky_top as cholesky, qr_top as qr, svd_top as svd,  # 
 from . import sparse  # noqa: E402,F401
 from .sparse import sparse_coo_tensor, spmm  # noqa: E402,F401
 from . import amp  # noqa: E402,F401
+from . import multiprocessing  # noqa: E402,F401  (tensors cross processes in shared memory)
 from .amp import (autocast, is_autocast_enabled, get_autocast_dtype,  # noqa: E402,F401
                   set_autocast_enabled, set_autocast_dtype)
 # torch's remaining top-level functions: settings, ATen-signature layer functions, in-place forms

@@ -474,3 +474,10 @@ def limit_blas_threads(n):
         current.restore_original_limits()
     _blas_limit["limiter"] = threadpool_limits(limits=int(n), user_api="blas")
     return True
+
+
+def host_array_on_buffer(buffer, shape, dtype, offset=0, strides=None):
+    """A host array of ``shape``/``dtype`` over ``buffer`` (a writable buffer such as a shared
+    memory segment's), starting ``offset`` bytes in, with byte ``strides`` (None: C order);
+    it shares the buffer's memory."""
+    return numpy.ndarray(shape, dtype=dtype, buffer=buffer, offset=offset, strides=strides)

@@ -148,9 +148,20 @@ def angle(self):
 
 
 def share_memory_(self):
-    """This tensor (no worker processes share tensors here; see the DataLoader row of the
-    README's differences)."""
+    """Moves a host tensor's array into shared memory (a no-op if it is there already, and
+    for device tensors, as torch): child processes (fork, or spawn/forkserver through
+    ``tinygrad_cv.multiprocessing``) then see and make in-place updates to the same values.
+    Returns self.  Views taken before the move keep the old memory."""
+    if backend.device_of(self.array) == "cpu" and not self.is_shared():
+        from .multiprocessing import shared_memory
+        self.array = shared_memory.to_shared(self.array)
     return self
+
+
+def is_shared(self):
+    """Whether this host tensor's array lies in shared memory (``share_memory_``)."""
+    from .multiprocessing import shared_memory
+    return shared_memory.segment_of(self.array) is not None
 
 
 def register_post_accumulate_grad_hook(self, hook):
@@ -174,7 +185,7 @@ _IN_PLACE = ("eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "le
 for _name in _FUNCTION_METHODS:
     setattr(Tensor, _name, _function(_name))
 for _name in ("hardshrink", "prelu", "bitwise_left_shift", "bitwise_right_shift",
-              "split_with_sizes", "nonzero_static", "get_device", "is_inference", "angle", "share_memory_", "register_post_accumulate_grad_hook", "swapaxes_"):
+              "split_with_sizes", "nonzero_static", "get_device", "is_inference", "angle", "share_memory_", "is_shared", "register_post_accumulate_grad_hook", "swapaxes_"):
     setattr(Tensor, _name, globals()[_name])
 for _name in _IN_PLACE:
     setattr(Tensor, _name + "_", _in_place(_name))

@@ -662,8 +662,10 @@ class Module:
         return self._apply(lambda t: empty_like(t, device=device), recurse=recurse)
 
     def share_memory(self):
-        """No-op (there are no worker processes to share tensors with); returns self."""
-        return self
+        """Every parameter, buffer and gradient moved to shared memory (``share_memory_``):
+        worker processes (``tinygrad_cv.multiprocessing``) then train this very module in
+        place; returns self."""
+        return self._apply(lambda t: t.share_memory_())
 
     def cpu(self):
         return self.to("cpu")

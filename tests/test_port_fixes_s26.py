@@ -1,0 +1,98 @@
+"""What the ports of pytorch/examples' gat and mnist_hogwild needed: ``tinygrad_cv.multiprocessing``
+and shared-memory tensors (``share_memory_``, ``Module.share_memory``, ``is_shared``) with
+torch's semantics: a child process's in-place updates of a shared model are seen by the
+parent, whether the child was forked or spawned, and a tensor sent through a Queue is shared,
+not copied."""
+import pickle
+
+import numpy as np
+import pytest
+
+import tinygrad_cv as tc
+import tinygrad_cv.multiprocessing as mp
+import tinygrad_cv.optim as optim
+
+
+def _sgd_step(model, x, y):
+    optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.5)
+    optimizer.zero_grad()
+    ((model(x) - y) ** 2).mean().backward()
+    optimizer.step()
+
+
+def _add_rank(rank, model):
+    with tc.no_grad():
+        for p in model.parameters():
+            p.add_(rank + 1)
+
+
+def _add_one_from_queue(queue, done):
+    t = queue.get()
+    t.add_(1)
+    done.put(True)
+
+
+def test_share_memory_moves_values_into_shared_memory_in_place():
+    t = tc.arange(6.0).reshape(2, 3)
+    assert not t.is_shared()
+    assert t.share_memory_() is t and t.is_shared()
+    np.testing.assert_array_equal(t.numpy(), np.arange(6.0).reshape(2, 3))
+    assert t[1].is_shared()                      # a view of shared memory is shared
+    assert not pickle.loads(pickle.dumps(t)).is_shared()   # plain pickle copies
+    model = tc.nn.Sequential(tc.nn.Linear(3, 2), tc.nn.BatchNorm1d(2))
+    assert model.share_memory() is model
+    assert all(p.is_shared() for p in model.parameters())
+    assert all(b.is_shared() for b in model.buffers())
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_childs_in_place_updates_reach_the_parents_shared_model(method):
+    tc.manual_seed(0)
+    model, x, y = tc.nn.Linear(4, 3), tc.randn(8, 4), tc.randn(8, 3)
+    expected = tc.nn.Linear(4, 3)
+    expected.load_state_dict(model.state_dict())
+    for rank in range(2):
+        _add_rank(rank, expected)
+    _sgd_step(expected, x, y)
+    model.share_memory()
+    context = mp.get_context(method)
+    for target, args in ((_add_rank, (0, model)), (_add_rank, (1, model)),
+                         (_sgd_step, (model, x, y))):
+        p = context.Process(target=target, args=args)
+        p.start()
+        p.join()
+        assert p.exitcode == 0
+    for ours, ref in zip(model.parameters(), expected.parameters(), strict=True):
+        np.testing.assert_allclose(ours.detach().numpy(), ref.detach().numpy(), rtol=1e-6,
+                                   atol=1e-7)
+
+
+def test_tensor_sent_through_a_queue_is_shared_not_copied():
+    context = mp.get_context("spawn")
+    queue, done = context.Queue(), context.Queue()
+    t = tc.zeros(3)
+    p = context.Process(target=_add_one_from_queue, args=(queue, done))
+    p.start()
+    queue.put(t)
+    assert done.get(timeout=60)
+    p.join()
+    assert t.is_shared()
+    np.testing.assert_array_equal(t.numpy(), np.ones(3, np.float32))
+
+
+def test_sharing_strategy():
+    assert mp.get_sharing_strategy() in mp.get_all_sharing_strategies()
+    with pytest.raises(ValueError, match="sharing strategy"):
+        mp.set_sharing_strategy("no such strategy")
+
+
+def test_importing_the_framework_is_enough_for_pythons_multiprocessing_to_share():
+    """As ``import torch``: the reductions are installed by the package import, so a script
+    using Python's ``multiprocessing`` directly still hands workers shared tensors."""
+    import subprocess
+    import sys
+    code = ("import tinygrad_cv, multiprocessing.reduction as r; t = tinygrad_cv.zeros(2); "
+            "r.ForkingPickler.dumps(t); print(t.is_shared())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.stdout.strip() == "True", out.stderr[-2000:]
