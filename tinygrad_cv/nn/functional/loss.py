@@ -251,6 +251,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     t = dual.raw(target)
     prob = backend.is_array(t) and backend.is_floating(t.dtype)
     if prob:
+        if int(ignore_index) >= 0:     # torch ignores a negative one (the default -100)
+            raise RuntimeError(f"cross_entropy: ignore_index={ignore_index} is not supported "
+                               f"for floating point (class probability) targets")
         if tuple(t.shape) != tuple(input.shape):
             raise ValueError(f"cross_entropy: probability target must have the input's shape "
                              f"{tuple(input.shape)}, got {tuple(t.shape)}")
