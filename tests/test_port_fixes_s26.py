@@ -96,3 +96,27 @@ def test_importing_the_framework_is_enough_for_pythons_multiprocessing_to_share(
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120)
     assert out.stdout.strip() == "True", out.stderr[-2000:]
+
+
+def _report_grad_and_values(queue, out):
+    t = queue.get()
+    out.put((t.grad is None, t.requires_grad, t.is_leaf, t.detach().numpy().tolist()))
+
+
+def test_tensors_cross_processes_without_their_autograd_state_as_torch():
+    """Only values and requires_grad cross (no .grad, graph or hooks); a non-leaf that requires
+    grad is refused with torch's message."""
+    from multiprocessing.reduction import ForkingPickler
+    w = tc.nn.Parameter(tc.ones(2))
+    (w * 2).sum().backward()
+    context = mp.get_context("spawn")
+    queue, out = context.Queue(), context.Queue()
+    p = context.Process(target=_report_grad_and_values, args=(queue, out))
+    p.start()
+    queue.put(w)
+    assert out.get(timeout=60) == (True, True, True, [1.0, 1.0])
+    p.join()
+    assert w.grad is not None                       # the sender keeps its own
+    with pytest.raises(RuntimeError, match="non-leaf tensor which requires_grad"):
+        ForkingPickler.dumps(w * 2)
+    assert not ForkingPickler.loads(ForkingPickler.dumps((w * 2).detach())).requires_grad

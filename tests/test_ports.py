@@ -267,14 +267,14 @@ def test_gcn(tmp_path, monkeypatch):
 
 
 
-@pytest.mark.parametrize("heads", ["average", "concat"])
+@pytest.mark.parametrize("heads", ["average", pytest.param("concat", marks=pytest.mark.slow)])
 def test_gat(heads, tmp_path, monkeypatch):
     """A graph attention network on the synthetic graph in Cora's format (portdata's
     requests stand-in, as the GCN port): dense attention over the adjacency (``torch.where``
-    masking, softmax, dropout on the attention), heads averaged or concatenated
-    (``permute(1, 0, 2).contiguous().view``), ELU, log-softmax, NLLLoss, Adam with weight
-    decay; hidden size 16 and 4 heads in place of 64 and 8 (short)."""
-    argv = ["--epochs", "3" if heads == "average" else "1", "--val-every", "1",
+    masking, softmax, dropout on the attention), heads averaged or (slow, ~3 s more)
+    concatenated (``permute(1, 0, 2).contiguous().view``), ELU, log-softmax, NLLLoss, Adam
+    with weight decay; hidden size 16 and 4 heads in place of 64 and 8, 2 epochs (short)."""
+    argv = ["--epochs", "2" if heads == "average" else "1", "--val-every", "1",
             "--hidden-dim", "16", "--num-heads", "4"] + (["--concat-heads"]
                                                           if heads == "concat" else [])
     ref, ours = _run_both("gat", argv, tmp_path, monkeypatch)

@@ -159,7 +159,10 @@ def share_memory_(self):
 
 
 def is_shared(self):
-    """Whether this host tensor's array lies in shared memory (``share_memory_``)."""
+    """Whether this tensor's array lies in shared memory (``share_memory_``); True for device
+    tensors, as torch."""
+    if backend.device_of(self.array) != "cpu":
+        return True
     from .multiprocessing import shared_memory
     return shared_memory.segment_of(self.array) is not None
 

@@ -2,7 +2,7 @@
 arguments of a spawned ``Process``, ``Queue.put``): a host tensor is first moved to shared
 memory (``share_memory_()``, as torch does) and travels as the segment's name, offset, shape,
 strides and dtype; the receiving process maps the same memory.  Device tensors are pickled by
-value.  Plain ``pickle`` (``torch.save``, ``copy.deepcopy``) is unaffected."""
+value (torch shares them through CUDA IPC).  Plain ``pickle`` (``torch.save``, ``copy.deepcopy``) is unaffected."""
 from __future__ import annotations
 
 from multiprocessing.reduction import ForkingPickler
@@ -24,15 +24,22 @@ class _SharedArray:
 
 
 def reduce_tensor(tensor):
-    """The tensor's default reduction, with its array (and its gradient's) as shared-memory
-    handles when it lives on the host."""
+    """The tensor's default reduction, with its array as a shared-memory handle when it lives
+    on the host; as torch, only the values and ``requires_grad`` travel (no gradient, graph or
+    hooks), and a non-leaf that requires grad is refused (autograd does not cross processes)."""
+    if tensor.requires_grad and not tensor.is_leaf:
+        raise RuntimeError("Cowardly refusing to serialize non-leaf tensor which requires_grad, "
+                           "since autograd does not support crossing process boundaries.  If "
+                           "you just want to transfer the data, call detach() on the tensor "
+                           "before serializing (e.g., putting it on the queue).")
     reduced = list(tensor.__reduce_ex__(2))
-    if backend.device_of(tensor.array) != "cpu" or len(reduced) < 3:
-        return tuple(reduced)
-    tensor.share_memory_()
-    instance_dict, slots = reduced[2] if isinstance(reduced[2], tuple) else (reduced[2], None)
-    if slots is not None and "array" in slots:
-        slots = dict(slots, array=_SharedArray(tensor.array))
+    instance_dict, slots = reduced[2]
+    slots = {k: v for k, v in slots.items() if k != "_history"}
+    slots.update(_grad=None, creator=None, out_index=0, hooks=(), retains_grad=False,
+                 _vbox=None, _view_base=None)
+    if backend.device_of(tensor.array) == "cpu":
+        tensor.share_memory_()
+        slots["array"] = _SharedArray(tensor.array)
     reduced[2] = (instance_dict, slots)
     return tuple(reduced)
 
