@@ -18,7 +18,7 @@ import math
 from ... import backend, threads
 from ...autograd import buffers
 from ...autograd.function import Function
-from ...ops.dual import raw
+from ...ops.dual import raw, sum_to
 from ...ops.softmax import softmax_array
 from .linear import linear
 
@@ -120,11 +120,13 @@ def attention_forward(q, k, v, mask, scale, dropout_p, out=None):
     return out, p, keep
 
 
-def attention_backward(g, q, k, v, p, keep, scale, needs, g_weights=None, outs=(None,) * 3):
+def attention_backward(g, q, k, v, p, keep, scale, needs, g_weights=None, outs=(None,) * 3,
+                       need_scores=False):
     """(dQ, dK, dV) of attention_forward for dL/dO = g (and dL/dP' = g_weights).
 
     ``needs``: which of the three to compute (None for the others); ``outs``: arrays (views
-    are fine) to write each into, or None.  The scale is folded into V (dP is formed from
+    are fine) to write each into, or None.  ``need_scores=True`` appends dL/dS (the scores'
+    shape), the gradient of an additive float mask before its broadcast is summed.  The scale is folded into V (dP is formed from
     scale V, a smaller array than the scores), and rowsum(dP * P) is one batched dot per row::
 
         dS = P * (dP - rowsum(dP * P)),   dQ = dS K,   dK = dS^T Q   (dS already scaled)
@@ -145,6 +147,7 @@ def attention_backward(g, q, k, v, p, keep, scale, needs, g_weights=None, outs=(
     if not whole:
         count = 1
     oq, ok, ov = grads
+    ds = buffers.empty(p.shape, dt, q) if need_scores else None
 
     def part(s, e):
         def cut(x):
@@ -161,6 +164,8 @@ def attention_backward(g, q, k, v, p, keep, scale, needs, g_weights=None, outs=(
             dp *= keeps
         dp -= _row_dot(dp, ps)
         dp *= ps
+        if ds is not None:
+            xp.multiply(dp, 1.0 / scale if scale else 0.0, out=cut(ds))
         if nq:
             xp.matmul(dp, cut(k), out=cut(oq))
         if nk:
@@ -170,11 +175,13 @@ def attention_backward(g, q, k, v, p, keep, scale, needs, g_weights=None, outs=(
         part(0, 0)
     else:
         threads.run([lambda s=s, e=e: part(s, e) for s, e in threads.split(length, count)])
-    return tuple(grads)
+    return tuple(grads) + ((ds,) if need_scores else ())
 
 
 class ScaledDotProductAttention(Function):
-    """Fused attention: inputs q, k, v (Tensors); ``mask`` a raw bool/float array or None.
+    """Fused attention: inputs q, k, v (Tensors); ``mask`` a raw bool/float array or None, or
+    a float Tensor given as the fourth input (then it gets dL/dM = dL/dS, summed over the
+    axes it was broadcast along).
 
     Returns O, or (O, P') with ``return_weights=True`` (P' = attention weights after dropout).
     """
@@ -183,6 +190,7 @@ class ScaledDotProductAttention(Function):
     def forward(ctx, q, k, v, mask=None, scale=1.0, dropout_p=0.0, return_weights=False):
         out, p, keep = attention_forward(q, k, v, mask, scale, dropout_p)
         ctx.scale = scale
+        ctx.mask_shape = None if mask is None else tuple(mask.shape)
         ctx.save_for_backward(q, k, v, p, keep)
         if return_weights:
             return out, (p if keep is None else p * keep)
@@ -191,8 +199,13 @@ class ScaledDotProductAttention(Function):
     @staticmethod
     def backward(ctx, g, g_weights=None):
         q, k, v, p, keep = ctx.saved_tensors
-        return attention_backward(g, q, k, v, p, keep, ctx.scale, ctx.needs_input_grad[:3],
-                                  g_weights)
+        needs = ctx.needs_input_grad
+        mask_grad = len(needs) > 3 and needs[3]
+        grads = attention_backward(g, q, k, v, p, keep, ctx.scale, needs[:3], g_weights,
+                                   need_scores=mask_grad)
+        if mask_grad:
+            return grads[:3] + (sum_to(grads[3], ctx.mask_shape),)
+        return grads
 
 
 def _heads(x, heads, batch_first):
@@ -211,7 +224,8 @@ class PackedSelfAttention(Function):
     O (A, B, E) is written head by head in the token layout the output projection reads, and
     the backward writes dQ, dK, dV straight into one (A, B, 3E) gradient: no split, permute
     or concatenation nodes.  Math: ``attention_forward``/``attention_backward``, with the mask
-    (additive float or None) broadcast over (N, heads, L, L).
+    (additive float or None) broadcast over (N, heads, L, L); a mask Tensor given as the second
+    input gets dL/dS summed to its shape.
     Returns O, or (O, P' (N, heads, L, L)) with ``return_weights=True``.
     """
 
@@ -225,6 +239,7 @@ class PackedSelfAttention(Function):
         _, p, keep = attention_forward(q, k, v, mask, scale, dropout_p,
                                        out=_heads(out, heads, batch_first))
         ctx.cfg = (heads, batch_first, scale)
+        ctx.mask_shape = None if mask is None else tuple(mask.shape)
         ctx.save_for_backward(qkv, p, keep)
         if return_weights:
             return out, (p if keep is None else p * keep)
@@ -239,8 +254,11 @@ class PackedSelfAttention(Function):
         q, k, v = (_heads(a, heads, batch_first) for a in split)
         dqkv = buffers.empty(qkv.shape, qkv.dtype, qkv)
         outs = tuple(_heads(dqkv[..., j * E:(j + 1) * E], heads, batch_first) for j in range(3))
-        attention_backward(_heads(g, heads, batch_first), q, k, v, p, keep, scale,
-                           (True, True, True), g_weights, outs)
+        mask_grad = len(ctx.needs_input_grad) > 1 and ctx.needs_input_grad[1]
+        grads = attention_backward(_heads(g, heads, batch_first), q, k, v, p, keep, scale,
+                                   (True, True, True), g_weights, outs, need_scores=mask_grad)
+        if mask_grad:
+            return dqkv, sum_to(grads[3], ctx.mask_shape)
         return dqkv
 
 
@@ -276,8 +294,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                                  need_weights=False):
     """softmax(scale * Q K^T + M) V with M from ``attn_mask``/``is_causal`` (see module doc).
 
-    ``attn_mask``: bool (True = take part) or float (added), broadcastable to (..., L, S); it
-    is a constant (no gradient).  ``scale`` defaults to 1/sqrt(E).  ``dropout_p`` is applied to
+    ``attn_mask``: bool (True = take part) or float (added), broadcastable to (..., L, S); a
+    float Tensor that requires grad gets dL/dS summed to its shape.  ``scale`` defaults to 1/sqrt(E).  ``dropout_p`` is applied to
     the attention weights whenever it is > 0 (as torch's functional form).
     ``enable_gqa=True`` (grouped-query attention): q (..., Hq, L, E), k and v with Hk, Hv
     heads dividing Hq; each key/value head serves Hq / Hk consecutive query heads.
@@ -314,9 +332,16 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                              f"{tuple(mask.shape)} does not broadcast to {target}")
     if scale is None:       # E = 0: every score is 0 whatever the scale
         scale = 1.0 / math.sqrt(query.shape[-1]) if query.shape[-1] else 1.0
-    return ScaledDotProductAttention.apply(query, key, value, mask=mask, scale=float(scale),
-                                           dropout_p=float(dropout_p),
-                                           return_weights=need_weights)
+    if _learned(attn_mask):   # an input of the node: its gradient is dL/dS
+        mask = attn_mask.to(query.dtype)
+    return _apply_masked(ScaledDotProductAttention, query, key, value, mask=mask,
+                         scale=float(scale), dropout_p=float(dropout_p),
+                         return_weights=need_weights)
+
+
+def _learned(mask):
+    """True for a float mask Tensor that requires grad (an additive bias being learned)."""
+    return getattr(mask, "requires_grad", False) and mask.is_floating_point()
 
 
 def _project(x, weight, bias):
@@ -342,7 +367,11 @@ def _additive_mask(mask, dtype, what):
 
 def _attention_mask(attn_mask, key_padding_mask, is_causal, dtype, xp, N, heads, L, S):
     """The additive float mask (broadcastable to (N, heads, L, S)) of nn.MultiheadAttention's
-    ``attn_mask`` (L, S) or (N*heads, L, S) and ``key_padding_mask`` (N, S), or None."""
+    ``attn_mask`` (L, S) or (N*heads, L, S) and ``key_padding_mask`` (N, S), or None; a
+    Tensor (their sum, recorded) when a float mask requires grad."""
+    if _learned(attn_mask) or _learned(key_padding_mask):
+        return _learned_attention_mask(attn_mask, key_padding_mask, is_causal, dtype, xp, N,
+                                       heads, L, S)
     mask = None
     am = _additive_mask(mask_array(attn_mask), dtype, "attn_mask")
     if am is None and is_causal:
@@ -362,6 +391,27 @@ def _attention_mask(attn_mask, key_padding_mask, is_causal, dtype, xp, N, heads,
                              f"got {tuple(kpm.shape)}")
         kpm = kpm.reshape(N, 1, 1, S)
         mask = kpm if mask is None else mask + kpm
+    return mask
+
+
+def _learned_attention_mask(attn_mask, key_padding_mask, is_causal, dtype, xp, N, heads, L, S):
+    """``_attention_mask`` as a recorded sum of Tensors: each mask checked and shaped by the
+    constant path, the learned ones taken as they are (cast to ``dtype``), so their gradient
+    is dL/dS summed over what they were broadcast along."""
+    from ...tensor import Tensor
+    parts = []
+    for m, am, km in ((attn_mask, attn_mask, None), (key_padding_mask, None, key_padding_mask)):
+        if m is None:
+            continue
+        const = _attention_mask(mask_array(am) if am is not None else None,
+                                mask_array(km) if km is not None else None,
+                                is_causal and am is not None, dtype, xp, N, heads, L, S)
+        parts.append(m.to(dtype).reshape(const.shape) if _learned(m) else Tensor.wrap(const))
+    if attn_mask is None and is_causal:
+        parts.append(Tensor.wrap(_additive_mask(~causal_mask(xp, L, S), dtype, "attn_mask")))
+    mask = parts[0]
+    for part in parts[1:]:
+        mask = mask + part
     return mask
 
 
@@ -409,7 +459,7 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
         raise ValueError("multi_head_attention_forward: use_separate_proj_weight=True needs "
                          "q_proj_weight, k_proj_weight and v_proj_weight")
     batched = query.ndim == 3
-    kpm = mask_array(key_padding_mask)
+    kpm = key_padding_mask if _learned(key_padding_mask) else mask_array(key_padding_mask)
     if not batched:         # one sequence: a batch of one, keeping which inputs are the same
         same_qk, same_kv = query is key, key is value
         query = query.unsqueeze(1)
@@ -453,7 +503,7 @@ def _multi_head_attention(query, key, value, num_heads, in_proj_weight, in_proj_
         mask = _attention_mask(attn_mask, key_padding_mask, is_causal, query.dtype, xp, N,
                                num_heads, L, L)
         qkv = linear(query, in_proj_weight, in_proj_bias)
-        res = PackedSelfAttention.apply(qkv, mask=mask, heads=num_heads,
+        res = _apply_masked(PackedSelfAttention, qkv, mask=mask, heads=num_heads,
                                         batch_first=bool(batch_first),
                                         scale=1.0 / math.sqrt(E // num_heads),
                                         dropout_p=float(p), return_weights=need_weights)
@@ -506,9 +556,17 @@ def _multi_head_attention_general(query, key, value, num_heads, in_proj_weight, 
     xp = backend.get_array_module(q.array)
     mask = _attention_mask(attn_mask, key_padding_mask, is_causal, q.dtype, xp, N, num_heads,
                            L, S)
-    res = ScaledDotProductAttention.apply(q, k, v, mask=mask, scale=1.0 / math.sqrt(d),
-                                          dropout_p=float(p), return_weights=need_weights)
+    res = _apply_masked(ScaledDotProductAttention, q, k, v, mask=mask, scale=1.0 / math.sqrt(d),
+                        dropout_p=float(p), return_weights=need_weights)
     o, weights = (res if need_weights else (res, None))
     o = o.permute(2, 0, 1, 3).reshape(L * N, E)
     out = linear(o, out_proj_weight, out_proj_bias).reshape(L, N, E)
     return out, weights
+
+
+def _apply_masked(function, *inputs, mask, **kwargs):
+    """``function.apply`` with the mask as the node's last input when it is a Tensor that
+    requires grad (it gets one), else as the constant ``mask=``."""
+    if getattr(mask, "requires_grad", False):
+        return function.apply(*inputs, mask, **kwargs)
+    return function.apply(*inputs, mask=mask, **kwargs)
