@@ -26,6 +26,11 @@ def _add_rank(rank, model):
             p.add_(rank + 1)
 
 
+def _run_all(steps):
+    for target, args in steps:
+        target(*args)
+
+
 def _add_one_from_queue(queue, done):
     t = queue.get()
     t.add_(1)
@@ -56,8 +61,10 @@ def test_childs_in_place_updates_reach_the_parents_shared_model(method):
     _sgd_step(expected, x, y)
     model.share_memory()
     context = mp.get_context(method)
-    for target, args in ((_add_rank, (0, model)), (_add_rank, (1, model)),
-                         (_sgd_step, (model, x, y))):
+    steps = [(_add_rank, (0, model)), (_add_rank, (1, model)), (_sgd_step, (model, x, y))]
+    if method == "spawn":       # one child (spawned children import the framework: ~1 s each)
+        steps = [(_run_all, (steps,))]
+    for target, args in steps:
         p = context.Process(target=target, args=args)
         p.start()
         p.join()
@@ -120,3 +127,42 @@ def test_tensors_cross_processes_without_their_autograd_state_as_torch():
     with pytest.raises(RuntimeError, match="non-leaf tensor which requires_grad"):
         ForkingPickler.dumps(w * 2)
     assert not ForkingPickler.loads(ForkingPickler.dumps((w * 2).detach())).requires_grad
+
+
+def _write_rank(i, shared):
+    shared[i] = i + 1
+
+
+def _fail_on_one(i):
+    if i == 1:
+        raise ValueError("worker one failed")
+
+
+def _exit_three(i):
+    import sys
+    sys.exit(3)
+
+
+@pytest.mark.parametrize("framework", ["tinygrad_cv",
+                                       pytest.param("torch", marks=pytest.mark.slow)])
+def test_spawn_runs_fn_per_rank_and_raises_a_childs_failure(framework):
+    """``mp.spawn``/``start_processes`` as torch's (each case checked on both frameworks; torch's
+    spawned children take ~3 s each to import it, hence slow)."""
+    import importlib
+    fw = importlib.import_module(framework)
+    fmp = importlib.import_module(framework + ".multiprocessing")
+    shared = fw.zeros(3).share_memory_()
+    assert fmp.spawn(_write_rank, args=(shared,), nprocs=2) is None
+    assert shared.tolist() == [1.0, 2.0, 0.0]
+    with pytest.raises(fmp.ProcessRaisedException, match="ValueError: worker one failed"):
+        fmp.start_processes(_fail_on_one, nprocs=2, start_method="fork")
+    with pytest.raises(fmp.ProcessExitedException, match="exit code 3") as info:
+        fmp.start_processes(_exit_three, nprocs=1, start_method="fork")
+    assert info.value.exit_code == 3 and info.value.error_index == 0
+    context = fmp.start_processes(_write_rank, args=(shared,), nprocs=1, join=False,
+                                  start_method="fork")
+    assert len(context.pids()) == 1
+    while not context.join():
+        pass
+    with pytest.warns(FutureWarning, match="only supports start_method=spawn"):
+        fmp.spawn(_write_rank, args=(shared,), nprocs=0, start_method="fork")
