@@ -495,6 +495,8 @@ def _translate(tmp_path, monkeypatch, epochs, lr):
     sentences with its greedy decoder (``--inference``, reading them as its prompt loop does)
     from each framework's own best checkpoint; returns the two training and inference runs."""
     import logging
+    import torch
+    torch.manual_seed(0)   # the script never seeds: its initial weights (recorded)
     before = list(logging.getLogger().handlers)
     try:
         ref, ours = _run_both("language_translation", ["-e", str(epochs), "--lr", str(lr)]
@@ -541,3 +543,13 @@ def test_language_translation(tmp_path, monkeypatch):
     _compare_translator(ref, ours, steps=6, lr=1e-3)
     assert translations[1].stdout.count(">") == 4   # three translations, then end of input
     assert translations[1].stdout == translations[0].stdout
+
+
+@pytest.mark.slow  # ~8 s: 60 steps (the short form above runs in the default suite)
+def test_language_translation_learns_to_translate(tmp_path, monkeypatch):
+    """20 epochs at lr 3e-3 (60 Adam steps): both frameworks' greedy decoders translate the
+    first sentence, and the same way."""
+    ref, ours, translations = _translate(tmp_path, monkeypatch, epochs=20, lr=3e-3)
+    _compare_translator(ref, ours, steps=60, lr=3e-3)
+    assert translations[1].stdout == translations[0].stdout
+    assert translations[1].stdout.splitlines()[0] == ">  The man drinks coffee . "
