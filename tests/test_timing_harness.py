@@ -1,5 +1,7 @@
 """The benchmarks' timing loop (benchmarks/timing.py): one median per step, the steps run in
 alternating blocks after their warm-up, and the page-fault counts it reports."""
+import mmap
+
 import numpy as np
 
 from benchmarks.timing import median_times, minor_faults
@@ -12,9 +14,14 @@ def test_median_times_runs_blocks_and_counts_faults():
     def quiet():
         calls.append("q")
 
-    def allocating():          # 64 MB: above glibc's largest mmap threshold, fresh pages
-        calls.append("a")
-        fresh.append(np.ones(1 << 24, np.float32).sum())
+    def allocating():          # a new 64 MB anonymous mapping written page by page: fresh
+        calls.append("a")       # pages whatever the C heap does (an allocator that keeps freed
+        region = mmap.mmap(-1, 64 << 20)    # blocks mapped counted none once)
+        pages = np.frombuffer(region, np.uint8)
+        pages[::mmap.PAGESIZE] = 1
+        fresh.append(int(pages[::mmap.PAGESIZE].sum()))
+        del pages
+        region.close()
 
     faults = []
     times = median_times([quiet, allocating], repeats=6, rounds=2, warmup=0, faults=faults)
