@@ -506,10 +506,11 @@ def _translate(tmp_path, monkeypatch, epochs, lr):
                                  ["--inference", "--model_path", "logs/best.pt"] + _TRANSLATOR,
                                  None, tmp_path / framework, stdin=sentences)
                         for framework in ("torch", "tinygrad_cv")]
-    finally:   # the script adds a console handler to the root logger on each run
-        for handler in logging.getLogger().handlers:
+    finally:   # the script adds a console (and basicConfig's file) handler to the root logger
+        for handler in list(logging.getLogger().handlers):
             if handler not in before:
                 logging.getLogger().removeHandler(handler)
+                handler.close()
     return ref, ours, translations
 
 
