@@ -166,3 +166,12 @@ def test_spawn_runs_fn_per_rank_and_raises_a_childs_failure(framework):
         pass
     with pytest.warns(FutureWarning, match="only supports start_method=spawn"):
         fmp.spawn(_write_rank, args=(shared,), nprocs=0, start_method="fork")
+
+
+def test_share_memory_keeps_the_layout_of_the_tensor_as_torch():
+    import torch
+    ours, ref = tc.arange(6.0).reshape(2, 3).t(), torch.arange(6.0).reshape(2, 3).t()
+    ours.share_memory_()
+    ref.share_memory_()
+    assert ours.stride() == ref.stride() and ours.is_contiguous() == ref.is_contiguous()
+    np.testing.assert_array_equal(ours.numpy(), ref.numpy())

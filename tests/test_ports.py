@@ -279,6 +279,10 @@ def test_gat(heads, tmp_path, monkeypatch):
                                                           if heads == "concat" else [])
     ref, ours = _run_both("gat", argv, tmp_path, monkeypatch)
     _compare(f"gat ({heads})", ref, ours, min_losses=1)
+    from harness import _numpy     # Adam's first step is about lr * sign(gradient): check them
+    for rp, op in zip(ref.param_lists[0], ours.param_lists[0], strict=True):
+        rg, og = _numpy(rp.grad), _numpy(op.grad)
+        _close(og, rg, float(np.abs(rg).max()))
     results = [[line.split(")", 1)[1] if line.startswith("Epoch") else line
                 for line in run.stdout.splitlines() if line.startswith(("Epoch", "Test set"))]
                for run in (ref, ours)]

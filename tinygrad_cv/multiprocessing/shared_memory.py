@@ -54,10 +54,14 @@ def segment_of(array):
 
 
 def to_shared(array):
-    """A C-ordered copy of the host ``array`` in a new shared segment."""
+    """A copy of the host ``array`` in a new shared segment, its axes laid out in the order
+    of ``array``'s (strides as ``empty_like(order="K")``: a transposed tensor stays
+    transposed, as torch's ``share_memory_`` keeps a tensor's strides)."""
     segment = _shm.SharedMemory(create=True, size=max(array.nbytes, 1))
     segment._owner = True
-    shared = backend.host_array_on_buffer(segment.buf, array.shape, array.dtype)
+    strides = backend.get_array_module(array).empty_like(array, order="K").strides
+    shared = backend.host_array_on_buffer(segment.buf, array.shape, array.dtype,
+                                          strides=strides)
     shared[...] = array
     _register(segment, shared)
     return shared
