@@ -123,3 +123,28 @@ def test_multihead_attention_unbatched_float_key_padding_mask_gets_its_gradient(
     gm.load_state_dict({k: tg.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
     _assert_same_grads([x, kpm], lambda fw, x, p: (tm if fw is torch else gm)(
         x, x, x, key_padding_mask=p, need_weights=False))
+
+
+def test_transformer_float_masks_that_require_grad_get_their_gradients():
+    """nn.Transformer with the translation script's masks (a float causal tgt_mask, bool
+    padding masks) plus a learned memory_mask: values and every input's gradient as torch's
+    (torch keeps the masks when padding masks are given; without them it takes a causal
+    mask as its is_causal hint and gives the mask no gradient)."""
+    rng = np.random.default_rng(4)
+    S, T, N, E = 5, 4, 3, 8
+    src, tgt = rng.standard_normal((S, N, E), np.float32), rng.standard_normal((T, N, E),
+                                                                               np.float32)
+    tgt_mask = np.triu(np.full((T, T), -np.inf, np.float32), 1)
+    memory_mask = rng.standard_normal((T, S), np.float32)
+    pad_s = np.zeros((N, S), bool)
+    pad_s[0, 3:] = True
+    pad_t = np.zeros((N, T), bool)
+    pad_t[1, 2:] = True
+    tm = torch.nn.Transformer(E, 2, 1, 1, 16, dropout=0.0)
+    gm = tg.nn.Transformer(E, 2, 1, 1, 16, dropout=0.0)
+    gm.load_state_dict({k: tg.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
+    _assert_same_grads(
+        [src, tgt, tgt_mask, memory_mask, pad_s, pad_t],
+        lambda fw, s, t, tmask, mmask, ps, pt: (tm if fw is torch else gm)(
+            s, t, tgt_mask=tmask, memory_mask=mmask, src_key_padding_mask=ps,
+            tgt_key_padding_mask=pt, memory_key_padding_mask=ps))
