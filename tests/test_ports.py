@@ -320,10 +320,27 @@ def test_mnist_hogwild(tmp_path, monkeypatch):
     and shuffled DataLoader, Dropout2d, then the test pass on the parent's model), with the
     two workers run one after the other in this process, so the losses are comparable. The
     weights are captured at each worker's optimizer (the second capture replays torch's
-    weights after the first worker), and compared at the end."""
+    weights after the first worker: they are compared first), and compared at the end."""
     _inline_workers(monkeypatch)
+    import tinygrad_cv.optim
+    from harness import _numpy
+    before_capture = []
+    sgd_init = tinygrad_cv.optim.SGD.__init__
+
+    def init(optimizer, params, *args, **kwargs):
+        params = list(params)
+        before_capture.append([_numpy(p) for p in params])
+        sgd_init(optimizer, params, *args, **kwargs)
+    monkeypatch.setattr(tinygrad_cv.optim.SGD, "__init__", init)
+    tape = Tape()
+    monkeypatch.setattr(sys.modules[__name__], "Tape", lambda: tape)
     ref, ours = _run_both("mnist_hogwild", _HOGWILD, tmp_path, monkeypatch)
     _compare("mnist_hogwild", ref, ours, min_losses=8)
+    recorded = [value for kind, value in tape.events if kind == "weights"]
+    assert len(recorded) == len(before_capture) == 2
+    scale = max(float(np.abs(r).max()) for r in recorded[1])
+    worst = max(_close(o, r, scale) for o, r in zip(before_capture[1], recorded[1], strict=True))
+    print(f"mnist_hogwild: weights after the first worker, worst |diff| / scale: {worst:.2g}")
     tests = [[line for line in run.stdout.splitlines() if line.startswith("Test set:")]
              for run in (ref, ours)]
     assert tests[1] and tests[1] == tests[0]
