@@ -148,3 +148,21 @@ def test_transformer_float_masks_that_require_grad_get_their_gradients():
         lambda fw, s, t, tmask, mmask, ps, pt: (tm if fw is torch else gm)(
             s, t, tgt_mask=tmask, memory_mask=mmask, src_key_padding_mask=ps,
             tgt_key_padding_mask=pt, memory_key_padding_mask=ps))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.bool_])
+def test_embedding_with_non_integer_indices_raises_runtime_error_as_torch(dtype):
+    """torch raises RuntimeError ('Expected tensor for argument #1 'indices' to have one of
+    the following scalar types: Long, Int'); it was a TypeError here."""
+    weight, idx = np.ones((3, 2), np.float32), np.zeros(2, dtype)
+    with pytest.raises(RuntimeError, match="Long, Int"):
+        torch.nn.functional.embedding(torch.tensor(idx), torch.tensor(weight))
+    with pytest.raises(RuntimeError, match="embedding: expected integer"):
+        tg.nn.functional.embedding(tg.tensor(idx), tg.tensor(weight))
+    if dtype is np.bool_:      # torch's embedding_bag takes bool indices (as 0/1)
+        return
+    with pytest.raises(RuntimeError, match="Long, Int"):
+        torch.nn.functional.embedding_bag(torch.tensor(idx), torch.tensor(weight),
+                                          torch.tensor([0]))
+    with pytest.raises(RuntimeError, match="expected integer"):
+        tg.nn.functional.embedding_bag(tg.tensor(idx), tg.tensor(weight), tg.tensor([0]))

@@ -14,12 +14,17 @@ from ...autograd.function import Function
 from ...tensor import Tensor
 
 
+class IndexDtypeError(RuntimeError, TypeError):
+    """Indices of a non-integer dtype: torch raises RuntimeError; it is also a TypeError."""
+
+
 def _index_array(indices, name):
     arr = indices.array if isinstance(indices, Tensor) else indices
     if not backend.is_array(arr):
         arr = backend.as_array(arr)
     if not backend.is_integer_or_bool(arr.dtype) or arr.dtype == backend.dtype("bool"):
-        raise TypeError(f"{name}: expected integer indices, got dtype {arr.dtype}")
+        raise IndexDtypeError(f"{name}: expected integer (Long or Int) indices, got dtype "
+                              f"{arr.dtype}")
     return arr
 
 
