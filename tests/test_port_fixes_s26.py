@@ -43,6 +43,7 @@ def test_share_memory_moves_values_into_shared_memory_in_place():
     assert t.share_memory_() is t and t.is_shared()
     np.testing.assert_array_equal(t.numpy(), np.arange(6.0).reshape(2, 3))
     assert t[1].is_shared()                      # a view of shared memory is shared
+    assert tc.zeros(0).share_memory_().is_shared()   # empty too, as torch
     assert not pickle.loads(pickle.dumps(t)).is_shared()   # plain pickle copies
     model = tc.nn.Sequential(tc.nn.Linear(3, 2), tc.nn.BatchNorm1d(2))
     assert model.share_memory() is model
