@@ -166,3 +166,15 @@ def test_embedding_with_non_integer_indices_raises_runtime_error_as_torch(dtype)
                                           torch.tensor([0]))
     with pytest.raises(RuntimeError, match="expected integer"):
         tg.nn.functional.embedding_bag(tg.tensor(idx), tg.tensor(weight), tg.tensor([0]))
+
+
+@pytest.mark.parametrize("src_shape, tgt_shape, message", [
+    ((5, 3, 8), (4, 2, 8), "batch number of src and tgt must be equal"),
+    ((5, 3, 6), (4, 3, 6), "feature number of src and tgt must be equal to d_model")])
+def test_transformer_shape_mismatch_raises_runtime_error_as_torch(src_shape, tgt_shape,
+                                                                   message):
+    """torch raises RuntimeError; it was only a ValueError here (still one: ShapeError)."""
+    for fw in (torch, tg):
+        model = fw.nn.Transformer(8, 2, 1, 1, 16)
+        with pytest.raises(RuntimeError, match=message):
+            model(fw.zeros(src_shape), fw.zeros(tgt_shape))

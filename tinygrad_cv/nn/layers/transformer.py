@@ -15,6 +15,7 @@ import copy
 
 from ... import backend
 from ...creation import full
+from ...autograd.function import ShapeError
 from .. import init
 from ..functional.attention import mask_array
 from ..module import Module, ModuleList
@@ -169,10 +170,10 @@ class Transformer(Module):
                              f"(2-D), got shapes {tuple(src.shape)} and {tuple(tgt.shape)}")
         b = 0 if self.batch_first else 1
         if batched and src.shape[b] != tgt.shape[b]:
-            raise ValueError(f"Transformer: the batch number of src and tgt must be equal, got "
+            raise ShapeError(f"Transformer: the batch number of src and tgt must be equal, got "
                              f"shapes {tuple(src.shape)} and {tuple(tgt.shape)}")
         if src.shape[-1] != self.d_model or tgt.shape[-1] != self.d_model:
-            raise ValueError(f"Transformer: the feature number of src and tgt must be equal to "
+            raise ShapeError(f"Transformer: the feature number of src and tgt must be equal to "
                              f"d_model={self.d_model}, got shapes {tuple(src.shape)} and "
                              f"{tuple(tgt.shape)}")
         memory = self.encoder(src, mask=src_mask, src_key_padding_mask=src_key_padding_mask,
