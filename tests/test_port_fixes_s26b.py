@@ -178,3 +178,14 @@ def test_transformer_shape_mismatch_raises_runtime_error_as_torch(src_shape, tgt
         model = fw.nn.Transformer(8, 2, 1, 1, 16)
         with pytest.raises(RuntimeError, match=message):
             model(fw.zeros(src_shape), fw.zeros(tgt_shape))
+
+
+@pytest.mark.parametrize("mask_shape", [(6, 5), (2, 5, 5)])
+def test_multihead_attention_attn_mask_of_wrong_shape_raises_runtime_error_as_torch(
+        mask_shape):
+    """torch: RuntimeError ('The shape of the 2D attn_mask is ...'); a ValueError here."""
+    for fw in (torch, tg):
+        m = fw.nn.MultiheadAttention(8, 2)
+        x = fw.zeros(5, 3, 8)
+        with pytest.raises(RuntimeError, match="attn_mask"):
+            m(x, x, x, attn_mask=fw.zeros(mask_shape, dtype=fw.bool))

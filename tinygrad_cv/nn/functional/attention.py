@@ -17,7 +17,7 @@ import math
 
 from ... import backend, threads
 from ...autograd import buffers
-from ...autograd.function import Function
+from ...autograd.function import Function, ShapeError
 from ...ops.dual import raw, sum_to
 from ...ops.softmax import softmax_array
 from .linear import linear
@@ -382,7 +382,7 @@ def _attention_mask(attn_mask, key_padding_mask, is_causal, dtype, xp, N, heads,
         elif am.shape == (N * heads, L, S):
             mask = am.reshape(N, heads, L, S)
         else:
-            raise ValueError(f"MultiheadAttention: expected attn_mask of shape {(L, S)} or "
+            raise ShapeError(f"MultiheadAttention: expected attn_mask of shape {(L, S)} or "
                              f"{(N * heads, L, S)}, got {tuple(am.shape)}")
     kpm = _additive_mask(mask_array(key_padding_mask), dtype, "key_padding_mask")
     if kpm is not None:
