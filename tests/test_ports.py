@@ -567,7 +567,7 @@ def test_language_translation(tmp_path, monkeypatch):
     assert translations[1].stdout == translations[0].stdout
 
 
-@pytest.mark.slow  # ~8 s: 60 steps (the short form above runs in the default suite)
+@pytest.mark.slow  # 2-5 s (60 steps; the short form above runs in the default suite)
 def test_language_translation_learns_to_translate(tmp_path, monkeypatch):
     """20 epochs at lr 3e-3 (60 Adam steps): both frameworks' greedy decoders translate the
     first sentence, and the same way."""
