@@ -8,11 +8,10 @@ the arrays here are real and NumPy has no LU factorisation.
 """
 from __future__ import annotations
 
-import collections
 import math
 import numbers
 
-from . import backend
+from . import backend, return_types
 from .ops.decompositions import (QR, SVD, Cholesky, Det, Eigh, Inverse, MatrixExp, Slogdet,
                                  Solve)
 from .tensor import Tensor, _as_tensor, _axes, _floating, matmul, stack, where
@@ -24,15 +23,6 @@ __all__ = ["det", "slogdet", "inv", "inv_ex", "solve", "solve_ex", "solve_triang
            "multi_dot", "matrix_power", "matrix_exp", "vecdot", "diagonal", "matmul", "vander",
            "tensorinv", "tensorsolve", "logdet"]
 
-QRResult = collections.namedtuple("QRResult", ["Q", "R"])
-EighResult = collections.namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
-SVDResult = collections.namedtuple("SVDResult", ["U", "S", "Vh"])
-SlogdetResult = collections.namedtuple("SlogdetResult", ["sign", "logabsdet"])
-LstsqResult = collections.namedtuple("LstsqResult",
-                                     ["solution", "residuals", "rank", "singular_values"])
-InvExResult = collections.namedtuple("InvExResult", ["inverse", "info"])
-SolveExResult = collections.namedtuple("SolveExResult", ["result", "info"])
-CholeskyExResult = collections.namedtuple("CholeskyExResult", ["L", "info"])
 
 _INT32 = backend.dtype("int32")
 _INT64 = backend.dtype("int64")
@@ -74,7 +64,7 @@ def det(A):
 def slogdet(A):
     """(sign, log|det A|)."""
     sign, logabs = Slogdet.apply(_square("slogdet", A))
-    return SlogdetResult(sign, logabs)
+    return return_types.linalg_slogdet(sign, logabs)
 
 
 def logdet(A):
@@ -92,7 +82,7 @@ def inv(A):
 def inv_ex(A, *, check_errors=False):
     """(A^-1, info) with info 0 (a singular matrix raises, as with check_errors=True)."""
     a = _square("inv_ex", A)
-    return InvExResult(inv(a), _info(a))
+    return return_types.linalg_inv_ex(inv(a), _info(a))
 
 
 def _vector_rhs(a, b):
@@ -116,7 +106,7 @@ def solve(A, B, *, left=True):
 
 def solve_ex(A, B, *, left=True, check_errors=False):
     a = _square("solve_ex", A)
-    return SolveExResult(solve(a, B, left=left), _info(a))
+    return return_types.linalg_solve_ex(solve(a, B, left=left), _info(a))
 
 
 def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
@@ -143,7 +133,7 @@ def cholesky(A, *, upper=False):
 
 def cholesky_ex(A, *, upper=False, check_errors=False):
     a = _square("cholesky_ex", A)
-    return CholeskyExResult(cholesky(a, upper=upper), _info(a))
+    return return_types.linalg_cholesky_ex(cholesky(a, upper=upper), _info(a))
 
 
 def qr(A, mode="reduced"):
@@ -155,8 +145,8 @@ def qr(A, mode="reduced"):
     q, r = QR.apply(a, mode="reduced" if mode == "r" else mode)
     if mode == "r":
         xp = backend.get_array_module(a.array)
-        return QRResult(Tensor.wrap(xp.zeros((0,), dtype=a.dtype)), r.detach())
-    return QRResult(q, r)
+        return return_types.linalg_qr(Tensor.wrap(xp.zeros((0,), dtype=a.dtype)), r.detach())
+    return return_types.linalg_qr(q, r)
 
 
 def eigh(A, UPLO="L"):
@@ -165,7 +155,7 @@ def eigh(A, UPLO="L"):
     if UPLO not in ("L", "U"):
         raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
     w, v = Eigh.apply(_square("eigh", A), uplo=UPLO)
-    return EighResult(w, v)
+    return return_types.linalg_eigh(w, v)
 
 
 def eigvalsh(A, UPLO="L"):
@@ -175,7 +165,7 @@ def eigvalsh(A, UPLO="L"):
 def svd(A, full_matrices=True, *, driver=None):
     """(U, S, Vh) with A = U diag(S) Vh (torch's default full_matrices=True)."""
     u, s, vh = SVD.apply(_matrices("svd", A), full_matrices=bool(full_matrices))
-    return SVDResult(u, s, vh)
+    return return_types.linalg_svd(u, s, vh)
 
 
 def svdvals(A, *, driver=None):
@@ -258,7 +248,7 @@ def lstsq(A, B, rcond=None, *, driver=None):
     singular = svdvals(a) if driver in ("gelsd", "gelss") else empty
     if driver in (None, "gels"):
         rank = Tensor.wrap(xp.zeros((0,), dtype=_INT64))
-    return LstsqResult(solution[..., 0] if vector else solution, residuals, rank, singular)
+    return return_types.linalg_lstsq(solution[..., 0] if vector else solution, residuals, rank, singular)
 
 
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
@@ -436,7 +426,6 @@ def tensorsolve(A, B, dims=None):
 
 
 # ---- torch's top-level forms (torch.det, torch.svd, ...) and their methods ---------------------
-SVDTorchResult = collections.namedtuple("svd", ["U", "S", "V"])
 
 
 def inverse(input):
@@ -470,7 +459,7 @@ def cholesky_inverse(L, upper=False):
 
 def qr_top(input, some=True):
     """torch.qr: reduced (``some``) or complete (Q, R)."""
-    return qr(input, "reduced" if some else "complete")
+    return return_types.qr(*qr(input, "reduced" if some else "complete"))
 
 
 def svd_top(input, some=True, compute_uv=True):
@@ -480,10 +469,10 @@ def svd_top(input, some=True, compute_uv=True):
     if not compute_uv:
         xp = backend.get_array_module(a.array)
         *batch, m, n = a.shape
-        return SVDTorchResult(Tensor.wrap(xp.zeros((*batch, m, m), dtype=a.dtype)),
+        return return_types.svd(Tensor.wrap(xp.zeros((*batch, m, m), dtype=a.dtype)),
                               svdvals(a), Tensor.wrap(xp.zeros((*batch, n, n), dtype=a.dtype)))
     u, s, vh = svd(a, full_matrices=not some)
-    return SVDTorchResult(u, s, _mT(vh))
+    return return_types.svd(u, s, _mT(vh))
 
 
 def cross_top(input, other, dim=None):

@@ -13,12 +13,11 @@ those modules import ``Tensor`` from here, so they load once the class exists.
 from __future__ import annotations
 
 import builtins
-import collections
 import functools
 import math
 import numbers
 
-from . import backend, memory_formats
+from . import backend, memory_formats, return_types
 from .devices import CPU as _CPU, CUDA as _CUDA, is_device_like, placement
 from .generator import rng_of
 from .size import Size
@@ -27,7 +26,6 @@ _FLOAT32 = backend.dtype("float32")
 _INT64 = backend.dtype("int64")
 _UINT8 = backend.dtype("uint8")
 
-ReductionResult = collections.namedtuple("ReductionResult", ["values", "indices"])
 
 
 def _infer_dtype(data):
@@ -994,10 +992,10 @@ class Tensor:
                                          pick=pick, nan_hits=dim is None)
         axis = _axes(dim, self.ndim)[0]
         if self.ndim == 0:          # (torch: the value itself, index 0)
-            return ReductionResult(self.clone(), Tensor.wrap(
+            return getattr(return_types, pick)(self.clone(), Tensor.wrap(
                 backend.get_array_module(self.array).zeros((), dtype=_INT64)))
         values, indices = ExtremumDim.apply(self, axis=axis, keepdims=keepdim, pick=pick)
-        return ReductionResult(values, indices)
+        return getattr(return_types, pick)(values, indices)
 
     def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         """``max()`` -> scalar; ``max(dim=d)`` -> (values, indices); ``max(other)`` -> maximum."""
@@ -1518,7 +1516,7 @@ class Tensor:
         """(values, indices) sorted along ``dim`` (equal elements keep their order; NaN sorts
         as the largest value, as torch); values are differentiable."""
         idx = _argsort(self, dim, descending)
-        return ReductionResult(self._take_along(idx, dim), Tensor.wrap(idx))
+        return return_types.sort(self._take_along(idx, dim), Tensor.wrap(idx))
 
     def argsort(self, dim=-1, descending=False, stable=False):
         return Tensor.wrap(_argsort(self, dim, descending))
@@ -1532,7 +1530,7 @@ class Tensor:
         idx = _argsort(self, dim, largest)
         if self.ndim:
             idx = idx[(slice(None),) * d + (slice(0, k),)]
-        return ReductionResult(self._take_along(idx, dim), Tensor.wrap(idx))
+        return return_types.topk(self._take_along(idx, dim), Tensor.wrap(idx))
 
     def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
         """The distinct values (sorted), optionally the inverse indices (shaped like the input)

@@ -15,10 +15,9 @@ derivatives, also at the edges, are torch's).
 """
 from __future__ import annotations
 
-import collections
 import math
 
-from . import backend
+from . import backend, return_types
 from .autograd.inplace import apply_inplace
 from .autograd.versions import torch_type_name
 from .ops.math import (Acos, Acosh, Asin, Asinh, Atan, Atan2, Atanh, CopySign, Cosh, Exp2,
@@ -142,7 +141,6 @@ def ldexp(input, other):
     return x * (2.0 ** _floating(_as_tensor(other, like=x)))
 
 
-Frexp = collections.namedtuple("frexp", ["mantissa", "exponent"])
 
 
 def frexp(input):
@@ -152,7 +150,7 @@ def frexp(input):
     if not backend.is_floating(x.dtype):
         raise RuntimeError("torch.frexp() only supports floating-point dtypes")
     exponent = backend.get_array_module(x.array).frexp(x.array)[1].astype("int32")
-    return Frexp(Mantissa.apply(x), Tensor.wrap(exponent))
+    return return_types.frexp(Mantissa.apply(x), Tensor.wrap(exponent))
 
 
 # ---- the log-gamma function and its derivatives -------------------------------------------------

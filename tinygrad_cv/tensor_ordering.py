@@ -12,17 +12,14 @@ largest value (as torch's sort), ties pick the element torch picks where torch d
 """
 from __future__ import annotations
 
-from collections import namedtuple
 
-from . import backend
+from . import backend, return_types
 from .ops.scan import Cumprod, LogCumSumExp
 from .tensor import Tensor, _as_tensor, _axes, cat
 
 _LONG = backend.dtype("int64")
 _INT = backend.dtype("int32")
 
-values_indices = {name: namedtuple(name, ["values", "indices"])
-                  for name in ("cummax", "cummin", "kthvalue", "median", "nanmedian", "mode")}
 
 
 def _dim(input, dim):
@@ -33,11 +30,11 @@ def _picked(name, input, idx, dim, keepdim=True):
     """(values gathered at ``idx`` along ``dim``, the int64 indices), keepdim or not."""
     idx = Tensor.wrap(idx.astype(_LONG))
     if input.ndim == 0:
-        return values_indices[name](input.clone(), idx.reshape(()))
+        return getattr(return_types, name)(input.clone(), idx.reshape(()))
     values = input.gather(dim, idx)
     if not keepdim:
         values, idx = values.squeeze(dim), idx.squeeze(dim)
-    return values_indices[name](values, idx)
+    return getattr(return_types, name)(values, idx)
 
 
 # ---- scans -------------------------------------------------------------------------------------

@@ -7,16 +7,14 @@ products), so the gradients are theirs; the argument rules and errors are torch'
 """
 from __future__ import annotations
 
-import collections
 import numbers
 
-from . import backend
+from . import backend, return_types
 from .ops.elementwise import NanToZero
 from .tensor import Tensor, _as_tensor, _axes, _reduced_axes, where
 
 _INT64 = backend.dtype("int64")
 
-MinMax = collections.namedtuple("aminmax", ["min", "max"])
 
 
 def _reduced_dims(x, dim):
@@ -78,7 +76,7 @@ def aminmax(input, *, dim=None, keepdim=False):
     if x.numel() == 0 and (dim is None or x.shape[_axes(dim, x.ndim)[0]] == 0):
         raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the "
                            "operation has no identity.")
-    return MinMax(x.amin(dim=dim, keepdim=keepdim), x.amax(dim=dim, keepdim=keepdim))
+    return return_types.aminmax(x.amin(dim=dim, keepdim=keepdim), x.amax(dim=dim, keepdim=keepdim))
 
 
 def count_nonzero(input, dim=None):

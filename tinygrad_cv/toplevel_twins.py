@@ -25,12 +25,11 @@ Tensor methods, ``autograd.mode``); none computes a layer itself.
 from __future__ import annotations
 
 import builtins
-import collections
 import math
 import numbers
 import warnings
 
-from . import backend
+from . import backend, return_types
 from .autograd.mode import is_anomaly_check_nan_enabled, is_anomaly_enabled, modes
 from .backends import cuda as _cuda_backend
 from . import creation
@@ -451,7 +450,6 @@ def frombuffer(buffer, *, dtype, count=-1, offset=0, requires_grad=False):
     return out.requires_grad_(requires_grad)
 
 
-histogram_result = collections.namedtuple("histogram", ["hist", "bin_edges"])
 
 
 @backend.fp_quiet
@@ -510,7 +508,7 @@ def histogram(input, bins=100, *, range=None, weight=None, density=False):  # no
     if density:
         widths = edges.array[1:] - edges.array[:-1]
         counts = (counts / (counts.sum() * widths)).astype(x.dtype)
-    return histogram_result(Tensor.wrap(counts), edges)
+    return return_types.histogram(Tensor.wrap(counts), edges)
 
 
 def _spacings(name, spacing, dims, ndim, dim_given):
