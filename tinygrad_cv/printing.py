@@ -114,7 +114,6 @@ class _Formatter:
         self.sci = False
         self.integral = True
         self.width = 1
-        precision = _OPTIONS["precision"]
         if not floating:
             self.width = max((len(str(v)) for v in shown.reshape(-1).tolist()), default=1)
             return
@@ -128,14 +127,7 @@ class _Formatter:
         forced = _OPTIONS["sci_mode"]
         self.sci = (largest / smallest > 1000.0 or largest > 1.0e8 or smallest < 1.0e-4
                     if forced is None else forced)
-        as_floats = values.astype(xp.float64).tolist()
-        if self.sci:
-            texts = [f"{v:.{precision}e}" for v in as_floats]
-        elif self.integral:
-            texts = [f"{v:.0f}." for v in as_floats]
-        else:
-            texts = [f"{v:.{precision}f}" for v in as_floats]
-        self.width = max(len(t) for t in texts)
+        self.width = max(len(self(v)) for v in values.astype(xp.float64).tolist())
 
     def __call__(self, value):
         if self.floating:
@@ -181,17 +173,11 @@ def _values_text(array, indent):
     """The values part of ``tensor(...)`` for a non-empty array."""
     cut = array.size > _OPTIONS["threshold"]
     edge = _OPTIONS["edgeitems"]
-    floating = backend.is_floating(array.dtype)
-    if cut and not edge and array.ndim > 1:
-        shown = backend.to_numpy(array)[(slice(0, 0),) * array.ndim]
-    else:
-        shown = _shown_entries(array, cut)
-    fmt = _Formatter(shown, floating)
+    shown = _shown_entries(array, cut)
+    fmt = _Formatter(shown, backend.is_floating(array.dtype))
     if array.ndim == 0:
         return fmt(shown.item())
     sizes = [size if cut and size > 2 * edge else None for size in array.shape]
-    if cut and not edge:
-        sizes = [size if size > 0 else None for size in array.shape]
     return _nested(shown.tolist(), sizes, indent, fmt)
 
 

@@ -41,6 +41,7 @@ Adaptive average pooling with output ``(Ho, Wo)`` uses torch's bins
 """
 from __future__ import annotations
 
+import math
 import sys
 
 from ... import backend, threads
@@ -488,31 +489,50 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     kernel = pair(kernel_size, "kernel_size", op)
     stride = kernel if stride is None else pair(stride, "stride", op)
     padding = pair(padding, "padding", op)
-    default = tuple((input.shape[2 + d] - 1) * stride[d] + kernel[d] - 2 * padding[d]
-                    for d in range(2))
-    size = default
+    requested = None
     if output_size is not None:
-        size = tuple(int(n) for n in output_size)
-        size = size[2:] if len(size) == 4 else size
-        if len(size) != 2:
-            raise ValueError(f"{op}: output_size must have 2 or 4 elements, got "
-                             f"{tuple(output_size)}")
-        for d in range(2):
-            lo, hi = default[d] - stride[d], default[d] + stride[d]
-            if not lo < size[d] < hi:
-                raise ValueError(f"{op}: invalid output_size {size} (dim {d} must be between "
-                                 f"{lo} and {hi})")
+        requested = tuple(int(n) for n in output_size)
+        requested = requested[2:] if len(requested) == 4 else requested
+    size = unpool_size(op, input.shape[2:], kernel, stride, padding, requested, output_size)
     idx = indices.array if isinstance(indices, Tensor) else backend.as_array(indices)
-    if tuple(idx.shape) != tuple(input.shape):
-        raise ValueError(f"{op}: expected indices of the input's shape {tuple(input.shape)}, "
+    check_unpool_indices(op, idx, input.shape, size)
+    return MaxUnpool2dFn.apply(input, indices=backend.to_device(idx, input.device),
+                               out_hw=size)
+
+
+def unpool_size(op, spatial, kernel, stride, padding, requested, output_size):
+    """The output sizes of a max-unpooling over ``len(spatial)`` axes: ``(L - 1) * stride -
+    2 * padding + kernel`` per axis, or ``requested`` (``output_size`` without its batch and
+    channel entries), each strictly within ``stride`` of that."""
+    dims = len(spatial)
+    default = tuple((spatial[d] - 1) * stride[d] + kernel[d] - 2 * padding[d]
+                    for d in range(dims))
+    if requested is None:
+        return default
+    if len(requested) != dims:
+        raise ValueError(f"{op}: output_size must have {dims} or {dims + 2} elements, got "
+                         f"{tuple(output_size)}")
+    for d in range(dims):
+        lo, hi = default[d] - stride[d], default[d] + stride[d]
+        if not lo < requested[d] < hi:
+            raise ValueError(f"{op}: invalid output_size {requested} (dim {d} must be between "
+                             f"{lo} and {hi})")
+    return requested
+
+
+def check_unpool_indices(op, idx, input_shape, size):
+    """A max-unpooling's indices: the input's shape, integers, within the output's
+    ``prod(size)`` positions per (n, c)."""
+    if tuple(idx.shape) != tuple(input_shape):
+        raise ValueError(f"{op}: expected indices of the input's shape {tuple(input_shape)}, "
                          f"got {tuple(idx.shape)}")
     if not backend.is_integer_or_bool(idx.dtype) or idx.dtype == backend.dtype("bool"):
         raise TypeError(f"{op}: expected integer indices, got dtype {idx.dtype}")
-    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= size[0] * size[1]):
-        raise IndexError(f"{op}: indices must lie in [0, {size[0] * size[1]}) for an output "
-                         f"map of {size}, got values in [{int(idx.min())}, {int(idx.max())}]")
-    return MaxUnpool2dFn.apply(input, indices=backend.to_device(idx, input.device),
-                               out_hw=size)
+    count = math.prod(size)
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= count):
+        kind = "map" if len(size) == 2 else "volume"
+        raise IndexError(f"{op}: indices must lie in [0, {count}) for an output {kind} of "
+                         f"{size}, got values in [{int(idx.min())}, {int(idx.max())}]")
 
 
 class MaxUnpool2dFn(Function):

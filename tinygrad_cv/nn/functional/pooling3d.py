@@ -30,7 +30,7 @@ from ...tensor import Tensor
 from .adaptive_max_pool import adaptive_max_pool2d
 from .batching import add_batch, drop_batch
 from .pooling import (MaxUnpool2dFn, _ceil_out_size, _out_size, adaptive_avg_pool2d,
-                      avg_pool2d, max_pool2d)
+                      avg_pool2d, check_unpool_indices, max_pool2d, unpool_size)
 
 
 def batched(x, op):
@@ -175,39 +175,21 @@ def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_siz
     ``output_size`` (3 or 5 sizes, each strictly within stride of that).  Gradient: dy
     gathered at ``indices`` (``MaxUnpool2dFn`` on the flattened volume)."""
     op = "max_unpool3d"
-    x, unbatched = add_batch(input, 5, op, f"{op}: expected input of shape (N, C, D, H, W) "
-                                           f"(5-D) or (C, D, H, W) (4-D), got shape "
-                                           f"{tuple(input.shape)}")
+    x, unbatched = batched(input, op)
     idx = indices.array if isinstance(indices, Tensor) else backend.as_array(indices)
     if unbatched:
         idx = idx[None]
     kernel = triple(kernel_size, "kernel_size", op)
     stride = kernel if stride is None else triple(stride, "stride", op)
     padding = triple(padding, "padding", op)
-    default = tuple((x.shape[2 + d] - 1) * stride[d] + kernel[d] - 2 * padding[d]
-                    for d in range(3))
-    size = default
+    requested = None
     if output_size is not None:
-        size = tuple(int(s) for s in output_size)
-        size = size[-3:] if len(size) in (4, 5) else size
-        if len(size) != 3:
-            raise ValueError(f"{op}: output_size must have 3 or 5 elements, got "
-                             f"{tuple(output_size)}")
-        for d in range(3):
-            lo, hi = default[d] - stride[d], default[d] + stride[d]
-            if not lo < size[d] < hi:
-                raise ValueError(f"{op}: invalid output_size {size} (dim {d} must be between "
-                                 f"{lo} and {hi})")
-    if tuple(idx.shape) != tuple(x.shape):
-        raise ValueError(f"{op}: expected indices of the input's shape {tuple(x.shape)}, got "
-                         f"{tuple(idx.shape)}")
-    if not backend.is_integer_or_bool(idx.dtype) or idx.dtype == backend.dtype("bool"):
-        raise TypeError(f"{op}: expected integer indices, got dtype {idx.dtype}")
-    volume = size[0] * size[1] * size[2]
-    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= volume):
-        raise IndexError(f"{op}: indices must lie in [0, {volume}) for an output volume of "
-                         f"{size}, got values in [{int(idx.min())}, {int(idx.max())}]")
+        requested = tuple(int(s) for s in output_size)
+        requested = requested[-3:] if len(requested) in (4, 5) else requested
+    size = unpool_size(op, x.shape[2:], kernel, stride, padding, requested, output_size)
+    check_unpool_indices(op, idx, x.shape, size)
     n, c = x.shape[:2]
+    volume = size[0] * size[1] * size[2]
     y = MaxUnpool2dFn.apply(x.reshape(n, c, 1, -1),
                             indices=backend.to_device(idx.reshape(n, c, 1, -1), x.device),
                             out_hw=(1, volume))
