@@ -191,3 +191,34 @@ def test_default_thread_count_follows_omp_num_threads(monkeypatch, value, expect
     assert cores >= 1
     monkeypatch.setenv("OMP_NUM_THREADS", value)
     assert threads._default_threads() == (expected if expected is not None else cores)
+
+
+_INTEROP_SCRIPT = r"""
+import sys
+lib = __import__(sys.argv[1])
+out = [lib.get_num_interop_threads()]
+for value in (2.0, True, 0, -1, 3, 3, 2):
+    try:
+        lib.set_num_interop_threads(value)
+        out.append(("ok", lib.get_num_interop_threads()))
+    except Exception as exc:
+        out.append((type(exc).__name__, str(exc)))
+print(out)
+"""
+
+
+@pytest.mark.parametrize("cores", ["1", "3"])
+def test_interop_threads_follow_torch(cores):
+    """get/set_num_interop_threads: the default (the cores the process may use), the accepted
+    values, the errors and the once-per-process rule, each library in a fresh process."""
+    import os
+    import subprocess
+    import sys
+    pytest.importorskip("torch")
+    env = dict(os.environ, OMP_NUM_THREADS=cores)
+    run = lambda name: subprocess.run(
+        [sys.executable, "-c", _INTEROP_SCRIPT, name], env=env, capture_output=True, text=True,
+        timeout=120, check=True).stdout
+    ours, theirs = run("tinygrad_cv"), run("torch")
+    assert ours == theirs
+    assert "('ok', 3)" in ours and "cannot set number of interop threads" in ours

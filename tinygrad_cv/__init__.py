@@ -7,6 +7,7 @@
 from . import backend  # noqa: F401
 from .backend import cuda_available, get_default_device, manual_seed, set_default_device  # noqa: F401
 from .threads import get_num_threads, set_num_threads  # noqa: F401
+from .threads import get_num_interop_threads, set_num_interop_threads  # noqa: F401
 from .printing import set_printoptions  # noqa: F401
 from .size import Size  # noqa: F401
 # the kernel first: tensor.py defines Tensor, then binds the ops, Function and the engine
@@ -124,10 +125,10 @@ from . import distributed  # noqa: E402,F401
 from . import distributions  # noqa: E402,F401
 from . import special  # noqa: E402,F401
 from . import linalg  # noqa: E402,F401
-from .linalg import (det, logdet, slogdet, inverse, pinverse, matrix_power,  # noqa: E402,F401
+from .linalg import (det, logdet, inverse, pinverse, matrix_power,  # noqa: E402,F401
                      matrix_exp, cholesky_solve, cholesky_inverse)
 from .linalg import (cholesky_top as cholesky, qr_top as qr, svd_top as svd,  # noqa: E402,F401
-                     cross_top as cross)
+                     cross_top as cross, slogdet_top as slogdet)
 from . import sparse  # noqa: E402,F401
 from .sparse import sparse_coo_tensor, spmm  # noqa: E402,F401
 from . import amp  # noqa: E402,F401

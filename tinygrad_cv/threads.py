@@ -41,7 +41,8 @@ INNER_SPLIT_SIDE = 64   # matmul splits K when M and N are at most this per thre
 
 _state = threading.local()       # .inside: this thread runs a part
 _lock = threading.Lock()         # one splitting caller at a time
-_config = {"threads": None}      # None: not chosen yet (the default on first use)
+_config = {"threads": None,      # None: not chosen yet (the default on first use)
+           "interop": None, "interop_set": False}
 _workers = []                    # [(thread, task queue)]
 _done = queue.SimpleQueue()
 
@@ -82,6 +83,32 @@ def set_num_threads(n: int) -> None:
         _stop_workers()
         if n == 1:
             backend.limit_blas_threads(1)
+
+
+def get_num_interop_threads() -> int:
+    """Threads for running independent operations side by side (torch's inter-op pool; its
+    default is the cores the process may use, whatever ``OMP_NUM_THREADS`` says).  The
+    framework runs operations one after another and splits each one over the intra-op threads
+    instead, so this number is recorded and reported only."""
+    if _config.get("interop") is None:
+        try:
+            _config["interop"] = max(1, len(os.sched_getaffinity(0)))
+        except (AttributeError, OSError):
+            _config["interop"] = max(1, os.cpu_count() or 1)
+    return _config["interop"]
+
+
+def set_num_interop_threads(n: int) -> None:
+    """torch's ``set_num_interop_threads``: a positive int, accepted once per process (torch
+    refuses a second call, and so does this); recorded for ``get_num_interop_threads``."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise RuntimeError(f"set_num_interop_threads expects an int, but got {type(n).__name__}")
+    if n < 1:
+        raise RuntimeError("set_num_interop_threads expects a positive integer")
+    if _config.get("interop_set"):
+        raise RuntimeError("Error: cannot set number of interop threads after parallel work has "
+                           "started or set_num_interop_threads called")
+    _config["interop"], _config["interop_set"] = n, True
 
 
 def _worker(tasks):
