@@ -223,6 +223,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
         state.add(t, g)
     order = _topological_order({id(t.creator): t.creator for t in roots
                                 if t.creator is not None}.values())
+    reaching = None if inputs is None else _inputs_reaching(order, state.wanted)
     prev_mode = modes.grad_enabled
     modes.grad_enabled = create_graph
     try:
@@ -230,9 +231,12 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
             grads = state.node_grads.pop(node, None)
             if grads is None:
                 continue
-            in_grads = _node_backward(node, grads, state)
-            if in_grads is not None:
-                _accumulate(node, in_grads, state)
+            if reaching is None:
+                in_grads = _node_backward(node, grads, state)
+                if in_grads is not None:
+                    _accumulate(node, in_grads, state)
+            else:
+                _pruned_node_backward(node, grads, state, reaching[node])
             if not retain_graph:
                 _release(node)
     finally:
@@ -291,7 +295,63 @@ def _push_creators(inputs, visited, stack):
                 stack.append((c, False))
 
 
+def _inputs_reaching(order, wanted):
+    """A pass for chosen tensors (``grad(outputs, inputs)``, ``backward(inputs=...)``) computes
+    only what reaches them, as torch's engine does: per node of ``order``, a flag per input
+    that is True when the input is wanted or its creator has such an input (nodes visited from
+    the leaves up, each after the creators of its inputs).  A node whose backward reaches
+    tensors that are not its inputs (``reaches_beyond_inputs``) runs whole."""
+    reaching = {}
+    for node in reversed(order):
+        if getattr(node, "reaches_beyond_inputs", False):  # (a reentrant checkpoint: whole)
+            reaching[node] = tuple(isinstance(t, Tensor) for t in node.inputs)
+            continue
+        flags = []
+        for t in node.inputs:
+            creator = getattr(t, "creator", None)
+            flags.append(isinstance(t, Tensor) and (
+                id(t) in wanted or (creator is not None and any(reaching.get(creator, ())))))
+        reaching[node] = tuple(flags)
+    return reaching
+
+
+def _pruned_node_backward(node, grads, state, reaching):
+    """One node of a pass for chosen tensors: the outputs' gradients observed (captured for
+    ``grad``), then the backward asked only for the inputs in ``reaching`` (so a convolution
+    asked for dL/dx alone skips its weight gradient, as torch's does).  A user-defined
+    ``autograd.Function`` keeps the ``needs_input_grad`` of its forward (torch's contract);
+    only the gradients it returns for inputs off the path are dropped."""
+    if not any(reaching):        # off the path: only a wanted output is observed (captured)
+        for i, ref in enumerate(node.outputs):
+            t = ref()
+            if t is not None and grads[i] is not None and id(t) in state.wanted \
+                    and t.creator is node:
+                _observe(t, grads[i], state)
+        return
+    needs = node.needs_input_grad
+    if node.prunes_needs_input_grad:
+        node.needs_input_grad = tuple(need and reach for need, reach in zip(needs, reaching))
+    try:
+        in_grads = _node_backward(node, grads, state)
+        if in_grads is not None:
+            _accumulate(node, tuple(g if reach else None for g, reach in zip(in_grads, reaching)),
+                        state)
+    finally:
+        node.needs_input_grad = needs
+
+
 # ---- phase 2: accumulate ---------------------------------------------------------------------
+def _observe_outputs(node, grads, state):
+    """Hooks, retained and captured gradients of ``node``'s outputs, whose gradients ``grads``
+    are complete when the node is reached (a hook's result replaces its entry)."""
+    for i, ref in enumerate(node.outputs):
+        t = ref()
+        if t is not None and grads[i] is not None and (
+                t.hooks or t.retains_grad or state.wanted is not None) \
+                and t.creator is node:       # (not a tensor rebased by an in-place op since)
+            grads[i] = _observe(t, grads[i], state)
+
+
 def _node_backward(node, grads, state):
     """The gradients of ``node``'s inputs from those of its outputs (None: nothing to send)."""
     create_graph = state.create_graph
@@ -299,12 +359,7 @@ def _node_backward(node, grads, state):
         raise RuntimeError(
             f"{type(node).__name__} has a first-order backward only; it cannot be "
             "differentiated twice (create_graph=True)")
-    for i, ref in enumerate(node.outputs):     # the outputs' grads are complete: observe them
-        t = ref()
-        if t is not None and grads[i] is not None and (
-                t.hooks or t.retains_grad or state.wanted is not None) \
-                and t.creator is node:       # (not a tensor rebased by an in-place op since)
-            grads[i] = _observe(t, grads[i], state)
+    _observe_outputs(node, grads, state)      # the outputs' grads are complete
     if len(grads) > 1 and any(g is None for g in grads):      # (one output: always set)
         if all(g is None for g in grads):
             return None

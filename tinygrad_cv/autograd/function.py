@@ -51,6 +51,9 @@ class Function:
     """
 
     higher_order = False
+    # a pass for chosen tensors narrows ``needs_input_grad`` to the inputs that reach them
+    # (``engine._pruned_node_backward``); torch's user-defined Functions keep their forward's
+    prunes_needs_input_grad = True
     materialize_grads = True    # zeros for an output without gradient (set_materialize_grads)
     versions = None     # [(input index, its version at record time)] of inputs with a counter
     out_versions = None  # {output index: version} for the op of an in-place change

@@ -55,6 +55,8 @@ class Function(KernelFunction):
     """Base class of user-defined differentiable operations with torch's contract (see the
     module docstring)."""
 
+    prunes_needs_input_grad = False     # ctx.needs_input_grad is the forward's, as torch's
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         forward = cls.__dict__.get("forward")

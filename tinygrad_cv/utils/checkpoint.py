@@ -123,7 +123,13 @@ def checkpoint_sequential(functions, segments, input, use_reentrant=None, **kwar
 class _Checkpoint(Function):
     """One checkpointed call on the tape: ``forward`` hands back the arrays ``function``
     already produced (no copy); ``backward`` recomputes ``function`` and differentiates it
-    (``ctx.recompute``: the grads of the outputs -> the grads of the node's inputs)."""
+    (``ctx.recompute``: the grads of the outputs -> the grads of the node's inputs).
+
+    As the reentrant node it also reaches the parameters ``function`` used, which are not its
+    inputs (its nested backward fills their ``.grad``): a pass for chosen tensors runs it
+    whole (``reaches_beyond_inputs``)."""
+
+    reaches_beyond_inputs = True
 
     @staticmethod
     def forward(ctx, *arrays, outputs, recompute, non_differentiable):
@@ -139,9 +145,11 @@ class _Checkpoint(Function):
 
 class _CheckpointTwice(_Checkpoint):
     """The non-reentrant node: under ``create_graph`` its backward gets Tensors, recomputes on
-    the original inputs and returns gradients recorded on the tape (differentiable again)."""
+    the original inputs and returns gradients recorded on the tape (differentiable again).
+    Every tensor it reaches is one of its inputs."""
 
     higher_order = True
+    reaches_beyond_inputs = False
 
 
 # ---- the two variants ------------------------------------------------------------------------
