@@ -17,17 +17,29 @@ shared by the threads and small biases go together.
      'param_groups': [{'lr': 0.1, ..., 'params': [0, 1, 2]}, ...]}
 
 where ``index`` numbers the parameters across the groups in order.
+
+Hooks (torch's): ``register_step_pre_hook``/``register_step_post_hook`` (and the global
+``register_optimizer_step_pre_hook``/``post_hook`` for every optimizer), the state-dict and
+load-state-dict pre/post hooks.  Every class's own ``step``, ``state_dict`` and
+``load_state_dict`` is wrapped (``__init_subclass__``) to run them around its outermost call.
+The hooks live beside the optimizer (``_instance_hooks``), not in its ``__dict__``: saving,
+copying or pickling an optimizer leaves them behind, as torch's ``__getstate__`` does.
 """
 from __future__ import annotations
 
+import collections
+import contextlib
 import copy
 import functools
 import numbers
+import threading
+import weakref
 
 from .. import backend, threads
 from ..arguments import to_host_array
 from ..autograd import enable_grad
 from ..autograd.versions import bump_version
+from ..nn.module import RemovableHandle
 from ..ops.elementwise import elementwise_work
 from ..tensor import Tensor
 
@@ -46,6 +58,27 @@ def check_nonnegative(name, value):
     """Raise ``ValueError`` naming ``name`` unless ``value`` is a number >= 0."""
     if not isinstance(value, numbers.Real) or isinstance(value, bool) or not value >= 0.0:
         raise ValueError(f"Invalid {name} value: {value!r} (expected a number >= 0)")
+
+
+def is_tensor_lr(value):
+    """``value`` is a learning rate given as a Tensor (torch's ``lr=torch.tensor(0.01)``)."""
+    return isinstance(value, Tensor)
+
+
+def value_of(lr):
+    """A learning rate (a number or a 1-element Tensor) as a Python float."""
+    return float(lr.reshape(-1)[0].item()) if is_tensor_lr(lr) else float(lr)
+
+
+def check_learning_rate(lr):
+    """Raise ``ValueError`` unless ``lr`` is a number >= 0 or a 1-element Tensor holding one
+    (torch's "Tensor lr must be 1-element")."""
+    if is_tensor_lr(lr):
+        if lr.numel() != 1:
+            raise ValueError(f"Tensor lr must be 1-element, got a Tensor of shape "
+                             f"{tuple(lr.shape)}")
+        lr = value_of(lr)
+    check_nonnegative("learning rate", lr)
 
 
 def check_beta(name, value):
@@ -133,6 +166,141 @@ def _note_step(optimizer):
         optimizer._opt_called = True
 
 
+# ---- hooks --------------------------------------------------------------------------------------
+_global_optimizer_pre_hooks = collections.OrderedDict()
+_global_optimizer_post_hooks = collections.OrderedDict()
+_instance_hooks = weakref.WeakKeyDictionary()   # optimizer -> {kind: OrderedDict(id -> hook)}
+_running = threading.local()                    # (id(optimizer), method) calls in progress
+
+
+def register_optimizer_step_pre_hook(hook):
+    """Run ``hook(optimizer, args, kwargs)`` before every optimizer's ``step`` (before its own
+    pre hooks); like those it may return new ``(args, kwargs)``.  Returns a
+    ``RemovableHandle``."""
+    handle = RemovableHandle(_global_optimizer_pre_hooks)
+    _global_optimizer_pre_hooks[handle.id] = hook
+    return handle
+
+
+def register_optimizer_step_post_hook(hook):
+    """Run ``hook(optimizer, args, kwargs)`` after every optimizer's ``step`` (after its own
+    post hooks).  Returns a ``RemovableHandle``."""
+    handle = RemovableHandle(_global_optimizer_post_hooks)
+    _global_optimizer_post_hooks[handle.id] = hook
+    return handle
+
+
+def _hooks(optimizer, kind):
+    """The hooks of ``kind`` registered on ``optimizer``, in calling order (a snapshot)."""
+    store = _instance_hooks.get(optimizer, {}).get(kind)
+    return tuple(store.values()) if store else ()
+
+
+def _register_hook(optimizer, kind, hook, prepend=False):
+    store = _instance_hooks.setdefault(optimizer, {}).setdefault(kind, collections.OrderedDict())
+    handle = RemovableHandle(store)
+    store[handle.id] = hook
+    if prepend:
+        store.move_to_end(handle.id, last=False)
+    return handle
+
+
+@contextlib.contextmanager
+def _outermost(optimizer, method):
+    """Yields True in the outermost call of ``method`` on ``optimizer`` (a subclass's method
+    that calls ``super()``'s runs the hooks once), False in the nested ones."""
+    active = _running.__dict__.setdefault("calls", set())
+    key = (id(optimizer), method)
+    if key in active:
+        yield False
+        return
+    active.add(key)
+    try:
+        yield True
+    finally:
+        active.discard(key)
+
+
+def _with_step_hooks(step):
+    """``step`` that records its call (``_note_step``) and runs the global and own step hooks
+    around it: pre hooks get ``(optimizer, args, kwargs)`` with ``args`` starting with the
+    optimizer and may return new ``(args, kwargs)``; post hooks get the final ones."""
+    @functools.wraps(step)
+    def hooked_step(self, *args, **kwargs):
+        _note_step(self)
+        with _outermost(self, "step") as outer:
+            if not outer:
+                return step(self, *args, **kwargs)
+            args = (self, *args)
+            for hook in (*_global_optimizer_pre_hooks.values(), *_hooks(self, "step_pre")):
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError(f"{step!r} must return None or a tuple of "
+                                           f"(new_args, new_kwargs), but got {result}.")
+                    args, kwargs = result
+            out = step(*args, **kwargs)
+            for hook in (*_hooks(self, "step_post"), *_global_optimizer_post_hooks.values()):
+                hook(self, args, kwargs)
+            return out
+    hooked_step._hooked = True
+    return hooked_step
+
+
+def _with_state_dict_hooks(state_dict):
+    """``state_dict`` after its pre hooks ``hook(optimizer)``, through its post hooks
+    ``hook(optimizer, state_dict)`` (a returned dict replaces it)."""
+    @functools.wraps(state_dict)
+    def hooked_state_dict(self):
+        with _outermost(self, "state_dict") as outer:
+            if not outer:
+                return state_dict(self)
+            for hook in _hooks(self, "state_dict_pre"):
+                hook(self)
+            out = state_dict(self)
+            for hook in _hooks(self, "state_dict_post"):
+                result = hook(self, out)
+                if result is not None:
+                    out = result
+            return out
+    hooked_state_dict._hooked = True
+    return hooked_state_dict
+
+
+def _with_load_state_dict_hooks(load_state_dict):
+    """``load_state_dict`` of a shallow copy of the dict passed through its pre hooks
+    ``hook(optimizer, state_dict)`` (a returned dict replaces it), then its post hooks
+    ``hook(optimizer)``."""
+    @functools.wraps(load_state_dict)
+    def hooked_load_state_dict(self, state_dict):
+        with _outermost(self, "load_state_dict") as outer:
+            if not outer:
+                return load_state_dict(self, state_dict)
+            if isinstance(state_dict, dict):
+                state_dict = state_dict.copy()
+            for hook in _hooks(self, "load_state_dict_pre"):
+                result = hook(self, state_dict)
+                if result is not None:
+                    state_dict = result
+            load_state_dict(self, state_dict)
+            for hook in _hooks(self, "load_state_dict_post"):
+                hook(self)
+    hooked_load_state_dict._hooked = True
+    return hooked_load_state_dict
+
+
+_HOOKED_METHODS = {"step": _with_step_hooks, "state_dict": _with_state_dict_hooks,
+                   "load_state_dict": _with_load_state_dict_hooks}
+
+
+def _wrap_hooked_methods(cls):
+    """Wrap ``cls``'s own ``step``, ``state_dict`` and ``load_state_dict`` (once each)."""
+    for name, wrap in _HOOKED_METHODS.items():
+        method = cls.__dict__.get(name)
+        if method is not None and not getattr(method, "_hooked", False):
+            setattr(cls, name, wrap(method))
+
+
 class Optimizer:
     """Base class of the optimizers.
 
@@ -141,16 +309,10 @@ class Optimizer:
     """
 
     def __init_subclass__(cls, **kwargs):
-        """A subclass's own ``step`` also records its calls (``_note_step``)."""
+        """A subclass's own ``step`` also records its calls (``_note_step``); its own ``step``,
+        ``state_dict`` and ``load_state_dict`` run the hooks (``_wrap_hooked_methods``)."""
         super().__init_subclass__(**kwargs)
-        step = cls.__dict__.get("step")
-        if step is not None and not getattr(step, "_notes_step", False):
-            @functools.wraps(step)
-            def noted_step(self, *args, **kw):
-                _note_step(self)
-                return step(self, *args, **kw)
-            noted_step._notes_step = True
-            cls.step = noted_step
+        _wrap_hooked_methods(cls)
 
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)
@@ -234,7 +396,37 @@ class Optimizer:
         """Raise ``ValueError`` for an invalid hyper-parameter, ``NotImplementedError`` for a
         mode this framework does not have (``check_supported_modes``); subclasses extend."""
         check_supported_modes(type(self).__name__, group)
-        check_nonnegative("learning rate", group["lr"])
+        check_learning_rate(group["lr"])
+
+    # ---- hooks -------------------------------------------------------------------------------
+    def register_step_pre_hook(self, hook):
+        """Run ``hook(optimizer, args, kwargs)`` before each ``step`` (``args`` starts with the
+        optimizer); returning ``(new_args, new_kwargs)`` replaces them.  Returns a
+        ``RemovableHandle``."""
+        return _register_hook(self, "step_pre", hook)
+
+    def register_step_post_hook(self, hook):
+        """Run ``hook(optimizer, args, kwargs)`` after each ``step``.  Returns a
+        ``RemovableHandle``."""
+        return _register_hook(self, "step_post", hook)
+
+    def register_state_dict_pre_hook(self, hook, prepend=False):
+        """Run ``hook(optimizer)`` before ``state_dict()`` (first of all with ``prepend``)."""
+        return _register_hook(self, "state_dict_pre", hook, prepend)
+
+    def register_state_dict_post_hook(self, hook, prepend=False):
+        """Run ``hook(optimizer, state_dict)`` after ``state_dict()``; a returned dict is
+        returned instead."""
+        return _register_hook(self, "state_dict_post", hook, prepend)
+
+    def register_load_state_dict_pre_hook(self, hook, prepend=False):
+        """Run ``hook(optimizer, state_dict)`` on a shallow copy of the dict given to
+        ``load_state_dict``; a returned dict is loaded instead."""
+        return _register_hook(self, "load_state_dict_pre", hook, prepend)
+
+    def register_load_state_dict_post_hook(self, hook, prepend=False):
+        """Run ``hook(optimizer)`` after ``load_state_dict``."""
+        return _register_hook(self, "load_state_dict_post", hook, prepend)
 
     # ---- stepping ----------------------------------------------------------------------------
     def zero_grad(self, set_to_none=True):
@@ -260,7 +452,6 @@ class Optimizer:
         ``closure`` (optional) re-evaluates the model and returns the loss; it runs with
         gradients enabled before the update and its value is returned.
         """
-        _note_step(self)
         loss = None
         if closure is not None:
             with enable_grad():
@@ -396,3 +587,6 @@ class Optimizer:
             self._validate_group(g)
         self.state = new_state
         self.param_groups[:] = new_groups
+
+
+_wrap_hooked_methods(Optimizer)

@@ -1,0 +1,462 @@
+"""Rprop and ASGD, optimizer hooks and a Tensor learning rate against torch.optim (the oracle).
+
+Rprop and ASGD: 30 steps over two parameter groups whose parameters miss their gradient in
+some steps (and get all-zero gradients in others), float64 (to 1e-12) and float32 (to
+rounding), hypothesis over the hyper-parameters; their state (names, order, values), state
+dict round trips that continue bit-equal, torch's state dicts loaded and continued (and ours
+loaded by torch), the update split over two threads equal to one, the argument checks.
+
+Hooks: the same script of registrations, steps, state_dict and load_state_dict calls run on
+both libraries records the same events (order, arguments, return values, removal, prepend),
+for the global step hooks as well, and for LBFGS.
+
+Tensor lr: every optimizer stepped with ``lr=tensor(...)`` as torch, the Tensor kept in the
+group, the refusals torch makes, and every scheduler filling the Tensor in place with torch's
+sequence of rates.
+"""
+import copy
+
+import numpy as np
+import pytest
+import torch
+import torch.optim.optimizer as torch_optimizer
+from hypothesis import given, settings, strategies as st
+
+import tinygrad_cv as tg
+from tinygrad_cv import optim, threads
+from tinygrad_cv.optim import optimizer as tg_optimizer
+
+SHAPES = [(3, 5), (4,), (2, 1, 3)]       # group 0: the first two; group 1: the last
+STEPS = 30
+
+
+def _values(dtype, shapes=SHAPES, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(s).astype(dtype) for s in shapes]
+
+
+def _grads(dtype, steps=STEPS, shapes=SHAPES, seed=1):
+    """Per step, each parameter's gradient or None: the second misses it every third step,
+    the third every fourth; every fifth step the first one's is all zeros (Rprop's third
+    case, a zero product)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for t in range(steps):
+        gs = [rng.standard_normal(s).astype(dtype) for s in shapes]
+        if t % 3 == 1:
+            gs[1] = None
+        if t % 4 == 2:
+            gs[2] = None
+        if t % 5 == 3:
+            gs[0] = np.zeros_like(gs[0])
+        out.append(gs)
+    return out
+
+
+def _build(lib, module, name, kwargs, values, group1=None):
+    params = [lib.tensor(v.copy(), requires_grad=True) for v in values]
+    group1 = {"lr": 0.003} if group1 is None else group1
+    opt = getattr(module, name)([{"params": params[:2]}, {"params": params[2:], **group1}],
+                                **kwargs)
+    return params, opt
+
+
+def _run(lib, params, opt, grads):
+    for gs in grads:
+        for p, g in zip(params, gs):
+            p.grad = None if g is None else lib.tensor(g.copy())
+        opt.step()
+
+
+def _numpy(x):
+    return x.detach().numpy().copy()
+
+
+def _pair(name, kwargs, dtype, grads, group1=None, values=None):
+    values = _values(dtype) if values is None else values
+    ours, opt = _build(tg, optim, name, kwargs, values, group1)
+    _run(tg, ours, opt, grads)
+    theirs, topt = _build(torch, torch.optim, name, kwargs, values, group1)
+    _run(torch, theirs, topt, grads)
+    return ours, opt, theirs, topt
+
+
+def _tol(dtype):
+    return dict(rtol=1e-12, atol=1e-14) if dtype == np.float64 else dict(rtol=2e-6, atol=2e-7)
+
+
+def _state(opt):
+    """[(param index, key, value as numpy)] of a state dict's state, in its order."""
+    out = []
+    for idx, pstate in opt.state_dict()["state"].items():
+        for k, v in pstate.items():
+            value = _numpy(v) if hasattr(v, "detach") else np.asarray(v)
+            out.append((int(idx), k, value))
+    return out
+
+
+def _assert_state_matches(opt, topt, dtype):
+    mine, theirs = _state(opt), _state(topt)
+    assert [(i, k) for i, k, _ in mine] == [(i, k) for i, k, _ in theirs]
+    for (_, k, a), (_, _, b) in zip(mine, theirs):
+        assert a.shape == b.shape, k
+        np.testing.assert_allclose(a, b, **_tol(dtype), err_msg=k)
+
+
+CASES = [
+    ("Rprop", {}),
+    ("Rprop", {"lr": 0.05, "etas": (0.3, 1.5), "step_sizes": (1e-3, 0.2)}),
+    ("Rprop", {"lr": 0.02, "etas": (0.7, 1.1), "maximize": True}),
+    ("ASGD", {}),
+    ("ASGD", {"lr": 0.05, "lambd": 0.01, "alpha": 0.5, "t0": 5, "weight_decay": 0.1}),
+    ("ASGD", {"lr": 0.02, "t0": 3, "lambd": 0.1, "maximize": True, "weight_decay": 0.05}),
+]
+IDS = [f"{name}-{i}" for i, (name, _) in enumerate(CASES)]
+
+
+@pytest.mark.parametrize("name, kwargs", CASES, ids=IDS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_thirty_steps_of_two_groups_match_torch(name, kwargs, dtype):
+    ours, opt, theirs, topt = _pair(name, kwargs, dtype, _grads(dtype))
+    for o, t, v in zip(ours, theirs, _values(dtype)):
+        assert o.dtype == (tg.float64 if dtype == np.float64 else tg.float32)
+        assert not np.array_equal(_numpy(o), v)
+        np.testing.assert_allclose(_numpy(o), _numpy(t), **_tol(dtype))
+    _assert_state_matches(opt, topt, dtype)
+    groups, tgroups = opt.state_dict()["param_groups"], topt.state_dict()["param_groups"]
+    assert [list(g) for g in groups] == [list(g) for g in tgroups]
+    assert groups == tgroups
+
+
+@settings(max_examples=12, deadline=None, derandomize=True)
+@given(lr=st.floats(1e-4, 0.5), etaminus=st.floats(0.05, 0.95), etaplus=st.floats(1.05, 3.0),
+       low=st.floats(1e-8, 1e-2), high=st.floats(0.05, 60.0), maximize=st.booleans(),
+       dtype=st.sampled_from([np.float64, np.float32]))
+def test_rprop_matches_torch_over_hyperparameters(lr, etaminus, etaplus, low, high, maximize,
+                                                  dtype):
+    kwargs = dict(lr=lr, etas=(etaminus, etaplus), step_sizes=(low, high), maximize=maximize)
+    grads = _grads(dtype, steps=20)
+    ours, opt, theirs, topt = _pair("Rprop", kwargs, dtype, grads, group1={})
+    for o, t in zip(ours, theirs):
+        np.testing.assert_allclose(_numpy(o), _numpy(t), **_tol(dtype))
+    _assert_state_matches(opt, topt, dtype)
+
+
+@settings(max_examples=12, deadline=None, derandomize=True)
+@given(lr=st.floats(1e-4, 0.3), lambd=st.floats(0.0, 0.5), alpha=st.floats(0.0, 1.0),
+       t0=st.integers(0, 25), weight_decay=st.floats(0.0, 0.5), maximize=st.booleans(),
+       dtype=st.sampled_from([np.float64, np.float32]))
+def test_asgd_matches_torch_over_hyperparameters(lr, lambd, alpha, t0, weight_decay, maximize,
+                                                 dtype):
+    kwargs = dict(lr=lr, lambd=lambd, alpha=alpha, t0=float(t0), weight_decay=weight_decay,
+                  maximize=maximize)
+    grads = _grads(dtype, steps=20)
+    ours, opt, theirs, topt = _pair("ASGD", kwargs, dtype, grads, group1={})
+    tol = _tol(dtype) if dtype == np.float64 else dict(rtol=1e-5, atol=1e-6)
+    for o, t in zip(ours, theirs):
+        np.testing.assert_allclose(_numpy(o), _numpy(t), **tol)
+
+
+def test_asgd_scalars_are_float32_zero_dim_tensors_like_torch():
+    ours, opt, theirs, topt = _pair("ASGD", {"t0": 2}, np.float64, _grads(np.float64, 5))
+    for pstate, tstate in zip(opt.state.values(), topt.state.values()):
+        for key in ("eta", "mu"):
+            assert pstate[key].shape == tstate[key].shape == ()
+            assert pstate[key].dtype == tg.float32 and tstate[key].dtype == torch.float32
+            assert pstate[key].item() == tstate[key].item()
+
+
+@pytest.mark.parametrize("name, kwargs", CASES, ids=IDS)
+def test_state_dict_round_trip_continues_bit_equal(name, kwargs, tmp_path):
+    grads = _grads(np.float32)
+    straight, _ = _build(tg, optim, name, kwargs, _values(np.float32))
+    _run(tg, straight, _, grads)
+    params, opt = _build(tg, optim, name, kwargs, _values(np.float32))
+    _run(tg, params, opt, grads[:13])
+    path = tmp_path / "opt.safetensors"
+    tg.save(opt.state_dict(), path)
+    for saved in (tg.load(path), copy.deepcopy(opt.state_dict())):
+        resumed_params, resumed = _build(tg, optim, name, kwargs, [_numpy(p) for p in params])
+        resumed.load_state_dict(saved)
+        _run(tg, resumed_params, resumed, grads[13:])
+        for a, b in zip(resumed_params, straight):
+            np.testing.assert_array_equal(_numpy(a), _numpy(b))
+    whole = tmp_path / "whole.safetensors"
+    tg.save({"opt": opt}, whole)
+    loaded = tg.load(whole)["opt"]
+    assert type(loaded) is type(opt)
+    loaded_params = [p for g in loaded.param_groups for p in g["params"]]
+    _run(tg, loaded_params, loaded, grads[13:])
+    for a, b in zip(loaded_params, straight):
+        np.testing.assert_array_equal(_numpy(a), _numpy(b))
+
+
+@pytest.mark.parametrize("name, kwargs", CASES, ids=IDS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_torch_state_dict_loads_and_continues_and_ours_loads_into_torch(name, kwargs, dtype):
+    grads = _grads(dtype)
+    _, _, theirs, _ = _pair(name, kwargs, dtype, grads)
+    head, head_opt = _build(torch, torch.optim, name, kwargs, _values(dtype))
+    _run(torch, head, head_opt, grads[:12])
+    params, opt = _build(tg, optim, name, kwargs, [_numpy(p) for p in head])
+    opt.load_state_dict(head_opt.state_dict())
+    _run(tg, params, opt, grads[12:])
+    for o, t in zip(params, theirs):
+        np.testing.assert_allclose(_numpy(o), _numpy(t), **_tol(dtype))
+
+    ours_head, ours_opt = _build(tg, optim, name, kwargs, _values(dtype))
+    _run(tg, ours_head, ours_opt, grads[:12])
+    state = ours_opt.state_dict()
+    as_torch = {"param_groups": state["param_groups"],
+                "state": {i: {k: torch.from_numpy(_numpy(v)) if isinstance(v, tg.Tensor) else v
+                              for k, v in s.items()} for i, s in state["state"].items()}}
+    tparams, topt = _build(torch, torch.optim, name, kwargs, [_numpy(p) for p in ours_head])
+    topt.load_state_dict(as_torch)
+    _run(torch, tparams, topt, grads[12:])
+    for o, t in zip(tparams, theirs):
+        np.testing.assert_allclose(_numpy(o), _numpy(t), **_tol(dtype))
+
+
+def test_asgd_scalars_take_the_parameter_dtype_after_a_load_like_torch():
+    _, opt, _, topt = _pair("ASGD", {}, np.float64, _grads(np.float64, 4))
+    params, fresh = _build(tg, optim, "ASGD", {}, _values(np.float64))
+    tparams, tfresh = _build(torch, torch.optim, "ASGD", {}, _values(np.float64))
+    fresh.load_state_dict(opt.state_dict())
+    tfresh.load_state_dict(topt.state_dict())
+    for pstate, tstate in zip(fresh.state.values(), tfresh.state.values()):
+        assert pstate["eta"].dtype == tg.float64 and tstate["eta"].dtype == torch.float64
+        assert pstate["mu"].shape == tstate["mu"].shape == ()
+
+
+@pytest.mark.parametrize("name, kwargs", CASES[1::2], ids=IDS[1::2])
+def test_update_split_over_two_threads_equals_one_thread(name, kwargs, two_threads,
+                                                         monkeypatch):
+    grads = _grads(np.float64, steps=8)
+    monkeypatch.setattr(threads, "MIN_WORK", 2)
+    parts, real_run = [], threads.run
+
+    def spy(calls):
+        calls = list(calls)
+        parts.append(len(calls))
+        real_run(calls)
+
+    monkeypatch.setattr(threads, "run", spy)
+    split, opt = _build(tg, optim, name, kwargs, _values(np.float64))
+    _run(tg, split, opt, grads)
+    assert parts and all(n == 2 for n in parts)
+    tg.set_num_threads(1)
+    serial, opt = _build(tg, optim, name, kwargs, _values(np.float64))
+    _run(tg, serial, opt, grads)
+    for a, b in zip(split, serial):
+        np.testing.assert_array_equal(_numpy(a), _numpy(b))
+
+
+def _seven_steps(module, lib, name, args, kwargs):
+    rng = np.random.default_rng(5)
+    value = rng.standard_normal(4)
+    p = lib.tensor(value, requires_grad=True)
+    opt = getattr(module, name)([p], *args, **kwargs)
+    for _ in range(7):
+        p.grad = lib.tensor(rng.standard_normal(4))
+        opt.step()
+    return np.asarray(p.detach().tolist()), opt
+
+
+@pytest.mark.parametrize("name, args", [
+    ("Rprop", (0.05, (0.4, 1.3), (1e-4, 1.0))),
+    ("ASGD", (0.05, 0.01, 0.6, 3.0, 0.1)),
+])
+def test_positional_arguments_and_defaults_mean_what_they_mean_in_torch(name, args):
+    for given_args in (args, ()):
+        ours, opt = _seven_steps(optim, tg, name, given_args, {})
+        theirs, topt = _seven_steps(torch.optim, torch, name, given_args, {})
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+        assert {k: (list(v) if isinstance(v, tuple) else v) for k, v in opt.defaults.items()} \
+            == {k: (list(v) if isinstance(v, tuple) else v) for k, v in topt.defaults.items()}
+        assert list(opt.param_groups[0]) == list(topt.param_groups[0])
+
+
+@pytest.mark.parametrize("name", ["Rprop", "ASGD"])
+def test_torch_kernel_switches_are_accepted_and_unsupported_modes_raise(name):
+    plain, _ = _seven_steps(optim, tg, name, (), {})
+    for value in (True, False, None):
+        switched, _ = _seven_steps(optim, tg, name, (), {"foreach": value})
+        np.testing.assert_array_equal(switched, plain)
+    for lib, module in ((torch, torch.optim), (tg, optim)):
+        with pytest.raises(TypeError):
+            getattr(module, name)([lib.zeros(2, requires_grad=True)], fused=True)
+    for key in ("capturable", "differentiable"):
+        with pytest.raises(NotImplementedError, match=key):
+            _seven_steps(optim, tg, name, (), {key: True})
+        _, opt = _seven_steps(optim, tg, name, (), {})
+        with pytest.raises(NotImplementedError, match=key):
+            opt.add_param_group({"params": [tg.zeros(2, requires_grad=True)], key: True})
+
+
+BAD = [
+    ("Rprop", {"lr": -0.1}, "learning rate"),
+    ("Rprop", {"etas": (1.0, 1.2)}, "eta values: 1.0, 1.2"),
+    ("Rprop", {"etas": (0.5, 0.9)}, "eta values: 0.5, 0.9"),
+    ("Rprop", {"etas": (0.0, 1.2)}, "eta values: 0.0, 1.2"),
+    ("ASGD", {"lr": -0.1}, "learning rate"),
+    ("ASGD", {"weight_decay": -1.0}, "weight_decay"),
+]
+
+
+@pytest.mark.parametrize("name, kwargs, words", BAD)
+def test_bad_arguments_raise_like_torch(name, kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        getattr(torch.optim, name)([torch.zeros(2, requires_grad=True)], **kwargs)
+    with pytest.raises(ValueError, match=words):
+        getattr(optim, name)([tg.zeros(2, requires_grad=True)], **kwargs)
+    opt = getattr(optim, name)([tg.zeros(2, requires_grad=True)])
+    with pytest.raises(ValueError, match=words):     # a group's own value is checked too
+        opt.add_param_group({"params": [tg.zeros(2, requires_grad=True)], **kwargs})
+
+
+# ---- hooks --------------------------------------------------------------------------------------
+def _hook_script(lib, module, global_hooks):
+    """Registrations, steps and state-dict calls on one library; returns the events seen."""
+    events = []
+    p = lib.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    opt = module.SGD([p], lr=0.1, momentum=0.9)
+
+    def pre(tag, replace=None):
+        def hook(o, args, kwargs):
+            assert o is opt and args[0] is opt
+            events.append((tag, len(args), sorted(kwargs)))
+            return replace(args, kwargs) if replace else None
+        return hook
+
+    def post(tag):
+        def hook(o, args, kwargs):
+            events.append((tag, len(args), sorted(kwargs)))
+        return hook
+
+    handles = [global_hooks.register_optimizer_step_pre_hook(pre("global pre")),
+               global_hooks.register_optimizer_step_post_hook(post("global post"))]
+    try:
+        h1 = opt.register_step_pre_hook(pre("pre 1"))
+        opt.register_step_pre_hook(pre("pre 2", lambda a, k: (a, {"closure": lambda: 4.5})))
+        opt.register_step_post_hook(post("post 1"))
+        h4 = opt.register_step_post_hook(post("post 2"))
+        p.grad = lib.ones(3)
+        events.append(("step returned", opt.step()))       # pre 2's closure replaces None
+        h1.remove()
+        h4.remove()
+        h4.remove()                                         # removing twice is harmless
+        events.append(("step returned", opt.step(closure=None)))
+        for h in handles:
+            h.remove()
+        handles = []
+        opt.step()
+    finally:
+        for h in handles:
+            h.remove()
+
+    opt.register_state_dict_pre_hook(lambda o: events.append(("sd pre a",)))
+    opt.register_state_dict_pre_hook(lambda o: events.append(("sd pre b",)), prepend=True)
+    opt.register_state_dict_post_hook(
+        lambda o, sd: events.append(("sd post a", sorted(sd), sd["param_groups"][0]["lr"])))
+
+    def extend(o, sd):
+        events.append(("sd post b", sorted(sd)))
+        return {**sd, "extra": 7}
+
+    h = opt.register_state_dict_post_hook(extend, prepend=True)
+    sd = opt.state_dict()
+    events.append(("sd keys", sorted(sd)))
+    h.remove()
+    sd = opt.state_dict()
+    events.append(("sd keys", sorted(sd)))
+
+    def halve(o, sd):
+        events.append(("load pre a", sorted(sd)))
+        groups = [dict(g, lr=g["lr"] / 2) for g in sd["param_groups"]]
+        return {**sd, "param_groups": groups}
+
+    opt.register_load_state_dict_pre_hook(halve)
+    opt.register_load_state_dict_pre_hook(
+        lambda o, sd: events.append(("load pre b", sd["param_groups"][0]["lr"])), prepend=True)
+    opt.register_load_state_dict_post_hook(
+        lambda o: events.append(("load post a", o.param_groups[0]["lr"])))
+    opt.register_load_state_dict_post_hook(lambda o: events.append(("load post b",)),
+                                           prepend=True)
+    given_dict = opt.state_dict()
+    opt.load_state_dict(given_dict)
+    events.append(("given dict unchanged", given_dict["param_groups"][0]["lr"]))
+    events.append(("lr", opt.param_groups[0]["lr"]))
+    events.append(("p", [round(float(v), 10) for v in p.detach().tolist()]))
+    return events
+
+
+def test_hooks_run_in_torch_order_with_torch_arguments_and_results():
+    ours = _hook_script(tg, optim, tg_optimizer)
+    theirs = _hook_script(torch, torch.optim, torch_optimizer)
+    assert ours == theirs
+    assert ("step returned", 4.5) in ours
+
+
+def test_a_pre_hook_returning_something_else_raises_like_torch():
+    for lib, module in ((tg, optim), (torch, torch.optim)):
+        p = lib.zeros(2, requires_grad=True)
+        opt = module.Adam([p])
+        opt.register_step_pre_hook(lambda o, a, k: 5)
+        with pytest.raises(RuntimeError, match="must return None or a tuple of "
+                                               r"\(new_args, new_kwargs\), but got 5"):
+            opt.step()
+
+
+def test_lbfgs_and_subclass_steps_run_the_hooks_once():
+    def closure_for(p):
+        def closure():
+            p.grad = None
+            loss = (p * p).sum()
+            loss.backward()
+            return loss
+        return closure
+
+    counts = []
+    for lib, module in ((tg, optim), (torch, torch.optim)):
+        p = lib.tensor([1.0, 2.0], requires_grad=True)
+        opt = module.LBFGS([p], max_iter=3)
+        seen = []
+        opt.register_step_pre_hook(lambda o, a, k: seen.append("pre"))
+        opt.register_step_post_hook(lambda o, a, k: seen.append("post"))
+        opt.step(closure_for(p))
+        counts.append(seen)
+    assert counts[0] == counts[1] == ["pre", "post"]
+
+    class Clipped(optim.SGD):
+        def step(self, closure=None):
+            return super().step(closure)
+
+    p = tg.tensor([1.0, 2.0], requires_grad=True)
+    opt, seen = Clipped([p], lr=0.1), []
+    opt.register_step_pre_hook(lambda o, a, k: seen.append("pre"))
+    handle = tg_optimizer.register_optimizer_step_post_hook(lambda o, a, k: seen.append("g"))
+    try:
+        p.grad = tg.ones(2)
+        opt.step()
+    finally:
+        handle.remove()
+    assert seen == ["pre", "g"]
+    np.testing.assert_allclose(_numpy(p), [0.9, 1.9])
+
+
+def test_hooks_are_not_saved_or_copied_with_the_optimizer(tmp_path):
+    p = tg.tensor([1.0, 2.0], requires_grad=True)
+    opt, seen = optim.SGD([p], lr=0.1), []
+    opt.register_step_pre_hook(lambda o, a, k: seen.append("pre"))
+    opt.register_state_dict_post_hook(lambda o, sd: seen.append("sd"))
+    tg.save({"opt": opt}, tmp_path / "opt.safetensors")
+    loaded = tg.load(tmp_path / "opt.safetensors")["opt"]
+    clone = copy.deepcopy(opt)
+    for other in (loaded, clone):
+        other.param_groups[0]["params"][0].grad = tg.ones(2)
+        other.step()
+        other.state_dict()
+    assert seen == []
+    p.grad = tg.ones(2)
+    opt.step()
+    assert seen == ["pre"]
