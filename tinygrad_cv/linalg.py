@@ -14,7 +14,9 @@ import numbers
 from . import backend, return_types
 from .ops.decompositions import (QR, SVD, Cholesky, Det, Eigh, Inverse, MatrixExp, Slogdet,
                                  Solve)
-from .tensor import Tensor, _as_tensor, _axes, _floating, matmul, stack, where
+from .autograd.versions import torch_type_name
+from .ops.reduction import VectorNorm
+from .tensor import Tensor, _as_tensor, _axes, _floating, _reduced_axes, matmul, stack, where
 from .tensor_views import diagonal as _diagonal
 
 __all__ = ["det", "slogdet", "inv", "inv_ex", "solve", "solve_ex", "solve_triangular",
@@ -251,49 +253,84 @@ def lstsq(A, B, rcond=None, *, driver=None):
     return return_types.linalg_lstsq(solution[..., 0] if vector else solution, residuals, rank, singular)
 
 
+def _norm_input(name, x, dtype):
+    """``x`` as a Tensor for the norm ``name``, cast to ``dtype``: torch's rules (a floating
+    input; a floating ``dtype`` that does not narrow it)."""
+    x = _as_tensor(x)
+    if x.array.dtype.kind != "f":
+        raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. Got "
+                           f"{torch_type_name(x.dtype)}")
+    if dtype is None:
+        return x
+    dtype = backend.dtype(dtype)
+    if dtype.kind != "f":
+        raise RuntimeError(f"{name}: dtype should be floating point or complex, but got "
+                           f"{torch_type_name(dtype)}")
+    if dtype.itemsize < x.array.dtype.itemsize:
+        raise RuntimeError(f"{name}: the dtype of the input ({torch_type_name(x.dtype)}) should "
+                           f"be convertible without narrowing to the specified dtype "
+                           f"({torch_type_name(dtype)})")
+    return x.to(dtype)
+
+
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
-    """The vector ord-norm over ``dim`` (all elements when None): sum |x|^ord ^ (1/ord), max|x|
-    (inf), min|x| (-inf), the count of non-zeros (0)."""
-    x = _floating(_as_tensor(x))
-    if dtype is not None:
-        x = x.to(dtype)
-    if ord == 0:
-        return (x * 0).sum(dim=dim, keepdim=keepdim) + Tensor.wrap(
-            (x.array != 0).sum(axis=None if dim is None else tuple(_axes(dim, x.ndim)),
-                               keepdims=keepdim).astype(x.dtype))
-    if ord == -math.inf:
-        return x.abs().amin(dim=dim, keepdim=keepdim)
-    if ord < 0:
-        return (x.abs() ** ord).sum(dim=dim, keepdim=keepdim) ** (1.0 / ord)
-    if dim is None:
-        out = x.reshape(-1).norm(ord)
-        return out.reshape((1,) * x.ndim) if keepdim else out
-    return x.norm(ord, dim=dim, keepdim=keepdim)
+    """The vector ord-norm over ``dim`` (all elements when None or ()): (sum |x|^ord)^(1/ord)
+    for ord > 0 and ord < 0, max |x| (inf), min |x| (-inf), the count of non-zeros (0; no
+    gradient, as torch).  The primitive and its gradient: ``ops.reduction.VectorNorm``."""
+    if isinstance(ord, Tensor):
+        ord = ord.item()
+    if isinstance(ord, bool) or not isinstance(ord, numbers.Real):
+        raise TypeError(f"linalg.vector_norm: ord must be a number, not {type(ord).__name__}")
+    x = _norm_input("linalg.vector_norm", x, dtype)
+    if dim is not None and not isinstance(dim, int) and len(dim) == 0:
+        dim = None
+    return VectorNorm.apply(x, axes=_reduced_axes(dim, x.ndim), keepdims=bool(keepdim),
+                            p=float(ord))
+
+
+_MATRIX_ORDS = ("fro", "nuc", 1, -1, 2, -2, math.inf, -math.inf)
 
 
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
-    """'fro', 'nuc', 2, -2 (largest / smallest singular value), 1, -1 (max / min column sum
-    of |A|), inf, -inf (max / min row sum) over the two dims ``dim``."""
-    a = _matrices("matrix_norm", A)
-    if dtype is not None:
-        a = a.to(dtype)
+    """The matrix norm over the two dims ``dim``: 'fro' (sqrt of the sum of squares), 'nuc'
+    (the sum of the singular values), 2 / -2 (the largest / smallest singular value), 1 / -1
+    (the max / min column sum of |A|), inf / -inf (the max / min row sum).  The singular values
+    are ``svdvals`` (whose gradient U diag(g) V^T is finite for repeated ones); ties of the
+    max / min share the gradient evenly (torch's)."""
+    a = _norm_input("linalg.matrix_norm", A, dtype)
+    if a.ndim < 2:
+        raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 "
+                           "dimensions.")
+    if not isinstance(dim, (tuple, list)):
+        raise TypeError(f"linalg.matrix_norm: dim must be a 2-tuple of ints, not "
+                        f"{type(dim).__name__}")
+    if isinstance(ord, bool) or ord not in _MATRIX_ORDS:
+        raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
+    if len(dim) != 2:
+        raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got "
+                           f"{' '.join(str(d) for d in dim)}")
     d0, d1 = (_axes(d, a.ndim)[0] for d in dim)
+    if d0 == d1:
+        raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got ({d0}, {d1})")
     if ord == "fro":
-        return vector_norm(a, 2, dim=(d0, d1), keepdim=keepdim)
+        return VectorNorm.apply(a, axes=tuple(sorted((d0, d1))), keepdims=bool(keepdim), p=2.0)
     if ord in ("nuc", 2, -2):
-        moved = a.movedim((d0, d1), (-2, -1))
-        s = svdvals(moved)
-        out = s.sum(-1) if ord == "nuc" else (s.amax(-1) if ord == 2 else s.amin(-1))
+        s = svdvals(a.movedim((d0, d1), (-2, -1)))
+        if ord == "nuc" or (ord == 2 and s.shape[-1] == 0):   # (an empty matrix: 0, as torch)
+            out = s.sum(-1)
+        else:
+            out = s.amax(-1) if ord == 2 else s.amin(-1)
         return _keep(out, (d0, d1), keepdim)
-    if ord in (1, -1, math.inf, -math.inf):
-        summed_dim, reduced_dim = (d0, d1) if ord in (1, -1) else (d1, d0)
-        sums = a.abs().sum(dim=summed_dim, keepdim=True)
+    summed_dim, reduced_dim = (d0, d1) if ord in (1, -1) else (d1, d0)
+    sums = a.abs().sum(dim=summed_dim, keepdim=True)
+    if ord > 0 and a.shape[reduced_dim] == 0:           # (an empty matrix: 0, as torch)
+        out = sums.sum(dim=reduced_dim, keepdim=True)
+    else:
         out = sums.amax(dim=reduced_dim, keepdim=True) if ord > 0 else \
             sums.amin(dim=reduced_dim, keepdim=True)
-        if not keepdim:
-            out = out.squeeze(max(d0, d1)).squeeze(min(d0, d1))
-        return out
-    raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
+    if not keepdim:
+        out = out.squeeze(max(d0, d1)).squeeze(min(d0, d1))
+    return out
 
 
 def _keep(out, dims, keepdim):
@@ -305,21 +342,35 @@ def _keep(out, dims, keepdim):
 
 
 def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):
-    """``vector_norm`` for 1-D dims (or ord None over everything), ``matrix_norm`` for two."""
-    a = _floating(_as_tensor(A))
-    if dim is not None and not isinstance(dim, int) and len(dim) == 2:
-        return matrix_norm(a, "fro" if ord is None else ord, dim, keepdim, dtype=dtype)
-    if ord is None:
-        return vector_norm(a, 2, dim, keepdim, dtype=dtype)
-    if dim is None:
-        if a.ndim == 2:
-            return matrix_norm(a, ord, (-2, -1), keepdim, dtype=dtype)
-        if a.ndim != 1:
-            raise RuntimeError(f"linalg.norm: If dim is not specified but ord is, the input "
-                               f"must be 1D or 2D. Got {a.ndim}D.")
-    if isinstance(ord, str):
-        raise RuntimeError(f"linalg.norm: ord {ord!r} needs two dims (a matrix norm)")
-    return vector_norm(a, ord, dim, keepdim, dtype=dtype)
+    """torch.linalg.norm: ``matrix_norm`` over two dims (``dim`` a 2-tuple, or None with a
+    2-D input and ``ord`` given; a string ``ord`` always), else ``vector_norm`` (ord None:
+    the 2-norm, over all elements when ``dim`` is None)."""
+    a = _as_tensor(A)
+    if dim is not None:
+        dims = (dim,) if isinstance(dim, int) else tuple(dim)
+        if len(dims) not in (1, 2):
+            raise RuntimeError(f"linalg.norm: If dim is specified, it must be of length 1 or 2. "
+                               f"Got {list(dims)}")
+    elif ord is not None and a.ndim not in (1, 2):
+        raise RuntimeError(f"linalg.norm: If dim is not specified but ord is, the input must be "
+                           f"1D or 2D. Got {a.ndim}D.")
+    two_dims = len(dims) == 2 if dim is not None else a.ndim == 2
+    if isinstance(ord, str) or (ord is not None and two_dims):
+        return matrix_norm(a, ord, (-2, -1) if dim is None else dims, keepdim, dtype=dtype)
+    return vector_norm(a, 2 if ord is None else ord, dim, keepdim, dtype=dtype)
+
+
+def norm_top(input, p="fro", dim=None, keepdim=False, dtype=None):
+    """torch.norm and ``Tensor.norm``: 'fro' over at most two dims is the vector 2-norm, other
+    strings ('nuc') are ``matrix_norm`` over ``dim`` (all dims when None: a 2-D input), a number
+    (None: 2) is ``vector_norm`` over ``dim`` (any number of dims)."""
+    if isinstance(p, str):
+        if p == "fro" and (dim is None or isinstance(dim, int) or len(dim) <= 2):
+            return vector_norm(input, 2, dim, keepdim, dtype=dtype)
+        a = _as_tensor(input)
+        dims = tuple(range(a.ndim)) if dim is None else (dim,) if isinstance(dim, int) else dim
+        return matrix_norm(a, p, dims, keepdim, dtype=dtype)
+    return vector_norm(input, 2 if p is None else p, dim, keepdim, dtype=dtype)
 
 
 def cond(A, p=None):
@@ -457,6 +508,12 @@ def cholesky_inverse(L, upper=False):
     return cholesky_solve(eye, l, upper)
 
 
+def slogdet_top(input):
+    """torch.slogdet and ``Tensor.slogdet``: ``linalg.slogdet``'s (sign, logabsdet) as a
+    ``return_types.slogdet`` (torch's type for the top-level form)."""
+    return return_types.slogdet(*slogdet(input))
+
+
 def qr_top(input, some=True):
     """torch.qr: reduced (``some``) or complete (Q, R)."""
     return return_types.qr(*qr(input, "reduced" if some else "complete"))
@@ -487,7 +544,7 @@ def cross_top(input, other, dim=None):
     return cross(input, other, dim=dim)
 
 
-_METHODS = {"det": det, "logdet": logdet, "slogdet": slogdet, "inverse": inverse,
+_METHODS = {"det": det, "logdet": logdet, "slogdet": slogdet_top, "inverse": inverse,
             "pinverse": pinverse, "cholesky": cholesky_top, "cholesky_solve": cholesky_solve,
             "cholesky_inverse": cholesky_inverse, "qr": qr_top, "svd": svd_top,
             "matrix_power": matrix_power, "matrix_exp": matrix_exp, "cross": cross_top}

@@ -1014,19 +1014,12 @@ class Tensor:
         return Extremum.apply(self, axes=_reduced_axes(dim, self.ndim), keepdims=keepdim,
                               pick="min")
 
-    def norm(self, p=2, dim=None, keepdim=False):
-        """The vector p-norm (sum |x|^p)^(1/p) over ``dim`` (all by default), p > 0 (inf: the
-        largest |x|); its gradient is 0 where the norm is 0 (torch's convention)."""
-        if p == "fro":
-            p = 2
-        elif isinstance(p, str):
-            raise NotImplementedError(f"norm(p={p!r}): only vector p-norms and 'fro' are "
-                                      "supported")
-        p = float(p)
-        if not p > 0:
-            raise ValueError(f"norm(): p must be a positive number or inf, got {p!r}")
-        return VectorNorm.apply(_floating(self), axes=_reduced_axes(dim, self.ndim),
-                                     keepdims=keepdim, p=p)
+    def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
+        """torch.norm: vector p-norms for every real p (0: the count of non-zeros, +-inf:
+        max / min |x|) and 'fro' over ``dim``, the nuclear norm 'nuc' over two dims; the
+        gradient is 0 where the norm is 0 (torch's).  Defined in ``linalg.norm_top``."""
+        from .linalg import norm_top
+        return norm_top(self, p, dim, keepdim, dtype)
 
     def argmax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         dim, keepdim = _dim_args(dim, keepdim, axis, keepdims)
@@ -2443,7 +2436,7 @@ from .ops.elementwise import (Abs, Add, Cast, Clamp, ClampTensor, Copy, Cos,  # 
                               Div, DivRounded, Exp, Log, Maximum, Minimum, Mul, Neg, Pow,
                               ReLU, Remainder, Sigmoid, Sin, Sqrt, Sub, Tanh, ToDevice, Where)
 from .ops.linalg import MatMul  # noqa: E402
-from .ops.reduction import (Extremum, ExtremumDim, Mean, Prod, Sum, VectorNorm,  # noqa: E402
+from .ops.reduction import (Extremum, ExtremumDim, Mean, Prod, Sum,  # noqa: E402
                            normalize_axes)
 from .ops.shape import Cat, ConstantPad, Expand, GetItem, Permute, Reshape  # noqa: E402
 from .ops.softmax import LogSoftmax, Softmax  # noqa: E402

@@ -246,11 +246,8 @@ def diag(input, diagonal=0):
 
 
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
-    """The vector p-norm over ``dim`` ('fro' is the 2-norm; 'nuc' is not supported)."""
-    x = _as_tensor(input)
-    if dtype is not None:
-        x = x.to(dtype)
-    return x.norm(p, dim, keepdim)
+    """torch.norm (``Tensor.norm``): vector p-norms, 'fro' and 'nuc' over ``dim``."""
+    return _as_tensor(input).norm(p, dim, keepdim, dtype)
 
 
 # ---- indexing and ordering ------------------------------------------------------------------

@@ -291,17 +291,27 @@ class SVD(_Primitive):
     @staticmethod
     @backend.fp_quiet
     def forward(ctx, a, full_matrices=False):
-        u, s, vh = backend.get_array_module(a).linalg.svd(a, full_matrices=full_matrices)
+        try:
+            u, s, vh = backend.get_array_module(a).linalg.svd(a, full_matrices=full_matrices)
+        except Exception as err:                  # numpy.linalg.LinAlgError (or CuPy's)
+            if type(err).__name__ != "LinAlgError":
+                raise
+            raise RuntimeError("linalg.svd: The algorithm failed to converge (the input matrix "
+                               "may contain non-finite values)") from None
         ctx.full = full_matrices and a.shape[-1] != a.shape[-2]
+        ctx.set_materialize_grads(False)     # an unused output's gradient arrives as None
         ctx.save_for_backward(u, s, vh)
         return u, s, vh
 
     @staticmethod
     @backend.fp_quiet
     def backward(ctx, gu, gs, gvh):
+        """The formula of the module docstring; with the singular vectors unused (svdvals,
+        the nuclear and spectral norms) dA = U diag(gs) V^T alone, finite for repeated or zero
+        singular values (torch's)."""
         u, s, vh = ctx.saved_tensors
         if ctx.full:
-            # unused singular vectors arrive as zeros (materialised): only S is differentiated
+            # only S is differentiated (unused singular vectors arrive as None)
             if any(g is not None and bool((g != 0).any()) for g in (gu, gvh)):
                 raise NotImplementedError("svd_backward: the singular vectors of "
                                           "full_matrices=True with m != n are not "

@@ -195,25 +195,41 @@ def _reduced_count(shape, axes):
 
 
 class VectorNorm(_Primitive):
-    """||a||_p = (sum |a|^p)^(1/p) over ``axes`` (p > 0; p = inf: max |a|), torch's gradient:
+    """The vector p-norm over ``axes`` for every real p, torch's values and gradient:
 
-    p = 1: sign(a);  p = 2: a / ||a||;  otherwise sign(a) |a|^(p-1) / ||a||^(p-1) (0 at the
-    elements a = 0 when p < 1);  p = inf: sign(a) shared evenly among the elements with
-    |a| = max |a| (or NaN).  0 wherever ||a|| = 0 (the formulas give 0/0 there; torch defines
-    the gradient as 0, so F.normalize and cosine_similarity of a zero vector are finite).
+        p > 0 or p < 0:  (sum |a|^p)^(1/p)   (p < 0: 0 when an element is 0: |0|^p = inf)
+        p = inf / -inf:  max |a| / min |a|
+        p = 0:           the count of non-zero elements (NaN counts); no gradient (None: the
+                         input receives none, as torch's undefined one)
+
+    gradient:  p = 1: sign(a);  p = 2: a / ||a||;  p = +-inf: sign(a) shared evenly among the
+    elements with |a| = ||a|| (or NaN);  otherwise sign(a) |a|^(p-1) / ||a||^(p-1), 0 at the
+    elements a = 0 when p < 1 (where |a|^(p-1) is infinite).  0 wherever ||a|| = 0 (the
+    formulas give 0/0 there; torch defines the gradient as 0, so F.normalize and
+    cosine_similarity of a zero vector are finite).
     """
 
     @staticmethod
+    @backend.fp_quiet
     def forward(ctx, a, axes=None, keepdims=False, p=2.0):
-        xp = backend.get_array_module(a)
-        if _reduced_count(a.shape, axes) == 1:
+        if p < 0 or p == float("inf"):
+            empty = [i for i in range(a.ndim) if (axes is None or i in axes) and a.shape[i] == 0]
+            if empty:
+                raise RuntimeError(f"linalg.vector_norm cannot compute the {p:g} norm over the "
+                                   f"empty dimension {empty[0]} (of shape {a.shape}): the "
+                                   "operation has no identity")
+        if p == 0:
+            out = (a != 0).sum(axis=axes, keepdims=True).astype(a.dtype)
+        elif _reduced_count(a.shape, axes) == 1:
             out = abs(a)    # one element: |a| exactly, as torch (its square may underflow)
         elif p == 2:
-            out = xp.sqrt((a * a).sum(axis=axes, keepdims=True))
+            out = backend.get_array_module(a).sqrt((a * a).sum(axis=axes, keepdims=True))
         elif p == 1:
             out = abs(a).sum(axis=axes, keepdims=True)
         elif p == float("inf"):
             out = abs(a).max(axis=axes, keepdims=True)
+        elif p == -float("inf"):
+            out = abs(a).min(axis=axes, keepdims=True)
         else:
             out = (abs(a) ** p).sum(axis=axes, keepdims=True) ** (1.0 / p)
         kept = out.shape
@@ -226,15 +242,18 @@ class VectorNorm(_Primitive):
         return out
 
     @staticmethod
+    @backend.fp_quiet
     def backward(ctx, g):
         a, out = ctx.saved_tensors
         p = ctx.p
+        if p == 0:
+            return None
         out = out.reshape(ctx.kept)
         g = g.reshape(ctx.kept)
         xa, xo = dual.raw(a), dual.raw(out)
         if p == 1:
             return g * dual.sign(xa)
-        if p == float("inf"):
+        if abs(p) == float("inf"):
             xp = backend.get_array_module(xa)
             size = abs(xa)
             hit = (size == xo) | xp.isnan(size)

@@ -1,0 +1,214 @@
+"""Norms (torch.norm, Tensor.norm, linalg.norm / vector_norm / matrix_norm) for every order
+torch has, and the edges of the activations (inf / NaN / -0.0 inputs and incoming
+gradients), against torch: values, dtypes, gradients (also at zeros and ties), errors."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import tinygrad_cv as tg
+from tinygrad_cv.testing import gradcheck
+
+
+def _host(t):
+    return np.asarray(t.detach().numpy())
+
+
+def _run(m, fn, a, g):
+    """(output, input gradient or the exception) of ``fn`` on ``a`` in library ``m``."""
+    x = m.tensor(a, requires_grad=True)
+    y = fn(m, x)
+    try:
+        grad = m.autograd.grad(y, x, m.tensor(np.broadcast_to(g, tuple(y.shape)).copy()))[0]
+    except RuntimeError as err:
+        grad = err
+    return y, grad
+
+
+def _same(fn, a, g=None, rtol=1e-10, atol=1e-12, grad=True):
+    """``fn(module, x)`` of tinygrad_cv and torch: same value, dtype, shape and gradient (for
+    the incoming gradient ``g``, a seeded random one by default); NaN where torch's is NaN."""
+    y_t = fn(torch, torch.tensor(a))
+    if g is None:
+        g = np.random.default_rng(0).standard_normal(tuple(y_t.shape)).astype(a.dtype)
+    (y_o, g_o), (y_t, g_t) = _run(tg, fn, a, g), _run(torch, fn, a, g)
+    assert tuple(y_o.shape) == tuple(y_t.shape)
+    assert str(y_o.dtype) == str(y_t.dtype).replace("torch.", "")
+    np.testing.assert_allclose(_host(y_o), y_t.detach().numpy(), rtol=rtol, atol=atol)
+    if not grad:
+        return
+    if isinstance(g_t, Exception):
+        assert isinstance(g_o, Exception), "torch gives no gradient here"
+    else:
+        np.testing.assert_allclose(_host(g_o), g_t.numpy(), rtol=rtol, atol=atol)
+
+
+# ---- vector norms --------------------------------------------------------------------------
+_VECTOR_FORMS = {
+    "torch.norm": lambda m, x, p, dim, kd: m.norm(x, p, dim, kd),
+    "Tensor.norm": lambda m, x, p, dim, kd: x.norm(p, dim, kd),
+    "vector_norm": lambda m, x, p, dim, kd: m.linalg.vector_norm(x, p, dim, kd),
+    "linalg.norm": lambda m, x, p, dim, kd: m.linalg.norm(x, p, dim if dim is not None else
+                                                          (0, 1, 2), kd)
+    if dim is None else m.linalg.norm(x, p, dim, kd),
+}
+# rows without zeros, with zeros, all zeros, with ties of |x| and with NaN / inf
+_VECTORS = np.array([[[0.5, -1.5, 2.0, 1.0], [0.0, 1.0, -2.0, 0.0]],
+                     [[0.0, 0.0, 0.0, 0.0], [1.0, -1.0, 1.0, 0.25]],
+                     [[np.nan, 1.0, 2.0, 0.0], [np.inf, 1.0, -3.0, 2.0]]])
+
+
+@pytest.mark.parametrize("form", sorted(_VECTOR_FORMS))
+@pytest.mark.parametrize("p", [0, 0.0, -0.5, -1, -2, -math.inf, 0.5, 1.5, 3, math.inf])
+def test_vector_norms_of_every_order_match_torch(form, p):
+    fn = _VECTOR_FORMS[form]
+    for dim, kd in [(-1, False), (2, True), ((0, 2), True)]:
+        if form == "linalg.norm" and isinstance(dim, tuple):
+            continue                       # (two dims are a matrix norm there)
+        _same(lambda m, x: fn(m, x, p, dim, kd), _VECTORS)
+    finite = np.nan_to_num(_VECTORS[:, :, :3], nan=0.75, posinf=-2.5)
+    if form != "linalg.norm":
+        _same(lambda m, x: fn(m, x, p, None, False), finite)
+    _same(lambda m, x: fn(m, x, p, -1, False), finite.astype(np.float32), rtol=2e-6,
+          atol=1e-6)
+
+
+def test_the_zero_norm_counts_non_zeros_and_has_no_gradient_as_torch():
+    for m in (tg, torch):
+        x = m.tensor([[1.0, 0.0, np.nan], [0.0, -0.0, 0.0]], requires_grad=True)
+        y = m.norm(x, 0, dim=1)
+        assert y.tolist() == [2.0, 0.0] and y.requires_grad
+        y.sum().backward()
+        assert x.grad is None
+        with pytest.raises(RuntimeError):
+            m.autograd.grad(m.linalg.vector_norm(x, 0), x)
+        assert m.autograd.grad(m.linalg.vector_norm(x, 0), x, allow_unused=True) == (None,)
+
+
+def test_norm_defaults_and_a_single_element():
+    for a in (np.array(-3.0), np.array([[2.0]]), np.array([-0.0])):
+        for p in (0, -2, 0.5, -math.inf, 2):
+            _same(lambda m, x: m.norm(x, p), a)
+            _same(lambda m, x: m.linalg.vector_norm(x, p, dim=0), a)
+    _same(lambda m, x: m.norm(x), _VECTORS[:, :, 1:])
+    _same(lambda m, x: m.norm(x, None, dim=1), _VECTORS[:, :, 1:])
+    _same(lambda m, x: m.linalg.vector_norm(x, 3, dim=()), _VECTORS[:, :, 1:])
+
+
+@pytest.mark.parametrize("p", [-0.5, -2, -math.inf, 0.5, 3, math.inf])
+def test_vector_norm_gradcheck(p):
+    a = np.random.default_rng(1).standard_normal((3, 2, 4))
+    x = tg.tensor(a, requires_grad=True)
+    assert gradcheck(lambda t: tg.linalg.vector_norm(t, p, dim=(0, 2)), (x,))
+    assert gradcheck(lambda t: tg.norm(t, p, dim=1, keepdim=True), (x,))
+
+
+# ---- matrix norms --------------------------------------------------------------------------
+_MATRIX_ORDS = ["fro", "nuc", 1, -1, 2, -2, math.inf, -math.inf]
+# a plain batch; a zero column and a zero row; repeated singular values (a signed permutation
+# times 2: three equal ones, whose shared gradient U V^T / 3 is unique; a rank-1 matrix with
+# two zero singular values).  The singular vectors of a zero singular value are LAPACK's
+# choice: torch's and NumPy's agree in float64, so float32 is compared on the plain batch only.
+_MATRICES = {
+    "random": np.random.default_rng(3).standard_normal((2, 3, 4)),
+    "zeros": np.array([[[0.0, 1.0, -2.0, 0.0], [3.0, 0.0, 0.0, 0.0], [0.0] * 4]]),
+    "repeated": np.stack([[[0.0, 2.0, 0.0], [0.0, 0.0, -2.0], [2.0, 0.0, 0.0]],
+                          np.outer([1.0, 0.0, 0.0], [0.0, 2.0, 0.0])]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_MATRICES))
+@pytest.mark.parametrize("ord", _MATRIX_ORDS)
+def test_matrix_norms_match_torch_with_gradients_at_zero_and_repeated_singular_values(name, ord):
+    a = _MATRICES[name]
+    for dim, kd in [((-2, -1), False), ((-1, -2), True), ((2, 0), False)]:
+        _same(lambda m, x: m.linalg.matrix_norm(x, ord, dim, kd), a)
+        _same(lambda m, x: m.linalg.norm(x, ord, dim, kd), a)
+    if name == "random":
+        _same(lambda m, x: m.linalg.matrix_norm(x, ord), a.astype(np.float32), rtol=2e-6,
+              atol=1e-6)
+    if isinstance(ord, str):
+        _same(lambda m, x: m.norm(x, ord, dim=(1, 2), keepdim=True), a)
+        _same(lambda m, x: x[0].norm(ord), a)
+
+
+@pytest.mark.parametrize("ord", _MATRIX_ORDS)
+def test_matrix_norm_gradcheck(ord):
+    x = tg.tensor(np.random.default_rng(4).standard_normal((2, 3, 4)), requires_grad=True)
+    assert gradcheck(lambda t: tg.linalg.matrix_norm(t, ord, dim=(2, 0)), (x,))
+
+
+def test_nuclear_norm_of_torch_norm_over_all_dims_and_over_a_batch():
+    a = _MATRICES["random"]
+    _same(lambda m, x: m.norm(x[1], "nuc"), a)
+    _same(lambda m, x: m.norm(x, "nuc", dim=(0, 2)), a)
+    _same(lambda m, x: x.norm(p="nuc", dim=(2, 1), keepdim=True), a)
+
+
+def test_norm_dtypes_match_torch():
+    a = np.random.default_rng(5).standard_normal((3, 4))
+    for fn in (lambda m, x: m.norm(x, dtype=m.float64),
+               lambda m, x: m.linalg.vector_norm(x, -1, dtype=m.float64),
+               lambda m, x: m.linalg.matrix_norm(x, "nuc", dtype=m.float64),
+               lambda m, x: x.norm(0, 1, True, dtype=m.float64)):
+        _same(fn, a.astype(np.float32), rtol=1e-6)
+
+
+_BAD = [
+    lambda m: m.norm(m.tensor([1, 2])),                                # an integer input
+    lambda m: m.linalg.vector_norm(m.tensor([True])),
+    lambda m: m.linalg.matrix_norm(m.tensor([[1, 2], [3, 4]])),
+    lambda m: m.norm(m.ones(2, dtype=m.float64), dtype=m.float32),     # a narrowing dtype
+    lambda m: m.linalg.vector_norm(m.ones(2), dtype=m.int64),
+    lambda m: m.linalg.vector_norm(m.ones(0, 3), math.inf),            # no identity
+    lambda m: m.linalg.vector_norm(m.ones(0, 3), -1, dim=0),
+    lambda m: m.linalg.vector_norm(m.ones(0, 3), -math.inf),
+    lambda m: m.norm(m.ones(2, 3, 4), "nuc"),                          # 'nuc' over 3 dims
+    lambda m: m.norm(m.ones(2, 3, 4), "nuc", dim=1),
+    lambda m: m.norm(m.ones(3), "nuc"),
+    lambda m: m.norm(m.ones(2, 3, 4), "fro", dim=(0, 1, 2)),
+    lambda m: m.norm(m.ones(2, 3), "foo"),
+    lambda m: m.linalg.matrix_norm(m.ones(3, 3), 3),
+    lambda m: m.linalg.matrix_norm(m.ones(3, 3), "fro", dim=(0, -2)),
+    lambda m: m.linalg.matrix_norm(m.ones(2, 3, 4), "fro", dim=(0, 1, 2)),
+    lambda m: m.linalg.norm(m.ones(2, 3, 4), 2, dim=(0, 1, 2)),
+    lambda m: m.linalg.norm(m.ones(2, 3, 4), 2),
+    lambda m: m.linalg.norm(m.ones(3), "fro"),
+    lambda m: m.linalg.matrix_norm(m.tensor([[1.0, math.nan], [0.0, 1.0]]), "nuc"),
+]
+
+
+@pytest.mark.parametrize("case", range(len(_BAD)))
+def test_norm_errors_match_torch(case):
+    with pytest.raises(RuntimeError):
+        _BAD[case](torch)
+    with pytest.raises(RuntimeError):
+        _BAD[case](tg)
+
+
+def test_norm_argument_type_errors_match_torch():
+    for m in (torch, tg):
+        with pytest.raises(TypeError):
+            m.linalg.vector_norm(m.ones(3), "fro")
+        with pytest.raises(TypeError):
+            m.linalg.matrix_norm(m.ones(3, 3), "fro", dim=0)
+        with pytest.raises(IndexError):
+            m.linalg.matrix_norm(m.ones(3, 3), "fro", dim=(0, 2))
+
+
+def test_empty_matrices_have_torch_norms():
+    for ord in ("fro", "nuc", 2, 1, math.inf):
+        _same(lambda m, x: m.linalg.matrix_norm(x, ord), np.zeros((0, 3)), grad=False)
+
+
+# ---- slogdet's result type -----------------------------------------------------------------
+def test_top_level_slogdet_returns_torch_return_type_slogdet():
+    a = np.array([[2.0, 1.0], [1.0, -3.0]])
+    for ours, theirs in ((tg.slogdet(tg.tensor(a)), torch.slogdet(torch.tensor(a))),
+                         (tg.tensor(a).slogdet(), torch.tensor(a).slogdet()),
+                         (tg.linalg.slogdet(tg.tensor(a)), torch.linalg.slogdet(torch.tensor(a)))):
+        assert type(ours).__name__ == type(theirs).__name__
+        assert (float(ours.sign), float(ours.logabsdet)) == pytest.approx(
+            (float(theirs.sign), float(theirs.logabsdet)))
+    assert repr(tg.slogdet(tg.tensor(a))).startswith("tinygrad_cv.return_types.slogdet(\nsign=")
