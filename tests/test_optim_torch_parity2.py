@@ -460,3 +460,181 @@ def test_hooks_are_not_saved_or_copied_with_the_optimizer(tmp_path):
     p.grad = tg.ones(2)
     opt.step()
     assert seen == ["pre"]
+
+
+# ---- a Tensor learning rate ---------------------------------------------------------------------
+TENSOR_LR_CASES = [
+    ("SGD", {"momentum": 0.9, "weight_decay": 0.1}),
+    ("SGD", {"momentum": 0.9, "nesterov": True, "fused": True}),
+    ("Adam", {"weight_decay": 0.1, "foreach": False}),
+    ("Adam", {"amsgrad": True, "fused": True}),
+    ("AdamW", {}),
+    ("RMSprop", {"momentum": 0.5, "centered": True, "foreach": True}),
+    ("Adadelta", {"foreach": True}),
+    ("Adagrad", {"lr_decay": 0.01}),
+    ("Adamax", {}),
+    ("NAdam", {"decoupled_weight_decay": True, "weight_decay": 0.1}),
+    ("RAdam", {"weight_decay": 0.1}),
+    ("Rprop", {"foreach": True}),
+    ("ASGD", {"t0": 3, "lambd": 0.01}),
+]
+TENSOR_LR_IDS = [f"{name}-{i}" for i, (name, _) in enumerate(TENSOR_LR_CASES)]
+
+
+@pytest.mark.parametrize("name, kwargs", TENSOR_LR_CASES, ids=TENSOR_LR_IDS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_tensor_lr_steps_like_torch_and_stays_in_the_group(name, kwargs, dtype):
+    grads = _grads(dtype)
+    results = []
+    for lib, module in ((tg, optim), (torch, torch.optim)):
+        lr_dtype = getattr(lib, np.dtype(dtype).name)
+        lr, lr1 = lib.tensor(0.02, dtype=lr_dtype), lib.tensor([0.005], dtype=lr_dtype)
+        params, opt = _build(lib, module, name, dict(kwargs, lr=lr), _values(dtype),
+                             {"lr": lr1})
+        _run(lib, params, opt, grads)
+        assert opt.param_groups[0]["lr"] is lr and opt.param_groups[1]["lr"] is lr1
+        assert opt.defaults["lr"] is lr
+        results.append([_numpy(p) for p in params])
+    for o, t in zip(*results):
+        np.testing.assert_allclose(o, t, **_tol(dtype))
+
+
+def test_lbfgs_with_a_tensor_lr_matches_torch():
+    results = []
+    for lib, module in ((tg, optim), (torch, torch.optim)):
+        p = lib.tensor([1.5, -0.5, 2.0], dtype=lib.float64, requires_grad=True)
+        opt = module.LBFGS([p], lr=lib.tensor(0.5, dtype=lib.float64), max_iter=4)
+
+        def closure():
+            opt.zero_grad()
+            loss = ((p - 1) ** 4).sum() + (p * p).sum()
+            loss.backward()
+            return loss
+
+        for _ in range(3):
+            opt.step(closure)
+        results.append(_numpy(p))
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-12)
+
+
+ALL_OPTIMIZERS = ["SGD", "Adam", "AdamW", "RMSprop", "Adadelta", "Adagrad", "Adamax", "NAdam",
+                  "RAdam", "Rprop", "ASGD", "LBFGS"]
+
+
+@pytest.mark.parametrize("name", ALL_OPTIMIZERS)
+def test_tensor_lr_refusals_match_torch(name):
+    for lib, module in ((tg, optim), (torch, torch.optim)):
+        cls = getattr(module, name)
+        p = lib.zeros(2, requires_grad=True)
+        with pytest.raises(ValueError, match="Tensor lr must be 1-element"):
+            cls([p], lr=lib.tensor([0.1, 0.2]))
+        with pytest.raises(ValueError, match="learning rate"):
+            cls([p], lr=lib.tensor(-0.1))
+        if name in ("Adam", "AdamW"):
+            with pytest.raises(ValueError, match="lr as a Tensor is not supported for "
+                                                 "capturable=False and foreach=True"):
+                cls([p], lr=lib.tensor(0.1), foreach=True)
+        cls([p], lr=lib.tensor([0.1]))
+    opt = getattr(optim, name)([tg.zeros(2, requires_grad=True)])
+    if name != "LBFGS":                         # a group's own Tensor lr is checked as well
+        with pytest.raises(ValueError, match="Tensor lr must be 1-element"):
+            opt.add_param_group({"params": [tg.zeros(2, requires_grad=True)],
+                                 "lr": tg.tensor([0.1, 0.2])})
+
+
+def test_a_tensor_lr_round_trips_through_the_state_dict(tmp_path):
+    grads = _grads(np.float64)
+    results = []
+    for lib, module in ((tg, optim), (torch, torch.optim)):
+        params, opt = _build(lib, module, "Adam", {"lr": lib.tensor(0.02, dtype=lib.float64)},
+                             _values(np.float64), {})
+        _run(lib, params, opt, grads[:10])
+        saved = opt.state_dict()
+        if lib is tg:
+            tg.save(saved, tmp_path / "opt.safetensors")
+            saved = tg.load(tmp_path / "opt.safetensors")
+        fresh_params, fresh = _build(lib, module, "Adam", {}, [_numpy(p) for p in params], {})
+        fresh.load_state_dict(saved)
+        lr = fresh.param_groups[0]["lr"]
+        assert type(lr) is lib.Tensor and lr.item() == 0.02
+        assert lr is not opt.param_groups[0]["lr"]
+        _run(lib, fresh_params, fresh, grads[10:])
+        results.append([_numpy(p) for p in fresh_params])
+    for o, t in zip(*results):
+        np.testing.assert_allclose(o, t, rtol=1e-12, atol=1e-14)
+
+
+SCHEDULERS = {
+    "StepLR": lambda L, o, m: L.StepLR(o, 4, 0.5),
+    "MultiStepLR": lambda L, o, m: L.MultiStepLR(o, [3, 7, 7, 20], 0.3),
+    "ExponentialLR": lambda L, o, m: L.ExponentialLR(o, 0.93),
+    "CosineAnnealingLR": lambda L, o, m: L.CosineAnnealingLR(o, 7, 0.001),
+    "LambdaLR": lambda L, o, m: L.LambdaLR(o, lambda e: 0.9 ** e + 0.1),
+    "MultiplicativeLR": lambda L, o, m: L.MultiplicativeLR(o, lambda e: 0.95),
+    "LinearLR": lambda L, o, m: L.LinearLR(o, 0.2, 1.0, 10),
+    "ConstantLR": lambda L, o, m: L.ConstantLR(o, 0.3, 5),
+    "PolynomialLR": lambda L, o, m: L.PolynomialLR(o, 12, 2.0),
+    "CosineAnnealingWarmRestarts":
+        lambda L, o, m: L.CosineAnnealingWarmRestarts(o, 5, 2, 0.001),
+    "OneCycleLR": lambda L, o, m: L.OneCycleLR(o, 0.5, total_steps=40),
+    "CyclicLR": lambda L, o, m: L.CyclicLR(o, 0.01, 0.2, step_size_up=4),
+    "ReduceLROnPlateau": lambda L, o, m: L.ReduceLROnPlateau(o, patience=2, factor=0.5),
+    "SequentialLR": lambda L, o, m: L.SequentialLR(
+        o, [L.LinearLR(o, 0.1, 1.0, 5), L.ExponentialLR(o, 0.9)], [5]),
+    "ChainedScheduler": lambda L, o, m: L.ChainedScheduler(
+        [L.ExponentialLR(o, 0.9), L.StepLR(o, 3, 0.5)]),
+    "SWALR": lambda L, o, m: m.swa_utils.SWALR(o, 0.05, anneal_epochs=6),
+    "SWALR-linear": lambda L, o, m: m.swa_utils.SWALR(o, [0.05, 0.01], anneal_epochs=6,
+                                                      anneal_strategy="linear"),
+}
+
+
+def _lr_sequence(lib, module, make, dtype, steps=25):
+    """The groups' rates and ``get_last_lr()`` after each of ``steps`` scheduler steps, with
+    checks that the groups keep their own Tensors and the scheduler hands out copies."""
+    lr_dtype = getattr(lib, dtype)
+    ps = [lib.zeros(3, requires_grad=True), lib.zeros(2, requires_grad=True)]
+    lrs = [lib.tensor(0.1, dtype=lr_dtype), lib.tensor(0.03, dtype=lr_dtype)]
+    opt = module.SGD([{"params": ps[:1], "lr": lrs[0]}, {"params": ps[1:], "lr": lrs[1]}],
+                     momentum=0.9)
+    scheduler = make(module.lr_scheduler, opt, module)
+    out = []
+    for _ in range(steps):
+        for p in ps:
+            p.grad = lib.ones(p.shape)
+        opt.step()
+        if isinstance(scheduler, module.lr_scheduler.ReduceLROnPlateau):
+            scheduler.step(1.0)
+        else:
+            scheduler.step()
+        last = scheduler.get_last_lr()
+        assert all(g["lr"] is lr for g, lr in zip(opt.param_groups, lrs))
+        assert all(type(v) is lib.Tensor and v is not lr for v, lr in zip(last, lrs))
+        assert all(g["lr"].dtype == lr_dtype for g in opt.param_groups)
+        out.append([float(g["lr"]) for g in opt.param_groups] + [float(v) for v in last])
+    out.append([float(v) for p in ps for v in p.detach().reshape(-1).tolist()])
+    return out
+
+
+@pytest.mark.parametrize("name", list(SCHEDULERS))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_schedulers_fill_a_tensor_lr_in_place_with_torch_rates(name, dtype):
+    ours = _lr_sequence(tg, optim, SCHEDULERS[name], dtype)
+    theirs = _lr_sequence(torch, torch.optim, SCHEDULERS[name], dtype)
+    np.testing.assert_allclose(np.array(ours[:-1]), np.array(theirs[:-1]), rtol=0, atol=0)
+    np.testing.assert_allclose(ours[-1], theirs[-1], rtol=1e-6)     # float32 parameters
+
+
+def test_scheduler_keeps_copies_of_a_tensor_lr_as_torch():
+    for lib, module in ((tg, optim), (torch, torch.optim)):
+        lr = lib.tensor(0.1)
+        opt = module.SGD([lib.zeros(2, requires_grad=True)], lr=lr)
+        scheduler = module.lr_scheduler.StepLR(opt, 1, 0.5)
+        group = opt.param_groups[0]
+        assert type(group["initial_lr"]) is lib.Tensor and group["initial_lr"] is not lr
+        assert type(scheduler.base_lrs[0]) is lib.Tensor and scheduler.base_lrs[0] is not lr
+        opt.step()
+        scheduler.step()
+        assert lr.item() == pytest.approx(0.05)
+        assert group["initial_lr"].item() == pytest.approx(0.1)
+        assert scheduler.base_lrs[0].item() == pytest.approx(0.1)

@@ -17,7 +17,7 @@ import math
 
 from .. import backend
 from .adam_family import AdamFamily, check_betas, decay_and_first_moment
-from .optimizer import check_supported_modes, flat_pieces
+from .optimizer import check_supported_modes, flat_pieces, is_tensor_lr
 
 
 class Adam(AdamFamily):
@@ -40,6 +40,12 @@ class Adam(AdamFamily):
                         decoupled_weight_decay=bool(decoupled_weight_decay))
         check_supported_modes(type(self).__name__, defaults)
         super().__init__(params, defaults)
+
+    def _validate_group(self, group):
+        if is_tensor_lr(group["lr"]) and group["foreach"] and not group["capturable"]:
+            raise ValueError("lr as a Tensor is not supported for capturable=False and "
+                             "foreach=True")
+        super()._validate_group(group)
 
     def _kernel(self, param, grad, state, group):
         lr, eps = float(group["lr"]), float(group["eps"])

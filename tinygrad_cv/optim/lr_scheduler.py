@@ -10,6 +10,10 @@ epoch directly (used when ``SequentialLR`` restarts a schedule).
 ``MultiplicativeLR``, ``ConstantLR``, ``PolynomialLR``, ``CosineAnnealingWarmRestarts``,
 ``OneCycleLR``, ``CyclicLR``, ``ReduceLROnPlateau`` and ``ChainedScheduler`` live in
 ``lr_scheduler_more`` and are exported from here.
+
+A group's rate may be a Tensor (``lr=tensor(0.01)``): as torch, the schedules compute with
+copies of it (so in its dtype) and fill the group's Tensor in place (``set_group_value``);
+``base_lrs``, ``initial_lr`` and ``get_last_lr()`` hold copies, never the group's Tensor.
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ import math
 import types
 import warnings
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, is_tensor_lr, value_of
 
 __all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
            "LambdaLR", "LinearLR", "LinearWarmup", "SequentialLR", "MultiplicativeLR",
@@ -38,6 +42,26 @@ EPOCH_DEPRECATION_WARNING = (
 
 GET_LR_WARNING = ("To get the last learning rate computed by the scheduler, please use "
                   "`get_last_lr()`.")
+
+
+def copy_value(value):
+    """A rate as a scheduler keeps it: a Tensor rate cloned (never aliasing a group's)."""
+    return value.clone() if is_tensor_lr(value) else value
+
+
+def group_values(optimizer, key):
+    """``group[key]`` of every parameter group, Tensors cloned (torch's
+    ``_param_groups_val_list``)."""
+    return [copy_value(group[key]) for group in optimizer.param_groups]
+
+
+def set_group_value(group, key, value):
+    """``group[key] = value``, or, when the group holds a Tensor, that Tensor filled in place
+    with the value (torch's ``_update_param_group_val``)."""
+    if is_tensor_lr(group[key]):
+        group[key].fill_(value_of(value))
+    else:
+        group[key] = value
 
 
 class LRScheduler:
@@ -79,14 +103,14 @@ class LRScheduler:
         self.optimizer = optimizer
         if last_epoch == -1:
             for group in optimizer.param_groups:
-                group.setdefault("initial_lr", group["lr"])
+                group.setdefault("initial_lr", copy_value(group["lr"]))
         else:
             for i, group in enumerate(optimizer.param_groups):
                 if "initial_lr" not in group:
                     raise KeyError(f"param 'initial_lr' is not specified in param_groups[{i}] "
                                    "when resuming a scheduler with last_epoch >= 0 (load the "
                                    "optimizer's state first)")
-        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
+        self.base_lrs = group_values(optimizer, "initial_lr")
         self.last_epoch = last_epoch
         # from now on the optimizer records its steps (Optimizer._note_step)
         optimizer.__dict__.setdefault("_opt_called", False)
@@ -105,7 +129,7 @@ class LRScheduler:
         raise NotImplementedError
 
     def _group_lrs(self):
-        return [group["lr"] for group in self.optimizer.param_groups]
+        return group_values(self.optimizer, "lr")
 
     def step(self, epoch=None):
         """Advance one epoch and write the new rates into the optimizer's groups.
@@ -136,7 +160,7 @@ class LRScheduler:
 
     def _set_lrs(self, lrs):
         for group, lr in zip(self.optimizer.param_groups, lrs):
-            group["lr"] = lr
+            set_group_value(group, "lr", lr)
         self._last_lr = self._group_lrs()
 
     def get_last_lr(self):
@@ -377,9 +401,9 @@ class SequentialLR(_NestedSchedulers):
         self._schedulers = list(schedulers)
         self._milestones = list(milestones)
         self.last_epoch = last_epoch + 1
-        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
+        self.base_lrs = group_values(optimizer, "initial_lr")
         for group in optimizer.param_groups:
-            group["lr"] = group["initial_lr"]
+            set_group_value(group, "lr", group["initial_lr"])
         self._undo_initial_step()
         first = self._schedulers[bisect.bisect_right(self._milestones, 0)]
         first._initial_step()

@@ -11,7 +11,8 @@ import types
 import warnings
 
 from .lr_scheduler import (EPOCH_DEPRECATION_WARNING, LambdaLR, LRScheduler,
-                           _NestedSchedulers)
+                           _NestedSchedulers, copy_value, group_values,
+                           set_group_value)
 from .optimizer import Optimizer
 
 __all__ = ["MultiplicativeLR", "ConstantLR", "PolynomialLR", "CosineAnnealingWarmRestarts",
@@ -25,8 +26,8 @@ def _per_group(name, optimizer, value):
         if len(value) != n:
             raise ValueError(f"{name} must have the same length as optimizer.param_groups: "
                              f"{name} has {len(value)} values, param_groups has {n}")
-        return list(value)
-    return [value] * n
+        return [copy_value(v) for v in value]
+    return [copy_value(value) for _ in range(n)]
 
 
 class MultiplicativeLR(LambdaLR):
@@ -290,7 +291,7 @@ class CyclicLR(_CyclesMomentum):
         base_lrs = _per_group("base_lr", optimizer, base_lr)
         if last_epoch == -1:
             for lr, group in zip(base_lrs, optimizer.param_groups):
-                group["lr"] = lr
+                set_group_value(group, "lr", lr)
         self.max_lrs = _per_group("max_lr", optimizer, max_lr)
         up = float(step_size_up)
         down = float(step_size_down) if step_size_down is not None else up
@@ -445,7 +446,7 @@ class ReduceLROnPlateau(LRScheduler):
             old = float(group["lr"])
             new = max(old * self.factor, lo)
             if old - new > self.eps:
-                group["lr"] = new
+                set_group_value(group, "lr", new)
 
     def load_state_dict(self, state_dict):
         super().load_state_dict(state_dict)
@@ -473,9 +474,9 @@ class ChainedScheduler(_NestedSchedulers):
                                  "to a different optimizer")
         self._schedulers = list(schedulers)
         self.optimizer = optimizer
-        self._last_lr = [group["lr"] for group in optimizer.param_groups]
+        self._last_lr = group_values(optimizer, "lr")
 
     def step(self):
         for s in self._schedulers:
             s.step()
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        self._last_lr = group_values(self.optimizer, "lr")
