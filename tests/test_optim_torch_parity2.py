@@ -472,6 +472,8 @@ TENSOR_LR_CASES = [
     ("RMSprop", {"momentum": 0.5, "centered": True, "foreach": True}),
     ("Adadelta", {"foreach": True}),
     ("Adagrad", {"lr_decay": 0.01}),
+    ("Adagrad", {"lr_decay": 0.01, "weight_decay": 0.1, "fused": True}),
+    ("AdamW", {"fused": True}),
     ("Adamax", {}),
     ("NAdam", {"decoupled_weight_decay": True, "weight_decay": 0.1}),
     ("RAdam", {"weight_decay": 0.1}),
@@ -638,3 +640,18 @@ def test_scheduler_keeps_copies_of_a_tensor_lr_as_torch():
         assert lr.item() == pytest.approx(0.05)
         assert group["initial_lr"].item() == pytest.approx(0.1)
         assert scheduler.base_lrs[0].item() == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("name, kwargs", TENSOR_LR_CASES, ids=TENSOR_LR_IDS)
+def test_a_float32_tensor_lr_on_float64_parameters_rounds_its_formulas_like_torch(name, kwargs):
+    """torch computes the lr formulas (``lr / (1 - beta1^t)``, AdamW's ``1 - lr * wd``) in the
+    Tensor's float32: the float64 parameters follow those roundings to 1e-12."""
+    grads = _grads(np.float64)
+    results = []
+    for lib, module in ((tg, optim), (torch, torch.optim)):
+        params, opt = _build(lib, module, name, dict(kwargs, lr=lib.tensor(0.02)),
+                             _values(np.float64), {"lr": lib.tensor(0.005)})
+        _run(lib, params, opt, grads)
+        results.append([_numpy(p) for p in params])
+    for o, t in zip(*results):
+        np.testing.assert_allclose(o, t, rtol=1e-12, atol=1e-14)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from .. import backend
 from ..tensor import Tensor
-from .optimizer import Optimizer, check_nonnegative, check_supported_modes, flat_pieces
+from .optimizer import (Optimizer, check_nonnegative, check_supported_modes, flat_pieces,
+                        lr_operand)
 
 
 class Adagrad(Optimizer):
@@ -51,7 +52,7 @@ class Adagrad(Optimizer):
                                                     float(group["initial_accumulator_value"])))
 
     def _kernel(self, param, grad, state, group):
-        lr, eps = float(group["lr"]), float(group["eps"])
+        lr, eps = lr_operand(group["lr"], group.get("fused")), float(group["eps"])
         weight_decay, lr_decay = float(group["weight_decay"]), float(group["lr_decay"])
         maximize = group["maximize"]
         p = param.array
@@ -59,7 +60,7 @@ class Adagrad(Optimizer):
         self._init_state(state, param, group)    # a group added after the optimizer was built
         step = state["step"] = state["step"] + 1
         arrays = (p, grad, state["sum"].array)
-        clr = lr / (1.0 + (step - 1) * lr_decay)
+        clr = float(lr / (1.0 + (step - 1) * lr_decay))
 
         def update(start, stop):
             p_, g, total = flat_pieces(arrays, start, stop, p.size)

@@ -17,7 +17,7 @@ import math
 
 from .. import backend
 from .adam_family import AdamFamily, check_betas, decay_and_first_moment
-from .optimizer import check_supported_modes, flat_pieces, is_tensor_lr
+from .optimizer import check_supported_modes, flat_pieces, is_tensor_lr, lr_operand
 
 
 class Adam(AdamFamily):
@@ -48,7 +48,7 @@ class Adam(AdamFamily):
         super()._validate_group(group)
 
     def _kernel(self, param, grad, state, group):
-        lr, eps = float(group["lr"]), float(group["eps"])
+        lr, eps = lr_operand(group["lr"], group.get("fused")), float(group["eps"])
         weight_decay = float(group["weight_decay"])
         beta1, beta2 = (float(b) for b in group["betas"])
         maximize = group["maximize"]
@@ -62,6 +62,7 @@ class Adam(AdamFamily):
             arrays += (self._state_buffer(state, "max_exp_avg_sq", param),)
         bias_correction1 = 1.0 - beta1 ** step
         bias_correction2_sqrt = math.sqrt(1.0 - beta2 ** step)
+        neg_step_size = float(-(lr / bias_correction1))
 
         def update(start, stop):
             pieces = flat_pieces(arrays, start, stop, p.size)
@@ -81,7 +82,7 @@ class Adam(AdamFamily):
             scratch /= bias_correction2_sqrt
             scratch += eps
             xp.divide(exp_avg, scratch, out=scratch)      # -(lr / bc1) m / (...)
-            scratch *= -(lr / bias_correction1)
+            scratch *= neg_step_size
             p_ += scratch
 
         return update, p.size, all(a.flags.c_contiguous for a in arrays)

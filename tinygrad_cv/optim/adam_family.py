@@ -35,12 +35,12 @@ class AdamFamily(Optimizer):
 
 def decay_and_first_moment(p, g, exp_avg, lr, weight_decay, beta1, maximize, decoupled):
     """The module docstring's three lines on flat pieces (p and exp_avg in place); returns the
-    gradient as the rest of the update uses it."""
+    gradient as the rest of the update uses it.  ``lr``: a float or ``lr_operand``'s array."""
     if maximize:
         g = -g
     if weight_decay != 0:
         if decoupled:
-            p *= 1.0 - lr * weight_decay
+            p *= float(1.0 - lr * weight_decay)
         else:
             g = g + weight_decay * p
     lerp_(exp_avg, g, 1.0 - beta1)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from .. import backend
 from .adam_family import AdamFamily, check_betas, decay_and_first_moment
-from .optimizer import check_supported_modes, flat_pieces
+from .optimizer import check_supported_modes, flat_pieces, lr_operand
 
 
 class Adamax(AdamFamily):
@@ -32,7 +32,7 @@ class Adamax(AdamFamily):
         super().__init__(params, defaults)
 
     def _kernel(self, param, grad, state, group):
-        lr, eps = float(group["lr"]), float(group["eps"])
+        lr, eps = lr_operand(group["lr"]), float(group["eps"])
         weight_decay = float(group["weight_decay"])
         beta1, beta2 = (float(b) for b in group["betas"])
         maximize = group["maximize"]
@@ -41,7 +41,7 @@ class Adamax(AdamFamily):
         step = state["step"] = state.get("step", 0) + 1
         arrays = (p, grad, self._state_buffer(state, "exp_avg", param),
                   self._state_buffer(state, "exp_inf", param))
-        clr = lr / (1.0 - beta1 ** step)
+        clr = float(lr / (1.0 - beta1 ** step))
 
         def update(start, stop):
             p_, g, exp_avg, exp_inf = flat_pieces(arrays, start, stop, p.size)

@@ -19,7 +19,8 @@ import struct
 from .. import backend
 from ..arguments import to_host_array
 from .adam_family import AdamFamily, check_betas, decay_and_first_moment
-from .optimizer import _is_tensor_like, check_nonnegative, check_supported_modes, flat_pieces
+from .optimizer import (_is_tensor_like, check_nonnegative, check_supported_modes, flat_pieces,
+                        lr_operand)
 
 
 def _float32(value):
@@ -65,7 +66,7 @@ class NAdam(AdamFamily):
         super().load_state_dict(state_dict)
 
     def _kernel(self, param, grad, state, group):
-        lr, eps = float(group["lr"]), float(group["eps"])
+        lr, eps = lr_operand(group["lr"]), float(group["eps"])
         weight_decay, momentum_decay = float(group["weight_decay"]), float(group["momentum_decay"])
         beta1, beta2 = (float(b) for b in group["betas"])
         maximize, decoupled = group["maximize"], group["decoupled_weight_decay"]
@@ -79,8 +80,8 @@ class NAdam(AdamFamily):
         arrays = (p, grad, self._state_buffer(state, "exp_avg", param),
                   self._state_buffer(state, "exp_avg_sq", param))
         bias_correction2 = 1.0 - beta2 ** step
-        grad_coef = -lr * (1.0 - mu) / (1.0 - mu_product)
-        avg_coef = -lr * mu_next / (1.0 - mu_product * mu_next)
+        grad_coef = float(-lr * (1.0 - mu) / (1.0 - mu_product))
+        avg_coef = float(-lr * mu_next / (1.0 - mu_product * mu_next))
 
         def update(start, stop):
             p_, g, exp_avg, exp_avg_sq = flat_pieces(arrays, start, stop, p.size)

@@ -70,6 +70,17 @@ def value_of(lr):
     return float(lr.reshape(-1)[0].item()) if is_tensor_lr(lr) else float(lr)
 
 
+def lr_operand(lr, fused=False):
+    """The learning rate for a step's scalar formulas (``lr / (1 - beta1^t)``,
+    ``1 - lr * weight_decay``): a Python float, or for a Tensor lr a 0-d host array of its
+    dtype, so that the formulas round in that dtype as torch's Tensor arithmetic does (a
+    float32 lr with float64 parameters); ``float()`` a formula's result for the array update.
+    ``fused``: torch's fused kernels read a Tensor lr as a double, so a float here too."""
+    if is_tensor_lr(lr) and not fused:
+        return to_host_array(lr).reshape(())
+    return float(lr)
+
+
 def check_learning_rate(lr):
     """Raise ``ValueError`` unless ``lr`` is a number >= 0 or a 1-element Tensor holding one
     (torch's "Tensor lr must be 1-element")."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from .. import backend
 from .adam_family import AdamFamily, check_betas, decay_and_first_moment
-from .optimizer import check_supported_modes, flat_pieces
+from .optimizer import check_supported_modes, flat_pieces, lr_operand
 
 
 class RAdam(AdamFamily):
@@ -36,7 +36,8 @@ class RAdam(AdamFamily):
         super().__init__(params, defaults)
 
     def _kernel(self, param, grad, state, group):
-        lr, eps = float(group["lr"]), float(group["eps"])
+        lr, eps = lr_operand(group["lr"]), float(group["eps"])
+        lr_value = float(lr)
         weight_decay = float(group["weight_decay"])
         beta1, beta2 = (float(b) for b in group["betas"])
         maximize, decoupled = group["maximize"], group["decoupled_weight_decay"]
@@ -61,7 +62,7 @@ class RAdam(AdamFamily):
             exp_avg_sq *= beta2
             exp_avg_sq += (1.0 - beta2) * (g * g)
             change = exp_avg / bias_correction1
-            change *= lr
+            change *= lr_value
             if rectified:
                 adaptive = xp.sqrt(exp_avg_sq)
                 adaptive += eps
