@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import tinygrad_cv as tg
+import tinygrad_cv.nn.functional as F
 from tinygrad_cv.testing import gradcheck
 
 
@@ -212,3 +213,78 @@ def test_top_level_slogdet_returns_torch_return_type_slogdet():
         assert (float(ours.sign), float(ours.logabsdet)) == pytest.approx(
             (float(theirs.sign), float(theirs.logabsdet)))
     assert repr(tg.slogdet(tg.tensor(a))).startswith("tinygrad_cv.return_types.slogdet(\nsign=")
+
+
+# ---- activations at the edges --------------------------------------------------------------
+_EDGE_X = [-math.inf, -1e30, -50.0, -21.0, -3.5, -3.0, -2.9, -1.5, -1.0, -0.5, -1e-40, -0.0,
+           0.0, 1e-40, 0.5, 1.0, 2.9, 3.0, 3.5, 6.0, 20.0, 21.0, 50.0, 1e30, math.inf, math.nan]
+_EDGE_G = [1.0, -2.5, math.inf, -math.inf, math.nan, 0.0]
+
+
+def _edge_grid(dtype):
+    """Every edge input with every incoming gradient, 16 * k elements (so torch's vectorised
+    CPU kernels, not their scalar tails, handle each element)."""
+    x, g = (np.array(v, dtype=dtype).ravel() for v in np.meshgrid(_EDGE_X, _EDGE_G))
+    pad = -len(x) % 16
+    return np.concatenate([x, np.full(pad, 0.25, dtype)]), \
+        np.concatenate([g, np.ones(pad, dtype)])
+
+
+def _same_at_edges(fn_ours, fn_torch, dtype, rtol):
+    x, g = _edge_grid(dtype)
+    results = []
+    for m, fn in ((tg, fn_ours), (torch, fn_torch)):
+        t = m.tensor(x, requires_grad=True)
+        y = fn(t)
+        results.append((_host(y), _host(m.autograd.grad(y, t, m.tensor(g))[0])))
+    (y_o, g_o), (y_t, g_t) = results
+    assert y_o.dtype == y_t.dtype and g_o.dtype == g_t.dtype
+    np.testing.assert_allclose(y_o, y_t, rtol=rtol, atol=0, equal_nan=True)
+    np.testing.assert_allclose(g_o, g_t, rtol=rtol, atol=0, equal_nan=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", ["hardswish", "hardsigmoid"])
+def test_hard_activations_at_the_edges_match_torch(name, dtype):
+    """Forward and backward over inf / NaN / -0.0 inputs and incoming gradients, exactly
+    (the boundaries -3 and 3 included): hardswish's gradient inside (-3, 3) is g times the
+    slope, inf under an infinite g (NaN at -1.5 only, where the slope is 0).  torch's
+    hardsigmoid slope is float32's 1/6 in float64 too (3e-8 from ours)."""
+    _same_at_edges(getattr(F, name), getattr(torch.nn.functional, name), dtype,
+                   rtol=0 if name == "hardswish" else 1e-7)
+
+
+def test_hardswish_module_inplace_second_order_and_integers_as_torch():
+    x = np.linspace(-4.0, 4.0, 17) + 0.01
+    _same(lambda m, t: m.nn.Hardswish()(t * 1), x)
+    _same(lambda m, t: m.nn.functional.hardswish(t * 1, inplace=True), x)
+    t = tg.tensor(x, requires_grad=True)
+    assert gradcheck(F.hardswish, (t,))
+    outs = []
+    for m in (tg, torch):
+        t = m.tensor(x, requires_grad=True)
+        g, = m.autograd.grad(m.nn.functional.hardswish(t).sum(), t, create_graph=True)
+        outs.append(_host(m.autograd.grad((g * g).sum(), t)[0]))
+    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-12)
+    for m in (tg, torch):
+        with pytest.raises(NotImplementedError):
+            m.nn.functional.hardswish(m.tensor([1, -4]))
+
+
+def _onnx_outputs(module, x):
+    """``module(x)`` exported by tinygrad_cv.onnx and run by onnxruntime."""
+    import io
+
+    import onnxruntime
+    from tinygrad_cv.onnx import export
+    buf = io.BytesIO()
+    export(module, (tg.tensor(x),), buf, input_names=["x"])
+    session = onnxruntime.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
+    return session.run(None, {"x": x})[0]
+
+
+def test_activation_primitives_export_to_onnx():
+    x = np.linspace(-5.0, 5.0, 41, dtype=np.float32).reshape(1, 41)
+    for module in (tg.nn.Hardswish(),):
+        np.testing.assert_allclose(_onnx_outputs(module, x), _host(module(tg.tensor(x))),
+                                   rtol=1e-6, atol=1e-7)

@@ -319,6 +319,12 @@ def silu(c):
     return c.g.node("Mul", [x, c.g.node("Sigmoid", [x])])
 
 
+def hardswish(c):
+    """x hardsigmoid(x) with hardsigmoid's slope 1/6 and offset 1/2 (every opset)."""
+    x = c.names[0]
+    return c.g.node("Mul", [x, c.g.node("HardSigmoid", [x], alpha=1.0 / 6.0, beta=0.5)])
+
+
 def gelu(c):
     """0.5 x (1 + erf(x / sqrt 2)), or with tanh(sqrt(2/pi) (x + 0.044715 x^3))."""
     g, x = c.g, c.names[0]
@@ -705,5 +711,5 @@ CONVERTERS = {
     "SeparableLinearFn": separable_linear, "LSTMSequence": recurrent,
     "GRUSequence": recurrent, "RNNSequence": recurrent, "ConvTranspose2dFn": conv_transpose2d,
     "BorderPad": border_pad, "Cumsum": cumsum, "Step": step, "VectorNorm": vector_norm,
-    "ExtremumDim": extremum_dim, "Einsum": einsum,
+    "ExtremumDim": extremum_dim, "Einsum": einsum, "HardswishFn": hardswish,
 }

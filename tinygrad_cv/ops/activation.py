@@ -4,6 +4,11 @@ runs on raw arrays and, under ``create_graph=True``, on Tensors):
     LeakyReLUFn  y = x (x > 0) or slope x
     GELUFn       y = x Phi(x) (exact, through erfc) or its tanh approximation
     SiLUFn       y = x sigmoid(x)
+    HardswishFn  y = x relu6(x + 3) / 6
+
+The piecewise ones give torch's closed-form gradient: on each piece g times that piece's
+slope, the pieces chosen (not multiplied by masks), so an infinite or NaN incoming gradient
+stays on its piece (inf, not NaN, where the slope is non-zero; 0 where the slope is 0).
 
 Shapes: any input shape; the output has the same shape.
 """
@@ -61,6 +66,33 @@ class LeakyReLUFn(Function):
         positive = dual.raw(positive)
         factor = positive + (~positive) * ctx.slope
         return g * factor.astype(dual.raw(g).dtype, copy=False)
+
+
+class HardswishFn(Function):
+    """y = x min(max(x + 3, 0), 6) / 6;  dy/dx = 0 for x <= -3, x/3 + 1/2 inside (-3, 3), 1 for
+    x >= 3 (torch's values, also on the boundaries).  The gradient is 0 below, g above and
+    g (x/3 + 1/2) inside, chosen per element: an infinite g gives +-inf inside (NaN only at
+    x = -3/2, where the slope is 0, as torch's), 0 below; a NaN x gives NaN.  y(-inf) is NaN
+    (-inf * 0), as torch's."""
+
+    higher_order = True
+
+    @staticmethod
+    @backend.fp_quiet
+    def forward(ctx, x):
+        if x.dtype.kind != "f":
+            raise NotImplementedError(f"hardswish is not implemented for {x.dtype} tensors "
+                                      "(floating ones only, as torch)")
+        ctx.save_for_backward(x)
+        return x * backend.get_array_module(x).clip(x + 3, 0, 6) / 6
+
+    @staticmethod
+    @backend.fp_quiet
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        xr = dual.raw(x)
+        inside = g * (x / 3 + 0.5)
+        return dual.where(xr <= -3, 0.0, dual.where(xr >= 3, g, inside))
 
 
 class GELUFn(Function):

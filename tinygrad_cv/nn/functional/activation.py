@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ... import backend
 from ...autograd.inplace import apply_inplace
-from ...ops.activation import GELUFn, LeakyReLUFn, SiLUFn
+from ...ops.activation import GELUFn, HardswishFn, LeakyReLUFn, SiLUFn
 from ...tensor import Tensor, where
 
 
@@ -180,21 +180,15 @@ _threshold = threshold      # for threshold_, whose argument named threshold hid
 
 
 def hardsigmoid(input, inplace=False):
-    """relu6(input + 3) / 6 = hardtanh(input / 6 + 1/2, 0, 1);  gradient 1/6 strictly inside
-    (-3, 3), else 0."""
-    return _maybe_inplace(input, lambda t: hardtanh(t / 6.0 + 0.5, 0.0, 1.0), inplace)
+    """relu6(input + 3) / 6 (rounded as torch's);  gradient 1/6 strictly inside (-3, 3), else
+    0."""
+    return _maybe_inplace(input, lambda t: hardtanh(t + 3.0, 0.0, 6.0) / 6.0, inplace)
 
 
 def hardswish(input, inplace=False):
-    """input relu6(input + 3) / 6;  gradient 0 for input <= -3, (2 input + 3)/6 inside (-3, 3),
-    1 for input >= 3 (torch's; the value at -inf is NaN, 0 * -inf, as torch's)."""
-    def fn(t):
-        inner = t.clamp(-3.0, 3.0)          # keeps the unused branch finite at +-inf
-        middle = inner * (inner + 3.0) / 6.0
-        upper = _mask(t, lambda a: a >= 3)
-        lower = _mask(t, lambda a: a <= -3)
-        return where(lower, t * 0.0, where(upper, t, middle))
-    return _maybe_inplace(input, fn, inplace)
+    """input relu6(input + 3) / 6 (``ops.activation.HardswishFn``: torch's closed-form gradient,
+    0 for input <= -3, (2 input + 3)/6 inside (-3, 3), 1 for input >= 3)."""
+    return _maybe_inplace(input, HardswishFn.apply, inplace)
 
 
 def hardshrink(x, lambd=0.5):
