@@ -288,3 +288,27 @@ def test_activation_primitives_export_to_onnx():
     for module in (tg.nn.Hardswish(),):
         np.testing.assert_allclose(_onnx_outputs(module, x), _host(module(tg.tensor(x))),
                                    rtol=1e-6, atol=1e-7)
+
+
+# ---- embedding_bag with bool indices -------------------------------------------------------
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+def test_embedding_bag_reads_1d_bool_indices_and_offsets_as_integers_as_torch(mode):
+    w = np.random.default_rng(6).standard_normal((5, 3))
+    idx, off = [True, False, True, True], [False, True]
+    _same(lambda m, t: m.nn.functional.embedding_bag(m.tensor(idx), t, m.tensor([0, 1]),
+                                                     mode=mode), w)
+    _same(lambda m, t: m.nn.functional.embedding_bag(m.tensor([1, 2, 0]), t, m.tensor(off),
+                                                     mode=mode, include_last_offset=False), w)
+    if mode == "sum":
+        _same(lambda m, t: m.nn.functional.embedding_bag(
+            m.tensor(idx), t, m.tensor([0, 2]), mode=mode,
+            per_sample_weights=m.tensor([0.5, 2.0, -1.0, 3.0], dtype=m.float64)), w)
+
+
+def test_embedding_bag_refuses_2d_bool_indices_as_torch():
+    for m in (torch, tg):
+        bag = m.nn.EmbeddingBag(5, 3)
+        with pytest.raises(NotImplementedError):
+            bag(m.tensor([[True, False], [False, False]]))
+        with pytest.raises(RuntimeError):       # offsets [1, 0]: the first is not 0
+            m.nn.functional.embedding_bag(m.tensor([1, 2]), bag.weight, m.tensor([True, False]))

@@ -23,6 +23,19 @@ from .embedding import _index_array, embedding
 _MODES = ("sum", "mean", "max")
 
 
+def _bool_as_int(values, name, two_d_error=False):
+    """Bool indices or offsets read as integers (True = 1), as torch's embedding_bag reads
+    them; a 2-D bool input raises NotImplementedError (torch's does too: it builds its bag
+    offsets with an arange of the input's dtype)."""
+    arr = values.array if isinstance(values, Tensor) else values
+    if not backend.is_array(arr) or arr.dtype != backend.dtype("bool"):
+        return values
+    if two_d_error and arr.ndim == 2:
+        raise NotImplementedError(f"{name}: a 2-D input of bool indices is not supported (as "
+                                  f"torch); pass integer indices")
+    return arr.astype(backend.dtype("int64"))
+
+
 def _bag_ids(idx, offsets, include_last_offset, name):
     """(flat indices, bag id of each, number of bags)."""
     xp = backend.get_array_module(idx)
@@ -37,7 +50,8 @@ def _bag_ids(idx, offsets, include_last_offset, name):
                          f"{idx.ndim}")
     if offsets is None:
         raise ValueError(f"{name}: offsets has to be a 1D Tensor but got None")
-    off = backend.to_device(_index_array(offsets, name), backend.device_of(idx))
+    off = backend.to_device(_index_array(_bool_as_int(offsets, name), name),
+                            backend.device_of(idx))
     off = off.reshape(-1).astype(xp.int64)
     if off.size == 0 or int(off[0]) != 0:
         raise RuntimeError(f"{name}: offsets[0] has to be 0, i.e., the first sequence in the "
@@ -66,7 +80,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,
     if per_sample_weights is not None and mode != "sum":
         raise NotImplementedError(f"{name}: per_sample_weights was not None. per_sample_weights "
                                   f"is only supported for mode='sum' (got mode='{mode}')")
-    idx = _index_array(input, name)
+    idx = _index_array(_bool_as_int(input, name, two_d_error=True), name)
     if per_sample_weights is not None and tuple(per_sample_weights.shape) != tuple(idx.shape):
         raise ValueError(f"{name}: per_sample_weights of shape "
                          f"{tuple(per_sample_weights.shape)} must have the input's shape "
