@@ -12,3 +12,4 @@ from .torch_function import Function  # noqa: F401  (torch's contract)
 from .function import once_differentiable  # noqa: F401
 from .engine import backward, grad  # noqa: F401
 from . import functional  # noqa: F401
+from . import graph  # noqa: F401

@@ -19,6 +19,7 @@ on, so the backward pass is itself recorded and can be differentiated again.
 from __future__ import annotations
 
 import functools
+import itertools
 import threading
 import weakref
 
@@ -26,6 +27,8 @@ from .. import backend
 from ..ops import dual
 from ..tensor import Tensor, stack
 from .function import check_finite
+from .nodes import accumulators, run_posthooks, run_prehooks
+from .saved_hooks import on_graph, unpack_saved
 from .versions import check_saved_outputs, current_inputs
 from .mode import modes
 
@@ -146,10 +149,19 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
             t.retains_grad = True
     found = run_backward(tensors, gs, retain_graph=retain_graph, create_graph=create_graph,
                          inputs=inputs, allow_unused=True)
+    found = list(found)
+    for k, (t, g) in enumerate(zip(inputs, found)):
+        acc = _hooked_accumulator(t) if g is not None and t.creator is None else None
+        if acc is not None and acc._node_hooks.pre:
+            found[k] = _accumulator_prehooks(acc, g, create_graph)
     with _accumulate_lock:
         for t, g in zip(inputs, found):
             if g is not None and t.creator is None:
                 _add_to_grad(t, g, create_graph, shared=True)
+    for t, g in zip(inputs, found):
+        acc = _hooked_accumulator(t) if g is not None and t.creator is None else None
+        if acc is not None and acc._node_hooks.post:
+            run_posthooks(acc, (), [g], create_graph)
 
 
 def _root_grad(k, t, g):
@@ -179,6 +191,9 @@ def _ones_like(t):
 
 
 # ---- the pass --------------------------------------------------------------------------------
+_task_ids = itertools.count()
+
+
 class _Pass:
     """The state of one backward pass: the gradients received so far, per leaf and per node."""
 
@@ -191,6 +206,31 @@ class _Pass:
         self.wanted = None if inputs is None else {id(t) for t in inputs}
         self.captured = {}        # id(non-leaf tensor asked for by grad()) -> its grad
         self.root_grad_ids = set()   # id() of the storage of the gradients it started from
+        self.graph_nodes = self.graph_leaves = self.reaching = None   # (note_graph)
+        self.task_id = next(_task_ids)      # (unique per pass: autograd.graph's hooks)
+
+    def note_graph(self, order, reaching):
+        """Keep what ``will_compute_grad`` needs (before the nodes free their inputs)."""
+        self.graph_nodes = set(order)
+        self.reaching = reaching
+        self.graph_leaves = {id(t) for node in order for t in node.inputs
+                             if isinstance(t, Tensor) and t.creator is None and t.requires_grad}
+
+    def will_compute_grad(self, tensor) -> bool:
+        """Whether this pass computes ``tensor``'s gradient (torch's
+        ``_will_engine_execute_node`` of its node): its creator is reached (and, in a pass for
+        chosen tensors, is on the way to one of them or is one's creator), or it is a leaf
+        reached (and, in such a pass, chosen)."""
+        if self.graph_nodes is None:
+            raise RuntimeError("will_compute_grad: this backward pass began before a multi-grad "
+                               "hook was registered")
+        node = tensor.creator
+        if node is None:
+            return id(tensor) in self.graph_leaves and (
+                self.wanted is None or id(tensor) in self.wanted)
+        if node not in self.graph_nodes:
+            return False
+        return self.reaching is None or id(tensor) in self.wanted or any(self.reaching[node])
 
     def add(self, tensor, g):
         """Add ``g`` to the gradient ``tensor`` has received (a leaf's, or its node's slot)."""
@@ -224,27 +264,38 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
     order = _topological_order({id(t.creator): t.creator for t in roots
                                 if t.creator is not None}.values())
     reaching = None if inputs is None else _inputs_reaching(order, state.wanted)
-    prev_mode = modes.grad_enabled
-    modes.grad_enabled = create_graph
+    if multi_grad_hooks:
+        state.note_graph(order, reaching)
+    prev_mode, prev_pass = modes.grad_enabled, modes.backward_pass
+    modes.backward_pass = state     # (the pass hooks run in: autograd.graph)
     try:
-        for node in order:
-            grads = state.node_grads.pop(node, None)
-            if grads is None:
-                continue
-            if reaching is None:
-                in_grads = _node_backward(node, grads, state)
-                if in_grads is not None:
-                    _accumulate(node, in_grads, state)
-            else:
-                _pruned_node_backward(node, grads, state, reaching[node])
-            if not retain_graph:
-                _release(node)
+        modes.grad_enabled = create_graph
+        try:
+            for node in order:
+                grads = state.node_grads.pop(node, None)
+                if grads is None:
+                    continue
+                if reaching is None:
+                    in_grads = _node_backward(node, grads, state)
+                    if in_grads is not None:
+                        _accumulate(node, in_grads, state)
+                else:
+                    _pruned_node_backward(node, grads, state, reaching[node])
+                if not retain_graph:
+                    _release(node)
+        finally:
+            modes.grad_enabled = prev_mode
+        if inputs is not None:
+            return _requested_grads(inputs, state, allow_unused)
+        _accumulate_into_leaves(state)
+        return None
     finally:
-        modes.grad_enabled = prev_mode
-    if inputs is not None:
-        return _requested_grads(inputs, state, allow_unused)
-    _accumulate_into_leaves(state)
-    return None
+        modes.backward_pass = prev_pass
+
+
+# how many multi-grad hooks are registered (``graph.register_multi_grad_hook``): while any
+# is, each pass notes which nodes and leaves it will reach (``_Pass.will_compute_grad``)
+multi_grad_hooks = 0
 
 
 # ---- phase 1: order --------------------------------------------------------------------------
@@ -360,14 +411,19 @@ def _node_backward(node, grads, state):
             f"{type(node).__name__} has a first-order backward only; it cannot be "
             "differentiated twice (create_graph=True)")
     _observe_outputs(node, grads, state)      # the outputs' grads are complete
+    hooks = node._node_hooks        # (autograd.graph's node hooks: rare)
+    if hooks is not None:
+        if hooks.pre:
+            run_prehooks(node, grads, create_graph)
+        grads_seen = tuple(grads)       # (the post-hooks see None, not zero-filled gradients)
     if len(grads) > 1 and any(g is None for g in grads):      # (one output: always set)
         if all(g is None for g in grads):
             return None
         if node.materialize_grads:      # (else backward sees None: set_materialize_grads)
             _zero_fill(node, grads, create_graph)
-    if create_graph:
+    if create_graph or node.saved_packed:
         saved_plain = node.saved
-        node.saved = _saved_as_tensors(node)
+        node.saved = _saved_for_backward(node, create_graph)
         try:
             in_grads = type(node).backward(node, *grads)
         finally:
@@ -382,6 +438,8 @@ def _node_backward(node, grads, state):
         raise RuntimeError(
             f"{type(node).__name__}.backward returned {len(in_grads)} gradients, "
             f"expected {len(node.inputs)} (one per input)")
+    if hooks is not None and hooks.post:
+        in_grads = run_posthooks(node, in_grads, grads_seen, create_graph)
     return in_grads
 
 
@@ -458,6 +516,9 @@ def _accumulate_into_leaves(state):
             continue
         if leaf.hooks:      # (user code: run outside the lock, it may itself call backward)
             g = _run_hooks(leaf, g, state.create_graph)
+        acc = _hooked_accumulator(leaf)
+        if acc is not None and acc._node_hooks.pre:
+            g = _accumulator_prehooks(acc, g, state.create_graph)
         done.append((leaf, g))
     seen = set(state.root_grad_ids)
     with _accumulate_lock:
@@ -470,6 +531,24 @@ def _accumulate_into_leaves(state):
         for leaf, _ in done:
             for hook in tuple(_post_accumulate_hooks.get(id(leaf), ())):
                 hook(leaf)
+    if accumulators:
+        for leaf, g in done:
+            acc = _hooked_accumulator(leaf)
+            if acc is not None and acc._node_hooks.post:
+                run_posthooks(acc, (), [g], state.create_graph)
+
+
+def _hooked_accumulator(leaf):
+    """The leaf's ``AccumulateGrad`` when it has hooks (``autograd.graph``), else None."""
+    acc = accumulators.get(id(leaf)) if accumulators else None
+    return None if acc is None or acc._node_hooks is None else acc
+
+
+def _accumulator_prehooks(acc, g, create_graph):
+    """The gradient an ``AccumulateGrad``'s pre-hooks leave (they may replace it)."""
+    grads = [g]
+    run_prehooks(acc, grads, create_graph)
+    return grads[0]
 
 
 # id(leaf) -> its post-accumulate-grad hooks (``register_post_accumulate_hook``); an entry is
@@ -549,8 +628,19 @@ def _storage_id(g) -> int:
 
 
 # ---- helpers ---------------------------------------------------------------------------------
-def _saved_as_tensors(node):
-    """The node's saved values with arrays replaced by the Tensors they belong to."""
+def _saved_for_backward(node, create_graph):
+    """What the node's backward reads as ``node.saved``: the values packed by
+    ``saved_tensors_hooks`` unpacked, and under ``create_graph`` Tensors on the graph."""
+    if not node.saved_packed:
+        return _saved_as_tensors(node)
+    values, packed_from = unpack_saved(node)
+    return _saved_as_tensors(node, values, packed_from) if create_graph else values
+
+
+def _saved_as_tensors(node, values=None, packed_from=None):
+    """The node's saved values (or ``values``, unpacked from those packed from the arrays
+    whose id()s ``packed_from`` lists) with arrays replaced by the Tensors they belong to (an
+    unpacked copy of an input or output: on that Tensor's place on the graph)."""
     lookup = {}
     for t in node.inputs:
         if isinstance(t, Tensor):
@@ -564,11 +654,14 @@ def _saved_as_tensors(node):
         elif out_ids is not None:
             dead[out_ids[i]] = i
     saved = []
-    for v in node.saved:
+    for k, v in enumerate(node.saved if values is None else values):
         if backend.is_array(v):
-            t = lookup.get(id(v))
-            if t is None and id(v) in dead:
-                t = _revived_output(node, v, dead[id(v)])
+            key = id(v) if packed_from is None or packed_from[k] is None else packed_from[k]
+            t = lookup.get(key)
+            if t is None and key in dead:
+                t = _revived_output(node, v, dead[key])
+            elif t is not None and t.array is not v:
+                t = on_graph(t, v)
             saved.append(Tensor.wrap(v) if t is None else t)
         else:
             saved.append(v)

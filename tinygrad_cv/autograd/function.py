@@ -21,6 +21,7 @@ import weakref
 from .. import backend
 from ..tensor import Tensor
 from .mode import modes
+from .nodes import NodeAPI
 from .versions import is_stale_view
 
 
@@ -40,14 +41,15 @@ class ShapeError(RuntimeError, ValueError):
     """Operands of an op have shapes that do not fit together (names the op and the shapes)."""
 
 
-class Function:
+class Function(NodeAPI):
     """Base class of every differentiable operation; an instance is the node on the tape.
 
     A recorded node holds ``inputs`` (the Tensors and constants it was applied to),
     ``needs_input_grad`` (one bool per input), ``saved`` (what ``forward`` kept),
     ``outputs`` (weak references to its output Tensors) and, with several outputs, ``out_meta``
     (their (shape, dtype), to zero-fill the gradient of an unused one).  ``released`` is set
-    once a backward pass has freed it.
+    once a backward pass has freed it.  torch's node API (``name()``, ``next_functions``,
+    ``metadata``, ``register_hook``, ``register_prehook``) comes from ``nodes.NodeAPI``.
     """
 
     higher_order = False
@@ -57,6 +59,7 @@ class Function:
     materialize_grads = True    # zeros for an output without gradient (set_materialize_grads)
     versions = None     # [(input index, its version at record time)] of inputs with a counter
     out_versions = None  # {output index: version} for the op of an in-place change
+    saved_packed = False    # ``saved`` holds values packed by saved_tensors_hooks
 
     __slots__ = ("inputs", "needs_input_grad", "saved", "outputs", "out_meta", "released",
                  "non_differentiable", "__dict__")
@@ -113,6 +116,8 @@ class Function:
                     if r.array is not o:
                         _resave_scalar(ctx, o, r.array)
                 ctx._record(inputs, results)
+                if ctx.saved and modes.saved_hooks is not None:
+                    _pack_saved(ctx, inputs, results)
             return results
         # One output (every primitive but max/min with indices) is recorded inline: the general
         # _record costs ~0.6 us more per op (bench_overhead forward, 1000 ops: 2.9 vs 3.7 ms).
@@ -126,6 +131,8 @@ class Function:
             if result.array.dtype.kind == "f" and id(result.array) not in excluded:
                 result.requires_grad = True
                 result.creator = ctx
+            if ctx.saved and modes.saved_hooks is not None:
+                _pack_saved(ctx, inputs, (result,))
         return result
 
     def _record(self, inputs, results) -> None:
@@ -210,6 +217,13 @@ def _is_cpu_scalar(cls, x):
     takes a 0-d CPU tensor with GPU tensors, as a number (here when it needs no gradient)."""
     return (getattr(cls, "takes_cpu_scalars", False) and x.array.ndim == 0
             and not x.requires_grad and backend.device_of(x.array) == "cpu")
+
+
+def _pack_saved(ctx, inputs, outputs):
+    """The node's saved values through the current ``saved_tensors_hooks`` (imported on this
+    rare path: ``saved_hooks`` defines a Function)."""
+    from .saved_hooks import pack_saved
+    pack_saved(ctx, inputs, outputs)
 
 
 def _refresh_view(x):

@@ -13,6 +13,9 @@ class _Modes(threading.local):
     anomaly = False
     anomaly_check_nan = True   # anomaly mode's NaN/Inf checks (torch's check_nan)
     inference = False
+    saved_hooks = None          # stack (tuple) of (pack, unpack) of saved_tensors_hooks
+    saved_hooks_disabled = None   # the error message of disable_saved_tensors_hooks
+    backward_pass = None        # the engine's current pass (autograd.graph's multi-grad hook)
 
 
 modes = _Modes()

@@ -128,7 +128,18 @@ def _aliases(saved, array) -> bool:
 
 
 def _saves(node, array) -> bool:
-    return any(_aliases(s, array) for s in node.saved if backend.is_array(s))
+    return any(_aliases(s, array) if backend.is_array(s) else _packed_aliases(s, array)
+               for s in node.saved)
+
+
+def _packed_aliases(saved, array) -> bool:
+    """``_aliases`` for a value packed by ``saved_tensors_hooks`` (it keeps the ids of the
+    array it was packed from and of that array's base: ``saved_ids``)."""
+    ids = getattr(saved, "saved_ids", None)
+    if ids is None:
+        return False
+    return ids[0] == id(array) or (
+        ids[1] is not None and ids[1] == id(array if array.base is None else array.base))
 
 
 def _version_error(t, what, current, expected):
@@ -156,12 +167,29 @@ def current_inputs(node):
             continue
         if _saves(node, t.array):
             raise _version_error(t, "", t._vbox[0], expected)
-        for version, old in getattr(t, "_history", ()):
-            if version >= expected:
-                inputs[i] = old
-                break
+        inputs[i] = _recorded_place(t, expected)
     node.inputs = tuple(inputs)
     return node.inputs
+
+
+def recorded_inputs(node):
+    """``node.inputs`` as they were when the node was recorded (an input rebased by an
+    in-place op since: its old place), without the checks of ``current_inputs`` and without
+    changing the node (the graph API reads it: ``Function.next_functions``)."""
+    if not any(isinstance(t, Tensor) and t._vbox is not None for t in node.inputs):
+        return node.inputs
+    recorded = dict(node.versions or ())
+    return tuple(t if not isinstance(t, Tensor) or t._vbox is None
+                 or t._vbox[0] == recorded.get(i, 0) else _recorded_place(t, recorded.get(i, 0))
+                 for i, t in enumerate(node.inputs))
+
+
+def _recorded_place(t, expected):
+    """The place on the graph ``t`` had at version ``expected`` (``t`` if never rebased)."""
+    for version, old in getattr(t, "_history", ()):
+        if version >= expected:
+            return old
+    return t
 
 
 def _stale_view(t, expected) -> bool:
