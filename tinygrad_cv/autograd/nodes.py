@@ -10,7 +10,8 @@ gradient into its ``.grad``) has:
 * ``next_functions``: one ``(node, output index)`` per input of the node: the input's creator
   and which of its outputs the input is, ``(AccumulateGrad of the leaf, 0)`` for a leaf that
   requires grad, ``(None, 0)`` for a tensor without grad or a constant (a Python number, an
-  array).  A leaf's ``AccumulateGrad`` is one object while the leaf lives;
+  array; a user ``autograd.Function`` has entries for its Tensor arguments only, as torch's).
+  A leaf's ``AccumulateGrad`` is one object while the leaf lives;
 * ``metadata``: a dict of the node's own;
 * ``register_prehook(fn)``: ``fn(grad_outputs) -> None | tuple`` before the node's backward
   (a tuple replaces ``grad_outputs``); ``register_hook(fn)``: ``fn(grad_inputs, grad_outputs)
@@ -51,6 +52,9 @@ class NodeAPI:
 
     __slots__ = ()
     _node_hooks = None      # a NodeHooks once a hook is registered (the engine checks it)
+    # torch's custom Functions have an edge per Tensor argument only (no (None, 0) for a
+    # number); its built-in nodes keep an edge per argument of the derivative formula
+    edges_of_tensors_only = False
 
     def name(self) -> str:
         return f"{type(self).__name__}Backward"
@@ -62,7 +66,10 @@ class NodeAPI:
             raise RuntimeError(
                 f"{self.name()}: next_functions of a node freed by a backward pass; walk the "
                 "graph before backward(), or call backward(retain_graph=True)")
-        return tuple(gradient_edge(x) for x in recorded_inputs(self))
+        inputs = recorded_inputs(self)
+        if self.edges_of_tensors_only:
+            inputs = [x for x in inputs if isinstance(x, Tensor)]
+        return tuple(gradient_edge(x) for x in inputs)
 
     @property
     def metadata(self) -> dict:
@@ -161,11 +168,17 @@ def run_posthooks(node, in_grads, grads, create_graph):
     no gradient); returns the (possibly replaced) gradients of the inputs."""
     in_grads = [_to_input(x, g, need) for x, g, need in
                 zip(node.inputs, in_grads, node.needs_input_grad)]
+    edges = range(len(in_grads))         # (the entries of next_functions)
+    if node.edges_of_tensors_only:
+        edges = [i for i, x in enumerate(node.inputs) if isinstance(x, Tensor)]
+    seen = [in_grads[i] for i in edges]
     outputs = _as_tensors(grads)
     for fn in tuple(node._node_hooks.post.values()):
-        out = fn(_as_tensors(in_grads), outputs)
+        out = fn(_as_tensors(seen), outputs)
         if out is not None:
-            in_grads = _checked(fn, out, in_grads, create_graph)
+            seen = _checked(fn, out, seen, create_graph)
+    for i, g in zip(edges, seen):
+        in_grads[i] = g
     return tuple(in_grads)
 
 

@@ -56,6 +56,7 @@ class Function(KernelFunction):
     module docstring)."""
 
     prunes_needs_input_grad = False     # ctx.needs_input_grad is the forward's, as torch's
+    edges_of_tensors_only = True        # next_functions: one per Tensor argument, as torch's
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
