@@ -655,3 +655,107 @@ def test_a_float32_tensor_lr_on_float64_parameters_rounds_its_formulas_like_torc
         results.append([_numpy(p) for p in params])
     for o, t in zip(*results):
         np.testing.assert_allclose(o, t, rtol=1e-12, atol=1e-14)
+
+
+# ---- every optimizer: scalar parameters, non-finite gradients, random hyper-parameters ---------
+STEPPED = ["SGD", "Adam", "AdamW", "RMSprop", "Adadelta", "Adagrad", "Adamax", "NAdam", "RAdam",
+           "Rprop", "ASGD"]
+
+
+def _random_hyperparameters(name, rng):
+    """Hyper-parameters of ``name`` drawn from ``rng`` (torch's valid ranges)."""
+    pick = rng.choice
+    lr, wd, maximize = float(pick([0.0, 1e-3, 0.05, 0.3])), float(pick([0.0, 0.1])), \
+        bool(rng.random() < 0.3)
+    betas = (float(rng.uniform(0, 0.99)), float(rng.uniform(0.5, 0.9999)))
+    common = dict(lr=lr, maximize=maximize)
+    if name == "SGD":
+        momentum = float(pick([0.0, 0.5, 0.9]))
+        nesterov = bool(momentum > 0 and rng.random() < 0.5)
+        return dict(common, momentum=momentum, nesterov=nesterov, weight_decay=wd,
+                    dampening=0.0 if nesterov else float(pick([0.0, 0.3])))
+    if name in ("Adam", "AdamW"):
+        return dict(common, betas=betas, eps=float(pick([1e-8, 1e-3])), weight_decay=wd,
+                    amsgrad=bool(rng.random() < 0.5))
+    if name == "RMSprop":
+        return dict(common, alpha=float(rng.uniform(0.5, 1)), weight_decay=wd,
+                    momentum=float(pick([0.0, 0.5])), centered=bool(rng.random() < 0.5))
+    if name == "Adadelta":
+        return dict(common, rho=float(rng.uniform(0, 1)), weight_decay=wd)
+    if name == "Adagrad":
+        return dict(common, lr_decay=float(pick([0.0, 0.1])), weight_decay=wd,
+                    initial_accumulator_value=float(pick([0.0, 0.5])))
+    if name == "Adamax":
+        return dict(common, betas=betas, weight_decay=wd)
+    if name == "NAdam":
+        return dict(common, betas=betas, weight_decay=wd,
+                    momentum_decay=float(pick([4e-3, 0.1])),
+                    decoupled_weight_decay=bool(rng.random() < 0.5))
+    if name == "RAdam":
+        return dict(common, betas=betas, weight_decay=wd,
+                    decoupled_weight_decay=bool(rng.random() < 0.5))
+    if name == "Rprop":
+        return dict(common, etas=(float(rng.uniform(0.01, 0.99)), float(rng.uniform(1.01, 3))),
+                    step_sizes=(float(pick([0.0, 1e-6, 1e-2])), float(pick([1e-3, 1.0, 50.0]))))
+    return dict(common, lambd=float(pick([0.0, 1e-4, 0.1])), alpha=float(rng.uniform(0, 1)),
+                t0=float(pick([0.0, 3.0, 1e6])), weight_decay=wd)
+
+
+def _random_grads(rng, shapes, dtype, steps=20):
+    """Gradients with missing ones, all-zero ones, huge ones and single inf/NaN entries."""
+    out = []
+    for _ in range(steps):
+        gs = []
+        for s in shapes:
+            g, kind = rng.standard_normal(s).astype(dtype), rng.random()
+            if kind < 0.1:
+                g = None
+            elif kind < 0.15:
+                g = np.zeros(s, dtype)
+            elif kind < 0.18:
+                g = g * 1e6
+            elif kind < 0.2:
+                g.reshape(-1)[0] = np.inf if rng.random() < 0.5 else np.nan
+            gs.append(g)
+        out.append(gs)
+    return out
+
+
+def _compare_random_run(name, seed, dtype, shapes):
+    rng = np.random.default_rng(seed)
+    kwargs = _random_hyperparameters(name, rng)
+    values = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    grads = _random_grads(rng, shapes, dtype)
+    ours, _, theirs, _ = _pair(name, kwargs, dtype, grads, group1={"lr": 0.01}, values=values)
+    tol = dict(rtol=1e-10, atol=1e-12) if dtype == np.float64 else dict(rtol=1e-4, atol=1e-5)
+    for o, t in zip(ours, theirs):
+        assert _numpy(o).shape == _numpy(t).shape
+        np.testing.assert_allclose(_numpy(o), _numpy(t), equal_nan=True, **tol,
+                                   err_msg=f"{name} {kwargs}")
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")   # inf/NaN gradients
+@pytest.mark.parametrize("name", STEPPED)
+def test_scalar_parameters_step_like_torch(name):
+    """0-d parameters (a learned temperature or scale): the Adam family's updates failed on
+    them ("return arrays must be of ArrayType")."""
+    for seed, dtype in ((3, np.float64), (4, np.float32)):
+        _compare_random_run(name, seed, dtype, [(), (2,), ()])
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")   # inf/NaN gradients
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_rprop_with_non_finite_gradients_matches_torch(seed):
+    """torch's sign is 0 at NaN: a NaN gradient leaves its element and step size alone."""
+    _compare_random_run("Rprop", 100 + seed, np.float32, [(3, 4), (5,), (1, 3)])
+    _compare_random_run("Rprop", 200 + seed, np.float64, [(2, 2), (3,), ()])
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")   # inf/NaN gradients
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(name=st.sampled_from(STEPPED), seed=st.integers(0, 2 ** 32 - 1),
+       dtype=st.sampled_from([np.float64, np.float32]),
+       shapes=st.lists(st.lists(st.integers(1, 4), max_size=3).map(tuple), min_size=3,
+                       max_size=3))
+def test_every_optimizer_matches_torch_over_random_hyperparameters(name, seed, dtype, shapes):
+    _compare_random_run(name, seed, dtype, shapes)

@@ -127,9 +127,12 @@ UPDATE_PASSES = 12
 
 def flat_pieces(arrays, start, stop, size):
     """The arrays themselves for the whole range (0, size), else their flat elements
-    [start, stop) (views: the arrays are C-contiguous)."""
+    [start, stop) (views: the arrays are C-contiguous).  A 0-d array (a scalar parameter) comes
+    as a 1-element view: NumPy returns scalars for 0-d results, which ``out=`` cannot take."""
     if start == 0 and stop == size:
-        return arrays
+        if all(a.ndim for a in arrays):
+            return arrays
+        return tuple(a if a.ndim else a.reshape(1) for a in arrays)
     return tuple(a.reshape(-1)[start:stop] for a in arrays)
 
 

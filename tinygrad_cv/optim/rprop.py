@@ -10,6 +10,8 @@ flipped), s the step sizes (starting at ``lr``) and ``etas = (eta-, eta+)``::
     g <- 0  where f = eta-
     p <- p - sign(g) * s
     g_prev <- g
+
+with torch's sign (0 at NaN: a NaN gradient leaves its element and step size unchanged).
 """
 from __future__ import annotations
 
@@ -17,6 +19,11 @@ from .. import backend
 from ..tensor import Tensor
 from .optimizer import (Optimizer, check_learning_rate, check_supported_modes, flat_pieces,
                         value_of)
+
+
+def _sign(x):
+    """-1, 0 or 1 in ``x``'s dtype, 0 at NaN (torch's sign)."""
+    return (x > 0).astype(x.dtype) - (x < 0)
 
 
 def check_etas(etas):
@@ -74,13 +81,14 @@ class Rprop(Optimizer):
             p_, g, prev, step_size = flat_pieces(arrays, start, stop, p.size)
             if maximize:
                 g = -g
-            factor = xp.sign(g * prev)
-            factor = xp.where(factor > 0, etaplus,
-                              xp.where(factor < 0, etaminus, xp.where(factor == 0, 1, factor)))
+            product = g * prev
+            factor = xp.ones_like(product)          # eta+ / eta- in the parameter's dtype
+            factor[product > 0] = etaplus
+            factor[product < 0] = etaminus
             step_size *= factor
             xp.clip(step_size, step_size_min, step_size_max, out=step_size)
             g = xp.where(factor == etaminus, 0, g)
-            p_ -= xp.sign(g) * step_size
+            p_ -= _sign(g) * step_size
             prev[...] = g
 
         return update, p.size, all(a.flags.c_contiguous for a in arrays)
