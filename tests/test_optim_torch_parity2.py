@@ -759,3 +759,35 @@ def test_rprop_with_non_finite_gradients_matches_torch(seed):
                        max_size=3))
 def test_every_optimizer_matches_torch_over_random_hyperparameters(name, seed, dtype, shapes):
     _compare_random_run(name, seed, dtype, shapes)
+
+
+def test_torch_state_dict_with_a_tensor_lr_and_scheduler_loads_and_continues():
+    """torch's groups hold torch Tensors (lr, the scheduler's initial_lr): they load as ours."""
+    grads = _grads(np.float64)
+    results = []
+    for lib, module in ((torch, torch.optim), (tg, optim)):
+        params, opt = _build(torch, torch.optim, "AdamW",
+                             {"lr": torch.tensor(0.02, dtype=torch.float64)},
+                             _values(np.float64), {})
+        scheduler = torch.optim.lr_scheduler.ExponentialLR(opt, 0.9)
+        for gs in grads[:8]:
+            for p, g in zip(params, gs):
+                p.grad = None if g is None else torch.tensor(g)
+            opt.step()
+            scheduler.step()
+        saved_opt = opt.state_dict()
+        params, opt = _build(lib, module, "AdamW", {}, [_numpy(p) for p in params], {})
+        opt.load_state_dict(saved_opt)
+        assert all(type(g[k]) is lib.Tensor for g in opt.param_groups for k in ("lr", "initial_lr"))
+        scheduler = module.lr_scheduler.ExponentialLR(opt, 0.9, last_epoch=7)
+        lrs = []
+        for gs in grads[8:]:
+            for p, g in zip(params, gs):
+                p.grad = None if g is None else lib.tensor(g)
+            opt.step()
+            scheduler.step()
+            lrs.append(float(opt.param_groups[1]["lr"]))
+        results.append((lrs, [_numpy(p) for p in params]))
+    assert results[0][0] == results[1][0]
+    for o, t in zip(results[0][1], results[1][1]):
+        np.testing.assert_allclose(o, t, rtol=1e-12, atol=1e-14)

@@ -595,6 +595,9 @@ class Optimizer:
             g.update({k: copy.deepcopy(v) for k, v in saved.items() if k != "params"})
             if isinstance(group.get("betas"), tuple) and isinstance(g.get("betas"), list):
                 g["betas"] = tuple(g["betas"])
+            for k, v in g.items():      # torch's Tensor hyper-parameters (lr, initial_lr)
+                if _is_tensor_like(v) and not isinstance(v, Tensor) and not backend.is_array(v):
+                    g[k] = Tensor.wrap(backend.as_array(to_host_array(v), copy=True))
             g["params"] = group["params"]
             new_groups.append(g)
         for g in new_groups:
