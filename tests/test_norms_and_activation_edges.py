@@ -254,6 +254,71 @@ def test_hard_activations_at_the_edges_match_torch(name, dtype):
                    rtol=0 if name == "hardswish" else 1e-7)
 
 
+_SMOOTH = {
+    "elu": lambda F: lambda t: F.elu(t, 1.5),
+    "elu_alpha_0": lambda F: lambda t: F.elu(t, 0.0),
+    "selu": lambda F: lambda t: F.selu(t),
+    "celu": lambda F: lambda t: F.celu(t, 0.7),
+    "softplus": lambda F: lambda t: F.softplus(t),
+    "softplus_beta": lambda F: lambda t: F.softplus(t, 2.0, 10.0),
+    "logsigmoid": lambda F: lambda t: F.logsigmoid(t),
+    "mish": lambda F: lambda t: F.mish(t),
+    "prelu_input": lambda F: lambda t: F.prelu(t, t.new_tensor([0.25])),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", sorted(_SMOOTH))
+def test_smooth_activations_at_the_edges_match_torch(name, dtype):
+    """elu / selu / celu (one ELU primitive), softplus, logsigmoid, mish and prelu's weight:
+    torch's closed-form gradients, so an infinite incoming gradient gives +-inf (not NaN)
+    where the slope is non-zero, elu's slope exp(x) keeps its digits for x << 0 (not 0), a
+    NaN input gives softplus a NaN gradient, and prelu's weight gets 0 (not NaN) from x = inf.
+    (torch converts celu's alpha through float32: 1e-6 relative.)"""
+    _same_at_edges(_SMOOTH[name](F), _SMOOTH[name](torch.nn.functional), dtype, rtol=2e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_prelu_weight_gradient_at_the_edges_matches_torch(dtype):
+    x, g = _edge_grid(dtype)
+    grads = []
+    for m in (tg, torch):
+        w = m.tensor(np.array([0.25], dtype), requires_grad=True)
+        y = m.nn.functional.prelu(m.tensor(x), w)
+        grads.append(_host(m.autograd.grad(y, w, m.tensor(g))[0]))
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-6, equal_nan=True)
+    grads = []
+    for m in (tg, torch):     # one weight per channel, +-inf and NaN inputs, unit gradients
+        w = m.tensor(np.array([0.25, -2.0], dtype), requires_grad=True)
+        y = m.nn.functional.prelu(m.tensor(np.array([[math.inf, -math.inf], [1.0, math.nan]],
+                                                    dtype)), w)
+        grads.append(_host(m.autograd.grad(y.sum(), w)[0]))
+    np.testing.assert_array_equal(grads[0], grads[1])
+
+
+@pytest.mark.parametrize("name", sorted(set(_SMOOTH) - {"prelu_input"}))
+def test_smooth_activations_second_order_and_gradcheck(name):
+    x = np.linspace(-4.0, 4.0, 17) + 0.01
+    t = tg.tensor(x, requires_grad=True)
+    assert gradcheck(_SMOOTH[name](F), (t,))
+    outs = []
+    for m in (tg, torch):
+        t = m.tensor(x, requires_grad=True)
+        g, = m.autograd.grad(_SMOOTH[name](m.nn.functional)(t).sum(), t, create_graph=True)
+        outs.append(_host(m.autograd.grad((g * g).sum(), t)[0]))
+    # (torch converts celu's alpha through float32)
+    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-6 if name == "celu" else 1e-9,
+                               atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["elu", "selu", "celu", "softplus", "logsigmoid", "mish",
+                                  "hardswish"])
+def test_activations_refuse_integer_inputs_as_torch(name):
+    for m in (tg, torch):
+        with pytest.raises(NotImplementedError):
+            getattr(m.nn.functional, name)(m.tensor([1, -2]))
+
+
 def test_hardswish_module_inplace_second_order_and_integers_as_torch():
     x = np.linspace(-4.0, 4.0, 17) + 0.01
     _same(lambda m, t: m.nn.Hardswish()(t * 1), x)
@@ -266,9 +331,6 @@ def test_hardswish_module_inplace_second_order_and_integers_as_torch():
         g, = m.autograd.grad(m.nn.functional.hardswish(t).sum(), t, create_graph=True)
         outs.append(_host(m.autograd.grad((g * g).sum(), t)[0]))
     np.testing.assert_allclose(outs[0], outs[1], rtol=1e-12)
-    for m in (tg, torch):
-        with pytest.raises(NotImplementedError):
-            m.nn.functional.hardswish(m.tensor([1, -4]))
 
 
 def _onnx_outputs(module, x):
@@ -285,7 +347,8 @@ def _onnx_outputs(module, x):
 
 def test_activation_primitives_export_to_onnx():
     x = np.linspace(-5.0, 5.0, 41, dtype=np.float32).reshape(1, 41)
-    for module in (tg.nn.Hardswish(),):
+    for module in (tg.nn.Hardswish(), tg.nn.ELU(0.5), tg.nn.SELU(), tg.nn.CELU(0.7),
+                   tg.nn.Softplus(2.0, 3.0), tg.nn.LogSigmoid(), tg.nn.Mish()):
         np.testing.assert_allclose(_onnx_outputs(module, x), _host(module(tg.tensor(x))),
                                    rtol=1e-6, atol=1e-7)
 

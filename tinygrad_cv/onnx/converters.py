@@ -325,6 +325,41 @@ def hardswish(c):
     return c.g.node("Mul", [x, c.g.node("HardSigmoid", [x], alpha=1.0 / 6.0, beta=0.5)])
 
 
+def elu(c):
+    """scale x for x > 0, else scale alpha (exp(input_scale x) - 1) (elu, selu, celu)."""
+    g, x, k = c.g, c.names[0], c.kwargs
+    alpha, scale = k.get("alpha", 1.0), k.get("scale", 1.0)
+    scaled = g.node("Mul", [x, scalar(c, k.get("input_scale", 1.0))])
+    below = g.node("Elu", [g.node("Min", [scaled, scalar(c, 0.0)])], alpha=1.0)
+    return g.node("Where", [g.node("Greater", [x, scalar(c, 0.0)]),
+                            g.node("Mul", [x, scalar(c, scale)]),
+                            g.node("Mul", [below, scalar(c, alpha * scale)])])
+
+
+def softplus(c):
+    """log(1 + exp(beta x)) / beta, x where beta x > threshold."""
+    g, x = c.g, c.names[0]
+    beta, threshold = c.kwargs.get("beta", 1.0), c.kwargs.get("threshold", 20.0)
+    scaled = g.node("Mul", [x, scalar(c, beta)])
+    smooth = g.node("Div", [g.node("Softplus", [g.node("Min", [scaled, scalar(c, threshold)])]),
+                            scalar(c, beta)])
+    return g.node("Where", [g.node("Greater", [scaled, scalar(c, threshold)]), x, smooth])
+
+
+def log_sigmoid(c):
+    """min(x, 0) - log(1 + exp(-|x|))."""
+    g, x = c.g, c.names[0]
+    tail = g.node("Log", [g.node("Add", [scalar(c, 1.0), g.node("Exp", [
+        g.node("Neg", [g.node("Abs", [x])])])])])
+    return g.node("Sub", [g.node("Min", [x, scalar(c, 0.0)]), tail])
+
+
+def mish(c):
+    """x tanh(softplus(x))."""
+    x = c.names[0]
+    return c.g.node("Mul", [x, c.g.node("Tanh", [c.g.node("Softplus", [x])])])
+
+
 def gelu(c):
     """0.5 x (1 + erf(x / sqrt 2)), or with tanh(sqrt(2/pi) (x + 0.044715 x^3))."""
     g, x = c.g, c.names[0]
@@ -711,5 +746,6 @@ CONVERTERS = {
     "SeparableLinearFn": separable_linear, "LSTMSequence": recurrent,
     "GRUSequence": recurrent, "RNNSequence": recurrent, "ConvTranspose2dFn": conv_transpose2d,
     "BorderPad": border_pad, "Cumsum": cumsum, "Step": step, "VectorNorm": vector_norm,
-    "ExtremumDim": extremum_dim, "Einsum": einsum, "HardswishFn": hardswish,
+    "ExtremumDim": extremum_dim, "Einsum": einsum, "HardswishFn": hardswish, "ELUFn": elu,
+    "SoftplusFn": softplus, "LogSigmoidFn": log_sigmoid, "MishFn": mish,
 }

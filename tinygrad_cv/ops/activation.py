@@ -5,6 +5,10 @@ runs on raw arrays and, under ``create_graph=True``, on Tensors):
     GELUFn       y = x Phi(x) (exact, through erfc) or its tanh approximation
     SiLUFn       y = x sigmoid(x)
     HardswishFn  y = x relu6(x + 3) / 6
+    ELUFn        y = scale x (x > 0) or scale alpha (exp(input_scale x) - 1)  (elu, selu, celu)
+    SoftplusFn   y = log(1 + exp(beta x)) / beta, x above the threshold
+    LogSigmoidFn y = min(x, 0) - log(1 + exp(-|x|))
+    MishFn       y = x tanh(softplus(x))
 
 The piecewise ones give torch's closed-form gradient: on each piece g times that piece's
 slope, the pieces chosen (not multiplied by masks), so an infinite or NaN incoming gradient
@@ -80,9 +84,7 @@ class HardswishFn(Function):
     @staticmethod
     @backend.fp_quiet
     def forward(ctx, x):
-        if x.dtype.kind != "f":
-            raise NotImplementedError(f"hardswish is not implemented for {x.dtype} tensors "
-                                      "(floating ones only, as torch)")
+        _floating_only("hardswish", x)
         ctx.save_for_backward(x)
         return x * backend.get_array_module(x).clip(x + 3, 0, 6) / 6
 
@@ -93,6 +95,114 @@ class HardswishFn(Function):
         xr = dual.raw(x)
         inside = g * (x / 3 + 0.5)
         return dual.where(xr <= -3, 0.0, dual.where(xr >= 3, g, inside))
+
+
+def _floating_only(name, x):
+    if x.dtype.kind != "f":
+        raise NotImplementedError(f"{name} is not implemented for {x.dtype} tensors (floating "
+                                  "ones only, as torch)")
+
+
+class ELUFn(Function):
+    """y = scale x for x > 0, else scale alpha (exp(input_scale x) - 1) (torch's elu; selu and
+    celu are its instances);  dy/dx = scale, or scale alpha input_scale exp(input_scale x),
+    computed from x (not from y + 1, which loses the digits of exp for x << 0) and chosen per
+    element, so the gradient stays finite-times-g on each side (inf under an infinite g, not
+    NaN).  A NaN x takes the exponential side (NaN), -0.0 too (y = -0.0), as torch's
+    vectorised kernel."""
+
+    higher_order = True
+
+    @staticmethod
+    @backend.fp_quiet
+    def forward(ctx, x, alpha=1.0, scale=1.0, input_scale=1.0):
+        _floating_only("elu", x)
+        xp = backend.get_array_module(x)
+        ctx.save_for_backward(x)
+        ctx.coefs = (alpha * scale, scale, input_scale)
+        positive = x > 0
+        return xp.where(positive, x * scale, xp.expm1(x * input_scale) * (alpha * scale))
+
+    @staticmethod
+    @backend.fp_quiet
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        negcoef, poscoef, input_scale = ctx.coefs
+        below = g * input_scale * negcoef * dual.exp(x * input_scale)
+        return dual.where(dual.raw(x) > 0, g * poscoef, below)
+
+
+class SoftplusFn(Function):
+    """y = log(1 + exp(beta x)) / beta, and x where beta x > threshold;  dy/dx = z / (z + 1),
+    z = exp(beta x) (1 above the threshold), chosen per element (torch's softplus: a NaN x
+    gives a NaN gradient)."""
+
+    higher_order = True
+
+    @staticmethod
+    @backend.fp_quiet
+    def forward(ctx, x, beta=1.0, threshold=20.0):
+        _floating_only("softplus", x)
+        xp = backend.get_array_module(x)
+        ctx.save_for_backward(x)
+        ctx.beta, ctx.threshold = beta, threshold
+        scaled = x * beta
+        smooth = xp.log1p(xp.exp(xp.minimum(scaled, threshold))) / beta
+        return xp.where(scaled > threshold, x, smooth)
+
+    @staticmethod
+    @backend.fp_quiet
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        scaled = x * ctx.beta
+        z = dual.exp(scaled.clamp(max=ctx.threshold) if dual.is_tensor(scaled) else
+                     backend.get_array_module(scaled).minimum(scaled, ctx.threshold))
+        return dual.where(dual.raw(scaled) > ctx.threshold, g, g * z / (z + 1))
+
+
+class LogSigmoidFn(Function):
+    """y = log sigmoid(x) = min(x, 0) - log(1 + exp(-|x|)) (finite for every x);  dy/dx =
+    sigmoid(-x), times g (torch's closed form: inf, not NaN, under an infinite g)."""
+
+    higher_order = True
+
+    @staticmethod
+    @backend.fp_quiet
+    def forward(ctx, x):
+        _floating_only("log_sigmoid", x)
+        xp = backend.get_array_module(x)
+        ctx.save_for_backward(x)
+        return xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
+
+    @staticmethod
+    @backend.fp_quiet
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * _sigmoid_dual(-x)
+
+
+class MishFn(Function):
+    """y = x tanh(softplus(x));  dy/dx = t + x sigmoid(x) (1 - t^2), t = tanh(softplus(x)),
+    times g (torch's closed form: an infinite g gives +-inf, not NaN)."""
+
+    higher_order = True
+
+    @staticmethod
+    @backend.fp_quiet
+    def forward(ctx, x):
+        _floating_only("mish", x)
+        xp = backend.get_array_module(x)
+        t = xp.tanh(xp.log1p(xp.exp(x)))
+        ctx.save_for_backward(x, t)
+        return x * t
+
+    @staticmethod
+    @backend.fp_quiet
+    def backward(ctx, g):
+        x, t = ctx.saved_tensors
+        if dual.is_tensor(x):       # create_graph: t as a function of the recorded x
+            t = SoftplusFn.apply(x).tanh()
+        return g * (t + x * _sigmoid_dual(x) * (1 - t * t))
 
 
 class GELUFn(Function):

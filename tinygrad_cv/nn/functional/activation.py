@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from ... import backend
 from ...autograd.inplace import apply_inplace
-from ...ops.activation import GELUFn, HardswishFn, LeakyReLUFn, SiLUFn
+from ...ops.activation import (ELUFn, GELUFn, HardswishFn, LeakyReLUFn, LogSigmoidFn, MishFn,
+                                SiLUFn, SoftplusFn)
 from ...tensor import Tensor, where
 
 
@@ -106,15 +107,10 @@ def relu6(input, inplace=False):
     return hardtanh(input, 0.0, 6.0, inplace=inplace)
 
 
-def _exp_branch(t):
-    """exp(t) - 1 evaluated at min(t, 0) (the branch for t <= 0, finite for every t)."""
-    return t.clamp(max=0.0).expm1()
-
-
 def elu(input, alpha=1.0, inplace=False):
-    """input for input > 0, alpha (exp(input) - 1) otherwise;  gradient 1 or alpha exp(input)."""
-    return _maybe_inplace(input, lambda t: where(_mask(t, lambda a: a > 0), t,
-                                             _exp_branch(t) * alpha), inplace)
+    """input for input > 0, alpha (exp(input) - 1) otherwise;  gradient 1 or alpha exp(input)
+    (``ops.activation.ELUFn``, torch's closed form)."""
+    return _maybe_inplace(input, lambda t: ELUFn.apply(t, alpha=float(alpha)), inplace)
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -123,39 +119,33 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 def selu(input, inplace=False):
     """scale * elu(input, alpha) with torch's constants (alpha 1.6733, scale 1.0507)."""
-    return _maybe_inplace(input, lambda t: where(_mask(t, lambda a: a > 0), t * _SELU_SCALE,
-                                             _exp_branch(t) * (_SELU_ALPHA * _SELU_SCALE)),
+    return _maybe_inplace(input, lambda t: ELUFn.apply(t, alpha=_SELU_ALPHA, scale=_SELU_SCALE),
                           inplace)
 
 
 def celu(input, alpha=1.0, inplace=False):
-    """max(0, input) + min(0, alpha (exp(input / alpha) - 1))."""
+    """max(0, input) + min(0, alpha (exp(input / alpha) - 1)) = elu with input_scale 1/alpha."""
     if alpha == 0:
         raise ValueError("celu: alpha must not be 0")
-    return _maybe_inplace(input, lambda t: where(_mask(t, lambda a: a > 0), t,
-                                             _exp_branch(t * (1.0 / alpha)) * alpha), inplace)
+    return _maybe_inplace(input, lambda t: ELUFn.apply(t, alpha=float(alpha),
+                                                       input_scale=1.0 / alpha), inplace)
 
 
 def softplus(x, beta=1.0, threshold=20.0):
     """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold;  gradient
-    sigmoid(beta x) (1 above the threshold)."""
-    def smooth(t):
-        return (t * beta).clamp(max=threshold).exp().log1p() * (1.0 / beta)
-    return where(_mask(x, lambda a: a * beta > threshold), x, smooth(x))
+    sigmoid(beta x) (1 above the threshold) (``ops.activation.SoftplusFn``)."""
+    return SoftplusFn.apply(x, beta=float(beta), threshold=float(threshold))
 
 
 def logsigmoid(x):
-    """log sigmoid(x): x - log(1 + exp(x)) for x < 0, -log(1 + exp(-x)) otherwise (each branch
-    on its own half-line, so finite for every x);  gradient sigmoid(-x)."""
-    below = x.clamp(max=0.0)
-    above = x.clamp(min=0.0)
-    return where(_mask(x, lambda a: a < 0), below - below.exp().log1p(),
-                 -(-above).exp().log1p())
+    """log sigmoid(x) = min(x, 0) - log(1 + exp(-|x|)) (finite for every x);  gradient
+    sigmoid(-x) (``ops.activation.LogSigmoidFn``)."""
+    return LogSigmoidFn.apply(x)
 
 
 def mish(input, inplace=False):
-    """input tanh(softplus(input))."""
-    return _maybe_inplace(input, lambda t: t * softplus(t).tanh(), inplace)
+    """input tanh(softplus(input)) (``ops.activation.MishFn``, torch's closed-form gradient)."""
+    return _maybe_inplace(input, MishFn.apply, inplace)
 
 
 def softsign(input):
@@ -217,7 +207,10 @@ def prelu(x, weight):
             weight = weight.reshape((n,) + (1,) * (x.ndim - 2))
     else:
         weight = weight.reshape(())
-    return where(_mask(x, lambda a: a > 0), x, x * weight)
+    positive = _mask(x, lambda a: a > 0)
+    # the weight's gradient is g x on the negative side only: x there, 0 elsewhere (0, not
+    # 0 * x, where x is +inf, as torch's)
+    return where(positive, x, where(positive, 0.0, x) * weight)
 
 
 def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
