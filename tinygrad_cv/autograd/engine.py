@@ -411,7 +411,7 @@ def _node_backward(node, grads, state):
             f"{type(node).__name__} has a first-order backward only; it cannot be "
             "differentiated twice (create_graph=True)")
     _observe_outputs(node, grads, state)      # the outputs' grads are complete
-    hooks = node._node_hooks        # (autograd.graph's node hooks: rare)
+    hooks = node._node_hooks        # (autograd.graph's node hooks, packed saved values: rare)
     if hooks is not None:
         if hooks.pre:
             run_prehooks(node, grads, create_graph)
@@ -421,7 +421,7 @@ def _node_backward(node, grads, state):
             return None
         if node.materialize_grads:      # (else backward sees None: set_materialize_grads)
             _zero_fill(node, grads, create_graph)
-    if create_graph or node.saved_packed:
+    if create_graph or (hooks is not None and node.saved_packed):
         saved_plain = node.saved
         node.saved = _saved_for_backward(node, create_graph)
         try:

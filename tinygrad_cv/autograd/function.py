@@ -25,6 +25,11 @@ from .nodes import NodeAPI
 from .versions import is_stale_view
 
 
+# how many ``saved_tensors_hooks`` contexts are open (in any thread; ``saved_hooks.py`` counts
+# them): while none is, recording a node does not look for the thread's hooks
+saved_hooks_users = 0
+
+
 def check_finite(array, what: str) -> None:
     """Raise RuntimeError (anomaly mode) when ``array`` holds NaN or Inf."""
     if array is None:
@@ -116,7 +121,7 @@ class Function(NodeAPI):
                     if r.array is not o:
                         _resave_scalar(ctx, o, r.array)
                 ctx._record(inputs, results)
-                if ctx.saved and modes.saved_hooks is not None:
+                if saved_hooks_users and ctx.saved and modes.saved_hooks is not None:
                     _pack_saved(ctx, inputs, results)
             return results
         # One output (every primitive but max/min with indices) is recorded inline: the general
@@ -131,7 +136,7 @@ class Function(NodeAPI):
             if result.array.dtype.kind == "f" and id(result.array) not in excluded:
                 result.requires_grad = True
                 result.creator = ctx
-            if ctx.saved and modes.saved_hooks is not None:
+            if saved_hooks_users and ctx.saved and modes.saved_hooks is not None:
                 _pack_saved(ctx, inputs, (result,))
         return result
 

@@ -51,7 +51,9 @@ class NodeAPI:
     """The node API shared by ``Function`` (recorded nodes) and ``AccumulateGrad``."""
 
     __slots__ = ()
-    _node_hooks = None      # a NodeHooks once a hook is registered (the engine checks it)
+    # a NodeHooks once a hook is registered, or the node's saved values are packed by
+    # saved_tensors_hooks: the engine looks at nodes that have one only
+    _node_hooks = None
     # torch's custom Functions have an edge per Tensor argument only (no (None, 0) for a
     # number); its built-in nodes keep an edge per argument of the derivative formula
     edges_of_tensors_only = False

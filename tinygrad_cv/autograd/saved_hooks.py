@@ -22,11 +22,16 @@ is to free device memory that way, is therefore not provided.
 from __future__ import annotations
 
 import contextlib
+import threading
 
 from .. import backend
 from ..tensor import Tensor
+from . import function
 from .function import Function
 from .mode import modes
+from .nodes import NodeHooks
+
+_users_lock = threading.Lock()
 
 
 class _Packed:
@@ -55,11 +60,15 @@ class saved_tensors_hooks:
             raise RuntimeError(modes.saved_hooks_disabled)
         stack = modes.saved_hooks or ()
         modes.saved_hooks = stack + ((self.pack_hook, self.unpack_hook),)
+        with _users_lock:
+            function.saved_hooks_users += 1
         return None
 
     def __exit__(self, *exc):
         stack = modes.saved_hooks
         modes.saved_hooks = stack[:-1] or None
+        with _users_lock:
+            function.saved_hooks_users -= 1
         return False
 
 
@@ -98,6 +107,8 @@ def pack_saved(ctx, inputs, outputs) -> None:
             packed.append(v)
     ctx.saved = tuple(packed)
     ctx.saved_packed = True
+    if ctx._node_hooks is None:     # (the engine looks for packed values on such nodes only)
+        ctx._node_hooks = NodeHooks()
 
 
 def unpack_saved(node):
