@@ -512,3 +512,43 @@ def test_disable_saved_tensors_hooks_as_torch():
             pass
         with module.saved_tensors_hooks(lambda t: t, lambda p: p):    # enabled again
             pass
+
+
+def _changed_after_packing(lib, module, pack):
+    x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    h = x * 1
+    with module.saved_tensors_hooks(pack, lambda p: p):
+        z = h * h
+    h.add_(1)           # the backward computes with what was packed, no version error
+    z.sum().backward()
+    return x.grad.tolist()
+
+
+def test_saved_tensors_hooks_value_changed_after_packing_as_torch():
+    for pack in (lambda t: t.detach().clone(), lambda t: t):
+        assert _changed_after_packing(tg, graph, pack) == \
+            _changed_after_packing(torch, torch_graph, pack)
+
+
+def test_saved_tensors_hooks_on_a_user_function_as_torch():
+    results = []
+    for lib, module in ((torch, torch_graph), (tg, graph)):
+        class Square(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x * x
+
+            @staticmethod
+            def backward(ctx, g):
+                (x,) = ctx.saved_tensors
+                return 2 * x * g
+
+        x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        packed, unpacked = [], []
+        with module.saved_tensors_hooks(lambda t: packed.append(t is x) or t.detach() * 10,
+                                        lambda p: unpacked.append(1) or p):
+            y = Square.apply(x)
+        y.sum().backward()
+        results.append((packed, len(unpacked), x.grad.tolist()))
+    assert results[0] == results[1] == ([True], 1, [20.0, 40.0, 60.0])

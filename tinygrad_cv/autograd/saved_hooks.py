@@ -35,16 +35,15 @@ _users_lock = threading.Lock()
 
 
 class _Packed:
-    """One saved value as ``pack`` returned it, the ``unpack`` to apply, and the ids of the
-    array it was packed from and of that array's base (the version checks of
-    ``versions._saves``)."""
+    """One saved value as ``pack`` returned it, the ``unpack`` to apply, and the id() of the
+    array it was packed from (its Tensor's place on the graph under ``create_graph``)."""
 
-    __slots__ = ("packed", "unpack", "saved_ids")
+    __slots__ = ("packed", "unpack", "array_id")
 
-    def __init__(self, packed, unpack, saved_ids):
+    def __init__(self, packed, unpack, array_id):
         self.packed = packed
         self.unpack = unpack
-        self.saved_ids = saved_ids
+        self.array_id = array_id
 
 
 class saved_tensors_hooks:
@@ -100,9 +99,7 @@ def pack_saved(ctx, inputs, outputs) -> None:
     for v in ctx.saved:
         if backend.is_array(v):
             t = tensor_of.get(id(v))
-            base = v.base
-            packed.append(_Packed(pack(Tensor.wrap(v) if t is None else t), unpack,
-                                  (id(v), None if base is None else id(base))))
+            packed.append(_Packed(pack(Tensor.wrap(v) if t is None else t), unpack, id(v)))
         else:
             packed.append(v)
     ctx.saved = tuple(packed)
@@ -123,7 +120,7 @@ def unpack_saved(node):
                 raise TypeError("Output of saved tensor unpack_hook expected to be a Tensor but "
                                 f"got result of type {type(t).__name__}")
             values.append(t.array)
-            ids.append(v.saved_ids[0])
+            ids.append(v.array_id)
         else:
             values.append(v)
             ids.append(None)

@@ -128,18 +128,10 @@ def _aliases(saved, array) -> bool:
 
 
 def _saves(node, array) -> bool:
-    return any(_aliases(s, array) if backend.is_array(s) else _packed_aliases(s, array)
-               for s in node.saved)
-
-
-def _packed_aliases(saved, array) -> bool:
-    """``_aliases`` for a value packed by ``saved_tensors_hooks`` (it keeps the ids of the
-    array it was packed from and of that array's base: ``saved_ids``)."""
-    ids = getattr(saved, "saved_ids", None)
-    if ids is None:
-        return False
-    return ids[0] == id(array) or (
-        ids[1] is not None and ids[1] == id(array if array.base is None else array.base))
+    """Whether ``node`` saved ``array`` (or a view of its storage).  A value packed by
+    ``saved_tensors_hooks`` is the hooks' own copy: changing the array in place since is no
+    error (as torch: the backward uses what was packed)."""
+    return any(_aliases(s, array) for s in node.saved if backend.is_array(s))
 
 
 def _version_error(t, what, current, expected):
