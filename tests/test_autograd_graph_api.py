@@ -552,3 +552,41 @@ def test_saved_tensors_hooks_on_a_user_function_as_torch():
         y.sum().backward()
         results.append((packed, len(unpacked), x.grad.tolist()))
     assert results[0] == results[1] == ([True], 1, [20.0, 40.0, 60.0])
+
+
+def _accumulator_hook_pattern(lib):
+    """The data-parallel idiom: a hook on each parameter's AccumulateGrad, reached through
+    p.expand_as(p), runs after that parameter's .grad is accumulated."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2)
+    if lib is tg:
+        ours = tg.nn.Linear(3, 2)
+        for p, q in zip(ours.parameters(), model.parameters()):
+            p.array[...] = q.detach().numpy()
+        model = ours
+    log, accumulators = [], []
+    for name, p in model.named_parameters():
+        acc = p.expand_as(p).grad_fn.next_functions[0][0]
+        assert acc.variable is p
+        acc.register_hook(lambda *unused, name=name, p=p: log.append(
+            (name, np.round(p.grad.numpy(), 5).tolist())))
+        accumulators.append(acc)
+    model(lib.tensor(A[:, :3].copy())).sum().backward()
+    return sorted(log)
+
+
+def test_accumulate_grad_hooks_of_parameters_as_torch():
+    assert _accumulator_hook_pattern(tg) == _accumulator_hook_pattern(torch)
+
+
+def test_accumulate_grad_node_does_not_keep_its_leaf():
+    import gc
+    import weakref
+    from tinygrad_cv.autograd import nodes
+    x = tg.tensor(A, requires_grad=True)
+    acc = (x * 2).grad_fn.next_functions[0][0]
+    ref = weakref.ref(x)
+    del x
+    gc.collect()
+    assert ref() is None and acc.variable is None
+    assert all(a is not acc for a in nodes.accumulators.values())

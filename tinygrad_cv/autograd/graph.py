@@ -69,6 +69,14 @@ def increment_version(tensor) -> None:
         bump_version(t)
 
 
+_count_lock = threading.Lock()     # (engine.multi_grad_hooks is counted from several threads)
+
+
+def _count_multi_hook(delta):
+    with _count_lock:
+        engine.multi_grad_hooks += delta
+
+
 class _MultiHandle:
     """The handle of a multi-grad hook: ``remove()`` removes its hook from every tensor."""
 
@@ -81,7 +89,7 @@ class _MultiHandle:
             handle.remove()
         if self._live:
             self._live = False
-            engine.multi_grad_hooks -= 1
+            _count_multi_hook(-1)
 
     def __enter__(self):
         return self
@@ -140,7 +148,7 @@ def register_multi_grad_hook(tensors, fn, *, mode="all"):
                 fn(grad)
 
         handles = [t.register_hook(any_hook) for t in tensors if t.requires_grad]
-    engine.multi_grad_hooks += 1
+    _count_multi_hook(1)
     return _MultiHandle(handles)
 
 
