@@ -315,3 +315,21 @@ def test_leaf_gradient_has_the_leaf_layout_as_torch():
     wt = torch.randn(3, 4, requires_grad=True)
     (torch.randn(2, 4) @ wt.t()).sum().backward()
     assert wt.grad.is_contiguous()
+
+
+def test_a_second_backward_adds_into_the_same_grad_tensor_as_torch():
+    """Outside create_graph, torch sums a later gradient into the existing ``.grad`` in place:
+    the same tensor object, views of it see the sum, and its version counter moves.  (A
+    ``.grad`` that is itself on the graph, from ``backward(create_graph=True)``, gets a new
+    tensor here; torch sums into it in place as well.)"""
+    seen = []
+    for lib in (torch, tg):
+        p = lib.zeros(3, dtype=lib.float64, requires_grad=True)
+        (p * 2).sum().backward()
+        first, view = p.grad, p.grad.view(-1)
+        (p * 3).sum().backward()
+        seen.append((p.grad is first, view.tolist(), first._version))
+        p.grad = None
+        (p * 2).sum().backward()
+        seen.append((p.grad is first, first.tolist()))     # a new tensor after None
+    assert seen[:2] == seen[2:]

@@ -13,6 +13,17 @@ import tinygrad_cv.multiprocessing as mp
 import tinygrad_cv.optim as optim
 
 
+@pytest.fixture(autouse=True)
+def _host_tensors(monkeypatch):
+    """These are host-memory semantics (device tensors cross processes by value): the tensors
+    here and in the children live on the CPU whatever the default device of the run."""
+    monkeypatch.delenv("TINYGRAD_CV_EMULATE_CUDA", raising=False)
+    saved = tc.get_default_device()
+    tc.set_default_device("cpu")
+    yield
+    tc.set_default_device(saved)
+
+
 def _sgd_step(model, x, y):
     optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.5)
     optimizer.zero_grad()

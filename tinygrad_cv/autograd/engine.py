@@ -29,7 +29,7 @@ from ..tensor import Tensor, stack
 from .function import check_finite
 from .nodes import accumulators, run_posthooks, run_prehooks
 from .saved_hooks import on_graph, unpack_saved
-from .versions import check_saved_outputs, current_inputs
+from .versions import bump_version, check_saved_outputs, current_inputs
 from .mode import modes
 
 
@@ -595,10 +595,25 @@ def _add_to_grad(t, g, create_graph, shared=False):
         fresh = fresh or g._view_base is not None
         t.grad = (g.clone() if fresh else g) if t.grad is None else t.grad + g
         return
-    if t.grad is None:
+    grad = t.grad
+    if grad is None:
         t.grad = Tensor.wrap(_in_layout_of(t.array, raw, fresh))
+    elif _can_add_in_place(grad, raw):      # torch: the same .grad tensor, summed in place
+        backend.get_array_module(raw).add(grad.array, raw, out=grad.array)
+        bump_version(grad)
     else:
-        t.grad = Tensor.wrap(t.grad.array + raw)
+        t.grad = Tensor.wrap(grad.array + raw)
+
+
+def _can_add_in_place(grad, raw) -> bool:
+    """Whether a later gradient ``raw`` may be added into the existing ``.grad`` in place (as
+    torch's accumulation does outside ``create_graph``): a plain tensor off the graph whose
+    memory can be written, with the shape and dtype of the sum and no memory shared with
+    ``raw``."""
+    target = grad.array
+    return (not grad.requires_grad and grad.creator is None and _writeable(target)
+            and target.shape == raw.shape and target.dtype == raw.dtype
+            and _storage_id(grad) != _storage_id(raw))
 
 
 def _in_layout_of(leaf, raw, fresh):
