@@ -6,11 +6,14 @@ import re
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import torch.autograd.graph as torch_graph
 
 import tinygrad_cv as tg
 from tinygrad_cv.autograd import graph, grad
 from tinygrad_cv.autograd.function import Function as KernelFunction
+from tinygrad_cv.testing import strategies as tst
 
 RNG = np.random.default_rng(0)
 A = RNG.standard_normal((3, 4)).astype(np.float32)
@@ -59,6 +62,38 @@ def test_next_functions_walk_as_torch(case):
         assert shape_of(o_root, ours, names=True) == shape_of(t_root, theirs, names=True)
     assert isinstance(o_root, graph.Node) and isinstance(o_root, KernelFunction)
     assert o_root.name() == type(o_root).__name__ + "Backward"
+
+
+PROGRAM_OPS = {      # ops whose nodes have torch's names and edges
+    "mul": lambda L, x, y, c: x * y, "add": lambda L, x, y, c: x + c,
+    "sub": lambda L, x, y, c: y - x, "div": lambda L, x, y, c: x / (y.abs() + 1),
+    "mul_number": lambda L, x, y, c: x * 1.5, "exp": lambda L, x, y, c: (x * 0.1).exp(),
+    "tanh": lambda L, x, y, c: x.tanh(), "sigmoid": lambda L, x, y, c: y.sigmoid(),
+    "sum": lambda L, x, y, c: x.sum(-1, keepdim=True), "mean": lambda L, x, y, c: y.mean(),
+    "neg": lambda L, x, y, c: -x,
+}
+
+
+@settings(max_examples=25, deadline=None)
+@given(tst.broadcastable_shapes(3), st.lists(st.tuples(st.sampled_from(sorted(PROGRAM_OPS)),
+                                                       st.booleans()), min_size=1, max_size=6),
+       st.integers(0, 2 ** 31 - 1))
+def test_random_programs_walk_as_torch(shapes, program, seed):
+    """Random chains of elementwise ops and reductions on broadcastable leaves and a
+    constant: the same walk (names and edges) in both."""
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    walks = []
+    for lib in (torch, tg):
+        a, b = (lib.tensor(v, requires_grad=True) for v in arrays[:2])
+        c = lib.tensor(arrays[2])
+        x, y = a, b
+        for name, swap in program:
+            x, y = PROGRAM_OPS[name](lib, *((y, x) if swap else (x, y)), c), x
+        out = x if x.grad_fn is not None else y
+        walks.append(shape_of(out.grad_fn, [a, b], names=True)
+                     if out.grad_fn is not None else None)
+    assert walks[1] == walks[0]
 
 
 def test_next_functions_differences_documented():
