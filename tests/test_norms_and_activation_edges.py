@@ -311,12 +311,73 @@ def test_smooth_activations_second_order_and_gradcheck(name):
                                atol=1e-12)
 
 
-@pytest.mark.parametrize("name", ["elu", "selu", "celu", "softplus", "logsigmoid", "mish",
-                                  "hardswish"])
-def test_activations_refuse_integer_inputs_as_torch(name):
-    for m in (tg, torch):
+_FLOAT_ONLY = ["elu", "selu", "celu", "softplus", "logsigmoid", "mish", "hardswish", "gelu",
+               "silu", "leaky_relu", "rrelu", "hardsigmoid", "hardshrink", "softshrink", "glu",
+               "softmax", "log_softmax", "softmin", "elu_", "leaky_relu_", "rrelu_"]
+
+
+def _activation(m, name, x):
+    F_ = m.nn.functional
+    if name in ("softmax", "log_softmax", "softmin"):
+        return getattr(F_, name)(x, dim=-1)
+    if name == "threshold":
+        return F_.threshold(x, 0.5, -1.5)
+    return getattr(F_, name)(x)
+
+
+@pytest.mark.parametrize("name", _FLOAT_ONLY)
+def test_activations_refuse_integer_and_bool_inputs_as_torch(name):
+    for m in (torch, tg):
         with pytest.raises(NotImplementedError):
-            getattr(m.nn.functional, name)(m.tensor([1, -2]))
+            _activation(m, name, m.tensor([1, -2]))
+        with pytest.raises((NotImplementedError, RuntimeError)) as raised:
+            _activation(m, name, m.tensor([True, False]))
+        if m is torch:
+            expected = raised.type
+        else:
+            assert raised.type is expected
+    for m in (tg, torch):        # a dtype= cast first is accepted
+        if name in ("softmax", "log_softmax", "softmin"):
+            assert getattr(m.nn.functional, name)(m.tensor([1, 2]), -1, dtype=m.float32).dtype \
+                == m.float32
+
+
+@pytest.mark.parametrize("name", ["relu", "relu6", "hardtanh", "relu_", "hardtanh_", "tanhshrink",
+                                  "softsign", "threshold"])
+def test_activations_on_bool_inputs_raise_as_torch(name):
+    errors = []
+    for m in (torch, tg):
+        with pytest.raises((NotImplementedError, RuntimeError)) as raised:
+            _activation(m, name, m.tensor([True, False]))
+        errors.append(raised.type)
+    assert errors[0] is errors[1]
+
+
+def test_threshold_keeps_an_integer_dtype_as_torch():
+    outs = [m.nn.functional.threshold(m.tensor([1, -2, 3, 0]), 0.5, -1.5) for m in (tg, torch)]
+    assert outs[0].tolist() == outs[1].tolist() == [1, -1, 3, -1]
+    assert str(outs[0].dtype) == str(outs[1].dtype).replace("torch.", "") == "int64"
+
+
+@pytest.mark.parametrize("name", ["relu_", "elu_", "selu_", "celu_", "leaky_relu_", "hardtanh_",
+                                  "threshold_", "rrelu_"])
+def test_inplace_activations_of_empty_tensors_as_torch(name):
+    for shape in ((0, 4), (3, 0)):
+        for m in (tg, torch):
+            x = m.ones(*shape)
+            out = getattr(m.nn.functional, name)(*((x, 0.5, 2.0) if name == "threshold_" else
+                                                     (x,)))
+            assert out is x and tuple(x.shape) == shape
+    x = tg.ones(1, 3).expand(0, 3)     # an empty expand has nothing to overlap
+    assert x.add_(1) is x
+
+
+def test_silu_of_a_0d_tensor_and_glu_of_an_empty_dim_as_torch():
+    _same(lambda m, t: m.nn.functional.silu(t), np.array(-1.5))
+    _same(lambda m, t: m.nn.functional.silu(t * 1, inplace=True), np.array(2.5))
+    _same(lambda m, t: m.nn.functional.glu(t, -1), np.ones((3, 0)), grad=False)
+    _same(lambda m, t: m.nn.functional.glu(t, 0), np.random.default_rng(7).standard_normal(
+        (4, 3)))
 
 
 def test_hardswish_module_inplace_second_order_and_integers_as_torch():

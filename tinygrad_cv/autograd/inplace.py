@@ -113,6 +113,9 @@ def write(self, value, casting="same_kind") -> None:
             value.dtype, arr.dtype, casting):
         raise RuntimeError(f"result type {torch_type_name(value.dtype)} can't be cast to the "
                            f"desired output type {torch_type_name(arr.dtype)}")
+    if arr.size == 0:                  # (nothing to write: no overlap, even in an expand)
+        bump_version(self)
+        return
     if not getattr(arr.flags, "writeable", True) or any(   # (CuPy arrays have no such flag)
             st == 0 and n > 1 for st, n in zip(arr.strides, arr.shape)):   # (an expand)
         raise RuntimeError(OVERLAP_ERROR)

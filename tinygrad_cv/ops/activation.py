@@ -22,6 +22,7 @@ import math
 
 from .. import backend
 from ..autograd import buffers
+from ..autograd.versions import torch_type_name
 from ..autograd.function import Function
 from . import dual
 from .elementwise import split_rows
@@ -51,6 +52,13 @@ def _sigmoid_dual(x):
     return x.sigmoid() if dual.is_tensor(x) else _sigmoid_array(x)
 
 
+def require_floating(name, x):
+    """NotImplementedError, as torch's, unless the array ``x`` is floating."""
+    if x.dtype.kind != "f":
+        raise NotImplementedError(f"{name} is not implemented for {torch_type_name(x.dtype)} "
+                                  f"tensors (floating ones only, as torch)")
+
+
 class LeakyReLUFn(Function):
     """y = x if x > 0 else slope * x;  dy/dx = 1 if x > 0 else slope."""
 
@@ -58,6 +66,7 @@ class LeakyReLUFn(Function):
 
     @staticmethod
     def forward(ctx, x, negative_slope=0.01):
+        require_floating("leaky_relu", x)
         xp = backend.get_array_module(x)
         positive = x > 0
         ctx.save_for_backward(positive)
@@ -84,7 +93,7 @@ class HardswishFn(Function):
     @staticmethod
     @backend.fp_quiet
     def forward(ctx, x):
-        _floating_only("hardswish", x)
+        require_floating("hardswish", x)
         ctx.save_for_backward(x)
         return x * backend.get_array_module(x).clip(x + 3, 0, 6) / 6
 
@@ -95,12 +104,6 @@ class HardswishFn(Function):
         xr = dual.raw(x)
         inside = g * (x / 3 + 0.5)
         return dual.where(xr <= -3, 0.0, dual.where(xr >= 3, g, inside))
-
-
-def _floating_only(name, x):
-    if x.dtype.kind != "f":
-        raise NotImplementedError(f"{name} is not implemented for {x.dtype} tensors (floating "
-                                  "ones only, as torch)")
 
 
 class ELUFn(Function):
@@ -116,7 +119,7 @@ class ELUFn(Function):
     @staticmethod
     @backend.fp_quiet
     def forward(ctx, x, alpha=1.0, scale=1.0, input_scale=1.0):
-        _floating_only("elu", x)
+        require_floating("elu", x)
         xp = backend.get_array_module(x)
         ctx.save_for_backward(x)
         ctx.coefs = (alpha * scale, scale, input_scale)
@@ -142,7 +145,7 @@ class SoftplusFn(Function):
     @staticmethod
     @backend.fp_quiet
     def forward(ctx, x, beta=1.0, threshold=20.0):
-        _floating_only("softplus", x)
+        require_floating("softplus", x)
         xp = backend.get_array_module(x)
         ctx.save_for_backward(x)
         ctx.beta, ctx.threshold = beta, threshold
@@ -169,7 +172,7 @@ class LogSigmoidFn(Function):
     @staticmethod
     @backend.fp_quiet
     def forward(ctx, x):
-        _floating_only("log_sigmoid", x)
+        require_floating("log_sigmoid", x)
         xp = backend.get_array_module(x)
         ctx.save_for_backward(x)
         return xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
@@ -190,7 +193,7 @@ class MishFn(Function):
     @staticmethod
     @backend.fp_quiet
     def forward(ctx, x):
-        _floating_only("mish", x)
+        require_floating("mish", x)
         xp = backend.get_array_module(x)
         t = xp.tanh(xp.log1p(xp.exp(x)))
         ctx.save_for_backward(x, t)
@@ -218,6 +221,7 @@ class GELUFn(Function):
 
     @staticmethod
     def forward(ctx, x, approximate="none"):
+        require_floating("gelu", x)
         ctx.approximate = approximate
         if approximate == "tanh":  # (1 + tanh u)/2 = sigmoid(2u), accurate for u << 0
             s = _sigmoid_array((x + x * x * x * _GELU_CUBIC) * (2 * _SQRT_2_OVER_PI))
@@ -247,7 +251,9 @@ def _silu_denominator(x, out=None):
     overflows to inf for x << 0, which gives x / d = -0 and 1 / d = 0 exactly (the warning is
     silenced), so no branch on the sign is needed."""
     xp = backend.get_array_module(x)
-    d = xp.negative(x, out=out)
+    d = xp.negative(x, out=out) if out is not None else -xp.asarray(x)
+    if d.ndim == 0:
+        d = xp.asarray(d).reshape(())       # (a 0-d result is a scalar, not writable in place)
     errstate = getattr(xp, "errstate", None)
     if errstate is not None:
         with errstate(over="ignore"):
@@ -272,7 +278,8 @@ class SiLUFn(Function):
 
     @staticmethod
     def forward(ctx, x):
-        if x.ndim == 0 or x.dtype.kind != "f":
+        require_floating("silu", x)
+        if x.ndim == 0:
             d = _silu_denominator(x)
             ctx.save_for_backward(x, d)
             return x / d

@@ -14,12 +14,26 @@ from __future__ import annotations
 from ... import backend
 from ...autograd.inplace import apply_inplace
 from ...ops.activation import (ELUFn, GELUFn, HardswishFn, LeakyReLUFn, LogSigmoidFn, MishFn,
-                                SiLUFn, SoftplusFn)
+                                SiLUFn, SoftplusFn, require_floating)
 from ...tensor import Tensor, where
+
+
+def _floating(name, t):
+    """``t``, which must be floating (NotImplementedError otherwise, as torch's kernels)."""
+    require_floating(name, t.array)
+    return t
+
+
+def _not_bool(name, t):
+    """``t``, which must not be bool (RuntimeError otherwise, as torch)."""
+    if t.array.dtype.kind == "b":
+        raise RuntimeError(f"{name}: bool inputs are not supported (as torch)")
+    return t
 
 
 def relu(input, inplace=False):
     """max(input, 0);  gradient [input > 0].  ``inplace=True`` overwrites input (torch's rules)."""
+    _not_bool("relu", input)
     return input.relu_() if inplace else input.relu()
 
 
@@ -62,20 +76,21 @@ def softmax(input, dim=None, dtype=None):
     """exp(x_i) / sum_j exp(x_j) along ``dim`` (stable: the maximum is subtracted first)."""
     if dtype is not None:
         input = input.to(dtype)
-    return input.softmax(_softmax_dim(input, dim, "softmax"))
+    return _floating("softmax", input).softmax(_softmax_dim(input, dim, "softmax"))
 
 
 def log_softmax(input, dim=None, dtype=None):
     """x_i - logsumexp_j x_j along ``dim``."""
     if dtype is not None:
         input = input.to(dtype)
-    return input.log_softmax(_softmax_dim(input, dim, "log_softmax"))
+    return _floating("log_softmax", input).log_softmax(_softmax_dim(input, dim, "log_softmax"))
 
 
 def softmin(input, dim=None, dtype=None):
     """softmax(-input) along ``dim``."""
     if dtype is not None:
         input = input.to(dtype)
+    _floating("softmin", _not_bool("softmin", input))
     return (-input).softmax(_softmax_dim(input, dim, "softmin"))
 
 
@@ -93,6 +108,7 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """clamp(input, min_val, max_val);  gradient 1 strictly inside (min_val, max_val), else 0."""
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val {min_val} cannot be greater than max_val {max_val}")
+    _not_bool("hardtanh", input)
 
     def fn(t):
         if t.dtype.kind in "iu":        # integers stay integers, the bounds cast (torch's)
@@ -150,16 +166,24 @@ def mish(input, inplace=False):
 
 def softsign(input):
     """input / (1 + |input|)."""
+    if input.array.dtype.kind == "b":
+        _floating("softsign", input)
     return input / (input.abs() + 1.0)
 
 
 def tanhshrink(input):
     """input - tanh(input)."""
-    return input - input.tanh()
+    return _not_bool("tanhshrink", input) - input.tanh()
 
 
 def threshold(input, threshold, value, inplace=False):
-    """input where input > threshold, else ``value`` (NaN stays NaN);  gradient 1 where kept."""
+    """input where input > threshold, else ``value`` (NaN stays NaN);  gradient 1 where kept.
+    An integer input stays integer (``value`` cast, as torch); bool raises."""
+    if input.array.dtype.kind == "b":
+        _floating("threshold", input)
+    if input.array.dtype.kind in "iu":
+        value = int(value)
+
     def fn(t):
         keep = ~_mask(t, lambda a: a <= threshold)     # NaN is kept, as torch
         return where(keep, t, value)
@@ -172,6 +196,7 @@ _threshold = threshold      # for threshold_, whose argument named threshold hid
 def hardsigmoid(input, inplace=False):
     """relu6(input + 3) / 6 (rounded as torch's);  gradient 1/6 strictly inside (-3, 3), else
     0."""
+    _floating("hardsigmoid", input)
     return _maybe_inplace(input, lambda t: hardtanh(t + 3.0, 0.0, 6.0) / 6.0, inplace)
 
 
@@ -183,6 +208,7 @@ def hardswish(input, inplace=False):
 
 def hardshrink(x, lambd=0.5):
     """x where |x| > lambd, else 0 (NaN stays NaN)."""
+    _floating("hardshrink", x)
     return where(_mask(x, lambda a: (a >= -lambd) & (a <= lambd)), 0.0, x)
 
 
@@ -190,6 +216,7 @@ def softshrink(x, lambd=0.5):
     """x - lambd for x > lambd, x + lambd for x < -lambd, else 0  (lambd >= 0)."""
     if lambd < 0:
         raise ValueError(f"softshrink: lambd must be non-negative, got {lambd}")
+    _floating("softshrink", x)
     return where(_mask(x, lambda a: (a >= -lambd) & (a <= lambd)), 0.0,
                  where(_mask(x, lambda a: a > lambd), x - lambd, x + lambd))
 
@@ -218,6 +245,7 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     (the seeded generator of input's device), the mean slope (lower + upper) / 2 otherwise."""
     if not training:
         return leaky_relu(input, (lower + upper) / 2.0, inplace=inplace)
+    _floating("rrelu", input)
 
     def fn(t):
         rng = backend.get_rng(t.device)
@@ -231,12 +259,13 @@ def glu(input, dim=-1):
     """a * sigmoid(b) where (a, b) are the two halves of input along ``dim`` (even size)."""
     if input.ndim == 0:
         raise RuntimeError("glu does not support scalars because halving size must be even")
+    _floating("glu", input)
     size = input.shape[dim]
     if size % 2:
         raise RuntimeError(f"glu: halving dimension must be even, but dimension {dim} is size "
                            f"{size}")
-    a, b = input.split(size // 2, dim=dim)
-    return a * b.sigmoid()
+    half = size // 2
+    return input.narrow(dim, 0, half) * input.narrow(dim, half, half).sigmoid()
 
 
 # ---- torch's in-place spellings: f_(x, ...) = f(x, ..., inplace=True) -----------------------
