@@ -140,6 +140,15 @@ def test_accumulate_grad_node_as_torch():
     assert not isinstance(tg.tensor(A), graph.Node)
 
 
+def test_node_repr_in_torch_form():
+    for lib in (torch, tg):
+        x = lib.tensor(A, requires_grad=True)
+        node = (x * 2).grad_fn
+        assert re.fullmatch(r"<MulBackward\d* object at 0x[0-9a-f]+>", repr(node))
+        assert re.fullmatch(r"<AccumulateGrad object at 0x[0-9a-f]+>",
+                            repr(node.next_functions[0][0]))
+
+
 def test_module_graph_reaches_the_same_parameters():
     torch.manual_seed(0)
     t_model = torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3), torch.nn.ReLU(), torch.nn.Flatten(),

@@ -61,6 +61,9 @@ class NodeAPI:
     def name(self) -> str:
         return f"{type(self).__name__}Backward"
 
+    def __repr__(self):
+        return f"<{self.name()} object at {id(self):#x}>"     # (torch's form)
+
     @property
     def next_functions(self):
         """One ``(node, output index)`` per input (see the module docstring)."""
@@ -126,7 +129,7 @@ class AccumulateGrad(NodeAPI):
         return ACCUMULATE_GRAD_NAME
 
     def __repr__(self):
-        return f"<AccumulateGrad object at {id(self):#x}>"
+        return f"<AccumulateGrad object at {id(self):#x}>"     # (torch's)
 
 
 # id(leaf) -> its AccumulateGrad (made when first asked for; dropped with the leaf)
