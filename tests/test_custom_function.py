@@ -164,20 +164,7 @@ def test_higher_order_custom_function_differentiates_twice():
         tg.autograd.grad(OURS[2].apply(x, 2.0).sum(), [x], create_graph=True)
 
 
-def test_mark_dirty_is_refused_and_numpy_results_are_accepted():
-    class Dirty(tg.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            ctx.mark_dirty(x)
-            return x
-
-        @staticmethod
-        def backward(ctx, g):
-            return g
-
-    with pytest.raises(NotImplementedError, match="mark_dirty"):
-        Dirty.apply(tg.randn(2, requires_grad=True))
-
+def test_numpy_results_are_accepted():
     class OnArrays(tg.autograd.Function):
         @staticmethod
         def forward(ctx, x):

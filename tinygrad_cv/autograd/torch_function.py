@@ -17,18 +17,23 @@ before the user's code runs, and the Tensors it returns become arrays again.  Ar
 (code written with NumPy on ``.array``) are accepted as they are.  Without ``higher_order``
 such a Function is first order (``create_graph=True`` through it raises, as for the kernel's
 fused layers); a backward marked ``once_differentiable`` runs unrecorded under
-``create_graph`` (the gradients it gives are constants there, as torch's).  ``mark_dirty`` (in-place outputs) is not
-supported and raises.
+``create_graph`` (the gradients it gives are constants there, as torch's).  ``mark_dirty``
+(inputs changed in place and returned): the caller's own Tensors come back, rebased onto the
+node as the framework's in-place ops rebase (``_dirty_outputs``).
 """
 from __future__ import annotations
 
 import functools
 import inspect
+import threading
 
 from .. import backend
 from ..tensor import Tensor
 from .function import Function as KernelFunction
 from .mode import no_grad
+from .versions import bump_version, version_box
+
+_forward_state = threading.local()   # .callers: the Tensors apply got; .dirty: mark_dirty's arrays
 
 
 def _to_tensor(value):
@@ -79,7 +84,14 @@ class Function(KernelFunction):
             bound = inspect.signature(_user(cls._user_forward)).bind(*args, **kwargs)
             bound.apply_defaults()
             args, kwargs = bound.args, bound.kwargs
-        return super().apply(*args, **kwargs)
+        callers = [a for a in args if isinstance(a, Tensor)]
+        _forward_state.callers = callers
+        try:
+            outputs = super().apply(*args, **kwargs)
+        finally:
+            dirty, _forward_state.callers, _forward_state.dirty = \
+                getattr(_forward_state, "dirty", None), None, None
+        return outputs if dirty is None else _dirty_outputs(outputs, dirty, callers)
 
     def save_for_backward(self, *tensors):
         """Keep tensors for ``backward`` (stored as their arrays, so that under
@@ -95,8 +107,10 @@ class Function(KernelFunction):
                                           for t in tensors])
 
     def mark_dirty(self, *tensors):
-        raise NotImplementedError("mark_dirty: in-place outputs of a custom Function are not "
-                                  "supported; return a new tensor instead")
+        """The input Tensors ``forward`` changed in place (they must be returned as outputs):
+        the caller's tensors themselves come back, moved onto this node's outputs, as torch's
+        (``_dirty_outputs``)."""
+        self._dirty = tuple(tensors)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -110,6 +124,12 @@ def _user(fn):
 def _run_forward(cls, ctx, *arrays, **kwargs):
     """The kernel's forward: the user's on Tensors, with grad mode off."""
     inputs = tuple(_to_tensor(a) for a in arrays)
+    for t in inputs:       # the caller's version counters: an in-place change here counts
+        if isinstance(t, Tensor):
+            for caller in getattr(_forward_state, "callers", None) or ():
+                if caller.array is t.array:
+                    t._vbox = version_box(caller)
+                    break
     forward = _user(cls._user_forward)
     with no_grad():
         if "setup_context" in _defining(cls):
@@ -117,7 +137,60 @@ def _run_forward(cls, ctx, *arrays, **kwargs):
             _user(_defining(cls)["setup_context"])(ctx, inputs, output)
         else:
             output = forward(ctx, *inputs, **kwargs)
-    return _arrays(output, f"{cls.__name__}.forward")
+    arrays_out = _arrays(output, f"{cls.__name__}.forward")
+    dirty = ctx.__dict__.pop("_dirty", None)
+    if dirty:
+        returned = arrays_out if isinstance(arrays_out, tuple) else (arrays_out,)
+        if not all(any(t.array is r for r in returned) for t in dirty):
+            raise RuntimeError("Some elements marked as dirty during the forward method were "
+                               "not returned as output. The inputs that are modified inplace "
+                               "must all be outputs of the Function.")
+        _forward_state.dirty = [t.array for t in dirty]
+    return arrays_out
+
+
+def _dirty_outputs(outputs, dirty, callers):
+    """``mark_dirty``: each output whose array is a dirty input's is replaced by the caller's
+    Tensor itself, rebased onto the node as torch's in-place ops are (``autograd/inplace.py``:
+    its old place on the graph stays with the nodes recorded before; a view rebases its base
+    through CopySlices), and its version counter moves once more (torch counts the mark).  The
+    node's own input becomes that old place.  torch's errors: a leaf that requires grad, or a
+    view of one, may not be changed in place on the graph."""
+    from .inplace import _check_may_rebase, _rebase, _rebase_view
+
+    single = not isinstance(outputs, tuple)
+    results = [outputs] if single else list(outputs)
+    for k, out in enumerate(results):
+        caller = next((c for c in callers if any(c.array is d for d in dirty)
+                       and c.array is out.array), None)
+        if caller is None:
+            continue
+        node = out.creator
+        if node is None:                       # nothing recorded: the values changed, that is all
+            bump_version(caller)
+            if caller.requires_grad:           # (under no_grad: an alias off the graph, as torch)
+                out._vbox = version_box(caller)
+            else:
+                results[k] = caller
+            continue
+        try:
+            view = _check_may_rebase(caller)
+        except RuntimeError as exc:
+            if caller._view_base is None:      # (torch's words for a leaf here)
+                raise RuntimeError(str(exc).replace("is being used", "has been used")) from None
+            raise
+        old = Tensor.wrap(caller.array)        # the caller's place before the change
+        old.requires_grad, old.creator, old.out_index = \
+            caller.requires_grad, caller.creator, caller.out_index
+        node.inputs = tuple(old if x is caller else x for x in node.inputs)
+        version = caller._version
+        bump_version(caller)
+        if view is None:
+            _rebase(caller, out, version)
+        else:
+            _rebase_view(caller, out, view, version)
+        results[k] = caller
+    return results[0] if single else tuple(results)
 
 
 def _run_backward(cls, ctx, *grads):
