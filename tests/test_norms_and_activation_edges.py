@@ -436,3 +436,21 @@ def test_embedding_bag_refuses_2d_bool_indices_as_torch():
             bag(m.tensor([[True, False], [False, False]]))
         with pytest.raises(RuntimeError):       # offsets [1, 0]: the first is not 0
             m.nn.functional.embedding_bag(m.tensor([1, 2]), bag.weight, m.tensor([True, False]))
+
+
+@pytest.mark.parametrize("name", ["elu", "selu", "celu", "hardswish", "softplus", "mish",
+                                  "logsigmoid", "silu", "gelu"])
+def test_second_derivatives_at_infinite_inputs_match_torch(name):
+    """create_graph through the piecewise primitives: the branch not taken at x = +-inf
+    contributes 0, not 0 * inf (the kinks 0 and NaN inputs, where torch's first and second
+    derivatives take different sides, are left out)."""
+    x = np.array([-math.inf, -50.0, -3.5, -3.0, -1.0, 1.0, 3.0, 3.5, 50.0, math.inf])
+    results = []
+    for m in (tg, torch):
+        t = m.tensor(x, requires_grad=True)
+        g0 = m.tensor(np.linspace(-1.0, 2.0, len(x)), requires_grad=True)
+        gx, = m.autograd.grad(getattr(m.nn.functional, name)(t), t, g0, create_graph=True)
+        v = m.tensor(np.cos(np.arange(len(x))))
+        results.append([_host(h) for h in m.autograd.grad(gx, (t, g0), v)])
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-20, equal_nan=True)

@@ -102,7 +102,11 @@ class HardswishFn(Function):
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         xr = dual.raw(x)
-        inside = g * (x / 3 + 0.5)
+        # the inner piece at x clamped to [-3, 3]: its value where chosen, and finite (with
+        # finite derivatives) where not, so create_graph's masked branches give 0, not NaN
+        inner = x.clamp(-3, 3) if dual.is_tensor(x) else \
+            backend.get_array_module(x).clip(x, -3, 3)
+        inside = g * (inner / 3 + 0.5)
         return dual.where(xr <= -3, 0.0, dual.where(xr >= 3, g, inside))
 
 
@@ -131,7 +135,11 @@ class ELUFn(Function):
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         negcoef, poscoef, input_scale = ctx.coefs
-        below = g * input_scale * negcoef * dual.exp(x * input_scale)
+        # exp at min(x, 0): its value where chosen, finite where not (create_graph's masked
+        # branch then gives 0, not 0 * inf)
+        below_x = x.clamp(max=0) if dual.is_tensor(x) else \
+            backend.get_array_module(x).minimum(x, 0)
+        below = g * input_scale * negcoef * dual.exp(below_x * input_scale)
         return dual.where(dual.raw(x) > 0, g * poscoef, below)
 
 
