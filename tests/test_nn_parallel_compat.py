@@ -39,8 +39,15 @@ def test_rnnbase_errors():
         nn.RNNBase("SRU", 3, 4)
     with pytest.raises(ValueError, match="proj_size"):
         nn.RNNBase("GRU", 3, 4, proj_size=2)
-    with pytest.raises(NotImplementedError, match="proj_size"):
-        nn.RNNBase("LSTM", 3, 4, proj_size=2)
+    ours, theirs = nn.RNNBase("LSTM", 3, 4, proj_size=2), torch.nn.RNNBase("LSTM", 3, 4,
+                                                                           proj_size=2)
+    assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == \
+        [(k, tuple(v.shape)) for k, v in theirs.state_dict().items()]
+    for bad in (-1, 4, 5):
+        with pytest.raises(ValueError, match="proj_size"):
+            torch.nn.RNNBase("LSTM", 3, 4, proj_size=bad)
+        with pytest.raises(ValueError, match="proj_size"):
+            nn.RNNBase("LSTM", 3, 4, proj_size=bad)
 
 
 def test_rnncellbase_constructible_as_torch():

@@ -697,6 +697,8 @@ def recurrent(c):
     lstm = op == "LSTM"
     n_state = 2 if lstm else 1
     x, states = c.names[0], c.names[1:1 + n_state]
+    if len(c.in_arrays) > 5 + n_state and c.in_arrays[5 + n_state] is not None:
+        c.fail("an LSTM with a projection (proj_size > 0) has no ONNX LSTM form")
     w_ih, w_hh, b_ih, b_hh = (list(c.in_arrays[1 + n_state:]) + [None, None])[:4]
     order = _GATE_ORDER[c.op]
     hidden = w_hh.shape[1]

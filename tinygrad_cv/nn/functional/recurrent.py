@@ -65,18 +65,24 @@ def _step_order(x, reverse):
     return xp.ascontiguousarray(x[::-1]) if reverse else xp.ascontiguousarray(x)
 
 
-def _check_weights(name, x, h, w_ih, w_hh, gates):
-    """Raise ValueError naming ``name`` when the shapes do not fit together."""
-    hidden = w_hh.shape[1]
+def _check_weights(name, x, h, w_ih, w_hh, gates, w_hr=None):
+    """Raise ValueError naming ``name`` when the shapes do not fit together (with a projection
+    ``w_hr`` (P, H) the recurrent weight is (gates*H, P) and the state h is (N, P))."""
+    out_size = w_hh.shape[1]
+    hidden = out_size if w_hr is None else w_hr.shape[-1]
     if w_ih.ndim != 2 or w_ih.shape[0] != gates * hidden or w_hh.shape[0] != gates * hidden:
-        raise ValueError(f"{name}: expected w_ih ({gates}*H, I) and w_hh ({gates}*H, H), got "
-                         f"{tuple(w_ih.shape)} and {tuple(w_hh.shape)}")
+        size = "H" if w_hr is None else "P"
+        raise ValueError(f"{name}: expected w_ih ({gates}*H, I) and w_hh ({gates}*H, {size}), "
+                         f"got {tuple(w_ih.shape)} and {tuple(w_hh.shape)}")
+    if w_hr is not None and (w_hr.ndim != 2 or w_hr.shape[0] != out_size):
+        raise ValueError(f"{name}: expected w_hr (P, H) with P = {out_size} (w_hh's columns), "
+                         f"got {tuple(w_hr.shape)}")
     if x.shape[-1] != w_ih.shape[1]:
         raise ValueError(f"{name}: expected input with {w_ih.shape[1]} features (last dim), got "
                          f"shape {tuple(x.shape)}")
-    if h.shape != (x.shape[-2], hidden):
-        raise ValueError(f"{name}: expected hidden state of shape {(x.shape[-2], hidden)}, got "
-                         f"{tuple(h.shape)}")
+    if h.shape != (x.shape[-2], out_size):
+        raise ValueError(f"{name}: expected hidden state of shape {(x.shape[-2], out_size)}, "
+                         f"got {tuple(h.shape)}")
 
 
 def _feature_major(a):
@@ -117,11 +123,11 @@ def _recurrence_work(T, N, rows, inputs, hidden):
     return T * N * rows * (inputs + hidden) // threads.MACS_PER_ELEMENT + 8 * T * N * rows
 
 
-def _output_buffers(ctx, xp, T, N, H, dtype, n_states):
-    """The sequence output (T, N, H) (None for one step) and the final states (N, H) that the
-    batch parts write their columns into."""
-    out = None if ctx.single else xp.empty((T, N, H), dtype=dtype)
-    return out, [xp.empty((N, H), dtype=dtype) for _ in range(n_states)]
+def _output_buffers(ctx, xp, T, N, sizes, dtype):
+    """The sequence output (T, N, sizes[0]) (None for one step) and the final states
+    (N, size) of each size in ``sizes`` that the batch parts write their columns into."""
+    out = None if ctx.single else xp.empty((T, N, sizes[0]), dtype=dtype)
+    return out, [xp.empty((N, size), dtype=dtype) for size in sizes]
 
 
 def _write_outputs(ctx, out, finals, a, b, hs, extra=()):
@@ -226,33 +232,37 @@ def _weight_grads(needs, d_ih, d_hh, xs, hs, w_ih, dx_out):
 def _backward_parts(ctx, grads, n_states, part_fn):
     """The gradients of a recurrence from ``part_fn(j, dout, d_states)`` over its batch parts.
 
-    ``part_fn`` runs BPTT on part j's saved buffers and returns (d_ih, d_hh, d_states (H, Nj)
-    after the first step); this adds dx (written into its columns of one (T, N, I) array),
-    the initial-state gradients and the weight and bias gradients (per part, over its
-    samples; the caller adds the parts).  Returns (dx, [d initial states], dW_ih, dW_hh,
-    db_ih, db_hh).
+    ``part_fn`` runs BPTT on part j's saved buffers and returns (d_ih, d_hh, d_states (size,
+    Nj) after the first step[, a further weight gradient of the part or None]); this adds dx
+    (written into its columns of one (T, N, I) array), the initial-state gradients and the
+    weight and bias gradients (per part, over its samples; the caller adds the parts).
+    Returns (dx, [d initial states], dW_ih, dW_hh, db_ih, db_hh, the further gradient or None).
+    The inputs of the Function are (x, the n_states states, w_ih, w_hh, b_ih, b_hh, ...).
     """
     xs, w_ih, ranges = ctx.saved_tensors[:3]
     xp = backend.get_array_module(xs)
     T, N, _ = xs.shape
     nx = ctx.needs_input_grad[0]
-    needs = (nx,) + tuple(ctx.needs_input_grad[-4:])
+    needs = (nx,) + (tuple(ctx.needs_input_grad) + (False,) * 4)[1 + n_states:5 + n_states]
     dt = ctx.dtype
     dx = xp.empty((T, N, w_ih.shape[1]), dtype=xp.result_type(dt, w_ih)) if nx else None
-    d_states = [xp.empty((N, w_ih.shape[0] // ctx.gates), dtype=dt) for _ in range(n_states)]
+    incoming = grads[:n_states] if ctx.single else grads[1:1 + n_states]
+    d_states = [xp.empty((N, g.shape[-1]), dtype=dt) for g in incoming]
 
     def part(a, b):
         j = ranges.index((a, b))
         dout, states = _incoming_grads(ctx, grads, n_states, dt, a, b)
-        d_ih, d_hh, states = part_fn(j, dout, states)
+        result = part_fn(j, dout, states)
+        d_ih, d_hh, states = result[:3]
         for full, st in zip(d_states, states):
             full[a:b] = st.T
         return _weight_grads(needs, d_ih, d_hh, xs[:, a:b], ctx.saved_tensors[3][j][0],
-                             w_ih, None if dx is None else dx[:, a:b])
+                             w_ih, None if dx is None else dx[:, a:b]) + (
+                                 result[3] if len(result) > 3 else None,)
 
     sums = _per_part(part, ranges)
     totals = []
-    for k in range(4):
+    for k in range(5):
         parts = [s[k] for s in sums]
         if k == 3 and parts[0] is not None and parts[0] is sums[0][2]:
             totals.append(totals[2])        # db_hh is db_ih (one gradient for both biases)
@@ -301,7 +311,7 @@ class RNNSequence(Function):
         dt = xp.result_type(xs, w_ih)
         relu = nonlinearity == "relu"
         ctx.single, ctx.reverse, ctx.relu, ctx.dtype, ctx.gates = single, reverse, relu, dt, 1
-        out, finals = _output_buffers(ctx, xp, T, N, H, dt, 1)
+        out, finals = _output_buffers(ctx, xp, T, N, (H,), dt)
 
         def part(a, b):
             pre = _input_projection(xs[:, a:b], w_ih, bias)
@@ -346,7 +356,7 @@ class RNNSequence(Function):
                 xp.matmul(w_hh_t, d, out=dh)
             return d_pre, d_pre, (dh,)
 
-        dx, (dh0,), dw_ih, dw_hh, db_ih, db_hh = _backward_parts(ctx, grads, 1, part)
+        dx, (dh0,), dw_ih, dw_hh, db_ih, db_hh, _ = _backward_parts(ctx, grads, 1, part)
         return dx, dh0, dw_ih, dw_hh, db_ih, db_hh
 
 
@@ -355,6 +365,9 @@ class LSTMSequence(Function):
 
     Inputs: x (T, N, I) or (N, I), h0, c0 (N, H), w_ih (4H, I), w_hh (4H, H), b_ih, b_hh (4H,).
     Outputs: (output (T, N, H), h_T, c_T) for a sequence, (h_1, c_1) for one step.
+
+    With a projection ``w_hr`` (P, H) (torch's ``proj_size``): h_t = W_hr (o * tanh(c_t)), so
+    h0, h_T and the output have P features and w_hh is (4H, P); c stays (N, H).
 
     Forward: the rows of the sigmoid gates (i, f, o) in the weights and bias are pre-scaled by
     1/2 (exact in floating point), so that one ``tanh`` over all 4H pre-activations gives
@@ -367,21 +380,23 @@ class LSTMSequence(Function):
         d a = [dc * g i(1-i), dc * c_{t-1} f(1-f), dc * i (1-g^2), dh * tanh(c_t) o(1-o)]
         dc_{t-1} = dc * f,   dh_{t-1} = W_hh^T d a
 
-    where the factors that do not depend on the recursion are computed for all steps at once.
+    with a projection, m_t = o * tanh(c_t) is kept per step and dh is first taken back through
+    it (dm = W_hr^T dh, used above in place of dh); dW_hr = sum_t dh_t m_t^T is one GEMM over
+    all steps.  The factors that do not depend on the recursion are computed for all steps at once.
     The batch is split over the intra-op threads (``_batch_ranges``), forward and backward.
     """
 
     @staticmethod
-    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
-        _check_weights("LSTM", x, h0, w_ih, w_hh, 4)
-        if c0.shape != h0.shape:
-            raise ValueError(f"LSTM: expected cell state of shape {tuple(h0.shape)}, got "
-                             f"{tuple(c0.shape)}")
+    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, reverse=False):
+        _check_weights("LSTM", x, h0, w_ih, w_hh, 4, w_hr)
         xp = backend.get_array_module(x)
         x3, single = _as_sequence(x)
         xs = _step_order(x3, reverse)
         T, N, I = xs.shape
-        H = w_hh.shape[1]
+        H, P = w_ih.shape[0] // 4, w_hh.shape[1]
+        if c0.shape != (N, H):
+            raise ValueError(f"LSTM: expected cell state of shape {(N, H)}, got "
+                             f"{tuple(c0.shape)}")
         dt = xp.result_type(x, w_ih)
         row_scale = xp.full((4 * H, 1), 0.5, dtype=dt)   # 1/2 on the rows of i, f, o
         row_scale[2 * H:3 * H] = 1.0
@@ -390,12 +405,15 @@ class LSTMSequence(Function):
         bias_s = None if bias is None else bias * row_scale[:, 0]
         w_hh_s = w_hh * row_scale
         ctx.single, ctx.reverse, ctx.dtype, ctx.gates = single, reverse, dt, 4
-        out, finals = _output_buffers(ctx, xp, T, N, H, dt, 2)
+        ctx.projected = w_hr is not None
+        out, finals = _output_buffers(ctx, xp, T, N, (P, H), dt)
 
         def part(a, b):
             n = b - a
             gates = _input_projection(xs[:, a:b], w_ih_s, bias_s)
-            hs, cs = _initial_states(xp, dt, T, n, H, h0[a:b], c0[a:b])
+            (hs,) = _initial_states(xp, dt, T, n, P, h0[a:b])
+            (cs,) = _initial_states(xp, dt, T, n, H, c0[a:b])
+            ms = None if w_hr is None else xp.empty((T, H, n), dtype=dt)   # o * tanh(c)
             tanh_c = xp.empty((T, H, n), dtype=dt)
             rec = xp.empty((4 * H, n), dtype=dt)
             tmp = xp.empty((H, n), dtype=dt)
@@ -413,23 +431,30 @@ class LSTMSequence(Function):
                 xp.multiply(i, g, out=tmp)
                 c += tmp
                 xp.tanh(c, out=tanh_c[s])
-                xp.multiply(o, tanh_c[s], out=hs[s + 1])
+                if ms is None:
+                    xp.multiply(o, tanh_c[s], out=hs[s + 1])
+                else:
+                    xp.multiply(o, tanh_c[s], out=ms[s])
+                    xp.matmul(w_hr, ms[s], out=hs[s + 1])
             _write_outputs(ctx, out, finals, a, b, hs, (cs[-1],))
-            return hs, cs, tanh_c, gates
+            return hs, cs, tanh_c, gates, ms
 
-        ranges = _batch_ranges(N, _recurrence_work(T, N, 4 * H, I, H), xs)
-        ctx.save_for_backward(xs, w_ih, ranges, _per_part(part, ranges), w_hh)
+        work = _recurrence_work(T, N, 4 * H, I, P) + (0 if w_hr is None else _recurrence_work(
+            T, N, P, H, 0))
+        ranges = _batch_ranges(N, work, xs)
+        ctx.save_for_backward(xs, w_ih, ranges, _per_part(part, ranges), w_hh, w_hr)
         return _results(ctx, out, finals)
 
     @staticmethod
     def backward(ctx, *grads):
-        saved, w_hh = ctx.saved_tensors[3:]
+        saved, w_hh, w_hr = ctx.saved_tensors[3:]
         xp = backend.get_array_module(w_hh)
         dt = ctx.dtype
         w_hh_t = w_hh.T
+        need_hr = w_hr is not None and ctx.needs_input_grad[7]
 
         def part(j, dout, states):
-            hs, cs, tanh_c, gates = saved[j]
+            hs, cs, tanh_c, gates, ms = saved[j]
             dh, dc = states
             T, H, N = tanh_c.shape
             # step-independent factors for all steps at once; P becomes d a in place
@@ -449,20 +474,31 @@ class LSTMSequence(Function):
             xp.subtract(1, K, out=K)
             K *= o
             tmp = xp.empty((H, N), dtype=dt)
+            dm = dh if ms is None else xp.empty((H, N), dtype=dt)     # dL/d(o * tanh(c))
+            dhs = xp.empty((T,) + dh.shape, dtype=dt) if need_hr else None
             for s in range(T - 1, -1, -1):
                 if dout is not None:
                     dh += dout[s]
-                xp.multiply(dh, K[s], out=tmp)
+                if ms is not None:
+                    if dhs is not None:
+                        dhs[s] = dh
+                    xp.matmul(w_hr.T, dh, out=dm)
+                xp.multiply(dm, K[s], out=tmp)
                 dc += tmp
                 p = P[s]
                 p[:3] *= dc
-                p[3] *= dh
+                p[3] *= dm
                 dc *= f[s]
                 xp.matmul(w_hh_t, p.reshape(4 * H, N), out=dh)
             d_gates = P.reshape(T, 4 * H, N)
-            return d_gates, d_gates, (dh, dc)
+            # dW_hr = sum_t dh_t m_t^T over the steps and samples of this part: one GEMM
+            dw_hr = None if dhs is None else xp.tensordot(dhs, ms, axes=([0, 2], [0, 2]))
+            return d_gates, d_gates, (dh, dc), dw_hr
 
-        dx, (dh0, dc0), dw_ih, dw_hh, db_ih, db_hh = _backward_parts(ctx, grads, 2, part)
+        dx, (dh0, dc0), dw_ih, dw_hh, db_ih, db_hh, dw_hr = _backward_parts(ctx, grads, 2,
+                                                                             part)
+        if ctx.projected:
+            return dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dw_hr
         return dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh
 
 
@@ -492,7 +528,7 @@ class GRUSequence(Function):
         dt = xp.result_type(xs, w_ih)
         b_hh_col = None if b_hh is None else b_hh[:, None]
         ctx.single, ctx.reverse, ctx.dtype, ctx.gates = single, reverse, dt, 3
-        out, finals = _output_buffers(ctx, xp, T, N, H, dt, 1)
+        out, finals = _output_buffers(ctx, xp, T, N, (H,), dt)
 
         def part(a, b):
             n_ = b - a
@@ -569,7 +605,7 @@ class GRUSequence(Function):
                 dh += rec
             return d_gx, d_gh, (dh,)
 
-        dx, (dh0,), dw_ih, dw_hh, db_ih, db_hh = _backward_parts(ctx, grads, 1, part)
+        dx, (dh0,), dw_ih, dw_hh, db_ih, db_hh, _ = _backward_parts(ctx, grads, 1, part)
         return dx, dh0, dw_ih, dw_hh, db_ih, db_hh
 
 
@@ -601,9 +637,12 @@ def rnn_sequence(input, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh
                              reverse=reverse)
 
 
-def lstm_sequence(input, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
-    """LSTM over x (T, N, I) -> (output (T, N, H), h_T, c_T)."""
-    return LSTMSequence.apply(input, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=reverse)
+def lstm_sequence(input, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False, w_hr=None):
+    """LSTM over x (T, N, I) -> (output (T, N, H), h_T, c_T); with the projection ``w_hr``
+    (P, H), h0, h_T and the output have P features (see ``LSTMSequence``)."""
+    if w_hr is None:
+        return LSTMSequence.apply(input, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=reverse)
+    return LSTMSequence.apply(input, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, reverse=reverse)
 
 
 def gru_sequence(input, h0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):

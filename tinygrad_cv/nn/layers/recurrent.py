@@ -6,12 +6,16 @@ Cells (one time step): ``RNNCell``, ``LSTMCell``, ``GRUCell`` with parameters ``
 (``weight_ih_l{k}``, ``weight_hh_l{k}``, ``bias_ih_l{k}``, ``bias_hh_l{k}`` and the
 ``_reverse`` twins when bidirectional); each layer/direction is one fused sequence Function
 (see ``nn.functional.recurrent``).  Every weight starts as U(-1/sqrt(H), 1/sqrt(H)).
+``LSTM(..., proj_size=P)`` (0 < P < H) adds ``weight_hr_l{k}`` (P, H) per layer and direction:
+h_t = W_hr (o_t * tanh(c_t)), so h (and the output, and the next layer's input) has P
+features per direction and ``weight_hh_l{k}`` is (4H, P); c keeps H.
 
-Shapes (D = 2 if bidirectional else 1)::
+Shapes (D = 2 if bidirectional else 1, R = proj_size if > 0 else H)::
 
     input  (L, N, I), or (N, L, I) with batch_first, or unbatched (L, I)
-    h_0    (D * num_layers, N, H) (unbatched: (D * num_layers, H)); zeros when not given
-    output (L, N, D * H) (batch_first: (N, L, D * H)),  h_n like h_0 (and c_n for LSTM)
+    h_0    (D * num_layers, N, R) (unbatched: (D * num_layers, R)); zeros when not given
+    c_0    (D * num_layers, N, H) (LSTM)
+    output (L, N, D * R) (batch_first: (N, L, D * R)),  h_n like h_0 (and c_n like c_0)
 """
 from __future__ import annotations
 
@@ -53,9 +57,11 @@ def _check_features(layer, x, size, what="input"):
         raise _shape_error(layer, what, expected, x.shape)
 
 
-def _run_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse):
+def _run_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, w_hr=None):
     """One layer and direction over x (T, N, I): (output, h_T) or (output, h_T, c_T)."""
     if mode == "LSTM":
+        if w_hr is not None:
+            return LSTMSequence.apply(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, reverse=reverse)
         return LSTMSequence.apply(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=reverse)
     if mode == "GRU":
         return GRUSequence.apply(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=reverse)
@@ -206,7 +212,8 @@ class RNNBase(Module):
     hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
     bidirectional=False, proj_size=0)`` with ``mode`` one of 'LSTM', 'GRU', 'RNN_TANH',
     'RNN_RELU' makes that recurrence's parameters (names, shapes, initialisation as the
-    subclass); it has no forward of its own (``RNN``, ``LSTM`` and ``GRU`` add it)."""
+    subclass; ``proj_size`` > 0, LSTM only, adds ``weight_hr_l{k}`` (proj_size, H)); it has
+    no forward of its own (``RNN``, ``LSTM`` and ``GRU`` add it)."""
 
     proj_size = 0
 
@@ -217,16 +224,22 @@ class RNNBase(Module):
         name = type(self).__name__
         if mode not in _GATES:
             raise ValueError(f"Unrecognized RNN mode: {mode} (use one of {', '.join(_GATES)})")
-        if proj_size:
-            if mode != "LSTM":
-                raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
-            raise NotImplementedError(f"{name}: proj_size > 0 is not supported")
+        if proj_size and mode != "LSTM":
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
         self.mode = mode
-        self.proj_size = 0
         if not 0.0 <= float(dropout) <= 1.0:
             raise ValueError(f"{name}: dropout must be in [0, 1], got {dropout}")
         _check_sizes(name, input_size=input_size, hidden_size=hidden_size,
                      num_layers=num_layers)
+        if not isinstance(proj_size, numbers.Integral):
+            raise TypeError(f"{name}: proj_size should be of type int, got "
+                            f"{type(proj_size).__name__}")
+        if proj_size < 0:
+            raise ValueError("proj_size should be a positive integer or zero to disable "
+                             "projections")
+        if proj_size >= hidden_size:
+            raise ValueError("proj_size has to be smaller than hidden_size")
+        self.proj_size = int(proj_size)
         if float(dropout) > 0 and num_layers == 1:
             warnings.warn("dropout option adds dropout after all but last recurrent layer, so "
                           "non-zero dropout expects num_layers greater than 1, but got "
@@ -240,23 +253,33 @@ class RNNBase(Module):
         self.bidirectional = bool(bidirectional)
         num_dir = 2 if self.bidirectional else 1
         g = _GATES[self.mode] * self.hidden_size
+        real = self._state_size
         for layer in range(self.num_layers):
-            layer_in = self.input_size if layer == 0 else self.hidden_size * num_dir
+            layer_in = self.input_size if layer == 0 else real * num_dir
             for d in range(num_dir):
                 sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
                 setattr(self, "weight_ih" + sfx, _new_parameter((g, layer_in), device, dtype))
-                setattr(self, "weight_hh" + sfx,
-                        _new_parameter((g, self.hidden_size), device, dtype))
+                setattr(self, "weight_hh" + sfx, _new_parameter((g, real), device, dtype))
                 if self.bias:
                     setattr(self, "bias_ih" + sfx, _new_parameter((g,), device, dtype))
                     setattr(self, "bias_hh" + sfx, _new_parameter((g,), device, dtype))
+                if self.proj_size:
+                    setattr(self, "weight_hr" + sfx,
+                            _new_parameter((self.proj_size, self.hidden_size), device, dtype))
         self.reset_parameters()
+
+    @property
+    def _state_size(self):
+        """The size of h (and of each direction's output): proj_size if > 0, else H."""
+        return self.proj_size if self.proj_size > 0 else self.hidden_size
 
     def reset_parameters(self):
         _uniform_reset(self)
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size:
+            s += f", proj_size={self.proj_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
         if not self.bias:      # (torch's RNN repr does not show nonlinearity)
@@ -290,12 +313,12 @@ class RNNBase(Module):
                                f"{self.input_size}, got {input.size(-1)}")
 
     def get_expected_hidden_size(self, input, batch_sizes):
-        """``(num_layers * num_directions, N, hidden_size)`` for this input."""
+        """``(num_layers * num_directions, N, proj_size or hidden_size)`` for this input."""
         if batch_sizes is not None:
             batch = int(batch_sizes[0])
         else:
             batch = input.size(0) if self.batch_first else input.size(1)
-        return (self.num_layers * (2 if self.bidirectional else 1), batch, self.hidden_size)
+        return (self.num_layers * (2 if self.bidirectional else 1), batch, self._state_size)
 
     def check_hidden_size(self, hx, expected_hidden_size, msg="Expected hidden size {}, got {}"):
         if tuple(hx.size()) != tuple(expected_hidden_size):
@@ -319,7 +342,8 @@ class RNNBase(Module):
     @property
     def _all_weights(self):
         """The parameter names of each layer and direction (torch's order), as lists."""
-        kinds = ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if self.bias else ())
+        kinds = ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if self.bias else ()) + (
+            ("weight_hr",) if self.proj_size else ())
         return [[k + f"_l{layer}" + ("_reverse" if d == 1 else "") for k in kinds]
                 for layer in range(self.num_layers)
                 for d in range(2 if self.bidirectional else 1)]
@@ -330,14 +354,22 @@ class RNNBase(Module):
 
     @property
     def all_weights(self):
-        """The parameters of each layer and direction: [[w_ih, w_hh(, b_ih, b_hh)], ...]."""
+        """The parameters of each layer and direction: [[w_ih, w_hh(, b_ih, b_hh)(, w_hr)],
+        ...]."""
         return [[getattr(self, n) for n in names] for names in self._all_weights]
 
     def _weights(self, layer, d):
+        """(w_ih, w_hh, b_ih, b_hh, w_hr) of one layer and direction (None where absent)."""
         sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
         return (getattr(self, "weight_ih" + sfx), getattr(self, "weight_hh" + sfx),
                 getattr(self, "bias_ih" + sfx) if self.bias else None,
-                getattr(self, "bias_hh" + sfx) if self.bias else None)
+                getattr(self, "bias_hh" + sfx) if self.bias else None,
+                getattr(self, "weight_hr" + sfx) if self.proj_size else None)
+
+    def _state_shapes(self, n):
+        """The full shapes of h_0 (and c_0) for a batch of n."""
+        lead = self.num_layers * (2 if self.bidirectional else 1)
+        return [(lead, n, self._state_size), (lead, n, self.hidden_size)]
 
     def _check_state(self, st, expected, name):
         if tuple(st.shape) != tuple(expected):
@@ -361,9 +393,8 @@ class RNNBase(Module):
             input.transpose(0, 1) if self.batch_first else input)
         n = x.shape[1]
         num_dir = 2 if self.bidirectional else 1
-        full = (self.num_layers * num_dir, n, self.hidden_size)
         given = []
-        for st, sname in zip(states, ("h_0", "c_0")):
+        for st, sname, full in zip(states, ("h_0", "c_0"), self._state_shapes(n)):
             if st is None:
                 given.append(None)
                 continue
@@ -374,23 +405,23 @@ class RNNBase(Module):
                 self._check_state(st, full, sname)
             given.append(st)
         finals = [[] for _ in states]
-        zero = None
+        zeros = {}
         for layer in range(self.num_layers):
             outs = []
             for d in range(num_dir):
                 idx = layer * num_dir + d
                 init_states = []
-                for st in given:
+                for st, full in zip(given, self._state_shapes(n)):
                     if st is None:
-                        if zero is None:
-                            zero = _zeros_like_state(x, (n, self.hidden_size))
-                        init_states.append(zero)
+                        if full[2] not in zeros:
+                            zeros[full[2]] = _zeros_like_state(x, (n, full[2]))
+                        init_states.append(zeros[full[2]])
                     else:
                         init_states.append(st[idx])
-                w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
+                w_ih, w_hh, b_ih, b_hh, w_hr = self._weights(layer, d)
                 if self.mode == "LSTM":
                     out, h, c = _run_sequence(self.mode, x, init_states[0], init_states[1],
-                                              w_ih, w_hh, b_ih, b_hh, d == 1)
+                                              w_ih, w_hh, b_ih, b_hh, d == 1, w_hr)
                     finals[0].append(h)
                     finals[1].append(c)
                 else:
@@ -430,38 +461,37 @@ class RNNBase(Module):
         xp = backend.get_array_module(padded.array)
         index = {length: xp.asarray(idx) for length, idx in groups.items()}
         num_dir = 2 if self.bidirectional else 1
-        full = (self.num_layers * num_dir, n, self.hidden_size)
         given = []
-        for st, sname in zip(states, ("h_0", "c_0")):
+        for st, sname, full in zip(states, ("h_0", "c_0"), self._state_shapes(n)):
             if st is not None:
                 self._check_state(st, full, sname)
             given.append(st)
         finals = [[] for _ in states]
-        x, zero = padded, None
+        x, zeros = padded, {}
         for layer in range(self.num_layers):
             outs = []
             for d in range(num_dir):
                 idx_state = layer * num_dir + d
-                w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
+                w_ih, w_hh, b_ih, b_hh, w_hr = self._weights(layer, d)
                 out_parts, final_parts = [], [[] for _ in states]
                 for length in sorted(groups, reverse=True):
                     members = index[length]
                     xg = x[:length, members]
                     init_states = []
-                    for st in given:
+                    for st, full in zip(given, self._state_shapes(n)):
                         if st is None:
-                            if zero is None:
-                                zero = _zeros_like_state(x, (n, self.hidden_size))
-                            init_states.append(zero[members])
+                            if full[2] not in zeros:
+                                zeros[full[2]] = _zeros_like_state(x, (n, full[2]))
+                            init_states.append(zeros[full[2]][members])
                         else:
                             init_states.append(st[idx_state][members])
                     result = _run_sequence(self.mode, xg, init_states[0],
                                            init_states[1] if self.mode == "LSTM" else None,
-                                           w_ih, w_hh, b_ih, b_hh, d == 1)
+                                           w_ih, w_hh, b_ih, b_hh, d == 1, w_hr)
                     out_g = result[0]
                     if length < t_max:
                         pad = _zeros_like_state(out_g, (t_max - length, len(members),
-                                                        self.hidden_size))
+                                                        self._state_size))
                         out_g = cat([out_g, pad], dim=0)
                     out_parts.append(out_g)
                     for k, f in enumerate(result[1:]):
@@ -502,7 +532,9 @@ class LSTM(RNNBase):
     """Multi-layer LSTM (gate order i, f, g, o; c_t = f c_{t-1} + i g, h_t = o tanh(c_t)).
 
     ``LSTM(input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-    bidirectional=False)``; ``forward(input, (h_0, c_0)=None)`` -> ``(output, (h_n, c_n))``.
+    bidirectional=False, proj_size=0)``; ``forward(input, (h_0, c_0)=None)`` ->
+    ``(output, (h_n, c_n))``.  With ``proj_size`` = P > 0, h_t = W_hr (o tanh(c_t)) has P
+    features (h_0/h_n (D * num_layers, N, P), output (L, N, D * P)); c keeps H.
     """
 
     mode = "LSTM"
@@ -513,7 +545,9 @@ class LSTM(RNNBase):
                          dropout, bidirectional, proj_size, device=device, dtype=dtype)
 
     def get_expected_cell_size(self, input, batch_sizes):
-        return self.get_expected_hidden_size(input, batch_sizes)
+        """``(num_layers * num_directions, N, hidden_size)`` (c_0 keeps H with a projection)."""
+        shape = self.get_expected_hidden_size(input, batch_sizes)
+        return shape[:2] + (self.hidden_size,)
 
     def check_forward_args(self, input, hidden, batch_sizes):
         """torch's checks of the input and of the pair (h_0, c_0)."""
