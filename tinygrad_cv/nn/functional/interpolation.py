@@ -192,14 +192,14 @@ def _nearest_exact_matrix(xp, in_size, out_size, scale, dtype):
 _CUBIC_A = -0.75
 
 
-def _cubic_near(x):
-    """Keys' kernel for |x| <= 1."""
-    return ((_CUBIC_A + 2) * x - (_CUBIC_A + 3)) * x * x + 1
+def cubic_near(x, a=_CUBIC_A):
+    """Keys' kernel for |x| <= 1 (parameter a)."""
+    return ((a + 2) * x - (a + 3)) * x * x + 1
 
 
-def _cubic_far(x):
-    """Keys' kernel for 1 < |x| < 2."""
-    return ((_CUBIC_A * x - 5 * _CUBIC_A) * x + 8 * _CUBIC_A) * x - 4 * _CUBIC_A
+def cubic_far(x, a=_CUBIC_A):
+    """Keys' kernel for 1 < |x| < 2 (parameter a)."""
+    return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
 
 
 def _bicubic_matrix(xp, in_size, out_size, scale, align_corners, dtype):
@@ -212,8 +212,8 @@ def _bicubic_matrix(xp, in_size, out_size, scale, align_corners, dtype):
     t = src - i0
     cols = xp.arange(in_size)[None, :]
     m = xp.zeros((out_size, in_size), dtype="float64")
-    for k, weight in enumerate((_cubic_far(t + 1), _cubic_near(t), _cubic_near(1 - t),
-                                _cubic_far(2 - t))):
+    for k, weight in enumerate((cubic_far(t + 1), cubic_near(t), cubic_near(1 - t),
+                                cubic_far(2 - t))):
         index = xp.clip(i0.astype(int) - 1 + k, 0, in_size - 1)
         m += (cols == index[:, None]) * weight[:, None]     # clamped taps add up
     return m.astype(dtype)
@@ -263,21 +263,24 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 
     ``recompute_scale_factor=True``: the output size comes from ``scale_factor`` and the
     coordinates from the sizes (``scale = in / out``), as if that size had been given.
-    ``antialias=True`` raises NotImplementedError."""
+    ``antialias=True`` ('bilinear' and 'bicubic' on 4-D input): the filter is stretched by the
+    scale when downsampling, each output pixel a normalised average of all the input pixels
+    it covers (``antialias.py``)."""
     op = "interpolate"
     if input.ndim not in (3, 4, 5):
         raise ValueError(f"{op}: expected input of shape (N, C, L) (3-D), (N, C, H, W) (4-D) or "
                          f"(N, C, D, H, W) (5-D), got shape {tuple(input.shape)}")
     if mode not in MODES:
         raise ValueError(f"{op}: mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if antialias and not (mode in ("bilinear", "bicubic") and input.ndim == 4):
+        raise ValueError(f"{op}: antialias=True is restricted to modes 'bilinear' and 'bicubic' "
+                         f"on 4-D (N, C, H, W) input, got mode {mode!r} and {input.ndim}-D input")
     if _MODE_NDIM.get(mode, input.ndim) != input.ndim:
         raise NotImplementedError(f"{op}: got {input.ndim}-D input, but {mode} mode needs "
                                   f"{_MODE_NDIM[mode]}-D input")
     if mode not in _MODE_NDIM and align_corners is not None:
         raise ValueError(f"{op}: align_corners only applies to modes 'linear', 'bilinear', "
                          "'bicubic' and 'trilinear'")
-    if antialias:
-        raise NotImplementedError(f"{op}: antialias=True is not supported")
     if recompute_scale_factor and size is not None:
         raise ValueError(f"{op}: recompute_scale_factor is not meaningful with an explicit size")
     out, scale, sf = _output_size(op, input.shape, size, scale_factor)
@@ -293,6 +296,10 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                                 (1.0, 1.0) + scale, "trilinear" if mode == "linear" else mode,
                                 align_corners)
         return y.reshape(n, c, out[0])
+    if antialias:
+        from .antialias import antialias_matrices      # it builds on this module
+        return separable_linear(input, *antialias_matrices(input, mode, out, scale,
+                                                           bool(align_corners)))
     ho, wo = out
     h, w = input.shape[2], input.shape[3]
     if mode == "nearest" and _repeats(h, ho, None if sf is None else sf[0]) and _repeats(
