@@ -634,3 +634,24 @@ def test_accumulate_grad_node_does_not_keep_its_leaf():
     gc.collect()
     assert ref() is None and acc.variable is None
     assert all(a is not acc for a in nodes.accumulators.values())
+
+
+def _accumulator_hook_under_create_graph(lib):
+    x = lib.tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)
+    y = (x.sin() * x).sum()
+    acc = (x * 1).grad_fn.next_functions[0][0]
+    seen = []
+    acc.register_prehook(lambda go: seen.append(go[0].requires_grad) or (go[0] * go[0],))
+    y.backward(create_graph=True)
+    g = x.grad
+    x.grad = None
+    g.sum().backward()       # through the squared gradient the pre-hook put in .grad
+    return seen, g.detach().numpy(), x.grad.numpy()
+
+
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")
+def test_accumulate_grad_hook_under_create_graph_as_torch():
+    ours, theirs = (_accumulator_hook_under_create_graph(lib) for lib in (tg, torch))
+    assert ours[0] == theirs[0] == [True, False]
+    for o, t in zip(ours[1:], theirs[1:]):
+        np.testing.assert_allclose(o, t, rtol=1e-12)
