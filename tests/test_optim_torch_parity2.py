@@ -791,3 +791,57 @@ def test_torch_state_dict_with_a_tensor_lr_and_scheduler_loads_and_continues():
     assert results[0][0] == results[1][0]
     for o, t in zip(results[0][1], results[1][1]):
         np.testing.assert_allclose(o, t, rtol=1e-12, atol=1e-14)
+
+
+def _sign_descent(lib, module):
+    """An optimizer of one's own, written as for torch: no ``lr`` among its defaults."""
+    class SignDescent(module.Optimizer):
+        def __init__(self, params, step_size=0.1):
+            super().__init__(params, {"step_size": step_size})
+
+        def step(self, closure=None):
+            with lib.no_grad():
+                for group in self.param_groups:
+                    for p in group["params"]:
+                        if p.grad is not None:
+                            p.add_(p.grad.sign(), alpha=-group["step_size"])
+                            self.state[p]["count"] = self.state[p].get("count", 0) + 1
+
+    return SignDescent
+
+
+def test_an_optimizer_of_ones_own_without_lr_works_and_runs_hooks_like_torch():
+    """The base class asked every group for an ``lr`` (KeyError): torch's does not."""
+    results = []
+    for lib, module, global_hooks in ((tg, optim, tg_optimizer),
+                                      (torch, torch.optim, torch_optimizer)):
+        p = lib.tensor([1.0, -2.0, 0.0], requires_grad=True)
+        opt = _sign_descent(lib, module)([p], step_size=0.25)
+        seen = []
+        opt.register_step_post_hook(lambda o, a, k: seen.append("post"))
+        handle = global_hooks.register_optimizer_step_pre_hook(lambda o, a, k: seen.append("pre"))
+        try:
+            for g in ([0.5, -0.5, 1.0], [-1.0, 2.0, 0.0]):
+                p.grad = lib.tensor(g)
+                opt.step()
+        finally:
+            handle.remove()
+        opt.add_param_group({"params": [lib.zeros(1, requires_grad=True)]})
+        sd = opt.state_dict()
+        results.append((_numpy(p).tolist(), seen, sd["param_groups"], sd["state"]))
+    assert results[0] == results[1]
+
+
+def test_optimizer_state_reads_like_torchs_defaultdict():
+    for lib, module in ((tg, optim), (torch, torch.optim)):
+        p, q = lib.zeros(2, requires_grad=True), lib.zeros(3, requires_grad=True)
+        opt = module.SGD([p, q], lr=0.1, momentum=0.9)
+        assert opt.state.get(q) is None and q not in opt.state and len(opt.state) == 0
+        state = opt.state[p]
+        assert state == {} and p in opt.state and len(opt.state) == 1
+        state["mine"] = 1
+        assert opt.state[p]["mine"] == 1 and opt.state.pop(q, "none") == "none"
+        p.grad = lib.ones(2)
+        opt.step()
+        assert sorted(opt.state[p]) == ["mine", "momentum_buffer"]
+        assert list(opt.state_dict()["state"]) == [0]

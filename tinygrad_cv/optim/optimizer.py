@@ -28,6 +28,7 @@ copying or pickling an optimizer leaves them behind, as torch's ``__getstate__``
 from __future__ import annotations
 
 import collections
+import collections.abc
 import contextlib
 import copy
 import functools
@@ -315,12 +316,70 @@ def _wrap_hooked_methods(cls):
             setattr(cls, name, wrap(method))
 
 
+class StateView(collections.abc.MutableMapping):
+    """``optimizer.state`` as torch's ``defaultdict(dict)``: ``state[p]`` of a parameter with
+    no state yet is a new empty dict, stored (what optimizers written for torch rely on:
+    ``state = self.state[p]; if len(state) == 0: ...``).  The optimizer keeps a plain dict
+    (``__dict__['state']``, which saving stores); ``get``, ``in``, ``pop`` and ``setdefault``
+    insert nothing of their own, as a defaultdict's."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data):
+        self.data = data
+
+    def __getitem__(self, param):
+        try:
+            return self.data[param]
+        except KeyError:
+            value = self.data[param] = {}
+            return value
+
+    def __setitem__(self, param, value):
+        self.data[param] = value
+
+    def __delitem__(self, param):
+        del self.data[param]
+
+    def __iter__(self):
+        return iter(self.data)
+
+    def __len__(self):
+        return len(self.data)
+
+    def __contains__(self, param):
+        return param in self.data
+
+    def get(self, param, default=None):
+        return self.data.get(param, default)
+
+    def setdefault(self, param, default=None):
+        return self.data.setdefault(param, default)
+
+    def pop(self, param, *default):
+        return self.data.pop(param, *default)
+
+    def __repr__(self):
+        return repr(self.data)
+
+
 class Optimizer:
     """Base class of the optimizers.
 
     ``params`` is an iterable of Tensors or of dicts (parameter groups) with a ``'params'``
     entry and per-group hyper-parameters that override ``defaults``.
     """
+
+    @property
+    def state(self):
+        """Per-parameter state, ``{param: {name: value}}`` (a ``StateView``)."""
+        return StateView(self.__dict__["state"])
+
+    @state.setter
+    def state(self, value):
+        if isinstance(value, StateView):
+            value = value.data
+        self.__dict__["state"] = value if type(value) is dict else dict(value)
 
     def __init_subclass__(cls, **kwargs):
         """A subclass's own ``step`` also records its calls (``_note_step``); its own ``step``,
@@ -410,7 +469,8 @@ class Optimizer:
         """Raise ``ValueError`` for an invalid hyper-parameter, ``NotImplementedError`` for a
         mode this framework does not have (``check_supported_modes``); subclasses extend."""
         check_supported_modes(type(self).__name__, group)
-        check_learning_rate(group["lr"])
+        if "lr" in group:           # an optimizer of one's own may have no learning rate
+            check_learning_rate(group["lr"])
 
     # ---- hooks -------------------------------------------------------------------------------
     def register_step_pre_hook(self, hook):
@@ -471,6 +531,7 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         updates = []
+        states = self.__dict__["state"]
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
@@ -480,7 +541,7 @@ class Optimizer:
                     raise RuntimeError(f"{type(self).__name__}.step: gradient of shape "
                                        f"{tuple(grad.shape)} for a parameter of shape "
                                        f"{p.array.shape}")
-                state = self.state.setdefault(p, {})
+                state = states.setdefault(p, {})
                 kernel = self._kernel(p, grad, state, group)
                 if kernel is None:
                     self._update(p, grad, state, group)
