@@ -1,9 +1,10 @@
-"""Forward+backward time of Conv2d, MaxPool2d and BatchNorm2d against torch CPU, same shapes.
+"""Forward+backward time of Conv2d, MaxPool2d, BatchNorm2d and antialiased interpolate against
+torch CPU, same shapes.
 
 Plain script (no assertions): each case times ours and torch in alternating blocks
 (benchmarks/timing.py), takes the medians and prints the times and the ratio ours/torch.
 
-    python benchmarks/bench_layers.py [--repeats 25] [--threads 2]
+    python benchmarks/bench_layers.py [--repeats 25] [--threads 2] [--only TEXT]
 """
 import argparse
 import os
@@ -16,7 +17,33 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import tinygrad_cv as tg  # noqa: E402
 import tinygrad_cv.nn as nn  # noqa: E402
+import tinygrad_cv.nn.functional as F  # noqa: E402
 from benchmarks.timing import median_times  # noqa: E402
+
+
+class Resize(nn.Module):
+    """``interpolate(x, **options)`` as a layer (torch's Upsample takes no ``antialias``)."""
+
+    def __init__(self, **options):
+        super().__init__()
+        self.options = options
+
+    def forward(self, x):
+        return F.interpolate(x, **self.options)
+
+
+class TorchResize(torch.nn.Module):
+    def __init__(self, **options):
+        super().__init__()
+        self.options = options
+
+    def forward(self, x):
+        return torch.nn.functional.interpolate(x, **self.options)
+
+
+def _resize_pair(**options):
+    return lambda: Resize(**options), lambda: TorchResize(**options)
+
 
 CASES = [
     ("Conv2d 3x3 32->32 16x16 b64 pad1", lambda: nn.Conv2d(32, 32, 3, padding=1),
@@ -35,6 +62,10 @@ CASES = [
      (128, 32, 28, 28)),
     ("BatchNorm2d 64ch 14x14 b128", lambda: nn.BatchNorm2d(64), lambda: torch.nn.BatchNorm2d(64),
      (128, 64, 14, 14)),
+    ("interpolate aa bilinear /4 3ch 256 b16",
+     *_resize_pair(scale_factor=0.25, mode="bilinear", antialias=True), (16, 3, 256, 256)),
+    ("interpolate aa bicubic /4 3ch 256 b16",
+     *_resize_pair(scale_factor=0.25, mode="bicubic", antialias=True), (16, 3, 256, 256)),
 ]
 
 
@@ -71,13 +102,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=25)
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    parser.add_argument("--only", default="", help="run the cases whose name contains this")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} threads, numpy {np.__version__}; "
           f"forward+backward, medians of {args.repeats} runs in alternating blocks (ms)")
     print(f"{'case':<38} {'ours':>9} {'torch':>9} {'ratio':>7}")
     for case in CASES:
-        bench(*case, args.repeats)
+        if args.only in case[0]:
+            bench(*case, args.repeats)
 
 
 if __name__ == "__main__":
