@@ -454,3 +454,22 @@ def test_second_derivatives_at_infinite_inputs_match_torch(name):
         results.append([_host(h) for h in m.autograd.grad(gx, (t, g0), v)])
     for ours, theirs in zip(*results):
         np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-20, equal_nan=True)
+
+
+def test_leaky_relu_with_an_infinite_slope_keeps_the_positive_gradient_as_torch():
+    x = np.array([-2.0, -0.5, 0.5, 3.0])
+    _same(lambda m, t: m.nn.functional.leaky_relu(t, math.inf), x, g=np.ones(4))
+
+
+@pytest.mark.parametrize("call", [
+    lambda m, x: m.nn.functional.gelu(x, approximate="foo"),
+    lambda m, x: m.nn.functional.celu(x, 0.0),
+    lambda m, x: m.nn.functional.softshrink(x, -1.0),
+    lambda m, x: m.nn.functional.softshrink(x, math.inf),
+    lambda m, x: m.nn.functional.rrelu(x, 0.5, 0.1),
+    lambda m, x: m.nn.functional.rrelu(x, 0.5, 0.1, training=True),
+])
+def test_activation_argument_errors_are_torchs(call):
+    for m in (torch, tg):
+        with pytest.raises(RuntimeError):
+            call(m, m.ones(3))

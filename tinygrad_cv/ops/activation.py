@@ -77,7 +77,8 @@ class LeakyReLUFn(Function):
     def backward(ctx, g):
         (positive,) = ctx.saved_tensors
         positive = dual.raw(positive)
-        factor = positive + (~positive) * ctx.slope
+        xp = backend.get_array_module(positive)
+        factor = xp.where(positive, 1.0, ctx.slope)      # (chosen: 1, not 1 + 0 * inf)
         return g * factor.astype(dual.raw(g).dtype, copy=False)
 
 

@@ -18,6 +18,9 @@ from ...ops.activation import (ELUFn, GELUFn, HardswishFn, LeakyReLUFn, LogSigmo
 from ...tensor import Tensor, where
 
 
+_MAX_FINITE = 1.7976931348623157e308
+
+
 def _floating(name, t):
     """``t``, which must be floating (NotImplementedError otherwise, as torch's kernels)."""
     require_floating(name, t.array)
@@ -55,7 +58,7 @@ def tanh(input):
 def gelu(x, approximate="none"):
     """GELU, exact (``approximate='none'``, via erf) or the tanh approximation."""
     if approximate not in ("none", "tanh"):
-        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        raise RuntimeError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return GELUFn.apply(x, approximate=approximate)
 
 
@@ -142,7 +145,7 @@ def selu(input, inplace=False):
 def celu(input, alpha=1.0, inplace=False):
     """max(0, input) + min(0, alpha (exp(input / alpha) - 1)) = elu with input_scale 1/alpha."""
     if alpha == 0:
-        raise ValueError("celu: alpha must not be 0")
+        raise RuntimeError("celu: alpha must not be 0 (ZeroDivisionError in torch's terms)")
     return _maybe_inplace(input, lambda t: ELUFn.apply(t, alpha=float(alpha),
                                                        input_scale=1.0 / alpha), inplace)
 
@@ -214,8 +217,9 @@ def hardshrink(x, lambd=0.5):
 
 def softshrink(x, lambd=0.5):
     """x - lambd for x > lambd, x + lambd for x < -lambd, else 0  (lambd >= 0)."""
-    if lambd < 0:
-        raise ValueError(f"softshrink: lambd must be non-negative, got {lambd}")
+    if not 0 <= lambd <= _MAX_FINITE:
+        raise RuntimeError(f"softshrink: lambd must be in [0, the largest finite float], got "
+                           f"{lambd}")
     _floating("softshrink", x)
     return where(_mask(x, lambda a: (a >= -lambd) & (a <= lambd)), 0.0,
                  where(_mask(x, lambda a: a > lambd), x - lambd, x + lambd))
@@ -243,6 +247,9 @@ def prelu(x, weight):
 def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     """Randomised leaky ReLU: slope a ~ U(lower, upper) per negative element when training
     (the seeded generator of input's device), the mean slope (lower + upper) / 2 otherwise."""
+    if lower > upper:
+        raise RuntimeError(f"rrelu: the lower bound {lower} should be less than or equal to "
+                           f"the upper bound {upper}")
     if not training:
         return leaky_relu(input, (lower + upper) / 2.0, inplace=inplace)
     _floating("rrelu", input)
