@@ -212,7 +212,7 @@ def test_softmax_default_dim_and_errors():
                                torch.softmax(torch.tensor(x), 1).numpy(), rtol=1e-12)
     with pytest.raises(IndexError, match="softmax"):
         F.softmax(t64(x, False), dim=2)
-    with pytest.raises(RuntimeError, match="approximate")  # (torch: RuntimeError):
+    with pytest.raises(RuntimeError, match="approximate"):  # (torch: RuntimeError)
         F.gelu(t64(x), approximate="bad")
 
 
