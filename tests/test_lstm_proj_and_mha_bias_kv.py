@@ -264,3 +264,219 @@ def test_lstm_proj_onnx_export_refuses_clearly():
     from tinygrad_cv.onnx import UnsupportedOperatorError
     with pytest.raises(UnsupportedOperatorError, match="proj_size"):
         tg.onnx.export(nn.LSTM(3, 5, proj_size=2), (tg.randn(4, 2, 3),), io.BytesIO())
+
+
+# ---- MultiheadAttention(add_bias_kv=True, add_zero_attn=True) ------------------------------------
+def _mha_pair(E, heads, **kw):
+    theirs = torch.nn.MultiheadAttention(E, heads, **kw).double()
+    ours = nn.MultiheadAttention(E, heads, **kw, dtype="float64")
+    assert_same_state_layout(ours, theirs)
+    copy_weights(ours, theirs)
+    return ours, theirs
+
+
+@settings(max_examples=15, deadline=None)
+@given(d=st.integers(1, 3), heads=st.integers(1, 3), N=st.integers(1, 3), L=st.integers(1, 4),
+       S=st.integers(1, 4), extra=st.sampled_from([(True, True), (True, False), (False, True)]),
+       kind=st.sampled_from(["self", "cross", "kdim"]), bf=st.booleans(),
+       attn_mask=st.sampled_from([None, "bool", "float2d", "float3d"]), kpm=st.booleans(),
+       need_weights=st.booleans(), average=st.booleans(), unbatched=st.booleans(),
+       bias=st.booleans(), seed=st.integers(0, 2 ** 16))
+def test_mha_bias_kv_zero_attn_matches_torch(d, heads, N, L, S, extra, kind, bf, attn_mask, kpm,
+                                             need_weights, average, unbatched, bias, seed):
+    """Output, weights and every parameter/input gradient; the masks get the extra columns
+    that torch pads (visible keys), so even fully masked rows attend to bias/zero keys."""
+    add_bias_kv, add_zero_attn = extra
+    E = d * heads
+    kdim = E + 1 if kind == "kdim" else None
+    ours, theirs = _mha_pair(E, heads, bias=bias, add_bias_kv=add_bias_kv,
+                             add_zero_attn=add_zero_attn, kdim=kdim, vdim=kdim, batch_first=bf)
+    rng = np.random.default_rng(seed)
+    if kind == "self":
+        S = L
+    kd = kdim or E
+
+    def shape(length, width):
+        if unbatched:
+            return (length, width)
+        return (N, length, width) if bf else (length, N, width)
+
+    qt, qo = _pair(rng.standard_normal(shape(L, E)), "float64")
+    if kind == "self":
+        kt = vt = qt
+        ko = vo = qo
+    else:
+        kt, ko = _pair(rng.standard_normal(shape(S, kd)), "float64")
+        vt, vo = _pair(rng.standard_normal(shape(S, kd)), "float64")
+    masks_t, masks_o = {}, {}
+    if attn_mask is not None:
+        am_shape = (N * heads if not unbatched else heads, L, S) if attn_mask == "float3d" \
+            else (L, S)
+        am = rng.random(am_shape) < 0.4 if attn_mask == "bool" else rng.standard_normal(am_shape)
+        masks_t["attn_mask"], masks_o["attn_mask"] = torch.tensor(am), tg.tensor(am)
+    if kpm:
+        pad = rng.random((S,) if unbatched else (N, S)) < 0.5      # rows may be fully masked
+        masks_t["key_padding_mask"], masks_o["key_padding_mask"] = torch.tensor(pad), \
+            tg.tensor(pad)
+    out_t, w_t = theirs(qt, kt, vt, need_weights=need_weights, average_attn_weights=average,
+                        **masks_t)
+    out_o, w_o = ours(qo, ko, vo, need_weights=need_weights, average_attn_weights=average,
+                      **masks_o)
+    tol = TOL["float64"]
+    _close(out_o, out_t, tol, "output")
+    if need_weights:
+        _close(w_o, w_t, tol, "weights")
+    else:
+        assert w_o is None and w_t is None
+    g = rng.standard_normal(tuple(out_t.shape))
+    (out_t * torch.tensor(g)).sum().backward()
+    (out_o * tg.tensor(g)).sum().backward()
+    assert_param_grads_match(ours, theirs, tol)
+    for a, b, what in ((qo, qt, "d query"), (ko, kt, "d key"), (vo, vt, "d value")):
+        _close(a.grad, b.grad, tol, what)
+
+
+def _functional_args(E=6, heads=2, seed=0):
+    """torch's MHA parameters (ours as leaves) for F.multi_head_attention_forward."""
+    torch.manual_seed(seed)
+    m = torch.nn.MultiheadAttention(E, heads, add_bias_kv=True).double()
+    ps_t = {k: v.detach().clone().requires_grad_(True) for k, v in m.named_parameters()}
+    ps_o = {k: tg.tensor(host(v), requires_grad=True) for k, v in ps_t.items()}
+    return ps_t, ps_o
+
+
+def _call_f(F_, q, k, v, p, heads, **kw):
+    return F_.multi_head_attention_forward(
+        q, k, v, q.shape[-1], heads, p["in_proj_weight"], p["in_proj_bias"],
+        kw.pop("bias_k", None), kw.pop("bias_v", None), kw.pop("add_zero_attn", False), 0.0,
+        p["out_proj.weight"], p["out_proj.bias"], **kw)
+
+
+@pytest.mark.parametrize("case", ["bias_kv", "static", "static_zero_attn", "learned_mask"])
+def test_functional_extra_keys_match_torch(case):
+    """bias_k/bias_v, static_k/static_v (with add_zero_attn) and a learned float mask padded
+    for the extra keys, through F.multi_head_attention_forward: values and gradients of the
+    inputs, the weights, the biases, the static keys/values and the mask."""
+    E, heads, L, S, N = 6, 2, 3, 4, 2
+    d = E // heads
+    rng = np.random.default_rng(5)
+    ps_t, ps_o = _functional_args(E, heads)
+    leaves = {n: _pair(rng.standard_normal(s), "float64") for n, s in
+              (("q", (L, N, E)), ("k", (S, N, E)), ("v", (S, N, E)))}
+    kw_t, kw_o = {}, {}
+    if case in ("bias_kv", "learned_mask"):
+        for name in ("bias_k", "bias_v"):
+            kw_t[name], kw_o[name] = ps_t[name], ps_o[name]
+        kw_t["add_zero_attn"] = kw_o["add_zero_attn"] = True
+    else:
+        for name, length in (("static_k", S + 1), ("static_v", S + 1)):
+            leaves[name] = _pair(rng.standard_normal((N * heads, length, d)), "float64")
+            kw_t[name], kw_o[name] = leaves[name][0], leaves[name][1]
+        kw_t["add_zero_attn"] = kw_o["add_zero_attn"] = case == "static_zero_attn"
+    if case == "learned_mask":
+        leaves["mask"] = _pair(rng.standard_normal((L, S)), "float64")
+        kw_t["attn_mask"], kw_o["attn_mask"] = leaves["mask"][0], leaves["mask"][1]
+        pad = np.zeros((N, S), dtype=bool)
+        pad[0, 1:] = True
+        kw_t["key_padding_mask"], kw_o["key_padding_mask"] = torch.tensor(pad), tg.tensor(pad)
+    q, k, v = (leaves[n] for n in ("q", "k", "v"))
+    out_t, w_t = _call_f(torch.nn.functional, q[0], k[0], v[0], ps_t, heads,
+                         average_attn_weights=False, **kw_t)
+    out_o, w_o = _call_f(F, q[1], k[1], v[1], ps_o, heads, average_attn_weights=False, **kw_o)
+    tol = TOL["float64"]
+    _close(out_o, out_t, tol, "output")
+    _close(w_o, w_t, tol, "weights")
+    g = rng.standard_normal(tuple(out_t.shape))
+    gw = rng.standard_normal(tuple(w_t.shape))
+    ((out_t * torch.tensor(g)).sum() + (w_t * torch.tensor(gw)).sum()).backward()
+    ((out_o * tg.tensor(g)).sum() + (w_o * tg.tensor(gw)).sum()).backward()
+    for name, (t, o) in leaves.items():
+        if t.grad is None:          # key/value unused next to static_k/static_v
+            assert o.grad is None, name
+        else:
+            _close(o.grad, t.grad, tol, f"d {name}")
+    for name, t in ps_t.items():
+        if t.grad is None:
+            assert ps_o[name].grad is None, name
+        else:
+            _close(ps_o[name].grad, t.grad, tol, f"d {name}")
+
+
+def test_mha_bias_kv_gradcheck():
+    rng = np.random.default_rng(6)
+    E, heads, L, S, N = 4, 2, 2, 3, 2
+
+    def leaf(*shape):
+        return tg.tensor(rng.standard_normal(shape) * 0.5, requires_grad=True)
+
+    q, k, v = leaf(L, N, E), leaf(S, N, E), leaf(S, N, E)
+    w_in, b_in, w_out, b_out = leaf(3 * E, E), leaf(3 * E), leaf(E, E), leaf(E)
+    bias_k, bias_v = leaf(1, 1, E), leaf(1, 1, E)
+    pad = tg.tensor(np.array([[False, True, True], [False, False, True]]))
+
+    def fn(q, k, v, w_in, b_in, w_out, b_out, bias_k, bias_v):
+        return F.multi_head_attention_forward(q, k, v, E, heads, w_in, b_in, bias_k, bias_v,
+                                              True, 0.0, w_out, b_out, key_padding_mask=pad,
+                                              average_attn_weights=False)
+
+    assert gradcheck(fn, (q, k, v, w_in, b_in, w_out, b_out, bias_k, bias_v))
+
+
+def test_mha_bias_kv_layout_and_initialisation_as_torch():
+    for kw in ({}, {"kdim": 5, "vdim": 3}, {"bias": False}):
+        theirs = torch.nn.MultiheadAttention(256, 4, add_bias_kv=True, add_zero_attn=True, **kw)
+        ours = nn.MultiheadAttention(256, 4, add_bias_kv=True, add_zero_attn=True, **kw)
+        assert_same_state_layout(ours, theirs)
+        assert [n for n, _ in ours.named_parameters()] == \
+            [n for n, _ in theirs.named_parameters()]
+        assert ours.add_zero_attn is theirs.add_zero_attn is True
+        for name in ("bias_k", "bias_v"):     # xavier_normal_ of (1, 1, E): std 1/sqrt(E)
+            v = host(getattr(ours, name))
+            assert v.shape == (1, 1, 256)
+            assert 0.75 / 16 < v.std() < 1.3 / 16 and abs(v.mean()) < 0.5 / 16, name
+    plain = nn.MultiheadAttention(8, 2, add_zero_attn=True)
+    assert plain.bias_k is None and plain.bias_v is None and "bias_k" not in plain.state_dict()
+
+
+def test_mha_bias_kv_state_dict_round_trips_with_torch():
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((4, 2, 8))
+    ours = nn.MultiheadAttention(8, 2, add_bias_kv=True, add_zero_attn=True, dtype="float64")
+    theirs = torch.nn.MultiheadAttention(8, 2, add_bias_kv=True, add_zero_attn=True).double()
+    result = theirs.load_state_dict({k: torch.tensor(host(v)) for k, v in
+                                     ours.state_dict().items()})
+    assert not result.missing_keys and not result.unexpected_keys
+    back = nn.MultiheadAttention(8, 2, add_bias_kv=True, add_zero_attn=True, dtype="float64")
+    copy_weights(back, theirs)
+    out_o, w_o = ours(tg.tensor(x), tg.tensor(x), tg.tensor(x))
+    out_t, w_t = theirs(*(torch.tensor(x),) * 3)
+    _close(out_o, out_t, TOL["float64"])
+    _close(w_o, w_t, TOL["float64"])
+    assert tuple(w_o.shape) == (2, 4, 6)           # S + bias key + zero key
+    np.testing.assert_array_equal(host(back(tg.tensor(x), tg.tensor(x), tg.tensor(x))[0]),
+                                  host(out_o))
+    with pytest.raises(RuntimeError):        # bias_k/bias_v are unexpected without add_bias_kv
+        nn.MultiheadAttention(8, 2).load_state_dict(ours.state_dict())
+
+
+def test_functional_extra_key_errors_as_torch():
+    E, heads = 6, 2
+    ps_t, ps_o = _functional_args(E, heads)
+    x = np.random.default_rng(8).standard_normal((3, 2, E))
+    xt, xo = torch.tensor(x), tg.tensor(x)
+    bad = [  # (kwargs for torch, kwargs for ours, message both share)
+        (dict(bias_k=ps_t["bias_k"]), dict(bias_k=ps_o["bias_k"]), "bias_v is None"),
+        (dict(bias_v=ps_t["bias_v"]), dict(bias_v=ps_o["bias_v"]), "bias_k is None"),
+        (dict(bias_k=ps_t["bias_k"], bias_v=ps_t["bias_v"], static_k=torch.zeros(4, 3, 3)),
+         dict(bias_k=ps_o["bias_k"], bias_v=ps_o["bias_v"], static_k=tg.zeros(4, 3, 3)),
+         "static key"),
+        (dict(static_k=torch.zeros(3, 3, 3)), dict(static_k=tg.zeros(3, 3, 3)),
+         "static_k.size\\(0\\)"),
+        (dict(static_v=torch.zeros(4, 3, 2)), dict(static_v=tg.zeros(4, 3, 2)),
+         "static_v.size\\(2\\)"),
+    ]
+    for kw_t, kw_o, msg in bad:
+        with pytest.raises(AssertionError, match=msg):
+            _call_f(torch.nn.functional, xt, xt, xt, ps_t, heads, **kw_t)
+        with pytest.raises(ValueError, match=msg):
+            _call_f(F, xo, xo, xo, ps_o, heads, **kw_o)

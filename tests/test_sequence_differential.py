@@ -165,11 +165,12 @@ def test_functional_multi_head_attention_refuses_what_it_cannot_do():
     with pytest.raises(ValueError, match="embed_dim_to_check"):
         F.multi_head_attention_forward(x, x, x, 6, 2, *args, None, None, False, 0.0, *out)
     bias_k = tg.zeros(1, 1, 8, dtype="float64")
-    with pytest.raises(NotImplementedError, match="bias_k"):
-        F.multi_head_attention_forward(x, x, x, 8, 2, *args, bias_k, bias_k, False, 0.0, *out)
-    with pytest.raises(NotImplementedError, match="add_zero_attn"):
-        F.multi_head_attention_forward(x, x, x, 8, 2, *args, None, None, True, 0.0, *out)
-    with pytest.raises(NotImplementedError, match="static_k"):
+    with pytest.raises(ValueError, match="bias_v is None"):
+        F.multi_head_attention_forward(x, x, x, 8, 2, *args, bias_k, None, False, 0.0, *out)
+    with pytest.raises(ValueError, match="static key"):
+        F.multi_head_attention_forward(x, x, x, 8, 2, *args, bias_k, bias_k, False, 0.0, *out,
+                                       static_k=tg.zeros(6, 4, 4, dtype="float64"))
+    with pytest.raises(ValueError, match="static_k"):
         F.multi_head_attention_forward(x, x, x, 8, 2, *args, None, None, False, 0.0, *out,
                                        static_k=x)
 

@@ -437,16 +437,15 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     nn.MultiheadAttention: ``attn_mask`` (L, S) or (N*h, L, S), ``key_padding_mask`` (N, S)
     ((S,) unbatched); bool True = not allowed, float = added.  ``is_causal`` without
     ``attn_mask`` builds the causal mask.  ``dropout_p`` applies when ``training``.
-    ``bias_k``/``bias_v``, ``add_zero_attn`` and ``static_k``/``static_v`` are not supported
-    (NotImplementedError).  Returns (out like query, weights (N, L, S) averaged over heads,
-    (N, h, L, S), or None; without N when unbatched).
+
+    Extra keys and values (torch's order, each padding the masks by one zero column, i.e. a
+    key every query may see): ``bias_k``/``bias_v`` (1, 1, E) are appended to the projected
+    K and V sequences (S -> S + 1); ``static_k``/``static_v`` (N*h, S', d) replace the
+    projected K/V heads; ``add_zero_attn`` appends a zero key and value to every head after
+    that.  Returns (out like query, weights (N, L, S_total) averaged over heads,
+    (N, h, L, S_total), or None; without N when unbatched).
     """
-    if bias_k is not None or bias_v is not None or add_zero_attn:
-        raise NotImplementedError("multi_head_attention_forward: bias_k, bias_v and "
-                                  "add_zero_attn are not supported")
-    if static_k is not None or static_v is not None:
-        raise NotImplementedError("multi_head_attention_forward: static_k and static_v are not "
-                                  "supported")
+    extras = _extra_keys(bias_k, bias_v, add_zero_attn, static_k, static_v)
     if query.shape[-1] != embed_dim_to_check:
         raise ValueError(f"multi_head_attention_forward: expected query with embed_dim_to_check "
                          f"= {embed_dim_to_check} features, got shape {tuple(query.shape)}")
@@ -473,7 +472,7 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
         need_weights=need_weights, attn_mask=attn_mask, q_proj_weight=q_proj_weight,
         k_proj_weight=k_proj_weight, v_proj_weight=v_proj_weight,
         average_attn_weights=average_attn_weights, is_causal=is_causal,
-        batch_first=batched and batch_first)
+        batch_first=batched and batch_first, extras=extras)
     if not batched:
         out = out.squeeze(1)
         if weights is not None:
@@ -481,11 +480,27 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     return out, weights
 
 
+def _extra_keys(bias_k, bias_v, add_zero_attn, static_k, static_v):
+    """torch's checks of the extra-key arguments; None when there are none, else the tuple
+    (bias_k, bias_v, add_zero_attn, static_k, static_v)."""
+    if (bias_k is None) != (bias_v is None):
+        raise ValueError("multi_head_attention_forward: bias_k is set but bias_v is None"
+                         if bias_v is None else
+                         "multi_head_attention_forward: bias_v is set but bias_k is None")
+    if bias_k is not None and static_k is not None:
+        raise ValueError("multi_head_attention_forward: bias cannot be added to static key.")
+    if bias_v is not None and static_v is not None:
+        raise ValueError("multi_head_attention_forward: bias cannot be added to static value.")
+    if bias_k is None and not add_zero_attn and static_k is None and static_v is None:
+        return None
+    return bias_k, bias_v, bool(add_zero_attn), static_k, static_v
+
+
 def _multi_head_attention(query, key, value, num_heads, in_proj_weight, in_proj_bias,
                           out_proj_weight, out_proj_bias, *, dropout_p, training,
                           key_padding_mask, need_weights, attn_mask, q_proj_weight,
                           k_proj_weight, v_proj_weight, average_attn_weights, is_causal,
-                          batch_first):
+                          batch_first, extras=None):
     """multi_head_attention_forward on batched inputs (3-D, its layouts and masks).
 
     Self-attention with the packed weight (``query is key is value``) runs as one GEMM into
@@ -496,7 +511,7 @@ def _multi_head_attention(query, key, value, num_heads, in_proj_weight, in_proj_
         raise ValueError(f"MultiheadAttention: embed_dim {query.shape[-1]} is not divisible by "
                          f"num_heads {num_heads}")
     p = dropout_p if training else 0.0
-    if q_proj_weight is None and query is key and key is value:
+    if q_proj_weight is None and query is key and key is value and extras is None:
         A, B, E = query.shape
         N, L = (A, B) if batch_first else (B, A)
         xp = backend.get_array_module(query.array)
@@ -518,7 +533,7 @@ def _multi_head_attention(query, key, value, num_heads, in_proj_weight, in_proj_
         out, weights = _multi_head_attention_general(
             query, key, value, num_heads, in_proj_weight, in_proj_bias, out_proj_weight,
             out_proj_bias, p, key_padding_mask, need_weights, attn_mask, q_proj_weight,
-            k_proj_weight, v_proj_weight, is_causal)
+            k_proj_weight, v_proj_weight, is_causal, extras)
         if batch_first:
             out = out.transpose(0, 1)
     if weights is not None and average_attn_weights:
@@ -529,39 +544,90 @@ def _multi_head_attention(query, key, value, num_heads, in_proj_weight, in_proj_
 def _multi_head_attention_general(query, key, value, num_heads, in_proj_weight, in_proj_bias,
                                   out_proj_weight, out_proj_bias, p, key_padding_mask,
                                   need_weights, attn_mask, q_proj_weight, k_proj_weight,
-                                  v_proj_weight, is_causal):
-    """multi_head_attention_forward for cross-attention or separate projection weights,
-    sequence-first: -> (out (L, N, E), weights (N, h, L, S) or None)."""
+                                  v_proj_weight, is_causal, extras=None):
+    """multi_head_attention_forward for cross-attention, separate projection weights or
+    extra keys (``extras`` from ``_extra_keys``), sequence-first: -> (out (L, N, E),
+    weights (N, h, L, S_total) or None)."""
+    bias_k, bias_v, zero_attn, static_k, static_v = extras or (None, None, False, None, None)
     L, N, E = query.shape
-    S = key.shape[0]
     d = E // num_heads
     b = in_proj_bias
     if q_proj_weight is not None:
         bq, bk, bv = (None,) * 3 if b is None else (b[:E], b[E:2 * E], b[2 * E:])
         q = _project(query, q_proj_weight, bq)
-        k = _project(key, k_proj_weight, bk)
-        v = _project(value, v_proj_weight, bv)
+        k = None if static_k is not None else _project(key, k_proj_weight, bk)
+        v = None if static_v is not None else _project(value, v_proj_weight, bv)
     else:
         q = _project(query, in_proj_weight[:E], None if b is None else b[:E])
-        if key is value:
+        if key is value and static_k is None and static_v is None:
             kv = _project(key, in_proj_weight[E:], None if b is None else b[E:])
             k, v = kv.split(E, dim=-1)
         else:
-            k = _project(key, in_proj_weight[E:2 * E], None if b is None else b[E:2 * E])
-            v = _project(value, in_proj_weight[2 * E:], None if b is None else b[2 * E:])
+            k = None if static_k is not None else _project(
+                key, in_proj_weight[E:2 * E], None if b is None else b[E:2 * E])
+            v = None if static_v is not None else _project(
+                value, in_proj_weight[2 * E:], None if b is None else b[2 * E:])
+    if bias_k is not None:        # one more key and value, the same for every sample
+        k = _append_rows(k, bias_k.reshape(1, 1, E).expand(1, N, E), 0)
+        v = _append_rows(v, bias_v.reshape(1, 1, E).expand(1, N, E), 0)
     # (L, N, E) -> (N, h, L, d)
     q = q.reshape(L, N, num_heads, d).permute(1, 2, 0, 3)
-    k = k.reshape(S, N, num_heads, d).permute(1, 2, 0, 3)
-    v = v.reshape(S, N, num_heads, d).permute(1, 2, 0, 3)
+    k = _static_heads(static_k, N, num_heads, d, "static_k") if static_k is not None else \
+        k.reshape(k.shape[0], N, num_heads, d).permute(1, 2, 0, 3)
+    v = _static_heads(static_v, N, num_heads, d, "static_v") if static_v is not None else \
+        v.reshape(v.shape[0], N, num_heads, d).permute(1, 2, 0, 3)
     xp = backend.get_array_module(q.array)
+    if zero_attn:                 # a zero key and value in every head
+        k = _append_rows(k, _zeros_like_heads(k, xp), 2)
+        v = _append_rows(v, _zeros_like_heads(v, xp), 2)
+    if k.shape[2] != v.shape[2]:
+        raise ValueError(f"multi_head_attention_forward: the keys and values have different "
+                         f"lengths ({k.shape[2]} and {v.shape[2]})")
+    added = (bias_k is not None) + zero_attn
+    S = k.shape[2] - added
     mask = _attention_mask(attn_mask, key_padding_mask, is_causal, q.dtype, xp, N, num_heads,
                            L, S)
+    if added and mask is not None:
+        mask = _pad_keys(mask, added, xp)
     res = _apply_masked(ScaledDotProductAttention, q, k, v, mask=mask, scale=1.0 / math.sqrt(d),
                         dropout_p=float(p), return_weights=need_weights)
     o, weights = (res if need_weights else (res, None))
     o = o.permute(2, 0, 1, 3).reshape(L * N, E)
     out = linear(o, out_proj_weight, out_proj_bias).reshape(L, N, E)
     return out, weights
+
+
+def _append_rows(x, rows, dim):
+    """x with ``rows`` appended along ``dim`` (a recorded concatenation)."""
+    from ...tensor import cat
+    return cat([x, rows.to(x.dtype)], dim=dim)
+
+
+def _zeros_like_heads(x, xp):
+    """Zeros (N, h, 1, d) for x (N, h, S, d): the zero key/value of ``add_zero_attn``."""
+    from ...tensor import Tensor
+    return Tensor.wrap(xp.zeros(tuple(x.shape[:2]) + (1, x.shape[3]), dtype=x.dtype))
+
+
+def _static_heads(static, N, heads, d, what):
+    """A ``static_k``/``static_v`` (N*heads, S, d) as (N, heads, S, d), checked as torch."""
+    if static.ndim != 3 or static.shape[0] != N * heads:
+        raise ValueError(f"multi_head_attention_forward: expecting {what}.size(0) of "
+                         f"{N * heads}, but got shape {tuple(static.shape)}")
+    if static.shape[2] != d:
+        raise ValueError(f"multi_head_attention_forward: expecting {what}.size(2) of {d}, but "
+                         f"got {static.shape[2]}")
+    return static.reshape(N, heads, static.shape[1], d)
+
+
+def _pad_keys(mask, count, xp):
+    """The additive mask with ``count`` zero columns appended (keys every query may see): a
+    raw array, or a recorded Tensor when the mask is learned."""
+    if hasattr(mask, "_tensor_marker"):
+        from ...tensor import Tensor, cat
+        zeros = xp.zeros(tuple(mask.shape[:-1]) + (count,), dtype=mask.dtype)
+        return cat([mask, Tensor.wrap(zeros)], dim=-1)
+    return xp.pad(mask, [(0, 0)] * (mask.ndim - 1) + [(0, count)])
 
 
 def _apply_masked(function, *inputs, mask, **kwargs):

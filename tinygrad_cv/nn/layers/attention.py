@@ -25,11 +25,15 @@ __all__ = ["MultiheadAttention", "TransformerEncoderLayer", "TransformerDecoderL
 class MultiheadAttention(Module):
     """Multi-head attention: concat_h(softmax(Q_h K_h^T / sqrt(d) + M) V_h) W_o^T + b_o.
 
-    ``MultiheadAttention(embed_dim, num_heads, dropout=0.0, bias=True, kdim=None, vdim=None,
-    batch_first=False)``.  Parameters (torch's): ``in_proj_weight`` (3E, E) packing W_q, W_k,
-    W_v (xavier-uniform), or ``q_proj_weight`` (E, E), ``k_proj_weight`` (E, kdim),
-    ``v_proj_weight`` (E, vdim) when kdim/vdim differ from E; ``in_proj_bias`` (3E,) = 0;
-    ``out_proj`` a Linear(E, E) whose bias starts at 0.
+    ``MultiheadAttention(embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False,
+    add_zero_attn=False, kdim=None, vdim=None, batch_first=False)``.  Parameters (torch's):
+    ``in_proj_weight`` (3E, E) packing W_q, W_k, W_v (xavier-uniform), or ``q_proj_weight``
+    (E, E), ``k_proj_weight`` (E, kdim), ``v_proj_weight`` (E, vdim) when kdim/vdim differ
+    from E; ``in_proj_bias`` (3E,) = 0; with ``add_bias_kv``, ``bias_k`` and ``bias_v``
+    (1, 1, E) (xavier-normal), a learnt key and value appended to every key/value sequence
+    after the projection; ``out_proj`` a Linear(E, E) whose bias starts at 0.
+    ``add_zero_attn`` appends a zero key and value to every head after that.  Each extra key
+    adds one column to the attention weights that no mask hides (S -> S + 1 or S + 2).
 
     ``forward(query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
     average_attn_weights=True, is_causal=False)``: query (L, N, E) ((N, L, E) with
@@ -50,9 +54,6 @@ class MultiheadAttention(Module):
         if embed_dim % num_heads:
             raise ValueError(f"MultiheadAttention: embed_dim {embed_dim} must be divisible by "
                              f"num_heads {num_heads}")
-        if add_bias_kv or add_zero_attn:
-            raise NotImplementedError("MultiheadAttention: add_bias_kv and add_zero_attn are "
-                                      "not supported")
         self.embed_dim = int(embed_dim)
         self.kdim = int(kdim) if kdim is not None else self.embed_dim
         self.vdim = int(vdim) if vdim is not None else self.embed_dim
@@ -61,8 +62,7 @@ class MultiheadAttention(Module):
         self.dropout = float(dropout)
         self.batch_first = bool(batch_first)
         self.head_dim = self.embed_dim // self.num_heads
-        self.bias_k = self.bias_v = None        # torch's attributes (add_bias_kv=False)
-        self.add_zero_attn = False
+        self.add_zero_attn = bool(add_zero_attn)
         E = self.embed_dim
         if self._qkv_same_embed_dim:
             self.in_proj_weight = Parameter(empty(3 * E, E, dtype=dtype, device=device))
@@ -77,6 +77,11 @@ class MultiheadAttention(Module):
             self.in_proj_bias = Parameter(empty(3 * E, dtype=dtype, device=device))
         else:
             self.register_parameter("in_proj_bias", None)
+        if add_bias_kv:     # registered after in_proj_bias, as torch (state_dict order)
+            self.bias_k = Parameter(empty(1, 1, E, dtype=dtype, device=device))
+            self.bias_v = Parameter(empty(1, 1, E, dtype=dtype, device=device))
+        else:
+            self.bias_k = self.bias_v = None        # torch's plain attributes
         self.out_proj = Linear(E, E, bias=bias, device=device, dtype=dtype)
         self._reset_parameters()
 
@@ -90,6 +95,10 @@ class MultiheadAttention(Module):
         if self.in_proj_bias is not None:
             init.zeros_(self.in_proj_bias)
             init.zeros_(self.out_proj.bias)
+        if self.bias_k is not None:
+            init.xavier_normal_(self.bias_k)
+        if self.bias_v is not None:
+            init.xavier_normal_(self.bias_v)
 
     def extra_repr(self):
         return (f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, "
@@ -123,8 +132,9 @@ class MultiheadAttention(Module):
         self._check(query, key, value)
         return multi_head_attention_forward(
             query, key, value, self.embed_dim, self.num_heads, self.in_proj_weight,
-            self.in_proj_bias, None, None, False, self.dropout, self.out_proj.weight,
-            self.out_proj.bias, training=self.training, key_padding_mask=key_padding_mask,
+            self.in_proj_bias, self.bias_k, self.bias_v, self.add_zero_attn, self.dropout,
+            self.out_proj.weight, self.out_proj.bias, training=self.training,
+            key_padding_mask=key_padding_mask,
             need_weights=need_weights, attn_mask=attn_mask,
             use_separate_proj_weight=not self._qkv_same_embed_dim,
             q_proj_weight=self.q_proj_weight, k_proj_weight=self.k_proj_weight,
