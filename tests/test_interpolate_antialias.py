@@ -1,6 +1,9 @@
-"""interpolate(..., antialias=True), modes 'bilinear' and 'bicubic' (nn/functional/antialias.py):
+"""interpolate(..., antialias=True), modes 'bilinear', 'bicubic' and 'lanczos'
+(nn/functional/antialias.py):
 values and gradients against torch on the same inputs, float64 gradcheck, torch's errors, a
 photo downsampled 4x."""
+import io
+import itertools
 import math
 
 import numpy as np
@@ -69,10 +72,11 @@ resize = st.one_of(
 
 
 @SETTINGS
-@given(st.integers(1, 40), st.integers(1, 40), resize, st.sampled_from(["bilinear", "bicubic"]),
-       st.booleans(), st.sampled_from([np.float32, np.float64]), st.booleans(),
-       st.integers(0, 2**16))
+@given(st.integers(1, 40), st.integers(1, 40), resize,
+       st.sampled_from(["bilinear", "bicubic", "lanczos"]), st.booleans(),
+       st.sampled_from([np.float32, np.float64]), st.booleans(), st.integers(0, 2**16))
 def test_antialias_matches_torch(h, w, how, mode, align_corners, dtype, last, seed):
+    align_corners = align_corners and mode != "lanczos"      # lanczos: False only
     sf = how.get("scale_factor")
     if sf is not None and min(math.floor(h * sf[0]), math.floor(w * sf[1])) < 1:
         return
@@ -118,13 +122,15 @@ def test_torch_quirks_worked_around_are_real():
     np.testing.assert_allclose(host(ours.grad), adjoint.numpy(), rtol=1e-12, atol=1e-13)
 
 
-@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic", "lanczos"])
 @pytest.mark.parametrize("kw", [dict(size=(3, 4)), dict(size=(11, 2), align_corners=True),
                                 dict(scale_factor=(0.4, 1.7)),
                                 dict(scale_factor=(1.05, 0.3)),       # height stays 7
                                 dict(size=(1, 1), align_corners=True),
                                 dict(size=(9, 1))])
 def test_antialias_gradcheck(mode, kw):
+    if mode == "lanczos" and kw.get("align_corners"):
+        kw = dict(kw, align_corners=False)
     x = tg.tensor(np.random.default_rng(1).standard_normal((2, 2, 7, 9)), requires_grad=True)
     assert gradcheck(lambda x: F.interpolate(x, mode=mode, antialias=True, **kw), (x,))
 
@@ -141,19 +147,23 @@ def test_bilinear_upsampling_is_plain_bilinear(h, w, dh, dw, seed):
         host(F.interpolate(x, size=size, mode="bilinear")), rtol=1e-12, atol=1e-13)
 
 
-@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic", "lanczos"])
 def test_downsampling_filter_is_stretched_and_normalised(mode):
-    """4x down: each row averages the 4 (triangle) or 8 (cubic) pixels on either side of the
-    output centre, sums to 1, and matches the closed form away from the borders."""
+    """4x down: each row averages the 4 (triangle), 8 (cubic) or 12 (Lanczos-3) pixels on
+    either side of the output centre, sums to 1, and matches the closed form away from the
+    borders."""
     m = antialias_matrix(np, mode, 64, 16, 4.0, np.float64)
     np.testing.assert_allclose(m.sum(axis=1), 1, rtol=1e-14)
-    radius = 4 if mode == "bilinear" else 8
+    radius = 4 * {"bilinear": 1, "bicubic": 2, "lanczos": 3}[mode]
     center = 4 * 8 + 2                                    # output 8's centre, 34 input pixels
     taps = np.nonzero(m[8])[0]
     assert taps.min() >= center - radius and taps.max() < center + radius
     t = np.abs(np.arange(64) + 0.5 - center) / 4
     if mode == "bilinear":
         k = np.maximum(1 - t, 0)
+    elif mode == "lanczos":
+        k = np.where(t < 3, np.sin(np.pi * t) * np.sin(np.pi * t / 3) / (np.pi ** 2 * t * t / 3),
+                     0)
     else:
         a = -0.5
         k = np.where(t < 1, ((a + 2) * t - (a + 3)) * t * t + 1,
@@ -173,24 +183,32 @@ def _outcome(fn):
 def test_antialias_errors_as_torch(ndim):
     shape = (1, 2) + (6,) * (ndim - 2)
     for mode in ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear",
-                 "area"):
-        for align_corners in (None, True):
-            kw = dict(scale_factor=0.5, mode=mode, align_corners=align_corners, antialias=True)
+                 "area", "lanczos"):
+        for align_corners, antialias, how in itertools.product(
+                (None, False, True), (False, True),
+                (dict(scale_factor=0.5), dict(size=(2, 2)),     # (2, 2): wrong for 3-D and 5-D
+                 dict(scale_factor=0.5, recompute_scale_factor=True))):
+            kw = dict(how, mode=mode, align_corners=align_corners, antialias=antialias)
             theirs = _outcome(lambda: TF.interpolate(torch.zeros(shape), **kw))
             ours = _outcome(lambda: F.interpolate(tg.zeros(*shape), **kw))
-            assert ours is theirs, (mode, align_corners)
-    with pytest.raises(ValueError, match="antialias=True is restricted to modes 'bilinear' and "
-                                         "'bicubic' on 4-D"):
+            assert ours is theirs, kw
+    with pytest.raises(ValueError, match="antialias=True is restricted to modes 'bilinear', "
+                                         "'bicubic' and 'lanczos' on 4-D"):
         F.interpolate(tg.zeros(*shape), scale_factor=0.5, mode="nearest", antialias=True)
     with pytest.raises(TypeError):                        # as torch.nn.Upsample: no such option
         nn.Upsample(scale_factor=0.5, mode="bilinear", antialias=True)
+    x = tg.zeros(1, 1, 6, 6)
+    with pytest.raises(ValueError, match="mode 'lanczos' requires antialias=True"):
+        nn.Upsample(scale_factor=0.5, mode="lanczos")(x)
+    with pytest.raises(ValueError, match="mode 'lanczos' does not support align_corners=True"):
+        F.interpolate(x, size=3, mode="lanczos", align_corners=True, antialias=True)
 
 
-@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic", "lanczos"])
 def test_photo_downsampled_4x_matches_torch(mode):
     image = load_sample_image("astronaut", device="cpu")         # (512, 512, 3) in [0, 1]
     x = np.ascontiguousarray(np.asarray(image).transpose(2, 0, 1)[None])
-    for align_corners in (False, True):
+    for align_corners in ((False,) if mode == "lanczos" else (False, True)):
         kw = dict(scale_factor=0.25, mode=mode, align_corners=align_corners, antialias=True)
         ours = F.interpolate(tg.tensor(x), **kw)
         theirs = TF.interpolate(torch.tensor(x), **kw).numpy()
@@ -209,3 +227,24 @@ def test_antialias_on_device(device):
     yt.backward(torch.tensor(gy))
     np.testing.assert_allclose(host(y), yt.detach().numpy(), rtol=2e-5, atol=2e-6)
     np.testing.assert_allclose(host(ours.grad), xt.grad.numpy(), rtol=2e-5, atol=2e-6)
+
+
+def test_antialias_exports_to_onnx():
+    """The two constant matrices become two MatMuls: onnxruntime gives the same values."""
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from tinygrad_cv.onnx import export
+
+    class Shrink(nn.Module):
+        def forward(self, x):
+            return F.interpolate(x, scale_factor=(0.25, 0.4), mode="bicubic", antialias=True)
+
+    x = tg.tensor(np.random.default_rng(0).standard_normal((2, 3, 32, 25)).astype(np.float32))
+    buf = io.BytesIO()
+    export(Shrink(), (x,), buf, input_names=["x"])
+    onnx.checker.check_model(onnx.load_from_string(buf.getvalue()), full_check=True)
+    session = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"x": host(x)})[0]
+    want = TF.interpolate(torch.tensor(host(x)), scale_factor=(0.25, 0.4), mode="bicubic",
+                          antialias=True).numpy()
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-6)

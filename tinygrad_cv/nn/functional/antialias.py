@@ -1,5 +1,5 @@
-"""Antialiased resampling matrices (``interpolate(..., antialias=True)``, modes 'bilinear' and
-'bicubic' on (N, C, H, W); torch's rules).
+"""Antialiased resampling matrices (``interpolate(..., antialias=True)``, modes 'bilinear',
+'bicubic' and 'lanczos' on (N, C, H, W); torch's rules).
 
 Each axis is a constant (out, in) matrix ``M`` and the resize is ``y = Mh @ x @ Mw^T``
 (``interpolation.separable_linear``: two GEMMs each way, the backward the transposed
@@ -8,14 +8,15 @@ coordinates, stretched by the scale when downsampling so that it averages every 
 the output pixel covers::
 
     center   = scale * (i + 0.5)
-    support  = r * max(scale, 1)              r = 1 (triangle) or 2 (cubic)
+    support  = r * max(scale, 1)              r = 1 (triangle), 2 (cubic) or 3 (Lanczos)
     lo       = max(trunc(center - support + 0.5), 0)
     hi       = min(trunc(center + support + 0.5), in)
     M[i, j]  = k((j - center + 0.5) / max(scale, 1))     for lo <= j < hi, else 0
     M[i, :] /= sum_j M[i, j]                               (left as is when the sum is 0)
 
-with ``k`` the triangle ``max(1 - |t|, 0)`` ('bilinear') or Keys' cubic with a = -0.5
-('bicubic', the value PIL uses; plain bicubic takes -0.75).  ``scale`` is ``in / out``,
+with ``k`` the triangle ``max(1 - |t|, 0)`` ('bilinear'), Keys' cubic with a = -0.5
+('bicubic', the value PIL uses; plain bicubic takes -0.75) or Lanczos-3
+``sinc(t) * sinc(t / 3)`` for ``|t| < 3`` ('lanczos', ``sinc(t) = sin(pi t) / (pi t)``).  ``scale`` is ``in / out``,
 ``1 / scale_factor`` when a scale factor is given (without recompute_scale_factor), or
 ``(in - 1) / (out - 1)`` (0 when out == 1) with align_corners=True, which changes only the
 scale: the centres stay at ``scale * (i + 0.5)``.  As torch computes them, the weights of a
@@ -31,7 +32,7 @@ from __future__ import annotations
 from ... import backend
 from .interpolation import cubic_far, cubic_near
 
-_RADIUS = {"bilinear": 1, "bicubic": 2}
+_RADIUS = {"bilinear": 1, "bicubic": 2, "lanczos": 3}
 _CUBIC_A = -0.5
 
 
@@ -40,6 +41,8 @@ def _kernel(xp, mode, t):
     t = xp.abs(t)
     if mode == "bilinear":
         return xp.where(t < 1, 1 - t, 0).astype(t.dtype)
+    if mode == "lanczos":
+        return xp.where(t < 3, xp.sinc(t) * xp.sinc(t / 3), 0).astype(t.dtype)
     a = t.dtype.type(_CUBIC_A)
     return xp.where(t < 1, cubic_near(t, a), xp.where(t < 2, cubic_far(t, a), 0)).astype(t.dtype)
 

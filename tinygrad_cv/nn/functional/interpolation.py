@@ -242,8 +242,11 @@ def _output_size(op, shape, size, scale_factor):
     return out, tuple(1.0 / f for f in sf), sf
 
 
-MODES = ("nearest", "nearest-exact", "bilinear", "bicubic", "area", "linear", "trilinear")
-_MODE_NDIM = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}   # the others: any
+MODES = ("nearest", "nearest-exact", "bilinear", "bicubic", "area", "linear", "trilinear",
+         "lanczos")
+_MODE_NDIM = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5,
+              "lanczos": 4}                                           # the others: any
+_ANTIALIAS_MODES = ("bilinear", "bicubic", "lanczos")
 
 
 def _repeats(in_size, out_size, scale_factor):
@@ -263,29 +266,36 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 
     ``recompute_scale_factor=True``: the output size comes from ``scale_factor`` and the
     coordinates from the sizes (``scale = in / out``), as if that size had been given.
-    ``antialias=True`` ('bilinear' and 'bicubic' on 4-D input): the filter is stretched by the
-    scale when downsampling, each output pixel a normalised average of all the input pixels
-    it covers (``antialias.py``)."""
+    ``antialias=True`` ('bilinear', 'bicubic' and 'lanczos' on 4-D input): the filter is
+    stretched by the scale when downsampling, each output pixel a normalised average of all
+    the input pixels it covers (``antialias.py``); mode 'lanczos' (Lanczos-3) exists only so,
+    with align_corners False."""
     op = "interpolate"
     if input.ndim not in (3, 4, 5):
         raise ValueError(f"{op}: expected input of shape (N, C, L) (3-D), (N, C, H, W) (4-D) or "
                          f"(N, C, D, H, W) (5-D), got shape {tuple(input.shape)}")
     if mode not in MODES:
         raise ValueError(f"{op}: mode must be one of {', '.join(MODES)}, got {mode!r}")
-    if antialias and not (mode in ("bilinear", "bicubic") and input.ndim == 4):
-        raise ValueError(f"{op}: antialias=True is restricted to modes 'bilinear' and 'bicubic' "
-                         f"on 4-D (N, C, H, W) input, got mode {mode!r} and {input.ndim}-D input")
-    if _MODE_NDIM.get(mode, input.ndim) != input.ndim:
-        raise NotImplementedError(f"{op}: got {input.ndim}-D input, but {mode} mode needs "
-                                  f"{_MODE_NDIM[mode]}-D input")
     if mode not in _MODE_NDIM and align_corners is not None:
         raise ValueError(f"{op}: align_corners only applies to modes 'linear', 'bilinear', "
-                         "'bicubic' and 'trilinear'")
+                         "'bicubic', 'trilinear' and 'lanczos'")
     if recompute_scale_factor and size is not None:
         raise ValueError(f"{op}: recompute_scale_factor is not meaningful with an explicit size")
+    # torch's order: the size or scale factor is checked before the mode's dimensions
     out, scale, sf = _output_size(op, input.shape, size, scale_factor)
     if recompute_scale_factor:
         out, scale, sf = _output_size(op, input.shape, out, None)
+    if antialias and not (mode in _ANTIALIAS_MODES and input.ndim == 4):
+        raise ValueError(f"{op}: antialias=True is restricted to modes 'bilinear', 'bicubic' and "
+                         f"'lanczos' on 4-D (N, C, H, W) input, got mode {mode!r} and "
+                         f"{input.ndim}-D input")
+    if _MODE_NDIM.get(mode, input.ndim) != input.ndim:
+        raise NotImplementedError(f"{op}: got {input.ndim}-D input, but {mode} mode needs "
+                                  f"{_MODE_NDIM[mode]}-D input")
+    if mode == "lanczos" and align_corners:
+        raise ValueError(f"{op}: mode 'lanczos' does not support align_corners=True")
+    if mode == "lanczos" and not antialias:
+        raise ValueError(f"{op}: mode 'lanczos' requires antialias=True")
     if min(out) < 1:
         raise ValueError(f"{op}: output size {out} must be positive")
     if input.ndim == 5:
