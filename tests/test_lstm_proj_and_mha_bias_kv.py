@@ -480,3 +480,28 @@ def test_functional_extra_key_errors_as_torch():
             _call_f(torch.nn.functional, xt, xt, xt, ps_t, heads, **kw_t)
         with pytest.raises(ValueError, match=msg):
             _call_f(F, xo, xo, xo, ps_o, heads, **kw_o)
+
+
+def test_lstm_proj_batch_split_over_threads_matches_torch():
+    """A recurrence large enough to split its batch over two intra-op threads: each part runs
+    the projection, and the parts' dW_hr are added."""
+    from tinygrad_cv.nn.functional.recurrent import _batch_ranges, _recurrence_work
+    T, N, I, H, Pp = 8, 16, 8, 64, 16
+    before = tg.get_num_threads()
+    tg.set_num_threads(2)
+    try:
+        assert len(_batch_ranges(N, _recurrence_work(T, N, 4 * H, I, Pp), np.zeros(1))) == 2
+        ours, theirs = _lstm_pair("float64", I, H, bidirectional=True, proj_size=Pp)
+        rng = np.random.default_rng(9)
+        xt, xo = _pair(rng.standard_normal((T, N, I)), "float64")
+        out_t, (h_t, c_t) = theirs(xt)
+        out_o, (h_o, c_o) = ours(xo)
+        g = rng.standard_normal(tuple(out_t.shape))
+        ((out_t * torch.tensor(g)).sum() + h_t.sum() + c_t.sum()).backward()
+        ((out_o * tg.tensor(g)).sum() + h_o.sum() + c_o.sum()).backward()
+    finally:
+        tg.set_num_threads(before)
+    tol = dict(rtol=1e-8, atol=1e-10)
+    for a, b in ((out_o, out_t), (h_o, h_t), (c_o, c_t), (xo.grad, xt.grad)):
+        _close(a, b, tol)
+    assert_param_grads_match(ours, theirs, tol)
