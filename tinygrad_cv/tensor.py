@@ -372,11 +372,13 @@ class Tensor:
     def to(self, *args, **kwargs):
         """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or ``to(other)`` (differentiable);
         ``device`` a string or ``tinygrad_cv.device``; ``non_blocking`` is accepted (transfers
-        are synchronous), ``copy=True`` always returns a new tensor."""
+        are synchronous), ``copy=True`` always returns a new tensor; ``memory_format``
+        (``channels_last``, ...) lays the result out so (``self`` when nothing changes)."""
         device = kwargs.pop("device", None)
         dtype = kwargs.pop("dtype", None)
         kwargs.pop("non_blocking", None)
         copy = kwargs.pop("copy", False)
+        memory_format = kwargs.pop("memory_format", None)
         if kwargs:
             raise TypeError(f"to() got unexpected arguments {sorted(kwargs)}")
         flags = [a for a in args if isinstance(a, bool)]   # positional non_blocking, copy
@@ -399,23 +401,22 @@ class Tensor:
                 if out.requires_grad and not backend.is_floating(dtype):
                     out = out.detach()
                 out = Cast.apply(out, dtype=dtype)
+        if memory_format is not None and \
+                memory_formats.check(memory_format, "to") is not memory_formats.preserve_format:
+            out = out.contiguous(memory_format=memory_format)
         if copy and out is self:
-            out = self.clone()
+            out = self.clone(memory_format=memory_format)
         return out
 
     def cpu(self, memory_format=None):
-        if memory_format is not None:
-            raise NotImplementedError("cpu(memory_format=...): memory formats are not supported")
-        return self.to("cpu")
+        return self.to("cpu", memory_format=memory_format)
 
     def cuda(self, device=None, non_blocking=False, memory_format=None):
         """The tensor on the GPU (``device``: None, 0, 'cuda', 'cuda:0'; transfers are
         synchronous, ``non_blocking`` is accepted)."""
-        if memory_format is not None:
-            raise NotImplementedError("cuda(memory_format=...): memory formats are not supported")
         if device is not None and placement(device) != "cuda":
             raise ValueError(f"cuda(): expected a cuda device, got {device!r}")
-        return self.to("cuda")
+        return self.to("cuda", memory_format=memory_format)
 
     def float(self):
         return self.to(_FLOAT32)
@@ -1200,7 +1201,9 @@ class Tensor:
         return matmul(self, other)
 
     def repeat(self, *sizes):
-        """Tile along each dim (torch's ``repeat``), by expand + reshape (differentiable)."""
+        """Tile along each dim (torch's ``repeat``), by expand + reshape (differentiable).
+        The result has memory of its own, as torch's: where the reshape could keep a view
+        (every size 1, or only length-1 dims repeated: zero strides) it is copied."""
         sizes = _shape_arg(sizes)
         x = self.reshape((1,) * (len(sizes) - self.ndim) + self.shape)
         interleaved = []
@@ -1209,7 +1212,9 @@ class Tensor:
             interleaved += [1, s]
             target += [r, s]
         out = x.reshape(tuple(interleaved)).expand(*target)
-        return out.reshape(tuple(r * s for r, s in zip(sizes, x.shape)))
+        out = out.reshape(tuple(r * s for r, s in zip(sizes, x.shape)))
+        return out.clone(memory_format=memory_formats.contiguous_format) \
+            if out._view_base is not None else out
 
     # ---- torch-compatible methods: creation, casts, matrices, ordering, scans -----------------
     # (their function forms live in tensor_functions.py)
