@@ -473,3 +473,21 @@ def test_activation_argument_errors_are_torchs(call):
     for m in (torch, tg):
         with pytest.raises(RuntimeError):
             call(m, m.ones(3))
+
+
+def test_float16_norms_accumulate_in_float32_as_torch():
+    x = np.array([[300.0, 400.0], [1.0, -2.0]], dtype=np.float16)      # 300^2 > float16's max
+    for p in (2, 1, -1, 0.5, math.inf):     # (torch's float16 gradients: 3 ulps off)
+        _same(lambda m, t: m.linalg.vector_norm(t, p, dim=1), x, g=np.ones(2, np.float16),
+              rtol=3e-3)
+    _same(lambda m, t: m.linalg.matrix_norm(t), x, g=np.ones((), np.float16), rtol=1e-3)
+    ours = tg.tensor(x, requires_grad=True)
+    tg.linalg.vector_norm(ours, 3, dim=1).sum().backward()    # (torch's float16 gives NaN)
+    x64 = x.astype(np.float64)
+    np.testing.assert_allclose(_host(ours.grad).astype(np.float64),
+                               x64 ** 2 / np.cbrt((abs(x64) ** 3).sum(1, keepdims=True)) ** 2
+                               * np.sign(x64), rtol=2e-3)
+    for m in (torch, tg):
+        for ord in ("nuc", 2, -2):
+            with pytest.raises(RuntimeError):
+                m.linalg.matrix_norm(m.tensor(x), ord)

@@ -315,6 +315,9 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
     if ord == "fro":
         return VectorNorm.apply(a, axes=tuple(sorted((d0, d1))), keepdims=bool(keepdim), p=2.0)
     if ord in ("nuc", 2, -2):
+        if a.array.dtype.itemsize < 4:
+            raise RuntimeError(f"linalg.matrix_norm: Low precision dtypes not supported. Got "
+                               f"{torch_type_name(a.dtype)}")
         s = svdvals(a.movedim((d0, d1), (-2, -1)))
         if ord == "nuc" or (ord == 2 and s.shape[-1] == 0):   # (an empty matrix: 0, as torch)
             out = s.sum(-1)

@@ -218,20 +218,8 @@ class VectorNorm(_Primitive):
                 raise RuntimeError(f"linalg.vector_norm cannot compute the {p:g} norm over the "
                                    f"empty dimension {empty[0]} (of shape {a.shape}): the "
                                    "operation has no identity")
-        if p == 0:
-            out = (a != 0).sum(axis=axes, keepdims=True).astype(a.dtype)
-        elif _reduced_count(a.shape, axes) == 1:
-            out = abs(a)    # one element: |a| exactly, as torch (its square may underflow)
-        elif p == 2:
-            out = backend.get_array_module(a).sqrt((a * a).sum(axis=axes, keepdims=True))
-        elif p == 1:
-            out = abs(a).sum(axis=axes, keepdims=True)
-        elif p == float("inf"):
-            out = abs(a).max(axis=axes, keepdims=True)
-        elif p == -float("inf"):
-            out = abs(a).min(axis=axes, keepdims=True)
-        else:
-            out = (abs(a) ** p).sum(axis=axes, keepdims=True) ** (1.0 / p)
+        # float16 is reduced in float32 (torch's accumulation: 300^2 overflows float16)
+        out = _norm_kept(_widened(a), axes, p).astype(a.dtype, copy=False)
         kept = out.shape
         if not keepdims:
             out = out.reshape(tuple(s for i, s in enumerate(a.shape) if i not in axes))
@@ -250,23 +238,57 @@ class VectorNorm(_Primitive):
             return None
         out = out.reshape(ctx.kept)
         g = g.reshape(ctx.kept)
-        xa, xo = dual.raw(a), dual.raw(out)
-        if p == 1:
-            return g * dual.sign(xa)
-        if abs(p) == float("inf"):
-            xp = backend.get_array_module(xa)
-            size = abs(xa)
-            hit = (size == xo) | xp.isnan(size)
-            share = hit / hit.sum(axis=ctx.axes, keepdims=True)
-            return g * (dual.sign(xa) * share).astype(xa.dtype, copy=False)
-        zero = xo == 0
-        safe = dual.where(zero, 1.0, out)        # (no division by zero, even unused)
-        if p == 2:
-            scale = g / safe
-            return dual.where(zero, 0.0, scale) * a
-        scale = dual.where(zero, 0.0, g / safe ** (p - 1))
-        if p > 1:
-            return scale * (dual.sign(xa) * abs(a) ** (p - 1))
-        nonzero = xa != 0                        # |a|^(p-1) is infinite at a = 0 when p < 1
-        part = dual.sign(xa) * dual.where(nonzero, abs(a), 1.0) ** (p - 1)
-        return scale * dual.where(nonzero, part, 0.0)
+        if not dual.is_tensor(g) and a.dtype == _HALF:     # (float16: computed in float32)
+            return _norm_grad(_widened(g), _widened(a), _widened(out), p,
+                              ctx.axes).astype(_HALF)
+        return _norm_grad(g, a, out, p, ctx.axes)
+
+
+_HALF = backend.dtype("float16")
+
+
+def _widened(x):
+    """A float16 array as float32 (other arrays, and Tensors, unchanged)."""
+    return x.astype("float32") if not dual.is_tensor(x) and x.dtype == _HALF else x
+
+
+def _norm_kept(a, axes, p):
+    """The p-norm of the array ``a`` over ``axes``, keeping them (size 1)."""
+    if p == 0:
+        return (a != 0).sum(axis=axes, keepdims=True).astype(a.dtype)
+    if _reduced_count(a.shape, axes) == 1:
+        return abs(a)    # one element: |a| exactly, as torch (its square may underflow)
+    if p == 2:
+        return backend.get_array_module(a).sqrt((a * a).sum(axis=axes, keepdims=True))
+    if p == 1:
+        return abs(a).sum(axis=axes, keepdims=True)
+    if p == float("inf"):
+        return abs(a).max(axis=axes, keepdims=True)
+    if p == -float("inf"):
+        return abs(a).min(axis=axes, keepdims=True)
+    return (abs(a) ** p).sum(axis=axes, keepdims=True) ** (1.0 / p)
+
+
+def _norm_grad(g, a, out, p, axes):
+    """The gradient of the p-norm ``out`` (kept dims) of ``a`` for the incoming ``g`` (arrays,
+    or Tensors under create_graph): VectorNorm's docstring."""
+    xa, xo = dual.raw(a), dual.raw(out)
+    if p == 1:
+        return g * dual.sign(xa)
+    if abs(p) == float("inf"):
+        xp = backend.get_array_module(xa)
+        size = abs(xa)
+        hit = (size == xo) | xp.isnan(size)
+        share = hit / hit.sum(axis=axes, keepdims=True)
+        return g * (dual.sign(xa) * share).astype(xa.dtype, copy=False)
+    zero = xo == 0
+    safe = dual.where(zero, 1.0, out)        # (no division by zero, even unused)
+    if p == 2:
+        scale = g / safe
+        return dual.where(zero, 0.0, scale) * a
+    scale = dual.where(zero, 0.0, g / safe ** (p - 1))
+    if p > 1:
+        return scale * (dual.sign(xa) * abs(a) ** (p - 1))
+    nonzero = xa != 0                        # |a|^(p-1) is infinite at a = 0 when p < 1
+    part = dual.sign(xa) * dual.where(nonzero, abs(a), 1.0) ** (p - 1)
+    return scale * dual.where(nonzero, part, 0.0)
