@@ -575,3 +575,84 @@ def test_language_translation_learns_to_translate(tmp_path, monkeypatch):
     _compare_translator(ref, ours, steps=60, lr=3e-3)
     assert translations[1].stdout == translations[0].stdout
     assert translations[1].stdout.splitlines()[0] == ">  The man drinks coffee . "
+
+
+def _neural_style_data(tmp_path, images):
+    """Training photos (``data/images/<k>.png``, 40x48, so Resize and CenterCrop both act)
+    and a 32x32 style image of our own (portdata.synthetic_photo)."""
+    import portdata
+    (tmp_path / "data" / "images").mkdir(parents=True)
+    for k in range(images):
+        portdata.synthetic_photo(k, 40, 48).save(tmp_path / "data" / "images" / f"{k}.png")
+    portdata.synthetic_photo(100, 32, 32).save(tmp_path / "style.png")
+    portdata.synthetic_photo(200, 24, 20).save(tmp_path / "content.png")
+
+
+def test_fast_neural_style(tmp_path, monkeypatch):
+    """The fast-neural-style script's ``train`` (TransformerNet: reflection padding, instance
+    norms, nearest upsampling; portdata's VGG-16 with fixed stand-in weights in place of
+    ImageNet's; gram matrices through ``bmm``; ``div_`` on the network's output; Adam) for one
+    step on two 32x32 crops, then its ``eval``: the model saved by tinygrad_cv's run
+    (``torch.save(state_dict)``) stylises a 24x20 image in both frameworks.
+
+    The script's loss is float32-sensitive (style weight 1e10 on gram matrices of VGG
+    features): PyTorch's float32 gradient is off by up to 1.3e-3 of each parameter's largest
+    gradient from its float64 one (measured), ours by up to 8e-4, so the gradients are
+    compared at 3e-3.  The convolution biases before an instance norm and the residual
+    blocks' last norm biases have an exact gradient of 0 (a per-channel constant is
+    normalised away): both runs' gradients there must be rounding noise.  Adam's first step
+    is ``lr * sign(gradient)``, so the weights are compared at 1e-5 where the gradient is above
+    1% of its parameter's largest (the sign is sure) and within 2 lr elsewhere."""
+    _neural_style_data(tmp_path, images=2)
+    lr = 1e-3
+    ref, ours = _run_both("fast_neural_style",
+                          ["train", "--dataset", "../data", "--style-image", "../style.png",
+                           "--save-model-dir", "models", "--epochs", "1", "--batch-size", "2",
+                           "--image-size", "32", "--log-interval", "1", "--lr", str(lr)],
+                          tmp_path, monkeypatch, main="neural_style.py")
+    assert len(ref.losses) == len(ours.losses) == 1
+    loss_diff = _close(ours.losses, ref.losses, max(ref.losses))
+    from harness import _numpy
+    ref_params, our_params = ref.param_lists[0], ours.param_lists[0]
+    assert len(ref_params) == len(our_params) == 62
+    largest = max(float(np.abs(_numpy(p.grad)).max()) for p in ref_params)
+    scale = max(float(np.abs(_numpy(p)).max()) for p in ref_params)
+    worst_grad = worst_weight = 0.0
+    zero_gradients = 0
+    for rp, op in zip(ref_params, our_params, strict=True):
+        rg, og = _numpy(rp.grad), _numpy(op.grad)
+        rw, ow = _numpy(rp), _numpy(op)
+        if np.abs(rg).max() < 1e-6 * largest:          # exactly 0 in exact arithmetic
+            zero_gradients += 1            # (measured: below 5e-8 of the largest in both)
+            assert np.abs(og).max() < 1e-6 * largest
+            assert np.abs(ow - rw).max() <= 2 * lr * 1.0001
+            continue
+        worst_grad = max(worst_grad, float(np.abs(og - rg).max() / np.abs(rg).max()))
+        sure = np.abs(rg) >= 0.01 * np.abs(rg).max()
+        worst_weight = max(worst_weight, _close(ow[sure], rw[sure], scale))
+        assert np.abs(ow - rw).max() <= 2 * lr * 1.0001
+    assert zero_gradients == 15 + 5    # the 15 convolutions before norms, 5 residual ends
+    assert worst_grad <= 3e-3, f"gradients differ by {worst_grad:.3g} of their largest value"
+    print(f"fast_neural_style: 1 loss, worst |diff| / scale: loss {loss_diff:.2g}, gradients "
+          f"{worst_grad:.2g}, weights (sure signs) {worst_weight:.2g}")
+    lines = [[re.sub(r"^.*?\tEpoch", "Epoch", line) for line in run.stdout.splitlines()
+              if "\tEpoch" in line] for run in (ref, ours)]
+    assert len(lines[1]) == 1 and lines[1][0].startswith("Epoch 1:\t[2/2]")
+    # eval: tinygrad_cv's saved model, also written as a torch file for the torch run
+    import tinygrad_cv as tg
+    import torch
+    ours_model = next((tmp_path / "tinygrad_cv" / "models").glob("epoch_1_*.model"))
+    state = tg.load(ours_model)
+    torch.save({k: torch.from_numpy(v.numpy().copy()) for k, v in state.items()},
+               tmp_path / "torch" / "ours.model")
+    images = []
+    for framework, model in (("torch", "ours.model"), ("tinygrad_cv", f"models/{ours_model.name}")):
+        run_port("fast_neural_style", framework,
+                 ["eval", "--content-image", "../content.png", "--model", model,
+                  "--output-image", "out.png"], None, tmp_path / framework,
+                 main="neural_style.py")
+        from PIL import Image
+        images.append(np.asarray(Image.open(tmp_path / framework / "out.png"), np.int16))
+    assert images[1].shape == images[0].shape == (20, 24, 3)
+    # uint8 by truncation: a value within rounding of an integer may land on either side
+    assert np.abs(images[1] - images[0]).max() <= 1 and (images[1] == images[0]).mean() > 0.99

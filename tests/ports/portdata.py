@@ -1,8 +1,11 @@
 """Data for the ported scripts, in place of the downloads they make (MNIST, CIFAR, text).
 
 A stand-in for the few ``torchvision`` pieces the scripts use (``datasets.MNIST`` with its
-``data``/``targets`` tensors, ``transforms.Compose/ToTensor/Normalize/Resize/Lambda``,
-``utils.save_image``, ``models.resnet18``), for ``gymnasium``'s CartPole-v1 (the
+``data``/``targets`` tensors, ``datasets.ImageFolder`` and ``FakeData``,
+``transforms.Compose/ToTensor/Normalize/Resize/CenterCrop/Lambda`` on arrays and PIL images,
+``utils.save_image``, ``models.resnet18`` and ``models.vgg16`` with ``VGG16_Weights``: no
+download, so its "pretrained" weights are fixed random ones, the same in every run), for
+``gymnasium``'s CartPole-v1 (the
 reinforcement-learning scripts), for the GCN
 script's Cora download (``requests.get``: a synthetic graph in Cora's format) and for the
 super-resolution script's BSDS300 images (``get_training_set``/``get_test_set``), built on the
@@ -18,6 +21,7 @@ images; without it the 1797 digits are split 1500 / 297.
 """
 from __future__ import annotations
 
+import enum
 import os
 import sys
 import types
@@ -96,10 +100,18 @@ class Compose:
 
 
 class ToTensor:
-    """The (C, H, W) float32 image (the collate makes it a tensor of the running framework)."""
+    """The (C, H, W) float32 image (the collate makes it a tensor of the running framework);
+    a PIL image becomes its (C, H, W) pixels / 255, as torchvision's."""
 
     def __call__(self, image):
+        if _is_pil(image):
+            pixels = np.asarray(image, dtype=np.float32) / 255.0
+            image = pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
         return np.ascontiguousarray(image, dtype=np.float32)
+
+
+def _is_pil(image):
+    return type(image).__module__.startswith("PIL.")
 
 
 class Normalize:
@@ -126,11 +138,39 @@ class Lambda:
 
 
 class Resize:
+    """A (C, H, W) array: nearest-neighbour to (C, size, size).  A PIL image: as torchvision's,
+    its shorter side to ``size`` and the longer in proportion (bilinear, PIL's antialiasing)."""
+
     def __init__(self, size):
         self.size = int(size)
 
     def __call__(self, image):
+        if _is_pil(image):
+            from PIL import Image
+            w, h = image.size
+            if w <= h:
+                new = (self.size, int(self.size * h / w))
+            else:
+                new = (int(self.size * w / h), self.size)
+            return image if new == (w, h) else image.resize(new, Image.BILINEAR)
         return _resize(image, self.size)
+
+
+class CenterCrop:
+    """torchvision's CenterCrop(size) of a PIL image or a (C, H, W) array: the central
+    size x size window (top-left corner at round((H - size) / 2), round((W - size) / 2))."""
+
+    def __init__(self, size):
+        self.size = int(size)
+
+    def __call__(self, image):
+        w, h = image.size if _is_pil(image) else (image.shape[-1], image.shape[-2])
+        if self.size > min(w, h):
+            raise ValueError(f"portdata.CenterCrop: {self.size} is larger than the {h}x{w} image")
+        top, left = int(round((h - self.size) / 2.0)), int(round((w - self.size) / 2.0))
+        if _is_pil(image):
+            return image.crop((left, top, left + self.size, top + self.size))
+        return image[..., top:top + self.size, left:left + self.size]
 
 
 def save_image(tensor, fp, nrow=8, normalize=False, **kwargs):
@@ -354,14 +394,182 @@ def _make_env(env_id, render_mode=None, **kwargs):
     return CartPole(render_mode=render_mode)
 
 
+_IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+
+
+def _load_rgb(path):
+    from PIL import Image
+    with open(path, "rb") as f:
+        return Image.open(f).convert("RGB")
+
+
+class ImageFolder:
+    """torchvision's ``datasets.ImageFolder``: ``root/<class>/<image>``, classes in sorted
+    order (their index is the label), images in sorted order within a class, each loaded
+    as an RGB PIL image and passed through ``transform``."""
+
+    def __init__(self, root, transform=None, target_transform=None, loader=_load_rgb):
+        root = os.fspath(root)
+        self.classes = sorted(e.name for e in os.scandir(root) if e.is_dir())
+        if not self.classes:
+            raise FileNotFoundError(f"portdata.ImageFolder: no class folders in {root}")
+        self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
+        self.samples = [(os.path.join(root, c, name), self.class_to_idx[c])
+                        for c in self.classes
+                        for name in sorted(os.listdir(os.path.join(root, c)))
+                        if name.lower().endswith(_IMAGE_EXTENSIONS)]
+        if not self.samples:
+            raise FileNotFoundError(f"portdata.ImageFolder: no images under {root}")
+        self.targets = [label for _, label in self.samples]
+        self.transform, self.target_transform, self.loader = transform, target_transform, loader
+
+    def __len__(self):
+        return len(self.samples)
+
+    def __getitem__(self, i):
+        path, label = self.samples[i]
+        image = self.loader(path)
+        if self.transform is not None:
+            image = self.transform(image)
+        if self.target_transform is not None:
+            label = self.target_transform(label)
+        return image, label
+
+
+class FakeData:
+    """torchvision's ``datasets.FakeData``: image ``i`` is random uint8 pixels of
+    ``image_size`` (C, H, W) as an RGB (C = 3) or grey (C = 1) PIL image, its label random in
+    [0, num_classes), both drawn from a generator seeded with ``i + random_offset`` (so the same
+    in every run and framework; torchvision draws them with torch's generator instead).
+    ``PORTS_SMALL=1`` keeps at most 8 images of at most 32x32."""
+
+    def __init__(self, size=1000, image_size=(3, 224, 224), num_classes=10, transform=None,
+                 target_transform=None, random_offset=0):
+        c, h, w = image_size
+        if c not in (1, 3):
+            raise ValueError(f"portdata.FakeData: 1 or 3 channels, got {c}")
+        if os.environ.get("PORTS_SMALL"):
+            size, h, w = min(size, 8), min(h, 32), min(w, 32)
+        self.size, self.image_size, self.num_classes = int(size), (c, h, w), int(num_classes)
+        self.transform, self.target_transform = transform, target_transform
+        self.random_offset = int(random_offset)
+
+    def __len__(self):
+        return self.size
+
+    def __getitem__(self, index):
+        from PIL import Image
+        if not 0 <= index < self.size:
+            raise IndexError(f"portdata.FakeData: index {index} out of range for {self.size}")
+        rng = np.random.default_rng(index + self.random_offset)
+        c, h, w = self.image_size
+        pixels = rng.integers(0, 256, size=(h, w, c), dtype=np.uint8)
+        target = int(rng.integers(0, self.num_classes))
+        image = Image.fromarray(pixels[:, :, 0] if c == 1 else pixels)
+        if self.transform is not None:
+            image = self.transform(image)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return image, target
+
+
+def synthetic_photo(seed, width, height):
+    """A smooth colourful RGB PIL image of our own (a few random sinusoidal waves per channel
+    and a bright disc), for the scripts that read photographs from disk."""
+    from PIL import Image
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width] / max(width, height)
+    image = np.zeros((height, width, 3))
+    for ch in range(3):
+        for _ in range(3):
+            fx, fy, phase = rng.uniform(-12, 12), rng.uniform(-12, 12), rng.uniform(0, 2 * np.pi)
+            image[:, :, ch] += np.sin(fx * x + fy * y + phase) / 3
+    cx, cy, r = rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8), rng.uniform(0.1, 0.3)
+    image += 0.8 * (((x - cx) ** 2 + (y - cy) ** 2) < r * r)[:, :, None]
+    pixels = np.clip((image + 1) * 127.5, 0, 255).astype(np.uint8)
+    return Image.fromarray(pixels)
+
+
+class VGG16_Weights(enum.Enum):
+    """torchvision's weight names for VGG-16; the stand-in has no download: see ``vgg16``."""
+    IMAGENET1K_V1 = "IMAGENET1K_V1"
+    DEFAULT = "IMAGENET1K_V1"
+
+
+_VGG16_FEATURES = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
+                   512, 512, 512, "M")
+_VGG16_WEIGHTS = {}   # the stand-in's fixed "pretrained" feature weights, made once
+
+
+def _vgg16_fixed_weights():
+    """Fixed convolution weights in place of the ImageNet ones (which cannot be downloaded
+    here): drawn once from a generator seeded 16, Kaiming-normal (fan-out) as torchvision
+    initialises VGG, biases 0; the same arrays for every run and framework."""
+    if not _VGG16_WEIGHTS:
+        rng = np.random.default_rng(16)
+        in_channels, convs = 3, []
+        for v in _VGG16_FEATURES:
+            if v == "M":
+                continue
+            std = np.sqrt(2.0 / (v * 9))
+            convs.append(((rng.standard_normal((v, in_channels, 3, 3)) * std).astype(np.float32),
+                          np.zeros(v, np.float32)))
+            in_channels = v
+        _VGG16_WEIGHTS["convs"] = convs
+    return _VGG16_WEIGHTS["convs"]
+
+
+def vgg16(weights=None, progress=True):
+    """torchvision's ``models.vgg16``, built from the ``nn`` of the framework the calling
+    script imported as ``torch``: ``features`` as torchvision's (13 3x3 convolutions with
+    padding 1, each followed by ``ReLU(inplace=True)``, max pools of 2 after blocks of 2, 2,
+    3, 3 and 3; the same indices 0-30) and ``avgpool`` (to 7x7); the classifier (three
+    Linear layers, 120M parameters) is left out, and ``forward`` returns the flattened
+    pooled features.  ``weights=VGG16_Weights.IMAGENET1K_V1``: the fixed stand-in weights of
+    ``_vgg16_fixed_weights`` (random, not ImageNet's); ``weights=None``: the framework's own
+    Kaiming-normal initialisation, as torchvision's."""
+    fw = _framework(sys._getframe(1))
+    nn = fw.nn
+    layers, in_channels = [], 3
+    for v in _VGG16_FEATURES:
+        if v == "M":
+            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+        else:
+            layers += [nn.Conv2d(in_channels, v, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
+            in_channels = v
+
+    class VGG(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(*layers)
+            self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
+
+        def forward(self, x):
+            return fw.flatten(self.avgpool(self.features(x)), 1)
+
+    model = VGG()
+    convs = [m for m in model.features if isinstance(m, nn.Conv2d)]
+    if weights is None:
+        for m in convs:
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.constant_(m.bias, 0)
+    elif VGG16_Weights(weights) is VGG16_Weights.IMAGENET1K_V1:
+        with fw.no_grad():
+            for m, (w, b) in zip(convs, _vgg16_fixed_weights(), strict=True):
+                m.weight.copy_(fw.from_numpy(w))
+                m.bias.copy_(fw.from_numpy(b))
+    return model
+
+
 # torchvision's module names, as the scripts import them
-datasets = types.SimpleNamespace(MNIST=MNIST)
+datasets = types.SimpleNamespace(MNIST=MNIST, ImageFolder=ImageFolder, FakeData=FakeData)
 transforms = types.SimpleNamespace(Compose=Compose, ToTensor=ToTensor, Normalize=Normalize,
-                                   Resize=Resize, Lambda=Lambda)
+                                   Resize=Resize, CenterCrop=CenterCrop, Lambda=Lambda)
 utils = types.SimpleNamespace(save_image=save_image)
+models = types.SimpleNamespace(resnet18=resnet18, vgg16=vgg16, VGG16_Weights=VGG16_Weights)
 requests = types.SimpleNamespace(get=_Download)   # the Cora download of the GCN script
 torchvision = types.SimpleNamespace(datasets=datasets, transforms=transforms, utils=utils,
-                                    models=types.SimpleNamespace(resnet18=resnet18))
+                                    models=models)
 gymnasium = types.SimpleNamespace(make=_make_env)   # the reinforcement-learning scripts
 
 
