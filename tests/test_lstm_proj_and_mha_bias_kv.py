@@ -505,3 +505,27 @@ def test_lstm_proj_batch_split_over_threads_matches_torch():
     for a, b in ((out_o, out_t), (h_o, h_t), (c_o, c_t), (xo.grad, xt.grad)):
         _close(a, b, tol)
     assert_param_grads_match(ours, theirs, tol)
+
+
+def test_functional_unbatched_static_keys_match_torch():
+    """Unbatched query/key/value with static_k/static_v (heads, S', d) and a zero key."""
+    E, heads, L, S = 6, 3, 2, 4
+    rng = np.random.default_rng(10)
+    ps_t, ps_o = _functional_args(E, heads)
+    q = _pair(rng.standard_normal((L, E)), "float64")
+    k = _pair(rng.standard_normal((S, E)), "float64")
+    sk = _pair(rng.standard_normal((heads, S + 2, E // heads)), "float64")
+    sv = _pair(rng.standard_normal((heads, S + 2, E // heads)), "float64")
+    pad = rng.random(S + 2) < 0.5
+    out_t, w_t = _call_f(torch.nn.functional, q[0], k[0], k[0], ps_t, heads, static_k=sk[0],
+                         static_v=sv[0], add_zero_attn=True,
+                         key_padding_mask=torch.tensor(pad))
+    out_o, w_o = _call_f(F, q[1], k[1], k[1], ps_o, heads, static_k=sk[1], static_v=sv[1],
+                         add_zero_attn=True, key_padding_mask=tg.tensor(pad))
+    tol = TOL["float64"]
+    _close(out_o, out_t, tol)
+    _close(w_o, w_t, tol)
+    out_t.sum().backward()
+    out_o.sum().backward()
+    for t, o in (q, sk, sv):
+        _close(o.grad, t.grad, tol)
