@@ -272,8 +272,13 @@ def test_cuda_memory_helpers_and_tensor_cuda_arguments():
     x = tg.ones(2)
     with pytest.raises(ValueError, match="cuda device"):
         x.cuda("cpu")
-    with pytest.raises(NotImplementedError, match="memory format"):
-        x.cpu(memory_format="channels_last")
+    for lib in (torch, tg):      # memory formats are checked as torch checks them
+        with pytest.raises(TypeError, match="memory_format"):
+            lib.ones(2).cpu(memory_format="channels_last")
+        with pytest.raises(RuntimeError, match="required rank 4"):
+            lib.ones(2).cpu(memory_format=lib.channels_last)
+    y = tg.ones(2, 3, 4, 5).cpu(memory_format=tg.channels_last)
+    assert y.stride() == torch.ones(2, 3, 4, 5).cpu(memory_format=torch.channels_last).stride()
     assert tg.cuda.is_bf16_supported() is False
     tg.cuda.empty_cache()
     if tg.cuda.is_available():

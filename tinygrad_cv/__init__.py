@@ -74,6 +74,9 @@ from .tensor import cat as concat  # noqa: E402,F401
 from . import tensor_storage  # noqa: E402,F401  (binds the storage queries)
 from .tensor_kind import layout, strided, sparse_coo  # noqa: E402,F401  (and the flags)
 from . import tensor_compat  # noqa: E402,F401  (binds torch's remaining methods)
+from . import view_variants  # noqa: E402  (the *_copy and unsafe_* forms of the views)
+from . import tensor_callables  # noqa: E402,F401  (apply_, map_, map2_)
+from .view_variants import *  # noqa: E402,F401,F403
 from .compiling import compile  # noqa: E402,F401
 from . import func  # noqa: E402,F401
 from .tensor_views import (select, movedim, moveaxis, swapdims, swapaxes,  # noqa: E402,F401

@@ -54,15 +54,15 @@ def channels_last_axes(fmt, ndim, what):
 
 
 def laid_out(a, fmt, what):
-    """A copy of the array ``a`` in the layout of ``fmt``."""
-    xp = backend.get_array_module(a)
+    """A copy of the array ``a`` in the layout of ``fmt`` (always new memory, also when ``a``
+    has that layout already: ``clone`` never aliases its input)."""
     if fmt is preserve_format:      # the order of self's strides (row-major for a broadcast)
         return a.copy(order="C" if 0 in a.strides else "K")
     if fmt is contiguous_format:
-        return xp.ascontiguousarray(a) if a.ndim else a.copy()
+        return a.copy(order="C")
     axes = channels_last_axes(fmt, a.ndim, what)
     inverse = tuple(sorted(range(a.ndim), key=axes.__getitem__))
-    return xp.ascontiguousarray(a.transpose(axes)).transpose(inverse)
+    return a.transpose(axes).copy(order="C").transpose(inverse)
 
 
 def has_layout(a, fmt, what) -> bool:

@@ -185,8 +185,39 @@ _IN_PLACE = ("eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "le
              "fmod", "remainder", "floor_divide", "cumsum", "cumprod", "log10", "ldexp",
              "heaviside", "bitwise_left_shift", "bitwise_right_shift")
 
+# ---- graph and storage queries --------------------------------------------------------------
+def _output_nr(self):
+    """This tensor's position among its ``grad_fn``'s outputs (0 for a leaf), as torch's."""
+    return self.out_index if self.creator is not None else 0
+
+
+def is_set_to(self, tensor):
+    """True when both tensors are the same window on the same memory: same storage, first
+    element, shape and strides (torch's ``is_set_to``)."""
+    from .tensor_storage import _owner, data_ptr
+    a, b = self.array, tensor.array
+    return (_owner(a) is _owner(b) and data_ptr(self) == data_ptr(tensor)
+            and a.shape == b.shape and a.strides == b.strides)
+
+
+def new_empty_strided(self, size, stride, *, dtype=None, layout=None, device=None,
+                      pin_memory=False, requires_grad=False):
+    """``empty_strided`` with this tensor's dtype and device unless given."""
+    from .toplevel_twins import empty_strided
+    return empty_strided(size, stride, dtype=self.dtype if dtype is None else dtype,
+                         device=self.device if device is None else device,
+                         requires_grad=requires_grad)
+
+
+def ger(self, vec2):
+    """torch's deprecated name of ``outer``."""
+    return self.outer(vec2)
+
+
 for _name in _FUNCTION_METHODS:
     setattr(Tensor, _name, _function(_name))
+Tensor.output_nr = property(_output_nr)
+Tensor.is_set_to, Tensor.new_empty_strided, Tensor.ger = is_set_to, new_empty_strided, ger
 for _name in ("hardshrink", "prelu", "bitwise_left_shift", "bitwise_right_shift",
               "split_with_sizes", "nonzero_static", "get_device", "is_inference", "angle", "share_memory_", "is_shared", "register_post_accumulate_grad_hook", "swapaxes_"):
     setattr(Tensor, _name, globals()[_name])

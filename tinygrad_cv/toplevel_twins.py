@@ -15,6 +15,8 @@
   ``stride=()`` meaning the kernel size, ``adaptive_max_pool1d`` returning (values, indices).
 * In-place forms ``torch.X_(t, ...)``: ``t.X_(...)`` (the same tensor object returned; the
   method's graph rules apply).
+* ``conv3d``, ``conv_transpose3d``, ``max_pool3d``, the bit shifts ``bitwise_left_shift`` /
+  ``bitwise_right_shift``, ``vmap`` (``func.vmap``), ``set_warn_always`` (recorded).
 * ``detach``, ``fill``, ``range`` (deprecated: inclusive end), ``empty_strided``,
   ``split_with_sizes``, ``constant_pad_nd``, ``frombuffer`` (shares the buffer's memory),
   ``histogram`` (hist, bin_edges), ``gradient`` (central differences, a tuple).
@@ -39,6 +41,8 @@ from .nn import functional as F
 from .nn.functional.feature_dropout import feature_dropout as _feature_dropout
 from .tensor import Tensor, _as_tensor, _resolve_dtype, cat
 from .tensor_math import i0, igamma, igammac, nextafter
+from .tensor_compat import bitwise_left_shift, bitwise_right_shift
+from .func import vmap
 
 _FLOAT64 = backend.dtype("float64")
 _DTYPE_CLASS = next(c for c in type(_FLOAT64).__mro__ if c.__name__ == "dtype")
@@ -53,6 +57,19 @@ def _tensor(name, input, position=1, what="input"):
 
 
 # ---- settings -------------------------------------------------------------------------------
+_warn_always = [False]
+
+
+def set_warn_always(b):
+    """torch's switch that repeats its warn-once warnings; recorded (the framework's warnings go
+    through Python's ``warnings`` module, whose filters decide how often one shows)."""
+    _warn_always[0] = bool(b)
+
+
+def is_warn_always_enabled():
+    return _warn_always[0]
+
+
 _PRECISIONS = ("highest", "high", "medium")
 _precision = ["highest"]
 
@@ -187,8 +204,9 @@ conj_physical_.__name__ = conj_physical_.__qualname__ = "conj_physical_"
 
 
 # ---- layer functions with ATen's signatures ----------------------------------------------
-conv1d, conv2d = F.conv1d, F.conv2d
+conv1d, conv2d, conv3d = F.conv1d, F.conv2d, F.conv3d
 conv_transpose1d, conv_transpose2d = F.conv_transpose1d, F.conv_transpose2d
+conv_transpose3d = F.conv_transpose3d
 adaptive_avg_pool1d = F.adaptive_avg_pool1d
 
 
@@ -210,6 +228,10 @@ def max_pool1d(input, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=F
 
 def max_pool2d(input, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
     return F.max_pool2d(input, kernel_size, _stride(stride), padding, dilation, ceil_mode)
+
+
+def max_pool3d(input, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
+    return F.max_pool3d(input, kernel_size, _stride(stride), padding, dilation, ceil_mode)
 
 
 def max_pool1d_with_indices(input, kernel_size, stride=(), padding=0, dilation=1,
@@ -612,5 +634,7 @@ __all__ = [
     "margin_ranking_loss", "hinge_embedding_loss", "triplet_margin_loss", "poisson_nll_loss",
     "ctc_loss", *_IN_PLACE_METHODS, "celu_", "selu_", "rrelu_", "threshold_",
     "detach", "fill", "range", "empty_strided", "split_with_sizes", "constant_pad_nd",
-    "frombuffer", "histogram", "gradient", "nextafter", "i0", "igamma", "igammac"]
+    "frombuffer", "histogram", "gradient", "nextafter", "i0", "igamma", "igammac",
+    "conv3d", "conv_transpose3d", "max_pool3d", "bitwise_left_shift", "bitwise_right_shift",
+    "vmap", "set_warn_always", "is_warn_always_enabled"]
 del _name

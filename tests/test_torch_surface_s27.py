@@ -1,0 +1,169 @@
+"""More of torch's surface against torch itself: the ``*_copy`` and ``unsafe_*`` forms of the
+views, top-level ``conv3d``/``conv_transpose3d``/``max_pool3d``/bit shifts/``vmap``/
+``set_warn_always``, ``get/set_num_interop_threads`` (tests/test_threads.py), and the Tensor
+methods ``output_nr``, ``is_set_to``, ``new_empty_strided``, ``ger``, ``apply_``, ``map_``,
+``map2_``."""
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+import tinygrad_cv as tg
+
+RNG = np.random.default_rng(0)
+
+# name -> (args after the input, input shape)
+VIEW_COPIES = {
+    "alias_copy": ((), (2, 3)), "view_copy": (((3, 2),), (2, 3)),
+    "permute_copy": (((2, 0, 1),), (2, 3, 4)), "transpose_copy": ((0, 2), (2, 3, 4)),
+    "t_copy": ((), (3, 4)), "squeeze_copy": ((1,), (3, 1, 4)),
+    "unsqueeze_copy": ((1,), (3, 4)), "expand_copy": (((3, 4, 5),), (4, 1)),
+    "select_copy": ((1, 2), (3, 4)), "slice_copy": ((1, 1, 4, 2), (3, 5)),
+    "diagonal_copy": ((1, 0, 1), (4, 5)), "unfold_copy": ((1, 2, 1), (3, 5)),
+    "split_copy": ((2, 1), (3, 5)), "split_with_sizes_copy": (([1, 4], 1), (3, 5)),
+    "unbind_copy": ((1,), (3, 2)), "unsafe_split": ((2,), (5, 2)),
+    "unsafe_split_with_sizes": (([2, 3],), (5, 2)), "unsafe_chunk": ((2, 1), (3, 5)),
+}
+
+
+def _as_list(out):
+    return list(out) if isinstance(out, (tuple, list)) else [out]
+
+
+@pytest.mark.parametrize("name", sorted(VIEW_COPIES))
+def test_view_copies_match_torch_values_gradients_and_own_their_memory(name):
+    args, shape = VIEW_COPIES[name]
+    x = RNG.standard_normal(shape)
+    results = []
+    for lib in (torch, tg):
+        t = lib.tensor(x, requires_grad=True)
+        outs = _as_list(getattr(lib, name)(t, *args))
+        weights = [lib.tensor(np.cos(np.arange(o.numel())).reshape(tuple(o.shape)))
+                   for o in outs]
+        sum(((o * w).sum() for o, w in zip(outs, weights)), lib.tensor(0.0)).backward()
+        contiguous = [o.is_contiguous() for o in outs]
+        if name.endswith("_copy"):
+            with lib.no_grad():
+                for o in outs:
+                    o.fill_(7.0)                   # a copy: the input does not change
+            assert np.array_equal(t.detach().numpy(), x)
+        results.append(([o.detach().numpy() for o in outs], t.grad.numpy(), contiguous,
+                        type(getattr(lib, name)(t, *args)).__name__))
+    (v0, g0, c0, k0), (v1, g1, c1, k1) = results
+    assert len(v0) == len(v1) and c0 == c1 and k0 == k1
+    for a, b in zip(v1, v0):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(g1, g0, rtol=1e-14, atol=1e-15)   # (sums in another order)
+
+
+def test_unsafe_split_and_chunk_methods_match_torch():
+    x = RNG.standard_normal((5, 4))
+    for method, args in (("unsafe_split", (2,)), ("unsafe_chunk", (3, 1)),
+                         ("unsafe_split_with_sizes", ([1, 3], 1))):
+        ours = getattr(tg.tensor(x), method)(*args)
+        theirs = getattr(torch.tensor(x), method)(*args)
+        assert len(ours) == len(theirs)
+        for a, b in zip(ours, theirs):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_top_level_3d_layers_and_shifts_match_torch():
+    x = RNG.standard_normal((2, 3, 5, 6, 4))
+    w = RNG.standard_normal((4, 3, 2, 3, 2))
+    wt = RNG.standard_normal((3, 2, 2, 2, 3))
+    for lib_call in (lambda m, a: m.conv3d(a, m.tensor(w), None, 1, (1, 0, 1), 1, 1),
+                     lambda m, a: m.conv_transpose3d(a, m.tensor(wt), None, 2, 1),
+                     lambda m, a: m.max_pool3d(a, 2),
+                     lambda m, a: m.max_pool3d(a, (2, 3, 2), (), 1, 1, True)):
+        ours, theirs = lib_call(tg, tg.tensor(x)), lib_call(torch, torch.tensor(x))
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-10, atol=1e-12)
+    a, s = [1, -8, 300, 7], [1, 2, 3, 0]
+    for name in ("bitwise_left_shift", "bitwise_right_shift"):
+        assert getattr(tg, name)(tg.tensor(a), tg.tensor(s)).tolist() == \
+            getattr(torch, name)(torch.tensor(a), torch.tensor(s)).tolist()
+
+
+def test_top_level_vmap_matches_torch():
+    x, y = RNG.standard_normal((4, 3)), RNG.standard_normal(3)
+    outs = []
+    for lib in (torch, tg):
+        fn = lib.vmap(lambda a, b: (a * b).sum().exp(), in_dims=(0, None))
+        outs.append(fn(lib.tensor(x), lib.tensor(y)).numpy())
+    np.testing.assert_allclose(outs[1], outs[0], rtol=1e-12)
+
+
+def test_set_warn_always_is_recorded_as_torch():
+    for lib in (torch, tg):
+        assert lib.is_warn_always_enabled() is False
+        lib.set_warn_always(True)
+        assert lib.is_warn_always_enabled() is True
+        lib.set_warn_always(False)
+
+
+def test_output_nr_is_set_to_new_empty_strided_and_ger_match_torch():
+    def probe(lib):
+        a = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        values, indices = lib.tensor([[1.0, 3.0], [4.0, 2.0]], requires_grad=True).max(dim=1)
+        x = lib.arange(12.0)
+        e = lib.ones(2, 3, dtype=lib.float64).new_empty_strided((2, 3), (1, 2))
+        return [a.output_nr, (a * 2).output_nr, values.output_nr, indices.output_nr,
+                x.is_set_to(x), x.is_set_to(x.view(3, 4).view(12)), x.is_set_to(x[:]),
+                x.is_set_to(x[1:]), x.is_set_to(x.clone()), x.view(3, 4).is_set_to(x),
+                tuple(e.shape), e.stride(), str(e.dtype).replace("torch.", ""),
+                lib.tensor([1.0, 2.0]).ger(lib.tensor([3.0, -1.0, 0.5])).tolist()]
+    assert probe(tg) == probe(torch)
+
+
+@settings(max_examples=25, deadline=None)
+@given(shape=st.lists(st.integers(1, 3), min_size=1, max_size=3),
+       dtype=st.sampled_from(["float64", "float32", "int64", "int32", "bool"]),
+       data=st.data())
+def test_apply_map_and_map2_match_torch(shape, dtype, data):
+    x = RNG.standard_normal(shape) * 3
+    bshape = data.draw(st.sampled_from([tuple(shape), tuple(shape[1:]), (1,) * len(shape)]))
+    y, z = RNG.standard_normal(bshape) * 2, RNG.standard_normal(bshape)
+    results = []
+    for lib in (torch, tg):
+        dt = getattr(lib, dtype)
+        t = lib.tensor(x).to(dt)
+        t.apply_(lambda v: v * 1.7 - 0.5)
+        t.map_(lib.tensor(y).to(dt), lambda u, v: u - 2 * v)
+        t.map2_(lib.tensor(y).to(dt), lib.tensor(z).to(dt), lambda u, v, w: u + v * w)
+        results.append(t.tolist())
+    assert results[0] == results[1]
+
+
+def test_apply_and_map_errors_match_torch():
+    for lib in (torch, tg):
+        with pytest.raises(RuntimeError, match="requires grad"):
+            lib.ones(2, requires_grad=True).apply_(lambda v: v)
+        with pytest.raises(TypeError, match="real number"):
+            lib.ones(2).apply_(lambda v: "x")
+        with pytest.raises(RuntimeError, match="expanded size"):
+            lib.ones(2).map_(lib.ones(3), lambda u, v: u)
+        with pytest.raises(TypeError, match="expected [a-z_]+.FloatTensor for 'other'"):
+            lib.ones(2).map_(lib.ones(2, dtype=lib.float64), lambda u, v: u)
+        with pytest.raises(TypeError, match="argument 'y'"):
+            lib.ones(2).map2_(lib.ones(2), lib.ones(2, dtype=lib.int64), lambda u, v, w: u)
+        with pytest.raises(TypeError, match="must be Tensor"):
+            lib.ones(2).map_(3.0, lambda u, v: u)
+
+
+@pytest.mark.parametrize("fmt", ["contiguous_format", "channels_last", "preserve_format"])
+@pytest.mark.parametrize("source", ["contiguous", "channels_last"])
+def test_clone_always_copies_and_to_takes_memory_format_as_torch(fmt, source):
+    x = RNG.standard_normal((2, 3, 4, 5))
+    seen = []
+    for lib in (torch, tg):
+        t = lib.tensor(x)
+        if source == "channels_last":
+            t = t.contiguous(memory_format=lib.channels_last)
+        c = t.clone(memory_format=getattr(lib, fmt))
+        with lib.no_grad():
+            c.fill_(0.0)                  # the clone owns its memory
+        moved = t.to(memory_format=getattr(lib, fmt))
+        cast = t.to(lib.float32, memory_format=getattr(lib, fmt))
+        seen.append((float(t.sum()), c.stride(), moved is t, moved.stride(), cast.stride(),
+                     t.cpu(memory_format=getattr(lib, fmt)).stride()))
+    assert seen[0][1:] == seen[1][1:]
+    np.testing.assert_allclose(seen[1][0], seen[0][0], rtol=1e-12)
