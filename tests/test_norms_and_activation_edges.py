@@ -491,3 +491,19 @@ def test_float16_norms_accumulate_in_float32_as_torch():
         for ord in ("nuc", 2, -2):
             with pytest.raises(RuntimeError):
                 m.linalg.matrix_norm(m.tensor(x), ord)
+
+
+@pytest.mark.parametrize("call", [
+    lambda m: m.linalg.inv(m.zeros(2, 2)),
+    lambda m: m.inverse(m.zeros(2, 2)),
+    lambda m: m.linalg.solve(m.zeros(2, 2), m.ones(2)),
+    lambda m: m.linalg.cholesky(-m.eye(2)),
+    lambda m: m.linalg.svd(m.full((2, 2), math.nan)),
+    lambda m: m.linalg.matrix_norm(m.full((2, 2), math.nan), "nuc"),
+])
+def test_linalg_failures_raise_linalg_error_as_torch(call):
+    """``except torch.linalg.LinAlgError`` in a ported script catches ours (a RuntimeError)."""
+    for m in (torch, tg):
+        with pytest.raises(m.linalg.LinAlgError):
+            call(m)
+    assert issubclass(tg.linalg.LinAlgError, RuntimeError)

@@ -12,8 +12,8 @@ import math
 import numbers
 
 from . import backend, return_types
-from .ops.decompositions import (QR, SVD, Cholesky, Det, Eigh, Inverse, MatrixExp, Slogdet,
-                                 Solve)
+from .ops.decompositions import (QR, SVD, Cholesky, Det, Eigh, Inverse, LinAlgError,
+                                 MatrixExp, Slogdet, Solve)
 from .autograd.versions import torch_type_name
 from .ops.reduction import VectorNorm
 from .tensor import Tensor, _as_tensor, _axes, _floating, _reduced_axes, matmul, stack, where
@@ -23,7 +23,7 @@ __all__ = ["det", "slogdet", "inv", "inv_ex", "solve", "solve_ex", "solve_triang
            "cholesky", "cholesky_ex", "qr", "eigh", "eigvalsh", "svd", "svdvals", "pinv",
            "matrix_rank", "lstsq", "norm", "vector_norm", "matrix_norm", "cond", "cross",
            "multi_dot", "matrix_power", "matrix_exp", "vecdot", "diagonal", "matmul", "vander",
-           "tensorinv", "tensorsolve", "logdet"]
+           "tensorinv", "tensorsolve", "logdet", "LinAlgError"]
 
 
 _INT32 = backend.dtype("int32")

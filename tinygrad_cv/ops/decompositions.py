@@ -29,7 +29,8 @@ Shapes: A (..., m, n); ``mT`` swaps the last two dims.
 (Townsend, "Differentiating the singular value decomposition", 2016; Walter and Lehmann 2018
 and Liao et al. 2019 for QR; Giles 2008 for the others.)  LAPACK's errors become torch's:
 singular matrices in ``inv``/``solve`` and matrices that are not positive-definite in
-``cholesky`` raise RuntimeError naming the problem.
+``cholesky`` and SVDs that do not converge raise ``LinAlgError`` (a RuntimeError) naming the
+problem.
 """
 from __future__ import annotations
 
@@ -78,6 +79,13 @@ def _inv(a):
     return Inverse.apply(a) if dual.is_tensor(a) else _lapack("inv", _xp(a).linalg.inv, a)
 
 
+class LinAlgError(RuntimeError):
+    """torch.linalg.LinAlgError: a matrix that is singular, not positive-definite, or whose
+    decomposition did not converge (a RuntimeError, as torch's)."""
+
+    __module__ = "tinygrad_cv.linalg"
+
+
 def _lapack(name, fn, *args):
     """``fn(*args)`` with LAPACK's singular-matrix error as torch's RuntimeError."""
     try:
@@ -85,8 +93,8 @@ def _lapack(name, fn, *args):
     except Exception as err:                      # numpy.linalg.LinAlgError (or CuPy's)
         if type(err).__name__ != "LinAlgError":
             raise
-        raise RuntimeError(f"linalg.{name}: The input matrix is singular, so the operation "
-                           f"could not be completed ({err})") from None
+        raise LinAlgError(f"linalg.{name}: The input matrix is singular, so the operation "
+                          f"could not be completed ({err})") from None
 
 
 def _zero_like(x, g):
@@ -188,8 +196,8 @@ class Cholesky(_Primitive):
         except Exception as err:
             if type(err).__name__ != "LinAlgError":
                 raise
-            raise RuntimeError("linalg.cholesky: The factorization could not be completed "
-                               "because the input is not positive-definite") from None
+            raise LinAlgError("linalg.cholesky: The factorization could not be completed "
+                              "because the input is not positive-definite") from None
         ctx.save_for_backward(out)
         return out
 
@@ -296,8 +304,8 @@ class SVD(_Primitive):
         except Exception as err:                  # numpy.linalg.LinAlgError (or CuPy's)
             if type(err).__name__ != "LinAlgError":
                 raise
-            raise RuntimeError("linalg.svd: The algorithm failed to converge (the input matrix "
-                               "may contain non-finite values)") from None
+            raise LinAlgError("linalg.svd: The algorithm failed to converge (the input matrix "
+                              "may contain non-finite values)") from None
         ctx.full = full_matrices and a.shape[-1] != a.shape[-2]
         ctx.set_materialize_grads(False)     # an unused output's gradient arrives as None
         ctx.save_for_backward(u, s, vh)
