@@ -10,9 +10,13 @@ Hooks: the same script of registrations, steps, state_dict and load_state_dict c
 both libraries records the same events (order, arguments, return values, removal, prepend),
 for the global step hooks as well, and for LBFGS.
 
-Tensor lr: every optimizer stepped with ``lr=tensor(...)`` as torch, the Tensor kept in the
-group, the refusals torch makes, and every scheduler filling the Tensor in place with torch's
-sequence of rates.
+Tensor lr: every optimizer stepped with ``lr=tensor(...)`` as torch (also a float32 lr on
+float64 parameters, whose formulas torch rounds in float32), the Tensor kept in the group, the
+refusals torch makes, state dicts with it (torch's too), and every scheduler filling the Tensor
+in place with torch's sequence of rates.
+
+Every optimizer: scalar (0-d) parameters, non-finite gradients and random hyper-parameters
+against torch; optimizers written for torch (no ``lr``, ``self.state[p]`` as a defaultdict).
 """
 import copy
 
@@ -845,3 +849,31 @@ def test_optimizer_state_reads_like_torchs_defaultdict():
         opt.step()
         assert sorted(opt.state[p]) == ["mine", "momentum_buffer"]
         assert list(opt.state_dict()["state"]) == [0]
+
+
+def test_a_wrapping_optimizer_that_skips_the_base_init_works_like_torch():
+    """Lookahead-style wrappers set param_groups themselves: no ``state`` until they set one
+    (AttributeError, as torch); the wrapped optimizer runs its hooks.  (torch cannot register
+    hooks on such a wrapper, its hook dicts come from ``__init__``; here it can.)"""
+    seen = []
+    for lib, module in ((tg, optim), (torch, torch.optim)):
+        class Wrapper(module.Optimizer):
+            def __init__(self, base):
+                self.base, self.param_groups, self.defaults = base, base.param_groups, \
+                    base.defaults
+
+            def step(self, closure=None):
+                return self.base.step(closure)
+
+        p = lib.zeros(2, requires_grad=True)
+        base = module.SGD([p], lr=0.1)
+        wrapper = Wrapper(base)
+        assert not hasattr(wrapper, "state")
+        events = []
+        base.register_step_pre_hook(lambda o, a, k: events.append("base"))
+        if lib is tg:
+            wrapper.register_step_pre_hook(lambda o, a, k: events.append("wrapper"))
+        p.grad = lib.ones(2)
+        wrapper.step()
+        seen.append((events, _numpy(p).tolist()))
+    assert seen[0] == (["wrapper", "base"], seen[1][1]) and seen[1][0] == ["base"]

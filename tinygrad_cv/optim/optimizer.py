@@ -373,7 +373,11 @@ class Optimizer:
     @property
     def state(self):
         """Per-parameter state, ``{param: {name: value}}`` (a ``StateView``)."""
-        return StateView(self.__dict__["state"])
+        try:
+            return StateView(self.__dict__["state"])
+        except KeyError:    # a subclass that skipped Optimizer.__init__ and never set it
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute "
+                                 "'state'") from None
 
     @state.setter
     def state(self, value):
