@@ -11,6 +11,7 @@ MultivariateNormal, so gradients flow to their parameters),
 device (``tinygrad_cv.manual_seed``).  ``kl_divergence(p, q)`` has the closed forms for two
 distributions of the same family.
 """
+from . import constraints  # noqa: F401
 from .distribution import Distribution  # noqa: F401
 from .categorical import Categorical  # noqa: F401
 from .normal import Normal  # noqa: F401
@@ -29,7 +30,7 @@ from .more_families import (HalfNormal, Cauchy, Gumbel, Geometric, Binomial,  # 
                             Chi2, StudentT, Dirichlet)
 from .kl import kl_divergence, register_kl  # noqa: F401
 
-__all__ = ["Distribution", "Categorical", "OneHotCategorical", "Normal", "LogNormal",
+__all__ = ["constraints", "Distribution", "Categorical", "OneHotCategorical", "Normal", "LogNormal",
            "Bernoulli", "Poisson", "Uniform", "Exponential", "Laplace", "Gamma", "Beta",
            "MultivariateNormal", "Independent", "HalfNormal", "Cauchy", "Gumbel", "Geometric",
            "Binomial", "Chi2", "StudentT", "Dirichlet", "kl_divergence", "register_kl"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..tensor import Tensor
+from . import constraints
 from .distribution import Distribution, as_param, as_value
 
 
@@ -22,6 +23,8 @@ class Bernoulli(Distribution):
     the parameter's dtype, as torch's."""
 
     _param_names = ("probs", "logits")
+    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
+    support = constraints.boolean
 
     def __init__(self, probs=None, logits=None, validate_args=None):
         if (probs is None) == (logits is None):

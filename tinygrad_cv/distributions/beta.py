@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..tensor import Tensor, where
+from . import constraints
 from .distribution import Distribution, as_value, broadcast_params
 
 
@@ -19,6 +20,9 @@ class Beta(Distribution):
     """``Beta(concentration1, concentration0, validate_args=None)``, both > 0."""
 
     _param_names = ("concentration1", "concentration0")
+    arg_constraints = {"concentration1": constraints.positive,
+                       "concentration0": constraints.positive}
+    support = constraints.unit_interval
 
     def __init__(self, concentration1, concentration0, validate_args=None):
         params, shape = broadcast_params("Beta", concentration1=concentration1,

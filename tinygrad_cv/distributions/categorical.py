@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..tensor import Tensor
+from . import constraints
 from .distribution import Distribution, as_param, as_value, broadcast_shape
 
 
@@ -23,6 +24,11 @@ class Categorical(Distribution):
     parameter indexes the K categories, the others are the batch.  Samples are int64."""
 
     _param_names = ("probs", "logits")
+    arg_constraints = {"probs": constraints.simplex, "logits": constraints.real_vector}
+
+    @constraints.dependent_property(is_discrete=True, event_dim=0)
+    def support(self):
+        return constraints.integer_interval(0, self._num_events - 1)
 
     def __init__(self, probs=None, logits=None, validate_args=None):
         if (probs is None) == (logits is None):

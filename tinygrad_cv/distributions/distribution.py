@@ -75,6 +75,8 @@ class Distribution:
 
     has_rsample = False
     _validate_default = True
+    arg_constraints = {}        # parameter name -> constraints.Constraint (torch's)
+    support = None              # the constraint every value lies in (set by each family)
 
     @staticmethod
     def set_default_validate_args(value):
@@ -111,6 +113,37 @@ class Distribution:
             raise ValueError(f"Expected value argument (Tensor of shape {tuple(value.shape)}) "
                              f"to be within the support {constraint} of the distribution "
                              f"{self!r}, but found invalid values")
+
+    def _validate_params(self):
+        """Raise torch's error for the first parameter outside its ``arg_constraints`` entry
+        (dependent constraints and parameters not set on the instance are skipped)."""
+        from .constraints import is_dependent
+        for name, constraint in self.arg_constraints.items():
+            if is_dependent(constraint):
+                continue
+            t = self.__dict__.get(name)
+            if isinstance(t, Tensor) and not bool(constraint.check(t).array.all()):
+                self._invalid(name, t, constraint)
+
+    def _validate_sample(self, value):
+        """torch's checks of a log_prob/cdf argument: a Tensor whose rightmost dims are the
+        event shape, broadcastable with batch_shape + event_shape, inside the support."""
+        if not isinstance(value, Tensor):
+            raise ValueError("The value argument to log_prob must be a Tensor")
+        shape = tuple(value.shape)
+        start = len(shape) - len(self._event_shape)
+        if shape[start:] != self._event_shape:
+            raise ValueError(f"The right-most size of value must match event_shape: {shape} vs "
+                             f"{self._event_shape}.")
+        expected = self._batch_shape + self._event_shape
+        for i, j in zip(reversed(shape), reversed(expected)):
+            if i != 1 and j != 1 and i != j:
+                raise ValueError(f"Value is not broadcastable with batch_shape+event_shape: "
+                                 f"{shape} vs {expected}.")
+        support = self.support
+        if support is None:
+            return
+        self._require_support(value, support.check(value).array, repr(support))
 
     def sample(self, sample_shape=()):
         """Draws (no gradient): ``rsample`` under no_grad for reparameterisable ones."""

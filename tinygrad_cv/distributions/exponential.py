@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..tensor import Tensor
+from . import constraints
 from .distribution import Distribution, as_value, broadcast_params
 
 
@@ -16,6 +17,8 @@ class Exponential(Distribution):
 
     has_rsample = True
     _param_names = ("rate",)
+    arg_constraints = {"rate": constraints.positive}
+    support = constraints.nonnegative
 
     def __init__(self, rate, validate_args=None):
         params, shape = broadcast_params("Exponential", rate=rate)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ..tensor import Tensor
 from .. import backend
+from . import constraints
 from .distribution import Distribution, as_value, broadcast_params
 
 
@@ -18,6 +19,8 @@ class Gamma(Distribution):
     """``Gamma(concentration, rate, validate_args=None)``, both > 0."""
 
     _param_names = ("concentration", "rate")
+    arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
+    support = constraints.nonnegative
 
     def __init__(self, concentration, rate, validate_args=None):
         params, shape = broadcast_params("Gamma", concentration=concentration, rate=rate)

@@ -2,10 +2,20 @@
 (log_prob and entropy summed over them), as torch's."""
 from __future__ import annotations
 
+from . import constraints
 from .distribution import Distribution
 
 
 class Independent(Distribution):
+    arg_constraints = {}
+
+    @constraints.dependent_property
+    def support(self):
+        result = self.base_dist.support
+        if self.reinterpreted_batch_ndims:
+            result = constraints.independent(result, self.reinterpreted_batch_ndims)
+        return result
+
     def __init__(self, base_distribution, reinterpreted_batch_ndims, validate_args=None):
         n = int(reinterpreted_batch_ndims)
         shape = tuple(base_distribution.batch_shape) + tuple(base_distribution.event_shape)

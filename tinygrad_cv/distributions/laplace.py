@@ -11,6 +11,7 @@ import math
 
 from .. import backend
 from ..tensor import Tensor
+from . import constraints
 from .distribution import Distribution, as_value, broadcast_params
 
 
@@ -19,6 +20,8 @@ class Laplace(Distribution):
 
     has_rsample = True
     _param_names = ("loc", "scale")
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
 
     def __init__(self, loc, scale, validate_args=None):
         params, shape = broadcast_params("Laplace", loc=loc, scale=scale)

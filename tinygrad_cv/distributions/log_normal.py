@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+from . import constraints
 from .distribution import Distribution, as_value
 from .normal import Normal
 
@@ -15,6 +16,8 @@ class LogNormal(Distribution):
 
     has_rsample = True
     _param_names = ("loc", "scale")
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.positive
 
     def __init__(self, loc, scale, validate_args=None):
         self.base_dist = Normal(loc, scale, validate_args)

@@ -22,6 +22,7 @@ import math
 
 from .. import backend
 from ..tensor import Tensor, where
+from . import constraints
 from .distribution import Distribution, as_param, as_value, broadcast_params
 from .gamma import Gamma
 
@@ -44,6 +45,8 @@ def _require_counts(dist, value, upper, constraint):
 class HalfNormal(Distribution):
     has_rsample = True
     _param_names = ("scale",)
+    arg_constraints = {"scale": constraints.positive}
+    support = constraints.nonnegative
 
     def __init__(self, scale, validate_args=None):
         params, shape = broadcast_params("HalfNormal", scale=scale)
@@ -93,6 +96,8 @@ class HalfNormal(Distribution):
 class Cauchy(Distribution):
     has_rsample = True
     _param_names = ("loc", "scale")
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
 
     def __init__(self, loc, scale, validate_args=None):
         params, shape = broadcast_params("Cauchy", loc=loc, scale=scale)
@@ -143,6 +148,8 @@ class Cauchy(Distribution):
 class Gumbel(Distribution):
     has_rsample = True
     _param_names = ("loc", "scale")
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
 
     def __init__(self, loc, scale, validate_args=None):
         params, shape = broadcast_params("Gumbel", loc=loc, scale=scale)
@@ -191,6 +198,8 @@ class Geometric(Distribution):
     """Failures before the first success, success probability ``probs`` in (0, 1]."""
 
     _param_names = ("probs",)
+    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
+    support = constraints.nonnegative_integer
 
     def __init__(self, probs=None, logits=None, validate_args=None):
         if (probs is None) == (logits is None):
@@ -245,6 +254,12 @@ class Binomial(Distribution):
     trials."""
 
     _param_names = ("total_count", "probs")
+    arg_constraints = {"total_count": constraints.nonnegative_integer,
+                       "probs": constraints.unit_interval, "logits": constraints.real}
+
+    @constraints.dependent_property(is_discrete=True, event_dim=0)
+    def support(self):
+        return constraints.integer_interval(0, self.total_count)
 
     def __init__(self, total_count=1, probs=None, logits=None, validate_args=None):
         if (probs is None) == (logits is None):
@@ -295,6 +310,7 @@ class Chi2(Gamma):
     """``Chi2(df)``: Gamma(df / 2, rate 1/2)."""
 
     _param_names = ("concentration", "rate")
+    arg_constraints = {"df": constraints.positive}
 
     def __init__(self, df, validate_args=None):
         params, _ = broadcast_params("Chi2", df=df)
@@ -308,6 +324,9 @@ class Chi2(Gamma):
 
 class StudentT(Distribution):
     _param_names = ("df", "loc", "scale")
+    arg_constraints = {"df": constraints.positive, "loc": constraints.real,
+                       "scale": constraints.positive}
+    support = constraints.real
 
     def __init__(self, df, loc=0.0, scale=1.0, validate_args=None):
         params, shape = broadcast_params("StudentT", df=df, loc=loc, scale=scale)
@@ -358,6 +377,8 @@ class Dirichlet(Distribution):
     """``Dirichlet(concentration)``: the last dim of the concentration is the event."""
 
     _param_names = ("concentration",)
+    arg_constraints = {"concentration": constraints.independent(constraints.positive, 1)}
+    support = constraints.simplex
 
     def __init__(self, concentration, validate_args=None):
         conc = as_param(concentration, "concentration", "Dirichlet")

@@ -14,6 +14,7 @@ import math
 
 from .. import backend, linalg
 from ..tensor import Tensor
+from . import constraints
 from .distribution import Distribution, as_param, as_value, broadcast_shape
 
 
@@ -33,6 +34,11 @@ class MultivariateNormal(Distribution):
 
     has_rsample = True
     _param_names = ("loc", "scale_tril")
+    arg_constraints = {"loc": constraints.real_vector,
+                       "covariance_matrix": constraints.positive_definite,
+                       "precision_matrix": constraints.positive_definite,
+                       "scale_tril": constraints.lower_cholesky}
+    support = constraints.real_vector
 
     def __init__(self, loc, covariance_matrix=None, precision_matrix=None, scale_tril=None,
                  validate_args=None):

@@ -14,6 +14,7 @@ import numbers
 from .. import backend
 from ..nn.functional import erf
 from ..tensor import Tensor
+from . import constraints
 from .distribution import Distribution, as_param, as_value, broadcast_shape
 
 
@@ -27,6 +28,8 @@ class Normal(Distribution):
 
     has_rsample = True
     _param_names = ("loc", "scale")
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
 
     def __init__(self, loc, scale, validate_args=None):
         loc_is_number, scale_is_number = _is_number(loc), _is_number(scale)

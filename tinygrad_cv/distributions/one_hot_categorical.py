@@ -5,11 +5,14 @@ from __future__ import annotations
 from .. import backend
 from ..tensor import Tensor
 from .categorical import Categorical
+from . import constraints
 from .distribution import Distribution, as_value
 
 
 class OneHotCategorical(Distribution):
     _param_names = ("probs", "logits")
+    arg_constraints = {"probs": constraints.simplex, "logits": constraints.real_vector}
+    support = constraints.one_hot
 
     def __init__(self, probs=None, logits=None, validate_args=None):
         self._categorical = Categorical(probs, logits, validate_args)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..tensor import Tensor
+from . import constraints
 from .distribution import Distribution, as_value, broadcast_params
 
 
@@ -14,6 +15,8 @@ class Poisson(Distribution):
     """``Poisson(rate, validate_args=None)``, rate >= 0; samples are floats of rate's dtype."""
 
     _param_names = ("rate",)
+    arg_constraints = {"rate": constraints.nonnegative}
+    support = constraints.nonnegative_integer
 
     def __init__(self, rate, validate_args=None):
         params, shape = broadcast_params("Poisson", rate=rate)

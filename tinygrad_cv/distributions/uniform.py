@@ -11,6 +11,7 @@ import numbers
 
 from .. import backend
 from ..tensor import Tensor
+from . import constraints
 from .distribution import Distribution, as_param, as_value, broadcast_shape
 
 
@@ -24,6 +25,15 @@ class Uniform(Distribution):
 
     has_rsample = True
     _param_names = ("low", "high")
+    @property
+    def arg_constraints(self):
+        """low < high, as torch's: ``low`` less than ``high``, ``high`` greater than ``low``."""
+        return {"low": constraints.less_than(self.high),
+                "high": constraints.greater_than(self.low)}
+
+    @constraints.dependent_property(is_discrete=False, event_dim=0)
+    def support(self):
+        return constraints.interval(self.low, self.high)
 
     def __init__(self, low, high, validate_args=None):
         low_is_number, high_is_number = _is_number(low), _is_number(high)
