@@ -16,6 +16,7 @@ import tinygrad_cv as tg
 import tinygrad_cv.nn as nn
 import tinygrad_cv.nn.functional as F
 from tinygrad_cv.data import load_sample_image
+from tinygrad_cv.nn.functional import interpolation
 from tinygrad_cv.nn.functional.antialias import antialias_matrix
 from tinygrad_cv.testing import gradcheck
 
@@ -248,3 +249,32 @@ def test_antialias_exports_to_onnx():
     want = TF.interpolate(torch.tensor(host(x)), scale_factor=(0.25, 0.4), mode="bicubic",
                           antialias=True).numpy()
     np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-6)
+
+
+@pytest.mark.parametrize("mode, kw", [("bilinear", dict(antialias=True)),
+                                      ("lanczos", dict(antialias=True)),
+                                      ("bicubic", dict(align_corners=True)),
+                                      ("nearest", {}), ("area", {})])
+def test_banded_products_match_torch(mode, kw, monkeypatch):
+    """Resizes of at least 64 pixels apply the matrices band by band (interpolation._bands):
+    a 4x shrink of the height with a 2.4x enlargement of the width, values and gradients."""
+    banded = []
+
+    def spy(m, bands=interpolation._bands):
+        found = bands(m)
+        banded.append(found is not None)
+        return found
+
+    monkeypatch.setattr(interpolation, "_bands", spy)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 2, 300, 70))
+    gy = rng.standard_normal((2, 2, 75, 168))
+    ours = tg.tensor(x, requires_grad=True)
+    y = F.interpolate(ours, size=(75, 168), mode=mode, **kw)
+    y.backward(tg.tensor(gy))
+    xt = torch.tensor(x, requires_grad=True)
+    yt = TF.interpolate(xt, size=(75, 168), mode=mode, **kw)
+    yt.backward(torch.tensor(gy))
+    np.testing.assert_allclose(host(y), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(host(ours.grad), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    assert banded == [True] * 4                  # both axes, forward and backward
