@@ -1,5 +1,5 @@
-"""Forward+backward time of Conv2d, MaxPool2d, BatchNorm2d and antialiased interpolate against
-torch CPU, same shapes.
+"""Forward+backward time of Conv2d, MaxPool2d, BatchNorm2d and antialiased interpolate
+(bilinear, bicubic, lanczos) against torch CPU, same shapes.
 
 Plain script (no assertions): each case times ours and torch in alternating blocks
 (benchmarks/timing.py), takes the medians and prints the times and the ratio ours/torch.
@@ -66,6 +66,10 @@ CASES = [
      *_resize_pair(scale_factor=0.25, mode="bilinear", antialias=True), (16, 3, 256, 256)),
     ("interpolate aa bicubic /4 3ch 256 b16",
      *_resize_pair(scale_factor=0.25, mode="bicubic", antialias=True), (16, 3, 256, 256)),
+    ("interpolate aa lanczos /4 3ch 256 b16",
+     *_resize_pair(scale_factor=0.25, mode="lanczos", antialias=True), (16, 3, 256, 256)),
+    ("interpolate aa bilinear /2 3ch 2048 b1",
+     *_resize_pair(scale_factor=0.5, mode="bilinear", antialias=True), (1, 3, 2048, 2048)),
 ]
 
 
