@@ -278,3 +278,17 @@ def test_banded_products_match_torch(mode, kw, monkeypatch):
     np.testing.assert_allclose(host(y), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(host(ours.grad), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
     assert banded == [True] * 4                  # both axes, forward and backward
+
+
+@pytest.mark.parametrize("mode, kw", [("bilinear", dict(antialias=True)),
+                                      ("bicubic", dict(antialias=False)),
+                                      ("lanczos", dict(antialias=True))])
+def test_integer_input_raises_instead_of_wrong_values(mode, kw):
+    """The weights cast to uint8 were 0 or 1 (values off by up to 255 from torch's)."""
+    x = tg.tensor(np.random.default_rng(0).integers(0, 256, (1, 3, 8, 8)).astype(np.uint8))
+    with pytest.raises(NotImplementedError, match="needs a floating-point input, got uint8"):
+        F.interpolate(x, size=(3, 5), mode=mode, **kw)
+    y = F.interpolate(x, size=(3, 5), mode="nearest")          # exact in any dtype
+    assert y.dtype == np.uint8
+    np.testing.assert_array_equal(
+        host(y), TF.interpolate(torch.tensor(host(x)), size=(3, 5), mode="nearest").numpy())

@@ -346,6 +346,10 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise ValueError(f"{op}: mode 'lanczos' does not support align_corners=True")
     if mode == "lanczos" and not antialias:
         raise ValueError(f"{op}: mode 'lanczos' requires antialias=True")
+    if mode in _MODE_NDIM and not backend.is_floating(input.dtype):
+        raise NotImplementedError(f"{op}: mode {mode!r} needs a floating-point input, got "
+                                  f"{input.dtype} (integer resampling, torch's saturating "
+                                  "uint8 arithmetic, is not provided: convert with .float())")
     if min(out) < 1:
         raise ValueError(f"{op}: output size {out} must be positive")
     if input.ndim == 5:
