@@ -132,7 +132,7 @@ def test_torch_quirks_worked_around_are_real():
 def test_antialias_gradcheck(mode, kw):
     if mode == "lanczos" and kw.get("align_corners"):
         kw = dict(kw, align_corners=False)
-    x = tg.tensor(np.random.default_rng(1).standard_normal((2, 2, 7, 9)), requires_grad=True)
+    x = tg.tensor(np.random.default_rng(1).standard_normal((1, 2, 7, 9)), requires_grad=True)
     assert gradcheck(lambda x: F.interpolate(x, mode=mode, antialias=True, **kw), (x,))
 
 
