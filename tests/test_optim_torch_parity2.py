@@ -877,3 +877,46 @@ def test_a_wrapping_optimizer_that_skips_the_base_init_works_like_torch():
         wrapper.step()
         seen.append((events, _numpy(p).tolist()))
     assert seen[0] == (["wrapper", "base"], seen[1][1]) and seen[1][0] == ["base"]
+
+
+def _scheduled(lib, module, make, tensor_lr):
+    ps = [lib.zeros(3, requires_grad=True), lib.zeros(2, requires_grad=True)]
+    lr0, lr1 = (lib.tensor(0.1), lib.tensor(0.03)) if tensor_lr else (0.1, 0.03)
+    opt = module.SGD([{"params": ps[:1], "lr": lr0}, {"params": ps[1:], "lr": lr1}],
+                     momentum=0.9)
+    return ps, opt, make(module.lr_scheduler, opt, module)
+
+
+def _advance(lib, module, ps, opt, scheduler, steps):
+    rates = []
+    for _ in range(steps):
+        for p in ps:
+            p.grad = lib.ones(p.shape)
+        opt.step()
+        if isinstance(scheduler, module.lr_scheduler.ReduceLROnPlateau):
+            scheduler.step(1.0)
+        else:
+            scheduler.step()
+        rates.append([float(g["lr"]) for g in opt.param_groups]
+                     + [float(v) for v in scheduler.get_last_lr()])
+    return rates
+
+
+@pytest.mark.parametrize("name", list(SCHEDULERS))
+@pytest.mark.parametrize("tensor_lr", [False, True])
+def test_torch_scheduler_state_dicts_load_and_continue_with_torch_rates(name, tensor_lr):
+    """torch's scheduler state dicts carry two transient flags (``_is_initial``,
+    ``_get_lr_called_within_step``) that the loader refused, and torch Tensors."""
+    make = SCHEDULERS[name]
+    ps, topt, tscheduler = _scheduled(torch, torch.optim, make, tensor_lr)
+    _advance(torch, torch.optim, ps, topt, tscheduler, 7)
+    # copies: torch's state dicts share the group's Tensor lr, which the next steps fill
+    saved_opt, saved_scheduler = copy.deepcopy((topt.state_dict(), tscheduler.state_dict()))
+    theirs = _advance(torch, torch.optim, ps, topt, tscheduler, 10)
+    ours_ps, opt, scheduler = _scheduled(tg, optim, make, tensor_lr)
+    opt.load_state_dict(saved_opt)
+    scheduler.load_state_dict(saved_scheduler)
+    ours = _advance(tg, optim, ours_ps, opt, scheduler, 10)
+    assert ours == theirs
+    if tensor_lr:
+        assert all(type(v) is tg.Tensor for v in scheduler.get_last_lr())

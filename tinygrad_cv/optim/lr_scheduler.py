@@ -23,7 +23,7 @@ import math
 import types
 import warnings
 
-from .optimizer import Optimizer, is_tensor_lr, value_of
+from .optimizer import Optimizer, is_tensor_lr, native_value, value_of
 
 __all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
            "LambdaLR", "LinearLR", "LinearWarmup", "SequentialLR", "MultiplicativeLR",
@@ -39,6 +39,9 @@ EPOCH_DEPRECATION_WARNING = (
     "The epoch parameter in `scheduler.step()` was not necessary and is being deprecated; "
     "use `scheduler.step()` to step the scheduler. Given an epoch, the rate is its closed "
     "form (where the schedule has one) instead of the chainable form.")
+
+# transient flags torch's schedulers save with their state (always False there): not loaded
+TORCH_TRANSIENT_KEYS = ("_get_lr_called_within_step", "_is_initial")
 
 GET_LR_WARNING = ("To get the last learning rate computed by the scheduler, please use "
                   "`get_last_lr()`.")
@@ -175,10 +178,14 @@ class LRScheduler:
                 if k not in self._not_saved}
 
     def load_state_dict(self, state_dict):
+        """Restore a state from ``state_dict()``, ours or torch's (its transient flags are
+        skipped, its Tensors become ours)."""
+        state_dict = {k: v for k, v in state_dict.items() if k not in TORCH_TRANSIENT_KEYS}
         unknown = sorted(set(state_dict) - set(self.state_dict()))
         if unknown:
             raise ValueError(f"{type(self).__name__}.load_state_dict: unexpected keys {unknown}")
-        self.__dict__.update({k: (list(v) if isinstance(v, (list, tuple)) else v)
+        self.__dict__.update({k: ([native_value(x) for x in v] if isinstance(v, (list, tuple))
+                                  else native_value(v))
                               for k, v in state_dict.items()})
 
 

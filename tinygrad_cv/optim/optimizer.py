@@ -82,6 +82,14 @@ def lr_operand(lr, fused=False):
     return float(lr)
 
 
+def native_value(value):
+    """A torch Tensor met in a state dict of torch's (a Tensor lr, a scheduler's base_lrs) as a
+    Tensor of ours; any other value unchanged."""
+    if _is_tensor_like(value) and not isinstance(value, Tensor) and not backend.is_array(value):
+        return Tensor.wrap(backend.as_array(to_host_array(value), copy=True))
+    return value
+
+
 def check_learning_rate(lr):
     """Raise ``ValueError`` unless ``lr`` is a number >= 0 or a 1-element Tensor holding one
     (torch's "Tensor lr must be 1-element")."""
@@ -661,8 +669,7 @@ class Optimizer:
             if isinstance(group.get("betas"), tuple) and isinstance(g.get("betas"), list):
                 g["betas"] = tuple(g["betas"])
             for k, v in g.items():      # torch's Tensor hyper-parameters (lr, initial_lr)
-                if _is_tensor_like(v) and not isinstance(v, Tensor) and not backend.is_array(v):
-                    g[k] = Tensor.wrap(backend.as_array(to_host_array(v), copy=True))
+                g[k] = native_value(v)
             g["params"] = group["params"]
             new_groups.append(g)
         for g in new_groups:
