@@ -29,8 +29,24 @@ from .one_hot_categorical import OneHotCategorical  # noqa: F401
 from .more_families import (HalfNormal, Cauchy, Gumbel, Geometric, Binomial,  # noqa: F401
                             Chi2, StudentT, Dirichlet)
 from .kl import kl_divergence, register_kl  # noqa: F401
+from . import transforms  # noqa: F401
+from .transforms import (AbsTransform, AffineTransform, CatTransform,  # noqa: F401
+                         ComposeTransform, CumulativeDistributionTransform, ExpTransform,
+                         IndependentTransform, LowerCholeskyTransform,
+                         PositiveDefiniteTransform, PowerTransform, ReshapeTransform,
+                         SigmoidTransform, SoftplusTransform, TanhTransform, SoftmaxTransform,
+                         StackTransform, StickBreakingTransform, Transform, identity_transform)
+from .transformed_distribution import TransformedDistribution  # noqa: F401
+from .constraint_registry import biject_to, transform_to  # noqa: F401
 
 __all__ = ["constraints", "Distribution", "Categorical", "OneHotCategorical", "Normal", "LogNormal",
            "Bernoulli", "Poisson", "Uniform", "Exponential", "Laplace", "Gamma", "Beta",
            "MultivariateNormal", "Independent", "HalfNormal", "Cauchy", "Gumbel", "Geometric",
-           "Binomial", "Chi2", "StudentT", "Dirichlet", "kl_divergence", "register_kl"]
+           "Binomial", "Chi2", "StudentT", "Dirichlet", "kl_divergence", "register_kl",
+           "TransformedDistribution", "biject_to", "transform_to", "transforms",
+           "AbsTransform", "AffineTransform", "CatTransform", "ComposeTransform",
+           "CumulativeDistributionTransform", "ExpTransform", "IndependentTransform",
+           "LowerCholeskyTransform", "PositiveDefiniteTransform", "PowerTransform",
+           "ReshapeTransform", "SigmoidTransform", "SoftplusTransform", "TanhTransform",
+           "SoftmaxTransform", "StackTransform", "StickBreakingTransform", "Transform",
+           "identity_transform"]
