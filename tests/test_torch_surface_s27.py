@@ -167,3 +167,34 @@ def test_clone_always_copies_and_to_takes_memory_format_as_torch(fmt, source):
                      t.cpu(memory_format=getattr(lib, fmt)).stride()))
     assert seen[0][1:] == seen[1][1:]
     np.testing.assert_allclose(seen[1][0], seen[0][0], rtol=1e-12)
+
+
+def test_variable_set_detect_anomaly_and_mode_modules_as_torch():
+    def probe(lib):
+        from importlib import import_module
+        Variable = lib.autograd.Variable
+        t = lib.ones(2)
+        v = Variable(t, requires_grad=True)
+        out = [v is t, v.requires_grad, t.requires_grad, isinstance(t, Variable),
+               isinstance(3.0, Variable), Variable(t) is t]
+        try:
+            Variable([1.0])
+        except TypeError as exc:
+            out.append(str(exc))
+        states = [lib.is_anomaly_enabled()]
+        lib.autograd.set_detect_anomaly(True)
+        states.append(lib.is_anomaly_enabled())
+        with lib.autograd.set_detect_anomaly(False):
+            states.append(lib.is_anomaly_enabled())
+        states.append(lib.is_anomaly_enabled())
+        lib.autograd.set_detect_anomaly(True, check_nan=False)
+        states += [lib.is_anomaly_check_nan_enabled()]
+        lib.autograd.set_detect_anomaly(False)
+        states.append(lib.is_anomaly_enabled())
+        name = lib.__name__
+        modules = [hasattr(import_module(f"{name}.autograd.grad_mode"), n)
+                   for n in ("no_grad", "enable_grad", "set_grad_enabled", "inference_mode")]
+        modules += [hasattr(import_module(f"{name}.autograd.anomaly_mode"), n)
+                    for n in ("detect_anomaly", "set_detect_anomaly")]
+        return out, states, modules
+    assert probe(tg) == probe(torch)

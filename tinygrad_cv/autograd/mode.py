@@ -162,3 +162,19 @@ class detect_anomaly:
     def __exit__(self, *exc):
         modes.anomaly, modes.anomaly_check_nan = self._prev
         return False
+
+
+class set_detect_anomaly:
+    """torch's switch of anomaly mode: takes effect at once (``set_detect_anomaly(True)``), and
+    as a context manager restores the previous mode on exit."""
+
+    def __init__(self, mode, check_nan=True):
+        self._prev = modes.anomaly, modes.anomaly_check_nan
+        modes.anomaly, modes.anomaly_check_nan = bool(mode), bool(check_nan)
+
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        modes.anomaly, modes.anomaly_check_nan = self._prev
+        return False
