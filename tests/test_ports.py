@@ -608,7 +608,8 @@ def test_fast_neural_style(tmp_path, monkeypatch):
     ref, ours = _run_both("fast_neural_style",
                           ["train", "--dataset", "../data", "--style-image", "../style.png",
                            "--save-model-dir", "models", "--epochs", "1", "--batch-size", "2",
-                           "--image-size", "32", "--log-interval", "1", "--lr", str(lr)],
+                           "--image-size", "32", "--log-interval", "1", "--lr", str(lr),
+                           "--checkpoint-model-dir", "ckpt", "--checkpoint-interval", "1"],
                           tmp_path, monkeypatch, main="neural_style.py")
     assert len(ref.losses) == len(ours.losses) == 1
     loss_diff = _close(ours.losses, ref.losses, max(ref.losses))
@@ -643,6 +644,11 @@ def test_fast_neural_style(tmp_path, monkeypatch):
     import torch
     ours_model = next((tmp_path / "tinygrad_cv" / "models").glob("epoch_1_*.model"))
     state = tg.load(ours_model)
+    # the checkpoint after the one batch (transformer.eval().cpu(), then .to(device).train())
+    checkpoint = tg.load(tmp_path / "tinygrad_cv" / "ckpt" / "ckpt_epoch_0_batch_id_1.pth")
+    assert list(checkpoint) == list(state) and len(state) == 62   # no running stats
+    for key, value in state.items():
+        np.testing.assert_array_equal(checkpoint[key].numpy(), value.numpy())
     torch.save({k: torch.from_numpy(v.numpy().copy()) for k, v in state.items()},
                tmp_path / "torch" / "ours.model")
     images = []
@@ -653,9 +659,26 @@ def test_fast_neural_style(tmp_path, monkeypatch):
                  main="neural_style.py")
         from PIL import Image
         images.append(np.asarray(Image.open(tmp_path / framework / "out.png"), np.int16))
-    assert images[1].shape == images[0].shape == (20, 24, 3)
+    # eval's ONNX path (``--model *.onnx``: onnxruntime, then ``torch.from_numpy``), on the
+    # model exported by tinygrad_cv.onnx (the script's own ``torch.onnx._export`` is gone from
+    # torch too) at the content image's size
+    import types
+    module = types.ModuleType("fast_neural_style_transformer_net")
+    source = PORTS / "fast_neural_style" / "transformer_net.py"
+    exec(compile(source.read_text(), str(source), "exec"), module.__dict__)
+    net = module.TransformerNet()
+    net.load_state_dict(state)
+    net.eval()
+    tg.onnx.export(net, tg.zeros(1, 3, 20, 24), tmp_path / "tinygrad_cv" / "style.onnx")
+    run_port("fast_neural_style", "tinygrad_cv",
+             ["eval", "--content-image", "../content.png", "--model", "style.onnx",
+              "--output-image", "out_onnx.png"], None, tmp_path / "tinygrad_cv",
+             main="neural_style.py")
+    images.append(np.asarray(Image.open(tmp_path / "tinygrad_cv" / "out_onnx.png"), np.int16))
+    assert images[1].shape == images[0].shape == images[2].shape == (20, 24, 3)
     # uint8 by truncation: a value within rounding of an integer may land on either side
-    assert np.abs(images[1] - images[0]).max() <= 1 and (images[1] == images[0]).mean() > 0.99
+    for other in images[1:]:
+        assert np.abs(other - images[0]).max() <= 1 and (other == images[0]).mean() > 0.99
 
 
 _IMAGENET = ["--dummy", "-a", "resnet18", "-j", "0", "-b", "8", "-p", "1", "--no-accel",
