@@ -274,13 +274,13 @@ def _with_state_dict_hooks(state_dict):
     """``state_dict`` after its pre hooks ``hook(optimizer)``, through its post hooks
     ``hook(optimizer, state_dict)`` (a returned dict replaces it)."""
     @functools.wraps(state_dict)
-    def hooked_state_dict(self):
+    def hooked_state_dict(self, *args, **kwargs):
         with _outermost(self, "state_dict") as outer:
             if not outer:
-                return state_dict(self)
+                return state_dict(self, *args, **kwargs)
             for hook in _hooks(self, "state_dict_pre"):
                 hook(self)
-            out = state_dict(self)
+            out = state_dict(self, *args, **kwargs)
             for hook in _hooks(self, "state_dict_post"):
                 result = hook(self, out)
                 if result is not None:
@@ -295,17 +295,17 @@ def _with_load_state_dict_hooks(load_state_dict):
     ``hook(optimizer, state_dict)`` (a returned dict replaces it), then its post hooks
     ``hook(optimizer)``."""
     @functools.wraps(load_state_dict)
-    def hooked_load_state_dict(self, state_dict):
+    def hooked_load_state_dict(self, state_dict, *args, **kwargs):
         with _outermost(self, "load_state_dict") as outer:
             if not outer:
-                return load_state_dict(self, state_dict)
+                return load_state_dict(self, state_dict, *args, **kwargs)
             if isinstance(state_dict, dict):
                 state_dict = state_dict.copy()
             for hook in _hooks(self, "load_state_dict_pre"):
                 result = hook(self, state_dict)
                 if result is not None:
                     state_dict = result
-            load_state_dict(self, state_dict)
+            load_state_dict(self, state_dict, *args, **kwargs)
             for hook in _hooks(self, "load_state_dict_post"):
                 hook(self)
     hooked_load_state_dict._hooked = True
