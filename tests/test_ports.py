@@ -681,6 +681,27 @@ def test_fast_neural_style(tmp_path, monkeypatch):
         assert np.abs(other - images[0]).max() <= 1 and (other == images[0]).mean() > 0.99
 
 
+
+@pytest.mark.slow   # ~10 s: four steps of the style network and VGG-16 in both frameworks
+def test_fast_neural_style_trains_for_two_epochs(tmp_path, monkeypatch):
+    """Two epochs of two Adam steps on four 32x32 crops.  Adam's first step moves each
+    weight by lr times the sign of its gradient, and the signs of the gradients at rounding
+    level (as in the one-step test) differ between any two float32 runs; the script's
+    sensitivity (style weight 1e10) turns those weights into loss differences that grow
+    with the steps: measured 0, 1.7e-6, 1.7e-5 and 7.9e-5 of the largest loss, so the losses
+    are compared at 2e-4, and both runs must lower the loss at every step."""
+    _neural_style_data(tmp_path, images=4)
+    ref, ours = _run_both("fast_neural_style",
+                          ["train", "--dataset", "../data", "--style-image", "../style.png",
+                           "--save-model-dir", "models", "--epochs", "2", "--batch-size", "2",
+                           "--image-size", "32", "--log-interval", "1"],
+                          tmp_path, monkeypatch, main="neural_style.py")
+    assert len(ref.losses) == len(ours.losses) == 4
+    worst = _close(ours.losses, ref.losses, max(ref.losses), tol=2e-4)
+    for run in (ref, ours):
+        assert all(b < a for a, b in zip(run.losses, run.losses[1:])), run.losses
+    print(f"fast_neural_style (2 epochs): worst loss |diff| / largest {worst:.2g}")
+
 _IMAGENET = ["--dummy", "-a", "resnet18", "-j", "0", "-b", "8", "-p", "1", "--no-accel",
              "--seed", "0"]
 
