@@ -198,3 +198,96 @@ def test_variable_set_detect_anomaly_and_mode_modules_as_torch():
                     for n in ("detect_anomaly", "set_detect_anomaly")]
         return out, states, modules
     assert probe(tg) == probe(torch)
+
+
+def _warning_texts(call):
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        call()
+    return [(w.category.__name__, str(w.message)) for w in caught]
+
+
+def test_init_dirac_sparse_and_deprecated_names_as_torch():
+    for shape, groups in (((4, 3, 5), 1), ((6, 4, 3, 3), 2), ((3, 5, 3, 2, 3), 3),
+                          ((2, 7, 3, 3), 1)):
+        ours, theirs = tg.empty(*shape), torch.empty(*shape)
+        tg.nn.init.dirac_(ours, groups)
+        torch.nn.init.dirac_(theirs, groups)
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    for lib in (torch, tg):
+        w = lib.empty(10, 6)
+        lib.nn.init.sparse_(w, 0.35, std=0.5)
+        zeros = (w == 0).sum(0).tolist()
+        assert zeros == [4] * 6                              # ceil(0.35 * 10) per column
+        with pytest.raises(ValueError, match="2 dimensions"):
+            lib.nn.init.sparse_(lib.empty(2, 3, 4), 0.1)
+        with pytest.raises(ValueError, match="divisible by groups"):
+            lib.nn.init.dirac_(lib.empty(5, 2, 3, 3), 2)
+    for name in ("uniform", "normal", "constant", "xavier_uniform", "xavier_normal",
+                 "kaiming_uniform", "kaiming_normal", "eye", "orthogonal", "dirac", "sparse"):
+        args = {"constant": (0.5,), "sparse": (0.2,)}.get(name, ())
+        shape = (3, 4, 3) if name == "dirac" else (3, 4)
+        texts = [_warning_texts(lambda: getattr(lib.nn.init, name)(lib.empty(*shape), *args))
+                 for lib in (torch, tg)]
+        assert texts[0] == texts[1], name
+
+
+def test_skip_init_draws_nothing_and_checks_its_class_as_torch():
+    results = []
+    for lib in (torch, tg):
+        lib.manual_seed(0)
+        first = lib.randn(3).numpy()
+        lib.manual_seed(0)
+        layer = lib.nn.utils.skip_init(lib.nn.Conv2d, 2, 4, 3, bias=True)
+        again = lib.randn(3).numpy()
+        results.append((np.array_equal(first, again), tuple(layer.weight.shape),
+                        type(layer).__name__))
+        with pytest.raises(RuntimeError, match="Expected a Module"):
+            lib.nn.utils.skip_init(int)
+
+        class NoDevice(lib.nn.Module):
+            def __init__(self, n):
+                super().__init__()
+        with pytest.raises(RuntimeError, match="'device' arg"):
+            lib.nn.utils.skip_init(NoDevice, 3)
+    assert results[0] == results[1] == (True, (4, 2, 3, 3), "Conv2d")
+
+
+def test_conv_weight_memory_format_and_clip_grad_norm_alias_as_torch():
+    seen = []
+    for lib in (torch, tg):
+        nn = lib.nn
+        m = nn.Sequential(nn.Conv2d(2, 4, 3), nn.ReLU(),
+                          nn.Sequential(nn.ConvTranspose2d(4, 2, 3), nn.Conv3d(2, 2, 1)))
+        nn.utils.convert_conv2d_weight_memory_format(m, lib.channels_last)
+        nn.utils.convert_conv3d_weight_memory_format(m, lib.channels_last_3d)
+        p = lib.ones(3, requires_grad=True)
+        (p * 4).sum().backward()
+        texts = _warning_texts(lambda: nn.utils.clip_grad_norm([p], 1.0))
+        seen.append((m[0].weight.stride(), m[2][0].weight.stride(), m[2][1].weight.stride(),
+                     texts, np.round(p.grad.numpy(), 6).tolist()))
+    assert seen[0] == seen[1]
+
+
+def test_stack_dataset_and_distributed_sampler_as_torch():
+    a, b = np.arange(10.0).reshape(5, 2), np.arange(5)
+    out = []
+    for lib in (torch, tg):
+        data = lib.utils.data
+        ta, tb = data.TensorDataset(lib.tensor(a)), data.TensorDataset(lib.tensor(b))
+        by_position, by_name = data.StackDataset(ta, tb), data.StackDataset(x=ta, y=tb)
+        batches = [[[v.tolist() for v in sample] for sample in batch]
+                   for batch in data.DataLoader(by_position, batch_size=2)]
+        named = [{k: [v.tolist() for v in vs] for k, vs in batch.items()}
+                 for batch in data.DataLoader(by_name, batch_size=3)]
+        errors = []
+        for args, kwargs in (((ta,), {"y": tb}), ((), {}), ((ta, data.TensorDataset(
+                lib.tensor(b[:3]))), {})):
+            try:
+                data.StackDataset(*args, **kwargs)
+            except ValueError as exc:
+                errors.append(str(exc))
+        out.append((len(by_position), batches, named, errors,
+                    data.DistributedSampler.__name__))
+    assert out[0] == out[1]

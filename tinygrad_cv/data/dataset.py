@@ -191,6 +191,48 @@ class ConcatDataset(Dataset):
         return self.datasets[k][index - start]
 
 
+class StackDataset(Dataset):
+    """Datasets of one length side by side: ``StackDataset(a, b)[i] == (a[i], b[i])``,
+    ``StackDataset(image=a, text=b)[i] == {"image": a[i], "text": b[i]}`` (torch's)."""
+
+    def __init__(self, *args, **kwargs):
+        if args and kwargs:
+            raise ValueError("Supported either ``tuple``- (via ``args``) or``dict``- (via "
+                             "``kwargs``) like input/output, but both types are given.")
+        if not args and not kwargs:
+            raise ValueError("At least one dataset should be passed")
+        parts = list(args) if args else list(kwargs.values())
+        self._length = len(parts[0])
+        if any(len(d) != self._length for d in parts):
+            raise ValueError("Size mismatch between datasets")
+        self.datasets = args if args else kwargs
+
+    def __getitem__(self, index):
+        if isinstance(self.datasets, dict):
+            return {k: d[index] for k, d in self.datasets.items()}
+        return tuple(d[index] for d in self.datasets)
+
+    def __getitems__(self, indices):
+        """A batch of samples, each part fetched by its own ``__getitems__`` when it has one."""
+        named = isinstance(self.datasets, dict)
+        columns = {}
+        for key, d in (self.datasets.items() if named else enumerate(self.datasets)):
+            if callable(getattr(d, "__getitems__", None)):
+                items = d.__getitems__(indices)
+                if len(items) != len(indices):
+                    raise ValueError("Nested dataset's output size mismatch. Expected "
+                                     f"{len(indices)}, got {len(items)}")
+            else:
+                items = [d[i] for i in indices]
+            columns[key] = items
+        if named:
+            return [{k: columns[k][n] for k in columns} for n in range(len(indices))]
+        return [tuple(columns[k][n] for k in columns) for n in range(len(indices))]
+
+    def __len__(self):
+        return self._length
+
+
 def random_split(dataset, lengths, generator=None):
     """Non-overlapping ``Subset``s of the given lengths (or fractions summing to 1).
 
@@ -534,6 +576,6 @@ class DataLoader:
 
 
 __all__ = ["BatchSampler", "ChainDataset", "ConcatDataset", "DataLoader", "Dataset",
-           "IterableDataset", "RandomSampler", "Sampler", "SequentialSampler", "Subset",
+           "StackDataset", "IterableDataset", "RandomSampler", "Sampler", "SequentialSampler", "Subset",
            "TensorDataset", "default_collate", "default_convert", "get_worker_info",
            "random_split"]

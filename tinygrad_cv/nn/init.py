@@ -6,10 +6,39 @@ Fans of a weight of shape (out, in, *k): fan_in = in * prod(k), fan_out = out * 
 """
 from __future__ import annotations
 
+import functools
 import math
+import threading
+import warnings
 
 from .. import backend
 from ..autograd.versions import bump_version
+
+_skipping = threading.local()    # .depth > 0: inside ``skipping_initialisation`` (this thread)
+
+
+def _skippable(initialiser):
+    """An initialiser that leaves the tensor as it is (and draws nothing) while this thread
+    builds a module under ``skipping_initialisation`` (``nn.utils.skip_init``)."""
+    @functools.wraps(initialiser)
+    def run(tensor, *args, **kwargs):
+        if getattr(_skipping, "depth", 0):
+            return tensor
+        return initialiser(tensor, *args, **kwargs)
+    return run
+
+
+class skipping_initialisation:
+    """Within this context (this thread) every initialiser of this module does nothing."""
+
+    def __enter__(self):
+        _skipping.depth = getattr(_skipping, "depth", 0) + 1
+        return self
+
+    def __exit__(self, *exc):
+        _skipping.depth -= 1
+        return False
+
 
 _FLOAT32 = backend.dtype("float32")
 _FLOAT64 = backend.dtype("float64")
@@ -188,6 +217,53 @@ def orthogonal_(tensor, gain=1.0, generator=None):
     return _fill(tensor, (gain * q).reshape(tuple(tensor.shape)))
 
 
+def dirac_(tensor, groups=1):
+    """The Dirac delta of a 3-, 4- or 5-D convolution weight (O, C/groups, *k): in each of
+    ``groups`` groups, output channel d of the group takes input channel d at the kernel's
+    centre (1 there, 0 elsewhere), for d < min(O/groups, C/groups); the convolution then
+    passes those channels through unchanged."""
+    if tensor.ndim not in (3, 4, 5):
+        raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
+    if tensor.shape[0] % groups:
+        raise ValueError("dim 0 must be divisible by groups")
+    xp = backend.module_for_device(tensor.device)
+    per_group = tensor.shape[0] // groups
+    d = xp.arange(min(per_group, tensor.shape[1]))
+    rows = (xp.arange(groups)[:, None] * per_group + d[None, :]).reshape(-1)
+    cols = xp.tile(d, groups)
+    values = xp.zeros(tuple(tensor.shape), dtype=tensor.array.dtype)
+    values[(rows, cols) + tuple(size // 2 for size in tensor.shape[2:])] = 1
+    return _fill(tensor, values)
+
+
+def sparse_(tensor, sparsity, std=0.01, generator=None):
+    """A 2-D tensor of N(0, std^2) values with ceil(sparsity * rows) zeros in every column, at
+    random rows (Martens 2010)."""
+    if tensor.ndim != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    rows, cols = tensor.shape
+    zeros = math.ceil(sparsity * rows)
+    rng = generator or backend.get_rng(tensor.device)
+    xp = backend.module_for_device(tensor.device)
+    values = rng.standard_normal((rows, cols), dtype=_sample_dtype(tensor)) * std
+    chosen = xp.argsort(rng.random((rows, cols)), axis=0)[:zeros]   # distinct rows per column
+    values[chosen, xp.arange(cols)[None, :]] = 0
+    return _fill(tensor, values)
+
+
+def _deprecated(new):
+    """torch's old names without the trailing underscore: warn, then call the new one."""
+    old = new.__name__[:-1]
+
+    def initialiser(*args, **kwargs):
+        warnings.warn(f"`nn.init.{old}` is now deprecated in favor of `nn.init.{new.__name__}`.",
+                      FutureWarning, stacklevel=2)
+        return new(*args, **kwargs)
+    initialiser.__name__ = old
+    initialiser.__doc__ = f"Deprecated: ``{new.__name__}``."
+    return initialiser
+
+
 def default_layer_init_(weight, bias=None):
     """torch's default init of Linear and Conv layers: ``weight`` ~ kaiming_uniform(a=sqrt(5)) =
     U(-1/sqrt(fan_in), 1/sqrt(fan_in)), then ``bias`` (if not None) ~ U(-1/sqrt(fan_in),
@@ -201,4 +277,13 @@ def default_layer_init_(weight, bias=None):
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "zeros_",
            "ones_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
-           "eye_", "orthogonal_"]
+           "eye_", "orthogonal_", "dirac_", "sparse_"]
+
+for _name in ("uniform_", "normal_", "trunc_normal_", "constant_", "zeros_", "ones_",
+              "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "eye_",
+              "orthogonal_", "dirac_", "sparse_", "default_layer_init_"):
+    globals()[_name] = _skippable(globals()[_name])
+for _new in (uniform_, normal_, constant_, xavier_uniform_, xavier_normal_, kaiming_uniform_,
+             kaiming_normal_, eye_, orthogonal_, dirac_, sparse_):
+    globals()[_new.__name__[:-1]] = _deprecated(_new)
+del _new, _name

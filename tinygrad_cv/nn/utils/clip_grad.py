@@ -92,3 +92,11 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
         xp = backend.get_array_module(g.array)
         xp.clip(g.array, -clip_value, clip_value, out=g.array)
         bump_version(g)
+
+
+def clip_grad_norm(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    """Deprecated name of ``clip_grad_norm_`` (warns as torch's)."""
+    import warnings
+    warnings.warn("`torch.nn.utils.clip_grad_norm` is now deprecated in favor of "
+                  "`torch.nn.utils.clip_grad_norm_`.", FutureWarning, stacklevel=2)
+    return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite, foreach)
