@@ -524,8 +524,8 @@ def vgg16(weights=None, progress=True):
     script imported as ``torch``: ``features`` as torchvision's (13 3x3 convolutions with
     padding 1, each followed by ``ReLU(inplace=True)``, max pools of 2 after blocks of 2, 2,
     3, 3 and 3; the same indices 0-30) and ``avgpool`` (to 7x7); the classifier (three
-    Linear layers, 120M parameters) is left out, and ``forward`` returns the flattened
-    pooled features.  ``weights=VGG16_Weights.IMAGENET1K_V1``: the fixed stand-in weights of
+    Linear layers, 120M parameters) is left out, so calling the model raises (the scripts use
+    ``.features``).  ``weights=VGG16_Weights.IMAGENET1K_V1``: the fixed stand-in weights of
     ``_vgg16_fixed_weights`` (random, not ImageNet's); ``weights=None``: the framework's own
     Kaiming-normal initialisation, as torchvision's."""
     fw = _framework(sys._getframe(1))
@@ -545,7 +545,8 @@ def vgg16(weights=None, progress=True):
             self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
 
         def forward(self, x):
-            return fw.flatten(self.avgpool(self.features(x)), 1)
+            raise NotImplementedError("portdata.vgg16: the stand-in has no classifier; use "
+                                      "its .features")
 
     model = VGG()
     convs = [m for m in model.features if isinstance(m, nn.Conv2d)]
