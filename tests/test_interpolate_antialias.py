@@ -16,8 +16,8 @@ import tinygrad_cv as tg
 import tinygrad_cv.nn as nn
 import tinygrad_cv.nn.functional as F
 from tinygrad_cv.data import load_sample_image
-from tinygrad_cv.nn.functional import interpolation
 from tinygrad_cv.nn.functional.antialias import antialias_matrix
+from tinygrad_cv.ops import separable
 from tinygrad_cv.testing import gradcheck
 
 from torch_compare import host
@@ -256,16 +256,16 @@ def test_antialias_exports_to_onnx():
                                       ("bicubic", dict(align_corners=True)),
                                       ("nearest", {}), ("area", {})])
 def test_banded_products_match_torch(mode, kw, monkeypatch):
-    """Resizes of at least 64 pixels apply the matrices band by band (interpolation._bands):
+    """Resizes of at least 64 pixels apply the matrices band by band (ops/separable.py):
     a 4x shrink of the height with a 2.4x enlargement of the width, values and gradients."""
     banded = []
 
-    def spy(m, bands=interpolation._bands):
+    def spy(m, bands=separable._bands):
         found = bands(m)
         banded.append(found is not None)
         return found
 
-    monkeypatch.setattr(interpolation, "_bands", spy)
+    monkeypatch.setattr(separable, "_bands", spy)
     rng = np.random.default_rng(3)
     x = rng.standard_normal((2, 2, 300, 70))
     gy = rng.standard_normal((2, 2, 75, 168))
@@ -292,3 +292,23 @@ def test_integer_input_raises_instead_of_wrong_values(mode, kw):
     assert y.dtype == np.uint8
     np.testing.assert_array_equal(
         host(y), TF.interpolate(torch.tensor(host(x)), size=(3, 5), mode="nearest").numpy())
+
+
+@pytest.mark.parametrize("mode, kw", [("bicubic", dict(antialias=True)),
+                                      ("bilinear", dict(align_corners=True))])
+def test_second_order_gradients_match_torch(mode, kw):
+    """create_graph=True through the resize (a gradient penalty on a resized input): the
+    backward is recorded as the transposed map."""
+    rng = np.random.default_rng(4)
+    x, gy = rng.standard_normal((2, 2, 13, 9)), rng.standard_normal((2, 2, 5, 11))
+
+    xt, gt = torch.tensor(x, requires_grad=True), torch.tensor(gy, requires_grad=True)
+    (gx,) = torch.autograd.grad(TF.interpolate(xt, size=(5, 11), mode=mode, **kw), xt, gt,
+                                create_graph=True)
+    (ggt,) = torch.autograd.grad((gx ** 3).sum(), gt)
+
+    xo, go = tg.tensor(x, requires_grad=True), tg.tensor(gy, requires_grad=True)
+    (gxo,) = tg.autograd.grad(F.interpolate(xo, size=(5, 11), mode=mode, **kw), (xo,), go,
+                              create_graph=True)
+    (ggo,) = tg.autograd.grad((gxo ** 3).sum(), (go,))
+    np.testing.assert_allclose(host(ggo), ggt.numpy(), rtol=1e-10, atol=1e-12)

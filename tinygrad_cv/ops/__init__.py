@@ -21,6 +21,7 @@ attention, losses), whose backward works on raw arrays only, live in ``nn/functi
     gamma        LogGammaDerivative (lgamma, digamma, polygamma on arrays)
     decompositions  Inverse Solve Det Slogdet Cholesky QR Eigh SVD MatrixExp
     fold         UnfoldFn FoldFn (im2col / col2im, each the other's gradient)
+    separable    SeparableLinearFn (y = A x B^T on the last two axes: every resize)
     activation   LeakyReLUFn GELUFn SiLUFn
     loss         BCEFn (binary cross-entropy on probabilities)
     unary        Log1p Expm1 Step (floor, ceil, trunc, round, sign: zero gradient)
