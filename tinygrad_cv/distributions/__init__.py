@@ -28,6 +28,14 @@ from .independent import Independent  # noqa: F401
 from .one_hot_categorical import OneHotCategorical  # noqa: F401
 from .more_families import (HalfNormal, Cauchy, Gumbel, Geometric, Binomial,  # noqa: F401
                             Chi2, StudentT, Dirichlet)
+from .transformed_distribution import TransformedDistribution  # noqa: F401
+from .transformed_families import (Weibull, Pareto, HalfCauchy, InverseGamma,  # noqa: F401
+                                   Kumaraswamy, LogisticNormal, LogitRelaxedBernoulli,
+                                   RelaxedBernoulli, ExpRelaxedCategorical,
+                                   RelaxedOneHotCategorical)
+from .mixture_same_family import MixtureSameFamily  # noqa: F401
+from .count_families import Multinomial, NegativeBinomial  # noqa: F401
+from .low_rank_multivariate_normal import LowRankMultivariateNormal  # noqa: F401
 from .kl import kl_divergence, register_kl  # noqa: F401
 from . import transforms  # noqa: F401
 from .transforms import (AbsTransform, AffineTransform, CatTransform,  # noqa: F401
@@ -36,7 +44,6 @@ from .transforms import (AbsTransform, AffineTransform, CatTransform,  # noqa: F
                          PositiveDefiniteTransform, PowerTransform, ReshapeTransform,
                          SigmoidTransform, SoftplusTransform, TanhTransform, SoftmaxTransform,
                          StackTransform, StickBreakingTransform, Transform, identity_transform)
-from .transformed_distribution import TransformedDistribution  # noqa: F401
 from .constraint_registry import biject_to, transform_to  # noqa: F401
 
 __all__ = ["constraints", "Distribution", "Categorical", "OneHotCategorical", "Normal", "LogNormal",
@@ -44,6 +51,10 @@ __all__ = ["constraints", "Distribution", "Categorical", "OneHotCategorical", "N
            "MultivariateNormal", "Independent", "HalfNormal", "Cauchy", "Gumbel", "Geometric",
            "Binomial", "Chi2", "StudentT", "Dirichlet", "kl_divergence", "register_kl",
            "TransformedDistribution", "biject_to", "transform_to", "transforms",
+           "Weibull", "Pareto", "HalfCauchy", "InverseGamma", "Kumaraswamy", "LogisticNormal",
+           "LogitRelaxedBernoulli", "RelaxedBernoulli", "ExpRelaxedCategorical",
+           "RelaxedOneHotCategorical", "MixtureSameFamily", "Multinomial", "NegativeBinomial",
+           "LowRankMultivariateNormal",
            "AbsTransform", "AffineTransform", "CatTransform", "ComposeTransform",
            "CumulativeDistributionTransform", "ExpTransform", "IndependentTransform",
            "LowerCholeskyTransform", "PositiveDefiniteTransform", "PowerTransform",

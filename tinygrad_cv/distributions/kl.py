@@ -25,6 +25,10 @@
                  n_p > n_q (n_p < n_q raises NotImplementedError, as torch)
     LogNormal, OneHotCategorical, Independent: the KL of their base distributions (summed over
     the reinterpreted dims for Independent)
+    TransformedDistribution: the base distributions' KL when the transforms are equal
+    Pareto:      a_q log(s_p / s_q) - log(a_q / a_p) + a_q / a_p - 1, +inf where s_p < s_q
+    LowRankMultivariateNormal (with itself or MultivariateNormal): the Gaussian KL above on
+                 the dense covariance W W^T + D
 """
 from __future__ import annotations
 
@@ -44,6 +48,9 @@ from .normal import Normal
 from .one_hot_categorical import OneHotCategorical
 from .poisson import Poisson
 from .uniform import Uniform
+from .low_rank_multivariate_normal import LowRankMultivariateNormal
+from .transformed_distribution import TransformedDistribution
+from .transformed_families import Pareto
 
 _KL = {}
 
@@ -57,10 +64,13 @@ def register_kl(type_p, type_q):
 
 
 def kl_divergence(p, q):
-    """KL(p || q), shaped like the batch."""
-    for (tp, tq), fn in _KL.items():
-        if isinstance(p, tp) and isinstance(q, tq):
-            return fn(p, q)
+    """KL(p || q), shaped like the batch; the most specific registered pair is used (the one
+    whose classes are nearest to p's and q's in their method resolution orders)."""
+    mro_p, mro_q = type(p).__mro__, type(q).__mro__
+    matches = [((mro_p.index(tp), mro_q.index(tq)), fn) for (tp, tq), fn in _KL.items()
+               if tp in mro_p and tq in mro_q]
+    if matches:
+        return min(matches, key=lambda m: (sum(m[0]), m[0]))[1](p, q)
     raise NotImplementedError(f"kl_divergence: no closed form registered for "
                               f"{type(p).__name__} and {type(q).__name__} (registered: "
                               f"{', '.join(f'{a.__name__}/{b.__name__}' for a, b in _KL)})")
@@ -221,3 +231,39 @@ def _kl_binomial_binomial(p, q):
     kl = p.total_count * (p.probs * (logit(p.probs) - logit(q.probs)) + (-p.probs).log1p()
                           - (-q.probs).log1p())
     return _fill(kl, p.total_count.array > q.total_count.array, float("inf"))
+
+
+@register_kl(Pareto, Pareto)
+def _kl_pareto_pareto(p, q):
+    """q_a log(s_p / s_q) - log(q_a / p_a) + q_a / p_a - 1, +inf where s_p < s_q."""
+    scale_ratio = p.scale / q.scale
+    alpha_ratio = q.alpha / p.alpha
+    result = q.alpha * scale_ratio.log() - alpha_ratio.log() + alpha_ratio - 1
+    return _fill(result, p.scale.array < q.scale.array, float("inf"))
+
+
+@register_kl(TransformedDistribution, TransformedDistribution)
+def _kl_transformed_transformed(p, q):
+    """The base distributions' KL when both push them through equal transforms."""
+    if p.transforms != q.transforms or p.event_shape != q.event_shape:
+        raise NotImplementedError("kl_divergence: TransformedDistributions with different "
+                                  "transforms or event shapes")
+    return kl_divergence(p.base_dist, q.base_dist)
+
+
+def _as_dense_mvn(d):
+    if isinstance(d, LowRankMultivariateNormal):
+        return MultivariateNormal(d.loc, covariance_matrix=d.covariance_matrix,
+                                  validate_args=False)
+    return d
+
+
+@register_kl(LowRankMultivariateNormal, LowRankMultivariateNormal)
+@register_kl(MultivariateNormal, LowRankMultivariateNormal)
+@register_kl(LowRankMultivariateNormal, MultivariateNormal)
+def _kl_lowrank(p, q):
+    """The Gaussian KL on the dense covariances W W^T + D."""
+    if p.event_shape != q.event_shape:
+        raise ValueError("KL-divergence between two (Low Rank) Multivariate Normals with "
+                         "different event shapes cannot be computed")
+    return _kl_mvn_mvn(_as_dense_mvn(p), _as_dense_mvn(q))

@@ -14,6 +14,7 @@ with larger parameters), wrapped in Independent when the transforms need more ev
 from __future__ import annotations
 
 from ..autograd import no_grad
+from ..tensor import Tensor
 from . import constraints
 from .distribution import Distribution, as_value
 from .independent import Independent
@@ -96,9 +97,9 @@ class TransformedDistribution(Distribution):
         base = self.base_dist
         while isinstance(base, Independent):
             base = base.base_dist
-        for name in getattr(base, "_param_names", ()):
-            t = base.__dict__.get(name)
-            if t is not None:
+        for name in getattr(base, "_param_names", ()) + ("logits", "probs"):
+            t = getattr(base, name, None)
+            if isinstance(t, Tensor):
                 return t
         return None
 

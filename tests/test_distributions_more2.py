@@ -1,0 +1,269 @@
+"""The further families (Weibull, Pareto, HalfCauchy, InverseGamma, Kumaraswamy,
+LogisticNormal, RelaxedBernoulli, RelaxedOneHotCategorical, Multinomial, NegativeBinomial,
+LowRankMultivariateNormal, MixtureSameFamily) and their KL pairs against torch.distributions
+2.13 on the same parameters (float64): log_prob, entropy, moments, cdf/icdf and their
+gradients; batch/event shapes, expand, validation errors; sample and rsample moments."""
+import numpy as np
+import pytest
+import torch
+
+import tinygrad_cv as tg
+from tinygrad_cv import distributions as D
+
+pytestmark = pytest.mark.usefixtures("torch_on_one_thread")
+TD = torch.distributions
+
+rng = np.random.default_rng(7)
+POS = rng.uniform(0.6, 2.5, (2, 3))
+POS2 = rng.uniform(0.6, 2.5, (2, 3))
+REAL = rng.standard_normal((2, 3))
+PROBS = rng.dirichlet(np.ones(3), 2)
+TEMP = np.array(0.7)
+
+
+def _simplex(n, k):
+    return rng.dirichlet(np.ones(k), (n, 2))
+
+
+# name -> (parameter arrays, positional builder(module, params), values, properties, cdf)
+FAMILIES = {
+    "Weibull": ([POS, POS2 + 0.5], lambda M, p: M.Weibull(p[0], p[1]),
+                rng.uniform(0.1, 3.0, (4, 2, 3)), ("mean", "mode", "variance"), True),
+    "Pareto": ([POS, POS2 + 2.0], lambda M, p: M.Pareto(p[0], p[1]),
+               POS + rng.uniform(0.0, 3.0, (4, 2, 3)), ("mean", "mode", "variance"), True),
+    "HalfCauchy": ([POS], lambda M, p: M.HalfCauchy(p[0]), rng.uniform(0.0, 3.0, (4, 2, 3)),
+                   ("mode",), True),
+    "InverseGamma": ([POS + 2.0, POS2], lambda M, p: M.InverseGamma(p[0], p[1]),
+                     rng.uniform(0.1, 3.0, (4, 2, 3)), ("mean", "mode", "variance"), False),
+    "Kumaraswamy": ([POS + 1.0, POS2 + 1.0], lambda M, p: M.Kumaraswamy(p[0], p[1]),
+                    rng.uniform(0.05, 0.95, (4, 2, 3)), ("mean", "mode", "variance"), True),
+    "LogisticNormal": ([REAL, POS], lambda M, p: M.LogisticNormal(p[0], p[1]),
+                       _simplex(4, 4), (), False),
+    "RelaxedBernoulli": ([TEMP, PROBS], lambda M, p: M.RelaxedBernoulli(p[0], probs=p[1]),
+                         rng.uniform(0.05, 0.95, (4, 2, 3)), (), False),
+    "RelaxedBernoulliLogits": ([TEMP, REAL], lambda M, p: M.RelaxedBernoulli(p[0],
+                                                                              logits=p[1]),
+                               rng.uniform(0.05, 0.95, (4, 2, 3)), (), False),
+    "RelaxedOneHotCategorical": ([TEMP, PROBS],
+                                 lambda M, p: M.RelaxedOneHotCategorical(p[0], probs=p[1]),
+                                 _simplex(4, 3), (), False),
+    "Multinomial": ([PROBS], lambda M, p: M.Multinomial(5, probs=p[0]),
+                    rng.multinomial(5, PROBS[0], (4, 2)).astype(float), ("mean", "variance"),
+                    False),
+    "NegativeBinomial": ([POS, POS2 / 3], lambda M, p: M.NegativeBinomial(p[0], probs=p[1]),
+                         rng.integers(0, 6, (4, 2, 3)).astype(float),
+                         ("mean", "mode", "variance"), False),
+    "NegativeBinomialLogits": ([POS, REAL], lambda M, p: M.NegativeBinomial(p[0],
+                                                                            logits=p[1]),
+                               rng.integers(0, 6, (4, 2, 3)).astype(float),
+                               ("mean", "variance"), False),
+    "LowRankMultivariateNormal": (
+        [REAL, rng.standard_normal((2, 3, 2)), POS],
+        lambda M, p: M.LowRankMultivariateNormal(p[0], p[1], p[2]),
+        rng.standard_normal((4, 2, 3)),
+        ("mean", "mode", "variance", "covariance_matrix", "precision_matrix", "scale_tril"),
+        False),
+    "MixtureSameFamily": ([PROBS, REAL, POS], lambda M, p: M.MixtureSameFamily(
+        M.Categorical(probs=p[0]), M.Normal(p[1], p[2])), rng.standard_normal((4, 2)),
+        ("mean", "variance"), True),
+    "MixtureSameFamilyMVN": ([PROBS[0], rng.standard_normal((3, 2)),
+                              rng.uniform(0.5, 2.0, (3, 2))], lambda M, p: M.MixtureSameFamily(
+        M.Categorical(probs=p[0]), M.Independent(M.Normal(p[1], p[2]), 1)),
+        rng.standard_normal((4, 2)), ("mean", "variance"), False),
+}
+NO_ENTROPY = {"LogisticNormal", "RelaxedBernoulli", "RelaxedBernoulliLogits",
+              "RelaxedOneHotCategorical", "NegativeBinomial", "NegativeBinomialLogits",
+              "MixtureSameFamily", "MixtureSameFamilyMVN"}
+
+
+def _build(name, requires_grad=True):
+    arrays, build = FAMILIES[name][:2]
+    po = [tg.tensor(a, requires_grad=requires_grad) for a in arrays]
+    pt = [torch.tensor(a, requires_grad=requires_grad) for a in arrays]
+    return build(D, po), build(TD, pt), po, pt
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_family_matches_torch(name):
+    _, _, values, props, has_cdf = FAMILIES[name]
+    do, dt, po, pt = _build(name)
+    assert tuple(do.batch_shape) == tuple(dt.batch_shape)
+    assert tuple(do.event_shape) == tuple(dt.event_shape)
+    outs_o = [do.log_prob(tg.tensor(values))]
+    outs_t = [dt.log_prob(torch.tensor(values))]
+    if name not in NO_ENTROPY:
+        outs_o.append(do.entropy())
+        outs_t.append(dt.entropy())
+    for prop in props:
+        outs_o.append(getattr(do, prop))
+        outs_t.append(getattr(dt, prop))
+    if has_cdf:
+        q = rng.uniform(0.05, 0.95, tuple(dt.batch_shape))
+        outs_o.append(do.cdf(tg.tensor(values)))
+        outs_t.append(dt.cdf(torch.tensor(values)))
+        if name != "MixtureSameFamily":
+            outs_o.append(do.icdf(tg.tensor(q)))
+            outs_t.append(dt.icdf(torch.tensor(q)))
+    for i, (a, b) in enumerate(zip(outs_o, outs_t)):
+        assert tuple(a.shape) == tuple(b.shape)
+        # torch's Multinomial entropy takes lgamma(n + 1) in float32 (n an int64 tensor)
+        atol = 1e-6 if name == "Multinomial" and i == 1 else 1e-10
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-8,
+                                   atol=atol)
+    weights = [rng.standard_normal(tuple(b.shape)) for b in outs_t]
+    sum((a * tg.tensor(w)).sum() for a, w in zip(outs_o, weights)).backward()
+    sum((b * torch.tensor(w)).sum() for b, w in zip(outs_t, weights)).backward()
+    for a, b in zip(po, pt):
+        if b.grad is None:
+            assert a.grad is None or not np.any(a.grad.numpy())
+        else:
+            np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-7, atol=1e-9)
+    # support, arg_constraints, expand
+    assert do.support.event_dim == dt.support.event_dim
+    assert sorted(do.arg_constraints) == sorted(dt.arg_constraints)
+    batch = (5,) + tuple(dt.batch_shape)
+    eo, et = do.expand(batch), dt.expand(batch)
+    assert tuple(eo.batch_shape) == tuple(et.batch_shape)
+    np.testing.assert_allclose(eo.log_prob(tg.tensor(values[0])).detach().numpy(),
+                               et.log_prob(torch.tensor(values[0])).detach().numpy(),
+                               rtol=1e-8, atol=1e-10)
+    draws = do.sample((7,))
+    assert tuple(draws.shape) == (7,) + tuple(dt.batch_shape) + tuple(dt.event_shape)
+    assert draws.dtype == tg.float64 and not draws.requires_grad
+    assert bool(do.support.check(draws).all())
+    assert do.has_rsample == dt.has_rsample or name == "InverseGamma"
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_sample_moments_match_torch(name):
+    do, dt, _, _ = _build(name, requires_grad=False)
+    tg.manual_seed(3)
+    torch.manual_seed(3)
+    n = 20000
+    draws_o = do.sample((n,)).numpy()
+    draws_t = dt.sample((n,)).numpy()
+    if name == "Pareto":                                     # heavy tails: compare logs
+        draws_o, draws_t = np.log(draws_o), np.log(draws_t)
+    if name == "HalfCauchy":
+        draws_o, draws_t = np.log(draws_o + 1e-300), np.log(draws_t + 1e-300)
+    sd = np.sqrt((draws_o.var(0) + draws_t.var(0)) / n) + 1e-12
+    assert np.all(np.abs(draws_o.mean(0) - draws_t.mean(0)) < 6 * sd), name
+
+
+@pytest.mark.parametrize("name", ["Weibull", "Kumaraswamy", "LowRankMultivariateNormal",
+                                  "RelaxedBernoulli", "RelaxedOneHotCategorical",
+                                  "LogisticNormal", "HalfCauchy"])
+def test_rsample_gradient_matches_analytic_or_torch(name):
+    """d/dparams of the mean of many rsample draws (a pathwise estimate) against torch's
+    pathwise estimate on its own draws."""
+    do, dt, po, pt = _build(name)
+    tg.manual_seed(5)
+    torch.manual_seed(5)
+    n = 20000
+    fo = do.rsample((n,))
+    ft = dt.rsample((n,))
+    if name == "HalfCauchy":
+        fo, ft = (fo + 1).log(), (ft + 1).log()
+    fo.mean(0).sum().backward()
+    ft.mean(0).sum().backward()
+    for a, b in zip(po, pt):
+        if b.grad is None:
+            continue
+        assert a.grad is not None
+        ga, gb = a.grad.numpy(), b.grad.numpy()
+        assert np.all(np.abs(ga - gb) < 0.08 * (np.abs(gb) + 0.2)), (name, ga, gb)
+
+
+def test_validation_errors():
+    with pytest.raises(ValueError, match="Expected parameter"):
+        D.Weibull(tg.tensor([1.0, -1.0]), 1.0)
+    with pytest.raises(ValueError, match="Expected parameter"):
+        D.Pareto(1.0, tg.tensor([0.0]))
+    with pytest.raises(ValueError, match="support"):
+        D.Pareto(tg.tensor([2.0]), tg.tensor([1.0])).log_prob(tg.tensor([1.0]))
+    with pytest.raises(ValueError, match="support"):
+        D.HalfCauchy(tg.tensor([1.0])).log_prob(tg.tensor([-1.0]))
+    with pytest.raises(ValueError, match="support"):
+        D.Kumaraswamy(tg.tensor([1.0]), 2.0).log_prob(tg.tensor([1.5]))
+    with pytest.raises(ValueError, match="Expected parameter"):
+        D.NegativeBinomial(tg.tensor([-1.0]), probs=tg.tensor([0.5]))
+    with pytest.raises(ValueError, match="Expected parameter"):
+        D.NegativeBinomial(tg.tensor([1.0]), probs=tg.tensor([1.0]))
+    with pytest.raises(ValueError, match="support"):
+        D.NegativeBinomial(tg.tensor([1.0]), probs=tg.tensor([0.5])).log_prob(
+            tg.tensor([0.5]))
+    with pytest.raises(ValueError, match="support"):
+        D.Multinomial(3, probs=tg.tensor([0.5, 0.5])).log_prob(tg.tensor([3.0, 1.0]))
+    with pytest.raises(ValueError, match="Expected parameter"):
+        D.LowRankMultivariateNormal(tg.zeros(2), tg.ones(2, 1), tg.tensor([1.0, 0.0]))
+    with pytest.raises(ValueError, match="cov_factor must be a batch"):
+        D.LowRankMultivariateNormal(tg.zeros(2), tg.ones(3, 1), tg.ones(2))
+    with pytest.raises(ValueError, match="does not equal"):
+        D.MixtureSameFamily(D.Categorical(probs=tg.ones(2) / 2),
+                            D.Normal(tg.zeros(3), tg.ones(3)))
+    with pytest.raises(ValueError, match="Categorical"):
+        D.MixtureSameFamily(D.Normal(0.0, 1.0), D.Normal(tg.zeros(3), tg.ones(3)))
+    with pytest.raises(ValueError, match="Expected parameter"):
+        D.RelaxedBernoulli(0.5, probs=tg.tensor([1.5]))
+    d = D.Weibull(tg.tensor([1.0]), 2.0, validate_args=False)      # (as torch: no check)
+    np.testing.assert_allclose(d.log_prob(tg.tensor([-1.0])).numpy(), TD.Weibull(
+        torch.tensor([1.0]), 2.0, validate_args=False).log_prob(torch.tensor([-1.0])).numpy())
+    with pytest.raises(NotImplementedError, match="inhomogeneous"):
+        D.Multinomial(tg.tensor(3.0), probs=tg.ones(2) / 2)
+
+
+def _kl_case(name):
+    a, b = rng.uniform(0.5, 2.0, (2, 2, 3))
+    c, e = rng.uniform(0.5, 2.0, (2, 2, 3))
+    if name == "Pareto":
+        return [a, b, np.where(rng.random((2, 3)) < 0.3, a + 0.5, a * 0.8), e], \
+            lambda M, p: (M.Pareto(p[0], p[1]), M.Pareto(p[2], p[3]))
+    if name == "Transformed":
+        return [a - 1, b, c - 1, e], lambda M, p: (
+            M.TransformedDistribution(M.Normal(p[0], p[1]), [M.ExpTransform()]),
+            M.TransformedDistribution(M.Normal(p[2], p[3]), [M.ExpTransform()]))
+    if name == "Weibull-as-transformed-differs":
+        return [a, b], lambda M, p: (M.Weibull(p[0], p[1]), M.Weibull(p[0] * 2, p[1]))
+    w1, w2 = rng.standard_normal((2, 2, 3, 2))
+    tril = np.tril(rng.standard_normal((2, 3, 3)), -1) + np.eye(3) * 1.5
+    lr1 = lambda M, p: M.LowRankMultivariateNormal(p[0], p[1], p[2])   # noqa: E731
+    lr2 = lambda M, p: M.LowRankMultivariateNormal(p[3], p[4], p[5])   # noqa: E731
+    mvn = lambda M, p: M.MultivariateNormal(p[3], scale_tril=p[6])     # noqa: E731
+    params = [a - 1, w1, b, c - 1, w2, e, tril]
+    return params, {"LowRank-LowRank": lambda M, p: (lr1(M, p), lr2(M, p)),
+                    "LowRank-MVN": lambda M, p: (lr1(M, p), mvn(M, p)),
+                    "MVN-LowRank": lambda M, p: (mvn(M, p), lr1(M, p))}[name]
+
+
+@pytest.mark.parametrize("name", ["Pareto", "Transformed", "LowRank-LowRank", "LowRank-MVN",
+                                  "MVN-LowRank"])
+def test_kl_divergence_matches_torch(name):
+    arrays, build = _kl_case(name)
+    po = [tg.tensor(a, requires_grad=True) for a in arrays]
+    pt = [torch.tensor(a, requires_grad=True) for a in arrays]
+    ko, kt = D.kl_divergence(*build(D, po)), TD.kl_divergence(*build(TD, pt))
+    assert tuple(ko.shape) == tuple(kt.shape)
+    np.testing.assert_allclose(ko.detach().numpy(), kt.detach().numpy(), rtol=1e-8,
+                               atol=1e-10)
+    finite = np.isfinite(kt.detach().numpy())
+    (ko * tg.tensor(finite.astype(float))).sum().backward() if finite.all() else \
+        ko[tg.tensor(finite)].sum().backward()
+    (kt[torch.tensor(finite)]).sum().backward()
+    for a, b in zip(po, pt):
+        if b.grad is not None:
+            np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-6, atol=1e-9)
+
+
+def test_kl_picks_the_most_specific_pair_and_refuses_different_transforms():
+    arrays, build = _kl_case("Weibull-as-transformed-differs")
+    with pytest.raises(NotImplementedError):
+        D.kl_divergence(*build(D, [tg.tensor(a) for a in arrays]))
+    p = D.Pareto(tg.tensor([1.0]), tg.tensor([2.0]))
+    q = D.Pareto(tg.tensor([1.0]), tg.tensor([3.0]))
+    # Pareto/Pareto wins over TransformedDistribution/TransformedDistribution
+    np.testing.assert_allclose(D.kl_divergence(p, q).numpy(),
+                               TD.kl_divergence(TD.Pareto(torch.tensor([1.0]),
+                                                          torch.tensor([2.0])),
+                                                TD.Pareto(torch.tensor([1.0]),
+                                                          torch.tensor([3.0]))).numpy(),
+                               rtol=1e-6)
