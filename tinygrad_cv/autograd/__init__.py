@@ -16,4 +16,5 @@ from .function import once_differentiable  # noqa: F401
 from .engine import backward, grad  # noqa: F401
 from . import functional  # noqa: F401
 from . import graph  # noqa: F401
+from . import profiler  # noqa: F401
 from .gradcheck import gradcheck, gradgradcheck  # noqa: F401,E402  (torch's signatures)

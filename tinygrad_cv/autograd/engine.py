@@ -26,6 +26,7 @@ import weakref
 from .. import backend
 from ..ops import dual
 from ..tensor import Tensor, stack
+from . import profiling
 from .function import check_finite
 from .nodes import accumulators, run_posthooks, run_prehooks
 from .saved_hooks import on_graph, unpack_saved
@@ -391,6 +392,10 @@ def _pruned_node_backward(node, grads, state, reaching):
         node.needs_input_grad = needs
 
 
+# True while a profiler records (``profiling.start``/``stop`` set it)
+profiler_on = False
+
+
 # ---- phase 2: accumulate ---------------------------------------------------------------------
 def _observe_outputs(node, grads, state):
     """Hooks, retained and captured gradients of ``node``'s outputs, whose gradients ``grads``
@@ -403,8 +408,12 @@ def _observe_outputs(node, grads, state):
             grads[i] = _observe(t, grads[i], state)
 
 
-def _node_backward(node, grads, state):
-    """The gradients of ``node``'s inputs from those of its outputs (None: nothing to send)."""
+def _node_backward(node, grads, state, timed=False):
+    """The gradients of ``node``'s inputs from those of its outputs (None: nothing to send).
+    While a profiler records, ``profiling.timed_backward`` times it (and calls it with
+    ``timed=True``)."""
+    if profiler_on and not timed:
+        return profiling.timed_backward(node, grads, state)
     create_graph = state.create_graph
     if create_graph and not node.higher_order:
         raise RuntimeError(
@@ -441,6 +450,9 @@ def _node_backward(node, grads, state):
     if hooks is not None and hooks.post:
         in_grads = run_posthooks(node, in_grads, grads_seen, create_graph)
     return in_grads
+
+
+profiling.node_backward = _node_backward     # (what the timed path runs)
 
 
 def _observe(t, g, state):

@@ -20,6 +20,7 @@ import weakref
 
 from .. import backend
 from ..tensor import Tensor
+from . import profiling
 from .mode import modes
 from .nodes import NodeAPI
 from .versions import is_stale_view
@@ -28,6 +29,10 @@ from .versions import is_stale_view
 # how many ``saved_tensors_hooks`` contexts are open (in any thread; ``saved_hooks.py`` counts
 # them): while none is, recording a node does not look for the thread's hooks
 saved_hooks_users = 0
+
+# True while a profiler records (``profiling.start``/``stop`` set it): each application is then
+# timed by ``profiling.timed_apply``, which runs ``apply`` again (``to_time`` says which call)
+profiler_on = False
 
 
 def check_finite(array, what: str) -> None:
@@ -99,6 +104,8 @@ class Function(NodeAPI):
     @classmethod
     def apply(cls, *inputs, **kwargs):
         """Run ``forward`` on the arrays of ``inputs`` and record the node when grads are needed."""
+        if profiler_on and profiling.to_time():
+            return profiling.timed_apply(cls, inputs, kwargs)
         ctx = cls.__new__(cls)
         ctx.saved = ()
         ctx.released = False
@@ -152,6 +159,9 @@ class Function(NodeAPI):
                 t.requires_grad = True
                 t.creator = self
                 t.out_index = i
+
+
+profiling.kernel_apply = Function.__dict__["apply"].__func__     # (what the timed path runs)
 
 
 def once_differentiable(fn):
