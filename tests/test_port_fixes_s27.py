@@ -37,3 +37,50 @@ def test_repeat_gradient_sums_the_copies():
         (y * lib.tensor(weights)).sum().backward()
         grads.append(x.grad.numpy())
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-6)
+
+
+_SEQUENCES_WITH_TENSORS = [
+    lambda L: [L.tensor([2.0]), L.tensor([3.0])],              # one-element tensors: scalars
+    lambda L: [L.tensor([[2.0]]), 1],
+    lambda L: [[L.tensor([1.0]), 2.0]],
+    lambda L: (L.tensor([1]),),
+    lambda L: [[L.tensor([2])], [L.tensor(3)]],
+    lambda L: [L.tensor(2, dtype=L.int32)],                     # the tensors' dtypes count
+    lambda L: [L.tensor(2.0, dtype=L.float64)],
+    lambda L: [L.tensor(2.0, dtype=L.float64), 1],
+    lambda L: [1, L.tensor([2.0], dtype=L.float16)],
+    lambda L: [L.tensor([True]), 2],
+    lambda L: [L.tensor(2, dtype=L.int32), 2.5],
+    lambda L: [L.tensor(2, dtype=L.int32), 5],
+    lambda L: [L.tensor(True), False],
+    lambda L: [L.tensor(1.5, requires_grad=True) * 2, 0.5],
+]
+
+
+@pytest.mark.parametrize("case", range(len(_SEQUENCES_WITH_TENSORS)))
+def test_tensor_of_a_sequence_holding_tensors_takes_each_as_a_scalar(case):
+    """torch.tensor([...]) takes each Tensor inside the sequence as one number (of its
+    dtype, promoted with the other elements): a one-element tensor of any shape gives one
+    element (they gave an extra dimension, or NumPy's ragged-array error)."""
+    results = []
+    for lib in (torch, tg):
+        out = lib.tensor(_SEQUENCES_WITH_TENSORS[case](lib))
+        results.append((tuple(out.shape), str(out.dtype).replace("torch.", ""),
+                        out.tolist()))
+    assert results[1] == results[0]
+
+
+@pytest.mark.parametrize("data", [lambda L: [L.tensor([1.0, 2.0]), L.tensor([3.0, 4.0])],
+                                  lambda L: [1.0, L.zeros(0)]])
+def test_tensor_of_a_sequence_holding_longer_tensors_raises(data):
+    with pytest.raises(ValueError, match="only one element tensors"):
+        torch.tensor(data(torch))
+    with pytest.raises(ValueError, match="only one element tensors"):
+        tg.tensor(data(tg))
+
+
+def test_tensor_of_a_sequence_holding_tensors_with_a_dtype():
+    for lib in (torch, tg):
+        out = lib.tensor([lib.tensor([2.5]), 3], dtype=lib.float64)
+        assert tuple(out.shape) == (2,) and out.tolist() == [2.5, 3.0]
+        assert str(out.dtype).replace("torch.", "") == "float64"

@@ -103,6 +103,48 @@ def _sequence_array(data, device):
     return arr
 
 
+def _holds_tensor(data):
+    """Whether nested lists/tuples hold a Tensor anywhere (one ``type`` pass per list)."""
+    pending = [data]
+    while pending:
+        level = pending.pop()
+        kinds = set(map(type, level))
+        if any(issubclass(k, Tensor) for k in kinds):
+            return True
+        if any(issubclass(k, (list, tuple)) for k in kinds):
+            pending.extend(v for v in level if isinstance(v, (list, tuple)))
+    return False
+
+
+def _scalar_sequence(data):
+    """Nested lists/tuples holding Tensors as torch reads them: each Tensor is one number
+    (one element of any shape, else torch's ValueError), and the dtype is torch's promotion
+    of the elements' dtypes (a Tensor's own, a NumPy scalar's own, bool, int64 for ints,
+    float32 for floats).  Returns (nested lists of numbers, dtype)."""
+    from .tensor_indexing import promote_types
+    found = []
+
+    def convert(v):
+        if isinstance(v, (list, tuple)):
+            return [convert(x) for x in v]
+        if isinstance(v, Tensor):
+            if v.numel() != 1:
+                raise ValueError("only one element tensors can be converted to Python scalars")
+            found.append(v.dtype)
+            return v.item()
+        probe = _number_dtype(v)
+        found.append(v.dtype if getattr(v, "ndim", None) == 0 else probe)
+        return v
+
+    numbers_only = convert(data)
+    dtypes = [d for d in found if d is not None]
+    dtype = dtypes[0] if dtypes else None
+    for other in dtypes[1:]:
+        if other != dtype:
+            dtype = promote_types(dtype, other)
+    return numbers_only, dtype
+
+
 def _resolve_dtype(dtype):
     return None if dtype is None else backend.dtype(dtype)
 
@@ -138,6 +180,9 @@ class Tensor:
             # like torch.tensor: the new tensor owns a copy (from_numpy/from_dlpack share memory)
             arr = backend.as_array(data, dtype=dtype, device=device or backend.device_of(data),
                                    copy=True)
+        elif isinstance(data, (list, tuple)) and _holds_tensor(data):
+            data, inferred = _scalar_sequence(data)
+            arr = backend.as_array(data, dtype=dtype or inferred, device=device)
         elif dtype is None and isinstance(data, (list, tuple)):
             arr = _sequence_array(data, device)
         else:
