@@ -291,3 +291,26 @@ def test_stack_dataset_and_distributed_sampler_as_torch():
         out.append((len(by_position), batches, named, errors,
                     data.DistributedSampler.__name__))
     assert out[0] == out[1]
+
+
+def test_storages_share_memory_as_torch():
+    def probe(lib):
+        import warnings
+        x = lib.arange(6.0).reshape(2, 3)
+        s = x.untyped_storage()
+        out = [type(s).__name__, s.nbytes(), s.size(), len(s), s.element_size(), str(s.device),
+               s.data_ptr() == x.data_ptr(), x[1].untyped_storage().data_ptr() == s.data_ptr(),
+               x.clone().untyped_storage().data_ptr() == s.data_ptr(), s.is_cuda, s[4], s[3],
+               isinstance(s, lib.UntypedStorage), lib.is_storage(s), lib.is_storage(x)]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ts = x[1].storage()
+        out += [type(ts).__name__, ts.size(), len(ts), str(ts.dtype).replace("torch.", ""),
+                ts[4], ts.tolist(), ts.element_size(), caught[0].message.args[0][:30]]
+        ts[0] = 9.0                       # writes reach every tensor on the storage
+        out.append(x.tolist())
+        c = s.clone()
+        c[0] = 1
+        out += [x[0, 0].item(), s.tolist()[:8] == c.tolist()[:8], lib.is_storage(ts)]
+        return out
+    assert probe(tg) == probe(torch)

@@ -72,6 +72,7 @@ from .tensor_functions import rsub  # noqa: E402,F401
 from .creation import asarray, scalar_tensor  # noqa: E402,F401
 from .tensor import cat as concat  # noqa: E402,F401
 from . import tensor_storage  # noqa: E402,F401  (binds the storage queries)
+from .storage import TypedStorage, UntypedStorage  # noqa: E402,F401  (and t.storage())
 from .tensor_kind import layout, strided, sparse_coo  # noqa: E402,F401  (and the flags)
 from . import tensor_compat  # noqa: E402,F401  (binds torch's remaining methods)
 from . import view_variants  # noqa: E402  (the *_copy and unsafe_* forms of the views)

@@ -165,9 +165,9 @@ def typename(obj):
 
 
 def is_storage(obj):
-    """False: tensors here expose no storage objects (``untyped_storage``), so nothing is
-    one."""
-    return False
+    """Whether ``obj`` is a storage (``UntypedStorage`` or ``TypedStorage``)."""
+    from .storage import is_storage as _is_storage
+    return _is_storage(obj)
 
 
 def is_signed(input):
