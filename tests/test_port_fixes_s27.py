@@ -84,3 +84,24 @@ def test_tensor_of_a_sequence_holding_tensors_with_a_dtype():
         out = lib.tensor([lib.tensor([2.5]), 3], dtype=lib.float64)
         assert tuple(out.shape) == (2,) and out.tolist() == [2.5, 3.0]
         assert str(out.dtype).replace("torch.", "") == "float64"
+
+
+@pytest.mark.parametrize("shape, sizes, error, message", [
+    ((2, 3), (-1, 1), RuntimeError, "negative dimension"),
+    ((2, 3), (2, -3), RuntimeError, "negative dimension"),
+    ((2, 3, 4), (2,), RuntimeError, "can not be smaller than number of dimensions"),
+    ((2, 3), (), TypeError, "repeats"),
+    ((), (), TypeError, "repeats"),
+])
+def test_repeat_refuses_bad_sizes_as_torch(shape, sizes, error, message):
+    """A negative size (it was taken as its absolute value's shape), fewer sizes than
+    dimensions (a reshape error) and no sizes (a 0-d tensor came back) raise torch's errors."""
+    for lib in (torch, tg):
+        with pytest.raises(error, match=message):
+            lib.zeros(shape).repeat(*sizes)
+
+
+def test_repeat_of_zero_and_zero_dim_sizes_as_torch():
+    for shape, sizes in [((2, 3), (2, 0)), ((0, 3), (2, 2)), ((), (3,)), ((), (2, 1))]:
+        outs = [lib.ones(shape).repeat(*sizes) for lib in (torch, tg)]
+        assert tuple(outs[1].shape) == tuple(outs[0].shape)

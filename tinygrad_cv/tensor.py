@@ -1248,8 +1248,18 @@ class Tensor:
     def repeat(self, *sizes):
         """Tile along each dim (torch's ``repeat``), by expand + reshape (differentiable).
         The result has memory of its own, as torch's: where the reshape could keep a view
-        (every size 1, or only length-1 dims repeated: zero strides) it is copied."""
+        (every size 1, or only length-1 dims repeated: zero strides) it is copied.  No
+        sizes, fewer sizes than dims or a negative size raise torch's errors."""
+        if not sizes:
+            raise TypeError('repeat() missing 1 required positional arguments: "repeats"')
         sizes = _shape_arg(sizes)
+        if len(sizes) < self.ndim:
+            raise RuntimeError("Number of dimensions of repeat dims can not be smaller than "
+                               "number of dimensions of tensor")
+        if any(r < 0 for r in sizes):
+            target = [r * s for r, s in zip(sizes, (1,) * (len(sizes) - self.ndim) + self.shape)]
+            raise RuntimeError(f"Trying to create tensor with negative dimension "
+                               f"{min(target)}: {target}")
         x = self.reshape((1,) * (len(sizes) - self.ndim) + self.shape)
         interleaved = []
         target = []
