@@ -10,13 +10,13 @@ Cases: ``unet-train`` (``bench_diffusion.py``'s training step: forward, MSE, bac
 cases a-g of ``benchmarks/run.py``.  The UNet takes ``--config`` over the configuration that
 ``tinygrad-cv train --model ddpm`` trains.
 
-Every Function application (forward) and every node's backward is timed with wall-clock
-timers, the device synchronised before and after each (on a GPU a row holds its kernels,
-launched and run; the synchronisations themselves add a little).  A Function applied inside
-another's forward counts in the outer one.  ``outside`` is the rest of the step: module calls,
-the engine's bookkeeping, the optimizer, Python.  The timers wrap ``Function.apply`` and the
-engine's ``_node_backward`` for this script only (a few microseconds per node).  A report, no
-assertions.
+Every Function application (forward) and every node's backward is timed by the library's
+profiler (``tinygrad_cv.profiler``): wall-clock timers, the device synchronised before and
+after each op on CuPy arrays (on a GPU a row holds its kernels, launched and run; the
+synchronisations themselves add a little).  A Function applied inside another's forward (or
+backward) counts in the outer one.  ``outside`` is the rest of the step: module calls, the
+engine's bookkeeping, the optimizer, Python.  The profiler costs a few microseconds per op.
+A report, no assertions.
 """
 from __future__ import annotations
 
@@ -34,62 +34,39 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 import numpy as np  # noqa: E402
 
 import tinygrad_cv as tg  # noqa: E402
-from tinygrad_cv import backend  # noqa: E402
-from tinygrad_cv.autograd import engine  # noqa: E402
-from tinygrad_cv.autograd.function import Function  # noqa: E402
+from tinygrad_cv import backend, profiler  # noqa: E402
 
 DDPM_CONFIG = {"base_channels": 32, "channel_mult": [1, 2], "num_res_blocks": 1,
                "attention_resolutions": [2]}
 
 
 class FunctionTimes:
-    """Per Function class: applications, forward and backward seconds, while installed."""
+    """Per Function class: applications, forward and backward seconds of the outermost ops
+    (those not inside another op) a profile recorded."""
 
-    def __init__(self, device):
-        self.device = device
+    def __init__(self, events):
         self.calls = collections.Counter()
         self.forward = collections.defaultdict(float)
         self.backward = collections.defaultdict(float)
-        self._depth = 0
+        for e in events:
+            if e.kind == "range" or _inside_an_op(e):
+                continue
+            seconds = e.cpu_time_total * 1e-6
+            if e.kind == "op":
+                self.forward[e.name] += seconds
+                self.calls[e.name] += 1
+            else:       # (a node's name() is its Function's, "Backward" appended)
+                self.backward[e.name[:-len("Backward")] if e.name.endswith("Backward")
+                              else e.name] += seconds
 
-    def reset(self):
-        self.calls.clear()
-        self.forward.clear()
-        self.backward.clear()
 
-    def install(self):
-        apply, node_backward = Function.apply.__func__, engine._node_backward
-        times = self
-
-        def timed_apply(cls, *inputs, **kwargs):
-            if times._depth:
-                return apply(cls, *inputs, **kwargs)
-            backend.synchronize(times.device)
-            times._depth += 1
-            start = time.perf_counter()
-            try:
-                return apply(cls, *inputs, **kwargs)
-            finally:
-                backend.synchronize(times.device)
-                times.forward[cls.__name__] += time.perf_counter() - start
-                times.calls[cls.__name__] += 1
-                times._depth -= 1
-
-        def timed_backward(node, grads, state):
-            backend.synchronize(times.device)
-            start = time.perf_counter()
-            result = node_backward(node, grads, state)
-            backend.synchronize(times.device)
-            times.backward[type(node).__name__] += time.perf_counter() - start
-            return result
-
-        Function.apply = classmethod(timed_apply)
-        engine._node_backward = timed_backward
-
-        def uninstall():
-            Function.apply = classmethod(apply)
-            engine._node_backward = node_backward
-        return uninstall
+def _inside_an_op(event):
+    parent = event.cpu_parent
+    while parent is not None:
+        if parent.kind != "range":
+            return True
+        parent = parent.cpu_parent
+    return False
 
 
 def _unet(config, device):
@@ -150,19 +127,14 @@ def main(argv=None):
     step = builders[args.case](args)
     for _ in range(3):
         step()
-    times = FunctionTimes(args.device)
-    uninstall = times.install()
-    try:
-        step()
-        times.reset()
-        backend.synchronize(args.device)
+    backend.synchronize(args.device)
+    with profiler.profile() as prof:
         start = time.perf_counter()
         for _ in range(args.steps):
             step()
         backend.synchronize(args.device)
         total = (time.perf_counter() - start) / args.steps
-    finally:
-        uninstall()
+    times = FunctionTimes(prof.events())
     per = 1e3 / args.steps
     inside = (sum(times.forward.values()) + sum(times.backward.values())) * per
     print(f"case {args.case} on {args.device}, {tg.get_num_threads()} threads: "
