@@ -1,7 +1,7 @@
 """interpolate(..., antialias=True), modes 'bilinear', 'bicubic' and 'lanczos'
-(nn/functional/antialias.py):
-values and gradients against torch on the same inputs, float64 gradcheck, torch's errors, a
-photo downsampled 4x."""
+(nn/functional/antialias.py), and the separable map under every resize (ops/separable.py):
+values and gradients against torch on the same inputs, float64 gradcheck, second-order
+gradients, torch's errors, a photo downsampled 4x, ONNX export."""
 import io
 import itertools
 import math
