@@ -70,8 +70,18 @@ FAMILIES = {
                               rng.uniform(0.5, 2.0, (3, 2))], lambda M, p: M.MixtureSameFamily(
         M.Categorical(probs=p[0]), M.Independent(M.Normal(p[1], p[2]), 1)),
         rng.standard_normal((4, 2)), ("mean", "variance"), False),
+    "VonMises": ([REAL, POS * 2], lambda M, p: M.VonMises(p[0], p[1]),
+                 rng.uniform(-3.0, 3.0, (4, 2, 3)), ("mean", "mode", "variance"), False),
+    "ContinuousBernoulli": ([np.array([[0.2, 0.4995, 0.5], [0.7, 0.9, 0.5005]])],
+                            lambda M, p: M.ContinuousBernoulli(probs=p[0]),
+                            rng.uniform(0.0, 1.0, (4, 2, 3)), ("mean", "variance", "stddev"),
+                            True),
+    "ContinuousBernoulliLogits": ([REAL * 2], lambda M, p: M.ContinuousBernoulli(logits=p[0]),
+                                  rng.uniform(0.0, 1.0, (4, 2, 3)), ("mean", "variance"), True),
+    "FisherSnedecor": ([POS * 3, POS2 * 2 + 4.5], lambda M, p: M.FisherSnedecor(p[0], p[1]),
+                       rng.uniform(0.1, 3.0, (4, 2, 3)), ("mean", "mode", "variance"), False),
 }
-NO_ENTROPY = {"LogisticNormal", "RelaxedBernoulli", "RelaxedBernoulliLogits",
+NO_ENTROPY = {"VonMises", "FisherSnedecor", "LogisticNormal", "RelaxedBernoulli", "RelaxedBernoulliLogits",
               "RelaxedOneHotCategorical", "NegativeBinomial", "NegativeBinomialLogits",
               "MixtureSameFamily", "MixtureSameFamilyMVN"}
 
@@ -131,7 +141,7 @@ def test_family_matches_torch(name):
     assert tuple(draws.shape) == (7,) + tuple(dt.batch_shape) + tuple(dt.event_shape)
     assert draws.dtype == tg.float64 and not draws.requires_grad
     assert bool(do.support.check(draws).all())
-    assert do.has_rsample == dt.has_rsample or name == "InverseGamma"
+    assert do.has_rsample == dt.has_rsample or name in ("InverseGamma", "FisherSnedecor")
 
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))
@@ -151,6 +161,7 @@ def test_sample_moments_match_torch(name):
 
 
 @pytest.mark.parametrize("name", ["Weibull", "Kumaraswamy", "LowRankMultivariateNormal",
+                                  "ContinuousBernoulli",
                                   "RelaxedBernoulli", "RelaxedOneHotCategorical",
                                   "LogisticNormal", "HalfCauchy"])
 def test_rsample_gradient_matches_analytic_or_torch(name):
@@ -222,6 +233,9 @@ def _kl_case(name):
         return [a - 1, b, c - 1, e], lambda M, p: (
             M.TransformedDistribution(M.Normal(p[0], p[1]), [M.ExpTransform()]),
             M.TransformedDistribution(M.Normal(p[2], p[3]), [M.ExpTransform()]))
+    if name == "ContinuousBernoulli":
+        return [np.array([0.2, 0.4995, 0.7]), np.array([0.5002, 0.9, 0.3])], lambda M, p: (
+            M.ContinuousBernoulli(p[0]), M.ContinuousBernoulli(p[1]))
     if name == "Weibull-as-transformed-differs":
         return [a, b], lambda M, p: (M.Weibull(p[0], p[1]), M.Weibull(p[0] * 2, p[1]))
     w1, w2 = rng.standard_normal((2, 2, 3, 2))
@@ -236,7 +250,7 @@ def _kl_case(name):
 
 
 @pytest.mark.parametrize("name", ["Pareto", "Transformed", "LowRank-LowRank", "LowRank-MVN",
-                                  "MVN-LowRank"])
+                                  "MVN-LowRank", "ContinuousBernoulli"])
 def test_kl_divergence_matches_torch(name):
     arrays, build = _kl_case(name)
     po = [tg.tensor(a, requires_grad=True) for a in arrays]
@@ -267,3 +281,22 @@ def test_kl_picks_the_most_specific_pair_and_refuses_different_transforms():
                                                 TD.Pareto(torch.tensor([1.0]),
                                                           torch.tensor([3.0]))).numpy(),
                                rtol=1e-6)
+
+
+def test_bernoulli_log_prob_gradient_at_zero_logit_matches_torch():
+    """softplus'(0) = 1/2: Bernoulli (and ContinuousBernoulli) log_prob/entropy gradients at
+    a logit of exactly 0 (the stable softplus once gave 0 there)."""
+    logits = np.array([0.0, 0.0, 1.5])
+    lo, lt = tg.tensor(logits, requires_grad=True), torch.tensor(logits, requires_grad=True)
+    v = np.array([1.0, 0.0, 1.0])
+    for method in ("log_prob", "entropy"):
+        lo.grad, lt.grad = None, None
+        do, dt = D.Bernoulli(logits=lo), TD.Bernoulli(logits=lt)
+        args_o, args_t = ((tg.tensor(v),), (torch.tensor(v),)) if method == "log_prob" else \
+            ((), ())
+        getattr(do, method)(*args_o).sum().backward()
+        getattr(dt, method)(*args_t).sum().backward()
+        np.testing.assert_allclose(lo.grad.numpy(), lt.grad.numpy(), rtol=1e-12, atol=1e-12)
+    big = tg.tensor(np.array([-800.0, 800.0]), requires_grad=True)       # no overflow in either branch
+    D.Bernoulli(logits=big).log_prob(tg.tensor([1.0, 0.0])).sum().backward()
+    np.testing.assert_allclose(big.grad.numpy(), [1.0, -1.0])

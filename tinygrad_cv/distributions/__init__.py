@@ -36,6 +36,7 @@ from .transformed_families import (Weibull, Pareto, HalfCauchy, InverseGamma,  #
 from .mixture_same_family import MixtureSameFamily  # noqa: F401
 from .count_families import Multinomial, NegativeBinomial  # noqa: F401
 from .low_rank_multivariate_normal import LowRankMultivariateNormal  # noqa: F401
+from .bounded_families import VonMises, ContinuousBernoulli, FisherSnedecor  # noqa: F401
 from .kl import kl_divergence, register_kl  # noqa: F401
 from . import transforms  # noqa: F401
 from .transforms import (AbsTransform, AffineTransform, CatTransform,  # noqa: F401
@@ -54,7 +55,7 @@ __all__ = ["constraints", "Distribution", "Categorical", "OneHotCategorical", "N
            "Weibull", "Pareto", "HalfCauchy", "InverseGamma", "Kumaraswamy", "LogisticNormal",
            "LogitRelaxedBernoulli", "RelaxedBernoulli", "ExpRelaxedCategorical",
            "RelaxedOneHotCategorical", "MixtureSameFamily", "Multinomial", "NegativeBinomial",
-           "LowRankMultivariateNormal",
+           "LowRankMultivariateNormal", "VonMises", "ContinuousBernoulli", "FisherSnedecor",
            "AbsTransform", "AffineTransform", "CatTransform", "ComposeTransform",
            "CumulativeDistributionTransform", "ExpTransform", "IndependentTransform",
            "LowerCholeskyTransform", "PositiveDefiniteTransform", "PowerTransform",

@@ -9,13 +9,18 @@ softplus(l) = max(l, 0) + log(1 + e^-|l|)::
 from __future__ import annotations
 
 from .. import backend
-from ..tensor import Tensor
+from ..tensor import Tensor, where
 from . import constraints
 from .distribution import Distribution, as_param, as_value
 
 
 def _softplus(x):
-    return x.relu() + (-x.abs()).exp().log1p()
+    """log(1 + e^x), stable both ways and with softplus'(0) = 1/2 (the relu + log1p(e^-|x|)
+    form has a zero gradient at exactly 0): x + log1p(e^-x) for x > 0, log1p(e^x) else."""
+    positive = x.array > 0
+    x_pos = where(positive, x, 0.0)
+    x_neg = where(positive, 0.0, x)
+    return where(positive, x_pos + (-x_pos).exp().log1p(), x_neg.exp().log1p())
 
 
 class Bernoulli(Distribution):

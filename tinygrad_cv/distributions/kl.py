@@ -26,6 +26,7 @@
     LogNormal, OneHotCategorical, Independent: the KL of their base distributions (summed over
     the reinterpreted dims for Independent)
     TransformedDistribution: the base distributions' KL when the transforms are equal
+    ContinuousBernoulli: mean_p (l_p - l_q) + log C(p) + log(1 - p) - log C(q) - log(1 - q)
     Pareto:      a_q log(s_p / s_q) - log(a_q / a_p) + a_q / a_p - 1, +inf where s_p < s_q
     LowRankMultivariateNormal (with itself or MultivariateNormal): the Gaussian KL above on
                  the dense covariance W W^T + D
@@ -51,6 +52,7 @@ from .uniform import Uniform
 from .low_rank_multivariate_normal import LowRankMultivariateNormal
 from .transformed_distribution import TransformedDistribution
 from .transformed_families import Pareto
+from .bounded_families import ContinuousBernoulli
 
 _KL = {}
 
@@ -267,3 +269,9 @@ def _kl_lowrank(p, q):
         raise ValueError("KL-divergence between two (Low Rank) Multivariate Normals with "
                          "different event shapes cannot be computed")
     return _kl_mvn_mvn(_as_dense_mvn(p), _as_dense_mvn(q))
+
+
+@register_kl(ContinuousBernoulli, ContinuousBernoulli)
+def _kl_continuous_bernoulli(p, q):
+    return (p.mean * (p.logits - q.logits) + p._cont_bern_log_norm() + (-p.probs).log1p()
+            - q._cont_bern_log_norm() - (-q.probs).log1p())
