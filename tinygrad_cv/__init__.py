@@ -134,6 +134,8 @@ from .linalg import (det, logdet, inverse, pinverse, matrix_power,  # noqa: E402
                      matrix_exp, cholesky_solve, cholesky_inverse)
 from .linalg import (cholesky_top as cholesky, qr_top as qr, svd_top as svd,  # noqa: E402,F401
                      cross_top as cross, slogdet_top as slogdet)
+from .linalg_lu import (lu_top as lu, lu_solve_top as lu_solve,  # noqa: E402,F401
+                        lu_unpack)
 from . import sparse  # noqa: E402,F401
 from .sparse import sparse_coo_tensor, spmm  # noqa: E402,F401
 from . import amp  # noqa: E402,F401

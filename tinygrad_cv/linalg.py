@@ -3,8 +3,9 @@
 The decompositions and inverses are the primitives of ``ops/decompositions.py`` (LAPACK
 forward, closed-form backward); the rest are compositions of them and of the tensor
 operations (norms, products, pseudo-inverse, least squares, condition numbers, cross
-products).  Complex results (``eig``, ``eigvals``) and the LU family are not provided:
-the arrays here are real and NumPy has no LU factorisation.
+products).  The LU family (``lu_factor``, ``lu``, ``lu_solve``) is ``linalg_lu.py``, on the
+framework's own elimination (``ops/lu.py``).  Complex results (``eig``, ``eigvals``) are not
+provided: the arrays here are real.
 """
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ __all__ = ["det", "slogdet", "inv", "inv_ex", "solve", "solve_ex", "solve_triang
            "cholesky", "cholesky_ex", "qr", "eigh", "eigvalsh", "svd", "svdvals", "pinv",
            "matrix_rank", "lstsq", "norm", "vector_norm", "matrix_norm", "cond", "cross",
            "multi_dot", "matrix_power", "matrix_exp", "vecdot", "diagonal", "matmul", "vander",
-           "tensorinv", "tensorsolve", "logdet", "LinAlgError"]
+           "tensorinv", "tensorsolve", "logdet", "LinAlgError", "lu_factor", "lu_factor_ex",
+           "lu", "lu_solve"]
 
 
 _INT32 = backend.dtype("int32")
@@ -554,3 +556,6 @@ _METHODS = {"det": det, "logdet": logdet, "slogdet": slogdet_top, "inverse": inv
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)
 del _name, _fn
+
+# the LU family (its module reads this one's solve_triangular)
+from .linalg_lu import lu_factor, lu_factor_ex, lu, lu_solve  # noqa: E402
