@@ -5,6 +5,7 @@ LowRankMultivariateNormal, MixtureSameFamily) and their KL pairs against torch.d
 gradients; batch/event shapes, expand, validation errors; sample and rsample moments."""
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 import torch
 
 import tinygrad_cv as tg
@@ -300,3 +301,54 @@ def test_bernoulli_log_prob_gradient_at_zero_logit_matches_torch():
     big = tg.tensor(np.array([-800.0, 800.0]), requires_grad=True)       # no overflow in either branch
     D.Bernoulli(logits=big).log_prob(tg.tensor([1.0, 0.0])).sum().backward()
     np.testing.assert_allclose(big.grad.numpy(), [1.0, -1.0])
+
+
+def test_von_mises_extreme_concentrations_and_circular_moments():
+    k = np.array([1e-6, 0.5, 3.0, 3.75, 80.0])
+    ko, kt = tg.tensor(k, requires_grad=True), torch.tensor(k, requires_grad=True)
+    v = np.array([0.3, -2.0, 1.0, 3.0, 0.1])
+    lo = D.VonMises(tg.tensor(np.zeros(5)), ko).log_prob(tg.tensor(v))
+    lt = TD.VonMises(torch.zeros(5, dtype=torch.float64), kt).log_prob(torch.tensor(v))
+    np.testing.assert_allclose(lo.detach().numpy(), lt.detach().numpy(), rtol=1e-9)
+    (lo.sum() + D.VonMises(tg.tensor(np.zeros(5)), ko).variance.sum()).backward()
+    (lt.sum() + TD.VonMises(torch.zeros(5, dtype=torch.float64), kt).variance.sum()).backward()
+    assert np.isfinite(ko.grad.numpy()).all()
+    np.testing.assert_allclose(ko.grad.numpy(), kt.grad.numpy(), rtol=1e-7)
+    tg.manual_seed(0)
+    d = D.VonMises(tg.tensor([2.5, -1.0, 0.0]), tg.tensor([4.0, 1.0, 1e-6]))
+    s = d.sample((20000,)).numpy()
+    assert s.min() >= -np.pi and s.max() < np.pi
+    resultant = np.exp(1j * s).mean(0)
+    np.testing.assert_allclose(np.abs(resultant), 1 - d.variance.numpy(), atol=0.02)
+    np.testing.assert_allclose(np.angle(resultant[:2]), [2.5, -1.0], atol=0.05)
+
+
+@settings(max_examples=8, deadline=None)
+@given(batch=st.lists(st.integers(1, 3), min_size=0, max_size=2),
+       seed=st.integers(0, 2 ** 16), which=st.sampled_from(
+           ["Weibull", "Pareto", "Kumaraswamy", "NegativeBinomial", "FisherSnedecor",
+            "InverseGamma", "LowRankMultivariateNormal"]))
+def test_parameter_broadcasting_matches_torch(batch, seed, which):
+    """Parameters of different (broadcastable) shapes: batch shape and log_prob as torch."""
+    r = np.random.default_rng(seed)
+    b1 = tuple(batch)
+    b2 = tuple(1 if r.random() < 0.5 else s for s in b1)[len(b1) // 2:]
+    a1, a2 = r.uniform(0.6, 2.5, b1), r.uniform(0.6, 2.5, b2)
+    if which == "LowRankMultivariateNormal":
+        arrays = [r.standard_normal(b1 + (3,)), r.standard_normal(b2 + (3, 2)),
+                  r.uniform(0.5, 2.0, (3,))]
+        value = r.standard_normal((2,) + b1 + (3,))
+    elif which == "Pareto":
+        arrays, value = [a1, a2], np.broadcast_to(a1, (2,) + b1) + r.uniform(0, 2, (2,) + b1)
+    elif which == "Kumaraswamy":
+        arrays, value = [a1, a2], r.uniform(0.05, 0.95, (2,) + b1)
+    elif which == "NegativeBinomial":
+        arrays, value = [a1, a2 / 3], r.integers(0, 5, (2,) + b1).astype(float)
+    else:
+        arrays, value = [a1, a2], r.uniform(0.1, 3.0, (2,) + b1)
+    po = [tg.tensor(a) for a in arrays]
+    pt = [torch.tensor(a) for a in arrays]
+    do, dt = getattr(D, which)(*po), getattr(TD, which)(*pt)
+    assert tuple(do.batch_shape) == tuple(dt.batch_shape)
+    np.testing.assert_allclose(do.log_prob(tg.tensor(value)).numpy(),
+                               dt.log_prob(torch.tensor(value)).numpy(), rtol=1e-8, atol=1e-10)

@@ -45,14 +45,17 @@ def _poly(y, coefs):
 
 
 def _log_bessel_i(x, order):
-    """log I_order(x) for x > 0, order 0 or 1 (differentiable)."""
-    y = (x / 3.75) ** 2
-    small = _poly(y, _SMALL[order])
+    """log I_order(x) for x > 0, order 0 or 1 (differentiable; each branch sees only the
+    inputs it is used for, so neither overflows nor sends NaN gradients back)."""
+    is_small = x.array < 3.75
+    xs = where(is_small, x, 1.0)
+    xl = where(is_small, 3.75, x)
+    small = _poly((xs / 3.75) ** 2, _SMALL[order])
     if order == 1:
-        small = x.abs() * small
+        small = xs.abs() * small
     small = small.log()
-    large = x - 0.5 * x.log() + _poly(3.75 / x, _LARGE[order]).log()
-    return where(x.array < 3.75, small, large)
+    large = xl - 0.5 * xl.log() + _poly(3.75 / xl, _LARGE[order]).log()
+    return where(is_small, small, large)
 
 
 class VonMises(Distribution):
@@ -82,10 +85,11 @@ class VonMises(Distribution):
         rng = backend.get_rng(self.loc.device)
         kappa = xp.broadcast_to(self.concentration.array.astype("float64"), shape)
         loc = xp.broadcast_to(self.loc.array.astype("float64"), shape)
-        tau = 1 + xp.sqrt(1 + 4 * kappa ** 2)
-        rho = (tau - xp.sqrt(2 * tau)) / (2 * kappa)
-        with xp.errstate(divide="ignore", invalid="ignore"):
-            r = xp.where(kappa < 1e-5, 1 / kappa + kappa, (1 + rho ** 2) / (2 * rho))
+        small = kappa < 1e-5
+        safe = xp.where(small, 1.0, kappa)                  # (the Taylor form where small)
+        tau = 1 + xp.sqrt(1 + 4 * safe ** 2)
+        rho = (tau - xp.sqrt(2 * tau)) / (2 * safe)
+        r = xp.where(small, 1 / kappa + kappa, (1 + rho ** 2) / (2 * rho))
         x = xp.zeros(shape)
         done = xp.zeros(shape, dtype=bool)
         while not bool(done.all()):
@@ -93,8 +97,8 @@ class VonMises(Distribution):
             z = xp.cos(math.pi * u1)
             f = (1 + r * z) / (r + z)
             c = kappa * (r - f)
-            with xp.errstate(divide="ignore", invalid="ignore"):
-                accept = ((c * (2 - c) - u2) > 0) | (xp.log(c / u2) + 1 - c >= 0)
+            ratio = xp.where(c > 0, c, 1.0) / u2
+            accept = ((c * (2 - c) - u2) > 0) | ((c > 0) & (xp.log(ratio) + 1 - c >= 0))
             accept &= ~done
             x = xp.where(accept, xp.sign(u3 - 0.5) * xp.arccos(xp.clip(f, -1, 1)), x)
             done |= accept
