@@ -301,3 +301,21 @@ def test_registry_independent_cat_stack_and_register():
         D.biject_to(C.boolean)
     with pytest.raises(TypeError, match="Constraint"):
         D.biject_to.register(int, lambda c: None)
+
+
+def test_lognormal_is_a_transformed_normal_like_torch():
+    d = D.LogNormal(tg.tensor([0.0, 1.0]), tg.tensor([1.0, 0.5]))
+    assert isinstance(d, D.TransformedDistribution) and isinstance(d.base_dist, D.Normal)
+    assert isinstance(d.transforms[0], D.ExpTransform)
+    with pytest.raises(ValueError, match="GreaterThan\\(lower_bound=0.0\\)"):
+        d.log_prob(tg.tensor([0.0, 1.0]))                   # torch's support: y > 0
+    with pytest.raises(ValueError):
+        TD.LogNormal(torch.tensor([0.0, 1.0]), torch.tensor([1.0, 0.5])).log_prob(
+            torch.tensor([0.0, 1.0]))
+    e = d.expand((3, 2))
+    assert tuple(e.batch_shape) == (3, 2) and tuple(e.loc.shape) == (3, 2)
+    p = D.LogNormal(0.0, 1.0)
+    q = D.LogNormal(1.0, 2.0)                   # LogNormal/LogNormal, not the generic pair
+    np.testing.assert_allclose(D.kl_divergence(p, q).numpy(),
+                               TD.kl_divergence(TD.LogNormal(0.0, 1.0),
+                                                TD.LogNormal(1.0, 2.0)).numpy(), rtol=1e-6)

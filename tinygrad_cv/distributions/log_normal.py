@@ -1,33 +1,44 @@
-"""Log-normal distribution: exp(X) with X ~ N(loc, scale^2).
+"""Log-normal distribution: exp(X) with X ~ N(loc, scale^2), a TransformedDistribution of
+Normal(loc, scale) by ExpTransform (as torch builds it).
 
     rsample = exp(loc + scale eps)                       (reparameterised)
     log_prob(y) = Normal.log_prob(log y) - log y,   entropy = Normal.entropy + loc
     mean = exp(loc + scale^2 / 2),   variance = (exp(scale^2) - 1) exp(2 loc + scale^2)
+    cdf(y) = Normal.cdf(log y),      icdf(p) = exp(Normal.icdf(p))
 """
 from __future__ import annotations
 
 from . import constraints
-from .distribution import Distribution, as_value
+from .distribution import _shape_of
 from .normal import Normal
+from .transformed_distribution import TransformedDistribution
+from .transforms import ExpTransform
 
 
-class LogNormal(Distribution):
-    """``LogNormal(loc, scale, validate_args=None)``: ``base_dist`` is Normal(loc, scale)."""
+class LogNormal(TransformedDistribution):
+    """``LogNormal(loc, scale, validate_args=None)``: ``base_dist`` is Normal(loc, scale);
+    values must be > 0 (torch's support)."""
 
-    has_rsample = True
-    _param_names = ("loc", "scale")
     arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
     support = constraints.positive
+    has_rsample = True
+    _param_names = ("loc", "scale")
 
     def __init__(self, loc, scale, validate_args=None):
-        self.base_dist = Normal(loc, scale, validate_args)
-        self.loc, self.scale = self.base_dist.loc, self.base_dist.scale
-        super().__init__(self.base_dist.batch_shape, (), validate_args)
+        super().__init__(Normal(loc, scale, validate_args), ExpTransform(), validate_args)
+
+    @property
+    def loc(self):
+        return self.base_dist.loc
+
+    @property
+    def scale(self):
+        return self.base_dist.scale
 
     def expand(self, batch_shape, _instance=None):
-        new = super().expand(batch_shape)
-        new.base_dist = self.base_dist.expand(batch_shape)
-        return new
+        batch_shape = _shape_of(batch_shape)
+        return LogNormal(self.loc.expand(*batch_shape), self.scale.expand(*batch_shape),
+                         self._validate_args)
 
     @property
     def mean(self):
@@ -42,24 +53,12 @@ class LogNormal(Distribution):
         s2 = self.scale ** 2
         return s2.expm1() * (2 * self.loc + s2).exp()
 
-    def rsample(self, sample_shape=()):
-        return self.base_dist.rsample(sample_shape).exp()
-
-    def log_prob(self, value):
-        value = as_value(value, self.loc)
-        if self._validate_args:
-            self._require_support(value, value.array >= 0, "GreaterThanEq(lower_bound=0.0)")
-        log_value = value.log()
-        return self.base_dist.log_prob(log_value) - log_value
-
     def entropy(self):
         return self.base_dist.entropy() + self.loc
 
-    def cdf(self, value):
-        value = as_value(value, self.loc)
-        if self._validate_args:
-            self._require_support(value, value.array >= 0, "GreaterThanEq(lower_bound=0.0)")
-        return self.base_dist.cdf(value.log())
+    def __repr__(self):
+        return f"LogNormal(loc: {self._describe(self.loc)}, scale: {self._describe(self.scale)})"
 
-    def icdf(self, value):
-        return self.base_dist.icdf(value).exp()
+    @staticmethod
+    def _describe(t):
+        return t.item() if t.numel() == 1 else tuple(t.shape)
