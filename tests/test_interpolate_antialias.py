@@ -89,10 +89,14 @@ def test_antialias_matches_torch(h, w, how, mode, align_corners, dtype, last, se
     gy = rng.standard_normal(y.shape).astype(dtype)
     y_ref, gx_ref = torch_reference(x, gy, kw)
     assert y.dtype == dtype and tuple(y.shape) == y_ref.shape
-    np.testing.assert_allclose(host(y), y_ref, **TOL[dtype])
+    # float32: rounding grows with the magnitude of the sums (bicubic/lanczos overshoot)
+    scale = {"rtol": TOL[dtype]["rtol"]}
+    np.testing.assert_allclose(host(y), y_ref, atol=TOL[dtype]["atol"] * (1 + np.abs(y_ref).max()),
+                               **scale)
     y.backward(tg.tensor(gy))
     assert ours.grad.dtype == dtype
-    np.testing.assert_allclose(host(ours.grad), gx_ref, **TOL[dtype])
+    np.testing.assert_allclose(host(ours.grad), gx_ref,
+                               atol=TOL[dtype]["atol"] * (1 + np.abs(gx_ref).max()), **scale)
 
 
 def test_torch_quirks_worked_around_are_real():
@@ -312,3 +316,33 @@ def test_second_order_gradients_match_torch(mode, kw):
                               create_graph=True)
     (ggo,) = tg.autograd.grad((gxo ** 3).sum(), (go,))
     np.testing.assert_allclose(host(ggo), ggt.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def is_channels_last(t):
+    """The raw array's layout (on any device: a copy to the host would be C-contiguous)."""
+    a = t.array
+    return a.transpose(0, 2, 3, 1).flags.c_contiguous and not a.flags.c_contiguous
+
+
+@pytest.mark.parametrize("size, kw", [((5, 7), dict(mode="bilinear", antialias=True)),
+                                      ((70, 90), dict(mode="lanczos", antialias=True)),   # banded
+                                      ((9, 4), dict(mode="bicubic", align_corners=True)),
+                                      ((6, 6), dict(mode="area"))])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_channels_last_input_gives_channels_last_output(size, kw, dtype):
+    """As torch: a channels-last x gives a channels-last y (computed in its NHWC memory), a
+    channels-last dy a channels-last dx; the values and gradients are torch's."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 3, 24, 300 if size[0] == 70 else 18)).astype(dtype)
+    gy = rng.standard_normal((2, 3) + size).astype(dtype)
+    ours = tg.tensor(channels_last(x), requires_grad=True)
+    y = F.interpolate(ours, size=size, **kw)
+    assert is_channels_last(y)
+    y.backward(tg.tensor(channels_last(gy)))
+    assert is_channels_last(ours.grad)
+    xt = torch.tensor(x).contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    yt = TF.interpolate(xt, size=size, **kw)
+    assert yt.is_contiguous(memory_format=torch.channels_last)
+    yt.backward(torch.tensor(gy))
+    np.testing.assert_allclose(host(y), yt.detach().numpy(), **TOL[dtype])
+    np.testing.assert_allclose(host(ours.grad), xt.grad.numpy(), **TOL[dtype])

@@ -4,8 +4,9 @@ average pooling (``nn/functional/interpolation.py``, ``pooling.py``)::
     y = A @ x @ B^T,     A: (Ho, H),  B: (Wo, W) constants,     x: (N, C, H, W) -> (N, C, Ho, Wo)
     dL/dx = A^T @ dy @ B                                (the same map, transposed matrices)
 
-Forward and backward are two GEMMs per block of images; a matrix of 64 rows or more whose
-nonzeros lie in a band (every resize's) is applied band by band (``_bands``).  The backward is
+Forward and backward are two GEMMs per block of images (a channels-last array: two products
+from the left in its NHWC memory, the result channels-last too); a matrix of 64 rows or more
+whose nonzeros lie in a band (every resize's) is applied band by band (``_bands``).  The backward is
 this primitive again, so it is recorded under ``create_graph=True`` (second derivatives).
 """
 from __future__ import annotations
@@ -73,9 +74,7 @@ def _apply_separable(x, a, b):
         t = threads.scratch((m * h, wo), dt, x, "separable_rows")
         _products(xp, x3[s:e].reshape(m * h, w), b, band_b, t)
         if band_a is not None:   # large images: a's bands from the left, no transposes
-            t3 = t.reshape(m, h, wo)
-            for o0, o1, i0, i1 in band_a[0]:
-                y[s:e, o0:o1] = xp.matmul(a[o0:o1, i0:i1], t3[:, i0:i1]) if i1 > i0 else 0
+            _left_products(xp, a, band_a, t.reshape(m, h, wo), y[s:e])
             return
         tt = threads.scratch((m, wo, h), dt, x, "separable_columns")
         tt[...] = t.reshape(m, h, wo).transpose(0, 2, 1)
@@ -89,6 +88,45 @@ def _apply_separable(x, a, b):
     return y.reshape(n, c, ho, wo)
 
 
+def _left_products(xp, m, bands, src, out):
+    """``out = m @ src`` over the second-to-last axis (src (..., in, K), out (..., out, K)), one
+    product per band of ``m`` when ``bands`` (``_bands``) is given."""
+    if bands is None:
+        xp.matmul(m, src, out=out)
+        return
+    for o0, o1, i0, i1 in bands[0]:
+        out[..., o0:o1, :] = xp.matmul(m[o0:o1, i0:i1], src[..., i0:i1, :]) if i1 > i0 else 0
+
+
+def is_channels_last(x):
+    """True when x (N, C, H, W) is stored channels-last (C the fastest axis) and not also
+    C-contiguous."""
+    return not x.flags.c_contiguous and x.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+def _apply_separable_nhwc(x, a, b):
+    """``_apply_separable`` of a channels-last x, in its (N, H, W, C) memory: (N, H, Wo, C) =
+    b @ each row's (W, C), then (N, Ho, Wo*C) = a @ each image's (H, Wo*C): two products from
+    the left, no transposes, and y channels-last as x (torch keeps the layout too)."""
+    xp = backend.get_array_module(x)
+    n, c, h, w = x.shape
+    ho, wo = a.shape[0], b.shape[0]
+    z = x.transpose(0, 2, 3, 1)
+    dt = xp.result_type(x, a, b)
+    y = xp.empty((n, ho, wo, c), dtype=dt)
+    band_a, band_b = _bands(a), _bands(b)
+
+    def part(s, e):
+        t = xp.empty((e - s, h, wo, c), dtype=dt)
+        _left_products(xp, b, band_b, z[s:e], t)
+        _left_products(xp, a, band_a, t.reshape(e - s, h, wo * c),
+                       y[s:e].reshape(e - s, ho, wo * c))
+
+    macs = n * c * (h * (band_b[1] if band_b else wo * w) + wo * (band_a[1] if band_a else ho * h))
+    threads.for_ranges(part, n, macs // threads.MACS_PER_ELEMENT + n * c * h * wo, like=x)
+    return y.transpose(0, 3, 1, 2)
+
+
 class SeparableLinearFn(Function):
     """y = A @ x @ B^T on the last two axes; dL/dx = A^T @ dy @ B (A, B constants), itself
     this Function with the transposed matrices when the backward is recorded
@@ -99,14 +137,14 @@ class SeparableLinearFn(Function):
     @staticmethod
     def forward(ctx, x, a=None, b=None):
         ctx.ab = (a, b)
-        return _apply_separable(x, a, b)
+        return (_apply_separable_nhwc if is_channels_last(x) else _apply_separable)(x, a, b)
 
     @staticmethod
     def backward(ctx, dy):
         a, b = ctx.ab
         if dual.is_tensor(dy):
             return SeparableLinearFn.apply(dy, a=a.T, b=b.T)
-        return _apply_separable(dy, a.T, b.T)
+        return (_apply_separable_nhwc if is_channels_last(dy) else _apply_separable)(dy, a.T, b.T)
 
 
 def separable_linear(x, a, b):

@@ -47,13 +47,7 @@ import warnings
 from ... import backend
 from ...autograd import buffers
 from ...autograd.function import Function
-from ...ops.separable import separable_linear
-
-
-def _channels_last(a):
-    """True when a (N, C, H, W) is stored channels-last (C the fastest axis) and not also
-    C-contiguous."""
-    return not a.flags.c_contiguous and a.transpose(0, 2, 3, 1).flags.c_contiguous
+from ...ops.separable import is_channels_last, separable_linear
 
 
 def _sum_blocks(a, axes, factors):
@@ -88,7 +82,7 @@ class NearestRepeatFn(Function):
     def forward(ctx, x, factors=(2, 2)):
         xp = backend.get_array_module(x)
         ctx.factors = tuple(factors)
-        if x.ndim == 4 and _channels_last(x):
+        if x.ndim == 4 and is_channels_last(x):
             n, c, h, w = x.shape
             fh, fw = factors
             y = buffers.empty((n, h, fh, w, fw, c), x.dtype, x)
@@ -103,7 +97,7 @@ class NearestRepeatFn(Function):
     @staticmethod
     def backward(ctx, dy):
         factors = ctx.factors
-        if dy.ndim == 4 and _channels_last(dy):
+        if dy.ndim == 4 and is_channels_last(dy):
             return _sum_blocks(dy.transpose(0, 2, 3, 1), (1, 2), factors).transpose(0, 3, 1, 2)
         return _sum_blocks(dy, range(dy.ndim - len(factors), dy.ndim), factors)
 
