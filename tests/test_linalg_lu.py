@@ -233,3 +233,42 @@ def test_errors_match_torch(case):
     theirs = _message(lambda: case(torch, torch.tensor(a)))
     assert issubclass(ours[0], theirs[0])
     assert ours[1] == theirs[1]
+
+
+def test_lu_solve_of_a_singular_factorisation_raises():
+    lu_, piv, info = tg.linalg.lu_factor_ex(tg.tensor([[1.0, 2], [2, 4]]))
+    assert int(info) == 2
+    with pytest.raises(tg.linalg.LinAlgError, match="lu_solve: U has a zero on its diagonal"):
+        tg.linalg.lu_solve(lu_, piv, tg.ones(2, 1))
+
+
+def test_factor_and_gradient_on_each_device(device):
+    """On the GPU (or its emulation) too; there no-pivoting is available (torch: CUDA only)."""
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((2, 4, 3))
+    x = tg.tensor(a, device=device, requires_grad=True)
+    ours = tg.linalg.lu_factor_ex(x)
+    theirs = torch.linalg.lu_factor_ex(torch.tensor(a))
+    assert ours.LU.device.type == ours.pivots.device.type == device
+    np.testing.assert_array_equal(ours.pivots.cpu().numpy(), theirs.pivots.numpy())
+    np.testing.assert_allclose(ours.LU.detach().cpu().numpy(), theirs.LU.numpy(), atol=1e-12)
+    g = rng.standard_normal(a.shape)
+    (ours.LU * tg.tensor(g, device=device)).sum().backward()
+    t = torch.tensor(a, requires_grad=True)
+    (torch.linalg.lu_factor_ex(t).LU * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(x.grad.cpu().numpy(), t.grad.numpy(), rtol=1e-9, atol=1e-12)
+    b = tg.tensor(rng.standard_normal((2, 4, 2)), device=device)
+    square = tg.tensor(a[..., :3, :], device=device)
+    x_solved = tg.linalg.lu_solve(*tg.linalg.lu_factor(square), b[..., :3, :])
+    np.testing.assert_allclose(x_solved.cpu().numpy(),
+                               np.linalg.solve(a[..., :3, :], b.cpu().numpy()[..., :3, :]),
+                               atol=1e-10)
+    if device == "cpu":
+        with pytest.raises(RuntimeError, match="LU without pivoting is not implemented on the"):
+            tg.linalg.lu(x, pivot=False)
+    else:
+        p, l, u = tg.linalg.lu(x, pivot=False)
+        assert tuple(p.shape) == (0,)
+        np.testing.assert_allclose((l @ u).detach().cpu().numpy(), a, atol=1e-12)
+        piv = tg.linalg.lu_factor(x, pivot=False).pivots
+        np.testing.assert_array_equal(piv.cpu().numpy(), [[1, 2, 3]] * 2)

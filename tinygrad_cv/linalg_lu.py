@@ -130,7 +130,8 @@ def _unpack(lu_, pivots, unpack_data, unpack_pivots):
 
 def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
     """X with A X = B (``adjoint``: A^T X = B; ``left=False``: X A = B or X A^T = B) given
-    ``lu_factor``'s (LU, pivots) of A; LU's and B's batch dims broadcast."""
+    ``lu_factor``'s (LU, pivots) of A; LU's and B's batch dims broadcast.  A singular A (a
+    zero on U's diagonal) raises ``LinAlgError`` (torch returns infinities)."""
     lu_, piv, b = _as_tensor(LU), _as_tensor(pivots), _as_tensor(B)
     if lu_.ndim < 2:
         raise RuntimeError("torch.linalg.lu_solve: The input tensor A must have at least 2 "
@@ -164,6 +165,10 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
     if tuple(piv.shape[:-1]) != tuple(lu_.shape[:-2]):
         raise RuntimeError(f"linalg.lu_solve: the batch shape of pivots {list(piv.shape[:-1])} "
                            f"differs from LU's {list(lu_.shape[:-2])}")
+    diagonal = backend.get_array_module(lu_.array).diagonal(lu_.array, 0, -2, -1)
+    if bool((diagonal == 0).any()):
+        raise LinAlgError("linalg.lu_solve: U has a zero on its diagonal: the factorised "
+                          "matrix is singular, so the system has no unique solution")
     if not left:        # X A = B  <=>  A^T X^T = B^T
         return _mT(lu_solve(lu_, piv, _mT(b), left=True, adjoint=not adjoint))
     batch = backend.broadcast_shapes(tuple(lu_.shape[:-2]), tuple(b.shape[:-2]))
