@@ -105,3 +105,19 @@ def test_repeat_of_zero_and_zero_dim_sizes_as_torch():
     for shape, sizes in [((2, 3), (2, 0)), ((0, 3), (2, 2)), ((), (3,)), ((), (2, 1))]:
         outs = [lib.ones(shape).repeat(*sizes) for lib in (torch, tg)]
         assert tuple(outs[1].shape) == tuple(outs[0].shape)
+
+
+@pytest.mark.parametrize("data", [
+    lambda: [np.float64(1.5), 1.0], lambda: [np.float64(2.5)], lambda: [np.int32(4)],
+    lambda: [np.uint8(3), np.int8(-1)], lambda: [np.float16(1), np.int64(3)],
+    lambda: [[np.float32(1)], [2]], lambda: [1, np.float32(2.5), True],
+    lambda: [[np.int16(1), 2], [3, 4]], lambda: (np.float64(0.1), np.float32(0.2)),
+])
+def test_tensor_of_a_sequence_holding_numpy_scalars_takes_their_dtypes(data):
+    """torch.tensor([np.float64(x), ...]) is float64 (a NumPy scalar counts with its dtype,
+    promoted with the other elements); it was float32 (int64 for NumPy integers)."""
+    results = []
+    for lib in (torch, tg):
+        out = lib.tensor(data())
+        results.append((tuple(out.shape), str(out.dtype).replace("torch.", ""), out.tolist()))
+    assert results[1] == results[0]

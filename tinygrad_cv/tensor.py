@@ -103,24 +103,30 @@ def _sequence_array(data, device):
     return arr
 
 
-def _holds_tensor(data):
-    """Whether nested lists/tuples hold a Tensor anywhere (one ``type`` pass per list)."""
+def _holds_typed_scalars(data):
+    """Whether nested lists/tuples hold a Tensor or a NumPy scalar (a number with a dtype of
+    its own) anywhere: one ``type`` pass per list, one probe per kind of element."""
     pending = [data]
     while pending:
         level = pending.pop()
         kinds = set(map(type, level))
-        if any(issubclass(k, Tensor) for k in kinds):
-            return True
+        for kind in kinds:
+            if issubclass(kind, Tensor):
+                return True
+            if kind not in (list, tuple, bool, int, float) and hasattr(kind, "dtype"):
+                probe = next(v for v in level if type(v) is kind)
+                if getattr(probe, "ndim", None) == 0 and not backend.is_array(probe):
+                    return True
         if any(issubclass(k, (list, tuple)) for k in kinds):
             pending.extend(v for v in level if isinstance(v, (list, tuple)))
     return False
 
 
 def _scalar_sequence(data):
-    """Nested lists/tuples holding Tensors as torch reads them: each Tensor is one number
-    (one element of any shape, else torch's ValueError), and the dtype is torch's promotion
-    of the elements' dtypes (a Tensor's own, a NumPy scalar's own, bool, int64 for ints,
-    float32 for floats).  Returns (nested lists of numbers, dtype)."""
+    """Nested lists/tuples holding Tensors or NumPy scalars as torch reads them: each Tensor
+    is one number (one element of any shape, else torch's ValueError), and the dtype is
+    torch's promotion of the elements' dtypes (a Tensor's own, a NumPy scalar's own, bool,
+    int64 for ints, float32 for floats).  Returns (nested lists of numbers, dtype)."""
     from .tensor_indexing import promote_types
     found = []
 
@@ -180,7 +186,7 @@ class Tensor:
             # like torch.tensor: the new tensor owns a copy (from_numpy/from_dlpack share memory)
             arr = backend.as_array(data, dtype=dtype, device=device or backend.device_of(data),
                                    copy=True)
-        elif isinstance(data, (list, tuple)) and _holds_tensor(data):
+        elif isinstance(data, (list, tuple)) and _holds_typed_scalars(data):
             data, inferred = _scalar_sequence(data)
             arr = backend.as_array(data, dtype=dtype or inferred, device=device)
         elif dtype is None and isinstance(data, (list, tuple)):
