@@ -101,7 +101,7 @@ class Session:
             rec.device_ms = _elapsed_ms(*rec._events)
         rec._events = None
         stack = self._stack()
-        while stack:                # (records left open inside it, by an exception)
+        while rec in stack:         # (records left open inside it, by an exception, end too)
             top = stack.pop()
             if top is rec:
                 break
@@ -130,7 +130,8 @@ class Session:
 
 
 def _root(a):
-    while backend.is_array(a.base):
+    """The array owning ``a``'s memory (``a`` itself unless it is a view)."""
+    while getattr(a.base, "ndim", None) is not None:
         a = a.base
     return a
 
