@@ -280,6 +280,25 @@ def test_ranges_of_other_threads_nest_in_their_own_thread():
     assert events["in thread"].thread != events["main"].thread
 
 
+def test_a_range_closed_by_another_thread_leaves_that_threads_ranges_open():
+    import threading
+    opened_here = profiler.record_function("opened in main")
+
+    def work():
+        with profiler.record_function("thread range"):
+            opened_here.__exit__(None, None, None)
+            tg.ones(2) + 1
+
+    with profiler.profile() as prof:
+        opened_here.__enter__()
+        t = threading.Thread(target=work)
+        t.start()
+        t.join()
+    events = {e.name: e for e in prof.events()}
+    assert events["Add"].cpu_parent is events["thread range"]
+    assert events["thread range"].time_range[1] >= events["Add"].time_range[1]
+
+
 # ---- optimizer steps --------------------------------------------------------------------------
 def test_optimizer_step_is_a_range_named_as_torchs():
     model, x = small_cnn(), inputs()
