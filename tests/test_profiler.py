@@ -4,6 +4,7 @@ counted independently (wrappers of ``Function.apply`` and the engine's ``_node_b
 the schedule against torch's own profiler run with the same schedule, and times only
 structurally (a total is at least the sum of its parts, self times add up to the total)."""
 import collections
+import gzip
 import json
 import time
 import warnings
@@ -414,6 +415,9 @@ def test_chrome_trace_loads_and_its_events_nest(tmp_path):
     assert nested >= 5
     # scalars, not numpy types, so the JSON is valid for any reader
     assert json.loads(json.dumps(trace)) == trace
+    prof.export_chrome_trace(str(tmp_path / "trace.json.gz"))
+    with gzip.open(tmp_path / "trace.json.gz", "rt") as f:
+        assert json.load(f) == trace
 
 
 # ---- memory -----------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ without.
 from __future__ import annotations
 
 import functools
+import gzip
 import json
 import os
 
@@ -238,7 +239,7 @@ class EventList(list):
         """Write the events in Chrome's trace-event format (``chrome://tracing``, Perfetto):
         ``{"traceEvents": [...]}`` of complete events (``"ph": "X"``) with ``ts``/``dur`` in
         microseconds, ``pid`` the process, ``tid`` the thread, ``args`` the input shapes,
-        memory and device time."""
+        memory and device time; gzip-compressed when ``path`` ends with ``.gz``."""
         pid = os.getpid()
         out = []
         for e in self:
@@ -258,7 +259,8 @@ class EventList(list):
             out.append({"ph": "X", "cat": _CATEGORIES[e.kind], "name": e.trace_name, "pid": pid,
                         "tid": e.thread, "ts": round(e.start_us, 3),
                         "dur": round(e.cpu_time_total, 3), "args": args})
-        with open(path, "w") as f:
+        opener = gzip.open if str(path).endswith(".gz") else open      # (as torch's)
+        with opener(path, "wt") as f:
             json.dump({"traceEvents": out, "displayTimeUnit": "ms"}, f)
 
 
