@@ -244,6 +244,10 @@ def test_profilers_do_not_nest_and_unsupported_options_raise():
         profiler.profile(activities=[profiler.ProfilerActivity.CUDA])
     with pytest.raises(NotImplementedError, match="group_by_stack_n"):
         profiler.profile().key_averages(group_by_stack_n=2)
+    with pytest.raises(NotImplementedError, match="Kineto"):
+        profiler.tensorboard_trace_handler("logdir")
+    with pytest.raises(NotImplementedError, match="NVTX"):
+        autograd_profiler.emit_nvtx()
 
 
 def test_record_function_as_decorator_and_its_args():

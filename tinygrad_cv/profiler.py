@@ -17,7 +17,7 @@ cycles of ``wait`` idle steps, ``warmup`` steps (not recorded here: there is no 
 warm up) and ``active`` recorded ones; at the end of each cycle (and when the profiler exits
 while recording) ``on_trace_ready(prof)`` is called, with ``prof.events()`` holding that
 cycle's events (all cycles' with ``acc_events=True``).  With a schedule each step is a range
-``ProfilerStep#N``.  ``tensorboard_trace_handler`` is not provided: TensorBoard's profiler
+``ProfilerStep#N``.  ``tensorboard_trace_handler`` raises: TensorBoard's profiler
 plugin reads Kineto's trace layout, which this trace does not reproduce.
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ from .autograd import profiling
 from .autograd.profiler import EventList, _merge, _refuse_unsupported, record_function
 
 __all__ = ["ProfilerActivity", "ProfilerAction", "profile", "record_function", "schedule",
-           "supported_activities"]
+           "supported_activities", "tensorboard_trace_handler"]
 
 
 class ProfilerActivity(enum.Enum):
@@ -238,6 +238,16 @@ class profile:
 
     def total_average(self):
         return self.events().total_average()
+
+
+def tensorboard_trace_handler(dir_name, worker_name=None, use_gzip=False):
+    """Not provided: TensorBoard's profiler plugin reads Kineto's trace layout (device
+    properties, its event categories and flow events), which ``export_chrome_trace`` does not
+    reproduce; raises rather than write files TensorBoard may not read.  Pass
+    ``on_trace_ready=lambda p: p.export_chrome_trace(path)`` for Chrome/Perfetto traces."""
+    raise NotImplementedError(
+        "tensorboard_trace_handler is not supported: the trace is Chrome's format, not "
+        "Kineto's; use on_trace_ready=lambda p: p.export_chrome_trace('trace.json')")
 
 
 # ---- the optimizer's step as a range --------------------------------------------------------

@@ -494,6 +494,13 @@ class profile:
         return self.table() if self.function_events is not None else "<unfinished profile>"
 
 
+def emit_nvtx(enabled=True, record_shapes=False):
+    """Not provided: NVTX ranges around each op would need a GPU tool chain to be checked;
+    raises."""
+    raise NotImplementedError("emit_nvtx is not supported: ops are not annotated with NVTX "
+                              "ranges; use profile(use_cuda=True) for device times")
+
+
 def _merge(sessions, use_device):
     """The events of ``sessions`` in one list (times from the first one's start)."""
     if len(sessions) == 1:
