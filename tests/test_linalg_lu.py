@@ -69,6 +69,21 @@ def test_larger_and_empty_matrices_match_torch():
         _check_factor(np.zeros(shape))
 
 
+def test_non_finite_matrices_match_torch():
+    """NaN is never the column maximum unless it comes first (BLAS's i?amax), infinities
+    propagate as LAPACK's; no floating-point warnings."""
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        a = rng.standard_normal((4, 4))
+        a[rng.random((4, 4)) < 0.2] = rng.choice([np.nan, np.inf, -np.inf])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            ours = tg.linalg.lu_factor_ex(tg.tensor(a))
+        theirs = torch.linalg.lu_factor_ex(torch.tensor(a))
+        np.testing.assert_array_equal(_np(ours.pivots), theirs.pivots.numpy())
+        np.testing.assert_allclose(_np(ours.LU), theirs.LU.numpy(), rtol=1e-12, atol=1e-14)
+
+
 def test_info_of_singular_matrices_and_errors():
     a = np.stack([np.eye(3), np.zeros((3, 3)), [[1.0, 2, 3], [2, 4, 6], [1, 1, 1]]])
     ours, theirs = tg.linalg.lu_factor_ex(tg.tensor(a)), torch.linalg.lu_factor_ex(
@@ -226,6 +241,8 @@ def _message(fn):
     lambda L, A: L.lu_unpack(*L.linalg.lu_factor(A)[:1], L.linalg.lu_factor(A)[1].long()),
     lambda L, A: L.lu_unpack(L.ones(3), L.linalg.lu_factor(A)[1]),
     lambda L, A: L.lu_unpack(L.linalg.lu_factor(A)[0], L.tensor([5, 1, 1], dtype=L.int32)),
+    lambda L, A: L.lu_unpack(L.linalg.lu_factor(A)[0], L.tensor(1, dtype=L.int32)),
+    lambda L, A: L.linalg.lu_solve(L.stack([A, A]), L.linalg.lu_factor(A)[1], L.ones(3, 1)),
 ])
 def test_errors_match_torch(case):
     a = np.random.default_rng(3).standard_normal((3, 3)).astype(np.float32)

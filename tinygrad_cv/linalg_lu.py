@@ -99,14 +99,15 @@ def lu_unpack(LU_data, LU_pivots, unpack_data=True, unpack_pivots=True):
             raise RuntimeError("torch.lu_unpack: LU_pivots is expected to be a contiguous "
                                "tensor of torch.int32 dtype.\nNote: this function is intended "
                                "to be used with the output produced by torch.linalg.lu_factor")
+        m = lu_.shape[-2]
+        if pivots.ndim == 0 or (pivots.numel() and
+                                bool(((pivots.array < 1) | (pivots.array > m)).any())):
+            raise RuntimeError("pivots passed to lu_unpack must be between 1 and LU.size(-2) "
+                               "inclusive.Did you properly pass the result of lu_factor?")
         if tuple(pivots.shape[:-1]) != tuple(lu_.shape[:-2]):
             raise RuntimeError(f"torch.lu_unpack: the batch shape of LU_pivots "
                                f"{list(pivots.shape[:-1])} differs from LU_data's "
                                f"{list(lu_.shape[:-2])}")
-        m = lu_.shape[-2]
-        if pivots.numel() and bool(((pivots.array < 1) | (pivots.array > m)).any()):
-            raise RuntimeError("pivots passed to lu_unpack must be between 1 and LU.size(-2) "
-                               "inclusive.Did you properly pass the result of lu_factor?")
     return return_types.lu_unpack(*_unpack(lu_, pivots, unpack_data, unpack_pivots))
 
 
@@ -163,8 +164,8 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
         raise RuntimeError("linalg.lu_solve: Number of pivots per batch should be same as the "
                            "dimension of the matrix")
     if tuple(piv.shape[:-1]) != tuple(lu_.shape[:-2]):
-        raise RuntimeError(f"linalg.lu_solve: the batch shape of pivots {list(piv.shape[:-1])} "
-                           f"differs from LU's {list(lu_.shape[:-2])}")
+        raise RuntimeError(f"linalg.lu_solve: Expected LU.shape[:-1] and pivots.shape to be the "
+                           f"same, but got pivots with shape {list(piv.shape)} instead")
     diagonal = backend.get_array_module(lu_.array).diagonal(lu_.array, 0, -2, -1)
     if bool((diagonal == 0).any()):
         raise LinAlgError("linalg.lu_solve: U has a zero on its diagonal: the factorised "

@@ -60,7 +60,7 @@ def lu_factor_array(a, pivot=True):
     tiny = xp.finfo(a.dtype).tiny
     for j in range(k):
         if pivot and j + 1 < m:
-            p = xp.argmax(xp.abs(lu[:, j:, j]), axis=1) + j     # the first maximum
+            p = _first_max_abs(xp, lu[:, j:, j]) + j
             pivots[:, j] = p + 1
             _swap_rows(lu, rows, j, p)
             _swap_rows(perm, rows, j, p)
@@ -76,6 +76,16 @@ def lu_factor_array(a, pivot=True):
                 lu[:, j + 1:, j + 1:] -= lu[:, j + 1:, j, None] * lu[:, j, None, j + 1:]
     return (lu.reshape(*batch, m, n), pivots.reshape(*batch, k), info.reshape(batch),
             perm.reshape(*batch, m))
+
+
+def _first_max_abs(xp, col):
+    """The index of the first maximum |value| of each row of ``col`` (b, r), as BLAS's i?amax
+    (a running maximum with ``>``): a NaN is never larger, unless it comes first."""
+    mag = xp.abs(col)
+    nan = xp.isnan(mag)
+    mag = xp.where(nan, -1, mag)
+    mag[:, 0] = xp.where(nan[:, 0], xp.inf, mag[:, 0])
+    return xp.argmax(mag, axis=1)
 
 
 def _swap_rows(x, rows, j, p):
@@ -113,6 +123,7 @@ class LUFactor(_Primitive):
     info are integers: not differentiable)."""
 
     @staticmethod
+    @backend.fp_quiet
     def forward(ctx, a, pivot=True):
         lu, pivots, info, perm = lu_factor_array(a, pivot)
         ctx.save_for_backward(lu, perm)
