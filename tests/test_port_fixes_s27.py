@@ -1,5 +1,7 @@
-"""Regression tests for defects that the fast-neural-style and ImageNet ports exposed, each
-compared with torch on the same inputs."""
+"""Regression tests for defects that the fast-neural-style and ImageNet ports exposed (an
+in-place division of a repeated tensor) or that probing the operations they use found
+(``repeat``'s argument errors, ``tensor()`` of sequences holding Tensors or NumPy scalars),
+each compared with torch on the same inputs."""
 import numpy as np
 import pytest
 import torch
