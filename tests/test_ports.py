@@ -798,7 +798,9 @@ def test_imagenet(tmp_path, monkeypatch):
     1e-4, StepLR), the validation pass (top-1/top-5 accuracy through ``topk``, meters
     formatting 0-d tensors) and ``torch.save`` of its checkpoint (model, optimizer with
     momentum buffers, scheduler, ``best_acc1`` tensor): every entry of tinygrad_cv's
-    checkpoint equals torch's.  Then ``--evaluate --resume`` of each one's checkpoint
+    checkpoint equals torch's (but the scheduler's two private flags of torch, which
+    tinygrad_cv's scheduler skips when it loads torch's), the momentum buffers (the step's
+    gradients) at 1e-4.  Then ``--evaluate --resume`` of each one's checkpoint
     (``torch.load``, ``load_state_dict``)."""
     _imagenet_first_epoch(tmp_path, monkeypatch)
     _imagenet_evaluate(tmp_path, epoch=1)
