@@ -146,7 +146,7 @@ def _triu(x, k=0):
 
 def _triangular_solve(t, b, **kwargs):
     """``linalg.solve_triangular(t, b, **kwargs)`` of raw arrays (a raw result) or Tensors."""
-    from ..linalg import solve_triangular
+    from ..linalg import solve_triangular     # (linalg imports the kernel: imported on use)
     if dual.is_tensor(t) or dual.is_tensor(b):
         return solve_triangular(t, b, **kwargs)
     return solve_triangular(Tensor.wrap(t), Tensor.wrap(b), **kwargs).array
