@@ -18,8 +18,8 @@ rng = np.random.default_rng(0)
 def _pair(name, *args):
     ours, theirs = getattr(C, name), getattr(TC, name)
     if args:
-        return ours(*args), theirs(*[torch.tensor(a) if isinstance(a, np.ndarray) else a
-                                     for a in args])
+        return (ours(*[tg.tensor(a) if isinstance(a, np.ndarray) else a for a in args]),
+                theirs(*[torch.tensor(a) if isinstance(a, np.ndarray) else a for a in args]))
     return ours, theirs
 
 
@@ -170,3 +170,39 @@ def test_independent_support_and_validate_sample():
         expo._validate_sample(1.0)
     with pytest.raises(ValueError, match="right-most size"):
         D.Dirichlet(tg.ones(3))._validate_sample(tg.ones(4))
+
+
+@pytest.mark.parametrize("name", ["Normal", "Laplace", "Cauchy", "Gumbel", "StudentT",
+                                  "Exponential", "Gamma", "Poisson", "Geometric", "HalfNormal",
+                                  "Chi2", "Beta"])
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")      # (inf - inf in accepted values)
+def test_families_validate_values_shapes_and_parameters_like_torch(name):
+    """torch's checks run for every family: NaN/inf values outside the support, values not
+    broadcastable with the batch shape, NaN parameters; an infinite Chi2 df is allowed."""
+    params = {"Normal": [[0.0, 1.0], [1.0, 2.0]], "Laplace": [[0.0, 1.0], [1.0, 2.0]],
+              "Cauchy": [[0.0, 1.0], [1.0, 2.0]], "Gumbel": [[0.0, 1.0], [1.0, 2.0]],
+              "StudentT": [[3.0, 1.0], [0.0, 1.0], [1.0, 2.0]], "Exponential": [[1.0, 2.0]],
+              "Gamma": [[2.0, 1.0], [1.0, 3.0]], "Poisson": [[2.0, 1.0]],
+              "Geometric": [[0.3, 0.6]], "HalfNormal": [[1.0, 2.0]], "Chi2": [[3.0, 1.0]],
+              "Beta": [[2.0, 1.0], [1.5, 2.0]]}[name]
+    for value in ([np.nan, 0.5], [np.inf, 1.0], [0.5, 1.5, 2.0], [[0.5, 1.0, 2.0]]):
+        try:
+            getattr(torch.distributions, name)(*[torch.tensor(p) for p in params]).log_prob(
+                torch.tensor(value))
+        except ValueError as err:
+            key = "support" if "support" in str(err) else "not broadcastable"
+            with pytest.raises(ValueError, match=key):
+                getattr(D, name)(*[tg.tensor(p) for p in params]).log_prob(tg.tensor(value))
+        else:
+            getattr(D, name)(*[tg.tensor(p) for p in params]).log_prob(tg.tensor(value))
+    for i in range(len(params)):
+        for bad in ([np.nan, 1.0], [np.inf, 1.0]):
+            args = [list(p) for p in params]
+            args[i] = bad
+            try:
+                getattr(torch.distributions, name)(*[torch.tensor(p) for p in args])
+            except ValueError:
+                with pytest.raises(ValueError, match="Expected parameter"):
+                    getattr(D, name)(*[tg.tensor(p) for p in args])
+            else:
+                getattr(D, name)(*[tg.tensor(p) for p in args])

@@ -94,6 +94,8 @@ class Bernoulli(Distribution):
     def log_prob(self, value):
         value = as_value(value, self.probs if "probs" in self.__dict__ else self.logits)
         if self._validate_args:
+            self._validate_sample(value)
+        if self._validate_args:
             raw = value.array
             xp = backend.get_array_module(raw)
             if not bool(xp.all((raw == 0) | (raw == 1))):

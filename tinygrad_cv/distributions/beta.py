@@ -76,6 +76,8 @@ class Beta(Distribution):
     def log_prob(self, value):
         value = as_value(value, self.concentration1)
         if self._validate_args:
+            self._validate_sample(value)
+        if self._validate_args:
             self._require_support(value, (value.array >= 0) & (value.array <= 1),
                                   "Interval(lower_bound=0.0, upper_bound=1.0)")
         a, b = self.concentration1, self.concentration0

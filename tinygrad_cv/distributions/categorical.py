@@ -126,6 +126,8 @@ class Categorical(Distribution):
         """logits[..., value] with value broadcast against the batch shape."""
         value = as_value(value, self.probs if "probs" in self.__dict__ else self.logits)
         if self._validate_args:
+            self._validate_sample(value)
+        if self._validate_args:
             self._check_value(value)
         shape = broadcast_shape(tuple(value.shape), self._batch_shape)
         index = value.long().expand(*shape).unsqueeze(-1)

@@ -90,6 +90,8 @@ class Distribution:
         self._event_shape = tuple(event_shape)
         self._validate_args = (Distribution._validate_default if validate_args is None
                                else bool(validate_args))
+        if self._validate_args:
+            self._validate_params()
 
     @property
     def batch_shape(self):
@@ -116,12 +118,20 @@ class Distribution:
 
     def _validate_params(self):
         """Raise torch's error for the first parameter outside its ``arg_constraints`` entry
-        (dependent constraints and parameters not set on the instance are skipped)."""
+        (run by ``__init__`` under validation).  Checked: parameters set on the instance and
+        those of ``_param_names`` reachable as properties; dependent constraints and
+        parameters not available yet (a family that sets them after ``__init__`` checks
+        them itself) are skipped."""
         from .constraints import is_dependent
         for name, constraint in self.arg_constraints.items():
             if is_dependent(constraint):
                 continue
             t = self.__dict__.get(name)
+            if t is None and name in getattr(self, "_param_names", ()):
+                try:
+                    t = getattr(self, name)
+                except (AttributeError, KeyError):
+                    t = None
             if isinstance(t, Tensor) and not bool(constraint.check(t).array.all()):
                 self._invalid(name, t, constraint)
 

@@ -51,6 +51,8 @@ class Exponential(Distribution):
     def log_prob(self, value):
         value = as_value(value, self.rate)
         if self._validate_args:
+            self._validate_sample(value)
+        if self._validate_args:
             self._require_support(value, value.array >= 0, "GreaterThanEq(lower_bound=0.0)")
         return self.rate.log() - self.rate * value
 
@@ -59,6 +61,8 @@ class Exponential(Distribution):
 
     def cdf(self, value):
         value = as_value(value, self.rate)
+        if self._validate_args:
+            self._validate_sample(value)
         if self._validate_args:
             self._require_support(value, value.array >= 0, "GreaterThanEq(lower_bound=0.0)")
         return 1 - (-self.rate * value).exp()

@@ -55,6 +55,8 @@ class Gamma(Distribution):
     def log_prob(self, value):
         value = as_value(value, self.rate)
         if self._validate_args:
+            self._validate_sample(value)
+        if self._validate_args:
             self._require_support(value, value.array >= 0, "GreaterThanEq(lower_bound=0.0)")
         a, b = self.concentration, self.rate
         return a.xlogy(b) + (a - 1).xlogy(value) - b * value - a.lgamma()

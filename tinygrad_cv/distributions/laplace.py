@@ -56,6 +56,8 @@ class Laplace(Distribution):
 
     def log_prob(self, value):
         value = as_value(value, self.loc)
+        if self._validate_args:
+            self._validate_sample(value)
         return -(2 * self.scale).log() - (value - self.loc).abs() / self.scale
 
     def entropy(self):
@@ -63,6 +65,8 @@ class Laplace(Distribution):
 
     def cdf(self, value):
         value = as_value(value, self.loc)
+        if self._validate_args:
+            self._validate_sample(value)
         d = value - self.loc
         return 0.5 - 0.5 * d.sign() * (-d.abs() / self.scale).expm1()
 

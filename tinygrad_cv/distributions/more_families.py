@@ -74,6 +74,8 @@ class HalfNormal(Distribution):
     def log_prob(self, value):
         value = as_value(value, self.scale)
         if self._validate_args:
+            self._validate_sample(value)
+        if self._validate_args:
             self._require_support(value, value.array >= 0, "GreaterThanEq(lower_bound=0.0)")
         log_prob = (math.log(2) - 0.5 * math.log(2 * math.pi) - self.scale.log()
                     - value ** 2 / (2 * self.scale ** 2))
@@ -84,6 +86,8 @@ class HalfNormal(Distribution):
 
     def cdf(self, value):
         value = as_value(value, self.scale)
+        if self._validate_args:
+            self._validate_sample(value)
         if self._validate_args:
             self._require_support(value, value.array >= 0, "GreaterThanEq(lower_bound=0.0)")
         return (value / (self.scale * math.sqrt(2))).erf()
@@ -130,6 +134,8 @@ class Cauchy(Distribution):
 
     def log_prob(self, value):
         value = as_value(value, self.loc)
+        if self._validate_args:
+            self._validate_sample(value)
         z = (value - self.loc) / self.scale
         return -math.log(math.pi) - self.scale.log() - (z ** 2).log1p()
 
@@ -138,6 +144,8 @@ class Cauchy(Distribution):
 
     def cdf(self, value):
         value = as_value(value, self.loc)
+        if self._validate_args:
+            self._validate_sample(value)
         return ((value - self.loc) / self.scale).atan() / math.pi + 0.5
 
     def icdf(self, value):
@@ -178,6 +186,8 @@ class Gumbel(Distribution):
 
     def log_prob(self, value):
         value = as_value(value, self.loc)
+        if self._validate_args:
+            self._validate_sample(value)
         z = (value - self.loc) / self.scale
         return -(z + (-z).exp()) - self.scale.log()
 
@@ -186,6 +196,8 @@ class Gumbel(Distribution):
 
     def cdf(self, value):
         value = as_value(value, self.loc)
+        if self._validate_args:
+            self._validate_sample(value)
         return (-(-(value - self.loc) / self.scale).exp()).exp()
 
     def icdf(self, value):
@@ -236,6 +248,8 @@ class Geometric(Distribution):
 
     def log_prob(self, value):
         value = as_value(value, self.probs)
+        if self._validate_args:
+            self._validate_sample(value)
         if self._validate_args:
             _require_counts(self, value, None, "IntegerGreaterThan(lower_bound=0)")
         p = self.probs
@@ -299,6 +313,8 @@ class Binomial(Distribution):
     def log_prob(self, value):
         value = as_value(value, self.probs)
         if self._validate_args:
+            self._validate_sample(value)
+        if self._validate_args:
             _require_counts(self, value, self.total_count,
                             "IntegerInterval(lower_bound=0, upper_bound=total_count)")
         n, p = self.total_count, self.probs
@@ -315,7 +331,9 @@ class Chi2(Gamma):
     def __init__(self, df, validate_args=None):
         params, _ = broadcast_params("Chi2", df=df)
         df = params["df"]
-        super().__init__(df * 0.5, df * 0 + 0.5, validate_args)
+        xp = backend.get_array_module(df.array)
+        half = Tensor.wrap(xp.full(tuple(df.shape), 0.5, dtype=df.dtype))   # (df = inf too)
+        super().__init__(df * 0.5, half, validate_args)
 
     @property
     def df(self):
@@ -361,6 +379,8 @@ class StudentT(Distribution):
 
     def log_prob(self, value):
         value = as_value(value, self.loc)
+        if self._validate_args:
+            self._validate_sample(value)
         v = self.df
         z = (value - self.loc) / self.scale
         return (((v + 1) / 2).lgamma() - (v / 2).lgamma() - self.scale.log()
@@ -414,6 +434,8 @@ class Dirichlet(Distribution):
 
     def log_prob(self, value):
         value = as_value(value, self.concentration)
+        if self._validate_args:
+            self._validate_sample(value)
         if self._validate_args:
             raw = value.array
             xp = backend.get_array_module(raw)

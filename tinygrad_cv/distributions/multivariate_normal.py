@@ -142,6 +142,8 @@ class MultivariateNormal(Distribution):
 
     def log_prob(self, value):
         value = as_value(value, self.loc)
+        if self._validate_args:
+            self._validate_sample(value)
         k = self._event_shape[0]
         m = _batch_mahalanobis(self.scale_tril, value - self.loc)
         return -0.5 * (k * math.log(2 * math.pi) + m) - self._half_log_det()

@@ -74,6 +74,8 @@ class Normal(Distribution):
 
     def log_prob(self, value):
         value = as_value(value, self.loc)
+        if self._validate_args:
+            self._validate_sample(value)
         return (-((value - self.loc) ** 2) / (2 * self.variance) - self.scale.log()
                 - math.log(math.sqrt(2 * math.pi)))
 
@@ -82,6 +84,8 @@ class Normal(Distribution):
 
     def cdf(self, value):
         value = as_value(value, self.loc)
+        if self._validate_args:
+            self._validate_sample(value)
         return 0.5 * (1 + erf((value - self.loc) * (1.0 / math.sqrt(2)) / self.scale))
 
     def icdf(self, value):

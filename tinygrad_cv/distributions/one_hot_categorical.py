@@ -62,6 +62,8 @@ class OneHotCategorical(Distribution):
     def log_prob(self, value):
         value = as_value(value, self.probs)
         if self._validate_args:
+            self._validate_sample(value)
+        if self._validate_args:
             raw = value.array
             self._require_support(value, ((raw == 0) | (raw == 1)).all(-1) & (raw.sum(-1) == 1),
                                   "OneHot()")

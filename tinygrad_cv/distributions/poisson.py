@@ -47,6 +47,8 @@ class Poisson(Distribution):
     def log_prob(self, value):
         value = as_value(value, self.rate)
         if self._validate_args:
+            self._validate_sample(value)
+        if self._validate_args:
             raw = value.array
             xp = backend.get_array_module(raw)
             self._require_support(value, (raw >= 0) & (raw == xp.floor(raw)),
