@@ -56,6 +56,8 @@ CASES = {
                                              m.SoftplusTransform()], dim=1), [], X),
     "InverseTanh": (lambda m, p: m.TanhTransform().inv, [], np.tanh(X)),
     "Identity": (lambda m, p: m.identity_transform, [], X),
+    "CorrCholesky": (lambda m, p: m.CorrCholeskyTransform(), [], X[:, :2, :3] * 0.7),
+    "CorrCholesky4": (lambda m, p: m.CorrCholeskyTransform(), [], rng.standard_normal((2, 6))),
 }
 
 
@@ -265,7 +267,8 @@ def test_transformed_distribution_errors_and_validation():
 CONSTRAINTS = [("real",), ("positive",), ("nonnegative",), ("unit_interval",),
                ("greater_than", 1.5), ("greater_than_eq", -1.0), ("less_than", 2.0),
                ("interval", -1.0, 3.0), ("half_open_interval", 0.5, 1.0), ("simplex",),
-               ("real_vector",), ("lower_cholesky",), ("positive_definite",)]
+               ("real_vector",), ("lower_cholesky",), ("positive_definite",),
+               ("corr_cholesky",)]
 
 
 @pytest.mark.parametrize("spec", CONSTRAINTS, ids=lambda s: s[0])
@@ -286,6 +289,8 @@ def test_constraint_registries_match_torch(spec, registry):
     to = reg_o(co)
     assert repr(to) == repr(tt)
     x = X[0, :3, :3] if co.event_dim == 2 else X[0]
+    if name == "corr_cholesky":
+        x = X[0, :, :3]
     yo, yt = to(tg.tensor(x)), tt(torch.tensor(x))
     np.testing.assert_allclose(yo.numpy(), yt.numpy(), rtol=1e-9, atol=1e-11)
     assert bool(co.check(yo).all())

@@ -40,7 +40,8 @@ from .bounded_families import VonMises, ContinuousBernoulli, FisherSnedecor  # n
 from .kl import kl_divergence, register_kl  # noqa: F401
 from . import transforms  # noqa: F401
 from .transforms import (AbsTransform, AffineTransform, CatTransform,  # noqa: F401
-                         ComposeTransform, CumulativeDistributionTransform, ExpTransform,
+                         ComposeTransform, CorrCholeskyTransform,
+                         CumulativeDistributionTransform, ExpTransform,
                          IndependentTransform, LowerCholeskyTransform,
                          PositiveDefiniteTransform, PowerTransform, ReshapeTransform,
                          SigmoidTransform, SoftplusTransform, TanhTransform, SoftmaxTransform,
@@ -57,7 +58,7 @@ __all__ = ["constraints", "Distribution", "Categorical", "OneHotCategorical", "N
            "RelaxedOneHotCategorical", "MixtureSameFamily", "Multinomial", "NegativeBinomial",
            "LowRankMultivariateNormal", "VonMises", "ContinuousBernoulli", "FisherSnedecor",
            "AbsTransform", "AffineTransform", "CatTransform", "ComposeTransform",
-           "CumulativeDistributionTransform", "ExpTransform", "IndependentTransform",
+           "CorrCholeskyTransform", "CumulativeDistributionTransform", "ExpTransform", "IndependentTransform",
            "LowerCholeskyTransform", "PositiveDefiniteTransform", "PowerTransform",
            "ReshapeTransform", "SigmoidTransform", "SoftplusTransform", "TanhTransform",
            "SoftmaxTransform", "StackTransform", "StickBreakingTransform", "Transform",

@@ -8,6 +8,7 @@ samplers), ``transform_to`` any map onto the set (for optimising constrained par
     simplex                   biject_to: StickBreakingTransform; transform_to: SoftmaxTransform
     independent(c, n)         IndependentTransform(that of c, n)
     cat / stack               CatTransform / StackTransform of the pieces' transforms
+    corr_cholesky             CorrCholeskyTransform
     lower_cholesky            transform_to only: LowerCholeskyTransform
     positive_definite / positive_semidefinite   transform_to only: PositiveDefiniteTransform
 
@@ -94,6 +95,8 @@ for _registry in (biject_to, transform_to):
 
 biject_to.register(C._Simplex, lambda c: T.StickBreakingTransform())
 transform_to.register(C._Simplex, lambda c: T.SoftmaxTransform())
+biject_to.register(C._CorrCholesky, lambda c: T.CorrCholeskyTransform())
+transform_to.register(C._CorrCholesky, lambda c: T.CorrCholeskyTransform())
 transform_to.register(C._LowerCholesky, lambda c: T.LowerCholeskyTransform())
 transform_to.register(C._PositiveDefinite, lambda c: T.PositiveDefiniteTransform())
 transform_to.register(C._PositiveSemidefinite, lambda c: T.PositiveDefiniteTransform())

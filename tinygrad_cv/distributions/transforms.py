@@ -20,6 +20,7 @@ A transform has ``t(x)``, ``t.inv`` (the inverse as a transform: ``t.inv(y)``),
                           y_i = z_i prod_{j<i} (1 - z_j), y_k = prod (1 - z_j)
                           log|J| = sum(-x' + logsigmoid(x') + log y_i), x' = x - log(k - 1 - i)
     LowerCholeskyTransform  strictly-lower part kept, diagonal exponentiated
+    CorrCholeskyTransform   R^(n(n-1)/2) -> Cholesky factors of correlation matrices
     PositiveDefiniteTransform  L L^T of LowerCholeskyTransform's L
     ReshapeTransform(in, out)  event reshaping (log|J| = 0)
     IndependentTransform(t, n) t with n more rightmost dims in its event (log|J| summed)
@@ -760,6 +761,90 @@ class PositiveDefiniteTransform(Transform):
         return LowerCholeskyTransform().inv(linalg.cholesky(y))
 
 
+def _tril_positions(n, diag, xp):
+    """Flat (row-major) positions of the entries j < i + diag + 1 of an n x n matrix."""
+    rows, cols = xp.nonzero(xp.arange(n)[None, :] < xp.arange(n)[:, None] + (diag + 1))
+    return rows * n + cols
+
+
+def _tril_matrix_to_vec(mat, diag=0):
+    """The lower-triangular entries (below ``diag``) of the last two dims, row-major."""
+    n = mat.shape[-1]
+    xp = backend.get_array_module(mat.array)
+    return mat.reshape(*mat.shape[:-2], n * n)[..., _tril_positions(n, diag, xp)]
+
+
+def _vec_to_tril_matrix(vec, diag=0):
+    """The inverse of ``_tril_matrix_to_vec``: an n x n matrix zero above ``diag``."""
+    m = vec.shape[-1]
+    n = round((-(1 + 2 * diag) + ((1 + 2 * diag) ** 2 + 8 * m
+                                  + 4 * abs(diag) * (diag + 1)) ** 0.5) / 2)
+    xp = backend.get_array_module(vec.array)
+    positions = _tril_positions(n, diag, xp)
+    if positions.shape[0] != m:
+        raise ValueError(f"{m} entries do not fill a lower triangle")
+    source = xp.zeros(n * n, dtype="int64")          # 0: the zero, k + 1: vec[k]
+    source[positions] = xp.arange(1, m + 1)
+    padded = F.pad(vec, (1, 0), value=0.0)
+    return padded[..., source].reshape(*vec.shape[:-1], n, n)
+
+
+class CorrCholeskyTransform(Transform):
+    """R^(n(n-1)/2) -> Cholesky factors of n x n correlation matrices: tanh of the entries
+    (clamped inside (-1, 1)) as partial correlations r_ij, then row-wise stick breaking
+    y_ij = r_ij sqrt(1 - sum_{k<j} y_ik^2) with y_ii the remainder (rows of unit norm).
+
+        log|J| = 1/2 sum log(1 - sum_{k<j} y_ik^2) (over j < i - 1 entries)
+                 - 2 sum (x + softplus(-2x) - log 2)
+    """
+
+    domain = constraints.real_vector
+    codomain = constraints.corr_cholesky
+    bijective = True
+
+    def __eq__(self, other):
+        return isinstance(other, CorrCholeskyTransform)
+
+    __hash__ = object.__hash__
+
+    def _call(self, x):
+        eps = float(_finfo(x.dtype).eps)
+        r = _vec_to_tril_matrix(x.tanh().clamp(min=-1 + eps, max=1 - eps), diag=-1)
+        remaining = (1 - r ** 2).sqrt().cumprod(-1)
+        xp = backend.get_array_module(x.array)
+        eye = Tensor.wrap(xp.eye(r.shape[-1], dtype=x.dtype))
+        return (r + eye) * F.pad(remaining[..., :-1], (1, 0), value=1.0)
+
+    def _inverse(self, y):
+        left = 1 - (y * y).cumsum(-1)
+        left_shifted = F.pad(left[..., :-1], (1, 0), value=1.0)
+        t = _tril_matrix_to_vec(y, diag=-1) / _tril_matrix_to_vec(left_shifted, diag=-1).sqrt()
+        return (t.log1p() - (-t).log1p()) / 2
+
+    def log_abs_det_jacobian(self, x, y, intermediates=None):
+        left = 1 - (y * y).cumsum(-1)
+        stick_breaking = 0.5 * _tril_matrix_to_vec(left, diag=-2).log().sum(-1)
+        tanh = -2 * (x + F.softplus(-2 * x) - math.log(2.0)).sum(-1)
+        return stick_breaking + tanh
+
+    def forward_shape(self, shape):
+        if len(shape) < 1:
+            raise ValueError("Too few dimensions on input")
+        n = shape[-1]
+        d = round((0.25 + 2 * n) ** 0.5 + 0.5)
+        if d * (d - 1) // 2 != n:
+            raise ValueError("Input is not a flattend lower-diagonal number")
+        return tuple(shape[:-1]) + (d, d)
+
+    def inverse_shape(self, shape):
+        if len(shape) < 2:
+            raise ValueError("Too few dimensions on input")
+        if shape[-2] != shape[-1]:
+            raise ValueError("Input is not square")
+        n = shape[-1]
+        return tuple(shape[:-2]) + (n * (n - 1) // 2,)
+
+
 class CatTransform(Transform):
     """``tseq[i]`` on the i-th piece (``lengths[i]`` long, default 1) along ``dim``."""
 
@@ -921,6 +1006,7 @@ class CumulativeDistributionTransform(Transform):
 
 
 __all__ = ["AbsTransform", "AffineTransform", "CatTransform", "ComposeTransform",
+           "CorrCholeskyTransform",
            "CumulativeDistributionTransform", "ExpTransform", "IndependentTransform",
            "LowerCholeskyTransform", "PositiveDefiniteTransform", "PowerTransform",
            "ReshapeTransform", "SigmoidTransform", "SoftplusTransform", "TanhTransform",
