@@ -314,3 +314,36 @@ def test_storages_share_memory_as_torch():
         out += [x[0, 0].item(), s.tolist()[:8] == c.tolist()[:8], lib.is_storage(ts)]
         return out
     assert probe(tg) == probe(torch)
+
+
+@settings(max_examples=60, deadline=None)
+@given(shape=st.lists(st.sampled_from([1, 1, 2, 3, 4]), min_size=0, max_size=5),
+       data=st.data())
+def test_dim_order_matches_torch(shape, data):
+    x = RNG.standard_normal(shape)
+    perm = data.draw(st.permutations(range(len(shape))))
+    channels_last = len(shape) == 4 and data.draw(st.booleans(), label="channels-last")
+    strided = bool(shape) and shape[perm[-1]] > 1 and data.draw(st.booleans(), label="strided")
+    views = []
+    for lib in (torch, tg):
+        t = lib.tensor(x).permute(*perm) if shape else lib.tensor(x)
+        if channels_last:
+            t = t.contiguous(memory_format=lib.channels_last)
+        if strided:
+            t = t[..., ::2]
+        views.append(t)
+    assert views[0].stride() == views[1].stride()
+    results = []
+    for lib, t in zip((torch, tg), views):
+        row = []
+        for check in (False, True, [lib.contiguous_format, lib.channels_last]):
+            try:
+                row.append(t.dim_order(ambiguity_check=check))
+            except RuntimeError as exc:
+                row.append(str(exc))
+        try:
+            t.dim_order(ambiguity_check="x")
+        except TypeError as exc:
+            row.append(str(exc))
+        results.append(row)
+    assert results[0] == results[1]

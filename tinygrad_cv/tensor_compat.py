@@ -209,6 +209,56 @@ def new_empty_strided(self, size, stride, *, dtype=None, layout=None, device=Non
                          requires_grad=requires_grad)
 
 
+def dim_order(self, *, ambiguity_check=False):
+    """The axes from the outermost to the innermost in memory (torch's ``dim_order``): row-major
+    (0, 1, ...) and channels-last (0, 2, ..., 1) directly, otherwise the axes sorted by stride
+    (a stride of 0 compares with nothing; equal strides keep the larger size outside), as
+    torch's insertion sort.  ``ambiguity_check=True`` raises when the order is not unique (two
+    equal strides side by side or an axis of size 1); a list of memory formats accepts such a
+    tensor when it has exactly one of those layouts."""
+    from . import memory_formats as fmts
+    formats = ambiguity_check if isinstance(ambiguity_check, list) else []
+    if not isinstance(ambiguity_check, (bool, list)) or any(
+            not isinstance(f, fmts.memory_format) for f in formats):
+        raise TypeError("The ambiguity_check argument must be a bool or a list of memory formats.")
+    shape, strides = tuple(self.shape), self.stride()
+    ndim = len(shape)
+    if ambiguity_check is not False:
+        ambiguous = 1 in shape or any(a == b for a, b in zip(strides, strides[1:]))
+        matches = sum(1 for f in formats if self.is_contiguous(memory_format=f))
+        if ambiguous and matches != 1:
+            raise RuntimeError("The tensor does not have unique dim order, or cannot map to "
+                               "exact one of the given memory formats.")
+    if ndim <= 1:
+        return tuple(range(ndim))
+    rowmajor = self.is_contiguous()
+    last = ndim == 4 and self.is_contiguous(memory_format=fmts.channels_last)
+    if rowmajor and not last:
+        return tuple(range(ndim))
+    if last and not rowmajor:
+        return (0,) + tuple(range(2, ndim)) + (1,)
+
+    def order(a, b):            # > 0: a belongs inside b (swap); < 0: a is outside b
+        sa, sb = strides[a], strides[b]
+        if sa == 0 or sb == 0:
+            return 0
+        if sa == sb:
+            return 0 if shape[b] >= shape[a] else 1
+        return -1 if sb > sa else 1
+
+    perm = list(reversed(range(ndim)))          # innermost first while sorting
+    for i in range(1, ndim):
+        j = i
+        for k in reversed(range(i)):
+            c = order(perm[k], perm[j])
+            if c > 0:
+                perm[k], perm[j] = perm[j], perm[k]
+                j = k
+            elif c < 0:
+                break
+    return tuple(reversed(perm))
+
+
 def ger(self, vec2):
     """torch's deprecated name of ``outer``."""
     return self.outer(vec2)
@@ -218,6 +268,7 @@ for _name in _FUNCTION_METHODS:
     setattr(Tensor, _name, _function(_name))
 Tensor.output_nr = property(_output_nr)
 Tensor.is_set_to, Tensor.new_empty_strided, Tensor.ger = is_set_to, new_empty_strided, ger
+Tensor.dim_order = dim_order
 for _name in ("hardshrink", "prelu", "bitwise_left_shift", "bitwise_right_shift",
               "split_with_sizes", "nonzero_static", "get_device", "is_inference", "angle", "share_memory_", "is_shared", "register_post_accumulate_grad_hook", "swapaxes_"):
     setattr(Tensor, _name, globals()[_name])
