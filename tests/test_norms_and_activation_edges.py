@@ -507,3 +507,13 @@ def test_linalg_failures_raise_linalg_error_as_torch(call):
         with pytest.raises(m.linalg.LinAlgError):
             call(m)
     assert issubclass(tg.linalg.LinAlgError, RuntimeError)
+
+
+def test_relu_keeps_the_sign_of_negative_zero_as_torch():
+    for dtype in (np.float32, np.float64):
+        x = np.array([-0.0, 0.0, math.nan, -1.0, 2.0] * 8, dtype)
+        for relu in (lambda m, t: m.nn.functional.relu(t),
+                     lambda m, t: m.nn.functional.relu(t.clone(), inplace=True)):
+            outs = [_host(relu(m, m.tensor(x))) for m in (tg, torch)]
+            np.testing.assert_array_equal(np.signbit(outs[0]), np.signbit(outs[1]))
+            np.testing.assert_array_equal(outs[0], outs[1])

@@ -404,7 +404,8 @@ class ReLU(_Primitive):
         xp = backend.get_array_module(a)
         if a.dtype.kind == "f":
             out = buffers.empty_like(a)
-            split_rows(lambda o, x: xp.maximum(x, 0, out=o), (out, a), 1)
+            # (0 first: max(0, -0.0) is -0.0, torch's relu(-0.0); NaN stays NaN)
+            split_rows(lambda o, x: xp.maximum(0, x, out=o), (out, a), 1)
         else:
             out = xp.maximum(a, 0)
         ctx.save_for_backward(out)
