@@ -27,14 +27,19 @@
     the reinterpreted dims for Independent)
     TransformedDistribution: the base distributions' KL when the transforms are equal
     ContinuousBernoulli: mean_p (l_p - l_q) + log C(p) + log(1 - p) - log C(q) - log(1 - q)
+    Cross pairs with Pareto and ContinuousBernoulli where torch has them: closed forms for
+    Beta/Uniform -> ContinuousBernoulli, ContinuousBernoulli -> Exponential/Normal/Uniform,
+    Pareto -> Exponential/Gamma/Normal, Uniform -> Pareto; +inf where q's support misses p's
     Pareto:      a_q log(s_p / s_q) - log(a_q / a_p) + a_q / a_p - 1, +inf where s_p < s_q
     LowRankMultivariateNormal (with itself or MultivariateNormal): the Gaussian KL above on
                  the dense covariance W W^T + D
 """
 from __future__ import annotations
 
+import math
+
 from .. import backend, linalg
-from ..tensor import where
+from ..tensor import Tensor, where
 from .bernoulli import Bernoulli, _softplus
 from .beta import Beta
 from .categorical import Categorical
@@ -275,3 +280,98 @@ def _kl_lowrank(p, q):
 def _kl_continuous_bernoulli(p, q):
     return (p.mean * (p.logits - q.logits) + p._cont_bern_log_norm() + (-p.probs).log1p()
             - q._cont_bern_log_norm() - (-q.probs).log1p())
+
+
+# ---- cross-family pairs with Pareto and ContinuousBernoulli (the ones torch registers) ----
+
+def _infinite_like(t):
+    """+inf shaped like ``t`` (the KL where q's support misses part of p's)."""
+    xp = backend.get_array_module(t.array)
+    return Tensor.wrap(xp.full(tuple(t.shape), xp.inf, dtype=t.dtype))
+
+
+def _x_log_x(t):
+    return t * t.log()
+
+
+for _p, _q, _param in [(Beta, Pareto, "concentration1"), (ContinuousBernoulli, Pareto, "probs"),
+                       (Exponential, ContinuousBernoulli, "rate"), (Exponential, Pareto, "rate"),
+                       (Gamma, ContinuousBernoulli, "concentration"),
+                       (Gamma, Pareto, "concentration"), (Gumbel, ContinuousBernoulli, "loc"),
+                       (Gumbel, Pareto, "loc"), (Laplace, ContinuousBernoulli, "loc"),
+                       (Laplace, Pareto, "loc"), (Normal, ContinuousBernoulli, "loc"),
+                       (Normal, Pareto, "loc"), (Pareto, Beta, "scale"),
+                       (Pareto, ContinuousBernoulli, "scale"), (Pareto, Uniform, "scale")]:
+    register_kl(_p, _q)(lambda p, q, _name=_param: _infinite_like(getattr(p, _name)))
+
+
+def _cb_cross_entropy_part(p_mean, q):
+    """-E_p[log q(x)] for a ContinuousBernoulli q, given p's mean."""
+    return -p_mean * q.logits - (-q.probs).log1p() - q._cont_bern_log_norm()
+
+
+@register_kl(Beta, ContinuousBernoulli)
+def _kl_beta_continuous_bernoulli(p, q):
+    return -p.entropy() + _cb_cross_entropy_part(p.mean, q)
+
+
+@register_kl(Uniform, ContinuousBernoulli)
+def _kl_uniform_continuous_bernoulli(p, q):
+    """+inf where [low, high] leaves [0, 1]."""
+    result = -p.entropy() + _cb_cross_entropy_part(p.mean, q)
+    return _fill(result, (p.high.array > 1) | (p.low.array < 0), float("inf"))
+
+
+@register_kl(ContinuousBernoulli, Exponential)
+def _kl_continuous_bernoulli_exponential(p, q):
+    return -p.entropy() - q.rate.log() + q.rate * p.mean
+
+
+@register_kl(ContinuousBernoulli, Normal)
+def _kl_continuous_bernoulli_normal(p, q):
+    t2 = 0.5 * (math.log(2.0 * math.pi) + (q.loc / q.scale) ** 2) + q.scale.log()
+    t3 = (p.variance + p.mean ** 2 - 2.0 * q.loc * p.mean) / (2.0 * q.scale ** 2)
+    return -p.entropy() + t2 + t3
+
+
+@register_kl(ContinuousBernoulli, Uniform)
+def _kl_continuous_bernoulli_uniform(p, q):
+    """+inf unless [0, 1] lies within [low, high]."""
+    result = -p.entropy() + (q.high - q.low).log()
+    return _fill(result, (q.low.array > 0) | (q.high.array < 1), float("inf"))
+
+
+@register_kl(Pareto, Exponential)
+def _kl_pareto_exponential(p, q):
+    scale_rate = p.scale * q.rate
+    result = ((p.alpha / scale_rate).log() - p.alpha.reciprocal()
+              + p.alpha * scale_rate / (p.alpha - 1) - 1)
+    return _fill(result, p.alpha.array <= 1, float("inf"))
+
+
+@register_kl(Pareto, Gamma)
+def _kl_pareto_gamma(p, q):
+    common = p.scale.log() + p.alpha.reciprocal()
+    result = (p.alpha.log() - common + q.concentration.lgamma()
+              - q.concentration * q.rate.log() + (1 - q.concentration) * common
+              + q.rate * p.alpha * p.scale / (p.alpha - 1) - 1)
+    return _fill(result, p.alpha.array <= 1, float("inf"))
+
+
+@register_kl(Pareto, Normal)
+def _kl_pareto_normal(p, q):
+    var_normal = 2 * q.scale ** 2
+    common = p.scale / (p.alpha - 1)
+    t1 = (math.sqrt(2 * math.pi) * q.scale * p.alpha / p.scale).log()
+    t3 = p.alpha * common ** 2 / (p.alpha - 2)
+    t4 = (p.alpha * common - q.loc) ** 2
+    result = t1 - p.alpha.reciprocal() + (t3 + t4) / var_normal - 1
+    return _fill(result, p.alpha.array <= 2, float("inf"))
+
+
+@register_kl(Uniform, Pareto)
+def _kl_uniform_pareto(p, q):
+    width = p.high - p.low
+    t1 = (q.alpha * q.scale ** q.alpha * width).log()
+    t2 = (_x_log_x(p.high) - _x_log_x(p.low) - width) / width
+    return _fill(t2 * (q.alpha + 1) - t1, p.low.array < q.scale.array, float("inf"))
