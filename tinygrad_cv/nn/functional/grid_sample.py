@@ -5,22 +5,25 @@ affine_grid: theta (N, 2, 3) and size (N, C, H, W) -> grid (N, H, W, 2) (or (N, 
 coordinates linspace(-1, 1, W) (times (W - 1) / W without ``align_corners``; 0 for size 1).
 
 grid_sample: input (N, C, H, W) sampled at grid (N, Ho, Wo, 2) of normalised (x, y) in [-1, 1]
--> (N, C, Ho, Wo).  A coordinate g becomes the pixel position
+-> (N, C, Ho, Wo); or volumetric input (N, C, D, H, W) at grid (N, Do, Ho, Wo, 3) of (x, y, z)
+-> (N, C, Do, Ho, Wo).  A coordinate g along an axis of size W becomes the position
 
     ix = (g + 1) / 2 (W - 1)          (align_corners)
     ix = ((g + 1) W - 1) / 2          (otherwise: -1 and 1 are the outer pixel edges)
 
 then, by ``padding_mode``: 'zeros' leaves it (samples outside read 0), 'border' clamps it to
 [0, W - 1], 'reflection' reflects it about the borders (the pixel centres 0 and W - 1, or the
-edges -0.5 and W - 0.5 without align_corners) and clamps.  'bilinear' mixes the four
-neighbours with weights (1 - |ix - x|)(1 - |iy - y|); 'nearest' takes the pixel at the
-rounded position (half to even).  Gradients flow to the input (scatter-add of the weights)
-and, for 'bilinear', to the grid, with torch's conventions at the clamps (0 at and beyond the
-border) and reflections (the sign flips).  Built from primitives (differentiable twice).
-'bicubic' and 5-D (volumetric) inputs raise NotImplementedError.
+edges -0.5 and W - 0.5 without align_corners) and clamps.  'bilinear' mixes the 2^d corner
+neighbours (4 in 2-D; 8, trilinear, in 3-D) with weights prod_axes (1 - |ix - x|); 'nearest'
+takes the pixel at the rounded position (half to even).  Gradients flow to the input
+(scatter-add of the weights) and, for 'bilinear', to the grid, with torch's conventions at the
+clamps (0 at and beyond the border) and reflections (the sign flips).  Built from primitives
+(differentiable twice).  'bicubic' raises NotImplementedError (on 5-D inputs torch's
+RuntimeError: it is 2-D only).
 """
 from __future__ import annotations
 
+import itertools
 import warnings
 
 from ... import backend
@@ -64,7 +67,7 @@ def affine_grid(theta, size, align_corners=None):
     elif min(size) <= 0:
         raise ValueError(f"Expected non-zero, positive output size. Got {size}")
     if theta.shape[0] != size[0]:
-        raise ValueError(f"affine_grid: theta has {theta.shape[0]} matrices for a batch of "
+        raise RuntimeError(f"affine_grid: theta has {theta.shape[0]} matrices for a batch of "
                          f"{size[0]}")
     xp = backend.get_array_module(theta.array)
     lines = [_base_coordinates(xp, s, align_corners, theta.dtype) for s in reversed(spatial)]
@@ -114,18 +117,53 @@ def _source_coordinate(g, size, padding_mode, align_corners):
     return coord
 
 
-def _gather(pixels, n_index, ys, xs, h, w):
-    """pixels (N, H, W, C) at integer positions (ys, xs) (N, Ho, Wo), 0 outside: (N, Ho, Wo, C)
-    and the raw validity mask."""
-    xp = backend.get_array_module(ys)
-    valid = (xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)
-    values = pixels[n_index, xp.clip(ys, 0, h - 1), xp.clip(xs, 0, w - 1)]
+def _gather(pixels, n_index, positions, sizes):
+    """pixels (N, *spatial, C) at integer positions (one (N, *out) array per spatial axis,
+    slowest first), 0 outside: (N, *out, C) and the raw validity mask."""
+    xp = backend.get_array_module(positions[0])
+    valid = None
+    clipped = []
+    for pos, size in zip(positions, sizes):
+        inside = (pos >= 0) & (pos < size)
+        valid = inside if valid is None else valid & inside
+        clipped.append(xp.clip(pos, 0, size - 1))
+    values = pixels[(n_index, *clipped)]
     return values, valid
 
 
+def _check_arguments(input, grid, mode):
+    """torch's grid_sampler checks, in torch's order."""
+    spatial_dims = input.ndim - 2
+    if grid.shape[-1] != spatial_dims:
+        raise RuntimeError(f"grid_sampler(): expected grid to have size {spatial_dims} in last "
+                           f"dimension, but got grid with sizes {list(grid.shape)}")
+    if grid.shape[0] != input.shape[0]:
+        raise RuntimeError(f"grid_sampler(): expected grid and input to have same batch size, "
+                           f"but got input with sizes {list(input.shape)} and grid with sizes "
+                           f"{list(grid.shape)}")
+    for axis in range(2, input.ndim):
+        if input.shape[axis] <= 0:
+            raise RuntimeError(f"grid_sampler(): expected input to have non-empty spatial "
+                               f"dimensions, but input has sizes {list(input.shape)} with "
+                               f"dimension {axis} being empty")
+    expected = 4 if input.ndim == 4 else 5
+    if input.ndim != expected or grid.ndim != expected:
+        raise RuntimeError(f"grid_sampler(): expected {expected}D input and grid with same "
+                           f"number of dimensions, but got input with sizes {list(input.shape)} "
+                           f"and grid with sizes {list(grid.shape)}")
+    if mode == "bicubic":
+        if expected == 5:
+            raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
+        raise NotImplementedError("grid_sample: mode='bicubic' is not supported (bilinear and "
+                                  "nearest are)")
+    if input.dtype != grid.dtype:
+        raise RuntimeError(f"grid_sampler(): expected input and grid to have the same dtype, "
+                           f"but input has {input.dtype} and grid has {grid.dtype}")
+
+
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
-    """Sample ``input`` (N, C, H, W) at ``grid`` (N, Ho, Wo, 2): (N, C, Ho, Wo) (see the module
-    docstring)."""
+    """Sample ``input`` (N, C, H, W) at ``grid`` (N, Ho, Wo, 2): (N, C, Ho, Wo), or
+    (N, C, D, H, W) at (N, Do, Ho, Wo, 3): (N, C, Do, Ho, Wo) (see the module docstring)."""
     if mode not in ("bilinear", "nearest", "bicubic"):
         raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', "
                          f"'nearest' or 'bicubic', but got: '{mode}'")
@@ -135,51 +173,40 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     if align_corners is None:
         warnings.warn(_ALIGN_WARNING, stacklevel=2)
         align_corners = False
-    if mode == "bicubic":
-        raise NotImplementedError("grid_sample: mode='bicubic' is not supported (bilinear and "
-                                  "nearest are)")
-    if input.ndim == 5:
-        raise NotImplementedError("grid_sample: 5-D (volumetric) inputs are not supported")
-    if input.ndim != 4 or grid.ndim != 4 or grid.shape[-1] != 2:
-        raise RuntimeError(f"grid_sample(): expected a 4D input and a grid of shape "
-                           f"(N, H_out, W_out, 2), got input {tuple(input.shape)} and grid "
-                           f"{tuple(grid.shape)}")
-    if grid.shape[0] != input.shape[0]:
-        raise RuntimeError(f"grid_sampler(): expected grid and input to have same batch size, "
-                           f"but got input with sizes {tuple(input.shape)} and grid with sizes "
-                           f"{tuple(grid.shape)}")
-    if min(input.shape[2:]) <= 0:
-        raise RuntimeError(f"grid_sampler(): expected input to have non-empty spatial "
-                           f"dimensions, but input has sizes {tuple(input.shape)}")
-    if input.dtype != grid.dtype:
-        raise RuntimeError(f"grid_sampler(): expected input and grid to have the same dtype, "
-                           f"but input has {input.dtype} and grid has {grid.dtype}")
-    n, c, h, w = input.shape
+    _check_arguments(input, grid, mode)
+    n = input.shape[0]
+    sizes = tuple(input.shape[2:])                             # (H, W) or (D, H, W)
+    dims = len(sizes)
     xp = backend.get_array_module(input.array)
-    ix = _source_coordinate(grid[..., 0], w, padding_mode, align_corners)
-    iy = _source_coordinate(grid[..., 1], h, padding_mode, align_corners)
-    pixels = input.permute(0, 2, 3, 1)                         # (N, H, W, C)
-    n_index = xp.arange(n).reshape(n, 1, 1)
+    # grid[..., k] is the coordinate along spatial axis dims - 1 - k (x: W, y: H, z: D)
+    coords = [_source_coordinate(grid[..., dims - 1 - axis], sizes[axis], padding_mode,
+                                 align_corners) for axis in range(dims)]
+    pixels = input.permute(0, *range(2, dims + 2), 1)          # (N, *spatial, C)
+    n_index = xp.arange(n).reshape((n,) + (1,) * dims)
+    channels_first = (0, dims + 1, *range(1, dims + 1))
     if mode == "nearest":
-        xs = xp.rint(ix.array).astype(xp.int64)
-        ys = xp.rint(iy.array).astype(xp.int64)
-        values, valid = _gather(pixels, n_index, ys, xs, h, w)
+        positions = [xp.rint(c.array).astype(xp.int64) for c in coords]
+        values, valid = _gather(pixels, n_index, positions, sizes)
         out = values * Tensor.wrap(valid[..., None].astype(input.dtype))
-        return out.permute(0, 3, 1, 2)
-    x0 = xp.floor(ix.array)
-    y0 = xp.floor(iy.array)
-    wx1 = ix - Tensor.wrap(x0)                                   # weight of the x0 + 1 column
-    wy1 = iy - Tensor.wrap(y0)
-    wx0, wy0 = 1.0 - wx1, 1.0 - wy1
-    x0, y0 = x0.astype(xp.int64), y0.astype(xp.int64)
+        return out.permute(*channels_first)
+    lows, weights = [], []
+    for c in coords:
+        low = xp.floor(c.array)
+        upper = c - Tensor.wrap(low)                           # weight of the low + 1 neighbour
+        lows.append(low.astype(xp.int64))
+        weights.append((1.0 - upper, upper))
     out = None
-    for dy, wy in ((0, wy0), (1, wy1)):
-        for dx, wx in ((0, wx0), (1, wx1)):
-            values, valid = _gather(pixels, n_index, y0 + dy, x0 + dx, h, w)
-            weight = wx * wy * Tensor.wrap(valid.astype(input.dtype))
-            term = values * weight.unsqueeze(-1)
-            out = term if out is None else out + term
-    return out.permute(0, 3, 1, 2)
+    for corner in itertools.product((0, 1), repeat=dims):     # 4 or 8 corners, slowest first
+        positions = [low + step for low, step in zip(lows, corner)]
+        values, valid = _gather(pixels, n_index, positions, sizes)
+        weight = None
+        for axis in reversed(range(dims)):                     # x weight first, as in 2-D
+            w = weights[axis][corner[axis]]
+            weight = w if weight is None else weight * w
+        weight = weight * Tensor.wrap(valid.astype(input.dtype))
+        term = values * weight.unsqueeze(-1)
+        out = term if out is None else out + term
+    return out.permute(*channels_first)
 
 
 __all__ = ["affine_grid", "grid_sample"]
