@@ -130,6 +130,21 @@ def test_grid_sample_3d_and_affine_grid_gradcheck_and_spatial_transformer_chain(
              [theta, x], (0, 1))
 
 
+
+@pytest.mark.parametrize("padding_mode", PADDINGS)
+def test_grid_sample_3d_double_backward_matches_torch(padding_mode):
+    rng = np.random.default_rng(35)
+    x, g = rng.standard_normal((1, 2, 3, 2, 3)), rng.uniform(-1.3, 1.3, (1, 2, 2, 2, 3))
+    a, b = tg.Tensor(x, requires_grad=True), tg.Tensor(g, requires_grad=True)
+    ta, tb = torch.tensor(x, requires_grad=True), torch.tensor(g, requires_grad=True)
+    y = F.grid_sample(a, b, padding_mode=padding_mode, align_corners=False)
+    ty = TF.grid_sample(ta, tb, padding_mode=padding_mode, align_corners=False)
+    ga, gb = tg.autograd.grad((y * y).sum(), [a, b], create_graph=True)
+    tga, tgb = torch.autograd.grad((ty * ty).sum(), [ta, tb], create_graph=True)
+    for ours, theirs in zip(tg.autograd.grad(ga.sum() + gb.sum(), [a, b]),
+                            torch.autograd.grad(tga.sum() + tgb.sum(), [ta, tb])):
+        np.testing.assert_allclose(_host(ours), _host(theirs), **TOL[np.float64])
+
 _SHAPE_ERRORS = [
     ((1, 1, 2, 2, 2), (1, 1, 1, 2)),           # 5-D input, 4-D grid of pairs
     ((1, 1, 2, 2, 2), (1, 1, 1, 1, 2)),        # 5-D grid of pairs
