@@ -485,8 +485,7 @@ def _model_grads(lib, module, hooks):
     if lib is tg:
         model = tg.nn.Sequential(tg.nn.Conv2d(2, 3, 3), tg.nn.Tanh(), tg.nn.Flatten(),
                                  tg.nn.Linear(12, 2))
-        for p, q in zip(model.parameters(), t_model.parameters()):
-            p.array[...] = q.detach().numpy()
+        model.load_state_dict({k: v.detach().numpy() for k, v in t_model.state_dict().items()})
     x = lib.tensor(MODEL_INPUT)
     if hooks:
         with module.saved_tensors_hooks(lambda t: t.detach().half(), lambda p: p.float()):
@@ -605,8 +604,7 @@ def _accumulator_hook_pattern(lib):
     model = torch.nn.Linear(3, 2)
     if lib is tg:
         ours = tg.nn.Linear(3, 2)
-        for p, q in zip(ours.parameters(), model.parameters()):
-            p.array[...] = q.detach().numpy()
+        ours.load_state_dict({k: v.detach().numpy() for k, v in model.state_dict().items()})
         model = ours
     log, accumulators = [], []
     for name, p in model.named_parameters():
