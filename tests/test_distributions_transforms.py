@@ -328,3 +328,24 @@ def test_lognormal_is_a_transformed_normal_like_torch():
     np.testing.assert_allclose(D.kl_divergence(p, q).numpy(),
                                TD.kl_divergence(TD.LogNormal(0.0, 1.0),
                                                 TD.LogNormal(1.0, 2.0)).numpy(), rtol=1e-6)
+
+
+def test_the_families_torch_builds_by_transforms_are_transformed_distributions():
+    names = [n for n in dir(TD) if isinstance(getattr(TD, n), type)
+             and issubclass(getattr(TD, n), TD.Distribution) and hasattr(D, n)]
+    assert len(names) >= 35
+    for n in names:
+        assert (issubclass(getattr(D, n), D.TransformedDistribution)
+                == issubclass(getattr(TD, n), TD.TransformedDistribution)), n
+    # their transforms describe them: the generic transformed log_prob equals the closed form
+    # (HalfNormal's AbsTransform has no log|J|, as torch's)
+    value = tg.tensor(np.abs(X[0]) + 0.1)
+    half = D.HalfNormal(tg.tensor(np.abs(SCALE)))
+    assert isinstance(half.transforms[0], D.AbsTransform) and isinstance(half.base_dist,
+                                                                         D.Normal)
+    for d in (D.Gumbel(tg.tensor(LOC), tg.tensor(np.abs(SCALE))),
+              D.LogNormal(tg.tensor(LOC), 1.5),
+              D.Weibull(tg.tensor(np.abs(SCALE)), 1.7)):
+        np.testing.assert_allclose(D.TransformedDistribution.log_prob(d, value).numpy(),
+                                   d.log_prob(value).numpy(), rtol=1e-9, atol=1e-12)
+        assert tuple(d.expand((2, 3, 4)).batch_shape) == (2, 3, 4)

@@ -23,8 +23,12 @@ import math
 from .. import backend
 from ..tensor import Tensor, where
 from . import constraints
-from .distribution import Distribution, as_param, as_value, broadcast_params
+from .distribution import Distribution, as_param, as_value, broadcast_params, _shape_of
 from .gamma import Gamma
+from .normal import Normal
+from .transformed_distribution import TransformedDistribution
+from .transforms import AbsTransform, AffineTransform, ExpTransform
+from .uniform import Uniform
 
 
 def _positive(dist, name, t):
@@ -42,17 +46,36 @@ def _require_counts(dist, value, upper, constraint):
     dist._require_support(value, ok, constraint)
 
 
-class HalfNormal(Distribution):
+class _TransformedFamily(TransformedDistribution):
+    """A family torch builds as a TransformedDistribution that keeps its own closed forms
+    (and sampler): ``expand`` rebuilds it from expanded parameters."""
+
+    def expand(self, batch_shape, _instance=None):
+        batch_shape = _shape_of(batch_shape)
+        return type(self)(**{name: getattr(self, name).expand(*batch_shape)
+                             for name in self._param_names},
+                          validate_args=self._validate_args)
+
+    def sample(self, sample_shape=()):
+        return Distribution.sample(self, sample_shape)
+
+    def __repr__(self):
+        return Distribution.__repr__(self)
+
+
+class HalfNormal(_TransformedFamily):
+    """|N(0, scale^2)|: Normal(0, scale) through AbsTransform (as torch builds it)."""
+
     has_rsample = True
     _param_names = ("scale",)
     arg_constraints = {"scale": constraints.positive}
     support = constraints.nonnegative
 
     def __init__(self, scale, validate_args=None):
-        params, shape = broadcast_params("HalfNormal", scale=scale)
+        params, _ = broadcast_params("HalfNormal", scale=scale)
         self.scale = params["scale"]
-        super().__init__(shape, (), validate_args)
-        _positive(self, "scale", self.scale)
+        super().__init__(Normal(0.0, self.scale, validate_args=False), AbsTransform(),
+                         validate_args)
 
     @property
     def mean(self):
@@ -153,7 +176,10 @@ class Cauchy(Distribution):
         return ((value - 0.5) * math.pi).tan() * self.scale + self.loc
 
 
-class Gumbel(Distribution):
+class Gumbel(_TransformedFamily):
+    """Uniform(tiny, 1 - eps) through -log(-log u) scaled and shifted (as torch builds it;
+    the closed forms and the sampler are its own)."""
+
     has_rsample = True
     _param_names = ("loc", "scale")
     arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
@@ -162,8 +188,14 @@ class Gumbel(Distribution):
     def __init__(self, loc, scale, validate_args=None):
         params, shape = broadcast_params("Gumbel", loc=loc, scale=scale)
         self.loc, self.scale = params["loc"], params["scale"]
-        super().__init__(shape, (), validate_args)
-        _positive(self, "scale", self.scale)
+        info = backend.module_for_device("cpu").finfo(self.loc.dtype)
+        xp = backend.get_array_module(self.loc.array)
+        base = Uniform(Tensor.wrap(xp.full(shape, float(info.tiny), dtype=self.loc.dtype)),
+                       Tensor.wrap(xp.full(shape, 1 - float(info.eps), dtype=self.loc.dtype)),
+                       validate_args=False)
+        super().__init__(base, [ExpTransform().inv, AffineTransform(0, -1.0),
+                                ExpTransform().inv, AffineTransform(self.loc, -self.scale)],
+                         validate_args)
 
     @property
     def mean(self):
