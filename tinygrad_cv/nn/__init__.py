@@ -31,6 +31,7 @@ from .layers.conv import (Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose
 from .layers.pooling import (MaxPool1d, MaxPool2d, MaxUnpool1d, MaxUnpool2d,  # noqa: F401
                              AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d,
                              AdaptiveMaxPool1d, AdaptiveMaxPool2d, FractionalMaxPool2d,
+                             FractionalMaxPool3d,
                              MaxPool3d, AvgPool3d, MaxUnpool3d, AdaptiveAvgPool3d,
                              AdaptiveMaxPool3d)
 from .layers.lp_pool import LPPool1d, LPPool2d, LPPool3d  # noqa: F401

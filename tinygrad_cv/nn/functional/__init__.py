@@ -48,7 +48,8 @@ from .alpha_dropout import alpha_dropout, feature_alpha_dropout  # noqa: F401
 from .ctc_loss import ctc_loss  # noqa: F401
 from .linear_cross_entropy import linear_cross_entropy  # noqa: F401
 from .fractional_max_pool import (fractional_max_pool2d,  # noqa: F401
-                                  fractional_max_pool2d_with_indices)
+                                  fractional_max_pool2d_with_indices, fractional_max_pool3d,
+                                  fractional_max_pool3d_with_indices)
 from .lp_pool import lp_pool1d, lp_pool2d, lp_pool3d  # noqa: F401
 from .pooling_indices import (max_pool1d_with_indices, max_pool2d_with_indices,  # noqa: F401
                               adaptive_max_pool1d_with_indices,

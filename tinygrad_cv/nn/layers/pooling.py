@@ -1,12 +1,12 @@
-"""Pooling layers (no parameters): MaxPool1d/2d/3d, MaxUnpool1d/2d/3d, AvgPool1d/2d/3d and
-adaptive average/max pooling in 1-D, 2-D and 3-D.  The 3-D layers take (N, C, D, H, W) or
-unbatched (C, D, H, W), the 2-D ones (N, C, H, W) or (C, H, W), the 1-D ones (N, C, L) or
-(C, L), as torch."""
+"""Pooling layers (no parameters): MaxPool1d/2d/3d, MaxUnpool1d/2d/3d, AvgPool1d/2d/3d,
+FractionalMaxPool2d/3d and adaptive average/max pooling in 1-D, 2-D and 3-D.  The 3-D layers
+take (N, C, D, H, W) or unbatched (C, D, H, W), the 2-D ones (N, C, H, W) or (C, H, W), the
+1-D ones (N, C, L) or (C, L), as torch."""
 from __future__ import annotations
 
 from ...arguments import pair, single, triple
 from ..functional.adaptive_max_pool import adaptive_max_pool2d
-from ..functional.fractional_max_pool import fractional_max_pool2d
+from ..functional.fractional_max_pool import fractional_max_pool2d, fractional_max_pool3d
 from ..functional.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d, max_unpool2d
 from ..functional.pooling1d import (adaptive_avg_pool1d, adaptive_max_pool1d, avg_pool1d,
                                     max_pool1d, max_unpool1d)
@@ -145,6 +145,43 @@ class FractionalMaxPool2d(Module):
 
     def forward(self, input):
         return fractional_max_pool2d(input, self.kernel_size, self.output_size,
+                                     self.output_ratio, self.return_indices,
+                                     _random_samples=self._random_samples)
+
+
+class FractionalMaxPool3d(Module):
+    """Max over pseudo-random (kt, kh, kw) windows (``functional.fractional_max_pool3d``), to
+    ``output_size`` or ``output_ratio`` (each in (0, 1)) of the input size; new random window
+    sequences at each call unless ``_random_samples`` (N, C, 3) is given.  Input
+    (N, C, T, H, W) or (C, T, H, W)."""
+
+    def __init__(self, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+                 _random_samples=None):
+        super().__init__()
+        kernels = kernel_size if isinstance(kernel_size, (tuple, list)) else (kernel_size,)
+        if not all(k > 0 for k in kernels):
+            raise ValueError(f"kernel_size must be greater than 0, but got {kernel_size}")
+        self.kernel_size = triple(kernel_size, "kernel_size", "FractionalMaxPool3d")
+        self.return_indices = return_indices
+        self.register_buffer("_random_samples", _random_samples)
+        self.output_size = None if output_size is None else triple(output_size, "output_size",
+                                                                    "FractionalMaxPool3d")
+        self.output_ratio = None
+        if output_ratio is not None:
+            self.output_ratio = (tuple(output_ratio) if isinstance(output_ratio, (tuple, list))
+                                 else (output_ratio,) * 3)
+        if output_size is None and output_ratio is None:
+            raise ValueError("FractionalMaxPool3d requires specifying either an output size, or "
+                             "a pooling ratio")
+        if output_size is not None and output_ratio is not None:
+            raise ValueError("only one of output_size and output_ratio may be specified")
+        if self.output_ratio is not None and (len(self.output_ratio) != 3 or
+                                              not all(0 < r < 1 for r in self.output_ratio)):
+            raise ValueError(f"output_ratio must be three numbers between 0 and 1 (got "
+                             f"{output_ratio})")
+
+    def forward(self, input):
+        return fractional_max_pool3d(input, self.kernel_size, self.output_size,
                                      self.output_ratio, self.return_indices,
                                      _random_samples=self._random_samples)
 
