@@ -1,15 +1,20 @@
 """Probability distributions with torch.distributions' names and semantics.
 
 ``Categorical``, ``OneHotCategorical``, ``Bernoulli``, ``Geometric``, ``Binomial``,
-``Poisson``, ``Normal``, ``HalfNormal``, ``LogNormal``, ``Uniform``, ``Exponential``,
-``Laplace``, ``Cauchy``, ``Gumbel``, ``Gamma``, ``Chi2``, ``Beta``, ``StudentT``, ``Dirichlet``,
-``MultivariateNormal`` and ``Independent``: ``sample`` / ``rsample`` (reparameterised for
-Normal, HalfNormal, LogNormal, Uniform, Exponential, Laplace, Cauchy, Gumbel and
-MultivariateNormal, so gradients flow to their parameters),
-``log_prob`` and ``entropy`` (differentiable in the parameters), ``mean``, ``mode``,
-``variance``, ``stddev``, ``expand``; draws come from the seeded generator of the parameters'
-device (``tinygrad_cv.manual_seed``).  ``kl_divergence(p, q)`` has the closed forms for two
-distributions of the same family.
+``Multinomial``, ``NegativeBinomial``, ``Poisson``, ``Normal``, ``HalfNormal``, ``LogNormal``,
+``Uniform``, ``Exponential``, ``Laplace``, ``Cauchy``, ``HalfCauchy``, ``Gumbel``, ``Gamma``,
+``InverseGamma``, ``Chi2``, ``Beta``, ``Kumaraswamy``, ``ContinuousBernoulli``, ``StudentT``,
+``FisherSnedecor``, ``Weibull``, ``Pareto``, ``VonMises``, ``Dirichlet``, ``LogisticNormal``,
+``RelaxedBernoulli``, ``RelaxedOneHotCategorical``, ``MultivariateNormal``,
+``LowRankMultivariateNormal``, ``MixtureSameFamily``, ``Independent`` and
+``TransformedDistribution``: ``sample`` / ``rsample`` (reparameterised where torch's is, except
+the Gamma-based ones, so gradients flow to the parameters), ``log_prob``, ``entropy``, ``cdf``,
+``icdf`` (differentiable in the parameters), ``mean``, ``mode``, ``variance``, ``stddev``,
+``expand``; draws come from the seeded generator of the parameters' device
+(``tinygrad_cv.manual_seed``).  ``arg_constraints`` / ``support`` are ``constraints`` objects
+and drive the validation (``validate_args``); ``transforms`` holds the bijections,
+``biject_to`` / ``transform_to`` map constraints to them.  ``kl_divergence(p, q)`` has the
+closed forms torch registers for these families (the most specific pair wins).
 """
 from . import constraints  # noqa: F401
 from .distribution import Distribution  # noqa: F401
