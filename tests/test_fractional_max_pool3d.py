@@ -95,6 +95,14 @@ def test_windows_vary_with_samples_and_extra_sample_rows_are_ignored():
     assert tuple(a.shape) == (2, 2, 4, 4, 4) and not np.array_equal(_host(a), _host(b))
 
 
+def test_empty_batch_gives_an_empty_output_as_torch():
+    for shape in [(0, 2, 6, 6, 6), (0, 2, 6, 6)]:
+        name = f"fractional_max_pool{len(shape) - 2}d_with_indices"
+        values, indices = getattr(F, name)(tg.zeros(*shape), 2, 2)
+        expected = getattr(TF, name)(torch.zeros(shape), 2, 2)[0].shape
+        assert tuple(values.shape) == tuple(indices.shape) == tuple(expected)
+
+
 def test_nan_windows_pick_the_last_nan_as_torch():
     for shape in [(1, 1, 4, 4, 4), (1, 1, 4, 4)]:
         x = np.zeros(shape, np.float32)

@@ -68,7 +68,7 @@ def _pool_planes(x, kernel, output_size, samples):
     starts = [_starts(xp, samples[:, d], sizes[d], output_size[d], kernel[d], x.dtype)
               for d in range(len(sizes))]
     flat = _window_positions(xp, starts, kernel, sizes)            # (P, M, K)
-    planes = x.reshape(n * c, -1)
+    planes = x.reshape(n * c, math.prod(sizes))
     window = planes.array[xp.arange(n * c)[:, None, None], flat]
     best = _first_max(xp, window)
     chosen = xp.take_along_axis(flat, best[..., None], axis=2)[..., 0]   # (P, M)
