@@ -95,12 +95,17 @@ def test_windows_vary_with_samples_and_extra_sample_rows_are_ignored():
     assert tuple(a.shape) == (2, 2, 4, 4, 4) and not np.array_equal(_host(a), _host(b))
 
 
-def test_empty_batch_gives_an_empty_output_as_torch():
-    for shape in [(0, 2, 6, 6, 6), (0, 2, 6, 6)]:
+def test_empty_batch_and_output_size_0_give_empty_outputs_as_torch():
+    for shape, size, ratio in [((0, 2, 6, 6, 6), 2, None), ((0, 2, 6, 6), 2, None),
+                               ((2, 3, 6, 6, 6), (2, 0, 3), None), ((2, 3, 6, 6), (0, 3), None),
+                               ((1, 1, 6, 6, 6), None, 0.1)]:
         name = f"fractional_max_pool{len(shape) - 2}d_with_indices"
-        values, indices = getattr(F, name)(tg.zeros(*shape), 2, 2)
-        expected = getattr(TF, name)(torch.zeros(shape), 2, 2)[0].shape
+        x = tg.zeros(*shape, requires_grad=True)
+        values, indices = getattr(F, name)(x, 2, size, ratio)
+        expected = getattr(TF, name)(torch.zeros(shape), 2, size, ratio)[0].shape
         assert tuple(values.shape) == tuple(indices.shape) == tuple(expected)
+        values.sum().backward()
+        assert tuple(x.grad.shape) == shape and not _host(x.grad).any()
 
 
 def test_nan_windows_pick_the_last_nan_as_torch():

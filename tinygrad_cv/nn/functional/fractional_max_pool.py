@@ -23,9 +23,9 @@ from ...tensor import Tensor
 
 
 def _starts(xp, samples, n, m, k, dtype):
-    """(P, m) window starts for P planes' samples (P,)."""
-    if m == 1:
-        return xp.full((samples.shape[0], 1), n - k, dtype=xp.int64)
+    """(P, m) window starts for P planes' samples (P,) (none for m = 0)."""
+    if m <= 1:
+        return xp.full((samples.shape[0], m), n - k, dtype=xp.int64)
     alpha = dtype.type(n - k) / dtype.type(m - 1)
     i = xp.arange(m - 1, dtype=dtype)[None, :]
     u = samples.astype(dtype)[:, None]
@@ -92,7 +92,7 @@ def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=Non
         rh, rw = output_ratio if isinstance(output_ratio, (tuple, list)) else (output_ratio,) * 2
         output_size = (int(h * rh), int(w * rw))
     oh, ow = pair(output_size, "output_size", op)
-    if oh + kh - 1 > h or ow + kw - 1 > w or min(oh, ow, kh, kw) < 1:
+    if oh + kh - 1 > h or ow + kw - 1 > w or min(kh, kw) < 1 or min(oh, ow) < 0:
         raise RuntimeError(f"{op}: output size {(oh, ow)} with pool size {(kh, kw)} does not fit "
                            f"the input size {(h, w)} (need output + pool - 1 <= input)")
     if _random_samples is None:
@@ -166,9 +166,9 @@ def fractional_max_pool3d(input, kernel_size, output_size=None, output_ratio=Non
         ratio = _ratio3(output_ratio)
         output_size = tuple(int(size * r) for size, r in zip(sizes, ratio))
     output_size = _triple_as_torch(output_size, "output_size", op)
-    if min(kernel) < 1 or min(output_size) < 1:
-        raise RuntimeError(f"{op}: kernel_size {kernel} and output_size {output_size} must be "
-                           "positive")
+    if min(kernel) < 1 or min(output_size) < 0:
+        raise RuntimeError(f"{op}: kernel_size {kernel} must be positive and output_size "
+                           f"{output_size} not negative")
     if x.shape[1] == 0:
         raise RuntimeError(f"{op}: expected input to have non-zero size for non-batch "
                            f"dimensions, got shape {tuple(input.shape)}")
