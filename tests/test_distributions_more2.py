@@ -415,3 +415,25 @@ def test_cross_family_kl_matches_torch(pair):
             if b.grad is not None:
                 got = a.grad.numpy() if a.grad is not None else np.zeros(tuple(b.shape))
                 np.testing.assert_allclose(got, b.grad.numpy(), rtol=1e-6, atol=1e-9)
+
+
+def test_one_hot_categorical_straight_through():
+    probs = np.array([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]])
+    po = tg.tensor(probs, requires_grad=True)
+    d = D.OneHotCategoricalStraightThrough(probs=po)
+    assert d.has_rsample and TD.OneHotCategoricalStraightThrough.has_rsample
+    tg.manual_seed(0)
+    draws = d.rsample((4000,))
+    raw = draws.detach().numpy()
+    assert set(np.unique(raw)) <= {0.0, 1.0} and (raw.sum(-1) == 1).all()
+    np.testing.assert_allclose(raw.mean(0), probs, atol=0.04)
+    w = rng.standard_normal((3,))
+    (draws * tg.tensor(w)).sum().backward()             # d/dprobs: n w (straight through)
+    pt = torch.tensor(probs, requires_grad=True)
+    dt = TD.OneHotCategoricalStraightThrough(probs=pt)
+    (dt.rsample((4000,)) * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(po.grad.numpy(), pt.grad.numpy(), rtol=1e-9)
+    e = d.expand((5, 2))
+    assert type(e) is D.OneHotCategoricalStraightThrough and tuple(e.batch_shape) == (5, 2)
+    np.testing.assert_allclose(d.log_prob(tg.tensor(np.eye(3)[[2, 0]])).detach().numpy(),
+                               np.log([0.5, 0.6]))

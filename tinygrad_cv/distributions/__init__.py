@@ -1,6 +1,6 @@
 """Probability distributions with torch.distributions' names and semantics.
 
-``Categorical``, ``OneHotCategorical``, ``Bernoulli``, ``Geometric``, ``Binomial``,
+``Categorical``, ``OneHotCategorical`` (and its ``StraightThrough`` form), ``Bernoulli``, ``Geometric``, ``Binomial``,
 ``Multinomial``, ``NegativeBinomial``, ``Poisson``, ``Normal``, ``HalfNormal``, ``LogNormal``,
 ``Uniform``, ``Exponential``, ``Laplace``, ``Cauchy``, ``HalfCauchy``, ``Gumbel``, ``Gamma``,
 ``InverseGamma``, ``Chi2``, ``Beta``, ``Kumaraswamy``, ``ContinuousBernoulli``, ``StudentT``,
@@ -30,7 +30,8 @@ from .beta import Beta  # noqa: F401
 from .poisson import Poisson  # noqa: F401
 from .multivariate_normal import MultivariateNormal  # noqa: F401
 from .independent import Independent  # noqa: F401
-from .one_hot_categorical import OneHotCategorical  # noqa: F401
+from .one_hot_categorical import (OneHotCategorical,  # noqa: F401
+                                  OneHotCategoricalStraightThrough)
 from .more_families import (HalfNormal, Cauchy, Gumbel, Geometric, Binomial,  # noqa: F401
                             Chi2, StudentT, Dirichlet)
 from .transformed_distribution import TransformedDistribution  # noqa: F401
@@ -61,7 +62,7 @@ __all__ = ["constraints", "Distribution", "Categorical", "OneHotCategorical", "N
            "Weibull", "Pareto", "HalfCauchy", "InverseGamma", "Kumaraswamy", "LogisticNormal",
            "LogitRelaxedBernoulli", "RelaxedBernoulli", "ExpRelaxedCategorical",
            "RelaxedOneHotCategorical", "MixtureSameFamily", "Multinomial", "NegativeBinomial",
-           "LowRankMultivariateNormal", "VonMises", "ContinuousBernoulli", "FisherSnedecor",
+           "LowRankMultivariateNormal", "OneHotCategoricalStraightThrough", "VonMises", "ContinuousBernoulli", "FisherSnedecor",
            "AbsTransform", "AffineTransform", "CatTransform", "ComposeTransform",
            "CorrCholeskyTransform", "CumulativeDistributionTransform", "ExpTransform", "IndependentTransform",
            "LowerCholeskyTransform", "PositiveDefiniteTransform", "PowerTransform",

@@ -20,7 +20,7 @@ class OneHotCategorical(Distribution):
         super().__init__(self._categorical.batch_shape, (k,), validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = OneHotCategorical.__new__(OneHotCategorical)
+        new = type(self).__new__(type(self))
         new.__dict__.update(self.__dict__)
         new._categorical = self._categorical.expand(batch_shape)
         new._batch_shape = tuple(batch_shape)
@@ -79,3 +79,16 @@ class OneHotCategorical(Distribution):
         values = Tensor.wrap(xp.eye(k, dtype=self.probs.dtype).reshape(
             (k,) + (1,) * len(self._batch_shape) + (k,)))
         return values.expand(k, *self._batch_shape, k) if expand else values
+
+
+class OneHotCategoricalStraightThrough(OneHotCategorical):
+    """OneHotCategorical whose ``rsample`` is the straight-through estimator: the one-hot
+    draw in the forward pass, the gradient of ``probs`` in the backward pass
+    (draw + probs - probs.detach())."""
+
+    has_rsample = True
+
+    def rsample(self, sample_shape=()):
+        draws = self.sample(sample_shape)
+        probs = self._categorical.probs
+        return draws + (probs - probs.detach())
