@@ -188,3 +188,24 @@ def test_module_repr_arguments_and_errors():
             torch.nn.FractionalMaxPool3d(**kwargs)
         with pytest.raises(ValueError, match=message):
             nn.FractionalMaxPool3d(**kwargs)
+
+
+@pytest.mark.parametrize("size, kind, error", [((3, 2, 2), "f4", None), ((1, 2, 2), "f4", "shape"),
+                                               ((2, 2, 2), "f8", "same dtype"),
+                                               ((2, 2), "f4", "3 dimensions"),
+                                               ((2, 3, 2), "f4", "shape"),
+                                               ((2, 2, 3), "f4", "shape")])
+def test_2d_shares_the_sample_checks(size, kind, error):
+    x = np.random.default_rng(6).standard_normal((2, 2, 6, 6)).astype(np.float32)
+    samples = np.random.default_rng(7).random(size).astype(kind)
+    args = (2, 3)
+    if error is None:
+        ours = F.fractional_max_pool2d(tg.tensor(x), *args, _random_samples=tg.tensor(samples))
+        theirs = TF.fractional_max_pool2d(torch.tensor(x), *args,
+                                          _random_samples=torch.tensor(samples))
+        np.testing.assert_array_equal(_host(ours), theirs.numpy())
+        return
+    with pytest.raises(RuntimeError):
+        TF.fractional_max_pool2d(torch.tensor(x), *args, _random_samples=torch.tensor(samples))
+    with pytest.raises(RuntimeError, match=error):
+        F.fractional_max_pool2d(tg.tensor(x), *args, _random_samples=tg.tensor(samples))

@@ -86,7 +86,7 @@ def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=Non
     if output_size is None and output_ratio is None:
         raise ValueError(f"{op} requires specifying either an output_size or an output_ratio")
     x = input if input.ndim == 4 else input.unsqueeze(0)
-    n, c, h, w = x.shape
+    h, w = x.shape[2:]
     kh, kw = pair(kernel_size, "kernel_size", op)
     if output_size is None:
         rh, rw = output_ratio if isinstance(output_ratio, (tuple, list)) else (output_ratio,) * 2
@@ -95,16 +95,7 @@ def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=Non
     if oh + kh - 1 > h or ow + kw - 1 > w or min(kh, kw) < 1 or min(oh, ow) < 0:
         raise RuntimeError(f"{op}: output size {(oh, ow)} with pool size {(kh, kw)} does not fit "
                            f"the input size {(h, w)} (need output + pool - 1 <= input)")
-    if _random_samples is None:
-        rng = backend.get_rng(x.device)
-        samples = rng.random((n, c, 2), dtype=backend.dtype("float64")).astype(x.dtype)
-    else:
-        samples = _random_samples.array if isinstance(_random_samples, Tensor) else \
-            backend.as_array(_random_samples, device=x.device)
-        if tuple(samples.shape) != (n, c, 2):
-            raise RuntimeError(f"{op}: expected _random_samples of shape ({n}, {c}, 2), got "
-                               f"{tuple(samples.shape)}")
-    samples = samples.reshape(n * c, 2)[:, ::-1]                     # (u_h, u_w) per plane
+    samples = _samples(op, _random_samples, x)[:, ::-1]              # (u_h, u_w) per plane
     out, indices = _pool_planes(x, (kh, kw), (oh, ow), samples)
     if input.ndim == 3:
         out, indices = out.squeeze(0), indices.squeeze(0)
@@ -128,25 +119,26 @@ def _triple_as_torch(value, name, op):
                            f"ints, got {value!r}") from error
 
 
-def _samples3d(op, random_samples, x):
-    """The (N * C, 3) samples (u_t, u_h, u_w) per plane of batched ``x``: drawn, or the first
-    N rows of the given (N', C, 3) ``random_samples`` (N' >= N, the input's dtype) as torch."""
-    n, c = x.shape[:2]
+def _samples(op, random_samples, x):
+    """The (N * C, d) samples per plane of batched ``x`` (N, C, *d sizes), in torch's column
+    order: drawn, or the first N rows of the given (N', C, d) ``random_samples`` (N' >= N, the
+    input's dtype) as torch."""
+    n, c, ndim = x.shape[0], x.shape[1], x.ndim - 2
     if random_samples is None:
         rng = backend.get_rng(x.device)
-        return rng.random((n * c, 3), dtype=backend.dtype("float64")).astype(x.dtype)
+        return rng.random((n * c, ndim), dtype=backend.dtype("float64")).astype(x.dtype)
     samples = random_samples.array if isinstance(random_samples, Tensor) else \
         backend.as_array(random_samples, device=x.device)
     if samples.ndim != 3:
         raise RuntimeError(f"{op}: expected _random_samples to have 3 dimensions, got "
                            f"{samples.ndim}")
-    if samples.shape[0] < n or samples.shape[1] != c or samples.shape[2] != 3:
-        raise RuntimeError(f"{op}: expected _random_samples of shape (>= {n}, {c}, 3), got "
+    if samples.shape[0] < n or samples.shape[1] != c or samples.shape[2] != ndim:
+        raise RuntimeError(f"{op}: expected _random_samples of shape (>= {n}, {c}, {ndim}), got "
                            f"{tuple(samples.shape)}")
     if samples.dtype != x.dtype:
         raise RuntimeError(f"{op}: expected _random_samples to have the same dtype as input "
                            f"({x.dtype}), got {samples.dtype}")
-    return samples[:n].reshape(n * c, 3)
+    return samples[:n].reshape(n * c, ndim)
 
 
 def fractional_max_pool3d(input, kernel_size, output_size=None, output_ratio=None,
@@ -178,7 +170,7 @@ def fractional_max_pool3d(input, kernel_size, output_size=None, output_ratio=Non
             raise RuntimeError(f"{op}: pool {name} {kernel[axis]} too large relative to input "
                                f"{name} {sizes[axis]} (need output + pool - 1 < input, got "
                                f"output size {output_size} and input size {sizes})")
-    samples = _samples3d(op, _random_samples, x)
+    samples = _samples(op, _random_samples, x)
     out, indices = _pool_planes(x, kernel, output_size, samples)
     if input.ndim == 4:
         out, indices = out.squeeze(0), indices.squeeze(0)
