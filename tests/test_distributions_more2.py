@@ -81,6 +81,10 @@ FAMILIES = {
                                   rng.uniform(0.0, 1.0, (4, 2, 3)), ("mean", "variance"), True),
     "FisherSnedecor": ([POS * 3, POS2 * 2 + 4.5], lambda M, p: M.FisherSnedecor(p[0], p[1]),
                        rng.uniform(0.1, 3.0, (4, 2, 3)), ("mean", "mode", "variance"), False),
+    "GeneralizedPareto": ([REAL, POS, np.array([[0.3, -0.4, 0.0], [0.2, -0.2, 0.45]])],
+                          lambda M, p: M.GeneralizedPareto(p[0], p[1], p[2]),
+                          REAL + POS * rng.uniform(0.05, 2.0, (4, 2, 3)),
+                          ("mean", "mode", "variance"), True),
 }
 NO_ENTROPY = {"VonMises", "FisherSnedecor", "LogisticNormal", "RelaxedBernoulli", "RelaxedBernoulliLogits",
               "RelaxedOneHotCategorical", "NegativeBinomial", "NegativeBinomialLogits",
@@ -94,7 +98,7 @@ def _build(name, requires_grad=True):
     return build(D, po), build(TD, pt), po, pt
 
 
-@pytest.mark.parametrize("name", sorted(FAMILIES))
+@pytest.mark.parametrize("name", sorted(set(FAMILIES) - {"GeneralizedPareto"}))
 def test_family_matches_torch(name):
     _, _, values, props, has_cdf = FAMILIES[name]
     do, dt, po, pt = _build(name)
@@ -153,7 +157,9 @@ def test_sample_moments_match_torch(name):
     n = 20000
     draws_o = do.sample((n,)).numpy()
     draws_t = dt.sample((n,)).numpy()
-    if name == "Pareto":                                     # heavy tails: compare logs
+    if name in ("Pareto", "GeneralizedPareto"):              # heavy tails: compare logs
+        if name == "GeneralizedPareto":
+            draws_o, draws_t = draws_o - REAL + 1e-9, draws_t - REAL + 1e-9
         draws_o, draws_t = np.log(draws_o), np.log(draws_t)
     if name == "HalfCauchy":
         draws_o, draws_t = np.log(draws_o + 1e-300), np.log(draws_t + 1e-300)
@@ -162,7 +168,7 @@ def test_sample_moments_match_torch(name):
 
 
 @pytest.mark.parametrize("name", ["Weibull", "Kumaraswamy", "LowRankMultivariateNormal",
-                                  "ContinuousBernoulli",
+                                  "ContinuousBernoulli", "GeneralizedPareto",
                                   "RelaxedBernoulli", "RelaxedOneHotCategorical",
                                   "LogisticNormal", "HalfCauchy"])
 def test_rsample_gradient_matches_analytic_or_torch(name):
@@ -437,3 +443,32 @@ def test_one_hot_categorical_straight_through():
     assert type(e) is D.OneHotCategoricalStraightThrough and tuple(e.batch_shape) == (5, 2)
     np.testing.assert_allclose(d.log_prob(tg.tensor(np.eye(3)[[2, 0]])).detach().numpy(),
                                np.log([0.5, 0.6]))
+
+
+def test_generalized_pareto_matches_torch_and_gradcheck():
+    """torch's GeneralizedPareto.log_prob fails in float64 (isclose against a float32
+    zero), so the values are compared in float32 and our float64 gradients by gradcheck."""
+    arrays, build, values, props, _ = FAMILIES["GeneralizedPareto"]
+    do = build(D, [tg.tensor(a.astype(np.float32)) for a in arrays])
+    dt = build(TD, [torch.tensor(a.astype(np.float32)) for a in arrays])
+    q = rng.uniform(0.05, 0.95, (2, 3)).astype(np.float32)
+    v = values.astype(np.float32)
+    pairs = [(do.log_prob(tg.tensor(v)), dt.log_prob(torch.tensor(v))),
+             (do.cdf(tg.tensor(v)), dt.cdf(torch.tensor(v))),
+             (do.icdf(tg.tensor(q)), dt.icdf(torch.tensor(q))),
+             (do.entropy(), dt.entropy())] + [(getattr(do, p), getattr(dt, p)) for p in props]
+    for a, b in pairs:
+        assert a.dtype == tg.float32 and tuple(a.shape) == tuple(b.shape)
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=2e-5, atol=1e-5)
+    assert bool(do.support.check(do.sample((50,))).all())
+    with pytest.raises(ValueError, match="support"):
+        do.log_prob(tg.tensor(arrays[0].astype(np.float32) - 0.5))
+
+    def everything(loc, scale, conc):
+        d = D.GeneralizedPareto(loc, scale, conc)
+        return (d.log_prob(tg.tensor(values)), d.cdf(tg.tensor(values)),
+                d.icdf(tg.tensor(q.astype(np.float64))), d.entropy(), d.mean, d.variance)
+    # (at c == 0 exactly the exponential branch, as torch's, has no c-gradient: off it here)
+    conc = np.where(arrays[2] == 0, 0.1, arrays[2])
+    tg.testing.gradcheck(everything, [tg.tensor(a, requires_grad=True)
+                                      for a in (arrays[0], arrays[1], conc)])

@@ -4,7 +4,7 @@
 ``Multinomial``, ``NegativeBinomial``, ``Poisson``, ``Normal``, ``HalfNormal``, ``LogNormal``,
 ``Uniform``, ``Exponential``, ``Laplace``, ``Cauchy``, ``HalfCauchy``, ``Gumbel``, ``Gamma``,
 ``InverseGamma``, ``Chi2``, ``Beta``, ``Kumaraswamy``, ``ContinuousBernoulli``, ``StudentT``,
-``FisherSnedecor``, ``Weibull``, ``Pareto``, ``VonMises``, ``Dirichlet``, ``LogisticNormal``,
+``FisherSnedecor``, ``Weibull``, ``Pareto``, ``GeneralizedPareto``, ``VonMises``, ``Dirichlet``, ``LogisticNormal``,
 ``RelaxedBernoulli``, ``RelaxedOneHotCategorical``, ``MultivariateNormal``,
 ``LowRankMultivariateNormal``, ``MixtureSameFamily``, ``Independent`` and
 ``TransformedDistribution``: ``sample`` / ``rsample`` (reparameterised where torch's is, except
@@ -42,7 +42,8 @@ from .transformed_families import (Weibull, Pareto, HalfCauchy, InverseGamma,  #
 from .mixture_same_family import MixtureSameFamily  # noqa: F401
 from .count_families import Multinomial, NegativeBinomial  # noqa: F401
 from .low_rank_multivariate_normal import LowRankMultivariateNormal  # noqa: F401
-from .bounded_families import VonMises, ContinuousBernoulli, FisherSnedecor  # noqa: F401
+from .bounded_families import (VonMises, ContinuousBernoulli, FisherSnedecor,  # noqa: F401
+                               GeneralizedPareto)
 from .kl import kl_divergence, register_kl  # noqa: F401
 from . import transforms  # noqa: F401
 from .transforms import (AbsTransform, AffineTransform, CatTransform,  # noqa: F401
@@ -63,6 +64,7 @@ __all__ = ["constraints", "Distribution", "Categorical", "OneHotCategorical", "N
            "LogitRelaxedBernoulli", "RelaxedBernoulli", "ExpRelaxedCategorical",
            "RelaxedOneHotCategorical", "MixtureSameFamily", "Multinomial", "NegativeBinomial",
            "LowRankMultivariateNormal", "OneHotCategoricalStraightThrough", "VonMises", "ContinuousBernoulli", "FisherSnedecor",
+           "GeneralizedPareto",
            "AbsTransform", "AffineTransform", "CatTransform", "ComposeTransform",
            "CorrCholeskyTransform", "CumulativeDistributionTransform", "ExpTransform", "IndependentTransform",
            "LowerCholeskyTransform", "PositiveDefiniteTransform", "PowerTransform",

@@ -1,5 +1,5 @@
-"""``VonMises``, ``ContinuousBernoulli`` and ``FisherSnedecor`` (torch's parameters and
-formulas).
+"""``VonMises``, ``ContinuousBernoulli``, ``FisherSnedecor`` and ``GeneralizedPareto``
+(torch's parameters and formulas; GeneralizedPareto's are in its class).
 
     VonMises(loc, k)       circular: log_prob = k cos(x - loc) - log(2 pi) - log I0(k)
         mean = mode = loc (circular), variance = 1 - I1(k) / I0(k) (circular);
@@ -303,4 +303,102 @@ class FisherSnedecor(Distribution):
         return t1 + t2 - t3
 
 
-__all__ = ["VonMises", "ContinuousBernoulli", "FisherSnedecor"]
+
+
+class GeneralizedPareto(Distribution):
+    """``GeneralizedPareto(loc, scale, concentration)``, z = (x - loc) / scale, c the
+    concentration (c = 0: the exponential limit):
+
+        log_prob = -log scale - (1/c + 1) log1p(c z)      (c = 0: -log scale - z)
+        log survival = -log1p(c z) / c                       (c = 0: -z)
+        icdf(u) = loc + scale expm1(-c log1p(-u)) / c       (c = 0: loc - scale log1p(-u))
+        mean = loc + scale / (1 - c) (c < 1), variance = scale^2 / ((1-c)^2 (1-2c)) (c < 1/2),
+        entropy = log scale + c + 1;  support [loc, loc - scale / c] for c < 0, else [loc, inf)
+        rsample = icdf(u) (reparameterised)
+    """
+
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive,
+                       "concentration": constraints.real}
+    has_rsample = True
+    _param_names = ("loc", "scale", "concentration")
+
+    def __init__(self, loc, scale, concentration, validate_args=None):
+        params, shape = broadcast_params("GeneralizedPareto", loc=loc, scale=scale,
+                                         concentration=concentration)
+        self.loc, self.scale = params["loc"], params["scale"]
+        self.concentration = params["concentration"]
+        super().__init__(shape, (), validate_args)
+
+    @constraints.dependent_property(is_discrete=False, event_dim=0)
+    def support(self):
+        c = self.concentration
+        upper = where(c.array < 0, self.loc - self.scale / where(c.array < 0, c, -1.0),
+                      math.inf)
+        return constraints.interval(self.loc, upper)
+
+    def _safe_concentration(self):
+        """(c == 0 within isclose's tolerance, c with 1 there)."""
+        c = self.concentration
+        xp = backend.get_array_module(c.array)
+        zero = xp.isclose(c.array, 0.0)
+        return zero, where(zero, 1.0, c)
+
+    def rsample(self, sample_shape=()):
+        shape = self._extended_shape(sample_shape)
+        u = backend.get_rng(self.loc.device).random(shape).astype(self.loc.dtype)
+        return self.icdf(Tensor.wrap(u))
+
+    def log_prob(self, value):
+        value = as_value(value, self.loc)
+        if self._validate_args:
+            self._validate_sample(value)
+        z = (value - self.loc) / self.scale
+        zero, c = self._safe_concentration()
+        y = 1 / c + 1
+        nonzero = where(y.array == 0, y, y * (c * z).log1p())
+        return -self.scale.log() - where(zero, z, nonzero)
+
+    def log_survival_function(self, value):
+        value = as_value(value, self.loc)
+        if self._validate_args:
+            self._validate_sample(value)
+        z = (value - self.loc) / self.scale
+        zero, c = self._safe_concentration()
+        return where(zero, -z, -(c * z).log1p() / c)
+
+    def log_cdf(self, value):
+        return (-self.log_survival_function(value).exp()).log1p()
+
+    def cdf(self, value):
+        return self.log_cdf(value).exp()
+
+    def icdf(self, value):
+        value = as_value(value, self.loc)
+        zero, c = self._safe_concentration()
+        log_u = (-value).log1p()
+        return where(zero, self.loc - self.scale * log_u,
+                     self.loc + self.scale / c * (-c * log_u).expm1())
+
+    @property
+    def mean(self):
+        c = self.concentration
+        valid = c.array < 1
+        result = self.loc + self.scale / (1 - where(valid, c, 0.5))
+        return where(valid, result, math.nan)
+
+    @property
+    def variance(self):
+        c = self.concentration
+        valid = c.array < 0.5
+        safe = where(valid, c, 0.25)
+        return where(valid, self.scale ** 2 / ((1 - safe) ** 2 * (1 - 2 * safe)), math.nan)
+
+    @property
+    def mode(self):
+        return self.loc
+
+    def entropy(self):
+        return self.scale.log() + self.concentration + 1
+
+
+__all__ = ["VonMises", "ContinuousBernoulli", "FisherSnedecor", "GeneralizedPareto"]
