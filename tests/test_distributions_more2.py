@@ -472,3 +472,24 @@ def test_generalized_pareto_matches_torch_and_gradcheck():
     conc = np.where(arrays[2] == 0, 0.1, arrays[2])
     tg.testing.gradcheck(everything, [tg.tensor(a, requires_grad=True)
                                       for a in (arrays[0], arrays[1], conc)])
+
+
+@pytest.mark.parametrize("name", ["Gamma", "Chi2", "InverseGamma"])
+def test_gamma_family_cdf_matches_torch(name):
+    """P(a, rate x) with its gradient in the rate and the value (torch has none in a)."""
+    conc, rate = POS + 0.3, POS2
+    values = rng.uniform(0.1, 3.0, (4, 2, 3))
+    if name == "Chi2":
+        args_o, args_t = [tg.tensor(conc)], [torch.tensor(conc)]
+    else:
+        args_o = [tg.tensor(conc), tg.tensor(rate, requires_grad=True)]
+        args_t = [torch.tensor(conc), torch.tensor(rate, requires_grad=True)]
+    vo, vt = tg.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+    co, ct = getattr(D, name)(*args_o).cdf(vo), getattr(TD, name)(*args_t).cdf(vt)
+    np.testing.assert_allclose(co.detach().numpy(), ct.detach().numpy(), rtol=1e-9, atol=1e-12)
+    co.sum().backward()
+    ct.sum().backward()
+    for a, b in zip(args_o[1:] + [vo], args_t[1:] + [vt]):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-7, atol=1e-10)
+    with pytest.raises(ValueError, match="support"):
+        getattr(D, name)(*args_o).cdf(tg.tensor(-values))

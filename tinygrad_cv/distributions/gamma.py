@@ -3,6 +3,7 @@
     log_prob(x) = a log rate + (a - 1) log x - rate x - lgamma(a)
     entropy = a - log rate + lgamma(a) + (1 - a) digamma(a)
     mean = a / rate,  variance = a / rate^2,  mode = max((a - 1) / rate, 0)
+    cdf(x) = P(a, rate x)   (the regularised lower incomplete gamma function)
 
 ``sample`` draws from the array library's gamma sampler; there is no reparameterised
 ``rsample`` (torch's uses implicit gradients of the sampler).
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from ..tensor import Tensor
 from .. import backend
+from ..special import gammainc
 from . import constraints
 from .distribution import Distribution, as_value, broadcast_params
 
@@ -60,6 +62,14 @@ class Gamma(Distribution):
             self._require_support(value, value.array >= 0, "GreaterThanEq(lower_bound=0.0)")
         a, b = self.concentration, self.rate
         return a.xlogy(b) + (a - 1).xlogy(value) - b * value - a.lgamma()
+
+    def cdf(self, value):
+        """The regularised lower incomplete gamma P(a, rate x) (no gradient in a, as
+        torch)."""
+        value = as_value(value, self.rate)
+        if self._validate_args:
+            self._validate_sample(value)
+        return gammainc(self.concentration, self.rate * value)
 
     def entropy(self):
         a = self.concentration
