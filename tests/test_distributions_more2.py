@@ -86,7 +86,8 @@ FAMILIES = {
                           REAL + POS * rng.uniform(0.05, 2.0, (4, 2, 3)),
                           ("mean", "mode", "variance"), True),
 }
-NO_ENTROPY = {"VonMises", "FisherSnedecor", "LogisticNormal", "RelaxedBernoulli", "RelaxedBernoulliLogits",
+NO_ENTROPY = {"VonMises", "FisherSnedecor", "LogisticNormal", "RelaxedBernoulli",
+              "RelaxedBernoulliLogits",
               "RelaxedOneHotCategorical", "NegativeBinomial", "NegativeBinomialLogits",
               "MixtureSameFamily", "MixtureSameFamilyMVN"}
 
@@ -304,7 +305,7 @@ def test_bernoulli_log_prob_gradient_at_zero_logit_matches_torch():
         getattr(do, method)(*args_o).sum().backward()
         getattr(dt, method)(*args_t).sum().backward()
         np.testing.assert_allclose(lo.grad.numpy(), lt.grad.numpy(), rtol=1e-12, atol=1e-12)
-    big = tg.tensor(np.array([-800.0, 800.0]), requires_grad=True)       # no overflow in either branch
+    big = tg.tensor(np.array([-800.0, 800.0]), requires_grad=True)   # no overflow either way
     D.Bernoulli(logits=big).log_prob(tg.tensor([1.0, 0.0])).sum().backward()
     np.testing.assert_allclose(big.grad.numpy(), [1.0, -1.0])
 
@@ -493,3 +494,34 @@ def test_gamma_family_cdf_matches_torch(name):
         np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-7, atol=1e-10)
     with pytest.raises(ValueError, match="support"):
         getattr(D, name)(*args_o).cdf(tg.tensor(-values))
+
+
+@pytest.mark.parametrize("dim", [2, 4])
+def test_lkj_cholesky_matches_torch(dim):
+    conc = np.array([0.5, 1.0, 3.0])
+    co, ct = tg.tensor(conc, requires_grad=True), torch.tensor(conc, requires_grad=True)
+    do, dt = D.LKJCholesky(dim, co), TD.LKJCholesky(dim, ct)
+    assert tuple(do.batch_shape) == (3,) and tuple(do.event_shape) == (dim, dim)
+    torch.manual_seed(0)
+    values = dt.sample((5,)).detach().numpy()
+    lo, lt = do.log_prob(tg.tensor(values)), dt.log_prob(torch.tensor(values))
+    np.testing.assert_allclose(lo.detach().numpy(), lt.detach().numpy(), rtol=1e-9, atol=1e-10)
+    lo.sum().backward()
+    lt.sum().backward()
+    np.testing.assert_allclose(co.grad.numpy(), ct.grad.numpy(), rtol=1e-8)
+    tg.manual_seed(1)
+    draws = do.sample((4000,))
+    assert bool(_all_corr_cholesky(draws)) and tuple(draws.shape) == (4000, 3, dim, dim)
+    # the correlations r = (L L^T)_ij: E[r] = 0, Var[r] = 1 / (2 c + dim - 1) (LKJ marginals)
+    corr = np.einsum("...ik,...jk->...ij", draws.numpy(), draws.numpy())[..., 1, 0]
+    np.testing.assert_allclose(corr.mean(0), 0.0, atol=0.05)
+    np.testing.assert_allclose(corr.var(0), 1 / (2 * (conc + (dim - 2) / 2) + 1), rtol=0.1)
+    assert tuple(do.expand((2, 3)).batch_shape) == (2, 3)
+    with pytest.raises(ValueError, match="dim"):
+        D.LKJCholesky(1)
+    with pytest.raises(ValueError, match="support"):
+        do.log_prob(tg.tensor(np.eye(dim) * 2))
+
+
+def _all_corr_cholesky(draws):
+    return D.constraints.corr_cholesky.check(draws).all()

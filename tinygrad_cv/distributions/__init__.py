@@ -1,12 +1,13 @@
 """Probability distributions with torch.distributions' names and semantics.
 
-``Categorical``, ``OneHotCategorical`` (and its ``StraightThrough`` form), ``Bernoulli``, ``Geometric``, ``Binomial``,
-``Multinomial``, ``NegativeBinomial``, ``Poisson``, ``Normal``, ``HalfNormal``, ``LogNormal``,
-``Uniform``, ``Exponential``, ``Laplace``, ``Cauchy``, ``HalfCauchy``, ``Gumbel``, ``Gamma``,
-``InverseGamma``, ``Chi2``, ``Beta``, ``Kumaraswamy``, ``ContinuousBernoulli``, ``StudentT``,
-``FisherSnedecor``, ``Weibull``, ``Pareto``, ``GeneralizedPareto``, ``VonMises``, ``Dirichlet``, ``LogisticNormal``,
-``RelaxedBernoulli``, ``RelaxedOneHotCategorical``, ``MultivariateNormal``,
-``LowRankMultivariateNormal``, ``MixtureSameFamily``, ``Independent`` and
+``Categorical``, ``OneHotCategorical`` (and its ``StraightThrough`` form), ``Bernoulli``,
+``Geometric``, ``Binomial``, ``Multinomial``, ``NegativeBinomial``, ``Poisson``, ``Normal``,
+``HalfNormal``, ``LogNormal``, ``Uniform``, ``Exponential``, ``Laplace``, ``Cauchy``,
+``HalfCauchy``, ``Gumbel``, ``Gamma``, ``InverseGamma``, ``Chi2``, ``Beta``, ``Kumaraswamy``,
+``ContinuousBernoulli``, ``StudentT``, ``FisherSnedecor``, ``Weibull``, ``Pareto``,
+``GeneralizedPareto``, ``VonMises``, ``Dirichlet``, ``LogisticNormal``, ``RelaxedBernoulli``,
+``RelaxedOneHotCategorical``, ``MultivariateNormal``, ``LowRankMultivariateNormal``,
+``LKJCholesky``, ``MixtureSameFamily``, ``Independent`` and
 ``TransformedDistribution``: ``sample`` / ``rsample`` (reparameterised where torch's is, except
 the Gamma-based ones, so gradients flow to the parameters), ``log_prob``, ``entropy``, ``cdf``,
 ``icdf`` (differentiable in the parameters), ``mean``, ``mode``, ``variance``, ``stddev``,
@@ -42,6 +43,7 @@ from .transformed_families import (Weibull, Pareto, HalfCauchy, InverseGamma,  #
 from .mixture_same_family import MixtureSameFamily  # noqa: F401
 from .count_families import Multinomial, NegativeBinomial  # noqa: F401
 from .low_rank_multivariate_normal import LowRankMultivariateNormal  # noqa: F401
+from .lkj_cholesky import LKJCholesky  # noqa: F401
 from .bounded_families import (VonMises, ContinuousBernoulli, FisherSnedecor,  # noqa: F401
                                GeneralizedPareto)
 from .kl import kl_divergence, register_kl  # noqa: F401
@@ -63,10 +65,11 @@ __all__ = ["constraints", "Distribution", "Categorical", "OneHotCategorical", "N
            "Weibull", "Pareto", "HalfCauchy", "InverseGamma", "Kumaraswamy", "LogisticNormal",
            "LogitRelaxedBernoulli", "RelaxedBernoulli", "ExpRelaxedCategorical",
            "RelaxedOneHotCategorical", "MixtureSameFamily", "Multinomial", "NegativeBinomial",
-           "LowRankMultivariateNormal", "OneHotCategoricalStraightThrough", "VonMises", "ContinuousBernoulli", "FisherSnedecor",
-           "GeneralizedPareto",
+           "LowRankMultivariateNormal", "LKJCholesky", "OneHotCategoricalStraightThrough",
+           "VonMises", "ContinuousBernoulli", "FisherSnedecor", "GeneralizedPareto",
            "AbsTransform", "AffineTransform", "CatTransform", "ComposeTransform",
-           "CorrCholeskyTransform", "CumulativeDistributionTransform", "ExpTransform", "IndependentTransform",
+           "CorrCholeskyTransform", "CumulativeDistributionTransform", "ExpTransform",
+           "IndependentTransform",
            "LowerCholeskyTransform", "PositiveDefiniteTransform", "PowerTransform",
            "ReshapeTransform", "SigmoidTransform", "SoftplusTransform", "TanhTransform",
            "SoftmaxTransform", "StackTransform", "StickBreakingTransform", "Transform",

@@ -3,7 +3,8 @@ of constraint ``c`` (torch's registries).  ``biject_to`` gives bijections (for H
 samplers), ``transform_to`` any map onto the set (for optimising constrained parameters):
 
     real                      identity_transform
-    greater_than(l)(_eq)      Exp then Affine(l, 1) (positive, nonnegative: l = 0);    less_than(u): Exp then Affine(u, -1)
+    greater_than(l)(_eq)      Exp then Affine(l, 1) (positive, nonnegative: l = 0)
+    less_than(u)              Exp then Affine(u, -1)
     interval(l, u), half_open_interval   Sigmoid then Affine(l, u - l) (Sigmoid alone on [0, 1])
     simplex                   biject_to: StickBreakingTransform; transform_to: SoftmaxTransform
     independent(c, n)         IndependentTransform(that of c, n)
