@@ -14,7 +14,7 @@ from .nn.functional.activation import softmax, log_softmax  # noqa: F401
 from .ops import dual
 from .ops.bessel import BesselI
 from .ops.math import Xlogy
-from .ops.special import erfcinv_array
+from .ops.special import Entr, Erfcx, LogNdtr, erfcinv_array
 from .tensor import _as_tensor, _floating, logsumexp  # noqa: F401
 from .tensor_math import (_float_operands, digamma, erf, erfc, erfinv, exp2,  # noqa: F401
                           logit, polygamma, sinc, xlogy)
@@ -24,7 +24,7 @@ from .tensor_math import i0, igamma as gammainc, igammac as gammaincc  # noqa: F
 __all__ = ["erf", "erfc", "erfinv", "expit", "logit", "xlogy", "xlog1py", "exp2", "expm1",
            "log1p", "sinc", "round", "softmax", "log_softmax", "logsumexp", "ndtr", "ndtri",
            "gammaln", "digamma", "psi", "polygamma", "multigammaln", "i0", "i1", "gammainc",
-           "gammaincc"]
+           "gammaincc", "i0e", "i1e", "erfcx", "log_ndtr", "entr"]
 
 psi = digamma
 
@@ -33,6 +33,31 @@ def i1(input):
     """The modified Bessel function of the first kind of order 1: sum_k (x/2)^(2k+1) /
     (k! (k+1)!); its derivative is I0(x) - I1(x) / x."""
     return BesselI.apply(_floating(_as_tensor(input)), order=1)
+
+
+def i0e(input):
+    """The exponentially scaled modified Bessel function e^-|x| I0(x) (no overflow)."""
+    return BesselI.apply(_floating(_as_tensor(input)), order=0, scaled=True)
+
+
+def i1e(input):
+    """The exponentially scaled modified Bessel function e^-|x| I1(x) (no overflow)."""
+    return BesselI.apply(_floating(_as_tensor(input)), order=1, scaled=True)
+
+
+def erfcx(input):
+    """The scaled complementary error function e^(x^2) erfc(x) (no underflow for large x)."""
+    return Erfcx.apply(_floating(_as_tensor(input)))
+
+
+def log_ndtr(input):
+    """log of the standard normal CDF, log Phi(x), accurate in both tails."""
+    return LogNdtr.apply(_floating(_as_tensor(input)))
+
+
+def entr(input):
+    """The elementwise entropy -x ln x (0 at 0, -inf for x < 0)."""
+    return Entr.apply(_floating(_as_tensor(input)))
 
 
 def multigammaln(input, p):

@@ -30,9 +30,10 @@ _ASYMPTOTIC_TERMS = 25
 
 
 @backend.fp_quiet
-def bessel_i_array(order, x):
+def bessel_i_array(order, x, scaled=False):
     """I0 (order 0) or I1 (order 1) of a raw array, in x's floating dtype (float32 for
-    integers)."""
+    integers); with ``scaled`` the exponentially scaled e^-|x| I(x) (``i0e``/``i1e``: no
+    overflow, 0 at +-inf)."""
     xp = backend.get_array_module(x)
     dtype = x.dtype if backend.is_floating(x.dtype) else xp.dtype("float32")
     x = x.astype("float64")
@@ -52,7 +53,11 @@ def bessel_i_array(order, x):
     for k in range(1, _ASYMPTOTIC_TERMS + 1):
         term = term * ((2 * k - 1) ** 2 - nu4) / (8.0 * k * big)
         series = series + term
-    asymptotic = xp.exp(big) * series / xp.sqrt(2 * math.pi * big)
+    if scaled:
+        total = total * xp.exp(-xp.where(small, ax, 0.0))
+        asymptotic = series / xp.sqrt(2 * math.pi * big)
+    else:
+        asymptotic = xp.exp(big) * series / xp.sqrt(2 * math.pi * big)
     out = xp.where(small, total, asymptotic)
     out = xp.where(xp.isnan(x), xp.nan, out)
     if order == 1:
@@ -62,27 +67,35 @@ def bessel_i_array(order, x):
 
 class BesselI(Function):
     """y = I_order(x), order 0 or 1;  dI0/dx = I1(x),  dI1/dx = I0(x) - I1(x) / x (1/2 at
-    x = 0, the limit); differentiable again, to any order."""
+    x = 0, the limit); differentiable again, to any order.
+
+    ``scaled``: y = e^-|x| I_order(x) (``i0e``, ``i1e``), whose derivatives are those of I
+    scaled the same way minus sgn(x) y:  i0e' = i1e - sgn(x) i0e,
+    i1e' = i0e - i1e / x - sgn(x) i1e (1/2 at x = 0)."""
 
     higher_order = True
 
     @staticmethod
-    def forward(ctx, x, order=0):
+    def forward(ctx, x, order=0, scaled=False):
         ctx.save_for_backward(x)
-        ctx.order = order
-        return bessel_i_array(order, x)
+        ctx.order, ctx.scaled = order, scaled
+        return bessel_i_array(order, x, scaled)
 
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
+        scaled = ctx.scaled
 
         def bessel(order):
             if dual.is_tensor(x):
-                return BesselI.apply(x, order=order)
-            return bessel_i_array(order, x)
+                return BesselI.apply(x, order=order, scaled=scaled)
+            return bessel_i_array(order, x, scaled)
 
         if ctx.order == 0:
-            return g * bessel(1)
-        zero = dual.raw(x) == 0
-        ratio = dual.where(zero, 0.5, bessel(1) / dual.where(zero, 1.0, x))
-        return g * (bessel(0) - ratio)
+            slope = bessel(1)
+        else:
+            zero = dual.raw(x) == 0
+            slope = bessel(0) - dual.where(zero, 0.5, bessel(1) / dual.where(zero, 1.0, x))
+        if scaled:
+            slope = slope - bessel(ctx.order) * dual.sign(dual.raw(x))
+        return g * slope

@@ -58,8 +58,9 @@ def _erf_small(ax, kind):
     return ax * acc
 
 
-def _erfc_large(ax, kind, xp):
-    """erfc(|x|) = t exp(P(u) - x^2) (accurate for |x| >= 1; underflows to 0 past ~27)."""
+def _erfc_large(ax, kind, xp, scaled=False):
+    """erfc(|x|) = t exp(P(u) - x^2) (accurate for 1 <= |x| <= 27; underflows to 0 past
+    ~27); with ``scaled`` erfcx(|x|) = e^(x^2) erfc(|x|) = t exp(P(u))."""
     xc = xp.clip(ax, 1.0, _X_MAX)
     t = 2.0 / (2.0 + xc)
     u = (2.0 * t - (_T_MIN + _T_MAX)) * (1.0 / (_T_MAX - _T_MIN))
@@ -71,7 +72,7 @@ def _erfc_large(ax, kind, xp):
     for c in reversed(coeffs[1:]):
         b1, b2 = two_u * b1 - b2 + c, b1
     poly = u * b1 - b2 + coeffs[0]
-    return t * xp.exp(poly - ax * ax)
+    return t * xp.exp(poly if scaled else poly - ax * ax)
 
 
 def _erf_or_erfc_abs(x, want):
@@ -229,3 +230,127 @@ class Erfinv(Function):
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
         return g * (dual.exp(out * out) * (1.0 / _TWO_OVER_SQRT_PI))
+
+
+# erfcx beyond _X_MAX: the asymptotic series 1 / (x sqrt pi) * sum_k (-1)^k (2k - 1)!! / (2x^2)^k,
+# whose k-th term is below 23!! / 1458^12 ~ 3e-27 at x = 27
+_ERFCX_ASYMPTOTIC_TERMS = 12
+
+
+@backend.fp_quiet
+def erfcx_array(x):
+    """The scaled complementary error function erfcx(x) = e^(x^2) erfc(x) of a raw array
+    (float64 inside; integers give float32):
+
+    * x >= 1: t exp(P(u)), the tail form of ``erfc`` without its e^-x^2, up to 27; beyond, the
+      asymptotic series (erfcx(x) ~ 1 / (x sqrt pi));
+    * x < 1: e^(x^2) erfc(x), x^2 split exactly as xh^2 + xl (2 xh + xl) (xh: x rounded to
+      2^-20) so that the large e^(x^2) of negative x keeps full relative accuracy; inf below
+      -26.6 (overflow), as torch.
+    """
+    xp = backend.get_array_module(x)
+    dtype = _result_dtype(x)
+    x = x.astype("float64")
+    tail = x >= 1.0
+    xt = xp.where(tail, x, 1.0)
+    mid = _erfc_large(xt, "float64", xp, scaled=True)
+    far = xp.where(xt > _X_MAX, xt, _X_MAX + 1.0)
+    inv2x2 = 0.5 / (far * far)
+    term = xp.ones_like(far)
+    series = term
+    for k in range(1, _ERFCX_ASYMPTOTIC_TERMS + 1):
+        term = term * -(2 * k - 1) * inv2x2
+        series = series + term
+    tail_value = xp.where(xt > _X_MAX, series / (far * math.sqrt(math.pi)), mid)
+    tail_value = xp.where(xt == xp.inf, 0.0, tail_value)
+    xs = xp.where(tail, 0.0, x)
+    xh = xp.round(xs * 2.0 ** 20) * 2.0 ** -20
+    xl = xs - xh
+    body = xp.exp(xh * xh) * xp.exp(xl * (2.0 * xh + xl)) * erfc_array(xs)
+    out = xp.where(tail, tail_value, xp.where(x == -xp.inf, xp.inf, body))
+    return out.astype(dtype, copy=False)
+
+
+class Erfcx(Function):
+    """y = erfcx(x) = e^(x^2) erfc(x);  dy/dx = 2x y - 2/sqrt(pi) (differentiable again)."""
+
+    higher_order = True
+
+    @staticmethod
+    def forward(ctx, x):
+        out = erfcx_array(x)
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    @backend.fp_quiet
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        if dual.is_tensor(x):
+            out = Erfcx.apply(x)
+        return g * (2.0 * x * out - _TWO_OVER_SQRT_PI)
+
+
+def erfcx_dual(x):
+    return Erfcx.apply(x) if dual.is_tensor(x) else erfcx_array(x)
+
+
+_SQRT_HALF = math.sqrt(0.5)
+_SQRT_TWO_OVER_PI = math.sqrt(2.0 / math.pi)
+
+
+@backend.fp_quiet
+def log_ndtr_array(x):
+    """log Phi(x), Phi the standard normal CDF, of a raw array (float64 inside):
+    log1p(-erfc(x / sqrt 2) / 2) for x >= -1 (Phi(x) = 1 - Phi(-x) near 1), and
+    log(erfcx(z) / 2) - z^2 with z = -x / sqrt 2 below (no underflow: -x^2/2 - log(-x sqrt(2 pi))
+    asymptotically)."""
+    xp = backend.get_array_module(x)
+    dtype = _result_dtype(x)
+    x = x.astype("float64")
+    upper = x >= -1.0
+    xu = xp.where(upper, x, 0.0)
+    xl = xp.where(upper, -2.0, x)
+    near = xp.log1p(-0.5 * erfc_array(xu * _SQRT_HALF))
+    far = xp.log(0.5 * erfcx_array(-xl * _SQRT_HALF)) - 0.5 * (xl * xl)
+    return xp.where(upper, near, far).astype(dtype, copy=False)
+
+
+class LogNdtr(Function):
+    """y = log Phi(x);  dy/dx = phi(x) / Phi(x) = sqrt(2/pi) / erfcx(-x / sqrt 2) (NaN at -inf,
+    as torch; differentiable again)."""
+
+    higher_order = True
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return log_ndtr_array(x)
+
+    @staticmethod
+    @backend.fp_quiet
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        slope = _SQRT_TWO_OVER_PI / erfcx_dual(x * -_SQRT_HALF)
+        return g * dual.where(dual.raw(x) == -math.inf, math.nan, slope)
+
+
+class Entr(Function):
+    """y = entr(x) = -x ln x for x > 0, 0 at 0, -inf for x < 0 (NaN at NaN);
+    dy/dx = -(ln x + 1) (inf at 0, NaN below 0, as torch; differentiable again)."""
+
+    higher_order = True
+
+    @staticmethod
+    @backend.fp_quiet
+    def forward(ctx, x):
+        xp = backend.get_array_module(x)
+        ctx.save_for_backward(x)
+        out = xp.where(x > 0, -x * xp.log(xp.where(x > 0, x, 1.0)), 0.0)
+        return xp.where(x < 0, -xp.inf, xp.where(xp.isnan(x), xp.nan, out)).astype(x.dtype, copy=False)
+
+    @staticmethod
+    @backend.fp_quiet
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * -(dual.log(x) + 1.0)
