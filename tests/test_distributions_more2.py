@@ -525,3 +525,45 @@ def test_lkj_cholesky_matches_torch(dim):
 
 def _all_corr_cholesky(draws):
     return D.constraints.corr_cholesky.check(draws).all()
+
+
+def _spd_batch(r, n, p):
+    a = r.standard_normal((n, p, p))
+    return a @ a.transpose(0, 2, 1) + p * np.eye(p)
+
+
+@pytest.mark.parametrize("form", ["covariance_matrix", "precision_matrix", "scale_tril"])
+def test_wishart_matches_torch(form):
+    r = np.random.default_rng(11)
+    cov = _spd_batch(r, 2, 3)
+    matrix = {"covariance_matrix": cov, "precision_matrix": np.linalg.inv(cov),
+              "scale_tril": np.linalg.cholesky(cov)}[form]
+    df = np.array([3.5, 6.0])
+    mo, mt = tg.tensor(matrix, requires_grad=True), torch.tensor(matrix, requires_grad=True)
+    fo, ft = tg.tensor(df, requires_grad=True), torch.tensor(df, requires_grad=True)
+    do, dt = D.Wishart(fo, **{form: mo}), TD.Wishart(ft, **{form: mt})
+    assert tuple(do.batch_shape) == (2,) and tuple(do.event_shape) == (3, 3)
+    values = np.stack([_spd_batch(r, 2, 3) for _ in range(4)])
+    outs_o = [do.log_prob(tg.tensor(values)), do.entropy(), do.mean, do.mode, do.variance]
+    outs_t = [dt.log_prob(torch.tensor(values)), dt.entropy(), dt.mean, dt.mode, dt.variance]
+    for a, b in zip(outs_o, outs_t):
+        assert tuple(a.shape) == tuple(b.shape)
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-8,
+                                   atol=1e-10)
+    ok = [o for o, t in zip(outs_o, outs_t) if np.isfinite(t.detach().numpy()).all()]
+    okt = [t for t in outs_t if np.isfinite(t.detach().numpy()).all()]
+    sum(o.sum() for o in ok).backward()
+    sum(t.sum() for t in okt).backward()
+    np.testing.assert_allclose(fo.grad.numpy(), ft.grad.numpy(), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(mo.grad.numpy(), mt.grad.numpy(), rtol=1e-6, atol=1e-8)
+    tg.manual_seed(2)
+    draws = do.sample((4000,))
+    assert tuple(draws.shape) == (4000, 2, 3, 3)
+    assert bool(do.support.check(draws).all())
+    np.testing.assert_allclose(draws.numpy().mean(0), do.mean.detach().numpy(), rtol=0.1,
+                               atol=0.6)
+    assert tuple(do.expand((5, 2)).batch_shape) == (5, 2)
+    with pytest.raises(ValueError, match="greater than ndim - 1"):
+        D.Wishart(tg.tensor([1.5]), covariance_matrix=tg.tensor(cov[:1]))
+    with pytest.raises(ValueError, match="Exactly one"):
+        D.Wishart(4.0)

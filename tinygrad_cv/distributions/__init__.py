@@ -7,7 +7,7 @@
 ``ContinuousBernoulli``, ``StudentT``, ``FisherSnedecor``, ``Weibull``, ``Pareto``,
 ``GeneralizedPareto``, ``VonMises``, ``Dirichlet``, ``LogisticNormal``, ``RelaxedBernoulli``,
 ``RelaxedOneHotCategorical``, ``MultivariateNormal``, ``LowRankMultivariateNormal``,
-``LKJCholesky``, ``MixtureSameFamily``, ``Independent`` and
+``LKJCholesky``, ``Wishart``, ``MixtureSameFamily``, ``Independent`` and
 ``TransformedDistribution``: ``sample`` / ``rsample`` (reparameterised where torch's is, except
 the Gamma-based ones, so gradients flow to the parameters), ``log_prob``, ``entropy``, ``cdf``,
 ``icdf`` (differentiable in the parameters), ``mean``, ``mode``, ``variance``, ``stddev``,
@@ -44,6 +44,7 @@ from .mixture_same_family import MixtureSameFamily  # noqa: F401
 from .count_families import Multinomial, NegativeBinomial  # noqa: F401
 from .low_rank_multivariate_normal import LowRankMultivariateNormal  # noqa: F401
 from .lkj_cholesky import LKJCholesky  # noqa: F401
+from .wishart import Wishart  # noqa: F401
 from .bounded_families import (VonMises, ContinuousBernoulli, FisherSnedecor,  # noqa: F401
                                GeneralizedPareto)
 from .kl import kl_divergence, register_kl  # noqa: F401
@@ -65,7 +66,8 @@ __all__ = ["constraints", "Distribution", "Categorical", "OneHotCategorical", "N
            "Weibull", "Pareto", "HalfCauchy", "InverseGamma", "Kumaraswamy", "LogisticNormal",
            "LogitRelaxedBernoulli", "RelaxedBernoulli", "ExpRelaxedCategorical",
            "RelaxedOneHotCategorical", "MixtureSameFamily", "Multinomial", "NegativeBinomial",
-           "LowRankMultivariateNormal", "LKJCholesky", "OneHotCategoricalStraightThrough",
+           "LowRankMultivariateNormal", "LKJCholesky", "Wishart",
+           "OneHotCategoricalStraightThrough",
            "VonMises", "ContinuousBernoulli", "FisherSnedecor", "GeneralizedPareto",
            "AbsTransform", "AffineTransform", "CatTransform", "ComposeTransform",
            "CorrCholeskyTransform", "CumulativeDistributionTransform", "ExpTransform",
