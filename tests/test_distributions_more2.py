@@ -567,3 +567,36 @@ def test_wishart_matches_torch(form):
         D.Wishart(tg.tensor([1.5]), covariance_matrix=tg.tensor(cov[:1]))
     with pytest.raises(ValueError, match="Exactly one"):
         D.Wishart(4.0)
+
+
+def _expfamily_cases():
+    cov = _spd_batch(np.random.default_rng(3), 2, 3)
+    return {"Normal": [REAL, POS], "Exponential": [POS], "Gamma": [POS, POS2],
+            "Beta": [POS, POS2], "Bernoulli": [PROBS], "Dirichlet": [POS],
+            "Poisson": [POS], "ContinuousBernoulli": [np.array([0.2, 0.4995, 0.8])],
+            "Chi2": [POS + 1], "Wishart": ([np.array([4.0, 5.5])], {"covariance_matrix": cov})}
+
+
+@pytest.mark.parametrize("name", sorted(_expfamily_cases()))
+def test_exponential_family_generic_entropy_matches_torch(name):
+    """The Bregman-form entropy from the natural parameters and log normalizer, against
+    torch's generic one and (where the carrier measure is known) the closed form."""
+    case = _expfamily_cases()[name]
+    arrays, kwargs = (case, {}) if isinstance(case, list) else case
+    do = getattr(D, name)(*[tg.tensor(a) for a in arrays],
+                          **{k: tg.tensor(v) for k, v in kwargs.items()})
+    dt = getattr(TD, name)(*[torch.tensor(a) for a in arrays],
+                           **{k: torch.tensor(v) for k, v in kwargs.items()})
+    assert isinstance(do, D.ExponentialFamily) and isinstance(dt, TD.ExponentialFamily)
+    for a, b in zip(do._natural_params, dt._natural_params):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-9)
+    try:
+        want = TD.ExponentialFamily.entropy(dt).detach().numpy()
+    except NotImplementedError:
+        with pytest.raises(NotImplementedError):
+            D.ExponentialFamily.entropy(do)
+        return
+    got = D.ExponentialFamily.entropy(do)
+    np.testing.assert_allclose(got.detach().numpy(), want, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(got.detach().numpy(), do.entropy().detach().numpy(),
+                               rtol=1e-7, atol=1e-9)

@@ -19,6 +19,7 @@ closed forms torch registers for these families (the most specific pair wins).
 """
 from . import constraints  # noqa: F401
 from .distribution import Distribution  # noqa: F401
+from .exp_family import ExponentialFamily  # noqa: F401
 from .categorical import Categorical  # noqa: F401
 from .normal import Normal  # noqa: F401
 from .bernoulli import Bernoulli  # noqa: F401
@@ -58,7 +59,8 @@ from .transforms import (AbsTransform, AffineTransform, CatTransform,  # noqa: F
                          StackTransform, StickBreakingTransform, Transform, identity_transform)
 from .constraint_registry import biject_to, transform_to  # noqa: F401
 
-__all__ = ["constraints", "Distribution", "Categorical", "OneHotCategorical", "Normal", "LogNormal",
+__all__ = ["constraints", "Distribution", "ExponentialFamily", "Categorical",
+           "OneHotCategorical", "Normal", "LogNormal",
            "Bernoulli", "Poisson", "Uniform", "Exponential", "Laplace", "Gamma", "Beta",
            "MultivariateNormal", "Independent", "HalfNormal", "Cauchy", "Gumbel", "Geometric",
            "Binomial", "Chi2", "StudentT", "Dirichlet", "kl_divergence", "register_kl",

@@ -11,7 +11,8 @@ from __future__ import annotations
 from .. import backend
 from ..tensor import Tensor, where
 from . import constraints
-from .distribution import Distribution, as_param, as_value
+from .distribution import as_param, as_value
+from .exp_family import ExponentialFamily
 
 
 def _softplus(x):
@@ -23,13 +24,22 @@ def _softplus(x):
     return where(positive, x_pos + (-x_pos).exp().log1p(), x_neg.exp().log1p())
 
 
-class Bernoulli(Distribution):
+class Bernoulli(ExponentialFamily):
     """``Bernoulli(probs=None, logits=None, validate_args=None)``; samples are floats 0/1 of
     the parameter's dtype, as torch's."""
 
     _param_names = ("probs", "logits")
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
     support = constraints.boolean
+
+    _mean_carrier_measure = 0
+
+    @property
+    def _natural_params(self):
+        return (self.logits,)
+
+    def _log_normalizer(self, x):
+        return _softplus(x)
 
     def __init__(self, probs=None, logits=None, validate_args=None):
         if (probs is None) == (logits is None):

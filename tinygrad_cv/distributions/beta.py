@@ -13,16 +13,24 @@ from __future__ import annotations
 from .. import backend
 from ..tensor import Tensor, where
 from . import constraints
-from .distribution import Distribution, as_value, broadcast_params
+from .distribution import as_value, broadcast_params
+from .exp_family import ExponentialFamily
 
 
-class Beta(Distribution):
+class Beta(ExponentialFamily):
     """``Beta(concentration1, concentration0, validate_args=None)``, both > 0."""
 
     _param_names = ("concentration1", "concentration0")
     arg_constraints = {"concentration1": constraints.positive,
                        "concentration0": constraints.positive}
     support = constraints.unit_interval
+
+    @property
+    def _natural_params(self):
+        return (self.concentration1, self.concentration0)
+
+    def _log_normalizer(self, x, y):
+        return x.lgamma() + y.lgamma() - (x + y).lgamma()
 
     def __init__(self, concentration1, concentration0, validate_args=None):
         params, shape = broadcast_params("Beta", concentration1=concentration1,

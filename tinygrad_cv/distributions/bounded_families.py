@@ -26,6 +26,7 @@ from ..tensor import Tensor, where
 from . import constraints
 from .bernoulli import _softplus
 from .distribution import Distribution, as_param, as_value, broadcast_params, _shape_of
+from .exp_family import ExponentialFamily
 
 # Abramowitz & Stegun 9.8.1-9.8.4: I_n(x) for x < 3.75 (in y = (x / 3.75)^2) and
 # sqrt(x) e^-x I_n(x) for x >= 3.75 (in y = 3.75 / x), n = 0, 1
@@ -124,13 +125,27 @@ def _clamp_probs(t):
     return t.clamp(min=eps, max=1 - eps)
 
 
-class ContinuousBernoulli(Distribution):
+class ContinuousBernoulli(ExponentialFamily):
     """``ContinuousBernoulli(probs=None, logits=None, lims=(0.499, 0.501))``."""
 
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
     support = constraints.unit_interval
     has_rsample = True
     _param_names = ("probs", "logits")
+
+    _mean_carrier_measure = 0
+
+    @property
+    def _natural_params(self):
+        return (self.logits,)
+
+    def _log_normalizer(self, x):
+        """log((e^x - 1) / x), with its Taylor series near x = 0 (inside ``lims`` - 1/2)."""
+        outside = (x.array <= self._lims[0] - 0.5) | (x.array > self._lims[1] - 0.5)
+        cut = where(outside, x, self._lims[0] - 0.5)
+        log_norm = cut.expm1().abs().log() - cut.abs().log()
+        taylor = 0.5 * x + x ** 2 / 24.0 - x ** 4 / 2880.0
+        return where(outside, log_norm, taylor)
 
     def __init__(self, probs=None, logits=None, lims=(0.499, 0.501), validate_args=None):
         if (probs is None) == (logits is None):

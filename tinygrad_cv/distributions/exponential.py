@@ -9,16 +9,26 @@ from __future__ import annotations
 from .. import backend
 from ..tensor import Tensor
 from . import constraints
-from .distribution import Distribution, as_value, broadcast_params
+from .distribution import as_value, broadcast_params
+from .exp_family import ExponentialFamily
 
 
-class Exponential(Distribution):
+class Exponential(ExponentialFamily):
     """``Exponential(rate, validate_args=None)``, rate > 0."""
 
     has_rsample = True
     _param_names = ("rate",)
     arg_constraints = {"rate": constraints.positive}
     support = constraints.nonnegative
+
+    _mean_carrier_measure = 0
+
+    @property
+    def _natural_params(self):
+        return (-self.rate,)
+
+    def _log_normalizer(self, x):
+        return -(-x).log()
 
     def __init__(self, rate, validate_args=None):
         params, shape = broadcast_params("Exponential", rate=rate)

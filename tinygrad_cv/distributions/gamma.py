@@ -14,15 +14,25 @@ from ..tensor import Tensor
 from .. import backend
 from ..special import gammainc
 from . import constraints
-from .distribution import Distribution, as_value, broadcast_params
+from .distribution import as_value, broadcast_params
+from .exp_family import ExponentialFamily
 
 
-class Gamma(Distribution):
+class Gamma(ExponentialFamily):
     """``Gamma(concentration, rate, validate_args=None)``, both > 0."""
 
     _param_names = ("concentration", "rate")
     arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
     support = constraints.nonnegative
+
+    _mean_carrier_measure = 0
+
+    @property
+    def _natural_params(self):
+        return (self.concentration - 1, -self.rate)
+
+    def _log_normalizer(self, x, y):
+        return (x + 1).lgamma() + (x + 1) * (-y.reciprocal()).log()
 
     def __init__(self, concentration, rate, validate_args=None):
         params, shape = broadcast_params("Gamma", concentration=concentration, rate=rate)

@@ -24,6 +24,7 @@ from .. import backend
 from ..tensor import Tensor, where
 from . import constraints
 from .distribution import Distribution, as_param, as_value, broadcast_params, _shape_of
+from .exp_family import ExponentialFamily
 from .gamma import Gamma
 from .normal import Normal
 from .transformed_distribution import TransformedDistribution
@@ -425,12 +426,19 @@ class StudentT(Distribution):
                 + 0.5 * v.log() + lbeta)
 
 
-class Dirichlet(Distribution):
+class Dirichlet(ExponentialFamily):
     """``Dirichlet(concentration)``: the last dim of the concentration is the event."""
 
     _param_names = ("concentration",)
     arg_constraints = {"concentration": constraints.independent(constraints.positive, 1)}
     support = constraints.simplex
+
+    @property
+    def _natural_params(self):
+        return (self.concentration,)
+
+    def _log_normalizer(self, x):
+        return x.lgamma().sum(-1) - x.sum(-1).lgamma()
 
     def __init__(self, concentration, validate_args=None):
         conc = as_param(concentration, "concentration", "Dirichlet")

@@ -15,14 +15,15 @@ from .. import backend
 from ..nn.functional import erf
 from ..tensor import Tensor
 from . import constraints
-from .distribution import Distribution, as_param, as_value, broadcast_shape
+from .distribution import as_param, as_value, broadcast_shape
+from .exp_family import ExponentialFamily
 
 
 def _is_number(v):
     return isinstance(v, numbers.Number) and not isinstance(v, bool)
 
 
-class Normal(Distribution):
+class Normal(ExponentialFamily):
     """``Normal(loc, scale, validate_args=None)``; ``loc`` and ``scale`` (> 0) broadcast to
     the batch shape."""
 
@@ -30,6 +31,15 @@ class Normal(Distribution):
     _param_names = ("loc", "scale")
     arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
     support = constraints.real
+
+    _mean_carrier_measure = 0
+
+    @property
+    def _natural_params(self):
+        return (self.loc / self.scale ** 2, -0.5 * self.scale ** -2)
+
+    def _log_normalizer(self, x, y):
+        return -0.25 * x ** 2 / y + 0.5 * (-math.pi / y).log()
 
     def __init__(self, loc, scale, validate_args=None):
         loc_is_number, scale_is_number = _is_number(loc), _is_number(scale)

@@ -8,15 +8,23 @@ from __future__ import annotations
 from .. import backend
 from ..tensor import Tensor
 from . import constraints
-from .distribution import Distribution, as_value, broadcast_params
+from .distribution import as_value, broadcast_params
+from .exp_family import ExponentialFamily
 
 
-class Poisson(Distribution):
+class Poisson(ExponentialFamily):
     """``Poisson(rate, validate_args=None)``, rate >= 0; samples are floats of rate's dtype."""
 
     _param_names = ("rate",)
     arg_constraints = {"rate": constraints.nonnegative}
     support = constraints.nonnegative_integer
+
+    @property
+    def _natural_params(self):
+        return (self.rate.log(),)
+
+    def _log_normalizer(self, x):
+        return x.exp()
 
     def __init__(self, rate, validate_args=None):
         params, shape = broadcast_params("Poisson", rate=rate)

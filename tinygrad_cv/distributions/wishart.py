@@ -22,7 +22,8 @@ from ..autograd import no_grad
 from ..special import multigammaln
 from ..tensor import Tensor, where
 from . import constraints
-from .distribution import Distribution, as_param, as_value, broadcast_shape, _shape_of
+from .distribution import as_param, as_value, broadcast_shape, _shape_of
+from .exp_family import ExponentialFamily
 
 
 def _mvdigamma(x, p):
@@ -32,13 +33,25 @@ def _mvdigamma(x, p):
     return (x.unsqueeze(-1) - offsets).digamma().sum(-1)
 
 
-class Wishart(Distribution):
+class Wishart(ExponentialFamily):
     arg_constraints = {"covariance_matrix": constraints.positive_definite,
                        "precision_matrix": constraints.positive_definite,
                        "scale_tril": constraints.lower_cholesky,
                        "df": constraints.greater_than(0)}
     support = constraints.positive_definite
     _param_names = ("df",)
+
+    _mean_carrier_measure = 0
+
+    @property
+    def _natural_params(self):
+        p = self._event_shape[-1]
+        return (-self.precision_matrix / 2, (self.df - p - 1) / 2)
+
+    def _log_normalizer(self, x, y):
+        p = self._event_shape[-1]
+        return ((y + (p + 1) / 2) * (-linalg.slogdet(-2 * x)[1] + math.log(2) * p)
+                + multigammaln(y + (p + 1) / 2, p))
 
     def __init__(self, df, covariance_matrix=None, precision_matrix=None, scale_tril=None,
                  validate_args=None):
