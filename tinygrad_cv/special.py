@@ -12,10 +12,11 @@ import math
 from .autograd.function import Function
 from .nn.functional.activation import softmax, log_softmax  # noqa: F401
 from .ops import dual
-from .ops.bessel import BesselI
+from .ops.bessel import BesselI, bessel_i_array
+from .ops.bessel_jyk import bessel_jy_arrays, bessel_k_arrays, spherical_j0_array
 from .ops.math import Xlogy
 from .ops.special import Entr, Erfcx, LogNdtr, erfcinv_array
-from .tensor import _as_tensor, _floating, logsumexp  # noqa: F401
+from .tensor import Tensor, _as_tensor, _floating, logsumexp  # noqa: F401
 from .tensor_math import (_float_operands, digamma, erf, erfc, erfinv, exp2,  # noqa: F401
                           logit, polygamma, sinc, xlogy)
 from .tensor_math import lgamma as gammaln, mvlgamma  # noqa: F401
@@ -24,7 +25,10 @@ from .tensor_math import i0, igamma as gammainc, igammac as gammaincc  # noqa: F
 __all__ = ["erf", "erfc", "erfinv", "expit", "logit", "xlogy", "xlog1py", "exp2", "expm1",
            "log1p", "sinc", "round", "softmax", "log_softmax", "logsumexp", "ndtr", "ndtri",
            "gammaln", "digamma", "psi", "polygamma", "multigammaln", "i0", "i1", "gammainc",
-           "gammaincc", "i0e", "i1e", "erfcx", "log_ndtr", "entr"]
+           "gammaincc", "i0e", "i1e", "erfcx", "log_ndtr", "entr",
+           "bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "modified_bessel_i0",
+           "modified_bessel_i1", "modified_bessel_k0", "modified_bessel_k1",
+           "scaled_modified_bessel_k0", "scaled_modified_bessel_k1", "spherical_bessel_j0"]
 
 psi = digamma
 
@@ -58,6 +62,67 @@ def log_ndtr(input):
 def entr(input):
     """The elementwise entropy -x ln x (0 at 0, -inf for x < 0)."""
     return Entr.apply(_floating(_as_tensor(input)))
+
+
+def _constant(values, pick):
+    """``pick`` of the raw array of ``values`` as a Tensor outside the graph (torch defines no
+    derivatives for these functions: the result does not require grad)."""
+    return Tensor.wrap(pick(_as_tensor(values).array))
+
+
+def bessel_j0(input):
+    """The Bessel function of the first kind of order 0 (not differentiable, as torch)."""
+    return _constant(input, lambda x: bessel_jy_arrays(x)[0])
+
+
+def bessel_j1(input):
+    """The Bessel function of the first kind of order 1 (not differentiable, as torch)."""
+    return _constant(input, lambda x: bessel_jy_arrays(x)[1])
+
+
+def bessel_y0(input):
+    """The Bessel function of the second kind of order 0 (-inf at 0, NaN below)."""
+    return _constant(input, lambda x: bessel_jy_arrays(x)[2])
+
+
+def bessel_y1(input):
+    """The Bessel function of the second kind of order 1 (-inf at 0, NaN below)."""
+    return _constant(input, lambda x: bessel_jy_arrays(x)[3])
+
+
+def modified_bessel_i0(input):
+    """I0 as ``i0`` but outside the graph (torch has no derivative for this name)."""
+    return _constant(input, lambda x: bessel_i_array(0, x))
+
+
+def modified_bessel_i1(input):
+    """I1 as ``i1`` but outside the graph (torch has no derivative for this name)."""
+    return _constant(input, lambda x: bessel_i_array(1, x))
+
+
+def modified_bessel_k0(input):
+    """The modified Bessel function of the second kind K0 (inf at 0, NaN below)."""
+    return _constant(input, lambda x: bessel_k_arrays(x)[0])
+
+
+def modified_bessel_k1(input):
+    """The modified Bessel function of the second kind K1 (inf at 0, NaN below)."""
+    return _constant(input, lambda x: bessel_k_arrays(x)[1])
+
+
+def scaled_modified_bessel_k0(input):
+    """e^x K0(x) (no underflow for large x)."""
+    return _constant(input, lambda x: bessel_k_arrays(x, scaled=True)[0])
+
+
+def scaled_modified_bessel_k1(input):
+    """e^x K1(x) (no underflow for large x)."""
+    return _constant(input, lambda x: bessel_k_arrays(x, scaled=True)[1])
+
+
+def spherical_bessel_j0(input):
+    """The spherical Bessel function j0(x) = sin(x) / x (1 at 0)."""
+    return _constant(input, spherical_j0_array)
 
 
 def multigammaln(input, p):
