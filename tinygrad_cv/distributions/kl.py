@@ -27,6 +27,10 @@
     the reinterpreted dims for Independent)
     TransformedDistribution: the base distributions' KL when the transforms are equal
     ContinuousBernoulli: mean_p (l_p - l_q) + log C(p) + log(1 - p) - log C(q) - log(1 - q)
+    The other cross-family pairs torch registers (Beta/Exponential/Gamma/Gumbel/Laplace/
+    Normal/Uniform/Bernoulli/Poisson combinations): their closed forms, +inf where q's support
+    misses part of p's; two members of one ExponentialFamily without a closed form: the
+    Bregman divergence of the log normalizer.
     Cross pairs with Pareto and ContinuousBernoulli where torch has them: closed forms for
     Beta/Uniform -> ContinuousBernoulli, ContinuousBernoulli -> Exponential/Normal/Uniform,
     Pareto -> Exponential/Gamma/Normal, Uniform -> Pareto; +inf where q's support misses p's
@@ -54,6 +58,8 @@ from .normal import Normal
 from .one_hot_categorical import OneHotCategorical
 from .poisson import Poisson
 from .uniform import Uniform
+from .exp_family import ExponentialFamily
+from ..autograd import enable_grad, grad
 from .low_rank_multivariate_normal import LowRankMultivariateNormal
 from .transformed_distribution import TransformedDistribution
 from .transformed_families import Pareto
@@ -375,3 +381,203 @@ def _kl_uniform_pareto(p, q):
     t1 = (q.alpha * q.scale ** q.alpha * width).log()
     t2 = (_x_log_x(p.high) - _x_log_x(p.low) - width) / width
     return _fill(t2 * (q.alpha + 1) - t1, p.low.array < q.scale.array, float("inf"))
+
+
+# ---- the other cross-family pairs torch registers ----
+
+for _p, _q, _param in [(Exponential, Beta, "rate"), (Exponential, Uniform, "rate"),
+                       (Gamma, Beta, "concentration"), (Gamma, Uniform, "concentration"),
+                       (Gumbel, Beta, "loc"), (Gumbel, Exponential, "loc"),
+                       (Gumbel, Gamma, "loc"), (Gumbel, Uniform, "loc"),
+                       (Laplace, Beta, "loc"), (Laplace, Exponential, "loc"),
+                       (Laplace, Gamma, "loc"), (Laplace, Uniform, "loc"),
+                       (Normal, Beta, "loc"), (Normal, Exponential, "loc"),
+                       (Normal, Gamma, "loc"), (Normal, Uniform, "loc"),
+                       (Poisson, Bernoulli, "rate"), (Poisson, Binomial, "rate")]:
+    register_kl(_p, _q)(lambda p, q, _name=_param: _infinite_like(getattr(p, _name)))
+
+
+@register_kl(Bernoulli, Poisson)
+def _kl_bernoulli_poisson(p, q):
+    return -p.entropy() - (p.probs * q.rate.log() - q.rate)
+
+
+@register_kl(Beta, Exponential)
+def _kl_beta_exponential(p, q):
+    return -p.entropy() - q.rate.log() + q.rate * p.mean
+
+
+@register_kl(Beta, Gamma)
+def _kl_beta_gamma(p, q):
+    a, b = p.concentration1, p.concentration0
+    return (-p.entropy() + q.concentration.lgamma() - q.concentration * q.rate.log()
+            - (q.concentration - 1) * (a.digamma() - (a + b).digamma())
+            + q.rate * a / (a + b))
+
+
+@register_kl(Beta, Normal)
+def _kl_beta_normal(p, q):
+    a, b = p.concentration1, p.concentration0
+    mean = a / (a + b)
+    var_normal = q.scale ** 2
+    second_moment = (mean * (1 - mean) / (a + b + 1) + mean ** 2) * 0.5
+    return (-p.entropy() + 0.5 * (var_normal * 2 * math.pi).log()
+            + (second_moment - q.loc * mean + q.loc ** 2 * 0.5) / var_normal)
+
+
+@register_kl(Beta, Uniform)
+def _kl_beta_uniform(p, q):
+    result = -p.entropy() + (q.high - q.low).log()
+    return _fill(result, (q.low.array > 0) | (q.high.array < 1), float("inf"))
+
+
+@register_kl(Exponential, Gamma)
+def _kl_exponential_gamma(p, q):
+    ratio = q.rate / p.rate
+    return (-q.concentration * ratio.log() + ratio + q.concentration.lgamma()
+            + q.concentration * _EULER - (1 + _EULER))
+
+
+@register_kl(Exponential, Gumbel)
+def _kl_exponential_gumbel(p, q):
+    scale_rate = p.rate * q.scale
+    loc_scale = q.loc / q.scale
+    return (scale_rate.log() - 1 - loc_scale + loc_scale.exp() * scale_rate / (scale_rate + 1)
+            + scale_rate.reciprocal())
+
+
+@register_kl(Exponential, Normal)
+def _kl_exponential_normal(p, q):
+    var_normal = q.scale ** 2
+    rate_sqr = p.rate ** 2
+    return (0.5 * (rate_sqr * var_normal * 2 * math.pi).log() - 1
+            + (rate_sqr.reciprocal() - q.loc / p.rate + q.loc ** 2 * 0.5) / var_normal)
+
+
+@register_kl(Gamma, Exponential)
+def _kl_gamma_exponential(p, q):
+    return -p.entropy() - q.rate.log() + q.rate * p.concentration / p.rate
+
+
+@register_kl(Gamma, Gumbel)
+def _kl_gamma_gumbel(p, q):
+    a = p.concentration
+    beta_scale = p.rate * q.scale
+    loc_scale = q.loc / q.scale
+    return ((a - 1) * a.digamma() - a.lgamma() - a + beta_scale.log() + a / beta_scale
+            + loc_scale.exp() * (1 + beta_scale.reciprocal()) ** (-a) - loc_scale)
+
+
+@register_kl(Gamma, Normal)
+def _kl_gamma_normal(p, q):
+    a = p.concentration
+    var_normal = q.scale ** 2
+    beta_sqr = p.rate ** 2
+    t1 = 0.5 * (beta_sqr * var_normal * 2 * math.pi).log() - a - a.lgamma()
+    t2 = 0.5 * (a ** 2 + a) / beta_sqr
+    return t1 + (a - 1) * a.digamma() + (t2 - q.loc * a / p.rate + 0.5 * q.loc ** 2) / var_normal
+
+
+@register_kl(Gumbel, Normal)
+def _kl_gumbel_normal(p, q):
+    ratio = p.scale / q.scale
+    t1 = (ratio / math.sqrt(2 * math.pi)).log()
+    t2 = (math.pi * ratio * 0.5) ** 2 / 3
+    t3 = ((p.loc + p.scale * _EULER - q.loc) / q.scale) ** 2 * 0.5
+    return -t1 + t2 + t3 - (_EULER + 1)
+
+
+@register_kl(Laplace, Normal)
+def _kl_laplace_normal(p, q):
+    var_normal = q.scale ** 2
+    ratio = p.scale ** 2 / var_normal
+    t1 = 0.5 * (2 * ratio / math.pi).log()
+    return (-t1 + ratio + (0.5 * p.loc ** 2 - p.loc * q.loc + 0.5 * q.loc ** 2) / var_normal
+            - 1)
+
+
+@register_kl(Normal, Gumbel)
+def _kl_normal_gumbel(p, q):
+    mean_scale = p.loc / q.scale
+    var_scale_sqr = (p.scale / q.scale) ** 2
+    loc_scale = q.loc / q.scale
+    return (-var_scale_sqr.log() * 0.5 + mean_scale - loc_scale
+            + (-mean_scale + 0.5 * var_scale_sqr + loc_scale).exp()
+            - 0.5 * (1 + math.log(2 * math.pi)))
+
+
+@register_kl(Normal, Laplace)
+def _kl_normal_laplace(p, q):
+    loc_diff = p.loc - q.loc
+    diff_ratio = loc_diff / p.scale
+    t2 = math.sqrt(2 / math.pi) * p.scale * (-0.5 * diff_ratio ** 2).exp()
+    t3 = loc_diff * (math.sqrt(0.5) * diff_ratio).erf()
+    return (-(p.scale / q.scale).log() + (t2 + t3) / q.scale
+            - 0.5 * (1 + math.log(0.5 * math.pi)))
+
+
+@register_kl(Uniform, Beta)
+def _kl_uniform_beta(p, q):
+    width = p.high - p.low
+    a, b = q.concentration1, q.concentration0
+    t2 = (a - 1) * (_x_log_x(p.high) - _x_log_x(p.low) - width) / width
+    t3 = (b - 1) * (_x_log_x(1 - p.high) - _x_log_x(1 - p.low) + width) / width
+    result = t3 + a.lgamma() + b.lgamma() - (a + b).lgamma() - width.log() - t2
+    return _fill(result, (p.high.array > 1) | (p.low.array < 0), float("inf"))
+
+
+@register_kl(Uniform, Exponential)
+def _kl_uniform_exponential(p, q):
+    result = q.rate * (p.high + p.low) / 2 - ((p.high - p.low) * q.rate).log()
+    return _fill(result, p.low.array < 0, float("inf"))
+
+
+@register_kl(Uniform, Gamma)
+def _kl_uniform_gamma(p, q):
+    width = p.high - p.low
+    a = q.concentration
+    result = (-width.log() + a.lgamma() - a * q.rate.log()
+              + (1 - a) * (_x_log_x(p.high) - _x_log_x(p.low) - width) / width
+              + q.rate * (p.high + p.low) / 2)
+    return _fill(result, p.low.array < 0, float("inf"))
+
+
+@register_kl(Uniform, Gumbel)
+def _kl_uniform_gumbel(p, q):
+    common = q.scale / (p.high - p.low)
+    high = (p.high - q.loc) / q.scale
+    low = (p.low - q.loc) / q.scale
+    return common.log() + 0.5 * (high + low) - common * ((-high).exp() - (-low).exp())
+
+
+@register_kl(Uniform, Normal)
+def _kl_uniform_normal(p, q):
+    width = p.high - p.low
+    t1 = (math.sqrt(math.pi * 2) * q.scale / width).log()
+    return t1 + 0.5 * (width ** 2 / 12 + ((p.high + p.low - 2 * q.loc) / 2) ** 2) / q.scale ** 2
+
+
+@register_kl(ExponentialFamily, ExponentialFamily)
+def _kl_expfamily_expfamily(p, q):
+    """The Bregman divergence of the log normalizer, for two members of one family that has
+    no closed form registered."""
+    if type(p) is not type(q):
+        raise NotImplementedError(f"kl_divergence: no closed form registered for "
+                                  f"{type(p).__name__} and {type(q).__name__} (the cross "
+                                  "KL-divergence between different exponential families "
+                                  "cannot be computed using Bregman divergences)")
+    with enable_grad():
+        p_params = [t.detach().requires_grad_() for t in p._natural_params]
+        log_normalizer = p._log_normalizer(*p_params)
+        gradients = grad(log_normalizer.sum(), p_params, create_graph=True)
+    q_params = q._natural_params
+    result = q._log_normalizer(*q_params) - log_normalizer
+    batch = len(result.shape)
+    for pp, qp, g in zip(p_params, q_params, gradients):
+        term = (qp - pp) * g
+        # summed over the parameter's own dims (a batch-shaped parameter is not summed over
+        # the batch, where torch sums the event_dim rightmost dims of every parameter)
+        if term.ndim > batch:
+            term = term.reshape(*term.shape[:batch], -1).sum(-1)
+        result = result - term
+    return result
