@@ -190,3 +190,72 @@ def test_bessel_functions_are_outside_the_graph_as_torch(name):
     y = getattr(tg.special, name)(x)
     assert not y.requires_grad
     assert not getattr(torch.special, name)(torch.tensor([0.5], requires_grad=True)).requires_grad
+
+
+# ---- orthogonal polynomials (no derivatives, as torch) ----------------------------------------
+POLYNOMIALS = ["chebyshev_polynomial_t", "chebyshev_polynomial_u", "chebyshev_polynomial_v",
+               "chebyshev_polynomial_w", "shifted_chebyshev_polynomial_t",
+               "shifted_chebyshev_polynomial_u", "shifted_chebyshev_polynomial_v",
+               "shifted_chebyshev_polynomial_w", "hermite_polynomial_h", "hermite_polynomial_he",
+               "laguerre_polynomial_l", "legendre_polynomial_p"]
+SCIPY_POLYNOMIALS = {"chebyshev_polynomial_t": scipy.special.eval_chebyt,
+                     "chebyshev_polynomial_u": scipy.special.eval_chebyu,
+                     "shifted_chebyshev_polynomial_t": scipy.special.eval_sh_chebyt,
+                     "shifted_chebyshev_polynomial_u": scipy.special.eval_sh_chebyu,
+                     "hermite_polynomial_h": scipy.special.eval_hermite,
+                     "hermite_polynomial_he": scipy.special.eval_hermitenorm,
+                     "laguerre_polynomial_l": scipy.special.eval_laguerre,
+                     "legendre_polynomial_p": scipy.special.eval_legendre}
+POLY_X = np.concatenate([np.linspace(-1.5, 1.5, 61), [0.0, -1.0, 1.0, 0.999, -0.999, 7.5, -40.0,
+                                                      1e3, math.inf, -math.inf]])[:, None]
+# truncated like torch; negative, NaN, infinite and huge degrees give 0
+POLY_N = np.array([-3.0, -1.0, 0.0, 1.0, 2.0, 2.7, 3.0, 6.0, 7.0, 12.0, 25.0, 60.0, math.nan,
+                   math.inf, 1e30])[None, :]
+
+
+@pytest.mark.parametrize("name", POLYNOMIALS)
+def test_polynomials_match_torch_and_scipy(name):
+    ours = _np(getattr(tg.special, name)(tg.tensor(POLY_X), tg.tensor(POLY_N)))
+    ref = _np(getattr(torch.special, name)(torch.tensor(POLY_X), torch.tensor(POLY_N)))
+    _same(ours, ref, 1e-12, 1e-12)
+    if name in SCIPY_POLYNOMIALS:
+        xs, ns = np.broadcast_arrays(POLY_X, POLY_N)
+        keep = np.isfinite(xs) & (ns >= 0) & (ns <= 60) & (ns == np.trunc(ns))
+        scipy_ref = SCIPY_POLYNOMIALS[name](ns[keep].astype(int), xs[keep])
+        _same(ours[keep], scipy_ref, 1e-11, 1e-11)
+    # float32: rounded from the float64 value (torch's float32 recurrence turns NaN past overflow)
+    x32, n32 = POLY_X.astype(np.float32), POLY_N.astype(np.float32)
+    ours32 = _np(getattr(tg.special, name)(tg.tensor(x32), tg.tensor(n32)))
+    ref64 = _np(getattr(torch.special, name)(torch.tensor(x32.astype(np.float64)),
+                                             torch.tensor(n32.astype(np.float64))))
+    fits = ~(np.abs(ref64) > 3e38)
+    _same(ours32[fits], ref64[fits].astype(np.float32), 1e-6, 1e-6)
+    assert np.all(np.isinf(ours32[~fits]) & (np.sign(ours32[~fits]) == np.sign(ref64[~fits])))
+
+
+def test_polynomial_operands_broadcast_and_promote_as_torch():
+    f, g = tg.special.legendre_polynomial_p, torch.special.legendre_polynomial_p
+    cases = [(np.array([0.3, -0.7], np.float32), 3), (0.5, np.array([1, 2, 3])),
+             (np.array([1, 2]), np.array([3])), (np.array([[0.5], [0.2]]), np.array([1, 2, 3])),
+             (np.array([0.5], np.float32), np.array([2.0])), (np.array([0.25]), 2.7),
+             (np.array([0.5], np.float32), np.array([True]))]
+    for x, n in cases:
+        ours = f(tg.tensor(x) if isinstance(x, np.ndarray) else x,
+                 tg.tensor(n) if isinstance(n, np.ndarray) else n)
+        ref = g(torch.tensor(x) if isinstance(x, np.ndarray) else x,
+                torch.tensor(n) if isinstance(n, np.ndarray) else n)
+        _same(_np(ours), _np(ref), 1e-6)
+        assert ours.shape == tuple(ref.shape) and not ours.requires_grad
+    with pytest.raises(TypeError, match="Tensor"):
+        f(0.5, 3)
+    with pytest.raises(TypeError):
+        g(0.5, 3)
+
+
+def test_chebyshev_of_nan_is_nan():
+    """torch's vectorised loop can leak a neighbour's value into a NaN lane (U_2 at NaN next to
+    1.5 gives 8); NaN in, NaN out here."""
+    x = np.array([-2.0, 1.5, math.nan])
+    for name in POLYNOMIALS:
+        out = _np(getattr(tg.special, name)(tg.tensor(x), 2))
+        assert np.isnan(out[2]) and np.all(np.isfinite(out[:2])), name

@@ -13,10 +13,12 @@ from .autograd.function import Function
 from .nn.functional.activation import softmax, log_softmax  # noqa: F401
 from .ops import dual
 from .ops.bessel import BesselI, bessel_i_array
+from .ops.orthogonal_polynomials import orthogonal_polynomial_array
 from .ops.bessel_jyk import bessel_jy_arrays, bessel_k_arrays, spherical_j0_array
 from .ops.math import Xlogy
 from .ops.special import Entr, Erfcx, LogNdtr, erfcinv_array
-from .tensor import Tensor, _as_tensor, _floating, logsumexp  # noqa: F401
+from . import backend
+from .tensor import Tensor, _as_tensor, _floating, _promoted, logsumexp  # noqa: F401
 from .tensor_math import (_float_operands, digamma, erf, erfc, erfinv, exp2,  # noqa: F401
                           logit, polygamma, sinc, xlogy)
 from .tensor_math import lgamma as gammaln, mvlgamma  # noqa: F401
@@ -28,7 +30,12 @@ __all__ = ["erf", "erfc", "erfinv", "expit", "logit", "xlogy", "xlog1py", "exp2"
            "gammaincc", "i0e", "i1e", "erfcx", "log_ndtr", "entr",
            "bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "modified_bessel_i0",
            "modified_bessel_i1", "modified_bessel_k0", "modified_bessel_k1",
-           "scaled_modified_bessel_k0", "scaled_modified_bessel_k1", "spherical_bessel_j0"]
+           "scaled_modified_bessel_k0", "scaled_modified_bessel_k1", "spherical_bessel_j0",
+           "chebyshev_polynomial_t", "chebyshev_polynomial_u", "chebyshev_polynomial_v",
+           "chebyshev_polynomial_w", "shifted_chebyshev_polynomial_t",
+           "shifted_chebyshev_polynomial_u", "shifted_chebyshev_polynomial_v",
+           "shifted_chebyshev_polynomial_w", "hermite_polynomial_h", "hermite_polynomial_he",
+           "laguerre_polynomial_l", "legendre_polynomial_p"]
 
 psi = digamma
 
@@ -123,6 +130,43 @@ def scaled_modified_bessel_k1(input):
 def spherical_bessel_j0(input):
     """The spherical Bessel function j0(x) = sin(x) / x (1 at 0)."""
     return _constant(input, spherical_j0_array)
+
+
+def _polynomial(kind, shifted=False):
+    name = {"t": "chebyshev_polynomial_t", "u": "chebyshev_polynomial_u",
+            "v": "chebyshev_polynomial_v", "w": "chebyshev_polynomial_w",
+            "h": "hermite_polynomial_h", "he": "hermite_polynomial_he",
+            "l": "laguerre_polynomial_l", "p": "legendre_polynomial_p"}[kind]
+    if shifted:
+        name = "shifted_" + name
+
+    def polynomial(input, n):
+        if not isinstance(input, Tensor) and not isinstance(n, Tensor):
+            raise TypeError(f"special_{name}(): expected a Tensor for input or n, got "
+                            f"({type(input).__name__}, {type(n).__name__})")
+        x, degree = _promoted(*_float_operands(input, n))
+        dtype = backend.get_array_module(x.array).result_type(x.array.dtype, degree.array.dtype)
+        return Tensor.wrap(orthogonal_polynomial_array(kind, x.array.astype(dtype, copy=False),
+                                                       degree.array, shifted))
+
+    polynomial.__name__ = polynomial.__qualname__ = name
+    polynomial.__doc__ = (f"``{name}(input, n)``: the polynomial of degree n at input (x and n "
+                          "tensors or numbers, broadcast; not differentiable, as torch).")
+    return polynomial
+
+
+chebyshev_polynomial_t = _polynomial("t")
+chebyshev_polynomial_u = _polynomial("u")
+chebyshev_polynomial_v = _polynomial("v")
+chebyshev_polynomial_w = _polynomial("w")
+shifted_chebyshev_polynomial_t = _polynomial("t", shifted=True)
+shifted_chebyshev_polynomial_u = _polynomial("u", shifted=True)
+shifted_chebyshev_polynomial_v = _polynomial("v", shifted=True)
+shifted_chebyshev_polynomial_w = _polynomial("w", shifted=True)
+hermite_polynomial_h = _polynomial("h")
+hermite_polynomial_he = _polynomial("he")
+laguerre_polynomial_l = _polynomial("l")
+legendre_polynomial_p = _polynomial("p")
 
 
 def multigammaln(input, p):
