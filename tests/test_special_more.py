@@ -259,3 +259,63 @@ def test_chebyshev_of_nan_is_nan():
     for name in POLYNOMIALS:
         out = _np(getattr(tg.special, name)(tg.tensor(x), 2))
         assert np.isnan(out[2]) and np.all(np.isfinite(out[:2])), name
+
+
+# ---- Hurwitz zeta -----------------------------------------------------------------------------
+ZETA_X = np.concatenate([[1.0, 1.0000001, 0.5, -1.0, 2.0, 2.5, 3.0, 4.0, 30.0, 100.0, math.nan],
+                         np.linspace(1.05, 60.0, 40)])[:, None]
+ZETA_Q = np.concatenate([[1.0, 0.0, -1.0, -1.5, -0.5, -9.0, -9.5, -12.5, -20.3, 1e-10, 0.7, 1e10,
+                          math.inf, -math.inf, math.nan], np.geomspace(1e-5, 1e6, 23)])[None, :]
+
+
+def test_zeta_matches_torch_and_scipy():
+    ours = _np(tg.special.zeta(tg.tensor(ZETA_X), tg.tensor(ZETA_Q)))
+    _same(ours, _np(torch.special.zeta(torch.tensor(ZETA_X), torch.tensor(ZETA_Q))), 1e-13, 1e-300)
+    ref = scipy.special.zeta(*np.broadcast_arrays(ZETA_X, ZETA_Q))
+    keep = np.isfinite(ref) & (np.abs(ref) > 1e-300)
+    _same(ours[keep], ref[keep], 1e-15)
+    ours32 = _np(tg.special.zeta(tg.tensor(ZETA_X.astype(np.float32)),
+                                 tg.tensor(ZETA_Q.astype(np.float32))))
+    ref32 = scipy.special.zeta(*np.broadcast_arrays(ZETA_X.astype(np.float32).astype(np.float64),
+                                                    ZETA_Q.astype(np.float32).astype(np.float64)))
+    keep = np.isfinite(ref32) & (np.abs(ref32) > 1e-37) & (np.abs(ref32) < 3e38)
+    _same(ours32[keep], ref32[keep].astype(np.float32), 6e-8)
+
+
+def test_zeta_at_infinite_x_is_the_limit():
+    """sum_k |q + k|^-inf: 1 at q = 1, inf below 1, 0 above (torch's is NaN above 1)."""
+    out = _np(tg.special.zeta(tg.tensor([math.inf] * 4, dtype=tg.float64),
+                              tg.tensor([1.0, 0.5, -1.5, 2.0], dtype=tg.float64)))
+    _same(out, np.array([1.0, math.inf, math.inf, 0.0]), 0)
+
+
+def test_zeta_operands_and_dtypes_as_torch():
+    for x, q in [(np.array([2, 3]), np.array([1, 2])), (2.0, np.array([1.5])),
+                 (np.array([2.0], np.float32), 1), (np.array([[2.0], [3.0]]), np.array([1.0, 2.0]))]:
+        ours = tg.special.zeta(tg.tensor(x) if isinstance(x, np.ndarray) else x,
+                               tg.tensor(q) if isinstance(q, np.ndarray) else q)
+        ref = torch.special.zeta(torch.tensor(x) if isinstance(x, np.ndarray) else x,
+                                 torch.tensor(q) if isinstance(q, np.ndarray) else q)
+        _same(_np(ours), _np(ref), 1e-7)
+    with pytest.raises(TypeError, match="Tensor"):
+        tg.special.zeta(2.0, 1.0)
+
+
+def test_zeta_derivative_in_q_as_torch_and_none_in_x():
+    x = np.array([[2.0], [3.5]])
+    q = np.array([0.3, 1.5, 7.0])
+    qo, qt = tg.tensor(q, requires_grad=True), torch.tensor(q, requires_grad=True)
+    tg.special.zeta(tg.tensor(x), qo).sum().backward()
+    (gt,) = torch.autograd.grad(torch.special.zeta(torch.tensor(x), qt).sum(), qt)
+    _same(_np(qo.grad), _np(gt), 1e-13)
+    assert gradcheck(lambda v: tg.special.zeta(tg.tensor(x), v), (tg.tensor(q, requires_grad=True),))
+    (g,) = tg.autograd.grad(tg.special.zeta(tg.tensor(x), qo).sum(), qo, create_graph=True)
+    (gg,) = tg.autograd.grad(g.sum(), qo)
+    (g_t,) = torch.autograd.grad(torch.special.zeta(torch.tensor(x), qt).sum(), qt, create_graph=True)
+    (gg_t,) = torch.autograd.grad(g_t.sum(), qt)
+    _same(_np(gg), _np(gg_t), 1e-12)
+    xo = tg.tensor([2.0, 3.0], requires_grad=True)
+    y = tg.special.zeta(xo, tg.tensor([1.0, 2.0]))
+    assert y.requires_grad
+    with pytest.raises(NotImplementedError, match="the derivative for 'zeta' is not implemented"):
+        y.sum().backward()

@@ -13,6 +13,7 @@ from .autograd.function import Function
 from .nn.functional.activation import softmax, log_softmax  # noqa: F401
 from .ops import dual
 from .ops.bessel import BesselI, bessel_i_array
+from .ops.zeta import Zeta
 from .ops.orthogonal_polynomials import orthogonal_polynomial_array
 from .ops.bessel_jyk import bessel_jy_arrays, bessel_k_arrays, spherical_j0_array
 from .ops.math import Xlogy
@@ -35,7 +36,7 @@ __all__ = ["erf", "erfc", "erfinv", "expit", "logit", "xlogy", "xlog1py", "exp2"
            "chebyshev_polynomial_w", "shifted_chebyshev_polynomial_t",
            "shifted_chebyshev_polynomial_u", "shifted_chebyshev_polynomial_v",
            "shifted_chebyshev_polynomial_w", "hermite_polynomial_h", "hermite_polynomial_he",
-           "laguerre_polynomial_l", "legendre_polynomial_p"]
+           "laguerre_polynomial_l", "legendre_polynomial_p", "zeta"]
 
 psi = digamma
 
@@ -167,6 +168,15 @@ hermite_polynomial_h = _polynomial("h")
 hermite_polynomial_he = _polynomial("he")
 laguerre_polynomial_l = _polynomial("l")
 legendre_polynomial_p = _polynomial("p")
+
+
+def zeta(input, other):
+    """The Hurwitz zeta function sum_(k>=0) (k + q)^-x (x = input, q = other; Riemann's zeta
+    at q = 1); differentiable in q only (-x zeta(x + 1, q)), as torch."""
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        raise TypeError(f"special_zeta(): expected a Tensor for input or other, got "
+                        f"({type(input).__name__}, {type(other).__name__})")
+    return Zeta.apply(*_promoted(*_float_operands(input, other)))
 
 
 def multigammaln(input, p):
