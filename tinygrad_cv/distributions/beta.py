@@ -6,7 +6,8 @@ a = concentration1, b = concentration0.
     entropy = log B(a, b) - (a - 1) psi(a) - (b - 1) psi(b) + (a + b - 2) psi(a + b)
     mean = a / (a + b),  variance = a b / ((a + b)^2 (a + b + 1))
 
-``sample`` is X / (X + Y) with X ~ Gamma(a, 1), Y ~ Gamma(b, 1) (no reparameterised rsample).
+``rsample`` is X / (X + Y) with X ~ Gamma(a, 1), Y ~ Gamma(b, 1) (reparameterised through
+the implicit Gamma gradients).
 """
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ from ..tensor import Tensor, where
 from . import constraints
 from .distribution import as_value, broadcast_params
 from .exp_family import ExponentialFamily
+from .gamma_rsample import standard_gamma_rsample
 
 
 class Beta(ExponentialFamily):
     """``Beta(concentration1, concentration0, validate_args=None)``, both > 0."""
 
+    has_rsample = True
     _param_names = ("concentration1", "concentration0")
     arg_constraints = {"concentration1": constraints.positive,
                        "concentration0": constraints.positive}
@@ -71,15 +74,14 @@ class Beta(ExponentialFamily):
         total = a + b
         return a * b / (total ** 2 * (total + 1))
 
-    def sample(self, sample_shape=()):
+    def rsample(self, sample_shape=()):
+        """X / (X + Y), X ~ Gamma(a, 1), Y ~ Gamma(b, 1) (reparameterised), kept inside
+        [eps, 1 - eps]."""
         shape = self._extended_shape(sample_shape)
-        xp = backend.get_array_module(self.concentration1.array)
-        rng = backend.get_rng(self.concentration1.device)
-        x = rng.standard_gamma(xp.broadcast_to(self.concentration1.array, shape))
-        y = rng.standard_gamma(xp.broadcast_to(self.concentration0.array, shape))
-        dtype = self.concentration1.dtype
-        eps = float(backend.module_for_device("cpu").finfo(dtype).eps)
-        return Tensor.wrap(xp.clip(x / (x + y), eps, 1 - eps).astype(dtype))
+        x = standard_gamma_rsample(self.concentration1, shape)
+        y = standard_gamma_rsample(self.concentration0, shape)
+        eps = float(backend.module_for_device("cpu").finfo(x.dtype).eps)
+        return (x / (x + y)).clamp(min=eps, max=1 - eps)
 
     def log_prob(self, value):
         value = as_value(value, self.concentration1)

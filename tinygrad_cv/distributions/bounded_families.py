@@ -25,6 +25,7 @@ from ..autograd import no_grad
 from ..tensor import Tensor, where
 from . import constraints
 from .bernoulli import _softplus
+from .gamma_rsample import standard_gamma_rsample
 from .distribution import Distribution, as_param, as_value, broadcast_params, _shape_of
 from .exp_family import ExponentialFamily
 
@@ -266,9 +267,9 @@ class ContinuousBernoulli(ExponentialFamily):
 
 
 class FisherSnedecor(Distribution):
-    """``FisherSnedecor(df1, df2)`` on (0, inf); ``sample`` only (the framework's Gamma has
-    no reparameterised sampler)."""
+    """``FisherSnedecor(df1, df2)`` on (0, inf), reparameterised through the Gamma draws."""
 
+    has_rsample = True
     arg_constraints = {"df1": constraints.positive, "df2": constraints.positive}
     support = constraints.positive
     _param_names = ("df1", "df2")
@@ -295,16 +296,14 @@ class FisherSnedecor(Distribution):
         var = 2 * d2 ** 2 * (d1 + d2 - 2) / (d1 * (d2 - 2) ** 2 * (d2 - 4))
         return where(d2.array > 4, var, math.nan)
 
-    def sample(self, sample_shape=()):
+    def rsample(self, sample_shape=()):
+        """(G1 / d1) / (G2 / d2), G_i ~ Gamma(d_i / 2, 1) (reparameterised), floored at the
+        smallest normal number."""
         shape = self._extended_shape(sample_shape)
-        xp = backend.get_array_module(self.df1.array)
-        rng = backend.get_rng(self.df1.device)
-        d1 = xp.broadcast_to(self.df1.array.astype("float64"), shape)
-        d2 = xp.broadcast_to(self.df2.array.astype("float64"), shape)
         tiny = float(backend.module_for_device("cpu").finfo(self.df1.dtype).tiny)
-        x1 = rng.standard_gamma(d1 / 2) / d1
-        x2 = xp.maximum(rng.standard_gamma(d2 / 2) / d2, tiny)
-        return Tensor.wrap(xp.maximum(x1 / x2, tiny).astype(self.df1.dtype))
+        x1 = standard_gamma_rsample(self.df1 * 0.5, shape) / self.df1
+        x2 = (standard_gamma_rsample(self.df2 * 0.5, shape) / self.df2).clamp(min=tiny)
+        return (x1 / x2).clamp(min=tiny)
 
     def log_prob(self, value):
         value = as_value(value, self.df1)

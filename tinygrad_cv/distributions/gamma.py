@@ -5,14 +5,13 @@
     mean = a / rate,  variance = a / rate^2,  mode = max((a - 1) / rate, 0)
     cdf(x) = P(a, rate x)   (the regularised lower incomplete gamma function)
 
-``sample`` draws from the array library's gamma sampler; there is no reparameterised
-``rsample`` (torch's uses implicit gradients of the sampler).
+``rsample`` draws from the array library's gamma sampler, reparameterised by implicit
+differentiation of the cdf (``gamma_rsample``), as torch's.
 """
 from __future__ import annotations
 
-from ..tensor import Tensor
-from .. import backend
 from ..special import gammainc
+from .gamma_rsample import standard_gamma_rsample
 from . import constraints
 from .distribution import as_value, broadcast_params
 from .exp_family import ExponentialFamily
@@ -21,6 +20,7 @@ from .exp_family import ExponentialFamily
 class Gamma(ExponentialFamily):
     """``Gamma(concentration, rate, validate_args=None)``, both > 0."""
 
+    has_rsample = True
     _param_names = ("concentration", "rate")
     arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
     support = constraints.nonnegative
@@ -56,13 +56,10 @@ class Gamma(ExponentialFamily):
     def variance(self):
         return self.concentration / self.rate ** 2
 
-    def sample(self, sample_shape=()):
+    def rsample(self, sample_shape=()):
+        """Gamma(a, 1) draws / rate, reparameterised (implicit gradient in a)."""
         shape = self._extended_shape(sample_shape)
-        a = backend.get_array_module(self.rate.array).broadcast_to(
-            self.concentration.array, shape)
-        g = backend.get_rng(self.rate.device).standard_gamma(a, size=shape).astype(self.rate.dtype)
-        tiny = float(backend.module_for_device("cpu").finfo(self.rate.dtype).tiny)
-        return Tensor.wrap(backend.get_array_module(g).maximum(g, tiny)) / self.rate.detach()
+        return standard_gamma_rsample(self.concentration, shape) / self.rate
 
     def log_prob(self, value):
         value = as_value(value, self.rate)

@@ -13,8 +13,9 @@ names, parameters and formulas).
                                       - (v+1)/2 log(1 + ((x - loc)/s)^2 / v)
     Dirichlet(alpha)       log_prob = sum (a_i - 1) log x_i + lgamma(sum a) - sum lgamma(a_i)
 
-The reparameterised ones (``rsample``): HalfNormal, Cauchy, Gumbel.  The others draw with the
-array library's samplers (``sample`` only: torch's Gamma-based rsample uses implicit gradients).
+The reparameterised ones (``rsample``): HalfNormal, Cauchy, Gumbel, and through the implicit
+Gamma gradients (``gamma_rsample``) Chi2, StudentT and Dirichlet; Geometric and Binomial draw
+with the array library's samplers (``sample`` only).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from . import constraints
 from .distribution import Distribution, as_param, as_value, broadcast_params, _shape_of
 from .exp_family import ExponentialFamily
 from .gamma import Gamma
+from .gamma_rsample import standard_gamma_rsample
 from .normal import Normal
 from .transformed_distribution import TransformedDistribution
 from .transforms import AbsTransform, AffineTransform, ExpTransform
@@ -374,6 +376,7 @@ class Chi2(Gamma):
 
 
 class StudentT(Distribution):
+    has_rsample = True
     _param_names = ("df", "loc", "scale")
     arg_constraints = {"df": constraints.positive, "loc": constraints.real,
                        "scale": constraints.positive}
@@ -402,13 +405,15 @@ class StudentT(Distribution):
         finite = self.scale ** 2 * self.df / (self.df - 2)
         return where(v > 2, finite, where(v > 1, float("inf"), float("nan") * finite.detach()))
 
-    def sample(self, sample_shape=()):
+    def rsample(self, sample_shape=()):
+        """loc + scale z / sqrt(g / (df / 2)), z ~ N(0, 1), g ~ Gamma(df / 2, 1)
+        (reparameterised)."""
         shape = self._extended_shape(sample_shape)
-        xp = backend.get_array_module(self.df.array)
         rng = backend.get_rng(self.df.device)
-        v = xp.broadcast_to(self.df.array, shape)
-        t = rng.standard_normal(shape) / xp.sqrt(rng.standard_gamma(v / 2) / (v / 2))
-        return self.loc.detach() + self.scale.detach() * Tensor.wrap(t.astype(self.df.dtype))
+        z = Tensor.wrap(rng.standard_normal(shape).astype(self.df.dtype))
+        half = self.df / 2
+        g = standard_gamma_rsample(half, shape)
+        return self.loc + self.scale * z * (g / half).rsqrt()
 
     def log_prob(self, value):
         value = as_value(value, self.loc)
@@ -429,6 +434,7 @@ class StudentT(Distribution):
 class Dirichlet(ExponentialFamily):
     """``Dirichlet(concentration)``: the last dim of the concentration is the event."""
 
+    has_rsample = True
     _param_names = ("concentration",)
     arg_constraints = {"concentration": constraints.independent(constraints.positive, 1)}
     support = constraints.simplex
@@ -463,14 +469,11 @@ class Dirichlet(ExponentialFamily):
         a0 = a.sum(-1, keepdim=True)
         return a * (a0 - a) / (a0 ** 2 * (a0 + 1))
 
-    def sample(self, sample_shape=()):
+    def rsample(self, sample_shape=()):
+        """g / sum(g), g_i ~ Gamma(a_i, 1) (reparameterised)."""
         shape = self._extended_shape(sample_shape)
-        xp = backend.get_array_module(self.concentration.array)
-        g = backend.get_rng(self.concentration.device).standard_gamma(
-            xp.broadcast_to(self.concentration.array, shape))
-        tiny = float(backend.module_for_device("cpu").finfo(self.concentration.dtype).tiny)
-        g = xp.maximum(g, tiny)
-        return Tensor.wrap((g / g.sum(-1, keepdims=True)).astype(self.concentration.dtype))
+        g = standard_gamma_rsample(self.concentration, shape)
+        return g / g.sum(-1, keepdim=True)
 
     def log_prob(self, value):
         value = as_value(value, self.concentration)

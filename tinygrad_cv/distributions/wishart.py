@@ -9,7 +9,7 @@ parameterisation; exactly one of the three matrices, Sigma = L L^T).
     mean = df Sigma,  mode = (df - p - 1) Sigma (NaN for df <= p + 1),
     variance_ij = df (Sigma_ij^2 + Sigma_ii Sigma_jj)
     sample (Bartlett): L A A^T L^T, A lower triangular with A_ii = sqrt(Chi2(df - i)) and
-    standard normal entries below the diagonal (no rsample: the framework's Chi2 has none)
+    standard normal entries below the diagonal (reparameterised through the Gamma draws)
 """
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ import numbers
 import warnings
 
 from .. import backend, linalg
-from ..autograd import no_grad
 from ..special import multigammaln
 from ..tensor import Tensor, where
 from . import constraints
+from .gamma_rsample import standard_gamma_rsample
 from .distribution import as_param, as_value, broadcast_shape, _shape_of
 from .exp_family import ExponentialFamily
 
@@ -39,6 +39,7 @@ class Wishart(ExponentialFamily):
                        "scale_tril": constraints.lower_cholesky,
                        "df": constraints.greater_than(0)}
     support = constraints.positive_definite
+    has_rsample = True
     _param_names = ("df",)
 
     _mean_carrier_measure = 0
@@ -151,21 +152,21 @@ class Wishart(ExponentialFamily):
         p = self._event_shape[-1]
         return p * math.log(2) / 2 + self._tril.diagonal(0, -2, -1).log().sum(-1)
 
-    def sample(self, sample_shape=()):
-        with no_grad():
-            sample_shape = _shape_of(sample_shape)
-            p = self._event_shape[-1]
-            xp = backend.get_array_module(self.df.array)
-            rng = backend.get_rng(self.df.device)
-            shape = sample_shape + self._batch_shape
-            dfs = xp.broadcast_to(self.df.array.astype("float64")[..., None] - xp.arange(p),
-                                  shape + (p,))
-            eps = float(backend.module_for_device("cpu").finfo(self.df.dtype).eps)
-            diag = xp.maximum(xp.sqrt(2 * rng.standard_gamma(dfs / 2)), eps)
-            noise = xp.tril(rng.standard_normal(shape + (p, p)), -1)
-            noise = noise + diag[..., None] * xp.eye(p)
-            chol = self._tril @ Tensor.wrap(noise.astype(self.df.dtype))
-            return chol @ chol.transpose(-2, -1)
+    def rsample(self, sample_shape=()):
+        """Bartlett: L A A^T L^T with A_ii = sqrt(2 Gamma((df - i) / 2, 1)) (reparameterised)
+        and standard normal entries below the diagonal."""
+        sample_shape = _shape_of(sample_shape)
+        p = self._event_shape[-1]
+        xp = backend.get_array_module(self.df.array)
+        shape = sample_shape + self._batch_shape
+        offsets = Tensor.wrap(xp.arange(p).astype(self.df.dtype))
+        g = standard_gamma_rsample((self.df.unsqueeze(-1) - offsets) / 2, shape + (p,))
+        eps = float(backend.module_for_device("cpu").finfo(self.df.dtype).eps)
+        diag = (2 * g).sqrt().clamp(min=eps)
+        noise = backend.get_rng(self.df.device).standard_normal(shape + (p, p))
+        a = Tensor.wrap(xp.tril(noise, -1).astype(self.df.dtype)) + diag.diag_embed()
+        chol = self._tril @ a
+        return chol @ chol.transpose(-2, -1)
 
     def log_prob(self, value):
         value = as_value(value, self.df)
