@@ -8,8 +8,9 @@
 ``GeneralizedPareto``, ``VonMises``, ``Dirichlet``, ``LogisticNormal``, ``RelaxedBernoulli``,
 ``RelaxedOneHotCategorical``, ``MultivariateNormal``, ``LowRankMultivariateNormal``,
 ``LKJCholesky``, ``Wishart``, ``MixtureSameFamily``, ``Independent`` and
-``TransformedDistribution``: ``sample`` / ``rsample`` (reparameterised where torch's is, except
-the Gamma-based ones, so gradients flow to the parameters), ``log_prob``, ``entropy``, ``cdf``,
+``TransformedDistribution``: ``sample`` / ``rsample`` (reparameterised where torch's is, the
+Gamma-based ones by implicit differentiation, so gradients flow to the parameters),
+``log_prob``, ``entropy``, ``cdf``,
 ``icdf`` (differentiable in the parameters), ``mean``, ``mode``, ``variance``, ``stddev``,
 ``expand``; draws come from the seeded generator of the parameters' device
 (``tinygrad_cv.manual_seed``).  ``arg_constraints`` / ``support`` are ``constraints`` objects
