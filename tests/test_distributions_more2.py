@@ -710,3 +710,19 @@ def test_gamma_based_rsample_gradients_match_analytic(name):
         want, got = [np.array(cov.sum())], [df.grad.numpy()]                # E = df cov
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=0.06, atol=0.01)
+
+
+def test_binomial_entropy_and_enumerate_support_match_torch():
+    probs = np.array([[0.1, 0.5, 0.8], [0.3, 0.6, 0.95]])
+    po, pt = tg.tensor(probs, requires_grad=True), torch.tensor(probs, requires_grad=True)
+    do, dt = D.Binomial(6, probs=po), TD.Binomial(6, probs=pt)
+    eo, et = do.entropy(), dt.entropy()
+    np.testing.assert_allclose(eo.detach().numpy(), et.detach().numpy(), rtol=1e-9)
+    eo.sum().backward()
+    et.sum().backward()
+    np.testing.assert_allclose(po.grad.numpy(), pt.grad.numpy(), rtol=1e-7, atol=1e-10)
+    for expand in (True, False):
+        np.testing.assert_array_equal(do.enumerate_support(expand).numpy(),
+                                      dt.enumerate_support(expand).numpy())
+    with pytest.raises(NotImplementedError, match="Inhomogeneous"):
+        D.Binomial(tg.tensor([3.0, 4.0]), probs=tg.tensor([0.5, 0.5])).entropy()

@@ -356,6 +356,28 @@ class Binomial(Distribution):
         log_comb = (n + 1).lgamma() - (value + 1).lgamma() - (n - value + 1).lgamma()
         return log_comb + value.xlogy(p) + (n - value).xlogy(1 - p)
 
+    def _homogeneous_count(self, what):
+        counts = self.total_count.array
+        n = int(counts.max()) if counts.size else 0
+        if not bool((counts == n).all()):
+            raise NotImplementedError(f"Inhomogeneous total count not supported by `{what}`.")
+        return n
+
+    def enumerate_support(self, expand=True):
+        """0..n shaped (n + 1, 1, ..., 1), expanded to (n + 1, *batch_shape) unless
+        ``expand=False`` (one total_count for the whole batch, as torch)."""
+        n = self._homogeneous_count("enumerate_support")
+        xp = backend.get_array_module(self.probs.array)
+        values = Tensor.wrap(xp.arange(n + 1, dtype=self.probs.dtype).reshape(
+            (-1,) + (1,) * len(self._batch_shape)))
+        return values.expand(n + 1, *self._batch_shape) if expand else values
+
+    def entropy(self):
+        """-sum_k P(k) log P(k) over the enumerated support."""
+        self._homogeneous_count("entropy")
+        log_prob = self.log_prob(self.enumerate_support(False))
+        return -(log_prob.exp() * log_prob).sum(0)
+
 
 class Chi2(Gamma):
     """``Chi2(df)``: Gamma(df / 2, rate 1/2)."""
