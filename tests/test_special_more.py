@@ -319,3 +319,43 @@ def test_zeta_derivative_in_q_as_torch_and_none_in_x():
     assert y.requires_grad
     with pytest.raises(NotImplementedError, match="the derivative for 'zeta' is not implemented"):
         y.sum().backward()
+
+
+# ---- Airy Ai ----------------------------------------------------------------------------------
+def test_airy_ai_matches_scipy_mpmath_and_torch():
+    x = np.concatenate([np.linspace(-20.0, 20.0, 2001), np.geomspace(1e-300, 100.0, 100),
+                        -np.geomspace(1e-300, 20.0, 100)])
+    ours = _np(tg.special.airy_ai(tg.tensor(x)))
+    ref = scipy.special.airy(x)[0]
+    envelope = np.where(x < 0, np.minimum(1.0, np.maximum(np.abs(x), 1e-300) ** -0.25 / np.sqrt(np.pi)),
+                        0.0)
+    scale = np.maximum(np.abs(ref), envelope)
+    keep = np.abs(ref) > 1e-300
+    # e^-zeta, zeta = 2/3 x^(3/2) rounded: relative error ~ 2 eps zeta (both libraries);
+    # SciPy's is off by up to 1.5e-14 near x = 2 (ours within 6e-16 of mpmath there)
+    zeta = 2.0 / 3.0 * np.abs(x) ** 1.5
+    assert np.all((np.abs(ours - ref) <= 1e-14 * scale * (1 + zeta))[keep])
+    # torch's float64 Ai is off by up to 2.8e-6 near x = -2.1 (SciPy agrees with ours)
+    np.testing.assert_allclose(ours, _np(torch.special.airy_ai(torch.tensor(x))), rtol=0, atol=3e-6)
+    mpmath.mp.dps = 40
+    points = np.array([-300.5, -55.08, -12.0, -11.6, -11.4, -3.7, -0.5, 0.0, 0.7, 1.2, 11.4, 11.6,
+                       25.0, 60.0])
+    exact = np.array([float(mpmath.airyai(mpmath.mpf(v))) for v in points])
+    ours = _np(tg.special.airy_ai(tg.tensor(points)))
+    zeta = 2.0 / 3.0 * np.abs(points) ** 1.5
+    scale = np.where(points < 0, np.maximum(np.abs(points), 1e-300) ** -0.25, np.abs(exact))
+    assert np.all(np.abs(ours - exact) <= 3e-16 * scale * (4 + zeta))
+
+
+def test_airy_ai_edges_dtypes_and_graph_as_torch():
+    edges = np.array([math.inf, -math.inf, math.nan, 0.0, -0.0, 1e10, 120.0])
+    _same(_np(tg.special.airy_ai(tg.tensor(edges))),
+          _np(torch.special.airy_ai(torch.tensor(edges))), 1e-15)
+    x32 = np.linspace(-20, 20, 401).astype(np.float32)
+    ref32 = scipy.special.airy(x32.astype(np.float64))[0]
+    np.testing.assert_allclose(_np(tg.special.airy_ai(tg.tensor(x32))), ref32.astype(np.float32),
+                               rtol=6e-8, atol=1e-15)
+    ints = tg.special.airy_ai(tg.tensor([0, 1, -3]))
+    assert ints.dtype == tg.float32 and torch.special.airy_ai(torch.tensor([0])).dtype == torch.float32
+    _same(_np(ints), _np(tg.special.airy_ai(tg.tensor([0.0, 1.0, -3.0]))), 0)
+    assert not tg.special.airy_ai(tg.tensor([0.5], requires_grad=True)).requires_grad

@@ -14,6 +14,7 @@ from .nn.functional.activation import softmax, log_softmax  # noqa: F401
 from .ops import dual
 from .ops.bessel import BesselI, bessel_i_array
 from .ops.zeta import Zeta
+from .ops.airy import airy_ai_array
 from .ops.orthogonal_polynomials import orthogonal_polynomial_array
 from .ops.bessel_jyk import bessel_jy_arrays, bessel_k_arrays, spherical_j0_array
 from .ops.math import Xlogy
@@ -36,7 +37,7 @@ __all__ = ["erf", "erfc", "erfinv", "expit", "logit", "xlogy", "xlog1py", "exp2"
            "chebyshev_polynomial_w", "shifted_chebyshev_polynomial_t",
            "shifted_chebyshev_polynomial_u", "shifted_chebyshev_polynomial_v",
            "shifted_chebyshev_polynomial_w", "hermite_polynomial_h", "hermite_polynomial_he",
-           "laguerre_polynomial_l", "legendre_polynomial_p", "zeta"]
+           "laguerre_polynomial_l", "legendre_polynomial_p", "zeta", "airy_ai"]
 
 psi = digamma
 
@@ -131,6 +132,12 @@ def scaled_modified_bessel_k1(input):
 def spherical_bessel_j0(input):
     """The spherical Bessel function j0(x) = sin(x) / x (1 at 0)."""
     return _constant(input, spherical_j0_array)
+
+
+def airy_ai(input):
+    """The Airy function Ai, the solution of y'' = x y decaying as x -> +inf (NaN at +-inf as
+    torch; not differentiable, as torch)."""
+    return _constant(input, airy_ai_array)
 
 
 def _polynomial(kind, shifted=False):

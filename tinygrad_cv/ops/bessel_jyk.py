@@ -25,7 +25,7 @@ K (x >= 0, NaN below 0, +inf at 0):
       K0 = -(ln(x/2) + gamma) I0 + sum_(k>=1) H_k q^k / k!^2,
       K1 = 1/x + ln(x/2) I1 - x/4 sum (psi(k+1) + psi(k+2)) q^k / (k! (k+1)!);
 * 1 < x < 25: e^x K_nu(x) = integral_0^inf e^(-x (cosh t - 1)) cosh(nu t) dt by the
-  trapezoidal rule (step h = 1/10 on [0, 5]): the integrand is analytic in the strip
+  trapezoidal rule (step h = 1/10 on [0, 6]): the integrand is analytic in the strip
   |Im t| < pi/2 and decays double-exponentially, so the error is below
   min_d e^(x (1 - cos d) - 2 pi d / h) < 1e-22 for x < 25, with no cancellation;
 * x >= 25: the asymptotic expansion e^x K_nu(x) ~ sqrt(pi / (2x)) sum_k a_k / x^k, the a_k of
@@ -44,7 +44,7 @@ _MILLER_FROM = 80
 _SMALL, _LARGE = 2.0, 25.0
 _HANKEL_TERMS = 24
 _K_SERIES_UP_TO = 1.0
-_K_STEP, _K_NODES = 0.1, 51
+_K_STEP, _K_NODES = 0.1, 61
 
 
 def _prepare(x):
@@ -166,16 +166,15 @@ def _series_k(ax, xp):
     return k0, k1
 
 
-def _scaled_integral_k(ax, xp):
-    """(e^x K0, e^x K1) by the trapezoidal rule on the cosh integral (for 1 < ax < 25)."""
-    k0 = xp.full_like(ax, 0.5)                   # the half weight of t = 0
-    k1 = xp.full_like(ax, 0.5)
+def scaled_integral_k(ax, xp, orders=(0, 1)):
+    """(e^x K_nu(x) for nu in ``orders``) by the trapezoidal rule on the cosh integral (for
+    1/2 < ax < 25; any real order nu with |nu| <= 1)."""
+    totals = [xp.full_like(ax, 0.5) for _ in orders]        # the half weight of t = 0
     for n in range(1, _K_NODES):
         t = n * _K_STEP
         weight = xp.exp(-ax * (math.cosh(t) - 1.0))
-        k0 = k0 + weight
-        k1 = k1 + weight * math.cosh(t)
-    return k0 * _K_STEP, k1 * _K_STEP
+        totals = [total + weight * math.cosh(nu * t) for total, nu in zip(totals, orders)]
+    return tuple(total * _K_STEP for total in totals)
 
 
 def _asymptotic_k(ax, xp):
@@ -202,7 +201,7 @@ def bessel_k_arrays(x, scaled=False):
     xm = xp.where(small | large, 2.0, x)
     xl = xp.where(small, 2.0, x)
     series = _series_k(xs, xp)
-    integral = [xp.where(large, a, i) for i, a in zip(_scaled_integral_k(xm, xp),
+    integral = [xp.where(large, a, i) for i, a in zip(scaled_integral_k(xm, xp),
                                                       _asymptotic_k(xp.where(large, x, _LARGE), xp))]
     out = []
     for s, i in zip(series, integral):
