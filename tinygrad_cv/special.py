@@ -1,6 +1,10 @@
 """``tinygrad_cv.special``: torch.special's functions of the framework (the same operations as
-the top-level functions and Tensor methods; the normal distribution's ``ndtr`` and ``ndtri``
-here only).
+the top-level functions and Tensor methods; the normal distribution's ``ndtr``, ``ndtri`` and
+``log_ndtr``, the scaled ``i0e``/``i1e``/``erfcx``, ``entr``, the Bessel functions of orders 0
+and 1 (``ops/bessel.py``, ``ops/bessel_jyk.py``), ``airy_ai`` (``ops/airy.py``), Hurwitz'
+``zeta`` (``ops/zeta.py``) and the orthogonal polynomials (``ops/orthogonal_polynomials.py``)
+here only).  As in torch, the Bessel, Airy and polynomial functions record no graph (their
+results never require grad); ``zeta`` is differentiable in q only.
 
     ndtr(x)  = P(N(0, 1) <= x) = erfc(-x / sqrt 2) / 2       (accurate in the left tail)
     ndtri(p) = the x with ndtr(x) = p = -sqrt 2 erfcinv(2p)    (accurate for small p)
