@@ -359,3 +359,22 @@ def test_airy_ai_edges_dtypes_and_graph_as_torch():
     assert ints.dtype == tg.float32 and torch.special.airy_ai(torch.tensor([0])).dtype == torch.float32
     _same(_np(ints), _np(tg.special.airy_ai(tg.tensor([0.0, 1.0, -3.0]))), 0)
     assert not tg.special.airy_ai(tg.tensor([0.5], requires_grad=True)).requires_grad
+
+
+HALF_UNSUPPORTED = ["erfcx", "log_ndtr", "airy_ai", "zeta", "legendre_polynomial_p"] + \
+    [name for name in BESSEL]
+
+
+@pytest.mark.parametrize("name", HALF_UNSUPPORTED)
+def test_float16_raises_as_torch(name):
+    args = (np.array([0.5, 2.0], np.float16),) + ((np.array([2.0, 3.0], np.float16),)
+                                                  if name in ("zeta", "legendre_polynomial_p") else ())
+    with pytest.raises(NotImplementedError) as ours:
+        getattr(tg.special, name)(*(tg.tensor(a) for a in args))
+    with pytest.raises(NotImplementedError) as ref:
+        getattr(torch.special, name)(*(torch.tensor(a) for a in args))
+    assert str(ours.value) == str(ref.value)
+    # float16 meeting float32 is computed in float32, as torch
+    if len(args) == 2:
+        mixed = getattr(tg.special, name)(tg.tensor(args[0]), tg.tensor(args[1].astype(np.float32)))
+        assert mixed.dtype == tg.float32

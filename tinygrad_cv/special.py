@@ -64,12 +64,12 @@ def i1e(input):
 
 def erfcx(input):
     """The scaled complementary error function e^(x^2) erfc(x) (no underflow for large x)."""
-    return Erfcx.apply(_floating(_as_tensor(input)))
+    return Erfcx.apply(_no_half(_floating(_as_tensor(input)), "erfcx"))
 
 
 def log_ndtr(input):
     """log of the standard normal CDF, log Phi(x), accurate in both tails."""
-    return LogNdtr.apply(_floating(_as_tensor(input)))
+    return LogNdtr.apply(_no_half(_floating(_as_tensor(input)), "log_ndtr"))
 
 
 def entr(input):
@@ -77,71 +77,81 @@ def entr(input):
     return Entr.apply(_floating(_as_tensor(input)))
 
 
-def _constant(values, pick):
+def _no_half(t, name, dtype=None):
+    """``t``, or torch's error where it (or ``dtype``, the result's) is float16 (the functions
+    torch has in float32/64 only)."""
+    if (t.array.dtype if dtype is None else dtype) == backend.dtype("float16"):
+        raise NotImplementedError(f"\"{name}_cpu\" not implemented for 'Half'")
+    return t
+
+
+def _constant(values, pick, name):
     """``pick`` of the raw array of ``values`` as a Tensor outside the graph (torch defines no
     derivatives for these functions: the result does not require grad)."""
-    return Tensor.wrap(pick(_as_tensor(values).array))
+    return Tensor.wrap(pick(_no_half(_as_tensor(values), name).array))
 
 
 def bessel_j0(input):
     """The Bessel function of the first kind of order 0 (not differentiable, as torch)."""
-    return _constant(input, lambda x: bessel_jy_arrays(x)[0])
+    return _constant(input, lambda x: bessel_jy_arrays(x)[0], "bessel_j0")
 
 
 def bessel_j1(input):
     """The Bessel function of the first kind of order 1 (not differentiable, as torch)."""
-    return _constant(input, lambda x: bessel_jy_arrays(x)[1])
+    return _constant(input, lambda x: bessel_jy_arrays(x)[1], "bessel_j1")
 
 
 def bessel_y0(input):
     """The Bessel function of the second kind of order 0 (-inf at 0, NaN below)."""
-    return _constant(input, lambda x: bessel_jy_arrays(x)[2])
+    return _constant(input, lambda x: bessel_jy_arrays(x)[2], "bessel_y0")
 
 
 def bessel_y1(input):
     """The Bessel function of the second kind of order 1 (-inf at 0, NaN below)."""
-    return _constant(input, lambda x: bessel_jy_arrays(x)[3])
+    return _constant(input, lambda x: bessel_jy_arrays(x)[3], "bessel_y1")
 
 
 def modified_bessel_i0(input):
     """I0 as ``i0`` but outside the graph (torch has no derivative for this name)."""
-    return _constant(input, lambda x: bessel_i_array(0, x))
+    return _constant(input, lambda x: bessel_i_array(0, x), "modified_bessel_i0")
 
 
 def modified_bessel_i1(input):
     """I1 as ``i1`` but outside the graph (torch has no derivative for this name)."""
-    return _constant(input, lambda x: bessel_i_array(1, x))
+    return _constant(input, lambda x: bessel_i_array(1, x), "modified_bessel_i1")
 
 
 def modified_bessel_k0(input):
     """The modified Bessel function of the second kind K0 (inf at 0, NaN below)."""
-    return _constant(input, lambda x: bessel_k_arrays(x)[0])
+    return _constant(input, lambda x: bessel_k_arrays(x)[0], "modified_bessel_k0")
 
 
 def modified_bessel_k1(input):
     """The modified Bessel function of the second kind K1 (inf at 0, NaN below)."""
-    return _constant(input, lambda x: bessel_k_arrays(x)[1])
+    return _constant(input, lambda x: bessel_k_arrays(x)[1], "modified_bessel_k1")
 
 
 def scaled_modified_bessel_k0(input):
     """e^x K0(x) (no underflow for large x)."""
-    return _constant(input, lambda x: bessel_k_arrays(x, scaled=True)[0])
+    return _constant(input, lambda x: bessel_k_arrays(x, scaled=True)[0],
+                     "scaled_modified_bessel_k0")
 
 
 def scaled_modified_bessel_k1(input):
     """e^x K1(x) (no underflow for large x)."""
-    return _constant(input, lambda x: bessel_k_arrays(x, scaled=True)[1])
+    return _constant(input, lambda x: bessel_k_arrays(x, scaled=True)[1],
+                     "scaled_modified_bessel_k1")
 
 
 def spherical_bessel_j0(input):
     """The spherical Bessel function j0(x) = sin(x) / x (1 at 0)."""
-    return _constant(input, spherical_j0_array)
+    return _constant(input, spherical_j0_array, "spherical_bessel_j0")
 
 
 def airy_ai(input):
     """The Airy function Ai, the solution of y'' = x y decaying as x -> +inf (NaN at +-inf as
     torch; not differentiable, as torch)."""
-    return _constant(input, airy_ai_array)
+    return _constant(input, airy_ai_array, "airy_ai")
 
 
 def _polynomial(kind, shifted=False):
@@ -158,6 +168,7 @@ def _polynomial(kind, shifted=False):
                             f"({type(input).__name__}, {type(n).__name__})")
         x, degree = _promoted(*_float_operands(input, n))
         dtype = backend.get_array_module(x.array).result_type(x.array.dtype, degree.array.dtype)
+        _no_half(x, name, dtype)
         return Tensor.wrap(orthogonal_polynomial_array(kind, x.array.astype(dtype, copy=False),
                                                        degree.array, shifted))
 
@@ -187,7 +198,9 @@ def zeta(input, other):
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
         raise TypeError(f"special_zeta(): expected a Tensor for input or other, got "
                         f"({type(input).__name__}, {type(other).__name__})")
-    return Zeta.apply(*_promoted(*_float_operands(input, other)))
+    x, q = _promoted(*_float_operands(input, other))
+    _no_half(x, "zeta", backend.get_array_module(x.array).result_type(x.array, q.array))
+    return Zeta.apply(x, q)
 
 
 def multigammaln(input, p):
