@@ -22,10 +22,11 @@ from ..tensor import Tensor, where
 from . import constraints
 from .bernoulli import Bernoulli
 from .categorical import Categorical
-from .distribution import Distribution, as_value, broadcast_params, _shape_of
+from .distribution import (CategoricalBacked, Distribution, as_value, broadcast_params,
+                           _shape_of)
 
 
-class Multinomial(Distribution):
+class Multinomial(CategoricalBacked, Distribution):
     """``Multinomial(total_count=1, probs=None, logits=None)``; ``total_count`` an int (one
     count for the whole batch, as torch); samples are floats of the parameter's dtype."""
 
@@ -43,25 +44,11 @@ class Multinomial(Distribution):
     def support(self):
         return constraints.multinomial(self.total_count)
 
-    @property
-    def probs(self):
-        return self._categorical.probs
-
-    @property
-    def logits(self):
-        return self._categorical.logits
 
     @property
     def param_shape(self):
         return self._categorical.param_shape
 
-    def expand(self, batch_shape, _instance=None):
-        batch_shape = _shape_of(batch_shape)
-        new = type(self).__new__(type(self))
-        new.__dict__.update(self.__dict__)
-        new._categorical = self._categorical.expand(batch_shape)
-        new._batch_shape = batch_shape
-        return new
 
     @property
     def mean(self):

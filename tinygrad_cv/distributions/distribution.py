@@ -228,3 +228,41 @@ class Distribution:
 
 
 __all__ = ["Distribution"]
+
+
+class CategoricalBacked:
+    """A family parameterised by an inner ``Categorical`` (``self._categorical``): its probs,
+    logits and ``expand`` (Multinomial, ExpRelaxedCategorical)."""
+
+    @property
+    def probs(self):
+        return self._categorical.probs
+
+    @property
+    def logits(self):
+        return self._categorical.logits
+
+    def expand(self, batch_shape, _instance=None):
+        batch_shape = _shape_of(batch_shape)
+        new = type(self).__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new._categorical = self._categorical.expand(batch_shape)
+        new._batch_shape = batch_shape
+        return new
+
+
+class RelaxedParameters:
+    """temperature, probs and logits read off ``base_dist`` (the relaxed families built on a
+    logit-space law)."""
+
+    @property
+    def temperature(self):
+        return self.base_dist.temperature
+
+    @property
+    def probs(self):
+        return self.base_dist.probs
+
+    @property
+    def logits(self):
+        return self.base_dist.logits

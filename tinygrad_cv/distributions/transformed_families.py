@@ -30,7 +30,8 @@ from ..tensor import Tensor, where
 from . import constraints
 from .bernoulli import Bernoulli
 from .categorical import Categorical
-from .distribution import Distribution, as_value, broadcast_params, _shape_of
+from .distribution import (CategoricalBacked, Distribution, RelaxedParameters, as_value,
+                           broadcast_params, _shape_of)
 from .exponential import Exponential
 from .gamma import Gamma
 from .more_families import Cauchy
@@ -355,7 +356,7 @@ class LogitRelaxedBernoulli(Distribution):
         return self.temperature.log() + diff - 2 * diff.exp().log1p()
 
 
-class RelaxedBernoulli(TransformedDistribution):
+class RelaxedBernoulli(RelaxedParameters, TransformedDistribution):
     """``RelaxedBernoulli(temperature, probs=None, logits=None)``: sigmoid of a
     LogitRelaxedBernoulli draw, on (0, 1) (reparameterised)."""
 
@@ -367,23 +368,12 @@ class RelaxedBernoulli(TransformedDistribution):
         base = LogitRelaxedBernoulli(temperature, probs, logits, validate_args)
         super().__init__(base, SigmoidTransform(), validate_args)
 
-    @property
-    def temperature(self):
-        return self.base_dist.temperature
-
-    @property
-    def probs(self):
-        return self.base_dist.probs
-
-    @property
-    def logits(self):
-        return self.base_dist.logits
 
     def __repr__(self):
         return f"RelaxedBernoulli(batch_shape={self._batch_shape})"
 
 
-class ExpRelaxedCategorical(Distribution):
+class ExpRelaxedCategorical(CategoricalBacked, Distribution):
     """The log of a RelaxedOneHotCategorical draw: log_softmax((logits + gumbel) / t)."""
 
     arg_constraints = {"probs": constraints.simplex, "logits": constraints.real_vector}
@@ -396,21 +386,7 @@ class ExpRelaxedCategorical(Distribution):
         super().__init__(self._categorical.batch_shape,
                          (self._categorical.param_shape[-1],), validate_args)
 
-    @property
-    def probs(self):
-        return self._categorical.probs
 
-    @property
-    def logits(self):
-        return self._categorical.logits
-
-    def expand(self, batch_shape, _instance=None):
-        batch_shape = _shape_of(batch_shape)
-        new = type(self).__new__(type(self))
-        new.__dict__.update(self.__dict__)
-        new._categorical = self._categorical.expand(batch_shape)
-        new._batch_shape = batch_shape
-        return new
 
     def rsample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
@@ -433,7 +409,7 @@ class ExpRelaxedCategorical(Distribution):
         return score + log_scale
 
 
-class RelaxedOneHotCategorical(TransformedDistribution):
+class RelaxedOneHotCategorical(RelaxedParameters, TransformedDistribution):
     """``RelaxedOneHotCategorical(temperature, probs=None, logits=None)``: the Gumbel-softmax
     (Concrete) law on the simplex, reparameterised."""
 
@@ -445,17 +421,6 @@ class RelaxedOneHotCategorical(TransformedDistribution):
         base = ExpRelaxedCategorical(temperature, probs, logits, validate_args)
         super().__init__(base, ExpTransform(), validate_args)
 
-    @property
-    def temperature(self):
-        return self.base_dist.temperature
-
-    @property
-    def probs(self):
-        return self.base_dist.probs
-
-    @property
-    def logits(self):
-        return self.base_dist.logits
 
     def __repr__(self):
         return f"RelaxedOneHotCategorical(batch_shape={self._batch_shape})"
