@@ -182,7 +182,8 @@ def test_normal_numbers_validation_and_dtype():
        st.integers(0, 2**16))
 def test_bernoulli_matches_torch(kind, shape, seed):
     rng = np.random.default_rng(seed)
-    raw = rng.uniform(0.02, 0.98, shape) if kind == "probs" else rng.normal(size=shape) * 3
+    raw = np.asarray(rng.uniform(0.02, 0.98, shape) if kind == "probs"
+                     else rng.normal(size=shape) * 3)     # (an array also for shape ())
     po, pt = tg.Tensor(raw, requires_grad=True), torch.tensor(raw, requires_grad=True)
     do, dt = Bernoulli(**{kind: po}), torch.distributions.Bernoulli(**{kind: pt})
     x = (rng.random((2,) + tuple(shape)) < 0.5).astype(np.float64)
