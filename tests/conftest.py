@@ -68,3 +68,14 @@ def softmax_ckpt(tmp_path_factory):
     assert main(["train", "--model", "softmax", "--epochs", "1", "--out", str(out),
                  "--no-progress"]) == 0
     return out / "checkpoint.safetensors"
+
+
+@pytest.fixture
+def host_default_device():
+    """The CPU as default device for one test (tests that build their data as host arrays
+    and read results back through ``.array``; under TINYGRAD_CV_EMULATE_CUDA=default they
+    would otherwise mix devices), the run's default restored after."""
+    saved = backend.get_default_device()
+    backend.set_default_device("cpu")
+    yield
+    backend.set_default_device(saved)

@@ -96,11 +96,12 @@ def test_loader_generic_dataset_collates():
 
 def test_loader_batches_on_device(device):
     ds = _tensor_dataset(9)
+    saved = tg.get_default_device()
     tg.set_default_device(device)
     try:
         xb, yb = next(iter(DataLoader(ds, batch_size=4, shuffle=True, seed=0)))
     finally:
-        tg.set_default_device("cpu")
+        tg.set_default_device(saved)       # (the run's default: cuda under the emulator)
     assert xb.device == device and yb.device == device
 
 

@@ -13,6 +13,11 @@ from tinygrad_cv.testing import gradcheck
 
 TOL = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-10, atol=1e-12)}
 
+# host arrays throughout (``compare`` builds its inputs with the Tensor constructor, which keeps
+# NumPy data on the CPU as torch's does), so these tests run on the CPU also when the run's
+# default device is the (emulated) GPU
+pytestmark = pytest.mark.usefixtures("host_default_device")
+
 
 def _host(t):
     return t.detach().numpy() if isinstance(t, torch.Tensor) else tg.backend.to_numpy(t.array)

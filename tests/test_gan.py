@@ -170,6 +170,7 @@ def test_dcgan_networks_match_torch_twins(train):
     compare_layer(tg_d, th_d, rng.uniform(-1, 1, (6, 1, 8, 8)), "float64", train=train, steps=2)
 
 
+@pytest.mark.usefixtures("host_default_device")   # (host inputs / a CPU generator)
 def test_dcgan_losses_and_gradients_match_torch():
     """One discriminator loss (real + detached fakes) and one generator loss through the
     twins with copied weights: same values and same parameter gradients."""

@@ -494,6 +494,7 @@ def test_expanded_self_is_refused():
 
 
 # ---- random fills ----------------------------------------------------------------------------
+@pytest.mark.usefixtures("host_default_device")   # (host inputs / a CPU generator)
 def test_random_fills_draw_in_place_and_follow_the_generator():
     t = tg.empty(2000, dtype="float64")
     array = t.array

@@ -17,6 +17,10 @@ from models.latent.conditioning import NULL_CLASS, tokenize
 
 from torch_compare import assert_param_grads_match
 
+# host arrays throughout (data built with NumPy, results read through ``.array``), so these
+# tests run on the CPU also when the run's default device is the (emulated) GPU
+pytestmark = pytest.mark.usefixtures("host_default_device")
+
 
 # ---- the SpatialTransformer against torch ------------------------------------------------------
 class TorchSpatialTransformer(torch.nn.Module):
@@ -140,8 +144,9 @@ def tiny_ldm(cond_drop=0.1, seed=0, **unet_options):
     unet = UNet(in_channels=2, base_channels=8, groups=4, image_size=4, context_dim=6,
                 **{"channel_mult": (1, 2), "use_spatial_transformer": True, **unet_options})
     for p in unet.parameters():         # no zero-initialised layers: the condition matters
-        p.array[...] = 0.2 * np.random.default_rng(len(p.array.shape) + p.numel()).standard_normal(
+        values = 0.2 * np.random.default_rng(len(p.array.shape) + p.numel()).standard_normal(
             p.shape).astype(p.array.dtype)
+        p.array[...] = backend.to_device(values, backend.device_of(p.array))
     return LatentDiffusion(ae, unet, NoiseSchedule("cosine", 100), cond_drop=cond_drop)
 
 
