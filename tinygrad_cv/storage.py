@@ -22,12 +22,9 @@ _UINT8 = backend.dtype("uint8")
 
 
 def _bytes_of(arr):
-    """The bytes of the memory ``arr`` lives in, as a flat uint8 array sharing it."""
-    owner = _owner(arr)
-    xp = backend.get_array_module(owner)
-    if owner.flags.c_contiguous or owner.flags.f_contiguous:
-        return owner.reshape(-1, order="A").view(_UINT8)
-    return xp.asarray(owner).view(_UINT8).reshape(-1)     # (not reached for owned memory)
+    """The bytes of the memory ``arr`` lives in, as a flat uint8 array sharing it (the array
+    owning memory is one contiguous block)."""
+    return _owner(arr).reshape(-1, order="A").view(_UINT8)
 
 
 class UntypedStorage:

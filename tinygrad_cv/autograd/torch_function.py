@@ -161,8 +161,9 @@ def _dirty_outputs(outputs, dirty, callers):
     single = not isinstance(outputs, tuple)
     results = [outputs] if single else list(outputs)
     for k, out in enumerate(results):
-        caller = next((c for c in callers if any(c.array is d for d in dirty)
-                       and c.array is out.array), None)
+        if not any(out.array is d for d in dirty):
+            continue
+        caller = next((c for c in callers if c.array is out.array), None)
         if caller is None:
             continue
         node = out.creator
