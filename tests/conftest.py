@@ -79,3 +79,12 @@ def host_default_device():
     backend.set_default_device("cpu")
     yield
     backend.set_default_device(saved)
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_default_device():
+    """Every test starts on the run's default device (an in-process CLI run sets the process
+    default; a test that sets it for itself must not leave it to the next)."""
+    saved = backend.get_default_device()
+    yield
+    backend.set_default_device(saved)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import tinygrad_cv as tg
+from tinygrad_cv import backend
 from tinygrad_cv.cli import main
 from tinygrad_cv.data import ShapesCaptions
 from models import load_model
@@ -48,7 +49,7 @@ def images(tmp_path_factory):
     folder = tmp_path_factory.mktemp("images")
     paths = []
     for i in range(2):
-        arr = (data.images.array[i].transpose(1, 2, 0) * 255).astype(np.uint8)
+        arr = (backend.to_numpy(data.images.array[i]).transpose(1, 2, 0) * 255).astype(np.uint8)
         paths.append(folder / f"scene{i}.png")
         Image.fromarray(arr).save(paths[-1])
     return paths
